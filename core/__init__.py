@@ -1,0 +1,1 @@
+"""SnowTower's engine room: usable without Streamlit (and never imports it)."""

@@ -1,0 +1,1 @@
+"""Change requests: one interface, two backends (local git is the embedded default; GitHub later)."""

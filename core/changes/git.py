@@ -1,0 +1,126 @@
+"""A real git repository driven through git's plumbing: no working tree is ever checked out.
+
+Commits are built in a private index file, branches move with compare-and-swap (`update-ref NEW OLD`),
+so two writers can never silently overwrite each other.
+"""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
+
+
+class GitError(RuntimeError):
+    pass
+
+
+class RefMoved(GitError):
+    """A ref was not where the caller expected it (someone else moved it first)."""
+
+
+class GitRepo:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    @classmethod
+    def init_bare(cls, path: str | Path, branch: str = "main") -> "GitRepo":
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["git", "init", "--bare", "--quiet", f"--initial-branch={branch}", str(path)], check=True)
+        return cls(path)
+
+    def _env(self, extra: dict | None = None) -> dict:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+        env.update({"GIT_DIR": str(self.path), "GIT_CONFIG_NOSYSTEM": "1", "LC_ALL": "C"})
+        env.update(extra or {})
+        return env
+
+    def git(self, *args: str, input: bytes | None = None, env: dict | None = None, check: bool = True) -> str:
+        proc = subprocess.run(["git", *args], input=input, capture_output=True, env=self._env(env))
+        if check and proc.returncode != 0:
+            raise GitError(f"git {args[0]} failed: {proc.stderr.decode(errors='replace').strip()}")
+        return proc.stdout.decode(errors="replace")
+
+    def rev(self, ref: str) -> str | None:
+        proc = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], capture_output=True, env=self._env())
+        return proc.stdout.decode().strip() or None
+
+    def branch_head(self, branch: str) -> str | None:
+        return self.rev(f"refs/heads/{branch}")
+
+    def commit_files(
+        self, parent: str | None, files: dict[str, str | None], message: str, author: tuple[str, str]
+    ) -> str:
+        """A new commit on top of `parent` where each path gets the given text (None deletes it)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            if parent:
+                self.git("read-tree", parent, env=env)
+            for rel, text in sorted(files.items()):
+                if text is None:
+                    self.git("update-index", "--force-remove", "--", rel, env=env)
+                    continue
+                blob = self.git("hash-object", "-w", "--stdin", input=text.encode("utf-8")).strip()
+                self.git("update-index", "--add", "--cacheinfo", f"100644,{blob},{rel}", env=env)
+            tree = self.git("write-tree", env=env).strip()
+        name, mail = author
+        who = {
+            "GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": mail,
+            "GIT_COMMITTER_NAME": "SnowTower", "GIT_COMMITTER_EMAIL": "snowtower@localhost",
+        }
+        args = ["commit-tree", tree, "-F", "-"] + (["-p", parent] if parent else [])
+        return self.git(*args, input=message.encode("utf-8"), env=who).strip()
+
+    def update_ref(self, ref: str, new: str, old: str | None) -> None:
+        """Move `ref` to `new` only if it is at `old` (None: only if it does not exist yet)."""
+        expected = old if old else "0" * 40
+        proc = subprocess.run(
+            ["git", "update-ref", "-m", "snowtower", ref, new, expected], capture_output=True, env=self._env()
+        )
+        if proc.returncode != 0:
+            raise RefMoved(f"{ref} moved or already exists: {proc.stderr.decode(errors='replace').strip()}")
+
+    def delete_ref(self, ref: str, old: str) -> None:
+        self.git("update-ref", "-d", ref, old)
+
+    def diff(self, a: str, b: str, paths: list[str] | None = None) -> str:
+        return self.git("diff", "--no-color", "--no-ext-diff", a, b, "--", *(paths or []))
+
+    def read_text(self, sha: str, rel: str) -> str | None:
+        proc = subprocess.run(["git", "cat-file", "blob", f"{sha}:{rel}"], capture_output=True, env=self._env())
+        return proc.stdout.decode("utf-8") if proc.returncode == 0 else None
+
+    def export(self, sha: str, subdir: str, dest: Path) -> Path:
+        """Write the tree of `subdir` at `sha` to `dest` (atomically: a finished folder or none)."""
+        dest = Path(dest)
+        if dest.is_dir():
+            return dest
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=dest.parent))
+        try:
+            data = subprocess.run(
+                ["git", "archive", "--format=tar", f"{sha}:{subdir}" if subdir else sha],
+                capture_output=True, env=self._env(), check=True,
+            ).stdout
+            with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+                tar.extractall(tmp, filter="data")
+            try:
+                tmp.rename(dest)
+            except OSError:  # another process exported the same commit first
+                shutil.rmtree(tmp, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return dest
+
+    def log(self, ref: str, n: int = 20) -> list[dict]:
+        out = self.git("log", f"-{n}", "--format=%H%x1f%an%x1f%aI%x1f%s", ref)
+        rows = []
+        for line in out.splitlines():
+            sha, author, at, subject = line.split("\x1f", 3)
+            rows.append({"sha": sha, "author": author, "at": at, "subject": subject})
+        return rows

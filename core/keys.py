@@ -1,0 +1,85 @@
+"""RSA public keys as Snowflake takes them, and refusal of anything else.
+
+Snowflake's RSA_PUBLIC_KEY is the base64 body of a SubjectPublicKeyInfo (PEM without its header
+lines). People paste PEM, bare base64, PKCS#1 "RSA PUBLIC KEY" or OpenSSH keys; all are normalised
+to that body. A private key is refused with a message that says so; the key text itself never appears
+in a message, so callers can show or log errors safely.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from core.fields import FieldError
+
+MIN_RSA_BITS = 2048
+
+PRIVATE_KEY_MESSAGE = (
+    "holds a PRIVATE key. Paste the PUBLIC key (rsa_key.pub) instead; the private key must never "
+    "leave your machine. It was not stored."
+)
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    body: str  # single-line base64 of the DER SubjectPublicKeyInfo, as RSA_PUBLIC_KEY takes it
+    bits: int
+    fingerprint: str  # as Snowflake shows it in DESC USER: "SHA256:<base64>"
+
+
+def _looks_private(text: str) -> bool:
+    if "PRIVATE KEY" in text.upper():
+        return True
+    if text.startswith("-----BEGIN OPENSSH PRIVATE"):
+        return True
+    try:
+        der = base64.b64decode(re.sub(r"\s+", "", text), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    try:
+        serialization.load_der_private_key(der, password=None)
+        return True
+    except TypeError:  # an encrypted private key: it still is one
+        return True
+    except Exception:
+        return False
+
+
+def parse_public_key(field: str, value: object) -> PublicKey:
+    text = "" if value is None else str(value).strip()
+    if not text:
+        raise FieldError(field, "is required.")
+    if len(text) > 20000:
+        raise FieldError(field, "is far too long for an RSA public key.")
+    if _looks_private(text):
+        raise FieldError(field, PRIVATE_KEY_MESSAGE)
+    try:
+        if text.startswith("-----BEGIN"):
+            key = serialization.load_pem_public_key(text.encode())
+        elif text.startswith(("ssh-rsa ", "ecdsa-", "ssh-ed25519 ")):
+            key = serialization.load_ssh_public_key(text.encode())
+        else:
+            der = base64.b64decode(re.sub(r"\s+", "", text), validate=True)
+            key = serialization.load_der_public_key(der)
+    except Exception:
+        raise FieldError(
+            field,
+            "is not a readable public key. Paste the contents of rsa_key.pub "
+            "(-----BEGIN PUBLIC KEY----- ...) or its base64 body.",
+        ) from None
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise FieldError(field, "must be an RSA key; Snowflake key-pair authentication takes RSA only.")
+    if key.key_size < MIN_RSA_BITS:
+        raise FieldError(field, f"is an RSA key of {key.key_size} bits; {MIN_RSA_BITS} bits or more are required.")
+    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return PublicKey(
+        body=base64.b64encode(der).decode(),
+        bits=key.key_size,
+        fingerprint="SHA256:" + base64.b64encode(hashlib.sha256(der).digest()).decode(),
+    )

@@ -1,0 +1,1 @@
+"""Load, validate and edit SnowDDL configs through SnowDDL's own parsers."""

@@ -1,0 +1,236 @@
+"""Load a SnowDDL config directory through SnowDDL's own scanner, parsers and validators.
+
+The result carries every error SnowDDL reports (parsers and validators both run, so reference
+errors are not hidden behind parse errors), each with the file, line and object it is about, plus
+the names of the objects a form offers as choices. Nothing here imports Streamlit.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import jsonschema
+import yaml
+from snowddl.blueprint import (
+    BusinessRoleBlueprint,
+    DatabaseBlueprint,
+    ResourceMonitorBlueprint,
+    SchemaBlueprint,
+    TechnicalRoleBlueprint,
+    UserBlueprint,
+    WarehouseBlueprint,
+)
+from snowddl.config import SnowDDLConfig
+from snowddl.parser import DirectoryScanner, PermissionModelParser, PlaceholderParser, default_parse_sequence
+from snowddl.validator import default_validate_sequence
+
+# SnowDDL logs a full traceback at WARNING for every error it collects; we report them ourselves.
+logging.getLogger("snowddl").setLevel(logging.CRITICAL)
+
+# The file each validator's objects are defined in (validator errors are keyed by object name).
+_VALIDATOR_FILES = {
+    "UserValidator": "user.yaml",
+    "BusinessRoleValidator": "business_role.yaml",
+    "TechnicalRoleValidator": "technical_role.yaml",
+    "WarehouseValidator": "warehouse.yaml",
+}
+
+
+@dataclass
+class Problem:
+    file: str | None
+    line: int | None
+    object: str | None
+    kind: str  # yaml | schema | parse | reference | structure
+    message: str
+    knock_on: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Validation:
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+    def to_dict(self) -> dict:
+        return {
+            "valid": self.valid,
+            "errors": [p.to_dict() for p in self.errors],
+            "warnings": [p.to_dict() for p in self.warnings],
+        }
+
+
+@dataclass
+class LoadedConfig:
+    path: Path
+    validation: Validation
+    users: list[str] = field(default_factory=list)
+    business_roles: list[str] = field(default_factory=list)
+    technical_roles: list[str] = field(default_factory=list)
+    warehouses: list[str] = field(default_factory=list)
+    resource_monitors: list[str] = field(default_factory=list)
+    databases: list[str] = field(default_factory=list)
+    schemas: list[str] = field(default_factory=list)
+
+
+class _LineIndex:
+    """Finds the line of a key path in a YAML file (1-based), composing each file once."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._nodes: dict[str, yaml.Node | None] = {}
+
+    def _node(self, rel: str):
+        if rel not in self._nodes:
+            try:
+                text = (self.root / rel).read_text(encoding="utf-8")
+                self._nodes[rel] = yaml.compose(text, Loader=_ComposeLoader)
+            except (OSError, yaml.YAMLError, UnicodeDecodeError):
+                self._nodes[rel] = None
+        return self._nodes[rel]
+
+    def line(self, rel: str, keys: list) -> int | None:
+        node = self._node(rel)
+        if node is None:
+            return None
+        line = node.start_mark.line + 1
+        for key in keys:
+            if isinstance(node, yaml.MappingNode):
+                for k, v in node.value:
+                    if str(k.value).upper() == str(key).upper():
+                        line, node = k.start_mark.line + 1, v
+                        break
+                else:
+                    return line
+            elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+                node = node.value[key]
+                line = node.start_mark.line + 1
+            else:
+                return line
+        return line
+
+
+class _ComposeLoader(yaml.SafeLoader):
+    pass
+
+
+def _rel(root: Path, path: str | Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _strip_name(name: str, env_prefix: str, suffix: str = "") -> str:
+    name = str(name)
+    if env_prefix and name.startswith(env_prefix.upper()):
+        name = name[len(env_prefix) :]
+    if suffix and name.endswith(suffix):
+        name = name[: -len(suffix)]
+    return name
+
+
+def _parser_problem(root: Path, lines: _LineIndex, key: str, exc: Exception) -> Problem:
+    path, _, entity = key.partition(".yaml:") if ".yaml:" in key else key.partition(".yml:")
+    if entity:
+        path += ".yaml" if ".yaml:" in key else ".yml"
+    rel = _rel(root, path)
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        detail = " ".join(x for x in (exc.context, exc.problem) if x)
+        column = f", column {mark.column + 1}" if mark else ""
+        return Problem(rel, mark.line + 1 if mark else None, None, "yaml", f"YAML syntax error{column}: {detail}")
+    if isinstance(exc, jsonschema.ValidationError):
+        keys = list(exc.absolute_path)
+        obj = str(keys[0]).upper() if keys and rel.count("/") == 0 else None
+        where = ".".join(str(k) for k in keys) or "(file)"
+        return Problem(rel, lines.line(rel, keys), obj, "schema", f"{where}: {exc.message}")
+    return Problem(rel, lines.line(rel, [entity] if entity else []), entity.upper() or None, "parse", str(exc))
+
+
+def load_config(path: str | Path, env_prefix: str = "") -> LoadedConfig:
+    """Parse and validate a SnowDDL config directory; never raises for a bad config."""
+    root = Path(path).resolve()
+    validation = Validation()
+    loaded = LoadedConfig(root, validation)
+    if not root.is_dir():
+        validation.errors.append(Problem(None, None, None, "structure", f"config folder {path} does not exist"))
+        return loaded
+    lines = _LineIndex(root)
+    try:
+        config = SnowDDLConfig(env_prefix or None)
+        env_prefix = config.env_prefix
+        scanner = DirectoryScanner(root)
+    except Exception as exc:  # e.g. a folder name SnowDDL cannot take as a database or schema
+        validation.errors.append(Problem(None, None, None, "structure", f"SnowDDL cannot read this folder: {exc}"))
+        return loaded
+
+    parsers = []
+    try:
+        placeholder_parser = PlaceholderParser(config, scanner)
+        placeholder_parser.load_placeholders()
+        parsers.append(placeholder_parser)
+        permission_parser = PermissionModelParser(config, scanner)
+        permission_parser.load_permission_models()
+        parsers.append(permission_parser)
+        for parser_cls in default_parse_sequence:
+            parser = parser_cls(config, scanner)
+            parser.load_blueprints()
+            parsers.append(parser)
+    except Exception as exc:
+        validation.errors.append(Problem(None, None, None, "structure", f"SnowDDL stopped reading this folder: {exc}"))
+        return loaded
+
+    seen: set[tuple] = set()
+    for parser in parsers:
+        for key, exc in parser.errors.items():
+            problem = _parser_problem(root, lines, key, exc)
+            ident = (problem.file, problem.line, problem.message)
+            if ident not in seen:  # one bad file read by several parsers is one error
+                seen.add(ident)
+                validation.errors.append(problem)
+    had_parse_errors = bool(validation.errors)
+    failed_files = {p.file for p in validation.errors}
+
+    for validator_cls in default_validate_sequence:
+        validator = validator_cls(config)
+        try:
+            validator.validate()
+        except Exception as exc:
+            validation.errors.append(Problem(None, None, None, "reference", f"{validator_cls.__name__}: {exc}"))
+            continue
+        rel = _VALIDATOR_FILES.get(validator_cls.__name__)
+        for name, exc in validator.errors.items():
+            obj = _strip_name(name, env_prefix, "__B_ROLE" if rel == "business_role.yaml" else "__T_ROLE" if rel == "technical_role.yaml" else "")
+            line = lines.line(rel, [obj]) if rel else None
+            validation.errors.append(
+                Problem(rel, line, obj, "reference", str(exc), knock_on=had_parse_errors and bool(failed_files))
+            )
+
+    for file_key, file_path in sorted(scanner.get_unused_file_paths().items()):
+        validation.warnings.append(
+            Problem(_rel(root, file_path), None, None, "unused", "SnowDDL does not read this file: its content has no effect")
+        )
+
+    def names(cls, suffix=""):
+        return sorted(_strip_name(bp.full_name, env_prefix, suffix) for bp in config.get_blueprints_by_type(cls).values())
+
+    loaded.users = names(UserBlueprint)
+    loaded.business_roles = names(BusinessRoleBlueprint, "__" + config.BUSINESS_ROLE_SUFFIX)
+    loaded.technical_roles = names(TechnicalRoleBlueprint, "__" + config.TECHNICAL_ROLE_SUFFIX)
+    loaded.warehouses = names(WarehouseBlueprint)
+    loaded.resource_monitors = names(ResourceMonitorBlueprint)
+    loaded.databases = names(DatabaseBlueprint)
+    loaded.schemas = names(SchemaBlueprint)
+    return loaded
+
+
+def validate_dir(path: str | Path, env_prefix: str = "") -> Validation:
+    return load_config(path, env_prefix).validation
