@@ -1,0 +1,39 @@
+"""Home: what the viewer can do, and where their requests stand."""
+import streamlit as st
+
+from core.changes.model import Status
+from portal import ui
+
+services, actor = ui.services(), ui.viewer()
+snapshot = services.snapshot()
+
+st.title(f"Welcome, {actor.name.split()[0]}")
+st.caption("Ask for Snowflake access here. Every request becomes a reviewed change to the SnowDDL configuration; merging it deploys.")
+
+mine = services.changes.list(requester=actor.username)
+pending = [cr for cr in mine if not cr.status.resolved]
+metrics = [("My open requests", len(pending)), ("My deployed requests", sum(cr.status == Status.DEPLOYED for cr in mine))]
+if actor.can("approver"):
+    queue = services.changes.list(statuses=[Status.OPEN, Status.APPROVED])
+    metrics.append(("Waiting for review", sum(cr.requester != actor.username for cr in queue)))
+metrics.append(("Users in the configuration", len(snapshot.config.users)))
+for col, (label, value) in zip(st.columns(len(metrics)), metrics):
+    col.metric(label, value)
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Ask for")
+    st.page_link(ui.page("new_user"), label="A new Snowflake user (person or service)", icon=":material/person_add:")
+    st.page_link(ui.page("my_requests"), label="Follow my requests", icon=":material/list_alt:")
+    if actor.can("approver"):
+        st.page_link(ui.page("review"), label="Review requests", icon=":material/fact_check:")
+with right:
+    st.subheader("The configuration")
+    c = snapshot.config
+    st.markdown(
+        f"{len(c.users)} users · {len(c.business_roles)} business roles · {len(c.technical_roles)} technical roles · "
+        f"{len(c.warehouses)} warehouses · {len(c.databases)} databases · {len(c.schemas)} schemas"
+    )
+    st.caption(f"{services.settings.base_branch} at `{snapshot.sha[:8]}`")
+    for commit in services.changes.repo.log(services.settings.base_branch, 5):
+        st.markdown(f"- `{commit['sha'][:8]}` {commit['subject']} · {commit['author']} · {ui.when(commit['at'])}")

@@ -1,0 +1,68 @@
+"""Review queue: approvers decide on others' requests; admins merge approved ones."""
+import streamlit as st
+
+from core.changes.base import ChangeError
+from core.changes.model import Status
+from portal import ui, widgets
+from portal.operations import ApproveRequest, MergeRequest, RejectRequest, RequestChanges
+from portal.operations.guards import approvals
+
+services, actor = ui.services(), ui.viewer()
+
+st.title("Review queue")
+flash = st.session_state.pop("review.flash", None)
+if flash:
+    st.success(flash)
+
+queue = services.changes.list(statuses=[Status.OPEN, Status.CHANGES_REQUESTED, Status.APPROVED])
+if not queue:
+    st.info("Nothing is waiting for review.")
+    st.stop()
+
+labels = {cr.id: f"{cr.ref} {cr.title} · {cr.requester} · {cr.status.label}" for cr in queue}
+chosen = st.selectbox("Request", list(labels), format_func=labels.get, key="review.selected")
+cr = services.changes.get(chosen)
+
+st.subheader(f"{cr.ref} {cr.title}")
+st.markdown(f"{ui.status_badge(cr.status)} requested by **{cr.requester}** on {ui.when(cr.created_at)} · branch `{cr.branch}`")
+have = approvals(services, cr)
+st.caption(f"Approvals: {len(have)} of {services.settings.required_approvals} needed" + (f" ({', '.join(have)})" if have else ""))
+
+st.markdown("**Justification**")
+st.markdown("\n".join(f"> {line}" for line in cr.justification.splitlines()))
+details, change, history = st.tabs(["Request", "Change", "History"])
+with details:
+    st.json({k: v for k, v in cr.request.items() if k != "rsa_public_key"}, expanded=True)
+with change:
+    widgets.validation_view(cr.validation)
+    widgets.diff_view(services.changes.diff(cr))
+with history:
+    widgets.timeline(services.changes.events(cr))
+
+
+def run(operation, done: str) -> None:
+    try:
+        operation.execute()
+    except ChangeError as exc:
+        st.error(str(exc))
+        return
+    st.session_state["review.flash"] = done
+    st.rerun()
+
+
+own = cr.requester == actor.username
+if own:
+    st.warning("This is your own request: another approver must review it.")
+comment = st.text_area("Comment for the requester", key=f"review.comment.{cr.id}", placeholder="Required to ask for changes or reject")
+cols = st.columns(4)
+if cols[0].button("Approve", type="primary", disabled=own or cr.status == Status.APPROVED, key="review.approve"):
+    run(ApproveRequest(services, actor, cr.id, comment), f"{cr.ref} approved.")
+if cols[1].button("Request changes", disabled=own, key="review.changes"):
+    run(RequestChanges(services, actor, cr.id, comment), f"Changes requested on {cr.ref}.")
+if cols[2].button("Reject", disabled=own, key="review.reject"):
+    run(RejectRequest(services, actor, cr.id, comment), f"{cr.ref} rejected.")
+if actor.can("admin"):
+    ready = cr.status == Status.APPROVED
+    if cols[3].button("Merge and deploy", type="primary", disabled=not ready, key="review.merge",
+                      help=None if ready else "Needs approval first"):
+        run(MergeRequest(services, actor, cr.id), f"{cr.ref} merged into {services.settings.base_branch} and deployed.")

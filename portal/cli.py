@@ -1,0 +1,208 @@
+"""The `snowtower` command line (also used by the GitHub workflows).
+
+Exit codes: 0 success / valid, 1 invalid or refused (the message names the field), 2 usage or I/O error.
+"""
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+
+from portal.settings import DEFAULT_WORKSPACE, REPO_ROOT
+
+
+class UsageError(Exception):
+    pass
+
+
+def _print_problems(validation) -> None:
+    for p in validation.errors:
+        where = ":".join(str(x) for x in (p.file, p.line) if x) or "config"
+        print(f"error   {where}: {p.message}" + (" (knock-on)" if p.knock_on else ""))
+    for p in validation.warnings:
+        where = ":".join(str(x) for x in (p.file, p.line) if x) or "config"
+        print(f"warning {where}: {p.message}")
+
+
+def cmd_validate(args) -> int:
+    from core.snowddl.load import load_config
+
+    path = Path(args.dir)
+    if not path.is_dir():
+        print(f"snowtower validate: {path} is not a folder", file=sys.stderr)
+        return 2
+    validation = load_config(path, args.env_prefix or "").validation
+    if args.format == "json":
+        print(json.dumps(validation.to_dict(), indent=2))
+    else:
+        _print_problems(validation)
+        print(f"{path}: {'valid' if validation.valid else 'INVALID'} "
+              f"({len(validation.errors)} error(s), {len(validation.warnings)} warning(s))")
+    return 0 if validation.valid else 1
+
+
+def _parse_sets(recipe, pairs: list[str], files: list[str]) -> dict:
+    raw: dict = {}
+    for pair, from_file in [(p, False) for p in pairs] + [(f, True) for f in files]:
+        if "=" not in pair:
+            raise UsageError(f"--set takes FIELD=VALUE, got {pair!r}")
+        key, value = pair.split("=", 1)
+        key = key.strip()
+        field = recipe.field(key)
+        if field is None:
+            names = ", ".join(f.name for f in recipe.fields)
+            raise UsageError(f"{recipe.name} has no field {key!r}; its fields are: {names}")
+        if from_file:
+            try:
+                value = Path(value).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise UsageError(f"cannot read {value}: {exc.strerror}") from None
+        raw[key] = [v.strip() for v in value.split(",") if v.strip()] if field.is_list else value
+    return raw
+
+
+def cmd_request(args) -> int:
+    from core.changes.base import ChangeError
+    from core.changes.model import Actor
+    from core.snowddl.snapshot import Snapshot
+    from core.snowddl.load import load_config
+    from portal.operations.preview import preview as make_preview
+    from recipes import RECIPES, FieldErrors
+
+    recipe = RECIPES.get(args.recipe)
+    if recipe is None:
+        raise UsageError(f"unknown recipe {args.recipe!r}; known: {', '.join(sorted(RECIPES))}")
+    raw = _parse_sets(recipe, args.set or [], args.set_file or [])
+    if args.submit:
+        from portal.operations import PreviewRequest, SubmitRequest
+        from portal.services import build_services
+        from portal.settings import load_settings
+
+        services = build_services(load_settings(args.workspace))
+        result = PreviewRequest(services, recipe, raw).execute()
+    else:
+        config = Path(args.config)
+        if not config.is_dir():
+            raise UsageError(f"config folder {config} does not exist")
+        base = Snapshot(config.resolve(), None, load_config(config, args.env_prefix or ""))
+        result = make_preview(recipe, raw, base, env_prefix=args.env_prefix or "")
+
+    out = result.to_dict()
+    code = 0
+    if result.field_errors:
+        code = 1
+        for field, message in result.field_errors.items():
+            print(f"snowtower request: {field}: {message}", file=sys.stderr)
+    elif not result.validation.valid:
+        code = 1
+        print("snowtower request: SnowDDL rejects the resulting configuration", file=sys.stderr)
+    elif args.submit:
+        user = os.environ.get("SNOWTOWER_USER") or getpass.getuser()
+        try:
+            cr = SubmitRequest(services, Actor(user, user, roles=("requester",)), recipe, raw, result.base_sha).execute()
+        except (ChangeError, FieldErrors) as exc:
+            print(f"snowtower request: {exc}", file=sys.stderr)
+            return 1
+        out["submitted"] = {"id": cr.id, "branch": cr.branch, "title": cr.title, "url": cr.url}
+
+    if args.format == "json":
+        print(json.dumps(out, indent=2))
+    elif not result.field_errors:
+        sys.stdout.write(result.diff)
+        _print_problems(result.validation)
+        print(f"validation: {'passed' if result.validation.valid else 'FAILED'}")
+        if "submitted" in out:
+            print(f"submitted: #{out['submitted']['id']} on branch {out['submitted']['branch']}")
+        elif code == 0:
+            print("preview only: nothing was written (add --submit to open the change request)")
+    return code
+
+
+def cmd_demo(args) -> int:
+    from portal.auth import DEMO_PASSWORD, DEMO_USERS, ensure_demo_logins
+    from portal.services import build_services
+    from portal.settings import load_settings
+
+    workspace = Path(args.workspace).expanduser().resolve()
+    existed = (workspace / "repo.git" / "HEAD").is_file()
+    services = build_services(load_settings(workspace))
+    ensure_demo_logins(services.workspace.auth_path)
+    print(f"SnowTower demo workspace: {workspace} ({'reused' if existed else 'created'})")
+    print(f"  git repository: {services.workspace.repo_path}  (git clone it to look around)")
+    print(f"  review records: {services.workspace.db_path}")
+    print(f"  logins: {', '.join(DEMO_USERS)}  (password: {DEMO_PASSWORD})")
+    return _serve(workspace, args.port, args.address)
+
+
+def cmd_serve(args) -> int:
+    from portal.settings import load_settings
+
+    return _serve(load_settings(args.workspace).workspace, args.port, args.address)
+
+
+def _serve(workspace: Path, port: int, address: str) -> int:
+    host = "localhost" if address in ("127.0.0.1", "0.0.0.0", "::") else address
+    print(f"  portal: http://{host}:{port}", flush=True)
+    env = dict(os.environ, SNOWTOWER_WORKSPACE=str(workspace))
+    argv = [
+        sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "portal" / "app.py"),
+        "--server.port", str(port), "--server.address", address,
+    ]
+    os.chdir(REPO_ROOT)  # Streamlit reads .streamlit/config.toml from the working folder
+    os.execvpe(sys.executable, argv, env)
+    return 0  # not reached
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="snowtower", description="Self-service Snowflake access, reviewed as code.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="create or reuse the demo workspace and serve the portal")
+    p.add_argument("--workspace", default=os.environ.get("SNOWTOWER_WORKSPACE") or str(DEFAULT_WORKSPACE))
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--address", default="127.0.0.1", help="interface to listen on (0.0.0.0 for all)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("serve", help="serve the portal with the configured backends")
+    p.add_argument("--workspace", default=None)
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--address", default="127.0.0.1")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("validate", help="validate a SnowDDL config folder (exit 0 valid, 1 invalid, 2 usage)")
+    p.add_argument("dir", nargs="?", default="snowddl")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--env-prefix", default="")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("request", help="preview (or --submit) a request from the command line")
+    p.add_argument("recipe")
+    p.add_argument("--set", action="append", metavar="FIELD=VALUE", help="a field; list fields are comma-separated")
+    p.add_argument("--set-file", action="append", metavar="FIELD=PATH", help="a field read from a file (e.g. the public key)")
+    p.add_argument("--config", default="snowddl", help="config folder to preview against (default: ./snowddl)")
+    p.add_argument("--submit", action="store_true", help="open the change request on the configured backend")
+    p.add_argument("--workspace", default=None, help="with --submit: the workspace (default $SNOWTOWER_WORKSPACE or ~/.snowtower/demo)")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--env-prefix", default="")
+    p.set_defaults(func=cmd_request)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0) and 2
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        print(f"snowtower {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

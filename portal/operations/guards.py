@@ -1,0 +1,42 @@
+"""Guards shared by the review operations, each with the reason it exists."""
+from __future__ import annotations
+
+from core.changes.base import ChangeError
+from core.changes.model import Actor, ChangeRequest, Status
+from portal.services import Services
+
+
+def load_open(services: Services, request_id: int) -> ChangeRequest:
+    cr = services.changes.get(request_id)
+    if cr is None:
+        raise ChangeError(f"request #{request_id} does not exist.")
+    # Why: a merged or rejected request is history; acting on it again would rewrite the record.
+    if cr.status.resolved:
+        raise ChangeError(f"request {cr.ref} is already {cr.status.label}.")
+    return cr
+
+
+def require_reviewer(actor: Actor, cr: ChangeRequest) -> None:
+    # Why: only people trusted to approve may decide on others' requests.
+    if not actor.can("approver"):
+        raise ChangeError("only approvers and admins may review requests.")
+    # Why: four eyes. The requester can never review (approve, reject) their own request, whatever the UI shows.
+    if actor.username == cr.requester:
+        raise ChangeError("you cannot review your own request; another approver must.")
+
+
+def approvals(services: Services, cr: ChangeRequest) -> list[str]:
+    """Reviewers whose latest decision is an approval. (Re-applying the same request on a newer base
+    keeps them: the request did not change.)"""
+    latest: dict[str, str] = {}
+    for review in services.changes.reviews(cr):
+        if review.decision in ("approve", "request_changes", "reject"):
+            latest[review.reviewer] = review.decision
+    return sorted(r for r, d in latest.items() if d == "approve" and r != cr.requester)
+
+
+def status_after_review(services: Services, cr: ChangeRequest, extra_approver: str | None = None) -> Status:
+    names = set(approvals(services, cr))
+    if extra_approver:
+        names.add(extra_approver)
+    return Status.APPROVED if len(names) >= services.settings.required_approvals else Status.OPEN

@@ -1,0 +1,61 @@
+"""Merge an approved request into the base branch; in the demo, merging deploys."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.changes.base import BaseMoved, ChangeError
+from core.changes.model import Actor, ChangeRequest, Status
+from portal.operations.guards import approvals, load_open
+from portal.operations.preview import PreviewRequest
+from portal.services import Services
+from recipes import RECIPES
+
+
+@dataclass
+class MergeRequest:
+    services: Services
+    actor: Actor
+    request_id: int
+
+    def execute(self) -> ChangeRequest:
+        cr = load_open(self.services, self.request_id)
+        # Why: merging deploys to the account; only admins hold that power.
+        if not self.actor.can("admin"):
+            raise ChangeError("only admins may merge requests.")
+        # Why: approvals are counted again here, not read from the status a page showed.
+        have = approvals(self.services, cr)
+        need = self.services.settings.required_approvals
+        if cr.status != Status.APPROVED or len(have) < need:
+            raise ChangeError(f"{cr.ref} needs {need} approval(s) from someone other than its requester; it has {len(have)}.")
+        if not cr.validation.get("valid"):
+            raise ChangeError(f"{cr.ref} did not pass validation; it cannot be merged.")
+        # Why: if the base moved, the YAML on the branch is stale; the recipe is applied again on the
+        # new base (and validated) instead of merging old text over newer changes.
+        if self.services.changes.base_head() != cr.base_sha:
+            cr = self._reapply(cr)
+        try:
+            cr = self.services.changes.merge(cr, self.actor)
+        except BaseMoved:
+            cr = self._reapply(self.services.changes.get(cr.id))
+            cr = self.services.changes.merge(cr, self.actor)
+        if self.services.settings.mode == "demo":
+            cr = self.services.changes.record_deployment(
+                cr, self.actor, f"demo deployment: baseline is now {cr.merged_sha[:8]}"
+            )
+        return cr
+
+    def _reapply(self, cr: ChangeRequest) -> ChangeRequest:
+        recipe = RECIPES.get(cr.recipe)
+        if recipe is None:
+            raise ChangeError(f"{cr.ref} was made by recipe {cr.recipe}, which this version does not know.")
+        head = self.services.changes.base_head()
+        preview = PreviewRequest(self.services, recipe, dict(cr.request), head).execute()
+        if preview.field_errors:
+            problems = "; ".join(f"{k}: {v}" for k, v in preview.field_errors.items())
+            raise ChangeError(f"{cr.ref} no longer applies to the current configuration ({problems}). Reject it or ask for changes.")
+        if not preview.validation.valid:
+            raise ChangeError(f"{cr.ref} re-applied on the current configuration fails validation; it was not merged.")
+        return self.services.changes.update_branch(
+            cr, preview.changes.files, head, self.actor,
+            f"Re-applied on {self.services.settings.base_branch} at {head[:8]}", preview.validation.to_dict(),
+        )

@@ -1,0 +1,81 @@
+"""Preview: what a request would change, and SnowDDL's verdict, before anything is written."""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.snowddl.load import Validation
+from core.snowddl.snapshot import Snapshot, validate_with_changes
+from portal.services import Services
+from recipes.base import ChangeSet, FieldErrors, Recipe
+
+
+@dataclass
+class Preview:
+    recipe: str
+    base_sha: str
+    request: Any = None
+    request_dict: dict = field(default_factory=dict)
+    changes: ChangeSet | None = None
+    diff: str = ""
+    validation: Validation | None = None
+    field_errors: dict[str, str] = field(default_factory=dict)
+    plan: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.field_errors and self.validation is not None and self.validation.valid
+
+    def to_dict(self) -> dict:
+        return {
+            "recipe": self.recipe,
+            "base": self.base_sha,
+            "field_errors": self.field_errors,
+            "diff": self.diff,
+            "files": sorted(self.changes.files) if self.changes else [],
+            "validation": self.validation.to_dict() if self.validation else None,
+            "plan": self.plan,
+        }
+
+
+def unified_diff(base: Snapshot, files: dict[str, str | None], prefix: str = "") -> str:
+    out = []
+    for rel in sorted(files):
+        old = base.text(rel)
+        new = files[rel]
+        a = f"a/{prefix}{rel}" if old is not None else "/dev/null"
+        b = f"b/{prefix}{rel}" if new is not None else "/dev/null"
+        out.extend(difflib.unified_diff((old or "").splitlines(keepends=True), (new or "").splitlines(keepends=True), a, b))
+    return "".join(line if line.endswith("\n") else line + "\n" for line in out)
+
+
+def preview(recipe: Recipe, raw: dict, base: Snapshot, *, config_prefix: str = "", env_prefix: str = "") -> Preview:
+    """Parse, build and validate a request against `base`; writes nothing."""
+    result = Preview(recipe.name, base.sha or "")
+    try:
+        request = recipe.parse(raw, base)
+    except FieldErrors as exc:
+        result.field_errors = exc.by_field()
+        return result
+    changes = recipe.build(base, request)
+    result.request = request
+    result.request_dict = recipe.to_dict(request)
+    result.changes = changes
+    result.diff = unified_diff(base, changes.files, config_prefix)
+    result.validation = validate_with_changes(base, changes.files, env_prefix).validation
+    return result
+
+
+@dataclass
+class PreviewRequest:
+    services: Services
+    recipe: Recipe
+    raw: dict
+    base_sha: str | None = None
+
+    def execute(self) -> Preview:
+        settings = self.services.settings
+        base = self.services.snapshot(self.base_sha or self.services.changes.base_head())
+        prefix = f"{settings.config_dir}/" if settings.config_dir else ""
+        return preview(self.recipe, self.raw, base, config_prefix=prefix, env_prefix=settings.env_prefix)

@@ -1,0 +1,53 @@
+"""What every page needs from the shell: the backends (built once) and the signed-in viewer."""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import streamlit as st
+
+from core.changes.model import Actor, Status
+from portal.services import Services, build_services
+from portal.settings import load_settings
+
+VIEWER_KEY = "snowtower.viewer"
+PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
+# key -> (file in pages/, title, icon); the entry script chooses which of these a viewer gets.
+PAGES = {
+    "home": ("home.py", "Home", ":material/home:"),
+    "new_user": ("new_user.py", "New user", ":material/person_add:"),
+    "my_requests": ("my_requests.py", "My requests", ":material/list_alt:"),
+    "review": ("review.py", "Review queue", ":material/fact_check:"),
+}
+
+
+def page(key: str, **kwargs) -> st.Page:
+    """The st.Page for a key of PAGES (for st.navigation and st.page_link alike)."""
+    file, title, icon = PAGES[key]
+    return st.Page(str(PAGES_DIR / file), title=title, icon=icon, url_path=key.replace("_", "-"), **kwargs)
+
+
+@st.cache_resource(show_spinner=False)
+def services() -> Services:
+    return build_services(load_settings())
+
+
+def viewer() -> Actor:
+    actor = st.session_state.get(VIEWER_KEY)
+    if actor is None:  # pages are only reachable through the entry script, which signs in first
+        st.stop()
+    return actor
+
+
+def when(iso: str) -> str:
+    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+STATUS_COLORS = {
+    Status.OPEN: "blue", Status.CHANGES_REQUESTED: "orange", Status.APPROVED: "violet",
+    Status.MERGED: "green", Status.DEPLOYED: "green", Status.REJECTED: "red",
+}
+
+
+def status_badge(status: Status) -> str:
+    return f":{STATUS_COLORS[status]}-badge[{status.label}]"

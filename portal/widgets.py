@@ -1,0 +1,48 @@
+"""Shared widgets: diff view, validation result, status timeline."""
+from __future__ import annotations
+
+import streamlit as st
+
+from core.changes.model import Event
+from portal.ui import when
+
+_ACTIONS = {
+    "submitted": "Submitted", "approved": "Approved", "changes_requested": "Changes requested",
+    "commented": "Commented", "rejected": "Rejected", "rebased": "Re-applied on a newer base",
+    "merged": "Merged", "deployed": "Deployed",
+}
+
+
+def diff_view(diff: str) -> None:
+    if not diff.strip():
+        st.info("No file changes.")
+        return
+    added = sum(1 for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++"))
+    removed = sum(1 for line in diff.splitlines() if line.startswith("-") and not line.startswith("---"))
+    st.caption(f"{added} line(s) added, {removed} removed")
+    st.code(diff, language="diff", line_numbers=False)
+
+
+def validation_view(validation: dict | None) -> None:
+    if not validation:
+        return
+    if validation.get("valid"):
+        warnings = validation.get("warnings") or []
+        st.success("SnowDDL validation passed" + (f", {len(warnings)} warning(s)." if warnings else "."), icon=":material/check_circle:")
+    else:
+        st.error(f"SnowDDL validation failed with {len(validation.get('errors', []))} error(s).", icon=":material/error:")
+    for problem in validation.get("errors", []) + validation.get("warnings", []):
+        where = ":".join(str(x) for x in (problem.get("file"), problem.get("line")) if x)
+        st.markdown(f"- `{where or 'config'}` {problem.get('message')}")
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def timeline(events: list[Event]) -> None:
+    """Each status change with its time, oldest first."""
+    rows = ["| When | What | Who | Note |", "|---|---|---|---|"]
+    for e in events:
+        rows.append(f"| {when(e.at)} | **{_ACTIONS.get(e.action, e.action)}** | {e.actor} | {_cell(e.detail)} |")
+    st.markdown("\n".join(rows))

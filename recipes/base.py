@@ -1,0 +1,76 @@
+"""What every recipe is: fields, a parser into a typed request, and a pure build."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Generic, TypeVar
+
+from core.fields import FieldError
+from core.snowddl.snapshot import Snapshot
+
+R = TypeVar("R")
+
+
+class FieldErrors(ValueError):
+    """Every field a request got wrong, so a form can mark them all at once."""
+
+    def __init__(self, errors: list[FieldError]):
+        super().__init__("; ".join(str(e) for e in errors))
+        self.errors = errors
+
+    def by_field(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for e in self.errors:
+            out.setdefault(e.field, e.message)
+        return out
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str  # the SnowDDL key it fills, or name / justification
+    label: str
+    help: str = ""
+    is_list: bool = False
+    required: bool = False
+
+
+@dataclass
+class ChangeSet:
+    """File (relative to the config folder) -> new text (None deletes), and what it is about."""
+
+    title: str
+    files: dict[str, str | None] = field(default_factory=dict)
+    summary: str = ""
+
+
+@dataclass(frozen=True)
+class Recipe(Generic[R]):
+    name: str  # as on the command line: new-user
+    title: str
+    fields: tuple[Field, ...]
+    parse: Callable[[dict[str, Any], Snapshot], R]  # raises FieldErrors
+    build: Callable[[Snapshot, R], ChangeSet]  # pure
+    to_dict: Callable[[R], dict]
+
+    def field(self, name: str) -> Field | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+
+class Collector:
+    """Runs field checks, keeping every error instead of stopping at the first."""
+
+    def __init__(self):
+        self.errors: list[FieldError] = []
+
+    def check(self, fn: Callable, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except FieldError as exc:
+            self.errors.append(exc)
+            return None
+
+    def add(self, field_name: str, message: str) -> None:
+        self.errors.append(FieldError(field_name, message))
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise FieldErrors(self.errors)

@@ -1,0 +1,129 @@
+"""New user: a PERSON (a human, with names and email) or a SERVICE (a program), RSA key-pair auth."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from core import fields
+from core.keys import parse_public_key
+from core.snowddl.edit import EditError, add_entry
+from core.snowddl.snapshot import Snapshot
+from recipes.base import ChangeSet, Collector, Field, Recipe
+
+USER_FILE = "user.yaml"
+USER_TYPES = ("PERSON", "SERVICE")
+
+
+@dataclass(frozen=True)
+class NewUserRequest:
+    name: str
+    type: str
+    rsa_public_key: str  # normalised base64 body
+    business_roles: tuple[str, ...]
+    justification: str
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    default_warehouse: str | None = None
+    comment: str | None = None
+    key_fingerprint: str = ""
+
+
+FIELDS = (
+    Field("name", "User name", "The user's key in user.yaml and its Snowflake name, e.g. JANE_SMITH.", required=True),
+    Field("type", "Type", "PERSON for a human, SERVICE for a program (key pair only)."),
+    Field("first_name", "First name", required=True),
+    Field("last_name", "Last name", required=True),
+    Field("email", "Email", required=True),
+    Field("rsa_public_key", "RSA public key", "The contents of rsa_key.pub (PEM) or its base64 body. Never the private key.", required=True),
+    Field("business_roles", "Business roles", "One or more business roles from the configuration.", is_list=True, required=True),
+    Field("default_warehouse", "Default warehouse"),
+    Field("comment", "Comment"),
+    Field("justification", "Justification", "Why this access is needed; reviewers read it.", required=True),
+)
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return [str(v).strip() for v in value if str(v).strip()]
+
+
+def parse(raw: dict[str, Any], base: Snapshot) -> NewUserRequest:
+    c = Collector()
+    name = c.check(fields.identifier, "name", raw.get("name"))
+    if name and name in base.config.users:
+        c.add("name", f"user {name} already exists.")
+    user_type = str(raw.get("type") or "PERSON").strip().upper()
+    if user_type not in USER_TYPES:
+        c.add("type", "must be PERSON or SERVICE.")
+    person = user_type == "PERSON"
+    first = c.check(fields.free_text, "first_name", raw.get("first_name"), required=person, max_len=100)
+    last = c.check(fields.free_text, "last_name", raw.get("last_name"), required=person, max_len=100)
+    mail = c.check(fields.email, "email", raw.get("email"), required=person)
+    if not person:
+        for key in ("first_name", "last_name", "email"):
+            if raw.get(key):
+                c.add(key, "is for PERSON users only; a SERVICE user has no names or email.")
+    key = c.check(parse_public_key, "rsa_public_key", raw.get("rsa_public_key"))
+    roles: list[str] = []
+    for role in _as_list(raw.get("business_roles")):
+        ident = c.check(fields.identifier, "business_roles", role)
+        if ident and ident not in base.config.business_roles:
+            c.add("business_roles", f"{ident} is not a business role of this configuration.")
+        elif ident and ident not in roles:
+            roles.append(ident)
+    if not roles and not any(e.field == "business_roles" for e in c.errors):
+        c.add("business_roles", "pick at least one business role.")
+    warehouse = None
+    if raw.get("default_warehouse"):
+        warehouse = c.check(fields.identifier, "default_warehouse", raw.get("default_warehouse"))
+        if warehouse and warehouse not in base.config.warehouses:
+            c.add("default_warehouse", f"{warehouse} is not a warehouse of this configuration.")
+    comment = c.check(fields.free_text, "comment", raw.get("comment"), max_len=300)
+    why = c.check(fields.justification, raw.get("justification"))
+    unknown = set(raw) - {f.name for f in FIELDS}
+    for extra in sorted(unknown):
+        c.add(extra, "is not a field of this request.")
+    c.raise_if_any()
+    return NewUserRequest(
+        name=name, type=user_type, rsa_public_key=key.body, business_roles=tuple(roles), justification=why,
+        first_name=first if person else None, last_name=last if person else None, email=mail if person else None,
+        default_warehouse=warehouse, comment=comment, key_fingerprint=key.fingerprint,
+    )
+
+
+def build(base: Snapshot, req: NewUserRequest) -> ChangeSet:
+    entry: dict[str, Any] = {"type": req.type}
+    if req.type == "PERSON":
+        entry.update(first_name=req.first_name, last_name=req.last_name, email=req.email)
+    entry["rsa_public_key"] = req.rsa_public_key
+    entry["business_roles"] = list(req.business_roles)
+    if req.default_warehouse:
+        entry["default_warehouse"] = req.default_warehouse
+    if req.comment:
+        entry["comment"] = req.comment
+    try:
+        text = add_entry(base.text(USER_FILE) or "", req.name, entry)
+    except EditError as exc:
+        raise ValueError(f"{USER_FILE}: {exc}") from None
+    who = f"{req.first_name} {req.last_name}" if req.type == "PERSON" else "service user"
+    return ChangeSet(
+        title=f"New {req.type.lower()} user {req.name}",
+        files={USER_FILE: text},
+        summary=f"Adds {who} {req.name} with business roles {', '.join(req.business_roles)}"
+        + (f" and default warehouse {req.default_warehouse}" if req.default_warehouse else "")
+        + f"; RSA key {req.key_fingerprint}.",
+    )
+
+
+def to_dict(req: NewUserRequest) -> dict:
+    """The request's fields, in the form parse() takes back (to re-apply it on a newer base)."""
+    data = {k: v for k, v in asdict(req).items() if k in {f.name for f in FIELDS} and v is not None}
+    data["business_roles"] = list(req.business_roles)
+    return data
+
+
+NEW_USER: Recipe[NewUserRequest] = Recipe("new-user", "New user", FIELDS, parse, build, to_dict)
