@@ -1,0 +1,178 @@
+"""The whole slice in a real browser: a real `snowtower demo` on a free port, three users clicking.
+
+Needs /usr/bin/chromium (Debian's package; `./dev test` installs it). Screenshots of each step go to
+test-artifacts/ for a person to look at.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from core.changes.git import GitRepo
+
+pytestmark = pytest.mark.browser
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    workspace = tmp_path_factory.mktemp("demo-workspace")
+    port = _free_port()
+    log = open(workspace.parent / "demo.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "portal.cli", "demo", "--workspace", str(workspace), "--port", str(port)],
+        stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.terminate()
+        pytest.fail("snowtower demo did not become healthy: " + (workspace.parent / "demo.log").read_text())
+    yield url, workspace
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (./dev test does it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def idle(page, timeout: float = 30) -> None:
+    """Wait until Streamlit has finished running the script (no status widget, no stale elements)."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " && !document.querySelector('[data-stale=\"true\"]')",
+        timeout=timeout * 1000,
+    )
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(browser, url: str, username: str):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(30000)
+    page.goto(url)
+    page.get_by_role("textbox", name="Username").fill(username)
+    page.get_by_role("textbox", name="Password").fill("demo")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text("Signed in as").wait_for()
+    idle(page)
+    return page
+
+
+def go(page, link: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=link).click()
+    idle(page)
+
+
+def fill_new_user(page, key_text: str) -> None:
+    page.get_by_role("textbox", name="User name").fill("jane_doe")
+    page.get_by_role("textbox", name="First name").fill("Jane")
+    page.get_by_role("textbox", name="Last name").fill("Doe")
+    page.get_by_role("textbox", name="Email").fill("jane.doe@cascaderidge.example")
+    page.get_by_role("textbox", name="RSA public key").fill(key_text)
+    roles = page.get_by_test_id("stMultiSelect")
+    roles.click()
+    page.get_by_role("option", name="ANALYST", exact=True).click()
+    page.keyboard.press("Escape")
+    page.get_by_test_id("stSelectbox").click()
+    page.get_by_role("option", name="ANALYST_WH").click()
+    page.get_by_role("textbox", name="Justification").fill("Jane joins the marketing analytics team on Monday.")
+
+
+def test_request_review_merge_in_the_browser(demo, browser, public_pem, private_pem):
+    url, workspace = demo
+    repo = GitRepo(workspace / "repo.git")
+    main_before = repo.branch_head("main")
+
+    # The requester asks for a new user; a pasted private key is refused first.
+    page = sign_in(browser, url, "requester")
+    shot(page, "01-home")
+    go(page, "New user")
+    fill_new_user(page, private_pem)
+    page.get_by_role("button", name="Preview").click()
+    idle(page)
+    page.get_by_text("holds a PRIVATE key").wait_for()
+    assert "PRIVATE KEY" not in page.content(), "the private key must not be echoed back"
+    assert page.get_by_role("textbox", name="RSA public key").input_value() == ""
+    shot(page, "02-private-key-refused")
+    assert repo.branch_head("main") == main_before
+    assert repo.git("for-each-ref", "refs/heads/snowtower").strip() == ""
+
+    page.get_by_role("textbox", name="RSA public key").fill(public_pem)
+    page.get_by_role("button", name="Preview").click()
+    idle(page)
+    page.get_by_text("SnowDDL validation passed").wait_for()
+    assert "+JANE_DOE:" in page.get_by_test_id("stCode").inner_text()
+    shot(page, "03-preview")
+    page.get_by_role("button", name="Submit request").click()
+    idle(page)
+    page.get_by_text("Submitted as #1").wait_for()
+    branches = repo.git("for-each-ref", "--format=%(refname:short)", "refs/heads/snowtower").split()
+    assert branches == ["snowtower/1-new-person-user-jane-doe"]
+    assert repo.git("rev-list", "--count", f"main..{branches[0]}").strip() == "1"
+
+    # The approver finds it in the queue and approves it.
+    page = sign_in(browser, url, "approver")
+    go(page, "Review queue")
+    page.get_by_text("#1 New person user JANE_DOE", exact=False).first.wait_for()
+    page.get_by_role("tab", name="Change").click()
+    assert "+JANE_DOE:" in page.get_by_test_id("stCode").inner_text()
+    shot(page, "04-review")
+    page.get_by_role("button", name="Approve").click()
+    idle(page)
+    page.get_by_text("#1 approved.").wait_for()
+
+    # The admin merges it: main now holds the new user.
+    page = sign_in(browser, url, "admin")
+    go(page, "Review queue")
+    page.get_by_role("button", name="Merge and deploy").click()
+    idle(page)
+    page.get_by_text("merged into main and deployed").wait_for()
+    shot(page, "05-merged")
+    assert "JANE_DOE:" in repo.read_text("main", "snowddl/user.yaml")
+    assert repo.branch_head("main") != main_before
+
+    # The requester sees every status change with its time.
+    page = sign_in(browser, url, "requester")
+    go(page, "My requests")
+    text = page.get_by_test_id("stMain").inner_text()
+    for step in ("Submitted", "Approved", "Merged", "Deployed"):
+        assert step in text, step
+    shot(page, "06-my-requests")
