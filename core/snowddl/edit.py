@@ -25,7 +25,7 @@ class Entry:
     end: int  # index one past the entry's last content line
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
     """Composes any tag (SnowDDL's !include / !decrypt) without constructing it."""
 
 

@@ -25,6 +25,10 @@ from snowddl.config import SnowDDLConfig
 from snowddl.parser import DirectoryScanner, PermissionModelParser, PlaceholderParser, default_parse_sequence
 from snowddl.validator import default_validate_sequence
 
+from core.snowddl import fast
+
+fast.install()
+
 # SnowDDL logs a full traceback at WARNING for every error it collects; we report them ourselves.
 logging.getLogger("snowddl").setLevel(logging.CRITICAL)
 
@@ -117,7 +121,7 @@ class _LineIndex:
         return line
 
 
-class _ComposeLoader(yaml.SafeLoader):
+class _ComposeLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
     pass
 
 
