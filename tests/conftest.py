@@ -35,3 +35,37 @@ def small_rsa_public() -> str:
 @pytest.fixture(scope="session")
 def ec_public() -> str:
     return _pem_public(ec.generate_private_key(ec.SECP256R1()))
+
+
+@pytest.fixture
+def services(tmp_path):
+    """A fresh demo workspace: real git repository seeded from the example, real SQLite records."""
+    from portal.services import build_services
+    from portal.settings import load_settings
+
+    return build_services(load_settings(tmp_path / "workspace"))
+
+
+@pytest.fixture
+def people():
+    from core.changes.model import Actor
+
+    return {
+        "requester": Actor("requester", "Riley Requester", "requester@snowtower.example", ("requester",)),
+        "approver": Actor("approver", "Avery Approver", "approver@snowtower.example", ("requester", "approver")),
+        "admin": Actor("admin", "Ada Admin", "admin@snowtower.example", ("requester", "approver", "admin")),
+    }
+
+
+@pytest.fixture
+def new_user_raw(public_pem):
+    def make(name="jane_doe", **extra):
+        raw = {
+            "name": name, "first_name": "Jane", "last_name": "Doe", "email": f"{name}@cascaderidge.example",
+            "rsa_public_key": public_pem, "business_roles": ["ANALYST"], "default_warehouse": "ANALYST_WH",
+            "justification": "Joins the marketing analytics team.",
+        }
+        raw.update(extra)
+        return raw
+
+    return make
