@@ -25,9 +25,10 @@ if services.settings.mode == "demo":
 actor, authenticator = auth.sign_in(services.workspace.auth_path)
 if actor is None:
     st.session_state.pop(ui.VIEWER_KEY, None)
-    if services.settings.mode == "demo":
-        st.info("Demo logins: **requester**, **approver** or **admin**, password **demo**.", icon=":material/info:")
-    st.caption("SnowTower: self-service Snowflake access, reviewed as code.")
+    with st.columns([1, 2, 1])[1]:
+        if services.settings.mode == "demo":
+            st.info("Demo logins: **requester**, **approver** or **admin**, password **demo**.", icon=":material/info:")
+        st.caption("SnowTower: self-service Snowflake access, reviewed as code.")
     st.stop()
 st.session_state[ui.VIEWER_KEY] = actor
 

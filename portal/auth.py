@@ -56,16 +56,18 @@ def sign_in(path: Path) -> tuple[Actor | None, object]:
     import streamlit as st
 
     authenticator = _authenticator(path)
-    try:
-        authenticator.login(
-            location="main", max_login_attempts=10,
-            fields={"Form name": "Sign in", "Username": "Username", "Password": "Password", "Login": "Sign in"},
-        )
-    except Exception as exc:  # the library raises for locked-out users and the like
-        st.error(str(exc))
-    status = st.session_state.get("authentication_status")
-    if status is False:
-        st.error("Username or password is wrong.")
+    center = st.columns([1, 2, 1])[1] if not st.session_state.get("authentication_status") else st.container()
+    with center:
+        try:
+            authenticator.login(
+                location="main", max_login_attempts=10,
+                fields={"Form name": "Sign in to SnowTower", "Username": "Username", "Password": "Password", "Login": "Sign in"},
+            )
+        except Exception as exc:  # the library raises for locked-out users and the like
+            st.error(str(exc))
+        status = st.session_state.get("authentication_status")
+        if status is False:
+            st.error("Username or password is wrong.")
     if not status:
         return None, authenticator
     username = st.session_state.get("username")

@@ -28,8 +28,13 @@ def page(key: str, **kwargs) -> st.Page:
 
 
 @st.cache_resource(show_spinner=False)
+def _services(workspace: str) -> Services:
+    return build_services(load_settings(workspace))
+
+
 def services() -> Services:
-    return build_services(load_settings())
+    """The backends for the configured workspace, built once per process."""
+    return _services(str(load_settings().workspace))
 
 
 def viewer() -> Actor:

@@ -76,7 +76,7 @@ def parse(raw: dict[str, Any], base: Snapshot) -> NewUserRequest:
         elif ident and ident not in roles:
             roles.append(ident)
     if not roles and not any(e.field == "business_roles" for e in c.errors):
-        c.add("business_roles", "pick at least one business role.")
+        c.add("business_roles", "must not be empty: pick at least one.")
     warehouse = None
     if raw.get("default_warehouse"):
         warehouse = c.check(fields.identifier, "default_warehouse", raw.get("default_warehouse"))
