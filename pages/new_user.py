@@ -110,10 +110,7 @@ if preview and not submitted:
     if preview.field_errors:
         st.error(f"Fix the {len(preview.field_errors)} field(s) marked above; nothing was written.")
     else:
-        st.subheader("Preview")
-        st.markdown(preview.changes.summary)
-        widgets.validation_view(preview.validation.to_dict())
-        widgets.diff_view(preview.diff)
+        widgets.preview_panel(preview)
         if preview.ok:
             st.button("Submit request", type="primary", key=K + "submit", on_click=on_submit)
 error = st.session_state.pop(K + "error", None)

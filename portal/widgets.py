@@ -23,6 +23,16 @@ def diff_view(diff: str) -> None:
     st.code(diff, language="diff", line_numbers=False)
 
 
+def preview_panel(preview) -> None:
+    """What a requester sees before submitting: summary, SnowDDL's verdict, the diff (and, with the
+    core's offline plan, the DDL it would run)."""
+    st.subheader("Preview")
+    if preview.changes is not None:
+        st.markdown(preview.changes.summary)
+    validation_view(preview.validation.to_dict() if preview.validation else None)
+    diff_view(preview.diff)
+
+
 def validation_view(validation: dict | None) -> None:
     if not validation:
         return
