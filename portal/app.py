@@ -25,10 +25,15 @@ if services.settings.mode == "demo":
 actor, authenticator = auth.sign_in(services.workspace.auth_path)
 if actor is None:
     st.session_state.pop(ui.VIEWER_KEY, None)
-    with st.columns([1, 2, 1])[1]:
-        if services.settings.mode == "demo":
-            st.info("Demo logins: **requester**, **approver** or **admin**, password **demo**.", icon=":material/info:")
-        st.caption("SnowTower: self-service Snowflake access, reviewed as code.")
+
+    def signed_out() -> None:
+        with st.columns([1, 2, 1])[1]:
+            if services.settings.mode == "demo":
+                st.info("Demo logins: **requester**, **approver** or **admin**, password **demo**.", icon=":material/info:")
+            st.caption("SnowTower: self-service Snowflake access, reviewed as code.")
+
+    # A navigation of one hidden page: no page of the portal is reachable, none is listed.
+    st.navigation([st.Page(signed_out, title="Sign in", url_path="sign-in")], position="hidden").run()
     st.stop()
 st.session_state[ui.VIEWER_KEY] = actor
 

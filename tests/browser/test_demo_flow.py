@@ -176,3 +176,8 @@ def test_request_review_merge_in_the_browser(demo, browser, public_pem, private_
     for step in ("Submitted", "Approved", "Merged", "Deployed"):
         assert step in text, step
     shot(page, "06-my-requests")
+
+    # Signing out returns to the sign-in form, and the pages are gone with it.
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign in").wait_for()
+    assert page.get_by_test_id("stSidebarNav").count() == 0
