@@ -82,6 +82,7 @@ class LoadedConfig:
     resource_monitors: list[str] = field(default_factory=list)
     databases: list[str] = field(default_factory=list)
     schemas: list[str] = field(default_factory=list)
+    snowddl: SnowDDLConfig | None = field(default=None, repr=False)  # SnowDDL's own reading (for plans)
 
 
 class _LineIndex:
@@ -171,6 +172,7 @@ def load_config(path: str | Path, env_prefix: str = "") -> LoadedConfig:
     try:
         config = SnowDDLConfig(env_prefix or None)
         env_prefix = config.env_prefix
+        loaded.snowddl = config
         scanner = DirectoryScanner(root)
     except Exception as exc:  # e.g. a folder name SnowDDL cannot take as a database or schema
         validation.errors.append(Problem(None, None, None, "structure", f"SnowDDL cannot read this folder: {exc}"))
