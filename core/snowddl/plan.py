@@ -620,3 +620,17 @@ def render_markdown(plan: Plan, title: str = "SnowDDL plan") -> str:
         out.append("")
         out.append(f"> :x: {error}")
     return "\n".join(out) + "\n"
+
+
+# -- configs as SnowTower loads them -----------------------------------------------------------------
+
+def plan_between(base, head, baseline: Baseline | None = None) -> Plan:
+    """Offline plan from one LoadedConfig to another; an invalid config gives no statements, only why."""
+    plan = Plan("offline")
+    for label, loaded in (("base", base), ("head", head)):
+        if loaded.snowddl is None or not loaded.validation.valid:
+            plan.errors.append(f"the {label} config is invalid ({len(loaded.validation.errors)} error(s)): "
+                               "SnowDDL would not plan it; fix the errors first")
+    if plan.errors:
+        return plan
+    return plan_offline(baseline or Baseline.from_config(base.snowddl), head.snowddl, base_config=base.snowddl)
