@@ -14,6 +14,7 @@ import jsonschema
 import yaml
 from jsonschema.exceptions import best_match
 from jsonschema.validators import validator_for
+from snowddl.config import SnowDDLConfig
 from snowddl.parser import _parsed_file, _yaml
 
 _compiled: dict[int, tuple[dict, object]] = {}
@@ -97,11 +98,27 @@ if _Base is not None:
 
 
 _original_validate_json_schema = _parsed_file.ParsedFile._validate_json_schema
+_original_get_by_pattern = SnowDDLConfig.get_blueprints_by_type_and_pattern
+
+
+def get_blueprints_by_type_and_pattern(self, cls, pattern):
+    """SnowDDLConfig's lookup with exact names answered from the dict SnowDDL keeps by full name.
+
+    SnowDDL matches every pattern against every object (millions of matches on a large config);
+    a pattern without wildcards can only match the object of that name. The hit is still checked with
+    SnowDDL's own matcher, and a miss falls back to SnowDDL's full scan, so results are identical."""
+    if not pattern.is_complex_pattern:
+        bps = self.blueprints.get(cls, {})
+        bp = bps.get(self.env_prefix + pattern.pattern)
+        if bp is not None and pattern.is_match_ident(bp.full_name):
+            return {self.env_prefix + pattern.pattern: bp}
+    return _original_get_by_pattern(self, cls, pattern)
 
 
 def install() -> None:
     _parsed_file.validate = validate
     _parsed_file.ParsedFile._validate_json_schema = validate_parsed_file
+    SnowDDLConfig.get_blueprints_by_type_and_pattern = get_blueprints_by_type_and_pattern
     if _Base is not None:
         _parsed_file.SnowDDLLoader = FastSnowDDLLoader
 
@@ -110,4 +127,5 @@ def uninstall() -> None:
     """Back to SnowDDL's own code paths (the benchmark compares both)."""
     _parsed_file.validate = jsonschema.validate
     _parsed_file.ParsedFile._validate_json_schema = _original_validate_json_schema
+    SnowDDLConfig.get_blueprints_by_type_and_pattern = _original_get_by_pattern
     _parsed_file.SnowDDLLoader = _yaml.SnowDDLLoader
