@@ -90,14 +90,15 @@ class LoadedConfig:
 class _LineIndex:
     """Finds the line of a key path in a YAML file (1-based), composing each file once."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, overlay: dict[str, str | None] | None = None):
         self.root = root
+        self.overlay = overlay or {}
         self._nodes: dict[str, yaml.Node | None] = {}
 
     def _node(self, rel: str):
         if rel not in self._nodes:
             try:
-                text = (self.root / rel).read_text(encoding="utf-8")
+                text = self.overlay[rel] if rel in self.overlay else (self.root / rel).read_text(encoding="utf-8")
                 self._nodes[rel] = yaml.compose(text, Loader=_ComposeLoader)
             except (OSError, yaml.YAMLError, UnicodeDecodeError):
                 self._nodes[rel] = None
@@ -171,10 +172,41 @@ class _Scanner(DirectoryScanner):
     `.backups`, a second folder whose name differs only in case, or one it may not read) is set
     aside with a reason instead of crashing the whole run; everything else is read as SnowDDL reads it."""
 
-    def __init__(self, base_path: Path):
+    def __init__(self, base_path: Path, overlay: dict[str, str | None] | None = None):
         self.rejected: list[tuple[Path, str]] = []  # errors: SnowDDL cannot use these folders
         self.unreadable: list[tuple[Path, str]] = []  # warnings: not readable at all
         super().__init__(base_path)
+        for rel, text in sorted((overlay or {}).items()):
+            self._overlay(Path(rel), text)
+
+    def _overlay(self, rel: Path, text: str | None) -> None:
+        """Apply one changed file (None: removed) as if the scan had found it, without writing it."""
+        if rel.suffix not in self.allowed_file_suffixes or rel.parts[0].startswith("__"):
+            return
+        key = self._normalise_key(rel.with_suffix("").as_posix())
+        if text is None:
+            self.all_file_paths.pop(key, None)
+            for paths in self.schema_object_file_paths.values():
+                paths.pop(key, None)
+            return
+        if len(rel.parts) not in self.allowed_file_levels:
+            return
+        path = self.base_path / rel
+        for level, part in enumerate(rel.parts[:-1][:2], 1):
+            try:
+                AccountObjectIdent("", part)
+            except ValueError as exc:
+                self.rejected.append((self.base_path.joinpath(*rel.parts[:level]), f"SnowDDL cannot read folder "
+                                      f"{'/'.join(rel.parts[:level])}/ as a {'database' if level == 1 else 'schema'}: {exc}"))
+                return
+        if len(rel.parts) >= 2:
+            self.database_dir_paths.setdefault(self._normalise_key(rel.parts[0]), self.base_path / rel.parts[0])
+        if len(rel.parts) >= 3:
+            self.schema_dir_paths[self._normalise_key(rel.parts[0])].setdefault(
+                self._normalise_key(rel.parts[1]), self.base_path / rel.parts[0] / rel.parts[1])
+        if len(rel.parts) == 4:
+            self.schema_object_file_paths[self._normalise_key(rel.parts[2])][key] = path
+        self.all_file_paths[key] = path
 
     def _scan_dir_recursively(self, dir_path: Path):
         try:
@@ -213,22 +245,27 @@ def _mentions(message: str, names: set[str]) -> bool:
     return any(f"[{n}]" in message or f"[{n}__" in message for n in names)
 
 
-def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict | None = None) -> LoadedConfig:
-    """Parse and validate a SnowDDL config directory; never raises for a bad config."""
+def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict | None = None,
+                overlay: dict[str, str | None] | None = None) -> LoadedConfig:
+    """Parse and validate a SnowDDL config directory; never raises for a bad config.
+
+    `overlay` maps paths relative to the folder to new texts (None removes the file): the config is
+    validated as if they were written, and nothing is written."""
     root = Path(path).resolve()
     validation = Validation()
     loaded = LoadedConfig(root, validation)
     if not root.is_dir():
         validation.errors.append(Problem(None, None, None, "structure", f"config folder {path} does not exist"))
         return loaded
-    lines = _LineIndex(root)
+    overlay = {Path(rel).as_posix(): text for rel, text in (overlay or {}).items()}
+    lines = _LineIndex(root, overlay)
     if env_prefix and not env_prefix.endswith(("__", "_", "$")):
         env_prefix += "__"  # as snowddl's CLI does (--env-prefix-separator defaults to __)
     try:
         config = SnowDDLConfig(env_prefix or None)
         env_prefix = config.env_prefix
         loaded.snowddl = config
-        scanner = _Scanner(root)
+        scanner = _Scanner(root, overlay)
     except Exception as exc:  # e.g. two folders whose names differ only in case
         validation.errors.append(Problem(None, None, None, "structure", f"SnowDDL cannot read this folder: {exc}"))
         loaded.snowddl = None
@@ -241,7 +278,7 @@ def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict
         )
 
     parsers = []
-    with fast.Collector() as collected:
+    with fast.Collector({str(root / rel): text for rel, text in overlay.items() if text is not None}) as collected:
         try:
             placeholder_parser = PlaceholderParser(config, scanner)
             placeholder_parser.load_placeholders(placeholder_values=placeholder_values)

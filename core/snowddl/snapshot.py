@@ -6,8 +6,6 @@ parsed once and cached (commits never change).
 from __future__ import annotations
 
 import functools
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,17 +33,8 @@ def snapshot_at(root: Path, sha: str, env_prefix: str = "") -> Snapshot:
 
 
 def validate_with_changes(base: Snapshot, files: dict[str, str | None], env_prefix: str = "") -> LoadedConfig:
-    """SnowDDL's verdict on the base config with `files` replaced (None removes a file)."""
-    with tempfile.TemporaryDirectory(prefix="snowtower-head-") as tmp:
-        head = Path(tmp) / "config"
-        shutil.copytree(base.root, head)
-        for rel, text in files.items():
-            target = head / rel
-            if text is None:
-                target.unlink(missing_ok=True)
-            else:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(text, encoding="utf-8")
-        loaded = load_config(head, env_prefix)
-        loaded.path = base.root  # the temporary folder is gone after this call
-        return loaded
+    """SnowDDL's verdict on the base config with `files` replaced (None removes a file).
+
+    Nothing is copied or written: the changed texts are laid over the base folder, and every unchanged
+    file (every unchanged entry of user.yaml, ...) comes from the parse cache keyed by content."""
+    return load_config(base.root, env_prefix, overlay=files)
