@@ -118,6 +118,11 @@ class Plan:
             out[s.action] = out.get(s.action, 0) + 1
         return dict(sorted(out.items()))
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "Plan":
+        return cls(data.get("mode", "offline"), [Statement(**s) for s in data.get("statements", [])],
+                   list(data.get("not_previewed", [])), list(data.get("errors", [])))
+
     def to_dict(self) -> dict:
         return {
             "mode": self.mode,
@@ -435,6 +440,7 @@ class Baseline:
         if not hasattr(engine, "context"):  # the env-prefix role lookup during engine start-up
             return [{"name": "role with prefix"}]
         rules = [
+            (r"USE ROLE ", lambda m: []),
             (r"SHOW RESOURCE MONITORS LIKE", lambda m: like(self.monitors)),
             (r"SHOW WAREHOUSES LIKE", lambda m: like(self.warehouses)),
             (r"SHOW PARAMETERS IN WAREHOUSE (.+)", lambda m: self.warehouse_params.get(_unquote(m.group(1)), [])),

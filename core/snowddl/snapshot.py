@@ -19,6 +19,16 @@ class Snapshot:
     config: LoadedConfig
     _texts: dict[str, str | None] = field(default_factory=dict, repr=False)
 
+    _baseline: object = field(default=None, repr=False)
+
+    def baseline(self):
+        """The deployed state this config describes, for offline plans (built once per snapshot)."""
+        if self._baseline is None and self.config.snowddl is not None and self.config.validation.valid:
+            from core.snowddl.plan import Baseline
+
+            self._baseline = Baseline.from_config(self.config.snowddl)
+        return self._baseline
+
     def text(self, rel: str) -> str | None:
         """The text of a config file (path relative to the config folder), or None if absent."""
         if rel not in self._texts:
@@ -30,6 +40,19 @@ class Snapshot:
 @functools.lru_cache(maxsize=16)
 def snapshot_at(root: Path, sha: str, env_prefix: str = "") -> Snapshot:
     return Snapshot(root, sha, load_config(root, env_prefix))
+
+
+def plan_changes(base: Snapshot, head: LoadedConfig):
+    """The offline plan from `base` to `head` (base's baseline is built once per snapshot)."""
+    from core.snowddl.plan import plan_between
+
+    return plan_between(base.config, head, base.baseline())
+
+
+@functools.lru_cache(maxsize=64)
+def plan_between_commits(base_root: Path, base_sha: str, head_root: Path, head_sha: str, env_prefix: str = ""):
+    """The offline plan between two commits' configs; commits never change, so it is cached."""
+    return plan_changes(snapshot_at(base_root, base_sha, env_prefix), snapshot_at(head_root, head_sha, env_prefix).config)
 
 
 def validate_with_changes(base: Snapshot, files: dict[str, str | None], env_prefix: str = "") -> LoadedConfig:
