@@ -63,6 +63,9 @@ def test_request_preview_prints_diff_and_writes_nothing(capsys, tmp_path, public
     assert result["files"] == ["user.yaml"]
     assert "+CLI_USER:" in result["diff"] and "+    - DATA_SCIENTIST" in result["diff"]
     assert result["validation"]["valid"] is True
+    creates = [(st["action"], st["object_type"], st["object"]) for st in result["plan"]["statements"] if st["action"] == "CREATE"]
+    assert creates == [("CREATE", "USER_ROLE", "CLI_USER__U_ROLE"), ("CREATE", "USER", "CLI_USER")]
+    assert not result["plan"]["unsafe"] and result["plan"]["errors"] == []
     assert (config / "user.yaml").read_bytes() == before
 
 
