@@ -145,7 +145,7 @@ def only_entry_changed(before: str, after: str, key: str) -> None:
 def test_large_generated_file_with_comments_add_replace_remove(tmp_path):
     from benchmarks.generate import generate
 
-    text = (generate(tmp_path / "big", users=1000) / "user.yaml").read_text()
+    text = (generate(tmp_path / "big", users=1000, business_roles=20, technical_roles=10, warehouses=5, databases=20) / "user.yaml").read_text()
     assert len(text) > 600_000
     added = add_entry(text, "NEW_PERSON", {"type": "PERSON", "business_roles": ["ROLE_0001"]})
     assert added.startswith(text) and added[len(text):] == "\nNEW_PERSON:\n  type: PERSON\n  business_roles:\n    - ROLE_0001\n"
