@@ -34,7 +34,13 @@ def cmd_validate(args) -> int:
     if not path.is_dir():
         print(f"snowtower validate: {path} is not a folder", file=sys.stderr)
         return 2
-    validation = load_config(path, args.env_prefix or "").validation
+    try:
+        values = json.loads(args.placeholder_values) if args.placeholder_values else None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--placeholder-values is not JSON: {exc}") from None
+    if values is not None and not isinstance(values, dict):
+        raise UsageError("--placeholder-values must be a JSON object, e.g. '{\"wh_size\": \"SMALL\"}'")
+    validation = load_config(path, args.env_prefix or "", placeholder_values=values).validation
     if args.format == "json":
         print(json.dumps(validation.to_dict(), indent=2))
     else:
@@ -239,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", nargs="?", default="snowddl")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--env-prefix", default="")
+    p.add_argument("--placeholder-values", help="JSON object overriding placeholder.yaml, as snowddl's option")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("plan", help="the DDL SnowDDL would run from --base to --head (offline), or against the account (--live)")

@@ -40,6 +40,16 @@ def test_validate_reports_errors_with_lines_and_exits_1(capsys, tmp_path):
     assert code == 1 and "user.yaml:" in out and "INVALID" in out
 
 
+def test_validate_with_placeholder_values(capsys, tmp_path):
+    config = tmp_path / "cfg"
+    shutil.copytree(EXAMPLE, config)
+    (config / "warehouse.yaml").write_text((config / "warehouse.yaml").read_text() + "\nPH_WH:\n  size: ${{ wh_size }}\n")
+    code, out, _ = run(capsys, "validate", str(config), "--format", "json")
+    assert code == 1 and "WH_SIZE" in out
+    assert run(capsys, "validate", str(config), "--placeholder-values", '{"wh_size": "SMALL"}')[0] == 0
+    assert run(capsys, "validate", str(config), "--placeholder-values", "[1]")[0] == 2
+
+
 def test_validate_usage_and_io_errors_exit_2(capsys, tmp_path):
     assert run(capsys, "validate", str(tmp_path / "missing"))[0] == 2
     assert run(capsys, "validate", "--format", "xml")[0] == 2
