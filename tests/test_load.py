@@ -205,3 +205,20 @@ def test_include_tag_works_with_the_fast_loader(config):
     lines = [line for line in text.splitlines() if not line.startswith("comment:")]
     params.write_text("\n".join(lines) + "\ncomment: !include about.txt\n")
     assert load_config(config).validation.valid
+
+
+def test_validate_with_changes_lays_files_over_the_base_without_writing(config):
+    from core.snowddl.snapshot import Snapshot, validate_with_changes
+
+    base = Snapshot(config, None, load_config(config))
+    before = sorted(p.relative_to(config).as_posix() for p in config.rglob("*"))
+    head = validate_with_changes(base, {"RAW/NETSUITE/params.yaml": "comment: NetSuite\n"})
+    assert head.validation.valid and "RAW.NETSUITE" in head.schemas
+    # removing a schema's only file removes the schema (git keeps no empty folder): its users now fail
+    head = validate_with_changes(base, {"DEV_SANDBOX/SCRATCH/params.yaml": None})
+    assert "DEV_SANDBOX.SCRATCH" not in head.schemas
+    assert head.validation.errors and all("DEV_SANDBOX.SCRATCH" in e.message for e in head.validation.errors)
+    bad = validate_with_changes(base, {"RAW/new-schema/params.yaml": "comment: x\n",
+                                       "user.yaml": base.text("user.yaml") + "\nGHOST:\n  business_roles: [NOBODY]\n"})
+    assert {(e.kind, e.file) for e in bad.validation.errors} == {("structure", "RAW/new-schema/"), ("reference", "user.yaml")}
+    assert sorted(p.relative_to(config).as_posix() for p in config.rglob("*")) == before  # nothing written

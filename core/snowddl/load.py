@@ -175,9 +175,70 @@ class _Scanner(DirectoryScanner):
     def __init__(self, base_path: Path, overlay: dict[str, str | None] | None = None):
         self.rejected: list[tuple[Path, str]] = []  # errors: SnowDDL cannot use these folders
         self.unreadable: list[tuple[Path, str]] = []  # warnings: not readable at all
-        super().__init__(base_path)
+        scanner = self
+
+        class ScanPath(type(Path())):
+            """SnowDDL's scan lists folders with iterdir(): this path type (inherited by every child
+            path) leaves out the folders SnowDDL cannot take, so its own loop never sees them. No
+            global patching: other threads' paths are untouched."""
+
+            def iterdir(self):
+                try:
+                    items = list(super().iterdir())
+                except OSError as exc:
+                    scanner.unreadable.append((self, exc.strerror or str(exc)))
+                    return iter(())
+                return iter(scanner._keep(items))
+
+        super().__init__(ScanPath(base_path))
         for rel, text in sorted((overlay or {}).items()):
             self._overlay(Path(rel), text)
+        self._forget_emptied_folders(overlay or {})
+
+    def _forget_emptied_folders(self, overlay: dict[str, str | None]) -> None:
+        """A database or schema folder whose every file the overlay removes is gone (git keeps no
+        empty folders), as SnowDDL would see it after the change is committed."""
+        removed = {rel for rel, text in overlay.items() if text is None}
+        if not removed:
+            return
+        for rel in removed:
+            parts = Path(rel).parts
+            for depth in (2, 1):
+                if len(parts) <= depth:
+                    continue
+                folder = Path(self.base_path).joinpath(*parts[:depth])
+                left = [p for p in folder.rglob("*") if p.is_file()
+                        and p.relative_to(self.base_path).as_posix() not in removed]
+                added = [r for r, text in overlay.items() if text is not None and Path(r).parts[:depth] == parts[:depth]]
+                if left or added:
+                    continue
+                db = self._normalise_key(parts[0])
+                if depth == 2:
+                    self.schema_dir_paths.get(db, {}).pop(self._normalise_key(parts[1]), None)
+                else:
+                    self.database_dir_paths.pop(db, None)
+                    self.schema_dir_paths.pop(db, None)
+
+    def _keep(self, items: list[Path]) -> list[Path]:
+        keep = []
+        for item in items:
+            rel = item.relative_to(self.base_path)
+            try:
+                is_dir = item.is_dir() and len(rel.parts) <= 2 and not rel.parts[0].startswith("__")
+            except OSError:
+                is_dir = False
+            if is_dir:
+                try:
+                    AccountObjectIdent("", item.name)
+                except ValueError as exc:
+                    what = "database" if len(rel.parts) == 1 else "schema"
+                    self.rejected.append((item, f"SnowDDL cannot read folder {rel.as_posix()}/ as a {what}: {exc}"))
+                    continue
+                if not os.access(item, os.R_OK | os.X_OK):
+                    self.unreadable.append((item, "permission denied"))
+                    continue
+            keep.append(item)
+        return keep
 
     def _overlay(self, rel: Path, text: str | None) -> None:
         """Apply one changed file (None: removed) as if the scan had found it, without writing it."""
@@ -207,38 +268,6 @@ class _Scanner(DirectoryScanner):
         if len(rel.parts) == 4:
             self.schema_object_file_paths[self._normalise_key(rel.parts[2])][key] = path
         self.all_file_paths[key] = path
-
-    def _scan_dir_recursively(self, dir_path: Path):
-        try:
-            items = sorted(dir_path.iterdir())
-        except OSError as exc:
-            self.unreadable.append((dir_path, exc.strerror or str(exc)))
-            return
-        keep = []
-        for item in items:
-            rel = item.relative_to(self.base_path)
-            try:
-                is_dir = item.is_dir() and len(rel.parts) <= 2 and not rel.parts[0].startswith("__")
-            except OSError:
-                is_dir = False
-            if is_dir:
-                try:
-                    AccountObjectIdent("", item.name)
-                except ValueError as exc:
-                    what = "database" if len(rel.parts) == 1 else "schema"
-                    self.rejected.append((item, f"SnowDDL cannot read folder {rel.as_posix()}/ as a {what}: {exc}"))
-                    continue
-                if not os.access(item, os.R_OK | os.X_OK):
-                    self.unreadable.append((item, "permission denied"))
-                    continue
-            keep.append(item)
-        original = Path.iterdir
-        try:
-            # Let SnowDDL's own loop walk the folders that were kept, in its own order and rules.
-            Path.iterdir = lambda self, _keep=keep, _dir=dir_path: iter(_keep) if self == _dir else original(self)
-            super()._scan_dir_recursively(dir_path)
-        finally:
-            Path.iterdir = original
 
 
 def _mentions(message: str, names: set[str]) -> bool:
