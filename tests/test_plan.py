@@ -63,7 +63,6 @@ def test_identical_configs_with_an_env_prefix_give_zero_statements():
 
 
 def test_an_empty_account_gets_every_object_created(example):
-    plan = Plan("offline")
     from core.snowddl.plan import plan_offline
 
     plan = plan_offline(Baseline(), example.snowddl)
@@ -208,7 +207,7 @@ def test_markdown_for_a_pr_comment(head, example):
     edit(head / "resource_monitor.yaml", "credit_quota: 60", "credit_quota: 90")
     edit(head / "warehouse.yaml", "LOADER_WH:\n  size: XSMALL", "LOADER_WH:\n  size: MEDIUM")
     md = render_markdown(plan_to(head, example))
-    assert "2 statement(s): **1** ALTER" not in md and "**2** ALTER" in md and "**1 unsafe**" in md
+    assert "2 statement(s): **2** ALTER · :warning: **1 unsafe**" in md
     table = [line for line in md.splitlines() if line.startswith("| ")][1:]
     assert table[0].startswith("| :warning: unsafe | ALTER | RESOURCE_MONITOR") and "WAREHOUSE" in table[1]
     assert "<details>" in md and "```sql" in md and "-- UNSAFE:" in md

@@ -22,11 +22,7 @@ from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from typing import Iterable
 
-from snowddl.blueprint import (
-    AccountParameterBlueprint,
-    NetworkPolicyBlueprint,
-    ObjectType,
-)
+from snowddl.blueprint import ObjectType
 from snowddl.config import SnowDDLConfig
 from snowddl.engine import SnowDDLEngine
 from snowddl.resolver import (
@@ -504,7 +500,7 @@ def _run(engine, resolvers, plan: Plan) -> None:
     plan.statements = list(engine.suggested_ddl)
 
 
-def plan_offline(base: SnowDDLConfig | Baseline, head: SnowDDLConfig, base_config: SnowDDLConfig | None = None) -> Plan:
+def plan_offline(base: "SnowDDLConfig | Baseline", head: SnowDDLConfig, base_config: SnowDDLConfig | None = None) -> Plan:
     """The DDL SnowDDL would run to take an account deployed from `base` to `head`."""
     baseline = base if isinstance(base, Baseline) else Baseline.from_config(base)
     plan = Plan("offline")
@@ -566,8 +562,11 @@ def plan_live(head: SnowDDLConfig, connection=None, resolvers: Iterable | None =
 
         connection = snowflake.connector.connect(**options)
     plan = Plan("live")
-    with LiveEngine(connection, head) as engine:
-        _run(engine, list(resolvers or default_resolve_sequence), plan)
+    try:
+        with LiveEngine(connection, head) as engine:
+            _run(engine, list(resolvers or default_resolve_sequence), plan)
+    finally:
+        connection.close()
     return plan
 
 
