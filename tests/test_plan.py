@@ -51,15 +51,39 @@ def sqls(plan: Plan) -> list[str]:
 
 @pytest.mark.parametrize("config", [EXAMPLE] + SAMPLES, ids=lambda p: p.name)
 def test_identical_configs_give_zero_statements(config):
+    from core.snowddl.plan import plan_offline
+
     loaded = load_config(config)
     assert loaded.validation.valid
     plan = plan_between(loaded, loaded)
     assert plan.statements == [] and plan.errors == []
+    # every object compared against its baseline rows, as against an account: the rows are right
+    full = plan_offline(Baseline.from_config(loaded.snowddl), loaded.snowddl, skip_unchanged=False)
+    assert full.statements == [] and full.errors == []
 
 
 def test_identical_configs_with_an_env_prefix_give_zero_statements():
+    from core.snowddl.plan import plan_offline
+
     loaded = load_config(EXAMPLE, "dev")
     assert plan_between(loaded, loaded).statements == []
+    assert plan_offline(Baseline.from_config(loaded.snowddl), loaded.snowddl, skip_unchanged=False).statements == []
+
+
+def test_changes_are_the_same_with_and_without_skipping_unchanged_objects(tmp_path, example):
+    from core.snowddl.plan import plan_offline
+
+    head = tmp_path / "head"
+    shutil.copytree(EXAMPLE, head)
+    edit(head / "business_role.yaml", "    - CRM_READ\n    - SHOPIFY_READ", "    - SHOPIFY_READ")
+    edit(head / "warehouse.yaml", "LOADER_WH:\n  size: XSMALL", "LOADER_WH:\n  size: MEDIUM")
+    (head / "user.yaml").write_text((head / "user.yaml").read_text() + "\nNEW_GUY:\n  business_roles: [ANALYST]\n")
+    loaded = load_config(head)
+    baseline = Baseline.from_config(example.snowddl)
+    fast = plan_offline(baseline, loaded.snowddl)
+    full = plan_offline(baseline, loaded.snowddl, skip_unchanged=False)
+    assert [s.to_dict() for s in fast.statements] == [s.to_dict() for s in full.statements]
+    assert len(fast.statements) == 7  # ALTER WAREHOUSE, REVOKE, and the new user (role, grants, user)
 
 
 def test_an_empty_account_gets_every_object_created(example):
