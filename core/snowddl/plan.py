@@ -503,6 +503,19 @@ def _skip_unchanged(resolver, base_blueprints: dict) -> None:
 
     resolver.compare_object = compare_object
 
+    if hasattr(resolver, "get_existing_role_grants"):
+        fetch = resolver.get_existing_role_grants
+
+        def get_existing_role_grants(role_name):
+            # Grants are read only to be compared; unchanged roles are not compared, and roles that
+            # are no longer in the config are dropped whole.
+            bp = resolver.blueprints.get(role_name)
+            if bp is None or base_blueprints.get(role_name) == bp:
+                return role_name, [], [], []
+            return fetch(role_name)
+
+        resolver.get_existing_role_grants = get_existing_role_grants
+
 
 def _run(engine, resolvers, plan: Plan) -> None:
     baseline = getattr(engine, "baseline", None) if getattr(engine, "skip_unchanged", False) else None
