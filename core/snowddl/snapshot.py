@@ -37,7 +37,9 @@ class Snapshot:
         return self._texts[rel]
 
 
-@functools.lru_cache(maxsize=16)
+# A snapshot keeps SnowDDL's blueprints (and, once planned against, a baseline): on a 5,000-users config
+# that is 100-200 MB each, so only a few commits stay parsed (the base head and the requests in review).
+@functools.lru_cache(maxsize=6)
 def snapshot_at(root: Path, sha: str, env_prefix: str = "") -> Snapshot:
     return Snapshot(root, sha, load_config(root, env_prefix))
 
