@@ -293,3 +293,11 @@ def test_live_plan_against_the_account(capsys):
         assert set(s) >= {"sql", "action", "object_type", "object", "unsafe"}
         if s["action"] in ("DROP", "REVOKE"):
             assert s["unsafe"]
+
+
+def test_detaching_a_network_policy_from_a_user(head, example):
+    edit(head / "user.yaml", "  network_policy: LOADER_ALLOWLIST\n", "")
+    plan = plan_to(head, example)
+    assert [(s.sql, s.object_type, s.object, s.unsafe) for s in plan.statements] == [
+        ('ALTER USER "SVC_FIVETRAN" UNSET NETWORK_POLICY', "NETWORK_POLICY", "LOADER_ALLOWLIST", True)
+    ]

@@ -176,6 +176,7 @@ def test_request_review_merge_in_the_browser(demo, browser, public_pem, private_
     # The requester sees every status change with its time.
     page = sign_in(browser, url, "requester")
     go(page, "My requests")
+    page.get_by_text("Deployed", exact=True).first.wait_for()  # the page has switched (slow under load)
     text = page.get_by_test_id("stMain").inner_text()
     for step in ("Submitted", "Approved", "Merged", "Deployed"):
         assert step in text, step
