@@ -36,6 +36,7 @@ with details:
 with change:
     widgets.validation_view(cr.validation)
     widgets.diff_view(services.changes.diff(cr))
+    widgets.plan_view(services.plan(cr.base_sha, cr.head_sha))
 with history:
     widgets.timeline(services.changes.events(cr))
 

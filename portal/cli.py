@@ -34,7 +34,13 @@ def cmd_validate(args) -> int:
     if not path.is_dir():
         print(f"snowtower validate: {path} is not a folder", file=sys.stderr)
         return 2
-    validation = load_config(path, args.env_prefix or "").validation
+    try:
+        values = json.loads(args.placeholder_values) if args.placeholder_values else None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--placeholder-values is not JSON: {exc}") from None
+    if values is not None and not isinstance(values, dict):
+        raise UsageError("--placeholder-values must be a JSON object, e.g. '{\"wh_size\": \"SMALL\"}'")
+    validation = load_config(path, args.env_prefix or "", placeholder_values=values).validation
     if args.format == "json":
         print(json.dumps(validation.to_dict(), indent=2))
     else:
@@ -42,6 +48,69 @@ def cmd_validate(args) -> int:
         print(f"{path}: {'valid' if validation.valid else 'INVALID'} "
               f"({len(validation.errors)} error(s), {len(validation.warnings)} warning(s))")
     return 0 if validation.valid else 1
+
+
+def _resolve_base(base: str, head: Path, stack) -> Path:
+    """--base is a folder, or a git ref of the repository that holds the head folder."""
+    path = Path(base)
+    if path.is_dir():
+        return path
+    import subprocess
+    import tempfile
+
+    from core.changes.git import GitError, GitRepo
+
+    def git(*args):
+        proc = subprocess.run(["git", "-C", str(head), *args], capture_output=True, text=True)
+        return proc.stdout.strip() if proc.returncode == 0 else None
+
+    git_dir, prefix = git("rev-parse", "--absolute-git-dir"), git("rev-parse", "--show-prefix")
+    if git_dir is None:
+        raise UsageError(f"--base {base} is neither a folder nor a git ref ({head} is not in a git repository)")
+    repo = GitRepo(git_dir)
+    sha = repo.rev(base)
+    if sha is None:
+        raise UsageError(f"--base {base} is neither a folder nor a git ref of the repository at {git('rev-parse', '--show-toplevel')}")
+    tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="snowtower-base-")))
+    try:
+        return repo.export(sha, prefix.rstrip("/"), tmp / "config")
+    except (GitError, subprocess.CalledProcessError):
+        raise UsageError(f"{head} does not exist at {base}") from None
+
+
+def cmd_plan(args) -> int:
+    import contextlib
+
+    from core.snowddl.load import load_config
+    from core.snowddl.plan import PlanError, plan_between, plan_live, render_markdown, render_text
+
+    head = Path(args.head)
+    if not head.is_dir():
+        raise UsageError(f"--head {head} is not a folder")
+    prefix = args.env_prefix or ""
+    with contextlib.ExitStack() as stack:
+        head_config = load_config(head, prefix)
+        if args.live:
+            if not head_config.validation.valid:
+                _print_problems(head_config.validation)
+                print("snowtower plan: the head config is invalid", file=sys.stderr)
+                return 1
+            try:
+                plan = plan_live(head_config.snowddl)
+            except PlanError as exc:
+                raise UsageError(str(exc)) from None
+        else:
+            if not args.base:
+                raise UsageError("--base DIR|GITREF is required (or --live to plan against the account)")
+            base_config = load_config(_resolve_base(args.base, head, stack), prefix)
+            plan = plan_between(base_config, head_config)
+    if args.format == "json":
+        print(json.dumps(plan.to_dict(), indent=2))
+    elif args.format == "markdown":
+        sys.stdout.write(render_markdown(plan))
+    else:
+        sys.stdout.write(render_text(plan))
+    return 1 if plan.errors else 0
 
 
 def _parse_sets(recipe, pairs: list[str], files: list[str]) -> dict:
@@ -176,7 +245,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", nargs="?", default="snowddl")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--env-prefix", default="")
+    p.add_argument("--placeholder-values", help="JSON object overriding placeholder.yaml, as snowddl's option")
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("plan", help="the DDL SnowDDL would run from --base to --head (offline), or against the account (--live)")
+    p.add_argument("--base", help="base config: a folder, or a git ref of the repository holding --head")
+    p.add_argument("--head", default="snowddl", help="head config folder (default: ./snowddl)")
+    p.add_argument("--format", choices=["text", "json", "markdown"], default="text")
+    p.add_argument("--live", action="store_true", help="plan against the Snowflake account (SNOWFLAKE_* variables)")
+    p.add_argument("--env-prefix", default="")
+    p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("request", help="preview (or --submit) a request from the command line")
     p.add_argument("recipe")

@@ -1,4 +1,4 @@
-"""Shared widgets: diff view, validation result, status timeline."""
+"""Shared widgets: diff view, validation result, SnowDDL plan, status timeline."""
 from __future__ import annotations
 
 import streamlit as st
@@ -31,6 +31,36 @@ def preview_panel(preview) -> None:
         st.markdown(preview.changes.summary)
     validation_view(preview.validation.to_dict() if preview.validation else None)
     diff_view(preview.diff)
+    plan_view(preview.plan)
+
+
+def plan_view(plan) -> None:
+    """SnowDDL's plan: counts by action, unsafe statements first and marked, the SQL folded."""
+    from core.snowddl.plan import Plan
+
+    if not plan:
+        return
+    plan = Plan.from_dict(plan) if isinstance(plan, dict) else plan
+    st.markdown("**SnowDDL plan** (offline, against the deployed configuration)" if plan.mode == "offline" else "**SnowDDL plan** (live)")
+    for error in plan.errors:
+        st.warning(error, icon=":material/warning:")
+    if not plan.statements and not plan.errors:
+        st.info("SnowDDL would run no statement.")
+    if plan.statements:
+        counts = ", ".join(f"{n} {action}" for action, n in plan.counts().items())
+        st.caption(f"{len(plan.statements)} statement(s): {counts}")
+        if plan.unsafe_count:
+            st.error(f"{plan.unsafe_count} unsafe statement(s): they take something away or need an --apply-* flag.",
+                     icon=":material/warning:")
+        ordered = [s for s in plan.statements if s.unsafe] + [s for s in plan.statements if not s.unsafe]
+        rows = ["| | Action | Type | Object |", "|---|---|---|---|"]
+        rows += [f"| {'⚠ unsafe' if s.unsafe else ''} | {s.action} | {s.object_type} | `{_cell(s.object or '')}` |" for s in ordered]
+        st.markdown("\n".join(rows))
+        with st.expander(f"Full SQL ({len(plan.statements)} statements)"):
+            st.code("\n\n".join((f"-- UNSAFE: {s.reason}\n" if s.unsafe else "") + s.sql.rstrip() + ";" for s in ordered),
+                    language="sql")
+    if plan.not_previewed:
+        st.caption("Not previewed offline: " + ", ".join(plan.not_previewed))
 
 
 def validation_view(validation: dict | None) -> None:

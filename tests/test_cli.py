@@ -40,6 +40,16 @@ def test_validate_reports_errors_with_lines_and_exits_1(capsys, tmp_path):
     assert code == 1 and "user.yaml:" in out and "INVALID" in out
 
 
+def test_validate_with_placeholder_values(capsys, tmp_path):
+    config = tmp_path / "cfg"
+    shutil.copytree(EXAMPLE, config)
+    (config / "warehouse.yaml").write_text((config / "warehouse.yaml").read_text() + "\nPH_WH:\n  size: ${{ wh_size }}\n")
+    code, out, _ = run(capsys, "validate", str(config), "--format", "json")
+    assert code == 1 and "WH_SIZE" in out
+    assert run(capsys, "validate", str(config), "--placeholder-values", '{"wh_size": "SMALL"}')[0] == 0
+    assert run(capsys, "validate", str(config), "--placeholder-values", "[1]")[0] == 2
+
+
 def test_validate_usage_and_io_errors_exit_2(capsys, tmp_path):
     assert run(capsys, "validate", str(tmp_path / "missing"))[0] == 2
     assert run(capsys, "validate", "--format", "xml")[0] == 2
@@ -63,6 +73,9 @@ def test_request_preview_prints_diff_and_writes_nothing(capsys, tmp_path, public
     assert result["files"] == ["user.yaml"]
     assert "+CLI_USER:" in result["diff"] and "+    - DATA_SCIENTIST" in result["diff"]
     assert result["validation"]["valid"] is True
+    creates = [(st["action"], st["object_type"], st["object"]) for st in result["plan"]["statements"] if st["action"] == "CREATE"]
+    assert creates == [("CREATE", "USER_ROLE", "CLI_USER__U_ROLE"), ("CREATE", "USER", "CLI_USER")]
+    assert not result["plan"]["unsafe"] and result["plan"]["errors"] == []
     assert (config / "user.yaml").read_bytes() == before
 
 

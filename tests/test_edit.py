@@ -118,3 +118,75 @@ def test_add_to_an_empty_or_comment_only_file():
     assert yaml.safe_load(add_entry("", "A", {"type": "PERSON"})) == {"A": {"type": "PERSON"}}
     after = add_entry("# users\n", "A", {"type": "PERSON"})
     assert after.startswith("# users\n") and yaml.safe_load(after) == {"A": {"type": "PERSON"}}
+
+
+ODD = """\
+# Odd but valid YAML people write by hand
+"WEIRD.USER":   # a quoted key with a dot
+  comment: 'it''s: quoted # not a comment'
+  business_roles: ["ANALYST", 'LOADER']
+'single_quoted':
+  comment: "tab\\there"
+plain_user: {type: PERSON, business_roles: [ANALYST]}   # flow style, trailing comment
+"""
+
+
+def only_entry_changed(before: str, after: str, key: str) -> None:
+    """Every entry but `key` keeps its exact bytes, in the same order."""
+    before_lines, after_lines = before.splitlines(keepends=True), after.splitlines(keepends=True)
+    old = {e.key: "".join(before_lines[e.start:e.end]) for e in entries(before)}
+    new = {e.key: "".join(after_lines[e.start:e.end]) for e in entries(after)}
+    assert [k for k in old if k != key] == [k for k in new if k != key]
+    for k in old:
+        if k != key and k in new:
+            assert new[k] == old[k], k
+
+
+def test_large_generated_file_with_comments_add_replace_remove(tmp_path):
+    from benchmarks.generate import generate
+
+    text = (generate(tmp_path / "big", users=1000, business_roles=20, technical_roles=10, warehouses=5, databases=20) / "user.yaml").read_text()
+    assert len(text) > 600_000
+    added = add_entry(text, "NEW_PERSON", {"type": "PERSON", "business_roles": ["ROLE_0001"]})
+    assert added.startswith(text) and added[len(text):] == "\nNEW_PERSON:\n  type: PERSON\n  business_roles:\n    - ROLE_0001\n"
+    replaced = replace_entry(text, "USER_00500", {"type": "SERVICE", "business_roles": ["ROLE_0002"]})
+    only_entry_changed(text, replaced, "USER_00500")
+    assert len(replaced.splitlines()) < len(text.splitlines())
+    start = text.index("\nUSER_00500:\n")
+    assert replaced[:start] == text[:start]  # everything before, the entry's own comment included
+    assert replaced[start:].startswith("\nUSER_00500:\n  type: SERVICE\n  business_roles:\n    - ROLE_0002\n\n# User 501:")
+    gone = remove_entry(text, "USER_00999")
+    only_entry_changed(text, gone, "USER_00999")
+    assert "USER_00999:" not in gone and "USER_00998:" in gone
+
+
+def test_odd_quoting_and_flow_entries_keep_their_bytes():
+    after = replace_entry(ODD, "WEIRD.USER", {"comment": "plain", "business_roles": ["ANALYST"]})
+    only_entry_changed(ODD, after, "WEIRD.USER")
+    assert yaml.safe_load(after)["WEIRD.USER"] == {"comment": "plain", "business_roles": ["ANALYST"]}
+    assert "plain_user: {type: PERSON, business_roles: [ANALYST]}   # flow style, trailing comment\n" in after
+    after = remove_entry(ODD, "single_quoted")
+    only_entry_changed(ODD, after, "single_quoted")
+    assert set(yaml.safe_load(after)) == {"WEIRD.USER", "plain_user"}
+    after = add_entry(ODD, "it's: odd", {"comment": "#1: yes", "business_roles": ["A"]})
+    assert after.startswith(ODD) and yaml.safe_load(after)["it's: odd"] == {"comment": "#1: yes", "business_roles": ["A"]}
+
+
+def test_anchors_used_elsewhere_are_not_broken():
+    # ALICE merges &defaults: removing or rewriting `defaults` would break ALICE, so it is refused
+    with pytest.raises(EditError, match="alias"):
+        remove_entry(HAND_WRITTEN, "defaults")
+    with pytest.raises(EditError, match="alias"):
+        replace_entry(HAND_WRITTEN, "defaults", {"type": "SERVICE"})
+    # editing the entry that uses the anchor is fine, and the anchor's owner keeps its bytes
+    after = replace_entry(HAND_WRITTEN, "ALICE", {"type": "PERSON", "business_roles": ["ANALYST"], "first_name": "Alice"})
+    only_entry_changed(HAND_WRITTEN, after, "ALICE")
+    assert yaml.safe_load(after)["ALICE"]["first_name"] == "Alice"
+
+
+def test_crlf_files_stay_crlf():
+    text = "A:\r\n  type: PERSON\r\n\r\nB:\r\n  type: PERSON\r\n"
+    after = add_entry(text, "C", {"type": "SERVICE"})
+    assert after.startswith(text) and "\n" not in after.replace("\r\n", "")
+    after = replace_entry(text, "A", {"type": "SERVICE"})
+    assert after == "A:\r\n  type: SERVICE\r\n\r\nB:\r\n  type: PERSON\r\n"

@@ -34,6 +34,8 @@ def test_submit_makes_one_commit_on_a_branch_and_a_record(services, people, new_
     assert "+JANE_DOE:" in services.changes.diff(cr)
     assert services.changes.base_head() == main  # nothing reaches main before review
     assert [e.action for e in services.changes.events(cr)] == ["submitted"]
+    message = repo.git("log", "-1", "--format=%B", cr.head_sha)  # the change request's body
+    assert "### SnowDDL plan (offline)" in message and 'CREATE USER "JANE_DOE"' in message
 
 
 def test_refused_request_writes_nothing(services, people, new_user_raw, private_pem):

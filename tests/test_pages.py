@@ -73,6 +73,8 @@ def test_preview_then_submit_opens_a_request(workspace, people, public_pem):
     assert not at.exception
     assert "+JANE_DOE:" in at.code[0].value
     assert any("validation passed" in s.value for s in at.success)
+    sql = next(c.value for c in at.code if c.language == "sql")  # the offline plan's DDL
+    assert 'CREATE USER "JANE_DOE"' in sql and 'GRANT ROLE "ANALYST__B_ROLE" TO ROLE "JANE_DOE__U_ROLE"' in sql
     at = next(b for b in at.button if b.label == "Submit request").click().run()
     assert any("Submitted as #1" in s.value for s in at.success)
     [cr] = ui.services().store.list()
@@ -101,6 +103,7 @@ def test_review_queue_approve_and_merge(workspace, people, new_user_raw):
     cr = _submit(ui.services(), people["requester"], new_user_raw())
     at = page("review", people["approver"])
     assert "+JANE_DOE:" in at.code[0].value
+    assert any('CREATE USER "JANE_DOE"' in c.value for c in at.code if c.language == "sql")  # plan of the commits
     assert not [b for b in at.button if b.label == "Merge and deploy"]  # approvers do not merge
     at = next(b for b in at.button if b.label == "Approve").click().run()
     assert any(f"{cr.ref} approved." in s.value for s in at.success)

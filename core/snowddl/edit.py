@@ -97,16 +97,32 @@ def _blank_between(text: str, found: list[Entry]) -> bool:
     return any(not line.strip() for line in lines[prev.end : last.start])
 
 
+def _newline(text: str) -> str:
+    return "\r\n" if "\r\n" in text else "\n"
+
+
+def _checked(before: str, after: str, key: str) -> str:
+    """The edited text, if it is still YAML: an entry whose anchor another entry uses cannot go."""
+    try:
+        yaml.compose(after, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        if "alias" in str(exc):
+            raise EditError(f"{key} defines an anchor that another entry uses (an alias): edit that entry too, by hand") from None
+        raise EditError(f"the edit would make the file invalid YAML: {exc}") from None
+    return after
+
+
 def add_entry(text: str, key: str, value: dict) -> str:
     found = entries(text)
     if any(e.key.upper() == key.upper() for e in found):
         raise EditError(f"{key} already exists")
-    rendered = render_entry(key, value, like=text)
+    nl = _newline(text)
+    rendered = render_entry(key, value, like=text).replace("\n", nl)
     if not text.strip() or text.strip() in ("{}",):
-        return rendered if not text.strip() else text.replace("{}", "").rstrip("\n") + "\n" + rendered
-    out = text if text.endswith("\n") else text + "\n"
-    if _blank_between(text, found) and not out.endswith("\n\n"):
-        out += "\n"
+        return rendered if not text.strip() else text.replace("{}", "").rstrip("\r\n") + nl + rendered
+    out = text if text.endswith("\n") else text + nl
+    if _blank_between(text, found) and not out.endswith(nl + nl):
+        out += nl
     return out + rendered
 
 
@@ -115,9 +131,9 @@ def replace_entry(text: str, key: str, value: dict) -> str:
     if entry is None:
         raise EditError(f"{key} does not exist")
     lines = text.splitlines(keepends=True)
-    rendered = render_entry(entry.key, value, like=text)
+    rendered = render_entry(entry.key, value, like=text).replace("\n", _newline(text))
     tail = lines[entry.end :]
-    return "".join(lines[: entry.start]) + rendered + "".join(tail)
+    return _checked(text, "".join(lines[: entry.start]) + rendered + "".join(tail), key)
 
 
 def remove_entry(text: str, key: str) -> str:
@@ -131,4 +147,4 @@ def remove_entry(text: str, key: str) -> str:
         end += 1
     elif start > 0 and not lines[start - 1].strip():
         start -= 1
-    return "".join(lines[:start] + lines[end:])
+    return _checked(text, "".join(lines[:start] + lines[end:]), key)

@@ -7,12 +7,14 @@ the names of the objects a form offers as choices. Nothing here imports Streamli
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import jsonschema
 import yaml
 from snowddl.blueprint import (
+    AccountObjectIdent,
     BusinessRoleBlueprint,
     DatabaseBlueprint,
     ResourceMonitorBlueprint,
@@ -46,7 +48,7 @@ class Problem:
     file: str | None
     line: int | None
     object: str | None
-    kind: str  # yaml | schema | parse | reference | structure
+    kind: str  # yaml | schema | parse | reference | structure; warnings: unused | unreadable
     message: str
     knock_on: bool = False
 
@@ -82,19 +84,21 @@ class LoadedConfig:
     resource_monitors: list[str] = field(default_factory=list)
     databases: list[str] = field(default_factory=list)
     schemas: list[str] = field(default_factory=list)
+    snowddl: SnowDDLConfig | None = field(default=None, repr=False)  # SnowDDL's own reading (for plans)
 
 
 class _LineIndex:
     """Finds the line of a key path in a YAML file (1-based), composing each file once."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, overlay: dict[str, str | None] | None = None):
         self.root = root
+        self.overlay = overlay or {}
         self._nodes: dict[str, yaml.Node | None] = {}
 
     def _node(self, rel: str):
         if rel not in self._nodes:
             try:
-                text = (self.root / rel).read_text(encoding="utf-8")
+                text = self.overlay[rel] if rel in self.overlay else (self.root / rel).read_text(encoding="utf-8")
                 self._nodes[rel] = yaml.compose(text, Loader=_ComposeLoader)
             except (OSError, yaml.YAMLError, UnicodeDecodeError):
                 self._nodes[rel] = None
@@ -153,70 +157,205 @@ def _parser_problem(root: Path, lines: _LineIndex, key: str, exc: Exception) -> 
         return Problem(rel, mark.line + 1 if mark else None, None, "yaml", f"YAML syntax error{column}: {detail}")
     if isinstance(exc, jsonschema.ValidationError):
         keys = list(exc.absolute_path)
+        if exc.validator == "additionalProperties" and isinstance(exc.instance, dict):
+            known = exc.schema.get("properties", {})
+            extra = [k for k in exc.instance if k not in known]
+            keys += extra[:1]  # the line of the first unexpected key
         obj = str(keys[0]).upper() if keys and rel.count("/") == 0 else None
         where = ".".join(str(k) for k in keys) or "(file)"
         return Problem(rel, lines.line(rel, keys), obj, "schema", f"{where}: {exc.message}")
     return Problem(rel, lines.line(rel, [entity] if entity else []), entity.upper() or None, "parse", str(exc))
 
 
-def load_config(path: str | Path, env_prefix: str = "") -> LoadedConfig:
-    """Parse and validate a SnowDDL config directory; never raises for a bad config."""
+class _Scanner(DirectoryScanner):
+    """SnowDDL's scanner, except that a folder it cannot take (a name that is no identifier, such as
+    `.backups`, a second folder whose name differs only in case, or one it may not read) is set
+    aside with a reason instead of crashing the whole run; everything else is read as SnowDDL reads it."""
+
+    def __init__(self, base_path: Path, overlay: dict[str, str | None] | None = None):
+        self.rejected: list[tuple[Path, str]] = []  # errors: SnowDDL cannot use these folders
+        self.unreadable: list[tuple[Path, str]] = []  # warnings: not readable at all
+        scanner = self
+
+        class ScanPath(type(Path())):
+            """SnowDDL's scan lists folders with iterdir(): this path type (inherited by every child
+            path) leaves out the folders SnowDDL cannot take, so its own loop never sees them. No
+            global patching: other threads' paths are untouched."""
+
+            def iterdir(self):
+                try:
+                    items = list(super().iterdir())
+                except OSError as exc:
+                    scanner.unreadable.append((self, exc.strerror or str(exc)))
+                    return iter(())
+                return iter(scanner._keep(items))
+
+        super().__init__(ScanPath(base_path))
+        for rel, text in sorted((overlay or {}).items()):
+            self._overlay(Path(rel), text)
+        self._forget_emptied_folders(overlay or {})
+
+    def _forget_emptied_folders(self, overlay: dict[str, str | None]) -> None:
+        """A database or schema folder whose every file the overlay removes is gone (git keeps no
+        empty folders), as SnowDDL would see it after the change is committed."""
+        removed = {rel for rel, text in overlay.items() if text is None}
+        if not removed:
+            return
+        for rel in removed:
+            parts = Path(rel).parts
+            for depth in (2, 1):
+                if len(parts) <= depth:
+                    continue
+                folder = Path(self.base_path).joinpath(*parts[:depth])
+                left = [p for p in folder.rglob("*") if p.is_file()
+                        and p.relative_to(self.base_path).as_posix() not in removed]
+                added = [r for r, text in overlay.items() if text is not None and Path(r).parts[:depth] == parts[:depth]]
+                if left or added:
+                    continue
+                db = self._normalise_key(parts[0])
+                if depth == 2:
+                    self.schema_dir_paths.get(db, {}).pop(self._normalise_key(parts[1]), None)
+                else:
+                    self.database_dir_paths.pop(db, None)
+                    self.schema_dir_paths.pop(db, None)
+
+    def _keep(self, items: list[Path]) -> list[Path]:
+        keep = []
+        for item in items:
+            rel = item.relative_to(self.base_path)
+            try:
+                is_dir = item.is_dir() and len(rel.parts) <= 2 and not rel.parts[0].startswith("__")
+            except OSError:
+                is_dir = False
+            if is_dir:
+                try:
+                    AccountObjectIdent("", item.name)
+                except ValueError as exc:
+                    what = "database" if len(rel.parts) == 1 else "schema"
+                    self.rejected.append((item, f"SnowDDL cannot read folder {rel.as_posix()}/ as a {what}: {exc}"))
+                    continue
+                if not os.access(item, os.R_OK | os.X_OK):
+                    self.unreadable.append((item, "permission denied"))
+                    continue
+            keep.append(item)
+        return keep
+
+    def _overlay(self, rel: Path, text: str | None) -> None:
+        """Apply one changed file (None: removed) as if the scan had found it, without writing it."""
+        if rel.suffix not in self.allowed_file_suffixes or rel.parts[0].startswith("__"):
+            return
+        key = self._normalise_key(rel.with_suffix("").as_posix())
+        if text is None:
+            self.all_file_paths.pop(key, None)
+            for paths in self.schema_object_file_paths.values():
+                paths.pop(key, None)
+            return
+        if len(rel.parts) not in self.allowed_file_levels:
+            return
+        path = self.base_path / rel
+        for level, part in enumerate(rel.parts[:-1][:2], 1):
+            try:
+                AccountObjectIdent("", part)
+            except ValueError as exc:
+                self.rejected.append((self.base_path.joinpath(*rel.parts[:level]), f"SnowDDL cannot read folder "
+                                      f"{'/'.join(rel.parts[:level])}/ as a {'database' if level == 1 else 'schema'}: {exc}"))
+                return
+        if len(rel.parts) >= 2:
+            self.database_dir_paths.setdefault(self._normalise_key(rel.parts[0]), self.base_path / rel.parts[0])
+        if len(rel.parts) >= 3:
+            self.schema_dir_paths[self._normalise_key(rel.parts[0])].setdefault(
+                self._normalise_key(rel.parts[1]), self.base_path / rel.parts[0] / rel.parts[1])
+        if len(rel.parts) == 4:
+            self.schema_object_file_paths[self._normalise_key(rel.parts[2])][key] = path
+        self.all_file_paths[key] = path
+
+
+def _mentions(message: str, names: set[str]) -> bool:
+    return any(f"[{n}]" in message or f"[{n}__" in message for n in names)
+
+
+def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict | None = None,
+                overlay: dict[str, str | None] | None = None) -> LoadedConfig:
+    """Parse and validate a SnowDDL config directory; never raises for a bad config.
+
+    `overlay` maps paths relative to the folder to new texts (None removes the file): the config is
+    validated as if they were written, and nothing is written."""
     root = Path(path).resolve()
     validation = Validation()
     loaded = LoadedConfig(root, validation)
     if not root.is_dir():
         validation.errors.append(Problem(None, None, None, "structure", f"config folder {path} does not exist"))
         return loaded
-    lines = _LineIndex(root)
+    overlay = {Path(rel).as_posix(): text for rel, text in (overlay or {}).items()}
+    lines = _LineIndex(root, overlay)
+    if env_prefix and not env_prefix.endswith(("__", "_", "$")):
+        env_prefix += "__"  # as snowddl's CLI does (--env-prefix-separator defaults to __)
     try:
         config = SnowDDLConfig(env_prefix or None)
         env_prefix = config.env_prefix
-        scanner = DirectoryScanner(root)
-    except Exception as exc:  # e.g. a folder name SnowDDL cannot take as a database or schema
+        loaded.snowddl = config
+        scanner = _Scanner(root, overlay)
+    except Exception as exc:  # e.g. two folders whose names differ only in case
         validation.errors.append(Problem(None, None, None, "structure", f"SnowDDL cannot read this folder: {exc}"))
+        loaded.snowddl = None
         return loaded
+    for folder, message in scanner.rejected:
+        validation.errors.append(Problem(_rel(root, folder) + "/", None, None, "structure", message))
+    for folder, reason in scanner.unreadable:
+        validation.warnings.append(
+            Problem(_rel(root, folder) + "/", None, None, "unreadable", f"cannot read this folder ({reason}): it was not validated")
+        )
 
     parsers = []
-    try:
-        placeholder_parser = PlaceholderParser(config, scanner)
-        placeholder_parser.load_placeholders()
-        parsers.append(placeholder_parser)
-        permission_parser = PermissionModelParser(config, scanner)
-        permission_parser.load_permission_models()
-        parsers.append(permission_parser)
-        for parser_cls in default_parse_sequence:
-            parser = parser_cls(config, scanner)
-            parser.load_blueprints()
-            parsers.append(parser)
-    except Exception as exc:
-        validation.errors.append(Problem(None, None, None, "structure", f"SnowDDL stopped reading this folder: {exc}"))
-        return loaded
+    with fast.Collector({str(root / rel): text for rel, text in overlay.items() if text is not None}) as collected:
+        try:
+            placeholder_parser = PlaceholderParser(config, scanner)
+            placeholder_parser.load_placeholders(placeholder_values=placeholder_values)
+            parsers.append(placeholder_parser)
+            permission_parser = PermissionModelParser(config, scanner)
+            permission_parser.load_permission_models()
+            parsers.append(permission_parser)
+            for parser_cls in default_parse_sequence:
+                parser = parser_cls(config, scanner)
+                parser.load_blueprints()
+                parsers.append(parser)
+        except Exception as exc:
+            validation.errors.append(Problem(None, None, None, "structure", f"SnowDDL stopped reading this folder: {exc}"))
+            loaded.snowddl = None
+            return loaded
 
     seen: set[tuple] = set()
+
+    def add(problem: Problem) -> None:
+        ident = (problem.file, problem.line, problem.message)
+        if ident not in seen:  # one bad file read by several parsers is one error
+            seen.add(ident)
+            validation.errors.append(problem)
+
+    for file_path, exc in collected.errors:
+        add(_parser_problem(root, lines, str(file_path), exc))
     for parser in parsers:
         for key, exc in parser.errors.items():
-            problem = _parser_problem(root, lines, key, exc)
-            ident = (problem.file, problem.line, problem.message)
-            if ident not in seen:  # one bad file read by several parsers is one error
-                seen.add(ident)
-                validation.errors.append(problem)
-    had_parse_errors = bool(validation.errors)
-    failed_files = {p.file for p in validation.errors}
+            add(_parser_problem(root, lines, key, exc))
+    # Objects that never became blueprints: reference errors about them are knock-on errors.
+    dropped = {key.upper() for _, key in collected.dropped} | {p.object for p in validation.errors if p.object}
+    dropped |= {env_prefix + name for name in dropped}
+    whole_files_failed = any(p.object is None for p in validation.errors)
 
     for validator_cls in default_validate_sequence:
         validator = validator_cls(config)
         try:
             validator.validate()
         except Exception as exc:
-            validation.errors.append(Problem(None, None, None, "reference", f"{validator_cls.__name__}: {exc}"))
+            add(Problem(None, None, None, "reference", f"{validator_cls.__name__}: {exc}"))
             continue
         rel = _VALIDATOR_FILES.get(validator_cls.__name__)
         for name, exc in validator.errors.items():
             obj = _strip_name(name, env_prefix, "__B_ROLE" if rel == "business_role.yaml" else "__T_ROLE" if rel == "technical_role.yaml" else "")
             line = lines.line(rel, [obj]) if rel else None
-            validation.errors.append(
-                Problem(rel, line, obj, "reference", str(exc), knock_on=had_parse_errors and bool(failed_files))
-            )
+            message = str(exc)
+            knock_on = _mentions(message, dropped) or (whole_files_failed and ("undefined" in message or "does not match" in message))
+            add(Problem(rel, line, obj, "reference", message, knock_on=knock_on))
 
     for file_key, file_path in sorted(scanner.get_unused_file_paths().items()):
         validation.warnings.append(

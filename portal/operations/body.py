@@ -30,4 +30,8 @@ def render_body(preview: Preview, requester: Actor) -> str:
     v = preview.validation
     lines += ["", f"**Validation:** {'passed' if v and v.valid else 'FAILED'}"
               + (f" ({len(v.warnings)} warning(s))" if v and v.warnings else "")]
+    if preview.plan:  # what SnowDDL would run, unsafe statements first, SQL folded
+        from core.snowddl.plan import Plan, render_markdown
+
+        lines += ["", render_markdown(Plan.from_dict(preview.plan)).rstrip()]
     return "\n".join(lines).strip() + "\n"

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.snowddl.load import Validation
-from core.snowddl.snapshot import Snapshot, validate_with_changes
+from core.snowddl.snapshot import Snapshot, plan_changes, validate_with_changes
 from portal.services import Services
 from recipes.base import ChangeSet, FieldErrors, Recipe
 
@@ -63,7 +63,10 @@ def preview(recipe: Recipe, raw: dict, base: Snapshot, *, config_prefix: str = "
     result.request_dict = recipe.to_dict(request)
     result.changes = changes
     result.diff = unified_diff(base, changes.files, config_prefix)
-    result.validation = validate_with_changes(base, changes.files, env_prefix).validation
+    head = validate_with_changes(base, changes.files, env_prefix)
+    result.validation = head.validation
+    # What SnowDDL would run for this change (offline, against the base config's deployed state).
+    result.plan = plan_changes(base, head).to_dict()
     return result
 
 

@@ -139,7 +139,10 @@ def test_request_review_merge_in_the_browser(demo, browser, public_pem, private_
     page.get_by_role("button", name="Preview").click()
     idle(page)
     page.get_by_text("SnowDDL validation passed").wait_for()
-    assert "+JANE_DOE:" in page.get_by_test_id("stCode").inner_text()
+    assert "+JANE_DOE:" in page.get_by_test_id("stCode").first.inner_text()
+    page.get_by_text("SnowDDL plan").first.wait_for()  # the offline plan of the change
+    page.get_by_text("Full SQL").first.click()
+    page.get_by_text('CREATE USER "JANE_DOE"', exact=False).first.wait_for()
     shot(page, "03-preview")
     page.get_by_role("button", name="Submit request").click()
     idle(page)
@@ -153,7 +156,8 @@ def test_request_review_merge_in_the_browser(demo, browser, public_pem, private_
     go(page, "Review queue")
     page.get_by_text("#1 New person user JANE_DOE", exact=False).first.wait_for()
     page.get_by_role("tab", name="Change").click()
-    assert "+JANE_DOE:" in page.get_by_test_id("stCode").inner_text()
+    assert "+JANE_DOE:" in page.get_by_test_id("stCode").first.inner_text()
+    page.get_by_text("SnowDDL plan").first.wait_for()
     shot(page, "04-review")
     page.get_by_role("button", name="Approve").click()
     idle(page)
@@ -172,6 +176,7 @@ def test_request_review_merge_in_the_browser(demo, browser, public_pem, private_
     # The requester sees every status change with its time.
     page = sign_in(browser, url, "requester")
     go(page, "My requests")
+    page.get_by_text("Deployed", exact=True).first.wait_for()  # the page has switched (slow under load)
     text = page.get_by_test_id("stMain").inner_text()
     for step in ("Submitted", "Approved", "Merged", "Deployed"):
         assert step in text, step
