@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import shutil
 import tarfile
 import tempfile
 import threading
@@ -80,10 +81,16 @@ class Pull:
 
 class FakeGitHub:
     def __init__(self, root: Path, owner: str = "acme", name: str = "snowflake-infra", tokens: dict[str, str] | None = None,
-                 timeout_sleep: float = 3.0):
+                 timeout_sleep: float = 3.0, template: Path | None = None):
         self.root = Path(root)
         self.owner, self.name = owner, name
-        self.git = GitRepo.init_bare(self.root / "server.git")
+        path = self.root / "server.git"
+        if template is not None:  # a seeded, packed repository made once per test session: fewer files
+            shutil.copytree(template, path)
+        else:
+            path.mkdir(parents=True)
+            subprocess.run(["git", "init", "--bare", "--quiet", "--template=", "--initial-branch=main", str(path)], check=True)
+        self.git = GitRepo(path)
         self.tokens = dict(tokens or {"bot-token": "snowtower-bot"})
         self.apps: dict[int, dict] = {}  # app id -> {"public_key": pem, "installation": id}
         self.lock = threading.RLock()
@@ -93,7 +100,7 @@ class FakeGitHub:
         self.calls: list[tuple[str, str]] = []
         self.faults: list[Fault] = []
         self.timeout_sleep = timeout_sleep
-        self.rate_limit_reset = 0
+        self._merges: dict[tuple[str, str], str | None] = {}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -104,7 +111,8 @@ class FakeGitHub:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread.is_alive():
+            self._server.shutdown()
         self._server.server_close()
 
     @property
@@ -123,6 +131,10 @@ class FakeGitHub:
         sha = self.git.commit_files(None, files, "Initial configuration\n", ("Platform", "platform@example.com"))
         self.git.update_ref(f"refs/heads/{branch}", sha, None)
         return sha
+
+    def pack(self) -> None:
+        self.git.git("repack", "-a", "-d", "-q")
+        self.git.git("prune-packed")
 
     def fail(self, method: str, path: str, kind: str, times: int = 1, after: bool = False) -> Fault:
         fault = Fault(method, path, kind, times, after)
@@ -182,6 +194,12 @@ class FakeGitHub:
         return self.git.branch_head(branch)
 
     def _merge_tree(self, base_branch_sha: str, head_sha: str) -> str | None:
+        key = (base_branch_sha, head_sha)  # commits never change: so neither does their merge
+        if key not in self._merges:
+            self._merges[key] = self._merge_tree_uncached(base_branch_sha, head_sha)
+        return self._merges[key]
+
+    def _merge_tree_uncached(self, base_branch_sha: str, head_sha: str) -> str | None:
         proc = subprocess.run(["git", "merge-tree", "--write-tree", base_branch_sha, head_sha], capture_output=True,
                               env=self.git._env())
         return proc.stdout.decode().split("\n", 1)[0].strip() if proc.returncode == 0 else None
@@ -346,10 +364,12 @@ class FakeGitHub:
             return 200, self._repo_json(), {}
 
         # git refs
-        m = re.match(r"^/git/refs?/(heads/.+)$", rest)
+        m = re.match(r"^/git/(refs?)/(heads/.+)$", rest)
         if m:
-            ref = "refs/" + m.group(1)
+            ref = "refs/" + m.group(2)
             current = self.git.rev(ref)
+            if m.group(1) == "ref" and method != "GET":  # as GitHub: /git/ref/ is for reading only
+                raise HTTPError(404, "Not Found")
             if method == "GET":
                 if not current:
                     raise HTTPError(404, "Not Found")

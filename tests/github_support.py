@@ -28,11 +28,20 @@ def fast_retries(services, **changes):
     return services
 
 
+@pytest.fixture(scope="session")
+def github_template(tmp_path_factory):
+    """The server's repository seeded with the example config once, packed into a few files."""
+    seeded = FakeGitHub(tmp_path_factory.mktemp("github-template"))
+    seeded.seed(seed_files(EXAMPLE_CONFIG))
+    seeded.pack()
+    seeded.stop()
+    return seeded.git.path
+
+
 @pytest.fixture
-def github(tmp_path):
-    server = FakeGitHub(tmp_path / "github", timeout_sleep=1.6,
+def github(tmp_path, github_template):
+    server = FakeGitHub(tmp_path / "github", timeout_sleep=1.6, template=github_template,
                         tokens={BOT_TOKEN: "snowtower-bot", "alice-token": "alice"})
-    server.seed(seed_files(EXAMPLE_CONFIG))
     server.start()
     yield server
     server.stop()

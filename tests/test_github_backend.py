@@ -11,7 +11,7 @@ from core.changes.github import OPEN_CALLS
 from core.changes.model import Status
 from portal.operations import ApproveRequest, MergeRequest, PreviewRequest, RejectRequest, RequestChanges, SubmitRequest
 from recipes import RECIPES
-from tests.github_support import github, gh_services  # noqa: F401 (fixtures)
+from tests.github_support import github, github_template, gh_services  # noqa: F401 (fixtures)
 
 RECIPE = RECIPES["new-user"]
 

@@ -24,6 +24,7 @@ import shutil
 import tarfile
 import tempfile
 import time
+import urllib.parse
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -377,6 +378,21 @@ class GitHubChanges(ChangeBackend):
         commit = self._call("writing the commit", lambda: self.gh_repo.create_git_commit(message, tree, [base_commit], author=author))
         return commit.sha
 
+    # PyGithub 2.10's lazy get_git_ref() object writes to /git/ref/... (singular), which GitHub only
+    # serves for reading: refs are moved and deleted at /git/refs/... here.
+    def _ref_url(self, branch: str) -> str:
+        return f"{self.gh_repo.url}/git/refs/heads/{urllib.parse.quote(branch)}"
+
+    def _move_ref(self, branch: str, sha: str) -> None:
+        self.gh_repo.requester.requestJsonAndCheck("PATCH", self._ref_url(branch), input={"sha": sha, "force": True})
+
+    def _delete_ref(self, branch: str) -> None:
+        try:
+            self.gh_repo.requester.requestJsonAndCheck("DELETE", self._ref_url(branch))
+        except GithubException as exc:
+            if exc.status != 422:  # 422: it does not exist (any more): the goal is reached
+                raise
+
     def _find_open_pull(self, branch: str):
         pulls = self._call("looking for an open pull request",
                            lambda: list(self.gh_repo.get_pulls(state="open", head=f"{self.owner}:{branch}")))
@@ -441,7 +457,7 @@ class GitHubChanges(ChangeBackend):
             current = self._branch_head(branch)
             if current != commit:
                 self._call(f"updating branch {branch}",
-                           lambda: self.gh_repo.get_git_ref(f"heads/{branch}").edit(commit, force=True))
+                           lambda: self._move_ref(branch, commit))
 
     def _create_pull(self, title: str, branch: str, body: str):
         try:
@@ -461,7 +477,7 @@ class GitHubChanges(ChangeBackend):
         request finds the branch and reuses it (see _create_branch)."""
         try:
             if self._find_open_pull(branch) is None:
-                self._call(f"removing branch {branch}", lambda: self.gh_repo.get_git_ref(f"heads/{branch}").delete())
+                self._call(f"removing branch {branch}", lambda: self._delete_ref(branch))
         except (ChangeError, GithubException):
             pass
 
@@ -500,7 +516,7 @@ class GitHubChanges(ChangeBackend):
 
     def _delete_branch(self, branch: str) -> None:
         try:
-            self._call(f"removing branch {branch}", lambda: self.gh_repo.get_git_ref(f"heads/{branch}").delete())
+            self._call(f"removing branch {branch}", lambda: self._delete_ref(branch))
         except (ChangeError, GithubException):
             pass  # a leftover branch of a closed PR is harmless; GitHub can delete it on merge too
 
@@ -515,7 +531,7 @@ class GitHubChanges(ChangeBackend):
             if current != cr.head_sha:
                 raise ChangeError(f"the branch of {cr.ref} was changed by someone else; reload and try again.")
             self._call(f"updating branch {cr.branch}",
-                       lambda: self.gh_repo.get_git_ref(f"heads/{cr.branch}").edit(commit, force=True))
+                       lambda: self._move_ref(cr.branch, commit))
             data = dict(meta.extract(pr.body, meta.REQUEST) or {})
             data.update(base_sha=base_sha, files=sorted(files), validation=validation)
             if request is not None:
