@@ -568,11 +568,10 @@ class GitHubChanges(ChangeBackend):
             again = self.gh_repo.get_pull(cr.id)
             return True if again.merged else None
 
-        approvers = ", ".join(sorted({r.reviewer for r in self.reviews(cr) if r.decision == "approve"}))
         try:
             self._call(f"merging {cr.ref}", lambda: pr.merge(
                 merge_method="squash", sha=cr.head_sha, commit_title=f"{cr.title} (#{cr.id})",
-                commit_message=f"Requested by {cr.requester}; approved by {approvers or 'nobody'}; merged by {actor.username} in SnowTower."),
+                commit_message=f"Requested by {cr.requester}; merged by {actor.username} in SnowTower."),
                 retry=False, done=merged_already)
         except GithubException as exc:
             if exc.status == 405:
