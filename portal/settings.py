@@ -62,7 +62,12 @@ def load_settings(workspace: str | Path | None = None) -> Settings:
         typed["backend"] = "github"
     if typed.get("backend") == "github" and "mode" not in typed:
         typed["mode"] = "production"  # on GitHub the repository's workflows deploy, not the portal
-    return Settings(workspace=root, **typed, extra={k: v for k, v in values.items() if k not in known})
+    settings = Settings(workspace=root, **typed, extra={k: v for k, v in values.items() if k not in known})
+    if settings.backend not in ("local", "github"):
+        raise ValueError(f"backend must be local or github, not {settings.backend!r}")
+    if settings.backend == "github" and not settings.github_repository:
+        raise ValueError("backend = github needs github_repository = OWNER/NAME")
+    return settings
 
 
 def github_secrets(settings: Settings) -> dict:

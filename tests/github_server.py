@@ -439,6 +439,15 @@ class FakeGitHub:
             if pr is None:
                 raise HTTPError(404, "Not Found")
             return self._pull_route(who, pr, method, m.group(2) or "", body, headers)
+        m = re.match(r"^/issues/(\d+)$", rest)
+        if m and method == "GET":
+            pr = self.pulls.get(int(m.group(1)))
+            if pr is None:
+                raise HTTPError(404, "Not Found")
+            data = self._pull_json(pr)
+            return 200, {k: data[k] for k in ("number", "id", "title", "body", "state", "user", "labels", "created_at",
+                                              "html_url", "closed_at")} | {
+                "url": data["issue_url"], "pull_request": {"url": data["url"], "merged_at": data["merged_at"]}}, {}
         m = re.match(r"^/issues/(\d+)/(labels|comments)$", rest)
         if m:
             pr = self.pulls.get(int(m.group(1)))

@@ -13,10 +13,11 @@ from tests.github_server import FakeGitHub
 BOT_TOKEN = "bot-token"
 
 
-def write_settings(workspace, server: FakeGitHub, **extra) -> None:
+def write_settings(workspace, server: FakeGitHub, github_timeout: int = 10, **extra) -> None:
     workspace.mkdir(parents=True, exist_ok=True)
     lines = ["[snowtower]", 'backend = "github"', f'github_repository = "{server.full_name}"',
-             f'github_base_url = "{server.base_url}"', "github_timeout = 1", "github_seconds_between_writes = 0.0"]
+             f'github_base_url = "{server.base_url}"', f"github_timeout = {github_timeout}",
+             "github_seconds_between_writes = 0.0"]
     lines += [f"{k} = {v!r}" if isinstance(v, str) else f"{k} = {v}" for k, v in extra.items()]
     (workspace / "settings.toml").write_text("\n".join(lines).replace("'", '"') + "\n")
 
@@ -40,7 +41,7 @@ def github_template(tmp_path_factory):
 
 @pytest.fixture
 def github(tmp_path, github_template):
-    server = FakeGitHub(tmp_path / "github", timeout_sleep=1.6, template=github_template,
+    server = FakeGitHub(tmp_path / "github", timeout_sleep=2.5, template=github_template,
                         tokens={BOT_TOKEN: "snowtower-bot", "alice-token": "alice"})
     server.start()
     yield server

@@ -226,3 +226,18 @@ def test_cli_submit_opens_the_pr_and_prints_its_url(tmp_path, github, monkeypatc
     assert main(argv + ["--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["submitted"]["id"] == pr.number
     assert len(github.pulls) == 1
+
+
+def test_the_merge_deploy_workflow_s_label_and_comment_show_as_deployed(gh_services, github, people, new_user_raw):
+    cr = submit(gh_services, people["requester"], new_user_raw())
+    ApproveRequest(gh_services, people["approver"], cr.id).execute()
+    cr = MergeRequest(gh_services, people["admin"], cr.id).execute()
+    assert cr.status == Status.MERGED  # on GitHub, merging does not deploy: the workflow does
+    # What .github/workflows/merge-deploy.yml does after `snowddl apply`:
+    actions = Github(auth=Auth.Token("alice-token"), base_url=github.base_url, retry=None, seconds_between_writes=0)
+    issue = actions.get_repo(github.full_name).get_issue(cr.id)
+    issue.add_to_labels("deployed")
+    issue.create_comment(meta.embed("Deployed to Snowflake.", meta.EVENT, {"actor": "github-actions", "action": "deployed",
+                                                                        "detail": "snowddl apply"}))
+    assert gh_services.changes.get(cr.id).status == Status.DEPLOYED
+    assert [e.action for e in gh_services.changes.events(cr)][-1] == "deployed"

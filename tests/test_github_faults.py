@@ -8,7 +8,7 @@ from core.changes.github import GitHubUnavailable
 from core.changes.model import Status
 from portal.operations import ApproveRequest, MergeRequest, PreviewRequest, SubmitRequest
 from recipes import RECIPES
-from tests.github_support import github, github_template, gh_services  # noqa: F401 (fixtures)
+from tests.github_support import fast_retries, github, github_template, write_settings  # noqa: F401 (fixtures)
 
 RECIPE = RECIPES["new-user"]
 
@@ -38,10 +38,17 @@ def assert_no_half_state(server, expect_prs: int):
 
 
 @pytest.fixture
-def ready(gh_services, github, people, new_user_raw):
-    """Services with the base config already downloaded, so faults hit only the opening calls."""
-    PreviewRequest(gh_services, RECIPE, new_user_raw()).execute()
-    return gh_services
+def ready(tmp_path, github, people, new_user_raw, monkeypatch):
+    """Services with a 2 s time-out per request (the server's "timeout" fault answers after 2.5 s), and
+    the base config already downloaded, so faults hit only the opening calls."""
+    from portal.services import build_services
+    from portal.settings import load_settings
+
+    monkeypatch.setenv("SNOWTOWER_GITHUB_TOKEN", "bot-token")
+    write_settings(tmp_path / "ws-faults", github, github_timeout=2)
+    services = fast_retries(build_services(load_settings(tmp_path / "ws-faults")))
+    PreviewRequest(services, RECIPE, new_user_raw()).execute()
+    return services
 
 
 @pytest.mark.parametrize("kind", ["500", "502-after"])
