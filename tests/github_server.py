@@ -103,7 +103,8 @@ class FakeGitHub:
         self._merges: dict[tuple[str, str], str | None] = {}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._ref_cache: dict[str, str] | None = None
 
     # -- life cycle and test helpers ---------------------------------------------------------------
     def start(self) -> "FakeGitHub":
@@ -191,7 +192,12 @@ class FakeGitHub:
                 "parents": [{"sha": p, "url": f"{self.repo_url}/git/commits/{p}"} for p in parents]}
 
     def _head(self, branch: str) -> str | None:
-        return self.git.branch_head(branch)
+        # All branch heads in one `git for-each-ref`, kept for the rest of this request (under the lock;
+        # forgotten at the start of each request and after each ref write).
+        if self._ref_cache is None:
+            out = self.git.git("for-each-ref", "--format=%(objectname) %(refname)", "refs/heads/")
+            self._ref_cache = {name[len("refs/heads/"):]: sha for sha, name in (line.split(" ", 1) for line in out.splitlines())}
+        return self._ref_cache.get(branch)
 
     def _merge_tree(self, base_branch_sha: str, head_sha: str) -> str | None:
         key = (base_branch_sha, head_sha)  # commits never change: so neither does their merge
@@ -339,7 +345,11 @@ class FakeGitHub:
         if who.startswith("app:"):
             return self._route_app(int(who[4:]), method, path)
         with self.lock:
-            return self._route_repo(who, method, path, query, body, headers)
+            self._ref_cache = None  # tests may move refs directly between requests
+            try:
+                return self._route_repo(who, method, path, query, body, headers)
+            finally:
+                self._ref_cache = None
 
     def _route_app(self, app_id: int, method: str, path: str):
         installation = self.apps[app_id]["installation"]
@@ -367,7 +377,7 @@ class FakeGitHub:
         m = re.match(r"^/git/(refs?)/(heads/.+)$", rest)
         if m:
             ref = "refs/" + m.group(2)
-            current = self.git.rev(ref)
+            current = self._head(m.group(2)[len("heads/"):])
             if m.group(1) == "ref" and method != "GET":  # as GitHub: /git/ref/ is for reading only
                 raise HTTPError(404, "Not Found")
             if method == "GET":
@@ -381,11 +391,13 @@ class FakeGitHub:
                 if not body.get("force") and not self._is_ancestor(current, new):
                     raise HTTPError(422, "Update is not a fast forward")
                 self.git.update_ref(ref, new, current)
+                self._ref_cache = None
                 return 200, self._ref_json(ref, new), {}
             if method == "DELETE":
                 if not current:
                     raise HTTPError(422, "Reference does not exist")
                 self.git.delete_ref(ref, current)
+                self._ref_cache = None
                 return 204, None, {}
         if rest == "/git/refs" and method == "POST":
             ref, sha = body["ref"], body["sha"]
@@ -393,6 +405,7 @@ class FakeGitHub:
                 raise HTTPError(422, "Object does not exist")
             try:
                 self.git.update_ref(ref, sha, None)
+                self._ref_cache = None
             except RefMoved:
                 raise HTTPError(422, "Reference already exists") from None
             return 201, self._ref_json(ref, sha), {}
@@ -588,6 +601,7 @@ class FakeGitHub:
         sha = self.git.git("commit-tree", tree, *parents, "-F", "-", input=message.encode(), env=env).strip()
         try:
             self.git.update_ref(f"refs/heads/{pr.base}", sha, base_sha)
+            self._ref_cache = None
         except (RefMoved, GitError):
             raise HTTPError(409, "Base branch was modified. Review and try the merge again.") from None
         pr.state, pr.merged, pr.merged_at, pr.closed_at = "closed", True, _stamp(), _stamp()
