@@ -25,8 +25,8 @@ class Services:
         return snapshot_at(self.changes.config_at(sha), sha, self.settings.env_prefix)
 
 
-def build_github(settings: Settings, ws: Workspace, gh=None):
-    """The GitHub backend for `settings`; `gh` is a ready PyGithub client (tests), else one is made."""
+def build_github(settings: Settings, ws: Workspace, clients=None):
+    """The GitHub backend for `settings`; `clients` makes PyGithub clients (default: from the settings)."""
     from core.changes.github import GitHubChanges, GitHubConfig, connect
 
     secrets = github_secrets(settings)
@@ -38,7 +38,7 @@ def build_github(settings: Settings, ws: Workspace, gh=None):
         timeout=settings.github_timeout, seconds_between_requests=settings.github_seconds_between_requests,
         seconds_between_writes=settings.github_seconds_between_writes,
     )
-    return GitHubChanges(gh or connect(cfg), cfg, ws.cache_dir, settings.base_branch, settings.config_dir,
+    return GitHubChanges(clients or connect(cfg), cfg, ws.cache_dir, settings.base_branch, settings.config_dir,
                          settings.required_approvals)
 
 

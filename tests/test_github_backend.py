@@ -241,3 +241,16 @@ def test_the_merge_deploy_workflow_s_label_and_comment_show_as_deployed(gh_servi
                                                                         "detail": "snowddl apply"}))
     assert gh_services.changes.get(cr.id).status == Status.DEPLOYED
     assert [e.action for e in gh_services.changes.events(cr)][-1] == "deployed"
+
+
+def test_each_thread_gets_its_own_pygithub_client(gh_services):
+    """PyGithub keeps the request being sent in attributes of a shared connection object: two threads on
+    one client can send each other's requests. The backend gives every thread its own client."""
+    import threading
+
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(gh_services.changes.gh))
+    thread.start()
+    thread.join()
+    assert seen[0] is not gh_services.changes.gh
+    assert gh_services.changes.gh is gh_services.changes.gh  # and reuses it within a thread

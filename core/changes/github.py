@@ -23,6 +23,7 @@ import re
 import shutil
 import tarfile
 import tempfile
+import threading
 import time
 import urllib.parse
 import uuid
@@ -73,9 +74,11 @@ class GitHubConfig:
         return owner, name
 
 
-def connect(cfg: GitHubConfig) -> Github:
-    """A PyGithub client for `cfg`: token, or GitHub App (app id + private key, installation looked up
-    when not given). PyGithub's own retries are off: `_call` decides what is safe to repeat."""
+def connect(cfg: GitHubConfig) -> Callable[[], Github]:
+    """A factory of PyGithub clients for `cfg`: token, or GitHub App (app id + private key; the
+    installation is looked up once when not given). PyGithub's own retries are off: `_call` decides
+    what is safe to repeat. A factory, not a client: a PyGithub client must not be shared by threads
+    (its connection object keeps the request being sent in attributes), so each thread gets its own."""
     common = dict(base_url=cfg.base_url.rstrip("/"), timeout=int(cfg.timeout), retry=None)
     if cfg.token:
         auth: Auth.Auth = Auth.Token(cfg.token)
@@ -89,11 +92,17 @@ def connect(cfg: GitHubConfig) -> Github:
             except GithubException as exc:
                 raise ChangeError(f"the GitHub App {cfg.app_id} is not installed on {cfg.repository} "
                                   f"(GitHub said {exc.status}).") from None
-        auth = app.get_installation_auth(int(installation))
+            except requests.exceptions.RequestException:
+                raise GitHubUnavailable(f"GitHub could not be reached at {cfg.base_url}.") from None
+        auth = app.get_installation_auth(int(installation))  # its token is shared and renewed by PyGithub
     else:
         raise ChangeError("GitHub is configured without credentials: set a token, or a GitHub App id and private key.")
-    return Github(auth=auth, lazy=True, per_page=100, seconds_between_requests=cfg.seconds_between_requests,
-                  seconds_between_writes=cfg.seconds_between_writes, **common)
+
+    def client() -> Github:
+        return Github(auth=auth, lazy=True, per_page=100, seconds_between_requests=cfg.seconds_between_requests,
+                      seconds_between_writes=cfg.seconds_between_writes, **common)
+
+    return client
 
 
 def _slug(text: str) -> str:
@@ -115,17 +124,31 @@ def _errors_text(exc: GithubException) -> str:
 
 
 class GitHubChanges(ChangeBackend):
-    def __init__(self, gh: Github, cfg: GitHubConfig, cache_dir: Path, base_branch: str = "main",
+    def __init__(self, clients: Callable[[], Github], cfg: GitHubConfig, cache_dir: Path, base_branch: str = "main",
                  config_dir: str = "snowddl", required_approvals: int = 1, sleep: Callable[[float], None] = time.sleep):
-        self.gh = gh
+        self._clients = clients
+        self._local = threading.local()
         self.cfg = cfg
         self.owner, self.name = cfg.owner_and_name
-        self.gh_repo = gh.get_repo(cfg.repository)
         self.cache_dir = Path(cache_dir)
         self.base_branch = base_branch
         self.config_dir = config_dir
         self.required_approvals = required_approvals
         self._sleep = sleep
+
+    @property
+    def gh(self) -> Github:
+        """This thread's PyGithub client (Streamlit serves sessions from several threads)."""
+        client = getattr(self._local, "gh", None)
+        if client is None:
+            client = self._local.gh = self._clients()
+            self._local.repo = client.get_repo(self.cfg.repository)
+        return client
+
+    @property
+    def gh_repo(self):
+        self.gh  # noqa: B018 - makes this thread's client and repository
+        return self._local.repo
 
     # -- calling GitHub --------------------------------------------------------------------------
     def _call(self, what: str, fn: Callable[[], T], *, retry: bool = True, done: Callable[[], T | None] | None = None) -> T:
@@ -355,7 +378,7 @@ class GitHubChanges(ChangeBackend):
 
     def diff(self, cr: ChangeRequest) -> str:
         def read():
-            status, _, text = self.gh._Github__requester.requestJson(
+            status, _, text = self.gh_repo.requester.requestJson(
                 "GET", f"{self.gh_repo.url}/pulls/{cr.id}", headers={"Accept": "application/vnd.github.diff"})
             if status >= 400:
                 raise GithubException(status, {"message": "diff unavailable"}, {})
