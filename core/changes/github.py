@@ -296,8 +296,10 @@ class GitHubChanges(ChangeBackend):
         return self._to_cr(pr, self._raw_reviews(pr) if pr.state == "open" else [])
 
     def list(self, requester: str | None = None, statuses: list[Status] | None = None) -> list[ChangeRequest]:
+        # Only open pull requests when only unresolved statuses are asked for (the review queue).
+        state = "open" if statuses and not any(s.resolved for s in statuses) else "all"
         pulls = self._call("listing pull requests",
-                           lambda: list(self.gh_repo.get_pulls(state="all", base=self.base_branch, sort="created", direction="desc")))
+                           lambda: list(self.gh_repo.get_pulls(state=state, base=self.base_branch, sort="created", direction="desc")))
         out = []
         for pr in pulls:
             data = meta.extract(pr.body, meta.REQUEST)
