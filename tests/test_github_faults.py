@@ -161,3 +161,34 @@ def test_a_lasting_failure_while_merging_leaves_main_untouched(ready, github, pe
         MergeRequest(ready, people["admin"], cr.id).execute()
     assert github.git.branch_head("main") == main
     assert ready.changes.get(cr.id).status == Status.APPROVED
+
+
+def test_faults_while_re_applying_on_a_moved_main(ready, github, people, new_user_raw):
+    import yaml
+
+    first = submit(ready, people["requester"], new_user_raw("first_user"))
+    second = submit(ready, people["requester"], new_user_raw("second_user"))
+    for cr in (first, second):
+        ApproveRequest(ready, people["approver"], cr.id).execute()
+    MergeRequest(ready, people["admin"], first.id).execute()
+    # Moving the branch is answered with a lost response; then updating the PR body fails for good.
+    github.fail("PATCH", r"/git/refs/heads/snowtower/", "502", after=True)
+    body_fault = github.fail("PATCH", r"/pulls/\d+$", "500", times=100)
+    with pytest.raises(GitHubUnavailable):
+        MergeRequest(ready, people["admin"], second.id).execute()
+    assert "SECOND_USER" not in yaml.safe_load(github.read("main", "snowddl/user.yaml"))
+    body_fault.times = 0
+    merged = MergeRequest(ready, people["admin"], second.id).execute()  # the admin tries again: it resumes
+    assert merged.status == Status.MERGED
+    users = yaml.safe_load(github.read("main", "snowddl/user.yaml"))
+    assert {"FIRST_USER", "SECOND_USER"} <= set(users)
+    assert_no_half_state(github, 2)
+
+
+def test_a_comment_is_recorded_once_even_when_its_answer_is_lost(ready, github, people, new_user_raw):
+    cr = submit(ready, people["requester"], new_user_raw())
+    github.fail("POST", r"/reviews$", "502", after=True)
+    ready.changes.comment(cr, people["approver"], "Is ANALYST enough?")
+    assert len(github.pulls[cr.id].reviews) == 1
+    assert ready.changes.get(cr.id).status == Status.OPEN
+    assert [(e.action, e.detail) for e in ready.changes.events(cr)][-1] == ("commented", "Is ANALYST enough?")
