@@ -35,5 +35,5 @@ with right:
         f"{len(c.warehouses)} warehouses · {len(c.databases)} databases · {len(c.schemas)} schemas"
     )
     st.caption(f"{services.settings.base_branch} at `{snapshot.sha[:8]}`")
-    for commit in services.changes.repo.log(services.settings.base_branch, 5):
+    for commit in services.changes.recent_commits(5):
         st.markdown(f"- `{commit['sha'][:8]}` {commit['subject']} · {commit['author']} · {ui.when(commit['at'])}")

@@ -66,4 +66,5 @@ if actor.can("admin"):
     ready = cr.status == Status.APPROVED
     if cols[3].button("Merge and deploy", type="primary", disabled=not ready, key="review.merge",
                       help=None if ready else "Needs approval first"):
-        run(MergeRequest(services, actor, cr.id), f"{cr.ref} merged into {services.settings.base_branch} and deployed.")
+        deployed = " and deployed" if services.settings.mode == "demo" else "; the merge-deploy workflow deploys it"
+        run(MergeRequest(services, actor, cr.id), f"{cr.ref} merged into {services.settings.base_branch}{deployed}.")

@@ -150,8 +150,12 @@ def cmd_request(args) -> int:
         from portal.services import build_services
         from portal.settings import load_settings
 
-        services = build_services(load_settings(args.workspace))
-        result = PreviewRequest(services, recipe, raw).execute()
+        try:
+            services = build_services(load_settings(args.workspace))
+            result = PreviewRequest(services, recipe, raw).execute()
+        except (ChangeError, ValueError) as exc:  # backend misconfigured or unreachable: say so, no traceback
+            print(f"snowtower request: {exc}", file=sys.stderr)
+            return 2
     else:
         config = Path(args.config)
         if not config.is_dir():
@@ -185,6 +189,8 @@ def cmd_request(args) -> int:
         print(f"validation: {'passed' if result.validation.valid else 'FAILED'}")
         if "submitted" in out:
             print(f"submitted: #{out['submitted']['id']} on branch {out['submitted']['branch']}")
+            if out["submitted"]["url"]:
+                print(f"change request: {out['submitted']['url']}")
         elif code == 0:
             print("preview only: nothing was written (add --submit to open the change request)")
     return code

@@ -1,7 +1,12 @@
-"""Settings: environment variables and the workspace's settings.toml (st.secrets joins in production)."""
+"""Settings: the workspace's settings.toml, overridden by SNOWTOWER_<NAME> environment variables.
+
+Secrets (the GitHub token or GitHub App private key) are never settings: they are read from the
+environment or st.secrets only when the backend is built (`github_secrets`), and never logged or shown.
+"""
 from __future__ import annotations
 
 import os
+import sys
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -15,12 +20,27 @@ ROLES = ("requester", "approver", "admin")
 @dataclass(frozen=True)
 class Settings:
     workspace: Path
-    mode: str = "demo"  # demo: local git + merging deploys; production: GitHub + Snowflake (later)
+    mode: str = "demo"  # demo: local git + merging deploys; production: GitHub workflows deploy
     base_branch: str = "main"
     config_dir: str = "snowddl"
     required_approvals: int = 1
     env_prefix: str = ""
+    backend: str = "local"  # local (git repository in the workspace) | github
+    github_repository: str = ""  # OWNER/NAME of the SnowDDL repository
+    github_base_url: str = "https://api.github.com"  # GitHub Enterprise Server: https://HOST/api/v3
+    github_app_id: str = ""  # GitHub App auth (with the private key secret) instead of a token
+    github_installation_id: int = 0  # 0: looked up from the repository
+    github_timeout: int = 15  # seconds per request
+    github_seconds_between_requests: float = 0.0
+    github_seconds_between_writes: float = 0.25
     extra: dict = field(default_factory=dict)
+
+
+def _typed(name: str, value):
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    if not isinstance(value, str) or kind == "str":
+        return value
+    return {"int": int, "float": float}.get(kind, str)(value)
 
 
 def load_settings(workspace: str | Path | None = None) -> Settings:
@@ -30,8 +50,44 @@ def load_settings(workspace: str | Path | None = None) -> Settings:
     if path.is_file():
         values = tomllib.loads(path.read_text(encoding="utf-8")).get("snowtower", {})
     known = {f.name for f in fields(Settings)} - {"workspace", "extra"}
-    return Settings(
-        workspace=root,
-        **{k: v for k, v in values.items() if k in known},
-        extra={k: v for k, v in values.items() if k not in known},
-    )
+    for name in known:
+        env = os.environ.get(f"SNOWTOWER_{name.upper()}")
+        if env not in (None, ""):
+            values[name] = env
+    try:
+        typed = {k: _typed(k, v) for k, v in values.items() if k in known}
+    except ValueError as exc:
+        raise ValueError(f"a SnowTower setting has the wrong type: {exc}") from None
+    if typed.get("github_repository") and "backend" not in typed:
+        typed["backend"] = "github"
+    if typed.get("backend") == "github" and "mode" not in typed:
+        typed["mode"] = "production"  # on GitHub the repository's workflows deploy, not the portal
+    settings = Settings(workspace=root, **typed, extra={k: v for k, v in values.items() if k not in known})
+    if settings.backend not in ("local", "github"):
+        raise ValueError(f"backend must be local or github, not {settings.backend!r}")
+    if settings.backend == "github" and not settings.github_repository:
+        raise ValueError("backend = github needs github_repository = OWNER/NAME")
+    return settings
+
+
+def github_secrets(settings: Settings) -> dict:
+    """The GitHub token or App private key: environment first (SNOWTOWER_GITHUB_TOKEN,
+    SNOWTOWER_GITHUB_APP_PRIVATE_KEY or SNOWTOWER_GITHUB_APP_PRIVATE_KEY_PATH), then st.secrets
+    [github] token / private_key / app_id / installation_id when running inside Streamlit."""
+    out = {"token": os.environ.get("SNOWTOWER_GITHUB_TOKEN") or None,
+           "private_key": os.environ.get("SNOWTOWER_GITHUB_APP_PRIVATE_KEY") or None}
+    key_path = os.environ.get("SNOWTOWER_GITHUB_APP_PRIVATE_KEY_PATH")
+    if not out["private_key"] and key_path:
+        out["private_key"] = Path(key_path).expanduser().read_text(encoding="utf-8")
+    if "streamlit" in sys.modules and not (out["token"] or out["private_key"]):
+        try:
+            import streamlit as st
+
+            section = dict(st.secrets.get("github", {}))
+        except Exception:  # no secrets.toml: not an error here, the backend says what is missing
+            section = {}
+        out["token"] = section.get("token") or None
+        out["private_key"] = section.get("private_key") or None
+        out["app_id"] = str(section.get("app_id") or "") or None
+        out["installation_id"] = int(section.get("installation_id") or 0) or None
+    return out

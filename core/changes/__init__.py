@@ -1,1 +1,1 @@
-"""Change requests: one interface, two backends (local git is the embedded default; GitHub later)."""
+"""Change requests: one interface, two backends (local git is the embedded default; GitHub pull requests)."""

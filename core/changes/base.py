@@ -1,4 +1,5 @@
-"""The one interface every change-request backend implements (local git now, GitHub next)."""
+"""The one interface every change-request backend implements: local git (core.changes.local) and
+GitHub pull requests (core.changes.github)."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -54,3 +55,11 @@ class ChangeBackend(ABC):
 
     @abstractmethod
     def merge(self, cr: ChangeRequest, actor: Actor) -> ChangeRequest: ...
+
+    @abstractmethod
+    def recent_commits(self, n: int = 5) -> list[dict]:
+        """The base branch's latest commits: [{"sha", "author", "at", "subject"}], newest first."""
+
+    def comment(self, cr: ChangeRequest, actor: Actor, text: str) -> ChangeRequest:
+        """A comment on the request that decides nothing (the status stays)."""
+        return self.review(cr, actor, "comment", text, cr.status)

@@ -49,6 +49,9 @@ class LocalChanges(ChangeBackend):
     def events(self, cr: ChangeRequest) -> list[Event]:
         return self.store.events(cr.id)
 
+    def recent_commits(self, n: int = 5) -> list[dict]:
+        return self.repo.log(self.base_branch, n)
+
     # -- writing ---------------------------------------------------------------------------------
     def _paths(self, files: dict[str, str | None]) -> dict[str, str | None]:
         return {f"{self.config_dir}/{rel}" if self.config_dir else rel: text for rel, text in files.items()}

@@ -1,0 +1,608 @@
+"""The GitHub backend: each change request is a pull request on the infrastructure repository.
+
+Opening one is a fixed number of REST calls whatever the number of files (8 at most, see OPEN_CALLS):
+look for an open PR of the same request (idempotency key) -> read the base branch's head -> read the base
+commit -> one tree with every file inline -> one commit -> the branch, created directly at that commit
+-> the pull request (its body carries the metadata) -> the labels.
+
+Faults: every call goes through `_call`, which retries with back-off only where repeating the call is
+harmless (reads; content-addressed git objects; ref and label writes that converge; creating a PR,
+which GitHub refuses to duplicate for one head branch; reviews and comments only after checking that the
+first attempt left nothing). A failure that remains becomes a ChangeError written for the user; a branch
+left without its PR is deleted, and if even that fails a retry of the same request resumes it.
+
+GitHub keeps who asked, the request and its validation in the PR body (core.changes.metadata). Reviews
+made in the portal are posted as GitHub reviews carrying the portal user and decision in metadata
+(event COMMENT, because GitHub refuses approvals by the PR's author, the identity the portal uses);
+native GitHub approvals by other people count too.
+"""
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import tarfile
+import tempfile
+import threading
+import time
+import urllib.parse
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, TypeVar
+
+import requests
+from github import Auth, Github, GithubException, GithubIntegration, InputGitTreeElement
+
+from core.changes import metadata as meta
+from core.changes.base import BaseMoved, ChangeBackend, ChangeError
+from core.changes.model import Actor, ChangeRequest, Event, Review, Status
+
+T = TypeVar("T")
+OPEN_CALLS = 8  # REST calls to open one change request (documented in docs/github.md; counted in a test)
+LABEL = "snowtower"
+DEPLOYED_LABEL = "deployed"
+
+
+class GitHubUnavailable(ChangeError):
+    """GitHub did not answer, answered 5xx, or the rate limit is spent: nothing half-done was left."""
+
+
+@dataclass(frozen=True)
+class GitHubConfig:
+    """Where and how to reach GitHub. Secrets are kept out of repr so they are never logged or shown."""
+
+    repository: str  # owner/name
+    base_url: str = "https://api.github.com"  # GitHub Enterprise Server: https://HOST/api/v3
+    token: str | None = field(default=None, repr=False)
+    app_id: str | None = None
+    private_key: str | None = field(default=None, repr=False)
+    installation_id: int | None = None
+    timeout: int = 15  # seconds per request
+    seconds_between_requests: float = 0.0  # PyGithub throttling, set deliberately (see docs/github.md)
+    seconds_between_writes: float = 0.25
+    attempts: int = 4  # per call, where retrying is safe
+    backoff: float = 0.5  # seconds before the first retry, doubled each time
+    max_rate_limit_wait: float = 20.0  # wait for a rate-limit reset up to this long, else tell the user
+
+    @property
+    def owner_and_name(self) -> tuple[str, str]:
+        owner, _, name = self.repository.partition("/")
+        if not owner or not name or "/" in name:
+            raise ChangeError(f"the GitHub repository must be given as OWNER/NAME, not {self.repository!r}.")
+        return owner, name
+
+
+def connect(cfg: GitHubConfig) -> Callable[[], Github]:
+    """A factory of PyGithub clients for `cfg`: token, or GitHub App (app id + private key; the
+    installation is looked up once when not given). PyGithub's own retries are off: `_call` decides
+    what is safe to repeat. A factory, not a client: a PyGithub client must not be shared by threads
+    (its connection object keeps the request being sent in attributes), so each thread gets its own."""
+    common = dict(base_url=cfg.base_url.rstrip("/"), timeout=int(cfg.timeout), retry=None)
+    if cfg.token:
+        auth: Auth.Auth = Auth.Token(cfg.token)
+    elif cfg.app_id and cfg.private_key:
+        app = Auth.AppAuth(cfg.app_id, cfg.private_key)
+        installation = cfg.installation_id
+        if not installation:
+            owner, name = cfg.owner_and_name
+            try:
+                installation = GithubIntegration(auth=app, **common).get_repo_installation(owner, name).id
+            except GithubException as exc:
+                raise ChangeError(f"the GitHub App {cfg.app_id} is not installed on {cfg.repository} "
+                                  f"(GitHub said {exc.status}).") from None
+            except requests.exceptions.RequestException:
+                raise GitHubUnavailable(f"GitHub could not be reached at {cfg.base_url}.") from None
+        auth = app.get_installation_auth(int(installation))  # its token is shared and renewed by PyGithub
+    else:
+        raise ChangeError("GitHub is configured without credentials: set a token, or a GitHub App id and private key.")
+
+    def client() -> Github:
+        return Github(auth=auth, lazy=True, per_page=100, seconds_between_requests=cfg.seconds_between_requests,
+                      seconds_between_writes=cfg.seconds_between_writes, **common)
+
+    return client
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "change"
+
+
+def _iso(value) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat(timespec="seconds")
+    return str(value or "")
+
+
+def _errors_text(exc: GithubException) -> str:
+    data = exc.data if isinstance(exc.data, dict) else {}
+    parts = [str(data.get("message") or exc.message or "")]
+    for e in data.get("errors") or []:
+        parts.append(e.get("message", "") if isinstance(e, dict) else str(e))
+    return " ".join(p for p in parts if p)
+
+
+class GitHubChanges(ChangeBackend):
+    def __init__(self, clients: Callable[[], Github], cfg: GitHubConfig, cache_dir: Path, base_branch: str = "main",
+                 config_dir: str = "snowddl", required_approvals: int = 1, sleep: Callable[[float], None] = time.sleep):
+        self._clients = clients
+        self._local = threading.local()
+        self.cfg = cfg
+        self.owner, self.name = cfg.owner_and_name
+        self.cache_dir = Path(cache_dir)
+        self.base_branch = base_branch
+        self.config_dir = config_dir
+        self.required_approvals = required_approvals
+        self._sleep = sleep
+
+    @property
+    def gh(self) -> Github:
+        """This thread's PyGithub client (Streamlit serves sessions from several threads)."""
+        client = getattr(self._local, "gh", None)
+        if client is None:
+            client = self._local.gh = self._clients()
+            self._local.repo = client.get_repo(self.cfg.repository)
+        return client
+
+    @property
+    def gh_repo(self):
+        self.gh  # noqa: B018 - makes this thread's client and repository
+        return self._local.repo
+
+    # -- calling GitHub --------------------------------------------------------------------------
+    def _call(self, what: str, fn: Callable[[], T], *, retry: bool = True, done: Callable[[], T | None] | None = None) -> T:
+        """Run one GitHub call. 5xx answers and time-outs are retried with back-off when `retry` (the call
+        is harmless to repeat) or when `done` (checks whether the first attempt took effect) says it did
+        not; a rate limit waits for its reset when that is soon. 4xx answers are raised as they are."""
+        delay = self.cfg.backoff
+        attempts = max(1, self.cfg.attempts)
+        for attempt in range(1, attempts + 1):
+            last = attempt == attempts
+            try:
+                return fn()
+            except GithubException as exc:
+                if self._rate_limited(exc):
+                    wait = self._reset_in(exc)
+                    if not last and wait <= self.cfg.max_rate_limit_wait:
+                        self._sleep(max(wait, 0) + 0.1)
+                        continue
+                    at = datetime.fromtimestamp(time.time() + wait, timezone.utc).strftime("%H:%M:%S UTC")
+                    raise GitHubUnavailable(f"GitHub's API rate limit is spent; {what} did not happen. "
+                                            f"Try again after {at}.") from None
+                if exc.status < 500 and exc.status != 0:
+                    raise
+                reason = f"GitHub answered {exc.status}"
+            except requests.exceptions.RequestException as exc:
+                reason = "GitHub did not answer in time" if isinstance(exc, requests.exceptions.Timeout) else "GitHub could not be reached"
+            if not last and (retry or done is not None):
+                if done is not None:
+                    try:
+                        result = done()
+                    except (GithubException, requests.exceptions.RequestException):
+                        result = None
+                    if result is not None:
+                        return result
+                self._sleep(delay)
+                delay *= 2
+                continue
+            raise GitHubUnavailable(f"{reason} while {what}; nothing was left half-done. Try again in a moment.")
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _rate_limited(exc: GithubException) -> bool:
+        headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+        if exc.status in (403, 429) and (headers.get("x-ratelimit-remaining") == "0" or "retry-after" in headers):
+            return True
+        return exc.status in (403, 429) and "rate limit" in _errors_text(exc).lower()
+
+    @staticmethod
+    def _reset_in(exc: GithubException) -> float:
+        headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+        if "retry-after" in headers:
+            return float(headers["retry-after"])
+        if "x-ratelimit-reset" in headers:
+            return float(headers["x-ratelimit-reset"]) - time.time()
+        return 60.0
+
+    def _refused(self, what: str, exc: GithubException) -> ChangeError:
+        return ChangeError(f"GitHub refused {what} ({exc.status}: {_errors_text(exc) or 'no detail'}).")
+
+    # -- reading ---------------------------------------------------------------------------------
+    def base_head(self) -> str:
+        return self._branch_head(self.base_branch) or self._missing_base()
+
+    def _missing_base(self):
+        raise ChangeError(f"the repository {self.cfg.repository} has no branch {self.base_branch}")
+
+    def _branch_head(self, branch: str) -> str | None:
+        def read():
+            try:
+                return self.gh_repo.get_git_ref(f"heads/{branch}").object.sha
+            except GithubException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+        return self._call(f"reading branch {branch}", read)
+
+    def config_at(self, sha: str) -> Path:
+        """The config folder at `sha`, from one tarball download (cached by commit: commits never change)."""
+        dest = self.cache_dir / "trees" / sha
+        if dest.is_dir():
+            return dest
+        dest.parent.mkdir(parents=True, exist_ok=True)
+
+        def download() -> bytes:
+            # The API answers with a short-lived download link (codeload, or the GHES host); the archive
+            # itself comes from there without our credentials.
+            link = self.gh_repo.get_archive_link("tarball", sha)
+            response = requests.get(link, timeout=self.cfg.timeout)
+            if response.status_code >= 400:
+                raise GithubException(response.status_code, {"message": "archive download failed"}, {})
+            return response.content
+
+        data = self._call(f"downloading the configuration at {sha[:8]}", download)
+        tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=dest.parent))
+        try:
+            with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+                members = []
+                for m in tar.getmembers():
+                    parts = m.name.split("/", 1)  # GitHub's tarballs have one top folder: OWNER-REPO-SHA/
+                    rel = parts[1] if len(parts) == 2 else ""
+                    prefix = f"{self.config_dir}/" if self.config_dir else ""
+                    if rel.startswith(prefix) and rel != prefix:
+                        m.name = rel[len(prefix):]
+                        members.append(m)
+                tar.extractall(tmp, members=members, filter="data")
+            try:
+                tmp.rename(dest)
+            except OSError:  # another thread exported the same commit first
+                shutil.rmtree(tmp, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return dest
+
+    def recent_commits(self, n: int = 5) -> list[dict]:
+        def read():
+            rows = []
+            for c in self.gh_repo.get_commits(sha=self.base_branch):
+                rows.append({"sha": c.sha, "author": c.commit.author.name, "at": _iso(c.commit.author.date),
+                             "subject": (c.commit.message or "").split("\n", 1)[0]})
+                if len(rows) >= n:
+                    break
+            return rows
+        return self._call("reading recent commits", read)
+
+    def _pull(self, number: int):
+        def read():
+            try:
+                pr = self.gh_repo.get_pull(number)
+                pr.state  # noqa: B018 - completes the lazy object: one GET
+                return pr
+            except GithubException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+        return self._call(f"reading pull request #{number}", read)
+
+    def _raw_reviews(self, pr) -> list:
+        return self._call(f"reading the reviews of #{pr.number}", lambda: list(pr.get_reviews()))
+
+    def get(self, request_id: int) -> ChangeRequest | None:
+        pr = self._pull(int(request_id))
+        if pr is None or meta.extract(pr.body, meta.REQUEST) is None:
+            return None  # not a SnowTower pull request
+        return self._to_cr(pr, self._raw_reviews(pr) if pr.state == "open" else [])
+
+    def list(self, requester: str | None = None, statuses: list[Status] | None = None) -> list[ChangeRequest]:
+        # Only open pull requests when only unresolved statuses are asked for (the review queue).
+        state = "open" if statuses and not any(s.resolved for s in statuses) else "all"
+        pulls = self._call("listing pull requests",
+                           lambda: list(self.gh_repo.get_pulls(state=state, base=self.base_branch, sort="created", direction="desc")))
+        out = []
+        for pr in pulls:
+            data = meta.extract(pr.body, meta.REQUEST)
+            if data is None or (requester and data.get("requester") != requester):
+                continue
+            cr = self._to_cr(pr, [])
+            if pr.state == "open" and (not statuses or any(not s.resolved for s in statuses)):
+                cr = self._to_cr(pr, self._raw_reviews(pr))
+            if statuses and cr.status not in statuses:
+                continue
+            out.append(cr)
+        return out
+
+    def _to_cr(self, pr, raw_reviews: list) -> ChangeRequest:
+        data = meta.extract(pr.body, meta.REQUEST) or {}
+        labels = {label.name for label in pr.labels}
+        if pr.merged:
+            status = Status.DEPLOYED if DEPLOYED_LABEL in labels else Status.MERGED
+        elif pr.state == "closed":
+            status = Status.REJECTED
+        else:
+            status = self._open_status(data.get("requester", ""), self._reviews_from(raw_reviews, pr))
+        return ChangeRequest(
+            id=pr.number, recipe=data.get("recipe", ""), title=pr.title, requester=data.get("requester", ""),
+            justification=data.get("justification", ""), request=data.get("request", {}), branch=pr.head.ref,
+            base_sha=data.get("base_sha", ""), head_sha=pr.head.sha, status=status, created_at=_iso(pr.created_at),
+            updated_at=_iso(pr.updated_at or pr.created_at), files=data.get("files", []),
+            validation=data.get("validation", {}), merged_sha=pr.merge_commit_sha if pr.merged else None,
+            url=pr.html_url,
+        )
+
+    def _open_status(self, requester: str, reviews: list[Review]) -> Status:
+        latest: dict[str, str] = {}
+        last_decision = None
+        for r in reviews:
+            if r.decision in ("approve", "request_changes") and r.reviewer != requester:
+                latest[r.reviewer] = r.decision
+                last_decision = r.decision
+        if sum(d == "approve" for d in latest.values()) >= self.required_approvals:
+            return Status.APPROVED
+        return Status.CHANGES_REQUESTED if last_decision == "request_changes" else Status.OPEN
+
+    def _reviews_from(self, raw_reviews: list, pr) -> list[Review]:
+        out = []
+        author = pr.user.login if pr.user else None
+        for r in raw_reviews:
+            at = _iso(r.submitted_at)
+            data = meta.extract(r.body, meta.REVIEW)
+            if data:
+                out.append(Review(pr.number, data.get("reviewer", ""), data.get("decision", "comment"),
+                                  meta.visible(data.get("comment", "")), at))
+            elif r.user and r.user.login != author:  # a review made on GitHub by a person
+                decision = {"APPROVED": "approve", "CHANGES_REQUESTED": "request_changes"}.get(r.state, "comment")
+                out.append(Review(pr.number, r.user.login, decision, r.body or "", at))
+        return out
+
+    def reviews(self, cr: ChangeRequest) -> list[Review]:
+        pr = self._pull(cr.id)
+        return self._reviews_from(self._raw_reviews(pr), pr) if pr else []
+
+    def events(self, cr: ChangeRequest) -> list[Event]:
+        pr = self._pull(cr.id)
+        if pr is None:
+            return []
+        data = meta.extract(pr.body, meta.REQUEST) or {}
+        events = [Event(cr.id, _iso(pr.created_at), data.get("requester", ""), "submitted", f"branch {pr.head.ref}")]
+        action = {"approve": "approved", "request_changes": "changes_requested", "reject": "rejected", "comment": "commented"}
+        for r in self._reviews_from(self._raw_reviews(pr), pr):
+            events.append(Event(cr.id, r.at, r.reviewer, action.get(r.decision, "commented"), r.comment))
+        for c in self._call(f"reading the comments of #{pr.number}", lambda: list(pr.get_issue_comments())):
+            ev = meta.extract(c.body, meta.EVENT)
+            if ev:
+                events.append(Event(cr.id, _iso(c.created_at), ev.get("actor", ""), ev.get("action", "commented"), ev.get("detail", "")))
+        if pr.merged:
+            events.append(Event(cr.id, _iso(pr.merged_at), data.get("merged_by", "") or "github", "merged",
+                                f"{self.base_branch} at {(pr.merge_commit_sha or '')[:8]}"))
+        return sorted(events, key=lambda e: e.at)
+
+    def diff(self, cr: ChangeRequest) -> str:
+        def read():
+            status, _, text = self.gh_repo.requester.requestJson(
+                "GET", f"{self.gh_repo.url}/pulls/{cr.id}", headers={"Accept": "application/vnd.github.diff"})
+            if status >= 400:
+                raise GithubException(status, {"message": "diff unavailable"}, {})
+            return text
+        return self._call(f"reading the diff of #{cr.id}", read)
+
+    # -- writing ---------------------------------------------------------------------------------
+    def _paths(self, files: dict[str, str | None]) -> dict[str, str | None]:
+        return {f"{self.config_dir}/{rel}" if self.config_dir else rel: text for rel, text in files.items()}
+
+    def _commit(self, base_sha: str, files: dict[str, str | None], message: str, who: Actor) -> str:
+        """One commit on `base_sha` with every file: base commit read, one tree, one commit (3 calls)."""
+        base_commit = self._call("reading the base commit", lambda: self.gh_repo.get_git_commit(base_sha))
+        elements = [InputGitTreeElement(path, "100644", "blob", content=text) if text is not None
+                    else InputGitTreeElement(path, "100644", "blob", sha=None)
+                    for path, text in sorted(self._paths(files).items())]
+        tree = self._call("writing the files", lambda: self.gh_repo.create_git_tree(elements, base_commit.tree))
+        from github.InputGitAuthor import InputGitAuthor
+        author = InputGitAuthor(who.name or who.username, who.email or f"{who.username}@users.noreply.snowtower")
+        commit = self._call("writing the commit", lambda: self.gh_repo.create_git_commit(message, tree, [base_commit], author=author))
+        return commit.sha
+
+    # PyGithub 2.10's lazy get_git_ref() object writes to /git/ref/... (singular), which GitHub only
+    # serves for reading: refs are moved and deleted at /git/refs/... here.
+    def _ref_url(self, branch: str) -> str:
+        return f"{self.gh_repo.url}/git/refs/heads/{urllib.parse.quote(branch)}"
+
+    def _move_ref(self, branch: str, sha: str) -> None:
+        self.gh_repo.requester.requestJsonAndCheck("PATCH", self._ref_url(branch), input={"sha": sha, "force": True})
+
+    def _delete_ref(self, branch: str) -> None:
+        try:
+            self.gh_repo.requester.requestJsonAndCheck("DELETE", self._ref_url(branch))
+        except GithubException as exc:
+            if exc.status != 422:  # 422: it does not exist (any more): the goal is reached
+                raise
+
+    def _find_open_pull(self, branch: str):
+        pulls = self._call("looking for an open pull request",
+                           lambda: list(self.gh_repo.get_pulls(state="open", head=f"{self.owner}:{branch}")))
+        return pulls[0] if pulls else None
+
+    def _label(self, pr, recipe: str) -> None:
+        # Adding labels that are already there changes nothing: safe to repeat.
+        self._call(f"labelling #{pr.number}", lambda: pr.add_to_labels(LABEL, recipe))
+
+    def open(self, *, recipe, title, body, requester: Actor, justification, request, files, base_sha, validation):
+        if not files:
+            raise ChangeError("the request changes no file")
+        key = meta.idempotency_key(recipe, requester.username, request)
+        branch = f"snowtower/{key[:10]}-{_slug(title)}"
+        try:
+            # 1. The same request already open (a retry after a fault, a double click): resume it.
+            existing = self._find_open_pull(branch)
+            if existing is not None:
+                self._label(existing, recipe)
+                return self._to_cr(existing, [])
+            # 2. Refuse a stale preview, as the local backend does.
+            head = self.base_head()
+            if head != base_sha:
+                raise BaseMoved(f"{self.base_branch} moved since this preview was made ({base_sha[:8]} -> {head[:8]}): "
+                                "preview again to see the change on the current configuration.")
+            # 3-5. One atomic commit for every file.
+            message = f"{title}\n\nRequested by {requester.username} through SnowTower.\n"
+            commit = self._commit(base_sha, files, message, requester)
+            # 6. The branch, created directly at the commit.
+            self._create_branch(branch, commit)
+        except GithubException as exc:
+            raise self._refused("opening the change request", exc) from None
+        # 7. The pull request; if it cannot be opened, the branch is removed again.
+        data = {"v": meta.VERSION, "key": key, "recipe": recipe, "requester": requester.username,
+                "requester_name": requester.name, "justification": justification, "request": request,
+                "base_sha": base_sha, "files": sorted(files), "validation": validation}
+        pr_body = meta.embed(body, meta.REQUEST, data)
+        try:
+            pr = self._call("opening the pull request", lambda: self._create_pull(title, branch, pr_body))
+        except (ChangeError, GithubException) as exc:
+            self._remove_orphan(branch)
+            if isinstance(exc, GithubException):
+                raise self._refused("the pull request", exc) from None
+            raise
+        # 8. Labels. If this fails the PR stays (it is complete apart from labels); a retry resumes it.
+        try:
+            self._label(pr, recipe)
+        except (ChangeError, GithubException) as exc:
+            raise ChangeError(f"pull request #{pr.number} was opened but GitHub failed while labelling it ({exc}). "
+                              "Submit again to finish it: no second pull request will be opened.") from None
+        return self._to_cr(pr, [])
+
+    def _create_branch(self, branch: str, commit: str) -> None:
+        ref = f"refs/heads/{branch}"
+        try:
+            self._call(f"creating branch {branch}", lambda: self.gh_repo.create_git_ref(ref, commit))
+        except GithubException as exc:
+            if exc.status != 422:
+                raise
+            # The branch exists without an open PR (checked in step 1): an earlier attempt (or a retry of
+            # this very call whose answer was lost) left it. Point it at this commit and go on.
+            current = self._branch_head(branch)
+            if current != commit:
+                self._call(f"updating branch {branch}",
+                           lambda: self._move_ref(branch, commit))
+
+    def _create_pull(self, title: str, branch: str, body: str):
+        try:
+            return self.gh_repo.create_pull(base=self.base_branch, head=branch, title=title, body=body,
+                                            maintainer_can_modify=False)
+        except GithubException as exc:
+            # GitHub opens one PR per head branch: "already exists" means an earlier try (whose answer
+            # was lost) opened it. That one is ours.
+            if exc.status == 422 and "already exists" in _errors_text(exc):
+                found = self._find_open_pull(branch)
+                if found is not None:
+                    return found
+            raise
+
+    def _remove_orphan(self, branch: str) -> None:
+        """Delete a branch that has no pull request. If GitHub fails here too, a retry of the same
+        request finds the branch and reuses it (see _create_branch)."""
+        try:
+            if self._find_open_pull(branch) is None:
+                self._call(f"removing branch {branch}", lambda: self._delete_ref(branch))
+        except (ChangeError, GithubException):
+            pass
+
+    def _post_review(self, pr, body: str, nonce: str) -> None:
+        def done():
+            return True if any(nonce in (r.body or "") for r in pr.get_reviews()) else None
+        self._call(f"recording the review on #{pr.number}", lambda: pr.create_review(body=body, event="COMMENT"), retry=False, done=done)
+
+    def _post_event(self, pr, actor: Actor, action: str, detail: str, text: str) -> None:
+        nonce = uuid.uuid4().hex
+        body = meta.embed(text, meta.EVENT, {"actor": actor.username, "action": action, "detail": detail, "nonce": nonce})
+
+        def done():
+            return True if any(nonce in (c.body or "") for c in pr.get_issue_comments()) else None
+        self._call(f"commenting on #{pr.number}", lambda: pr.create_issue_comment(body), retry=False, done=done)
+
+    def review(self, cr, actor, decision, comment, new_status):
+        pr = self._pull(cr.id)
+        if pr is None:
+            raise ChangeError(f"pull request {cr.ref} no longer exists on GitHub.")
+        # Someone may have merged or closed it on GitHub meanwhile.
+        if pr.state != "open":
+            raise ChangeError(f"request {cr.ref} changed meanwhile (it is closed on GitHub); reload and try again.")
+        words = {"approve": "approved", "request_changes": "asked for changes", "reject": "rejected", "comment": "commented"}
+        nonce = uuid.uuid4().hex
+        text = f"**{actor.name or actor.username}** (`{actor.username}`) {words[decision]} in SnowTower." + (f"\n\n{comment}" if comment else "")
+        body = meta.embed(text, meta.REVIEW, {"reviewer": actor.username, "decision": decision, "comment": comment, "nonce": nonce})
+        try:
+            self._post_review(pr, body, nonce)
+            if decision == "reject":
+                self._call(f"closing #{pr.number}", lambda: pr.edit(state="closed"))
+                self._delete_branch(pr.head.ref)
+        except GithubException as exc:
+            raise self._refused(f"the review of {cr.ref}", exc) from None
+        return self.get(cr.id)
+
+    def _delete_branch(self, branch: str) -> None:
+        try:
+            self._call(f"removing branch {branch}", lambda: self._delete_ref(branch))
+        except (ChangeError, GithubException):
+            pass  # a leftover branch of a closed PR is harmless; GitHub can delete it on merge too
+
+    def update_branch(self, cr, files, base_sha, actor, reason, validation, request=None):
+        pr = self._pull(cr.id)
+        if pr is None or pr.state != "open":
+            raise ChangeError(f"{cr.ref} is not open on GitHub any more; reload.")
+        try:
+            commit = self._commit(base_sha, files, f"{cr.title}\n\n{reason}\n", actor)
+            # Compare before the forced move: GitHub has no compare-and-swap on refs.
+            current = self._branch_head(cr.branch)
+            if current != cr.head_sha:
+                raise ChangeError(f"the branch of {cr.ref} was changed by someone else; reload and try again.")
+            self._call(f"updating branch {cr.branch}",
+                       lambda: self._move_ref(cr.branch, commit))
+            data = dict(meta.extract(pr.body, meta.REQUEST) or {})
+            data.update(base_sha=base_sha, files=sorted(files), validation=validation)
+            if request is not None:
+                data["request"] = request
+            new_body = meta.embed(meta.visible(pr.body), meta.REQUEST, data)
+            self._call(f"updating #{pr.number}", lambda: pr.edit(body=new_body))
+            self._post_event(pr, actor, "rebased", reason, f"SnowTower re-applied this request: {reason}.")
+        except GithubException as exc:
+            raise self._refused(f"updating {cr.ref}", exc) from None
+        return self.get(cr.id)
+
+    def merge(self, cr, actor):
+        head = self.base_head()
+        if head != cr.base_sha:
+            raise BaseMoved(f"{self.base_branch} moved since {cr.ref} was prepared; it must be re-applied first.")
+        pr = self._pull(cr.id)
+        if pr is None:
+            raise ChangeError(f"pull request {cr.ref} no longer exists on GitHub.")
+        if pr.merged:
+            return self.get(cr.id)
+        if pr.state != "open":
+            raise ChangeError(f"request {cr.ref} is already closed on GitHub.")
+        mergeable = pr.mergeable
+        for _ in range(3):  # GitHub computes mergeability in the background; null means "not yet"
+            if mergeable is not None:
+                break
+            self._sleep(0.5)
+            pr = self._pull(cr.id)
+            mergeable = pr.mergeable
+        if mergeable is False:
+            raise BaseMoved(f"{cr.ref} conflicts with {self.base_branch}; it must be re-applied first.")
+
+        def merged_already():
+            again = self.gh_repo.get_pull(cr.id)
+            return True if again.merged else None
+
+        try:
+            self._call(f"merging {cr.ref}", lambda: pr.merge(
+                merge_method="squash", sha=cr.head_sha, commit_title=f"{cr.title} (#{cr.id})",
+                commit_message=f"Requested by {cr.requester}; merged by {actor.username} in SnowTower."),
+                retry=False, done=merged_already)
+        except GithubException as exc:
+            if exc.status == 405:
+                raise BaseMoved(f"{cr.ref} cannot be merged as it is ({_errors_text(exc)}); it must be re-applied first.") from None
+            if exc.status == 409:
+                raise BaseMoved(f"{cr.ref} or {self.base_branch} changed while merging; try again.") from None
+            raise self._refused(f"merging {cr.ref}", exc) from None
+        self._delete_branch(cr.branch)
+        return self.get(cr.id)

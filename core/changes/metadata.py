@@ -1,0 +1,50 @@
+"""Machine-readable metadata inside pull-request bodies, reviews and comments.
+
+GitHub keeps no fields of ours, so SnowTower writes its data as JSON in an HTML comment that GitHub
+does not render: `<!-- snowtower:request {...} -->`. That is how the portal lists its own pull requests,
+tells one request from another (the idempotency key) and re-applies a request's recipe later.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+
+REQUEST = "snowtower:request"
+REVIEW = "snowtower:review"
+EVENT = "snowtower:event"
+VERSION = 1
+
+
+def _json(data: dict) -> str:
+    # "--" may not appear inside an HTML comment; \u002d is the same character to a JSON parser.
+    return json.dumps(data, sort_keys=True, separators=(",", ":")).replace("--", "-\\u002d")
+
+
+def embed(text: str, kind: str, data: dict) -> str:
+    """`text` followed by the hidden metadata block of `kind`."""
+    return f"{text.rstrip()}\n\n<!-- {kind} {_json(data)} -->\n"
+
+
+def extract(text: str | None, kind: str) -> dict | None:
+    """The metadata of `kind` in `text` (the last block wins), or None."""
+    if not text:
+        return None
+    found = None
+    for m in re.finditer(r"<!-- " + re.escape(kind) + r" (\{.*?\}) -->", text, re.S):
+        try:
+            found = json.loads(m.group(1))
+        except ValueError:
+            continue
+    return found if isinstance(found, dict) else None
+
+
+def visible(text: str | None) -> str:
+    """The text people read, without the metadata blocks."""
+    return re.sub(r"\s*<!-- snowtower:[a-z]+ \{.*?\} -->\s*", "\n", text or "", flags=re.S).strip()
+
+
+def idempotency_key(recipe: str, requester: str, request: dict) -> str:
+    """The same request by the same person gives the same key: a retried submit finds its first attempt."""
+    canonical = json.dumps({"recipe": recipe, "requester": requester, "request": request}, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]

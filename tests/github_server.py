@@ -1,0 +1,629 @@
+"""A small, stateful GitHub REST server for tests, on 127.0.0.1 (a free port), backed by a real git
+repository: blobs, trees and commits are real git objects, refs move with compare-and-swap, merges are
+real three-way merges (`git merge-tree`), so mergeability and conflicts are computed, not scripted.
+
+It speaks the part of the REST API that SnowTower uses, in the shapes PyGithub reads, under a
+GitHub Enterprise style prefix (`/api/v3`): repository, git refs / trees / commits / blobs, commits
+list, tarball, pulls (create, list, get, diff, edit, files, merge), reviews, issue labels and comments,
+and GitHub App installation tokens (JWTs checked against the app's public key).
+
+Every request is counted (`calls`) and any of them can be made to fail (`fail(...)`): a 5xx, a
+time-out, a 403 rate limit with its reset time, a 409 or a 422, before the request takes effect or
+after it did (the response is lost), for a number of times.
+"""
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+import tarfile
+import tempfile
+import threading
+import time
+import subprocess
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import jwt as pyjwt
+
+from core.changes.git import GitError, GitRepo, RefMoved
+
+PREFIX = "/api/v3"
+
+
+def _stamp(t: datetime | None = None) -> str:
+    return (t or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class HTTPError(Exception):
+    def __init__(self, status: int, message: str, headers: dict | None = None, errors: list | None = None):
+        super().__init__(message)
+        self.status, self.message, self.headers, self.errors = status, message, headers or {}, errors
+
+
+@dataclass
+class Fault:
+    method: str
+    path: str  # regex, searched in the path after /api/v3 (e.g. r"/pulls$")
+    kind: str  # "500" | "502" | "timeout" | "ratelimit" | "409" | "422"
+    times: int = 1
+    after: bool = False  # True: the request takes effect, then its response is lost
+    hits: int = 0
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.times > 0 and method == self.method and re.search(self.path, path) is not None
+
+
+@dataclass
+class Pull:
+    number: int
+    title: str
+    body: str
+    head: str
+    base: str
+    author: str
+    created_at: str
+    state: str = "open"
+    merged: bool = False
+    merged_at: str | None = None
+    closed_at: str | None = None
+    merge_commit_sha: str | None = None
+    head_sha_at_close: str | None = None
+    labels: list[str] = field(default_factory=list)
+    reviews: list[dict] = field(default_factory=list)
+    comments: list[dict] = field(default_factory=list)
+    updated_at: str = ""
+
+
+class FakeGitHub:
+    def __init__(self, root: Path, owner: str = "acme", name: str = "snowflake-infra", tokens: dict[str, str] | None = None,
+                 timeout_sleep: float = 3.0, template: Path | None = None):
+        self.root = Path(root)
+        self.owner, self.name = owner, name
+        path = self.root / "server.git"
+        if template is not None:  # a seeded, packed repository made once per test session: fewer files
+            shutil.copytree(template, path)
+        else:
+            path.mkdir(parents=True)
+            subprocess.run(["git", "init", "--bare", "--quiet", "--template=", "--initial-branch=main", str(path)], check=True)
+        self.git = GitRepo(path)
+        self.tokens = dict(tokens or {"bot-token": "snowtower-bot"})
+        self.apps: dict[int, dict] = {}  # app id -> {"public_key": pem, "installation": id}
+        self.lock = threading.RLock()
+        self.pulls: dict[int, Pull] = {}
+        self.next_number = 1
+        self.next_id = 1000
+        self.calls: list[tuple[str, str]] = []
+        self.faults: list[Fault] = []
+        self.timeout_sleep = timeout_sleep
+        self._merges: dict[tuple[str, str], str | None] = {}
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._ref_cache: dict[str, str] | None = None
+
+    # -- life cycle and test helpers ---------------------------------------------------------------
+    def start(self) -> "FakeGitHub":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def host(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def base_url(self) -> str:
+        return self.host + PREFIX
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+    def seed(self, files: dict[str, str], branch: str = "main") -> str:
+        sha = self.git.commit_files(None, files, "Initial configuration\n", ("Platform", "platform@example.com"))
+        self.git.update_ref(f"refs/heads/{branch}", sha, None)
+        return sha
+
+    def pack(self) -> None:
+        self.git.git("repack", "-a", "-d", "-q")
+        self.git.git("prune-packed")
+
+    def fail(self, method: str, path: str, kind: str, times: int = 1, after: bool = False) -> Fault:
+        fault = Fault(method, path, kind, times, after)
+        with self.lock:
+            self.faults.append(fault)
+        return fault
+
+    def reset_calls(self) -> None:
+        with self.lock:
+            self.calls.clear()
+
+    def branches(self) -> list[str]:
+        out = self.git.git("for-each-ref", "--format=%(refname)", "refs/heads/")
+        return sorted(r[len("refs/heads/"):] for r in out.split())
+
+    def add_app(self, app_id: int, public_pem: str, installation_id: int) -> None:
+        self.apps[app_id] = {"public_key": public_pem, "installation": installation_id}
+
+    # -- JSON shapes -------------------------------------------------------------------------------
+    @property
+    def repo_url(self) -> str:
+        return f"{self.base_url}/repos/{self.owner}/{self.name}"
+
+    def _user(self, login: str) -> dict:
+        return {"login": login, "id": abs(hash(login)) % 10**6, "type": "Bot" if login.endswith("[bot]") else "User",
+                "url": f"{self.base_url}/users/{login}"}
+
+    def _repo_json(self) -> dict:
+        return {"id": 1, "name": self.name, "full_name": self.full_name, "owner": self._user(self.owner),
+                "url": self.repo_url, "html_url": f"{self.host}/{self.full_name}", "default_branch": "main",
+                "private": True}
+
+    def _ref_json(self, ref: str, sha: str) -> dict:
+        return {"ref": ref, "url": f"{self.repo_url}/git/{ref}", "object": {"sha": sha, "type": "commit",
+                "url": f"{self.repo_url}/git/commits/{sha}"}}
+
+    def _commit_json(self, sha: str) -> dict:
+        raw = self.git.git("cat-file", "commit", sha)
+        header, _, message = raw.partition("\n\n")
+        tree, parents, author = None, [], {}
+        for line in header.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "tree":
+                tree = value
+            elif key == "parent":
+                parents.append(value)
+            elif key == "author":
+                m = re.match(r"(.*) <(.*)> (\d+)", value)
+                if m:
+                    author = {"name": m.group(1), "email": m.group(2),
+                              "date": _stamp(datetime.fromtimestamp(int(m.group(3)), timezone.utc))}
+        return {"sha": sha, "url": f"{self.repo_url}/git/commits/{sha}", "message": message,
+                "tree": {"sha": tree, "url": f"{self.repo_url}/git/trees/{tree}"}, "author": author, "committer": author,
+                "parents": [{"sha": p, "url": f"{self.repo_url}/git/commits/{p}"} for p in parents]}
+
+    def _head(self, branch: str) -> str | None:
+        # All branch heads in one `git for-each-ref`, kept for the rest of this request (under the lock;
+        # forgotten at the start of each request and after each ref write).
+        if self._ref_cache is None:
+            out = self.git.git("for-each-ref", "--format=%(objectname) %(refname)", "refs/heads/")
+            self._ref_cache = {name[len("refs/heads/"):]: sha for sha, name in (line.split(" ", 1) for line in out.splitlines())}
+        return self._ref_cache.get(branch)
+
+    def _merge_tree(self, base_branch_sha: str, head_sha: str) -> str | None:
+        key = (base_branch_sha, head_sha)  # commits never change: so neither does their merge
+        if key not in self._merges:
+            self._merges[key] = self._merge_tree_uncached(base_branch_sha, head_sha)
+        return self._merges[key]
+
+    def _merge_tree_uncached(self, base_branch_sha: str, head_sha: str) -> str | None:
+        proc = subprocess.run(["git", "merge-tree", "--write-tree", base_branch_sha, head_sha], capture_output=True,
+                              env=self.git._env())
+        return proc.stdout.decode().split("\n", 1)[0].strip() if proc.returncode == 0 else None
+
+    def _pull_json(self, pr: Pull) -> dict:
+        head_sha = self._head(pr.head) or pr.head_sha_at_close
+        base_sha = self._head(pr.base)
+        mergeable = None
+        if pr.state == "open" and head_sha and base_sha:
+            mergeable = self._merge_tree(base_sha, head_sha) is not None
+        url = f"{self.repo_url}/pulls/{pr.number}"
+        return {
+            "number": pr.number, "id": pr.number, "url": url, "issue_url": f"{self.repo_url}/issues/{pr.number}",
+            "html_url": f"{self.host}/{self.full_name}/pull/{pr.number}", "state": pr.state, "title": pr.title,
+            "body": pr.body, "user": self._user(pr.author), "created_at": pr.created_at,
+            "updated_at": pr.updated_at or pr.created_at, "closed_at": pr.closed_at, "merged_at": pr.merged_at,
+            "merged": pr.merged, "merge_commit_sha": pr.merge_commit_sha, "mergeable": mergeable,
+            "mergeable_state": ("clean" if mergeable else "dirty") if mergeable is not None else "unknown",
+            "labels": [{"name": n, "url": f"{self.repo_url}/labels/{n}"} for n in pr.labels],
+            "head": {"ref": pr.head, "sha": head_sha, "label": f"{self.owner}:{pr.head}"},
+            "base": {"ref": pr.base, "sha": base_sha, "label": f"{self.owner}:{pr.base}"},
+        }
+
+    # -- dispatch ----------------------------------------------------------------------------------
+    def _handler(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # quiet
+                pass
+
+            def _do(self):
+                server._handle(self)
+
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _do
+
+        return Handler
+
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        parsed = urlparse(h.path)
+        path, query = parsed.path, {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        length = int(h.headers.get("Content-Length") or 0)
+        raw = h.rfile.read(length) if length else b""
+        method = h.command
+        with self.lock:
+            self.calls.append((method, path))
+            fault = next((f for f in self.faults if f.matches(method, path.removeprefix(PREFIX))), None)
+            if fault:
+                fault.times -= 1
+                fault.hits += 1
+        if fault and not fault.after:
+            return self._fault(h, fault)
+        try:
+            body = json.loads(raw) if raw else {}
+            status, payload, headers = self._route(method, path, query, body, h.headers)
+        except HTTPError as exc:
+            status, headers = exc.status, exc.headers
+            payload = {"message": exc.message, "documentation_url": "https://docs.github.com/rest"}
+            if exc.errors:
+                payload["errors"] = exc.errors
+        except Exception as exc:  # a bug in this server: answer 500 loudly rather than hang the client
+            status, headers, payload = 500, {}, {"message": f"test server error: {exc!r}"}
+        if False:
+            payload = {"message": exc.message, "documentation_url": "https://docs.github.com/rest"}
+            if exc.errors:
+                payload["errors"] = exc.errors
+        if fault:
+            return self._fault(h, fault)
+        self._send(h, status, payload, headers)
+
+    def _fault(self, h, fault: Fault) -> None:
+        kind = fault.kind
+        if kind == "timeout":
+            time.sleep(self.timeout_sleep)
+            return self._send(h, 504, {"message": "gateway timeout"}, {})
+        if kind == "ratelimit":
+            reset = int(time.time()) + 1
+            return self._send(h, 403, {"message": "API rate limit exceeded for installation."},
+                              {"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)})
+        if kind == "ratelimit-long":
+            reset = int(time.time()) + 3600
+            return self._send(h, 403, {"message": "API rate limit exceeded for installation."},
+                              {"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)})
+        status = int(kind)
+        message = {500: "Server Error", 502: "Bad Gateway", 409: "Conflict", 422: "Validation Failed"}.get(status, "error")
+        self._send(h, status, {"message": message}, {})
+
+    def _send(self, h, status: int, payload, headers: dict) -> None:
+        if isinstance(payload, bytes):
+            data, ctype = payload, headers.pop("Content-Type", "application/octet-stream")
+        elif isinstance(payload, str):
+            data, ctype = payload.encode(), headers.pop("Content-Type", "text/plain; charset=utf-8")
+        elif payload is None:
+            data, ctype = b"", "application/json"
+        else:
+            data, ctype = json.dumps(payload).encode(), "application/json; charset=utf-8"
+        try:
+            h.send_response(status)
+            h.send_header("Content-Type", ctype)
+            h.send_header("Content-Length", str(len(data)))
+            for k, v in headers.items():
+                h.send_header(k, v)
+            h.end_headers()
+            h.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (time-out): as on the real network
+
+    def _auth(self, headers) -> str:
+        value = headers.get("Authorization") or ""
+        scheme, _, token = value.partition(" ")
+        if scheme.lower() == "bearer" and token.count(".") == 2:
+            return self._app_from_jwt(token)
+        login = self.tokens.get(token)
+        if not login:
+            raise HTTPError(401, "Bad credentials")
+        return login
+
+    def _app_from_jwt(self, token: str) -> str:
+        try:
+            iss = int(pyjwt.decode(token, options={"verify_signature": False})["iss"])
+            app = self.apps[iss]
+            pyjwt.decode(token, app["public_key"], algorithms=["RS256"])
+        except Exception:
+            raise HTTPError(401, "A JSON web token could not be decoded") from None
+        return f"app:{iss}"
+
+    def _route(self, method: str, path: str, query: dict, body: dict, headers):
+        m = re.match(r"^/_codeload/([0-9a-f]{40})\.tar\.gz$", path)
+        if m and method == "GET":
+            return 200, self._tarball(m.group(1)), {"Content-Type": "application/x-gzip"}
+        if not path.startswith(PREFIX):
+            raise HTTPError(404, "Not Found")
+        path = path[len(PREFIX):]
+        who = self._auth(headers)
+        if who.startswith("app:"):
+            return self._route_app(int(who[4:]), method, path)
+        with self.lock:
+            self._ref_cache = None  # tests may move refs directly between requests
+            try:
+                return self._route_repo(who, method, path, query, body, headers)
+            finally:
+                self._ref_cache = None
+
+    def _route_app(self, app_id: int, method: str, path: str):
+        installation = self.apps[app_id]["installation"]
+        if method == "GET" and path == f"/repos/{self.owner}/{self.name}/installation":
+            return 200, {"id": installation, "app_id": app_id, "account": self._user(self.owner)}, {}
+        if method == "POST" and path == f"/app/installations/{installation}/access_tokens":
+            token = f"ghs_test_{self.next_id}"
+            self.next_id += 1
+            self.tokens[token] = "snowtower[bot]"
+            expires = datetime.now(timezone.utc) + timedelta(hours=1)
+            return 201, {"token": token, "expires_at": _stamp(expires), "permissions": {}}, {}
+        raise HTTPError(404, "Not Found")
+
+    def _route_repo(self, who: str, method: str, path: str, query: dict, body: dict, headers):
+        base = f"/repos/{self.owner}/{self.name}"
+        if path == "/user" and method == "GET":
+            return 200, self._user(who), {}
+        if not path.startswith(base):
+            raise HTTPError(404, "Not Found")
+        rest = path[len(base):]
+        if rest == "" and method == "GET":
+            return 200, self._repo_json(), {}
+
+        # git refs
+        m = re.match(r"^/git/(refs?)/(heads/.+)$", rest)
+        if m:
+            ref = "refs/" + m.group(2)
+            current = self._head(m.group(2)[len("heads/"):])
+            if m.group(1) == "ref" and method != "GET":  # as GitHub: /git/ref/ is for reading only
+                raise HTTPError(404, "Not Found")
+            if method == "GET":
+                if not current:
+                    raise HTTPError(404, "Not Found")
+                return 200, self._ref_json(ref, current), {}
+            if method == "PATCH":
+                if not current:
+                    raise HTTPError(422, "Reference does not exist")
+                new = body["sha"]
+                if not body.get("force") and not self._is_ancestor(current, new):
+                    raise HTTPError(422, "Update is not a fast forward")
+                self.git.update_ref(ref, new, current)
+                self._ref_cache = None
+                return 200, self._ref_json(ref, new), {}
+            if method == "DELETE":
+                if not current:
+                    raise HTTPError(422, "Reference does not exist")
+                self.git.delete_ref(ref, current)
+                self._ref_cache = None
+                return 204, None, {}
+        if rest == "/git/refs" and method == "POST":
+            ref, sha = body["ref"], body["sha"]
+            if not self._exists(sha, "commit"):
+                raise HTTPError(422, "Object does not exist")
+            try:
+                self.git.update_ref(ref, sha, None)
+                self._ref_cache = None
+            except RefMoved:
+                raise HTTPError(422, "Reference already exists") from None
+            return 201, self._ref_json(ref, sha), {}
+
+        # git objects
+        m = re.match(r"^/git/commits/([0-9a-f]{40})$", rest)
+        if m and method == "GET":
+            if not self._exists(m.group(1), "commit"):
+                raise HTTPError(404, "Not Found")
+            return 200, self._commit_json(m.group(1)), {}
+        if rest == "/git/commits" and method == "POST":
+            return 201, self._create_commit(body), {}
+        if rest == "/git/trees" and method == "POST":
+            return 201, self._create_tree(body), {}
+        if rest == "/git/blobs" and method == "POST":
+            sha = self.git.git("hash-object", "-w", "--stdin", input=body["content"].encode()).strip()
+            return 201, {"sha": sha, "url": f"{self.repo_url}/git/blobs/{sha}"}, {}
+        if rest == "/commits" and method == "GET":
+            sha = self.git.rev(query.get("sha") or "refs/heads/main")
+            if not sha:
+                raise HTTPError(404, "Not Found")
+            shas = self.git.git("rev-list", f"--max-count={int(query.get('per_page', 30))}", sha).split()
+            return 200, [{"sha": s, "url": f"{self.repo_url}/commits/{s}", "commit": self._commit_json(s)} for s in shas], {}
+        m = re.match(r"^/tarball/(.+)$", rest)
+        if m and method == "GET":
+            sha = self.git.rev(m.group(1)) or self.git.rev(f"refs/heads/{m.group(1)}")
+            if not sha:
+                raise HTTPError(404, "Not Found")
+            return 302, None, {"Location": f"{self.host}/_codeload/{sha}.tar.gz"}
+
+        # pulls
+        if rest == "/pulls" and method == "POST":
+            return 201, self._create_pull(who, body), {}
+        if rest == "/pulls" and method == "GET":
+            state = query.get("state", "open")
+            rows = [p for p in sorted(self.pulls.values(), key=lambda p: -p.number)
+                    if (state == "all" or p.state == state)
+                    and (not query.get("head") or query["head"] == f"{self.owner}:{p.head}")
+                    and (not query.get("base") or query["base"] == p.base)]
+            return 200, [self._pull_json(p) for p in rows], {}
+        m = re.match(r"^/pulls/(\d+)(/.*)?$", rest)
+        if m:
+            pr = self.pulls.get(int(m.group(1)))
+            if pr is None:
+                raise HTTPError(404, "Not Found")
+            return self._pull_route(who, pr, method, m.group(2) or "", body, headers)
+        m = re.match(r"^/issues/(\d+)$", rest)
+        if m and method == "GET":
+            pr = self.pulls.get(int(m.group(1)))
+            if pr is None:
+                raise HTTPError(404, "Not Found")
+            data = self._pull_json(pr)
+            return 200, {k: data[k] for k in ("number", "id", "title", "body", "state", "user", "labels", "created_at",
+                                              "html_url", "closed_at")} | {
+                "url": data["issue_url"], "pull_request": {"url": data["url"], "merged_at": data["merged_at"]}}, {}
+        m = re.match(r"^/issues/(\d+)/(labels|comments)$", rest)
+        if m:
+            pr = self.pulls.get(int(m.group(1)))
+            if pr is None:
+                raise HTTPError(404, "Not Found")
+            if m.group(2) == "labels" and method == "POST":
+                for name in (body if isinstance(body, list) else body.get("labels", [])):
+                    if name not in pr.labels:
+                        pr.labels.append(name)
+                return 200, [{"name": n} for n in pr.labels], {}
+            if m.group(2) == "comments" and method == "POST":
+                comment = {"id": self._new_id(), "body": body["body"], "user": self._user(who), "created_at": _stamp(),
+                           "updated_at": _stamp()}
+                comment["url"] = f"{self.repo_url}/issues/comments/{comment['id']}"
+                pr.comments.append(comment)
+                return 201, comment, {}
+            if m.group(2) == "comments" and method == "GET":
+                return 200, pr.comments, {}
+        raise HTTPError(404, "Not Found")
+
+    def _pull_route(self, who: str, pr: Pull, method: str, sub: str, body: dict, headers):
+        if sub == "" and method == "GET":
+            if "diff" in (headers.get("Accept") or ""):
+                head = self._head(pr.head) or pr.head_sha_at_close
+                base = self.git.git("merge-base", self._head(pr.base), head).strip() if pr.state == "open" else f"{head}~1"
+                return 200, self.git.diff(base, head), {"Content-Type": "text/plain; charset=utf-8"}
+            return 200, self._pull_json(pr), {}
+        if sub == "" and method == "PATCH":
+            if "body" in body:
+                pr.body = body["body"]
+            if "title" in body:
+                pr.title = body["title"]
+            if body.get("state") == "closed" and pr.state == "open":
+                pr.state, pr.closed_at, pr.head_sha_at_close = "closed", _stamp(), self._head(pr.head)
+            pr.updated_at = _stamp()
+            return 200, self._pull_json(pr), {}
+        if sub == "/reviews" and method == "GET":
+            return 200, pr.reviews, {}
+        if sub == "/reviews" and method == "POST":
+            event = body.get("event", "COMMENT")
+            if pr.state != "open":
+                raise HTTPError(422, "Unprocessable Entity", errors=["Can not review a closed pull request"])
+            if event in ("APPROVE", "REQUEST_CHANGES") and who == pr.author:
+                verb = "approve" if event == "APPROVE" else "request changes on"
+                raise HTTPError(422, "Unprocessable Entity", errors=[f"Can not {verb} your own pull request"])
+            if event in ("COMMENT", "REQUEST_CHANGES") and not body.get("body"):
+                raise HTTPError(422, "Unprocessable Entity", errors=["Body is required"])
+            state = {"APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED", "COMMENT": "COMMENTED"}[event]
+            review = {"id": self._new_id(), "user": self._user(who), "body": body.get("body", ""), "state": state,
+                      "submitted_at": _stamp(), "commit_id": self._head(pr.head)}
+            pr.reviews.append(review)
+            return 200, review, {}
+        if sub == "/files" and method == "GET":
+            head = self._head(pr.head)
+            base = self.git.git("merge-base", self._head(pr.base), head).strip()
+            out = self.git.git("diff", "--name-status", base, head)
+            status = {"A": "added", "M": "modified", "D": "removed"}
+            return 200, [{"filename": line.split("\t")[1], "status": status.get(line[0], "modified")}
+                         for line in out.splitlines()], {}
+        if sub == "/merge" and method == "PUT":
+            return 200, self._merge(pr, body), {}
+        raise HTTPError(404, "Not Found")
+
+    # -- operations --------------------------------------------------------------------------------
+    def _new_id(self) -> int:
+        self.next_id += 1
+        return self.next_id
+
+    def _exists(self, sha: str, kind: str) -> bool:
+        proc = subprocess.run(["git", "cat-file", "-t", sha], capture_output=True, env=self.git._env())
+        return proc.returncode == 0 and proc.stdout.decode().strip() == kind
+
+    def _is_ancestor(self, old: str, new: str) -> bool:
+        proc = subprocess.run(["git", "merge-base", "--is-ancestor", old, new], capture_output=True, env=self.git._env())
+        return proc.returncode == 0
+
+    def _create_tree(self, body: dict) -> dict:
+        with tempfile.TemporaryDirectory() as tmp:
+            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+            if body.get("base_tree"):
+                if not self._exists(body["base_tree"], "tree"):
+                    raise HTTPError(422, "base_tree is not a valid tree")
+                self.git.git("read-tree", body["base_tree"], env=env)
+            for entry in body.get("tree", []):
+                if entry.get("sha") is None and "content" not in entry:
+                    self.git.git("update-index", "--force-remove", "--", entry["path"], env=env)
+                    continue
+                blob = entry.get("sha") or self.git.git("hash-object", "-w", "--stdin", input=entry["content"].encode()).strip()
+                self.git.git("update-index", "--add", "--cacheinfo", f"{entry.get('mode', '100644')},{blob},{entry['path']}", env=env)
+            sha = self.git.git("write-tree", env=env).strip()
+        return {"sha": sha, "url": f"{self.repo_url}/git/trees/{sha}", "tree": []}
+
+    def _create_commit(self, body: dict) -> dict:
+        if not self._exists(body["tree"], "tree"):
+            raise HTTPError(422, "Tree SHA does not exist")
+        args = ["commit-tree", body["tree"], "-F", "-"]
+        for parent in body.get("parents", []):
+            if not self._exists(parent, "commit"):
+                raise HTTPError(422, "Parent SHA does not exist or is not a commit object")
+            args += ["-p", parent]
+        author = body.get("author") or {"name": "snowtower-bot", "email": "bot@example.com"}
+        env = {"GIT_AUTHOR_NAME": author["name"], "GIT_AUTHOR_EMAIL": author["email"],
+               "GIT_COMMITTER_NAME": "GitHub", "GIT_COMMITTER_EMAIL": "noreply@github.com"}
+        sha = self.git.git(*args, input=body["message"].encode(), env=env).strip()
+        return self._commit_json(sha)
+
+    def _create_pull(self, who: str, body: dict) -> dict:
+        head, base = body["head"].split(":")[-1], body["base"]
+        if not self._head(head):
+            raise HTTPError(422, "Validation Failed", errors=[{"field": "head", "code": "invalid"}])
+        if not self._head(base):
+            raise HTTPError(422, "Validation Failed", errors=[{"field": "base", "code": "invalid"}])
+        for p in self.pulls.values():
+            if p.state == "open" and p.head == head and p.base == base:
+                raise HTTPError(422, "Validation Failed", errors=[
+                    {"resource": "PullRequest", "code": "custom",
+                     "message": f"A pull request already exists for {self.owner}:{head}."}])
+        pr = Pull(self.next_number, body["title"], body.get("body") or "", head, base, who, _stamp())
+        self.next_number += 1
+        self.pulls[pr.number] = pr
+        return self._pull_json(pr)
+
+    def _merge(self, pr: Pull, body: dict) -> dict:
+        if pr.state != "open":
+            raise HTTPError(405, "Pull Request is not mergeable")
+        head, base_sha = self._head(pr.head), self._head(pr.base)
+        if body.get("sha") and body["sha"] != head:
+            raise HTTPError(409, "Head branch was modified. Review and try the merge again.")
+        tree = self._merge_tree(base_sha, head)
+        if tree is None:
+            raise HTTPError(405, "Pull Request is not mergeable")
+        method = body.get("merge_method", "merge")
+        title = body.get("commit_title") or f"{pr.title} (#{pr.number})"
+        message = title + ("\n\n" + body["commit_message"] if body.get("commit_message") else "") + "\n"
+        parents = ["-p", base_sha] + (["-p", head] if method == "merge" else [])
+        env = {"GIT_AUTHOR_NAME": pr.author, "GIT_AUTHOR_EMAIL": f"{pr.author}@users.noreply.github.com",
+               "GIT_COMMITTER_NAME": "GitHub", "GIT_COMMITTER_EMAIL": "noreply@github.com"}
+        sha = self.git.git("commit-tree", tree, *parents, "-F", "-", input=message.encode(), env=env).strip()
+        try:
+            self.git.update_ref(f"refs/heads/{pr.base}", sha, base_sha)
+            self._ref_cache = None
+        except (RefMoved, GitError):
+            raise HTTPError(409, "Base branch was modified. Review and try the merge again.") from None
+        pr.state, pr.merged, pr.merged_at, pr.closed_at = "closed", True, _stamp(), _stamp()
+        pr.merge_commit_sha, pr.head_sha_at_close = sha, head
+        return {"sha": sha, "merged": True, "message": "Pull Request successfully merged"}
+
+    def _tarball(self, sha: str) -> bytes:
+        prefix = f"{self.owner}-{self.name}-{sha[:7]}/"
+        proc = subprocess.run(["git", "archive", "--format=tar.gz", f"--prefix={prefix}", sha], capture_output=True,
+                              env=self.git._env(), check=True)
+        return proc.stdout
+
+    # -- reading the state in tests ----------------------------------------------------------------
+    def read(self, ref: str, path: str) -> str | None:
+        sha = self.git.rev(ref) or self.git.rev(f"refs/heads/{ref}")
+        return self.git.read_text(sha, path) if sha else None
+
+    def open_pulls(self) -> list[Pull]:
+        with self.lock:
+            return [p for p in self.pulls.values() if p.state == "open"]
+
+
+def tar_names(data: bytes) -> list[str]:
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        return tar.getnames()
