@@ -60,6 +60,13 @@ class Recipe(Generic[R]):
     current: Callable[[Snapshot, str], dict] | None = None
     description: str = ""  # one line for the home page and --help
     page: str = ""  # the key of its page in portal.ui.PAGES
+    # The files it may change, as glob patterns over the config folder; "{name}" is the request's name.
+    touches: tuple[str, ...] = ()
+
+    def may_touch(self, rel: str, name: str) -> bool:
+        import fnmatch
+
+        return any(fnmatch.fnmatchcase(rel, p.replace("{name}", name)) for p in self.touches)
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)

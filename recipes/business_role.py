@@ -109,7 +109,7 @@ def _to_dict(req: BusinessRoleRequest) -> dict:
 
 NEW_BUSINESS_ROLE: Recipe[BusinessRoleRequest] = Recipe(
     "new-business-role", "New business role", NEW_FIELDS, parse_new, build_new, _to_dict,
-    description="A job function: schema read / write / owner, warehouses and technical roles", page="business_role",
+    description="A job function: schema read / write / owner, warehouses and technical roles", page="business_role", touches=(ROLE_FILE,),
 )
 
 
@@ -163,5 +163,5 @@ def build_change(base: Snapshot, req: BusinessRoleRequest) -> ChangeSet:
 CHANGE_BUSINESS_ROLE: Recipe[BusinessRoleRequest] = Recipe(
     "change-business-role", "Change a business role", CHANGE_FIELDS, parse_change, build_change, _to_dict,
     current=current, description="Add or remove schemas, warehouses or technical roles of a business role",
-    page="change_business_role",
+    page="change_business_role", touches=(ROLE_FILE,),
 )

@@ -28,7 +28,7 @@ _SIZE_ALIASES = {re.sub(r"[^A-Z0-9]", "", v.upper()): k for k, v in SIZE_LABELS.
 JUSTIFICATION = Field("justification", "Justification", "Why this is needed; reviewers read it.", required=True, kind="textarea")
 
 
-class _TagTolerantLoader(yaml.SafeLoader):
+class _TagTolerantLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
     """Reads SnowDDL files for their values; `!decrypt` / `!include` values stay as their text."""
 
 

@@ -170,4 +170,5 @@ NEW_DATABASE: Recipe[NewDatabaseRequest] = Recipe(
     "new-database", "New database", FIELDS, parse, build, to_dict,
     description="A database with schemas, retention, read / write / owner roles and an optional warehouse",
     page="database",
+    touches=("{name}/params.yaml", "{name}/*/params.yaml", "business_role.yaml", "warehouse.yaml", "resource_monitor.yaml"),
 )

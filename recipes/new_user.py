@@ -130,7 +130,7 @@ def to_dict(req: NewUserRequest) -> dict:
 
 NEW_USER: Recipe[NewUserRequest] = Recipe(
     "new-user", "New user", FIELDS, parse, build, to_dict,
-    description="A Snowflake user for a person (names, email) or a program, with an RSA key pair", page="new_user",
+    description="A Snowflake user for a person (names, email) or a program, with an RSA key pair", page="new_user", touches=("user.yaml",),
 )
 
 SERVICE_FIELDS = tuple(f for f in FIELDS if f.name not in ("type", "first_name", "last_name", "email"))
@@ -157,5 +157,5 @@ def service_to_dict(req: NewUserRequest) -> dict:
 
 NEW_SERVICE_USER: Recipe[NewUserRequest] = Recipe(
     "new-service-user", "New service user", SERVICE_FIELDS, parse_service, build, service_to_dict,
-    description="A user for a program (dbt, a loader, a BI tool): key pair only, never a password", page="new_service_user",
+    description="A user for a program (dbt, a loader, a BI tool): key pair only, never a password", page="new_service_user", touches=("user.yaml",),
 )

@@ -63,7 +63,7 @@ def build_rotate(base: Snapshot, req: RotateRequest) -> ChangeSet:
 ROTATE_KEY: Recipe[RotateRequest] = Recipe(
     "rotate-key", "Rotate an RSA key", ROTATE_FIELDS, parse_rotate, build_rotate,
     lambda r: {"name": r.name, "rsa_public_key_2": r.rsa_public_key_2, "justification": r.justification},
-    description="Add a new RSA key next to the current one (step 1 of a rotation)", page="rotate_key",
+    description="Add a new RSA key next to the current one (step 1 of a rotation)", page="rotate_key", touches=(USER_FILE,),
 )
 
 
@@ -100,5 +100,5 @@ def build_promote(base: Snapshot, req: PromoteRequest) -> ChangeSet:
 PROMOTE_KEY: Recipe[PromoteRequest] = Recipe(
     "promote-key", "Promote the new RSA key", PROMOTE_FIELDS, parse_promote, build_promote,
     lambda r: {"name": r.name, "justification": r.justification},
-    description="Make rsa_public_key_2 the user's only key (step 2 of a rotation)", page="rotate_key",
+    description="Make rsa_public_key_2 the user's only key (step 2 of a rotation)", page="rotate_key", touches=(USER_FILE,),
 )

@@ -92,7 +92,7 @@ def grant_to_dict(req: GrantRequest) -> dict:
 
 GRANT_ROLE: Recipe[GrantRequest] = Recipe(
     "grant-role", "Grant business roles", GRANT_FIELDS, parse_grant, build_grant, grant_to_dict,
-    description="Give a user one or more business roles, for good or until a date", page="grant_role",
+    description="Give a user one or more business roles, for good or until a date", page="grant_role", touches=(USER_FILE,),
 )
 
 
@@ -142,7 +142,7 @@ def revoke_to_dict(req: RevokeRequest) -> dict:
 
 REVOKE_ROLE: Recipe[RevokeRequest] = Recipe(
     "revoke-role", "Revoke business roles", REVOKE_FIELDS, parse_revoke, build_revoke, revoke_to_dict,
-    description="Take business roles away from a user", page="revoke_role",
+    description="Take business roles away from a user", page="revoke_role", touches=(USER_FILE,),
 )
 
 
@@ -180,7 +180,7 @@ def build_offboard(base: Snapshot, req: OffboardRequest) -> ChangeSet:
 OFFBOARD_USER: Recipe[OffboardRequest] = Recipe(
     "offboard-user", "Offboard a user", OFFBOARD_FIELDS, parse_offboard, build_offboard,
     lambda r: {"name": r.name, "justification": r.justification},
-    description="Disable a user who leaves and remove their roles", page="offboard_user",
+    description="Disable a user who leaves and remove their roles", page="offboard_user", touches=(USER_FILE,),
 )
 
 

@@ -92,7 +92,7 @@ def _new_to_dict(req: NewWarehouseRequest) -> dict:
 
 NEW_WAREHOUSE: Recipe[NewWarehouseRequest] = Recipe(
     "new-warehouse", "New warehouse", NEW_FIELDS, parse_new, build_new, _new_to_dict,
-    description="A warehouse for a workload, with size, auto-suspend and a budget", page="warehouse",
+    description="A warehouse for a workload, with size, auto-suspend and a budget", page="warehouse", touches=(WAREHOUSE_FILE,),
 )
 
 
@@ -189,5 +189,5 @@ def _change_to_dict(req: ChangeWarehouseRequest) -> dict:
 CHANGE_WAREHOUSE: Recipe[ChangeWarehouseRequest] = Recipe(
     "change-warehouse", "Resize a warehouse", CHANGE_FIELDS, parse_change, build_change, _change_to_dict,
     current=current, description="Resize a warehouse or change its auto-suspend (see the credits difference)",
-    page="change_warehouse",
+    page="change_warehouse", touches=(WAREHOUSE_FILE,),
 )
