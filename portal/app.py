@@ -46,4 +46,4 @@ with st.sidebar:
     if services.settings.mode == "demo":
         st.caption(f"Demo workspace: `{services.workspace.root}`")
 
-st.navigation(sections).run()
+st.navigation(sections, expanded=True).run()  # expanded: every request page stays visible
