@@ -42,7 +42,7 @@ HOSTILE = [
     "\u202e", "\x00", "\t", "é", "日本語", "😀", "ǅ", " leading", "trailing ", "---", "...", "? x", "| x", "> x",
     "<<: *x", "ANALYST\n- ACCOUNTADMIN", "ANALYST, ACCOUNTADMIN", "ACCOUNTADMIN", "PUBLIC", "information_schema",
 ]
-LONG = st.builds(lambda ch, n: ch * n, st.sampled_from(["a", "é", "'", "\"", "x ", "😀", "A_"]), st.integers(200, 5000))
+LONG = st.builds(lambda ch, n: ch * n, st.sampled_from(["a", "é", "'", "\"", "x ", "😀", "A_"]), st.integers(200, 3000))
 TEXT = st.one_of(st.sampled_from(HOSTILE), st.text(max_size=40), LONG)
 IDENT = st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,24}", fullmatch=True).filter(lambda s: "__" not in s)
 SENTENCE = st.sampled_from([
@@ -192,11 +192,43 @@ def allowed_keys(request) -> set[str]:
 _VERDICTS: dict[int, bool] = {}
 
 
+@functools.lru_cache(maxsize=1)
+def scratch() -> Path:
+    """One copy of the base config that each check writes its files into and then restores."""
+    root = Path(tempfile.mkdtemp(prefix="snowtower-scratch-")) / "config"
+    shutil.copytree(base().root, root)
+    return root
+
+
 def valid_with(files: dict) -> bool:
-    """SnowDDL's verdict, remembered per content (shrinking and mutation revisit the same change)."""
+    """SnowDDL's verdict on base + files (as validate_with_changes gives it, without copying the whole
+    config each time), remembered per content: shrinking and mutation revisit the same change."""
     key = hash(tuple(sorted(files.items(), key=lambda kv: kv[0])))
-    if key not in _VERDICTS:
-        _VERDICTS[key] = validate_with_changes(base(), files).validation.valid
+    if key in _VERDICTS:
+        return _VERDICTS[key]
+    root, snap = scratch(), base()
+    created: list[Path] = []
+    try:
+        for rel, text in files.items():
+            target = root / rel
+            for parent in reversed(target.relative_to(root).parents[:-1]):
+                if not (root / parent).exists():
+                    created.append(root / parent)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if text is None:
+                target.unlink(missing_ok=True)
+            else:
+                target.write_text(text, encoding="utf-8")
+        _VERDICTS[key] = load_config(root).validation.valid
+    finally:
+        for rel in files:
+            original = snap.text(rel)
+            if original is None:
+                (root / rel).unlink(missing_ok=True)
+            else:
+                (root / rel).write_text(original, encoding="utf-8")
+        for folder in sorted(created, key=lambda p: len(p.parts), reverse=True):
+            shutil.rmtree(folder, ignore_errors=True)
     return _VERDICTS[key]
 
 
@@ -238,3 +270,13 @@ def test_generated_requests_are_refused_or_valid_and_minimal(recipe_name):
         check(recipe, raw)
 
     run()
+
+
+def test_the_scratch_verdict_is_snowddls_and_leaves_the_scratch_as_it_was():
+    snap = base()
+    bad = {"user.yaml": snap.text("user.yaml") + "\nGHOST:\n  business_roles:\n    - NOBODY\n",
+           "NEWDB/S/params.yaml": "comment: x\n"}
+    assert valid_with(bad) is validate_with_changes(snap, bad).validation.valid is False
+    assert not (scratch() / "NEWDB").exists()
+    assert (scratch() / "user.yaml").read_text() == snap.text("user.yaml")
+    assert load_config(scratch()).validation.valid
