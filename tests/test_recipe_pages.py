@@ -114,3 +114,12 @@ def test_my_requests_shows_the_reviewers_comment_and_resubmits_on_the_same_branc
     assert again.status == Status.OPEN and again.branch == cr.branch and again.request["business_roles"] == ["FINANCE_ANALYST"]
     at = page("my_requests", people["requester"])
     assert "Resubmitted" in texts(at)
+
+
+def test_home_lists_every_request_page(workspace, people):
+    at = page("home", people["requester"])
+    links = " ".join(str(link.proto.label) for link in at.get("page_link"))
+    for keys in ui.REQUEST_SECTIONS.values():
+        for key in keys:
+            assert ui.PAGES[key][1] in links, key
+    assert "until a date" in links and "credits" in links
