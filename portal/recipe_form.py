@@ -30,10 +30,11 @@ def start_resubmit(cr, comment: str = "") -> None:
     st.switch_page(ui.page(recipe.page))
 
 
-def _fmt(field: Field) -> Callable:
+def _fmt(field: Field, changes_existing: bool) -> Callable:
+    empty = "(unchanged)" if changes_existing else "(none)"
     if field.choices == "sizes":
-        return lambda v: f"{SIZE_LABELS[v]} ({v})" if v in SIZE_LABELS else (v or "(unchanged)")
-    return lambda v: v or "(none)"
+        return lambda v: f"{SIZE_LABELS[v]} ({v})" if v in SIZE_LABELS else (v or empty)
+    return lambda v: v or empty
 
 
 class RecipeForm:
@@ -171,9 +172,9 @@ class RecipeForm:
                 st.radio(f.label, options, key=key, horizontal=True, help=f.help or None)
             elif f.required:
                 st.selectbox(f.label, options, key=key, index=None, placeholder="Choose ...", help=f.help or None,
-                             format_func=_fmt(f))
+                             format_func=_fmt(f, self.recipe.current is not None))
             else:
-                st.selectbox(f.label, [""] + options, key=key, help=f.help or None, format_func=_fmt(f))
+                st.selectbox(f.label, [""] + options, key=key, help=f.help or None, format_func=_fmt(f, self.recipe.current is not None))
         elif f.kind == "date":
             st.date_input(f.label, value=None, key=key, help=f.help or None,
                           min_value=dt.date.today() + dt.timedelta(days=1))
