@@ -12,7 +12,7 @@ from core import fields
 from core.snowddl.edit import EditError, add_entry
 from core.snowddl.snapshot import Snapshot
 from recipes.base import ChangeSet, Collector, Field, Recipe
-from recipes.common import (CREDITS_PER_HOUR, JUSTIFICATION, as_list, boolean, credits_note, integer, names,
+from recipes.common import (JUSTIFICATION, as_list, boolean, credits_note, integer, names,
                             new_name, refuse_unknown, size)
 
 ROLE_KINDS = ("READ", "WRITE", "OWNER")

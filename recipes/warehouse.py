@@ -151,7 +151,7 @@ def credits_difference(old: str | None, new: str | None, clusters: int = 1) -> s
     """How a resize changes the hourly rate, e.g. 'Small (2 credit(s)/hour) -> Medium (4 ...): +2 credits per running hour'."""
     if not new or not old:
         return f"size {credits_note(new)}" if new else ""
-    delta = (CREDITS_PER_HOUR[new] - CREDITS_PER_HOUR[old]) * 1
+    delta = CREDITS_PER_HOUR[new] - CREDITS_PER_HOUR[old]
     line = f"{credits_note(old)} -> {credits_note(new)}: {delta:+d} credit(s) per running hour per cluster"
     if clusters > 1:
         line += f" (up to {delta * clusters:+d} with {clusters} clusters)"

@@ -231,11 +231,27 @@ def test_resize_warehouse_shows_the_credits_difference(requester, repo):
 
 
 def test_sent_back_request_is_edited_and_resubmitted(demo, browser, requester, repo):  # noqa: F811
-    url, _ = demo
+    from core.changes.model import Actor
+    from portal.operations import PreviewRequest, SubmitRequest
+    from portal.services import build_services
+    from portal.settings import load_settings
+    from recipes import RECIPES
+
+    url, workspace = demo
+    # Its own request, made through the operations on the demo's workspace (the other tests' are theirs).
+    services = build_services(load_settings(workspace))
+    raw = {"name": "EVASQUEZ", "business_roles": ["FINANCE_ANALYST"], "until": (dt.date.today() + dt.timedelta(days=90)).isoformat(),
+           "justification": WHY}
+    recipe = RECIPES["grant-role"]
+    SubmitRequest(services, Actor("requester", "Riley Requester", roles=("requester",)), recipe, raw,
+                  PreviewRequest(services, recipe, raw).execute().base_sha).execute()
     approver = sign_in(browser, url, "approver")
     go(approver, "Review queue")
-    approver.get_by_test_id("stSelectbox").click()
-    approver.get_by_role("option", name="Grant FINANCE_ANALYST", exact=False).click()
+    picker = main_area(approver).get_by_test_id("stSelectbox").filter(has_text="Request")
+    picker.wait_for(timeout=60000)
+    picker.click()
+    approver.keyboard.type("to EVASQUEZ")  # filter: the queue is long by now
+    approver.get_by_role("option", name="to EVASQUEZ", exact=False).first.click()
     idle(approver)
     approver.get_by_role("textbox", name="Comment for the requester").fill("Two weeks are enough: shorten the end date.")
     approver.get_by_role("button", name="Request changes").click()
@@ -246,7 +262,7 @@ def test_sent_back_request_is_edited_and_resubmitted(demo, browser, requester, r
     page = requester
     go(page, "My requests")
     page.get_by_text("Two weeks are enough").first.wait_for()
-    branch_before = [b for b in branches(repo) if "grant-finance-analyst" in b]
+    branch_before = [b for b in branches(repo) if "evasquez" in b]
     head_before = repo.branch_head(branch_before[0])
     main_area(page).get_by_role("button", name="Edit and resubmit").first.click()
     idle(page)
@@ -257,7 +273,7 @@ def test_sent_back_request_is_edited_and_resubmitted(demo, browser, requester, r
     page.get_by_text("SnowDDL validation passed").wait_for()
     press(page, "Resubmit request")
     page.get_by_text("again. Follow it").wait_for()
-    assert [b for b in branches(repo) if "grant-finance-analyst" in b] == branch_before  # the same branch
+    assert [b for b in branches(repo) if "evasquez" in b] == branch_before  # the same branch
     assert repo.branch_head(branch_before[0]) != head_before
     assert f"until {soon.isoformat()}" in repo.read_text(branch_before[0], "snowddl/user.yaml")
     go(page, "My requests")
