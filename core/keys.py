@@ -83,3 +83,29 @@ def parse_public_key(field: str, value: object) -> PublicKey:
         bits=key.key_size,
         fingerprint="SHA256:" + base64.b64encode(hashlib.sha256(der).digest()).decode(),
     )
+
+
+@dataclass(frozen=True)
+class GeneratedKeyPair:
+    """A key pair made for a requester: the private key leaves once (as a download), the public stays."""
+
+    private_pem: bytes  # PKCS#8 PEM, passphrase-encrypted when one was given
+    public_pem: str
+    public: PublicKey
+
+
+def generate_key_pair(passphrase: str | None = None, bits: int = MIN_RSA_BITS) -> GeneratedKeyPair:
+    """A new RSA key pair. Nothing is written anywhere: the caller hands the private key to its owner
+    and forgets it."""
+    if bits < MIN_RSA_BITS:
+        raise ValueError(f"RSA keys of fewer than {MIN_RSA_BITS} bits are refused")
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    encryption = (
+        serialization.BestAvailableEncryption(passphrase.encode("utf-8"))
+        if passphrase else serialization.NoEncryption()
+    )
+    private_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+    return GeneratedKeyPair(private_pem, public_pem, parse_public_key("rsa_public_key", public_pem))

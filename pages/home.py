@@ -1,8 +1,9 @@
-"""Home: what the viewer can do, and where their requests stand."""
+"""Home: what the viewer can ask for, and where their requests stand."""
 import streamlit as st
 
 from core.changes.model import Status
 from portal import ui
+from recipes import RECIPES
 
 services, actor = ui.services(), ui.viewer()
 snapshot = services.snapshot()
@@ -20,11 +21,26 @@ metrics.append(("Users in the configuration", len(snapshot.config.users)))
 for col, (label, value) in zip(st.columns(len(metrics)), metrics):
     col.metric(label, value)
 
+sent_back = [cr for cr in mine if cr.status == Status.CHANGES_REQUESTED]
+if sent_back:
+    st.warning(f"{len(sent_back)} of your requests need changes: edit and resubmit them under My requests.",
+               icon=":material/rate_review:")
+
 left, right = st.columns(2)
 with left:
     st.subheader("Ask for")
-    st.page_link(ui.page("new_user"), label="A new Snowflake user (person or service)", icon=":material/person_add:")
-    st.page_link(ui.page("my_requests"), label="Follow my requests", icon=":material/list_alt:")
+    by_page: dict[str, list] = {}
+    for recipe in RECIPES.values():
+        by_page.setdefault(recipe.page, []).append(recipe)
+    for section, keys in ui.REQUEST_SECTIONS.items():
+        st.markdown(f"**{section}**")
+        for key in keys:
+            recipes = by_page.get(key, [])
+            label = " · ".join(r.description for r in recipes) or ui.PAGES[key][1]
+            st.page_link(ui.page(key), label=f"{ui.PAGES[key][1]}: {label}", icon=ui.PAGES[key][2])
+    st.markdown("**Follow up**")
+    st.page_link(ui.page("my_requests"), label="My requests: each step, the reviewer's comments, edit and resubmit",
+                 icon=":material/list_alt:")
     if actor.can("approver"):
         st.page_link(ui.page("review"), label="Review requests", icon=":material/fact_check:")
 with right:

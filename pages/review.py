@@ -32,7 +32,7 @@ st.markdown("**Justification**")
 st.markdown("\n".join(f"> {line}" for line in cr.justification.splitlines()))
 details, change, history = st.tabs(["Request", "Change", "History"])
 with details:
-    st.json({k: v for k, v in cr.request.items() if k != "rsa_public_key"}, expanded=True)
+    st.json({k: v for k, v in cr.request.items() if k not in ("rsa_public_key", "rsa_public_key_2")}, expanded=True)
 with change:
     widgets.validation_view(cr.validation)
     widgets.diff_view(services.changes.diff(cr))

@@ -39,7 +39,8 @@ st.session_state[ui.VIEWER_KEY] = actor
 
 sections = {
     "": [ui.page("home", default=True)],
-    "Request": [ui.page("new_user"), ui.page("my_requests")],
+    "Request": [ui.page("my_requests")],
+    **{title: [ui.page(key) for key in keys] for title, keys in ui.REQUEST_SECTIONS.items()},
 }
 if actor.can("approver"):
     sections["Review"] = [ui.page("review")]
@@ -50,4 +51,4 @@ with st.sidebar:
     if services.settings.mode == "demo":
         st.caption(f"Demo workspace: `{services.workspace.root}`")
 
-st.navigation(sections).run()
+st.navigation(sections, expanded=True).run()  # expanded: every request page stays visible

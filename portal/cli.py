@@ -185,6 +185,8 @@ def cmd_request(args) -> int:
         print(json.dumps(out, indent=2))
     elif not result.field_errors:
         sys.stdout.write(result.diff)
+        if result.changes is not None and result.changes.summary:
+            print(f"summary: {result.changes.summary}")
         _print_problems(result.validation)
         print(f"validation: {'passed' if result.validation.valid else 'FAILED'}")
         if "submitted" in out:
@@ -231,6 +233,12 @@ def _serve(workspace: Path, port: int, address: str) -> int:
     return 0  # not reached
 
 
+def _recipe_names() -> list[str]:
+    from recipes import RECIPES
+
+    return sorted(RECIPES)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="snowtower", description="Self-service Snowflake access, reviewed as code.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -263,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("request", help="preview (or --submit) a request from the command line")
-    p.add_argument("recipe")
+    p.add_argument("recipe", help="one of: " + ", ".join(_recipe_names()))
     p.add_argument("--set", action="append", metavar="FIELD=VALUE", help="a field; list fields are comma-separated")
     p.add_argument("--set-file", action="append", metavar="FIELD=PATH", help="a field read from a file (e.g. the public key)")
     p.add_argument("--config", default="snowddl", help="config folder to preview against (default: ./snowddl)")

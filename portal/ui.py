@@ -16,8 +16,25 @@ PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
 PAGES = {
     "home": ("home.py", "Home", ":material/home:"),
     "new_user": ("new_user.py", "New user", ":material/person_add:"),
+    "new_service_user": ("new_service_user.py", "New service user", ":material/smart_toy:"),
+    "grant_role": ("grant_role.py", "Grant roles", ":material/add_moderator:"),
+    "revoke_role": ("revoke_role.py", "Revoke roles", ":material/remove_moderator:"),
+    "rotate_key": ("rotate_key.py", "Rotate a key", ":material/key:"),
+    "offboard_user": ("offboard_user.py", "Offboard a user", ":material/person_off:"),
+    "business_role": ("business_role.py", "New business role", ":material/badge:"),
+    "change_business_role": ("change_business_role.py", "Change a business role", ":material/edit_note:"),
+    "database": ("database.py", "New database", ":material/database:"),
+    "warehouse": ("warehouse.py", "New warehouse", ":material/factory:"),
+    "change_warehouse": ("change_warehouse.py", "Resize a warehouse", ":material/speed:"),
     "my_requests": ("my_requests.py", "My requests", ":material/list_alt:"),
     "review": ("review.py", "Review queue", ":material/fact_check:"),
+}
+
+
+# Navigation sections of the request pages (the entry script adds My requests and the review queue).
+REQUEST_SECTIONS = {
+    "Access": ["new_user", "new_service_user", "grant_role", "revoke_role", "rotate_key", "offboard_user"],
+    "Infrastructure": ["business_role", "change_business_role", "database", "warehouse", "change_warehouse"],
 }
 
 

@@ -8,7 +8,7 @@ from portal.ui import when
 
 _ACTIONS = {
     "submitted": "Submitted", "approved": "Approved", "changes_requested": "Changes requested",
-    "commented": "Commented", "rejected": "Rejected", "rebased": "Re-applied on a newer base",
+    "commented": "Commented", "resubmitted": "Resubmitted", "rejected": "Rejected", "rebased": "Branch updated",
     "merged": "Merged", "deployed": "Deployed",
 }
 

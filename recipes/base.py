@@ -31,6 +31,11 @@ class Field:
     help: str = ""
     is_list: bool = False
     required: bool = False
+    # How a form shows it: text | textarea | key | select | multiselect | date | bool | int
+    kind: str = "text"
+    # Where a picker's options come from: a list of the current config (users, business_roles,
+    # warehouses, technical_roles, resource_monitors, databases, schemas, schema_patterns, sizes) or fixed values.
+    choices: str | tuple[str, ...] | None = None
 
 
 @dataclass
@@ -50,6 +55,18 @@ class Recipe(Generic[R]):
     parse: Callable[[dict[str, Any], Snapshot], R]  # raises FieldErrors
     build: Callable[[Snapshot, R], ChangeSet]  # pure
     to_dict: Callable[[R], dict]
+    # For recipes that change an existing object: its current values in the form parse() takes,
+    # so a form can start from them (target name -> raw fields). Pure, like build.
+    current: Callable[[Snapshot, str], dict] | None = None
+    description: str = ""  # one line for the home page and --help
+    page: str = ""  # the key of its page in portal.ui.PAGES
+    # The files it may change, as glob patterns over the config folder; "{name}" is the request's name.
+    touches: tuple[str, ...] = ()
+
+    def may_touch(self, rel: str, name: str) -> bool:
+        import fnmatch
+
+        return any(fnmatch.fnmatchcase(rel, p.replace("{name}", name)) for p in self.touches)
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)

@@ -33,7 +33,7 @@ def fill_new_user(at: AppTest, **values) -> AppTest:
         at.multiselect(key="new_user.business_roles").set_value(values["business_roles"])
     if "default_warehouse" in values:
         at.selectbox(key="new_user.default_warehouse").set_value(values["default_warehouse"])
-    return at.button[0].click().run()  # the form's Preview button
+    return next(b for b in at.button if b.label == "Preview").click().run()
 
 
 def texts(at: AppTest) -> str:

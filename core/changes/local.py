@@ -90,7 +90,7 @@ class LocalChanges(ChangeBackend):
                 raise ChangeError(f"request {cr.ref} changed meanwhile (now {current.status.label}); reload and try again.")
             self.store.add_review(db, Review(cr.id, actor.username, decision, comment, stamp))
             action = {"approve": "approved", "request_changes": "changes_requested", "reject": "rejected",
-                      "comment": "commented"}[decision]
+                      "comment": "commented", "resubmit": "resubmitted"}[decision]
             self.store.add_event(db, Event(cr.id, stamp, actor.username, action, comment))
             if new_status != current.status:
                 self.store.update(db, cr.id, status=new_status)

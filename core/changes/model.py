@@ -41,7 +41,7 @@ class Event:
     request_id: int
     at: str
     actor: str
-    action: str  # submitted | approved | changes_requested | commented | rejected | rebased | merged | deployed
+    action: str  # submitted | approved | changes_requested | commented | resubmitted | rejected | rebased | merged | deployed
     detail: str = ""
 
 
@@ -49,7 +49,7 @@ class Event:
 class Review:
     request_id: int
     reviewer: str
-    decision: str  # approve | request_changes | reject | comment
+    decision: str  # approve | request_changes | reject | comment | resubmit (by the requester)
     comment: str
     at: str
 

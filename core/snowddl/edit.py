@@ -148,3 +148,144 @@ def remove_entry(text: str, key: str) -> str:
     elif start > 0 and not lines[start - 1].strip():
         start -= 1
     return _checked(text, "".join(lines[:start] + lines[end:]), key)
+
+
+# -- edits inside one entry (a user's business_roles, a warehouse's size): only those lines change --
+
+def _entry_mapping(text: str, key: str) -> tuple[Entry, yaml.MappingNode | None]:
+    """The entry and its value node when that value is a block mapping (None for flow style)."""
+    entry = _find(text, key)
+    if entry is None:
+        raise EditError(f"{key} does not exist")
+    node = yaml.compose(text, Loader=_Loader)
+    for k, v in node.value:
+        if str(k.value).upper() == key.upper():
+            if isinstance(v, yaml.MappingNode) and not v.flow_style:
+                return entry, v
+            return entry, None
+    return entry, None  # not reached: _find found it
+
+
+def _value_end(lines: list[str], start: int, value: yaml.Node) -> int:
+    """One past the last line of a value that starts on line `start` (trailing blanks/comments excluded)."""
+    line, col = value.end_mark.line, value.end_mark.column
+    end = line if line >= len(lines) or not lines[line][:col].strip() else line + 1
+    end = min(end, len(lines))
+    while end > start + 1 and (not lines[end - 1].strip() or lines[end - 1].lstrip().startswith("#")):
+        end -= 1
+    return max(end, start + 1)
+
+
+def _render_field(subkey: str, value, indent: int, like: str) -> str:
+    body = render_entry(subkey, value, like=like) if isinstance(value, (dict, list)) else yaml.dump(
+        {subkey: value}, Dumper=yaml.SafeDumper, sort_keys=False, allow_unicode=True, width=math.inf
+    )
+    return "".join(" " * indent + line if line.strip() else line for line in body.splitlines(keepends=True))
+
+
+def set_fields(text: str, key: str, values: dict) -> str:
+    """Set (or with None, remove) keys of one entry; the other lines of the file stay byte-identical."""
+    import copy
+
+    entry, mapping = _entry_mapping(text, key)
+    if mapping is None:  # a flow-style entry ({...}): re-render that entry only
+        current = _current(text, entry.key)
+        merged = copy.deepcopy(dict(current or {}))
+        for k, v in values.items():
+            if v is None:
+                merged.pop(k, None)
+            else:
+                merged[k] = v
+        return replace_entry(text, entry.key, merged)
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    indent = mapping.value[0][0].start_mark.column if mapping.value else 2
+    spans: dict[str, tuple[int, int]] = {}
+    for k, v in mapping.value:
+        spans[str(k.value)] = (k.start_mark.line, _value_end(lines, k.start_mark.line, v))
+    # Apply from the bottom up so earlier line numbers stay valid.
+    edits: list[tuple[int, int, str]] = []
+    appended = ""
+    for subkey, value in values.items():
+        if subkey in spans:
+            start, end = spans[subkey]
+            edits.append((start, end, "" if value is None else _render_field(subkey, value, indent, text)))
+        elif value is not None:
+            appended += _render_field(subkey, value, indent, text)
+    if appended:
+        edits.append((entry.end, entry.end, appended))
+    for start, end, new in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
+        lines[start:end] = [new] if new else []
+    return "".join(lines)
+
+
+def _block_sequence(text: str, key: str, subkey: str):
+    entry, mapping = _entry_mapping(text, key)
+    if mapping is None:
+        return entry, None
+    for k, v in mapping.value:
+        if str(k.value) == subkey:
+            return entry, v if isinstance(v, yaml.SequenceNode) and not v.flow_style and v.value else None
+    return entry, None
+
+
+def _current(text: str, key: str) -> dict:
+    data = yaml.safe_load(text) or {}
+    for k, v in data.items():
+        if str(k).upper() == key.upper():
+            return dict(v or {})
+    raise EditError(f"{key} does not exist")
+
+
+def _scalar(item: str) -> str:
+    return yaml.dump(item, Dumper=yaml.SafeDumper, allow_unicode=True, width=math.inf).removesuffix("...\n").strip()
+
+
+def add_list_items(text: str, key: str, subkey: str, items: list[str], comments: dict[str, str] | None = None) -> str:
+    """Append items to a list of one entry, one line each (with an optional trailing comment)."""
+    comments = comments or {}
+    _, seq = _block_sequence(text, key, subkey)
+    if seq is None:  # absent, empty or flow style: write the whole list
+        current = _current(text, key).get(subkey) or []
+        new = text if not current else set_fields(text, key, {subkey: None})
+        new = set_fields(new, key, {subkey: list(current) + list(items)})
+        if comments:  # now a block list: add the comments on the new items' lines
+            return _comment_items(new, key, subkey, comments)
+        return new
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    last = seq.value[-1]
+    first_line = lines[seq.value[0].start_mark.line]
+    dash = first_line[: first_line.index("-")]
+    insert_at = _value_end(lines, last.start_mark.line, last)
+    new = [f"{dash}- {_scalar(item)}" + (f"  # {comments[item]}" if item in comments else "") + "\n" for item in items]
+    lines[insert_at:insert_at] = new
+    return "".join(lines)
+
+
+def _comment_items(text: str, key: str, subkey: str, comments: dict[str, str]) -> str:
+    _, seq = _block_sequence(text, key, subkey)
+    lines = text.splitlines(keepends=True)
+    for node in seq.value:
+        if str(node.value) in comments and "#" not in lines[node.start_mark.line]:
+            line = lines[node.start_mark.line].rstrip("\n")
+            lines[node.start_mark.line] = f"{line}  # {comments[str(node.value)]}\n"
+    return "".join(lines)
+
+
+def remove_list_items(text: str, key: str, subkey: str, items: list[str], drop_empty: bool = True) -> str:
+    """Remove items (compared case-insensitively) from a list of one entry; the key goes when it empties."""
+    wanted = {i.upper() for i in items}
+    _, seq = _block_sequence(text, key, subkey)
+    current = _current(text, key).get(subkey) or []
+    remaining = [i for i in current if str(i).upper() not in wanted]
+    if seq is None or (drop_empty and not remaining):
+        return set_fields(text, key, {subkey: remaining or (None if drop_empty else [])})
+    lines = text.splitlines(keepends=True)
+    for node in reversed(seq.value):
+        if str(node.value).upper() in wanted:
+            start = node.start_mark.line
+            del lines[start:_value_end(lines, start, node)]
+    return "".join(lines)

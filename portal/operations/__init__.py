@@ -5,6 +5,7 @@ from portal.operations.merge import MergeRequest
 from portal.operations.preview import Preview, PreviewRequest
 from portal.operations.reject import RejectRequest
 from portal.operations.request_changes import RequestChanges
+from portal.operations.resubmit import ResubmitRequest
 from portal.operations.submit import SubmitRequest
 
-__all__ = ["ApproveRequest", "MergeRequest", "Preview", "PreviewRequest", "RejectRequest", "RequestChanges", "SubmitRequest"]
+__all__ = ["ApproveRequest", "MergeRequest", "Preview", "PreviewRequest", "RejectRequest", "RequestChanges", "ResubmitRequest", "SubmitRequest"]

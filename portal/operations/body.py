@@ -4,7 +4,7 @@ from __future__ import annotations
 from core.changes.model import Actor
 from portal.operations.preview import Preview
 
-_HIDDEN = {"rsa_public_key", "justification"}
+_HIDDEN = {"rsa_public_key", "rsa_public_key_2", "justification"}
 
 
 def render_body(preview: Preview, requester: Actor) -> str:

@@ -27,10 +27,12 @@ def require_reviewer(actor: Actor, cr: ChangeRequest) -> None:
 
 def approvals(services: Services, cr: ChangeRequest) -> list[str]:
     """Reviewers whose latest decision is an approval. (Re-applying the same request on a newer base
-    keeps them: the request did not change.)"""
+    keeps them: the request did not change. A resubmission changed it: earlier decisions no longer count.)"""
     latest: dict[str, str] = {}
     for review in services.changes.reviews(cr):
-        if review.decision in ("approve", "request_changes", "reject"):
+        if review.decision == "resubmit":
+            latest.clear()
+        elif review.decision in ("approve", "request_changes", "reject"):
             latest[review.reviewer] = review.decision
     return sorted(r for r, d in latest.items() if d == "approve" and r != cr.requester)
 

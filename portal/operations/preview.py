@@ -34,6 +34,8 @@ class Preview:
             "field_errors": self.field_errors,
             "diff": self.diff,
             "files": sorted(self.changes.files) if self.changes else [],
+            "title": self.changes.title if self.changes else None,
+            "summary": self.changes.summary if self.changes else None,
             "validation": self.validation.to_dict() if self.validation else None,
             "plan": self.plan,
         }

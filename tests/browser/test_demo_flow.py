@@ -111,7 +111,8 @@ def fill_new_user(page, key_text: str) -> None:
     roles.click()
     page.get_by_role("option", name="ANALYST", exact=True).click()
     page.keyboard.press("Escape")
-    page.get_by_test_id("stSelectbox").click()
+    page.get_by_test_id("stSelectbox").filter(has_text="Default warehouse").click()
+    page.keyboard.type("ANALYST_WH")  # filter, then pick: robust when the list opens slowly
     page.get_by_role("option", name="ANALYST_WH").click()
     page.get_by_role("textbox", name="Justification").fill("Jane joins the marketing analytics team on Monday.")
 

@@ -1,0 +1,9 @@
+"""New database: schemas, params, the team's business roles and an optional dedicated warehouse."""
+from portal.recipe_form import recipe_page
+
+recipe_page(
+    "new-database", "database.",
+    "Creates <DB>/params.yaml and one <DB>/<SCHEMA>/params.yaml per schema, the READ / WRITE / OWNER business roles "
+    "a team needs, and optionally a dedicated warehouse <DB>_WH with a monthly resource monitor.",
+    placeholders={"name": "PROJ_PRICING", "schemas": "RAW, MODELS", "retention_time": "1", "credit_quota": "50"},
+)

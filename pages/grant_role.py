@@ -1,0 +1,8 @@
+"""Grant business roles to a user, for good or until a date."""
+from portal.recipe_form import recipe_page
+
+recipe_page(
+    "grant-role", "grant_role.",
+    "Adds business roles to a user in user.yaml. With an end date the grant is time-bound: SnowDDL has no expiry, so "
+    "SnowTower records the date in the request and as a comment next to the role.",
+)

@@ -1,0 +1,52 @@
+"""Resubmit: the requester edits a request a reviewer sent back, on the same branch, for a new review."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.changes.base import ChangeError
+from core.changes.model import Actor, ChangeRequest, Status
+from core.fields import FieldError
+from portal.operations.guards import load_open
+from portal.operations.preview import PreviewRequest
+from portal.services import Services
+from recipes import RECIPES
+from recipes.base import FieldErrors
+
+
+@dataclass
+class ResubmitRequest:
+    services: Services
+    actor: Actor
+    request_id: int
+    raw: dict
+    note: str = ""
+
+    def execute(self) -> ChangeRequest:
+        cr = load_open(self.services, self.request_id)
+        # Why: a request speaks for its requester; nobody else may change what they asked for.
+        if self.actor.username != cr.requester:
+            raise ChangeError(f"only {cr.requester} can edit and resubmit {cr.ref}.")
+        # Why: an open or approved request is being (or has been) reviewed as it is; changing it under the
+        # reviewers' eyes would let unreviewed content through. Only a request sent back may change.
+        if cr.status != Status.CHANGES_REQUESTED:
+            raise ChangeError(f"{cr.ref} is {cr.status.label}; only a request with changes requested can be resubmitted.")
+        recipe = RECIPES.get(cr.recipe)
+        if recipe is None:
+            raise ChangeError(f"{cr.ref} was made by recipe {cr.recipe}, which this version does not know.")
+        # Why: the server computes the change again on the current base; nothing from the browser is trusted.
+        head = self.services.changes.base_head()
+        preview = PreviewRequest(self.services, recipe, self.raw, head).execute()
+        if preview.field_errors:
+            raise FieldErrors([FieldError(k, v) for k, v in preview.field_errors.items()])
+        # Why: a change SnowDDL rejects would break every later deployment from the base branch.
+        if not preview.validation.valid:
+            raise ChangeError("SnowDDL rejects the resulting configuration; nothing was resubmitted.")
+        # Why: the same branch keeps the conversation (and on GitHub the PR) in one place.
+        cr = self.services.changes.update_branch(
+            cr, preview.changes.files, head, self.actor,
+            "Edited by the requester after review" + (f": {self.note.strip()}" if self.note.strip() else ""),
+            preview.validation.to_dict(), preview.request_dict,
+        )
+        # Why: approvals were given to other content; the "resubmit" review resets them (guards.approvals)
+        # and puts the request back in the queue as open.
+        return self.services.changes.review(cr, self.actor, "resubmit", self.note.strip() or "Resubmitted after changes", Status.OPEN)

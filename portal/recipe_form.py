@@ -1,0 +1,254 @@
+"""One form for every recipe: fields drawn from the recipe's declaration, pickers filled from the current
+configuration, errors next to their fields, a preview before anything is written, then submit (or
+resubmit, when the requester edits a request a reviewer sent back).
+
+Pages call `recipe_page(...)` with what is particular to them; the state of a page lives in
+st.session_state under its own prefix (e.g. "grant_role.").
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Callable
+
+import streamlit as st
+
+from core.changes.base import ChangeError
+from core.keys import PRIVATE_KEY_MESSAGE, generate_key_pair
+from portal import ui, widgets
+from portal.operations import PreviewRequest, ResubmitRequest, SubmitRequest
+from recipes import RECIPES, FieldErrors
+from recipes.base import Field, Recipe
+from recipes.common import SIZE_LABELS, choices_for
+
+PENDING_KEY = "snowtower.resubmit"  # {"recipe", "id", "raw", "comment"} handed over by My requests
+
+
+def start_resubmit(cr, comment: str = "") -> None:
+    """Open the recipe's page with the request's fields filled in, to edit and resubmit it."""
+    st.session_state[PENDING_KEY] = {"recipe": cr.recipe, "id": cr.id, "ref": cr.ref, "raw": dict(cr.request), "comment": comment}
+    recipe = RECIPES[cr.recipe]
+    st.switch_page(ui.page(recipe.page))
+
+
+def _fmt(field: Field, changes_existing: bool) -> Callable:
+    empty = "(unchanged)" if changes_existing else "(none)"
+    if field.choices == "sizes":
+        return lambda v: f"{SIZE_LABELS[v]} ({v})" if v in SIZE_LABELS else (v or empty)
+    return lambda v: v or empty
+
+
+class RecipeForm:
+    def __init__(self, recipe: Recipe, prefix: str, *, outside: tuple[str, ...] = (),
+                 hidden: Callable[[dict], set[str]] | None = None, placeholders: dict[str, str] | None = None):
+        self.recipe = recipe
+        self.K = prefix
+        self.outside = outside  # fields drawn above the form, so the form can react to them
+        self.hidden = hidden or (lambda state: set())
+        self.placeholders = placeholders or {}
+        self.services, self.actor = ui.services(), ui.viewer()
+        self.snapshot = self.services.snapshot()
+        self._take_pending()
+
+    # -- state -------------------------------------------------------------------------------------
+    def _key(self, name: str) -> str:
+        return self.K + name
+
+    def _take_pending(self) -> None:
+        pending = st.session_state.get(PENDING_KEY)
+        if not pending or pending["recipe"] != self.recipe.name:
+            return
+        st.session_state.pop(PENDING_KEY)
+        for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(self.K)]:
+            del st.session_state[key]
+        for f in self.recipe.fields:
+            self._set(f, pending["raw"].get(f.name))
+        st.session_state[self._key("resubmit")] = {"id": pending["id"], "ref": pending["ref"], "comment": pending["comment"]}
+
+    def _set(self, f: Field, value) -> None:
+        key = self._key(f.name)
+        if f.kind == "multiselect":
+            st.session_state[key] = [str(v) for v in (value or [])]
+        elif f.kind == "date":
+            st.session_state[key] = dt.date.fromisoformat(value) if value else None
+        elif f.kind == "bool":
+            st.session_state[key] = bool(value)
+        elif f.kind == "select":
+            st.session_state[key] = str(value) if value not in (None, "") else (None if f.required else "")
+        else:
+            st.session_state[key] = "" if value is None else str(value)
+
+    def load_current(self) -> None:
+        """on_change of the target picker: start the form from the object's current values."""
+        name = st.session_state.get(self._key("name"))
+        if name and self.recipe.current:
+            for fname, value in self.recipe.current(self.snapshot, name).items():
+                f = self.recipe.field(fname)
+                if f:
+                    self._set(f, value)
+        st.session_state.pop(self._key("preview"), None)
+
+    def visible(self) -> list[Field]:
+        state = {f.name: st.session_state.get(self._key(f.name)) for f in self.recipe.fields}
+        hide = self.hidden(state)
+        return [f for f in self.recipe.fields if f.name not in hide]
+
+    def raw(self) -> dict:
+        out: dict = {}
+        for f in self.visible():
+            value = st.session_state.get(self._key(f.name))
+            if f.kind == "date":
+                value = value.isoformat() if value else None
+            elif f.kind == "select" and value in ("", None):
+                value = None
+            elif f.kind == "bool":
+                value = bool(value)
+            elif f.kind == "multiselect":
+                value = list(value or [])
+            if value is None:
+                continue
+            out[f.name] = value
+        return out
+
+    # -- callbacks ---------------------------------------------------------------------------------
+    def on_preview(self) -> None:
+        st.session_state.pop(self._key("submitted"), None)
+        raw = self.raw()
+        preview = PreviewRequest(self.services, self.recipe, raw).execute()
+        for f in self.recipe.fields:
+            if f.kind == "key" and preview.field_errors.get(f.name) == PRIVATE_KEY_MESSAGE:
+                # A private key was pasted: drop it from the form and from memory at once.
+                st.session_state[self._key(f.name)] = ""
+                raw.pop(f.name, None)
+        st.session_state[self._key("preview")] = preview
+        st.session_state[self._key("raw")] = raw
+
+    def on_submit(self) -> None:
+        preview = st.session_state.get(self._key("preview"))
+        resubmit = st.session_state.get(self._key("resubmit"))
+        raw = st.session_state.get(self._key("raw")) or {}
+        try:
+            if resubmit:
+                cr = ResubmitRequest(self.services, self.actor, resubmit["id"], raw).execute()
+            else:
+                cr = SubmitRequest(self.services, self.actor, self.recipe, raw, preview.base_sha).execute()
+        except FieldErrors as exc:
+            st.session_state[self._key("error")] = "; ".join(str(e) for e in exc.errors)
+        except ChangeError as exc:
+            st.session_state[self._key("error")] = str(exc)
+        else:
+            st.session_state[self._key("submitted")] = f"{cr.ref} ({cr.title})" + (" again" if resubmit else "")
+            for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(self.K) and k != self._key("submitted")]:
+                del st.session_state[key]
+
+    def on_cancel_resubmit(self) -> None:
+        for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(self.K)]:
+            del st.session_state[key]
+
+    def on_generate(self, field_name: str) -> None:
+        passphrase = st.session_state.get(self._key("passphrase")) or None
+        pair = generate_key_pair(passphrase)
+        st.session_state[self._key(field_name)] = pair.public_pem
+        st.session_state[self._key("private_once")] = (pair.private_pem, bool(passphrase))
+        st.session_state[self._key("passphrase")] = ""  # never kept after use
+
+    # -- drawing -----------------------------------------------------------------------------------
+    def field_error(self, name: str) -> None:
+        preview = st.session_state.get(self._key("preview"))
+        if preview and name in preview.field_errors:
+            f = self.recipe.field(name)
+            st.error(f"{f.label if f else name} {preview.field_errors[name]}", icon=":material/error:")
+
+    def widget(self, f: Field) -> None:
+        key = self._key(f.name)
+        options = choices_for(f, self.snapshot)
+        if f.kind == "multiselect":
+            current = [v for v in st.session_state.get(key) or [] if v not in options]
+            st.multiselect(f.label, options + current, key=key, help=f.help or None)
+        elif f.kind == "select":
+            if f.name == "name" and self.recipe.current and "name" in self.outside:
+                st.selectbox(f.label, options, key=key, index=None, placeholder="Choose ...", help=f.help or None,
+                             on_change=self.load_current)
+            elif isinstance(f.choices, tuple) and len(options) <= 3:
+                st.radio(f.label, options, key=key, horizontal=True, help=f.help or None)
+            elif f.required:
+                st.selectbox(f.label, options, key=key, index=None, placeholder="Choose ...", help=f.help or None,
+                             format_func=_fmt(f, self.recipe.current is not None))
+            else:
+                st.selectbox(f.label, [""] + options, key=key, help=f.help or None, format_func=_fmt(f, self.recipe.current is not None))
+        elif f.kind == "date":
+            st.date_input(f.label, value=None, key=key, help=f.help or None,
+                          min_value=dt.date.today() + dt.timedelta(days=1))
+        elif f.kind == "bool":
+            st.checkbox(f.label, key=key, help=f.help or None)
+        elif f.kind in ("key", "textarea"):
+            st.text_area(f.label, key=key, height=140 if f.kind == "key" else 90, help=f.help or None,
+                         placeholder=self.placeholders.get(f.name) or ("-----BEGIN PUBLIC KEY-----\n...\n-----END PUBLIC KEY-----"
+                                                                       if f.kind == "key" else "Why is this needed?"))
+        else:
+            st.text_input(f.label, key=key, help=f.help or None, placeholder=self.placeholders.get(f.name, ""))
+        self.field_error(f.name)
+
+    def key_generator(self, field_name: str) -> None:
+        once = st.session_state.pop(self._key("private_once"), None)
+        if once:
+            private_pem, encrypted = once
+            with st.container(border=True):
+                st.warning("Download your **private key** now. It is offered this once and SnowTower keeps only "
+                           "the public key (filled in below)." + (" It is encrypted with your passphrase." if encrypted else ""),
+                           icon=":material/key:")
+                st.download_button("Download private key (rsa_key.p8)", private_pem, file_name="rsa_key.p8",
+                                   mime="application/x-pem-file", on_click="ignore", type="primary", key=self._key("download"))
+            del private_pem, once  # the page keeps no reference: the next run forgets it
+        with st.expander("No key pair yet? Generate one in your browser session"):
+            st.caption("Creates an RSA 2048 key pair, offers the private key once as a download (PKCS#8, encrypted "
+                       "with a passphrase if you give one) and keeps only the public key. Nothing is written to disk, "
+                       "the request or a log.")
+            st.text_input("Passphrase (optional)", type="password", key=self._key("passphrase"))
+            st.button("Generate a key pair for me", key=self._key("generate"), on_click=self.on_generate, args=(field_name,))
+
+    def render(self, intro: str, extra: Callable[["RecipeForm"], None] | None = None) -> None:
+        st.title(self.recipe.title)
+        st.caption(intro)
+        resubmit = st.session_state.get(self._key("resubmit"))
+        if resubmit:
+            st.info(f"Editing **{resubmit['ref']}**, sent back by a reviewer"
+                    + (f": “{resubmit['comment']}”" if resubmit.get("comment") else "")
+                    + ". Resubmitting updates the same branch and asks for a fresh review.", icon=":material/edit:")
+            st.button("Stop editing", key=self._key("cancel"), on_click=self.on_cancel_resubmit)
+        submitted = st.session_state.get(self._key("submitted"))
+        if submitted:
+            st.success(f"Submitted as {submitted}. Follow it under My requests.", icon=":material/task_alt:")
+            st.page_link(ui.page("my_requests"), label="My requests", icon=":material/list_alt:")
+        fields = self.visible()
+        for f in fields:
+            if f.name in self.outside:
+                self.widget(f)
+        if extra:
+            extra(self)
+        for f in fields:
+            if f.kind == "key":
+                self.key_generator(f.name)
+        with st.form(self.K + "form", border=True):
+            for f in fields:
+                if f.name not in self.outside:
+                    self.widget(f)
+            st.form_submit_button("Preview", type="primary", on_click=self.on_preview)
+        preview = st.session_state.get(self._key("preview"))
+        if preview and not submitted:
+            if preview.field_errors:
+                st.error(f"Fix the {len(preview.field_errors)} field(s) marked above; nothing was written.")
+            else:
+                widgets.preview_panel(preview)
+                if preview.ok:
+                    st.button("Resubmit request" if resubmit else "Submit request", type="primary",
+                              key=self._key("submit"), on_click=self.on_submit)
+        error = st.session_state.pop(self._key("error"), None)
+        if error:
+            st.error(error, icon=":material/error:")
+
+
+def recipe_page(recipe_name: str, prefix: str, intro: str, **kwargs) -> RecipeForm:
+    extra = kwargs.pop("extra", None)
+    form = RecipeForm(RECIPES[recipe_name], prefix, **kwargs)
+    form.render(intro, extra)
+    return form

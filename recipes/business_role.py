@@ -1,0 +1,167 @@
+"""Business roles: a new one composed of schema access, warehouse usage and technical roles; change one."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from core import fields
+from core.snowddl.edit import EditError, add_entry, add_list_items, remove_list_items, set_fields
+from core.snowddl.snapshot import Snapshot
+from recipes.base import ChangeSet, Collector, Field, Recipe
+from recipes.common import JUSTIFICATION, entry, existing, names, new_name, refuse_unknown, schema_patterns
+
+ROLE_FILE = "business_role.yaml"
+LIST_KEYS = ("schema_read", "schema_write", "schema_owner", "warehouse_usage", "technical_roles")
+
+_LISTS = (
+    Field("schema_read", "Read schemas", "SELECT on DATABASE.SCHEMA or every schema of DATABASE.*", is_list=True,
+          kind="multiselect", choices="schema_patterns"),
+    Field("schema_write", "Write schemas", "INSERT / UPDATE / DELETE (pair with read)", is_list=True,
+          kind="multiselect", choices="schema_patterns"),
+    Field("schema_owner", "Owned schemas", "Create and drop objects", is_list=True, kind="multiselect", choices="schema_patterns"),
+    Field("warehouse_usage", "Warehouses", "The first is the default warehouse of the role's users.", is_list=True,
+          kind="multiselect", choices="warehouses"),
+    Field("technical_roles", "Technical roles", "Fine-grained bundles from technical_role.yaml", is_list=True,
+          kind="multiselect", choices="technical_roles"),
+)
+
+
+@dataclass(frozen=True)
+class BusinessRoleRequest:
+    name: str
+    justification: str
+    lists: tuple[tuple[str, tuple[str, ...] | None], ...]  # key -> items (None: unchanged)
+    comment: str | None = None
+
+    def get(self, key: str):
+        return dict(self.lists).get(key)
+
+
+NEW_FIELDS = (
+    Field("name", "Role name", "The business role's key, e.g. MARKETING_ANALYST (becomes MARKETING_ANALYST__B_ROLE).", required=True),
+    *_LISTS,
+    Field("comment", "Comment", "What the role is for"),
+    JUSTIFICATION,
+)
+CHANGE_FIELDS = (
+    Field("name", "Role", required=True, kind="select", choices="business_roles"),
+    *_LISTS,
+    Field("comment", "Comment"),
+    JUSTIFICATION,
+)
+
+
+def _lists(c: Collector, raw: dict, base: Snapshot, only_given: bool) -> dict[str, list[str] | None]:
+    out: dict[str, list[str] | None] = {}
+    for key in LIST_KEYS:
+        if only_given and key not in raw:
+            out[key] = None
+            continue
+        if key.startswith("schema_"):
+            out[key] = schema_patterns(c, key, raw.get(key), base)
+        elif key == "warehouse_usage":
+            out[key] = names(c, key, raw.get(key), base.config.warehouses, "a warehouse")
+        else:
+            out[key] = names(c, key, raw.get(key), base.config.technical_roles, "a technical role")
+    return out
+
+
+def parse_new(raw: dict[str, Any], base: Snapshot) -> BusinessRoleRequest:
+    c = Collector()
+    name = new_name(c, "name", raw.get("name"), base.config.business_roles, "business role")
+    lists = _lists(c, raw, base, only_given=False)
+    if not any(lists.values()) and not any(e.field in LIST_KEYS for e in c.errors):
+        c.add("schema_read", "a role needs some access: pick schemas, warehouses or technical roles.")
+    comment = c.check(fields.free_text, "comment", raw.get("comment"), max_len=300)
+    why = c.check(fields.justification, raw.get("justification"))
+    refuse_unknown(c, raw, NEW_FIELDS)
+    c.raise_if_any()
+    return BusinessRoleRequest(name, why, tuple((k, tuple(v)) for k, v in lists.items()), comment)
+
+
+def _edit(fn, *args):
+    try:
+        return fn(*args)
+    except EditError as exc:
+        raise ValueError(f"{ROLE_FILE}: {exc}") from None
+
+
+def build_new(base: Snapshot, req: BusinessRoleRequest) -> ChangeSet:
+    body: dict[str, Any] = {k: list(v) for k, v in req.lists if v}
+    if req.comment:
+        body["comment"] = req.comment
+    text = _edit(add_entry, base.text(ROLE_FILE) or "", req.name, body)
+    parts = [f"{k} {', '.join(v)}" for k, v in req.lists if v]
+    return ChangeSet(f"New business role {req.name}", {ROLE_FILE: text},
+                     f"Adds business role {req.name}: " + "; ".join(parts) + ".")
+
+
+def _to_dict(req: BusinessRoleRequest) -> dict:
+    out: dict[str, Any] = {"name": req.name}
+    for k, v in req.lists:
+        if v is not None:
+            out[k] = list(v)
+    if req.comment is not None:
+        out["comment"] = req.comment
+    out["justification"] = req.justification
+    return out
+
+
+NEW_BUSINESS_ROLE: Recipe[BusinessRoleRequest] = Recipe(
+    "new-business-role", "New business role", NEW_FIELDS, parse_new, build_new, _to_dict,
+    description="A job function: schema read / write / owner, warehouses and technical roles", page="business_role", touches=(ROLE_FILE,),
+)
+
+
+def current(base: Snapshot, name: str) -> dict:
+    role = entry(base, ROLE_FILE, name) or {}
+    out = {k: [str(x).upper() for x in role.get(k) or []] for k in LIST_KEYS}
+    out["comment"] = str(role.get("comment") or "")
+    return out
+
+
+def parse_change(raw: dict[str, Any], base: Snapshot) -> BusinessRoleRequest:
+    c = Collector()
+    name = existing(c, "name", raw.get("name"), base.config.business_roles, "a business role")
+    lists = _lists(c, raw, base, only_given=True)
+    comment = (c.check(fields.free_text, "comment", raw.get("comment"), max_len=300) or "") if "comment" in raw else None
+    why = c.check(fields.justification, raw.get("justification"))
+    refuse_unknown(c, raw, CHANGE_FIELDS)
+    if name and not c.errors:
+        now = current(base, name)
+        changed = [k for k, v in lists.items() if v is not None and v != now[k]]
+        if comment is not None and comment != now["comment"]:
+            changed.append("comment")
+        if not changed:
+            c.add("name", f"nothing to change: {name} already has exactly this access.")
+    c.raise_if_any()
+    return BusinessRoleRequest(name, why, tuple((k, None if v is None else tuple(v)) for k, v in lists.items()), comment)
+
+
+def build_change(base: Snapshot, req: BusinessRoleRequest) -> ChangeSet:
+    text = base.text(ROLE_FILE) or ""
+    now = current(base, req.name)
+    notes = []
+    for key, items in req.lists:
+        if items is None:
+            continue
+        removed = [x for x in now[key] if x not in items]
+        added = [x for x in items if x not in now[key]]
+        if removed:
+            text = _edit(remove_list_items, text, req.name, key, removed)
+            notes.append(f"{key} -{', -'.join(removed)}")
+        if added:
+            text = _edit(add_list_items, text, req.name, key, added)
+            notes.append(f"{key} +{', +'.join(added)}")
+    if req.comment is not None and req.comment != now["comment"]:
+        text = _edit(set_fields, text, req.name, {"comment": req.comment or None})
+        notes.append("comment")
+    return ChangeSet(f"Change business role {req.name}", {ROLE_FILE: text},
+                     f"Changes {req.name}: " + "; ".join(notes) + ". Every user holding the role gets the new access.")
+
+
+CHANGE_BUSINESS_ROLE: Recipe[BusinessRoleRequest] = Recipe(
+    "change-business-role", "Change a business role", CHANGE_FIELDS, parse_change, build_change, _to_dict,
+    current=current, description="Add or remove schemas, warehouses or technical roles of a business role",
+    page="change_business_role", touches=(ROLE_FILE,),
+)

@@ -1,0 +1,210 @@
+"""Helpers every recipe shares: reading entries of the base config, list fields, pickers."""
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import re
+from typing import Any
+
+import yaml
+
+from core import fields
+from core.snowddl.snapshot import Snapshot
+from recipes.base import Collector, Field
+
+# Snowflake's standard warehouse sizes as SnowDDL writes them, with credits per hour (per cluster).
+CREDITS_PER_HOUR = {
+    "XSMALL": 1, "SMALL": 2, "MEDIUM": 4, "LARGE": 8, "XLARGE": 16, "XXLARGE": 32,
+    "XXXLARGE": 64, "X4LARGE": 128, "X5LARGE": 256, "X6LARGE": 512,
+}
+SIZE_LABELS = {
+    "XSMALL": "X-Small", "SMALL": "Small", "MEDIUM": "Medium", "LARGE": "Large", "XLARGE": "X-Large",
+    "XXLARGE": "2X-Large", "XXXLARGE": "3X-Large", "X4LARGE": "4X-Large", "X5LARGE": "5X-Large", "X6LARGE": "6X-Large",
+}
+_SIZE_ALIASES = {re.sub(r"[^A-Z0-9]", "", v.upper()): k for k, v in SIZE_LABELS.items()} | {
+    "2XLARGE": "XXLARGE", "3XLARGE": "XXXLARGE", "4XLARGE": "X4LARGE", "5XLARGE": "X5LARGE", "6XLARGE": "X6LARGE",
+}
+
+JUSTIFICATION = Field("justification", "Justification", "Why this is needed; reviewers read it.", required=True, kind="textarea")
+
+
+class _TagTolerantLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """Reads SnowDDL files for their values; `!decrypt` / `!include` values stay as their text."""
+
+
+_TagTolerantLoader.add_multi_constructor("!", lambda loader, suffix, node: loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode) else None)
+
+
+@functools.lru_cache(maxsize=64)
+def _load(text: str) -> dict:
+    data = yaml.load(text, Loader=_TagTolerantLoader)
+    return data if isinstance(data, dict) else {}
+
+
+def entries_of(base: Snapshot, rel: str) -> dict[str, dict]:
+    """The entries of a one-object-per-key file, keys upper-cased (read-only)."""
+    text = base.text(rel)
+    if not text:
+        return {}
+    return {str(k).upper(): (v if isinstance(v, dict) else {}) for k, v in _load(text).items()}
+
+
+def entry(base: Snapshot, rel: str, name: str) -> dict | None:
+    return entries_of(base, rel).get(name.upper())
+
+
+def as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, (list, tuple, set)):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [str(value).strip()] if str(value).strip() else []
+
+
+def refuse_unknown(c: Collector, raw: dict, field_list: tuple[Field, ...]) -> None:
+    known = {f.name for f in field_list}
+    for extra in sorted(set(raw) - known, key=str):
+        c.add(str(extra), "is not a field of this request.")
+
+
+def existing(c: Collector, field_name: str, value: Any, known: list[str], what: str) -> str | None:
+    """An identifier that must name an existing object."""
+    name = c.check(fields.identifier, field_name, value)
+    if name and name not in known:
+        c.add(field_name, f"{name} is not {what} of this configuration.")
+        return None
+    return name
+
+
+def new_name(c: Collector, field_name: str, value: Any, taken: list[str], what: str, max_len: int = 200) -> str | None:
+    name = c.check(fields.identifier, field_name, value)
+    if name and len(name) > max_len:
+        c.add(field_name, f"is longer than {max_len} characters.")
+        return None
+    if name and name in taken:
+        c.add(field_name, f"{what} {name} already exists.")
+        return None
+    return name
+
+
+def names(c: Collector, field_name: str, value: Any, known: list[str], what: str) -> list[str]:
+    """A list of identifiers naming existing objects, deduplicated, in the order given."""
+    out: list[str] = []
+    for item in as_list(value):
+        name = existing(c, field_name, item, known, what)
+        if name and name not in out:
+            out.append(name)
+    return out
+
+
+def schema_patterns(c: Collector, field_name: str, value: Any, base: Snapshot) -> list[str]:
+    """DB.SCHEMA or DB.* names of this configuration, as business roles' schema_* keys take them."""
+    out: list[str] = []
+    dbs, schemas = base.config.databases, set(base.config.schemas)
+    for item in as_list(value):
+        db, dot, schema = item.partition(".")
+        if not dot:
+            c.add(field_name, "takes DATABASE.SCHEMA or DATABASE.* (e.g. ANALYTICS.MARTS).")
+            continue
+        d = c.check(fields.identifier, field_name, db)
+        s = "*" if schema.strip() == "*" else c.check(fields.identifier, field_name, schema)
+        if not d or not s:
+            continue
+        if d not in dbs:
+            c.add(field_name, f"{d} is not a database of this configuration.")
+        elif s != "*" and f"{d}.{s}" not in schemas:
+            c.add(field_name, f"{d}.{s} is not a schema of this configuration.")
+        elif f"{d}.{s}" not in out:
+            out.append(f"{d}.{s}")
+    return out
+
+
+def size(c: Collector, field_name: str, value: Any, required: bool = True) -> str | None:
+    text = "" if value is None else str(value).strip()
+    if not text:
+        if required:
+            c.add(field_name, "is required: pick a warehouse size.")
+        return None
+    key = re.sub(r"[^A-Z0-9]", "", text.upper())
+    found = key if key in CREDITS_PER_HOUR else _SIZE_ALIASES.get(key)
+    if not found:
+        c.add(field_name, "must be one of " + ", ".join(SIZE_LABELS.values()) + ".")
+    return found
+
+
+def integer(c: Collector, field_name: str, value: Any, lo: int, hi: int, required: bool = False) -> int | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            c.add(field_name, "is required.")
+        return None
+    if isinstance(value, bool):
+        c.add(field_name, "must be a whole number.")
+        return None
+    try:
+        number = int(str(value).strip()) if not isinstance(value, int) else value
+    except ValueError:
+        c.add(field_name, "must be a whole number.")
+        return None
+    if not lo <= number <= hi:
+        c.add(field_name, f"must be between {lo} and {hi}.")
+        return None
+    return number
+
+
+def boolean(c: Collector, field_name: str, value: Any) -> bool | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "1", "on"):
+        return True
+    if text in ("false", "no", "0", "off"):
+        return False
+    c.add(field_name, "must be true or false.")
+    return None
+
+
+def future_date(c: Collector, field_name: str, value: Any, today: _dt.date | None = None) -> _dt.date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, _dt.datetime):
+        value = value.date()
+    if isinstance(value, _dt.date):
+        day = value
+    else:
+        try:
+            day = _dt.date.fromisoformat(str(value).strip())
+        except ValueError:
+            c.add(field_name, "must be a date written YYYY-MM-DD.")
+            return None
+    today = today or _dt.date.today()
+    if day <= today:
+        c.add(field_name, f"must be after today ({today.isoformat()}).")
+        return None
+    if day > today + _dt.timedelta(days=3 * 366):
+        c.add(field_name, "must be within three years; ask for permanent access instead.")
+        return None
+    return day
+
+
+def choices_for(field: Field, base: Snapshot) -> list[str]:
+    """The options a form offers for a picker field, from the current configuration."""
+    if isinstance(field.choices, tuple):
+        return list(field.choices)
+    cfg = base.config
+    if field.choices == "schema_patterns":
+        return sorted(cfg.schemas + [f"{d}.*" for d in cfg.databases])
+    if field.choices == "sizes":
+        return list(CREDITS_PER_HOUR)
+    if field.choices:
+        return list(getattr(cfg, field.choices))
+    return []
+
+
+def credits_note(size_name: str | None) -> str:
+    if not size_name:
+        return ""
+    return f"{SIZE_LABELS[size_name]} ({CREDITS_PER_HOUR[size_name]} credit(s)/hour)"

@@ -1,0 +1,174 @@
+"""New database: its schemas and params, the read / write / owner business roles a team needs, and an
+optional dedicated warehouse with a resource monitor."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import yaml
+
+from core import fields
+from core.snowddl.edit import EditError, add_entry
+from core.snowddl.snapshot import Snapshot
+from recipes.base import ChangeSet, Collector, Field, Recipe
+from recipes.common import (JUSTIFICATION, as_list, boolean, credits_note, integer, names,
+                            new_name, refuse_unknown, size)
+
+ROLE_KINDS = ("READ", "WRITE", "OWNER")
+RESERVED_SCHEMAS = ("PUBLIC", "INFORMATION_SCHEMA")
+MAX_SCHEMAS = 50
+
+
+@dataclass(frozen=True)
+class NewDatabaseRequest:
+    name: str
+    schemas: tuple[str, ...]
+    business_roles: tuple[str, ...]  # of ROLE_KINDS
+    justification: str
+    comment: str | None = None
+    retention_time: int | None = None
+    is_transient: bool | None = None
+    is_sandbox: bool | None = None
+    warehouse_usage: tuple[str, ...] = ()
+    size: str | None = None  # a dedicated warehouse <DB>_WH of this size
+    credit_quota: int | None = None  # its monthly resource monitor <DB>_MONITOR
+
+    @property
+    def warehouse(self) -> str | None:
+        return f"{self.name}_WH" if self.size else None
+
+    @property
+    def monitor(self) -> str | None:
+        return f"{self.name}_MONITOR" if self.size and self.credit_quota else None
+
+    def role(self, kind: str) -> str:
+        return f"{self.name}_{kind}"
+
+
+FIELDS = (
+    Field("name", "Database name", "e.g. PROJ_PRICING", required=True),
+    Field("schemas", "Schemas", "Comma-separated schema names, e.g. RAW, MODELS", is_list=True, required=True),
+    Field("comment", "Comment", "What the database holds"),
+    Field("retention_time", "Time Travel retention (days)", "0 to 90; empty for the account default", kind="int"),
+    Field("is_transient", "Transient (no Fail-safe)", kind="bool"),
+    Field("is_sandbox", "Sandbox (SnowDDL leaves unknown objects alone)", kind="bool"),
+    Field("business_roles", "Business roles to create", "<DB>_READ reads every schema, <DB>_WRITE also writes, "
+          "<DB>_OWNER owns them.", is_list=True, kind="multiselect", choices=ROLE_KINDS),
+    Field("warehouse_usage", "Existing warehouses for these roles", is_list=True, kind="multiselect", choices="warehouses"),
+    Field("size", "Dedicated warehouse size", "Optional: creates <DB>_WH of this size for the roles.", kind="select", choices="sizes"),
+    Field("credit_quota", "Monthly credit quota", "With a dedicated warehouse: a resource monitor <DB>_MONITOR "
+          "that notifies at 75% and suspends at 100%.", kind="int"),
+    JUSTIFICATION,
+)
+
+
+def parse(raw: dict[str, Any], base: Snapshot) -> NewDatabaseRequest:
+    c = Collector()
+    cfg = base.config
+    name = new_name(c, "name", raw.get("name"), cfg.databases, "database")
+    schemas: list[str] = []
+    for item in as_list(raw.get("schemas")):
+        s = c.check(fields.identifier, "schemas", item)
+        if s in RESERVED_SCHEMAS:
+            c.add("schemas", f"{s} is made by Snowflake itself; pick another name.")
+        elif s and len(s) > 200:
+            c.add("schemas", "a schema name is longer than 200 characters.")
+        elif s and s not in schemas:
+            schemas.append(s)
+    if not schemas and not any(e.field == "schemas" for e in c.errors):
+        c.add("schemas", "must not be empty: name at least one schema.")
+    if len(schemas) > MAX_SCHEMAS:
+        c.add("schemas", f"at most {MAX_SCHEMAS} schemas per request.")
+    kinds: list[str] = []
+    for item in as_list(raw.get("business_roles")):
+        kind = item.strip().upper()
+        if kind not in ROLE_KINDS:
+            c.add("business_roles", "takes READ, WRITE and/or OWNER.")
+        elif kind not in kinds:
+            kinds.append(kind)
+    comment = c.check(fields.free_text, "comment", raw.get("comment"), max_len=300)
+    retention = integer(c, "retention_time", raw.get("retention_time"), 0, 90)
+    transient = boolean(c, "is_transient", raw.get("is_transient"))
+    sandbox = boolean(c, "is_sandbox", raw.get("is_sandbox"))
+    warehouses = names(c, "warehouse_usage", raw.get("warehouse_usage"), cfg.warehouses, "a warehouse")
+    wh_size = size(c, "size", raw.get("size"), required=False)
+    quota = integer(c, "credit_quota", raw.get("credit_quota"), 1, 1_000_000)
+    if quota and not raw.get("size"):
+        c.add("credit_quota", "needs a dedicated warehouse: pick its size too.")
+    if name:
+        taken = []
+        for kind in kinds:
+            if f"{name}_{kind}" in cfg.business_roles:
+                taken.append(f"business role {name}_{kind}")
+        if wh_size and f"{name}_WH" in cfg.warehouses:
+            taken.append(f"warehouse {name}_WH")
+        if quota and f"{name}_MONITOR" in cfg.resource_monitors:
+            taken.append(f"resource monitor {name}_MONITOR")
+        if taken:
+            c.add("name", "would create objects that already exist: " + ", ".join(taken) + ".")
+    why = c.check(fields.justification, raw.get("justification"))
+    refuse_unknown(c, raw, FIELDS)
+    c.raise_if_any()
+    return NewDatabaseRequest(name, tuple(schemas), tuple(kinds), why, comment, retention, transient, sandbox,
+                              tuple(warehouses), wh_size, quota if wh_size else None)
+
+
+def _params(values: dict, header: str) -> str:
+    body = {k: v for k, v in values.items() if v is not None}
+    text = yaml.dump(body, Dumper=yaml.SafeDumper, sort_keys=False, allow_unicode=True, width=math.inf) if body else ""
+    return f"# {header}\n" + text
+
+
+def _add(base: Snapshot, files: dict, rel: str, key: str, value: dict) -> None:
+    try:
+        files[rel] = add_entry(files.get(rel, base.text(rel) or ""), key, value)
+    except EditError as exc:
+        raise ValueError(f"{rel}: {exc}") from None
+
+
+def build(base: Snapshot, req: NewDatabaseRequest) -> ChangeSet:
+    files: dict[str, str | None] = {}
+    files[f"{req.name}/params.yaml"] = _params(
+        {"comment": req.comment, "retention_time": req.retention_time, "is_transient": req.is_transient,
+         "is_sandbox": req.is_sandbox}, f"{req.name}: requested through SnowTower.")
+    for schema in req.schemas:
+        files[f"{req.name}/{schema}/params.yaml"] = _params({}, f"{req.name}.{schema}: requested through SnowTower.")
+    if req.monitor:
+        _add(base, files, "resource_monitor.yaml", req.monitor,
+             {"credit_quota": req.credit_quota, "frequency": "MONTHLY", "triggers": {75: "NOTIFY", 100: "SUSPEND"}})
+    if req.warehouse:
+        wh: dict[str, Any] = {"size": req.size, "auto_suspend": 60}
+        if req.monitor:
+            wh["resource_monitor"] = req.monitor
+        wh["comment"] = f"Dedicated warehouse of {req.name}"
+        _add(base, files, "warehouse.yaml", req.warehouse, wh)
+    usage = ([req.warehouse] if req.warehouse else []) + list(req.warehouse_usage)
+    keys = {"READ": ("schema_read",), "WRITE": ("schema_read", "schema_write"), "OWNER": ("schema_owner",)}
+    for kind in req.business_roles:
+        # Fresh lists for each key: shared objects would come out as YAML anchors (&id001).
+        role: dict[str, Any] = {key: [f"{req.name}.*"] for key in keys[kind]}
+        if usage:
+            role["warehouse_usage"] = list(usage)
+        role["comment"] = f"{kind.capitalize()} access to {req.name}"
+        _add(base, files, "business_role.yaml", req.role(kind), role)
+    parts = [f"database {req.name} with schema(s) {', '.join(req.schemas)}"]
+    if req.business_roles:
+        parts.append("business role(s) " + ", ".join(req.role(k) for k in req.business_roles))
+    if req.warehouse:
+        parts.append(f"warehouse {req.warehouse} ({credits_note(req.size)})"
+                     + (f" with resource monitor {req.monitor} ({req.credit_quota} credits a month)" if req.monitor else ""))
+    return ChangeSet(f"New database {req.name}", files, "Adds " + "; ".join(parts) + ".")
+
+
+def to_dict(req: NewDatabaseRequest) -> dict:
+    out = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(req).items() if v is not None and v != ()}
+    return out
+
+
+NEW_DATABASE: Recipe[NewDatabaseRequest] = Recipe(
+    "new-database", "New database", FIELDS, parse, build, to_dict,
+    description="A database with schemas, retention, read / write / owner roles and an optional warehouse",
+    page="database",
+    touches=("{name}/params.yaml", "{name}/*/params.yaml", "business_role.yaml", "warehouse.yaml", "resource_monitor.yaml"),
+)

@@ -1,0 +1,104 @@
+"""Rotate a user's RSA key without downtime: add the new key as rsa_public_key_2, then promote it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from core import fields
+from core.keys import parse_public_key
+from core.snowddl.edit import EditError, set_fields
+from core.snowddl.snapshot import Snapshot
+from recipes.base import ChangeSet, Collector, Field, Recipe
+from recipes.common import JUSTIFICATION, entry, existing, refuse_unknown
+
+USER_FILE = "user.yaml"
+
+
+@dataclass(frozen=True)
+class RotateRequest:
+    name: str
+    rsa_public_key_2: str
+    justification: str
+    key_fingerprint: str = ""
+
+
+ROTATE_FIELDS = (
+    Field("name", "User", required=True, kind="select", choices="users"),
+    Field("rsa_public_key_2", "New RSA public key", "The new key (PEM or base64 body). It is added next to the "
+          "current one; once clients use it, promote it.", required=True, kind="key"),
+    JUSTIFICATION,
+)
+
+
+def _edit(text: str, name: str, values: dict) -> str:
+    try:
+        return set_fields(text, name, values)
+    except EditError as exc:
+        raise ValueError(f"{USER_FILE}: {exc}") from None
+
+
+def parse_rotate(raw: dict[str, Any], base: Snapshot) -> RotateRequest:
+    c = Collector()
+    name = existing(c, "name", raw.get("name"), base.config.users, "a user")
+    key = c.check(parse_public_key, "rsa_public_key_2", raw.get("rsa_public_key_2"))
+    if name and key:
+        user = entry(base, USER_FILE, name) or {}
+        if key.body in (user.get("rsa_public_key"), user.get("rsa_public_key_2")):
+            c.add("rsa_public_key_2", f"is already a key of {name}; a rotation needs a new key.")
+        elif user.get("rsa_public_key_2"):
+            c.add("name", f"{name} already has a second key waiting; promote it first.")
+    why = c.check(fields.justification, raw.get("justification"))
+    refuse_unknown(c, raw, ROTATE_FIELDS)
+    c.raise_if_any()
+    return RotateRequest(name, key.body, why, key.fingerprint)
+
+
+def build_rotate(base: Snapshot, req: RotateRequest) -> ChangeSet:
+    text = _edit(base.text(USER_FILE) or "", req.name, {"rsa_public_key_2": req.rsa_public_key_2})
+    return ChangeSet(f"Rotate the RSA key of {req.name} (step 1: add)", {USER_FILE: text},
+                     f"Adds RSA key {req.key_fingerprint} to {req.name} as rsa_public_key_2; the current key keeps "
+                     "working until the new one is promoted.")
+
+
+ROTATE_KEY: Recipe[RotateRequest] = Recipe(
+    "rotate-key", "Rotate an RSA key", ROTATE_FIELDS, parse_rotate, build_rotate,
+    lambda r: {"name": r.name, "rsa_public_key_2": r.rsa_public_key_2, "justification": r.justification},
+    description="Add a new RSA key next to the current one (step 1 of a rotation)", page="rotate_key", touches=(USER_FILE,),
+)
+
+
+@dataclass(frozen=True)
+class PromoteRequest:
+    name: str
+    justification: str
+
+
+PROMOTE_FIELDS = (
+    Field("name", "User", "A user with a second key (rsa_public_key_2) waiting.", required=True, kind="select", choices="users"),
+    JUSTIFICATION,
+)
+
+
+def parse_promote(raw: dict[str, Any], base: Snapshot) -> PromoteRequest:
+    c = Collector()
+    name = existing(c, "name", raw.get("name"), base.config.users, "a user")
+    if name and not (entry(base, USER_FILE, name) or {}).get("rsa_public_key_2"):
+        c.add("name", f"{name} has no rsa_public_key_2 to promote; add the new key first (rotate-key).")
+    why = c.check(fields.justification, raw.get("justification"))
+    refuse_unknown(c, raw, PROMOTE_FIELDS)
+    c.raise_if_any()
+    return PromoteRequest(name, why)
+
+
+def build_promote(base: Snapshot, req: PromoteRequest) -> ChangeSet:
+    new_key = (entry(base, USER_FILE, req.name) or {})["rsa_public_key_2"]
+    text = _edit(base.text(USER_FILE) or "", req.name, {"rsa_public_key": new_key, "rsa_public_key_2": None})
+    return ChangeSet(f"Rotate the RSA key of {req.name} (step 2: promote)", {USER_FILE: text},
+                     f"Makes the second key of {req.name} its only key; the old key stops working.")
+
+
+PROMOTE_KEY: Recipe[PromoteRequest] = Recipe(
+    "promote-key", "Promote the new RSA key", PROMOTE_FIELDS, parse_promote, build_promote,
+    lambda r: {"name": r.name, "justification": r.justification},
+    description="Make rsa_public_key_2 the user's only key (step 2 of a rotation)", page="rotate_key", touches=(USER_FILE,),
+)

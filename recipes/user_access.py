@@ -1,0 +1,200 @@
+"""Access of existing users: grant business roles (optionally until a date), revoke them, offboard."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from core import fields
+from core.snowddl.edit import EditError, add_list_items, remove_list_items, set_fields
+from core.snowddl.snapshot import Snapshot
+from recipes.base import ChangeSet, Collector, Field, Recipe
+from recipes.common import JUSTIFICATION, entry, existing, future_date, names, refuse_unknown
+
+USER_FILE = "user.yaml"
+
+
+def _user(c: Collector, raw: dict, base: Snapshot) -> tuple[str | None, dict]:
+    name = existing(c, "name", raw.get("name"), base.config.users, "a user")
+    return name, (entry(base, USER_FILE, name) or {}) if name else {}
+
+
+def _roles_of(user: dict) -> list[str]:
+    roles = user.get("business_roles") or []
+    return [str(r).upper() for r in roles] if isinstance(roles, list) else []
+
+
+def _edit(fn, *args) -> str:
+    try:
+        return fn(*args)
+    except EditError as exc:
+        raise ValueError(f"{USER_FILE}: {exc}") from None
+
+
+# -- grant --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GrantRequest:
+    name: str
+    business_roles: tuple[str, ...]
+    justification: str
+    until: str | None = None  # YYYY-MM-DD: SnowDDL has no expiry, SnowTower records it and revokes later
+
+
+GRANT_FIELDS = (
+    Field("name", "User", "The user who gets the roles.", required=True, kind="select", choices="users"),
+    Field("business_roles", "Business roles", "Roles to add to the user's business_roles.", is_list=True, required=True,
+          kind="multiselect", choices="business_roles"),
+    Field("until", "Until (optional)", "Time-bound access: the last day the roles are needed. Recorded in the "
+          "request and as a comment next to the role in user.yaml.", kind="date"),
+    JUSTIFICATION,
+)
+
+
+def parse_grant(raw: dict[str, Any], base: Snapshot) -> GrantRequest:
+    c = Collector()
+    name, user = _user(c, raw, base)
+    roles = names(c, "business_roles", raw.get("business_roles"), base.config.business_roles, "a business role")
+    if name and roles:
+        has = set(_roles_of(user))
+        already = [r for r in roles if r in has]
+        if already:
+            c.add("business_roles", f"{name} already has {', '.join(already)}.")
+    if not roles and not any(e.field == "business_roles" for e in c.errors):
+        c.add("business_roles", "must not be empty: pick at least one.")
+    until = future_date(c, "until", raw.get("until"))
+    if name and user.get("disabled") is True:
+        c.add("name", f"{name} is disabled (offboarded); ask for it to be re-enabled first.")
+    why = c.check(fields.justification, raw.get("justification"))
+    refuse_unknown(c, raw, GRANT_FIELDS)
+    c.raise_if_any()
+    return GrantRequest(name, tuple(roles), why, until.isoformat() if until else None)
+
+
+def build_grant(base: Snapshot, req: GrantRequest) -> ChangeSet:
+    comments = {r: f"SnowTower: {r} until {req.until}" for r in req.business_roles} if req.until else None
+    text = _edit(add_list_items, base.text(USER_FILE) or "", req.name, "business_roles", list(req.business_roles), comments)
+    roles = ", ".join(req.business_roles)
+    return ChangeSet(
+        title=f"Grant {roles} to {req.name}" + (f" until {req.until}" if req.until else ""),
+        files={USER_FILE: text},
+        summary=f"Adds business role(s) {roles} to {req.name}"
+        + (f", time-bound until **{req.until}** (recorded next to the role; to be revoked after that day)." if req.until else "."),
+    )
+
+
+def grant_to_dict(req: GrantRequest) -> dict:
+    out = {"name": req.name, "business_roles": list(req.business_roles), "justification": req.justification}
+    if req.until:
+        out["until"] = req.until
+    return out
+
+
+GRANT_ROLE: Recipe[GrantRequest] = Recipe(
+    "grant-role", "Grant business roles", GRANT_FIELDS, parse_grant, build_grant, grant_to_dict,
+    description="Give a user one or more business roles, for good or until a date", page="grant_role", touches=(USER_FILE,),
+)
+
+
+# -- revoke -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RevokeRequest:
+    name: str
+    business_roles: tuple[str, ...]
+    justification: str
+
+
+REVOKE_FIELDS = (
+    Field("name", "User", required=True, kind="select", choices="users"),
+    Field("business_roles", "Business roles to revoke", "Roles the user has today.", is_list=True, required=True,
+          kind="multiselect", choices="business_roles"),
+    JUSTIFICATION,
+)
+
+
+def parse_revoke(raw: dict[str, Any], base: Snapshot) -> RevokeRequest:
+    c = Collector()
+    name, user = _user(c, raw, base)
+    roles = names(c, "business_roles", raw.get("business_roles"), base.config.business_roles, "a business role")
+    if name and roles:
+        missing = [r for r in roles if r not in _roles_of(user)]
+        if missing:
+            c.add("business_roles", f"{name} does not have {', '.join(missing)}.")
+    if not roles and not any(e.field == "business_roles" for e in c.errors):
+        c.add("business_roles", "must not be empty: pick at least one.")
+    why = c.check(fields.justification, raw.get("justification"))
+    refuse_unknown(c, raw, REVOKE_FIELDS)
+    c.raise_if_any()
+    return RevokeRequest(name, tuple(roles), why)
+
+
+def build_revoke(base: Snapshot, req: RevokeRequest) -> ChangeSet:
+    text = _edit(remove_list_items, base.text(USER_FILE) or "", req.name, "business_roles", list(req.business_roles))
+    roles = ", ".join(req.business_roles)
+    return ChangeSet(f"Revoke {roles} from {req.name}", {USER_FILE: text},
+                     f"Removes business role(s) {roles} from {req.name}.")
+
+
+def revoke_to_dict(req: RevokeRequest) -> dict:
+    return {"name": req.name, "business_roles": list(req.business_roles), "justification": req.justification}
+
+
+REVOKE_ROLE: Recipe[RevokeRequest] = Recipe(
+    "revoke-role", "Revoke business roles", REVOKE_FIELDS, parse_revoke, build_revoke, revoke_to_dict,
+    description="Take business roles away from a user", page="revoke_role", touches=(USER_FILE,),
+)
+
+
+# -- offboard -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OffboardRequest:
+    name: str
+    justification: str
+
+
+OFFBOARD_FIELDS = (
+    Field("name", "User", "The user to disable; their business roles are removed.", required=True, kind="select", choices="users"),
+    JUSTIFICATION,
+)
+
+
+def parse_offboard(raw: dict[str, Any], base: Snapshot) -> OffboardRequest:
+    c = Collector()
+    name, user = _user(c, raw, base)
+    if name and user.get("disabled") is True and not user.get("business_roles"):
+        c.add("name", f"{name} is already offboarded.")
+    why = c.check(fields.justification, raw.get("justification"))
+    refuse_unknown(c, raw, OFFBOARD_FIELDS)
+    c.raise_if_any()
+    return OffboardRequest(name, why)
+
+
+def build_offboard(base: Snapshot, req: OffboardRequest) -> ChangeSet:
+    text = _edit(set_fields, base.text(USER_FILE) or "", req.name, {"disabled": True, "business_roles": None})
+    return ChangeSet(f"Offboard {req.name}", {USER_FILE: text},
+                     f"Disables {req.name} (disabled: true) and removes all of their business roles.")
+
+
+OFFBOARD_USER: Recipe[OffboardRequest] = Recipe(
+    "offboard-user", "Offboard a user", OFFBOARD_FIELDS, parse_offboard, build_offboard,
+    lambda r: {"name": r.name, "justification": r.justification},
+    description="Disable a user who leaves and remove their roles", page="offboard_user", touches=(USER_FILE,),
+)
+
+
+def time_bound_grants(text: str) -> list[tuple[str, str, dt.date]]:
+    """(user, role, until) for every time-bound grant recorded in user.yaml's comments."""
+    import re
+
+    out = []
+    current = None
+    for line in text.splitlines():
+        m = re.match(r"([A-Za-z_][A-Za-z0-9_]*)\s*:", line)
+        if m:
+            current = m.group(1).upper()
+        t = re.search(r"#\s*SnowTower: ([A-Z0-9_]+) until (\d{4}-\d{2}-\d{2})", line)
+        if t and current:
+            out.append((current, t.group(1), dt.date.fromisoformat(t.group(2))))
+    return out

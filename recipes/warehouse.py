@@ -1,0 +1,193 @@
+"""Warehouses: a new one, or resize / change auto-suspend of one (with the credits-per-hour difference)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from core import fields
+from core.snowddl.edit import EditError, add_entry, set_fields
+from core.snowddl.snapshot import Snapshot
+from recipes.base import ChangeSet, Collector, Field, Recipe
+from recipes.common import (CREDITS_PER_HOUR, JUSTIFICATION, SIZE_LABELS, credits_note, entry, existing, integer,
+                            new_name, refuse_unknown, size)
+
+WAREHOUSE_FILE = "warehouse.yaml"
+MAX_AUTO_SUSPEND = 86400  # a day; 0 would never suspend, which the portal does not offer
+SIZE_FIELD = Field("size", "Size", "Credits per hour per cluster: X-Small 1, Small 2, Medium 4, Large 8, X-Large 16, 2X-Large 32 ...",
+                   required=True, kind="select", choices="sizes")
+
+
+@dataclass(frozen=True)
+class NewWarehouseRequest:
+    name: str
+    size: str
+    auto_suspend: int
+    justification: str
+    min_cluster_count: int | None = None
+    max_cluster_count: int | None = None
+    resource_monitor: str | None = None
+    comment: str | None = None
+
+
+NEW_FIELDS = (
+    Field("name", "Warehouse name", "e.g. MARKETING_WH", required=True),
+    SIZE_FIELD,
+    Field("auto_suspend", "Auto-suspend (seconds)", "Idle seconds before it suspends (60 or more).", required=True, kind="int"),
+    Field("min_cluster_count", "Min clusters", "Multi-cluster (Enterprise edition); leave empty for one.", kind="int"),
+    Field("max_cluster_count", "Max clusters", kind="int"),
+    Field("resource_monitor", "Resource monitor", "A credit budget from resource_monitor.yaml.", kind="select", choices="resource_monitors"),
+    Field("comment", "Comment", "Which workload runs here"),
+    JUSTIFICATION,
+)
+
+
+def _clusters(c: Collector, raw: dict) -> tuple[int | None, int | None]:
+    lo = integer(c, "min_cluster_count", raw.get("min_cluster_count"), 1, 10)
+    hi = integer(c, "max_cluster_count", raw.get("max_cluster_count"), 1, 10)
+    if lo and hi and lo > hi:
+        c.add("max_cluster_count", "must not be smaller than min_cluster_count.")
+    return lo, hi
+
+
+def parse_new(raw: dict[str, Any], base: Snapshot) -> NewWarehouseRequest:
+    c = Collector()
+    name = new_name(c, "name", raw.get("name"), base.config.warehouses, "warehouse")
+    wh_size = size(c, "size", raw.get("size"))
+    suspend = integer(c, "auto_suspend", raw.get("auto_suspend", 60), 60, MAX_AUTO_SUSPEND, required=True)
+    lo, hi = _clusters(c, raw)
+    monitor = None
+    if raw.get("resource_monitor"):
+        monitor = existing(c, "resource_monitor", raw.get("resource_monitor"), base.config.resource_monitors, "a resource monitor")
+    comment = c.check(fields.free_text, "comment", raw.get("comment"), max_len=300)
+    why = c.check(fields.justification, raw.get("justification"))
+    refuse_unknown(c, raw, NEW_FIELDS)
+    c.raise_if_any()
+    return NewWarehouseRequest(name, wh_size, suspend, why, lo, hi, monitor, comment)
+
+
+def build_new(base: Snapshot, req: NewWarehouseRequest) -> ChangeSet:
+    body: dict[str, Any] = {"size": req.size, "auto_suspend": req.auto_suspend}
+    if req.min_cluster_count:
+        body["min_cluster_count"] = req.min_cluster_count
+    if req.max_cluster_count:
+        body["max_cluster_count"] = req.max_cluster_count
+    if req.resource_monitor:
+        body["resource_monitor"] = req.resource_monitor
+    if req.comment:
+        body["comment"] = req.comment
+    try:
+        text = add_entry(base.text(WAREHOUSE_FILE) or "", req.name, body)
+    except EditError as exc:
+        raise ValueError(f"{WAREHOUSE_FILE}: {exc}") from None
+    most = CREDITS_PER_HOUR[req.size] * (req.max_cluster_count or 1)
+    return ChangeSet(f"New warehouse {req.name}", {WAREHOUSE_FILE: text},
+                     f"Adds warehouse {req.name}: {credits_note(req.size)}, auto-suspend after {req.auto_suspend} s"
+                     + (f", up to {most} credits/hour with {req.max_cluster_count} clusters" if (req.max_cluster_count or 1) > 1 else "")
+                     + (f", budget {req.resource_monitor}" if req.resource_monitor else ", **no resource monitor**") + ".")
+
+
+def _new_to_dict(req: NewWarehouseRequest) -> dict:
+    return {k: v for k, v in asdict(req).items() if v is not None}
+
+
+NEW_WAREHOUSE: Recipe[NewWarehouseRequest] = Recipe(
+    "new-warehouse", "New warehouse", NEW_FIELDS, parse_new, build_new, _new_to_dict,
+    description="A warehouse for a workload, with size, auto-suspend and a budget", page="warehouse", touches=(WAREHOUSE_FILE,),
+)
+
+
+# -- change -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ChangeWarehouseRequest:
+    name: str
+    justification: str
+    size: str | None = None  # None: unchanged
+    auto_suspend: int | None = None
+    old_size: str | None = None
+    old_auto_suspend: int | None = None
+    clusters: int = 1
+
+
+CHANGE_FIELDS = (
+    Field("name", "Warehouse", required=True, kind="select", choices="warehouses"),
+    Field("size", "Size", SIZE_FIELD.help, kind="select", choices="sizes"),
+    Field("auto_suspend", "Auto-suspend (seconds)", kind="int"),
+    JUSTIFICATION,
+)
+
+
+def current(base: Snapshot, name: str) -> dict:
+    wh = entry(base, WAREHOUSE_FILE, name) or {}
+    return {"size": str(wh.get("size") or "").upper().replace("-", ""), "auto_suspend": wh.get("auto_suspend", 60)}
+
+
+def parse_change(raw: dict[str, Any], base: Snapshot) -> ChangeWarehouseRequest:
+    c = Collector()
+    name = existing(c, "name", raw.get("name"), base.config.warehouses, "a warehouse")
+    new_size = size(c, "size", raw.get("size"), required=False)
+    suspend = integer(c, "auto_suspend", raw.get("auto_suspend"), 60, MAX_AUTO_SUSPEND)
+    why = c.check(fields.justification, raw.get("justification"))
+    refuse_unknown(c, raw, CHANGE_FIELDS)
+    old_size = old_suspend = None
+    clusters = 1
+    if name and not c.errors:
+        wh = entry(base, WAREHOUSE_FILE, name) or {}
+        now = current(base, name)
+        old_size = now["size"] if now["size"] in CREDITS_PER_HOUR else None
+        old_suspend = now["auto_suspend"] if isinstance(now["auto_suspend"], int) else None
+        clusters = wh.get("max_cluster_count") if isinstance(wh.get("max_cluster_count"), int) else 1
+        if new_size == old_size:
+            new_size = None
+        if suspend == old_suspend:
+            suspend = None
+        if new_size is None and suspend is None:
+            c.add("size", f"nothing to change: {name} already has this size and auto-suspend.")
+    c.raise_if_any()
+    return ChangeWarehouseRequest(name, why, new_size, suspend, old_size, old_suspend, clusters)
+
+
+def credits_difference(old: str | None, new: str | None, clusters: int = 1) -> str:
+    """How a resize changes the hourly rate, e.g. 'Small (2 credit(s)/hour) -> Medium (4 ...): +2 credits per running hour'."""
+    if not new or not old:
+        return f"size {credits_note(new)}" if new else ""
+    delta = CREDITS_PER_HOUR[new] - CREDITS_PER_HOUR[old]
+    line = f"{credits_note(old)} -> {credits_note(new)}: {delta:+d} credit(s) per running hour per cluster"
+    if clusters > 1:
+        line += f" (up to {delta * clusters:+d} with {clusters} clusters)"
+    return line
+
+
+def build_change(base: Snapshot, req: ChangeWarehouseRequest) -> ChangeSet:
+    values: dict[str, Any] = {}
+    notes = []
+    if req.size:
+        values["size"] = req.size
+        notes.append(credits_difference(req.old_size, req.size, req.clusters))
+    if req.auto_suspend is not None:
+        values["auto_suspend"] = req.auto_suspend
+        notes.append(f"auto-suspend {req.old_auto_suspend if req.old_auto_suspend is not None else 'default'} s -> {req.auto_suspend} s")
+    try:
+        text = set_fields(base.text(WAREHOUSE_FILE) or "", req.name, values)
+    except EditError as exc:
+        raise ValueError(f"{WAREHOUSE_FILE}: {exc}") from None
+    what = "Resize" if req.size else "Change auto-suspend of"
+    return ChangeSet(f"{what} warehouse {req.name}" + (f" to {SIZE_LABELS[req.size]}" if req.size else ""),
+                     {WAREHOUSE_FILE: text}, f"{req.name}: " + "; ".join(notes) + ".")
+
+
+def _change_to_dict(req: ChangeWarehouseRequest) -> dict:
+    out: dict[str, Any] = {"name": req.name}
+    if req.size:
+        out["size"] = req.size
+    if req.auto_suspend is not None:
+        out["auto_suspend"] = req.auto_suspend
+    out["justification"] = req.justification
+    return out
+
+
+CHANGE_WAREHOUSE: Recipe[ChangeWarehouseRequest] = Recipe(
+    "change-warehouse", "Resize a warehouse", CHANGE_FIELDS, parse_change, build_change, _change_to_dict,
+    current=current, description="Resize a warehouse or change its auto-suspend (see the credits difference)",
+    page="change_warehouse", touches=(WAREHOUSE_FILE,),
+)
