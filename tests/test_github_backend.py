@@ -254,3 +254,23 @@ def test_each_thread_gets_its_own_pygithub_client(gh_services):
     thread.join()
     assert seen[0] is not gh_services.changes.gh
     assert gh_services.changes.gh is gh_services.changes.gh  # and reuses it within a thread
+
+
+def test_resubmit_on_github_keeps_the_pr_and_voids_earlier_approvals(gh_services, github, people, new_user_raw):
+    from portal.operations import ResubmitRequest
+    from portal.operations.guards import approvals
+
+    cr = submit(gh_services, people["requester"], new_user_raw())
+    ApproveRequest(gh_services, people["admin"], cr.id, "fine").execute()
+    cr = RequestChanges(gh_services, people["approver"], cr.id, "Use DATA_SCIENTIST").execute()
+    assert cr.status == Status.CHANGES_REQUESTED
+    fixed = ResubmitRequest(gh_services, people["requester"], cr.id, new_user_raw(business_roles=["DATA_SCIENTIST"])).execute()
+    assert fixed.status == Status.OPEN and fixed.id == cr.id and fixed.branch == cr.branch and fixed.head_sha != cr.head_sha
+    assert len(github.open_pulls()) == 1
+    assert approvals(gh_services, fixed) == []
+    assert "resubmitted" in [e.action for e in gh_services.changes.events(fixed)]
+    on_branch = yaml.safe_load(github.read(cr.branch, "snowddl/user.yaml"))["JANE_DOE"]["business_roles"]
+    assert on_branch == ["DATA_SCIENTIST"]
+    ApproveRequest(gh_services, people["approver"], cr.id).execute()
+    assert MergeRequest(gh_services, people["admin"], cr.id).execute().status in (Status.MERGED, Status.DEPLOYED)
+    assert "JANE_DOE" in users_on_main(github)

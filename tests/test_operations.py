@@ -138,3 +138,13 @@ def test_the_workspace_is_reused_and_loses_nothing(tmp_path, people, new_user_ra
     again = build_services(load_settings(tmp_path / "ws"))
     assert again.changes.get(cr.id).branch == cr.branch
     assert again.changes.repo.branch_head(cr.branch) == cr.head_sha
+
+
+def test_a_standing_request_for_changes_blocks_another_reviewers_approval(services, people, new_user_raw):
+    cr = submit(services, people["requester"], new_user_raw())
+    RequestChanges(services, people["approver"], cr.id, "Wrong role").execute()
+    cr = ApproveRequest(services, people["admin"], cr.id).execute()
+    assert cr.status == Status.CHANGES_REQUESTED
+    with pytest.raises(ChangeError, match="changes were requested"):
+        MergeRequest(services, people["admin"], cr.id).execute()
+    assert "JANE_DOE" not in users_on_main(services)

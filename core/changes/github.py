@@ -333,14 +333,17 @@ class GitHubChanges(ChangeBackend):
 
     def _open_status(self, requester: str, reviews: list[Review]) -> Status:
         latest: dict[str, str] = {}
-        last_decision = None
         for r in reviews:
-            if r.decision in ("approve", "request_changes") and r.reviewer != requester:
+            if r.decision == "resubmit":  # the content changed: earlier decisions were about other content
+                latest = {}
+            elif r.decision in ("approve", "request_changes") and r.reviewer != requester:
                 latest[r.reviewer] = r.decision
-                last_decision = r.decision
+        # As on GitHub, a reviewer's standing request for changes blocks the approvals of others.
+        if "request_changes" in latest.values():
+            return Status.CHANGES_REQUESTED
         if sum(d == "approve" for d in latest.values()) >= self.required_approvals:
             return Status.APPROVED
-        return Status.CHANGES_REQUESTED if last_decision == "request_changes" else Status.OPEN
+        return Status.OPEN
 
     def _reviews_from(self, raw_reviews: list, pr) -> list[Review]:
         out = []
@@ -366,7 +369,8 @@ class GitHubChanges(ChangeBackend):
             return []
         data = meta.extract(pr.body, meta.REQUEST) or {}
         events = [Event(cr.id, _iso(pr.created_at), data.get("requester", ""), "submitted", f"branch {pr.head.ref}")]
-        action = {"approve": "approved", "request_changes": "changes_requested", "reject": "rejected", "comment": "commented"}
+        action = {"approve": "approved", "request_changes": "changes_requested", "reject": "rejected", "comment": "commented",
+                  "resubmit": "resubmitted"}
         for r in self._reviews_from(self._raw_reviews(pr), pr):
             events.append(Event(cr.id, r.at, r.reviewer, action.get(r.decision, "commented"), r.comment))
         for c in self._call(f"reading the comments of #{pr.number}", lambda: list(pr.get_issue_comments())):
@@ -526,7 +530,8 @@ class GitHubChanges(ChangeBackend):
         # Someone may have merged or closed it on GitHub meanwhile.
         if pr.state != "open":
             raise ChangeError(f"request {cr.ref} changed meanwhile (it is closed on GitHub); reload and try again.")
-        words = {"approve": "approved", "request_changes": "asked for changes", "reject": "rejected", "comment": "commented"}
+        words = {"approve": "approved", "request_changes": "asked for changes", "reject": "rejected", "comment": "commented",
+                 "resubmit": "edited and resubmitted the request"}
         nonce = uuid.uuid4().hex
         text = f"**{actor.name or actor.username}** (`{actor.username}`) {words[decision]} in SnowTower." + (f"\n\n{comment}" if comment else "")
         body = meta.embed(text, meta.REVIEW, {"reviewer": actor.username, "decision": decision, "comment": comment, "nonce": nonce})

@@ -25,20 +25,29 @@ def require_reviewer(actor: Actor, cr: ChangeRequest) -> None:
         raise ChangeError("you cannot review your own request; another approver must.")
 
 
-def approvals(services: Services, cr: ChangeRequest) -> list[str]:
-    """Reviewers whose latest decision is an approval. (Re-applying the same request on a newer base
-    keeps them: the request did not change. A resubmission changed it: earlier decisions no longer count.)"""
+def _latest_decisions(services: Services, cr: ChangeRequest) -> dict[str, str]:
+    """Each reviewer's latest decision. (Re-applying the same request on a newer base keeps them: the
+    request did not change. A resubmission changed it: earlier decisions no longer count.)"""
     latest: dict[str, str] = {}
     for review in services.changes.reviews(cr):
         if review.decision == "resubmit":
             latest.clear()
-        elif review.decision in ("approve", "request_changes", "reject"):
+        elif review.decision in ("approve", "request_changes", "reject") and review.reviewer != cr.requester:
             latest[review.reviewer] = review.decision
-    return sorted(r for r, d in latest.items() if d == "approve" and r != cr.requester)
+    return latest
+
+
+def approvals(services: Services, cr: ChangeRequest) -> list[str]:
+    """Reviewers (never the requester) whose latest decision is an approval."""
+    return sorted(r for r, d in _latest_decisions(services, cr).items() if d == "approve")
 
 
 def status_after_review(services: Services, cr: ChangeRequest, extra_approver: str | None = None) -> Status:
-    names = set(approvals(services, cr))
+    latest = _latest_decisions(services, cr)
     if extra_approver:
-        names.add(extra_approver)
-    return Status.APPROVED if len(names) >= services.settings.required_approvals else Status.OPEN
+        latest[extra_approver] = "approve"
+    # Why: as on GitHub, one reviewer's standing request for changes blocks the approvals of others.
+    if "request_changes" in latest.values():
+        return Status.CHANGES_REQUESTED
+    approved = sum(d == "approve" for d in latest.values())
+    return Status.APPROVED if approved >= services.settings.required_approvals else Status.OPEN

@@ -25,6 +25,8 @@ class MergeRequest:
         # Why: approvals are counted again here, not read from the status a page showed.
         have = approvals(self.services, cr)
         need = self.services.settings.required_approvals
+        if cr.status == Status.CHANGES_REQUESTED:
+            raise ChangeError(f"changes were requested on {cr.ref}; it can be merged once they are made and approved.")
         if cr.status != Status.APPROVED or len(have) < need:
             raise ChangeError(f"{cr.ref} needs {need} approval(s) from someone other than its requester; it has {len(have)}.")
         if not cr.validation.get("valid"):
