@@ -380,7 +380,9 @@ class GitHubChanges(ChangeBackend):
         if pr.merged:
             events.append(Event(cr.id, _iso(pr.merged_at), data.get("merged_by", "") or "github", "merged",
                                 f"{self.base_branch} at {(pr.merge_commit_sha or '')[:8]}"))
-        return sorted(events, key=lambda e: e.at)
+        # Times have one-second resolution: within a second, keep the lifecycle's own order.
+        rank = {"submitted": 0, "merged": 8, "deployed": 9}
+        return sorted(events, key=lambda e: (e.at, rank.get(e.action, 5)))
 
     def diff(self, cr: ChangeRequest) -> str:
         def read():
