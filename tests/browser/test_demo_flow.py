@@ -97,8 +97,10 @@ def sign_in(browser, url: str, username: str):
 
 
 def go(page, link: str) -> None:
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=link).click()
-    idle(page)
+    # Streamlit disables the page links while a run is in progress: let it finish first (slow under load).
+    idle(page, timeout=90)
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=link).click(timeout=90000)
+    idle(page, timeout=90)
 
 
 def fill_new_user(page, key_text: str) -> None:
