@@ -52,6 +52,7 @@ class Collector:
         self.errors: list[tuple[object, jsonschema.ValidationError]] = []
         self.dropped: set[tuple[str, str]] = set()  # (file path, entry key)
         self.overlay = overlay or {}  # absolute path -> text that replaces the file's
+        self.read: list[str] = []  # every file a ParsedFile was made of, in order (absolute paths)
 
     def __enter__(self):
         _local.collector = self
@@ -224,6 +225,7 @@ def parsed_file_init(self, parser, path, json_schema) -> None:
     collector = getattr(_local, "collector", None)
     if collector is None:  # outside load_config: SnowDDL's own behaviour
         return _original_parsed_file_init(self, parser, path, json_schema)
+    collector.read.append(str(path))
     text = collector.overlay.get(str(path))
     if text is None:
         with path.open("r", encoding="utf-8") as f:
