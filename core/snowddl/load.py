@@ -312,12 +312,13 @@ _ENTITY_PARSERS = (UserParser,)
 @dataclass
 class _Check:
     """One validator's run: its errors, the blueprint types it read (`own`: in get_blueprints, `inner`:
-    while checking single blueprints)."""
+    while checking single blueprints) and, per blueprint checked, the lookups its check made."""
     cls: type
     errors: dict
     failure: Exception | None = None
     own: set = field(default_factory=set)
     inner: set = field(default_factory=set)
+    deps: dict = field(default_factory=dict)  # id(blueprint) -> [(type, pattern or None)]
 
 
 @dataclass
@@ -417,6 +418,22 @@ def _replay(config: SnowDDLConfig, run: _ParserRun, collected) -> _ParserRun:
     return run
 
 
+def _intern(config: SnowDDLConfig, run: _ParserRun, trace: _Trace) -> _ParserRun:
+    """A parser run again makes new blueprints: each one equal to the base's of the same type and name
+    is replaced by the base's very object, so validators see it unchanged (policies excepted: their
+    references are made again)."""
+    before = trace.runs[0].parser.config.blueprints
+    for i, bp in enumerate(run.blueprints):
+        name = str(bp.full_name)
+        old = before.get(type(bp), {}).get(name)
+        if old is None or old is bp or id(bp) in run.initial_refs or old != bp:
+            continue
+        run.blueprints[i] = old
+        if config.blueprints[type(bp)].get(name) is bp:
+            config.blueprints[type(bp)][name] = old
+    return run
+
+
 def _reusable_scanner(base, root: Path, overlay: dict, env_prefix: str, placeholder_values):
     """The base load's scan, when the overlay only rewrites files the scan found (same folders, same files)."""
     trace = getattr(base, "trace", None)
@@ -449,50 +466,49 @@ def _reusable_trace(base, root: Path, overlay: dict, env_prefix: str, placeholde
     return trace
 
 
-def _changed_types(config: SnowDDLConfig, before: SnowDDLConfig) -> set:
-    changed = set()
-    for cls in set(config.blueprints) | set(before.blueprints):
-        now, then = config.blueprints.get(cls, {}), before.blueprints.get(cls, {})
-        if len(now) != len(then) or any(a != b or x is not y for (a, x), (b, y) in zip(now.items(), then.items())):
-            changed.add(cls)
-    return changed
-
-
 def _validate(config: SnowDDLConfig, trace: _Trace | None) -> list[_Check]:
     """SnowDDL's validators, in order. With a trace: a validator that read no changed type gives its
-    base errors again; one whose changed type is only its own (and whose single-blueprint checks read
-    nothing of its own type nor anything changed) checks again only the objects that changed."""
-    before = _base_config(trace) if trace is not None and trace.runs else None
-    changed = _changed_types(config, before) if before is not None else None
+    base errors again; otherwise only the blueprints that changed, or whose checks looked up a changed
+    blueprint (a whole changed type, or a name or pattern that a changed blueprint matches), are
+    checked again."""
+    before = trace.runs[0].parser.config if trace is not None and trace.runs else None
+    changed = _changed_blueprints(config, before) if before is not None else None
     checks = []
     for i, validator_cls in enumerate(default_validate_sequence):
         old = trace.checks[i] if trace is not None and i < len(trace.checks) and trace.checks[i].cls is validator_cls else None
         if old is not None and old.failure is None and changed is not None:
-            if not ((old.own | old.inner) & changed):
+            if not ((old.own | old.inner) & changed.keys()):
                 checks.append(old)
-                continue
-            if not (old.inner & changed) and not (old.inner & old.own):
-                checks.append(_recheck(config, before, validator_cls, old))
-                continue
+            else:
+                checks.append(_recheck(config, before, validator_cls, old, changed))
+            continue
         checks.append(_check(config, validator_cls))
     return checks
 
 
-def _base_config(trace: _Trace):
-    """The blueprints of the base load, as a config (kept by reference, never copied)."""
-    config = trace.runs[0].parser.config
-    return config
+def _changed_blueprints(config: SnowDDLConfig, before: SnowDDLConfig) -> dict:
+    """Type -> the blueprints (old and new) that are not the very same object under the same name."""
+    changed = {}
+    for cls in set(config.blueprints) | set(before.blueprints):
+        now, then = config.blueprints.get(cls, {}), before.blueprints.get(cls, {})
+        if len(now) == len(then) and all(a == b and x is y for (a, x), (b, y) in zip(now.items(), then.items())):
+            continue
+        objs = [bp for name, bp in now.items() if then.get(name) is not bp]
+        objs += [bp for name, bp in then.items() if now.get(name) is not bp]
+        changed[cls] = objs
+    return changed
 
 
 def _traced_lookups(config: SnowDDLConfig, seen: list):
+    """Records each blueprint lookup as (type, pattern or None for the whole type) in seen[-1]."""
     by_type, by_pattern = config.get_blueprints_by_type, config.get_blueprints_by_type_and_pattern
 
     def get_by_type(cls):
-        seen[-1].add(cls)
+        seen[-1].append((cls, None))
         return by_type(cls)
 
     def get_by_pattern(cls, pattern):
-        seen[-1].add(cls)
+        seen[-1].append((cls, pattern))
         return by_pattern(cls, pattern)
 
     config.get_blueprints_by_type, config.get_blueprints_by_type_and_pattern = get_by_type, get_by_pattern
@@ -505,11 +521,13 @@ def _untrace(config: SnowDDLConfig) -> None:
 def _check(config: SnowDDLConfig, validator_cls) -> _Check:
     validator = validator_cls(config)
     check = _Check(validator_cls, validator.errors)
-    seen = [check.own]
-    get_blueprints, validate_blueprint = validator.get_blueprints, validator.validate_blueprint
+    outer: list = []
+    seen = [outer]
+    validate_blueprint = validator.validate_blueprint
 
     def traced_validate_blueprint(bp):
-        seen.append(check.inner)
+        lookups = check.deps[id(bp)] = []
+        seen.append(lookups)
         try:
             return validate_blueprint(bp)
         finally:
@@ -524,21 +542,34 @@ def _check(config: SnowDDLConfig, validator_cls) -> _Check:
     finally:
         _untrace(config)
         del validator.validate_blueprint
+    check.own = {cls for cls, _ in outer}
+    check.inner = {cls for lookups in check.deps.values() for cls, _ in lookups}
     return check
 
 
-def _recheck(config: SnowDDLConfig, before: SnowDDLConfig, validator_cls, old: _Check) -> _Check:
-    """Only the blueprints that are not the base's very objects are checked again (in SnowDDL's order,
-    so the errors come in the order a full run gives them)."""
+def _recheck(config: SnowDDLConfig, before: SnowDDLConfig, validator_cls, old: _Check, changed: dict) -> _Check:
+    """Checks again the blueprints that are not the base's very objects or whose base check looked up
+    something that changed; the others keep their base verdict (in SnowDDL's order, so the errors come
+    in the order a full run gives them)."""
     validator, previous = validator_cls(config), validator_cls(before).get_blueprints()
-    check = _Check(validator_cls, {}, own=set(old.own), inner=set(old.inner))
-    seen = [check.own]
-    _traced_lookups(config, seen)
+    check = _Check(validator_cls, {}, own=old.own, inner=old.inner)
+    hit: dict = {}
+
+    def affected(lookup) -> bool:
+        cls, pattern = lookup
+        if cls not in changed:
+            return False
+        if pattern is None:
+            return True
+        key = (cls, id(pattern))
+        if key not in hit:
+            hit[key] = any(pattern.is_match_ident(bp.full_name) for bp in changed[cls])
+        return hit[key]
+
     try:
-        blueprints = validator.get_blueprints()
-        seen.append(check.inner)
-        for full_name, bp in blueprints.items():
-            if previous.get(full_name) is bp:
+        for full_name, bp in validator.get_blueprints().items():
+            deps = old.deps.get(id(bp)) if previous.get(full_name) is bp else None
+            if deps is not None and not any(affected(lookup) for lookup in deps):
                 if full_name in old.errors:
                     check.errors[full_name] = old.errors[full_name]
                 continue
@@ -548,8 +579,6 @@ def _recheck(config: SnowDDLConfig, before: SnowDDLConfig, validator_cls, old: _
                 check.errors[full_name] = exc
     except Exception as exc:
         check.failure = exc
-    finally:
-        _untrace(config)
     return check
 
 
@@ -624,10 +653,9 @@ def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict
                 for run in trace.runs:
                     if not run.paths & changed:
                         runs.append(_replay(config, run, collected))
-                    elif run.entities and run.paths & changed <= set(run.entities):
-                        runs.append(_run_parser(config, scanner, run.cls, collected, run.entities))
                     else:
-                        runs.append(_run_parser(config, scanner, run.cls, collected))
+                        entities = run.entities if run.entities and run.paths & changed <= set(run.entities) else None
+                        runs.append(_intern(config, _run_parser(config, scanner, run.cls, collected, entities), trace))
             parsers.extend(run.parser for run in runs)
         except Exception as exc:
             validation.errors.append(Problem(None, None, None, "structure", f"SnowDDL stopped reading this folder: {exc}"))
