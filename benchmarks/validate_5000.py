@@ -47,8 +47,9 @@ base = Snapshot(tree, None, load_config(tree))
 out["first_load"] = [time.perf_counter() - t, time.process_time() - c, base.config.validation.valid]
 users = base.text("user.yaml") + "\\nBENCH_NEW_USER:\\n  type: PERSON\\n  first_name: Bench\\n  last_name: Mark\\n  business_roles:\\n    - ROLE_0001\\n"
 params = base.text("DB_007/SCH_2/params.yaml") + "retention_time: 3\\n"
+roles = base.text("business_role.yaml").replace("\\nROLE_0002:\\n  schema_read:\\n", "\\nROLE_0002:\\n  schema_read:\\n    - DB_000.SCH_0\\n", 1)
 for name, files in (("one_user_added", {"user.yaml": users}), ("schema_params_changed", {"DB_007/SCH_2/params.yaml": params}),
-                    ("one_user_added_again", {"user.yaml": users})):
+                    ("one_user_added_again", {"user.yaml": users}), ("business_role_changed", {"business_role.yaml": roles})):
     t = time.perf_counter(); c = time.process_time()
     head = validate_with_changes(base, files)
     out[name] = [time.perf_counter() - t, time.process_time() - c, head.validation.valid]
@@ -102,7 +103,7 @@ def main() -> int:
         out = subprocess.run([sys.executable, "-c", _REVALIDATE, str(tree), str(ROOT)], capture_output=True, text=True, check=True).stdout
         r = json.loads(out)
         print(f"portal path: imports {r['import']:.2f} s; first load {r['first_load'][0]:.2f} s wall / {r['first_load'][1]:.2f} s cpu")
-        for name in ("one_user_added", "schema_params_changed", "one_user_added_again"):
+        for name in ("one_user_added", "schema_params_changed", "one_user_added_again", "business_role_changed"):
             wall, cpu, valid = r[name]
             print(f"  re-validate, {name.replace('_', ' ')}: {wall:.2f} s wall / {cpu:.2f} s cpu (valid: {valid})")
         print(f"  offline plan: baseline (once per base commit) {r['baseline'][0]:.2f} s wall / {r['baseline'][1]:.2f} s cpu; "

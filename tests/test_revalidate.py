@@ -129,3 +129,43 @@ def test_example_config_changes(example):
         _same(example, {rel: text + "\nEXTRA_X:\n  bogus: 1\n"})
     for rel in sorted(p.relative_to(EXAMPLE).as_posix() for p in EXAMPLE.rglob("params.yaml"))[:3]:
         _same(example, {rel: example.text(rel) + "\ncomment: changed\n"})
+
+
+def test_a_policy_that_becomes_valid_is_seen_by_the_users_that_reference_it(tmp_path):
+    """Users referencing a policy that did not parse in the base fail in the base; fixing the policy
+    file (user.yaml unchanged) must clear their errors, as a full load does."""
+    config = tmp_path / "snowddl"
+    shutil.copytree(EXAMPLE, config)
+    policies = (config / "network_policy.yaml").read_text()
+    (config / "network_policy.yaml").write_text(policies.replace("allowed_ip_list:", "allowed_ip_lists:"))
+    base = Snapshot(config, None, load_config(config))
+    assert not base.config.validation.valid
+    head = _same(base, {"network_policy.yaml": policies})
+    assert head.validation.valid
+    _same(base, {"network_policy.yaml": policies + "\nOTHER_POLICY:\n  allowed_ip_list: [192.0.2.0/24]\n"})
+    (config / "network_policy.yaml").write_text(policies)
+    fixed = Snapshot(config, None, load_config(config))
+    _same(fixed, {"network_policy.yaml": policies.replace("LOADER_ALLOWLIST:", "RENAMED_ALLOWLIST:")})
+    _same(fixed, {"user.yaml": fixed.text("user.yaml").replace("network_policy: LOADER_ALLOWLIST", "network_policy: NOPE")})
+    _same(fixed, {"user.yaml": fixed.text("user.yaml").replace("authentication_policy: ANALYTICS.GOVERNANCE.REQUIRE_KEYPAIR",
+                                                               "authentication_policy: ANALYTICS.GOVERNANCE.NOPE")})
+
+
+def test_default_warehouses_from_business_roles(tmp_path, base):
+    config = tmp_path / "snowddl"
+    shutil.copytree(EXAMPLE, config)
+    users = config / "user.yaml"
+    users.write_text("".join(line for line in users.read_text().splitlines(keepends=True) if "default_warehouse:" not in line))
+    example = Snapshot(config, None, load_config(config))
+    roles = example.text("business_role.yaml")
+    head = _same(example, {"business_role.yaml": roles.replace("  warehouse_usage:\n    - ANALYST_WH\n",
+                                                               "  warehouse_usage:\n    - NOWHERE_WH\n", 1)})
+    assert any("NOWHERE_WH" in e.message and e.file == "user.yaml" for e in head.validation.errors)
+    head = _same(example, {"business_role.yaml": roles.replace("  warehouse_usage:\n    - ANALYST_WH\n",
+                                                               "  warehouse_usage:\n    - TRANSFORM_WH\n    - ANALYST_WH\n", 1)})
+    # a business role change that leaves every default warehouse as it was: users are not rebuilt
+    roles = base.text("business_role.yaml")
+    head = _same(base, {"business_role.yaml": roles.replace("\nROLE_0002:\n  schema_read:\n",
+                                                            "\nROLE_0002:\n  schema_read:\n    - DB_000.SCH_0\n", 1)})
+    old_users = base.config.snowddl.blueprints[UserBlueprint]
+    assert all(old_users[name] is bp for name, bp in head.snowddl.blueprints[UserBlueprint].items())

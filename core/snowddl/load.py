@@ -292,7 +292,7 @@ class _ParserRun:
     refs: list = field(default_factory=list)  # (policy class, policy name, reference)
     errors: list = field(default_factory=list)
     dropped: set = field(default_factory=set)
-    entities: dict = field(default_factory=dict)  # name -> object file path -> {entity name: _Entity}
+    entities: dict = field(default_factory=dict)  # name -> object file path -> (callback context, {entity name: _Entity})
 
 
 @dataclass
@@ -304,9 +304,16 @@ class _Entity:
     error: tuple | None  # (error key, exception)
 
 
-# Parsers whose entry callback depends only on the entry and on files read before the entries (for
-# UserParser: business_role.yaml's default warehouses): an unchanged entry gives the same blueprints.
+# Parsers whose entry callback depends only on the entry and on the arguments bound to the callback
+# (for UserParser: the default warehouse map read from business_role.yaml): an entry whose params and
+# callback arguments are equal to the base's gives the same blueprints, references and error.
 _ENTITY_PARSERS = (UserParser,)
+
+
+def _callback_context(callback):
+    if isinstance(callback, functools.partial) and not callback.args:
+        return getattr(callback.func, "__name__", None), dict(callback.keywords)
+    return None
 
 
 @dataclass
@@ -331,6 +338,10 @@ class _Trace:
     checks: list[_Check]
     placeholders: dict
     permission_models: dict
+
+
+class _NotReusable(Exception):
+    """The base load cannot be reused for this change: load in full."""
 
 
 def _is_policy(bp) -> bool:
@@ -379,8 +390,12 @@ def _parse_entities(parser, run: _ParserRun, previous: dict, file_key: str, json
     except Exception as e:
         parser.add_error(e, path)
         return
-    before = previous.get(str(path), {})
-    entities = run.entities[str(path)] = {}
+    context = _callback_context(callback)
+    old_context, before = previous.get(str(path), (None, {}))
+    if context is None or old_context != context:
+        before = {}
+    entities = {}
+    run.entities[str(path)] = (context, entities)
     config = parser.config
     for entity_name, entity_params in file.params.items():
         old = before.get(entity_name)
@@ -654,9 +669,12 @@ def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict
                     if not run.paths & changed:
                         runs.append(_replay(config, run, collected))
                     else:
-                        entities = run.entities if run.entities and run.paths & changed <= set(run.entities) else None
-                        runs.append(_intern(config, _run_parser(config, scanner, run.cls, collected, entities), trace))
+                        runs.append(_intern(config, _run_parser(config, scanner, run.cls, collected, run.entities), trace))
+                        if runs[-1].initial_refs:
+                            raise _NotReusable  # it now makes policies: other parsers' references to them change
             parsers.extend(run.parser for run in runs)
+        except _NotReusable:
+            return load_config(path, env_prefix, placeholder_values, overlay)
         except Exception as exc:
             validation.errors.append(Problem(None, None, None, "structure", f"SnowDDL stopped reading this folder: {exc}"))
             loaded.snowddl = None
