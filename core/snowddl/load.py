@@ -627,7 +627,10 @@ def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict
         config = SnowDDLConfig(env_prefix or None)
         env_prefix = config.env_prefix
         loaded.snowddl = config
-        scanner = _reusable_scanner(base, root, overlay, env_prefix, placeholder_values) or _Scanner(root, overlay)
+        scanner = _reusable_scanner(base, root, overlay, env_prefix, placeholder_values)
+        trace = _reusable_trace(base, root, overlay, env_prefix, placeholder_values, scanner)
+        if trace is None:
+            scanner = _Scanner(root, overlay)
     except Exception as exc:  # e.g. two folders whose names differ only in case
         validation.errors.append(Problem(None, None, None, "structure", f"SnowDDL cannot read this folder: {exc}"))
         loaded.snowddl = None
@@ -640,7 +643,6 @@ def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict
         )
 
     overlay_abs = {str(root / rel): text for rel, text in overlay.items() if text is not None}
-    trace = _reusable_trace(base, root, overlay, env_prefix, placeholder_values, scanner)
     parsers = []
     runs: list[_ParserRun] = []
     with fast.Collector(overlay_abs) as collected:
