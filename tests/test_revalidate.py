@@ -169,3 +169,28 @@ def test_default_warehouses_from_business_roles(tmp_path, base):
                                                             "\nROLE_0002:\n  schema_read:\n    - DB_000.SCH_0\n", 1)})
     old_users = base.config.snowddl.blueprints[UserBlueprint]
     assert all(old_users[name] is bp for name, bp in head.snowddl.blueprints[UserBlueprint].items())
+
+
+def test_a_broken_base_fixed_and_an_env_prefix(tmp_path):
+    config = tmp_path / "snowddl"
+    shutil.copytree(EXAMPLE, config)
+    users = (config / "user.yaml").read_text()
+    (config / "user.yaml").write_text(users + "\nBROKEN: [\n")
+    (config / "warehouse.yaml").write_text((config / "warehouse.yaml").read_text() + "\nBAD_WH:\n  size: 12\n")
+    base = Snapshot(config, None, load_config(config))
+    assert {e.kind for e in base.config.validation.errors} >= {"yaml", "schema"}
+    _same(base, {"user.yaml": users})
+    _same(base, {"user.yaml": users, "warehouse.yaml": (EXAMPLE / "warehouse.yaml").read_text()})
+    _same(base, {"warehouse.yaml": (EXAMPLE / "warehouse.yaml").read_text()})
+    # a reference error of the base that a change elsewhere fixes
+    (config / "user.yaml").write_text(users + "\nWAITING:\n  business_roles: [NEW_ROLE]\n")
+    base = Snapshot(config, None, load_config(config))
+    assert [e.object for e in base.config.validation.errors if e.kind == "reference"] == ["WAITING"]
+    roles = (config / "business_role.yaml").read_text()
+    head = _same(base, {"business_role.yaml": roles + "\nNEW_ROLE:\n  schema_read: [ANALYTICS.MARTS]\n"})
+    assert not [e for e in head.validation.errors if e.kind == "reference"]
+    prefixed = Snapshot(EXAMPLE, None, load_config(EXAMPLE, env_prefix="dev"))
+    head = _same(prefixed, {"user.yaml": users + "\nGHOST:\n  business_roles: [NOBODY]\n"}, env_prefix="dev")
+    assert [e.object for e in head.validation.errors] == ["GHOST"]
+    _same(prefixed, {"business_role.yaml": (EXAMPLE / "business_role.yaml").read_text().replace("ANALYST:", "ANALYST_X:", 1)},
+          env_prefix="dev")

@@ -655,7 +655,7 @@ def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict
                 permission_parser = PermissionModelParser(config, scanner)
                 permission_parser.load_permission_models()
                 parsers.append(permission_parser)
-                setup = _ParserRun(None, parsers, set(collected.read[setup_start[1]:]),
+                setup = _ParserRun(None, list(parsers), set(collected.read[setup_start[1]:]),
                                    errors=collected.errors[setup_start[0]:], dropped=set(collected.dropped))
                 for parser_cls in default_parse_sequence:
                     runs.append(_run_parser(config, scanner, parser_cls, collected))
