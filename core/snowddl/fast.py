@@ -52,6 +52,8 @@ class Collector:
         self.errors: list[tuple[object, jsonschema.ValidationError]] = []
         self.dropped: set[tuple[str, str]] = set()  # (file path, entry key)
         self.overlay = overlay or {}  # absolute path -> text that replaces the file's
+        self.read: list[str] = []  # every file a ParsedFile was made of, in order (absolute paths)
+        self.memo: dict = {}  # (path, schema, placeholders) -> parse results: a file read by several parsers is read once
 
     def __enter__(self):
         _local.collector = self
@@ -155,7 +157,32 @@ class _Named(io.StringIO):
         self.name = name
 
 
+_TOP_LINE = re.compile(r"^[^ \t\n#].*", re.M)  # a line starting in column 0, no comment
+_ODD_BREAKS = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")  # line breaks other than \n
+
+
 def _split_entries(text: str) -> list[str] | None:
+    """The text of each top-level entry of a block mapping, or None when the file needs a whole-file
+    parse (anchors, documents, flow style, anything unusual). Same result as _split_entries_by_line,
+    found by one regular expression over the text instead of a loop over its lines."""
+    if _ODD_BREAKS.search(text):
+        return _split_entries_by_line(text)
+    if ("&" in text or "*" in text) and _ANCHOR.search(text):
+        return None
+    starts = []
+    for m in _TOP_LINE.finditer(text):
+        line = m.group()
+        if not line.strip():
+            continue  # whitespace only: part of the entry above, as a blank line is
+        if line.startswith(("---", "...", "%")) or not _KEY_LINE.match(line + "\n"):
+            return None
+        starts.append(m.start())
+    if _split_entries_by_line(text[: starts[0]] if starts else text) is None:
+        return None  # an indented line before the first entry
+    return [text[a:b] for a, b in zip(starts, starts[1:] + [len(text)])]
+
+
+def _split_entries_by_line(text: str) -> list[str] | None:
     """The text of each top-level entry of a block mapping, or None when the file needs a whole-file
     parse (anchors, documents, flow style, anything unusual)."""
     if ("&" in text or "*" in text) and _ANCHOR.search(text):
@@ -212,6 +239,35 @@ def _cached_parse(parsed_file, text: str) -> _Parsed:
     return hit
 
 
+_places: dict = {}  # (config folder, file path) -> (database, schema) the path names
+
+
+def _parse_file(parsed_file, path, json_schema, collector) -> list:
+    text = collector.overlay.get(str(path))
+    if text is None:
+        with path.open("r", encoding="utf-8") as f:
+            text = f.read()
+    key = None
+    if not any(tag in text for tag in _TAGS):
+        key = ("file", hashlib.blake2b(text.encode("utf-8"), digest_size=20).digest(), id(json_schema),
+               _placeholder_key(parsed_file))
+        hit = _cache_get(key)
+        if hit is not None:
+            return hit
+    parts = _split_entries(text) if _is_entry_map(json_schema) else None
+    results = []
+    try:
+        for part in parts if parts is not None else [text]:
+            results.append(_cached_parse(parsed_file, part))
+    except yaml.YAMLError:
+        if parts is None:
+            raise
+        results = [_cached_parse(parsed_file, text)]  # a syntax error: parse whole, for SnowDDL's line and column
+    if key is not None:
+        _cache_put(key, results)
+    return results
+
+
 def parsed_file_init(self, parser, path, json_schema) -> None:
     """ParsedFile.__init__ with content caching (per entry in name -> object files); same results."""
     self.parser = parser
@@ -220,23 +276,23 @@ def parsed_file_init(self, parser, path, json_schema) -> None:
     self.json_schema = json_schema
     self.database = None
     self.schema = None
-    self._guess_database_schema_from_path()
     collector = getattr(_local, "collector", None)
     if collector is None:  # outside load_config: SnowDDL's own behaviour
         return _original_parsed_file_init(self, parser, path, json_schema)
-    text = collector.overlay.get(str(path))
-    if text is None:
-        with path.open("r", encoding="utf-8") as f:
-            text = f.read()
-    parts = _split_entries(text) if _is_entry_map(json_schema) else None
-    results = []
-    try:
-        for part in parts if parts is not None else [text]:
-            results.append(_cached_parse(self, part))
-    except yaml.YAMLError:
-        if parts is None:
-            raise
-        results = [_cached_parse(self, text)]  # a syntax error: parse whole, for SnowDDL's line and column
+    str_path = str(path)
+    collector.read.append(str_path)
+    place = (str(parser.scanner.base_path), str_path)
+    where = _places.get(place)
+    if where is None:
+        self._guess_database_schema_from_path()
+        if len(_places) > 200_000:
+            _places.clear()
+        where = _places[place] = (self.database, self.schema)
+    self.database, self.schema = where
+    memo_key = (str_path, id(json_schema), _placeholder_key(self))
+    results = collector.memo.get(memo_key)
+    if results is None:
+        results = collector.memo[memo_key] = _parse_file(self, path, json_schema, collector)
     params: dict = {}
     for r in results:
         if r.fatal is not None:

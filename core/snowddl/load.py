@@ -6,6 +6,7 @@ the names of the objects a form offers as choices. Nothing here imports Streamli
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from dataclasses import asdict, dataclass, field
@@ -24,7 +25,14 @@ from snowddl.blueprint import (
     WarehouseBlueprint,
 )
 from snowddl.config import SnowDDLConfig
-from snowddl.parser import DirectoryScanner, PermissionModelParser, PlaceholderParser, default_parse_sequence
+from snowddl.parser import (
+    DirectoryScanner,
+    ParsedFile,
+    PermissionModelParser,
+    PlaceholderParser,
+    UserParser,
+    default_parse_sequence,
+)
 from snowddl.validator import default_validate_sequence
 
 from core.snowddl import fast
@@ -85,6 +93,7 @@ class LoadedConfig:
     databases: list[str] = field(default_factory=list)
     schemas: list[str] = field(default_factory=list)
     snowddl: SnowDDLConfig | None = field(default=None, repr=False)  # SnowDDL's own reading (for plans)
+    trace: "_Trace | None" = field(default=None, repr=False, compare=False)  # what each parser read and made
 
 
 class _LineIndex:
@@ -269,17 +278,341 @@ class _Scanner(DirectoryScanner):
             self.schema_object_file_paths[self._normalise_key(rel.parts[2])][key] = path
         self.all_file_paths[key] = path
 
+# -- re-validation after a change, reusing the base load ------------------------------------------
+
+@dataclass
+class _ParserRun:
+    """One parser's run: the files it read, the blueprints and policy references it added (in order),
+    the errors it and the schema checks of its files reported."""
+    cls: type | None
+    parser: object
+    paths: set[str]
+    blueprints: list = field(default_factory=list)
+    initial_refs: dict = field(default_factory=dict)  # id(policy blueprint) -> its references when added
+    refs: list = field(default_factory=list)  # (policy class, policy name, reference)
+    errors: list = field(default_factory=list)
+    dropped: set = field(default_factory=set)
+    entities: dict = field(default_factory=dict)  # name -> object file path -> (callback context, {entity name: _Entity})
+
+
+@dataclass
+class _Entity:
+    """What one entry of a name -> object file became: the parser's callback on (name, params)."""
+    params: object
+    blueprints: list
+    refs: list
+    error: tuple | None  # (error key, exception)
+
+
+# Parsers whose entry callback depends only on the entry and on the arguments bound to the callback
+# (for UserParser: the default warehouse map read from business_role.yaml): an entry whose params and
+# callback arguments are equal to the base's gives the same blueprints, references and error.
+_ENTITY_PARSERS = (UserParser,)
+
+
+def _callback_context(callback):
+    if isinstance(callback, functools.partial) and not callback.args:
+        return getattr(callback.func, "__name__", None), dict(callback.keywords)
+    return None
+
+
+@dataclass
+class _Check:
+    """One validator's run: its errors, the blueprint types it read (`own`: in get_blueprints, `inner`:
+    while checking single blueprints) and, per blueprint checked, the lookups its check made."""
+    cls: type
+    errors: dict
+    failure: Exception | None = None
+    own: set = field(default_factory=set)
+    inner: set = field(default_factory=set)
+    deps: dict = field(default_factory=dict)  # id(blueprint) -> [(type, pattern or None)]
+
+
+@dataclass
+class _Trace:
+    root: Path
+    env_prefix: str
+    scanner: _Scanner
+    setup: _ParserRun  # the placeholder and permission-model parsers
+    runs: list[_ParserRun]
+    checks: list[_Check]
+    placeholders: dict
+    permission_models: dict
+
+
+class _NotReusable(Exception):
+    """The base load cannot be reused for this change: load in full."""
+
+
+def _is_policy(bp) -> bool:
+    return "references" in type(bp).model_fields
+
+
+def _run_parser(config: SnowDDLConfig, scanner, parser_cls, collected, previous: dict | None = None) -> _ParserRun:
+    """Runs one parser, recording what it read and made. `previous`: the entries of its name -> object
+    files in the base run, reused where an entry's params are equal (only the entry file changed)."""
+    parser = parser_cls(config, scanner)
+    run = _ParserRun(parser_cls, parser, set())
+    if parser_cls in _ENTITY_PARSERS:
+        parser.parse_multi_entity_file = functools.partial(_parse_entities, parser, run, previous or {})
+    errors0, read0, dropped0 = len(collected.errors), len(collected.read), set(collected.dropped)
+    add_blueprint, add_reference = config.add_blueprint, config.add_policy_reference
+
+    def traced_add_blueprint(bp):
+        add_blueprint(bp)
+        run.blueprints.append(bp)
+        if _is_policy(bp):
+            run.initial_refs[id(bp)] = list(bp.references)
+
+    def traced_add_reference(cls, policy_name, ref):
+        add_reference(cls, policy_name, ref)
+        run.refs.append((cls, policy_name, ref))
+
+    config.add_blueprint, config.add_policy_reference = traced_add_blueprint, traced_add_reference
+    try:
+        parser.load_blueprints()
+    finally:
+        del config.add_blueprint, config.add_policy_reference
+    run.paths = set(collected.read[read0:])
+    run.errors = collected.errors[errors0:]
+    run.dropped = collected.dropped - dropped0
+    return run
+
+
+def _parse_entities(parser, run: _ParserRun, previous: dict, file_key: str, json_schema: dict, callback) -> None:
+    """AbstractParser.parse_multi_entity_file (same errors, same order), recording each entry's
+    blueprints, policy references and error, and replaying an entry whose params equal the base's."""
+    path = parser.scanner.get_single_file_path(file_key)
+    if not path:
+        return
+    try:
+        file = ParsedFile(parser, path, json_schema)
+    except Exception as e:
+        parser.add_error(e, path)
+        return
+    context = _callback_context(callback)
+    old_context, before = previous.get(str(path), (None, {}))
+    if context is None or old_context != context:
+        before = {}
+    entities = {}
+    run.entities[str(path)] = (context, entities)
+    config = parser.config
+    for entity_name, entity_params in file.params.items():
+        old = before.get(entity_name)
+        if old is not None and old.params == entity_params:
+            for bp in old.blueprints:
+                config.add_blueprint(bp)
+            for cls, policy_name, ref in old.refs:
+                config.add_policy_reference(cls, policy_name, ref)
+            if old.error is not None:
+                parser.errors[old.error[0]] = old.error[1]
+            entities[entity_name] = old
+            continue
+        bps0, refs0, errors0 = len(run.blueprints), len(run.refs), len(parser.errors)
+        error = None
+        try:
+            callback(entity_name, entity_params)
+        except Exception as e:
+            parser.add_error(e, path, entity_name)
+            if len(parser.errors) > errors0:
+                error = next(reversed(parser.errors.items()))
+        entities[entity_name] = _Entity(entity_params, run.blueprints[bps0:], run.refs[refs0:], error)
+
+
+def _replay(config: SnowDDLConfig, run: _ParserRun, collected) -> _ParserRun:
+    """A parser whose files did not change: its blueprints again (policies as fresh copies, since the
+    references other parsers add are added again), its errors again."""
+    for bp in run.blueprints:
+        if id(bp) in run.initial_refs:
+            bp = bp.model_copy(update={"references": list(run.initial_refs[id(bp)])})
+        config.add_blueprint(bp)
+    for cls, policy_name, ref in run.refs:
+        config.add_policy_reference(cls, policy_name, ref)
+    collected.errors.extend(run.errors)
+    collected.dropped |= run.dropped
+    return run
+
+
+def _intern(config: SnowDDLConfig, run: _ParserRun, trace: _Trace) -> _ParserRun:
+    """A parser run again makes new blueprints: each one equal to the base's of the same type and name
+    is replaced by the base's very object, so validators see it unchanged (policies excepted: their
+    references are made again)."""
+    before = trace.runs[0].parser.config.blueprints
+    for i, bp in enumerate(run.blueprints):
+        name = str(bp.full_name)
+        old = before.get(type(bp), {}).get(name)
+        if old is None or old is bp or id(bp) in run.initial_refs or old != bp:
+            continue
+        run.blueprints[i] = old
+        if config.blueprints[type(bp)].get(name) is bp:
+            config.blueprints[type(bp)][name] = old
+    return run
+
+
+def _reusable_scanner(base, root: Path, overlay: dict, env_prefix: str, placeholder_values):
+    """The base load's scan, when the overlay only rewrites files the scan found (same folders, same files)."""
+    trace = getattr(base, "trace", None)
+    if trace is None or trace.root != root or trace.env_prefix != (env_prefix or "") or placeholder_values is not None:
+        return None
+    if not overlay:
+        return None
+    scanner = trace.scanner
+    for rel, text in overlay.items():
+        path = Path(rel)
+        if text is None or path.suffix not in scanner.allowed_file_suffixes or path.is_absolute() or ".." in path.parts:
+            return None
+        key = scanner._normalise_key(path.with_suffix("").as_posix())
+        found = scanner.all_file_paths.get(key)
+        if found is None or str(found) != str(root / rel):
+            return None
+    return scanner
+
+
+def _reusable_trace(base, root: Path, overlay: dict, env_prefix: str, placeholder_values, scanner):
+    trace = getattr(base, "trace", None)
+    if trace is None or scanner is not trace.scanner:
+        return None
+    changed = {str(root / rel) for rel in overlay}
+    if trace.setup.paths & changed:
+        return None  # placeholders or permission models changed: every file may read differently
+    for run in trace.runs:
+        if run.paths & changed and run.initial_refs:
+            return None  # a policy file changed: the references to it are re-made by other parsers
+    return trace
+
+
+def _validate(config: SnowDDLConfig, trace: _Trace | None) -> list[_Check]:
+    """SnowDDL's validators, in order. With a trace: a validator that read no changed type gives its
+    base errors again; otherwise only the blueprints that changed, or whose checks looked up a changed
+    blueprint (a whole changed type, or a name or pattern that a changed blueprint matches), are
+    checked again."""
+    before = trace.runs[0].parser.config if trace is not None and trace.runs else None
+    changed = _changed_blueprints(config, before) if before is not None else None
+    checks = []
+    for i, validator_cls in enumerate(default_validate_sequence):
+        old = trace.checks[i] if trace is not None and i < len(trace.checks) and trace.checks[i].cls is validator_cls else None
+        if old is not None and old.failure is None and changed is not None:
+            if not ((old.own | old.inner) & changed.keys()):
+                checks.append(old)
+            else:
+                checks.append(_recheck(config, before, validator_cls, old, changed))
+            continue
+        checks.append(_check(config, validator_cls))
+    return checks
+
+
+def _changed_blueprints(config: SnowDDLConfig, before: SnowDDLConfig) -> dict:
+    """Type -> the blueprints (old and new) that are not the very same object under the same name."""
+    changed = {}
+    for cls in set(config.blueprints) | set(before.blueprints):
+        now, then = config.blueprints.get(cls, {}), before.blueprints.get(cls, {})
+        if len(now) == len(then) and all(a == b and x is y for (a, x), (b, y) in zip(now.items(), then.items())):
+            continue
+        objs = [bp for name, bp in now.items() if then.get(name) is not bp]
+        objs += [bp for name, bp in then.items() if now.get(name) is not bp]
+        changed[cls] = objs
+    return changed
+
+
+def _traced_lookups(config: SnowDDLConfig, seen: list):
+    """Records each blueprint lookup as (type, pattern or None for the whole type) in seen[-1]."""
+    by_type, by_pattern = config.get_blueprints_by_type, config.get_blueprints_by_type_and_pattern
+
+    def get_by_type(cls):
+        seen[-1].append((cls, None))
+        return by_type(cls)
+
+    def get_by_pattern(cls, pattern):
+        seen[-1].append((cls, pattern))
+        return by_pattern(cls, pattern)
+
+    config.get_blueprints_by_type, config.get_blueprints_by_type_and_pattern = get_by_type, get_by_pattern
+
+
+def _untrace(config: SnowDDLConfig) -> None:
+    del config.get_blueprints_by_type, config.get_blueprints_by_type_and_pattern
+
+
+def _check(config: SnowDDLConfig, validator_cls) -> _Check:
+    validator = validator_cls(config)
+    check = _Check(validator_cls, validator.errors)
+    outer: list = []
+    seen = [outer]
+    validate_blueprint = validator.validate_blueprint
+
+    def traced_validate_blueprint(bp):
+        lookups = check.deps[id(bp)] = []
+        seen.append(lookups)
+        try:
+            return validate_blueprint(bp)
+        finally:
+            seen.pop()
+
+    validator.validate_blueprint = traced_validate_blueprint
+    _traced_lookups(config, seen)
+    try:
+        validator.validate()
+    except Exception as exc:
+        check.failure = exc
+    finally:
+        _untrace(config)
+        del validator.validate_blueprint
+    check.own = {cls for cls, _ in outer}
+    check.inner = {cls for lookups in check.deps.values() for cls, _ in lookups}
+    return check
+
+
+def _recheck(config: SnowDDLConfig, before: SnowDDLConfig, validator_cls, old: _Check, changed: dict) -> _Check:
+    """Checks again the blueprints that are not the base's very objects or whose base check looked up
+    something that changed; the others keep their base verdict (in SnowDDL's order, so the errors come
+    in the order a full run gives them)."""
+    validator, previous = validator_cls(config), validator_cls(before).get_blueprints()
+    check = _Check(validator_cls, {}, own=old.own, inner=old.inner)
+    hit: dict = {}
+
+    def affected(lookup) -> bool:
+        cls, pattern = lookup
+        if cls not in changed:
+            return False
+        if pattern is None:
+            return True
+        key = (cls, id(pattern))
+        if key not in hit:
+            hit[key] = any(pattern.is_match_ident(bp.full_name) for bp in changed[cls])
+        return hit[key]
+
+    try:
+        for full_name, bp in validator.get_blueprints().items():
+            deps = old.deps.get(id(bp)) if previous.get(full_name) is bp else None
+            if deps is not None and not any(affected(lookup) for lookup in deps):
+                if full_name in old.errors:
+                    check.errors[full_name] = old.errors[full_name]
+                continue
+            try:
+                validator.validate_blueprint(bp)
+            except Exception as exc:
+                check.errors[full_name] = exc
+    except Exception as exc:
+        check.failure = exc
+    return check
+
 
 def _mentions(message: str, names: set[str]) -> bool:
     return any(f"[{n}]" in message or f"[{n}__" in message for n in names)
 
 
 def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict | None = None,
-                overlay: dict[str, str | None] | None = None) -> LoadedConfig:
+                overlay: dict[str, str | None] | None = None, base: LoadedConfig | None = None) -> LoadedConfig:
     """Parse and validate a SnowDDL config directory; never raises for a bad config.
 
     `overlay` maps paths relative to the folder to new texts (None removes the file): the config is
-    validated as if they were written, and nothing is written."""
+    validated as if they were written, and nothing is written.
+
+    `base`: the same folder loaded without overlay. When the overlay only rewrites files that already
+    exist (no placeholder or permission-model file), the parsers that read none of them are not run
+    again: their blueprints and errors are taken from `base`, as are the results of validators whose
+    blueprint types did not change (validators of a changed type re-check only the changed objects when
+    a check reads no other object of its own type). Anything else is a full load."""
     root = Path(path).resolve()
     validation = Validation()
     loaded = LoadedConfig(root, validation)
@@ -294,7 +627,10 @@ def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict
         config = SnowDDLConfig(env_prefix or None)
         env_prefix = config.env_prefix
         loaded.snowddl = config
-        scanner = _Scanner(root, overlay)
+        scanner = _reusable_scanner(base, root, overlay, env_prefix, placeholder_values)
+        trace = _reusable_trace(base, root, overlay, env_prefix, placeholder_values, scanner)
+        if trace is None:
+            scanner = _Scanner(root, overlay)
     except Exception as exc:  # e.g. two folders whose names differ only in case
         validation.errors.append(Problem(None, None, None, "structure", f"SnowDDL cannot read this folder: {exc}"))
         loaded.snowddl = None
@@ -306,19 +642,41 @@ def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict
             Problem(_rel(root, folder) + "/", None, None, "unreadable", f"cannot read this folder ({reason}): it was not validated")
         )
 
+    overlay_abs = {str(root / rel): text for rel, text in overlay.items() if text is not None}
     parsers = []
-    with fast.Collector({str(root / rel): text for rel, text in overlay.items() if text is not None}) as collected:
+    runs: list[_ParserRun] = []
+    with fast.Collector(overlay_abs) as collected:
         try:
-            placeholder_parser = PlaceholderParser(config, scanner)
-            placeholder_parser.load_placeholders(placeholder_values=placeholder_values)
-            parsers.append(placeholder_parser)
-            permission_parser = PermissionModelParser(config, scanner)
-            permission_parser.load_permission_models()
-            parsers.append(permission_parser)
-            for parser_cls in default_parse_sequence:
-                parser = parser_cls(config, scanner)
-                parser.load_blueprints()
-                parsers.append(parser)
+            if trace is None:
+                setup_start = len(collected.errors), len(collected.read)
+                placeholder_parser = PlaceholderParser(config, scanner)
+                placeholder_parser.load_placeholders(placeholder_values=placeholder_values)
+                parsers.append(placeholder_parser)
+                permission_parser = PermissionModelParser(config, scanner)
+                permission_parser.load_permission_models()
+                parsers.append(permission_parser)
+                setup = _ParserRun(None, list(parsers), set(collected.read[setup_start[1]:]),
+                                   errors=collected.errors[setup_start[0]:], dropped=set(collected.dropped))
+                for parser_cls in default_parse_sequence:
+                    runs.append(_run_parser(config, scanner, parser_cls, collected))
+            else:
+                setup = trace.setup
+                config.placeholders = dict(trace.placeholders)
+                config.permission_models = dict(trace.permission_models)
+                parsers.extend(setup.parser)
+                collected.errors.extend(setup.errors)
+                collected.dropped |= setup.dropped
+                changed = set(overlay_abs)
+                for run in trace.runs:
+                    if not run.paths & changed:
+                        runs.append(_replay(config, run, collected))
+                    else:
+                        runs.append(_intern(config, _run_parser(config, scanner, run.cls, collected, run.entities), trace))
+                        if runs[-1].initial_refs:
+                            raise _NotReusable  # it now makes policies: other parsers' references to them change
+            parsers.extend(run.parser for run in runs)
+        except _NotReusable:
+            return load_config(path, env_prefix, placeholder_values, overlay)
         except Exception as exc:
             validation.errors.append(Problem(None, None, None, "structure", f"SnowDDL stopped reading this folder: {exc}"))
             loaded.snowddl = None
@@ -342,15 +700,14 @@ def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict
     dropped |= {env_prefix + name for name in dropped}
     whole_files_failed = any(p.object is None for p in validation.errors)
 
-    for validator_cls in default_validate_sequence:
-        validator = validator_cls(config)
-        try:
-            validator.validate()
-        except Exception as exc:
-            add(Problem(None, None, None, "reference", f"{validator_cls.__name__}: {exc}"))
+    checks = _validate(config, trace)
+    for check in checks:
+        validator_cls = check.cls
+        if check.failure is not None:
+            add(Problem(None, None, None, "reference", f"{validator_cls.__name__}: {check.failure}"))
             continue
         rel = _VALIDATOR_FILES.get(validator_cls.__name__)
-        for name, exc in validator.errors.items():
+        for name, exc in check.errors.items():
             obj = _strip_name(name, env_prefix, "__B_ROLE" if rel == "business_role.yaml" else "__T_ROLE" if rel == "technical_role.yaml" else "")
             line = lines.line(rel, [obj]) if rel else None
             message = str(exc)
@@ -372,6 +729,9 @@ def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict
     loaded.resource_monitors = names(ResourceMonitorBlueprint)
     loaded.databases = names(DatabaseBlueprint)
     loaded.schemas = names(SchemaBlueprint)
+    if trace is None and overlay == {}:
+        loaded.trace = _Trace(root, env_prefix, scanner, setup, runs, checks, dict(config.placeholders),
+                              dict(config.permission_models))
     return loaded
 
 

@@ -62,4 +62,4 @@ def validate_with_changes(base: Snapshot, files: dict[str, str | None], env_pref
 
     Nothing is copied or written: the changed texts are laid over the base folder, and every unchanged
     file (every unchanged entry of user.yaml, ...) comes from the parse cache keyed by content."""
-    return load_config(base.root, env_prefix, overlay=files)
+    return load_config(base.root, env_prefix, overlay=files, base=base.config)
