@@ -25,6 +25,13 @@ def require_reviewer(actor: Actor, cr: ChangeRequest) -> None:
         raise ChangeError("you cannot review your own request; another approver must.")
 
 
+def require_comment(comment: str, missing: str) -> str:
+    """The stripped comment; `missing` says what the reviewer must write when there is none."""
+    if not comment.strip():
+        raise ChangeError(f"{missing}: a comment is required.")
+    return comment.strip()
+
+
 def _latest_decisions(services: Services, cr: ChangeRequest) -> dict[str, str]:
     """Each reviewer's latest decision. (Re-applying the same request on a newer base keeps them: the
     request did not change. A resubmission changed it: earlier decisions no longer count.)"""
