@@ -33,6 +33,8 @@ class Settings:
     github_timeout: int = 15  # seconds per request
     github_seconds_between_requests: float = 0.0
     github_seconds_between_writes: float = 0.25
+    price_per_credit: float = 3.0  # money per Snowflake credit, for the cost page and projections
+    currency: str = "USD"
     extra: dict = field(default_factory=dict)
 
 

@@ -30,13 +30,12 @@ from snowddl.blueprint import (BusinessRoleBlueprint, DatabaseBlueprint, Resourc
                                WarehouseBlueprint)
 
 from core.snowflake.connect import STANDIN_FILE
+from core.snowflake.cost import credits_per_hour
 
 DAYS = 90
 DEFAULT_QUERY_ROWS = 100_000
 MAX_QUERY_ROWS = 50_000_000  # bounded before any work: 10,000,000 takes about a minute and 1 GB
 SEED = 20251129
-CREDITS_PER_HOUR = {"XSMALL": 1, "SMALL": 2, "MEDIUM": 4, "LARGE": 8, "XLARGE": 16, "XXLARGE": 32,
-                    "XXXLARGE": 64, "X4LARGE": 128, "X5LARGE": 256, "X6LARGE": 512}
 # The workload each example warehouse runs; any other warehouse behaves like ad-hoc analysis.
 PROFILES = {"LOADER_WH": "loader", "TRANSFORM_WH": "transform", "ANALYST_WH": "adhoc", "BI_WH": "bi",
             "DATA_SCIENCE_WH": "science"}
@@ -59,7 +58,7 @@ class Planted:
 
 
 def _rate(size: str | None) -> int:
-    return CREDITS_PER_HOUR.get(str(size or "XSMALL").upper().replace("-", ""), 1)
+    return credits_per_hour(size) or 1
 
 
 def _name(ident) -> str:
@@ -311,7 +310,7 @@ def _queries(db, shape: dict, p: Planted) -> None:
         CREATE TEMP TABLE q3 AS
         SELECT q.QNO, q.WAREHOUSE_ID, q.WAREHOUSE_NAME, q.RATE, q.CREDITS,
                q.START_TIME + CAST(FLOOR(q.RS * 3500) AS INTEGER) * INTERVAL 1 SECOND AS START_TIME,
-               GREATEST(50, CAST(q.CREDITS / q.RATE * 3600000 / GREATEST(1, q.RUNNING * 4) AS BIGINT)) AS EXEC_MS,
+               GREATEST(50, CAST(q.CREDITS / q.RATE * 3600000 AS BIGINT)) AS EXEC_MS,
                u.USER_NAME, u.ROLE_NAME, t.QUERY_TYPE, t.DATABASE_NAME, t.SCHEMA_NAME, t.QUERY_TEXT, t.IDX AS TEMPLATE_IDX,
                q.RB
         FROM q2 q
