@@ -44,6 +44,8 @@ sections = {
 }
 if actor.can("approver"):
     sections["Review"] = [ui.page("review")]
+if actor.can("admin"):
+    sections["Watch"] = [ui.page("cost")]
 
 with st.sidebar:
     st.markdown(f"Signed in as **{actor.name}**  \n`{actor.username}` · {', '.join(actor.roles)}")

@@ -45,7 +45,7 @@ class Services:
         config = self.snapshot(sha).config
         if config.snowddl is None or not config.validation.valid:
             return []
-        if generate and ensure_demo_account(self.workspace, config, sha, query_rows):
+        if generate and ensure_demo_account(self.workspace, config, sha, query_rows, self.settings.demo_query_rows):
             return ["demo account generated"]
         return demo.sync(self.workspace.account_dir, config, sha)
 

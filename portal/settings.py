@@ -35,6 +35,7 @@ class Settings:
     github_seconds_between_writes: float = 0.25
     price_per_credit: float = 3.0  # money per Snowflake credit, for the cost page and projections
     currency: str = "USD"
+    demo_query_rows: int = 100_000  # QUERY_HISTORY rows of a new demo account (snowtower demo --query-rows N)
     extra: dict = field(default_factory=dict)
 
 

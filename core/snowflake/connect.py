@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from pathlib import Path
 
 from core.snowflake.queries import CursorSource, QueryError
 
 STANDIN_FILE = "SNOWFLAKE.db"
+# fakesnow reads DuckDB results through the DB-API path, and DuckDB warns about the copy on every query.
+warnings.filterwarnings("ignore", message="Arrow output on a DB-API result", category=UserWarning)
 
 
 def streamlit_source(conn) -> CursorSource:
