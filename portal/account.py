@@ -55,3 +55,24 @@ def describe_config():
     from core.snowflake.demo import describe
 
     return describe(ui.services().snapshot().config)
+
+
+def show_request_cost(recipe: str, request: dict, sha: str | None = None) -> None:
+    """For a warehouse request: its projected monthly credits and money, from the warehouse's last 30
+    days of metering (an estimate for a new one); nothing for other requests. `sha`: the base commit."""
+    from core.snowflake.cost import WAREHOUSE_RECIPES, project_request
+    from core.snowflake.demo import describe
+    from core.snowflake.queries import QueryError
+    from portal import widgets
+
+    if recipe not in WAREHOUSE_RECIPES:
+        return
+    services = ui.services()
+    try:
+        projection = project_request(source(), recipe, request, describe(services.snapshot(sha).config)["warehouses"],
+                                     float(services.settings.price_per_credit))
+    except QueryError as exc:
+        st.caption(f"Cost projection unavailable: {exc}")
+        return
+    if projection is not None:
+        widgets.cost_projection(projection, services.settings.currency)

@@ -174,3 +174,23 @@ def summary(source, days: int, price_per_credit: float, day: dt.date | None = No
     return {"days": days, "start": start.isoformat(), "end": day.isoformat(), "price_per_credit": price_per_credit,
             "warehouses": warehouses, "total_credits": total, "total_money": total * price_per_credit,
             "forecast": forecast, "anomalies": anomalies}
+
+
+WAREHOUSE_RECIPES = ("new-warehouse", "change-warehouse")
+
+
+def project_request(source, recipe: str, request: dict, warehouses: list[dict], price_per_credit: float,
+                    day: dt.date | None = None) -> Projection | None:
+    """The projection for a warehouse request (recipe new-warehouse or change-warehouse, `request` as the
+    recipe's to_dict gives it), against the base config's `warehouses` (core.snowflake.demo.describe);
+    None for any other recipe or a request without a warehouse name."""
+    name = str(request.get("name") or "").upper()
+    if recipe not in WAREHOUSE_RECIPES or not name:
+        return None
+    if recipe == "new-warehouse":
+        return project_warehouse(source, name, str(request.get("size") or "XSMALL"), request.get("auto_suspend"),
+                                 price_per_credit, min_clusters=int(request.get("min_cluster_count") or 1), day=day)
+    now = next((w for w in warehouses if w["name"] == name), {})
+    return project_warehouse(source, name, str(request.get("size") or now.get("size") or "XSMALL"),
+                             request.get("auto_suspend") or now.get("auto_suspend"), price_per_credit,
+                             old_size=now.get("size"), old_auto_suspend=now.get("auto_suspend"), day=day)
