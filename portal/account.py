@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from core.snowflake.connect import STANDIN_FILE, streamlit_source
+from core.snowflake.queries import QueryError
 from portal import ui
 
 TTL_SECONDS = 600
@@ -47,7 +48,10 @@ def source() -> CachedSource:
         inner = services.snowflake_source()  # generates the demo account on first use
         path = Path(services.workspace.account_dir) / STANDIN_FILE
         return CachedSource(inner, f"demo:{path}:{path.stat().st_mtime_ns}")
-    return CachedSource(_live_source(), "snowflake")
+    try:
+        return CachedSource(_live_source(), "snowflake")
+    except Exception as exc:  # no [connections.snowflake] secrets, no session: say so, no traceback
+        raise QueryError(f"no Snowflake connection ({exc})") from exc
 
 
 def describe_config():
@@ -62,7 +66,6 @@ def show_request_cost(recipe: str, request: dict, sha: str | None = None) -> Non
     days of metering (an estimate for a new one); nothing for other requests. `sha`: the base commit."""
     from core.snowflake.cost import WAREHOUSE_RECIPES, project_request
     from core.snowflake.demo import describe
-    from core.snowflake.queries import QueryError
     from portal import widgets
 
     if recipe not in WAREHOUSE_RECIPES:

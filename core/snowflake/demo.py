@@ -31,6 +31,7 @@ from snowddl.blueprint import (BusinessRoleBlueprint, DatabaseBlueprint, Resourc
 
 from core.snowflake.connect import STANDIN_FILE
 from core.snowflake.cost import credits_per_hour
+from core.snowflake.queries import QueryError
 
 DAYS = 90
 DEFAULT_QUERY_ROWS = 100_000
@@ -179,18 +180,22 @@ def generate(folder: str | Path, config, end_date: dt.date | None = None, query_
     (at least one per running warehouse hour) over the 90 days ending on `end_date` (default: yesterday, UTC).
 
     The file is built under a temporary name and moved into place, so a crash leaves the old account
-    (or none), never half of one. Raises ValueError for a row count outside 1 .. MAX_QUERY_ROWS."""
+    (or none), never half of one. Raises ValueError for a row count outside 1 .. MAX_QUERY_ROWS, and
+    QueryError when the folder or file cannot be written."""
     if not isinstance(query_rows, int) or not 1 <= query_rows <= MAX_QUERY_ROWS:
         raise ValueError(f"query rows must be between 1 and {MAX_QUERY_ROWS:,}")
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise QueryError(f"the demo account cannot be made in {folder}: {exc.strerror or exc}") from exc
     end_date = end_date or (dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1))
     shape = describe(config)
     planted = plant(shape, end_date, query_rows)
     tmp = folder / (STANDIN_FILE + ".tmp")
     for leftover in (tmp, Path(str(tmp) + ".wal")):
         leftover.unlink(missing_ok=True)
-    db = duckdb.connect(str(tmp))
+    db = _open(tmp, read_only=False)
     try:
         db.execute("SET TimeZone = 'UTC'")
         _build(db, shape, planted)
@@ -502,14 +507,31 @@ def _set_meta(db, values: dict[str, str]) -> None:
         db.execute("INSERT OR REPLACE INTO SNOWTOWER_DEMO.META VALUES (?, ?)", [k, v])
 
 
+def _open(path: Path, read_only: bool):
+    """The DuckDB file; QueryError if another process holds it (a lock) or it cannot be opened."""
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.Error as exc:
+        raise QueryError(f"the demo account {path} cannot be opened: {exc}") from exc
+
+
 def meta(folder: str | Path) -> dict[str, str]:
-    """The generator's record (END_DATE, QUERY_ROWS, CONFIG_SHA, planted facts); {} if there is no account."""
+    """The generator's record (END_DATE, QUERY_ROWS, CONFIG_SHA, planted facts); {} if there is no account,
+    or only a damaged file (one that is not a demo account), which the next generation replaces.
+    Raises QueryError while another process holds the file."""
     path = Path(folder) / STANDIN_FILE
     if not path.is_file():
         return {}
-    db = duckdb.connect(str(path), read_only=True)
+    try:
+        db = _open(path, read_only=True)
+    except QueryError as exc:
+        if "lock" in str(exc).lower():
+            raise
+        return {}
     try:
         return dict(db.execute("SELECT KEY, VALUE FROM SNOWTOWER_DEMO.META").fetchall())
+    except duckdb.Error:
+        return {}
     finally:
         db.close()
 
@@ -528,7 +550,7 @@ def sync(folder: str | Path, config, config_sha: str, at: dt.datetime | None = N
     at = (at or dt.datetime.now(dt.timezone.utc)).replace(tzinfo=None, microsecond=0)
     shape = describe(config)
     done: list[str] = []
-    db = duckdb.connect(str(path))
+    db = _open(path, read_only=False)
     try:
         db.execute("SET TimeZone = 'UTC'")
         if dict(db.execute("SELECT KEY, VALUE FROM SNOWTOWER_DEMO.META").fetchall()).get("CONFIG_SHA") == config_sha and config_sha:
@@ -574,11 +596,13 @@ def sync(folder: str | Path, config, config_sha: str, at: dt.datetime | None = N
         _set_meta(db, {"CONFIG_SHA": config_sha})
         db.execute("COMMIT")
         db.execute("CHECKPOINT")
-    except Exception:
+    except Exception as exc:
         try:
             db.execute("ROLLBACK")
-        except Exception:  # the transaction never started
+        except duckdb.Error:  # the transaction never started
             pass
+        if isinstance(exc, duckdb.Error):
+            raise QueryError(f"the demo account {path} could not be updated: {exc}") from exc
         raise
     finally:
         db.close()
