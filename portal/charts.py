@@ -8,7 +8,8 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-HEIGHT = 280
+HEIGHT = 360  # pixels of a time chart, legend and axes included (Streamlit fits the chart into it)
+ROW = alt.Step(34)  # pixels per bar of a ranked chart
 
 
 def credits_by_warehouse(daily: pd.DataFrame, price: float, currency: str) -> alt.Chart:
@@ -17,7 +18,8 @@ def credits_by_warehouse(daily: pd.DataFrame, price: float, currency: str) -> al
     return alt.Chart(frame, title=alt.Title("Credits per day by warehouse", subtitle=f"money at {price:,.2f} {currency} per credit")).mark_bar().encode(
         x=alt.X("yearmonthdate(DAY):T", title="Day (UTC)"),
         y=alt.Y("sum(CREDITS_USED):Q", title="Credits"),
-        color=alt.Color("WAREHOUSE_NAME:N", title="Warehouse", legend=alt.Legend(orient="bottom")),
+        color=alt.Color("WAREHOUSE_NAME:N", title="Warehouse", scale=alt.Scale(scheme="tableau10"),
+                        legend=alt.Legend(orient="right")),
         tooltip=[alt.Tooltip("yearmonthdate(DAY):T", title="Day"), alt.Tooltip("WAREHOUSE_NAME:N", title="Warehouse"),
                  alt.Tooltip("sum(CREDITS_USED):Q", title="Credits", format=",.2f"),
                  alt.Tooltip("sum(MONEY):Q", title=f"Money ({currency})", format=",.2f"),
@@ -48,12 +50,12 @@ def ranked_bars(frame: pd.DataFrame, label: str, title: str, label_title: str, p
     totals = frame.groupby(label, as_index=False)[["CREDITS", "QUERIES"]].sum().nlargest(top, "CREDITS")
     totals["MONEY"] = totals["CREDITS"] * price
     return alt.Chart(totals, title=title).mark_bar().encode(
-        y=alt.Y(f"{label}:N", title=label_title, sort="-x"),
+        y=alt.Y(f"{label}:N", title=label_title, sort="-x", axis=alt.Axis(labelLimit=260)),
         x=alt.X("CREDITS:Q", title="Credits (attributed to queries)"),
         tooltip=[alt.Tooltip(f"{label}:N", title=label_title), alt.Tooltip("CREDITS:Q", title="Credits", format=",.2f"),
                  alt.Tooltip("MONEY:Q", title=f"Money ({currency})", format=",.2f"),
                  alt.Tooltip("QUERIES:Q", title="Queries", format=",")],
-    ).properties(height=max(120, 26 * len(totals)))
+    ).properties(height=alt.Step(26))
 
 
 def idle_by_warehouse(usage: pd.DataFrame, price: float, currency: str) -> alt.Chart:
@@ -63,16 +65,17 @@ def idle_by_warehouse(usage: pd.DataFrame, price: float, currency: str) -> alt.C
     frame["PART"] = frame["PART"].map({"CREDITS_QUERIES": "Running queries", "CREDITS_IDLE": "Idle (running, no query)"})
     frame["MONEY"] = frame["CREDITS"] * price
     return alt.Chart(frame, title="Compute credits: queries versus idle").mark_bar().encode(
-        y=alt.Y("WAREHOUSE_NAME:N", title="Warehouse", sort=alt.EncodingSortField("CREDITS", op="sum", order="descending")),
+        y=alt.Y("WAREHOUSE_NAME:N", title="Warehouse", sort=alt.EncodingSortField("CREDITS", op="sum", order="descending"),
+                axis=alt.Axis(labelLimit=260)),
         x=alt.X("CREDITS:Q", title="Compute credits", stack="zero"),
         color=alt.Color("PART:N", title=None, scale=alt.Scale(domain=["Running queries", "Idle (running, no query)"],
                                                                range=["#4c78a8", "#f58518"]),
-                        legend=alt.Legend(orient="bottom")),
+                        legend=alt.Legend(orient="right")),
         tooltip=[alt.Tooltip("WAREHOUSE_NAME:N", title="Warehouse"), alt.Tooltip("PART:N", title="Part"),
                  alt.Tooltip("CREDITS:Q", title="Credits", format=",.2f"),
                  alt.Tooltip("MONEY:Q", title=f"Money ({currency})", format=",.2f"),
                  alt.Tooltip("IDLE_SHARE:Q", title="Idle share of compute", format=".0%")],
-    ).properties(height=max(120, 40 * usage["WAREHOUSE_NAME"].nunique()))
+    ).properties(height=ROW)
 
 
 def storage_growth(storage: pd.DataFrame) -> alt.Chart:
@@ -81,7 +84,8 @@ def storage_growth(storage: pd.DataFrame) -> alt.Chart:
     return alt.Chart(frame, title="Storage by database (table data and fail-safe)").mark_line().encode(
         x=alt.X("yearmonthdate(DAY):T", title="Day (UTC)"),
         y=alt.Y("TOTAL_GB:Q", title="Storage (GiB)"),
-        color=alt.Color("DATABASE_NAME:N", title="Database", legend=alt.Legend(orient="bottom")),
+        color=alt.Color("DATABASE_NAME:N", title="Database", scale=alt.Scale(scheme="tableau10"),
+                        legend=alt.Legend(orient="right")),
         tooltip=[alt.Tooltip("yearmonthdate(DAY):T", title="Day"), alt.Tooltip("DATABASE_NAME:N", title="Database"),
                  alt.Tooltip("TOTAL_GB:Q", title="Total GiB", format=",.1f"),
                  alt.Tooltip("FAILSAFE_GB:Q", title="Fail-safe GiB", format=",.1f")],
@@ -91,15 +95,17 @@ def storage_growth(storage: pd.DataFrame) -> alt.Chart:
 def monitor_quota(monitors: pd.DataFrame) -> alt.Chart:
     """Per resource monitor: credits used this period as a bar against its quota as a tick."""
     frame = monitors.assign(LABEL=monitors["MONITOR"] + " (" + monitors["FREQUENCY"].str.lower() + ")")
-    base = alt.Chart(frame, title="Resource monitors: credits used this period against the quota")
+    base = alt.Chart(frame, title=alt.Title("Resource monitors: credits used this period against the quota",
+                                             subtitle="bar: credits used since the quota last reset; black tick: the quota"))
     color = alt.Color("STATUS:N", title="Status", scale=alt.Scale(domain=["On track", "At risk", "Over quota"],
                                                                  range=["#54a24b", "#eeca3b", "#e45756"]),
-                      legend=alt.Legend(orient="bottom"))
+                      legend=alt.Legend(orient="right"))
     tooltip = [alt.Tooltip("MONITOR:N", title="Monitor"), alt.Tooltip("FREQUENCY:N", title="Resets"),
                alt.Tooltip("WAREHOUSES:N", title="Warehouses"), alt.Tooltip("CREDITS_USED:Q", title="Credits used", format=",.1f"),
                alt.Tooltip("CREDIT_QUOTA:Q", title="Quota (credits)", format=",.0f"),
                alt.Tooltip("USED_SHARE:Q", title="Used", format=".0%"), alt.Tooltip("STATUS:N", title="Status")]
-    bars = base.mark_bar().encode(y=alt.Y("LABEL:N", title="Monitor"), x=alt.X("CREDITS_USED:Q", title="Credits"),
+    bars = base.mark_bar().encode(y=alt.Y("LABEL:N", title="Monitor (resets)", axis=alt.Axis(labelLimit=320)),
+                                  x=alt.X("CREDITS_USED:Q", title="Credits"),
                                   color=color, tooltip=tooltip)
     quota = base.mark_tick(color="black", thickness=3, size=28).encode(y="LABEL:N", x="CREDIT_QUOTA:Q", tooltip=tooltip)
-    return (bars + quota).properties(height=max(120, 44 * len(frame)))
+    return (bars + quota).properties(height=ROW)
