@@ -547,14 +547,14 @@ def sync(folder: str | Path, config, config_sha: str, at: dt.datetime | None = N
     path = folder / STANDIN_FILE
     if not path.is_file() or config.snowddl is None:
         return []
+    if config_sha and meta(folder).get("CONFIG_SHA") == config_sha:
+        return []  # in step already: checked read-only, so readers in other processes are not locked out
     at = (at or dt.datetime.now(dt.timezone.utc)).replace(tzinfo=None, microsecond=0)
     shape = describe(config)
     done: list[str] = []
     db = _open(path, read_only=False)
     try:
         db.execute("SET TimeZone = 'UTC'")
-        if dict(db.execute("SELECT KEY, VALUE FROM SNOWTOWER_DEMO.META").fetchall()).get("CONFIG_SHA") == config_sha and config_sha:
-            return []
         db.execute("BEGIN TRANSACTION")
         have = dict(db.execute("SELECT NAME, OWNER FROM ACCOUNT_USAGE.USERS WHERE DELETED_ON IS NULL").fetchall())
         next_id = db.execute("SELECT COALESCE(MAX(USER_ID), 0) + 1 FROM ACCOUNT_USAGE.USERS").fetchone()[0]
