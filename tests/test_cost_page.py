@@ -5,6 +5,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -141,3 +142,15 @@ def test_preview_of_a_new_warehouse_marks_its_cost_as_an_estimate(workspace, peo
     assert any("**Projected monthly cost** :orange-badge[estimate]" == m.value for m in at.markdown)
     assert [m.label for m in at.metric] == ["After this change, per month"]
     assert any(c.value.startswith("estimate: MARKETING_WH has no metering yet") for c in at.caption)
+
+
+def test_the_date_range_narrows_every_figure(workspace, people):
+    at = page("cost", people["admin"])
+    services = ui.services()
+    spike = dt.date.fromisoformat(demo.meta(services.workspace.account_dir)["SPIKE_DAY"])
+    at.date_input(key="cost.range").set_value((spike, spike)).run()
+    daily = ask(services.snowflake_source(), "warehouse_credits_daily", **window(spike, spike))
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics[f"Credits {spike:%b %d} to {spike:%b %d}"] == f"{daily['CREDITS_USED'].sum():,.0f}"
+    top = next(df.value for df in at.dataframe if "QUERY_TEXT" in df.value.columns)
+    assert {pd.Timestamp(t).date() for t in top["START_TIME"]} == {spike}

@@ -119,3 +119,12 @@ def test_cli_cost_gives_the_same_figures_as_text_json_and_csv(services, capsys):
     assert "BI_WH" in out and f"anomaly {spike}" in out and "forecast" in out
     for bad in ("0", "366", "x"):
         assert main(["cost", "--workspace", ws, "--days", bad]) == 2
+
+
+@pytest.mark.parametrize("rows", ["0", "-1", str(demo.MAX_QUERY_ROWS + 1)])
+def test_demo_refuses_a_query_row_count_out_of_bounds_before_any_work(tmp_path, rows, capsys):
+    from portal.cli import main
+
+    assert main(["demo", "--workspace", str(tmp_path / "ws"), "--query-rows", rows]) == 2
+    assert "--query-rows must be between 1 and" in capsys.readouterr().err
+    assert not (tmp_path / "ws").exists()
