@@ -183,6 +183,8 @@ def test_security_facts_are_planted(account):
     horizon = dt.datetime.combine(END, dt.time()) - dt.timedelta(days=90)
     stale = {name for name, u in users.items() if u[3] is not None and u[3] < horizon}
     assert stale == set(demo.STALE_USERS)
+    ran = {r[0] for r in raw(account, "SELECT DISTINCT USER_NAME FROM ACCOUNT_USAGE.QUERY_HISTORY")}
+    assert not ran & stale  # a user who has not logged in for 90 days ran no query either
     failures = dict(raw(account, "SELECT ERROR_MESSAGE, COUNT(*) FROM ACCOUNT_USAGE.LOGIN_HISTORY WHERE IS_SUCCESS = 'NO' GROUP BY 1"))
     assert failures["INCORRECT_USERNAME_PASSWORD"] >= 40 and failures["JWT_TOKEN_INVALID_PUBLIC_KEY_FINGERPRINT_MISMATCH"] == 8
 

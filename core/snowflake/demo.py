@@ -260,10 +260,11 @@ def _queries(db, shape: dict, p: Planted) -> None:
     hours by attributed credits x the workload's query density; each hour's attributed credits are
     split over its queries by a heavy-tailed weight, so they add up to the metering exactly."""
     users = shape["users"]
-    people = [u for u in users if u["type"] == "PERSON" and not u["disabled"]] or users
+    active = [u for u in users if not u["disabled"] and u["name"] not in STALE_USERS]  # stale users run nothing
+    people = [u for u in active if u["type"] == "PERSON"] or users
     rows = []
     for w in shape["warehouses"]:
-        mine = [u for u in users if u["warehouse"] == w["name"] and not u["disabled"]] or people
+        mine = [u for u in active if u["warehouse"] == w["name"]] or people
         rows += [(w["name"], i, u["name"], _role_of(u)) for i, u in enumerate(mine)]
     db.execute("CREATE TEMP TABLE wh_users (WAREHOUSE_NAME VARCHAR, IDX INTEGER, USER_NAME VARCHAR, ROLE_NAME VARCHAR)")
     if rows:
