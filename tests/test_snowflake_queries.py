@@ -131,6 +131,8 @@ def test_users_roles_and_warehouses_come_from_the_config(src, config):
     assert {"SVC_LOOKER", "SVC_DBT", "SVC_FIVETRAN", "AKHAN"} <= set(by_user["USER_NAME"])
     assert set(by_role["ROLE_NAME"]) <= {f"{r}__B_ROLE" for r in config.business_roles}
     assert set(by_user["WAREHOUSE_NAME"]) == set(config.warehouses)
+    transform = by_user[by_user["WAREHOUSE_NAME"] == "TRANSFORM_WH"].set_index("USER_NAME")["CREDITS"]
+    assert transform.idxmax() == "SVC_DBT"  # the nightly dbt production run is the largest consumer
     storage = ask(src, "storage_by_database", **window(START, END))
     assert set(storage["DATABASE_NAME"]) == set(config.databases)
 

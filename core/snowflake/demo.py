@@ -265,8 +265,11 @@ def _queries(db, shape: dict, p: Planted) -> None:
     rows = []
     for w in shape["warehouses"]:
         mine = [u for u in active if u["warehouse"] == w["name"]] or people
-        rows += [(w["name"], i, u["name"], _role_of(u)) for i, u in enumerate(mine)]
-    db.execute("CREATE TEMP TABLE wh_users (WAREHOUSE_NAME VARCHAR, IDX INTEGER, USER_NAME VARCHAR, ROLE_NAME VARCHAR)")
+        rows += [(w["name"], "day", i, u["name"], _role_of(u)) for i, u in enumerate(mine)]
+        # the scheduled night runs (dbt at 02:00-03:59) are the warehouse's service users' own
+        night = [u for u in mine if u["type"] == "SERVICE"] or mine
+        rows += [(w["name"], "night", i, u["name"], _role_of(u)) for i, u in enumerate(night)]
+    db.execute("CREATE TEMP TABLE wh_users (WAREHOUSE_NAME VARCHAR, POOL VARCHAR, IDX INTEGER, USER_NAME VARCHAR, ROLE_NAME VARCHAR)")
     if rows:
         db.execute("INSERT INTO wh_users VALUES " + _values(rows))
     db.execute("CREATE TEMP TABLE templates (PROFILE VARCHAR, IDX INTEGER, QUERY_TYPE VARCHAR, DATABASE_NAME VARCHAR, "
@@ -309,7 +312,7 @@ def _queries(db, shape: dict, p: Planted) -> None:
         FROM q1 q
     """)
     db.execute("""
-        CREATE TEMP TABLE users_n AS SELECT WAREHOUSE_NAME, COUNT(*) AS N FROM wh_users GROUP BY 1;
+        CREATE TEMP TABLE users_n AS SELECT WAREHOUSE_NAME, POOL, COUNT(*) AS N FROM wh_users GROUP BY 1, 2;
         CREATE TEMP TABLE templates_n AS SELECT PROFILE, COUNT(*) AS N FROM templates GROUP BY 1;
     """)
     db.execute("""
@@ -321,7 +324,9 @@ def _queries(db, shape: dict, p: Planted) -> None:
                q.RB
         FROM q2 q
         JOIN users_n un ON un.WAREHOUSE_NAME = q.WAREHOUSE_NAME
-        JOIN wh_users u ON u.WAREHOUSE_NAME = q.WAREHOUSE_NAME AND u.IDX = CAST(FLOOR(q.RU * un.N) AS INTEGER)
+             AND un.POOL = CASE WHEN q.PROFILE = 'transform' AND q.HOD IN (2, 3) THEN 'night' ELSE 'day' END
+        JOIN wh_users u ON u.WAREHOUSE_NAME = q.WAREHOUSE_NAME AND u.POOL = un.POOL
+             AND u.IDX = CAST(FLOOR(q.RU * un.N) AS INTEGER)
         JOIN templates_n tn ON tn.PROFILE = q.PROFILE
         JOIN templates t ON t.PROFILE = q.PROFILE AND t.IDX = CAST(FLOOR(q.RT * tn.N) AS INTEGER)
     """)
