@@ -154,3 +154,14 @@ def test_the_date_range_narrows_every_figure(workspace, people):
     assert metrics[f"Credits {spike:%b %d} to {spike:%b %d}"] == f"{daily['CREDITS_USED'].sum():,.0f}"
     top = next(df.value for df in at.dataframe if "QUERY_TEXT" in df.value.columns)
     assert {pd.Timestamp(t).date() for t in top["START_TIME"]} == {spike}
+
+
+def test_without_a_snowflake_connection_the_page_and_the_projection_say_so(workspace, people, monkeypatch):
+    monkeypatch.setenv("SNOWTOWER_MODE", "production")  # not the demo: st.connection("snowflake"), none configured
+    at = page("cost", people["admin"])
+    assert not at.exception
+    assert at.error and at.error[0].value.startswith("The account's usage cannot be read: no Snowflake connection")
+    _warehouse_request(ui.services(), people, {"name": "BI_WH", "size": "MEDIUM", "justification": "Dashboards queue on Mondays."})
+    at = page("review", people["approver"])
+    assert not at.exception and not at.metric
+    assert any(c.value.startswith("Cost projection unavailable: no Snowflake connection") for c in at.caption)
