@@ -31,6 +31,7 @@ ROLES = ("requester", "approver", "admin")
 LOGIN_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 MIN_PASSWORD = 12
 MAX_USERS_FILE_BYTES = 1_000_000
+_MESSAGE_KEY = "snowtower.signin_message"  # why a session was just signed out, for the next run
 
 
 class UsersFileError(ValueError):
@@ -159,6 +160,7 @@ def sign_in(path: Path, lockout: Lockout, mode: str = "demo") -> SignInResult:
             entry["failed_login_attempts"] = 1
     authenticator = _authenticator(config)
     message = ""
+    pending = st.session_state.pop(_MESSAGE_KEY, "")
     was_signed_in = bool(st.session_state.get("authentication_status"))
     center = st.columns([1, 2, 1])[1] if not was_signed_in else st.container()
     with center:
@@ -183,15 +185,18 @@ def sign_in(path: Path, lockout: Lockout, mode: str = "demo") -> SignInResult:
         message = "Username or password is wrong."
     username = st.session_state.get("username") if st.session_state.get("authentication_status") else None
     entry = users.get(username) if username else None
+    refused = ""
     if username and (entry is None or not entry["roles"]):
         # Why: the users file is the authority on every run; a removed login loses its session at once.
+        refused = "Your login is no longer allowed to use SnowTower."
+    elif username and not was_signed_in and mode != "demo" and bcrypt.checkpw(DEMO_PASSWORD.encode(), entry["password"].encode()):
+        refused = "Demo logins are refused outside demo mode."  # why: the demo's password is public
+    if refused:
         authenticator.logout(location="unrendered")
-        return SignInResult(None, authenticator, "Your login is no longer allowed to use SnowTower.")
-    if username and not was_signed_in and mode != "demo" and bcrypt.checkpw(DEMO_PASSWORD.encode(), entry["password"].encode()):
-        authenticator.logout(location="unrendered")  # why: the demo's password is public
-        return SignInResult(None, authenticator, "Demo logins are refused outside demo mode.")
+        st.session_state[_MESSAGE_KEY] = refused
+        st.rerun()  # the next run draws the sign-in form, with the reason above it
     if not username:
-        return SignInResult(None, authenticator, message)
+        return SignInResult(None, authenticator, message or pending)
     name = f"{entry['first_name']} {entry['last_name']}".strip()
     return SignInResult(Actor(username=username, name=name or username, email=entry["email"], roles=tuple(entry["roles"])),
                         authenticator)
