@@ -5,17 +5,27 @@ HTML comment delimiters), it comes out as the characters typed, never as formatt
 from __future__ import annotations
 
 import re
-import string
 
-_PUNCTUATION = re.compile("([" + re.escape(string.punctuation) + "])")
+# Characters that start formatting anywhere in a line: code, emphasis, links and images, HTML and
+# entities, table cells, strikethrough, LaTeX ($), mentions (@); an underscore only at a word's edge
+# (CommonMark never emphasises inside a word, so JANE_DOE stays as it is).
+_INLINE = re.compile(r"([\\`*\[\]<>|~$&@])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+# What starts a block at the start of a line: headings, quotes, lists, thematic breaks.
+_LEADING = re.compile(r"^(\s*)([#>+=-]|\d+[.)])")
 ZERO_WIDTH_SPACE = "\u200b"
 
 
-def md_escape(text: object) -> str:
-    """`text` with every ASCII punctuation character backslash-escaped (CommonMark and GitHub allow
-    escaping any of them), so Markdown renders it literally; line breaks become spaces (for one-line
-    places: labels, titles, table cells)."""
-    return _PUNCTUATION.sub(r"\\\1", " ".join(str(text).splitlines()))
+def md_escape(text: object, *, starts_line: bool = False) -> str:
+    """`text` on one line, backslash-escaped where Markdown (CommonMark, GitHub's, Streamlit's) would
+    read it as formatting, so it renders as typed: no links or autolinks, images, headings, HTML,
+    badges, colours or LaTeX. Line breaks become spaces (for labels, titles, table cells, messages).
+    `starts_line`: the text begins a line of the Markdown, where "# ", "> ", "- ", "1. " start blocks."""
+    out = _INLINE.sub(lambda m: "\\" + m.group(0), " ".join(str(text).splitlines()))
+    out = re.sub(r":(?=//)", r"\\:", out)  # https://... autolinks
+    out = re.sub(r"(?i)\b(www)\.", r"\1\\.", out)  # www.example.com autolinks
+    if not starts_line:
+        return out
+    return _LEADING.sub(lambda m: m.group(1) + m.group(2)[:-1] + "\\" + m.group(2)[-1], out)
 
 
 def _no_comment_delimiters(text: str) -> str:

@@ -14,6 +14,7 @@ import streamlit as st
 
 from core.changes.base import ChangeError
 from core.keys import PRIVATE_KEY_MESSAGE, generate_key_pair
+from core.plaintext import md_escape
 from portal import ui, widgets
 from portal.operations import PreviewRequest, ResubmitRequest, SubmitRequest
 from recipes import RECIPES, FieldErrors
@@ -156,7 +157,7 @@ class RecipeForm:
         preview = st.session_state.get(self._key("preview"))
         if preview and name in preview.field_errors:
             f = self.recipe.field(name)
-            st.error(f"{f.label if f else name} {preview.field_errors[name]}", icon=":material/error:")
+            st.error(f"{f.label if f else name} {md_escape(preview.field_errors[name])}", icon=":material/error:")
 
     def widget(self, f: Field) -> None:
         key = self._key(f.name)
@@ -211,13 +212,14 @@ class RecipeForm:
         st.caption(intro)
         resubmit = st.session_state.get(self._key("resubmit"))
         if resubmit:
-            st.info(f"Editing **{resubmit['ref']}**, sent back by a reviewer"
-                    + (f": “{resubmit['comment']}”" if resubmit.get("comment") else "")
-                    + ". Resubmitting updates the same branch and asks for a fresh review.", icon=":material/edit:")
+            st.info(f"Editing **{resubmit['ref']}**, sent back by a reviewer. Resubmitting updates the same branch "
+                    "and asks for a fresh review.", icon=":material/edit:")
+            if resubmit.get("comment"):
+                st.text(f"The reviewer's comment: {resubmit['comment']}")  # as typed: never Markdown or HTML
             st.button("Stop editing", key=self._key("cancel"), on_click=self.on_cancel_resubmit)
         submitted = st.session_state.get(self._key("submitted"))
         if submitted:
-            st.success(f"Submitted as {submitted}. Follow it under My requests.", icon=":material/task_alt:")
+            st.success(f"Submitted as {md_escape(submitted)}. Follow it under My requests.", icon=":material/task_alt:")
             st.page_link(ui.page("my_requests"), label="My requests", icon=":material/list_alt:")
         fields = self.visible()
         for f in fields:
@@ -244,7 +246,7 @@ class RecipeForm:
                               key=self._key("submit"), on_click=self.on_submit)
         error = st.session_state.pop(self._key("error"), None)
         if error:
-            st.error(error, icon=":material/error:")
+            st.error(md_escape(error, starts_line=True), icon=":material/error:")
 
 
 def recipe_page(recipe_name: str, prefix: str, intro: str, **kwargs) -> RecipeForm:

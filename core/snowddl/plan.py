@@ -665,7 +665,7 @@ def render_markdown(plan: Plan, title: str = "SnowDDL plan") -> str:
                    + ", ".join(f"`{t}`" for t in plan.not_previewed))
     for error in plan.errors:
         out.append("")
-        out.append(f"> :x: {md_escape(error)}")
+        out.append(f"> :x: {md_escape(error, starts_line=True)}")
     return "\n".join(out) + "\n"
 
 

@@ -26,7 +26,7 @@ def render_body(preview: Preview, requester: Actor) -> str:
         "",
         fenced(req.get("justification", "")),
         "",
-        md_escape(preview.changes.summary) if preview.changes else "",
+        md_escape(preview.changes.summary, starts_line=True) if preview.changes else "",
         "",
         "**Fields:**",
         "",
