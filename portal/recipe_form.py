@@ -116,8 +116,8 @@ class RecipeForm:
         raw = self.raw()
         preview = PreviewRequest(self.services, self.recipe, raw).execute()
         for f in self.recipe.fields:
-            if f.kind == "key" and preview.field_errors.get(f.name) == PRIVATE_KEY_MESSAGE:
-                # A private key was pasted: drop it from the form and from memory at once.
+            if f.kind in ("key", "text", "textarea", "int") and preview.field_errors.get(f.name) == PRIVATE_KEY_MESSAGE:
+                # A private key was pasted (in any field): drop it from the form and from memory at once.
                 st.session_state[self._key(f.name)] = ""
                 raw.pop(f.name, None)
         st.session_state[self._key("preview")] = preview
