@@ -15,7 +15,7 @@ import streamlit as st
 from core.changes.base import ChangeError
 from core.keys import PRIVATE_KEY_MESSAGE, generate_key_pair
 from core.plaintext import md_escape
-from portal import ui, widgets
+from portal import errors, ui, widgets
 from portal.operations import PreviewRequest, ResubmitRequest, SubmitRequest
 from recipes import RECIPES, FieldErrors
 from recipes.base import Field, Recipe
@@ -78,6 +78,7 @@ class RecipeForm:
         else:
             st.session_state[key] = "" if value is None else str(value)
 
+    @errors.guarded_callback
     def load_current(self) -> None:
         """on_change of the target picker: start the form from the object's current values."""
         name = st.session_state.get(self._key("name"))
@@ -111,6 +112,7 @@ class RecipeForm:
         return out
 
     # -- callbacks ---------------------------------------------------------------------------------
+    @errors.guarded_callback
     def on_preview(self) -> None:
         st.session_state.pop(self._key("submitted"), None)
         raw = self.raw()
@@ -123,6 +125,7 @@ class RecipeForm:
         st.session_state[self._key("preview")] = preview
         st.session_state[self._key("raw")] = raw
 
+    @errors.guarded_callback
     def on_submit(self) -> None:
         preview = st.session_state.get(self._key("preview"))
         resubmit = st.session_state.get(self._key("resubmit"))
@@ -145,6 +148,7 @@ class RecipeForm:
         for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(self.K)]:
             del st.session_state[key]
 
+    @errors.guarded_callback
     def on_generate(self, field_name: str) -> None:
         passphrase = st.session_state.get(self._key("passphrase")) or None
         pair = generate_key_pair(passphrase)
