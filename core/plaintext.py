@@ -21,8 +21,11 @@ def md_escape(text: object, *, starts_line: bool = False) -> str:
     badges, colours or LaTeX. Line breaks become spaces (for labels, titles, table cells, messages).
     `starts_line`: the text begins a line of the Markdown, where "# ", "> ", "- ", "1. " start blocks."""
     out = _INLINE.sub(lambda m: "\\" + m.group(0), " ".join(str(text).splitlines()))
-    out = re.sub(r":(?=//)", r"\\:", out)  # https://... autolinks
-    out = re.sub(r"(?i)\b(www)\.", r"\1\\.", out)  # www.example.com autolinks
+    # Autolinks (GFM's https://..., www.... and name@host) are found in the text after escapes are read,
+    # by Streamlit's renderer and GitHub's alike: a zero-width space inside each pattern breaks them.
+    out = re.sub(r"(?<=[A-Za-z0-9])(?=://)", ZERO_WIDTH_SPACE, out)
+    out = re.sub(r"(?i)\b(www)(?=\.)", r"\1" + ZERO_WIDTH_SPACE, out)
+    out = out.replace("\\@", ZERO_WIDTH_SPACE + "\\@")
     if not starts_line:
         return out
     return _LEADING.sub(lambda m: m.group(1) + m.group(2)[:-1] + "\\" + m.group(2)[-1], out)

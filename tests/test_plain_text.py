@@ -39,7 +39,7 @@ def _unescaped(text: str, chars: str) -> list[str]:
 def test_md_escape_leaves_no_markup_and_keeps_plain_words():
     out = md_escape(HOSTILE, starts_line=True)
     assert _unescaped(out, "[]<>`*|~$&@") == []
-    assert "https\\://" in out and "www\\.evil" in out and out.startswith("\\#")
+    assert "https\u200b://" in out and "www\u200b.evil" in out and "\u200b\\@org" in out and out.startswith("\\#")
     assert "\\_em\\_" in out
     assert md_escape("JANE_DOE asks for ANALYST_WH.") == "JANE_DOE asks for ANALYST_WH."  # nothing to escape
     for block in ("# h", "> q", "- l", "+ l", "1. o", "12) o"):
@@ -144,7 +144,7 @@ def test_the_pr_body_keeps_user_text_in_blocks_it_cannot_leave(services, people,
     # Outside the code blocks, nothing a user typed is left as markup.
     outside = re.sub(r"^(`{3,})[a-z]*\n.*?\n\1$", "", body, flags=re.S | re.M)
     assert "](https://evil" not in outside and "<img" not in outside and "<b>" not in outside
-    assert "\\[Evil\\](https\\://evil.example)" in outside
+    assert "\\[Evil\\](https\u200b://evil.example)" in outside
     justification = re.search(r"^(`{4,})text\n(.*?)\n\1$", body, re.S | re.M)
     assert justification and "# Heading line" in justification.group(2) and "[click me](https://evil.example/x)" in justification.group(2)
     # The hidden record still reads back whole: the user's "-->" cannot end it early.
@@ -168,8 +168,8 @@ def test_github_review_comments_sit_in_a_fence(gh_services, github, people, new_
 # -- the pages ---------------------------------------------------------------------------------------------------
 
 def _markup(shown: str) -> list[str]:
-    """Links, images, HTML tags and badges that Markdown would render (escaped ones do not count)."""
-    return re.findall(r"(?<!\\)\]\(https?://|(?<!\\)<(?:img|b)\b|:red-badge\[|(?<!\\)\$x", shown)
+    """Links, autolinks, images, HTML tags and badges that Markdown would render (escaped ones do not count)."""
+    return re.findall(r"(?<!\\)\]\(|(?<!\\)<(?:img|b)\b|:red-badge\[|(?<!\\)\$x|https?://|\bwww\.", shown)
 
 
 def _markdown(at: AppTest) -> str:
