@@ -21,6 +21,7 @@ def md_escape(text: object, *, starts_line: bool = False) -> str:
     badges, colours or LaTeX. Line breaks become spaces (for labels, titles, table cells, messages).
     `starts_line`: the text begins a line of the Markdown, where "# ", "> ", "- ", "1. " start blocks."""
     out = _INLINE.sub(lambda m: "\\" + m.group(0), " ".join(str(text).splitlines()))
+    out = re.sub(r":(?=[A-Za-z])", r"\\:", out)  # Streamlit's :red[...] colours, :red-badge[...] badges, :icons:
     # Autolinks (GFM's https://..., www.... and name@host) are found in the text after escapes are read,
     # by Streamlit's renderer and GitHub's alike: a zero-width space inside each pattern breaks them.
     out = re.sub(r"(?<=[A-Za-z0-9])(?=://)", ZERO_WIDTH_SPACE, out)

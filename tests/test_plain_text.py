@@ -40,7 +40,7 @@ def test_md_escape_leaves_no_markup_and_keeps_plain_words():
     out = md_escape(HOSTILE, starts_line=True)
     assert _unescaped(out, "[]<>`*|~$&@") == []
     assert "https\u200b://" in out and "www\u200b.evil" in out and "\u200b\\@org" in out and out.startswith("\\#")
-    assert "\\_em\\_" in out
+    assert "\\_em\\_" in out and "\\:red-badge\\[APPROVED\\]" in out
     assert md_escape("JANE_DOE asks for ANALYST_WH.") == "JANE_DOE asks for ANALYST_WH."  # nothing to escape
     for block in ("# h", "> q", "- l", "+ l", "1. o", "12) o"):
         assert md_escape(block, starts_line=True) != block

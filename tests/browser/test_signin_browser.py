@@ -110,4 +110,6 @@ def test_a_hostile_justification_and_comment_stay_text(demo3, browser, public_pe
     assert main.locator("img[src*='evil']").count() == 0
     assert main.locator("h1, h2, h3, h4, h5, h6").filter(has_text="Boom").count() == 0
     assert page.get_by_text("APPROVED", exact=True).count() == 0  # no badge made of the word alone
+    # Justification and comment both show the directive's characters as typed.
+    assert main.get_by_text(":red-badge[APPROVED]").count() >= 2
     context.close()
