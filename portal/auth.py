@@ -155,9 +155,9 @@ def sign_in(path: Path, lockout: Lockout, mode: str = "demo") -> SignInResult:
     config = read_users(path, mode)
     users = config["credentials"]["usernames"]
     # A locked login looks to the library as one at its limit: refused before its password is checked.
-    for login, entry in users.items():
-        if lockout.locked_until(login):
-            entry["failed_login_attempts"] = 1
+    locked = {login for login, (_, until) in lockout.status().items() if until}
+    for login in locked & users.keys():
+        users[login]["failed_login_attempts"] = 1
     authenticator = _authenticator(config)
     message = ""
     pending = st.session_state.pop(_MESSAGE_KEY, "")
@@ -175,7 +175,7 @@ def sign_in(path: Path, lockout: Lockout, mode: str = "demo") -> SignInResult:
                        "admin to unlock it." if "attempts" in str(exc) else "Sign-in refused.")
     # The library counted a wrong password in our in-memory copy: record it where it lasts.
     for login, entry in users.items():
-        if entry.get("failed_login_attempts") == 1 and not lockout.locked_until(login):
+        if entry.get("failed_login_attempts") == 1 and login not in locked:
             if lockout.record_failure(login):
                 message = (f"Too many wrong passwords: this login is locked for {lockout.minutes} minutes. "
                            "Try again later, or ask an admin to unlock it.")

@@ -92,3 +92,18 @@ def test_a_callback_that_raises_shows_its_id_on_the_next_run(tmp_path, monkeypat
 @pytest.mark.parametrize(("mode", "shown"), [("demo", "full"), ("production", "none")])
 def test_streamlit_error_details_are_off_outside_the_demo(mode, shown):
     assert error_details(mode) == shown
+
+
+@pytest.mark.parametrize(("settings", "shown"), [("", "full"), ('mode = "production"\n', "none")])
+def test_serve_starts_streamlit_with_error_details_for_its_mode(tmp_path, monkeypatch, settings, shown):
+    from portal import cli
+
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    (workspace / "settings.toml").write_text("[snowtower]\n" + settings)
+    started = []
+    monkeypatch.setattr(cli.os, "execvpe", lambda exe, argv, env: started.append(argv))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["serve", "--workspace", str(workspace)]) == 0
+    argv = started[0]
+    assert argv[argv.index("--client.showErrorDetails") + 1] == shown
