@@ -72,6 +72,8 @@ def frame() -> None:
     }
     if actor.can("approver"):
         sections["Review"] = [ui.page("review")]
+    if actor.can("admin"):
+        sections.setdefault("Admin", []).append(ui.page("logins"))
 
     with st.sidebar:
         st.markdown(f"Signed in as **{md_escape(actor.name)}**  \n{inline_code(actor.username)} · {', '.join(actor.roles)}")

@@ -241,3 +241,34 @@ def test_the_demo_stays_on_localhost_unless_asked(tmp_path, monkeypatch, capsys)
     err = capsys.readouterr().err
     assert "WARNING" in err and "anyone who reaches this" in err
     assert served == ["::1", "0.0.0.0"]
+
+
+def test_an_admin_unlocks_a_login_in_the_portal_and_others_cannot(workspace, people):
+    from core.changes.base import ChangeError
+    from portal.operations.unlock_login import UnlockLogin
+    from portal.settings import load_settings
+
+    settings_toml(workspace, signin_max_attempts=2)
+    lockout = auth.lockout_for(load_settings(workspace))
+    lockout.record_failure("requester")
+    lockout.record_failure("requester")
+    assert lockout.locked_until("requester")
+
+    with pytest.raises(ChangeError, match="only admins"):  # the guard is in the operation, not only the page
+        UnlockLogin(ui.services(), people["approver"], "requester").execute()
+    assert lockout.locked_until("requester")
+
+    at = attempt(portal(), "admin", "demo")
+    at.switch_page(str(ROOT / "pages" / "logins.py")).run()
+    rows = at.dataframe[0].value
+    locked = rows[rows["Login"] == "requester"].iloc[0]
+    assert locked["Failed sign-ins"] == 2 and locked["Locked until"].endswith("UTC")
+    at.selectbox(key="logins.locked").set_value("requester")
+    at.button(key="logins.unlock").click().run()
+    assert not at.exception
+    assert any("requester is unlocked" in s.value for s in at.success)
+    assert lockout.locked_until("requester") is None and lockout.status() == {}
+
+    at = attempt(portal(), "approver", "demo")  # not an admin: the page is not in the navigation
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page(str(ROOT / "pages" / "logins.py"))
