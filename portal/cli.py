@@ -230,7 +230,12 @@ def cmd_demo(args) -> int:
         print(DEMO_REMOTE_WARNING.format(address=args.address), file=sys.stderr, flush=True)
     workspace = Path(args.workspace).expanduser().resolve()
     existed = (workspace / "repo.git" / "HEAD").is_file()
-    services = build_services(load_settings(workspace))
+    settings = load_settings(workspace)
+    # Why: demo logins in a production workspace would be refused anyway, and would hide its setup page.
+    if settings.mode != "demo":
+        raise UsageError(f"{workspace} is a {settings.mode} workspace (its settings.toml says so): serve it with "
+                         "`snowtower serve`, with logins from `snowtower users add`.")
+    services = build_services(settings)
     ensure_demo_logins(services.workspace.auth_path)
     print(f"SnowTower demo workspace: {workspace} ({'reused' if existed else 'created'})")
     print(f"  git repository: {services.workspace.repo_path}  (git clone it to look around)")

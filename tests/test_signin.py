@@ -272,3 +272,10 @@ def test_an_admin_unlocks_a_login_in_the_portal_and_others_cannot(workspace, peo
     at = attempt(portal(), "approver", "demo")  # not an admin: the page is not in the navigation
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page(str(ROOT / "pages" / "logins.py"))
+
+
+def test_the_demo_command_refuses_a_production_workspace(workspace, capsys):
+    settings_toml(workspace, mode="production")
+    assert cli.main(["demo", "--workspace", str(workspace)]) == 2
+    assert "snowtower serve" in capsys.readouterr().err
+    assert not (workspace / "auth.yaml").exists()  # no demo logins written into it
