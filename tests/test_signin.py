@@ -87,6 +87,17 @@ def test_an_unlock_forgets_the_failures(tmp_path):
     assert lockout.clear("bob") is False
 
 
+def test_parallel_wrong_passwords_all_count(tmp_path):
+    """Why the count is read and written in one transaction: guesses sent at once must not slip through."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    lockouts = [Lockout(tmp_path / "db.sqlite", max_attempts=8, minutes=15) for _ in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        ends = list(pool.map(lambda lockout: lockout.record_failure("ada"), lockouts))
+    assert sum(end is not None for end in ends) == 1  # exactly the eighth locked it
+    assert lockouts[0].status()["ada"][0] == 8 and lockouts[0].locked_until("ada")
+
+
 def test_lockout_settings_below_one_are_refused(workspace):
     from portal.settings import load_settings
 
