@@ -3,6 +3,7 @@ import streamlit as st
 
 from core.changes.base import ChangeError
 from core.changes.model import Status
+from core.plaintext import inline_code, md_escape
 from portal import ui, widgets
 from portal.operations import ApproveRequest, MergeRequest, RejectRequest, RequestChanges
 from portal.operations.guards import approvals
@@ -23,13 +24,14 @@ labels = {cr.id: f"{cr.ref} {cr.title} · {cr.requester} · {cr.status.label}" f
 chosen = st.selectbox("Request", list(labels), format_func=labels.get, key="review.selected")
 cr = services.changes.get(chosen)
 
-st.subheader(f"{cr.ref} {cr.title}")
-st.markdown(f"{ui.status_badge(cr.status)} requested by **{cr.requester}** on {ui.when(cr.created_at)} · branch `{cr.branch}`")
+st.subheader(f"{cr.ref} {md_escape(cr.title)}")
+st.markdown(f"{ui.status_badge(cr.status)} requested by **{md_escape(cr.requester)}** on {ui.when(cr.created_at)} · branch {inline_code(cr.branch)}")
 have = approvals(services, cr)
-st.caption(f"Approvals: {len(have)} of {services.settings.required_approvals} needed" + (f" ({', '.join(have)})" if have else ""))
+st.caption(f"Approvals: {len(have)} of {services.settings.required_approvals} needed" + (f" ({md_escape(', '.join(have))})" if have else ""))
 
 st.markdown("**Justification**")
-st.markdown("\n".join(f"> {line}" for line in cr.justification.splitlines()))
+with st.container(border=True):
+    st.text(cr.justification)  # as typed: never Markdown or HTML
 details, change, history = st.tabs(["Request", "Change", "History"])
 with details:
     st.json({k: v for k, v in cr.request.items() if k not in ("rsa_public_key", "rsa_public_key_2")}, expanded=True)
@@ -45,7 +47,7 @@ def run(operation, done: str) -> None:
     try:
         operation.execute()
     except ChangeError as exc:
-        st.error(str(exc))
+        st.error(md_escape(exc, starts_line=True))
         return
     st.session_state["review.flash"] = done
     st.rerun()

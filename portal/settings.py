@@ -33,6 +33,8 @@ class Settings:
     github_timeout: int = 15  # seconds per request
     github_seconds_between_requests: float = 0.0
     github_seconds_between_writes: float = 0.25
+    signin_max_attempts: int = 10  # wrong passwords in a row that lock a login ...
+    signin_lockout_minutes: int = 15  # ... for this long (or until `snowtower users unlock LOGIN`)
     extra: dict = field(default_factory=dict)
 
 
@@ -65,6 +67,8 @@ def load_settings(workspace: str | Path | None = None) -> Settings:
     settings = Settings(workspace=root, **typed, extra={k: v for k, v in values.items() if k not in known})
     if settings.backend not in ("local", "github"):
         raise ValueError(f"backend must be local or github, not {settings.backend!r}")
+    if settings.signin_max_attempts < 1 or settings.signin_lockout_minutes < 1:
+        raise ValueError("signin_max_attempts and signin_lockout_minutes must be 1 or more")
     if settings.backend == "github" and not settings.github_repository:
         raise ValueError("backend = github needs github_repository = OWNER/NAME")
     return settings

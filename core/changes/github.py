@@ -38,6 +38,7 @@ from github import Auth, Github, GithubException, GithubIntegration, InputGitTre
 from core.changes import metadata as meta
 from core.changes.base import BaseMoved, ChangeBackend, ChangeError
 from core.changes.model import Actor, ChangeRequest, Event, Review, Status
+from core.plaintext import fenced, inline_code, md_escape
 
 T = TypeVar("T")
 OPEN_CALLS = 8  # REST calls to open one change request (documented in docs/github.md; counted in a test)
@@ -535,7 +536,9 @@ class GitHubChanges(ChangeBackend):
         words = {"approve": "approved", "request_changes": "asked for changes", "reject": "rejected", "comment": "commented",
                  "resubmit": "edited and resubmitted the request"}
         nonce = uuid.uuid4().hex
-        text = f"**{actor.name or actor.username}** (`{actor.username}`) {words[decision]} in SnowTower." + (f"\n\n{comment}" if comment else "")
+        # What people typed stays text on GitHub: the name escaped, the comment in a block it cannot close.
+        text = (f"**{md_escape(actor.name or actor.username)}** ({inline_code(actor.username)}) {words[decision]} in SnowTower."
+                + (f"\n\n{fenced(comment)}" if comment else ""))
         body = meta.embed(text, meta.REVIEW, {"reviewer": actor.username, "decision": decision, "comment": comment, "nonce": nonce})
         try:
             self._post_review(pr, body, nonce)
@@ -570,7 +573,7 @@ class GitHubChanges(ChangeBackend):
                 data["request"] = request
             new_body = meta.embed(meta.visible(pr.body), meta.REQUEST, data)
             self._call(f"updating #{pr.number}", lambda: pr.edit(body=new_body))
-            self._post_event(pr, actor, "rebased", reason, f"SnowTower re-applied this request: {reason}.")
+            self._post_event(pr, actor, "rebased", reason, f"SnowTower re-applied this request: {md_escape(reason)}.")
         except GithubException as exc:
             raise self._refused(f"updating {cr.ref}", exc) from None
         return self.get(cr.id)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from core.changes.base import ChangeError
 from core.changes.model import Actor, ChangeRequest, Status
+from core.keys import contains_private_key
 from portal.services import Services
 
 
@@ -25,11 +26,27 @@ def require_reviewer(actor: Actor, cr: ChangeRequest) -> None:
         raise ChangeError("you cannot review your own request; another approver must.")
 
 
+MAX_COMMENT = 10_000  # characters
+
+
+def clean_comment(comment: str) -> str:
+    """A reviewer's or requester's comment, stripped. Raises ChangeError, storing nothing, when it is
+    longer than MAX_COMMENT characters or holds a private key."""
+    # Why: a comment is stored in the record and on the PR for good; a pasted private key must never be.
+    if contains_private_key(comment):
+        raise ChangeError("the comment holds a PRIVATE key; it was not stored. Remove it, and replace that key: "
+                          "a private key must never leave its owner's machine.")
+    # Why: hostile sizes are refused before any work or write.
+    if len(comment) > MAX_COMMENT:
+        raise ChangeError(f"the comment is longer than {MAX_COMMENT} characters.")
+    return comment.strip()
+
+
 def require_comment(comment: str, missing: str) -> str:
     """The stripped comment; `missing` says what the reviewer must write when there is none."""
     if not comment.strip():
         raise ChangeError(f"{missing}: a comment is required.")
-    return comment.strip()
+    return clean_comment(comment)
 
 
 def _latest_decisions(services: Services, cr: ChangeRequest) -> dict[str, str]:

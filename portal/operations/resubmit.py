@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from core.changes.base import ChangeError
 from core.changes.model import Actor, ChangeRequest, Status
 from core.fields import FieldError
-from portal.operations.guards import load_open
+from portal.operations.guards import clean_comment, load_open
 from portal.operations.preview import PreviewRequest
 from portal.services import Services
 from recipes import RECIPES
@@ -30,6 +30,7 @@ class ResubmitRequest:
         # reviewers' eyes would let unreviewed content through. Only a request sent back may change.
         if cr.status != Status.CHANGES_REQUESTED:
             raise ChangeError(f"{cr.ref} is {cr.status.label}; only a request with changes requested can be resubmitted.")
+        self.note = clean_comment(self.note)
         recipe = RECIPES.get(cr.recipe)
         if recipe is None:
             raise ChangeError(f"{cr.ref} was made by recipe {cr.recipe}, which this version does not know.")
