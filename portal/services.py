@@ -54,5 +54,7 @@ def build_services(settings: Settings) -> Services:
         return Services(settings, ws, Store(ws.db_path), build_github(settings, ws))
     ws, _ = ensure_demo_workspace(settings.workspace, EXAMPLE_CONFIG, settings.base_branch)
     store = Store(ws.db_path)
-    changes = LocalChanges(GitRepo(ws.repo_path), store, ws.cache_dir, settings.base_branch, settings.config_dir)
+    changes = LocalChanges(GitRepo(ws.repo_path), store, ws.cache_dir, settings.base_branch, settings.config_dir,
+                           settings.required_approvals)
+    changes.repair()  # a crash of the last run left nothing half-done (see LocalChanges.repair)
     return Services(settings, ws, store, changes)
