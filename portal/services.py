@@ -9,7 +9,7 @@ from core.changes.local import LocalChanges
 from core.changes.store import Store
 from core.snowddl.snapshot import Snapshot, plan_between_commits, snapshot_at
 from core.workspace import Workspace, ensure_demo_workspace
-from portal.settings import EXAMPLE_CONFIG, Settings, github_secrets
+from portal.settings import EXAMPLE_CONFIG, Settings, github_secrets, signing_key
 
 
 @dataclass
@@ -41,10 +41,11 @@ def build_github(settings: Settings, ws: Workspace, clients=None):
         app_id=settings.github_app_id or secrets.get("app_id"),
         installation_id=settings.github_installation_id or secrets.get("installation_id"),
         timeout=settings.github_timeout, seconds_between_requests=settings.github_seconds_between_requests,
-        seconds_between_writes=settings.github_seconds_between_writes,
+        seconds_between_writes=settings.github_seconds_between_writes, portal_login=settings.github_portal_login,
+        deploy_login=settings.github_deploy_login, approvers=dict(settings.github_approvers),
     )
     return GitHubChanges(clients or connect(cfg), cfg, ws.cache_dir, settings.base_branch, settings.config_dir,
-                         settings.required_approvals)
+                         settings.required_approvals, signing_key=signing_key(settings))
 
 
 def build_services(settings: Settings) -> Services:
