@@ -442,6 +442,12 @@ class FakeGitHub:
                 raise HTTPError(404, "Not Found")
             shas = self.git.git("rev-list", f"--max-count={int(query.get('per_page', 30))}", sha).split()
             return 200, [{"sha": s, "url": f"{self.repo_url}/commits/{s}", "commit": self._commit_json(s)} for s in shas], {}
+        m = re.match(r"^/commits/([0-9a-f]{40})$", rest)
+        if m and method == "GET":
+            if not self._exists(m.group(1), "commit"):
+                raise HTTPError(404, "Not Found")
+            return 200, {"sha": m.group(1), "url": f"{self.repo_url}/commits/{m.group(1)}",
+                         "commit": self._commit_json(m.group(1))}, {}
         m = re.match(r"^/tarball/(.+)$", rest)
         if m and method == "GET":
             sha = self.git.rev(m.group(1)) or self.git.rev(f"refs/heads/{m.group(1)}")
@@ -575,8 +581,9 @@ class FakeGitHub:
                 raise HTTPError(422, "Parent SHA does not exist or is not a commit object")
             args += ["-p", parent]
         author = body.get("author") or {"name": "snowtower-bot", "email": "bot@example.com"}
+        committer = body.get("committer") or {"name": "GitHub", "email": "noreply@github.com"}
         env = {"GIT_AUTHOR_NAME": author["name"], "GIT_AUTHOR_EMAIL": author["email"],
-               "GIT_COMMITTER_NAME": "GitHub", "GIT_COMMITTER_EMAIL": "noreply@github.com"}
+               "GIT_COMMITTER_NAME": committer["name"], "GIT_COMMITTER_EMAIL": committer["email"]}
         sha = self.git.git(*args, input=body["message"].encode(), env=env).strip()
         return self._commit_json(sha)
 
