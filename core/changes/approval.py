@@ -17,6 +17,9 @@ from typing import Iterable
 from core.changes.model import Review, Status
 
 RESETS = ("resubmit", "void")
+# The history's action for each recorded decision (Event.action).
+EVENT_ACTIONS = {"approve": "approved", "request_changes": "changes_requested", "reject": "rejected", "comment": "commented",
+                 "resubmit": "resubmitted", "void": "voided", "rebase": "rebased"}
 DECISIONS = ("approve", "request_changes", "reject")
 
 

@@ -40,7 +40,7 @@ import requests
 from github import Auth, Github, GithubException, GithubIntegration, InputGitTreeElement
 
 from core.changes import metadata as meta
-from core.changes.approval import status_from_reviews
+from core.changes.approval import EVENT_ACTIONS, status_from_reviews
 from core.changes.base import AlreadyResolved, BaseMoved, ChangeBackend, ChangeError, HeadMoved, resolved_message
 from core.changes.model import Actor, ChangeRequest, Event, Review, Status
 
@@ -141,8 +141,6 @@ def _errors_text(exc: GithubException) -> str:
 BRANCH_PREFIX = "snowtower/"
 WRITE_PERMISSIONS = ("admin", "maintain", "write")
 PERMISSION_TTL = 300.0  # seconds a collaborator's permission is trusted before it is asked again
-_ACTIONS = {"approve": "approved", "request_changes": "changes_requested", "reject": "rejected", "comment": "commented",
-            "resubmit": "resubmitted", "void": "voided", "rebase": "rebased"}
 
 
 class GitHubChanges(ChangeBackend):
@@ -452,7 +450,7 @@ class GitHubChanges(ChangeBackend):
         data = self._record(pr) or {}
         events = [Event(cr.id, _iso(pr.created_at), data.get("requester", ""), "submitted", f"branch {pr.head.ref}")]
         for r in self._reviews_from(self._raw_reviews(pr), pr):
-            events.append(Event(cr.id, r.at, r.reviewer, _ACTIONS.get(r.decision, "commented"), r.comment))
+            events.append(Event(cr.id, r.at, r.reviewer, EVENT_ACTIONS.get(r.decision, "commented"), r.comment))
         # Events count only from the portal itself and the merge-deploy workflow; anyone else's comment
         # carrying an event block is text.
         trusted = {self.portal_login, self.cfg.deploy_login}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from core.changes.approval import status_from_reviews
+from core.changes.approval import EVENT_ACTIONS, status_from_reviews
 from core.changes.base import AlreadyResolved, BaseMoved, ChangeBackend, ChangeError, HeadMoved, resolved_message
 from core.changes.git import GitRepo, RefMoved
 from core.changes.model import Actor, ChangeRequest, Event, Review, Status, now
@@ -13,8 +13,6 @@ from core.changes.store import Store
 
 
 BRANCH_PREFIX = "snowtower/"
-_ACTIONS = {"approve": "approved", "request_changes": "changes_requested", "reject": "rejected", "comment": "commented",
-            "resubmit": "resubmitted", "void": "voided", "rebase": "rebased"}
 
 
 def _who(actor: Actor) -> tuple[str, str]:
@@ -95,7 +93,10 @@ class LocalChanges(ChangeBackend):
             cr.id = self.store.insert(db, cr)
             self.store.add_event(db, Event(cr.id, stamp, requester.username, "submitted", f"branch {branch}"))
             # The branch is the last step: if it fails the transaction rolls back and nothing is left.
-            self.repo.update_ref(f"refs/heads/{branch}", commit, None)
+            try:
+                self.repo.update_ref(f"refs/heads/{branch}", commit, None)
+            except RefMoved:
+                raise ChangeError(f"branch {branch} already exists; nothing was submitted. Try again.") from None
         return cr
 
     def _current(self, db, cr: ChangeRequest) -> ChangeRequest:
@@ -122,7 +123,7 @@ class LocalChanges(ChangeBackend):
                 raise HeadMoved(f"{cr.ref} changed since you opened it ({seen_head[:8]} -> {current.head_sha[:8]}): "
                                 "nothing was recorded. Reload and review the new version.")
             self.store.add_review(db, Review(cr.id, actor.username, decision, comment, stamp, current.head_sha))
-            self.store.add_event(db, Event(cr.id, stamp, actor.username, _ACTIONS[decision], comment))
+            self.store.add_event(db, Event(cr.id, stamp, actor.username, EVENT_ACTIONS[decision], comment))
             status = Status.REJECTED if decision == "reject" else self._status(db, current)
             if status != current.status:
                 self.store.update(db, cr.id, status=status)
@@ -146,7 +147,7 @@ class LocalChanges(ChangeBackend):
             self.store.update(db, cr.id, **values)
             # The decision and the new head in the same write: approvals never outlive the content they approved.
             self.store.add_review(db, Review(cr.id, actor.username, decision, reason, stamp, commit))
-            self.store.add_event(db, Event(cr.id, stamp, actor.username, _ACTIONS[decision], reason))
+            self.store.add_event(db, Event(cr.id, stamp, actor.username, EVENT_ACTIONS[decision], reason))
             self.store.update(db, cr.id, status=self._status(db, self.store.get(cr.id, db)))
             try:
                 self.repo.update_ref(f"refs/heads/{cr.branch}", commit, cr.head_sha)
