@@ -201,18 +201,29 @@ def test_on_github_an_action_on_a_request_that_left_the_queue_names_who(gh_servi
 
 # -- 4. interrupted writes ---------------------------------------------------------------------------
 
-def test_an_update_interrupted_before_the_branch_moved_is_finished_by_the_next_action(gh_services, github, people, new_user_raw):
+@pytest.mark.parametrize("method,path,finished", [
+    ("PATCH", r"/pulls/\d+$", False),  # 1. the signed record: nothing changed, a retry resubmits
+    ("POST", r"/pulls/\d+/reviews$", True),  # 2. the decision: the next action posts it and moves the branch
+    ("PATCH", r"/git/refs/heads/", True),  # 3. the branch: the next action moves it
+])
+def test_a_resubmit_interrupted_at_any_step_on_github_is_finished_or_left_unchanged(gh_services, github, people, new_user_raw,
+                                                                                   method, path, finished):
     cr = submit(gh_services, people["requester"], new_user_raw())
     ApproveRequest(gh_services, people["admin"], cr.id).execute()
     RequestChanges(gh_services, people["approver"], cr.id, "Use DATA_SCIENTIST").execute()
-    fault = github.fail("PATCH", r"/git/refs/heads/", "500", times=50)
+    fault = github.fail(method, path, "500", times=50)
     with pytest.raises(ChangeError, match="GitHub answered 500"):
         ResubmitRequest(gh_services, people["requester"], cr.id, new_user_raw(business_roles=["DATA_SCIENTIST"])).execute()
     fault.times = 0
-    assert github._head(cr.branch) == cr.head_sha  # the branch did not move; the record names the new head
-    after = gh_services.changes.get(cr.id)  # the next action finishes the update
-    assert after.head_sha != cr.head_sha and github.git.branch_head(cr.branch) == after.head_sha
-    assert after.status == Status.OPEN and approvals(gh_services, after) == []
+    assert github._head(cr.branch) == cr.head_sha  # the branch did not move
+    after = gh_services.changes.get(cr.id)  # the next action finishes the update, or finds nothing to finish
+    assert github.git.branch_head(cr.branch) == after.head_sha
+    if finished:
+        assert after.head_sha != cr.head_sha and after.status == Status.OPEN and approvals(gh_services, after) == []
+        assert [r.decision for r in gh_services.changes.reviews(after)].count("resubmit") == 1
+    else:
+        assert (after.head_sha, after.status) == (cr.head_sha, Status.CHANGES_REQUESTED)
+        after = ResubmitRequest(gh_services, people["requester"], cr.id, new_user_raw(business_roles=["DATA_SCIENTIST"])).execute()
     on_branch = yaml.safe_load(github.read(cr.branch, "snowddl/user.yaml"))["JANE_DOE"]["business_roles"]
     assert on_branch == ["DATA_SCIENTIST"]
     ApproveRequest(gh_services, people["approver"], cr.id, head_sha=after.head_sha).execute()

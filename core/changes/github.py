@@ -370,8 +370,15 @@ class GitHubChanges(ChangeBackend):
 
     def _resume(self, pr, data: dict):
         """Finish an update_branch that stopped after the signed record named the new head and before
-        the branch moved there: move it (the commit exists; the record is the portal's)."""
+        the branch moved there (the commit exists; the record is the portal's): post its decision
+        (`pending` in the record) unless it is already there, then move the branch."""
+        pending = data.get("pending") or {}
         try:
+            if pending:
+                posted = self._reviews_from(self._raw_reviews(pr), pr)
+                if not any(r.decision == pending.get("decision") and r.head_sha == data["head_sha"] for r in posted):
+                    who = Actor(str(pending.get("actor", "")), str(pending.get("actor_name", "")))
+                    self._post_review(pr, who, str(pending["decision"]), str(pending.get("reason", "")), data["head_sha"])
             self._call(f"finishing the update of #{pr.number}", lambda: self._move_ref(pr.head.ref, data["head_sha"]))
         except GithubException as exc:
             raise self._refused(f"finishing the update of #{pr.number}", exc) from None
@@ -686,15 +693,18 @@ class GitHubChanges(ChangeBackend):
             commit = self._commit(base_sha, files, f"{cr.title}\n\n{reason}\n", actor,
                                   author=(first.author.name, first.author.email))
             # Order matters for a crash at any step (GitHub has no transaction):
-            # 1. the decision, naming the new head: from here on approvals of the old content no longer count;
-            self._post_review(pr, actor, decision, reason, commit)
-            # 2. the signed record names the new head (and the old one, so a crash before 3 is resumed: _resume);
+            # 1. the signed record names the new head, the head it replaces and the decision still to
+            #    record: from here on, the next read finishes the update (_resume), and merging the old
+            #    head is refused (the record names another);
             record = {k: v for k, v in data.items() if k != meta.SIGNATURE}
-            record.update(base_sha=base_sha, head_sha=commit, prev_head=cr.head_sha, files=sorted(files), validation=validation)
+            record.update(base_sha=base_sha, head_sha=commit, prev_head=cr.head_sha, files=sorted(files), validation=validation,
+                          pending={"decision": decision, "reason": reason, "actor": actor.username, "actor_name": actor.name})
             if request is not None:
                 record["request"] = request
             new_body = meta.visible(pr.body) + "\n\n" + self._sign(record) + "\n"
             self._call(f"updating #{pr.number}", lambda: pr.edit(body=new_body))
+            # 2. the decision, naming the new head: approvals of the old content no longer count (resubmit, void);
+            self._post_review(pr, actor, decision, reason, commit)
             # 3. the branch: compared just before the forced move (GitHub has no compare-and-swap on refs).
             current = self._branch_head(cr.branch)
             if current != cr.head_sha:
