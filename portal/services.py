@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from core.changes.base import ChangeBackend
 from core.changes.git import GitRepo
 from core.changes.local import LocalChanges
+from core.changes.model import Actor, Status
 from core.changes.store import Store
 from core.snowddl.snapshot import Snapshot, plan_between_commits, snapshot_at
 from core.workspace import Workspace, ensure_demo_workspace
@@ -58,4 +59,9 @@ def build_services(settings: Settings) -> Services:
     changes = LocalChanges(GitRepo(ws.repo_path), store, ws.cache_dir, settings.base_branch, settings.config_dir,
                            settings.required_approvals)
     changes.repair()  # a crash of the last run left nothing half-done (see LocalChanges.repair)
+    if settings.mode == "demo":
+        # In the demo merging deploys: a merge whose deployment record a crash cut off is deployed now.
+        for cr in changes.list(statuses=[Status.MERGED]):
+            changes.record_deployment(cr, Actor("snowtower"), f"demo deployment recorded after an interrupted merge: "
+                                                              f"baseline is now {cr.merged_sha[:8]}")
     return Services(settings, ws, store, changes)

@@ -251,6 +251,20 @@ def test_a_crash_between_moving_main_and_recording_the_merge_is_repaired_at_the_
         MergeRequest(services, people["admin"], cr.id).execute()
 
 
+def test_in_the_demo_a_merge_whose_deployment_record_was_cut_off_is_deployed_at_the_next_start(services, people, new_user_raw, monkeypatch):
+    from portal.services import build_services
+
+    cr = submit(services, people["requester"], "new-user", new_user_raw())
+    ApproveRequest(services, people["approver"], cr.id).execute()
+    crash_after(monkeypatch, services.changes.store, "add_deployment")
+    with pytest.raises(PowerCut):
+        MergeRequest(services, people["admin"], cr.id).execute()
+    assert services.changes.get(cr.id).status == Status.MERGED
+    again = build_services(services.settings)  # the next start
+    after = again.changes.get(cr.id)
+    assert after.status == Status.DEPLOYED and again.store.deployed_sha() == after.merged_sha == again.changes.base_head()
+
+
 def test_the_same_crash_is_repaired_by_the_next_action_without_a_restart(services, people, new_user_raw, monkeypatch):
     cr = submit(services, people["requester"], "new-user", new_user_raw())
     ApproveRequest(services, people["approver"], cr.id).execute()
