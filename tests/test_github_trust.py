@@ -228,3 +228,33 @@ def test_a_resubmit_interrupted_at_any_step_on_github_is_finished_or_left_unchan
     assert on_branch == ["DATA_SCIENTIST"]
     ApproveRequest(gh_services, people["approver"], cr.id, head_sha=after.head_sha).execute()
     assert MergeRequest(gh_services, people["admin"], cr.id).execute().status == Status.MERGED
+
+
+# -- 3. concurrency ----------------------------------------------------------------------------------
+
+def test_on_github_two_simultaneous_approvals_with_two_required_give_approved(gh_services, github, people, new_user_raw):
+    import threading
+
+    from core.changes.model import Actor
+
+    gh_services.settings = dataclasses.replace(gh_services.settings, required_approvals=2)
+    gh_services.changes.required_approvals = 2
+    cr = submit(gh_services, people["requester"], new_user_raw())
+    second = Actor("blake", "Blake Approver", "", ("approver",))
+    barrier, errors = threading.Barrier(2), []
+
+    def approve(actor):
+        barrier.wait()
+        try:
+            ApproveRequest(gh_services, actor, cr.id, head_sha=cr.head_sha).execute()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=approve, args=(a,)) for a in (people["approver"], second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    after = gh_services.changes.get(cr.id)
+    assert after.status == Status.APPROVED and approvals(gh_services, after) == ["approver", "blake"]
