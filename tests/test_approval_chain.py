@@ -301,3 +301,61 @@ def test_a_resubmit_that_crashes_at_any_step_changes_nothing_and_can_be_retried(
     assert services.changes.repo.branch_head(cr.branch) == cr.head_sha
     fixed = ResubmitRequest(services, people["requester"], cr.id, new_user_raw(business_roles=["DATA_SCIENTIST"])).execute()
     assert fixed.status == Status.OPEN and services.changes.repo.branch_head(cr.branch) == fixed.head_sha
+
+
+# -- settings and storage of the model ----------------------------------------------------------------
+
+def test_github_approvers_come_from_settings_toml_or_the_environment(tmp_path, monkeypatch):
+    from portal.settings import load_settings
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "settings.toml").write_text('[snowtower]\n\n[snowtower.github_approvers]\n"Alice-GH" = "alice"\n')
+    assert load_settings(ws).github_approvers == {"alice-gh": "alice"}  # GitHub logins are case-insensitive
+    monkeypatch.setenv("SNOWTOWER_GITHUB_APPROVERS", "bob-gh=bob, carol-gh=carol")
+    assert load_settings(ws).github_approvers == {"bob-gh": "bob", "carol-gh": "carol"}
+    monkeypatch.setenv("SNOWTOWER_GITHUB_APPROVERS", "bob-gh")
+    with pytest.raises(ValueError, match="github_approvers must map GitHub logins to portal usernames"):
+        load_settings(ws)
+
+
+def test_the_signing_key_is_a_secret_generated_once_per_workspace_unless_given(tmp_path, monkeypatch):
+    import stat
+
+    from portal.settings import load_settings, signing_key
+
+    monkeypatch.delenv("SNOWTOWER_SIGNING_KEY", raising=False)
+    settings = load_settings(tmp_path / "ws")
+    key = signing_key(settings)
+    assert len(key) == 64 and signing_key(settings) == key  # generated once, then reused
+    assert stat.S_IMODE((tmp_path / "ws" / "signing.key").stat().st_mode) == 0o600
+    assert signing_key(load_settings(tmp_path / "other")) != key
+    monkeypatch.setenv("SNOWTOWER_SIGNING_KEY", "from-the-secret-store")
+    assert signing_key(settings) == b"from-the-secret-store"
+
+
+def test_a_record_signature_covers_every_field():
+    from core.changes import metadata as meta
+
+    record = meta.sign({"recipe": "grant-role", "request": {"business_roles": ["ANALYST"]}, "head_sha": "a" * 40}, b"k")
+    assert meta.verify(record, b"k") and not meta.verify(record, b"other key")
+    for changed in ({"recipe": "revoke-role"}, {"request": {"business_roles": ["SYSADMIN"]}}, {"head_sha": "b" * 40}, {"extra": 1}):
+        assert not meta.verify({**record, **changed}, b"k")
+    assert not meta.verify({k: v for k, v in record.items() if k != "sig"}, b"k") and not meta.verify(None, b"k")
+
+
+def test_a_workspace_made_before_reviews_had_a_head_commit_opens_and_keeps_its_reviews(tmp_path):
+    import sqlite3
+
+    from core.changes.store import Store
+
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:
+        db.executescript("""
+            CREATE TABLE reviews (id INTEGER PRIMARY KEY AUTOINCREMENT, request_id INTEGER NOT NULL,
+                reviewer TEXT NOT NULL, decision TEXT NOT NULL, comment TEXT NOT NULL DEFAULT '', at TEXT NOT NULL);
+            INSERT INTO reviews (request_id, reviewer, decision, comment, at) VALUES (1, 'approver', 'approve', '', 't');
+        """)
+    store = Store(path)
+    assert store.reviews(1) == [Review(1, "approver", "approve", "", "t", "")]
+    assert status_from_reviews(store.reviews(1), "requester", 1) == Status.APPROVED
