@@ -359,3 +359,18 @@ def test_a_workspace_made_before_reviews_had_a_head_commit_opens_and_keeps_its_r
     store = Store(path)
     assert store.reviews(1) == [Review(1, "approver", "approve", "", "t", "")]
     assert status_from_reviews(store.reviews(1), "requester", 1) == Status.APPROVED
+
+
+def test_a_stored_role_change_is_intent_and_comes_back_to_the_form_as_whole_lists(services):
+    recipe = RECIPES["change-business-role"]
+    base = services.snapshot()
+    now = recipe.current(base, "FINANCE_ANALYST")
+    asked = {**now, "name": "FINANCE_ANALYST", "technical_roles": ["SCRATCH_CREATE", "CRM_READ"],
+             "justification": "Quarterly access review."}
+    stored = PreviewRequest(services, recipe, asked).execute().request_dict
+    assert (stored["technical_roles_add"], stored["technical_roles_remove"]) == (["CRM_READ"], ["STRIPE_READ"])
+    assert not {"schema_read", "technical_roles", "warehouse_usage"} & set(stored)  # never whole lists
+    form = recipe.form_values(base, stored)
+    assert form["technical_roles"] == asked["technical_roles"] and form["schema_read"] == now["schema_read"]
+    again = PreviewRequest(services, recipe, form).execute()  # editing and resubmitting gives the same change
+    assert again.request_dict == stored and again.diff == PreviewRequest(services, recipe, stored).execute().diff
