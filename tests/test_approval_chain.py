@@ -44,6 +44,7 @@ def test_status_rule_counts_distinct_reviewers_and_only_approvals_of_the_current
     assert status_from_reviews([r("a", "approve"), r("a", "approve")], "req", 2) == Status.OPEN  # one person, one vote
     assert status_from_reviews([r("req", "approve")], "req", 1) == Status.OPEN  # never the requester
     assert status_from_reviews([r("a", "approve"), r("b", "request_changes")], "req", 1) == Status.CHANGES_REQUESTED
+    assert status_from_reviews([r("a", "approve"), r("b", "reject")], "req", 1) == Status.REJECTED  # final
     # A resubmission voids earlier decisions; an approval of the replaced head recorded after it does not count.
     assert status_from_reviews([r("a", "approve"), r("req", "resubmit", "h2")], "req", 1) == Status.OPEN
     assert status_from_reviews([r("req", "resubmit", "h2"), r("a", "approve", "h1")], "req", 1) == Status.OPEN

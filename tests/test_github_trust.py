@@ -258,3 +258,17 @@ def test_on_github_two_simultaneous_approvals_with_two_required_give_approved(gh
     assert errors == []
     after = gh_services.changes.get(cr.id)
     assert after.status == Status.APPROVED and approvals(gh_services, after) == ["approver", "blake"]
+
+
+def test_a_rejection_interrupted_before_the_pr_was_closed_is_finished_by_the_next_action(gh_services, github, people, new_user_raw):
+    cr = submit(gh_services, people["requester"], new_user_raw())
+    fault = github.fail("PATCH", r"/pulls/\d+$", "500", times=50)
+    with pytest.raises(ChangeError, match="GitHub answered 500"):
+        RejectRequest(gh_services, people["approver"], cr.id, "Duplicate").execute()
+    fault.times = 0
+    assert github.pulls[cr.id].state == "open"
+    assert gh_services.changes.list(statuses=[Status.OPEN, Status.CHANGES_REQUESTED, Status.APPROVED]) == []
+    assert gh_services.changes.get(cr.id).status == Status.REJECTED
+    assert github.pulls[cr.id].state == "closed" and cr.branch not in github.branches()
+    with pytest.raises(AlreadyResolved, match="already rejected by approver"):
+        ApproveRequest(gh_services, people["admin"], cr.id).execute()

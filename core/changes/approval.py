@@ -52,10 +52,13 @@ def approvers(reviews: Iterable[Review], requester: str) -> list[str]:
 
 
 def status_from_reviews(reviews: Iterable[Review], requester: str, required_approvals: int) -> Status:
-    """OPEN, CHANGES_REQUESTED or APPROVED for a request that is still open (merged and rejected are
-    recorded by the backends, not derived). A standing request for changes blocks the approvals of
-    others, as on GitHub; `required_approvals` distinct reviewers approving gives APPROVED."""
+    """The status of a request that is not merged: REJECTED once a reviewer rejected it (final; a
+    backend that could not finish closing it, e.g. GitHub, finishes from this), else CHANGES_REQUESTED
+    while a reviewer's latest decision asks for changes (it blocks the approvals of others, as on
+    GitHub), else APPROVED when `required_approvals` distinct reviewers approve, else OPEN."""
     latest = latest_decisions(reviews, requester)
+    if "reject" in latest.values():
+        return Status.REJECTED
     if "request_changes" in latest.values():
         return Status.CHANGES_REQUESTED
     if sum(d == "approve" for d in latest.values()) >= max(1, required_approvals):

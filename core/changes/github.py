@@ -366,7 +366,14 @@ class GitHubChanges(ChangeBackend):
             return None  # not a SnowTower pull request, or one whose record does not verify
         if pr.state == "open" and pr.head.sha != data.get("head_sha"):
             pr = self._resume(pr, data)
-        return self._to_cr(pr, self._raw_reviews(pr) if pr.state == "open" else [])
+        cr = self._to_cr(pr, self._raw_reviews(pr) if pr.state == "open" else [])
+        if pr.state == "open" and cr.status == Status.REJECTED:  # a rejection stopped before the PR was closed
+            try:
+                self._call(f"closing #{pr.number}", lambda: pr.edit(state="closed"))
+            except GithubException as exc:
+                raise self._refused(f"finishing the rejection of #{pr.number}", exc) from None
+            self._delete_branch(pr.head.ref)
+        return cr
 
     def _resume(self, pr, data: dict):
         """Finish an update_branch that stopped after the signed record named the new head and before
