@@ -419,7 +419,8 @@ class GitHubChanges(ChangeBackend):
         else:
             status = status_from_reviews(self._reviews_from(raw_reviews, pr), data.get("requester", ""), self.required_approvals)
         return ChangeRequest(
-            id=pr.number, recipe=data.get("recipe", ""), title=pr.title, requester=data.get("requester", ""),
+            # The title from the signed record: anyone with write access can edit a PR's title.
+            id=pr.number, recipe=data.get("recipe", ""), title=data.get("title") or pr.title, requester=data.get("requester", ""),
             justification=data.get("justification", ""), request=data.get("request", {}), branch=pr.head.ref,
             base_sha=data.get("base_sha", ""), head_sha=pr.head.sha, status=status, created_at=_iso(pr.created_at),
             updated_at=_iso(pr.updated_at or pr.created_at), files=data.get("files", []),
@@ -564,7 +565,7 @@ class GitHubChanges(ChangeBackend):
         except GithubException as exc:
             raise self._refused("opening the change request", exc) from None
         # 7. The pull request; if it cannot be opened, the branch is removed again.
-        data = {"v": meta.VERSION, "key": key, "recipe": recipe, "requester": requester.username,
+        data = {"v": meta.VERSION, "key": key, "recipe": recipe, "title": title, "requester": requester.username,
                 "requester_name": requester.name, "justification": justification, "request": request,
                 "branch": branch, "base_sha": base_sha, "head_sha": commit, "files": sorted(files),
                 "validation": validation}
