@@ -273,3 +273,25 @@ def test_a_rejection_interrupted_before_the_pr_was_closed_is_finished_by_the_nex
     assert github.pulls[cr.id].state == "closed" and cr.branch not in github.branches()
     with pytest.raises(AlreadyResolved, match="already rejected by approver"):
         ApproveRequest(gh_services, people["admin"], cr.id).execute()
+
+
+def test_a_request_signed_with_another_key_is_not_listed(tmp_path, github, people, new_user_raw, monkeypatch):
+    """The command line, or another portal, must sign with the portal's key: a record signed with any
+    other key is not a request (and that is also what a forger without the key produces)."""
+    from portal.services import build_services
+    from portal.settings import load_settings
+    from tests.github_support import APPROVERS, BOT_TOKEN, fast_retries, write_settings
+
+    monkeypatch.setenv("SNOWTOWER_GITHUB_TOKEN", BOT_TOKEN)
+    for name in ("portal", "other"):
+        write_settings(tmp_path / name, github, github_approvers=APPROVERS)
+    portal = fast_retries(build_services(load_settings(tmp_path / "portal")))
+    other = fast_retries(build_services(load_settings(tmp_path / "other")))  # its own generated key
+    foreign = submit(other, people["requester"], new_user_raw("foreign_user"))
+    assert [c.id for c in other.changes.list()] == [foreign.id]
+    refused_everywhere(portal, people, foreign)
+    monkeypatch.setenv("SNOWTOWER_SIGNING_KEY", "one key for the whole deployment")
+    portal = fast_retries(build_services(load_settings(tmp_path / "portal")))
+    other = fast_retries(build_services(load_settings(tmp_path / "other")))
+    shared = submit(other, people["requester"], new_user_raw("shared_user"))
+    assert [c.id for c in portal.changes.list()] == [shared.id]
