@@ -26,8 +26,9 @@ PENDING_KEY = "snowtower.resubmit"  # {"recipe", "id", "raw", "comment"} handed 
 
 def start_resubmit(cr, comment: str = "") -> None:
     """Open the recipe's page with the request's fields filled in, to edit and resubmit it."""
-    st.session_state[PENDING_KEY] = {"recipe": cr.recipe, "id": cr.id, "ref": cr.ref, "raw": dict(cr.request), "comment": comment}
     recipe = RECIPES[cr.recipe]
+    raw = recipe.form_values(ui.services().snapshot(), dict(cr.request)) if recipe.form_values else dict(cr.request)
+    st.session_state[PENDING_KEY] = {"recipe": cr.recipe, "id": cr.id, "ref": cr.ref, "raw": raw, "comment": comment}
     st.switch_page(ui.page(recipe.page))
 
 

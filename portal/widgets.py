@@ -10,7 +10,7 @@ from portal.ui import when
 _ACTIONS = {
     "submitted": "Submitted", "approved": "Approved", "changes_requested": "Changes requested",
     "commented": "Commented", "resubmitted": "Resubmitted", "rejected": "Rejected", "rebased": "Branch updated",
-    "merged": "Merged", "deployed": "Deployed",
+    "voided": "Back to review", "merged": "Merged", "deployed": "Deployed",
 }
 
 

@@ -42,12 +42,12 @@ class ResubmitRequest:
         # Why: a change SnowDDL rejects would break every later deployment from the base branch.
         if not preview.validation.valid:
             raise ChangeError("SnowDDL rejects the resulting configuration; nothing was resubmitted.")
-        # Why: the same branch keeps the conversation (and on GitHub the PR) in one place.
-        cr = self.services.changes.update_branch(
+        # Why: the same branch keeps the conversation (and on GitHub the PR) in one place. Why "resubmit":
+        # approvals were given to other content; the backend voids them in the same write that moves
+        # the branch, and the request is back in the queue as open.
+        note = self.note.strip()
+        return self.services.changes.update_branch(
             cr, preview.changes.files, head, self.actor,
-            "Edited by the requester after review" + (f": {self.note.strip()}" if self.note.strip() else ""),
-            preview.validation.to_dict(), preview.request_dict,
+            "Edited by the requester after review" + (f": {note}" if note else ""),
+            preview.validation.to_dict(), preview.request_dict, decision="resubmit",
         )
-        # Why: approvals were given to other content; the "resubmit" review resets them (guards.approvals)
-        # and puts the request back in the queue as open.
-        return self.services.changes.review(cr, self.actor, "resubmit", self.note.strip() or "Resubmitted after changes", Status.OPEN)
