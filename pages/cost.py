@@ -4,6 +4,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
+from core.plaintext import md_escape
 from core.snowflake.cost import forecast_month, last_day, monitor_usage, window
 from core.snowflake.queries import QueryError, ask
 from portal import account, charts, ui
@@ -21,7 +22,7 @@ try:
         src = account.source()
         latest = last_day(src)
 except QueryError as exc:
-    st.error(f"The account's usage cannot be read: {exc}", icon=":material/error:")
+    st.error(f"The account's usage cannot be read: {md_escape(exc)}", icon=":material/error:")
     st.stop()
 if latest is None:
     st.info("The account has no warehouse metering yet.")
@@ -55,7 +56,7 @@ try:
     config = account.describe_config()
     monitors = monitor_usage(src, latest, config["warehouses"], config["monitors"])
 except QueryError as exc:
-    st.error(f"The account's usage cannot be read: {exc}", icon=":material/error:")
+    st.error(f"The account's usage cannot be read: {md_escape(exc)}", icon=":material/error:")
     st.stop()
 
 forecast = forecast_month(spend, latest)

@@ -64,6 +64,7 @@ def describe_config():
 def show_request_cost(recipe: str, request: dict, sha: str | None = None) -> None:
     """For a warehouse request: its projected monthly credits and money, from the warehouse's last 30
     days of metering (an estimate for a new one); nothing for other requests. `sha`: the base commit."""
+    from core.plaintext import md_escape
     from core.snowflake.cost import WAREHOUSE_RECIPES, project_request
     from core.snowflake.demo import describe
     from portal import widgets
@@ -75,7 +76,7 @@ def show_request_cost(recipe: str, request: dict, sha: str | None = None) -> Non
         projection = project_request(source(), recipe, request, describe(services.snapshot(sha).config)["warehouses"],
                                      float(services.settings.price_per_credit))
     except QueryError as exc:
-        st.caption(f"Cost projection unavailable: {exc}")
+        st.caption(f"Cost projection unavailable: {md_escape(exc)}")
         return
     if projection is not None:
         widgets.cost_projection(projection, services.settings.currency)
