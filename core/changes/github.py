@@ -15,10 +15,16 @@ GitHub keeps who asked, the request and its validation in the PR body (core.chan
 made in the portal are posted as GitHub reviews carrying the portal user and decision in metadata
 (event COMMENT, because GitHub refuses approvals by the PR's author, the identity the portal uses);
 native GitHub approvals by other people count too.
+
+Reading is bounded whatever the history (docs/github.md, "Listing at scale"): every GET goes through
+`_fetch`, which sends the last answer's ETag (a 304 costs no rate limit); listing keeps an index of
+the repository's pull requests brought up to date from the most recently updated one down to the last
+sync (`_sync_pulls`), and lists only pull requests from the portal's own branches (`BRANCH_PREFIX`).
 """
 from __future__ import annotations
 
 import io
+import json
 import re
 import shutil
 import tarfile
@@ -30,18 +36,21 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Callable, NamedTuple, TypeVar
 
 import requests
 from github import Auth, Github, GithubException, GithubIntegration, InputGitTreeElement
 
 from core.changes import metadata as meta
 from core.changes.base import BaseMoved, ChangeBackend, ChangeError
+from core.changes.github_cache import CachedAnswer, ConditionalCache, PullIndex
 from core.changes.model import Actor, ChangeRequest, Event, Review, Status
 
 T = TypeVar("T")
 OPEN_CALLS = 8  # REST calls to open one change request (documented in docs/github.md; counted in a test)
 LABEL = "snowtower"
+BRANCH_PREFIX = "snowtower/"  # every branch the portal opens a pull request from starts with this
+PER_PAGE = 100  # GitHub's largest page
 DEPLOYED_LABEL = "deployed"
 
 
@@ -65,6 +74,7 @@ class GitHubConfig:
     attempts: int = 4  # per call, where retrying is safe
     backoff: float = 0.5  # seconds before the first retry, doubled each time
     max_rate_limit_wait: float = 20.0  # wait for a rate-limit reset up to this long, else tell the user
+    review_recheck_seconds: float = 60.0  # listing: reviews of an unchanged open PR are asked again after this
 
     @property
     def owner_and_name(self) -> tuple[str, str]:
@@ -115,6 +125,22 @@ def _iso(value) -> str:
     return str(value or "")
 
 
+class _Fetched(NamedTuple):
+    payload: object
+    headers: dict
+    answer: CachedAnswer | None  # the answer for the caller to remember (only when asked: keep=False)
+    reused: bool  # a 304, or the remembered answer used without a call
+
+
+def _next_link(headers: dict) -> str | None:
+    """The `rel="next"` URL of a paginated answer's Link header, or None on the last page."""
+    for part in (headers.get("link") or "").split(","):
+        m = re.match(r'\s*<([^>]+)>\s*;\s*rel="next"', part)
+        if m:
+            return m.group(1)
+    return None
+
+
 def _errors_text(exc: GithubException) -> str:
     data = exc.data if isinstance(exc.data, dict) else {}
     parts = [str(data.get("message") or exc.message or "")]
@@ -125,7 +151,8 @@ def _errors_text(exc: GithubException) -> str:
 
 class GitHubChanges(ChangeBackend):
     def __init__(self, clients: Callable[[], Github], cfg: GitHubConfig, cache_dir: Path, base_branch: str = "main",
-                 config_dir: str = "snowddl", required_approvals: int = 1, sleep: Callable[[float], None] = time.sleep):
+                 config_dir: str = "snowddl", required_approvals: int = 1, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic):
         self._clients = clients
         self._local = threading.local()
         self.cfg = cfg
@@ -135,6 +162,9 @@ class GitHubChanges(ChangeBackend):
         self.config_dir = config_dir
         self.required_approvals = required_approvals
         self._sleep = sleep
+        self._clock = clock
+        self._answers = ConditionalCache()  # shared by this backend's threads: ETag and last answer per GET
+        self._index = PullIndex()
 
     @property
     def gh(self) -> Github:
@@ -208,6 +238,96 @@ class GitHubChanges(ChangeBackend):
     def _refused(self, what: str, exc: GithubException) -> ChangeError:
         return ChangeError(f"GitHub refused {what} ({exc.status}: {_errors_text(exc) or 'no detail'}).")
 
+    # -- conditional reading -------------------------------------------------------------------------
+    def _fetch(self, url: str, params: dict | None = None, accept: str | None = None, *, tag=None,
+               max_age: float | None = None, keep: bool = True) -> "_Fetched":
+        """GET `url` (absolute API URL) as a conditional request. Returns (payload, response headers,
+        the answer to remember when `keep` is False, whether it was reused): payload is decoded JSON, or
+        text when `accept` asks for another media type. When the last answer carries the same `tag` and was checked less than `max_age` seconds
+        ago it is used without a call; otherwise `If-None-Match` is sent and a 304 reuses it (no rate
+        limit spent). `keep=False`: the caller stores the answer itself (`self._answers.put`) once it
+        has used it. Raises GithubException for 4xx/5xx answers (with their headers, for `_call`)."""
+        key = (url, tuple(sorted((params or {}).items())), accept)
+        known = self._answers.get(key)
+        now = self._clock()
+        if known is not None and tag is not None and known.tag == tag and max_age is not None and now - known.checked_at < max_age:
+            return _Fetched(known.payload, {"link": known.link}, None, True)
+        headers = {"Accept": accept} if accept else {}
+        if known is not None:
+            headers["If-None-Match"] = known.etag
+        status, answer_headers, text = self.gh_repo.requester.requestJson("GET", url, parameters=params, headers=headers)
+        if status == 304 and known is not None:
+            known.checked_at, known.tag = now, tag if tag is not None else known.tag
+            return _Fetched(known.payload, {"link": known.link} | answer_headers, None, True)
+        if status >= 300:
+            try:
+                data = json.loads(text) if text else {}
+            except ValueError:
+                data = {"message": text[:200]}
+            raise GithubException(status, data, answer_headers)
+        payload = text if accept and "json" not in accept else (json.loads(text) if text else None)
+        entry = (CachedAnswer(answer_headers["etag"], payload, now, tag, answer_headers.get("link"))
+                 if answer_headers.get("etag") else None)
+        if entry is not None and keep:
+            self._answers.put(key, entry)
+            entry = None
+        return _Fetched(payload, answer_headers, entry, False)
+
+    def _fetch_all(self, url: str, *, tag=None, max_age: float | None = None) -> list:
+        """Every item of a paginated list, each page a conditional request (`_fetch`)."""
+        items: list = []
+        params: dict | None = {"per_page": PER_PAGE}
+        while url:
+            page, headers, _, _ = self._fetch(url, params, tag=tag, max_age=max_age)
+            items.extend(page or [])
+            url, params = _next_link(headers), None
+        return items
+
+    def _object(self, klass, raw: dict):
+        return self.gh.create_from_raw_data(klass, raw)
+
+    def _sync_pulls(self) -> list[dict]:
+        """Bring the index of pull requests up to date and return it, newest number first.
+
+        Lists every pull request (all states, any base: a retargeted one must be seen leaving) by
+        `updated_at`, newest first. The first page is a conditional request: 304 means nothing changed
+        since the last sync (one call, no rate limit). Otherwise pages are read until one reaches pull
+        requests older than the last sync. The first sync of a process reads the whole history once."""
+        url = f"{self.gh_repo.url}/pulls"
+        base = {"state": "all", "sort": "updated", "direction": "desc", "per_page": PER_PAGE}
+        index = self._index
+        with index.lock:
+            def read():
+                first, headers, answer, unchanged = self._fetch(url, base, keep=False)
+                if unchanged and index.synced:
+                    return  # 304: nothing changed since the last sync
+                seen = list(first or [])
+                reached_old = index.merge(seen)
+                nxt = _next_link(headers)
+                while nxt and not reached_old:
+                    rows, headers, _, _ = self._fetch(nxt, keep=False)
+                    reached_old = index.merge(rows or [])
+                    seen.extend(rows or [])
+                    nxt = _next_link(headers)
+                index.newest(seen)  # only now: a sync that failed halfway is done again in full
+                if answer is not None:
+                    self._answers.put((url, tuple(sorted(base.items())), None), answer)
+            self._call("listing pull requests", read)
+            return [index.pulls[n] for n in sorted(index.pulls, reverse=True)]
+
+    def _is_portal_pull(self, raw: dict) -> bool:
+        """Opened by the portal: from one of its own branches in this repository, into the base branch."""
+        head, base = raw.get("head") or {}, raw.get("base") or {}
+        return (base.get("ref") == self.base_branch and str(head.get("ref") or "").startswith(BRANCH_PREFIX)
+                and str(head.get("label") or "").startswith(f"{self.owner}:")
+                and ((head.get("repo") or {}).get("full_name") or self.cfg.repository).lower() == self.cfg.repository.lower())
+
+    def _listed_pull(self, raw: dict):
+        """A PyGithub PullRequest from a list item: the list has no `merged`, so it is derived from
+        `merged_at` here (otherwise PyGithub would fetch every pull request again to complete it)."""
+        from github.PullRequest import PullRequest
+        return self._object(PullRequest, dict(raw, merged=raw.get("merged_at") is not None))
+
     # -- reading ---------------------------------------------------------------------------------
     def base_head(self) -> str:
         return self._branch_head(self.base_branch) or self._missing_base()
@@ -275,19 +395,28 @@ class GitHubChanges(ChangeBackend):
         return self._call("reading recent commits", read)
 
     def _pull(self, number: int):
+        from github.PullRequest import PullRequest
+
         def read():
             try:
-                pr = self.gh_repo.get_pull(number)
-                pr.state  # noqa: B018 - completes the lazy object: one GET
-                return pr
+                raw = self._fetch(f"{self.gh_repo.url}/pulls/{int(number)}").payload
+                return self._object(PullRequest, raw)
             except GithubException as exc:
                 if exc.status == 404:
                     return None
                 raise
         return self._call(f"reading pull request #{number}", read)
 
-    def _raw_reviews(self, pr) -> list:
-        return self._call(f"reading the reviews of #{pr.number}", lambda: list(pr.get_reviews()))
+    def _raw_reviews(self, pr, *, listing: bool = False) -> list:
+        """The reviews of `pr` (PyGithub PullRequestReview objects). `listing`: the answer last seen
+        for this `updated_at` and head is reused for `review_recheck_seconds` without a call (GitHub moves
+        `updated_at` on every review); otherwise it is a conditional request, always current."""
+        from github.PullRequestReview import PullRequestReview
+        tag = (_iso(pr.updated_at), pr.head.sha) if listing else None
+        max_age = self.cfg.review_recheck_seconds if listing else None
+        raws = self._call(f"reading the reviews of #{pr.number}",
+                          lambda: self._fetch_all(f"{pr.url}/reviews", tag=tag, max_age=max_age))
+        return [self._object(PullRequestReview, r) for r in raws]
 
     def get(self, request_id: int) -> ChangeRequest | None:
         pr = self._pull(int(request_id))
@@ -296,18 +425,23 @@ class GitHubChanges(ChangeBackend):
         return self._to_cr(pr, self._raw_reviews(pr) if pr.state == "open" else [])
 
     def list(self, requester: str | None = None, statuses: list[Status] | None = None) -> list[ChangeRequest]:
+        """The portal's change requests, newest first. API calls: one conditional request when no pull
+        request changed since the last call (no rate limit spent), plus one per open request whose
+        reviews may have changed; never one per closed pull request (docs/github.md)."""
         # Only open pull requests when only unresolved statuses are asked for (the review queue).
-        state = "open" if statuses and not any(s.resolved for s in statuses) else "all"
-        pulls = self._call("listing pull requests",
-                           lambda: list(self.gh_repo.get_pulls(state=state, base=self.base_branch, sort="created", direction="desc")))
+        open_only = bool(statuses) and not any(s.resolved for s in statuses)
         out = []
-        for pr in pulls:
-            data = meta.extract(pr.body, meta.REQUEST)
-            if data is None or (requester and data.get("requester") != requester):
+        for raw in self._sync_pulls():
+            if not self._is_portal_pull(raw) or (open_only and raw.get("state") != "open"):
                 continue
+            if meta.extract(raw.get("body"), meta.REQUEST) is None:
+                continue
+            pr = self._listed_pull(raw)
             cr = self._to_cr(pr, [])
+            if requester and cr.requester != requester:
+                continue
             if pr.state == "open" and (not statuses or any(not s.resolved for s in statuses)):
-                cr = self._to_cr(pr, self._raw_reviews(pr))
+                cr = self._to_cr(pr, self._raw_reviews(pr, listing=True))
             if statuses and cr.status not in statuses:
                 continue
             out.append(cr)
@@ -373,7 +507,9 @@ class GitHubChanges(ChangeBackend):
                   "resubmit": "resubmitted"}
         for r in self._reviews_from(self._raw_reviews(pr), pr):
             events.append(Event(cr.id, r.at, r.reviewer, action.get(r.decision, "commented"), r.comment))
-        for c in self._call(f"reading the comments of #{pr.number}", lambda: list(pr.get_issue_comments())):
+        from github.IssueComment import IssueComment
+        comments = self._call(f"reading the comments of #{pr.number}", lambda: self._fetch_all(f"{pr.issue_url}/comments"))
+        for c in (self._object(IssueComment, raw) for raw in comments):
             ev = meta.extract(c.body, meta.EVENT)
             if ev:
                 events.append(Event(cr.id, _iso(c.created_at), ev.get("actor", ""), ev.get("action", "commented"), ev.get("detail", "")))
@@ -385,13 +521,8 @@ class GitHubChanges(ChangeBackend):
         return sorted(events, key=lambda e: (e.at, rank.get(e.action, 5)))
 
     def diff(self, cr: ChangeRequest) -> str:
-        def read():
-            status, _, text = self.gh_repo.requester.requestJson(
-                "GET", f"{self.gh_repo.url}/pulls/{cr.id}", headers={"Accept": "application/vnd.github.diff"})
-            if status >= 400:
-                raise GithubException(status, {"message": "diff unavailable"}, {})
-            return text
-        return self._call(f"reading the diff of #{cr.id}", read)
+        return self._call(f"reading the diff of #{cr.id}",
+                          lambda: self._fetch(f"{self.gh_repo.url}/pulls/{int(cr.id)}", accept="application/vnd.github.diff").payload)
 
     # -- writing ---------------------------------------------------------------------------------
     def _paths(self, files: dict[str, str | None]) -> dict[str, str | None]:
