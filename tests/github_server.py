@@ -61,6 +61,7 @@ class Fault:
     times: int = 1
     after: bool = False  # True: the request takes effect, then its response is lost
     hits: int = 0
+    skip: int = 0  # let this many matching requests through first (e.g. fail only a list's second page)
 
     def matches(self, method: str, path: str) -> bool:
         return self.times > 0 and method == self.method and re.search(self.path, path) is not None
@@ -147,8 +148,8 @@ class FakeGitHub:
         self.git.git("repack", "-a", "-d", "-q")
         self.git.git("prune-packed")
 
-    def fail(self, method: str, path: str, kind: str, times: int = 1, after: bool = False) -> Fault:
-        fault = Fault(method, path, kind, times, after)
+    def fail(self, method: str, path: str, kind: str, times: int = 1, after: bool = False, skip: int = 0) -> Fault:
+        fault = Fault(method, path, kind, times, after, skip=skip)
         with self.lock:
             self.faults.append(fault)
         return fault
@@ -165,11 +166,12 @@ class FakeGitHub:
             return sum(status != 304 for _, _, status in self.answers)
 
     def add_pull(self, title: str, body: str, head: str, *, head_sha: str, base: str = "main", state: str = "open",
-                 author: str = "snowtower-bot", head_owner: str = "") -> Pull:
+                 author: str = "snowtower-bot", head_owner: str = "", at: datetime | None = None) -> Pull:
         """A pull request recorded directly (no HTTP, for seeding long histories quickly): `state` is
-        "open" (its branch is created at `head_sha`), "closed" or "merged" (no branch left)."""
+        "open" (its branch is created at `head_sha`), "closed" or "merged" (no branch left); `at`: when
+        it was opened and last updated (default now)."""
         with self.lock:
-            pr = Pull(self.next_number, title, body, head, base, author, _stamp(), head_owner=head_owner)
+            pr = Pull(self.next_number, title, body, head, base, author, _stamp(at), head_owner=head_owner)
             self.next_number += 1
             if state == "open":
                 if not head_owner:
@@ -178,7 +180,7 @@ class FakeGitHub:
                 else:
                     pr.head_sha_at_close = head_sha
             else:
-                pr.state, pr.closed_at, pr.head_sha_at_close = "closed", _stamp(), head_sha
+                pr.state, pr.closed_at, pr.head_sha_at_close = "closed", pr.created_at, head_sha
                 if state == "merged":
                     pr.merged, pr.merged_at, pr.merge_commit_sha = True, pr.closed_at, head_sha
             pr.updated_at = pr.closed_at or pr.created_at
@@ -317,6 +319,9 @@ class FakeGitHub:
         with self.lock:
             self.calls.append((method, path))
             fault = next((f for f in self.faults if f.matches(method, path.removeprefix(PREFIX))), None)
+            if fault and fault.skip > 0:
+                fault.skip -= 1
+                fault = None
             if fault:
                 fault.times -= 1
                 fault.hits += 1

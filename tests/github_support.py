@@ -3,6 +3,7 @@ SnowTower services configured for it the way an operator would (settings.toml + 
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -56,3 +57,34 @@ def gh_services(tmp_path, github, monkeypatch):
     monkeypatch.setenv("SNOWTOWER_GITHUB_TOKEN", BOT_TOKEN)
     write_settings(tmp_path / "ws", github)
     return fast_retries(build_services(load_settings(tmp_path / "ws")))
+
+
+def seed_history(server: FakeGitHub, *, closed: int = 0, opened: int = 0, requesters=("requester",),
+                 recipe: str = "new-user") -> list[int]:
+    """Pull requests as the portal opens them (branch `snowtower/...`, body with its request block),
+    recorded directly on the server for speed: `closed` merged or rejected ones (every third rejected)
+    then `opened` open ones, requesters taken in turn, a minute apart a year ago. Returns their numbers."""
+    from core.changes import metadata as meta
+
+    main = server.git.branch_head("main")
+    start = datetime.now(timezone.utc) - timedelta(days=365)
+    numbers = []
+    for i in range(closed + opened):
+        requester = requesters[i % len(requesters)]
+        name = f"USER_{i:04d}"
+        request = {"name": name, "first_name": "Test", "last_name": f"User {i}", "email": f"user{i}@example.com",
+                   "business_roles": ["ANALYST"], "default_warehouse": "ANALYST_WH"}
+        key = meta.idempotency_key(recipe, requester, request)
+        data = {"v": meta.VERSION, "key": key, "recipe": recipe, "requester": requester, "requester_name": requester.title(),
+                "justification": f"Seeded request {i}.", "request": request, "base_sha": main,
+                "files": ["user.yaml"], "validation": {"valid": True, "errors": [], "warnings": []}}
+        text = (f"**New person user {name}** requested by {requester}.\n\n> Seeded request {i}.\n\n"
+                "| field | value |\n|---|---|\n" + "".join(f"| {k} | {v} |\n" for k, v in request.items())
+                + "\n**Validation:** passed\n")
+        state = "open" if i >= closed else ("closed" if i % 3 == 2 else "merged")
+        pr = server.add_pull(f"New person user {name}", meta.embed(text, meta.REQUEST, data),
+                             f"snowtower/{key[:10]}-new-person-user-{name.lower()}", head_sha=main, state=state,
+                             at=start + timedelta(minutes=len(server.pulls)))
+        pr.labels = ["snowtower", recipe]
+        numbers.append(pr.number)
+    return numbers

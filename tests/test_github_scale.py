@@ -1,0 +1,164 @@
+"""Listing change requests on GitHub costs a bounded number of API calls whatever the history
+(docs/github.md, "Listing at scale"): real PyGithub over HTTP against the test server, whose call and
+rate-limit counts are the behaviour under test (no timing here: benchmarks/github_list.py)."""
+import dataclasses
+import math
+
+import pytest
+
+from core.changes.base import ChangeError
+from core.changes.github_cache import CachedAnswer, ConditionalCache
+from core.changes.model import Status
+from portal.operations import ApproveRequest
+from tests.github_support import gh_services, github, github_template, seed_history  # noqa: F401 (fixtures)
+
+QUEUE = [Status.OPEN, Status.CHANGES_REQUESTED, Status.APPROVED]
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def backend(gh_services):
+    changes = gh_services.changes
+    changes._clock = Clock()
+    return changes
+
+
+def calls(server) -> list[tuple[str, str]]:
+    return [(m, p.removeprefix("/api/v3/repos/acme/snowflake-infra")) for m, p in server.calls]
+
+
+def not_portal(server):
+    """Open pull requests that carry a request block but are not the portal's: from another branch,
+    and from a fork's branch named like the portal's."""
+    main = server.git.branch_head("main")
+    body = "<!-- snowtower:request {\"requester\": \"requester\", \"recipe\": \"new-user\"} -->"
+    server.add_pull("Sneaky", body, "feature/sneaky", head_sha=main)
+    server.add_pull("From a fork", body, "snowtower/fork", head_sha=main, head_owner="mallory")
+
+
+@pytest.mark.parametrize("history", [0, 250])
+def test_the_queue_costs_one_free_call_when_nothing_changed_whatever_the_history(backend, github, history):
+    seed_history(github, closed=history, opened=3)
+    not_portal(github)
+    total = history + 3 + 2
+    github.reset_calls()
+    queue = backend.list(statuses=QUEUE)
+    assert sorted(cr.title for cr in queue) == [f"New person user USER_{i:04d}" for i in range(history, history + 3)]
+    assert all(cr.status == Status.OPEN for cr in queue)
+    # First listing of the process: each page of 100 pull requests once, and the reviews of the 3 open ones.
+    pages = math.ceil(total / 100)
+    assert len(github.calls) == pages + 3, calls(github)
+    assert sum("/reviews" in p for _, p in github.calls) == 3
+
+    github.reset_calls()
+    again = backend.list(statuses=QUEUE)
+    assert [cr.id for cr in again] == [cr.id for cr in queue]
+    assert calls(github) == [("GET", "/pulls")]  # whatever the history: one call...
+    assert github.rate_cost == 0  # ...answered 304 Not Modified, which costs no rate limit
+
+
+def test_a_review_shows_in_the_queue_at_once_and_only_its_request_is_read_again(gh_services, backend, github, people):
+    numbers = seed_history(github, closed=120, opened=3)
+    backend.list(statuses=QUEUE)
+    first_open = numbers[120]
+    ApproveRequest(gh_services, people["approver"], first_open, "Looks right.").execute()
+    github.reset_calls()
+    queue = {cr.id: cr.status for cr in backend.list(statuses=QUEUE)}
+    assert queue == {numbers[120]: Status.APPROVED, numbers[121]: Status.OPEN, numbers[122]: Status.OPEN}
+    # The review moved the PR's updated_at: nothing older than the first page was read, and only the
+    # reviewed request's reviews were asked again (conditionally: the approval itself had read them).
+    assert calls(github) == [("GET", "/pulls"), ("GET", f"/pulls/{first_open}/reviews")]
+    assert github.rate_cost <= 1
+
+
+def test_reviews_of_unchanged_requests_are_asked_again_after_the_recheck_interval_for_free(backend, github):
+    numbers = seed_history(github, closed=10, opened=3)
+    backend.list(statuses=QUEUE)
+    backend._clock.now += backend.cfg.review_recheck_seconds + 1
+    github.reset_calls()
+    backend.list(statuses=QUEUE)
+    assert len(github.calls) == 1 + 3 and github.rate_cost == 0  # every answer a 304
+
+    # Were GitHub ever not to move updated_at for a review, the queue would show it after the interval.
+    pr = github.pulls[numbers[-1]]
+    pr.reviews.append({"id": 1, "user": github._user("avery"), "body": "", "state": "APPROVED",
+                       "submitted_at": "2026-01-01T00:00:00Z", "commit_id": github.git.branch_head(pr.head)})
+    assert {cr.id: cr.status for cr in backend.list(statuses=QUEUE)}[pr.number] == Status.OPEN
+    backend._clock.now += backend.cfg.review_recheck_seconds + 1
+    assert {cr.id: cr.status for cr in backend.list(statuses=QUEUE)}[pr.number] == Status.APPROVED
+
+
+def test_my_requests_lists_closed_ones_without_reading_them_one_by_one(backend, github):
+    numbers = seed_history(github, closed=230, opened=2, requesters=("requester", "someone", "other"))
+    github.reset_calls()
+    mine = backend.list(requester="requester")
+    expected = [n for i, n in enumerate(numbers) if i % 3 == 0]
+    assert [cr.id for cr in mine] == sorted(expected, reverse=True)
+    statuses = {cr.id: cr.status for cr in mine}
+    # Every third request was rejected (i % 3 == 2 never belongs to "requester" here: i % 3 == 0).
+    assert {statuses[n] for n in expected[:-1]} == {Status.MERGED} and statuses[numbers[231 - 231 % 3]] == Status.OPEN
+    assert len(github.calls) == math.ceil(232 / 100) + 1  # the pages, and the reviews of the one open request
+
+    # The deploy workflow labels an old merged request: it shows as deployed, for one call.
+    oldest = github.pulls[expected[0]]
+    oldest.labels.append("deployed")
+    github.touch(oldest)
+    github.reset_calls()
+    mine = {cr.id: cr.status for cr in backend.list(requester="requester")}
+    assert mine[oldest.number] == Status.DEPLOYED
+    assert calls(github) == [("GET", "/pulls")]
+
+
+def test_requests_that_leave_the_queue_elsewhere_leave_the_listing(backend, github):
+    numbers = seed_history(github, closed=5, opened=3)
+    assert len(backend.list(statuses=QUEUE)) == 3
+    closed, retargeted = github.pulls[numbers[5]], github.pulls[numbers[6]]
+    closed.state, closed.closed_at = "closed", "2099-01-01T00:00:00Z"
+    github.touch(closed)
+    retargeted.base = "release"
+    github.touch(retargeted)
+    assert [cr.id for cr in backend.list(statuses=QUEUE)] == [numbers[7]]
+    assert {cr.id: cr.status for cr in backend.list()}[closed.number] == Status.REJECTED
+
+
+def test_a_listing_that_failed_halfway_is_done_again_in_full(backend, github):
+    seed_history(github, closed=200, opened=2)
+    backend.cfg = dataclasses.replace(backend.cfg, backoff=0.0)
+    assert len(backend.list(statuses=QUEUE)) == 2
+    # 150 new requests: the next sync needs two pages; the second fails on every attempt.
+    seed_history(github, opened=150)
+    github.fail("GET", r"/pulls$", "500", times=2 * backend.cfg.attempts, skip=1)
+    with pytest.raises(ChangeError, match="GitHub answered 500 while listing pull requests"):
+        backend.list(statuses=QUEUE)
+    github.faults.clear()
+    # The failed sync was not recorded: the first page is read again (not a 304) and so is the second.
+    assert len(backend.list(statuses=QUEUE)) == 152
+
+
+def test_get_reviews_and_diff_are_conditional_requests(gh_services, backend, github, people):
+    [number] = seed_history(github, opened=1)
+    cr = backend.get(number)
+    backend.diff(cr)
+    backend.events(cr)
+    github.reset_calls()
+    assert backend.get(number).id == number
+    backend.diff(cr)
+    backend.events(cr)
+    assert github.calls and github.rate_cost == 0  # still asked (always current), every answer a 304
+
+
+def test_the_conditional_cache_is_bounded():
+    cache = ConditionalCache(max_entries=3)
+    for i in range(5):
+        cache.put(i, CachedAnswer(f"e{i}", i, 0.0))
+    assert len(cache) == 3 and cache.get(0) is None and cache.get(4).payload == 4
+    cache.get(2)  # recently used: kept
+    cache.put(5, CachedAnswer("e5", 5, 0.0))
+    assert cache.get(2) is not None and cache.get(3) is None
