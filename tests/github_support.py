@@ -67,6 +67,9 @@ def seed_history(server: FakeGitHub, *, closed: int = 0, opened: int = 0, reques
     from core.changes import metadata as meta
 
     main = server.git.branch_head("main")
+    # One commit on top of main that every seeded pull request proposes (so each has a diff).
+    head = server.git.commit_files(main, {"snowddl/seeded.yaml": "seeded: true\n"}, "Seeded change\n",
+                                   ("SnowTower", "bot@example.com"))
     start = datetime.now(timezone.utc) - timedelta(days=365)
     numbers = []
     for i in range(closed + opened):
@@ -83,7 +86,7 @@ def seed_history(server: FakeGitHub, *, closed: int = 0, opened: int = 0, reques
                 + "\n**Validation:** passed\n")
         state = "open" if i >= closed else ("closed" if i % 3 == 2 else "merged")
         pr = server.add_pull(f"New person user {name}", meta.embed(text, meta.REQUEST, data),
-                             f"snowtower/{key[:10]}-new-person-user-{name.lower()}", head_sha=main, state=state,
+                             f"snowtower/{key[:10]}-new-person-user-{name.lower()}", head_sha=head, state=state,
                              at=start + timedelta(minutes=len(server.pulls)))
         pr.labels = ["snowtower", recipe]
         numbers.append(pr.number)

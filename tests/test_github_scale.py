@@ -81,7 +81,7 @@ def test_a_review_shows_in_the_queue_at_once_and_only_its_request_is_read_again(
 def test_reviews_of_unchanged_requests_are_asked_again_after_the_recheck_interval_for_free(backend, github):
     numbers = seed_history(github, closed=10, opened=3)
     backend.list(statuses=QUEUE)
-    backend._clock.now += backend.cfg.review_recheck_seconds + 1
+    backend._clock.now += backend.cfg.recheck_seconds + 1
     github.reset_calls()
     backend.list(statuses=QUEUE)
     assert len(github.calls) == 1 + 3 and github.rate_cost == 0  # every answer a 304
@@ -91,7 +91,7 @@ def test_reviews_of_unchanged_requests_are_asked_again_after_the_recheck_interva
     pr.reviews.append({"id": 1, "user": github._user("avery"), "body": "", "state": "APPROVED",
                        "submitted_at": "2026-01-01T00:00:00Z", "commit_id": github.git.branch_head(pr.head)})
     assert {cr.id: cr.status for cr in backend.list(statuses=QUEUE)}[pr.number] == Status.OPEN
-    backend._clock.now += backend.cfg.review_recheck_seconds + 1
+    backend._clock.now += backend.cfg.recheck_seconds + 1
     assert {cr.id: cr.status for cr in backend.list(statuses=QUEUE)}[pr.number] == Status.APPROVED
 
 
@@ -114,6 +114,37 @@ def test_my_requests_lists_closed_ones_without_reading_them_one_by_one(backend, 
     mine = {cr.id: cr.status for cr in backend.list(requester="requester")}
     assert mine[oldest.number] == Status.DEPLOYED
     assert calls(github) == [("GET", "/pulls")]
+
+
+def test_the_my_requests_page_reads_each_request_s_history_once_not_on_every_view(backend, github):
+    numbers = seed_history(github, closed=60, opened=3, requesters=("requester", "someone"))
+
+    def page_view():  # what pages/my_requests.py asks for
+        shown = []
+        for cr in backend.list(requester="requester"):
+            shown.append((cr.id, cr.status, [e.action for e in backend.events(cr)], backend.diff(cr)))
+        return shown
+
+    first = page_view()
+    assert len(first) == 32 and {status for _, status, _, _ in first} == {Status.MERGED, Status.REJECTED, Status.OPEN}
+    github.reset_calls()
+    assert page_view() == first
+    assert calls(github) == [("GET", "/pulls")] and github.rate_cost == 0
+
+    # Activity on one request: its history is read again at once, the others are not.
+    pr = github.pulls[numbers[-1] if (len(numbers) - 1) % 2 == 0 else numbers[-2]]
+    pr.comments.append({"id": 7, "body": "noted", "user": github._user("snowtower-bot"), "created_at": "2099-01-01T00:00:00Z",
+                        "updated_at": "2099-01-01T00:00:00Z"})
+    github.touch(pr)
+    github.reset_calls()
+    page_view()
+    assert {p for _, p in calls(github)} == {"/pulls", f"/pulls/{pr.number}", f"/pulls/{pr.number}/reviews",
+                                             f"/issues/{pr.number}/comments"}
+    # After the recheck interval everything is asked again, and every unchanged answer is a free 304.
+    backend._clock.now += backend.cfg.recheck_seconds + 1
+    github.reset_calls()
+    assert page_view()
+    assert github.rate_cost == 0
 
 
 def test_requests_that_leave_the_queue_elsewhere_leave_the_listing(backend, github):

@@ -74,7 +74,7 @@ class GitHubConfig:
     attempts: int = 4  # per call, where retrying is safe
     backoff: float = 0.5  # seconds before the first retry, doubled each time
     max_rate_limit_wait: float = 20.0  # wait for a rate-limit reset up to this long, else tell the user
-    review_recheck_seconds: float = 60.0  # listing: reviews of an unchanged open PR are asked again after this
+    recheck_seconds: float = 60.0  # listing and history: what an unchanged PR showed is asked again after this
 
     @property
     def owner_and_name(self) -> tuple[str, str]:
@@ -130,6 +130,11 @@ class _Fetched(NamedTuple):
     headers: dict
     answer: CachedAnswer | None  # the answer for the caller to remember (only when asked: keep=False)
     reused: bool  # a 304, or the remembered answer used without a call
+
+
+def _shown(updated_at: str, head_sha: str | None) -> tuple:
+    """The tag of answers shown for a pull request: it changes whenever the pull request does."""
+    return ("shown", updated_at, head_sha)
 
 
 def _next_link(headers: dict) -> str | None:
@@ -240,17 +245,18 @@ class GitHubChanges(ChangeBackend):
 
     # -- conditional reading -------------------------------------------------------------------------
     def _fetch(self, url: str, params: dict | None = None, accept: str | None = None, *, tag=None,
-               max_age: float | None = None, keep: bool = True) -> "_Fetched":
+               keep: bool = True) -> "_Fetched":
         """GET `url` (absolute API URL) as a conditional request. Returns (payload, response headers,
         the answer to remember when `keep` is False, whether it was reused): payload is decoded JSON, or
-        text when `accept` asks for another media type. When the last answer carries the same `tag` and was checked less than `max_age` seconds
-        ago it is used without a call; otherwise `If-None-Match` is sent and a 304 reuses it (no rate
-        limit spent). `keep=False`: the caller stores the answer itself (`self._answers.put`) once it
+        text when `accept` asks for another media type. `tag`: what the caller knows the answer depends
+        on (a pull request's updated_at and head); when the last answer has the same tag and was checked
+        less than `cfg.recheck_seconds` ago it is used without a call. Otherwise `If-None-Match` is
+        sent and a 304 reuses the last answer (no rate limit spent). `keep=False`: the caller stores the answer itself (`self._answers.put`) once it
         has used it. Raises GithubException for 4xx/5xx answers (with their headers, for `_call`)."""
         key = (url, tuple(sorted((params or {}).items())), accept)
         known = self._answers.get(key)
         now = self._clock()
-        if known is not None and tag is not None and known.tag == tag and max_age is not None and now - known.checked_at < max_age:
+        if known is not None and tag is not None and known.tag == tag and now - known.checked_at < self.cfg.recheck_seconds:
             return _Fetched(known.payload, {"link": known.link}, None, True)
         headers = {"Accept": accept} if accept else {}
         if known is not None:
@@ -273,12 +279,12 @@ class GitHubChanges(ChangeBackend):
             entry = None
         return _Fetched(payload, answer_headers, entry, False)
 
-    def _fetch_all(self, url: str, *, tag=None, max_age: float | None = None) -> list:
+    def _fetch_all(self, url: str, *, tag=None) -> list:
         """Every item of a paginated list, each page a conditional request (`_fetch`)."""
         items: list = []
         params: dict | None = {"per_page": PER_PAGE}
         while url:
-            page, headers, _, _ = self._fetch(url, params, tag=tag, max_age=max_age)
+            page, headers, _, _ = self._fetch(url, params, tag=tag)
             items.extend(page or [])
             url, params = _next_link(headers), None
         return items
@@ -394,12 +400,12 @@ class GitHubChanges(ChangeBackend):
             return rows
         return self._call("reading recent commits", read)
 
-    def _pull(self, number: int):
+    def _pull(self, number: int, *, tag=None):
         from github.PullRequest import PullRequest
 
         def read():
             try:
-                raw = self._fetch(f"{self.gh_repo.url}/pulls/{int(number)}").payload
+                raw = self._fetch(f"{self.gh_repo.url}/pulls/{int(number)}", tag=tag).payload
                 return self._object(PullRequest, raw)
             except GithubException as exc:
                 if exc.status == 404:
@@ -407,15 +413,13 @@ class GitHubChanges(ChangeBackend):
                 raise
         return self._call(f"reading pull request #{number}", read)
 
-    def _raw_reviews(self, pr, *, listing: bool = False) -> list:
-        """The reviews of `pr` (PyGithub PullRequestReview objects). `listing`: the answer last seen
-        for this `updated_at` and head is reused for `review_recheck_seconds` without a call (GitHub moves
-        `updated_at` on every review); otherwise it is a conditional request, always current."""
+    def _raw_reviews(self, pr, *, tag=None) -> list:
+        """The reviews of `pr` (PyGithub PullRequestReview objects): a conditional request, always
+        current. For display only (listing, history), `tag=_shown(...)` reuses the answer last seen for
+        the same updated_at and head for `cfg.recheck_seconds` without a call (GitHub moves a pull
+        request's updated_at on every review, comment, label and push)."""
         from github.PullRequestReview import PullRequestReview
-        tag = (_iso(pr.updated_at), pr.head.sha) if listing else None
-        max_age = self.cfg.review_recheck_seconds if listing else None
-        raws = self._call(f"reading the reviews of #{pr.number}",
-                          lambda: self._fetch_all(f"{pr.url}/reviews", tag=tag, max_age=max_age))
+        raws = self._call(f"reading the reviews of #{pr.number}", lambda: self._fetch_all(f"{pr.url}/reviews", tag=tag))
         return [self._object(PullRequestReview, r) for r in raws]
 
     def get(self, request_id: int) -> ChangeRequest | None:
@@ -441,7 +445,7 @@ class GitHubChanges(ChangeBackend):
             if requester and cr.requester != requester:
                 continue
             if pr.state == "open" and (not statuses or any(not s.resolved for s in statuses)):
-                cr = self._to_cr(pr, self._raw_reviews(pr, listing=True))
+                cr = self._to_cr(pr, self._raw_reviews(pr, tag=_shown(_iso(pr.updated_at), pr.head.sha)))
             if statuses and cr.status not in statuses:
                 continue
             out.append(cr)
@@ -498,17 +502,20 @@ class GitHubChanges(ChangeBackend):
         return self._reviews_from(self._raw_reviews(pr), pr) if pr else []
 
     def events(self, cr: ChangeRequest) -> list[Event]:
-        pr = self._pull(cr.id)
+        """The request's history, for display: what was read for the same updated_at and head (as `cr`
+        shows them) less than `cfg.recheck_seconds` ago is reused without a call."""
+        tag = _shown(cr.updated_at, cr.head_sha)
+        pr = self._pull(cr.id, tag=tag)
         if pr is None:
             return []
         data = meta.extract(pr.body, meta.REQUEST) or {}
         events = [Event(cr.id, _iso(pr.created_at), data.get("requester", ""), "submitted", f"branch {pr.head.ref}")]
         action = {"approve": "approved", "request_changes": "changes_requested", "reject": "rejected", "comment": "commented",
                   "resubmit": "resubmitted"}
-        for r in self._reviews_from(self._raw_reviews(pr), pr):
+        for r in self._reviews_from(self._raw_reviews(pr, tag=tag), pr):
             events.append(Event(cr.id, r.at, r.reviewer, action.get(r.decision, "commented"), r.comment))
         from github.IssueComment import IssueComment
-        comments = self._call(f"reading the comments of #{pr.number}", lambda: self._fetch_all(f"{pr.issue_url}/comments"))
+        comments = self._call(f"reading the comments of #{pr.number}", lambda: self._fetch_all(f"{pr.issue_url}/comments", tag=tag))
         for c in (self._object(IssueComment, raw) for raw in comments):
             ev = meta.extract(c.body, meta.EVENT)
             if ev:
@@ -521,8 +528,10 @@ class GitHubChanges(ChangeBackend):
         return sorted(events, key=lambda e: (e.at, rank.get(e.action, 5)))
 
     def diff(self, cr: ChangeRequest) -> str:
+        # The diff depends only on the head (and the base it forked from): reused for the same head.
         return self._call(f"reading the diff of #{cr.id}",
-                          lambda: self._fetch(f"{self.gh_repo.url}/pulls/{int(cr.id)}", accept="application/vnd.github.diff").payload)
+                          lambda: self._fetch(f"{self.gh_repo.url}/pulls/{int(cr.id)}", accept="application/vnd.github.diff",
+                                              tag=_shown(cr.updated_at, cr.head_sha)).payload)
 
     # -- writing ---------------------------------------------------------------------------------
     def _paths(self, files: dict[str, str | None]) -> dict[str, str | None]:
