@@ -8,6 +8,7 @@ changed (warm, median of `--runs`):
 
 - review queue: `list(statuses=[open, changes requested, approved])`
 - my requests: `list(requester=...)` (open and closed requests of one person)
+- my req. page: what pages/my_requests.py asks for: that list, then each request's history and diff
 
     .venv/bin/python benchmarks/github_list.py                  # this checkout
     .venv/bin/python benchmarks/github_list.py --code DIR       # the backend of another checkout (before)
@@ -73,6 +74,7 @@ def main() -> int:
     views = {
         "review queue": lambda b: b.list(statuses=queue),
         "my requests": lambda b: b.list(requester=REQUESTERS[0]),
+        "my req. page": lambda b: [(b.events(cr), b.diff(cr)) for cr in b.list(requester=REQUESTERS[0])],
     }
     print(f"backend: {args.code or 'this checkout'}; {args.total} pull requests; {args.runs} warm runs")
     for opened in args.open or [20, 400]:

@@ -103,6 +103,8 @@ class FakeGitHub:
         self.git = GitRepo(path)
         self.tokens = dict(tokens or {"bot-token": "snowtower-bot"})
         self.apps: dict[int, dict] = {}  # app id -> {"public_key": pem, "installation": id}
+        self.permissions: dict[str, str] = {}  # login -> "admin" | "write" | "read" (others: "none")
+        self.logins: dict[str, str] = {}  # commit email -> the GitHub login it belongs to
         self.lock = threading.RLock()
         self.pulls: dict[int, Pull] = {}
         self.next_number = 1
@@ -508,6 +510,18 @@ class FakeGitHub:
                 raise HTTPError(404, "Not Found")
             shas = self.git.git("rev-list", f"--max-count={int(query.get('per_page', 30))}", sha).split()
             return 200, [{"sha": s, "url": f"{self.repo_url}/commits/{s}", "commit": self._commit_json(s)} for s in shas], {}
+        m = re.match(r"^/commits/([0-9a-f]{40})/pulls$", rest)
+        if m and method == "GET":  # pull requests associated with a commit: merged by it, or headed at it
+            sha = m.group(1)
+            rows = [p for p in sorted(self.pulls.values(), key=lambda p: -p.number)
+                    if p.merge_commit_sha == sha or (self._head(p.head) or p.head_sha_at_close) == sha]
+            status, rows, link = self._page(rows, query, path)
+            return status, [self._pull_json(p, full=False) for p in rows], link
+        m = re.match(r"^/collaborators/([^/]+)/permission$", rest)
+        if m and method == "GET":
+            login = m.group(1)
+            permission = self.permissions.get(login, "none")
+            return 200, {"permission": permission, "role_name": permission, "user": self._user(login)}, {}
         m = re.match(r"^/tarball/(.+)$", rest)
         if m and method == "GET":
             sha = self.git.rev(m.group(1)) or self.git.rev(f"refs/heads/{m.group(1)}")
@@ -599,6 +613,17 @@ class FakeGitHub:
             pr.reviews.append(review)
             self.touch(pr)
             return 200, review, {}
+        if sub == "/commits" and method == "GET":
+            head = self._head(pr.head) or pr.head_sha_at_close
+            stop = f"{pr.merge_commit_sha}^1" if pr.merged else self._head(pr.base)
+            shas = self.git.git("rev-list", "--reverse", head, f"^{stop}").split()
+            rows = []
+            for sha in shas:
+                data = self._commit_json(sha)
+                login = self.logins.get(data["author"].get("email", ""))
+                rows.append({"sha": sha, "url": f"{self.repo_url}/commits/{sha}", "commit": data,
+                             "author": self._user(login) if login else None, "committer": None})
+            return self._page(rows, query, path)
         if sub == "/files" and method == "GET":
             head = self._head(pr.head)
             base = self.git.git("merge-base", self._head(pr.base), head).strip()
