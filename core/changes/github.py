@@ -316,7 +316,8 @@ class GitHubChanges(ChangeBackend):
                     seen.extend(rows or [])
                     nxt = _next_link(headers)
                 index.newest(seen)  # only now: a sync that failed halfway is done again in full
-                if answer is not None:
+                if answer is not None:  # only its ETag is needed again: a 304 means "the index is current"
+                    answer.payload = None
                     self._answers.put((url, tuple(sorted(base.items())), None), answer)
             self._call("listing pull requests", read)
             return [index.pulls[n] for n in sorted(index.pulls, reverse=True)]
@@ -326,7 +327,7 @@ class GitHubChanges(ChangeBackend):
         head, base = raw.get("head") or {}, raw.get("base") or {}
         return (base.get("ref") == self.base_branch and str(head.get("ref") or "").startswith(BRANCH_PREFIX)
                 and str(head.get("label") or "").startswith(f"{self.owner}:")
-                and ((head.get("repo") or {}).get("full_name") or self.cfg.repository).lower() == self.cfg.repository.lower())
+                and str((head.get("repo") or {}).get("full_name") or "").lower() == self.cfg.repository.lower())
 
     def _listed_pull(self, raw: dict):
         """A PyGithub PullRequest from a list item: the list has no `merged`, so it is derived from

@@ -55,6 +55,24 @@ class ConditionalCache:
             return len(self._entries)
 
 
+_KEPT = ("number", "title", "body", "state", "created_at", "updated_at", "closed_at", "merged_at", "merge_commit_sha",
+         "url", "html_url", "issue_url")
+_SIDE = ("ref", "sha", "label")
+
+
+def slim(raw: dict) -> dict:
+    """The fields of a pull request list item that SnowTower reads (a list item from GitHub is ~20 KB,
+    mostly URLs of the two repositories): the index stays small for long histories."""
+    out = {k: raw.get(k) for k in _KEPT}
+    out["user"] = {"login": (raw.get("user") or {}).get("login")} if raw.get("user") else None
+    out["labels"] = [{"name": label.get("name")} for label in raw.get("labels") or []]
+    for side in ("head", "base"):
+        part = raw.get(side) or {}
+        repo = part.get("repo")
+        out[side] = {k: part.get(k) for k in _SIDE} | {"repo": {"full_name": repo.get("full_name")} if repo else None}
+    return out
+
+
 class PullIndex:
     """Pull requests by number (raw JSON as the list endpoint gives them) and the sync's high-water
     mark. `lock` serialises syncs: two sessions loading a page at once make one sync, not two."""
@@ -79,7 +97,7 @@ class PullIndex:
             if self.high_water is not None and updated < self.high_water:
                 reached_old = True
                 break
-            self.pulls[int(raw["number"])] = raw
+            self.pulls[int(raw["number"])] = slim(raw)
         return reached_old
 
     def newest(self, rows: list[dict]) -> None:
