@@ -156,3 +156,16 @@ def test_every_workflow_declares_its_permissions():
             assert "permissions" in wf or "permissions" in job, f"{path.name}: job {name} gets the default token"
     ci = workflow("ci")
     assert ci["permissions"] == {"contents": "read"} and not any(secrets_of(job) for job in ci["jobs"].values())
+
+
+def test_only_the_deploy_meets_the_deploying_credentials():
+    # The deploying user and key are used by merge-deploy alone, in the snowflake-production environment;
+    # every other job that talks to Snowflake uses the read-only snowflake-plan credentials.
+    deploying = {"SNOWFLAKE_USER", "SNOWFLAKE_PRIVATE_KEY", "SNOWFLAKE_ROLE"}
+    for path in WORKFLOWS:
+        for name, job in yaml.safe_load(path.read_text())["jobs"].items():
+            used = secrets_of(job)
+            if used & deploying:
+                assert (path.stem, job.get("environment")) == ("merge-deploy", "snowflake-production"), (path.name, name)
+            elif used & PLAN_SECRETS - {"SNOWFLAKE_ACCOUNT", "SNOWFLAKE_WAREHOUSE"}:
+                assert job.get("environment") == "snowflake-plan", (path.name, name)
