@@ -3,6 +3,7 @@
 rate-limit counts are the behaviour under test (no timing here: benchmarks/github_list.py)."""
 import dataclasses
 import math
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +12,8 @@ from core.changes.github_cache import CachedAnswer, ConditionalCache
 from core.changes.model import Status
 from portal.operations import ApproveRequest
 from tests.github_support import gh_services, github, github_template, seed_history  # noqa: F401 (fixtures)
+
+ROOT = Path(__file__).resolve().parents[1]
 
 QUEUE = [Status.OPEN, Status.CHANGES_REQUESTED, Status.APPROVED]
 
@@ -193,3 +196,35 @@ def test_the_conditional_cache_is_bounded():
     cache.get(2)  # recently used: kept
     cache.put(5, CachedAnswer("e5", 5, 0.0))
     assert cache.get(2) is not None and cache.get(3) is None
+
+
+def test_pages_viewed_again_cost_no_rate_limit_whatever_the_history(tmp_path, github, monkeypatch, people):
+    """The real pages (AppTest) on a repository with 300 closed requests: a second view of each page asks
+    GitHub only conditionally (every answer a 304), and My requests and the queue ask once."""
+    from streamlit.testing.v1 import AppTest
+
+    from portal import ui
+    from tests.github_support import write_settings
+
+    monkeypatch.setenv("SNOWTOWER_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.setenv("SNOWTOWER_GITHUB_TOKEN", "bot-token")
+    write_settings(tmp_path / "ws", github)
+    seed_history(github, closed=300, opened=3, requesters=("requester", "someone", "other"))
+
+    def view(name, actor):
+        at = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=60)
+        at.session_state[ui.VIEWER_KEY] = actor
+        at.run()
+        assert not at.exception, at.exception
+        return at
+
+    for name, actor in (("my_requests", people["requester"]), ("review", people["approver"]), ("home", people["approver"])):
+        first = view(name, actor)
+        github.reset_calls()
+        again = view(name, actor)
+        assert [m.value for m in again.markdown] == [m.value for m in first.markdown], name
+        assert github.rate_cost == 0, (name, calls(github))
+        assert len(github.calls) <= 6, (name, calls(github))  # bounded: not one per request in the history
+    github.reset_calls()
+    view("my_requests", people["requester"])
+    assert calls(github) == [("GET", "/pulls")]

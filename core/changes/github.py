@@ -345,7 +345,7 @@ class GitHubChanges(ChangeBackend):
     def _branch_head(self, branch: str) -> str | None:
         def read():
             try:
-                return self.gh_repo.get_git_ref(f"heads/{branch}").object.sha
+                return self._fetch(f"{self.gh_repo.url}/git/ref/heads/{urllib.parse.quote(branch)}").payload["object"]["sha"]
             except GithubException as exc:
                 if exc.status == 404:
                     return None
@@ -392,13 +392,10 @@ class GitHubChanges(ChangeBackend):
 
     def recent_commits(self, n: int = 5) -> list[dict]:
         def read():
-            rows = []
-            for c in self.gh_repo.get_commits(sha=self.base_branch):
-                rows.append({"sha": c.sha, "author": c.commit.author.name, "at": _iso(c.commit.author.date),
-                             "subject": (c.commit.message or "").split("\n", 1)[0]})
-                if len(rows) >= n:
-                    break
-            return rows
+            page = self._fetch(f"{self.gh_repo.url}/commits", {"sha": self.base_branch, "per_page": max(1, min(int(n), 100))}).payload
+            return [{"sha": c["sha"], "author": (c["commit"].get("author") or {}).get("name", ""),
+                     "at": _iso(datetime.fromisoformat((c["commit"].get("author") or {}).get("date") or "1970-01-01T00:00:00Z")),
+                     "subject": (c["commit"].get("message") or "").split("\n", 1)[0]} for c in (page or [])[:n]]
         return self._call("reading recent commits", read)
 
     def _pull(self, number: int, *, tag=None):
