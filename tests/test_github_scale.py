@@ -228,3 +228,11 @@ def test_pages_viewed_again_cost_no_rate_limit_whatever_the_history(tmp_path, gi
     github.reset_calls()
     view("my_requests", people["requester"])
     assert calls(github) == [("GET", "/pulls")]
+
+
+def test_a_spent_rate_limit_while_listing_is_a_message_and_the_next_listing_works(backend, github):
+    seed_history(github, closed=120, opened=1)
+    github.fail("GET", r"/pulls$", "ratelimit-long", skip=1)  # the history's second page
+    with pytest.raises(ChangeError, match="rate limit is spent; listing pull requests did not happen. Try again after"):
+        backend.list(statuses=QUEUE)
+    assert len(backend.list(statuses=QUEUE)) == 1
