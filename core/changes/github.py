@@ -251,8 +251,9 @@ class GitHubChanges(ChangeBackend):
         text when `accept` asks for another media type. `tag`: what the caller knows the answer depends
         on (a pull request's updated_at and head); when the last answer has the same tag and was checked
         less than `cfg.recheck_seconds` ago it is used without a call. Otherwise `If-None-Match` is
-        sent and a 304 reuses the last answer (no rate limit spent). `keep=False`: the caller stores the answer itself (`self._answers.put`) once it
-        has used it. Raises GithubException for 4xx/5xx answers (with their headers, for `_call`)."""
+        sent and a 304 reuses the last answer (no rate limit spent). `keep=False`: the caller stores the
+        answer itself (`self._answers.put`) once it has used it. Raises GithubException for 4xx/5xx
+        answers (with their headers, for `_call`)."""
         key = (url, tuple(sorted((params or {}).items())), accept)
         known = self._answers.get(key)
         now = self._clock()
@@ -326,7 +327,7 @@ class GitHubChanges(ChangeBackend):
         """Opened by the portal: from one of its own branches in this repository, into the base branch."""
         head, base = raw.get("head") or {}, raw.get("base") or {}
         return (base.get("ref") == self.base_branch and str(head.get("ref") or "").startswith(BRANCH_PREFIX)
-                and str(head.get("label") or "").startswith(f"{self.owner}:")
+                and str(head.get("label") or "").lower().startswith(f"{self.owner.lower()}:")
                 and str((head.get("repo") or {}).get("full_name") or "").lower() == self.cfg.repository.lower())
 
     def _listed_pull(self, raw: dict):
