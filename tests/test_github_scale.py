@@ -81,7 +81,7 @@ def test_a_review_shows_in_the_queue_at_once_and_only_its_request_is_read_again(
     assert github.rate_cost <= 1
 
 
-def test_reviews_of_unchanged_requests_are_asked_again_after_the_recheck_interval_for_free(backend, github):
+def test_reviews_of_unchanged_requests_are_asked_again_after_the_recheck_interval_for_free(gh_services, backend, github, people):
     numbers = seed_history(github, closed=10, opened=3)
     backend.list(statuses=QUEUE)
     backend._clock.now += backend.cfg.recheck_seconds + 1
@@ -89,10 +89,15 @@ def test_reviews_of_unchanged_requests_are_asked_again_after_the_recheck_interva
     backend.list(statuses=QUEUE)
     assert len(github.calls) == 1 + 3 and github.rate_cost == 0  # every answer a 304
 
-    # Were GitHub ever not to move updated_at for a review, the queue would show it after the interval.
+    # Were GitHub ever not to move updated_at for a review (here: an approval made from another portal
+    # process, with updated_at put back), the queue would show it after the interval.
+    from portal.services import build_services
+
+    other = build_services(gh_services.settings)
     pr = github.pulls[numbers[-1]]
-    pr.reviews.append({"id": 1, "user": github._user("avery"), "body": "", "state": "APPROVED",
-                       "submitted_at": "2026-01-01T00:00:00Z", "commit_id": github.git.branch_head(pr.head)})
+    before = pr.updated_at
+    ApproveRequest(other, people["approver"], pr.number, "ok").execute()
+    pr.updated_at = before
     assert {cr.id: cr.status for cr in backend.list(statuses=QUEUE)}[pr.number] == Status.OPEN
     backend._clock.now += backend.cfg.recheck_seconds + 1
     assert {cr.id: cr.status for cr in backend.list(statuses=QUEUE)}[pr.number] == Status.APPROVED
