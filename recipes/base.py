@@ -66,7 +66,14 @@ class Recipe(Generic[R]):
     def may_touch(self, rel: str, name: str) -> bool:
         import fnmatch
 
-        return any(fnmatch.fnmatchcase(rel, p.replace("{name}", name)) for p in self.touches)
+        from core.snowddl.read import normalise
+
+        # As SnowDDL files them: any case, .yml or .yaml, tech_role for technical_role.
+        def key(path: str) -> str:
+            k = normalise(path)
+            return "technical_role" if k == "tech_role" else k
+
+        return any(fnmatch.fnmatchcase(key(rel), key(p.replace("{name}", name))) for p in self.touches)
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)

@@ -5,10 +5,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from core import fields
-from core.snowddl.edit import EditError, add_entry, add_list_items, remove_list_items, set_fields
+from core.snowddl.edit import add_entry, add_list_items, remove_list_items, set_fields
 from core.snowddl.snapshot import Snapshot
 from recipes.base import ChangeSet, Collector, Field, Recipe
-from recipes.common import JUSTIFICATION, entry, existing, names, new_name, refuse_unknown, schema_patterns
+from recipes.common import (JUSTIFICATION, duplicate_note, edit, entry, existing, list_key, names, new_name, refuse_unknown,
+                            schema_patterns, written)
 
 ROLE_FILE = "business_role.yaml"
 LIST_KEYS = ("schema_read", "schema_write", "schema_owner", "warehouse_usage", "technical_roles")
@@ -79,20 +80,23 @@ def parse_new(raw: dict[str, Any], base: Snapshot) -> BusinessRoleRequest:
     return BusinessRoleRequest(name, why, tuple((k, tuple(v)) for k, v in lists.items()), comment)
 
 
-def _edit(fn, *args):
-    try:
-        return fn(*args)
-    except EditError as exc:
-        raise ValueError(f"{ROLE_FILE}: {exc}") from None
+# The root file each list's items are keys of: items are written as that file writes them.
+_ITEM_KIND = {"warehouse_usage": "warehouse", "technical_roles": "technical_role"}
+
+
+def _as_written(base: Snapshot, key: str, items) -> list[str]:
+    kind = _ITEM_KIND.get(key)
+    return [written(base, kind, i) for i in items] if kind else list(items)
 
 
 def build_new(base: Snapshot, req: BusinessRoleRequest) -> ChangeSet:
-    body: dict[str, Any] = {k: list(v) for k, v in req.lists if v}
+    body: dict[str, Any] = {k: _as_written(base, k, v) for k, v in req.lists if v}
     if req.comment:
         body["comment"] = req.comment
-    text = _edit(add_entry, base.text(ROLE_FILE) or "", req.name, body)
+    rel = base.file("business_role")
+    text = edit("name", rel, add_entry, base.text(rel) or "", req.name, body)
     parts = [f"{k} {', '.join(v)}" for k, v in req.lists if v]
-    return ChangeSet(f"New business role {req.name}", {ROLE_FILE: text},
+    return ChangeSet(f"New business role {req.name}", {rel: text},
                      f"Adds business role {req.name}: " + "; ".join(parts) + ".")
 
 
@@ -114,8 +118,8 @@ NEW_BUSINESS_ROLE: Recipe[BusinessRoleRequest] = Recipe(
 
 
 def current(base: Snapshot, name: str) -> dict:
-    role = entry(base, ROLE_FILE, name) or {}
-    out = {k: [str(x).upper() for x in role.get(k) or []] for k in LIST_KEYS}
+    role = entry(base, base.file("business_role"), name) or {}
+    out = {k: [str(x).upper() for x in role.get(list_key(role, k)) or []] for k in LIST_KEYS}
     out["comment"] = str(role.get("comment") or "")
     return out
 
@@ -139,25 +143,29 @@ def parse_change(raw: dict[str, Any], base: Snapshot) -> BusinessRoleRequest:
 
 
 def build_change(base: Snapshot, req: BusinessRoleRequest) -> ChangeSet:
-    text = base.text(ROLE_FILE) or ""
+    rel = base.file("business_role")
+    text = base.text(rel) or ""
     now = current(base, req.name)
+    role = entry(base, rel, req.name) or {}
     notes = []
     for key, items in req.lists:
         if items is None:
             continue
         removed = [x for x in now[key] if x not in items]
         added = [x for x in items if x not in now[key]]
+        spelled = list_key(role, key)  # tech_roles stays tech_roles: never a second key of the same meaning
         if removed:
-            text = _edit(remove_list_items, text, req.name, key, removed)
+            text = edit(key, rel, remove_list_items, text, req.name, spelled, removed)
             notes.append(f"{key} -{', -'.join(removed)}")
         if added:
-            text = _edit(add_list_items, text, req.name, key, added)
+            text = edit(key, rel, add_list_items, text, req.name, spelled, _as_written(base, key, added))
             notes.append(f"{key} +{', +'.join(added)}")
     if req.comment is not None and req.comment != now["comment"]:
-        text = _edit(set_fields, text, req.name, {"comment": req.comment or None})
+        text = edit("comment", rel, set_fields, text, req.name, {"comment": req.comment or None})
         notes.append("comment")
-    return ChangeSet(f"Change business role {req.name}", {ROLE_FILE: text},
-                     f"Changes {req.name}: " + "; ".join(notes) + ". Every user holding the role gets the new access.")
+    return ChangeSet(f"Change business role {req.name}", {rel: text},
+                     f"Changes {req.name}: " + "; ".join(notes) + ". Every user holding the role gets the new access."
+                     + duplicate_note(base, rel, req.name))
 
 
 CHANGE_BUSINESS_ROLE: Recipe[BusinessRoleRequest] = Recipe(

@@ -9,11 +9,11 @@ from typing import Any
 import yaml
 
 from core import fields
-from core.snowddl.edit import EditError, add_entry
+from core.snowddl.edit import add_entry
 from core.snowddl.snapshot import Snapshot
 from recipes.base import ChangeSet, Collector, Field, Recipe
-from recipes.common import (JUSTIFICATION, as_list, boolean, credits_note, integer, names,
-                            new_name, refuse_unknown, size)
+from recipes.common import (JUSTIFICATION, boolean, bounded_list, credits_note, edit, integer, names,
+                            new_name, refuse_unknown, size, written)
 
 ROLE_KINDS = ("READ", "WRITE", "OWNER")
 RESERVED_SCHEMAS = ("PUBLIC", "INFORMATION_SCHEMA")
@@ -68,7 +68,7 @@ def parse(raw: dict[str, Any], base: Snapshot) -> NewDatabaseRequest:
     cfg = base.config
     name = new_name(c, "name", raw.get("name"), cfg.databases, "database")
     schemas: list[str] = []
-    for item in as_list(raw.get("schemas")):
+    for item in bounded_list(c, "schemas", raw.get("schemas"), MAX_SCHEMAS):
         s = c.check(fields.identifier, "schemas", item)
         if s in RESERVED_SCHEMAS:
             c.add("schemas", f"{s} is made by Snowflake itself; pick another name.")
@@ -81,7 +81,7 @@ def parse(raw: dict[str, Any], base: Snapshot) -> NewDatabaseRequest:
     if len(schemas) > MAX_SCHEMAS:
         c.add("schemas", f"at most {MAX_SCHEMAS} schemas per request.")
     kinds: list[str] = []
-    for item in as_list(raw.get("business_roles")):
+    for item in bounded_list(c, "business_roles", raw.get("business_roles"), len(ROLE_KINDS) * 4):
         kind = item.strip().upper()
         if kind not in ROLE_KINDS:
             c.add("business_roles", "takes READ, WRITE and/or OWNER.")
@@ -120,11 +120,9 @@ def _params(values: dict, header: str) -> str:
     return f"# {header}\n" + text
 
 
-def _add(base: Snapshot, files: dict, rel: str, key: str, value: dict) -> None:
-    try:
-        files[rel] = add_entry(files.get(rel, base.text(rel) or ""), key, value)
-    except EditError as exc:
-        raise ValueError(f"{rel}: {exc}") from None
+def _add(base: Snapshot, files: dict, kind: str, key: str, value: dict) -> None:
+    rel = base.file(kind)  # the file SnowDDL reads: warehouse.yml, Business_Role.yaml ...
+    files[rel] = edit("name", rel, add_entry, files.get(rel, base.text(rel) or ""), key, value)
 
 
 def build(base: Snapshot, req: NewDatabaseRequest) -> ChangeSet:
@@ -135,15 +133,15 @@ def build(base: Snapshot, req: NewDatabaseRequest) -> ChangeSet:
     for schema in req.schemas:
         files[f"{req.name}/{schema}/params.yaml"] = _params({}, f"{req.name}.{schema}: requested through SnowTower.")
     if req.monitor:
-        _add(base, files, "resource_monitor.yaml", req.monitor,
+        _add(base, files, "resource_monitor", req.monitor,
              {"credit_quota": req.credit_quota, "frequency": "MONTHLY", "triggers": {75: "NOTIFY", 100: "SUSPEND"}})
     if req.warehouse:
         wh: dict[str, Any] = {"size": req.size, "auto_suspend": 60}
         if req.monitor:
             wh["resource_monitor"] = req.monitor
         wh["comment"] = f"Dedicated warehouse of {req.name}"
-        _add(base, files, "warehouse.yaml", req.warehouse, wh)
-    usage = ([req.warehouse] if req.warehouse else []) + list(req.warehouse_usage)
+        _add(base, files, "warehouse", req.warehouse, wh)
+    usage = ([req.warehouse] if req.warehouse else []) + [written(base, "warehouse", w) for w in req.warehouse_usage]
     keys = {"READ": ("schema_read",), "WRITE": ("schema_read", "schema_write"), "OWNER": ("schema_owner",)}
     for kind in req.business_roles:
         # Fresh lists for each key: shared objects would come out as YAML anchors (&id001).
@@ -151,7 +149,7 @@ def build(base: Snapshot, req: NewDatabaseRequest) -> ChangeSet:
         if usage:
             role["warehouse_usage"] = list(usage)
         role["comment"] = f"{kind.capitalize()} access to {req.name}"
-        _add(base, files, "business_role.yaml", req.role(kind), role)
+        _add(base, files, "business_role", req.role(kind), role)
     parts = [f"database {req.name} with schema(s) {', '.join(req.schemas)}"]
     if req.business_roles:
         parts.append("business role(s) " + ", ".join(req.role(k) for k in req.business_roles))
