@@ -35,7 +35,7 @@ from snowddl.parser import (
 )
 from snowddl.validator import default_validate_sequence
 
-from core.snowddl import fast
+from core.snowddl import fast, read
 
 fast.install()
 
@@ -56,7 +56,7 @@ class Problem:
     file: str | None
     line: int | None
     object: str | None
-    kind: str  # yaml | schema | parse | reference | structure; warnings: unused | unreadable
+    kind: str  # yaml | schema | parse | reference | structure; warnings: unused | unreadable | duplicate | programmatic
     message: str
     knock_on: bool = False
 
@@ -597,6 +597,43 @@ def _recheck(config: SnowDDLConfig, before: SnowDDLConfig, validator_cls, old: _
     return check
 
 
+_NESTED_CHECK_MAX = 1_000_000  # characters: files a change rewrites are also checked for nested duplicate keys
+
+
+def _duplicate_warnings(root: Path, read_paths, overlay: dict, base: "LoadedConfig | None") -> list[Problem]:
+    """A warning for every key written twice in one mapping: YAML (and so SnowDDL) keeps the last copy
+    and ignores the others without a word. Top-level keys of every file read; nested keys too in the
+    files a change rewrites. With `base` (a re-validation): the base's warnings of unchanged files."""
+    out: list[Problem] = []
+    done: set[str] = set()
+    if base is not None:
+        out = [p for p in base.validation.warnings if p.kind == "duplicate" and p.file not in overlay]
+        done = {p.file for p in out}
+    for path in dict.fromkeys(read_paths):
+        rel = _rel(root, path)
+        if rel in done or (base is not None and rel not in overlay):
+            continue
+        done.add(rel)
+        try:
+            text = overlay[rel] if rel in overlay else Path(path).read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if text is None:
+            continue
+        dups = list(read.duplicate_top_keys(text))
+        if rel in overlay and len(text) <= _NESTED_CHECK_MAX:
+            try:
+                dups = read.duplicate_keys(read.compose(text))
+            except read.ReadError:
+                pass
+        for dup in dups:
+            lines = ", ".join(str(n) for n in dup.lines)
+            out.append(Problem(rel, dup.lines[-1], dup.key.split(".")[0].upper() if rel.count("/") == 0 else None, "duplicate",
+                               f"{dup.key} is defined {len(dup.lines)} times (lines {lines}): SnowDDL uses the last copy "
+                               "and ignores the others"))
+    return out
+
+
 def _mentions(message: str, names: set[str]) -> bool:
     return any(f"[{n}]" in message or f"[{n}__" in message for n in names)
 
@@ -713,6 +750,8 @@ def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict
             message = str(exc)
             knock_on = _mentions(message, dropped) or (whole_files_failed and ("undefined" in message or "does not match" in message))
             add(Problem(rel, line, obj, "reference", message, knock_on=knock_on))
+
+    validation.warnings.extend(_duplicate_warnings(root, collected.read, overlay, base if trace is not None else None))
 
     for file_key, file_path in sorted(scanner.get_unused_file_paths().items()):
         validation.warnings.append(

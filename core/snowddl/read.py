@@ -11,7 +11,9 @@ name (`User.yaml`), and the old names SnowDDL still reads (`tech_role` for `tech
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,6 +96,34 @@ def duplicate_keys(node: yaml.Node | None, max_depth: int = 3) -> list[Duplicate
         found.extend(Duplicate(f"{path}.{k}" if path else k, tuple(ls)) for k, ls in lines.items() if len(ls) > 1)
 
     walk(node, "", 1)
+    return found
+
+
+_TOP_KEY = re.compile(r"""^("[^"\n]*"|'[^'\n]*'|[^\s#\-\[{&*!|>'"%@`][^:#\n]*?)[ \t]*:(?:[ \t]|$)""", re.M)
+_dup_cache: dict[bytes, tuple[Duplicate, ...]] = {}
+
+
+def duplicate_top_keys(text: str) -> tuple[Duplicate, ...]:
+    """Top-level keys written more than once in a block-mapping file, found line by line (no YAML
+    parse: linear in the text, fit for 10 MB user files), with each copy's 1-based line."""
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    hit = _dup_cache.get(digest)
+    if hit is not None:
+        return hit
+    lines: dict[str, list[int]] = {}
+    line_no, pos = 1, 0
+    for m in _TOP_KEY.finditer(text):
+        line_no += text.count("\n", pos, m.start())
+        pos = m.start()
+        key = m.group(1).strip()
+        if len(key) > 1 and key[0] == key[-1] and key[0] in "\"'":
+            key = key[1:-1]
+        if key != "<<":
+            lines.setdefault(key, []).append(line_no)
+    found = tuple(Duplicate(k, tuple(ls)) for k, ls in lines.items() if len(ls) > 1)
+    if len(_dup_cache) > 10_000:
+        _dup_cache.clear()
+    _dup_cache[digest] = found
     return found
 
 
