@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -41,15 +42,6 @@ fast.install()
 
 # SnowDDL logs a full traceback at WARNING for every error it collects; we report them ourselves.
 logging.getLogger("snowddl").setLevel(logging.CRITICAL)
-
-# The file each validator's objects are defined in (validator errors are keyed by object name).
-_VALIDATOR_FILES = {
-    "UserValidator": "user.yaml",
-    "BusinessRoleValidator": "business_role.yaml",
-    "TechnicalRoleValidator": "technical_role.yaml",
-    "WarehouseValidator": "warehouse.yaml",
-}
-
 
 @dataclass
 class Problem:
@@ -112,6 +104,24 @@ class _LineIndex:
             except (OSError, yaml.YAMLError, UnicodeDecodeError):
                 self._nodes[rel] = None
         return self._nodes[rel]
+
+    def has(self, rel: str, key: str) -> bool:
+        node = self._node(rel)
+        return isinstance(node, yaml.MappingNode) and any(str(k.value).upper() == key.upper() for k, _ in node.value)
+
+    def mentioned(self, rel: str, keys: list, message: str) -> int | None:
+        """The line of the first key under `keys` whose name the message mentions (a validator's
+        "parameter owner_schema_read", "change_tracking"), else the line of `keys` itself."""
+        node = self._node(rel)
+        for key in keys:
+            if not isinstance(node, yaml.MappingNode):
+                break
+            node = next((v for k, v in node.value if str(k.value).upper() == str(key).upper()), None)
+        if isinstance(node, yaml.MappingNode):
+            for k, _ in node.value:
+                if re.search(rf"(?<![A-Za-z0-9_]){re.escape(str(k.value))}(?![A-Za-z0-9_])", message, re.I):
+                    return self.line(rel, [*keys, k.value])
+        return self.line(rel, keys)
 
     def line(self, rel: str, keys: list) -> int | None:
         node = self._node(rel)
@@ -634,8 +644,56 @@ def _duplicate_warnings(root: Path, read_paths, overlay: dict, base: "LoadedConf
     return out
 
 
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _object_place(scanner, root: Path, lines: _LineIndex, bp, env_prefix: str, message: str):
+    """(file, line, object) of a blueprint a validator rejected: the file SnowDDL read it from (the root
+    file of its kind, e.g. tech_role.yaml; a database's or schema's params.yaml; a schema object's own
+    file) and the line of the entry, or of the key the message names."""
+    kind = _snake(type(bp).__name__.removesuffix("Blueprint"))
+    ident = bp.full_name
+    database, schema = getattr(ident, "database", None), getattr(ident, "schema", None)
+    name = getattr(ident, "name", None)
+    files = scanner.all_file_paths
+    if kind == "database":
+        key, obj = f"{database}/params", str(database)
+    elif kind == "schema":
+        key, obj = f"{database}/{schema}/params", f"{database}.{schema}"
+    elif database and schema and name:
+        key, obj = f"{database}/{schema}/{kind}/{name}", f"{database}.{schema}.{name}"
+        if key.lower() not in files:  # names with arguments: double_it(number)
+            key = next((k for k in scanner.schema_object_file_paths.get(kind, {}) if k.startswith(key.lower())), key)
+    else:
+        obj = _strip_name(str(ident), env_prefix)
+        if kind.endswith("role") and "__" in obj:
+            obj = obj.rsplit("__", 1)[0]
+        present = [stem for stem in read.ROOT_FILES.get(kind, (kind,)) if stem in files]
+        for stem in present:
+            rel = _rel(root, files[stem])
+            if lines.has(rel, obj):
+                return rel, lines.mentioned(rel, [obj], message), obj
+        return (_rel(root, files[present[0]]), None, obj) if present else (None, None, obj)
+    path = files.get(key.lower())
+    if path is None:
+        return None, None, obj
+    rel = _rel(root, path)
+    return rel, lines.mentioned(rel, [], message), obj
+
+
 def _mentions(message: str, names: set[str]) -> bool:
-    return any(f"[{n}]" in message or f"[{n}__" in message for n in names)
+    return any(f"[{n}]" in message or f"[{n}__" in message or f"[{n}." in message for n in names)
+
+
+def _failed_kinds(problems: list[Problem]) -> set[str]:
+    """Kinds of root file that failed as a whole (a YAML error in warehouse.yaml: no warehouse exists)."""
+    out = set()
+    for p in problems:
+        if p.object is None and p.file and "/" not in p.file:
+            kind = read.normalise(p.file)
+            out.add("technical_role" if kind == "tech_role" else kind)
+    return out
 
 
 def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict | None = None,
@@ -734,8 +792,11 @@ def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict
             add(_parser_problem(root, lines, key, exc))
     # Objects that never became blueprints: reference errors about them are knock-on errors.
     dropped = {key.upper() for _, key in collected.dropped} | {p.object for p in validation.errors if p.object}
+    # A database or schema whose params.yaml failed is missing too.
+    dropped |= {".".join(Path(p.file).parts[:-1]).upper() for p in validation.errors
+                if p.file and p.file.count("/") in (1, 2) and read.normalise(p.file).endswith("/params")}
     dropped |= {env_prefix + name for name in dropped}
-    whole_files_failed = any(p.object is None for p in validation.errors)
+    failed_kinds = _failed_kinds(validation.errors)
 
     checks = _validate(config, trace)
     for check in checks:
@@ -743,12 +804,18 @@ def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict
         if check.failure is not None:
             add(Problem(None, None, None, "reference", f"{validator_cls.__name__}: {check.failure}"))
             continue
-        rel = _VALIDATOR_FILES.get(validator_cls.__name__)
+        blueprints = validator_cls(config).get_blueprints() if check.errors else {}
         for name, exc in check.errors.items():
-            obj = _strip_name(name, env_prefix, "__B_ROLE" if rel == "business_role.yaml" else "__T_ROLE" if rel == "technical_role.yaml" else "")
-            line = lines.line(rel, [obj]) if rel else None
             message = str(exc)
-            knock_on = _mentions(message, dropped) or (whole_files_failed and ("undefined" in message or "does not match" in message))
+            bp = blueprints.get(name)
+            if bp is not None:
+                rel, line, obj = _object_place(scanner, root, lines, bp, env_prefix, message)
+            else:
+                rel, line, obj = None, None, _strip_name(name, env_prefix)
+            # Knock-on only when it follows from an object that failed: one the message names, or a whole
+            # root file of a kind the message is about.
+            knock_on = _mentions(message, dropped) or any(
+                re.search(rf"\b{k.replace('_', '[ _]')}", message, re.I) for k in failed_kinds)
             add(Problem(rel, line, obj, "reference", message, knock_on=knock_on))
 
     validation.warnings.extend(_duplicate_warnings(root, collected.read, overlay, base if trace is not None else None))
