@@ -38,6 +38,7 @@ from snowddl.resolver import (
     SchemaReadRoleResolver,
     SchemaResolver,
     SchemaWriteRoleResolver,
+    ShareAccessRoleResolver,
     TechnicalRoleResolver,
     UserResolver,
     UserRoleResolver,
@@ -55,7 +56,7 @@ OFFLINE_RESOLVERS = [
     if r
     in (
         ResourceMonitorResolver, WarehouseResolver, WarehouseMonitorRoleResolver, WarehouseUsageRoleResolver,
-        DatabaseResolver, SchemaResolver, DatabaseReadRoleResolver, DatabaseWriteRoleResolver,
+        DatabaseResolver, SchemaResolver, ShareAccessRoleResolver, DatabaseReadRoleResolver, DatabaseWriteRoleResolver,
         SchemaReadRoleResolver, SchemaWriteRoleResolver, DatabaseOwnerRoleResolver, SchemaOwnerRoleResolver,
         TechnicalRoleResolver, BusinessRoleResolver, UserRoleResolver, UserResolver, NetworkPolicyResolver,
     )
@@ -69,6 +70,7 @@ _KIND = {
     DatabaseReadRoleResolver: "DATABASE_ROLE", DatabaseWriteRoleResolver: "DATABASE_ROLE",
     DatabaseOwnerRoleResolver: "DATABASE_ROLE", SchemaReadRoleResolver: "SCHEMA_ROLE",
     SchemaWriteRoleResolver: "SCHEMA_ROLE", SchemaOwnerRoleResolver: "SCHEMA_ROLE",
+    ShareAccessRoleResolver: "SHARE_ROLE",
 }
 
 ADMIN_ROLE = "SNOWDDL_ADMIN"
@@ -216,10 +218,33 @@ class _PlanningMixin:
             unsafe, reason = True, "SnowDDL applies it only with an --apply-* flag (resource monitors, policies, ...)"
         elif action == "REVOKE":
             unsafe, reason = True, "takes access away"
+        kind, obj = _label(text, self.object_kind, getattr(self._local, "object", None))
         if action == "DROP":
-            reason = "drops the object" + (" and everything in it" if self.object_kind in ("DATABASE", "SCHEMA") else "")
-        statement = Statement(text, action, self.object_kind, getattr(self._local, "object", None), unsafe, reason)
+            reason = "drops the object" + (" and everything in it" if kind in ("DATABASE", "SCHEMA") else "")
+        statement = Statement(text, action, kind, obj, unsafe, reason)
         self._suggested_ddl_buffer[threading.get_ident()].append(statement)
+
+
+_DDL = re.compile(
+    r"^(?:CREATE(?: OR REPLACE)?|ALTER|DROP|UNDROP|COMMENT ON)\s+(?:TRANSIENT\s+|SECURE\s+|TEMPORARY\s+)*"
+    r"(DATABASE ROLE|DATABASE|SCHEMA|WAREHOUSE|RESOURCE MONITOR|NETWORK POLICY|NETWORK RULE|ROLE|USER|"
+    r"AUTHENTICATION POLICY|(?:[A-Z]+ )?TABLE|VIEW|MATERIALIZED VIEW|STAGE|STREAM|TASK|FUNCTION|PROCEDURE|SEQUENCE|"
+    r"FILE FORMAT|PIPE|ALERT|SHARE)\s+(?:IF (?:NOT )?EXISTS\s+)?((?:\"(?:[^\"]|\"\")*\"|[A-Za-z0-9_$]+)"
+    r"(?:\.(?:\"(?:[^\"]|\"\")*\"|[A-Za-z0-9_$]+))*)", re.I)
+
+
+def _label(sql: str, kind: str, obj: str | None) -> tuple[str, str | None]:
+    """A statement's own object type and name: the resolver's label, unless the statement creates,
+    alters or drops an object of another type (DatabaseResolver's DROP SCHEMA "DB"."PUBLIC" is a
+    schema drop, not a database drop). Roles keep their kind (BUSINESS_ROLE, SCHEMA_ROLE ...)."""
+    m = _DDL.match(sql.strip())
+    if not m or (kind.endswith("_POLICY") and sql.lstrip().upper().startswith("ALTER")):
+        return kind, obj  # a policy resolver's ALTER USER ... SET NETWORK_POLICY is about the policy
+    sql_type = " ".join(m.group(1).upper().split()).replace(" ", "_")
+    name = ".".join(p.strip('"').replace('""', '"') for p in re.findall(r'"(?:[^"]|"")*"|[A-Za-z0-9_$]+', m.group(2)))
+    if sql_type == "ROLE" and kind.endswith("ROLE"):
+        return kind, name
+    return sql_type, name
 
 
 class OfflineEngine(_PlanningMixin, SnowDDLEngine):
@@ -417,6 +442,12 @@ class Baseline:
             ]
         return state
 
+    def _imported(self, database: str) -> list[dict]:
+        """SHOW GRANTS ON DATABASE <share>: SnowDDL reads a share role's IMPORTED PRIVILEGES as USAGE here."""
+        return [{"privilege": "USAGE", "granted_to": "ROLE", "grantee_name": role}
+                for role, grants in self.role_grants.items()
+                if any(g["privilege"] == "IMPORTED PRIVILEGES" and _unquote(g["name"]) == database for g in grants)]
+
     # Every read query SnowDDL's covered resolvers make, answered from the state.
     def answer(self, sql: str, engine) -> list[dict]:
         sql = " ".join(sql.split())
@@ -451,6 +482,7 @@ class Baseline:
             (r"SHOW PARAMETERS IN SCHEMA (.+)", lambda m: self.schema_params.get(_unquote(m.group(1)), [])),
             (r"SHOW ROLES LIKE", lambda m: like(self.roles)),
             (r"SHOW GRANTS TO ROLE (.+)", lambda m: self.role_grants.get(_unquote(m.group(1)), [])),
+            (r"SHOW GRANTS ON DATABASE (.+)", lambda m: self._imported(_unquote(m.group(1)))),
             (r"SHOW FUTURE GRANTS TO ROLE (.+)", lambda m: self.role_future_grants.get(_unquote(m.group(1)), [])),
             (r"SHOW USERS LIKE", lambda m: like(self.users)),
             (r"DESC USER (.+)", lambda m: self.user_desc.get(_unquote(m.group(1)), [])),
@@ -482,12 +514,42 @@ def _type_label(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).upper()
 
 
+def _resolver_label(resolver) -> str:
+    kind = _KIND.get(type(resolver))
+    if kind:
+        return kind
+    try:
+        return resolver.object_type.name
+    except Exception:
+        return _type_label(type(resolver).__name__.removesuffix("Resolver"))
+
+
 def not_previewed(*configs: SnowDDLConfig) -> list[str]:
-    """Object types present in any of the configs that the offline plan does not cover."""
+    """Every kind of object SnowDDL would create or change for any of the configs that the offline
+    plan does not compute: blueprint types it has no resolver for, and the objects every resolver it
+    does not run would manage (share access roles, database roles, schema objects, policies ...)."""
     present: set[str] = set()
+    labels: set[str] = set()
     for config in configs:
         present |= _present_types(config)
-    return sorted(_type_label(n) for n in present - _COVERED)
+        engine = None
+        for resolver_cls in default_resolve_sequence:
+            if resolver_cls in OFFLINE_RESOLVERS:
+                continue
+            try:
+                engine = engine or OfflineEngine(config, Baseline())
+                resolver = resolver_cls(engine)
+                bps = resolver.get_blueprints()
+                if resolver_cls.__name__ == "DatabaseDelayedResolver":  # it only sets databases' event tables
+                    if any(getattr(bp, "event_table", None) for bp in bps.values()):
+                        labels.add("DATABASE_EVENT_TABLE")
+                elif bps:
+                    labels.add(_resolver_label(resolver))
+            except Exception:  # a resolver that needs the account to know its objects: say it is left out
+                labels.add(_type_label(resolver_cls.__name__.removesuffix("Resolver")))
+        if engine is not None:
+            engine.executor.shutdown()
+    return sorted(labels | {_type_label(n) for n in present - _COVERED})
 
 
 def _skip_unchanged(resolver, base_blueprints: dict) -> None:
