@@ -86,6 +86,8 @@ class LoadedConfig:
     schemas: list[str] = field(default_factory=list)
     snowddl: SnowDDLConfig | None = field(default=None, repr=False)  # SnowDDL's own reading (for plans)
     trace: "_Trace | None" = field(default=None, repr=False, compare=False)  # what each parser read and made
+    custom: list[str] = field(default_factory=list)  # __custom/*.py modules (programmatic objects)
+    custom_ran: bool = False  # whether they were run (load_config(run_custom_python=True))
 
 
 class _LineIndex:
@@ -696,9 +698,59 @@ def _failed_kinds(problems: list[Problem]) -> set[str]:
     return out
 
 
+def _custom_modules(root: Path) -> list[str]:
+    """The programmatic-object modules SnowDDL would run (snowddl.app.base: __custom/*.py, sorted)."""
+    return [_rel(root, p) for p in sorted(root.glob("__custom/*.py"))]
+
+
+def _run_custom(module_path: Path, config: SnowDDLConfig) -> str | None:
+    """Runs one __custom module's handler(config) as SnowDDL does; the error text if it fails."""
+    from importlib.util import module_from_spec, spec_from_file_location
+
+    try:
+        spec = spec_from_file_location(module_path.name, module_path)
+        module = module_from_spec(spec)
+        spec.loader.exec_module(module)
+        module.handler(config)
+    except Exception as exc:
+        return f"programmatic config failed: {type(exc).__name__}: {exc}"
+    return None
+
+
+_ENV_PREFIX_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+def env_prefix_of(value: str | None) -> str:
+    """The env prefix SnowDDL's CLI makes of --env-prefix (and --env-prefix-separator, written at the end:
+    "DEV" or "DEV__" -> "DEV__", "DEV_" -> "DEV_" with separator "_", "DEV$"); "" for none.
+    ValueError, with SnowDDL's own words (snowddl.app.base.init_env_prefix), for a prefix it refuses."""
+    if not value:
+        return ""
+    text = str(value).upper()
+    separator = next((sep for sep in ("__", "$", "_") if text.endswith(sep)), "__")
+    prefix = text[: -len(separator)] if text.endswith(separator) else text
+    for char in prefix:
+        if char not in _ENV_PREFIX_CHARS:
+            raise ValueError(f"Character [{char}] is not allowed in env prefix [{prefix}], only ASCII letters, "
+                             "digits and single underscores are accepted")
+    if not prefix:
+        raise ValueError(f"Env prefix [{text}] is empty")
+    if separator in prefix:
+        raise ValueError(f"Env prefix [{prefix}] cannot contain env prefix separator [{separator}]")
+    if prefix.endswith("_"):
+        raise ValueError(f"Env prefix [{prefix}] cannot end with [_] underscore")
+    return prefix + separator
+
+
 def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict | None = None,
-                overlay: dict[str, str | None] | None = None, base: LoadedConfig | None = None) -> LoadedConfig:
+                overlay: dict[str, str | None] | None = None, base: LoadedConfig | None = None,
+                run_custom_python: bool = False) -> LoadedConfig:
     """Parse and validate a SnowDDL config directory; never raises for a bad config.
+
+    `run_custom_python`: run the config's programmatic objects (`__custom/*.py`, each module's
+    handler(config), as SnowDDL does). That is running the repository's own Python code, so it is off
+    unless a trusted caller asks (docs/snowddl-core.md); when off, such configs get a warning and the
+    objects those modules would make are neither validated nor previewed.
 
     `overlay` maps paths relative to the folder to new texts (None removes the file): the config is
     validated as if they were written, and nothing is written.
@@ -711,13 +763,18 @@ def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict
     root = Path(path).resolve()
     validation = Validation()
     loaded = LoadedConfig(root, validation)
+    if run_custom_python:
+        base = None  # programmatic objects can change anything: a full load
     if not root.is_dir():
         validation.errors.append(Problem(None, None, None, "structure", f"config folder {path} does not exist"))
         return loaded
     overlay = {Path(rel).as_posix(): text for rel, text in (overlay or {}).items()}
     lines = _LineIndex(root, overlay)
-    if env_prefix and not env_prefix.endswith(("__", "_", "$")):
-        env_prefix += "__"  # as snowddl's CLI does (--env-prefix-separator defaults to __)
+    try:
+        env_prefix = env_prefix_of(env_prefix)
+    except ValueError as exc:
+        validation.errors.append(Problem(None, None, None, "structure", f"SnowDDL refuses this env prefix: {exc}"))
+        return loaded
     try:
         config = SnowDDLConfig(env_prefix or None)
         env_prefix = config.env_prefix
@@ -770,6 +827,13 @@ def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict
                         if runs[-1].initial_refs:
                             raise _NotReusable  # it now makes policies: other parsers' references to them change
             parsers.extend(run.parser for run in runs)
+            loaded.custom = _custom_modules(root)
+            if run_custom_python:
+                for rel in loaded.custom:
+                    error = _run_custom(root / rel, config)
+                    if error is not None:
+                        validation.errors.append(Problem(rel, None, None, "programmatic", error))
+                loaded.custom_ran = True
         except _NotReusable:
             return load_config(path, env_prefix, placeholder_values, overlay)
         except Exception as exc:
@@ -818,6 +882,13 @@ def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict
                 re.search(rf"\b{k.replace('_', '[ _]')}", message, re.I) for k in failed_kinds)
             add(Problem(rel, line, obj, "reference", message, knock_on=knock_on))
 
+    if loaded.custom and not loaded.custom_ran:
+        for rel in loaded.custom:
+            validation.warnings.append(Problem(
+                rel, None, None, "programmatic",
+                "programmatic objects: SnowDDL runs this Python module, SnowTower does not (it would run the "
+                "repository's code); the objects it makes or changes are not validated and not previewed "
+                "(run_custom_python / --run-custom-python, for trusted CI only)"))
     validation.warnings.extend(_duplicate_warnings(root, collected.read, overlay, base if trace is not None else None))
 
     for file_key, file_path in sorted(scanner.get_unused_file_paths().items()):
@@ -835,7 +906,7 @@ def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict
     loaded.resource_monitors = names(ResourceMonitorBlueprint)
     loaded.databases = names(DatabaseBlueprint)
     loaded.schemas = names(SchemaBlueprint)
-    if trace is None and overlay == {}:
+    if trace is None and overlay == {} and not run_custom_python:
         loaded.trace = _Trace(root, env_prefix, scanner, setup, runs, checks, dict(config.placeholders),
                               dict(config.permission_models))
     return loaded

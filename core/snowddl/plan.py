@@ -740,4 +740,8 @@ def plan_between(base, head, baseline: Baseline | None = None) -> Plan:
                                "SnowDDL would not plan it; fix the errors first")
     if plan.errors:
         return plan
-    return plan_offline(baseline or Baseline.from_config(base.snowddl), head.snowddl, base_config=base.snowddl)
+    plan = plan_offline(baseline or Baseline.from_config(base.snowddl), head.snowddl, base_config=base.snowddl)
+    custom = sorted({rel for loaded in (base, head) if not getattr(loaded, "custom_ran", False)
+                     for rel in getattr(loaded, "custom", [])})
+    plan.not_previewed += [f"PROGRAMMATIC ({rel})" for rel in custom]
+    return plan
