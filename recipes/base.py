@@ -36,6 +36,9 @@ class Field:
     # Where a picker's options come from: a list of the current config (users, business_roles,
     # warehouses, technical_roles, resource_monitors, databases, schemas, schema_patterns, sizes) or fixed values.
     choices: str | tuple[str, ...] | None = None
+    # The value a form starts with (a real default: sent as the request's value unless changed).
+    # An example shown greyed out is never a default: forms word it as "e.g. ...".
+    default: Any = None
 
 
 @dataclass

@@ -57,8 +57,8 @@ FIELDS = (
           "<DB>_OWNER owns them.", is_list=True, kind="multiselect", choices=ROLE_KINDS),
     Field("warehouse_usage", "Existing warehouses for these roles", is_list=True, kind="multiselect", choices="warehouses"),
     Field("size", "Dedicated warehouse size", "Optional: creates <DB>_WH of this size for the roles.", kind="select", choices="sizes"),
-    Field("credit_quota", "Monthly credit quota", "With a dedicated warehouse: a resource monitor <DB>_MONITOR "
-          "that notifies at 75% and suspends at 100%.", kind="int"),
+    Field("credit_quota", "Monthly credit quota", "Optional, with a dedicated warehouse: a resource monitor <DB>_MONITOR "
+          "that notifies at 75% and suspends at 100%. Left empty, the warehouse gets no resource monitor.", kind="int"),
     JUSTIFICATION,
 )
 
@@ -155,7 +155,8 @@ def build(base: Snapshot, req: NewDatabaseRequest) -> ChangeSet:
         parts.append("business role(s) " + ", ".join(req.role(k) for k in req.business_roles))
     if req.warehouse:
         parts.append(f"warehouse {req.warehouse} ({credits_note(req.size)})"
-                     + (f" with resource monitor {req.monitor} ({req.credit_quota} credits a month)" if req.monitor else ""))
+                     + (f" with resource monitor {req.monitor} ({req.credit_quota} credits a month)" if req.monitor
+                        else ", **no resource monitor** (no monthly credit quota given)"))
     return ChangeSet(f"New database {req.name}", files, "Adds " + "; ".join(parts) + ".")
 
 

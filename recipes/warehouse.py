@@ -32,7 +32,8 @@ class NewWarehouseRequest:
 NEW_FIELDS = (
     Field("name", "Warehouse name", "e.g. MARKETING_WH", required=True),
     SIZE_FIELD,
-    Field("auto_suspend", "Auto-suspend (seconds)", "Idle seconds before it suspends (60 or more).", required=True, kind="int"),
+    Field("auto_suspend", "Auto-suspend (seconds)", "Idle seconds before it suspends (60 or more).", required=True, kind="int",
+          default=60),
     Field("min_cluster_count", "Min clusters", "Multi-cluster (Enterprise edition); leave empty for one.", kind="int"),
     Field("max_cluster_count", "Max clusters", kind="int"),
     Field("resource_monitor", "Resource monitor", "A credit budget from resource_monitor.yaml.", kind="select", choices="resource_monitors"),
