@@ -33,24 +33,31 @@ MAX_LIST_ITEMS = 200
 MAX_LIST_CHARS = 20_000
 
 
-def _read(text: str) -> dict:
-    try:
-        return read.load(text)
-    except read.ReadError as exc:
-        raise FieldErrors([FieldError("name", f"the configuration file cannot be read: {exc}")]) from None
-
-
 def entries_of(base: Snapshot, rel: str) -> dict[str, dict]:
     """The entries of a one-object-per-key file, keys upper-cased (read-only). As in SnowDDL, the last
     copy of a key defined twice is the one that counts."""
     text = base.text(rel)
     if not text:
         return {}
-    return {str(k).upper(): (v if isinstance(v, dict) else {}) for k, v in _read(text).items()}
+    try:
+        data = read.load(text)
+    except read.ReadError as exc:
+        raise FieldErrors([FieldError("name", f"the configuration file cannot be read: {exc}")]) from None
+    return {str(k).upper(): (v if isinstance(v, dict) else {}) for k, v in data.items()}
 
 
 def entry(base: Snapshot, rel: str, name: str) -> dict | None:
-    return entries_of(base, rel).get(name.upper())
+    """One entry (the last copy, as SnowDDL reads it), parsing only its lines when the file allows."""
+    text = base.text(rel)
+    if not text:
+        return None
+    try:
+        found = read.load_entry(text, name)
+    except read.ReadError as exc:
+        raise FieldErrors([FieldError("name", f"the configuration file cannot be read: {exc}")]) from None
+    if found is None:
+        return None
+    return found[1] if isinstance(found[1], dict) else {}
 
 
 def written(base: Snapshot, kind: str, name: str) -> str:
@@ -59,9 +66,12 @@ def written(base: Snapshot, kind: str, name: str) -> str:
     default warehouse only when the role is named as in business_role.yaml)."""
     text = base.text(base.file(kind))
     if text:
-        for key in _read(text):
-            if str(key).upper() == name.upper():
-                return str(key)
+        try:
+            found = read.load_entry(text, name)
+        except read.ReadError:
+            found = None
+        if found is not None:
+            return found[0]
     return name
 
 

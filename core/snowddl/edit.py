@@ -37,8 +37,30 @@ class _IndentedDumper(yaml.SafeDumper):
         return super().increase_indent(flow, False)
 
 
+_SCAN_ABOVE = 64_000  # characters
+
+
+def _scanned_entries(spans: list[read.Span], text: str) -> list[Entry]:
+    out: list[Entry] = []
+    line, pos = 0, 0
+    for span in spans:
+        line += text.count("\n", pos, span.start)
+        pos = span.start
+        seg = text[span.start:span.end].split("\n")
+        end = len(seg) - (1 if seg[-1] == "" else 0)
+        while end > 1 and (not seg[end - 1].strip() or seg[end - 1].startswith("#")):
+            end -= 1
+        out.append(Entry(span.key, line, line + end))
+    return out
+
+
 def entries(text: str) -> list[Entry]:
-    """The top-level entries of a mapping file, in file order."""
+    """The top-level entries of a mapping file, in file order. Large files that are plain block mappings
+    are scanned line by line (linear; a YAML error elsewhere in them is left to validation, which
+    reports it with its line); others go through PyYAML's composer, which refuses invalid YAML here."""
+    spans = read.top_spans(text) if len(text) > _SCAN_ABOVE else None
+    if spans is not None:
+        return _scanned_entries(spans, text)
     node = _compose(text)
     if node is None:
         return []
@@ -114,16 +136,30 @@ def _blank_between(text: str, found: list[Entry]) -> bool:
     return any(not line.strip() for line in lines[prev.end : last.start])
 
 
-def _file_style(edit):
+def _file_style(edit=None, *, local: bool = False):
     """Edits work on LF text that ends with a newline; the file's own style is put back afterwards:
-    a CRLF file stays CRLF, a file without a final newline gets none (so no other line changes)."""
+    a CRLF file stays CRLF, a file without a final newline gets none (so no other line changes).
+
+    `local`: the edit changes one entry only (its key is the first argument after the text); it then
+    works on that entry's lines alone when the file allows (no anchors, a plain block mapping), so a
+    change to a 10 MB user.yaml costs what a change to one user costs."""
+    if edit is None:
+        return functools.partial(_file_style, local=local)
 
     @functools.wraps(edit)
     def wrapper(text: str, *args, **kwargs) -> str:
         crlf = "\r\n" in text and text.count("\r\n") == text.count("\n")
         work = text.replace("\r\n", "\n") if crlf else text
         open_end = bool(work) and not work.endswith("\n")
-        out = edit(work + "\n" if open_end else work, *args, **kwargs)
+        if open_end:
+            work += "\n"
+        span = read.find_span(work, args[0]) if local and args else False
+        if span is None:
+            raise EditError(f"{args[0]} does not exist")
+        if span is not False and (span.start > 0 or span.end < len(work)):
+            out = work[:span.start] + edit(work[span.start:span.end], *args, **kwargs) + work[span.end:]
+        else:
+            out = edit(work, *args, **kwargs)
         if open_end and out.endswith("\n"):
             out = out[:-1]
         return out.replace("\n", "\r\n") if crlf else out
@@ -166,7 +202,7 @@ def add_entry(text: str, key: str, value: dict) -> str:
     return out + rendered
 
 
-@_file_style
+@_file_style(local=True)
 def replace_entry(text: str, key: str, value: dict) -> str:
     entry = _find(text, key)
     if entry is None:
@@ -264,7 +300,7 @@ def _splice(text: str, start_mark, end_mark, new: str, expect: str | None = None
     return text[:a] + new + text[b:]
 
 
-@_file_style
+@_file_style(local=True)
 def set_fields(text: str, key: str, values: dict) -> str:
     """Set (or with None, remove) keys of one entry; the other lines of the file stay byte-identical."""
     import copy
@@ -383,7 +419,7 @@ def _flow_items(text: str, seq: yaml.SequenceNode) -> list[str]:
     return [text[_offset(lines, n.start_mark):_offset(lines, n.end_mark)] for n in seq.value]
 
 
-@_file_style
+@_file_style(local=True)
 def add_list_items(text: str, key: str, subkey: str, items: list[str], comments: dict[str, str] | None = None) -> str:
     """Append items to a list of one entry, one line each (with an optional trailing comment).
     A flow list ([a, b]) stays a flow list, with the comment of its line kept."""
@@ -430,7 +466,7 @@ def _comment_items(text: str, key: str, subkey: str, comments: dict[str, str]) -
     return "".join(lines)
 
 
-@_file_style
+@_file_style(local=True)
 def remove_list_items(text: str, key: str, subkey: str, items: list[str], drop_empty: bool = True) -> str:
     """Remove items (compared case-insensitively) from a list of one entry; the key goes when it empties.
     A flow list ([a, b]) stays a flow list, with the comment of its line kept."""

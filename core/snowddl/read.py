@@ -127,6 +127,75 @@ def duplicate_top_keys(text: str) -> tuple[Duplicate, ...]:
     return found
 
 
+_ALIAS = re.compile(r"(?:^|[\s\[{,:-])[&*][^\s,\[\]{}]")
+_COLUMN0 = re.compile(r"^[^\s#].*$", re.M)
+
+
+@dataclass(frozen=True)
+class Span:
+    key: str  # the key as written (quotes removed)
+    start: int  # offset of the key line
+    end: int  # offset where the next top-level key (or the end of the text) starts
+
+
+def top_spans(text: str) -> list[Span] | None:
+    """Each top-level entry of a block-mapping file by offsets, found line by line (linear, no YAML
+    parse), or None when the file needs a real parse: anchors or aliases (an entry's value may live
+    elsewhere), documents, flow style or anything else at column 0 that is no `key:` line."""
+    if ("&" in text or "*" in text) and _ALIAS.search(text):
+        return None
+    keys = {m.start(): m for m in _TOP_KEY.finditer(text)}
+    starts = []
+    for m in _COLUMN0.finditer(text):
+        if m.start() not in keys:
+            return None  # "---", "[...]", a plain scalar: not a plain block mapping
+        starts.append(m.start())
+    spans = []
+    for i, start in enumerate(starts):
+        key = keys[start].group(1).strip()
+        if len(key) > 1 and key[0] == key[-1] and key[0] in "\"'":
+            key = key[1:-1]
+        spans.append(Span(key, start, starts[i + 1] if i + 1 < len(starts) else len(text)))
+    return spans
+
+
+def find_span(text: str, key: str) -> Span | None | bool:
+    """The span of the entry SnowDDL deploys for `key` (the last copy; names compared case-insensitively);
+    None when there is none, False when the file needs a real parse (see top_spans)."""
+    spans = top_spans(text)
+    if spans is None:
+        return False
+    found = None
+    for span in spans:
+        if span.key.upper() == key.upper():
+            found = span
+    return found
+
+
+@functools.lru_cache(maxsize=256)
+def load_entry(text: str, key: str) -> tuple[str, object] | None:
+    """(key as written, value) of one entry as SnowDDL reads it, parsing only that entry's lines when
+    the file allows (a 10 MB user.yaml costs what one user costs); None when there is no such entry."""
+    span = find_span(text, key)
+    if span is False:
+        found = None
+        for k, v in load(text).items():
+            if str(k).upper() == key.upper():
+                found = (str(k), v)
+        return found
+    if span is None:
+        return None
+    for k, v in load(text[span.start:span.end]).items():
+        return str(k), v
+    return None
+
+
+def top_keys(text: str) -> list[str]:
+    """The top-level keys as written, in file order (a line scan when the file allows)."""
+    spans = top_spans(text)
+    return [s.key for s in spans] if spans is not None else [str(k) for k in load(text)]
+
+
 def normalise(rel: str) -> str:
     """The key SnowDDL's scanner files a path under: lower-case, no suffix ("User.yml" -> "user")."""
     path = Path(rel)
