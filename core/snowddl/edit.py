@@ -40,7 +40,7 @@ class _IndentedDumper(yaml.SafeDumper):
 _SCAN_ABOVE = 64_000  # characters
 
 
-def _scanned_entries(spans: list[read.Span], text: str) -> list[Entry]:
+def _scanned_entries(spans: tuple[read.Span, ...], text: str) -> list[Entry]:
     out: list[Entry] = []
     line, pos = 0, 0
     for span in spans:

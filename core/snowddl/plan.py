@@ -344,6 +344,9 @@ class Baseline:
     policy_refs: dict[str, list[dict]] = field(default_factory=dict)
     # Each resolver's blueprints of the base config (resolver class name -> full name -> blueprint).
     blueprints: dict[str, dict] = field(default_factory=dict, repr=False)
+    # id(user blueprint) -> (that blueprint, its user role): an unchanged user (the very same blueprint
+    # object, see load.py's interning) gets the very same role blueprint again, at no cost.
+    user_roles: dict[int, tuple] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_config(cls, config: SnowDDLConfig) -> "Baseline":
@@ -351,7 +354,7 @@ class Baseline:
         state = cls()
         engine = OfflineEngine(config, state)  # an empty account: only used to derive blueprints
         for resolver_cls in OFFLINE_RESOLVERS:
-            state.blueprints[resolver_cls.__name__] = resolver_cls(engine).get_blueprints()
+            state.blueprints[resolver_cls.__name__] = _memoised(resolver_cls(engine), state).get_blueprints()
         for bp in ResourceMonitorResolver(engine).get_blueprints().values():
             at = {a: ",".join(f"{p}%" for p, x in sorted(bp.triggers.items()) if x == a) or None
                   for a in ("NOTIFY", "SUSPEND", "SUSPEND_IMMEDIATE")}
@@ -393,7 +396,7 @@ class Baseline:
             })
             state.schema_params[f"{db}.{schema}"] = _object_params(bp, "SCHEMA")
         for resolver_cls in _ROLE_RESOLVERS:
-            resolver = resolver_cls(engine)
+            resolver = _memoised(resolver_cls(engine), state)
             for bp in resolver.get_blueprints().values():
                 name = str(bp.full_name)
                 state.roles.append({"name": name, "owner": None, "comment": getattr(bp, "comment", None) or ""})
@@ -552,18 +555,52 @@ def not_previewed(*configs: SnowDDLConfig) -> list[str]:
     return sorted(labels | {_type_label(n) for n in present - _COVERED})
 
 
+def _memoised(resolver, baseline: "Baseline"):
+    """UserRoleResolver derives one role per user: derived once per user blueprint object."""
+    derive = getattr(resolver, "get_blueprint_user_role", None)
+    if derive is not None:
+        memo = baseline.user_roles
+
+        def get_blueprint_user_role(user):
+            hit = memo.get(id(user))
+            if hit is None or hit[0] is not user:
+                hit = memo[id(user)] = (user, derive(user))
+            return hit[1]
+
+        resolver.get_blueprint_user_role = get_blueprint_user_role
+    return resolver
+
+
 def _skip_unchanged(resolver, base_blueprints: dict) -> None:
     """An object whose blueprint equals the base's is compared against rows made from that very
     blueprint: SnowDDL finds nothing to do (the identical-config tests check exactly that), so the
     comparison is skipped. SnowDDL compares role grants pairwise, which dominates large plans."""
     compare = resolver.compare_object
+    blueprints, existing_objects = resolver.get_blueprints, resolver.get_existing_objects
+    unchanged: set[str] = set()
+
+    def same(name, bp) -> bool:
+        old = base_blueprints.get(name)
+        return old is bp or (old is not None and old == bp)
+
+    def get_blueprints():
+        # Unchanged objects are set aside before SnowDDL walks them: a change to one user of 40,000
+        # compares one user (their rows are set aside too, so nothing is dropped for them).
+        bps = blueprints()
+        unchanged.clear()
+        unchanged.update(name for name, bp in bps.items() if same(name, bp))
+        return {name: bp for name, bp in bps.items() if name not in unchanged}
+
+    def get_existing_objects():
+        return {name: row for name, row in existing_objects().items() if name not in unchanged}
 
     def compare_object(bp, row):
-        if base_blueprints.get(str(bp.full_name)) == bp:
+        if same(str(bp.full_name), bp):
             return ResolveResult.NOCHANGE
         return compare(bp, row)
 
     resolver.compare_object = compare_object
+    resolver.get_blueprints, resolver.get_existing_objects = get_blueprints, get_existing_objects
 
     if hasattr(resolver, "get_existing_role_grants"):
         fetch = resolver.get_existing_role_grants
@@ -583,7 +620,7 @@ def _run(engine, resolvers, plan: Plan) -> None:
     baseline = getattr(engine, "baseline", None) if getattr(engine, "skip_unchanged", False) else None
     for resolver_cls in resolvers:
         engine.object_kind = _KIND.get(resolver_cls) or resolver_cls(engine).object_type.name
-        resolver = resolver_cls(engine)
+        resolver = resolver_cls(engine) if baseline is None else _memoised(resolver_cls(engine), baseline)
         if baseline is not None and resolver_cls.__name__ in baseline.blueprints:
             _skip_unchanged(resolver, baseline.blueprints[resolver_cls.__name__])
         try:

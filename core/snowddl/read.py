@@ -138,7 +138,8 @@ class Span:
     end: int  # offset where the next top-level key (or the end of the text) starts
 
 
-def top_spans(text: str) -> list[Span] | None:
+@functools.lru_cache(maxsize=16)
+def top_spans(text: str) -> tuple[Span, ...] | None:
     """Each top-level entry of a block-mapping file by offsets, found line by line (linear, no YAML
     parse), or None when the file needs a real parse: anchors or aliases (an entry's value may live
     elsewhere), documents, flow style or anything else at column 0 that is no `key:` line."""
@@ -156,7 +157,7 @@ def top_spans(text: str) -> list[Span] | None:
         if len(key) > 1 and key[0] == key[-1] and key[0] in "\"'":
             key = key[1:-1]
         spans.append(Span(key, start, starts[i + 1] if i + 1 < len(starts) else len(text)))
-    return spans
+    return tuple(spans)
 
 
 def find_span(text: str, key: str) -> Span | None | bool:
