@@ -8,8 +8,8 @@ from core import fields
 from core.snowddl.edit import add_entry, add_list_items, remove_list_items, set_fields
 from core.snowddl.snapshot import Snapshot
 from recipes.base import ChangeSet, Collector, Field, Recipe
-from recipes.common import (JUSTIFICATION, duplicate_note, edit, entry, existing, list_key, names, new_name, refuse_unknown,
-                            schema_patterns, written)
+from recipes.common import (JUSTIFICATION, duplicate_note, edit, entry, existing, list_key, names, new_key, new_name,
+                            refuse_unknown, schema_patterns, written)
 
 ROLE_FILE = "business_role.yaml"
 LIST_KEYS = ("schema_read", "schema_write", "schema_owner", "warehouse_usage", "technical_roles")
@@ -94,7 +94,7 @@ def build_new(base: Snapshot, req: BusinessRoleRequest) -> ChangeSet:
     if req.comment:
         body["comment"] = req.comment
     rel = base.file("business_role")
-    text = edit("name", rel, add_entry, base.text(rel) or "", req.name, body)
+    text = edit("name", rel, add_entry, base.text(rel) or "", new_key(base, "business_role", req.name), body)
     parts = [f"{k} {', '.join(v)}" for k, v in req.lists if v]
     return ChangeSet(f"New business role {req.name}", {rel: text},
                      f"Adds business role {req.name}: " + "; ".join(parts) + ".")

@@ -75,6 +75,20 @@ def written(base: Snapshot, kind: str, name: str) -> str:
     return name
 
 
+def new_key(base: Snapshot, kind: str, name: str) -> str:
+    """The key for a new entry in the root file of `kind`: lower-case when every key the file has is
+    lower-case (SnowDDL's own docs and tests write names so), else as given."""
+    text = base.text(base.file(kind))
+    if text:
+        try:
+            keys = [k for k in read.top_keys(text) if k.lower() != k.upper()]
+        except read.ReadError:
+            keys = []
+        if keys and all(k == k.lower() for k in keys):
+            return name.lower()
+    return name
+
+
 def list_key(value: dict, key: str) -> str:
     """The spelling of `key` an entry uses (technical_roles or the old tech_roles); `key` if neither."""
     return next((k for k in read.KEY_ALIASES.get(key, (key,)) if k in value), key)

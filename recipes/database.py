@@ -13,7 +13,7 @@ from core.snowddl.edit import add_entry
 from core.snowddl.snapshot import Snapshot
 from recipes.base import ChangeSet, Collector, Field, Recipe
 from recipes.common import (JUSTIFICATION, boolean, bounded_list, credits_note, edit, integer, names,
-                            new_name, refuse_unknown, size, written)
+                            new_key, new_name, refuse_unknown, size, written)
 
 ROLE_KINDS = ("READ", "WRITE", "OWNER")
 RESERVED_SCHEMAS = ("PUBLIC", "INFORMATION_SCHEMA")
@@ -120,9 +120,13 @@ def _params(values: dict, header: str) -> str:
     return f"# {header}\n" + text
 
 
-def _add(base: Snapshot, files: dict, kind: str, key: str, value: dict) -> None:
-    rel = base.file(kind)  # the file SnowDDL reads: warehouse.yml, Business_Role.yaml ...
+def _add(base: Snapshot, files: dict, kind: str, key: str, value: dict) -> str:
+    """Adds an entry to the file SnowDDL reads for `kind` (warehouse.yml, Business_Role.yaml ...); the key
+    as written (lower-case in a lower-case file), which references to it must use."""
+    rel = base.file(kind)
+    key = new_key(base, kind, key)
     files[rel] = edit("name", rel, add_entry, files.get(rel, base.text(rel) or ""), key, value)
+    return key
 
 
 def build(base: Snapshot, req: NewDatabaseRequest) -> ChangeSet:
@@ -132,16 +136,17 @@ def build(base: Snapshot, req: NewDatabaseRequest) -> ChangeSet:
          "is_sandbox": req.is_sandbox}, f"{req.name}: requested through SnowTower.")
     for schema in req.schemas:
         files[f"{req.name}/{schema}/params.yaml"] = _params({}, f"{req.name}.{schema}: requested through SnowTower.")
+    monitor = warehouse = None
     if req.monitor:
-        _add(base, files, "resource_monitor", req.monitor,
+        monitor = _add(base, files, "resource_monitor", req.monitor,
              {"credit_quota": req.credit_quota, "frequency": "MONTHLY", "triggers": {75: "NOTIFY", 100: "SUSPEND"}})
     if req.warehouse:
         wh: dict[str, Any] = {"size": req.size, "auto_suspend": 60}
-        if req.monitor:
-            wh["resource_monitor"] = req.monitor
+        if monitor:
+            wh["resource_monitor"] = monitor
         wh["comment"] = f"Dedicated warehouse of {req.name}"
-        _add(base, files, "warehouse", req.warehouse, wh)
-    usage = ([req.warehouse] if req.warehouse else []) + [written(base, "warehouse", w) for w in req.warehouse_usage]
+        warehouse = _add(base, files, "warehouse", req.warehouse, wh)
+    usage = ([warehouse] if warehouse else []) + [written(base, "warehouse", w) for w in req.warehouse_usage]
     keys = {"READ": ("schema_read",), "WRITE": ("schema_read", "schema_write"), "OWNER": ("schema_owner",)}
     for kind in req.business_roles:
         # Fresh lists for each key: shared objects would come out as YAML anchors (&id001).

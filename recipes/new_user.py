@@ -10,7 +10,7 @@ from core.snowddl.edit import add_entry
 from core.snowddl.snapshot import Snapshot
 from core.fields import FieldError
 from recipes.base import ChangeSet, Collector, Field, FieldErrors, Recipe
-from recipes.common import bounded_list, edit, existing, written
+from recipes.common import bounded_list, edit, existing, new_key, written
 
 USER_FILE = "user.yaml"
 USER_TYPES = ("PERSON", "SERVICE")
@@ -100,7 +100,7 @@ def build(base: Snapshot, req: NewUserRequest) -> ChangeSet:
     if req.comment:
         entry["comment"] = req.comment
     rel = base.file("user")
-    text = edit("name", rel, add_entry, base.text(rel) or "", req.name, entry)
+    text = edit("name", rel, add_entry, base.text(rel) or "", new_key(base, "user", req.name), entry)
     who = f"{req.first_name} {req.last_name}" if req.type == "PERSON" else "service user"
     return ChangeSet(
         title=f"New {req.type.lower()} user {req.name}",

@@ -9,7 +9,7 @@ from core.snowddl.edit import add_entry, set_fields
 from core.snowddl.snapshot import Snapshot
 from recipes.base import ChangeSet, Collector, Field, Recipe
 from recipes.common import (CREDITS_PER_HOUR, JUSTIFICATION, SIZE_LABELS, credits_note, duplicate_note, edit, entry,
-                            existing, integer, new_name, refuse_unknown, size, written)
+                            existing, integer, new_key, new_name, refuse_unknown, size, written)
 
 WAREHOUSE_FILE = "warehouse.yaml"
 MAX_AUTO_SUSPEND = 86400  # a day; 0 would never suspend, which the portal does not offer
@@ -77,7 +77,7 @@ def build_new(base: Snapshot, req: NewWarehouseRequest) -> ChangeSet:
     if req.comment:
         body["comment"] = req.comment
     rel = base.file("warehouse")
-    text = edit("name", rel, add_entry, base.text(rel) or "", req.name, body)
+    text = edit("name", rel, add_entry, base.text(rel) or "", new_key(base, "warehouse", req.name), body)
     most = CREDITS_PER_HOUR[req.size] * (req.max_cluster_count or 1)
     return ChangeSet(f"New warehouse {req.name}", {rel: text},
                      f"Adds warehouse {req.name}: {credits_note(req.size)}, auto-suspend after {req.auto_suspend} s"

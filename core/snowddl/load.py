@@ -121,7 +121,8 @@ class _LineIndex:
             node = next((v for k, v in node.value if str(k.value).upper() == str(key).upper()), None)
         if isinstance(node, yaml.MappingNode):
             for k, _ in node.value:
-                if re.search(rf"(?<![A-Za-z0-9_]){re.escape(str(k.value))}(?![A-Za-z0-9_])", message, re.I):
+                words = re.escape(str(k.value)).replace("_", "[ _]")  # depends_on: "depends on another view"
+                if re.search(rf"(?<![A-Za-z0-9_]){words}(?![A-Za-z0-9_])", message, re.I):
                     return self.line(rel, [*keys, k.value])
         return self.line(rel, keys)
 
@@ -609,7 +610,7 @@ def _recheck(config: SnowDDLConfig, before: SnowDDLConfig, validator_cls, old: _
     return check
 
 
-_NESTED_CHECK_MAX = 1_000_000  # characters: files a change rewrites are also checked for nested duplicate keys
+_NESTED_CHECK_MAX = 64_000  # characters: files a change rewrites are also checked for nested duplicate keys
 
 
 def _duplicate_warnings(root: Path, read_paths, overlay: dict, base: "LoadedConfig | None") -> list[Problem]:

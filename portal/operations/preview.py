@@ -55,6 +55,18 @@ def _lines(text: str) -> list[str]:
     return out
 
 
+_FUNCNAME = re.compile(r"[A-Za-z$_]")
+
+
+def _funcname(old: list[str], before: int) -> str:
+    """Git's hunk-header context: the last line above the hunk that starts with a letter, `_` or `$`
+    (git's default funcname rule), trailing whitespace removed, at most 80 characters."""
+    for i in range(min(before, len(old)) - 1, -1, -1):
+        if _FUNCNAME.match(old[i]):
+            return " " + old[i].rstrip()[:80].rstrip()
+    return ""
+
+
 def _file_diff(old: list[str], new: list[str], a: str, b: str) -> list[str]:
     """difflib's unified diff of the region between the common head and tail only (a change to a 10 MB
     file costs what its changed lines cost), line numbers as in the whole file."""
@@ -71,8 +83,9 @@ def _file_diff(old: list[str], new: list[str], a: str, b: str) -> list[str]:
     for line in difflib.unified_diff(old_mid, new_mid, a, b, n=_CONTEXT):
         m = _HUNK.match(line)
         if m:
-            line = (f"@@ -{int(m.group(1)) + lo}{m.group(2) or ''} +{int(m.group(3)) + lo}{m.group(4) or ''} @@"
-                    + line[m.end():])
+            start = int(m.group(1)) + lo
+            line = (f"@@ -{start}{m.group(2) or ''} +{int(m.group(3)) + lo}{m.group(4) or ''} @@"
+                    + _funcname(old, start - 1 if m.group(2) != ",0" else start) + line[m.end():])
         out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
     return out
 
