@@ -392,3 +392,28 @@ def test_revalidation_of_a_changed_file_sees_the_change(tmp_path):
     base = snap(tmp_path / "c", LOWER)
     head = validate_with_changes(base, {"User.yml": LOWER["User.yml"].replace("[ci]", "[nope]")})
     assert [e.file for e in head.validation.errors] == ["User.yml"]
+
+
+# -- forms: an example never looks like a value ------------------------------------------------------
+
+def test_form_examples_are_worded_as_examples_and_defaults_are_values(tmp_path, monkeypatch, people):
+    from tests.test_pages import page
+
+    monkeypatch.setenv("SNOWTOWER_WORKSPACE", str(tmp_path / "workspace"))
+    at = page("warehouse", people["requester"])
+    auto = next(t for t in at.text_input if t.label.startswith("Auto-suspend"))
+    assert auto.value == "60"  # a real default: sent as the request's value
+    at = page("database", people["requester"])
+    inputs = {t.label: t for t in at.text_input}
+    quota = inputs["Monthly credit quota"]
+    assert quota.value == "" and quota.proto.placeholder.startswith("e.g. 50")
+    assert all(not t.proto.placeholder or t.proto.placeholder.startswith("e.g.") for t in at.text_input)
+    at.text_input(key="database.name").input("PROJ_Q")
+    at.text_input(key="database.schemas").input("RAW")
+    at.text_area(key="database.justification").input(WHY)
+    at.selectbox(key="database.size").set_value("SMALL")
+    at = next(b for b in at.button if b.label == "Preview").click().run()
+    from tests.test_pages import texts
+
+    assert not at.error, [e.value for e in at.error]
+    assert "no resource monitor" in texts(at)
