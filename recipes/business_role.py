@@ -154,11 +154,15 @@ def build_change(base: Snapshot, req: BusinessRoleRequest) -> ChangeSet:
         removed = [x for x in now[key] if x not in items]
         added = [x for x in items if x not in now[key]]
         spelled = list_key(role, key)  # tech_roles stays tech_roles: never a second key of the same meaning
-        if removed:
-            text = edit(key, rel, remove_list_items, text, req.name, spelled, removed)
-            notes.append(f"{key} -{', -'.join(removed)}")
+        # Added first, then removed: a list whose every item is replaced never empties, so its key
+        # stays where it was (and keeps its style and comment).
         if added:
             text = edit(key, rel, add_list_items, text, req.name, spelled, _as_written(base, key, added))
+        if removed:
+            text = edit(key, rel, remove_list_items, text, req.name, spelled, removed)
+        if removed:
+            notes.append(f"{key} -{', -'.join(removed)}")
+        if added:
             notes.append(f"{key} +{', +'.join(added)}")
     if req.comment is not None and req.comment != now["comment"]:
         text = edit("comment", rel, set_fields, text, req.name, {"comment": req.comment or None})

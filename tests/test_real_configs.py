@@ -417,3 +417,11 @@ def test_form_examples_are_worded_as_examples_and_defaults_are_values(tmp_path, 
 
     assert not at.error, [e.value for e in at.error]
     assert "no resource monitor" in texts(at)
+
+
+def test_replacing_every_item_of_a_list_keeps_the_key_where_it_was(tmp_path):
+    roles = "bi:\n  warehouse_usage: [wh_a]   # the team's own\n  comment: BI team\n"
+    base = snap(tmp_path / "c", {"warehouse.yaml": "wh_a:\n  size: XSMALL\nwh_b:\n  size: XSMALL\n", "business_role.yaml": roles})
+    result = run("change-business-role", {"name": "bi", "warehouse_usage": ["WH_B"]}, base)
+    assert result.ok, result.field_errors
+    assert result.changes.files["business_role.yaml"] == roles.replace("[wh_a]", "[wh_b]")

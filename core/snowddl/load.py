@@ -101,9 +101,9 @@ class _LineIndex:
     def _node(self, rel: str):
         if rel not in self._nodes:
             try:
-                text = self.overlay[rel] if rel in self.overlay else (self.root / rel).read_text(encoding="utf-8")
-                self._nodes[rel] = yaml.compose(text, Loader=_ComposeLoader)
-            except (OSError, yaml.YAMLError, UnicodeDecodeError):
+                text = self.overlay[rel] if rel in self.overlay else (self.root / rel).read_bytes().decode("utf-8")
+                self._nodes[rel] = read.compose(text)
+            except (OSError, read.ReadError, UnicodeDecodeError):
                 self._nodes[rel] = None
         return self._nodes[rel]
 
@@ -145,10 +145,6 @@ class _LineIndex:
             else:
                 return line
         return line
-
-
-class _ComposeLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-    pass
 
 
 def _rel(root: Path, path: str | Path) -> str:
