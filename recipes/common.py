@@ -107,10 +107,7 @@ def duplicate_note(base: Snapshot, rel: str, name: str) -> str:
     text = base.text(rel)
     if not text or text.count(name) < 2 and text.upper().count(name.upper()) < 2:
         return ""
-    try:
-        dups = [d for d in read.duplicate_keys(read.compose(text), max_depth=1) if d.key.upper() == name.upper()]
-    except read.ReadError:
-        return ""
+    dups = [d for d in read.duplicate_keys(text) if d.key.upper() == name.upper()]
     if not dups:
         return ""
     lines = ", ".join(str(n) for n in dups[0].lines)

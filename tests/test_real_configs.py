@@ -425,3 +425,24 @@ def test_replacing_every_item_of_a_list_keeps_the_key_where_it_was(tmp_path):
     result = run("change-business-role", {"name": "bi", "warehouse_usage": ["WH_B"]}, base)
     assert result.ok, result.field_errors
     assert result.changes.files["business_role.yaml"] == roles.replace("[wh_a]", "[wh_b]")
+
+
+def test_a_key_written_twice_inside_an_entry_is_edited_where_snowddl_reads_it(tmp_path):
+    users = "alex:\n  business_roles: [r1]\n  email: a@example.com\n  business_roles:\n    - r2\n"
+    base = snap(tmp_path / "c", {"warehouse.yaml": "wh:\n  size: XSMALL\n",
+                                 "business_role.yaml": "r1: {warehouse_usage: [wh]}\nr2: {warehouse_usage: [wh]}\nr3: {warehouse_usage: [wh]}\n",
+                                 "user.yaml": users})
+    assert [(w.line, w.message.split(" is ")[0]) for w in base.config.validation.warnings] == [(4, "alex.business_roles")]
+    grant = run("grant-role", {"name": "alex", "business_roles": ["r3"]}, base)
+    assert grant.changes.files["user.yaml"] == users + "    - r3\n"
+    off = run("offboard-user", {"name": "alex"}, base)
+    assert off.changes.files["user.yaml"] == "alex:\n  email: a@example.com\n  disabled: true\n"  # no copy comes back
+    assert read.load(off.changes.files["user.yaml"])["alex"].get("business_roles") is None
+
+
+def test_a_byte_order_mark_does_not_hide_the_first_entry(tmp_path):
+    base = snap(tmp_path / "c", {"warehouse.yaml": "wh:\n  size: XSMALL\n", "business_role.yaml": "r1: {warehouse_usage: [wh]}\n",
+                                 "user.yaml": "\ufeffalex:\n  email: a@example.com\n"})
+    assert base.config.validation.valid and base.config.users == ["ALEX"]
+    grant = run("grant-role", {"name": "alex", "business_roles": ["r1"]}, base)
+    assert grant.ok and grant.changes.files["user.yaml"] == "\ufeffalex:\n  email: a@example.com\n  business_roles:\n    - r1\n"

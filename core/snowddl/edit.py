@@ -285,10 +285,11 @@ def _flow_field(text: str, key: str, subkey: str):
     """(key node, value node) of `subkey` in an entry written as a flow mapping ({a: 1, b: [x]})."""
     _, v = _entry_node(text, key)
     if isinstance(v, yaml.MappingNode) and v.flow_style:
+        found = (v, None, None)
         for k, val in v.value:
             if str(k.value) == subkey:
-                return v, k, val
-        return v, None, None
+                found = (v, k, val)  # the last copy, as YAML reads it
+        return found
     return None, None, None
 
 
@@ -320,17 +321,20 @@ def set_fields(text: str, key: str, values: dict) -> str:
         return replace_entry(text, entry.key, merged)
     lines = text.splitlines(keepends=True)
     indent = mapping.value[0][0].start_mark.column if mapping.value else _indent_of(text)
-    spans: dict[str, tuple[int, int]] = {}
+    spans: dict[str, list[tuple[int, int]]] = {}
     for k, v in mapping.value:
-        spans[str(k.value)] = (k.start_mark.line, _value_end(lines, k.start_mark.line, v))
+        spans.setdefault(str(k.value), []).append((k.start_mark.line, _value_end(lines, k.start_mark.line, v)))
     # Apply from the bottom up so earlier line numbers stay valid.
     edits: list[tuple[int, int, str]] = []
     appended = ""
     for subkey, value in values.items():
         if subkey in spans:
-            start, end = spans[subkey]
-            _refuse_placeholders("".join(lines[start:end]), key)
-            edits.append((start, end, "" if value is None else _render_field(subkey, value, indent, text)))
+            # A key written twice: SnowDDL reads the last copy, which is set; removing removes every copy
+            # (else an earlier one would come back into effect).
+            copies = spans[subkey] if value is None else spans[subkey][-1:]
+            for start, end in copies:
+                _refuse_placeholders("".join(lines[start:end]), key)
+                edits.append((start, end, "" if value is None else _render_field(subkey, value, indent, text)))
         elif value is not None:
             appended += _render_field(subkey, value, indent, text)
     if appended:
@@ -379,20 +383,22 @@ def _block_sequence(text: str, key: str, subkey: str):
     entry, mapping = _entry_mapping(text, key)
     if mapping is None:
         return entry, None
+    found = None
     for k, v in mapping.value:
-        if str(k.value) == subkey:
-            return entry, v if isinstance(v, yaml.SequenceNode) and not v.flow_style and v.value else None
-    return entry, None
+        if str(k.value) == subkey:  # the last copy, as YAML reads it
+            found = v if isinstance(v, yaml.SequenceNode) and not v.flow_style and v.value else None
+    return entry, found
 
 
 def _sequence(text: str, key: str, subkey: str) -> yaml.SequenceNode | None:
     """The list node of `subkey` in the entry, in whichever style it is written (None if absent)."""
     _, v = _entry_node(text, key)
+    found = None
     if isinstance(v, yaml.MappingNode):
         for k, val in v.value:
-            if str(k.value) == subkey and isinstance(val, yaml.SequenceNode):
-                return val
-    return None
+            if str(k.value) == subkey:  # the last copy, as YAML reads it
+                found = val if isinstance(val, yaml.SequenceNode) else None
+    return found
 
 
 def _current(text: str, key: str) -> dict:

@@ -606,13 +606,10 @@ def _recheck(config: SnowDDLConfig, before: SnowDDLConfig, validator_cls, old: _
     return check
 
 
-_NESTED_CHECK_MAX = 64_000  # characters: files a change rewrites are also checked for nested duplicate keys
-
-
 def _duplicate_warnings(root: Path, read_paths, overlay: dict, base: "LoadedConfig | None") -> list[Problem]:
-    """A warning for every key written twice in one mapping: YAML (and so SnowDDL) keeps the last copy
-    and ignores the others without a word. Top-level keys of every file read; nested keys too in the
-    files a change rewrites. With `base` (a re-validation): the base's warnings of unchanged files."""
+    """A warning for every key written twice in one mapping, at any depth: YAML (and so SnowDDL) keeps
+    the last copy and ignores the others without a word. With `base` (a re-validation): the base's
+    warnings of unchanged files, and the changed files scanned again."""
     out: list[Problem] = []
     done: set[str] = set()
     if base is not None:
@@ -629,12 +626,7 @@ def _duplicate_warnings(root: Path, read_paths, overlay: dict, base: "LoadedConf
             continue
         if text is None:
             continue
-        dups = list(read.duplicate_top_keys(text))
-        if rel in overlay and len(text) <= _NESTED_CHECK_MAX:
-            try:
-                dups = read.duplicate_keys(read.compose(text))
-            except read.ReadError:
-                pass
+        dups = read.duplicate_keys(text)
         for dup in dups:
             lines = ", ".join(str(n) for n in dup.lines)
             out.append(Problem(rel, dup.lines[-1], dup.key.split(".")[0].upper() if rel.count("/") == 0 else None, "duplicate",

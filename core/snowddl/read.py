@@ -81,50 +81,84 @@ class Duplicate:
     lines: tuple[int, ...]  # 1-based line of every copy; SnowDDL uses the last one
 
 
-def duplicate_keys(node: yaml.Node | None, max_depth: int = 3) -> list[Duplicate]:
-    """Keys defined more than once in one mapping (top level and nested up to `max_depth`)."""
-    found: list[Duplicate] = []
-
-    def walk(n, path: str, depth: int):
-        if depth > max_depth or not isinstance(n, yaml.MappingNode):
-            return
-        lines: dict[str, list[int]] = {}
-        for k, v in n.value:
-            if isinstance(k, yaml.ScalarNode) and k.tag != "tag:yaml.org,2002:merge":
-                lines.setdefault(str(k.value), []).append(k.start_mark.line + 1)
-            walk(v, f"{path}.{k.value}" if path else str(k.value), depth + 1)
-        found.extend(Duplicate(f"{path}.{k}" if path else k, tuple(ls)) for k, ls in lines.items() if len(ls) > 1)
-
-    walk(node, "", 1)
-    return found
-
-
 _TOP_KEY = re.compile(r"""^("[^"\n]*"|'[^'\n]*'|[^\s#\-\[{&*!|>'"%@`][^:#\n]*?)[ \t]*:(?:[ \t]|$)""", re.M)
+_KEY_AT = re.compile(r"""("[^"\n]*"|'[^'\n]*'|[^\s#\-\[{&*!|>'"%@`?][^:#\n]*?)[ \t]*:(?:[ \t]+|$)""")
 _dup_cache: dict[bytes, tuple[Duplicate, ...]] = {}
 
 
-def duplicate_top_keys(text: str) -> tuple[Duplicate, ...]:
-    """Top-level keys written more than once in a block-mapping file, found line by line (no YAML
-    parse: linear in the text, fit for 10 MB user files), with each copy's 1-based line."""
+def _unquote(key: str) -> str:
+    key = key.strip().lstrip("\ufeff")
+    return key[1:-1] if len(key) > 1 and key[0] == key[-1] and key[0] in "\"'" else key
+
+
+def duplicate_keys(text: str) -> tuple[Duplicate, ...]:
+    """Keys written more than once in one block mapping, at any depth (top-level names compared
+    case-insensitively, as SnowDDL upper-cases them), with each copy's 1-based line. A line scan
+    (linear, fit for 10 MB user files) that follows indentation, list items and block scalars;
+    flow collections are not looked into."""
     digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
     hit = _dup_cache.get(digest)
     if hit is not None:
         return hit
-    lines: dict[str, list[int]] = {}
-    line_no, pos = 1, 0
-    for m in _TOP_KEY.finditer(text):
-        line_no += text.count("\n", pos, m.start())
-        pos = m.start()
-        key = m.group(1).strip()
-        if len(key) > 1 and key[0] == key[-1] and key[0] in "\"'":
-            key = key[1:-1]
+    # Each open mapping: [indent, path, {key: [key as written, lines]}, last key]
+    stack: list[list] = [[0, "", {}, ""]]
+    found: list[Duplicate] = []
+    scalar_indent = None  # inside a block scalar (| or >) opened at this key indent
+
+    def close(frame):
+        found.extend(Duplicate(f"{frame[1]}.{k}" if frame[1] else k, tuple(ls)) for k, ls in frame[2].values() if len(ls) > 1)
+
+    for number, line in enumerate(text.split("\n"), 1):
+        body = line.rstrip("\r")
+        stripped = body.lstrip(" ")
+        if not stripped or stripped.startswith("#"):
+            continue
+        indent = len(body) - len(stripped)
+        if scalar_indent is not None:
+            if indent > scalar_indent:
+                continue
+            scalar_indent = None
+        if indent == 0 and stripped.startswith(("---", "...", "%")):
+            continue
+        column = indent
+        if stripped.startswith("- ") or stripped == "-":  # a list item: a new mapping may start inside it
+            while len(stack) > 1 and stack[-1][0] > indent:
+                close(stack.pop())
+            rest = stripped[1:].lstrip(" ")
+            column = indent + len(stripped) - len(rest)
+            stripped = rest
+            m = _KEY_AT.match(stripped)
+            if not m:
+                continue
+            parent = stack[-1]
+            stack.append([column, f"{parent[1]}.{parent[3]}" if parent[1] else parent[3], {}, ""])
+        else:
+            m = _KEY_AT.match(stripped)
+            if not m:
+                continue
+            while len(stack) > 1 and stack[-1][0] > indent:
+                close(stack.pop())
+            if stack[-1][0] < indent:  # a nested mapping under the last key
+                parent = stack[-1]
+                stack.append([indent, f"{parent[1]}.{parent[3]}" if parent[1] else parent[3], {}, ""])
+        frame = stack[-1]
+        key = _unquote(m.group(1))
         if key != "<<":
-            lines.setdefault(key, []).append(line_no)
-    found = tuple(Duplicate(k, tuple(ls)) for k, ls in lines.items() if len(ls) > 1)
+            ident = key.upper() if len(stack) == 1 else key
+            copies = frame[2].setdefault(ident, [key, []])
+            copies[0] = key  # reported as the last copy writes it
+            copies[1].append(number)
+            frame[3] = key
+        value = stripped[m.end():].split(" #")[0].strip()
+        if value[:1] in ("|", ">"):
+            scalar_indent = column
+    while stack:
+        close(stack.pop())
+    result = tuple(sorted(found, key=lambda d: d.lines))
     if len(_dup_cache) > 10_000:
         _dup_cache.clear()
-    _dup_cache[digest] = found
-    return found
+    _dup_cache[digest] = result
+    return result
 
 
 _ALIAS = re.compile(r"(?:^|[\s\[{,:-])[&*][^\s,\[\]{}]")
@@ -153,9 +187,7 @@ def top_spans(text: str) -> tuple[Span, ...] | None:
         starts.append(m.start())
     spans = []
     for i, start in enumerate(starts):
-        key = keys[start].group(1).strip()
-        if len(key) > 1 and key[0] == key[-1] and key[0] in "\"'":
-            key = key[1:-1]
+        key = _unquote(keys[start].group(1))
         spans.append(Span(key, start, starts[i + 1] if i + 1 < len(starts) else len(text)))
     return tuple(spans)
 
