@@ -152,3 +152,58 @@ def test_warehouse_resize_round_trips_in_every_style(data, drawn):
     _only_entry_changed(files["warehouse.yaml"], new, name)
     assert _current(new, name)["size"] == size
     assert [s["sql"] for s in result.plan["statements"]][0].startswith(f'ALTER WAREHOUSE "{name}" SET')
+
+
+@SETTINGS
+@given(data=st.data(), drawn=styled_config())
+def test_new_users_are_appended_in_the_files_style(data, drawn, public_pem):
+    files, user_file, names = drawn
+    base = _snapshot(files)
+    old = files[user_file]
+    roles = data.draw(st.lists(st.sampled_from([r.upper() for r in ROLES]), min_size=1, max_size=3, unique=True))
+    raw = {"name": "NEW_ONE", "rsa_public_key": public_pem, "business_roles": roles, "justification": WHY}
+    result = preview(RECIPES["new-service-user"], raw, base)
+    assert result.ok, (result.field_errors, result.validation and result.validation.errors)
+    new = result.changes.files[user_file]
+    kept = old if old.endswith("\n") else old[: old.rfind("\n") + 1] if "\n" in old else ""
+    assert new.startswith(kept)  # nothing above changes (only a missing final newline is added)
+    lower = files["business_role.yml"].startswith("r1")
+    key = "new_one" if all(n == n.lower() for n in read.top_keys(old)) else "NEW_ONE"
+    entry = _current(new, key)
+    assert [str(r) for r in entry["business_roles"]] == [r.lower() if lower else r for r in roles]
+    indent = " " * 4 if "\n    email" in old.replace("\r\n", "\n") else " " * 2
+    assert f"\n{indent}type: SERVICE" in new.replace("\r\n", "\n")
+    assert ("\r\n" in old) == ("\r\n" in new) and (not old.endswith("\n")) == (not new.endswith("\n"))
+    create = next(s["sql"] for s in result.plan["statements"] if s["sql"].startswith("CREATE USER"))
+    assert "DEFAULT_WAREHOUSE = 'WH_" in create  # the first role's first warehouse, found by the name as written
+
+
+@SETTINGS
+@given(data=st.data(), drawn=styled_config(), flow=st.booleans(), old_key=st.booleans())
+def test_business_role_lists_round_trip_in_every_style(data, drawn, flow, old_key):
+    files = dict(drawn[0])
+    key = "tech_roles" if old_key else "technical_roles"
+    files["technical_role.yaml"] = "t1:\n  comment: one\nt2:\n  comment: two\nt3:\n  comment: three\n"
+    roles = files["business_role.yml"]
+    ind = " " * 4 if "\n    warehouse_usage" in roles else " " * 2
+    lists = "[t1, t2]  # bundles" if flow else f"\n{ind}{ind}- t1  # first\n{ind}{ind}- t2"
+    first = roles.index("\n") + 1
+    first = roles.index("\n", first) + 1  # after the first role's warehouse_usage line
+    files["business_role.yml"] = roles[:first] + f"{ind}{key}: {lists}\n{ind}comment: the first\n" + roles[first:]
+    base = _snapshot(files)
+    assert base.config.validation.valid, base.config.validation.errors
+    role = next(n for n in base.config.business_roles if "T1" in str(_current(files["business_role.yml"], n)).upper())
+    wanted = data.draw(st.lists(st.sampled_from(["T1", "T2", "T3"]), min_size=1, max_size=3, unique=True))
+    if sorted(wanted) == ["T1", "T2"]:
+        return
+    raw = {"name": role, "technical_roles": wanted, "justification": WHY}
+    result = preview(RECIPES["change-business-role"], raw, base)
+    assert result.ok, (result.field_errors, result.validation and result.validation.errors)
+    new = result.changes.files["business_role.yml"]
+    _only_entry_changed(files["business_role.yml"], new, role)
+    after = _current(new, role)
+    assert sorted(str(t).upper() for t in after[key]) == sorted(wanted)
+    assert ("technical_roles" in after) == (not old_key) and ("tech_roles" in after) == old_key
+    line = next(x for x in new.split("\n") if x.lstrip().startswith(f"{key}:"))
+    assert ("[" in line) == flow and (not flow or "# bundles" in line)
+    assert list(after)[:3] == ["warehouse_usage", key, "comment"]  # the key stays where it was
