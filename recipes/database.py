@@ -129,13 +129,22 @@ def _add(base: Snapshot, files: dict, kind: str, key: str, value: dict) -> str:
     return key
 
 
+def _folder_case(base: Snapshot, name: str) -> str:
+    """A new folder's name: lower-case when every database folder of the config is (SnowDDL reads
+    folder names case-insensitively; the repository's style is kept)."""
+    folders = [p.name for p in base.root.iterdir() if p.is_dir() and not p.name.startswith(("__", "."))]
+    letters = [f for f in folders if f.lower() != f.upper()]
+    return name.lower() if letters and all(f == f.lower() for f in letters) else name
+
+
 def build(base: Snapshot, req: NewDatabaseRequest) -> ChangeSet:
     files: dict[str, str | None] = {}
-    files[f"{req.name}/params.yaml"] = _params(
+    db = _folder_case(base, req.name)
+    files[f"{db}/params{base.suffix}"] = _params(
         {"comment": req.comment, "retention_time": req.retention_time, "is_transient": req.is_transient,
          "is_sandbox": req.is_sandbox}, f"{req.name}: requested through SnowTower.")
     for schema in req.schemas:
-        files[f"{req.name}/{schema}/params.yaml"] = _params({}, f"{req.name}.{schema}: requested through SnowTower.")
+        files[f"{db}/{_folder_case(base, schema)}/params{base.suffix}"] = _params({}, f"{req.name}.{schema}: requested through SnowTower.")
     monitor = warehouse = None
     if req.monitor:
         monitor = _add(base, files, "resource_monitor", req.monitor,

@@ -71,7 +71,8 @@ def test_recipes_edit_the_yml_and_capitalised_files_snowddl_reads(tmp_path, publ
         assert not any(f in result.changes.files for f in ("user.yaml", "warehouse.yaml", "business_role.yaml")), recipe
         assert not any(s.startswith(("DROP USER", "DROP ROLE", "DROP WAREHOUSE")) for s in statements(result)), recipe
     db = run("new-database", cases["new-database"][0], base)
-    assert {"warehouse.yml", "business_role.yml"} <= set(db.changes.files)
+    assert set(db.changes.files) == {"PROJ/params.yml", "PROJ/RAW/params.yml", "warehouse.yml", "business_role.yml"}
+    assert "\nproj_wh:\n" in db.changes.files["warehouse.yml"] and "    - proj_wh\n" in db.changes.files["business_role.yml"]
 
 
 def test_old_tech_role_file_and_tech_roles_key_are_kept(tmp_path):
@@ -446,3 +447,11 @@ def test_a_byte_order_mark_does_not_hide_the_first_entry(tmp_path):
     assert base.config.validation.valid and base.config.users == ["ALEX"]
     grant = run("grant-role", {"name": "alex", "business_roles": ["r1"]}, base)
     assert grant.ok and grant.changes.files["user.yaml"] == "\ufeffalex:\n  email: a@example.com\n  business_roles:\n    - r1\n"
+
+
+def test_new_files_follow_the_configs_suffix_and_folder_case(tmp_path):
+    base = snap(tmp_path / "c", dict(LOWER, **{"raw_db/params.yml": "comment: raw\n", "raw_db/landing/params.yml": ""}))
+    result = run("new-database", {"name": "PROJ", "schemas": "RAW", "business_roles": "READ"}, base)
+    assert result.ok, result.field_errors
+    assert set(result.changes.files) == {"proj/params.yml", "proj/raw/params.yml", "business_role.yml"}
+    assert "\nproj_read:\n" in result.changes.files["business_role.yml"]

@@ -235,9 +235,20 @@ def normalise(rel: str) -> str:
     return path.with_suffix("").as_posix().lower() if path.suffix in SUFFIXES else path.as_posix().lower()
 
 
+def suffix_of(root: Path) -> str:
+    """The suffix the config's own root files use (".yml" when most do), for files a recipe creates."""
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return ".yaml"
+    yml = sum(1 for n in names if n.endswith(".yml"))
+    return ".yml" if yml > sum(1 for n in names if n.endswith(".yaml")) else ".yaml"
+
+
 def root_file(root: Path, kind: str, overlay: dict[str, str | None] | None = None) -> str:
     """The file (relative to the config folder) SnowDDL reads for a root file kind ("user", ...):
-    the one present in any case and either suffix, or `<kind>.yaml` when there is none yet."""
+    the one present in any case and either suffix, or `<kind>` with the config's usual suffix
+    (suffix_of) when there is none yet."""
     wanted = ROOT_FILES.get(kind, (kind,))
     present: dict[str, str] = {}
     try:
@@ -254,4 +265,4 @@ def root_file(root: Path, kind: str, overlay: dict[str, str | None] | None = Non
     for stem in wanted:
         if stem in present:
             return present[stem]
-    return f"{wanted[0]}.yaml"
+    return wanted[0] + suffix_of(root)

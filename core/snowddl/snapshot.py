@@ -42,10 +42,17 @@ class Snapshot:
     def file(self, kind: str) -> str:
         """The file SnowDDL reads for a root file kind ("user", "business_role", "technical_role",
         "warehouse", ...): `user.yml`, `User.yaml`, `tech_role.yaml` as the config names it;
-        `<kind>.yaml` when the config has none yet."""
+        `<kind>` with the config's usual suffix when it has none yet."""
         if kind not in self._files:
             self._files[kind] = read.root_file(self.root, kind)
         return self._files[kind]
+
+    @property
+    def suffix(self) -> str:
+        """".yml" or ".yaml": the one the config's own files use, for files a recipe creates."""
+        if ".suffix" not in self._files:
+            self._files[".suffix"] = read.suffix_of(self.root)
+        return self._files[".suffix"]
 
 
 # A snapshot keeps SnowDDL's blueprints (and, once planned against, a baseline): on a 5,000-users config
