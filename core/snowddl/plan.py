@@ -547,7 +547,8 @@ def not_previewed(*configs: SnowDDLConfig) -> list[str]:
                     if any(getattr(bp, "event_table", None) for bp in bps.values()):
                         labels.add("DATABASE_EVENT_TABLE")
                 elif bps:
-                    labels.add(_resolver_label(resolver))
+                    kind = type(next(iter(bps.values()))).__name__.removesuffix("Blueprint")
+                    labels.add(_type_label(kind) if kind != "Role" else _resolver_label(resolver))
             except Exception:  # a resolver that needs the account to know its objects: say it is left out
                 labels.add(_type_label(resolver_cls.__name__.removesuffix("Resolver")))
         if engine is not None:
