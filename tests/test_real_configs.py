@@ -455,3 +455,15 @@ def test_new_files_follow_the_configs_suffix_and_folder_case(tmp_path):
     assert result.ok, result.field_errors
     assert set(result.changes.files) == {"proj/params.yml", "proj/raw/params.yml", "business_role.yml"}
     assert "\nproj_read:\n" in result.changes.files["business_role.yml"]
+
+
+def test_an_oversized_issue_body_is_refused_unread(monkeypatch, capsys):
+    import io
+
+    from portal import issue_form
+
+    seen = []
+    monkeypatch.setattr(issue_form, "parse_issue_form", lambda body, recipe: seen.append(body) or {})
+    monkeypatch.setattr("sys.stdin", io.StringIO("### User name\n" + "x" * 200_000))
+    assert issue_form.main(["--recipe", "new-user"]) == 1
+    assert seen == [] and "longer than 65536 characters" in capsys.readouterr().err
