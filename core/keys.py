@@ -51,6 +51,28 @@ def _looks_private(text: str) -> bool:
         return False
 
 
+# A PEM or OpenSSH private key block, PuTTY's key file, or a run of base64 long enough to be a key's body.
+_PRIVATE_BLOCK = re.compile(r"-----\s*BEGIN[A-Z0-9 ]*PRIVATE KEY\s*-----|PuTTY-User-Key-File-\d|PRIVATE-KEY-\d", re.I)
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{40,}={0,2}(?:[ \t]*\r?\n[ \t]*[A-Za-z0-9+/]{4,}={0,2})*")
+MAX_SCANNED = 1_000_000  # characters of one value looked at; longer values are refused by their field first
+
+
+def contains_private_key(text: object) -> bool:
+    """True if free text (a justification, a comment, a name) holds a private key: a PEM or OpenSSH
+    "PRIVATE KEY" block, a PuTTY key, or a bare base64 body that decodes to a private key. Words such as
+    "my private key expired" do not count. Linear in the text's length."""
+    value = str(text or "")[:MAX_SCANNED]
+    if _PRIVATE_BLOCK.search(value):
+        return True
+    for run in _BASE64_RUN.finditer(value):
+        lines = run.group(0).split()
+        # The whole run (a wrapped body), without a word glued on either end, or one line alone.
+        candidates = {"".join(lines), "".join(lines[1:]), "".join(lines[:-1]), *lines}
+        if any(len(body) >= 60 and _looks_private(body) for body in candidates):
+            return True
+    return False
+
+
 def parse_public_key(field: str, value: object) -> PublicKey:
     text = "" if value is None else str(value).strip()
     if not text:

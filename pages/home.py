@@ -2,13 +2,14 @@
 import streamlit as st
 
 from core.changes.model import Status
+from core.plaintext import md_escape
 from portal import ui
 from recipes import RECIPES
 
 services, actor = ui.services(), ui.viewer()
 snapshot = services.snapshot()
 
-st.title(f"Welcome, {actor.name.split()[0]}")
+st.title(f"Welcome, {md_escape(actor.name.split()[0])}")
 st.caption("Ask for Snowflake access here. Every request becomes a reviewed change to the SnowDDL configuration; merging it deploys.")
 
 mine = services.changes.list(requester=actor.username)
@@ -52,4 +53,4 @@ with right:
     )
     st.caption(f"{services.settings.base_branch} at `{snapshot.sha[:8]}`")
     for commit in services.changes.recent_commits(5):
-        st.markdown(f"- `{commit['sha'][:8]}` {commit['subject']} · {commit['author']} · {ui.when(commit['at'])}")
+        st.markdown(f"- `{commit['sha'][:8]}` {md_escape(commit['subject'])} · {md_escape(commit['author'])} · {ui.when(commit['at'])}")

@@ -2,6 +2,7 @@
 import streamlit as st
 
 from core.changes.model import Status
+from core.plaintext import inline_code, md_escape
 from portal import ui, widgets
 from portal.recipe_form import start_resubmit
 from recipes import RECIPES
@@ -18,18 +19,19 @@ _HIDDEN = {"rsa_public_key", "rsa_public_key_2", "justification"}
 
 for cr in requests:
     with st.container(border=True):
-        st.markdown(f"**{cr.ref} {cr.title}** {ui.status_badge(cr.status)}")
+        st.markdown(f"**{cr.ref} {md_escape(cr.title)}** {ui.status_badge(cr.status)}")
         recipe = RECIPES.get(cr.recipe)
-        st.caption(f"{recipe.title if recipe else cr.recipe} · submitted {ui.when(cr.created_at)} · branch `{cr.branch}`")
+        st.caption(f"{recipe.title if recipe else cr.recipe} · submitted {ui.when(cr.created_at)} · branch {inline_code(cr.branch)}")
         if cr.url:
             st.markdown(f"[Open the pull request]({cr.url})")
         if cr.request.get("until"):
-            st.markdown(f":orange-badge[time-bound] access until **{cr.request['until']}**")
+            st.markdown(f":orange-badge[time-bound] access until **{md_escape(cr.request['until'])}**")
         events = services.changes.events(cr)
         if cr.status == Status.CHANGES_REQUESTED:
             asked = next((e for e in reversed(events) if e.action == "changes_requested"), None)
-            st.warning(f"**{asked.actor if asked else 'A reviewer'}** asked for changes: {asked.detail if asked else ''}",
-                       icon=":material/rate_review:")
+            st.warning(f"**{md_escape(asked.actor) if asked else 'A reviewer'}** asked for changes:", icon=":material/rate_review:")
+            if asked and asked.detail:
+                st.text(asked.detail)  # the reviewer's words, as typed
             if recipe and recipe.page:
                 if st.button("Edit and resubmit", key=f"my_requests.edit.{cr.id}", type="primary"):
                     start_resubmit(cr, asked.detail if asked else "")

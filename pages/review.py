@@ -3,6 +3,7 @@ import streamlit as st
 
 from core.changes.base import ChangeError
 from core.changes.model import Status
+from core.plaintext import inline_code, md_escape
 from portal import ui, widgets
 from portal.operations import ApproveRequest, MergeRequest, RejectRequest, RequestChanges
 from portal.operations.guards import approvals
@@ -23,13 +24,14 @@ labels = {cr.id: f"{cr.ref} {cr.title} · {cr.requester} · {cr.status.label}" f
 chosen = st.selectbox("Request", list(labels), format_func=labels.get, key="review.selected")
 cr = services.changes.get(chosen)
 
-st.subheader(f"{cr.ref} {cr.title}")
-st.markdown(f"{ui.status_badge(cr.status)} requested by **{cr.requester}** on {ui.when(cr.created_at)} · branch `{cr.branch}`")
+st.subheader(f"{cr.ref} {md_escape(cr.title)}")
+st.markdown(f"{ui.status_badge(cr.status)} requested by **{md_escape(cr.requester)}** on {ui.when(cr.created_at)} · branch {inline_code(cr.branch)}")
 have = approvals(services, cr)
-st.caption(f"Approvals: {len(have)} of {services.settings.required_approvals} needed" + (f" ({', '.join(have)})" if have else ""))
+st.caption(f"Approvals: {len(have)} of {services.settings.required_approvals} needed" + (f" ({md_escape(', '.join(have))})" if have else ""))
 
 st.markdown("**Justification**")
-st.markdown("\n".join(f"> {line}" for line in cr.justification.splitlines()))
+with st.container(border=True):
+    st.text(cr.justification)  # as typed: never Markdown or HTML
 details, change, history = st.tabs(["Request", "Change", "History"])
 with details:
     st.json({k: v for k, v in cr.request.items() if k not in ("rsa_public_key", "rsa_public_key_2")}, expanded=True)
@@ -41,30 +43,39 @@ with history:
     widgets.timeline(services.changes.events(cr))
 
 
-def run(operation, done: str) -> None:
+def act(make, done: str, request_id: int, head_sha: str) -> None:
+    """A button's callback: runs before the next run of this script, with the id and head commit of
+    the request that was on screen when the button was drawn, never what the selection is now."""
+    comment = st.session_state.get(f"review.comment.{request_id}", "")
     try:
-        operation.execute()
+        make(request_id, head_sha, comment).execute()
     except ChangeError as exc:
-        st.error(str(exc))
+        st.session_state["review.error"] = str(exc)
         return
     st.session_state["review.flash"] = done
-    st.rerun()
 
 
+error = st.session_state.pop("review.error", None)
+if error:
+    st.error(md_escape(error, starts_line=True))
 own = cr.requester == actor.username
 if own:
     st.warning("This is your own request: another approver must review it.")
-comment = st.text_area("Comment for the requester", key=f"review.comment.{cr.id}", placeholder="Required to ask for changes or reject")
+st.text_area("Comment for the requester", key=f"review.comment.{cr.id}", placeholder="Required to ask for changes or reject")
+# Every button's key and callback carry the request on screen (id and head commit): if it leaves the
+# queue or changes before the click is handled, the operation says so and acts on nothing else.
+on_screen = (cr.id, cr.head_sha)
 cols = st.columns(4)
-if cols[0].button("Approve", type="primary", disabled=own or cr.status == Status.APPROVED, key="review.approve"):
-    run(ApproveRequest(services, actor, cr.id, comment), f"{cr.ref} approved.")
-if cols[1].button("Request changes", disabled=own, key="review.changes"):
-    run(RequestChanges(services, actor, cr.id, comment), f"Changes requested on {cr.ref}.")
-if cols[2].button("Reject", disabled=own, key="review.reject"):
-    run(RejectRequest(services, actor, cr.id, comment), f"{cr.ref} rejected.")
+cols[0].button("Approve", type="primary", disabled=own or cr.status == Status.APPROVED, key=f"review.approve.{cr.id}",
+               on_click=act, args=(lambda i, h, c: ApproveRequest(services, actor, i, c, h), f"{cr.ref} approved.", *on_screen))
+cols[1].button("Request changes", disabled=own, key=f"review.changes.{cr.id}",
+               on_click=act, args=(lambda i, h, c: RequestChanges(services, actor, i, c, h), f"Changes requested on {cr.ref}.", *on_screen))
+cols[2].button("Reject", disabled=own, key=f"review.reject.{cr.id}",
+               on_click=act, args=(lambda i, h, c: RejectRequest(services, actor, i, c, h), f"{cr.ref} rejected.", *on_screen))
 if actor.can("admin"):
     ready = cr.status == Status.APPROVED
-    if cols[3].button("Merge and deploy", type="primary", disabled=not ready, key="review.merge",
-                      help=None if ready else "Needs approval first"):
-        deployed = " and deployed" if services.settings.mode == "demo" else "; the merge-deploy workflow deploys it"
-        run(MergeRequest(services, actor, cr.id), f"{cr.ref} merged into {services.settings.base_branch}{deployed}.")
+    deployed = " and deployed" if services.settings.mode == "demo" else "; the merge-deploy workflow deploys it"
+    cols[3].button("Merge and deploy", type="primary", disabled=not ready, key=f"review.merge.{cr.id}",
+                   help=None if ready else "Needs approval first", on_click=act,
+                   args=(lambda i, h, c: MergeRequest(services, actor, i, h),
+                         f"{cr.ref} merged into {services.settings.base_branch}{deployed}.", *on_screen))

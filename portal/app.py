@@ -1,6 +1,7 @@
 """SnowTower's entry script: a frame of sign-in, navigation for the viewer's roles and the sidebar.
 
-Run by `snowtower demo` / `snowtower serve` (or `streamlit run portal/app.py`).
+Run by `snowtower demo` / `snowtower serve` (or `streamlit run portal/app.py`). Everything below runs
+inside errors.guard: an unexpected exception shows an error id, never a traceback.
 """
 from __future__ import annotations
 
@@ -13,42 +14,74 @@ if str(ROOT) not in sys.path:  # streamlit puts the script's folder on the path,
 
 import streamlit as st  # noqa: E402
 
-from portal import auth, ui  # noqa: E402
+from core.plaintext import inline_code, md_escape  # noqa: E402
+from core.workspace import Workspace  # noqa: E402
+from portal import auth, errors, ui  # noqa: E402
+from portal.settings import load_settings  # noqa: E402
 
 st.set_page_config(page_title="SnowTower", page_icon=":material/ac_unit:", layout="wide")
 st.logo(str(ROOT / "portal" / "assets" / "logo.svg"), size="large")
 
-services = ui.services()
-if services.settings.mode == "demo":
-    auth.ensure_demo_logins(services.workspace.auth_path)
 
-actor, authenticator = auth.sign_in(services.workspace.auth_path)
-if actor is None:
-    st.session_state.pop(ui.VIEWER_KEY, None)
+def only_page(render, title: str, url_path: str) -> None:
+    """A navigation of one hidden page: no page of the portal is reachable, none is listed."""
+    st.navigation([st.Page(render, title=title, url_path=url_path)], position="hidden").run()
 
-    def signed_out() -> None:
-        with st.columns([1, 2, 1])[1]:
-            if services.settings.mode == "demo":
-                st.info("Demo logins: **requester**, **approver** or **admin**, password **demo**.", icon=":material/info:")
-            st.caption("SnowTower: self-service Snowflake access, reviewed as code.")
 
-    # A navigation of one hidden page: no page of the portal is reachable, none is listed.
-    st.navigation([st.Page(signed_out, title="Sign in", url_path="sign-in")], position="hidden").run()
-    st.stop()
-st.session_state[ui.VIEWER_KEY] = actor
+def frame() -> None:
+    settings = load_settings()
+    st.set_option("client.showErrorDetails", errors.error_details(settings.mode))
+    auth_path = Workspace(settings.workspace).auth_path
+    if settings.mode == "demo":
+        auth.ensure_demo_logins(auth_path)
+    try:
+        signed = auth.sign_in(auth_path, auth.lockout_for(settings), settings.mode)
+    except auth.UsersFileError as exc:
+        st.session_state.pop(ui.VIEWER_KEY, None)
 
-sections = {
-    "": [ui.page("home", default=True)],
-    "Request": [ui.page("my_requests")],
-    **{title: [ui.page(key) for key in keys] for title, keys in ui.REQUEST_SECTIONS.items()},
-}
-if actor.can("approver"):
-    sections["Review"] = [ui.page("review")]
+        def setup() -> None:
+            st.title("SnowTower needs its first users")
+            st.text(f"Sign-in is not possible: {exc}")
+            st.caption("On the server, in the SnowTower workspace, an operator runs:")
+            st.code("snowtower users add LOGIN --role admin --name 'First Last' --email name@company.com", language="bash")
+            st.caption("Then reload this page. `snowtower users --help` lists the other user commands.")
 
-with st.sidebar:
-    st.markdown(f"Signed in as **{actor.name}**  \n`{actor.username}` · {', '.join(actor.roles)}")
-    authenticator.logout("Sign out", location="sidebar", key="signout")
-    if services.settings.mode == "demo":
-        st.caption(f"Demo workspace: `{services.workspace.root}`")
+        only_page(setup, "Set up", "setup")
+        return
+    actor = signed.actor
+    if actor is None:
+        st.session_state.pop(ui.VIEWER_KEY, None)
 
-st.navigation(sections, expanded=True).run()  # expanded: every request page stays visible
+        def signed_out() -> None:
+            with st.columns([1, 2, 1])[1]:
+                if signed.message:
+                    st.error(signed.message, icon=":material/lock:")
+                if settings.mode == "demo":
+                    st.info("Demo logins: **requester**, **approver** or **admin**, password **demo**.", icon=":material/info:")
+                st.caption("SnowTower: self-service Snowflake access, reviewed as code.")
+
+        only_page(signed_out, "Sign in", "sign-in")
+        return
+    st.session_state[ui.VIEWER_KEY] = actor
+    services = ui.services()
+
+    sections = {
+        "": [ui.page("home", default=True)],
+        "Request": [ui.page("my_requests")],
+        **{title: [ui.page(key) for key in keys] for title, keys in ui.REQUEST_SECTIONS.items()},
+    }
+    if actor.can("approver"):
+        sections["Review"] = [ui.page("review")]
+    if actor.can("admin"):
+        sections.setdefault("Admin", []).append(ui.page("logins"))
+
+    with st.sidebar:
+        st.markdown(f"Signed in as **{md_escape(actor.name)}**  \n{inline_code(actor.username)} · {', '.join(actor.roles)}")
+        signed.authenticator.logout("Sign out", location="sidebar", key="signout")
+        if services.settings.mode == "demo":
+            st.caption(f"Demo workspace: `{services.workspace.root}`")
+
+    st.navigation(sections, expanded=True).run()  # expanded: every request page stays visible
+
+
+errors.guard(frame, "portal")

@@ -203,14 +203,44 @@ def cmd_request(args) -> int:
     return code
 
 
+def _loopback(address: str) -> bool:
+    import ipaddress
+
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
+
+
+DEMO_REMOTE_WARNING = """
+WARNING: the SnowTower demo is served on {address}, beyond this machine.
+  Its logins (requester, approver, admin) share the public password 'demo': anyone who reaches this
+  port can sign in as an admin, approve and merge. Serve it on a network you trust, and use
+  `snowtower serve` with your own users (`snowtower users add`) for anything else.
+"""
+
+
 def cmd_demo(args) -> int:
     from portal.auth import DEMO_PASSWORD, DEMO_USERS, ensure_demo_logins
     from portal.services import build_services
     from portal.settings import load_settings
 
+    # Why: the demo logins' password is public; beyond localhost anyone could sign in as an admin.
+    if not _loopback(args.address):
+        if not args.allow_remote:
+            raise UsageError(f"--address {args.address} serves the demo beyond this machine, where anyone can sign in "
+                             "with the public demo logins; add --allow-remote if that is what you want.")
+        print(DEMO_REMOTE_WARNING.format(address=args.address), file=sys.stderr, flush=True)
     workspace = Path(args.workspace).expanduser().resolve()
     existed = (workspace / "repo.git" / "HEAD").is_file()
-    services = build_services(load_settings(workspace))
+    settings = load_settings(workspace)
+    # Why: demo logins in a production workspace would be refused anyway, and would hide its setup page.
+    if settings.mode != "demo":
+        raise UsageError(f"{workspace} is a {settings.mode} workspace (its settings.toml says so): serve it with "
+                         "`snowtower serve`, with logins from `snowtower users add`.")
+    services = build_services(settings)
     ensure_demo_logins(services.workspace.auth_path)
     print(f"SnowTower demo workspace: {workspace} ({'reused' if existed else 'created'})")
     print(f"  git repository: {services.workspace.repo_path}  (git clone it to look around)")
@@ -226,16 +256,61 @@ def cmd_serve(args) -> int:
 
 
 def _serve(workspace: Path, port: int, address: str) -> int:
+    from portal.errors import error_details
+    from portal.settings import load_settings
+
     host = "localhost" if address in ("127.0.0.1", "0.0.0.0", "::") else address
     print(f"  portal: http://{host}:{port}", flush=True)
     env = dict(os.environ, SNOWTOWER_WORKSPACE=str(workspace))
     argv = [
         sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "portal" / "app.py"),
         "--server.port", str(port), "--server.address", address,
+        # Tracebacks stay in the server's log outside the demo (the entry script sets it again per run).
+        "--client.showErrorDetails", error_details(load_settings(workspace).mode),
     ]
     os.chdir(REPO_ROOT)  # Streamlit reads .streamlit/config.toml from the working folder
     os.execvpe(sys.executable, argv, env)
     return 0  # not reached
+
+
+def cmd_users(args) -> int:
+    from core.workspace import Workspace
+    from portal import auth
+    from portal.settings import load_settings
+
+    settings = load_settings(args.workspace)
+    path = Workspace(settings.workspace).auth_path
+    lockout = auth.lockout_for(settings)
+    if args.action == "unlock":
+        login = args.login.strip().lower()
+        cleared = lockout.clear(login)
+        print(f"{login}: {'unlocked; failed sign-ins forgotten' if cleared else 'was not locked (no failed sign-ins)'}")
+        return 0
+    if args.action == "list":
+        try:
+            users = auth.read_users(path, "demo")["credentials"]["usernames"]
+        except auth.UsersFileError as exc:
+            raise UsageError(str(exc)) from None
+        status = lockout.status()
+        for login, entry in sorted(users.items()):
+            failures, until = status.get(login, (0, None))
+            lock = f"LOCKED until {until:%Y-%m-%d %H:%M} UTC" if until else (f"{failures} failed sign-in(s)" if failures else "")
+            print(f"{login:20} {','.join(entry['roles']) or '(no role: cannot sign in)':32} {lock}".rstrip())
+        return 0
+    # add
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"Password for {args.login}: ")
+        if getpass.getpass("Again: ") != password:
+            raise UsageError("the two passwords differ; nothing was written")
+    try:
+        auth.add_user(path, args.login, password, args.role or [], name=args.name or "", email=args.email or "")
+    except ValueError as exc:
+        raise UsageError(f"{exc} Nothing was written.") from None
+    lockout.clear(args.login)
+    print(f"{args.login.strip().lower()}: saved with role(s) {', '.join(args.role)} in {path}")
+    return 0
 
 
 def _recipe_names() -> list[str]:
@@ -251,7 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="create or reuse the demo workspace and serve the portal")
     p.add_argument("--workspace", default=os.environ.get("SNOWTOWER_WORKSPACE") or str(DEFAULT_WORKSPACE))
     p.add_argument("--port", type=int, default=8501)
-    p.add_argument("--address", default="127.0.0.1", help="interface to listen on (0.0.0.0 for all)")
+    p.add_argument("--address", default="127.0.0.1", help="interface to listen on (0.0.0.0 for all: needs --allow-remote)")
+    p.add_argument("--allow-remote", action="store_true",
+                   help="serve the demo beyond localhost although its logins' password is public")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("serve", help="serve the portal with the configured backends")
@@ -259,6 +336,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--address", default="127.0.0.1")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("users", help="the portal's logins: add (or change) one, list them, unlock a locked one")
+    users = p.add_subparsers(dest="action", required=True)
+    u = users.add_parser("add", help="add a login or replace its password and roles (asks for the password)")
+    u.add_argument("login")
+    u.add_argument("--role", action="append", choices=["requester", "approver", "admin"], required=True,
+                   help="repeat for several roles")
+    u.add_argument("--name", help="full name shown in the portal")
+    u.add_argument("--email")
+    u.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    u = users.add_parser("list", help="logins, roles and lock-out state")
+    u = users.add_parser("unlock", help="lift a login's sign-in lock-out and forget its failed attempts")
+    u.add_argument("login")
+    for u in users.choices.values():
+        u.add_argument("--workspace", default=None, help="the workspace (default $SNOWTOWER_WORKSPACE or ~/.snowtower/demo)")
+    p.set_defaults(func=cmd_users)
 
     p = sub.add_parser("validate", help="validate a SnowDDL config folder (exit 0 valid, 1 invalid, 2 usage)")
     p.add_argument("dir", nargs="?", default="snowddl")

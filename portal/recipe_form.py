@@ -14,7 +14,8 @@ import streamlit as st
 
 from core.changes.base import ChangeError
 from core.keys import PRIVATE_KEY_MESSAGE, generate_key_pair
-from portal import ui, widgets
+from core.plaintext import md_escape
+from portal import errors, ui, widgets
 from portal.operations import PreviewRequest, ResubmitRequest, SubmitRequest
 from recipes import RECIPES, FieldErrors
 from recipes.base import Field, Recipe
@@ -25,8 +26,9 @@ PENDING_KEY = "snowtower.resubmit"  # {"recipe", "id", "raw", "comment"} handed 
 
 def start_resubmit(cr, comment: str = "") -> None:
     """Open the recipe's page with the request's fields filled in, to edit and resubmit it."""
-    st.session_state[PENDING_KEY] = {"recipe": cr.recipe, "id": cr.id, "ref": cr.ref, "raw": dict(cr.request), "comment": comment}
     recipe = RECIPES[cr.recipe]
+    raw = recipe.form_values(ui.services().snapshot(), dict(cr.request)) if recipe.form_values else dict(cr.request)
+    st.session_state[PENDING_KEY] = {"recipe": cr.recipe, "id": cr.id, "ref": cr.ref, "raw": raw, "comment": comment}
     st.switch_page(ui.page(recipe.page))
 
 
@@ -88,6 +90,7 @@ class RecipeForm:
         else:
             st.session_state[key] = "" if value is None else str(value)
 
+    @errors.guarded_callback
     def load_current(self) -> None:
         """on_change of the target picker: start the form from the object's current values."""
         name = st.session_state.get(self._key("name"))
@@ -121,18 +124,20 @@ class RecipeForm:
         return out
 
     # -- callbacks ---------------------------------------------------------------------------------
+    @errors.guarded_callback
     def on_preview(self) -> None:
         st.session_state.pop(self._key("submitted"), None)
         raw = self.raw()
         preview = PreviewRequest(self.services, self.recipe, raw).execute()
         for f in self.recipe.fields:
-            if f.kind == "key" and preview.field_errors.get(f.name) == PRIVATE_KEY_MESSAGE:
-                # A private key was pasted: drop it from the form and from memory at once.
+            if f.kind in ("key", "text", "textarea", "int") and preview.field_errors.get(f.name) == PRIVATE_KEY_MESSAGE:
+                # A private key was pasted (in any field): drop it from the form and from memory at once.
                 st.session_state[self._key(f.name)] = ""
                 raw.pop(f.name, None)
         st.session_state[self._key("preview")] = preview
         st.session_state[self._key("raw")] = raw
 
+    @errors.guarded_callback
     def on_submit(self) -> None:
         preview = st.session_state.get(self._key("preview"))
         resubmit = st.session_state.get(self._key("resubmit"))
@@ -155,6 +160,7 @@ class RecipeForm:
         for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(self.K)]:
             del st.session_state[key]
 
+    @errors.guarded_callback
     def on_generate(self, field_name: str) -> None:
         passphrase = st.session_state.get(self._key("passphrase")) or None
         pair = generate_key_pair(passphrase)
@@ -167,7 +173,7 @@ class RecipeForm:
         preview = st.session_state.get(self._key("preview"))
         if preview and name in preview.field_errors:
             f = self.recipe.field(name)
-            st.error(f"{f.label if f else name} {preview.field_errors[name]}", icon=":material/error:")
+            st.error(f"{f.label if f else name} {md_escape(preview.field_errors[name])}", icon=":material/error:")
 
     def widget(self, f: Field) -> None:
         key = self._key(f.name)
@@ -222,13 +228,14 @@ class RecipeForm:
         st.caption(intro)
         resubmit = st.session_state.get(self._key("resubmit"))
         if resubmit:
-            st.info(f"Editing **{resubmit['ref']}**, sent back by a reviewer"
-                    + (f": “{resubmit['comment']}”" if resubmit.get("comment") else "")
-                    + ". Resubmitting updates the same branch and asks for a fresh review.", icon=":material/edit:")
+            st.info(f"Editing **{resubmit['ref']}**, sent back by a reviewer. Resubmitting updates the same branch "
+                    "and asks for a fresh review.", icon=":material/edit:")
+            if resubmit.get("comment"):
+                st.text(f"The reviewer's comment: {resubmit['comment']}")  # as typed: never Markdown or HTML
             st.button("Stop editing", key=self._key("cancel"), on_click=self.on_cancel_resubmit)
         submitted = st.session_state.get(self._key("submitted"))
         if submitted:
-            st.success(f"Submitted as {submitted}. Follow it under My requests.", icon=":material/task_alt:")
+            st.success(f"Submitted as {md_escape(submitted)}. Follow it under My requests.", icon=":material/task_alt:")
             st.page_link(ui.page("my_requests"), label="My requests", icon=":material/list_alt:")
         fields = self.visible()
         for f in fields:
@@ -255,7 +262,7 @@ class RecipeForm:
                               key=self._key("submit"), on_click=self.on_submit)
         error = st.session_state.pop(self._key("error"), None)
         if error:
-            st.error(error, icon=":material/error:")
+            st.error(md_escape(error, starts_line=True), icon=":material/error:")
 
 
 def recipe_page(recipe_name: str, prefix: str, intro: str, **kwargs) -> RecipeForm:

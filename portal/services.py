@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from core.changes.base import ChangeBackend
 from core.changes.git import GitRepo
 from core.changes.local import LocalChanges
+from core.changes.model import Actor, Status
 from core.changes.store import Store
 from core.snowddl.snapshot import Snapshot, plan_between_commits, snapshot_at
 from core.workspace import Workspace, ensure_demo_workspace
-from portal.settings import EXAMPLE_CONFIG, Settings, github_secrets
+from portal.settings import EXAMPLE_CONFIG, Settings, github_secrets, signing_key
 
 
 @dataclass
@@ -41,10 +42,11 @@ def build_github(settings: Settings, ws: Workspace, clients=None):
         app_id=settings.github_app_id or secrets.get("app_id"),
         installation_id=settings.github_installation_id or secrets.get("installation_id"),
         timeout=settings.github_timeout, seconds_between_requests=settings.github_seconds_between_requests,
-        seconds_between_writes=settings.github_seconds_between_writes,
+        seconds_between_writes=settings.github_seconds_between_writes, portal_login=settings.github_portal_login,
+        deploy_login=settings.github_deploy_login, approvers=dict(settings.github_approvers),
     )
     return GitHubChanges(clients or connect(cfg), cfg, ws.cache_dir, settings.base_branch, settings.config_dir,
-                         settings.required_approvals)
+                         settings.required_approvals, signing_key=signing_key(settings))
 
 
 def build_services(settings: Settings) -> Services:
@@ -54,5 +56,12 @@ def build_services(settings: Settings) -> Services:
         return Services(settings, ws, Store(ws.db_path), build_github(settings, ws))
     ws, _ = ensure_demo_workspace(settings.workspace, EXAMPLE_CONFIG, settings.base_branch)
     store = Store(ws.db_path)
-    changes = LocalChanges(GitRepo(ws.repo_path), store, ws.cache_dir, settings.base_branch, settings.config_dir)
+    changes = LocalChanges(GitRepo(ws.repo_path), store, ws.cache_dir, settings.base_branch, settings.config_dir,
+                           settings.required_approvals)
+    changes.repair()  # a crash of the last run left nothing half-done (see LocalChanges.repair)
+    if settings.mode == "demo":
+        # In the demo merging deploys: a merge whose deployment record a crash cut off is deployed now.
+        for cr in changes.list(statuses=[Status.MERGED]):
+            changes.record_deployment(cr, Actor("snowtower"), f"demo deployment recorded after an interrupted merge: "
+                                                              f"baseline is now {cr.merged_sha[:8]}")
     return Services(settings, ws, store, changes)

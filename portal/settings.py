@@ -33,11 +33,25 @@ class Settings:
     github_timeout: int = 15  # seconds per request
     github_seconds_between_requests: float = 0.0
     github_seconds_between_writes: float = 0.25
+    signin_max_attempts: int = 10  # wrong passwords in a row that lock a login ...
+    signin_lockout_minutes: int = 15  # ... for this long (or until `snowtower users unlock LOGIN`)
+    # GitHub login -> portal username of an approver: whose native GitHub reviews count (with write
+    # permission on the repository, and never on their own request). Env: "login=user,login2=user2".
+    github_approvers: dict = field(default_factory=dict)
+    github_portal_login: str = ""  # the portal's own GitHub login; "": learned from the credentials
+    github_deploy_login: str = "github-actions[bot]"  # whose "deployed" event comments count (merge-deploy workflow)
     extra: dict = field(default_factory=dict)
 
 
 def _typed(name: str, value):
     kind = {f.name: f.type for f in fields(Settings)}[name]
+    if kind == "dict":
+        if isinstance(value, str):  # from the environment: login=user,login2=user2
+            pairs = [p.partition("=") for p in value.split(",") if p.strip()]
+            value = {k.strip(): v.strip() for k, _, v in pairs}
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) and v for k, v in value.items()):
+            raise ValueError(f"{name} must map GitHub logins to portal usernames")
+        return {k.lower(): v for k, v in value.items()}
     if not isinstance(value, str) or kind == "str":
         return value
     return {"int": int, "float": float}.get(kind, str)(value)
@@ -65,6 +79,8 @@ def load_settings(workspace: str | Path | None = None) -> Settings:
     settings = Settings(workspace=root, **typed, extra={k: v for k, v in values.items() if k not in known})
     if settings.backend not in ("local", "github"):
         raise ValueError(f"backend must be local or github, not {settings.backend!r}")
+    if settings.signin_max_attempts < 1 or settings.signin_lockout_minutes < 1:
+        raise ValueError("signin_max_attempts and signin_lockout_minutes must be 1 or more")
     if settings.backend == "github" and not settings.github_repository:
         raise ValueError("backend = github needs github_repository = OWNER/NAME")
     return settings
@@ -91,3 +107,34 @@ def github_secrets(settings: Settings) -> dict:
         out["app_id"] = str(section.get("app_id") or "") or None
         out["installation_id"] = int(section.get("installation_id") or 0) or None
     return out
+
+
+def signing_key(settings: Settings) -> bytes:
+    """The key that signs request records kept on GitHub (core.changes.metadata.sign): environment
+    SNOWTOWER_SIGNING_KEY, then st.secrets [snowtower] signing_key, else a random key generated once
+    into the workspace (`signing.key`, readable by its owner only). Never a setting, never shown."""
+    value = os.environ.get("SNOWTOWER_SIGNING_KEY")
+    if not value and "streamlit" in sys.modules:
+        try:
+            import streamlit as st
+
+            value = dict(st.secrets.get("snowtower", {})).get("signing_key")
+        except Exception:  # no secrets.toml: fall back to the workspace's key
+            value = None
+    if value:
+        return str(value).encode("utf-8")
+    path = settings.workspace / "signing.key"
+    if not path.is_file():
+        import secrets
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)  # first writer wins: two processes never end up with two keys
+        except FileExistsError:
+            pass
+        tmp.unlink(missing_ok=True)
+    return path.read_text(encoding="utf-8").strip().encode("utf-8")

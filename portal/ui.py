@@ -28,6 +28,7 @@ PAGES = {
     "change_warehouse": ("change_warehouse.py", "Resize a warehouse", ":material/speed:"),
     "my_requests": ("my_requests.py", "My requests", ":material/list_alt:"),
     "review": ("review.py", "Review queue", ":material/fact_check:"),
+    "logins": ("logins.py", "Logins", ":material/lock_person:"),
 }
 
 

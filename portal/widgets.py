@@ -4,12 +4,13 @@ from __future__ import annotations
 import streamlit as st
 
 from core.changes.model import Event
+from core.plaintext import inline_code, md_escape
 from portal.ui import when
 
 _ACTIONS = {
     "submitted": "Submitted", "approved": "Approved", "changes_requested": "Changes requested",
     "commented": "Commented", "resubmitted": "Resubmitted", "rejected": "Rejected", "rebased": "Branch updated",
-    "merged": "Merged", "deployed": "Deployed",
+    "voided": "Back to review", "merged": "Merged", "deployed": "Deployed",
 }
 
 
@@ -28,7 +29,7 @@ def preview_panel(preview) -> None:
     core's offline plan, the DDL it would run)."""
     st.subheader("Preview")
     if preview.changes is not None:
-        st.markdown(preview.changes.summary)
+        st.markdown(md_escape(preview.changes.summary, starts_line=True))
     validation_view(preview.validation.to_dict() if preview.validation else None)
     diff_view(preview.diff)
     plan_view(preview.plan)
@@ -43,7 +44,7 @@ def plan_view(plan) -> None:
     plan = Plan.from_dict(plan) if isinstance(plan, dict) else plan
     st.markdown("**SnowDDL plan** (offline, against the deployed configuration)" if plan.mode == "offline" else "**SnowDDL plan** (live)")
     for error in plan.errors:
-        st.warning(error, icon=":material/warning:")
+        st.warning(md_escape(error, starts_line=True), icon=":material/warning:")
     if not plan.statements and not plan.errors:
         st.info("SnowDDL would run no statement.")
     if plan.statements:
@@ -73,7 +74,7 @@ def validation_view(validation: dict | None) -> None:
         st.error(f"SnowDDL validation failed with {len(validation.get('errors', []))} error(s).", icon=":material/error:")
     for problem in validation.get("errors", []) + validation.get("warnings", []):
         where = ":".join(str(x) for x in (problem.get("file"), problem.get("line")) if x)
-        st.markdown(f"- `{where or 'config'}` {problem.get('message')}")
+        st.markdown(f"- {inline_code(where or 'config')} {md_escape(problem.get('message'))}")
 
 
 def _cell(text: str) -> str:
@@ -84,5 +85,5 @@ def timeline(events: list[Event]) -> None:
     """Each status change with its time, oldest first."""
     rows = ["| When | What | Who | Note |", "|---|---|---|---|"]
     for e in events:
-        rows.append(f"| {when(e.at)} | **{_ACTIONS.get(e.action, e.action)}** | {e.actor} | {_cell(e.detail)} |")
+        rows.append(f"| {when(e.at)} | **{_ACTIONS.get(e.action, e.action)}** | {md_escape(e.actor)} | {md_escape(e.detail)} |")
     st.markdown("\n".join(rows))

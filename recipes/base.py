@@ -61,6 +61,9 @@ class Recipe(Generic[R]):
     # For recipes that change an existing object: its current values in the form parse() takes,
     # so a form can start from them (target name -> raw fields). Pure, like build.
     current: Callable[[Snapshot, str], dict] | None = None
+    # For recipes whose stored request is intent (items added / removed), not the form's fields: the form's
+    # values for a stored request on `base`, to edit and resubmit it. Pure. None: the request is the form.
+    form_values: Callable[[Snapshot, dict], dict] | None = None
     description: str = ""  # one line for the home page and --help
     page: str = ""  # the key of its page in portal.ui.PAGES
     # The files it may change, as glob patterns over the config folder; "{name}" is the request's name.

@@ -31,8 +31,12 @@ _LISTS = (
 class BusinessRoleRequest:
     name: str
     justification: str
-    lists: tuple[tuple[str, tuple[str, ...] | None], ...]  # key -> items (None: unchanged)
+    # A new role: key -> items. A change: key -> None (never whole lists: see `edits`).
+    lists: tuple[tuple[str, tuple[str, ...] | None], ...]
     comment: str | None = None
+    # A change, as intent: (key, items added, items removed). Rebuilt on a newer base, it adds and removes
+    # exactly these, so an item another request removed meanwhile never comes back.
+    edits: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = ()
 
     def get(self, key: str):
         return dict(self.lists).get(key)
@@ -105,6 +109,11 @@ def _to_dict(req: BusinessRoleRequest) -> dict:
     for k, v in req.lists:
         if v is not None:
             out[k] = list(v)
+    for key, added, removed in req.edits:
+        if added:
+            out[f"{key}{ADD}"] = list(added)
+        if removed:
+            out[f"{key}{REMOVE}"] = list(removed)
     if req.comment is not None:
         out["comment"] = req.comment
     out["justification"] = req.justification
@@ -124,22 +133,37 @@ def current(base: Snapshot, name: str) -> dict:
     return out
 
 
+ADD, REMOVE = "_add", "_remove"  # intent keys of a stored change request: schema_read_add, warehouse_usage_remove, ...
+INTENT_KEYS = tuple(f"{k}{suffix}" for k in LIST_KEYS for suffix in (ADD, REMOVE))
+
+
 def parse_change(raw: dict[str, Any], base: Snapshot) -> BusinessRoleRequest:
+    """A form gives whole lists (what the role should hold); a stored request gives intent
+    (`KEY_add`, `KEY_remove`). Either way the request keeps only the intent, against `base`: items
+    to add that it lacks, items to remove that it has."""
     c = Collector()
     name = existing(c, "name", raw.get("name"), base.config.business_roles, "a business role")
     lists = _lists(c, raw, base, only_given=True)
+    intent = {k: _lists(c, {key: raw[f"{key}{k}"] for key in LIST_KEYS if f"{key}{k}" in raw}, base, only_given=True)
+              for k in (ADD, REMOVE)}
     comment = (c.check(fields.free_text, "comment", raw.get("comment"), max_len=300) or "") if "comment" in raw else None
     why = c.check(fields.justification, raw.get("justification"))
-    refuse_unknown(c, raw, CHANGE_FIELDS)
+    refuse_unknown(c, {k: v for k, v in raw.items() if k not in INTENT_KEYS}, CHANGE_FIELDS)
+    edits: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
     if name and not c.errors:
         now = current(base, name)
-        changed = [k for k, v in lists.items() if v is not None and v != now[k]]
-        if comment is not None and comment != now["comment"]:
-            changed.append("comment")
-        if not changed:
+        for key in LIST_KEYS:
+            want, add, drop = lists[key], intent[ADD][key] or [], intent[REMOVE][key] or []
+            if want is not None:
+                add, drop = add + [x for x in want if x not in now[key]], drop + [x for x in now[key] if x not in want]
+            added = tuple(dict.fromkeys(x for x in add if x not in now[key]))
+            removed = tuple(dict.fromkeys(x for x in drop if x in now[key] and x not in added))
+            if added or removed:
+                edits.append((key, added, removed))
+        if not edits and not (comment is not None and comment != now["comment"]):
             c.add("name", f"nothing to change: {name} already has exactly this access.")
     c.raise_if_any()
-    return BusinessRoleRequest(name, why, tuple((k, None if v is None else tuple(v)) for k, v in lists.items()), comment)
+    return BusinessRoleRequest(name, why, tuple((k, None) for k in LIST_KEYS), comment, tuple(edits))
 
 
 def build_change(base: Snapshot, req: BusinessRoleRequest) -> ChangeSet:
@@ -148,11 +172,9 @@ def build_change(base: Snapshot, req: BusinessRoleRequest) -> ChangeSet:
     now = current(base, req.name)
     role = entry(base, rel, req.name) or {}
     notes = []
-    for key, items in req.lists:
-        if items is None:
-            continue
-        removed = [x for x in now[key] if x not in items]
-        added = [x for x in items if x not in now[key]]
+    for key, added, removed in req.edits:
+        removed = [x for x in removed if x in now[key]]
+        added = [x for x in added if x not in now[key]]
         spelled = list_key(role, key)  # tech_roles stays tech_roles: never a second key of the same meaning
         # Added first, then removed: a list whose every item is replaced never empties, so its key
         # stays where it was (and keeps its style and comment).
@@ -172,8 +194,21 @@ def build_change(base: Snapshot, req: BusinessRoleRequest) -> ChangeSet:
                      + duplicate_note(base, rel, req.name))
 
 
+def form_values(base: Snapshot, request: dict) -> dict:
+    """A stored change request as a form shows it: the role's current lists with its intent applied."""
+    name = str(request.get("name") or "")
+    out: dict[str, Any] = {"name": name, "justification": request.get("justification", "")}
+    now = current(base, name.upper()) if name else {k: [] for k in LIST_KEYS}
+    for key in LIST_KEYS:
+        drop = set(request.get(f"{key}{REMOVE}") or [])
+        out[key] = [x for x in now[key] if x not in drop] + [x for x in request.get(f"{key}{ADD}") or [] if x not in now[key]]
+    out["comment"] = request["comment"] if "comment" in request else now.get("comment", "")
+    return out
+
+
 CHANGE_BUSINESS_ROLE: Recipe[BusinessRoleRequest] = Recipe(
     "change-business-role", "Change a business role", CHANGE_FIELDS, parse_change, build_change, _to_dict,
-    current=current, description="Add or remove schemas, warehouses or technical roles of a business role",
+    current=current, form_values=form_values,
+    description="Add or remove schemas, warehouses or technical roles of a business role",
     page="change_business_role", touches=(ROLE_FILE,),
 )

@@ -73,6 +73,7 @@ class Pull:
     closed_at: str | None = None
     merge_commit_sha: str | None = None
     head_sha_at_close: str | None = None
+    merged_by: str | None = None
     labels: list[str] = field(default_factory=list)
     reviews: list[dict] = field(default_factory=list)
     comments: list[dict] = field(default_factory=list)
@@ -93,6 +94,8 @@ class FakeGitHub:
         self.git = GitRepo(path)
         self.tokens = dict(tokens or {"bot-token": "snowtower-bot"})
         self.apps: dict[int, dict] = {}  # app id -> {"public_key": pem, "installation": id}
+        # login -> repository permission (admin | maintain | write | triage | read); others: read
+        self.permissions: dict[str, str] = {}
         self.lock = threading.RLock()
         self.pulls: dict[int, Pull] = {}
         self.next_number = 1
@@ -223,6 +226,7 @@ class FakeGitHub:
             "body": pr.body, "user": self._user(pr.author), "created_at": pr.created_at,
             "updated_at": pr.updated_at or pr.created_at, "closed_at": pr.closed_at, "merged_at": pr.merged_at,
             "merged": pr.merged, "merge_commit_sha": pr.merge_commit_sha, "mergeable": mergeable,
+            "merged_by": self._user(pr.merged_by) if pr.merged_by else None,
             "mergeable_state": ("clean" if mergeable else "dirty") if mergeable is not None else "unknown",
             "labels": [{"name": n, "url": f"{self.repo_url}/labels/{n}"} for n in pr.labels],
             "head": {"ref": pr.head, "sha": head_sha, "label": f"{self.owner}:{pr.head}"},
@@ -353,6 +357,8 @@ class FakeGitHub:
 
     def _route_app(self, app_id: int, method: str, path: str):
         installation = self.apps[app_id]["installation"]
+        if method == "GET" and path == "/app":
+            return 200, {"id": app_id, "slug": "snowtower", "name": "SnowTower", "owner": self._user(self.owner)}, {}
         if method == "GET" and path == f"/repos/{self.owner}/{self.name}/installation":
             return 200, {"id": installation, "app_id": app_id, "account": self._user(self.owner)}, {}
         if method == "POST" and path == f"/app/installations/{installation}/access_tokens":
@@ -372,6 +378,13 @@ class FakeGitHub:
         rest = path[len(base):]
         if rest == "" and method == "GET":
             return 200, self._repo_json(), {}
+
+        m = re.match(r"^/collaborators/([^/]+)/permission$", rest)
+        if m and method == "GET":
+            login = m.group(1)
+            permission = self.permissions.get(login, "read")
+            return 200, {"permission": "write" if permission == "maintain" else ("read" if permission == "triage" else permission),
+                         "role_name": permission, "user": self._user(login)}, {}
 
         # git refs
         m = re.match(r"^/git/(refs?)/(heads/.+)$", rest)
@@ -429,6 +442,12 @@ class FakeGitHub:
                 raise HTTPError(404, "Not Found")
             shas = self.git.git("rev-list", f"--max-count={int(query.get('per_page', 30))}", sha).split()
             return 200, [{"sha": s, "url": f"{self.repo_url}/commits/{s}", "commit": self._commit_json(s)} for s in shas], {}
+        m = re.match(r"^/commits/([0-9a-f]{40})$", rest)
+        if m and method == "GET":
+            if not self._exists(m.group(1), "commit"):
+                raise HTTPError(404, "Not Found")
+            return 200, {"sha": m.group(1), "url": f"{self.repo_url}/commits/{m.group(1)}",
+                         "commit": self._commit_json(m.group(1))}, {}
         m = re.match(r"^/tarball/(.+)$", rest)
         if m and method == "GET":
             sha = self.git.rev(m.group(1)) or self.git.rev(f"refs/heads/{m.group(1)}")
@@ -510,7 +529,7 @@ class FakeGitHub:
                 raise HTTPError(422, "Unprocessable Entity", errors=["Body is required"])
             state = {"APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED", "COMMENT": "COMMENTED"}[event]
             review = {"id": self._new_id(), "user": self._user(who), "body": body.get("body", ""), "state": state,
-                      "submitted_at": _stamp(), "commit_id": self._head(pr.head)}
+                      "submitted_at": _stamp(), "commit_id": body.get("commit_id") or self._head(pr.head)}
             pr.reviews.append(review)
             return 200, review, {}
         if sub == "/files" and method == "GET":
@@ -521,7 +540,7 @@ class FakeGitHub:
             return 200, [{"filename": line.split("\t")[1], "status": status.get(line[0], "modified")}
                          for line in out.splitlines()], {}
         if sub == "/merge" and method == "PUT":
-            return 200, self._merge(pr, body), {}
+            return 200, self._merge(pr, body, who), {}
         raise HTTPError(404, "Not Found")
 
     # -- operations --------------------------------------------------------------------------------
@@ -562,8 +581,9 @@ class FakeGitHub:
                 raise HTTPError(422, "Parent SHA does not exist or is not a commit object")
             args += ["-p", parent]
         author = body.get("author") or {"name": "snowtower-bot", "email": "bot@example.com"}
+        committer = body.get("committer") or {"name": "GitHub", "email": "noreply@github.com"}
         env = {"GIT_AUTHOR_NAME": author["name"], "GIT_AUTHOR_EMAIL": author["email"],
-               "GIT_COMMITTER_NAME": "GitHub", "GIT_COMMITTER_EMAIL": "noreply@github.com"}
+               "GIT_COMMITTER_NAME": committer["name"], "GIT_COMMITTER_EMAIL": committer["email"]}
         sha = self.git.git(*args, input=body["message"].encode(), env=env).strip()
         return self._commit_json(sha)
 
@@ -583,7 +603,7 @@ class FakeGitHub:
         self.pulls[pr.number] = pr
         return self._pull_json(pr)
 
-    def _merge(self, pr: Pull, body: dict) -> dict:
+    def _merge(self, pr: Pull, body: dict, who: str = "") -> dict:
         if pr.state != "open":
             raise HTTPError(405, "Pull Request is not mergeable")
         head, base_sha = self._head(pr.head), self._head(pr.base)
@@ -605,7 +625,7 @@ class FakeGitHub:
         except (RefMoved, GitError):
             raise HTTPError(409, "Base branch was modified. Review and try the merge again.") from None
         pr.state, pr.merged, pr.merged_at, pr.closed_at = "closed", True, _stamp(), _stamp()
-        pr.merge_commit_sha, pr.head_sha_at_close = sha, head
+        pr.merge_commit_sha, pr.head_sha_at_close, pr.merged_by = sha, head, who or None
         return {"sha": sha, "merged": True, "message": "Pull Request successfully merged"}
 
     def _tarball(self, sha: str) -> bytes:

@@ -11,6 +11,12 @@ from portal.settings import EXAMPLE_CONFIG
 from tests.github_server import FakeGitHub
 
 BOT_TOKEN = "bot-token"
+# Who is who on the test server: the portal's bot; alice, an approver's GitHub account (mapped to the
+# portal user "approver" in the settings, with write permission); riley, the requester's GitHub
+# account (mapped to "requester"); mallory, an outsider with read access; the deploy workflow.
+TOKENS = {BOT_TOKEN: "snowtower-bot", "alice-token": "alice", "riley-token": "riley", "mallory-token": "mallory",
+          "actions-token": "github-actions[bot]"}
+APPROVERS = {"alice": "approver", "riley": "requester"}
 
 
 def write_settings(workspace, server: FakeGitHub, github_timeout: int = 10, **extra) -> None:
@@ -18,7 +24,10 @@ def write_settings(workspace, server: FakeGitHub, github_timeout: int = 10, **ex
     lines = ["[snowtower]", 'backend = "github"', f'github_repository = "{server.full_name}"',
              f'github_base_url = "{server.base_url}"', f"github_timeout = {github_timeout}",
              "github_seconds_between_writes = 0.0"]
-    lines += [f"{k} = {v!r}" if isinstance(v, str) else f"{k} = {v}" for k, v in extra.items()]
+    tables = {k: v for k, v in extra.items() if isinstance(v, dict)}
+    lines += [f"{k} = {v!r}" if isinstance(v, str) else f"{k} = {v}" for k, v in extra.items() if k not in tables]
+    for name, table in tables.items():
+        lines += ["", f"[snowtower.{name}]", *[f'"{k}" = "{v}"' for k, v in table.items()]]
     (workspace / "settings.toml").write_text("\n".join(lines).replace("'", '"') + "\n")
 
 
@@ -42,7 +51,8 @@ def github_template(tmp_path_factory):
 @pytest.fixture
 def github(tmp_path, github_template):
     server = FakeGitHub(tmp_path / "github", timeout_sleep=2.5, template=github_template,
-                        tokens={BOT_TOKEN: "snowtower-bot", "alice-token": "alice"})
+                        tokens=dict(TOKENS))
+    server.permissions.update({"snowtower-bot": "admin", "alice": "write", "riley": "write", "github-actions[bot]": "write"})
     server.start()
     yield server
     server.stop()
@@ -54,5 +64,12 @@ def gh_services(tmp_path, github, monkeypatch):
     from portal.settings import load_settings
 
     monkeypatch.setenv("SNOWTOWER_GITHUB_TOKEN", BOT_TOKEN)
-    write_settings(tmp_path / "ws", github)
+    write_settings(tmp_path / "ws", github, github_approvers=APPROVERS)
     return fast_retries(build_services(load_settings(tmp_path / "ws")))
+
+
+def as_user(server: FakeGitHub, token: str):
+    """The server's repository through real PyGithub, signed in with `token` (someone other than the portal)."""
+    from github import Auth, Github
+
+    return Github(auth=Auth.Token(token), base_url=server.base_url, retry=None, seconds_between_writes=0).get_repo(server.full_name)

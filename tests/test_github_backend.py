@@ -36,6 +36,7 @@ def test_backend_is_chosen_by_settings(gh_services):
 def test_open_is_one_commit_one_branch_one_labelled_pr_in_8_calls(gh_services, github, people, new_user_raw):
     main = github.git.branch_head("main")
     preview = PreviewRequest(gh_services, RECIPE, new_user_raw()).execute()
+    assert gh_services.changes.portal_login == "snowtower-bot"  # learned once per process (GET /user), not per request
     github.reset_calls()
     cr = SubmitRequest(gh_services, people["requester"], RECIPE, new_user_raw(), preview.base_sha).execute()
     assert len(github.calls) == OPEN_CALLS == 8, github.calls
@@ -63,6 +64,7 @@ def test_the_number_of_calls_does_not_grow_with_the_number_of_files(gh_services,
     backend = gh_services.changes
     base = backend.base_head()
     files = {f"generated/file_{i}.yaml": f"n: {i}\n" for i in range(40)}
+    backend.portal_login  # noqa: B018 - learned once per process, not part of opening a request
     github.reset_calls()
     cr = backend.open(recipe="bulk", title="Forty files", body="b", requester=people["requester"], justification="j",
                       request={"n": 40}, files=files, base_sha=base, validation={"valid": True})
@@ -99,14 +101,15 @@ def test_required_approvals_is_a_setting_and_counts_github_reviews(tmp_path, git
     from tests.github_support import fast_retries, write_settings
 
     monkeypatch.setenv("SNOWTOWER_GITHUB_TOKEN", "bot-token")
-    write_settings(tmp_path / "ws2", github, required_approvals=2)
+    write_settings(tmp_path / "ws2", github, required_approvals=2, github_approvers={"alice": "blake"})
     services = fast_retries(build_services(load_settings(tmp_path / "ws2")))
     cr = submit(services, people["requester"], new_user_raw())
     cr = ApproveRequest(services, people["approver"], cr.id).execute()
     assert cr.status == Status.OPEN
     with pytest.raises(ChangeError, match="needs 2 approval"):
         MergeRequest(services, people["admin"], cr.id).execute()
-    # A person approving on GitHub itself counts as the second approval.
+    # An approver (GitHub login mapped to a portal approver, with write permission) approving on GitHub
+    # itself counts as the second approval.
     alice = Github(auth=Auth.Token("alice-token"), base_url=github.base_url, retry=None, seconds_between_writes=0)
     alice.get_repo(github.full_name).get_pull(cr.id).create_review(event="APPROVE", body="ok from GitHub")
     assert services.changes.get(cr.id).status == Status.APPROVED
@@ -233,8 +236,9 @@ def test_the_merge_deploy_workflow_s_label_and_comment_show_as_deployed(gh_servi
     ApproveRequest(gh_services, people["approver"], cr.id).execute()
     cr = MergeRequest(gh_services, people["admin"], cr.id).execute()
     assert cr.status == Status.MERGED  # on GitHub, merging does not deploy: the workflow does
-    # What .github/workflows/merge-deploy.yml does after `snowddl apply`:
-    actions = Github(auth=Auth.Token("alice-token"), base_url=github.base_url, retry=None, seconds_between_writes=0)
+    # What .github/workflows/merge-deploy.yml does after `snowddl apply`, as the workflow's own identity
+    # (github-actions[bot], settings.github_deploy_login): only its and the portal's event comments count.
+    actions = Github(auth=Auth.Token("actions-token"), base_url=github.base_url, retry=None, seconds_between_writes=0)
     issue = actions.get_repo(github.full_name).get_issue(cr.id)
     issue.add_to_labels("deployed")
     issue.create_comment(meta.embed("Deployed to Snowflake.", meta.EVENT, {"actor": "github-actions", "action": "deployed",

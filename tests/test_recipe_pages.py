@@ -97,7 +97,8 @@ def test_my_requests_shows_the_reviewers_comment_and_resubmits_on_the_same_branc
     cr = SubmitRequest(services, people["requester"], recipe, raw, PreviewRequest(services, recipe, raw).execute().base_sha).execute()
     RequestChanges(services, people["approver"], cr.id, "Use FINANCE_ANALYST instead").execute()
     at = page("my_requests", people["requester"])
-    assert any("Use FINANCE_ANALYST instead" in w.value for w in at.warning)
+    assert any("asked for changes" in w.value for w in at.warning)
+    assert [t.value for t in at.text] == ["Use FINANCE_ANALYST instead"]  # the comment, as plain text
     assert "Changes requested" in texts(at)
     # The page hands the request to the recipe's page, which starts from its fields.
     from portal.recipe_form import PENDING_KEY

@@ -16,6 +16,24 @@ class BaseMoved(ChangeError):
     """The base branch moved since the change was computed: it must be computed again."""
 
 
+class HeadMoved(ChangeError):
+    """The request's content changed since the reviewer saw it: the decision was not recorded."""
+
+
+class AlreadyResolved(ChangeError):
+    """The request left the queue (merged, deployed or rejected) before the action reached it."""
+
+
+class ReturnedToReview(ChangeError):
+    """Merging rebuilt the change on a moved base and the result differs from what was approved:
+    approvals were voided and the request is back in review. Nothing was merged."""
+
+
+def resolved_message(cr: ChangeRequest, by: str | None) -> str:
+    """`#12 is already merged by dana.` (or rejected / deployed), for a request that left the queue."""
+    return f"{cr.ref} is already {cr.status.label}" + (f" by {by}" if by else "") + "; nothing was done."
+
+
 class ChangeBackend(ABC):
     base_branch: str = "main"
     config_dir: str = "snowddl"
@@ -47,11 +65,23 @@ class ChangeBackend(ABC):
     def events(self, cr: ChangeRequest) -> list[Event]: ...
 
     @abstractmethod
-    def review(self, cr: ChangeRequest, actor: Actor, decision: str, comment: str, new_status: Status) -> ChangeRequest: ...
+    def review(self, cr: ChangeRequest, actor: Actor, decision: str, comment: str,
+               seen_head: str | None = None) -> ChangeRequest:
+        """Record `decision` (approve | request_changes | reject | comment) by `actor` on request `cr.id`
+        and return the request with its new status, computed by core.changes.approval from every
+        review that counts, in the same write. `seen_head`: the head commit the reviewer saw; if the
+        request's head is another commit now, HeadMoved is raised and nothing is recorded. A request
+        that left the queue meanwhile raises AlreadyResolved (saying who merged or rejected it)."""
 
     @abstractmethod
     def update_branch(self, cr: ChangeRequest, files: dict[str, str | None], base_sha: str, actor: Actor,
-                      reason: str, validation: dict, request: dict | None = None) -> ChangeRequest: ...
+                      reason: str, validation: dict, request: dict | None = None,
+                      decision: str = "rebase") -> ChangeRequest:
+        """Replace the request's one commit by `files` on `base_sha`, the requester staying its git
+        author and `actor` its committer. `decision` is recorded with the new head in the same write:
+        "rebase" (same change on a newer base: approvals stand), "resubmit" (the requester changed it)
+        or "void" (a rebuild changed the diff): both void earlier decisions. `request` replaces the
+        stored request when given. Raises ChangeError if the branch moved meanwhile."""
 
     @abstractmethod
     def merge(self, cr: ChangeRequest, actor: Actor) -> ChangeRequest: ...
@@ -62,4 +92,8 @@ class ChangeBackend(ABC):
 
     def comment(self, cr: ChangeRequest, actor: Actor, text: str) -> ChangeRequest:
         """A comment on the request that decides nothing (the status stays)."""
-        return self.review(cr, actor, "comment", text, cr.status)
+        return self.review(cr, actor, "comment", text)
+
+    def repair(self) -> list[str]:
+        """Finish or undo writes a crash interrupted; returns what was repaired, one line each."""
+        return []

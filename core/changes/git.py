@@ -53,9 +53,11 @@ class GitRepo:
         return self.rev(f"refs/heads/{branch}")
 
     def commit_files(
-        self, parent: str | None, files: dict[str, str | None], message: str, author: tuple[str, str]
+        self, parent: str | None, files: dict[str, str | None], message: str, author: tuple[str, str],
+        committer: tuple[str, str] = ("SnowTower", "snowtower@localhost"),
     ) -> str:
-        """A new commit on top of `parent` where each path gets the given text (None deletes it)."""
+        """A new commit on top of `parent` where each path gets the given text (None deletes it);
+        `author` and `committer` are (name, email)."""
         with tempfile.TemporaryDirectory() as tmp:
             env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
             if parent:
@@ -70,7 +72,7 @@ class GitRepo:
         name, mail = author
         who = {
             "GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": mail,
-            "GIT_COMMITTER_NAME": "SnowTower", "GIT_COMMITTER_EMAIL": "snowtower@localhost",
+            "GIT_COMMITTER_NAME": committer[0], "GIT_COMMITTER_EMAIL": committer[1],
         }
         args = ["commit-tree", tree, "-F", "-"] + (["-p", parent] if parent else [])
         return self.git(*args, input=message.encode("utf-8"), env=who).strip()
@@ -83,6 +85,21 @@ class GitRepo:
         )
         if proc.returncode != 0:
             raise RefMoved(f"{ref} moved or already exists: {proc.stderr.decode(errors='replace').strip()}")
+
+    def heads(self, prefix: str = "") -> dict[str, str]:
+        """Branch name -> commit, for the branches whose name starts with `prefix`."""
+        out = self.git("for-each-ref", "--format=%(objectname) %(refname)", f"refs/heads/{prefix}")
+        return {name[len("refs/heads/"):]: sha for sha, name in (line.split(" ", 1) for line in out.splitlines())}
+
+    def is_ancestor(self, old: str, new: str) -> bool:
+        """True when commit `old` is `new` or one of its ancestors."""
+        proc = subprocess.run(["git", "merge-base", "--is-ancestor", old, new], capture_output=True, env=self._env())
+        return proc.returncode == 0
+
+    def author_of(self, sha: str) -> tuple[str, str]:
+        """(name, email) of the author of commit `sha`."""
+        name, _, mail = self.git("log", "-1", "--format=%an%x1f%ae", sha).strip().partition("\x1f")
+        return name, mail
 
     def delete_ref(self, ref: str, old: str) -> None:
         self.git("update-ref", "-d", ref, old)

@@ -11,10 +11,14 @@ which GitHub refuses to duplicate for one head branch; reviews and comments only
 first attempt left nothing). A failure that remains becomes a ChangeError written for the user; a branch
 left without its PR is deleted, and if even that fails a retry of the same request resumes it.
 
-GitHub keeps who asked, the request and its validation in the PR body (core.changes.metadata). Reviews
-made in the portal are posted as GitHub reviews carrying the portal user and decision in metadata
-(event COMMENT, because GitHub refuses approvals by the PR's author, the identity the portal uses);
-native GitHub approvals by other people count too.
+Trust (docs/security.md): GitHub keeps who asked, the request, its branch, base and head commits and its
+validation in the PR body as a record signed by the portal (HMAC-SHA256, core.changes.metadata.sign); a
+PR counts only if the portal's own login opened it from the portal's branch prefix and its record
+verifies and names the PR's head. Reviews made in the portal are posted by the portal's login as
+GitHub reviews carrying the portal user, decision and head commit in metadata (event COMMENT, because
+GitHub refuses approvals by the PR's author, the identity the portal uses); metadata posted by any other
+account is text, never data. Native GitHub reviews count only from logins mapped to portal approvers
+(settings.github_approvers) with write permission, and an approval only for the PR's current head.
 """
 from __future__ import annotations
 
@@ -36,8 +40,10 @@ import requests
 from github import Auth, Github, GithubException, GithubIntegration, InputGitTreeElement
 
 from core.changes import metadata as meta
-from core.changes.base import BaseMoved, ChangeBackend, ChangeError
+from core.changes.approval import EVENT_ACTIONS, status_from_reviews
+from core.changes.base import AlreadyResolved, BaseMoved, ChangeBackend, ChangeError, HeadMoved, resolved_message
 from core.changes.model import Actor, ChangeRequest, Event, Review, Status
+from core.plaintext import fenced, inline_code, md_escape
 
 T = TypeVar("T")
 OPEN_CALLS = 8  # REST calls to open one change request (documented in docs/github.md; counted in a test)
@@ -65,6 +71,9 @@ class GitHubConfig:
     attempts: int = 4  # per call, where retrying is safe
     backoff: float = 0.5  # seconds before the first retry, doubled each time
     max_rate_limit_wait: float = 20.0  # wait for a rate-limit reset up to this long, else tell the user
+    portal_login: str = ""  # the portal's own login; "": learned once from the credentials
+    deploy_login: str = "github-actions[bot]"  # the merge-deploy workflow's login: its "deployed" events count
+    approvers: dict = field(default_factory=dict)  # GitHub login (lower case) -> portal username
 
     @property
     def owner_and_name(self) -> tuple[str, str]:
@@ -102,6 +111,13 @@ def connect(cfg: GitHubConfig) -> Callable[[], Github]:
         return Github(auth=auth, lazy=True, per_page=100, seconds_between_requests=cfg.seconds_between_requests,
                       seconds_between_writes=cfg.seconds_between_writes, **common)
 
+    def login() -> str:
+        """The login GitHub shows for what these credentials write: the token's user, or the App's bot."""
+        if cfg.token:
+            return client().get_user().login
+        return f"{GithubIntegration(auth=app, **common).get_app().slug}[bot]"
+
+    client.login = login  # type: ignore[attr-defined]
     return client
 
 
@@ -123,9 +139,20 @@ def _errors_text(exc: GithubException) -> str:
     return " ".join(p for p in parts if p)
 
 
+BRANCH_PREFIX = "snowtower/"
+WRITE_PERMISSIONS = ("admin", "maintain", "write")
+PERMISSION_TTL = 300.0  # seconds a collaborator's permission is trusted before it is asked again
+
+
 class GitHubChanges(ChangeBackend):
     def __init__(self, clients: Callable[[], Github], cfg: GitHubConfig, cache_dir: Path, base_branch: str = "main",
-                 config_dir: str = "snowddl", required_approvals: int = 1, sleep: Callable[[float], None] = time.sleep):
+                 config_dir: str = "snowddl", required_approvals: int = 1, sleep: Callable[[float], None] = time.sleep,
+                 signing_key: bytes = b""):
+        if not signing_key:
+            raise ChangeError("the GitHub backend needs a signing key for request records (see docs/security.md).")
+        self._signing_key = signing_key
+        self._login: str | None = cfg.portal_login or None
+        self._permissions: dict[str, tuple[float, str]] = {}
         self._clients = clients
         self._local = threading.local()
         self.cfg = cfg
@@ -149,6 +176,48 @@ class GitHubChanges(ChangeBackend):
     def gh_repo(self):
         self.gh  # noqa: B018 - makes this thread's client and repository
         return self._local.repo
+
+    # -- trust -----------------------------------------------------------------------------------
+    @property
+    def portal_login(self) -> str:
+        """The portal's own GitHub login, learned once: only what it posted is read back as data."""
+        if self._login is None:
+            learn = getattr(self._clients, "login", None)
+            login = self._call("reading the portal's GitHub identity", learn) if learn else self.gh.get_user().login
+            self._login = str(login)
+        return self._login
+
+    def _record(self, pr) -> dict | None:
+        """The PR's request record if the portal made it, else None: opened by the portal's login from
+        its branch prefix, signed with the portal's key, naming this PR's branch and head commit (or,
+        while an update is half-done, the head it replaces: `prev_head`, finished by `_resume`)."""
+        if not pr.head.ref.startswith(BRANCH_PREFIX) or not pr.user or pr.user.login != self.portal_login:
+            return None
+        data = meta.extract(pr.body, meta.REQUEST)
+        if not meta.verify(data, self._signing_key) or data.get("branch") != pr.head.ref:
+            return None
+        if pr.head.sha not in (data.get("head_sha"), data.get("prev_head")):
+            return None  # someone pushed to the branch: not what the portal built and reviewers saw
+        return data
+
+    def _sign(self, data: dict) -> str:
+        return meta.embed("", meta.REQUEST, meta.sign(data, self._signing_key)).strip()
+
+    def _permission(self, login: str) -> str:
+        hit = self._permissions.get(login)
+        if hit and time.monotonic() - hit[0] < PERMISSION_TTL:
+            return hit[1]
+
+        def read():
+            try:
+                return self.gh_repo.get_collaborator_permission(login)
+            except GithubException as exc:
+                if exc.status in (403, 404):
+                    return "none"
+                raise
+        permission = self._call(f"reading the permission of {login}", read)
+        self._permissions[login] = (time.monotonic(), permission)
+        return permission
 
     # -- calling GitHub --------------------------------------------------------------------------
     def _call(self, what: str, fn: Callable[[], T], *, retry: bool = True, done: Callable[[], T | None] | None = None) -> T:
@@ -291,9 +360,37 @@ class GitHubChanges(ChangeBackend):
 
     def get(self, request_id: int) -> ChangeRequest | None:
         pr = self._pull(int(request_id))
-        if pr is None or meta.extract(pr.body, meta.REQUEST) is None:
-            return None  # not a SnowTower pull request
-        return self._to_cr(pr, self._raw_reviews(pr) if pr.state == "open" else [])
+        if pr is None:
+            return None
+        data = self._record(pr)
+        if data is None:
+            return None  # not a SnowTower pull request, or one whose record does not verify
+        if pr.state == "open" and pr.head.sha != data.get("head_sha"):
+            pr = self._resume(pr, data)
+        cr = self._to_cr(pr, self._raw_reviews(pr) if pr.state == "open" else [])
+        if pr.state == "open" and cr.status == Status.REJECTED:  # a rejection stopped before the PR was closed
+            try:
+                self._call(f"closing #{pr.number}", lambda: pr.edit(state="closed"))
+            except GithubException as exc:
+                raise self._refused(f"finishing the rejection of #{pr.number}", exc) from None
+            self._delete_branch(pr.head.ref)
+        return cr
+
+    def _resume(self, pr, data: dict):
+        """Finish an update_branch that stopped after the signed record named the new head and before
+        the branch moved there (the commit exists; the record is the portal's): post its decision
+        (`pending` in the record) unless it is already there, then move the branch."""
+        pending = data.get("pending") or {}
+        try:
+            if pending:
+                posted = self._reviews_from(self._raw_reviews(pr), pr)
+                if not any(r.decision == pending.get("decision") and r.head_sha == data["head_sha"] for r in posted):
+                    who = Actor(str(pending.get("actor", "")), str(pending.get("actor_name", "")))
+                    self._post_review(pr, who, str(pending["decision"]), str(pending.get("reason", "")), data["head_sha"])
+            self._call(f"finishing the update of #{pr.number}", lambda: self._move_ref(pr.head.ref, data["head_sha"]))
+        except GithubException as exc:
+            raise self._refused(f"finishing the update of #{pr.number}", exc) from None
+        return self._pull(pr.number)
 
     def list(self, requester: str | None = None, statuses: list[Status] | None = None) -> list[ChangeRequest]:
         # Only open pull requests when only unresolved statuses are asked for (the review queue).
@@ -302,7 +399,7 @@ class GitHubChanges(ChangeBackend):
                            lambda: list(self.gh_repo.get_pulls(state=state, base=self.base_branch, sort="created", direction="desc")))
         out = []
         for pr in pulls:
-            data = meta.extract(pr.body, meta.REQUEST)
+            data = self._record(pr)
             if data is None or (requester and data.get("requester") != requester):
                 continue
             cr = self._to_cr(pr, [])
@@ -314,16 +411,17 @@ class GitHubChanges(ChangeBackend):
         return out
 
     def _to_cr(self, pr, raw_reviews: list) -> ChangeRequest:
-        data = meta.extract(pr.body, meta.REQUEST) or {}
+        data = self._record(pr) or {}
         labels = {label.name for label in pr.labels}
         if pr.merged:
             status = Status.DEPLOYED if DEPLOYED_LABEL in labels else Status.MERGED
         elif pr.state == "closed":
             status = Status.REJECTED
         else:
-            status = self._open_status(data.get("requester", ""), self._reviews_from(raw_reviews, pr))
+            status = status_from_reviews(self._reviews_from(raw_reviews, pr), data.get("requester", ""), self.required_approvals)
         return ChangeRequest(
-            id=pr.number, recipe=data.get("recipe", ""), title=pr.title, requester=data.get("requester", ""),
+            # The title from the signed record: anyone with write access can edit a PR's title.
+            id=pr.number, recipe=data.get("recipe", ""), title=data.get("title") or pr.title, requester=data.get("requester", ""),
             justification=data.get("justification", ""), request=data.get("request", {}), branch=pr.head.ref,
             base_sha=data.get("base_sha", ""), head_sha=pr.head.sha, status=status, created_at=_iso(pr.created_at),
             updated_at=_iso(pr.updated_at or pr.created_at), files=data.get("files", []),
@@ -331,32 +429,30 @@ class GitHubChanges(ChangeBackend):
             url=pr.html_url,
         )
 
-    def _open_status(self, requester: str, reviews: list[Review]) -> Status:
-        latest: dict[str, str] = {}
-        for r in reviews:
-            if r.decision == "resubmit":  # the content changed: earlier decisions were about other content
-                latest = {}
-            elif r.decision in ("approve", "request_changes") and r.reviewer != requester:
-                latest[r.reviewer] = r.decision
-        # As on GitHub, a reviewer's standing request for changes blocks the approvals of others.
-        if "request_changes" in latest.values():
-            return Status.CHANGES_REQUESTED
-        if sum(d == "approve" for d in latest.values()) >= self.required_approvals:
-            return Status.APPROVED
-        return Status.OPEN
-
     def _reviews_from(self, raw_reviews: list, pr) -> list[Review]:
+        """The reviews that count, in order: the portal's own (posted by its login, decision and head
+        commit in metadata) and native ones by mapped approvers with write permission (an approval
+        only for the PR's current head). Anything else is shown as a comment, with its GitHub login."""
         out = []
-        author = pr.user.login if pr.user else None
         for r in raw_reviews:
+            login = r.user.login if r.user else ""
             at = _iso(r.submitted_at)
-            data = meta.extract(r.body, meta.REVIEW)
+            data = meta.extract(r.body, meta.REVIEW) if login == self.portal_login else None
             if data:
-                out.append(Review(pr.number, data.get("reviewer", ""), data.get("decision", "comment"),
-                                  meta.visible(data.get("comment", "")), at))
-            elif r.user and r.user.login != author:  # a review made on GitHub by a person
-                decision = {"APPROVED": "approve", "CHANGES_REQUESTED": "request_changes"}.get(r.state, "comment")
-                out.append(Review(pr.number, r.user.login, decision, r.body or "", at))
+                out.append(Review(pr.number, str(data.get("reviewer", "")), str(data.get("decision", "comment")),
+                                  str(data.get("comment", "")), at, str(data.get("head_sha", ""))))
+                continue
+            if login == self.portal_login:
+                continue  # the portal's own text without a decision
+            mapped = self.cfg.approvers.get(login.lower())
+            decision = {"APPROVED": "approve", "CHANGES_REQUESTED": "request_changes"}.get(r.state, "comment")
+            if decision == "approve" and getattr(r, "commit_id", None) != pr.head.sha:
+                decision = "comment"  # an approval of an older commit approves nothing here
+            if not mapped or (decision != "comment" and self._permission(login) not in WRITE_PERMISSIONS):
+                out.append(Review(pr.number, f"{login} (GitHub)", "comment", meta.visible(r.body or ""), at,
+                                  getattr(r, "commit_id", "") or ""))
+                continue
+            out.append(Review(pr.number, mapped, decision, meta.visible(r.body or ""), at, getattr(r, "commit_id", "") or ""))
         return out
 
     def reviews(self, cr: ChangeRequest) -> list[Review]:
@@ -367,19 +463,26 @@ class GitHubChanges(ChangeBackend):
         pr = self._pull(cr.id)
         if pr is None:
             return []
-        data = meta.extract(pr.body, meta.REQUEST) or {}
+        data = self._record(pr) or {}
         events = [Event(cr.id, _iso(pr.created_at), data.get("requester", ""), "submitted", f"branch {pr.head.ref}")]
-        action = {"approve": "approved", "request_changes": "changes_requested", "reject": "rejected", "comment": "commented",
-                  "resubmit": "resubmitted"}
         for r in self._reviews_from(self._raw_reviews(pr), pr):
-            events.append(Event(cr.id, r.at, r.reviewer, action.get(r.decision, "commented"), r.comment))
+            events.append(Event(cr.id, r.at, r.reviewer, EVENT_ACTIONS.get(r.decision, "commented"), r.comment))
+        # Events count only from the portal itself and the merge-deploy workflow; anyone else's comment
+        # carrying an event block is text.
+        trusted = {self.portal_login, self.cfg.deploy_login}
+        merged_by = None
         for c in self._call(f"reading the comments of #{pr.number}", lambda: list(pr.get_issue_comments())):
-            ev = meta.extract(c.body, meta.EVENT)
-            if ev:
-                events.append(Event(cr.id, _iso(c.created_at), ev.get("actor", ""), ev.get("action", "commented"), ev.get("detail", "")))
+            ev = meta.extract(c.body, meta.EVENT) if c.user and c.user.login in trusted else None
+            if not ev:
+                continue
+            if ev.get("action") == "merged":  # who merged it in the portal (GitHub only knows the portal's login)
+                merged_by = str(ev.get("actor", "")) or None
+                continue
+            events.append(Event(cr.id, _iso(c.created_at), str(ev.get("actor", "")), str(ev.get("action", "commented")),
+                                str(ev.get("detail", ""))))
         if pr.merged:
-            events.append(Event(cr.id, _iso(pr.merged_at), data.get("merged_by", "") or "github", "merged",
-                                f"{self.base_branch} at {(pr.merge_commit_sha or '')[:8]}"))
+            by = merged_by or (pr.merged_by.login if getattr(pr, "merged_by", None) else "github")
+            events.append(Event(cr.id, _iso(pr.merged_at), by, "merged", f"{self.base_branch} at {(pr.merge_commit_sha or '')[:8]}"))
         # Times have one-second resolution: within a second, keep the lifecycle's own order.
         rank = {"submitted": 0, "merged": 8, "deployed": 9}
         return sorted(events, key=lambda e: (e.at, rank.get(e.action, 5)))
@@ -397,16 +500,19 @@ class GitHubChanges(ChangeBackend):
     def _paths(self, files: dict[str, str | None]) -> dict[str, str | None]:
         return {f"{self.config_dir}/{rel}" if self.config_dir else rel: text for rel, text in files.items()}
 
-    def _commit(self, base_sha: str, files: dict[str, str | None], message: str, who: Actor) -> str:
-        """One commit on `base_sha` with every file: base commit read, one tree, one commit (3 calls)."""
+    def _commit(self, base_sha: str, files: dict[str, str | None], message: str, who: Actor,
+                author: tuple[str, str] | None = None) -> str:
+        """One commit on `base_sha` with every file: base commit read, one tree, one commit (3 calls).
+        `who` is its author, or its committer when `author` (name, email) is given."""
         base_commit = self._call("reading the base commit", lambda: self.gh_repo.get_git_commit(base_sha))
         elements = [InputGitTreeElement(path, "100644", "blob", content=text) if text is not None
                     else InputGitTreeElement(path, "100644", "blob", sha=None)
                     for path, text in sorted(self._paths(files).items())]
         tree = self._call("writing the files", lambda: self.gh_repo.create_git_tree(elements, base_commit.tree))
         from github.InputGitAuthor import InputGitAuthor
-        author = InputGitAuthor(who.name or who.username, who.email or f"{who.username}@users.noreply.snowtower")
-        commit = self._call("writing the commit", lambda: self.gh_repo.create_git_commit(message, tree, [base_commit], author=author))
+        person = InputGitAuthor(who.name or who.username, who.email or f"{who.username}@users.noreply.snowtower")
+        extra = {"author": InputGitAuthor(*author), "committer": person} if author else {"author": person}
+        commit = self._call("writing the commit", lambda: self.gh_repo.create_git_commit(message, tree, [base_commit], **extra))
         return commit.sha
 
     # PyGithub 2.10's lazy get_git_ref() object writes to /git/ref/... (singular), which GitHub only
@@ -442,6 +548,9 @@ class GitHubChanges(ChangeBackend):
             # 1. The same request already open (a retry after a fault, a double click): resume it.
             existing = self._find_open_pull(branch)
             if existing is not None:
+                if self._record(existing) is None:
+                    raise ChangeError(f"pull request #{existing.number} holds this request's branch but was not made by "
+                                      "SnowTower (or was changed outside it); nothing was submitted.")
                 self._label(existing, recipe)
                 return self._to_cr(existing, [])
             # 2. Refuse a stale preview, as the local backend does.
@@ -457,10 +566,11 @@ class GitHubChanges(ChangeBackend):
         except GithubException as exc:
             raise self._refused("opening the change request", exc) from None
         # 7. The pull request; if it cannot be opened, the branch is removed again.
-        data = {"v": meta.VERSION, "key": key, "recipe": recipe, "requester": requester.username,
+        data = {"v": meta.VERSION, "key": key, "recipe": recipe, "title": title, "requester": requester.username,
                 "requester_name": requester.name, "justification": justification, "request": request,
-                "base_sha": base_sha, "files": sorted(files), "validation": validation}
-        pr_body = meta.embed(body, meta.REQUEST, data)
+                "branch": branch, "base_sha": base_sha, "head_sha": commit, "files": sorted(files),
+                "validation": validation}
+        pr_body = body.rstrip() + "\n\n" + self._sign(data) + "\n"
         try:
             pr = self._call("opening the pull request", lambda: self._create_pull(title, branch, pr_body))
         except (ChangeError, GithubException) as exc:
@@ -512,10 +622,26 @@ class GitHubChanges(ChangeBackend):
         except (ChangeError, GithubException):
             pass
 
-    def _post_review(self, pr, body: str, nonce: str) -> None:
+    def _post_review(self, pr, actor: Actor, decision: str, comment: str, head_sha: str) -> None:
+        """A portal review: posted by the portal's login as a COMMENT review on `head_sha`, with the
+        portal user, decision and head commit in metadata (the only reviews whose metadata is read)."""
+        words = {"approve": "approved", "request_changes": "asked for changes", "reject": "rejected", "comment": "commented",
+                 "resubmit": "edited and resubmitted the request", "void": "sent the request back to review",
+                 "rebase": "re-applied the request on a newer base"}
+        nonce = uuid.uuid4().hex
+        # What people typed stays text on GitHub: the name escaped, the comment in a block it cannot close.
+        text = (f"**{md_escape(actor.name or actor.username)}** ({inline_code(actor.username)}) {words[decision]} in SnowTower."
+                + (f"\n\n{fenced(comment)}" if comment else ""))
+        body = meta.embed(text, meta.REVIEW, {"reviewer": actor.username, "decision": decision, "comment": comment,
+                                              "head_sha": head_sha, "nonce": nonce})
+
         def done():
             return True if any(nonce in (r.body or "") for r in pr.get_reviews()) else None
-        self._call(f"recording the review on #{pr.number}", lambda: pr.create_review(body=body, event="COMMENT"), retry=False, done=done)
+
+        def post():
+            self.gh_repo.requester.requestJsonAndCheck(
+                "POST", f"{pr.url}/reviews", input={"body": body, "event": "COMMENT", "commit_id": head_sha})
+        self._call(f"recording the review on #{pr.number}", post, retry=False, done=done)
 
     def _post_event(self, pr, actor: Actor, action: str, detail: str, text: str) -> None:
         nonce = uuid.uuid4().hex
@@ -525,20 +651,34 @@ class GitHubChanges(ChangeBackend):
             return True if any(nonce in (c.body or "") for c in pr.get_issue_comments()) else None
         self._call(f"commenting on #{pr.number}", lambda: pr.create_issue_comment(body), retry=False, done=done)
 
-    def review(self, cr, actor, decision, comment, new_status):
+    def _open_pull(self, cr: ChangeRequest):
+        """The PR of `cr` if it is still open and its record verifies; else the reason as a ChangeError."""
         pr = self._pull(cr.id)
-        if pr is None:
-            raise ChangeError(f"pull request {cr.ref} no longer exists on GitHub.")
-        # Someone may have merged or closed it on GitHub meanwhile.
+        data = self._record(pr) if pr is not None else None
+        if pr is None or data is None:
+            raise ChangeError(f"{cr.ref} is not a SnowTower request (or its record does not verify); nothing was done.")
         if pr.state != "open":
-            raise ChangeError(f"request {cr.ref} changed meanwhile (it is closed on GitHub); reload and try again.")
-        words = {"approve": "approved", "request_changes": "asked for changes", "reject": "rejected", "comment": "commented",
-                 "resubmit": "edited and resubmitted the request"}
-        nonce = uuid.uuid4().hex
-        text = f"**{actor.name or actor.username}** (`{actor.username}`) {words[decision]} in SnowTower." + (f"\n\n{comment}" if comment else "")
-        body = meta.embed(text, meta.REVIEW, {"reviewer": actor.username, "decision": decision, "comment": comment, "nonce": nonce})
+            again = self._to_cr(pr, [])
+            raise AlreadyResolved(resolved_message(again, self._resolved_by(pr)))
+        if pr.head.sha != data.get("head_sha"):
+            pr = self._resume(pr, data)
+        return pr, data
+
+    def _resolved_by(self, pr) -> str | None:
+        wanted = "merged" if pr.merged else "rejected"
+        return next((e.actor for e in reversed(self.events(self._to_cr(pr, []))) if e.action == wanted), None)
+
+    def review(self, cr, actor, decision, comment, seen_head=None):
+        pr, _ = self._open_pull(cr)
+        # Why: an approval covers the commit the reviewer saw. GitHub has no transaction: the check is
+        # made here and the review names the commit, so one recorded after a resubmission (which names
+        # the new head) never counts (core.changes.approval).
+        head = pr.head.sha
+        if seen_head and seen_head != head:
+            raise HeadMoved(f"{cr.ref} changed since you opened it ({seen_head[:8]} -> {head[:8]}): nothing was recorded. "
+                            "Reload and review the new version.")
         try:
-            self._post_review(pr, body, nonce)
+            self._post_review(pr, actor, decision, comment, head)
             if decision == "reject":
                 self._call(f"closing #{pr.number}", lambda: pr.edit(state="closed"))
                 self._delete_branch(pr.head.ref)
@@ -552,25 +692,35 @@ class GitHubChanges(ChangeBackend):
         except (ChangeError, GithubException):
             pass  # a leftover branch of a closed PR is harmless; GitHub can delete it on merge too
 
-    def update_branch(self, cr, files, base_sha, actor, reason, validation, request=None):
-        pr = self._pull(cr.id)
-        if pr is None or pr.state != "open":
-            raise ChangeError(f"{cr.ref} is not open on GitHub any more; reload.")
+    def update_branch(self, cr, files, base_sha, actor, reason, validation, request=None, decision="rebase"):
+        if decision not in ("rebase", "resubmit", "void"):
+            raise ValueError(f"update_branch records rebase, resubmit or void, not {decision!r}")
+        pr, data = self._open_pull(cr)
+        if pr.head.sha != cr.head_sha:
+            raise ChangeError(f"{cr.ref} was changed by someone else meanwhile; reload and try again.")
         try:
-            commit = self._commit(base_sha, files, f"{cr.title}\n\n{reason}\n", actor)
-            # Compare before the forced move: GitHub has no compare-and-swap on refs.
+            # The requester stays the author of the change; whoever rebuilt it is the committer.
+            first = self._call("reading the request's commit", lambda: self.gh_repo.get_git_commit(cr.head_sha))
+            commit = self._commit(base_sha, files, f"{cr.title}\n\n{reason}\n", actor,
+                                  author=(first.author.name, first.author.email))
+            # Order matters for a crash at any step (GitHub has no transaction):
+            # 1. the signed record names the new head, the head it replaces and the decision still to
+            #    record: from here on, the next read finishes the update (_resume), and merging the old
+            #    head is refused (the record names another);
+            record = {k: v for k, v in data.items() if k != meta.SIGNATURE}
+            record.update(base_sha=base_sha, head_sha=commit, prev_head=cr.head_sha, files=sorted(files), validation=validation,
+                          pending={"decision": decision, "reason": reason, "actor": actor.username, "actor_name": actor.name})
+            if request is not None:
+                record["request"] = request
+            new_body = meta.visible(pr.body) + "\n\n" + self._sign(record) + "\n"
+            self._call(f"updating #{pr.number}", lambda: pr.edit(body=new_body))
+            # 2. the decision, naming the new head: approvals of the old content no longer count (resubmit, void);
+            self._post_review(pr, actor, decision, reason, commit)
+            # 3. the branch: compared just before the forced move (GitHub has no compare-and-swap on refs).
             current = self._branch_head(cr.branch)
             if current != cr.head_sha:
                 raise ChangeError(f"the branch of {cr.ref} was changed by someone else; reload and try again.")
-            self._call(f"updating branch {cr.branch}",
-                       lambda: self._move_ref(cr.branch, commit))
-            data = dict(meta.extract(pr.body, meta.REQUEST) or {})
-            data.update(base_sha=base_sha, files=sorted(files), validation=validation)
-            if request is not None:
-                data["request"] = request
-            new_body = meta.embed(meta.visible(pr.body), meta.REQUEST, data)
-            self._call(f"updating #{pr.number}", lambda: pr.edit(body=new_body))
-            self._post_event(pr, actor, "rebased", reason, f"SnowTower re-applied this request: {reason}.")
+            self._call(f"updating branch {cr.branch}", lambda: self._move_ref(cr.branch, commit))
         except GithubException as exc:
             raise self._refused(f"updating {cr.ref}", exc) from None
         return self.get(cr.id)
@@ -586,6 +736,13 @@ class GitHubChanges(ChangeBackend):
             return self.get(cr.id)
         if pr.state != "open":
             raise ChangeError(f"request {cr.ref} is already closed on GitHub.")
+        # Why: the guards run again here, on what GitHub holds now, not on what a page or caller read.
+        data = self._record(pr)
+        if data is None or pr.head.sha != cr.head_sha or data.get("head_sha") != cr.head_sha:
+            raise HeadMoved(f"{cr.ref} changed (or its record no longer verifies) since it was approved; nothing was merged.")
+        status = status_from_reviews(self._reviews_from(self._raw_reviews(pr), pr), data.get("requester", ""), self.required_approvals)
+        if status != Status.APPROVED:
+            raise ChangeError(f"{cr.ref} is {status.label}, not approved; nothing was merged.")
         mergeable = pr.mergeable
         for _ in range(3):  # GitHub computes mergeability in the background; null means "not yet"
             if mergeable is not None:
@@ -611,5 +768,9 @@ class GitHubChanges(ChangeBackend):
             if exc.status == 409:
                 raise BaseMoved(f"{cr.ref} or {self.base_branch} changed while merging; try again.") from None
             raise self._refused(f"merging {cr.ref}", exc) from None
+        try:  # who merged, for the history (GitHub records the portal's login): text only, best effort
+            self._post_event(pr, actor, "merged", f"{self.base_branch} at {cr.head_sha[:8]}", f"Merged in SnowTower by {actor.username}.")
+        except (ChangeError, GithubException):
+            pass
         self._delete_branch(cr.branch)
         return self.get(cr.id)

@@ -5,10 +5,18 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from core.changes.base import BaseMoved, ChangeBackend, ChangeError
+from core.changes.approval import EVENT_ACTIONS, status_from_reviews
+from core.changes.base import AlreadyResolved, BaseMoved, ChangeBackend, ChangeError, HeadMoved, resolved_message
 from core.changes.git import GitRepo, RefMoved
 from core.changes.model import Actor, ChangeRequest, Event, Review, Status, now
 from core.changes.store import Store
+
+
+BRANCH_PREFIX = "snowtower/"
+
+
+def _who(actor: Actor) -> tuple[str, str]:
+    return actor.name or actor.username, actor.email or f"{actor.username}@snowtower.local"
 
 
 def _slug(text: str) -> str:
@@ -16,8 +24,11 @@ def _slug(text: str) -> str:
 
 
 class LocalChanges(ChangeBackend):
-    def __init__(self, repo: GitRepo, store: Store, cache_dir: Path, base_branch: str = "main", config_dir: str = "snowddl"):
+    def __init__(self, repo: GitRepo, store: Store, cache_dir: Path, base_branch: str = "main", config_dir: str = "snowddl",
+                 required_approvals: int = 1):
         self.repo = repo
+        self.required_approvals = required_approvals
+        self._seen: dict[str, str] | None = None  # the branch heads at the last repair()
         self.store = store
         self.cache_dir = Path(cache_dir)
         self.base_branch = base_branch
@@ -35,9 +46,11 @@ class LocalChanges(ChangeBackend):
         return self.repo.export(sha, self.config_dir, self.cache_dir / "trees" / sha)
 
     def get(self, request_id: int) -> ChangeRequest | None:
+        self.repair()
         return self.store.get(request_id)
 
     def list(self, requester: str | None = None, statuses: list[Status] | None = None) -> list[ChangeRequest]:
+        self.repair()
         return self.store.list(requester, statuses)
 
     def diff(self, cr: ChangeRequest) -> str:
@@ -66,11 +79,12 @@ class LocalChanges(ChangeBackend):
                 "preview again to see the change on the current configuration."
             )
         message = f"{title}\n\n{body}".rstrip() + "\n"
-        commit = self.repo.commit_files(base_sha, self._paths(files), message, (requester.name or requester.username, requester.email or f"{requester.username}@snowtower.local"))
+        self.repair()
+        commit = self.repo.commit_files(base_sha, self._paths(files), message, _who(requester))
         stamp = now()
         with self.store.transaction() as db:
             request_id = self.store.next_id(db)
-            branch = f"snowtower/{request_id}-{_slug(title)}"
+            branch = f"{BRANCH_PREFIX}{request_id}-{_slug(title)}"
             cr = ChangeRequest(
                 id=request_id, recipe=recipe, title=title, requester=requester.username, justification=justification,
                 request=request, branch=branch, base_sha=base_sha, head_sha=commit, status=Status.OPEN,
@@ -79,33 +93,62 @@ class LocalChanges(ChangeBackend):
             cr.id = self.store.insert(db, cr)
             self.store.add_event(db, Event(cr.id, stamp, requester.username, "submitted", f"branch {branch}"))
             # The branch is the last step: if it fails the transaction rolls back and nothing is left.
-            self.repo.update_ref(f"refs/heads/{branch}", commit, None)
+            try:
+                self.repo.update_ref(f"refs/heads/{branch}", commit, None)
+            except RefMoved:
+                raise ChangeError(f"branch {branch} already exists; nothing was submitted. Try again.") from None
         return cr
 
-    def review(self, cr, actor, decision, comment, new_status):
+    def _current(self, db, cr: ChangeRequest) -> ChangeRequest:
+        """The request as stored now, inside the caller's transaction; AlreadyResolved if it left the queue."""
+        current = self.store.get(cr.id, db)
+        if current is None:
+            raise ChangeError(f"request {cr.ref} does not exist.")
+        if current.status.resolved:
+            raise AlreadyResolved(resolved_message(current, self.store.resolved_by(db, cr.id)))
+        return current
+
+    def _status(self, db, current: ChangeRequest) -> Status:
+        # Recomputed from every review, inside the transaction that wrote the last one: two approvals
+        # at the same moment are serialized by BEGIN IMMEDIATE and the second sees the first.
+        return status_from_reviews(self.store.reviews(current.id, db), current.requester, self.required_approvals)
+
+    def review(self, cr, actor, decision, comment, seen_head=None):
+        self.repair()
         stamp = now()
         with self.store.transaction() as db:
-            current = self.store.get(cr.id, db)
-            if current.status != cr.status:
-                raise ChangeError(f"request {cr.ref} changed meanwhile (now {current.status.label}); reload and try again.")
-            self.store.add_review(db, Review(cr.id, actor.username, decision, comment, stamp))
-            action = {"approve": "approved", "request_changes": "changes_requested", "reject": "rejected",
-                      "comment": "commented", "resubmit": "resubmitted"}[decision]
-            self.store.add_event(db, Event(cr.id, stamp, actor.username, action, comment))
-            if new_status != current.status:
-                self.store.update(db, cr.id, status=new_status)
+            current = self._current(db, cr)
+            # Why: an approval covers the commit the reviewer saw, never content that replaced it.
+            if seen_head and current.head_sha != seen_head:
+                raise HeadMoved(f"{cr.ref} changed since you opened it ({seen_head[:8]} -> {current.head_sha[:8]}): "
+                                "nothing was recorded. Reload and review the new version.")
+            self.store.add_review(db, Review(cr.id, actor.username, decision, comment, stamp, current.head_sha))
+            self.store.add_event(db, Event(cr.id, stamp, actor.username, EVENT_ACTIONS[decision], comment))
+            status = Status.REJECTED if decision == "reject" else self._status(db, current)
+            if status != current.status:
+                self.store.update(db, cr.id, status=status)
         return self.store.get(cr.id)
 
-    def update_branch(self, cr, files, base_sha, actor, reason, validation, request=None):
-        commit = self.repo.commit_files(
-            base_sha, self._paths(files), f"{cr.title}\n\n{reason}\n", (actor.name or actor.username, actor.email or f"{actor.username}@snowtower.local")
-        )
+    def update_branch(self, cr, files, base_sha, actor, reason, validation, request=None, decision="rebase"):
+        if decision not in ("rebase", "resubmit", "void"):
+            raise ValueError(f"update_branch records rebase, resubmit or void, not {decision!r}")
+        self.repair()
+        # The requester stays the author of the change; whoever rebuilt it is the committer.
+        commit = self.repo.commit_files(base_sha, self._paths(files), f"{cr.title}\n\n{reason}\n",
+                                        self.repo.author_of(cr.head_sha), _who(actor))
+        stamp = now()
         with self.store.transaction() as db:
+            current = self._current(db, cr)
+            if current.head_sha != cr.head_sha:
+                raise ChangeError(f"{cr.ref} was changed by someone else meanwhile; reload and try again.")
             values = dict(head_sha=commit, base_sha=base_sha, files=sorted(files), validation=validation)
             if request is not None:
                 values["request"] = request
             self.store.update(db, cr.id, **values)
-            self.store.add_event(db, Event(cr.id, now(), actor.username, "rebased", reason))
+            # The decision and the new head in the same write: approvals never outlive the content they approved.
+            self.store.add_review(db, Review(cr.id, actor.username, decision, reason, stamp, commit))
+            self.store.add_event(db, Event(cr.id, stamp, actor.username, EVENT_ACTIONS[decision], reason))
+            self.store.update(db, cr.id, status=self._status(db, self.store.get(cr.id, db)))
             try:
                 self.repo.update_ref(f"refs/heads/{cr.branch}", commit, cr.head_sha)
             except RefMoved:
@@ -113,23 +156,64 @@ class LocalChanges(ChangeBackend):
         return self.store.get(cr.id)
 
     def merge(self, cr, actor):
+        self.repair()
         head = self.base_head()
         if head != cr.base_sha:
             raise BaseMoved(f"{self.base_branch} moved since {cr.ref} was prepared; it must be re-applied first.")
         with self.store.transaction() as db:
-            current = self.store.get(cr.id, db)
-            if current.status.resolved:
-                raise ChangeError(f"request {cr.ref} is already {current.status.label}.")
+            current = self._current(db, cr)
+            if current.head_sha != cr.head_sha:
+                raise HeadMoved(f"{cr.ref} changed while it was being merged; nothing was merged. Reload and try again.")
+            if current.status != Status.APPROVED:
+                raise ChangeError(f"{cr.ref} is {current.status.label}, not approved; nothing was merged.")
             stamp = now()
             self.store.update(db, cr.id, status=Status.MERGED, merged_sha=cr.head_sha)
             self.store.add_event(db, Event(cr.id, stamp, actor.username, "merged", f"{self.base_branch} at {cr.head_sha[:8]}"))
             try:
                 # Fast-forward: the branch is one commit on the current head, checked just above and
-                # made atomic by compare-and-swap on the ref.
+                # made atomic by compare-and-swap on the ref. If the process dies after this line and
+                # before the commit of the transaction, repair() records the merge.
                 self.repo.update_ref(f"refs/heads/{self.base_branch}", cr.head_sha, head)
             except RefMoved:
                 raise BaseMoved(f"{self.base_branch} moved while merging {cr.ref}; try again.") from None
+        self._seen = None
         return self.store.get(cr.id)
+
+    def repair(self) -> list[str]:
+        """Finish or undo what a crash left between a git ref and its SQLite record; see base.repair.
+
+        - the base branch contains a request's head but the request is not merged (crash between
+          moving the base branch and recording the merge): it is recorded as merged at that commit;
+        - a request's branch points elsewhere than its recorded head (crash inside update_branch): the
+          branch is put back on the recorded head;
+        - a request branch without a record (crash inside open): it is deleted.
+        Cheap when nothing moved: one `git for-each-ref`, compared with the last repair's."""
+        heads = self.repo.heads()
+        if heads == self._seen:
+            return []
+        done: list[str] = []
+        with self.store.transaction() as db:
+            heads = self.repo.heads()
+            base = heads.get(self.base_branch)
+            rows = db.execute("SELECT id, branch, head_sha, status FROM change_requests").fetchall()
+            known = {row["branch"] for row in rows}
+            for row in rows:
+                if Status(row["status"]).resolved:
+                    continue
+                if base and self.repo.is_ancestor(row["head_sha"], base):
+                    self.store.update(db, row["id"], status=Status.MERGED, merged_sha=row["head_sha"])
+                    self.store.add_event(db, Event(row["id"], now(), "snowtower", "merged",
+                                                   f"{self.base_branch} at {row['head_sha'][:8]} (recorded after an interrupted merge)"))
+                    done.append(f"#{row['id']} recorded as merged at {row['head_sha'][:8]}")
+                elif heads.get(row["branch"]) != row["head_sha"]:
+                    self.repo.update_ref(f"refs/heads/{row['branch']}", row["head_sha"], heads.get(row["branch"]))
+                    done.append(f"#{row['id']}: branch {row['branch']} put back on {row['head_sha'][:8]}")
+            for branch, sha in heads.items():
+                if branch.startswith(BRANCH_PREFIX) and branch not in known:
+                    self.repo.delete_ref(f"refs/heads/{branch}", sha)
+                    done.append(f"removed branch {branch}, left without a request by an interrupted submit")
+        self._seen = self.repo.heads()
+        return done
 
     def record_deployment(self, cr: ChangeRequest, actor: Actor, detail: str) -> ChangeRequest:
         """Demo mode: merging deploys. Records the deployment and advances the baseline."""

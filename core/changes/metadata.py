@@ -3,10 +3,15 @@
 GitHub keeps no fields of ours, so SnowTower writes its data as JSON in an HTML comment that GitHub
 does not render: `<!-- snowtower:request {...} -->`. That is how the portal lists its own pull requests,
 tells one request from another (the idempotency key) and re-applies a request's recipe later.
+
+Anyone with write access can edit a PR body, so the request record is signed: HMAC-SHA256 with a key
+only the portal holds, over the canonical JSON of the record (`sign`, `verify`). A record that does not
+verify is not a request (docs/security.md).
 """
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
 
@@ -48,3 +53,27 @@ def idempotency_key(recipe: str, requester: str, request: dict) -> str:
     """The same request by the same person gives the same key: a retried submit finds its first attempt."""
     canonical = json.dumps({"recipe": recipe, "requester": requester, "request": request}, sort_keys=True, default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+SIGNATURE = "sig"
+
+
+def canonical(record: dict) -> bytes:
+    """The bytes a signature covers: the record without its signature, as sorted, compact JSON."""
+    unsigned = {k: v for k, v in record.items() if k != SIGNATURE}
+    return json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str).encode("utf-8")
+
+
+def sign(record: dict, key: bytes) -> dict:
+    """`record` with its HMAC-SHA256 signature (hex) under `key` added as "sig"."""
+    if not key:
+        raise ValueError("signing needs a non-empty key")
+    return {**record, SIGNATURE: hmac.new(key, canonical(record), hashlib.sha256).hexdigest()}
+
+
+def verify(record: dict | None, key: bytes) -> bool:
+    """True when `record` carries a signature made with `key` over exactly its other fields."""
+    if not key or not isinstance(record, dict) or not isinstance(record.get(SIGNATURE), str):
+        return False
+    expected = hmac.new(key, canonical(record), hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, record[SIGNATURE])

@@ -41,7 +41,7 @@ class Event:
     request_id: int
     at: str
     actor: str
-    action: str  # submitted | approved | changes_requested | commented | resubmitted | rejected | rebased | merged | deployed
+    action: str  # submitted | approved | changes_requested | commented | resubmitted | voided | rejected | rebased | merged | deployed
     detail: str = ""
 
 
@@ -49,9 +49,10 @@ class Event:
 class Review:
     request_id: int
     reviewer: str
-    decision: str  # approve | request_changes | reject | comment | resubmit (by the requester)
+    decision: str  # approve | request_changes | reject | comment | resubmit | void | rebase (core.changes.approval)
     comment: str
     at: str
+    head_sha: str = ""  # the head commit the decision is about (for resubmit / void / rebase: the new head)
 
 
 @dataclass

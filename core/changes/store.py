@@ -13,7 +13,7 @@ from typing import Iterator
 
 from core.changes.model import ChangeRequest, Event, Review, Status, now
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: reviews.head_sha (the commit a decision is about)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS change_requests (
@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS reviews (
     reviewer TEXT NOT NULL,
     decision TEXT NOT NULL,
     comment TEXT NOT NULL DEFAULT '',
-    at TEXT NOT NULL
+    at TEXT NOT NULL,
+    head_sha TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -68,6 +69,9 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.connect() as db:
             db.executescript(_SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(reviews)")}
+            if "head_sha" not in columns:  # a workspace made by schema version 1
+                db.execute("ALTER TABLE reviews ADD COLUMN head_sha TEXT NOT NULL DEFAULT ''")
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
@@ -153,12 +157,12 @@ class Store:
     # -- reviews, events, deployments ------------------------------------------------------------
     def add_review(self, db: sqlite3.Connection, review: Review) -> None:
         db.execute(
-            "INSERT INTO reviews (request_id, reviewer, decision, comment, at) VALUES (?,?,?,?,?)",
-            (review.request_id, review.reviewer, review.decision, review.comment, review.at),
+            "INSERT INTO reviews (request_id, reviewer, decision, comment, at, head_sha) VALUES (?,?,?,?,?,?)",
+            (review.request_id, review.reviewer, review.decision, review.comment, review.at, review.head_sha),
         )
 
     def reviews(self, request_id: int, db: sqlite3.Connection | None = None) -> list[Review]:
-        sql = "SELECT request_id, reviewer, decision, comment, at FROM reviews WHERE request_id = ? ORDER BY id"
+        sql = "SELECT request_id, reviewer, decision, comment, at, head_sha FROM reviews WHERE request_id = ? ORDER BY id"
         if db is not None:
             return [Review(**dict(r)) for r in db.execute(sql, (request_id,))]
         with self.connect() as conn:
@@ -169,6 +173,12 @@ class Store:
             "INSERT INTO events (request_id, at, actor, action, detail) VALUES (?,?,?,?,?)",
             (event.request_id, event.at, event.actor, event.action, event.detail),
         )
+
+    def resolved_by(self, db: sqlite3.Connection, request_id: int) -> str | None:
+        """Who merged, deployed or rejected the request (the latest such event), or None."""
+        row = db.execute("SELECT actor FROM events WHERE request_id = ? AND action IN ('merged', 'rejected')"
+                         " ORDER BY id DESC LIMIT 1", (request_id,)).fetchone()
+        return row[0] if row else None
 
     def events(self, request_id: int) -> list[Event]:
         with self.connect() as db:

@@ -49,6 +49,8 @@ from snowddl.resolver import (
 )
 from snowddl.settings import SnowDDLSettings
 
+from core.plaintext import fenced, md_escape
+
 # The resolvers the offline plan runs, in SnowDDL's own order.
 OFFLINE_RESOLVERS = [
     r
@@ -749,12 +751,12 @@ def render_markdown(plan: Plan, title: str = "SnowDDL plan") -> str:
         out.append("")
         out.append(f"<details><summary>Full SQL ({len(plan.statements)} statements)</summary>")
         out.append("")
-        out.append("```sql")
+        sql = []  # the SQL carries people's text (COMMENT = '...'): a fence it cannot close
         for s in _ordered(plan):
             if s.unsafe:
-                out.append(f"-- UNSAFE: {s.reason}")
-            out.append(s.sql.rstrip() + ";")
-        out.append("```")
+                sql.append(f"-- UNSAFE: {s.reason}")
+            sql.append(s.sql.rstrip() + ";")
+        out.append(fenced("\n".join(sql), "sql"))
         out.append("")
         out.append("</details>")
     if plan.not_previewed:
@@ -763,7 +765,7 @@ def render_markdown(plan: Plan, title: str = "SnowDDL plan") -> str:
                    + ", ".join(f"`{t}`" for t in plan.not_previewed))
     for error in plan.errors:
         out.append("")
-        out.append(f"> :x: {error}")
+        out.append(f"> :x: {md_escape(error, starts_line=True)}")
     return "\n".join(out) + "\n"
 
 

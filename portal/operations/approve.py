@@ -1,10 +1,10 @@
-"""Approve a request (never one's own)."""
+"""Approve a request (never one's own): the approval covers the head commit the reviewer saw."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from core.changes.model import Actor, ChangeRequest
-from portal.operations.guards import load_open, require_reviewer, status_after_review
+from portal.operations.guards import clean_comment, load_open, require_head, require_reviewer
 from portal.services import Services
 
 
@@ -14,9 +14,13 @@ class ApproveRequest:
     actor: Actor
     request_id: int
     comment: str = ""
+    head_sha: str | None = None  # the head commit on the reviewer's screen (None: the current one)
 
     def execute(self) -> ChangeRequest:
         cr = load_open(self.services, self.request_id)
         require_reviewer(self.actor, cr)
-        status = status_after_review(self.services, cr, extra_approver=self.actor.username)
-        return self.services.changes.review(cr, self.actor, "approve", self.comment.strip(), status)
+        require_head(cr, self.head_sha)
+        comment = clean_comment(self.comment)
+        # Why: the status is computed by the backend inside the write (core.changes.approval), so two
+        # approvals at the same moment both count and a resubmission in between voids this one.
+        return self.services.changes.review(cr, self.actor, "approve", comment, self.head_sha or cr.head_sha)

@@ -2,31 +2,36 @@
 from __future__ import annotations
 
 from core.changes.model import Actor
+from core.plaintext import fenced, inline_code, md_escape
 from portal.operations.preview import Preview
 
 _HIDDEN = {"rsa_public_key", "rsa_public_key_2", "justification"}
 
 
 def render_body(preview: Preview, requester: Actor) -> str:
+    """The PR body in GitHub Markdown. What people typed (justification, names, comments, any field) sits in
+    code blocks and escaped text it cannot break out of: it never renders as links, images or headings."""
     req = preview.request_dict
-    lines = [
-        f"**Request:** {preview.recipe}",
-        f"**Requested by:** {requester.name or requester.username} (`{requester.username}`)",
-        "",
-        "**Justification:**",
-        "",
-        *[f"> {line}" for line in str(req.get("justification", "")).splitlines()],
-        "",
-        preview.changes.summary if preview.changes else "",
-        "",
-        "| field | value |",
-        "|---|---|",
-    ]
+    fields = []
     for key, value in req.items():
         if key in _HIDDEN:
             continue
-        shown = ", ".join(value) if isinstance(value, list) else value
-        lines.append(f"| {key} | {str(shown).replace('|', '/')} |")
+        shown = ", ".join(str(v) for v in value) if isinstance(value, list) else value
+        fields.append(f"{key}: {shown}")
+    lines = [
+        f"**Request:** {md_escape(preview.recipe)}",
+        f"**Requested by:** {md_escape(requester.name or requester.username)} ({inline_code(requester.username)})",
+        "",
+        "**Justification:**",
+        "",
+        fenced(req.get("justification", "")),
+        "",
+        md_escape(preview.changes.summary, starts_line=True) if preview.changes else "",
+        "",
+        "**Fields:**",
+        "",
+        fenced("\n".join(fields)),
+    ]
     v = preview.validation
     lines += ["", f"**Validation:** {'passed' if v and v.valid else 'FAILED'}"
               + (f" ({len(v.warnings)} warning(s))" if v and v.warnings else "")]

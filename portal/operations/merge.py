@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.changes.base import BaseMoved, ChangeError
+from core.changes.approval import same_change
+from core.changes.base import BaseMoved, ChangeError, ReturnedToReview
 from core.changes.model import Actor, ChangeRequest, Status
-from portal.operations.guards import approvals, load_open
+from portal.operations.guards import approvals, load_open, require_head
 from portal.operations.preview import PreviewRequest
 from portal.services import Services
 from recipes import RECIPES
@@ -16,12 +17,14 @@ class MergeRequest:
     services: Services
     actor: Actor
     request_id: int
+    head_sha: str | None = None  # the head commit on the admin's screen (None: the current one)
 
     def execute(self) -> ChangeRequest:
         cr = load_open(self.services, self.request_id)
         # Why: merging deploys to the account; only admins hold that power.
         if not self.actor.can("admin"):
             raise ChangeError("only admins may merge requests.")
+        require_head(cr, self.head_sha)
         # Why: approvals are counted again here, not read from the status a page showed.
         have = approvals(self.services, cr)
         need = self.services.settings.required_approvals
@@ -31,8 +34,8 @@ class MergeRequest:
             raise ChangeError(f"{cr.ref} needs {need} approval(s) from someone other than its requester; it has {len(have)}.")
         if not cr.validation.get("valid"):
             raise ChangeError(f"{cr.ref} did not pass validation; it cannot be merged.")
-        # Why: if the base moved, the YAML on the branch is stale; the recipe is applied again on the
-        # new base (and validated) instead of merging old text over newer changes.
+        # Why: if the base moved, the YAML on the branch is stale; the recipe's intent is applied again on
+        # the new base (and validated) instead of merging old text over newer changes.
         if self.services.changes.base_head() != cr.base_sha:
             cr = self._reapply(cr)
         try:
@@ -57,7 +60,16 @@ class MergeRequest:
             raise ChangeError(f"{cr.ref} no longer applies to the current configuration ({problems}). Reject it or ask for changes.")
         if not preview.validation.valid:
             raise ChangeError(f"{cr.ref} re-applied on the current configuration fails validation; it was not merged.")
+        base = self.services.settings.base_branch
+        # Why: approvals cover the lines the approvers read. If the rebuilt change adds or removes other
+        # lines (context aside), they approved something else: void them and send it back to review.
+        if not same_change(self.services.changes.diff(cr), preview.diff):
+            reason = (f"Rebuilt on {base} at {head[:8]} because {base} moved, the change differs from the approved "
+                      "one: approvals were voided and it needs a new review")
+            self.services.changes.update_branch(cr, preview.changes.files, head, self.actor, reason,
+                                                preview.validation.to_dict(), decision="void")
+            raise ReturnedToReview(f"{cr.ref} was not merged: {reason[0].lower()}{reason[1:]}.")
         return self.services.changes.update_branch(
-            cr, preview.changes.files, head, self.actor,
-            f"Re-applied on {self.services.settings.base_branch} at {head[:8]}", preview.validation.to_dict(),
+            cr, preview.changes.files, head, self.actor, f"Re-applied on {base} at {head[:8]}",
+            preview.validation.to_dict(), decision="rebase",
         )

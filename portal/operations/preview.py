@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.keys import PRIVATE_KEY_MESSAGE, contains_private_key
 from core.snowddl.load import Validation
 from core.snowddl.snapshot import Snapshot, plan_changes, validate_with_changes
 from portal.services import Services
@@ -106,10 +107,16 @@ def unified_diff(base: Snapshot, files: dict[str, str | None], prefix: str = "")
 def preview(recipe: Recipe, raw: dict, base: Snapshot, *, config_prefix: str = "", env_prefix: str = "") -> Preview:
     """Parse, build and validate a request against `base`; writes nothing."""
     result = Preview(recipe.name, base.sha or "")
+    # Why: a private key pasted anywhere (a justification, a comment, a name) would be stored in git, the
+    # request record and the PR; it is refused, and never parsed, for every field of every recipe.
+    leaked = private_key_fields(raw)
     try:
-        request = recipe.parse(raw, base)
+        request = recipe.parse({k: v for k, v in raw.items() if k not in leaked}, base)
     except FieldErrors as exc:
-        result.field_errors = exc.by_field()
+        result.field_errors = {**exc.by_field(), **leaked}
+        return result
+    if leaked:
+        result.field_errors = leaked
         return result
     try:
         changes = recipe.build(base, request)
@@ -125,6 +132,16 @@ def preview(recipe: Recipe, raw: dict, base: Snapshot, *, config_prefix: str = "
     # What SnowDDL would run for this change (offline, against the base config's deployed state).
     result.plan = plan_changes(base, head).to_dict()
     return result
+
+
+def private_key_fields(raw: dict) -> dict[str, str]:
+    """Field name -> PRIVATE_KEY_MESSAGE for every value (a string, or a list of them) holding a private key."""
+    out = {}
+    for name, value in raw.items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if any(isinstance(v, str) and contains_private_key(v) for v in values):
+            out[str(name)] = PRIVATE_KEY_MESSAGE
+    return out
 
 
 @dataclass

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.changes.model import Actor, ChangeRequest, Status
-from portal.operations.guards import load_open, require_comment, require_reviewer
+from core.changes.model import Actor, ChangeRequest
+from portal.operations.guards import load_open, require_comment, require_head, require_reviewer
 from portal.services import Services
 
 
@@ -14,10 +14,12 @@ class RequestChanges:
     actor: Actor
     request_id: int
     comment: str
+    head_sha: str | None = None  # the head commit on the reviewer's screen (None: the current one)
 
     def execute(self) -> ChangeRequest:
         cr = load_open(self.services, self.request_id)
         require_reviewer(self.actor, cr)
+        require_head(cr, self.head_sha)
         # Why: "changes requested" without saying which leaves the requester guessing.
         comment = require_comment(self.comment, "say what should change")
-        return self.services.changes.review(cr, self.actor, "request_changes", comment, Status.CHANGES_REQUESTED)
+        return self.services.changes.review(cr, self.actor, "request_changes", comment, self.head_sha or cr.head_sha)

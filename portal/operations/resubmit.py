@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from core.changes.base import ChangeError
 from core.changes.model import Actor, ChangeRequest, Status
 from core.fields import FieldError
-from portal.operations.guards import load_open
+from portal.operations.guards import clean_comment, load_open
 from portal.operations.preview import PreviewRequest
 from portal.services import Services
 from recipes import RECIPES
@@ -30,6 +30,7 @@ class ResubmitRequest:
         # reviewers' eyes would let unreviewed content through. Only a request sent back may change.
         if cr.status != Status.CHANGES_REQUESTED:
             raise ChangeError(f"{cr.ref} is {cr.status.label}; only a request with changes requested can be resubmitted.")
+        self.note = clean_comment(self.note)
         recipe = RECIPES.get(cr.recipe)
         if recipe is None:
             raise ChangeError(f"{cr.ref} was made by recipe {cr.recipe}, which this version does not know.")
@@ -41,12 +42,12 @@ class ResubmitRequest:
         # Why: a change SnowDDL rejects would break every later deployment from the base branch.
         if not preview.validation.valid:
             raise ChangeError("SnowDDL rejects the resulting configuration; nothing was resubmitted.")
-        # Why: the same branch keeps the conversation (and on GitHub the PR) in one place.
-        cr = self.services.changes.update_branch(
+        # Why: the same branch keeps the conversation (and on GitHub the PR) in one place. Why "resubmit":
+        # approvals were given to other content; the backend voids them in the same write that moves
+        # the branch, and the request is back in the queue as open.
+        note = self.note.strip()
+        return self.services.changes.update_branch(
             cr, preview.changes.files, head, self.actor,
-            "Edited by the requester after review" + (f": {self.note.strip()}" if self.note.strip() else ""),
-            preview.validation.to_dict(), preview.request_dict,
+            "Edited by the requester after review" + (f": {note}" if note else ""),
+            preview.validation.to_dict(), preview.request_dict, decision="resubmit",
         )
-        # Why: approvals were given to other content; the "resubmit" review resets them (guards.approvals)
-        # and puts the request back in the queue as open.
-        return self.services.changes.review(cr, self.actor, "resubmit", self.note.strip() or "Resubmitted after changes", Status.OPEN)

@@ -1,0 +1,92 @@
+"""What an approval covers, and the one status rule both backends apply.
+
+Pure functions over review records: no I/O. The local backend calls `status_from_reviews` inside the
+SQLite transaction that writes a review; the GitHub backend calls it on the reviews it trusts.
+
+Review decisions:
+- approve / request_changes / reject / comment: a reviewer's decision (reject closes the request);
+- resubmit (the requester changed the request) and void (a rebuild at merge time changed the diff):
+  every earlier decision stops counting, and only approvals of the new head commit count afterwards;
+- rebase: the request was re-applied on a newer base with the same change: decisions stand, and the
+  new head commit becomes one more that approvals may name.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from core.changes.model import Review, Status
+
+RESETS = ("resubmit", "void")
+# The history's action for each recorded decision (Event.action).
+EVENT_ACTIONS = {"approve": "approved", "request_changes": "changes_requested", "reject": "rejected", "comment": "commented",
+                 "resubmit": "resubmitted", "void": "voided", "rebase": "rebased"}
+DECISIONS = ("approve", "request_changes", "reject")
+
+
+def latest_decisions(reviews: Iterable[Review], requester: str) -> dict[str, str]:
+    """Each reviewer's latest decision that still counts: {reviewer: decision}.
+
+    Reviews are in the order they were recorded. The requester's own decisions never count. After a
+    reset (resubmit, void) only decisions on the reset's head commit, or on a head a later `rebase`
+    added, count; before any reset, every head of the request counts (a push by anyone but the portal
+    makes the request itself invalid, see docs/security.md)."""
+    latest: dict[str, str] = {}
+    heads: set[str] | None = None  # None: no reset yet
+    for r in reviews:
+        if r.decision in RESETS:
+            latest.clear()
+            heads = {r.head_sha} if r.head_sha else None
+        elif r.decision == "rebase":
+            if heads is not None and r.head_sha:
+                heads.add(r.head_sha)
+        elif r.decision in DECISIONS and r.reviewer and r.reviewer != requester:
+            if heads is not None and r.head_sha not in heads:
+                continue  # a decision about content that was replaced before it was recorded
+            latest[r.reviewer] = r.decision
+    return latest
+
+
+def approvers(reviews: Iterable[Review], requester: str) -> list[str]:
+    """Reviewers (never the requester) whose latest counting decision is an approval, sorted."""
+    return sorted(r for r, d in latest_decisions(reviews, requester).items() if d == "approve")
+
+
+def status_from_reviews(reviews: Iterable[Review], requester: str, required_approvals: int) -> Status:
+    """The status of a request that is not merged: REJECTED once a reviewer rejected it (final; a
+    backend that could not finish closing it, e.g. GitHub, finishes from this), else CHANGES_REQUESTED
+    while a reviewer's latest decision asks for changes (it blocks the approvals of others, as on
+    GitHub), else APPROVED when `required_approvals` distinct reviewers approve, else OPEN."""
+    latest = latest_decisions(reviews, requester)
+    if "reject" in latest.values():
+        return Status.REJECTED
+    if "request_changes" in latest.values():
+        return Status.CHANGES_REQUESTED
+    if sum(d == "approve" for d in latest.values()) >= max(1, required_approvals):
+        return Status.APPROVED
+    return Status.OPEN
+
+
+def changed_lines(diff: str) -> list[tuple[str, str]]:
+    """The added and removed lines of a unified diff, per file: [(path, "+line" | "-line")], in order.
+    Context lines, hunk headers and index lines are left out, so a rebuild on a moved base that changes
+    only where the change lands compares equal."""
+    out: list[tuple[str, str]] = []
+    path = ""
+    for line in diff.splitlines():
+        if line.startswith("+++ "):
+            target = line[4:].strip()
+            if target != "/dev/null":  # a deleted file keeps the path of its "---" line
+                path = target[2:] if target.startswith("b/") else target
+        elif line.startswith("--- "):
+            source = line[4:].strip()
+            path = source[2:] if source.startswith("a/") else source
+        elif line.startswith(("diff ", "index ", "@@", "new file", "deleted file", "similarity", "rename ", "\\")):
+            continue
+        elif line.startswith(("+", "-")):
+            out.append((path, line))
+    return out
+
+
+def same_change(approved_diff: str, rebuilt_diff: str) -> bool:
+    """True when two diffs add and remove the same lines in the same files (context may differ)."""
+    return changed_lines(approved_diff) == changed_lines(rebuilt_diff)

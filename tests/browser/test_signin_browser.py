@@ -1,0 +1,115 @@
+"""Sign-in and user text in a real browser: a lock-out that an admin lifts, and a hostile justification
+and comment that stay text (no link, image or heading reaches the page)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.test_demo_flow import _free_port, browser, idle, shot  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.browser
+ROOT = Path(__file__).resolve().parents[2]
+HOSTILE = ("# Boom heading [click me](https://evil.example/x) ![pixel](https://evil.example/p.png) "
+           "<img src=https://evil.example/i.png> :red-badge[APPROVED] www.evil.example")
+
+
+@pytest.fixture(scope="module")
+def demo3(tmp_path_factory):
+    """`snowtower demo` whose logins lock after 3 wrong passwords."""
+    workspace = tmp_path_factory.mktemp("signin-workspace")
+    (workspace / "settings.toml").write_text("[snowtower]\nsignin_max_attempts = 3\nsignin_lockout_minutes = 15\n")
+    port = _free_port()
+    log = open(workspace.parent / "signin-demo.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "portal.cli", "demo", "--workspace", str(workspace), "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.terminate()
+        pytest.fail("snowtower demo did not become healthy: " + (workspace.parent / "signin-demo.log").read_text())
+    yield url, workspace
+    proc.terminate()
+    proc.wait(10)
+
+
+def attempt(page, username: str, password: str) -> None:
+    page.get_by_role("textbox", name="Username").fill(username)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    idle(page, timeout=60)
+
+
+def test_a_lock_out_lapses_or_an_admin_lifts_it(demo3, browser):
+    from portal import cli
+
+    url, workspace = demo3
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(30000)
+    page.goto(url)
+    idle(page, timeout=60)
+    for _ in range(2):
+        attempt(page, "requester", "wrong")
+        expect(page.get_by_text("Username or password is wrong.")).to_be_visible()
+    attempt(page, "requester", "wrong")
+    expect(page.get_by_text("locked for 15 minutes")).to_be_visible()
+    attempt(page, "requester", "demo")
+    expect(page.get_by_text("this login is locked")).to_be_visible()
+    expect(page.get_by_text("Signed in as")).to_have_count(0)
+    shot(page, "signin-locked")
+    assert cli.main(["users", "unlock", "requester", "--workspace", str(workspace)]) == 0
+    attempt(page, "requester", "demo")
+    expect(page.get_by_text("Signed in as")).to_be_visible()
+    context.close()
+
+
+def test_a_hostile_justification_and_comment_stay_text(demo3, browser, public_pem):
+    from core.changes.model import Actor
+    from portal.operations import PreviewRequest, RequestChanges, SubmitRequest
+    from portal.services import build_services
+    from portal.settings import load_settings
+    from recipes import RECIPES
+
+    url, workspace = demo3
+    services = build_services(load_settings(workspace))
+    recipe = RECIPES["grant-role"]
+    raw = {"name": "MOKAFOR", "business_roles": ["ANALYST"], "justification": "Needed for pricing.\n" + HOSTILE}
+    requester = Actor("requester", "Riley Requester", roles=("requester",))
+    cr = SubmitRequest(services, requester, recipe, raw, PreviewRequest(services, recipe, raw).execute().base_sha).execute()
+    RequestChanges(services, Actor("admin", "Ada Admin", roles=("requester", "approver", "admin")), cr.id,
+                   "Not like this: " + HOSTILE).execute()
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(30000)
+    page.goto(url)
+    idle(page, timeout=60)
+    attempt(page, "approver", "demo")
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Review queue").click()
+    idle(page, timeout=90)
+    expect(page.get_by_text("[click me](https://evil.example/x)").first).to_be_visible()  # the characters typed
+    page.get_by_role("tab", name="History").click()
+    idle(page)
+    shot(page, "plain-text-review")
+    main = page.get_by_test_id("stMain")
+
+    assert main.locator("a[href*='evil']").count() == 0
+    assert main.locator("img[src*='evil']").count() == 0
+    assert main.locator("h1, h2, h3, h4, h5, h6").filter(has_text="Boom").count() == 0
+    assert page.get_by_text("APPROVED", exact=True).count() == 0  # no badge made of the word alone
+    # Justification and comment both show the directive's characters as typed.
+    assert main.get_by_text(":red-badge[APPROVED]").count() >= 2
+    context.close()
