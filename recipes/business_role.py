@@ -1,10 +1,12 @@
 """Business roles: a new one composed of schema access, warehouse usage and technical roles; change one."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from core import fields
+from core.snowddl import read
 from core.snowddl.edit import add_entry, add_list_items, remove_list_items, set_fields
 from core.snowddl.snapshot import Snapshot
 from recipes.base import ChangeSet, Collector, Field, Recipe
@@ -93,11 +95,19 @@ def _as_written(base: Snapshot, key: str, items) -> list[str]:
     return [written(base, kind, i) for i in items] if kind else list(items)
 
 
+def _spelling(text: str, key: str) -> str:
+    """The spelling of `key` the file's roles use (tech_roles in a repository that writes the old name)."""
+    for spelled in read.KEY_ALIASES.get(key, (key,)):
+        if re.search(rf"^\s+{spelled}\s*:", text, re.M):
+            return spelled
+    return key
+
+
 def build_new(base: Snapshot, req: BusinessRoleRequest) -> ChangeSet:
-    body: dict[str, Any] = {k: _as_written(base, k, v) for k, v in req.lists if v}
+    rel = base.file("business_role")
+    body: dict[str, Any] = {_spelling(base.text(rel) or "", k): _as_written(base, k, v) for k, v in req.lists if v}
     if req.comment:
         body["comment"] = req.comment
-    rel = base.file("business_role")
     text = edit("name", rel, add_entry, base.text(rel) or "", new_key(base, "business_role", req.name), body)
     parts = [f"{k} {', '.join(v)}" for k, v in req.lists if v]
     return ChangeSet(f"New business role {req.name}", {rel: text},

@@ -467,3 +467,10 @@ def test_an_oversized_issue_body_is_refused_unread(monkeypatch, capsys):
     monkeypatch.setattr("sys.stdin", io.StringIO("### User name\n" + "x" * 200_000))
     assert issue_form.main(["--recipe", "new-user"]) == 1
     assert seen == [] and "longer than 65536 characters" in capsys.readouterr().err
+
+
+def test_a_new_role_uses_the_key_spelling_the_file_uses(tmp_path):
+    base = snap(tmp_path / "c", {"technical_role.yaml": "loader:\n  comment: x\n", "business_role.yaml": "ci:\n  tech_roles: [loader]\n"})
+    result = run("new-business-role", {"name": "etl", "technical_roles": ["LOADER"]}, base)
+    assert result.ok, result.field_errors
+    assert result.changes.files["business_role.yaml"].endswith("\netl:\n  tech_roles:\n    - loader\n")
