@@ -278,6 +278,7 @@ def test_every_validator_error_has_its_file_and_line(tmp_path):
         "db1/s1/view/v.yaml": "text: select 1\ndepends_on:\n  - db1.s1.missing\n",
         "db1/s1/task/child.yaml": "body: select 1\nafter:\n  - db1.s1.missing_task\n",
         "db1/s1/stream/st.yaml": "object_type: TABLE\nobject_name: db1.s1.t\n",
+        "db1/s1/dynamic_table/dt.yaml": "text: select 1\nwarehouse: wh\ntarget_lag: 1 hour\nscheduler: DISABLE\n",
     })
     errors = {e.message.split(" ")[0]: e for e in load_config(root).validation.errors}
     places = {k: (e.file, e.line, e.knock_on) for k, e in errors.items()}
@@ -287,6 +288,7 @@ def test_every_validator_error_has_its_file_and_line(tmp_path):
         "View": ("db1/s1/view/v.yaml", 2, False),
         "Task": ("db1/s1/task/child.yaml", 1, False),
         "Stream": ("db1/s1/stream/st.yaml", 1, False),
+        "Dynamic": ("db1/s1/dynamic_table/dt.yaml", 3, False),  # the line of the key the message names
     }
 
 

@@ -172,7 +172,7 @@ class Span:
     end: int  # offset where the next top-level key (or the end of the text) starts
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=4)  # texts can be 10 MB: only the few being edited are kept
 def top_spans(text: str) -> tuple[Span, ...] | None:
     """Each top-level entry of a block-mapping file by offsets, found line by line (linear, no YAML
     parse), or None when the file needs a real parse: anchors or aliases (an entry's value may live
@@ -205,7 +205,7 @@ def find_span(text: str, key: str) -> Span | None | bool:
     return found
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=64)
 def load_entry(text: str, key: str) -> tuple[str, object] | None:
     """(key as written, value) of one entry as SnowDDL reads it, parsing only that entry's lines when
     the file allows (a 10 MB user.yaml costs what one user costs); None when there is no such entry."""
