@@ -64,7 +64,7 @@ def compose(text: str) -> yaml.Node | None:
         raise ReadError(f"the file is not valid YAML: {exc}") from None
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=16)
 def load(text: str) -> dict:
     """The file's top-level mapping as SnowDDL reads it (the last copy of a duplicated key wins);
     {} for an empty file or a top level that is no mapping. Read-only: callers must not mutate it."""
