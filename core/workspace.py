@@ -47,7 +47,7 @@ def seed_files(seed: Path, prefix: str = "snowddl") -> dict[str, str]:
     files = {"README.md": INFRA_README}
     for path in sorted(seed.rglob("*")):
         if path.is_file() and path.suffix in (".yaml", ".yml", ".md", ".py") and "__pycache__" not in path.parts:
-            files[f"{prefix}/{path.relative_to(seed).as_posix()}"] = path.read_text(encoding="utf-8")
+            files[f"{prefix}/{path.relative_to(seed).as_posix()}"] = path.read_bytes().decode("utf-8")  # CRLF kept
     return files
 
 

@@ -5,5 +5,6 @@ recipe_page(
     "new-database", "database.",
     "Creates <DB>/params.yaml and one <DB>/<SCHEMA>/params.yaml per schema, the READ / WRITE / OWNER business roles "
     "a team needs, and optionally a dedicated warehouse <DB>_WH with a monthly resource monitor.",
-    placeholders={"name": "PROJ_PRICING", "schemas": "RAW, MODELS", "retention_time": "1", "credit_quota": "50"},
+    placeholders={"name": "PROJ_PRICING", "schemas": "RAW, MODELS", "retention_time": "e.g. 1 (empty: the account default)",
+                  "credit_quota": "e.g. 50 (empty: no resource monitor)"},
 )

@@ -8,7 +8,7 @@ from recipes.common import entry
 def show_current(form) -> None:
     name = st.session_state.get("revoke_role.name")
     if name:
-        user = entry(form.snapshot, "user.yaml", name) or {}
+        user = entry(form.snapshot, form.snapshot.file("user"), name) or {}
         st.caption(f"{name} has today: {', '.join(user.get('business_roles') or []) or 'no business roles'}")
 
 

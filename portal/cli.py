@@ -27,6 +27,10 @@ def _print_problems(validation) -> None:
         print(f"warning {where}: {p.message}")
 
 
+_RUN_CUSTOM_HELP = ("run the config's __custom/*.py modules as SnowDDL does: this executes the repository's own "
+                    "code, so use it only in trusted CI on reviewed code (see docs/snowddl-core.md)")
+
+
 def cmd_validate(args) -> int:
     from core.snowddl.load import load_config
 
@@ -40,7 +44,8 @@ def cmd_validate(args) -> int:
         raise UsageError(f"--placeholder-values is not JSON: {exc}") from None
     if values is not None and not isinstance(values, dict):
         raise UsageError("--placeholder-values must be a JSON object, e.g. '{\"wh_size\": \"SMALL\"}'")
-    validation = load_config(path, args.env_prefix or "", placeholder_values=values).validation
+    validation = load_config(path, args.env_prefix or "", placeholder_values=values,
+                             run_custom_python=args.run_custom_python).validation
     if args.format == "json":
         print(json.dumps(validation.to_dict(), indent=2))
     else:
@@ -89,7 +94,7 @@ def cmd_plan(args) -> int:
         raise UsageError(f"--head {head} is not a folder")
     prefix = args.env_prefix or ""
     with contextlib.ExitStack() as stack:
-        head_config = load_config(head, prefix)
+        head_config = load_config(head, prefix, run_custom_python=args.run_custom_python)
         if args.live:
             if not head_config.validation.valid:
                 _print_problems(head_config.validation)
@@ -102,7 +107,7 @@ def cmd_plan(args) -> int:
         else:
             if not args.base:
                 raise UsageError("--base DIR|GITREF is required (or --live to plan against the account)")
-            base_config = load_config(_resolve_base(args.base, head, stack), prefix)
+            base_config = load_config(_resolve_base(args.base, head, stack), prefix, run_custom_python=args.run_custom_python)
             plan = plan_between(base_config, head_config)
     if args.format == "json":
         print(json.dumps(plan.to_dict(), indent=2))
@@ -413,6 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--env-prefix", default="")
     p.add_argument("--placeholder-values", help="JSON object overriding placeholder.yaml, as snowddl's option")
+    p.add_argument("--run-custom-python", action="store_true", help=_RUN_CUSTOM_HELP)
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("plan", help="the DDL SnowDDL would run from --base to --head (offline), or against the account (--live)")
@@ -420,6 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--head", default="snowddl", help="head config folder (default: ./snowddl)")
     p.add_argument("--format", choices=["text", "json", "markdown"], default="text")
     p.add_argument("--live", action="store_true", help="plan against the Snowflake account (SNOWFLAKE_* variables)")
+    p.add_argument("--run-custom-python", action="store_true", help=_RUN_CUSTOM_HELP)
     p.add_argument("--env-prefix", default="")
     p.set_defaults(func=cmd_plan)
 

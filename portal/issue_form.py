@@ -16,6 +16,7 @@ from recipes import RECIPES
 from recipes.base import Recipe
 
 NO_RESPONSE = "_No response_"
+MAX_BODY = 65_536  # characters: GitHub's own limit for an issue body; anything longer is refused unread
 
 
 def parse_issue_form(body: str, recipe: Recipe) -> dict[str, str]:
@@ -42,7 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--format", choices=["text", "json"], default="text")
     parser.add_argument("--config", default="snowddl")
     args = parser.parse_args(argv)
-    values = parse_issue_form(sys.stdin.read(), RECIPES[args.recipe])
+    body = sys.stdin.read(MAX_BODY + 1)
+    if len(body) > MAX_BODY:
+        print(f"issue form: the issue body is longer than {MAX_BODY} characters; nothing was read", file=sys.stderr)
+        return 1
+    values = parse_issue_form(body, RECIPES[args.recipe])
     sets: list[str] = []
     for name, value in values.items():
         field = RECIPES[args.recipe].field(name)

@@ -32,6 +32,14 @@ def start_resubmit(cr, comment: str = "") -> None:
     st.switch_page(ui.page(recipe.page))
 
 
+def example(text: str | None) -> str:
+    """A placeholder worded as an example ("e.g. 50"), so it never looks like a filled-in value."""
+    text = (text or "").strip()
+    if not text or text.lower().startswith(("e.g.", "optional", "example", "for example")):
+        return text
+    return f"e.g. {text}"
+
+
 def _fmt(field: Field, changes_existing: bool) -> Callable:
     empty = "(unchanged)" if changes_existing else "(none)"
     if field.choices == "sizes":
@@ -50,6 +58,9 @@ class RecipeForm:
         self.services, self.actor = ui.services(), ui.viewer()
         self.snapshot = self.services.snapshot()
         self._take_pending()
+        for f in recipe.fields:  # real defaults start in the field as values, not as grey examples
+            if f.default is not None and self._key(f.name) not in st.session_state:
+                self._set(f, f.default)
 
     # -- state -------------------------------------------------------------------------------------
     def _key(self, name: str) -> str:
@@ -188,10 +199,10 @@ class RecipeForm:
             st.checkbox(f.label, key=key, help=f.help or None)
         elif f.kind in ("key", "textarea"):
             st.text_area(f.label, key=key, height=140 if f.kind == "key" else 90, help=f.help or None,
-                         placeholder=self.placeholders.get(f.name) or ("-----BEGIN PUBLIC KEY-----\n...\n-----END PUBLIC KEY-----"
-                                                                       if f.kind == "key" else "Why is this needed?"))
+                         placeholder=example(self.placeholders.get(f.name)) or ("-----BEGIN PUBLIC KEY-----\n...\n-----END PUBLIC KEY-----"
+                                                                                if f.kind == "key" else "Why is this needed?"))
         else:
-            st.text_input(f.label, key=key, help=f.help or None, placeholder=self.placeholders.get(f.name, ""))
+            st.text_input(f.label, key=key, help=f.help or None, placeholder=example(self.placeholders.get(f.name)))
         self.field_error(f.name)
 
     def key_generator(self, field_name: str) -> None:

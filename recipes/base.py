@@ -36,6 +36,9 @@ class Field:
     # Where a picker's options come from: a list of the current config (users, business_roles,
     # warehouses, technical_roles, resource_monitors, databases, schemas, schema_patterns, sizes) or fixed values.
     choices: str | tuple[str, ...] | None = None
+    # The value a form starts with (a real default: sent as the request's value unless changed).
+    # An example shown greyed out is never a default: forms word it as "e.g. ...".
+    default: Any = None
 
 
 @dataclass
@@ -69,7 +72,14 @@ class Recipe(Generic[R]):
     def may_touch(self, rel: str, name: str) -> bool:
         import fnmatch
 
-        return any(fnmatch.fnmatchcase(rel, p.replace("{name}", name)) for p in self.touches)
+        from core.snowddl.read import normalise
+
+        # As SnowDDL files them: any case, .yml or .yaml, tech_role for technical_role.
+        def key(path: str) -> str:
+            k = normalise(path)
+            return "technical_role" if k == "tech_role" else k
+
+        return any(fnmatch.fnmatchcase(key(rel), key(p.replace("{name}", name))) for p in self.touches)
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)

@@ -1,14 +1,17 @@
 """Business roles: a new one composed of schema access, warehouse usage and technical roles; change one."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from core import fields
-from core.snowddl.edit import EditError, add_entry, add_list_items, remove_list_items, set_fields
+from core.snowddl import read
+from core.snowddl.edit import add_entry, add_list_items, remove_list_items, set_fields
 from core.snowddl.snapshot import Snapshot
 from recipes.base import ChangeSet, Collector, Field, Recipe
-from recipes.common import JUSTIFICATION, entry, existing, names, new_name, refuse_unknown, schema_patterns
+from recipes.common import (JUSTIFICATION, duplicate_note, edit, entry, existing, list_key, names, new_key, new_name,
+                            refuse_unknown, schema_patterns, written)
 
 ROLE_FILE = "business_role.yaml"
 LIST_KEYS = ("schema_read", "schema_write", "schema_owner", "warehouse_usage", "technical_roles")
@@ -83,20 +86,31 @@ def parse_new(raw: dict[str, Any], base: Snapshot) -> BusinessRoleRequest:
     return BusinessRoleRequest(name, why, tuple((k, tuple(v)) for k, v in lists.items()), comment)
 
 
-def _edit(fn, *args):
-    try:
-        return fn(*args)
-    except EditError as exc:
-        raise ValueError(f"{ROLE_FILE}: {exc}") from None
+# The root file each list's items are keys of: items are written as that file writes them.
+_ITEM_KIND = {"warehouse_usage": "warehouse", "technical_roles": "technical_role"}
+
+
+def _as_written(base: Snapshot, key: str, items) -> list[str]:
+    kind = _ITEM_KIND.get(key)
+    return [written(base, kind, i) for i in items] if kind else list(items)
+
+
+def _spelling(text: str, key: str) -> str:
+    """The spelling of `key` the file's roles use (tech_roles in a repository that writes the old name)."""
+    for spelled in read.KEY_ALIASES.get(key, (key,)):
+        if re.search(rf"^\s+{spelled}\s*:", text, re.M):
+            return spelled
+    return key
 
 
 def build_new(base: Snapshot, req: BusinessRoleRequest) -> ChangeSet:
-    body: dict[str, Any] = {k: list(v) for k, v in req.lists if v}
+    rel = base.file("business_role")
+    body: dict[str, Any] = {_spelling(base.text(rel) or "", k): _as_written(base, k, v) for k, v in req.lists if v}
     if req.comment:
         body["comment"] = req.comment
-    text = _edit(add_entry, base.text(ROLE_FILE) or "", req.name, body)
+    text = edit("name", rel, add_entry, base.text(rel) or "", new_key(base, "business_role", req.name), body)
     parts = [f"{k} {', '.join(v)}" for k, v in req.lists if v]
-    return ChangeSet(f"New business role {req.name}", {ROLE_FILE: text},
+    return ChangeSet(f"New business role {req.name}", {rel: text},
                      f"Adds business role {req.name}: " + "; ".join(parts) + ".")
 
 
@@ -123,8 +137,8 @@ NEW_BUSINESS_ROLE: Recipe[BusinessRoleRequest] = Recipe(
 
 
 def current(base: Snapshot, name: str) -> dict:
-    role = entry(base, ROLE_FILE, name) or {}
-    out = {k: [str(x).upper() for x in role.get(k) or []] for k in LIST_KEYS}
+    role = entry(base, base.file("business_role"), name) or {}
+    out = {k: [str(x).upper() for x in role.get(list_key(role, k)) or []] for k in LIST_KEYS}
     out["comment"] = str(role.get("comment") or "")
     return out
 
@@ -163,23 +177,31 @@ def parse_change(raw: dict[str, Any], base: Snapshot) -> BusinessRoleRequest:
 
 
 def build_change(base: Snapshot, req: BusinessRoleRequest) -> ChangeSet:
-    text = base.text(ROLE_FILE) or ""
+    rel = base.file("business_role")
+    text = base.text(rel) or ""
     now = current(base, req.name)
+    role = entry(base, rel, req.name) or {}
     notes = []
     for key, added, removed in req.edits:
         removed = [x for x in removed if x in now[key]]
         added = [x for x in added if x not in now[key]]
+        spelled = list_key(role, key)  # tech_roles stays tech_roles: never a second key of the same meaning
+        # Added first, then removed: a list whose every item is replaced never empties, so its key
+        # stays where it was (and keeps its style and comment).
+        if added:
+            text = edit(key, rel, add_list_items, text, req.name, spelled, _as_written(base, key, added))
         if removed:
-            text = _edit(remove_list_items, text, req.name, key, removed)
+            text = edit(key, rel, remove_list_items, text, req.name, spelled, removed)
+        if removed:
             notes.append(f"{key} -{', -'.join(removed)}")
         if added:
-            text = _edit(add_list_items, text, req.name, key, added)
             notes.append(f"{key} +{', +'.join(added)}")
     if req.comment is not None and req.comment != now["comment"]:
-        text = _edit(set_fields, text, req.name, {"comment": req.comment or None})
+        text = edit("comment", rel, set_fields, text, req.name, {"comment": req.comment or None})
         notes.append("comment")
-    return ChangeSet(f"Change business role {req.name}", {ROLE_FILE: text},
-                     f"Changes {req.name}: " + "; ".join(notes) + ". Every user holding the role gets the new access.")
+    return ChangeSet(f"Change business role {req.name}", {rel: text},
+                     f"Changes {req.name}: " + "; ".join(notes) + ". Every user holding the role gets the new access."
+                     + duplicate_note(base, rel, req.name))
 
 
 def form_values(base: Snapshot, request: dict) -> dict:

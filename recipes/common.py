@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 import datetime as _dt
-import functools
 import re
 from typing import Any
 
-import yaml
-
 from core import fields
+from core.fields import FieldError
+from core.snowddl import read
+from core.snowddl.edit import EditError
 from core.snowddl.snapshot import Snapshot
 from core.snowflake.cost import CREDITS_PER_HOUR  # noqa: F401  (re-exported: the recipes' size choices)
-from recipes.base import Collector, Field
+from recipes.base import Collector, Field, FieldErrors
 
 SIZE_LABELS = {
     "XSMALL": "X-Small", "SMALL": "Small", "MEDIUM": "Medium", "LARGE": "Large", "XLARGE": "X-Large",
@@ -24,29 +24,91 @@ _SIZE_ALIASES = {re.sub(r"[^A-Z0-9]", "", v.upper()): k for k, v in SIZE_LABELS.
 JUSTIFICATION = Field("justification", "Justification", "Why this is needed; reviewers read it.", required=True, kind="textarea")
 
 
-class _TagTolerantLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-    """Reads SnowDDL files for their values; `!decrypt` / `!include` values stay as their text."""
-
-
-_TagTolerantLoader.add_multi_constructor("!", lambda loader, suffix, node: loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode) else None)
-
-
-@functools.lru_cache(maxsize=64)
-def _load(text: str) -> dict:
-    data = yaml.load(text, Loader=_TagTolerantLoader)
-    return data if isinstance(data, dict) else {}
+# Every list field is capped before any of its items is looked at: work stays bounded whatever is sent.
+MAX_LIST_ITEMS = 200
+MAX_LIST_CHARS = 20_000
 
 
 def entries_of(base: Snapshot, rel: str) -> dict[str, dict]:
-    """The entries of a one-object-per-key file, keys upper-cased (read-only)."""
+    """The entries of a one-object-per-key file, keys upper-cased (read-only). As in SnowDDL, the last
+    copy of a key defined twice is the one that counts."""
     text = base.text(rel)
     if not text:
         return {}
-    return {str(k).upper(): (v if isinstance(v, dict) else {}) for k, v in _load(text).items()}
+    try:
+        data = read.load(text)
+    except read.ReadError as exc:
+        raise FieldErrors([FieldError("name", f"the configuration file cannot be read: {exc}")]) from None
+    return {str(k).upper(): (v if isinstance(v, dict) else {}) for k, v in data.items()}
 
 
 def entry(base: Snapshot, rel: str, name: str) -> dict | None:
-    return entries_of(base, rel).get(name.upper())
+    """One entry (the last copy, as SnowDDL reads it), parsing only its lines when the file allows."""
+    text = base.text(rel)
+    if not text:
+        return None
+    try:
+        found = read.load_entry(text, name)
+    except read.ReadError as exc:
+        raise FieldErrors([FieldError("name", f"the configuration file cannot be read: {exc}")]) from None
+    if found is None:
+        return None
+    return found[1] if isinstance(found[1], dict) else {}
+
+
+def written(base: Snapshot, kind: str, name: str) -> str:
+    """`name` as the config writes its key in the root file of `kind` ("ci" for CI): SnowDDL looks some
+    things up by the name exactly as written (a business role's first warehouse becomes its users'
+    default warehouse only when the role is named as in business_role.yaml)."""
+    text = base.text(base.file(kind))
+    if text:
+        try:
+            found = read.load_entry(text, name)
+        except read.ReadError:
+            found = None
+        if found is not None:
+            return found[0]
+    return name
+
+
+def new_key(base: Snapshot, kind: str, name: str) -> str:
+    """The key for a new entry in the root file of `kind`: lower-case when every key the file has is
+    lower-case (SnowDDL's own docs and tests write names so), else as given."""
+    text = base.text(base.file(kind))
+    if text:
+        try:
+            keys = [k for k in read.top_keys(text) if k.lower() != k.upper()]
+        except read.ReadError:
+            keys = []
+        if keys and all(k == k.lower() for k in keys):
+            return name.lower()
+    return name
+
+
+def list_key(value: dict, key: str) -> str:
+    """The spelling of `key` an entry uses (technical_roles or the old tech_roles); `key` if neither."""
+    return next((k for k in read.KEY_ALIASES.get(key, (key,)) if k in value), key)
+
+
+def edit(field_name: str, rel: str, fn, *args) -> str:
+    """Runs one edit of core.snowddl.edit; a refusal becomes a message on `field_name` (FieldErrors)."""
+    try:
+        return fn(*args)
+    except (EditError, read.ReadError) as exc:
+        raise FieldErrors([FieldError(field_name, f"{rel}: {exc}")]) from None
+
+
+def duplicate_note(base: Snapshot, rel: str, name: str) -> str:
+    """A sentence for a change's summary when `name` is defined more than once in `rel`."""
+    text = base.text(rel)
+    if not text or text.count(name) < 2 and text.upper().count(name.upper()) < 2:
+        return ""
+    dups = [d for d in read.duplicate_keys(text) if d.key.upper() == name.upper()]
+    if not dups:
+        return ""
+    lines = ", ".join(str(n) for n in dups[0].lines)
+    return (f" Note: {name} is defined {len(dups[0].lines)} times in {rel} (lines {lines}); SnowDDL uses the last copy, "
+            f"which is the one changed here.")
 
 
 def as_list(value: Any) -> list[str]:
@@ -59,6 +121,20 @@ def as_list(value: Any) -> list[str]:
     return [str(value).strip()] if str(value).strip() else []
 
 
+def bounded_list(c: Collector, field_name: str, value: Any, limit: int = MAX_LIST_ITEMS) -> list[str]:
+    """as_list, refused with a message (and []) when it is longer than `limit` items or
+    MAX_LIST_CHARS characters, before any item is checked."""
+    if isinstance(value, str):
+        too_long = len(value) > MAX_LIST_CHARS
+    else:
+        too_long = isinstance(value, (list, tuple, set)) and len(value) > limit
+    items = [] if too_long else as_list(value)
+    if too_long or len(items) > limit:
+        c.add(field_name, f"is too long: at most {limit} items per request.")
+        return []
+    return items
+
+
 def refuse_unknown(c: Collector, raw: dict, field_list: tuple[Field, ...]) -> None:
     known = {f.name for f in field_list}
     for extra in sorted(set(raw) - known, key=str):
@@ -68,10 +144,24 @@ def refuse_unknown(c: Collector, raw: dict, field_list: tuple[Field, ...]) -> No
 def existing(c: Collector, field_name: str, value: Any, known: list[str], what: str) -> str | None:
     """An identifier that must name an existing object."""
     name = c.check(fields.identifier, field_name, value)
-    if name and name not in known:
+    if name and name not in (known if isinstance(known, (set, frozenset)) else _as_set(known)):
         c.add(field_name, f"{name} is not {what} of this configuration.")
         return None
     return name
+
+
+def _as_set(known) -> frozenset:
+    """A set of a config's names, built once per list object (configs hold thousands of names)."""
+    key = id(known)
+    hit = _SETS.get(key)
+    if hit is None or hit[0] is not known:
+        hit = _SETS[key] = (known, frozenset(known))
+        if len(_SETS) > 64:
+            _SETS.pop(next(iter(_SETS)))
+    return hit[1]
+
+
+_SETS: dict[int, tuple[object, frozenset]] = {}
 
 
 def new_name(c: Collector, field_name: str, value: Any, taken: list[str], what: str, max_len: int = 200) -> str | None:
@@ -79,7 +169,7 @@ def new_name(c: Collector, field_name: str, value: Any, taken: list[str], what: 
     if name and len(name) > max_len:
         c.add(field_name, f"is longer than {max_len} characters.")
         return None
-    if name and name in taken:
+    if name and name in _as_set(taken):
         c.add(field_name, f"{what} {name} already exists.")
         return None
     return name
@@ -87,19 +177,20 @@ def new_name(c: Collector, field_name: str, value: Any, taken: list[str], what: 
 
 def names(c: Collector, field_name: str, value: Any, known: list[str], what: str) -> list[str]:
     """A list of identifiers naming existing objects, deduplicated, in the order given."""
-    out: list[str] = []
-    for item in as_list(value):
-        name = existing(c, field_name, item, known, what)
-        if name and name not in out:
-            out.append(name)
-    return out
+    out: dict[str, None] = {}
+    known_set = _as_set(known)
+    for item in bounded_list(c, field_name, value):
+        name = existing(c, field_name, item, known_set, what)
+        if name:
+            out[name] = None
+    return list(out)
 
 
 def schema_patterns(c: Collector, field_name: str, value: Any, base: Snapshot) -> list[str]:
     """DB.SCHEMA or DB.* names of this configuration, as business roles' schema_* keys take them."""
     out: list[str] = []
-    dbs, schemas = base.config.databases, set(base.config.schemas)
-    for item in as_list(value):
+    dbs, schemas = _as_set(base.config.databases), _as_set(base.config.schemas)
+    for item in bounded_list(c, field_name, value):
         db, dot, schema = item.partition(".")
         if not dot:
             c.add(field_name, "takes DATABASE.SCHEMA or DATABASE.* (e.g. ANALYTICS.MARTS).")

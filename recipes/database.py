@@ -9,11 +9,11 @@ from typing import Any
 import yaml
 
 from core import fields
-from core.snowddl.edit import EditError, add_entry
+from core.snowddl.edit import add_entry
 from core.snowddl.snapshot import Snapshot
 from recipes.base import ChangeSet, Collector, Field, Recipe
-from recipes.common import (JUSTIFICATION, as_list, boolean, credits_note, integer, names,
-                            new_name, refuse_unknown, size)
+from recipes.common import (JUSTIFICATION, boolean, bounded_list, credits_note, edit, integer, names,
+                            new_key, new_name, refuse_unknown, size, written)
 
 ROLE_KINDS = ("READ", "WRITE", "OWNER")
 RESERVED_SCHEMAS = ("PUBLIC", "INFORMATION_SCHEMA")
@@ -57,8 +57,8 @@ FIELDS = (
           "<DB>_OWNER owns them.", is_list=True, kind="multiselect", choices=ROLE_KINDS),
     Field("warehouse_usage", "Existing warehouses for these roles", is_list=True, kind="multiselect", choices="warehouses"),
     Field("size", "Dedicated warehouse size", "Optional: creates <DB>_WH of this size for the roles.", kind="select", choices="sizes"),
-    Field("credit_quota", "Monthly credit quota", "With a dedicated warehouse: a resource monitor <DB>_MONITOR "
-          "that notifies at 75% and suspends at 100%.", kind="int"),
+    Field("credit_quota", "Monthly credit quota", "Optional, with a dedicated warehouse: a resource monitor <DB>_MONITOR "
+          "that notifies at 75% and suspends at 100%. Left empty, the warehouse gets no resource monitor.", kind="int"),
     JUSTIFICATION,
 )
 
@@ -68,7 +68,7 @@ def parse(raw: dict[str, Any], base: Snapshot) -> NewDatabaseRequest:
     cfg = base.config
     name = new_name(c, "name", raw.get("name"), cfg.databases, "database")
     schemas: list[str] = []
-    for item in as_list(raw.get("schemas")):
+    for item in bounded_list(c, "schemas", raw.get("schemas"), MAX_SCHEMAS):
         s = c.check(fields.identifier, "schemas", item)
         if s in RESERVED_SCHEMAS:
             c.add("schemas", f"{s} is made by Snowflake itself; pick another name.")
@@ -81,7 +81,7 @@ def parse(raw: dict[str, Any], base: Snapshot) -> NewDatabaseRequest:
     if len(schemas) > MAX_SCHEMAS:
         c.add("schemas", f"at most {MAX_SCHEMAS} schemas per request.")
     kinds: list[str] = []
-    for item in as_list(raw.get("business_roles")):
+    for item in bounded_list(c, "business_roles", raw.get("business_roles"), len(ROLE_KINDS) * 4):
         kind = item.strip().upper()
         if kind not in ROLE_KINDS:
             c.add("business_roles", "takes READ, WRITE and/or OWNER.")
@@ -120,30 +120,42 @@ def _params(values: dict, header: str) -> str:
     return f"# {header}\n" + text
 
 
-def _add(base: Snapshot, files: dict, rel: str, key: str, value: dict) -> None:
-    try:
-        files[rel] = add_entry(files.get(rel, base.text(rel) or ""), key, value)
-    except EditError as exc:
-        raise ValueError(f"{rel}: {exc}") from None
+def _add(base: Snapshot, files: dict, kind: str, key: str, value: dict) -> str:
+    """Adds an entry to the file SnowDDL reads for `kind` (warehouse.yml, Business_Role.yaml ...); the key
+    as written (lower-case in a lower-case file), which references to it must use."""
+    rel = base.file(kind)
+    key = new_key(base, kind, key)
+    files[rel] = edit("name", rel, add_entry, files.get(rel, base.text(rel) or ""), key, value)
+    return key
+
+
+def _folder_case(base: Snapshot, name: str) -> str:
+    """A new folder's name: lower-case when every database folder of the config is (SnowDDL reads
+    folder names case-insensitively; the repository's style is kept)."""
+    folders = [p.name for p in base.root.iterdir() if p.is_dir() and not p.name.startswith(("__", "."))]
+    letters = [f for f in folders if f.lower() != f.upper()]
+    return name.lower() if letters and all(f == f.lower() for f in letters) else name
 
 
 def build(base: Snapshot, req: NewDatabaseRequest) -> ChangeSet:
     files: dict[str, str | None] = {}
-    files[f"{req.name}/params.yaml"] = _params(
+    db = _folder_case(base, req.name)
+    files[f"{db}/params{base.suffix}"] = _params(
         {"comment": req.comment, "retention_time": req.retention_time, "is_transient": req.is_transient,
          "is_sandbox": req.is_sandbox}, f"{req.name}: requested through SnowTower.")
     for schema in req.schemas:
-        files[f"{req.name}/{schema}/params.yaml"] = _params({}, f"{req.name}.{schema}: requested through SnowTower.")
+        files[f"{db}/{_folder_case(base, schema)}/params{base.suffix}"] = _params({}, f"{req.name}.{schema}: requested through SnowTower.")
+    monitor = warehouse = None
     if req.monitor:
-        _add(base, files, "resource_monitor.yaml", req.monitor,
+        monitor = _add(base, files, "resource_monitor", req.monitor,
              {"credit_quota": req.credit_quota, "frequency": "MONTHLY", "triggers": {75: "NOTIFY", 100: "SUSPEND"}})
     if req.warehouse:
         wh: dict[str, Any] = {"size": req.size, "auto_suspend": 60}
-        if req.monitor:
-            wh["resource_monitor"] = req.monitor
+        if monitor:
+            wh["resource_monitor"] = monitor
         wh["comment"] = f"Dedicated warehouse of {req.name}"
-        _add(base, files, "warehouse.yaml", req.warehouse, wh)
-    usage = ([req.warehouse] if req.warehouse else []) + list(req.warehouse_usage)
+        warehouse = _add(base, files, "warehouse", req.warehouse, wh)
+    usage = ([warehouse] if warehouse else []) + [written(base, "warehouse", w) for w in req.warehouse_usage]
     keys = {"READ": ("schema_read",), "WRITE": ("schema_read", "schema_write"), "OWNER": ("schema_owner",)}
     for kind in req.business_roles:
         # Fresh lists for each key: shared objects would come out as YAML anchors (&id001).
@@ -151,13 +163,14 @@ def build(base: Snapshot, req: NewDatabaseRequest) -> ChangeSet:
         if usage:
             role["warehouse_usage"] = list(usage)
         role["comment"] = f"{kind.capitalize()} access to {req.name}"
-        _add(base, files, "business_role.yaml", req.role(kind), role)
+        _add(base, files, "business_role", req.role(kind), role)
     parts = [f"database {req.name} with schema(s) {', '.join(req.schemas)}"]
     if req.business_roles:
         parts.append("business role(s) " + ", ".join(req.role(k) for k in req.business_roles))
     if req.warehouse:
         parts.append(f"warehouse {req.warehouse} ({credits_note(req.size)})"
-                     + (f" with resource monitor {req.monitor} ({req.credit_quota} credits a month)" if req.monitor else ""))
+                     + (f" with resource monitor {req.monitor} ({req.credit_quota} credits a month)" if req.monitor
+                        else ", **no resource monitor** (no monthly credit quota given)"))
     return ChangeSet(f"New database {req.name}", files, "Adds " + "; ".join(parts) + ".")
 
 

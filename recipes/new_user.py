@@ -6,10 +6,11 @@ from typing import Any
 
 from core import fields
 from core.keys import parse_public_key
-from core.snowddl.edit import EditError, add_entry
+from core.snowddl.edit import add_entry
 from core.snowddl.snapshot import Snapshot
 from core.fields import FieldError
 from recipes.base import ChangeSet, Collector, Field, FieldErrors, Recipe
+from recipes.common import bounded_list, edit, existing, new_key, written
 
 USER_FILE = "user.yaml"
 USER_TYPES = ("PERSON", "SERVICE")
@@ -45,18 +46,10 @@ FIELDS = (
 )
 
 
-def _as_list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    return [str(v).strip() for v in value if str(v).strip()]
-
-
 def parse(raw: dict[str, Any], base: Snapshot) -> NewUserRequest:
     c = Collector()
     name = c.check(fields.identifier, "name", raw.get("name"))
-    if name and name in base.config.users:
+    if name and name in set(base.config.users):
         c.add("name", f"user {name} already exists.")
     user_type = str(raw.get("type") or "PERSON").strip().upper()
     if user_type not in USER_TYPES:
@@ -71,11 +64,9 @@ def parse(raw: dict[str, Any], base: Snapshot) -> NewUserRequest:
                 c.add(key, "is for PERSON users only; a SERVICE user has no names or email.")
     key = c.check(parse_public_key, "rsa_public_key", raw.get("rsa_public_key"))
     roles: list[str] = []
-    for role in _as_list(raw.get("business_roles")):
-        ident = c.check(fields.identifier, "business_roles", role)
-        if ident and ident not in base.config.business_roles:
-            c.add("business_roles", f"{ident} is not a business role of this configuration.")
-        elif ident and ident not in roles:
+    for role in bounded_list(c, "business_roles", raw.get("business_roles")):
+        ident = existing(c, "business_roles", role, base.config.business_roles, "a business role")
+        if ident and ident not in roles:
             roles.append(ident)
     if not roles and not any(e.field == "business_roles" for e in c.errors):
         c.add("business_roles", "must not be empty: pick at least one.")
@@ -102,19 +93,18 @@ def build(base: Snapshot, req: NewUserRequest) -> ChangeSet:
     if req.type == "PERSON":
         entry.update(first_name=req.first_name, last_name=req.last_name, email=req.email)
     entry["rsa_public_key"] = req.rsa_public_key
-    entry["business_roles"] = list(req.business_roles)
+    # Names as the config writes them: SnowDDL looks a role's default warehouse up by that spelling.
+    entry["business_roles"] = [written(base, "business_role", r) for r in req.business_roles]
     if req.default_warehouse:
-        entry["default_warehouse"] = req.default_warehouse
+        entry["default_warehouse"] = written(base, "warehouse", req.default_warehouse)
     if req.comment:
         entry["comment"] = req.comment
-    try:
-        text = add_entry(base.text(USER_FILE) or "", req.name, entry)
-    except EditError as exc:
-        raise ValueError(f"{USER_FILE}: {exc}") from None
+    rel = base.file("user")
+    text = edit("name", rel, add_entry, base.text(rel) or "", new_key(base, "user", req.name), entry)
     who = f"{req.first_name} {req.last_name}" if req.type == "PERSON" else "service user"
     return ChangeSet(
         title=f"New {req.type.lower()} user {req.name}",
-        files={USER_FILE: text},
+        files={rel: text},
         summary=f"Adds {who} {req.name} with business roles {', '.join(req.business_roles)}"
         + (f" and default warehouse {req.default_warehouse}" if req.default_warehouse else "")
         + f"; RSA key {req.key_fingerprint}.",

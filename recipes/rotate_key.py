@@ -6,10 +6,10 @@ from typing import Any
 
 from core import fields
 from core.keys import parse_public_key
-from core.snowddl.edit import EditError, set_fields
+from core.snowddl.edit import set_fields
 from core.snowddl.snapshot import Snapshot
 from recipes.base import ChangeSet, Collector, Field, Recipe
-from recipes.common import JUSTIFICATION, entry, existing, refuse_unknown
+from recipes.common import JUSTIFICATION, duplicate_note, edit, entry, existing, refuse_unknown
 
 USER_FILE = "user.yaml"
 
@@ -30,11 +30,10 @@ ROTATE_FIELDS = (
 )
 
 
-def _edit(text: str, name: str, values: dict) -> str:
-    try:
-        return set_fields(text, name, values)
-    except EditError as exc:
-        raise ValueError(f"{USER_FILE}: {exc}") from None
+def _edit(base: Snapshot, field_name: str, name: str, values: dict) -> tuple[str, str]:
+    """(file, new text) of the user file SnowDDL reads, with `values` set on `name`."""
+    rel = base.file("user")
+    return rel, edit(field_name, rel, set_fields, base.text(rel) or "", name, values)
 
 
 def parse_rotate(raw: dict[str, Any], base: Snapshot) -> RotateRequest:
@@ -42,7 +41,7 @@ def parse_rotate(raw: dict[str, Any], base: Snapshot) -> RotateRequest:
     name = existing(c, "name", raw.get("name"), base.config.users, "a user")
     key = c.check(parse_public_key, "rsa_public_key_2", raw.get("rsa_public_key_2"))
     if name and key:
-        user = entry(base, USER_FILE, name) or {}
+        user = entry(base, base.file("user"), name) or {}
         if key.body in (user.get("rsa_public_key"), user.get("rsa_public_key_2")):
             c.add("rsa_public_key_2", f"is already a key of {name}; a rotation needs a new key.")
         elif user.get("rsa_public_key_2"):
@@ -54,10 +53,10 @@ def parse_rotate(raw: dict[str, Any], base: Snapshot) -> RotateRequest:
 
 
 def build_rotate(base: Snapshot, req: RotateRequest) -> ChangeSet:
-    text = _edit(base.text(USER_FILE) or "", req.name, {"rsa_public_key_2": req.rsa_public_key_2})
-    return ChangeSet(f"Rotate the RSA key of {req.name} (step 1: add)", {USER_FILE: text},
+    rel, text = _edit(base, "rsa_public_key_2", req.name, {"rsa_public_key_2": req.rsa_public_key_2})
+    return ChangeSet(f"Rotate the RSA key of {req.name} (step 1: add)", {rel: text},
                      f"Adds RSA key {req.key_fingerprint} to {req.name} as rsa_public_key_2; the current key keeps "
-                     "working until the new one is promoted.")
+                     "working until the new one is promoted." + duplicate_note(base, rel, req.name))
 
 
 ROTATE_KEY: Recipe[RotateRequest] = Recipe(
@@ -82,7 +81,7 @@ PROMOTE_FIELDS = (
 def parse_promote(raw: dict[str, Any], base: Snapshot) -> PromoteRequest:
     c = Collector()
     name = existing(c, "name", raw.get("name"), base.config.users, "a user")
-    if name and not (entry(base, USER_FILE, name) or {}).get("rsa_public_key_2"):
+    if name and not (entry(base, base.file("user"), name) or {}).get("rsa_public_key_2"):
         c.add("name", f"{name} has no rsa_public_key_2 to promote; add the new key first (rotate-key).")
     why = c.check(fields.justification, raw.get("justification"))
     refuse_unknown(c, raw, PROMOTE_FIELDS)
@@ -91,10 +90,11 @@ def parse_promote(raw: dict[str, Any], base: Snapshot) -> PromoteRequest:
 
 
 def build_promote(base: Snapshot, req: PromoteRequest) -> ChangeSet:
-    new_key = (entry(base, USER_FILE, req.name) or {})["rsa_public_key_2"]
-    text = _edit(base.text(USER_FILE) or "", req.name, {"rsa_public_key": new_key, "rsa_public_key_2": None})
-    return ChangeSet(f"Rotate the RSA key of {req.name} (step 2: promote)", {USER_FILE: text},
-                     f"Makes the second key of {req.name} its only key; the old key stops working.")
+    new_key = (entry(base, base.file("user"), req.name) or {})["rsa_public_key_2"]
+    rel, text = _edit(base, "name", req.name, {"rsa_public_key": new_key, "rsa_public_key_2": None})
+    return ChangeSet(f"Rotate the RSA key of {req.name} (step 2: promote)", {rel: text},
+                     f"Makes the second key of {req.name} its only key; the old key stops working."
+                     + duplicate_note(base, rel, req.name))
 
 
 PROMOTE_KEY: Recipe[PromoteRequest] = Recipe(

@@ -6,29 +6,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from core import fields
-from core.snowddl.edit import EditError, add_list_items, remove_list_items, set_fields
+from core.snowddl.edit import add_list_items, remove_list_items, set_fields
 from core.snowddl.snapshot import Snapshot
 from recipes.base import ChangeSet, Collector, Field, Recipe
-from recipes.common import JUSTIFICATION, entry, existing, future_date, names, refuse_unknown
+from recipes.common import JUSTIFICATION, duplicate_note, edit, entry, existing, future_date, names, refuse_unknown, written
 
-USER_FILE = "user.yaml"
+USER_FILE = "user.yaml"  # the usual name; the recipes edit whichever file SnowDDL reads (Snapshot.file("user"))
 
 
 def _user(c: Collector, raw: dict, base: Snapshot) -> tuple[str | None, dict]:
     name = existing(c, "name", raw.get("name"), base.config.users, "a user")
-    return name, (entry(base, USER_FILE, name) or {}) if name else {}
+    return name, (entry(base, base.file("user"), name) or {}) if name else {}
 
 
 def _roles_of(user: dict) -> list[str]:
     roles = user.get("business_roles") or []
     return [str(r).upper() for r in roles] if isinstance(roles, list) else []
-
-
-def _edit(fn, *args) -> str:
-    try:
-        return fn(*args)
-    except EditError as exc:
-        raise ValueError(f"{USER_FILE}: {exc}") from None
 
 
 # -- grant --------------------------------------------------------------------------------------
@@ -72,14 +65,18 @@ def parse_grant(raw: dict[str, Any], base: Snapshot) -> GrantRequest:
 
 
 def build_grant(base: Snapshot, req: GrantRequest) -> ChangeSet:
-    comments = {r: f"SnowTower: {r} until {req.until}" for r in req.business_roles} if req.until else None
-    text = _edit(add_list_items, base.text(USER_FILE) or "", req.name, "business_roles", list(req.business_roles), comments)
+    rel = base.file("user")
+    # Role names as business_role.yaml writes them: SnowDDL finds a role's default warehouse by that spelling.
+    as_written = [written(base, "business_role", r) for r in req.business_roles]
+    comments = {w: f"SnowTower: {r} until {req.until}" for w, r in zip(as_written, req.business_roles)} if req.until else None
+    text = edit("business_roles", rel, add_list_items, base.text(rel) or "", req.name, "business_roles", as_written, comments)
     roles = ", ".join(req.business_roles)
     return ChangeSet(
         title=f"Grant {roles} to {req.name}" + (f" until {req.until}" if req.until else ""),
-        files={USER_FILE: text},
+        files={rel: text},
         summary=f"Adds business role(s) {roles} to {req.name}"
-        + (f", time-bound until **{req.until}** (recorded next to the role; to be revoked after that day)." if req.until else "."),
+        + (f", time-bound until **{req.until}** (recorded next to the role; to be revoked after that day)." if req.until else ".")
+        + duplicate_note(base, rel, req.name),
     )
 
 
@@ -130,10 +127,11 @@ def parse_revoke(raw: dict[str, Any], base: Snapshot) -> RevokeRequest:
 
 
 def build_revoke(base: Snapshot, req: RevokeRequest) -> ChangeSet:
-    text = _edit(remove_list_items, base.text(USER_FILE) or "", req.name, "business_roles", list(req.business_roles))
+    rel = base.file("user")
+    text = edit("business_roles", rel, remove_list_items, base.text(rel) or "", req.name, "business_roles", list(req.business_roles))
     roles = ", ".join(req.business_roles)
-    return ChangeSet(f"Revoke {roles} from {req.name}", {USER_FILE: text},
-                     f"Removes business role(s) {roles} from {req.name}.")
+    return ChangeSet(f"Revoke {roles} from {req.name}", {rel: text},
+                     f"Removes business role(s) {roles} from {req.name}." + duplicate_note(base, rel, req.name))
 
 
 def revoke_to_dict(req: RevokeRequest) -> dict:
@@ -172,9 +170,11 @@ def parse_offboard(raw: dict[str, Any], base: Snapshot) -> OffboardRequest:
 
 
 def build_offboard(base: Snapshot, req: OffboardRequest) -> ChangeSet:
-    text = _edit(set_fields, base.text(USER_FILE) or "", req.name, {"disabled": True, "business_roles": None})
-    return ChangeSet(f"Offboard {req.name}", {USER_FILE: text},
-                     f"Disables {req.name} (disabled: true) and removes all of their business roles.")
+    rel = base.file("user")
+    text = edit("name", rel, set_fields, base.text(rel) or "", req.name, {"disabled": True, "business_roles": None})
+    return ChangeSet(f"Offboard {req.name}", {rel: text},
+                     f"Disables {req.name} (disabled: true) and removes all of their business roles."
+                     + duplicate_note(base, rel, req.name))
 
 
 OFFBOARD_USER: Recipe[OffboardRequest] = Recipe(

@@ -5,11 +5,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from core import fields
-from core.snowddl.edit import EditError, add_entry, set_fields
+from core.snowddl.edit import add_entry, set_fields
 from core.snowddl.snapshot import Snapshot
 from recipes.base import ChangeSet, Collector, Field, Recipe
-from recipes.common import (CREDITS_PER_HOUR, JUSTIFICATION, SIZE_LABELS, credits_note, entry, existing, integer,
-                            new_name, refuse_unknown, size)
+from recipes.common import (CREDITS_PER_HOUR, JUSTIFICATION, SIZE_LABELS, credits_note, duplicate_note, edit, entry,
+                            existing, integer, new_key, new_name, refuse_unknown, size, written)
 
 WAREHOUSE_FILE = "warehouse.yaml"
 MAX_AUTO_SUSPEND = 86400  # a day; 0 would never suspend, which the portal does not offer
@@ -32,7 +32,8 @@ class NewWarehouseRequest:
 NEW_FIELDS = (
     Field("name", "Warehouse name", "e.g. MARKETING_WH", required=True),
     SIZE_FIELD,
-    Field("auto_suspend", "Auto-suspend (seconds)", "Idle seconds before it suspends (60 or more).", required=True, kind="int"),
+    Field("auto_suspend", "Auto-suspend (seconds)", "Idle seconds before it suspends (60 or more).", required=True, kind="int",
+          default=60),
     Field("min_cluster_count", "Min clusters", "Multi-cluster (Enterprise edition); leave empty for one.", kind="int"),
     Field("max_cluster_count", "Max clusters", kind="int"),
     Field("resource_monitor", "Resource monitor", "A credit budget from resource_monitor.yaml.", kind="select", choices="resource_monitors"),
@@ -72,15 +73,13 @@ def build_new(base: Snapshot, req: NewWarehouseRequest) -> ChangeSet:
     if req.max_cluster_count:
         body["max_cluster_count"] = req.max_cluster_count
     if req.resource_monitor:
-        body["resource_monitor"] = req.resource_monitor
+        body["resource_monitor"] = written(base, "resource_monitor", req.resource_monitor)
     if req.comment:
         body["comment"] = req.comment
-    try:
-        text = add_entry(base.text(WAREHOUSE_FILE) or "", req.name, body)
-    except EditError as exc:
-        raise ValueError(f"{WAREHOUSE_FILE}: {exc}") from None
+    rel = base.file("warehouse")
+    text = edit("name", rel, add_entry, base.text(rel) or "", new_key(base, "warehouse", req.name), body)
     most = CREDITS_PER_HOUR[req.size] * (req.max_cluster_count or 1)
-    return ChangeSet(f"New warehouse {req.name}", {WAREHOUSE_FILE: text},
+    return ChangeSet(f"New warehouse {req.name}", {rel: text},
                      f"Adds warehouse {req.name}: {credits_note(req.size)}, auto-suspend after {req.auto_suspend} s"
                      + (f", up to {most} credits/hour with {req.max_cluster_count} clusters" if (req.max_cluster_count or 1) > 1 else "")
                      + (f", budget {req.resource_monitor}" if req.resource_monitor else ", **no resource monitor**") + ".")
@@ -118,7 +117,7 @@ CHANGE_FIELDS = (
 
 
 def current(base: Snapshot, name: str) -> dict:
-    wh = entry(base, WAREHOUSE_FILE, name) or {}
+    wh = entry(base, base.file("warehouse"), name) or {}
     return {"size": str(wh.get("size") or "").upper().replace("-", ""), "auto_suspend": wh.get("auto_suspend", 60)}
 
 
@@ -132,7 +131,7 @@ def parse_change(raw: dict[str, Any], base: Snapshot) -> ChangeWarehouseRequest:
     old_size = old_suspend = None
     clusters = 1
     if name and not c.errors:
-        wh = entry(base, WAREHOUSE_FILE, name) or {}
+        wh = entry(base, base.file("warehouse"), name) or {}
         now = current(base, name)
         old_size = now["size"] if now["size"] in CREDITS_PER_HOUR else None
         old_suspend = now["auto_suspend"] if isinstance(now["auto_suspend"], int) else None
@@ -167,13 +166,11 @@ def build_change(base: Snapshot, req: ChangeWarehouseRequest) -> ChangeSet:
     if req.auto_suspend is not None:
         values["auto_suspend"] = req.auto_suspend
         notes.append(f"auto-suspend {req.old_auto_suspend if req.old_auto_suspend is not None else 'default'} s -> {req.auto_suspend} s")
-    try:
-        text = set_fields(base.text(WAREHOUSE_FILE) or "", req.name, values)
-    except EditError as exc:
-        raise ValueError(f"{WAREHOUSE_FILE}: {exc}") from None
+    rel = base.file("warehouse")
+    text = edit("size" if req.size else "auto_suspend", rel, set_fields, base.text(rel) or "", req.name, values)
     what = "Resize" if req.size else "Change auto-suspend of"
     return ChangeSet(f"{what} warehouse {req.name}" + (f" to {SIZE_LABELS[req.size]}" if req.size else ""),
-                     {WAREHOUSE_FILE: text}, f"{req.name}: " + "; ".join(notes) + ".")
+                     {rel: text}, f"{req.name}: " + "; ".join(notes) + "." + duplicate_note(base, rel, req.name))
 
 
 def _change_to_dict(req: ChangeWarehouseRequest) -> dict:

@@ -7,12 +7,20 @@ GitHub Enterprise style prefix (`/api/v3`): repository, git refs / trees / commi
 list, tarball, pulls (create, list, get, diff, edit, files, merge), reviews, issue labels and comments,
 and GitHub App installation tokens (JWTs checked against the app's public key).
 
-Every request is counted (`calls`) and any of them can be made to fail (`fail(...)`): a 5xx, a
-time-out, a 403 rate limit with its reset time, a 409 or a 422, before the request takes effect or
-after it did (the response is lost), for a number of times.
+As GitHub does: lists are paginated (`per_page` at most 100, `Link: <...>; rel="next"`); the pull
+request list sorts by `created` or `updated` and leaves out the fields only a single pull request has
+(`merged`, `mergeable`, `mergeable_state`); a pull request's `updated_at` moves on every review,
+comment, label, edit, push to its branch, close and merge; every 200 answer to a GET carries an
+`ETag`, and a GET whose `If-None-Match` matches it is answered `304 Not Modified` without a body,
+which does not count against the rate limit (`rate_cost`).
+
+Every request is counted (`calls`; with its status in `answers`) and any of them can be made to fail
+(`fail(...)`): a 5xx, a time-out, a 403 rate limit with its reset time, a 409 or a 422, before the
+request takes effect or after it did (the response is lost), for a number of times.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -26,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 import jwt as pyjwt
 
@@ -53,6 +61,7 @@ class Fault:
     times: int = 1
     after: bool = False  # True: the request takes effect, then its response is lost
     hits: int = 0
+    skip: int = 0  # let this many matching requests through first (e.g. fail only a list's second page)
 
     def matches(self, method: str, path: str) -> bool:
         return self.times > 0 and method == self.method and re.search(self.path, path) is not None
@@ -74,6 +83,7 @@ class Pull:
     merge_commit_sha: str | None = None
     head_sha_at_close: str | None = None
     merged_by: str | None = None
+    head_owner: str = ""  # the head branch's repository owner when it is not this repository (a fork)
     labels: list[str] = field(default_factory=list)
     reviews: list[dict] = field(default_factory=list)
     comments: list[dict] = field(default_factory=list)
@@ -94,13 +104,16 @@ class FakeGitHub:
         self.git = GitRepo(path)
         self.tokens = dict(tokens or {"bot-token": "snowtower-bot"})
         self.apps: dict[int, dict] = {}  # app id -> {"public_key": pem, "installation": id}
-        # login -> repository permission (admin | maintain | write | triage | read); others: read
+        # login -> repository permission (admin | maintain | write | triage | read); others: none
         self.permissions: dict[str, str] = {}
+        self.signing_key = b""  # the portal's key, for tests that seed pull requests as the portal made them
+        self.logins: dict[str, str] = {}  # commit email -> the GitHub login it belongs to
         self.lock = threading.RLock()
         self.pulls: dict[int, Pull] = {}
         self.next_number = 1
         self.next_id = 1000
         self.calls: list[tuple[str, str]] = []
+        self.answers: list[tuple[str, str, int]] = []  # (method, path, status) of every answer sent
         self.faults: list[Fault] = []
         self.timeout_sleep = timeout_sleep
         self._merges: dict[tuple[str, str], str | None] = {}
@@ -140,8 +153,8 @@ class FakeGitHub:
         self.git.git("repack", "-a", "-d", "-q")
         self.git.git("prune-packed")
 
-    def fail(self, method: str, path: str, kind: str, times: int = 1, after: bool = False) -> Fault:
-        fault = Fault(method, path, kind, times, after)
+    def fail(self, method: str, path: str, kind: str, times: int = 1, after: bool = False, skip: int = 0) -> Fault:
+        fault = Fault(method, path, kind, times, after, skip=skip)
         with self.lock:
             self.faults.append(fault)
         return fault
@@ -149,6 +162,39 @@ class FakeGitHub:
     def reset_calls(self) -> None:
         with self.lock:
             self.calls.clear()
+            self.answers.clear()
+
+    @property
+    def rate_cost(self) -> int:
+        """Answers that count against GitHub's primary rate limit: all but 304 Not Modified."""
+        with self.lock:
+            return sum(status != 304 for _, _, status in self.answers)
+
+    def add_pull(self, title: str, body: str, head: str, *, head_sha: str, base: str = "main", state: str = "open",
+                 author: str = "snowtower-bot", head_owner: str = "", at: datetime | None = None) -> Pull:
+        """A pull request recorded directly (no HTTP, for seeding long histories quickly): `state` is
+        "open" (its branch is created at `head_sha`), "closed" or "merged" (no branch left); `at`: when
+        it was opened and last updated (default now)."""
+        with self.lock:
+            pr = Pull(self.next_number, title, body, head, base, author, _stamp(at), head_owner=head_owner)
+            self.next_number += 1
+            if state == "open":
+                if not head_owner:
+                    self.git.update_ref(f"refs/heads/{head}", head_sha, None)
+                    self._ref_cache = None
+                else:
+                    pr.head_sha_at_close = head_sha
+            else:
+                pr.state, pr.closed_at, pr.head_sha_at_close = "closed", pr.created_at, head_sha
+                if state == "merged":
+                    pr.merged, pr.merged_at, pr.merge_commit_sha = True, pr.closed_at, head_sha
+            pr.updated_at = pr.closed_at or pr.created_at
+            self.pulls[pr.number] = pr
+            return pr
+
+    def touch(self, pr: Pull) -> None:
+        """As GitHub: any activity on a pull request moves its updated_at."""
+        pr.updated_at = _stamp()
 
     def branches(self) -> list[str]:
         out = self.git.git("for-each-ref", "--format=%(refname)", "refs/heads/")
@@ -213,14 +259,17 @@ class FakeGitHub:
                               env=self.git._env())
         return proc.stdout.decode().split("\n", 1)[0].strip() if proc.returncode == 0 else None
 
-    def _pull_json(self, pr: Pull) -> dict:
-        head_sha = self._head(pr.head) or pr.head_sha_at_close
+    def _pull_json(self, pr: Pull, full: bool = True) -> dict:
+        """A pull request as GitHub shows it alone (`full`), or as an item of the pull request list,
+        which has no `merged`, `mergeable` or `mergeable_state`."""
+        head_sha = (self._head(pr.head) if not pr.head_owner else None) or pr.head_sha_at_close
         base_sha = self._head(pr.base)
         mergeable = None
-        if pr.state == "open" and head_sha and base_sha:
+        if full and pr.state == "open" and head_sha and base_sha:
             mergeable = self._merge_tree(base_sha, head_sha) is not None
         url = f"{self.repo_url}/pulls/{pr.number}"
-        return {
+        head_owner = pr.head_owner or self.owner
+        data = {
             "number": pr.number, "id": pr.number, "url": url, "issue_url": f"{self.repo_url}/issues/{pr.number}",
             "html_url": f"{self.host}/{self.full_name}/pull/{pr.number}", "state": pr.state, "title": pr.title,
             "body": pr.body, "user": self._user(pr.author), "created_at": pr.created_at,
@@ -229,9 +278,26 @@ class FakeGitHub:
             "merged_by": self._user(pr.merged_by) if pr.merged_by else None,
             "mergeable_state": ("clean" if mergeable else "dirty") if mergeable is not None else "unknown",
             "labels": [{"name": n, "url": f"{self.repo_url}/labels/{n}"} for n in pr.labels],
-            "head": {"ref": pr.head, "sha": head_sha, "label": f"{self.owner}:{pr.head}"},
-            "base": {"ref": pr.base, "sha": base_sha, "label": f"{self.owner}:{pr.base}"},
+            "head": {"ref": pr.head, "sha": head_sha, "label": f"{head_owner}:{pr.head}",
+                     "repo": {"full_name": f"{head_owner}/{self.name}", "name": self.name}},
+            "base": {"ref": pr.base, "sha": base_sha, "label": f"{self.owner}:{pr.base}",
+                     "repo": {"full_name": self.full_name, "name": self.name}},
         }
+        if not full:
+            for key in ("merged", "mergeable", "mergeable_state"):
+                del data[key]
+        return data
+
+    def _page(self, rows: list, query: dict, path: str) -> tuple[int, list, dict]:
+        """One page of `rows` as GitHub pages lists: `per_page` (default 30, at most 100) and `page`,
+        with a `Link` header to the next page."""
+        per_page = max(1, min(int(query.get("per_page") or 30), 100))
+        page = max(1, int(query.get("page") or 1))
+        headers = {}
+        if page * per_page < len(rows):
+            nxt = urlencode(dict(query, per_page=str(per_page), page=str(page + 1)))
+            headers["Link"] = f'<{self.host}{PREFIX}{path}?{nxt}>; rel="next"'
+        return 200, rows[(page - 1) * per_page:page * per_page], headers
 
     # -- dispatch ----------------------------------------------------------------------------------
     def _handler(self):
@@ -259,6 +325,9 @@ class FakeGitHub:
         with self.lock:
             self.calls.append((method, path))
             fault = next((f for f in self.faults if f.matches(method, path.removeprefix(PREFIX))), None)
+            if fault and fault.skip > 0:
+                fault.skip -= 1
+                fault = None
             if fault:
                 fault.times -= 1
                 fault.hits += 1
@@ -281,6 +350,10 @@ class FakeGitHub:
         if fault:
             return self._fault(h, fault)
         self._send(h, status, payload, headers)
+
+    def _record(self, h, status: int) -> None:
+        with self.lock:
+            self.answers.append((h.command, urlparse(h.path).path, status))
 
     def _fault(self, h, fault: Fault) -> None:
         kind = fault.kind
@@ -308,6 +381,13 @@ class FakeGitHub:
             data, ctype = b"", "application/json"
         else:
             data, ctype = json.dumps(payload).encode(), "application/json; charset=utf-8"
+        if h.command == "GET" and status == 200:
+            # As GitHub: a validator for the representation; a matching If-None-Match gets 304 and no body.
+            etag = '"' + hashlib.sha1(ctype.encode() + b"\0" + data).hexdigest() + '"'
+            headers = dict(headers, ETag=etag)
+            if h.headers.get("If-None-Match") == etag:
+                status, data = 304, b""
+        self._record(h, status)
         try:
             h.send_response(status)
             h.send_header("Content-Type", ctype)
@@ -382,7 +462,7 @@ class FakeGitHub:
         m = re.match(r"^/collaborators/([^/]+)/permission$", rest)
         if m and method == "GET":
             login = m.group(1)
-            permission = self.permissions.get(login, "read")
+            permission = self.permissions.get(login, "none")
             return 200, {"permission": "write" if permission == "maintain" else ("read" if permission == "triage" else permission),
                          "role_name": permission, "user": self._user(login)}, {}
 
@@ -405,6 +485,7 @@ class FakeGitHub:
                     raise HTTPError(422, "Update is not a fast forward")
                 self.git.update_ref(ref, new, current)
                 self._ref_cache = None
+                self._touch_heads(m.group(2)[len("heads/"):])
                 return 200, self._ref_json(ref, new), {}
             if method == "DELETE":
                 if not current:
@@ -448,6 +529,13 @@ class FakeGitHub:
                 raise HTTPError(404, "Not Found")
             return 200, {"sha": m.group(1), "url": f"{self.repo_url}/commits/{m.group(1)}",
                          "commit": self._commit_json(m.group(1))}, {}
+        m = re.match(r"^/commits/([0-9a-f]{40})/pulls$", rest)
+        if m and method == "GET":  # pull requests associated with a commit: merged by it, or headed at it
+            sha = m.group(1)
+            rows = [p for p in sorted(self.pulls.values(), key=lambda p: -p.number)
+                    if p.merge_commit_sha == sha or (self._head(p.head) or p.head_sha_at_close) == sha]
+            status, rows, link = self._page(rows, query, path)
+            return status, [self._pull_json(p, full=False) for p in rows], link
         m = re.match(r"^/tarball/(.+)$", rest)
         if m and method == "GET":
             sha = self.git.rev(m.group(1)) or self.git.rev(f"refs/heads/{m.group(1)}")
@@ -460,17 +548,21 @@ class FakeGitHub:
             return 201, self._create_pull(who, body), {}
         if rest == "/pulls" and method == "GET":
             state = query.get("state", "open")
-            rows = [p for p in sorted(self.pulls.values(), key=lambda p: -p.number)
+            sort = query.get("sort", "created")
+            descending = query.get("direction", "desc" if sort == "created" else "asc") == "desc"
+            key = (lambda p: (p.updated_at or p.created_at, p.number)) if sort == "updated" else (lambda p: p.number)
+            rows = [p for p in sorted(self.pulls.values(), key=key, reverse=descending)
                     if (state == "all" or p.state == state)
-                    and (not query.get("head") or query["head"] == f"{self.owner}:{p.head}")
+                    and (not query.get("head") or query["head"] == f"{p.head_owner or self.owner}:{p.head}")
                     and (not query.get("base") or query["base"] == p.base)]
-            return 200, [self._pull_json(p) for p in rows], {}
+            status, rows, link = self._page(rows, query, path)
+            return status, [self._pull_json(p, full=False) for p in rows], link
         m = re.match(r"^/pulls/(\d+)(/.*)?$", rest)
         if m:
             pr = self.pulls.get(int(m.group(1)))
             if pr is None:
                 raise HTTPError(404, "Not Found")
-            return self._pull_route(who, pr, method, m.group(2) or "", body, headers)
+            return self._pull_route(who, pr, method, m.group(2) or "", body, headers, query, path)
         m = re.match(r"^/issues/(\d+)$", rest)
         if m and method == "GET":
             pr = self.pulls.get(int(m.group(1)))
@@ -489,18 +581,20 @@ class FakeGitHub:
                 for name in (body if isinstance(body, list) else body.get("labels", [])):
                     if name not in pr.labels:
                         pr.labels.append(name)
+                self.touch(pr)
                 return 200, [{"name": n} for n in pr.labels], {}
             if m.group(2) == "comments" and method == "POST":
                 comment = {"id": self._new_id(), "body": body["body"], "user": self._user(who), "created_at": _stamp(),
                            "updated_at": _stamp()}
                 comment["url"] = f"{self.repo_url}/issues/comments/{comment['id']}"
                 pr.comments.append(comment)
+                self.touch(pr)
                 return 201, comment, {}
             if m.group(2) == "comments" and method == "GET":
-                return 200, pr.comments, {}
+                return self._page(pr.comments, query, path)
         raise HTTPError(404, "Not Found")
 
-    def _pull_route(self, who: str, pr: Pull, method: str, sub: str, body: dict, headers):
+    def _pull_route(self, who: str, pr: Pull, method: str, sub: str, body: dict, headers, query: dict, path: str):
         if sub == "" and method == "GET":
             if "diff" in (headers.get("Accept") or ""):
                 head = self._head(pr.head) or pr.head_sha_at_close
@@ -517,7 +611,7 @@ class FakeGitHub:
             pr.updated_at = _stamp()
             return 200, self._pull_json(pr), {}
         if sub == "/reviews" and method == "GET":
-            return 200, pr.reviews, {}
+            return self._page(pr.reviews, query, path)
         if sub == "/reviews" and method == "POST":
             event = body.get("event", "COMMENT")
             if pr.state != "open":
@@ -531,7 +625,19 @@ class FakeGitHub:
             review = {"id": self._new_id(), "user": self._user(who), "body": body.get("body", ""), "state": state,
                       "submitted_at": _stamp(), "commit_id": body.get("commit_id") or self._head(pr.head)}
             pr.reviews.append(review)
+            self.touch(pr)
             return 200, review, {}
+        if sub == "/commits" and method == "GET":
+            head = self._head(pr.head) or pr.head_sha_at_close
+            stop = f"{pr.merge_commit_sha}^1" if pr.merged else self._head(pr.base)
+            shas = self.git.git("rev-list", "--reverse", head, f"^{stop}").split()
+            rows = []
+            for sha in shas:
+                data = self._commit_json(sha)
+                login = self.logins.get(data["author"].get("email", ""))
+                rows.append({"sha": sha, "url": f"{self.repo_url}/commits/{sha}", "commit": data,
+                             "author": self._user(login) if login else None, "committer": None})
+            return self._page(rows, query, path)
         if sub == "/files" and method == "GET":
             head = self._head(pr.head)
             base = self.git.git("merge-base", self._head(pr.base), head).strip()
@@ -544,6 +650,11 @@ class FakeGitHub:
         raise HTTPError(404, "Not Found")
 
     # -- operations --------------------------------------------------------------------------------
+    def _touch_heads(self, branch: str) -> None:
+        for p in self.pulls.values():  # a push to a pull request's branch updates the pull request
+            if p.state == "open" and p.head == branch and not p.head_owner:
+                self.touch(p)
+
     def _new_id(self) -> int:
         self.next_id += 1
         return self.next_id
@@ -626,6 +737,7 @@ class FakeGitHub:
             raise HTTPError(409, "Base branch was modified. Review and try the merge again.") from None
         pr.state, pr.merged, pr.merged_at, pr.closed_at = "closed", True, _stamp(), _stamp()
         pr.merge_commit_sha, pr.head_sha_at_close, pr.merged_by = sha, head, who or None
+        pr.updated_at = pr.closed_at
         return {"sha": sha, "merged": True, "message": "Pull Request successfully merged"}
 
     def _tarball(self, sha: str) -> bytes:

@@ -3,6 +3,7 @@ SnowTower services configured for it the way an operator would (settings.toml + 
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -65,7 +66,9 @@ def gh_services(tmp_path, github, monkeypatch):
 
     monkeypatch.setenv("SNOWTOWER_GITHUB_TOKEN", BOT_TOKEN)
     write_settings(tmp_path / "ws", github, github_approvers=APPROVERS)
-    return fast_retries(build_services(load_settings(tmp_path / "ws")))
+    services = fast_retries(build_services(load_settings(tmp_path / "ws")))
+    github.signing_key = services.changes._signing_key  # what seed_history signs with
+    return services
 
 
 def as_user(server: FakeGitHub, token: str):
@@ -73,3 +76,42 @@ def as_user(server: FakeGitHub, token: str):
     from github import Auth, Github
 
     return Github(auth=Auth.Token(token), base_url=server.base_url, retry=None, seconds_between_writes=0).get_repo(server.full_name)
+
+
+def seed_history(server: FakeGitHub, *, closed: int = 0, opened: int = 0, requesters=("requester",),
+                 recipe: str = "new-user", key: bytes | None = None, author: str = "snowtower-bot") -> list[int]:
+    """Pull requests as the portal opens them (branch `snowtower/...`, body with its request block),
+    recorded directly on the server for speed: `closed` merged or rejected ones (every third rejected)
+    then `opened` open ones, requesters taken in turn, a minute apart a year ago, opened by `author` (the
+    portal's login) with records signed by `key` (default: the one `gh_services` gave the server, so the
+    portal counts them as its own). Returns their numbers."""
+    key = key if key is not None else server.signing_key
+    from core.changes import metadata as meta
+
+    main = server.git.branch_head("main")
+    # One commit on top of main that every seeded pull request proposes (so each has a diff).
+    head = server.git.commit_files(main, {"snowddl/seeded.yaml": "seeded: true\n"}, "Seeded change\n",
+                                   ("SnowTower", "bot@example.com"))
+    start = datetime.now(timezone.utc) - timedelta(days=365)
+    numbers = []
+    for i in range(closed + opened):
+        requester = requesters[i % len(requesters)]
+        name = f"USER_{i:04d}"
+        request = {"name": name, "first_name": "Test", "last_name": f"User {i}", "email": f"user{i}@example.com",
+                   "business_roles": ["ANALYST"], "default_warehouse": "ANALYST_WH"}
+        idem = meta.idempotency_key(recipe, requester, request)
+        branch = f"snowtower/{idem[:10]}-new-person-user-{name.lower()}"
+        data = {"v": meta.VERSION, "key": idem, "recipe": recipe, "title": f"New person user {name}", "requester": requester,
+                "requester_name": requester.title(), "justification": f"Seeded request {i}.", "request": request,
+                "branch": branch, "base_sha": main, "head_sha": head, "files": ["user.yaml"],
+                "validation": {"valid": True, "errors": [], "warnings": []}}
+        text = (f"**New person user {name}** requested by {requester}.\n\n> Seeded request {i}.\n\n"
+                "| field | value |\n|---|---|\n" + "".join(f"| {k} | {v} |\n" for k, v in request.items())
+                + "\n**Validation:** passed\n")
+        state = "open" if i >= closed else ("closed" if i % 3 == 2 else "merged")
+        pr = server.add_pull(f"New person user {name}", meta.embed(text, meta.REQUEST, meta.sign(data, key)),
+                             branch, head_sha=head, state=state, author=author,
+                             at=start + timedelta(minutes=len(server.pulls)))
+        pr.labels = ["snowtower", recipe]
+        numbers.append(pr.number)
+    return numbers

@@ -65,3 +65,107 @@ def test_the_issue_form_asks_for_the_recipe_s_fields_by_their_labels():
     asked = {item["id"]: item["attributes"]["label"] for item in form["body"] if item["type"] != "markdown"}
     assert asked == {f.name: f.label for f in recipe.fields if f.name != "comment"}
     assert form["labels"] == ["access-request"]
+
+
+# -- the workflows' security properties, checked on their structure ---------------------------------
+PLAN_SECRETS = {"SNOWFLAKE_ACCOUNT", "SNOWFLAKE_WAREHOUSE", "SNOWFLAKE_PLAN_USER", "SNOWFLAKE_PLAN_PRIVATE_KEY", "SNOWFLAKE_PLAN_ROLE"}
+BASE_SHA = "${{ github.event.pull_request.base.sha }}"
+
+
+def workflow(name: str) -> dict:
+    return yaml.safe_load((ROOT / ".github" / "workflows" / f"{name}.yml").read_text())
+
+
+def secrets_of(job: dict) -> set[str]:
+    import re
+
+    return set(re.findall(r"secrets\.([A-Za-z0-9_]+)", yaml.safe_dump(job))) - {"GITHUB_TOKEN"}
+
+
+def checkouts(job: dict) -> list[dict]:
+    return [step.get("with") or {} for step in job.get("steps", []) if str(step.get("uses", "")).startswith("actions/checkout@")]
+
+
+def runs(job: dict) -> list[str]:
+    return [step["run"] for step in job.get("steps", []) if "run" in step]
+
+
+def test_no_workflow_runs_on_pull_request_target():
+    # pull_request_target runs with the base repository's secrets and a write token: with a checkout of
+    # the pull request that is the classic way to hand secrets to a stranger's code.
+    for path in WORKFLOWS:
+        on = yaml.safe_load(path.read_text())[True]
+        assert "pull_request_target" not in (on if isinstance(on, (dict, list)) else [on]), path.name
+
+
+def test_pr_validation_runs_only_the_base_commit_s_code_and_gives_secrets_only_to_the_read_only_plan():
+    wf = workflow("pr-validation")
+    assert wf["permissions"] == {}  # nothing by default; each job asks for its own
+    with_secrets = {name for name, job in wf["jobs"].items() if secrets_of(job)}
+    assert with_secrets == {"live-plan"}
+    for name, job in wf["jobs"].items():
+        assert "permissions" in job, name
+        assert job.get("environment") != "snowflake-production", name
+        code = [c for c in checkouts(job) if c.get("ref") == BASE_SHA]
+        data = [c for c in checkouts(job) if c.get("ref") != BASE_SHA]
+        assert all(c.get("persist-credentials") is False for c in checkouts(job)), name  # no token left on disk
+        if not checkouts(job):
+            continue
+        # Exactly one checkout of the base commit's code, and the pull request only beside it, as data.
+        assert len(code) == 1 and len(data) == 1 and code[0]["path"] != data[0]["path"], name
+        tool, pr = code[0]["path"], data[0]["path"]
+        installs = [line for script in runs(job) for line in script.splitlines() if "pip install" in line]
+        assert installs and all(f"./{tool}" in line or f"{tool}/requirements.lock" in line for line in installs), installs
+        for script in runs(job):
+            import re
+
+            used = re.findall(rf"(?<![\w/]){re.escape(pr)}/[^\s\"'>]*", script)
+            assert all(u.startswith(f"{pr}/snowddl") for u in used), (name, used)  # the PR's config is data
+            assert "./dev" not in script and f"-e ./{pr}" not in script and "pip install -e ." not in script, name
+        assert not any(str(step.get("uses", "")).startswith("./") for step in job["steps"]), name  # no local actions
+    live = wf["jobs"]["live-plan"]
+    assert live["environment"] == "snowflake-plan"
+    assert secrets_of(live) <= PLAN_SECRETS
+    assert live["env"]["SNOWFLAKE_ROLE"] == "${{ secrets.SNOWFLAKE_PLAN_ROLE }}"
+    assert live["env"]["SNOWFLAKE_USER"] == "${{ secrets.SNOWFLAKE_PLAN_USER }}"
+    assert "custom_code == 'false'" in live["if"]  # changed SnowDDL Python hooks never meet credentials
+    # The job that may write to the pull request runs no code from any checkout and holds no secret.
+    writers = {name for name, job in wf["jobs"].items() if "write" in (job.get("permissions") or {}).values()}
+    assert writers == {"comment"}
+    assert not checkouts(wf["jobs"]["comment"]) and not secrets_of(wf["jobs"]["comment"])
+
+
+def test_merge_deploy_decides_unsafe_apply_with_the_tested_gate_only():
+    wf = workflow("merge-deploy")
+    assert wf[True] == {"push": {"branches": ["main"], "paths": ["snowddl/**"]}}
+    [job] = wf["jobs"].values()
+    assert job["environment"] == "snowflake-production"
+    steps = {step.get("id"): step for step in job["steps"]}
+    assert steps["pr"]["run"].startswith("python -m core.changes.github_gate ")  # tests/test_github_gate.py
+    unsafe_steps = [s for s in job["steps"] if "--apply-unsafe" in s.get("run", "")]
+    assert len(unsafe_steps) == 1 and unsafe_steps[0]["env"] == {"UNSAFE": "${{ steps.pr.outputs.unsafe }}"}
+    assert 'if [ "$UNSAFE" = "true" ]' in unsafe_steps[0]["run"]
+    # Nothing else computes the decision (as the earlier inline script did).
+    assert not any("setOutput('unsafe'" in str((s.get("with") or {}).get("script", "")) for s in job["steps"])
+
+
+def test_every_workflow_declares_its_permissions():
+    for path in WORKFLOWS:
+        wf = yaml.safe_load(path.read_text())
+        for name, job in wf["jobs"].items():
+            assert "permissions" in wf or "permissions" in job, f"{path.name}: job {name} gets the default token"
+    ci = workflow("ci")
+    assert ci["permissions"] == {"contents": "read"} and not any(secrets_of(job) for job in ci["jobs"].values())
+
+
+def test_only_the_deploy_meets_the_deploying_credentials():
+    # The deploying user and key are used by merge-deploy alone, in the snowflake-production environment;
+    # every other job that talks to Snowflake uses the read-only snowflake-plan credentials.
+    deploying = {"SNOWFLAKE_USER", "SNOWFLAKE_PRIVATE_KEY", "SNOWFLAKE_ROLE"}
+    for path in WORKFLOWS:
+        for name, job in yaml.safe_load(path.read_text())["jobs"].items():
+            used = secrets_of(job)
+            if used & deploying:
+                assert (path.stem, job.get("environment")) == ("merge-deploy", "snowflake-production"), (path.name, name)
+            elif used & PLAN_SECRETS - {"SNOWFLAKE_ACCOUNT", "SNOWFLAKE_WAREHOUSE"}:
+                assert job.get("environment") == "snowflake-plan", (path.name, name)

@@ -19,10 +19,16 @@ GitHub reviews carrying the portal user, decision and head commit in metadata (e
 GitHub refuses approvals by the PR's author, the identity the portal uses); metadata posted by any other
 account is text, never data. Native GitHub reviews count only from logins mapped to portal approvers
 (settings.github_approvers) with write permission, and an approval only for the PR's current head.
+
+Reading is bounded whatever the history (docs/github.md, "Listing at scale"): every GET goes through
+`_fetch`, which sends the last answer's ETag (a 304 costs no rate limit); listing keeps an index of
+the repository's pull requests brought up to date from the most recently updated one down to the last
+sync (`_sync_pulls`), and lists only pull requests from the portal's own branches (`BRANCH_PREFIX`).
 """
 from __future__ import annotations
 
 import io
+import json
 import re
 import shutil
 import tarfile
@@ -34,7 +40,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Callable, NamedTuple, TypeVar
 
 import requests
 from github import Auth, Github, GithubException, GithubIntegration, InputGitTreeElement
@@ -42,12 +48,15 @@ from github import Auth, Github, GithubException, GithubIntegration, InputGitTre
 from core.changes import metadata as meta
 from core.changes.approval import EVENT_ACTIONS, status_from_reviews
 from core.changes.base import AlreadyResolved, BaseMoved, ChangeBackend, ChangeError, HeadMoved, resolved_message
+from core.changes.github_cache import CachedAnswer, ConditionalCache, PullIndex
 from core.changes.model import Actor, ChangeRequest, Event, Review, Status
 from core.plaintext import fenced, inline_code, md_escape
 
 T = TypeVar("T")
 OPEN_CALLS = 8  # REST calls to open one change request (documented in docs/github.md; counted in a test)
 LABEL = "snowtower"
+BRANCH_PREFIX = "snowtower/"  # every branch the portal opens a pull request from starts with this
+PER_PAGE = 100  # GitHub's largest page
 DEPLOYED_LABEL = "deployed"
 
 
@@ -74,6 +83,7 @@ class GitHubConfig:
     portal_login: str = ""  # the portal's own login; "": learned once from the credentials
     deploy_login: str = "github-actions[bot]"  # the merge-deploy workflow's login: its "deployed" events count
     approvers: dict = field(default_factory=dict)  # GitHub login (lower case) -> portal username
+    recheck_seconds: float = 60.0  # listing and history: what an unchanged PR showed is asked again after this
 
     @property
     def owner_and_name(self) -> tuple[str, str]:
@@ -131,6 +141,27 @@ def _iso(value) -> str:
     return str(value or "")
 
 
+class _Fetched(NamedTuple):
+    payload: object
+    headers: dict
+    answer: CachedAnswer | None  # the answer for the caller to remember (only when asked: keep=False)
+    reused: bool  # a 304, or the remembered answer used without a call
+
+
+def _shown(updated_at: str, head_sha: str | None) -> tuple:
+    """The tag of answers shown for a pull request: it changes whenever the pull request does."""
+    return ("shown", updated_at, head_sha)
+
+
+def _next_link(headers: dict) -> str | None:
+    """The `rel="next"` URL of a paginated answer's Link header, or None on the last page."""
+    for part in (headers.get("link") or "").split(","):
+        m = re.match(r'\s*<([^>]+)>\s*;\s*rel="next"', part)
+        if m:
+            return m.group(1)
+    return None
+
+
 def _errors_text(exc: GithubException) -> str:
     data = exc.data if isinstance(exc.data, dict) else {}
     parts = [str(data.get("message") or exc.message or "")]
@@ -139,7 +170,6 @@ def _errors_text(exc: GithubException) -> str:
     return " ".join(p for p in parts if p)
 
 
-BRANCH_PREFIX = "snowtower/"
 WRITE_PERMISSIONS = ("admin", "maintain", "write")
 PERMISSION_TTL = 300.0  # seconds a collaborator's permission is trusted before it is asked again
 
@@ -147,7 +177,7 @@ PERMISSION_TTL = 300.0  # seconds a collaborator's permission is trusted before 
 class GitHubChanges(ChangeBackend):
     def __init__(self, clients: Callable[[], Github], cfg: GitHubConfig, cache_dir: Path, base_branch: str = "main",
                  config_dir: str = "snowddl", required_approvals: int = 1, sleep: Callable[[float], None] = time.sleep,
-                 signing_key: bytes = b""):
+                 signing_key: bytes = b"", clock: Callable[[], float] = time.monotonic):
         if not signing_key:
             raise ChangeError("the GitHub backend needs a signing key for request records (see docs/security.md).")
         self._signing_key = signing_key
@@ -162,6 +192,9 @@ class GitHubChanges(ChangeBackend):
         self.config_dir = config_dir
         self.required_approvals = required_approvals
         self._sleep = sleep
+        self._clock = clock
+        self._answers = ConditionalCache()  # shared by this backend's threads: ETag and last answer per GET
+        self._index = PullIndex()
 
     @property
     def gh(self) -> Github:
@@ -277,6 +310,99 @@ class GitHubChanges(ChangeBackend):
     def _refused(self, what: str, exc: GithubException) -> ChangeError:
         return ChangeError(f"GitHub refused {what} ({exc.status}: {_errors_text(exc) or 'no detail'}).")
 
+    # -- conditional reading -------------------------------------------------------------------------
+    def _fetch(self, url: str, params: dict | None = None, accept: str | None = None, *, tag=None,
+               keep: bool = True) -> "_Fetched":
+        """GET `url` (absolute API URL) as a conditional request. Returns (payload, response headers,
+        the answer to remember when `keep` is False, whether it was reused): payload is decoded JSON, or
+        text when `accept` asks for another media type. `tag`: what the caller knows the answer depends
+        on (a pull request's updated_at and head); when the last answer has the same tag and was checked
+        less than `cfg.recheck_seconds` ago it is used without a call. Otherwise `If-None-Match` is
+        sent and a 304 reuses the last answer (no rate limit spent). `keep=False`: the caller stores the
+        answer itself (`self._answers.put`) once it has used it. Raises GithubException for 4xx/5xx
+        answers (with their headers, for `_call`)."""
+        key = (url, tuple(sorted((params or {}).items())), accept)
+        known = self._answers.get(key)
+        now = self._clock()
+        if known is not None and tag is not None and known.tag == tag and now - known.checked_at < self.cfg.recheck_seconds:
+            return _Fetched(known.payload, {"link": known.link}, None, True)
+        headers = {"Accept": accept} if accept else {}
+        if known is not None:
+            headers["If-None-Match"] = known.etag
+        status, answer_headers, text = self.gh_repo.requester.requestJson("GET", url, parameters=params, headers=headers)
+        if status == 304 and known is not None:
+            known.checked_at, known.tag = now, tag if tag is not None else known.tag
+            return _Fetched(known.payload, {"link": known.link} | answer_headers, None, True)
+        if status >= 300:
+            try:
+                data = json.loads(text) if text else {}
+            except ValueError:
+                data = {"message": text[:200]}
+            raise GithubException(status, data, answer_headers)
+        payload = text if accept and "json" not in accept else (json.loads(text) if text else None)
+        entry = (CachedAnswer(answer_headers["etag"], payload, now, tag, answer_headers.get("link"))
+                 if answer_headers.get("etag") else None)
+        if entry is not None and keep:
+            self._answers.put(key, entry)
+            entry = None
+        return _Fetched(payload, answer_headers, entry, False)
+
+    def _fetch_all(self, url: str, *, tag=None) -> list:
+        """Every item of a paginated list, each page a conditional request (`_fetch`)."""
+        items: list = []
+        params: dict | None = {"per_page": PER_PAGE}
+        while url:
+            page, headers, _, _ = self._fetch(url, params, tag=tag)
+            items.extend(page or [])
+            url, params = _next_link(headers), None
+        return items
+
+    def _object(self, klass, raw: dict):
+        return self.gh.create_from_raw_data(klass, raw)
+
+    def _sync_pulls(self) -> list[dict]:
+        """Bring the index of pull requests up to date and return it, newest number first.
+
+        Lists every pull request (all states, any base: a retargeted one must be seen leaving) by
+        `updated_at`, newest first. The first page is a conditional request: 304 means nothing changed
+        since the last sync (one call, no rate limit). Otherwise pages are read until one reaches pull
+        requests older than the last sync. The first sync of a process reads the whole history once."""
+        url = f"{self.gh_repo.url}/pulls"
+        base = {"state": "all", "sort": "updated", "direction": "desc", "per_page": PER_PAGE}
+        index = self._index
+        with index.lock:
+            def read():
+                first, headers, answer, unchanged = self._fetch(url, base, keep=False)
+                if unchanged and index.synced:
+                    return  # 304: nothing changed since the last sync
+                seen = list(first or [])
+                reached_old = index.merge(seen)
+                nxt = _next_link(headers)
+                while nxt and not reached_old:
+                    rows, headers, _, _ = self._fetch(nxt, keep=False)
+                    reached_old = index.merge(rows or [])
+                    seen.extend(rows or [])
+                    nxt = _next_link(headers)
+                index.newest(seen)  # only now: a sync that failed halfway is done again in full
+                if answer is not None:  # only its ETag is needed again: a 304 means "the index is current"
+                    answer.payload = None
+                    self._answers.put((url, tuple(sorted(base.items())), None), answer)
+            self._call("listing pull requests", read)
+            return [index.pulls[n] for n in sorted(index.pulls, reverse=True)]
+
+    def _is_portal_pull(self, raw: dict) -> bool:
+        """Opened by the portal: from one of its own branches in this repository, into the base branch."""
+        head, base = raw.get("head") or {}, raw.get("base") or {}
+        return (base.get("ref") == self.base_branch and str(head.get("ref") or "").startswith(BRANCH_PREFIX)
+                and str(head.get("label") or "").lower().startswith(f"{self.owner.lower()}:")
+                and str((head.get("repo") or {}).get("full_name") or "").lower() == self.cfg.repository.lower())
+
+    def _listed_pull(self, raw: dict):
+        """A PyGithub PullRequest from a list item: the list has no `merged`, so it is derived from
+        `merged_at` here (otherwise PyGithub would fetch every pull request again to complete it)."""
+        from github.PullRequest import PullRequest
+        return self._object(PullRequest, dict(raw, merged=raw.get("merged_at") is not None))
+
     # -- reading ---------------------------------------------------------------------------------
     def base_head(self) -> str:
         return self._branch_head(self.base_branch) or self._missing_base()
@@ -287,7 +413,7 @@ class GitHubChanges(ChangeBackend):
     def _branch_head(self, branch: str) -> str | None:
         def read():
             try:
-                return self.gh_repo.get_git_ref(f"heads/{branch}").object.sha
+                return self._fetch(f"{self.gh_repo.url}/git/ref/heads/{urllib.parse.quote(branch)}").payload["object"]["sha"]
             except GithubException as exc:
                 if exc.status == 404:
                     return None
@@ -334,29 +460,33 @@ class GitHubChanges(ChangeBackend):
 
     def recent_commits(self, n: int = 5) -> list[dict]:
         def read():
-            rows = []
-            for c in self.gh_repo.get_commits(sha=self.base_branch):
-                rows.append({"sha": c.sha, "author": c.commit.author.name, "at": _iso(c.commit.author.date),
-                             "subject": (c.commit.message or "").split("\n", 1)[0]})
-                if len(rows) >= n:
-                    break
-            return rows
+            page = self._fetch(f"{self.gh_repo.url}/commits", {"sha": self.base_branch, "per_page": max(1, min(int(n), 100))}).payload
+            return [{"sha": c["sha"], "author": (c["commit"].get("author") or {}).get("name", ""),
+                     "at": _iso(datetime.fromisoformat((c["commit"].get("author") or {}).get("date") or "1970-01-01T00:00:00Z")),
+                     "subject": (c["commit"].get("message") or "").split("\n", 1)[0]} for c in (page or [])[:n]]
         return self._call("reading recent commits", read)
 
-    def _pull(self, number: int):
+    def _pull(self, number: int, *, tag=None):
+        from github.PullRequest import PullRequest
+
         def read():
             try:
-                pr = self.gh_repo.get_pull(number)
-                pr.state  # noqa: B018 - completes the lazy object: one GET
-                return pr
+                raw = self._fetch(f"{self.gh_repo.url}/pulls/{int(number)}", tag=tag).payload
+                return self._object(PullRequest, raw)
             except GithubException as exc:
                 if exc.status == 404:
                     return None
                 raise
         return self._call(f"reading pull request #{number}", read)
 
-    def _raw_reviews(self, pr) -> list:
-        return self._call(f"reading the reviews of #{pr.number}", lambda: list(pr.get_reviews()))
+    def _raw_reviews(self, pr, *, tag=None) -> list:
+        """The reviews of `pr` (PyGithub PullRequestReview objects): a conditional request, always
+        current. For display only (listing, history), `tag=_shown(...)` reuses the answer last seen for
+        the same updated_at and head for `cfg.recheck_seconds` without a call (GitHub moves a pull
+        request's updated_at on every review, comment, label and push)."""
+        from github.PullRequestReview import PullRequestReview
+        raws = self._call(f"reading the reviews of #{pr.number}", lambda: self._fetch_all(f"{pr.url}/reviews", tag=tag))
+        return [self._object(PullRequestReview, r) for r in raws]
 
     def get(self, request_id: int) -> ChangeRequest | None:
         pr = self._pull(int(request_id))
@@ -393,18 +523,23 @@ class GitHubChanges(ChangeBackend):
         return self._pull(pr.number)
 
     def list(self, requester: str | None = None, statuses: list[Status] | None = None) -> list[ChangeRequest]:
+        """The portal's change requests, newest first. API calls: one conditional request when no pull
+        request changed since the last call (no rate limit spent), plus one per open request whose
+        reviews may have changed; never one per closed pull request (docs/github.md)."""
         # Only open pull requests when only unresolved statuses are asked for (the review queue).
-        state = "open" if statuses and not any(s.resolved for s in statuses) else "all"
-        pulls = self._call("listing pull requests",
-                           lambda: list(self.gh_repo.get_pulls(state=state, base=self.base_branch, sort="created", direction="desc")))
+        open_only = bool(statuses) and not any(s.resolved for s in statuses)
         out = []
-        for pr in pulls:
-            data = self._record(pr)
-            if data is None or (requester and data.get("requester") != requester):
+        for raw in self._sync_pulls():
+            if not self._is_portal_pull(raw) or (open_only and raw.get("state") != "open"):
                 continue
+            pr = self._listed_pull(raw)
+            if self._record(pr) is None:
+                continue  # not opened by the portal, not signed by it, or pushed to since (docs/security.md)
             cr = self._to_cr(pr, [])
+            if requester and cr.requester != requester:
+                continue
             if pr.state == "open" and (not statuses or any(not s.resolved for s in statuses)):
-                cr = self._to_cr(pr, self._raw_reviews(pr))
+                cr = self._to_cr(pr, self._raw_reviews(pr, tag=_shown(_iso(pr.updated_at), pr.head.sha)))
             if statuses and cr.status not in statuses:
                 continue
             out.append(cr)
@@ -460,18 +595,23 @@ class GitHubChanges(ChangeBackend):
         return self._reviews_from(self._raw_reviews(pr), pr) if pr else []
 
     def events(self, cr: ChangeRequest) -> list[Event]:
-        pr = self._pull(cr.id)
+        """The request's history, for display: what was read for the same updated_at and head (as `cr`
+        shows them) less than `cfg.recheck_seconds` ago is reused without a call."""
+        tag = _shown(cr.updated_at, cr.head_sha)
+        pr = self._pull(cr.id, tag=tag)
         if pr is None:
             return []
         data = self._record(pr) or {}
         events = [Event(cr.id, _iso(pr.created_at), data.get("requester", ""), "submitted", f"branch {pr.head.ref}")]
-        for r in self._reviews_from(self._raw_reviews(pr), pr):
-            events.append(Event(cr.id, r.at, r.reviewer, EVENT_ACTIONS.get(r.decision, "commented"), r.comment))
         # Events count only from the portal itself and the merge-deploy workflow; anyone else's comment
         # carrying an event block is text.
+        for r in self._reviews_from(self._raw_reviews(pr, tag=tag), pr):
+            events.append(Event(cr.id, r.at, r.reviewer, EVENT_ACTIONS.get(r.decision, "commented"), r.comment))
+        from github.IssueComment import IssueComment
         trusted = {self.portal_login, self.cfg.deploy_login}
         merged_by = None
-        for c in self._call(f"reading the comments of #{pr.number}", lambda: list(pr.get_issue_comments())):
+        comments = self._call(f"reading the comments of #{pr.number}", lambda: self._fetch_all(f"{pr.issue_url}/comments", tag=tag))
+        for c in (self._object(IssueComment, raw) for raw in comments):
             ev = meta.extract(c.body, meta.EVENT) if c.user and c.user.login in trusted else None
             if not ev:
                 continue
@@ -488,13 +628,10 @@ class GitHubChanges(ChangeBackend):
         return sorted(events, key=lambda e: (e.at, rank.get(e.action, 5)))
 
     def diff(self, cr: ChangeRequest) -> str:
-        def read():
-            status, _, text = self.gh_repo.requester.requestJson(
-                "GET", f"{self.gh_repo.url}/pulls/{cr.id}", headers={"Accept": "application/vnd.github.diff"})
-            if status >= 400:
-                raise GithubException(status, {"message": "diff unavailable"}, {})
-            return text
-        return self._call(f"reading the diff of #{cr.id}", read)
+        # The diff depends only on the head (and the base it forked from): reused for the same head.
+        return self._call(f"reading the diff of #{cr.id}",
+                          lambda: self._fetch(f"{self.gh_repo.url}/pulls/{int(cr.id)}", accept="application/vnd.github.diff",
+                                              tag=_shown(cr.updated_at, cr.head_sha)).payload)
 
     # -- writing ---------------------------------------------------------------------------------
     def _paths(self, files: dict[str, str | None]) -> dict[str, str | None]:

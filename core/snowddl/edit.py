@@ -7,11 +7,14 @@ PyYAML's safe dumper, so any value is quoted as YAML requires.
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
 
 import yaml
+
+from core.snowddl import read
 
 
 class EditError(ValueError):
@@ -25,9 +28,7 @@ class Entry:
     end: int  # index one past the entry's last content line
 
 
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-    """Composes any tag (SnowDDL's !include / !decrypt) without constructing it."""
-
+_Loader = read.Loader  # the one reader: SnowDDL's tags, anchors, merge keys, duplicate keys
 
 class _IndentedDumper(yaml.SafeDumper):
     """Dumps block lists indented under their key ("key:\n  - a"), the style of SnowDDL's samples."""
@@ -36,12 +37,31 @@ class _IndentedDumper(yaml.SafeDumper):
         return super().increase_indent(flow, False)
 
 
+_SCAN_ABOVE = 64_000  # characters
+
+
+def _scanned_entries(spans: tuple[read.Span, ...], text: str) -> list[Entry]:
+    out: list[Entry] = []
+    line, pos = 0, 0
+    for span in spans:
+        line += text.count("\n", pos, span.start)
+        pos = span.start
+        seg = text[span.start:span.end].split("\n")
+        end = len(seg) - (1 if seg[-1] == "" else 0)
+        while end > 1 and (not seg[end - 1].strip() or seg[end - 1].startswith("#")):
+            end -= 1
+        out.append(Entry(span.key, line, line + end))
+    return out
+
+
 def entries(text: str) -> list[Entry]:
-    """The top-level entries of a mapping file, in file order."""
-    try:
-        node = yaml.compose(text, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        raise EditError(f"the file is not valid YAML: {exc}") from None
+    """The top-level entries of a mapping file, in file order. Large files that are plain block mappings
+    are scanned line by line (linear; a YAML error elsewhere in them is left to validation, which
+    reports it with its line); others go through PyYAML's composer, which refuses invalid YAML here."""
+    spans = read.top_spans(text) if len(text) > _SCAN_ABOVE else None
+    if spans is not None:
+        return _scanned_entries(spans, text)
+    node = _compose(text)
     if node is None:
         return []
     if not isinstance(node, yaml.MappingNode):
@@ -63,11 +83,20 @@ def entries(text: str) -> list[Entry]:
     return result
 
 
+def _compose(text: str):
+    try:
+        return read.compose(text)
+    except read.ReadError as exc:
+        raise EditError(str(exc)) from None
+
+
 def _find(text: str, key: str) -> Entry | None:
+    """The entry SnowDDL deploys: the LAST one of that name (YAML keeps the last copy of a duplicate key)."""
+    found = None
     for entry in entries(text):
         if entry.key.upper() == key.upper():
-            return entry
-    return None
+            found = entry
+    return found
 
 
 def _indentless_lists(text: str) -> bool:
@@ -82,10 +111,20 @@ def _indentless_lists(text: str) -> bool:
     return False
 
 
+def _indent_of(text: str) -> int:
+    """The file's own indentation step: the indentation of the first nested key (2 when there is none)."""
+    for line in text.splitlines():
+        m = re.match(r"( +)[^\s#-]", line)
+        if m:
+            return max(1, min(len(m.group(1)), 8))
+    return 2
+
+
 def render_entry(key: str, value: dict, like: str = "") -> str:
     dumper = yaml.SafeDumper if _indentless_lists(like) else _IndentedDumper
     return yaml.dump(
-        {key: value}, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=math.inf, indent=2
+        {key: value}, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=math.inf,
+        indent=_indent_of(like),
     )
 
 
@@ -97,45 +136,85 @@ def _blank_between(text: str, found: list[Entry]) -> bool:
     return any(not line.strip() for line in lines[prev.end : last.start])
 
 
-def _newline(text: str) -> str:
-    return "\r\n" if "\r\n" in text else "\n"
+def _file_style(edit=None, *, local: bool = False):
+    """Edits work on LF text that ends with a newline; the file's own style is put back afterwards:
+    a CRLF file stays CRLF, a file without a final newline gets none (so no other line changes).
+
+    `local`: the edit changes one entry only (its key is the first argument after the text); it then
+    works on that entry's lines alone when the file allows (no anchors, a plain block mapping), so a
+    change to a 10 MB user.yaml costs what a change to one user costs."""
+    if edit is None:
+        return functools.partial(_file_style, local=local)
+
+    @functools.wraps(edit)
+    def wrapper(text: str, *args, **kwargs) -> str:
+        crlf = "\r\n" in text and text.count("\r\n") == text.count("\n")
+        work = text.replace("\r\n", "\n") if crlf else text
+        open_end = bool(work) and not work.endswith("\n")
+        if open_end:
+            work += "\n"
+        span = read.find_span(work, args[0]) if local and args else False
+        if span is None:
+            raise EditError(f"{args[0]} does not exist")
+        if span is not False and (span.start > 0 or span.end < len(work)):
+            out = work[:span.start] + edit(work[span.start:span.end], *args, **kwargs) + work[span.end:]
+        else:
+            out = edit(work, *args, **kwargs)
+        if open_end and out.endswith("\n"):
+            out = out[:-1]
+        return out.replace("\n", "\r\n") if crlf else out
+
+    return wrapper
+
+
+_ANCHOR = re.compile(r"(^|[\s:\[{,-])&[^\s,\[\]{}]+")
 
 
 def _checked(before: str, after: str, key: str) -> str:
-    """The edited text, if it is still YAML: an entry whose anchor another entry uses cannot go."""
+    """The edited text, if it is still YAML and no other entry changed with it: an entry whose anchor
+    another entry uses (an alias or a merge key) cannot be edited here without changing that entry too."""
     try:
         yaml.compose(after, Loader=_Loader)
     except yaml.YAMLError as exc:
         if "alias" in str(exc):
             raise EditError(f"{key} defines an anchor that another entry uses (an alias): edit that entry too, by hand") from None
         raise EditError(f"the edit would make the file invalid YAML: {exc}") from None
+    if _ANCHOR.search(before):
+        old, new = read.load(before), read.load(after)
+        others = [k for k in set(old) | set(new) if str(k).upper() != key.upper() and old.get(k) != new.get(k)]
+        if others:
+            raise EditError(f"{key} shares values with {', '.join(sorted(map(str, others)))} through a YAML anchor "
+                            "or merge key: this change would change them too; edit the file by hand")
     return after
 
 
+@_file_style
 def add_entry(text: str, key: str, value: dict) -> str:
     found = entries(text)
     if any(e.key.upper() == key.upper() for e in found):
         raise EditError(f"{key} already exists")
-    nl = _newline(text)
-    rendered = render_entry(key, value, like=text).replace("\n", nl)
+    rendered = render_entry(key, value, like=text)
     if not text.strip() or text.strip() in ("{}",):
-        return rendered if not text.strip() else text.replace("{}", "").rstrip("\r\n") + nl + rendered
-    out = text if text.endswith("\n") else text + nl
-    if _blank_between(text, found) and not out.endswith(nl + nl):
-        out += nl
+        return rendered if not text.strip() else text.replace("{}", "").rstrip("\n") + "\n" + rendered
+    out = text
+    if _blank_between(text, found) and not out.endswith("\n\n"):
+        out += "\n"
     return out + rendered
 
 
+@_file_style(local=True)
 def replace_entry(text: str, key: str, value: dict) -> str:
     entry = _find(text, key)
     if entry is None:
         raise EditError(f"{key} does not exist")
     lines = text.splitlines(keepends=True)
-    rendered = render_entry(entry.key, value, like=text).replace("\n", _newline(text))
+    rendered = render_entry(entry.key, value, like=text)
+    _refuse_placeholders("".join(lines[entry.start:entry.end]), key)
     tail = lines[entry.end :]
     return _checked(text, "".join(lines[: entry.start]) + rendered + "".join(tail), key)
 
 
+@_file_style
 def remove_entry(text: str, key: str) -> str:
     entry = _find(text, key)
     if entry is None:
@@ -150,20 +229,34 @@ def remove_entry(text: str, key: str) -> str:
     return _checked(text, "".join(lines[:start] + lines[end:]), key)
 
 
+def _refuse_placeholders(old: str, key: str) -> None:
+    """A `${{ placeholder }}` is filled per environment by SnowDDL: a recipe never overwrites one."""
+    if "${{" in old:
+        raise EditError(f"{key}: the value to change is a SnowDDL placeholder (${{{{ ... }}}}), set per environment; "
+                        "change it in placeholder.yaml or by hand")
+
+
 # -- edits inside one entry (a user's business_roles, a warehouse's size): only those lines change --
 
-def _entry_mapping(text: str, key: str) -> tuple[Entry, yaml.MappingNode | None]:
-    """The entry and its value node when that value is a block mapping (None for flow style)."""
+def _entry_node(text: str, key: str) -> tuple[Entry, yaml.Node]:
+    """The entry SnowDDL deploys (the last copy) and its value node."""
     entry = _find(text, key)
     if entry is None:
         raise EditError(f"{key} does not exist")
-    node = yaml.compose(text, Loader=_Loader)
+    node = _compose(text)
+    value = None
     for k, v in node.value:
         if str(k.value).upper() == key.upper():
-            if isinstance(v, yaml.MappingNode) and not v.flow_style:
-                return entry, v
-            return entry, None
-    return entry, None  # not reached: _find found it
+            value = v  # the last copy, as _find
+    return entry, value
+
+
+def _entry_mapping(text: str, key: str) -> tuple[Entry, yaml.MappingNode | None]:
+    """The entry and its value node when that value is a block mapping (None for flow style)."""
+    entry, v = _entry_node(text, key)
+    if isinstance(v, yaml.MappingNode) and not v.flow_style:
+        return entry, v
+    return entry, None
 
 
 def _value_end(lines: list[str], start: int, value: yaml.Node) -> int:
@@ -183,12 +276,41 @@ def _render_field(subkey: str, value, indent: int, like: str) -> str:
     return "".join(" " * indent + line if line.strip() else line for line in body.splitlines(keepends=True))
 
 
+def _offset(lines: list[str], mark) -> int:
+    """The character offset of a composer mark (line and column) in the joined lines."""
+    return sum(len(line) for line in lines[: mark.line]) + mark.column
+
+
+def _flow_field(text: str, key: str, subkey: str):
+    """(key node, value node) of `subkey` in an entry written as a flow mapping ({a: 1, b: [x]})."""
+    _, v = _entry_node(text, key)
+    if isinstance(v, yaml.MappingNode) and v.flow_style:
+        found = (v, None, None)
+        for k, val in v.value:
+            if str(k.value) == subkey:
+                found = (v, k, val)  # the last copy, as YAML reads it
+        return found
+    return None, None, None
+
+
+def _splice(text: str, start_mark, end_mark, new: str, expect: str | None = None) -> str:
+    lines = text.splitlines(keepends=True)
+    a, b = _offset(lines, start_mark), _offset(lines, end_mark)
+    if expect is not None and not text[a:b].startswith(expect):
+        raise EditError("could not locate the value in the file; edit it by hand")
+    return text[:a] + new + text[b:]
+
+
+@_file_style(local=True)
 def set_fields(text: str, key: str, values: dict) -> str:
     """Set (or with None, remove) keys of one entry; the other lines of the file stay byte-identical."""
     import copy
 
     entry, mapping = _entry_mapping(text, key)
-    if mapping is None:  # a flow-style entry ({...}): re-render that entry only
+    if mapping is None:
+        flow, _, _ = _flow_field(text, key, "")
+        if flow is not None:  # a flow-style entry ({...}): change its fields in place, in flow style
+            return _checked(text, _set_flow_fields(text, key, values), key)
         current = _current(text, entry.key)
         merged = copy.deepcopy(dict(current or {}))
         for k, v in values.items():
@@ -198,55 +320,132 @@ def set_fields(text: str, key: str, values: dict) -> str:
                 merged[k] = v
         return replace_entry(text, entry.key, merged)
     lines = text.splitlines(keepends=True)
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
-    indent = mapping.value[0][0].start_mark.column if mapping.value else 2
-    spans: dict[str, tuple[int, int]] = {}
+    indent = mapping.value[0][0].start_mark.column if mapping.value else _indent_of(text)
+    spans: dict[str, list[tuple[int, int]]] = {}
     for k, v in mapping.value:
-        spans[str(k.value)] = (k.start_mark.line, _value_end(lines, k.start_mark.line, v))
+        spans.setdefault(str(k.value), []).append((k.start_mark.line, _value_end(lines, k.start_mark.line, v)))
     # Apply from the bottom up so earlier line numbers stay valid.
     edits: list[tuple[int, int, str]] = []
     appended = ""
     for subkey, value in values.items():
         if subkey in spans:
-            start, end = spans[subkey]
-            edits.append((start, end, "" if value is None else _render_field(subkey, value, indent, text)))
+            # A key written twice: SnowDDL reads the last copy, which is set; removing removes every copy
+            # (else an earlier one would come back into effect).
+            copies = spans[subkey] if value is None else spans[subkey][-1:]
+            for start, end in copies:
+                _refuse_placeholders("".join(lines[start:end]), key)
+                edits.append((start, end, "" if value is None else _render_field(subkey, value, indent, text)))
         elif value is not None:
             appended += _render_field(subkey, value, indent, text)
     if appended:
         edits.append((entry.end, entry.end, appended))
     for start, end, new in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
         lines[start:end] = [new] if new else []
-    return "".join(lines)
+    return _checked(text, "".join(lines), key)
+
+
+def _flow_value(value) -> str:
+    return yaml.dump(value, Dumper=yaml.SafeDumper, default_flow_style=True, allow_unicode=True,
+                     width=math.inf).removesuffix("...\n").strip()
+
+
+def _set_flow_fields(text: str, key: str, values: dict) -> str:
+    """set_fields on an entry written {a: 1, b: 2}: each field's value is replaced in place, removed
+    fields go with their comma, new ones are added before the closing brace."""
+    for subkey, value in values.items():
+        flow, k, v = _flow_field(text, key, subkey)
+        lines = text.splitlines(keepends=True)
+        if k is not None:
+            _refuse_placeholders(text[_offset(lines, v.start_mark):_offset(lines, v.end_mark)], key)
+        if k is not None and value is not None:
+            text = _splice(text, v.start_mark, v.end_mark, _flow_value(value))
+        elif k is not None:
+            items = flow.value
+            i = next(n for n, (kk, _) in enumerate(items) if kk is k)
+            a, b = _offset(lines, k.start_mark), _offset(lines, v.end_mark)
+            if i + 1 < len(items):  # up to the next key
+                b = _offset(lines, items[i + 1][0].start_mark)
+            elif i > 0:  # the last one: from the end of the previous value
+                a = _offset(lines, items[i - 1][1].end_mark)
+            text = text[:a] + text[b:]
+        elif value is not None:
+            close = _offset(lines, flow.end_mark) - 1
+            if text[close] != "}":
+                raise EditError("could not locate the value in the file; edit it by hand")
+            sep = ", " if flow.value else ""
+            if flow.value:
+                close = _offset(lines, flow.value[-1][1].end_mark)
+            text = text[:close] + f"{sep}{subkey}: {_flow_value(value)}" + text[close:]
+    return text
 
 
 def _block_sequence(text: str, key: str, subkey: str):
     entry, mapping = _entry_mapping(text, key)
     if mapping is None:
         return entry, None
+    found = None
     for k, v in mapping.value:
-        if str(k.value) == subkey:
-            return entry, v if isinstance(v, yaml.SequenceNode) and not v.flow_style and v.value else None
-    return entry, None
+        if str(k.value) == subkey:  # the last copy, as YAML reads it
+            found = v if isinstance(v, yaml.SequenceNode) and not v.flow_style and v.value else None
+    return entry, found
+
+
+def _sequence(text: str, key: str, subkey: str) -> yaml.SequenceNode | None:
+    """The list node of `subkey` in the entry, in whichever style it is written (None if absent)."""
+    _, v = _entry_node(text, key)
+    found = None
+    if isinstance(v, yaml.MappingNode):
+        for k, val in v.value:
+            if str(k.value) == subkey:  # the last copy, as YAML reads it
+                found = val if isinstance(val, yaml.SequenceNode) else None
+    return found
 
 
 def _current(text: str, key: str) -> dict:
-    data = yaml.safe_load(text) or {}
+    try:
+        data = read.load(text)
+    except read.ReadError as exc:
+        raise EditError(str(exc)) from None
+    found = None
     for k, v in data.items():
         if str(k).upper() == key.upper():
-            return dict(v or {})
-    raise EditError(f"{key} does not exist")
+            found = v if isinstance(v, dict) else {}
+    if found is None:
+        raise EditError(f"{key} does not exist")
+    return dict(found)
 
 
 def _scalar(item: str) -> str:
     return yaml.dump(item, Dumper=yaml.SafeDumper, allow_unicode=True, width=math.inf).removesuffix("...\n").strip()
 
 
+def _flow_items(text: str, seq: yaml.SequenceNode) -> list[str]:
+    """The source text of each item of a flow list, exactly as written."""
+    lines = text.splitlines(keepends=True)
+    return [text[_offset(lines, n.start_mark):_offset(lines, n.end_mark)] for n in seq.value]
+
+
+@_file_style(local=True)
 def add_list_items(text: str, key: str, subkey: str, items: list[str], comments: dict[str, str] | None = None) -> str:
-    """Append items to a list of one entry, one line each (with an optional trailing comment)."""
+    """Append items to a list of one entry, one line each (with an optional trailing comment).
+    A flow list ([a, b]) stays a flow list, with the comment of its line kept."""
     comments = comments or {}
+    seq = _sequence(text, key, subkey)
+    if seq is not None and seq.flow_style:
+        written = _flow_items(text, seq) + [_scalar(i) for i in items]
+        new = _checked(text, _splice(text, seq.start_mark, seq.end_mark, "[" + ", ".join(written) + "]", "["), key)
+        if comments:
+            note = "; ".join(comments[i] for i in items if i in comments)
+            line = seq.start_mark.line
+            lines = new.splitlines(keepends=True)
+            lines[line] = lines[line].rstrip("\n") + (" " if "#" in lines[line] else "  # ") + note + "\n"
+            new = "".join(lines)
+        return new
+    flow, k, _ = _flow_field(text, key, subkey)
+    if flow is not None:
+        return set_fields(text, key, {subkey: list(_current(text, key).get(subkey) or []) + list(items)})
     _, seq = _block_sequence(text, key, subkey)
-    if seq is None:  # absent, empty or flow style: write the whole list
+    if seq is None:  # absent or empty: write the whole list
         current = _current(text, key).get(subkey) or []
         new = text if not current else set_fields(text, key, {subkey: None})
         new = set_fields(new, key, {subkey: list(current) + list(items)})
@@ -254,15 +453,13 @@ def add_list_items(text: str, key: str, subkey: str, items: list[str], comments:
             return _comment_items(new, key, subkey, comments)
         return new
     lines = text.splitlines(keepends=True)
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
     last = seq.value[-1]
     first_line = lines[seq.value[0].start_mark.line]
     dash = first_line[: first_line.index("-")]
     insert_at = _value_end(lines, last.start_mark.line, last)
     new = [f"{dash}- {_scalar(item)}" + (f"  # {comments[item]}" if item in comments else "") + "\n" for item in items]
     lines[insert_at:insert_at] = new
-    return "".join(lines)
+    return _checked(text, "".join(lines), key)
 
 
 def _comment_items(text: str, key: str, subkey: str, comments: dict[str, str]) -> str:
@@ -275,12 +472,18 @@ def _comment_items(text: str, key: str, subkey: str, comments: dict[str, str]) -
     return "".join(lines)
 
 
+@_file_style(local=True)
 def remove_list_items(text: str, key: str, subkey: str, items: list[str], drop_empty: bool = True) -> str:
-    """Remove items (compared case-insensitively) from a list of one entry; the key goes when it empties."""
+    """Remove items (compared case-insensitively) from a list of one entry; the key goes when it empties.
+    A flow list ([a, b]) stays a flow list, with the comment of its line kept."""
     wanted = {i.upper() for i in items}
-    _, seq = _block_sequence(text, key, subkey)
     current = _current(text, key).get(subkey) or []
     remaining = [i for i in current if str(i).upper() not in wanted]
+    seq = _sequence(text, key, subkey)
+    if seq is not None and seq.flow_style and (remaining or not drop_empty):
+        kept = [src for src, n in zip(_flow_items(text, seq), seq.value) if str(n.value).upper() not in wanted]
+        return _checked(text, _splice(text, seq.start_mark, seq.end_mark, "[" + ", ".join(kept) + "]", "["), key)
+    _, seq = _block_sequence(text, key, subkey)
     if seq is None or (drop_empty and not remaining):
         return set_fields(text, key, {subkey: remaining or (None if drop_empty else [])})
     lines = text.splitlines(keepends=True)
@@ -288,4 +491,4 @@ def remove_list_items(text: str, key: str, subkey: str, items: list[str], drop_e
         if str(node.value).upper() in wanted:
             start = node.start_mark.line
             del lines[start:_value_end(lines, start, node)]
-    return "".join(lines)
+    return _checked(text, "".join(lines), key)

@@ -201,6 +201,21 @@ def _split_entries_by_line(text: str) -> list[str] | None:
     return ["".join(c) for c in chunks]
 
 
+def _entry_key(part: str) -> str:
+    m = _KEY_LINE.match(part)
+    key = m.group().rstrip()[:-1].strip() if m else part
+    return key[1:-1] if len(key) > 1 and key[0] == key[-1] and key[0] in "\"'" else key
+
+
+def _last_copies(parts: list[str]) -> list[str]:
+    """The entries YAML keeps: of a key defined twice only the last copy (earlier copies are neither
+    read nor checked, as in SnowDDL's whole-file load)."""
+    last = {_entry_key(p): i for i, p in enumerate(parts)}
+    if len(last) == len(parts):
+        return parts
+    return [p for i, p in enumerate(parts) if last[_entry_key(p)] == i]
+
+
 def _placeholder_key(parsed_file) -> str:
     return repr(sorted(parsed_file.parser.config.placeholders.items()))
 
@@ -255,6 +270,8 @@ def _parse_file(parsed_file, path, json_schema, collector) -> list:
         if hit is not None:
             return hit
     parts = _split_entries(text) if _is_entry_map(json_schema) else None
+    if parts is not None:
+        parts = _last_copies(parts)
     results = []
     try:
         for part in parts if parts is not None else [text]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -35,28 +36,19 @@ from snowddl.parser import (
 )
 from snowddl.validator import default_validate_sequence
 
-from core.snowddl import fast
+from core.snowddl import fast, read
 
 fast.install()
 
 # SnowDDL logs a full traceback at WARNING for every error it collects; we report them ourselves.
 logging.getLogger("snowddl").setLevel(logging.CRITICAL)
 
-# The file each validator's objects are defined in (validator errors are keyed by object name).
-_VALIDATOR_FILES = {
-    "UserValidator": "user.yaml",
-    "BusinessRoleValidator": "business_role.yaml",
-    "TechnicalRoleValidator": "technical_role.yaml",
-    "WarehouseValidator": "warehouse.yaml",
-}
-
-
 @dataclass
 class Problem:
     file: str | None
     line: int | None
     object: str | None
-    kind: str  # yaml | schema | parse | reference | structure; warnings: unused | unreadable
+    kind: str  # yaml | schema | parse | reference | structure; warnings: unused | unreadable | duplicate | programmatic
     message: str
     knock_on: bool = False
 
@@ -94,6 +86,8 @@ class LoadedConfig:
     schemas: list[str] = field(default_factory=list)
     snowddl: SnowDDLConfig | None = field(default=None, repr=False)  # SnowDDL's own reading (for plans)
     trace: "_Trace | None" = field(default=None, repr=False, compare=False)  # what each parser read and made
+    custom: list[str] = field(default_factory=list)  # __custom/*.py modules (programmatic objects)
+    custom_ran: bool = False  # whether they were run (load_config(run_custom_python=True))
 
 
 class _LineIndex:
@@ -107,11 +101,30 @@ class _LineIndex:
     def _node(self, rel: str):
         if rel not in self._nodes:
             try:
-                text = self.overlay[rel] if rel in self.overlay else (self.root / rel).read_text(encoding="utf-8")
-                self._nodes[rel] = yaml.compose(text, Loader=_ComposeLoader)
-            except (OSError, yaml.YAMLError, UnicodeDecodeError):
+                text = self.overlay[rel] if rel in self.overlay else (self.root / rel).read_bytes().decode("utf-8")
+                self._nodes[rel] = read.compose(text)
+            except (OSError, read.ReadError, UnicodeDecodeError):
                 self._nodes[rel] = None
         return self._nodes[rel]
+
+    def has(self, rel: str, key: str) -> bool:
+        node = self._node(rel)
+        return isinstance(node, yaml.MappingNode) and any(str(k.value).upper() == key.upper() for k, _ in node.value)
+
+    def mentioned(self, rel: str, keys: list, message: str) -> int | None:
+        """The line of the first key under `keys` whose name the message mentions (a validator's
+        "parameter owner_schema_read", "change_tracking"), else the line of `keys` itself."""
+        node = self._node(rel)
+        for key in keys:
+            if not isinstance(node, yaml.MappingNode):
+                break
+            node = next((v for k, v in node.value if str(k.value).upper() == str(key).upper()), None)
+        if isinstance(node, yaml.MappingNode):
+            for k, _ in node.value:
+                words = re.escape(str(k.value)).replace("_", "[ _]")  # depends_on: "depends on another view"
+                if re.search(rf"(?<![A-Za-z0-9_]){words}(?![A-Za-z0-9_])", message, re.I):
+                    return self.line(rel, [*keys, k.value])
+        return self.line(rel, keys)
 
     def line(self, rel: str, keys: list) -> int | None:
         node = self._node(rel)
@@ -132,10 +145,6 @@ class _LineIndex:
             else:
                 return line
         return line
-
-
-class _ComposeLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-    pass
 
 
 def _rel(root: Path, path: str | Path) -> str:
@@ -597,13 +606,140 @@ def _recheck(config: SnowDDLConfig, before: SnowDDLConfig, validator_cls, old: _
     return check
 
 
+def _duplicate_warnings(root: Path, read_paths, overlay: dict, base: "LoadedConfig | None") -> list[Problem]:
+    """A warning for every key written twice in one mapping, at any depth: YAML (and so SnowDDL) keeps
+    the last copy and ignores the others without a word. With `base` (a re-validation): the base's
+    warnings of unchanged files, and the changed files scanned again."""
+    out: list[Problem] = []
+    done: set[str] = set()
+    if base is not None:
+        out = [p for p in base.validation.warnings if p.kind == "duplicate" and p.file not in overlay]
+        done = {p.file for p in out}
+    for path in dict.fromkeys(read_paths):
+        rel = _rel(root, path)
+        if rel in done or (base is not None and rel not in overlay):
+            continue
+        done.add(rel)
+        try:
+            text = overlay[rel] if rel in overlay else Path(path).read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if text is None:
+            continue
+        dups = read.duplicate_keys(text)
+        for dup in dups:
+            lines = ", ".join(str(n) for n in dup.lines)
+            out.append(Problem(rel, dup.lines[-1], dup.key.split(".")[0].upper() if rel.count("/") == 0 else None, "duplicate",
+                               f"{dup.key} is defined {len(dup.lines)} times (lines {lines}): SnowDDL uses the last copy "
+                               "and ignores the others"))
+    return out
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _object_place(scanner, root: Path, lines: _LineIndex, bp, env_prefix: str, message: str):
+    """(file, line, object) of a blueprint a validator rejected: the file SnowDDL read it from (the root
+    file of its kind, e.g. tech_role.yaml; a database's or schema's params.yaml; a schema object's own
+    file) and the line of the entry, or of the key the message names."""
+    kind = _snake(type(bp).__name__.removesuffix("Blueprint"))
+    ident = bp.full_name
+    database, schema = getattr(ident, "database", None), getattr(ident, "schema", None)
+    name = getattr(ident, "name", None)
+    files = scanner.all_file_paths
+    if kind == "database":
+        key, obj = f"{database}/params", str(database)
+    elif kind == "schema":
+        key, obj = f"{database}/{schema}/params", f"{database}.{schema}"
+    elif database and schema and name:
+        key, obj = f"{database}/{schema}/{kind}/{name}", f"{database}.{schema}.{name}"
+        if key.lower() not in files:  # names with arguments: double_it(number)
+            key = next((k for k in scanner.schema_object_file_paths.get(kind, {}) if k.startswith(key.lower())), key)
+    else:
+        obj = _strip_name(str(ident), env_prefix)
+        if kind.endswith("role") and "__" in obj:
+            obj = obj.rsplit("__", 1)[0]
+        present = [stem for stem in read.ROOT_FILES.get(kind, (kind,)) if stem in files]
+        for stem in present:
+            rel = _rel(root, files[stem])
+            if lines.has(rel, obj):
+                return rel, lines.mentioned(rel, [obj], message), obj
+        return (_rel(root, files[present[0]]), None, obj) if present else (None, None, obj)
+    path = files.get(key.lower())
+    if path is None:
+        return None, None, obj
+    rel = _rel(root, path)
+    return rel, lines.mentioned(rel, [], message), obj
+
+
 def _mentions(message: str, names: set[str]) -> bool:
-    return any(f"[{n}]" in message or f"[{n}__" in message for n in names)
+    return any(f"[{n}]" in message or f"[{n}__" in message or f"[{n}." in message for n in names)
+
+
+def _failed_kinds(problems: list[Problem]) -> set[str]:
+    """Kinds of root file that failed as a whole (a YAML error in warehouse.yaml: no warehouse exists)."""
+    out = set()
+    for p in problems:
+        if p.object is None and p.file and "/" not in p.file:
+            kind = read.normalise(p.file)
+            out.add("technical_role" if kind == "tech_role" else kind)
+    return out
+
+
+def _custom_modules(root: Path) -> list[str]:
+    """The programmatic-object modules SnowDDL would run (snowddl.app.base: __custom/*.py, sorted)."""
+    return [_rel(root, p) for p in sorted(root.glob("__custom/*.py"))]
+
+
+def _run_custom(module_path: Path, config: SnowDDLConfig) -> str | None:
+    """Runs one __custom module's handler(config) as SnowDDL does; the error text if it fails."""
+    from importlib.util import module_from_spec, spec_from_file_location
+
+    try:
+        spec = spec_from_file_location(module_path.name, module_path)
+        module = module_from_spec(spec)
+        spec.loader.exec_module(module)
+        module.handler(config)
+    except Exception as exc:
+        return f"programmatic config failed: {type(exc).__name__}: {exc}"
+    return None
+
+
+_ENV_PREFIX_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+def env_prefix_of(value: str | None) -> str:
+    """The env prefix SnowDDL's CLI makes of --env-prefix (and --env-prefix-separator, written at the end:
+    "DEV" or "DEV__" -> "DEV__", "DEV_" -> "DEV_" with separator "_", "DEV$"); "" for none.
+    ValueError, with SnowDDL's own words (snowddl.app.base.init_env_prefix), for a prefix it refuses."""
+    if not value:
+        return ""
+    text = str(value).upper()
+    separator = next((sep for sep in ("__", "$", "_") if text.endswith(sep)), "__")
+    prefix = text[: -len(separator)] if text.endswith(separator) else text
+    for char in prefix:
+        if char not in _ENV_PREFIX_CHARS:
+            raise ValueError(f"Character [{char}] is not allowed in env prefix [{prefix}], only ASCII letters, "
+                             "digits and single underscores are accepted")
+    if not prefix:
+        raise ValueError(f"Env prefix [{text}] is empty")
+    if separator in prefix:
+        raise ValueError(f"Env prefix [{prefix}] cannot contain env prefix separator [{separator}]")
+    if prefix.endswith("_"):
+        raise ValueError(f"Env prefix [{prefix}] cannot end with [_] underscore")
+    return prefix + separator
 
 
 def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict | None = None,
-                overlay: dict[str, str | None] | None = None, base: LoadedConfig | None = None) -> LoadedConfig:
+                overlay: dict[str, str | None] | None = None, base: LoadedConfig | None = None,
+                run_custom_python: bool = False) -> LoadedConfig:
     """Parse and validate a SnowDDL config directory; never raises for a bad config.
+
+    `run_custom_python`: run the config's programmatic objects (`__custom/*.py`, each module's
+    handler(config), as SnowDDL does). That is running the repository's own Python code, so it is off
+    unless a trusted caller asks (docs/snowddl-core.md); when off, such configs get a warning and the
+    objects those modules would make are neither validated nor previewed.
 
     `overlay` maps paths relative to the folder to new texts (None removes the file): the config is
     validated as if they were written, and nothing is written.
@@ -616,13 +752,18 @@ def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict
     root = Path(path).resolve()
     validation = Validation()
     loaded = LoadedConfig(root, validation)
+    if run_custom_python:
+        base = None  # programmatic objects can change anything: a full load
     if not root.is_dir():
         validation.errors.append(Problem(None, None, None, "structure", f"config folder {path} does not exist"))
         return loaded
     overlay = {Path(rel).as_posix(): text for rel, text in (overlay or {}).items()}
     lines = _LineIndex(root, overlay)
-    if env_prefix and not env_prefix.endswith(("__", "_", "$")):
-        env_prefix += "__"  # as snowddl's CLI does (--env-prefix-separator defaults to __)
+    try:
+        env_prefix = env_prefix_of(env_prefix)
+    except ValueError as exc:
+        validation.errors.append(Problem(None, None, None, "structure", f"SnowDDL refuses this env prefix: {exc}"))
+        return loaded
     try:
         config = SnowDDLConfig(env_prefix or None)
         env_prefix = config.env_prefix
@@ -675,6 +816,13 @@ def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict
                         if runs[-1].initial_refs:
                             raise _NotReusable  # it now makes policies: other parsers' references to them change
             parsers.extend(run.parser for run in runs)
+            loaded.custom = _custom_modules(root)
+            if run_custom_python:
+                for rel in loaded.custom:
+                    error = _run_custom(root / rel, config)
+                    if error is not None:
+                        validation.errors.append(Problem(rel, None, None, "programmatic", error))
+                loaded.custom_ran = True
         except _NotReusable:
             return load_config(path, env_prefix, placeholder_values, overlay)
         except Exception as exc:
@@ -697,8 +845,11 @@ def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict
             add(_parser_problem(root, lines, key, exc))
     # Objects that never became blueprints: reference errors about them are knock-on errors.
     dropped = {key.upper() for _, key in collected.dropped} | {p.object for p in validation.errors if p.object}
+    # A database or schema whose params.yaml failed is missing too.
+    dropped |= {".".join(Path(p.file).parts[:-1]).upper() for p in validation.errors
+                if p.file and p.file.count("/") in (1, 2) and read.normalise(p.file).endswith("/params")}
     dropped |= {env_prefix + name for name in dropped}
-    whole_files_failed = any(p.object is None for p in validation.errors)
+    failed_kinds = _failed_kinds(validation.errors)
 
     checks = _validate(config, trace)
     for check in checks:
@@ -706,13 +857,28 @@ def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict
         if check.failure is not None:
             add(Problem(None, None, None, "reference", f"{validator_cls.__name__}: {check.failure}"))
             continue
-        rel = _VALIDATOR_FILES.get(validator_cls.__name__)
+        blueprints = validator_cls(config).get_blueprints() if check.errors else {}
         for name, exc in check.errors.items():
-            obj = _strip_name(name, env_prefix, "__B_ROLE" if rel == "business_role.yaml" else "__T_ROLE" if rel == "technical_role.yaml" else "")
-            line = lines.line(rel, [obj]) if rel else None
             message = str(exc)
-            knock_on = _mentions(message, dropped) or (whole_files_failed and ("undefined" in message or "does not match" in message))
+            bp = blueprints.get(name)
+            if bp is not None:
+                rel, line, obj = _object_place(scanner, root, lines, bp, env_prefix, message)
+            else:
+                rel, line, obj = None, None, _strip_name(name, env_prefix)
+            # Knock-on only when it follows from an object that failed: one the message names, or a whole
+            # root file of a kind the message is about.
+            knock_on = _mentions(message, dropped) or any(
+                re.search(rf"\b{k.replace('_', '[ _]')}", message, re.I) for k in failed_kinds)
             add(Problem(rel, line, obj, "reference", message, knock_on=knock_on))
+
+    if loaded.custom and not loaded.custom_ran:
+        for rel in loaded.custom:
+            validation.warnings.append(Problem(
+                rel, None, None, "programmatic",
+                "programmatic objects: SnowDDL runs this Python module, SnowTower does not (it would run the "
+                "repository's code); the objects it makes or changes are not validated and not previewed "
+                "(run_custom_python / --run-custom-python, for trusted CI only)"))
+    validation.warnings.extend(_duplicate_warnings(root, collected.read, overlay, base if trace is not None else None))
 
     for file_key, file_path in sorted(scanner.get_unused_file_paths().items()):
         validation.warnings.append(
@@ -729,7 +895,7 @@ def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict
     loaded.resource_monitors = names(ResourceMonitorBlueprint)
     loaded.databases = names(DatabaseBlueprint)
     loaded.schemas = names(SchemaBlueprint)
-    if trace is None and overlay == {}:
+    if trace is None and overlay == {} and not run_custom_python:
         loaded.trace = _Trace(root, env_prefix, scanner, setup, runs, checks, dict(config.placeholders),
                               dict(config.permission_models))
     return loaded

@@ -38,6 +38,7 @@ from snowddl.resolver import (
     SchemaReadRoleResolver,
     SchemaResolver,
     SchemaWriteRoleResolver,
+    ShareAccessRoleResolver,
     TechnicalRoleResolver,
     UserResolver,
     UserRoleResolver,
@@ -57,7 +58,7 @@ OFFLINE_RESOLVERS = [
     if r
     in (
         ResourceMonitorResolver, WarehouseResolver, WarehouseMonitorRoleResolver, WarehouseUsageRoleResolver,
-        DatabaseResolver, SchemaResolver, DatabaseReadRoleResolver, DatabaseWriteRoleResolver,
+        DatabaseResolver, SchemaResolver, ShareAccessRoleResolver, DatabaseReadRoleResolver, DatabaseWriteRoleResolver,
         SchemaReadRoleResolver, SchemaWriteRoleResolver, DatabaseOwnerRoleResolver, SchemaOwnerRoleResolver,
         TechnicalRoleResolver, BusinessRoleResolver, UserRoleResolver, UserResolver, NetworkPolicyResolver,
     )
@@ -71,6 +72,7 @@ _KIND = {
     DatabaseReadRoleResolver: "DATABASE_ROLE", DatabaseWriteRoleResolver: "DATABASE_ROLE",
     DatabaseOwnerRoleResolver: "DATABASE_ROLE", SchemaReadRoleResolver: "SCHEMA_ROLE",
     SchemaWriteRoleResolver: "SCHEMA_ROLE", SchemaOwnerRoleResolver: "SCHEMA_ROLE",
+    ShareAccessRoleResolver: "SHARE_ROLE",
 }
 
 ADMIN_ROLE = "SNOWDDL_ADMIN"
@@ -218,10 +220,33 @@ class _PlanningMixin:
             unsafe, reason = True, "SnowDDL applies it only with an --apply-* flag (resource monitors, policies, ...)"
         elif action == "REVOKE":
             unsafe, reason = True, "takes access away"
+        kind, obj = _label(text, self.object_kind, getattr(self._local, "object", None))
         if action == "DROP":
-            reason = "drops the object" + (" and everything in it" if self.object_kind in ("DATABASE", "SCHEMA") else "")
-        statement = Statement(text, action, self.object_kind, getattr(self._local, "object", None), unsafe, reason)
+            reason = "drops the object" + (" and everything in it" if kind in ("DATABASE", "SCHEMA") else "")
+        statement = Statement(text, action, kind, obj, unsafe, reason)
         self._suggested_ddl_buffer[threading.get_ident()].append(statement)
+
+
+_DDL = re.compile(
+    r"^(?:CREATE(?: OR REPLACE)?|ALTER|DROP|UNDROP|COMMENT ON)\s+(?:TRANSIENT\s+|SECURE\s+|TEMPORARY\s+)*"
+    r"(DATABASE ROLE|DATABASE|SCHEMA|WAREHOUSE|RESOURCE MONITOR|NETWORK POLICY|NETWORK RULE|ROLE|USER|"
+    r"AUTHENTICATION POLICY|(?:[A-Z]+ )?TABLE|VIEW|MATERIALIZED VIEW|STAGE|STREAM|TASK|FUNCTION|PROCEDURE|SEQUENCE|"
+    r"FILE FORMAT|PIPE|ALERT|SHARE)\s+(?:IF (?:NOT )?EXISTS\s+)?((?:\"(?:[^\"]|\"\")*\"|[A-Za-z0-9_$]+)"
+    r"(?:\.(?:\"(?:[^\"]|\"\")*\"|[A-Za-z0-9_$]+))*)", re.I)
+
+
+def _label(sql: str, kind: str, obj: str | None) -> tuple[str, str | None]:
+    """A statement's own object type and name: the resolver's label, unless the statement creates,
+    alters or drops an object of another type (DatabaseResolver's DROP SCHEMA "DB"."PUBLIC" is a
+    schema drop, not a database drop). Roles keep their kind (BUSINESS_ROLE, SCHEMA_ROLE ...)."""
+    m = _DDL.match(sql.strip())
+    if not m or (kind.endswith("_POLICY") and sql.lstrip().upper().startswith("ALTER")):
+        return kind, obj  # a policy resolver's ALTER USER ... SET NETWORK_POLICY is about the policy
+    sql_type = " ".join(m.group(1).upper().split()).replace(" ", "_")
+    name = ".".join(p.strip('"').replace('""', '"') for p in re.findall(r'"(?:[^"]|"")*"|[A-Za-z0-9_$]+', m.group(2)))
+    if sql_type == "ROLE" and kind.endswith("ROLE"):
+        return kind, name
+    return sql_type, name
 
 
 class OfflineEngine(_PlanningMixin, SnowDDLEngine):
@@ -321,6 +346,9 @@ class Baseline:
     policy_refs: dict[str, list[dict]] = field(default_factory=dict)
     # Each resolver's blueprints of the base config (resolver class name -> full name -> blueprint).
     blueprints: dict[str, dict] = field(default_factory=dict, repr=False)
+    # id(user blueprint) -> (that blueprint, its user role): an unchanged user (the very same blueprint
+    # object, see load.py's interning) gets the very same role blueprint again, at no cost.
+    user_roles: dict[int, tuple] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_config(cls, config: SnowDDLConfig) -> "Baseline":
@@ -328,7 +356,7 @@ class Baseline:
         state = cls()
         engine = OfflineEngine(config, state)  # an empty account: only used to derive blueprints
         for resolver_cls in OFFLINE_RESOLVERS:
-            state.blueprints[resolver_cls.__name__] = resolver_cls(engine).get_blueprints()
+            state.blueprints[resolver_cls.__name__] = _memoised(resolver_cls(engine), state).get_blueprints()
         for bp in ResourceMonitorResolver(engine).get_blueprints().values():
             at = {a: ",".join(f"{p}%" for p, x in sorted(bp.triggers.items()) if x == a) or None
                   for a in ("NOTIFY", "SUSPEND", "SUSPEND_IMMEDIATE")}
@@ -370,7 +398,7 @@ class Baseline:
             })
             state.schema_params[f"{db}.{schema}"] = _object_params(bp, "SCHEMA")
         for resolver_cls in _ROLE_RESOLVERS:
-            resolver = resolver_cls(engine)
+            resolver = _memoised(resolver_cls(engine), state)
             for bp in resolver.get_blueprints().values():
                 name = str(bp.full_name)
                 state.roles.append({"name": name, "owner": None, "comment": getattr(bp, "comment", None) or ""})
@@ -419,6 +447,12 @@ class Baseline:
             ]
         return state
 
+    def _imported(self, database: str) -> list[dict]:
+        """SHOW GRANTS ON DATABASE <share>: SnowDDL reads a share role's IMPORTED PRIVILEGES as USAGE here."""
+        return [{"privilege": "USAGE", "granted_to": "ROLE", "grantee_name": role}
+                for role, grants in self.role_grants.items()
+                if any(g["privilege"] == "IMPORTED PRIVILEGES" and _unquote(g["name"]) == database for g in grants)]
+
     # Every read query SnowDDL's covered resolvers make, answered from the state.
     def answer(self, sql: str, engine) -> list[dict]:
         sql = " ".join(sql.split())
@@ -453,6 +487,7 @@ class Baseline:
             (r"SHOW PARAMETERS IN SCHEMA (.+)", lambda m: self.schema_params.get(_unquote(m.group(1)), [])),
             (r"SHOW ROLES LIKE", lambda m: like(self.roles)),
             (r"SHOW GRANTS TO ROLE (.+)", lambda m: self.role_grants.get(_unquote(m.group(1)), [])),
+            (r"SHOW GRANTS ON DATABASE (.+)", lambda m: self._imported(_unquote(m.group(1)))),
             (r"SHOW FUTURE GRANTS TO ROLE (.+)", lambda m: self.role_future_grants.get(_unquote(m.group(1)), [])),
             (r"SHOW USERS LIKE", lambda m: like(self.users)),
             (r"DESC USER (.+)", lambda m: self.user_desc.get(_unquote(m.group(1)), [])),
@@ -484,12 +519,59 @@ def _type_label(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).upper()
 
 
+def _resolver_label(resolver) -> str:
+    kind = _KIND.get(type(resolver))
+    if kind:
+        return kind
+    try:
+        return resolver.object_type.name
+    except Exception:
+        return _type_label(type(resolver).__name__.removesuffix("Resolver"))
+
+
 def not_previewed(*configs: SnowDDLConfig) -> list[str]:
-    """Object types present in any of the configs that the offline plan does not cover."""
+    """Every kind of object SnowDDL would create or change for any of the configs that the offline
+    plan does not compute: blueprint types it has no resolver for, and the objects every resolver it
+    does not run would manage (share access roles, database roles, schema objects, policies ...)."""
     present: set[str] = set()
+    labels: set[str] = set()
     for config in configs:
         present |= _present_types(config)
-    return sorted(_type_label(n) for n in present - _COVERED)
+        engine = None
+        for resolver_cls in default_resolve_sequence:
+            if resolver_cls in OFFLINE_RESOLVERS:
+                continue
+            try:
+                engine = engine or OfflineEngine(config, Baseline())
+                resolver = resolver_cls(engine)
+                bps = resolver.get_blueprints()
+                if resolver_cls.__name__ == "DatabaseDelayedResolver":  # it only sets databases' event tables
+                    if any(getattr(bp, "event_table", None) for bp in bps.values()):
+                        labels.add("DATABASE_EVENT_TABLE")
+                elif bps:
+                    kind = type(next(iter(bps.values()))).__name__.removesuffix("Blueprint")
+                    labels.add(_type_label(kind) if kind != "Role" else _resolver_label(resolver))
+            except Exception:  # a resolver that needs the account to know its objects: say it is left out
+                labels.add(_type_label(resolver_cls.__name__.removesuffix("Resolver")))
+        if engine is not None:
+            engine.executor.shutdown()
+    return sorted(labels | {_type_label(n) for n in present - _COVERED})
+
+
+def _memoised(resolver, baseline: "Baseline"):
+    """UserRoleResolver derives one role per user: derived once per user blueprint object."""
+    derive = getattr(resolver, "get_blueprint_user_role", None)
+    if derive is not None:
+        memo = baseline.user_roles
+
+        def get_blueprint_user_role(user):
+            hit = memo.get(id(user))
+            if hit is None or hit[0] is not user:
+                hit = memo[id(user)] = (user, derive(user))
+            return hit[1]
+
+        resolver.get_blueprint_user_role = get_blueprint_user_role
+    return resolver
 
 
 def _skip_unchanged(resolver, base_blueprints: dict) -> None:
@@ -497,13 +579,31 @@ def _skip_unchanged(resolver, base_blueprints: dict) -> None:
     blueprint: SnowDDL finds nothing to do (the identical-config tests check exactly that), so the
     comparison is skipped. SnowDDL compares role grants pairwise, which dominates large plans."""
     compare = resolver.compare_object
+    blueprints, existing_objects = resolver.get_blueprints, resolver.get_existing_objects
+    unchanged: set[str] = set()
+
+    def same(name, bp) -> bool:
+        old = base_blueprints.get(name)
+        return old is bp or (old is not None and old == bp)
+
+    def get_blueprints():
+        # Unchanged objects are set aside before SnowDDL walks them: a change to one user of 40,000
+        # compares one user (their rows are set aside too, so nothing is dropped for them).
+        bps = blueprints()
+        unchanged.clear()
+        unchanged.update(name for name, bp in bps.items() if same(name, bp))
+        return {name: bp for name, bp in bps.items() if name not in unchanged}
+
+    def get_existing_objects():
+        return {name: row for name, row in existing_objects().items() if name not in unchanged}
 
     def compare_object(bp, row):
-        if base_blueprints.get(str(bp.full_name)) == bp:
+        if same(str(bp.full_name), bp):
             return ResolveResult.NOCHANGE
         return compare(bp, row)
 
     resolver.compare_object = compare_object
+    resolver.get_blueprints, resolver.get_existing_objects = get_blueprints, get_existing_objects
 
     if hasattr(resolver, "get_existing_role_grants"):
         fetch = resolver.get_existing_role_grants
@@ -523,7 +623,7 @@ def _run(engine, resolvers, plan: Plan) -> None:
     baseline = getattr(engine, "baseline", None) if getattr(engine, "skip_unchanged", False) else None
     for resolver_cls in resolvers:
         engine.object_kind = _KIND.get(resolver_cls) or resolver_cls(engine).object_type.name
-        resolver = resolver_cls(engine)
+        resolver = resolver_cls(engine) if baseline is None else _memoised(resolver_cls(engine), baseline)
         if baseline is not None and resolver_cls.__name__ in baseline.blueprints:
             _skip_unchanged(resolver, baseline.blueprints[resolver_cls.__name__])
         try:
@@ -680,4 +780,8 @@ def plan_between(base, head, baseline: Baseline | None = None) -> Plan:
                                "SnowDDL would not plan it; fix the errors first")
     if plan.errors:
         return plan
-    return plan_offline(baseline or Baseline.from_config(base.snowddl), head.snowddl, base_config=base.snowddl)
+    plan = plan_offline(baseline or Baseline.from_config(base.snowddl), head.snowddl, base_config=base.snowddl)
+    custom = sorted({rel for loaded in (base, head) if not getattr(loaded, "custom_ran", False)
+                     for rel in getattr(loaded, "custom", [])})
+    plan.not_previewed += [f"PROGRAMMATIC ({rel})" for rel in custom]
+    return plan

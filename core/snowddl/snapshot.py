@@ -9,6 +9,7 @@ import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.snowddl import read
 from core.snowddl.load import LoadedConfig, load_config
 
 
@@ -18,6 +19,7 @@ class Snapshot:
     sha: str | None
     config: LoadedConfig
     _texts: dict[str, str | None] = field(default_factory=dict, repr=False)
+    _files: dict[str, str] = field(default_factory=dict, repr=False)
 
     _baseline: object = field(default=None, repr=False)
 
@@ -30,11 +32,27 @@ class Snapshot:
         return self._baseline
 
     def text(self, rel: str) -> str | None:
-        """The text of a config file (path relative to the config folder), or None if absent."""
+        """The text of a config file (path relative to the config folder), or None if absent.
+        Line ends are kept as in the file (CRLF stays CRLF), so an edit changes only its own lines."""
         if rel not in self._texts:
             path = self.root / rel
-            self._texts[rel] = path.read_text(encoding="utf-8") if path.is_file() else None
+            self._texts[rel] = path.read_bytes().decode("utf-8") if path.is_file() else None
         return self._texts[rel]
+
+    def file(self, kind: str) -> str:
+        """The file SnowDDL reads for a root file kind ("user", "business_role", "technical_role",
+        "warehouse", ...): `user.yml`, `User.yaml`, `tech_role.yaml` as the config names it;
+        `<kind>` with the config's usual suffix when it has none yet."""
+        if kind not in self._files:
+            self._files[kind] = read.root_file(self.root, kind)
+        return self._files[kind]
+
+    @property
+    def suffix(self) -> str:
+        """".yml" or ".yaml": the one the config's own files use, for files a recipe creates."""
+        if ".suffix" not in self._files:
+            self._files[".suffix"] = read.suffix_of(self.root)
+        return self._files[".suffix"]
 
 
 # A snapshot keeps SnowDDL's blueprints (and, once planned against, a baseline): on a 5,000-users config
