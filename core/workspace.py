@@ -34,6 +34,11 @@ class Workspace:
     def auth_path(self) -> Path:
         return self.root / "auth.yaml"
 
+    @property
+    def account_dir(self) -> Path:
+        """The demo's Snowflake stand-in (core.snowflake.demo): SNOWFLAKE.db, a DuckDB file."""
+        return self.root / "snowflake"
+
     def exists(self) -> bool:
         return (self.repo_path / "HEAD").is_file()
 
@@ -58,3 +63,18 @@ def ensure_demo_workspace(root: str | Path, seed: Path, base_branch: str = "main
     )
     repo.update_ref(f"refs/heads/{base_branch}", commit, None)
     return ws, True
+
+
+def ensure_demo_account(ws: Workspace, config, config_sha: str = "", query_rows: int | None = None,
+                        first_rows: int | None = None) -> bool:
+    """Generate the demo account from `config` (a LoadedConfig) on first use, with `first_rows`
+    QUERY_HISTORY rows, and keep it; generate it again only when `query_rows` asks for another size.
+    Returns True if it was generated. Raises ValueError for a row count out of bounds."""
+    from core.snowflake import demo
+
+    have = demo.meta(ws.account_dir)
+    if have and (query_rows is None or have.get("QUERY_ROWS") == str(query_rows)):
+        return False
+    rows = query_rows or first_rows or demo.DEFAULT_QUERY_ROWS
+    demo.generate(ws.account_dir, config, query_rows=rows, config_sha=config_sha)
+    return True

@@ -4,7 +4,7 @@ import streamlit as st
 from core.changes.base import ChangeError
 from core.changes.model import Status
 from core.plaintext import inline_code, md_escape
-from portal import ui, widgets
+from portal import account, ui, widgets
 from portal.operations import ApproveRequest, MergeRequest, RejectRequest, RequestChanges
 from portal.operations.guards import approvals
 
@@ -32,6 +32,7 @@ st.caption(f"Approvals: {len(have)} of {services.settings.required_approvals} ne
 st.markdown("**Justification**")
 with st.container(border=True):
     st.text(cr.justification)  # as typed: never Markdown or HTML
+account.show_request_cost(cr.recipe, cr.request, cr.base_sha)
 details, change, history = st.tabs(["Request", "Change", "History"])
 with details:
     st.json({k: v for k, v in cr.request.items() if k not in ("rsa_public_key", "rsa_public_key_2")}, expanded=True)

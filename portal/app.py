@@ -74,6 +74,7 @@ def frame() -> None:
         sections["Review"] = [ui.page("review")]
     if actor.can("admin"):
         sections.setdefault("Admin", []).append(ui.page("logins"))
+        sections["Admin"].append(ui.page("cost"))
 
     with st.sidebar:
         st.markdown(f"Signed in as **{md_escape(actor.name)}**  \n{inline_code(actor.username)} · {', '.join(actor.roles)}")

@@ -223,10 +223,15 @@ WARNING: the SnowTower demo is served on {address}, beyond this machine.
 
 
 def cmd_demo(args) -> int:
+    import time
+
+    from core.snowflake.demo import MAX_QUERY_ROWS
     from portal.auth import DEMO_PASSWORD, DEMO_USERS, ensure_demo_logins
     from portal.services import build_services
     from portal.settings import load_settings
 
+    if args.query_rows is not None and not 1 <= args.query_rows <= MAX_QUERY_ROWS:
+        raise UsageError(f"--query-rows must be between 1 and {MAX_QUERY_ROWS:,}")
     # Why: the demo logins' password is public; beyond localhost anyone could sign in as an admin.
     if not _loopback(args.address):
         if not args.allow_remote:
@@ -245,8 +250,61 @@ def cmd_demo(args) -> int:
     print(f"SnowTower demo workspace: {workspace} ({'reused' if existed else 'created'})")
     print(f"  git repository: {services.workspace.repo_path}  (git clone it to look around)")
     print(f"  review records: {services.workspace.db_path}")
+    started = time.monotonic()
+    done = services.sync_demo_account(generate=True, query_rows=args.query_rows)
+    made = " (generated in %.1f s)" % (time.monotonic() - started) if "demo account generated" in done else ""
+    print(f"  Snowflake stand-in: {services.workspace.account_dir}{made}")
     print(f"  logins: {', '.join(DEMO_USERS)}  (password: {DEMO_PASSWORD})")
     return _serve(workspace, args.port, args.address)
+
+
+def cmd_cost(args) -> int:
+    """Warehouse credits and money over the last --days days, the month-end forecast and anomalous days."""
+    import csv
+
+    from core.changes.base import ChangeError
+    from core.snowflake.connect import connector_source
+    from core.snowflake.cost import summary
+    from core.snowflake.queries import QueryError
+    from portal.services import build_services
+    from portal.settings import load_settings
+
+    if not 1 <= args.days <= 365:
+        raise UsageError("--days must be between 1 and 365")
+    try:
+        settings = load_settings(args.workspace)
+        if os.environ.get("SNOWFLAKE_ACCOUNT"):  # a real account: the connector with key-pair auth
+            source = connector_source()
+        else:
+            source = build_services(settings).snowflake_source()
+        report = summary(source, args.days, float(settings.price_per_credit))
+    except (QueryError, ChangeError, ValueError, OSError) as exc:
+        print(f"snowtower cost: {exc}", file=sys.stderr)
+        return 2
+    report["currency"] = settings.currency
+    if args.format == "json":
+        print(json.dumps(report, indent=2))
+    elif args.format == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["warehouse", "credits", f"money_{settings.currency.lower()}", "idle_credits", "idle_share"])
+        for w in report["warehouses"]:
+            writer.writerow([w["warehouse"], f"{w['credits']:.4f}", f"{w['money']:.2f}", f"{w['idle_credits']:.4f}", f"{w['idle_share']:.4f}"])
+    else:
+        cur = settings.currency
+        if not report["warehouses"]:
+            print("No warehouse metering in the account yet.")
+            return 0
+        print(f"Warehouse cost {report['start']} to {report['end']} (UTC), {report['price_per_credit']:,.2f} {cur} per credit")
+        print(f"{'warehouse':<24}{'credits':>12}{'money':>14}{'idle':>8}")
+        for w in report["warehouses"]:
+            print(f"{w['warehouse']:<24}{w['credits']:>12,.1f}{w['money']:>10,.0f} {cur}{w['idle_share']:>8.0%}")
+        print(f"{'total':<24}{report['total_credits']:>12,.1f}{report['total_money']:>10,.0f} {cur}")
+        f = report["forecast"]
+        print(f"forecast {f['month']}: {f['projected']:,.0f} credits ({f['projected_money']:,.0f} {cur}) by month end; "
+              f"{f['month_to_date']:,.0f} so far, {f['daily_rate']:,.1f} credits/day")
+        for a in report["anomalies"]:
+            print(f"anomaly {a['day']}: {a['credits']:,.1f} credits (usually {a['baseline']:,.1f}), mostly {a['top_warehouse']}")
+    return 0
 
 
 def cmd_serve(args) -> int:
@@ -329,6 +387,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address", default="127.0.0.1", help="interface to listen on (0.0.0.0 for all: needs --allow-remote)")
     p.add_argument("--allow-remote", action="store_true",
                    help="serve the demo beyond localhost although its logins' password is public")
+    p.add_argument("--query-rows", type=int, default=None, metavar="N",
+                   help="(re)generate the demo account with N QUERY_HISTORY rows (default: keep it; new: 100,000)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("serve", help="serve the portal with the configured backends")
@@ -369,6 +429,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-custom-python", action="store_true", help=_RUN_CUSTOM_HELP)
     p.add_argument("--env-prefix", default="")
     p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("cost", help="warehouse credits and money, month-end forecast and anomalous days")
+    p.add_argument("--days", type=int, default=30, help="days up to the account's last day of metering (default 30)")
+    p.add_argument("--format", choices=["text", "json", "csv"], default="text")
+    p.add_argument("--workspace", default=None, help="demo workspace (without SNOWFLAKE_ACCOUNT set)")
+    p.set_defaults(func=cmd_cost)
 
     p = sub.add_parser("request", help="preview (or --submit) a request from the command line")
     p.add_argument("recipe", help="one of: " + ", ".join(_recipe_names()))

@@ -15,7 +15,7 @@ import streamlit as st
 from core.changes.base import ChangeError
 from core.keys import PRIVATE_KEY_MESSAGE, generate_key_pair
 from core.plaintext import md_escape
-from portal import errors, ui, widgets
+from portal import account, errors, ui, widgets
 from portal.operations import PreviewRequest, ResubmitRequest, SubmitRequest
 from recipes import RECIPES, FieldErrors
 from recipes.base import Field, Recipe
@@ -257,6 +257,8 @@ class RecipeForm:
                 st.error(f"Fix the {len(preview.field_errors)} field(s) marked above; nothing was written.")
             else:
                 widgets.preview_panel(preview)
+                if preview.ok:
+                    account.show_request_cost(self.recipe.name, preview.request_dict, preview.base_sha or None)
                 if preview.ok:
                     st.button("Resubmit request" if resubmit else "Submit request", type="primary",
                               key=self._key("submit"), on_click=self.on_submit)

@@ -1,6 +1,7 @@
 """The backends, built once per process (the Streamlit entry script caches this object)."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from core.changes.base import ChangeBackend
@@ -9,7 +10,7 @@ from core.changes.local import LocalChanges
 from core.changes.model import Actor, Status
 from core.changes.store import Store
 from core.snowddl.snapshot import Snapshot, plan_between_commits, snapshot_at
-from core.workspace import Workspace, ensure_demo_workspace
+from core.workspace import Workspace, ensure_demo_account, ensure_demo_workspace
 from portal.settings import EXAMPLE_CONFIG, Settings, github_secrets, signing_key
 
 
@@ -29,6 +30,35 @@ class Services:
         """The offline SnowDDL plan from one commit's config to another's, cached per pair of commits."""
         return plan_between_commits(self.changes.config_at(base_sha), base_sha, self.changes.config_at(head_sha), head_sha,
                                     self.settings.env_prefix)
+
+    def sync_demo_account(self, generate: bool = False, query_rows: int | None = None) -> list[str]:
+        """Demo mode: the Snowflake stand-in follows the deployed config (the base branch's head). With
+        `generate` it is made if missing (or at another `query_rows`); users and warehouses merged since
+        it was made show up. Idempotent, so running it on every start repairs a deployment whose sync
+        was interrupted. Returns what changed, one line each."""
+        from core.snowflake import demo
+
+        if self.settings.mode != "demo" or self.settings.backend != "local":
+            return []
+        if not generate and not demo.meta(self.workspace.account_dir):
+            return []
+        sha = self.changes.base_head()
+        config = self.snapshot(sha).config
+        if config.snowddl is None or not config.validation.valid:
+            return []
+        if generate and ensure_demo_account(self.workspace, config, sha, query_rows, self.settings.demo_query_rows):
+            return ["demo account generated"]
+        return demo.sync(self.workspace.account_dir, config, sha)
+
+    def snowflake_source(self):
+        """The source the query layer reads in this process without Streamlit: the demo's stand-in (made
+        on first use), or the connector with key-pair auth from SNOWFLAKE_* variables."""
+        from core.snowflake.connect import connector_source, standin_source
+
+        if self.settings.mode == "demo" and self.settings.backend == "local":
+            self.sync_demo_account(generate=True)
+            return standin_source(self.workspace.account_dir)
+        return connector_source()
 
 
 def build_github(settings: Settings, ws: Workspace, clients=None):
@@ -64,4 +94,9 @@ def build_services(settings: Settings) -> Services:
         for cr in changes.list(statuses=[Status.MERGED]):
             changes.record_deployment(cr, Actor("snowtower"), f"demo deployment recorded after an interrupted merge: "
                                                               f"baseline is now {cr.merged_sha[:8]}")
-    return Services(settings, ws, store, changes)
+    services = Services(settings, ws, store, changes)
+    try:
+        services.sync_demo_account()  # finishes a demo deployment's sync that was interrupted
+    except Exception:  # the portal still starts; the cost page says what is wrong with the account
+        logging.getLogger(__name__).warning("the demo account could not be brought up to date", exc_info=True)
+    return services

@@ -40,6 +40,9 @@ class Settings:
     github_approvers: dict = field(default_factory=dict)
     github_portal_login: str = ""  # the portal's own GitHub login; "": learned from the credentials
     github_deploy_login: str = "github-actions[bot]"  # whose "deployed" event comments count (merge-deploy workflow)
+    price_per_credit: float = 3.0  # money per Snowflake credit, for the cost page and projections
+    currency: str = "USD"
+    demo_query_rows: int = 100_000  # QUERY_HISTORY rows of a new demo account (snowtower demo --query-rows N)
     extra: dict = field(default_factory=dict)
 
 

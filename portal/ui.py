@@ -29,6 +29,7 @@ PAGES = {
     "my_requests": ("my_requests.py", "My requests", ":material/list_alt:"),
     "review": ("review.py", "Review queue", ":material/fact_check:"),
     "logins": ("logins.py", "Logins", ":material/lock_person:"),
+    "cost": ("cost.py", "Cost", ":material/payments:"),
 }
 
 

@@ -87,3 +87,18 @@ def timeline(events: list[Event]) -> None:
     for e in events:
         rows.append(f"| {when(e.at)} | **{_ACTIONS.get(e.action, e.action)}** | {md_escape(e.actor)} | {md_escape(e.detail)} |")
     st.markdown("\n".join(rows))
+
+
+def cost_projection(projection, currency: str) -> None:
+    """A warehouse request's projected monthly cost: today and after the change, credits and money."""
+    st.markdown("**Projected monthly cost**" + (" :orange-badge[estimate]" if projection.estimate else ""))
+    cols = st.columns(2)
+    if projection.current_credits is not None:
+        cols[0].metric("Today, per month", f"{projection.current_money:,.0f} {currency}",
+                       help=f"{projection.current_credits:,.1f} credits per month")
+    delta = None
+    if projection.current_credits is not None:
+        delta = f"{projection.projected_money - projection.current_money:+,.0f} {currency}"
+    cols[1].metric("After this change, per month", f"{projection.projected_money:,.0f} {currency}", delta=delta,
+                   delta_color="inverse", help=f"{projection.projected_credits:,.1f} credits per month")
+    st.caption(f"{md_escape(projection.basis)}; {projection.price_per_credit:,.2f} {md_escape(currency)} per credit.")

@@ -10,13 +10,9 @@ from core.fields import FieldError
 from core.snowddl import read
 from core.snowddl.edit import EditError
 from core.snowddl.snapshot import Snapshot
+from core.snowflake.cost import CREDITS_PER_HOUR  # noqa: F401  (re-exported: the recipes' size choices)
 from recipes.base import Collector, Field, FieldErrors
 
-# Snowflake's standard warehouse sizes as SnowDDL writes them, with credits per hour (per cluster).
-CREDITS_PER_HOUR = {
-    "XSMALL": 1, "SMALL": 2, "MEDIUM": 4, "LARGE": 8, "XLARGE": 16, "XXLARGE": 32,
-    "XXXLARGE": 64, "X4LARGE": 128, "X5LARGE": 256, "X6LARGE": 512,
-}
 SIZE_LABELS = {
     "XSMALL": "X-Small", "SMALL": "Small", "MEDIUM": "Medium", "LARGE": "Large", "XLARGE": "X-Large",
     "XXLARGE": "2X-Large", "XXXLARGE": "3X-Large", "X4LARGE": "4X-Large", "X5LARGE": "5X-Large", "X6LARGE": "6X-Large",

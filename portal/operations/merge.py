@@ -1,6 +1,7 @@
 """Merge an approved request into the base branch; in the demo, merging deploys."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from core.changes.approval import same_change
@@ -47,6 +48,12 @@ class MergeRequest:
             cr = self.services.changes.record_deployment(
                 cr, self.actor, f"demo deployment: baseline is now {cr.merged_sha[:8]}"
             )
+            # The demo account follows: a new user appears in USERS, a new warehouse starts metering.
+            # If this is interrupted, the next start of the portal finishes it (the sync is idempotent).
+            try:
+                self.services.sync_demo_account()
+            except Exception:  # deployed all the same; the stand-in catches up on the next start
+                logging.getLogger(__name__).warning("demo account sync after %s failed", cr.ref, exc_info=True)
         return cr
 
     def _reapply(self, cr: ChangeRequest) -> ChangeRequest:

@@ -1,0 +1,87 @@
+"""The three connections the query layer runs on; each is a `CursorSource` (see queries.py).
+
+- `streamlit_source(conn)`: the portal hands in `st.connection("snowflake")` (secrets.toml locally,
+  the active session in Streamlit in Snowflake). Core never imports Streamlit: it only calls the
+  connection's `raw_connection`, a connector connection with paramstyle qmark.
+- `connector_source()`: the Snowflake connector with key-pair auth from SNOWFLAKE_* variables, for the CLI.
+- `standin_source(folder)`: the demo's local stand-in, fakesnow over the DuckDB file `SNOWFLAKE.db`
+  in `folder`, opened read-only per question so several processes (portal, CLI) can read it at once.
+"""
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from pathlib import Path
+
+from core.snowflake.queries import CursorSource, QueryError
+
+STANDIN_FILE = "SNOWFLAKE.db"
+# fakesnow reads DuckDB results through the DB-API path, and DuckDB warns about the copy on every query.
+warnings.filterwarnings("ignore", message="Arrow output on a DB-API result", category=UserWarning)
+
+
+def streamlit_source(conn) -> CursorSource:
+    """A source over `st.connection("snowflake")` (its connector connection is opened once and kept)."""
+    return CursorSource(lambda: conn.raw_connection, placeholder="?")
+
+
+def connector_source(env: dict | None = None) -> CursorSource:
+    """A source over the Snowflake connector, key-pair auth from the environment (SNOWFLAKE_ACCOUNT,
+    SNOWFLAKE_USER, SNOWFLAKE_PRIVATE_KEY_PATH or SNOWFLAKE_PRIVATE_KEY [+ _PASSPHRASE], optional
+    SNOWFLAKE_ROLE and SNOWFLAKE_WAREHOUSE; the role needs IMPORTED PRIVILEGES on database SNOWFLAKE).
+
+    Raises QueryError when no credentials are set."""
+    from core.snowddl.plan import live_credentials
+
+    options = live_credentials(os.environ if env is None else env)
+    if options is None:
+        raise QueryError("no Snowflake credentials: set SNOWFLAKE_ACCOUNT, SNOWFLAKE_USER and "
+                         "SNOWFLAKE_PRIVATE_KEY_PATH (or SNOWFLAKE_PRIVATE_KEY)")
+
+    def connect():
+        import snowflake.connector
+
+        return snowflake.connector.connect(**options, paramstyle="qmark")
+
+    return CursorSource(connect, placeholder="?")
+
+
+class _StandIn:
+    """fakesnow's connection over a DuckDB file attached read-only; closing it releases the file."""
+
+    def __init__(self, folder: Path):
+        from fakesnow.instance import FakeSnow
+
+        self._fs = FakeSnow(db_path=folder, create_database_on_connect=False, create_schema_on_connect=False)
+        path = str(folder / STANDIN_FILE).replace("'", "''")
+        self._fs.duck_conn.execute(f"ATTACH '{path}' AS SNOWFLAKE (READ_ONLY)")
+        self._conn = self._fs.connect(database="SNOWFLAKE", schema="ACCOUNT_USAGE", paramstyle="qmark")
+
+    def cursor(self):
+        return self._conn.cursor()
+
+    def close(self) -> None:
+        try:
+            self._conn.close()
+        finally:
+            self._fs.duck_conn.close()
+
+
+def open_standin(folder: Path, wait_seconds: float = 5.0) -> _StandIn:
+    """Open the stand-in read-only; waits while another process is writing it (a demo deployment)."""
+    folder = Path(folder)
+    if not (folder / STANDIN_FILE).is_file():
+        raise QueryError(f"the demo account has not been generated in {folder}")
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return _StandIn(folder)
+        except Exception as exc:  # duckdb.IOException: the file is locked by a writer
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise QueryError(f"the demo account at {folder} cannot be opened: {exc}") from exc
+            time.sleep(0.1)
+
+
+def standin_source(folder: Path) -> CursorSource:
+    return CursorSource(lambda: open_standin(Path(folder)), placeholder="?", close_after=True)

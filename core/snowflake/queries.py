@@ -1,0 +1,125 @@
+"""The one way SnowTower reads Snowflake: named SQL files run through a source, results as DataFrames.
+
+Each question is a file `core/snowflake/sql/<name>.sql` in Snowflake's dialect with a header comment
+(what it answers, units, source view, binds) and named binds `:name`. Aggregation happens in the SQL:
+no raw history is pulled into pandas. A *source* is anything with a DB-API cursor over Snowflake SQL:
+the connector (key-pair auth, for the CLI), `st.connection("snowflake")` handed in by the portal (also
+in Streamlit in Snowflake), or the demo's local stand-in (fakesnow over DuckDB).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+# A named bind `:name`, not a cast (`::TYPE`) and not inside a quoted string or a comment.
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|--[^\n]*|::|(?<![\w:]):([A-Za-z_]\w*)")
+
+
+class QueryError(Exception):
+    """A question could not be answered: unknown name, missing bind, or the source refused the SQL."""
+
+
+@dataclass(frozen=True)
+class Question:
+    name: str
+    text: str  # the file as written (Snowflake SQL with :name binds)
+    binds: tuple[str, ...]  # bind names in order of appearance, repeats included
+
+    @property
+    def header(self) -> str:
+        """The header comment: what the query answers, its units and source view."""
+        lines = []
+        for line in self.text.splitlines():
+            if not line.startswith("--"):
+                break
+            lines.append(line[2:].strip())
+        return "\n".join(lines)
+
+    def positional(self, params: dict[str, Any], placeholder: str = "?") -> tuple[str, list]:
+        """The SQL with each `:name` replaced by `placeholder` and the values in that order.
+
+        Raises QueryError naming the missing binds."""
+        missing = sorted(set(self.binds) - set(params))
+        if missing:
+            raise QueryError(f"{self.name}: missing bind(s) {', '.join(missing)}")
+        values: list = []
+
+        def swap(m: re.Match) -> str:
+            if m.group(1) is None:
+                return m.group(0)
+            values.append(params[m.group(1)])
+            return placeholder
+
+        return _TOKENS.sub(swap, self.text), values
+
+
+def _binds(text: str) -> tuple[str, ...]:
+    return tuple(m.group(1) for m in _TOKENS.finditer(text) if m.group(1))
+
+
+@cache
+def question(name: str) -> Question:
+    """The SQL file `name` (without .sql); QueryError if there is none."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name or ""):
+        raise QueryError(f"no question named {name!r}")
+    path = SQL_DIR / f"{name}.sql"
+    if not path.is_file():
+        raise QueryError(f"no question named {name!r}")
+    text = path.read_text(encoding="utf-8").strip().rstrip(";")
+    return Question(name, text, _binds(text))
+
+
+def questions() -> list[Question]:
+    """Every SQL file, sorted by name."""
+    return [question(p.stem) for p in sorted(SQL_DIR.glob("*.sql"))]
+
+
+@dataclass
+class CursorSource:
+    """Runs SQL on a DB-API connection to Snowflake (the connector, st.connection's raw connection, fakesnow).
+
+    `connect` returns such a connection; `close_after` closes it after each question (a stand-in
+    opened per use), otherwise it is kept (a client opened once). `placeholder` is the connection's
+    bind marker: "?" for paramstyle qmark (st.connection, fakesnow here), "%s" for pyformat."""
+    connect: Callable[[], Any]
+    placeholder: str = "?"
+    close_after: bool = False
+    _conn: Any = field(default=None, repr=False)
+
+    def run(self, sql: str, values: list) -> pd.DataFrame:
+        conn = self.connect() if self.close_after or self._conn is None else self._conn
+        if not self.close_after:
+            self._conn = conn
+        try:
+            cur = conn.cursor()
+            try:
+                cur.execute(sql, values)
+                frame = cur.fetch_pandas_all()
+            finally:
+                cur.close()
+        finally:
+            if self.close_after:
+                conn.close()
+        return frame
+
+
+def ask(source, name: str, **params) -> pd.DataFrame:
+    """Run the question `name` on `source` with its binds; column names upper case as in Snowflake.
+
+    Raises QueryError (unknown question, missing bind, or the source's own error, with its message)."""
+    q = question(name)
+    sql, values = q.positional(params, getattr(source, "placeholder", "?"))
+    try:
+        frame = source.run(sql, values)
+    except QueryError:
+        raise
+    except Exception as exc:  # the connector's and DuckDB's errors: one kind for callers to handle
+        raise QueryError(f"{name}: {exc}") from exc
+    frame.columns = [str(c).upper() for c in frame.columns]
+    return frame

@@ -1,0 +1,19 @@
+-- Compute credits attributed to queries, by the role that ran them, per warehouse.
+-- Answers: which roles (teams, tools) spend the warehouse credits?
+-- Units: credits (compute attributed to queries, plus query acceleration); QUERIES is a count.
+-- Source: SNOWFLAKE.ACCOUNT_USAGE.QUERY_ATTRIBUTION_HISTORY joined to QUERY_HISTORY for ROLE_NAME.
+-- Binds: :start_time (inclusive), :end_time (exclusive), timestamps in UTC.
+SELECT
+    q.ROLE_NAME,
+    a.WAREHOUSE_NAME,
+    SUM(a.CREDITS_ATTRIBUTED_COMPUTE + ZEROIFNULL(a.CREDITS_USED_QUERY_ACCELERATION)) AS CREDITS,
+    COUNT(*) AS QUERIES
+FROM SNOWFLAKE.ACCOUNT_USAGE.QUERY_ATTRIBUTION_HISTORY AS a
+JOIN SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY AS q
+  ON q.QUERY_ID = a.QUERY_ID
+WHERE a.START_TIME >= :start_time
+  AND a.START_TIME < :end_time
+  AND q.START_TIME >= :start_time
+  AND q.START_TIME < :end_time
+GROUP BY q.ROLE_NAME, a.WAREHOUSE_NAME
+ORDER BY CREDITS DESC, q.ROLE_NAME, a.WAREHOUSE_NAME

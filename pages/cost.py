@@ -1,0 +1,115 @@
+"""Cost: where the warehouse money went, what it will cost by month end, and what sits idle (admins)."""
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from core.plaintext import md_escape
+from core.snowflake.cost import forecast_month, last_day, monitor_usage, window
+from core.snowflake.queries import QueryError, ask
+from portal import account, charts, ui
+
+services, actor = ui.services(), ui.viewer()
+# Why: spend by user and the queries people ran are for the platform's admins only.
+if not actor.can("admin"):
+    st.error("The cost page is for admins.")
+    st.stop()
+
+st.title("Cost")
+price, currency = float(services.settings.price_per_credit), services.settings.currency
+try:
+    with st.spinner("Reading the account's usage ..."):
+        src = account.source()
+        latest = last_day(src)
+except QueryError as exc:
+    st.error(f"The account's usage cannot be read: {md_escape(exc)}", icon=":material/error:")
+    st.stop()
+if latest is None:
+    st.info("The account has no warehouse metering yet.")
+    st.stop()
+
+first = latest - dt.timedelta(days=89)
+start, end = latest - dt.timedelta(days=29), latest
+cols = st.columns([2, 3])
+picked = cols[0].date_input("Days (UTC)", value=(start, end), min_value=first, max_value=latest, key="cost.range",
+                            help="ACCOUNT_USAGE lags by up to 3 hours: the last day may be partial.")
+if isinstance(picked, (tuple, list)) and len(picked) == 2:
+    start, end = picked
+binds = window(start, end)
+try:
+    daily = ask(src, "warehouse_credits_daily", **binds)
+    all_warehouses = sorted(daily["WAREHOUSE_NAME"].unique())
+    chosen = cols[1].multiselect("Warehouses", all_warehouses, default=all_warehouses, key="cost.warehouses",
+                                 placeholder="All warehouses")
+    chosen = chosen or all_warehouses
+
+    def only(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame[frame["WAREHOUSE_NAME"].isin(chosen)].reset_index(drop=True)
+
+    daily = only(daily)
+    spend = ask(src, "daily_spend", **window(min(start, latest.replace(day=1)) - dt.timedelta(days=28), latest))
+    usage = only(ask(src, "warehouse_usage", **binds))
+    users = only(ask(src, "credits_by_user", **binds))
+    roles = only(ask(src, "credits_by_role", **binds))
+    queries = only(ask(src, "expensive_queries", **binds, top_n=20)).nlargest(20, "CREDITS").reset_index(drop=True)
+    storage = ask(src, "storage_by_database", **binds)
+    config = account.describe_config()
+    monitors = monitor_usage(src, latest, config["warehouses"], config["monitors"])
+except QueryError as exc:
+    st.error(f"The account's usage cannot be read: {md_escape(exc)}", icon=":material/error:")
+    st.stop()
+
+forecast = forecast_month(spend, latest)
+credits = float(daily["CREDITS_USED"].sum())
+idle = float(usage["CREDITS_IDLE"].sum())
+compute = float(usage["CREDITS_COMPUTE"].sum())
+m = st.columns(4)
+m[0].metric(f"Credits {start:%b %d} to {end:%b %d}", f"{credits:,.0f}", help="Warehouse credits (compute and cloud services)")
+m[1].metric(f"Money ({currency})", f"{credits * price:,.0f}", help=f"At {price:,.2f} {currency} per credit (setting price_per_credit)")
+m[2].metric(f"{forecast.month} forecast", f"{forecast.projected * price:,.0f} {currency}",
+            help=f"{forecast.month_to_date:,.0f} credits so far + {forecast.daily_rate:,.1f} credits/day (last 7 days) "
+                 f"x {forecast.days_left} days left = {forecast.projected:,.0f} credits, whole account")
+m[3].metric("Idle compute", f"{idle / compute:.0%}" if compute else "-", help=f"{idle:,.0f} credits ({idle * price:,.0f} {currency}) "
+            "metered while warehouses ran without a query")
+st.caption(f"Data up to {latest:%Y-%m-%d} (UTC) · {'demo account (local stand-in)' if services.settings.mode == 'demo' else 'SNOWFLAKE.ACCOUNT_USAGE'}")
+
+
+def table(frame: pd.DataFrame, name: str, **kwargs) -> None:
+    """A table and its CSV download."""
+    st.dataframe(frame, hide_index=True, width="stretch", **kwargs)
+    st.download_button(f"Download {name}.csv", frame.to_csv(index=False).encode(), file_name=f"{name}.csv",
+                       mime="text/csv", on_click="ignore", key=f"cost.csv.{name}", icon=":material/download:")
+
+
+over_time, people, idle_tab, storage_tab, top, budget = st.tabs(
+    ["Over time", "Users and roles", "Idle", "Storage", "Expensive queries", "Budgets and forecast"])
+with over_time:
+    st.altair_chart(charts.credits_by_warehouse(daily, price, currency), width="stretch")
+    table(daily.assign(MONEY=daily["CREDITS_USED"] * price), "credits_by_warehouse_by_day")
+with people:
+    left, right = st.columns(2)
+    left.altair_chart(charts.ranked_bars(users, "USER_NAME", "Credits by user", "User", price, currency), width="stretch")
+    right.altair_chart(charts.ranked_bars(roles, "ROLE_NAME", "Credits by role", "Role", price, currency), width="stretch")
+    st.caption("From QUERY_ATTRIBUTION_HISTORY: compute attributed to each query; idle time is not attributed to anyone.")
+    left, right = st.columns(2)
+    with left:
+        table(users.assign(MONEY=users["CREDITS"] * price), "credits_by_user")
+    with right:
+        table(roles.assign(MONEY=roles["CREDITS"] * price), "credits_by_role")
+with idle_tab:
+    st.altair_chart(charts.idle_by_warehouse(usage, price, currency), width="stretch")
+    table(usage.assign(IDLE_MONEY=usage["CREDITS_IDLE"] * price), "idle_by_warehouse",
+          column_config={"IDLE_SHARE": st.column_config.NumberColumn("IDLE_SHARE", format="percent")})
+with storage_tab:
+    st.altair_chart(charts.storage_growth(storage), width="stretch")
+    table(storage, "storage_by_database")
+with top:
+    st.caption("The 20 queries with the most attributed compute credits in the range (query text cut to 300 characters).")
+    table(queries.assign(MONEY=queries["CREDITS"] * price), "expensive_queries")
+with budget:
+    st.altair_chart(charts.monitor_quota(monitors), width="stretch")
+    table(monitors, "resource_monitors", column_config={"USED_SHARE": st.column_config.NumberColumn("USED_SHARE", format="percent")})
+    st.altair_chart(charts.daily_anomalies(spend[pd.to_datetime(spend["DAY"]).dt.date >= start]), width="stretch")
+    anomalies = spend[spend["IS_ANOMALY"].fillna(False).astype(bool) & (pd.to_datetime(spend["DAY"]).dt.date >= start)]
+    table(anomalies.reset_index(drop=True), "anomalous_days")
+    table(pd.DataFrame([forecast.to_dict() | {"projected_money": forecast.projected * price, "currency": currency}]), "month_end_forecast")

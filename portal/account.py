@@ -1,0 +1,82 @@
+"""The portal's way to the query layer: the source for this deployment, with results cached.
+
+In the demo it is the workspace's stand-in; otherwise `st.connection("snowflake")` (secrets.toml, or
+the active session in Streamlit in Snowflake). Every question's result is kept by st.cache_data, keyed
+by the account's version, the SQL and its binds (so by the page's filters): a demo deployment changes
+the stand-in's version and so refreshes what pages show; a real account's results live 10 minutes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from core.snowflake.connect import STANDIN_FILE, streamlit_source
+from core.snowflake.queries import QueryError
+from portal import ui
+
+TTL_SECONDS = 600
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=512)
+def _run(version: str, sql: str, values: tuple, _inner) -> pd.DataFrame:
+    return _inner.run(sql, list(values))
+
+
+@dataclass
+class CachedSource:
+    """A source whose answers are cached per (version, SQL, binds)."""
+    inner: object
+    version: str
+    placeholder: str = "?"
+
+    def run(self, sql: str, values: list) -> pd.DataFrame:
+        return _run(self.version, sql, tuple(values), self.inner).copy()
+
+
+@st.cache_resource(show_spinner=False)
+def _live_source():
+    return streamlit_source(st.connection("snowflake"))
+
+
+def source() -> CachedSource:
+    """The cached source of this deployment (raises QueryError if the account cannot be read)."""
+    services = ui.services()
+    if services.settings.mode == "demo" and services.settings.backend == "local":
+        inner = services.snowflake_source()  # generates the demo account on first use
+        path = Path(services.workspace.account_dir) / STANDIN_FILE
+        return CachedSource(inner, f"demo:{path}:{path.stat().st_mtime_ns}")
+    try:
+        return CachedSource(_live_source(), "snowflake")
+    except Exception as exc:  # no [connections.snowflake] secrets, no session: say so, no traceback
+        raise QueryError(f"no Snowflake connection ({exc})") from exc
+
+
+def describe_config():
+    """Warehouses, monitors, users ... of the deployed config (core.snowflake.demo.describe)."""
+    from core.snowflake.demo import describe
+
+    return describe(ui.services().snapshot().config)
+
+
+def show_request_cost(recipe: str, request: dict, sha: str | None = None) -> None:
+    """For a warehouse request: its projected monthly credits and money, from the warehouse's last 30
+    days of metering (an estimate for a new one); nothing for other requests. `sha`: the base commit."""
+    from core.plaintext import md_escape
+    from core.snowflake.cost import WAREHOUSE_RECIPES, project_request
+    from core.snowflake.demo import describe
+    from portal import widgets
+
+    if recipe not in WAREHOUSE_RECIPES:
+        return
+    services = ui.services()
+    try:
+        projection = project_request(source(), recipe, request, describe(services.snapshot(sha).config)["warehouses"],
+                                     float(services.settings.price_per_credit))
+    except QueryError as exc:
+        st.caption(f"Cost projection unavailable: {md_escape(exc)}")
+        return
+    if projection is not None:
+        widgets.cost_projection(projection, services.settings.currency)

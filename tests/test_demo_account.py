@@ -1,0 +1,130 @@
+"""The demo account in a workspace: made once and kept, following merged requests, and `snowtower cost`."""
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pytest
+
+from core.changes.model import Status
+from core.snowflake import demo
+from core.snowflake.connect import STANDIN_FILE
+from portal.operations import ApproveRequest, MergeRequest, PreviewRequest, SubmitRequest
+from recipes import RECIPES
+
+
+@pytest.fixture(autouse=True)
+def small_accounts(monkeypatch):
+    monkeypatch.setenv("SNOWTOWER_DEMO_QUERY_ROWS", "5000")
+
+
+def rows(services, sql, params=()):
+    db = duckdb.connect(str(services.workspace.account_dir / STANDIN_FILE), read_only=True)
+    try:
+        return db.execute(sql, list(params)).fetchall()
+    finally:
+        db.close()
+
+
+def deploy(services, people, recipe, raw):
+    recipe = RECIPES[recipe]
+    preview = PreviewRequest(services, recipe, raw).execute()
+    assert preview.ok, preview.field_errors or preview.validation
+    cr = SubmitRequest(services, people["requester"], recipe, raw, preview.base_sha).execute()
+    ApproveRequest(services, people["approver"], cr.id).execute()
+    return MergeRequest(services, people["admin"], cr.id).execute()
+
+
+def test_the_account_is_made_on_first_use_and_kept(services):
+    assert services.sync_demo_account() == []  # not made just by starting the portal
+    assert not (services.workspace.account_dir / STANDIN_FILE).exists()
+    assert services.sync_demo_account(generate=True) == ["demo account generated"]
+    made = (services.workspace.account_dir / STANDIN_FILE).stat().st_mtime_ns
+    assert services.sync_demo_account(generate=True) == []
+    assert (services.workspace.account_dir / STANDIN_FILE).stat().st_mtime_ns == made
+    assert demo.meta(services.workspace.account_dir)["QUERY_ROWS"] == "5000"
+    assert services.sync_demo_account(generate=True, query_rows=7000) == ["demo account generated"]
+    assert rows(services, "SELECT COUNT(*) FROM ACCOUNT_USAGE.QUERY_HISTORY")[0][0] == 7000
+
+
+def test_a_merged_new_user_appears_in_users(services, people, new_user_raw):
+    services.sync_demo_account(generate=True)
+    assert rows(services, "SELECT COUNT(*) FROM ACCOUNT_USAGE.USERS WHERE NAME = 'JANE_DOE'")[0][0] == 0
+    cr = deploy(services, people, "new-user", new_user_raw())
+    assert cr.status == Status.DEPLOYED
+    user = rows(services, "SELECT TYPE, EMAIL, HAS_RSA_PUBLIC_KEY, DEFAULT_WAREHOUSE, LAST_SUCCESS_LOGIN FROM ACCOUNT_USAGE.USERS "
+                          "WHERE NAME = 'JANE_DOE'")
+    assert user == [("PERSON", "jane_doe@cascaderidge.example", True, "ANALYST_WH", None)]
+    assert rows(services, "SELECT ROLE FROM ACCOUNT_USAGE.GRANTS_TO_USERS WHERE GRANTEE_NAME = 'JANE_DOE'") == [("JANE_DOE__U_ROLE",)]
+    assert demo.meta(services.workspace.account_dir)["CONFIG_SHA"] == services.changes.base_head()
+
+
+def test_a_merged_new_warehouse_starts_metering(services, people):
+    services.sync_demo_account(generate=True)
+    raw = {"name": "MARKETING_WH", "size": "MEDIUM", "auto_suspend": "60", "resource_monitor": "ANALYST_MONITOR",
+           "justification": "Campaign analysis moves off the analyst warehouse."}
+    deploy(services, people, "new-warehouse", raw)
+    metered = rows(services, "SELECT COUNT(*), SUM(CREDITS_USED_COMPUTE), MAX(CREDITS_USED_COMPUTE) "
+                             "FROM ACCOUNT_USAGE.WAREHOUSE_METERING_HISTORY WHERE WAREHOUSE_NAME = 'MARKETING_WH'")[0]
+    assert metered[0] >= 1 and metered[2] == pytest.approx(0.25 * 4)  # a quarter of MEDIUM's 4 credits/hour
+
+
+def test_a_sync_interrupted_by_a_crash_is_finished_on_the_next_start(services, people, new_user_raw, monkeypatch):
+    from portal.services import build_services
+
+    services.sync_demo_account(generate=True)
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    with monkeypatch.context() as m:
+        m.setattr(demo, "sync", crash)
+        cr = deploy(services, people, "new-user", new_user_raw())  # deployed all the same, no traceback
+    assert cr.status == Status.DEPLOYED
+    assert rows(services, "SELECT COUNT(*) FROM ACCOUNT_USAGE.USERS WHERE NAME = 'JANE_DOE'")[0][0] == 0
+    build_services(services.settings)  # the portal starts again
+    assert rows(services, "SELECT COUNT(*) FROM ACCOUNT_USAGE.USERS WHERE NAME = 'JANE_DOE'")[0][0] == 1
+    assert build_services(services.settings).sync_demo_account() == []  # nothing left to do
+
+
+def test_an_offboarded_user_is_marked_deleted(services, people):
+    services.sync_demo_account(generate=True)
+    at = demo.sync(services.workspace.account_dir, services.snapshot().config, "again")
+    assert at == []  # in step with the config
+    raw = {"name": "HCHO", "justification": "Left the company on Friday."}
+    deploy(services, people, "offboard-user", raw)
+    deleted = rows(services, "SELECT DELETED_ON IS NOT NULL OR DISABLED FROM ACCOUNT_USAGE.USERS WHERE NAME = 'HCHO'")
+    assert deleted == [(True,)]
+    # the account's own users, which SnowDDL does not manage, stay
+    assert rows(services, "SELECT DELETED_ON FROM ACCOUNT_USAGE.USERS WHERE NAME = ?", [demo.ADMIN_WITHOUT_MFA]) == [(None,)]
+
+
+def test_cli_cost_gives_the_same_figures_as_text_json_and_csv(services, capsys):
+    from core.snowflake.cost import summary
+    from portal.cli import main
+
+    ws = str(services.workspace.root)
+    assert main(["cost", "--workspace", ws, "--format", "json", "--days", "30"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    expected = summary(services.snowflake_source(), 30, 3.0)
+    assert report["total_credits"] == pytest.approx(expected["total_credits"])
+    assert report["warehouses"][0]["warehouse"] == "BI_WH" and report["currency"] == "USD"
+    spike = demo.meta(services.workspace.account_dir)["SPIKE_DAY"]
+    assert [a["day"] for a in report["anomalies"]] == [spike]
+    assert main(["cost", "--workspace", ws, "--format", "csv", "--days", "7"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "warehouse,credits,money_usd,idle_credits,idle_share" and len(lines) == 6
+    assert main(["cost", "--workspace", ws]) == 0
+    out = capsys.readouterr().out
+    assert "BI_WH" in out and f"anomaly {spike}" in out and "forecast" in out
+    for bad in ("0", "366", "x"):
+        assert main(["cost", "--workspace", ws, "--days", bad]) == 2
+
+
+@pytest.mark.parametrize("rows", ["0", "-1", str(demo.MAX_QUERY_ROWS + 1)])
+def test_demo_refuses_a_query_row_count_out_of_bounds_before_any_work(tmp_path, rows, capsys):
+    from portal.cli import main
+
+    assert main(["demo", "--workspace", str(tmp_path / "ws"), "--query-rows", rows]) == 2
+    assert "--query-rows must be between 1 and" in capsys.readouterr().err
+    assert not (tmp_path / "ws").exists()
