@@ -553,7 +553,8 @@ class GitHubChanges(ChangeBackend):
         elif pr.state == "closed":
             status = Status.REJECTED
         else:
-            status = status_from_reviews(self._reviews_from(raw_reviews, pr), data.get("requester", ""), self.required_approvals)
+            status = status_from_reviews(self._reviews_from(raw_reviews, pr), data.get("requester", ""), self.required_approvals,
+                                         pr.head.sha)
         return ChangeRequest(
             # The title from the signed record: anyone with write access can edit a PR's title.
             id=pr.number, recipe=data.get("recipe", ""), title=data.get("title") or pr.title, requester=data.get("requester", ""),
@@ -877,7 +878,8 @@ class GitHubChanges(ChangeBackend):
         data = self._record(pr)
         if data is None or pr.head.sha != cr.head_sha or data.get("head_sha") != cr.head_sha:
             raise HeadMoved(f"{cr.ref} changed (or its record no longer verifies) since it was approved; nothing was merged.")
-        status = status_from_reviews(self._reviews_from(self._raw_reviews(pr), pr), data.get("requester", ""), self.required_approvals)
+        status = status_from_reviews(self._reviews_from(self._raw_reviews(pr), pr), data.get("requester", ""), self.required_approvals,
+                                     pr.head.sha)
         if status != Status.APPROVED:
             raise ChangeError(f"{cr.ref} is {status.label}, not approved; nothing was merged.")
         mergeable = pr.mergeable

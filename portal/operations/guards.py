@@ -64,4 +64,4 @@ def require_comment(comment: str, missing: str) -> str:
 def approvals(services: Services, cr: ChangeRequest) -> list[str]:
     """Reviewers (never the requester) whose latest decision that still counts is an approval
     (the one rule: core.changes.approval)."""
-    return approvers(services.changes.reviews(cr), cr.requester)
+    return approvers(services.changes.reviews(cr), cr.requester, cr.head_sha)
