@@ -43,3 +43,19 @@ def test_an_old_signed_record_replayed_with_its_old_head_gets_no_approval_of_the
     with pytest.raises(ChangeError):
         MergeRequest(gh_services, people["admin"], first.id, first.head_sha).execute()
     assert "JANE_DOE" not in (yaml.safe_load(github.read("main", "snowddl/user.yaml")) or {})
+
+
+def test_a_demoted_approver_s_github_approval_no_longer_counts(gh_services, github, people, new_user_raw):
+    """The users file takes the approver role from "approver" (alice on GitHub, still a writer there):
+    their native approval stops counting at once, as their portal clicks do."""
+    from tests.github_support import PORTAL_ROLES, write_users
+
+    cr = submit(gh_services, people["requester"], new_user_raw())
+    as_user(github, "alice-token").get_pull(cr.id).create_review(event="APPROVE")
+    assert gh_services.changes.get(cr.id).status == Status.APPROVED
+    write_users(gh_services.workspace.root, {**PORTAL_ROLES, "approver": ["requester"]})
+    after = gh_services.changes.get(cr.id)
+    assert after.status == Status.OPEN and approvals(gh_services, after) == []
+    with pytest.raises(ChangeError, match="needs 1 approval"):
+        MergeRequest(gh_services, people["admin"], cr.id).execute()
+    assert "JANE_DOE" not in (yaml.safe_load(github.read("main", "snowddl/user.yaml")) or {})

@@ -177,7 +177,10 @@ PERMISSION_TTL = 300.0  # seconds a collaborator's permission is trusted before 
 class GitHubChanges(ChangeBackend):
     def __init__(self, clients: Callable[[], Github], cfg: GitHubConfig, cache_dir: Path, base_branch: str = "main",
                  config_dir: str = "snowddl", required_approvals: int = 1, sleep: Callable[[float], None] = time.sleep,
-                 signing_key: bytes = b"", clock: Callable[[], float] = time.monotonic):
+                 signing_key: bytes = b"", clock: Callable[[], float] = time.monotonic,
+                 is_approver: Callable[[str], bool] = lambda username: False):
+        """`is_approver(portal username) -> bool`: whether that portal user may approve now (the sign-in's
+        users file, read again each time); a mapped GitHub login's decisions count only while it holds."""
         if not signing_key:
             raise ChangeError("the GitHub backend needs a signing key for request records (see docs/security.md).")
         self._signing_key = signing_key
@@ -193,6 +196,7 @@ class GitHubChanges(ChangeBackend):
         self.required_approvals = required_approvals
         self._sleep = sleep
         self._clock = clock
+        self._is_approver = is_approver
         self._answers = ConditionalCache()  # shared by this backend's threads: ETag and last answer per GET
         self._index = PullIndex()
 
@@ -584,7 +588,10 @@ class GitHubChanges(ChangeBackend):
             decision = {"APPROVED": "approve", "CHANGES_REQUESTED": "request_changes"}.get(r.state, "comment")
             if decision == "approve" and getattr(r, "commit_id", None) != pr.head.sha:
                 decision = "comment"  # an approval of an older commit approves nothing here
-            if not mapped or (decision != "comment" and self._permission(login) not in WRITE_PERMISSIONS):
+            # Why: a decision counts while the login can write to the repository and its portal user is an
+            # approver now (a demoted approver's GitHub account loses its say with the role).
+            if not mapped or (decision != "comment" and (self._permission(login) not in WRITE_PERMISSIONS
+                                                         or not self._is_approver(mapped))):
                 out.append(Review(pr.number, f"{login} (GitHub)", "comment", meta.visible(r.body or ""), at,
                                   getattr(r, "commit_id", "") or ""))
                 continue
