@@ -608,6 +608,14 @@ class FakeGitHub:
                 pr.title = body["title"]
             if body.get("state") == "closed" and pr.state == "open":
                 pr.state, pr.closed_at, pr.head_sha_at_close = "closed", _stamp(), self._head(pr.head)
+            if body.get("state") == "open" and pr.state == "closed" and not pr.merged:
+                if not self._head(pr.head):  # GitHub reopens a pull request only while its head branch exists
+                    raise HTTPError(422, "Validation Failed", errors=[{"field": "state", "code": "invalid"}])
+                pr.state, pr.closed_at = "open", None
+            if "base" in body:  # retargeting: anyone with write access may change the base branch
+                if not self._head(body["base"]):
+                    raise HTTPError(422, "Validation Failed", errors=[{"field": "base", "code": "invalid"}])
+                pr.base = body["base"]
             pr.updated_at = _stamp()
             return 200, self._pull_json(pr), {}
         if sub == "/reviews" and method == "GET":

@@ -59,3 +59,34 @@ def test_a_demoted_approver_s_github_approval_no_longer_counts(gh_services, gith
     with pytest.raises(ChangeError, match="needs 1 approval"):
         MergeRequest(gh_services, people["admin"], cr.id).execute()
     assert "JANE_DOE" not in (yaml.safe_load(github.read("main", "snowddl/user.yaml")) or {})
+
+
+def test_a_rejected_request_reopened_by_a_writer_stays_rejected(gh_services, github, people, new_user_raw):
+    """The branch is pushed back at the head the record names and the PR reopened on GitHub: the record
+    verifies again, but the portal's rejection stands."""
+    from portal.operations import RejectRequest
+
+    cr = submit(gh_services, people["requester"], new_user_raw())
+    ApproveRequest(gh_services, people["approver"], cr.id).execute()
+    RejectRequest(gh_services, people["admin"], cr.id, "Not this quarter").execute()
+    github.git.update_ref(f"refs/heads/{cr.branch}", cr.head_sha, None)
+    as_user(github, "alice-token").get_pull(cr.id).edit(state="open")
+    assert cr.id not in [c.id for c in gh_services.changes.list(statuses=[Status.OPEN, Status.APPROVED, Status.CHANGES_REQUESTED])]
+    assert gh_services.changes.get(cr.id).status == Status.REJECTED
+    for act in (lambda: ApproveRequest(gh_services, people["approver"], cr.id).execute(),
+                lambda: MergeRequest(gh_services, people["admin"], cr.id).execute()):
+        with pytest.raises(ChangeError, match="rejected"):
+            act()
+    assert "JANE_DOE" not in (yaml.safe_load(github.read("main", "snowddl/user.yaml")) or {})
+
+
+def test_an_approved_request_retargeted_to_another_base_branch_is_not_merged_there(gh_services, github, people, new_user_raw):
+    cr = submit(gh_services, people["requester"], new_user_raw())
+    ApproveRequest(gh_services, people["approver"], cr.id).execute()
+    main = github.git.branch_head("main")
+    github.git.update_ref("refs/heads/release", main, None)
+    as_user(github, "alice-token").get_pull(cr.id).edit(base="release")
+    assert gh_services.changes.get(cr.id) is None
+    with pytest.raises(ChangeError):
+        MergeRequest(gh_services, people["admin"], cr.id).execute()
+    assert github.git.branch_head("release") == main == github.git.branch_head("main")

@@ -226,10 +226,13 @@ class GitHubChanges(ChangeBackend):
 
     def _record(self, pr) -> dict | None:
         """The PR's request record if the portal made it, else None: opened by the portal's login from
-        its branch prefix, signed with the portal's key, naming this PR's branch and head commit (or,
-        while an update is half-done, the head it replaces: `prev_head`, finished by `_resume`)."""
+        its branch prefix into the base branch, signed with the portal's key, naming this PR's branch and
+        head commit (or, while an update is half-done, the head it replaces: `prev_head`, finished by
+        `_resume`)."""
         if not pr.head.ref.startswith(BRANCH_PREFIX) or not pr.user or pr.user.login != self.portal_login:
             return None
+        if pr.base.ref != self.base_branch:
+            return None  # retargeted by a writer: approved for the base branch, never merged elsewhere
         data = meta.extract(pr.body, meta.REQUEST)
         if not meta.verify(data, self._signing_key) or data.get("branch") != pr.head.ref:
             return None
