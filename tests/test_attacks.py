@@ -90,3 +90,72 @@ def test_an_approved_request_retargeted_to_another_base_branch_is_not_merged_the
     with pytest.raises(ChangeError):
         MergeRequest(gh_services, people["admin"], cr.id).execute()
     assert github.git.branch_head("release") == main == github.git.branch_head("main")
+
+
+# -- the local backend: a real process killed in the middle of a merge ---------------------------------
+
+KILLED_MERGE = """
+import os, signal, sys
+from pathlib import Path
+from core.changes.model import Actor
+from portal.operations import MergeRequest
+from portal.services import build_services
+from portal.settings import load_settings
+
+services = build_services(load_settings(Path(sys.argv[1])))
+repo = services.changes.repo
+real = repo.update_ref
+
+def dying(ref, new, old):
+    real(ref, new, old)
+    if ref == "refs/heads/main":
+        os.kill(os.getpid(), signal.SIGKILL)  # kill -9: no exception handler, no rollback code runs
+repo.update_ref = dying
+MergeRequest(services, Actor("admin", "Ada Admin", "admin@snowtower.example", ("requester", "approver", "admin")),
+             int(sys.argv[2])).execute()
+"""
+
+
+def test_a_merge_killed_with_sigkill_after_main_moved_is_merged_and_deployed_at_the_next_start(services, people, new_user_raw):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from portal.services import build_services
+
+    cr = submit(services, people["requester"], new_user_raw())
+    ApproveRequest(services, people["approver"], cr.id).execute()
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, "-c", KILLED_MERGE, str(services.settings.workspace), str(cr.id)],
+                          cwd=root, capture_output=True, timeout=120)
+    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+    assert services.changes.repo.branch_head("main") == cr.head_sha  # main moved; the record did not
+    again = build_services(services.settings)  # the next start
+    after = again.changes.get(cr.id)
+    assert after.status == Status.DEPLOYED and after.merged_sha == cr.head_sha == again.store.deployed_sha()
+    with pytest.raises(ChangeError, match="already"):
+        MergeRequest(again, people["admin"], cr.id).execute()
+
+
+def test_a_ref_lock_left_by_a_killed_git_is_cleared_and_a_live_one_is_a_message(services, people, new_user_raw):
+    """kill -9 of the portal's whole process group can stop `git update-ref` holding refs/heads/main.lock.
+    Before: every merge said "main moved while merging; try again" and recorded one more rebase, for good."""
+    import os
+    import time
+
+    from core.changes.git import STALE_LOCK_SECONDS
+
+    cr = submit(services, people["requester"], new_user_raw())
+    ApproveRequest(services, people["approver"], cr.id).execute()
+    lock = services.changes.repo.path / "refs/heads/main.lock"
+    lock.write_text("")  # a live writer's lock
+    with pytest.raises(ChangeError, match="being changed by another process right now; nothing was done"):
+        MergeRequest(services, people["admin"], cr.id).execute()
+    after = services.changes.get(cr.id)
+    assert after.status == Status.APPROVED and after.head_sha == cr.head_sha
+    assert [e.action for e in services.changes.events(cr)] == ["submitted", "approved"]
+    old = time.time() - STALE_LOCK_SECONDS - 5  # the same lock, left by a process that died
+    os.utime(lock, (old, old))
+    merged = MergeRequest(services, people["admin"], cr.id).execute()
+    assert merged.status == Status.DEPLOYED and services.changes.repo.branch_head("main") == cr.head_sha
+    assert not lock.exists()
