@@ -58,7 +58,7 @@ def act(make, done: str, request_id: int, head_sha: str) -> None:
 error = st.session_state.pop("review.error", None)
 if error:
     st.error(md_escape(error, starts_line=True))
-own = cr.requester == actor.username
+own = actor.username in services.changes.requester_names(cr)  # under any name they go by
 if own:
     st.warning("This is your own request: another approver must review it.")
 st.text_area("Comment for the requester", key=f"review.comment.{cr.id}", placeholder="Required to ask for changes or reject")

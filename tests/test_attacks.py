@@ -159,3 +159,22 @@ def test_a_ref_lock_left_by_a_killed_git_is_cleared_and_a_live_one_is_a_message(
     merged = MergeRequest(services, people["admin"], cr.id).execute()
     assert merged.status == Status.DEPLOYED and services.changes.repo.branch_head("main") == cr.head_sha
     assert not lock.exists()
+
+
+def test_a_request_from_the_issue_form_is_never_approved_by_its_author_under_their_portal_name(gh_services, github, people, new_user_raw):
+    """The process-access-request workflow submits as the issue's GitHub login (SNOWTOWER_USER, as
+    `snowtower request --submit` does). alice is the GitHub login of the portal approver "approver": her
+    own request must not be approved by alice on GitHub nor by "approver" in the portal."""
+    from core.changes.model import Actor
+
+    cr = submit(gh_services, Actor("alice", "alice", roles=("requester",)), new_user_raw())
+    assert cr.requester == "alice"
+    as_user(github, "alice-token").get_pull(cr.id).create_review(event="APPROVE")
+    after = gh_services.changes.get(cr.id)
+    assert after.status == Status.OPEN and approvals(gh_services, after) == []
+    with pytest.raises(ChangeError, match="your own request"):
+        ApproveRequest(gh_services, people["approver"], cr.id).execute()
+    with pytest.raises(ChangeError, match="needs 1 approval"):
+        MergeRequest(gh_services, people["admin"], cr.id).execute()
+    ApproveRequest(gh_services, people["admin"], cr.id).execute()  # someone else: counts
+    assert approvals(gh_services, gh_services.changes.get(cr.id)) == ["admin"]

@@ -12,7 +12,7 @@ Review decisions:
 """
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Collection, Iterable
 
 from core.changes.model import Review, Status
 
@@ -23,10 +23,15 @@ EVENT_ACTIONS = {"approve": "approved", "request_changes": "changes_requested", 
 DECISIONS = ("approve", "request_changes", "reject")
 
 
-def latest_decisions(reviews: Iterable[Review], requester: str, head: str | None = None) -> dict[str, str]:
+def _names(requester: str | Collection[str]) -> set[str]:
+    return {requester} if isinstance(requester, str) else set(requester)
+
+
+def latest_decisions(reviews: Iterable[Review], requester: str | Collection[str], head: str | None = None) -> dict[str, str]:
     """Each reviewer's latest decision that still counts: {reviewer: decision}.
 
-    Reviews are in the order they were recorded. The requester's own decisions never count. After a
+    Reviews are in the order they were recorded. The requester's own decisions never count (`requester`:
+    their name, or every name they go by: a GitHub login and the portal user it maps to). After a
     reset (resubmit, void) only decisions on the reset's head commit, or on a head a later `rebase`
     added, count; before any reset, every head of the request counts (a push by anyone but the portal
     makes the request itself invalid, see docs/security.md). `head`, the request's current head commit
@@ -34,6 +39,7 @@ def latest_decisions(reviews: Iterable[Review], requester: str, head: str | None
     request holds content the remaining decisions were not about (an older signed record put back with
     its old head), so no approval counts."""
     latest: dict[str, str] = {}
+    own = _names(requester)
     heads: set[str] | None = None  # None: no reset yet
     for r in reviews:
         if r.decision in RESETS:
@@ -42,7 +48,7 @@ def latest_decisions(reviews: Iterable[Review], requester: str, head: str | None
         elif r.decision == "rebase":
             if heads is not None and r.head_sha:
                 heads.add(r.head_sha)
-        elif r.decision in DECISIONS and r.reviewer and r.reviewer != requester:
+        elif r.decision in DECISIONS and r.reviewer and r.reviewer not in own:
             if heads is not None and r.head_sha not in heads:
                 continue  # a decision about content that was replaced before it was recorded
             latest[r.reviewer] = r.decision
@@ -51,13 +57,14 @@ def latest_decisions(reviews: Iterable[Review], requester: str, head: str | None
     return latest
 
 
-def approvers(reviews: Iterable[Review], requester: str, head: str | None = None) -> list[str]:
+def approvers(reviews: Iterable[Review], requester: str | Collection[str], head: str | None = None) -> list[str]:
     """Reviewers (never the requester) whose latest counting decision is an approval, sorted.
     `head`: the request's current head commit (see `latest_decisions`)."""
     return sorted(r for r, d in latest_decisions(reviews, requester, head).items() if d == "approve")
 
 
-def status_from_reviews(reviews: Iterable[Review], requester: str, required_approvals: int, head: str | None = None) -> Status:
+def status_from_reviews(reviews: Iterable[Review], requester: str | Collection[str], required_approvals: int,
+                        head: str | None = None) -> Status:
     """The status of a request that is not merged: REJECTED once a reviewer rejected it (final; a
     backend that could not finish closing it, e.g. GitHub, finishes from this), else CHANGES_REQUESTED
     while a reviewer's latest decision asks for changes (it blocks the approvals of others, as on

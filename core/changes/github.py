@@ -240,6 +240,15 @@ class GitHubChanges(ChangeBackend):
             return None  # someone pushed to the branch: not what the portal built and reviewers saw
         return data
 
+    def _requesters(self, requester: str) -> set[str]:
+        # Why: a request submitted under a GitHub login (the issue form's workflow, `snowtower request
+        # --submit` with SNOWTOWER_USER) belongs to the portal user that login is mapped to as well.
+        mapped = self.cfg.approvers.get(requester.lower())
+        return {requester, mapped} if mapped else {requester}
+
+    def requester_names(self, cr: ChangeRequest) -> set[str]:
+        return self._requesters(cr.requester)
+
     def _sign(self, data: dict) -> str:
         return meta.embed("", meta.REQUEST, meta.sign(data, self._signing_key)).strip()
 
@@ -560,7 +569,8 @@ class GitHubChanges(ChangeBackend):
         elif pr.state == "closed":
             status = Status.REJECTED
         else:
-            status = status_from_reviews(self._reviews_from(raw_reviews, pr), data.get("requester", ""), self.required_approvals,
+            status = status_from_reviews(self._reviews_from(raw_reviews, pr), self._requesters(data.get("requester", "")),
+                                         self.required_approvals,
                                          pr.head.sha)
         return ChangeRequest(
             # The title from the signed record: anyone with write access can edit a PR's title.
@@ -888,7 +898,8 @@ class GitHubChanges(ChangeBackend):
         data = self._record(pr)
         if data is None or pr.head.sha != cr.head_sha or data.get("head_sha") != cr.head_sha:
             raise HeadMoved(f"{cr.ref} changed (or its record no longer verifies) since it was approved; nothing was merged.")
-        status = status_from_reviews(self._reviews_from(self._raw_reviews(pr), pr), data.get("requester", ""), self.required_approvals,
+        status = status_from_reviews(self._reviews_from(self._raw_reviews(pr), pr), self._requesters(data.get("requester", "")),
+                                     self.required_approvals,
                                      pr.head.sha)
         if status != Status.APPROVED:
             raise ChangeError(f"{cr.ref} is {status.label}, not approved; nothing was merged.")
