@@ -620,6 +620,16 @@ class FakeGitHub:
             return 200, self._pull_json(pr), {}
         if sub == "/reviews" and method == "GET":
             return self._page(pr.reviews, query, path)
+        m = re.match(r"^/reviews/(\d+)$", sub)
+        if m and method == "PUT":  # editing a review's body: its author, or anyone with write access (as GitHub)
+            review = next((r for r in pr.reviews if r["id"] == int(m.group(1))), None)
+            if review is None:
+                raise HTTPError(404, "Not Found")
+            if review["user"]["login"] != who and self.permissions.get(who, "none") not in ("admin", "maintain", "write"):
+                raise HTTPError(403, "Must have write access to edit this review")
+            review["body"] = body.get("body", "")
+            self.touch(pr)
+            return 200, review, {}
         if sub == "/reviews" and method == "POST":
             event = body.get("event", "COMMENT")
             if pr.state != "open":

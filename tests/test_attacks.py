@@ -178,3 +178,45 @@ def test_a_request_from_the_issue_form_is_never_approved_by_its_author_under_the
         MergeRequest(gh_services, people["admin"], cr.id).execute()
     ApproveRequest(gh_services, people["admin"], cr.id).execute()  # someone else: counts
     assert approvals(gh_services, gh_services.changes.get(cr.id)) == ["admin"]
+
+
+def _edit_portal_review(github, pr_number, index, edit):
+    """A writer edits the body of the portal's `index`-th review (GitHub lets anyone with write access edit
+    others' comments and review bodies): `edit(metadata) -> metadata`."""
+    writer = as_user(github, "alice-token").get_pull(pr_number)
+    review = [r for r in writer.get_reviews() if r.user.login == "snowtower-bot"][index]
+    data = edit(meta.extract(review.body, meta.REVIEW))
+    body = meta.embed(meta.visible(review.body), meta.REVIEW, data)
+    writer._requester.requestJsonAndCheck("PUT", f"{writer.url}/reviews/{review.id}", input={"body": body})
+
+
+def test_a_portal_review_edited_by_a_writer_is_never_an_approval(gh_services, github, people, new_user_raw):
+    """Changes requested by the admin, edited on GitHub into the approver's approval of the head."""
+    cr = submit(gh_services, people["requester"], new_user_raw())
+    RequestChanges(gh_services, people["admin"], cr.id, "Which team?").execute()
+    _edit_portal_review(github, cr.id, 0, lambda d: {**d, "reviewer": "approver", "decision": "approve", "comment": ""})
+    after = gh_services.changes.get(cr.id)
+    assert after.status != Status.APPROVED and approvals(gh_services, after) == []
+    with pytest.raises(ChangeError):
+        MergeRequest(gh_services, people["admin"], cr.id).execute()
+    assert "JANE_DOE" not in (yaml.safe_load(github.read("main", "snowddl/user.yaml")) or {})
+
+
+def test_a_resubmission_edited_away_by_a_writer_does_not_bring_back_approvals_of_replaced_content(gh_services, github, people, new_user_raw):
+    """required_approvals = 2: the approver approved v1, the admin asked for changes; the requester
+    resubmits v2 (which voids the approval) and then, as a writer, turns the portal's resubmit review into
+    a comment. Only the admin approves v2: one approval of v2, not two."""
+    import dataclasses
+
+    gh_services.changes.required_approvals = 2
+    gh_services.settings = dataclasses.replace(gh_services.settings, required_approvals=2)
+    cr = submit(gh_services, people["requester"], new_user_raw(business_roles=["DATA_ENGINEER"]))
+    ApproveRequest(gh_services, people["approver"], cr.id).execute()
+    RequestChanges(gh_services, people["admin"], cr.id, "ANALYST is enough").execute()
+    fixed = ResubmitRequest(gh_services, people["requester"], cr.id, new_user_raw()).execute()
+    _edit_portal_review(github, cr.id, 2, lambda d: {**d, "decision": "comment"})
+    ApproveRequest(gh_services, people["admin"], cr.id, "ok", fixed.head_sha).execute()
+    after = gh_services.changes.get(cr.id)
+    assert after.status != Status.APPROVED and approvals(gh_services, after) == ["admin"]
+    with pytest.raises(ChangeError):
+        MergeRequest(gh_services, people["admin"], cr.id).execute()

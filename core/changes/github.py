@@ -60,6 +60,10 @@ PER_PAGE = 100  # GitHub's largest page
 DEPLOYED_LABEL = "deployed"
 
 
+TAMPERED_REVIEW = ("A SnowTower review on GitHub was edited outside the portal: no decision made before it counts; "
+                   "the request needs a new review.")
+
+
 class GitHubUnavailable(ChangeError):
     """GitHub did not answer, answered 5xx, or the rate limit is spent: nothing half-done was left."""
 
@@ -590,13 +594,16 @@ class GitHubChanges(ChangeBackend):
         for r in raw_reviews:
             login = r.user.login if r.user else ""
             at = _iso(r.submitted_at)
-            data = meta.extract(r.body, meta.REVIEW) if login == self.portal_login else None
-            if data:
-                out.append(Review(pr.number, str(data.get("reviewer", "")), str(data.get("decision", "comment")),
-                                  str(data.get("comment", "")), at, str(data.get("head_sha", ""))))
-                continue
             if login == self.portal_login:
-                continue  # the portal's own text without a decision
+                data = meta.extract(r.body, meta.REVIEW)
+                if meta.verify(data, self._signing_key) and data.get("pr") == pr.number:
+                    out.append(Review(pr.number, str(data.get("reviewer", "")), str(data.get("decision", "comment")),
+                                      str(data.get("comment", "")), at, str(data.get("head_sha", ""))))
+                else:
+                    # Why: someone with write access edited the portal's review (GitHub lets them). What it
+                    # said is lost, so no earlier decision counts: a reset at the current head.
+                    out.append(Review(pr.number, "snowtower", "void", TAMPERED_REVIEW, at, pr.head.sha))
+                continue
             mapped = self.cfg.approvers.get(login.lower())
             decision = {"APPROVED": "approve", "CHANGES_REQUESTED": "request_changes"}.get(r.state, "comment")
             if decision == "approve" and getattr(r, "commit_id", None) != pr.head.sha:
@@ -790,8 +797,10 @@ class GitHubChanges(ChangeBackend):
         # What people typed stays text on GitHub: the name escaped, the comment in a block it cannot close.
         text = (f"**{md_escape(actor.name or actor.username)}** ({inline_code(actor.username)}) {words[decision]} in SnowTower."
                 + (f"\n\n{fenced(comment)}" if comment else ""))
-        body = meta.embed(text, meta.REVIEW, {"reviewer": actor.username, "decision": decision, "comment": comment,
-                                              "head_sha": head_sha, "nonce": nonce})
+        # Signed like the request record, naming the PR: anyone with write access can edit a review's body.
+        body = meta.embed(text, meta.REVIEW, meta.sign({"reviewer": actor.username, "decision": decision, "comment": comment,
+                                                        "head_sha": head_sha, "nonce": nonce, "pr": pr.number},
+                                                       self._signing_key))
 
         def done():
             return True if any(nonce in (r.body or "") for r in pr.get_reviews()) else None
