@@ -220,3 +220,31 @@ def test_a_resubmission_edited_away_by_a_writer_does_not_bring_back_approvals_of
     assert after.status != Status.APPROVED and approvals(gh_services, after) == ["admin"]
     with pytest.raises(ChangeError):
         MergeRequest(gh_services, people["admin"], cr.id).execute()
+
+
+# -- hostile sizes in text anyone can post ---------------------------------------------------------------
+
+def test_metadata_blocks_are_found_and_hidden_as_before_in_tricky_text():
+    review = meta.embed("hello", meta.REVIEW, {"a": 1})
+    assert (meta.visible(review), meta.extract(review, meta.REVIEW)) == ("hello", {"a": 1})
+    two = "a <!-- snowtower:review {\"x\": 1} --> b <!-- snowtower:review {bad} --> c"
+    assert (meta.visible(two), meta.extract(two, meta.REVIEW)) == ("a\nb\nc", {"x": 1})  # the last block that parses
+    nested = "<!-- snowtower:review {\"x\": \"} --> tail\"} --> end"  # a block ends at its first "} -->"
+    assert (meta.visible(nested), meta.extract(nested, meta.REVIEW)) == ("tail\"} --> end", None)
+    assert meta.visible(" \n <!-- snowtower:event {} -->\n\n x") == "x" and meta.extract("<!-- snowtower:review {", meta.REVIEW) is None
+    inner = meta.embed(meta.embed("x  ", meta.REQUEST, {"b": "-- <!-- x -->"}), meta.EVENT, {"c": 2})
+    assert meta.extract(inner, meta.REQUEST) == {"b": "-- <!-- x -->"} and meta.visible(inner) == "x"
+
+
+@pytest.mark.parametrize("body", ["x" + " " * 65_534 + "x", "<!-- snowtower:review {" * 2_849],
+                         ids=["spaces", "unclosed-openings"])
+def test_a_review_of_github_s_maximum_size_by_an_outsider_is_read_as_text(gh_services, github, people, new_user_raw, body):
+    """GitHub's limit for a review body (65,536 characters) by a read-only account: shown as that
+    account's comment. The metadata reader took 6 s (spaces) and 0.8 s (openings) per review and view
+    before it became linear (benchmarks/hostile_text.py, docs/security.md)."""
+    cr = submit(gh_services, people["requester"], new_user_raw())
+    as_user(github, "mallory-token").get_pull(cr.id).create_review(event="COMMENT", body=body)
+    after = gh_services.changes.get(cr.id)
+    [shown] = gh_services.changes.reviews(after)
+    assert (shown.reviewer, shown.decision, shown.comment) == ("mallory (GitHub)", "comment", body.strip())
+    assert after.status == Status.OPEN
