@@ -248,3 +248,62 @@ def test_a_review_of_github_s_maximum_size_by_an_outsider_is_read_as_text(gh_ser
     [shown] = gh_services.changes.reviews(after)
     assert (shown.reviewer, shown.decision, shown.comment) == ("mallory (GitHub)", "comment", body.strip())
     assert after.status == Status.OPEN
+
+
+# -- the review page -------------------------------------------------------------------------------------
+
+def test_a_click_on_the_review_page_after_the_approver_was_demoted_approves_nothing(tmp_path, monkeypatch, people, new_user_raw):
+    """The buttons' callbacks run before the entry script reads the roles again: the click must not act
+    with the roles the approver had when the page was drawn."""
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    from portal import ui
+    from portal.services import build_services
+    from portal.settings import load_settings
+
+    root = Path(__file__).resolve().parents[1]
+    workspace = tmp_path / "workspace"
+    monkeypatch.setenv("SNOWTOWER_WORKSPACE", str(workspace))
+    ui._services.clear()
+    at = AppTest.from_file(str(root / "portal" / "app.py"), default_timeout=60).run()
+    fields = {t.label: t for t in at.text_input}
+    fields["Username"].input("approver")
+    fields["Password"].input("demo")
+    next(b for b in at.button if b.label == "Sign in").click()
+    at.run()
+    services = build_services(load_settings(workspace))
+    cr = submit(services, people["requester"], new_user_raw())
+    at.switch_page(str(root / "pages" / "review.py")).run()
+    approve = next(b for b in at.button if b.label == "Approve")
+
+    users = workspace / "auth.yaml"
+    config = yaml.safe_load(users.read_text())
+    config["credentials"]["usernames"]["approver"]["roles"] = ["requester"]  # demoted while the page is open
+    users.write_text(yaml.safe_dump(config))
+    approve.click()
+    at.run()
+    after = services.changes.get(cr.id)
+    assert after.status == Status.OPEN and approvals(services, after) == []
+    assert not at.exception
+
+
+def test_a_submit_click_by_a_login_removed_after_the_form_was_drawn_submits_nothing(tmp_path, monkeypatch, people, public_pem):
+    from portal import ui
+    from tests.test_pages import fill_new_user, page
+
+    workspace = tmp_path / "workspace"
+    monkeypatch.setenv("SNOWTOWER_WORKSPACE", str(workspace))
+    at = page("new_user", people["requester"])
+    at = fill_new_user(at, name="jane_doe", first_name="Jane", last_name="Doe", email="jane@cascaderidge.example",
+                       rsa_public_key=public_pem, business_roles=["ANALYST"], default_warehouse="ANALYST_WH",
+                       justification="Joins the marketing analytics team.")
+    submit_button = next(b for b in at.button if b.label == "Submit request")
+    users = workspace / "auth.yaml"
+    config = yaml.safe_load(users.read_text())
+    del config["credentials"]["usernames"]["requester"]  # removed while the form is open
+    users.write_text(yaml.safe_dump(config))
+    at = submit_button.click().run()
+    assert ui.services().store.list() == [] and not at.exception
+    assert any("no longer allowed" in e.value for e in at.error)
