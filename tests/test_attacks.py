@@ -307,3 +307,24 @@ def test_a_submit_click_by_a_login_removed_after_the_form_was_drawn_submits_noth
     at = submit_button.click().run()
     assert ui.services().store.list() == [] and not at.exception
     assert any("no longer allowed" in e.value for e in at.error)
+
+
+# -- private keys in free text ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["ed25519", "rsa"])
+def test_the_body_of_an_openssh_private_key_pasted_without_its_header_lines_is_refused(services, people, new_user_raw, kind, tmp_path):
+    """ssh-keygen writes private keys in OpenSSH's own format (not DER): its base64 body, pasted without
+    the BEGIN / END lines into a justification or a comment, was stored."""
+    import subprocess
+
+    from portal.operations.guards import clean_comment
+
+    key = tmp_path / "id"
+    subprocess.run(["ssh-keygen", "-q", "-t", kind, "-N", "", "-f", str(key)], check=True)
+    body = "\n".join(line for line in key.read_text().splitlines() if not line.startswith("-----"))
+    for text in (body, "Here is my key: " + body.replace("\n", ""), body.replace("\n", "\r\n")):
+        preview = PreviewRequest(services, RECIPES["new-user"], new_user_raw(justification=text)).execute()
+        assert "PRIVATE key" in preview.field_errors.get("justification", "")
+        with pytest.raises(ChangeError, match="PRIVATE key"):
+            clean_comment(text)
+    assert services.changes.list() == []
