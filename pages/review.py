@@ -6,7 +6,7 @@ from core.changes.model import Status
 from core.plaintext import inline_code, md_escape
 from portal import ui, widgets
 from portal.operations import ApproveRequest, MergeRequest, RejectRequest, RequestChanges
-from portal.operations.guards import approvals
+from portal.operations.guards import approvals, is_requester
 
 services, actor = ui.services(), ui.viewer()
 
@@ -64,7 +64,7 @@ def act(make, done: str, request_id: int, head_sha: str) -> None:
 error = st.session_state.pop("review.error", None)
 if error:
     st.error(md_escape(error, starts_line=True))
-own = actor.username in services.changes.requester_names(cr)  # under any name they go by
+own = is_requester(services, actor, cr)  # under any name they go by
 if own:
     st.warning("This is your own request: another approver must review it.")
 st.text_area("Comment for the requester", key=f"review.comment.{cr.id}", placeholder="Required to ask for changes or reject")

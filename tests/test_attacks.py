@@ -328,3 +328,29 @@ def test_the_body_of_an_openssh_private_key_pasted_without_its_header_lines_is_r
         with pytest.raises(ChangeError, match="PRIVATE key"):
             clean_comment(text)
     assert services.changes.list() == []
+
+
+def test_one_person_under_two_spellings_of_their_name_counts_once_and_never_on_their_own_request(tmp_path, github, people, new_user_raw, monkeypatch):
+    """github_approvers maps alice to "Approver" (capitalised) while the portal login is "approver"; a
+    request submitted from the command line as "Requester". Logins are case-insensitive everywhere."""
+    from core.changes.model import Actor
+    from portal.services import build_services
+    from portal.settings import load_settings
+    from tests.github_support import fast_retries, write_settings
+
+    monkeypatch.setenv("SNOWTOWER_GITHUB_TOKEN", "bot-token")
+    write_settings(tmp_path / "ws", github, required_approvals=2, github_approvers={"alice": "Approver"})
+    services = fast_retries(build_services(load_settings(tmp_path / "ws")))
+    cr = submit(services, people["requester"], new_user_raw())
+    ApproveRequest(services, people["approver"], cr.id).execute()
+    as_user(github, "alice-token").get_pull(cr.id).create_review(event="APPROVE")  # the same person on GitHub
+    after = services.changes.get(cr.id)
+    assert after.status == Status.OPEN and len(approvals(services, after)) == 1
+    with pytest.raises(ChangeError, match="needs 2 approval"):
+        MergeRequest(services, people["admin"], cr.id).execute()
+
+    own = submit(services, Actor("Approver", "Approver", roles=("requester",)), new_user_raw("john_roe"))
+    with pytest.raises(ChangeError, match="your own request"):
+        ApproveRequest(services, people["approver"], own.id).execute()
+    as_user(github, "alice-token").get_pull(own.id).create_review(event="APPROVE")
+    assert approvals(services, services.changes.get(own.id)) == []

@@ -24,7 +24,8 @@ DECISIONS = ("approve", "request_changes", "reject")
 
 
 def _names(requester: str | Collection[str]) -> set[str]:
-    return {requester} if isinstance(requester, str) else set(requester)
+    """The names, case-folded: logins (the portal's, GitHub's) are case-insensitive."""
+    return {n.casefold() for n in ([requester] if isinstance(requester, str) else requester)}
 
 
 def latest_decisions(reviews: Iterable[Review], requester: str | Collection[str], head: str | None = None) -> dict[str, str]:
@@ -38,7 +39,8 @@ def latest_decisions(reviews: Iterable[Review], requester: str | Collection[str]
     when given: if a reset happened and `head` is none of the heads it (and later rebases) named, the
     request holds content the remaining decisions were not about (an older signed record put back with
     its old head), so no approval counts."""
-    latest: dict[str, str] = {}
+    latest: dict[str, str] = {}  # case-folded reviewer -> decision: one person under two spellings counts once
+    spelled: dict[str, str] = {}  # case-folded reviewer -> the name as first recorded
     own = _names(requester)
     heads: set[str] | None = None  # None: no reset yet
     for r in reviews:
@@ -48,13 +50,14 @@ def latest_decisions(reviews: Iterable[Review], requester: str | Collection[str]
         elif r.decision == "rebase":
             if heads is not None and r.head_sha:
                 heads.add(r.head_sha)
-        elif r.decision in DECISIONS and r.reviewer and r.reviewer not in own:
+        elif r.decision in DECISIONS and r.reviewer and r.reviewer.casefold() not in own:
             if heads is not None and r.head_sha not in heads:
                 continue  # a decision about content that was replaced before it was recorded
-            latest[r.reviewer] = r.decision
+            latest[r.reviewer.casefold()] = r.decision
+            spelled.setdefault(r.reviewer.casefold(), r.reviewer)
     if head and heads is not None and head not in heads:
-        return {who: d for who, d in latest.items() if d != "approve"}
-    return latest
+        latest = {who: d for who, d in latest.items() if d != "approve"}
+    return {spelled[who]: d for who, d in latest.items()}
 
 
 def approvers(reviews: Iterable[Review], requester: str | Collection[str], head: str | None = None) -> list[str]:

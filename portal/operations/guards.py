@@ -29,13 +29,18 @@ def require_head(cr: ChangeRequest, seen_head: str | None) -> None:
                         "nothing was done. Reload and review the new version.")
 
 
+def is_requester(services: Services, actor: Actor, cr: ChangeRequest) -> bool:
+    """True when `actor` is the requester of `cr` under any name they go by (logins are case-insensitive)."""
+    return actor.username.casefold() in {name.casefold() for name in services.changes.requester_names(cr)}
+
+
 def require_reviewer(services: Services, actor: Actor, cr: ChangeRequest) -> None:
     # Why: only people trusted to approve may decide on others' requests.
     if not actor.can("approver"):
         raise ChangeError("only approvers and admins may review requests.")
     # Why: four eyes. The requester can never review (approve, reject) their own request, whatever the UI
     # shows, under any name they go by (a request submitted under their GitHub login is theirs too).
-    if actor.username in services.changes.requester_names(cr):
+    if is_requester(services, actor, cr):
         raise ChangeError("you cannot review your own request; another approver must.")
 
 
