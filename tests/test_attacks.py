@@ -354,3 +354,21 @@ def test_one_person_under_two_spellings_of_their_name_counts_once_and_never_on_t
         ApproveRequest(services, people["approver"], own.id).execute()
     as_user(github, "alice-token").get_pull(own.id).create_review(event="APPROVE")
     assert approvals(services, services.changes.get(own.id)) == []
+
+
+def test_the_unsafe_apply_gate_never_counts_the_requester_s_mapped_github_account(gh_services, github, people, new_user_raw, monkeypatch):
+    """riley is the requester's GitHub login in github_approvers, but the portal's commit email is not
+    riley's on GitHub: riley's approval must not allow `snowddl apply --apply-unsafe`."""
+    from github import Auth, Github
+
+    from core.changes.github_gate import gate, portal_names_from
+
+    cr = submit(gh_services, people["requester"], new_user_raw())
+    github.pulls[cr.id].labels.append("apply-unsafe")
+    as_user(github, "riley-token").get_pull(cr.id).create_review(event="APPROVE")
+    bot = Github(auth=Auth.Token("bot-token"), base_url=github.base_url, lazy=True).get_repo(github.full_name)
+    pr = bot.get_pull(cr.id)
+    sha = pr.merge(merge_method="squash", sha=pr.head.sha).sha
+    assert gate(bot, sha).unsafe  # without the mapping the gate cannot know riley
+    decision = gate(bot, sha, 1, portal_names_from("riley=requester, alice=approver"))
+    assert not decision.unsafe and "riley wrote the change" in decision.reason
