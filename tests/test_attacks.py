@@ -372,3 +372,19 @@ def test_the_unsafe_apply_gate_never_counts_the_requester_s_mapped_github_accoun
     assert gate(bot, sha).unsafe  # without the mapping the gate cannot know riley
     decision = gate(bot, sha, 1, portal_names_from("riley=requester, alice=approver"))
     assert not decision.unsafe and "riley wrote the change" in decision.reason
+
+
+def test_a_portal_approval_copied_over_a_later_portal_review_never_withdraws_a_request_for_changes(gh_services, github, people, new_user_raw):
+    """The approver approved, then asked for changes; the admin commented. A writer copies the approver's
+    signed approval over the admin's later review: the approver's latest decision must stay "changes"."""
+    cr = submit(gh_services, people["requester"], new_user_raw())
+    ApproveRequest(gh_services, people["approver"], cr.id).execute()
+    RequestChanges(gh_services, people["approver"], cr.id, "Wait, which team?").execute()
+    ApproveRequest(gh_services, people["admin"], cr.id, "fine by me").execute()
+    writer = as_user(github, "alice-token").get_pull(cr.id)
+    portal = [r for r in writer.get_reviews() if r.user.login == "snowtower-bot"]
+    writer._requester.requestJsonAndCheck("PUT", f"{writer.url}/reviews/{portal[2].id}", input={"body": portal[0].body})
+    after = gh_services.changes.get(cr.id)
+    assert after.status != Status.APPROVED and "approver" not in approvals(gh_services, after)
+    with pytest.raises(ChangeError):
+        MergeRequest(gh_services, people["admin"], cr.id).execute()

@@ -591,12 +591,16 @@ class GitHubChanges(ChangeBackend):
         commit in metadata) and native ones by mapped approvers with write permission (an approval
         only for the PR's current head). Anything else is shown as a comment, with its GitHub login."""
         out = []
+        nonces: set = set()
         for r in raw_reviews:
             login = r.user.login if r.user else ""
             at = _iso(r.submitted_at)
             if login == self.portal_login:
                 data = meta.extract(r.body, meta.REVIEW)
-                if meta.verify(data, self._signing_key) and data.get("pr") == pr.number:
+                # Each portal review has its own nonce: the same one twice is a body copied over another
+                # review (which then lost what it said, maybe a reset), so the copy voids as an edit does.
+                if (meta.verify(data, self._signing_key) and data.get("pr") == pr.number
+                        and not (data.get("nonce") in nonces or nonces.add(data.get("nonce")))):
                     out.append(Review(pr.number, str(data.get("reviewer", "")), str(data.get("decision", "comment")),
                                       str(data.get("comment", "")), at, str(data.get("head_sha", ""))))
                 else:
