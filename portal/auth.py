@@ -197,9 +197,23 @@ def sign_in(path: Path, lockout: Lockout, mode: str = "demo") -> SignInResult:
         st.rerun()  # the next run draws the sign-in form, with the reason above it
     if not username:
         return SignInResult(None, authenticator, message or pending)
+    return SignInResult(_actor(username, entry), authenticator)
+
+
+def _actor(username: str, entry: dict) -> Actor:
     name = f"{entry['first_name']} {entry['last_name']}".strip()
-    return SignInResult(Actor(username=username, name=name or username, email=entry["email"], roles=tuple(entry["roles"])),
-                        authenticator)
+    return Actor(username=username, name=name or username, email=entry["email"], roles=tuple(entry["roles"]))
+
+
+def actor_now(path: Path, username: str, mode: str = "demo") -> Actor | None:
+    """`username` with the roles the users file gives it now; None when it is gone, has no role, or the
+    file is unusable. For a widget's callback, which Streamlit runs before the entry script signs in
+    again: it must never act with the roles the viewer had when the page was drawn."""
+    try:
+        entry = read_users(path, mode)["credentials"]["usernames"].get(username)
+    except UsersFileError:
+        return None
+    return _actor(username, entry) if entry and entry["roles"] else None
 
 
 def lockout_for(settings) -> Lockout:

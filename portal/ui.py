@@ -7,6 +7,8 @@ from pathlib import Path
 import streamlit as st
 
 from core.changes.model import Actor, Status
+from core.workspace import Workspace
+from portal import auth
 from portal.services import Services, build_services
 from portal.settings import load_settings
 
@@ -61,6 +63,19 @@ def viewer() -> Actor:
     if actor is None:  # pages are only reachable through the entry script, which signs in first
         st.stop()
     return actor
+
+
+NO_LONGER_ALLOWED = "Your login is no longer allowed to do this; nothing was done."
+
+
+def viewer_now() -> Actor | None:
+    """The viewer with the roles the users file gives them now (None: signed out, removed, or no role
+    left). Button callbacks use it: they run before the entry script reads the roles again."""
+    actor = st.session_state.get(VIEWER_KEY)
+    if actor is None:
+        return None
+    settings = load_settings()
+    return auth.actor_now(Workspace(settings.workspace).auth_path, actor.username, settings.mode)
 
 
 def when(iso: str) -> str:

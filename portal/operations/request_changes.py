@@ -18,7 +18,7 @@ class RequestChanges:
 
     def execute(self) -> ChangeRequest:
         cr = load_open(self.services, self.request_id)
-        require_reviewer(self.actor, cr)
+        require_reviewer(self.services, self.actor, cr)
         require_head(cr, self.head_sha)
         # Why: "changes requested" without saying which leaves the requester guessing.
         comment = require_comment(self.comment, "say what should change")
