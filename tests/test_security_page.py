@@ -96,3 +96,21 @@ def test_admin_sees_metrics_findings_with_fix_buttons_and_cis(workspace, people)
     assert "1.4 MFA is on for every human user with a password: FAIL" in labels
     assert "1.10 Between 2 and 10 users hold ACCOUNTADMIN: FAIL" not in labels
     assert any(label.startswith("1.9 ") and label.endswith("NOT CHECKED") for label in labels)
+
+
+def test_infrastructure_page_inventory_and_reach(workspace, people):
+    at = page("infrastructure", people["requester"])
+    assert [e.value for e in at.error] == ["The infrastructure page is for admins."]
+    at = page("infrastructure", people["admin"])
+    assert not at.exception, at.exception
+    assert {m.label: m.value for m in at.metric}["Users"] == "16"
+    at.selectbox(key="infrastructure.kind").set_value("SCHEMA").run()
+    at.selectbox(key="infrastructure.object").set_value("RAW.STRIPE").run()
+    assert not at.exception, at.exception
+    assert any(m.value == "**8 user(s)** can reach schema **RAW.STRIPE**." for m in at.markdown)
+    assert len(at.get("graphviz_chart")) == 1
+    at.selectbox(key="infrastructure.user").set_value("HCHO").run()
+    assert any(m.value.startswith("**HCHO** reaches **12** object(s)") for m in at.markdown)
+    at.text_input(key="infrastructure.search.Users").set_value("lindqvist").run()
+    assert not at.exception, at.exception
+    assert any(list(d.value.get("name", [])) == ["TLINDQVIST"] for d in at.dataframe)
