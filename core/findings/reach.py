@@ -60,20 +60,24 @@ class ReachGraph:
         Sorted by user. An unknown object reaches nobody: []."""
         key = (kind.upper(), name.upper())
         start = sorted(self.holders.get(key, ()))
-        # Walk up from the roles holding a grant: the first path found to each role is a shortest one.
-        path: dict[str, list[str]] = {r: [r] for r in start}
+        # Walk up from the roles holding a grant (breadth first: the first way found to a role is a
+        # shortest one); `down` remembers the step towards the grant, paths are spelled out per user only.
+        down: dict[str, str | None] = dict.fromkeys(start)
         queue = deque(start)
         while queue:
             role = queue.popleft()
             for parent in self.parents.get(role, ()):
-                if parent not in path:
-                    path[parent] = [parent] + path[role]
+                if parent not in down:
+                    down[parent] = role
                     queue.append(parent)
         out: dict[str, dict] = {}
-        for role, chain in path.items():
+        for role in down:  # in walk order: a user's first role is on one of its shortest paths
             for user in self.role_users.get(role, ()):
-                best = out.get(user)
-                if best is None or len(chain) < len(best["path"]):
+                if user not in out:
+                    chain, step = [role], down[role]
+                    while step is not None:
+                        chain.append(step)
+                        step = down[step]
                     out[user] = {"user": user, "path": chain, "privileges": sorted(self.grants[chain[-1]][key])}
         return [out[u] for u in sorted(out)]
 
