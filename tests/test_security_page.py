@@ -114,3 +114,18 @@ def test_infrastructure_page_inventory_and_reach(workspace, people):
     at.text_input(key="infrastructure.search.Users").set_value("lindqvist").run()
     assert not at.exception, at.exception
     assert any(list(d.value.get("name", [])) == ["TLINDQVIST"] for d in at.dataframe)
+
+
+def test_the_stale_user_fix_is_a_request_that_only_offboards_them(services, report, people):
+    from portal.operations import PreviewRequest, SubmitRequest
+    from recipes import RECIPES
+
+    finding = next(f for f in report.findings if f.object == "LMURPHY")
+    recipe = RECIPES[finding.fix.recipe]
+    preview = PreviewRequest(services, recipe, finding.fix.fields).execute()
+    assert preview.ok
+    cr = SubmitRequest(services, people["admin"], recipe, finding.fix.fields, preview.base_sha).execute()
+    changed = [line for line in services.changes.diff(cr).splitlines()
+               if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    assert changed == ["-  business_roles:", "-    - FINANCE_ANALYST", "+  disabled: true"]
+    assert cr.justification.startswith("Fixes finding STALE_USER on LMURPHY: LMURPHY last logged in")
