@@ -75,6 +75,7 @@ def frame() -> None:
     if actor.can("admin"):
         sections.setdefault("Admin", []).append(ui.page("logins"))
         sections["Admin"].append(ui.page("cost"))
+        sections["Admin"] += [ui.page("security"), ui.page("infrastructure")]
 
     with st.sidebar:
         st.markdown(f"Signed in as **{md_escape(actor.name)}**  \n{inline_code(actor.username)} · {', '.join(actor.roles)}")

@@ -23,6 +23,7 @@ PAGES = {
     "revoke_role": ("revoke_role.py", "Revoke roles", ":material/remove_moderator:"),
     "rotate_key": ("rotate_key.py", "Rotate a key", ":material/key:"),
     "offboard_user": ("offboard_user.py", "Offboard a user", ":material/person_off:"),
+    "remove_password": ("remove_password.py", "Remove a password", ":material/password:"),
     "business_role": ("business_role.py", "New business role", ":material/badge:"),
     "change_business_role": ("change_business_role.py", "Change a business role", ":material/edit_note:"),
     "database": ("database.py", "New database", ":material/database:"),
@@ -32,12 +33,14 @@ PAGES = {
     "review": ("review.py", "Review queue", ":material/fact_check:"),
     "logins": ("logins.py", "Logins", ":material/lock_person:"),
     "cost": ("cost.py", "Cost", ":material/payments:"),
+    "security": ("security.py", "Security", ":material/security:"),
+    "infrastructure": ("infrastructure.py", "Infrastructure", ":material/account_tree:"),
 }
 
 
 # Navigation sections of the request pages (the entry script adds My requests and the review queue).
 REQUEST_SECTIONS = {
-    "Access": ["new_user", "new_service_user", "grant_role", "revoke_role", "rotate_key", "offboard_user"],
+    "Access": ["new_user", "new_service_user", "grant_role", "revoke_role", "rotate_key", "offboard_user", "remove_password"],
     "Infrastructure": ["business_role", "change_business_role", "database", "warehouse", "change_warehouse"],
 }
 
