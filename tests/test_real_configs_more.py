@@ -31,3 +31,40 @@ def test_a_role_in_a_business_role_file_that_does_not_parse_is_refused_with_its_
     assert message.endswith("; fix the file first.")
     change = run("change-business-role", {"name": "bi", "comment": "x"}, base).field_errors["name"]
     assert change.startswith("BI is in business_role.yaml, but SnowDDL cannot read that file")
+
+
+MERGED = "defaults: &d\n  business_roles: [bi, ci]\n\nana:\n  <<: *d\n  email: a@example.com\n\nbo:\n  <<: *d\n"
+ROLES = {"warehouse.yaml": WH, "business_role.yaml": "bi:\n  warehouse_usage: [wh]\nci:\n  warehouse_usage: [wh]\n"}
+
+
+def test_roles_a_user_gets_through_a_merge_key_are_overridden_or_the_request_is_refused(tmp_path):
+    base = snap(tmp_path / "c", dict(ROLES, **{"user.yaml": MERGED}))
+    # Revoking some: ana gets her own list (the shared defaults and bo stay as they are).
+    revoke = run("revoke-role", {"name": "ana", "business_roles": ["bi"]}, base)
+    assert revoke.ok, revoke.field_errors
+    assert revoke.changes.files["user.yaml"] == MERGED.replace("  email: a@example.com\n",
+                                                               "  email: a@example.com\n  business_roles:\n    - ci\n")
+    assert [s["sql"] for s in revoke.plan["statements"]][:1] == ['REVOKE ROLE "BI__B_ROLE" FROM ROLE "ANA__U_ROLE"']
+    # Revoking all of them, or offboarding, would leave the merged roles in force (SnowDDL refuses an
+    # empty list): refused with a message, never a change that silently keeps the roles.
+    want = ("user.yaml: ANA gets business_roles through a YAML merge key (<<) that other entries share: it cannot "
+            "be removed from this entry alone; edit the file by hand")
+    assert run("revoke-role", {"name": "ana", "business_roles": ["bi", "ci"]}, base).field_errors == {"business_roles": want}
+    assert run("offboard-user", {"name": "ana"}, base).field_errors == {"name": want}
+
+
+def test_a_role_granted_over_merged_roles_keeps_them(tmp_path):
+    roles = dict(ROLES, **{"business_role.yaml": ROLES["business_role.yaml"] + "di:\n  warehouse_usage: [wh]\n"})
+    base = snap(tmp_path / "c", dict(roles, **{"user.yaml": MERGED}))
+    grant = run("grant-role", {"name": "bo", "business_roles": ["di"]}, base)
+    assert grant.ok, grant.field_errors
+    assert grant.changes.files["user.yaml"] == MERGED + "  business_roles:\n    - bi\n    - ci\n    - di\n"
+    assert [s["sql"] for s in grant.plan["statements"]] == ['GRANT ROLE "DI__B_ROLE" TO ROLE "BO__U_ROLE"']
+
+
+def test_a_business_role_key_from_a_merge_key_is_not_removed_silently(tmp_path):
+    base = snap(tmp_path / "c", {"warehouse.yaml": WH + "wh2:\n  size: XSMALL\n", "user.yaml": "ana:\n  business_roles: [bi]\n",
+                                 "business_role.yaml": "base: &b\n  warehouse_usage: [wh]\nbi:\n  <<: *b\n  comment: x\n"})
+    result = run("change-business-role", {"name": "bi", "warehouse_usage": []}, base)
+    assert result.field_errors == {"warehouse_usage": "business_role.yaml: BI gets warehouse_usage through a YAML merge key "
+                                   "(<<) that other entries share: it cannot be removed from this entry alone; edit the file by hand"}

@@ -303,7 +303,22 @@ def _splice(text: str, start_mark, end_mark, new: str, expect: str | None = None
 
 @_file_style(local=True)
 def set_fields(text: str, key: str, values: dict) -> str:
-    """Set (or with None, remove) keys of one entry; the other lines of the file stay byte-identical."""
+    """Set (or with None, remove) keys of one entry; the other lines of the file stay byte-identical.
+    A key the entry also gets through a YAML merge key (`<<: *defaults`) would come back from there if
+    only its own copy went, and SnowDDL refuses empty lists (`business_roles: []`): removing it is
+    refused (EditError) instead of silently changing nothing."""
+    out = _set_fields(text, key, values)
+    removed = [k for k, v in values.items() if v is None]
+    if not removed or "<<" not in text:  # no merge key: a removed key is gone
+        return out
+    inherited = [k for k in removed if k in _current(out, key)]
+    if inherited:
+        raise EditError(f"{key} gets {', '.join(inherited)} through a YAML merge key (<<) that other entries share: "
+                        "it cannot be removed from this entry alone; edit the file by hand")
+    return out
+
+
+def _set_fields(text: str, key: str, values: dict) -> str:
     import copy
 
     entry, mapping = _entry_mapping(text, key)
@@ -447,7 +462,10 @@ def add_list_items(text: str, key: str, subkey: str, items: list[str], comments:
     _, seq = _block_sequence(text, key, subkey)
     if seq is None:  # absent or empty: write the whole list
         current = _current(text, key).get(subkey) or []
-        new = text if not current else set_fields(text, key, {subkey: None})
+        _, own = _entry_mapping(text, key)
+        written_here = own is not None and any(str(k.value) == subkey for k, _ in own.value)
+        # A list the entry only gets through a merge key (<<) is overridden here, not removed first.
+        new = set_fields(text, key, {subkey: None}) if current and written_here else text
         new = set_fields(new, key, {subkey: list(current) + list(items)})
         if comments:  # now a block list: add the comments on the new items' lines
             return _comment_items(new, key, subkey, comments)
