@@ -68,3 +68,30 @@ def test_a_business_role_key_from_a_merge_key_is_not_removed_silently(tmp_path):
     result = run("change-business-role", {"name": "bi", "warehouse_usage": []}, base)
     assert result.field_errors == {"warehouse_usage": "business_role.yaml: BI gets warehouse_usage through a YAML merge key "
                                    "(<<) that other entries share: it cannot be removed from this entry alone; edit the file by hand"}
+
+
+def test_typed_text_is_never_read_back_as_a_placeholder(tmp_path, public_pem):
+    # SnowDDL replaces ${{ name }} in any config value: a comment "${{ db_password }}" would deploy (and
+    # show in the preview's plan) the placeholder's value. Every free-text field refuses it.
+    base = snap(tmp_path / "c", {"warehouse.yaml": WH, "business_role.yaml": "bi:\n  warehouse_usage: [wh]\n",
+                                 "user.yaml": "ana:\n  email: a@example.com\n", "placeholder.yaml": "db_password: hunter2\n"})
+    ph = "${{ db_password }}"
+    want = "must not contain '${{': SnowDDL would read it as a placeholder of the configuration."
+    person = {"name": "bo", "first_name": "Bo", "last_name": "O", "email": "b@example.com", "rsa_public_key": public_pem,
+              "business_roles": ["bi"]}
+    cases = [
+        ("new-warehouse", {"name": "x_wh", "size": "XSMALL"}, "comment"),
+        ("new-database", {"name": "db9", "schemas": "raw"}, "comment"),
+        ("new-business-role", {"name": "r9", "warehouse_usage": ["wh"]}, "comment"),
+        ("change-business-role", {"name": "bi"}, "comment"),
+        ("new-user", person, "first_name"), ("new-user", person, "last_name"), ("new-user", person, "comment"),
+        ("new-service-user", {"name": "svc9", "rsa_public_key": public_pem, "business_roles": ["bi"]}, "comment"),
+    ]
+    for recipe, raw, field in cases:
+        result = run(recipe, dict(raw, **{field: f"team {ph}"}), base)
+        assert result.field_errors == {field: want}, (recipe, field)
+    result = run("new-user", dict(person, email="${{db_password}}@example.com"), base)
+    assert result.field_errors == {"email": want}
+    # A literal "$" or "{{" without the opening sequence stays ordinary text.
+    ok = run("new-warehouse", {"name": "x_wh", "size": "XSMALL", "comment": "costs $5 {{per}} day"}, base)
+    assert ok.ok and "  comment: costs $5 {{per}} day\n" in ok.changes.files["warehouse.yaml"]
