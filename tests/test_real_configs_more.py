@@ -95,3 +95,22 @@ def test_typed_text_is_never_read_back_as_a_placeholder(tmp_path, public_pem):
     # A literal "$" or "{{" without the opening sequence stays ordinary text.
     ok = run("new-warehouse", {"name": "x_wh", "size": "XSMALL", "comment": "costs $5 {{per}} day"}, base)
     assert ok.ok and "  comment: costs $5 {{per}} day\n" in ok.changes.files["warehouse.yaml"]
+
+
+def test_validation_messages_never_carry_the_servers_paths(tmp_path):
+    from core.snowddl.load import load_config
+    from tests.test_real_configs import write
+
+    root = write(tmp_path / "c", {"db1/params.yaml": "", "db1/s1/params.yaml": "",
+                                  "db1/s1/view/v.yaml": "text: !include missing.sql\n",
+                                  "db1/s1/function/f(number).yaml": "language: SQL\nreturns: NUMBER\nbody: select 1\n"})
+    errors = {e.file: e.message for e in load_config(root).validation.errors}
+    assert errors == {
+        "db1/s1/view/v.yaml": "File [db1/s1/view/missing.sql] mentioned in !include YAML tag does not exist",
+        "db1/s1/function/f(number).yaml": "File [db1/s1/function/f(number).yaml] name does not match list of arguments, "
+                                          "expected [f().yaml]",
+    }
+    write(tmp_path / "d", {"user.yml": "a:\n  email: a@example.com\n", "user.yaml": "b:\n  email: b@example.com\n"})
+    (error,) = load_config(tmp_path / "d").validation.errors
+    assert error.message.startswith("SnowDDL cannot read this folder: Detected config files with similar names: [user.y")
+    assert "[user.yml]" in error.message and "[user.yaml]" in error.message and str(tmp_path) not in error.message
