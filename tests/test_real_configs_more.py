@@ -1,7 +1,7 @@
 """More inputs of issue 9's kinds, tried after it was merged: each with the value a user would see."""
 from __future__ import annotations
 
-from tests.test_real_configs import run, snap
+from tests.test_real_configs import run, snap, statements
 
 WH = "wh:\n  size: XSMALL\n"
 
@@ -114,3 +114,33 @@ def test_validation_messages_never_carry_the_servers_paths(tmp_path):
     (error,) = load_config(tmp_path / "d").validation.errors
     assert error.message.startswith("SnowDDL cannot read this folder: Detected config files with similar names: [user.y")
     assert "[user.yml]" in error.message and "[user.yaml]" in error.message and str(tmp_path) not in error.message
+
+
+BI = {"business_role.yaml": "bi:\n  warehouse_usage: [wh]\n", "user.yaml": "ana:\n  email: a@example.com\n"}
+
+
+def test_a_new_entry_goes_before_a_document_end_marker(tmp_path, public_pem):
+    users = "---\n\"ana\":  # analyst\n  email: a@example.com\n  business_roles: [bi]\n...\n# end of people\n"
+    base = snap(tmp_path / "c", dict(BI, **{"warehouse.yaml": WH, "user.yaml": users}))
+    result = run("new-user", {"name": "cy", "first_name": "C", "last_name": "Y", "email": "c@example.com",
+                              "rsa_public_key": public_pem, "business_roles": ["bi"]}, base)
+    assert result.ok, (result.field_errors, result.validation and result.validation.errors)
+    text = result.changes.files["user.yaml"]
+    assert text.startswith(users[:-len("...\n# end of people\n")]) and text.endswith("  business_roles:\n    - bi\n...\n# end of people\n")
+    assert any(s.startswith('CREATE USER "CY"') for s in statements(result))
+
+
+def test_a_new_entry_joins_a_file_written_as_one_flow_mapping(tmp_path):
+    for name, warehouses, want in [
+        ("one-line", "{wh: {size: XSMALL}, wh2: {size: SMALL}}  # all\n",
+         "{wh: {size: XSMALL}, wh2: {size: SMALL}, wh3: {size: XSMALL, auto_suspend: 60}}  # all\n"),
+        ("multi-line", "{\n  wh: {size: XSMALL},  # main\n  wh2: {size: SMALL}\n}\n",
+         "{\n  wh: {size: XSMALL},  # main\n  wh2: {size: SMALL},\n  wh3: {size: XSMALL, auto_suspend: 60}\n}\n"),
+        ("trailing-comma-crlf", "{\r\n  wh: {size: XSMALL},\r\n  wh2: {size: SMALL},\r\n}\r\n",
+         "{\r\n  wh: {size: XSMALL},\r\n  wh2: {size: SMALL},\r\n  wh3: {size: XSMALL, auto_suspend: 60},\r\n}\r\n"),
+    ]:
+        base = snap(tmp_path / name, dict(BI, **{"warehouse.yaml": warehouses.encode()}))
+        result = run("new-warehouse", {"name": "wh3", "size": "XSMALL", "auto_suspend": 60}, base)
+        assert result.ok, (name, result.field_errors, result.validation and result.validation.errors)
+        assert result.changes.files["warehouse.yaml"] == want, name
+        assert statements(result)[0].startswith('CREATE WAREHOUSE "WH3"'), name

@@ -193,13 +193,22 @@ def add_entry(text: str, key: str, value: dict) -> str:
     found = entries(text)
     if any(e.key.upper() == key.upper() for e in found):
         raise EditError(f"{key} already exists")
+    root = _compose(text) if text.lstrip().startswith(("{", "---")) else None
+    if isinstance(root, yaml.MappingNode) and root.flow_style and root.value:
+        # The whole file is one flow mapping ({a: {...}, b: {...}}): the entry joins it, in flow style.
+        last_key, last_value = root.value[-1]
+        at = last_value.end_mark.index
+        sep = ", " if last_key.start_mark.line == root.start_mark.line else ",\n" + " " * last_key.start_mark.column
+        return text[:at] + f"{sep}{_scalar(key)}: {_flow_value(value, sort_keys=False)}" + text[at:]
     rendered = render_entry(key, value, like=text)
     if not text.strip() or text.strip() in ("{}",):
         return rendered if not text.strip() else text.replace("{}", "").rstrip("\n") + "\n" + rendered
-    out = text
+    # A document end marker ("...") closes the mapping: the new entry goes before it.
+    end = re.search(r"^\.\.\.[ \t]*(#.*)?\n(?:[ \t]*(#.*)?\n)*\Z", text, re.M)
+    out, tail = (text[:end.start()], text[end.start():]) if end else (text, "")
     if _blank_between(text, found) and not out.endswith("\n\n"):
         out += "\n"
-    return out + rendered
+    return out + rendered + tail
 
 
 @_file_style(local=True)
@@ -359,9 +368,9 @@ def _set_fields(text: str, key: str, values: dict) -> str:
     return _checked(text, "".join(lines), key)
 
 
-def _flow_value(value) -> str:
+def _flow_value(value, sort_keys: bool = True) -> str:
     return yaml.dump(value, Dumper=yaml.SafeDumper, default_flow_style=True, allow_unicode=True,
-                     width=math.inf).removesuffix("...\n").strip()
+                     width=math.inf, sort_keys=sort_keys).removesuffix("...\n").strip()
 
 
 def _set_flow_fields(text: str, key: str, values: dict) -> str:
