@@ -153,7 +153,7 @@ _FILE_KIND = {"a user": "user", "a business role": "business_role", "a technical
 def existing(c: Collector, field_name: str, value: Any, known: list[str], what: str,
              base: Snapshot | None = None) -> str | None:
     """An identifier that must name an existing object. With `base`, a name that is written in its
-    file but that SnowDDL could not read (the file failed to parse) is refused with the file's error."""
+    file but that SnowDDL could not read (the file or the entry failed to parse) is refused with its error."""
     name = c.check(fields.identifier, field_name, value)
     if name and name not in (known if isinstance(known, (set, frozenset)) else _as_set(known)):
         unread = _unread(base, _FILE_KIND.get(what), name) if base is not None else None
@@ -163,12 +163,12 @@ def existing(c: Collector, field_name: str, value: Any, known: list[str], what: 
 
 
 def _unread(base: Snapshot, kind: str | None, name: str) -> str | None:
-    """Why SnowDDL does not see `name` although its file defines it ("user.yaml:1: Cannot decrypt ..."),
-    or None when the file does not define it or reads fine."""
+    """Why SnowDDL does not see `name` although its file defines it ("user.yaml:1: Cannot decrypt ..."):
+    the error of the whole file or of that entry; None when the file does not define it or reads fine."""
     if kind is None:
         return None
     rel = base.file(kind)
-    errors = [e for e in base.config.validation.errors if e.file == rel and e.object is None]
+    errors = [e for e in base.config.validation.errors if e.file == rel and e.object in (None, name)]
     if not errors or not base.text(rel):
         return None
     try:
@@ -177,8 +177,7 @@ def _unread(base: Snapshot, kind: str | None, name: str) -> str | None:
     except read.ReadError:
         pass  # the tolerant reader fails too: SnowDDL's error says why
     e = errors[0]
-    return (f"{name} is in {rel}, but SnowDDL cannot read that file ({rel}:{e.line or 1}: {e.message}); "
-            f"fix the file first.")
+    return f"{name} is in {rel}, but SnowDDL cannot read it ({rel}:{e.line or 1}: {e.message}); fix the file first."
 
 
 def _as_set(known) -> frozenset:

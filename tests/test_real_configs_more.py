@@ -11,7 +11,7 @@ def test_a_name_in_a_file_snowddl_cannot_read_is_refused_with_the_files_error(tm
     users = "ana:\n  type: PERSON\n  password: !decrypt gAAAAABnot-a-token\n  business_roles: [bi]\n"
     base = snap(tmp_path / "c", {"warehouse.yaml": WH, "business_role.yaml": "bi:\n  warehouse_usage: [wh]\n",
                                  "user.yaml": users})
-    want = ("ANA is in user.yaml, but SnowDDL cannot read that file (user.yaml:1: Cannot decrypt value due to "
+    want = ("ANA is in user.yaml, but SnowDDL cannot read it (user.yaml:1: Cannot decrypt value due to "
             "missing Fernet encryption keys); fix the file first.")
     for recipe, raw in [("offboard-user", {"name": "ana"}), ("revoke-role", {"name": "ana", "business_roles": ["bi"]}),
                         ("grant-role", {"name": "ana", "business_roles": ["bi"]}), ("promote-key", {"name": "ana"}),
@@ -27,10 +27,15 @@ def test_a_role_in_a_business_role_file_that_does_not_parse_is_refused_with_its_
     base = snap(tmp_path / "c", {"warehouse.yaml": WH, "user.yaml": "ana:\n  email: a@example.com\n",
                                  "business_role.yaml": "bi:\n  warehouse_usage: [wh\n"})
     message = run("grant-role", {"name": "ana", "business_roles": ["bi"]}, base).field_errors["business_roles"]
-    assert message.startswith("BI is in business_role.yaml, but SnowDDL cannot read that file (business_role.yaml:")
+    assert message.startswith("BI is in business_role.yaml, but SnowDDL cannot read it (business_role.yaml:")
     assert message.endswith("; fix the file first.")
     change = run("change-business-role", {"name": "bi", "comment": "x"}, base).field_errors["name"]
-    assert change.startswith("BI is in business_role.yaml, but SnowDDL cannot read that file")
+    assert change.startswith("BI is in business_role.yaml, but SnowDDL cannot read it")
+    # An entry that fails on its own (an empty user) is refused with its own error.
+    empty = snap(tmp_path / "d", {"warehouse.yaml": WH, "user.yaml": "ana:\nbob:\n  email: b@example.com\n"})
+    assert run("offboard-user", {"name": "ana"}, empty).field_errors == {
+        "name": "ANA is in user.yaml, but SnowDDL cannot read it (user.yaml:1: 'NoneType' object has no attribute 'get'); "
+                "fix the file first."}
 
 
 MERGED = "defaults: &d\n  business_roles: [bi, ci]\n\nana:\n  <<: *d\n  email: a@example.com\n\nbo:\n  <<: *d\n"
