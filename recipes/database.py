@@ -170,7 +170,7 @@ def build(base: Snapshot, req: NewDatabaseRequest) -> ChangeSet:
     if req.warehouse:
         parts.append(f"warehouse {req.warehouse} ({credits_note(req.size)})"
                      + (f" with resource monitor {req.monitor} ({req.credit_quota} credits a month)" if req.monitor
-                        else ", **no resource monitor** (no monthly credit quota given)"))
+                        else ", no resource monitor (no monthly credit quota given)"))
     return ChangeSet(f"New database {req.name}", files, "Adds " + "; ".join(parts) + ".")
 
 

@@ -75,7 +75,7 @@ def build_grant(base: Snapshot, req: GrantRequest) -> ChangeSet:
         title=f"Grant {roles} to {req.name}" + (f" until {req.until}" if req.until else ""),
         files={rel: text},
         summary=f"Adds business role(s) {roles} to {req.name}"
-        + (f", time-bound until **{req.until}** (recorded next to the role; to be revoked after that day)." if req.until else ".")
+        + (f", time-bound until {req.until} (recorded next to the role; to be revoked after that day)." if req.until else ".")
         + duplicate_note(base, rel, req.name),
     )
 

@@ -82,7 +82,7 @@ def build_new(base: Snapshot, req: NewWarehouseRequest) -> ChangeSet:
     return ChangeSet(f"New warehouse {req.name}", {rel: text},
                      f"Adds warehouse {req.name}: {credits_note(req.size)}, auto-suspend after {req.auto_suspend} s"
                      + (f", up to {most} credits/hour with {req.max_cluster_count} clusters" if (req.max_cluster_count or 1) > 1 else "")
-                     + (f", budget {req.resource_monitor}" if req.resource_monitor else ", **no resource monitor**") + ".")
+                     + (f", budget {req.resource_monitor}" if req.resource_monitor else ", no resource monitor") + ".")
 
 
 def _new_to_dict(req: NewWarehouseRequest) -> dict:

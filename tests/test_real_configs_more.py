@@ -1,6 +1,8 @@
 """More inputs of issue 9's kinds, tried after it was merged: each with the value a user would see."""
 from __future__ import annotations
 
+import datetime as dt
+
 from tests.test_real_configs import run, snap, statements
 
 WH = "wh:\n  size: XSMALL\n"
@@ -149,3 +151,19 @@ def test_a_new_entry_joins_a_file_written_as_one_flow_mapping(tmp_path):
         assert result.ok, (name, result.field_errors, result.validation and result.validation.errors)
         assert result.changes.files["warehouse.yaml"] == want, name
         assert statements(result)[0].startswith('CREATE WAREHOUSE "WH3"'), name
+
+
+def test_summaries_are_plain_text_without_markdown_markers(tmp_path):
+    # Summaries are shown and written escaped (plain text): "**" would appear as literal asterisks.
+    from core.plaintext import md_escape
+
+    base = snap(tmp_path / "c", dict(BI, **{"warehouse.yaml": WH}))
+    wh = run("new-warehouse", {"name": "x_wh", "size": "XSMALL", "auto_suspend": 60}, base).changes.summary
+    assert wh == "Adds warehouse X_WH: X-Small (1 credit(s)/hour), auto-suspend after 60 s, no resource monitor."
+    db = run("new-database", {"name": "db9", "schemas": "raw", "size": "XSMALL"}, base).changes.summary
+    assert db.endswith(", no resource monitor (no monthly credit quota given).")
+    until = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    grant = run("grant-role", {"name": "ana", "business_roles": ["bi"], "until": until}, base).changes.summary
+    assert grant == (f"Adds business role(s) BI to ANA, time-bound until {until} (recorded next to the role; "
+                     "to be revoked after that day).")
+    assert not any("\\*" in md_escape(s, starts_line=True) for s in (wh, db, grant))
