@@ -167,3 +167,14 @@ def test_summaries_are_plain_text_without_markdown_markers(tmp_path):
     assert grant == (f"Adds business role(s) BI to ANA, time-bound until {until} (recorded next to the role; "
                      "to be revoked after that day).")
     assert not any("\\*" in md_escape(s, starts_line=True) for s in (wh, db, grant))
+
+
+def test_a_new_entry_after_a_kept_block_scalar_leaves_its_value_alone(tmp_path):
+    # `|+` keeps trailing blank lines as part of the text: a blank separator line would change ci's comment.
+    roles = "bi:\n  warehouse_usage: [wh]\n  comment: |+\n    keep me\n\nci:\n  warehouse_usage: [wh]\n  comment: |+\n    last one\n"
+    base = snap(tmp_path / "c", dict(BI, **{"warehouse.yaml": WH, "business_role.yaml": roles}))
+    result = run("new-business-role", {"name": "di", "warehouse_usage": ["wh"]}, base)
+    assert result.ok, result.field_errors
+    assert result.changes.files["business_role.yaml"] == roles + "di:\n  warehouse_usage:\n    - wh\n"
+    assert statements(result) == ['CREATE ROLE "DI__B_ROLE"', 'GRANT ROLE "DI__B_ROLE" TO ROLE "SNOWDDL_ADMIN"',
+                                  'GRANT ROLE "WH__USAGE__W_ROLE" TO ROLE "DI__B_ROLE"']

@@ -206,9 +206,16 @@ def add_entry(text: str, key: str, value: dict) -> str:
     # A document end marker ("...") closes the mapping: the new entry goes before it.
     end = re.search(r"^\.\.\.[ \t]*(#.*)?\n(?:[ \t]*(#.*)?\n)*\Z", text, re.M)
     out, tail = (text[:end.start()], text[end.start():]) if end else (text, "")
-    if _blank_between(text, found) and not out.endswith("\n\n"):
-        out += "\n"
-    return out + rendered + tail
+    blank = _blank_between(text, found) and not out.endswith("\n\n")
+    if blank and _KEEP_CHOMPING.search(text):
+        # A block scalar kept with its trailing newlines (`|+`) would take the blank line as its own.
+        before = read.load(text)
+        if {k: v for k, v in read.load(out + "\n" + rendered + tail).items() if k != key} != before:
+            blank = False
+    return out + ("\n" if blank else "") + rendered + tail
+
+
+_KEEP_CHOMPING = re.compile(r"[|>][1-9]?\+[ \t]*(#.*)?$", re.M)
 
 
 @_file_style(local=True)
