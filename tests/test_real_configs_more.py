@@ -178,3 +178,12 @@ def test_a_new_entry_after_a_kept_block_scalar_leaves_its_value_alone(tmp_path):
     assert result.changes.files["business_role.yaml"] == roles + "di:\n  warehouse_usage:\n    - wh\n"
     assert statements(result) == ['CREATE ROLE "DI__B_ROLE"', 'GRANT ROLE "DI__B_ROLE" TO ROLE "SNOWDDL_ADMIN"',
                                   'GRANT ROLE "WH__USAGE__W_ROLE" TO ROLE "DI__B_ROLE"']
+
+
+def test_a_key_added_to_an_entry_ending_in_a_kept_block_scalar_leaves_its_value_alone(tmp_path):
+    users = "ana:\n  email: a@example.com\n  comment: |+\n    note\n\nbo:\n  email: b@example.com\n"
+    base = snap(tmp_path / "c", dict(BI, **{"warehouse.yaml": WH, "user.yaml": users}))
+    result = run("offboard-user", {"name": "ana"}, base)
+    assert result.ok, result.field_errors
+    assert result.changes.files["user.yaml"] == users.replace("  comment: |+", "  disabled: true\n  comment: |+")
+    assert statements(result) == ['ALTER USER "ANA" SET\nDISABLED = TRUE']  # the comment stays "note\n\n"

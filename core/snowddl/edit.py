@@ -369,7 +369,11 @@ def _set_fields(text: str, key: str, values: dict) -> str:
         elif value is not None:
             appended += _render_field(subkey, value, indent, text)
     if appended:
-        edits.append((entry.end, entry.end, appended))
+        at = entry.end
+        last = mapping.value[-1][0] if mapping.value else None
+        if last is not None and _KEEP_CHOMPING.search(lines[last.start_mark.line]):
+            at = last.start_mark.line  # a kept block scalar (|+) owns the blank lines after it: add above it
+        edits.append((at, at, appended))
     for start, end, new in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
         lines[start:end] = [new] if new else []
     return _checked(text, "".join(lines), key)
