@@ -187,3 +187,19 @@ def test_a_key_added_to_an_entry_ending_in_a_kept_block_scalar_leaves_its_value_
     assert result.ok, result.field_errors
     assert result.changes.files["user.yaml"] == users.replace("  comment: |+", "  disabled: true\n  comment: |+")
     assert statements(result) == ['ALTER USER "ANA" SET\nDISABLED = TRUE']  # the comment stays "note\n\n"
+
+
+def test_a_role_list_shared_through_an_alias_is_overridden_or_refused_by_name(tmp_path):
+    users = "ana:\n  email: a@example.com\n  business_roles: &roles [bi, ci]\nbo:\n  email: b@example.com\n  business_roles: *roles\n"
+    roles = "bi:\n  warehouse_usage: [wh]\nci:\n  warehouse_usage: [wh]\ndi:\n  warehouse_usage: [wh]\n"
+    base = snap(tmp_path / "c", {"warehouse.yaml": WH, "business_role.yaml": roles, "user.yaml": users})
+    grant = run("grant-role", {"name": "bo", "business_roles": ["di"]}, base)  # bo gets a list of its own
+    assert grant.changes.files["user.yaml"] == users.replace("  business_roles: *roles\n",
+                                                             "  business_roles:\n    - bi\n    - ci\n    - di\n")
+    assert statements(grant) == ['GRANT ROLE "DI__B_ROLE" TO ROLE "BO__U_ROLE"']
+    revoke = run("revoke-role", {"name": "bo", "business_roles": ["bi"]}, base)
+    assert revoke.changes.files["user.yaml"] == users.replace("  business_roles: *roles\n", "  business_roles:\n    - ci\n")
+    assert statements(revoke)[0] == 'REVOKE ROLE "BI__B_ROLE" FROM ROLE "BO__U_ROLE"'
+    # The entry that defines the anchor cannot change without changing bo: refused, saying why.
+    assert run("grant-role", {"name": "ana", "business_roles": ["di"]}, base).field_errors == {
+        "business_roles": "user.yaml: ANA defines an anchor that another entry uses (an alias): edit that entry too, by hand"}

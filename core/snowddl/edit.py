@@ -436,6 +436,21 @@ def _sequence(text: str, key: str, subkey: str) -> yaml.SequenceNode | None:
     return found
 
 
+def _own_flow_sequence(text: str, key: str, subkey: str):
+    """The list node of `subkey` as `_sequence` finds it; False when it is a flow list not written in
+    place as `[...]` (an alias of another entry's list, or one carrying an anchor), which a splice
+    cannot edit."""
+    seq = _sequence(text, key, subkey)
+    if seq is not None and seq.flow_style:
+        lines = text.splitlines(keepends=True)
+        if not text[_offset(lines, seq.start_mark):].startswith("["):
+            return False
+        entry = _find(text, key)
+        if entry is not None and not entry.start <= seq.start_mark.line < entry.end:
+            return False
+    return seq
+
+
 def _current(text: str, key: str) -> dict:
     try:
         data = read.load(text)
@@ -465,7 +480,9 @@ def add_list_items(text: str, key: str, subkey: str, items: list[str], comments:
     """Append items to a list of one entry, one line each (with an optional trailing comment).
     A flow list ([a, b]) stays a flow list, with the comment of its line kept."""
     comments = comments or {}
-    seq = _sequence(text, key, subkey)
+    seq = _own_flow_sequence(text, key, subkey)
+    if seq is False:  # an alias (*roles) or an anchored list (&roles [...]): the entry gets its own list
+        return set_fields(text, key, {subkey: list(_current(text, key).get(subkey) or []) + list(items)})
     if seq is not None and seq.flow_style:
         written = _flow_items(text, seq) + [_scalar(i) for i in items]
         new = _checked(text, _splice(text, seq.start_mark, seq.end_mark, "[" + ", ".join(written) + "]", "["), key)
@@ -517,7 +534,9 @@ def remove_list_items(text: str, key: str, subkey: str, items: list[str], drop_e
     wanted = {i.upper() for i in items}
     current = _current(text, key).get(subkey) or []
     remaining = [i for i in current if str(i).upper() not in wanted]
-    seq = _sequence(text, key, subkey)
+    seq = _own_flow_sequence(text, key, subkey)
+    if seq is False:  # an alias (*roles) or an anchored list (&roles [...]): the entry gets its own list
+        return set_fields(text, key, {subkey: remaining or (None if drop_empty else [])})
     if seq is not None and seq.flow_style and (remaining or not drop_empty):
         kept = [src for src, n in zip(_flow_items(text, seq), seq.value) if str(n.value).upper() not in wanted]
         return _checked(text, _splice(text, seq.start_mark, seq.end_mark, "[" + ", ".join(kept) + "]", "["), key)
