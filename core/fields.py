@@ -51,7 +51,16 @@ def email(field: str, value: object, required: bool = True) -> str | None:
         return None
     if len(text) > 254 or not _EMAIL.fullmatch(text):
         raise FieldError(field, "is not a valid email address (expected name@company.com).")
+    _no_placeholder(field, text)
     return text.lower()
+
+
+def _no_placeholder(field: str, text: str) -> None:
+    """Text a request writes into the config is data, never a reference: SnowDDL replaces every
+    `${{ name }}` in a config value with that placeholder's value (per environment, possibly secret),
+    which would then be deployed and shown in the preview's plan."""
+    if "${{" in text:
+        raise FieldError(field, "must not contain '${{': SnowDDL would read it as a placeholder of the configuration.")
 
 
 def free_text(field: str, value: object, *, required: bool = False, max_len: int = 200) -> str | None:
@@ -65,6 +74,7 @@ def free_text(field: str, value: object, *, required: bool = False, max_len: int
         raise FieldError(field, f"is longer than {max_len} characters.")
     if any(unicodedata.category(ch).startswith("C") for ch in text):
         raise FieldError(field, "must be a single line without control characters.")
+    _no_placeholder(field, text)
     return text
 
 

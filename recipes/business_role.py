@@ -67,9 +67,9 @@ def _lists(c: Collector, raw: dict, base: Snapshot, only_given: bool) -> dict[st
         if key.startswith("schema_"):
             out[key] = schema_patterns(c, key, raw.get(key), base)
         elif key == "warehouse_usage":
-            out[key] = names(c, key, raw.get(key), base.config.warehouses, "a warehouse")
+            out[key] = names(c, key, raw.get(key), base.config.warehouses, "a warehouse", base)
         else:
-            out[key] = names(c, key, raw.get(key), base.config.technical_roles, "a technical role")
+            out[key] = names(c, key, raw.get(key), base.config.technical_roles, "a technical role", base)
     return out
 
 
@@ -152,7 +152,7 @@ def parse_change(raw: dict[str, Any], base: Snapshot) -> BusinessRoleRequest:
     (`KEY_add`, `KEY_remove`). Either way the request keeps only the intent, against `base`: items
     to add that it lacks, items to remove that it has."""
     c = Collector()
-    name = existing(c, "name", raw.get("name"), base.config.business_roles, "a business role")
+    name = existing(c, "name", raw.get("name"), base.config.business_roles, "a business role", base)
     lists = _lists(c, raw, base, only_given=True)
     intent = {k: _lists(c, {key: raw[f"{key}{k}"] for key in LIST_KEYS if f"{key}{k}" in raw}, base, only_given=True)
               for k in (ADD, REMOVE)}

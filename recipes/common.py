@@ -141,13 +141,39 @@ def refuse_unknown(c: Collector, raw: dict, field_list: tuple[Field, ...]) -> No
         c.add(str(extra), "is not a field of this request.")
 
 
-def existing(c: Collector, field_name: str, value: Any, known: list[str], what: str) -> str | None:
-    """An identifier that must name an existing object."""
+# The root file each picker's objects come from, by the words its messages use.
+_FILE_KIND = {"a user": "user", "a business role": "business_role", "a technical role": "technical_role",
+              "a warehouse": "warehouse", "a resource monitor": "resource_monitor"}
+
+
+def existing(c: Collector, field_name: str, value: Any, known: list[str], what: str,
+             base: Snapshot | None = None) -> str | None:
+    """An identifier that must name an existing object. With `base`, a name that is written in its
+    file but that SnowDDL could not read (the file or the entry failed to parse) is refused with its error."""
     name = c.check(fields.identifier, field_name, value)
     if name and name not in (known if isinstance(known, (set, frozenset)) else _as_set(known)):
-        c.add(field_name, f"{name} is not {what} of this configuration.")
+        unread = _unread(base, _FILE_KIND.get(what), name) if base is not None else None
+        c.add(field_name, unread or f"{name} is not {what} of this configuration.")
         return None
     return name
+
+
+def _unread(base: Snapshot, kind: str | None, name: str) -> str | None:
+    """Why SnowDDL does not see `name` although its file defines it ("user.yaml:1: Cannot decrypt ..."):
+    the error of the whole file or of that entry; None when the file does not define it or reads fine."""
+    if kind is None:
+        return None
+    rel = base.file(kind)
+    errors = [e for e in base.config.validation.errors if e.file == rel and e.object in (None, name)]
+    if not errors or not base.text(rel):
+        return None
+    try:
+        if read.load_entry(base.text(rel), name) is None:
+            return None
+    except read.ReadError:
+        pass  # the tolerant reader fails too: SnowDDL's error says why
+    e = errors[0]
+    return f"{name} is in {rel}, but SnowDDL cannot read it ({rel}:{e.line or 1}: {e.message}); fix the file first."
 
 
 def _as_set(known) -> frozenset:
@@ -175,12 +201,13 @@ def new_name(c: Collector, field_name: str, value: Any, taken: list[str], what: 
     return name
 
 
-def names(c: Collector, field_name: str, value: Any, known: list[str], what: str) -> list[str]:
+def names(c: Collector, field_name: str, value: Any, known: list[str], what: str,
+          base: Snapshot | None = None) -> list[str]:
     """A list of identifiers naming existing objects, deduplicated, in the order given."""
     out: dict[str, None] = {}
     known_set = _as_set(known)
     for item in bounded_list(c, field_name, value):
-        name = existing(c, field_name, item, known_set, what)
+        name = existing(c, field_name, item, known_set, what, base)
         if name:
             out[name] = None
     return list(out)

@@ -91,7 +91,7 @@ def parse(raw: dict[str, Any], base: Snapshot) -> NewDatabaseRequest:
     retention = integer(c, "retention_time", raw.get("retention_time"), 0, 90)
     transient = boolean(c, "is_transient", raw.get("is_transient"))
     sandbox = boolean(c, "is_sandbox", raw.get("is_sandbox"))
-    warehouses = names(c, "warehouse_usage", raw.get("warehouse_usage"), cfg.warehouses, "a warehouse")
+    warehouses = names(c, "warehouse_usage", raw.get("warehouse_usage"), cfg.warehouses, "a warehouse", base)
     wh_size = size(c, "size", raw.get("size"), required=False)
     quota = integer(c, "credit_quota", raw.get("credit_quota"), 1, 1_000_000)
     if quota and not raw.get("size"):
@@ -170,7 +170,7 @@ def build(base: Snapshot, req: NewDatabaseRequest) -> ChangeSet:
     if req.warehouse:
         parts.append(f"warehouse {req.warehouse} ({credits_note(req.size)})"
                      + (f" with resource monitor {req.monitor} ({req.credit_quota} credits a month)" if req.monitor
-                        else ", **no resource monitor** (no monthly credit quota given)"))
+                        else ", no resource monitor (no monthly credit quota given)"))
     return ChangeSet(f"New database {req.name}", files, "Adds " + "; ".join(parts) + ".")
 
 

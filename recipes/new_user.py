@@ -65,7 +65,7 @@ def parse(raw: dict[str, Any], base: Snapshot) -> NewUserRequest:
     key = c.check(parse_public_key, "rsa_public_key", raw.get("rsa_public_key"))
     roles: list[str] = []
     for role in bounded_list(c, "business_roles", raw.get("business_roles")):
-        ident = existing(c, "business_roles", role, base.config.business_roles, "a business role")
+        ident = existing(c, "business_roles", role, base.config.business_roles, "a business role", base)
         if ident and ident not in roles:
             roles.append(ident)
     if not roles and not any(e.field == "business_roles" for e in c.errors):

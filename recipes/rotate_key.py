@@ -38,7 +38,7 @@ def _edit(base: Snapshot, field_name: str, name: str, values: dict) -> tuple[str
 
 def parse_rotate(raw: dict[str, Any], base: Snapshot) -> RotateRequest:
     c = Collector()
-    name = existing(c, "name", raw.get("name"), base.config.users, "a user")
+    name = existing(c, "name", raw.get("name"), base.config.users, "a user", base)
     key = c.check(parse_public_key, "rsa_public_key_2", raw.get("rsa_public_key_2"))
     if name and key:
         user = entry(base, base.file("user"), name) or {}
@@ -80,7 +80,7 @@ PROMOTE_FIELDS = (
 
 def parse_promote(raw: dict[str, Any], base: Snapshot) -> PromoteRequest:
     c = Collector()
-    name = existing(c, "name", raw.get("name"), base.config.users, "a user")
+    name = existing(c, "name", raw.get("name"), base.config.users, "a user", base)
     if name and not (entry(base, base.file("user"), name) or {}).get("rsa_public_key_2"):
         c.add("name", f"{name} has no rsa_public_key_2 to promote; add the new key first (rotate-key).")
     why = c.check(fields.justification, raw.get("justification"))

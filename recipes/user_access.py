@@ -15,7 +15,7 @@ USER_FILE = "user.yaml"  # the usual name; the recipes edit whichever file SnowD
 
 
 def _user(c: Collector, raw: dict, base: Snapshot) -> tuple[str | None, dict]:
-    name = existing(c, "name", raw.get("name"), base.config.users, "a user")
+    name = existing(c, "name", raw.get("name"), base.config.users, "a user", base)
     return name, (entry(base, base.file("user"), name) or {}) if name else {}
 
 
@@ -47,7 +47,7 @@ GRANT_FIELDS = (
 def parse_grant(raw: dict[str, Any], base: Snapshot) -> GrantRequest:
     c = Collector()
     name, user = _user(c, raw, base)
-    roles = names(c, "business_roles", raw.get("business_roles"), base.config.business_roles, "a business role")
+    roles = names(c, "business_roles", raw.get("business_roles"), base.config.business_roles, "a business role", base)
     if name and roles:
         has = set(_roles_of(user))
         already = [r for r in roles if r in has]
@@ -75,7 +75,7 @@ def build_grant(base: Snapshot, req: GrantRequest) -> ChangeSet:
         title=f"Grant {roles} to {req.name}" + (f" until {req.until}" if req.until else ""),
         files={rel: text},
         summary=f"Adds business role(s) {roles} to {req.name}"
-        + (f", time-bound until **{req.until}** (recorded next to the role; to be revoked after that day)." if req.until else ".")
+        + (f", time-bound until {req.until} (recorded next to the role; to be revoked after that day)." if req.until else ".")
         + duplicate_note(base, rel, req.name),
     )
 
@@ -113,7 +113,7 @@ REVOKE_FIELDS = (
 def parse_revoke(raw: dict[str, Any], base: Snapshot) -> RevokeRequest:
     c = Collector()
     name, user = _user(c, raw, base)
-    roles = names(c, "business_roles", raw.get("business_roles"), base.config.business_roles, "a business role")
+    roles = names(c, "business_roles", raw.get("business_roles"), base.config.business_roles, "a business role", base)
     if name and roles:
         missing = [r for r in roles if r not in _roles_of(user)]
         if missing:

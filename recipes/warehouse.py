@@ -58,7 +58,7 @@ def parse_new(raw: dict[str, Any], base: Snapshot) -> NewWarehouseRequest:
     lo, hi = _clusters(c, raw)
     monitor = None
     if raw.get("resource_monitor"):
-        monitor = existing(c, "resource_monitor", raw.get("resource_monitor"), base.config.resource_monitors, "a resource monitor")
+        monitor = existing(c, "resource_monitor", raw.get("resource_monitor"), base.config.resource_monitors, "a resource monitor", base)
     comment = c.check(fields.free_text, "comment", raw.get("comment"), max_len=300)
     why = c.check(fields.justification, raw.get("justification"))
     refuse_unknown(c, raw, NEW_FIELDS)
@@ -82,7 +82,7 @@ def build_new(base: Snapshot, req: NewWarehouseRequest) -> ChangeSet:
     return ChangeSet(f"New warehouse {req.name}", {rel: text},
                      f"Adds warehouse {req.name}: {credits_note(req.size)}, auto-suspend after {req.auto_suspend} s"
                      + (f", up to {most} credits/hour with {req.max_cluster_count} clusters" if (req.max_cluster_count or 1) > 1 else "")
-                     + (f", budget {req.resource_monitor}" if req.resource_monitor else ", **no resource monitor**") + ".")
+                     + (f", budget {req.resource_monitor}" if req.resource_monitor else ", no resource monitor") + ".")
 
 
 def _new_to_dict(req: NewWarehouseRequest) -> dict:
@@ -128,7 +128,7 @@ def current(base: Snapshot, name: str) -> dict:
 
 def parse_change(raw: dict[str, Any], base: Snapshot) -> ChangeWarehouseRequest:
     c = Collector()
-    name = existing(c, "name", raw.get("name"), base.config.warehouses, "a warehouse")
+    name = existing(c, "name", raw.get("name"), base.config.warehouses, "a warehouse", base)
     new_size = size(c, "size", raw.get("size"), required=False)
     suspend = integer(c, "auto_suspend", raw.get("auto_suspend"), 60, MAX_AUTO_SUSPEND)
     monitor = None

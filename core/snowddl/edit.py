@@ -193,13 +193,29 @@ def add_entry(text: str, key: str, value: dict) -> str:
     found = entries(text)
     if any(e.key.upper() == key.upper() for e in found):
         raise EditError(f"{key} already exists")
+    root = _compose(text) if text.lstrip().startswith(("{", "---")) else None
+    if isinstance(root, yaml.MappingNode) and root.flow_style and root.value:
+        # The whole file is one flow mapping ({a: {...}, b: {...}}): the entry joins it, in flow style.
+        last_key, last_value = root.value[-1]
+        at = last_value.end_mark.index
+        sep = ", " if last_key.start_mark.line == root.start_mark.line else ",\n" + " " * last_key.start_mark.column
+        return text[:at] + f"{sep}{_scalar(key)}: {_flow_value(value, sort_keys=False)}" + text[at:]
     rendered = render_entry(key, value, like=text)
     if not text.strip() or text.strip() in ("{}",):
         return rendered if not text.strip() else text.replace("{}", "").rstrip("\n") + "\n" + rendered
-    out = text
-    if _blank_between(text, found) and not out.endswith("\n\n"):
-        out += "\n"
-    return out + rendered
+    # A document end marker ("...") closes the mapping: the new entry goes before it.
+    end = re.search(r"^\.\.\.[ \t]*(#.*)?\n(?:[ \t]*(#.*)?\n)*\Z", text, re.M)
+    out, tail = (text[:end.start()], text[end.start():]) if end else (text, "")
+    blank = _blank_between(text, found) and not out.endswith("\n\n")
+    if blank and _KEEP_CHOMPING.search(text):
+        # A block scalar kept with its trailing newlines (`|+`) would take the blank line as its own.
+        before = read.load(text)
+        if {k: v for k, v in read.load(out + "\n" + rendered + tail).items() if k != key} != before:
+            blank = False
+    return out + ("\n" if blank else "") + rendered + tail
+
+
+_KEEP_CHOMPING = re.compile(r"[|>][1-9]?\+[ \t]*(#.*)?$", re.M)
 
 
 @_file_style(local=True)
@@ -303,7 +319,22 @@ def _splice(text: str, start_mark, end_mark, new: str, expect: str | None = None
 
 @_file_style(local=True)
 def set_fields(text: str, key: str, values: dict) -> str:
-    """Set (or with None, remove) keys of one entry; the other lines of the file stay byte-identical."""
+    """Set (or with None, remove) keys of one entry; the other lines of the file stay byte-identical.
+    A key the entry also gets through a YAML merge key (`<<: *defaults`) would come back from there if
+    only its own copy went, and SnowDDL refuses empty lists (`business_roles: []`): removing it is
+    refused (EditError) instead of silently changing nothing."""
+    out = _set_fields(text, key, values)
+    removed = [k for k, v in values.items() if v is None]
+    if not removed or "<<" not in text:  # no merge key: a removed key is gone
+        return out
+    inherited = [k for k in removed if k in _current(out, key)]
+    if inherited:
+        raise EditError(f"{key} gets {', '.join(inherited)} through a YAML merge key (<<) that other entries share: "
+                        "it cannot be removed from this entry alone; edit the file by hand")
+    return out
+
+
+def _set_fields(text: str, key: str, values: dict) -> str:
     import copy
 
     entry, mapping = _entry_mapping(text, key)
@@ -338,15 +369,19 @@ def set_fields(text: str, key: str, values: dict) -> str:
         elif value is not None:
             appended += _render_field(subkey, value, indent, text)
     if appended:
-        edits.append((entry.end, entry.end, appended))
+        at = entry.end
+        last = mapping.value[-1][0] if mapping.value else None
+        if last is not None and _KEEP_CHOMPING.search(lines[last.start_mark.line]):
+            at = last.start_mark.line  # a kept block scalar (|+) owns the blank lines after it: add above it
+        edits.append((at, at, appended))
     for start, end, new in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
         lines[start:end] = [new] if new else []
     return _checked(text, "".join(lines), key)
 
 
-def _flow_value(value) -> str:
+def _flow_value(value, sort_keys: bool = True) -> str:
     return yaml.dump(value, Dumper=yaml.SafeDumper, default_flow_style=True, allow_unicode=True,
-                     width=math.inf).removesuffix("...\n").strip()
+                     width=math.inf, sort_keys=sort_keys).removesuffix("...\n").strip()
 
 
 def _set_flow_fields(text: str, key: str, values: dict) -> str:
@@ -401,6 +436,21 @@ def _sequence(text: str, key: str, subkey: str) -> yaml.SequenceNode | None:
     return found
 
 
+def _own_flow_sequence(text: str, key: str, subkey: str):
+    """The list node of `subkey` as `_sequence` finds it; False when it is a flow list not written in
+    place as `[...]` (an alias of another entry's list, or one carrying an anchor), which a splice
+    cannot edit."""
+    seq = _sequence(text, key, subkey)
+    if seq is not None and seq.flow_style:
+        lines = text.splitlines(keepends=True)
+        if not text[_offset(lines, seq.start_mark):].startswith("["):
+            return False
+        entry = _find(text, key)
+        if entry is not None and not entry.start <= seq.start_mark.line < entry.end:
+            return False
+    return seq
+
+
 def _current(text: str, key: str) -> dict:
     try:
         data = read.load(text)
@@ -430,7 +480,9 @@ def add_list_items(text: str, key: str, subkey: str, items: list[str], comments:
     """Append items to a list of one entry, one line each (with an optional trailing comment).
     A flow list ([a, b]) stays a flow list, with the comment of its line kept."""
     comments = comments or {}
-    seq = _sequence(text, key, subkey)
+    seq = _own_flow_sequence(text, key, subkey)
+    if seq is False:  # an alias (*roles) or an anchored list (&roles [...]): the entry gets its own list
+        return set_fields(text, key, {subkey: list(_current(text, key).get(subkey) or []) + list(items)})
     if seq is not None and seq.flow_style:
         written = _flow_items(text, seq) + [_scalar(i) for i in items]
         new = _checked(text, _splice(text, seq.start_mark, seq.end_mark, "[" + ", ".join(written) + "]", "["), key)
@@ -447,7 +499,10 @@ def add_list_items(text: str, key: str, subkey: str, items: list[str], comments:
     _, seq = _block_sequence(text, key, subkey)
     if seq is None:  # absent or empty: write the whole list
         current = _current(text, key).get(subkey) or []
-        new = text if not current else set_fields(text, key, {subkey: None})
+        _, own = _entry_mapping(text, key)
+        written_here = own is not None and any(str(k.value) == subkey for k, _ in own.value)
+        # A list the entry only gets through a merge key (<<) is overridden here, not removed first.
+        new = set_fields(text, key, {subkey: None}) if current and written_here else text
         new = set_fields(new, key, {subkey: list(current) + list(items)})
         if comments:  # now a block list: add the comments on the new items' lines
             return _comment_items(new, key, subkey, comments)
@@ -479,7 +534,9 @@ def remove_list_items(text: str, key: str, subkey: str, items: list[str], drop_e
     wanted = {i.upper() for i in items}
     current = _current(text, key).get(subkey) or []
     remaining = [i for i in current if str(i).upper() not in wanted]
-    seq = _sequence(text, key, subkey)
+    seq = _own_flow_sequence(text, key, subkey)
+    if seq is False:  # an alias (*roles) or an anchored list (&roles [...]): the entry gets its own list
+        return set_fields(text, key, {subkey: remaining or (None if drop_empty else [])})
     if seq is not None and seq.flow_style and (remaining or not drop_empty):
         kept = [src for src, n in zip(_flow_items(text, seq), seq.value) if str(n.value).upper() not in wanted]
         return _checked(text, _splice(text, seq.start_mark, seq.end_mark, "[" + ", ".join(kept) + "]", "["), key)

@@ -182,7 +182,13 @@ def _parser_problem(root: Path, lines: _LineIndex, key: str, exc: Exception) -> 
         obj = str(keys[0]).upper() if keys and rel.count("/") == 0 else None
         where = ".".join(str(k) for k in keys) or "(file)"
         return Problem(rel, lines.line(rel, keys), obj, "schema", f"{where}: {exc.message}")
-    return Problem(rel, lines.line(rel, [entity] if entity else []), entity.upper() or None, "parse", str(exc))
+    return Problem(rel, lines.line(rel, [entity] if entity else []), entity.upper() or None, "parse", _unrooted(root, str(exc)))
+
+
+def _unrooted(root: Path, message: str) -> str:
+    """SnowDDL's message with the config folder's own path left out ("File [view/v.sql] ..."): results
+    are shown to requesters and written into change requests, which must not carry the server's paths."""
+    return message.replace(f"{root}{os.sep}", "").replace(str(root), ".")
 
 
 class _Scanner(DirectoryScanner):
@@ -773,7 +779,7 @@ def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict
         if trace is None:
             scanner = _Scanner(root, overlay)
     except Exception as exc:  # e.g. two folders whose names differ only in case
-        validation.errors.append(Problem(None, None, None, "structure", f"SnowDDL cannot read this folder: {exc}"))
+        validation.errors.append(Problem(None, None, None, "structure", f"SnowDDL cannot read this folder: {_unrooted(root, str(exc))}"))
         loaded.snowddl = None
         return loaded
     for folder, message in scanner.rejected:
@@ -821,12 +827,12 @@ def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict
                 for rel in loaded.custom:
                     error = _run_custom(root / rel, config)
                     if error is not None:
-                        validation.errors.append(Problem(rel, None, None, "programmatic", error))
+                        validation.errors.append(Problem(rel, None, None, "programmatic", _unrooted(root, error)))
                 loaded.custom_ran = True
         except _NotReusable:
             return load_config(path, env_prefix, placeholder_values, overlay)
         except Exception as exc:
-            validation.errors.append(Problem(None, None, None, "structure", f"SnowDDL stopped reading this folder: {exc}"))
+            validation.errors.append(Problem(None, None, None, "structure", f"SnowDDL stopped reading this folder: {_unrooted(root, str(exc))}"))
             loaded.snowddl = None
             return loaded
 
@@ -859,7 +865,7 @@ def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict
             continue
         blueprints = validator_cls(config).get_blueprints() if check.errors else {}
         for name, exc in check.errors.items():
-            message = str(exc)
+            message = _unrooted(root, str(exc))
             bp = blueprints.get(name)
             if bp is not None:
                 rel, line, obj = _object_place(scanner, root, lines, bp, env_prefix, message)
