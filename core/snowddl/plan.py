@@ -19,7 +19,7 @@ import os
 import re
 import threading
 from concurrent.futures import Future
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Iterable
 
 from snowddl.blueprint import ObjectType
@@ -455,6 +455,12 @@ class Baseline:
             ]
         return state
 
+    _DERIVED_FIELDS = ("blueprints", "derived", "config")
+
+    def rows(self) -> dict[str, list | dict]:
+        """The SHOW / DESC rows this baseline answers with (field -> rows), JSON-compatible."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in self._DERIVED_FIELDS}
+
     def _imported(self, database: str) -> list[dict]:
         """SHOW GRANTS ON DATABASE <share>: SnowDDL reads a share role's IMPORTED PRIVILEGES as USAGE here."""
         return [{"privilege": "USAGE", "granted_to": "ROLE", "grantee_name": role}
@@ -648,7 +654,18 @@ def _skip_unchanged(resolver, base_blueprints: dict) -> None:
             return ResolveResult.NOCHANGE
         return compare(bp, row)
 
-    resolver.compare_object = compare_object
+    skipped = resolver._is_skipped
+
+    def is_skipped():
+        # SnowDDL skips a resolver with no blueprints at all (nothing dropped either): asked of every
+        # blueprint, not of the changed ones only
+        resolver.get_blueprints = blueprints
+        try:
+            return skipped()
+        finally:
+            resolver.get_blueprints = get_blueprints
+
+    resolver.compare_object, resolver._is_skipped = compare_object, is_skipped
     resolver.get_blueprints, resolver.get_existing_objects = get_blueprints, get_existing_objects
 
     if hasattr(resolver, "get_existing_role_grants"):
