@@ -406,8 +406,15 @@ class Baseline:
                 "retention_time": str(bp.retention_time if bp.retention_time is not None else 1),
             })
             state.schema_params[f"{db}.{schema}"] = _object_params(bp, "SCHEMA")
+        old_roles = {row["name"]: row for row in previous.roles} if previous is not None else {}
         for resolver_cls in _ROLE_RESOLVERS:
-            for bp in state.blueprints[resolver_cls.__name__].values():
+            kept = previous.blueprints.get(resolver_cls.__name__, {}) if previous is not None else {}
+            for name, bp in state.blueprints[resolver_cls.__name__].items():
+                if kept.get(name) is bp and name in old_roles:  # the previous baseline's very role: its rows
+                    state.roles.append(old_roles[name])
+                    state.role_grants[name] = previous.role_grants[name]
+                    state.role_future_grants[name] = previous.role_future_grants[name]
+                    continue
                 name = str(bp.full_name)
                 state.roles.append({"name": name, "owner": None, "comment": getattr(bp, "comment", None) or ""})
                 grants = [{"privilege": g.privilege, "granted_on": g.on.name, "name": str(g.name)} for g in bp.grants]
@@ -601,6 +608,16 @@ def _derivations(resolver):
         names = _DERIVERS[type(resolver)] = [n for n in dir(type(resolver)) if _DERIVATION.match(n)]
     config, hit_cache = resolver.config, {}
     label = type(resolver).__name__
+    engine = resolver.engine
+    if getattr(engine, "derivations_fresh", None) is None:
+        engine.derivations_fresh = {id(bp) for objs in (changed or {}).values() for bp in objs}
+    fresh = engine.derivations_fresh
+
+    def same_source(old, source, name) -> bool:
+        # the memo's source was the previous config's blueprint of that name; the current one of that
+        # name that changes_since did not list as changed is equal to it (no need to compare again)
+        return old is source or (id(source) not in fresh and config.blueprints.get(type(source), {}).get(name) is source)
+
     for name in names:
         derive = getattr(resolver, name)
 
@@ -609,7 +626,7 @@ def _derivations(resolver):
                 return _derive(source, *args)
             key = (label, _name, str(source.full_name))
             hit = memo.get(key)
-            if (hit is not None and changed is not None and (hit[0] is source or hit[0] == source)
+            if (hit is not None and changed is not None and same_source(hit[0], source, key[2])
                     and not any(lookup_affected(changed, hit_cache, lookup) for lookup in hit[1])):
                 out[key] = hit
                 return hit[2]
