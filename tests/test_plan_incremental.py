@@ -130,3 +130,91 @@ def test_a_changed_schema_rederives_only_the_roles_that_look_it_up(tmp_path):
     assert plan.statements == []
     plan = plan_offline(baseline, head.snowddl)
     assert [(s.action, s.object_type, s.object) for s in plan.statements] == [("ALTER", "SCHEMA", "DB_001.SCH_1")]
+
+
+# -- the baseline kept between processes ---------------------------------------------------------------
+
+def _tree(tmp_path):
+    return generate(tmp_path / "config", users=20, business_roles=10, technical_roles=5, warehouses=3, databases=13,
+                    schemas=5)
+
+
+def test_a_kept_baseline_reads_back_as_the_same_baseline_and_plans_the_same(tmp_path):
+    from core.snowddl import baseline_cache
+
+    tree = _tree(tmp_path)
+    loaded = load_config(tree)
+    built = Baseline.from_config(loaded.snowddl)
+    path = baseline_cache.write(tmp_path / "cache", "a1b2c3d", built)
+    assert path is not None and path.name == "a1b2c3d.json"
+    back = baseline_cache.read(tmp_path / "cache", "a1b2c3d", loaded.snowddl)
+    kept = {key for key in built.derived if key[0] in baseline_cache.KEPT}
+    assert kept and set(back.derived) == kept
+    assert all(back.derived[key][2] == built.derived[key][2] for key in kept)  # the same roles, grants and all
+    again = Baseline.from_config(loaded.snowddl, previous=back)
+    assert again.rows() == built.rows()
+    assert all(again.derived[key][2] is back.derived[key][2] for key in kept)  # read, not derived again
+    users = (tree / "user.yaml").read_text() + "\nNEW_ONE:\n  type: PERSON\n  business_roles:\n    - ROLE_0001\n"
+    head = load_config(tree, overlay={"user.yaml": users})
+    assert _statements(plan_offline(again, head.snowddl)) == _statements(plan_offline(built, head.snowddl))
+    assert [(s.action, s.object) for s in plan_offline(again, head.snowddl).statements] == [
+        ("CREATE", "NEW_ONE__U_ROLE"), ("GRANT", "NEW_ONE__U_ROLE"), ("GRANT", "NEW_ONE__U_ROLE"),
+        ("CREATE", "NEW_ONE"), ("GRANT", "NEW_ONE")]
+
+
+def test_a_kept_baseline_that_does_not_match_is_not_used(tmp_path):
+    import json
+
+    from core.snowddl import baseline_cache
+
+    tree = _tree(tmp_path)
+    loaded = load_config(tree)
+    cache = tmp_path / "cache"
+    path = baseline_cache.write(cache, "a1b2c3d", Baseline.from_config(loaded.snowddl))
+    good = json.loads(path.read_text())
+    assert baseline_cache.read(cache, "a1b2c3e", loaded.snowddl) is None  # another commit: no file
+    assert baseline_cache.read(cache, "not a sha", loaded.snowddl) is None
+    bad = {
+        "format": dict(good, format=99),
+        "snowddl version": dict(good, snowddl="0.0.1"),
+        "commit": dict(good, commit="ffffff0"),
+        "env prefix": dict(good, env_prefix="DEV__"),
+        "a source not in the config": dict(good, derived=[[*good["derived"][0][:2], "NO_SUCH_ROLE",
+                                                            *good["derived"][0][3:]]]),
+        "a class that is not SnowDDL's": dict(good, table=[{"$m": "Path", "v": {}}] + good["table"][1:]),
+        "a reference forward": dict(good, table=[{"$t": [{"$r": 5}]}] + good["table"][1:]),
+    }
+    for label, body in bad.items():
+        path.write_text(json.dumps(body))
+        assert baseline_cache.read(cache, "a1b2c3d", loaded.snowddl) is None, label
+    path.write_text(json.dumps(good)[:1000])  # cut short
+    assert baseline_cache.read(cache, "a1b2c3d", loaded.snowddl) is None
+    path.write_text(json.dumps(good))
+    assert baseline_cache.read(cache, "a1b2c3d", loaded.snowddl) is not None
+
+
+def test_a_snapshot_keeps_its_baseline_and_derives_the_next_commits_from_it(tmp_path, monkeypatch):
+    from core.snowddl import baseline_cache, snapshot
+
+    tree = _tree(tmp_path)
+    cache = tmp_path / "cache"
+    written = []
+    monkeypatch.setattr(baseline_cache, "write_later", lambda *a: written.append(baseline_cache.write(*a)))
+    monkeypatch.setattr(snapshot, "_last_baseline", [])
+    first = Snapshot(tree, "a1b2c3d", load_config(tree), cache=cache)
+    built = first.baseline()
+    assert written == [baseline_cache.path_for(cache, "a1b2c3d", "")]
+    # the next base commit differs by one file: derived from the last baseline, equal to one from scratch
+    users = (tree / "user.yaml").read_text() + "\nNEW_ONE:\n  type: PERSON\n  business_roles:\n    - ROLE_0001\n"
+    second = Snapshot(tree, "b1b2c3d", load_config(tree, overlay={"user.yaml": users}), cache=cache)
+    derived = second.baseline()
+    assert derived.rows() == Baseline.from_config(second.config.snowddl).rows()
+    same = ("BusinessRoleResolver", "transform_blueprint", "ROLE_0001__B_ROLE")
+    assert derived.derived[same][2] is built.derived[same][2]
+    # a new process (nothing built yet) reads the commit's kept baseline instead of deriving its roles
+    monkeypatch.setattr(snapshot, "_last_baseline", [])
+    restarted = Snapshot(tree, "a1b2c3d", load_config(tree), cache=cache)
+    calls = []
+    monkeypatch.setattr(baseline_cache, "read", lambda *a, _read=baseline_cache.read: calls.append(1) or _read(*a))
+    assert restarted.baseline().rows() == built.rows() and calls == [1]
+    assert len(written) == 2  # the restarted process found its file: nothing written again

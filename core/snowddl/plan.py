@@ -628,7 +628,7 @@ def _derivations(resolver):
             hit = memo.get(key)
             if (hit is not None and changed is not None and same_source(hit[0], source, key[2])
                     and not any(lookup_affected(changed, hit_cache, lookup) for lookup in hit[1])):
-                out[key] = hit
+                out[key] = (source, hit[1], hit[2])
                 return hit[2]
             seen: list = [[]]
             _traced_lookups(config, seen)
