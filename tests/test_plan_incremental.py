@@ -112,6 +112,16 @@ def test_incremental_plan_equals_full_plan_on_shared_cases(root):
     _check_config(root)  # invalid configs have no plan to compare
 
 
+@pytest.mark.parametrize("case", sorted({p.parent for p in _cases()}), ids=lambda p: p.name)
+def test_incremental_plan_equals_full_plan_between_a_cases_configs(case):
+    loaded = [c for c in (load_config(p) for p in _cases() if p.parent == case) if c.snowddl and c.validation.valid]
+    for base in loaded:
+        baseline = Baseline.from_config(base.snowddl)
+        for head in loaded:
+            assert (_statements(plan_offline(baseline, head.snowddl))
+                    == _statements(plan_offline(baseline, head.snowddl, skip_unchanged=False))), (base.path, head.path)
+
+
 def test_a_changed_schema_rederives_only_the_roles_that_look_it_up(tmp_path):
     tree = generate(tmp_path / "config", users=20, business_roles=10, technical_roles=5, warehouses=3, databases=13,
                     schemas=5)
