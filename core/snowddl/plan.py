@@ -485,7 +485,8 @@ class Baseline:
         def like(rows):
             m = re.search(r" LIKE '((?:[^']|'')*)'", sql)
             pattern = _like(m.group(1)) if m else None
-            return [r for r in owned(rows) if pattern is None or pattern.match(r["name"])]
+            hidden = getattr(engine, "set_aside", None) or ()  # unchanged objects the plan sets aside
+            return owned([r for r in rows if r["name"] not in hidden and (pattern is None or pattern.match(r["name"]))])
 
         if sql.startswith("SELECT CURRENT_ACCOUNT()"):
             return [{
@@ -664,7 +665,12 @@ def _skip_unchanged(resolver, base_blueprints: dict) -> None:
         return {name: bp for name, bp in bps.items() if name not in unchanged}
 
     def get_existing_objects():
-        return {name: row for name, row in existing_objects().items() if name not in unchanged}
+        # the baseline answers SHOW ... LIKE without the unchanged objects' rows (nothing to read for them)
+        resolver.engine.set_aside = unchanged
+        try:
+            return {name: row for name, row in existing_objects().items() if name not in unchanged}
+        finally:
+            resolver.engine.set_aside = None
 
     def compare_object(bp, row):
         if same(str(bp.full_name), bp):
