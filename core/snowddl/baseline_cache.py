@@ -184,7 +184,7 @@ def write_later(cache: Path, sha: str, baseline) -> threading.Thread:
 def read(cache: Path, sha: str, config: SnowDDLConfig):
     """The baseline kept for commit `sha` (whose config is `config`), or None if there is none or it
     does not match (format, SnowDDL version, commit, env prefix, a source blueprint missing)."""
-    from core.snowddl.plan import Baseline
+    from core.snowddl.plan import Baseline, Lookups
 
     try:
         path = path_for(cache, sha, config.env_prefix)
@@ -198,7 +198,7 @@ def read(cache: Path, sha: str, config: SnowDDLConfig):
             source = config.blueprints.get(_cls(source_type, BaseModel), {}).get(name)
             if source is None:
                 raise _Unusable(f"{source_type} {name} is not in the config")
-            looked = [(_cls(cls, BaseModel), None if p is None else ident_pattern(str(p))) for cls, p in lookups]
+            looked = Lookups((_cls(cls, BaseModel), None if p is None else ident_pattern(str(p))) for cls, p in lookups)
             derived[(str(resolver), str(method), str(name))] = (source, looked, dec(result))
     except (OSError, ValueError, TypeError, KeyError, _Unusable):
         return None

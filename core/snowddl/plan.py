@@ -590,6 +590,16 @@ def changes_since(baseline: "Baseline | None", config: SnowDDLConfig) -> dict | 
     return _changed_blueprints(config, before, equal=True)
 
 
+class Lookups(tuple):
+    """The look-ups one derivation made, (blueprint type, pattern or None for the whole type), and the
+    set of their types (`types`), so a derivation that looked up no changed type is reused at once."""
+
+    def __new__(cls, lookups):
+        self = super().__new__(cls, lookups)
+        self.types = frozenset(t for t, _ in self)
+        return self
+
+
 _DERIVATION = re.compile(r"(?:transform_blueprint|get_blueprint_\w+)\Z")
 _DERIVERS: dict[type, list[str]] = {}
 
@@ -628,7 +638,8 @@ def _derivations(resolver):
             key = (label, _name, str(source.full_name))
             hit = memo.get(key)
             if (hit is not None and changed is not None and same_source(hit[0], source, key[2])
-                    and not any(lookup_affected(changed, hit_cache, lookup) for lookup in hit[1])):
+                    and (hit[1].types.isdisjoint(changed)
+                         or not any(lookup_affected(changed, hit_cache, lookup) for lookup in hit[1]))):
                 out[key] = (source, hit[1], hit[2])
                 return hit[2]
             seen: list = [[]]
@@ -637,7 +648,7 @@ def _derivations(resolver):
                 result = _derive(source)
             finally:
                 _untrace(config)
-            out[key] = (source, seen[0], result)
+            out[key] = (source, Lookups(seen[0]), result)
             return result
 
         setattr(resolver, name, derived)
