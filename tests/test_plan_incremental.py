@@ -184,6 +184,10 @@ def test_a_kept_baseline_that_does_not_match_is_not_used(tmp_path):
     good = json.loads(path.read_text())
     assert baseline_cache.read(cache, "a1b2c3e", loaded.snowddl) is None  # another commit: no file
     assert baseline_cache.read(cache, "not a sha", loaded.snowddl) is None
+    # each env prefix has its own file (DEV__ and DEV_ are different prefixes)
+    assert len({baseline_cache.path_for(cache, "a1b2c3d", p) for p in ("", "DEV__", "DEV_", "DEV$")}) == 4
+    with pytest.raises(ValueError):
+        baseline_cache.path_for(cache, "a1b2c3d", "../x")
     bad = {
         "format": dict(good, format=99),
         "snowddl version": dict(good, snowddl="0.0.1"),

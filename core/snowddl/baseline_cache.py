@@ -1,6 +1,6 @@
 """A commit's baseline kept between processes: the roles SnowDDL's resolvers derived from its config.
 
-One JSON file per commit and env prefix in the workspace cache (`<cache>/baselines/<sha>[-<prefix>].json`),
+One JSON file per commit and env prefix in the workspace cache (`<cache>/baselines/<sha>[-<env prefix>].json`),
 written atomically. No pickle: only SnowDDL's own blueprint, grant, identifier and enum classes are
 rebuilt, by class name, from plain values; anything else in a file makes it unusable. A file is used
 only if its format, SnowDDL version, commit and env prefix match and every source blueprint it names
@@ -142,7 +142,9 @@ def path_for(cache: Path, sha: str, env_prefix: str) -> Path:
     """Where the baseline of commit `sha` is kept (`sha` must be a hex commit id)."""
     if not re.fullmatch(r"[0-9a-f]{7,64}", sha or ""):
         raise ValueError(f"not a commit id: {sha!r}")
-    tag = f"-{env_prefix.rstrip('_$')}" if env_prefix else ""
+    if not re.fullmatch(r"[A-Za-z0-9_$]*", env_prefix or ""):
+        raise ValueError(f"not an env prefix: {env_prefix!r}")
+    tag = f"-{env_prefix}" if env_prefix else ""
     return Path(cache) / "baselines" / f"{sha}{tag}.json"
 
 
@@ -200,6 +202,6 @@ def read(cache: Path, sha: str, config: SnowDDLConfig):
                 raise _Unusable(f"{source_type} {name} is not in the config")
             looked = Lookups((_cls(cls, BaseModel), None if p is None else ident_pattern(str(p))) for cls, p in lookups)
             derived[(str(resolver), str(method), str(name))] = (source, looked, dec(result))
-    except (OSError, ValueError, TypeError, KeyError, _Unusable):
-        return None
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError, _Unusable):
+        return None  # no file, or not one this version wrote for this commit: built again
     return Baseline(derived=derived, config=config)
