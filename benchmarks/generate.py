@@ -90,12 +90,23 @@ def generate(out: str | Path, users: int = 5000, business_roles: int = 1000, tec
     return out
 
 
+def scaled(scale: float) -> dict:
+    """generate()'s counts for an account `scale` times the 5,000-users tree (0.2: 1,000 users, 4: 20,000):
+    users, roles, warehouses and databases all grow together; five schemas per database."""
+    return {"users": round(5000 * scale), "business_roles": round(1000 * scale), "technical_roles": round(500 * scale),
+            "warehouses": round(200 * scale), "databases": max(13, round(200 * scale))}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out")
-    parser.add_argument("--users", type=int, default=5000)
+    parser.add_argument("--users", type=int, default=None, help="number of users (default 5,000; the rest as --scale)")
+    parser.add_argument("--scale", type=float, default=1.0, help="every count times F (0.2: 1,000 users, 4: 20,000)")
     args = parser.parse_args()
-    out = generate(args.out, users=args.users)
+    counts = scaled(args.scale)
+    if args.users is not None:
+        counts["users"] = args.users
+    out = generate(args.out, **counts)
     files = [p for p in out.rglob("*.yaml")]
     print(f"{out}: {len(files)} files, {sum(p.stat().st_size for p in files) / 1e6:.1f} MB")
 

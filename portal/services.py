@@ -25,12 +25,12 @@ class Services:
     def snapshot(self, sha: str | None = None) -> Snapshot:
         """The config at `sha` (default: the base branch's head), parsed once per commit."""
         sha = sha or self.changes.base_head()
-        return snapshot_at(self.changes.config_at(sha), sha, self.settings.env_prefix)
+        return snapshot_at(self.changes.config_at(sha), sha, self.settings.env_prefix, self.workspace.cache_dir)
 
     def plan(self, base_sha: str, head_sha: str):
         """The offline SnowDDL plan from one commit's config to another's, cached per pair of commits."""
         return plan_between_commits(self.changes.config_at(base_sha), base_sha, self.changes.config_at(head_sha), head_sha,
-                                    self.settings.env_prefix)
+                                    self.settings.env_prefix, self.workspace.cache_dir)
 
     def sync_demo_account(self, generate: bool = False, query_rows: int | None = None) -> list[str]:
         """Demo mode: the Snowflake stand-in follows the deployed config (the base branch's head). With

@@ -516,17 +516,36 @@ def _validate(config: SnowDDLConfig, trace: _Trace | None) -> list[_Check]:
     return checks
 
 
-def _changed_blueprints(config: SnowDDLConfig, before: SnowDDLConfig) -> dict:
-    """Type -> the blueprints (old and new) that are not the very same object under the same name."""
+def _changed_blueprints(config: SnowDDLConfig, before: SnowDDLConfig, equal: bool = False) -> dict:
+    """Type -> the blueprints (old and new) that are not the very same object under the same name
+    (equal=True: not the same object and not equal, for configs loaded apart)."""
     changed = {}
     for cls in set(config.blueprints) | set(before.blueprints):
         now, then = config.blueprints.get(cls, {}), before.blueprints.get(cls, {})
         if len(now) == len(then) and all(a == b and x is y for (a, x), (b, y) in zip(now.items(), then.items())):
             continue
-        objs = [bp for name, bp in now.items() if then.get(name) is not bp]
-        objs += [bp for name, bp in then.items() if now.get(name) is not bp]
+
+        def differs(bp, other) -> bool:
+            return other is not bp and (not equal or other is None or other != bp)
+
+        objs = [bp for name, bp in now.items() if differs(bp, then.get(name))]
+        objs += [bp for name, bp in then.items() if differs(bp, now.get(name))]
         changed[cls] = objs
     return changed
+
+
+def lookup_affected(changed: dict, hit: dict, lookup) -> bool:
+    """Whether a recorded lookup (type, pattern or None for the whole type) would now find something
+    else: its type changed (whole), or a changed blueprint matches its pattern. `hit` caches patterns."""
+    cls, pattern = lookup
+    if cls not in changed:
+        return False
+    if pattern is None:
+        return True
+    key = (cls, id(pattern))
+    if key not in hit:
+        hit[key] = any(pattern.is_match_ident(bp.full_name) for bp in changed[cls])
+    return hit[key]
 
 
 def _traced_lookups(config: SnowDDLConfig, seen: list):
@@ -586,15 +605,7 @@ def _recheck(config: SnowDDLConfig, before: SnowDDLConfig, validator_cls, old: _
     hit: dict = {}
 
     def affected(lookup) -> bool:
-        cls, pattern = lookup
-        if cls not in changed:
-            return False
-        if pattern is None:
-            return True
-        key = (cls, id(pattern))
-        if key not in hit:
-            hit[key] = any(pattern.is_match_ident(bp.full_name) for bp in changed[cls])
-        return hit[key]
+        return lookup_affected(changed, hit, lookup)
 
     try:
         for full_name, bp in validator.get_blueprints().items():

@@ -19,7 +19,7 @@ import os
 import re
 import threading
 from concurrent.futures import Future
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Iterable
 
 from snowddl.blueprint import ObjectType
@@ -50,6 +50,7 @@ from snowddl.resolver import (
 from snowddl.settings import SnowDDLSettings
 
 from core.plaintext import fenced, md_escape
+from core.snowddl.load import _changed_blueprints, _traced_lookups, _untrace, lookup_affected
 
 # The resolvers the offline plan runs, in SnowDDL's own order.
 OFFLINE_RESOLVERS = [
@@ -346,17 +347,25 @@ class Baseline:
     policy_refs: dict[str, list[dict]] = field(default_factory=dict)
     # Each resolver's blueprints of the base config (resolver class name -> full name -> blueprint).
     blueprints: dict[str, dict] = field(default_factory=dict, repr=False)
-    # id(user blueprint) -> (that blueprint, its user role): an unchanged user (the very same blueprint
-    # object, see load.py's interning) gets the very same role blueprint again, at no cost.
-    user_roles: dict[int, tuple] = field(default_factory=dict, repr=False)
+    # Every role the resolvers derived from one config blueprint, with the lookups it made (see
+    # _derivations): (resolver, method, source name) -> (source blueprint, lookups, derived blueprint).
+    derived: dict[tuple, tuple] = field(default_factory=dict, repr=False)
+    # The config this baseline was built from (its blueprints are what `derived` was derived from).
+    config: SnowDDLConfig | None = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def from_config(cls, config: SnowDDLConfig) -> "Baseline":
-        """The account as SnowDDL would leave it after applying `config` (owner: its admin role)."""
-        state = cls()
+    def from_config(cls, config: SnowDDLConfig, previous: "Baseline | None" = None) -> "Baseline":
+        """The account as SnowDDL would leave it after applying `config` (owner: its admin role).
+
+        With `previous` (the baseline of an earlier config, such as the previous commit's), only the
+        roles whose source blueprint or whose lookups changed are derived again; the others are the
+        previous baseline's very objects. The result is the same as without it."""
+        state = cls(config=config)
         engine = OfflineEngine(config, state)  # an empty account: only used to derive blueprints
+        memo = previous.derived if previous is not None else {}
+        engine.derivations = (memo, changes_since(previous, config), state.derived)
         for resolver_cls in OFFLINE_RESOLVERS:
-            state.blueprints[resolver_cls.__name__] = _memoised(resolver_cls(engine), state).get_blueprints()
+            state.blueprints[resolver_cls.__name__] = _derivations(resolver_cls(engine)).get_blueprints()
         for bp in ResourceMonitorResolver(engine).get_blueprints().values():
             at = {a: ",".join(f"{p}%" for p, x in sorted(bp.triggers.items()) if x == a) or None
                   for a in ("NOTIFY", "SUSPEND", "SUSPEND_IMMEDIATE")}
@@ -397,9 +406,15 @@ class Baseline:
                 "retention_time": str(bp.retention_time if bp.retention_time is not None else 1),
             })
             state.schema_params[f"{db}.{schema}"] = _object_params(bp, "SCHEMA")
+        old_roles = {row["name"]: row for row in previous.roles} if previous is not None else {}
         for resolver_cls in _ROLE_RESOLVERS:
-            resolver = _memoised(resolver_cls(engine), state)
-            for bp in resolver.get_blueprints().values():
+            kept = previous.blueprints.get(resolver_cls.__name__, {}) if previous is not None else {}
+            for name, bp in state.blueprints[resolver_cls.__name__].items():
+                if kept.get(name) is bp and name in old_roles:  # the previous baseline's very role: its rows
+                    state.roles.append(old_roles[name])
+                    state.role_grants[name] = previous.role_grants[name]
+                    state.role_future_grants[name] = previous.role_future_grants[name]
+                    continue
                 name = str(bp.full_name)
                 state.roles.append({"name": name, "owner": None, "comment": getattr(bp, "comment", None) or ""})
                 grants = [{"privilege": g.privilege, "granted_on": g.on.name, "name": str(g.name)} for g in bp.grants]
@@ -447,6 +462,12 @@ class Baseline:
             ]
         return state
 
+    _DERIVED_FIELDS = ("blueprints", "derived", "config")
+
+    def rows(self) -> dict[str, list | dict]:
+        """The SHOW / DESC rows this baseline answers with (field -> rows), JSON-compatible."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in self._DERIVED_FIELDS}
+
     def _imported(self, database: str) -> list[dict]:
         """SHOW GRANTS ON DATABASE <share>: SnowDDL reads a share role's IMPORTED PRIVILEGES as USAGE here."""
         return [{"privilege": "USAGE", "granted_to": "ROLE", "grantee_name": role}
@@ -464,7 +485,8 @@ class Baseline:
         def like(rows):
             m = re.search(r" LIKE '((?:[^']|'')*)'", sql)
             pattern = _like(m.group(1)) if m else None
-            return [r for r in owned(rows) if pattern is None or pattern.match(r["name"])]
+            hidden = getattr(engine, "set_aside", None) or ()  # unchanged objects the plan sets aside
+            return owned([r for r in rows if r["name"] not in hidden and (pattern is None or pattern.match(r["name"]))])
 
         if sql.startswith("SELECT CURRENT_ACCOUNT()"):
             return [{
@@ -558,19 +580,78 @@ def not_previewed(*configs: SnowDDLConfig) -> list[str]:
     return sorted(labels | {_type_label(n) for n in present - _COVERED})
 
 
-def _memoised(resolver, baseline: "Baseline"):
-    """UserRoleResolver derives one role per user: derived once per user blueprint object."""
-    derive = getattr(resolver, "get_blueprint_user_role", None)
-    if derive is not None:
-        memo = baseline.user_roles
+def changes_since(baseline: "Baseline | None", config: SnowDDLConfig) -> dict | None:
+    """Blueprint type -> the blueprints that differ between the baseline's config and `config` (not
+    the same object and not equal), or None when nothing of the baseline can be reused (no baseline,
+    another env prefix, other permission models)."""
+    before = baseline.config if baseline is not None else None
+    if before is None or before.env_prefix != config.env_prefix or before.permission_models != config.permission_models:
+        return None
+    return _changed_blueprints(config, before, equal=True)
 
-        def get_blueprint_user_role(user):
-            hit = memo.get(id(user))
-            if hit is None or hit[0] is not user:
-                hit = memo[id(user)] = (user, derive(user))
-            return hit[1]
 
-        resolver.get_blueprint_user_role = get_blueprint_user_role
+class Lookups(tuple):
+    """The look-ups one derivation made, (blueprint type, pattern or None for the whole type), and the
+    set of their types (`types`), so a derivation that looked up no changed type is reused at once."""
+
+    def __new__(cls, lookups):
+        self = super().__new__(cls, lookups)
+        self.types = frozenset(t for t, _ in self)
+        return self
+
+
+_DERIVATION = re.compile(r"(?:transform_blueprint|get_blueprint_\w+)\Z")
+_DERIVERS: dict[type, list[str]] = {}
+
+
+def _derivations(resolver):
+    """SnowDDL's role resolvers derive each role from one config blueprint (`transform_blueprint`,
+    `get_blueprint_read_role`, ...), looking other blueprints up through the config. With the engine's
+    `derivations` (memo, changed, out), each derivation is recorded in `out` with the lookups it made
+    (type, pattern); one whose source blueprint is the memo's (the same object, or equal) and none of
+    whose lookups would now find anything else (`changed`: type -> changed blueprints, None: unknown)
+    gives the memo's derived blueprint again, the very same object, without deriving it."""
+    memo, changed, out = getattr(resolver.engine, "derivations", None) or ({}, None, None)
+    if out is None:
+        return resolver
+    names = _DERIVERS.get(type(resolver))
+    if names is None:
+        names = _DERIVERS[type(resolver)] = [n for n in dir(type(resolver)) if _DERIVATION.match(n)]
+    config, hit_cache = resolver.config, {}
+    label = type(resolver).__name__
+    engine = resolver.engine
+    if getattr(engine, "derivations_fresh", None) is None:
+        engine.derivations_fresh = {id(bp) for objs in (changed or {}).values() for bp in objs}
+    fresh = engine.derivations_fresh
+
+    def same_source(old, source, name) -> bool:
+        # the memo's source was the previous config's blueprint of that name; the current one of that
+        # name that changes_since did not list as changed is equal to it (no need to compare again)
+        return old is source or (id(source) not in fresh and config.blueprints.get(type(source), {}).get(name) is source)
+
+    for name in names:
+        derive = getattr(resolver, name)
+
+        def derived(source, *args, _name=name, _derive=derive):
+            if args or not hasattr(source, "full_name"):
+                return _derive(source, *args)
+            key = (label, _name, str(source.full_name))
+            hit = memo.get(key)
+            if (hit is not None and changed is not None and same_source(hit[0], source, key[2])
+                    and (hit[1].types.isdisjoint(changed)
+                         or not any(lookup_affected(changed, hit_cache, lookup) for lookup in hit[1]))):
+                out[key] = (source, hit[1], hit[2])
+                return hit[2]
+            seen: list = [[]]
+            _traced_lookups(config, seen)
+            try:
+                result = _derive(source)
+            finally:
+                _untrace(config)
+            out[key] = (source, Lookups(seen[0]), result)
+            return result
+
+        setattr(resolver, name, derived)
     return resolver
 
 
@@ -595,14 +676,30 @@ def _skip_unchanged(resolver, base_blueprints: dict) -> None:
         return {name: bp for name, bp in bps.items() if name not in unchanged}
 
     def get_existing_objects():
-        return {name: row for name, row in existing_objects().items() if name not in unchanged}
+        # the baseline answers SHOW ... LIKE without the unchanged objects' rows (nothing to read for them)
+        resolver.engine.set_aside = unchanged
+        try:
+            return {name: row for name, row in existing_objects().items() if name not in unchanged}
+        finally:
+            resolver.engine.set_aside = None
 
     def compare_object(bp, row):
         if same(str(bp.full_name), bp):
             return ResolveResult.NOCHANGE
         return compare(bp, row)
 
-    resolver.compare_object = compare_object
+    skipped = resolver._is_skipped
+
+    def is_skipped():
+        # SnowDDL skips a resolver with no blueprints at all (nothing dropped either): asked of every
+        # blueprint, not of the changed ones only
+        resolver.get_blueprints = blueprints
+        try:
+            return skipped()
+        finally:
+            resolver.get_blueprints = get_blueprints
+
+    resolver.compare_object, resolver._is_skipped = compare_object, is_skipped
     resolver.get_blueprints, resolver.get_existing_objects = get_blueprints, get_existing_objects
 
     if hasattr(resolver, "get_existing_role_grants"):
@@ -621,9 +718,11 @@ def _skip_unchanged(resolver, base_blueprints: dict) -> None:
 
 def _run(engine, resolvers, plan: Plan) -> None:
     baseline = getattr(engine, "baseline", None) if getattr(engine, "skip_unchanged", False) else None
+    if baseline is not None:  # roles derived from unchanged blueprints are the baseline's objects
+        engine.derivations = (baseline.derived, changes_since(baseline, engine.config), {})
     for resolver_cls in resolvers:
         engine.object_kind = _KIND.get(resolver_cls) or resolver_cls(engine).object_type.name
-        resolver = resolver_cls(engine) if baseline is None else _memoised(resolver_cls(engine), baseline)
+        resolver = resolver_cls(engine) if baseline is None else _derivations(resolver_cls(engine))
         if baseline is not None and resolver_cls.__name__ in baseline.blueprints:
             _skip_unchanged(resolver, baseline.blueprints[resolver_cls.__name__])
         try:
