@@ -1,8 +1,9 @@
 """The incremental plan (roles derived again only where their source or their lookups changed, unchanged
 objects set aside) equals the full plan (every object derived and compared against its baseline rows),
 and a baseline derived from the previous one equals one built from scratch: on the example config,
-SnowDDL's sample configs, a generated tree, and (with SNOWTOWER_CASES=folder) every SnowDDL config below
-that folder, each under generated changes of every file it has."""
+SnowDDL's sample configs, a generated tree, and every SnowDDL config below the team's shared real-world
+cases (`../shared/cases` beside the repository, or SNOWTOWER_CASES=folder), each under generated changes
+of every file it has."""
 import os
 import re
 from pathlib import Path
@@ -21,9 +22,10 @@ _ENTRY = re.compile(r"^([A-Za-z0-9_$]+):", re.M)
 
 
 def _cases() -> list[Path]:
-    """SnowDDL config folders below $SNOWTOWER_CASES (any folder holding a config's root files)."""
-    root = os.environ.get("SNOWTOWER_CASES")
-    if not root:
+    """SnowDDL config folders below $SNOWTOWER_CASES, else below ../shared/cases beside the repository
+    (any folder holding a config's root files); none when neither exists."""
+    root = os.environ.get("SNOWTOWER_CASES") or EXAMPLE.parents[1] / "shared" / "cases"
+    if not Path(root).is_dir():
         return []
     marks = ("user", "business_role", "warehouse", "technical_role", "tech_role", "network_policy")
     return sorted({p.parent for p in Path(root).rglob("*.y*ml")
