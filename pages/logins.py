@@ -4,7 +4,7 @@ import streamlit as st
 from core.changes.base import ChangeError
 from core.plaintext import md_escape
 from portal import auth, ui
-from portal.operations.unlock_login import UnlockLogin
+from app.operations.unlock_login import UnlockLogin
 
 services, actor = ui.services(), ui.viewer()
 

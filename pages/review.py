@@ -5,8 +5,8 @@ from core.changes.base import ChangeError
 from core.changes.model import Status
 from core.plaintext import inline_code, md_escape
 from portal import account, ui, widgets
-from portal.operations import ApproveRequest, MergeRequest, RejectRequest, RequestChanges
-from portal.operations.guards import approvals
+from app.operations import ApproveRequest, MergeRequest, RejectRequest, RequestChanges
+from app.operations.guards import approvals
 
 services, actor = ui.services(), ui.viewer()
 

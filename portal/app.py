@@ -17,7 +17,7 @@ import streamlit as st  # noqa: E402
 from core.plaintext import inline_code, md_escape  # noqa: E402
 from core.workspace import Workspace  # noqa: E402
 from portal import auth, errors, ui  # noqa: E402
-from portal.settings import load_settings  # noqa: E402
+from app.settings import load_settings  # noqa: E402
 
 st.set_page_config(page_title="SnowTower", page_icon=":material/ac_unit:", layout="wide")
 st.logo(str(ROOT / "portal" / "assets" / "logo.svg"), size="large")

@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from portal.settings import DEFAULT_WORKSPACE, REPO_ROOT
+from app.settings import DEFAULT_WORKSPACE, REPO_ROOT
 
 
 class UsageError(Exception):
@@ -143,7 +143,7 @@ def cmd_request(args) -> int:
     from core.changes.model import Actor
     from core.snowddl.snapshot import Snapshot
     from core.snowddl.load import load_config
-    from portal.operations.preview import preview as make_preview
+    from app.operations.preview import preview as make_preview
     from recipes import RECIPES, FieldErrors
 
     recipe = RECIPES.get(args.recipe)
@@ -151,9 +151,9 @@ def cmd_request(args) -> int:
         raise UsageError(f"unknown recipe {args.recipe!r}; known: {', '.join(sorted(RECIPES))}")
     raw = _parse_sets(recipe, args.set or [], args.set_file or [])
     if args.submit:
-        from portal.operations import PreviewRequest, SubmitRequest
-        from portal.services import build_services
-        from portal.settings import load_settings
+        from app.operations import PreviewRequest, SubmitRequest
+        from app.services import build_services
+        from app.settings import load_settings
 
         try:
             services = build_services(load_settings(args.workspace))
@@ -227,8 +227,8 @@ def cmd_demo(args) -> int:
 
     from core.snowflake.demo import MAX_QUERY_ROWS
     from portal.auth import DEMO_PASSWORD, DEMO_USERS, ensure_demo_logins
-    from portal.services import build_services
-    from portal.settings import load_settings
+    from app.services import build_services
+    from app.settings import load_settings
 
     if args.query_rows is not None and not 1 <= args.query_rows <= MAX_QUERY_ROWS:
         raise UsageError(f"--query-rows must be between 1 and {MAX_QUERY_ROWS:,}")
@@ -266,8 +266,8 @@ def cmd_cost(args) -> int:
     from core.snowflake.connect import connector_source
     from core.snowflake.cost import summary
     from core.snowflake.queries import QueryError
-    from portal.services import build_services
-    from portal.settings import load_settings
+    from app.services import build_services
+    from app.settings import load_settings
 
     if not 1 <= args.days <= 365:
         raise UsageError("--days must be between 1 and 365")
@@ -308,14 +308,14 @@ def cmd_cost(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from portal.settings import load_settings
+    from app.settings import load_settings
 
     return _serve(load_settings(args.workspace).workspace, args.port, args.address)
 
 
 def _serve(workspace: Path, port: int, address: str) -> int:
     from portal.errors import error_details
-    from portal.settings import load_settings
+    from app.settings import load_settings
 
     host = "localhost" if address in ("127.0.0.1", "0.0.0.0", "::") else address
     print(f"  portal: http://{host}:{port}", flush=True)
@@ -334,7 +334,7 @@ def _serve(workspace: Path, port: int, address: str) -> int:
 def cmd_users(args) -> int:
     from core.workspace import Workspace
     from portal import auth
-    from portal.settings import load_settings
+    from app.settings import load_settings
 
     settings = load_settings(args.workspace)
     path = Workspace(settings.workspace).auth_path

@@ -7,8 +7,8 @@ from pathlib import Path
 import streamlit as st
 
 from core.changes.model import Actor, Status
-from portal.services import Services, build_services
-from portal.settings import load_settings
+from app.services import Services, build_services
+from app.settings import load_settings
 
 VIEWER_KEY = "snowtower.viewer"
 PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"

@@ -12,9 +12,9 @@ from core.changes.base import AlreadyResolved, ChangeError, HeadMoved, ReturnedT
 from core.changes.git import GitRepo
 from core.changes.local import LocalChanges
 from core.changes.model import Review, Status
-from portal.operations import (ApproveRequest, MergeRequest, PreviewRequest, RejectRequest, RequestChanges,
+from app.operations import (ApproveRequest, MergeRequest, PreviewRequest, RejectRequest, RequestChanges,
                                ResubmitRequest, SubmitRequest)
-from portal.operations.guards import approvals
+from app.operations.guards import approvals
 from recipes import RECIPES
 
 
@@ -253,7 +253,7 @@ def test_a_crash_between_moving_main_and_recording_the_merge_is_repaired_at_the_
 
 
 def test_in_the_demo_a_merge_whose_deployment_record_was_cut_off_is_deployed_at_the_next_start(services, people, new_user_raw, monkeypatch):
-    from portal.services import build_services
+    from app.services import build_services
 
     cr = submit(services, people["requester"], "new-user", new_user_raw())
     ApproveRequest(services, people["approver"], cr.id).execute()
@@ -307,7 +307,7 @@ def test_a_resubmit_that_crashes_at_any_step_changes_nothing_and_can_be_retried(
 # -- settings and storage of the model ----------------------------------------------------------------
 
 def test_github_approvers_come_from_settings_toml_or_the_environment(tmp_path, monkeypatch):
-    from portal.settings import load_settings
+    from app.settings import load_settings
 
     ws = tmp_path / "ws"
     ws.mkdir()
@@ -323,7 +323,7 @@ def test_github_approvers_come_from_settings_toml_or_the_environment(tmp_path, m
 def test_the_signing_key_is_a_secret_generated_once_per_workspace_unless_given(tmp_path, monkeypatch):
     import stat
 
-    from portal.settings import load_settings, signing_key
+    from app.settings import load_settings, signing_key
 
     monkeypatch.delenv("SNOWTOWER_SIGNING_KEY", raising=False)
     settings = load_settings(tmp_path / "ws")

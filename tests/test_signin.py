@@ -99,7 +99,7 @@ def test_parallel_wrong_passwords_all_count(tmp_path):
 
 
 def test_lockout_settings_below_one_are_refused(workspace):
-    from portal.settings import load_settings
+    from app.settings import load_settings
 
     settings_toml(workspace, signin_max_attempts=0)
     with pytest.raises(ValueError, match="signin_max_attempts"):
@@ -256,8 +256,8 @@ def test_the_demo_stays_on_localhost_unless_asked(tmp_path, monkeypatch, capsys)
 
 def test_an_admin_unlocks_a_login_in_the_portal_and_others_cannot(workspace, people):
     from core.changes.base import ChangeError
-    from portal.operations.unlock_login import UnlockLogin
-    from portal.settings import load_settings
+    from app.operations.unlock_login import UnlockLogin
+    from app.settings import load_settings
 
     settings_toml(workspace, signin_max_attempts=2)
     lockout = auth.lockout_for(load_settings(workspace))

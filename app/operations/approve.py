@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.changes.model import Actor, ChangeRequest
-from portal.operations.guards import clean_comment, load_open, require_head, require_reviewer
-from portal.services import Services
+from app.operations.guards import clean_comment, load_open, require_head, require_reviewer
+from app.services import Services
 
 
 @dataclass

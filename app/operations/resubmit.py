@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from core.changes.base import ChangeError
 from core.changes.model import Actor, ChangeRequest, Status
 from core.fields import FieldError
-from portal.operations.guards import clean_comment, load_open
-from portal.operations.preview import PreviewRequest
-from portal.services import Services
+from app.operations.guards import clean_comment, load_open
+from app.operations.preview import PreviewRequest
+from app.services import Services
 from recipes import RECIPES
 from recipes.base import FieldErrors
 

@@ -11,7 +11,7 @@ from core.changes.model import Actor, Status
 from core.changes.store import Store
 from core.snowddl.snapshot import Snapshot, plan_between_commits, snapshot_at
 from core.workspace import Workspace, ensure_demo_account, ensure_demo_workspace
-from portal.settings import EXAMPLE_CONFIG, Settings, github_secrets, signing_key
+from app.settings import EXAMPLE_CONFIG, Settings, github_secrets, signing_key
 
 
 @dataclass

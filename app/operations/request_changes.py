@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.changes.model import Actor, ChangeRequest
-from portal.operations.guards import load_open, require_comment, require_head, require_reviewer
-from portal.services import Services
+from app.operations.guards import load_open, require_comment, require_head, require_reviewer
+from app.services import Services
 
 
 @dataclass

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from core.changes.approval import same_change
 from core.changes.base import BaseMoved, ChangeError, ReturnedToReview
 from core.changes.model import Actor, ChangeRequest, Status
-from portal.operations.guards import approvals, load_open, require_head
-from portal.operations.preview import PreviewRequest
-from portal.services import Services
+from app.operations.guards import approvals, load_open, require_head
+from app.operations.preview import PreviewRequest
+from app.services import Services
 from recipes import RECIPES
 
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from core.changes.base import ChangeError
 from core.changes.model import Actor, ChangeRequest
 from core.fields import FieldError
-from portal.operations.body import render_body
-from portal.operations.preview import PreviewRequest
-from portal.services import Services
+from app.operations.body import render_body
+from app.operations.preview import PreviewRequest
+from app.services import Services
 from recipes.base import FieldErrors, Recipe
 
 

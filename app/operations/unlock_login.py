@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from core.changes.base import ChangeError
 from core.changes.model import Actor
 from portal.auth import lockout_for
-from portal.services import Services
+from app.services import Services
 
 LOGGER = logging.getLogger("snowtower.signin")
 
