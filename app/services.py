@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
 
 from core.changes.base import ChangeBackend
 from core.changes.git import GitRepo
@@ -10,16 +12,41 @@ from core.changes.local import LocalChanges
 from core.changes.model import Actor, Status
 from core.changes.store import Store
 from core.snowddl.snapshot import Snapshot, plan_between_commits, snapshot_at
+from core.lockout import Lockout
+from app.identity import lockout_for
 from core.workspace import Workspace, ensure_demo_account, ensure_demo_workspace
+from app.audit import AuditLog, SnowflakeAuditLog, SqliteAuditLog
 from app.settings import EXAMPLE_CONFIG, Settings, github_secrets, signing_key
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 @dataclass
 class Services:
+    """The ports every operation reaches the world through:
+    - `changes`: the change backend (core.changes.base.ChangeBackend: LocalChanges or GitHubChanges);
+    - `audit`: the append-only audit log (app.audit.AuditLog: SQLite in the demo, a Snowflake table
+      in production);
+    - identity: who is signed in comes from the sign-in (portal.auth) as an Actor passed to each
+      operation; `lockout()` is the sign-in lock-out of this workspace;
+    - Snowflake queries: `snowflake_source()` (core.snowflake: the demo's stand-in or the connector);
+    - `clock`: returns the current aware UTC datetime (tests move it)."""
     settings: Settings
     workspace: Workspace
     store: Store
     changes: ChangeBackend  # LocalChanges (demo) or GitHubChanges
+    audit: AuditLog = None  # type: ignore[assignment]  # default: audit_log_for(settings)
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+    def __post_init__(self):
+        if self.audit is None:
+            self.audit = audit_log_for(self.settings)
+
+    def lockout(self) -> Lockout:
+        """The sign-in lock-out of this workspace (its counts live in the workspace database)."""
+        return lockout_for(self.settings)
 
     def snapshot(self, sha: str | None = None) -> Snapshot:
         """The config at `sha` (default: the base branch's head), parsed once per commit."""
@@ -59,6 +86,27 @@ class Services:
             self.sync_demo_account(generate=True)
             return standin_source(self.workspace.account_dir)
         return connector_source()
+
+
+def audit_log_for(settings: Settings) -> AuditLog:
+    """The audit log of these settings: `audit_log = "sqlite"` (the default) keeps it in the workspace
+    database; `audit_log = "snowflake"` in table `audit_table` through the connector with key-pair
+    auth from SNOWFLAKE_* variables (created if missing)."""
+    if settings.audit_log == "snowflake":
+        from core.snowddl.plan import live_credentials
+        import os
+
+        def connect():
+            import snowflake.connector
+
+            options = live_credentials(os.environ)
+            if options is None:
+                raise RuntimeError("no Snowflake credentials for the audit log: set SNOWFLAKE_ACCOUNT, SNOWFLAKE_USER "
+                                   "and SNOWFLAKE_PRIVATE_KEY_PATH")
+            return snowflake.connector.connect(**options, paramstyle="qmark")
+
+        return SnowflakeAuditLog(connect, settings.audit_table)
+    return SqliteAuditLog(Workspace(settings.workspace).db_path)
 
 
 def build_github(settings: Settings, ws: Workspace, clients=None):

@@ -35,7 +35,7 @@ def frame() -> None:
     if settings.mode == "demo":
         auth.ensure_demo_logins(auth_path)
     try:
-        signed = auth.sign_in(auth_path, auth.lockout_for(settings), settings.mode)
+        signed = auth.sign_in(auth_path, auth.lockout_for(settings), settings.mode, ui.audit_log())
     except auth.UsersFileError as exc:
         st.session_state.pop(ui.VIEWER_KEY, None)
 
@@ -75,10 +75,12 @@ def frame() -> None:
     if actor.can("admin"):
         sections.setdefault("Admin", []).append(ui.page("logins"))
         sections["Admin"].append(ui.page("cost"))
+        sections["Admin"].append(ui.page("audit"))
 
     with st.sidebar:
         st.markdown(f"Signed in as **{md_escape(actor.name)}**  \n{inline_code(actor.username)} · {', '.join(actor.roles)}")
-        signed.authenticator.logout("Sign out", location="sidebar", key="signout")
+        signed.authenticator.logout("Sign out", location="sidebar", key="signout", callback=lambda _: auth.record_signin(
+            services.audit, "sign_out", actor.username, actor.roles))
         if services.settings.mode == "demo":
             st.caption(f"Demo workspace: `{services.workspace.root}`")
 

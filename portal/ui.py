@@ -30,6 +30,7 @@ PAGES = {
     "review": ("review.py", "Review queue", ":material/fact_check:"),
     "logins": ("logins.py", "Logins", ":material/lock_person:"),
     "cost": ("cost.py", "Cost", ":material/payments:"),
+    "audit": ("audit.py", "Audit log", ":material/history:"),
 }
 
 
@@ -54,6 +55,18 @@ def _services(workspace: str) -> Services:
 def services() -> Services:
     """The backends for the configured workspace, built once per process."""
     return _services(str(load_settings().workspace))
+
+
+def audit_log():
+    """The audit log of the configured workspace (for the sign-in, before the backends are built)."""
+    return _audit_log(str(load_settings().workspace))
+
+
+@st.cache_resource(show_spinner=False)
+def _audit_log(workspace: str):
+    from app.services import audit_log_for
+
+    return audit_log_for(load_settings(workspace))
 
 
 def viewer() -> Actor:
