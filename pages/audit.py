@@ -7,12 +7,7 @@ from app.audit import AuditError, AuditQuery, to_csv
 from core.plaintext import md_escape
 from portal import ui
 
-services, actor = ui.services(), ui.viewer()
-# Why: the log names people and what they were refused; it is for the platform's admins only.
-if not actor.can("admin"):
-    st.error("The audit log is for admins.")
-    st.stop()
-
+services, actor = ui.services(), ui.require_page("audit")
 ACTIONS = ["", "submit", "approve", "request_changes", "reject", "merge", "resubmit", "unlock_login",
            "sign_in", "sign_in_failed", "sign_out"]
 st.title("Audit log")

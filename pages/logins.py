@@ -6,7 +6,7 @@ from core.plaintext import md_escape
 from portal import auth, ui
 from app.operations.unlock_login import UnlockLogin
 
-services, actor = ui.services(), ui.viewer()
+services, actor = ui.services(), ui.require_page("logins")
 
 st.title("Logins")
 st.caption("As the users file (auth.yaml) says now; it is read on every click. Add a login or change its roles "

@@ -8,7 +8,7 @@ from portal import account, ui, widgets
 from app.operations import ApproveRequest, MergeRequest, RejectRequest, RequestChanges
 from app.operations.guards import approvals
 
-services, actor = ui.services(), ui.viewer()
+services, actor = ui.services(), ui.require_page("review")
 
 st.title("Review queue")
 flash = st.session_state.pop("review.flash", None)

@@ -70,12 +70,13 @@ def frame() -> None:
         "Request": [ui.page("my_requests")],
         **{title: [ui.page(key) for key in keys] for title, keys in ui.REQUEST_SECTIONS.items()},
     }
-    if actor.can("approver"):
+    if ui.may_open(actor, "review"):
         sections["Review"] = [ui.page("review")]
-    if actor.can("admin"):
-        sections.setdefault("Admin", []).append(ui.page("logins"))
-        sections["Admin"].append(ui.page("cost"))
-        sections["Admin"].append(ui.page("audit"))
+    admin = [ui.page(key) for key in ("logins", "cost", "audit") if ui.may_open(actor, key)]
+    if admin:
+        sections["Admin"] = admin
+    # A page the viewer may not open is still at its address, saying so (not a silent jump to Home).
+    sections[""] += [ui.denied_page(key) for key in ui.PAGE_ROLES if not ui.may_open(actor, key)]
 
     with st.sidebar:
         st.markdown(f"Signed in as **{md_escape(actor.name)}**  \n{inline_code(actor.username)} · {', '.join(actor.roles)}")

@@ -34,6 +34,39 @@ PAGES = {
 }
 
 
+# The role a page needs; pages not named here are for every signed-in viewer. The entry script lists a
+# page only for viewers with its role; one without it who opens its address is told so (denied_page),
+# and the page checks again itself (require_page): the navigation is not the guard.
+PAGE_ROLES = {"review": "approver", "logins": "admin", "cost": "admin", "audit": "admin"}
+
+
+def may_open(actor: Actor, key: str) -> bool:
+    role = PAGE_ROLES.get(key)
+    return role is None or actor.can(role)
+
+
+def _refuse(key: str) -> None:
+    title, role = PAGES[key][1], PAGE_ROLES[key]
+    st.title(title)
+    st.error(f"{title} is for {role}s; your login does not have that role. An admin can grant it in the users file.",
+             icon=":material/block:")
+
+
+def denied_page(key: str) -> st.Page:
+    """A hidden page at `key`'s address that says the viewer may not open it (instead of a silent Home)."""
+    file, title, icon = PAGES[key]
+    return st.Page(lambda: _refuse(key), title=title, icon=icon, url_path=key.replace("_", "-"), visibility="hidden")
+
+
+def require_page(key: str) -> Actor:
+    """The viewer, if they may open page `key`; otherwise the page says why and stops."""
+    actor = viewer()
+    if not may_open(actor, key):
+        _refuse(key)
+        st.stop()
+    return actor
+
+
 # Navigation sections of the request pages (the entry script adds My requests and the review queue).
 REQUEST_SECTIONS = {
     "Access": ["new_user", "new_service_user", "grant_role", "revoke_role", "rotate_key", "offboard_user"],
