@@ -377,7 +377,9 @@ def _recipe_names() -> list[str]:
     return sorted(RECIPES)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; `command` (the subcommand being run, if known) lets the others' heavy imports wait:
+    the recipe names in `request`'s help load SnowDDL, so they are listed only for `snowtower request`."""
     parser = argparse.ArgumentParser(prog="snowtower", description="Self-service Snowflake access, reviewed as code.")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -437,7 +439,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_cost)
 
     p = sub.add_parser("request", help="preview (or --submit) a request from the command line")
-    p.add_argument("recipe", help="one of: " + ", ".join(_recipe_names()))
+    p.add_argument("recipe", help="one of: " + (", ".join(_recipe_names()) if command in (None, "request")
+                                                else "(see snowtower request --help)"))
     p.add_argument("--set", action="append", metavar="FIELD=VALUE", help="a field; list fields are comma-separated")
     p.add_argument("--set-file", action="append", metavar="FIELD=PATH", help="a field read from a file (e.g. the public key)")
     p.add_argument("--config", default="snowddl", help="config folder to preview against (default: ./snowddl)")
@@ -450,7 +453,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(next((a for a in argv if not a.startswith("-")), ""))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
