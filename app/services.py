@@ -9,7 +9,6 @@ from typing import Callable
 from core.changes.base import ChangeBackend
 from core.changes.git import GitRepo
 from core.changes.local import LocalChanges
-from core.changes.model import Actor, Status
 from core.changes.store import Store
 from core.snowddl.snapshot import Snapshot, plan_between_commits, snapshot_at
 from core.lockout import Lockout
@@ -134,14 +133,10 @@ def build_services(settings: Settings) -> Services:
         return Services(settings, ws, Store(ws.db_path), build_github(settings, ws))
     ws, _ = ensure_demo_workspace(settings.workspace, EXAMPLE_CONFIG, settings.base_branch)
     store = Store(ws.db_path)
+    # In the demo merging deploys (LocalChanges.deploy); in production a workflow does.
     changes = LocalChanges(GitRepo(ws.repo_path), store, ws.cache_dir, settings.base_branch, settings.config_dir,
-                           settings.required_approvals)
+                           settings.required_approvals, deploys_on_merge=settings.mode == "demo")
     changes.repair()  # a crash of the last run left nothing half-done (see LocalChanges.repair)
-    if settings.mode == "demo":
-        # In the demo merging deploys: a merge whose deployment record a crash cut off is deployed now.
-        for cr in changes.list(statuses=[Status.MERGED]):
-            changes.record_deployment(cr, Actor("snowtower"), f"demo deployment recorded after an interrupted merge: "
-                                                              f"baseline is now {cr.merged_sha[:8]}")
     services = Services(settings, ws, store, changes)
     try:
         services.sync_demo_account()  # finishes a demo deployment's sync that was interrupted

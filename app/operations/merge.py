@@ -50,10 +50,9 @@ class MergeRequest:
         except BaseMoved:
             cr = self._reapply(self.services.changes.get(cr.id))
             cr = self.services.changes.merge(cr, self.actor)
-        if self.services.settings.mode == "demo":
-            cr = self.services.changes.record_deployment(
-                cr, self.actor, f"demo deployment: baseline is now {cr.merged_sha[:8]}"
-            )
+        # Where the backend itself deploys (the demo), merging is deployment; on GitHub a workflow deploys.
+        cr = self.services.changes.deploy(cr, self.actor)
+        if cr.status == Status.DEPLOYED:
             # The demo account follows: a new user appears in USERS, a new warehouse starts metering.
             # If this is interrupted, the next start of the portal finishes it (the sync is idempotent).
             try:
