@@ -17,6 +17,7 @@ import csv
 import io
 import re
 import sqlite3
+import threading
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, fields
 from datetime import date, datetime, timedelta, timezone
@@ -105,6 +106,14 @@ class AuditLog(ABC):
     @abstractmethod
     def search(self, query: AuditQuery = AuditQuery()) -> list[AuditRecord]: ...
 
+    def write(self, actor: str, roles, action: str, outcome: str = OK, reason: str = "", *,
+              request_id: int | None = None, before: str = "", after: str = "", at: datetime | None = None) -> None:
+        """Append one record: `roles` an iterable of role names, `reason` clipped to MAX_TEXT characters,
+        `at` an aware datetime (default: now, UTC). Raises AuditError when the store fails."""
+        self.append(AuditRecord(occurred_at=at or datetime.now(timezone.utc), actor=str(actor or "")[:100],
+                                role=",".join(roles), action=action, request_id=request_id, outcome=outcome,
+                                reason=clip(reason), commit_before=before or "", commit_after=after or ""))
+
 
 class AuditError(RuntimeError):
     """The audit store cannot be written or read; the message names the store, never a secret."""
@@ -185,7 +194,7 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,254}(\.[A-Za-z_][A-Za-z0-9_$
 class SnowflakeAuditLog(AuditLog):
     """Production's audit log: table `table` (NAME, SCHEMA.NAME or DB.SCHEMA.NAME; default
     SNOWTOWER_AUDIT_LOG in the connection's schema), created if missing. `connect` returns a DB-API
-    connection with paramstyle qmark; it is opened per call and closed after. Grant the portal's role
+    connection with paramstyle qmark, opened on first use and kept (a new one after an error). Grant the portal's role
     INSERT and SELECT only on this table: then the database itself refuses edits too."""
 
     def __init__(self, connect: Callable[[], object], table: str = "SNOWTOWER_AUDIT_LOG"):
@@ -194,23 +203,31 @@ class SnowflakeAuditLog(AuditLog):
         self.connect = connect
         self.table = table
         self._created = False
+        self._conn = None
+        self._lock = threading.Lock()
 
     def _run(self, sql: str, params: list | None = None, fetch: bool = False):
-        conn = self.connect()
-        try:
-            cur = conn.cursor()
-            if not self._created:
-                cur.execute(
-                    f"CREATE TABLE IF NOT EXISTS {self.table} (occurred_at TIMESTAMP_TZ NOT NULL, actor VARCHAR NOT NULL, "
-                    "role VARCHAR NOT NULL, action VARCHAR NOT NULL, request_id INTEGER, outcome VARCHAR NOT NULL, "
-                    "reason VARCHAR NOT NULL, commit_before VARCHAR NOT NULL, commit_after VARCHAR NOT NULL)")
-                self._created = True
-            cur.execute(sql, params or [])
-            return cur.fetchall() if fetch else None
-        except Exception as exc:  # the connector's errors (ProgrammingError, OperationalError, ...)
-            raise AuditError(f"the audit table {self.table} cannot be used: {exc}") from exc
-        finally:
-            conn.close()
+        with self._lock:  # one connection, opened on first use and kept (a Snowflake session is costly)
+            try:
+                if self._conn is None:
+                    self._conn = self.connect()
+                cur = self._conn.cursor()
+                if not self._created:
+                    cur.execute(
+                        f"CREATE TABLE IF NOT EXISTS {self.table} (occurred_at TIMESTAMP_TZ NOT NULL, actor VARCHAR NOT NULL, "
+                        "role VARCHAR NOT NULL, action VARCHAR NOT NULL, request_id INTEGER, outcome VARCHAR NOT NULL, "
+                        "reason VARCHAR NOT NULL, commit_before VARCHAR NOT NULL, commit_after VARCHAR NOT NULL)")
+                    self._created = True
+                cur.execute(sql, params or [])
+                return cur.fetchall() if fetch else None
+            except Exception as exc:  # the connector's errors (ProgrammingError, OperationalError, ...)
+                conn, self._conn = self._conn, None  # the next call opens a new session
+                try:
+                    if conn is not None:
+                        conn.close()
+                except Exception:  # already broken: nothing more to release
+                    pass
+                raise AuditError(f"the audit table {self.table} cannot be used: {exc}") from exc
 
     def append(self, record: AuditRecord) -> None:
         row = record.to_row()
@@ -235,3 +252,16 @@ def to_csv(records: list[AuditRecord]) -> str:
         row = r.to_row()
         writer.writerow({k: ("'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v) for k, v in row.items()})
     return out.getvalue()
+
+
+def audit_log_for(settings) -> AuditLog:
+    """The audit log of these settings: `audit_log = "sqlite"` (the default) keeps it in the workspace
+    database; `audit_log = "snowflake"` in table `audit_table` through the connector with key-pair
+    auth from SNOWFLAKE_* variables (created if missing). Raises QueryError without those variables."""
+    if settings.audit_log == "snowflake":
+        from core.snowflake.connect import connector_source  # the one way SnowTower connects to Snowflake
+
+        return SnowflakeAuditLog(connector_source().connect, settings.audit_table)
+    from core.workspace import Workspace
+
+    return SqliteAuditLog(Workspace(settings.workspace).db_path)

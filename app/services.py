@@ -14,7 +14,7 @@ from core.snowddl.snapshot import Snapshot, plan_between_commits, snapshot_at
 from core.lockout import Lockout
 from app.identity import lockout_for
 from core.workspace import Workspace, ensure_demo_account, ensure_demo_workspace
-from app.audit import AuditLog, SnowflakeAuditLog, SqliteAuditLog
+from app.audit import AuditLog, audit_log_for
 from app.settings import EXAMPLE_CONFIG, Settings, github_secrets, signing_key
 
 
@@ -85,27 +85,6 @@ class Services:
             self.sync_demo_account(generate=True)
             return standin_source(self.workspace.account_dir)
         return connector_source()
-
-
-def audit_log_for(settings: Settings) -> AuditLog:
-    """The audit log of these settings: `audit_log = "sqlite"` (the default) keeps it in the workspace
-    database; `audit_log = "snowflake"` in table `audit_table` through the connector with key-pair
-    auth from SNOWFLAKE_* variables (created if missing)."""
-    if settings.audit_log == "snowflake":
-        from core.snowddl.plan import live_credentials
-        import os
-
-        def connect():
-            import snowflake.connector
-
-            options = live_credentials(os.environ)
-            if options is None:
-                raise RuntimeError("no Snowflake credentials for the audit log: set SNOWFLAKE_ACCOUNT, SNOWFLAKE_USER "
-                                   "and SNOWFLAKE_PRIVATE_KEY_PATH")
-            return snowflake.connector.connect(**options, paramstyle="qmark")
-
-        return SnowflakeAuditLog(connect, settings.audit_table)
-    return SqliteAuditLog(Workspace(settings.workspace).db_path)
 
 
 def build_github(settings: Settings, ws: Workspace, clients=None):

@@ -8,7 +8,7 @@ from core.plaintext import md_escape
 from portal import ui
 
 services, actor = ui.services(), ui.require_page("audit")
-ACTIONS = ["", "submit", "approve", "request_changes", "reject", "merge", "resubmit", "unlock_login",
+ACTIONS = ["", "submit", "approve", "request_changes", "reject", "merge", "resubmit", "unlock_login", "user_saved",
            "sign_in", "sign_in_failed", "sign_out"]
 st.title("Audit log")
 st.caption("Append-only: SnowTower never updates or deletes a record. Times in UTC; newest first.")

@@ -151,14 +151,8 @@ def _authenticator(config: dict):
 def record_signin(audit, action: str, login: str, roles=(), outcome: str = "ok", reason: str = "") -> None:
     """One audit record of a sign-in event (sign_in, sign_in_failed, sign_out); `audit` None: none.
     `login` is what was typed (clipped), never a password."""
-    if audit is None:
-        return
-    from datetime import datetime, timezone
-
-    from app.audit import AuditRecord, clip
-
-    audit.append(AuditRecord(occurred_at=datetime.now(timezone.utc), actor=str(login or "")[:100], role=",".join(roles),
-                             action=action, request_id=None, outcome=outcome, reason=clip(reason)))
+    if audit is not None:
+        audit.write(login, roles, action, outcome, reason)
 
 
 def sign_in(path: Path, lockout: Lockout, mode: str = "demo", audit=None) -> SignInResult:

@@ -332,6 +332,7 @@ def _serve(workspace: Path, port: int, address: str) -> int:
 
 
 def cmd_users(args) -> int:
+    from app.audit import audit_log_for
     from core.workspace import Workspace
     from portal import auth
     from app.settings import load_settings
@@ -339,9 +340,11 @@ def cmd_users(args) -> int:
     settings = load_settings(args.workspace)
     path = Workspace(settings.workspace).auth_path
     lockout = auth.lockout_for(settings)
+    operator = f"{getpass.getuser()} (command line)"  # whoever can run this on the server holds the workspace
     if args.action == "unlock":
         login = args.login.strip().lower()
         cleared = lockout.clear(login)
+        audit_log_for(settings).write(operator, ("operator",), "unlock_login", reason=f"login {login[:100]}")
         print(f"{login}: {'unlocked; failed sign-ins forgotten' if cleared else 'was not locked (no failed sign-ins)'}")
         return 0
     if args.action == "list":
@@ -367,6 +370,8 @@ def cmd_users(args) -> int:
     except ValueError as exc:
         raise UsageError(f"{exc} Nothing was written.") from None
     lockout.clear(args.login)
+    audit_log_for(settings).write(operator, ("operator",), "user_saved",
+                                  reason=f"login {args.login.strip().lower()[:100]} with role(s) {', '.join(args.role)}")
     print(f"{args.login.strip().lower()}: saved with role(s) {', '.join(args.role)} in {path}")
     return 0
 

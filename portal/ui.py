@@ -97,7 +97,7 @@ def audit_log():
 
 @st.cache_resource(show_spinner=False)
 def _audit_log(workspace: str):
-    from app.services import audit_log_for
+    from app.audit import audit_log_for
 
     return audit_log_for(load_settings(workspace))
 

@@ -189,3 +189,33 @@ def test_the_admin_page_searches_and_exports_and_others_are_told_no(workspace, p
     at = attempt(portal(), "approver", "demo")  # not an admin: the page is not in the navigation
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page(str(ROOT / "pages" / "audit.py"))
+
+
+def test_the_command_line_records_what_an_operator_does(tmp_path, monkeypatch, capsys):
+    from app.audit import audit_log_for
+    from app.settings import load_settings
+    from portal import cli
+
+    workspace = tmp_path / "ws"
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long enough password\n"))
+    assert cli.main(["users", "add", "dana", "--role", "approver", "--password-stdin", "--workspace", str(workspace)]) == 0
+    assert cli.main(["users", "unlock", "dana", "--workspace", str(workspace)]) == 0
+    records = list(reversed(audit_log_for(load_settings(workspace)).search()))
+    assert [(r.action, r.role, r.reason) for r in records] == [
+        ("user_saved", "operator", "login dana with role(s) approver"), ("unlock_login", "operator", "login dana")]
+    assert records[0].actor.endswith("(command line)") and "long enough" not in records[0].reason
+
+
+def test_the_audit_store_is_a_setting(tmp_path, monkeypatch):
+    from app.audit import audit_log_for
+    from app.settings import load_settings
+    from core.snowflake.queries import QueryError
+
+    for name in ("SNOWFLAKE_ACCOUNT", "SNOWFLAKE_USER", "SNOWFLAKE_PRIVATE_KEY_PATH", "SNOWFLAKE_PRIVATE_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SNOWTOWER_AUDIT_LOG", "snowflake")
+    with pytest.raises(QueryError, match="no Snowflake credentials"):
+        audit_log_for(load_settings(tmp_path / "ws"))
+    monkeypatch.setenv("SNOWTOWER_AUDIT_LOG", "csv")
+    with pytest.raises(ValueError, match="audit_log must be sqlite or snowflake"):
+        load_settings(tmp_path / "ws")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Callable, TypeVar
 
-from app.audit import FAILED, OK, REFUSED, AuditRecord, clip
+from app.audit import FAILED, OK, REFUSED
 from core.changes.base import ChangeError
 from core.changes.model import Actor, ChangeRequest
 from recipes.base import FieldErrors
@@ -15,11 +15,8 @@ def record(services, actor: Actor | None, action: str, request_id: int | None, o
            before: str = "", after: str = "") -> None:
     """Append one record to `services.audit`, stamped by `services.clock`. A store that fails raises
     AuditError: an action whose record cannot be written must not look recorded."""
-    services.audit.append(AuditRecord(
-        occurred_at=services.clock(), actor=actor.username if actor else "", role=",".join(actor.roles) if actor else "",
-        action=action, request_id=request_id, outcome=outcome, reason=clip(reason), commit_before=before or "",
-        commit_after=after or "",
-    ))
+    services.audit.write(actor.username if actor else "", actor.roles if actor else (), action, outcome, reason,
+                         request_id=request_id, before=before, after=after, at=services.clock())
 
 
 def _head(cr) -> str:
