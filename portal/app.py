@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # streamlit puts the script's folder on the path, not the project's
-    sys.path.insert(0, str(ROOT))
+# Streamlit puts the script's folder (portal/) first on the path, where this file would shadow the
+# `app` package as module "app": the project's root goes first, and portal/ off the path.
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() not in (ROOT, ROOT / "portal")]
 
 import streamlit as st  # noqa: E402
 
