@@ -169,7 +169,9 @@ def test_roles_are_read_again_on_every_run(workspace):
     path.write_text(yaml.safe_dump(config))
     at.run()  # the next click
     assert at.session_state[ui.VIEWER_KEY].roles == ("requester",)
-    assert [t.value for t in at.title] == ["Welcome, Ada"]  # the review queue is gone from the navigation
+    # The review queue is gone from the navigation; its address now says why instead of showing it.
+    assert [t.value for t in at.title] == ["Review queue"] and "Review queue is for approvers" in errors(at)
+    assert [b.label for b in at.button] == ["Sign out"] and not at.dataframe  # nothing of the queue is drawn
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page(str(ROOT / "pages" / "review.py"))
 
