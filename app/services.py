@@ -102,7 +102,29 @@ def build_github(settings: Settings, ws: Workspace, clients=None):
         deploy_login=settings.github_deploy_login, approvers=dict(settings.github_approvers),
     )
     return GitHubChanges(clients or connect(cfg), cfg, ws.cache_dir, settings.base_branch, settings.config_dir,
-                         settings.required_approvals, signing_key=signing_key(settings))
+                         settings.required_approvals, signing_key=signing_key(settings),
+                         is_approver=portal_approvers(settings, ws))
+
+
+def portal_approvers(settings: Settings, ws: Workspace) -> Callable[[str], bool]:
+    """`is_approver(username) -> bool`: True while the users file gives that login the approver or admin
+    role. The file is parsed again whenever it changes (mtime, size); unreadable or missing: False."""
+    from portal import auth
+
+    seen: dict = {}
+
+    def is_approver(username: str) -> bool:
+        path = ws.auth_path
+        try:
+            st = path.stat()
+            stamp = (st.st_mtime_ns, st.st_size)
+            if seen.get("stamp") != stamp:
+                users = auth.read_users(path, settings.mode)["credentials"]["usernames"]
+                seen.update(stamp=stamp, roles={login: set(entry["roles"]) for login, entry in users.items()})
+        except (OSError, auth.UsersFileError):
+            return False
+        return bool(seen["roles"].get(str(username).lower(), set()) & {"approver", "admin"})
+    return is_approver
 
 
 def build_services(settings: Settings) -> Services:

@@ -66,7 +66,8 @@ def render(page) -> float:
     return (time.perf_counter() - started) * 1000 - 300  # idle() waits 300 ms before it looks
 
 
-def measure(rows: int, browser) -> dict:
+def measure(rows: int, browser, render=render) -> dict:
+    """Generation, file size and the cold and warm times of `render` (a page's timing) at `rows`."""
     with tempfile.TemporaryDirectory(prefix="snowtower-bench-") as tmp:
         workspace = Path(tmp) / "workspace"
         seconds = generate(workspace, rows)

@@ -42,6 +42,8 @@ def _looks_private(text: str) -> bool:
         der = base64.b64decode(re.sub(r"\s+", "", text), validate=True)
     except (binascii.Error, ValueError):
         return False
+    if der.startswith(b"openssh-key-v1\x00"):  # the body of an OpenSSH private key (ssh-keygen's default format)
+        return True
     try:
         serialization.load_der_private_key(der, password=None)
         return True

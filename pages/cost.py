@@ -7,7 +7,7 @@ import streamlit as st
 from core.plaintext import md_escape
 from core.snowflake.cost import forecast_month, last_day, monitor_usage, window
 from core.snowflake.queries import QueryError, ask
-from portal import account, charts, ui
+from portal import account, charts, ui, widgets
 
 services, actor = ui.services(), ui.viewer()
 # Why: spend by user and the queries people ran are for the platform's admins only.
@@ -75,10 +75,7 @@ st.caption(f"Data up to {latest:%Y-%m-%d} (UTC) · {'demo account (local stand-i
 
 
 def table(frame: pd.DataFrame, name: str, **kwargs) -> None:
-    """A table and its CSV download."""
-    st.dataframe(frame, hide_index=True, width="stretch", **kwargs)
-    st.download_button(f"Download {name}.csv", frame.to_csv(index=False).encode(), file_name=f"{name}.csv",
-                       mime="text/csv", on_click="ignore", key=f"cost.csv.{name}", icon=":material/download:")
+    widgets.table(frame, name, "cost", **kwargs)
 
 
 over_time, people, idle_tab, storage_tab, top, budget = st.tabs(

@@ -6,7 +6,7 @@ from core.changes.model import Status
 from core.plaintext import inline_code, md_escape
 from portal import account, ui, widgets
 from app.operations import ApproveRequest, MergeRequest, RejectRequest, RequestChanges
-from app.operations.guards import approvals
+from app.operations.guards import approvals, is_requester
 
 services, actor = ui.services(), ui.require_page("review")
 
@@ -46,10 +46,16 @@ with history:
 
 def act(make, done: str, request_id: int, head_sha: str) -> None:
     """A button's callback: runs before the next run of this script, with the id and head commit of
-    the request that was on screen when the button was drawn, never what the selection is now."""
+    the request that was on screen when the button was drawn, never what the selection is now; and the
+    viewer as the users file says now, never the roles they had when the button was drawn."""
     comment = st.session_state.get(f"review.comment.{request_id}", "")
+    # Why: a callback runs before the entry script reads the roles again: act with the roles of now.
+    now = ui.viewer_now()
+    if now is None:
+        st.session_state["review.error"] = ui.NO_LONGER_ALLOWED
+        return
     try:
-        make(request_id, head_sha, comment).execute()
+        make(now, request_id, head_sha, comment).execute()
     except ChangeError as exc:
         st.session_state["review.error"] = str(exc)
         return
@@ -59,7 +65,7 @@ def act(make, done: str, request_id: int, head_sha: str) -> None:
 error = st.session_state.pop("review.error", None)
 if error:
     st.error(md_escape(error, starts_line=True))
-own = cr.requester == actor.username
+own = is_requester(services, actor, cr)  # under any name they go by
 if own:
     st.warning("This is your own request: another approver must review it.")
 st.text_area("Comment for the requester", key=f"review.comment.{cr.id}", placeholder="Required to ask for changes or reject")
@@ -68,15 +74,15 @@ st.text_area("Comment for the requester", key=f"review.comment.{cr.id}", placeho
 on_screen = (cr.id, cr.head_sha)
 cols = st.columns(4)
 cols[0].button("Approve", type="primary", disabled=own or cr.status == Status.APPROVED, key=f"review.approve.{cr.id}",
-               on_click=act, args=(lambda i, h, c: ApproveRequest(services, actor, i, c, h), f"{cr.ref} approved.", *on_screen))
+               on_click=act, args=(lambda a, i, h, c: ApproveRequest(services, a, i, c, h), f"{cr.ref} approved.", *on_screen))
 cols[1].button("Request changes", disabled=own, key=f"review.changes.{cr.id}",
-               on_click=act, args=(lambda i, h, c: RequestChanges(services, actor, i, c, h), f"Changes requested on {cr.ref}.", *on_screen))
+               on_click=act, args=(lambda a, i, h, c: RequestChanges(services, a, i, c, h), f"Changes requested on {cr.ref}.", *on_screen))
 cols[2].button("Reject", disabled=own, key=f"review.reject.{cr.id}",
-               on_click=act, args=(lambda i, h, c: RejectRequest(services, actor, i, c, h), f"{cr.ref} rejected.", *on_screen))
+               on_click=act, args=(lambda a, i, h, c: RejectRequest(services, a, i, c, h), f"{cr.ref} rejected.", *on_screen))
 if actor.can("admin"):
     ready = cr.status == Status.APPROVED
     deployed = " and deployed" if services.settings.mode == "demo" else "; the merge-deploy workflow deploys it"
     cols[3].button("Merge and deploy", type="primary", disabled=not ready, key=f"review.merge.{cr.id}",
                    help=None if ready else "Needs approval first", on_click=act,
-                   args=(lambda i, h, c: MergeRequest(services, actor, i, h),
+                   args=(lambda a, i, h, c: MergeRequest(services, a, i, h),
                          f"{cr.ref} merged into {services.settings.base_branch}{deployed}.", *on_screen))

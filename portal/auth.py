@@ -213,6 +213,20 @@ def sign_in(path: Path, lockout: Lockout, mode: str = "demo", audit=None) -> Sig
         return SignInResult(None, authenticator, message or pending)
     if not was_signed_in:
         record_signin(audit, "sign_in", username, entry["roles"])
+    return SignInResult(_actor(username, entry), authenticator)
+
+
+def _actor(username: str, entry: dict) -> Actor:
     name = f"{entry['first_name']} {entry['last_name']}".strip()
-    return SignInResult(Actor(username=username, name=name or username, email=entry["email"], roles=tuple(entry["roles"])),
-                        authenticator)
+    return Actor(username=username, name=name or username, email=entry["email"], roles=tuple(entry["roles"]))
+
+
+def actor_now(path: Path, username: str, mode: str = "demo") -> Actor | None:
+    """`username` with the roles the users file gives it now; None when it is gone, has no role, or the
+    file is unusable. For a widget's callback, which Streamlit runs before the entry script signs in
+    again: it must never act with the roles the viewer had when the page was drawn."""
+    try:
+        entry = read_users(path, mode)["credentials"]["usernames"].get(username)
+    except UsersFileError:
+        return None
+    return _actor(username, entry) if entry and entry["roles"] else None

@@ -109,3 +109,28 @@ def monitor_quota(monitors: pd.DataFrame) -> alt.Chart:
                                   color=color, tooltip=tooltip)
     quota = base.mark_tick(color="black", thickness=3, size=28).encode(y="LABEL:N", x="CREDIT_QUOTA:Q", tooltip=tooltip)
     return (bars + quota).properties(height=ROW)
+
+
+def auth_methods(methods: pd.DataFrame) -> alt.Chart:
+    """Horizontal bars: successful logins by first and second authentication factor, users in the tooltip."""
+    frame = methods[methods["LOGINS"] > 0].assign(
+        METHOD=methods["FIRST_AUTHENTICATION_FACTOR"].fillna("UNKNOWN") + " + " + methods["SECOND_AUTHENTICATION_FACTOR"])
+    return alt.Chart(frame, title="Authentication methods of successful logins").mark_bar().encode(
+        y=alt.Y("METHOD:N", title="First + second factor", sort="-x", axis=alt.Axis(labelLimit=260)),
+        x=alt.X("sum(LOGINS):Q", title="Logins"),
+        tooltip=[alt.Tooltip("METHOD:N", title="Method"), alt.Tooltip("sum(LOGINS):Q", title="Logins", format=","),
+                 alt.Tooltip("distinct(USER_NAME):Q", title="Users")],
+    ).properties(height=alt.Step(34))
+
+
+def login_failures(failures: pd.DataFrame) -> alt.Chart:
+    """Stacked bars: failed logins per day, coloured by user name (as typed) and reason in the tooltip."""
+    frame = failures.assign(DAY=pd.to_datetime(failures["DAY"]))
+    return alt.Chart(frame, title="Failed logins per day by user").mark_bar().encode(
+        x=alt.X("yearmonthdate(DAY):T", title="Day (UTC)"),
+        y=alt.Y("sum(FAILURES):Q", title="Failed logins"),
+        color=alt.Color("USER_NAME:N", title="User name (as typed)", scale=alt.Scale(scheme="tableau10")),
+        tooltip=[alt.Tooltip("yearmonthdate(DAY):T", title="Day"), alt.Tooltip("USER_NAME:N", title="User name"),
+                 alt.Tooltip("REASON:N", title="Reason"), alt.Tooltip("sum(FAILURES):Q", title="Failures", format=","),
+                 alt.Tooltip("max(CLIENT_IPS):Q", title="Client IPs")],
+    ).properties(height=HEIGHT)

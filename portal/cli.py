@@ -307,6 +307,32 @@ def cmd_cost(args) -> int:
     return 0
 
 
+def cmd_hygiene(args) -> int:
+    """Config hygiene from the YAML alone (core.findings.hygiene): exit 0 clean, 1 findings, 2 usage."""
+    from core.findings.hygiene import hygiene
+    from core.snowddl.load import load_config
+
+    path = Path(args.dir)
+    if not path.is_dir():
+        print(f"snowtower hygiene: {path} is not a folder", file=sys.stderr)
+        return 2
+    if args.long_auto_suspend < 1:
+        raise UsageError("--long-auto-suspend must be a positive number of seconds")
+    try:
+        findings = hygiene(load_config(path, args.env_prefix or ""), args.long_auto_suspend)
+    except ValueError as exc:
+        print(f"snowtower hygiene: {exc}", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        print(json.dumps({"clean": not findings, "findings": [f.to_dict() for f in findings]}, indent=2))
+    else:
+        for f in findings:
+            fix = f" (fix: {f.fix.recipe})" if f.fix else ""
+            print(f"{f.severity:<7}{f.code}  {f.object}: {f.message}{fix}")
+        print(f"{path}: {'clean' if not findings else f'{len(findings)} finding(s)'}")
+    return 1 if findings else 0
+
+
 def cmd_serve(args) -> int:
     from app.settings import load_settings
 
@@ -442,6 +468,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json", "csv"], default="text")
     p.add_argument("--workspace", default=None, help="demo workspace (without SNOWFLAKE_ACCOUNT set)")
     p.set_defaults(func=cmd_cost)
+
+    p = sub.add_parser("hygiene", help="config hygiene from the YAML alone (exit 0 clean, 1 findings, 2 usage)")
+    p.add_argument("dir", nargs="?", default="snowddl")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--long-auto-suspend", type=int, default=600, help="auto-suspend above this many seconds is a finding (default 600)")
+    p.add_argument("--env-prefix", default="")
+    p.set_defaults(func=cmd_hygiene)
 
     p = sub.add_parser("request", help="preview (or --submit) a request from the command line")
     p.add_argument("recipe", help="one of: " + (", ".join(_recipe_names()) if command in (None, "request")

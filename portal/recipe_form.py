@@ -32,6 +32,15 @@ def start_resubmit(cr, comment: str = "") -> None:
     st.switch_page(ui.page(recipe.page))
 
 
+def start_fix(finding) -> None:
+    """Open the recipe that fixes a finding (core.findings.Finding with a fix), its fields filled in and,
+    when nothing is left to fill, previewed: one more click submits it for review."""
+    fix = finding.fix
+    st.session_state[PENDING_KEY] = {"recipe": fix.recipe, "id": None, "ref": None, "raw": dict(fix.fields),
+                                     "comment": "", "fixes": finding.title, "preview": fix.complete}
+    st.switch_page(ui.page(RECIPES[fix.recipe].page))
+
+
 def example(text: str | None) -> str:
     """A placeholder worded as an example ("e.g. 50"), so it never looks like a filled-in value."""
     text = (text or "").strip()
@@ -75,6 +84,11 @@ class RecipeForm:
             del st.session_state[key]
         for f in self.recipe.fields:
             self._set(f, pending["raw"].get(f.name))
+        if pending.get("id") is None:  # a finding's fix: a new request, previewed when complete
+            st.session_state[self._key("fixes")] = pending.get("fixes")
+            if pending.get("preview"):
+                self.on_preview()
+            return
         st.session_state[self._key("resubmit")] = {"id": pending["id"], "ref": pending["ref"], "comment": pending["comment"]}
 
     def _set(self, f: Field, value) -> None:
@@ -142,11 +156,16 @@ class RecipeForm:
         preview = st.session_state.get(self._key("preview"))
         resubmit = st.session_state.get(self._key("resubmit"))
         raw = st.session_state.get(self._key("raw")) or {}
+        # Why: a callback runs before the entry script reads the roles again: act as the viewer is now.
+        actor = ui.viewer_now()
+        if actor is None:
+            st.session_state[self._key("error")] = ui.NO_LONGER_ALLOWED
+            return
         try:
             if resubmit:
-                cr = ResubmitRequest(self.services, self.actor, resubmit["id"], raw).execute()
+                cr = ResubmitRequest(self.services, actor, resubmit["id"], raw).execute()
             else:
-                cr = SubmitRequest(self.services, self.actor, self.recipe, raw, preview.base_sha).execute()
+                cr = SubmitRequest(self.services, actor, self.recipe, raw, preview.base_sha).execute()
         except FieldErrors as exc:
             st.session_state[self._key("error")] = "; ".join(str(e) for e in exc.errors)
         except ChangeError as exc:
@@ -233,6 +252,9 @@ class RecipeForm:
             if resubmit.get("comment"):
                 st.text(f"The reviewer's comment: {resubmit['comment']}")  # as typed: never Markdown or HTML
             st.button("Stop editing", key=self._key("cancel"), on_click=self.on_cancel_resubmit)
+        fixes = st.session_state.get(self._key("fixes"))
+        if fixes and not st.session_state.get(self._key("submitted")):
+            st.info(f"Fixes finding {md_escape(fixes)}. Check the preview, then submit it for review.", icon=":material/healing:")
         submitted = st.session_state.get(self._key("submitted"))
         if submitted:
             st.success(f"Submitted as {md_escape(submitted)}. Follow it under My requests.", icon=":material/task_alt:")

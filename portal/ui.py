@@ -7,6 +7,8 @@ from pathlib import Path
 import streamlit as st
 
 from core.changes.model import Actor, Status
+from core.workspace import Workspace
+from portal import auth
 from app.services import Services, build_services
 from app.settings import load_settings
 
@@ -21,6 +23,7 @@ PAGES = {
     "revoke_role": ("revoke_role.py", "Revoke roles", ":material/remove_moderator:"),
     "rotate_key": ("rotate_key.py", "Rotate a key", ":material/key:"),
     "offboard_user": ("offboard_user.py", "Offboard a user", ":material/person_off:"),
+    "remove_password": ("remove_password.py", "Remove a password", ":material/password:"),
     "business_role": ("business_role.py", "New business role", ":material/badge:"),
     "change_business_role": ("change_business_role.py", "Change a business role", ":material/edit_note:"),
     "database": ("database.py", "New database", ":material/database:"),
@@ -31,13 +34,16 @@ PAGES = {
     "logins": ("logins.py", "Logins", ":material/lock_person:"),
     "cost": ("cost.py", "Cost", ":material/payments:"),
     "audit": ("audit.py", "Audit log", ":material/history:"),
+    "security": ("security.py", "Security", ":material/security:"),
+    "infrastructure": ("infrastructure.py", "Infrastructure", ":material/account_tree:"),
 }
 
 
 # The role a page needs; pages not named here are for every signed-in viewer. The entry script lists a
 # page only for viewers with its role; one without it who opens its address is told so (denied_page),
 # and the page checks again itself (require_page): the navigation is not the guard.
-PAGE_ROLES = {"review": "approver", "logins": "admin", "cost": "admin", "audit": "admin"}
+PAGE_ROLES = {"review": "approver", "logins": "admin", "cost": "admin", "security": "admin", "infrastructure": "admin",
+              "audit": "admin"}
 
 
 def may_open(actor: Actor, key: str) -> bool:
@@ -69,7 +75,7 @@ def require_page(key: str) -> Actor:
 
 # Navigation sections of the request pages (the entry script adds My requests and the review queue).
 REQUEST_SECTIONS = {
-    "Access": ["new_user", "new_service_user", "grant_role", "revoke_role", "rotate_key", "offboard_user"],
+    "Access": ["new_user", "new_service_user", "grant_role", "revoke_role", "rotate_key", "offboard_user", "remove_password"],
     "Infrastructure": ["business_role", "change_business_role", "database", "warehouse", "change_warehouse"],
 }
 
@@ -107,6 +113,19 @@ def viewer() -> Actor:
     if actor is None:  # pages are only reachable through the entry script, which signs in first
         st.stop()
     return actor
+
+
+NO_LONGER_ALLOWED = "Your login is no longer allowed to do this; nothing was done."
+
+
+def viewer_now() -> Actor | None:
+    """The viewer with the roles the users file gives them now (None: signed out, removed, or no role
+    left). Button callbacks use it: they run before the entry script reads the roles again."""
+    actor = st.session_state.get(VIEWER_KEY)
+    if actor is None:
+        return None
+    settings = load_settings()
+    return auth.actor_now(Workspace(settings.workspace).auth_path, actor.username, settings.mode)
 
 
 def when(iso: str) -> str:

@@ -102,3 +102,24 @@ def cost_projection(projection, currency: str) -> None:
     cols[1].metric("After this change, per month", f"{projection.projected_money:,.0f} {currency}", delta=delta,
                    delta_color="inverse", help=f"{projection.projected_credits:,.1f} credits per month")
     st.caption(f"{md_escape(projection.basis)}; {projection.price_per_credit:,.2f} {md_escape(currency)} per credit.")
+
+
+def table(frame, name: str, key_prefix: str, **kwargs) -> None:
+    """A dashboard table (cells shown as plain text) and its CSV download `name`.csv."""
+    st.dataframe(frame, hide_index=True, width="stretch", **kwargs)
+    st.download_button(f"Download {name}.csv", frame.to_csv(index=False).encode(), file_name=f"{name}.csv",
+                       mime="text/csv", on_click="ignore", key=f"{key_prefix}.csv.{name}", icon=":material/download:")
+
+
+def finding_row(finding, key: str, on_fix) -> None:
+    """One finding: severity, code, message (plain text) and, when a recipe fixes it, a Fix button."""
+    cols = st.columns([1, 6, 1.4])
+    colour = {"high": "red", "medium": "orange", "low": "gray"}[finding.severity]
+    cols[0].badge(finding.severity, color=colour)
+    cols[1].text(f"{finding.code} · {finding.object}: {finding.message}")
+    if finding.fix:
+        cols[2].button("Fix" if finding.fix.complete else "Fix ...", key=key, on_click=on_fix, args=(finding,),
+                       icon=":material/healing:", help=f"Opens the {finding.fix.recipe} request, filled in"
+                       + ("" if finding.fix.complete else " (pick the rest)"))
+    else:
+        cols[2].caption("no recipe")

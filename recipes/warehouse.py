@@ -106,19 +106,24 @@ class ChangeWarehouseRequest:
     old_size: str | None = None
     old_auto_suspend: int | None = None
     clusters: int = 1
+    resource_monitor: str | None = None  # None: unchanged
+    old_resource_monitor: str | None = None
 
 
 CHANGE_FIELDS = (
     Field("name", "Warehouse", required=True, kind="select", choices="warehouses"),
     Field("size", "Size", SIZE_FIELD.help, kind="select", choices="sizes"),
     Field("auto_suspend", "Auto-suspend (seconds)", kind="int"),
+    Field("resource_monitor", "Resource monitor", "A credit budget from resource_monitor.yaml.", kind="select",
+          choices="resource_monitors"),
     JUSTIFICATION,
 )
 
 
 def current(base: Snapshot, name: str) -> dict:
     wh = entry(base, base.file("warehouse"), name) or {}
-    return {"size": str(wh.get("size") or "").upper().replace("-", ""), "auto_suspend": wh.get("auto_suspend", 60)}
+    return {"size": str(wh.get("size") or "").upper().replace("-", ""), "auto_suspend": wh.get("auto_suspend", 60),
+            "resource_monitor": str(wh.get("resource_monitor") or "").upper() or None}
 
 
 def parse_change(raw: dict[str, Any], base: Snapshot) -> ChangeWarehouseRequest:
@@ -126,9 +131,12 @@ def parse_change(raw: dict[str, Any], base: Snapshot) -> ChangeWarehouseRequest:
     name = existing(c, "name", raw.get("name"), base.config.warehouses, "a warehouse")
     new_size = size(c, "size", raw.get("size"), required=False)
     suspend = integer(c, "auto_suspend", raw.get("auto_suspend"), 60, MAX_AUTO_SUSPEND)
+    monitor = None
+    if raw.get("resource_monitor"):
+        monitor = existing(c, "resource_monitor", raw.get("resource_monitor"), base.config.resource_monitors, "a resource monitor")
     why = c.check(fields.justification, raw.get("justification"))
     refuse_unknown(c, raw, CHANGE_FIELDS)
-    old_size = old_suspend = None
+    old_size = old_suspend = old_monitor = None
     clusters = 1
     if name and not c.errors:
         wh = entry(base, base.file("warehouse"), name) or {}
@@ -140,10 +148,13 @@ def parse_change(raw: dict[str, Any], base: Snapshot) -> ChangeWarehouseRequest:
             new_size = None
         if suspend == old_suspend:
             suspend = None
-        if new_size is None and suspend is None:
-            c.add("size", f"nothing to change: {name} already has this size and auto-suspend.")
+        old_monitor = now["resource_monitor"]
+        if monitor == old_monitor:
+            monitor = None
+        if new_size is None and suspend is None and monitor is None:
+            c.add("size", f"nothing to change: {name} already has this size, auto-suspend and resource monitor.")
     c.raise_if_any()
-    return ChangeWarehouseRequest(name, why, new_size, suspend, old_size, old_suspend, clusters)
+    return ChangeWarehouseRequest(name, why, new_size, suspend, old_size, old_suspend, clusters, monitor, old_monitor)
 
 
 def credits_difference(old: str | None, new: str | None, clusters: int = 1) -> str:
@@ -166,9 +177,14 @@ def build_change(base: Snapshot, req: ChangeWarehouseRequest) -> ChangeSet:
     if req.auto_suspend is not None:
         values["auto_suspend"] = req.auto_suspend
         notes.append(f"auto-suspend {req.old_auto_suspend if req.old_auto_suspend is not None else 'default'} s -> {req.auto_suspend} s")
+    if req.resource_monitor:
+        values["resource_monitor"] = written(base, "resource_monitor", req.resource_monitor)
+        notes.append(f"resource monitor {req.old_resource_monitor or 'none'} -> {req.resource_monitor}")
     rel = base.file("warehouse")
-    text = edit("size" if req.size else "auto_suspend", rel, set_fields, base.text(rel) or "", req.name, values)
-    what = "Resize" if req.size else "Change auto-suspend of"
+    first = "size" if req.size else "auto_suspend" if req.auto_suspend is not None else "resource_monitor"
+    text = edit(first, rel, set_fields, base.text(rel) or "", req.name, values)
+    what = ("Resize" if req.size else "Change auto-suspend of" if req.auto_suspend is not None
+            else "Set the resource monitor of")
     return ChangeSet(f"{what} warehouse {req.name}" + (f" to {SIZE_LABELS[req.size]}" if req.size else ""),
                      {rel: text}, f"{req.name}: " + "; ".join(notes) + "." + duplicate_note(base, rel, req.name))
 
@@ -179,12 +195,14 @@ def _change_to_dict(req: ChangeWarehouseRequest) -> dict:
         out["size"] = req.size
     if req.auto_suspend is not None:
         out["auto_suspend"] = req.auto_suspend
+    if req.resource_monitor:
+        out["resource_monitor"] = req.resource_monitor
     out["justification"] = req.justification
     return out
 
 
 CHANGE_WAREHOUSE: Recipe[ChangeWarehouseRequest] = Recipe(
     "change-warehouse", "Resize a warehouse", CHANGE_FIELDS, parse_change, build_change, _change_to_dict,
-    current=current, description="Resize a warehouse or change its auto-suspend (see the credits difference)",
+    current=current, description="Resize a warehouse, change its auto-suspend or its resource monitor (see the credits difference)",
     page="change_warehouse", touches=(WAREHOUSE_FILE,),
 )

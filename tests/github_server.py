@@ -608,10 +608,28 @@ class FakeGitHub:
                 pr.title = body["title"]
             if body.get("state") == "closed" and pr.state == "open":
                 pr.state, pr.closed_at, pr.head_sha_at_close = "closed", _stamp(), self._head(pr.head)
+            if body.get("state") == "open" and pr.state == "closed" and not pr.merged:
+                if not self._head(pr.head):  # GitHub reopens a pull request only while its head branch exists
+                    raise HTTPError(422, "Validation Failed", errors=[{"field": "state", "code": "invalid"}])
+                pr.state, pr.closed_at = "open", None
+            if "base" in body:  # retargeting: anyone with write access may change the base branch
+                if not self._head(body["base"]):
+                    raise HTTPError(422, "Validation Failed", errors=[{"field": "base", "code": "invalid"}])
+                pr.base = body["base"]
             pr.updated_at = _stamp()
             return 200, self._pull_json(pr), {}
         if sub == "/reviews" and method == "GET":
             return self._page(pr.reviews, query, path)
+        m = re.match(r"^/reviews/(\d+)$", sub)
+        if m and method == "PUT":  # editing a review's body: its author, or anyone with write access (as GitHub)
+            review = next((r for r in pr.reviews if r["id"] == int(m.group(1))), None)
+            if review is None:
+                raise HTTPError(404, "Not Found")
+            if review["user"]["login"] != who and self.permissions.get(who, "none") not in ("admin", "maintain", "write"):
+                raise HTTPError(403, "Must have write access to edit this review")
+            review["body"] = body.get("body", "")
+            self.touch(pr)
+            return 200, review, {}
         if sub == "/reviews" and method == "POST":
             event = body.get("event", "COMMENT")
             if pr.state != "open":

@@ -30,6 +30,22 @@ def write_settings(workspace, server: FakeGitHub, github_timeout: int = 10, **ex
     for name, table in tables.items():
         lines += ["", f"[snowtower.{name}]", *[f'"{k}" = "{v}"' for k, v in table.items()]]
     (workspace / "settings.toml").write_text("\n".join(lines).replace("'", '"') + "\n")
+    write_users(workspace)
+
+
+# The portal's sign-in (users file) of the GitHub workspaces: a mapped GitHub login's reviews count only
+# while its portal user is an approver. The hashes are placeholders: nobody signs in during these tests.
+PORTAL_ROLES = {"requester": ["requester"], "approver": ["requester", "approver"], "blake": ["requester", "approver"],
+                "carol": ["requester", "approver"], "admin": ["requester", "approver", "admin"]}
+
+
+def write_users(workspace, roles: dict | None = None) -> None:
+    import yaml
+
+    from portal.auth import new_users_file
+
+    users = {login: {"password": "$2b$12$" + "x" * 53, "roles": list(r)} for login, r in (roles or PORTAL_ROLES).items()}
+    (workspace / "auth.yaml").write_text(yaml.safe_dump(new_users_file(users)))
 
 
 def fast_retries(services, **changes):

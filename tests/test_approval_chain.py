@@ -189,7 +189,7 @@ def test_the_review_page_never_redirects_a_click_to_another_request(services, pe
     """An admin has #1 on screen; another browser rejects it; the admin's Merge click must not merge #2."""
     from streamlit.testing.v1 import AppTest
 
-    from portal import ui
+    from tests.portal_support import as_viewer
     from tests.test_pages import ROOT, TIMEOUT
 
     monkeypatch.setenv("SNOWTOWER_WORKSPACE", str(services.settings.workspace))
@@ -198,7 +198,7 @@ def test_the_review_page_never_redirects_a_click_to_another_request(services, pe
     for cr in (first, second):
         ApproveRequest(services, people["approver"], cr.id).execute()
     at = AppTest.from_file(str(ROOT / "pages" / "review.py"), default_timeout=TIMEOUT)
-    at.session_state[ui.VIEWER_KEY] = people["admin"]
+    as_viewer(at, people["admin"])
     at.run()
     at.selectbox(key="review.selected").set_value(first.id).run()
     assert at.subheader[0].value.startswith(f"{first.ref} ")

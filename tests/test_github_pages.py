@@ -5,6 +5,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.changes.model import Status
 from portal import ui
+from tests.portal_support import as_viewer
 from app.operations import PreviewRequest, SubmitRequest
 from recipes import RECIPES
 from tests.github_support import github, github_template, write_settings  # noqa: F401 (fixtures)
@@ -14,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def page(name, actor):
     at = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=30)
-    at.session_state[ui.VIEWER_KEY] = actor
+    as_viewer(at, actor)
     return at.run()
 
 

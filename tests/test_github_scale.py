@@ -209,8 +209,8 @@ def test_pages_viewed_again_cost_no_rate_limit_whatever_the_history(tmp_path, gi
     GitHub only conditionally (every answer a 304), and My requests and the queue ask once."""
     from streamlit.testing.v1 import AppTest
 
-    from portal import ui
     from tests.github_support import write_settings
+    from tests.portal_support import as_viewer
 
     monkeypatch.setenv("SNOWTOWER_WORKSPACE", str(tmp_path / "ws"))
     monkeypatch.setenv("SNOWTOWER_GITHUB_TOKEN", "bot-token")
@@ -222,7 +222,7 @@ def test_pages_viewed_again_cost_no_rate_limit_whatever_the_history(tmp_path, gi
 
     def view(name, actor):
         at = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=60)
-        at.session_state[ui.VIEWER_KEY] = actor
+        as_viewer(at, actor)
         at.run()
         assert not at.exception, at.exception
         return at

@@ -16,6 +16,7 @@ from core.changes.base import ChangeError
 from core.keys import PRIVATE_KEY_MESSAGE, contains_private_key
 from core.plaintext import fenced, inline_code, md_escape
 from portal import cli, ui
+from tests.portal_support import as_viewer
 from app.operations import ApproveRequest, PreviewRequest, RejectRequest, RequestChanges, SubmitRequest
 from app.operations.body import render_body
 from recipes import RECIPES
@@ -187,7 +188,7 @@ def test_pages_show_justifications_comments_and_names_as_text(services, people, 
     RequestChanges(services, people["approver"], cr.id, "Please fix: " + HOSTILE).execute()
 
     at = AppTest.from_file(str(ROOT / "pages" / "review.py"), default_timeout=TIMEOUT)
-    at.session_state[ui.VIEWER_KEY] = people["admin"]
+    as_viewer(at, people["admin"])
     at.run()
     assert not at.exception
     assert raw["justification"] in [t.value for t in at.text]  # the justification, exactly as typed, as text
@@ -197,7 +198,7 @@ def test_pages_show_justifications_comments_and_names_as_text(services, people, 
     assert "\\[click me\\]" in shown  # the reviewer's comment in the history table, escaped
 
     at = AppTest.from_file(str(ROOT / "pages" / "my_requests.py"), default_timeout=TIMEOUT)
-    at.session_state[ui.VIEWER_KEY] = evil
+    as_viewer(at, evil)
     at.run()
     assert not at.exception
     assert ["Please fix: " + HOSTILE] == [t.value for t in at.text]
@@ -207,7 +208,7 @@ def test_pages_show_justifications_comments_and_names_as_text(services, people, 
 
 def test_a_private_key_typed_in_the_form_is_refused_next_to_its_field_and_cleared(services, people, public_pem, private_pem):
     at = AppTest.from_file(str(ROOT / "pages" / "new_user.py"), default_timeout=TIMEOUT)
-    at.session_state[ui.VIEWER_KEY] = people["requester"]
+    as_viewer(at, people["requester"])
     at.run()
     at.text_input(key="new_user.name").input("JANE_DOE")
     at.text_input(key="new_user.comment").input("".join(private_pem.splitlines()[1:-1]))

@@ -41,7 +41,7 @@ def lines(base, changes, rel):
 def test_every_recipe_is_reachable_by_name_with_fields_named_after_snowddl_keys():
     assert set(RECIPES) == {"new-user", "new-service-user", "grant-role", "revoke-role", "new-business-role",
                             "change-business-role", "new-database", "new-warehouse", "change-warehouse",
-                            "offboard-user", "rotate-key", "promote-key"}
+                            "offboard-user", "rotate-key", "promote-key", "remove-password"}
     for recipe in RECIPES.values():
         assert recipe.field("justification").required, recipe.name
         assert not {"requester", "requested_by", "user"} & {f.name for f in recipe.fields}  # identity comes from sign-in

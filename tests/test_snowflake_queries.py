@@ -44,6 +44,7 @@ def src(account):
 def binds_for(q, start=START, end=END) -> dict:
     """Every bind a question may take, for the 90 days of the demo account."""
     values = {**window(start, end), **period_starts(end), "top_n": 5, "warehouse_name": "BI_WH"}
+    values["as_of"] = values["end_time"]
     return {name: values[name] for name in set(q.binds)}
 
 
@@ -70,7 +71,10 @@ def test_every_sql_file_parses_as_snowflake_sql_and_has_its_header():
 def test_every_sql_file_runs_on_the_standin(src):
     for q in questions():
         frame = ask(src, q.name, **binds_for(q))
-        assert len(frame) > 0, q.name
+        if q.name == "admin_roles_to_roles":  # the demo grants no admin role to a custom role: the known answer
+            assert frame.empty, frame
+        else:
+            assert len(frame) > 0, q.name
         assert all(c == c.upper() for c in frame.columns), q.name
 
 

@@ -24,7 +24,7 @@ class ApproveRequest:
     def _execute(self) -> ChangeRequest:
         cr = load_open(self.services, self.request_id)
         self.commit_before = cr.head_sha
-        require_reviewer(self.actor, cr)
+        require_reviewer(self.services, self.actor, cr)
         require_head(cr, self.head_sha)
         comment = clean_comment(self.comment)
         # Why: the status is computed by the backend inside the write (core.changes.approval), so two

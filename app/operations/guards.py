@@ -29,12 +29,18 @@ def require_head(cr: ChangeRequest, seen_head: str | None) -> None:
                         "nothing was done. Reload and review the new version.")
 
 
-def require_reviewer(actor: Actor, cr: ChangeRequest) -> None:
+def is_requester(services: Services, actor: Actor, cr: ChangeRequest) -> bool:
+    """True when `actor` is the requester of `cr` under any name they go by (logins are case-insensitive)."""
+    return actor.username.casefold() in {name.casefold() for name in services.changes.requester_names(cr)}
+
+
+def require_reviewer(services: Services, actor: Actor, cr: ChangeRequest) -> None:
     # Why: only people trusted to approve may decide on others' requests.
     if not actor.can("approver"):
         raise ChangeError("only approvers and admins may review requests.")
-    # Why: four eyes. The requester can never review (approve, reject) their own request, whatever the UI shows.
-    if actor.username == cr.requester:
+    # Why: four eyes. The requester can never review (approve, reject) their own request, whatever the UI
+    # shows, under any name they go by (a request submitted under their GitHub login is theirs too).
+    if is_requester(services, actor, cr):
         raise ChangeError("you cannot review your own request; another approver must.")
 
 
@@ -64,4 +70,4 @@ def require_comment(comment: str, missing: str) -> str:
 def approvals(services: Services, cr: ChangeRequest) -> list[str]:
     """Reviewers (never the requester) whose latest decision that still counts is an approval
     (the one rule: core.changes.approval)."""
-    return approvers(services.changes.reviews(cr), cr.requester)
+    return approvers(services.changes.reviews(cr), services.changes.requester_names(cr), cr.head_sha)

@@ -24,7 +24,7 @@ class RejectRequest:
     def _execute(self) -> ChangeRequest:
         cr = load_open(self.services, self.request_id)
         self.commit_before = cr.head_sha
-        require_reviewer(self.actor, cr)
+        require_reviewer(self.services, self.actor, cr)
         require_head(cr, self.head_sha)
         # Why: a rejection is final; the requester deserves the reason.
         comment = require_comment(self.comment, "give the reason for rejecting")

@@ -24,7 +24,7 @@ class RequestChanges:
     def _execute(self) -> ChangeRequest:
         cr = load_open(self.services, self.request_id)
         self.commit_before = cr.head_sha
-        require_reviewer(self.actor, cr)
+        require_reviewer(self.services, self.actor, cr)
         require_head(cr, self.head_sha)
         # Why: "changes requested" without saying which leaves the requester guessing.
         comment = require_comment(self.comment, "say what should change")

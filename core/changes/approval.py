@@ -12,7 +12,7 @@ Review decisions:
 """
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Collection, Iterable
 
 from core.changes.model import Review, Status
 
@@ -23,14 +23,25 @@ EVENT_ACTIONS = {"approve": "approved", "request_changes": "changes_requested", 
 DECISIONS = ("approve", "request_changes", "reject")
 
 
-def latest_decisions(reviews: Iterable[Review], requester: str) -> dict[str, str]:
+def _names(requester: str | Collection[str]) -> set[str]:
+    """The names, case-folded: logins (the portal's, GitHub's) are case-insensitive."""
+    return {n.casefold() for n in ([requester] if isinstance(requester, str) else requester)}
+
+
+def latest_decisions(reviews: Iterable[Review], requester: str | Collection[str], head: str | None = None) -> dict[str, str]:
     """Each reviewer's latest decision that still counts: {reviewer: decision}.
 
-    Reviews are in the order they were recorded. The requester's own decisions never count. After a
+    Reviews are in the order they were recorded. The requester's own decisions never count (`requester`:
+    their name, or every name they go by: a GitHub login and the portal user it maps to). After a
     reset (resubmit, void) only decisions on the reset's head commit, or on a head a later `rebase`
     added, count; before any reset, every head of the request counts (a push by anyone but the portal
-    makes the request itself invalid, see docs/security.md)."""
-    latest: dict[str, str] = {}
+    makes the request itself invalid, see docs/security.md). `head`, the request's current head commit
+    when given: if a reset happened and `head` is none of the heads it (and later rebases) named, the
+    request holds content the remaining decisions were not about (an older signed record put back with
+    its old head), so no approval counts."""
+    latest: dict[str, str] = {}  # case-folded reviewer -> decision: one person under two spellings counts once
+    spelled: dict[str, str] = {}  # case-folded reviewer -> the name as first recorded
+    own = _names(requester)
     heads: set[str] | None = None  # None: no reset yet
     for r in reviews:
         if r.decision in RESETS:
@@ -39,24 +50,30 @@ def latest_decisions(reviews: Iterable[Review], requester: str) -> dict[str, str
         elif r.decision == "rebase":
             if heads is not None and r.head_sha:
                 heads.add(r.head_sha)
-        elif r.decision in DECISIONS and r.reviewer and r.reviewer != requester:
+        elif r.decision in DECISIONS and r.reviewer and r.reviewer.casefold() not in own:
             if heads is not None and r.head_sha not in heads:
                 continue  # a decision about content that was replaced before it was recorded
-            latest[r.reviewer] = r.decision
-    return latest
+            latest[r.reviewer.casefold()] = r.decision
+            spelled.setdefault(r.reviewer.casefold(), r.reviewer)
+    if head and heads is not None and head not in heads:
+        latest = {who: d for who, d in latest.items() if d != "approve"}
+    return {spelled[who]: d for who, d in latest.items()}
 
 
-def approvers(reviews: Iterable[Review], requester: str) -> list[str]:
-    """Reviewers (never the requester) whose latest counting decision is an approval, sorted."""
-    return sorted(r for r, d in latest_decisions(reviews, requester).items() if d == "approve")
+def approvers(reviews: Iterable[Review], requester: str | Collection[str], head: str | None = None) -> list[str]:
+    """Reviewers (never the requester) whose latest counting decision is an approval, sorted.
+    `head`: the request's current head commit (see `latest_decisions`)."""
+    return sorted(r for r, d in latest_decisions(reviews, requester, head).items() if d == "approve")
 
 
-def status_from_reviews(reviews: Iterable[Review], requester: str, required_approvals: int) -> Status:
+def status_from_reviews(reviews: Iterable[Review], requester: str | Collection[str], required_approvals: int,
+                        head: str | None = None) -> Status:
     """The status of a request that is not merged: REJECTED once a reviewer rejected it (final; a
     backend that could not finish closing it, e.g. GitHub, finishes from this), else CHANGES_REQUESTED
     while a reviewer's latest decision asks for changes (it blocks the approvals of others, as on
-    GitHub), else APPROVED when `required_approvals` distinct reviewers approve, else OPEN."""
-    latest = latest_decisions(reviews, requester)
+    GitHub), else APPROVED when `required_approvals` distinct reviewers approve of the current content
+    (`head`: the request's head commit, see `latest_decisions`), else OPEN."""
+    latest = latest_decisions(reviews, requester, head)
     if "reject" in latest.values():
         return Status.REJECTED
     if "request_changes" in latest.values():

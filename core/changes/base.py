@@ -130,6 +130,11 @@ class ChangeBackend(ABC):
     def recent_commits(self, n: int = 5) -> list[dict]:
         """The base branch's latest commits: [{"sha", "author", "at", "subject"}], newest first."""
 
+    def requester_names(self, cr: ChangeRequest) -> set[str]:
+        """Every name the requester of `cr` goes by, none of which may review it: {cr.requester}, plus,
+        on GitHub, the portal user that the requester's GitHub login is mapped to."""
+        return {cr.requester}
+
     def comment(self, cr: ChangeRequest, actor: Actor, text: str) -> ChangeRequest:
         """A comment on the request that decides nothing (the status stays). Errors as review()."""
         return self.review(cr, actor, "comment", text)

@@ -11,7 +11,10 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import time
 from pathlib import Path
+
+from core.changes.base import ChangeError
 
 
 class GitError(RuntimeError):
@@ -20,6 +23,15 @@ class GitError(RuntimeError):
 
 class RefMoved(GitError):
     """A ref was not where the caller expected it (someone else moved it first)."""
+
+
+class RefLocked(GitError, ChangeError):
+    """Another process holds the ref's lock file right now; the message is for the user."""
+
+
+# git holds a ref's lock file ("<ref>.lock") for the milliseconds of one update. One older than this was
+# left by a process killed in the middle of an update (kill -9 of its process group, a power cut).
+STALE_LOCK_SECONDS = 60.0
 
 
 class GitRepo:
@@ -80,11 +92,26 @@ class GitRepo:
     def update_ref(self, ref: str, new: str, old: str | None) -> None:
         """Move `ref` to `new` only if it is at `old` (None: only if it does not exist yet)."""
         expected = old if old else "0" * 40
-        proc = subprocess.run(
-            ["git", "update-ref", "-m", "snowtower", ref, new, expected], capture_output=True, env=self._env()
-        )
+        proc = self._locked_retry(ref, ["update-ref", "-m", "snowtower", ref, new, expected])
         if proc.returncode != 0:
             raise RefMoved(f"{ref} moved or already exists: {proc.stderr.decode(errors='replace').strip()}")
+
+    def _locked_retry(self, ref: str, args: list[str]) -> subprocess.CompletedProcess:
+        """Run `git *args` on `ref`. If its lock file is stale (left by a killed process: older than
+        STALE_LOCK_SECONDS) it is removed and the command run once more; if it is fresh, RefLocked."""
+        proc = subprocess.run(["git", *args], capture_output=True, env=self._env())
+        if proc.returncode == 0 or b".lock" not in proc.stderr:
+            return proc
+        lock = self.path / f"{ref}.lock"
+        try:
+            age = time.time() - lock.stat().st_mtime
+        except FileNotFoundError:  # released meanwhile: the other writer finished
+            return subprocess.run(["git", *args], capture_output=True, env=self._env())
+        if age < STALE_LOCK_SECONDS:
+            raise RefLocked(f"{ref.removeprefix('refs/heads/')} is being changed by another process right now; "
+                            "nothing was done. Try again in a moment.")
+        lock.unlink(missing_ok=True)
+        return subprocess.run(["git", *args], capture_output=True, env=self._env())
 
     def heads(self, prefix: str = "") -> dict[str, str]:
         """Branch name -> commit, for the branches whose name starts with `prefix`."""
@@ -102,7 +129,9 @@ class GitRepo:
         return name, mail
 
     def delete_ref(self, ref: str, old: str) -> None:
-        self.git("update-ref", "-d", ref, old)
+        proc = self._locked_retry(ref, ["update-ref", "-d", ref, old])
+        if proc.returncode != 0:
+            raise GitError(f"git update-ref failed: {proc.stderr.decode(errors='replace').strip()}")
 
     def diff(self, a: str, b: str, paths: list[str] | None = None) -> str:
         return self.git("diff", "--no-color", "--no-ext-diff", a, b, "--", *(paths or []))

@@ -60,6 +60,10 @@ PER_PAGE = 100  # GitHub's largest page
 DEPLOYED_LABEL = "deployed"
 
 
+TAMPERED_REVIEW = ("A SnowTower review on GitHub was edited outside the portal: no decision made before it counts; "
+                   "the request needs a new review.")
+
+
 class GitHubUnavailable(ChangeError):
     """GitHub did not answer, answered 5xx, or the rate limit is spent: nothing half-done was left."""
 
@@ -177,7 +181,10 @@ PERMISSION_TTL = 300.0  # seconds a collaborator's permission is trusted before 
 class GitHubChanges(ChangeBackend):
     def __init__(self, clients: Callable[[], Github], cfg: GitHubConfig, cache_dir: Path, base_branch: str = "main",
                  config_dir: str = "snowddl", required_approvals: int = 1, sleep: Callable[[float], None] = time.sleep,
-                 signing_key: bytes = b"", clock: Callable[[], float] = time.monotonic):
+                 signing_key: bytes = b"", clock: Callable[[], float] = time.monotonic,
+                 is_approver: Callable[[str], bool] = lambda username: False):
+        """`is_approver(portal username) -> bool`: whether that portal user may approve now (the sign-in's
+        users file, read again each time); a mapped GitHub login's decisions count only while it holds."""
         if not signing_key:
             raise ChangeError("the GitHub backend needs a signing key for request records (see docs/security.md).")
         self._signing_key = signing_key
@@ -193,6 +200,7 @@ class GitHubChanges(ChangeBackend):
         self.required_approvals = required_approvals
         self._sleep = sleep
         self._clock = clock
+        self._is_approver = is_approver
         self._answers = ConditionalCache()  # shared by this backend's threads: ETag and last answer per GET
         self._index = PullIndex()
 
@@ -222,16 +230,28 @@ class GitHubChanges(ChangeBackend):
 
     def _record(self, pr) -> dict | None:
         """The PR's request record if the portal made it, else None: opened by the portal's login from
-        its branch prefix, signed with the portal's key, naming this PR's branch and head commit (or,
-        while an update is half-done, the head it replaces: `prev_head`, finished by `_resume`)."""
+        its branch prefix into the base branch, signed with the portal's key, naming this PR's branch and
+        head commit (or, while an update is half-done, the head it replaces: `prev_head`, finished by
+        `_resume`)."""
         if not pr.head.ref.startswith(BRANCH_PREFIX) or not pr.user or pr.user.login != self.portal_login:
             return None
+        if pr.base.ref != self.base_branch:
+            return None  # retargeted by a writer: approved for the base branch, never merged elsewhere
         data = meta.extract(pr.body, meta.REQUEST)
         if not meta.verify(data, self._signing_key) or data.get("branch") != pr.head.ref:
             return None
         if pr.head.sha not in (data.get("head_sha"), data.get("prev_head")):
             return None  # someone pushed to the branch: not what the portal built and reviewers saw
         return data
+
+    def _requesters(self, requester: str) -> set[str]:
+        # Why: a request submitted under a GitHub login (the issue form's workflow, `snowtower request
+        # --submit` with SNOWTOWER_USER) belongs to the portal user that login is mapped to as well.
+        mapped = self.cfg.approvers.get(requester.lower())
+        return {requester, mapped} if mapped else {requester}
+
+    def requester_names(self, cr: ChangeRequest) -> set[str]:
+        return self._requesters(cr.requester)
 
     def _sign(self, data: dict) -> str:
         return meta.embed("", meta.REQUEST, meta.sign(data, self._signing_key)).strip()
@@ -553,7 +573,9 @@ class GitHubChanges(ChangeBackend):
         elif pr.state == "closed":
             status = Status.REJECTED
         else:
-            status = status_from_reviews(self._reviews_from(raw_reviews, pr), data.get("requester", ""), self.required_approvals)
+            status = status_from_reviews(self._reviews_from(raw_reviews, pr), self._requesters(data.get("requester", "")),
+                                         self.required_approvals,
+                                         pr.head.sha)
         return ChangeRequest(
             # The title from the signed record: anyone with write access can edit a PR's title.
             id=pr.number, recipe=data.get("recipe", ""), title=data.get("title") or pr.title, requester=data.get("requester", ""),
@@ -569,21 +591,31 @@ class GitHubChanges(ChangeBackend):
         commit in metadata) and native ones by mapped approvers with write permission (an approval
         only for the PR's current head). Anything else is shown as a comment, with its GitHub login."""
         out = []
+        nonces: set = set()
         for r in raw_reviews:
             login = r.user.login if r.user else ""
             at = _iso(r.submitted_at)
-            data = meta.extract(r.body, meta.REVIEW) if login == self.portal_login else None
-            if data:
-                out.append(Review(pr.number, str(data.get("reviewer", "")), str(data.get("decision", "comment")),
-                                  str(data.get("comment", "")), at, str(data.get("head_sha", ""))))
-                continue
             if login == self.portal_login:
-                continue  # the portal's own text without a decision
+                data = meta.extract(r.body, meta.REVIEW)
+                # Each portal review has its own nonce: the same one twice is a body copied over another
+                # review (which then lost what it said, maybe a reset), so the copy voids as an edit does.
+                if (meta.verify(data, self._signing_key) and data.get("pr") == pr.number
+                        and not (data.get("nonce") in nonces or nonces.add(data.get("nonce")))):
+                    out.append(Review(pr.number, str(data.get("reviewer", "")), str(data.get("decision", "comment")),
+                                      str(data.get("comment", "")), at, str(data.get("head_sha", ""))))
+                else:
+                    # Why: someone with write access edited the portal's review (GitHub lets them). What it
+                    # said is lost, so no earlier decision counts: a reset at the current head.
+                    out.append(Review(pr.number, "snowtower", "void", TAMPERED_REVIEW, at, pr.head.sha))
+                continue
             mapped = self.cfg.approvers.get(login.lower())
             decision = {"APPROVED": "approve", "CHANGES_REQUESTED": "request_changes"}.get(r.state, "comment")
             if decision == "approve" and getattr(r, "commit_id", None) != pr.head.sha:
                 decision = "comment"  # an approval of an older commit approves nothing here
-            if not mapped or (decision != "comment" and self._permission(login) not in WRITE_PERMISSIONS):
+            # Why: a decision counts while the login can write to the repository and its portal user is an
+            # approver now (a demoted approver's GitHub account loses its say with the role).
+            if not mapped or (decision != "comment" and (self._permission(login) not in WRITE_PERMISSIONS
+                                                         or not self._is_approver(mapped))):
                 out.append(Review(pr.number, f"{login} (GitHub)", "comment", meta.visible(r.body or ""), at,
                                   getattr(r, "commit_id", "") or ""))
                 continue
@@ -769,8 +801,10 @@ class GitHubChanges(ChangeBackend):
         # What people typed stays text on GitHub: the name escaped, the comment in a block it cannot close.
         text = (f"**{md_escape(actor.name or actor.username)}** ({inline_code(actor.username)}) {words[decision]} in SnowTower."
                 + (f"\n\n{fenced(comment)}" if comment else ""))
-        body = meta.embed(text, meta.REVIEW, {"reviewer": actor.username, "decision": decision, "comment": comment,
-                                              "head_sha": head_sha, "nonce": nonce})
+        # Signed like the request record, naming the PR: anyone with write access can edit a review's body.
+        body = meta.embed(text, meta.REVIEW, meta.sign({"reviewer": actor.username, "decision": decision, "comment": comment,
+                                                        "head_sha": head_sha, "nonce": nonce, "pr": pr.number},
+                                                       self._signing_key))
 
         def done():
             return True if any(nonce in (r.body or "") for r in pr.get_reviews()) else None
@@ -877,7 +911,9 @@ class GitHubChanges(ChangeBackend):
         data = self._record(pr)
         if data is None or pr.head.sha != cr.head_sha or data.get("head_sha") != cr.head_sha:
             raise HeadMoved(f"{cr.ref} changed (or its record no longer verifies) since it was approved; nothing was merged.")
-        status = status_from_reviews(self._reviews_from(self._raw_reviews(pr), pr), data.get("requester", ""), self.required_approvals)
+        status = status_from_reviews(self._reviews_from(self._raw_reviews(pr), pr), self._requesters(data.get("requester", "")),
+                                     self.required_approvals,
+                                     pr.head.sha)
         if status != Status.APPROVED:
             raise ChangeError(f"{cr.ref} is {status.label}, not approved; nothing was merged.")
         mergeable = pr.mergeable

@@ -14,6 +14,9 @@ Run by .github/workflows/merge-deploy.yml with the workflow's own token:
 
     python -m core.changes.github_gate --sha "$GITHUB_SHA"     # GITHUB_REPOSITORY, GITHUB_TOKEN, GITHUB_API_URL
 
+and SNOWTOWER_GITHUB_APPROVERS (a repository secret, as in the portal's environment: "login=user,...")
+so that a GitHub login mapped to the requester counts as the requester.
+
 It prints the decision and its reason and writes `number` and `unsafe` (true|false) to $GITHUB_OUTPUT.
 Exit status 0 when it decided (either way), 1 when GitHub could not be asked (the deploy then stops).
 """
@@ -39,10 +42,12 @@ class Decision:
     approvers: list[str] = field(default_factory=list)
 
 
-def decide(pr, reviews: Iterable, commits: Iterable, permission: Callable[[str], str], required: int = 1) -> Decision:
+def decide(pr, reviews: Iterable, commits: Iterable, permission: Callable[[str], str], required: int = 1,
+           portal_names: dict[str, str] | None = None) -> Decision:
     """The gate for one merged pull request (PyGithub objects: PullRequest, its PullRequestReviews and
     Commits); `permission(login)` is that person's permission on the repository ("admin", "write",
-    "read", "none")."""
+    "read", "none"); `portal_names`: GitHub login -> portal username (the portal's `github_approvers`),
+    so that the requester's own GitHub account is known even when their commit email is not its."""
     labels = {label.name for label in pr.labels}
     if UNSAFE_LABEL not in labels:
         return Decision(pr.number, False, f"#{pr.number} is not labelled {UNSAFE_LABEL}: safe changes only.")
@@ -55,6 +60,7 @@ def decide(pr, reviews: Iterable, commits: Iterable, permission: Callable[[str],
     requester = (meta.extract(pr.body, meta.REQUEST) or {}).get("requester")
     if isinstance(requester, str) and requester:
         writers.add(requester.lower())
+        writers.update(login.lower() for login, name in (portal_names or {}).items() if name.lower() == requester.lower())
     latest: dict[str, object] = {}
     for r in sorted(reviews, key=lambda r: (r.submitted_at is None, r.submitted_at)):
         if r.user is not None and r.state in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
@@ -86,11 +92,18 @@ def merged_pull(repo, sha: str):
     return None
 
 
-def gate(repo, sha: str, required: int = 1) -> Decision:
+def gate(repo, sha: str, required: int = 1, portal_names: dict[str, str] | None = None) -> Decision:
     pr = merged_pull(repo, sha)
     if pr is None:
         return Decision(None, False, f"{sha[:8]} was not merged from a pull request: safe changes only.")
-    return decide(pr, pr.get_reviews(), pr.get_commits(), lambda login: repo.get_collaborator_permission(login), required)
+    return decide(pr, pr.get_reviews(), pr.get_commits(), lambda login: repo.get_collaborator_permission(login), required,
+                  portal_names)
+
+
+def portal_names_from(text: str) -> dict[str, str]:
+    """SNOWTOWER_GITHUB_APPROVERS as the portal reads it from the environment ("login=user,login2=user2")."""
+    pairs = (item.split("=", 1) for item in text.split(",") if "=" in item)
+    return {login.strip().lower(): name.strip() for login, name in pairs if login.strip() and name.strip()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     gh = Github(auth=Auth.Token(token), base_url=os.environ.get("GITHUB_API_URL", "https://api.github.com"), lazy=True)
     try:
-        decision = gate(gh.get_repo(args.repository), args.sha, max(1, args.required))
+        decision = gate(gh.get_repo(args.repository), args.sha, max(1, args.required),
+                        portal_names_from(os.environ.get("SNOWTOWER_GITHUB_APPROVERS", "")))
     except GithubException as exc:
         print(f"github_gate: GitHub answered {exc.status}; not deciding, not deploying.", file=sys.stderr)
         return 1

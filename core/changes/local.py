@@ -112,7 +112,8 @@ class LocalChanges(ChangeBackend):
     def _status(self, db, current: ChangeRequest) -> Status:
         # Recomputed from every review, inside the transaction that wrote the last one: two approvals
         # at the same moment are serialized by BEGIN IMMEDIATE and the second sees the first.
-        return status_from_reviews(self.store.reviews(current.id, db), current.requester, self.required_approvals)
+        return status_from_reviews(self.store.reviews(current.id, db), current.requester, self.required_approvals,
+                                   current.head_sha)
 
     def review(self, cr, actor, decision, comment, seen_head=None):
         self.repair()

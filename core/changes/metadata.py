@@ -10,6 +10,7 @@ verify is not a request (docs/security.md).
 """
 from __future__ import annotations
 
+import bisect
 import hashlib
 import hmac
 import json
@@ -31,22 +32,54 @@ def embed(text: str, kind: str, data: dict) -> str:
     return f"{text.rstrip()}\n\n<!-- {kind} {_json(data)} -->\n"
 
 
+_CLOSE = re.compile(r"\} -->")
+
+
+def _blocks(text: str, kind: str | None = None) -> list[tuple[int, int, str]]:
+    """The metadata blocks `<!-- KIND {...} -->` in `text`, left to right, not overlapping:
+    [(start, end, JSON text)], each ending at the first "} -->" after its opening (of `kind`, or any
+    snowtower kind). Linear in the text's length: anyone can write a review or comment of GitHub's
+    maximum size full of openings or spaces, and a backtracking pattern took seconds on one."""
+    opening = re.compile(r"<!-- " + (re.escape(kind) if kind else r"snowtower:[a-z]+") + r" \{")
+    closes = [m.start() for m in _CLOSE.finditer(text)]
+    out: list[tuple[int, int, str]] = []
+    pos = 0
+    for m in opening.finditer(text):
+        if m.start() < pos:
+            continue  # inside the block found before
+        i = bisect.bisect_left(closes, m.end())
+        if i == len(closes):
+            break  # no later opening can be closed either
+        close = closes[i]
+        out.append((m.start(), close + len("} -->"), text[m.end() - 1:close + 1]))
+        pos = close + len("} -->")
+    return out
+
+
 def extract(text: str | None, kind: str) -> dict | None:
-    """The metadata of `kind` in `text` (the last block wins), or None."""
+    """The metadata of `kind` in `text` (the last block that parses wins), or None."""
     if not text:
         return None
     found = None
-    for m in re.finditer(r"<!-- " + re.escape(kind) + r" (\{.*?\}) -->", text, re.S):
+    for _, _, raw in _blocks(text, kind):
         try:
-            found = json.loads(m.group(1))
+            found = json.loads(raw)
         except ValueError:
             continue
     return found if isinstance(found, dict) else None
 
 
 def visible(text: str | None) -> str:
-    """The text people read, without the metadata blocks."""
-    return re.sub(r"\s*<!-- snowtower:[a-z]+ \{.*?\} -->\s*", "\n", text or "", flags=re.S).strip()
+    """The text people read, without the metadata blocks (and the blank space around each)."""
+    text = text or ""
+    parts, pos = [], 0
+    for start, end, _ in _blocks(text):
+        parts += [text[pos:start].rstrip(), "\n"]
+        while end < len(text) and text[end].isspace():
+            end += 1
+        pos = end
+    parts.append(text[pos:])
+    return "".join(parts).strip()
 
 
 def idempotency_key(recipe: str, requester: str, request: dict) -> str:

@@ -1,0 +1,105 @@
+"""Infrastructure: what the config defines, who can reach any object and what a user can reach (through
+the role hierarchy SnowDDL derives), and the resource monitors (admins)."""
+import pandas as pd
+import streamlit as st
+
+from core.findings.reach import KINDS, ReachGraph, dot
+from core.plaintext import md_escape
+from portal import account, ui, widgets
+
+services, actor = ui.services(), ui.viewer()
+# Why: the full map of who reaches which data is for the platform's admins only.
+if not actor.can("admin"):
+    st.error("The infrastructure page is for admins.")
+    st.stop()
+
+st.title("Infrastructure")
+snapshot = services.snapshot()
+if snapshot.config.snowddl is None or snapshot.baseline() is None:
+    st.error("The configuration on the base branch does not validate: fix it first (see `snowtower validate`).")
+    st.stop()
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def reach_graph(root: str, sha: str | None, _snapshot) -> ReachGraph:
+    return ReachGraph.from_baseline(_snapshot.baseline())
+
+
+graph = reach_graph(str(snapshot.root), snapshot.sha, snapshot)
+config = account.describe_config()
+loaded = snapshot.config
+
+
+def table(frame, name: str, **kwargs) -> None:
+    widgets.table(frame, name, "infrastructure", **kwargs)
+
+
+def search(frame: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Rows whose any cell contains the search text (case-insensitive, plain text, not a pattern)."""
+    text = st.text_input("Search", key=f"infrastructure.search.{key}", placeholder="e.g. ANALYST", max_chars=200)
+    if not text:
+        return frame
+    hay = frame.astype(str).apply(lambda col: col.str.upper())
+    return frame[hay.apply(lambda col: col.str.contains(text.upper(), regex=False)).any(axis=1)].reset_index(drop=True)
+
+
+m = st.columns(6)
+for col, (label, count) in zip(m, [("Users", len(loaded.users)), ("Business roles", len(loaded.business_roles)),
+                                   ("Technical roles", len(loaded.technical_roles)), ("Warehouses", len(loaded.warehouses)),
+                                   ("Databases", len(loaded.databases)), ("Schemas", len(loaded.schemas))]):
+    col.metric(label, f"{count:,}")
+st.caption(f"The configuration on the base branch{f' at {snapshot.sha[:10]}' if snapshot.sha else ''}; roles and grants as "
+           "SnowDDL derives them from it.")
+
+who_tab, what_tab, inventory_tab, monitors_tab = st.tabs(["Who can reach X", "What can user Y reach", "Inventory",
+                                                          "Resource monitors"])
+with who_tab:
+    cols = st.columns([1, 3])
+    kind = cols[0].selectbox("Kind", KINDS, key="infrastructure.kind", format_func=str.title)
+    target = cols[1].selectbox(kind.title(), graph.objects(kind), index=None, key="infrastructure.object",
+                               placeholder=f"Choose a {kind.lower()} ...")
+    if target:
+        rows = graph.who_can_reach(kind, target)
+        st.markdown(f"**{len(rows)} user(s)** can reach {md_escape(kind.lower())} **{md_escape(target)}**.")
+        if rows:
+            st.graphviz_chart(dot(rows, f"{kind} {target}"), width="stretch")
+            table(pd.DataFrame([{"USER": r["user"], "THROUGH": " > ".join(r["path"]), "PRIVILEGES": ", ".join(r["privileges"])}
+                                for r in rows]), "who_can_reach")
+with what_tab:
+    user = st.selectbox("User", loaded.users, index=None, key="infrastructure.user", placeholder="Choose a user ...")
+    if user:
+        rows = graph.what_can_reach(user)
+        st.markdown(f"**{md_escape(user)}** reaches **{len(rows)}** object(s).")
+        if rows:
+            st.graphviz_chart(dot([dict(r, user=user) for r in rows]), width="stretch")
+            table(pd.DataFrame([{"KIND": r["kind"], "OBJECT": r["object"], "THROUGH": " > ".join(r["path"]),
+                                 "PRIVILEGES": ", ".join(r["privileges"])} for r in rows]), "what_user_can_reach")
+with inventory_tab:
+    users = pd.DataFrame(config["users"])
+    holders = users.explode("roles").groupby("roles")["name"].count() if len(users) else pd.Series(dtype=int)
+    kinds = {
+        "Users": users.assign(roles=users["roles"].map(", ".join)) if len(users) else users,
+        "Business roles": pd.DataFrame({"name": loaded.business_roles,
+                                        "users": [int(holders.get(r, 0)) for r in loaded.business_roles]}),
+        "Technical roles": pd.DataFrame({"name": loaded.technical_roles}),
+        "Warehouses": pd.DataFrame(config["warehouses"]),
+        "Databases": pd.DataFrame({"name": loaded.databases}),
+        "Schemas": pd.DataFrame({"name": loaded.schemas}),
+    }
+    which = st.radio("Show", list(kinds), horizontal=True, key="infrastructure.inventory")
+    table(search(kinds[which], which), which.lower().replace(" ", "_"))
+with monitors_tab:
+    monitors = pd.DataFrame(config["monitors"])
+    if monitors.empty:
+        st.info("The configuration defines no resource monitors.")
+    else:
+        whs = pd.DataFrame(config["warehouses"])
+        monitors["warehouses"] = monitors["name"].map(lambda n: ", ".join(whs[whs["monitor"] == n]["name"]))
+        table(monitors, "resource_monitors")
+        unmonitored = whs[whs["monitor"].isna() | (whs["monitor"] == "")]["name"].tolist()
+        if unmonitored:
+            st.warning(f"Without a resource monitor: {md_escape(', '.join(unmonitored))} (see Security > Findings "
+                       "and fixes).", icon=":material/warning:")
+        st.caption("Credits used against each quota this period: the Cost page, Budgets and forecast.")
+    if services.settings.mode != "demo":
+        st.caption("Drift between the account and the config: `snowtower plan --live` lists what SnowDDL would change.")

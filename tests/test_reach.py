@@ -1,0 +1,78 @@
+"""Reach through the role hierarchy, checked on the example config against what its YAML declares."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.findings.reach import ReachGraph, dot
+from core.snowddl.load import load_config
+from core.snowddl.plan import Baseline
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return ReachGraph.from_baseline(Baseline.from_config(load_config(ROOT / "snowddl").snowddl))
+
+
+def users(rows):
+    return sorted(r["user"] for r in rows)
+
+
+def test_who_can_reach_a_schema(graph):
+    # RAW.STRIPE: FINANCE_ANALYST (STRIPE_READ technical role), schema_read RAW.* of ANALYTICS_ENGINEER,
+    # DATA_ENGINEER and DBT_RUNNER, and LOADER owning RAW's schemas.
+    rows = graph.who_can_reach("SCHEMA", "RAW.STRIPE")
+    assert users(rows) == ["EVASQUEZ", "GADEYEMI", "LMURPHY", "MOKAFOR", "PRAMAN", "SVC_DBT", "SVC_FIVETRAN", "TLINDQVIST"]
+    by = {r["user"]: r for r in rows}
+    assert by["GADEYEMI"]["path"] == ["GADEYEMI__U_ROLE", "FINANCE_ANALYST__B_ROLE", "STRIPE_READ__T_ROLE"]
+    assert by["GADEYEMI"]["privileges"] == ["SELECT on future TABLE", "SELECT on future VIEW", "USAGE"]
+    assert "OWNERSHIP on future TABLE" in by["SVC_FIVETRAN"]["privileges"]
+    assert "HCHO" not in by  # ANALYST reads HubSpot, Klaviyo and Shopify, not Stripe
+
+
+def test_who_can_reach_a_warehouse_includes_technical_roles(graph):
+    # BI_WH: BI_TOOL's warehouse_usage, and DATA_ENGINEER's WAREHOUSE_OPERATOR and warehouse_monitor.
+    assert users(graph.who_can_reach("WAREHOUSE", "BI_WH")) == ["MOKAFOR", "PRAMAN", "SVC_LOOKER"]
+    assert graph.who_can_reach("WAREHOUSE", "NO_SUCH_WH") == []
+
+
+def test_what_can_a_user_reach(graph):
+    rows = {(r["kind"], r["object"]): r for r in graph.what_can_reach("HCHO")}
+    assert set(rows) == {
+        ("DATABASE", "ANALYTICS"), ("DATABASE", "DEV_SANDBOX"), ("DATABASE", "PROJ_CHURN"), ("DATABASE", "RAW"),
+        ("SCHEMA", "ANALYTICS.MARKETING"), ("SCHEMA", "ANALYTICS.MARTS"), ("SCHEMA", "DEV_SANDBOX.SCRATCH"),
+        ("SCHEMA", "PROJ_CHURN.SCORING"), ("SCHEMA", "RAW.HUBSPOT"), ("SCHEMA", "RAW.KLAVIYO"), ("SCHEMA", "RAW.SHOPIFY"),
+        ("WAREHOUSE", "ANALYST_WH"),
+    }
+    assert rows[("SCHEMA", "DEV_SANDBOX.SCRATCH")]["privileges"] == ["CREATE TABLE", "CREATE VIEW", "USAGE"]
+    assert graph.what_can_reach("NOBODY") == []
+
+
+def test_reach_agrees_with_the_warehouses_the_yaml_grants(graph):
+    """Every user's warehouses: the warehouse_usage / warehouse_monitor of their business roles, plus every
+    warehouse of a technical role with warehouse grants (WAREHOUSE_OPERATOR) they hold."""
+    import yaml
+
+    roles = yaml.safe_load((ROOT / "snowddl" / "business_role.yaml").read_text())
+    tech = yaml.safe_load((ROOT / "snowddl" / "technical_role.yaml").read_text())
+    people = yaml.safe_load((ROOT / "snowddl" / "user.yaml").read_text())
+    for name, user in people.items():
+        expected = set()
+        for role in user.get("business_roles") or []:
+            spec = roles[role]
+            expected |= set(spec.get("warehouse_usage") or []) | set(spec.get("warehouse_monitor") or [])
+            for t in spec.get("technical_roles") or []:
+                for grant, names in (tech[t].get("grants") or {}).items():
+                    if grant.startswith("WAREHOUSE:"):
+                        expected |= set(names)
+        got = {r["object"] for r in graph.what_can_reach(name) if r["kind"] == "WAREHOUSE"}
+        assert got == expected, name
+
+
+def test_the_graph_quotes_names(graph):
+    rows = [{"user": 'A"B', "path": ["R"], "privileges": []}]
+    text = dot(rows, "WAREHOUSE X")
+    assert '"A\\"B" -> "R"' in text and text.startswith("digraph reach {")

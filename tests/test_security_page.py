@@ -1,0 +1,131 @@
+"""The security page under AppTest on the demo account, and its checks against the planted answers."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.findings.security import cis_checks, health, idle, network_policy_users, security_report
+from core.snowflake import demo
+from core.snowflake.cost import last_day, window
+from portal import ui
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMEOUT = 60
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    path = tmp_path / "workspace"
+    monkeypatch.setenv("SNOWTOWER_WORKSPACE", str(path))
+    monkeypatch.setenv("SNOWTOWER_DEMO_QUERY_ROWS", "5000")
+    return path
+
+
+@pytest.fixture
+def report(services):
+    services.sync_demo_account(generate=True, query_rows=5000)
+    src = services.snowflake_source()
+    latest = last_day(src)
+    binds = window(latest - dt.timedelta(days=89), latest)
+    cfg = services.snapshot().config
+    return security_report(src, binds["end_time"], binds["start_time"], binds["end_time"], network_policy_users(cfg), set(cfg.users))
+
+
+def page(name: str, actor) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=TIMEOUT)
+    at.session_state[ui.VIEWER_KEY] = actor
+    return at.run()
+
+
+def test_the_planted_problems_are_found(report):
+    checks = {c.id: c for c in report.checks}
+    assert sorted(idle(report.users)["NAME"]) == sorted(demo.STALE_USERS)
+    assert list(checks["1.4"].evidence["NAME"]) == [demo.ADMIN_WITHOUT_MFA]  # the MFA-less admin
+    assert list(checks["1.6"].evidence["NAME"]) == [demo.PASSWORD_SERVICE_USER]
+    assert list(checks["1.11"].evidence["NAME"]) == [demo.ADMIN_WITHOUT_MFA]  # no email either
+    assert list(checks["2.x"].evidence["USER_NAME"]) == [demo.ADMIN_WITHOUT_MFA]
+    assert {c.id: c.status for c in report.checks if c.status != "not checked"} == {
+        "1.4": "fail", "1.6": "fail", "1.8": "fail", "1.10": "pass", "1.11": "fail", "1.12": "pass", "1.13": "pass", "2.x": "fail"}
+    assert {"1.1", "1.5", "1.9", "3.1"} <= {c.id for c in report.checks if c.status == "not checked"}
+    worst = report.health.iloc[0]
+    assert worst["NAME"] == demo.ADMIN_WITHOUT_MFA and worst["SCORE"] == 30
+    assert "holds ACCOUNTADMIN without MFA" in worst["REASONS"]
+    assert report.health.set_index("NAME").loc["SVC_FIVETRAN", "SCORE"] == 100  # key pair and a network policy
+    assert report.health.set_index("NAME").loc["SVC_DBT", "REASONS"] == "no network policy (-10)"
+    assert sorted((f.object, f.fix.recipe) for f in report.findings) == [("LMURPHY", "offboard-user"), ("TLINDQVIST", "offboard-user")]
+    assert report.mfa_coverage == (0, 14)
+
+
+def test_a_clean_account_passes_every_check(report):
+    users = report.users.copy()
+    users = users[~users["NAME"].isin([demo.ADMIN_WITHOUT_MFA])]
+    users.loc[users["NAME"] == demo.PASSWORD_SERVICE_USER, "HAS_PASSWORD"] = False
+    users.loc[users["NAME"].isin(demo.STALE_USERS), "DAYS_SINCE_LOGIN"] = 3
+    users.loc[users["NAME"] == "PRAMAN", "ADMIN_ROLES"] = "ACCOUNTADMIN"  # two admins, with email and key pairs
+    methods = report.methods[report.methods["USER_NAME"] != demo.ADMIN_WITHOUT_MFA]
+    checks = cis_checks(users, methods, report.methods.iloc[0:0][[]])
+    assert {c.id: c.status for c in checks if c.status != "not checked"} == {
+        cid: "pass" for cid in ("1.4", "1.6", "1.8", "1.10", "1.11", "1.12", "1.13", "2.x")}
+    assert all(c.evidence.empty for c in checks)
+
+
+def test_only_admins_see_the_security_page(workspace, people):
+    for who in ("requester", "approver"):
+        at = page("security", people[who])
+        assert [e.value for e in at.error] == ["The security page is for admins."]
+        assert not at.metric
+
+
+def test_admin_sees_metrics_findings_with_fix_buttons_and_cis(workspace, people):
+    at = page("security", people["admin"])
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["MFA coverage (people)"] == "0%"
+    assert metrics["Service users with a password"] == "1"
+    assert metrics["Idle 90 days"] == "2"
+    assert metrics["Failed logins (90 days)"] == str(8 + 40 + 15)
+    texts = [t.value for t in at.text]
+    assert any(t.startswith("WAREHOUSE_NO_MONITOR · BI_WH") for t in texts)
+    assert any(t.startswith("STALE_USER · TLINDQVIST") for t in texts)
+    fixes = [b for b in at.button if b.key and b.key.startswith("security.fix.")]
+    assert len(fixes) == 3  # BI_WH's monitor, two stale users
+    labels = [e.label for e in at.expander]
+    assert "1.4 MFA is on for every human user with a password: FAIL" in labels
+    assert "1.10 Between 2 and 10 users hold ACCOUNTADMIN: FAIL" not in labels
+    assert any(label.startswith("1.9 ") and label.endswith("NOT CHECKED") for label in labels)
+
+
+def test_infrastructure_page_inventory_and_reach(workspace, people):
+    at = page("infrastructure", people["requester"])
+    assert [e.value for e in at.error] == ["The infrastructure page is for admins."]
+    at = page("infrastructure", people["admin"])
+    assert not at.exception, at.exception
+    assert {m.label: m.value for m in at.metric}["Users"] == "16"
+    at.selectbox(key="infrastructure.kind").set_value("SCHEMA").run()
+    at.selectbox(key="infrastructure.object").set_value("RAW.STRIPE").run()
+    assert not at.exception, at.exception
+    assert any(m.value == "**8 user(s)** can reach schema **RAW.STRIPE**." for m in at.markdown)
+    assert len(at.get("graphviz_chart")) == 1
+    at.selectbox(key="infrastructure.user").set_value("HCHO").run()
+    assert any(m.value.startswith("**HCHO** reaches **12** object(s)") for m in at.markdown)
+    at.text_input(key="infrastructure.search.Users").set_value("lindqvist").run()
+    assert not at.exception, at.exception
+    assert any(list(d.value.get("name", [])) == ["TLINDQVIST"] for d in at.dataframe)
+
+
+def test_the_stale_user_fix_is_a_request_that_only_offboards_them(services, report, people):
+    from app.operations import PreviewRequest, SubmitRequest
+    from recipes import RECIPES
+
+    finding = next(f for f in report.findings if f.object == "LMURPHY")
+    recipe = RECIPES[finding.fix.recipe]
+    preview = PreviewRequest(services, recipe, finding.fix.fields).execute()
+    assert preview.ok
+    cr = SubmitRequest(services, people["admin"], recipe, finding.fix.fields, preview.base_sha).execute()
+    changed = [line for line in services.changes.diff(cr).splitlines()
+               if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    assert changed == ["-  business_roles:", "-    - FINANCE_ANALYST", "+  disabled: true"]
+    assert cr.justification.startswith("Fixes finding STALE_USER on LMURPHY: LMURPHY last logged in")
