@@ -116,6 +116,9 @@ def test_a_fix_opens_the_recipe_prefilled_and_previewed_and_one_click_submits_it
                                                          "fixes": f.title, "preview": True}
         recipe_form.recipe_page("remove-password", "remove_password.", "intro")
 
+    from portal import auth
+
+    auth.ensure_demo_logins(planted.workspace.auth_path)  # Submit re-reads the viewer's roles (ui.viewer_now)
     at = AppTest.from_function(script, default_timeout=60)
     at.session_state[ui.VIEWER_KEY] = people["requester"]
     at.run()
