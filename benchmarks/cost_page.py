@@ -31,8 +31,8 @@ WARM_VISITS = 5
 
 def generate(workspace: Path, rows: int) -> float:
     """Seconds to create the workspace and its demo account of `rows` QUERY_HISTORY rows."""
-    from portal.services import build_services
-    from portal.settings import load_settings
+    from app.services import build_services
+    from app.settings import load_settings
 
     started = time.perf_counter()
     build_services(load_settings(workspace)).sync_demo_account(generate=True, query_rows=rows)

@@ -82,7 +82,7 @@ def main() -> int:
     for opened in args.open or [20, 400]:
         with tempfile.TemporaryDirectory() as tmp:
             from core.workspace import seed_files
-            from portal.settings import EXAMPLE_CONFIG
+            from app.settings import EXAMPLE_CONFIG
 
             server = FakeGitHub(Path(tmp) / "gh", tokens={"t": "bot"})
             server.seed(seed_files(EXAMPLE_CONFIG))

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from core.changes.github import GitHubChanges, GitHubConfig, connect  # noqa: E402
 from core.changes.model import Actor  # noqa: E402
 from core.workspace import seed_files  # noqa: E402
-from portal.settings import EXAMPLE_CONFIG  # noqa: E402
+from app.settings import EXAMPLE_CONFIG  # noqa: E402
 from tests.github_server import FakeGitHub  # noqa: E402
 
 SETTINGS = {

@@ -4,9 +4,9 @@ import streamlit as st
 from core.changes.base import ChangeError
 from core.plaintext import md_escape
 from portal import auth, ui
-from portal.operations.unlock_login import UnlockLogin
+from app.operations.unlock_login import UnlockLogin
 
-services, actor = ui.services(), ui.viewer()
+services, actor = ui.services(), ui.require_page("logins")
 
 st.title("Logins")
 st.caption("As the users file (auth.yaml) says now; it is read on every click. Add a login or change its roles "

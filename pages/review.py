@@ -5,10 +5,10 @@ from core.changes.base import ChangeError
 from core.changes.model import Status
 from core.plaintext import inline_code, md_escape
 from portal import account, ui, widgets
-from portal.operations import ApproveRequest, MergeRequest, RejectRequest, RequestChanges
-from portal.operations.guards import approvals, is_requester
+from app.operations import ApproveRequest, MergeRequest, RejectRequest, RequestChanges
+from app.operations.guards import approvals, is_requester
 
-services, actor = ui.services(), ui.viewer()
+services, actor = ui.services(), ui.require_page("review")
 
 st.title("Review queue")
 flash = st.session_state.pop("review.flash", None)

@@ -9,15 +9,16 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # streamlit puts the script's folder on the path, not the project's
-    sys.path.insert(0, str(ROOT))
+# Streamlit puts the script's folder (portal/) first on the path, where this file would shadow the
+# `app` package as module "app": the project's root goes first, and portal/ off the path.
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() not in (ROOT, ROOT / "portal")]
 
 import streamlit as st  # noqa: E402
 
 from core.plaintext import inline_code, md_escape  # noqa: E402
 from core.workspace import Workspace  # noqa: E402
 from portal import auth, errors, ui  # noqa: E402
-from portal.settings import load_settings  # noqa: E402
+from app.settings import load_settings  # noqa: E402
 
 st.set_page_config(page_title="SnowTower", page_icon=":material/ac_unit:", layout="wide")
 st.logo(str(ROOT / "portal" / "assets" / "logo.svg"), size="large")
@@ -35,7 +36,7 @@ def frame() -> None:
     if settings.mode == "demo":
         auth.ensure_demo_logins(auth_path)
     try:
-        signed = auth.sign_in(auth_path, auth.lockout_for(settings), settings.mode)
+        signed = auth.sign_in(auth_path, auth.lockout_for(settings), settings.mode, ui.audit_log())
     except auth.UsersFileError as exc:
         st.session_state.pop(ui.VIEWER_KEY, None)
 
@@ -70,16 +71,18 @@ def frame() -> None:
         "Request": [ui.page("my_requests")],
         **{title: [ui.page(key) for key in keys] for title, keys in ui.REQUEST_SECTIONS.items()},
     }
-    if actor.can("approver"):
+    if ui.may_open(actor, "review"):
         sections["Review"] = [ui.page("review")]
-    if actor.can("admin"):
-        sections.setdefault("Admin", []).append(ui.page("logins"))
-        sections["Admin"].append(ui.page("cost"))
-        sections["Admin"] += [ui.page("security"), ui.page("infrastructure")]
+    admin = [ui.page(key) for key in ("logins", "cost", "security", "infrastructure", "audit") if ui.may_open(actor, key)]
+    if admin:
+        sections["Admin"] = admin
+    # A page the viewer may not open is still at its address, saying so (not a silent jump to Home).
+    sections[""] += [ui.denied_page(key) for key in ui.PAGE_ROLES if not ui.may_open(actor, key)]
 
     with st.sidebar:
         st.markdown(f"Signed in as **{md_escape(actor.name)}**  \n{inline_code(actor.username)} · {', '.join(actor.roles)}")
-        signed.authenticator.logout("Sign out", location="sidebar", key="signout")
+        signed.authenticator.logout("Sign out", location="sidebar", key="signout", callback=lambda _: auth.record_signin(
+            services.audit, "sign_out", actor.username, actor.roles))
         if services.settings.mode == "demo":
             st.caption(f"Demo workspace: `{services.workspace.root}`")
 

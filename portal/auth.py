@@ -19,6 +19,7 @@ import yaml
 
 from core.changes.model import Actor
 from core.lockout import Lockout
+from app.identity import lockout_for  # noqa: F401  (the portal's and CLI's name for it)
 
 DEMO_PASSWORD = "demo"
 DEMO_USERS = {
@@ -147,8 +148,16 @@ def _authenticator(config: dict):
     return stauth.Authenticate(config["credentials"], cookie["name"], cookie["key"], cookie["expiry_days"], auto_hash=False)
 
 
-def sign_in(path: Path, lockout: Lockout, mode: str = "demo") -> SignInResult:
+def record_signin(audit, action: str, login: str, roles=(), outcome: str = "ok", reason: str = "") -> None:
+    """One audit record of a sign-in event (sign_in, sign_in_failed, sign_out); `audit` None: none.
+    `login` is what was typed (clipped), never a password."""
+    if audit is not None:
+        audit.write(login, roles, action, outcome, reason)
+
+
+def sign_in(path: Path, lockout: Lockout, mode: str = "demo", audit=None) -> SignInResult:
     """Render the sign-in form until the viewer is signed in, with roles as the users file says now.
+    Every sign-in, refused sign-in and wrong password is recorded in `audit` (an app.audit.AuditLog).
     Raises UsersFileError when the users file is missing or unusable."""
     import streamlit as st
 
@@ -173,12 +182,16 @@ def sign_in(path: Path, lockout: Lockout, mode: str = "demo") -> SignInResult:
             st.session_state["authentication_status"] = None
             message = ("Too many wrong passwords: this login is locked for a while. Try again later, or ask an "
                        "admin to unlock it." if "attempts" in str(exc) else "Sign-in refused.")
+            record_signin(audit, "sign_in_failed", st.session_state.get("username") or "", outcome="refused",
+                          reason=message)
     # The library counted a wrong password in our in-memory copy: record it where it lasts.
     for login, entry in users.items():
         if entry.get("failed_login_attempts") == 1 and login not in locked:
             if lockout.record_failure(login):
                 message = (f"Too many wrong passwords: this login is locked for {lockout.minutes} minutes. "
                            "Try again later, or ask an admin to unlock it.")
+            record_signin(audit, "sign_in_failed", login, outcome="refused",
+                          reason="wrong password" + ("; the login is now locked" if message else ""))
         elif entry.get("failed_login_attempts") == 0:  # the form's password was right
             lockout.clear(login)
     if st.session_state.get("authentication_status") is False and not message:
@@ -192,11 +205,14 @@ def sign_in(path: Path, lockout: Lockout, mode: str = "demo") -> SignInResult:
     elif username and not was_signed_in and mode != "demo" and bcrypt.checkpw(DEMO_PASSWORD.encode(), entry["password"].encode()):
         refused = "Demo logins are refused outside demo mode."  # why: the demo's password is public
     if refused:
+        record_signin(audit, "sign_in_failed", username, entry["roles"] if entry else (), "refused", refused)
         authenticator.logout(location="unrendered")
         st.session_state[_MESSAGE_KEY] = refused
         st.rerun()  # the next run draws the sign-in form, with the reason above it
     if not username:
         return SignInResult(None, authenticator, message or pending)
+    if not was_signed_in:
+        record_signin(audit, "sign_in", username, entry["roles"])
     return SignInResult(_actor(username, entry), authenticator)
 
 
@@ -214,10 +230,3 @@ def actor_now(path: Path, username: str, mode: str = "demo") -> Actor | None:
     except UsersFileError:
         return None
     return _actor(username, entry) if entry and entry["roles"] else None
-
-
-def lockout_for(settings) -> Lockout:
-    """The sign-in lock-out of a workspace's settings (its counts live in the workspace database)."""
-    from core.workspace import Workspace
-
-    return Lockout(Workspace(settings.workspace).db_path, settings.signin_max_attempts, settings.signin_lockout_minutes)

@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from portal.settings import DEFAULT_WORKSPACE, REPO_ROOT
+from app.settings import DEFAULT_WORKSPACE, REPO_ROOT
 
 
 class UsageError(Exception):
@@ -143,7 +143,7 @@ def cmd_request(args) -> int:
     from core.changes.model import Actor
     from core.snowddl.snapshot import Snapshot
     from core.snowddl.load import load_config
-    from portal.operations.preview import preview as make_preview
+    from app.operations.preview import preview as make_preview
     from recipes import RECIPES, FieldErrors
 
     recipe = RECIPES.get(args.recipe)
@@ -151,9 +151,9 @@ def cmd_request(args) -> int:
         raise UsageError(f"unknown recipe {args.recipe!r}; known: {', '.join(sorted(RECIPES))}")
     raw = _parse_sets(recipe, args.set or [], args.set_file or [])
     if args.submit:
-        from portal.operations import PreviewRequest, SubmitRequest
-        from portal.services import build_services
-        from portal.settings import load_settings
+        from app.operations import PreviewRequest, SubmitRequest
+        from app.services import build_services
+        from app.settings import load_settings
 
         try:
             services = build_services(load_settings(args.workspace))
@@ -227,8 +227,8 @@ def cmd_demo(args) -> int:
 
     from core.snowflake.demo import MAX_QUERY_ROWS
     from portal.auth import DEMO_PASSWORD, DEMO_USERS, ensure_demo_logins
-    from portal.services import build_services
-    from portal.settings import load_settings
+    from app.services import build_services
+    from app.settings import load_settings
 
     if args.query_rows is not None and not 1 <= args.query_rows <= MAX_QUERY_ROWS:
         raise UsageError(f"--query-rows must be between 1 and {MAX_QUERY_ROWS:,}")
@@ -266,8 +266,8 @@ def cmd_cost(args) -> int:
     from core.snowflake.connect import connector_source
     from core.snowflake.cost import summary
     from core.snowflake.queries import QueryError
-    from portal.services import build_services
-    from portal.settings import load_settings
+    from app.services import build_services
+    from app.settings import load_settings
 
     if not 1 <= args.days <= 365:
         raise UsageError("--days must be between 1 and 365")
@@ -334,14 +334,14 @@ def cmd_hygiene(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from portal.settings import load_settings
+    from app.settings import load_settings
 
     return _serve(load_settings(args.workspace).workspace, args.port, args.address)
 
 
 def _serve(workspace: Path, port: int, address: str) -> int:
     from portal.errors import error_details
-    from portal.settings import load_settings
+    from app.settings import load_settings
 
     host = "localhost" if address in ("127.0.0.1", "0.0.0.0", "::") else address
     print(f"  portal: http://{host}:{port}", flush=True)
@@ -358,16 +358,19 @@ def _serve(workspace: Path, port: int, address: str) -> int:
 
 
 def cmd_users(args) -> int:
+    from app.audit import audit_log_for
     from core.workspace import Workspace
     from portal import auth
-    from portal.settings import load_settings
+    from app.settings import load_settings
 
     settings = load_settings(args.workspace)
     path = Workspace(settings.workspace).auth_path
     lockout = auth.lockout_for(settings)
+    operator = f"{getpass.getuser()} (command line)"  # whoever can run this on the server holds the workspace
     if args.action == "unlock":
         login = args.login.strip().lower()
         cleared = lockout.clear(login)
+        audit_log_for(settings).write(operator, ("operator",), "unlock_login", reason=f"login {login[:100]}")
         print(f"{login}: {'unlocked; failed sign-ins forgotten' if cleared else 'was not locked (no failed sign-ins)'}")
         return 0
     if args.action == "list":
@@ -393,6 +396,8 @@ def cmd_users(args) -> int:
     except ValueError as exc:
         raise UsageError(f"{exc} Nothing was written.") from None
     lockout.clear(args.login)
+    audit_log_for(settings).write(operator, ("operator",), "user_saved",
+                                  reason=f"login {args.login.strip().lower()[:100]} with role(s) {', '.join(args.role)}")
     print(f"{args.login.strip().lower()}: saved with role(s) {', '.join(args.role)} in {path}")
     return 0
 
@@ -403,7 +408,9 @@ def _recipe_names() -> list[str]:
     return sorted(RECIPES)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; `command` (the subcommand being run, if known) lets the others' heavy imports wait:
+    the recipe names in `request`'s help load SnowDDL, so they are listed only for `snowtower request`."""
     parser = argparse.ArgumentParser(prog="snowtower", description="Self-service Snowflake access, reviewed as code.")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -470,7 +477,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_hygiene)
 
     p = sub.add_parser("request", help="preview (or --submit) a request from the command line")
-    p.add_argument("recipe", help="one of: " + ", ".join(_recipe_names()))
+    p.add_argument("recipe", help="one of: " + (", ".join(_recipe_names()) if command in (None, "request")
+                                                else "(see snowtower request --help)"))
     p.add_argument("--set", action="append", metavar="FIELD=VALUE", help="a field; list fields are comma-separated")
     p.add_argument("--set-file", action="append", metavar="FIELD=PATH", help="a field read from a file (e.g. the public key)")
     p.add_argument("--config", default="snowddl", help="config folder to preview against (default: ./snowddl)")
@@ -483,7 +491,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(next((a for a in argv if not a.startswith("-")), ""))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:

@@ -16,7 +16,7 @@ from core.changes.base import ChangeError
 from core.keys import PRIVATE_KEY_MESSAGE, generate_key_pair
 from core.plaintext import md_escape
 from portal import account, errors, ui, widgets
-from portal.operations import PreviewRequest, ResubmitRequest, SubmitRequest
+from app.operations import PreviewRequest, ResubmitRequest, SubmitRequest
 from recipes import RECIPES, FieldErrors
 from recipes.base import Field, Recipe
 from recipes.common import SIZE_LABELS, choices_for

@@ -9,8 +9,8 @@ import streamlit as st
 from core.changes.model import Actor, Status
 from core.workspace import Workspace
 from portal import auth
-from portal.services import Services, build_services
-from portal.settings import load_settings
+from app.services import Services, build_services
+from app.settings import load_settings
 
 VIEWER_KEY = "snowtower.viewer"
 PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
@@ -33,9 +33,44 @@ PAGES = {
     "review": ("review.py", "Review queue", ":material/fact_check:"),
     "logins": ("logins.py", "Logins", ":material/lock_person:"),
     "cost": ("cost.py", "Cost", ":material/payments:"),
+    "audit": ("audit.py", "Audit log", ":material/history:"),
     "security": ("security.py", "Security", ":material/security:"),
     "infrastructure": ("infrastructure.py", "Infrastructure", ":material/account_tree:"),
 }
+
+
+# The role a page needs; pages not named here are for every signed-in viewer. The entry script lists a
+# page only for viewers with its role; one without it who opens its address is told so (denied_page),
+# and the page checks again itself (require_page): the navigation is not the guard.
+PAGE_ROLES = {"review": "approver", "logins": "admin", "cost": "admin", "security": "admin", "infrastructure": "admin",
+              "audit": "admin"}
+
+
+def may_open(actor: Actor, key: str) -> bool:
+    role = PAGE_ROLES.get(key)
+    return role is None or actor.can(role)
+
+
+def _refuse(key: str) -> None:
+    title, role = PAGES[key][1], PAGE_ROLES[key]
+    st.title(title)
+    st.error(f"{title} is for {role}s; your login does not have that role. An admin can grant it in the users file.",
+             icon=":material/block:")
+
+
+def denied_page(key: str) -> st.Page:
+    """A hidden page at `key`'s address that says the viewer may not open it (instead of a silent Home)."""
+    file, title, icon = PAGES[key]
+    return st.Page(lambda: _refuse(key), title=title, icon=icon, url_path=key.replace("_", "-"), visibility="hidden")
+
+
+def require_page(key: str) -> Actor:
+    """The viewer, if they may open page `key`; otherwise the page says why and stops."""
+    actor = viewer()
+    if not may_open(actor, key):
+        _refuse(key)
+        st.stop()
+    return actor
 
 
 # Navigation sections of the request pages (the entry script adds My requests and the review queue).
@@ -59,6 +94,18 @@ def _services(workspace: str) -> Services:
 def services() -> Services:
     """The backends for the configured workspace, built once per process."""
     return _services(str(load_settings().workspace))
+
+
+def audit_log():
+    """The audit log of the configured workspace (for the sign-in, before the backends are built)."""
+    return _audit_log(str(load_settings().workspace))
+
+
+@st.cache_resource(show_spinner=False)
+def _audit_log(workspace: str):
+    from app.audit import audit_log_for
+
+    return audit_log_for(load_settings(workspace))
 
 
 def viewer() -> Actor:

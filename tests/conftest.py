@@ -40,8 +40,8 @@ def ec_public() -> str:
 @pytest.fixture
 def services(tmp_path):
     """A fresh demo workspace: real git repository seeded from the example, real SQLite records."""
-    from portal.services import build_services
-    from portal.settings import load_settings
+    from app.services import build_services
+    from app.settings import load_settings
 
     return build_services(load_settings(tmp_path / "workspace"))
 

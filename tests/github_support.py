@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from core.workspace import seed_files
-from portal.settings import EXAMPLE_CONFIG
+from app.settings import EXAMPLE_CONFIG
 from tests.github_server import FakeGitHub
 
 BOT_TOKEN = "bot-token"
@@ -77,8 +77,8 @@ def github(tmp_path, github_template):
 
 @pytest.fixture
 def gh_services(tmp_path, github, monkeypatch):
-    from portal.services import build_services
-    from portal.settings import load_settings
+    from app.services import build_services
+    from app.settings import load_settings
 
     monkeypatch.setenv("SNOWTOWER_GITHUB_TOKEN", BOT_TOKEN)
     write_settings(tmp_path / "ws", github, github_approvers=APPROVERS)

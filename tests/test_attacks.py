@@ -7,8 +7,8 @@ import yaml
 from core.changes import metadata as meta
 from core.changes.base import ChangeError
 from core.changes.model import Status
-from portal.operations import ApproveRequest, MergeRequest, PreviewRequest, RequestChanges, ResubmitRequest, SubmitRequest
-from portal.operations.guards import approvals
+from app.operations import ApproveRequest, MergeRequest, PreviewRequest, RequestChanges, ResubmitRequest, SubmitRequest
+from app.operations.guards import approvals
 from recipes import RECIPES
 from tests.github_support import as_user, github, github_template, gh_services  # noqa: F401 (fixtures)
 
@@ -64,7 +64,7 @@ def test_a_demoted_approver_s_github_approval_no_longer_counts(gh_services, gith
 def test_a_rejected_request_reopened_by_a_writer_stays_rejected(gh_services, github, people, new_user_raw):
     """The branch is pushed back at the head the record names and the PR reopened on GitHub: the record
     verifies again, but the portal's rejection stands."""
-    from portal.operations import RejectRequest
+    from app.operations import RejectRequest
 
     cr = submit(gh_services, people["requester"], new_user_raw())
     ApproveRequest(gh_services, people["approver"], cr.id).execute()
@@ -98,9 +98,9 @@ KILLED_MERGE = """
 import os, signal, sys
 from pathlib import Path
 from core.changes.model import Actor
-from portal.operations import MergeRequest
-from portal.services import build_services
-from portal.settings import load_settings
+from app.operations import MergeRequest
+from app.services import build_services
+from app.settings import load_settings
 
 services = build_services(load_settings(Path(sys.argv[1])))
 repo = services.changes.repo
@@ -121,7 +121,7 @@ def test_a_merge_killed_with_sigkill_after_main_moved_is_merged_and_deployed_at_
     import sys
     from pathlib import Path
 
-    from portal.services import build_services
+    from app.services import build_services
 
     cr = submit(services, people["requester"], new_user_raw())
     ApproveRequest(services, people["approver"], cr.id).execute()
@@ -260,8 +260,8 @@ def test_a_click_on_the_review_page_after_the_approver_was_demoted_approves_noth
     from streamlit.testing.v1 import AppTest
 
     from portal import ui
-    from portal.services import build_services
-    from portal.settings import load_settings
+    from app.services import build_services
+    from app.settings import load_settings
 
     root = Path(__file__).resolve().parents[1]
     workspace = tmp_path / "workspace"
@@ -317,7 +317,7 @@ def test_the_body_of_an_openssh_private_key_pasted_without_its_header_lines_is_r
     the BEGIN / END lines into a justification or a comment, was stored."""
     import subprocess
 
-    from portal.operations.guards import clean_comment
+    from app.operations.guards import clean_comment
 
     key = tmp_path / "id"
     subprocess.run(["ssh-keygen", "-q", "-t", kind, "-N", "", "-f", str(key)], check=True)
@@ -334,8 +334,8 @@ def test_one_person_under_two_spellings_of_their_name_counts_once_and_never_on_t
     """github_approvers maps alice to "Approver" (capitalised) while the portal login is "approver"; a
     request submitted from the command line as "Requester". Logins are case-insensitive everywhere."""
     from core.changes.model import Actor
-    from portal.services import build_services
-    from portal.settings import load_settings
+    from app.services import build_services
+    from app.settings import load_settings
     from tests.github_support import fast_retries, write_settings
 
     monkeypatch.setenv("SNOWTOWER_GITHUB_TOKEN", "bot-token")

@@ -123,8 +123,8 @@ def test_request_submit_opens_a_change_request(capsys, tmp_path, public_pem, mon
     assert code == 0, err
     submitted = json.loads(out)["submitted"]
     assert submitted["branch"].startswith("snowtower/1-")
-    from portal.services import build_services
-    from portal.settings import load_settings
+    from app.services import build_services
+    from app.settings import load_settings
 
     services = build_services(load_settings(tmp_path / "ws"))
     assert services.changes.get(submitted["id"]).requester == "cli-person"

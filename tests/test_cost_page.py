@@ -110,7 +110,7 @@ def test_an_account_that_cannot_be_made_is_a_message_not_a_traceback(workspace, 
 
 
 def _warehouse_request(services, people, raw, recipe="change-warehouse"):
-    from portal.operations import PreviewRequest, SubmitRequest
+    from app.operations import PreviewRequest, SubmitRequest
     from recipes import RECIPES
 
     preview = PreviewRequest(services, RECIPES[recipe], raw).execute()

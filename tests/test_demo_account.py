@@ -9,7 +9,7 @@ import pytest
 from core.changes.model import Status
 from core.snowflake import demo
 from core.snowflake.connect import STANDIN_FILE
-from portal.operations import ApproveRequest, MergeRequest, PreviewRequest, SubmitRequest
+from app.operations import ApproveRequest, MergeRequest, PreviewRequest, SubmitRequest
 from recipes import RECIPES
 
 
@@ -70,7 +70,7 @@ def test_a_merged_new_warehouse_starts_metering(services, people):
 
 
 def test_a_sync_interrupted_by_a_crash_is_finished_on_the_next_start(services, people, new_user_raw, monkeypatch):
-    from portal.services import build_services
+    from app.services import build_services
 
     services.sync_demo_account(generate=True)
 

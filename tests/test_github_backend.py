@@ -9,7 +9,7 @@ from core.changes import metadata as meta
 from core.changes.base import ChangeError
 from core.changes.github import OPEN_CALLS
 from core.changes.model import Status
-from portal.operations import ApproveRequest, MergeRequest, PreviewRequest, RejectRequest, RequestChanges, SubmitRequest
+from app.operations import ApproveRequest, MergeRequest, PreviewRequest, RejectRequest, RequestChanges, SubmitRequest
 from recipes import RECIPES
 from tests.github_support import github, github_template, gh_services  # noqa: F401 (fixtures)
 
@@ -96,8 +96,8 @@ def test_review_approve_and_squash_merge(gh_services, github, people, new_user_r
 
 
 def test_required_approvals_is_a_setting_and_counts_github_reviews(tmp_path, github, people, new_user_raw, monkeypatch):
-    from portal.services import build_services
-    from portal.settings import load_settings
+    from app.services import build_services
+    from app.settings import load_settings
     from tests.github_support import fast_retries, write_settings
 
     monkeypatch.setenv("SNOWTOWER_GITHUB_TOKEN", "bot-token")
@@ -182,8 +182,8 @@ def test_config_at_downloads_the_config_folder_once_per_commit(gh_services, gith
 
 
 def test_github_app_auth_with_a_key_generated_here(tmp_path, github, people, new_user_raw, monkeypatch, rsa_key, private_pem, public_pem):
-    from portal.services import build_services
-    from portal.settings import load_settings
+    from app.services import build_services
+    from app.settings import load_settings
     from tests.github_support import fast_retries, write_settings
 
     github.add_app(4242, public_pem, installation_id=77)
@@ -199,8 +199,8 @@ def test_github_app_auth_with_a_key_generated_here(tmp_path, github, people, new
 
 
 def test_missing_credentials_is_a_clear_message(tmp_path, github, monkeypatch):
-    from portal.services import build_services
-    from portal.settings import load_settings
+    from app.services import build_services
+    from app.settings import load_settings
     from tests.github_support import write_settings
 
     monkeypatch.delenv("SNOWTOWER_GITHUB_TOKEN", raising=False)
@@ -261,8 +261,8 @@ def test_each_thread_gets_its_own_pygithub_client(gh_services):
 
 
 def test_resubmit_on_github_keeps_the_pr_and_voids_earlier_approvals(gh_services, github, people, new_user_raw):
-    from portal.operations import ResubmitRequest
-    from portal.operations.guards import approvals
+    from app.operations import ResubmitRequest
+    from app.operations.guards import approvals
 
     cr = submit(gh_services, people["requester"], new_user_raw())
     ApproveRequest(gh_services, people["admin"], cr.id, "fine").execute()

@@ -6,7 +6,7 @@ import pytest
 from core.changes.base import ChangeError
 from core.changes.github import GitHubUnavailable
 from core.changes.model import Status
-from portal.operations import ApproveRequest, MergeRequest, PreviewRequest, SubmitRequest
+from app.operations import ApproveRequest, MergeRequest, PreviewRequest, SubmitRequest
 from recipes import RECIPES
 from tests.github_support import fast_retries, github, github_template, write_settings  # noqa: F401 (fixtures)
 
@@ -41,8 +41,8 @@ def assert_no_half_state(server, expect_prs: int):
 def ready(tmp_path, github, people, new_user_raw, monkeypatch):
     """Services with a 2 s time-out per request (the server's "timeout" fault answers after 2.5 s), and
     the base config already downloaded, so faults hit only the opening calls."""
-    from portal.services import build_services
-    from portal.settings import load_settings
+    from app.services import build_services
+    from app.settings import load_settings
 
     monkeypatch.setenv("SNOWTOWER_GITHUB_TOKEN", "bot-token")
     write_settings(tmp_path / "ws-faults", github, github_timeout=2)

@@ -5,7 +5,7 @@ import pytest
 from github import Auth, Github
 
 from core.changes.github_gate import gate, main
-from portal.operations import PreviewRequest, SubmitRequest
+from app.operations import PreviewRequest, SubmitRequest
 from recipes import RECIPES
 from tests.github_support import gh_services, github, github_template  # noqa: F401 (fixtures)
 

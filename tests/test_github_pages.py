@@ -6,7 +6,7 @@ from streamlit.testing.v1 import AppTest
 from core.changes.model import Status
 from portal import ui
 from tests.portal_support import as_viewer
-from portal.operations import PreviewRequest, SubmitRequest
+from app.operations import PreviewRequest, SubmitRequest
 from recipes import RECIPES
 from tests.github_support import github, github_template, write_settings  # noqa: F401 (fixtures)
 

@@ -10,7 +10,7 @@ import pytest
 from core.changes.base import ChangeError
 from core.changes.github_cache import CachedAnswer, ConditionalCache
 from core.changes.model import Status
-from portal.operations import ApproveRequest
+from app.operations import ApproveRequest
 from tests.github_support import gh_services, github, github_template, seed_history  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,7 +92,7 @@ def test_reviews_of_unchanged_requests_are_asked_again_after_the_recheck_interva
 
     # Were GitHub ever not to move updated_at for a review (here: an approval made from another portal
     # process, with updated_at put back), the queue would show it after the interval.
-    from portal.services import build_services
+    from app.services import build_services
 
     other = build_services(gh_services.settings)
     pr = github.pulls[numbers[-1]]
@@ -215,7 +215,7 @@ def test_pages_viewed_again_cost_no_rate_limit_whatever_the_history(tmp_path, gi
     monkeypatch.setenv("SNOWTOWER_WORKSPACE", str(tmp_path / "ws"))
     monkeypatch.setenv("SNOWTOWER_GITHUB_TOKEN", "bot-token")
     write_settings(tmp_path / "ws", github)
-    from portal.settings import load_settings, signing_key
+    from app.settings import load_settings, signing_key
 
     seed_history(github, closed=300, opened=3, requesters=("requester", "someone", "other"),
                  key=signing_key(load_settings(tmp_path / "ws")))

@@ -14,9 +14,9 @@ import yaml
 from core.changes import metadata as meta
 from core.changes.base import AlreadyResolved, ChangeError, HeadMoved, ReturnedToReview
 from core.changes.model import Status
-from portal.operations import (ApproveRequest, MergeRequest, PreviewRequest, RejectRequest, RequestChanges,
+from app.operations import (ApproveRequest, MergeRequest, PreviewRequest, RejectRequest, RequestChanges,
                                ResubmitRequest, SubmitRequest)
-from portal.operations.guards import approvals
+from app.operations.guards import approvals
 from recipes import RECIPES
 from tests.github_support import as_user, github, github_template, gh_services  # noqa: F401 (fixtures)
 
@@ -279,8 +279,8 @@ def test_a_rejection_interrupted_before_the_pr_was_closed_is_finished_by_the_nex
 def test_a_request_signed_with_another_key_is_not_listed(tmp_path, github, people, new_user_raw, monkeypatch):
     """The command line, or another portal, must sign with the portal's key: a record signed with any
     other key is not a request (and that is also what a forger without the key produces)."""
-    from portal.services import build_services
-    from portal.settings import load_settings
+    from app.services import build_services
+    from app.settings import load_settings
     from tests.github_support import APPROVERS, BOT_TOKEN, fast_retries, write_settings
 
     monkeypatch.setenv("SNOWTOWER_GITHUB_TOKEN", BOT_TOKEN)

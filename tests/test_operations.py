@@ -4,7 +4,7 @@ import yaml
 
 from core.changes.base import BaseMoved, ChangeError
 from core.changes.model import Actor, Status
-from portal.operations import ApproveRequest, MergeRequest, PreviewRequest, RejectRequest, RequestChanges, SubmitRequest
+from app.operations import ApproveRequest, MergeRequest, PreviewRequest, RejectRequest, RequestChanges, SubmitRequest
 from recipes import RECIPES, FieldErrors
 
 RECIPE = RECIPES["new-user"]
@@ -130,8 +130,8 @@ def test_re_apply_that_no_longer_fits_is_refused_and_main_is_untouched(services,
 
 
 def test_the_workspace_is_reused_and_loses_nothing(tmp_path, people, new_user_raw):
-    from portal.services import build_services
-    from portal.settings import load_settings
+    from app.services import build_services
+    from app.settings import load_settings
 
     first = build_services(load_settings(tmp_path / "ws"))
     cr = submit(first, people["requester"], new_user_raw())

@@ -90,7 +90,7 @@ def test_service_user_form_has_no_names_or_email(workspace, people):
 
 
 def _submit(services, actor, raw):
-    from portal.operations import PreviewRequest, SubmitRequest
+    from app.operations import PreviewRequest, SubmitRequest
     from recipes import RECIPES
 
     recipe = RECIPES["new-user"]

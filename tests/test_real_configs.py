@@ -12,7 +12,7 @@ from core.snowddl import read
 from core.snowddl.load import load_config
 from core.snowddl.snapshot import Snapshot, plan_changes, validate_with_changes
 from portal.cli import main as cli
-from portal.operations.preview import preview
+from app.operations.preview import preview
 from recipes import RECIPES
 
 WHY = "Needed for the quarterly access review."
@@ -200,7 +200,7 @@ def test_the_preview_diff_is_the_diff_git_shows(tmp_path):
 
 
 def test_a_crlf_config_is_committed_byte_for_byte_as_previewed(services, people):
-    from portal.operations import PreviewRequest, SubmitRequest
+    from app.operations import PreviewRequest, SubmitRequest
 
     repo = services.changes.repo
     main = services.changes.base_head()

@@ -6,7 +6,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.changes.model import Status
 from portal import ui
-from portal.operations import PreviewRequest, RequestChanges, SubmitRequest
+from app.operations import PreviewRequest, RequestChanges, SubmitRequest
 from recipes import RECIPES
 from tests.test_pages import ROOT, TIMEOUT, page, texts
 

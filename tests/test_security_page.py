@@ -117,7 +117,7 @@ def test_infrastructure_page_inventory_and_reach(workspace, people):
 
 
 def test_the_stale_user_fix_is_a_request_that_only_offboards_them(services, report, people):
-    from portal.operations import PreviewRequest, SubmitRequest
+    from app.operations import PreviewRequest, SubmitRequest
     from recipes import RECIPES
 
     finding = next(f for f in report.findings if f.object == "LMURPHY")

@@ -1,7 +1,7 @@
 """Settings: settings.toml, SNOWTOWER_* environment overrides with their types, backend selection."""
 import pytest
 
-from portal.settings import load_settings
+from app.settings import load_settings
 
 
 def test_defaults_are_the_demo(tmp_path, monkeypatch):

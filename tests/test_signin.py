@@ -99,7 +99,7 @@ def test_parallel_wrong_passwords_all_count(tmp_path):
 
 
 def test_lockout_settings_below_one_are_refused(workspace):
-    from portal.settings import load_settings
+    from app.settings import load_settings
 
     settings_toml(workspace, signin_max_attempts=0)
     with pytest.raises(ValueError, match="signin_max_attempts"):
@@ -169,7 +169,9 @@ def test_roles_are_read_again_on_every_run(workspace):
     path.write_text(yaml.safe_dump(config))
     at.run()  # the next click
     assert at.session_state[ui.VIEWER_KEY].roles == ("requester",)
-    assert [t.value for t in at.title] == ["Welcome, Ada"]  # the review queue is gone from the navigation
+    # The review queue is gone from the navigation; its address now says why instead of showing it.
+    assert [t.value for t in at.title] == ["Review queue"] and "Review queue is for approvers" in errors(at)
+    assert [b.label for b in at.button] == ["Sign out"] and not at.dataframe  # nothing of the queue is drawn
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page(str(ROOT / "pages" / "review.py"))
 
@@ -256,8 +258,8 @@ def test_the_demo_stays_on_localhost_unless_asked(tmp_path, monkeypatch, capsys)
 
 def test_an_admin_unlocks_a_login_in_the_portal_and_others_cannot(workspace, people):
     from core.changes.base import ChangeError
-    from portal.operations.unlock_login import UnlockLogin
-    from portal.settings import load_settings
+    from app.operations.unlock_login import UnlockLogin
+    from app.settings import load_settings
 
     settings_toml(workspace, signin_max_attempts=2)
     lockout = auth.lockout_for(load_settings(workspace))

@@ -1,5 +1,18 @@
 """The one interface every change-request backend implements: local git (core.changes.local) and
-GitHub pull requests (core.changes.github)."""
+GitHub pull requests (core.changes.github).
+
+The contract, for every backend:
+- Errors: every refusal is a ChangeError (or one of its subclasses below) whose message is written for
+  the person who asked and changes nothing; a store that cannot be reached raises ChangeError too
+  (GitHub: after bounded retries), never a library's exception with a token or a traceback in it.
+- Atomic: each write (open, review, update_branch, merge, deploy) either happens whole or not at all,
+  as seen by readers; a crash between its git step and its record step is finished or undone by
+  `repair()` (local) or by the next read (GitHub: the record lives on the PR itself).
+- Status: computed from the reviews that count by core.changes.approval, the one rule, inside the
+  write that records a decision; nothing reads a status a page showed.
+- Reads (base_head, config_at, get, list, diff, reviews, events, recent_commits) have no side effect
+  beyond caches keyed by commit; two reads with no write between return the same thing.
+"""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -39,30 +52,44 @@ class ChangeBackend(ABC):
     config_dir: str = "snowddl"
 
     @abstractmethod
-    def base_head(self) -> str: ...
+    def base_head(self) -> str:
+        """The base branch's head commit (40 hex). Raises ChangeError if the branch does not exist."""
 
     @abstractmethod
     def config_at(self, sha: str) -> Path:
-        """The config folder as it is at commit `sha`, on disk and read-only by convention."""
+        """The config folder as it is at commit `sha`, on disk and read-only by convention; exported
+        once per commit (idempotent, safe from several processes). Raises ChangeError for an unknown commit."""
 
     @abstractmethod
     def open(self, *, recipe: str, title: str, body: str, requester: Actor, justification: str, request: dict,
-             files: dict[str, str | None], base_sha: str, validation: dict) -> ChangeRequest: ...
+             files: dict[str, str | None], base_sha: str, validation: dict) -> ChangeRequest:
+        """Open a change request: a new branch with one commit on `base_sha` holding `files` (path in the
+        config folder -> new text, None: deleted), authored by `requester`, and its record (status open,
+        event "submitted"). Returns the new request. Raises BaseMoved if the base branch is no longer at
+        `base_sha` (the change must be computed again). Atomic: a crash leaves no branch without a record
+        (repair removes it). Not idempotent: each call opens a new request (GitHub: a retried call after
+        a lost response finds the PR it opened instead of opening a second)."""
 
     @abstractmethod
-    def get(self, request_id: int) -> ChangeRequest | None: ...
+    def get(self, request_id: int) -> ChangeRequest | None:
+        """The request with this id and its current status, or None if there is none."""
 
     @abstractmethod
-    def list(self, requester: str | None = None, statuses: list[Status] | None = None) -> list[ChangeRequest]: ...
+    def list(self, requester: str | None = None, statuses: list[Status] | None = None) -> list[ChangeRequest]:
+        """Requests, newest first, optionally only one requester's and only in `statuses`."""
 
     @abstractmethod
-    def diff(self, cr: ChangeRequest) -> str: ...
+    def diff(self, cr: ChangeRequest) -> str:
+        """The unified diff of the request's commit against its base, as git shows it ("" if empty)."""
 
     @abstractmethod
-    def reviews(self, cr: ChangeRequest) -> list[Review]: ...
+    def reviews(self, cr: ChangeRequest) -> list[Review]:
+        """Every review that counts (portal reviews; on GitHub also mapped approvers'), oldest first."""
 
     @abstractmethod
-    def events(self, cr: ChangeRequest) -> list[Event]: ...
+    def events(self, cr: ChangeRequest) -> list[Event]:
+        """The request's timeline (submitted, approved, ..., merged, deployed), oldest first: what the
+        requester's page shows. The audit log of who did and was refused what is app.audit, not this."""
 
     @abstractmethod
     def review(self, cr: ChangeRequest, actor: Actor, decision: str, comment: str,
@@ -84,7 +111,20 @@ class ChangeBackend(ABC):
         stored request when given. Raises ChangeError if the branch moved meanwhile."""
 
     @abstractmethod
-    def merge(self, cr: ChangeRequest, actor: Actor) -> ChangeRequest: ...
+    def merge(self, cr: ChangeRequest, actor: Actor) -> ChangeRequest:
+        """Merge approved request `cr` into the base branch (local: fast-forward; GitHub: squash) and
+        return it with status merged and `merged_sha`. Raises BaseMoved if the base branch moved since
+        `cr.base_sha` (re-apply first), HeadMoved if its head is not `cr.head_sha`, ChangeError if it is
+        not approved now, AlreadyResolved if it left the queue. Atomic (the base branch moves by
+        compare-and-swap; repair records a merge whose record a crash cut off); not repeatable: a second
+        merge of the same request raises AlreadyResolved."""
+
+    def deploy(self, cr: ChangeRequest, actor: Actor) -> ChangeRequest:
+        """Deploy a just-merged request where the backend itself deploys: the demo's LocalChanges
+        (deploys_on_merge) records the deployment and advances the baseline. Where a workflow outside
+        SnowTower deploys (GitHub's merge-deploy workflow posts the "deployed" event), `cr` is returned
+        as it is. Idempotent: a request that is not merged (or already deployed) is left as it is."""
+        return cr
 
     @abstractmethod
     def recent_commits(self, n: int = 5) -> list[dict]:
@@ -96,9 +136,10 @@ class ChangeBackend(ABC):
         return {cr.requester}
 
     def comment(self, cr: ChangeRequest, actor: Actor, text: str) -> ChangeRequest:
-        """A comment on the request that decides nothing (the status stays)."""
+        """A comment on the request that decides nothing (the status stays). Errors as review()."""
         return self.review(cr, actor, "comment", text)
 
     def repair(self) -> list[str]:
-        """Finish or undo writes a crash interrupted; returns what was repaired, one line each."""
+        """Finish or undo writes a crash interrupted; returns what was repaired, one line each ([] when
+        nothing was). Idempotent: a second call right after returns []. Called at start and before writes."""
         return []

@@ -25,8 +25,9 @@ def _slug(text: str) -> str:
 
 class LocalChanges(ChangeBackend):
     def __init__(self, repo: GitRepo, store: Store, cache_dir: Path, base_branch: str = "main", config_dir: str = "snowddl",
-                 required_approvals: int = 1):
+                 required_approvals: int = 1, deploys_on_merge: bool = False):
         self.repo = repo
+        self.deploys_on_merge = deploys_on_merge  # the demo: merging is deployment (see deploy)
         self.required_approvals = required_approvals
         self._seen: dict[str, str] | None = None  # the branch heads at the last repair()
         self.store = store
@@ -213,13 +214,29 @@ class LocalChanges(ChangeBackend):
                 if branch.startswith(BRANCH_PREFIX) and branch not in known:
                     self.repo.delete_ref(f"refs/heads/{branch}", sha)
                     done.append(f"removed branch {branch}, left without a request by an interrupted submit")
+        if self.deploys_on_merge:  # a merge whose deployment record a crash cut off is deployed now
+            for cr in self.store.list(statuses=[Status.MERGED]):
+                self.record_deployment(cr, Actor("snowtower"), f"demo deployment recorded after an interrupted merge: "
+                                                               f"baseline is now {cr.merged_sha[:8]}")
+                done.append(f"{cr.ref} recorded as deployed at {cr.merged_sha[:8]}")
         self._seen = self.repo.heads()
         return done
 
+    def deploy(self, cr: ChangeRequest, actor: Actor) -> ChangeRequest:
+        """With deploys_on_merge (the demo): records the deployment of merged `cr` and advances the
+        baseline. Otherwise, or if `cr` is not merged: `cr` as it is now. See ChangeBackend.deploy."""
+        if not self.deploys_on_merge:
+            return cr
+        return self.record_deployment(cr, actor, f"demo deployment: baseline is now {(cr.merged_sha or '')[:8]}")
+
     def record_deployment(self, cr: ChangeRequest, actor: Actor, detail: str) -> ChangeRequest:
-        """Demo mode: merging deploys. Records the deployment and advances the baseline."""
+        """Record the deployment of merged `cr` and advance the baseline, in one transaction. Idempotent:
+        a request that is not (or no longer) merged, e.g. one another process deployed, is left as it is."""
         with self.store.transaction() as db:
-            self.store.add_deployment(db, cr.merged_sha or cr.head_sha, cr.id, actor.username)
+            current = self.store.get(cr.id, db)
+            if current is None or current.status != Status.MERGED:
+                return current
+            self.store.add_deployment(db, current.merged_sha or current.head_sha, cr.id, actor.username)
             self.store.update(db, cr.id, status=Status.DEPLOYED)
             self.store.add_event(db, Event(cr.id, now(), actor.username, "deployed", detail))
         return self.store.get(cr.id)

@@ -38,10 +38,19 @@ from snowddl.validator import default_validate_sequence
 
 from core.snowddl import fast, read
 
-fast.install()
+_prepared = False
 
-# SnowDDL logs a full traceback at WARNING for every error it collects; we report them ourselves.
-logging.getLogger("snowddl").setLevel(logging.CRITICAL)
+
+def _prepare_snowddl() -> None:
+    """Once per process, by the loader itself (importing this module patches nothing): SnowDDL's
+    parsing speed-ups (core.snowddl.fast), and SnowDDL's logger quietened (it logs a full traceback at
+    WARNING for every error it collects; we report them ourselves). A later fast.uninstall() stays in
+    force: the benchmark and tests compare both code paths."""
+    global _prepared
+    if not _prepared:
+        fast.install()
+        logging.getLogger("snowddl").setLevel(logging.CRITICAL)
+        _prepared = True
 
 @dataclass
 class Problem:
@@ -766,6 +775,7 @@ def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict
     again: their blueprints and errors are taken from `base`, as are the results of validators whose
     blueprint types did not change (validators of a changed type re-check only the changed objects when
     a check reads no other object of its own type). Anything else is a full load."""
+    _prepare_snowddl()
     root = Path(path).resolve()
     validation = Validation()
     loaded = LoadedConfig(root, validation)

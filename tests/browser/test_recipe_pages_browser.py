@@ -232,9 +232,9 @@ def test_resize_warehouse_shows_the_credits_difference(requester, repo):
 
 def test_sent_back_request_is_edited_and_resubmitted(demo, browser, requester, repo):  # noqa: F811
     from core.changes.model import Actor
-    from portal.operations import PreviewRequest, SubmitRequest
-    from portal.services import build_services
-    from portal.settings import load_settings
+    from app.operations import PreviewRequest, SubmitRequest
+    from app.services import build_services
+    from app.settings import load_settings
     from recipes import RECIPES
 
     url, workspace = demo

@@ -11,14 +11,14 @@ pytestmark = pytest.mark.browser
 
 
 def _services(workspace):
-    from portal.services import build_services
-    from portal.settings import load_settings
+    from app.services import build_services
+    from app.settings import load_settings
 
     return build_services(load_settings(workspace))
 
 
 def _submit(services, name: str, public_pem: str):
-    from portal.operations import PreviewRequest, SubmitRequest
+    from app.operations import PreviewRequest, SubmitRequest
     from recipes import RECIPES
 
     raw = {"name": name, "first_name": "Pat", "last_name": "Doe", "email": f"{name}@cascaderidge.example",
@@ -30,7 +30,7 @@ def _submit(services, name: str, public_pem: str):
 
 
 def test_a_merge_click_on_a_request_rejected_meanwhile_merges_nothing(demo, browser, public_pem):
-    from portal.operations import ApproveRequest, RejectRequest
+    from app.operations import ApproveRequest, RejectRequest
 
     url, workspace = demo
     services = _services(workspace)  # another process on the same workspace: "another browser"

@@ -78,9 +78,9 @@ def test_a_lock_out_lapses_or_an_admin_lifts_it(demo3, browser):
 
 def test_a_hostile_justification_and_comment_stay_text(demo3, browser, public_pem):
     from core.changes.model import Actor
-    from portal.operations import PreviewRequest, RequestChanges, SubmitRequest
-    from portal.services import build_services
-    from portal.settings import load_settings
+    from app.operations import PreviewRequest, RequestChanges, SubmitRequest
+    from app.services import build_services
+    from app.settings import load_settings
     from recipes import RECIPES
 
     url, workspace = demo3

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from core.changes.approval import same_change
 from core.changes.base import BaseMoved, ChangeError, ReturnedToReview
 from core.changes.model import Actor, ChangeRequest, Status
-from portal.operations.guards import approvals, load_open, require_head
-from portal.operations.preview import PreviewRequest
-from portal.services import Services
+from app.operations.guards import approvals, load_open, require_head
+from app.operations.preview import PreviewRequest
+from app.operations.audited import run_audited
+from app.services import Services
 from recipes import RECIPES
 
 
@@ -21,7 +22,12 @@ class MergeRequest:
     head_sha: str | None = None  # the head commit on the admin's screen (None: the current one)
 
     def execute(self) -> ChangeRequest:
+        return run_audited(self.services, self.actor, "merge", self.request_id, self._execute,
+                           lambda: getattr(self, "commit_before", ""))
+
+    def _execute(self) -> ChangeRequest:
         cr = load_open(self.services, self.request_id)
+        self.commit_before = cr.head_sha
         # Why: merging deploys to the account; only admins hold that power.
         if not self.actor.can("admin"):
             raise ChangeError("only admins may merge requests.")
@@ -44,10 +50,9 @@ class MergeRequest:
         except BaseMoved:
             cr = self._reapply(self.services.changes.get(cr.id))
             cr = self.services.changes.merge(cr, self.actor)
-        if self.services.settings.mode == "demo":
-            cr = self.services.changes.record_deployment(
-                cr, self.actor, f"demo deployment: baseline is now {cr.merged_sha[:8]}"
-            )
+        # Where the backend itself deploys (the demo), merging is deployment; on GitHub a workflow deploys.
+        cr = self.services.changes.deploy(cr, self.actor)
+        if cr.status == Status.DEPLOYED:
             # The demo account follows: a new user appears in USERS, a new warehouse starts metering.
             # If this is interrupted, the next start of the portal finishes it (the sync is idempotent).
             try:

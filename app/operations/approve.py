@@ -4,8 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.changes.model import Actor, ChangeRequest
-from portal.operations.guards import clean_comment, load_open, require_head, require_reviewer
-from portal.services import Services
+from app.operations.guards import clean_comment, load_open, require_head, require_reviewer
+from app.operations.audited import run_audited
+from app.services import Services
 
 
 @dataclass
@@ -17,7 +18,12 @@ class ApproveRequest:
     head_sha: str | None = None  # the head commit on the reviewer's screen (None: the current one)
 
     def execute(self) -> ChangeRequest:
+        return run_audited(self.services, self.actor, "approve", self.request_id, self._execute,
+                           lambda: getattr(self, "commit_before", ""))
+
+    def _execute(self) -> ChangeRequest:
         cr = load_open(self.services, self.request_id)
+        self.commit_before = cr.head_sha
         require_reviewer(self.services, self.actor, cr)
         require_head(cr, self.head_sha)
         comment = clean_comment(self.comment)

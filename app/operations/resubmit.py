@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from core.changes.base import ChangeError
 from core.changes.model import Actor, ChangeRequest, Status
 from core.fields import FieldError
-from portal.operations.guards import clean_comment, load_open
-from portal.operations.preview import PreviewRequest
-from portal.services import Services
+from app.operations.guards import clean_comment, load_open
+from app.operations.preview import PreviewRequest
+from app.operations.audited import run_audited
+from app.services import Services
 from recipes import RECIPES
 from recipes.base import FieldErrors
 
@@ -22,7 +23,12 @@ class ResubmitRequest:
     note: str = ""
 
     def execute(self) -> ChangeRequest:
+        return run_audited(self.services, self.actor, "resubmit", self.request_id, self._execute,
+                           lambda: getattr(self, "commit_before", ""))
+
+    def _execute(self) -> ChangeRequest:
         cr = load_open(self.services, self.request_id)
+        self.commit_before = cr.head_sha
         # Why: a request speaks for its requester; nobody else may change what they asked for.
         if self.actor.username != cr.requester:
             raise ChangeError(f"only {cr.requester} can edit and resubmit {cr.ref}.")

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from core.changes.base import ChangeError
 from core.changes.model import Actor, ChangeRequest
 from core.fields import FieldError
-from portal.operations.body import render_body
-from portal.operations.preview import PreviewRequest
-from portal.services import Services
+from app.operations.body import render_body
+from app.operations.preview import PreviewRequest
+from app.operations.audited import run_audited
+from app.services import Services
 from recipes.base import FieldErrors, Recipe
 
 
@@ -21,6 +22,10 @@ class SubmitRequest:
     base_sha: str  # the base the requester previewed: a moved base is refused, not silently used
 
     def execute(self) -> ChangeRequest:
+        return run_audited(self.services, self.actor, "submit", None, self._execute,
+                           lambda: self.base_sha)
+
+    def _execute(self) -> ChangeRequest:
         # Why: the requester's identity comes from the sign-in, never from the form.
         if not self.actor.username:
             raise ChangeError("sign in to submit a request.")

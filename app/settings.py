@@ -43,6 +43,8 @@ class Settings:
     price_per_credit: float = 3.0  # money per Snowflake credit, for the cost page and projections
     currency: str = "USD"
     demo_query_rows: int = 100_000  # QUERY_HISTORY rows of a new demo account (snowtower demo --query-rows N)
+    audit_log: str = "sqlite"  # sqlite (the workspace database) | snowflake (table audit_table, created if missing)
+    audit_table: str = "SNOWTOWER_AUDIT_LOG"  # NAME, SCHEMA.NAME or DB.SCHEMA.NAME
     extra: dict = field(default_factory=dict)
 
 
@@ -82,6 +84,8 @@ def load_settings(workspace: str | Path | None = None) -> Settings:
     settings = Settings(workspace=root, **typed, extra={k: v for k, v in values.items() if k not in known})
     if settings.backend not in ("local", "github"):
         raise ValueError(f"backend must be local or github, not {settings.backend!r}")
+    if settings.audit_log not in ("sqlite", "snowflake"):
+        raise ValueError(f"audit_log must be sqlite or snowflake, not {settings.audit_log!r}")
     if settings.signin_max_attempts < 1 or settings.signin_lockout_minutes < 1:
         raise ValueError("signin_max_attempts and signin_lockout_minutes must be 1 or more")
     if settings.backend == "github" and not settings.github_repository:

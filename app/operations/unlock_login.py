@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from core.changes.base import ChangeError
 from core.changes.model import Actor
-from portal.auth import lockout_for
-from portal.services import Services
+from app.operations.audited import run_audited
+from app.services import Services
 
 LOGGER = logging.getLogger("snowtower.signin")
 
@@ -19,11 +19,16 @@ class UnlockLogin:
     login: str
 
     def execute(self) -> bool:
-        """True if the login had failed attempts to forget. Raises ChangeError for a non-admin."""
+        """True if the login had failed attempts to forget. Raises ChangeError for a non-admin.
+        Writes one audit record (action unlock_login), refusals included."""
+        return run_audited(self.services, self.actor, "unlock_login", None, self._execute,
+                           lambda: "", note=f"login {self.login.strip().lower()[:100]}")
+
+    def _execute(self) -> bool:
         # Why: a lock-out protects a login from password guessing; only an admin may lift it early.
         if not self.actor.can("admin"):
             LOGGER.warning("unlock of %r refused: %s is not an admin", self.login, self.actor.username)
             raise ChangeError("only admins may unlock a login.")
-        cleared = lockout_for(self.services.settings).clear(self.login)
+        cleared = self.services.lockout().clear(self.login)
         LOGGER.info("login %r unlocked by %s", self.login.lower(), self.actor.username)
         return cleared

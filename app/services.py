@@ -2,25 +2,50 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Callable
 
 from core.changes.base import ChangeBackend
 from core.changes.git import GitRepo
 from core.changes.local import LocalChanges
-from core.changes.model import Actor, Status
 from core.changes.store import Store
 from core.snowddl.snapshot import Snapshot, plan_between_commits, snapshot_at
+from core.lockout import Lockout
+from app.identity import lockout_for
 from core.workspace import Workspace, ensure_demo_account, ensure_demo_workspace
-from portal.settings import EXAMPLE_CONFIG, Settings, github_secrets, signing_key
+from app.audit import AuditLog, audit_log_for
+from app.settings import EXAMPLE_CONFIG, Settings, github_secrets, signing_key
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 @dataclass
 class Services:
+    """The ports every operation reaches the world through:
+    - `changes`: the change backend (core.changes.base.ChangeBackend: LocalChanges or GitHubChanges);
+    - `audit`: the append-only audit log (app.audit.AuditLog: SQLite in the demo, a Snowflake table
+      in production);
+    - identity: who is signed in comes from the sign-in (portal.auth) as an Actor passed to each
+      operation; `lockout()` is the sign-in lock-out of this workspace;
+    - Snowflake queries: `snowflake_source()` (core.snowflake: the demo's stand-in or the connector);
+    - `clock`: returns the current aware UTC datetime (tests move it)."""
     settings: Settings
     workspace: Workspace
     store: Store
     changes: ChangeBackend  # LocalChanges (demo) or GitHubChanges
+    audit: AuditLog = None  # type: ignore[assignment]  # default: audit_log_for(settings)
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+    def __post_init__(self):
+        if self.audit is None:
+            self.audit = audit_log_for(self.settings)
+
+    def lockout(self) -> Lockout:
+        """The sign-in lock-out of this workspace (its counts live in the workspace database)."""
+        return lockout_for(self.settings)
 
     def snapshot(self, sha: str | None = None) -> Snapshot:
         """The config at `sha` (default: the base branch's head), parsed once per commit."""
@@ -109,14 +134,10 @@ def build_services(settings: Settings) -> Services:
         return Services(settings, ws, Store(ws.db_path), build_github(settings, ws))
     ws, _ = ensure_demo_workspace(settings.workspace, EXAMPLE_CONFIG, settings.base_branch)
     store = Store(ws.db_path)
+    # In the demo merging deploys (LocalChanges.deploy); in production a workflow does.
     changes = LocalChanges(GitRepo(ws.repo_path), store, ws.cache_dir, settings.base_branch, settings.config_dir,
-                           settings.required_approvals)
+                           settings.required_approvals, deploys_on_merge=settings.mode == "demo")
     changes.repair()  # a crash of the last run left nothing half-done (see LocalChanges.repair)
-    if settings.mode == "demo":
-        # In the demo merging deploys: a merge whose deployment record a crash cut off is deployed now.
-        for cr in changes.list(statuses=[Status.MERGED]):
-            changes.record_deployment(cr, Actor("snowtower"), f"demo deployment recorded after an interrupted merge: "
-                                                              f"baseline is now {cr.merged_sha[:8]}")
     services = Services(settings, ws, store, changes)
     try:
         services.sync_demo_account()  # finishes a demo deployment's sync that was interrupted

@@ -4,8 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.changes.model import Actor, ChangeRequest
-from portal.operations.guards import load_open, require_comment, require_head, require_reviewer
-from portal.services import Services
+from app.operations.guards import load_open, require_comment, require_head, require_reviewer
+from app.operations.audited import run_audited
+from app.services import Services
 
 
 @dataclass
@@ -17,7 +18,12 @@ class RejectRequest:
     head_sha: str | None = None  # the head commit on the reviewer's screen (None: the current one)
 
     def execute(self) -> ChangeRequest:
+        return run_audited(self.services, self.actor, "reject", self.request_id, self._execute,
+                           lambda: getattr(self, "commit_before", ""))
+
+    def _execute(self) -> ChangeRequest:
         cr = load_open(self.services, self.request_id)
+        self.commit_before = cr.head_sha
         require_reviewer(self.services, self.actor, cr)
         require_head(cr, self.head_sha)
         # Why: a rejection is final; the requester deserves the reason.

@@ -5,7 +5,7 @@ from core.changes.approval import approvers
 from core.changes.base import AlreadyResolved, ChangeError, HeadMoved, resolved_message
 from core.changes.model import Actor, ChangeRequest
 from core.keys import contains_private_key
-from portal.services import Services
+from app.services import Services
 
 
 def load_open(services: Services, request_id: int) -> ChangeRequest:

@@ -9,7 +9,7 @@ from typing import Any
 from core.keys import PRIVATE_KEY_MESSAGE, contains_private_key
 from core.snowddl.load import Validation
 from core.snowddl.snapshot import Snapshot, plan_changes, validate_with_changes
-from portal.services import Services
+from app.services import Services
 from recipes.base import ChangeSet, FieldErrors, Recipe
 
 

@@ -1,0 +1,267 @@
+"""The audit log: one append-only record per operation, refusals included, and per sign-in event.
+
+The port is `AuditLog` (append, search). Two implementations behind it:
+- `SqliteAuditLog`: the demo's, a table in the workspace's SQLite file. Triggers refuse every UPDATE
+  and DELETE on it, so even a bug (or a person with the file) using SQLite cannot edit history.
+- `SnowflakeAuditLog`: production's, a Snowflake table created if missing (CREATE TABLE IF NOT
+  EXISTS), reached through a DB-API connection factory with paramstyle qmark (the connector, or
+  `st.connection("snowflake").raw_connection`).
+
+Nothing in SnowTower updates or deletes audit rows (tests/test_audit.py greps the code for it).
+Every text field is stored as typed and shown as plain text: a justification or a reason may hold
+anything a requester typed, and it is never read back as data.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, fields
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+
+# Outcomes of a record: the action happened, was refused by a guard (reason says why), or failed
+# on an unexpected error (reason names the error id only, never a traceback).
+OK, REFUSED, FAILED = "ok", "refused", "failed"
+MAX_TEXT = 2000  # characters kept of a reason (a hostile 10 MB comment is not copied into the log)
+MAX_RESULTS = 10_000  # rows a search returns at most
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One thing that happened. `occurred_at`: aware UTC datetime. `actor`: the login ("" when unknown, e.g. a
+    failed sign-in of a login that does not exist is recorded under the login typed). `role`: the
+    roles the actor held, comma-separated. `action`: submit, approve, request_changes, reject, merge,
+    resubmit, unlock_login, sign_in, sign_out, sign_in_failed. `request_id`: None for non-request
+    actions. `outcome`: ok | refused | failed; `reason`: why it was refused or failed (or a note).
+    `commit_before` / `commit_after`: the request's head commit before and after ("" if none)."""
+    occurred_at: datetime
+    actor: str
+    role: str
+    action: str
+    request_id: int | None
+    outcome: str
+    reason: str = ""
+    commit_before: str = ""
+    commit_after: str = ""
+
+    def to_row(self) -> dict:
+        row = asdict(self)
+        row["occurred_at"] = self.occurred_at.astimezone(timezone.utc).isoformat(timespec="seconds")
+        row["request_id"] = "" if self.request_id is None else self.request_id
+        return row
+
+
+COLUMNS = [f.name for f in fields(AuditRecord)]
+
+
+def clip(text: str) -> str:
+    text = str(text or "")
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "…"
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """A search: every field optional; `since` and `until` are dates (UTC), both inclusive."""
+    actor: str = ""
+    request_id: int | None = None
+    action: str = ""
+    since: date | None = None
+    until: date | None = None
+    limit: int = MAX_RESULTS
+
+    def where(self) -> tuple[str, list]:
+        """A WHERE clause over the audit table's columns (qmark placeholders) and its parameters."""
+        clauses, params = [], []
+        if self.actor:
+            clauses.append("LOWER(actor) = ?")
+            params.append(self.actor.strip().lower())
+        if self.request_id is not None:
+            clauses.append("request_id = ?")
+            params.append(int(self.request_id))
+        if self.action:
+            clauses.append("action = ?")
+            params.append(self.action)
+        if self.since:
+            clauses.append("occurred_at >= ?")
+            params.append(datetime.combine(self.since, datetime.min.time(), timezone.utc).isoformat(timespec="seconds"))
+        if self.until:
+            clauses.append("occurred_at < ?")
+            params.append(datetime.combine(self.until + timedelta(days=1), datetime.min.time(), timezone.utc)
+                          .isoformat(timespec="seconds"))
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+class AuditLog(ABC):
+    """The port. `append` adds one record and never changes another; `search` returns records newest
+    first (at most `query.limit`, capped at MAX_RESULTS). Both raise AuditError when the store fails."""
+
+    @abstractmethod
+    def append(self, record: AuditRecord) -> None: ...
+
+    @abstractmethod
+    def search(self, query: AuditQuery = AuditQuery()) -> list[AuditRecord]: ...
+
+    def write(self, actor: str, roles, action: str, outcome: str = OK, reason: str = "", *,
+              request_id: int | None = None, before: str = "", after: str = "", at: datetime | None = None) -> None:
+        """Append one record: `roles` an iterable of role names, `reason` clipped to MAX_TEXT characters,
+        `at` an aware datetime (default: now, UTC). Raises AuditError when the store fails."""
+        self.append(AuditRecord(occurred_at=at or datetime.now(timezone.utc), actor=str(actor or "")[:100],
+                                role=",".join(roles), action=action, request_id=request_id, outcome=outcome,
+                                reason=clip(reason), commit_before=before or "", commit_after=after or ""))
+
+
+class AuditError(RuntimeError):
+    """The audit store cannot be written or read; the message names the store, never a secret."""
+
+
+def _record(row) -> AuditRecord:
+    at, actor, role, action, request_id, outcome, reason, before, after = row
+    at = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=timezone.utc)
+    return AuditRecord(at, actor or "", role or "", action or "", None if request_id in (None, "") else int(request_id),
+                       outcome or "", reason or "", before or "", after or "")
+
+
+_SQLITE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    occurred_at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    role TEXT NOT NULL,
+    action TEXT NOT NULL,
+    request_id INTEGER,
+    outcome TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    commit_before TEXT NOT NULL,
+    commit_after TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_log_request ON audit_log (request_id);
+CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"""
+
+
+class SqliteAuditLog(AuditLog):
+    """The demo's audit log: table `audit_log` in the SQLite file at `path` (the workspace database)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.executescript(_SQLITE_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30)
+        db.execute("PRAGMA busy_timeout = 30000")
+        return db
+
+    def append(self, record: AuditRecord) -> None:
+        row = record.to_row()
+        row["request_id"] = record.request_id
+        try:
+            db = self._connect()
+            with db:
+                db.execute(f"INSERT INTO audit_log ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+                           [row[c] for c in COLUMNS])
+            db.close()
+        except sqlite3.Error as exc:
+            raise AuditError(f"the audit log at {self.path.name} cannot be written: {exc}") from exc
+
+    def search(self, query: AuditQuery = AuditQuery()) -> list[AuditRecord]:
+        where, params = query.where()
+        db = self._connect()
+        try:
+            rows = db.execute(f"SELECT {', '.join(COLUMNS)} FROM audit_log{where} ORDER BY seq DESC LIMIT ?",
+                              [*params, min(query.limit, MAX_RESULTS)]).fetchall()
+        except sqlite3.Error as exc:
+            raise AuditError(f"the audit log at {self.path.name} cannot be read: {exc}") from exc
+        finally:
+            db.close()
+        return [_record(r) for r in rows]
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,254}(\.[A-Za-z_][A-Za-z0-9_$]{0,254}){0,2}")
+
+
+class SnowflakeAuditLog(AuditLog):
+    """Production's audit log: table `table` (NAME, SCHEMA.NAME or DB.SCHEMA.NAME; default
+    SNOWTOWER_AUDIT_LOG in the connection's schema), created if missing. `connect` returns a DB-API
+    connection with paramstyle qmark, opened on first use and kept (a new one after an error). Grant the portal's role
+    INSERT and SELECT only on this table: then the database itself refuses edits too."""
+
+    def __init__(self, connect: Callable[[], object], table: str = "SNOWTOWER_AUDIT_LOG"):
+        if not _IDENTIFIER.fullmatch(table or ""):
+            raise ValueError(f"audit table {table!r} is not a Snowflake identifier (NAME, SCHEMA.NAME or DB.SCHEMA.NAME)")
+        self.connect = connect
+        self.table = table
+        self._created = False
+        self._conn = None
+        self._lock = threading.Lock()
+
+    def _run(self, sql: str, params: list | None = None, fetch: bool = False):
+        with self._lock:  # one connection, opened on first use and kept (a Snowflake session is costly)
+            try:
+                if self._conn is None:
+                    self._conn = self.connect()
+                cur = self._conn.cursor()
+                if not self._created:
+                    cur.execute(
+                        f"CREATE TABLE IF NOT EXISTS {self.table} (occurred_at TIMESTAMP_TZ NOT NULL, actor VARCHAR NOT NULL, "
+                        "role VARCHAR NOT NULL, action VARCHAR NOT NULL, request_id INTEGER, outcome VARCHAR NOT NULL, "
+                        "reason VARCHAR NOT NULL, commit_before VARCHAR NOT NULL, commit_after VARCHAR NOT NULL)")
+                    self._created = True
+                cur.execute(sql, params or [])
+                return cur.fetchall() if fetch else None
+            except Exception as exc:  # the connector's errors (ProgrammingError, OperationalError, ...)
+                conn, self._conn = self._conn, None  # the next call opens a new session
+                try:
+                    if conn is not None:
+                        conn.close()
+                except Exception:  # already broken: nothing more to release
+                    pass
+                raise AuditError(f"the audit table {self.table} cannot be used: {exc}") from exc
+
+    def append(self, record: AuditRecord) -> None:
+        row = record.to_row()
+        row["request_id"] = record.request_id
+        self._run(f"INSERT INTO {self.table} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+                  [row[c] for c in COLUMNS])
+
+    def search(self, query: AuditQuery = AuditQuery()) -> list[AuditRecord]:
+        where, params = query.where()
+        rows = self._run(f"SELECT {', '.join(COLUMNS)} FROM {self.table}{where} ORDER BY occurred_at DESC LIMIT "
+                         f"{int(min(query.limit, MAX_RESULTS))}", params, fetch=True)
+        return [_record(r) for r in rows]
+
+
+def to_csv(records: list[AuditRecord]) -> str:
+    """RFC 4180 CSV with a header row (COLUMNS). A cell that a spreadsheet would run as a formula
+    (starting with =, +, - or @) is prefixed with a single quote: user text is never executed."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    for r in records:
+        row = r.to_row()
+        writer.writerow({k: ("'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v) for k, v in row.items()})
+    return out.getvalue()
+
+
+def audit_log_for(settings) -> AuditLog:
+    """The audit log of these settings: `audit_log = "sqlite"` (the default) keeps it in the workspace
+    database; `audit_log = "snowflake"` in table `audit_table` through the connector with key-pair
+    auth from SNOWFLAKE_* variables (created if missing). Raises QueryError without those variables."""
+    if settings.audit_log == "snowflake":
+        from core.snowflake.connect import connector_source  # the one way SnowTower connects to Snowflake
+
+        return SnowflakeAuditLog(connector_source().connect, settings.audit_table)
+    from core.workspace import Workspace
+
+    return SqliteAuditLog(Workspace(settings.workspace).db_path)

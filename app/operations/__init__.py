@@ -1,0 +1,11 @@
+"""One module per business operation on a request. Each is `Operation(...).execute()`, with its guards
+written out; pages and the CLI call these, never the backends' write methods directly."""
+from app.operations.approve import ApproveRequest
+from app.operations.merge import MergeRequest
+from app.operations.preview import Preview, PreviewRequest
+from app.operations.reject import RejectRequest
+from app.operations.request_changes import RequestChanges
+from app.operations.resubmit import ResubmitRequest
+from app.operations.submit import SubmitRequest
+
+__all__ = ["ApproveRequest", "MergeRequest", "Preview", "PreviewRequest", "RejectRequest", "RequestChanges", "ResubmitRequest", "SubmitRequest"]

@@ -1,0 +1,221 @@
+"""The audit log: one record per operation (refusals included) and per sign-in event, append-only in
+SQLite (triggers) and in the code (a grep), the same port on a Snowflake table (fakesnow), the admin
+page's search and CSV export."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+import sqlite3
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from app.audit import AuditQuery, AuditRecord, SnowflakeAuditLog, SqliteAuditLog, to_csv
+from app.operations import ApproveRequest, MergeRequest, PreviewRequest, RejectRequest, SubmitRequest
+from app.operations.unlock_login import UnlockLogin
+from core.changes.base import ChangeError
+from recipes import RECIPES, FieldErrors
+from test_signin import attempt, portal, workspace  # noqa: F401  (workspace: a fixture)
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = RECIPES["new-user"]
+
+
+def rows(services):
+    """(actor, action, request id, outcome) of every record, oldest first."""
+    return [(r.actor, r.action, r.request_id, r.outcome) for r in reversed(services.audit.search())]
+
+
+def test_every_operation_writes_one_record_refusals_included(services, people, new_user_raw, private_pem):
+    requester, approver, admin = people["requester"], people["approver"], people["admin"]
+    base = services.changes.base_head()
+    cr = SubmitRequest(services, requester, RECIPE, new_user_raw(), base).execute()
+    with pytest.raises(FieldErrors):
+        SubmitRequest(services, requester, RECIPE, new_user_raw("x", rsa_public_key=private_pem), base).execute()
+    with pytest.raises(ChangeError, match="only approvers"):
+        ApproveRequest(services, requester, cr.id).execute()
+    with pytest.raises(ChangeError, match="a comment is required"):
+        RejectRequest(services, approver, cr.id, "  ").execute()
+    ApproveRequest(services, approver, cr.id, "looks right").execute()
+    with pytest.raises(ChangeError, match="only admins may merge"):
+        MergeRequest(services, approver, cr.id).execute()
+    merged = MergeRequest(services, admin, cr.id).execute()
+    with pytest.raises(ChangeError, match="only admins may unlock"):
+        UnlockLogin(services, requester, "admin").execute()
+    assert rows(services) == [
+        ("requester", "submit", cr.id, "ok"), ("requester", "submit", None, "refused"),
+        ("requester", "approve", cr.id, "refused"), ("approver", "reject", cr.id, "refused"),
+        ("approver", "approve", cr.id, "ok"), ("approver", "merge", cr.id, "refused"),
+        ("admin", "merge", cr.id, "ok"), ("requester", "unlock_login", None, "refused"),
+    ]
+    records = list(reversed(services.audit.search()))
+    assert records[0].commit_before == base and records[0].commit_after == cr.head_sha
+    assert records[0].role == "requester" and records[6].role == "requester,approver,admin"
+    assert records[6].commit_before == cr.head_sha and records[6].commit_after == merged.merged_sha
+    assert records[2].reason == "only approvers and admins may review requests."
+    assert "rsa_public_key" in records[1].reason and "PRIVATE" in records[1].reason
+    assert private_pem.splitlines()[1] not in "".join(r.reason for r in records)  # a key is never copied in
+    assert all(r.occurred_at.tzinfo is not None for r in records)
+
+
+def test_the_record_is_stamped_by_the_services_clock(services, people, new_user_raw):
+    services.clock = lambda: datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+    SubmitRequest(services, people["requester"], RECIPE, new_user_raw(), services.changes.base_head()).execute()
+    assert services.audit.search()[0].occurred_at == datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def test_a_missing_request_is_a_refusal_on_record(services, people):
+    with pytest.raises(ChangeError, match="does not exist"):
+        ApproveRequest(services, people["approver"], 999).execute()
+    assert rows(services) == [("approver", "approve", 999, "refused")]
+
+
+def record(at: datetime, actor="ada", action="merge", request_id=3, reason="") -> AuditRecord:
+    return AuditRecord(at, actor, "admin", action, request_id, "ok", reason, "a" * 40, "b" * 40)
+
+
+def test_sqlite_refuses_update_and_delete_of_audit_rows(tmp_path):
+    log = SqliteAuditLog(tmp_path / "snowtower.db")
+    log.append(record(datetime(2026, 1, 5, tzinfo=timezone.utc)))
+    db = sqlite3.connect(tmp_path / "snowtower.db")
+    for sql in ("UPDATE audit_log SET actor = 'mallory'", "DELETE FROM audit_log", "UPDATE audit_log SET outcome = 'ok'"):
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            db.execute(sql)
+    db.close()
+    assert [r.actor for r in log.search()] == ["ada"]
+
+
+def test_nothing_in_snowtower_updates_or_deletes_audit_rows():
+    """Every statement in the code that names the audit table is a CREATE, INSERT or SELECT (the
+    triggers that refuse UPDATE and DELETE aside): no code path can edit history."""
+    offending = []
+    for path in [*ROOT.glob("app/**/*.py"), *ROOT.glob("core/**/*.py"), *ROOT.glob("portal/**/*.py"),
+                 *ROOT.glob("pages/**/*.py"), *ROOT.glob("core/**/*.sql")]:
+        text = path.read_text(encoding="utf-8")
+        for m in re.finditer(r"\b(UPDATE|DELETE\s+FROM|TRUNCATE(\s+TABLE)?|MERGE\s+INTO|REPLACE\s+INTO|DROP\s+TABLE)\s+"
+                             r"(\{self\.table\}|\w*audit\w*)", text, re.IGNORECASE):
+            line = text[:m.start()].count("\n") + 1
+            if "BEFORE" not in text[max(0, m.start() - 40):m.start()].upper():  # the refusing triggers
+                offending.append(f"{path.relative_to(ROOT)}:{line}: {m.group(0)}")
+    assert offending == []
+    assert "audit_log_no_update BEFORE UPDATE" in (ROOT / "app" / "audit.py").read_text()
+
+
+def test_search_by_person_request_action_and_days(tmp_path):
+    log = SqliteAuditLog(tmp_path / "snowtower.db")
+    day = datetime(2026, 1, 5, 23, 59, tzinfo=timezone.utc)
+    log.append(record(day, "ada", "merge", 3))
+    log.append(record(day + timedelta(minutes=2), "Bob", "approve", 3))
+    log.append(record(day + timedelta(days=2), "bob", "sign_in", None))
+    assert [r.action for r in log.search(AuditQuery(actor="BOB"))] == ["sign_in", "approve"]
+    assert [r.actor for r in log.search(AuditQuery(request_id=3))] == ["Bob", "ada"]
+    assert [r.actor for r in log.search(AuditQuery(action="merge"))] == ["ada"]
+    assert [r.action for r in log.search(AuditQuery(since=date(2026, 1, 5), until=date(2026, 1, 5)))] == ["merge"]
+    assert [r.action for r in log.search(AuditQuery(since=date(2026, 1, 6)))] == ["sign_in", "approve"]
+    assert log.search(AuditQuery(actor="ada", action="approve")) == []
+
+
+def test_the_snowflake_table_is_created_if_missing_and_searched_alike(tmp_path):
+    from fakesnow.instance import FakeSnow
+
+    fs = FakeSnow(db_path=tmp_path)
+    log = SnowflakeAuditLog(lambda: fs.connect(database="SNOWTOWER", schema="AUDIT", paramstyle="qmark"),
+                            "SNOWTOWER.AUDIT.SNOWTOWER_AUDIT_LOG")
+    day = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+    log.append(record(day, reason="x'); DROP TABLE SNOWTOWER_AUDIT_LOG; --"))
+    log.append(record(day + timedelta(days=1), "bob", "sign_in_failed", None))
+    again = SnowflakeAuditLog(lambda: fs.connect(database="SNOWTOWER", schema="AUDIT", paramstyle="qmark"),
+                              "SNOWTOWER.AUDIT.SNOWTOWER_AUDIT_LOG")  # a new process: the table is kept
+    assert [(r.actor, r.action, r.request_id) for r in again.search()] == [("bob", "sign_in_failed", None), ("ada", "merge", 3)]
+    first = again.search(AuditQuery(actor="ADA"))[0]
+    assert first.reason == "x'); DROP TABLE SNOWTOWER_AUDIT_LOG; --" and first.occurred_at == day
+    assert [r.actor for r in again.search(AuditQuery(since=date(2026, 1, 6)))] == ["bob"]
+    with pytest.raises(ValueError, match="not a Snowflake identifier"):
+        SnowflakeAuditLog(lambda: None, "LOG; DROP TABLE X")
+
+
+def test_csv_export_keeps_user_text_as_text():
+    at = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+    text = to_csv([record(at, reason='=HYPERLINK("http://evil.example","x"), "quoted"\nnext line')])
+    parsed = list(csv.DictReader(io.StringIO(text)))
+    assert parsed[0]["reason"] == '\'=HYPERLINK("http://evil.example","x"), "quoted"\nnext line'
+    assert parsed[0]["occurred_at"] == "2026-01-05T09:00:00+00:00" and parsed[0]["request_id"] == "3"
+
+
+# -- the portal: sign-in events and the admin page ----------------------------------------------------
+
+def test_sign_in_failed_sign_in_and_sign_out_are_recorded(workspace):
+    from portal import ui
+
+    attempt(portal(), "requester", "wrong")
+    at = attempt(portal(), "approver", "demo")
+    next(b for b in at.button if b.label == "Sign out").click()
+    at.run()
+    log = ui.services().audit
+    assert [(r.actor, r.action, r.outcome, r.role) for r in reversed(log.search())] == [
+        ("requester", "sign_in_failed", "refused", ""), ("approver", "sign_in", "ok", "requester,approver"),
+        ("approver", "sign_out", "ok", "requester,approver"),
+    ]
+    assert "demo" not in "".join(r.reason for r in log.search())  # a password is never recorded
+
+
+def test_the_admin_page_searches_and_exports_and_others_are_told_no(workspace, people, new_user_raw):
+    from portal import ui
+
+    services = ui.services()
+    cr = SubmitRequest(services, people["requester"], RECIPE,
+                       new_user_raw(justification="**bold** <b>x</b> [link](http://evil.example)"),
+                       services.changes.base_head()).execute()
+    with pytest.raises(ChangeError):
+        ApproveRequest(services, people["requester"], cr.id).execute()
+    at = attempt(portal(), "admin", "demo")
+    at.switch_page(str(ROOT / "pages" / "audit.py")).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["Action"]) == ["sign_in", "approve", "submit"]
+    at.text_input(key="audit.person").input("requester").run()
+    table = at.dataframe[0].value
+    assert list(table["Action"]) == ["approve", "submit"] and list(table["Outcome"]) == ["refused", "ok"]
+    at.selectbox(key="audit.action").set_value("approve").run()
+    assert list(at.dataframe[0].value["Reason"]) == ["only approvers and admins may review requests."]
+    at.text_input(key="audit.request").input("abc").run()
+    assert "digits only" in at.error[0].value
+    at.text_input(key="audit.request").input(f"#{cr.id}").run()
+    assert len(at.dataframe[0].value) == 1
+    assert not any("unsafe_allow_html" in str(m.proto) for m in at.markdown)
+
+    at = attempt(portal(), "approver", "demo")  # not an admin: the page is not in the navigation
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page(str(ROOT / "pages" / "audit.py"))
+
+
+def test_the_command_line_records_what_an_operator_does(tmp_path, monkeypatch, capsys):
+    from app.audit import audit_log_for
+    from app.settings import load_settings
+    from portal import cli
+
+    workspace = tmp_path / "ws"
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long enough password\n"))
+    assert cli.main(["users", "add", "dana", "--role", "approver", "--password-stdin", "--workspace", str(workspace)]) == 0
+    assert cli.main(["users", "unlock", "dana", "--workspace", str(workspace)]) == 0
+    records = list(reversed(audit_log_for(load_settings(workspace)).search()))
+    assert [(r.action, r.role, r.reason) for r in records] == [
+        ("user_saved", "operator", "login dana with role(s) approver"), ("unlock_login", "operator", "login dana")]
+    assert records[0].actor.endswith("(command line)") and "long enough" not in records[0].reason
+
+
+def test_the_audit_store_is_a_setting(tmp_path, monkeypatch):
+    from app.audit import audit_log_for
+    from app.settings import load_settings
+    from core.snowflake.queries import QueryError
+
+    for name in ("SNOWFLAKE_ACCOUNT", "SNOWFLAKE_USER", "SNOWFLAKE_PRIVATE_KEY_PATH", "SNOWFLAKE_PRIVATE_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SNOWTOWER_AUDIT_LOG", "snowflake")
+    with pytest.raises(QueryError, match="no Snowflake credentials"):
+        audit_log_for(load_settings(tmp_path / "ws"))
+    monkeypatch.setenv("SNOWTOWER_AUDIT_LOG", "csv")
+    with pytest.raises(ValueError, match="audit_log must be sqlite or snowflake"):
+        load_settings(tmp_path / "ws")

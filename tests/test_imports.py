@@ -1,0 +1,29 @@
+"""No import side effects, and each CLI command imports only what it needs (the speed itself is
+measured by benchmarks/cli_startup.py, numbers in docs/architecture.md)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = ("snowddl", "snowflake.connector", "streamlit", "pandas", "github", "duckdb", "fakesnow")
+
+
+def run(code: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_help_imports_no_heavy_module():
+    out = run("import sys; sys.argv = ['snowtower', '--help']\nfrom portal.cli import main\ntry: main()\n"
+              f"except SystemExit: pass\nprint('LOADED', *[m for m in {HEAVY!r} if m in sys.modules])")
+    assert out.splitlines()[-1] == "LOADED"
+
+
+def test_importing_the_loader_patches_nothing_until_it_loads():
+    out = run("import logging\nfrom snowddl.parser import _parsed_file\noriginal = _parsed_file.ParsedFile.__init__\n"
+              "import core.snowddl.load as load\n"
+              "print(_parsed_file.ParsedFile.__init__ is original, logging.getLogger('snowddl').level)\n"
+              "load.load_config('snowddl')\n"
+              "print(_parsed_file.ParsedFile.__init__ is original, logging.getLogger('snowddl').level)")
+    assert out.splitlines()[-2:] == ["True 0", f"False {50}"]  # 50: logging.CRITICAL
