@@ -10,7 +10,7 @@ in a fresh process (`--runs` times) and prints min-max of wall and CPU seconds:
 - re-validation and plan of one-object changes through the portal's path (validate_with_changes,
   plan_changes): a user added, a business role reading one more schema, a schema's params.yaml, a
   warehouse's size;
-- a new-user preview end to end (portal.operations.preview: parse, build, diff, validation, plan);
+- a new-user preview end to end (app.operations.preview: parse, build, diff, validation, plan);
 - the baseline of the next base commit, differing by one file (user.yaml), loaded on its own as a new
   commit is: derived from the last baseline in the process, and, after a restart, read back from the
   commit's file in the workspace cache (`keep` is the time to write that file, done in the background).
@@ -36,7 +36,7 @@ from core.keys import generate_key_pair
 from core.snowddl import baseline_cache, snapshot
 from core.snowddl.load import load_config
 from core.snowddl.snapshot import Snapshot, plan_changes, validate_with_changes
-from portal.operations.preview import preview
+from app.operations.preview import preview
 from recipes import RECIPES
 
 tree, cache = Path(sys.argv[1]), Path(sys.argv[2])
