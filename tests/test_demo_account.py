@@ -128,3 +128,41 @@ def test_demo_refuses_a_query_row_count_out_of_bounds_before_any_work(tmp_path, 
     assert main(["demo", "--workspace", str(tmp_path / "ws"), "--query-rows", rows]) == 2
     assert "--query-rows must be between 1 and" in capsys.readouterr().err
     assert not (tmp_path / "ws").exists()
+
+
+def _hold_for_writing(services, seconds: float):
+    """Hold the stand-in open for writing in this process (as a demo deployment's sync does) for `seconds`."""
+    import threading
+
+    db = duckdb.connect(str(services.workspace.account_dir / STANDIN_FILE), read_only=False)
+    timer = threading.Timer(seconds, db.close)
+    timer.start()
+    return timer
+
+
+def test_a_page_reading_while_a_deployment_writes_in_the_same_process_waits_for_it(services):
+    # The portal serves every session from one process: one admin's merge syncs the stand-in while
+    # another admin's cost page reads it. DuckDB then says "Unique file handle conflict", not "lock".
+    from core.snowflake.connect import standin_source
+    from core.snowflake.queries import ask
+
+    services.sync_demo_account(generate=True)
+    timer = _hold_for_writing(services, 0.5)
+    try:
+        hours = ask(standin_source(services.workspace.account_dir), "data_range")
+    finally:
+        timer.join()
+    end = demo.meta(services.workspace.account_dir)["END_DATE"]
+    assert str(hours["LAST_HOUR"][0]) == f"{end} 23:00:00"
+
+
+def test_the_account_is_not_made_again_because_a_deployment_is_writing_it(services):
+    # A busy file is not a damaged one: it is never replaced by a new account at the default size.
+    services.sync_demo_account(generate=True, query_rows=6000)
+    timer = _hold_for_writing(services, 0.5)
+    try:
+        done = services.sync_demo_account(generate=True)
+    finally:
+        timer.join()
+    assert "demo account generated" not in done
+    assert demo.meta(services.workspace.account_dir)["QUERY_ROWS"] == "6000"

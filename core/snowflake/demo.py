@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,7 @@ import duckdb
 from snowddl.blueprint import (BusinessRoleBlueprint, DatabaseBlueprint, ResourceMonitorBlueprint, UserBlueprint,
                                WarehouseBlueprint)
 
-from core.snowflake.connect import STANDIN_FILE
+from core.snowflake.connect import STANDIN_FILE, busy
 from core.snowflake.cost import credits_per_hour
 from core.snowflake.queries import QueryError
 
@@ -513,12 +514,17 @@ def _set_meta(db, values: dict[str, str]) -> None:
         db.execute("INSERT OR REPLACE INTO SNOWTOWER_DEMO.META VALUES (?, ?)", [k, v])
 
 
-def _open(path: Path, read_only: bool):
-    """The DuckDB file; QueryError if another process holds it (a lock) or it cannot be opened."""
-    try:
-        return duckdb.connect(str(path), read_only=read_only)
-    except duckdb.Error as exc:
-        raise QueryError(f"the demo account {path} cannot be opened: {exc}") from exc
+def _open(path: Path, read_only: bool, wait_seconds: float = 5.0):
+    """The DuckDB file, waiting up to `wait_seconds` while it is being written elsewhere (connect.busy);
+    QueryError if it is still busy then, or cannot be opened."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.Error as exc:
+            if not busy(exc) or time.monotonic() > deadline:
+                raise QueryError(f"the demo account {path} cannot be opened: {exc}") from exc
+            time.sleep(0.1)
 
 
 def meta(folder: str | Path) -> dict[str, str]:
@@ -531,7 +537,7 @@ def meta(folder: str | Path) -> dict[str, str]:
     try:
         db = _open(path, read_only=True)
     except QueryError as exc:
-        if "lock" in str(exc).lower():
+        if busy(exc.__cause__ or exc):  # busy is not damaged: never made again for it
             raise
         return {}
     try:
