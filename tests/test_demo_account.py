@@ -1,6 +1,7 @@
 """The demo account in a workspace: made once and kept, following merged requests, and `snowtower cost`."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import duckdb
@@ -166,3 +167,16 @@ def test_the_account_is_not_made_again_because_a_deployment_is_writing_it(servic
         timer.join()
     assert "demo account generated" not in done
     assert demo.meta(services.workspace.account_dir)["QUERY_ROWS"] == "6000"
+
+
+def test_cli_cost_over_more_days_than_the_account_has_names_the_days_it_covers(services, capsys):
+    from portal.cli import main
+
+    services.sync_demo_account(generate=True)
+    end = dt.date.fromisoformat(demo.meta(services.workspace.account_dir)["END_DATE"])
+    first = end - dt.timedelta(days=demo.DAYS - 1)
+    assert main(["cost", "--workspace", str(services.workspace.root), "--format", "json", "--days", "365"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["start"], report["end"]) == (first.isoformat(), end.isoformat())  # not a year before the data
+    assert main(["cost", "--workspace", str(services.workspace.root), "--days", "365"]) == 0
+    assert f"Warehouse cost {first:%Y-%m-%d} to {end:%Y-%m-%d} (UTC)" in capsys.readouterr().out
