@@ -180,3 +180,16 @@ def test_cli_cost_over_more_days_than_the_account_has_names_the_days_it_covers(s
     assert (report["start"], report["end"]) == (first.isoformat(), end.isoformat())  # not a year before the data
     assert main(["cost", "--workspace", str(services.workspace.root), "--days", "365"]) == 0
     assert f"Warehouse cost {first:%Y-%m-%d} to {end:%Y-%m-%d} (UTC)" in capsys.readouterr().out
+
+
+def test_an_account_missing_a_view_is_damaged_and_made_again(services, capsys):
+    from portal.cli import main
+
+    services.sync_demo_account(generate=True)
+    db = duckdb.connect(str(services.workspace.account_dir / STANDIN_FILE))
+    db.execute("DROP TABLE ACCOUNT_USAGE.USERS")  # its record (SNOWTOWER_DEMO.META) still says it is whole
+    db.close()
+    assert services.sync_demo_account(generate=True) == ["demo account generated"]
+    assert rows(services, "SELECT COUNT(*) FROM ACCOUNT_USAGE.USERS WHERE NAME = 'ADMIN'") == [(1,)]
+    assert main(["cost", "--workspace", str(services.workspace.root), "--days", "7"]) == 0
+    assert "BI_WH" in capsys.readouterr().out

@@ -38,6 +38,9 @@ DAYS = 90
 DEFAULT_QUERY_ROWS = 100_000
 MAX_QUERY_ROWS = 50_000_000  # bounded before any work: 10,000,000 takes about a minute and 1 GB
 SEED = 20251129
+# The ACCOUNT_USAGE views the stand-in has; a file without one of them is damaged and made again.
+VIEWS = ("DATABASE_STORAGE_USAGE_HISTORY", "GRANTS_TO_ROLES", "GRANTS_TO_USERS", "LOGIN_HISTORY", "QUERY_ATTRIBUTION_HISTORY",
+         "QUERY_HISTORY", "ROLES", "STORAGE_USAGE", "USERS", "WAREHOUSE_METERING_HISTORY")
 # The workload each example warehouse runs; any other warehouse behaves like ad-hoc analysis.
 PROFILES = {"LOADER_WH": "loader", "TRANSFORM_WH": "transform", "ANALYST_WH": "adhoc", "BI_WH": "bi",
             "DATA_SCIENCE_WH": "science"}
@@ -529,7 +532,7 @@ def _open(path: Path, read_only: bool, wait_seconds: float = 5.0):
 
 def meta(folder: str | Path) -> dict[str, str]:
     """The generator's record (END_DATE, QUERY_ROWS, CONFIG_SHA, planted facts); {} if there is no account,
-    or only a damaged file (one that is not a demo account), which the next generation replaces.
+    or only a damaged file (not a demo account, or one missing a view of VIEWS), which the next generation replaces.
     Raises QueryError while another process holds the file."""
     path = Path(folder) / STANDIN_FILE
     if not path.is_file():
@@ -541,6 +544,10 @@ def meta(folder: str | Path) -> dict[str, str]:
             raise
         return {}
     try:
+        have = {r[0] for r in db.execute("SELECT table_name FROM information_schema.tables "
+                                         "WHERE table_schema = 'ACCOUNT_USAGE'").fetchall()}
+        if not set(VIEWS) <= have:
+            return {}
         return dict(db.execute("SELECT KEY, VALUE FROM SNOWTOWER_DEMO.META").fetchall())
     except duckdb.Error:
         return {}
