@@ -193,3 +193,11 @@ def test_an_account_missing_a_view_is_damaged_and_made_again(services, capsys):
     assert rows(services, "SELECT COUNT(*) FROM ACCOUNT_USAGE.USERS WHERE NAME = 'ADMIN'") == [(1,)]
     assert main(["cost", "--workspace", str(services.workspace.root), "--days", "7"]) == 0
     assert "BI_WH" in capsys.readouterr().out
+
+
+def test_a_merged_user_with_sql_in_the_names_is_stored_as_typed(services, people, new_user_raw):
+    services.sync_demo_account(generate=True)
+    first, last = "O'Brien", "x'); DROP TABLE ACCOUNT_USAGE.USERS; --\\"
+    cr = deploy(services, people, "new-user", new_user_raw(first_name=first, last_name=last))
+    assert cr.status == Status.DEPLOYED
+    assert rows(services, "SELECT FIRST_NAME, LAST_NAME FROM ACCOUNT_USAGE.USERS WHERE NAME = 'JANE_DOE'") == [(first, last)]

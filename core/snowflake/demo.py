@@ -580,7 +580,8 @@ def sync(folder: str | Path, config, config_sha: str, at: dt.datetime | None = N
         wanted = {u["name"]: u for u in shape["users"]}
         for name, u in wanted.items():
             if name not in have:
-                db.execute("INSERT INTO ACCOUNT_USAGE.USERS VALUES " + _values([tuple(_ts(v) for v in _user_row(next_id, u, at, None))]))
+                row = _user_row(next_id, u, at, None)  # names and email as merged from a request: binds, never SQL text
+                db.execute(f"INSERT INTO ACCOUNT_USAGE.USERS VALUES ({', '.join('?' * len(row))})", list(row))
                 db.execute("INSERT INTO ACCOUNT_USAGE.GRANTS_TO_USERS VALUES (?, NULL, ?, 'USER', ?, ?)",
                            [at, f"{name}__U_ROLE", name, SNOWDDL_OWNER])
                 next_id += 1
