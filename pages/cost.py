@@ -34,7 +34,7 @@ cols = st.columns([2, 3])
 picked = cols[0].date_input("Days (UTC)", value=(start, end), min_value=first, max_value=latest, key="cost.range",
                             help="ACCOUNT_USAGE lags by up to 3 hours: the last day may be partial.")
 if isinstance(picked, (tuple, list)) and len(picked) in (1, 2):
-    start, end = picked[0], picked[-1]  # one date: the picker was closed after one click, so that day
+    start, end = min(picked), max(picked)  # one date: the picker was closed after one click, so that day
 binds = window(start, end)
 try:
     daily = ask(src, "warehouse_credits_daily", **binds)
