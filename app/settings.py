@@ -6,9 +6,10 @@ environment or st.secrets only when the backend is built (`github_secrets`), and
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -90,7 +91,22 @@ def load_settings(workspace: str | Path | None = None) -> Settings:
         raise ValueError("signin_max_attempts and signin_lockout_minutes must be 1 or more")
     if settings.backend == "github" and not settings.github_repository:
         raise ValueError("backend = github needs github_repository = OWNER/NAME")
-    return settings
+    return _check_cost_settings(settings)
+
+
+def _check_cost_settings(settings: Settings) -> Settings:
+    """Money is credits x price_per_credit in `currency`: a finite amount of 0 or more, an ISO 4217 code."""
+    from core.snowflake.demo import MAX_QUERY_ROWS
+
+    price = settings.price_per_credit
+    if isinstance(price, bool) or not isinstance(price, (int, float)) or not 0 <= price < float("inf"):
+        raise ValueError(f"price_per_credit must be a finite amount of 0 or more, not {price!r}")
+    if not isinstance(settings.currency, str) or not re.fullmatch(r"[A-Za-z]{3}", settings.currency):
+        raise ValueError(f"currency must be a three-letter ISO 4217 code such as USD or EUR, not {settings.currency!r}")
+    rows = settings.demo_query_rows
+    if isinstance(rows, bool) or not isinstance(rows, int) or not 1 <= rows <= MAX_QUERY_ROWS:
+        raise ValueError(f"demo_query_rows must be between 1 and {MAX_QUERY_ROWS:,}, not {rows!r}")
+    return replace(settings, price_per_credit=float(price), currency=settings.currency.upper())
 
 
 def github_secrets(settings: Settings) -> dict:

@@ -33,12 +33,14 @@ start, end = latest - dt.timedelta(days=29), latest
 cols = st.columns([2, 3])
 picked = cols[0].date_input("Days (UTC)", value=(start, end), min_value=first, max_value=latest, key="cost.range",
                             help="ACCOUNT_USAGE lags by up to 3 hours: the last day may be partial.")
-if isinstance(picked, (tuple, list)) and len(picked) == 2:
-    start, end = picked
+if isinstance(picked, (tuple, list)) and len(picked) in (1, 2):
+    start, end = min(picked), max(picked)  # one date: the picker was closed after one click, so that day
 binds = window(start, end)
 try:
     daily = ask(src, "warehouse_credits_daily", **binds)
-    all_warehouses = sorted(daily["WAREHOUSE_NAME"].unique())
+    config = account.describe_config()
+    # The config's warehouses too, so a choice stays when the range holds none of its metering.
+    all_warehouses = sorted(set(daily["WAREHOUSE_NAME"]) | {w["name"] for w in config["warehouses"]})
     chosen = cols[1].multiselect("Warehouses", all_warehouses, default=all_warehouses, key="cost.warehouses",
                                  placeholder="All warehouses")
     chosen = chosen or all_warehouses
@@ -53,12 +55,16 @@ try:
     roles = only(ask(src, "credits_by_role", **binds))
     queries = only(ask(src, "expensive_queries", **binds, top_n=20)).nlargest(20, "CREDITS").reset_index(drop=True)
     storage = ask(src, "storage_by_database", **binds)
-    config = account.describe_config()
     monitors = monitor_usage(src, latest, config["warehouses"], config["monitors"])
 except QueryError as exc:
     st.error(f"The account's usage cannot be read: {md_escape(exc)}", icon=":material/error:")
     st.stop()
 
+if daily.empty:
+    they = "it did not" if len(chosen) == 1 else "they did not"
+    st.info(f"No credits for {md_escape(', '.join(chosen))} from {start:%Y-%m-%d} to {end:%Y-%m-%d} (UTC): {they} run then. "
+            "Pick other days or warehouses.")
+    st.stop()
 forecast = forecast_month(spend, latest)
 credits = float(daily["CREDITS_USED"].sum())
 idle = float(usage["CREDITS_IDLE"].sum())

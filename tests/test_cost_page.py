@@ -165,3 +165,44 @@ def test_without_a_snowflake_connection_the_page_and_the_projection_say_so(works
     at = page("review", people["approver"])
     assert not at.exception and not at.metric
     assert any(c.value.startswith("Cost projection unavailable: no Snowflake connection") for c in at.caption)
+
+
+def _weekend_day(services) -> dt.date:
+    day = dt.date.fromisoformat(demo.meta(services.workspace.account_dir)["END_DATE"])
+    while day.weekday() != 5:  # BI_WH, kept awake by weekday dashboards, does not run on Saturdays
+        day -= dt.timedelta(days=1)
+    return day
+
+
+def test_a_warehouse_filter_that_selects_nothing_in_the_range_says_so_and_keeps_the_choice(workspace, people):
+    at = page("cost", people["admin"])
+    services = ui.services()
+    saturday = _weekend_day(services)
+    at.multiselect(key="cost.warehouses").set_value(["BI_WH"]).run()
+    at.date_input(key="cost.range").set_value((saturday, saturday)).run()
+    assert not at.exception, at.exception
+    assert at.multiselect(key="cost.warehouses").value == ["BI_WH"]  # not silently widened to every warehouse
+    assert [i.value for i in at.info] == [f"No credits for BI_WH from {saturday:%Y-%m-%d} to {saturday:%Y-%m-%d} (UTC): "
+                                          "it did not run then. Pick other days or warehouses."]
+    assert not charts(at) and not at.metric
+
+
+def test_a_single_picked_day_is_that_day_not_the_last_30(workspace, people):
+    at = page("cost", people["admin"])
+    services = ui.services()
+    spike = dt.date.fromisoformat(demo.meta(services.workspace.account_dir)["SPIKE_DAY"])
+    at.date_input(key="cost.range").set_value((spike,)).run()  # the range picker closed after one click
+    daily = ask(services.snowflake_source(), "warehouse_credits_daily", **window(spike, spike))
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics[f"Credits {spike:%b %d} to {spike:%b %d}"] == f"{daily['CREDITS_USED'].sum():,.0f}"
+
+
+def test_a_range_given_end_first_is_the_same_days(workspace, people):
+    at = page("cost", people["admin"])
+    services = ui.services()
+    spike = dt.date.fromisoformat(demo.meta(services.workspace.account_dir)["SPIKE_DAY"])
+    before = spike - dt.timedelta(days=3)
+    at.date_input(key="cost.range").set_value((spike, before)).run()  # set by a script, not the calendar
+    daily = ask(services.snowflake_source(), "warehouse_credits_daily", **window(before, spike))
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics[f"Credits {before:%b %d} to {spike:%b %d}"] == f"{daily['CREDITS_USED'].sum():,.0f}"

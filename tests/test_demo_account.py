@@ -1,6 +1,7 @@
 """The demo account in a workspace: made once and kept, following merged requests, and `snowtower cost`."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import duckdb
@@ -128,3 +129,75 @@ def test_demo_refuses_a_query_row_count_out_of_bounds_before_any_work(tmp_path, 
     assert main(["demo", "--workspace", str(tmp_path / "ws"), "--query-rows", rows]) == 2
     assert "--query-rows must be between 1 and" in capsys.readouterr().err
     assert not (tmp_path / "ws").exists()
+
+
+def _hold_for_writing(services, seconds: float):
+    """Hold the stand-in open for writing in this process (as a demo deployment's sync does) for `seconds`."""
+    import threading
+
+    db = duckdb.connect(str(services.workspace.account_dir / STANDIN_FILE), read_only=False)
+    timer = threading.Timer(seconds, db.close)
+    timer.start()
+    return timer
+
+
+def test_a_page_reading_while_a_deployment_writes_in_the_same_process_waits_for_it(services):
+    # The portal serves every session from one process: one admin's merge syncs the stand-in while
+    # another admin's cost page reads it. DuckDB then says "Unique file handle conflict", not "lock".
+    from core.snowflake.connect import standin_source
+    from core.snowflake.queries import ask
+
+    services.sync_demo_account(generate=True)
+    timer = _hold_for_writing(services, 0.5)
+    try:
+        hours = ask(standin_source(services.workspace.account_dir), "data_range")
+    finally:
+        timer.join()
+    end = demo.meta(services.workspace.account_dir)["END_DATE"]
+    assert str(hours["LAST_HOUR"][0]) == f"{end} 23:00:00"
+
+
+def test_the_account_is_not_made_again_because_a_deployment_is_writing_it(services):
+    # A busy file is not a damaged one: it is never replaced by a new account at the default size.
+    services.sync_demo_account(generate=True, query_rows=6000)
+    timer = _hold_for_writing(services, 0.5)
+    try:
+        done = services.sync_demo_account(generate=True)
+    finally:
+        timer.join()
+    assert "demo account generated" not in done
+    assert demo.meta(services.workspace.account_dir)["QUERY_ROWS"] == "6000"
+
+
+def test_cli_cost_over_more_days_than_the_account_has_names_the_days_it_covers(services, capsys):
+    from portal.cli import main
+
+    services.sync_demo_account(generate=True)
+    end = dt.date.fromisoformat(demo.meta(services.workspace.account_dir)["END_DATE"])
+    first = end - dt.timedelta(days=demo.DAYS - 1)
+    assert main(["cost", "--workspace", str(services.workspace.root), "--format", "json", "--days", "365"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["start"], report["end"]) == (first.isoformat(), end.isoformat())  # not a year before the data
+    assert main(["cost", "--workspace", str(services.workspace.root), "--days", "365"]) == 0
+    assert f"Warehouse cost {first:%Y-%m-%d} to {end:%Y-%m-%d} (UTC)" in capsys.readouterr().out
+
+
+def test_an_account_missing_a_view_is_damaged_and_made_again(services, capsys):
+    from portal.cli import main
+
+    services.sync_demo_account(generate=True)
+    db = duckdb.connect(str(services.workspace.account_dir / STANDIN_FILE))
+    db.execute("DROP TABLE ACCOUNT_USAGE.USERS")  # its record (SNOWTOWER_DEMO.META) still says it is whole
+    db.close()
+    assert services.sync_demo_account(generate=True) == ["demo account generated"]
+    assert rows(services, "SELECT COUNT(*) FROM ACCOUNT_USAGE.USERS WHERE NAME = 'ADMIN'") == [(1,)]
+    assert main(["cost", "--workspace", str(services.workspace.root), "--days", "7"]) == 0
+    assert "BI_WH" in capsys.readouterr().out
+
+
+def test_a_merged_user_with_sql_in_the_names_is_stored_as_typed(services, people, new_user_raw):
+    services.sync_demo_account(generate=True)
+    first, last = "O'Brien", "x'); DROP TABLE ACCOUNT_USAGE.USERS; --\\"
+    cr = deploy(services, people, "new-user", new_user_raw(first_name=first, last_name=last))
+    assert cr.status == Status.DEPLOYED
+    assert rows(services, "SELECT FIRST_NAME, LAST_NAME FROM ACCOUNT_USAGE.USERS WHERE NAME = 'JANE_DOE'") == [(first, last)]

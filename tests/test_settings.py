@@ -29,9 +29,24 @@ def test_environment_wins_over_the_file(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("env,message", [({"SNOWTOWER_BACKEND": "gitlab"}, "backend must be"),
                                          ({"SNOWTOWER_BACKEND": "github"}, "needs github_repository"),
-                                         ({"SNOWTOWER_REQUIRED_APPROVALS": "two"}, "wrong type")])
+                                         ({"SNOWTOWER_REQUIRED_APPROVALS": "two"}, "wrong type"),
+                                         # money = credits x price: a price that is not a finite amount
+                                         # printed "nan USD" and wrote NaN into `snowtower cost --format json`
+                                         ({"SNOWTOWER_PRICE_PER_CREDIT": "-1"}, "price_per_credit must be"),
+                                         ({"SNOWTOWER_PRICE_PER_CREDIT": "nan"}, "price_per_credit must be"),
+                                         ({"SNOWTOWER_PRICE_PER_CREDIT": "inf"}, "price_per_credit must be"),
+                                         ({"SNOWTOWER_CURRENCY": "<b>$</b>"}, "currency must be"),
+                                         ({"SNOWTOWER_DEMO_QUERY_ROWS": "0"}, "demo_query_rows must be"),
+                                         ({"SNOWTOWER_DEMO_QUERY_ROWS": "99999999999"}, "demo_query_rows must be")])
 def test_bad_settings_are_refused_with_a_message(tmp_path, monkeypatch, env, message):
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     with pytest.raises(ValueError, match=message):
         load_settings(tmp_path)
+
+
+def test_price_and_currency_of_the_cost_figures(tmp_path, monkeypatch):
+    monkeypatch.setenv("SNOWTOWER_PRICE_PER_CREDIT", "2.75")
+    monkeypatch.setenv("SNOWTOWER_CURRENCY", "eur")
+    s = load_settings(tmp_path)
+    assert (s.price_per_credit, s.currency) == (2.75, "EUR")

@@ -68,8 +68,18 @@ class _StandIn:
             self._fs.duck_conn.close()
 
 
+def busy(exc: Exception) -> bool:
+    """True if DuckDB refused the stand-in only because it is open for writing elsewhere: a file lock
+    held by another process, or, in this process, "Unique file handle conflict" (attaching it) or "same
+    database file with a different configuration" (connecting to it): the portal serves all sessions
+    from one process, so one admin's merge writes while another's cost page reads."""
+    text = str(exc).lower()
+    return "lock" in text or "file handle conflict" in text or "same database file with a different configuration" in text
+
+
 def open_standin(folder: Path, wait_seconds: float = 5.0) -> _StandIn:
-    """Open the stand-in read-only; waits while another process is writing it (a demo deployment)."""
+    """Open the stand-in read-only; waits while it is being written (a demo deployment), in this
+    process or another. Raises QueryError if it is missing, damaged, or still busy after `wait_seconds`."""
     folder = Path(folder)
     if not (folder / STANDIN_FILE).is_file():
         raise QueryError(f"the demo account has not been generated in {folder}")
@@ -77,8 +87,8 @@ def open_standin(folder: Path, wait_seconds: float = 5.0) -> _StandIn:
     while True:
         try:
             return _StandIn(folder)
-        except Exception as exc:  # duckdb.IOException: the file is locked by a writer
-            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+        except Exception as exc:  # duckdb's IOException or "Unique file handle conflict": a writer holds it
+            if not busy(exc) or time.monotonic() > deadline:
                 raise QueryError(f"the demo account at {folder} cannot be opened: {exc}") from exc
             time.sleep(0.1)
 

@@ -27,11 +27,18 @@ def window(start: dt.date, end: dt.date) -> dict:
             "start_date": start, "end_date": stop}
 
 
+def metered_days(source) -> tuple[dt.date, dt.date] | None:
+    """The first and last day the account has metering for (ACCOUNT_USAGE lags by hours), or None if none."""
+    frame = ask(source, "data_range")
+    if not len(frame) or pd.isna(frame["FIRST_HOUR"].iloc[0]) or pd.isna(frame["LAST_HOUR"].iloc[0]):
+        return None
+    return pd.Timestamp(frame["FIRST_HOUR"].iloc[0]).date(), pd.Timestamp(frame["LAST_HOUR"].iloc[0]).date()
+
+
 def last_day(source) -> dt.date | None:
     """The last day the account has metering for (ACCOUNT_USAGE lags by hours), or None if it has none."""
-    frame = ask(source, "data_range")
-    value = frame["LAST_HOUR"].iloc[0] if len(frame) else None
-    return None if value is None or pd.isna(value) else pd.Timestamp(value).date()
+    days = metered_days(source)
+    return days[1] if days else None
 
 
 def period_starts(day: dt.date) -> dict:
@@ -154,12 +161,14 @@ def project_warehouse(source, name: str, size: str, auto_suspend: int | None, pr
 
 def summary(source, days: int, price_per_credit: float, day: dt.date | None = None) -> dict:
     """What `snowtower cost` prints: per-warehouse credits, money and idle over the last `days` days up to
-    `day` (default: the account's last day), totals, the month-end forecast and the anomalous days."""
-    day = day or last_day(source)
+    `day` (default: the account's last day), totals, the month-end forecast and the anomalous days.
+    `start` is the first day covered: never before the account's first day of metering."""
+    metered = metered_days(source)
+    day = day or (metered[1] if metered else None)
     if day is None:
         return {"days": days, "start": None, "end": None, "price_per_credit": price_per_credit, "warehouses": [],
                 "total_credits": 0.0, "total_money": 0.0, "forecast": None, "anomalies": []}
-    start = day - dt.timedelta(days=days - 1)
+    start = min(day, max(day - dt.timedelta(days=days - 1), metered[0] if metered else day))
     usage = ask(source, "warehouse_usage", **window(start, day))
     spend = ask(source, "daily_spend", **window(min(start, day.replace(day=1)) - dt.timedelta(days=28), day))
     shown = spend[pd.to_datetime(spend["DAY"]).dt.date >= start]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,7 @@ import duckdb
 from snowddl.blueprint import (BusinessRoleBlueprint, DatabaseBlueprint, ResourceMonitorBlueprint, UserBlueprint,
                                WarehouseBlueprint)
 
-from core.snowflake.connect import STANDIN_FILE
+from core.snowflake.connect import STANDIN_FILE, busy
 from core.snowflake.cost import credits_per_hour
 from core.snowflake.queries import QueryError
 
@@ -37,6 +38,9 @@ DAYS = 90
 DEFAULT_QUERY_ROWS = 100_000
 MAX_QUERY_ROWS = 50_000_000  # bounded before any work: 10,000,000 takes about a minute and 1 GB
 SEED = 20251129
+# The ACCOUNT_USAGE views the stand-in has; a file without one of them is damaged and made again.
+VIEWS = ("DATABASE_STORAGE_USAGE_HISTORY", "GRANTS_TO_ROLES", "GRANTS_TO_USERS", "LOGIN_HISTORY", "QUERY_ATTRIBUTION_HISTORY",
+         "QUERY_HISTORY", "ROLES", "STORAGE_USAGE", "USERS", "WAREHOUSE_METERING_HISTORY")
 # The workload each example warehouse runs; any other warehouse behaves like ad-hoc analysis.
 PROFILES = {"LOADER_WH": "loader", "TRANSFORM_WH": "transform", "ANALYST_WH": "adhoc", "BI_WH": "bi",
             "DATA_SCIENCE_WH": "science"}
@@ -513,17 +517,22 @@ def _set_meta(db, values: dict[str, str]) -> None:
         db.execute("INSERT OR REPLACE INTO SNOWTOWER_DEMO.META VALUES (?, ?)", [k, v])
 
 
-def _open(path: Path, read_only: bool):
-    """The DuckDB file; QueryError if another process holds it (a lock) or it cannot be opened."""
-    try:
-        return duckdb.connect(str(path), read_only=read_only)
-    except duckdb.Error as exc:
-        raise QueryError(f"the demo account {path} cannot be opened: {exc}") from exc
+def _open(path: Path, read_only: bool, wait_seconds: float = 5.0):
+    """The DuckDB file, waiting up to `wait_seconds` while it is being written elsewhere (connect.busy);
+    QueryError if it is still busy then, or cannot be opened."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.Error as exc:
+            if not busy(exc) or time.monotonic() > deadline:
+                raise QueryError(f"the demo account {path} cannot be opened: {exc}") from exc
+            time.sleep(0.1)
 
 
 def meta(folder: str | Path) -> dict[str, str]:
     """The generator's record (END_DATE, QUERY_ROWS, CONFIG_SHA, planted facts); {} if there is no account,
-    or only a damaged file (one that is not a demo account), which the next generation replaces.
+    or only a damaged file (not a demo account, or one missing a view of VIEWS), which the next generation replaces.
     Raises QueryError while another process holds the file."""
     path = Path(folder) / STANDIN_FILE
     if not path.is_file():
@@ -531,10 +540,14 @@ def meta(folder: str | Path) -> dict[str, str]:
     try:
         db = _open(path, read_only=True)
     except QueryError as exc:
-        if "lock" in str(exc).lower():
+        if busy(exc.__cause__ or exc):  # busy is not damaged: never made again for it
             raise
         return {}
     try:
+        have = {r[0] for r in db.execute("SELECT table_name FROM information_schema.tables "
+                                         "WHERE table_schema = 'ACCOUNT_USAGE'").fetchall()}
+        if not set(VIEWS) <= have:
+            return {}
         return dict(db.execute("SELECT KEY, VALUE FROM SNOWTOWER_DEMO.META").fetchall())
     except duckdb.Error:
         return {}
@@ -567,7 +580,8 @@ def sync(folder: str | Path, config, config_sha: str, at: dt.datetime | None = N
         wanted = {u["name"]: u for u in shape["users"]}
         for name, u in wanted.items():
             if name not in have:
-                db.execute("INSERT INTO ACCOUNT_USAGE.USERS VALUES " + _values([tuple(_ts(v) for v in _user_row(next_id, u, at, None))]))
+                row = _user_row(next_id, u, at, None)  # names and email as merged from a request: binds, never SQL text
+                db.execute(f"INSERT INTO ACCOUNT_USAGE.USERS VALUES ({', '.join('?' * len(row))})", list(row))
                 db.execute("INSERT INTO ACCOUNT_USAGE.GRANTS_TO_USERS VALUES (?, NULL, ?, 'USER', ?, ?)",
                            [at, f"{name}__U_ROLE", name, SNOWDDL_OWNER])
                 next_id += 1
