@@ -1,0 +1,22 @@
+"""Text that comes from the account (user names, emails, comments, error messages in LOGIN_HISTORY) is
+chosen by outsiders: on the security and infrastructure pages it shows, and downloads, as plain text."""
+from __future__ import annotations
+
+import csv
+import io
+
+import pandas as pd
+
+from portal import widgets
+
+FORMULAS = ["=HYPERLINK(\"http://evil.example\",\"click\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)",
+            "\t=1+1", " =1+1", "\r=1"]
+
+
+def test_downloaded_tables_open_as_text_in_a_spreadsheet():
+    frame = pd.DataFrame({"USER_NAME": FORMULAS + ["JDOE"], "FAILURES": list(range(-1, len(FORMULAS))),
+                          "ERROR_MESSAGE": ["INCORRECT_USERNAME_PASSWORD"] * len(FORMULAS) + [None]})
+    rows = list(csv.DictReader(io.StringIO(widgets.csv_bytes(frame).decode(), newline="")))
+    assert [r["USER_NAME"] for r in rows] == ["'" + f for f in FORMULAS] + ["JDOE"]
+    assert [r["FAILURES"] for r in rows] == [str(n) for n in range(-1, len(FORMULAS))]  # numbers stay numbers
+    assert rows[-1]["ERROR_MESSAGE"] == "" and rows[0]["ERROR_MESSAGE"] == "INCORRECT_USERNAME_PASSWORD"
