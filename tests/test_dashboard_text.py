@@ -20,3 +20,18 @@ def test_downloaded_tables_open_as_text_in_a_spreadsheet():
     assert [r["USER_NAME"] for r in rows] == ["'" + f for f in FORMULAS] + ["JDOE"]
     assert [r["FAILURES"] for r in rows] == [str(n) for n in range(-1, len(FORMULAS))]  # numbers stay numbers
     assert rows[-1]["ERROR_MESSAGE"] == "" and rows[0]["ERROR_MESSAGE"] == "INCORRECT_USERNAME_PASSWORD"
+
+
+def test_a_password_spray_draws_ten_names_and_keeps_the_totals():
+    from portal import charts
+
+    days = pd.date_range("2026-11-01", periods=3).date
+    rows = [{"DAY": d, "USER_NAME": f"SPRAY{i:04d}", "REASON": "INCORRECT_USERNAME_PASSWORD", "FAILURES": 1, "CLIENT_IPS": 1}
+            for d in days for i in range(2000)]
+    rows += [{"DAY": days[0], "USER_NAME": "ADMIN", "REASON": "INCORRECT_USERNAME_PASSWORD", "FAILURES": 50, "CLIENT_IPS": 3}]
+    failures = pd.DataFrame(rows)
+    data = charts.login_failures(failures).data
+    names = set(data["USER_NAME"])
+    assert len(names) == 11 and "ADMIN" in names and "(1,991 other names)" in names
+    assert data["FAILURES"].sum() == failures["FAILURES"].sum() == 6050
+    assert len(data) <= 11 * len(days)
