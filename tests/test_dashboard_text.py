@@ -8,6 +8,7 @@ import io
 import pandas as pd
 
 from portal import widgets
+from tests.test_security_page import page as security_page, workspace  # noqa: F401 (fixture)
 
 FORMULAS = ["=HYPERLINK(\"http://evil.example\",\"click\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)",
             "\t=1+1", " =1+1", "\r=1"]
@@ -35,3 +36,22 @@ def test_a_password_spray_draws_ten_names_and_keeps_the_totals():
     assert len(names) == 11 and "ADMIN" in names and "(1,991 other names)" in names
     assert data["FAILURES"].sum() == failures["FAILURES"].sum() == 6050
     assert len(data) <= 11 * len(days)
+
+
+def test_admins_without_mfa_or_email_are_people_not_service_users(workspace, people):
+    from core.snowflake import demo
+
+    at = security_page("security", people["admin"])
+    assert not at.exception, at.exception
+    assert "**People without MFA or email** (1)" in [m.value for m in at.markdown]
+    holders, weak = [d.value for d in at.dataframe if list(d.value.columns) == ["NAME", "TYPE", "ADMIN_ROLES", "HAS_MFA", "EMAIL"]]
+    assert sorted(holders["NAME"]) == sorted([demo.ADMIN_WITHOUT_MFA, "SNOWDDL"])
+    frame = weak
+    assert list(frame["NAME"]) == [demo.ADMIN_WITHOUT_MFA]  # SNOWDDL, a SERVICE user with ACCOUNTADMIN, is not listed
+
+
+def test_only_admins_see_the_infrastructure_page(workspace, people):
+    for who in ("requester", "approver"):
+        at = security_page("infrastructure", people[who])
+        assert [e.value for e in at.error] == ["The infrastructure page is for admins."]
+        assert not at.metric and not at.button
