@@ -55,3 +55,40 @@ def test_only_admins_see_the_infrastructure_page(workspace, people):
         at = security_page("infrastructure", people[who])
         assert [e.value for e in at.error] == ["The infrastructure page is for admins."]
         assert not at.metric and not at.button
+
+
+HOSTILE_NAME = "EVE**bold** [click](https://evil.example) <img src=x onerror=alert(1)> :red[x] $x$"
+HOSTILE_ERROR = "# Heading\n<script>alert(1)</script> [docs](javascript:alert(1)) @everyone"
+
+
+def test_account_text_shows_as_typed_and_never_as_markdown(services, workspace, people):
+    """An idle account user and a failed login whose name and error message are Markdown and HTML."""
+    import duckdb
+
+    from core.snowflake import demo
+
+    services.sync_demo_account(generate=True, query_rows=5000)
+    db = duckdb.connect(str(services.workspace.account_dir / "SNOWFLAKE.db"))
+    try:
+        db.execute("INSERT INTO ACCOUNT_USAGE.USERS SELECT * REPLACE (? AS NAME, ? AS EMAIL, ? AS COMMENT, 9999 AS USER_ID) "
+                   "FROM ACCOUNT_USAGE.USERS WHERE NAME = ?", [HOSTILE_NAME, HOSTILE_NAME, HOSTILE_ERROR, demo.STALE_USERS[0]])
+        db.execute("INSERT INTO ACCOUNT_USAGE.LOGIN_HISTORY SELECT * REPLACE (? AS USER_NAME, ? AS ERROR_MESSAGE, 999999 AS EVENT_ID) "
+                   "FROM ACCOUNT_USAGE.LOGIN_HISTORY WHERE IS_SUCCESS = 'NO' LIMIT 1", [HOSTILE_NAME, HOSTILE_ERROR])
+    finally:
+        db.close()
+    at = security_page("security", people["admin"])
+    assert not at.exception, at.exception
+    # the idle user outside the config: a finding as plain text, with no Fix button (no recipe acts on it)
+    finding = [t.value for t in at.text if HOSTILE_NAME in t.value]
+    assert finding == [f"STALE_USER · {HOSTILE_NAME}: {HOSTILE_NAME} last logged in "
+                       f"{finding[0].split(' last logged in ')[1].split(' ')[0]} days ago and is still enabled."]
+    assert len([b for b in at.button if b.key and b.key.startswith("security.fix.")]) == 3  # as before: no new fix
+    # tables hold the text as typed
+    failures = next(d.value for d in at.dataframe if "REASON" in d.value.columns)
+    assert ((failures["USER_NAME"] == HOSTILE_NAME) & (failures["REASON"] == HOSTILE_ERROR)).any()
+    assert HOSTILE_NAME in set(next(d.value for d in at.dataframe if "SCORE" in d.value.columns)["NAME"])
+    # nothing that renders Markdown carries it
+    rendered = [e.value for kind in ("markdown", "caption", "error", "warning", "info", "success") for e in getattr(at, kind)]
+    rendered += [e.label for e in at.expander] + [m.label for m in at.metric] + [b.label for b in at.button]
+    for text in rendered:
+        assert "](" not in text and "<img" not in text and "<script" not in text and "**bold**" not in text, text
