@@ -6,9 +6,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.findings.hygiene import hygiene
-from portal import ui
 from portal.operations import PreviewRequest, SubmitRequest
 from recipes import RECIPES
+from tests.portal_support import as_viewer
 
 PLANTED = {  # file -> (old, new): one planted problem each
     "warehouse.yaml": [
@@ -117,7 +117,7 @@ def test_a_fix_opens_the_recipe_prefilled_and_previewed_and_one_click_submits_it
         recipe_form.recipe_page("remove-password", "remove_password.", "intro")
 
     at = AppTest.from_function(script, default_timeout=60)
-    at.session_state[ui.VIEWER_KEY] = people["requester"]
+    as_viewer(at, people["requester"], planted.workspace.root)  # Submit acts with the login's roles at the click
     at.run()
     assert not at.exception, at.exception
     assert any("Fixes finding SERVICE_USER_PASSWORD on SVC_LOOKER" in i.value for i in at.info)
