@@ -285,10 +285,12 @@ def cmd_cost(args) -> int:
     if args.format == "json":
         print(json.dumps(report, indent=2))
     elif args.format == "csv":
+        from core.plaintext import csv_cell  # warehouse names come from the account: never a formula
+
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(["warehouse", "credits", f"money_{settings.currency.lower()}", "idle_credits", "idle_share"])
         for w in report["warehouses"]:
-            writer.writerow([w["warehouse"], f"{w['credits']:.4f}", f"{w['money']:.2f}", f"{w['idle_credits']:.4f}", f"{w['idle_share']:.4f}"])
+            writer.writerow([csv_cell(w["warehouse"]), f"{w['credits']:.4f}", f"{w['money']:.2f}", f"{w['idle_credits']:.4f}", f"{w['idle_share']:.4f}"])
     else:
         cur = settings.currency
         if not report["warehouses"]:

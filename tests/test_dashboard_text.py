@@ -92,3 +92,22 @@ def test_account_text_shows_as_typed_and_never_as_markdown(services, workspace, 
     rendered += [e.label for e in at.expander] + [m.label for m in at.metric] + [b.label for b in at.button]
     for text in rendered:
         assert "](" not in text and "<img" not in text and "<script" not in text and "**bold**" not in text, text
+
+
+def test_cli_cost_csv_opens_account_names_as_text(services, capsys):
+    """Warehouse names come from the account's metering: `snowtower cost --format csv` neutralises them too."""
+    import duckdb
+
+    from portal.cli import main
+
+    services.sync_demo_account(generate=True, query_rows=5000)
+    evil = '=HYPERLINK("http://evil.example","x")'
+    db = duckdb.connect(str(services.workspace.account_dir / "SNOWFLAKE.db"))
+    try:
+        db.execute("INSERT INTO ACCOUNT_USAGE.WAREHOUSE_METERING_HISTORY SELECT * REPLACE (? AS WAREHOUSE_NAME) "
+                   "FROM ACCOUNT_USAGE.WAREHOUSE_METERING_HISTORY WHERE WAREHOUSE_NAME = 'BI_WH'", [evil])
+    finally:
+        db.close()
+    assert main(["cost", "--workspace", str(services.workspace.root), "--format", "csv", "--days", "7"]) == 0
+    names = [row["warehouse"] for row in csv.DictReader(io.StringIO(capsys.readouterr().out, newline=""))]
+    assert "'" + evil in names and evil not in names and "BI_WH" in names
