@@ -57,6 +57,35 @@ class Services:
         return plan_between_commits(self.changes.config_at(base_sha), base_sha, self.changes.config_at(head_sha), head_sha,
                                     self.settings.env_prefix, self.workspace.cache_dir)
 
+    def live_configured(self) -> bool:
+        """Whether SnowDDL's SNOWFLAKE_* credentials are set (account, user and a key or password), so
+        `drift` can plan against the account. A key file that cannot be read still counts: `drift` says why."""
+        from core.snowddl.plan import live_credentials
+
+        try:
+            return live_credentials() is not None
+        except Exception:  # unreadable key file or wrong passphrase: configured, but broken
+            return True
+
+    def drift(self, sha: str | None = None):
+        """Drift between the account and the config at `sha` (default: the base branch's head): SnowDDL's
+        live plan, the statements it would run to make the account match the config (a Plan, mode "live").
+
+        Raises PlanError with a one-line reason, never a traceback, when no credentials are set, the config
+        does not validate, or the account cannot be reached or read."""
+        from core.snowddl import plan as planning
+
+        config = self.snapshot(sha).config
+        if config.snowddl is None or not config.validation.valid:
+            raise planning.PlanError("the configuration on the base branch does not validate: SnowDDL would not plan it")
+        try:
+            return planning.plan_live(config.snowddl)
+        except planning.PlanError:
+            raise
+        except Exception as exc:  # connector errors, bad key, network: the reason in one line
+            reason = " ".join(str(exc).split())[:500]
+            raise planning.PlanError(f"the account could not be read ({type(exc).__name__}: {reason})") from None
+
     def sync_demo_account(self, generate: bool = False, query_rows: int | None = None) -> list[str]:
         """Demo mode: the Snowflake stand-in follows the deployed config (the base branch's head). With
         `generate` it is made if missing (or at another `query_rows`); users and warehouses merged since

@@ -55,3 +55,16 @@ def inline_code(text: object) -> str:
     ticks = "`" * (longest + 1)
     pad = " " if body.startswith("`") or body.endswith("`") or not body.strip() else ""
     return f"{ticks}{pad}{body}{pad}{ticks}"
+
+
+# What makes a spreadsheet (Excel, LibreOffice, Google Sheets) read a CSV cell as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def csv_cell(value: object) -> object:
+    """`value` for a CSV cell that a spreadsheet opens as text, never as a formula (=HYPERLINK(...),
+    =cmd|...): a string starting with = + - @, a tab or a line break gets a leading apostrophe, as
+    OWASP advises. Anything else (numbers included) is returned unchanged."""
+    if isinstance(value, str) and value.lstrip(" ").startswith(_FORMULA_START):
+        return "'" + value
+    return value

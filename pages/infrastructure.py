@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from core.findings.reach import KINDS, ReachGraph, dot
+from core.snowddl.plan import PlanError
 from core.plaintext import md_escape
 from portal import account, ui, widgets
 
@@ -51,8 +52,8 @@ for col, (label, count) in zip(m, [("Users", len(loaded.users)), ("Business role
 st.caption(f"The configuration on the base branch{f' at {snapshot.sha[:10]}' if snapshot.sha else ''}; roles and grants as "
            "SnowDDL derives them from it.")
 
-who_tab, what_tab, inventory_tab, monitors_tab = st.tabs(["Who can reach X", "What can user Y reach", "Inventory",
-                                                          "Resource monitors"])
+who_tab, what_tab, inventory_tab, monitors_tab, drift_tab = st.tabs(["Who can reach X", "What can user Y reach", "Inventory",
+                                                                     "Resource monitors", "Drift"])
 with who_tab:
     cols = st.columns([1, 3])
     kind = cols[0].selectbox("Kind", KINDS, key="infrastructure.kind", format_func=str.title)
@@ -101,5 +102,52 @@ with monitors_tab:
             st.warning(f"Without a resource monitor: {md_escape(', '.join(unmonitored))} (see Security > Findings "
                        "and fixes).", icon=":material/warning:")
         st.caption("Credits used against each quota this period: the Cost page, Budgets and forecast.")
-    if services.settings.mode != "demo":
-        st.caption("Drift between the account and the config: `snowtower plan --live` lists what SnowDDL would change.")
+with drift_tab:
+    st.caption("What SnowDDL would run to make the account match the configuration on the base branch "
+               "(its live plan: `snowtower plan --live`). Statements exist where the account drifted from the config, "
+               "or where a merged change has not been deployed yet.")
+    if not services.live_configured():
+        st.info("No live Snowflake connection is configured, so drift cannot be checked here (the demo has no real "
+                "account). Set SnowDDL's SNOWFLAKE_ACCOUNT, SNOWFLAKE_USER and SNOWFLAKE_PRIVATE_KEY_PATH (or "
+                "SNOWFLAKE_PRIVATE_KEY) for the portal.", icon=":material/cloud_off:")
+    else:
+        drift_key = "infrastructure.drift"
+        known = st.session_state.get(drift_key)
+        known = known if known and known[0] == snapshot.sha else None  # cached per commit of the base branch
+        if st.button("Compare again" if known else "Compare the account with the config", key="infrastructure.drift.run",
+                     icon=":material/sync:"):
+            with st.spinner("SnowDDL is reading the account ..."):
+                try:
+                    known = (snapshot.sha, services.drift(snapshot.sha), None)
+                except PlanError as exc:
+                    known = (snapshot.sha, None, str(exc))
+            st.session_state[drift_key] = known
+        if known:
+            _, drift, problem = known
+            if problem:
+                st.error(f"Drift could not be checked: {md_escape(problem)}", icon=":material/error:")
+            else:
+                for error in drift.errors:
+                    st.warning(f"Part of the account could not be compared: {md_escape(error)}", icon=":material/warning:")
+                if not drift.statements:
+                    st.success("No drift: the account matches the configuration." if not drift.errors
+                               else "No drift in the parts that could be compared.")
+                else:
+                    counts = ", ".join(f"{n} {a}" for a, n in drift.counts().items())
+                    st.markdown(f"**{len(drift.statements)} statement(s)** would run: {md_escape(counts)}.")
+                    if drift.unsafe_count:
+                        st.error(f"{drift.unsafe_count} unsafe statement(s): they drop or revoke something that exists "
+                                 "in the account but not in the config, or need an --apply-* flag.", icon=":material/warning:")
+                    # Unsafe first, then grouped by object type; SQL carries account text: code blocks only.
+                    ordered = sorted(drift.statements, key=lambda s: (not s.unsafe, s.object_type))
+                    table(pd.DataFrame([{"UNSAFE": "unsafe" if s.unsafe else "", "OBJECT TYPE": s.object_type,
+                                         "ACTION": s.action, "OBJECT": s.object or "", "WHY UNSAFE": s.reason}
+                                        for s in ordered]), "drift")
+                    groups: dict[tuple[bool, str], list] = {}
+                    for s in ordered:
+                        groups.setdefault((s.unsafe, s.object_type), []).append(s)
+                    for (unsafe, object_type), statements in groups.items():
+                        with st.expander(f"{'Unsafe: ' if unsafe else ''}{md_escape(object_type.replace('_', ' ').lower())} "
+                                         f"({len(statements)})"):
+                            st.code("\n\n".join((f"-- UNSAFE: {s.reason}\n" if s.unsafe else "") + s.sql.rstrip() + ";"
+                                                 for s in statements), language="sql")

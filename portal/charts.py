@@ -123,8 +123,21 @@ def auth_methods(methods: pd.DataFrame) -> alt.Chart:
     ).properties(height=alt.Step(34))
 
 
-def login_failures(failures: pd.DataFrame) -> alt.Chart:
-    """Stacked bars: failed logins per day, coloured by user name (as typed) and reason in the tooltip."""
+LOGIN_FAILURE_NAMES = 10  # user names drawn in the failed-logins chart; the rest are one "other" series
+
+
+def login_failures(failures: pd.DataFrame, names: int = LOGIN_FAILURE_NAMES) -> alt.Chart:
+    """Stacked bars: failed logins per day, coloured by user name (as typed) and reason in the tooltip.
+
+    The names are typed by whoever tries to log in (a password spray brings thousands): the `names` with
+    the most failures are drawn, the others summed per day and reason as "(N other names)"; totals stay."""
+    top = failures.groupby("USER_NAME")["FAILURES"].sum().sort_values(ascending=False, kind="stable")
+    if len(top) > names:
+        others = ~failures["USER_NAME"].isin(top.index[:names])
+        rest = (failures[others].groupby(["DAY", "REASON"], as_index=False)
+                .agg(FAILURES=("FAILURES", "sum"), CLIENT_IPS=("CLIENT_IPS", "max"))
+                .assign(USER_NAME=f"({len(top) - names:,} other names)"))
+        failures = pd.concat([failures[~others], rest], ignore_index=True)
     frame = failures.assign(DAY=pd.to_datetime(failures["DAY"]))
     return alt.Chart(frame, title="Failed logins per day by user").mark_bar().encode(
         x=alt.X("yearmonthdate(DAY):T", title="Day (UTC)"),

@@ -285,10 +285,12 @@ def cmd_cost(args) -> int:
     if args.format == "json":
         print(json.dumps(report, indent=2))
     elif args.format == "csv":
+        from core.plaintext import csv_cell  # warehouse names come from the account: never a formula
+
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(["warehouse", "credits", f"money_{settings.currency.lower()}", "idle_credits", "idle_share"])
         for w in report["warehouses"]:
-            writer.writerow([w["warehouse"], f"{w['credits']:.4f}", f"{w['money']:.2f}", f"{w['idle_credits']:.4f}", f"{w['idle_share']:.4f}"])
+            writer.writerow([csv_cell(w["warehouse"]), f"{w['credits']:.4f}", f"{w['money']:.2f}", f"{w['idle_credits']:.4f}", f"{w['idle_share']:.4f}"])
     else:
         cur = settings.currency
         if not report["warehouses"]:
@@ -318,8 +320,19 @@ def cmd_hygiene(args) -> int:
         return 2
     if args.long_auto_suspend < 1:
         raise UsageError("--long-auto-suspend must be a positive number of seconds")
+    loaded = load_config(path, args.env_prefix or "")
+    if not loaded.validation.valid:
+        # Why: findings of a config SnowDDL only partly read would call a broken config clean.
+        errors = loaded.validation.errors
+        for p in sorted(errors, key=lambda p: bool(p.knock_on))[:10]:  # causes before knock-ons
+            where = ":".join(str(x) for x in (p.file, p.line) if x) or "config"
+            print(f"snowtower hygiene: {where}: {p.message}", file=sys.stderr)
+        more = f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""
+        print(f"snowtower hygiene: {path} is not a valid SnowDDL config: {len(errors)} error(s){more}; "
+              f"fix them first (snowtower validate {path})", file=sys.stderr)
+        return 2
     try:
-        findings = hygiene(load_config(path, args.env_prefix or ""), args.long_auto_suspend)
+        findings = hygiene(loaded, args.long_auto_suspend)
     except ValueError as exc:
         print(f"snowtower hygiene: {exc}", file=sys.stderr)
         return 2

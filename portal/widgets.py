@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.changes.model import Event
-from core.plaintext import inline_code, md_escape
+from core.plaintext import csv_cell, inline_code, md_escape
 from portal.ui import when
 
 _ACTIONS = {
@@ -104,10 +104,21 @@ def cost_projection(projection, currency: str) -> None:
     st.caption(f"{md_escape(projection.basis)}; {projection.price_per_credit:,.2f} {md_escape(currency)} per credit.")
 
 
+def csv_bytes(frame) -> bytes:
+    """A table as CSV (UTF-8) whose text cells a spreadsheet opens as text, never as formulas: names,
+    emails and error messages come from the account, where outsiders choose them."""
+    import pandas as pd
+
+    frame = frame.copy()
+    for column in [c for c, dtype in frame.dtypes.items() if dtype == object or pd.api.types.is_string_dtype(dtype)]:
+        frame[column] = frame[column].map(csv_cell)
+    return frame.to_csv(index=False, lineterminator="\r\n").encode()  # RFC 4180: a CR in a cell is quoted too
+
+
 def table(frame, name: str, key_prefix: str, **kwargs) -> None:
     """A dashboard table (cells shown as plain text) and its CSV download `name`.csv."""
     st.dataframe(frame, hide_index=True, width="stretch", **kwargs)
-    st.download_button(f"Download {name}.csv", frame.to_csv(index=False).encode(), file_name=f"{name}.csv",
+    st.download_button(f"Download {name}.csv", csv_bytes(frame), file_name=f"{name}.csv",
                        mime="text/csv", on_click="ignore", key=f"{key_prefix}.csv.{name}", icon=":material/download:")
 
 

@@ -6,8 +6,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.findings.hygiene import hygiene
-from portal import ui
 from app.operations import PreviewRequest, SubmitRequest
+from portal import ui
 from recipes import RECIPES
 from tests.portal_support import as_viewer
 
@@ -117,9 +117,6 @@ def test_a_fix_opens_the_recipe_prefilled_and_previewed_and_one_click_submits_it
                                                          "fixes": f.title, "preview": True}
         recipe_form.recipe_page("remove-password", "remove_password.", "intro")
 
-    from portal import auth
-
-    auth.ensure_demo_logins(planted.workspace.auth_path)  # Submit re-reads the viewer's roles (ui.viewer_now)
     at = AppTest.from_function(script, default_timeout=60)
     as_viewer(at, people["requester"], planted.workspace.root)  # clicks act with the roles the users file gives
     at.run()

@@ -1,6 +1,9 @@
 """Reach through the role hierarchy, checked on the example config against what its YAML declares."""
 from __future__ import annotations
 
+import html
+import re
+
 from pathlib import Path
 
 import pytest
@@ -72,7 +75,31 @@ def test_reach_agrees_with_the_warehouses_the_yaml_grants(graph):
         assert got == expected, name
 
 
-def test_the_graph_quotes_names(graph):
-    rows = [{"user": 'A"B', "path": ["R"], "privileges": []}]
-    text = dot(rows, "WAREHOUSE X")
-    assert '"A\\"B" -> "R"' in text and text.startswith("digraph reach {")
+HOSTILE = ['A"B', "TRAILING\\", 'X\\" -> "EVIL" [URL="javascript:alert(1)"]; "Y', "<b>bold</b>&amp;",
+           "line\nbreak\\N\\G", "NUL\x00BEL\x07", "{ } [ ] ; = -- ->"]
+# Every line of the graph: a fixed header, a node declared by id with a label made of safe characters
+# and character references only, an edge between ids, or the closing brace. Nothing typed can end a
+# string, add an attribute (URL, href, ...) or another statement.
+_LINE = re.compile(r'digraph reach \{|  rankdir=LR;|  node \[shape=box, style="rounded,filled", fillcolor="#[0-9a-f]{6}", '
+                   r'fontname="Helvetica"\];|  n\d+ \[label=<[A-Za-z0-9 _.,:()-]*(?:&#\d+;[A-Za-z0-9 _.,:()-]*)*>'
+                   r'(?:, fillcolor="#[0-9a-f]{6}")?(?:, shape=cylinder)?\];|  n\d+ -> n\d+;|'
+                   r'  more \[label="\.\.\. and \d+ more \(see the table\)", shape=note, fillcolor=white\];|\}')
+
+
+def _labels(text: str) -> dict[str, str]:
+    return {m[1]: html.unescape(m[2]) for m in re.finditer(r"^  (n\d+) \[label=<([^>]*)>", text, re.M)}
+
+
+@pytest.mark.parametrize("name", HOSTILE, ids=range(len(HOSTILE)))
+def test_any_name_draws_as_its_own_text(name):
+    rows = [{"user": name, "path": [name + " ROLE", "R"], "privileges": []}]
+    text = dot(rows, f"WAREHOUSE {name}")
+    for line in text.splitlines():
+        assert _LINE.fullmatch(line), line
+    shown = " ".join(name.split())  # line breaks draw as spaces; control characters are dropped
+    shown = "".join(c for c in shown if c.isprintable())
+    labels = _labels(text)
+    assert sorted(labels.values()) == sorted([shown, shown + " ROLE", "R", "WAREHOUSE " + shown])
+    ids = {v: k for k, v in labels.items()}
+    edges = set(re.findall(r"^  (n\d+) -> (n\d+);$", text, re.M))
+    assert edges == {(ids[shown], ids[shown + " ROLE"]), (ids[shown + " ROLE"], ids["R"]), (ids["R"], ids["WAREHOUSE " + shown])}

@@ -103,24 +103,41 @@ class ReachGraph:
         return [dict(r, privileges=sorted(r["privileges"])) for _, r in sorted(out.items())]
 
 
-def _node(name: str) -> str:
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _label(name: str) -> str:
+    """`name` as a Graphviz HTML-like label: letters, digits and a few safe marks as they are, every other
+    character as a numeric character reference, so no name can end the label, add an attribute (a URL,
+    say) or a statement, or use Graphviz's escapes (\\N, \\G). Line breaks draw as spaces; other
+    control characters are dropped."""
+    text = " ".join(str(name).splitlines())
+    return "".join(c if c.isascii() and (c.isalnum() or c in " _.,:()-") else f"&#{ord(c)};"
+                   for c in text if c.isprintable())
 
 
 def dot(rows: list[dict], target: str | None = None, limit: int = 40) -> str:
     """A Graphviz digraph (left to right) of reach rows: user -> roles -> object. At most `limit` rows are
-    drawn; the rest are counted in a note. Names are quoted, so any name draws as text."""
+    drawn; the rest are counted in a note. Nodes are numbered (n0, n1, ...) and carry the names only as
+    labels escaped by `_label`, so any name draws as its own text."""
     lines = ["digraph reach {", "  rankdir=LR;", '  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica"];']
+    ids: dict[str, str] = {}
+    style: dict[str, str] = {}
+
+    def node(name: str) -> str:
+        if name not in ids:
+            ids[name] = f"n{len(ids)}"
+        return ids[name]
+
     edges: set[tuple[str, str]] = set()
     for row in rows[:limit]:
         chain = ([row["user"]] if "user" in row else []) + row["path"] + [target or f"{row['kind']} {row['object']}"]
+        for name in chain:
+            node(name)
         edges |= set(zip(chain, chain[1:]))
         if "user" in row:
-            lines.append(f'  {_node(row["user"])} [fillcolor="#fde9c9"];')
-    obj_nodes = {target} if target else {f"{r['kind']} {r['object']}" for r in rows[:limit]}
-    for name in sorted(obj_nodes):
-        lines.append(f'  {_node(name)} [fillcolor="#d8f0d8", shape=cylinder];')
-    lines += [f"  {_node(a)} -> {_node(b)};" for a, b in sorted(edges)]
+            style[row["user"]] = ', fillcolor="#fde9c9"'
+    for name in ({target} if target else {f"{r['kind']} {r['object']}" for r in rows[:limit]}):
+        style[name] = ', fillcolor="#d8f0d8", shape=cylinder'
+    lines += [f"  {ids[name]} [label=<{_label(name)}>{style.get(name, '')}];" for name in ids]
+    lines += [f"  {ids[a]} -> {ids[b]};" for a, b in sorted(edges)]
     if len(rows) > limit:
         lines.append(f'  more [label="... and {len(rows) - limit} more (see the table)", shape=note, fillcolor=white];')
     lines.append("}")

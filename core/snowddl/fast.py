@@ -220,9 +220,38 @@ def _placeholder_key(parsed_file) -> str:
     return repr(sorted(parsed_file.parser.config.placeholders.items()))
 
 
+MAX_EXPANDED_VALUES = 1_000_000  # values a file may hold once its aliases are expanded
+
+
+def expanded_values(text: str) -> int:
+    """How many values (scalars, lists and mappings) `text` holds once every alias is expanded, counted on
+    the node tree without expanding it (an alias is the node it names, counted once per use). Nine lines of
+    nested aliases ("billion laughs") hold billions; SnowDDL would walk them all. YAMLError if no YAML."""
+    sizes: dict[int, int] = {}
+
+    def size(node) -> int:
+        known = sizes.get(id(node))
+        if known is None:
+            if isinstance(node, yaml.SequenceNode):
+                known = 1 + sum(size(child) for child in node.value)
+            elif isinstance(node, yaml.MappingNode):
+                known = 1 + sum(size(k) + size(v) for k, v in node.value)
+            else:
+                known = 1
+            sizes[id(node)] = known
+        return known
+
+    root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return 0 if root is None else size(root)
+
+
 def _parse(parsed_file, text: str, offset_name: str) -> _Parsed:
     """Load, substitute placeholders and schema-check one text, the way SnowDDL's ParsedFile does."""
     try:
+        # Why: anchors and aliases can make a few lines expand to billions of values; refuse before any walk.
+        if _ANCHOR.search(text) and expanded_values(text) > MAX_EXPANDED_VALUES:
+            return _Parsed(b"", [], [], ValueError(
+                f"its anchors and aliases expand to more than {MAX_EXPANDED_VALUES:,} values: not read"))
         params = yaml.load(_Named(text, offset_name), Loader=_parsed_file.SnowDDLLoader) or {}
         parsed_file._apply_placeholders(params) if isinstance(params, dict) else None
     except yaml.YAMLError:

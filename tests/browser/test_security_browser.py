@@ -55,3 +55,10 @@ def test_security_finding_to_fix_and_the_reach_graph(demo, browser):  # noqa: F8
     page.get_by_text("8 user(s)").wait_for()
     page.get_by_test_id("stGraphVizChart").locator("svg").first.wait_for()
     shot(page, "infrastructure-01-who-can-reach")
+    # the graph's labels are the names (HTML-like labels of character references draw as the text)
+    graph_text = page.get_by_test_id("stGraphVizChart").locator("svg text").evaluate_all("els => els.map(e => e.textContent)")
+    assert "SCHEMA RAW.STRIPE" in graph_text and "&#" not in " ".join(graph_text)
+    # drift: the demo has no live connection, and says so
+    page.get_by_role("tab", name="Drift").click()
+    page.get_by_text("No live Snowflake connection is configured").wait_for()
+    shot(page, "infrastructure-02-drift-without-a-connection")
