@@ -1,31 +1,13 @@
 """Reject a request for good, with the reason."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from core.changes.model import Actor, ChangeRequest
-from app.operations.guards import load_open, require_comment, require_head, require_reviewer
-from app.operations.audited import run_audited
-from app.services import Services
+from app.operations.decision import ReviewDecision
+from app.operations.guards import require_comment
 
 
-@dataclass
-class RejectRequest:
-    services: Services
-    actor: Actor
-    request_id: int
-    comment: str
-    head_sha: str | None = None  # the head commit on the reviewer's screen (None: the current one)
+class RejectRequest(ReviewDecision):
+    decision = "reject"
 
-    def execute(self) -> ChangeRequest:
-        return run_audited(self.services, self.actor, "reject", self.request_id, self._execute,
-                           lambda: getattr(self, "commit_before", ""))
-
-    def _execute(self) -> ChangeRequest:
-        cr = load_open(self.services, self.request_id)
-        self.commit_before = cr.head_sha
-        require_reviewer(self.services, self.actor, cr)
-        require_head(cr, self.head_sha)
+    def checked_comment(self) -> str:
         # Why: a rejection is final; the requester deserves the reason.
-        comment = require_comment(self.comment, "give the reason for rejecting")
-        return self.services.changes.review(cr, self.actor, "reject", comment, self.head_sha or cr.head_sha)
+        return require_comment(self.comment, "give the reason for rejecting")
