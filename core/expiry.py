@@ -174,11 +174,9 @@ def all_grants(expiry_text: str | None, user_text: str | None) -> tuple[list[Gra
     return grants, problems
 
 
-def render(grants: list[Grant]) -> str | None:
-    """The file's canonical text (sorted by user, then role), or None when no grant is left (the file
-    is removed). Reasons are written as double-quoted YAML scalars: nothing typed can add keys."""
-    if not grants:
-        return None
+def render(grants: list[Grant]) -> str:
+    """The file's canonical text (sorted by user, then role); the header alone when no grant is left.
+    Reasons are written as double-quoted YAML scalars: nothing typed can add keys."""
     out = [HEADER]
     by_user: dict[str, dict[str, Grant]] = {}
     for g in grants:
@@ -197,7 +195,7 @@ def render(grants: list[Grant]) -> str | None:
 
 def with_changes(expiry_text: str | None, user_text: str | None, *, add: list[Grant] = (),
                  remove: list[tuple[str, str | None]] = ()) -> str | None:
-    """The file's new text: legacy comment grants moved in (the file wins over a comment), then the
+    """The file's new text (None: there is no file and none is needed): legacy comment grants moved in (the file wins over a comment), then the
     (user, role) pairs of `remove` removed (role None: all of the user's), then `add` written over any
     entry of the same pair. Raises ExpiryError when the current file cannot be read."""
     grants, _ = all_grants(expiry_text, user_text)
@@ -206,6 +204,8 @@ def with_changes(expiry_text: str | None, user_text: str | None, *, add: list[Gr
             if (g.user, g.role) not in gone and (g.user, None) not in gone}
     for g in add:
         kept[(g.user, g.role)] = g
+    if expiry_text is None and not kept:
+        return None  # no file, and none needed
     return render([Grant(g.user, g.role, g.until, g.reason, g.renews) for g in kept.values()])
 
 

@@ -929,6 +929,30 @@ def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict
     return loaded
 
 
+def expired_warnings(path: str | Path, today) -> list[Problem]:
+    """Warnings (kind "expired") for the time-bound grants of the config folder at `path` whose end date
+    (`until`) is before `today` (a date): each waits for its revoke request (`snowtower expire --submit`).
+    [] when the expiry file cannot be read (load_config reports that as an error)."""
+    from core import expiry
+
+    root = Path(path).resolve()
+    texts = []
+    for rel in (expiry.EXPIRY_FILE, read.root_file(root, "user")):
+        try:
+            texts.append((root / rel).read_bytes().decode("utf-8") if (root / rel).is_file() else None)
+        except (OSError, UnicodeDecodeError):
+            texts.append(None)
+    try:
+        grants, _ = expiry.all_grants(*texts)
+    except expiry.ExpiryError:
+        return []
+    user_rel = read.root_file(root, "user")
+    return [Problem(user_rel if g.legacy else expiry.EXPIRY_FILE, g.line, f"{g.user} {g.role}", "expired",
+                    f"{g.user}'s business role {g.role} ended on {g.until.isoformat()} "
+                    f"({-g.days_left(today) - 1} day(s) ago); `snowtower expire --submit` opens its revoke request")
+            for g in expiry.due(grants, today, -1)]
+
+
 def _check_expiry(root: Path, overlay: dict[str, str | None], loaded: LoadedConfig) -> None:
     """SnowTower's expiry file (core.expiry, which SnowDDL skips) against this config: errors (kind
     "expiry") for an unreadable file, bad entries, unknown users or roles and grants the config does not
