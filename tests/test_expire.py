@@ -271,3 +271,21 @@ def test_expire_cli_reports_and_submits(tmp_path, people, capsys, monkeypatch):
     assert out["proposals"] == []
     assert main(["expire", "--workspace", str(ws), "--within", "-3"]) == 2
     assert "--within" in capsys.readouterr().err
+
+
+def test_a_grant_the_config_no_longer_holds_is_not_revoked_again(services, people):
+    grant_until(services, people)
+    land(services, people, "revoke-role", {"name": "MOKAFOR", "business_roles": ["ANALYST"],
+                                           "justification": "Project finished early."})
+    assert time_bound_grants(services) == []  # the revoke took the end date with it
+    # A hand edit puts an entry back for a role the user no longer has: validation says so, the job skips it.
+    repo = services.changes.repo
+    main = services.changes.base_head()
+    text = expiry.render([expiry.Grant("MOKAFOR", "ANALYST", UNTIL, "hand edit")])
+    sha = repo.commit_files(main, {f"snowddl/{expiry.EXPIRY_FILE}": text}, "hand edit\n", ("t", "t@example.com"))
+    repo.update_ref("refs/heads/main", sha, main)
+    assert [p.message for p in services.snapshot().config.validation.errors] == [
+        "MOKAFOR does not have business role ANALYST: the config does not hold this grant"]
+    services.clock = at(UNTIL + dt.timedelta(days=2))
+    report = job(services, submit=True)
+    assert [g.role for g in report.ending] == ["ANALYST"] and report.proposals == []

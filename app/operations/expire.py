@@ -93,6 +93,18 @@ def granting_request(requests: list[ChangeRequest], grant: expiry.Grant) -> Chan
     return None
 
 
+def _held(snap) -> dict[str, set[str]]:
+    """USER -> the business roles user.yaml gives them on `snap` (only users with a time-bound grant matter,
+    but the whole file is read once here: a job, not a page)."""
+    from core.snowddl.read import load
+
+    out = {}
+    for name, entry in load(snap.text(snap.file("user")) or "").items():
+        roles = entry.get("business_roles") if isinstance(entry, dict) else None
+        out[str(name).upper()] = {str(r).upper() for r in roles} if isinstance(roles, list) else set()
+    return out
+
+
 def _created(cr: ChangeRequest) -> dt.datetime | None:
     try:
         stamp = dt.datetime.fromisoformat(cr.created_at)
@@ -153,8 +165,10 @@ class ExpireAccess:
         grants = time_bound_grants(self.services, sha)
         report = ExpiryReport(today, self.within, ending=expiry.due(grants, today, self.within))
         requests = self.services.changes.list()
+        held = _held(self.services.snapshot(sha))
         for g in report.ending:
-            if not g.ended(today):
+            # Why: a grant the config does not hold (a hand edit) has nothing to revoke; validate reports it.
+            if not g.ended(today) or g.role not in held.get(g.user, ()):
                 continue
             by = granting_request(requests, g)
             why = (f"Time-bound access ended: business role {g.role} was granted to {g.user} until "
