@@ -289,3 +289,15 @@ def test_a_grant_the_config_no_longer_holds_is_not_revoked_again(services, peopl
     services.clock = at(UNTIL + dt.timedelta(days=2))
     report = job(services, submit=True)
     assert [g.role for g in report.ending] == ["ANALYST"] and report.proposals == []
+
+
+def test_the_auto_approve_setting_reads_true_and_false_and_refuses_anything_else(tmp_path, monkeypatch):
+    from app.settings import load_settings
+
+    assert load_settings(tmp_path).expiry_auto_approve is False  # off unless someone turns it on
+    for text, value in (("true", True), ("false", False), ("0", False), ("YES", True)):
+        monkeypatch.setenv("SNOWTOWER_EXPIRY_AUTO_APPROVE", text)
+        assert load_settings(tmp_path).expiry_auto_approve is value
+    monkeypatch.setenv("SNOWTOWER_EXPIRY_AUTO_APPROVE", "maybe")
+    with pytest.raises(ValueError, match="expiry_auto_approve must be true or false"):
+        load_settings(tmp_path)
