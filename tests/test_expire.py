@@ -225,14 +225,22 @@ def test_legacy_comments_are_read_and_moved_into_the_file_by_the_next_grant(serv
 
 # -- stale users -----------------------------------------------------------------------------------
 
-def test_stale_users_are_proposed_once_each_and_active_service_users_never(services, people):
+def test_stale_users_are_proposed_once_each_and_active_service_users_never(backend, tmp_path):
     from core.snowflake import demo
+    from core.snowflake.connect import standin_source
 
-    services.settings = dataclasses.replace(services.settings, demo_query_rows=2_000)
-    services.sync_demo_account(generate=True)
+    services = backend
+    if services.settings.backend == "local":  # the demo's own stand-in
+        services.settings = dataclasses.replace(services.settings, demo_query_rows=2_000)
+        services.sync_demo_account(generate=True)
+        folder = services.workspace.account_dir
+    else:  # production reads ACCOUNT_USAGE through the connector: here, a stand-in account in its place
+        folder = tmp_path / "account"
+        demo.generate(folder, services.snapshot().config, query_rows=2_000)
+        services.snowflake_source = lambda: standin_source(folder)
     # SVC_LOOKER has not logged in for a year but its queries still run: in use, never offboarded.
     # SVC_DBT neither logs in nor runs anything: stale like a person.
-    with demo._open(services.workspace.account_dir / "SNOWFLAKE.db", read_only=False) as db:
+    with demo._open(folder / "SNOWFLAKE.db", read_only=False) as db:
         db.execute("UPDATE ACCOUNT_USAGE.USERS SET LAST_SUCCESS_LOGIN = LAST_SUCCESS_LOGIN - INTERVAL 400 DAY "
                    "WHERE NAME IN ('SVC_LOOKER', 'SVC_DBT')")
         db.execute("DELETE FROM ACCOUNT_USAGE.QUERY_HISTORY WHERE USER_NAME = 'SVC_DBT'")
