@@ -83,6 +83,10 @@ def parse_grant(raw: dict[str, Any], base: Snapshot) -> GrantRequest:
         c.add("business_roles", "must not be empty: pick at least one.")
     until = future_date(c, "until", raw.get("until"))
     renews = integer(c, "renews", raw.get("renews"), 1, 10**9)
+    # Why: "renews #N" tells reviewers this access was approved before; it is only said of a role the user
+    # holds until a date (the link itself is checked against the request records where it is shown).
+    if renews and name and roles and not all((name.upper(), r) in _expiring(base) for r in roles):
+        c.add("renews", f"only a role {name} holds until a date can be renewed; leave this empty for a new grant.")
     if name and user.get("disabled") is True:
         c.add("name", f"{name} is disabled (offboarded); ask for it to be re-enabled first.")
     why = c.check(fields.justification, raw.get("justification"))

@@ -309,3 +309,11 @@ def test_the_auto_approve_setting_reads_true_and_false_and_refuses_anything_else
     monkeypatch.setenv("SNOWTOWER_EXPIRY_AUTO_APPROVE", "maybe")
     with pytest.raises(ValueError, match="expiry_auto_approve must be true or false"):
         load_settings(tmp_path)
+
+
+def test_renews_is_refused_for_a_role_not_held_until_a_date(services):
+    base = services.snapshot()
+    with pytest.raises(Exception) as err:
+        RECIPES["grant-role"].parse({"name": "MOKAFOR", "business_roles": ["ANALYST"], "until": UNTIL.isoformat(),
+                                     "justification": WHY, "renews": "3"}, base)
+    assert "only a role MOKAFOR holds until a date can be renewed" in err.value.by_field()["renews"]
