@@ -46,6 +46,10 @@ class Settings:
     demo_query_rows: int = 100_000  # QUERY_HISTORY rows of a new demo account (snowtower demo --query-rows N)
     audit_log: str = "sqlite"  # sqlite (the workspace database) | snowflake (table audit_table, created if missing)
     audit_table: str = "SNOWTOWER_AUDIT_LOG"  # NAME, SCHEMA.NAME or DB.SCHEMA.NAME
+    # --- issue 15: access that expires (snowtower expire, app/operations/expire.py)
+    expiry_auto_approve: bool = False  # revoke requests for ended grants are approved by the expiry policy actor
+    expiry_stale_days: int = 90  # users with no login for this many days are proposed for offboarding
+    # --- end issue 15
     extra: dict = field(default_factory=dict)
 
 
@@ -58,6 +62,10 @@ def _typed(name: str, value):
         if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) and v for k, v in value.items()):
             raise ValueError(f"{name} must map GitHub logins to portal usernames")
         return {k.lower(): v for k, v in value.items()}
+    if kind == "bool" and isinstance(value, str):  # from the environment (issue 15)
+        if value.strip().lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+            raise ValueError(f"{name} must be true or false")
+        return value.strip().lower() in ("true", "1", "yes", "on")
     if not isinstance(value, str) or kind == "str":
         return value
     return {"int": int, "float": float}.get(kind, str)(value)

@@ -1,9 +1,11 @@
 """Home: what the viewer can ask for, and where their requests stand."""
 import streamlit as st
 
+from app.operations.expire import ending_soon
 from core.changes.model import Status
 from core.plaintext import md_escape
 from portal import ui
+from portal.recipe_form import start_renew
 from recipes import RECIPES
 
 services, actor = ui.services(), ui.viewer()
@@ -26,6 +28,21 @@ sent_back = [cr for cr in mine if cr.status == Status.CHANGES_REQUESTED]
 if sent_back:
     st.warning(f"{len(sent_back)} of your requests need changes: edit and resubmit them under My requests.",
                icon=":material/rate_review:")
+
+# Time-bound access ending within 14 days: the viewer's own with a Renew button; everything for admins.
+ending = ending_soon(services, actor, 14)
+if ending:
+    st.subheader("Access ending soon" if not actor.can("admin") else "Time-bound access ending soon (everyone's)")
+    for i, item in enumerate(ending):
+        g = item.grant
+        when_text = (f"ended {-item.days_left} day(s) ago: its revoke request is on its way" if item.days_left < 0
+                     else "ends today" if item.days_left == 0 else f"ends in {item.days_left} day(s)")
+        by = f", granted by {item.granted_by.ref}" if item.granted_by else ""
+        text_col, button_col = st.columns([5, 1])
+        text_col.text(f"{g.user} · {g.role} · until {g.until.isoformat()} ({when_text}{by})")  # names as plain text
+        if item.mine and button_col.button("Renew", key=f"home.renew.{g.user}.{g.role}"):
+            start_renew(item.renewal(services.clock().date()),
+                        f"Renewing {g.role} for {g.user}: pick the new end date, say why it is still needed, preview, submit.")
 
 left, right = st.columns(2)
 with left:

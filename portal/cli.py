@@ -46,6 +46,11 @@ def cmd_validate(args) -> int:
         raise UsageError("--placeholder-values must be a JSON object, e.g. '{\"wh_size\": \"SMALL\"}'")
     validation = load_config(path, args.env_prefix or "", placeholder_values=values,
                              run_custom_python=args.run_custom_python).validation
+    import datetime as dt
+
+    from core.snowddl.load import expired_warnings
+
+    validation.warnings.extend(expired_warnings(path, dt.datetime.now(dt.timezone.utc).date()))
     if args.format == "json":
         print(json.dumps(validation.to_dict(), indent=2))
     else:
@@ -201,6 +206,48 @@ def cmd_request(args) -> int:
         elif code == 0:
             print("preview only: nothing was written (add --submit to open the change request)")
     return code
+
+
+def cmd_expire(args) -> int:
+    """Time-bound grants that ended or end within --within days, and stale users; --submit opens one
+    revoke (offboard) request each as the expiry job. Exit 0 done, 1 a request could not be opened, 2 usage."""
+    from core.changes.base import ChangeError
+    from app.operations.expire import ExpireAccess
+    from app.services import build_services
+    from app.settings import load_settings
+
+    try:
+        services = build_services(load_settings(args.workspace))
+        report = ExpireAccess(services, args.within, args.submit, args.stale_days).execute()
+    except (ChangeError, ValueError) as exc:  # misconfigured or unreachable backend, bad numbers: no traceback
+        print(f"snowtower expire: {exc}", file=sys.stderr)
+        return 2
+    failed = [p for p in report.proposals if p.error]
+    if args.format == "json":
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(f"as of {report.today.isoformat()}: {len(report.ending)} time-bound grant(s) ended or ending within "
+              f"{report.within} day(s)")
+        for g in report.ending:
+            left = g.days_left(report.today)
+            state = f"ended {-left} day(s) ago" if left < 0 else ("ends today" if left == 0 else f"ends in {left} day(s)")
+            print(f"  {g.user:<24} {g.role:<24} until {g.until.isoformat()}  {state}")
+        if report.stale_error:
+            print(f"stale users not checked: {report.stale_error}")
+        for p in report.proposals:
+            what = f"revoke {p.role} from {p.user}" if p.kind == "revoke" else f"offboard {p.user}"
+            if p.opened:
+                state = f"opened {p.opened.ref}" + (" (approved by policy)" if p.approved else "")
+                state += f"; {p.error}" if p.error else ""
+            elif p.error:
+                state = f"NOT opened: {p.error}"
+            elif p.covered_by:
+                state = f"already requested: {p.covered_by}"
+            else:
+                state = "would open a request (add --submit)"
+            print(f"{what}: {state}")
+        print(f"{len(report.proposals)} proposal(s), {sum(p.opened is not None for p in report.proposals)} opened")
+    return 1 if failed else 0
 
 
 def _loopback(address: str) -> bool:
@@ -488,6 +535,16 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--long-auto-suspend", type=int, default=600, help="auto-suspend above this many seconds is a finding (default 600)")
     p.add_argument("--env-prefix", default="")
     p.set_defaults(func=cmd_hygiene)
+
+    p = sub.add_parser("expire", help="time-bound grants that ended (or end soon) and stale users; --submit opens "
+                       "one revoke or offboard request each (exit 0 done, 1 a request failed, 2 usage)")
+    p.add_argument("--within", type=int, default=0, metavar="DAYS", help="also list grants ending within DAYS days")
+    p.add_argument("--submit", action="store_true", help="open the requests (as the snowtower-expiry system actor)")
+    p.add_argument("--stale-days", type=int, default=None, metavar="DAYS",
+                   help="no login for DAYS days proposes offboarding (default: setting expiry_stale_days; 0: off)")
+    p.add_argument("--workspace", default=None, help="the SnowTower workspace (default: SNOWTOWER_WORKSPACE or ~/.snowtower/demo)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=cmd_expire)
 
     p = sub.add_parser("request", help="preview (or --submit) a request from the command line")
     p.add_argument("recipe", help="one of: " + (", ".join(_recipe_names()) if command in (None, "request")

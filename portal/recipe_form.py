@@ -41,6 +41,13 @@ def start_fix(finding) -> None:
     st.switch_page(ui.page(RECIPES[fix.recipe].page))
 
 
+def start_renew(raw: dict, note: str) -> None:
+    """Open the grant form filled in for a renewal (app.operations.expire.Ending.renewal): a new request."""
+    st.session_state[PENDING_KEY] = {"recipe": "grant-role", "id": None, "ref": None, "raw": dict(raw), "comment": "",
+                                     "note": note}
+    st.switch_page(ui.page(RECIPES["grant-role"].page))
+
+
 def example(text: str | None) -> str:
     """A placeholder worded as an example ("e.g. 50"), so it never looks like a filled-in value."""
     text = (text or "").strip()
@@ -86,6 +93,7 @@ class RecipeForm:
             self._set(f, pending["raw"].get(f.name))
         if pending.get("id") is None:  # a finding's fix: a new request, previewed when complete
             st.session_state[self._key("fixes")] = pending.get("fixes")
+            st.session_state[self._key("note")] = pending.get("note")
             if pending.get("preview"):
                 self.on_preview()
             return
@@ -255,6 +263,9 @@ class RecipeForm:
         fixes = st.session_state.get(self._key("fixes"))
         if fixes and not st.session_state.get(self._key("submitted")):
             st.info(f"Fixes finding {md_escape(fixes)}. Check the preview, then submit it for review.", icon=":material/healing:")
+        note = st.session_state.get(self._key("note"))
+        if note and not st.session_state.get(self._key("submitted")):
+            st.info(note, icon=":material/update:")  # the portal's own words (start_renew)
         submitted = st.session_state.get(self._key("submitted"))
         if submitted:
             st.success(f"Submitted as {md_escape(submitted)}. Follow it under My requests.", icon=":material/task_alt:")

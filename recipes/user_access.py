@@ -5,11 +5,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from core import fields
+from core import expiry, fields
 from core.snowddl.edit import add_list_items, remove_list_items, set_fields
 from core.snowddl.snapshot import Snapshot
-from recipes.base import ChangeSet, Collector, Field, Recipe
-from recipes.common import JUSTIFICATION, duplicate_note, edit, entry, existing, future_date, names, refuse_unknown, written
+from core.fields import FieldError
+from recipes.base import ChangeSet, Collector, Field, FieldErrors, Recipe
+from recipes.common import JUSTIFICATION, duplicate_note, edit, entry, existing, future_date, integer, names, refuse_unknown, written
 
 USER_FILE = "user.yaml"  # the usual name; the recipes edit whichever file SnowDDL reads (Snapshot.file("user"))
 
@@ -31,17 +32,40 @@ class GrantRequest:
     name: str
     business_roles: tuple[str, ...]
     justification: str
-    until: str | None = None  # YYYY-MM-DD: SnowDDL has no expiry, SnowTower records it and revokes later
+    until: str | None = None  # YYYY-MM-DD: SnowDDL has no expiry, SnowTower records it (core.expiry) and revokes later
+    renews: int | None = None  # the earlier request this grant renews (the Renew button fills it)
 
 
 GRANT_FIELDS = (
     Field("name", "User", "The user who gets the roles.", required=True, kind="select", choices="users"),
     Field("business_roles", "Business roles", "Roles to add to the user's business_roles.", is_list=True, required=True,
           kind="multiselect", choices="business_roles"),
-    Field("until", "Until (optional)", "Time-bound access: the last day the roles are needed. Recorded in the "
-          "request and as a comment next to the role in user.yaml.", kind="date"),
+    Field("until", "Until (optional)", "Time-bound access: the last day the roles are needed. Recorded in "
+          f"{expiry.EXPIRY_FILE}; after that day SnowTower opens a request to revoke them.", kind="date"),
     JUSTIFICATION,
+    Field("renews", "Renews request (optional)", "The earlier request whose access this renews (filled by Renew).",
+          kind="int"),
 )
+
+
+def _expiring(base: Snapshot) -> dict[tuple[str, str], expiry.Grant]:
+    """(USER, ROLE) -> its time-bound grant on `base` (file and legacy comments); {} if the file is unreadable
+    (validation reports why)."""
+    try:
+        grants, _ = expiry.all_grants(base.text(expiry.EXPIRY_FILE), base.text(base.file("user")))
+    except expiry.ExpiryError:
+        return {}
+    return {(g.user, g.role): g for g in grants}
+
+
+def _expiry_edit(base: Snapshot, field_name: str, **changes) -> dict[str, str | None]:
+    """{EXPIRY_FILE: new text} when `changes` (core.expiry.with_changes) change it, else {}."""
+    old = base.text(expiry.EXPIRY_FILE)
+    try:
+        new = expiry.with_changes(old, base.text(base.file("user")), **changes)
+    except expiry.ExpiryError as exc:
+        raise FieldErrors([FieldError(field_name, f"{exc}; fix it first")]) from None
+    return {} if new == old else {expiry.EXPIRY_FILE: new}
 
 
 def parse_grant(raw: dict[str, Any], base: Snapshot) -> GrantRequest:
@@ -50,32 +74,54 @@ def parse_grant(raw: dict[str, Any], base: Snapshot) -> GrantRequest:
     roles = names(c, "business_roles", raw.get("business_roles"), base.config.business_roles, "a business role", base)
     if name and roles:
         has = set(_roles_of(user))
-        already = [r for r in roles if r in has]
+        # Why: a role held until a date may be asked for again: a renewal (a new end date) or for good.
+        timed = _expiring(base)
+        already = [r for r in roles if r in has and (name.upper(), r) not in timed]
         if already:
             c.add("business_roles", f"{name} already has {', '.join(already)}.")
     if not roles and not any(e.field == "business_roles" for e in c.errors):
         c.add("business_roles", "must not be empty: pick at least one.")
     until = future_date(c, "until", raw.get("until"))
+    renews = integer(c, "renews", raw.get("renews"), 1, 10**9)
+    # Why: "renews #N" tells reviewers this access was approved before; it is only said of a role the user
+    # holds until a date (the link itself is checked against the request records where it is shown).
+    if renews and name and roles and not all((name.upper(), r) in _expiring(base) for r in roles):
+        c.add("renews", f"only a role {name} holds until a date can be renewed; leave this empty for a new grant.")
     if name and user.get("disabled") is True:
         c.add("name", f"{name} is disabled (offboarded); ask for it to be re-enabled first.")
     why = c.check(fields.justification, raw.get("justification"))
     refuse_unknown(c, raw, GRANT_FIELDS)
     c.raise_if_any()
-    return GrantRequest(name, tuple(roles), why, until.isoformat() if until else None)
+    return GrantRequest(name, tuple(roles), why, until.isoformat() if until else None, renews)
 
 
 def build_grant(base: Snapshot, req: GrantRequest) -> ChangeSet:
     rel = base.file("user")
     # Role names as business_role.yaml writes them: SnowDDL finds a role's default warehouse by that spelling.
-    as_written = [written(base, "business_role", r) for r in req.business_roles]
-    comments = {w: f"SnowTower: {r} until {req.until}" for w, r in zip(as_written, req.business_roles)} if req.until else None
-    text = edit("business_roles", rel, add_list_items, base.text(rel) or "", req.name, "business_roles", as_written, comments)
+    has = set(_roles_of(entry(base, rel, req.name) or {}))
+    new = [r for r in req.business_roles if r not in has]
+    files: dict[str, str | None] = {}
+    if new:
+        as_written = [written(base, "business_role", r) for r in new]
+        files[rel] = edit("business_roles", rel, add_list_items, base.text(rel) or "", req.name, "business_roles", as_written)
+    user = req.name.upper()
+    if req.until:  # the end dates live in SnowTower's expiry file (legacy comments move in with them)
+        until = dt.date.fromisoformat(req.until)
+        files.update(_expiry_edit(base, "until", add=[expiry.Grant(user, r, until, req.justification, req.renews)
+                                                     for r in req.business_roles]))
+    else:  # for good: a role held until a date loses its end date
+        files.update(_expiry_edit(base, "until", remove=[(user, r) for r in req.business_roles]))
     roles = ", ".join(req.business_roles)
+    kept = [r for r in req.business_roles if r in has]
     return ChangeSet(
-        title=f"Grant {roles} to {req.name}" + (f" until {req.until}" if req.until else ""),
-        files={rel: text},
-        summary=f"Adds business role(s) {roles} to {req.name}"
-        + (f", time-bound until {req.until} (recorded next to the role; to be revoked after that day)." if req.until else ".")
+        title=(f"Renew {roles} of {req.name}" if not new else f"Grant {roles} to {req.name}")
+        + (f" until {req.until}" if req.until else ""),
+        files=files,
+        summary=(f"Adds business role(s) {', '.join(new)} to {req.name}" if new else f"{req.name} keeps {roles}")
+        + (f"; {', '.join(kept)} already held until a date" if new and kept else "")
+        + (f", time-bound until {req.until} (recorded in {expiry.EXPIRY_FILE}; a revoke request is opened after that day)."
+           if req.until else ", for good.")
+        + (f" Renews #{req.renews}." if req.renews else "")
         + duplicate_note(base, rel, req.name),
     )
 
@@ -84,12 +130,14 @@ def grant_to_dict(req: GrantRequest) -> dict:
     out = {"name": req.name, "business_roles": list(req.business_roles), "justification": req.justification}
     if req.until:
         out["until"] = req.until
+    if req.renews:
+        out["renews"] = req.renews
     return out
 
 
 GRANT_ROLE: Recipe[GrantRequest] = Recipe(
     "grant-role", "Grant business roles", GRANT_FIELDS, parse_grant, build_grant, grant_to_dict,
-    description="Give a user one or more business roles, for good or until a date", page="grant_role", touches=(USER_FILE,),
+    description="Give a user one or more business roles, for good or until a date", page="grant_role", touches=(USER_FILE, expiry.EXPIRY_FILE),
 )
 
 
@@ -129,8 +177,9 @@ def parse_revoke(raw: dict[str, Any], base: Snapshot) -> RevokeRequest:
 def build_revoke(base: Snapshot, req: RevokeRequest) -> ChangeSet:
     rel = base.file("user")
     text = edit("business_roles", rel, remove_list_items, base.text(rel) or "", req.name, "business_roles", list(req.business_roles))
+    files = {rel: text, **_expiry_edit(base, "business_roles", remove=[(req.name.upper(), r) for r in req.business_roles])}
     roles = ", ".join(req.business_roles)
-    return ChangeSet(f"Revoke {roles} from {req.name}", {rel: text},
+    return ChangeSet(f"Revoke {roles} from {req.name}", files,
                      f"Removes business role(s) {roles} from {req.name}." + duplicate_note(base, rel, req.name))
 
 
@@ -140,7 +189,7 @@ def revoke_to_dict(req: RevokeRequest) -> dict:
 
 REVOKE_ROLE: Recipe[RevokeRequest] = Recipe(
     "revoke-role", "Revoke business roles", REVOKE_FIELDS, parse_revoke, build_revoke, revoke_to_dict,
-    description="Take business roles away from a user", page="revoke_role", touches=(USER_FILE,),
+    description="Take business roles away from a user", page="revoke_role", touches=(USER_FILE, expiry.EXPIRY_FILE),
 )
 
 
@@ -172,7 +221,8 @@ def parse_offboard(raw: dict[str, Any], base: Snapshot) -> OffboardRequest:
 def build_offboard(base: Snapshot, req: OffboardRequest) -> ChangeSet:
     rel = base.file("user")
     text = edit("name", rel, set_fields, base.text(rel) or "", req.name, {"disabled": True, "business_roles": None})
-    return ChangeSet(f"Offboard {req.name}", {rel: text},
+    files = {rel: text, **_expiry_edit(base, "name", remove=[(req.name.upper(), None)])}
+    return ChangeSet(f"Offboard {req.name}", files,
                      f"Disables {req.name} (disabled: true) and removes all of their business roles."
                      + duplicate_note(base, rel, req.name))
 
@@ -180,7 +230,7 @@ def build_offboard(base: Snapshot, req: OffboardRequest) -> ChangeSet:
 OFFBOARD_USER: Recipe[OffboardRequest] = Recipe(
     "offboard-user", "Offboard a user", OFFBOARD_FIELDS, parse_offboard, build_offboard,
     lambda r: {"name": r.name, "justification": r.justification},
-    description="Disable a user who leaves and remove their roles", page="offboard_user", touches=(USER_FILE,),
+    description="Disable a user who leaves and remove their roles", page="offboard_user", touches=(USER_FILE, expiry.EXPIRY_FILE),
 )
 
 
@@ -227,18 +277,3 @@ REMOVE_PASSWORD: Recipe[RemovePasswordRequest] = Recipe(
     description="Make a user log in with their key pair only", page="remove_password", touches=(USER_FILE,),
 )
 
-
-def time_bound_grants(text: str) -> list[tuple[str, str, dt.date]]:
-    """(user, role, until) for every time-bound grant recorded in user.yaml's comments."""
-    import re
-
-    out = []
-    current = None
-    for line in text.splitlines():
-        m = re.match(r"([A-Za-z_][A-Za-z0-9_]*)\s*:", line)
-        if m:
-            current = m.group(1).upper()
-        t = re.search(r"#\s*SnowTower: ([A-Z0-9_]+) until (\d{4}-\d{2}-\d{2})", line)
-        if t and current:
-            out.append((current, t.group(1), dt.date.fromisoformat(t.group(2))))
-    return out

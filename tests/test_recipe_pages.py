@@ -39,7 +39,7 @@ def test_every_request_page_renders_and_refuses_an_empty_form(workspace, people,
     assert ui.services().store.list() == []
 
 
-def test_grant_until_a_date_previews_the_comment_and_submits(workspace, people):
+def test_grant_until_a_date_previews_the_end_date_and_submits(workspace, people):
     at = page("grant_role", people["requester"])
     config = ui.services().snapshot().config
     assert at.selectbox(key="grant_role.name").options == config.users
@@ -50,7 +50,9 @@ def test_grant_until_a_date_previews_the_comment_and_submits(workspace, people):
     at.date_input(key="grant_role.until").set_value(later)
     at.text_area(key="grant_role.justification").input(WHY)
     at = preview(at)
-    assert f"+    - ANALYST  # SnowTower: ANALYST until {later.isoformat()}" in at.code[0].value
+    diff = at.code[0].value
+    assert "+    - ANALYST\n" in diff and f"+    until: {later.isoformat()}" in diff  # the end date in the expiry file
+    assert "+++ b/snowddl/__snowtower/expiry.yaml" in diff
     at = click(at, "Submit request")
     assert any("Submitted as #1" in s.value for s in at.success)
     [cr] = ui.services().store.list()

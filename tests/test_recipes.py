@@ -8,7 +8,7 @@ import yaml
 from core.snowddl.load import load_config
 from core.snowddl.snapshot import Snapshot, validate_with_changes
 from recipes import RECIPES, FieldErrors
-from recipes.user_access import time_bound_grants
+from core import expiry
 from tests.test_edit import changed_lines
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "snowddl"
@@ -61,8 +61,10 @@ def test_new_service_user_has_a_key_and_never_a_password(base, public_pem):
 def test_grant_adds_one_line_and_a_time_bound_grant_records_its_end_date(base):
     changes = run(base, "grant-role", name="mokafor", business_roles=["ANALYST"], until=LATER)
     removed, added = lines(base, changes, "user.yaml")
-    assert removed == [] and added == [f"    - ANALYST  # SnowTower: ANALYST until {LATER}"]
-    assert ("MOKAFOR", "ANALYST", dt.date.fromisoformat(LATER)) in time_bound_grants(changes.files["user.yaml"])
+    assert removed == [] and added == ["    - ANALYST"]
+    grants, problems = expiry.parse(changes.files[expiry.EXPIRY_FILE])
+    assert problems == [] and [(g.user, g.role, g.until, g.reason) for g in grants] == [
+        ("MOKAFOR", "ANALYST", dt.date.fromisoformat(LATER), WHY)]
     assert LATER in changes.title and LATER in changes.summary
     assert "already has" in errors(base, "grant-role", name="mokafor", business_roles=["DATA_ENGINEER"])["business_roles"]
     assert "after today" in errors(base, "grant-role", name="mokafor", business_roles=["ANALYST"], until="2001-01-01")["until"]

@@ -34,7 +34,7 @@ def lint(paths) -> subprocess.CompletedProcess:
 
 def test_the_expected_workflows_exist():
     names = {p.stem for p in WORKFLOWS}
-    assert {"ci", "pr-validation", "merge-deploy", "drift-check", "process-access-request"} <= names
+    assert {"ci", "pr-validation", "merge-deploy", "drift-check", "process-access-request", "expire"} <= names
 
 
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
@@ -169,3 +169,15 @@ def test_only_the_deploy_meets_the_deploying_credentials():
                 assert (path.stem, job.get("environment")) == ("merge-deploy", "snowflake-production"), (path.name, name)
             elif used & PLAN_SECRETS - {"SNOWFLAKE_ACCOUNT", "SNOWFLAKE_WAREHOUSE"}:
                 assert job.get("environment") == "snowflake-plan", (path.name, name)
+
+
+def test_expire_runs_daily_one_run_at_a_time_and_submits_through_the_cli():
+    wf = workflow("expire")
+    assert [entry["cron"] for entry in wf[True]["schedule"]] == ["41 4 * * *"] and "workflow_dispatch" in wf[True]
+    assert wf["concurrency"]["cancel-in-progress"] is False  # two runs at once could both open a request
+    assert wf["permissions"] == {"contents": "write", "pull-requests": "write"}
+    [job] = wf["jobs"].values()
+    assert job["environment"] == "snowflake-plan" and secrets_of(job) - {"SNOWTOWER_GITHUB_TOKEN", "SNOWTOWER_SIGNING_KEY"} <= PLAN_SECRETS
+    assert job["env"]["SNOWTOWER_EXPIRY_AUTO_APPROVE"] == "false"  # turned on only by a reviewed change to the file
+    assert any(line.strip().startswith("snowtower expire --submit") for script in runs(job) for line in script.splitlines())
+    assert all(c.get("persist-credentials") is False for c in checkouts(job))

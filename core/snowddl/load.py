@@ -57,7 +57,7 @@ class Problem:
     file: str | None
     line: int | None
     object: str | None
-    kind: str  # yaml | schema | parse | reference | structure; warnings: unused | unreadable | duplicate | programmatic
+    kind: str  # yaml | schema | parse | reference | structure | expiry; warnings: expired | unused | unreadable | duplicate | programmatic
     message: str
     knock_on: bool = False
 
@@ -925,7 +925,71 @@ def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict
     if trace is None and overlay == {} and not run_custom_python:
         loaded.trace = _Trace(root, env_prefix, scanner, setup, runs, checks, dict(config.placeholders),
                               dict(config.permission_models))
+    _check_expiry(root, overlay, loaded)
     return loaded
+
+
+def expired_warnings(path: str | Path, today) -> list[Problem]:
+    """Warnings (kind "expired") for the time-bound grants of the config folder at `path` whose end date
+    (`until`) is before `today` (a date): each waits for its revoke request (`snowtower expire --submit`).
+    [] when the expiry file cannot be read (load_config reports that as an error)."""
+    from core import expiry
+
+    root = Path(path).resolve()
+    texts = []
+    for rel in (expiry.EXPIRY_FILE, read.root_file(root, "user")):
+        try:
+            texts.append((root / rel).read_bytes().decode("utf-8") if (root / rel).is_file() else None)
+        except (OSError, UnicodeDecodeError):
+            texts.append(None)
+    try:
+        grants, _ = expiry.all_grants(*texts)
+    except expiry.ExpiryError:
+        return []
+    user_rel = read.root_file(root, "user")
+    return [Problem(user_rel if g.legacy else expiry.EXPIRY_FILE, g.line, f"{g.user} {g.role}", "expired",
+                    f"{g.user}'s business role {g.role} ended on {g.until.isoformat()} "
+                    f"({-g.days_left(today) - 1} day(s) ago); `snowtower expire --submit` opens its revoke request")
+            for g in expiry.due(grants, today, -1)]
+
+
+def _check_expiry(root: Path, overlay: dict[str, str | None], loaded: LoadedConfig) -> None:
+    """SnowTower's expiry file (core.expiry, which SnowDDL skips) against this config: errors (kind
+    "expiry") for an unreadable file, bad entries, unknown users or roles and grants the config does not
+    hold. Past end dates depend on the day, not the commit: `snowtower validate` adds those."""
+    from core import expiry
+
+    def text(rel: str) -> str | None:
+        if rel in overlay:
+            return overlay[rel]
+        try:
+            path = root / rel
+            return path.read_bytes().decode("utf-8") if path.is_file() else None
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    user_rel = read.root_file(root, "user", overlay)
+    expiry_text, user_text = text(expiry.EXPIRY_FILE), text(user_rel)
+    if expiry_text is None and "SnowTower:" not in (user_text or ""):
+        return
+    errors = loaded.validation.errors
+    try:
+        grants, problems = expiry.all_grants(expiry_text, user_text)
+    except expiry.ExpiryError as exc:
+        errors.append(Problem(expiry.EXPIRY_FILE, None, None, "expiry", str(exc)))
+        return
+    held: dict[str, set[str]] = {}
+    known = {u.upper() for u in loaded.users}
+    for user in {g.user for g in grants} & known:
+        found = read.load_entry(user_text or "", user) if user_text else None
+        roles = found[1].get("business_roles") if found and isinstance(found[1], dict) else None
+        held[user] = {str(r).upper() for r in roles} if isinstance(roles, list) else set()
+    for p in problems:
+        errors.append(Problem(expiry.EXPIRY_FILE, p.line, p.object, "expiry", p.message))
+    for g, p in zip(grants, [expiry.check([g], held, set(loaded.business_roles)) for g in grants]):
+        for problem in p:
+            errors.append(Problem(user_rel if g.legacy else expiry.EXPIRY_FILE, problem.line, problem.object,
+                                  "expiry", problem.message))
 
 
 def validate_dir(path: str | Path, env_prefix: str = "") -> Validation:

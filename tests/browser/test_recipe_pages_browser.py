@@ -131,7 +131,8 @@ def test_grant_role_until_a_date(requester, repo):
     set_date(page, later)
     submitted(page, repo, "grant-role")
     last = branches(repo)[-1]
-    assert f"# SnowTower: FINANCE_ANALYST until {later.isoformat()}" in repo.read_text(last, "snowddl/user.yaml")
+    assert "    - FINANCE_ANALYST\n" in repo.read_text(last, "snowddl/user.yaml")
+    assert f"  FINANCE_ANALYST:\n    until: {later.isoformat()}\n" in repo.read_text(last, "snowddl/__snowtower/expiry.yaml")
 
 
 def test_revoke_role(requester, repo):
@@ -275,7 +276,7 @@ def test_sent_back_request_is_edited_and_resubmitted(demo, browser, requester, r
     page.get_by_text("again. Follow it").wait_for()
     assert [b for b in branches(repo) if "evasquez" in b] == branch_before  # the same branch
     assert repo.branch_head(branch_before[0]) != head_before
-    assert f"until {soon.isoformat()}" in repo.read_text(branch_before[0], "snowddl/user.yaml")
+    assert f"until: {soon.isoformat()}" in repo.read_text(branch_before[0], "snowddl/__snowtower/expiry.yaml")
     go(page, "My requests")
     page.get_by_text("Resubmitted").first.wait_for()
     shot(page, "recipe-resubmitted")
