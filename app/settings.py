@@ -46,6 +46,8 @@ class Settings:
     demo_query_rows: int = 100_000  # QUERY_HISTORY rows of a new demo account (snowtower demo --query-rows N)
     audit_log: str = "sqlite"  # sqlite (the workspace database) | snowflake (table audit_table, created if missing)
     audit_table: str = "SNOWTOWER_AUDIT_LOG"  # NAME, SCHEMA.NAME or DB.SCHEMA.NAME
+    # --- issue 13: risk flags ---
+    risk_warehouse_size_threshold: str = "LARGE"  # warehouses of a larger size are flagged on review (XSMALL ... X6LARGE)
     extra: dict = field(default_factory=dict)
 
 
