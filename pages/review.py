@@ -86,26 +86,29 @@ st.markdown(f"{ui.status_badge(cr.status)} :{RISK_COLORS[level]}-badge[risk: {le
 st.markdown("**The change**")
 widgets.diff_view(services.changes.diff(cr))
 
+st.markdown("**Risk flags**")
+if risk_error:
+    st.error(f"Risk flags could not be computed: {md_escape(risk_error)}")
+elif not flags:
+    st.success("No risk flag.", icon=":material/verified_user:")
+else:
+    st.dataframe(pd.DataFrame([{"Level": f.level, "Risk": f.message, "Where": f.where, "Line": f.text} for f in flags]),
+                 hide_index=True, width="stretch", height=min(36 + 35 * len(flags), 250), key="review.flags",
+                 column_config={"Level": st.column_config.TextColumn(width="small"), "Risk": st.column_config.TextColumn(width="large")})
+
 left, right = st.columns(2)
 with left:
-    st.markdown("**Risk flags**")
-    if risk_error:
-        st.error(f"Risk flags could not be computed: {md_escape(risk_error)}")
-    elif not flags:
-        st.success("No risk flag.", icon=":material/verified_user:")
-    else:
-        st.dataframe(pd.DataFrame([{"Level": f.level, "Risk": f.message, "Where": f.where, "Line": f.text} for f in flags]),
-                     hide_index=True, width="stretch", height=min(36 + 35 * len(flags), 250), key="review.flags")
     widgets.validation_view(cr.validation)
-with right:
-    st.markdown("**Request**")
-    hidden = ("rsa_public_key", "rsa_public_key_2", "justification")
-    st.dataframe(pd.DataFrame([{"Field": k, "Value": ", ".join(map(str, v)) if isinstance(v, list) else str(v)}
-                               for k, v in cr.request.items() if k not in hidden]),
-                 hide_index=True, width="stretch", height=min(36 + 35 * max(len(cr.request), 1), 250), key="review.request")
     st.markdown("**Justification**")
     with st.container(border=True, height=120):
         st.text(cr.justification)  # as typed: never Markdown or HTML
+with right:
+    st.markdown("**Request**")
+    hidden = ("rsa_public_key", "rsa_public_key_2", "justification")
+    fields = [{"Field": k, "Value": ", ".join(map(str, v)) if isinstance(v, list) else str(v)}
+              for k, v in cr.request.items() if k not in hidden]
+    st.dataframe(pd.DataFrame(fields, columns=["Field", "Value"]), hide_index=True, width="stretch",
+                 height=min(38 + 35 * len(fields), 250), key="review.request")
 account.show_request_cost(cr.recipe, cr.request, cr.base_sha)
 plan = services.plan(cr.base_sha, cr.head_sha)
 

@@ -14,6 +14,9 @@ _ACTIONS = {
 }
 
 
+DIFF_LINES, DIFF_HEIGHT = 30, 560  # a diff longer than this many lines is shown in a box this many pixels high
+
+
 def diff_view(diff: str) -> None:
     if not diff.strip():
         st.info("No file changes.")
@@ -21,7 +24,9 @@ def diff_view(diff: str) -> None:
     added = sum(1 for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++"))
     removed = sum(1 for line in diff.splitlines() if line.startswith("-") and not line.startswith("---"))
     st.caption(f"{added} line(s) added, {removed} removed")
-    st.code(diff, language="diff", line_numbers=False)
+    # A long diff scrolls in its own box, so what follows it (flags, the decision) stays near the top.
+    lines = diff.count("\n") + 1
+    st.code(diff, language="diff", line_numbers=False, height="content" if lines <= DIFF_LINES else DIFF_HEIGHT)
 
 
 def preview_panel(preview) -> None:

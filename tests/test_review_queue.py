@@ -179,6 +179,11 @@ def test_a_long_plan_is_grouped_by_object_and_paged(workspace, people):
     plan = ui.services().plan(cr.base_sha, cr.head_sha)
     at = page(people["approver"])
     assert len(plan.statements) > 200
+    flags = _frame(page(people["approver"]), "review.flags")
+    # SnowDDL drops the new database's PUBLIC schema and gives its owner roles OWNERSHIP: nothing that
+    # existed is dropped or changes owner. The owner business role it asked for is flagged.
+    assert not any(flags["Risk"].str.startswith(("drops", "changes the owner")))
+    assert any(flags["Risk"].str.contains("business role BIG_DB_OWNER becomes owner"))
     objects = _frame(at, f"review.plan.{cr.id}.objects")
     assert objects["Statements"].sum() == len(plan.statements)
     assert len(objects) < len(plan.statements)  # grouped: one row per object
