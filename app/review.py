@@ -64,16 +64,19 @@ def _risks(services: Services, base_sha: str, head_sha: str, reviewer: tuple[str
 
 def queue(services: Services, actor: Actor, closed: bool = False) -> list[QueueRow]:
     """Open requests (closed=False: open, changes requested, approved) or closed ones (every resolved
-    status: merged, deployed, rejected, withdrawn), newest first."""
+    status: merged, deployed, rejected, withdrawn), newest first. Closed requests' risk is "" (not
+    computed: the history can be long, and nothing is left to decide)."""
     statuses = [s for s in Status if s.resolved] if closed else list(OPEN)
     now = services.clock()
     need = services.settings.required_approvals
     rows = []
     for cr in services.changes.list(statuses=statuses):
-        try:
-            risk = level_of(risks(services, cr, actor))
-        except Exception:  # a bad threshold setting or a commit that cannot be read: the row says so
-            risk = "unknown"
+        risk = ""
+        if not closed:
+            try:
+                risk = level_of(risks(services, cr, actor))
+            except Exception:  # a bad threshold setting or a commit that cannot be read: the row says so
+                risk = "unknown"
         age = (now - datetime.fromisoformat(cr.created_at)).total_seconds() / 3600
         rows.append(QueueRow(cr.id, cr.ref, cr.recipe, cr.title, cr.requester, cr.status.label, cr.created_at,
                              round(max(age, 0.0), 1), len(approvals(services, cr)), need,

@@ -215,9 +215,8 @@ def _edge_place(places: _Places, config, a: str, b: str):
     return None, None, ""
 
 
-def _admin_flags(base, head, places: _Places) -> list[RiskFlag]:
+def _admin_flags(old: ReachGraph, new: ReachGraph, head, places: _Places) -> list[RiskFlag]:
     config = head.config.snowddl
-    old, new = ReachGraph.from_baseline(base.baseline()), ReachGraph.from_baseline(head.baseline())
     admin_new = _admin_reachers(new)
     admin_old = _admin_reachers(old)
     users_of: dict[str, set[str]] = {}
@@ -394,7 +393,8 @@ def _reviewer_users(snapshot, reviewer: Iterable[str]) -> set[str]:
             if {name.removeprefix(prefix).upper(), str(bp.login_name or "").upper(), str(bp.email or "").upper()} & wanted}
 
 
-def _own_access_flags(base, head, head_places: _Places, base_places: _Places, reviewer: Iterable[str]) -> list[RiskFlag]:
+def _own_access_flags(base, head, graphs: tuple[ReachGraph, ReachGraph], head_places: _Places, base_places: _Places,
+                      reviewer: Iterable[str]) -> list[RiskFlag]:
     reviewer = list(reviewer)
     mine = _reviewer_users(base, reviewer) | _reviewer_users(head, reviewer)
     if not mine:
@@ -413,8 +413,7 @@ def _own_access_flags(base, head, head_places: _Places, base_places: _Places, re
                             rel, line, text))
     # Roles the reviewer's users hold (before or after), whose own definition the change alters.
     held: set[str] = set()
-    for snap in (base, head):
-        graph = ReachGraph.from_baseline(snap.baseline())
+    for graph in graphs:
         queue = deque(r for u in mine for r in graph.user_roles.get(u, []))
         while queue:
             role = queue.popleft()
@@ -453,10 +452,11 @@ def risk_flags(base, head, plan=None, *, reviewer: Iterable[str] = (), warehouse
     ok = all(s.config.snowddl is not None and s.config.validation.valid for s in (base, head))
     if ok:
         head_places, base_places = _Places(head), _Places(base)
-        flags += _admin_flags(base, head, head_places)
+        graphs = ReachGraph.from_baseline(base.baseline()), ReachGraph.from_baseline(head.baseline())
+        flags += _admin_flags(*graphs, head, head_places)
         flags += _ownership_flags(base, head, head_places)
         flags += _policy_flags(base, head, head_places, base_places)
         flags += _user_flags(base, head, head_places)
         flags += _warehouse_flags(base, head, head_places, warehouse_size_threshold)
-        flags += _own_access_flags(base, head, head_places, base_places, reviewer)
+        flags += _own_access_flags(base, head, graphs, head_places, base_places, reviewer)
     return sorted(flags, key=lambda f: (LEVELS.index(f.level), f.path == PLAN_PATH, f.path or "", f.line or 0, f.kind))

@@ -6,6 +6,7 @@ import streamlit as st
 from core.changes.base import ChangeError
 from core.changes.model import Status
 from core.plaintext import inline_code, md_escape
+from core.risk import level_of
 from portal import account, ui, widgets
 from app.operations import ApproveRequest, MergeRequest, RejectRequest, RequestChanges
 from app.operations.guards import approvals, is_requester
@@ -77,7 +78,7 @@ try:
     flags, risk_error = risks(services, cr, actor), None
 except ValueError as exc:  # a threshold setting that is no warehouse size
     flags, risk_error = [], str(exc)
-level = "high" if any(f.level == "high" for f in flags) else "medium" if flags else "none"
+level = level_of(flags) if not risk_error else "unknown"
 st.subheader(f"{cr.ref} {md_escape(cr.title)}")
 st.markdown(f"{ui.status_badge(cr.status)} :{RISK_COLORS[level]}-badge[risk: {level}] requested by "
             f"**{md_escape(cr.requester)}** on {ui.when(cr.created_at)} · approvals {len(have)} of {need}"
