@@ -189,3 +189,19 @@ def test_a_long_plan_is_grouped_by_object_and_paged(workspace, people):
     assert len(objects) < len(plan.statements)  # grouped: one row per object
     sql_blocks = [c for c in at.code if c.language == "sql"]
     assert len(sql_blocks) <= 21  # one page of objects (and the unsafe list), never every statement's block
+
+
+def test_request_changes_and_reject_show_their_new_state_on_the_same_run(workspace, people, new_user_raw):
+    asked = submit(people["requester"], "new-user", new_user_raw("asked_back"))
+    at = page(people["approver"])
+    at.selectbox(key="review.selected").set_value(asked.id).run()
+    at.text_area(key=f"review.comment.{asked.id}").input("Which team?").run()
+    at = button(at, "Request changes").click().run()
+    assert button(at, "Changes requested").disabled
+    assert any(":orange-badge[changes requested]" in m.value for m in at.markdown)
+
+    at.text_area(key=f"review.comment.{asked.id}").input("Not needed after all.").run()
+    at = button(at, "Reject").click().run()
+    assert any(f"{asked.ref} rejected." in s.value for s in at.success)
+    assert any(f"{asked.ref} is rejected: nothing left to decide." in i.value for i in at.info)
+    assert not [b for b in at.button if b.label in ("Approve", "Reject", "Request changes")]
