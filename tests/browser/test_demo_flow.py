@@ -158,7 +158,8 @@ def test_request_review_merge_in_the_browser(demo, browser, public_pem, private_
     page = sign_in(browser, url, "approver")
     go(page, "Review queue")
     page.get_by_text("#1 New person user JANE_DOE", exact=False).first.wait_for()
-    assert "+JANE_DOE:" in page.get_by_test_id("stCode").first.inner_text()
+    idle(page, timeout=90)
+    page.get_by_test_id("stCode").first.get_by_text("+JANE_DOE:").wait_for()  # the change comes first
     page.get_by_text("SnowDDL plan").first.wait_for()
     shot(page, "04-review")
     page.get_by_role("button", name="Approve").click()
