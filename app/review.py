@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.changes.approval import approvers
 from core.changes.model import Actor, ChangeRequest, Status
 from core.risk import RiskFlag, level_of, risk_flags
 from app.operations.guards import approvals
@@ -33,6 +34,15 @@ class QueueRow:
     needed: int
     validation: str
     risk: str
+
+
+def decisions(services: Services, cr: ChangeRequest, actor: Actor) -> tuple[list[str], str | None]:
+    """(the reviewers whose approval counts now, by the one rule of core.changes.approval; the viewer's
+    latest decision on the current head: approve | request_changes | comment | None), from one read of
+    the request's reviews."""
+    reviews = services.changes.reviews(cr)
+    mine = [r.decision for r in reviews if r.reviewer == actor.username and r.head_sha in ("", cr.head_sha)]
+    return approvers(reviews, services.changes.requester_names(cr), cr.head_sha), (mine[-1] if mine else None)
 
 
 def reviewer_names(actor: Actor) -> tuple[str, ...]:

@@ -9,8 +9,8 @@ from core.plaintext import inline_code, md_escape
 from core.risk import level_of
 from portal import account, ui, widgets
 from app.operations import ApproveRequest, MergeRequest, RejectRequest, RequestChanges
-from app.operations.guards import approvals, is_requester
-from app.review import queue, risks
+from app.operations.guards import is_requester
+from app.review import decisions, queue, risks
 
 services, actor = ui.services(), ui.require_page("review")
 RISK_COLORS = {"high": "red", "medium": "orange", "none": "green", "unknown": "gray"}
@@ -72,7 +72,7 @@ cr = services.changes.get(chosen)
 
 
 # -- the request: change first ------------------------------------------------------------------------
-have = approvals(services, cr)
+have, last = decisions(services, cr, actor)  # one read of the reviews
 need = services.settings.required_approvals
 try:
     flags, risk_error = risks(services, cr, actor), None
@@ -140,8 +140,6 @@ else:
     own = is_requester(services, actor, cr)  # under any name they go by
     if own:
         st.warning("This is your own request: another approver must review it.")
-    mine = [r.decision for r in services.changes.reviews(cr) if r.reviewer == actor.username and r.head_sha in ("", cr.head_sha)]
-    last = mine[-1] if mine else None
     st.text_area("Comment for the requester", key=f"review.comment.{cr.id}", placeholder="Required to ask for changes or reject",
                  height=68, max_chars=10_000)
     # Every button's key and callback carry the request on screen (id and head commit): if it leaves the
