@@ -443,7 +443,7 @@ def risk_flags(base, head, plan=None, *, reviewer: Iterable[str] = (), warehouse
 
     Returns flags high first, then in file and line order. [] when either config is invalid (SnowDDL
     would not apply it; validation says why). Raises ValueError for an unknown threshold size."""
-    from core.snowddl.plan import Plan
+    from core.snowddl.plan import Baseline, Plan
 
     size_rank(warehouse_size_threshold)
     if isinstance(plan, dict):
@@ -452,7 +452,10 @@ def risk_flags(base, head, plan=None, *, reviewer: Iterable[str] = (), warehouse
     ok = all(s.config.snowddl is not None and s.config.validation.valid for s in (base, head))
     if ok:
         head_places, base_places = _Places(head), _Places(base)
-        graphs = ReachGraph.from_baseline(base.baseline()), ReachGraph.from_baseline(head.baseline())
+        # The head's roles derived from the base's baseline (only what changed is derived again), kept
+        # by nobody: a request's head is no base commit, its baseline is not cached or frozen.
+        before = base.baseline()
+        graphs = ReachGraph.from_baseline(before), ReachGraph.from_baseline(Baseline.from_config(head.config.snowddl, previous=before))
         flags += _admin_flags(*graphs, head, head_places)
         flags += _ownership_flags(base, head, head_places)
         flags += _policy_flags(base, head, head_places, base_places)
