@@ -50,6 +50,8 @@ class Settings:
     expiry_auto_approve: bool = False  # revoke requests for ended grants are approved by the expiry policy actor
     expiry_stale_days: int = 90  # users with no login for this many days are proposed for offboarding
     # --- end issue 15
+    # --- issue 13: risk flags ---
+    risk_warehouse_size_threshold: str = "LARGE"  # warehouses of a larger size are flagged on review (XSMALL ... X6LARGE)
     extra: dict = field(default_factory=dict)
 
 

@@ -14,6 +14,9 @@ _ACTIONS = {
 }
 
 
+DIFF_LINES, DIFF_HEIGHT = 30, 560  # a diff longer than this many lines is shown in a box this many pixels high
+
+
 def diff_view(diff: str) -> None:
     if not diff.strip():
         st.info("No file changes.")
@@ -21,7 +24,9 @@ def diff_view(diff: str) -> None:
     added = sum(1 for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++"))
     removed = sum(1 for line in diff.splitlines() if line.startswith("-") and not line.startswith("---"))
     st.caption(f"{added} line(s) added, {removed} removed")
-    st.code(diff, language="diff", line_numbers=False)
+    # A long diff scrolls in its own box, so what follows it (flags, the decision) stays near the top.
+    lines = diff.count("\n") + 1
+    st.code(diff, language="diff", line_numbers=False, height="content" if lines <= DIFF_LINES else DIFF_HEIGHT)
 
 
 def preview_panel(preview) -> None:
@@ -35,8 +40,23 @@ def preview_panel(preview) -> None:
     plan_view(preview.plan)
 
 
-def plan_view(plan) -> None:
-    """SnowDDL's plan: counts by action, unsafe statements first and marked, the SQL folded."""
+PLAN_PAGE = 20  # objects per page of the plan's SQL
+
+
+def plan_groups(plan) -> list[tuple[str, str, list]]:
+    """The plan's statements grouped by object: [(object type, object, statements)], groups with an
+    unsafe statement first (unsafe statements first inside each group), then in plan order."""
+    groups: dict[tuple[str, str], list] = {}
+    for s in plan.statements:
+        groups.setdefault((s.object_type, s.object or ""), []).append(s)
+    ordered = sorted(groups.items(), key=lambda kv: not any(s.unsafe for s in kv[1]))
+    return [(t, o, [s for s in ss if s.unsafe] + [s for s in ss if not s.unsafe]) for (t, o), ss in ordered]
+
+
+def plan_view(plan, key: str = "plan") -> None:
+    """SnowDDL's plan, of any length in bounded height: counts by action, the unsafe statements first
+    and marked, one row per object (a scrolling table), the SQL folded and paged by object. `key`:
+    the widget key prefix (one per plan on a page)."""
     from core.snowddl.plan import Plan
 
     if not plan:
@@ -48,18 +68,29 @@ def plan_view(plan) -> None:
     if not plan.statements and not plan.errors:
         st.info("SnowDDL would run no statement.")
     if plan.statements:
+        groups = plan_groups(plan)
         counts = ", ".join(f"{n} {action}" for action, n in plan.counts().items())
-        st.caption(f"{len(plan.statements)} statement(s): {counts}")
-        if plan.unsafe_count:
-            st.error(f"{plan.unsafe_count} unsafe statement(s): they take something away or need an --apply-* flag.",
+        st.caption(f"{len(plan.statements)} statement(s) on {len(groups)} object(s): {counts}")
+        unsafe = [s for s in plan.statements if s.unsafe]
+        if unsafe:
+            st.error(f"{len(unsafe)} unsafe statement(s): they take something away or need an --apply-* flag.",
                      icon=":material/warning:")
-        ordered = [s for s in plan.statements if s.unsafe] + [s for s in plan.statements if not s.unsafe]
-        rows = ["| | Action | Type | Object |", "|---|---|---|---|"]
-        rows += [f"| {'⚠ unsafe' if s.unsafe else ''} | {s.action} | {s.object_type} | `{_cell(s.object or '')}` |" for s in ordered]
-        st.markdown("\n".join(rows))
-        with st.expander(f"Full SQL ({len(plan.statements)} statements)"):
-            st.code("\n\n".join((f"-- UNSAFE: {s.reason}\n" if s.unsafe else "") + s.sql.rstrip() + ";" for s in ordered),
+            st.code("\n".join(f"-- {s.reason}\n{s.sql.rstrip()};" if s.reason else f"{s.sql.rstrip()};" for s in unsafe[:PLAN_PAGE])
+                    + (f"\n-- ... and {len(unsafe) - PLAN_PAGE} more unsafe statement(s) below" if len(unsafe) > PLAN_PAGE else ""),
                     language="sql")
+        import pandas as pd
+
+        rows = pd.DataFrame([{"Unsafe": sum(s.unsafe for s in ss), "Type": t, "Object": o, "Statements": len(ss),
+                              "Actions": ", ".join(sorted({s.action for s in ss}))} for t, o, ss in groups])
+        st.dataframe(rows, hide_index=True, width="stretch", height=min(36 + 35 * len(rows), 320), key=f"{key}.objects")
+        with st.expander(f"SQL by object ({len(plan.statements)} statements)"):
+            pages = (len(groups) + PLAN_PAGE - 1) // PLAN_PAGE
+            page = 1
+            if pages > 1:
+                page = st.number_input(f"Page (of {pages}, {PLAN_PAGE} objects each)", 1, pages, 1, key=f"{key}.page")
+            for t, o, ss in groups[(page - 1) * PLAN_PAGE: page * PLAN_PAGE]:
+                st.caption(f"{t} {inline_code(o)}" if o else t)
+                st.code("\n".join((f"-- UNSAFE: {s.reason}\n" if s.unsafe else "") + s.sql.rstrip() + ";" for s in ss), language="sql")
     if plan.not_previewed:
         st.caption("Not previewed offline: " + ", ".join(plan.not_previewed))
 
@@ -75,10 +106,6 @@ def validation_view(validation: dict | None) -> None:
     for problem in validation.get("errors", []) + validation.get("warnings", []):
         where = ":".join(str(x) for x in (problem.get("file"), problem.get("line")) if x)
         st.markdown(f"- {inline_code(where or 'config')} {md_escape(problem.get('message'))}")
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def timeline(events: list[Event]) -> None:

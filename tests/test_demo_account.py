@@ -33,7 +33,7 @@ def deploy(services, people, recipe, raw):
     assert preview.ok, preview.field_errors or preview.validation
     cr = SubmitRequest(services, people["requester"], recipe, raw, preview.base_sha).execute()
     ApproveRequest(services, people["approver"], cr.id).execute()
-    return MergeRequest(services, people["admin"], cr.id).execute()
+    return MergeRequest(services, people["admin"], cr.id, confirm_unsafe=True).execute()  # a budget or an offboarding is unsafe
 
 
 def test_the_account_is_made_on_first_use_and_kept(services):

@@ -74,7 +74,7 @@ def test_preview_then_submit_opens_a_request(workspace, people, public_pem):
     assert not at.exception
     assert "+JANE_DOE:" in at.code[0].value
     assert any("validation passed" in s.value for s in at.success)
-    sql = next(c.value for c in at.code if c.language == "sql")  # the offline plan's DDL
+    sql = "\n".join(c.value for c in at.code if c.language == "sql")  # the offline plan's DDL, by object
     assert 'CREATE USER "JANE_DOE"' in sql and 'GRANT ROLE "ANALYST__B_ROLE" TO ROLE "JANE_DOE__U_ROLE"' in sql
     at = next(b for b in at.button if b.label == "Submit request").click().run()
     assert any("Submitted as #1" in s.value for s in at.success)

@@ -20,6 +20,7 @@ class MergeRequest:
     actor: Actor
     request_id: int
     head_sha: str | None = None  # the head commit on the admin's screen (None: the current one)
+    confirm_unsafe: bool = False  # the admin's second, explicit confirmation of the plan's unsafe statements
 
     def execute(self) -> ChangeRequest:
         return run_audited(self.services, self.actor, "merge", self.request_id, self._execute,
@@ -41,6 +42,12 @@ class MergeRequest:
             raise ChangeError(f"{cr.ref} needs {need} approval(s) from someone other than its requester; it has {len(have)}.")
         if not cr.validation.get("valid"):
             raise ChangeError(f"{cr.ref} did not pass validation; it cannot be merged.")
+        # Why: unsafe statements (DROP, REVOKE, policies) take something away when deployed; merging them
+        # needs a second, explicit confirmation, asked here whatever a page or script sent.
+        unsafe = self.services.plan(cr.base_sha, cr.head_sha).unsafe_count
+        if unsafe and not self.confirm_unsafe:
+            raise ChangeError(f"{cr.ref} deploys {unsafe} unsafe statement(s) (they drop or revoke something): "
+                              "confirm them explicitly to merge. Nothing was merged.")
         # Why: if the base moved, the YAML on the branch is stale; the recipe's intent is applied again on
         # the new base (and validated) instead of merging old text over newer changes.
         if self.services.changes.base_head() != cr.base_sha:

@@ -136,24 +136,7 @@ class _LineIndex:
         return self.line(rel, keys)
 
     def line(self, rel: str, keys: list) -> int | None:
-        node = self._node(rel)
-        if node is None:
-            return None
-        line = node.start_mark.line + 1
-        for key in keys:
-            if isinstance(node, yaml.MappingNode):
-                for k, v in node.value:
-                    if str(k.value).upper() == str(key).upper():
-                        line, node = k.start_mark.line + 1, v
-                        break
-                else:
-                    return line
-            elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-                node = node.value[key]
-                line = node.start_mark.line + 1
-            else:
-                return line
-        return line
+        return read.node_line(self._node(rel), keys)
 
 
 def _rel(root: Path, path: str | Path) -> str:

@@ -223,6 +223,48 @@ def load_entry(text: str, key: str) -> tuple[str, object] | None:
     return None
 
 
+def node_line(node: yaml.Node | None, keys: list) -> int | None:
+    """The 1-based line of the key path `keys` in a composed tree (mapping keys compared
+    case-insensitively, list items by int index): the line of the deepest key found; None for no tree."""
+    if node is None:
+        return None
+    line = node.start_mark.line + 1
+    for key in keys:
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if str(k.value).upper() == str(key).upper():
+                    line, node = k.start_mark.line + 1, v
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def line_of(text: str, keys: list) -> int | None:
+    """The 1-based line of the key path `keys` (e.g. ["JDOE", "business_roles", 1]) in `text`, as
+    node_line finds it; only the entry of `keys[0]` is parsed when the file allows (find_span). None
+    when the text is no YAML or has no entry `keys[0]`."""
+    offset, chunk = 0, text
+    span = find_span(text, str(keys[0])) if keys else False
+    if span is None:
+        return None
+    if span:
+        offset, chunk = text.count("\n", 0, span.start), text[span.start:span.end]
+    try:
+        node = compose(chunk)
+    except ReadError:
+        return None
+    if keys and not (isinstance(node, yaml.MappingNode) and any(str(k.value).upper() == str(keys[0]).upper() for k, _ in node.value)):
+        return None
+    line = node_line(node, keys)
+    return None if line is None else line + offset
+
+
 def top_keys(text: str) -> list[str]:
     """The top-level keys as written, in file order (a line scan when the file allows)."""
     spans = top_spans(text)

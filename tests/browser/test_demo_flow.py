@@ -144,7 +144,7 @@ def test_request_review_merge_in_the_browser(demo, browser, public_pem, private_
     page.get_by_text("SnowDDL validation passed").wait_for()
     assert "+JANE_DOE:" in page.get_by_test_id("stCode").first.inner_text()
     page.get_by_text("SnowDDL plan").first.wait_for()  # the offline plan of the change
-    page.get_by_text("Full SQL").first.click()
+    page.get_by_text("SQL by object").first.click()
     page.get_by_text('CREATE USER "JANE_DOE"', exact=False).first.wait_for()
     shot(page, "03-preview")
     page.get_by_role("button", name="Submit request").click()
@@ -158,8 +158,8 @@ def test_request_review_merge_in_the_browser(demo, browser, public_pem, private_
     page = sign_in(browser, url, "approver")
     go(page, "Review queue")
     page.get_by_text("#1 New person user JANE_DOE", exact=False).first.wait_for()
-    page.get_by_role("tab", name="Change").click()
-    assert "+JANE_DOE:" in page.get_by_test_id("stCode").first.inner_text()
+    idle(page, timeout=90)
+    page.get_by_test_id("stCode").first.get_by_text("+JANE_DOE:").wait_for()  # the change comes first
     page.get_by_text("SnowDDL plan").first.wait_for()
     shot(page, "04-review")
     page.get_by_role("button", name="Approve").click()

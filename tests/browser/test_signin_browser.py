@@ -101,7 +101,7 @@ def test_a_hostile_justification_and_comment_stay_text(demo3, browser, public_pe
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Review queue").click()
     idle(page, timeout=90)
     expect(page.get_by_text("[click me](https://evil.example/x)").first).to_be_visible()  # the characters typed
-    page.get_by_role("tab", name="History").click()
+    page.get_by_text("History", exact=True).click()
     idle(page)
     shot(page, "plain-text-review")
     main = page.get_by_test_id("stMain")

@@ -1,0 +1,213 @@
+"""Risk flags (core/risk.py): each one planted in a copy of the example config, found with the line
+that causes it (and that line's text), and not raised where the change is harmless."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from core.risk import PLAN_PATH, level_of, risk_flags, size_rank
+from core.snowddl.load import load_config
+from core.snowddl.snapshot import Snapshot, plan_changes
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "snowddl"
+
+
+def _snapshot(root: Path) -> Snapshot:
+    loaded = load_config(root)
+    assert loaded.validation.valid, loaded.validation.errors
+    return Snapshot(root.resolve(), None, loaded)
+
+
+@pytest.fixture
+def configs(tmp_path):
+    """(base folder, head folder): two copies of the example config; tests edit either."""
+    base, head = tmp_path / "base", tmp_path / "head"
+    shutil.copytree(EXAMPLE, base)
+    shutil.copytree(EXAMPLE, head)
+    return base, head
+
+
+def edit(folder: Path, rel: str, old: str, new: str) -> None:
+    path = folder / rel
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+
+
+def append(folder: Path, rel: str, text: str) -> None:
+    path = folder / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text((path.read_text() if path.is_file() else "") + text)
+
+
+def line_of(folder: Path, rel: str, needle: str, after: str | None = None) -> int:
+    """The 1-based line of the first line equal to `needle` (after the line equal to `after`)."""
+    lines = (folder / rel).read_text().split("\n")
+    start = lines.index(after) if after else 0
+    return lines.index(needle, start) + 1
+
+
+def flags_of(base: Path, head: Path, **kwargs):
+    b, h = _snapshot(base), _snapshot(head)
+    return risk_flags(b, h, plan_changes(b, h.config), **kwargs)
+
+
+def only(flags, kind):
+    found = [f for f in flags if f.kind == kind]
+    assert found, f"no {kind} flag in {flags}"
+    return found
+
+
+NEW_USER = """
+JNEW:
+  type: PERSON
+  first_name: Jo
+  last_name: New
+  email: jo.new@cascaderidge.example
+  business_roles:
+    - {role}
+  default_warehouse: ANALYST_WH
+"""
+
+
+def test_an_admin_role_given_to_a_business_role_is_flagged_on_its_global_roles_line(configs):
+    base, head = configs
+    edit(head, "business_role.yaml", "ANALYST:\n", "ANALYST:\n  global_roles:\n    - SYSADMIN\n")
+    [flag] = only(flags_of(base, head), "admin_role")
+    assert (flag.level, flag.path, flag.text) == ("high", "business_role.yaml", "    - SYSADMIN")
+    assert flag.line == line_of(head, "business_role.yaml", "    - SYSADMIN")
+    assert "business role ANALYST is granted SYSADMIN" in flag.message
+    assert "users who gain it" in flag.message  # ANALYST has holders in the example
+
+
+def test_an_admin_role_reached_through_the_hierarchy_is_flagged_on_the_users_grant(configs):
+    base, head = configs
+    for folder in configs:  # both sides: ADMINS already holds ACCOUNTADMIN
+        append(folder, "business_role.yaml", "\nADMINS:\n  global_roles:\n    - ACCOUNTADMIN\n")
+    append(head, "user.yaml", NEW_USER.format(role="ADMINS"))
+    [flag] = only(flags_of(base, head), "admin_role")
+    assert flag.path == "user.yaml" and flag.text == "    - ADMINS"
+    assert flag.line == line_of(head, "user.yaml", "    - ADMINS", after="JNEW:")
+    assert "user JNEW is granted ACCOUNTADMIN through business role ADMINS" in flag.message
+
+
+def test_ordinary_grants_raise_no_admin_flag(configs):
+    base, head = configs
+    append(head, "user.yaml", NEW_USER.format(role="ANALYST"))
+    assert not [f for f in flags_of(base, head) if f.kind == "admin_role"]
+
+
+def test_database_ownership_given_to_a_business_role_is_flagged(configs):
+    base, head = configs
+    edit(head, "business_role.yaml", "ANALYST:\n", "ANALYST:\n  database_owner:\n    - RAW\n")
+    [flag] = only(flags_of(base, head), "ownership")
+    assert (flag.path, flag.text, flag.level) == ("business_role.yaml", "    - RAW", "medium")
+    assert flag.line == line_of(head, "business_role.yaml", "    - RAW", after="ANALYST:")
+
+
+def test_drop_and_revoke_statements_are_flagged_with_their_plan_statement(configs):
+    base, head = configs
+    # A warehouse only the base has (DROP) and one business role taken from a user (REVOKE).
+    append(base, "warehouse.yaml", "\nOLD_WH:\n  size: XSMALL\n  auto_suspend: 60\n")
+    edit(head, "user.yaml", "    - DATA_ENGINEER\n    - ANALYTICS_ENGINEER\n", "    - DATA_ENGINEER\n")
+    b, h = _snapshot(base), _snapshot(head)
+    plan = plan_changes(b, h.config)
+    flags = risk_flags(b, h, plan)
+    drops, revokes = only(flags, "drop"), only(flags, "revoke")
+    for flag in drops + revokes:
+        statement = plan.statements[flag.line - 1]
+        assert flag.path == PLAN_PATH and flag.text == " ".join(statement.sql.split())
+        assert statement.action == flag.kind.upper()
+    assert any("OLD_WH" in f.text and f.level == "high" for f in drops)
+    assert any("ANALYTICS_ENGINEER__B_ROLE" in f.text and f.level == "medium" for f in revokes)
+
+
+def test_network_policy_changes_and_attachments_are_flagged(configs):
+    base, head = configs
+    edit(head, "network_policy.yaml", "    - 198.51.100.0/24\n", "    - 0.0.0.0/0\n")
+    edit(head, "user.yaml", "  comment: Head of Data\n", "  comment: Head of Data\n  network_policy: LOADER_ALLOWLIST\n")
+    flags = only(flags_of(base, head), "policy")
+    changed = next(f for f in flags if f.path == "network_policy.yaml")
+    assert changed.line == line_of(head, "network_policy.yaml", "LOADER_ALLOWLIST:") and changed.text == "LOADER_ALLOWLIST:"
+    attached = next(f for f in flags if f.path == "user.yaml")
+    assert attached.text == "  network_policy: LOADER_ALLOWLIST"
+    assert attached.line == line_of(head, "user.yaml", "  network_policy: LOADER_ALLOWLIST")
+    assert "PRAMAN" in attached.message and "none -> LOADER_ALLOWLIST" in attached.message
+
+
+MFA_POLICY = "mfa_enrollment: {enrollment}\nauthentication_methods:\n  - PASSWORD\n  - KEYPAIR\n"
+
+
+def test_a_person_without_an_mfa_policy_is_flagged_and_one_with_it_is_not(configs):
+    base, head = configs
+    append(head, "user.yaml", NEW_USER.format(role="ANALYST"))
+    [flag] = only(flags_of(base, head), "no_mfa")
+    assert (flag.path, flag.text, flag.level) == ("user.yaml", "JNEW:", "medium")
+    assert flag.line == line_of(head, "user.yaml", "JNEW:")
+
+    for folder in configs:
+        append(folder, "RAW/STRIPE/authentication_policy/mfa_required.yaml", MFA_POLICY.format(enrollment="REQUIRED"))
+    edit(head, "user.yaml", "JNEW:\n", "JNEW:\n  authentication_policy: RAW.STRIPE.MFA_REQUIRED\n")
+    assert not [f for f in flags_of(base, head) if f.kind == "no_mfa"]
+
+
+def test_an_optional_mfa_policy_does_not_count_and_the_new_policy_is_flagged(configs):
+    base, head = configs
+    append(head, "RAW/STRIPE/authentication_policy/mfa_optional.yaml", MFA_POLICY.format(enrollment="OPTIONAL"))
+    append(head, "user.yaml", NEW_USER.format(role="ANALYST").replace("JNEW:\n", "JNEW:\n  authentication_policy: RAW.STRIPE.MFA_OPTIONAL\n"))
+    flags = flags_of(base, head)
+    assert only(flags, "no_mfa")[0].line == line_of(head, "user.yaml", "JNEW:")
+    added = next(f for f in only(flags, "policy") if "added" in f.message)
+    assert (added.path, added.line, added.text) == ("RAW/STRIPE/authentication_policy/mfa_optional.yaml", 1, "mfa_enrollment: OPTIONAL")
+
+
+def test_a_service_user_with_a_password_is_flagged_on_the_password_line(configs):
+    base, head = configs
+    append(head, "user.yaml", "\nSVC_LEGACY:\n  type: LEGACY_SERVICE\n  password: not-a-real-secret-1\n  business_roles:\n    - ANALYST\n")
+    [flag] = only(flags_of(base, head), "service_password")
+    assert (flag.path, flag.text, flag.level) == ("user.yaml", "  password: not-a-real-secret-1", "high")
+    assert flag.line == line_of(head, "user.yaml", "  password: not-a-real-secret-1")
+
+
+@pytest.mark.parametrize("size, threshold, flagged", [("XLARGE", "LARGE", True), ("LARGE", "LARGE", False),
+                                                      ("LARGE", "MEDIUM", True), ("X-Large", "x-large", False)])
+def test_warehouses_above_the_threshold_are_flagged_on_the_size_line(configs, size, threshold, flagged):
+    base, head = configs
+    append(head, "warehouse.yaml", f"\nBIG_WH:\n  size: {size}\n  auto_suspend: 60\n")
+    flags = [f for f in flags_of(base, head, warehouse_size_threshold=threshold) if f.kind == "warehouse_size"]
+    if not flagged:
+        assert flags == []
+        return
+    [flag] = flags
+    assert (flag.path, flag.text) == ("warehouse.yaml", f"  size: {size}")
+    assert flag.line == line_of(head, "warehouse.yaml", f"  size: {size}", after="BIG_WH:")
+
+
+def test_an_unknown_threshold_is_refused():
+    with pytest.raises(ValueError, match="unknown warehouse size"):
+        size_rank("HUGE")
+
+
+def test_changes_to_the_reviewers_own_user_and_roles_are_flagged(configs):
+    base, head = configs
+    me = ["someone-else", "Priya.Raman@cascaderidge.example"]  # PRAMAN's email, in another case
+    edit(head, "user.yaml", "  comment: Head of Data\n", "  comment: Head of Data (acting CTO)\n")
+    [flag] = only(flags_of(base, head, reviewer=me), "own_access")
+    assert (flag.path, flag.text, flag.line) == ("user.yaml", "PRAMAN:", line_of(head, "user.yaml", "PRAMAN:"))
+    assert not [f for f in flags_of(base, head, reviewer=["approver"]) if f.kind == "own_access"]
+
+    shutil.rmtree(head)
+    shutil.copytree(base, head)
+    edit(head, "business_role.yaml", "DATA_ENGINEER:\n", "DATA_ENGINEER:\n  global_roles:\n    - PUBLIC\n")
+    [flag] = only(flags_of(base, head, reviewer=me), "own_access")
+    assert (flag.path, flag.text) == ("business_role.yaml", "DATA_ENGINEER:")
+
+
+def test_an_unchanged_config_has_no_flags_and_levels_rank(configs):
+    base, head = configs
+    flags = flags_of(base, head, reviewer=["priya.raman@cascaderidge.example"])
+    assert flags == [] and level_of(flags) == "none"
+    edit(head, "business_role.yaml", "ANALYST:\n", "ANALYST:\n  database_owner:\n    - RAW\n")
+    assert level_of(flags_of(base, head)) == "medium"
