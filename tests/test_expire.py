@@ -36,7 +36,7 @@ def land(services, people, recipe_name, raw):
     """Submit as the requester, approve, merge: the normal path."""
     cr = submit(services, people["requester"], recipe_name, raw)
     ApproveRequest(services, people["approver"], cr.id, "ok").execute()
-    return MergeRequest(services, people["admin"], cr.id).execute()
+    return MergeRequest(services, people["admin"], cr.id, confirm_unsafe=True).execute()
 
 
 def grant_until(services, people, until=UNTIL, **extra):
@@ -92,7 +92,7 @@ def test_an_ended_grant_becomes_one_revoke_request_by_the_expiry_job_and_never_t
 
     # Reviewed like anyone's request: an approver approves, an admin merges, the access is gone.
     ApproveRequest(backend, people["approver"], cr.id, "ended").execute()
-    MergeRequest(backend, people["admin"], cr.id).execute()
+    MergeRequest(backend, people["admin"], cr.id, confirm_unsafe=True).execute()
     assert "ANALYST" not in roles_on_base(backend) and time_bound_grants(backend) == []
     assert job(backend, submit=True).proposals == []
 
@@ -105,7 +105,7 @@ def test_auto_approve_only_when_the_setting_allows_it(backend, people):
     assert p.approved and backend.changes.get(p.opened.id).status == Status.APPROVED
     records = backend.audit.search(AuditQuery(actor=POLICY_ACTOR.username))
     assert [(r.action, r.outcome, r.request_id) for r in records] == [("approve", "ok", p.opened.id)]
-    MergeRequest(backend, people["admin"], p.opened.id).execute()
+    MergeRequest(backend, people["admin"], p.opened.id, confirm_unsafe=True).execute()
     assert "ANALYST" not in roles_on_base(backend)
 
 
