@@ -9,6 +9,7 @@ from core.changes.base import BaseMoved, ChangeError, ReturnedToReview
 from core.changes.model import Actor, ChangeRequest, Status
 from app.operations.guards import approvals, load_open, require_head
 from app.operations.preview import PreviewRequest
+from app.notifications import notify
 from app.operations.audited import run_audited
 from app.services import Services
 from recipes import RECIPES
@@ -22,8 +23,12 @@ class MergeRequest:
     head_sha: str | None = None  # the head commit on the admin's screen (None: the current one)
 
     def execute(self) -> ChangeRequest:
-        return run_audited(self.services, self.actor, "merge", self.request_id, self._execute,
-                           lambda: getattr(self, "commit_before", ""))
+        cr = run_audited(self.services, self.actor, "merge", self.request_id, self._execute,
+                         lambda: getattr(self, "commit_before", ""))
+        notify(self.services, "request_merged", cr, self.actor)
+        if cr.status == Status.DEPLOYED:  # the demo: merging deployed it
+            notify(self.services, "request_deployed", cr, self.actor)
+        return cr
 
     def _execute(self) -> ChangeRequest:
         cr = load_open(self.services, self.request_id)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from core.changes.base import ChangeError
 from core.changes.model import Actor, ChangeRequest
 from core.fields import FieldError
+from app.notifications import notify
 from app.operations.body import render_body
 from app.operations.preview import PreviewRequest
 from app.operations.audited import run_audited
@@ -22,8 +23,10 @@ class SubmitRequest:
     base_sha: str  # the base the requester previewed: a moved base is refused, not silently used
 
     def execute(self) -> ChangeRequest:
-        return run_audited(self.services, self.actor, "submit", None, self._execute,
-                           lambda: self.base_sha)
+        cr = run_audited(self.services, self.actor, "submit", None, self._execute,
+                         lambda: self.base_sha)
+        notify(self.services, "request_created", cr, self.actor)
+        return cr
 
     def _execute(self) -> ChangeRequest:
         # Why: the requester's identity comes from the sign-in, never from the form.

@@ -94,9 +94,10 @@ class ChangeBackend(ABC):
     @abstractmethod
     def review(self, cr: ChangeRequest, actor: Actor, decision: str, comment: str,
                seen_head: str | None = None) -> ChangeRequest:
-        """Record `decision` (approve | request_changes | reject | comment) by `actor` on request `cr.id`
+        """Record `decision` (approve | request_changes | reject | comment | withdraw) by `actor` on request `cr.id`
         and return the request with its new status, computed by core.changes.approval from every
-        review that counts, in the same write. `seen_head`: the head commit the reviewer saw; if the
+        review that counts, in the same write (reject and withdraw close it for good: core.changes.approval.CLOSING;
+        the backend does not check who withdraws: app.operations.withdraw does). `seen_head`: the head commit the reviewer saw; if the
         request's head is another commit now, HeadMoved is raised and nothing is recorded. A request
         that left the queue meanwhile raises AlreadyResolved (saying who merged or rejected it)."""
 
@@ -138,6 +139,12 @@ class ChangeBackend(ABC):
     def comment(self, cr: ChangeRequest, actor: Actor, text: str) -> ChangeRequest:
         """A comment on the request that decides nothing (the status stays). Errors as review()."""
         return self.review(cr, actor, "comment", text)
+
+    def request_reviews(self, request_id: int, logins: list[str]) -> list[str]:
+        """Ask these reviewer accounts for a review where the backend has such a thing (GitHub: the PR's
+        requested reviewers; the requester's own accounts and the PR's author are left out). Returns the
+        logins asked ([] where there is nothing to ask: the local backend). Errors as for reads."""
+        return []
 
     def repair(self) -> list[str]:
         """Finish or undo writes a crash interrupted; returns what was repaired, one line each ([] when

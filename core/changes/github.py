@@ -46,7 +46,7 @@ import requests
 from github import Auth, Github, GithubException, GithubIntegration, InputGitTreeElement
 
 from core.changes import metadata as meta
-from core.changes.approval import EVENT_ACTIONS, status_from_reviews
+from core.changes.approval import CLOSING, EVENT_ACTIONS, status_from_reviews
 from core.changes.base import AlreadyResolved, BaseMoved, ChangeBackend, ChangeError, HeadMoved, resolved_message
 from core.changes.github_cache import CachedAnswer, ConditionalCache, PullIndex
 from core.changes.model import Actor, ChangeRequest, Event, Review, Status
@@ -58,6 +58,7 @@ LABEL = "snowtower"
 BRANCH_PREFIX = "snowtower/"  # every branch the portal opens a pull request from starts with this
 PER_PAGE = 100  # GitHub's largest page
 DEPLOYED_LABEL = "deployed"
+WITHDRAWN_LABEL = "withdrawn"  # a closed, unmerged PR with this label was withdrawn by its requester (else: rejected)
 
 
 TAMPERED_REVIEW = ("A SnowTower review on GitHub was edited outside the portal: no decision made before it counts; "
@@ -518,13 +519,20 @@ class GitHubChanges(ChangeBackend):
         if pr.state == "open" and pr.head.sha != data.get("head_sha"):
             pr = self._resume(pr, data)
         cr = self._to_cr(pr, self._raw_reviews(pr) if pr.state == "open" else [])
-        if pr.state == "open" and cr.status == Status.REJECTED:  # a rejection stopped before the PR was closed
+        if pr.state == "open" and cr.status in (Status.REJECTED, Status.WITHDRAWN):  # a closing stopped before the PR was closed
             try:
-                self._call(f"closing #{pr.number}", lambda: pr.edit(state="closed"))
+                self._close(pr, cr.status)
             except GithubException as exc:
-                raise self._refused(f"finishing the rejection of #{pr.number}", exc) from None
-            self._delete_branch(pr.head.ref)
+                raise self._refused(f"finishing the {cr.status.label} request #{pr.number}", exc) from None
         return cr
+
+    def _close(self, pr, status: Status) -> None:
+        """Close `pr` as `status` (REJECTED or WITHDRAWN) and delete its branch. The withdrawn label goes
+        on before the PR closes: a closed PR without it reads as rejected. Each step is safe to repeat."""
+        if status == Status.WITHDRAWN:
+            self._call(f"labelling #{pr.number}", lambda: pr.add_to_labels(WITHDRAWN_LABEL))
+        self._call(f"closing #{pr.number}", lambda: pr.edit(state="closed"))
+        self._delete_branch(pr.head.ref)
 
     def _resume(self, pr, data: dict):
         """Finish an update_branch that stopped after the signed record named the new head and before
@@ -571,7 +579,7 @@ class GitHubChanges(ChangeBackend):
         if pr.merged:
             status = Status.DEPLOYED if DEPLOYED_LABEL in labels else Status.MERGED
         elif pr.state == "closed":
-            status = Status.REJECTED
+            status = Status.WITHDRAWN if WITHDRAWN_LABEL in labels else Status.REJECTED
         else:
             status = status_from_reviews(self._reviews_from(raw_reviews, pr), self._requesters(data.get("requester", "")),
                                          self.required_approvals,
@@ -796,7 +804,7 @@ class GitHubChanges(ChangeBackend):
         portal user, decision and head commit in metadata (the only reviews whose metadata is read)."""
         words = {"approve": "approved", "request_changes": "asked for changes", "reject": "rejected", "comment": "commented",
                  "resubmit": "edited and resubmitted the request", "void": "sent the request back to review",
-                 "rebase": "re-applied the request on a newer base"}
+                 "rebase": "re-applied the request on a newer base", "withdraw": "withdrew the request"}
         nonce = uuid.uuid4().hex
         # What people typed stays text on GitHub: the name escaped, the comment in a block it cannot close.
         text = (f"**{md_escape(actor.name or actor.username)}** ({inline_code(actor.username)}) {words[decision]} in SnowTower."
@@ -836,8 +844,9 @@ class GitHubChanges(ChangeBackend):
         return pr, data
 
     def _resolved_by(self, pr) -> str | None:
-        wanted = "merged" if pr.merged else "rejected"
-        return next((e.actor for e in reversed(self.events(self._to_cr(pr, []))) if e.action == wanted), None)
+        cr = self._to_cr(pr, [])
+        wanted = "merged" if pr.merged else cr.status.value  # rejected | withdrawn: the event of that name
+        return next((e.actor for e in reversed(self.events(cr)) if e.action == wanted), None)
 
     def review(self, cr, actor, decision, comment, seen_head=None):
         pr, _ = self._open_pull(cr)
@@ -849,13 +858,30 @@ class GitHubChanges(ChangeBackend):
             raise HeadMoved(f"{cr.ref} changed since you opened it ({seen_head[:8]} -> {head[:8]}): nothing was recorded. "
                             "Reload and review the new version.")
         try:
+            # The decision first: if closing stops halfway, the next read finishes it from the decision (get).
             self._post_review(pr, actor, decision, comment, head)
-            if decision == "reject":
-                self._call(f"closing #{pr.number}", lambda: pr.edit(state="closed"))
-                self._delete_branch(pr.head.ref)
+            if decision in CLOSING:
+                self._close(pr, CLOSING[decision])
         except GithubException as exc:
             raise self._refused(f"the review of {cr.ref}", exc) from None
         return self.get(cr.id)
+
+    def request_reviews(self, request_id: int, logins: list[str]) -> list[str]:
+        pr = self._pull(int(request_id))
+        data = self._record(pr) if pr is not None else None
+        if data is None or pr.state != "open":
+            return []
+        # Why: GitHub refuses a review request to the PR's author (the portal), and the requester must
+        # never be asked to review their own request under their GitHub login.
+        own = {n.casefold() for n in self._requesters(str(data.get("requester", "")))} | {self.portal_login.casefold()}
+        wanted = sorted({login for login in logins if login.casefold() not in own
+                         and self.cfg.approvers.get(login.lower(), "").casefold() not in own})
+        if wanted:
+            try:  # asking twice changes nothing on GitHub: safe to repeat
+                self._call(f"requesting reviews on #{pr.number}", lambda: pr.create_review_request(reviewers=wanted))
+            except GithubException as exc:
+                raise self._refused(f"the review request on #{pr.number}", exc) from None
+        return wanted
 
     def _delete_branch(self, branch: str) -> None:
         try:
