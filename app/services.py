@@ -40,7 +40,7 @@ class Services:
     changes: ChangeBackend  # LocalChanges (demo) or GitHubChanges
     audit: AuditLog = None  # type: ignore[assignment]  # default: audit_log_for(settings)
     clock: Callable[[], datetime] = field(default=utcnow)
-    notifications: object = None  # app.notifications.Notifier; default: notifier_for(settings, ...)
+    notifications: object = None  # app.notifications.Notifier; default: notifier_for(settings, workspace)
 
     def __post_init__(self):
         if self.audit is None:
@@ -48,7 +48,7 @@ class Services:
         if self.notifications is None:
             from app.notifications.config import notifier_for
 
-            self.notifications = notifier_for(self.settings, self.workspace, self.changes)
+            self.notifications = notifier_for(self.settings, self.workspace)
 
     def lockout(self) -> Lockout:
         """The sign-in lock-out of this workspace (its counts live in the workspace database)."""

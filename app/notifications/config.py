@@ -28,12 +28,10 @@ def notify_secrets() -> dict:
     return out
 
 
-def notifier_for(settings, workspace, changes) -> Notifier:
+def notifier_for(settings, workspace) -> Notifier:
     """The Notifier for these settings: Slack when a webhook URL, or a bot token and channel, are set;
-    email when notify_smtp_host is; GitHub review requests on the GitHub backend with mapped approvers;
-    plus third-party plugins (entry point group "snowtower.notifications"). A channel whose settings are
+    email when notify_smtp_host is; plus third-party plugins (entry point group "snowtower.notifications"). A channel whose settings are
     wrong is left out and the reason logged: the portal still starts."""
-    from app.notifications.github_reviews import GitHubReviewRequests
     from app.notifications.slack import SlackPlugin
     from app.notifications.smtp import EmailPlugin
 
@@ -54,7 +52,5 @@ def notifier_for(settings, workspace, changes) -> Notifier:
                                        timeout=settings.notify_timeout))
         except ValueError as exc:
             LOGGER.error("email notifications are off: %s", exc)
-    if settings.backend == "github" and settings.github_approvers and hasattr(changes, "request_reviews"):
-        plugins.append(GitHubReviewRequests(changes, settings.github_approvers))
     return Notifier(users_file_people(workspace.auth_path, settings.mode), plugins, base_url=settings.base_url,
                     entry_points=True)

@@ -37,6 +37,14 @@ class AlreadyResolved(ChangeError):
     """The request left the queue (merged, deployed or rejected) before the action reached it."""
 
 
+class DuplicateRequest(ChangeError):
+    """An open request already asks for the same change (`existing`): nothing was submitted."""
+
+    def __init__(self, message: str, existing: ChangeRequest):
+        super().__init__(message)
+        self.existing = existing
+
+
 class ReturnedToReview(ChangeError):
     """Merging rebuilt the change on a moved base and the result differs from what was approved:
     approvals were voided and the request is back in review. Nothing was merged."""
@@ -139,12 +147,6 @@ class ChangeBackend(ABC):
     def comment(self, cr: ChangeRequest, actor: Actor, text: str) -> ChangeRequest:
         """A comment on the request that decides nothing (the status stays). Errors as review()."""
         return self.review(cr, actor, "comment", text)
-
-    def request_reviews(self, request_id: int, logins: list[str]) -> list[str]:
-        """Ask these reviewer accounts for a review where the backend has such a thing (GitHub: the PR's
-        requested reviewers; the requester's own accounts and the PR's author are left out). Returns the
-        logins asked ([] where there is nothing to ask: the local backend). Errors as for reads."""
-        return []
 
     def repair(self) -> list[str]:
         """Finish or undo writes a crash interrupted; returns what was repaired, one line each ([] when

@@ -1,9 +1,10 @@
 """The GitHub backend: each change request is a pull request on the infrastructure repository.
 
-Opening one is a fixed number of REST calls whatever the number of files (8 at most, see OPEN_CALLS):
+Opening one is a fixed number of REST calls whatever the number of files (9 at most, see OPEN_CALLS):
 look for an open PR of the same request (idempotency key) -> read the base branch's head -> read the base
 commit -> one tree with every file inline -> one commit -> the branch, created directly at that commit
--> the pull request (its body carries the metadata) -> the labels.
+-> the pull request (its body carries the metadata) -> the labels -> review requests to the GitHub
+accounts of the approvers (settings.github_approvers; best effort, skipped when there are none).
 
 Faults: every call goes through `_call`, which retries with back-off only where repeating the call is
 harmless (reads; content-addressed git objects; ref and label writes that converge; creating a PR,
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 import shutil
 import tarfile
@@ -53,7 +55,7 @@ from core.changes.model import Actor, ChangeRequest, Event, Review, Status
 from core.plaintext import fenced, inline_code, md_escape
 
 T = TypeVar("T")
-OPEN_CALLS = 8  # REST calls to open one change request (documented in docs/github.md; counted in a test)
+OPEN_CALLS = 9  # REST calls to open one change request (documented in docs/github.md; counted in a test)
 LABEL = "snowtower"
 BRANCH_PREFIX = "snowtower/"  # every branch the portal opens a pull request from starts with this
 PER_PAGE = 100  # GitHub's largest page
@@ -761,7 +763,30 @@ class GitHubChanges(ChangeBackend):
         except (ChangeError, GithubException) as exc:
             raise ChangeError(f"pull request #{pr.number} was opened but GitHub failed while labelling it ({exc}). "
                               "Submit again to finish it: no second pull request will be opened.") from None
+        # 9. Review requests: the approvers' GitHub accounts see it in their queue (best effort).
+        self._request_reviews(pr, requester.username)
         return self._to_cr(pr, [])
+
+    def reviewer_logins(self, requester: str) -> list[str]:
+        """The GitHub logins to ask for a review of `requester`'s request: mapped (settings.github_approvers)
+        to a portal user who is an approver now, never one of the requester's own accounts, never the portal."""
+        own = {n.casefold() for n in self._requesters(requester)}
+        return sorted(login for login, user in self.cfg.approvers.items()
+                      if login.casefold() not in own and user.casefold() not in own
+                      and login.casefold() != (self._login or "").casefold() and self._is_approver(user))
+
+    def _request_reviews(self, pr, requester: str) -> None:
+        logins = self.reviewer_logins(requester)
+        if not logins:
+            return
+        try:  # asking twice changes nothing on GitHub: safe to repeat
+            self._call(f"requesting reviews on #{pr.number}", lambda: pr.create_review_request(reviewers=logins))
+        except (ChangeError, GithubException) as exc:
+            # Why best effort: the request is open and complete; the approvers are also told by the portal's
+            # notifications. A login without access to the repository (422) is the usual cause.
+            logging.getLogger(__name__).warning("review requests on #%s failed: %s", pr.number,
+                                                str(getattr(exc, "status", "")) + " " + _errors_text(exc)
+                                                if isinstance(exc, GithubException) else exc)
 
     def _create_branch(self, branch: str, commit: str) -> None:
         ref = f"refs/heads/{branch}"
@@ -865,23 +890,6 @@ class GitHubChanges(ChangeBackend):
         except GithubException as exc:
             raise self._refused(f"the review of {cr.ref}", exc) from None
         return self.get(cr.id)
-
-    def request_reviews(self, request_id: int, logins: list[str]) -> list[str]:
-        pr = self._pull(int(request_id))
-        data = self._record(pr) if pr is not None else None
-        if data is None or pr.state != "open":
-            return []
-        # Why: GitHub refuses a review request to the PR's author (the portal), and the requester must
-        # never be asked to review their own request under their GitHub login.
-        own = {n.casefold() for n in self._requesters(str(data.get("requester", "")))} | {self.portal_login.casefold()}
-        wanted = sorted({login for login in logins if login.casefold() not in own
-                         and self.cfg.approvers.get(login.lower(), "").casefold() not in own})
-        if wanted:
-            try:  # asking twice changes nothing on GitHub: safe to repeat
-                self._call(f"requesting reviews on #{pr.number}", lambda: pr.create_review_request(reviewers=wanted))
-            except GithubException as exc:
-                raise self._refused(f"the review request on #{pr.number}", exc) from None
-        return wanted
 
     def _delete_branch(self, branch: str) -> None:
         try:
