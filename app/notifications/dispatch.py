@@ -31,7 +31,7 @@ class Notifier:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs.NotificationSpec)
         for plugin in plugins:
-            self.pm.register(plugin)
+            self.pm.register(plugin, name=getattr(plugin, "name", None))
         if entry_points:
             self.pm.load_setuptools_entrypoints(hookspecs.PROJECT)
         self.people = people

@@ -23,6 +23,8 @@ class SlackPlugin(EveryEvent):
     `webhook_url` (an incoming webhook: the channel is the webhook's) or `bot_token` + `channel`
     (chat.postMessage at `api_url`); `timeout` seconds per attempt (one attempt: best effort)."""
 
+    name = "slack"
+
     def __init__(self, *, webhook_url: str = "", bot_token: str = "", channel: str = "",
                  api_url: str = "https://slack.com/api", timeout: float = 5.0):
         if not webhook_url and not (bot_token and channel):
@@ -50,7 +52,14 @@ class SlackPlugin(EveryEvent):
         self.post(self.render(message, recipients))
 
     def post(self, text: str) -> None:
-        """Post `text` once. Raises SlackError (or requests' exception) when Slack does not take it."""
+        """Post `text` once. Raises SlackError when Slack does not take it (the reason never holds the
+        webhook URL or the token: requests' own messages name the URL, so only their type is kept)."""
+        try:
+            self._post(text)
+        except requests.RequestException as exc:
+            raise SlackError(f"Slack could not be reached ({type(exc).__name__})") from None
+
+    def _post(self, text: str) -> None:
         payload = {"text": text, "mrkdwn": False, "parse": "none", "link_names": False,
                    "unfurl_links": False, "unfurl_media": False}
         if self.webhook_url:

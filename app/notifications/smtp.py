@@ -23,6 +23,8 @@ class EmailPlugin(EveryEvent):
     `sender`: the From address; `timeout` seconds per SMTP command; `ssl_context` (default: the system's
     CAs, hostname checked)."""
 
+    name = "email"
+
     def __init__(self, *, host: str, sender: str, port: int = 587, tls: str = "starttls", user: str = "",
                  password: str = "", timeout: float = 5.0, ssl_context: ssl.SSLContext | None = None):
         if tls not in TLS_MODES:
