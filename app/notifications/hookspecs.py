@@ -49,35 +49,19 @@ EVENTS = tuple(name for name in vars(NotificationSpec) if name.startswith("reque
 
 
 class EveryEvent:
-    """A channel that sends every event the same way: implement `send(message, recipients)`."""
+    """A channel that sends every event the same way: implement `send(message, recipients)`; one hook
+    implementation per event forwards to it (made below, one per name in EVENTS)."""
 
     def send(self, message, recipients) -> None:
         raise NotImplementedError
 
-    @hookimpl
-    def request_created(self, message, recipients):
-        self.send(message, recipients)
 
-    @hookimpl
-    def request_resubmitted(self, message, recipients):
+def _forward(event: str):
+    def forward(self, message, recipients):
         self.send(message, recipients)
+    forward.__name__ = forward.__qualname__ = event
+    return hookimpl(forward)
 
-    @hookimpl
-    def request_decided(self, message, recipients):
-        self.send(message, recipients)
 
-    @hookimpl
-    def request_awaiting_merge(self, message, recipients):
-        self.send(message, recipients)
-
-    @hookimpl
-    def request_merged(self, message, recipients):
-        self.send(message, recipients)
-
-    @hookimpl
-    def request_deployed(self, message, recipients):
-        self.send(message, recipients)
-
-    @hookimpl
-    def request_withdrawn(self, message, recipients):
-        self.send(message, recipients)
+for _event in EVENTS:
+    setattr(EveryEvent, _event, _forward(_event))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.test_demo_flow import browser, demo, idle, shot  # noqa: F401 (fixtures)
+from tests.browser.test_demo_flow import browser, demo, idle, shot, sign_in  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -18,15 +18,7 @@ CLIPPED = """() => [...document.querySelectorAll('[data-testid="stPageLink-NavLi
 
 def test_home_links_read_in_full_at_1280_px(demo, browser):
     url, _ = demo
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(60000)
-    page.goto(url)
-    page.get_by_role("textbox", name="Username").fill("approver")
-    page.get_by_role("textbox", name="Password").fill("demo")
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_text("Signed in as").wait_for()
-    idle(page, timeout=90)
+    page = sign_in(browser, url, "approver", width=1280)
     page.get_by_text("Follow up").wait_for()
     page.get_by_test_id("stMain").get_by_role("link", name="Review queue").wait_for()
     idle(page, timeout=90)
@@ -36,4 +28,4 @@ def test_home_links_read_in_full_at_1280_px(demo, browser):
     assert {"New user", "New service user", "Grant roles", "New database", "My requests", "Review queue"} <= set(labels)
     assert len(links) >= 14
     assert [link["label"] for link in links if link["clipped"]] == []
-    context.close()
+    page.context.close()
