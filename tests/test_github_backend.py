@@ -39,7 +39,9 @@ def test_open_is_one_commit_one_branch_one_labelled_pr_in_9_calls(gh_services, g
     assert gh_services.changes.portal_login == "snowtower-bot"  # learned once per process (GET /user), not per request
     github.reset_calls()
     cr = SubmitRequest(gh_services, people["requester"], RECIPE, new_user_raw(), preview.base_sha).execute()
-    assert len(github.calls) == OPEN_CALLS == 9, github.calls
+    # The open itself, plus one listing of open requests: the duplicate check (SubmitRequest.open_duplicate).
+    assert len(github.calls) == OPEN_CALLS + 1 == 10, github.calls
+    assert github.calls[0] == ("GET", "/api/v3/repos/acme/snowflake-infra/pulls")
     [pr] = github.open_pulls()
     assert cr.id == pr.number and cr.url.endswith(f"/pull/{pr.number}") and cr.status == Status.OPEN
     assert pr.labels == ["snowtower", "new-user"]
