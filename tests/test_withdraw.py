@@ -134,3 +134,13 @@ def test_an_identical_open_request_warns_and_names_it(services, people, new_user
     WithdrawRequest(services, people["requester"], first.id).execute()
     WithdrawRequest(services, people["requester"], again.id).execute()
     assert submit(services, people["requester"], new_user_raw()).status == Status.OPEN
+
+
+def test_on_github_the_same_request_again_resumes_it_instead_of_warning(gh_services, github, people, new_user_raw):
+    first = submit(gh_services, people["requester"], new_user_raw())
+    # The same requester, the same request: a retry (after a fault, a double click) finishes the first one.
+    assert submit(gh_services, people["requester"], new_user_raw()).id == first.id
+    # Someone else asking for the same change is warned about the open one.
+    with pytest.raises(DuplicateRequest, match=f"#{first.id} "):
+        submit(gh_services, people["approver"], new_user_raw(justification="Same change, other words."))
+    assert len(github.pulls) == 1

@@ -46,7 +46,7 @@ class SubmitRequest:
             raise ChangeError("SnowDDL rejects the resulting configuration; nothing was submitted.")
         # Why: two open requests for one change split the reviewers' work and the second merge fails or
         # does nothing; the requester is pointed at the open one and may still submit on purpose.
-        existing = None if self.allow_duplicate else self.open_duplicate(preview.diff)
+        existing = None if self.allow_duplicate else self.open_duplicate(preview.diff, preview.request_dict)
         if existing is not None:
             raise DuplicateRequest(f"{existing.ref} ({existing.title}), requested by {existing.requester}, is still "
                                    f"{existing.status.label} and asks for the same change; nothing was submitted.",
@@ -63,9 +63,13 @@ class SubmitRequest:
             validation=preview.validation.to_dict(),
         )
 
-    def open_duplicate(self, diff: str) -> ChangeRequest | None:
+    def open_duplicate(self, diff: str, request: dict) -> ChangeRequest | None:
         """The newest open request (of any requester) by the same recipe whose change adds and removes the
-        same lines as `diff` (core.changes.approval.same_change), or None. Looks at MAX_CANDIDATES at most."""
+        same lines as `diff` (core.changes.approval.same_change), or None. Looks at MAX_CANDIDATES at most.
+        A request the backend would resume with this one (GitHub: a retry of the same request after a
+        fault, which finishes it) is not a duplicate."""
         waiting = [Status.OPEN, Status.CHANGES_REQUESTED, Status.APPROVED]
-        candidates = [cr for cr in self.services.changes.list(statuses=waiting) if cr.recipe == self.recipe.name]
+        backend = self.services.changes
+        candidates = [cr for cr in backend.list(statuses=waiting) if cr.recipe == self.recipe.name
+                      and not backend.resumes(cr, self.recipe.name, self.actor, request)]
         return next((cr for cr in candidates[:MAX_CANDIDATES] if same_change(self.services.changes.diff(cr), diff)), None)

@@ -139,6 +139,11 @@ class ChangeBackend(ABC):
     def recent_commits(self, n: int = 5) -> list[dict]:
         """The base branch's latest commits: [{"sha", "author", "at", "subject"}], newest first."""
 
+    def resumes(self, cr: ChangeRequest, recipe: str, requester: Actor, request: dict) -> bool:
+        """True when open() with this recipe, requester and request would continue open request `cr`
+        instead of opening another (GitHub: the same idempotency key, a retry after a fault). Local: never."""
+        return False
+
     def requester_names(self, cr: ChangeRequest) -> set[str]:
         """Every name the requester of `cr` goes by, none of which may review it: {cr.requester}, plus,
         on GitHub, the portal user that the requester's GitHub login is mapped to."""

@@ -256,6 +256,9 @@ class GitHubChanges(ChangeBackend):
     def requester_names(self, cr: ChangeRequest) -> set[str]:
         return self._requesters(cr.requester)
 
+    def resumes(self, cr: ChangeRequest, recipe: str, requester: Actor, request: dict) -> bool:
+        return meta.idempotency_key(recipe, requester.username, request) == meta.idempotency_key(cr.recipe, cr.requester, cr.request)
+
     def _sign(self, data: dict) -> str:
         return meta.embed("", meta.REQUEST, meta.sign(data, self._signing_key)).strip()
 
