@@ -144,3 +144,14 @@ def test_on_github_the_same_request_again_resumes_it_instead_of_warning(gh_servi
     with pytest.raises(DuplicateRequest, match=f"#{first.id} "):
         submit(gh_services, people["approver"], new_user_raw(justification="Same change, other words."))
     assert len(github.pulls) == 1
+
+
+def test_the_same_line_for_someone_else_is_not_a_duplicate(services, people):
+    grant = RECIPES["grant-role"]
+    users = sorted(services.snapshot().config.users)[:2]
+    opened = []
+    for name in users:  # both add "    - BI_TOOL" to user.yaml: the same changed line, for two users
+        raw = {"name": name, "business_roles": ["BI_TOOL"], "justification": "Needs the BI tool."}
+        preview = PreviewRequest(services, grant, raw).execute()
+        opened.append(SubmitRequest(services, people["requester"], grant, raw, preview.base_sha).execute())
+    assert [cr.title for cr in opened] == [f"Grant BI_TOOL to {name}" for name in users]

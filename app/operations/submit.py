@@ -64,12 +64,18 @@ class SubmitRequest:
         )
 
     def open_duplicate(self, diff: str, request: dict) -> ChangeRequest | None:
-        """The newest open request (of any requester) by the same recipe whose change adds and removes the
-        same lines as `diff` (core.changes.approval.same_change), or None. Looks at MAX_CANDIDATES at most.
-        A request the backend would resume with this one (GitHub: a retry of the same request after a
-        fault, which finishes it) is not a duplicate."""
+        """The newest open request (of any requester) by the same recipe, with the same fields (the
+        justification aside), whose change adds and removes the same lines as `diff`
+        (core.changes.approval.same_change), or None. Looks at MAX_CANDIDATES at most. A request the
+        backend would resume with this one (GitHub: a retry of the same request after a fault, which
+        finishes it) is not a duplicate."""
+        # Why the fields too: changed lines carry no context, so "+    - BI_TOOL" granted to two users is
+        # the same line in the same file; the fields say whose.
+        def intent(fields: dict) -> dict:
+            return {k: v for k, v in fields.items() if k != "justification"}
         waiting = [Status.OPEN, Status.CHANGES_REQUESTED, Status.APPROVED]
         backend = self.services.changes
         candidates = [cr for cr in backend.list(statuses=waiting) if cr.recipe == self.recipe.name
+                      and intent(cr.request) == intent(request)
                       and not backend.resumes(cr, self.recipe.name, self.actor, request)]
         return next((cr for cr in candidates[:MAX_CANDIDATES] if same_change(self.services.changes.diff(cr), diff)), None)
