@@ -1,4 +1,5 @@
-"""My requests: each request the viewer made, its timeline, the PR, and edit-and-resubmit when sent back."""
+"""My requests: each request the viewer made, its timeline, the PR, edit-and-resubmit when sent back, and withdraw
+while it is open (asked twice: a click and a confirmation)."""
 import streamlit as st
 
 from core.changes.base import ChangeError
