@@ -269,3 +269,17 @@ def test_a_wrong_channel_setting_is_logged_and_the_portal_still_starts(tmp_path,
     services = make_services(tmp_path, monkeypatch, **values)
     assert services.notifications.pm.get_plugins() == set()
     assert problem in caplog.text
+
+
+@pytest.mark.parametrize("typed", ["<!here|here>", "<@U024BE7LH>", "<https://evil.example|Approve now>", "a & b > c",
+                                   "mail me: boss@evil.example", "www.evil.example", "ftp://x.example", "&lt;!channel&gt;"])
+def test_slack_escape_leaves_no_control_character_link_or_mention(typed):
+    import re
+
+    from core.plaintext import slack_escape
+
+    out = slack_escape(typed)
+    assert "<" not in out and ">" not in out
+    assert re.sub(r"&(amp|lt|gt);", "", out).count("&") == 0  # every & starts one of Slack's three escapes
+    assert not re.search(r"[A-Za-z0-9]://|[A-Za-z0-9]\.[A-Za-z0-9]|@[A-Za-z0-9]", out)  # nothing Slack links itself
+    assert out.replace(ZERO_WIDTH_SPACE, "").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&") == typed
