@@ -31,17 +31,24 @@ class Services:
     - identity: who is signed in comes from the sign-in (portal.auth) as an Actor passed to each
       operation; `lockout()` is the sign-in lock-out of this workspace;
     - Snowflake queries: `snowflake_source()` (core.snowflake: the demo's stand-in or the connector);
-    - `clock`: returns the current aware UTC datetime (tests move it)."""
+    - `clock`: returns the current aware UTC datetime (tests move it);
+    - `notifications`: app.notifications.Notifier, the plugins that tell people about requests
+      (operations call app.notifications.notify after their write)."""
     settings: Settings
     workspace: Workspace
     store: Store
     changes: ChangeBackend  # LocalChanges (demo) or GitHubChanges
     audit: AuditLog = None  # type: ignore[assignment]  # default: audit_log_for(settings)
     clock: Callable[[], datetime] = field(default=utcnow)
+    notifications: object = None  # app.notifications.Notifier; default: notifier_for(settings, workspace)
 
     def __post_init__(self):
         if self.audit is None:
             self.audit = audit_log_for(self.settings)
+        if self.notifications is None:
+            from app.notifications.config import notifier_for
+
+            self.notifications = notifier_for(self.settings, self.workspace)
 
     def lockout(self) -> Lockout:
         """The sign-in lock-out of this workspace (its counts live in the workspace database)."""

@@ -52,6 +52,16 @@ class Settings:
     # --- end issue 15
     # --- issue 13: risk flags ---
     risk_warehouse_size_threshold: str = "LARGE"  # warehouses of a larger size are flagged on review (XSMALL ... X6LARGE)
+    # --- issue 13: notifications (secrets: app.notifications.config.notify_secrets; none of them here) ---
+    base_url: str = ""  # the portal's address as people open it, e.g. https://snowtower.company.com ("": no links)
+    notify_timeout: float = 5.0  # seconds per Slack request or SMTP command: a slow receiver is given up on
+    notify_slack_channel: str = ""  # with the bot token secret: the channel chat.postMessage posts to
+    notify_slack_api_url: str = "https://slack.com/api"  # Slack's Web API (GovSlack: https://slack-gov.com/api)
+    notify_smtp_host: str = ""  # "": no email
+    notify_smtp_port: int = 587
+    notify_smtp_tls: str = "starttls"  # starttls | ssl (TLS from the start, port 465) | none (a local relay)
+    notify_smtp_user: str = ""  # SMTP login; its password is the secret SNOWTOWER_NOTIFY_SMTP_PASSWORD
+    notify_smtp_from: str = ""  # the From address, e.g. snowtower@company.com
     extra: dict = field(default_factory=dict)
 
 

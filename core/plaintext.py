@@ -68,3 +68,23 @@ def csv_cell(value: object) -> object:
     if isinstance(value, str) and value.lstrip(" ").startswith(_FORMULA_START):
         return "'" + value
     return value
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def one_line(text: object, limit: int = 200) -> str:
+    """`text` on one line for a header or a label: control characters and line breaks (CR, LF, U+2028)
+    become one space, runs of spaces one space, cut to `limit` characters (an ellipsis marks the cut)."""
+    out = " ".join(_CONTROL.sub(" ", str(text)).split())
+    return out if len(out) <= limit else out[: max(0, limit - 1)].rstrip() + "…"
+
+
+def slack_escape(text: object) -> str:
+    """`text` for a Slack message, shown as typed: Slack's control characters &, < and > escaped (so no
+    `<@U1>`, `<!channel>` or `<url|label>` can be formed), and a zero-width space inside every pattern
+    Slack links by itself (scheme://, www., name.tld, @name), so nothing typed becomes a link or mention."""
+    out = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    out = re.sub(r"(?<=[A-Za-z0-9])(?=://)", ZERO_WIDTH_SPACE, out)
+    out = re.sub(r"(?<=[A-Za-z0-9])\.(?=[A-Za-z0-9])", "." + ZERO_WIDTH_SPACE, out)
+    return out.replace("@", "@" + ZERO_WIDTH_SPACE)

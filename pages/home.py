@@ -29,6 +29,14 @@ if sent_back:
     st.warning(f"{len(sent_back)} of your requests need changes: edit and resubmit them under My requests.",
                icon=":material/rate_review:")
 
+
+def link(key: str, description: str) -> None:
+    """A page link labelled with the page's short title, its description underneath (wrapping)."""
+    st.page_link(ui.page(key), label=ui.PAGES[key][1], icon=ui.PAGES[key][2])
+    if description:
+        st.caption(description)
+
+
 # Time-bound access ending within 14 days: the viewer's own with a Renew button; everything for admins.
 ending = ending_soon(services, actor, 14)
 if ending:
@@ -54,13 +62,13 @@ with left:
         st.markdown(f"**{section}**")
         for key in keys:
             recipes = by_page.get(key, [])
-            label = " · ".join(r.description for r in recipes) or ui.PAGES[key][1]
-            st.page_link(ui.page(key), label=f"{ui.PAGES[key][1]}: {label}", icon=ui.PAGES[key][2])
+            # Why the description is a caption, not part of the link: a link is one line that Streamlit cuts
+            # off with an ellipsis when the column is narrower (half of 1280 px was), a caption wraps.
+            link(key, " · ".join(r.description for r in recipes))
     st.markdown("**Follow up**")
-    st.page_link(ui.page("my_requests"), label="My requests: each step, the reviewer's comments, edit and resubmit",
-                 icon=":material/list_alt:")
+    link("my_requests", "Each step, the reviewer's comments; edit and resubmit, or withdraw")
     if actor.can("approver"):
-        st.page_link(ui.page("review"), label="Review requests", icon=":material/fact_check:")
+        link("review", "Requests waiting for your decision")
 with right:
     st.subheader("The configuration")
     c = snapshot.config

@@ -12,7 +12,7 @@ from typing import Callable
 
 import streamlit as st
 
-from core.changes.base import ChangeError
+from core.changes.base import ChangeError, DuplicateRequest
 from core.keys import PRIVATE_KEY_MESSAGE, generate_key_pair
 from core.plaintext import md_escape
 from portal import account, errors, ui, widgets
@@ -149,6 +149,7 @@ class RecipeForm:
     @errors.guarded_callback
     def on_preview(self) -> None:
         st.session_state.pop(self._key("submitted"), None)
+        st.session_state.pop(self._key("duplicate"), None)
         raw = self.raw()
         preview = PreviewRequest(self.services, self.recipe, raw).execute()
         for f in self.recipe.fields:
@@ -160,7 +161,8 @@ class RecipeForm:
         st.session_state[self._key("raw")] = raw
 
     @errors.guarded_callback
-    def on_submit(self) -> None:
+    def on_submit(self, allow_duplicate: bool = False) -> None:
+        st.session_state.pop(self._key("duplicate"), None)
         preview = st.session_state.get(self._key("preview"))
         resubmit = st.session_state.get(self._key("resubmit"))
         raw = st.session_state.get(self._key("raw")) or {}
@@ -173,7 +175,12 @@ class RecipeForm:
             if resubmit:
                 cr = ResubmitRequest(self.services, actor, resubmit["id"], raw).execute()
             else:
-                cr = SubmitRequest(self.services, actor, self.recipe, raw, preview.base_sha).execute()
+                cr = SubmitRequest(self.services, actor, self.recipe, raw, preview.base_sha,
+                                   allow_duplicate=allow_duplicate).execute()
+        except DuplicateRequest as exc:  # the open one, to follow instead (or submit anyway, on purpose)
+            old = exc.existing
+            st.session_state[self._key("duplicate")] = {"message": str(exc), "ref": old.ref, "url": old.url or "",
+                                                        "mine": old.requester == actor.username}
         except FieldErrors as exc:
             st.session_state[self._key("error")] = "; ".join(str(e) for e in exc.errors)
         except ChangeError as exc:
@@ -295,9 +302,26 @@ class RecipeForm:
                 if preview.ok:
                     st.button("Resubmit request" if resubmit else "Submit request", type="primary",
                               key=self._key("submit"), on_click=self.on_submit)
+        duplicate = st.session_state.get(self._key("duplicate"))
+        if duplicate and preview and not submitted:
+            self.duplicate_warning(duplicate)
         error = st.session_state.pop(self._key("error"), None)
         if error:
             st.error(md_escape(error, starts_line=True), icon=":material/error:")
+
+    def duplicate_warning(self, duplicate: dict) -> None:
+        """An open request asks for the same change: where to follow it, and a way to submit anyway."""
+        with st.container(border=True):
+            st.warning(md_escape(duplicate["message"], starts_line=True), icon=":material/content_copy:")
+            if duplicate["mine"]:
+                st.page_link(ui.page("my_requests"), label=f"Follow {duplicate['ref']} under My requests",
+                             icon=":material/list_alt:")
+            elif self.actor.can("approver"):
+                st.page_link(ui.page("review"), label=f"See {duplicate['ref']} in the review queue",
+                             icon=":material/fact_check:")
+            if duplicate["url"]:
+                st.link_button(f"Open the pull request of {duplicate['ref']}", duplicate["url"], icon=":material/open_in_new:")
+            st.button("Submit anyway", key=self._key("submit_anyway"), on_click=self.on_submit, args=(True,))
 
 
 def recipe_page(recipe_name: str, prefix: str, intro: str, **kwargs) -> RecipeForm:

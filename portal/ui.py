@@ -134,7 +134,7 @@ def when(iso: str) -> str:
 
 STATUS_COLORS = {
     Status.OPEN: "blue", Status.CHANGES_REQUESTED: "orange", Status.APPROVED: "violet",
-    Status.MERGED: "green", Status.DEPLOYED: "green", Status.REJECTED: "red",
+    Status.MERGED: "green", Status.DEPLOYED: "green", Status.REJECTED: "red", Status.WITHDRAWN: "gray",
 }
 
 

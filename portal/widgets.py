@@ -9,7 +9,7 @@ from portal.ui import when
 
 _ACTIONS = {
     "submitted": "Submitted", "approved": "Approved", "changes_requested": "Changes requested",
-    "commented": "Commented", "resubmitted": "Resubmitted", "rejected": "Rejected", "rebased": "Branch updated",
+    "commented": "Commented", "resubmitted": "Resubmitted", "rejected": "Rejected", "withdrawn": "Withdrawn", "rebased": "Branch updated",
     "voided": "Back to review", "merged": "Merged", "deployed": "Deployed",
 }
 

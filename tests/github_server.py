@@ -88,6 +88,7 @@ class Pull:
     reviews: list[dict] = field(default_factory=list)
     comments: list[dict] = field(default_factory=list)
     updated_at: str = ""
+    requested_reviewers: list[str] = field(default_factory=list)
 
 
 class FakeGitHub:
@@ -278,6 +279,7 @@ class FakeGitHub:
             "merged_by": self._user(pr.merged_by) if pr.merged_by else None,
             "mergeable_state": ("clean" if mergeable else "dirty") if mergeable is not None else "unknown",
             "labels": [{"name": n, "url": f"{self.repo_url}/labels/{n}"} for n in pr.labels],
+            "requested_reviewers": [self._user(login) for login in pr.requested_reviewers],
             "head": {"ref": pr.head, "sha": head_sha, "label": f"{head_owner}:{pr.head}",
                      "repo": {"full_name": f"{head_owner}/{self.name}", "name": self.name}},
             "base": {"ref": pr.base, "sha": base_sha, "label": f"{self.owner}:{pr.base}",
@@ -645,6 +647,15 @@ class FakeGitHub:
             pr.reviews.append(review)
             self.touch(pr)
             return 200, review, {}
+        if sub == "/requested_reviewers" and method == "POST":  # as GitHub: never the author, only collaborators
+            logins = list(body.get("reviewers") or [])
+            if pr.author in logins:
+                raise HTTPError(422, "Unprocessable Entity", errors=["Review cannot be requested from pull request author."])
+            if any(self.permissions.get(login, "none") == "none" for login in logins):
+                raise HTTPError(422, "Unprocessable Entity", errors=["Reviews may only be requested from collaborators."])
+            pr.requested_reviewers += [login for login in logins if login not in pr.requested_reviewers]
+            self.touch(pr)
+            return 201, self._pull_json(pr), {}
         if sub == "/commits" and method == "GET":
             head = self._head(pr.head) or pr.head_sha_at_close
             stop = f"{pr.merge_commit_sha}^1" if pr.merged else self._head(pr.base)

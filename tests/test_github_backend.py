@@ -33,13 +33,15 @@ def test_backend_is_chosen_by_settings(gh_services):
     assert "bot-token" not in repr(gh_services.changes.cfg)  # secrets never in a repr (or a log line)
 
 
-def test_open_is_one_commit_one_branch_one_labelled_pr_in_8_calls(gh_services, github, people, new_user_raw):
+def test_open_is_one_commit_one_branch_one_labelled_pr_in_9_calls(gh_services, github, people, new_user_raw):
     main = github.git.branch_head("main")
     preview = PreviewRequest(gh_services, RECIPE, new_user_raw()).execute()
     assert gh_services.changes.portal_login == "snowtower-bot"  # learned once per process (GET /user), not per request
     github.reset_calls()
     cr = SubmitRequest(gh_services, people["requester"], RECIPE, new_user_raw(), preview.base_sha).execute()
-    assert len(github.calls) == OPEN_CALLS == 8, github.calls
+    # The open itself, plus one listing of open requests: the duplicate check (SubmitRequest.open_duplicate).
+    assert len(github.calls) == OPEN_CALLS + 1 == 10, github.calls
+    assert github.calls[0] == ("GET", "/api/v3/repos/acme/snowflake-infra/pulls")
     [pr] = github.open_pulls()
     assert cr.id == pr.number and cr.url.endswith(f"/pull/{pr.number}") and cr.status == Status.OPEN
     assert pr.labels == ["snowtower", "new-user"]

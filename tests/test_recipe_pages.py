@@ -125,4 +125,5 @@ def test_home_lists_every_request_page(workspace, people):
     for keys in ui.REQUEST_SECTIONS.values():
         for key in keys:
             assert ui.PAGES[key][1] in links, key
-    assert "until a date" in links and "credits" in links
+    captions = " ".join(c.value for c in at.caption)  # each link's description, under it (it wraps; a link does not)
+    assert "until a date" in captions and "credits" in captions

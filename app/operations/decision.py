@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.notifications import notify
 from app.operations.audited import run_audited
 from app.operations.guards import load_open, require_head, require_reviewer
 from app.services import Services
-from core.changes.model import Actor, ChangeRequest
+from core.changes.model import Actor, ChangeRequest, Status
 
 
 @dataclass
@@ -26,15 +27,20 @@ class ReviewDecision:
         raise NotImplementedError
 
     def execute(self) -> ChangeRequest:
-        return run_audited(self.services, self.actor, self.decision, self.request_id, self._execute,
-                           lambda: getattr(self, "commit_before", ""))
+        cr = run_audited(self.services, self.actor, self.decision, self.request_id, self._execute,
+                         lambda: getattr(self, "commit_before", ""))
+        # After the write: the requester hears the decision; admins hear when it now waits to be merged.
+        notify(self.services, "request_decided", cr, self.actor, self.recorded_comment, self.decision)
+        if self.decision == "approve" and cr.status == Status.APPROVED:
+            notify(self.services, "request_awaiting_merge", cr, self.actor, self.recorded_comment)
+        return cr
 
     def _execute(self) -> ChangeRequest:
         cr = load_open(self.services, self.request_id)
         self.commit_before = cr.head_sha
         require_reviewer(self.services, self.actor, cr)
         require_head(cr, self.head_sha)
-        comment = self.checked_comment()
+        comment = self.recorded_comment = self.checked_comment()
         # Why: the status is computed by the backend inside the write (core.changes.approval), so two
         # decisions at the same moment both count and a resubmission in between voids this one.
         return self.services.changes.review(cr, self.actor, self.decision, comment, self.head_sha or cr.head_sha)

@@ -12,11 +12,11 @@ def load_open(services: Services, request_id: int) -> ChangeRequest:
     cr = services.changes.get(request_id)
     if cr is None:
         raise ChangeError(f"request #{request_id} does not exist.")
-    # Why: a merged or rejected request is history; acting on it again would rewrite the record. The
+    # Why: a merged, rejected or withdrawn request is history; acting on it again would rewrite the record. The
     # message names who resolved it, so a click meant for a request that left the queue meanwhile
     # says what happened to it (and never lands on another request: the id comes from the page).
     if cr.status.resolved:
-        by = next((e.actor for e in reversed(services.changes.events(cr)) if e.action in ("merged", "rejected")), None)
+        by = next((e.actor for e in reversed(services.changes.events(cr)) if e.action in ("merged", "rejected", "withdrawn")), None)
         raise AlreadyResolved(resolved_message(cr, by))
     return cr
 

@@ -9,6 +9,7 @@ from core.changes.base import BaseMoved, ChangeError, ReturnedToReview
 from core.changes.model import Actor, ChangeRequest, Status
 from app.operations.guards import approvals, load_open, require_head
 from app.operations.preview import PreviewRequest
+from app.notifications import notify
 from app.operations.audited import run_audited
 from app.services import Services
 from recipes import RECIPES
@@ -23,8 +24,12 @@ class MergeRequest:
     confirm_unsafe: bool = False  # the admin's second, explicit confirmation of the plan's unsafe statements
 
     def execute(self) -> ChangeRequest:
-        return run_audited(self.services, self.actor, "merge", self.request_id, self._execute,
-                           lambda: getattr(self, "commit_before", ""))
+        cr = run_audited(self.services, self.actor, "merge", self.request_id, self._execute,
+                         lambda: getattr(self, "commit_before", ""))
+        notify(self.services, "request_merged", cr, self.actor)
+        if cr.status == Status.DEPLOYED:  # the demo: merging deployed it
+            notify(self.services, "request_deployed", cr, self.actor)
+        return cr
 
     def _execute(self) -> ChangeRequest:
         cr = load_open(self.services, self.request_id)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from core.changes.base import ChangeError
 from core.changes.model import Actor, ChangeRequest, Status
 from core.fields import FieldError
+from app.notifications import notify
 from app.operations.guards import clean_comment, load_open
 from app.operations.preview import PreviewRequest
 from app.operations.audited import run_audited
@@ -23,8 +24,10 @@ class ResubmitRequest:
     note: str = ""
 
     def execute(self) -> ChangeRequest:
-        return run_audited(self.services, self.actor, "resubmit", self.request_id, self._execute,
-                           lambda: getattr(self, "commit_before", ""))
+        cr = run_audited(self.services, self.actor, "resubmit", self.request_id, self._execute,
+                         lambda: getattr(self, "commit_before", ""))
+        notify(self.services, "request_resubmitted", cr, self.actor, self.note)
+        return cr
 
     def _execute(self) -> ChangeRequest:
         cr = load_open(self.services, self.request_id)

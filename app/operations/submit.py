@@ -3,14 +3,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.changes.base import ChangeError
-from core.changes.model import Actor, ChangeRequest
+from core.changes.approval import same_change
+from core.changes.base import ChangeError, DuplicateRequest
+from core.changes.model import Actor, ChangeRequest, Status
 from core.fields import FieldError
+from app.notifications import notify
 from app.operations.body import render_body
 from app.operations.preview import PreviewRequest
 from app.operations.audited import run_audited
 from app.services import Services
 from recipes.base import FieldErrors, Recipe
+
+
+MAX_CANDIDATES = 50  # open requests of one recipe compared with a new one (newest first): bounded work per submit
 
 
 @dataclass
@@ -20,10 +25,13 @@ class SubmitRequest:
     recipe: Recipe
     raw: dict
     base_sha: str  # the base the requester previewed: a moved base is refused, not silently used
+    allow_duplicate: bool = False  # the requester saw the open request asking for the same change and submits anyway
 
     def execute(self) -> ChangeRequest:
-        return run_audited(self.services, self.actor, "submit", None, self._execute,
-                           lambda: self.base_sha)
+        cr = run_audited(self.services, self.actor, "submit", None, self._execute,
+                         lambda: self.base_sha)
+        notify(self.services, "request_created", cr, self.actor)
+        return cr
 
     def _execute(self) -> ChangeRequest:
         # Why: the requester's identity comes from the sign-in, never from the form.
@@ -36,6 +44,13 @@ class SubmitRequest:
         # Why: a change SnowDDL rejects would break every later deployment from the base branch.
         if not preview.validation.valid:
             raise ChangeError("SnowDDL rejects the resulting configuration; nothing was submitted.")
+        # Why: two open requests for one change split the reviewers' work and the second merge fails or
+        # does nothing; the requester is pointed at the open one and may still submit on purpose.
+        existing = None if self.allow_duplicate else self.open_duplicate(preview.diff, preview.request_dict)
+        if existing is not None:
+            raise DuplicateRequest(f"{existing.ref} ({existing.title}), requested by {existing.requester}, is still "
+                                   f"{existing.status.label} and asks for the same change; nothing was submitted.",
+                                   existing)
         return self.services.changes.open(
             recipe=self.recipe.name,
             title=preview.changes.title,
@@ -47,3 +62,20 @@ class SubmitRequest:
             base_sha=preview.base_sha,
             validation=preview.validation.to_dict(),
         )
+
+    def open_duplicate(self, diff: str, request: dict) -> ChangeRequest | None:
+        """The newest open request (of any requester) by the same recipe, with the same fields (the
+        justification aside), whose change adds and removes the same lines as `diff`
+        (core.changes.approval.same_change), or None. Looks at MAX_CANDIDATES at most. A request the
+        backend would resume with this one (GitHub: a retry of the same request after a fault, which
+        finishes it) is not a duplicate."""
+        # Why the fields too: changed lines carry no context, so "+    - BI_TOOL" granted to two users is
+        # the same line in the same file; the fields say whose.
+        def intent(fields: dict) -> dict:
+            return {k: v for k, v in fields.items() if k != "justification"}
+        waiting = [Status.OPEN, Status.CHANGES_REQUESTED, Status.APPROVED]
+        backend = self.services.changes
+        candidates = [cr for cr in backend.list(statuses=waiting) if cr.recipe == self.recipe.name
+                      and intent(cr.request) == intent(request)
+                      and not backend.resumes(cr, self.recipe.name, self.actor, request)]
+        return next((cr for cr in candidates[:MAX_CANDIDATES] if same_change(self.services.changes.diff(cr), diff)), None)

@@ -8,7 +8,8 @@ Review decisions:
 - resubmit (the requester changed the request) and void (a rebuild at merge time changed the diff):
   every earlier decision stops counting, and only approvals of the new head commit count afterwards;
 - rebase: the request was re-applied on a newer base with the same change: decisions stand, and the
-  new head commit becomes one more that approvals may name.
+  new head commit becomes one more that approvals may name;
+- withdraw: the requester closed the request (final); counts only from the requester.
 """
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ from core.changes.model import Review, Status
 RESETS = ("resubmit", "void")
 # The history's action for each recorded decision (Event.action).
 EVENT_ACTIONS = {"approve": "approved", "request_changes": "changes_requested", "reject": "rejected", "comment": "commented",
-                 "resubmit": "resubmitted", "void": "voided", "rebase": "rebased"}
+                 "resubmit": "resubmitted", "void": "voided", "rebase": "rebased", "withdraw": "withdrawn"}
 DECISIONS = ("approve", "request_changes", "reject")
+# Decisions that close a request for good, and the status each leaves it in.
+CLOSING = {"reject": Status.REJECTED, "withdraw": Status.WITHDRAWN}
 
 
 def _names(requester: str | Collection[str]) -> set[str]:
@@ -68,11 +71,16 @@ def approvers(reviews: Iterable[Review], requester: str | Collection[str], head:
 
 def status_from_reviews(reviews: Iterable[Review], requester: str | Collection[str], required_approvals: int,
                         head: str | None = None) -> Status:
-    """The status of a request that is not merged: REJECTED once a reviewer rejected it (final; a
-    backend that could not finish closing it, e.g. GitHub, finishes from this), else CHANGES_REQUESTED
+    """The status of a request that is not merged: WITHDRAWN once its requester withdrew it, REJECTED
+    once a reviewer rejected it (both final; a backend that could not finish closing it, e.g. GitHub,
+    finishes from this), else CHANGES_REQUESTED
     while a reviewer's latest decision asks for changes (it blocks the approvals of others, as on
     GitHub), else APPROVED when `required_approvals` distinct reviewers approve of the current content
     (`head`: the request's head commit, see `latest_decisions`), else OPEN."""
+    reviews = list(reviews)
+    # Why only the requester's: a request speaks for its requester, and only they may take it back.
+    if any(r.decision == "withdraw" and r.reviewer.casefold() in _names(requester) for r in reviews):
+        return Status.WITHDRAWN
     latest = latest_decisions(reviews, requester, head)
     if "reject" in latest.values():
         return Status.REJECTED

@@ -37,6 +37,14 @@ class AlreadyResolved(ChangeError):
     """The request left the queue (merged, deployed or rejected) before the action reached it."""
 
 
+class DuplicateRequest(ChangeError):
+    """An open request already asks for the same change (`existing`): nothing was submitted."""
+
+    def __init__(self, message: str, existing: ChangeRequest):
+        super().__init__(message)
+        self.existing = existing
+
+
 class ReturnedToReview(ChangeError):
     """Merging rebuilt the change on a moved base and the result differs from what was approved:
     approvals were voided and the request is back in review. Nothing was merged."""
@@ -94,9 +102,10 @@ class ChangeBackend(ABC):
     @abstractmethod
     def review(self, cr: ChangeRequest, actor: Actor, decision: str, comment: str,
                seen_head: str | None = None) -> ChangeRequest:
-        """Record `decision` (approve | request_changes | reject | comment) by `actor` on request `cr.id`
+        """Record `decision` (approve | request_changes | reject | comment | withdraw) by `actor` on request `cr.id`
         and return the request with its new status, computed by core.changes.approval from every
-        review that counts, in the same write. `seen_head`: the head commit the reviewer saw; if the
+        review that counts, in the same write (reject and withdraw close it for good: core.changes.approval.CLOSING;
+        the backend does not check who withdraws: app.operations.withdraw does). `seen_head`: the head commit the reviewer saw; if the
         request's head is another commit now, HeadMoved is raised and nothing is recorded. A request
         that left the queue meanwhile raises AlreadyResolved (saying who merged or rejected it)."""
 
@@ -129,6 +138,11 @@ class ChangeBackend(ABC):
     @abstractmethod
     def recent_commits(self, n: int = 5) -> list[dict]:
         """The base branch's latest commits: [{"sha", "author", "at", "subject"}], newest first."""
+
+    def resumes(self, cr: ChangeRequest, recipe: str, requester: Actor, request: dict) -> bool:
+        """True when open() with this recipe, requester and request would continue open request `cr`
+        instead of opening another (GitHub: the same idempotency key, a retry after a fault). Local: never."""
+        return False
 
     def requester_names(self, cr: ChangeRequest) -> set[str]:
         """Every name the requester of `cr` goes by, none of which may review it: {cr.requester}, plus,

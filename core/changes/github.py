@@ -1,9 +1,10 @@
 """The GitHub backend: each change request is a pull request on the infrastructure repository.
 
-Opening one is a fixed number of REST calls whatever the number of files (8 at most, see OPEN_CALLS):
+Opening one is a fixed number of REST calls whatever the number of files (9 at most, see OPEN_CALLS):
 look for an open PR of the same request (idempotency key) -> read the base branch's head -> read the base
 commit -> one tree with every file inline -> one commit -> the branch, created directly at that commit
--> the pull request (its body carries the metadata) -> the labels.
+-> the pull request (its body carries the metadata) -> the labels -> review requests to the GitHub
+accounts of the approvers (settings.github_approvers; best effort, skipped when there are none).
 
 Faults: every call goes through `_call`, which retries with back-off only where repeating the call is
 harmless (reads; content-addressed git objects; ref and label writes that converge; creating a PR,
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 import shutil
 import tarfile
@@ -46,18 +48,19 @@ import requests
 from github import Auth, Github, GithubException, GithubIntegration, InputGitTreeElement
 
 from core.changes import metadata as meta
-from core.changes.approval import EVENT_ACTIONS, status_from_reviews
+from core.changes.approval import CLOSING, EVENT_ACTIONS, status_from_reviews
 from core.changes.base import AlreadyResolved, BaseMoved, ChangeBackend, ChangeError, HeadMoved, resolved_message
 from core.changes.github_cache import CachedAnswer, ConditionalCache, PullIndex
 from core.changes.model import Actor, ChangeRequest, Event, Review, Status
 from core.plaintext import fenced, inline_code, md_escape
 
 T = TypeVar("T")
-OPEN_CALLS = 8  # REST calls to open one change request (documented in docs/github.md; counted in a test)
+OPEN_CALLS = 9  # REST calls to open one change request (documented in docs/github.md; counted in a test)
 LABEL = "snowtower"
 BRANCH_PREFIX = "snowtower/"  # every branch the portal opens a pull request from starts with this
 PER_PAGE = 100  # GitHub's largest page
 DEPLOYED_LABEL = "deployed"
+WITHDRAWN_LABEL = "withdrawn"  # a closed, unmerged PR with this label was withdrawn by its requester (else: rejected)
 
 
 TAMPERED_REVIEW = ("A SnowTower review on GitHub was edited outside the portal: no decision made before it counts; "
@@ -252,6 +255,9 @@ class GitHubChanges(ChangeBackend):
 
     def requester_names(self, cr: ChangeRequest) -> set[str]:
         return self._requesters(cr.requester)
+
+    def resumes(self, cr: ChangeRequest, recipe: str, requester: Actor, request: dict) -> bool:
+        return meta.idempotency_key(recipe, requester.username, request) == meta.idempotency_key(cr.recipe, cr.requester, cr.request)
 
     def _sign(self, data: dict) -> str:
         return meta.embed("", meta.REQUEST, meta.sign(data, self._signing_key)).strip()
@@ -518,13 +524,20 @@ class GitHubChanges(ChangeBackend):
         if pr.state == "open" and pr.head.sha != data.get("head_sha"):
             pr = self._resume(pr, data)
         cr = self._to_cr(pr, self._raw_reviews(pr) if pr.state == "open" else [])
-        if pr.state == "open" and cr.status == Status.REJECTED:  # a rejection stopped before the PR was closed
+        if pr.state == "open" and cr.status in (Status.REJECTED, Status.WITHDRAWN):  # a closing stopped before the PR was closed
             try:
-                self._call(f"closing #{pr.number}", lambda: pr.edit(state="closed"))
+                self._close(pr, cr.status)
             except GithubException as exc:
-                raise self._refused(f"finishing the rejection of #{pr.number}", exc) from None
-            self._delete_branch(pr.head.ref)
+                raise self._refused(f"finishing the {cr.status.label} request #{pr.number}", exc) from None
         return cr
+
+    def _close(self, pr, status: Status) -> None:
+        """Close `pr` as `status` (REJECTED or WITHDRAWN) and delete its branch. The withdrawn label goes
+        on before the PR closes: a closed PR without it reads as rejected. Each step is safe to repeat."""
+        if status == Status.WITHDRAWN:
+            self._call(f"labelling #{pr.number}", lambda: pr.add_to_labels(WITHDRAWN_LABEL))
+        self._call(f"closing #{pr.number}", lambda: pr.edit(state="closed"))
+        self._delete_branch(pr.head.ref)
 
     def _resume(self, pr, data: dict):
         """Finish an update_branch that stopped after the signed record named the new head and before
@@ -571,7 +584,7 @@ class GitHubChanges(ChangeBackend):
         if pr.merged:
             status = Status.DEPLOYED if DEPLOYED_LABEL in labels else Status.MERGED
         elif pr.state == "closed":
-            status = Status.REJECTED
+            status = Status.WITHDRAWN if WITHDRAWN_LABEL in labels else Status.REJECTED
         else:
             status = status_from_reviews(self._reviews_from(raw_reviews, pr), self._requesters(data.get("requester", "")),
                                          self.required_approvals,
@@ -753,7 +766,30 @@ class GitHubChanges(ChangeBackend):
         except (ChangeError, GithubException) as exc:
             raise ChangeError(f"pull request #{pr.number} was opened but GitHub failed while labelling it ({exc}). "
                               "Submit again to finish it: no second pull request will be opened.") from None
+        # 9. Review requests: the approvers' GitHub accounts see it in their queue (best effort).
+        self._request_reviews(pr, requester.username)
         return self._to_cr(pr, [])
+
+    def reviewer_logins(self, requester: str) -> list[str]:
+        """The GitHub logins to ask for a review of `requester`'s request: mapped (settings.github_approvers)
+        to a portal user who is an approver now, never one of the requester's own accounts, never the portal."""
+        own = {n.casefold() for n in self._requesters(requester)}
+        return sorted(login for login, user in self.cfg.approvers.items()
+                      if login.casefold() not in own and user.casefold() not in own
+                      and login.casefold() != (self._login or "").casefold() and self._is_approver(user))
+
+    def _request_reviews(self, pr, requester: str) -> None:
+        logins = self.reviewer_logins(requester)
+        if not logins:
+            return
+        try:  # asking twice changes nothing on GitHub: safe to repeat
+            self._call(f"requesting reviews on #{pr.number}", lambda: pr.create_review_request(reviewers=logins))
+        except (ChangeError, GithubException) as exc:
+            # Why best effort: the request is open and complete; the approvers are also told by the portal's
+            # notifications. A login without access to the repository (422) is the usual cause.
+            logging.getLogger(__name__).warning("review requests on #%s failed: %s", pr.number,
+                                                str(getattr(exc, "status", "")) + " " + _errors_text(exc)
+                                                if isinstance(exc, GithubException) else exc)
 
     def _create_branch(self, branch: str, commit: str) -> None:
         ref = f"refs/heads/{branch}"
@@ -796,7 +832,7 @@ class GitHubChanges(ChangeBackend):
         portal user, decision and head commit in metadata (the only reviews whose metadata is read)."""
         words = {"approve": "approved", "request_changes": "asked for changes", "reject": "rejected", "comment": "commented",
                  "resubmit": "edited and resubmitted the request", "void": "sent the request back to review",
-                 "rebase": "re-applied the request on a newer base"}
+                 "rebase": "re-applied the request on a newer base", "withdraw": "withdrew the request"}
         nonce = uuid.uuid4().hex
         # What people typed stays text on GitHub: the name escaped, the comment in a block it cannot close.
         text = (f"**{md_escape(actor.name or actor.username)}** ({inline_code(actor.username)}) {words[decision]} in SnowTower."
@@ -836,8 +872,9 @@ class GitHubChanges(ChangeBackend):
         return pr, data
 
     def _resolved_by(self, pr) -> str | None:
-        wanted = "merged" if pr.merged else "rejected"
-        return next((e.actor for e in reversed(self.events(self._to_cr(pr, []))) if e.action == wanted), None)
+        cr = self._to_cr(pr, [])
+        wanted = "merged" if pr.merged else cr.status.value  # rejected | withdrawn: the event of that name
+        return next((e.actor for e in reversed(self.events(cr)) if e.action == wanted), None)
 
     def review(self, cr, actor, decision, comment, seen_head=None):
         pr, _ = self._open_pull(cr)
@@ -849,10 +886,10 @@ class GitHubChanges(ChangeBackend):
             raise HeadMoved(f"{cr.ref} changed since you opened it ({seen_head[:8]} -> {head[:8]}): nothing was recorded. "
                             "Reload and review the new version.")
         try:
+            # The decision first: if closing stops halfway, the next read finishes it from the decision (get).
             self._post_review(pr, actor, decision, comment, head)
-            if decision == "reject":
-                self._call(f"closing #{pr.number}", lambda: pr.edit(state="closed"))
-                self._delete_branch(pr.head.ref)
+            if decision in CLOSING:
+                self._close(pr, CLOSING[decision])
         except GithubException as exc:
             raise self._refused(f"the review of {cr.ref}", exc) from None
         return self.get(cr.id)

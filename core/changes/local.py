@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from core.changes.approval import EVENT_ACTIONS, status_from_reviews
+from core.changes.approval import CLOSING, EVENT_ACTIONS, status_from_reviews
 from core.changes.base import AlreadyResolved, BaseMoved, ChangeBackend, ChangeError, HeadMoved, resolved_message
 from core.changes.git import GitRepo, RefMoved
 from core.changes.model import Actor, ChangeRequest, Event, Review, Status, now
@@ -126,7 +126,7 @@ class LocalChanges(ChangeBackend):
                                 "nothing was recorded. Reload and review the new version.")
             self.store.add_review(db, Review(cr.id, actor.username, decision, comment, stamp, current.head_sha))
             self.store.add_event(db, Event(cr.id, stamp, actor.username, EVENT_ACTIONS[decision], comment))
-            status = Status.REJECTED if decision == "reject" else self._status(db, current)
+            status = CLOSING.get(decision) or self._status(db, current)
             if status != current.status:
                 self.store.update(db, cr.id, status=status)
         return self.store.get(cr.id)

@@ -13,6 +13,7 @@ class Status(str, enum.Enum):
     MERGED = "merged"
     DEPLOYED = "deployed"
     REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"  # closed by its requester before it was merged
 
     @property
     def label(self) -> str:
@@ -20,7 +21,7 @@ class Status(str, enum.Enum):
 
     @property
     def resolved(self) -> bool:
-        return self in (Status.MERGED, Status.DEPLOYED, Status.REJECTED)
+        return self in (Status.MERGED, Status.DEPLOYED, Status.REJECTED, Status.WITHDRAWN)
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class Event:
     request_id: int
     at: str
     actor: str
-    action: str  # submitted | approved | changes_requested | commented | resubmitted | voided | rejected | rebased | merged | deployed
+    action: str  # submitted | approved | changes_requested | commented | resubmitted | voided | rejected | withdrawn | rebased | merged | deployed
     detail: str = ""
 
 
@@ -49,7 +50,7 @@ class Event:
 class Review:
     request_id: int
     reviewer: str
-    decision: str  # approve | request_changes | reject | comment | resubmit | void | rebase (core.changes.approval)
+    decision: str  # approve | request_changes | reject | comment | resubmit | void | rebase | withdraw (core.changes.approval)
     comment: str
     at: str
     head_sha: str = ""  # the head commit the decision is about (for resubmit / void / rebase: the new head)

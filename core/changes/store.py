@@ -175,8 +175,8 @@ class Store:
         )
 
     def resolved_by(self, db: sqlite3.Connection, request_id: int) -> str | None:
-        """Who merged, deployed or rejected the request (the latest such event), or None."""
-        row = db.execute("SELECT actor FROM events WHERE request_id = ? AND action IN ('merged', 'rejected')"
+        """Who merged, rejected or withdrew the request (the latest such event), or None."""
+        row = db.execute("SELECT actor FROM events WHERE request_id = ? AND action IN ('merged', 'rejected', 'withdrawn')"
                          " ORDER BY id DESC LIMIT 1", (request_id,)).fetchone()
         return row[0] if row else None
 

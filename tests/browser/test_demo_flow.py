@@ -83,8 +83,8 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-def sign_in(browser, url: str, username: str):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+def sign_in(browser, url: str, username: str, width: int = 1400):
+    context = browser.new_context(viewport={"width": width, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(30000)
     page.goto(url)

@@ -1,0 +1,56 @@
+"""Which notification plugins run, from the settings and the notification secrets."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from app.notifications.dispatch import Notifier, users_file_people
+
+LOGGER = logging.getLogger("snowtower.notifications")
+SECRETS = ("slack_webhook_url", "slack_bot_token", "smtp_password")
+
+
+def notify_secrets() -> dict:
+    """The Slack webhook URL, Slack bot token and SMTP password: environment first
+    (SNOWTOWER_NOTIFY_SLACK_WEBHOOK_URL, SNOWTOWER_NOTIFY_SLACK_BOT_TOKEN, SNOWTOWER_NOTIFY_SMTP_PASSWORD),
+    then st.secrets [notify] slack_webhook_url / slack_bot_token / smtp_password inside Streamlit.
+    Missing ones are "". Never settings, never logged or shown (like app.settings.github_secrets)."""
+    out = {name: os.environ.get(f"SNOWTOWER_NOTIFY_{name.upper()}") or "" for name in SECRETS}
+    if "streamlit" in sys.modules and not all(out.values()):
+        try:
+            import streamlit as st
+
+            section = dict(st.secrets.get("notify", {}))
+        except Exception:  # no secrets.toml: not an error, that channel is off
+            section = {}
+        out = {name: out[name] or str(section.get(name) or "") for name in SECRETS}
+    return out
+
+
+def notifier_for(settings, workspace) -> Notifier:
+    """The Notifier for these settings: Slack when a webhook URL, or a bot token and channel, are set;
+    email when notify_smtp_host is; plus third-party plugins (entry point group "snowtower.notifications"). A channel whose settings are
+    wrong is left out and the reason logged: the portal still starts."""
+    from app.notifications.slack import SlackPlugin
+    from app.notifications.smtp import EmailPlugin
+
+    secrets = notify_secrets()
+    plugins = []
+    if secrets["slack_webhook_url"] or secrets["slack_bot_token"]:
+        try:
+            plugins.append(SlackPlugin(webhook_url=secrets["slack_webhook_url"], bot_token=secrets["slack_bot_token"],
+                                       channel=settings.notify_slack_channel, api_url=settings.notify_slack_api_url,
+                                       timeout=settings.notify_timeout))
+        except ValueError as exc:
+            LOGGER.error("Slack notifications are off: %s", exc)
+    if settings.notify_smtp_host:
+        try:
+            plugins.append(EmailPlugin(host=settings.notify_smtp_host, port=settings.notify_smtp_port,
+                                       tls=settings.notify_smtp_tls, user=settings.notify_smtp_user,
+                                       password=secrets["smtp_password"], sender=settings.notify_smtp_from,
+                                       timeout=settings.notify_timeout))
+        except ValueError as exc:
+            LOGGER.error("email notifications are off: %s", exc)
+    return Notifier(users_file_people(workspace.auth_path, settings.mode), plugins, base_url=settings.base_url,
+                    entry_points=True)
