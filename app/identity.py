@@ -294,8 +294,8 @@ def streamlit_user() -> dict:
     return dict(user) if user else {}
 
 
-def _claim_name(claims: Mapping) -> str:
-    for key in ("preferred_username", "email", "user_name", "sub"):
+def _claim_name(claims: Mapping, keys=("preferred_username", "email", "user_name", "sub")) -> str:
+    for key in keys:
         value = claims.get(key)
         if isinstance(value, str) and value.strip():
             return value.strip().lower()[:MAX_CLAIM]
@@ -359,6 +359,9 @@ def snowflake_roles_from(source_factory: Callable[[], object]) -> Callable[[str]
     return roles
 
 
+SIS_NAME = ("user_name", "email")  # st.user in Streamlit in Snowflake: the Snowflake user name first
+
+
 @dataclass
 class Sis:
     """Streamlit in Snowflake: the viewer is `user()` (st.user: user_name, email), the roles are the
@@ -381,14 +384,14 @@ class Sis:
         if not roles:
             return None
         claims = self.user()
-        same = _claim_name(claims) == str(username).strip().lower()
+        same = _claim_name(claims, SIS_NAME) == str(username).strip().lower()
         name = str(claims.get("name") or username)[:MAX_CLAIM] if same else str(username)
         email = str(claims.get("email") or "")[:MAX_CLAIM] if same else ""
         return Actor(str(username).strip().lower(), name, email, tuple(r for r in ROLES if r in roles))
 
     def viewer(self) -> Actor | None:
         """The viewer of this session (st.user) with their roles now; None when st.user names nobody."""
-        username = _claim_name(self.user())
+        username = _claim_name(self.user(), SIS_NAME)
         return self.actor(username) if username else None
 
 
@@ -414,6 +417,41 @@ class WithSystem:
         if name in SYSTEM_ACTORS:
             return system_actor(name)
         return self.people.actor(username)
+
+
+@dataclass
+class Vouched:
+    """`people` plus one requester vouched for by whoever runs `snowtower request --submit` (the operator
+    with the workspace, or the access-request workflow naming the issue's author in SNOWTOWER_USER):
+    `username` may submit (role requester) though no provider knows it, unless its local login is
+    disabled. Everyone else is as `people` says."""
+    people: Identity
+    username: str
+
+    @property
+    def kind(self) -> str:
+        return self.people.kind
+
+    def _vouched(self, username: str) -> bool:
+        name = str(username).strip().lower()
+        if name != self.username.strip().lower() or not name or is_reserved(name):
+            return False
+        inner = getattr(self.people, "people", self.people)
+        entry = inner.entry(name) if isinstance(inner, LocalLogins) else None
+        return not (entry and entry["disabled"])  # why: a disabled login submits nothing, by any way
+
+    def roles_of(self, username: str) -> frozenset[str]:
+        roles = self.people.roles_of(username)
+        if roles or not self._vouched(username):
+            return roles
+        return frozenset({"requester"})
+
+    def actor(self, username: str) -> Actor | None:
+        actor = self.people.actor(username)
+        if actor or not self._vouched(username):
+            return actor
+        name = str(username).strip().lower()
+        return Actor(name, name, "", ("requester",))
 
 
 def system_actor(name: str) -> Actor:

@@ -24,6 +24,9 @@ st.set_page_config(page_title="SnowTower", page_icon=":material/ac_unit:", layou
 st.logo(str(ROOT / "portal" / "assets" / "logo.svg"), size="large")
 
 
+WANTED_KEY = "snowtower.wanted_page"  # the url_path a signed-out visitor asked for
+
+
 def signed_out_navigation(render, title: str) -> None:
     """While nobody is signed in, every page's address draws `render` (the sign-in form, or the setup
     page): a reload or a link to /review keeps its address, and the run after sign-in opens that page
@@ -31,7 +34,38 @@ def signed_out_navigation(render, title: str) -> None:
     pages = [st.Page(render, title=title, url_path=title.lower().replace(" ", "-"), default=True)]
     pages += [st.Page(render, title=page_title, url_path=key.replace("_", "-"), visibility="hidden")
               for key, (_, page_title, _) in ui.PAGES.items() if key != "home"]
-    st.navigation(pages, position="hidden").run()
+    chosen = st.navigation(pages, position="hidden")
+    if chosen.url_path != pages[0].url_path:
+        # Remembered too: on a cold start the cookie check's rerun can reach the server before the browser
+        # knows the page, and lands on the default page; the first signed-in run goes back (open_wanted).
+        st.session_state[WANTED_KEY] = chosen.url_path
+    chosen.run()
+
+
+def remember_wanted() -> None:
+    """Before the sign-in draws anything: the page this run was asked for (the address's path), kept
+    for after sign-in. Read here because the sign-in's own reruns (the cookie check) can reach the
+    server before the browser knows its page, and would land on the default page."""
+    if st.session_state.get(ui.VIEWER_KEY) is not None:
+        return
+    try:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        name = get_script_run_ctx().pages_manager.intended_page_name or ""
+    except Exception:  # another Streamlit: the navigation's own choice (signed_out_navigation) still counts
+        name = ""
+    if name.replace("-", "_") in ui.PAGES:
+        st.session_state[WANTED_KEY] = name
+
+
+def open_wanted(chosen: st.Page, sections: dict) -> None:
+    """The first signed-in run opens the page the visitor asked for before signing in (a deep link or
+    a reload), if it landed elsewhere."""
+    wanted = st.session_state.pop(WANTED_KEY, None)
+    if wanted and chosen.url_path != wanted:
+        page = next((p for pages in sections.values() for p in pages if p.url_path == wanted), None)
+        if page is not None:
+            st.switch_page(page)
 
 
 def frame() -> None:
@@ -39,6 +73,7 @@ def frame() -> None:
     st.set_option("client.showErrorDetails", errors.error_details(settings.mode))
     if settings.mode == "demo" and settings.auth == "local":
         auth.ensure_demo_logins(Workspace(settings.workspace).auth_path)
+    remember_wanted()
     try:
         signed = auth.sign_in(settings, ui.identity(), ui.audit_log())
     except auth.SetupError as exc:
@@ -102,7 +137,9 @@ def frame() -> None:
         if services.settings.mode == "demo":
             st.caption(f"Demo workspace: `{services.workspace.root}`")
 
-    st.navigation(sections, expanded=True).run()  # expanded: every request page stays visible
+    chosen = st.navigation(sections, expanded=True)  # expanded: every request page stays visible
+    open_wanted(chosen, sections)
+    chosen.run()
 
 
 errors.guard(frame, "portal")
