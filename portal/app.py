@@ -82,9 +82,10 @@ def frame() -> None:
         def setup_signin() -> None:
             st.title("SnowTower's sign-in is not set up")
             st.text(f"Sign-in is not possible: {exc}")
-            st.caption("Set it in .streamlit/secrets.toml (or the environment), then restart SnowTower:")
-            st.code("[snowtower]\ncookie_key = \"<64 random characters: python -c 'import secrets; "
-                    "print(secrets.token_urlsafe(48))'>\"", language="toml")
+            st.caption("Set it in .streamlit/secrets.toml (or the environment), then restart SnowTower.")
+            if settings.auth == "local":
+                st.code("[snowtower]\ncookie_key = \"<64 random characters: python -c 'import secrets; "
+                        "print(secrets.token_urlsafe(48))'>\"", language="toml")
 
         signed_out_navigation(setup_signin, "Set up")
         return

@@ -402,3 +402,60 @@ def test_streamlit_in_snowflake_without_a_mapped_role_says_so(workspace):
     from portal import ui
 
     assert ui.VIEWER_KEY not in at.session_state
+
+
+def _oidc_portal(workspace, claims: dict) -> AppTest:
+    """The entry script with auth = oidc: st.login configured in [auth], the identity token's claims faked
+    (there is no identity provider here)."""
+    from portal import ui
+
+    (workspace / "settings.toml").write_text(
+        '[snowtower]\nauth = "oidc"\nauth_group_roles = {"snowtower-admins" = "admin", "snowtower-approvers" = "approver"}\n')
+    ui._identity(str(workspace)).people.claims = lambda: claims
+    at = AppTest.from_file(str(ROOT / "portal" / "app.py"), default_timeout=60)
+    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": secrets.token_hex(32),
+                          "client_id": "snowtower", "client_secret": "x",
+                          "server_metadata_url": "https://idp.example/.well-known/openid-configuration"}
+    return at.run()
+
+
+def test_oidc_sign_in_maps_groups_to_roles_and_is_audited(workspace):
+    from app.audit import audit_log_for
+    from app.settings import load_settings
+    from portal import ui
+
+    for name in [m for m in sys.modules if m.split(".")[0] == "streamlit_authenticator"]:
+        del sys.modules[name]
+    at = _oidc_portal(workspace, {})
+    assert not at.exception
+    assert [b.label for b in at.button] == ["Sign in with your company account"]
+    claims = {"is_logged_in": True, "preferred_username": "dana", "email": "dana@example.com", "name": "Dana Scully",
+              "groups": ["staff", "SnowTower-Approvers"]}
+    at = _oidc_portal(workspace, claims)
+    assert not at.exception
+    viewer = at.session_state[ui.VIEWER_KEY]
+    assert (viewer.username, viewer.roles) == ("dana", ("requester", "approver"))
+    assert "Sign out" in [b.label for b in at.button]
+    assert not any(m.split(".")[0] == "streamlit_authenticator" for m in sys.modules)
+    records = [(r.actor, r.action, r.role, r.outcome) for r in audit_log_for(load_settings(workspace)).search()]
+    assert records == [("dana", "sign_in", "requester,approver", "ok")]
+
+
+def test_oidc_without_a_mapped_group_is_refused_and_audited(workspace):
+    from app.audit import audit_log_for
+    from app.settings import load_settings
+    from portal import ui
+
+    at = _oidc_portal(workspace, {"is_logged_in": True, "email": "krycek@example.com", "groups": ["staff"]})
+    assert not at.exception
+    assert ui.VIEWER_KEY not in at.session_state
+    last = audit_log_for(load_settings(workspace)).search()[0]
+    assert (last.actor, last.action, last.outcome) == ("krycek@example.com", "sign_in_failed", "refused")
+    assert "none of the groups" in last.reason
+
+
+def test_oidc_without_auth_secrets_stops_at_a_setup_page(workspace):
+    (workspace / "settings.toml").write_text('[snowtower]\nauth = "oidc"\n')
+    at = portal()
+    assert not at.exception
+    assert at.title[0].value == "SnowTower's sign-in is not set up" and "[auth] section" in at.text[0].value
