@@ -459,3 +459,16 @@ def test_oidc_without_auth_secrets_stops_at_a_setup_page(workspace):
     at = portal()
     assert not at.exception
     assert at.title[0].value == "SnowTower's sign-in is not set up" and "[auth] section" in at.text[0].value
+
+
+def test_oidc_sign_out_is_audited(workspace):
+    from app.audit import audit_log_for
+    from app.settings import load_settings
+
+    claims = {"is_logged_in": True, "preferred_username": "dana", "groups": ["snowtower-admins"]}
+    at = _oidc_portal(workspace, claims)
+    next(b for b in at.button if b.label == "Sign out").click()
+    at.run()
+    assert not at.exception
+    records = [(r.actor, r.action, r.outcome) for r in reversed(audit_log_for(load_settings(workspace)).search())]
+    assert records == [("dana", "sign_in", "ok"), ("dana", "sign_out", "ok")]
