@@ -236,6 +236,7 @@ def test_a_merge_by_a_demoted_admin_is_refused_in_the_portal(services, people, n
     at.run()
     assert ui.services().changes.get(cr.id).status == Status.APPROVED
     assert not at.exception
+    assert "only admins may merge" in "\n".join(e.value for e in at.error)
     ui._services.clear()
     ui._identity.clear()
 
