@@ -17,8 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-import bcrypt
-
 from app.identity import (  # noqa: F401  (the portal's names for the users file)
     DEMO_PASSWORD, DEMO_USERS, ROLES, LocalLogins, Oidc, SetupError, Sis, UsersFileError, _actor, add_user,
     cookie_key, ensure_demo_logins, lockout_for, new_users_file, read_users,
@@ -138,6 +136,7 @@ def _sign_in_oidc(oidc: Oidc, audit) -> SignInResult:
 
 def _sign_in_local(settings, logins: LocalLogins, audit) -> SignInResult:
     """The users file's logins through streamlit-authenticator's form and cookie."""
+    import bcrypt
     import streamlit as st
 
     path, mode = logins.path, settings.mode
