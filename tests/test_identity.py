@@ -184,7 +184,6 @@ def test_a_login_disabled_since_sign_in_is_refused_by_every_operation(services, 
     state, run = OPERATIONS[name]
     cr = _request(services, people, new_user_raw, state) if state else None
     before = services.changes.get(cr.id) if cr else None
-    users_before = services.workspace.auth_path.read_bytes()
     # Dana signed in as an admin (the page holds that Actor); then an operator disabled her.
     dana = Actor("dana", "Dana", "", ("requester", "approver", "admin"))
     give_login(services.workspace.auth_path, dana)
