@@ -1,14 +1,510 @@
-"""Identity: who may sign in, and the lock-out that protects their logins.
+"""The identity port: who may act, and with which portal roles *now*.
 
-The signed-in person reaches every operation as a core.changes.model.Actor (login, name, roles) made
-by the sign-in (portal.auth, from the users file); operations never take a role from a form.
+Every operation re-reads its actor's roles through `Services.identity` (app.operations.audited), so
+a login disabled or demoted after sign-in is refused even if the page still shows the button; an
+operation never takes a role from a form, from the Actor a page passed in, or from the session.
+
+`Identity` is the port; its providers, chosen by the setting `auth`:
+- `LocalLogins` (auth = local): the users file (`auth.yaml` in the workspace: bcrypt hashes, roles,
+  a `disabled` flag), written by `snowtower users ...`, read again whenever it changes;
+- `Oidc` (auth = oidc): `st.login` against the identity provider in secrets `[auth]`; roles from a
+  group claim, through the mapping `auth_group_roles` (group -> portal role);
+- `Sis` (auth = sis): Streamlit in Snowflake; the viewer is `st.user`, the roles are the viewer's
+  Snowflake roles through `sis_role_mapping` (e.g. SNOWTOWER_ADMIN -> admin).
+Jobs act as `SYSTEM_ACTORS` (e.g. `snowtower-expiry`), whose roles come from this code, never a
+file, a claim or a grant: `with_system` puts them in front of any provider, and no provider will
+sign anyone in under those names. Nothing here imports Streamlit at import time, and
+streamlit-authenticator is imported only by portal.auth, for local logins.
 """
 from __future__ import annotations
 
+import os
+import re
+import secrets as _secrets
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Mapping, Protocol, runtime_checkable
+
+import yaml
+
+from core.changes.model import Actor
 from core.lockout import Lockout
 from core.workspace import Workspace
+
+ROLES = ("requester", "approver", "admin")
+# A portal role and the roles it implies (an approver may also request; an admin may do everything).
+IMPLIED = {"requester": ("requester",), "approver": ("requester", "approver"), "admin": ("requester", "approver", "admin")}
+# Jobs' identities, roles from code. The command line (an operator with the workspace on the server)
+# acts as snowtower-cli; the expiry job as snowtower-expiry.
+SYSTEM_ACTORS: dict[str, tuple[str, ...]] = {
+    "snowtower-cli": ("requester", "approver", "admin"),
+    "snowtower-expiry": ("requester",),
+}
+
+DEMO_PASSWORD = "demo"
+DEMO_USERS = {
+    "requester": ("Riley", "Requester", ["requester"]),
+    "approver": ("Avery", "Approver", ["requester", "approver"]),
+    "admin": ("Ada", "Admin", ["requester", "approver", "admin"]),
+}
+COOKIE_NAME = "snowtower_auth"
+LOGIN_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+MIN_PASSWORD = 12
+MAX_USERS_FILE_BYTES = 1_000_000
+MIN_COOKIE_KEY = 32  # characters
+# Keys from streamlit-authenticator's and Streamlit's examples: public, so as good as none.
+DEFAULT_COOKIE_KEYS = {"", "some_key", "some_signature_key", "random_signature_key", "abcdef", "changeme",
+                       "xxx", "secret", "your-secret-key"}
+MAX_CLAIM = 200  # characters kept of a claim used as a name
+
+
+class UsersFileError(ValueError):
+    """The users file is missing or unusable; the message says what to do (never holds a hash)."""
+
+
+class SetupError(ValueError):
+    """Sign-in cannot be offered as configured (e.g. no usable cookie key); the message says what to set."""
+
+
+@runtime_checkable
+class Identity(Protocol):
+    """Who is who. `kind`: local | oidc | sis | system."""
+    kind: str
+
+    def roles_of(self, username: str) -> frozenset[str]:
+        """The portal roles `username` holds now (subset of ROLES); empty when unknown, disabled or unreadable."""
+
+    def actor(self, username: str) -> Actor | None:
+        """`username` as an Actor with its roles now; None when it may not act (unknown, disabled, no role)."""
+
+
+def is_reserved(username: str) -> bool:
+    """True for the jobs' names: nobody signs in as one."""
+    return str(username).strip().lower() in SYSTEM_ACTORS
+
+
+def _expand(roles: Iterable[str]) -> frozenset[str]:
+    return frozenset(r for role in roles if role in IMPLIED for r in IMPLIED[role])
+
+
+def _mapped(values: Iterable[str], mapping: Mapping[str, str]) -> frozenset[str]:
+    """Portal roles of `values` (groups or Snowflake roles; compared case-insensitively) through `mapping`."""
+    table = {str(k).casefold(): v for k, v in mapping.items()}
+    return _expand(table[str(v).casefold()] for v in values if str(v).casefold() in table)
+
+
+# -- local logins: the users file ---------------------------------------------------------------------
+
+def _write(path: Path, config: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    tmp.chmod(0o600)
+    tmp.replace(path)  # atomic: a crash leaves the old file or the new one, never half of one
+
+
+def _hash(password: str) -> str:
+    import bcrypt
+
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
+
+
+def new_users_file(users: dict) -> dict:
+    """A users file's content: a fresh cookie key (48 random bytes) and `users` (login -> entry)."""
+    return {"cookie": {"name": COOKIE_NAME, "key": _secrets.token_urlsafe(48), "expiry_days": 1},
+            "credentials": {"usernames": users}}
+
+
+def ensure_demo_logins(path: Path) -> bool:
+    """Write the demo logins (password 'demo', bcrypt-hashed, marked `demo: true`) once; returns True if created."""
+    if path.is_file():
+        return False
+    users = {}
+    for username, (first, last, roles) in DEMO_USERS.items():
+        users[username] = {
+            "email": f"{username}@snowtower.example", "first_name": first, "last_name": last,
+            "password": _hash(DEMO_PASSWORD), "roles": roles,
+            "demo": True,  # refused outside demo mode (read_users)
+        }
+    _write(path, new_users_file(users))
+    return True
+
+
+def read_users(path: Path, mode: str = "demo") -> dict:
+    """The users file as streamlit-authenticator takes it: {"cookie": {...}, "credentials": {"usernames":
+    {login: {"password": bcrypt hash, "roles": [...], "disabled": bool, ...}}}}, logins lower-cased. A
+    disabled login keeps its entry with roles [] (it cannot sign in); `stored_roles` keeps what it had.
+    Outside demo mode the demo logins (marked `demo: true`) are left out; jobs' names always are.
+    Raises UsersFileError if it is missing or unusable."""
+    if not path.is_file():
+        raise UsersFileError("no users file yet: create the first admin with `snowtower users add LOGIN --role admin`.")
+    if path.stat().st_size > MAX_USERS_FILE_BYTES:
+        raise UsersFileError("the users file is larger than 1 MB; it cannot be a list of logins.")
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        raise UsersFileError("the users file is not valid YAML" + (f" (line {line + 1})" if line is not None else "") + ".") from None
+    if not isinstance(config, dict):
+        raise UsersFileError("the users file must be a mapping with `cookie` and `credentials`.")
+    cookie = config.get("cookie")
+    if not isinstance(cookie, dict) or len(str(cookie.get("key") or "")) < MIN_COOKIE_KEY or not cookie.get("name"):
+        raise UsersFileError("the users file needs cookie.name and a cookie.key of 32 characters or more.")
+    users = (config.get("credentials") or {}).get("usernames") if isinstance(config.get("credentials"), dict) else None
+    if not isinstance(users, dict):
+        raise UsersFileError("the users file needs credentials.usernames (login -> password hash, roles).")
+    kept = {}
+    for login, entry in users.items():
+        if not isinstance(entry, dict) or not str(entry.get("password") or "").startswith("$2"):
+            continue  # an entry without a bcrypt hash can never sign in
+        if mode != "demo" and entry.get("demo"):
+            continue  # why: the demo's passwords are public
+        if is_reserved(login):
+            continue  # why: a job's roles come from code; a file entry must not sign anyone in as one
+        roles = entry.get("roles") or []
+        roles = [r for r in (roles if isinstance(roles, list) else []) if r in ROLES]
+        disabled = entry.get("disabled") is True
+        kept[str(login).lower()] = {
+            "email": str(entry.get("email") or ""), "first_name": str(entry.get("first_name") or ""),
+            "last_name": str(entry.get("last_name") or ""), "password": str(entry["password"]),
+            "roles": [] if disabled else roles, "stored_roles": roles, "disabled": disabled,
+        }
+    expiry = cookie.get("expiry_days", 1)
+    return {"cookie": {"name": str(cookie["name"]), "key": str(cookie["key"]),
+                       "expiry_days": expiry if isinstance(expiry, (int, float)) else 1},
+            "credentials": {"usernames": kept}}
+
+
+def check_login(login: str) -> str:
+    """The login lower-cased; ValueError when it is not one a person can have."""
+    login = str(login).strip().lower()
+    if not LOGIN_PATTERN.fullmatch(login):
+        raise ValueError("a login is 1 to 64 of a-z, 0-9, '.', '_' and '-', starting with a letter or digit.")
+    if is_reserved(login):
+        raise ValueError(f"{login} is the name of one of SnowTower's jobs; choose another login.")
+    return login
+
+
+def check_roles(roles: list[str]) -> list[str]:
+    """The roles without repeats; ValueError when none is given or one is not a portal role."""
+    bad = [r for r in roles if r not in ROLES]
+    if bad or not roles:
+        raise ValueError(f"roles must be among {', '.join(ROLES)} (got {', '.join(bad) or 'none'}).")
+    return list(dict.fromkeys(roles))
+
+
+def add_user(path: Path, login: str, password: str, roles: list[str], *, name: str = "", email: str = "") -> None:
+    """Add a login to the users file (creating it), or replace its password, roles, name and email (and
+    enable it again). Raises ValueError on a bad login, role or password (MIN_PASSWORD characters or more,
+    never 'demo')."""
+    login, roles = check_login(login), check_roles(roles)
+    if len(password) < MIN_PASSWORD or password == DEMO_PASSWORD:
+        raise ValueError(f"the password must have {MIN_PASSWORD} characters or more.")
+    config = _raw(path, create=True)
+    first, _, last = name.strip().partition(" ")
+    config["credentials"]["usernames"][login] = {"email": email.strip(), "first_name": first, "last_name": last,
+                                                 "password": _hash(password), "roles": roles}
+    _write(path, config)
+
+
+def _raw(path: Path, create: bool = False) -> dict:
+    """The users file as written (for changing one entry), or a new one when `create` and it is missing."""
+    if not path.is_file():
+        if not create:
+            raise UsersFileError("no users file yet: create the first admin with `snowtower users add LOGIN --role admin`.")
+        return new_users_file({})
+    read_users(path)  # the same checks as sign-in: an unusable file is refused, not rewritten
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(config["credentials"].get("usernames"), dict):
+        config["credentials"]["usernames"] = {}
+    return config
+
+
+def update_user(path: Path, login: str, *, roles: list[str] | None = None, disabled: bool | None = None) -> dict:
+    """Change one login's roles and/or its `disabled` flag; returns its entry as read_users gives it.
+    Raises ValueError for a login that is not in the file or a bad role, UsersFileError for a bad file."""
+    login = str(login).strip().lower()
+    config = _raw(path)
+    users = config["credentials"]["usernames"]
+    key = next((k for k in users if str(k).lower() == login), None)
+    if key is None or not isinstance(users[key], dict):
+        raise ValueError(f"{login[:100]} is not a login in the users file.")
+    if roles is not None:
+        users[key]["roles"] = check_roles(roles)
+    if disabled is True:
+        users[key]["disabled"] = True
+    elif disabled is False:
+        users[key].pop("disabled", None)
+    _write(path, config)
+    return read_users(path)["credentials"]["usernames"].get(login, {})
+
+
+def _actor(username: str, entry: dict) -> Actor:
+    name = f"{entry.get('first_name', '')} {entry.get('last_name', '')}".strip()
+    return Actor(username=username, name=name or username, email=entry.get("email", ""), roles=tuple(entry["roles"]))
+
+
+@dataclass
+class LocalLogins:
+    """Logins from the users file `path`; `mode` "demo" admits the demo logins. The file is parsed again
+    whenever it changes (mtime, size); unreadable or missing: nobody has a role."""
+    path: Path
+    mode: str = "demo"
+    lockout: Lockout | None = None
+    kind: str = "local"
+    _seen: dict = field(default_factory=dict, repr=False)
+
+    def users(self) -> dict:
+        """login -> entry (see read_users). Raises UsersFileError."""
+        st = self.path.stat() if self.path.is_file() else None
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino) if st else None
+        if stamp is None or self._seen.get("stamp") != stamp:
+            users = read_users(self.path, self.mode)["credentials"]["usernames"]
+            self._seen.update(stamp=stamp, users=users)
+        return self._seen["users"]
+
+    def entry(self, username: str) -> dict | None:
+        try:
+            return self.users().get(str(username).strip().lower())
+        except (OSError, UsersFileError):
+            return None
+
+    def roles_of(self, username: str) -> frozenset[str]:
+        entry = self.entry(username)
+        return frozenset(entry["roles"]) if entry else frozenset()
+
+    def actor(self, username: str) -> Actor | None:
+        entry = self.entry(username)
+        return _actor(str(username).strip().lower(), entry) if entry and entry["roles"] else None
+
+
+# -- OIDC (st.login) ----------------------------------------------------------------------------------
+
+def streamlit_user() -> dict:
+    """The claims of the viewer signed in to this Streamlit session (st.user); {} outside Streamlit or signed out."""
+    if "streamlit" not in sys.modules:
+        return {}
+    try:
+        import streamlit as st
+
+        user = st.user.to_dict()
+    except Exception:  # no script run context (a job), or no user info
+        return {}
+    return dict(user) if user else {}
+
+
+def _claim_name(claims: Mapping, keys=("preferred_username", "email", "user_name", "sub")) -> str:
+    for key in keys:
+        value = claims.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip().lower()[:MAX_CLAIM]
+    return ""
+
+
+@dataclass
+class Oidc:
+    """Sign-in through `st.login` (OIDC; secrets `[auth]`). The username is the claim
+    preferred_username, else email, else sub (lower-cased); the roles are the groups in claim `group_claim`
+    mapped through `group_roles` (group -> requester | approver | admin). An identity provider has no
+    directory here: roles are those of the signed-in session's claims (`claims()`, default st.user), so
+    a job or another session asking for this login gets none."""
+    group_roles: Mapping[str, str]
+    group_claim: str = "groups"
+    claims: Callable[[], Mapping] = streamlit_user
+    kind: str = "oidc"
+
+    def roles_from(self, claims: Mapping) -> frozenset[str]:
+        groups = claims.get(self.group_claim) or []
+        if isinstance(groups, str):
+            groups = [g for g in re.split(r"[,\s]+", groups) if g]
+        if not isinstance(groups, (list, tuple)):
+            return frozenset()
+        return _mapped([g for g in groups[:1000] if isinstance(g, str)], self.group_roles)
+
+    def actor_from(self, claims: Mapping) -> Actor | None:
+        """The signed-in person of `claims` (None: not signed in, no usable name, a job's name, or no role)."""
+        if not claims or claims.get("is_logged_in") is False:
+            return None
+        username = _claim_name(claims)
+        roles = self.roles_from(claims)
+        if not username or is_reserved(username) or not roles:
+            return None
+        name = str(claims.get("name") or username)[:MAX_CLAIM]
+        email = str(claims.get("email") or "")[:MAX_CLAIM]
+        return Actor(username, name, email, tuple(r for r in ROLES if r in roles))
+
+    def actor(self, username: str) -> Actor | None:
+        actor = self.actor_from(self.claims())
+        return actor if actor and actor.username == str(username).strip().lower() else None
+
+    def roles_of(self, username: str) -> frozenset[str]:
+        actor = self.actor(username)
+        return frozenset(actor.roles) if actor else frozenset()
+
+
+# -- Streamlit in Snowflake ---------------------------------------------------------------------------
+
+def snowflake_roles_from(source_factory: Callable[[], object]) -> Callable[[str], list[str]]:
+    """`roles(user_name) -> [Snowflake role]`: the roles granted to that Snowflake user, asked through the
+    query layer (question viewer_roles) on the source `source_factory()` gives. A failed query: []."""
+    def roles(user_name: str) -> list[str]:
+        from core.snowflake.queries import QueryError, ask
+
+        try:
+            frame = ask(source_factory(), "viewer_roles", user_name=str(user_name).upper()[:MAX_CLAIM])
+        except QueryError:
+            return []
+        return [str(r) for r in frame["ROLE"].tolist()] if "ROLE" in frame.columns else []
+    return roles
+
+
+SIS_NAME = ("user_name", "email")  # st.user in Streamlit in Snowflake: the Snowflake user name first
+
+
+@dataclass
+class Sis:
+    """Streamlit in Snowflake: the viewer is `user()` (st.user: user_name, email), the roles are the
+    viewer's Snowflake roles (`snowflake_roles(user_name)`) through `role_mapping` (Snowflake role ->
+    portal role, compared case-insensitively). Asked again for every operation, so a revoked grant
+    demotes the viewer at the next click (within the grant view's latency)."""
+    role_mapping: Mapping[str, str]
+    snowflake_roles: Callable[[str], Iterable[str]]
+    user: Callable[[], Mapping] = streamlit_user
+    kind: str = "sis"
+
+    def roles_of(self, username: str) -> frozenset[str]:
+        username = str(username).strip().lower()
+        if not username or is_reserved(username):
+            return frozenset()
+        return _mapped(self.snowflake_roles(username), self.role_mapping)
+
+    def actor(self, username: str) -> Actor | None:
+        roles = self.roles_of(username)
+        if not roles:
+            return None
+        claims = self.user()
+        same = _claim_name(claims, SIS_NAME) == str(username).strip().lower()
+        name = str(claims.get("name") or username)[:MAX_CLAIM] if same else str(username)
+        email = str(claims.get("email") or "")[:MAX_CLAIM] if same else ""
+        return Actor(str(username).strip().lower(), name, email, tuple(r for r in ROLES if r in roles))
+
+    def viewer(self) -> Actor | None:
+        """The viewer of this session (st.user) with their roles now; None when st.user names nobody."""
+        username = _claim_name(self.user(), SIS_NAME)
+        return self.actor(username) if username else None
+
+
+# -- jobs ---------------------------------------------------------------------------------------------
+
+@dataclass
+class WithSystem:
+    """`people` (any provider) with the jobs' identities in front: SYSTEM_ACTORS' roles come from code."""
+    people: Identity
+
+    @property
+    def kind(self) -> str:
+        return self.people.kind
+
+    def roles_of(self, username: str) -> frozenset[str]:
+        name = str(username).strip().lower()
+        if name in SYSTEM_ACTORS:
+            return _expand(SYSTEM_ACTORS[name])
+        return self.people.roles_of(username)
+
+    def actor(self, username: str) -> Actor | None:
+        name = str(username).strip().lower()
+        if name in SYSTEM_ACTORS:
+            return system_actor(name)
+        return self.people.actor(username)
+
+
+@dataclass
+class Vouched:
+    """`people` plus one requester vouched for by whoever runs `snowtower request --submit` (the operator
+    with the workspace, or the access-request workflow naming the issue's author in SNOWTOWER_USER):
+    `username` may submit (role requester) though no provider knows it, unless its local login is
+    disabled. Everyone else is as `people` says."""
+    people: Identity
+    username: str
+
+    @property
+    def kind(self) -> str:
+        return self.people.kind
+
+    def _vouched(self, username: str) -> bool:
+        name = str(username).strip().lower()
+        if name != self.username.strip().lower() or not name or is_reserved(name):
+            return False
+        inner = getattr(self.people, "people", self.people)
+        entry = inner.entry(name) if isinstance(inner, LocalLogins) else None
+        return not (entry and entry["disabled"])  # why: a disabled login submits nothing, by any way
+
+    def roles_of(self, username: str) -> frozenset[str]:
+        roles = self.people.roles_of(username)
+        if roles or not self._vouched(username):
+            return roles
+        return frozenset({"requester"})
+
+    def actor(self, username: str) -> Actor | None:
+        actor = self.people.actor(username)
+        if actor or not self._vouched(username):
+            return actor
+        name = str(username).strip().lower()
+        return Actor(name, name, "", ("requester",))
+
+
+def system_actor(name: str) -> Actor:
+    """The Actor a job acts as (KeyError for a name not in SYSTEM_ACTORS)."""
+    return Actor(name, name, "", tuple(r for r in ROLES if r in _expand(SYSTEM_ACTORS[name])))
+
+
+def identity_for(settings, snowflake_source: Callable[[], object] | None = None) -> WithSystem:
+    """The provider that `settings.auth` names, behind the jobs' identities. `snowflake_source` makes
+    the query source the SiS provider asks for the viewer's Snowflake roles."""
+    if settings.auth == "oidc":
+        people: Identity = Oidc(dict(settings.auth_group_roles), settings.auth_group_claim)
+    elif settings.auth == "sis":
+        if snowflake_source is None:
+            raise SetupError("auth = sis needs a Snowflake connection to read the viewer's roles.")
+        people = Sis(dict(settings.sis_role_mapping), snowflake_roles_from(snowflake_source))
+    else:
+        people = LocalLogins(Workspace(settings.workspace).auth_path, settings.mode, lockout_for(settings))
+    return WithSystem(people)
 
 
 def lockout_for(settings) -> Lockout:
     """The sign-in lock-out of a workspace's settings (its counts live in the workspace database)."""
     return Lockout(Workspace(settings.workspace).db_path, settings.signin_max_attempts, settings.signin_lockout_minutes)
+
+
+def _secret(env: str, section: str, key: str) -> str:
+    value = os.environ.get(env)
+    if not value and "streamlit" in sys.modules:
+        try:
+            import streamlit as st
+
+            value = dict(st.secrets.get(section, {})).get(key)
+        except Exception:  # no secrets.toml
+            value = None
+    return str(value or "")
+
+
+def cookie_key(settings, file_key: str = "") -> str:
+    """The key that signs local logins' session cookies: environment SNOWTOWER_COOKIE_KEY, then
+    st.secrets [snowtower] cookie_key. In the demo, the users file's own random key may stand in.
+    Raises SetupError outside the demo when the key is missing, a published default, or shorter than
+    MIN_COOKIE_KEY characters (a guessable key lets anyone forge a signed-in cookie)."""
+    key = _secret("SNOWTOWER_COOKIE_KEY", "snowtower", "cookie_key")
+    if settings.mode == "demo":
+        return key if len(key) >= MIN_COOKIE_KEY and key not in DEFAULT_COOKIE_KEYS else file_key
+    if not key:
+        raise SetupError("no cookie key: set [snowtower] cookie_key in the secrets (or SNOWTOWER_COOKIE_KEY) "
+                         f"to a random value of {MIN_COOKIE_KEY} characters or more.")
+    if key.strip().lower() in DEFAULT_COOKIE_KEYS:
+        raise SetupError("the cookie key is a published example value: set [snowtower] cookie_key to a random "
+                         f"value of {MIN_COOKIE_KEY} characters or more.")
+    if len(key) < MIN_COOKIE_KEY:
+        raise SetupError(f"the cookie key has {len(key)} characters; it needs {MIN_COOKIE_KEY} or more "
+                         "([snowtower] cookie_key in the secrets, or SNOWTOWER_COOKIE_KEY).")
+    return key

@@ -12,7 +12,7 @@ from core.changes.local import LocalChanges
 from core.changes.store import Store
 from core.snowddl.snapshot import Snapshot, plan_between_commits, snapshot_at
 from core.lockout import Lockout
-from app.identity import lockout_for
+from app.identity import Identity, identity_for, lockout_for
 from core.workspace import Workspace, ensure_demo_account, ensure_demo_workspace
 from app.audit import AuditLog, audit_log_for
 from app.settings import EXAMPLE_CONFIG, Settings, github_secrets, signing_key
@@ -28,8 +28,9 @@ class Services:
     - `changes`: the change backend (core.changes.base.ChangeBackend: LocalChanges or GitHubChanges);
     - `audit`: the append-only audit log (app.audit.AuditLog: SQLite in the demo, a Snowflake table
       in production);
-    - identity: who is signed in comes from the sign-in (portal.auth) as an Actor passed to each
-      operation; `lockout()` is the sign-in lock-out of this workspace;
+    - `identity`: who may act and with which roles now (app.identity: local logins, OIDC or Streamlit
+      in Snowflake, behind the jobs' identities); the sign-in makes the Actor passed to each operation,
+      and run_audited re-reads its roles here; `lockout()` is the sign-in lock-out of this workspace;
     - Snowflake queries: `snowflake_source()` (core.snowflake: the demo's stand-in or the connector);
     - `clock`: returns the current aware UTC datetime (tests move it);
     - `notifications`: app.notifications.Notifier, the plugins that tell people about requests
@@ -41,6 +42,7 @@ class Services:
     audit: AuditLog = None  # type: ignore[assignment]  # default: audit_log_for(settings)
     clock: Callable[[], datetime] = field(default=utcnow)
     notifications: object = None  # app.notifications.Notifier; default: notifier_for(settings, workspace)
+    identity: Identity = None  # type: ignore[assignment]  # default: identity_for(settings)
 
     def __post_init__(self):
         if self.audit is None:
@@ -49,6 +51,8 @@ class Services:
             from app.notifications.config import notifier_for
 
             self.notifications = notifier_for(self.settings, self.workspace)
+        if self.identity is None:
+            self.identity = identity_for(self.settings, lambda: self.snowflake_source())
 
     def lockout(self) -> Lockout:
         """The sign-in lock-out of this workspace (its counts live in the workspace database)."""
@@ -123,8 +127,9 @@ class Services:
         return connector_source()
 
 
-def build_github(settings: Settings, ws: Workspace, clients=None):
-    """The GitHub backend for `settings`; `clients` makes PyGithub clients (default: from the settings)."""
+def build_github(settings: Settings, ws: Workspace, clients=None, identity: Identity | None = None):
+    """The GitHub backend for `settings`; `clients` makes PyGithub clients (default: from the settings);
+    `identity` says whose native reviews count (default: identity_for(settings))."""
     from core.changes.github import GitHubChanges, GitHubConfig, connect
 
     secrets = github_secrets(settings)
@@ -139,27 +144,14 @@ def build_github(settings: Settings, ws: Workspace, clients=None):
     )
     return GitHubChanges(clients or connect(cfg), cfg, ws.cache_dir, settings.base_branch, settings.config_dir,
                          settings.required_approvals, signing_key=signing_key(settings),
-                         is_approver=portal_approvers(settings, ws))
+                         is_approver=portal_approvers(identity or identity_for(settings)))
 
 
-def portal_approvers(settings: Settings, ws: Workspace) -> Callable[[str], bool]:
-    """`is_approver(username) -> bool`: True while the users file gives that login the approver or admin
-    role. The file is parsed again whenever it changes (mtime, size); unreadable or missing: False."""
-    from portal import auth
-
-    seen: dict = {}
-
+def portal_approvers(identity: Identity) -> Callable[[str], bool]:
+    """`is_approver(username) -> bool`: True while `identity` gives that login the approver or admin
+    role now (for local logins: the users file, parsed again whenever it changes; unreadable: False)."""
     def is_approver(username: str) -> bool:
-        path = ws.auth_path
-        try:
-            st = path.stat()
-            stamp = (st.st_mtime_ns, st.st_size)
-            if seen.get("stamp") != stamp:
-                users = auth.read_users(path, settings.mode)["credentials"]["usernames"]
-                seen.update(stamp=stamp, roles={login: set(entry["roles"]) for login, entry in users.items()})
-        except (OSError, auth.UsersFileError):
-            return False
-        return bool(seen["roles"].get(str(username).lower(), set()) & {"approver", "admin"})
+        return bool(identity.roles_of(str(username).lower()) & {"approver", "admin"})
     return is_approver
 
 
@@ -167,8 +159,15 @@ def build_services(settings: Settings) -> Services:
     if settings.backend == "github":
         ws = Workspace(settings.workspace)
         ws.root.mkdir(parents=True, exist_ok=True)
-        return Services(settings, ws, Store(ws.db_path), build_github(settings, ws))
+        identity = identity_for(settings, lambda: services.snowflake_source())
+        services = Services(settings, ws, Store(ws.db_path), build_github(settings, ws, identity=identity),
+                            identity=identity)
+        return services
     ws, _ = ensure_demo_workspace(settings.workspace, EXAMPLE_CONFIG, settings.base_branch)
+    if settings.mode == "demo" and settings.auth == "local":
+        from app.identity import ensure_demo_logins
+
+        ensure_demo_logins(ws.auth_path)  # the demo's three logins (password 'demo'), made once
     store = Store(ws.db_path)
     # In the demo merging deploys (LocalChanges.deploy); in production a workflow does.
     changes = LocalChanges(GitRepo(ws.repo_path), store, ws.cache_dir, settings.base_branch, settings.config_dir,
@@ -180,3 +179,23 @@ def build_services(settings: Settings) -> Services:
     except Exception:  # the portal still starts; the cost page says what is wrong with the account
         logging.getLogger(__name__).warning("the demo account could not be brought up to date", exc_info=True)
     return services
+
+
+@dataclass
+class LoginServices:
+    """The ports the login operations (app.operations.logins, unlock) need, without a change backend:
+    what `snowtower users` builds, so managing logins never reaches git, GitHub or Snowflake."""
+    settings: Settings
+    workspace: Workspace
+    audit: AuditLog
+    identity: Identity
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+    def lockout(self) -> Lockout:
+        return lockout_for(self.settings)
+
+
+def login_services(settings: Settings) -> LoginServices:
+    ws = Workspace(settings.workspace)
+    ws.root.mkdir(parents=True, exist_ok=True)
+    return LoginServices(settings, ws, audit_log_for(settings), identity_for(settings))

@@ -62,6 +62,12 @@ class Settings:
     notify_smtp_tls: str = "starttls"  # starttls | ssl (TLS from the start, port 465) | none (a local relay)
     notify_smtp_user: str = ""  # SMTP login; its password is the secret SNOWTOWER_NOTIFY_SMTP_PASSWORD
     notify_smtp_from: str = ""  # the From address, e.g. snowtower@company.com
+    # --- issue 12 / issue 14 item 2: identity (app/identity.py) ---
+    auth: str = "local"  # who signs in: local (users file) | oidc (st.login, secrets [auth]) | sis (st.user + Snowflake roles)
+    auth_group_claim: str = "groups"  # oidc: the claim listing the person's groups
+    auth_group_roles: dict = field(default_factory=dict)  # oidc: group -> requester | approver | admin
+    sis_role_mapping: dict = field(default_factory=lambda: {  # sis: Snowflake role -> portal role
+        "snowtower_admin": "admin", "snowtower_approver": "approver", "snowtower_requester": "requester"})
     extra: dict = field(default_factory=dict)
 
 
@@ -111,7 +117,18 @@ def load_settings(workspace: str | Path | None = None) -> Settings:
         raise ValueError("signin_max_attempts and signin_lockout_minutes must be 1 or more")
     if settings.backend == "github" and not settings.github_repository:
         raise ValueError("backend = github needs github_repository = OWNER/NAME")
+    _check_identity_settings(settings)
     return _check_cost_settings(settings)
+
+
+def _check_identity_settings(settings: Settings) -> None:
+    """auth names a provider; each mapping gives portal roles (issue 12 / issue 14 item 2)."""
+    if settings.auth not in ("local", "oidc", "sis"):
+        raise ValueError(f"auth must be local, oidc or sis, not {settings.auth!r}")
+    for name in ("auth_group_roles", "sis_role_mapping"):
+        bad = sorted({v for v in getattr(settings, name).values() if v not in ROLES})
+        if bad:
+            raise ValueError(f"{name} maps to portal roles ({', '.join(ROLES)}), not {', '.join(map(repr, bad))}")
 
 
 def _check_cost_settings(settings: Settings) -> Settings:

@@ -9,8 +9,12 @@ from app.operations.unlock_login import UnlockLogin
 services, actor = ui.services(), ui.require_page("logins")
 
 st.title("Logins")
-st.caption("As the users file (auth.yaml) says now; it is read on every click. Add a login or change its roles "
-           "with `snowtower users add` on the server, or by editing the file.")
+if services.settings.auth != "local":  # the identity provider holds the logins (app.identity)
+    st.info(f"Sign-in is through the identity provider (auth = {services.settings.auth}): people and their roles "
+            "are managed there, through the role mapping in the settings.", icon=":material/info:")
+    st.stop()
+st.caption("As the users file (auth.yaml) says now; it is read on every click. Add a login, change its roles or "
+           "disable it with `snowtower users add|set-role|disable|enable` on the server.")
 flash = st.session_state.pop("logins.flash", None)
 if flash:
     st.success(flash)
@@ -18,7 +22,7 @@ settings = services.settings
 users = auth.read_users(services.workspace.auth_path, settings.mode)["credentials"]["usernames"]
 status = auth.lockout_for(settings).status()
 st.dataframe(  # plain-text cells: names are shown as typed
-    [{"Login": login, "Name": f"{e['first_name']} {e['last_name']}".strip(), "Roles": ", ".join(e["roles"]) or "none",
+    [{"Login": login, "Name": f"{e['first_name']} {e['last_name']}".strip(), "Roles": ("disabled: " if e["disabled"] else "") + (", ".join(e["stored_roles"]) or "none"),
       "Failed sign-ins": status.get(login, (0, None))[0],
       "Locked until": ui.when(status[login][1].isoformat()) if status.get(login, (0, None))[1] else ""}
      for login, e in sorted(users.items())],

@@ -24,19 +24,71 @@ st.set_page_config(page_title="SnowTower", page_icon=":material/ac_unit:", layou
 st.logo(str(ROOT / "portal" / "assets" / "logo.svg"), size="large")
 
 
-def only_page(render, title: str, url_path: str) -> None:
-    """A navigation of one hidden page: no page of the portal is reachable, none is listed."""
-    st.navigation([st.Page(render, title=title, url_path=url_path)], position="hidden").run()
+WANTED_KEY = "snowtower.wanted_page"  # the url_path a signed-out visitor asked for
+
+
+def signed_out_navigation(render, title: str) -> None:
+    """While nobody is signed in, every page's address draws `render` (the sign-in form, or the setup
+    page): a reload or a link to /review keeps its address, and the run after sign-in opens that page
+    (st.navigation picks the page by its url_path). Nothing of a page runs before sign-in."""
+    pages = [st.Page(render, title=title, url_path=title.lower().replace(" ", "-"), default=True)]
+    pages += [st.Page(render, title=page_title, url_path=key.replace("_", "-"), visibility="hidden")
+              for key, (_, page_title, _) in ui.PAGES.items() if key != "home"]
+    chosen = st.navigation(pages, position="hidden")
+    if chosen.url_path != pages[0].url_path:
+        # Remembered too: on a cold start the cookie check's rerun can reach the server before the browser
+        # knows the page, and lands on the default page; the first signed-in run goes back (open_wanted).
+        st.session_state[WANTED_KEY] = chosen.url_path
+    chosen.run()
+
+
+def remember_wanted() -> None:
+    """Before the sign-in draws anything: the page this run was asked for (the address's path), kept
+    for after sign-in. Read here because the sign-in's own reruns (the cookie check) can reach the
+    server before the browser knows its page, and would land on the default page."""
+    if st.session_state.get(ui.VIEWER_KEY) is not None:
+        return
+    try:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        name = get_script_run_ctx().pages_manager.intended_page_name or ""
+    except Exception:  # another Streamlit: the navigation's own choice (signed_out_navigation) still counts
+        name = ""
+    if name.replace("-", "_") in ui.PAGES:
+        st.session_state[WANTED_KEY] = name
+
+
+def open_wanted(chosen: st.Page, sections: dict) -> None:
+    """The first signed-in run opens the page the visitor asked for before signing in (a deep link or
+    a reload), if it landed elsewhere."""
+    wanted = st.session_state.pop(WANTED_KEY, None)
+    if wanted and chosen.url_path != wanted:
+        page = next((p for pages in sections.values() for p in pages if p.url_path == wanted), None)
+        if page is not None:
+            st.switch_page(page)
 
 
 def frame() -> None:
     settings = load_settings()
     st.set_option("client.showErrorDetails", errors.error_details(settings.mode))
-    auth_path = Workspace(settings.workspace).auth_path
-    if settings.mode == "demo":
-        auth.ensure_demo_logins(auth_path)
+    if settings.mode == "demo" and settings.auth == "local":
+        auth.ensure_demo_logins(Workspace(settings.workspace).auth_path)
+    remember_wanted()
     try:
-        signed = auth.sign_in(auth_path, auth.lockout_for(settings), settings.mode, ui.audit_log())
+        signed = auth.sign_in(settings, ui.identity(), ui.audit_log())
+    except auth.SetupError as exc:
+        st.session_state.pop(ui.VIEWER_KEY, None)
+
+        def setup_signin() -> None:
+            st.title("SnowTower's sign-in is not set up")
+            st.text(f"Sign-in is not possible: {exc}")
+            st.caption("Set it in .streamlit/secrets.toml (or the environment), then restart SnowTower.")
+            if settings.auth == "local":
+                st.code("[snowtower]\ncookie_key = \"<64 random characters: python -c 'import secrets; "
+                        "print(secrets.token_urlsafe(48))'>\"", language="toml")
+
+        signed_out_navigation(setup_signin, "Set up")
+        return
     except auth.UsersFileError as exc:
         st.session_state.pop(ui.VIEWER_KEY, None)
 
@@ -47,7 +99,7 @@ def frame() -> None:
             st.code("snowtower users add LOGIN --role admin --name 'First Last' --email name@company.com", language="bash")
             st.caption("Then reload this page. `snowtower users --help` lists the other user commands.")
 
-        only_page(setup, "Set up", "setup")
+        signed_out_navigation(setup, "Set up")
         return
     actor = signed.actor
     if actor is None:
@@ -57,11 +109,11 @@ def frame() -> None:
             with st.columns([1, 2, 1])[1]:
                 if signed.message:
                     st.error(signed.message, icon=":material/lock:")
-                if settings.mode == "demo":
+                if settings.mode == "demo" and settings.auth == "local":
                     st.info("Demo logins: **requester**, **approver** or **admin**, password **demo**.", icon=":material/info:")
                 st.caption("SnowTower: self-service Snowflake access, reviewed as code.")
 
-        only_page(signed_out, "Sign in", "sign-in")
+        signed_out_navigation(signed_out, "Sign in")
         return
     st.session_state[ui.VIEWER_KEY] = actor
     services = ui.services()
@@ -81,12 +133,14 @@ def frame() -> None:
 
     with st.sidebar:
         st.markdown(f"Signed in as **{md_escape(actor.name)}**  \n{inline_code(actor.username)} · {', '.join(actor.roles)}")
-        signed.authenticator.logout("Sign out", location="sidebar", key="signout", callback=lambda _: auth.record_signin(
-            services.audit, "sign_out", actor.username, actor.roles))
+        if signed.sign_out is not None:  # Streamlit in Snowflake: Snowflake's session, no sign-out here
+            signed.sign_out(lambda: auth.record_signin(services.audit, "sign_out", actor.username, actor.roles))
         if services.settings.mode == "demo":
             st.caption(f"Demo workspace: `{services.workspace.root}`")
 
-    st.navigation(sections, expanded=True).run()  # expanded: every request page stays visible
+    chosen = st.navigation(sections, expanded=True)  # expanded: every request page stays visible
+    open_wanted(chosen, sections)
+    chosen.run()
 
 
 errors.guard(frame, "portal")

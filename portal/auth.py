@@ -1,144 +1,38 @@
-"""Who the viewer is: sign-in with streamlit-authenticator against bcrypt hashes in the users file.
+"""Who the viewer is: the Streamlit side of sign-in, over the identity port (app.identity).
 
-The users file (`auth.yaml` in the workspace) is the admins' to edit: the portal never writes to it.
-It is read again on every run, so a changed role or a removed login takes effect at the viewer's next
-click. Failed sign-ins are counted in the workspace database (core.lockout), never in the users file:
-streamlit-authenticator, given the file's path, kept its own `failed_login_attempts` there and only a
-successful sign-in reset it, which a locked login can no longer make: ten wrong passwords locked an
-account for good. Here the library gets a fresh in-memory copy of the credentials on every run.
+- local: streamlit-authenticator against the bcrypt hashes of the users file. The users file
+  (`auth.yaml` in the workspace) is the admins' to edit (`snowtower users ...`): the portal never
+  writes to it. It is read again on every run, so a changed role or a disabled login takes effect at
+  the viewer's next click. Failed sign-ins are counted in the workspace database (core.lockout), never
+  in the users file: the library gets a fresh in-memory copy of the credentials on every run. The
+  cookie key comes from the secrets (app.identity.cookie_key); outside the demo a missing, default or
+  short key stops the portal at a setup page.
+- oidc: `st.login()` with the identity provider in secrets `[auth]`; roles from the group claim.
+- sis: Streamlit in Snowflake: the viewer is `st.user`, roles from their Snowflake roles; no form, and
+  streamlit-authenticator is never imported.
+Sign-in, refused sign-in and sign-out are recorded in the audit log for every provider.
 """
 from __future__ import annotations
 
-import re
-import secrets
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Callable
 
-import bcrypt
-import yaml
-
+from app.identity import (  # noqa: F401  (the portal's names for the users file)
+    DEMO_PASSWORD, DEMO_USERS, ROLES, LocalLogins, Oidc, SetupError, Sis, UsersFileError, _actor, add_user,
+    cookie_key, ensure_demo_logins, lockout_for, new_users_file, read_users,
+)
 from core.changes.model import Actor
-from core.lockout import Lockout
-from app.identity import lockout_for  # noqa: F401  (the portal's and CLI's name for it)
 
-DEMO_PASSWORD = "demo"
-DEMO_USERS = {
-    "requester": ("Riley", "Requester", ["requester"]),
-    "approver": ("Avery", "Approver", ["requester", "approver"]),
-    "admin": ("Ada", "Admin", ["requester", "approver", "admin"]),
-}
-COOKIE_NAME = "snowtower_auth"
-ROLES = ("requester", "approver", "admin")
-LOGIN_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
-MIN_PASSWORD = 12
-MAX_USERS_FILE_BYTES = 1_000_000
 _MESSAGE_KEY = "snowtower.signin_message"  # why a session was just signed out, for the next run
-
-
-class UsersFileError(ValueError):
-    """The users file is missing or unusable; the message says what to do (never holds a hash)."""
+_RECORDED_KEY = "snowtower.signin_recorded"  # oidc/sis: who this session's sign-in was recorded for
 
 
 @dataclass(frozen=True)
 class SignInResult:
     actor: Actor | None
-    authenticator: object
+    authenticator: object = None  # local logins: streamlit-authenticator's object (None for oidc, sis)
     message: str = ""  # why the viewer is not signed in (locked, refused), shown above the form
-
-
-def _write(path: Path, config: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    tmp.chmod(0o600)
-    tmp.replace(path)
-
-
-def _hash(password: str) -> str:
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
-
-
-def new_users_file(users: dict) -> dict:
-    """A users file's content: a fresh cookie key (48 random bytes) and `users` (login -> entry)."""
-    return {"cookie": {"name": COOKIE_NAME, "key": secrets.token_urlsafe(48), "expiry_days": 1},
-            "credentials": {"usernames": users}}
-
-
-def ensure_demo_logins(path: Path) -> bool:
-    """Write the demo logins (password 'demo', bcrypt-hashed, marked `demo: true`) once; returns True if created."""
-    if path.is_file():
-        return False
-    users = {}
-    for username, (first, last, roles) in DEMO_USERS.items():
-        users[username] = {
-            "email": f"{username}@snowtower.example",
-            "first_name": first,
-            "last_name": last,
-            "password": _hash(DEMO_PASSWORD),
-            "roles": roles,
-            "demo": True,  # refused outside demo mode (read_users)
-        }
-    _write(path, new_users_file(users))
-    return True
-
-
-def read_users(path: Path, mode: str = "demo") -> dict:
-    """The users file as streamlit-authenticator takes it: {"cookie": {...}, "credentials": {"usernames":
-    {login: {"password": bcrypt hash, "roles": [...], ...}}}}, logins lower-cased. Outside demo mode the
-    demo logins (marked `demo: true`) are left out. Raises UsersFileError if it is missing or unusable."""
-    if not path.is_file():
-        raise UsersFileError("no users file yet: create the first admin with `snowtower users add LOGIN --role admin`.")
-    if path.stat().st_size > MAX_USERS_FILE_BYTES:
-        raise UsersFileError("the users file is larger than 1 MB; it cannot be a list of logins.")
-    try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        raise UsersFileError("the users file is not valid YAML" + (f" (line {line + 1})" if line is not None else "") + ".") from None
-    if not isinstance(config, dict):
-        raise UsersFileError("the users file must be a mapping with `cookie` and `credentials`.")
-    cookie = config.get("cookie")
-    if not isinstance(cookie, dict) or len(str(cookie.get("key") or "")) < 32 or not cookie.get("name"):
-        raise UsersFileError("the users file needs cookie.name and a cookie.key of 32 characters or more.")
-    users = (config.get("credentials") or {}).get("usernames") if isinstance(config.get("credentials"), dict) else None
-    if not isinstance(users, dict):
-        raise UsersFileError("the users file needs credentials.usernames (login -> password hash, roles).")
-    kept = {}
-    for login, entry in users.items():
-        if not isinstance(entry, dict) or not str(entry.get("password") or "").startswith("$2"):
-            continue  # an entry without a bcrypt hash can never sign in
-        if mode != "demo" and entry.get("demo"):
-            continue  # why: the demo's passwords are public
-        roles = entry.get("roles") or []
-        kept[str(login).lower()] = {
-            "email": str(entry.get("email") or ""), "first_name": str(entry.get("first_name") or ""),
-            "last_name": str(entry.get("last_name") or ""), "password": str(entry["password"]),
-            "roles": [r for r in (roles if isinstance(roles, list) else []) if r in ROLES],
-        }
-    expiry = cookie.get("expiry_days", 1)
-    return {"cookie": {"name": str(cookie["name"]), "key": str(cookie["key"]),
-                       "expiry_days": expiry if isinstance(expiry, (int, float)) else 1},
-            "credentials": {"usernames": kept}}
-
-
-def add_user(path: Path, login: str, password: str, roles: list[str], *, name: str = "", email: str = "") -> None:
-    """Add a login to the users file (creating it), or replace its password, roles, name and email.
-    Raises ValueError on a bad login, role or password (at least MIN_PASSWORD characters, never 'demo')."""
-    login = login.strip().lower()
-    if not LOGIN_PATTERN.fullmatch(login):
-        raise ValueError("a login is 1 to 64 of a-z, 0-9, '.', '_' and '-', starting with a letter or digit.")
-    bad = [r for r in roles if r not in ROLES]
-    if bad or not roles:
-        raise ValueError(f"roles must be among {', '.join(ROLES)} (got {', '.join(bad) or 'none'}).")
-    if len(password) < MIN_PASSWORD or password == DEMO_PASSWORD:
-        raise ValueError(f"the password must have {MIN_PASSWORD} characters or more.")
-    config = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else new_users_file({})
-    users = config.setdefault("credentials", {}).setdefault("usernames", {}) or {}
-    config["credentials"]["usernames"] = users
-    first, _, last = name.strip().partition(" ")
-    users[login] = {"email": email.strip(), "first_name": first, "last_name": last,
-                    "password": _hash(password), "roles": list(dict.fromkeys(roles))}
-    _write(path, config)
+    sign_out: Callable[[Callable[[], None]], None] | None = None  # draws the sign-out control; arg: on sign-out
 
 
 def _authenticator(config: dict):
@@ -155,13 +49,100 @@ def record_signin(audit, action: str, login: str, roles=(), outcome: str = "ok",
         audit.write(login, roles, action, outcome, reason)
 
 
-def sign_in(path: Path, lockout: Lockout, mode: str = "demo", audit=None) -> SignInResult:
-    """Render the sign-in form until the viewer is signed in, with roles as the users file says now.
-    Every sign-in, refused sign-in and wrong password is recorded in `audit` (an app.audit.AuditLog).
-    Raises UsersFileError when the users file is missing or unusable."""
+def sign_in(settings, identity, audit=None) -> SignInResult:
+    """The viewer of this run, signed in through the provider `settings.auth` names (`identity`:
+    app.identity's, behind the jobs' names), with roles as that provider gives them now. Draws the
+    sign-in form or button while nobody is signed in. Every sign-in, refused sign-in and sign-out is
+    recorded in `audit` (an app.audit.AuditLog). Raises UsersFileError (local: no usable users file)
+    or SetupError (sign-in not configured: cookie key, [auth] secrets)."""
+    people = getattr(identity, "people", identity)
+    if isinstance(people, Sis):
+        return _sign_in_sis(people, audit)
+    if isinstance(people, Oidc):
+        return _sign_in_oidc(people, audit)
+    return _sign_in_local(settings, people, audit)
+
+
+def _record_once(audit, actor: Actor | None, refused_login: str = "", reason: str = "") -> None:
+    """oidc and sis: one sign_in (or sign_in_failed) record per session and person, not one per run."""
     import streamlit as st
 
+    key = ("ok", actor.username) if actor else ("refused", refused_login)
+    if st.session_state.get(_RECORDED_KEY) == key:
+        return
+    st.session_state[_RECORDED_KEY] = key
+    if actor:
+        record_signin(audit, "sign_in", actor.username, actor.roles)
+    else:
+        record_signin(audit, "sign_in_failed", refused_login, outcome="refused", reason=reason)
+
+
+def _sign_in_sis(sis: Sis, audit) -> SignInResult:
+    """Streamlit in Snowflake: Snowflake signed the viewer in; st.user names them. No form, no sign-out."""
+    claims = sis.user()
+    actor = sis.viewer()
+    if actor is None:
+        login = str(claims.get("user_name") or claims.get("email") or "")[:200].lower()
+        reason = ("Your Snowflake user holds none of the roles SnowTower maps to its roles ("
+                  + ", ".join(sorted(k.upper() for k in sis.role_mapping)) + "). Ask an admin for one.")
+        _record_once(audit, None, login, reason)
+        return SignInResult(None, message=reason)
+    _record_once(audit, actor)
+    return SignInResult(actor)
+
+
+def _oidc_configured() -> bool:
+    import streamlit as st
+
+    try:
+        section = dict(st.secrets.get("auth", {}))
+    except Exception:  # no secrets file
+        return False
+    return bool(section.get("redirect_uri") and section.get("cookie_secret"))
+
+
+def _sign_in_oidc(oidc: Oidc, audit) -> SignInResult:
+    """st.login against the identity provider of secrets [auth]; roles from the group claim."""
+    import streamlit as st
+
+    if not _oidc_configured():
+        raise SetupError("auth = oidc needs an [auth] section in the secrets with redirect_uri, cookie_secret and "
+                         "the identity provider's client_id, client_secret and server_metadata_url.")
+    claims = oidc.claims()
+    if not claims or not claims.get("is_logged_in", True):
+        with st.columns([1, 2, 1])[1]:
+            st.subheader("Sign in to SnowTower")
+            if st.button("Sign in with your company account", type="primary"):
+                st.login()
+        return SignInResult(None, message=st.session_state.pop(_MESSAGE_KEY, ""))
+    actor = oidc.actor_from(claims)
+    if actor is None:
+        login = str(claims.get("email") or claims.get("sub") or "")[:200].lower()
+        reason = "Your account is in none of the groups SnowTower gives a role to. Ask an admin."
+        _record_once(audit, None, login, reason)
+        st.session_state[_MESSAGE_KEY] = reason
+        st.session_state.pop(_RECORDED_KEY, None)
+        st.logout()
+        return SignInResult(None, message=reason)
+    _record_once(audit, actor)
+
+    def sign_out(on_sign_out: Callable[[], None]) -> None:
+        if st.button("Sign out", key="signout"):
+            on_sign_out()
+            st.session_state.pop(_RECORDED_KEY, None)
+            st.logout()
+    return SignInResult(actor, sign_out=sign_out)
+
+
+def _sign_in_local(settings, logins: LocalLogins, audit) -> SignInResult:
+    """The users file's logins through streamlit-authenticator's form and cookie."""
+    import bcrypt
+    import streamlit as st
+
+    path, mode = logins.path, settings.mode
+    lockout = logins.lockout or lockout_for(settings)
     config = read_users(path, mode)
+    config["cookie"]["key"] = cookie_key(settings, config["cookie"]["key"])
     users = config["credentials"]["usernames"]
     # A locked login looks to the library as one at its limit: refused before its password is checked.
     locked = {login for login, (_, until) in lockout.status().items() if until}
@@ -213,20 +194,7 @@ def sign_in(path: Path, lockout: Lockout, mode: str = "demo", audit=None) -> Sig
         return SignInResult(None, authenticator, message or pending)
     if not was_signed_in:
         record_signin(audit, "sign_in", username, entry["roles"])
-    return SignInResult(_actor(username, entry), authenticator)
 
-
-def _actor(username: str, entry: dict) -> Actor:
-    name = f"{entry['first_name']} {entry['last_name']}".strip()
-    return Actor(username=username, name=name or username, email=entry["email"], roles=tuple(entry["roles"]))
-
-
-def actor_now(path: Path, username: str, mode: str = "demo") -> Actor | None:
-    """`username` with the roles the users file gives it now; None when it is gone, has no role, or the
-    file is unusable. For a widget's callback, which Streamlit runs before the entry script signs in
-    again: it must never act with the roles the viewer had when the page was drawn."""
-    try:
-        entry = read_users(path, mode)["credentials"]["usernames"].get(username)
-    except UsersFileError:
-        return None
-    return _actor(username, entry) if entry and entry["roles"] else None
+    def sign_out(on_sign_out: Callable[[], None]) -> None:
+        authenticator.logout("Sign out", location="sidebar", key="signout", callback=lambda _: on_sign_out())
+    return SignInResult(_actor(username, entry), authenticator, sign_out=sign_out)

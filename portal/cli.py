@@ -183,7 +183,12 @@ def cmd_request(args) -> int:
         code = 1
         print("snowtower request: SnowDDL rejects the resulting configuration", file=sys.stderr)
     elif args.submit:
+        from app.identity import Vouched
+
         user = os.environ.get("SNOWTOWER_USER") or getpass.getuser()
+        # Whoever runs this holds the workspace (or the workflow's token) and names the requester: it may
+        # submit though it has no portal login, unless that login is disabled (app.identity.Vouched).
+        services.identity = Vouched(services.identity, user)
         try:
             cr = SubmitRequest(services, Actor(user, user, roles=("requester",)), recipe, raw, result.base_sha).execute()
         except (ChangeError, FieldErrors) as exc:
@@ -418,47 +423,57 @@ def _serve(workspace: Path, port: int, address: str) -> int:
 
 
 def cmd_users(args) -> int:
-    from app.audit import audit_log_for
-    from core.workspace import Workspace
-    from portal import auth
+    from app.identity import UsersFileError, read_users, system_actor
+    from app.operations.logins import SaveLogin, UpdateLogin
+    from app.operations.unlock_login import UnlockLogin
+    from app.services import login_services
     from app.settings import load_settings
+    from core.changes.base import ChangeError
 
-    settings = load_settings(args.workspace)
-    path = Workspace(settings.workspace).auth_path
-    lockout = auth.lockout_for(settings)
-    operator = f"{getpass.getuser()} (command line)"  # whoever can run this on the server holds the workspace
-    if args.action == "unlock":
-        login = args.login.strip().lower()
-        cleared = lockout.clear(login)
-        audit_log_for(settings).write(operator, ("operator",), "unlock_login", reason=f"login {login[:100]}")
-        print(f"{login}: {'unlocked; failed sign-ins forgotten' if cleared else 'was not locked (no failed sign-ins)'}")
-        return 0
+    services = login_services(load_settings(args.workspace))
+    path = services.workspace.auth_path
+    # Whoever can run this on the server holds the workspace: the operator acts as the job snowtower-cli
+    # (roles from code), and the audit record names their account on this machine.
+    operator = system_actor("snowtower-cli")
+    by = f" (by {getpass.getuser()} on the command line)"
     if args.action == "list":
         try:
-            users = auth.read_users(path, "demo")["credentials"]["usernames"]
-        except auth.UsersFileError as exc:
+            users = read_users(path, "demo")["credentials"]["usernames"]
+        except UsersFileError as exc:
             raise UsageError(str(exc)) from None
-        status = lockout.status()
+        status = services.lockout().status()
         for login, entry in sorted(users.items()):
             failures, until = status.get(login, (0, None))
             lock = f"LOCKED until {until:%Y-%m-%d %H:%M} UTC" if until else (f"{failures} failed sign-in(s)" if failures else "")
-            print(f"{login:20} {','.join(entry['roles']) or '(no role: cannot sign in)':32} {lock}".rstrip())
+            roles = ",".join(entry["stored_roles"]) or "(no role: cannot sign in)"
+            if entry["disabled"]:
+                roles = f"DISABLED ({roles})"
+            print(f"{login:20} {roles:32} {lock}".rstrip())
         return 0
-    # add
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = getpass.getpass(f"Password for {args.login}: ")
-        if getpass.getpass("Again: ") != password:
-            raise UsageError("the two passwords differ; nothing was written")
+    login = args.login.strip().lower()
     try:
-        auth.add_user(path, args.login, password, args.role or [], name=args.name or "", email=args.email or "")
-    except ValueError as exc:
+        if args.action == "unlock":
+            cleared = UnlockLogin(services, operator, login, by=by).execute()
+            print(f"{login}: {'unlocked; failed sign-ins forgotten' if cleared else 'was not locked (no failed sign-ins)'}")
+        elif args.action == "add":
+            if args.password_stdin:
+                password = sys.stdin.readline().rstrip("\n")
+            else:
+                password = getpass.getpass(f"Password for {args.login}: ")
+                if getpass.getpass("Again: ") != password:
+                    raise UsageError("the two passwords differ; nothing was written")
+            SaveLogin(services, operator, args.login, password, args.role or [], args.name or "", args.email or "", by=by).execute()
+            print(f"{login}: saved with role(s) {', '.join(args.role)} in {path}")
+        elif args.action == "set-role":
+            UpdateLogin(services, operator, login, roles=args.role, by=by).execute()
+            print(f"{login}: role(s) now {', '.join(dict.fromkeys(args.role))}; effective at the login's next click")
+        else:
+            disabled = args.action == "disable"
+            UpdateLogin(services, operator, login, disabled=disabled, by=by).execute()
+            print(f"{login}: " + ("disabled: cannot sign in, and every action it tries is refused"
+                                  if disabled else "enabled again, with the roles it had"))
+    except ChangeError as exc:
         raise UsageError(f"{exc} Nothing was written.") from None
-    lockout.clear(args.login)
-    audit_log_for(settings).write(operator, ("operator",), "user_saved",
-                                  reason=f"login {args.login.strip().lower()[:100]} with role(s) {', '.join(args.role)}")
-    print(f"{args.login.strip().lower()}: saved with role(s) {', '.join(args.role)} in {path}")
     return 0
 
 
@@ -490,7 +505,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--address", default="127.0.0.1")
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("users", help="the portal's logins: add (or change) one, list them, unlock a locked one")
+    p = sub.add_parser("users", help="the portal's logins: add|set-role|disable|enable|unlock|list")
     users = p.add_subparsers(dest="action", required=True)
     u = users.add_parser("add", help="add a login or replace its password and roles (asks for the password)")
     u.add_argument("login")
@@ -499,6 +514,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     u.add_argument("--name", help="full name shown in the portal")
     u.add_argument("--email")
     u.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    u = users.add_parser("set-role", help="replace a login's roles (effective at its next click)")
+    u.add_argument("login")
+    u.add_argument("--role", action="append", choices=["requester", "approver", "admin"], required=True,
+                   help="repeat for several roles")
+    u = users.add_parser("disable", help="stop a login: it cannot sign in, and every action it tries is refused")
+    u.add_argument("login")
+    u = users.add_parser("enable", help="let a disabled login sign in again, with the roles it had")
+    u.add_argument("login")
     u = users.add_parser("list", help="logins, roles and lock-out state")
     u = users.add_parser("unlock", help="lift a login's sign-in lock-out and forget its failed attempts")
     u.add_argument("login")

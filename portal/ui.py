@@ -7,8 +7,6 @@ from pathlib import Path
 import streamlit as st
 
 from core.changes.model import Actor, Status
-from core.workspace import Workspace
-from portal import auth
 from app.services import Services, build_services
 from app.settings import load_settings
 
@@ -88,7 +86,31 @@ def page(key: str, **kwargs) -> st.Page:
 
 @st.cache_resource(show_spinner=False)
 def _services(workspace: str) -> Services:
-    return build_services(load_settings(workspace))
+    settings = load_settings(workspace)
+    services = build_services(settings)
+    if settings.auth == "sis" and settings.mode != "demo":
+        # In Streamlit in Snowflake the viewer's roles are read through the app's own session.
+        from app.identity import identity_for
+        from core.snowflake.connect import streamlit_source
+
+        services.identity = identity_for(settings, lambda: streamlit_source(st.connection("snowflake")))
+    return services
+
+
+def identity():
+    """Who may sign in (app.identity), for the sign-in before the backends are needed: local logins and
+    OIDC need no backend; Streamlit in Snowflake reads roles through the services' Snowflake source."""
+    settings = load_settings()
+    if settings.auth == "sis":
+        return services().identity
+    return _identity(str(settings.workspace))
+
+
+@st.cache_resource(show_spinner=False)
+def _identity(workspace: str):
+    from app.identity import identity_for
+
+    return identity_for(load_settings(workspace))
 
 
 def services() -> Services:
@@ -119,13 +141,13 @@ NO_LONGER_ALLOWED = "Your login is no longer allowed to do this; nothing was don
 
 
 def viewer_now() -> Actor | None:
-    """The viewer with the roles the users file gives them now (None: signed out, removed, or no role
-    left). Button callbacks use it: they run before the entry script reads the roles again."""
+    """The viewer with the roles the identity port gives them now (None: signed out, disabled, removed,
+    or no role left). Button callbacks use it to draw their answer: they run before the entry script
+    reads the roles again. (The operations check again themselves: app.operations.audited.)"""
     actor = st.session_state.get(VIEWER_KEY)
     if actor is None:
         return None
-    settings = load_settings()
-    return auth.actor_now(Workspace(settings.workspace).auth_path, actor.username, settings.mode)
+    return identity().actor(actor.username)
 
 
 def when(iso: str) -> str:

@@ -16,6 +16,7 @@ from app.operations import (ApproveRequest, MergeRequest, PreviewRequest, Reject
                                ResubmitRequest, SubmitRequest)
 from app.operations.guards import approvals
 from recipes import RECIPES
+from tests.identity_support import give_login
 
 
 def submit(services, actor, recipe_name, raw):
@@ -69,6 +70,7 @@ def test_two_simultaneous_approvals_with_two_required_give_approved(services, pe
     with_approvals(services, 2)
     cr = submit(services, people["requester"], "new-user", new_user_raw())
     second = Actor("blake", "Blake Approver", "", ("approver",))
+    give_login(services.workspace.auth_path, second)
     barrier = threading.Barrier(2)
     errors = []
 

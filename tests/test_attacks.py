@@ -167,6 +167,9 @@ def test_a_request_from_the_issue_form_is_never_approved_by_its_author_under_the
     own request must not be approved by alice on GitHub nor by "approver" in the portal."""
     from core.changes.model import Actor
 
+    from app.identity import Vouched
+
+    gh_services.identity = Vouched(gh_services.identity, "alice")  # as `snowtower request --submit` vouches
     cr = submit(gh_services, Actor("alice", "alice", roles=("requester",)), new_user_raw())
     assert cr.requester == "alice"
     as_user(github, "alice-token").get_pull(cr.id).create_review(event="APPROVE")

@@ -4,6 +4,7 @@ page's search and CSV export."""
 from __future__ import annotations
 
 import csv
+import getpass
 import io
 import re
 import sqlite3
@@ -201,9 +202,11 @@ def test_the_command_line_records_what_an_operator_does(tmp_path, monkeypatch, c
     assert cli.main(["users", "add", "dana", "--role", "approver", "--password-stdin", "--workspace", str(workspace)]) == 0
     assert cli.main(["users", "unlock", "dana", "--workspace", str(workspace)]) == 0
     records = list(reversed(audit_log_for(load_settings(workspace)).search()))
-    assert [(r.action, r.role, r.reason) for r in records] == [
-        ("user_saved", "operator", "login dana with role(s) approver"), ("unlock_login", "operator", "login dana")]
-    assert records[0].actor.endswith("(command line)") and "long enough" not in records[0].reason
+    by = f" (by {getpass.getuser()} on the command line)"
+    assert [(r.actor, r.action, r.role, r.reason) for r in records] == [
+        ("snowtower-cli", "user_saved", "requester,approver,admin", "login dana with role(s) approver" + by),
+        ("snowtower-cli", "unlock_login", "requester,approver,admin", "login dana" + by)]
+    assert "long enough" not in records[0].reason
 
 
 def test_the_audit_store_is_a_setting(tmp_path, monkeypatch):

@@ -6,6 +6,7 @@ from core.changes.base import BaseMoved, ChangeError
 from core.changes.model import Actor, Status
 from app.operations import ApproveRequest, MergeRequest, PreviewRequest, RejectRequest, RequestChanges, SubmitRequest
 from recipes import RECIPES, FieldErrors
+from tests.identity_support import give_login
 
 RECIPE = RECIPES["new-user"]
 
@@ -82,6 +83,7 @@ def test_roles_are_enforced(services, people, new_user_raw):
     cr = submit(services, people["approver"], new_user_raw())
     with pytest.raises(ChangeError, match="only approvers"):
         ApproveRequest(services, people["requester"], cr.id).execute()
+    give_login(services.workspace.auth_path, Actor("approver2", roles=("approver",)))
     with pytest.raises(ChangeError, match="only admins"):
         MergeRequest(services, Actor("approver2", roles=("approver",)), cr.id).execute()
     with pytest.raises(ChangeError, match="needs 1 approval"):

@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import secrets
+
 import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
 
 from core.lockout import Lockout
-from portal import auth, cli, ui
+from app import identity as auth
+from portal import cli, ui
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 60
@@ -22,7 +25,9 @@ def workspace(tmp_path, monkeypatch):
     path = tmp_path / "workspace"
     path.mkdir()
     monkeypatch.setenv("SNOWTOWER_WORKSPACE", str(path))
+    monkeypatch.setenv("SNOWTOWER_COOKIE_KEY", secrets.token_urlsafe(48))  # outside the demo it must be set
     ui._services.clear()
+    ui._identity.clear()
     return path
 
 

@@ -45,6 +45,7 @@ def binds_for(q, start=START, end=END) -> dict:
     """Every bind a question may take, for the 90 days of the demo account."""
     values = {**window(start, end), **period_starts(end), "top_n": 5, "warehouse_name": "BI_WH", "days": 90}
     values["as_of"] = values["end_time"]
+    values["user_name"] = "ADMIN"  # the demo account's first user, granted ACCOUNTADMIN (viewer_roles)
     return {name: values[name] for name in set(q.binds)}
 
 

@@ -1,6 +1,8 @@
-"""How an operation writes its audit record: exactly one per execute(), refusals included."""
+"""How an operation runs: the actor's roles re-read through the identity port, then exactly one audit
+record per execute(), refusals included."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable, TypeVar
 
 from app.audit import FAILED, OK, REFUSED
@@ -9,6 +11,28 @@ from core.changes.model import Actor, ChangeRequest
 from recipes.base import FieldErrors
 
 T = TypeVar("T")
+
+NO_LONGER_ALLOWED = "your login is no longer allowed to do this (disabled, removed or without a role); nothing was done."
+
+
+class NotSignedIn(ChangeError):
+    """The operation was asked for without a signed-in actor."""
+
+
+class NoLongerAllowed(ChangeError):
+    """The actor has no role now (its login was disabled, removed or stripped of its roles since sign-in)."""
+
+
+def current_actor(services, actor: Actor | None) -> Actor:
+    """`actor` with the roles `services.identity` gives its login now: the roles every guard checks.
+    Raises NotSignedIn (no login) or NoLongerAllowed (no role now). The roles the page's Actor carries
+    are never used: a login demoted since the page was drawn acts with what it has left."""
+    if actor is None or not actor.username:
+        raise NotSignedIn("sign in to do this; nothing was done.")
+    roles = services.identity.roles_of(actor.username)
+    if not roles:
+        raise NoLongerAllowed(NO_LONGER_ALLOWED)
+    return replace(actor, roles=tuple(r for r in ("requester", "approver", "admin") if r in roles))
 
 
 def record(services, actor: Actor | None, action: str, request_id: int | None, outcome: str, reason: str = "",
@@ -25,15 +49,22 @@ def _head(cr) -> str:
     return ""
 
 
-def run_audited(services, actor: Actor | None, action: str, request_id: int | None, run: Callable[[], T],
+def run_audited(services, actor: Actor | None, action: str, request_id: int | None, run: Callable[[Actor], T],
                 before: Callable[[], str] = lambda: "", note: str = "") -> T:
-    """Run `run()` and write one record of its outcome: ok (with `note`), refused with the guard's
-    message (ChangeError, FieldErrors), or failed with the error's type only. `before()` is read when
-    the record is written: the commit the operation started from (operations remember it once they
-    loaded the request, so recording costs no extra read). Exceptions are raised again unchanged,
-    after their record is written."""
+    """Re-read the actor's roles (current_actor: the one server-side role check every operation passes
+    through), run `run(actor_now)` and write one record of its outcome: ok (with `note`), refused with the
+    guard's message (ChangeError, FieldErrors; a login with no role now included), or failed with the
+    error's type only. The record names the roles held now. `before()` is read when the record is
+    written: the commit the operation started from (operations remember it once they loaded the request,
+    so recording costs no extra read). Exceptions are raised again unchanged, after their record is written."""
     try:
-        result = run()
+        checked = current_actor(services, actor)
+    except ChangeError as exc:  # recorded with the roles held now: none
+        record(services, actor and replace(actor, roles=()), action, request_id, REFUSED, str(exc), before())
+        raise
+    actor = checked
+    try:
+        result = run(actor)
     except FieldErrors as exc:
         record(services, actor, action, request_id, REFUSED,
                "; ".join(f"{k}: {v}" for k, v in exc.by_field().items()), before())

@@ -35,12 +35,12 @@ class ReviewDecision:
             notify(self.services, "request_awaiting_merge", cr, self.actor, self.recorded_comment)
         return cr
 
-    def _execute(self) -> ChangeRequest:
+    def _execute(self, actor: Actor) -> ChangeRequest:
         cr = load_open(self.services, self.request_id)
         self.commit_before = cr.head_sha
-        require_reviewer(self.services, self.actor, cr)
+        require_reviewer(self.services, actor, cr)
         require_head(cr, self.head_sha)
         comment = self.recorded_comment = self.checked_comment()
         # Why: the status is computed by the backend inside the write (core.changes.approval), so two
         # decisions at the same moment both count and a resubmission in between voids this one.
-        return self.services.changes.review(cr, self.actor, self.decision, comment, self.head_sha or cr.head_sha)
+        return self.services.changes.review(cr, actor, self.decision, comment, self.head_sha or cr.head_sha)

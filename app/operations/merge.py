@@ -31,11 +31,11 @@ class MergeRequest:
             notify(self.services, "request_deployed", cr, self.actor)
         return cr
 
-    def _execute(self) -> ChangeRequest:
+    def _execute(self, actor: Actor) -> ChangeRequest:
         cr = load_open(self.services, self.request_id)
         self.commit_before = cr.head_sha
         # Why: merging deploys to the account; only admins hold that power.
-        if not self.actor.can("admin"):
+        if not actor.can("admin"):
             raise ChangeError("only admins may merge requests.")
         require_head(cr, self.head_sha)
         # Why: approvals are counted again here, not read from the status a page showed.
@@ -56,14 +56,14 @@ class MergeRequest:
         # Why: if the base moved, the YAML on the branch is stale; the recipe's intent is applied again on
         # the new base (and validated) instead of merging old text over newer changes.
         if self.services.changes.base_head() != cr.base_sha:
-            cr = self._reapply(cr)
+            cr = self._reapply(cr, actor)
         try:
-            cr = self.services.changes.merge(cr, self.actor)
+            cr = self.services.changes.merge(cr, actor)
         except BaseMoved:
-            cr = self._reapply(self.services.changes.get(cr.id))
-            cr = self.services.changes.merge(cr, self.actor)
+            cr = self._reapply(self.services.changes.get(cr.id), actor)
+            cr = self.services.changes.merge(cr, actor)
         # Where the backend itself deploys (the demo), merging is deployment; on GitHub a workflow deploys.
-        cr = self.services.changes.deploy(cr, self.actor)
+        cr = self.services.changes.deploy(cr, actor)
         if cr.status == Status.DEPLOYED:
             # The demo account follows: a new user appears in USERS, a new warehouse starts metering.
             # If this is interrupted, the next start of the portal finishes it (the sync is idempotent).
@@ -73,7 +73,7 @@ class MergeRequest:
                 logging.getLogger(__name__).warning("demo account sync after %s failed", cr.ref, exc_info=True)
         return cr
 
-    def _reapply(self, cr: ChangeRequest) -> ChangeRequest:
+    def _reapply(self, cr: ChangeRequest, actor: Actor) -> ChangeRequest:
         recipe = RECIPES.get(cr.recipe)
         if recipe is None:
             raise ChangeError(f"{cr.ref} was made by recipe {cr.recipe}, which this version does not know.")
@@ -90,10 +90,10 @@ class MergeRequest:
         if not same_change(self.services.changes.diff(cr), preview.diff):
             reason = (f"Rebuilt on {base} at {head[:8]} because {base} moved, the change differs from the approved "
                       "one: approvals were voided and it needs a new review")
-            self.services.changes.update_branch(cr, preview.changes.files, head, self.actor, reason,
+            self.services.changes.update_branch(cr, preview.changes.files, head, actor, reason,
                                                 preview.validation.to_dict(), decision="void")
             raise ReturnedToReview(f"{cr.ref} was not merged: {reason[0].lower()}{reason[1:]}.")
         return self.services.changes.update_branch(
-            cr, preview.changes.files, head, self.actor, f"Re-applied on {base} at {head[:8]}",
+            cr, preview.changes.files, head, actor, f"Re-applied on {base} at {head[:8]}",
             preview.validation.to_dict(), decision="rebase",
         )

@@ -29,11 +29,11 @@ class ResubmitRequest:
         notify(self.services, "request_resubmitted", cr, self.actor, self.note)
         return cr
 
-    def _execute(self) -> ChangeRequest:
+    def _execute(self, actor: Actor) -> ChangeRequest:
         cr = load_open(self.services, self.request_id)
         self.commit_before = cr.head_sha
         # Why: a request speaks for its requester; nobody else may change what they asked for.
-        if self.actor.username != cr.requester:
+        if actor.username != cr.requester:
             raise ChangeError(f"only {cr.requester} can edit and resubmit {cr.ref}.")
         # Why: an open or approved request is being (or has been) reviewed as it is; changing it under the
         # reviewers' eyes would let unreviewed content through. Only a request sent back may change.
@@ -56,7 +56,7 @@ class ResubmitRequest:
         # the branch, and the request is back in the queue as open.
         note = self.note.strip()
         return self.services.changes.update_branch(
-            cr, preview.changes.files, head, self.actor,
+            cr, preview.changes.files, head, actor,
             "Edited by the requester after review" + (f": {note}" if note else ""),
             preview.validation.to_dict(), preview.request_dict, decision="resubmit",
         )

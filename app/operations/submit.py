@@ -33,9 +33,9 @@ class SubmitRequest:
         notify(self.services, "request_created", cr, self.actor)
         return cr
 
-    def _execute(self) -> ChangeRequest:
+    def _execute(self, actor: Actor) -> ChangeRequest:
         # Why: the requester's identity comes from the sign-in, never from the form.
-        if not self.actor.username:
+        if not actor.username:
             raise ChangeError("sign in to submit a request.")
         # Why: the server computes the change again; a preview held in the browser is never trusted.
         preview = PreviewRequest(self.services, self.recipe, self.raw, self.base_sha).execute()
@@ -54,8 +54,8 @@ class SubmitRequest:
         return self.services.changes.open(
             recipe=self.recipe.name,
             title=preview.changes.title,
-            body=render_body(preview, self.actor),
-            requester=self.actor,
+            body=render_body(preview, actor),
+            requester=actor,
             justification=preview.request_dict.get("justification", ""),
             request=preview.request_dict,
             files=preview.changes.files,

@@ -28,14 +28,14 @@ class WithdrawRequest:
         notify(self.services, "request_withdrawn", cr, self.actor, self.reason)
         return cr
 
-    def _execute(self) -> ChangeRequest:
+    def _execute(self, actor: Actor) -> ChangeRequest:
         # Why: a merged, rejected or withdrawn request is history (the message says who closed it).
         cr = load_open(self.services, self.request_id)
         self.commit_before = cr.head_sha
         # Why: a request speaks for its requester; nobody else may take it back (reviewers reject instead).
-        if not is_requester(self.services, self.actor, cr):
+        if not is_requester(self.services, actor, cr):
             raise ChangeError(f"only {cr.requester} can withdraw {cr.ref}; a reviewer can reject it instead.")
         self.reason = clean_comment(self.reason)
         # Why the backend's review write: the decision and the closed status land in one write (local), or
         # the decision first and the close after it, finished by the next read if it stops (GitHub).
-        return self.services.changes.review(cr, self.actor, "withdraw", self.reason)
+        return self.services.changes.review(cr, actor, "withdraw", self.reason)

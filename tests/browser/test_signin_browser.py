@@ -113,3 +113,33 @@ def test_a_hostile_justification_and_comment_stay_text(demo3, browser, public_pe
     # Justification and comment both show the directive's characters as typed.
     assert main.get_by_text(":red-badge[APPROVED]").count() >= 2
     context.close()
+
+
+def test_a_deep_link_lands_on_its_page_after_sign_in_and_after_a_reload(demo3, browser):
+    url, _ = demo3
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})  # a fresh browser session
+    page = context.new_page()
+    page.set_default_timeout(30000)
+    page.goto(url + "/review")
+    idle(page, timeout=60)
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=60000)
+    attempt(page, "approver", "demo")
+    expect(page.get_by_role("heading", name="Review queue")).to_be_visible(timeout=30000)
+    page.goto(url + "/my-requests")
+    idle(page, timeout=60)
+    expect(page.get_by_role("heading", name="My requests")).to_be_visible(timeout=30000)
+    page.reload()
+    idle(page, timeout=60)
+    expect(page.get_by_role("heading", name="My requests")).to_be_visible(timeout=30000)  # a reload stays on the page
+    assert page.url.endswith("/my-requests")
+    context.close()
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(30000)
+    page.goto(url + "/logins")  # a page the viewer may not open says so after sign-in
+    idle(page, timeout=60)
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=60000)
+    attempt(page, "requester", "demo")
+    expect(page.get_by_text("Logins is for admins")).to_be_visible(timeout=30000)
+    context.close()
