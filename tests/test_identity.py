@@ -22,6 +22,7 @@ from app.operations import ApproveRequest, MergeRequest, RejectRequest, RequestC
 from app.operations.audited import NoLongerAllowed
 from app.operations.logins import SaveLogin, UpdateLogin
 from app.operations.unlock_login import UnlockLogin
+from app.operations.withdraw import WithdrawRequest
 from core.changes.base import ChangeError
 from core.changes.model import Actor, Status
 from recipes import RECIPES
@@ -171,6 +172,7 @@ OPERATIONS = {
     "UnlockLogin": (None, lambda s, a, cr, raw: UnlockLogin(s, a, "approver").execute()),
     "SaveLogin": (None, lambda s, a, cr, raw: SaveLogin(s, a, "newbie", PASSWORD, ["requester"]).execute()),
     "UpdateLogin": (None, lambda s, a, cr, raw: UpdateLogin(s, a, "approver", disabled=True).execute()),
+    "WithdrawRequest": ("open", lambda s, a, cr, raw: WithdrawRequest(s, a, cr.id, "not needed").execute()),
     "ReviewDecision": None,  # the shared base of approve, request changes and reject (covered through them)
 }
 
