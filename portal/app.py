@@ -18,7 +18,7 @@ import streamlit as st  # noqa: E402
 from core.plaintext import inline_code, md_escape  # noqa: E402
 from core.workspace import Workspace  # noqa: E402
 from portal import auth, errors, ui  # noqa: E402
-from app.settings import load_settings  # noqa: E402
+from app.settings import SettingsError, load_settings  # noqa: E402
 
 st.set_page_config(page_title="SnowTower", page_icon=":material/ac_unit:", layout="wide")
 st.logo(str(ROOT / "portal" / "assets" / "logo.svg"), size="large")
@@ -29,8 +29,26 @@ def only_page(render, title: str, url_path: str) -> None:
     st.navigation([st.Page(render, title=title, url_path=url_path)], position="hidden").run()
 
 
+def settings_page(error: SettingsError) -> None:
+    """Every problem with the settings, one plain line each (never a traceback, never a secret)."""
+    def render() -> None:
+        st.title("SnowTower's settings need fixing")
+        st.error(f"SnowTower cannot start: {len(error.problems)} setting(s) are missing or wrong.", icon=":material/settings:")
+        for problem in error.problems:
+            st.text(str(problem))
+        st.caption("Fix them in the environment (SNOWTOWER_<NAME>), the secrets ([snowtower]) or the workspace's "
+                   "settings.toml ([snowtower]), then reload. `snowtower check` lists the same problems; "
+                   "docs/settings.md describes every setting.")
+    only_page(render, "Settings", "settings")
+
+
 def frame() -> None:
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        st.session_state.pop(ui.VIEWER_KEY, None)
+        settings_page(exc)
+        return
     st.set_option("client.showErrorDetails", errors.error_details(settings.mode))
     auth_path = Workspace(settings.workspace).auth_path
     if settings.mode == "demo":

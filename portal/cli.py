@@ -415,6 +415,23 @@ def cmd_users(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    """Every settings problem, one line each (exit 1); or "ok" and the effective settings, secrets masked."""
+    from app.settings import inspect_settings, summary
+
+    settings, problems = inspect_settings(args.workspace)
+    if problems:
+        for problem in problems:
+            print(f"error   {problem}")
+        print(f"{len(problems)} problem(s) in SnowTower's settings (docs/settings.md describes every setting)")
+        return 1
+    print("ok")
+    width = max(len(name) for name, _ in summary(settings))
+    for name, value in summary(settings):
+        print(f"  {name.ljust(width)}  {value}")
+    return 0
+
+
 def _recipe_names() -> list[str]:
     from recipes import RECIPES
 
@@ -458,6 +475,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     for u in users.choices.values():
         u.add_argument("--workspace", default=None, help="the workspace (default $SNOWTOWER_WORKSPACE or ~/.snowtower/demo)")
     p.set_defaults(func=cmd_users)
+
+    p = sub.add_parser("check", help="check the settings: every problem (exit 1), or ok and the effective settings")
+    p.add_argument("--workspace", default=None, help="the workspace (default $SNOWTOWER_WORKSPACE or ~/.snowtower/demo)")
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("validate", help="validate a SnowDDL config folder (exit 0 valid, 1 invalid, 2 usage)")
     p.add_argument("dir", nargs="?", default="snowddl")

@@ -31,7 +31,7 @@ def on_main(services, rel):
 
 
 def with_approvals(services, n):
-    services.settings = dataclasses.replace(services.settings, required_approvals=n)
+    services.settings = services.settings.model_copy(update={"required_approvals": n})
     services.changes.required_approvals = n
     return services
 
@@ -318,7 +318,7 @@ def test_github_approvers_come_from_settings_toml_or_the_environment(tmp_path, m
     monkeypatch.setenv("SNOWTOWER_GITHUB_APPROVERS", "bob-gh=bob, carol-gh=carol")
     assert load_settings(ws).github_approvers == {"bob-gh": "bob", "carol-gh": "carol"}
     monkeypatch.setenv("SNOWTOWER_GITHUB_APPROVERS", "bob-gh")
-    with pytest.raises(ValueError, match="github_approvers must map GitHub logins to portal usernames"):
+    with pytest.raises(ValueError, match="github_approvers: must map .*SNOWTOWER_GITHUB_APPROVERS"):
         load_settings(ws)
 
 
@@ -334,7 +334,7 @@ def test_the_signing_key_is_a_secret_generated_once_per_workspace_unless_given(t
     assert stat.S_IMODE((tmp_path / "ws" / "signing.key").stat().st_mode) == 0o600
     assert signing_key(load_settings(tmp_path / "other")) != key
     monkeypatch.setenv("SNOWTOWER_SIGNING_KEY", "from-the-secret-store")
-    assert signing_key(settings) == b"from-the-secret-store"
+    assert signing_key(load_settings(tmp_path / "ws")) == b"from-the-secret-store"
 
 
 def test_a_record_signature_covers_every_field():
