@@ -188,6 +188,16 @@ class SqliteAuditLog(AuditLog):
         return [_record(r) for r in rows]
 
 
+SNOWFLAKE_COLUMNS = ("occurred_at TIMESTAMP_TZ NOT NULL", "actor VARCHAR NOT NULL", "role VARCHAR NOT NULL",
+                     "action VARCHAR NOT NULL", "request_id INTEGER", "outcome VARCHAR NOT NULL", "reason VARCHAR NOT NULL",
+                     "commit_before VARCHAR NOT NULL", "commit_after VARCHAR NOT NULL")
+
+
+def snowflake_table_ddl(table: str) -> str:
+    """The audit table's CREATE TABLE IF NOT EXISTS (deploy/setup.sql holds the same; a test compares them)."""
+    return f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(SNOWFLAKE_COLUMNS)})"
+
+
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,254}(\.[A-Za-z_][A-Za-z0-9_$]{0,254}){0,2}")
 
 
@@ -213,10 +223,7 @@ class SnowflakeAuditLog(AuditLog):
                     self._conn = self.connect()
                 cur = self._conn.cursor()
                 if not self._created:
-                    cur.execute(
-                        f"CREATE TABLE IF NOT EXISTS {self.table} (occurred_at TIMESTAMP_TZ NOT NULL, actor VARCHAR NOT NULL, "
-                        "role VARCHAR NOT NULL, action VARCHAR NOT NULL, request_id INTEGER, outcome VARCHAR NOT NULL, "
-                        "reason VARCHAR NOT NULL, commit_before VARCHAR NOT NULL, commit_after VARCHAR NOT NULL)")
+                    cur.execute(snowflake_table_ddl(self.table))
                     self._created = True
                 cur.execute(sql, params or [])
                 return cur.fetchall() if fetch else None

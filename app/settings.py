@@ -4,7 +4,9 @@
 2. st.secrets, when running inside Streamlit: the `[snowtower]` table of secrets.toml (in Streamlit in
    Snowflake's container runtime, the app's secrets); the older `[github]` table (token, private_key,
    app_id, installation_id) is read too;
-3. the workspace's `settings.toml`, table `[snowtower]`.
+3. the workspace's `settings.toml`, table `[snowtower]`;
+4. the app's own `snowtower.toml` beside its files, table `[snowtower]`: how Streamlit in Snowflake, which
+   has no environment and no workspace, gets its settings (deploy/snowtower.toml, see snowflake.yml).
 
 An unknown key, a wrong type or a value out of range is an error naming the key and the source; every
 problem is collected (`inspect_settings`) so that the portal's settings page and `snowtower check` list
@@ -30,6 +32,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = REPO_ROOT / "snowddl"
 DEFAULT_WORKSPACE = Path("~/.snowtower/demo")
+APP_SETTINGS = REPO_ROOT / "snowtower.toml"  # deployed with the app (Streamlit in Snowflake); absent in the repository
 ROLES = ("requester", "approver", "admin")
 ENV_PREFIX = "SNOWTOWER_"
 # SNOWTOWER_* variables that are not settings: where the workspace is, who runs a CLI request, and the
@@ -304,6 +307,9 @@ _LEGACY_GITHUB_SECRETS = {"token": "github_token", "private_key": "github_app_pr
                           "installation_id": "github_installation_id"}
 
 
+_SECRET_FIELDS = tuple(n for n, f in Settings.model_fields.items() if "SecretStr" in str(f.annotation))
+
+
 class StreamlitSecretsSource(_Source):
     """st.secrets `[snowtower]` (and the older `[github]` table), only when Streamlit is running this
     process; other tables ([connections], [auth]) belong to Streamlit and are not read here."""
@@ -323,6 +329,14 @@ class StreamlitSecretsSource(_Source):
         except Exception:  # no secrets.toml at all: not a problem, the other sources still count
             return {}
         out = {k: (v, "st.secrets [snowtower]") for k, v in section.items()}
+        # Streamlit in Snowflake's container runtime gives the app's SECRETS (snowflake.yml) as top-level keys.
+        for name in _SECRET_FIELDS:
+            try:
+                value = secrets.get(name)
+            except Exception:  # an unreadable secret: as if not given; the backend says what is missing
+                value = None
+            if isinstance(value, str) and value and name not in out:
+                out[name] = (value, f"st.secrets {name}")
         for key, value in github.items():
             name = _LEGACY_GITHUB_SECRETS.get(key)
             if name is None:
@@ -376,8 +390,8 @@ def inspect_settings(workspace: str | Path | None = None, environ: dict[str, str
     env = os.environ if environ is None else environ
     root = Path(workspace or env.get("SNOWTOWER_WORKSPACE") or DEFAULT_WORKSPACE).expanduser().resolve()
     problems: list[Problem] = []
-    layers = [WorkspaceTomlSource(root / "settings.toml"), *([StreamlitSecretsSource()] if secrets else []),
-              EnvironmentSource(env)]  # lowest priority first
+    layers = [WorkspaceTomlSource(APP_SETTINGS), WorkspaceTomlSource(root / "settings.toml"),
+              *([StreamlitSecretsSource()] if secrets else []), EnvironmentSource(env)]  # lowest priority first
     values: dict[str, tuple[Any, str]] = {}
     for layer in layers:
         try:
@@ -480,8 +494,9 @@ def markdown() -> str:
              "Generated from `app/settings.py` by `python -m app.settings --markdown > docs/settings.md`; a test keeps "
              "it in step with the schema.", "",
              "Sources, highest first: the environment (`SNOWTOWER_<NAME>`), `st.secrets` table `[snowtower]` (when "
-             "running in Streamlit; in Streamlit in Snowflake the app's secrets), and the workspace's `settings.toml` "
-             "table `[snowtower]`. An unknown key, a wrong type or a value out of range stops SnowTower with a list "
+             "running in Streamlit; in Streamlit in Snowflake the app's secrets by name, e.g. `github_token`), the "
+             "workspace's `settings.toml` table `[snowtower]`, and the app's own `snowtower.toml` (deployed with it "
+             "into Streamlit in Snowflake from deploy/snowtower.toml). An unknown key, a wrong type or a value out of range stops SnowTower with a list "
              "of every problem, naming the key and the source; `snowtower check` prints the same. Secrets are never "
              "printed. Dictionaries are TOML tables (`[snowtower.github_approvers]`) or, in the environment, "
              "`key=value,key2=value2`.", ""]

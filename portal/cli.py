@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from app.settings import DEFAULT_WORKSPACE, REPO_ROOT
+from app.settings import DEFAULT_WORKSPACE, REPO_ROOT, SettingsError
 
 
 class UsageError(Exception):
@@ -359,12 +359,15 @@ def _serve(workspace: Path, port: int, address: str) -> int:
     host = "localhost" if address in ("127.0.0.1", "0.0.0.0", "::") else address
     print(f"  portal: http://{host}:{port}", flush=True)
     env = dict(os.environ, SNOWTOWER_WORKSPACE=str(workspace))
+    settings = load_settings(workspace)
     argv = [
         sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "portal" / "app.py"),
         "--server.port", str(port), "--server.address", address,
         # Tracebacks stay in the server's log outside the demo (the entry script sets it again per run).
-        "--client.showErrorDetails", error_details(load_settings(workspace).mode),
+        "--client.showErrorDetails", error_details(settings.mode),
     ]
+    if settings.base_url_path:  # behind a reverse proxy at https://HOST/PATH (docs/deploy.md)
+        argv += ["--server.baseUrlPath", settings.base_url_path]
     os.chdir(REPO_ROOT)  # Streamlit reads .streamlit/config.toml from the working folder
     os.execvpe(sys.executable, argv, env)
     return 0  # not reached
@@ -536,6 +539,10 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"snowtower {args.command}: {exc}", file=sys.stderr)
         return 2
+    except SettingsError as exc:  # every problem, one line each (as `snowtower check` prints them)
+        print(f"snowtower {args.command}: {exc}\n(`snowtower check` lists the same; docs/settings.md describes "
+              "every setting)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -167,3 +167,26 @@ def test_snowtower_check_says_ok_and_shows_the_effective_settings_masked(tmp_pat
     rows = {line.split()[0]: line.split()[1:] for line in lines[1:]}
     assert rows["required_approvals"] == ["2"] and rows["smtp_password"] == ["**********"]
     assert set(rows) == set(Settings.model_fields) and "hunter2hunter2" not in out
+
+
+def test_serve_behind_a_reverse_proxy_serves_under_the_base_url_path(tmp_path, monkeypatch):
+    from portal import cli
+
+    (tmp_path / "settings.toml").write_text('[snowtower]\nbase_url = "https://tools.example.com/snowtower"\n')
+    started = []
+    monkeypatch.setattr(cli.os, "execvpe", lambda exe, argv, env: started.append(argv))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["serve", "--workspace", str(tmp_path)]) == 0
+    argv = started[0]
+    assert argv[argv.index("--server.baseUrlPath") + 1] == "snowtower"
+
+
+def test_serve_with_wrong_settings_lists_them_and_starts_nothing(tmp_path, monkeypatch, capsys):
+    from portal import cli
+
+    (tmp_path / "settings.toml").write_text('[snowtower]\nrequired_approval = 2\n')
+    started = []
+    monkeypatch.setattr(cli.os, "execvpe", lambda exe, argv, env: started.append(argv))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["serve", "--workspace", str(tmp_path)]) == 1
+    assert started == [] and "required_approval: unknown setting" in capsys.readouterr().err
