@@ -37,8 +37,20 @@ class CachedSource:
 
 
 @st.cache_resource(show_spinner=False)
-def _live_source():
-    return streamlit_source(st.connection("snowflake"))
+def _live_source(name: str = "snowflake"):
+    return streamlit_source(st.connection(name))
+
+
+def uncached_source():
+    """The deployment's source without the result cache (the Status page asks afresh), or None when no
+    Snowflake connection can be made (the page says so)."""
+    services = ui.services()
+    if services.settings.mode == "demo" and services.settings.backend == "local":
+        return services.snowflake_source()
+    try:
+        return _live_source(services.settings.snowflake_connection)
+    except Exception:  # no [connections.NAME] secrets, no session: the Status page's Snowflake line says so
+        return None
 
 
 def source() -> CachedSource:
@@ -49,7 +61,7 @@ def source() -> CachedSource:
         path = Path(services.workspace.account_dir) / STANDIN_FILE
         return CachedSource(inner, f"demo:{path}:{path.stat().st_mtime_ns}")
     try:
-        return CachedSource(_live_source(), "snowflake")
+        return CachedSource(_live_source(services.settings.snowflake_connection), "snowflake")
     except Exception as exc:  # no [connections.snowflake] secrets, no session: say so, no traceback
         raise QueryError(f"no Snowflake connection ({exc})") from exc
 

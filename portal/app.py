@@ -91,7 +91,7 @@ def frame() -> None:
     }
     if ui.may_open(actor, "review"):
         sections["Review"] = [ui.page("review")]
-    admin = [ui.page(key) for key in ("logins", "cost", "security", "infrastructure", "audit") if ui.may_open(actor, key)]
+    admin = [ui.page(key) for key in ("logins", "cost", "security", "infrastructure", "audit", "status") if ui.may_open(actor, key)]
     if admin:
         sections["Admin"] = admin
     # A page the viewer may not open is still at its address, saying so (not a silent jump to Home).

@@ -36,6 +36,7 @@ PAGES = {
     "audit": ("audit.py", "Audit log", ":material/history:"),
     "security": ("security.py", "Security", ":material/security:"),
     "infrastructure": ("infrastructure.py", "Infrastructure", ":material/account_tree:"),
+    "status": ("status.py", "Status", ":material/monitor_heart:"),
 }
 
 
@@ -43,7 +44,7 @@ PAGES = {
 # page only for viewers with its role; one without it who opens its address is told so (denied_page),
 # and the page checks again itself (require_page): the navigation is not the guard.
 PAGE_ROLES = {"review": "approver", "logins": "admin", "cost": "admin", "security": "admin", "infrastructure": "admin",
-              "audit": "admin"}
+              "audit": "admin", "status": "admin"}
 
 
 def may_open(actor: Actor, key: str) -> bool:
