@@ -207,11 +207,14 @@ class SnowflakeAuditLog(AuditLog):
     connection with paramstyle qmark, opened on first use and kept (a new one after an error). Grant the portal's role
     INSERT and SELECT only on this table: then the database itself refuses edits too."""
 
-    def __init__(self, connect: Callable[[], object], table: str = "SNOWTOWER_AUDIT_LOG"):
+    def __init__(self, connect: Callable[[], object], table: str = "SNOWTOWER_AUDIT_LOG", owns_connection: bool = True):
         if not _IDENTIFIER.fullmatch(table or ""):
             raise ValueError(f"audit table {table!r} is not a Snowflake identifier (NAME, SCHEMA.NAME or DB.SCHEMA.NAME)")
         self.connect = connect
         self.table = table
+        # False: `connect` hands out a connection shared with the rest of the portal (st.connection's),
+        # which an error here must not close for everyone.
+        self.owns_connection = owns_connection
         self._created = False
         self._conn = None
         self._lock = threading.Lock()
@@ -230,7 +233,7 @@ class SnowflakeAuditLog(AuditLog):
             except Exception as exc:  # the connector's errors (ProgrammingError, OperationalError, ...)
                 conn, self._conn = self._conn, None  # the next call opens a new session
                 try:
-                    if conn is not None:
+                    if conn is not None and self.owns_connection:
                         conn.close()
                 except Exception:  # already broken: nothing more to release
                     pass
@@ -261,14 +264,19 @@ def to_csv(records: list[AuditRecord]) -> str:
     return out.getvalue()
 
 
-def audit_log_for(settings) -> AuditLog:
+def audit_log_for(settings, source=None) -> AuditLog:
     """The audit log of these settings: `audit_log = "sqlite"` (the default) keeps it in the workspace
-    database; `audit_log = "snowflake"` in table `audit_table` through the connector with key-pair
-    auth from SNOWFLAKE_* variables (created if missing). Raises QueryError without those variables."""
+    database; `audit_log = "snowflake"` in table `audit_table` (in `snowflake_schema` when it is
+    unqualified; created if missing) through `source` (a core.snowflake CursorSource: st.connection in the
+    portal and in Streamlit in Snowflake) or else the connector with key-pair auth from SNOWFLAKE_*
+    variables. Raises QueryError without a source or those variables."""
     if settings.audit_log == "snowflake":
         from core.snowflake.connect import connector_source  # the one way SnowTower connects to Snowflake
 
-        return SnowflakeAuditLog(connector_source().connect, settings.audit_table)
+        table = settings.audit_table
+        if "." not in table and settings.snowflake_schema:
+            table = f"{settings.snowflake_schema}.{table}"
+        return SnowflakeAuditLog((source or connector_source()).connect, table, owns_connection=source is None)
     from core.workspace import Workspace
 
     return SqliteAuditLog(Workspace(settings.workspace).db_path)

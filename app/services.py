@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Callable
 
 from core.changes.base import ChangeBackend
@@ -34,14 +35,17 @@ class Services:
     - `clock`: returns the current aware UTC datetime (tests move it)."""
     settings: Settings
     workspace: Workspace
-    store: Store
+    store: Store | None  # the local backend's review records (None with GitHub in Streamlit in Snowflake)
     changes: ChangeBackend  # LocalChanges (demo) or GitHubChanges
-    audit: AuditLog = None  # type: ignore[assignment]  # default: audit_log_for(settings)
+    audit: AuditLog = None  # type: ignore[assignment]  # default: audit_log_for(settings, snowflake)
     clock: Callable[[], datetime] = field(default=utcnow)
+    # The Snowflake source handed in by the portal (st.connection: the active session in Streamlit in
+    # Snowflake); None: snowflake_source() makes one (the demo's stand-in, or the connector).
+    snowflake: object = None
 
     def __post_init__(self):
         if self.audit is None:
-            self.audit = audit_log_for(self.settings)
+            self.audit = audit_log_for(self.settings, self.snowflake)
 
     def lockout(self) -> Lockout:
         """The sign-in lock-out of this workspace (its counts live in the workspace database)."""
@@ -110,14 +114,17 @@ class Services:
         on first use), or the connector with key-pair auth from SNOWFLAKE_* variables."""
         from core.snowflake.connect import connector_source, standin_source
 
+        if self.snowflake is not None:
+            return self.snowflake
         if self.settings.mode == "demo" and self.settings.backend == "local":
             self.sync_demo_account(generate=True)
             return standin_source(self.workspace.account_dir)
         return connector_source()
 
 
-def build_github(settings: Settings, ws: Workspace, clients=None):
-    """The GitHub backend for `settings`; `clients` makes PyGithub clients (default: from the settings)."""
+def build_github(settings: Settings, ws: Workspace, clients=None, is_approver: Callable[[str], bool] | None = None):
+    """The GitHub backend for `settings`; `clients` makes PyGithub clients (default: from the settings);
+    `is_approver(username)`: default the users file's roles (portal_approvers)."""
     from core.changes.github import GitHubChanges, GitHubConfig, connect
 
     secrets = github_secrets(settings)
@@ -132,7 +139,7 @@ def build_github(settings: Settings, ws: Workspace, clients=None):
     )
     return GitHubChanges(clients or connect(cfg), cfg, ws.cache_dir, settings.base_branch, settings.config_dir,
                          settings.required_approvals, signing_key=signing_key(settings),
-                         is_approver=portal_approvers(settings, ws))
+                         is_approver=is_approver or portal_approvers(settings, ws))
 
 
 def portal_approvers(settings: Settings, ws: Workspace) -> Callable[[str], bool]:
@@ -156,20 +163,46 @@ def portal_approvers(settings: Settings, ws: Workspace) -> Callable[[str], bool]
     return is_approver
 
 
-def build_services(settings: Settings) -> Services:
+def build_services(settings: Settings, snowflake=None) -> Services:
+    """The backends of `settings`. `snowflake`: a core.snowflake source the portal made from
+    st.connection (required in Streamlit in Snowflake, where the audit log is a Snowflake table).
+    Raises SettingsError or ChangeError when a backend cannot be built (the message says why)."""
+    if settings.in_sis:
+        return build_sis_services(settings, snowflake)
     if settings.backend == "github":
         ws = Workspace(settings.workspace)
         ws.root.mkdir(parents=True, exist_ok=True)
-        return Services(settings, ws, Store(ws.db_path), build_github(settings, ws))
+        return Services(settings, ws, Store(ws.db_path), build_github(settings, ws), snowflake=snowflake)
     ws, _ = ensure_demo_workspace(settings.workspace, EXAMPLE_CONFIG, settings.base_branch)
     store = Store(ws.db_path)
     # In the demo merging deploys (LocalChanges.deploy); in production a workflow does.
     changes = LocalChanges(GitRepo(ws.repo_path), store, ws.cache_dir, settings.base_branch, settings.config_dir,
                            settings.required_approvals, deploys_on_merge=settings.mode == "demo")
     changes.repair()  # a crash of the last run left nothing half-done (see LocalChanges.repair)
-    services = Services(settings, ws, store, changes)
+    services = Services(settings, ws, store, changes, snowflake=snowflake)
     try:
         services.sync_demo_account()  # finishes a demo deployment's sync that was interrupted
     except Exception:  # the portal still starts; the cost page says what is wrong with the account
         logging.getLogger(__name__).warning("the demo account could not be brought up to date", exc_info=True)
     return services
+
+
+def build_sis_services(settings: Settings, snowflake) -> Services:
+    """Streamlit in Snowflake: no workspace, no git binary, no SQLite. GitHub holds the change requests
+    and their records (on the pull requests), the audit log is a Snowflake table (created if missing)
+    reached through `snowflake`, the secrets come from the app's Snowflake secrets (app.settings).
+
+    SnowDDL reads a config from a folder, so each commit's config is exported once into a folder of
+    this process's temporary directory (the container's own, gone with it): scratch space that nobody
+    configures and nothing needs to outlive. Native GitHub reviews by mapped approvers do not count here
+    (whether a portal user is an approver comes from the viewer's Snowflake roles at sign-in only)."""
+    import tempfile
+
+    from app.settings import Problem, SettingsError
+
+    if snowflake is None:
+        raise SettingsError([Problem("snowflake_connection", "the default", "Streamlit in Snowflake needs the "
+                                     "app's Snowflake session (st.connection) for the audit log")])
+    ws = Workspace(Path(tempfile.mkdtemp(prefix="snowtower-sis-")))
+    changes = build_github(settings, ws, is_approver=lambda username: False)
+    return Services(settings, ws, None, changes, snowflake=snowflake)

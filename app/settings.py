@@ -131,7 +131,7 @@ class Settings(BaseSettings):
     # --- Snowflake
     snowflake_connection: str = Field("snowflake", description="The st.connection name (secrets [connections.NAME]); in "
                                       "SiS the active session.", json_schema_extra=_group("Snowflake"))
-    snowflake_schema: str = Field("", description="DB.SCHEMA of SnowTower's own tables (audit log) in Snowflake; \"\": "
+    snowflake_schema: str = Field("", pattern=r"^([A-Za-z_][A-Za-z0-9_$]*\.[A-Za-z_][A-Za-z0-9_$]*)?$", description="DB.SCHEMA of SnowTower's own tables (audit log) in Snowflake; \"\": "
                                   "the connection's schema.", json_schema_extra=_group("Snowflake"))
     audit_log: Literal["sqlite", "snowflake"] = Field("sqlite", description="sqlite (the workspace database) or snowflake "
                                                       "(table audit_table, created if missing). Default snowflake in SiS.",

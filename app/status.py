@@ -105,13 +105,28 @@ def _audit(services) -> list[Check]:
     return [Check("Audit log", True, f"readable ({services.settings.audit_log})")]
 
 
+def _one_by_one(*steps: tuple[str, Callable]) -> Callable[[object], list[Check]]:
+    """Steps run one after the other in one thread, each failing on its own line: the Snowflake probe
+    and a Snowflake audit log share one connection, which is not for two threads at once."""
+    def check(services) -> list[Check]:
+        out = []
+        for name, fn in steps:
+            try:
+                out += fn(services)
+            except Exception as exc:  # noqa: BLE001 - every failure becomes its line on the page
+                out.append(Check(name, False, _line(exc)))
+        return out
+    return check
+
+
 def checks(services, snowflake=None, seconds: float = CHECK_SECONDS) -> list[Check]:
     """Every check of `services` (app.services.Services) and the Snowflake source `snowflake` (a
     core.snowflake CursorSource; None: not configured), in a fixed order, within `seconds` in all."""
     named: list[tuple[str, Callable]] = [
         ("Settings", _settings), ("Mode", _mode),
         ("GitHub" if services.settings.backend == "github" else "Change requests", _changes),
-        ("Snowflake", _snowflake(snowflake)), ("SnowDDL", _snowddl), ("Configuration", _config), ("Audit log", _audit)]
+        ("SnowDDL", _snowddl), ("Configuration", _config),
+        ("Snowflake and audit log", _one_by_one(("Snowflake", _snowflake(snowflake)), ("Audit log", _audit)))]
     results: list[list[Check] | None] = [None] * len(named)
 
     def run(i: int, name: str, fn: Callable) -> None:

@@ -91,11 +91,13 @@ def frame() -> None:
     }
     if ui.may_open(actor, "review"):
         sections["Review"] = [ui.page("review")]
-    admin = [ui.page(key) for key in ("logins", "cost", "security", "infrastructure", "audit", "status") if ui.may_open(actor, key)]
+    admin = [ui.page(key) for key in ("logins", "cost", "security", "infrastructure", "audit", "status")
+             if ui.may_open(actor, key) and ui.offered(key)]
     if admin:
         sections["Admin"] = admin
     # A page the viewer may not open is still at its address, saying so (not a silent jump to Home).
-    sections[""] += [ui.denied_page(key) for key in ui.PAGE_ROLES if not ui.may_open(actor, key)]
+    sections[""] += [ui.absent_page(key) if not ui.offered(key) else ui.denied_page(key)
+                     for key in ui.PAGE_ROLES if not ui.may_open(actor, key) or not ui.offered(key)]
 
     with st.sidebar:
         st.markdown(f"Signed in as **{md_escape(actor.name)}**  \n{inline_code(actor.username)} · {', '.join(actor.roles)}")

@@ -47,9 +47,31 @@ PAGE_ROLES = {"review": "approver", "logins": "admin", "cost": "admin", "securit
               "audit": "admin", "status": "admin"}
 
 
+# Pages that need the workspace (users file, sign-in lock-out): not offered in Streamlit in Snowflake,
+# where viewers are Snowflake users and there is no workspace.
+WORKSPACE_PAGES = {"logins"}
+
+
 def may_open(actor: Actor, key: str) -> bool:
     role = PAGE_ROLES.get(key)
     return role is None or actor.can(role)
+
+
+def offered(key: str) -> bool:
+    """Whether this deployment has page `key` at all (not the pages that need a workspace, in SiS)."""
+    return key not in WORKSPACE_PAGES or not load_settings().in_sis
+
+
+def _not_offered(key: str) -> None:
+    st.title(PAGES[key][1])
+    st.info(f"{PAGES[key][1]} is not part of SnowTower in Streamlit in Snowflake: viewers are Snowflake users, "
+            "with portal roles from their Snowflake roles (role_mapping).", icon=":material/info:")
+
+
+def absent_page(key: str) -> st.Page:
+    """A hidden page at `key`'s address saying this deployment does not offer it."""
+    file, title, icon = PAGES[key]
+    return st.Page(lambda: _not_offered(key), title=title, icon=icon, url_path=key.replace("_", "-"), visibility="hidden")
 
 
 def _refuse(key: str) -> None:
@@ -68,6 +90,9 @@ def denied_page(key: str) -> st.Page:
 def require_page(key: str) -> Actor:
     """The viewer, if they may open page `key`; otherwise the page says why and stops."""
     actor = viewer()
+    if not offered(key):
+        _not_offered(key)
+        st.stop()
     if not may_open(actor, key):
         _refuse(key)
         st.stop()
@@ -89,7 +114,9 @@ def page(key: str, **kwargs) -> st.Page:
 
 @st.cache_resource(show_spinner=False)
 def _services(workspace: str) -> Services:
-    return build_services(load_settings(workspace))
+    settings = load_settings(workspace)
+    # In Streamlit in Snowflake the app's session is the Snowflake connection (audit log, queries).
+    return build_services(settings, live_source(settings.snowflake_connection) if settings.in_sis else None)
 
 
 def services() -> Services:
@@ -97,8 +124,19 @@ def services() -> Services:
     return _services(str(load_settings().workspace))
 
 
+@st.cache_resource(show_spinner=False)
+def live_source(name: str = "snowflake"):
+    """The query layer's source over st.connection(name): secrets [connections.NAME], or the active
+    session in Streamlit in Snowflake. Raises when no connection can be made."""
+    from core.snowflake.connect import streamlit_source
+
+    return streamlit_source(st.connection(name))
+
+
 def audit_log():
     """The audit log of the configured workspace (for the sign-in, before the backends are built)."""
+    if load_settings().in_sis:
+        return services().audit  # a Snowflake table through the app's session
     return _audit_log(str(load_settings().workspace))
 
 

@@ -32,7 +32,7 @@ def test_the_demo_is_healthy_and_says_it_runs_on_the_stand_in(services, people, 
     shown = lines(at)
     assert shown[0] == "Everything answers as it should."
     names = [line.split("**")[1] for line in shown[1:]]
-    assert names == ["Settings", "Mode", "Change requests", "Snowflake", "SnowDDL", "Configuration", "Audit log"]
+    assert names == ["Settings", "Mode", "Change requests", "SnowDDL", "Configuration", "Snowflake", "Audit log"]
     text = "\n".join(shown)
     assert "demo: Snowflake stand-in (DuckDB, generated data)" in text
     assert "stand-in reachable; the 8 ACCOUNT_USAGE views the pages read are readable" in text
