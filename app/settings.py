@@ -49,7 +49,8 @@ def _group(name: str) -> dict:
 def in_snowflake() -> bool:
     """True when this process runs as Streamlit in Snowflake: the warehouse runtime provides the
     `_snowflake` module, the container runtime (SPCS) mounts a session token at /snowflake/session/token."""
-    return importlib.util.find_spec("_snowflake") is not None or Path("/snowflake/session/token").is_file()
+    return ("_snowflake" in sys.modules or importlib.util.find_spec("_snowflake") is not None
+            or Path("/snowflake/session/token").is_file())
 
 
 class Settings(BaseSettings):

@@ -190,3 +190,21 @@ def test_serve_with_wrong_settings_lists_them_and_starts_nothing(tmp_path, monke
     monkeypatch.chdir(tmp_path)
     assert cli.main(["serve", "--workspace", str(tmp_path)]) == 1
     assert started == [] and "required_approval: unknown setting" in capsys.readouterr().err
+
+
+def test_in_snowflake_the_github_token_comes_from_the_apps_snowflake_secret(tmp_path, monkeypatch):
+    """The warehouse runtime reads a secret given to the app (SECRETS = ('github' = db.schema.secret))
+    with _snowflake.get_generic_secret_string; the container runtime finds it in st.secrets."""
+    import sys
+    import types
+
+    asked = []
+    fake = types.ModuleType("_snowflake")
+    fake.get_generic_secret_string = lambda name: asked.append(name) or "ghp_from_snowflake"
+    monkeypatch.setitem(sys.modules, "_snowflake", fake)
+    env = {"SNOWTOWER_GITHUB_REPOSITORY": "acme/infra", "SNOWTOWER_GITHUB_SECRET_NAME": "github"}
+    settings, problems = inspect_settings(tmp_path, environ=env)
+    assert problems == [] and settings.runtime == "sis"  # detected: the _snowflake module is there
+    assert github_secrets(settings)["token"] == "ghp_from_snowflake" and asked == ["github"]
+    settings, _ = inspect_settings(tmp_path, environ={**env, "SNOWTOWER_GITHUB_APP_ID": "42"})
+    assert github_secrets(settings)["private_key"] == "ghp_from_snowflake"  # with an App id: the App's key
