@@ -29,9 +29,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE_CONFIG = REPO_ROOT / "snowddl"
-DEFAULT_WORKSPACE = Path("~/.snowtower/demo")
+from app.paths import DEFAULT_WORKSPACE, EXAMPLE_CONFIG, REPO_ROOT  # noqa: F401 (their names here too)
 APP_SETTINGS = REPO_ROOT / "snowtower.toml"  # deployed with the app (Streamlit in Snowflake); absent in the repository
 ROLES = ("requester", "approver", "admin")
 ENV_PREFIX = "SNOWTOWER_"

@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from app.settings import DEFAULT_WORKSPACE, REPO_ROOT, SettingsError
+from app.paths import DEFAULT_WORKSPACE, REPO_ROOT
 
 
 class UsageError(Exception):
@@ -539,7 +539,11 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"snowtower {args.command}: {exc}", file=sys.stderr)
         return 2
-    except SettingsError as exc:  # every problem, one line each (as `snowtower check` prints them)
+    except ValueError as exc:
+        settings = sys.modules.get("app.settings")  # not imported by --help: pydantic stays unloaded
+        if settings is None or not isinstance(exc, settings.SettingsError):
+            raise
+        # Every problem, one line each (as `snowtower check` prints them).
         print(f"snowtower {args.command}: {exc}\n(`snowtower check` lists the same; docs/settings.md describes "
               "every setting)", file=sys.stderr)
         return 1

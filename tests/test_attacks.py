@@ -209,7 +209,7 @@ def test_a_resubmission_edited_away_by_a_writer_does_not_bring_back_approvals_of
     import dataclasses
 
     gh_services.changes.required_approvals = 2
-    gh_services.settings = dataclasses.replace(gh_services.settings, required_approvals=2)
+    gh_services.settings = gh_services.settings.model_copy(update={"required_approvals": 2})
     cr = submit(gh_services, people["requester"], new_user_raw(business_roles=["DATA_ENGINEER"]))
     ApproveRequest(gh_services, people["approver"], cr.id).execute()
     RequestChanges(gh_services, people["admin"], cr.id, "ANALYST is enough").execute()
