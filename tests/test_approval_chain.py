@@ -1,7 +1,6 @@
 """The approval chain on the local backend (real git, real SQLite): approvals bound to content, one
 status rule computed inside the write, review actions bound to the request on screen, and no stuck
 state after a crash at any step. The same attacks on GitHub: tests/test_github_trust.py."""
-import dataclasses
 import threading
 
 import pytest
