@@ -45,11 +45,14 @@ def settings_page(error: SettingsError) -> None:
 def frame() -> None:
     try:
         settings = load_settings()
-    except SettingsError as exc:
+        st.set_option("client.showErrorDetails", errors.error_details(settings.mode))
+        signed_in(settings)
+    except SettingsError as exc:  # also a setting found missing while building a backend (SiS signing key)
         st.session_state.pop(ui.VIEWER_KEY, None)
         settings_page(exc)
-        return
-    st.set_option("client.showErrorDetails", errors.error_details(settings.mode))
+
+
+def signed_in(settings) -> None:
     auth_path = Workspace(settings.workspace).auth_path
     if settings.mode == "demo":
         auth.ensure_demo_logins(auth_path)

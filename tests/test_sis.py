@@ -139,3 +139,12 @@ def test_the_workspace_pages_are_not_offered_in_the_navigation(sis):
     assert "logins" in listed  # its address answers (saying it is not offered) ...
     visit(at, "logins")
     assert not at.exception and not at.text_input and not at.button  # ... and offers nothing to do
+
+
+def test_a_missing_signing_key_in_snowflake_is_named_on_the_settings_page(sis):
+    at = AppTest.from_file(str(ROOT / "portal" / "app.py"), default_timeout=60)
+    at.secrets["github_token"] = BOT_TOKEN  # but no signing_key in the app's SECRETS
+    at.run()
+    assert not at.exception and [t.value for t in at.title] == ["SnowTower's settings need fixing"]
+    assert [t.value for t in at.text] == ["signing_key: Streamlit in Snowflake has no workspace to keep a generated key: "
+                                          "set signing_key in the app's secrets (from the default)"]
