@@ -54,7 +54,8 @@ def in_snowflake() -> bool:
 class Settings(BaseSettings):
     """Every setting of SnowTower. Attribute access as `settings.NAME`; immutable (model_copy(update=...))."""
 
-    model_config = SettingsConfigDict(extra="forbid", frozen=True, validate_default=True)
+    # coerce_numbers_to_str: `github_app_id = 12345` in TOML is the id "12345".
+    model_config = SettingsConfigDict(extra="forbid", frozen=True, validate_default=True, coerce_numbers_to_str=True)
 
     # --- where and how it runs
     workspace: Path = Field(DEFAULT_WORKSPACE, description="The workspace folder (demo git repository, SQLite, users "
@@ -169,6 +170,14 @@ class Settings(BaseSettings):
         # load_settings merges the sources itself (to name the source of each value); the model only
         # validates what it is given.
         return (init_settings,)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_a_number(cls, value, info):
+        # pydantic takes true as 1: `required_approvals = true` must not quietly mean one approval.
+        if isinstance(value, bool) and cls.model_fields[info.field_name].annotation is not bool:
+            raise ValueError("wrong type: true/false is not a value of this setting")
+        return value
 
     @field_validator("github_approvers", "role_mapping", mode="before")
     @classmethod

@@ -208,3 +208,12 @@ def test_in_snowflake_the_github_token_comes_from_the_apps_snowflake_secret(tmp_
     assert github_secrets(settings)["token"] == "ghp_from_snowflake" and asked == ["github"]
     settings, _ = inspect_settings(tmp_path, environ={**env, "SNOWTOWER_GITHUB_APP_ID": "42"})
     assert github_secrets(settings)["private_key"] == "ghp_from_snowflake"  # with an App id: the App's key
+
+
+def test_toml_types_are_taken_as_written_and_true_is_not_a_number(tmp_path):
+    (tmp_path / "settings.toml").write_text('[snowtower]\ngithub_app_id = 12345\nprice_per_credit = 2\n'
+                                            'smtp_starttls = false\nrequired_approvals = true\n')
+    settings, problems = inspect_settings(tmp_path, environ={})
+    assert [str(p) for p in problems] == [f"required_approvals: wrong type: true/false is not a value of this setting "
+                                          f"(from {tmp_path / 'settings.toml'} [snowtower])"]
+    assert (settings.github_app_id, settings.price_per_credit, settings.smtp_starttls) == ("12345", 2.0, False)
