@@ -17,6 +17,7 @@ docs/settings.md is generated from this schema (`python -m app.settings --markdo
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib.util
 import os
 import re
@@ -47,8 +48,12 @@ def _group(name: str) -> dict:
 def in_snowflake() -> bool:
     """True when this process runs as Streamlit in Snowflake: the warehouse runtime provides the
     `_snowflake` module, the container runtime (SPCS) mounts a session token at /snowflake/session/token."""
-    return ("_snowflake" in sys.modules or importlib.util.find_spec("_snowflake") is not None
-            or Path("/snowflake/session/token").is_file())
+    return "_snowflake" in sys.modules or _snowflake_runtime()
+
+
+@functools.cache
+def _snowflake_runtime() -> bool:  # looked up once: a process does not move into Snowflake
+    return importlib.util.find_spec("_snowflake") is not None or Path("/snowflake/session/token").is_file()
 
 
 class Settings(BaseSettings):
