@@ -217,3 +217,9 @@ def test_toml_types_are_taken_as_written_and_true_is_not_a_number(tmp_path):
     assert [str(p) for p in problems] == [f"required_approvals: wrong type: true/false is not a value of this setting "
                                           f"(from {tmp_path / 'settings.toml'} [snowtower])"]
     assert (settings.github_app_id, settings.price_per_credit, settings.smtp_starttls) == ("12345", 2.0, False)
+
+
+def test_a_huge_settings_file_is_refused_before_it_is_parsed(tmp_path):
+    (tmp_path / "settings.toml").write_text("[snowtower]\n" + "# padding\n" * 120_000)
+    _, problems = inspect_settings(tmp_path, environ={})
+    assert [(p.key, p.message) for p in problems] == [("settings.toml", "is larger than 1 MB: it cannot be a settings file")]
