@@ -188,6 +188,16 @@ class SqliteAuditLog(AuditLog):
         return [_record(r) for r in rows]
 
 
+SNOWFLAKE_COLUMNS = ("occurred_at TIMESTAMP_TZ NOT NULL", "actor VARCHAR NOT NULL", "role VARCHAR NOT NULL",
+                     "action VARCHAR NOT NULL", "request_id INTEGER", "outcome VARCHAR NOT NULL", "reason VARCHAR NOT NULL",
+                     "commit_before VARCHAR NOT NULL", "commit_after VARCHAR NOT NULL")
+
+
+def snowflake_table_ddl(table: str) -> str:
+    """The audit table's CREATE TABLE IF NOT EXISTS (deploy/setup.sql holds the same; a test compares them)."""
+    return f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(SNOWFLAKE_COLUMNS)})"
+
+
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,254}(\.[A-Za-z_][A-Za-z0-9_$]{0,254}){0,2}")
 
 
@@ -197,11 +207,14 @@ class SnowflakeAuditLog(AuditLog):
     connection with paramstyle qmark, opened on first use and kept (a new one after an error). Grant the portal's role
     INSERT and SELECT only on this table: then the database itself refuses edits too."""
 
-    def __init__(self, connect: Callable[[], object], table: str = "SNOWTOWER_AUDIT_LOG"):
+    def __init__(self, connect: Callable[[], object], table: str = "SNOWTOWER_AUDIT_LOG", owns_connection: bool = True):
         if not _IDENTIFIER.fullmatch(table or ""):
             raise ValueError(f"audit table {table!r} is not a Snowflake identifier (NAME, SCHEMA.NAME or DB.SCHEMA.NAME)")
         self.connect = connect
         self.table = table
+        # False: `connect` hands out a connection shared with the rest of the portal (st.connection's),
+        # which an error here must not close for everyone.
+        self.owns_connection = owns_connection
         self._created = False
         self._conn = None
         self._lock = threading.Lock()
@@ -213,17 +226,14 @@ class SnowflakeAuditLog(AuditLog):
                     self._conn = self.connect()
                 cur = self._conn.cursor()
                 if not self._created:
-                    cur.execute(
-                        f"CREATE TABLE IF NOT EXISTS {self.table} (occurred_at TIMESTAMP_TZ NOT NULL, actor VARCHAR NOT NULL, "
-                        "role VARCHAR NOT NULL, action VARCHAR NOT NULL, request_id INTEGER, outcome VARCHAR NOT NULL, "
-                        "reason VARCHAR NOT NULL, commit_before VARCHAR NOT NULL, commit_after VARCHAR NOT NULL)")
+                    cur.execute(snowflake_table_ddl(self.table))
                     self._created = True
                 cur.execute(sql, params or [])
                 return cur.fetchall() if fetch else None
             except Exception as exc:  # the connector's errors (ProgrammingError, OperationalError, ...)
                 conn, self._conn = self._conn, None  # the next call opens a new session
                 try:
-                    if conn is not None:
+                    if conn is not None and self.owns_connection:
                         conn.close()
                 except Exception:  # already broken: nothing more to release
                     pass
@@ -254,14 +264,19 @@ def to_csv(records: list[AuditRecord]) -> str:
     return out.getvalue()
 
 
-def audit_log_for(settings) -> AuditLog:
+def audit_log_for(settings, source=None) -> AuditLog:
     """The audit log of these settings: `audit_log = "sqlite"` (the default) keeps it in the workspace
-    database; `audit_log = "snowflake"` in table `audit_table` through the connector with key-pair
-    auth from SNOWFLAKE_* variables (created if missing). Raises QueryError without those variables."""
+    database; `audit_log = "snowflake"` in table `audit_table` (in `snowflake_schema` when it is
+    unqualified; created if missing) through `source` (a core.snowflake CursorSource: st.connection in the
+    portal and in Streamlit in Snowflake) or else the connector with key-pair auth from SNOWFLAKE_*
+    variables. Raises QueryError without a source or those variables."""
     if settings.audit_log == "snowflake":
         from core.snowflake.connect import connector_source  # the one way SnowTower connects to Snowflake
 
-        return SnowflakeAuditLog(connector_source().connect, settings.audit_table)
+        table = settings.audit_table
+        if "." not in table and settings.snowflake_schema:
+            table = f"{settings.snowflake_schema}.{table}"
+        return SnowflakeAuditLog((source or connector_source()).connect, table, owns_connection=source is None)
     from core.workspace import Workspace
 
     return SqliteAuditLog(Workspace(settings.workspace).db_path)

@@ -497,7 +497,8 @@ def cookie_key(settings, file_key: str = "") -> str:
     st.secrets [snowtower] cookie_key. In the demo, the users file's own random key may stand in.
     Raises SetupError outside the demo when the key is missing, a published default, or shorter than
     MIN_COOKIE_KEY characters (a guessable key lets anyone forge a signed-in cookie)."""
-    key = _secret("SNOWTOWER_COOKIE_KEY", "snowtower", "cookie_key")
+    key = settings.cookie_key.get_secret_value() if getattr(settings, "cookie_key", None) else ""
+    key = key or _secret("SNOWTOWER_COOKIE_KEY", "snowtower", "cookie_key")  # set after the settings were read
     if settings.mode == "demo":
         return key if len(key) >= MIN_COOKIE_KEY and key not in DEFAULT_COOKIE_KEYS else file_key
     if not key:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Callable
 
 from core.changes.base import ChangeBackend
@@ -37,16 +38,19 @@ class Services:
       (operations call app.notifications.notify after their write)."""
     settings: Settings
     workspace: Workspace
-    store: Store
+    store: Store | None  # the local backend's review records (None with GitHub in Streamlit in Snowflake)
     changes: ChangeBackend  # LocalChanges (demo) or GitHubChanges
-    audit: AuditLog = None  # type: ignore[assignment]  # default: audit_log_for(settings)
+    audit: AuditLog = None  # type: ignore[assignment]  # default: audit_log_for(settings, snowflake)
     clock: Callable[[], datetime] = field(default=utcnow)
     notifications: object = None  # app.notifications.Notifier; default: notifier_for(settings, workspace)
     identity: Identity = None  # type: ignore[assignment]  # default: identity_for(settings)
+    # The Snowflake source handed in by the portal (st.connection: the active session in Streamlit in
+    # Snowflake); None: snowflake_source() makes one (the demo's stand-in, or the connector).
+    snowflake: object = None
 
     def __post_init__(self):
         if self.audit is None:
-            self.audit = audit_log_for(self.settings)
+            self.audit = audit_log_for(self.settings, self.snowflake)
         if self.notifications is None:
             from app.notifications.config import notifier_for
 
@@ -121,15 +125,19 @@ class Services:
         on first use), or the connector with key-pair auth from SNOWFLAKE_* variables."""
         from core.snowflake.connect import connector_source, standin_source
 
+        if self.snowflake is not None:
+            return self.snowflake
         if self.settings.mode == "demo" and self.settings.backend == "local":
             self.sync_demo_account(generate=True)
             return standin_source(self.workspace.account_dir)
         return connector_source()
 
 
-def build_github(settings: Settings, ws: Workspace, clients=None, identity: Identity | None = None):
+def build_github(settings: Settings, ws: Workspace, clients=None, identity: Identity | None = None,
+                 is_approver: Callable[[str], bool] | None = None):
     """The GitHub backend for `settings`; `clients` makes PyGithub clients (default: from the settings);
-    `identity` says whose native reviews count (default: identity_for(settings))."""
+    `is_approver(username)`, whose native reviews count: default `identity`'s approvers now
+    (portal_approvers; `identity` default identity_for(settings))."""
     from core.changes.github import GitHubChanges, GitHubConfig, connect
 
     secrets = github_secrets(settings)
@@ -144,7 +152,7 @@ def build_github(settings: Settings, ws: Workspace, clients=None, identity: Iden
     )
     return GitHubChanges(clients or connect(cfg), cfg, ws.cache_dir, settings.base_branch, settings.config_dir,
                          settings.required_approvals, signing_key=signing_key(settings),
-                         is_approver=portal_approvers(identity or identity_for(settings)))
+                         is_approver=is_approver or portal_approvers(identity or identity_for(settings)))
 
 
 def portal_approvers(identity: Identity) -> Callable[[str], bool]:
@@ -155,13 +163,18 @@ def portal_approvers(identity: Identity) -> Callable[[str], bool]:
     return is_approver
 
 
-def build_services(settings: Settings) -> Services:
+def build_services(settings: Settings, snowflake=None) -> Services:
+    """The backends of `settings`. `snowflake`: a core.snowflake source the portal made from
+    st.connection (required in Streamlit in Snowflake, where the audit log is a Snowflake table).
+    Raises SettingsError or ChangeError when a backend cannot be built (the message says why)."""
+    if settings.in_sis:
+        return build_sis_services(settings, snowflake)
     if settings.backend == "github":
         ws = Workspace(settings.workspace)
         ws.root.mkdir(parents=True, exist_ok=True)
         identity = identity_for(settings, lambda: services.snowflake_source())
         services = Services(settings, ws, Store(ws.db_path), build_github(settings, ws, identity=identity),
-                            identity=identity)
+                            identity=identity, snowflake=snowflake)
         return services
     ws, _ = ensure_demo_workspace(settings.workspace, EXAMPLE_CONFIG, settings.base_branch)
     if settings.mode == "demo" and settings.auth == "local":
@@ -173,7 +186,7 @@ def build_services(settings: Settings) -> Services:
     changes = LocalChanges(GitRepo(ws.repo_path), store, ws.cache_dir, settings.base_branch, settings.config_dir,
                            settings.required_approvals, deploys_on_merge=settings.mode == "demo")
     changes.repair()  # a crash of the last run left nothing half-done (see LocalChanges.repair)
-    services = Services(settings, ws, store, changes)
+    services = Services(settings, ws, store, changes, snowflake=snowflake)
     try:
         services.sync_demo_account()  # finishes a demo deployment's sync that was interrupted
     except Exception:  # the portal still starts; the cost page says what is wrong with the account
@@ -199,3 +212,25 @@ def login_services(settings: Settings) -> LoginServices:
     ws = Workspace(settings.workspace)
     ws.root.mkdir(parents=True, exist_ok=True)
     return LoginServices(settings, ws, audit_log_for(settings), identity_for(settings))
+
+
+def build_sis_services(settings: Settings, snowflake) -> Services:
+    """Streamlit in Snowflake: no workspace, no git binary, no SQLite. GitHub holds the change requests
+    and their records (on the pull requests), the audit log is a Snowflake table (created if missing)
+    reached through `snowflake`, the secrets come from the app's Snowflake secrets (app.settings).
+
+    SnowDDL reads a config from a folder, so each commit's config is exported once into a folder of
+    this process's temporary directory (the container's own, gone with it): scratch space that nobody
+    configures and nothing needs to outlive. Whose native GitHub reviews count comes from the identity
+    port: a mapped approver's Snowflake roles, read through the same session (app.identity.Sis)."""
+    import tempfile
+
+    from app.settings import Problem, SettingsError
+
+    if snowflake is None:
+        raise SettingsError([Problem("snowflake_connection", "the default", "Streamlit in Snowflake needs the "
+                                     "app's Snowflake session (st.connection) for the audit log")])
+    ws = Workspace(Path(tempfile.mkdtemp(prefix="snowtower-sis-")))
+    identity = identity_for(settings, lambda: snowflake)
+    changes = build_github(settings, ws, identity=identity)
+    return Services(settings, ws, None, changes, snowflake=snowflake, identity=identity)

@@ -1,188 +1,605 @@
-"""Settings: the workspace's settings.toml, overridden by SNOWTOWER_<NAME> environment variables.
+"""Settings: one documented schema (pydantic-settings), read from three sources, highest first:
 
-Secrets (the GitHub token or GitHub App private key) are never settings: they are read from the
-environment or st.secrets only when the backend is built (`github_secrets`), and never logged or shown.
+1. the environment: `SNOWTOWER_<NAME>` (e.g. SNOWTOWER_REQUIRED_APPROVALS=2);
+2. st.secrets, when running inside Streamlit: the `[snowtower]` table of secrets.toml (in Streamlit in
+   Snowflake's container runtime, the app's secrets); the older `[github]` table (token, private_key,
+   app_id, installation_id) is read too;
+3. the workspace's `settings.toml`, table `[snowtower]`;
+4. the app's own `snowtower.toml` beside its files, table `[snowtower]`: how Streamlit in Snowflake, which
+   has no environment and no workspace, gets its settings (deploy/snowtower.toml, see snowflake.yml).
+
+An unknown key, a wrong type or a value out of range is an error naming the key and the source; every
+problem is collected (`inspect_settings`) so that the portal's settings page and `snowtower check` list
+them all at once. Secrets (GitHub token and App key, signing key, Slack and SMTP credentials) are
+SecretStr: printed as `**********`, read with `.get_secret_value()` only where they are used.
+docs/settings.md is generated from this schema (`python -m app.settings --markdown`); a test keeps it so.
 """
 from __future__ import annotations
 
+import difflib
+import functools
+import importlib.util
 import os
 import re
 import sys
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE_CONFIG = REPO_ROOT / "snowddl"
-DEFAULT_WORKSPACE = Path("~/.snowtower/demo")
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from app.paths import DEFAULT_WORKSPACE, EXAMPLE_CONFIG, REPO_ROOT  # noqa: F401 (their names here too)
+APP_SETTINGS = REPO_ROOT / "snowtower.toml"  # deployed with the app (Streamlit in Snowflake); absent in the repository
 ROLES = ("requester", "approver", "admin")
+ENV_PREFIX = "SNOWTOWER_"
+# SNOWTOWER_* variables that are not settings: where the workspace is, who runs a CLI request, and the
+# test suite's own knobs. Any other SNOWTOWER_* variable must be a setting (a misspelling is an error).
+NOT_SETTINGS = frozenset({"WORKSPACE", "USER", "CASES", "CHROMIUM", "HYPOTHESIS_EXAMPLES", "ACTIONLINT_MODULES"})
+WAREHOUSE_SIZES = ("XSMALL", "SMALL", "MEDIUM", "LARGE", "XLARGE", "XXLARGE", "XXXLARGE", "X4LARGE", "X5LARGE", "X6LARGE")
+MAX_SETTINGS_FILE_BYTES = 1_000_000  # a settings.toml larger than this is refused before it is parsed
 
 
-@dataclass(frozen=True)
-class Settings:
-    workspace: Path
-    mode: str = "demo"  # demo: local git + merging deploys; production: GitHub workflows deploy
-    base_branch: str = "main"
-    config_dir: str = "snowddl"
-    required_approvals: int = 1
-    env_prefix: str = ""
-    backend: str = "local"  # local (git repository in the workspace) | github
-    github_repository: str = ""  # OWNER/NAME of the SnowDDL repository
-    github_base_url: str = "https://api.github.com"  # GitHub Enterprise Server: https://HOST/api/v3
-    github_app_id: str = ""  # GitHub App auth (with the private key secret) instead of a token
-    github_installation_id: int = 0  # 0: looked up from the repository
-    github_timeout: int = 15  # seconds per request
-    github_seconds_between_requests: float = 0.0
-    github_seconds_between_writes: float = 0.25
-    signin_max_attempts: int = 10  # wrong passwords in a row that lock a login ...
-    signin_lockout_minutes: int = 15  # ... for this long (or until `snowtower users unlock LOGIN`)
-    # GitHub login -> portal username of an approver: whose native GitHub reviews count (with write
-    # permission on the repository, and never on their own request). Env: "login=user,login2=user2".
-    github_approvers: dict = field(default_factory=dict)
-    github_portal_login: str = ""  # the portal's own GitHub login; "": learned from the credentials
-    github_deploy_login: str = "github-actions[bot]"  # whose "deployed" event comments count (merge-deploy workflow)
-    price_per_credit: float = 3.0  # money per Snowflake credit, for the cost page and projections
-    currency: str = "USD"
-    demo_query_rows: int = 100_000  # QUERY_HISTORY rows of a new demo account (snowtower demo --query-rows N)
-    audit_log: str = "sqlite"  # sqlite (the workspace database) | snowflake (table audit_table, created if missing)
-    audit_table: str = "SNOWTOWER_AUDIT_LOG"  # NAME, SCHEMA.NAME or DB.SCHEMA.NAME
-    # --- issue 15: access that expires (snowtower expire, app/operations/expire.py)
-    expiry_auto_approve: bool = False  # revoke requests for ended grants are approved by the expiry policy actor
-    expiry_stale_days: int = 90  # users with no login for this many days are proposed for offboarding
-    # --- end issue 15
-    # --- issue 13: risk flags ---
-    risk_warehouse_size_threshold: str = "LARGE"  # warehouses of a larger size are flagged on review (XSMALL ... X6LARGE)
-    # --- issue 13: notifications (secrets: app.notifications.config.notify_secrets; none of them here) ---
-    base_url: str = ""  # the portal's address as people open it, e.g. https://snowtower.company.com ("": no links)
-    notify_timeout: float = 5.0  # seconds per Slack request or SMTP command: a slow receiver is given up on
-    notify_slack_channel: str = ""  # with the bot token secret: the channel chat.postMessage posts to
-    notify_slack_api_url: str = "https://slack.com/api"  # Slack's Web API (GovSlack: https://slack-gov.com/api)
-    notify_smtp_host: str = ""  # "": no email
-    notify_smtp_port: int = 587
-    notify_smtp_tls: str = "starttls"  # starttls | ssl (TLS from the start, port 465) | none (a local relay)
-    notify_smtp_user: str = ""  # SMTP login; its password is the secret SNOWTOWER_NOTIFY_SMTP_PASSWORD
-    notify_smtp_from: str = ""  # the From address, e.g. snowtower@company.com
-    # --- issue 12 / issue 14 item 2: identity (app/identity.py) ---
-    auth: str = "local"  # who signs in: local (users file) | oidc (st.login, secrets [auth]) | sis (st.user + Snowflake roles)
-    auth_group_claim: str = "groups"  # oidc: the claim listing the person's groups
-    auth_group_roles: dict = field(default_factory=dict)  # oidc: group -> requester | approver | admin
-    sis_role_mapping: dict = field(default_factory=lambda: {  # sis: Snowflake role -> portal role
-        "snowtower_admin": "admin", "snowtower_approver": "approver", "snowtower_requester": "requester"})
-    extra: dict = field(default_factory=dict)
+def _group(name: str) -> dict:
+    return {"group": name}
 
 
-def _typed(name: str, value):
-    kind = {f.name: f.type for f in fields(Settings)}[name]
-    if kind == "dict":
+def in_snowflake() -> bool:
+    """True when this process runs as Streamlit in Snowflake: the warehouse runtime provides the
+    `_snowflake` module, the container runtime (SPCS) mounts a session token at /snowflake/session/token."""
+    return "_snowflake" in sys.modules or _snowflake_runtime()
+
+
+@functools.cache
+def _snowflake_runtime() -> bool:  # looked up once: a process does not move into Snowflake
+    return importlib.util.find_spec("_snowflake") is not None or Path("/snowflake/session/token").is_file()
+
+
+class Settings(BaseSettings):
+    """Every setting of SnowTower. Attribute access as `settings.NAME`; immutable (model_copy(update=...))."""
+
+    # coerce_numbers_to_str: `github_app_id = 12345` in TOML is the id "12345".
+    model_config = SettingsConfigDict(extra="forbid", frozen=True, validate_default=True, coerce_numbers_to_str=True)
+
+    # --- where and how it runs
+    workspace: Path = Field(DEFAULT_WORKSPACE, description="The workspace folder (demo git repository, SQLite, users "
+                            "file, caches). Set by --workspace or SNOWTOWER_WORKSPACE, never in settings.toml.",
+                            json_schema_extra=_group("Runtime"))
+    mode: Literal["demo", "production"] = Field("demo", description="demo: local git and merging deploys; production: "
+                                                "the repository's workflows deploy. Default production when backend = github.",
+                                                json_schema_extra=_group("Runtime"))
+    runtime: Literal["auto", "local", "sis"] = Field("auto", description="local (a machine or server with a workspace) or "
+                                                     "sis (Streamlit in Snowflake: no workspace, no git binary); auto detects SiS.",
+                                                     json_schema_extra=_group("Runtime"))
+    base_url: str = Field("", description="The portal's public URL behind a reverse proxy (https://HOST/PATH), used in "
+                          "links and its path as Streamlit's server.baseUrlPath by `snowtower serve`; \"\": served at /.",
+                          json_schema_extra=_group("Runtime"))
+    # --- change requests
+    backend: Literal["local", "github"] = Field("local", description="local (a git repository in the workspace) or github "
+                                                "(pull requests). Default github when github_repository is set.",
+                                                json_schema_extra=_group("Change requests"))
+    base_branch: str = Field("main", min_length=1, description="The branch that holds the deployed configuration.",
+                             json_schema_extra=_group("Change requests"))
+    config_dir: str = Field("snowddl", description="The SnowDDL config folder inside the repository.",
+                            json_schema_extra=_group("Change requests"))
+    env_prefix: str = Field("", description="SnowDDL's env prefix of the account's object names.",
+                            json_schema_extra=_group("Change requests"))
+    required_approvals: int = Field(1, ge=1, le=10, description="Approvals a request needs before it may be merged.",
+                                    json_schema_extra=_group("Change requests"))
+    # --- GitHub
+    github_repository: str = Field("", description="OWNER/NAME of the SnowDDL repository.", json_schema_extra=_group("GitHub"))
+    github_base_url: str = Field("https://api.github.com", description="The API's URL; GitHub Enterprise Server: "
+                                 "https://HOST/api/v3.", json_schema_extra=_group("GitHub"))
+    github_token: SecretStr | None = Field(None, description="A token with contents and pull requests write on the "
+                                           "repository. Secret.", json_schema_extra=_group("GitHub"))
+    github_app_id: str = Field("", description="GitHub App auth (with github_app_private_key) instead of a token.",
+                               json_schema_extra=_group("GitHub"))
+    github_app_private_key: SecretStr | None = Field(None, description="The GitHub App's private key (PEM). Secret.",
+                                                     json_schema_extra=_group("GitHub"))
+    github_app_private_key_path: str = Field("", description="A file holding the GitHub App's private key (PEM).",
+                                             json_schema_extra=_group("GitHub"))
+    github_installation_id: int = Field(0, ge=0, description="The App's installation; 0: looked up from the repository.",
+                                        json_schema_extra=_group("GitHub"))
+    github_secret_name: str = Field("", description="Streamlit in Snowflake: the name (in the app's SECRETS clause) of "
+                                    "the Snowflake secret holding the GitHub token, or the App key when github_app_id "
+                                    "is set; read through the external access integration.",
+                                    json_schema_extra=_group("GitHub"))
+    github_timeout: int = Field(15, ge=1, le=300, description="Seconds per GitHub request.", json_schema_extra=_group("GitHub"))
+    github_seconds_between_requests: float = Field(0.0, ge=0, le=60, description="PyGithub's throttle between requests (s).",
+                                                   json_schema_extra=_group("GitHub"))
+    github_seconds_between_writes: float = Field(0.25, ge=0, le=60, description="PyGithub's throttle between writes (s).",
+                                                 json_schema_extra=_group("GitHub"))
+    github_approvers: dict[str, str] = Field(default_factory=dict, description="GitHub login -> portal username of an "
+                                             "approver whose native GitHub reviews count. Env: \"login=user,login2=user2\".",
+                                             json_schema_extra=_group("GitHub"))
+    github_portal_login: str = Field("", description="The portal's own GitHub login; \"\": learned from the credentials.",
+                                     json_schema_extra=_group("GitHub"))
+    github_deploy_login: str = Field("github-actions[bot]", description="Whose \"deployed\" event comments count "
+                                     "(the merge-deploy workflow).", json_schema_extra=_group("GitHub"))
+    signing_key: SecretStr | None = Field(None, description="Signs request records kept on GitHub; unset: a random key "
+                                          "kept in the workspace (signing.key). Secret.", json_schema_extra=_group("GitHub"))
+    # --- sign-in and roles
+    auth: Literal["local", "oidc", "sis"] = Field("local", description="Who signs in: local (users file, bcrypt), oidc "
+                                                "(st.login with [auth] in secrets) or sis (st.user and the viewer's "
+                                                "Snowflake roles). Default sis in Streamlit in Snowflake.",
+                                                json_schema_extra=_group("Sign-in and roles"))
+    cookie_key: SecretStr | None = Field(None, description="Signs local logins' session cookies; outside the demo it "
+                                         "must be 32 random characters or more. Secret.",
+                                         json_schema_extra=_group("Sign-in and roles"))
+    signin_max_attempts: int = Field(10, ge=1, le=1000, description="Wrong passwords in a row that lock a login ...",
+                                     json_schema_extra=_group("Sign-in and roles"))
+    signin_lockout_minutes: int = Field(15, ge=1, le=100_000, description="... for this long (or until `snowtower users "
+                                        "unlock LOGIN`).", json_schema_extra=_group("Sign-in and roles"))
+    auth_group_claim: str = Field("groups", description="oidc: the claim that lists the viewer's groups.",
+                                  json_schema_extra=_group("Sign-in and roles"))
+    auth_group_roles: dict[str, str] = Field(default_factory=dict, description="oidc: group -> portal role (requester, "
+                                             "approver, admin). Env: \"ops=admin,analysts=requester\".",
+                                             json_schema_extra=_group("Sign-in and roles"))
+    sis_role_mapping: dict[str, str] = Field(default_factory=lambda: {
+        "snowtower_admin": "admin", "snowtower_approver": "approver", "snowtower_requester": "requester"},
+        description="sis: the viewer's Snowflake role -> portal role. Env: \"SNOWTOWER_ADMIN=admin,ANALYST=requester\".",
+        json_schema_extra=_group("Sign-in and roles"))
+    # --- Snowflake
+    snowflake_connection: str = Field("snowflake", description="The st.connection name (secrets [connections.NAME]); in "
+                                      "SiS the active session.", json_schema_extra=_group("Snowflake"))
+    snowflake_schema: str = Field("", pattern=r"^([A-Za-z_][A-Za-z0-9_$]*\.[A-Za-z_][A-Za-z0-9_$]*)?$", description="DB.SCHEMA of SnowTower's own tables (audit log) in Snowflake; \"\": "
+                                  "the connection's schema.", json_schema_extra=_group("Snowflake"))
+    audit_log: Literal["sqlite", "snowflake"] = Field("sqlite", description="sqlite (the workspace database) or snowflake "
+                                                      "(table audit_table, created if missing). Default snowflake in SiS.",
+                                                      json_schema_extra=_group("Snowflake"))
+    audit_table: str = Field("SNOWTOWER_AUDIT_LOG", pattern=r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$",
+                             description="NAME, SCHEMA.NAME or DB.SCHEMA.NAME of the audit table.",
+                             json_schema_extra=_group("Snowflake"))
+    demo_query_rows: int = Field(100_000, ge=1, description="QUERY_HISTORY rows of a new demo account (snowtower demo "
+                                 "--query-rows N).", json_schema_extra=_group("Snowflake"))
+    # --- cost and risk
+    price_per_credit: float = Field(3.0, ge=0, allow_inf_nan=False, description="Money per Snowflake credit, for the cost "
+                                    "page and projections.", json_schema_extra=_group("Cost and risk"))
+    currency: str = Field("USD", description="ISO 4217 code of price_per_credit.", json_schema_extra=_group("Cost and risk"))
+    risk_warehouse_size_threshold: str = Field("LARGE", description="A warehouse request at this size or larger is flagged "
+                                               "for reviewers.", json_schema_extra=_group("Cost and risk"))
+    # --- notifications
+    notify_slack_webhook_url: SecretStr | None = Field(None, description="Slack incoming webhook. Secret.",
+                                                       json_schema_extra=_group("Notifications"))
+    notify_slack_bot_token: SecretStr | None = Field(None, description="Slack bot token (with notify_slack_channel). "
+                                                     "Secret.", json_schema_extra=_group("Notifications"))
+    notify_slack_channel: str = Field("", description="The channel the bot token posts to (chat.postMessage).",
+                                      json_schema_extra=_group("Notifications"))
+    notify_slack_api_url: str = Field("https://slack.com/api", description="Slack's Web API (GovSlack: "
+                                      "https://slack-gov.com/api).", json_schema_extra=_group("Notifications"))
+    notify_smtp_host: str = Field("", description="SMTP server for e-mail notifications; \"\": no e-mail.",
+                                  json_schema_extra=_group("Notifications"))
+    notify_smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port.", json_schema_extra=_group("Notifications"))
+    notify_smtp_tls: Literal["starttls", "ssl", "none"] = Field("starttls", description="starttls, ssl (TLS from the "
+                                                                "start, port 465) or none (a local relay).",
+                                                                json_schema_extra=_group("Notifications"))
+    notify_smtp_user: str = Field("", description="SMTP login.", json_schema_extra=_group("Notifications"))
+    notify_smtp_password: SecretStr | None = Field(None, description="SMTP password. Secret.",
+                                                   json_schema_extra=_group("Notifications"))
+    notify_smtp_from: str = Field("", description="Sender address of notifications.",
+                                  json_schema_extra=_group("Notifications"))
+    notify_timeout: float = Field(5.0, gt=0, le=120, description="Seconds per Slack request or SMTP command: a slow "
+                                  "receiver is given up on.", json_schema_extra=_group("Notifications"))
+    # --- expiry
+    expiry_auto_approve: bool = Field(False, description="Removal requests opened by the expiry job are approved by "
+                                      "SnowTower itself.", json_schema_extra=_group("Expiry"))
+    expiry_stale_days: int = Field(90, ge=1, le=3650, description="Users with no login for this many days are proposed "
+                                   "for offboarding by `snowtower expire`.", json_schema_extra=_group("Expiry"))
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
+        # load_settings merges the sources itself (to name the source of each value); the model only
+        # validates what it is given.
+        return (init_settings,)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_a_number(cls, value, info):
+        # pydantic takes true as 1: `required_approvals = true` must not quietly mean one approval.
+        if isinstance(value, bool) and cls.model_fields[info.field_name].annotation is not bool:
+            raise ValueError("wrong type: true/false is not a value of this setting")
+        return value
+
+    @field_validator("github_approvers", "auth_group_roles", "sis_role_mapping", mode="before")
+    @classmethod
+    def _pairs(cls, value):
         if isinstance(value, str):  # from the environment: login=user,login2=user2
             pairs = [p.partition("=") for p in value.split(",") if p.strip()]
+            if any(not sep or not v.strip() for _, sep, v in pairs):
+                raise ValueError("must map keys to values: key=value,key2=value2")
             value = {k.strip(): v.strip() for k, _, v in pairs}
-        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) and v for k, v in value.items()):
-            raise ValueError(f"{name} must map GitHub logins to portal usernames")
-        return {k.lower(): v for k, v in value.items()}
-    if kind == "bool" and isinstance(value, str):  # from the environment (issue 15)
-        if value.strip().lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
-            raise ValueError(f"{name} must be true or false")
-        return value.strip().lower() in ("true", "1", "yes", "on")
-    if not isinstance(value, str) or kind == "str":
         return value
-    return {"int": int, "float": float}.get(kind, str)(value)
 
+    @field_validator("github_approvers")
+    @classmethod
+    def _approvers(cls, value: dict) -> dict:
+        if not all(k and v for k, v in value.items()):
+            raise ValueError("must map GitHub logins to portal usernames")
+        return {k.lower(): v for k, v in value.items()}  # GitHub logins are case-insensitive
 
-def load_settings(workspace: str | Path | None = None) -> Settings:
-    root = Path(workspace or os.environ.get("SNOWTOWER_WORKSPACE") or DEFAULT_WORKSPACE).expanduser().resolve()
-    values: dict = {}
-    path = root / "settings.toml"
-    if path.is_file():
-        values = tomllib.loads(path.read_text(encoding="utf-8")).get("snowtower", {})
-    known = {f.name for f in fields(Settings)} - {"workspace", "extra"}
-    for name in known:
-        env = os.environ.get(f"SNOWTOWER_{name.upper()}")
-        if env not in (None, ""):
-            values[name] = env
-    try:
-        typed = {k: _typed(k, v) for k, v in values.items() if k in known}
-    except ValueError as exc:
-        raise ValueError(f"a SnowTower setting has the wrong type: {exc}") from None
-    if typed.get("github_repository") and "backend" not in typed:
-        typed["backend"] = "github"
-    if typed.get("backend") == "github" and "mode" not in typed:
-        typed["mode"] = "production"  # on GitHub the repository's workflows deploy, not the portal
-    settings = Settings(workspace=root, **typed, extra={k: v for k, v in values.items() if k not in known})
-    if settings.backend not in ("local", "github"):
-        raise ValueError(f"backend must be local or github, not {settings.backend!r}")
-    if settings.audit_log not in ("sqlite", "snowflake"):
-        raise ValueError(f"audit_log must be sqlite or snowflake, not {settings.audit_log!r}")
-    if settings.signin_max_attempts < 1 or settings.signin_lockout_minutes < 1:
-        raise ValueError("signin_max_attempts and signin_lockout_minutes must be 1 or more")
-    if settings.backend == "github" and not settings.github_repository:
-        raise ValueError("backend = github needs github_repository = OWNER/NAME")
-    _check_identity_settings(settings)
-    return _check_cost_settings(settings)
-
-
-def _check_identity_settings(settings: Settings) -> None:
-    """auth names a provider; each mapping gives portal roles (issue 12 / issue 14 item 2)."""
-    if settings.auth not in ("local", "oidc", "sis"):
-        raise ValueError(f"auth must be local, oidc or sis, not {settings.auth!r}")
-    for name in ("auth_group_roles", "sis_role_mapping"):
-        bad = sorted({v for v in getattr(settings, name).values() if v not in ROLES})
+    @field_validator("auth_group_roles", "sis_role_mapping")
+    @classmethod
+    def _roles(cls, value: dict) -> dict:
+        bad = sorted({v for v in value.values() if v not in ROLES})
         if bad:
-            raise ValueError(f"{name} maps to portal roles ({', '.join(ROLES)}), not {', '.join(map(repr, bad))}")
+            raise ValueError(f"maps to portal roles ({', '.join(ROLES)}), not {', '.join(map(repr, bad))}")
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z]{3}", value):
+            raise ValueError(f"must be a three-letter ISO 4217 code such as USD or EUR, not {value!r}")
+        return value.upper()
+
+    @field_validator("risk_warehouse_size_threshold")
+    @classmethod
+    def _size(cls, value: str) -> str:
+        size = value.upper().replace("-", "")
+        if size not in WAREHOUSE_SIZES:
+            raise ValueError(f"must be a warehouse size ({', '.join(WAREHOUSE_SIZES)})")
+        return size
+
+    @field_validator("demo_query_rows")
+    @classmethod
+    def _rows(cls, value: int) -> int:
+        from core.snowflake.demo import MAX_QUERY_ROWS
+
+        if value > MAX_QUERY_ROWS:
+            raise ValueError(f"must be between 1 and {MAX_QUERY_ROWS:,}")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if value and not re.fullmatch(r"https?://[^/\s]+(/[^\s]*)?", value):
+            raise ValueError("must be an http(s) URL such as https://tools.example.com/snowtower")
+        return value.rstrip("/")
+
+    @property
+    def in_sis(self) -> bool:
+        """Running as Streamlit in Snowflake (no workspace folder, no git binary)."""
+        return self.runtime == "sis"
+
+    @property
+    def base_url_path(self) -> str:
+        """The path of base_url without slashes ("snowtower"), for Streamlit's server.baseUrlPath."""
+        return re.sub(r"^https?://[^/]+", "", self.base_url).strip("/")
 
 
-def _check_cost_settings(settings: Settings) -> Settings:
-    """Money is credits x price_per_credit in `currency`: a finite amount of 0 or more, an ISO 4217 code."""
-    from core.snowflake.demo import MAX_QUERY_ROWS
+# ------------------------------------------------------------------------------------------------------
+# Sources: each gives the raw values it holds (unknown keys included, so they can be named) and its name.
 
-    price = settings.price_per_credit
-    if isinstance(price, bool) or not isinstance(price, (int, float)) or not 0 <= price < float("inf"):
-        raise ValueError(f"price_per_credit must be a finite amount of 0 or more, not {price!r}")
-    if not isinstance(settings.currency, str) or not re.fullmatch(r"[A-Za-z]{3}", settings.currency):
-        raise ValueError(f"currency must be a three-letter ISO 4217 code such as USD or EUR, not {settings.currency!r}")
-    rows = settings.demo_query_rows
-    if isinstance(rows, bool) or not isinstance(rows, int) or not 1 <= rows <= MAX_QUERY_ROWS:
-        raise ValueError(f"demo_query_rows must be between 1 and {MAX_QUERY_ROWS:,}, not {rows!r}")
-    return replace(settings, price_per_credit=float(price), currency=settings.currency.upper())
+class _Source(PydanticBaseSettingsSource):
+    name = "source"
+
+    def raw(self) -> dict[str, tuple[Any, str]]:
+        """key -> (value, where it came from) for every key this source holds."""
+        raise NotImplementedError
+
+    def get_field_value(self, field, field_name):  # pydantic-settings' per-field API; raw() is used instead
+        value = self.raw().get(field_name)
+        return (value[0] if value else None), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        known = set(Settings.model_fields)
+        return {k: v for k, (v, _) in self.raw().items() if k in known}
 
 
-def github_secrets(settings: Settings) -> dict:
-    """The GitHub token or App private key: environment first (SNOWTOWER_GITHUB_TOKEN,
-    SNOWTOWER_GITHUB_APP_PRIVATE_KEY or SNOWTOWER_GITHUB_APP_PRIVATE_KEY_PATH), then st.secrets
-    [github] token / private_key / app_id / installation_id when running inside Streamlit."""
-    out = {"token": os.environ.get("SNOWTOWER_GITHUB_TOKEN") or None,
-           "private_key": os.environ.get("SNOWTOWER_GITHUB_APP_PRIVATE_KEY") or None}
-    key_path = os.environ.get("SNOWTOWER_GITHUB_APP_PRIVATE_KEY_PATH")
-    if not out["private_key"] and key_path:
-        out["private_key"] = Path(key_path).expanduser().read_text(encoding="utf-8")
-    if "streamlit" in sys.modules and not (out["token"] or out["private_key"]):
+class WorkspaceTomlSource(_Source):
+    """The `[snowtower]` table of `settings.toml` in the workspace."""
+
+    def __init__(self, path: Path):
+        super().__init__(Settings)
+        self.path = path
+
+    def raw(self) -> dict[str, tuple[Any, str]]:
+        if not self.path.is_file():
+            return {}
+        where = str(self.path)
+        if self.path.stat().st_size > MAX_SETTINGS_FILE_BYTES:
+            raise SettingsError([Problem("settings.toml", where, "is larger than 1 MB: it cannot be a settings file")])
+        try:
+            data = tomllib.loads(self.path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SettingsError([Problem("settings.toml", where, f"is not valid TOML: {exc}")]) from None
+        problems = [Problem(k, where, "unknown table: settings live in [snowtower]") for k in data if k != "snowtower"]
+        table = data.get("snowtower", {})
+        if not isinstance(table, dict):
+            problems.append(Problem("snowtower", where, "must be a table ([snowtower])"))
+            table = {}
+        if problems:
+            raise SettingsError(problems)
+        return {k: (v, f"{where} [snowtower]") for k, v in table.items()}
+
+
+class EnvironmentSource(_Source):
+    """SNOWTOWER_<NAME> variables (empty values are ignored, as if unset)."""
+
+    def __init__(self, environ: dict[str, str] | None = None):
+        super().__init__(Settings)
+        self.environ = os.environ if environ is None else environ
+
+    def raw(self) -> dict[str, tuple[Any, str]]:
+        out = {}
+        for var, value in self.environ.items():
+            if not var.startswith(ENV_PREFIX) or value == "":
+                continue
+            name = var[len(ENV_PREFIX):]
+            if name in NOT_SETTINGS:
+                continue
+            out[name.lower() if name.isupper() else name] = (value, f"environment variable {var}")
+        return out
+
+
+_LEGACY_GITHUB_SECRETS = {"token": "github_token", "private_key": "github_app_private_key", "app_id": "github_app_id",
+                          "installation_id": "github_installation_id"}
+
+
+_SECRET_FIELDS = tuple(n for n, f in Settings.model_fields.items() if "SecretStr" in str(f.annotation))
+
+
+class StreamlitSecretsSource(_Source):
+    """st.secrets `[snowtower]` (and the older `[github]` table), only when Streamlit is running this
+    process; other tables ([connections], [auth]) belong to Streamlit and are not read here."""
+
+    def __init__(self):
+        super().__init__(Settings)
+
+    def raw(self) -> dict[str, tuple[Any, str]]:
+        if "streamlit" not in sys.modules:
+            return {}
         try:
             import streamlit as st
 
-            section = dict(st.secrets.get("github", {}))
-        except Exception:  # no secrets.toml: not an error here, the backend says what is missing
-            section = {}
-        out["token"] = section.get("token") or None
-        out["private_key"] = section.get("private_key") or None
-        out["app_id"] = str(section.get("app_id") or "") or None
-        out["installation_id"] = int(section.get("installation_id") or 0) or None
+            secrets = st.secrets
+            section = dict(secrets.get("snowtower", {}) or {})
+            github = dict(secrets.get("github", {}) or {})
+        except Exception:  # no secrets.toml at all: not a problem, the other sources still count
+            return {}
+        out = {k: (v, "st.secrets [snowtower]") for k, v in section.items()}
+        # Streamlit in Snowflake's container runtime gives the app's SECRETS (snowflake.yml) as top-level keys.
+        for name in _SECRET_FIELDS:
+            try:
+                value = secrets.get(name)
+            except Exception:  # an unreadable secret: as if not given; the backend says what is missing
+                value = None
+            if isinstance(value, str) and value and name not in out:
+                out[name] = (value, f"st.secrets {name}")
+        for key, value in github.items():
+            name = _LEGACY_GITHUB_SECRETS.get(key)
+            if name is None:
+                out[f"github.{key}"] = (value, "st.secrets [github]")
+            elif value not in (None, "", 0) and name not in out:
+                out[name] = (value, "st.secrets [github]")
+        return out
+
+
+# ------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the settings: the key, where its value came from, and what is wrong."""
+    key: str
+    source: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.message} (from {self.source})" if self.source else f"{self.key}: {self.message}"
+
+
+class SettingsError(ValueError):
+    """The settings cannot be used; `problems` lists every one (never a secret's value)."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        super().__init__("SnowTower's settings are wrong:\n" + "\n".join(f"- {p}" for p in self.problems))
+
+
+_TYPE_ERRORS = ("_parsing", "_type", "bool_", "int_from_float", "literal_error", "enum")
+
+
+def _message(error: dict) -> str:
+    text = error["msg"].removeprefix("Value error, ")
+    if any(t in error["type"] for t in _TYPE_ERRORS):
+        return f"wrong type: {text}"
+    return text
+
+
+def _suggest(key: str) -> str:
+    close = difflib.get_close_matches(key.lower(), list(Settings.model_fields), n=1, cutoff=0.75)
+    return f"unknown setting; did you mean {close[0]}?" if close else "unknown setting"
+
+
+def inspect_settings(workspace: str | Path | None = None, environ: dict[str, str] | None = None,
+                     secrets: bool = True) -> tuple[Settings | None, list[Problem]]:
+    """The settings and every problem with them: (Settings, []) when usable, else (None or the settings
+    without the wrong values, [Problem, ...]). `environ` defaults to os.environ; `secrets`: read st.secrets
+    when Streamlit runs this process."""
+    env = os.environ if environ is None else environ
+    root = Path(workspace or env.get("SNOWTOWER_WORKSPACE") or DEFAULT_WORKSPACE).expanduser().resolve()
+    problems: list[Problem] = []
+    layers = [WorkspaceTomlSource(APP_SETTINGS), WorkspaceTomlSource(root / "settings.toml"),
+              *([StreamlitSecretsSource()] if secrets else []), EnvironmentSource(env)]  # lowest priority first
+    values: dict[str, tuple[Any, str]] = {}
+    for layer in layers:
+        try:
+            values.update(layer.raw())
+        except SettingsError as exc:
+            problems += exc.problems
+    known = set(Settings.model_fields) - {"workspace"}
+    for key, (_, source) in list(values.items()):
+        if key not in known:
+            problems.append(Problem(key, source, "is set by --workspace or SNOWTOWER_WORKSPACE only"
+                                    if key == "workspace" else _suggest(key)))
+            del values[key]
+    given = {k: v for k, (v, _) in values.items()}
+    # Defaults that follow from other choices (only where the key itself was not given):
+    if given.get("runtime", "auto") == "auto":
+        given["runtime"] = "sis" if in_snowflake() else "local"
+    if given.get("github_repository") and "backend" not in given:
+        given["backend"] = "github"
+    if given.get("backend") == "github" and "mode" not in given:
+        given["mode"] = "production"  # on GitHub the repository's workflows deploy, not the portal
+    if given.get("runtime") == "sis" and "auth" not in given:
+        given["auth"] = "sis"  # the viewer is Snowflake's signed-in user (st.user)
+    if given.get("runtime") == "sis" and "audit_log" not in given:
+        given["audit_log"] = "snowflake"  # no workspace database in Snowflake
+    settings = None
+    try:
+        settings = Settings(workspace=root, **given)
+    except ValidationError as exc:
+        bad = set()
+        for error in exc.errors():
+            key = str(error["loc"][0]) if error["loc"] else "settings"
+            bad.add(key)
+            problems.append(Problem(key, values.get(key, (None, "the default"))[1], _message(error)))
+        try:  # the remaining values, so that rules across settings are checked too
+            settings = Settings(workspace=root, **{k: v for k, v in given.items() if k not in bad})
+        except ValidationError:
+            settings = None
+    if settings is not None:
+        problems += _rules(settings, values)
+    return settings, problems
+
+
+def _rules(s: Settings, values: dict[str, tuple[Any, str]]) -> list[Problem]:
+    """Rules across settings; each problem names the key at fault and its source."""
+    def source(key: str) -> str:
+        return values.get(key, (None, "the default"))[1]
+
+    out = []
+    if s.backend == "github" and not s.github_repository:
+        out.append(Problem("github_repository", source("backend"), "is needed by backend = github (OWNER/NAME)"))
+    if s.github_repository and not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", s.github_repository):
+        out.append(Problem("github_repository", source("github_repository"), "must be OWNER/NAME"))
+    if s.in_sis and s.backend != "github":
+        out.append(Problem("backend", source("backend"), "Streamlit in Snowflake has no local git repository: "
+                                                         "set backend = github and github_repository"))
+    if s.in_sis and s.audit_log != "snowflake":
+        out.append(Problem("audit_log", source("audit_log"), "Streamlit in Snowflake has no workspace database: "
+                                                             "set audit_log = snowflake"))
+    if s.github_app_id and not (s.github_app_private_key or s.github_app_private_key_path or s.github_secret_name
+                                or s.backend != "github"):
+        out.append(Problem("github_app_private_key", source("github_app_id"), "github_app_id needs the App's private key "
+                                                                              "(github_app_private_key or _path)"))
+    if s.github_app_private_key_path and not Path(s.github_app_private_key_path).expanduser().is_file():
+        out.append(Problem("github_app_private_key_path", source("github_app_private_key_path"), "no such file"))
+    if s.notify_slack_bot_token and not s.notify_slack_channel:
+        out.append(Problem("notify_slack_channel", source("notify_slack_bot_token"),
+                           "notify_slack_bot_token needs notify_slack_channel"))
+    if s.notify_smtp_host and not s.notify_smtp_from:
+        out.append(Problem("notify_smtp_from", source("notify_smtp_host"),
+                           "notify_smtp_host needs notify_smtp_from (the sender address)"))
     return out
 
 
-def signing_key(settings: Settings) -> bytes:
-    """The key that signs request records kept on GitHub (core.changes.metadata.sign): environment
-    SNOWTOWER_SIGNING_KEY, then st.secrets [snowtower] signing_key, else a random key generated once
-    into the workspace (`signing.key`, readable by its owner only). Never a setting, never shown."""
-    value = os.environ.get("SNOWTOWER_SIGNING_KEY")
-    if not value and "streamlit" in sys.modules:
+def load_settings(workspace: str | Path | None = None) -> Settings:
+    """The settings of `workspace` (default $SNOWTOWER_WORKSPACE or ~/.snowtower/demo), from the
+    environment, st.secrets and the workspace's settings.toml. Raises SettingsError (a ValueError)
+    listing every problem: unknown keys, wrong types, values out of range, rules across settings."""
+    settings, problems = inspect_settings(workspace)
+    if problems:
+        raise SettingsError(problems)
+    return settings
+
+
+def summary(settings: Settings) -> list[tuple[str, str]]:
+    """(key, value as text) of every setting, secrets masked ("**********" when set, "" when not)."""
+    out = []
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            text = "**********"
+        elif value is None:
+            text = ""
+        elif isinstance(value, dict):
+            text = ", ".join(f"{k}={v}" for k, v in value.items())
+        else:
+            text = str(value)
+        out.append((name, text))
+    return out
+
+
+def markdown() -> str:
+    """docs/settings.md: every key of the schema by group, with its type, default and environment variable."""
+    lines = ["# Settings", "",
+             "Generated from `app/settings.py` by `python -m app.settings --markdown > docs/settings.md`; a test keeps "
+             "it in step with the schema.", "",
+             "Sources, highest first: the environment (`SNOWTOWER_<NAME>`), `st.secrets` table `[snowtower]` (when "
+             "running in Streamlit; in Streamlit in Snowflake the app's secrets by name, e.g. `github_token`), the "
+             "workspace's `settings.toml` table `[snowtower]`, and the app's own `snowtower.toml` (deployed with it "
+             "into Streamlit in Snowflake from deploy/snowtower.toml). An unknown key, a wrong type or a value out of range stops SnowTower with a list "
+             "of every problem, naming the key and the source; `snowtower check` prints the same. Secrets are never "
+             "printed. Dictionaries are TOML tables (`[snowtower.github_approvers]`) or, in the environment, "
+             "`key=value,key2=value2`.", ""]
+    groups: dict[str, list] = {}
+    for name, info in Settings.model_fields.items():
+        groups.setdefault((info.json_schema_extra or {}).get("group", "Other"), []).append((name, info))
+    for group, items in groups.items():
+        lines += [f"## {group}", "", "| key | type | default | environment | description |", "| --- | --- | --- | --- | --- |"]
+        for name, info in items:
+            kind = re.sub(r"\btyping\.|<class '([^']+)'>", r"\1", str(info.annotation)).replace("pathlib.", "")
+            default = info.default_factory() if info.default_factory else info.default
+            shown = "(none)" if default in (None, "") else str(default)
+            text = (info.description or "").replace("|", "\\|")
+            lines.append(f"| `{name}` | `{kind}` | `{shown}` | `SNOWTOWER_{name.upper()}` | {text} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def github_secrets(settings: Settings) -> dict:
+    """The GitHub token or App private key: `github_token`, `github_app_private_key` (or the file at
+    github_app_private_key_path); in Streamlit in Snowflake, the Snowflake secret named github_secret_name
+    (sis_secret). Returns {"token", "private_key", "app_id", "installation_id"} (None where unset)."""
+    token = settings.github_token.get_secret_value() if settings.github_token else None
+    key = settings.github_app_private_key.get_secret_value() if settings.github_app_private_key else None
+    if not key and settings.github_app_private_key_path:
+        key = Path(settings.github_app_private_key_path).expanduser().read_text(encoding="utf-8")
+    if not (token or key) and settings.github_secret_name:
+        value = sis_secret(settings.github_secret_name)
+        if settings.github_app_id:
+            key = value
+        else:
+            token = value
+    return {"token": token or None, "private_key": key or None, "app_id": settings.github_app_id or None,
+            "installation_id": settings.github_installation_id or None}
+
+
+def sis_secret(name: str) -> str | None:
+    """A Snowflake secret given to the Streamlit app (SECRETS = ('name' = db.schema.secret)): the
+    warehouse runtime reads it with `_snowflake.get_generic_secret_string`, the container runtime finds
+    it in st.secrets. None when neither has it."""
+    try:
+        import _snowflake  # type: ignore[import-not-found]  # only inside Snowflake
+
+        return _snowflake.get_generic_secret_string(name) or None
+    except ImportError:
+        pass
+    except Exception:  # the secret is not given to this app: the backend says credentials are missing
+        return None
+    if "streamlit" in sys.modules:
         try:
             import streamlit as st
 
-            value = dict(st.secrets.get("snowtower", {})).get("signing_key")
-        except Exception:  # no secrets.toml: fall back to the workspace's key
-            value = None
-    if value:
-        return str(value).encode("utf-8")
+            value = st.secrets.get(name)
+            return str(value) if value else None
+        except Exception:  # no secrets at all
+            return None
+    return None
+
+
+def signing_key(settings: Settings) -> bytes:
+    """The key that signs request records kept on GitHub (core.changes.metadata.sign): the setting
+    `signing_key` (environment SNOWTOWER_SIGNING_KEY or st.secrets [snowtower] signing_key), else a random
+    key generated once into the workspace (`signing.key`, readable by its owner only). In Streamlit in
+    Snowflake there is no workspace: the setting is required there. Never shown."""
+    if settings.signing_key:
+        return settings.signing_key.get_secret_value().encode("utf-8")
+    if settings.in_sis:
+        raise SettingsError([Problem("signing_key", "the default", "Streamlit in Snowflake has no workspace to keep a "
+                                     "generated key: set signing_key in the app's secrets")])
     path = settings.workspace / "signing.key"
     if not path.is_file():
         import secrets
@@ -198,3 +615,11 @@ def signing_key(settings: Settings) -> bytes:
             pass
         tmp.unlink(missing_ok=True)
     return path.read_text(encoding="utf-8").strip().encode("utf-8")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--markdown"]:
+        print(markdown(), end="")
+    else:
+        print("usage: python -m app.settings --markdown", file=sys.stderr)
+        sys.exit(2)

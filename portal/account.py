@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core.snowflake.connect import STANDIN_FILE, streamlit_source
+from core.snowflake.connect import STANDIN_FILE
 from core.snowflake.queries import QueryError
 from portal import ui
 
@@ -36,9 +36,16 @@ class CachedSource:
         return _run(self.version, sql, tuple(values), self.inner).copy()
 
 
-@st.cache_resource(show_spinner=False)
-def _live_source():
-    return streamlit_source(st.connection("snowflake"))
+def uncached_source():
+    """The deployment's source without the result cache (the Status page asks afresh), or None when no
+    Snowflake connection can be made (the page says so)."""
+    services = ui.services()
+    if services.settings.mode == "demo" and services.settings.backend == "local":
+        return services.snowflake_source()
+    try:
+        return ui.live_source(services.settings.snowflake_connection)
+    except Exception:  # no [connections.NAME] secrets, no session: the Status page's Snowflake line says so
+        return None
 
 
 def source() -> CachedSource:
@@ -49,7 +56,7 @@ def source() -> CachedSource:
         path = Path(services.workspace.account_dir) / STANDIN_FILE
         return CachedSource(inner, f"demo:{path}:{path.stat().st_mtime_ns}")
     try:
-        return CachedSource(_live_source(), "snowflake")
+        return CachedSource(ui.live_source(services.settings.snowflake_connection), "snowflake")
     except Exception as exc:  # no [connections.snowflake] secrets, no session: say so, no traceback
         raise QueryError(f"no Snowflake connection ({exc})") from exc
 

@@ -18,7 +18,7 @@ import streamlit as st  # noqa: E402
 from core.plaintext import inline_code, md_escape  # noqa: E402
 from core.workspace import Workspace  # noqa: E402
 from portal import auth, errors, ui  # noqa: E402
-from app.settings import load_settings  # noqa: E402
+from app.settings import SettingsError, load_settings  # noqa: E402
 
 st.set_page_config(page_title="SnowTower", page_icon=":material/ac_unit:", layout="wide")
 st.logo(str(ROOT / "portal" / "assets" / "logo.svg"), size="large")
@@ -68,9 +68,30 @@ def open_wanted(chosen: st.Page, sections: dict) -> None:
             st.switch_page(page)
 
 
+def settings_page(error: SettingsError) -> None:
+    """Every problem with the settings, one plain line each (never a traceback, never a secret)."""
+    def render() -> None:
+        st.title("SnowTower's settings need fixing")
+        st.error(f"SnowTower cannot start: {len(error.problems)} setting(s) are missing or wrong.", icon=":material/settings:")
+        for problem in error.problems:
+            st.text(str(problem))
+        st.caption("Fix them in the environment (SNOWTOWER_<NAME>), the secrets ([snowtower]) or the workspace's "
+                   "settings.toml ([snowtower]), then reload. `snowtower check` lists the same problems; "
+                   "docs/settings.md describes every setting.")
+    signed_out_navigation(render, "Settings")
+
+
 def frame() -> None:
-    settings = load_settings()
-    st.set_option("client.showErrorDetails", errors.error_details(settings.mode))
+    try:
+        settings = load_settings()
+        st.set_option("client.showErrorDetails", errors.error_details(settings.mode))
+        signed_in(settings)
+    except SettingsError as exc:  # also a setting found missing while building a backend (SiS signing key)
+        st.session_state.pop(ui.VIEWER_KEY, None)
+        settings_page(exc)
+
+
+def signed_in(settings) -> None:
     if settings.mode == "demo" and settings.auth == "local":
         auth.ensure_demo_logins(Workspace(settings.workspace).auth_path)
     remember_wanted()
@@ -125,11 +146,13 @@ def frame() -> None:
     }
     if ui.may_open(actor, "review"):
         sections["Review"] = [ui.page("review")]
-    admin = [ui.page(key) for key in ("logins", "cost", "security", "infrastructure", "audit") if ui.may_open(actor, key)]
+    admin = [ui.page(key) for key in ("logins", "cost", "security", "infrastructure", "audit", "status")
+             if ui.may_open(actor, key) and ui.offered(key)]
     if admin:
         sections["Admin"] = admin
     # A page the viewer may not open is still at its address, saying so (not a silent jump to Home).
-    sections[""] += [ui.denied_page(key) for key in ui.PAGE_ROLES if not ui.may_open(actor, key)]
+    sections[""] += [ui.absent_page(key) if not ui.offered(key) else ui.denied_page(key)
+                     for key in ui.PAGE_ROLES if not ui.may_open(actor, key) or not ui.offered(key)]
 
     with st.sidebar:
         st.markdown(f"Signed in as **{md_escape(actor.name)}**  \n{inline_code(actor.username)} · {', '.join(actor.roles)}")

@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from app.settings import DEFAULT_WORKSPACE, REPO_ROOT
+from app.paths import DEFAULT_WORKSPACE, REPO_ROOT
 
 
 class UsageError(Exception):
@@ -411,12 +411,15 @@ def _serve(workspace: Path, port: int, address: str) -> int:
     host = "localhost" if address in ("127.0.0.1", "0.0.0.0", "::") else address
     print(f"  portal: http://{host}:{port}", flush=True)
     env = dict(os.environ, SNOWTOWER_WORKSPACE=str(workspace))
+    settings = load_settings(workspace)
     argv = [
         sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "portal" / "app.py"),
         "--server.port", str(port), "--server.address", address,
         # Tracebacks stay in the server's log outside the demo (the entry script sets it again per run).
-        "--client.showErrorDetails", error_details(load_settings(workspace).mode),
+        "--client.showErrorDetails", error_details(settings.mode),
     ]
+    if settings.base_url_path:  # behind a reverse proxy at https://HOST/PATH (docs/deploy.md)
+        argv += ["--server.baseUrlPath", settings.base_url_path]
     os.chdir(REPO_ROOT)  # Streamlit reads .streamlit/config.toml from the working folder
     os.execvpe(sys.executable, argv, env)
     return 0  # not reached
@@ -477,6 +480,23 @@ def cmd_users(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    """Every settings problem, one line each (exit 1); or "ok" and the effective settings, secrets masked."""
+    from app.settings import inspect_settings, summary
+
+    settings, problems = inspect_settings(args.workspace)
+    if problems:
+        for problem in problems:
+            print(f"error   {problem}")
+        print(f"{len(problems)} problem(s) in SnowTower's settings (docs/settings.md describes every setting)")
+        return 1
+    print("ok")
+    width = max(len(name) for name, _ in summary(settings))
+    for name, value in summary(settings):
+        print(f"  {name.ljust(width)}  {value}")
+    return 0
+
+
 def _recipe_names() -> list[str]:
     from recipes import RECIPES
 
@@ -528,6 +548,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     for u in users.choices.values():
         u.add_argument("--workspace", default=None, help="the workspace (default $SNOWTOWER_WORKSPACE or ~/.snowtower/demo)")
     p.set_defaults(func=cmd_users)
+
+    p = sub.add_parser("check", help="check the settings: every problem (exit 1), or ok and the effective settings")
+    p.add_argument("--workspace", default=None, help="the workspace (default $SNOWTOWER_WORKSPACE or ~/.snowtower/demo)")
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("validate", help="validate a SnowDDL config folder (exit 0 valid, 1 invalid, 2 usage)")
     p.add_argument("dir", nargs="?", default="snowddl")
@@ -595,6 +619,14 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"snowtower {args.command}: {exc}", file=sys.stderr)
         return 2
+    except ValueError as exc:
+        settings = sys.modules.get("app.settings")  # not imported by --help: pydantic stays unloaded
+        if settings is None or not isinstance(exc, settings.SettingsError):
+            raise
+        # Every problem, one line each (as `snowtower check` prints them).
+        print(f"snowtower {args.command}: {exc}\n(`snowtower check` lists the same; docs/settings.md describes "
+              "every setting)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

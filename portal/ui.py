@@ -34,6 +34,7 @@ PAGES = {
     "audit": ("audit.py", "Audit log", ":material/history:"),
     "security": ("security.py", "Security", ":material/security:"),
     "infrastructure": ("infrastructure.py", "Infrastructure", ":material/account_tree:"),
+    "status": ("status.py", "Status", ":material/monitor_heart:"),
 }
 
 
@@ -41,12 +42,34 @@ PAGES = {
 # page only for viewers with its role; one without it who opens its address is told so (denied_page),
 # and the page checks again itself (require_page): the navigation is not the guard.
 PAGE_ROLES = {"review": "approver", "logins": "admin", "cost": "admin", "security": "admin", "infrastructure": "admin",
-              "audit": "admin"}
+              "audit": "admin", "status": "admin"}
+
+
+# Pages that need the workspace (users file, sign-in lock-out): not offered in Streamlit in Snowflake,
+# where viewers are Snowflake users and there is no workspace.
+WORKSPACE_PAGES = {"logins"}
 
 
 def may_open(actor: Actor, key: str) -> bool:
     role = PAGE_ROLES.get(key)
     return role is None or actor.can(role)
+
+
+def offered(key: str) -> bool:
+    """Whether this deployment has page `key` at all (not the pages that need a workspace, in SiS)."""
+    return key not in WORKSPACE_PAGES or not load_settings().in_sis
+
+
+def _not_offered(key: str) -> None:
+    st.title(PAGES[key][1])
+    st.info(f"{PAGES[key][1]} is not part of SnowTower in Streamlit in Snowflake: viewers are Snowflake users, "
+            "with portal roles from their Snowflake roles (role_mapping).", icon=":material/info:")
+
+
+def absent_page(key: str) -> st.Page:
+    """A hidden page at `key`'s address saying this deployment does not offer it."""
+    file, title, icon = PAGES[key]
+    return st.Page(lambda: _not_offered(key), title=title, icon=icon, url_path=key.replace("_", "-"), visibility="hidden")
 
 
 def _refuse(key: str) -> None:
@@ -65,6 +88,9 @@ def denied_page(key: str) -> st.Page:
 def require_page(key: str) -> Actor:
     """The viewer, if they may open page `key`; otherwise the page says why and stops."""
     actor = viewer()
+    if not offered(key):
+        _not_offered(key)
+        st.stop()
     if not may_open(actor, key):
         _refuse(key)
         st.stop()
@@ -87,13 +113,13 @@ def page(key: str, **kwargs) -> st.Page:
 @st.cache_resource(show_spinner=False)
 def _services(workspace: str) -> Services:
     settings = load_settings(workspace)
-    services = build_services(settings)
-    if settings.auth == "sis" and settings.mode != "demo":
-        # In Streamlit in Snowflake the viewer's roles are read through the app's own session.
+    # In Streamlit in Snowflake the app's session is the Snowflake connection (audit log, queries, roles).
+    services = build_services(settings, live_source(settings.snowflake_connection) if settings.in_sis else None)
+    if settings.auth == "sis" and not settings.in_sis and settings.mode != "demo":
+        # Snowflake sign-in outside SiS (a server with [connections]): roles read through that connection.
         from app.identity import identity_for
-        from core.snowflake.connect import streamlit_source
 
-        services.identity = identity_for(settings, lambda: streamlit_source(st.connection("snowflake")))
+        services.identity = identity_for(settings, lambda: live_source(settings.snowflake_connection))
     return services
 
 
@@ -118,8 +144,19 @@ def services() -> Services:
     return _services(str(load_settings().workspace))
 
 
+@st.cache_resource(show_spinner=False)
+def live_source(name: str = "snowflake"):
+    """The query layer's source over st.connection(name): secrets [connections.NAME], or the active
+    session in Streamlit in Snowflake. Raises when no connection can be made."""
+    from core.snowflake.connect import streamlit_source
+
+    return streamlit_source(st.connection(name))
+
+
 def audit_log():
     """The audit log of the configured workspace (for the sign-in, before the backends are built)."""
+    if load_settings().in_sis:
+        return services().audit  # a Snowflake table through the app's session
     return _audit_log(str(load_settings().workspace))
 
 

@@ -458,8 +458,11 @@ class FakeGitHub:
         if not path.startswith(base):
             raise HTTPError(404, "Not Found")
         rest = path[len(base):]
-        if rest == "" and method == "GET":
-            return 200, self._repo_json(), {}
+        if rest == "" and method == "GET":  # as GitHub answers a token: what its user may do here
+            level = ("none", "read", "triage", "write", "maintain", "admin")
+            have = level.index(self.permissions.get(who, "none")) if self.permissions.get(who) in level else 0
+            flags = {"pull": have >= 1, "triage": have >= 2, "push": have >= 3, "maintain": have >= 4, "admin": have >= 5}
+            return 200, {**self._repo_json(), "permissions": flags}, {}
 
         m = re.match(r"^/collaborators/([^/]+)/permission$", rest)
         if m and method == "GET":

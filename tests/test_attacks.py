@@ -209,10 +209,8 @@ def test_a_resubmission_edited_away_by_a_writer_does_not_bring_back_approvals_of
     """required_approvals = 2: the approver approved v1, the admin asked for changes; the requester
     resubmits v2 (which voids the approval) and then, as a writer, turns the portal's resubmit review into
     a comment. Only the admin approves v2: one approval of v2, not two."""
-    import dataclasses
-
     gh_services.changes.required_approvals = 2
-    gh_services.settings = dataclasses.replace(gh_services.settings, required_approvals=2)
+    gh_services.settings = gh_services.settings.model_copy(update={"required_approvals": 2})
     cr = submit(gh_services, people["requester"], new_user_raw(business_roles=["DATA_ENGINEER"]))
     ApproveRequest(gh_services, people["approver"], cr.id).execute()
     RequestChanges(gh_services, people["admin"], cr.id, "ANALYST is enough").execute()

@@ -21,10 +21,11 @@ RECIPE = RECIPES["new-user"]
 ROLES = ("requester", "approver", "admin")
 # Who may open what; every other page is for every signed-in viewer.
 RESTRICTED = {"review": {"approver", "admin"}, "logins": {"admin"}, "cost": {"admin"}, "audit": {"admin"},
-              "security": {"admin"}, "infrastructure": {"admin"}}
+              "security": {"admin"}, "infrastructure": {"admin"}, "status": {"admin"}}
 DENIED_MESSAGE = {"review": "Review queue is for approvers", "logins": "Logins is for admins",
                   "cost": "Cost is for admins", "audit": "Audit log is for admins",
-                  "security": "Security is for admins", "infrastructure": "Infrastructure is for admins"}
+                  "security": "Security is for admins", "infrastructure": "Infrastructure is for admins",
+                  "status": "Status is for admins"}
 
 
 def test_the_page_rule_is_the_matrix(people):

@@ -51,16 +51,25 @@ def test_a_page_that_raises_shows_an_id_and_logs_the_traceback(caplog):
     assert "secret detail" in record.getMessage()
 
 
-def test_the_portal_itself_shows_an_id_for_a_broken_workspace(tmp_path, monkeypatch, caplog):
-    caplog.set_level(logging.ERROR, logger="snowtower")
+def test_the_portal_lists_every_settings_problem_instead_of_a_traceback(tmp_path, monkeypatch):
     workspace = tmp_path / "workspace"
     workspace.mkdir()
-    (workspace / "settings.toml").write_text('[snowtower]\nrequired_approvals = "many"\n')
+    (workspace / "settings.toml").write_text('[snowtower]\nrequired_approvals = "many"\nrequired_approval = 2\n')
     monkeypatch.setenv("SNOWTOWER_WORKSPACE", str(workspace))
+    monkeypatch.setenv("SNOWTOWER_GITHUB_TOKEN", "ghp_never_shown")
+    monkeypatch.setenv("SNOWTOWER_CURRENCY", "dollars")
     at = AppTest.from_file(str(ROOT / "portal" / "app.py"), default_timeout=30).run()
     assert not at.exception
-    record = logged(caplog, error_id(at))
-    assert "wrong type" in record.getMessage() and record.exc_info[0] is ValueError
+    assert [t.value for t in at.title] == ["SnowTower's settings need fixing"]
+    where = f"{workspace / 'settings.toml'} [snowtower]"
+    assert [t.value for t in at.text] == [
+        f"required_approval: unknown setting; did you mean required_approvals? (from {where})",
+        f"required_approvals: wrong type: Input should be a valid integer, unable to parse string as an integer (from {where})",
+        "currency: must be a three-letter ISO 4217 code such as USD or EUR, not 'dollars' "
+        "(from environment variable SNOWTOWER_CURRENCY)"]
+    shown = "\n".join(str(e.value) for e in [*at.error, *at.markdown, *at.text, *at.caption])
+    assert "Traceback" not in shown and "ghp_never_shown" not in shown
+    assert not at.text_input  # no sign-in form: nothing else of the portal runs
 
 
 def test_a_callback_that_raises_shows_its_id_on_the_next_run(tmp_path, monkeypatch, caplog, people):

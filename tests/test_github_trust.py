@@ -239,7 +239,7 @@ def test_on_github_two_simultaneous_approvals_with_two_required_give_approved(gh
 
     from core.changes.model import Actor
 
-    gh_services.settings = dataclasses.replace(gh_services.settings, required_approvals=2)
+    gh_services.settings = gh_services.settings.model_copy(update={"required_approvals": 2})
     gh_services.changes.required_approvals = 2
     cr = submit(gh_services, people["requester"], new_user_raw())
     second = Actor("blake", "Blake Approver", "", ("approver",))

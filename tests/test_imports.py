@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("snowddl", "snowflake.connector", "streamlit", "pandas", "github", "duckdb", "fakesnow")
+HEAVY = ("snowddl", "snowflake.connector", "streamlit", "pandas", "github", "duckdb", "fakesnow", "pydantic")
 
 
 def run(code: str) -> str:

@@ -258,8 +258,15 @@ def test_email_over_starttls_with_login(tmp_path, people):
         receiver.stop()
 
 
+def test_an_smtp_tls_mode_that_does_not_exist_is_a_settings_error_naming_it(tmp_path, monkeypatch):
+    from app.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="notify_smtp_tls: wrong type: Input should be 'starttls', 'ssl' or 'none'"):
+        make_services(tmp_path, monkeypatch, notify_smtp_host="127.0.0.1", notify_smtp_tls="maybe",
+                      notify_smtp_from="snowtower@company.example")
+
+
 @pytest.mark.parametrize("settings, problem", [
-    ({"notify_smtp_tls": "maybe"}, "notify_smtp_tls must be one of"),
     ({"notify_smtp_from": "not an address"}, "notify_smtp_from must be one email address"),
     ({"notify_smtp_user": "someone"}, "needs both notify_smtp_user and the SMTP password"),
 ])

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 from app.notifications.dispatch import Notifier, users_file_people
@@ -11,12 +10,15 @@ LOGGER = logging.getLogger("snowtower.notifications")
 SECRETS = ("slack_webhook_url", "slack_bot_token", "smtp_password")
 
 
-def notify_secrets() -> dict:
-    """The Slack webhook URL, Slack bot token and SMTP password: environment first
-    (SNOWTOWER_NOTIFY_SLACK_WEBHOOK_URL, SNOWTOWER_NOTIFY_SLACK_BOT_TOKEN, SNOWTOWER_NOTIFY_SMTP_PASSWORD),
-    then st.secrets [notify] slack_webhook_url / slack_bot_token / smtp_password inside Streamlit.
-    Missing ones are "". Never settings, never logged or shown (like app.settings.github_secrets)."""
-    out = {name: os.environ.get(f"SNOWTOWER_NOTIFY_{name.upper()}") or "" for name in SECRETS}
+def notify_secrets(settings) -> dict:
+    """The Slack webhook URL, Slack bot token and SMTP password, {"slack_webhook_url", "slack_bot_token",
+    "smtp_password"} ("" when unset): the secret settings notify_slack_webhook_url, notify_slack_bot_token and
+    notify_smtp_password (environment SNOWTOWER_NOTIFY_..., or st.secrets [snowtower]), then the older
+    st.secrets [notify] table inside Streamlit. Never logged or shown (like app.settings.github_secrets)."""
+    out = {}
+    for name in SECRETS:
+        value = getattr(settings, f"notify_{name}", None)
+        out[name] = value.get_secret_value() if value is not None else ""
     if "streamlit" in sys.modules and not all(out.values()):
         try:
             import streamlit as st
@@ -35,7 +37,7 @@ def notifier_for(settings, workspace) -> Notifier:
     from app.notifications.slack import SlackPlugin
     from app.notifications.smtp import EmailPlugin
 
-    secrets = notify_secrets()
+    secrets = notify_secrets(settings)
     plugins = []
     if secrets["slack_webhook_url"] or secrets["slack_bot_token"]:
         try:

@@ -278,6 +278,22 @@ class GitHubChanges(ChangeBackend):
         self._permissions[login] = (time.monotonic(), permission)
         return permission
 
+    def repository_access(self) -> str:
+        """What the portal's credentials may do on the repository, for the Status page: GitHub's
+        permission name (admin, maintain, write, triage, read, none), from the repository's own answer
+        (`permissions`, given to tokens) or else the collaborator permission of the portal's login.
+        Raises ChangeError (GitHubUnavailable) when GitHub cannot be reached or refuses the credentials."""
+        try:
+            repo = self._call("reading the repository", lambda: self._fetch(self.gh_repo.url).payload)
+        except GithubException as exc:
+            raise self._refused("reading the repository", exc) from None
+        flags = repo.get("permissions") or {}
+        for name, flag in (("admin", "admin"), ("maintain", "maintain"), ("write", "push"), ("triage", "triage"),
+                           ("read", "pull")):
+            if flags.get(flag):
+                return name
+        return self._permission(self.portal_login)
+
     # -- calling GitHub --------------------------------------------------------------------------
     def _call(self, what: str, fn: Callable[[], T], *, retry: bool = True, done: Callable[[], T | None] | None = None) -> T:
         """Run one GitHub call. 5xx answers and time-outs are retried with back-off when `retry` (the call

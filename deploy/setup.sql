@@ -1,0 +1,77 @@
+-- SnowTower in Streamlit in Snowflake: everything the app needs, created once by an administrator.
+-- Run as ACCOUNTADMIN (or a role with the same grants) in a worksheet or with `snow sql -f deploy/setup.sql`,
+-- after replacing the two <...> values below. Every statement can be run again safely.
+-- Then `snow streamlit deploy` with snowflake.yml (docs/deploy.md, "Streamlit in Snowflake").
+
+USE ROLE ACCOUNTADMIN;
+
+-- 1. Roles: SNOWTOWER_APP owns the app and runs it (owner's rights); viewers get a portal role from the
+--    Snowflake role they hold (settings.sis_role_mapping: SNOWTOWER_ADMIN -> admin, ...).
+CREATE ROLE IF NOT EXISTS SNOWTOWER_APP COMMENT = 'Owns and runs the SnowTower Streamlit app';
+CREATE ROLE IF NOT EXISTS SNOWTOWER_REQUESTER COMMENT = 'SnowTower: may request access';
+CREATE ROLE IF NOT EXISTS SNOWTOWER_APPROVER COMMENT = 'SnowTower: may review requests';
+CREATE ROLE IF NOT EXISTS SNOWTOWER_ADMIN COMMENT = 'SnowTower: may merge, sees cost, security and audit';
+GRANT ROLE SNOWTOWER_REQUESTER TO ROLE SNOWTOWER_APPROVER;
+GRANT ROLE SNOWTOWER_APPROVER TO ROLE SNOWTOWER_ADMIN;
+GRANT ROLE SNOWTOWER_APP TO ROLE SYSADMIN;
+
+-- 2. The warehouse that runs the app's queries.
+CREATE WAREHOUSE IF NOT EXISTS SNOWTOWER_WH WAREHOUSE_SIZE = 'XSMALL' AUTO_SUSPEND = 60 AUTO_RESUME = TRUE
+    INITIALLY_SUSPENDED = TRUE COMMENT = 'SnowTower queries';
+GRANT USAGE ON WAREHOUSE SNOWTOWER_WH TO ROLE SNOWTOWER_APP;
+
+-- 3. Where the app, its files and its tables live.
+CREATE DATABASE IF NOT EXISTS SNOWTOWER;
+CREATE SCHEMA IF NOT EXISTS SNOWTOWER.APP;
+GRANT USAGE ON DATABASE SNOWTOWER TO ROLE SNOWTOWER_APP;
+GRANT USAGE ON SCHEMA SNOWTOWER.APP TO ROLE SNOWTOWER_APP;
+GRANT CREATE STREAMLIT, CREATE STAGE ON SCHEMA SNOWTOWER.APP TO ROLE SNOWTOWER_APP;
+
+-- 4. The audit log: append-only for the app (INSERT and SELECT only, so the database refuses edits).
+--    The columns are app/audit.py's (tests/test_deploy_files.py checks that they agree).
+CREATE TABLE IF NOT EXISTS SNOWTOWER.APP.SNOWTOWER_AUDIT_LOG (
+    occurred_at TIMESTAMP_TZ NOT NULL,
+    actor VARCHAR NOT NULL,
+    role VARCHAR NOT NULL,
+    action VARCHAR NOT NULL,
+    request_id INTEGER,
+    outcome VARCHAR NOT NULL,
+    reason VARCHAR NOT NULL,
+    commit_before VARCHAR NOT NULL,
+    commit_after VARCHAR NOT NULL
+);
+GRANT SELECT, INSERT ON TABLE SNOWTOWER.APP.SNOWTOWER_AUDIT_LOG TO ROLE SNOWTOWER_APP;
+
+-- 5. ACCOUNT_USAGE for the cost, security and login pages: the SNOWFLAKE database roles (or, more
+--    broadly, GRANT IMPORTED PRIVILEGES ON DATABASE SNOWFLAKE TO ROLE SNOWTOWER_APP).
+GRANT DATABASE ROLE SNOWFLAKE.USAGE_VIEWER TO ROLE SNOWTOWER_APP;
+GRANT DATABASE ROLE SNOWFLAKE.GOVERNANCE_VIEWER TO ROLE SNOWTOWER_APP;
+GRANT DATABASE ROLE SNOWFLAKE.SECURITY_VIEWER TO ROLE SNOWTOWER_APP;
+
+-- 6. GitHub: a network rule for the API and the archive host (config tarballs), the secrets, and the
+--    external access integration the app is created with (snowflake.yml).
+CREATE NETWORK RULE IF NOT EXISTS SNOWTOWER.APP.GITHUB_API_RULE
+    MODE = EGRESS TYPE = HOST_PORT VALUE_LIST = ('api.github.com:443', 'codeload.github.com:443');
+CREATE SECRET IF NOT EXISTS SNOWTOWER.APP.GITHUB_TOKEN
+    TYPE = GENERIC_STRING SECRET_STRING = '<a GitHub token with contents and pull requests write on the repository>';
+CREATE SECRET IF NOT EXISTS SNOWTOWER.APP.SIGNING_KEY
+    TYPE = GENERIC_STRING SECRET_STRING = '<64 random hex characters, e.g. the output of: openssl rand -hex 32>';
+CREATE EXTERNAL ACCESS INTEGRATION IF NOT EXISTS SNOWTOWER_GITHUB_ACCESS
+    ALLOWED_NETWORK_RULES = (SNOWTOWER.APP.GITHUB_API_RULE)
+    ALLOWED_AUTHENTICATION_SECRETS = (SNOWTOWER.APP.GITHUB_TOKEN, SNOWTOWER.APP.SIGNING_KEY)
+    ENABLED = TRUE;
+GRANT USAGE ON INTEGRATION SNOWTOWER_GITHUB_ACCESS TO ROLE SNOWTOWER_APP;
+GRANT READ ON SECRET SNOWTOWER.APP.GITHUB_TOKEN TO ROLE SNOWTOWER_APP;
+GRANT READ ON SECRET SNOWTOWER.APP.SIGNING_KEY TO ROLE SNOWTOWER_APP;
+
+-- 7. The container runtime: a compute pool, and PyPI for deploy/requirements.txt.
+CREATE COMPUTE POOL IF NOT EXISTS SNOWTOWER_POOL MIN_NODES = 1 MAX_NODES = 1 INSTANCE_FAMILY = CPU_X64_XS
+    AUTO_SUSPEND_SECS = 3600;
+GRANT USAGE, MONITOR ON COMPUTE POOL SNOWTOWER_POOL TO ROLE SNOWTOWER_APP;
+CREATE EXTERNAL ACCESS INTEGRATION IF NOT EXISTS SNOWTOWER_PYPI_ACCESS
+    ALLOWED_NETWORK_RULES = (SNOWFLAKE.EXTERNAL_ACCESS.PYPI_RULE) ENABLED = TRUE;
+GRANT USAGE ON INTEGRATION SNOWTOWER_PYPI_ACCESS TO ROLE SNOWTOWER_APP;
+
+-- 8. Who may open the app: the viewer roles (the portal maps them to its roles).
+--    After `snow streamlit deploy` (as SNOWTOWER_APP):
+--    GRANT USAGE ON STREAMLIT SNOWTOWER.APP.SNOWTOWER TO ROLE SNOWTOWER_REQUESTER;
