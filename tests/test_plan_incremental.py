@@ -180,6 +180,8 @@ def _check_kept(root: Path, cache: Path, env_prefix: str = "") -> int:
         for target in (base.config.snowddl, head.snowddl):
             assert (_statements(plan_offline(derived, target))
                     == _statements(plan_offline(derived, target, skip_unchanged=False))), (root.name, label)
+        # and the next baseline derived in the process from that one (kept roles and all) is right too
+        assert Baseline.from_config(base.config.snowddl, previous=derived).rows() == built.rows(), (root.name, label)
         compared += 1
     return compared
 
@@ -355,6 +357,24 @@ def test_two_processes_writing_one_commits_baseline_leave_a_whole_file(tmp_path)
     assert sorted(p.name for p in (cache / "baselines").iterdir()) == [f"{SHA}.json"]  # no temporary file left
 
 
+def test_only_the_newest_kept_baselines_stay(tmp_path):
+    import time
+
+    from core.snowddl import baseline_cache
+
+    loaded = load_config(_tree(tmp_path))
+    built = Baseline.from_config(loaded.snowddl)
+    cache = tmp_path / "cache"
+    shas = [f"{n:07x}" for n in range(baseline_cache.KEEP_FILES + 2)]
+    for sha in shas:
+        baseline_cache.write(cache, sha, built)
+        time.sleep(0.01)  # distinct modification times
+    other = Baseline.from_config(load_config(EXAMPLE, "dev").snowddl)
+    baseline_cache.write(cache, shas[0], other)  # another env prefix: its own files, not counted
+    left = sorted(p.name for p in (cache / "baselines").iterdir())
+    assert left == sorted([f"{sha}.json" for sha in shas[2:]] + [f"{shas[0]}-DEV__.json"])
+
+
 def test_a_snapshot_keeps_its_baseline_and_derives_the_next_commits_from_it(tmp_path, monkeypatch):
     from core.snowddl import baseline_cache, snapshot
     from core.snowddl.baseline_cache import KeptRole
@@ -393,3 +413,6 @@ def test_a_snapshot_keeps_its_baseline_and_derives_the_next_commits_from_it(tmp_
     assert calls == ["c1b2c3d", NEXT]  # its own file first (none), then the newest one
     assert derived.rows() == built.rows() and isinstance(derived.derived[same][2], KeptRole)
     assert written[-1] == baseline_cache.path_for(cache, "c1b2c3d", "")
+    # which, written from kept roles, reads back as the same baseline
+    kept = baseline_cache.read(cache, "c1b2c3d", third.config.snowddl)
+    assert Baseline.from_config(third.config.snowddl, previous=kept).rows() == built.rows()

@@ -43,6 +43,8 @@ from snowddl.version import __version__ as SNOWDDL_VERSION
 from core.snowddl.fast import ident_pattern
 
 FORMAT = 2
+# Files kept per env prefix (15 MB each on the 5,000-users tree); older ones are removed when one is written.
+KEEP_FILES = 8
 
 
 class _Unusable(Exception):
@@ -223,6 +225,8 @@ def write(cache: Path, sha: str, baseline) -> Path | None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    for _, old in _kept_files(cache, config.env_prefix)[KEEP_FILES:]:
+        old.unlink(missing_ok=True)  # older bases: derived from a newer file when asked for again
     return path
 
 
@@ -319,19 +323,30 @@ def read(cache: Path, sha: str, config: SnowDDLConfig):
         return None  # no file, or not one this version wrote for this commit: built again
 
 
+def _kept_files(cache: Path, env_prefix: str) -> list[tuple[str, Path]]:
+    """The baselines kept in the cache for `env_prefix`, newest first: (commit, path)."""
+    tag = f"-{env_prefix}" if env_prefix else ""
+    pattern = re.compile(r"([0-9a-f]{7,64})" + re.escape(tag) + r"\.json")
+    found = []
+    try:
+        for path in (Path(cache) / "baselines").iterdir():
+            m = pattern.fullmatch(path.name)
+            if m:
+                try:
+                    found.append((path.stat().st_mtime_ns, m.group(1), path))
+                except OSError:
+                    continue  # removed meanwhile by another process
+    except OSError:
+        return []
+    return [(sha, path) for _, sha, path in sorted(found, reverse=True)]
+
+
 def read_newest(cache: Path, config: SnowDDLConfig, tries: int = 2):
     """The most recently written baseline in the cache for `config`'s env prefix (another commit's: the
     last base before a restart, usually one merge behind), or None. Any kept baseline gives the same
     result, the nearest one the least work."""
-    folder = Path(cache) / "baselines"
-    tag = f"-{config.env_prefix}" if config.env_prefix else ""
-    pattern = re.compile(r"([0-9a-f]{7,64})" + re.escape(tag) + r"\.json")
-    try:
-        found = [(p.stat().st_mtime, p) for p in folder.iterdir() if pattern.fullmatch(p.name)]
-    except OSError:
-        return None
-    for _, path in sorted(found, reverse=True)[:tries]:
-        baseline = read(cache, pattern.fullmatch(path.name).group(1), config)
+    for sha, _ in _kept_files(cache, config.env_prefix)[:tries]:
+        baseline = read(cache, sha, config)
         if baseline is not None:
             return baseline
     return None
