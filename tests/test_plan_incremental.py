@@ -204,6 +204,52 @@ def test_a_kept_baseline_derives_what_a_full_build_gives_on_shared_cases(root, t
     _check_kept(root, tmp_path / "cache")
 
 
+@pytest.mark.parametrize("root", [EXAMPLE] + SAMPLES + [None], ids=lambda p: p.name if p else "generated")
+def test_fingerprints_find_the_blueprints_that_equality_finds(root, tmp_path):
+    """Sources.changes (by fingerprint, across processes) names exactly the blueprints that the
+    in-process comparison (by equality) names, for every change of every file."""
+    from core.snowddl.baseline_cache import Sources
+    from core.snowddl.load import _changed_blueprints
+
+    root = root or _tree(tmp_path)
+    base = load_config(root)
+    kept = Sources.of(base.snowddl)
+    def names(changed):  # by type, each name once (equality lists a changed one's old and new objects)
+        return {cls.__name__: sorted({str(bp.full_name) for bp in bps}) for cls, bps in changed.items() if bps}
+
+    assert kept.changes(base.snowddl) == {}
+    seen = 0
+    for label, files in _variants(root):
+        head = load_config(root, overlay=files)
+        if head.snowddl is None:
+            continue
+        found = kept.changes(head.snowddl)
+        if head.snowddl.permission_models != base.snowddl.permission_models:
+            assert found is None, label  # as changes_since: nothing reused
+            continue
+        if found is None:  # a removed object whose name has argument types (a function): nothing reused
+            gone = {(cls.__name__, name) for cls, bps in base.snowddl.blueprints.items() for name in bps
+                    if name not in head.snowddl.blueprints.get(cls, {})}
+            assert any(kept.by_type[t][n][1] is None for t, n in gone), label
+            continue
+        expected = names(_changed_blueprints(head.snowddl, base.snowddl, equal=True))
+        assert names(found) == expected, label
+        seen += bool(expected)
+    assert seen
+
+
+def test_a_blueprint_that_cannot_be_fingerprinted_counts_as_changed(tmp_path):
+    from core.snowddl.baseline_cache import Sources
+
+    base = load_config(_tree(tmp_path))
+    kept = Sources.of(base.snowddl)
+    users = next(bps for cls, bps in base.snowddl.blueprints.items() if cls.__name__ == "UserBlueprint")
+    user = next(iter(users.values()))
+    object.__setattr__(user, "comment", lambda: None)  # not picklable
+    assert {cls.__name__: [str(bp.full_name) for bp in bps] for cls, bps in kept.changes(base.snowddl).items()} == {
+        "UserBlueprint": [str(user.full_name)]}
+
+
 _RESTART = r"""
 import json, sys
 sys.path.insert(0, sys.argv[1])

@@ -92,11 +92,15 @@ class _Fingerprints:
         self._pickler = _ByValue(self._buffer, protocol=5)
         self._pickler.fast = True
 
-    def __call__(self, value) -> str:
-        """A 32-hex-digit digest: equal for equal values (as pickled), different for different ones."""
+    def __call__(self, value) -> str | None:
+        """A 32-hex-digit digest: equal for equal values (as pickled), different for different ones; None
+        for a value pickle cannot take (then it counts as changed)."""
         self._buffer.seek(0)
         self._buffer.truncate()
-        self._pickler.dump(value)
+        try:
+            self._pickler.dump(value)
+        except (pickle.PicklingError, TypeError, AttributeError, ValueError, RecursionError):
+            return None
         return hashlib.blake2b(self._buffer.getbuffer(), digest_size=16).hexdigest()
 
 
@@ -143,14 +147,15 @@ class Sources:
         (the config's new or changed ones, and stand-ins with the identifier of removed ones); None when
         nothing can be reused (another env prefix, other permission models)."""
         fingerprint = _Fingerprints()
-        if config.env_prefix != self.env_prefix or fingerprint(config.permission_models) != self.models:
+        models = fingerprint(config.permission_models)
+        if config.env_prefix != self.env_prefix or models is None or models != self.models:
             return None
         changed: dict = {}
         names = {bp_cls.__name__: bp_cls for bp_cls in config.blueprints}
         for type_name in set(self.by_type) | {n for n, c in names.items() if config.blueprints[c]}:
             bp_cls = names.get(type_name) or _cls(type_name, BaseModel)
             now, then = config.blueprints.get(bp_cls, {}), self.by_type.get(type_name, {})
-            objs = [bp for name, bp in now.items() if name not in then or then[name][0] != fingerprint(bp)]
+            objs = [bp for name, bp in now.items() if name not in then or then[name][0] != fingerprint(bp) or then[name][0] is None]
             for name, (_, kept_ident) in then.items():
                 if name not in now:
                     if kept_ident is None:
@@ -262,7 +267,7 @@ def _decode(body, sha: str, config: SnowDDLConfig):
     idents: dict = {}
     for type_name, entries in by_type.items():  # name -> [fingerprint, [identifier class, {attribute: value}]]
         _cls(type_name, BaseModel)
-        if type(entries) is not dict or not all(type(e) is list and len(e) == 2 and type(e[0]) is str and (
+        if type(entries) is not dict or not all(type(e) is list and len(e) == 2 and type(e[0]) in (str, type(None)) and (
                 e[1] is None or type(e[1]) is list and len(e[1]) == 2 and type(e[1][1]) is dict) for e in entries.values()):
             raise _Unusable("a source")
         for e in entries.values():
