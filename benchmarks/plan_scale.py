@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -53,14 +54,14 @@ def timed(name, fn):
     return value
 
 if mode != "main":  # a restarted process: only the base commit's file in the cache, nothing built yet
-    users = (tree / "user.yaml").read_text() + "\nBENCH_NEW_USER:\n  type: PERSON\n  business_roles:\n    - ROLE_0001\n"
     if mode == "same":
         kept = Snapshot(tree, "a0a0a0a", load_config(tree), cache=cache)
-    else:
-        kept = Snapshot(tree, "b0b0b0b", load_config(tree, overlay={"user.yaml": users}), cache=cache)
+    else:  # the next commit's own folder, as the portal exports it
+        tree = Path(sys.argv[5])
+        kept = Snapshot(tree, "b0b0b0b", load_config(tree), cache=cache)
     timed(f"restart_{mode}", kept.baseline)
     if mode == "next":
-        more = users + "\nBENCH_OTHER_USER:\n  type: PERSON\n  business_roles:\n    - ROLE_0002\n"
+        more = kept.text("user.yaml") + "\nBENCH_OTHER_USER:\n  type: PERSON\n  business_roles:\n    - ROLE_0002\n"
         head = validate_with_changes(kept, {"user.yaml": more})
         plan = timed("restart_plan", lambda: plan_changes(kept, head))
         assert not plan.errors and len(plan.statements) == 5, plan
@@ -141,12 +142,16 @@ def main() -> int:
             size = sum(p.stat().st_size for p in tree.rglob("*.yaml"))
             print(f"\nscale {scale}: {counts['users']:,} users, {counts['business_roles']:,} business roles, "
                   f"{counts['databases'] * 5:,} schemas, {size / 1e6:.1f} MB; load average {os.getloadavg()[0]:.1f}")
+            following = Path(tmp) / "next"  # the next commit: user.yaml with one user more
+            shutil.copytree(tree, following)
+            with open(following / "user.yaml", "a", encoding="utf-8") as fh:
+                fh.write("\nBENCH_NEW_USER:\n  type: PERSON\n  business_roles:\n    - ROLE_0001\n")
             runs = []
             for _ in range(args.runs):
                 cache = Path(tempfile.mkdtemp(prefix="cache-", dir=tmp))
                 run = {}
                 for mode in ("main", "same", "next"):  # each in its own process
-                    done = subprocess.run([sys.executable, "-c", _RUN, str(tree), str(cache), str(ROOT), mode],
+                    done = subprocess.run([sys.executable, "-c", _RUN, str(tree), str(cache), str(ROOT), mode, str(following)],
                                           capture_output=True, text=True)
                     if done.returncode:
                         print(done.stderr[-3000:])
