@@ -4,7 +4,7 @@
 
 For each scale, generates the tree (benchmarks/generate.py, every count times the scale: 0.2 is 1,000
 users, 1 the 5,000-users tree, 4 is 20,000 users) unless --tree gives one, then runs each measurement
-in a fresh process (`--runs` times) and prints min-max of wall and CPU seconds:
+in a fresh process (`--runs` times) and prints min / median / max of wall and CPU seconds:
 
 - the baseline of the base commit built from nothing (the first plan of a process);
 - re-validation and plan of one-object changes through the portal's path (validate_with_changes,
@@ -12,14 +12,18 @@ in a fresh process (`--runs` times) and prints min-max of wall and CPU seconds:
   warehouse's size;
 - a new-user preview end to end (app.operations.preview: parse, build, diff, validation, plan);
 - the baseline of the next base commit, differing by one file (user.yaml), loaded on its own as a new
-  commit is: derived from the last baseline in the process, and, after a restart, read back from the
-  commit's file in the workspace cache (`keep` is the time to write that file, done in the background).
+  commit is, derived from the last baseline in the process; writing the base commit's baseline to the
+  workspace cache (`keep`, done in the background by the portal);
+- after a restart, each in a new process with only the base commit's file in the cache: the base
+  commit's baseline read back from its file, and the next commit's baseline derived from that file
+  (the restarted portal one merge later), then the plan of one user added on that derived baseline.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,7 +43,7 @@ from core.snowddl.snapshot import Snapshot, plan_changes, validate_with_changes
 from app.operations.preview import preview
 from recipes import RECIPES
 
-tree, cache = Path(sys.argv[1]), Path(sys.argv[2])
+tree, cache, mode = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[4]
 baseline_cache.write_later = lambda *a: None  # written below, timed on its own
 out = {}
 
@@ -49,6 +53,21 @@ def timed(name, fn):
     out[name] = [time.perf_counter() - t, time.process_time() - c]
     return value
 
+if mode != "main":  # a restarted process: only the base commit's file in the cache, nothing built yet
+    if mode == "same":
+        kept = Snapshot(tree, "a0a0a0a", load_config(tree), cache=cache)
+    else:  # the next commit's own folder, as the portal exports it
+        tree = Path(sys.argv[5])
+        kept = Snapshot(tree, "b0b0b0b", load_config(tree), cache=cache)
+    timed(f"restart_{mode}", kept.baseline)
+    if mode == "next":
+        more = kept.text("user.yaml") + "\nBENCH_OTHER_USER:\n  type: PERSON\n  business_roles:\n    - ROLE_0002\n"
+        head = validate_with_changes(kept, {"user.yaml": more})
+        plan = timed("restart_plan", lambda: plan_changes(kept, head))
+        assert not plan.errors and len(plan.statements) == 5, plan
+    out["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(out))
+    sys.exit()
 base = timed("load", lambda: Snapshot(tree, "a0a0a0a", load_config(tree), cache=cache))
 timed("baseline", base.baseline)
 users = base.text("user.yaml") + "\nBENCH_NEW_USER:\n  type: PERSON\n  first_name: Bench\n  last_name: Mark\n  business_roles:\n    - ROLE_0001\n"
@@ -75,10 +94,7 @@ for label in ("preview_new_user", "preview_new_user_again"):
 next_config = timed("load_next_commit", lambda: load_config(tree, overlay={"user.yaml": users}))
 nxt = Snapshot(tree, "b0b0b0b", next_config, cache=cache)
 timed("baseline_next_commit", nxt.baseline)
-timed("keep", lambda: baseline_cache.write(cache, "b0b0b0b", nxt.baseline()))
-snapshot._last_baseline[:] = []  # a new process: nothing built yet, only the file
-again = Snapshot(tree, "b0b0b0b", load_config(tree, overlay={"user.yaml": users}), cache=cache)
-timed("baseline_after_restart", again.baseline)
+timed("keep", lambda: baseline_cache.write(cache, "a0a0a0a", base.baseline()))
 out["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps(out))
 """
@@ -98,9 +114,17 @@ ROWS = [
     ("preview_new_user_again", "the same preview again"),
     ("load_next_commit", "load of the next base commit (one file differs)"),
     ("baseline_next_commit", "baseline of the next base commit, from the last one"),
-    ("keep", "writing that baseline to the workspace cache (background)"),
-    ("baseline_after_restart", "that baseline in a new process, from its file"),
+    ("keep", "writing the base commit's baseline to the workspace cache (background)"),
+    ("restart_same", "after a restart: the base commit's baseline, from its file"),
+    ("restart_next", "after a restart: the next commit's baseline, from the base's file"),
+    ("restart_plan", "after a restart: plan of one user added on that baseline"),
 ]
+
+
+def _span(values: list[float], digits: int = 2) -> str:
+    """min / median / max."""
+    values = sorted(values)
+    return " / ".join(f"{v:.{digits}f}" for v in (values[0], values[len(values) // 2], values[-1]))
 
 
 def main() -> int:
@@ -118,22 +142,32 @@ def main() -> int:
             size = sum(p.stat().st_size for p in tree.rglob("*.yaml"))
             print(f"\nscale {scale}: {counts['users']:,} users, {counts['business_roles']:,} business roles, "
                   f"{counts['databases'] * 5:,} schemas, {size / 1e6:.1f} MB; load average {os.getloadavg()[0]:.1f}")
+            following = Path(tmp) / "next"  # the next commit: user.yaml with one user more
+            shutil.copytree(tree, following)
+            with open(following / "user.yaml", "a", encoding="utf-8") as fh:
+                fh.write("\nBENCH_NEW_USER:\n  type: PERSON\n  business_roles:\n    - ROLE_0001\n")
             runs = []
             for _ in range(args.runs):
                 cache = Path(tempfile.mkdtemp(prefix="cache-", dir=tmp))
-                done = subprocess.run([sys.executable, "-c", _RUN, str(tree), str(cache), str(ROOT)],
-                                      capture_output=True, text=True)
-                if done.returncode:
-                    print(done.stderr[-3000:])
-                    return 1
-                runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+                run = {}
+                for mode in ("main", "same", "next"):  # each in its own process
+                    done = subprocess.run([sys.executable, "-c", _RUN, str(tree), str(cache), str(ROOT), mode, str(following)],
+                                          capture_output=True, text=True)
+                    if done.returncode:
+                        print(done.stderr[-3000:])
+                        return 1
+                    part = json.loads(done.stdout.strip().splitlines()[-1])
+                    part[f"max_rss_mb_{mode}"] = part.pop("max_rss_mb")
+                    run.update(part)
+                runs.append(run)
             for key, label in ROWS:
                 wall = [r[key][0] for r in runs]
                 cpu = [r[key][1] for r in runs]
-                print(f"  {label:58s} wall {min(wall):6.2f}-{max(wall):6.2f} s  cpu {min(cpu):6.2f}-{max(cpu):6.2f} s")
+                print(f"  {label:70s} wall {_span(wall)} s  cpu {_span(cpu)} s")
             stmts = {k.removeprefix("statements_"): v for k, v in runs[0].items() if k.startswith("statements_")}
-            print(f"  statements: {stmts}; peak memory {min(r['max_rss_mb'] for r in runs):.0f}-"
-                  f"{max(r['max_rss_mb'] for r in runs):.0f} MB; load average now {os.getloadavg()[0]:.1f}")
+            rss = {mode: [r[f"max_rss_mb_{mode}"] for r in runs] for mode in ("main", "same", "next")}
+            print(f"  statements: {stmts}; peak memory (MB) {', '.join(f'{m} {_span(v, 0)}' for m, v in rss.items())}; "
+                  f"load average now {os.getloadavg()[0]:.1f}")
     return 0
 
 

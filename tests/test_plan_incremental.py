@@ -151,86 +151,314 @@ def _tree(tmp_path):
                     schemas=5)
 
 
-def test_a_kept_baseline_reads_back_as_the_same_baseline_and_plans_the_same(tmp_path):
+SHA, NEXT = "a1b2c3d", "b1b2c3d"
+_NEW_USER = "\nNEW_ONE:\n  type: PERSON\n  business_roles:\n    - ROLE_0001\n"
+
+
+def _check_kept(root: Path, cache: Path, env_prefix: str = "") -> int:
+    """A baseline written to the cache and read back derives, for the same config and for every changed
+    one, the baseline built from scratch (same rows), and plans as the full plan does."""
+    from core.snowddl import baseline_cache
+    from core.snowddl.baseline_cache import KeptRole
+
+    base = Snapshot(root, None, load_config(root, env_prefix))
+    if base.config.snowddl is None or not base.config.validation.valid:
+        return 0
+    built = Baseline.from_config(base.config.snowddl)
+    assert baseline_cache.write(cache, SHA, built) is not None
+    compared = 0
+    for label, files in [("same config", {})] + _variants(root):
+        head = load_config(root, env_prefix, overlay=files) if files else base.config
+        if head.snowddl is None or not head.validation.valid:
+            continue
+        kept = baseline_cache.read(cache, SHA, head.snowddl)
+        derived = Baseline.from_config(head.snowddl, previous=kept)
+        assert derived.rows() == Baseline.from_config(head.snowddl).rows(), (root.name, label)
+        if not files:  # the same config: every kept role is reused, none derived again
+            assert kept.derived and all(derived.derived[key][2] is entry[2] for key, entry in kept.derived.items())
+            assert all(isinstance(entry[2], KeptRole) for entry in kept.derived.values())
+        for target in (base.config.snowddl, head.snowddl):
+            assert (_statements(plan_offline(derived, target))
+                    == _statements(plan_offline(derived, target, skip_unchanged=False))), (root.name, label)
+        # and the next baseline derived in the process from that one (kept roles and all) is right too
+        assert Baseline.from_config(base.config.snowddl, previous=derived).rows() == built.rows(), (root.name, label)
+        compared += 1
+    return compared
+
+
+@pytest.mark.parametrize("root", [EXAMPLE] + SAMPLES, ids=lambda p: p.name)
+def test_a_kept_baseline_derives_what_a_full_build_gives_on_every_change_of_every_file(root, tmp_path):
+    assert _check_kept(root, tmp_path / "cache") > 1
+
+
+def test_a_kept_baseline_derives_what_a_full_build_gives_with_an_env_prefix(tmp_path):
+    assert _check_kept(EXAMPLE, tmp_path / "cache", "dev") > 1
+
+
+def test_a_kept_baseline_derives_what_a_full_build_gives_on_a_generated_tree(tmp_path):
+    assert _check_kept(_tree(tmp_path), tmp_path / "cache") > 1
+
+
+@pytest.mark.parametrize("root", _cases(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_a_kept_baseline_derives_what_a_full_build_gives_on_shared_cases(root, tmp_path):
+    _check_kept(root, tmp_path / "cache")
+
+
+@pytest.mark.parametrize("root", [EXAMPLE] + SAMPLES + [None], ids=lambda p: p.name if p else "generated")
+def test_fingerprints_find_the_blueprints_that_equality_finds(root, tmp_path):
+    """Sources.changes (by fingerprint, across processes) names exactly the blueprints that the
+    in-process comparison (by equality) names, for every change of every file."""
+    from core.snowddl.baseline_cache import Sources
+    from core.snowddl.load import _changed_blueprints
+
+    root = root or _tree(tmp_path)
+    base = load_config(root)
+    kept = Sources.of(base.snowddl)
+    def names(changed):  # by type, each name once (equality lists a changed one's old and new objects)
+        return {cls.__name__: sorted({str(bp.full_name) for bp in bps}) for cls, bps in changed.items() if bps}
+
+    assert kept.changes(base.snowddl) == {}
+    seen = 0
+    for label, files in _variants(root):
+        head = load_config(root, overlay=files)
+        if head.snowddl is None:
+            continue
+        found = kept.changes(head.snowddl)
+        if head.snowddl.permission_models != base.snowddl.permission_models:
+            assert found is None, label  # as changes_since: nothing reused
+            continue
+        if found is None:  # a removed object whose name has argument types (a function): nothing reused
+            gone = {(cls.__name__, name) for cls, bps in base.snowddl.blueprints.items() for name in bps
+                    if name not in head.snowddl.blueprints.get(cls, {})}
+            assert any(kept.by_type[t][n][1] is None for t, n in gone), label
+            continue
+        expected = names(_changed_blueprints(head.snowddl, base.snowddl, equal=True))
+        assert names(found) == expected, label
+        seen += bool(expected)
+    assert seen
+
+
+def test_a_blueprint_that_cannot_be_fingerprinted_counts_as_changed(tmp_path):
+    from core.snowddl.baseline_cache import Sources
+
+    base = load_config(_tree(tmp_path))
+    kept = Sources.of(base.snowddl)
+    users = next(bps for cls, bps in base.snowddl.blueprints.items() if cls.__name__ == "UserBlueprint")
+    user = next(iter(users.values()))
+    object.__setattr__(user, "comment", lambda: None)  # not picklable
+    assert {cls.__name__: [str(bp.full_name) for bp in bps] for cls, bps in kept.changes(base.snowddl).items()} == {
+        "UserBlueprint": [str(user.full_name)]}
+
+
+_RESTART = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+from core.snowddl import snapshot
+from core.snowddl.baseline_cache import KeptRole
+from core.snowddl.load import load_config
+from core.snowddl.plan import changes_since, plan_offline
+from core.snowddl import baseline_cache
+
+tree, cache, users = Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]).read_text()
+head = snapshot.Snapshot(tree, sys.argv[5], load_config(tree, overlay={"user.yaml": users}), cache=cache)
+kept = baseline_cache.read_newest(cache, head.config.snowddl)
+changed = changes_since(kept, head.config.snowddl)
+baseline = head.baseline()  # nothing built in this process: derived from the newest kept baseline
+back = load_config(tree)  # and planned back to the kept commit's config
+print(json.dumps({
+    "changed": {cls.__name__: sorted(str(bp.full_name) for bp in bps) for cls, bps in changed.items()},
+    "reused": sum(isinstance(entry[2], KeptRole) for entry in baseline.derived.values()),
+    "rows": baseline.rows(),
+    "plan": [s.to_dict() for s in plan_offline(baseline, back.snowddl).statements],
+    "written": sorted(p.name for p in (cache / "baselines").iterdir()),
+}))
+"""
+
+
+def test_a_restarted_process_derives_the_next_commits_baseline_from_the_kept_one(tmp_path):
+    """Across processes (another hash seed): the next base commit's baseline, derived from the file the
+    last process kept, equals the one built from scratch, and plans the same."""
+    import json
+    import subprocess
+    import sys
+
     from core.snowddl import baseline_cache
 
     tree = _tree(tmp_path)
+    cache = tmp_path / "cache"
     loaded = load_config(tree)
-    built = Baseline.from_config(loaded.snowddl)
-    path = baseline_cache.write(tmp_path / "cache", "a1b2c3d", built)
-    assert path is not None and path.name == "a1b2c3d.json"
-    back = baseline_cache.read(tmp_path / "cache", "a1b2c3d", loaded.snowddl)
-    kept = {key for key in built.derived if key[0] in baseline_cache.KEPT}
-    assert kept and set(back.derived) == kept
-    assert all(back.derived[key][2] == built.derived[key][2] for key in kept)  # the same roles, grants and all
-    again = Baseline.from_config(loaded.snowddl, previous=back)
-    assert again.rows() == built.rows()
-    assert all(again.derived[key][2] is back.derived[key][2] for key in kept)  # read, not derived again
-    users = (tree / "user.yaml").read_text() + "\nNEW_ONE:\n  type: PERSON\n  business_roles:\n    - ROLE_0001\n"
+    assert baseline_cache.write(cache, SHA, Baseline.from_config(loaded.snowddl)) is not None
+    users = (tree / "user.yaml").read_text() + _NEW_USER
+    (tmp_path / "users.yaml").write_text(users)
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", _RESTART, str(root), str(tree), str(cache), str(tmp_path / "users.yaml"),
+                           NEXT], capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "12345"},
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
     head = load_config(tree, overlay={"user.yaml": users})
-    assert _statements(plan_offline(again, head.snowddl)) == _statements(plan_offline(built, head.snowddl))
-    assert [(s.action, s.object) for s in plan_offline(again, head.snowddl).statements] == [
-        ("CREATE", "NEW_ONE__U_ROLE"), ("GRANT", "NEW_ONE__U_ROLE"), ("GRANT", "NEW_ONE__U_ROLE"),
-        ("CREATE", "NEW_ONE"), ("GRANT", "NEW_ONE")]
+    scratch = Baseline.from_config(head.snowddl)
+    assert out["changed"] == {"UserBlueprint": ["NEW_ONE"]}  # the fingerprints agree across processes
+    assert out["reused"] == len(scratch.derived) - 1  # every role but the new user's, from the file
+    assert out["rows"] == json.loads(json.dumps(scratch.rows()))
+    assert out["plan"] == _statements(plan_offline(scratch, loaded.snowddl))
+    assert [(s["action"], s["object"]) for s in out["plan"]] == [("DROP", "NEW_ONE__U_ROLE"), ("DROP", "NEW_ONE")]
+    assert out["written"] == [f"{SHA}.json", f"{NEXT}.json"]  # and kept the new commit's for the next restart
 
 
-def test_a_kept_baseline_that_does_not_match_is_not_used(tmp_path):
+def test_a_kept_baseline_that_does_not_match_or_is_damaged_is_not_used(tmp_path, monkeypatch):
     import json
 
-    from core.snowddl import baseline_cache
+    from core.snowddl import baseline_cache, snapshot
 
     tree = _tree(tmp_path)
     loaded = load_config(tree)
     cache = tmp_path / "cache"
-    path = baseline_cache.write(cache, "a1b2c3d", Baseline.from_config(loaded.snowddl))
+    built = Baseline.from_config(loaded.snowddl)
+    path = baseline_cache.write(cache, SHA, built)
+    assert path is not None and path.name == f"{SHA}.json"
     good = json.loads(path.read_text())
     assert baseline_cache.read(cache, "a1b2c3e", loaded.snowddl) is None  # another commit: no file
     assert baseline_cache.read(cache, "not a sha", loaded.snowddl) is None
     # each env prefix has its own file (DEV__ and DEV_ are different prefixes)
-    assert len({baseline_cache.path_for(cache, "a1b2c3d", p) for p in ("", "DEV__", "DEV_", "DEV$")}) == 4
+    assert len({baseline_cache.path_for(cache, SHA, p) for p in ("", "DEV__", "DEV_", "DEV$")}) == 4
     with pytest.raises(ValueError):
-        baseline_cache.path_for(cache, "a1b2c3d", "../x")
+        baseline_cache.path_for(cache, SHA, "../x")
+    role = next(iter(good["blueprints"]["UserRoleResolver"]))
+    user_type = good["sources"]["UserBlueprint"]
     bad = {
-        "format": dict(good, format=99),
+        "format": dict(good, format=1),
         "snowddl version": dict(good, snowddl="0.0.1"),
         "commit": dict(good, commit="ffffff0"),
         "env prefix": dict(good, env_prefix="DEV__"),
-        "a source not in the config": dict(good, derived=[[*good["derived"][0][:2], "NO_SUCH_ROLE",
-                                                            *good["derived"][0][3:]]]),
-        "a class that is not SnowDDL's": dict(good, table=[{"$m": "Path", "v": {}}] + good["table"][1:]),
-        "a reference forward": dict(good, table=[{"$t": [{"$r": 5}]}] + good["table"][1:]),
+        "a class that is not SnowDDL's": dict(good, sources={**good["sources"], "Path": {}}),
+        "a look-up of a class that is not SnowDDL's": dict(good, lookups=[["Path", None]] + good["lookups"][1:]),
+        "an identifier class that is not SnowDDL's": dict(good, sources={**good["sources"], "UserBlueprint": {
+            **user_type, "GONE": ["0" * 32, ["Path", {}]]}}),
+        "a source without its fingerprint": dict(good, sources={**good["sources"], "UserBlueprint": {
+            **user_type, "GONE": ["0" * 32]}}),
+        "a reference out of bounds": dict(good, lookup_sets=[[-1]] + good["lookup_sets"][1:]),
+        "a role out of bounds": dict(good, blueprints={**good["blueprints"], "UserRoleResolver": [[role[0], 10 ** 6]]}),
+        "a role without rows": dict(good, roles=[r for r in good["roles"] if r["name"] != role[0]]),
+        "a role without grants": dict(good, role_grants={k: v for k, v in good["role_grants"].items() if k != role[0]}),
+        "a derivation without its role": dict(good, blueprints={**good["blueprints"], "UserRoleResolver": []}),
+        "a resolver that gives no roles": dict(good, blueprints={**good["blueprints"], "UserResolver": []}),
+        "rows that are not rows": dict(good, roles=[["name", "x"]] + good["roles"]),
+        "not an object": [good],
     }
     for label, body in bad.items():
         path.write_text(json.dumps(body))
-        assert baseline_cache.read(cache, "a1b2c3d", loaded.snowddl) is None, label
-    path.write_text(json.dumps(good)[:1000])  # cut short
-    assert baseline_cache.read(cache, "a1b2c3d", loaded.snowddl) is None
-    path.write_text(json.dumps(good))
-    assert baseline_cache.read(cache, "a1b2c3d", loaded.snowddl) is not None
+        assert baseline_cache.read(cache, SHA, loaded.snowddl) is None, label
+    text = json.dumps(good)
+    for label, damaged in (("cut short", text[:len(text) // 2]), ("empty", ""), ("not text", "\xff\x00" * 50)):
+        path.write_bytes(damaged.encode("utf-8", "surrogateescape") if label != "not text" else b"\xff\xfe\x00garbage")
+        assert baseline_cache.read(cache, SHA, loaded.snowddl) is None, label
+        # the snapshot builds its baseline again (the same one) and writes the file again, whole
+        monkeypatch.setattr(snapshot, "_last_baseline", [])
+        monkeypatch.setattr(baseline_cache, "write_later", baseline_cache.write)
+        again = Snapshot(tree, SHA, loaded, cache=cache).baseline()
+        assert again.rows() == built.rows(), label
+        assert baseline_cache.read(cache, SHA, loaded.snowddl) is not None, label
+    path.write_text(text)
+    assert baseline_cache.read(cache, SHA, loaded.snowddl) is not None
+
+
+_WRITER = r"""
+import sys
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+from core.snowddl import baseline_cache
+from core.snowddl.load import load_config
+from core.snowddl.plan import Baseline
+
+loaded = load_config(Path(sys.argv[2]))
+built = Baseline.from_config(loaded.snowddl)
+for _ in range(int(sys.argv[4])):
+    baseline_cache.write(Path(sys.argv[3]), "a1b2c3d", built)
+"""
+
+
+def test_two_processes_writing_one_commits_baseline_leave_a_whole_file(tmp_path):
+    import subprocess
+    import sys
+
+    from core.snowddl import baseline_cache
+
+    tree = _tree(tmp_path)
+    cache = tmp_path / "cache"
+    root = Path(__file__).resolve().parents[1]
+    writers = [subprocess.Popen([sys.executable, "-c", _WRITER, str(root), str(tree), str(cache), "15"],
+                                stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    loaded = load_config(tree)
+    seen = 0
+    while any(w.poll() is None for w in writers):  # read while they write: whole files only
+        if baseline_cache.path_for(cache, SHA, "").exists():
+            assert baseline_cache.read(cache, SHA, loaded.snowddl) is not None
+            seen += 1
+    assert [w.wait() for w in writers] == [0, 0], [w.stderr.read()[-2000:] for w in writers]
+    kept = baseline_cache.read(cache, SHA, loaded.snowddl)
+    assert kept is not None
+    assert Baseline.from_config(loaded.snowddl, previous=kept).rows() == Baseline.from_config(loaded.snowddl).rows()
+    assert sorted(p.name for p in (cache / "baselines").iterdir()) == [f"{SHA}.json"]  # no temporary file left
+
+
+def test_only_the_newest_kept_baselines_stay(tmp_path):
+    import time
+
+    from core.snowddl import baseline_cache
+
+    loaded = load_config(_tree(tmp_path))
+    built = Baseline.from_config(loaded.snowddl)
+    cache = tmp_path / "cache"
+    shas = [f"{n:07x}" for n in range(baseline_cache.KEEP_FILES + 2)]
+    for sha in shas:
+        baseline_cache.write(cache, sha, built)
+        time.sleep(0.01)  # distinct modification times
+    other = Baseline.from_config(load_config(EXAMPLE, "dev").snowddl)
+    baseline_cache.write(cache, shas[0], other)  # another env prefix: its own files, not counted
+    left = sorted(p.name for p in (cache / "baselines").iterdir())
+    assert left == sorted([f"{sha}.json" for sha in shas[2:]] + [f"{shas[0]}-DEV__.json"])
 
 
 def test_a_snapshot_keeps_its_baseline_and_derives_the_next_commits_from_it(tmp_path, monkeypatch):
     from core.snowddl import baseline_cache, snapshot
+    from core.snowddl.baseline_cache import KeptRole
 
     tree = _tree(tmp_path)
     cache = tmp_path / "cache"
     written = []
     monkeypatch.setattr(baseline_cache, "write_later", lambda *a: written.append(baseline_cache.write(*a)))
     monkeypatch.setattr(snapshot, "_last_baseline", [])
-    first = Snapshot(tree, "a1b2c3d", load_config(tree), cache=cache)
+    first = Snapshot(tree, SHA, load_config(tree), cache=cache)
     built = first.baseline()
-    assert written == [baseline_cache.path_for(cache, "a1b2c3d", "")]
+    assert written == [baseline_cache.path_for(cache, SHA, "")]
     # the next base commit differs by one file: derived from the last baseline, equal to one from scratch
-    users = (tree / "user.yaml").read_text() + "\nNEW_ONE:\n  type: PERSON\n  business_roles:\n    - ROLE_0001\n"
-    second = Snapshot(tree, "b1b2c3d", load_config(tree, overlay={"user.yaml": users}), cache=cache)
+    users = (tree / "user.yaml").read_text() + _NEW_USER
+    second = Snapshot(tree, NEXT, load_config(tree, overlay={"user.yaml": users}), cache=cache)
     derived = second.baseline()
     assert derived.rows() == Baseline.from_config(second.config.snowddl).rows()
     same = ("BusinessRoleResolver", "transform_blueprint", "ROLE_0001__B_ROLE")
     assert derived.derived[same][2] is built.derived[same][2]
+    assert len(written) == 2
     # a new process (nothing built yet) reads the commit's kept baseline instead of deriving its roles
     monkeypatch.setattr(snapshot, "_last_baseline", [])
-    restarted = Snapshot(tree, "a1b2c3d", load_config(tree), cache=cache)
+    restarted = Snapshot(tree, SHA, load_config(tree), cache=cache)
     calls = []
-    monkeypatch.setattr(baseline_cache, "read", lambda *a, _read=baseline_cache.read: calls.append(1) or _read(*a))
-    assert restarted.baseline().rows() == built.rows() and calls == [1]
+    monkeypatch.setattr(baseline_cache, "read", lambda *a, _read=baseline_cache.read: calls.append(a[1]) or _read(*a))
+    again = restarted.baseline()
+    assert again.rows() == built.rows() and calls == [SHA]
+    assert isinstance(again.derived[same][2], KeptRole)
     assert len(written) == 2  # the restarted process found its file: nothing written again
+    # a new process whose base commit has no file: derived from the newest kept one (NEXT's), then kept
+    (cache / "baselines" / f"{SHA}.json").unlink()
+    monkeypatch.setattr(snapshot, "_last_baseline", [])
+    third = Snapshot(tree, "c1b2c3d", load_config(tree), cache=cache)
+    calls.clear()
+    derived = third.baseline()
+    assert calls == ["c1b2c3d", NEXT]  # its own file first (none), then the newest one
+    assert derived.rows() == built.rows() and isinstance(derived.derived[same][2], KeptRole)
+    assert written[-1] == baseline_cache.path_for(cache, "c1b2c3d", "")
+    # which, written from kept roles, reads back as the same baseline
+    kept = baseline_cache.read(cache, "c1b2c3d", third.config.snowddl)
+    assert Baseline.from_config(third.config.snowddl, previous=kept).rows() == built.rows()

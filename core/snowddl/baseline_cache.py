@@ -1,19 +1,33 @@
-"""A commit's baseline kept between processes: the roles SnowDDL's resolvers derived from its config.
+"""A commit's baseline kept between processes: rows and names, never SnowDDL's blueprints.
 
 One JSON file per commit and env prefix in the workspace cache (`<cache>/baselines/<sha>[-<env prefix>].json`),
-written atomically. No pickle: only SnowDDL's own blueprint, grant, identifier and enum classes are
-rebuilt, by class name, from plain values; anything else in a file makes it unusable. A file is used
-only if its format, SnowDDL version, commit and env prefix match and every source blueprint it names
-is in the commit's config; otherwise the baseline is built again (and the file rewritten).
+written to a temporary file and renamed into place: a crash leaves the old file or none, and two processes
+writing the same commit each rename a whole file (the last one stays). What a file holds (format 2):
 
-A file read back is a `Baseline` whose `derived` roles are the commit's own: `Baseline.from_config(config,
-previous=it)` then derives nothing again and only lays out the rows.
+- the rows of every role the baseline answers SHOW ROLES / SHOW GRANTS / SHOW FUTURE GRANTS with (plain
+  strings: SnowDDL's roles are not rebuilt, which was most of the former format's reading time);
+- each role resolver's derivations: (resolver, method, source name), the look-ups it made (blueprint type,
+  pattern) and the name of the role it gave;
+- per blueprint of the commit's config, its fingerprint (BLAKE2b of a by-value pickle that is written and
+  hashed, never read back) and its identifier, and a fingerprint of the permission models.
+
+Reading is JSON only (plain values; classes are looked up by name among SnowDDL's blueprint classes), so a
+file that someone else wrote cannot run code; one that is cut short, of another format, SnowDDL version,
+commit or env prefix, or whose parts do not fit together is not used (the baseline is built again).
+
+A file read back is a `Baseline` without a config: its derived roles are `KeptRole`s (names standing for
+the roles whose rows it has) and `kept` holds the fingerprints. `Baseline.from_config(config, previous=it)`,
+for this commit's config or any other (the next base commit's after a restart), compares the config's
+blueprints with the fingerprints (`Sources.changes`): a derivation whose source and look-ups did not change
+gives its KeptRole again and the role keeps its rows; every other role is derived by SnowDDL again.
 """
 from __future__ import annotations
 
-import enum
+import hashlib
+import io
 import json
 import os
+import pickle
 import re
 import tempfile
 import threading
@@ -22,76 +36,80 @@ from pathlib import Path
 import snowddl.blueprint as sb
 from pydantic import BaseModel
 from snowddl.blueprint.ident import AbstractIdent
+from snowddl.blueprint.ident_pattern import IdentPattern
 from snowddl.config import SnowDDLConfig
 from snowddl.version import __version__ as SNOWDDL_VERSION
 
 from core.snowddl.fast import ident_pattern
 
-FORMAT = 1
-# The roles worth keeping: business and technical roles expand patterns over every schema (most of a
-# baseline's time). Roles derived from one object (user, warehouse, database, schema roles) are derived
-# again faster than they are read back.
-KEPT = ("BusinessRoleResolver", "TechnicalRoleResolver")
+FORMAT = 2
+# Files kept per env prefix (15 MB each on the 5,000-users tree); older ones are removed when one is written.
+KEEP_FILES = 8
 
 
 class _Unusable(Exception):
     """A value that has no place in the file, or a file that does not match."""
 
 
-class _Table:
-    """Every identifier, grant, model, enum, tuple and set written once: values refer to earlier
-    entries by number ({"$r": n}), so the thousands of grants naming the same role cost one entry."""
+class KeptRole:
+    """A role derived in an earlier process, known by its name (`full_name`, a str); the kept baseline's
+    rows say what it grants. It is equal only to itself: a plan sets it aside as the baseline's own role
+    when its derivation is reused, and compares a role derived again against the rows instead."""
 
+    __slots__ = ("full_name",)
+
+    def __init__(self, name: str):
+        self.full_name = name
+
+    def __repr__(self):
+        return f"KeptRole({self.full_name!r})"
+
+
+class _ByValue(pickle.Pickler):
+    """Pickles a blueprint by value, for its fingerprint only (never unpickled): pydantic models as their
+    class and field values (not the set of fields given, a set whose order differs between processes),
+    and no memo, so a shared value and two equal ones give the same bytes."""
+
+    _kinds: dict = {}  # type -> how it is pickled (0: as pickle does, 1: pattern, 2: model, 3: set)
+
+    def reducer_override(self, obj):
+        kind = self._kinds.get(type(obj))
+        if kind is None:
+            kind = self._kinds[type(obj)] = (1 if type(obj) is IdentPattern else 2 if isinstance(obj, BaseModel)
+                                             else 3 if isinstance(obj, (set, frozenset)) else 0)
+        if kind == 0:
+            return NotImplemented
+        if kind == 1:  # made from its text alone (core.snowddl.fast.ident_pattern relies on it)
+            return IdentPattern, (obj.pattern, obj.is_complex_pattern)
+        if kind == 2:
+            return type(obj), (tuple(obj.__dict__.items()), obj.__pydantic_extra__, obj.__pydantic_private__)
+        return type(obj), (sorted(obj, key=repr),)  # a set subclass (exact sets are pickled in their own order)
+
+
+class _Fingerprints:
     def __init__(self):
-        self.nodes: list = []
-        self._index: dict = {}
-        self._by_id: dict = {}
+        self._buffer = io.BytesIO()
+        self._pickler = _ByValue(self._buffer, protocol=5)
+        self._pickler.fast = True
 
-    def ref(self, node: dict, key) -> dict:
-        n = self._index.get(key)
-        if n is None:
-            n = self._index[key] = len(self.nodes)
-            self.nodes.append(node)
-        return {"$r": n}
-
-    def enc(self, value):
-        if value is None or isinstance(value, (str, bool, int, float)):
-            return value
-        if isinstance(value, list):
-            return [self.enc(x) for x in value]
-        hit = self._by_id.get(id(value))
-        if hit is not None and hit[0] is value:
-            return hit[1]
-        if isinstance(value, AbstractIdent):
-            items = {k: self.enc(x) for k, x in vars(value).items()}
-            node, tag = {"$i": type(value).__name__, "v": items}, "i"
-        elif isinstance(value, enum.Enum):
-            node, tag = {"$e": type(value).__name__, "v": value.name}, "e"
-        elif isinstance(value, BaseModel):
-            items = {k: self.enc(getattr(value, k)) for k in type(value).model_fields}
-            node, tag = {"$m": type(value).__name__, "v": items}, "m"
-        elif isinstance(value, tuple):
-            node, tag = {"$t": [self.enc(x) for x in value]}, "t"
-        elif isinstance(value, (set, frozenset)):
-            node, tag = {"$s": [self.enc(x) for x in value]}, "s"
-        elif isinstance(value, dict) and all(isinstance(k, str) for k in value):
-            node, tag = {"$d": {k: self.enc(x) for k, x in value.items()}}, "d"
-        else:
-            raise _Unusable(f"cannot keep a {type(value).__name__}")
-        ref = self.ref(node, (tag, _key(node)))
-        self._by_id[id(value)] = (value, ref)
-        return ref
+    def __call__(self, value) -> str | None:
+        """A 32-hex-digit digest: equal for equal values (as pickled), different for different ones; None
+        for a value pickle cannot take (then it counts as changed)."""
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        try:
+            self._pickler.dump(value)
+        except (pickle.PicklingError, TypeError, AttributeError, ValueError, RecursionError):
+            return None
+        return hashlib.blake2b(self._buffer.getbuffer(), digest_size=16).hexdigest()
 
 
-def _key(value):
-    """A hashable stand-in for an encoded value (entries are equal when their keys are)."""
-    if isinstance(value, dict):
-        if len(value) == 1 and "$r" in value:
-            return ("$r", value["$r"])
-        return tuple((k, _key(x)) for k, x in value.items())
-    if isinstance(value, list):
-        return ("[",) + tuple(_key(x) for x in value)
-    return value
+def _ident(value) -> list | None:
+    """An identifier as [class name, attributes], or None if one of its attributes is not a plain value
+    (a function's argument types): a removed blueprint with such a name makes the file not reusable."""
+    if not isinstance(value, AbstractIdent) or not all(v is None or type(v) in (str, int, bool) for v in vars(value).values()):
+        return None
+    return [type(value).__name__, dict(vars(value))]
 
 
 def _cls(name, base: type) -> type:
@@ -101,41 +119,53 @@ def _cls(name, base: type) -> type:
     return cls
 
 
-def _decoder(nodes: list):
-    """Decodes values of a file whose table is `nodes` (each entry refers only to earlier ones)."""
-    done: list = []
+class _Gone:
+    """A blueprint of the kept config that the new config no longer has: only its identifier is known."""
 
-    def dec(value):
-        if value is None or isinstance(value, (str, bool, int, float)):
-            return value
-        if isinstance(value, list):
-            return [dec(x) for x in value]
-        if isinstance(value, dict) and set(value) == {"$r"} and isinstance(value["$r"], int) and 0 <= value["$r"] < len(done):
-            return done[value["$r"]]
-        raise _Unusable("unexpected value")
+    __slots__ = ("full_name",)
 
-    def node(value):
-        if not isinstance(value, dict) or len(value) > 2:
-            raise _Unusable("unexpected entry")
-        if "$i" in value:
-            obj = object.__new__(_cls(value["$i"], AbstractIdent))
-            obj.__dict__.update({k: dec(x) for k, x in dict(value["v"]).items()})
-            return obj
-        if "$e" in value:
-            return _cls(value["$e"], enum.Enum)[value["v"]]
-        if "$m" in value:
-            return _cls(value["$m"], BaseModel).model_construct(**{k: dec(x) for k, x in dict(value["v"]).items()})
-        if "$t" in value:
-            return tuple(dec(x) for x in value["$t"])
-        if "$s" in value:
-            return {dec(x) for x in value["$s"]}
-        if "$d" in value:
-            return {str(k): dec(x) for k, x in dict(value["$d"]).items()}
-        raise _Unusable("unexpected entry")
+    def __init__(self, full_name):
+        self.full_name = full_name
 
-    for entry in nodes:
-        done.append(node(entry))
-    return dec
+
+class Sources:
+    """The blueprints of the config a kept baseline was built from: type name -> name -> (fingerprint,
+    identifier as [class name, attributes]); and its env prefix and permission models' fingerprint."""
+
+    def __init__(self, env_prefix: str, models: str, by_type: dict):
+        self.env_prefix, self.models, self.by_type = env_prefix, models, by_type
+
+    @classmethod
+    def of(cls, config: SnowDDLConfig) -> "Sources":
+        fingerprint = _Fingerprints()
+        by_type = {bp_cls.__name__: {name: [fingerprint(bp), _ident(bp.full_name)] for name, bp in bps.items()}
+                   for bp_cls, bps in config.blueprints.items() if bps}
+        return cls(config.env_prefix, fingerprint(config.permission_models), by_type)
+
+    def changes(self, config: SnowDDLConfig) -> dict | None:
+        """What `plan.changes_since` gives for a live config: blueprint type -> the blueprints that differ
+        (the config's new or changed ones, and stand-ins with the identifier of removed ones); None when
+        nothing can be reused (another env prefix, other permission models)."""
+        fingerprint = _Fingerprints()
+        models = fingerprint(config.permission_models)
+        if config.env_prefix != self.env_prefix or models is None or models != self.models:
+            return None
+        changed: dict = {}
+        names = {bp_cls.__name__: bp_cls for bp_cls in config.blueprints}
+        for type_name in set(self.by_type) | {n for n, c in names.items() if config.blueprints[c]}:
+            bp_cls = names.get(type_name) or _cls(type_name, BaseModel)
+            now, then = config.blueprints.get(bp_cls, {}), self.by_type.get(type_name, {})
+            objs = [bp for name, bp in now.items() if name not in then or then[name][0] != fingerprint(bp) or then[name][0] is None]
+            for name, (_, kept_ident) in then.items():
+                if name not in now:
+                    if kept_ident is None:
+                        return None  # which patterns it matched is not known: nothing is reused
+                    ident = object.__new__(_cls(kept_ident[0], AbstractIdent))
+                    ident.__dict__.update(kept_ident[1])
+                    objs.append(_Gone(ident))
+            if objs:
+                changed[bp_cls] = objs
+        return changed
 
 
 def path_for(cache: Path, sha: str, env_prefix: str) -> Path:
@@ -148,31 +178,60 @@ def path_for(cache: Path, sha: str, env_prefix: str) -> Path:
     return Path(cache) / "baselines" / f"{sha}{tag}.json"
 
 
+def _role_resolvers() -> dict[str, type]:
+    from core.snowddl.plan import _ROLE_RESOLVERS
+
+    return {r.__name__: r for r in _ROLE_RESOLVERS}
+
+
 def write(cache: Path, sha: str, baseline) -> Path | None:
-    """Keep `baseline` (built from commit `sha`'s config) for later processes; None if it cannot be
-    kept (a value this format does not know). Written to a temporary file and renamed: a crash leaves
-    the old file or none, never half a file."""
+    """Keep `baseline` (built from commit `sha`'s config, `baseline.config`) for later processes; the file's
+    path, or None if it cannot be kept (no config, a commit id or env prefix that cannot name a file, a
+    row value JSON cannot hold). Raises OSError if the cache folder cannot be written."""
     config = baseline.config
-    table = _Table()
-    try:
-        entries = [[resolver, method, name, type(source).__name__, [[cls.__name__, None if p is None else p.pattern]
-                                                                    for cls, p in lookups], table.enc(result)]
-                   for (resolver, method, name), (source, lookups, result) in baseline.derived.items()
-                   if resolver in KEPT]
-        path = path_for(cache, sha, config.env_prefix)
-    except (_Unusable, ValueError):
+    if config is None:
         return None
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path = path_for(cache, sha, config.env_prefix)
+    except ValueError:
+        return None
+    roles = _role_resolvers()
+    owner: dict[int, tuple] = {}  # id(role) -> (resolver, key): roles kept under their own name, with rows
+    for resolver in roles:
+        for key, bp in baseline.blueprints.get(resolver, {}).items():
+            if key == str(bp.full_name) and key in baseline.role_grants:
+                owner.setdefault(id(bp), (resolver, key))
+    derived, blueprints, lookups, lookup_sets = [], {r: [] for r in roles}, {}, {}
+    for (resolver, method, name), (source, looked, result) in baseline.derived.items():
+        place = owner.pop(id(result), None)
+        if place is None or place[0] != resolver:
+            continue  # not a role a role resolver gave (or given twice): derived again when needed
+        refs = tuple(lookups.setdefault((cls.__name__, None if p is None else str(p.pattern)), len(lookups))
+                     for cls, p in looked)
+        blueprints[resolver].append([place[1], len(derived)])
+        derived.append([resolver, method, name, lookup_sets.setdefault(refs, len(lookup_sets))])
+    sources = Sources.of(config)
     body = {"format": FORMAT, "snowddl": SNOWDDL_VERSION, "commit": sha, "env_prefix": config.env_prefix,
-            "table": table.nodes, "derived": entries}
+            "models": sources.models, "sources": sources.by_type,
+            "lookups": [list(k) for k in lookups], "lookup_sets": [list(s) for s in lookup_sets],
+            "derived": derived, "blueprints": blueprints,
+            "roles": baseline.roles, "role_grants": baseline.role_grants,
+            "role_future_grants": baseline.role_future_grants}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        text = json.dumps(body, separators=(",", ":"))  # one string: the C encoder
+    except (TypeError, ValueError):
+        return None  # a row value JSON has no form for: not kept (the baseline is built again next time)
     fd, tmp = tempfile.mkstemp(prefix=".baseline-", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(body, separators=(",", ":")))  # one string: the C encoder
+            fh.write(text)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    for _, old in _kept_files(cache, config.env_prefix)[KEEP_FILES:]:
+        old.unlink(missing_ok=True)  # older bases: derived from a newer file when asked for again
     return path
 
 
@@ -183,25 +242,116 @@ def write_later(cache: Path, sha: str, baseline) -> threading.Thread:
     return thread
 
 
-def read(cache: Path, sha: str, config: SnowDDLConfig):
-    """The baseline kept for commit `sha` (whose config is `config`), or None if there is none or it
-    does not match (format, SnowDDL version, commit, env prefix, a source blueprint missing)."""
+def _rows(value) -> list:
+    """A list of rows, each a dict with a name, else the file is unusable."""
+    if type(value) is not list or not all(type(r) is dict and type(r.get("name")) is str for r in value):
+        raise _Unusable("not rows")
+    return value
+
+
+def _at(i, items: list) -> bool:
+    if not (isinstance(i, int) and 0 <= i < len(items)):
+        raise _Unusable("a reference out of bounds")
+    return True
+
+
+def _decode(body, sha: str, config: SnowDDLConfig):
     from core.snowddl.plan import Baseline, Lookups
 
+    if (not isinstance(body, dict) or body.get("format") != FORMAT or body.get("snowddl") != SNOWDDL_VERSION
+            or body.get("commit") != sha or body.get("env_prefix") != config.env_prefix):
+        return None
+    by_type = body["sources"]
+    if not isinstance(by_type, dict) or not isinstance(body["models"], str):
+        raise _Unusable("no sources")
+    idents: dict = {}
+    for type_name, entries in by_type.items():  # name -> [fingerprint, [identifier class, {attribute: value}]]
+        _cls(type_name, BaseModel)
+        if type(entries) is not dict or not all(type(e) is list and len(e) == 2 and type(e[0]) in (str, type(None)) and (
+                e[1] is None or type(e[1]) is list and len(e[1]) == 2 and type(e[1][1]) is dict) for e in entries.values()):
+            raise _Unusable("a source")
+        for e in entries.values():
+            if e[1] is not None:
+                if e[1][0] not in idents:
+                    idents[e[1][0]] = _cls(e[1][0], AbstractIdent)
+                if not all(v is None or type(v) in (str, int, bool) for v in e[1][1].values()):
+                    raise _Unusable("an identifier")
+    classes: dict = {}
+
+    def cls_of(name):
+        if name not in classes:
+            classes[name] = _cls(name, BaseModel)
+        return classes[name]
+
+    looked = [(cls_of(c), None if p is None else ident_pattern(str(p))) for c, p in body["lookups"]]
+    sets = [Lookups(looked[i] for i in refs) for refs in body["lookup_sets"] if not refs or min(refs) >= 0]
+    if len(sets) != len(body["lookup_sets"]):
+        raise _Unusable("a reference out of bounds")
+    roles = _role_resolvers()
+    role_rows = _rows(body["roles"])
+    grants, future = body["role_grants"], body["role_future_grants"]
+    if not isinstance(grants, dict) or not isinstance(future, dict):
+        raise _Unusable("grants")
+    names = {row["name"] for row in role_rows}
+    entries = body["derived"]
+    kept: list = [None] * len(entries)
+    blueprints: dict = {}
+    for resolver, pairs in body["blueprints"].items():
+        if resolver not in roles:
+            raise _Unusable(f"not a role resolver: {resolver!r}")
+        own = blueprints[resolver] = {}
+        for key, n in pairs:
+            if not (isinstance(n, int) and 0 <= n < len(entries)) or not isinstance(key, str) or key not in names or entries[n][0] != resolver or kept[n] is not None:
+                raise _Unusable(f"no rows for {key!r}")
+            if type(grants[key]) is not list or type(future[key]) is not list:
+                raise _Unusable(f"no grants for {key!r}")
+            own[key] = kept[n] = KeptRole(key)
+    derived = {}
+    for n, (resolver, method, name, refs) in enumerate(entries):
+        if kept[n] is None or not isinstance(method, str) or not isinstance(name, str):
+            raise _Unusable("a derivation without its role")
+        derived[(resolver, method, name)] = (None, sets[refs] if _at(refs, sets) else (), kept[n])
+    return Baseline(roles=role_rows, role_grants=grants, role_future_grants=future, blueprints=blueprints,
+                    derived=derived, kept=Sources(config.env_prefix, body["models"], by_type))
+
+
+def read(cache: Path, sha: str, config: SnowDDLConfig):
+    """The baseline kept for commit `sha`, to derive `config`'s baseline from (`config` may be that commit's
+    or another's); None if there is none or it does not match (format, SnowDDL version, commit, env prefix)
+    or is not whole."""
     try:
         path = path_for(cache, sha, config.env_prefix)
         with open(path, encoding="utf-8") as fh:
             body = json.load(fh)
-        if (not isinstance(body, dict) or body.get("format") != FORMAT or body.get("snowddl") != SNOWDDL_VERSION
-                or body.get("commit") != sha or body.get("env_prefix") != config.env_prefix):
-            return None
-        dec, derived = _decoder(body["table"]), {}
-        for resolver, method, name, source_type, lookups, result in body["derived"]:
-            source = config.blueprints.get(_cls(source_type, BaseModel), {}).get(name)
-            if source is None:
-                raise _Unusable(f"{source_type} {name} is not in the config")
-            looked = Lookups((_cls(cls, BaseModel), None if p is None else ident_pattern(str(p))) for cls, p in lookups)
-            derived[(str(resolver), str(method), str(name))] = (source, looked, dec(result))
-    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError, _Unusable):
+        return _decode(body, sha, config)
+    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError, _Unusable):
         return None  # no file, or not one this version wrote for this commit: built again
-    return Baseline(derived=derived, config=config)
+
+
+def _kept_files(cache: Path, env_prefix: str) -> list[tuple[str, Path]]:
+    """The baselines kept in the cache for `env_prefix`, newest first: (commit, path)."""
+    tag = f"-{env_prefix}" if env_prefix else ""
+    pattern = re.compile(r"([0-9a-f]{7,64})" + re.escape(tag) + r"\.json")
+    found = []
+    try:
+        for path in (Path(cache) / "baselines").iterdir():
+            m = pattern.fullmatch(path.name)
+            if m:
+                try:
+                    found.append((path.stat().st_mtime_ns, m.group(1), path))
+                except OSError:
+                    continue  # removed meanwhile by another process
+    except OSError:
+        return []
+    return [(sha, path) for _, sha, path in sorted(found, reverse=True)]
+
+
+def read_newest(cache: Path, config: SnowDDLConfig, tries: int = 2):
+    """The most recently written baseline in the cache for `config`'s env prefix (another commit's: the
+    last base before a restart, usually one merge behind), or None. Any kept baseline gives the same
+    result, the nearest one the least work."""
+    for sha, _ in _kept_files(cache, config.env_prefix)[:tries]:
+        baseline = read(cache, sha, config)
+        if baseline is not None:
+            return baseline
+    return None

@@ -352,6 +352,9 @@ class Baseline:
     derived: dict[tuple, tuple] = field(default_factory=dict, repr=False)
     # The config this baseline was built from (its blueprints are what `derived` was derived from).
     config: SnowDDLConfig | None = field(default=None, repr=False, compare=False)
+    # A baseline read back from the workspace cache has no config, only its blueprints' fingerprints
+    # (baseline_cache.Sources); it is only a `previous` for from_config, never planned against itself.
+    kept: object = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_config(cls, config: SnowDDLConfig, previous: "Baseline | None" = None) -> "Baseline":
@@ -462,7 +465,7 @@ class Baseline:
             ]
         return state
 
-    _DERIVED_FIELDS = ("blueprints", "derived", "config")
+    _DERIVED_FIELDS = ("blueprints", "derived", "config", "kept")
 
     def rows(self) -> dict[str, list | dict]:
         """The SHOW / DESC rows this baseline answers with (field -> rows), JSON-compatible."""
@@ -585,6 +588,8 @@ def changes_since(baseline: "Baseline | None", config: SnowDDLConfig) -> dict | 
     the same object and not equal), or None when nothing of the baseline can be reused (no baseline,
     another env prefix, other permission models)."""
     before = baseline.config if baseline is not None else None
+    if before is None and baseline is not None and baseline.kept is not None:
+        return baseline.kept.changes(config)  # read back from the workspace cache: by fingerprint
     if before is None or before.env_prefix != config.env_prefix or before.permission_models != config.permission_models:
         return None
     return _changed_blueprints(config, before, equal=True)

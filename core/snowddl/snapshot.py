@@ -30,18 +30,30 @@ class Snapshot:
         """The deployed state this config describes, for offline plans (built once per snapshot).
 
         Derived from the baseline kept for this commit in the workspace cache if there is one, else
-        from the last baseline this process built (the previous base commit's, say): only the roles
-        whose blueprints or lookups differ are derived again. Then kept for later processes."""
+        from the last baseline this process built (the previous base commit's, say), else from the
+        baseline written last to the workspace cache (after a restart): only the roles whose blueprints
+        or lookups differ are derived again. Then kept for later processes."""
         if self._baseline is None and self.config.snowddl is not None and self.config.validation.valid:
             from core.snowddl import baseline_cache
             from core.snowddl.plan import Baseline
 
             config, kept = self.config.snowddl, self.cache is not None and self.sha is not None
-            previous = baseline_cache.read(self.cache, self.sha, config) if kept else None
-            stored = previous is not None
-            if previous is None and _last_baseline:
-                previous = _last_baseline[0]
-            self._baseline = Baseline.from_config(config, previous=previous)
+            # No automatic collection while it is built (a million new containers, no cycle among them:
+            # the collector would walk the whole heap, the loaded config too, several times meanwhile,
+            # a third of reading a kept baseline); one full collection follows.
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                previous = baseline_cache.read(self.cache, self.sha, config) if kept else None
+                stored = previous is not None
+                if previous is None and _last_baseline:
+                    previous = _last_baseline[0]
+                if previous is None and kept:  # a new process: the baseline kept last (the previous base's, say)
+                    previous = baseline_cache.read_newest(self.cache, config)
+                self._baseline = Baseline.from_config(config, previous=previous)
+            finally:
+                if collecting:
+                    gc.enable()
             _last_baseline[:] = [self._baseline]
             # The base config and its baseline stay while the commit is the base: on the 5,000-users tree
             # millions of objects that Python's cyclic collector would walk again at every full collection
