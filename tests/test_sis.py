@@ -3,8 +3,9 @@ folder, an empty home), runtime sis from the app's own snowtower.toml, the GitHu
 (tests/github_server.py), the Snowflake stand-in (fakesnow) as the app's session, secrets as the app's
 SECRETS give them (st.secrets github_token, signing_key). Every page an admin should see loads.
 
-The viewer: the sign-in through st.user (branch idn) is not here yet; the test seats an admin the
-simplest way the current entry script allows (portal.auth.sign_in answers with that admin)."""
+The viewer: st.user as Snowflake gives it (AppTest.user: user_name, email), roles from the viewer's
+Snowflake roles in SNOWFLAKE.ACCOUNT_USAGE.GRANTS_TO_USERS (a table in the stand-in) through the shipped
+sis_role_mapping (app.identity.Sis), never streamlit-authenticator."""
 from __future__ import annotations
 
 import io
@@ -15,17 +16,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.changes.model import Actor
-from portal import auth, ui
+from portal import ui
 from tests.github_support import BOT_TOKEN, github, github_template  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN = Actor("ada", "Ada Admin", "ada@example.com", ("requester", "approver", "admin"))
 SIGNING_KEY = "ab" * 32
-
-
-class NoSignOut:
-    def logout(self, *args, **kwargs):  # Snowsight signs viewers in and out, not the app
-        return None
 
 
 def listing(folder: Path) -> list[str]:
@@ -64,11 +60,9 @@ def sis(tmp_path, github, monkeypatch):
                    "core.changes.store.Store.__init__", "core.lockout.Lockout._connect",
                    "app.audit.SqliteAuditLog.__init__"):
         monkeypatch.setattr(target, lambda *a, **k: pytest.fail("a workspace was used in Streamlit in Snowflake"))
-    # The viewer (see the module's docstring).
-    monkeypatch.setattr(auth, "lockout_for", lambda settings: None)
-    monkeypatch.setattr(auth, "sign_in", lambda *a, **k: auth.SignInResult(ADMIN, NoSignOut()))
-    ui._services.clear()
-    ui.live_source.clear()
+    import streamlit as st
+
+    st.cache_resource.clear()  # st.connection's connections too: each test's stand-in is its own
     with fakesnow.patch():
         # What deploy/setup.sql made beforehand (the parts fakesnow runs): the app's database and schema.
         setup = (ROOT / "deploy" / "setup.sql").read_text()
@@ -76,15 +70,24 @@ def sis(tmp_path, github, monkeypatch):
         for sql, _ in split_statements(io.StringIO(setup), remove_comments=True):
             if sql.upper().startswith(("CREATE DATABASE", "CREATE SCHEMA")):
                 conn.cursor().execute(sql)
+        # Who holds which SnowTower role (the view the SiS identity reads; Snowflake keeps it, not the app).
+        for sql in ("CREATE DATABASE IF NOT EXISTS SNOWFLAKE", "CREATE SCHEMA IF NOT EXISTS SNOWFLAKE.ACCOUNT_USAGE",
+                    "CREATE TABLE SNOWFLAKE.ACCOUNT_USAGE.GRANTS_TO_USERS (CREATED_ON TIMESTAMP, DELETED_ON TIMESTAMP, "
+                    "ROLE VARCHAR, GRANTED_TO VARCHAR, GRANTEE_NAME VARCHAR, GRANTED_BY VARCHAR)",
+                    "INSERT INTO SNOWFLAKE.ACCOUNT_USAGE.GRANTS_TO_USERS VALUES "
+                    "(CURRENT_TIMESTAMP, NULL, 'SNOWTOWER_ADMIN', 'USER', 'ADA', 'SECURITYADMIN'), "
+                    "(CURRENT_TIMESTAMP, NULL, 'SNOWTOWER_REQUESTER', 'USER', 'RILEY', 'SECURITYADMIN'), "
+                    "(CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'SNOWTOWER_ADMIN', 'USER', 'RILEY', 'SECURITYADMIN')"):
+            conn.cursor().execute(sql)
         yield cwd
-    ui._services.clear()
-    ui.live_source.clear()
+    st.cache_resource.clear()
     cwd.chmod(0o755)
     home.chmod(0o755)
 
 
-def portal() -> AppTest:
+def portal(user_name: str = "ADA") -> AppTest:
     at = AppTest.from_file(str(ROOT / "portal" / "app.py"), default_timeout=60)
+    at.user = {"user_name": user_name, "email": f"{user_name.lower()}@example.com", "name": user_name.title()}  # st.user
     at.secrets["github_token"] = BOT_TOKEN  # the app's SECRETS clause (snowflake.yml)
     at.secrets["signing_key"] = SIGNING_KEY
     # st.connection("snowflake") is the app's session in SiS; here fakesnow answers the connector's default connection.
@@ -123,13 +126,14 @@ def test_every_admin_page_loads_in_streamlit_in_snowflake(sis, github):
     assert f"**GitHub**: {github.full_name} reachable at" in shown and "as snowtower-bot (admin)" in shown
     assert "production on Streamlit in Snowflake" in shown and "is valid" in shown
     assert "**Audit log**: readable (snowflake)" in shown
-    # The stand-in has no ACCOUNT_USAGE: the grant probe fails, on one line naming what is missing.
-    assert "**Snowflake**: status_account_usage: " in shown and 'schema "SNOWFLAKE.ACCOUNT_USAGE" does not exist' in shown
+    # The stand-in's ACCOUNT_USAGE holds GRANTS_TO_USERS only: the grant probe fails, on one line naming what is missing.
+    assert "**Snowflake**: status_account_usage: " in shown and "DATABASE_STORAGE_USAGE_HISTORY does not exist" in shown
     # Nothing was written where SnowTower runs; the audit log is the Snowflake table setup.sql named.
     assert listing(sis) == before and not (Path(os.environ["HOME"]) / ".snowtower").exists()
     assert services.audit.table == "SNOWTOWER.APP.SNOWTOWER_AUDIT_LOG"
     services.audit.write("ada", ["admin"], "probe")
-    assert [r.action for r in services.audit.search(AuditQuery(actor="ada"))] == ["probe"]
+    # the sign-in through st.user, then the probe, both in the Snowflake table (newest first)
+    assert [r.action for r in services.audit.search(AuditQuery(actor="ada"))] == ["probe", "sign_in"]
 
 
 def test_the_workspace_pages_are_not_offered_in_the_navigation(sis):
@@ -148,3 +152,24 @@ def test_a_missing_signing_key_in_snowflake_is_named_on_the_settings_page(sis):
     assert not at.exception and [t.value for t in at.title] == ["SnowTower's settings need fixing"]
     assert [t.value for t in at.text] == ["signing_key: Streamlit in Snowflake has no workspace to keep a generated key: "
                                           "set signing_key in the app's secrets (from the default)"]
+
+
+def test_the_viewer_is_snowflakes_user_with_the_roles_snowflake_grants_them(sis, monkeypatch):
+    """st.user names the viewer; GRANTS_TO_USERS (revoked grants have DELETED_ON) and the shipped mapping
+    give the portal role: Riley holds SNOWTOWER_REQUESTER now (her admin grant was revoked), so she is a
+    requester; someone with no SnowTower role is told so and sees no page; streamlit-authenticator is
+    never imported."""
+    import sys
+
+    for name in [m for m in sys.modules if m.split(".")[0] == "streamlit_authenticator"]:
+        monkeypatch.delitem(sys.modules, name)  # put back after the test
+    at = portal("RILEY")
+    assert not at.exception and [t.value for t in at.title] == ["Welcome, Riley"]
+    assert ui.services().identity.roles_of("riley") == frozenset({"requester"})
+    visit(at, "review")  # an approver's page: its address says the viewer may not open it
+    assert not at.exception and not at.button
+    assert any("approver" in (w.value or "") for w in [*at.warning, *at.info, *at.error])
+    nobody = portal("MALLORY")
+    assert not nobody.exception and not nobody.title
+    assert any("Ask an admin for one" in e.value for e in nobody.error)
+    assert not [m for m in sys.modules if m.split(".")[0] == "streamlit_authenticator"]
