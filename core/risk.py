@@ -179,16 +179,20 @@ def _admin_reachers(graph: ReachGraph) -> dict[str, set[str]]:
     """Role -> the admin roles it holds, directly or through roles it holds."""
     out: dict[str, set[str]] = {}
     for admin in ADMIN_ROLES:
-        queue = deque([admin])
-        seen = {admin}
-        while queue:
-            role = queue.popleft()
+        for role in _reached([admin], lambda r: graph.parents.get(r, ())):
             out.setdefault(role, set()).add(admin)
-            for parent in graph.parents.get(role, ()):
-                if parent not in seen:
-                    seen.add(parent)
-                    queue.append(parent)
     return out
+
+
+def _reached(starts, step) -> set[str]:
+    """Every role reached from `starts` (included) by following `step(role) -> roles`, breadth first."""
+    queue, seen = deque(starts), set(starts)
+    while queue:
+        for nxt in step(queue.popleft()):
+            if nxt not in seen:
+                seen.add(nxt)
+                queue.append(nxt)
+    return seen
 
 
 def _edges(graph: ReachGraph) -> set[tuple[str, str]]:
@@ -221,14 +225,8 @@ def _admin_flags(old: ReachGraph, new: ReachGraph, head, places: _Places) -> lis
     admin_old = _admin_reachers(old)
     users_of: dict[str, set[str]] = {}
     for user, roles in new.user_roles.items():
-        queue, seen = deque(roles), set(roles)
-        while queue:
-            role = queue.popleft()
+        for role in _reached(roles, lambda r: new.children.get(r, ())):
             users_of.setdefault(role, set()).add(user)
-            for child in new.children.get(role, ()):
-                if child not in seen:
-                    seen.add(child)
-                    queue.append(child)
     out = []
     for a, b in sorted(_edges(new) - _edges(old)):
         gained = admin_new.get(b, set()) - admin_old.get(a, set())
