@@ -187,3 +187,68 @@ def test_without_the_author_check_it_says_so(actions, slack, monkeypatch, capsys
 def test_a_bad_number_is_a_usage_error(actions, slack, args):
     assert run(*args) == 2
     assert slack.posts == []
+
+
+class DripReceiver:
+    """A webhook that answers one byte of headers every 0.2 s, for up to 30 s: each read is within any
+    time-out, so only the command's own deadline ends the wait."""
+
+    def __init__(self):
+        import socket
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.stopped = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/hook"
+
+    def _serve(self):
+        import threading
+
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn):
+        with conn:
+            try:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                for _ in range(150):
+                    if self.stopped.wait(0.2):
+                        return
+                    conn.sendall(b"a")
+            except OSError:
+                return
+
+    def stop(self):
+        self.stopped.set()
+        self.sock.close()
+
+
+def test_a_receiver_that_never_finishes_answering_cannot_hold_the_deploy_job(actions, slack, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from app.paths import REPO_ROOT
+
+    drip = DripReceiver()
+    try:
+        pr = merged_pull(actions)
+        env = dict(os.environ, SNOWTOWER_NOTIFY_SLACK_WEBHOOK_URL=drip.url, SNOWTOWER_NOTIFY_TIMEOUT="0.5")
+        proc = subprocess.run([sys.executable, "-m", "portal.cli", "notify", "deployed", "--pr", str(pr.number)],
+                              capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=25)
+    finally:
+        drip.stop()
+    assert proc.returncode == 0, proc.stderr
+    assert f"notification request_deployed about #{pr.number}: a delivery was still under way after 2 s; given up" in proc.stderr
+    assert f"#{pr.number} deployed: told slack" in proc.stdout
