@@ -507,8 +507,9 @@ def cmd_notify(args) -> int:
     from github import GithubException
 
     from app.notifications.deployed import notify_deployed
-    from app.settings import load_settings
+    from app.settings import SettingsError, load_settings
     from core.changes.base import ChangeError
+    from core.changes.github_deployed import NotDeployable
 
     if args.pr < 1:
         raise UsageError("--pr must be a pull request number (1 or more)")
@@ -521,12 +522,15 @@ def cmd_notify(args) -> int:
         log.setLevel(logging.INFO)
     try:
         notice = notify_deployed(load_settings(args.workspace), args.pr)
-    except ChangeError as exc:
+    except NotDeployable as exc:
         print(f"snowtower notify: {exc} Nobody was told.", file=sys.stderr)
         return 1
-    except ValueError as exc:
-        if type(exc).__name__ == "SettingsError":
-            raise
+    except ChangeError as exc:  # the GitHub settings cannot work
+        print(f"snowtower notify: {exc} Nobody was told.", file=sys.stderr)
+        return 2
+    except SettingsError:
+        raise  # main() prints every problem
+    except ValueError as exc:  # the GitHub settings are missing
         raise UsageError(str(exc)) from None
     except GithubException as exc:
         print(f"snowtower notify: GitHub answered {exc.status} reading #{args.pr}; nobody was told.", file=sys.stderr)

@@ -252,3 +252,11 @@ def test_a_receiver_that_never_finishes_answering_cannot_hold_the_deploy_job(act
     assert proc.returncode == 0, proc.stderr
     assert f"notification request_deployed about #{pr.number}: a delivery was still under way after 2 s; given up" in proc.stderr
     assert f"#{pr.number} deployed: told slack" in proc.stdout
+
+
+def test_without_the_github_token_it_says_what_is_missing(actions, slack, monkeypatch, capsys):
+    pr = merged_pull(actions)
+    monkeypatch.delenv("SNOWTOWER_GITHUB_TOKEN")
+    assert run("--pr", str(pr.number)) == 2
+    assert "SNOWTOWER_GITHUB_REPOSITORY and SNOWTOWER_GITHUB_TOKEN" in capsys.readouterr().err
+    assert slack.posts == []
