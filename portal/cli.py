@@ -497,6 +497,61 @@ def cmd_check(args) -> int:
     return 0
 
 
+def cmd_notify(args) -> int:
+    """`notify deployed --pr N` (the merge-deploy workflow, after it deployed): tell the notification
+    channels. Exit 0 sent or nothing to send (a failed delivery is logged: best effort), 1 GitHub does not
+    vouch for it as a merged SnowTower request (nothing sent), 2 usage or GitHub unreachable."""
+    import logging
+
+    import requests
+    from github import GithubException
+
+    from app.notifications.deployed import notify_deployed
+    from app.settings import SettingsError, load_settings
+    from core.changes.base import ChangeError
+    from core.changes.github_deployed import NotDeployable
+
+    if args.pr < 1:
+        raise UsageError("--pr must be a pull request number (1 or more)")
+    log = logging.getLogger("snowtower.notifications")
+    if not any(getattr(h, "snowtower_cli", False) for h in log.handlers):  # each delivery's result, on stderr
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+        handler.snowtower_cli = True  # type: ignore[attr-defined]
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+    try:
+        notice = notify_deployed(load_settings(args.workspace), args.pr)
+    except NotDeployable as exc:
+        print(f"snowtower notify: {exc} Nobody was told.", file=sys.stderr)
+        return 1
+    except ChangeError as exc:  # the GitHub settings cannot work
+        print(f"snowtower notify: {exc} Nobody was told.", file=sys.stderr)
+        return 2
+    except SettingsError:
+        raise  # main() prints every problem
+    except ValueError as exc:  # the GitHub settings are missing
+        raise UsageError(str(exc)) from None
+    except GithubException as exc:
+        print(f"snowtower notify: GitHub answered {exc.status} reading #{args.pr}; nobody was told.", file=sys.stderr)
+        return 2
+    except requests.RequestException as exc:
+        print(f"snowtower notify: GitHub could not be reached ({type(exc).__name__}); nobody was told.", file=sys.stderr)
+        return 2
+    for note in notice.notes:
+        print(f"snowtower notify: {note}")
+    if notice.channels:
+        print(f"snowtower notify: #{notice.number} deployed: told {', '.join(notice.channels)} "
+              "(each delivery's result is logged above)")
+    if not notice.finished:
+        # Why: a receiver that keeps the connection open must not hold the deploy job; the pool's threads
+        # are joined at exit, so leave without them (the deployment itself is done).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+    return 0
+
+
 def _recipe_names() -> list[str]:
     from recipes import RECIPES
 
@@ -592,6 +647,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--workspace", default=None, help="the SnowTower workspace (default: SNOWTOWER_WORKSPACE or ~/.snowtower/demo)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_expire)
+
+    p = sub.add_parser("notify", help="send a notification from a workflow: notify deployed --pr N")
+    notify = p.add_subparsers(dest="event", required=True)
+    n = notify.add_parser("deployed", help="tell the notification channels that merge-deploy deployed pull request N "
+                          "(exit 0 sent or nothing to send, 1 not a merged SnowTower request, 2 usage or GitHub unreachable)")
+    n.add_argument("--pr", type=int, required=True, metavar="N", help="the merged pull request")
+    n.add_argument("--workspace", default=None, help="the workspace whose settings.toml to read (optional: the "
+                   "environment's SNOWTOWER_* settings suffice)")
+    p.set_defaults(func=cmd_notify)
 
     p = sub.add_parser("request", help="preview (or --submit) a request from the command line")
     p.add_argument("recipe", help="one of: " + (", ".join(_recipe_names()) if command in (None, "request")

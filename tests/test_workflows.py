@@ -181,3 +181,23 @@ def test_expire_runs_daily_one_run_at_a_time_and_submits_through_the_cli():
     assert job["env"]["SNOWTOWER_EXPIRY_AUTO_APPROVE"] == "false"  # turned on only by a reviewed change to the file
     assert any(line.strip().startswith("snowtower expire --submit") for script in runs(job) for line in script.splitlines())
     assert all(c.get("persist-credentials") is False for c in checkouts(job))
+
+
+def test_merge_deploy_notifies_after_marking_deployed_without_the_signing_key():
+    [job] = workflow("merge-deploy")["jobs"].values()
+    names = [step.get("name", "") for step in job["steps"]]
+    marked = names.index("Mark the pull request deployed")
+    notify = job["steps"][marked + 1]  # right after the pull request is marked deployed
+    assert notify["run"] == 'snowtower notify deployed --pr "$PR_NUMBER"'
+    assert notify["if"] == job["steps"][marked]["if"] == "steps.pr.outputs.number != ''"
+    assert notify["continue-on-error"] is True  # a refused or failed notice never fails a deployment that succeeded
+    assert 0 < notify["timeout-minutes"] <= 10
+    env = notify["env"]
+    assert env["PR_NUMBER"] == "${{ steps.pr.outputs.number }}"
+    assert env["SNOWTOWER_GITHUB_TOKEN"] == "${{ github.token }}"  # the workflow's own token; it only reads
+    assert env["SNOWTOWER_GITHUB_REPOSITORY"] == "${{ github.repository }}"
+    assert {"SNOWTOWER_NOTIFY_SLACK_WEBHOOK_URL", "SNOWTOWER_NOTIFY_SLACK_BOT_TOKEN", "SNOWTOWER_NOTIFY_SLACK_CHANNEL",
+            "SNOWTOWER_BASE_URL", "SNOWTOWER_GITHUB_PORTAL_LOGIN"} <= set(env)
+    # Whoever reads Actions secrets must not be able to forge portal reviews: the signing key stays with the portal.
+    assert "SIGNING_KEY" not in (ROOT / ".github" / "workflows" / "merge-deploy.yml").read_text()
+    assert "SMTP_PASSWORD" not in yaml.safe_dump(job)  # no e-mail goes out from the workflow (no trusted address)

@@ -30,10 +30,10 @@ def notify_secrets(settings) -> dict:
     return out
 
 
-def notifier_for(settings, workspace) -> Notifier:
-    """The Notifier for these settings: Slack when a webhook URL, or a bot token and channel, are set;
-    email when notify_smtp_host is; plus third-party plugins (entry point group "snowtower.notifications"). A channel whose settings are
-    wrong is left out and the reason logged: the portal still starts."""
+def channels(settings) -> list:
+    """The included channel plugins these settings turn on: Slack when a webhook URL, or a bot token and
+    channel, are set; email when notify_smtp_host is. A channel whose settings are wrong is left out and
+    the reason logged."""
     from app.notifications.slack import SlackPlugin
     from app.notifications.smtp import EmailPlugin
 
@@ -54,5 +54,12 @@ def notifier_for(settings, workspace) -> Notifier:
                                        timeout=settings.notify_timeout))
         except ValueError as exc:
             LOGGER.error("email notifications are off: %s", exc)
-    return Notifier(users_file_people(workspace.auth_path, settings.mode), plugins, base_url=settings.base_url,
+    return plugins
+
+
+def notifier_for(settings, workspace) -> Notifier:
+    """The Notifier for these settings: the channels() they turn on, plus third-party plugins (entry point
+    group "snowtower.notifications"); recipients from the workspace's users file. A channel whose settings
+    are wrong is left out and the reason logged: the portal still starts."""
+    return Notifier(users_file_people(workspace.auth_path, settings.mode), channels(settings), base_url=settings.base_url,
                     entry_points=True)

@@ -70,7 +70,8 @@ class Notifier:
             event=event, action=DECISIONS.get(decision, "decided on") if event == "request_decided" else ACTIONS[event],
             request_id=cr.id, kind=recipe.title if recipe else cr.recipe, title=cr.title, status=cr.status.label,
             requester=cr.requester, actor=actor.username, actor_name=actor.name, comment=comment,
-            url=f"{self.base_url}/{page}?request={cr.id}" if self.base_url else "", pr_url=cr.url or "")
+            url=f"{self.base_url}/{page}?request={cr.id}" if self.base_url else "", pr_url=cr.url or "",
+            merge_commit=(cr.merged_sha or "") if event in ("request_merged", "request_deployed") else "")
 
     def recipients(self, event: str, requester_names: set[str], actor: Actor) -> list[Recipient]:
         """Who hears about `event`, from the users file, never the person who acted: approvers and admins

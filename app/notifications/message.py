@@ -61,6 +61,7 @@ class Message:
     comment: str = ""
     url: str = ""
     pr_url: str = ""
+    merge_commit: str = ""
 
     @property
     def ref(self) -> str:
@@ -79,8 +80,12 @@ class Message:
 
     def lines(self) -> list[str]:
         """The message as plain-text lines: who did what to which request, and the comment."""
+        about = [self.ref, one_line(self.kind, 100), f"requested by {self.requester}" if self.requester else "",
+                 f"now {self.status}"]
         out = [f"{self.who} {self.action} {self.ref}: {one_line(self.title, 300)}",
-               f"Request: {self.ref} · {one_line(self.kind, 100)} · requested by {self.requester} · now {self.status}"]
+               "Request: " + " · ".join(part for part in about if part)]
+        if self.merge_commit:
+            out.append(f"Merge commit: {self.merge_commit[:12]}")
         if self.comment.strip():
             comment = self.comment.strip()
             out += ["", "Comment:", comment if len(comment) <= MAX_COMMENT else comment[:MAX_COMMENT] + " […]"]
