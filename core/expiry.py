@@ -99,12 +99,21 @@ def parse(text: str | None) -> tuple[list[Grant], list[FileProblem]]:
         raise ExpiryError(f"{EXPIRY_FILE} must map users to their time-bound business roles")
     lines = _lines_of(text)
     grants: list[Grant] = []
-    problems: list[FileProblem] = []
+    # Why: YAML keeps the last copy of a repeated key, and a reviewer reads the first: a later end date
+    # could hide below an earlier one. Every copy after the first is an error (SnowDDL's names ignore case).
+    problems: list[FileProblem] = [FileProblem(d.lines[-1], d.key.replace(".", " ")[:160], "is written more than once "
+                                               f"(lines {', '.join(map(str, d.lines))[:80]}): keep one")
+                                   for d in read.duplicate_keys(text)]
+    seen: set[tuple[str, str | None]] = set()
     for user, roles in data.items():
         if not isinstance(user, str) or not _NAME.fullmatch(user):
             problems.append(FileProblem(None, str(user)[:80], "is not a user name"))
             continue
         u = user.upper()
+        if (u, None) in seen:
+            problems.append(FileProblem(lines.get((u, None)), u, "is written more than once (names ignore case): keep one"))
+            continue
+        seen.add((u, None))
         if not isinstance(roles, dict):
             problems.append(FileProblem(lines.get((u, None)), u, "must map business roles to {until, reason}"))
             continue
@@ -117,6 +126,10 @@ def parse(text: str | None) -> tuple[list[Grant], list[FileProblem]]:
             r = role.upper()
             line = lines.get((u, r), lines.get((u, None)))
             where = f"{u} {r}"
+            if (u, r) in seen:
+                problems.append(FileProblem(line, where, "is written more than once (names ignore case): keep one"))
+                continue
+            seen.add((u, r))
             if not isinstance(entry, dict):
                 problems.append(FileProblem(line, where, "must be a mapping with until and reason"))
                 continue
@@ -135,6 +148,10 @@ def parse(text: str | None) -> tuple[list[Grant], list[FileProblem]]:
                 problems.append(FileProblem(line, where, "until must be a date written YYYY-MM-DD"))
                 continue
             reason = entry.get("reason", "")
+            # Why: only text is read as a reason; an alias of aliases read as text can be gigabytes.
+            if reason is not None and not isinstance(reason, str):
+                problems.append(FileProblem(line, where, "reason must be text (one quoted line)"))
+                continue
             renews = entry.get("renews")
             if renews is not None and (isinstance(renews, bool) or not isinstance(renews, int) or renews < 1):
                 problems.append(FileProblem(line, where, "renews must be a request number"))

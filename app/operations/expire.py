@@ -9,9 +9,12 @@ validation, review rules and audit log. Run it as often as you like: a request i
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from core import expiry
 from core.changes.base import ChangeError
@@ -139,6 +142,35 @@ def _covered(p: Proposal, requests: list[ChangeRequest], since: dt.datetime | No
     return ""
 
 
+LOCK_WAIT = 600  # seconds a run waits for another one to finish before it gives up
+
+
+@contextlib.contextmanager
+def job_lock(path: Path, wait: float = LOCK_WAIT):
+    """Hold an exclusive lock on `path` (created if missing) for the block: one expire run at a time per
+    workspace (on GitHub the workflow's concurrency group does the same across runners). The operating
+    system drops the lock when its process ends, however it ends. Raises ChangeError when another run
+    still holds it after `wait` seconds."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as fh:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise ChangeError(f"another `snowtower expire --submit` has been running for over {int(wait)} s "
+                                      "in this workspace; nothing was opened. Try again when it has finished.") from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
 @dataclass
 class ExpireAccess:
     """`snowtower expire`: report grants ending within `within` days; with `submit`, open the requests.
@@ -153,6 +185,14 @@ class ExpireAccess:
     stale_days: int | None = None  # default: settings.expiry_stale_days; 0 turns the stale-user check off
 
     def execute(self) -> ExpiryReport:
+        if not self.submit:
+            return self._execute()
+        # Why: two runs at once (cron and a run by hand) would both list the requests before either opened
+        # one, and open each request twice; the second run waits and then finds the first one's requests.
+        with job_lock(self.services.workspace.root / "expire.lock"):
+            return self._execute()
+
+    def _execute(self) -> ExpiryReport:
         # Why: hostile sizes are bounded before any work; a year of look-ahead is plenty for a report.
         if isinstance(self.within, bool) or not isinstance(self.within, int) or not 0 <= self.within <= 3660:
             raise ValueError("--within must be a whole number of days from 0 to 3660")
