@@ -124,3 +124,66 @@ def test_aliases_in_the_expiry_file_cannot_blow_up_a_reason():
     assert len(text) < 2_000
     grants, problems = expiry.parse(text)
     assert grants == [] and any(p.object == "MOKAFOR ANALYST" and "reason must be text" in p.message for p in problems)
+
+
+def _flags(services, cr):
+    from core.risk import risk_flags
+
+    return risk_flags(services.snapshot(cr.base_sha), services.snapshot(cr.head_sha), services.plan(cr.base_sha, cr.head_sha))
+
+
+def test_a_request_that_makes_time_bound_access_permanent_says_so_and_is_flagged(services, people):
+    """A requester asks for their role again without an end date: the only change is a deleted entry of
+    the expiry file. Before: titled "Renew ANALYST of MOKAFOR", with no risk flag."""
+    grant_until(services, people)
+    cr = submit(services, people["requester"], "grant-role",
+                {"name": "MOKAFOR", "business_roles": ["ANALYST"], "justification": "Keep it, please, thanks."})
+    assert "for good" in cr.title and "until" in cr.title
+    [flag] = [f for f in _flags(services, cr) if f.kind == "end_date"]
+    assert flag.level == "medium" and flag.path == expiry.EXPIRY_FILE
+    assert flag.message == f"MOKAFOR keeps business role ANALYST for good: its end date {UNTIL.isoformat()} is removed"
+
+
+def test_a_renewal_that_moves_the_end_date_later_is_flagged_with_both_dates(services, people):
+    first = grant_until(services, people)
+    later = UNTIL + dt.timedelta(days=300)
+    cr = submit(services, people["requester"], "grant-role",
+                {"name": "MOKAFOR", "business_roles": ["ANALYST"], "until": later.isoformat(),
+                 "justification": "Still needed for the audit.", "renews": str(first.id)})
+    [flag] = [f for f in _flags(services, cr) if f.kind == "end_date"]
+    assert flag.message == (f"MOKAFOR's business role ANALYST is extended from {UNTIL.isoformat()} "
+                            f"to {later.isoformat()} (300 days)")
+    assert flag.line is not None and later.isoformat() in flag.text
+
+
+def test_a_grant_with_an_end_date_and_a_revoke_raise_no_end_date_flag(services, people):
+    first = grant_until(services, people)
+    assert [f for f in _flags(services, first) if f.kind == "end_date"] == []
+    cr = submit(services, people["requester"], "revoke-role",
+                {"name": "MOKAFOR", "business_roles": ["ANALYST"], "justification": "No longer needed."})
+    assert [f for f in _flags(services, cr) if f.kind == "end_date"] == []
+
+
+@pytest.mark.parametrize("which", ["nonexistent", "a grant of another role", "a rejected grant"])
+def test_renews_must_name_the_merged_request_that_granted_that_access(services, people, which):
+    """`renews` is typed by the requester and shown to reviewers as "Renews #N" (a claim that the access
+    was approved before). Before: any number was taken."""
+    from app.operations import PreviewRequest, RejectRequest
+    from recipes import RECIPES
+
+    grant_until(services, people)
+    if which == "nonexistent":
+        n = 999
+    elif which == "a grant of another role":
+        n = submit(services, people["requester"], "grant-role",
+                   {"name": "MOKAFOR", "business_roles": ["FINANCE_ANALYST"], "until": UNTIL.isoformat(),
+                    "justification": WHY}).id
+    else:
+        cr = submit(services, people["requester"], "grant-role",
+                    {"name": "MOKAFOR", "business_roles": ["DATA_SCIENTIST"], "justification": WHY})
+        RejectRequest(services, people["approver"], cr.id, "Not for this team.").execute()
+        n = cr.id
+    raw = {"name": "MOKAFOR", "business_roles": ["ANALYST"], "until": (UNTIL + dt.timedelta(days=30)).isoformat(),
+           "justification": "Still needed for the audit.", "renews": str(n)}
+    preview = PreviewRequest(services, RECIPES["grant-role"], raw).execute()
+    assert "renews" in preview.field_errors and f"#{n}" in preview.field_errors["renews"]
