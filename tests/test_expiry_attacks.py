@@ -187,3 +187,20 @@ def test_renews_must_name_the_merged_request_that_granted_that_access(services, 
            "justification": "Still needed for the audit.", "renews": str(n)}
     preview = PreviewRequest(services, RECIPES["grant-role"], raw).execute()
     assert "renews" in preview.field_errors and f"#{n}" in preview.field_errors["renews"]
+
+
+def test_an_active_service_user_is_never_offboarded_when_the_account_does_not_say_service(services):
+    """SVC_LOOKER is `type: SERVICE` in the config, but ACCOUNT_USAGE.USERS has no TYPE for it (users made
+    before TYPE existed, or the view's lag after a change): its queries still run. Before: proposed for
+    offboarding as a stale PERSON, which would break the pipeline once merged."""
+    from core.snowflake import demo
+
+    services.settings = services.settings.model_copy(update={"demo_query_rows": 2_000})
+    services.sync_demo_account(generate=True)
+    folder = services.workspace.account_dir
+    with demo._open(folder / "SNOWFLAKE.db", read_only=False) as db:
+        db.execute("UPDATE ACCOUNT_USAGE.USERS SET LAST_SUCCESS_LOGIN = LAST_SUCCESS_LOGIN - INTERVAL 400 DAY, "
+                   "TYPE = NULL WHERE NAME = 'SVC_LOOKER'")
+        assert db.execute("SELECT COUNT(*) FROM ACCOUNT_USAGE.QUERY_HISTORY WHERE USER_NAME = 'SVC_LOOKER'").fetchone()[0]
+    report = ExpireAccess(services).execute()
+    assert "SVC_LOOKER" not in [p.user for p in report.proposals if p.kind == "offboard"], report.stale_error

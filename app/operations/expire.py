@@ -250,8 +250,11 @@ class ExpireAccess:
             if found and isinstance(found[1], dict) and found[1].get("disabled") is True:
                 continue  # offboarded in the config; the deployment will catch up
             # Why: a service user that still runs queries is in use, whatever its logins say (key-pair
-            # jobs may not show up as logins); offboarding it would break a pipeline.
-            if str(row.TYPE).upper() in SERVICE_TYPES and row.LAST_QUERY is not None and str(row.LAST_QUERY) not in ("NaT", "None"):
+            # jobs may not show up as logins); offboarding it would break a pipeline. Service by the
+            # account's TYPE or by the config's (the account's may be empty: older users, the view's lag).
+            declared = str(found[1].get("type") or "").upper() if found and isinstance(found[1], dict) else ""
+            service = str(row.TYPE).upper() in SERVICE_TYPES or declared in SERVICE_TYPES
+            if service and row.LAST_QUERY is not None and str(row.LAST_QUERY) not in ("NaT", "None"):
                 continue
             last = row.LAST_SUCCESS_LOGIN
             last_text = "never logged in" if last is None or str(last) == "NaT" else f"last login {str(last)[:10]}"
