@@ -204,3 +204,22 @@ def test_an_active_service_user_is_never_offboarded_when_the_account_does_not_sa
         assert db.execute("SELECT COUNT(*) FROM ACCOUNT_USAGE.QUERY_HISTORY WHERE USER_NAME = 'SVC_LOOKER'").fetchone()[0]
     report = ExpireAccess(services).execute()
     assert "SVC_LOOKER" not in [p.user for p in report.proposals if p.kind == "offboard"], report.stale_error
+
+
+def test_a_renewal_left_in_review_holds_the_revoke_back_for_a_week_only(services, people):
+    """The requester opens a renewal and leaves it in review (or never resubmits it after changes were
+    asked): before, the revoke was never opened and the access that ended stayed for good."""
+    from app.operations import RequestChanges
+    from app.operations.expire import RENEWAL_GRACE_DAYS
+
+    first = grant_until(services, people)
+    renewal = submit(services, people["requester"], "grant-role",
+                     {"name": "MOKAFOR", "business_roles": ["ANALYST"], "until": (UNTIL + dt.timedelta(days=30)).isoformat(),
+                      "justification": "Still needed for the audit.", "renews": str(first.id)})
+    RequestChanges(services, people["approver"], renewal.id, "Which audit? Say more.").execute()
+    services.clock = at(UNTIL + dt.timedelta(days=RENEWAL_GRACE_DAYS))
+    [p] = ExpireAccess(services, submit=True, stale_days=0).execute().proposals
+    assert p.opened is None and p.covered_by.startswith(f"renewal #{renewal.id}")
+    services.clock = at(UNTIL + dt.timedelta(days=RENEWAL_GRACE_DAYS + 1))
+    [p] = ExpireAccess(services, submit=True, stale_days=0).execute().proposals
+    assert p.opened is not None and p.opened.recipe == "revoke-role"

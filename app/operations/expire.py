@@ -34,6 +34,8 @@ POLICY_ACTOR = Actor("snowtower-expiry-policy", "SnowTower expiry policy (expiry
                      "snowtower-expiry-policy@snowtower.local", ("system", "approver"))
 SERVICE_TYPES = ("SERVICE", "LEGACY_SERVICE")
 UNRESOLVED = [Status.OPEN, Status.CHANGES_REQUESTED, Status.APPROVED]
+# Days after its end date that a renewal in review holds an ended grant's revoke back (then it is opened).
+RENEWAL_GRACE_DAYS = 7
 
 
 @dataclass
@@ -116,10 +118,11 @@ def _created(cr: ChangeRequest) -> dt.datetime | None:
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)
 
 
-def _covered(p: Proposal, requests: list[ChangeRequest], since: dt.datetime | None) -> str:
+def _covered(p: Proposal, requests: list[ChangeRequest], since: dt.datetime | None, today: dt.date | None = None) -> str:
     """Why `p` must not be opened, or "". Never twice:
     - a request in review (anyone's) already revokes the role or offboards the user;
-    - a renewal of that role is in review (revoking under it would race the renewal);
+    - a renewal of that role is in review (revoking under it would race the renewal), for at most
+      RENEWAL_GRACE_DAYS after the end date: a renewal left in review must not keep ended access for good;
     - the job's own request for the same thing was rejected: reviewers decided, so it is not asked again
       until that changes: for a grant, until a later request (a renewal: request numbers only grow) sets
       a new end date; for a stale user, until they log in again (`since`, the last login)."""
@@ -132,7 +135,8 @@ def _covered(p: Proposal, requests: list[ChangeRequest], since: dt.datetime | No
         if not cr.status.resolved:
             if same:
                 return f"{cr.ref} ({cr.status.label})"
-            if p.kind == "revoke" and cr.recipe == "grant-role" and p.role in roles:
+            if (p.kind == "revoke" and cr.recipe == "grant-role" and p.role in roles
+                    and (today is None or p.until is None or (today - p.until).days <= RENEWAL_GRACE_DAYS)):
                 return f"renewal {cr.ref} ({cr.status.label})"
         elif same and cr.status == Status.REJECTED and cr.requester == EXPIRY_ACTOR.username:
             if p.kind == "revoke" and (p.granted_by is None or cr.id > p.granted_by):
@@ -217,7 +221,7 @@ class ExpireAccess:
         if stale_days:
             self._stale(report, now, stale_days, sha)
         for p in report.proposals:
-            p.covered_by = _covered(p, requests, p.since)
+            p.covered_by = _covered(p, requests, p.since, today)
         offboarded = {p.user for p in report.proposals if p.kind == "offboard" and not p.covered_by}
         for p in report.proposals:
             if not p.covered_by and p.kind == "revoke" and p.user in offboarded:
