@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +14,11 @@ from app.operations.expire import EXPIRY_ACTOR, POLICY_ACTOR, ExpireAccess
 from core import expiry
 from core.changes.base import ChangeError
 from core.changes.model import Status
+from core.snowddl.load import load_config
+from core.snowddl.plan import Baseline
 from tests.test_expire import UNTIL, WHY, at, grant_until, submit
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "snowddl"
 
 
 def test_two_expire_submit_runs_at_once_open_one_request_per_ended_grant(services, people, monkeypatch):
@@ -223,3 +228,43 @@ def test_a_renewal_left_in_review_holds_the_revoke_back_for_a_week_only(services
     services.clock = at(UNTIL + dt.timedelta(days=RENEWAL_GRACE_DAYS + 1))
     [p] = ExpireAccess(services, submit=True, stale_days=0).execute().proposals
     assert p.opened is not None and p.opened.recipe == "revoke-role"
+
+
+# -- the kept baseline (issue 16) -------------------------------------------------------------------
+
+def test_a_baseline_kept_by_another_version_of_the_plan_code_is_not_used(tmp_path, monkeypatch):
+    """The kept file holds rows derived by SnowTower's plan code; its format number and SnowDDL's version
+    were its only keys. After an upgrade that changes how rows are derived (a fix of a row the plan
+    compared wrongly), the old rows were used again, and carried on to every later base commit (each
+    baseline is derived from the previous one): the plan kept the old mistake for good."""
+    import json
+
+    from core.snowddl import baseline_cache
+
+    loaded = load_config(EXAMPLE)
+    cache = tmp_path / "cache"
+    path = baseline_cache.write(cache, "a1b2c3d", Baseline.from_config(loaded.snowddl))
+    assert baseline_cache.read(cache, "a1b2c3d", loaded.snowddl) is not None
+    body = json.loads(path.read_text())
+    assert body["code"] == baseline_cache.code_version()
+    path.write_text(json.dumps(dict(body, code="0" * 32)))  # written by other plan code
+    assert baseline_cache.read(cache, "a1b2c3d", loaded.snowddl) is None
+    assert baseline_cache.read_newest(cache, loaded.snowddl) is None
+    del body["code"]  # written before this key existed
+    path.write_text(json.dumps(body))
+    assert baseline_cache.read(cache, "a1b2c3d", loaded.snowddl) is None
+
+
+def test_the_plan_code_version_follows_the_modules_that_derive_rows(tmp_path, monkeypatch):
+    from core.snowddl import baseline_cache
+
+    before = baseline_cache.code_version()
+    assert len(before) == 32 and before == baseline_cache.code_version()
+    copy = tmp_path / "plan.py"
+    copy.write_text(Path(baseline_cache.CODE_MODULES[0]).read_text() + "\n# changed\n")
+    monkeypatch.setattr(baseline_cache, "CODE_MODULES", (str(copy),) + tuple(baseline_cache.CODE_MODULES[1:]))
+    baseline_cache.code_version.cache_clear()
+    try:
+        assert baseline_cache.code_version() != before
+    finally:
+        baseline_cache.code_version.cache_clear()

@@ -13,7 +13,7 @@ writing the same commit each rename a whole file (the last one stays). What a fi
 
 Reading is JSON only (plain values; classes are looked up by name among SnowDDL's blueprint classes), so a
 file that someone else wrote cannot run code; one that is cut short, of another format, SnowDDL version,
-commit or env prefix, or whose parts do not fit together is not used (the baseline is built again).
+version of SnowTower's plan code (`code_version`), commit or env prefix, or whose parts do not fit together is not used (the baseline is built again).
 
 A file read back is a `Baseline` without a config: its derived roles are `KeptRole`s (names standing for
 the roles whose rows it has) and `kept` holds the fingerprints. `Baseline.from_config(config, previous=it)`,
@@ -23,6 +23,7 @@ gives its KeptRole again and the role keeps its rows; every other role is derive
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -43,6 +44,9 @@ from snowddl.version import __version__ as SNOWDDL_VERSION
 from core.snowddl.fast import ident_pattern
 
 FORMAT = 2
+# The modules whose code derives a baseline's rows: a file kept by other code (an upgrade that changed how
+# a row is derived) is not used, or its rows would be carried on to every later base commit.
+CODE_MODULES = tuple(str(Path(__file__).with_name(n)) for n in ("plan.py", "baseline_cache.py", "fast.py", "load.py"))
 # Files kept per env prefix (15 MB each on the 5,000-users tree); older ones are removed when one is written.
 KEEP_FILES = 8
 
@@ -102,6 +106,18 @@ class _Fingerprints:
         except (pickle.PicklingError, TypeError, AttributeError, ValueError, RecursionError):
             return None
         return hashlib.blake2b(self._buffer.getbuffer(), digest_size=16).hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """A 32-hex-digit digest of CODE_MODULES' source (read once per process); kept files name it."""
+    digest = hashlib.blake2b(digest_size=16)
+    for module in CODE_MODULES:
+        try:
+            digest.update(Path(module).read_bytes())
+        except OSError:
+            digest.update(b"?" + module.encode())
+    return digest.hexdigest()
 
 
 def _ident(value) -> list | None:
@@ -211,7 +227,7 @@ def write(cache: Path, sha: str, baseline) -> Path | None:
         blueprints[resolver].append([place[1], len(derived)])
         derived.append([resolver, method, name, lookup_sets.setdefault(refs, len(lookup_sets))])
     sources = Sources.of(config)
-    body = {"format": FORMAT, "snowddl": SNOWDDL_VERSION, "commit": sha, "env_prefix": config.env_prefix,
+    body = {"format": FORMAT, "snowddl": SNOWDDL_VERSION, "code": code_version(), "commit": sha, "env_prefix": config.env_prefix,
             "models": sources.models, "sources": sources.by_type,
             "lookups": [list(k) for k in lookups], "lookup_sets": [list(s) for s in lookup_sets],
             "derived": derived, "blueprints": blueprints,
@@ -259,7 +275,7 @@ def _decode(body, sha: str, config: SnowDDLConfig):
     from core.snowddl.plan import Baseline, Lookups
 
     if (not isinstance(body, dict) or body.get("format") != FORMAT or body.get("snowddl") != SNOWDDL_VERSION
-            or body.get("commit") != sha or body.get("env_prefix") != config.env_prefix):
+            or body.get("code") != code_version() or body.get("commit") != sha or body.get("env_prefix") != config.env_prefix):
         return None
     by_type = body["sources"]
     if not isinstance(by_type, dict) or not isinstance(body["models"], str):
@@ -317,7 +333,7 @@ def _decode(body, sha: str, config: SnowDDLConfig):
 
 def read(cache: Path, sha: str, config: SnowDDLConfig):
     """The baseline kept for commit `sha`, to derive `config`'s baseline from (`config` may be that commit's
-    or another's); None if there is none or it does not match (format, SnowDDL version, commit, env prefix)
+    or another's); None if there is none or it does not match (format, SnowDDL version, plan code, commit, env prefix)
     or is not whole."""
     try:
         path = path_for(cache, sha, config.env_prefix)
