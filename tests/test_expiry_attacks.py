@@ -268,3 +268,28 @@ def test_the_plan_code_version_follows_the_modules_that_derive_rows(tmp_path, mo
         assert baseline_cache.code_version() != before
     finally:
         baseline_cache.code_version.cache_clear()
+
+
+@pytest.mark.parametrize("tz", ["Etc/GMT-14", "Etc/GMT+12"])  # UTC+14 and UTC-12: one is always on another day
+def test_end_dates_are_checked_against_the_utc_day_the_expiry_job_counts_in(tz, monkeypatch):
+    """The job counts days in UTC (Services.clock); the grant form checked `until` against the server's
+    local date. Before: on a server east or west of UTC, an end date the job had already reached was
+    accepted, or tomorrow (UTC) refused, for up to 14 hours a day."""
+    import time
+
+    from recipes.base import Collector
+    from recipes.common import future_date
+
+    monkeypatch.setenv("TZ", tz)
+    time.tzset()
+    try:
+        utc_today = dt.datetime.now(dt.timezone.utc).date()
+        c = Collector()
+        assert future_date(c, "until", utc_today.isoformat()) is None and c.errors
+        assert c.errors[0].message == f"must be after today ({utc_today.isoformat()})."
+        c = Collector()
+        assert future_date(c, "until", (utc_today + dt.timedelta(days=1)).isoformat()) == utc_today + dt.timedelta(days=1)
+        assert not c.errors
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
