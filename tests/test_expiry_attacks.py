@@ -16,6 +16,7 @@ from core.changes.base import ChangeError
 from core.changes.model import Status
 from core.snowddl.load import load_config
 from core.snowddl.plan import Baseline
+from tests.github_support import gh_services, github, github_template  # noqa: F401  (fixtures)
 from tests.test_expire import UNTIL, WHY, at, grant_until, submit
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "snowddl"
@@ -293,3 +294,35 @@ def test_end_dates_are_checked_against_the_utc_day_the_expiry_job_counts_in(tz, 
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
+
+
+@pytest.mark.parametrize("backend_name", ["local", "github"])
+def test_a_run_cut_off_between_opening_a_revoke_and_its_auto_approval_is_finished_by_the_next_run(
+        backend_name, request, people, monkeypatch):
+    """The job opens the revoke, then dies before the policy approves it. Before: the next run found the
+    revoke open ("never twice") and left it unapproved for good, though expiry_auto_approve is on."""
+    from app.operations import expire as expire_module
+
+    services = request.getfixturevalue("services" if backend_name == "local" else "gh_services")
+    grant_until(services, people)
+    services.settings = services.settings.model_copy(update={"expiry_auto_approve": True})
+    services.clock = at(UNTIL + dt.timedelta(days=1))
+
+    class Killed(BaseException):
+        pass
+
+    def killed(*a, **kw):
+        raise Killed()
+
+    monkeypatch.setattr(expire_module.ApproveRequest, "execute", killed)
+    with pytest.raises(Killed):
+        ExpireAccess(services, submit=True, stale_days=0).execute()
+    monkeypatch.undo()
+    [opened] = [cr for cr in services.changes.list() if cr.requester == EXPIRY_ACTOR.username]
+    assert opened.status == Status.OPEN
+    [p] = ExpireAccess(services, submit=True, stale_days=0).execute().proposals
+    assert p.opened is None and p.approved and services.changes.get(opened.id).status == Status.APPROVED
+    # and a third run approves nothing again (one approval record by the policy)
+    ExpireAccess(services, submit=True, stale_days=0).execute()
+    records = services.audit.search(AuditQuery(actor=POLICY_ACTOR.username))
+    assert [(r.action, r.outcome, r.request_id) for r in records] == [("approve", "ok", opened.id)]

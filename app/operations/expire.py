@@ -230,7 +230,19 @@ class ExpireAccess:
             for p in report.proposals:
                 if not p.covered_by:
                     self._open(p)
+                elif p.kind == "revoke" and self.services.settings.expiry_auto_approve:
+                    self._resume_approval(p, requests)
         return report
+
+    def _resume_approval(self, p: Proposal, requests: list[ChangeRequest]) -> None:
+        """A run cut off after opening a revoke and before the policy approved it: approve it now, once.
+        Only the job's own revoke of this grant, still open, that the policy has not decided on."""
+        own = next((cr for cr in requests if cr.recipe == "revoke-role" and cr.requester == EXPIRY_ACTOR.username
+                    and cr.status == Status.OPEN and str((cr.request or {}).get("name", "")).upper() == p.user
+                    and p.role in {str(r).upper() for r in (cr.request or {}).get("business_roles") or []}), None)
+        if own is None or any(r.reviewer == POLICY_ACTOR.username for r in self.services.changes.reviews(own)):
+            return
+        self._approve(p, own)
 
     def _stale(self, report: ExpiryReport, now: dt.datetime, days: int, sha: str) -> None:
         from core.snowflake.queries import QueryError, ask
@@ -284,13 +296,17 @@ class ExpireAccess:
         # Why: a revoke of access that ended is approved by policy only when the admins turned it on; a
         # stale user's offboarding always needs a person (a login is a weaker signal than an end date).
         if p.kind == "revoke" and self.services.settings.expiry_auto_approve:
-            try:
-                p.opened = ApproveRequest(self.services, POLICY_ACTOR, p.opened.id,
-                                          "Approved by policy: expiry_auto_approve is on and the access ended on "
-                                          f"{p.until.isoformat()}.", p.opened.head_sha).execute()
-                p.approved = True
-            except ChangeError as exc:
-                p.error = f"opened, not approved: {exc}"
+            p.opened = self._approve(p, p.opened)
+
+    def _approve(self, p: Proposal, cr: ChangeRequest) -> ChangeRequest:
+        """`cr` approved by POLICY_ACTOR (p.approved), or `cr` with p.error saying why not."""
+        try:
+            cr = ApproveRequest(self.services, POLICY_ACTOR, cr.id, "Approved by policy: expiry_auto_approve is on "
+                                f"and the access ended on {p.until.isoformat()}.", cr.head_sha).execute()
+            p.approved = True
+        except ChangeError as exc:
+            p.error = f"{cr.ref} not approved: {exc}"
+        return cr
 
 
 @dataclass
