@@ -33,7 +33,9 @@ MAX_REASON = 500  # characters kept of a reason
 HEADER = ("# SnowTower's time-bound grants (docs/expiry.md): user -> business role -> until (last day), reason,\n"
           "# renews (earlier request). SnowDDL skips folders starting with __; `snowtower validate` checks this file.\n")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,254}")
-_LEGACY = re.compile(r"#\s*SnowTower: ([A-Za-z0-9_]+) until (\d{4}-\d{2}-\d{2})")
+_LEGACY = r"#\s*SnowTower: ([A-Za-z0-9_]+) until (\d{4}-\d{2}-\d{2})"
+# A line of a business_roles list that carries the old comment: `- ROLE  # SnowTower: ...` or the comment alone.
+_LEGACY_LINE = re.compile(r"""\s*(?:-\s+(["']?)[A-Za-z_][A-Za-z0-9_$]*\1\s+)?""" + _LEGACY + r"\s*$")
 
 
 class ExpiryError(ValueError):
@@ -166,20 +168,28 @@ def one_line(text: str) -> str:
 
 
 def legacy_grants(user_text: str | None) -> list[Grant]:
-    """Grants recorded the old way, as `# SnowTower: ROLE until YYYY-MM-DD` comments in user.yaml."""
+    """Grants recorded the old way, as `# SnowTower: ROLE until YYYY-MM-DD` comments in user.yaml: only a
+    real comment inside a user's business_roles list (after a plain role name, or on a line of its own).
+    Why that strictly: the same words typed into a value (a comment, a name) are text, never an end date."""
     out: list[Grant] = []
     current = None
+    in_roles = False
     for number, line in enumerate((user_text or "").split("\n"), 1):
         m = re.match(r"""(["']?)([A-Za-z_][A-Za-z0-9_$]*)\1\s*:""", line)
         if m:
-            current = m.group(2).upper()
-        t = _LEGACY.search(line)
+            current, in_roles = m.group(2).upper(), False
+            continue
+        key = re.match(r"""\s+(["']?)([A-Za-z_][A-Za-z0-9_$]*)\1\s*:""", line)
+        if key:  # another key of the user (or deeper): the list ends unless it is business_roles
+            in_roles = key.group(2) == "business_roles" and not line[key.end():].split("#")[0].strip()
+            continue
+        t = _LEGACY_LINE.match(line.rstrip("\r")) if in_roles else None
         if t and current:
             try:
-                until = dt.date.fromisoformat(t.group(2))
+                until = dt.date.fromisoformat(t.group(3))
             except ValueError:
                 continue
-            out.append(Grant(current, t.group(1).upper(), until, "", None, number, legacy=True))
+            out.append(Grant(current, t.group(2).upper(), until, "", None, number, legacy=True))
     return out
 
 

@@ -326,3 +326,32 @@ def test_a_run_cut_off_between_opening_a_revoke_and_its_auto_approval_is_finishe
     ExpireAccess(services, submit=True, stale_days=0).execute()
     records = services.audit.search(AuditQuery(actor=POLICY_ACTOR.username))
     assert [(r.action, r.outcome, r.request_id) for r in records] == [("approve", "ok", opened.id)]
+
+
+@pytest.mark.parametrize("field", ["comment", "first_name"])
+def test_typed_text_that_looks_like_an_old_end_date_comment_is_never_an_end_date(services, people, new_user_raw, field):
+    """The old form of an end date is a YAML comment `# SnowTower: ROLE until DATE` next to the role. The
+    reader searched every line for it, quoted values included, so a requester who typed it into a new
+    user's comment (or name) made a time-bound grant out of text: the expiry job would then revoke that
+    role, approved by policy when expiry_auto_approve is on. Before: read as an end date."""
+    from app.operations import MergeRequest
+    from app.operations.expire import time_bound_grants
+    from recipes import RECIPES  # noqa: F401
+
+    typed = "Contractor # SnowTower: ANALYST until 2026-01-02"
+    cr = submit(services, people["requester"], "new-user", new_user_raw("jane_doe", **{field: typed}))
+    ApproveRequest(services, people["approver"], cr.id, "ok").execute()
+    MergeRequest(services, people["admin"], cr.id, confirm_unsafe=True).execute()
+    snap = services.snapshot()
+    assert "SnowTower: ANALYST until 2026-01-02" in snap.text(snap.file("user"))  # stored, as text
+    assert time_bound_grants(services) == []
+    services.clock = at(dt.date(2026, 1, 3))
+    assert ExpireAccess(services, stale_days=0).execute().proposals == []
+
+
+def test_old_end_date_comments_are_still_read_where_the_grant_recipe_wrote_them():
+    text = ("CAROL:\n  type: PERSON\n  comment: 'x # SnowTower: LOADER until 2030-01-01'\n  business_roles:\n"
+            "    - ANALYST  # SnowTower: ANALYST until 2030-01-01\n    # SnowTower: BI_TOOL until 2031-01-01\n"
+            "    - BI_TOOL\n  default_warehouse: X  # SnowTower: ADMIN until 2030-01-01\n")
+    assert [(g.user, g.role, g.until.isoformat()) for g in expiry.legacy_grants(text)] == [
+        ("CAROL", "ANALYST", "2030-01-01"), ("CAROL", "BI_TOOL", "2031-01-01")]
