@@ -355,3 +355,20 @@ def test_old_end_date_comments_are_still_read_where_the_grant_recipe_wrote_them(
             "    - BI_TOOL\n  default_warehouse: X  # SnowTower: ADMIN until 2030-01-01\n")
     assert [(g.user, g.role, g.until.isoformat()) for g in expiry.legacy_grants(text)] == [
         ("CAROL", "ANALYST", "2030-01-01"), ("CAROL", "BI_TOOL", "2031-01-01")]
+
+
+def test_a_last_login_in_the_session_s_time_zone_is_compared_in_utc(services, monkeypatch):
+    """ACCOUNT_USAGE.USERS.LAST_SUCCESS_LOGIN is a TIMESTAMP_LTZ: the connector gives it in the session's
+    time zone. The job cut the offset off and called the rest UTC, so "logged in again since the rejected
+    offboarding" was decided up to 14 hours off. Before: 2026-08-01 20:00 taken as UTC."""
+    import pandas as pd
+
+    from core.snowflake import queries
+
+    login = pd.Timestamp("2026-08-01 20:00", tz="America/Los_Angeles")
+    frame = pd.DataFrame([{"NAME": "MOKAFOR", "TYPE": "PERSON", "LAST_SUCCESS_LOGIN": login, "DAYS_IDLE": 120,
+                           "LAST_QUERY": None}])
+    monkeypatch.setattr(queries, "ask", lambda *a, **kw: frame)
+    services.clock = at(dt.date(2026, 11, 29))
+    [p] = ExpireAccess(services).execute().proposals
+    assert p.kind == "offboard" and p.since == dt.datetime(2026, 8, 2, 3, 0, tzinfo=dt.timezone.utc)

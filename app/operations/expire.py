@@ -110,6 +110,14 @@ def _held(snap) -> dict[str, set[str]]:
     return out
 
 
+def _utc(stamp) -> dt.datetime:
+    """A timestamp from the account (TIMESTAMP_LTZ: in the session's time zone; naive: UTC) in UTC."""
+    import pandas as pd
+
+    t = pd.Timestamp(stamp)
+    return (t.tz_convert("UTC") if t.tzinfo else t.tz_localize("UTC")).to_pydatetime()
+
+
 def _created(cr: ChangeRequest) -> dt.datetime | None:
     try:
         stamp = dt.datetime.fromisoformat(cr.created_at)
@@ -278,7 +286,7 @@ class ExpireAccess:
                          f"Stale user: no login for {int(row.DAYS_IDLE)} days ({last_text}); the threshold is {days} "
                          "days. Opened by the expiry job.")
             if last_text != "never logged in":
-                p.since = dt.datetime.fromisoformat(str(last)[:19]).replace(tzinfo=dt.timezone.utc)
+                p.since = _utc(last)
             report.proposals.append(p)
 
     def _open(self, p: Proposal) -> None:
