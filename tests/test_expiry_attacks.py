@@ -372,3 +372,71 @@ def test_a_last_login_in_the_session_s_time_zone_is_compared_in_utc(services, mo
     services.clock = at(dt.date(2026, 11, 29))
     [p] = ExpireAccess(services).execute().proposals
     assert p.kind == "offboard" and p.since == dt.datetime(2026, 8, 2, 3, 0, tzinfo=dt.timezone.utc)
+
+
+_EXITS_WHILE_WRITING = r"""
+import os, sys, time
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+from core.snowddl import baseline_cache, snapshot
+from core.snowddl.load import load_config
+
+real_replace = os.replace
+def slow_replace(a, b):  # a large tree's file takes a while to write
+    time.sleep(1.5)
+    real_replace(a, b)
+baseline_cache.os.replace = slow_replace
+root = Path(sys.argv[2])
+snapshot.Snapshot(root, "a1b2c3d", load_config(root), cache=Path(sys.argv[3])).baseline()
+print("done")  # and the command ends, as `snowtower request` or `snowtower expire` does
+"""
+
+
+def test_a_command_that_ends_while_its_baseline_is_being_kept_leaves_a_whole_file_and_no_temporary_one(tmp_path):
+    """The baseline is kept by a background thread; a command (`snowtower request --submit`, `snowtower
+    expire --submit`) ended before it finished, and the interpreter stopped the thread mid-write. Before:
+    a temporary file left behind on every such run (15 MB each on the 5,000-users tree), and nothing kept."""
+    import os
+    import subprocess
+    import sys
+
+    cache = tmp_path / "cache"
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", _EXITS_WHILE_WRITING, str(root), str(EXAMPLE), str(cache)],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONHASHSEED": "1"})
+    assert done.returncode == 0 and "done" in done.stdout, done.stderr[-2000:]
+    assert sorted(p.name for p in (cache / "baselines").iterdir()) == ["a1b2c3d.json"]
+
+
+def test_temporary_files_left_by_a_killed_writer_are_removed_by_the_next_write(tmp_path):
+    import os
+    import time
+
+    from core.snowddl import baseline_cache
+
+    loaded = load_config(EXAMPLE)
+    folder = tmp_path / "cache" / "baselines"
+    folder.mkdir(parents=True)
+    old, fresh = folder / ".baseline-old", folder / ".baseline-fresh"
+    for p in (old, fresh):
+        p.write_text("{")
+    an_hour_ago = time.time() - 3600
+    os.utime(old, (an_hour_ago, an_hour_ago))
+    baseline_cache.write(tmp_path / "cache", "a1b2c3d", Baseline.from_config(loaded.snowddl))
+    assert sorted(p.name for p in folder.iterdir()) == [".baseline-fresh", "a1b2c3d.json"]  # another writer's stays
+
+
+def test_a_cache_folder_that_cannot_be_written_is_a_logged_warning_not_a_traceback(tmp_path, monkeypatch, caplog):
+    """Disk full, a read-only volume, or a file where the folder should be: the plan goes on without the
+    kept file. Before: the writer thread died with a traceback on the server's error output."""
+    from core.snowddl import baseline_cache
+
+    crashed = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: crashed.append(args.exc_value))
+    blocked = tmp_path / "cache"
+    blocked.write_text("a file, not a folder")
+    loaded = load_config(EXAMPLE)
+    with caplog.at_level("WARNING", logger="snowtower.baseline"):
+        baseline_cache.write_later(blocked, "a1b2c3d", Baseline.from_config(loaded.snowddl)).join(60)
+    assert crashed == []
+    assert any("not kept" in r.getMessage() for r in caplog.records)

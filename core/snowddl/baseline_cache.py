@@ -27,6 +27,7 @@ import functools
 import hashlib
 import io
 import json
+import logging
 import os
 import pickle
 import re
@@ -248,12 +249,43 @@ def write(cache: Path, sha: str, baseline) -> Path | None:
         raise
     for _, old in _kept_files(cache, config.env_prefix)[KEEP_FILES:]:
         old.unlink(missing_ok=True)  # older bases: derived from a newer file when asked for again
+    _remove_leftovers(path.parent)
     return path
 
 
+LEFTOVER_AGE = 600  # seconds: a temporary file older than this was left by a writer that was killed
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """Remove temporary files that writers killed mid-write (kill -9, a crash) left behind; a recent one
+    may be another process's write in progress and stays."""
+    import time
+
+    limit = time.time() - LEFTOVER_AGE
+    try:
+        for tmp in folder.glob(".baseline-*"):
+            try:
+                if tmp.stat().st_mtime < limit:
+                    tmp.unlink(missing_ok=True)
+            except OSError:
+                continue  # renamed or removed meanwhile
+    except OSError:
+        return
+
+
+def _write_or_warn(cache: Path, sha: str, baseline) -> None:
+    try:
+        write(cache, sha, baseline)
+    except OSError as exc:  # disk full, read-only: the plans go on, built again in the next process
+        logging.getLogger("snowtower.baseline").warning("baseline of %s not kept in %s: %s", sha[:12], cache, exc)
+
+
 def write_later(cache: Path, sha: str, baseline) -> threading.Thread:
-    """`write` in a background thread (a preview does not wait for it; the file appears whole or not)."""
-    thread = threading.Thread(target=write, args=(cache, sha, baseline), name="snowtower-baseline-cache", daemon=True)
+    """`write` in a background thread (a preview does not wait for it; the file appears whole or not). Not a
+    daemon: a command that ends meanwhile (`snowtower request`, `snowtower expire`) waits for the file at
+    exit, rather than being stopped mid-write with nothing kept and a temporary file left behind."""
+    thread = threading.Thread(target=_write_or_warn, args=(cache, sha, baseline), name="snowtower-baseline-cache",
+                              daemon=False)
     thread.start()
     return thread
 
