@@ -440,3 +440,26 @@ def test_a_cache_folder_that_cannot_be_written_is_a_logged_warning_not_a_traceba
         baseline_cache.write_later(blocked, "a1b2c3d", Baseline.from_config(loaded.snowddl)).join(60)
     assert crashed == []
     assert any("not kept" in r.getMessage() for r in caplog.records)
+
+
+def test_every_workflow_step_that_pipes_a_command_fails_when_the_command_fails():
+    """A `run:` step without `shell: bash` runs as `bash -e {0}`: no pipefail, so `snowtower expire --submit
+    | tee expire.txt` exits 0 when the job failed (the status of `tee`), and the daily run stays green while
+    no access expires. Before: expire.yml was such a step."""
+    import re
+
+    import yaml
+
+    workflows = sorted((Path(__file__).resolve().parents[1] / ".github" / "workflows").glob("*.yml"))
+    silent = []
+    for path in workflows:
+        jobs = (yaml.safe_load(path.read_text()) or {}).get("jobs") or {}
+        for job_name, job in jobs.items():
+            default_shell = ((job.get("defaults") or {}).get("run") or {}).get("shell")
+            for step in job.get("steps") or []:
+                run = step.get("run") or ""
+                pipes = [line for line in run.split("\n") if re.search(r"[^|]\|[^|]", line) and "'|'" not in line]
+                shell = step.get("shell") or default_shell
+                if pipes and shell != "bash" and "set -o pipefail" not in run and "-o pipefail" not in run:
+                    silent.append(f"{path.name}:{job_name}:{step.get('name')}")
+    assert silent == []
