@@ -33,7 +33,9 @@ MAX_REASON = 500  # characters kept of a reason
 HEADER = ("# SnowTower's time-bound grants (docs/expiry.md): user -> business role -> until (last day), reason,\n"
           "# renews (earlier request). SnowDDL skips folders starting with __; `snowtower validate` checks this file.\n")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,254}")
-_LEGACY = re.compile(r"#\s*SnowTower: ([A-Za-z0-9_]+) until (\d{4}-\d{2}-\d{2})")
+_LEGACY = r"#\s*SnowTower: ([A-Za-z0-9_]+) until (\d{4}-\d{2}-\d{2})"
+# A line of a business_roles list that carries the old comment: `- ROLE  # SnowTower: ...` or the comment alone.
+_LEGACY_LINE = re.compile(r"""\s*(?:-\s+(["']?)[A-Za-z_][A-Za-z0-9_$]*\1\s+)?""" + _LEGACY + r"\s*$")
 
 
 class ExpiryError(ValueError):
@@ -99,12 +101,21 @@ def parse(text: str | None) -> tuple[list[Grant], list[FileProblem]]:
         raise ExpiryError(f"{EXPIRY_FILE} must map users to their time-bound business roles")
     lines = _lines_of(text)
     grants: list[Grant] = []
-    problems: list[FileProblem] = []
+    # Why: YAML keeps the last copy of a repeated key, and a reviewer reads the first: a later end date
+    # could hide below an earlier one. Every copy after the first is an error (SnowDDL's names ignore case).
+    problems: list[FileProblem] = [FileProblem(d.lines[-1], d.key.replace(".", " ")[:160], "is written more than once "
+                                               f"(lines {', '.join(map(str, d.lines))[:80]}): keep one")
+                                   for d in read.duplicate_keys(text)]
+    seen: set[tuple[str, str | None]] = set()
     for user, roles in data.items():
         if not isinstance(user, str) or not _NAME.fullmatch(user):
             problems.append(FileProblem(None, str(user)[:80], "is not a user name"))
             continue
         u = user.upper()
+        if (u, None) in seen:
+            problems.append(FileProblem(lines.get((u, None)), u, "is written more than once (names ignore case): keep one"))
+            continue
+        seen.add((u, None))
         if not isinstance(roles, dict):
             problems.append(FileProblem(lines.get((u, None)), u, "must map business roles to {until, reason}"))
             continue
@@ -117,6 +128,10 @@ def parse(text: str | None) -> tuple[list[Grant], list[FileProblem]]:
             r = role.upper()
             line = lines.get((u, r), lines.get((u, None)))
             where = f"{u} {r}"
+            if (u, r) in seen:
+                problems.append(FileProblem(line, where, "is written more than once (names ignore case): keep one"))
+                continue
+            seen.add((u, r))
             if not isinstance(entry, dict):
                 problems.append(FileProblem(line, where, "must be a mapping with until and reason"))
                 continue
@@ -135,6 +150,10 @@ def parse(text: str | None) -> tuple[list[Grant], list[FileProblem]]:
                 problems.append(FileProblem(line, where, "until must be a date written YYYY-MM-DD"))
                 continue
             reason = entry.get("reason", "")
+            # Why: only text is read as a reason; an alias of aliases read as text can be gigabytes.
+            if reason is not None and not isinstance(reason, str):
+                problems.append(FileProblem(line, where, "reason must be text (one quoted line)"))
+                continue
             renews = entry.get("renews")
             if renews is not None and (isinstance(renews, bool) or not isinstance(renews, int) or renews < 1):
                 problems.append(FileProblem(line, where, "renews must be a request number"))
@@ -149,20 +168,28 @@ def one_line(text: str) -> str:
 
 
 def legacy_grants(user_text: str | None) -> list[Grant]:
-    """Grants recorded the old way, as `# SnowTower: ROLE until YYYY-MM-DD` comments in user.yaml."""
+    """Grants recorded the old way, as `# SnowTower: ROLE until YYYY-MM-DD` comments in user.yaml: only a
+    real comment inside a user's business_roles list (after a plain role name, or on a line of its own).
+    Why that strictly: the same words typed into a value (a comment, a name) are text, never an end date."""
     out: list[Grant] = []
     current = None
+    in_roles = False
     for number, line in enumerate((user_text or "").split("\n"), 1):
         m = re.match(r"""(["']?)([A-Za-z_][A-Za-z0-9_$]*)\1\s*:""", line)
         if m:
-            current = m.group(2).upper()
-        t = _LEGACY.search(line)
+            current, in_roles = m.group(2).upper(), False
+            continue
+        key = re.match(r"""\s+(["']?)([A-Za-z_][A-Za-z0-9_$]*)\1\s*:""", line)
+        if key:  # another key of the user (or deeper): the list ends unless it is business_roles
+            in_roles = key.group(2) == "business_roles" and not line[key.end():].split("#")[0].strip()
+            continue
+        t = _LEGACY_LINE.match(line.rstrip("\r")) if in_roles else None
         if t and current:
             try:
-                until = dt.date.fromisoformat(t.group(2))
+                until = dt.date.fromisoformat(t.group(3))
             except ValueError:
                 continue
-            out.append(Grant(current, t.group(1).upper(), until, "", None, number, legacy=True))
+            out.append(Grant(current, t.group(2).upper(), until, "", None, number, legacy=True))
     return out
 
 

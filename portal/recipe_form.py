@@ -228,7 +228,7 @@ class RecipeForm:
                 st.selectbox(f.label, [""] + options, key=key, help=f.help or None, format_func=_fmt(f, self.recipe.current is not None))
         elif f.kind == "date":
             st.date_input(f.label, value=None, key=key, help=f.help or None,
-                          min_value=dt.date.today() + dt.timedelta(days=1))
+                          min_value=dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1))  # UTC, as the recipe checks
         elif f.kind == "bool":
             st.checkbox(f.label, key=key, help=f.help or None)
         elif f.kind in ("key", "textarea"):

@@ -294,7 +294,9 @@ def future_date(c: Collector, field_name: str, value: Any, today: _dt.date | Non
         except ValueError:
             c.add(field_name, "must be a date written YYYY-MM-DD.")
             return None
-    today = today or _dt.date.today()
+    # Why UTC: the expiry job counts days in UTC (Services.clock); the server's own zone would shift the
+    # boundary by up to 14 hours.
+    today = today or _dt.datetime.now(_dt.timezone.utc).date()
     if day <= today:
         c.add(field_name, f"must be after today ({today.isoformat()}).")
         return None

@@ -113,9 +113,17 @@ def build_grant(base: Snapshot, req: GrantRequest) -> ChangeSet:
         files.update(_expiry_edit(base, "until", remove=[(user, r) for r in req.business_roles]))
     roles = ", ".join(req.business_roles)
     kept = [r for r in req.business_roles if r in has]
+    # Why: a grant without an end date of a role held until a date makes it permanent; the title says so
+    # (a reviewer reading "Renew" would expect a new end date).
+    timed = _expiring(base) if kept and not req.until else {}
+    was = sorted({timed[(user, r)].until.isoformat() for r in kept if (user, r) in timed})
+    if not new and not req.until:
+        title = f"Keep {roles} of {req.name} for good" + (f" (was until {', '.join(was)})" if was else "")
+    else:
+        title = (f"Renew {roles} of {req.name}" if not new else f"Grant {roles} to {req.name}") + (
+            f" until {req.until}" if req.until else "")
     return ChangeSet(
-        title=(f"Renew {roles} of {req.name}" if not new else f"Grant {roles} to {req.name}")
-        + (f" until {req.until}" if req.until else ""),
+        title=title,
         files=files,
         summary=(f"Adds business role(s) {', '.join(new)} to {req.name}" if new else f"{req.name} keeps {roles}")
         + (f"; {', '.join(kept)} already held until a date" if new and kept else "")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from app.notifications import notify
 from app.operations.audited import run_audited
-from app.operations.guards import load_open, require_head, require_reviewer
+from app.operations.guards import load_open, require_head, require_policy_scope, require_reviewer
 from app.services import Services
 from core.changes.model import Actor, ChangeRequest, Status
 
@@ -39,6 +39,7 @@ class ReviewDecision:
         cr = load_open(self.services, self.request_id)
         self.commit_before = cr.head_sha
         require_reviewer(self.services, actor, cr)
+        require_policy_scope(self.services, actor, cr, self.decision)
         require_head(cr, self.head_sha)
         comment = self.recorded_comment = self.checked_comment()
         # Why: the status is computed by the backend inside the write (core.changes.approval), so two

@@ -9,9 +9,12 @@ validation, review rules and audit log. Run it as often as you like: a request i
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from core import expiry
 from core.changes.base import ChangeError
@@ -31,6 +34,8 @@ POLICY_ACTOR = Actor("snowtower-expiry-policy", "SnowTower expiry policy (expiry
                      "snowtower-expiry-policy@snowtower.local", ("system", "approver"))
 SERVICE_TYPES = ("SERVICE", "LEGACY_SERVICE")
 UNRESOLVED = [Status.OPEN, Status.CHANGES_REQUESTED, Status.APPROVED]
+# Days after its end date that a renewal in review holds an ended grant's revoke back (then it is opened).
+RENEWAL_GRACE_DAYS = 7
 
 
 @dataclass
@@ -105,6 +110,14 @@ def _held(snap) -> dict[str, set[str]]:
     return out
 
 
+def _utc(stamp) -> dt.datetime:
+    """A timestamp from the account (TIMESTAMP_LTZ: in the session's time zone; naive: UTC) in UTC."""
+    import pandas as pd
+
+    t = pd.Timestamp(stamp)
+    return (t.tz_convert("UTC") if t.tzinfo else t.tz_localize("UTC")).to_pydatetime()
+
+
 def _created(cr: ChangeRequest) -> dt.datetime | None:
     try:
         stamp = dt.datetime.fromisoformat(cr.created_at)
@@ -113,10 +126,11 @@ def _created(cr: ChangeRequest) -> dt.datetime | None:
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)
 
 
-def _covered(p: Proposal, requests: list[ChangeRequest], since: dt.datetime | None) -> str:
+def _covered(p: Proposal, requests: list[ChangeRequest], since: dt.datetime | None, today: dt.date | None = None) -> str:
     """Why `p` must not be opened, or "". Never twice:
     - a request in review (anyone's) already revokes the role or offboards the user;
-    - a renewal of that role is in review (revoking under it would race the renewal);
+    - a renewal of that role is in review (revoking under it would race the renewal), for at most
+      RENEWAL_GRACE_DAYS after the end date: a renewal left in review must not keep ended access for good;
     - the job's own request for the same thing was rejected: reviewers decided, so it is not asked again
       until that changes: for a grant, until a later request (a renewal: request numbers only grow) sets
       a new end date; for a stale user, until they log in again (`since`, the last login)."""
@@ -129,7 +143,8 @@ def _covered(p: Proposal, requests: list[ChangeRequest], since: dt.datetime | No
         if not cr.status.resolved:
             if same:
                 return f"{cr.ref} ({cr.status.label})"
-            if p.kind == "revoke" and cr.recipe == "grant-role" and p.role in roles:
+            if (p.kind == "revoke" and cr.recipe == "grant-role" and p.role in roles
+                    and (today is None or p.until is None or (today - p.until).days <= RENEWAL_GRACE_DAYS)):
                 return f"renewal {cr.ref} ({cr.status.label})"
         elif same and cr.status == Status.REJECTED and cr.requester == EXPIRY_ACTOR.username:
             if p.kind == "revoke" and (p.granted_by is None or cr.id > p.granted_by):
@@ -137,6 +152,35 @@ def _covered(p: Proposal, requests: list[ChangeRequest], since: dt.datetime | No
             if p.kind == "offboard" and (since is None or (_created(cr) or since) >= since):
                 return f"{cr.ref} (rejected)"
     return ""
+
+
+LOCK_WAIT = 600  # seconds a run waits for another one to finish before it gives up
+
+
+@contextlib.contextmanager
+def job_lock(path: Path, wait: float = LOCK_WAIT):
+    """Hold an exclusive lock on `path` (created if missing) for the block: one expire run at a time per
+    workspace (on GitHub the workflow's concurrency group does the same across runners). The operating
+    system drops the lock when its process ends, however it ends. Raises ChangeError when another run
+    still holds it after `wait` seconds."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as fh:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise ChangeError(f"another `snowtower expire --submit` has been running for over {int(wait)} s "
+                                      "in this workspace; nothing was opened. Try again when it has finished.") from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 @dataclass
@@ -153,6 +197,14 @@ class ExpireAccess:
     stale_days: int | None = None  # default: settings.expiry_stale_days; 0 turns the stale-user check off
 
     def execute(self) -> ExpiryReport:
+        if not self.submit:
+            return self._execute()
+        # Why: two runs at once (cron and a run by hand) would both list the requests before either opened
+        # one, and open each request twice; the second run waits and then finds the first one's requests.
+        with job_lock(self.services.workspace.root / "expire.lock"):
+            return self._execute()
+
+    def _execute(self) -> ExpiryReport:
         # Why: hostile sizes are bounded before any work; a year of look-ahead is plenty for a report.
         if isinstance(self.within, bool) or not isinstance(self.within, int) or not 0 <= self.within <= 3660:
             raise ValueError("--within must be a whole number of days from 0 to 3660")
@@ -177,7 +229,7 @@ class ExpireAccess:
         if stale_days:
             self._stale(report, now, stale_days, sha)
         for p in report.proposals:
-            p.covered_by = _covered(p, requests, p.since)
+            p.covered_by = _covered(p, requests, p.since, today)
         offboarded = {p.user for p in report.proposals if p.kind == "offboard" and not p.covered_by}
         for p in report.proposals:
             if not p.covered_by and p.kind == "revoke" and p.user in offboarded:
@@ -186,7 +238,19 @@ class ExpireAccess:
             for p in report.proposals:
                 if not p.covered_by:
                     self._open(p)
+                elif p.kind == "revoke" and self.services.settings.expiry_auto_approve:
+                    self._resume_approval(p, requests)
         return report
+
+    def _resume_approval(self, p: Proposal, requests: list[ChangeRequest]) -> None:
+        """A run cut off after opening a revoke and before the policy approved it: approve it now, once.
+        Only the job's own revoke of this grant, still open, that the policy has not decided on."""
+        own = next((cr for cr in requests if cr.recipe == "revoke-role" and cr.requester == EXPIRY_ACTOR.username
+                    and cr.status == Status.OPEN and str((cr.request or {}).get("name", "")).upper() == p.user
+                    and p.role in {str(r).upper() for r in (cr.request or {}).get("business_roles") or []}), None)
+        if own is None or any(r.reviewer == POLICY_ACTOR.username for r in self.services.changes.reviews(own)):
+            return
+        self._approve(p, own)
 
     def _stale(self, report: ExpiryReport, now: dt.datetime, days: int, sha: str) -> None:
         from core.snowflake.queries import QueryError, ask
@@ -210,8 +274,11 @@ class ExpireAccess:
             if found and isinstance(found[1], dict) and found[1].get("disabled") is True:
                 continue  # offboarded in the config; the deployment will catch up
             # Why: a service user that still runs queries is in use, whatever its logins say (key-pair
-            # jobs may not show up as logins); offboarding it would break a pipeline.
-            if str(row.TYPE).upper() in SERVICE_TYPES and row.LAST_QUERY is not None and str(row.LAST_QUERY) not in ("NaT", "None"):
+            # jobs may not show up as logins); offboarding it would break a pipeline. Service by the
+            # account's TYPE or by the config's (the account's may be empty: older users, the view's lag).
+            declared = str(found[1].get("type") or "").upper() if found and isinstance(found[1], dict) else ""
+            service = str(row.TYPE).upper() in SERVICE_TYPES or declared in SERVICE_TYPES
+            if service and row.LAST_QUERY is not None and str(row.LAST_QUERY) not in ("NaT", "None"):
                 continue
             last = row.LAST_SUCCESS_LOGIN
             last_text = "never logged in" if last is None or str(last) == "NaT" else f"last login {str(last)[:10]}"
@@ -219,7 +286,7 @@ class ExpireAccess:
                          f"Stale user: no login for {int(row.DAYS_IDLE)} days ({last_text}); the threshold is {days} "
                          "days. Opened by the expiry job.")
             if last_text != "never logged in":
-                p.since = dt.datetime.fromisoformat(str(last)[:19]).replace(tzinfo=dt.timezone.utc)
+                p.since = _utc(last)
             report.proposals.append(p)
 
     def _open(self, p: Proposal) -> None:
@@ -237,13 +304,17 @@ class ExpireAccess:
         # Why: a revoke of access that ended is approved by policy only when the admins turned it on; a
         # stale user's offboarding always needs a person (a login is a weaker signal than an end date).
         if p.kind == "revoke" and self.services.settings.expiry_auto_approve:
-            try:
-                p.opened = ApproveRequest(self.services, POLICY_ACTOR, p.opened.id,
-                                          "Approved by policy: expiry_auto_approve is on and the access ended on "
-                                          f"{p.until.isoformat()}.", p.opened.head_sha).execute()
-                p.approved = True
-            except ChangeError as exc:
-                p.error = f"opened, not approved: {exc}"
+            p.opened = self._approve(p, p.opened)
+
+    def _approve(self, p: Proposal, cr: ChangeRequest) -> ChangeRequest:
+        """`cr` approved by POLICY_ACTOR (p.approved), or `cr` with p.error saying why not."""
+        try:
+            cr = ApproveRequest(self.services, POLICY_ACTOR, cr.id, "Approved by policy: expiry_auto_approve is on "
+                                f"and the access ended on {p.until.isoformat()}.", cr.head_sha).execute()
+            p.approved = True
+        except ChangeError as exc:
+            p.error = f"{cr.ref} not approved: {exc}"
+        return cr
 
 
 @dataclass

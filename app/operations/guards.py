@@ -71,3 +71,27 @@ def approvals(services: Services, cr: ChangeRequest) -> list[str]:
     """Reviewers (never the requester) whose latest decision that still counts is an approval
     (the one rule: core.changes.approval)."""
     return approvers(services.changes.reviews(cr), services.changes.requester_names(cr), cr.head_sha)
+
+
+def require_policy_scope(services: Services, actor: Actor, cr: ChangeRequest, decision: str) -> None:
+    """Refuse (ChangeError) a decision by the expiry policy identity on anything but what it exists for.
+    Anyone else passes."""
+    from app.operations.expire import EXPIRY_ACTOR, POLICY_ACTOR, time_bound_grants
+
+    if actor.username.casefold() != POLICY_ACTOR.username.casefold():
+        return
+    # Why: the policy's approver role is written in code, so this guard, not the job that calls it, keeps
+    # it to its one purpose: approving the expiry job's revokes of grants that ended, while the admins
+    # allow it (expiry_auto_approve).
+    if not services.settings.expiry_auto_approve:
+        raise ChangeError("the expiry policy approves nothing while expiry_auto_approve is off.")
+    req = cr.request or {}
+    if decision != "approve" or cr.recipe != "revoke-role" or cr.requester != EXPIRY_ACTOR.username:
+        raise ChangeError("the expiry policy approves only the expiry job's revokes of time-bound grants that ended.")
+    today = services.clock().date()
+    user = str(req.get("name", "")).upper()
+    ended = {g.role for g in time_bound_grants(services) if g.user == user and g.ended(today)}
+    waiting = [str(r).upper() for r in req.get("business_roles") or [] if str(r).upper() not in ended]
+    if waiting or not req.get("business_roles"):
+        raise ChangeError(f"the expiry policy approves only revokes of grants that ended: {user}'s "
+                          f"{', '.join(waiting) or 'roles'} has not ended on {services.settings.base_branch}.")

@@ -155,4 +155,28 @@ class PreviewRequest:
         settings = self.services.settings
         base = self.services.snapshot(self.base_sha or self.services.changes.base_head())
         prefix = f"{settings.config_dir}/" if settings.config_dir else ""
-        return preview(self.recipe, self.raw, base, config_prefix=prefix, env_prefix=settings.env_prefix)
+        result = preview(self.recipe, self.raw, base, config_prefix=prefix, env_prefix=settings.env_prefix)
+        renews = getattr(result.request, "renews", None)
+        if renews:  # why: "Renews #N" tells reviewers the access was approved before; it must be true
+            problem = self._renews_problem(result.request)
+            if problem:
+                result.field_errors = {**result.field_errors, "renews": problem}
+        return result
+
+    def _renews_problem(self, request) -> str:
+        """Why `request.renews` (typed by the requester) does not name the merged grant-role request that
+        gave `request.name` every role it renews, from the server's records; "" when it does."""
+        from core.changes.model import Status
+
+        n = request.renews
+        cr = self.services.changes.get(n)
+        if cr is None:
+            return f"#{n} is not a request."
+        req = cr.request or {}
+        roles = {str(r).upper() for r in req.get("business_roles") or []}
+        if (cr.recipe != "grant-role" or cr.status not in (Status.MERGED, Status.DEPLOYED)
+                or str(req.get("name", "")).upper() != request.name.upper()
+                or not {r.upper() for r in request.business_roles} <= roles):
+            return (f"#{n} is not a merged grant of {', '.join(request.business_roles)} to {request.name}; name the "
+                    "request that granted this access, or leave this empty.")
+        return ""

@@ -13,7 +13,7 @@ writing the same commit each rename a whole file (the last one stays). What a fi
 
 Reading is JSON only (plain values; classes are looked up by name among SnowDDL's blueprint classes), so a
 file that someone else wrote cannot run code; one that is cut short, of another format, SnowDDL version,
-commit or env prefix, or whose parts do not fit together is not used (the baseline is built again).
+version of SnowTower's plan code (`code_version`), commit or env prefix, or whose parts do not fit together is not used (the baseline is built again).
 
 A file read back is a `Baseline` without a config: its derived roles are `KeptRole`s (names standing for
 the roles whose rows it has) and `kept` holds the fingerprints. `Baseline.from_config(config, previous=it)`,
@@ -23,9 +23,11 @@ gives its KeptRole again and the role keeps its rows; every other role is derive
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
+import logging
 import os
 import pickle
 import re
@@ -43,6 +45,9 @@ from snowddl.version import __version__ as SNOWDDL_VERSION
 from core.snowddl.fast import ident_pattern
 
 FORMAT = 2
+# The modules whose code derives a baseline's rows: a file kept by other code (an upgrade that changed how
+# a row is derived) is not used, or its rows would be carried on to every later base commit.
+CODE_MODULES = tuple(str(Path(__file__).with_name(n)) for n in ("plan.py", "baseline_cache.py", "fast.py", "load.py"))
 # Files kept per env prefix (15 MB each on the 5,000-users tree); older ones are removed when one is written.
 KEEP_FILES = 8
 
@@ -102,6 +107,18 @@ class _Fingerprints:
         except (pickle.PicklingError, TypeError, AttributeError, ValueError, RecursionError):
             return None
         return hashlib.blake2b(self._buffer.getbuffer(), digest_size=16).hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """A 32-hex-digit digest of CODE_MODULES' source (read once per process); kept files name it."""
+    digest = hashlib.blake2b(digest_size=16)
+    for module in CODE_MODULES:
+        try:
+            digest.update(Path(module).read_bytes())
+        except OSError:
+            digest.update(b"?" + module.encode())
+    return digest.hexdigest()
 
 
 def _ident(value) -> list | None:
@@ -211,7 +228,7 @@ def write(cache: Path, sha: str, baseline) -> Path | None:
         blueprints[resolver].append([place[1], len(derived)])
         derived.append([resolver, method, name, lookup_sets.setdefault(refs, len(lookup_sets))])
     sources = Sources.of(config)
-    body = {"format": FORMAT, "snowddl": SNOWDDL_VERSION, "commit": sha, "env_prefix": config.env_prefix,
+    body = {"format": FORMAT, "snowddl": SNOWDDL_VERSION, "code": code_version(), "commit": sha, "env_prefix": config.env_prefix,
             "models": sources.models, "sources": sources.by_type,
             "lookups": [list(k) for k in lookups], "lookup_sets": [list(s) for s in lookup_sets],
             "derived": derived, "blueprints": blueprints,
@@ -232,12 +249,43 @@ def write(cache: Path, sha: str, baseline) -> Path | None:
         raise
     for _, old in _kept_files(cache, config.env_prefix)[KEEP_FILES:]:
         old.unlink(missing_ok=True)  # older bases: derived from a newer file when asked for again
+    _remove_leftovers(path.parent)
     return path
 
 
+LEFTOVER_AGE = 600  # seconds: a temporary file older than this was left by a writer that was killed
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """Remove temporary files that writers killed mid-write (kill -9, a crash) left behind; a recent one
+    may be another process's write in progress and stays."""
+    import time
+
+    limit = time.time() - LEFTOVER_AGE
+    try:
+        for tmp in folder.glob(".baseline-*"):
+            try:
+                if tmp.stat().st_mtime < limit:
+                    tmp.unlink(missing_ok=True)
+            except OSError:
+                continue  # renamed or removed meanwhile
+    except OSError:
+        return
+
+
+def _write_or_warn(cache: Path, sha: str, baseline) -> None:
+    try:
+        write(cache, sha, baseline)
+    except OSError as exc:  # disk full, read-only: the plans go on, built again in the next process
+        logging.getLogger("snowtower.baseline").warning("baseline of %s not kept in %s: %s", sha[:12], cache, exc)
+
+
 def write_later(cache: Path, sha: str, baseline) -> threading.Thread:
-    """`write` in a background thread (a preview does not wait for it; the file appears whole or not)."""
-    thread = threading.Thread(target=write, args=(cache, sha, baseline), name="snowtower-baseline-cache", daemon=True)
+    """`write` in a background thread (a preview does not wait for it; the file appears whole or not). Not a
+    daemon: a command that ends meanwhile (`snowtower request`, `snowtower expire`) waits for the file at
+    exit, rather than being stopped mid-write with nothing kept and a temporary file left behind."""
+    thread = threading.Thread(target=_write_or_warn, args=(cache, sha, baseline), name="snowtower-baseline-cache",
+                              daemon=False)
     thread.start()
     return thread
 
@@ -259,7 +307,7 @@ def _decode(body, sha: str, config: SnowDDLConfig):
     from core.snowddl.plan import Baseline, Lookups
 
     if (not isinstance(body, dict) or body.get("format") != FORMAT or body.get("snowddl") != SNOWDDL_VERSION
-            or body.get("commit") != sha or body.get("env_prefix") != config.env_prefix):
+            or body.get("code") != code_version() or body.get("commit") != sha or body.get("env_prefix") != config.env_prefix):
         return None
     by_type = body["sources"]
     if not isinstance(by_type, dict) or not isinstance(body["models"], str):
@@ -317,7 +365,7 @@ def _decode(body, sha: str, config: SnowDDLConfig):
 
 def read(cache: Path, sha: str, config: SnowDDLConfig):
     """The baseline kept for commit `sha`, to derive `config`'s baseline from (`config` may be that commit's
-    or another's); None if there is none or it does not match (format, SnowDDL version, commit, env prefix)
+    or another's); None if there is none or it does not match (format, SnowDDL version, plan code, commit, env prefix)
     or is not whole."""
     try:
         path = path_for(cache, sha, config.env_prefix)
