@@ -22,6 +22,7 @@ import os
 import re
 import secrets as _secrets
 import sys
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Protocol, runtime_checkable
@@ -81,9 +82,17 @@ class Identity(Protocol):
         """`username` as an Actor with its roles now; None when it may not act (unknown, disabled, no role)."""
 
 
+def _folded(name: str) -> str:
+    """`name` as it reads: NFKC (full-width letters are letters), invisible format characters (zero-width
+    spaces and joiners, soft hyphens) dropped, case folded, outer spaces stripped."""
+    text = unicodedata.normalize("NFKC", str(name))
+    return "".join(c for c in text if unicodedata.category(c) != "Cf").strip().casefold()
+
+
 def is_reserved(username: str) -> bool:
-    """True for the jobs' names: nobody signs in as one."""
-    return str(username).strip().lower() in SYSTEM_ACTORS
+    """True for the jobs' names, and for names that read as one (case, full-width letters, invisible
+    characters): nobody signs in, or is vouched for, as one."""
+    return _folded(username) in SYSTEM_ACTORS
 
 
 def _expand(roles: Iterable[str]) -> frozenset[str]:
@@ -298,6 +307,8 @@ def streamlit_user() -> dict:
 
 def _claim_name(claims: Mapping, keys=("preferred_username", "email", "user_name", "sub")) -> str:
     for key in keys:
+        if key == "email" and claims.get("email_verified") is False:
+            continue  # why: an address the provider did not verify is whatever the account typed (nOAuth)
         value = claims.get(key)
         if isinstance(value, str) and value.strip():
             return value.strip().lower()[:MAX_CLAIM]
@@ -307,7 +318,7 @@ def _claim_name(claims: Mapping, keys=("preferred_username", "email", "user_name
 @dataclass
 class Oidc:
     """Sign-in through `st.login` (OIDC; secrets `[auth]`). The username is the claim
-    preferred_username, else email, else sub (lower-cased); the roles are the groups in claim `group_claim`
+    preferred_username, else email (unless email_verified is false), else sub (lower-cased); the roles are the groups in claim `group_claim`
     mapped through `group_roles` (group -> requester | approver | admin). An identity provider has no
     directory here: roles are those of the signed-in session's claims (`claims()`, default st.user), so
     a job or another session asking for this login gets none."""
@@ -426,7 +437,8 @@ class Vouched:
     """`people` plus one requester vouched for by whoever runs `snowtower request --submit` (the operator
     with the workspace, or the access-request workflow naming the issue's author in SNOWTOWER_USER):
     `username` may submit (role requester) though no provider knows it, unless its local login is
-    disabled. Everyone else is as `people` says."""
+    disabled. A job's name (is_reserved) has no role here: a GitHub account may be called snowtower-cli.
+    Everyone else is as `people` says."""
     people: Identity
     username: str
 
@@ -443,12 +455,16 @@ class Vouched:
         return not (entry and entry["disabled"])  # why: a disabled login submits nothing, by any way
 
     def roles_of(self, username: str) -> frozenset[str]:
+        if is_reserved(username):
+            return frozenset()  # why: a job's roles are for the job; a name typed into SNOWTOWER_USER is not it
         roles = self.people.roles_of(username)
         if roles or not self._vouched(username):
             return roles
         return frozenset({"requester"})
 
     def actor(self, username: str) -> Actor | None:
+        if is_reserved(username):
+            return None
         actor = self.people.actor(username)
         if actor or not self._vouched(username):
             return actor

@@ -1,0 +1,150 @@
+"""Trying to break identity, sign-in, settings, Streamlit in Snowflake and the Status page (issues 12 and
+14) after they were built: each test is an attack or a newcomer's misstep that worked before its fix.
+docs/security.md lists them ("Found by trying to break identity and settings")."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from app import identity
+from app.identity import Oidc, Vouched, is_reserved
+from app.operations import SubmitRequest
+from app.operations.audited import NoLongerAllowed
+from app.settings import inspect_settings
+from core.changes.base import ChangeError
+from core.changes.model import Actor
+from recipes import RECIPES
+
+RECIPE = RECIPES["new-user"]
+STRONG = "k3J9vQ2mX7pL0sT5wY8zA1bC4dE6fG-h"  # 32 characters, many different ones
+
+
+# -- a job's name as the command line's requester (SNOWTOWER_USER: the access-request workflow sets it to
+#    the issue author's GitHub login, and "snowtower-cli" or "snowtower-expiry" are logins anyone can register)
+
+@pytest.mark.parametrize("name", ["snowtower-cli", "snowtower-expiry", "Snowtower-Expiry", "snowtower-expiry-policy",
+                                  "ｓｎｏｗｔｏｗｅｒ-cli", "snowtower-cli\u200b"])
+def test_a_job_s_name_vouched_by_the_command_line_submits_nothing_and_is_audited(services, new_user_raw, name):
+    services.identity = Vouched(services.identity, name)
+    with pytest.raises(ChangeError):
+        SubmitRequest(services, Actor(name, name, roles=("requester",)), RECIPE, new_user_raw("jane_doe"),
+                      services.changes.base_head()).execute()
+    assert services.changes.list() == []
+    last = services.audit.search()[0]
+    assert (last.action, last.outcome, last.role) == ("submit", "refused", "")
+
+
+def test_the_command_line_says_why_a_job_s_name_cannot_be_the_requester(capsys, tmp_path, public_pem, monkeypatch):
+    from portal import cli
+
+    monkeypatch.setenv("SNOWTOWER_USER", "snowtower-expiry")
+    code = cli.main(["request", "new-user", "--submit", "--workspace", str(tmp_path / "ws"),
+                     "--set", "name=cli_submitted", "--set", "first_name=A", "--set", "last_name=B",
+                     "--set", "email=a@b.example", "--set", "business_roles=ANALYST",
+                     "--set", f"rsa_public_key={public_pem}", "--set", "justification=Needed for the quarterly report."])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "snowtower-expiry is the name of one of SnowTower's jobs" in err
+
+
+@pytest.mark.parametrize("name", ["ｓｎｏｗｔｏｗｅｒ-ｃｌｉ", "snowtower-cli\u200b", "\u200dsnowtower-expiry", "SNOWTOWER-EXPIRY\u00ad"])
+def test_unicode_look_alikes_of_a_job_s_name_are_reserved_everywhere(tmp_path, name):
+    assert is_reserved(name)
+    oidc = Oidc({"ops": "admin"}, claims=lambda: {"preferred_username": name, "groups": ["ops"]})
+    assert oidc.actor_from(oidc.claims()) is None
+
+
+# -- OIDC: an e-mail address the identity provider did not verify names nobody
+
+def test_an_unverified_email_claim_never_names_the_person():
+    oidc = Oidc({"ops": "admin"})
+    claims = {"is_logged_in": True, "email": "ada@example.com", "email_verified": False, "sub": "id-7", "groups": ["ops"]}
+    assert oidc.actor_from(claims).username == "id-7"
+    assert oidc.actor_from({**claims, "email_verified": True}).username == "ada@example.com"
+
+
+# -- keys that only look secret
+
+PLACEHOLDER_COOKIE = "<64 random characters: python -c 'import secrets; print(secrets.token_urlsafe(48))'>"
+
+
+@pytest.mark.parametrize("key", ["a" * 40, "changemechangemechangemechangeme", PLACEHOLDER_COOKIE,
+                                 "your-secret-key-your-secret-key-1"])
+def test_a_cookie_key_that_is_long_but_guessable_stops_the_portal(key, tmp_path):
+    from app.settings import Settings
+    from pydantic import SecretStr
+
+    settings = Settings(workspace=tmp_path, mode="production", cookie_key=SecretStr(key))
+    with pytest.raises(identity.SetupError):
+        identity.cookie_key(settings)
+    assert identity.cookie_key(settings.model_copy(update={"cookie_key": SecretStr(STRONG)})) == STRONG
+
+
+SQL_PLACEHOLDER = "<64 random hex characters, e.g. the output of: openssl rand -hex 32>"
+
+
+@pytest.mark.parametrize("key", ["x", "secret", "0" * 64, SQL_PLACEHOLDER])
+def test_a_weak_or_placeholder_signing_key_is_a_settings_problem(tmp_path, key):
+    (tmp_path / "settings.toml").write_text("[snowtower]\n")
+    _, problems = inspect_settings(tmp_path, environ={"SNOWTOWER_SIGNING_KEY": key}, secrets=False)
+    found = [p for p in problems if p.key == "signing_key"]
+    assert len(found) == 1 and "environment variable SNOWTOWER_SIGNING_KEY" in str(found[0])
+    assert key not in str(found[0])  # the problem never repeats the secret
+    _, problems = inspect_settings(tmp_path, environ={"SNOWTOWER_SIGNING_KEY": "9f" * 32}, secrets=False)
+    assert problems == []
+
+
+# -- Streamlit in Snowflake with local logins: a users file that cannot exist there
+
+def test_streamlit_in_snowflake_with_local_logins_is_a_settings_problem(tmp_path):
+    (tmp_path / "settings.toml").write_text('[snowtower]\nruntime = "sis"\nauth = "local"\nbackend = "github"\n'
+                                            'github_repository = "org/infra"\n')
+    _, problems = inspect_settings(tmp_path, environ={}, secrets=False)
+    assert [p.key for p in problems] == ["auth"]
+    assert "no users file" in problems[0].message
+
+
+# -- snowtower users when an identity provider holds the logins
+
+@pytest.mark.parametrize("auth", ["sis", "oidc"])
+@pytest.mark.parametrize("action", [["list"], ["disable", "ada"], ["unlock", "ada"]])
+def test_users_commands_under_an_identity_provider_say_so_without_a_traceback(tmp_path, capsys, auth, action):
+    from portal import cli
+
+    (tmp_path / "settings.toml").write_text(f'[snowtower]\nauth = "{auth}"\nmode = "production"\n')
+    code = cli.main(["users", *action, "--workspace", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert code == 2, out + err
+    assert f"managed by the identity provider here (auth = {auth})" in err and "Traceback" not in err
+
+
+# -- the Status page: a check that hangs is not started again while it still runs
+
+def test_a_hung_check_is_not_started_again_on_every_click(services):
+    from app.status import checks
+
+    release = threading.Event()
+    real = services.changes.base_head
+    services.changes.base_head = lambda: release.wait(30) and real()
+
+    def hung() -> int:
+        return sum(t.name.startswith("status-") and t.is_alive() for t in threading.enumerate())
+
+    try:
+        first = {c.name: c for c in checks(services, None, seconds=0.3)}
+        count = hung()
+        second = {c.name: c for c in checks(services, None, seconds=0.3)}
+        third = {c.name: c for c in checks(services, None, seconds=0.3)}
+        assert hung() == count  # no new thread for the checks still waiting
+        assert first["Change requests"].detail == "no answer within 0.3 s"
+        assert "still waiting for the previous check" in second["Change requests"].detail
+        assert "still waiting for the previous check" in third["Configuration"].detail
+        assert second["SnowDDL"].ok  # the others run as usual
+    finally:
+        release.set()
+    for t in threading.enumerate():
+        if t.name.startswith("status-"):
+            t.join(30)
+    found = {c.name: c for c in checks(services, None, seconds=30)}
+    assert found["Change requests"].ok and found["Configuration"].ok  # answered again once it came back
