@@ -55,10 +55,7 @@ COOKIE_NAME = "snowtower_auth"
 LOGIN_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 MIN_PASSWORD = 12
 MAX_USERS_FILE_BYTES = 1_000_000
-MIN_COOKIE_KEY = 32  # characters
-# Keys from streamlit-authenticator's and Streamlit's examples: public, so as good as none.
-DEFAULT_COOKIE_KEYS = {"", "some_key", "some_signature_key", "random_signature_key", "abcdef", "changeme",
-                       "xxx", "secret", "your-secret-key"}
+MIN_COOKIE_KEY = 32  # characters (app.settings.MIN_SECRET_KEY)
 MAX_CLAIM = 200  # characters kept of a claim used as a name
 
 
@@ -511,19 +508,20 @@ def _secret(env: str, section: str, key: str) -> str:
 def cookie_key(settings, file_key: str = "") -> str:
     """The key that signs local logins' session cookies: environment SNOWTOWER_COOKIE_KEY, then
     st.secrets [snowtower] cookie_key. In the demo, the users file's own random key may stand in.
-    Raises SetupError outside the demo when the key is missing, a published default, or shorter than
-    MIN_COOKIE_KEY characters (a guessable key lets anyone forge a signed-in cookie)."""
+    Raises SetupError outside the demo when the key is missing or guessable (app.settings.weak_key: a
+    published default, a placeholder, shorter than MIN_COOKIE_KEY characters or too few different ones; a
+    guessable key lets anyone forge a signed-in cookie)."""
     key = settings.cookie_key.get_secret_value() if getattr(settings, "cookie_key", None) else ""
     key = key or _secret("SNOWTOWER_COOKIE_KEY", "snowtower", "cookie_key")  # set after the settings were read
+    from app.settings import weak_key
+
+    weak = weak_key(key)
     if settings.mode == "demo":
-        return key if len(key) >= MIN_COOKIE_KEY and key not in DEFAULT_COOKIE_KEYS else file_key
+        return file_key if weak else key
     if not key:
         raise SetupError("no cookie key: set [snowtower] cookie_key in the secrets (or SNOWTOWER_COOKIE_KEY) "
                          f"to a random value of {MIN_COOKIE_KEY} characters or more.")
-    if key.strip().lower() in DEFAULT_COOKIE_KEYS:
-        raise SetupError("the cookie key is a published example value: set [snowtower] cookie_key to a random "
-                         f"value of {MIN_COOKIE_KEY} characters or more.")
-    if len(key) < MIN_COOKIE_KEY:
-        raise SetupError(f"the cookie key has {len(key)} characters; it needs {MIN_COOKIE_KEY} or more "
-                         "([snowtower] cookie_key in the secrets, or SNOWTOWER_COOKIE_KEY).")
+    if weak:
+        raise SetupError(f"the cookie key {weak}: set [snowtower] cookie_key in the secrets (or SNOWTOWER_COOKIE_KEY) "
+                         f"to a random value of {MIN_COOKIE_KEY} characters or more.")
     return key

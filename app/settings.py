@@ -39,6 +39,11 @@ ENV_PREFIX = "SNOWTOWER_"
 NOT_SETTINGS = frozenset({"WORKSPACE", "USER", "CASES", "CHROMIUM", "HYPOTHESIS_EXAMPLES", "ACTIONLINT_MODULES"})
 WAREHOUSE_SIZES = ("XSMALL", "SMALL", "MEDIUM", "LARGE", "XLARGE", "XXLARGE", "XXXLARGE", "X4LARGE", "X5LARGE", "X6LARGE")
 MAX_SETTINGS_FILE_BYTES = 1_000_000  # a settings.toml larger than this is refused before it is parsed
+MIN_SECRET_KEY = 32  # characters of a key SnowTower signs with (cookies, request records)
+MIN_SECRET_DISTINCT = 8  # different characters in it: "aaaa...", "changemechangeme..." are guessable
+# Keys from streamlit-authenticator's, Streamlit's and the docs' examples: public, so as good as none.
+PUBLISHED_KEYS = frozenset({"", "some_key", "some_signature_key", "random_signature_key", "abcdef", "changeme",
+                            "xxx", "secret", "your-secret-key"})
 
 
 def _group(name: str) -> dict:
@@ -486,6 +491,11 @@ def _rules(s: Settings, values: dict[str, tuple[Any, str]]) -> list[Problem]:
                                                                               "(github_app_private_key or _path)"))
     if s.github_app_private_key_path and not Path(s.github_app_private_key_path).expanduser().is_file():
         out.append(Problem("github_app_private_key_path", source("github_app_private_key_path"), "no such file"))
+    # Why: whoever guesses a key signs request records (and their requester) on GitHub, or a signed-in cookie.
+    for key in ("signing_key", "cookie_key"):
+        weak = weak_key(getattr(s, key).get_secret_value()) if getattr(s, key) else ""
+        if weak:
+            out.append(Problem(key, source(key), f"{weak} (a random value: openssl rand -hex 32)"))
     if s.notify_slack_bot_token and not s.notify_slack_channel:
         out.append(Problem("notify_slack_channel", source("notify_slack_bot_token"),
                            "notify_slack_bot_token needs notify_slack_channel"))
@@ -493,6 +503,21 @@ def _rules(s: Settings, values: dict[str, tuple[Any, str]]) -> list[Problem]:
         out.append(Problem("notify_smtp_from", source("notify_smtp_host"),
                            "notify_smtp_host needs notify_smtp_from (the sender address)"))
     return out
+
+
+def weak_key(value: str) -> str:
+    """Why `value` cannot sign anything SnowTower trusts (session cookies, request records), or "" when it
+    can: shorter than MIN_SECRET_KEY characters, fewer than MIN_SECRET_DISTINCT different characters, a
+    published example value, or a documentation placeholder still in angle brackets. Never quotes it."""
+    if value.strip().lower() in PUBLISHED_KEYS:
+        return "is a published example value"
+    if "<" in value and ">" in value:
+        return "is the placeholder from the documentation (<...>), not a key"
+    if len(value) < MIN_SECRET_KEY:
+        return f"has {len(value)} characters; it needs {MIN_SECRET_KEY} or more"
+    if len(set(value)) < MIN_SECRET_DISTINCT:
+        return f"repeats too few characters to be random (fewer than {MIN_SECRET_DISTINCT} different ones)"
+    return ""
 
 
 def load_settings(workspace: str | Path | None = None) -> Settings:
