@@ -485,6 +485,9 @@ def _rules(s: Settings, values: dict[str, tuple[Any, str]]) -> list[Problem]:
     if s.in_sis and s.audit_log != "snowflake":
         out.append(Problem("audit_log", source("audit_log"), "Streamlit in Snowflake has no workspace database: "
                                                              "set audit_log = snowflake"))
+    if s.in_sis and s.auth == "local":
+        out.append(Problem("auth", source("auth"), "Streamlit in Snowflake has no users file (no workspace): set auth = "
+                                                   "sis (the viewer's Snowflake roles) or oidc"))
     if s.github_app_id and not (s.github_app_private_key or s.github_app_private_key_path or s.github_secret_name
                                 or s.backend != "github"):
         out.append(Problem("github_app_private_key", source("github_app_id"), "github_app_id needs the App's private key "

@@ -444,6 +444,9 @@ def cmd_users(args) -> int:
     operator = system_actor("snowtower-cli")
     by = f" (by {getpass.getuser()} on the command line)"
     if args.action == "list":
+        if services.settings.auth != "local":  # the same answer the login operations give (app.operations.logins)
+            raise UsageError(f"logins are managed by the identity provider here (auth = {services.settings.auth}), "
+                             "not by SnowTower.")
         try:
             users = read_users(path, "demo")["credentials"]["usernames"]
         except UsersFileError as exc:
