@@ -63,7 +63,7 @@ def offered(key: str) -> bool:
 def _not_offered(key: str) -> None:
     st.title(PAGES[key][1])
     st.info(f"{PAGES[key][1]} is not part of SnowTower in Streamlit in Snowflake: viewers are Snowflake users, "
-            "with portal roles from their Snowflake roles (role_mapping).", icon=":material/info:")
+            "with portal roles from their Snowflake roles (the setting sis_role_mapping).", icon=":material/info:")
 
 
 def absent_page(key: str) -> st.Page:

@@ -147,3 +147,40 @@ def test_a_hung_check_is_not_started_again_on_every_click(services):
             t.join(30)
     found = {c.name: c for c in checks(services, None, seconds=30)}
     assert found["Change requests"].ok and found["Configuration"].ok  # answered again once it came back
+
+
+# -- a newcomer following docs/deploy.md
+
+DEPLOY = (__import__("pathlib").Path(__file__).resolve().parents[1] / "docs" / "deploy.md").read_text()
+SNOWFLAKE_ROLES = {"SNOWTOWER_APP", "SNOWTOWER_ADMIN", "SNOWTOWER_APPROVER", "SNOWTOWER_REQUESTER"}
+
+
+def test_every_setting_and_variable_docs_deploy_names_exists():
+    import re
+
+    from app.settings import NOT_SETTINGS, Settings
+
+    named = set(re.findall(r"`([a-z]+(?:_[a-z]+)+)`", DEPLOY))
+    assert named and named - set(Settings.model_fields) - {"proxy_pass"} == set()  # proxy_pass: nginx
+    variables = set(re.findall(r"\bSNOWTOWER_([A-Z_]+[A-Z])\b", DEPLOY)) - {r.removeprefix("SNOWTOWER_") for r in SNOWFLAKE_ROLES}
+    assert variables and {v for v in variables if v.lower() not in Settings.model_fields and v not in NOT_SETTINGS} == set()
+
+
+def test_the_server_steps_of_docs_deploy_give_every_setting_the_portal_needs_to_start(tmp_path):
+    """Step 2's settings.toml and step 3's secrets, as written: the portal must start (settings valid,
+    a cookie key for the sign-in form), not stop at a setup page the steps never mention."""
+    import re
+    import secrets as random
+
+    from app.settings import Settings
+
+    server = DEPLOY.split("## On a server behind a reverse proxy")[1].split("\n## ")[0]
+    block = re.search(r"```toml\n(.*?)```", server, re.S).group(1)
+    (tmp_path / "settings.toml").write_text(re.sub(r'audit_log = "snowflake".*\n', "", block))
+    step3 = server.split("3. ")[1].split("\n4. ")[0]
+    env = {f"SNOWTOWER_{v}": random.token_hex(32) for v in re.findall(r"SNOWTOWER_([A-Z_]+[A-Z])", step3)
+           if "APP_" not in v}  # the App is the alternative to the token
+    settings, problems = inspect_settings(tmp_path, environ=env, secrets=False)
+    assert problems == [] and settings.mode == "production" and settings.auth == "local"
+    assert identity.cookie_key(Settings(workspace=tmp_path, mode="production", **{
+        "cookie_key": env.get("SNOWTOWER_COOKIE_KEY")})) == env["SNOWTOWER_COOKIE_KEY"]
