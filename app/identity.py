@@ -369,7 +369,7 @@ def snowflake_roles_from(source_factory: Callable[[], object]) -> Callable[[str]
     return roles
 
 
-SIS_NAME = ("user_name", "email")  # st.user in Streamlit in Snowflake: the Snowflake user name first
+SIS_NAME = ("user_name",)  # st.user in Streamlit in Snowflake: the Snowflake user (an e-mail on a profile is not one)
 
 
 @dataclass

@@ -184,3 +184,16 @@ def test_the_server_steps_of_docs_deploy_give_every_setting_the_portal_needs_to_
     assert problems == [] and settings.mode == "production" and settings.auth == "local"
     assert identity.cookie_key(Settings(workspace=tmp_path, mode="production", **{
         "cookie_key": env.get("SNOWTOWER_COOKIE_KEY")})) == env["SNOWTOWER_COOKIE_KEY"]
+
+
+# -- Streamlit in Snowflake: the viewer is the Snowflake user, never the e-mail on their profile
+
+def test_a_sis_viewer_without_a_user_name_is_nobody_even_when_their_email_names_a_user():
+    from app.identity import Sis
+
+    granted = {"BOSS@CORP.COM": ["SNOWTOWER_ADMIN"]}  # SCIM-provisioned users are often named by e-mail
+    sis = Sis({"snowtower_admin": "admin"}, lambda user: granted.get(user.upper(), []),
+              user=lambda: {"email": "boss@corp.com"})  # a profile's e-mail is not who signed in
+    assert sis.viewer() is None
+    sis.user = lambda: {"user_name": "BOSS@CORP.COM", "email": "someone@else.example"}
+    assert sis.viewer().roles == ("requester", "approver", "admin")
