@@ -127,7 +127,8 @@ class Settings(BaseSettings):
     # --- sign-in and roles
     auth: Literal["local", "oidc", "sis"] = Field("local", description="Who signs in: local (users file, bcrypt), oidc "
                                                 "(st.login with [auth] in secrets) or sis (st.user and the viewer's "
-                                                "Snowflake roles). Default sis in Streamlit in Snowflake.",
+                                                "Snowflake roles; only in Streamlit in Snowflake, and the demo). "
+                                                "Default sis in Streamlit in Snowflake.",
                                                 json_schema_extra=_group("Sign-in and roles"))
     cookie_key: SecretStr | None = Field(None, description="Signs local logins' session cookies; outside the demo it "
                                          "must be 32 random characters or more. Secret.",
@@ -485,6 +486,9 @@ def _rules(s: Settings, values: dict[str, tuple[Any, str]]) -> list[Problem]:
     if s.in_sis and s.audit_log != "snowflake":
         out.append(Problem("audit_log", source("audit_log"), "Streamlit in Snowflake has no workspace database: "
                                                              "set audit_log = snowflake"))
+    if s.auth == "sis" and not s.in_sis and s.mode != "demo":
+        out.append(Problem("auth", source("auth"), "sis sign-in works only inside Streamlit in Snowflake, where "
+                                                   "Snowflake names the viewer; on a server use local or oidc"))
     if s.in_sis and s.auth == "local":
         out.append(Problem("auth", source("auth"), "Streamlit in Snowflake has no users file (no workspace): set auth = "
                                                    "sis (the viewer's Snowflake roles) or oidc"))

@@ -111,7 +111,8 @@ def test_streamlit_in_snowflake_with_local_logins_is_a_settings_problem(tmp_path
 def test_users_commands_under_an_identity_provider_say_so_without_a_traceback(tmp_path, capsys, auth, action):
     from portal import cli
 
-    (tmp_path / "settings.toml").write_text(f'[snowtower]\nauth = "{auth}"\nmode = "production"\n')
+    mode = "demo" if auth == "sis" else "production"  # (sis on a production server is a settings problem)
+    (tmp_path / "settings.toml").write_text(f'[snowtower]\nauth = "{auth}"\nmode = "{mode}"\n')
     code = cli.main(["users", *action, "--workspace", str(tmp_path)])
     out, err = capsys.readouterr()
     assert code == 2, out + err
@@ -197,3 +198,11 @@ def test_a_sis_viewer_without_a_user_name_is_nobody_even_when_their_email_names_
     assert sis.viewer() is None
     sis.user = lambda: {"user_name": "BOSS@CORP.COM", "email": "someone@else.example"}
     assert sis.viewer().roles == ("requester", "approver", "admin")
+
+
+def test_snowflake_sign_in_on_a_server_is_a_settings_problem(tmp_path):
+    """Outside Streamlit in Snowflake nobody vouches for st.user's user_name: only st.login's identity
+    provider fills it, with whatever claims it sends; the roles of that Snowflake user would follow."""
+    (tmp_path / "settings.toml").write_text('[snowtower]\nauth = "sis"\nmode = "production"\n')
+    _, problems = inspect_settings(tmp_path, environ={}, secrets=False)
+    assert [p.key for p in problems] == ["auth"] and "only inside Streamlit in Snowflake" in problems[0].message
