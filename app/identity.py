@@ -22,7 +22,9 @@ import os
 import re
 import secrets as _secrets
 import sys
+import tempfile
 import unicodedata
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Protocol, runtime_checkable
@@ -106,10 +108,30 @@ def _mapped(values: Iterable[str], mapping: Mapping[str, str]) -> frozenset[str]
 
 def _write(path: Path, config: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    tmp.chmod(0o600)
-    tmp.replace(path)  # atomic: a crash leaves the old file or the new one, never half of one
+    fd, name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)  # mode 0600, its own name
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(yaml.safe_dump(config, sort_keys=False))
+        tmp.replace(path)  # atomic: a crash leaves the old file or the new one, never half of one
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def _changing(path: Path):
+    """Held while one change reads, edits and writes the users file: two `snowtower users` at once
+    (two admins, a script) are serialized, so neither loses the other's login (an flock on a lock file
+    beside it, released by the OS if the process dies)."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _hash(password: str) -> str:
@@ -209,11 +231,13 @@ def add_user(path: Path, login: str, password: str, roles: list[str], *, name: s
     login, roles = check_login(login), check_roles(roles)
     if len(password) < MIN_PASSWORD or password == DEMO_PASSWORD:
         raise ValueError(f"the password must have {MIN_PASSWORD} characters or more.")
-    config = _raw(path, create=True)
+    hashed = _hash(password)  # slow on purpose: before the lock
     first, _, last = name.strip().partition(" ")
-    config["credentials"]["usernames"][login] = {"email": email.strip(), "first_name": first, "last_name": last,
-                                                 "password": _hash(password), "roles": roles}
-    _write(path, config)
+    with _changing(path):
+        config = _raw(path, create=True)
+        config["credentials"]["usernames"][login] = {"email": email.strip(), "first_name": first, "last_name": last,
+                                                     "password": hashed, "roles": roles}
+        _write(path, config)
 
 
 def _raw(path: Path, create: bool = False) -> dict:
@@ -233,18 +257,19 @@ def update_user(path: Path, login: str, *, roles: list[str] | None = None, disab
     """Change one login's roles and/or its `disabled` flag; returns its entry as read_users gives it.
     Raises ValueError for a login that is not in the file or a bad role, UsersFileError for a bad file."""
     login = str(login).strip().lower()
-    config = _raw(path)
-    users = config["credentials"]["usernames"]
-    key = next((k for k in users if str(k).lower() == login), None)
-    if key is None or not isinstance(users[key], dict):
-        raise ValueError(f"{login[:100]} is not a login in the users file.")
-    if roles is not None:
-        users[key]["roles"] = check_roles(roles)
-    if disabled is True:
-        users[key]["disabled"] = True
-    elif disabled is False:
-        users[key].pop("disabled", None)
-    _write(path, config)
+    with _changing(path):
+        config = _raw(path)
+        users = config["credentials"]["usernames"]
+        key = next((k for k in users if str(k).lower() == login), None)
+        if key is None or not isinstance(users[key], dict):
+            raise ValueError(f"{login[:100]} is not a login in the users file.")
+        if roles is not None:
+            users[key]["roles"] = check_roles(roles)
+        if disabled is True:
+            users[key]["disabled"] = True
+        elif disabled is False:
+            users[key].pop("disabled", None)
+        _write(path, config)
     return read_users(path)["credentials"]["usernames"].get(login, {})
 
 

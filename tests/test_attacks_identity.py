@@ -206,3 +206,33 @@ def test_snowflake_sign_in_on_a_server_is_a_settings_problem(tmp_path):
     (tmp_path / "settings.toml").write_text('[snowtower]\nauth = "sis"\nmode = "production"\n')
     _, problems = inspect_settings(tmp_path, environ={}, secrets=False)
     assert [p.key for p in problems] == ["auth"] and "only inside Streamlit in Snowflake" in problems[0].message
+
+
+# -- two `snowtower users add` at once
+
+def test_two_logins_added_at_the_same_moment_are_both_kept(tmp_path):
+    """Each add read the file, hashed the password (a quarter of a second) and wrote its copy back: the
+    second writer dropped the first one's login, and both said "saved"."""
+    path = tmp_path / "auth.yaml"
+    identity.add_user(path, "first", "correct horse battery", ["admin"])
+    names = [f"person{i}" for i in range(4)]
+    barrier = threading.Barrier(len(names))
+    errors = []
+
+    def add(name):
+        barrier.wait()
+        try:
+            identity.add_user(path, name, "correct horse battery", ["requester"])
+            identity.update_user(path, name, roles=["approver"])
+        except Exception as exc:  # noqa: BLE001 - the test reports any
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=add, args=(n,)) for n in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    users = identity.read_users(path)["credentials"]["usernames"]
+    assert errors == [] and sorted(users) == ["first", *names]
+    assert all(users[n]["roles"] == ["approver"] for n in names)
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".tmp"] == []
