@@ -236,3 +236,41 @@ def test_two_logins_added_at_the_same_moment_are_both_kept(tmp_path):
     assert errors == [] and sorted(users) == ["first", *names]
     assert all(users[n]["roles"] == ["approver"] for n in names)
     assert [p.name for p in tmp_path.iterdir() if p.suffix == ".tmp"] == []
+
+
+# -- a sign-in under a name that is no login is audited, without the name (often a password typed there)
+
+def test_a_sign_in_under_a_name_that_is_no_login_is_audited_without_the_name(tmp_path, monkeypatch):
+    import secrets as random
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    from app.audit import audit_log_for
+    from app.settings import load_settings
+    from portal import ui
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "settings.toml").write_text('[snowtower]\nmode = "production"\n')
+    monkeypatch.setenv("SNOWTOWER_WORKSPACE", str(ws))
+    monkeypatch.setenv("SNOWTOWER_COOKIE_KEY", random.token_urlsafe(48))
+    ui._services.clear()
+    ui._identity.clear()
+    ui._audit_log.clear()
+    identity.add_user(ws / "auth.yaml", "dana", "correct horse battery", ["admin"])
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "portal" / "app.py"), default_timeout=60).run()
+    for typed in ("Tr0ub4dor&3 horse!", "mallory"):
+        fields = {t.label: t for t in at.text_input}
+        fields["Username"].input(typed)
+        fields["Password"].input("whatever it is")
+        next(b for b in at.button if b.label == "Sign in").click()
+        at.run()
+    records = [(r.actor, r.action) for r in audit_log_for(load_settings(ws)).search()]
+    assert not any("Tr0ub4dor" in actor for actor, _ in records), records
+    assert records.count(("(not a login)", "sign_in_failed")) == 2  # before: no record at all
+    at.run()  # a rerun without a new attempt records nothing more
+    assert len(audit_log_for(load_settings(ws)).search()) == 2
+    ui._services.clear()
+    ui._identity.clear()
+    ui._audit_log.clear()
