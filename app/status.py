@@ -5,8 +5,9 @@
 Every check runs in its own thread and is given at most `seconds` (wall clock, all checks at once): one
 that has not answered by then is reported as such and left to finish in the background (GitHub's and
 the connector's own time-outs end it). While it still runs, the next call reports it as still waiting
-instead of starting it again: reloading the page never piles up hung threads or connections. A failure is one plain line (the exception's message, whitespace
-folded, clipped), never a traceback; nothing here writes anything.
+instead of starting it again: reloading the page never piles up hung threads or connections. A failure
+is one plain line (the exception's message, whitespace folded, clipped), never a traceback; nothing
+here writes anything.
 """
 from __future__ import annotations
 
