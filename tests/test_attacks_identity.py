@@ -12,7 +12,6 @@ from app.identity import Oidc, Vouched, is_reserved
 from app.operations import SubmitRequest
 from app.operations.audited import NoLongerAllowed
 from app.settings import inspect_settings
-from core.changes.base import ChangeError
 from core.changes.model import Actor
 from recipes import RECIPES
 
@@ -27,7 +26,7 @@ STRONG = "k3J9vQ2mX7pL0sT5wY8zA1bC4dE6fG-h"  # 32 characters, many different one
                                   "ｓｎｏｗｔｏｗｅｒ-cli", "snowtower-cli\u200b"])
 def test_a_job_s_name_vouched_by_the_command_line_submits_nothing_and_is_audited(services, new_user_raw, name):
     services.identity = Vouched(services.identity, name)
-    with pytest.raises(ChangeError):
+    with pytest.raises(NoLongerAllowed):
         SubmitRequest(services, Actor(name, name, roles=("requester",)), RECIPE, new_user_raw("jane_doe"),
                       services.changes.base_head()).execute()
     assert services.changes.list() == []
