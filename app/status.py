@@ -143,6 +143,8 @@ def checks(services, snowflake=None, seconds: float = CHECK_SECONDS) -> list[Che
     threads = []
     now = time.monotonic()
     with _RUNNING_LOCK:
+        for key in [k for k, (t, _) in _RUNNING.items() if not t.is_alive()]:
+            del _RUNNING[key]  # finished: kept no longer than its thread
         for i, (name, fn) in enumerate(named):
             previous = _RUNNING.get((id(services), name))
             if previous is not None and previous[0].is_alive():
