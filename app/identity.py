@@ -22,6 +22,9 @@ import os
 import re
 import secrets as _secrets
 import sys
+import tempfile
+import unicodedata
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Protocol, runtime_checkable
@@ -54,10 +57,7 @@ COOKIE_NAME = "snowtower_auth"
 LOGIN_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 MIN_PASSWORD = 12
 MAX_USERS_FILE_BYTES = 1_000_000
-MIN_COOKIE_KEY = 32  # characters
-# Keys from streamlit-authenticator's and Streamlit's examples: public, so as good as none.
-DEFAULT_COOKIE_KEYS = {"", "some_key", "some_signature_key", "random_signature_key", "abcdef", "changeme",
-                       "xxx", "secret", "your-secret-key"}
+MIN_COOKIE_KEY = 32  # characters (app.settings.MIN_SECRET_KEY)
 MAX_CLAIM = 200  # characters kept of a claim used as a name
 
 
@@ -81,9 +81,17 @@ class Identity(Protocol):
         """`username` as an Actor with its roles now; None when it may not act (unknown, disabled, no role)."""
 
 
+def _folded(name: str) -> str:
+    """`name` as it reads: NFKC (full-width letters are letters), invisible format characters (zero-width
+    spaces and joiners, soft hyphens) dropped, case folded, outer spaces stripped."""
+    text = unicodedata.normalize("NFKC", str(name))
+    return "".join(c for c in text if unicodedata.category(c) != "Cf").strip().casefold()
+
+
 def is_reserved(username: str) -> bool:
-    """True for the jobs' names: nobody signs in as one."""
-    return str(username).strip().lower() in SYSTEM_ACTORS
+    """True for the jobs' names, and for names that read as one (case, full-width letters, invisible
+    characters): nobody signs in, or is vouched for, as one."""
+    return _folded(username) in SYSTEM_ACTORS
 
 
 def _expand(roles: Iterable[str]) -> frozenset[str]:
@@ -100,10 +108,30 @@ def _mapped(values: Iterable[str], mapping: Mapping[str, str]) -> frozenset[str]
 
 def _write(path: Path, config: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    tmp.chmod(0o600)
-    tmp.replace(path)  # atomic: a crash leaves the old file or the new one, never half of one
+    fd, name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)  # mode 0600, its own name
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(yaml.safe_dump(config, sort_keys=False))
+        tmp.replace(path)  # atomic: a crash leaves the old file or the new one, never half of one
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def _changing(path: Path):
+    """Held while one change reads, edits and writes the users file: two `snowtower users` at once
+    (two admins, a script) are serialized, so neither loses the other's login (an flock on a lock file
+    beside it, released by the OS if the process dies)."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _hash(password: str) -> str:
@@ -203,11 +231,13 @@ def add_user(path: Path, login: str, password: str, roles: list[str], *, name: s
     login, roles = check_login(login), check_roles(roles)
     if len(password) < MIN_PASSWORD or password == DEMO_PASSWORD:
         raise ValueError(f"the password must have {MIN_PASSWORD} characters or more.")
-    config = _raw(path, create=True)
+    hashed = _hash(password)  # slow on purpose: before the lock
     first, _, last = name.strip().partition(" ")
-    config["credentials"]["usernames"][login] = {"email": email.strip(), "first_name": first, "last_name": last,
-                                                 "password": _hash(password), "roles": roles}
-    _write(path, config)
+    with _changing(path):
+        config = _raw(path, create=True)
+        config["credentials"]["usernames"][login] = {"email": email.strip(), "first_name": first, "last_name": last,
+                                                     "password": hashed, "roles": roles}
+        _write(path, config)
 
 
 def _raw(path: Path, create: bool = False) -> dict:
@@ -227,18 +257,19 @@ def update_user(path: Path, login: str, *, roles: list[str] | None = None, disab
     """Change one login's roles and/or its `disabled` flag; returns its entry as read_users gives it.
     Raises ValueError for a login that is not in the file or a bad role, UsersFileError for a bad file."""
     login = str(login).strip().lower()
-    config = _raw(path)
-    users = config["credentials"]["usernames"]
-    key = next((k for k in users if str(k).lower() == login), None)
-    if key is None or not isinstance(users[key], dict):
-        raise ValueError(f"{login[:100]} is not a login in the users file.")
-    if roles is not None:
-        users[key]["roles"] = check_roles(roles)
-    if disabled is True:
-        users[key]["disabled"] = True
-    elif disabled is False:
-        users[key].pop("disabled", None)
-    _write(path, config)
+    with _changing(path):
+        config = _raw(path)
+        users = config["credentials"]["usernames"]
+        key = next((k for k in users if str(k).lower() == login), None)
+        if key is None or not isinstance(users[key], dict):
+            raise ValueError(f"{login[:100]} is not a login in the users file.")
+        if roles is not None:
+            users[key]["roles"] = check_roles(roles)
+        if disabled is True:
+            users[key]["disabled"] = True
+        elif disabled is False:
+            users[key].pop("disabled", None)
+        _write(path, config)
     return read_users(path)["credentials"]["usernames"].get(login, {})
 
 
@@ -298,6 +329,8 @@ def streamlit_user() -> dict:
 
 def _claim_name(claims: Mapping, keys=("preferred_username", "email", "user_name", "sub")) -> str:
     for key in keys:
+        if key == "email" and claims.get("email_verified") is False:
+            continue  # why: an address the provider did not verify is whatever the account typed (nOAuth)
         value = claims.get(key)
         if isinstance(value, str) and value.strip():
             return value.strip().lower()[:MAX_CLAIM]
@@ -307,7 +340,7 @@ def _claim_name(claims: Mapping, keys=("preferred_username", "email", "user_name
 @dataclass
 class Oidc:
     """Sign-in through `st.login` (OIDC; secrets `[auth]`). The username is the claim
-    preferred_username, else email, else sub (lower-cased); the roles are the groups in claim `group_claim`
+    preferred_username, else email (unless email_verified is false), else sub (lower-cased); the roles are the groups in claim `group_claim`
     mapped through `group_roles` (group -> requester | approver | admin). An identity provider has no
     directory here: roles are those of the signed-in session's claims (`claims()`, default st.user), so
     a job or another session asking for this login gets none."""
@@ -361,7 +394,7 @@ def snowflake_roles_from(source_factory: Callable[[], object]) -> Callable[[str]
     return roles
 
 
-SIS_NAME = ("user_name", "email")  # st.user in Streamlit in Snowflake: the Snowflake user name first
+SIS_NAME = ("user_name",)  # st.user in Streamlit in Snowflake: the Snowflake user (an e-mail on a profile is not one)
 
 
 @dataclass
@@ -426,7 +459,8 @@ class Vouched:
     """`people` plus one requester vouched for by whoever runs `snowtower request --submit` (the operator
     with the workspace, or the access-request workflow naming the issue's author in SNOWTOWER_USER):
     `username` may submit (role requester) though no provider knows it, unless its local login is
-    disabled. Everyone else is as `people` says."""
+    disabled. A job's name (is_reserved) has no role here: a GitHub account may be called snowtower-cli.
+    Everyone else is as `people` says."""
     people: Identity
     username: str
 
@@ -443,12 +477,16 @@ class Vouched:
         return not (entry and entry["disabled"])  # why: a disabled login submits nothing, by any way
 
     def roles_of(self, username: str) -> frozenset[str]:
+        if is_reserved(username):
+            return frozenset()  # why: a job's roles are for the job; a name typed into SNOWTOWER_USER is not it
         roles = self.people.roles_of(username)
         if roles or not self._vouched(username):
             return roles
         return frozenset({"requester"})
 
     def actor(self, username: str) -> Actor | None:
+        if is_reserved(username):
+            return None
         actor = self.people.actor(username)
         if actor or not self._vouched(username):
             return actor
@@ -495,19 +533,20 @@ def _secret(env: str, section: str, key: str) -> str:
 def cookie_key(settings, file_key: str = "") -> str:
     """The key that signs local logins' session cookies: environment SNOWTOWER_COOKIE_KEY, then
     st.secrets [snowtower] cookie_key. In the demo, the users file's own random key may stand in.
-    Raises SetupError outside the demo when the key is missing, a published default, or shorter than
-    MIN_COOKIE_KEY characters (a guessable key lets anyone forge a signed-in cookie)."""
+    Raises SetupError outside the demo when the key is missing or guessable (app.settings.weak_key: a
+    published default, a placeholder, shorter than MIN_COOKIE_KEY characters or too few different ones; a
+    guessable key lets anyone forge a signed-in cookie)."""
     key = settings.cookie_key.get_secret_value() if getattr(settings, "cookie_key", None) else ""
     key = key or _secret("SNOWTOWER_COOKIE_KEY", "snowtower", "cookie_key")  # set after the settings were read
+    from app.settings import weak_key
+
+    weak = weak_key(key)
     if settings.mode == "demo":
-        return key if len(key) >= MIN_COOKIE_KEY and key not in DEFAULT_COOKIE_KEYS else file_key
+        return file_key if weak else key
     if not key:
         raise SetupError("no cookie key: set [snowtower] cookie_key in the secrets (or SNOWTOWER_COOKIE_KEY) "
                          f"to a random value of {MIN_COOKIE_KEY} characters or more.")
-    if key.strip().lower() in DEFAULT_COOKIE_KEYS:
-        raise SetupError("the cookie key is a published example value: set [snowtower] cookie_key to a random "
-                         f"value of {MIN_COOKIE_KEY} characters or more.")
-    if len(key) < MIN_COOKIE_KEY:
-        raise SetupError(f"the cookie key has {len(key)} characters; it needs {MIN_COOKIE_KEY} or more "
-                         "([snowtower] cookie_key in the secrets, or SNOWTOWER_COOKIE_KEY).")
+    if weak:
+        raise SetupError(f"the cookie key {weak}: set [snowtower] cookie_key in the secrets (or SNOWTOWER_COOKIE_KEY) "
+                         f"to a random value of {MIN_COOKIE_KEY} characters or more.")
     return key

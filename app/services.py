@@ -209,9 +209,16 @@ class LoginServices:
 
 
 def login_services(settings: Settings) -> LoginServices:
+    """The login operations' ports. With auth = sis no person's roles are read here (the command line
+    acts as a job), so the Snowflake source is one that says it is not there if anything asks."""
     ws = Workspace(settings.workspace)
     ws.root.mkdir(parents=True, exist_ok=True)
-    return LoginServices(settings, ws, audit_log_for(settings), identity_for(settings))
+
+    def no_snowflake():
+        from core.changes.base import ChangeError
+
+        raise ChangeError("the command line reads no viewer's Snowflake roles")
+    return LoginServices(settings, ws, audit_log_for(settings), identity_for(settings, no_snowflake))
 
 
 def build_sis_services(settings: Settings, snowflake) -> Services:

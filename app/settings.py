@@ -39,6 +39,11 @@ ENV_PREFIX = "SNOWTOWER_"
 NOT_SETTINGS = frozenset({"WORKSPACE", "USER", "CASES", "CHROMIUM", "HYPOTHESIS_EXAMPLES", "ACTIONLINT_MODULES"})
 WAREHOUSE_SIZES = ("XSMALL", "SMALL", "MEDIUM", "LARGE", "XLARGE", "XXLARGE", "XXXLARGE", "X4LARGE", "X5LARGE", "X6LARGE")
 MAX_SETTINGS_FILE_BYTES = 1_000_000  # a settings.toml larger than this is refused before it is parsed
+MIN_SECRET_KEY = 32  # characters of a key SnowTower signs with (cookies, request records)
+MIN_SECRET_DISTINCT = 8  # different characters in it: "aaaa...", "changemechangeme..." are guessable
+# Keys from streamlit-authenticator's, Streamlit's and the docs' examples: public, so as good as none.
+PUBLISHED_KEYS = frozenset({"", "some_key", "some_signature_key", "random_signature_key", "abcdef", "changeme",
+                            "xxx", "secret", "your-secret-key"})
 
 
 def _group(name: str) -> dict:
@@ -122,7 +127,8 @@ class Settings(BaseSettings):
     # --- sign-in and roles
     auth: Literal["local", "oidc", "sis"] = Field("local", description="Who signs in: local (users file, bcrypt), oidc "
                                                 "(st.login with [auth] in secrets) or sis (st.user and the viewer's "
-                                                "Snowflake roles). Default sis in Streamlit in Snowflake.",
+                                                "Snowflake roles; only in Streamlit in Snowflake, and the demo). "
+                                                "Default sis in Streamlit in Snowflake.",
                                                 json_schema_extra=_group("Sign-in and roles"))
     cookie_key: SecretStr | None = Field(None, description="Signs local logins' session cookies; outside the demo it "
                                          "must be 32 random characters or more. Secret.",
@@ -480,12 +486,24 @@ def _rules(s: Settings, values: dict[str, tuple[Any, str]]) -> list[Problem]:
     if s.in_sis and s.audit_log != "snowflake":
         out.append(Problem("audit_log", source("audit_log"), "Streamlit in Snowflake has no workspace database: "
                                                              "set audit_log = snowflake"))
+    if s.auth == "sis" and not s.in_sis and s.mode != "demo":
+        out.append(Problem("auth", source("auth"), "sis sign-in works only inside Streamlit in Snowflake, where "
+                                                   "Snowflake names the viewer; on a server use local or oidc"))
+    if s.in_sis and s.auth == "local":
+        out.append(Problem("auth", source("auth"), "Streamlit in Snowflake has no users file (no workspace): set auth = "
+                                                   "sis (the viewer's Snowflake roles) or oidc"))
     if s.github_app_id and not (s.github_app_private_key or s.github_app_private_key_path or s.github_secret_name
                                 or s.backend != "github"):
         out.append(Problem("github_app_private_key", source("github_app_id"), "github_app_id needs the App's private key "
                                                                               "(github_app_private_key or _path)"))
     if s.github_app_private_key_path and not Path(s.github_app_private_key_path).expanduser().is_file():
         out.append(Problem("github_app_private_key_path", source("github_app_private_key_path"), "no such file"))
+    # Why: whoever guesses a key signs request records (and their requester) on GitHub, or a signed-in cookie.
+    # (A weak cookie key in the demo gives way to the users file's random one: app.identity.cookie_key.)
+    for key in ("signing_key", "cookie_key") if s.mode != "demo" and s.auth == "local" else ("signing_key",):
+        weak = weak_key(getattr(s, key).get_secret_value()) if getattr(s, key) else ""
+        if weak:
+            out.append(Problem(key, source(key), f"{weak} (a random value: openssl rand -hex 32)"))
     if s.notify_slack_bot_token and not s.notify_slack_channel:
         out.append(Problem("notify_slack_channel", source("notify_slack_bot_token"),
                            "notify_slack_bot_token needs notify_slack_channel"))
@@ -493,6 +511,21 @@ def _rules(s: Settings, values: dict[str, tuple[Any, str]]) -> list[Problem]:
         out.append(Problem("notify_smtp_from", source("notify_smtp_host"),
                            "notify_smtp_host needs notify_smtp_from (the sender address)"))
     return out
+
+
+def weak_key(value: str) -> str:
+    """Why `value` cannot sign anything SnowTower trusts (session cookies, request records), or "" when it
+    can: shorter than MIN_SECRET_KEY characters, fewer than MIN_SECRET_DISTINCT different characters, a
+    published example value, or a documentation placeholder still in angle brackets. Never quotes it."""
+    if value.strip().lower() in PUBLISHED_KEYS:
+        return "is a published example value"
+    if "<" in value and ">" in value:
+        return "is the placeholder from the documentation (<...>), not a key"
+    if len(value) < MIN_SECRET_KEY:
+        return f"has {len(value)} characters; it needs {MIN_SECRET_KEY} or more"
+    if len(set(value)) < MIN_SECRET_DISTINCT:
+        return f"repeats too few characters to be random (fewer than {MIN_SECRET_DISTINCT} different ones)"
+    return ""
 
 
 def load_settings(workspace: str | Path | None = None) -> Settings:

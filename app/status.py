@@ -4,8 +4,10 @@
 
 Every check runs in its own thread and is given at most `seconds` (wall clock, all checks at once): one
 that has not answered by then is reported as such and left to finish in the background (GitHub's and
-the connector's own time-outs end it). A failure is one plain line (the exception's message, whitespace
-folded, clipped), never a traceback; nothing here writes anything.
+the connector's own time-outs end it). While it still runs, the next call reports it as still waiting
+instead of starting it again: reloading the page never piles up hung threads or connections. A failure
+is one plain line (the exception's message, whitespace folded, clipped), never a traceback; nothing
+here writes anything.
 """
 from __future__ import annotations
 
@@ -17,6 +19,9 @@ from typing import Callable
 
 CHECK_SECONDS = 10.0  # the longest the Status page waits for any check
 MAX_DETAIL = 300  # characters of a failure's message shown
+# (id of the services, check name) -> (its thread, when it started): a check still running is not started again.
+_RUNNING: dict[tuple[int, str], tuple[threading.Thread, float]] = {}
+_RUNNING_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -135,11 +140,22 @@ def checks(services, snowflake=None, seconds: float = CHECK_SECONDS) -> list[Che
         except Exception as exc:  # noqa: BLE001 - every failure becomes its line on the page
             results[i] = [Check(name, False, _line(exc))]
 
-    threads = [threading.Thread(target=run, args=(i, name, fn), daemon=True, name=f"status-{name}")
-               for i, (name, fn) in enumerate(named)]
-    deadline = time.monotonic() + seconds
-    for t in threads:
-        t.start()
+    threads = []
+    now = time.monotonic()
+    with _RUNNING_LOCK:
+        for key in [k for k, (t, _) in _RUNNING.items() if not t.is_alive()]:
+            del _RUNNING[key]  # finished: kept no longer than its thread
+        for i, (name, fn) in enumerate(named):
+            previous = _RUNNING.get((id(services), name))
+            if previous is not None and previous[0].is_alive():
+                results[i] = [Check(name, False, f"still waiting for the previous check (started "
+                                                 f"{now - previous[1]:.0f} s ago)")]
+                continue
+            t = threading.Thread(target=run, args=(i, name, fn), daemon=True, name=f"status-{name}")
+            _RUNNING[(id(services), name)] = (t, now)
+            threads.append(t)
+            t.start()
+    deadline = now + seconds
     for t in threads:
         t.join(max(0.0, deadline - time.monotonic()))
     out: list[Check] = []

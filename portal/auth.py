@@ -23,6 +23,7 @@ from app.identity import (  # noqa: F401  (the portal's names for the users file
 )
 from core.changes.model import Actor
 
+UNKNOWN_LOGIN = "(not a login)"  # the audit log's actor of a sign-in under a name that is no login
 _MESSAGE_KEY = "snowtower.signin_message"  # why a session was just signed out, for the next run
 _RECORDED_KEY = "snowtower.signin_recorded"  # oidc/sis: who this session's sign-in was recorded for
 
@@ -153,6 +154,9 @@ def _sign_in_local(settings, logins: LocalLogins, audit) -> SignInResult:
     pending = st.session_state.pop(_MESSAGE_KEY, "")
     was_signed_in = bool(st.session_state.get("authentication_status"))
     center = st.columns([1, 2, 1])[1] if not was_signed_in else st.container()
+    if st.session_state.get("authentication_status") is False:
+        st.session_state["authentication_status"] = None  # so that a False below is this run's attempt
+    recorded = False
     with center:
         try:
             authenticator.login(
@@ -165,6 +169,7 @@ def _sign_in_local(settings, logins: LocalLogins, audit) -> SignInResult:
                        "admin to unlock it." if "attempts" in str(exc) else "Sign-in refused.")
             record_signin(audit, "sign_in_failed", st.session_state.get("username") or "", outcome="refused",
                           reason=message)
+            recorded = True
     # The library counted a wrong password in our in-memory copy: record it where it lasts.
     for login, entry in users.items():
         if entry.get("failed_login_attempts") == 1 and login not in locked:
@@ -173,8 +178,13 @@ def _sign_in_local(settings, logins: LocalLogins, audit) -> SignInResult:
                            "Try again later, or ask an admin to unlock it.")
             record_signin(audit, "sign_in_failed", login, outcome="refused",
                           reason="wrong password" + ("; the login is now locked" if message else ""))
+            recorded = True
         elif entry.get("failed_login_attempts") == 0:  # the form's password was right
             lockout.clear(login)
+    if st.session_state.get("authentication_status") is False and not recorded:
+        # Why: guesses at logins that do not exist are failed sign-ins too. The name typed is not kept: it
+        # is often the password, typed into the wrong field.
+        record_signin(audit, "sign_in_failed", UNKNOWN_LOGIN, outcome="refused", reason="no such login")
     if st.session_state.get("authentication_status") is False and not message:
         message = "Username or password is wrong."
     username = st.session_state.get("username") if st.session_state.get("authentication_status") else None

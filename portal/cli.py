@@ -192,6 +192,10 @@ def cmd_request(args) -> int:
         try:
             cr = SubmitRequest(services, Actor(user, user, roles=("requester",)), recipe, raw, result.base_sha).execute()
         except (ChangeError, FieldErrors) as exc:
+            from app.identity import is_reserved
+
+            if is_reserved(user):  # refused (and audited) by the operation; say why in words here
+                exc = f"{user[:100]} is the name of one of SnowTower's jobs: it cannot be a requester (SNOWTOWER_USER). {exc}"
             print(f"snowtower request: {exc}", file=sys.stderr)
             return 1
         out["submitted"] = {"id": cr.id, "branch": cr.branch, "title": cr.title, "url": cr.url}
@@ -440,6 +444,9 @@ def cmd_users(args) -> int:
     operator = system_actor("snowtower-cli")
     by = f" (by {getpass.getuser()} on the command line)"
     if args.action == "list":
+        if services.settings.auth != "local":  # the same answer the login operations give (app.operations.logins)
+            raise UsageError(f"logins are managed by the identity provider here (auth = {services.settings.auth}), "
+                             "not by SnowTower.")
         try:
             users = read_users(path, "demo")["credentials"]["usernames"]
         except UsersFileError as exc:

@@ -63,7 +63,7 @@ def offered(key: str) -> bool:
 def _not_offered(key: str) -> None:
     st.title(PAGES[key][1])
     st.info(f"{PAGES[key][1]} is not part of SnowTower in Streamlit in Snowflake: viewers are Snowflake users, "
-            "with portal roles from their Snowflake roles (role_mapping).", icon=":material/info:")
+            "with portal roles from their Snowflake roles (the setting sis_role_mapping).", icon=":material/info:")
 
 
 def absent_page(key: str) -> st.Page:
@@ -114,13 +114,8 @@ def page(key: str, **kwargs) -> st.Page:
 def _services(workspace: str) -> Services:
     settings = load_settings(workspace)
     # In Streamlit in Snowflake the app's session is the Snowflake connection (audit log, queries, roles).
-    services = build_services(settings, live_source(settings.snowflake_connection) if settings.in_sis else None)
-    if settings.auth == "sis" and not settings.in_sis and settings.mode != "demo":
-        # Snowflake sign-in outside SiS (a server with [connections]): roles read through that connection.
-        from app.identity import identity_for
-
-        services.identity = identity_for(settings, lambda: live_source(settings.snowflake_connection))
-    return services
+    # (auth = sis outside SiS is the demo's only: app.settings refuses it on a server.)
+    return build_services(settings, live_source(settings.snowflake_connection) if settings.in_sis else None)
 
 
 def identity():

@@ -334,8 +334,8 @@ def test_the_signing_key_is_a_secret_generated_once_per_workspace_unless_given(t
     assert len(key) == 64 and signing_key(settings) == key  # generated once, then reused
     assert stat.S_IMODE((tmp_path / "ws" / "signing.key").stat().st_mode) == 0o600
     assert signing_key(load_settings(tmp_path / "other")) != key
-    monkeypatch.setenv("SNOWTOWER_SIGNING_KEY", "from-the-secret-store")
-    assert signing_key(load_settings(tmp_path / "ws")) == b"from-the-secret-store"
+    monkeypatch.setenv("SNOWTOWER_SIGNING_KEY", "from-the-secret-store-0123456789ab")
+    assert signing_key(load_settings(tmp_path / "ws")) == b"from-the-secret-store-0123456789ab"
 
 
 def test_a_record_signature_covers_every_field():

@@ -82,7 +82,7 @@ def test_the_app_settings_shipped_to_snowflake_are_valid_and_match_the_setup(tmp
     shipped = tmp_path / "ws"
     shipped.mkdir()
     (shipped / "settings.toml").write_text((ROOT / "deploy" / "snowtower.toml").read_text())
-    settings, problems = inspect_settings(shipped, environ={"SNOWTOWER_SIGNING_KEY": "k" * 64}, secrets=False)
+    settings, problems = inspect_settings(shipped, environ={"SNOWTOWER_SIGNING_KEY": "0123456789abcdef" * 4}, secrets=False)
     assert problems == []
     assert (settings.runtime, settings.backend, settings.audit_log, settings.auth) == ("sis", "github", "snowflake", "sis")
     assert settings.audit_table == "SNOWTOWER.APP.SNOWTOWER_AUDIT_LOG"

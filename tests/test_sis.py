@@ -21,7 +21,7 @@ from tests.github_support import BOT_TOKEN, github, github_template  # noqa: F40
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN = Actor("ada", "Ada Admin", "ada@example.com", ("requester", "approver", "admin"))
-SIGNING_KEY = "ab" * 32
+SIGNING_KEY = "5e0c8d1f" * 8  # 64 characters, 8 different ones
 
 
 def listing(folder: Path) -> list[str]:

@@ -12,7 +12,9 @@ from core.changes.base import ChangeError
 from core.changes.model import Actor
 
 
-def _logins(services, actor: Actor) -> LocalLogins:
+def logins(services, actor: Actor) -> LocalLogins:
+    """The users file's provider, when `actor` may manage it; ChangeError otherwise (not an admin, or an
+    identity provider holds the logins)."""
     # Why: only an admin manages who may sign in and with which role.
     if not actor.can("admin"):
         raise ChangeError("only admins may manage logins.")
@@ -45,9 +47,9 @@ class SaveLogin:
                            note=f"login {_login(self.login)} with role(s) {', '.join(map(str, self.roles))[:200]}{self.by}")
 
     def _execute(self, actor: Actor) -> None:
-        logins = _logins(self.services, actor)
+        users_file = logins(self.services, actor)
         try:
-            add_user(logins.path, self.login, self.password, list(self.roles), name=self.name, email=self.email)
+            add_user(users_file.path, self.login, self.password, list(self.roles), name=self.name, email=self.email)
         except (ValueError, OSError) as exc:  # the message names the bad field, never the password
             raise ChangeError(str(exc)) from None
         self.services.lockout().clear(_login(self.login))
@@ -74,9 +76,9 @@ class UpdateLogin:
         return run_audited(self.services, self.actor, self.action, None, self._execute, note=note + self.by)
 
     def _execute(self, actor: Actor) -> dict:
-        logins = _logins(self.services, actor)
+        users_file = logins(self.services, actor)
         try:
             check_login(self.login)
-            return update_user(logins.path, self.login, roles=self.roles, disabled=self.disabled)
+            return update_user(users_file.path, self.login, roles=self.roles, disabled=self.disabled)
         except (ValueError, UsersFileError, OSError) as exc:
             raise ChangeError(str(exc)) from None

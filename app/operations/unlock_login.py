@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from core.changes.base import ChangeError
 from core.changes.model import Actor
 from app.operations.audited import run_audited
+from app.operations.logins import logins
 from app.services import Services
 
 LOGGER = logging.getLogger("snowtower.signin")
@@ -30,6 +31,7 @@ class UnlockLogin:
         if not actor.can("admin"):
             LOGGER.warning("unlock of %r refused: %s is not an admin", self.login, actor.username)
             raise ChangeError("only admins may unlock a login.")
+        logins(self.services, actor)  # local logins only: an identity provider has its own lock-out
         cleared = self.services.lockout().clear(self.login)
         LOGGER.info("login %r unlocked by %s", self.login.lower(), actor.username)
         return cleared
