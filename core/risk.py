@@ -113,7 +113,30 @@ class _Places:
                               (config.TECHNICAL_ROLE_SUFFIX, "technical role")):
             if role.endswith(f"__{suffix}"):
                 return f"{label} {self.name(role).removesuffix(f'__{suffix}')}"
+        owned = self.owner_of(role)
+        if owned:
+            return f"the owner role of {owned[0]} {'.'.join(owned[1])}"
         return self.name(role)
+
+    def owner_of(self, role: str) -> tuple[str, list[str]] | None:
+        """("schema", [DB, SCHEMA]) or ("database", [DB]) for the owner role SnowDDL makes for a schema
+        (DB__SCHEMA__OWNER__S_ROLE) or a database (DB__OWNER__D_ROLE); None for any other role."""
+        config = self.snapshot.config.snowddl
+        for suffix, kind, size in ((config.SCHEMA_ACCESS_ROLE_SUFFIX, "schema", 2), (config.DATABASE_ACCESS_ROLE_SUFFIX, "database", 1)):
+            parts = self.name(role).split("__")
+            if len(parts) == size + 2 and parts[-2:] == ["OWNER", suffix]:
+                return kind, parts[:size]
+        return None
+
+    def params(self, names: list[str]) -> str | None:
+        """The params file of database `names[0]` (schema `names[1]`), `RAW/STRIPE/params.yaml` in any
+        case and either suffix, relative to the config folder; None when there is none."""
+        wanted = "/".join([*names, "params"]).lower()
+        for path in self.snapshot.root.glob("/".join(["*"] * len(names) + ["params.*"])):
+            rel = path.relative_to(self.snapshot.root).as_posix()
+            if path.suffix in read.SUFFIXES and read.normalise(rel) == wanted:
+                return rel
+        return None
 
     def at(self, kind: str, entry: str, keys: list | tuple = ()) -> tuple[str | None, int | None, str]:
         rel = self.snapshot.file(kind)
@@ -212,6 +235,15 @@ def _edge_place(places: _Places, config, a: str, b: str):
         return places.at("business_role", entry)
     if a.endswith(f"__{config.TECHNICAL_ROLE_SUFFIX}"):
         return places.at("technical_role", bare(a, config.TECHNICAL_ROLE_SUFFIX))
+    owned = places.owner_of(a)
+    if owned and "__" not in b:  # a global role granted to a schema's or database's owner role: owner_global_roles
+        rel = places.params(owned[1])
+        if rel is not None:
+            text = places.snapshot.text(rel) or ""
+            found = read.load_entry(text, "owner_global_roles")
+            items = found[1] if found and isinstance(found[1], list) else []
+            index = next((i for i, item in enumerate(items) if str(item).upper() == b.upper()), None)
+            return places.file_at(rel, [found[0], *([index] if index is not None else [])] if found else [])
     return None, None, ""
 
 

@@ -211,3 +211,16 @@ def test_an_unchanged_config_has_no_flags_and_levels_rank(configs):
     assert flags == [] and level_of(flags) == "none"
     edit(head, "business_role.yaml", "ANALYST:\n", "ANALYST:\n  database_owner:\n    - RAW\n")
     assert level_of(flags_of(base, head)) == "medium"
+
+
+def test_an_admin_role_given_to_a_schema_s_owner_role_in_its_params_file_is_flagged_on_that_line(configs):
+    # Found by trying to hide a risk: DBT_RUNNER owns ANALYTICS.FINANCE (schema_owner), so SYSADMIN in that
+    # schema's params.yaml (owner_global_roles) reaches SVC_DBT through a file no other check reads. The flag
+    # was raised with no file or line ("config") and the raw role name.
+    base, head = configs
+    append(head, "ANALYTICS/FINANCE/params.yaml", "owner_global_roles:\n  - SYSADMIN\n")
+    [flag] = only(flags_of(base, head), "admin_role")
+    assert (flag.path, flag.text, flag.level) == ("ANALYTICS/FINANCE/params.yaml", "  - SYSADMIN", "high")
+    assert flag.line == line_of(head, "ANALYTICS/FINANCE/params.yaml", "  - SYSADMIN")
+    assert flag.message.startswith("the owner role of schema ANALYTICS.FINANCE is granted SYSADMIN")
+    assert "SVC_DBT" in flag.message
