@@ -10,7 +10,9 @@ Pure: no Streamlit, no I/O beyond reading the snapshots' files.
 
 Kinds (level):
 - admin_role (high): a role grant that gives someone ACCOUNTADMIN, SECURITYADMIN or SYSADMIN, directly
-  or through roles that hold one (business role -> technical role / global role ...).
+  or through roles that hold one (business role -> technical role / global role, business role -> a
+  schema's owner role -> owner_global_roles in its params file ...); or MANAGE GRANTS on the account
+  given to a technical role (account_grants) or a schema's owner role (owner_account_grants).
 - ownership (medium): a business role gains database_owner / schema_owner, a technical role an
   OWNERSHIP grant, or the plan grants OWNERSHIP.
 - drop (high), revoke (medium): a DROP or REVOKE statement of the plan.
@@ -31,6 +33,7 @@ from typing import Iterable
 from snowddl.blueprint import (
     AuthenticationPolicyBlueprint,
     BusinessRoleBlueprint,
+    SchemaBlueprint,
     NetworkPolicyBlueprint,
     TechnicalRoleBlueprint,
     UserBlueprint,
@@ -41,6 +44,9 @@ from core.findings.reach import ReachGraph
 from core.snowddl import read
 
 ADMIN_ROLES = ("ACCOUNTADMIN", "SECURITYADMIN", "SYSADMIN")
+# Account privileges that make a role admin-level without any admin role: MANAGE GRANTS lets it grant any
+# privilege on anything (it is what makes SECURITYADMIN an admin role).
+ADMIN_PRIVILEGES = ("MANAGE GRANTS",)
 LEVELS = ("high", "medium")
 PLAN_PATH = "plan"  # a statement flag's path: its line is the statement's number in the plan (1-based)
 
@@ -239,11 +245,7 @@ def _edge_place(places: _Places, config, a: str, b: str):
     if owned and "__" not in b:  # a global role granted to a schema's or database's owner role: owner_global_roles
         rel = places.params(owned[1])
         if rel is not None:
-            text = places.snapshot.text(rel) or ""
-            found = read.load_entry(text, "owner_global_roles")
-            items = found[1] if found and isinstance(found[1], list) else []
-            index = next((i for i, item in enumerate(items) if str(item).upper() == b.upper()), None)
-            return places.file_at(rel, [found[0], *([index] if index is not None else [])] if found else [])
+            return places.file_at(rel, _list_item(places.snapshot.text(rel), "owner_global_roles", b))
     return None, None, ""
 
 
@@ -273,6 +275,43 @@ def _admin_flags(old: ReachGraph, new: ReachGraph, head, places: _Places) -> lis
         out.append(RiskFlag("admin_role", "high",
                             f"{places.role(a)} is granted {', '.join(sorted(gained))}{via}{who}", rel, line, text))
     return out
+
+
+def _account_grant_flags(base, head, places: _Places) -> list[RiskFlag]:
+    """ADMIN_PRIVILEGES newly granted on the account: to a technical role (account_grants) or to a schema's
+    owner role (owner_account_grants in the schema's params file)."""
+    def admin(grants) -> set[str]:
+        return {str(g.privilege).upper() for g in grants or ()} & set(ADMIN_PRIVILEGES)
+
+    out = []
+    config = head.config.snowddl
+    old = _blueprints(base, TechnicalRoleBlueprint)
+    for name, bp in _blueprints(head, TechnicalRoleBlueprint).items():
+        entry = places.name(bp.full_name).removesuffix(f"__{config.TECHNICAL_ROLE_SUFFIX}")
+        for privilege in sorted(admin(bp.account_grants) - admin(getattr(old.get(name), "account_grants", ()))):
+            rel, line, text = places.item("technical_role", entry, "account_grants", privilege)
+            out.append(RiskFlag("admin_role", "high", f"technical role {entry} is granted {privilege} on the account: "
+                                                      "it can grant any privilege, as SECURITYADMIN does", rel, line, text))
+    old_s = _blueprints(base, SchemaBlueprint)
+    for name, bp in _blueprints(head, SchemaBlueprint).items():
+        for privilege in sorted(admin(bp.owner_account_grants) - admin(getattr(old_s.get(name), "owner_account_grants", ()))):
+            names = [str(bp.full_name.database), str(bp.full_name.schema)]
+            rel = places.params(names)
+            rel, line, text = places.file_at(rel, _list_item(places.snapshot.text(rel) if rel else None, "owner_account_grants", privilege))
+            out.append(RiskFlag("admin_role", "high", f"the owner role of schema {'.'.join(names)} is granted {privilege} on the "
+                                                      "account: it can grant any privilege, as SECURITYADMIN does", rel, line, text))
+    return out
+
+
+def _list_item(text: str | None, key: str, wanted: str) -> list:
+    """The key path of item `wanted` (case-insensitive) of the top-level list `key` in a params file's
+    `text`: [key as written, index], [key] when the item is not found, [] when the key is not."""
+    found = read.load_entry(text, key) if text else None
+    if not found:
+        return []
+    items = found[1] if isinstance(found[1], list) else []
+    index = next((i for i, item in enumerate(items) if str(item).upper() == wanted.upper()), None)
+    return [found[0], *([index] if index is not None else [])]
 
 
 def _ownership_flags(base, head, places: _Places) -> list[RiskFlag]:
@@ -489,6 +528,7 @@ def risk_flags(base, head, plan=None, *, reviewer: Iterable[str] = (), warehouse
         before = base.baseline()
         graphs = ReachGraph.from_baseline(before), ReachGraph.from_baseline(Baseline.from_config(head.config.snowddl, previous=before))
         flags += _admin_flags(*graphs, head, head_places)
+        flags += _account_grant_flags(base, head, head_places)
         flags += _ownership_flags(base, head, head_places)
         flags += _policy_flags(base, head, head_places, base_places)
         flags += _user_flags(base, head, head_places)

@@ -224,3 +224,20 @@ def test_an_admin_role_given_to_a_schema_s_owner_role_in_its_params_file_is_flag
     assert flag.line == line_of(head, "ANALYTICS/FINANCE/params.yaml", "  - SYSADMIN")
     assert flag.message.startswith("the owner role of schema ANALYTICS.FINANCE is granted SYSADMIN")
     assert "SVC_DBT" in flag.message
+
+
+def test_manage_grants_on_the_account_is_an_admin_flag_on_its_line_in_either_file(configs):
+    # Found by trying to hide a risk: MANAGE GRANTS (what makes SECURITYADMIN an admin role) given to a
+    # technical role (account_grants) or to a schema's owner role (owner_account_grants) raised no flag.
+    base, head = configs
+    edit(head, "technical_role.yaml", "STRIPE_READ:\n", "STRIPE_READ:\n  account_grants:\n    - MANAGE GRANTS\n")
+    append(head, "ANALYTICS/FINANCE/params.yaml", "owner_account_grants:\n  - MANAGE GRANTS\n")
+    flags = only(flags_of(base, head), "admin_role")
+    assert sorted((f.path, f.line, f.text, f.level) for f in flags) == [
+        ("ANALYTICS/FINANCE/params.yaml", line_of(head, "ANALYTICS/FINANCE/params.yaml", "  - MANAGE GRANTS"), "  - MANAGE GRANTS", "high"),
+        ("technical_role.yaml", line_of(head, "technical_role.yaml", "    - MANAGE GRANTS"), "    - MANAGE GRANTS", "high")]
+    assert any(f.message.startswith("technical role STRIPE_READ is granted MANAGE GRANTS") for f in flags)
+    # Account privileges that grant nothing further (ACCOUNT_MONITOR's MONITOR USAGE in the example) raise none.
+    edit(base, "technical_role.yaml", "STRIPE_READ:\n", "STRIPE_READ:\n  account_grants:\n    - MANAGE GRANTS\n")
+    edit(head, "technical_role.yaml", "    - MANAGE GRANTS\n", "    - MANAGE GRANTS\n    - MONITOR USAGE\n")
+    assert [f.path for f in only(flags_of(base, head), "admin_role")] == ["ANALYTICS/FINANCE/params.yaml"]
