@@ -16,8 +16,9 @@ Kinds (level):
 - ownership (medium): a business role gains database_owner / schema_owner, a technical role an
   OWNERSHIP grant, or the plan grants OWNERSHIP.
 - drop (high), revoke (medium): a DROP or REVOKE statement of the plan.
-- policy (high): a network or authentication policy added, changed or removed, or attached to or
-  detached from a user or the account.
+- policy (high): a network or authentication policy added, changed or removed, a network rule a
+  network policy lists changed (in the rule's own file), or a policy attached to or detached from a user
+  or the account.
 - no_mfa (medium): a PERSON user added, or whose type, password or policies changed, that no
   authentication policy with MFA_ENROLLMENT REQUIRED (or REQUIRED_PASSWORD_ONLY) covers.
 - service_password (high): a SERVICE (or LEGACY_SERVICE) user with a password, added or changed.
@@ -35,6 +36,7 @@ from snowddl.blueprint import (
     BusinessRoleBlueprint,
     SchemaBlueprint,
     NetworkPolicyBlueprint,
+    NetworkRuleBlueprint,
     TechnicalRoleBlueprint,
     UserBlueprint,
     WarehouseBlueprint,
@@ -384,6 +386,27 @@ def _policy_flags(base, head, head_places: _Places, base_places: _Places) -> lis
                 else:
                     rel, line, text = places.schema_object(bp.full_name, "authentication_policy")
                 out.append(RiskFlag("policy", "high", f"{kind} {places.name(bp.full_name)} {verb}", rel, line, text))
+    # A network policy that lists network rules allows what those rules say: a rule changed in its own file
+    # (<db>/<schema>/network_rule/<name>.yaml) changes the policy without a line of the policy changing.
+    old_rules, new_rules = _blueprints(base, NetworkRuleBlueprint), _blueprints(head, NetworkRuleBlueprint)
+    for name, bp in _blueprints(head, NetworkPolicyBlueprint).items():
+        for listed in ("allowed_network_rule_list", "blocked_network_rule_list"):
+            for rule in getattr(bp, listed) or ():
+                key = str(rule)
+                if old_rules.get(key) == new_rules.get(key):
+                    continue
+                places = head_places if key in new_rules else base_places
+                rel, line, text = places.schema_object(rule, "network_rule")
+                if rel and key in old_rules and key in new_rules:  # the line that changed: a new value, else the key
+                    before, after = old_rules[key], new_rules[key]
+                    field = next(f for f in ("value_list", "mode", "type", "comment") if getattr(before, f) != getattr(after, f))
+                    added = [i for i, v in enumerate(after.value_list) if v not in before.value_list]
+                    path = [field, added[0]] if field == "value_list" and added else [field]
+                    found = places.file_at(rel, path)
+                    rel, line, text = found if found[1] else (rel, line, text)
+                verb = "added" if key not in old_rules else "removed" if key not in new_rules else "changed"
+                out.append(RiskFlag("policy", "high", f"network policy {places.name(bp.full_name)}: its network rule "
+                                                      f"{places.name(key)} ({listed.split('_')[0]}) is {verb}", rel, line, text))
     old_refs, new_refs = _policy_refs(base), _policy_refs(head)
     for key in sorted(set(old_refs) | set(new_refs)):
         before, after = old_refs.get(key, set()), new_refs.get(key, set())

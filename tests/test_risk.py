@@ -241,3 +241,19 @@ def test_manage_grants_on_the_account_is_an_admin_flag_on_its_line_in_either_fil
     edit(base, "technical_role.yaml", "STRIPE_READ:\n", "STRIPE_READ:\n  account_grants:\n    - MANAGE GRANTS\n")
     edit(head, "technical_role.yaml", "    - MANAGE GRANTS\n", "    - MANAGE GRANTS\n    - MONITOR USAGE\n")
     assert [f.path for f in only(flags_of(base, head), "admin_role")] == ["ANALYTICS/FINANCE/params.yaml"]
+
+
+def test_a_network_rule_changed_in_its_own_file_flags_the_policy_that_lists_it_on_the_changed_line(configs):
+    # Found by trying to hide a risk: LOADER_ALLOWLIST allows the addresses of network rule OFFICE; opening
+    # the rule to 0.0.0.0/0 in its own file changed no line of the policy and raised no flag.
+    base, head = configs
+    rule = "ANALYTICS/GOVERNANCE/network_rule/office.yaml"
+    for folder in configs:
+        append(folder, rule, "type: IPV4\nmode: INGRESS\nvalue_list:\n  - 203.0.113.0/24\n")
+        edit(folder, "network_policy.yaml", "  allowed_ip_list:\n    - 203.0.113.0/24\n    - 198.51.100.0/24\n",
+             "  allowed_network_rule_list:\n    - ANALYTICS.GOVERNANCE.OFFICE\n")
+    assert not [f for f in flags_of(base, head) if f.kind == "policy"]
+    edit(head, rule, "  - 203.0.113.0/24\n", "  - 0.0.0.0/0\n")
+    [flag] = only(flags_of(base, head), "policy")
+    assert (flag.path, flag.line, flag.text, flag.level) == (rule, line_of(head, rule, "  - 0.0.0.0/0"), "  - 0.0.0.0/0", "high")
+    assert "network policy LOADER_ALLOWLIST" in flag.message and "ANALYTICS.GOVERNANCE.OFFICE" in flag.message
