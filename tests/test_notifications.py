@@ -129,7 +129,8 @@ def test_hostile_text_stays_text_in_slack_and_out_of_email_headers(tmp_path, mon
     # Email: the comment is in the plain-text body as typed, never in a header.
     [(rcpt, mail)] = [(r, m) for r, m in smtp.messages if "changes" in m["Subject"]]
     assert rcpt == ["riley@company.example"] and mail["Bcc"] is None
-    assert "x@evil.example" not in str(mail["Subject"]) and "<!channel> @here see https://evil.example/x" in mail.get_content()
+    assert "x@evil.example" not in str(mail["Subject"])
+    assert f"<!channel> @{ZERO_WIDTH_SPACE}here see https{ZERO_WIDTH_SPACE}://evil.{ZERO_WIDTH_SPACE}example/x" in mail.get_content()
 
 
 def test_subject_from_hostile_title_is_one_header():
@@ -341,3 +342,26 @@ def test_a_hung_plugin_never_holds_up_the_other_channels(tmp_path, monkeypatch, 
     finally:
         release.set()
     assert services.notifications.flush(20)
+
+
+def test_a_link_typed_by_a_requester_reaches_approvers_by_email_as_text_never_as_a_link(tmp_path, monkeypatch, people,
+                                                                                       new_user_raw, smtp):
+    # Found by phishing through the portal: a withdrawal's reason, typed by the requester, went to every
+    # approver by email as typed; mail clients link https://..., www.... and name.tld by themselves, so the
+    # portal's own sender delivered a clickable link. Now it is broken as in Slack; the portal's link is not.
+    import re
+
+    from app.operations import WithdrawRequest
+
+    services = make_services(tmp_path, monkeypatch, smtp=smtp)
+    cr = submit(services, people["requester"], new_user_raw())
+    WithdrawRequest(services, people["requester"], cr.id,
+                    "Re-login at https://snowtower-login.evil.example/sso or www.evil.example, mail it@evil.example").execute()
+    assert services.notifications.flush(20)
+    bodies = [m.get_content() for _, m in smtp.messages if "withdrew" in m["Subject"]]
+    assert len(bodies) == 2  # the approver and the admin
+    for body in bodies:
+        assert "Re-login at https" in body and "snowtower-login" in body  # still readable, as typed
+        typed = body.split("Comment:")[1].split("Open it in SnowTower:")[0]
+        assert not re.search(r"[A-Za-z0-9]://|[A-Za-z0-9]\.[A-Za-z0-9]|@[A-Za-z0-9]", typed), typed
+        assert f"Open it in SnowTower: https://snowtower.company.example/review?request={cr.id}" in body
