@@ -27,6 +27,7 @@ Kinds (level):
 """
 from __future__ import annotations
 
+import fnmatch
 from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Iterable
@@ -157,8 +158,9 @@ class _Places:
         line = read.line_of(text, keys) if keys else 1
         return rel, line, _line_text(text, line)
 
-    def item(self, kind: str, entry: str, key: str, wanted: str) -> tuple[str | None, int | None, str]:
-        """The list item `wanted` (compared case-insensitively) under `entry`.`key` (or its alias)."""
+    def item(self, kind: str, entry: str, key: str, wanted: str, pattern: bool = False) -> tuple[str | None, int | None, str]:
+        """The list item `wanted` (compared case-insensitively) under `entry`.`key` (or its alias);
+        `pattern`: items are SnowDDL's name patterns (RAW.*), the first one `wanted` matches."""
         rel = self.snapshot.file(kind)
         text = self.snapshot.text(rel)
         found = read.load_entry(text, entry) if text else None
@@ -168,7 +170,7 @@ class _Places:
                 items = value.get(alias)
                 if isinstance(items, list):
                     for i, item in enumerate(items):
-                        if str(item).upper() == wanted.upper():
+                        if str(item).upper() == wanted.upper() or (pattern and fnmatch.fnmatchcase(wanted.upper(), str(item).upper())):
                             return self.file_at(rel, [entry, alias, i])
                     return self.file_at(rel, [entry, alias])
         return self.file_at(rel, [entry])
@@ -240,6 +242,9 @@ def _edge_place(places: _Places, config, a: str, b: str):
             return places.item("business_role", entry, "technical_roles", bare(b, config.TECHNICAL_ROLE_SUFFIX))
         if "__" not in b:
             return places.item("business_role", entry, "global_roles", b)
+        owned = places.owner_of(b)
+        if owned:  # a schema's or database's owner role: the schema_owner / database_owner item naming it
+            return places.item("business_role", entry, f"{owned[0]}_owner", ".".join(owned[1]), pattern=True)
         return places.at("business_role", entry)
     if a.endswith(f"__{config.TECHNICAL_ROLE_SUFFIX}"):
         return places.at("technical_role", bare(a, config.TECHNICAL_ROLE_SUFFIX))

@@ -257,3 +257,18 @@ def test_a_network_rule_changed_in_its_own_file_flags_the_policy_that_lists_it_o
     [flag] = only(flags_of(base, head), "policy")
     assert (flag.path, flag.line, flag.text, flag.level) == (rule, line_of(head, rule, "  - 0.0.0.0/0"), "  - 0.0.0.0/0", "high")
     assert "network policy LOADER_ALLOWLIST" in flag.message and "ANALYTICS.GOVERNANCE.OFFICE" in flag.message
+
+
+@pytest.mark.parametrize("owned", ["ANALYTICS.FINANCE", "ANALYTICS.*"])
+def test_an_admin_role_reached_by_owning_a_schema_is_flagged_on_the_schema_owner_line(configs, owned):
+    # Found by trying to hide a risk: ANALYTICS.FINANCE's owner role already holds SYSADMIN (its params.yaml);
+    # a business role that becomes its owner gains SYSADMIN, flagged on the role's first line ("ANALYST:"),
+    # not on the schema_owner item that causes it.
+    base, head = configs
+    for folder in configs:
+        append(folder, "ANALYTICS/FINANCE/params.yaml", "owner_global_roles:\n  - SYSADMIN\n")
+    edit(head, "business_role.yaml", "ANALYST:\n", f"ANALYST:\n  schema_owner:\n    - {owned}\n")
+    [flag] = only(flags_of(base, head), "admin_role")
+    assert (flag.path, flag.text) == ("business_role.yaml", f"    - {owned}")
+    assert flag.line == line_of(head, "business_role.yaml", f"    - {owned}", after="ANALYST:")
+    assert flag.message.startswith("business role ANALYST is granted SYSADMIN through the owner role of schema ANALYTICS.FINANCE")
