@@ -84,7 +84,12 @@ def slack_escape(text: object) -> str:
     """`text` for a Slack message, shown as typed: Slack's control characters &, < and > escaped (so no
     `<@U1>`, `<!channel>` or `<url|label>` can be formed), and a zero-width space inside every pattern
     Slack links by itself (scheme://, www., name.tld, @name), so nothing typed becomes a link or mention."""
-    out = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    out = re.sub(r"(?<=[A-Za-z0-9])(?=://)", ZERO_WIDTH_SPACE, out)
+    return break_links(str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+
+
+def break_links(text: object) -> str:
+    """`text` with a zero-width space inside every pattern chat and mail clients link by themselves
+    (scheme://, www., name.tld, @name): it reads the same and is linked nowhere."""
+    out = re.sub(r"(?<=[A-Za-z0-9])(?=://)", ZERO_WIDTH_SPACE, str(text))
     out = re.sub(r"(?<=[A-Za-z0-9])\.(?=[A-Za-z0-9])", "." + ZERO_WIDTH_SPACE, out)
     return out.replace("@", "@" + ZERO_WIDTH_SPACE)

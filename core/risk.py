@@ -10,12 +10,15 @@ Pure: no Streamlit, no I/O beyond reading the snapshots' files.
 
 Kinds (level):
 - admin_role (high): a role grant that gives someone ACCOUNTADMIN, SECURITYADMIN or SYSADMIN, directly
-  or through roles that hold one (business role -> technical role / global role ...).
+  or through roles that hold one (business role -> technical role / global role, business role -> a
+  schema's owner role -> owner_global_roles in its params file ...); or MANAGE GRANTS on the account
+  given to a technical role (account_grants) or a schema's owner role (owner_account_grants).
 - ownership (medium): a business role gains database_owner / schema_owner, a technical role an
   OWNERSHIP grant, or the plan grants OWNERSHIP.
 - drop (high), revoke (medium): a DROP or REVOKE statement of the plan.
-- policy (high): a network or authentication policy added, changed or removed, or attached to or
-  detached from a user or the account.
+- policy (high): a network or authentication policy added, changed or removed, a network rule a
+  network policy lists changed (in the rule's own file), or a policy attached to or detached from a user
+  or the account.
 - no_mfa (medium): a PERSON user added, or whose type, password or policies changed, that no
   authentication policy with MFA_ENROLLMENT REQUIRED (or REQUIRED_PASSWORD_ONLY) covers.
 - service_password (high): a SERVICE (or LEGACY_SERVICE) user with a password, added or changed.
@@ -27,6 +30,7 @@ Kinds (level):
 """
 from __future__ import annotations
 
+import fnmatch
 from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Iterable
@@ -34,7 +38,9 @@ from typing import Iterable
 from snowddl.blueprint import (
     AuthenticationPolicyBlueprint,
     BusinessRoleBlueprint,
+    SchemaBlueprint,
     NetworkPolicyBlueprint,
+    NetworkRuleBlueprint,
     TechnicalRoleBlueprint,
     UserBlueprint,
     WarehouseBlueprint,
@@ -44,6 +50,9 @@ from core.findings.reach import ReachGraph
 from core.snowddl import read
 
 ADMIN_ROLES = ("ACCOUNTADMIN", "SECURITYADMIN", "SYSADMIN")
+# Account privileges that make a role admin-level without any admin role: MANAGE GRANTS lets it grant any
+# privilege on anything (it is what makes SECURITYADMIN an admin role).
+ADMIN_PRIVILEGES = ("MANAGE GRANTS",)
 LEVELS = ("high", "medium")
 PLAN_PATH = "plan"  # a statement flag's path: its line is the statement's number in the plan (1-based)
 
@@ -116,7 +125,30 @@ class _Places:
                               (config.TECHNICAL_ROLE_SUFFIX, "technical role")):
             if role.endswith(f"__{suffix}"):
                 return f"{label} {self.name(role).removesuffix(f'__{suffix}')}"
+        owned = self.owner_of(role)
+        if owned:
+            return f"the owner role of {owned[0]} {'.'.join(owned[1])}"
         return self.name(role)
+
+    def owner_of(self, role: str) -> tuple[str, list[str]] | None:
+        """("schema", [DB, SCHEMA]) or ("database", [DB]) for the owner role SnowDDL makes for a schema
+        (DB__SCHEMA__OWNER__S_ROLE) or a database (DB__OWNER__D_ROLE); None for any other role."""
+        config = self.snapshot.config.snowddl
+        for suffix, kind, size in ((config.SCHEMA_ACCESS_ROLE_SUFFIX, "schema", 2), (config.DATABASE_ACCESS_ROLE_SUFFIX, "database", 1)):
+            parts = self.name(role).split("__")
+            if len(parts) == size + 2 and parts[-2:] == ["OWNER", suffix]:
+                return kind, parts[:size]
+        return None
+
+    def params(self, names: list[str]) -> str | None:
+        """The params file of database `names[0]` (schema `names[1]`), `RAW/STRIPE/params.yaml` in any
+        case and either suffix, relative to the config folder; None when there is none."""
+        wanted = "/".join([*names, "params"]).lower()
+        for path in self.snapshot.root.glob("/".join(["*"] * len(names) + ["params.*"])):
+            rel = path.relative_to(self.snapshot.root).as_posix()
+            if path.suffix in read.SUFFIXES and read.normalise(rel) == wanted:
+                return rel
+        return None
 
     def at(self, kind: str, entry: str, keys: list | tuple = ()) -> tuple[str | None, int | None, str]:
         rel = self.snapshot.file(kind)
@@ -129,8 +161,9 @@ class _Places:
         line = read.line_of(text, keys) if keys else 1
         return rel, line, _line_text(text, line)
 
-    def item(self, kind: str, entry: str, key: str, wanted: str) -> tuple[str | None, int | None, str]:
-        """The list item `wanted` (compared case-insensitively) under `entry`.`key` (or its alias)."""
+    def item(self, kind: str, entry: str, key: str, wanted: str, pattern: bool = False) -> tuple[str | None, int | None, str]:
+        """The list item `wanted` (compared case-insensitively) under `entry`.`key` (or its alias);
+        `pattern`: items are SnowDDL's name patterns (RAW.*), the first one `wanted` matches."""
         rel = self.snapshot.file(kind)
         text = self.snapshot.text(rel)
         found = read.load_entry(text, entry) if text else None
@@ -140,7 +173,7 @@ class _Places:
                 items = value.get(alias)
                 if isinstance(items, list):
                     for i, item in enumerate(items):
-                        if str(item).upper() == wanted.upper():
+                        if str(item).upper() == wanted.upper() or (pattern and fnmatch.fnmatchcase(wanted.upper(), str(item).upper())):
                             return self.file_at(rel, [entry, alias, i])
                     return self.file_at(rel, [entry, alias])
         return self.file_at(rel, [entry])
@@ -216,9 +249,17 @@ def _edge_place(places: _Places, config, a: str, b: str):
             return places.item("business_role", entry, "technical_roles", bare(b, config.TECHNICAL_ROLE_SUFFIX))
         if "__" not in b:
             return places.item("business_role", entry, "global_roles", b)
+        owned = places.owner_of(b)
+        if owned:  # a schema's or database's owner role: the schema_owner / database_owner item naming it
+            return places.item("business_role", entry, f"{owned[0]}_owner", ".".join(owned[1]), pattern=True)
         return places.at("business_role", entry)
     if a.endswith(f"__{config.TECHNICAL_ROLE_SUFFIX}"):
         return places.at("technical_role", bare(a, config.TECHNICAL_ROLE_SUFFIX))
+    owned = places.owner_of(a)
+    if owned and "__" not in b:  # a global role granted to a schema's or database's owner role: owner_global_roles
+        rel = places.params(owned[1])
+        if rel is not None:
+            return places.file_at(rel, _list_item(places.snapshot.text(rel), "owner_global_roles", b))
     return None, None, ""
 
 
@@ -242,6 +283,43 @@ def _admin_flags(old: ReachGraph, new: ReachGraph, head, places: _Places) -> lis
         out.append(RiskFlag("admin_role", "high",
                             f"{places.role(a)} is granted {', '.join(sorted(gained))}{via}{who}", rel, line, text))
     return out
+
+
+def _account_grant_flags(base, head, places: _Places) -> list[RiskFlag]:
+    """ADMIN_PRIVILEGES newly granted on the account: to a technical role (account_grants) or to a schema's
+    owner role (owner_account_grants in the schema's params file)."""
+    def admin(grants) -> set[str]:
+        return {str(g.privilege).upper() for g in grants or ()} & set(ADMIN_PRIVILEGES)
+
+    out = []
+    config = head.config.snowddl
+    old = _blueprints(base, TechnicalRoleBlueprint)
+    for name, bp in _blueprints(head, TechnicalRoleBlueprint).items():
+        entry = places.name(bp.full_name).removesuffix(f"__{config.TECHNICAL_ROLE_SUFFIX}")
+        for privilege in sorted(admin(bp.account_grants) - admin(getattr(old.get(name), "account_grants", ()))):
+            rel, line, text = places.item("technical_role", entry, "account_grants", privilege)
+            out.append(RiskFlag("admin_role", "high", f"technical role {entry} is granted {privilege} on the account: "
+                                                      "it can grant any privilege, as SECURITYADMIN does", rel, line, text))
+    old_s = _blueprints(base, SchemaBlueprint)
+    for name, bp in _blueprints(head, SchemaBlueprint).items():
+        for privilege in sorted(admin(bp.owner_account_grants) - admin(getattr(old_s.get(name), "owner_account_grants", ()))):
+            names = [str(bp.full_name.database), str(bp.full_name.schema)]
+            rel = places.params(names)
+            rel, line, text = places.file_at(rel, _list_item(places.snapshot.text(rel) if rel else None, "owner_account_grants", privilege))
+            out.append(RiskFlag("admin_role", "high", f"the owner role of schema {'.'.join(names)} is granted {privilege} on the "
+                                                      "account: it can grant any privilege, as SECURITYADMIN does", rel, line, text))
+    return out
+
+
+def _list_item(text: str | None, key: str, wanted: str) -> list:
+    """The key path of item `wanted` (case-insensitive) of the top-level list `key` in a params file's
+    `text`: [key as written, index], [key] when the item is not found, [] when the key is not."""
+    found = read.load_entry(text, key) if text else None
+    if not found:
+        return []
+    items = found[1] if isinstance(found[1], list) else []
+    index = next((i for i, item in enumerate(items) if str(item).upper() == wanted.upper()), None)
+    return [found[0], *([index] if index is not None else [])]
 
 
 def _ownership_flags(base, head, places: _Places) -> list[RiskFlag]:
@@ -314,6 +392,27 @@ def _policy_flags(base, head, head_places: _Places, base_places: _Places) -> lis
                 else:
                     rel, line, text = places.schema_object(bp.full_name, "authentication_policy")
                 out.append(RiskFlag("policy", "high", f"{kind} {places.name(bp.full_name)} {verb}", rel, line, text))
+    # A network policy that lists network rules allows what those rules say: a rule changed in its own file
+    # (<db>/<schema>/network_rule/<name>.yaml) changes the policy without a line of the policy changing.
+    old_rules, new_rules = _blueprints(base, NetworkRuleBlueprint), _blueprints(head, NetworkRuleBlueprint)
+    for name, bp in _blueprints(head, NetworkPolicyBlueprint).items():
+        for listed in ("allowed_network_rule_list", "blocked_network_rule_list"):
+            for rule in getattr(bp, listed) or ():
+                key = str(rule)
+                if old_rules.get(key) == new_rules.get(key):
+                    continue
+                places = head_places if key in new_rules else base_places
+                rel, line, text = places.schema_object(rule, "network_rule")
+                if rel and key in old_rules and key in new_rules:  # the line that changed: a new value, else the key
+                    before, after = old_rules[key], new_rules[key]
+                    field = next(f for f in ("value_list", "mode", "type", "comment") if getattr(before, f) != getattr(after, f))
+                    added = [i for i, v in enumerate(after.value_list) if v not in before.value_list]
+                    path = [field, added[0]] if field == "value_list" and added else [field]
+                    found = places.file_at(rel, path)
+                    rel, line, text = found if found[1] else (rel, line, text)
+                verb = "added" if key not in old_rules else "removed" if key not in new_rules else "changed"
+                out.append(RiskFlag("policy", "high", f"network policy {places.name(bp.full_name)}: its network rule "
+                                                      f"{places.name(key)} ({listed.split('_')[0]}) is {verb}", rel, line, text))
     old_refs, new_refs = _policy_refs(base), _policy_refs(head)
     for key in sorted(set(old_refs) | set(new_refs)):
         before, after = old_refs.get(key, set()), new_refs.get(key, set())
@@ -495,6 +594,7 @@ def risk_flags(base, head, plan=None, *, reviewer: Iterable[str] = (), warehouse
         before = base.baseline()
         graphs = ReachGraph.from_baseline(before), ReachGraph.from_baseline(Baseline.from_config(head.config.snowddl, previous=before))
         flags += _admin_flags(*graphs, head, head_places)
+        flags += _account_grant_flags(base, head, head_places)
         flags += _ownership_flags(base, head, head_places)
         flags += _policy_flags(base, head, head_places, base_places)
         flags += _user_flags(base, head, head_places)

@@ -71,11 +71,17 @@ def plan_view(plan, key: str = "plan") -> None:
         groups = plan_groups(plan)
         counts = ", ".join(f"{n} {action}" for action, n in plan.counts().items())
         st.caption(f"{len(plan.statements)} statement(s) on {len(groups)} object(s): {counts}")
+        # Each statement is numbered as in SnowDDL's plan, the number a risk flag names ("plan statement 3"),
+        # since the view below reorders them (by object, unsafe first).
+        number = {id(s): i for i, s in enumerate(plan.statements, 1)}
+
+        def header(s) -> str:
+            return f"-- statement {number[id(s)]}" + (": UNSAFE" + (f": {s.reason}" if s.reason else "") if s.unsafe else "") + "\n"
         unsafe = [s for s in plan.statements if s.unsafe]
         if unsafe:
             st.error(f"{len(unsafe)} unsafe statement(s): they take something away or need an --apply-* flag.",
                      icon=":material/warning:")
-            st.code("\n".join(f"-- {s.reason}\n{s.sql.rstrip()};" if s.reason else f"{s.sql.rstrip()};" for s in unsafe[:PLAN_PAGE])
+            st.code("\n".join(f"{header(s)}{s.sql.rstrip()};" for s in unsafe[:PLAN_PAGE])
                     + (f"\n-- ... and {len(unsafe) - PLAN_PAGE} more unsafe statement(s) below" if len(unsafe) > PLAN_PAGE else ""),
                     language="sql")
         import pandas as pd
@@ -90,7 +96,7 @@ def plan_view(plan, key: str = "plan") -> None:
                 page = st.number_input(f"Page (of {pages}, {PLAN_PAGE} objects each)", 1, pages, 1, key=f"{key}.page")
             for t, o, ss in groups[(page - 1) * PLAN_PAGE: page * PLAN_PAGE]:
                 st.caption(f"{t} {inline_code(o)}" if o else t)
-                st.code("\n".join((f"-- UNSAFE: {s.reason}\n" if s.unsafe else "") + s.sql.rstrip() + ";" for s in ss), language="sql")
+                st.code("\n".join(header(s) + s.sql.rstrip() + ";" for s in ss), language="sql")
     if plan.not_previewed:
         st.caption("Not previewed offline: " + ", ".join(plan.not_previewed))
 

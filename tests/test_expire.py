@@ -316,3 +316,26 @@ def test_renews_is_refused_for_a_role_not_held_until_a_date(services):
         RECIPES["grant-role"].parse({"name": "MOKAFOR", "business_roles": ["ANALYST"], "until": UNTIL.isoformat(),
                                      "justification": WHY, "renews": "3"}, base)
     assert "only a role MOKAFOR holds until a date can be renewed" in err.value.by_field()["renews"]
+
+
+def test_an_expiry_revoke_closed_on_github_outside_the_portal_is_asked_again(gh_services, github, people):
+    # Found by forging a decision on GitHub: anyone who can close a pull request (a writer, a triager: maybe
+    # the very person whose access ended) closed the job's revoke PR; it read as rejected by reviewers and
+    # the job never asked again, so the access stayed for good. Only a rejection the portal recorded (a
+    # reviewer's signed review) stops the job.
+    from tests.github_support import as_user
+
+    grant_until(gh_services, people)
+    gh_services.clock = at(UNTIL + dt.timedelta(days=1))
+    [p] = job(gh_services, submit=True).proposals
+    as_user(github, "alice-token").get_pull(p.opened.id).edit(state="closed")
+    gh_services.clock = at(UNTIL + dt.timedelta(days=2))
+    [again] = job(gh_services, submit=True).proposals
+    assert again.covered_by == "" and again.opened is not None and again.opened.id != p.opened.id
+    assert gh_services.changes.get(again.opened.id).status == Status.OPEN
+    # A rejection in the portal still stops it.
+    from app.operations import RejectRequest
+
+    RejectRequest(gh_services, people["approver"], again.opened.id, "Keep it one more week").execute()
+    [third] = job(gh_services, submit=True).proposals
+    assert third.opened is None and third.covered_by == f"#{again.opened.id} (rejected)"

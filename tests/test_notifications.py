@@ -129,7 +129,8 @@ def test_hostile_text_stays_text_in_slack_and_out_of_email_headers(tmp_path, mon
     # Email: the comment is in the plain-text body as typed, never in a header.
     [(rcpt, mail)] = [(r, m) for r, m in smtp.messages if "changes" in m["Subject"]]
     assert rcpt == ["riley@company.example"] and mail["Bcc"] is None
-    assert "x@evil.example" not in str(mail["Subject"]) and "<!channel> @here see https://evil.example/x" in mail.get_content()
+    assert "x@evil.example" not in str(mail["Subject"])
+    assert f"<!channel> @{ZERO_WIDTH_SPACE}here see https{ZERO_WIDTH_SPACE}://evil.{ZERO_WIDTH_SPACE}example/x" in mail.get_content()
 
 
 def test_subject_from_hostile_title_is_one_header():
@@ -290,3 +291,77 @@ def test_slack_escape_leaves_no_control_character_link_or_mention(typed):
     assert re.sub(r"&(amp|lt|gt);", "", out).count("&") == 0  # every & starts one of Slack's three escapes
     assert not re.search(r"[A-Za-z0-9]://|[A-Za-z0-9]\.[A-Za-z0-9]|@[A-Za-z0-9]", out)  # nothing Slack links itself
     assert out.replace(ZERO_WIDTH_SPACE, "").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&") == typed
+
+
+def test_a_third_party_plugin_that_fails_to_load_or_register_leaves_the_portal_and_the_other_channels_working(
+        tmp_path, monkeypatch, people, new_user_raw, slack, caplog):
+    # Found by attacking the plugin hook: a third-party plugin (entry point group "snowtower.notifications")
+    # whose module is missing, or whose hook has the wrong arguments, made building the services raise: the
+    # portal and every operation stopped with a traceback, Slack and email with them.
+    from importlib.metadata import EntryPoint
+
+    import app.notifications.dispatch as dispatch
+
+    class WrongArguments:
+        @hookimpl
+        def request_created(self, msg):  # not the hook's arguments: pluggy refuses it at registration
+            pass
+    monkeypatch.setattr(dispatch, "WRONG_ARGUMENTS", WrongArguments(), raising=False)
+    points = [EntryPoint("missing", "snowtower_no_such_plugin_module:plugin", "snowtower.notifications"),
+              EntryPoint("wrong", "app.notifications.dispatch:WRONG_ARGUMENTS", "snowtower.notifications")]
+    monkeypatch.setattr("importlib.metadata.entry_points", lambda group=None, **kw: [p for p in points if p.group == group])
+    dispatch.third_party_plugins.cache_clear()
+    caplog.set_level(logging.WARNING, logger="snowtower.notifications")
+    try:
+        services = make_services(tmp_path, monkeypatch, slack)
+        cr = submit(services, people["requester"], new_user_raw())
+        assert services.changes.get(cr.id).status == Status.OPEN
+        assert services.notifications.flush(20)
+        assert [t.splitlines()[1] for t in slack.texts()] == [f"Riley Requester (requester) asked for #{cr.id}: New person user JANE_DOE"]
+        logged = caplog.text
+        assert "notification plugin missing could not be loaded" in logged and "ModuleNotFoundError" in logged
+        assert "notification plugin wrong could not be registered" in logged
+    finally:
+        dispatch.third_party_plugins.cache_clear()
+
+
+def test_a_hung_plugin_never_holds_up_the_other_channels(tmp_path, monkeypatch, people, new_user_raw, slack):
+    # Found by attacking the plugin hook: a plugin that never returns (no timeout of its own) took every
+    # delivery thread, and Slack and email waited behind it for good.
+    services = make_services(tmp_path, monkeypatch, slack)
+    release = threading.Event()
+
+    class Hung:
+        @hookimpl
+        def request_created(self, message, recipients):
+            release.wait(30)
+    services.notifications.pm.register(Hung(), name="hung")
+    try:
+        crs = [submit(services, people["requester"], new_user_raw(name=f"JANE_DOE{i}")) for i in range(6)]
+        assert slack.wait_for(len(crs), timeout=15), f"{len(slack.posts)} of {len(crs)} Slack messages arrived"
+    finally:
+        release.set()
+    assert services.notifications.flush(20)
+
+
+def test_a_link_typed_by_a_requester_reaches_approvers_by_email_as_text_never_as_a_link(tmp_path, monkeypatch, people,
+                                                                                       new_user_raw, smtp):
+    # Found by phishing through the portal: a withdrawal's reason, typed by the requester, went to every
+    # approver by email as typed; mail clients link https://..., www.... and name.tld by themselves, so the
+    # portal's own sender delivered a clickable link. Now it is broken as in Slack; the portal's link is not.
+    import re
+
+    from app.operations import WithdrawRequest
+
+    services = make_services(tmp_path, monkeypatch, smtp=smtp)
+    cr = submit(services, people["requester"], new_user_raw())
+    WithdrawRequest(services, people["requester"], cr.id,
+                    "Re-login at https://snowtower-login.evil.example/sso or www.evil.example, mail it@evil.example").execute()
+    assert services.notifications.flush(20)
+    bodies = [m.get_content() for _, m in smtp.messages if "withdrew" in m["Subject"]]
+    assert len(bodies) == 2  # the approver and the admin
+    for body in bodies:
+        assert "Re-login at https" in body and "snowtower-login" in body  # still readable, as typed
+        typed = body.split("Comment:")[1].split("Open it in SnowTower:")[0]
+        assert not re.search(r"[A-Za-z0-9]://|[A-Za-z0-9]\.[A-Za-z0-9]|@[A-Za-z0-9]", typed), typed
+        assert f"Open it in SnowTower: https://snowtower.company.example/review?request={cr.id}" in body

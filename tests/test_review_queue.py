@@ -216,3 +216,22 @@ def test_a_threshold_that_is_no_size_is_a_settings_error_naming_it(workspace, mo
     with pytest.raises(SettingsError, match="risk_warehouse_size_threshold: must be a warehouse size .* "
                                             "SNOWTOWER_RISK_WAREHOUSE_SIZE_THRESHOLD"):
         load_settings(workspace)
+
+
+def test_a_statement_flag_s_number_is_shown_next_to_that_statement_in_the_plan(workspace, people):
+    # Found as a reviewer: a REVOKE flag said "plan statement N", but the plan on the page is grouped by
+    # object with unsafe statements first and numbered nowhere, so N pointed at nothing one could find.
+    cr = submit(people["requester"], "revoke-role", revoke())
+    plan = ui.services().plan(cr.base_sha, cr.head_sha)
+    at = page(people["approver"])
+    flags = _frame(at, "review.flags")
+    revokes = flags[flags["Risk"].str.startswith("revokes from")]
+    assert len(revokes)
+    sql = "\n".join(c.value for c in at.code if c.language == "sql")
+    for where, line in zip(revokes["Where"], revokes["Line"]):
+        number = int(where.removeprefix("plan statement "))
+        statement = plan.statements[number - 1]
+        assert " ".join(statement.sql.split()) == line
+        lines = sql.splitlines()
+        marked = [i for i, text in enumerate(lines) if text == f"-- statement {number}: UNSAFE: {statement.reason}"]
+        assert marked and all(lines[i + 1] == f"{statement.sql.rstrip()};" for i in marked), sql

@@ -211,3 +211,64 @@ def test_an_unchanged_config_has_no_flags_and_levels_rank(configs):
     assert flags == [] and level_of(flags) == "none"
     edit(head, "business_role.yaml", "ANALYST:\n", "ANALYST:\n  database_owner:\n    - RAW\n")
     assert level_of(flags_of(base, head)) == "medium"
+
+
+def test_an_admin_role_given_to_a_schema_s_owner_role_in_its_params_file_is_flagged_on_that_line(configs):
+    # Found by trying to hide a risk: DBT_RUNNER owns ANALYTICS.FINANCE (schema_owner), so SYSADMIN in that
+    # schema's params.yaml (owner_global_roles) reaches SVC_DBT through a file no other check reads. The flag
+    # was raised with no file or line ("config") and the raw role name.
+    base, head = configs
+    append(head, "ANALYTICS/FINANCE/params.yaml", "owner_global_roles:\n  - SYSADMIN\n")
+    [flag] = only(flags_of(base, head), "admin_role")
+    assert (flag.path, flag.text, flag.level) == ("ANALYTICS/FINANCE/params.yaml", "  - SYSADMIN", "high")
+    assert flag.line == line_of(head, "ANALYTICS/FINANCE/params.yaml", "  - SYSADMIN")
+    assert flag.message.startswith("the owner role of schema ANALYTICS.FINANCE is granted SYSADMIN")
+    assert "SVC_DBT" in flag.message
+
+
+def test_manage_grants_on_the_account_is_an_admin_flag_on_its_line_in_either_file(configs):
+    # Found by trying to hide a risk: MANAGE GRANTS (what makes SECURITYADMIN an admin role) given to a
+    # technical role (account_grants) or to a schema's owner role (owner_account_grants) raised no flag.
+    base, head = configs
+    edit(head, "technical_role.yaml", "STRIPE_READ:\n", "STRIPE_READ:\n  account_grants:\n    - MANAGE GRANTS\n")
+    append(head, "ANALYTICS/FINANCE/params.yaml", "owner_account_grants:\n  - MANAGE GRANTS\n")
+    flags = only(flags_of(base, head), "admin_role")
+    assert sorted((f.path, f.line, f.text, f.level) for f in flags) == [
+        ("ANALYTICS/FINANCE/params.yaml", line_of(head, "ANALYTICS/FINANCE/params.yaml", "  - MANAGE GRANTS"), "  - MANAGE GRANTS", "high"),
+        ("technical_role.yaml", line_of(head, "technical_role.yaml", "    - MANAGE GRANTS"), "    - MANAGE GRANTS", "high")]
+    assert any(f.message.startswith("technical role STRIPE_READ is granted MANAGE GRANTS") for f in flags)
+    # Account privileges that grant nothing further (ACCOUNT_MONITOR's MONITOR USAGE in the example) raise none.
+    edit(base, "technical_role.yaml", "STRIPE_READ:\n", "STRIPE_READ:\n  account_grants:\n    - MANAGE GRANTS\n")
+    edit(head, "technical_role.yaml", "    - MANAGE GRANTS\n", "    - MANAGE GRANTS\n    - MONITOR USAGE\n")
+    assert [f.path for f in only(flags_of(base, head), "admin_role")] == ["ANALYTICS/FINANCE/params.yaml"]
+
+
+def test_a_network_rule_changed_in_its_own_file_flags_the_policy_that_lists_it_on_the_changed_line(configs):
+    # Found by trying to hide a risk: LOADER_ALLOWLIST allows the addresses of network rule OFFICE; opening
+    # the rule to 0.0.0.0/0 in its own file changed no line of the policy and raised no flag.
+    base, head = configs
+    rule = "ANALYTICS/GOVERNANCE/network_rule/office.yaml"
+    for folder in configs:
+        append(folder, rule, "type: IPV4\nmode: INGRESS\nvalue_list:\n  - 203.0.113.0/24\n")
+        edit(folder, "network_policy.yaml", "  allowed_ip_list:\n    - 203.0.113.0/24\n    - 198.51.100.0/24\n",
+             "  allowed_network_rule_list:\n    - ANALYTICS.GOVERNANCE.OFFICE\n")
+    assert not [f for f in flags_of(base, head) if f.kind == "policy"]
+    edit(head, rule, "  - 203.0.113.0/24\n", "  - 0.0.0.0/0\n")
+    [flag] = only(flags_of(base, head), "policy")
+    assert (flag.path, flag.line, flag.text, flag.level) == (rule, line_of(head, rule, "  - 0.0.0.0/0"), "  - 0.0.0.0/0", "high")
+    assert "network policy LOADER_ALLOWLIST" in flag.message and "ANALYTICS.GOVERNANCE.OFFICE" in flag.message
+
+
+@pytest.mark.parametrize("owned", ["ANALYTICS.FINANCE", "ANALYTICS.*"])
+def test_an_admin_role_reached_by_owning_a_schema_is_flagged_on_the_schema_owner_line(configs, owned):
+    # Found by trying to hide a risk: ANALYTICS.FINANCE's owner role already holds SYSADMIN (its params.yaml);
+    # a business role that becomes its owner gains SYSADMIN, flagged on the role's first line ("ANALYST:"),
+    # not on the schema_owner item that causes it.
+    base, head = configs
+    for folder in configs:
+        append(folder, "ANALYTICS/FINANCE/params.yaml", "owner_global_roles:\n  - SYSADMIN\n")
+    edit(head, "business_role.yaml", "ANALYST:\n", f"ANALYST:\n  schema_owner:\n    - {owned}\n")
+    [flag] = only(flags_of(base, head), "admin_role")
+    assert (flag.path, flag.text) == ("business_role.yaml", f"    - {owned}")
+    assert flag.line == line_of(head, "business_role.yaml", f"    - {owned}", after="ANALYST:")
+    assert flag.message.startswith("business role ANALYST is granted SYSADMIN through the owner role of schema ANALYTICS.FINANCE")

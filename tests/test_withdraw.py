@@ -155,3 +155,25 @@ def test_the_same_line_for_someone_else_is_not_a_duplicate(services, people):
         preview = PreviewRequest(services, grant, raw).execute()
         opened.append(SubmitRequest(services, people["requester"], grant, raw, preview.base_sha).execute())
     assert [cr.title for cr in opened] == [f"Grant BI_TOOL to {name}" for name in users]
+
+
+def test_the_duplicate_warning_names_someone_else_s_request_only_to_its_requester_and_reviewers(services, people, new_user_raw):
+    # Found by probing the duplicate check: any requester who typed the same fields was told who asked for
+    # them and the title of their request, which only its requester and the reviewers may see.
+    from core.changes.model import Actor
+    from tests.identity_support import give_login
+
+    other = Actor("casey", "Casey Curious", "casey@snowtower.example", ("requester",))
+    give_login(services.workspace.auth_path, other)
+    first = submit(services, people["requester"], new_user_raw())
+    with pytest.raises(DuplicateRequest) as caught:
+        submit(services, other, new_user_raw(justification="Just looking."))
+    message = str(caught.value)
+    assert message == (f"an open request (#{first.id}) already asks for the same change; nothing was submitted. "
+                       "Follow it with its requester, or submit yours anyway.")
+    assert "requester" not in message.split(";")[0] and "JANE_DOE" not in message
+    assert audit(services, "submit")[-1] == ("casey", "refused", message)
+    # Its requester and the reviewers still see which request it is, and whose.
+    for who in ("requester", "approver"):
+        with pytest.raises(DuplicateRequest, match=f"#{first.id} \\(New person user JANE_DOE\\), requested by requester"):
+            submit(services, people[who], new_user_raw(justification="Again, the same change."))

@@ -17,7 +17,7 @@ from app.notifications.message import (ACTIONS, AUDIENCE, DECISIONS, PAGES, Mess
 from core.changes.model import Actor, ChangeRequest
 
 LOGGER = logging.getLogger("snowtower.notifications")
-MAX_PENDING = 200  # deliveries waiting at once; beyond this new ones are dropped (and logged), never queued for ever
+MAX_PENDING = 200  # deliveries waiting at once per plugin; beyond this new ones are dropped (and logged), never queued for ever
 
 
 class Notifier:
@@ -35,11 +35,20 @@ class Notifier:
             self.pm.register(plugin, name=getattr(plugin, "name", None))
         if entry_points:
             for name, plugin in third_party_plugins():
-                self.pm.register(plugin, name=name)
+                # Why: a third-party plugin whose hooks do not match the specs must not take the portal (and
+                # the other channels) down with it: it is left out and the reason logged.
+                try:
+                    self.pm.register(plugin, name=name)
+                except Exception as exc:
+                    LOGGER.error("notification plugin %s could not be registered, it is left out: %s", name,
+                                 f"{type(exc).__name__}: {exc}"[:500])
         self.people = people
         self.base_url = base_url.rstrip("/")
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="snowtower-notify")
-        self._pending: set[Future] = set()
+        self._workers = workers
+        # One pool per plugin: a plugin that hangs (a third-party one may have no timeout) holds up only its
+        # own deliveries, never Slack's or email's.
+        self._pools: dict[str, ThreadPoolExecutor] = {}
+        self._pending: dict[str, set[Future]] = {}
         self._lock = threading.Lock()
 
     # -- what operations call ----------------------------------------------------------------------
@@ -96,24 +105,28 @@ class Notifier:
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait up to `timeout` seconds for queued deliveries; True when none is left (tests, the CLI)."""
         with self._lock:
-            pending = set(self._pending)
+            pending = set().union(*self._pending.values())
         done, not_done = wait(pending, timeout=timeout)
         return not not_done
 
     # -- delivery ----------------------------------------------------------------------------------
     def _submit(self, event: str, impl, message: Message, names: set[str], actor: Actor) -> None:
+        plugin = self.pm.get_name(impl.plugin) or type(impl.plugin).__name__
         with self._lock:
-            if len(self._pending) >= MAX_PENDING:
-                LOGGER.error("notification %s about %s dropped: %d deliveries are still waiting (is a receiver down?)",
-                             event, message.ref, len(self._pending))
+            pending = self._pending.setdefault(plugin, set())
+            if len(pending) >= MAX_PENDING:
+                LOGGER.error("notification %s about %s via %s dropped: %d deliveries are still waiting (is a receiver down?)",
+                             event, message.ref, plugin, len(pending))
                 return
-            future = self._pool.submit(self._deliver, event, impl, message, names, actor)
-            self._pending.add(future)
-        future.add_done_callback(self._done)
+            if plugin not in self._pools:
+                self._pools[plugin] = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix=f"snowtower-notify-{plugin}"[:40])
+            future = self._pools[plugin].submit(self._deliver, event, impl, message, names, actor)
+            pending.add(future)
+        future.add_done_callback(lambda done: self._done(plugin, done))
 
-    def _done(self, future: Future) -> None:
+    def _done(self, plugin: str, future: Future) -> None:
         with self._lock:
-            self._pending.discard(future)
+            self._pending[plugin].discard(future)
 
     def _deliver(self, event: str, impl, message: Message, names: set[str], actor: Actor) -> None:
         plugin = self.pm.get_name(impl.plugin) or type(impl.plugin).__name__
@@ -133,7 +146,16 @@ def third_party_plugins() -> tuple:
     (scanning the installed packages costs tens of milliseconds)."""
     from importlib.metadata import entry_points
 
-    return tuple((ep.name, ep.load()) for ep in entry_points(group=hookspecs.PROJECT))
+    out = []
+    for ep in entry_points(group=hookspecs.PROJECT):
+        # Why: a plugin that cannot be imported (a missing module, an error in it) must not stop the portal
+        # or the other channels: it is left out and the reason logged.
+        try:
+            out.append((ep.name, ep.load()))
+        except Exception as exc:
+            LOGGER.error("notification plugin %s could not be loaded, it is left out: %s", ep.name,
+                         f"{type(exc).__name__}: {exc}"[:500])
+    return tuple(out)
 
 
 def users_file_people(path, mode: str) -> Callable[[], list[tuple[Recipient, tuple[str, ...]]]]:

@@ -1,6 +1,7 @@
 """Email over SMTP: a plain-text message to each recipient's address from the users file.
 
-Headers carry nothing anyone typed except the subject, which is one line (core.plaintext.one_line: no
+What anyone typed reaches the body with the patterns mail clients link by themselves broken
+(core.plaintext.break_links). Headers carry nothing anyone typed except the subject, which is one line (core.plaintext.one_line: no
 CR, LF or other control character can start another header) and encoded by the email package."""
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from email.utils import formataddr, formatdate, make_msgid
 
 from app.notifications.hookspecs import EveryEvent
 from app.notifications.message import Message, Recipient, valid_email
-from core.plaintext import one_line
+from core.plaintext import break_links, one_line
 
 TLS_MODES = ("starttls", "ssl", "none")  # STARTTLS on a plain port (587) | TLS from the start (465) | none (a local relay)
 
@@ -50,7 +51,11 @@ class EmailPlugin(EveryEvent):
         mail["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2])
         mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: auto-responders do not answer it
         hello = f"Hello {one_line(to.name, 100) or to.username},"
-        mail.set_content(f"{hello}\n\n{message.text()}\n-- \nSnowTower: you get this because of your role in the portal.\n")
+        # Why: mail clients link https://..., www.... and name.tld in plain text by themselves; what was typed
+        # (a comment, a reason) must not arrive from the portal as a link. Only the portal's and GitHub's are.
+        links = message.links()
+        text = "\n".join([break_links(line) for line in message.lines()] + ([""] + links if links else []))
+        mail.set_content(f"{hello}\n\n{text}\n\n-- \nSnowTower: you get this because of your role in the portal.\n")
         return mail
 
     def send(self, message: Message, recipients: list[Recipient]) -> None:

@@ -15,8 +15,10 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from core import expiry
+from core.changes.approval import latest_decisions
 from core.changes.base import ChangeError
 from core.changes.model import Actor, ChangeRequest, Status
 from app.operations.approve import ApproveRequest
@@ -126,14 +128,17 @@ def _created(cr: ChangeRequest) -> dt.datetime | None:
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)
 
 
-def _covered(p: Proposal, requests: list[ChangeRequest], since: dt.datetime | None, today: dt.date | None = None) -> str:
+def _covered(p: Proposal, requests: list[ChangeRequest], since: dt.datetime | None, today: dt.date | None = None,
+             rejected: Callable[[ChangeRequest], bool] = lambda cr: True) -> str:
     """Why `p` must not be opened, or "". Never twice:
     - a request in review (anyone's) already revokes the role or offboards the user;
     - a renewal of that role is in review (revoking under it would race the renewal), for at most
       RENEWAL_GRACE_DAYS after the end date: a renewal left in review must not keep ended access for good;
     - the job's own request for the same thing was rejected: reviewers decided, so it is not asked again
       until that changes: for a grant, until a later request (a renewal: request numbers only grow) sets
-      a new end date; for a stale user, until they log in again (`since`, the last login)."""
+      a new end date; for a stale user, until they log in again (`since`, the last login). `rejected(cr)`
+      says whether a reviewer rejected `cr` in the portal: a pull request closed on GitHub by anyone else
+      (a writer, a triager, maybe the person whose access ended) reads as rejected and stops nothing."""
     for cr in requests:
         req = cr.request or {}
         if str(req.get("name", "")).upper() != p.user:
@@ -146,7 +151,7 @@ def _covered(p: Proposal, requests: list[ChangeRequest], since: dt.datetime | No
             if (p.kind == "revoke" and cr.recipe == "grant-role" and p.role in roles
                     and (today is None or p.until is None or (today - p.until).days <= RENEWAL_GRACE_DAYS)):
                 return f"renewal {cr.ref} ({cr.status.label})"
-        elif same and cr.status == Status.REJECTED and cr.requester == EXPIRY_ACTOR.username:
+        elif same and cr.status == Status.REJECTED and cr.requester == EXPIRY_ACTOR.username and rejected(cr):
             if p.kind == "revoke" and (p.granted_by is None or cr.id > p.granted_by):
                 return f"{cr.ref} (rejected)"
             if p.kind == "offboard" and (since is None or (_created(cr) or since) >= since):
@@ -229,7 +234,7 @@ class ExpireAccess:
         if stale_days:
             self._stale(report, now, stale_days, sha)
         for p in report.proposals:
-            p.covered_by = _covered(p, requests, p.since, today)
+            p.covered_by = _covered(p, requests, p.since, today, self._rejected_by_a_reviewer)
         offboarded = {p.user for p in report.proposals if p.kind == "offboard" and not p.covered_by}
         for p in report.proposals:
             if not p.covered_by and p.kind == "revoke" and p.user in offboarded:
@@ -251,6 +256,12 @@ class ExpireAccess:
         if own is None or any(r.reviewer == POLICY_ACTOR.username for r in self.services.changes.reviews(own)):
             return
         self._approve(p, own)
+
+    def _rejected_by_a_reviewer(self, cr: ChangeRequest) -> bool:
+        # Why: on GitHub a closed pull request reads as rejected whoever closed it; only a rejection the
+        # portal recorded (a reviewer's decision, by the one status rule) may stop the job asking again.
+        changes = self.services.changes
+        return "reject" in latest_decisions(changes.reviews(cr), changes.requester_names(cr)).values()
 
     def _stale(self, report: ExpiryReport, now: dt.datetime, days: int, sha: str) -> None:
         from core.snowflake.queries import QueryError, ask

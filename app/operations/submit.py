@@ -11,6 +11,7 @@ from app.notifications import notify
 from app.operations.body import render_body
 from app.operations.preview import PreviewRequest
 from app.operations.audited import run_audited
+from app.operations.guards import is_requester
 from app.services import Services
 from recipes.base import FieldErrors, Recipe
 
@@ -48,9 +49,14 @@ class SubmitRequest:
         # does nothing; the requester is pointed at the open one and may still submit on purpose.
         existing = None if self.allow_duplicate else self.open_duplicate(preview.diff, preview.request_dict)
         if existing is not None:
-            raise DuplicateRequest(f"{existing.ref} ({existing.title}), requested by {existing.requester}, is still "
-                                   f"{existing.status.label} and asks for the same change; nothing was submitted.",
-                                   existing)
+            # Why: who asked for what is for the request's requester and its reviewers; anyone else who types
+            # the same fields learns only that an open request asks for it, never whose it is.
+            if is_requester(self.services, actor, existing) or actor.can("approver"):
+                raise DuplicateRequest(f"{existing.ref} ({existing.title}), requested by {existing.requester}, is still "
+                                       f"{existing.status.label} and asks for the same change; nothing was submitted.",
+                                       existing)
+            raise DuplicateRequest(f"an open request ({existing.ref}) already asks for the same change; nothing was "
+                                   "submitted. Follow it with its requester, or submit yours anyway.", existing)
         return self.services.changes.open(
             recipe=self.recipe.name,
             title=preview.changes.title,
