@@ -517,6 +517,33 @@ def _warehouse_flags(base, head, places: _Places, threshold: str) -> list[RiskFl
             rel, line, text = places.at("warehouse", entry, ["size"])
             out.append(RiskFlag("warehouse_size", "medium",
                                 f"warehouse {entry} is {bp.size}, above the {threshold.upper()} threshold", rel, line, text))
+    return out + _warehouse_multiplier_flags(old, head, places)
+
+
+# Why: a warehouse's credits per hour are its size's rate times the clusters running, and 1.5 times that
+# for a Snowpark-optimized warehouse (Snowflake's credit table): a small size can still cost a lot.
+SNOWPARK_OPTIMIZED = "SNOWPARK-OPTIMIZED"
+
+
+def _warehouse_multiplier_flags(old: dict, head, places: _Places) -> list[RiskFlag]:
+    """Warehouses whose cost multipliers go up: more clusters allowed (max_cluster_count above 1, or
+    raised), or a new Snowpark-optimized type; each on the line of its key."""
+    out = []
+    for name, bp in _blueprints(head, WarehouseBlueprint).items():
+        before = old.get(name)
+        entry = places.name(bp.full_name)
+        clusters = int(bp.max_cluster_count or 1)
+        if clusters > 1 and clusters > int(getattr(before, "max_cluster_count", 1) or 1):
+            rel, line, text = places.at("warehouse", entry, ["max_cluster_count"])
+            out.append(RiskFlag("warehouse_clusters", "medium",
+                                f"warehouse {entry} may run {clusters} clusters at once: up to {clusters} times the "
+                                f"credits of one", rel, line, text))
+        kind = str(bp.type or "").upper()
+        if kind == SNOWPARK_OPTIMIZED and str(getattr(before, "type", "") or "").upper() != kind:
+            rel, line, text = places.at("warehouse", entry, ["type"])
+            out.append(RiskFlag("warehouse_type", "medium",
+                                f"warehouse {entry} is Snowpark-optimized: 1.5 times the credits of a standard "
+                                f"warehouse of its size", rel, line, text))
     return out
 
 

@@ -185,6 +185,28 @@ def test_warehouses_above_the_threshold_are_flagged_on_the_size_line(configs, si
     assert flag.line == line_of(head, "warehouse.yaml", f"  size: {size}", after="BIG_WH:")
 
 
+def test_more_clusters_and_snowpark_optimized_warehouses_are_flagged_on_their_lines(configs):
+    base, head = configs
+    append(head, "warehouse.yaml", "\nBURST_WH:\n  size: XSMALL\n  min_cluster_count: 1\n  max_cluster_count: 6\n"
+                                   "\nSP_WH:\n  type: SNOWPARK-OPTIMIZED\n  size: MEDIUM\n  resource_constraint: MEMORY_16X\n")
+    flags = flags_of(base, head)
+    [clusters] = only(flags, "warehouse_clusters")
+    assert (clusters.path, clusters.text, clusters.level) == ("warehouse.yaml", "  max_cluster_count: 6", "medium")
+    assert clusters.line == line_of(head, "warehouse.yaml", "  max_cluster_count: 6", after="BURST_WH:")
+    assert "6 clusters" in clusters.message and "BURST_WH" in clusters.message
+    [snowpark] = only(flags, "warehouse_type")
+    assert (snowpark.path, snowpark.text) == ("warehouse.yaml", "  type: SNOWPARK-OPTIMIZED")
+    assert snowpark.line == line_of(head, "warehouse.yaml", "  type: SNOWPARK-OPTIMIZED", after="SP_WH:")
+    assert not [f for f in flags if f.kind == "warehouse_size"]  # XSMALL and MEDIUM are under LARGE
+
+
+def test_a_warehouse_whose_multipliers_do_not_go_up_is_not_flagged(configs):
+    base, head = configs
+    append(base, "warehouse.yaml", "\nBURST_WH:\n  size: XSMALL\n  max_cluster_count: 6\n")
+    append(head, "warehouse.yaml", "\nBURST_WH:\n  size: XSMALL\n  max_cluster_count: 4\n")  # fewer clusters
+    assert not [f for f in flags_of(base, head) if f.kind in ("warehouse_clusters", "warehouse_type")]
+
+
 def test_an_unknown_threshold_is_refused():
     with pytest.raises(ValueError, match="unknown warehouse size"):
         size_rank("HUGE")
