@@ -36,6 +36,9 @@ class SignInResult:
     sign_out: Callable[[Callable[[], None]], None] | None = None  # draws the sign-out control; arg: on sign-out
 
 
+SIGN_OUT_KEY = "signout"  # the sidebar's Sign out button
+
+
 def _authenticator(config: dict):
     import streamlit_authenticator as stauth
 
@@ -204,7 +207,14 @@ def _sign_in_local(settings, logins: LocalLogins, audit) -> SignInResult:
         return SignInResult(None, authenticator, message or pending)
     if not was_signed_in:
         record_signin(audit, "sign_in", username, entry["roles"])
+    elif config["cookie"]["name"] not in st.context.cookies and not st.session_state.get(SIGN_OUT_KEY):
+        # Why: the session cookie is written by a component the browser loads after the sign-in's run; a
+        # rerun or page switch that drops it before it loaded leaves the browser without the cookie, and
+        # the next reload or link asks to sign in again. So a session signed in by the form draws it on
+        # every run (the same element, kept mounted) until the browser has the cookie; never on the run
+        # of a click on Sign out, which deletes it.
+        authenticator.cookie_controller.set_cookie()
 
     def sign_out(on_sign_out: Callable[[], None]) -> None:
-        authenticator.logout("Sign out", location="sidebar", key="signout", callback=lambda _: on_sign_out())
+        authenticator.logout("Sign out", location="sidebar", key=SIGN_OUT_KEY, callback=lambda _: on_sign_out())
     return SignInResult(_actor(username, entry), authenticator, sign_out=sign_out)

@@ -93,11 +93,24 @@ def sign_in(browser, url: str, username: str, width: int = 1400):
     page.get_by_role("button", name="Sign in").click()
     page.get_by_text("Signed in as").wait_for()
     idle(page)
-    # The sign-in's cookie component reports back after the first signed-in run and starts one more run
-    # of the page it was drawn on; a navigation made before that run lands back on it. Let it pass.
-    page.wait_for_timeout(1000)
-    idle(page)
+    signed_in_cookie(page)
     return page
+
+
+def signed_in_cookie(page, timeout: float = 30) -> None:
+    """Wait until the browser holds the sign-in's session cookie, then for the run it starts. The cookie is
+    written by a component after the first signed-in run, which then reruns the page it was drawn on: a
+    navigation or reload made before that is a visit without the cookie (the sign-in form again) or lands
+    back on that page."""
+    from app.identity import COOKIE_NAME
+
+    deadline = time.time() + timeout
+    while not any(c["name"] == COOKIE_NAME for c in page.context.cookies()):
+        if time.time() > deadline:
+            raise AssertionError(f"no {COOKIE_NAME} cookie {timeout} s after signing in")
+        page.wait_for_timeout(100)
+    page.wait_for_timeout(500)
+    idle(page)
 
 
 def go(page, link: str) -> None:
@@ -193,3 +206,10 @@ def test_request_review_merge_in_the_browser(demo, browser, public_pem, private_
     page.get_by_role("button", name="Sign out").click()
     page.get_by_role("button", name="Sign in").wait_for()
     assert page.get_by_test_id("stSidebarNav").count() == 0
+    # ... and stays signed out: a reload finds no session cookie to sign back in with.
+    page.wait_for_timeout(1000)
+    page.reload()
+    idle(page, timeout=60)
+    page.get_by_role("button", name="Sign in").wait_for()
+    assert page.get_by_test_id("stSidebarNav").count() == 0
+    assert not [c for c in page.context.cookies() if c["name"] == "snowtower_auth"]

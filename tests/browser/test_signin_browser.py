@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_demo_flow import _free_port, browser, idle, shot  # noqa: F401 (fixtures)
+from tests.browser.test_demo_flow import _free_port, browser, idle, shot, signed_in_cookie  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,6 +125,7 @@ def test_a_deep_link_lands_on_its_page_after_sign_in_and_after_a_reload(demo3, b
     expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=60000)
     attempt(page, "approver", "demo")
     expect(page.get_by_role("heading", name="Review queue")).to_be_visible(timeout=30000)
+    signed_in_cookie(page)
     page.goto(url + "/my-requests")
     idle(page, timeout=60)
     expect(page.get_by_role("heading", name="My requests")).to_be_visible(timeout=30000)
