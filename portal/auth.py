@@ -37,6 +37,24 @@ class SignInResult:
 
 
 SIGN_OUT_KEY = "signout"  # the sidebar's Sign out button
+_COOKIE_KEY = "snowtower.session_cookie"  # (username, token, expires) of this session's cookie
+
+
+def _keep_cookie(authenticator, cookie: dict) -> None:
+    """Draw streamlit-authenticator's cookie component with this session's token (made once per session
+    and signed-in user, with the library's own encoding and the cookie's expiry in days)."""
+    import datetime as dt
+
+    import streamlit as st
+
+    model = authenticator.cookie_controller.cookie_model
+    kept = st.session_state.get(_COOKIE_KEY)
+    if not kept or kept[0] != st.session_state.get("username"):
+        expires = dt.datetime.now() + dt.timedelta(days=float(cookie["expiry_days"]))
+        model.exp_date = expires.timestamp()
+        kept = (st.session_state.get("username"), model._token_encode(), expires)
+        st.session_state[_COOKIE_KEY] = kept
+    model.cookie_manager.set(model.cookie_name, kept[1], expires_at=kept[2])
 
 
 def _authenticator(config: dict):
@@ -212,8 +230,9 @@ def _sign_in_local(settings, logins: LocalLogins, audit) -> SignInResult:
         # rerun or page switch that drops it before it loaded leaves the browser without the cookie, and
         # the next reload or link asks to sign in again. So a session signed in by the form draws it on
         # every run (the same element, kept mounted) until the browser has the cookie; never on the run
-        # of a click on Sign out, which deletes it.
-        authenticator.cookie_controller.set_cookie()
+        # of a click on Sign out, which deletes it. The same token and expiry every run: a component whose
+        # arguments change is run again by the browser, and each of those would rerun the page.
+        _keep_cookie(authenticator, config["cookie"])
 
     def sign_out(on_sign_out: Callable[[], None]) -> None:
         authenticator.logout("Sign out", location="sidebar", key=SIGN_OUT_KEY, callback=lambda _: on_sign_out())
