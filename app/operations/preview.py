@@ -156,6 +156,14 @@ class PreviewRequest:
         base = self.services.snapshot(self.base_sha or self.services.changes.base_head())
         prefix = f"{settings.config_dir}/" if settings.config_dir else ""
         result = preview(self.recipe, self.raw, base, config_prefix=prefix, env_prefix=settings.env_prefix)
+        # Why: the deploying account and its roles (settings protected_users, protected_roles) are what every
+        # later deployment runs as; a request that would change them is refused here, so it is never submitted.
+        from app.operations.protected import field_of, protected_message, protected_touched
+
+        touched = protected_touched(result.plan, settings.protected_users, settings.protected_roles, settings.env_prefix)
+        if touched:
+            key = field_of(self.raw, [f.name for f in self.recipe.fields], touched)
+            result.field_errors = {**result.field_errors, key: protected_message(touched)}
         renews = getattr(result.request, "renews", None)
         if renews:  # why: "Renews #N" tells reviewers the access was approved before; it must be true
             problem = self._renews_problem(result.request)
