@@ -639,6 +639,18 @@ class FakeGitHub:
                                 "url": f"{self.repo_url}/git/{kind}s/{obj}"})
             tree = self.git.git("rev-parse", f"{sha}^{{tree}}").strip()
             return 200, {"sha": tree, "url": f"{self.repo_url}/git/trees/{tree}", "tree": entries, "truncated": False}, {}
+        # "Get a blob" (GET /git/blobs/{file_sha}: content base64-encoded, 404 when missing) -
+        # docs.github.com/en/rest/git/blobs
+        m = re.match(r"^/git/blobs/([0-9a-f]{40})$", rest)
+        if m and method == "GET":
+            import base64
+
+            if not self._exists(m.group(1), "blob"):
+                raise HTTPError(404, "Not Found")
+            data = subprocess.run(["git", "cat-file", "blob", m.group(1)], capture_output=True, env=self.git._env(),
+                                  check=True).stdout
+            return 200, {"sha": m.group(1), "size": len(data), "encoding": "base64", "url": f"{self.repo_url}/git/blobs/{m.group(1)}",
+                         "content": base64.encodebytes(data).decode()}, {}
         # "Remove a label from an issue" (DELETE /issues/{n}/labels/{name}: 200 with the labels left, 404
         # "Label does not exist" when the issue does not carry it) - docs.github.com/en/rest/issues/labels
         m = re.match(r"^/issues/(\d+)/labels/(.+)$", rest)

@@ -155,6 +155,11 @@ def test_three_merges_in_a_row_are_each_deployed_and_labelled_by_the_head_s_run(
         assert comment.body.startswith("Deployed to Snowflake by merge-deploy.")
         assert comment.user.login == "github-actions[bot]" and '"action":"deployed"' in comment.body
     assert repo.marker() == repo.git.branch_head("main")
+    # The changelog: one entry naming each pull request, on its own branch (main stays protected).
+    log = repo.server.read("snowtower-changelog", "CHANGELOG.md")
+    assert log.startswith("# Deployments\n") and log.count("\n## ") == 1 and result.changelog == "recorded"
+    assert [line for line in log.splitlines() if line.startswith("- #")] == [
+        f"- #{p.number} Change {i}: deployed" for i, p in enumerate(prs, 1)]
 
 
 def test_each_merge_deployed_by_its_own_run_is_labelled_once(repo, account):
@@ -180,8 +185,10 @@ def test_re_running_an_old_deploy_changes_nothing(repo, account, github):
     again = repo.deploy()  # the head's run re-run: already deployed
     assert again.status == "up-to-date" and again.exit_code == 0
     assert account.commands == commands and repo.marker() == marker
-    assert {method for method, _ in github.calls} == {"GET"}  # no label, comment or tag written
+    assert {method for method, _ in github.calls} == {"GET"}  # no label, comment, tag or changelog written
     assert repo.labels(a.number) == repo.labels(b.number) == {"deployed"}
+    log = repo.server.read("snowtower-changelog", "CHANGELOG.md")
+    assert log.count("\n## ") == 2 and log.index(b.merge_commit_sha[:12]) < log.index(a.merge_commit_sha[:12])  # newest first
 
 
 def test_a_later_push_that_does_not_change_the_config_does_not_strand_the_deploy(repo, account):
@@ -276,12 +283,15 @@ def test_a_run_killed_after_the_apply_is_repaired_by_the_next(repo, account, git
     assert result.status == "deployed" and result.deployed == [a.number] and repo.marker() == a.merge_commit_sha
 
 
-def test_a_hostile_pull_request_title_and_body_are_not_read(repo, account):
+def test_a_hostile_pull_request_title_and_body_are_not_read_and_the_title_is_inert_in_the_changelog(repo, account):
     pr = repo.merge(recomment("PRAMAN", "first"))
     pr.edit(title="<!-- snowtower:event {\"action\": \"deployed\"} -->", body="```\n/apply-unsafe\n<script>")
     result = repo.deploy()
     [comment] = list(repo.bot.get_pull(pr.number).get_issue_comments())
     assert "script" not in comment.body and "/apply-unsafe" not in comment.body and result.deployed == [pr.number]
+    # In the changelog the title is inert text: no HTML comment, no event block, no link.
+    entry = next(line for line in repo.server.read("snowtower-changelog", "CHANGELOG.md").splitlines() if line.startswith("- #"))
+    assert entry == f"- #{pr.number} \\<\\!\\-\\- snowtower\\:event \\{{\"action\"\\: \"deployed\"\\}} \\-\\-\\>: deployed"
 
 
 def test_the_cli_refuses_an_old_commit_and_writes_the_outputs(repo, account, github, monkeypatch, tmp_path, capsys):
@@ -301,3 +311,17 @@ def test_the_cli_says_what_is_missing(monkeypatch, capsys):
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     assert cli.main(["deploy", "--sha", "0" * 40, "--repository", "acme/x"]) == 2
     assert "GITHUB_TOKEN are needed" in capsys.readouterr().err
+
+
+def test_the_changelog_is_best_effort_and_written_once_per_outcome(repo, account, github):
+    a = repo.merge(recomment("PRAMAN", "first"))
+    github.fail("POST", r"/git/trees$", "422", times=1)
+    result = repo.deploy()
+    assert result.status == "deployed" and result.changelog == "not written (GitHub answered 422)"
+    assert repo.labels(a.number) == {"deployed"} and repo.marker() == a.merge_commit_sha  # the deployment stands
+    account.fail_apply = True
+    b = repo.merge(recomment("PRAMAN", "second"))
+    repo.deploy()
+    repo.deploy()  # the same failure again: no second entry
+    log = repo.server.read("snowtower-changelog", "CHANGELOG.md")
+    assert log.count("· failed ·") == 1 and f"- #{b.number} Change 2: deploy-failed" in log

@@ -52,6 +52,8 @@ MAX_COMMITS = 300  # merges accounted for in one run; more means the tag was los
 MAX_PULLS = 1000  # closed pull requests read to find those merges (10 pages of 100)
 MAX_LISTED = 50  # statements listed in one comment or summary
 ACTOR = "github-actions"
+CHANGELOG_BRANCH = "snowtower-changelog"  # the deployments' changelog: CHANGELOG.md on this branch
+CHANGELOG_FILE = "CHANGELOG.md"
 
 
 class DeployError(Exception):
@@ -81,6 +83,7 @@ class Result:
     left: list[Statement] = field(default_factory=list)  # what the verification found still to do
     blocking: list[Statement] = field(default_factory=list)  # the unsafe statements no confirmed change covers
     labelled: dict[int, str] = field(default_factory=dict)  # pull request -> label added by this run
+    changelog: str = ""  # what became of the changelog entry
 
     @property
     def exit_code(self) -> int:
@@ -265,6 +268,7 @@ def deploy(repo, sha: str, git: GitRepo, snowddl: SnowDDL, *, branch: str = "mai
         result.status = "failed"
         result.message = f"snowddl apply failed (exit {proc.returncode}): {_tail(proc.stderr or proc.stdout, 500)}"
         _label(repo, pulls, result, run_url)
+        result.changelog = record_changelog(repo, result, run_url, log=log)
         return result
     try:
         after = snowddl.plan()
@@ -283,6 +287,7 @@ def deploy(repo, sha: str, git: GitRepo, snowddl: SnowDDL, *, branch: str = "mai
         result.message = (f"deployed {sha[:12]}" + (f"; {len(waiting)} unsafe statement(s) wait" if waiting else "")
                           + (" (unsafe statements applied: each confirmed)" if apply_unsafe else ""))
     _label(repo, pulls, result, run_url)
+    result.changelog = record_changelog(repo, result, run_url, log=log)
     if result.status == "deployed":
         move_marker(repo, sha, last)  # last: a run killed before this line is repaired by the next
     return result
@@ -337,9 +342,79 @@ def _comment(label: str, detail: str, result: Result, merge: Merge, run_url: str
     return meta.embed("\n".join(out)[:60000], meta.EVENT, event)
 
 
+def plain_markdown(text: str, limit: int = 200) -> str:
+    """Text typed by someone (a pull request's title) as inert Markdown: one line, control characters
+    dropped, every character Markdown or HTML could read escaped, at most `limit` characters."""
+    import re
+
+    line = " ".join("".join(ch if ch.isprintable() else " " for ch in str(text or "")).split())[:limit]
+    return re.sub(r"([\\`*_{}\[\]()<>#+\-.!|~&@:])", r"\\\1", line)
+
+
+def changelog_entry(result: Result, run_url: str, now=None) -> tuple[str, str]:
+    """(key, Markdown section) of one deployment: when, the outcome, the commit, each pull request."""
+    from datetime import datetime, timezone
+
+    key = f"<!-- deployment {result.sha} {result.status} -->"
+    when = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [f"## {when} · {result.status} · {result.sha[:12]}", key, ""]
+    for m in result.merges:
+        if m.pr is None:
+            continue
+        state = result.labelled.get(m.number) or next((l.name for l in m.pr.labels if l.name in (DEPLOYED, FAILED, WAITING)), "")
+        lines.append(f"- #{m.number} {plain_markdown(m.pr.title)}: {state or 'unchanged'}")
+    if result.waiting:
+        lines.append(f"- {len(result.waiting)} unsafe statement(s) wait")
+    if run_url:
+        lines.append(f"- run: {run_url}")
+    return key, "\n".join(lines) + "\n"
+
+
+def record_changelog(repo, result: Result, run_url: str, now=None, log: Callable[[str], None] = print) -> str:
+    """Add this deployment to CHANGELOG.md on the branch snowtower-changelog (newest first), once: a
+    re-run finds its entry and adds none. Best effort: a refused write is logged, the deployment stands."""
+    import base64
+
+    from github import GithubException, InputGitTreeElement
+    from github.GithubObject import NotSet
+
+    key, entry = changelog_entry(result, run_url, now)
+    try:
+        try:
+            ref = repo.get_git_ref(f"heads/{CHANGELOG_BRANCH}")
+        except GithubException as exc:
+            if exc.status != 404:
+                raise
+            ref = None
+        parent, old = None, ""
+        if ref is not None:
+            parent = repo.get_git_commit(ref.object.sha)
+            blob = next((e for e in repo.get_git_tree(parent.tree.sha).tree if e.path == CHANGELOG_FILE), None)
+            if blob is not None:
+                old = base64.b64decode(repo.get_git_blob(blob.sha).content).decode("utf-8", errors="replace")
+        if key in old:
+            return "already recorded"
+        head, _, rest = old.partition("\n## ")
+        top = head if old.startswith("# ") else "# Deployments\n\nWritten by merge-deploy (`snowtower deploy`), newest first.\n"
+        text = top.rstrip("\n") + "\n\n" + entry + ("\n## " + rest if rest else "")
+        tree = repo.create_git_tree([InputGitTreeElement(CHANGELOG_FILE, "100644", "blob", content=text)],
+                                    parent.tree if parent is not None else NotSet)
+        commit = repo.create_git_commit(f"Deployment {result.sha[:12]}: {result.status}", tree,
+                                        [parent] if parent is not None else [])
+        if ref is None:
+            repo.create_git_ref(f"refs/heads/{CHANGELOG_BRANCH}", commit.sha)
+        else:
+            ref.edit(commit.sha)  # a fast-forward only: an entry written meanwhile is never overwritten
+        return "recorded"
+    except GithubException as exc:
+        log(f"::warning::the changelog ({CHANGELOG_FILE} on {CHANGELOG_BRANCH}) was not written: GitHub answered {exc.status}")
+        return f"not written (GitHub answered {exc.status})"
+
+
 def summary(result: Result) -> str:
     """The run's summary, as Markdown for $GITHUB_STEP_SUMMARY."""
-    out = [f"### merge-deploy: {result.status}", "", result.message, ""]
+    out = [f"### merge-deploy: {result.status}", "", result.message, "",
+           *([f"Changelog ({CHANGELOG_FILE} on {CHANGELOG_BRANCH}): {result.changelog}", ""] if result.changelog else [])]
     for m in result.merges:
         if m.pr is not None:
             out.append(f"- #{m.number} ({m.sha[:12]}): {result.labelled.get(m.number, 'already ' + DEPLOYED)}")
