@@ -325,3 +325,25 @@ def test_the_changelog_is_best_effort_and_written_once_per_outcome(repo, account
     repo.deploy()  # the same failure again: no second entry
     log = repo.server.read("snowtower-changelog", "CHANGELOG.md")
     assert log.count("· failed ·") == 1 and f"- #{b.number} Change 2: deploy-failed" in log
+
+
+def test_the_next_run_s_outcome_replaces_the_failed_label(repo, account):
+    pr = repo.merge(drop("MOKAFOR"))  # unsafe, not asked for: waits
+    account.fail_apply = True
+    repo.deploy()
+    assert repo.labels(pr.number) == {"deploy-failed"}
+    account.fail_apply = False
+    result = repo.deploy()
+    assert result.status == "partial" and repo.labels(pr.number) == {"deploy-waiting"}  # not both
+    comments = [c.body for c in repo.bot.get_pull(pr.number).get_issue_comments()]
+    assert len(comments) == 2 and '"action":"deploy-waiting"' in comments[1]
+
+
+def test_a_push_without_a_pull_request_is_accounted_for_and_never_confirms_unsafe(repo, account, github):
+    main = repo.git.branch_head("main")
+    sha = repo.git.commit_files(main, {USERS: drop("MOKAFOR")(repo.text())}, "by hand\n", ("Admin", "admin@example.com"))
+    repo.git.update_ref("refs/heads/main", sha, main)
+    account.pending += planned(repo.git, main, sha)
+    result = repo.deploy()
+    assert [m.number for m in result.merges][-1] is None and not result.unsafe_applied
+    assert {s.sql for s in result.blocking} == {'DROP USER "MOKAFOR"', 'DROP ROLE "MOKAFOR__U_ROLE"'}

@@ -185,17 +185,23 @@ def merges_since(repo, git: GitRepo, since: str | None, sha: str, branch: str) -
         else:
             shas = git.git("rev-list", "--first-parent", f"--max-count={MAX_COMMITS + 1}", sha, f"^{since}").split()[::-1]
     except GitError:
-        raise DeployError(f"the checkout does not have the history from {since[:12]} to {sha[:12]}: "
-                          "check it out with fetch-depth: 0") from None
+        raise DeployError(f"the checkout does not have the history from {since[:12]} to {sha[:12]}: check it out "
+                          f"with fetch-depth: 0 (or, if {branch}'s history was rewritten, move the tag {MARKER_TAG} to "
+                          "the last commit known deployed)") from None
     if len(shas) > MAX_COMMITS:
         raise DeployError(f"more than {MAX_COMMITS} commits since the last deployment ({since[:12]}): "
                           f"move the tag {MARKER_TAG} to the last commit known deployed, then run again")
     merges = [Merge(s) for s in shas]
     wanted = {m.sha: m for m in merges}
+    # A pull request merged as one of these commits was updated (merged) no earlier than the oldest
+    # commit was made; the list can stop below that (slack for clocks), e.g. when a merge had no PR.
+    oldest = min(int(t) for t in git.git("show", "-s", "--format=%ct", *shas).split()) - 600 if shas else 0
     # The closed pull requests of the branch, most recently updated first, until each merge is found:
     # more reliable than GET /commits/{sha}/pulls, which can lag just after a merge.
     for seen, pr in enumerate(repo.get_pulls(state="closed", base=branch, sort="updated", direction="desc")):
         if seen >= MAX_PULLS or all(m.pr is not None for m in merges):
+            break
+        if pr.updated_at is not None and pr.updated_at.timestamp() < oldest:
             break
         if pr.merged_at is not None and pr.merge_commit_sha in wanted and wanted[pr.merge_commit_sha].pr is None:
             wanted[pr.merge_commit_sha].pr = pr
@@ -317,10 +323,10 @@ def _label(repo, pulls: list[Merge], result: Result, run_url: str) -> None:
             label, detail = DEPLOYED, f"snowddl apply at {result.sha[:8]}"
         if label in names:
             continue
-        if label == DEPLOYED:
-            for stale in (FAILED, WAITING):
-                if stale in names:
-                    m.pr.remove_from_labels(stale)
+        stale = {DEPLOYED: (FAILED, WAITING), WAITING: (FAILED,), FAILED: ()}[label]
+        for name in stale:  # a later run's outcome replaces an earlier one's
+            if name in names:
+                m.pr.remove_from_labels(name)
         m.pr.add_to_labels(label)
         result.labelled[m.number] = label
         m.pr.create_issue_comment(_comment(label, detail, result, m, run_url))
