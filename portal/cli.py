@@ -528,7 +528,8 @@ def cmd_notify(args) -> int:
         log.addHandler(handler)
         log.setLevel(logging.INFO)
     try:
-        notice = notify_deployed(load_settings(args.workspace), args.pr)
+        event = "request_deploy_failed" if args.event == "deploy-failed" else "request_deployed"
+        notice = notify_deployed(load_settings(args.workspace), args.pr, event=event)
     except NotDeployable as exc:
         print(f"snowtower notify: {exc} Nobody was told.", file=sys.stderr)
         return 1
@@ -548,7 +549,8 @@ def cmd_notify(args) -> int:
     for note in notice.notes:
         print(f"snowtower notify: {note}")
     if notice.channels:
-        print(f"snowtower notify: #{notice.number} deployed: told {', '.join(notice.channels)} "
+        print(f"snowtower notify: #{notice.number} {'deploy failed' if args.event == 'deploy-failed' else 'deployed'}: "
+              f"told {', '.join(notice.channels)} "
               "(each delivery's result is logged above)")
     if not notice.finished:
         # Why: a receiver that keeps the connection open must not hold the deploy job; the pool's threads
@@ -669,6 +671,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     n.add_argument("--pr", type=int, required=True, metavar="N", help="the merged pull request")
     n.add_argument("--workspace", default=None, help="the workspace whose settings.toml to read (optional: the "
                    "environment's SNOWTOWER_* settings suffice)")
+    n = notify.add_parser("deploy-failed", help="tell the admins' channels that merge-deploy could not deploy pull "
+                          "request N (or its verification failed); exit codes as `notify deployed`")
+    n.add_argument("--pr", type=int, required=True, metavar="N", help="the merged pull request")
+    n.add_argument("--workspace", default=None, help="the workspace whose settings.toml to read (optional)")
     p.set_defaults(func=cmd_notify)
 
     p = sub.add_parser("deploy", help="merge-deploy's deployment: apply the head of the branch, account for every pull "

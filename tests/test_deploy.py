@@ -251,6 +251,8 @@ def test_a_failed_apply_labels_deploy_failed_and_the_next_run_retries(repo, acco
     account.fail_apply = True
     failed = repo.deploy()
     assert failed.status == "failed" and failed.exit_code == 1 and "003001" in failed.message
+    assert failed.failed == [a.number, b.number]  # the admins' channel hears about each (merge-deploy)
+    assert repo.deploy().failed == []  # failing again: labelled already, no second notice
     assert repo.labels(a.number) == repo.labels(b.number) == {"deploy-failed"}
     assert repo.marker() is None and len(account.pending) == 2
     account.fail_apply = False
@@ -303,7 +305,7 @@ def test_the_cli_refuses_an_old_commit_and_writes_the_outputs(repo, account, git
         monkeypatch.setenv(name, value)
     code = cli.main(["deploy", "--sha", a.merge_commit_sha, "--git-dir", str(github.git.path)])
     assert code == 0 and "is not the head of main" in capsys.readouterr().out
-    assert out.read_text() == "status=refused\ndeployed=\n" and "### merge-deploy: refused" in summary.read_text()
+    assert out.read_text() == "status=refused\ndeployed=\nfailed=\n" and "### merge-deploy: refused" in summary.read_text()
     assert account.commands == []
 
 

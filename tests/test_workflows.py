@@ -207,6 +207,12 @@ def test_merge_deploy_notifies_each_deployed_pull_request_without_the_signing_ke
     # Whoever reads Actions secrets must not be able to forge portal reviews: the signing key stays with the portal.
     assert "SIGNING_KEY" not in (ROOT / ".github" / "workflows" / "merge-deploy.yml").read_text()
     assert "SMTP_PASSWORD" not in yaml.safe_dump(job)  # no e-mail goes out from the workflow (no trusted address)
+    # A failed apply or verification: the admins' channel hears about each pull request labelled deploy-failed.
+    failed = job["steps"][names.index("deploy") + 2]
+    assert failed["if"] == "failure() && steps.deploy.outputs.failed != ''" and failed["continue-on-error"] is True
+    assert 'snowtower notify deploy-failed --pr "$pr"' in failed["run"]
+    assert failed["env"]["FAILED"] == "${{ steps.deploy.outputs.failed }}"
+    assert {k: v for k, v in failed["env"].items() if k != "FAILED"} == {k: v for k, v in env.items() if k != "DEPLOYED"}
 
 
 # -- keys out of reach of pushed branches (issue 20) --------------------------------------------------

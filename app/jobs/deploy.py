@@ -93,6 +93,11 @@ class Result:
     def deployed(self) -> list[int]:
         return sorted(n for n, label in self.labelled.items() if label == DEPLOYED)
 
+    @property
+    def failed(self) -> list[int]:
+        """The pull requests this run labelled deploy-failed (a retry that fails again adds none: no second notice)."""
+        return sorted(n for n, label in self.labelled.items() if label == FAILED)
+
 
 # -- the process boundary: SnowDDL against the account ---------------------------------------------
 Runner = Callable[..., subprocess.CompletedProcess]
@@ -458,7 +463,8 @@ def main(args) -> int:
         return 2
     print(result.message)
     for path, text in ((os.environ.get("GITHUB_STEP_SUMMARY"), summary(result)),
-                       (os.environ.get("GITHUB_OUTPUT"), f"status={result.status}\ndeployed={' '.join(map(str, result.deployed))}\n")):
+                       (os.environ.get("GITHUB_OUTPUT"), f"status={result.status}\ndeployed={' '.join(map(str, result.deployed))}\n"
+                                                      f"failed={' '.join(map(str, result.failed))}\n")):
         if path:
             with open(path, "a", encoding="utf-8") as f:
                 f.write(text)
