@@ -1,7 +1,19 @@
 """Where SnowTower's own files are, without importing the settings schema (pydantic): the command line's
-`--help` stays fast (benchmarks/cli_startup.py)."""
+`--help` stays fast (benchmarks/cli_startup.py).
+
+Two layouts, one rule: RESOURCES is a folder laid out like the repository (pages/, snowddl/,
+.streamlit/config.toml, .github/). In a source checkout (or an editable install) it is the checkout
+itself; in an installed wheel it is the package's bundle (portal/bundle/), copied there at build time
+by setup.py, so the wheel carries everything the portal and `snowtower init` need."""
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE_CONFIG = REPO_ROOT / "snowddl"
+REPO_ROOT = Path(__file__).resolve().parent.parent  # the folder holding the app, core, portal and recipes packages
+BUNDLE = REPO_ROOT / "portal" / "bundle"
+SOURCE_CHECKOUT = (REPO_ROOT / "pages").is_dir() and (REPO_ROOT / "pyproject.toml").is_file()
+RESOURCES = REPO_ROOT if SOURCE_CHECKOUT else BUNDLE
+EXAMPLE_CONFIG = RESOURCES / "snowddl"
+PAGES_DIR = RESOURCES / "pages"
+STREAMLIT_CONFIG = RESOURCES / ".streamlit" / "config.toml"
+WORKFLOWS_DIR = RESOURCES / ".github" / "workflows"
+ISSUE_TEMPLATE_DIR = RESOURCES / ".github" / "ISSUE_TEMPLATE"
 DEFAULT_WORKSPACE = Path("~/.snowtower/demo")

@@ -424,9 +424,28 @@ def _serve(workspace: Path, port: int, address: str) -> int:
     ]
     if settings.base_url_path:  # behind a reverse proxy at https://HOST/PATH (docs/deploy.md)
         argv += ["--server.baseUrlPath", settings.base_url_path]
-    os.chdir(REPO_ROOT)  # Streamlit reads .streamlit/config.toml from the working folder
+    from app.paths import SOURCE_CHECKOUT
+
+    if SOURCE_CHECKOUT:
+        os.chdir(REPO_ROOT)  # Streamlit reads .streamlit/config.toml (and secrets.toml) from the working folder
+    else:  # installed: the bundled config.toml as flags; the working folder (its .streamlit/secrets.toml) stays
+        argv[4:4] = _streamlit_config_flags()
     os.execvpe(sys.executable, argv, env)
     return 0  # not reached
+
+
+def _streamlit_config_flags() -> list[str]:
+    """The bundled .streamlit/config.toml as `--section.option value` flags of `streamlit run`: an
+    installed portal keeps its look and headless server whatever folder it is served from."""
+    import tomllib
+
+    from app.paths import STREAMLIT_CONFIG
+
+    flags: list[str] = []
+    for section, options in tomllib.loads(STREAMLIT_CONFIG.read_text(encoding="utf-8")).items():
+        for option, value in options.items():
+            flags += [f"--{section}.{option}", str(value).lower() if isinstance(value, bool) else str(value)]
+    return flags
 
 
 def cmd_users(args) -> int:
@@ -559,6 +578,16 @@ def cmd_notify(args) -> int:
     return 0
 
 
+def version() -> str:
+    """The installed distribution's version (pyproject.toml's, as built into the wheel or the editable install)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("snowtower")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 def _recipe_names() -> list[str]:
     from recipes import RECIPES
 
@@ -569,6 +598,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; `command` (the subcommand being run, if known) lets the others' heavy imports wait:
     the recipe names in `request`'s help load SnowDDL, so they are listed only for `snowtower request`."""
     parser = argparse.ArgumentParser(prog="snowtower", description="Self-service Snowflake access, reviewed as code.")
+    parser.add_argument("--version", action="version", version=f"snowtower {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help="create or reuse the demo workspace and serve the portal")
