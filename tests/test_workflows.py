@@ -201,3 +201,27 @@ def test_merge_deploy_notifies_after_marking_deployed_without_the_signing_key():
     # Whoever reads Actions secrets must not be able to forge portal reviews: the signing key stays with the portal.
     assert "SIGNING_KEY" not in (ROOT / ".github" / "workflows" / "merge-deploy.yml").read_text()
     assert "SMTP_PASSWORD" not in yaml.safe_dump(job)  # no e-mail goes out from the workflow (no trusted address)
+
+
+def test_release_builds_checks_and_attaches_the_wheel_with_actions_pinned_to_commits():
+    import re
+    import tomllib
+
+    release = workflow("release")
+    assert release[True] == {"push": {"tags": ["v*"]}}
+    assert release["permissions"] == {"contents": "read"}
+    job = release["jobs"]["release"]
+    assert job["permissions"] == {"contents": "write"}
+    text = (ROOT / ".github" / "workflows" / "release.yml").read_text()
+    uses = re.findall(r"uses: (\S+)(.*)", text)
+    assert uses and all(re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", u) and re.fullmatch(r"\s+# v\d+(\.\d+)*", c)
+                        for u, c in uses), uses
+    script = "\n".join(runs(job))
+    assert "python -m build" in script and 'test "$("$RUNNER_TEMP/venv/bin/snowtower" --version)" = "snowtower $VERSION"' in script
+    assert 'gh release create "$TAG" dist/*' in script and "--verify-tag" in script
+    # The notes step finds this version's section of CHANGELOG.md (the release fails without one).
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    awk = re.search(r"awk (.+) CHANGELOG\.md > notes\.md", script).group(1)
+    notes = subprocess.run(f"awk {awk} CHANGELOG.md", shell=True, cwd=ROOT, capture_output=True, text=True,
+                           env={"VERSION": version, "PATH": os.environ["PATH"]}, check=True).stdout
+    assert "### Upgrade notes" in notes and f"## {version}" not in notes
