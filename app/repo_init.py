@@ -272,7 +272,7 @@ def init_local(path: Path, version: str, *, config_dir: str | None = None, base_
                                else (str(path.relative_to(repo)) if path != repo and
                                      (_root_files(path) or _database_folders(path)) else None))
     remote = _git(repo, "remote", "get-url", "origin") or ""
-    github_repository, base_url = github_target(remote) if remote else ("", "")
+    github_repository, base_url = github_target(remote, short=False) if remote else ("", "")
     plan = plan_files(repo, chosen, branch, version, github_repository=github_repository, github_base_url=base_url,
                       config_repo="" if github_repository else str(repo))
     if plan.conflicts and not force:
@@ -292,16 +292,16 @@ _GITHUB_URL = re.compile(r"^(?:https?://(?P<host>[^/\s]+)/|git@(?P<sshhost>[^:\s
 _OWNER_NAME = re.compile(r"^(?P<owner>[\w.-]+)/(?P<name>[\w.-]+)$")
 
 
-def github_target(target: str) -> tuple[str, str]:
+def github_target(target: str, short: bool = True) -> tuple[str, str]:
     """(OWNER/NAME, API base URL) of a GitHub URL (https or ssh; GitHub Enterprise Server: https://HOST/api/v3)
-    or of OWNER/NAME; ("", "") when `target` is neither."""
+    or, when `short`, of OWNER/NAME; ("", "") when `target` is neither."""
     m = _GITHUB_URL.match(target.strip())
     if m:
         host = (m.group("host") or m.group("sshhost") or "").lower()
         api = "https://api.github.com" if host in ("github.com", "www.github.com") else f"https://{host}/api/v3"
         return f"{m.group('owner')}/{m.group('name')}", api
-    m = _OWNER_NAME.match(target.strip())
-    if m and not Path(target).exists():
+    m = _OWNER_NAME.match(target.strip()) if short else None
+    if m and ".." not in m.groups() and not Path(target).exists():
         return f"{m.group('owner')}/{m.group('name')}", "https://api.github.com"
     return "", ""
 

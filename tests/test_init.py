@@ -130,6 +130,7 @@ def test_github_targets_are_told_from_folders():
     assert repo_init.github_target("git@github.example.com:acme/infra.git") == ("acme/infra", "https://github.example.com/api/v3")
     assert repo_init.github_target("https://github.example.com/acme/infra") == ("acme/infra", "https://github.example.com/api/v3")
     assert repo_init.github_target("not a repo") == ("", "")
+    assert repo_init.github_target("../team", short=False) == ("", "")  # a clone's origin that is a folder
 
 
 def test_version_is_the_installed_distribution_s(capsys):
@@ -238,3 +239,11 @@ def test_serve_of_a_new_production_workspace_needs_from(team_repo, tmp_path, cap
     assert git(ws / "repo.git", "rev-parse", "master") == git(team_repo, "rev-parse", "master")
     assert cli.main(["serve", "--workspace", str(ws), "--from", str(team_repo)]) == 2  # never over an existing one
     assert "exists already" in capsys.readouterr().err
+
+
+def test_a_clone_of_a_github_repository_gets_github_settings(team_repo):
+    git(team_repo, "remote", "add", "origin", "https://github.example.com/acme/infra.git")
+    plan = repo_init.init_local(team_repo, "1.2.3")
+    settings = plan.files["snowtower.toml"]
+    assert 'backend = "github"' in settings and 'github_repository = "acme/infra"' in settings
+    assert 'github_base_url = "https://github.example.com/api/v3"' in settings and "config_repo" not in settings
