@@ -2,6 +2,8 @@
 `pip install` into a virtual environment that holds nothing of the source, it serves the demo (until the
 portal's health endpoint answers) and validates the bundled example config.
 
+`snowtower init` of the installed wheel renders its bundled workflow templates into a team's repository.
+
 The venv under test gets the runtime lock (requirements.lock) once, cached in .venv/package-test and
 rebuilt when the lock changes; each run installs the freshly built wheel into it with --no-deps and
 `pip check` proves the lock satisfies the wheel's own requirements. Nothing of the source tree is on its
@@ -111,6 +113,15 @@ def test_installed_wheel_runs_version_and_validate(installed, tmp_path):
     (broken / "warehouse.yaml").write_text("ANALYTICS_WH:\n  size: ENORMOUS\n")
     out = subprocess.run([snowtower, "validate", str(broken)], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert out.returncode == 1 and "INVALID" in out.stdout
+    # init renders the bundled workflow templates into a team's repository.
+    team = tmp_path / "team"
+    shutil.copytree(example, team / "cfg")
+    subprocess.run(["git", "init", "-q", "-b", "main", str(team)], check=True)
+    out = subprocess.run([snowtower, "init", str(team)], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    deploy = (team / ".github" / "workflows" / "merge-deploy.yml").read_text()
+    assert f"snowtower=={version}" in deploy and 'paths: ["cfg/**"]' in deploy
+    assert (team / ".github" / "ISSUE_TEMPLATE" / "access-request.yml").is_file() and (team / "snowtower.toml").is_file()
 
 
 def test_installed_wheel_serves_the_demo(installed, tmp_path):
