@@ -32,7 +32,7 @@ SNOWDDL_ROOT_FILES = frozenset({"account_params", "account_policy", "business_ro
                                 "permission_model", "placeholder", "resource_monitor", "tech_role", "technical_role",
                                 "user", "warehouse"})
 SUFFIXES = (".yaml", ".yml")
-OWN_WORKFLOWS = frozenset({"ci.yml", "release.yml"})  # SnowTower's own test and release runs: not for a config repository
+OWN_WORKFLOWS = frozenset({"ci.yml", "release.yml", "publish-pypi.yml"})  # SnowTower's own test and release runs: not for a config repository
 SETTINGS_FILE = "snowtower.toml"
 BRANCH = "snowtower/init"
 MAX_DEPTH = 4  # folders below the repository's root searched for the config
@@ -360,6 +360,7 @@ def pull_body(plan: InitPlan, version: str) -> str:
              f"- SnowDDL config folder: `{plan.config_dir or '.'}`; base branch: `{plan.base_branch}`",
              f"- the workflows install `snowtower=={version}` from the package index", "", "Files:"]
     lines += [f"- `{rel}`" + (" (replaces the existing file)" if rel in plan.conflicts else "") for rel in plan.files]
-    lines += ["", "Before merging: create the environments and secrets the workflows name (docs/github.md), and "
-              "copy `snowtower.toml` into the portal's workspace as `settings.toml`."]
+    lines += ["", "Before merging: create the environments and secrets the workflows name (docs/github.md), the label "
+              "`access-request` (the issue form applies it; process-access-request runs only on issues that carry "
+              "it), and copy `snowtower.toml` into the portal's workspace as `settings.toml`."]
     return "\n".join(lines) + "\n"

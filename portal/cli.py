@@ -642,8 +642,8 @@ def cmd_init(args) -> int:
         print(f"  {rel}  (unchanged)")
     print(f"{len(plan.files)} file(s) {where}." if plan.files else "Nothing to change: every file is up to date.")
     if plan.files:
-        print("Next: the workflows' environments and secrets (docs/github.md); snowtower.toml goes into the "
-              "portal's workspace as settings.toml.")
+        print("Next: the workflows' environments and secrets (docs/github.md), the label access-request on GitHub; "
+              "snowtower.toml goes into the portal's workspace as settings.toml.")
     return 0
 
 

@@ -212,7 +212,7 @@ def test_release_builds_checks_and_attaches_the_wheel_with_actions_pinned_to_com
     assert release["permissions"] == {"contents": "read"}
     job = release["jobs"]["release"]
     assert job["permissions"] == {"contents": "write"}
-    text = (ROOT / ".github" / "workflows" / "release.yml").read_text()
+    text = "".join((ROOT / ".github" / "workflows" / f"{name}.yml").read_text() for name in ("release", "publish-pypi"))
     uses = re.findall(r"uses: (\S+)(.*)", text)
     assert uses and all(re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", u) and re.fullmatch(r"\s+# v\d+(\.\d+)*", c)
                         for u, c in uses), uses
@@ -225,3 +225,8 @@ def test_release_builds_checks_and_attaches_the_wheel_with_actions_pinned_to_com
     notes = subprocess.run(f"awk {awk} CHANGELOG.md", shell=True, cwd=ROOT, capture_output=True, text=True,
                            env={"VERSION": version, "PATH": os.environ["PATH"]}, check=True).stdout
     assert "### Upgrade notes" in notes and f"## {version}" not in notes
+    # PyPI gets the very files of the GitHub release, by hand, with an OIDC token and no stored secret.
+    publish = workflow("publish-pypi")
+    assert set(publish[True]) == {"workflow_dispatch"} and publish["jobs"]["publish"]["permissions"]["id-token"] == "write"
+    assert not secrets_of(publish["jobs"]["publish"])
+    assert 'gh release download "$TAG"' in "\n".join(runs(publish["jobs"]["publish"]))
