@@ -111,8 +111,21 @@ def find_config_dirs(repo: Path) -> list[str]:
     return found
 
 
+ROOT_CONFIG = ("the SnowDDL config is at the repository's root, where SnowDDL would read .git and .github as "
+               "databases (it reads every folder of its config as one): move it into a folder, e.g. `git mv` the "
+               "files into snowddl/, and run init again.")
+
+
 def choose_config_dir(repo: Path, given: str | None) -> str:
-    """The config folder: `given` (checked), or the one folder found. InitError when none or several are found."""
+    """The config folder: `given` (checked), or the one folder found. InitError when none or several are
+    found, or when it is the repository's root (SnowDDL would read .git and .github as database folders)."""
+    rel = _choose(repo, given)
+    if not rel:
+        raise InitError(ROOT_CONFIG)
+    return rel
+
+
+def _choose(repo: Path, given: str | None) -> str:
     if given is not None:
         rel = given.strip().strip("/")
         rel = "" if rel in ("", ".") else rel

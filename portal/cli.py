@@ -416,6 +416,8 @@ def _start_from_repository(settings, source: str | None) -> None:
     from core.workspace import Workspace, clone_workspace
 
     exists = Workspace(settings.workspace).exists()
+    if not source and settings.backend == "local" and settings.config_repo and not exists:
+        source = settings.config_repo  # cloned now: a wrong config_repo is said here, not in the first browser
     if source:
         if settings.backend != "local":
             raise UsageError(f"--from is for the local backend; this workspace uses {settings.backend} "

@@ -95,7 +95,10 @@ def test_the_config_folder_is_found_as_snowddl_reads_it(tmp_path):
     assert repo_init.find_config_dirs(databases_only) == ["config"]  # database folders, no root file
     at_root = tmp_path / "root"
     shutil.copytree(EXAMPLE_CONFIG, at_root)
-    assert repo_init.choose_config_dir(at_root, None) == ""
+    assert repo_init.find_config_dirs(at_root) == [""]
+    for given in (None, ".", ""):  # SnowDDL would read .git and .github there as databases
+        with pytest.raises(repo_init.InitError, match="repository's root.*move it into a folder"):
+            repo_init.choose_config_dir(at_root, given)
     two = tmp_path / "two"
     shutil.copytree(EXAMPLE_CONFIG, two / "prod")
     shutil.copytree(EXAMPLE_CONFIG, two / "dev")
@@ -247,3 +250,15 @@ def test_a_clone_of_a_github_repository_gets_github_settings(team_repo):
     settings = plan.files["snowtower.toml"]
     assert 'backend = "github"' in settings and 'github_repository = "acme/infra"' in settings
     assert 'github_base_url = "https://github.example.com/api/v3"' in settings and "config_repo" not in settings
+
+
+def test_serve_clones_config_repo_before_serving(team_repo, tmp_path, monkeypatch):
+    import portal.cli as cli
+
+    ws = tmp_path / "ws"
+    production_settings(ws, config_repo=str(team_repo))
+    monkeypatch.setattr(cli, "_serve", lambda workspace, port, address: 0)
+    assert cli.main(["serve", "--workspace", str(ws)]) == 0
+    assert git(ws / "repo.git", "rev-parse", "master") == git(team_repo, "rev-parse", "master")
+    assert cli.main(["serve", "--workspace", str(ws)]) == 0  # later starts reuse it
+
