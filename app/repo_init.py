@@ -221,7 +221,7 @@ def settings_text(config_dir: str, base_branch: str, github_repository: str = ""
     if github_repository:
         lines += ['backend = "github"', f'github_repository = "{github_repository}"']
         if github_base_url and github_base_url.rstrip("/") != "https://api.github.com":
-            lines.append(f'github_base_url = "{github_base_url.rstrip("/")}"')
+            lines.append(f'github_base_url = {_toml_string(github_base_url.rstrip("/"))}')
     else:
         lines += ['backend = "local"']
         if config_repo:
@@ -231,7 +231,11 @@ def settings_text(config_dir: str, base_branch: str, github_repository: str = ""
 
 
 def _toml_string(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A TOML basic string of `value`, whatever it holds: JSON's escapes of quotes, backslashes and control
+    characters are TOML's; DEL, which JSON leaves as it is, is escaped too."""
+    import json
+
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def plan_files(repo: Path, config_dir: str, base_branch: str, version: str, *, github_repository: str = "",

@@ -262,3 +262,13 @@ def test_serve_clones_config_repo_before_serving(team_repo, tmp_path, monkeypatc
     assert git(ws / "repo.git", "rev-parse", "master") == git(team_repo, "rev-parse", "master")
     assert cli.main(["serve", "--workspace", str(ws)]) == 0  # later starts reuse it
 
+
+def test_the_settings_file_holds_hostile_paths_and_urls_as_their_text():
+    import tomllib
+
+    for value in ('/srv/a "b"\\c', "line\nbreak\x7f\ttab", "äö 😀", "x = 1\n[other]"):
+        text = repo_init.settings_text("cfg", "main", config_repo=value)
+        assert tomllib.loads(text)["snowtower"]["config_repo"] == value
+        text = repo_init.settings_text("cfg", "main", github_repository="acme/infra", github_base_url=value)
+        assert tomllib.loads(text)["snowtower"]["github_base_url"] == value
+
