@@ -69,6 +69,16 @@ def test_the_wheel_holds_what_the_portal_reads(wheel):
     assert not [n for n in names if "secrets.toml" in n or n.startswith(("tests/", "benchmarks/"))]
 
 
+def test_the_files_deployed_to_streamlit_in_snowflake_find_their_pages(tmp_path):
+    """snowflake.yml deploys pages/ beside the packages, without pyproject.toml: the pages are those, not a bundle."""
+    for name in ("app", "pages"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    found = subprocess.run([sys.executable, "-c", "import app.paths as p; print(p.PAGES_DIR, p.SOURCE_CHECKOUT)"],
+                           cwd=tmp_path, env=dict(_clean_env(tmp_path), PYTHONPATH=str(tmp_path)),
+                           capture_output=True, text=True, check=True).stdout.split()
+    assert found == [str(tmp_path / "pages"), "True"]
+
+
 def _runtime_venv() -> Path:
     """A venv with requirements.lock installed (no test or deployment tooling), kept between runs."""
     venv = ROOT / ".venv" / "package-test"
