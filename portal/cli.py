@@ -649,6 +649,17 @@ def cmd_init(args) -> int:
     return 0
 
 
+class _VersionAction(argparse.Action):
+    """--version, looked up only when asked (importlib.metadata stays out of every other command's start)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"snowtower {version()}")
+        parser.exit()
+
+
 def version() -> str:
     """The installed distribution's version (pyproject.toml's, as built into the wheel or the editable install)."""
     from importlib import metadata
@@ -669,7 +680,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; `command` (the subcommand being run, if known) lets the others' heavy imports wait:
     the recipe names in `request`'s help load SnowDDL, so they are listed only for `snowtower request`."""
     parser = argparse.ArgumentParser(prog="snowtower", description="Self-service Snowflake access, reviewed as code.")
-    parser.add_argument("--version", action="version", version=f"snowtower {version()}")
+    parser.add_argument("--version", action=_VersionAction, help="print the installed release and exit")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help="create or reuse the demo workspace and serve the portal")
