@@ -274,6 +274,18 @@ def _git(repo: Path, *args: str) -> str | None:
     return proc.stdout.strip() if proc.returncode == 0 else None
 
 
+def _base_branch(repo: Path) -> str:
+    """The branch that holds the deployed config: origin's default branch, else a local main or master
+    (not the branch init happens to run on), else the current one."""
+    default = (_git(repo, "symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD") or "").removeprefix("origin/")
+    if default:
+        return default
+    for name in ("main", "master"):
+        if _git(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{name}") is not None:
+            return name
+    return _git(repo, "branch", "--show-current") or "main"
+
+
 def init_local(path: Path, version: str, *, config_dir: str | None = None, base_branch: str | None = None,
                force: bool = False) -> InitPlan:
     """Write the files into the working tree of the repository at `path` (its root when `path` is inside
@@ -283,8 +295,7 @@ def init_local(path: Path, version: str, *, config_dir: str | None = None, base_
         raise InitError(f"{path} is not a folder.")
     top = _git(path, "rev-parse", "--show-toplevel")
     repo = Path(top) if top else path
-    branch = base_branch or _git(repo, "symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD") or ""
-    branch = branch.removeprefix("origin/") or _git(repo, "branch", "--show-current") or "main"
+    branch = base_branch or _base_branch(repo)
     chosen = choose_config_dir(repo, config_dir if config_dir is not None
                                else (str(path.relative_to(repo)) if path != repo and
                                      (_root_files(path) or _database_folders(path)) else None))

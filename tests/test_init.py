@@ -70,6 +70,12 @@ def test_init_writes_workflows_for_the_repository_s_folder_branch_and_pinned_rel
     assert 'backend = "local"' in settings and f'config_repo = "{team_repo}"' in settings
 
 
+def test_init_on_a_feature_branch_still_targets_the_base_branch(team_repo):
+    git(team_repo, "checkout", "-q", "-b", "add-snowtower")
+    plan = repo_init.init_local(team_repo, "1.2.3")
+    assert plan.base_branch == "master" and "branches: [master]" in plan.files[".github/workflows/merge-deploy.yml"]
+
+
 def test_a_second_init_changes_nothing_and_a_changed_file_is_kept_unless_forced(team_repo, capsys):
     assert snowtower(["init", str(team_repo)]) == 0
     capsys.readouterr()
