@@ -88,6 +88,10 @@ class Settings(BaseSettings):
                              json_schema_extra=_group("Change requests"))
     config_dir: str = Field("snowddl", description="The SnowDDL config folder inside the repository.",
                             json_schema_extra=_group("Change requests"))
+    config_repo: str = Field("", description="Local backend: the team's SnowDDL git repository (a path or a URL git "
+                             "reads without a password) that a new workspace's repo.git is cloned from "
+                             "(`snowtower serve --from`); \"\": the demo's example config.",
+                             json_schema_extra=_group("Change requests"))
     env_prefix: str = Field("", description="SnowDDL's env prefix of the account's object names.",
                             json_schema_extra=_group("Change requests"))
     required_approvals: int = Field(1, ge=1, le=10, description="Approvals a request needs before it may be merged.",
