@@ -8,16 +8,18 @@ Snowflake roles in SNOWFLAKE.ACCOUNT_USAGE.GRANTS_TO_USERS (a table in the stand
 sis_role_mapping (app.identity.Sis), never streamlit-authenticator."""
 from __future__ import annotations
 
+import importlib
 import io
 import os
+import sys
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.changes.model import Actor
-from portal import ui
 from tests.github_support import BOT_TOKEN, github, github_template  # noqa: F401 (fixtures)
+from tests.shipped_imports import ShippedImports
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN = Actor("ada", "Ada Admin", "ada@example.com", ("requester", "approver", "admin"))
@@ -29,7 +31,33 @@ def listing(folder: Path) -> list[str]:
 
 
 @pytest.fixture
-def sis(tmp_path, github, monkeypatch):
+def shipped():
+    """Only what Streamlit in Snowflake installs is importable to the app's code (tests/shipped_imports.py).
+    The app's modules are imported afresh under that rule (and the test run's own put back afterwards),
+    so an import made before, without the rule, cannot hide one."""
+    guard = ShippedImports()
+    ours = {f.name for f in guard.folders}
+    saved = {n: m for n, m in sys.modules.items() if n.split(".")[0] in ours}
+    for name in saved:
+        del sys.modules[name]
+    guard.install()
+    try:
+        yield guard
+    finally:
+        guard.uninstall()
+        for name in [n for n in sys.modules if n.split(".")[0] in ours]:
+            del sys.modules[name]
+        sys.modules.update(saved)
+    assert not guard.refusals, f"the app imported what Streamlit in Snowflake does not install: {guard.refusals}"
+
+
+def ui():
+    """portal.ui as the app under test imported it (under the `shipped` rule)."""
+    return importlib.import_module("portal.ui")
+
+
+@pytest.fixture
+def sis(shipped, tmp_path, github, monkeypatch):
     """A process set up as Streamlit in Snowflake would run SnowTower; yields the working folder."""
     import fakesnow
     import snowflake.connector
@@ -107,19 +135,19 @@ def test_every_admin_page_loads_in_streamlit_in_snowflake(sis, github):
     before = listing(sis)
     at = portal()
     assert not at.exception and [t.value for t in at.title] == ["Welcome, Ada"]  # Home, as the admin
-    services = ui.services()
+    services = ui().services()
     assert services.settings.in_sis and services.store is None and services.settings.backend == "github"
     titles = {}
-    for key, (file, title, _) in ui.PAGES.items():
-        if not ui.may_open(ADMIN, key):
+    for key, (file, title, _) in ui().PAGES.items():
+        if not ui().may_open(ADMIN, key):
             continue
         visit(at, key)
         assert not at.exception, (key, at.exception)
         titles[key] = [t.value for t in at.title]
-        if key in ui.WORKSPACE_PAGES:  # the users file's page: not part of SnowTower here
+        if key in ui().WORKSPACE_PAGES:  # the users file's page: not part of SnowTower here
             assert "not part of SnowTower in Streamlit in Snowflake" in " ".join(i.value for i in at.info)
         assert not [e.value for e in at.error if "error id" in e.value], (key, [e.value for e in at.error])
-    assert set(titles) == set(ui.PAGES)  # an admin may open every page
+    assert set(titles) == set(ui().PAGES)  # an admin may open every page
     # The Status page ran against the stand-ins: GitHub with write permission, the config valid.
     visit(at, "status")
     shown = "\n".join(str(e.value) for e in [*at.success, *at.error])
@@ -165,7 +193,7 @@ def test_the_viewer_is_snowflakes_user_with_the_roles_snowflake_grants_them(sis,
         monkeypatch.delitem(sys.modules, name)  # put back after the test
     at = portal("RILEY")
     assert not at.exception and [t.value for t in at.title] == ["Welcome, Riley"]
-    assert ui.services().identity.roles_of("riley") == frozenset({"requester"})
+    assert ui().services().identity.roles_of("riley") == frozenset({"requester"})
     visit(at, "review")  # an approver's page: its address says the viewer may not open it
     assert not at.exception and not at.button
     assert any("approver" in (w.value or "") for w in [*at.warning, *at.info, *at.error])
