@@ -201,3 +201,21 @@ def test_the_viewer_is_snowflakes_user_with_the_roles_snowflake_grants_them(sis,
     assert not nobody.exception and not nobody.title
     assert any("Ask an admin for one" in e.value for e in nobody.error)
     assert not [m for m in sys.modules if m.split(".")[0] == "streamlit_authenticator"]
+
+
+def test_a_warehouse_request_previews_in_streamlit_in_snowflake_with_its_cost_line(sis, shipped):
+    """The request preview with its cost projection (app.operations.preview) runs on the app's session:
+    nothing of the demo's stand-in is imported (the `shipped` rule), and an account whose metering the
+    app cannot read gets one line saying so under the preview, not an error."""
+    at = portal()
+    visit(at, "warehouse")
+    at.text_input(key="warehouse.name").input("MARKETING_WH")
+    at.selectbox(key="warehouse.size").set_value("SMALL")
+    at.text_area(key="warehouse.justification").input("Campaign analysis moves off the analyst warehouse.")
+    at = next(b for b in at.button if b.label == "Preview").click().run()
+    assert not at.exception, at.exception
+    assert any(b.label == "Submit request" for b in at.button)
+    # the stand-in session has no WAREHOUSE_METERING_HISTORY: the projection says it cannot read it
+    [note] = [c.value for c in at.caption if c.value.startswith("Cost projection unavailable")]
+    assert "WAREHOUSE_METERING_HISTORY does not exist" in note
+    assert not shipped.refusals
