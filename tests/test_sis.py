@@ -51,6 +51,19 @@ def shipped():
     assert not guard.refusals, f"the app imported what Streamlit in Snowflake does not install: {guard.refusals}"
 
 
+def test_the_rule_refuses_to_the_app_what_snowflake_does_not_install(shipped):
+    """The rule is a real check: the demo stand-in needs duckdb, which deploy/requirements.txt does not
+    install, so importing it as the app would fails here as in Snowflake; the harness may still use it."""
+    with pytest.raises(ModuleNotFoundError, match="duckdb"):
+        importlib.import_module("core.snowflake.demo")
+    assert shipped.refusals[-1][0] == "duckdb" and shipped.refusals[-1][1].endswith("core/snowflake/demo.py")
+    assert importlib.import_module("duckdb")  # the test's own import (fakesnow's engine) is not the app's
+    assert shipped.allows("pyarrow") and shipped.allows("snowflake.connector")  # streamlit's, the connector
+    for name in ("streamlit_authenticator", "fakesnow", "tests", "snowflake.cli", "pytest"):
+        assert not shipped.allows(name), name
+    shipped.refusals.clear()
+
+
 def ui():
     """portal.ui as the app under test imported it (under the `shipped` rule)."""
     return importlib.import_module("portal.ui")
