@@ -105,11 +105,12 @@ def sis(shipped, tmp_path, github, monkeypatch):
 
     st.cache_resource.clear()  # st.connection's connections too: each test's stand-in is its own
     with fakesnow.patch():
-        # What deploy/setup.sql made beforehand (the parts fakesnow runs): the app's database and schema.
+        # What deploy/setup.sql made beforehand (the parts fakesnow runs): the app's database, schema and
+        # audit table (the app creates nothing: its role may only SELECT and INSERT there).
         setup = (ROOT / "deploy" / "setup.sql").read_text()
         conn = snowflake.connector.connect()
         for sql, _ in split_statements(io.StringIO(setup), remove_comments=True):
-            if sql.upper().startswith(("CREATE DATABASE", "CREATE SCHEMA")):
+            if sql.upper().startswith(("CREATE DATABASE", "CREATE SCHEMA", "CREATE TABLE")):
                 conn.cursor().execute(sql)
         # Who holds which SnowTower role (the view the SiS identity reads; Snowflake keeps it, not the app).
         for sql in ("CREATE DATABASE IF NOT EXISTS SNOWFLAKE", "CREATE SCHEMA IF NOT EXISTS SNOWFLAKE.ACCOUNT_USAGE",
@@ -166,7 +167,7 @@ def test_every_admin_page_loads_in_streamlit_in_snowflake(sis, github):
     shown = "\n".join(str(e.value) for e in [*at.success, *at.error])
     assert f"**GitHub**: {github.full_name} reachable at" in shown and "as snowtower-bot (admin)" in shown
     assert "production on Streamlit in Snowflake" in shown and "is valid" in shown
-    assert "**Audit log**: readable (snowflake)" in shown
+    assert "**Audit log**: readable and writable (snowflake)" in shown
     # The stand-in's ACCOUNT_USAGE holds GRANTS_TO_USERS only: the grant probe fails, on one line naming what is missing.
     assert "**Snowflake**: status_account_usage: " in shown and "DATABASE_STORAGE_USAGE_HISTORY does not exist" in shown
     # Nothing was written where SnowTower runs; the audit log is the Snowflake table setup.sql named.
