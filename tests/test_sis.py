@@ -119,7 +119,27 @@ def sis(shipped, tmp_path, github, monkeypatch):
                     "INSERT INTO SNOWFLAKE.ACCOUNT_USAGE.GRANTS_TO_USERS VALUES "
                     "(CURRENT_TIMESTAMP, NULL, 'SNOWTOWER_ADMIN', 'USER', 'ADA', 'SECURITYADMIN'), "
                     "(CURRENT_TIMESTAMP, NULL, 'SNOWTOWER_REQUESTER', 'USER', 'RILEY', 'SECURITYADMIN'), "
-                    "(CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'SNOWTOWER_ADMIN', 'USER', 'RILEY', 'SECURITYADMIN')"):
+                    "(CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'SNOWTOWER_ADMIN', 'USER', 'RILEY', 'SECURITYADMIN'), "
+                    # SnowDDL's users: their user role <USER>__U_ROLE, which holds their business roles
+                    "(CURRENT_TIMESTAMP, NULL, 'FOX__U_ROLE', 'USER', 'FOX', 'SNOWDDL'), "
+                    "(CURRENT_TIMESTAMP, NULL, 'MULDER__U_ROLE', 'USER', 'MULDER', 'SNOWDDL'), "
+                    "(CURRENT_TIMESTAMP, NULL, 'TEAM_LEADS', 'USER', 'DANA', 'SECURITYADMIN')",
+                    # GRANTS_TO_ROLES as documented (a role granted to a role: PRIVILEGE USAGE, GRANTED_ON ROLE,
+                    # NAME the granted role, GRANTEE_NAME the role it is granted to)
+                    "CREATE TABLE SNOWFLAKE.ACCOUNT_USAGE.GRANTS_TO_ROLES (CREATED_ON TIMESTAMP, MODIFIED_ON TIMESTAMP, "
+                    "PRIVILEGE VARCHAR, GRANTED_ON VARCHAR, NAME VARCHAR, TABLE_CATALOG VARCHAR, TABLE_SCHEMA VARCHAR, "
+                    "GRANTED_TO VARCHAR, GRANTEE_NAME VARCHAR, GRANT_OPTION VARCHAR, GRANTED_BY VARCHAR, DELETED_ON TIMESTAMP)",
+                    "INSERT INTO SNOWFLAKE.ACCOUNT_USAGE.GRANTS_TO_ROLES VALUES "
+                    "(CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'USAGE', 'ROLE', 'SNOWTOWER_APPROVER__B_ROLE', NULL, NULL, 'ROLE', "
+                    "'FOX__U_ROLE', 'false', 'SNOWDDL', NULL), "
+                    "(CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'USAGE', 'ROLE', 'SNOWTOWER_ADMIN__B_ROLE', NULL, NULL, 'ROLE', "
+                    "'MULDER__U_ROLE', 'false', 'SNOWDDL', CURRENT_TIMESTAMP), "  # revoked
+                    "(CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'USAGE', 'ROLE', 'ENGINEERS', NULL, NULL, 'ROLE', "
+                    "'TEAM_LEADS', 'false', 'SECURITYADMIN', NULL), "
+                    "(CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'USAGE', 'ROLE', 'SNOWTOWER_ADMIN', NULL, NULL, 'ROLE', "
+                    "'ENGINEERS', 'false', 'SECURITYADMIN', NULL), "
+                    "(CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'SELECT', 'TABLE', 'SNOWTOWER_ADMIN', 'DB', 'S', 'ROLE', "
+                    "'MULDER__U_ROLE', 'false', 'SECURITYADMIN', NULL)"):  # a table named like a role: not a role grant
             conn.cursor().execute(sql)
         yield cwd
     st.cache_resource.clear()
@@ -233,3 +253,18 @@ def test_a_warehouse_request_previews_in_streamlit_in_snowflake_with_its_cost_li
     [note] = [c.value for c in at.caption if c.value.startswith("Cost projection unavailable")]
     assert "WAREHOUSE_METERING_HISTORY does not exist" in note
     assert not shipped.refusals
+
+
+def test_inherited_roles_count_snowddls_user_roles_and_business_roles_included(sis):
+    """The viewer's roles are walked from GRANTS_TO_USERS through GRANTS_TO_ROLES: Fox holds
+    SNOWTOWER_APPROVER as a SnowDDL business role (SNOWTOWER_APPROVER__B_ROLE, granted to FOX__U_ROLE);
+    Dana holds SNOWTOWER_ADMIN two grants down (TEAM_LEADS -> ENGINEERS -> SNOWTOWER_ADMIN); Mulder's
+    business role was revoked, and a table privilege is not a role."""
+    at = portal("FOX")
+    assert not at.exception and [t.value for t in at.title] == ["Welcome, Fox"]
+    identity = ui().services().identity
+    assert identity.roles_of("fox") == frozenset({"requester", "approver"})
+    assert identity.roles_of("dana") == frozenset({"requester", "approver", "admin"})
+    assert identity.roles_of("mulder") == frozenset()
+    nobody = portal("MULDER")
+    assert not nobody.exception and not nobody.title
