@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from streamlit.testing.v1 import AppTest
 
 from core.changes.model import Actor
@@ -70,7 +71,14 @@ def ui():
 
 
 @pytest.fixture
-def sis(shipped, tmp_path, github, monkeypatch):
+def app_role() -> list:
+    """The Snowflake sessions the app opened in the test, each a tests.snowflake_privileges.RoleSession
+    (its `log`: every statement run, what it needed, what was missing)."""
+    return []
+
+
+@pytest.fixture
+def sis(shipped, tmp_path, github, monkeypatch, app_role):
     """A process set up as Streamlit in Snowflake would run SnowTower; yields the working folder."""
     import fakesnow
     import snowflake.connector
@@ -141,7 +149,24 @@ def sis(shipped, tmp_path, github, monkeypatch):
                     "(CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'SELECT', 'TABLE', 'SNOWTOWER_ADMIN', 'DB', 'S', 'ROLE', "
                     "'MULDER__U_ROLE', 'false', 'SECURITYADMIN', NULL)"):  # a table named like a role: not a role grant
             conn.cursor().execute(sql)
-        yield cwd
+        # The app's session runs as SNOWTOWER_APP with what deploy/setup.sql grants it, nothing more: a
+        # statement needing another privilege fails as Snowflake fails it (tests/snowflake_privileges.py).
+        from tests.snowflake_privileges import Grants, RoleSession
+
+        grants = Grants.from_setup(setup)
+        project = yaml.safe_load((ROOT / "snowflake.yml").read_text())["entities"]["snowtower"]
+        real_connect = snowflake.connector.connect
+
+        def connect(*args, **kwargs):
+            session = RoleSession(real_connect(*args, **kwargs), grants, "SNOWTOWER_APP", project["identifier"]["database"],
+                                  project["identifier"]["schema"], project["query_warehouse"])
+            app_role.append(session)
+            return session
+        snowflake.connector.connect = connect
+        try:
+            yield cwd
+        finally:
+            snowflake.connector.connect = real_connect
     st.cache_resource.clear()
     cwd.chmod(0o755)
     home.chmod(0o755)
@@ -196,6 +221,23 @@ def test_every_admin_page_loads_in_streamlit_in_snowflake(sis, github):
     services.audit.write("ada", ["admin"], "probe")
     # the sign-in through st.user, then the probe, both in the Snowflake table (newest first)
     assert [r.action for r in services.audit.search(AuditQuery(actor="ada"))] == ["probe", "sign_in"]
+
+
+def test_every_statement_the_app_ran_is_granted_by_setup_sql_and_none_is_ddl(sis, app_role):
+    """Every page as the admin, the Status page's checks and the audit log, on a session that holds only
+    deploy/setup.sql's grants to SNOWTOWER_APP (SELECT and INSERT on the audit table): nothing was refused,
+    and nothing created, altered, dropped or granted anything."""
+    at = portal()
+    for key in ui().PAGES:
+        visit(at, key)
+        assert not at.exception, (key, at.exception)
+    ran = [entry for session in app_role for entry in session.log]
+    assert ran and [(sql, [str(n) for n in missing]) for sql, _, missing in ran if missing] == []
+    needed = {str(n) for _, needs, _ in ran for n in needs}
+    table = "SNOWTOWER.APP.SNOWTOWER_AUDIT_LOG"
+    assert {f"SELECT ON TABLE {table}", f"INSERT ON TABLE {table}", "USAGE ON SCHEMA SNOWTOWER.APP",
+            "USAGE ON WAREHOUSE SNOWTOWER_WH", "SELECT ON ACCOUNT_USAGE VIEW SNOWFLAKE.ACCOUNT_USAGE.GRANTS_TO_ROLES"} <= needed
+    assert not [sql for sql, _, _ in ran if sql.split()[0].upper() in ("CREATE", "ALTER", "DROP", "GRANT", "REVOKE")]
 
 
 def test_the_workspace_pages_are_not_offered_in_the_navigation(sis):
