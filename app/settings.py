@@ -144,7 +144,8 @@ class Settings(BaseSettings):
                                              json_schema_extra=_group("Sign-in and roles"))
     sis_role_mapping: dict[str, str] = Field(default_factory=lambda: {
         "snowtower_admin": "admin", "snowtower_approver": "approver", "snowtower_requester": "requester"},
-        description="sis: the viewer's Snowflake role -> portal role. Env: \"SNOWTOWER_ADMIN=admin,ANALYST=requester\".",
+        description="sis: the viewer's Snowflake role (inherited ones count; SnowDDL's business role of the same name, "
+                    "ending in __B_ROLE, too) -> portal role. Env: \"SNOWTOWER_ADMIN=admin,ANALYST=requester\".",
         json_schema_extra=_group("Sign-in and roles"))
     # --- Snowflake
     snowflake_connection: str = Field("snowflake", description="The st.connection name (secrets [connections.NAME]); in "
