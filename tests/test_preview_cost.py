@@ -114,3 +114,16 @@ def test_without_an_account_the_cli_says_why_there_is_no_projection(tmp_path, mo
     assert out["cost"] is None
     assert out["cost_note"].startswith("cost projection unavailable: no Snowflake account to read")
     assert not (tmp_path / "none").exists()  # a preview creates no workspace
+
+
+def test_the_config_rows_are_the_demo_generators_own():
+    """core.snowddl.inventory.describe (no duckdb: it runs in Streamlit in Snowflake) gives the rows the
+    demo account is generated from (core.snowflake.demo.describe), so cost figures and demo agree."""
+    from core.snowddl.inventory import describe
+    from core.snowddl.load import load_config
+    from core.snowflake import demo
+
+    config = load_config(ROOT / "snowddl")
+    rows = describe(config)
+    assert rows == demo.describe(config)
+    assert rows["warehouses"] and {"name", "size", "auto_suspend", "max_clusters", "monitor"} <= set(rows["warehouses"][0])
