@@ -144,8 +144,10 @@ def sis(shipped, tmp_path, github, monkeypatch, app_role):
                     "'MULDER__U_ROLE', 'false', 'SNOWDDL', CURRENT_TIMESTAMP), "  # revoked
                     "(CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'USAGE', 'ROLE', 'ENGINEERS', NULL, NULL, 'ROLE', "
                     "'TEAM_LEADS', 'false', 'SECURITYADMIN', NULL), "
-                    "(CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'USAGE', 'ROLE', 'SNOWTOWER_ADMIN', NULL, NULL, 'ROLE', "
-                    "'ENGINEERS', 'false', 'SECURITYADMIN', NULL), "
+                    "(CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'USAGE', 'ROLE', 'SNOWTOWER_ADMIN', NULL, NULL, 'ACCOUNT ROLE', "
+                    "'ENGINEERS', 'false', 'SECURITYADMIN', NULL), "  # the view's page spells account roles either way
+                    "(CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'USAGE', 'ROLE', 'SNOWTOWER_ADMIN', NULL, NULL, 'DATABASE_ROLE', "
+                    "'MULDER__U_ROLE', 'false', 'SECURITYADMIN', NULL), "  # a database role of that name is not Mulder's
                     "(CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'SELECT', 'TABLE', 'SNOWTOWER_ADMIN', 'DB', 'S', 'ROLE', "
                     "'MULDER__U_ROLE', 'false', 'SECURITYADMIN', NULL)"):  # a table named like a role: not a role grant
             conn.cursor().execute(sql)

@@ -1,7 +1,8 @@
 -- Every role a Snowflake user (the SiS viewer) holds, inherited ones included, for the portal's role mapping.
 -- Answers: which SnowTower roles (SNOWTOWER_ADMIN, or SnowDDL's SNOWTOWER_ADMIN__B_ROLE, ...) does this viewer hold now?
 -- The roles granted to the user (GRANTS_TO_USERS), then every role granted to one of those, and so on
--- (GRANTS_TO_ROLES rows with GRANTED_ON = 'ROLE', GRANTED_TO = 'ROLE', PRIVILEGE = 'USAGE'): SnowDDL grants
+-- (GRANTS_TO_ROLES rows with GRANTED_ON = 'ROLE', PRIVILEGE = 'USAGE' and an account role as grantee: GRANTED_TO
+-- 'ROLE', which the view's page now spells 'ACCOUNT ROLE', not a DATABASE_ROLE of the same name): SnowDDL grants
 -- business roles to the user role <USER>__U_ROLE, which it grants to the user. Depth capped at 20 (Snowflake
 -- refuses cycles in the role hierarchy; the cap bounds the walk whatever the data).
 -- Units: none; one row per role.
@@ -19,7 +20,7 @@ WITH RECURSIVE held (ROLE, DEPTH) AS (
     JOIN held AS h ON g.GRANTEE_NAME = h.ROLE
     WHERE g.DELETED_ON IS NULL
       AND g.GRANTED_ON = 'ROLE'
-      AND g.GRANTED_TO = 'ROLE'
+      AND g.GRANTED_TO IN ('ROLE', 'ACCOUNT ROLE')
       AND g.PRIVILEGE = 'USAGE'
       AND h.DEPTH < 20
 )
