@@ -78,7 +78,13 @@ def app_role() -> list:
 
 
 @pytest.fixture
-def sis(shipped, tmp_path, github, monkeypatch, app_role):
+def setup_sql(request) -> str:
+    """The setup script an administrator ran (deploy/setup.sql unless a test passes another)."""
+    return getattr(request, "param", None) or (ROOT / "deploy" / "setup.sql").read_text()
+
+
+@pytest.fixture
+def sis(shipped, tmp_path, github, monkeypatch, app_role, setup_sql):
     """A process set up as Streamlit in Snowflake would run SnowTower; yields the working folder."""
     import fakesnow
     import snowflake.connector
@@ -115,7 +121,7 @@ def sis(shipped, tmp_path, github, monkeypatch, app_role):
     with fakesnow.patch():
         # What deploy/setup.sql made beforehand (the parts fakesnow runs): the app's database, schema and
         # audit table (the app creates nothing: its role may only SELECT and INSERT there).
-        setup = (ROOT / "deploy" / "setup.sql").read_text()
+        setup = setup_sql
         conn = snowflake.connector.connect()
         for sql, _ in split_statements(io.StringIO(setup), remove_comments=True):
             if sql.upper().startswith(("CREATE DATABASE", "CREATE SCHEMA", "CREATE TABLE")):
@@ -312,3 +318,19 @@ def test_inherited_roles_count_snowddls_user_roles_and_business_roles_included(s
     assert identity.roles_of("mulder") == frozenset()
     nobody = portal("MULDER")
     assert not nobody.exception and not nobody.title
+
+
+AUDIT_GRANT = "GRANT SELECT, INSERT ON TABLE SNOWTOWER.APP.SNOWTOWER_AUDIT_LOG TO ROLE SNOWTOWER_APP;"
+
+
+@pytest.mark.parametrize("setup_sql", [(ROOT / "deploy" / "setup.sql").read_text().replace(
+    AUDIT_GRANT, AUDIT_GRANT.replace("SELECT, INSERT", "SELECT"))], indirect=True)
+def test_without_the_insert_grant_the_viewer_is_told_which_grant_is_missing(sis):
+    """An administrator who left INSERT out of step 4: the sign-in cannot be recorded, so nothing is done,
+    and the page names the statement that fixes it (no traceback, no DDL tried)."""
+    at = portal()
+    assert not at.exception and not at.title
+    [error] = [e.value for e in at.error]
+    assert error.startswith("The audit log cannot be used, so nothing is done until it can: the role SNOWTOWER_APP may not "
+                            "INSERT the audit table SNOWTOWER.APP.SNOWTOWER_AUDIT_LOG: GRANT INSERT ON TABLE "
+                            "SNOWTOWER.APP.SNOWTOWER_AUDIT_LOG TO ROLE SNOWTOWER_APP (")
