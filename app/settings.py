@@ -193,6 +193,14 @@ class Settings(BaseSettings):
                                       "SnowTower itself.", json_schema_extra=_group("Expiry"))
     expiry_stale_days: int = Field(90, ge=1, le=3650, description="Users with no login for this many days are proposed "
                                    "for offboarding by `snowtower expire`.", json_schema_extra=_group("Expiry"))
+    # --- protected accounts
+    protected_users: list[str] = Field(default_factory=list, description="Snowflake users no request may change: the "
+                                       "user SnowDDL deploys with (and any other service users the deployment "
+                                       "needs). Comma-separated in the environment.",
+                                       json_schema_extra=_group("Protected accounts"))
+    protected_roles: list[str] = Field(default_factory=list, description="Snowflake roles no request may change, grant "
+                                       "or revoke: the roles the deploying user needs (e.g. its SnowDDL admin role). "
+                                       "Comma-separated in the environment.", json_schema_extra=_group("Protected accounts"))
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
@@ -217,6 +225,19 @@ class Settings(BaseSettings):
                 raise ValueError("must map keys to values: key=value,key2=value2")
             value = {k.strip(): v.strip() for k, _, v in pairs}
         return value
+
+    @field_validator("protected_users", "protected_roles", mode="before")
+    @classmethod
+    def _names(cls, value):
+        if isinstance(value, str):  # from the environment: NAME,NAME2
+            value = [v for v in value.split(",")]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError("must be a list of Snowflake object names")
+        names = [v.strip().strip('"').upper() for v in value if v.strip()]
+        bad = [n for n in names if not re.fullmatch(r"[A-Z_][A-Z0-9_$]*", n)]
+        if bad:
+            raise ValueError(f"must be Snowflake object names (letters, digits, _ and $), not {', '.join(map(repr, bad))}")
+        return names
 
     @field_validator("github_approvers")
     @classmethod

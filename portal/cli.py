@@ -584,7 +584,8 @@ def cmd_notify(args) -> int:
         log.addHandler(handler)
         log.setLevel(logging.INFO)
     try:
-        notice = notify_deployed(load_settings(args.workspace), args.pr)
+        event = "request_deploy_failed" if args.event == "deploy-failed" else "request_deployed"
+        notice = notify_deployed(load_settings(args.workspace), args.pr, event=event)
     except NotDeployable as exc:
         print(f"snowtower notify: {exc} Nobody was told.", file=sys.stderr)
         return 1
@@ -604,7 +605,8 @@ def cmd_notify(args) -> int:
     for note in notice.notes:
         print(f"snowtower notify: {note}")
     if notice.channels:
-        print(f"snowtower notify: #{notice.number} deployed: told {', '.join(notice.channels)} "
+        print(f"snowtower notify: #{notice.number} {'deploy failed' if args.event == 'deploy-failed' else 'deployed'}: "
+              f"told {', '.join(notice.channels)} "
               "(each delivery's result is logged above)")
     if not notice.finished:
         # Why: a receiver that keeps the connection open must not hold the deploy job; the pool's threads
@@ -613,6 +615,13 @@ def cmd_notify(args) -> int:
         sys.stderr.flush()
         os._exit(0)
     return 0
+
+
+def cmd_deploy(args) -> int:
+    """`snowtower deploy`: the merge-deploy workflow's deployment (app/jobs/deploy.py)."""
+    from app.jobs import deploy
+
+    return deploy.main(args)
 
 
 def _recipe_names() -> list[str]:
@@ -718,7 +727,22 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     n.add_argument("--pr", type=int, required=True, metavar="N", help="the merged pull request")
     n.add_argument("--workspace", default=None, help="the workspace whose settings.toml to read (optional: the "
                    "environment's SNOWTOWER_* settings suffice)")
+    n = notify.add_parser("deploy-failed", help="tell the admins' channels that merge-deploy could not deploy pull "
+                          "request N (or its verification failed); exit codes as `notify deployed`")
+    n.add_argument("--pr", type=int, required=True, metavar="N", help="the merged pull request")
+    n.add_argument("--workspace", default=None, help="the workspace whose settings.toml to read (optional)")
     p.set_defaults(func=cmd_notify)
+
+    p = sub.add_parser("deploy", help="merge-deploy's deployment: apply the head of the branch, account for every pull "
+                       "request merged since the last deployment (exit 0 done or refused, 1 apply or verification "
+                       "failed, 2 usage or nothing could be read)")
+    p.add_argument("--sha", default=os.environ.get("GITHUB_SHA"), help="the run's commit (default $GITHUB_SHA)")
+    p.add_argument("--branch", default="main", help="the default branch (default main)")
+    p.add_argument("--config", default="snowddl", help="the config folder in the checkout (default snowddl)")
+    p.add_argument("--git-dir", default=".git", help="the checkout's git directory, with the branch's history")
+    p.add_argument("--repository", default=None, help="OWNER/NAME (default $GITHUB_REPOSITORY)")
+    p.add_argument("--required", type=int, default=1, help="approvals an unsafe change needs (default 1)")
+    p.set_defaults(func=cmd_deploy)
 
     p = sub.add_parser("request", help="preview (or --submit) a request from the command line")
     p.add_argument("recipe", help="one of: " + (", ".join(_recipe_names()) if command in (None, "request")

@@ -178,8 +178,8 @@ def request_cost(recipe: str, request: dict, base: Snapshot, source: Callable[[]
 
 def with_cost(result: Preview, base: Snapshot, source: Callable[[], object], price_per_credit: float,
               currency: str) -> Preview:
-    """`result` with its request's projected monthly cost (request_cost) when it parsed; returns `result`."""
-    if result.request_dict:
+    """`result` with its request's projected monthly cost (request_cost) when it has no field error; returns `result`."""
+    if result.request_dict and not result.field_errors:
         result.cost, result.cost_note = request_cost(result.recipe, result.request_dict, base, source, price_per_credit)
         result.currency = currency
     return result
@@ -203,14 +203,22 @@ class PreviewRequest:
         base = self.services.snapshot(self.base_sha or self.services.changes.base_head())
         prefix = f"{settings.config_dir}/" if settings.config_dir else ""
         result = preview(self.recipe, self.raw, base, config_prefix=prefix, env_prefix=settings.env_prefix)
-        if self.cost:
-            with_cost(result, base, self.source or self.services.snowflake_source, settings.price_per_credit,
-                      settings.currency)
+        # Why: the deploying account and its roles (settings protected_users, protected_roles) are what every
+        # later deployment runs as; a request that would change them is refused here, so it is never submitted.
+        from app.operations.protected import field_of, protected_message, protected_touched
+
+        touched = protected_touched(result.plan, settings.protected_users, settings.protected_roles, settings.env_prefix)
+        if touched:
+            key = field_of(self.raw, [f.name for f in self.recipe.fields], touched)
+            result.field_errors = {**result.field_errors, key: protected_message(touched)}
         renews = getattr(result.request, "renews", None)
         if renews:  # why: "Renews #N" tells reviewers the access was approved before; it must be true
             problem = self._renews_problem(result.request)
             if problem:
                 result.field_errors = {**result.field_errors, "renews": problem}
+        if self.cost:
+            with_cost(result, base, self.source or self.services.snowflake_source, settings.price_per_credit,
+                      settings.currency)
         return result
 
     def _renews_problem(self, request) -> str:
