@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from app.paths import DEFAULT_WORKSPACE, EXAMPLE_CONFIG, REPO_ROOT  # noqa: F401 (their names here too)
@@ -148,7 +148,8 @@ class Settings(BaseSettings):
                                              json_schema_extra=_group("Sign-in and roles"))
     sis_role_mapping: dict[str, str] = Field(default_factory=lambda: {
         "snowtower_admin": "admin", "snowtower_approver": "approver", "snowtower_requester": "requester"},
-        description="sis: the viewer's Snowflake role -> portal role. Env: \"SNOWTOWER_ADMIN=admin,ANALYST=requester\".",
+        description="sis: the viewer's Snowflake role (inherited ones count; SnowDDL's business role of the same name, "
+                    "ending in __B_ROLE, too) -> portal role. Env: \"SNOWTOWER_ADMIN=admin,ANALYST=requester\".",
         json_schema_extra=_group("Sign-in and roles"))
     # --- Snowflake
     snowflake_connection: str = Field("snowflake", description="The st.connection name (secrets [connections.NAME]); in "
@@ -274,7 +275,9 @@ class Settings(BaseSettings):
 
     @field_validator("demo_query_rows")
     @classmethod
-    def _rows(cls, value: int) -> int:
+    def _rows(cls, value: int, info: ValidationInfo) -> int:
+        if info.data.get("mode") != "demo":
+            return value  # why: only the demo generates an account; outside it the demo stand-in (duckdb) may not be installed
         from core.snowflake.demo import MAX_QUERY_ROWS
 
         if value > MAX_QUERY_ROWS:

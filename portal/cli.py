@@ -143,6 +143,59 @@ def _parse_sets(recipe, pairs: list[str], files: list[str]) -> dict:
     return raw
 
 
+def _request_cost_source(settings, services=None):
+    """Where `snowtower request` reads a warehouse's metering for the cost projection, as `snowtower cost`
+    does: a real account (SNOWFLAKE_ACCOUNT: the connector with key-pair auth), else the services' own
+    source (with --submit), else the demo stand-in of the workspace, if it has been generated (opened
+    read-only: a preview creates nothing). A zero-argument factory; it raises QueryError when there is none."""
+    from core.snowflake.connect import STANDIN_FILE, connector_source, standin_source
+    from core.snowflake.queries import QueryError
+    from core.workspace import Workspace
+
+    def source():
+        if os.environ.get("SNOWFLAKE_ACCOUNT"):
+            return connector_source()
+        if services is not None:
+            return services.snowflake_source()
+        folder = Workspace(settings.workspace).account_dir
+        if settings.mode == "demo" and (Path(folder) / STANDIN_FILE).is_file():
+            return standin_source(folder)
+        raise QueryError("no Snowflake account to read: set SNOWFLAKE_ACCOUNT, SNOWFLAKE_USER and "
+                         "SNOWFLAKE_PRIVATE_KEY_PATH, or give --workspace of a demo")
+    return source
+
+
+def _preview_cost(result, base, workspace) -> None:
+    """The preview's cost projection (app.operations.preview.with_cost) for `snowtower request` without
+    --submit: price and currency from the settings of `workspace` (defaults when they cannot be read)."""
+    from app.operations.preview import with_cost
+    from app.settings import load_settings
+    from core.snowflake.cost import WAREHOUSE_RECIPES
+
+    if result.recipe not in WAREHOUSE_RECIPES or not result.request_dict:
+        return
+    try:
+        settings = load_settings(workspace)
+    except ValueError as exc:
+        result.cost_note = f"cost projection unavailable: the settings cannot be read ({' '.join(str(exc).split())[:300]})"
+        return
+    with_cost(result, base, _request_cost_source(settings), settings.price_per_credit, settings.currency)
+
+
+def _print_cost(result) -> None:
+    """The preview's projected monthly cost in words (the figures of its JSON "cost"), or why there is none."""
+    p = result.cost
+    if p is not None:
+        today = (f"today {p.current_credits:,.1f} credits ({p.current_money:,.0f} {result.currency}), "
+                 if p.current_credits is not None else "")
+        print(f"projected monthly cost{' (estimate)' if p.estimate else ''}: {today}after this change "
+              f"{p.projected_credits:,.1f} credits ({p.projected_money:,.0f} {result.currency}) at "
+              f"{p.price_per_credit:,.2f} {result.currency} per credit")
+        print(f"cost basis: {p.basis}")
+    elif result.cost_note:
+        print(result.cost_note)
+
+
 def cmd_request(args) -> int:
     from core.changes.base import ChangeError
     from core.changes.model import Actor
@@ -162,7 +215,8 @@ def cmd_request(args) -> int:
 
         try:
             services = build_services(load_settings(args.workspace))
-            result = PreviewRequest(services, recipe, raw).execute()
+            result = PreviewRequest(services, recipe, raw, cost=True,
+                                    source=_request_cost_source(services.settings, services)).execute()
         except (ChangeError, ValueError) as exc:  # backend misconfigured or unreachable: say so, no traceback
             print(f"snowtower request: {exc}", file=sys.stderr)
             return 2
@@ -172,6 +226,7 @@ def cmd_request(args) -> int:
             raise UsageError(f"config folder {config} does not exist")
         base = Snapshot(config.resolve(), None, load_config(config, args.env_prefix or ""))
         result = make_preview(recipe, raw, base, env_prefix=args.env_prefix or "")
+        _preview_cost(result, base, args.workspace)
 
     out = result.to_dict()
     code = 0
@@ -208,6 +263,7 @@ def cmd_request(args) -> int:
             print(f"summary: {result.changes.summary}")
         _print_problems(result.validation)
         print(f"validation: {'passed' if result.validation.valid else 'FAILED'}")
+        _print_cost(result)
         if "submitted" in out:
             print(f"submitted: #{out['submitted']['id']} on branch {out['submitted']['branch']}")
             if out["submitted"]["url"]:
