@@ -181,7 +181,7 @@ def cmd_request(args) -> int:
             print(f"snowtower request: {field}: {message}", file=sys.stderr)
     elif not result.validation.valid:
         code = 1
-        print("snowtower request: SnowDDL rejects the resulting configuration", file=sys.stderr)
+        print(f"snowtower request: {result.rejection()}", file=sys.stderr)
     elif args.submit:
         from app.identity import Vouched
 
@@ -764,6 +764,16 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _closed_pipe() -> int:
+    """The reader of stdout went away (`snowtower validate --format json | head -1`): end quietly, as a
+    command ended by SIGPIPE does (exit 141), without Python's BrokenPipeError traceback. What is left in
+    stdout's buffer goes to /dev/null, so the interpreter's own flush at exit finds nothing to fail on
+    (the Python documentation's advice, "Note on SIGPIPE" in the signal module)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(next((a for a in argv if not a.startswith("-")), ""))
@@ -772,7 +782,11 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0) and 2
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a reader that went away (`| head -1`) shows here, not as a traceback at exit
+        return code
+    except BrokenPipeError:
+        return _closed_pipe()
     except UsageError as exc:
         print(f"snowtower {args.command}: {exc}", file=sys.stderr)
         return 2
