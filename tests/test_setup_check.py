@@ -284,3 +284,24 @@ def test_figures_from_the_demo_stand_in_say_so(services, capsys, monkeypatch):
     assert code == 0 and json.loads(out)["demo_data"] is True
     code, out, _ = run(capsys, "expire", "--workspace", ws)
     assert code == 0 and out.splitlines()[0].startswith("demo data: ")
+
+
+def test_the_server_steps_of_docs_deploy_give_check_everything_but_the_first_login(tmp_path):
+    """docs/deploy.md's example settings file and secrets.toml, as written (placeholders filled in): `snowtower
+    check` finds nothing missing but the first login, which step 5 creates."""
+    import re
+    import tomllib
+
+    doc = (settings_module.REPO_ROOT / "docs" / "deploy.md").read_text()
+    server = doc.split("## On a server behind a reverse proxy")[1].split("\n## ")[0]
+    settings_toml, secrets_toml = [re.sub(r"^   ", "", b, flags=re.M) for b in re.findall(r"```toml\n(.*?)```", server, re.S)]
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "settings.toml").write_text(settings_toml)
+    key = tmp_path / "svc_portal.p8"
+    key.write_text("a key")
+    secrets_data = tomllib.loads(re.sub(r'"<[^>]*>"', lambda _: f'"{secrets.token_hex(32)}"', secrets_toml)
+                                 .replace("/srv/snowtower/keys/svc_portal.p8", str(key)))
+    settings, problems = check_setup(ws, environ={}, secrets=secrets_data)
+    assert [p.key for p in problems] == ["auth.yaml"] and settings.mode == "production"
+    assert settings.audit_log == "snowflake" and secrets_data["connections"]["snowflake"]["account"]
