@@ -585,7 +585,8 @@ def markdown() -> str:
              "Sources, highest first: the environment (`SNOWTOWER_<NAME>`), `st.secrets` table `[snowtower]` (when "
              "running in Streamlit; in Streamlit in Snowflake the app's secrets by name, e.g. `github_token`), the "
              "workspace's `settings.toml` table `[snowtower]`, and the app's own `snowtower.toml` (deployed with it "
-             "into Streamlit in Snowflake from deploy/snowtower.toml). An unknown key, a wrong type or a value out of range stops SnowTower with a list "
+             "into Streamlit in Snowflake from deploy/snowtower.toml). `snowtower check` and `snowtower serve` read the portal's "
+             "`.streamlit/secrets.toml` files as the portal does. An unknown key, a wrong type or a value out of range stops SnowTower with a list "
              "of every problem, naming the key and the source; `snowtower check` prints the same. Secrets are never "
              "printed. Dictionaries are TOML tables (`[snowtower.github_approvers]`) or, in the environment, "
              "`key=value,key2=value2`.", ""]
