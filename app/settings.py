@@ -809,8 +809,8 @@ def requirements(settings: Settings, secrets: dict) -> list[Problem]:
             if isinstance(key_file, str) and key_file and not Path(key_file).expanduser().is_file():
                 out.append(Problem(f"connections.{name}", where, f"private_key_file {key_file} does not exist", blocking))
     if s.mode != "demo" and s.auth == "local" and not s.in_sis and not (s.workspace / "auth.yaml").is_file():
-        out.append(Problem("auth.yaml", str(s.workspace), "no logins yet: create the first admin with `snowtower users "
-                           "add LOGIN --role admin`", blocking=False))  # the portal says the same on its own page
+        out.append(Problem("auth.yaml", "", "no logins yet: create the first admin with `snowtower users add LOGIN "
+                           f"--role admin` ({s.workspace / 'auth.yaml'} does not exist)", blocking=False))  # as the portal's page says
     return out
 
 
