@@ -305,3 +305,17 @@ def test_the_server_steps_of_docs_deploy_give_check_everything_but_the_first_log
     settings, problems = check_setup(ws, environ={}, secrets=secrets_data)
     assert [p.key for p in problems] == ["auth.yaml"] and settings.mode == "production"
     assert settings.audit_log == "snowflake" and secrets_data["connections"]["snowflake"]["account"]
+
+
+def test_the_status_page_lists_the_same_problems_as_check(tmp_path):
+    from types import SimpleNamespace
+
+    from app.status import _settings
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "settings.toml").write_text('[snowtower]\nmode = "production"\n')
+    settings, problems = check_setup(ws)
+    lines = _settings(SimpleNamespace(settings=settings))
+    assert [c.detail for c in lines] == [str(p) for p in problems] and not any(c.ok for c in lines)
+    assert [p.key for p in problems] == ["cookie_key", "connections.snowflake", "auth.yaml"]
