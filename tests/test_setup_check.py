@@ -243,6 +243,10 @@ def test_serve_of_a_production_workspace_listens_where_told_without_demo_details
     ws = tmp_path / "ws"
     ws.mkdir()
     (ws / "settings.toml").write_text('[snowtower]\nmode = "production"\n')
+    from app.paths import EXAMPLE_CONFIG
+    from core.workspace import ensure_demo_workspace
+
+    ensure_demo_workspace(ws, EXAMPLE_CONFIG)  # its git repository (a production workspace starts from one)
     monkeypatch.chdir(tmp_path)
     code, _, err = run(capsys, "serve", "--workspace", str(ws), "--address", "0.0.0.0")
     assert code == 0 and "WARNING" not in err
