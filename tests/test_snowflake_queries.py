@@ -45,6 +45,7 @@ def binds_for(q, start=START, end=END) -> dict:
     """Every bind a question may take, for the 90 days of the demo account."""
     values = {**window(start, end), **period_starts(end), "top_n": 5, "warehouse_name": "BI_WH", "days": 90}
     values["as_of"] = values["end_time"]
+    values["since"] = values["end_time"] - dt.timedelta(days=90)
     values["user_name"] = "ADMIN"  # the demo account's first user, granted ACCOUNTADMIN (viewer_roles)
     return {name: values[name] for name in set(q.binds)}
 
@@ -187,7 +188,7 @@ def test_security_facts_are_planted(account):
     assert password_logins > 0
     admins = {r[0] for r in raw(account, "SELECT GRANTEE_NAME FROM ACCOUNT_USAGE.GRANTS_TO_USERS WHERE ROLE = 'ACCOUNTADMIN'")}
     assert demo.ADMIN_WITHOUT_MFA in admins and users[demo.ADMIN_WITHOUT_MFA][2] is False
-    horizon = dt.datetime.combine(END, dt.time()) - dt.timedelta(days=90)
+    horizon = dt.datetime.combine(END, dt.time(), dt.timezone.utc) - dt.timedelta(days=90)  # TIMESTAMP_LTZ: aware
     stale = {name for name, u in users.items() if u[3] is not None and u[3] < horizon}
     assert stale == set(demo.STALE_USERS)
     ran = {r[0] for r in raw(account, "SELECT DISTINCT USER_NAME FROM ACCOUNT_USAGE.QUERY_HISTORY")}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from core.findings import Finding, Fix, fixes_note
@@ -175,13 +176,25 @@ class SecurityReport:
         return int(person["HAS_MFA"].sum()), len(person)
 
 
+def flags(values: pd.Series, name: str = "") -> pd.Series:
+    """A BOOLEAN column as Python booleans (NULL: False). Raises QueryError when a value is not a boolean:
+    a VARIANT column (USERS.DISABLED, EXT_AUTHN_DUO) reaches pandas as JSON text such as "false", which
+    `astype(bool)` would turn into True; such columns are cast in SQL (`::BOOLEAN`)."""
+    from core.snowflake.queries import QueryError
+
+    odd = [v for v in values.dropna().unique() if not isinstance(v, (bool, np.bool_))]
+    if odd:
+        raise QueryError(f"column {name} holds {odd[0]!r}, not a boolean: cast it in SQL")
+    return values.fillna(False).astype(bool)
+
+
 def security_report(source, as_of: dt.datetime, start: dt.datetime, end: dt.datetime,
                     network_policy_users: set[str], config_users: set[str]) -> SecurityReport:
     """Everything the security page shows. as_of: the moment ages are counted to; [start, end): the login
     window (UTC). Raises QueryError when the account cannot be read."""
     users = ask(source, "user_auth", as_of=as_of)
     for col in ("DISABLED", "HAS_PASSWORD", "HAS_RSA_PUBLIC_KEY", "HAS_MFA"):
-        users[col] = users[col].fillna(False).astype(bool)
+        users[col] = flags(users[col], col)
     users["ADMIN_ROLES"] = users["ADMIN_ROLES"].fillna("")
     methods = ask(source, "login_methods", start_time=start, end_time=end)
     failures = ask(source, "login_failures_daily", start_time=start, end_time=end)
