@@ -320,7 +320,7 @@ def cmd_cost(args) -> int:
 
     from core.changes.base import ChangeError
     from core.snowflake.connect import connector_source
-    from core.snowflake.cost import summary
+    from core.snowflake.cost import Prices, summary
     from core.snowflake.queries import QueryError
     from app.services import build_services
     from app.settings import load_settings
@@ -333,7 +333,7 @@ def cmd_cost(args) -> int:
             source = connector_source()
         else:
             source = build_services(settings).snowflake_source()
-        report = summary(source, args.days, float(settings.price_per_credit))
+        report = summary(source, args.days, float(settings.price_per_credit), prices=Prices.of(settings))
     except (QueryError, ChangeError, ValueError, OSError) as exc:
         print(f"snowtower cost: {exc}", file=sys.stderr)
         return 2
@@ -344,22 +344,30 @@ def cmd_cost(args) -> int:
         from core.plaintext import csv_cell  # warehouse names come from the account: never a formula
 
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(["warehouse", "credits", f"money_{settings.currency.lower()}", "idle_credits", "idle_share"])
+        writer.writerow(["warehouse", "credits", "compute_credits", f"compute_money_{settings.currency.lower()}", "idle_credits",
+                         "idle_share"])
         for w in report["warehouses"]:
-            writer.writerow([csv_cell(w["warehouse"]), f"{w['credits']:.4f}", f"{w['money']:.2f}", f"{w['idle_credits']:.4f}", f"{w['idle_share']:.4f}"])
+            writer.writerow([csv_cell(w["warehouse"]), f"{w['credits']:.4f}", f"{w['compute_credits']:.4f}", f"{w['compute_money']:.2f}",
+                             f"{w['idle_credits']:.4f}", f"{w['idle_share']:.4f}"])
     else:
         cur = settings.currency
         if not report["warehouses"]:
             print("No warehouse metering in the account yet.")
             return 0
-        print(f"Warehouse cost {report['start']} to {report['end']} (UTC), {report['price_per_credit']:,.2f} {cur} per credit")
-        print(f"{'warehouse':<24}{'credits':>12}{'money':>14}{'idle':>8}")
+        through = report["data_through"]
+        print(f"Cost {report['start']} to {report['end']} (UTC, complete days; metering filled to {through['filled_to']} UTC)")
+        print(f"{'spend (as billed)':<28}{'quantity':>14}{'price':>10}{'money':>14}")
+        for x in report["spend"]["lines"]:
+            print(f"{x['line']:<28}{x['quantity']:>10,.2f} {x['unit'][:3]:<3}{x['price']:>10,.2f}{x['money']:>10,.0f} {cur}")
+        print(f"{'total':<28}{'':>24}{report['total_money']:>10,.0f} {cur}")
+        print(f"{'warehouse (metered)':<24}{'credits':>12}{'compute':>12}{'compute money':>16}{'idle':>8}")
         for w in report["warehouses"]:
-            print(f"{w['warehouse']:<24}{w['credits']:>12,.1f}{w['money']:>10,.0f} {cur}{w['idle_share']:>8.0%}")
-        print(f"{'total':<24}{report['total_credits']:>12,.1f}{report['total_money']:>10,.0f} {cur}")
+            print(f"{w['warehouse']:<24}{w['credits']:>12,.1f}{w['compute_credits']:>12,.1f}{w['compute_money']:>12,.0f} {cur}"
+                  f"{w['idle_share']:>8.0%}")
+        print(f"{'total':<24}{report['total_credits']:>12,.1f}  (metered: before the daily cloud-services adjustment)")
         f = report["forecast"]
-        print(f"forecast {f['month']}: {f['projected']:,.0f} credits ({f['projected_money']:,.0f} {cur}) by month end; "
-              f"{f['month_to_date']:,.0f} so far, {f['daily_rate']:,.1f} credits/day")
+        print(f"forecast {f['month']}: {f['projected']:,.0f} billed credits ({f['projected_money']:,.0f} {cur}) by month end; "
+              f"{f['month_to_date']:,.0f} so far, {f['daily_rate']:,.1f} credits/day (storage and transfer not included)")
         for a in report["anomalies"]:
             print(f"anomaly {a['day']}: {a['credits']:,.1f} credits (usually {a['baseline']:,.1f}), mostly {a['top_warehouse']}")
     return 0

@@ -54,7 +54,8 @@ METERING_LAG_HOURS, ATTRIBUTION_LAG_HOURS, QUERY_ATTRIBUTION_LAG_HOURS = 3, 6, 8
 PARTIAL_HOURS = NOW_HOUR - METERING_LAG_HOURS
 # Serverless and compute-pool credits per day (METERING_DAILY_HISTORY service types besides warehouses).
 SERVERLESS = {"SERVERLESS_TASK": 1.2, "AUTO_CLUSTERING": 0.5, "SNOWPARK_CONTAINER_SERVICES": 1.44}
-TRANSFER_GB_PER_DAY = 4.0  # replication to a second region, billed per TB transferred
+TRANSFER_GB_PER_DAY = 4.0
+DROPPED_DATABASE, DROPPED_DAYS_AGO = "LEGACY_DWH", 20  # 200 GiB, dropped 20 days before end_date (storage keeps its billed days)  # replication to a second region, billed per TB transferred
 IDLE_UTILISATION = 0.25  # share of the idle-heavy warehouse's compute that queries use
 STALE_USERS = ("TLINDQVIST", "LMURPHY")  # no login for more than 90 days
 PASSWORD_SERVICE_USER = "SVC_LOOKER"  # a service user that still logs in with a password
@@ -441,6 +442,7 @@ def _storage(db, shape: dict, p: Planted, t0: str) -> None:
     if rows:
         db.execute("INSERT INTO dbs VALUES " + _values(rows))
     jump = (p.end_date - dt.timedelta(days=30)).isoformat()
+    dropped = p.end_date - dt.timedelta(days=DROPPED_DAYS_AGO)
     _table(db, 'DATABASE_STORAGE_USAGE_HISTORY')
     db.execute(f"""
         INSERT INTO ACCOUNT_USAGE.DATABASE_STORAGE_USAGE_HISTORY BY NAME
@@ -451,6 +453,11 @@ def _storage(db, shape: dict, p: Planted, t0: str) -> None:
                CAST(POWER(1024, 3) * START_GB * (0.04 + 0.6 * GROWTH) AS BIGINT) AS AVERAGE_FAILSAFE_BYTES,
                0::BIGINT AS AVERAGE_HYBRID_TABLE_STORAGE_BYTES
         FROM dbs, range({DAYS}) t(n)
+        UNION ALL  -- a database dropped DROPPED_DAYS_AGO days before end_date: its days until the drop were billed
+        SELECT CAST({t0} AS DATE) + CAST(n AS INTEGER), 9999, '{DROPPED_DATABASE}',
+               TIMESTAMP '{dropped.isoformat()} 15:30:00', CAST(POWER(1024, 3) * 200 AS BIGINT),
+               CAST(POWER(1024, 3) * 10 AS BIGINT), 0::BIGINT
+        FROM range({DAYS - DROPPED_DAYS_AGO}) t(n)
         ORDER BY USAGE_DATE, DATABASE_NAME
     """)
     _table(db, 'STORAGE_USAGE')
