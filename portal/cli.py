@@ -373,6 +373,67 @@ def cmd_cost(args) -> int:
     return 0
 
 
+def cmd_security(args) -> int:
+    """The security page's findings, CIS checks and health scores over the last --days days of logins:
+    exit 0 nothing to fix, 1 findings (account, config hygiene or a failing CIS check), 2 usage or no account."""
+    import datetime as dt
+
+    from core.changes.base import ChangeError
+    from core.findings.hygiene import hygiene
+    from core.findings.security import network_policy_users, report_dict, security_report
+    from core.snowflake.connect import connector_source
+    from core.snowflake.cost import last_day, window
+    from core.snowflake.queries import QueryError
+    from app.services import build_services
+    from app.settings import load_settings
+
+    if not 1 <= args.days <= 365:
+        raise UsageError("--days must be between 1 and 365")
+    try:
+        settings = load_settings(args.workspace)
+        services = build_services(settings)
+        # Why: the same source as `snowtower cost`: a real account when SNOWFLAKE_ACCOUNT is set, else the workspace's.
+        source = connector_source() if os.environ.get("SNOWFLAKE_ACCOUNT") else services.snowflake_source()
+        latest = last_day(source)
+        if latest is None:
+            print("snowtower security: the account has no complete day of metering yet", file=sys.stderr)
+            return 2
+        binds = window(latest - dt.timedelta(days=args.days - 1), latest)
+        config = services.snapshot().config
+        report = security_report(source, binds["end_time"], binds["start_time"], binds["end_time"],
+                                 network_policy_users(config), set(config.users))
+        try:
+            config_findings = hygiene(config)
+        except ValueError:  # a config SnowDDL cannot read: the account's findings still stand
+            config_findings = []
+    except (QueryError, ChangeError, ValueError, OSError) as exc:
+        print(f"snowtower security: {exc}", file=sys.stderr)
+        return 2
+    doc = report_dict(report, config_findings, binds["start_time"], binds["end_time"])
+    if args.format == "json":
+        print(json.dumps(doc, indent=2))
+    else:
+        print(f"Security {binds['start_time']:%Y-%m-%d} to {latest:%Y-%m-%d} (UTC, logins), users as of the end of {latest:%Y-%m-%d}")
+        cov = doc["mfa_coverage"]
+        print(f"MFA coverage: {cov['with_mfa']} of {cov['people']} people; service users with a password: "
+              f"{', '.join(doc['service_users_with_password']) or 'none'}")
+        for f in report.findings + config_findings:
+            fix = f" (fix: {f.fix.recipe})" if f.fix else ""
+            print(f"{f.severity:<7}{f.code}  {f.object}: {f.message}{fix}")
+        for c in report.checks:
+            if c.status == "not checked":
+                continue
+            names = ", ".join(str(r.get("NAME") or r.get("USER_NAME") or r.get("ROLE") or "")
+                              for r in c.evidence.to_dict("records"))
+            print(f"CIS {c.id:<9} {c.status.upper():<8} {c.title}" + (f": {names}" if names else ""))
+        for r in report.health[report.health["SCORE"] < 100].itertuples():
+            print(f"health {r.SCORE:>3}  {r.NAME}: {r.REASONS}")
+        for r in doc["failed_logins"]:
+            print(f"failed logins {r['FAILURES']:>4}  {r['USER_NAME']}: {r['REASON']}")
+        print("clean" if doc["clean"] else "findings: see above")
+    return 0 if doc["clean"] else 1
+
+
 def cmd_hygiene(args) -> int:
     """Config hygiene from the YAML alone (core.findings.hygiene): exit 0 clean, 1 findings, 2 usage."""
     from core.findings.hygiene import hygiene
@@ -645,6 +706,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json", "csv"], default="text")
     p.add_argument("--workspace", default=None, help="demo workspace (without SNOWFLAKE_ACCOUNT set)")
     p.set_defaults(func=cmd_cost)
+
+    p = sub.add_parser("security", help="the security page's findings, CIS checks and health scores (exit 0 none, "
+                       "1 findings, 2 usage)")
+    p.add_argument("--days", type=int, default=90, help="days of logins up to the account's last complete day (default 90)")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--workspace", default=None, help="demo workspace (without SNOWFLAKE_ACCOUNT set)")
+    p.set_defaults(func=cmd_security)
 
     p = sub.add_parser("hygiene", help="config hygiene from the YAML alone (exit 0 clean, 1 findings, 2 usage)")
     p.add_argument("dir", nargs="?", default="snowddl")

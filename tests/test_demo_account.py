@@ -209,3 +209,33 @@ def test_a_merged_user_with_sql_in_the_names_is_stored_as_typed(services, people
     cr = deploy(services, people, "new-user", new_user_raw(first_name=first, last_name=last))
     assert cr.status == Status.DEPLOYED
     assert rows(services, "SELECT FIRST_NAME, LAST_NAME FROM ACCOUNT_USAGE.USERS WHERE NAME = 'JANE_DOE'") == [(first, last)]
+
+
+def test_cli_security_json_names_every_planted_finding(services, capsys):
+    from portal.cli import main
+
+    ws = str(services.workspace.root)
+    assert main(["security", "--workspace", ws, "--format", "json"]) == 1  # findings: exit 1
+    doc = json.loads(capsys.readouterr().out)
+    assert not doc["clean"]
+    assert sorted((f["code"], f["object"], f["fix"]["recipe"]) for f in doc["findings"]) == [
+        ("STALE_USER", name, "offboard-user") for name in sorted(demo.STALE_USERS)]
+    cis = {c["id"]: c for c in doc["cis"]}
+    assert [r["NAME"] for r in cis["1.4"]["evidence"]] == [demo.ADMIN_WITHOUT_MFA]
+    assert [r["NAME"] for r in cis["1.6"]["evidence"]] == [demo.PASSWORD_SERVICE_USER]
+    assert sorted(r["NAME"] for r in cis["1.8"]["evidence"]) == sorted(demo.STALE_USERS)
+    assert [r["NAME"] for r in cis["1.11"]["evidence"]] == [demo.ADMIN_WITHOUT_MFA]
+    assert cis["2.x"]["status"] == "monitor" and [r["USER_NAME"] for r in cis["2.x"]["evidence"]] == [demo.ADMIN_WITHOUT_MFA]
+    assert doc["service_users_with_password"] == [demo.PASSWORD_SERVICE_USER]
+    assert doc["health"][0]["NAME"] == demo.ADMIN_WITHOUT_MFA and doc["health"][0]["SCORE"] == 30
+    assert len(doc["health"]) == 18 and doc["mfa_coverage"] == {"with_mfa": 0, "people": 14}
+    failed = {(r["USER_NAME"], r["REASON"]): r["FAILURES"] for r in doc["failed_logins"]}
+    assert failed[(demo.ADMIN_WITHOUT_MFA, "INCORRECT_USERNAME_PASSWORD")] == 40  # the password-guessing burst
+    assert failed[("SVC_DBT", "JWT_TOKEN_INVALID_PUBLIC_KEY_FINGERPRINT_MISMATCH")] == 8  # the key rotation
+    assert failed[("ROOT", "INCORRECT_USERNAME_PASSWORD")] == 15
+    assert ("WAREHOUSE_NO_MONITOR", "BI_WH") in {(f["code"], f["object"]) for f in doc["hygiene"]}
+    assert main(["security", "--workspace", ws]) == 1
+    out = capsys.readouterr().out
+    assert "STALE_USER  TLINDQVIST" in out and "CIS 1.4       FAIL" in out and f"health  30  {demo.ADMIN_WITHOUT_MFA}" in out
+    for bad in ("0", "366", "x"):
+        assert main(["security", "--workspace", ws, "--days", bad]) == 2

@@ -223,3 +223,33 @@ def network_policy_users(loaded) -> set[str]:
         return set()
     return {str(ref.object_name.name) for bp in loaded.snowddl.get_blueprints_by_type(NetworkPolicyBlueprint).values()
             for ref in bp.references if str(ref.object_type.name) == "USER"}
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as JSON-ready dicts: timestamps ISO 8601, NaN/NaT as null."""
+    import json
+
+    return json.loads(frame.to_json(orient="records", date_format="iso")) if len(frame) else []
+
+
+def report_dict(report: SecurityReport, hygiene_findings: list[Finding], start: dt.datetime, end: dt.datetime) -> dict:
+    """What `snowtower security --format json` prints: the security page's figures in one document.
+
+    Keys: window {start, end} (UTC, end exclusive); findings (from the account: stale users), hygiene (from
+    the config), cis [{id, title, status, remediation, reason, evidence}], health [{NAME, TYPE, SCORE,
+    REASONS}], mfa_coverage {with_mfa, people}, service_users_with_password [names], failed_logins
+    [{USER_NAME, REASON, FAILURES}], and `clean`: True when there is no finding, no hygiene finding and no
+    failing CIS check (a "monitor" check never makes it unclean)."""
+    live = report.users[~report.users["DISABLED"]]
+    with_mfa, people = report.mfa_coverage
+    failures = (report.failures.groupby(["USER_NAME", "REASON"], as_index=False)["FAILURES"].sum()
+                .sort_values(["FAILURES", "USER_NAME"], ascending=[False, True]) if len(report.failures)
+                else pd.DataFrame(columns=["USER_NAME", "REASON", "FAILURES"]))
+    cis = [{"id": c.id, "title": c.title, "status": c.status, "remediation": c.remediation, "reason": c.reason,
+            "evidence": _records(c.evidence)} for c in report.checks]
+    clean = not report.findings and not hygiene_findings and not any(c.status == "fail" for c in report.checks)
+    return {"window": {"start": start.isoformat(), "end": end.isoformat()}, "clean": clean,
+            "findings": [f.to_dict() for f in report.findings], "hygiene": [f.to_dict() for f in hygiene_findings],
+            "cis": cis, "health": _records(report.health), "mfa_coverage": {"with_mfa": with_mfa, "people": people},
+            "service_users_with_password": sorted(live.loc[live["TYPE"].isin(SERVICE_TYPES) & live["HAS_PASSWORD"], "NAME"]),
+            "failed_logins": _records(failures)}
