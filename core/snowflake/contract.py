@@ -68,7 +68,8 @@ VIEWS: dict[str, View] = {v.name: v for v in (
         "TYPE and HAS_MFA need behaviour change bundle 2024_06."),
     View("ROLES", DOCS + "roles", 120, _cols(
         "ROLE_ID NUMBER NOT NULL, CREATED_ON TIMESTAMP_LTZ NOT NULL, DELETED_ON TIMESTAMP_LTZ, NAME VARCHAR NOT NULL, "
-        "COMMENT VARCHAR, OWNER VARCHAR, ROLE_TYPE VARCHAR")),
+        "COMMENT VARCHAR, OWNER VARCHAR, ROLE_TYPE VARCHAR"),
+        "No question reads it yet; the stand-in keeps the account's roles in it."),
     View("GRANTS_TO_USERS", DOCS + "grants_to_users", 120, _cols(
         "CREATED_ON TIMESTAMP_LTZ NOT NULL, DELETED_ON TIMESTAMP_LTZ, ROLE VARCHAR NOT NULL, GRANTED_TO VARCHAR NOT NULL, "
         "GRANTEE_NAME VARCHAR NOT NULL, GRANTED_BY VARCHAR"),
