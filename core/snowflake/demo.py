@@ -633,8 +633,8 @@ def meta(folder: str | Path) -> dict[str, str]:
 def sync(folder: str | Path, config, config_sha: str, at: dt.datetime | None = None) -> list[str]:
     """Make the account match a deployed config (a LoadedConfig): new users appear in USERS with their
     role in GRANTS_TO_USERS, users gone from the config get DELETED_ON, users disabled in it get
-    DISABLED, and a new warehouse meters from `at` (default now, UTC) to the end of that day at a
-    quarter of its rate. Idempotent; does nothing if `config_sha` was applied already.
+    DISABLED, and a new warehouse meters the hour of `at` (default now, UTC) at a quarter of its rate.
+    Idempotent; does nothing if `config_sha` was applied already.
 
     Returns what changed, one line each (e.g. "user NEW_PERSON added")."""
     folder = Path(folder)
@@ -679,7 +679,8 @@ def sync(folder: str | Path, config, config_sha: str, at: dt.datetime | None = N
             if w["name"] in metered:
                 continue
             rate = _rate(w["size"])
-            hours = max(1, 24 - first.hour)
+            hours = 1  # the deployment's hour only: later hours have not happened (and the view lags), so the
+            # day stays incomplete and windows still end on the day before
             db.execute(f"""
                 INSERT INTO ACCOUNT_USAGE.WAREHOUSE_METERING_HISTORY
                 SELECT ? + n * INTERVAL 1 HOUR, ? + (n + 1) * INTERVAL 1 HOUR, ?, ?,
