@@ -408,3 +408,50 @@ def test_monitor_periods_follow_the_monitors_own_start():
     assert monitor_period_start("YEARLY", start, dt.date(2027, 1, 15)) == dt.datetime(2027, 1, 15, 10, 0)
     assert monitor_period_start("NEVER", start, dt.date(2027, 6, 1)) == start
     assert monitor_period_start("MONTHLY", None, dt.date(2026, 3, 29)) == dt.datetime(2026, 3, 1)  # calendar
+
+
+class _Recording:
+    """A DB-API connection that records statements (the connector's or st.connection's, as far as a source uses it)."""
+
+    def __init__(self, refuse: str | None = None):
+        self.statements, self.refuse, self.closed = [], refuse, False
+
+    def cursor(self):
+        conn = self
+
+        class Cursor:
+            def execute(self, sql, values=None):
+                if conn.refuse and conn.refuse in sql:
+                    raise RuntimeError(f"SQL access control error: {conn.refuse} not allowed")
+                conn.statements.append(sql)
+
+            def fetch_pandas_all(self):
+                return pd.DataFrame({"first_hour": [None], "last_hour": [None], "filled_to": [None], "attributed_to": [None]})
+
+            def close(self):
+                pass
+
+        return Cursor()
+
+    def close(self):
+        self.closed = True
+
+
+def test_every_connection_sets_the_session_to_utc_once_before_its_first_question():
+    from core.snowflake.connect import streamlit_source
+
+    conn = _Recording()
+    src = streamlit_source(type("StConnection", (), {"raw_connection": conn})())  # st.connection("snowflake"), also in SiS
+    ask(src, "data_range")
+    ask(src, "data_range")
+    assert conn.statements[0] == "ALTER SESSION SET TIMEZONE = 'UTC'"
+    assert conn.statements.count("ALTER SESSION SET TIMEZONE = 'UTC'") == 1 and len(conn.statements) == 3
+
+
+def test_an_account_that_refuses_the_utc_session_fails_the_question_instead_of_answering_in_its_zone():
+    from core.snowflake.queries import CursorSource
+
+    conn = _Recording(refuse="ALTER SESSION")
+    with pytest.raises(QueryError, match="ALTER SESSION not allowed"):
+        ask(CursorSource(lambda: conn, close_after=True), "data_range")
+    assert conn.closed and conn.statements == []
