@@ -7,7 +7,7 @@ import streamlit as st
 from core.findings.hygiene import hygiene
 from core.findings.security import PERSON_TYPES, SERVICE_TYPES, network_policy_users, security_report
 from core.plaintext import md_escape
-from core.snowflake.cost import last_day, window
+from core.snowflake.cost import data_through, window
 from core.snowflake.queries import QueryError
 from portal import account, charts, recipe_form, ui, widgets
 
@@ -36,7 +36,8 @@ report = None
 try:
     with st.spinner("Reading the account's users and logins ..."):
         src = account.source()
-        latest = last_day(src)
+        through = data_through(src)
+        latest = through.last_day if through else None
         if latest is not None:
             binds = window(latest - dt.timedelta(days=89), latest)
             report = security_report(src, binds["end_time"], binds["start_time"], binds["end_time"],
@@ -59,7 +60,7 @@ if report is not None:
     m[2].metric(f"Idle {90} days", len(idle), help="Enabled users without a login in 90 days")
     m[3].metric("Admin-role holders", len(admins), help=f"{len(weak_admins)} of them people without MFA or email")
     m[4].metric("Failed logins (90 days)", int(report.failures["FAILURES"].sum()))
-    st.caption(f"Data up to {latest:%Y-%m-%d} (UTC) · "
+    st.caption(f"{through.caption()}; logins from LOGIN_HISTORY (up to 2 hours late), users from USERS · "
                f"{'demo account (local stand-in)' if services.settings.mode == 'demo' else 'SNOWFLAKE.ACCOUNT_USAGE'}")
 
 tabs = st.tabs(["Findings and fixes", "Authentication", "Logins", "Health scores", "CIS checks"])
