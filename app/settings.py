@@ -19,6 +19,7 @@ from __future__ import annotations
 import difflib
 import functools
 import importlib.util
+import math
 import os
 import re
 import sys
@@ -246,6 +247,18 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"[A-Za-z]{3}", value):
             raise ValueError(f"must be a three-letter ISO 4217 code such as USD or EUR, not {value!r}")
         return value.upper()
+
+    @field_validator("price_per_credit_by_service")
+    @classmethod
+    def _service_prices(cls, value: dict[str, float]) -> dict[str, float]:
+        out = {}
+        for service, price in value.items():
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", service):
+                raise ValueError(f"{service!r} is not a service type such as SNOWPARK_CONTAINER_SERVICES")
+            if not math.isfinite(price) or price < 0:
+                raise ValueError(f"the price of {service} must be a finite amount of 0 or more, not {price!r}")
+            out[service.upper()] = float(price)
+        return out
 
     @field_validator("risk_warehouse_size_threshold")
     @classmethod

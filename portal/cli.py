@@ -356,10 +356,10 @@ def cmd_cost(args) -> int:
             return 0
         through = report["data_through"]
         print(f"Cost {report['start']} to {report['end']} (UTC, complete days; metering filled to {through['filled_to']} UTC)")
-        print(f"{'spend (as billed)':<28}{'quantity':>14}{'price':>10}{'money':>14}")
+        print(f"{'spend (as billed)':<28}{'quantity':>11} {'unit':<10}{'price':>8}{'money':>14}")
         for x in report["spend"]["lines"]:
-            print(f"{x['line']:<28}{x['quantity']:>10,.2f} {x['unit'][:3]:<3}{x['price']:>10,.2f}{x['money']:>10,.0f} {cur}")
-        print(f"{'total':<28}{'':>24}{report['total_money']:>10,.0f} {cur}")
+            print(f"{x['line']:<28}{x['quantity']:>11,.2f} {x['unit']:<10}{x['price']:>8,.2f}{x['money']:>10,.0f} {cur}")
+        print(f"{'total':<28}{'':>30}{report['total_money']:>10,.0f} {cur}")
         print(f"{'warehouse (metered)':<24}{'credits':>12}{'compute':>12}{'compute money':>16}{'idle':>8}")
         for w in report["warehouses"]:
             print(f"{w['warehouse']:<24}{w['credits']:>12,.1f}{w['compute_credits']:>12,.1f}{w['compute_money']:>12,.0f} {cur}"

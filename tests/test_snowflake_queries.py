@@ -455,3 +455,15 @@ def test_an_account_that_refuses_the_utc_session_fails_the_question_instead_of_a
     with pytest.raises(QueryError, match="ALTER SESSION not allowed"):
         ask(CursorSource(lambda: conn, close_after=True), "data_range")
     assert conn.closed and conn.statements == []
+
+
+def test_service_prices_are_checked_and_used_per_service_type(tmp_path):
+    from app.settings import Settings
+
+    settings = Settings(price_per_credit=3.0, price_per_credit_by_service={"snowpark_container_services": 2.0})
+    prices = Prices.of(settings)
+    assert prices.credit("SNOWPARK_CONTAINER_SERVICES") == 2.0 and prices.credit("WAREHOUSE_METERING") == 3.0
+    assert (prices.storage_per_tb_month, prices.transfer_per_tb) == (23.0, 20.0)
+    for bad in ({"X": -1.0}, {"X": float("inf")}, {"no spaces": 1.0}):
+        with pytest.raises(ValueError):
+            Settings(price_per_credit_by_service=bad)
