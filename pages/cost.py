@@ -5,7 +5,8 @@ import pandas as pd
 import streamlit as st
 
 from core.plaintext import md_escape
-from core.snowflake.cost import Prices, data_through, forecast_month, monitor_usage, spend as billed_spend, window
+from core.snowflake.cost import (Prices, attribution_filled, data_through, forecast_month, monitor_usage,
+                                 spend as billed_spend, window)
 from core.snowflake.queries import QueryError, ask
 from portal import account, charts, ui, widgets
 
@@ -55,6 +56,7 @@ try:
     spend = ask(src, "daily_spend", **spend_binds)
     billed_daily = ask(src, "billed_daily", start_date=spend_binds["start_date"], end_date=spend_binds["end_date"])
     bill = billed_spend(src, start, end, prices)
+    attributed = attribution_filled(src, binds["start_time"])
     usage = only(ask(src, "warehouse_usage", **binds))
     users = only(ask(src, "credits_by_user", **binds))
     roles = only(ask(src, "credits_by_role", **binds))
@@ -111,7 +113,9 @@ with people:
     left.altair_chart(charts.ranked_bars(users, "USER_NAME", "Credits by user", "User", price, currency), width="stretch")
     right.altair_chart(charts.ranked_bars(roles, "ROLE_NAME", "Credits by role", "Role", price, currency), width="stretch")
     st.caption("From QUERY_ATTRIBUTION_HISTORY: compute attributed to each query. Idle time is left out, not spread over "
-               "the queries, so these add up to less than the warehouses' credits (and lag up to 8 hours).")
+               "the queries, so these add up to less than the warehouses' credits. QUERY_ATTRIBUTION_HISTORY lags up to "
+               "8 hours: " + (f"it has queries up to {attributed:%Y-%m-%d %H:%M} UTC." if attributed else "it has no query "
+                              "in the range yet."))
     left, right = st.columns(2)
     with left:
         table(users.assign(MONEY=users["CREDITS"] * price), "credits_by_user")

@@ -371,6 +371,10 @@ def test_windows_end_on_the_last_complete_day_and_lags_are_not_idle(src, account
     late = ask(src, "credits_by_user", start_time=dt.datetime.combine(END + dt.timedelta(days=1), dt.time(1)),
                end_time=after["end_time"])
     assert late.empty
+    from core.snowflake.cost import attribution_filled
+
+    filled = attribution_filled(src, dt.datetime.combine(END, dt.time()))
+    assert dt.datetime.combine(END, dt.time(23)) < filled < dt.datetime.combine(END + dt.timedelta(days=1), dt.time(1))
 
 
 def test_every_question_answers_in_utc_although_the_session_starts_in_los_angeles(account):

@@ -94,6 +94,13 @@ def data_through(source) -> DataThrough | None:
     return DataThrough(first.date(), last, filled, _utc(frame["ATTRIBUTED_TO"].iloc[0]))
 
 
+def attribution_filled(source, since: dt.datetime) -> dt.datetime | None:
+    """The start (UTC) of QUERY_ATTRIBUTION_HISTORY's newest query since `since`: per-query credits count
+    queries up to there (the view lags up to 8 hours, more than the metering). None when it has none."""
+    frame = ask(source, "attribution_filled", start_time=since)
+    return _utc(frame["LAST_QUERY_START"].iloc[0]) if len(frame) else None
+
+
 def metered_days(source) -> tuple[dt.date, dt.date] | None:
     """The first day the account has metering for and its last complete day, or None if it has no complete day."""
     through = data_through(source)
