@@ -476,7 +476,7 @@ def _user_row(uid: int, u: dict, created: dt.datetime, last_login: dt.datetime |
     return (uid, u["name"], created, None, u["name"], u.get("display_name") or u["name"], u.get("first_name"),
             u.get("last_name"), u.get("email"), False, bool(u.get("has_password")), None, bool(u.get("disabled")), False,
             u.get("warehouse") or None, None, f"{u['name']}__U_ROLE", False, None, None, last_login, None, None,
-            bool(u.get("has_key")), created if u.get("has_password") else None, u.get("owner", SNOWDDL_OWNER), "ALL",
+            bool(u.get("has_key")), created if u.get("has_password") else None, u.get("owner", SNOWDDL_OWNER), '["ALL"]',
             u["type"], bool(u.get("has_mfa")))
 
 
