@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from app.paths import DEFAULT_WORKSPACE, EXAMPLE_CONFIG, REPO_ROOT  # noqa: F401 (their names here too)
@@ -89,6 +89,10 @@ class Settings(BaseSettings):
                              json_schema_extra=_group("Change requests"))
     config_dir: str = Field("snowddl", description="The SnowDDL config folder inside the repository.",
                             json_schema_extra=_group("Change requests"))
+    config_repo: str = Field("", description="Local backend: the team's SnowDDL git repository (a path or a URL git "
+                             "reads without a password) that a new workspace's repo.git is cloned from "
+                             "(`snowtower serve --from`); \"\": the demo's example config.",
+                             json_schema_extra=_group("Change requests"))
     env_prefix: str = Field("", description="SnowDDL's env prefix of the account's object names.",
                             json_schema_extra=_group("Change requests"))
     required_approvals: int = Field(1, ge=1, le=10, description="Approvals a request needs before it may be merged.",
@@ -145,7 +149,8 @@ class Settings(BaseSettings):
                                              json_schema_extra=_group("Sign-in and roles"))
     sis_role_mapping: dict[str, str] = Field(default_factory=lambda: {
         "snowtower_admin": "admin", "snowtower_approver": "approver", "snowtower_requester": "requester"},
-        description="sis: the viewer's Snowflake role -> portal role. Env: \"SNOWTOWER_ADMIN=admin,ANALYST=requester\".",
+        description="sis: the viewer's Snowflake role (inherited ones count; SnowDDL's business role of the same name, "
+                    "ending in __B_ROLE, too) -> portal role. Env: \"SNOWTOWER_ADMIN=admin,ANALYST=requester\".",
         json_schema_extra=_group("Sign-in and roles"))
     # --- Snowflake
     snowflake_connection: str = Field("snowflake", description="The st.connection name (secrets [connections.NAME]); in "
@@ -201,6 +206,14 @@ class Settings(BaseSettings):
                                       "SnowTower itself.", json_schema_extra=_group("Expiry"))
     expiry_stale_days: int = Field(90, ge=1, le=3650, description="Users with no login for this many days are proposed "
                                    "for offboarding by `snowtower expire`.", json_schema_extra=_group("Expiry"))
+    # --- protected accounts
+    protected_users: list[str] = Field(default_factory=list, description="Snowflake users no request may change: the "
+                                       "user SnowDDL deploys with (and any other service users the deployment "
+                                       "needs). Comma-separated in the environment.",
+                                       json_schema_extra=_group("Protected accounts"))
+    protected_roles: list[str] = Field(default_factory=list, description="Snowflake roles no request may change, grant "
+                                       "or revoke: the roles the deploying user needs (e.g. its SnowDDL admin role). "
+                                       "Comma-separated in the environment.", json_schema_extra=_group("Protected accounts"))
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
@@ -225,6 +238,19 @@ class Settings(BaseSettings):
                 raise ValueError("must map keys to values: key=value,key2=value2")
             value = {k.strip(): v.strip() for k, _, v in pairs}
         return value
+
+    @field_validator("protected_users", "protected_roles", mode="before")
+    @classmethod
+    def _names(cls, value):
+        if isinstance(value, str):  # from the environment: NAME,NAME2
+            value = [v for v in value.split(",")]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError("must be a list of Snowflake object names")
+        names = [v.strip().strip('"').upper() for v in value if v.strip()]
+        bad = [n for n in names if not re.fullmatch(r"[A-Z_][A-Z0-9_$]*", n)]
+        if bad:
+            raise ValueError(f"must be Snowflake object names (letters, digits, _ and $), not {', '.join(map(repr, bad))}")
+        return names
 
     @field_validator("github_approvers")
     @classmethod
@@ -270,7 +296,9 @@ class Settings(BaseSettings):
 
     @field_validator("demo_query_rows")
     @classmethod
-    def _rows(cls, value: int) -> int:
+    def _rows(cls, value: int, info: ValidationInfo) -> int:
+        if info.data.get("mode") != "demo":
+            return value  # why: only the demo generates an account; outside it the demo stand-in (duckdb) may not be installed
         from core.snowflake.demo import MAX_QUERY_ROWS
 
         if value > MAX_QUERY_ROWS:

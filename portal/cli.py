@@ -143,6 +143,59 @@ def _parse_sets(recipe, pairs: list[str], files: list[str]) -> dict:
     return raw
 
 
+def _request_cost_source(settings, services=None):
+    """Where `snowtower request` reads a warehouse's metering for the cost projection, as `snowtower cost`
+    does: a real account (SNOWFLAKE_ACCOUNT: the connector with key-pair auth), else the services' own
+    source (with --submit), else the demo stand-in of the workspace, if it has been generated (opened
+    read-only: a preview creates nothing). A zero-argument factory; it raises QueryError when there is none."""
+    from core.snowflake.connect import STANDIN_FILE, connector_source, standin_source
+    from core.snowflake.queries import QueryError
+    from core.workspace import Workspace
+
+    def source():
+        if os.environ.get("SNOWFLAKE_ACCOUNT"):
+            return connector_source()
+        if services is not None:
+            return services.snowflake_source()
+        folder = Workspace(settings.workspace).account_dir
+        if settings.mode == "demo" and (Path(folder) / STANDIN_FILE).is_file():
+            return standin_source(folder)
+        raise QueryError("no Snowflake account to read: set SNOWFLAKE_ACCOUNT, SNOWFLAKE_USER and "
+                         "SNOWFLAKE_PRIVATE_KEY_PATH, or give --workspace of a demo")
+    return source
+
+
+def _preview_cost(result, base, workspace) -> None:
+    """The preview's cost projection (app.operations.preview.with_cost) for `snowtower request` without
+    --submit: price and currency from the settings of `workspace` (defaults when they cannot be read)."""
+    from app.operations.preview import with_cost
+    from app.settings import load_settings
+    from core.snowflake.cost import WAREHOUSE_RECIPES
+
+    if result.recipe not in WAREHOUSE_RECIPES or not result.request_dict:
+        return
+    try:
+        settings = load_settings(workspace)
+    except ValueError as exc:
+        result.cost_note = f"cost projection unavailable: the settings cannot be read ({' '.join(str(exc).split())[:300]})"
+        return
+    with_cost(result, base, _request_cost_source(settings), settings.price_per_credit, settings.currency)
+
+
+def _print_cost(result) -> None:
+    """The preview's projected monthly cost in words (the figures of its JSON "cost"), or why there is none."""
+    p = result.cost
+    if p is not None:
+        today = (f"today {p.current_credits:,.1f} credits ({p.current_money:,.0f} {result.currency}), "
+                 if p.current_credits is not None else "")
+        print(f"projected monthly cost{' (estimate)' if p.estimate else ''}: {today}after this change "
+              f"{p.projected_credits:,.1f} credits ({p.projected_money:,.0f} {result.currency}) at "
+              f"{p.price_per_credit:,.2f} {result.currency} per credit")
+        print(f"cost basis: {p.basis}")
+    elif result.cost_note:
+        print(result.cost_note)
+
+
 def cmd_request(args) -> int:
     from core.changes.base import ChangeError
     from core.changes.model import Actor
@@ -162,7 +215,8 @@ def cmd_request(args) -> int:
 
         try:
             services = build_services(load_settings(args.workspace))
-            result = PreviewRequest(services, recipe, raw).execute()
+            result = PreviewRequest(services, recipe, raw, cost=True,
+                                    source=_request_cost_source(services.settings, services)).execute()
         except (ChangeError, ValueError) as exc:  # backend misconfigured or unreachable: say so, no traceback
             print(f"snowtower request: {exc}", file=sys.stderr)
             return 2
@@ -172,6 +226,7 @@ def cmd_request(args) -> int:
             raise UsageError(f"config folder {config} does not exist")
         base = Snapshot(config.resolve(), None, load_config(config, args.env_prefix or ""))
         result = make_preview(recipe, raw, base, env_prefix=args.env_prefix or "")
+        _preview_cost(result, base, args.workspace)
 
     out = result.to_dict()
     code = 0
@@ -208,6 +263,7 @@ def cmd_request(args) -> int:
             print(f"summary: {result.changes.summary}")
         _print_problems(result.validation)
         print(f"validation: {'passed' if result.validation.valid else 'FAILED'}")
+        _print_cost(result)
         if "submitted" in out:
             print(f"submitted: #{out['submitted']['id']} on branch {out['submitted']['branch']}")
             if out["submitted"]["url"]:
@@ -474,7 +530,32 @@ def cmd_hygiene(args) -> int:
 def cmd_serve(args) -> int:
     from app.settings import load_settings
 
-    return _serve(load_settings(args.workspace).workspace, args.port, args.address)
+    settings = load_settings(args.workspace)
+    _start_from_repository(settings, getattr(args, "from_repo", None))
+    return _serve(settings.workspace, args.port, args.address)
+
+
+def _start_from_repository(settings, source: str | None) -> None:
+    """`--from PATH|URL`: a new workspace's repo.git is a clone of the team's repository. A production
+    workspace of the local backend never starts from the example config (that is the demo's)."""
+    from core.workspace import Workspace, clone_workspace
+
+    exists = Workspace(settings.workspace).exists()
+    if not source and settings.backend == "local" and settings.config_repo and not exists:
+        source = settings.config_repo  # cloned now: a wrong config_repo is said here, not in the first browser
+    if source:
+        if settings.backend != "local":
+            raise UsageError(f"--from is for the local backend; this workspace uses {settings.backend} "
+                             f"({settings.github_repository or 'its repository'}).")
+        try:
+            clone_workspace(settings.workspace, source, settings.base_branch, settings.config_dir)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        print(f"  git repository: {Workspace(settings.workspace).repo_path} (cloned from {source})", flush=True)
+    elif settings.mode == "production" and settings.backend == "local" and not exists and not settings.config_repo:
+        raise UsageError(f"{settings.workspace} has no git repository yet: a production workspace starts from your "
+                         "SnowDDL repository. Give it with --from PATH|URL (or the setting config_repo); "
+                         "`snowtower demo` is the one that starts from the example config.")
 
 
 def _serve(workspace: Path, port: int, address: str) -> int:
@@ -493,9 +574,28 @@ def _serve(workspace: Path, port: int, address: str) -> int:
     ]
     if settings.base_url_path:  # behind a reverse proxy at https://HOST/PATH (docs/deploy.md)
         argv += ["--server.baseUrlPath", settings.base_url_path]
-    os.chdir(REPO_ROOT)  # Streamlit reads .streamlit/config.toml from the working folder
+    from app.paths import SOURCE_CHECKOUT
+
+    if SOURCE_CHECKOUT:
+        os.chdir(REPO_ROOT)  # Streamlit reads .streamlit/config.toml (and secrets.toml) from the working folder
+    else:  # installed: the bundled config.toml as flags; the working folder (its .streamlit/secrets.toml) stays
+        argv[4:4] = _streamlit_config_flags()
     os.execvpe(sys.executable, argv, env)
     return 0  # not reached
+
+
+def _streamlit_config_flags() -> list[str]:
+    """The bundled .streamlit/config.toml as `--section.option value` flags of `streamlit run`: an
+    installed portal keeps its look and headless server whatever folder it is served from."""
+    import tomllib
+
+    from app.paths import STREAMLIT_CONFIG
+
+    flags: list[str] = []
+    for section, options in tomllib.loads(STREAMLIT_CONFIG.read_text(encoding="utf-8")).items():
+        for option, value in options.items():
+            flags += [f"--{section}.{option}", str(value).lower() if isinstance(value, bool) else str(value)]
+    return flags
 
 
 def cmd_users(args) -> int:
@@ -597,7 +697,8 @@ def cmd_notify(args) -> int:
         log.addHandler(handler)
         log.setLevel(logging.INFO)
     try:
-        notice = notify_deployed(load_settings(args.workspace), args.pr)
+        event = "request_deploy_failed" if args.event == "deploy-failed" else "request_deployed"
+        notice = notify_deployed(load_settings(args.workspace), args.pr, event=event)
     except NotDeployable as exc:
         print(f"snowtower notify: {exc} Nobody was told.", file=sys.stderr)
         return 1
@@ -617,7 +718,8 @@ def cmd_notify(args) -> int:
     for note in notice.notes:
         print(f"snowtower notify: {note}")
     if notice.channels:
-        print(f"snowtower notify: #{notice.number} deployed: told {', '.join(notice.channels)} "
+        print(f"snowtower notify: #{notice.number} {'deploy failed' if args.event == 'deploy-failed' else 'deployed'}: "
+              f"told {', '.join(notice.channels)} "
               "(each delivery's result is logged above)")
     if not notice.finished:
         # Why: a receiver that keeps the connection open must not hold the deploy job; the pool's threads
@@ -626,6 +728,80 @@ def cmd_notify(args) -> int:
         sys.stderr.flush()
         os._exit(0)
     return 0
+
+
+def cmd_deploy(args) -> int:
+    """`snowtower deploy`: the merge-deploy workflow's deployment (app/jobs/deploy.py)."""
+    from app.jobs import deploy
+
+    return deploy.main(args)
+
+
+def cmd_init(args) -> int:
+    """Set up an existing SnowDDL repository: a local clone (files written) or GitHub (a pull request)."""
+    from app import repo_init
+    from core.changes.base import ChangeError
+
+    pin = args.pin or version()
+    target = args.target
+    try:
+        repository, base_url = ("", "") if Path(target).exists() else repo_init.github_target(target)
+        if not repository:
+            if not Path(target).exists():
+                raise UsageError(f"{target} is neither a folder nor a GitHub repository (OWNER/NAME or its URL)")
+            plan = repo_init.init_local(Path(target), pin, config_dir=args.config_dir, base_branch=args.base_branch,
+                                        force=args.force)
+            where = "written"
+        else:
+            token = os.environ.get("SNOWTOWER_GITHUB_TOKEN") or os.environ.get("GITHUB_TOKEN") or ""
+            result = repo_init.init_github(repository, args.github_base_url or base_url, token, pin,
+                                           config_dir=args.config_dir, base_branch=args.base_branch)
+            if isinstance(result, repo_init.InitPlan):
+                print(f"{repository} is already set up for SnowTower {pin}: nothing to change.")
+                return 0
+            if result.resumed:
+                print(f"pull request #{result.number} of an earlier `snowtower init` is open: {result.url}\n"
+                      "Merge or close it before running init again.")
+                return 0
+            plan, where = result.plan, f"proposed in pull request #{result.number}: {result.url}"
+    except repo_init.InitError as exc:
+        print(f"snowtower init: {exc}", file=sys.stderr)
+        return 1
+    except ChangeError as exc:
+        print(f"snowtower init: {exc}", file=sys.stderr)
+        return 2
+    print(f"SnowDDL config folder: {plan.config_dir or '.'}; base branch: {plan.base_branch}; "
+          f"workflows install snowtower=={pin}")
+    for rel in plan.files:
+        print(f"  {rel}" + ("  (replaced)" if rel in plan.conflicts else ""))
+    for rel in plan.unchanged:
+        print(f"  {rel}  (unchanged)")
+    print(f"{len(plan.files)} file(s) {where}." if plan.files else "Nothing to change: every file is up to date.")
+    if plan.files:
+        print("Next: the workflows' environments and secrets (docs/github.md), the label access-request on GitHub; "
+              "snowtower.toml goes into the portal's workspace as settings.toml.")
+    return 0
+
+
+class _VersionAction(argparse.Action):
+    """--version, looked up only when asked (importlib.metadata stays out of every other command's start)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"snowtower {version()}")
+        parser.exit()
+
+
+def version() -> str:
+    """The installed distribution's version (pyproject.toml's, as built into the wheel or the editable install)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("snowtower")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
 
 
 def _recipe_names() -> list[str]:
@@ -638,6 +814,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; `command` (the subcommand being run, if known) lets the others' heavy imports wait:
     the recipe names in `request`'s help load SnowDDL, so they are listed only for `snowtower request`."""
     parser = argparse.ArgumentParser(prog="snowtower", description="Self-service Snowflake access, reviewed as code.")
+    parser.add_argument("--version", action=_VersionAction, help="print the installed release and exit")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help="create or reuse the demo workspace and serve the portal")
@@ -652,9 +829,25 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="serve the portal with the configured backends")
     p.add_argument("--workspace", default=None)
+    p.add_argument("--from", dest="from_repo", metavar="PATH|URL", help="local backend: start a new workspace's git "
+                   "repository as a clone of your SnowDDL repository (see also the setting config_repo)")
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--address", default="127.0.0.1")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("init", help="set up an existing SnowDDL repository (a folder, or GitHub OWNER/NAME or URL: "
+                       "a pull request): workflows, issue form, snowtower.toml")
+    p.add_argument("target", nargs="?", default=".", help="the repository: a local folder (default .), OWNER/NAME or "
+                   "its GitHub URL (needs SNOWTOWER_GITHUB_TOKEN or GITHUB_TOKEN)")
+    p.add_argument("--config-dir", default=None, help="the SnowDDL config folder in the repository (default: found)")
+    p.add_argument("--base-branch", default=None, help="the branch that holds the deployed config (default: the "
+                   "repository's default branch)")
+    p.add_argument("--pin", default=None, metavar="VERSION", help="the SnowTower release the workflows install "
+                   "(default: this one)")
+    p.add_argument("--github-base-url", default=None, help="GitHub Enterprise Server's API, https://HOST/api/v3 "
+                   "(default: from the URL, or api.github.com)")
+    p.add_argument("--force", action="store_true", help="local: replace existing files that differ")
+    p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("users", help="the portal's logins: add|set-role|disable|enable|unlock|list")
     users = p.add_subparsers(dest="action", required=True)
@@ -738,7 +931,22 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     n.add_argument("--pr", type=int, required=True, metavar="N", help="the merged pull request")
     n.add_argument("--workspace", default=None, help="the workspace whose settings.toml to read (optional: the "
                    "environment's SNOWTOWER_* settings suffice)")
+    n = notify.add_parser("deploy-failed", help="tell the admins' channels that merge-deploy could not deploy pull "
+                          "request N (or its verification failed); exit codes as `notify deployed`")
+    n.add_argument("--pr", type=int, required=True, metavar="N", help="the merged pull request")
+    n.add_argument("--workspace", default=None, help="the workspace whose settings.toml to read (optional)")
     p.set_defaults(func=cmd_notify)
+
+    p = sub.add_parser("deploy", help="merge-deploy's deployment: apply the head of the branch, account for every pull "
+                       "request merged since the last deployment (exit 0 done or refused, 1 apply or verification "
+                       "failed, 2 usage or nothing could be read)")
+    p.add_argument("--sha", default=os.environ.get("GITHUB_SHA"), help="the run's commit (default $GITHUB_SHA)")
+    p.add_argument("--branch", default="main", help="the default branch (default main)")
+    p.add_argument("--config", default="snowddl", help="the config folder in the checkout (default snowddl)")
+    p.add_argument("--git-dir", default=".git", help="the checkout's git directory, with the branch's history")
+    p.add_argument("--repository", default=None, help="OWNER/NAME (default $GITHUB_REPOSITORY)")
+    p.add_argument("--required", type=int, default=1, help="approvals an unsafe change needs (default 1)")
+    p.set_defaults(func=cmd_deploy)
 
     p = sub.add_parser("request", help="preview (or --submit) a request from the command line")
     p.add_argument("recipe", help="one of: " + (", ".join(_recipe_names()) if command in (None, "request")

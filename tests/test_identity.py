@@ -479,3 +479,15 @@ def test_oidc_sign_out_is_audited(workspace):
     assert not at.exception
     records = [(r.actor, r.action, r.outcome) for r in reversed(audit_log_for(load_settings(workspace)).search())]
     assert records == [("dana", "sign_in", "ok"), ("dana", "sign_out", "ok")]
+
+
+def test_snowddl_business_roles_map_like_the_roles_they_are_named_after():
+    from app.identity import snowddl_role_mapping
+
+    mapping = snowddl_role_mapping({"SNOWTOWER_ADMIN": "admin", "snowtower_approver": "approver",
+                                    "OPS__B_ROLE": "requester"}, env_prefix="DEV__")
+    assert mapping == {"SNOWTOWER_ADMIN": "admin", "DEV__SNOWTOWER_ADMIN__B_ROLE": "admin",
+                       "SNOWTOWER_APPROVER": "approver", "DEV__SNOWTOWER_APPROVER__B_ROLE": "approver",
+                       "OPS__B_ROLE": "requester"}
+    sis = Sis(mapping, lambda user: ["DEV__SNOWTOWER_APPROVER__B_ROLE", "SNOWTOWER_ADMIN__B_ROLE"])
+    assert sis.roles_of("fox") == {"requester", "approver"}  # without the env prefix it is another account's role
