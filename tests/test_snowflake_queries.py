@@ -415,10 +415,11 @@ def test_monitor_periods_follow_the_monitors_own_start():
 
 
 class _Recording:
-    """A DB-API connection that records statements (the connector's or st.connection's, as far as a source uses it)."""
+    """A DB-API connection that records statements (the connector's or st.connection's, as far as a source uses
+    it); `refuse` makes statements containing it fail, `zone` is what SHOW PARAMETERS answers."""
 
-    def __init__(self, refuse: str | None = None):
-        self.statements, self.refuse, self.closed = [], refuse, False
+    def __init__(self, refuse: str | None = None, zone: str = "America/Los_Angeles"):
+        self.statements, self.refuse, self.zone, self.closed = [], refuse, zone, False
 
     def cursor(self):
         conn = self
@@ -428,6 +429,9 @@ class _Recording:
                 if conn.refuse and conn.refuse in sql:
                     raise RuntimeError(f"SQL access control error: {conn.refuse} not allowed")
                 conn.statements.append(sql)
+
+            def fetchall(self):
+                return [("TIMEZONE", conn.zone, "America/Los_Angeles", "USER", "time zone", "STRING")]
 
             def fetch_pandas_all(self):
                 return pd.DataFrame({"first_hour": [None], "last_hour": [None], "filled_to": [None], "attributed_to": [None]})
@@ -452,13 +456,15 @@ def test_every_connection_sets_the_session_to_utc_once_before_its_first_question
     assert conn.statements.count("ALTER SESSION SET TIMEZONE = 'UTC'") == 1 and len(conn.statements) == 3
 
 
-def test_an_account_that_refuses_the_utc_session_fails_the_question_instead_of_answering_in_its_zone():
+def test_a_session_that_refuses_the_utc_setting_answers_only_if_it_is_utc_already():
     from core.snowflake.queries import CursorSource
 
-    conn = _Recording(refuse="ALTER SESSION")
-    with pytest.raises(QueryError, match="ALTER SESSION not allowed"):
+    conn = _Recording(refuse="ALTER SESSION")  # e.g. a restricted session; its zone is the account default
+    with pytest.raises(QueryError, match="time zone is America/Los_Angeles.*ALTER SESSION not allowed"):
         ask(CursorSource(lambda: conn, close_after=True), "data_range")
-    assert conn.closed and conn.statements == []
+    assert conn.closed and conn.statements == ["SHOW PARAMETERS LIKE 'TIMEZONE' IN SESSION"]
+    utc = _Recording(refuse="ALTER SESSION", zone="Etc/UTC")  # the user's or account's TIMEZONE is UTC
+    assert len(ask(CursorSource(lambda: utc), "data_range")) == 1
 
 
 def test_service_prices_are_checked_and_used_per_service_type(tmp_path):

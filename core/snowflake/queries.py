@@ -86,6 +86,25 @@ def questions() -> list[Question]:
     return [question(p.stem) for p in sorted(SQL_DIR.glob("*.sql"))]
 
 
+UTC_ZONES = {"UTC", "ETC/UTC", "GMT", "ETC/GMT", "UNIVERSAL", "ZULU", "ETC/UCT", "UCT"}
+
+
+def _check_utc(cur, refused: Exception) -> None:
+    """When a session refuses ALTER SESSION (a restricted session may not change its parameters), go on
+    only if its TIMEZONE is UTC already (SHOW PARAMETERS ... IN SESSION); otherwise raise QueryError naming
+    the zone and the fix, since every figure would be cut into that zone's days."""
+    try:
+        cur.execute("SHOW PARAMETERS LIKE 'TIMEZONE' IN SESSION")
+        rows = cur.fetchall()
+    except Exception:
+        rows = []
+    zone = str(rows[0][1]) if rows and len(rows[0]) > 1 else "unknown"
+    if zone.upper() not in UTC_ZONES:
+        raise QueryError(f"the session's time zone is {zone}, and setting it to UTC was refused ({refused}); "
+                         "set the TIMEZONE parameter to UTC for the user (ALTER USER ... SET TIMEZONE = 'UTC') "
+                         "or the account, so days and windows are UTC") from refused
+
+
 @dataclass
 class CursorSource:
     """Runs SQL on a DB-API connection to Snowflake (the connector, st.connection's raw connection, fakesnow).
@@ -93,8 +112,9 @@ class CursorSource:
     `connect` returns such a connection; `close_after` closes it after each question (a stand-in
     opened per use), otherwise it is kept (a client opened once). `placeholder` is the connection's
     bind marker: "?" for paramstyle qmark (st.connection, fakesnow here), "%s" for pyformat.
-    Every connection runs SESSION_SETUP (time zone UTC) once, before its first question; if the account
-    refuses it, the question fails (QueryError from `ask`) rather than answering in another zone."""
+    Every connection runs SESSION_SETUP (time zone UTC) once, before its first question; if the session
+    refuses it and its zone is not UTC already, the question fails (QueryError) rather than answering in
+    another zone."""
     connect: Callable[[], Any]
     placeholder: str = "?"
     close_after: bool = False
@@ -105,8 +125,11 @@ class CursorSource:
         try:
             cur = conn.cursor()
             try:
-                for statement in SESSION_SETUP:
-                    cur.execute(statement)
+                try:
+                    for statement in SESSION_SETUP:
+                        cur.execute(statement)
+                except Exception as exc:
+                    _check_utc(cur, exc)
             finally:
                 cur.close()
         except Exception:
