@@ -27,9 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-from snowddl.blueprint import (BusinessRoleBlueprint, DatabaseBlueprint, ResourceMonitorBlueprint, UserBlueprint,
-                               WarehouseBlueprint)
 
+from core.snowddl.inventory import describe  # noqa: F401  (the one reader of a config's rows; callers use demo.describe too)
 from core.snowflake import contract
 from core.snowflake.connect import STANDIN_FILE, busy
 from core.snowflake.cost import credits_per_hour
@@ -76,33 +75,6 @@ class Planted:
 
 def _rate(size: str | None) -> int:
     return credits_per_hour(size) or 1
-
-
-def _name(ident) -> str:
-    return str(ident) if ident is not None else ""
-
-
-def describe(config) -> dict:
-    """The parts of a SnowDDL config (core.snowddl.load.LoadedConfig) the demo account needs."""
-    s = config.snowddl
-    users = []
-    for bp in s.get_blueprints_by_type(UserBlueprint).values():
-        users.append({"name": _name(bp.full_name), "type": (bp.type or "PERSON").upper(), "email": bp.email,
-                      "display_name": bp.display_name, "first_name": bp.first_name, "last_name": bp.last_name,
-                      "disabled": bool(bp.disabled), "has_key": bool(bp.rsa_public_key),
-                      "has_password": bool(bp.password), "warehouse": _name(bp.default_warehouse),
-                      "roles": [_name(r) for r in bp.business_roles]})
-    warehouses = []
-    for bp in s.get_blueprints_by_type(WarehouseBlueprint).values():
-        warehouses.append({"name": _name(bp.full_name), "size": str(bp.size or "XSMALL").upper(),
-                           "auto_suspend": bp.auto_suspend, "max_clusters": bp.max_cluster_count,
-                           "monitor": _name(bp.resource_monitor)})
-    monitors = [{"name": _name(bp.full_name), "credit_quota": bp.credit_quota, "frequency": bp.frequency.upper()}
-                for bp in s.get_blueprints_by_type(ResourceMonitorBlueprint).values()]
-    databases = [_name(bp.full_name) for bp in s.get_blueprints_by_type(DatabaseBlueprint).values()]
-    roles = [_name(bp.full_name) for bp in s.get_blueprints_by_type(BusinessRoleBlueprint).values()]
-    return {"users": sorted(users, key=lambda u: u["name"]), "warehouses": sorted(warehouses, key=lambda w: w["name"]),
-            "monitors": monitors, "databases": sorted(databases), "business_roles": sorted(roles)}
 
 
 def _pick(warehouses: list[dict], profile: str, fallback) -> str:
