@@ -458,14 +458,18 @@ def cmd_security(args) -> int:
         config = services.snapshot().config
         report = security_report(source, binds["end_time"], binds["start_time"], binds["end_time"],
                                  network_policy_users(config), set(config.users))
+        hygiene_error = None
         try:
             config_findings = hygiene(config)
-        except ValueError:  # a config SnowDDL cannot read: the account's findings still stand
-            config_findings = []
+        except ValueError as exc:  # a config SnowDDL cannot read: the account's findings still stand, never "clean"
+            config_findings, hygiene_error = [], str(exc)
     except (QueryError, ChangeError, ValueError, OSError) as exc:
         print(f"snowtower security: {exc}", file=sys.stderr)
         return 2
     doc = report_dict(report, config_findings, binds["start_time"], binds["end_time"])
+    if hygiene_error:
+        doc["hygiene_error"], doc["clean"] = f"the config cannot be read: {hygiene_error}", False
+        print(f"snowtower security: {doc['hygiene_error']}", file=sys.stderr)
     if args.format == "json":
         print(json.dumps(doc, indent=2))
     else:
