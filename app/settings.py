@@ -19,6 +19,7 @@ from __future__ import annotations
 import difflib
 import functools
 import importlib.util
+import math
 import os
 import re
 import sys
@@ -168,6 +169,14 @@ class Settings(BaseSettings):
     price_per_credit: float = Field(3.0, ge=0, allow_inf_nan=False, description="Money per Snowflake credit, for the cost "
                                     "page and projections.", json_schema_extra=_group("Cost and risk"))
     currency: str = Field("USD", description="ISO 4217 code of price_per_credit.", json_schema_extra=_group("Cost and risk"))
+    price_per_credit_by_service: dict[str, float] = Field(
+        default_factory=dict, description="Money per credit of a METERING_DAILY_HISTORY service type priced apart from "
+        "price_per_credit (e.g. SNOWPARK_CONTAINER_SERVICES = 2.0); others cost price_per_credit.",
+        json_schema_extra=_group("Cost and risk"))
+    storage_price_per_tb_month: float = Field(23.0, ge=0, allow_inf_nan=False, description="Money per TB-month of storage "
+                                              "(your contract's rate; on demand is higher).", json_schema_extra=_group("Cost and risk"))
+    data_transfer_price_per_tb: float = Field(20.0, ge=0, allow_inf_nan=False, description="Money per TB transferred out of "
+                                              "the account's region or cloud (your rate sheet's).", json_schema_extra=_group("Cost and risk"))
     risk_warehouse_size_threshold: str = Field("LARGE", description="A warehouse request at this size or larger is flagged "
                                                "for reviewers.", json_schema_extra=_group("Cost and risk"))
     # --- notifications
@@ -264,6 +273,18 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"[A-Za-z]{3}", value):
             raise ValueError(f"must be a three-letter ISO 4217 code such as USD or EUR, not {value!r}")
         return value.upper()
+
+    @field_validator("price_per_credit_by_service")
+    @classmethod
+    def _service_prices(cls, value: dict[str, float]) -> dict[str, float]:
+        out = {}
+        for service, price in value.items():
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", service):
+                raise ValueError(f"{service!r} is not a service type such as SNOWPARK_CONTAINER_SERVICES")
+            if not math.isfinite(price) or price < 0:
+                raise ValueError(f"the price of {service} must be a finite amount of 0 or more, not {price!r}")
+            out[service.upper()] = float(price)
+        return out
 
     @field_validator("risk_warehouse_size_threshold")
     @classmethod

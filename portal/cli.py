@@ -421,7 +421,7 @@ def cmd_cost(args) -> int:
 
     from core.changes.base import ChangeError
     from core.snowflake.connect import connector_source
-    from core.snowflake.cost import summary
+    from core.snowflake.cost import Prices, summary
     from core.snowflake.queries import QueryError
     from app.services import build_services
     from app.settings import load_settings
@@ -437,7 +437,7 @@ def cmd_cost(args) -> int:
             source = connector_source()
         else:
             source = build_services(settings).snowflake_source()
-        report = summary(source, args.days, float(settings.price_per_credit))
+        report = summary(source, args.days, float(settings.price_per_credit), prices=Prices.of(settings))
     except (QueryError, ChangeError, ValueError, OSError) as exc:
         print(f"snowtower cost: {exc}", file=sys.stderr)
         return 2
@@ -449,9 +449,11 @@ def cmd_cost(args) -> int:
         from core.plaintext import csv_cell  # warehouse names come from the account: never a formula
 
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(["warehouse", "credits", f"money_{settings.currency.lower()}", "idle_credits", "idle_share"])
+        writer.writerow(["warehouse", "credits", "compute_credits", f"compute_money_{settings.currency.lower()}", "idle_credits",
+                         "idle_share"])
         for w in report["warehouses"]:
-            writer.writerow([csv_cell(w["warehouse"]), f"{w['credits']:.4f}", f"{w['money']:.2f}", f"{w['idle_credits']:.4f}", f"{w['idle_share']:.4f}"])
+            writer.writerow([csv_cell(w["warehouse"]), f"{w['credits']:.4f}", f"{w['compute_credits']:.4f}", f"{w['compute_money']:.2f}",
+                             f"{w['idle_credits']:.4f}", f"{w['idle_share']:.4f}"])
     else:
         cur = settings.currency
         if report["demo_data"]:
@@ -459,17 +461,91 @@ def cmd_cost(args) -> int:
         if not report["warehouses"]:
             print("No warehouse metering in the account yet.")
             return 0
-        print(f"Warehouse cost {report['start']} to {report['end']} (UTC), {report['price_per_credit']:,.2f} {cur} per credit")
-        print(f"{'warehouse':<24}{'credits':>12}{'money':>14}{'idle':>8}")
+        through = report["data_through"]
+        print(f"Cost {report['start']} to {report['end']} (UTC, complete days; metering filled to {through['filled_to']} UTC)")
+        print(f"{'spend (as billed)':<28}{'quantity':>11} {'unit':<10}{'price':>8}{'money':>14}")
+        for x in report["spend"]["lines"]:
+            print(f"{x['line']:<28}{x['quantity']:>11,.2f} {x['unit']:<10}{x['price']:>8,.2f}{x['money']:>10,.0f} {cur}")
+        print(f"{'total':<28}{'':>30}{report['total_money']:>10,.0f} {cur}")
+        print(f"{'warehouse (metered)':<24}{'credits':>12}{'compute':>12}{'compute money':>16}{'idle':>8}")
         for w in report["warehouses"]:
-            print(f"{w['warehouse']:<24}{w['credits']:>12,.1f}{w['money']:>10,.0f} {cur}{w['idle_share']:>8.0%}")
-        print(f"{'total':<24}{report['total_credits']:>12,.1f}{report['total_money']:>10,.0f} {cur}")
+            print(f"{w['warehouse']:<24}{w['credits']:>12,.1f}{w['compute_credits']:>12,.1f}{w['compute_money']:>12,.0f} {cur}"
+                  f"{w['idle_share']:>8.0%}")
+        print(f"{'total':<24}{report['total_credits']:>12,.1f}  (metered: before the daily cloud-services adjustment)")
         f = report["forecast"]
-        print(f"forecast {f['month']}: {f['projected']:,.0f} credits ({f['projected_money']:,.0f} {cur}) by month end; "
-              f"{f['month_to_date']:,.0f} so far, {f['daily_rate']:,.1f} credits/day")
+        print(f"forecast {f['month']}: {f['projected']:,.0f} billed credits ({f['projected_money']:,.0f} {cur}) by month end; "
+              f"{f['month_to_date']:,.0f} so far, {f['daily_rate']:,.1f} credits/day (storage and transfer not included)")
         for a in report["anomalies"]:
             print(f"anomaly {a['day']}: {a['credits']:,.1f} credits (usually {a['baseline']:,.1f}), mostly {a['top_warehouse']}")
     return 0
+
+
+def cmd_security(args) -> int:
+    """The security page's findings, CIS checks and health scores over the last --days days of logins:
+    exit 0 nothing to fix, 1 findings (account, config hygiene or a failing CIS check), 2 usage or no account."""
+    import datetime as dt
+
+    from core.changes.base import ChangeError
+    from core.findings.hygiene import hygiene
+    from core.findings.security import network_policy_users, report_dict, security_report
+    from core.snowflake.connect import connector_source
+    from core.snowflake.cost import last_day, window
+    from core.snowflake.queries import QueryError
+    from app.services import build_services
+
+    if not 1 <= args.days <= 365:
+        raise UsageError("--days must be between 1 and 365")
+    # Why: read-only: it never creates a workspace (a typo must not print a fresh demo's findings as "the account").
+    settings = existing_workspace(args.workspace, "snowtower security")
+    try:
+        services = build_services(settings)
+        # Why: the same source as `snowtower cost`: a real account when SNOWFLAKE_ACCOUNT is set, else the workspace's.
+        source = connector_source() if os.environ.get("SNOWFLAKE_ACCOUNT") else services.snowflake_source()
+        latest = last_day(source)
+        if latest is None:
+            print("snowtower security: the account has no complete day of metering yet", file=sys.stderr)
+            return 2
+        binds = window(latest - dt.timedelta(days=args.days - 1), latest)
+        config = services.snapshot().config
+        report = security_report(source, binds["end_time"], binds["start_time"], binds["end_time"],
+                                 network_policy_users(config), set(config.users))
+        hygiene_error = None
+        try:
+            config_findings = hygiene(config)
+        except ValueError as exc:  # a config SnowDDL cannot read: the account's findings still stand, never "clean"
+            config_findings, hygiene_error = [], str(exc)
+    except (QueryError, ChangeError, ValueError, OSError) as exc:
+        print(f"snowtower security: {exc}", file=sys.stderr)
+        return 2
+    doc = report_dict(report, config_findings, binds["start_time"], binds["end_time"])
+    doc["demo_data"] = demo_data(settings)
+    if hygiene_error:
+        doc["hygiene_error"], doc["clean"] = f"the config cannot be read: {hygiene_error}", False
+        print(f"snowtower security: {doc['hygiene_error']}", file=sys.stderr)
+    if args.format == "json":
+        print(json.dumps(doc, indent=2))
+    else:
+        if doc["demo_data"]:
+            print(DEMO_DATA_NOTE)
+        print(f"Security {binds['start_time']:%Y-%m-%d} to {latest:%Y-%m-%d} (UTC, logins), users as of the end of {latest:%Y-%m-%d}")
+        cov = doc["mfa_coverage"]
+        print(f"MFA coverage: {cov['with_mfa']} of {cov['people']} people; service users with a password: "
+              f"{', '.join(doc['service_users_with_password']) or 'none'}")
+        for f in report.findings + config_findings:
+            fix = f" (fix: {f.fix.recipe})" if f.fix else ""
+            print(f"{f.severity:<7}{f.code}  {f.object}: {f.message}{fix}")
+        for c in report.checks:
+            if c.status == "not checked":
+                continue
+            names = ", ".join(str(r.get("NAME") or r.get("USER_NAME") or r.get("ROLE") or "")
+                              for r in c.evidence.to_dict("records"))
+            print(f"CIS {c.id:<9} {c.status.upper():<8} {c.title}" + (f": {names}" if names else ""))
+        for r in report.health[report.health["SCORE"] < 100].itertuples():
+            print(f"health {r.SCORE:>3}  {r.NAME}: {r.REASONS}")
+        for r in doc["failed_logins"]:
+            print(f"failed logins {r['FAILURES']:>4}  {r['USER_NAME']}: {r['REASON']}")
+        print("clean" if doc["clean"] else "findings: see above")
+    return 0 if doc["clean"] else 1
 
 
 def cmd_hygiene(args) -> int:
@@ -916,6 +992,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json", "csv"], default="text")
     p.add_argument("--workspace", default=None, help="demo workspace (without SNOWFLAKE_ACCOUNT set)")
     p.set_defaults(func=cmd_cost)
+
+    p = sub.add_parser("security", help="the security page's findings, CIS checks and health scores (exit 0 none, "
+                       "1 findings, 2 usage)")
+    p.add_argument("--days", type=int, default=90, help="days of logins up to the account's last complete day (default 90)")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--workspace", default=None, help="demo workspace (without SNOWFLAKE_ACCOUNT set)")
+    p.set_defaults(func=cmd_security)
 
     p = sub.add_parser("hygiene", help="config hygiene from the YAML alone (exit 0 clean, 1 findings, 2 usage)")
     p.add_argument("dir", nargs="?", default="snowddl")

@@ -259,8 +259,8 @@ def test_serve_of_a_missing_workspace_starts_no_demo(tmp_path, capsys, started):
     assert code == 2 and started == [] and str(tmp_path / "typo") in err and not (tmp_path / "typo").exists()
 
 
-@pytest.mark.parametrize("argv", [["cost"], ["cost", "--format", "json"], ["expire"], ["expire", "--format", "json"],
-                                  ["users", "list"]])
+@pytest.mark.parametrize("argv", [["cost"], ["cost", "--format", "json"], ["security"], ["security", "--format", "json"],
+                                  ["expire"], ["expire", "--format", "json"], ["users", "list"]])
 def test_read_only_commands_never_create_a_workspace(tmp_path, capsys, argv):
     typo = tmp_path / "typo"
     code, out, err = run(capsys, *argv, "--workspace", str(typo))
@@ -284,6 +284,10 @@ def test_figures_from_the_demo_stand_in_say_so(services, capsys, monkeypatch):
     assert code == 0 and out.splitlines()[0].startswith("demo data: ")
     code, out, _ = run(capsys, "cost", "--workspace", ws, "--days", "7", "--format", "json")
     assert code == 0 and json.loads(out)["demo_data"] is True
+    code, out, _ = run(capsys, "security", "--workspace", ws, "--days", "7", "--format", "json")
+    assert code == 1 and json.loads(out)["demo_data"] is True  # the planted findings: exit 1
+    code, out, _ = run(capsys, "security", "--workspace", ws, "--days", "7")
+    assert code == 1 and out.splitlines()[0].startswith("demo data: ")
     code, out, _ = run(capsys, "expire", "--workspace", ws, "--format", "json")
     assert code == 0 and json.loads(out)["demo_data"] is True
     code, out, _ = run(capsys, "expire", "--workspace", ws)
