@@ -182,11 +182,11 @@ def request_cost(recipe: str, request: dict, base: Snapshot, source: Callable[[]
 
     if recipe not in WAREHOUSE_RECIPES or not request:
         return None, ""
-    warehouses = []
-    if recipe != "new-warehouse":  # the change is projected from the warehouse's size and auto-suspend today
-        from core.snowddl.inventory import describe
+    from core.snowddl.inventory import describe
 
-        warehouses = describe(base.config)["warehouses"]
+    # A change is projected from the warehouse's size and auto-suspend today; a new one from the other
+    # warehouses' compute-equivalent hours, which need each one's size.
+    warehouses = describe(base.config)["warehouses"]
     try:
         return project_request(source(), recipe, request, warehouses, float(price_per_credit)), ""
     except QueryError as exc:
