@@ -24,6 +24,8 @@ class Preview:
     validation: Validation | None = None
     field_errors: dict[str, str] = field(default_factory=dict)
     plan: dict = field(default_factory=dict)
+    # The effective access gained and lost per person (core.findings.access.AccessChange; None: not computed)
+    access: Any = None
 
     @property
     def ok(self) -> bool:
@@ -40,6 +42,8 @@ class Preview:
             "summary": self.changes.summary if self.changes else None,
             "validation": self.validation.to_dict() if self.validation else None,
             "plan": self.plan,
+            # access, access_unchanged, access_roles, access_text (and access_error): see app.access
+            **(self.access.to_dict() if self.access is not None else {"access": []}),
         }
 
 
@@ -131,6 +135,10 @@ def preview(recipe: Recipe, raw: dict, base: Snapshot, *, config_prefix: str = "
     result.validation = head.validation
     # What SnowDDL would run for this change (offline, against the base config's deployed state).
     result.plan = plan_changes(base, head).to_dict()
+    # What that means for people: the privileges each user gains or loses, through which roles.
+    from app.access import between
+
+    result.access = between(base, head, changes.files)
     return result
 
 
