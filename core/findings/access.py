@@ -480,7 +480,8 @@ def _path(graph: _Graph, top: str, privs: set) -> tuple[str, ...]:
 def _entries(user, name, change, privs, graph: _Graph, tops: tuple[str, ...]) -> list[Access]:
     out = []
     for (word, obj, kind), ps in _words(privs).items():
-        pset = set(ps)
+        # the roles that give the group's own privileges (a folded USAGE on the database says nothing)
+        pset = {p for p in ps if not (p[0] == "USAGE" and not p[1] and p[2] in _CONTAINERS)} or set(ps)
         via = [t for t in tops if graph.effective(t) & pset]
         path = _path(graph, via[0], pset) if via else ()
         out.append(Access(user, name, word, obj, kind, change, tuple(graph.label.get(t, graph._bare(t)) for t in via),

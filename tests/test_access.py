@@ -1,0 +1,205 @@
+"""Effective access per person (core.findings.access through app.access), with answers worked out by hand
+from the example config's YAML (snowddl/): who holds which business role, what each role and technical
+role grants, and SnowDDL's default permission model (schema read / write / owner roles)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from app.operations.preview import preview
+from core.snowddl.load import load_config
+from core.snowddl.snapshot import Snapshot
+from recipes import RECIPES
+
+ROOT = Path(__file__).resolve().parents[1]
+WHY = "Month-end close needs this access."
+
+
+@pytest.fixture(scope="module")
+def base():
+    return Snapshot((ROOT / "snowddl").resolve(), None, load_config(ROOT / "snowddl"))
+
+
+def run(base, recipe, **raw):
+    result = preview(RECIPES[recipe], {**raw, "justification": WHY}, base)
+    assert not result.field_errors and result.validation.valid, (result.field_errors, result.validation.to_dict())
+    return result
+
+
+def edited(base, files: dict):
+    """The access change of a hand edit: files (relative path -> new text, None removes) laid over the base."""
+    from app.access import between
+    from core.snowddl.snapshot import validate_with_changes
+
+    head = validate_with_changes(base, files)
+    assert head.validation.valid, head.validation.to_dict()
+    return between(base, head, files)
+
+
+def rows(access, change=None):
+    return sorted((a.user, a.change, a.privilege, a.object) for a in access.changes + access.unchanged
+                  if change is None or a.change == change)
+
+
+def test_a_grant_shows_only_what_is_new_and_says_through_which_role_the_rest_is_held(base):
+    # Elena Vasquez holds ANALYTICS_ENGINEER (reads RAW.* and ANALYTICS.*, uses ANALYST_WH). FINANCE_ANALYST
+    # adds reads she has already, STRIPE_READ (future SELECT on RAW.STRIPE, which her RAW.* read covers) and
+    # SCRATCH_CREATE: creating tables and views in DEV_SANDBOX.SCRATCH is all that is new.
+    result = run(base, "grant-role", name="EVASQUEZ", business_roles=["FINANCE_ANALYST"])
+    access = result.access
+    [gained] = access.changes
+    assert (gained.user, gained.name, gained.change) == ("EVASQUEZ", "Elena Vasquez", "gained")
+    assert (gained.privilege, gained.object, gained.object_type) == ("create tables and views", "DEV_SANDBOX.SCRATCH", "SCHEMA")
+    assert gained.via == ("FINANCE_ANALYST",)
+    assert gained.path == ("business role FINANCE_ANALYST", "technical role SCRATCH_CREATE")
+    assert set(gained.grants) == {"CREATE TABLE on SCHEMA DEV_SANDBOX.SCRATCH", "CREATE VIEW on SCHEMA DEV_SANDBOX.SCRATCH",
+                                  "USAGE on SCHEMA DEV_SANDBOX.SCRATCH"}
+    already = {(a.privilege, a.object): a.via for a in access.unchanged if a.change == "already"}
+    assert already[("read", "ANALYTICS.MARTS")] == ("ANALYTICS_ENGINEER",)
+    assert already[("read", "ANALYTICS.FINANCE")] == ("ANALYTICS_ENGINEER",)
+    assert already[("read", "RAW.STRIPE")] == ("ANALYTICS_ENGINEER",)
+    assert already[("run queries on", "ANALYST_WH")] == ("ANALYTICS_ENGINEER",)
+    sentences = access.sentences()
+    assert sentences[0] == "Elena Vasquez will newly be able to create tables and views in DEV_SANDBOX.SCRATCH."
+    assert sentences[1].startswith("Elena Vasquez already reads ANALYTICS.FINANCE, ANALYTICS.MARTS and RAW.STRIPE;")
+    assert sentences[1].endswith(" through ANALYTICS_ENGINEER.")
+    assert access.roles == []  # no business or technical role changed: no blast radius
+    # the JSON preview (snowtower request --format json) carries it
+    out = json.loads(json.dumps(result.to_dict()))
+    assert [{k: a[k] for k in ("user", "privilege", "object", "change", "via")} for a in out["access"]] == [
+        {"user": "EVASQUEZ", "privilege": "create tables and views", "object": "DEV_SANDBOX.SCRATCH", "change": "gained",
+         "via": ["FINANCE_ANALYST"]}]
+    assert out["access_text"][0] == sentences[0]
+
+
+def test_a_revoke_lists_what_is_lost_and_what_another_role_still_gives(base):
+    # Priya Raman holds DATA_ENGINEER and ANALYTICS_ENGINEER. Only ANALYTICS_ENGINEER owns DEV_SANDBOX.DBT_DEV;
+    # DATA_ENGINEER reads RAW.*, ANALYTICS.* and PROJ_CHURN.* and uses TRANSFORM_WH and ANALYST_WH too.
+    access = run(base, "revoke-role", name="PRAMAN", business_roles=["ANALYTICS_ENGINEER"]).access
+    assert rows(access, "gained") == []
+    assert rows(access, "lost") == [("PRAMAN", "lost", "create file formats, functions, procedures, tables and views", "DEV_SANDBOX.DBT_DEV"),
+                                    ("PRAMAN", "lost", "own new objects", "DEV_SANDBOX.DBT_DEV")]
+    assert all(a.via == ("ANALYTICS_ENGINEER",) for a in access.changes)
+    kept = {(a.privilege, a.object): a.via for a in access.unchanged if a.change == "kept"}
+    assert kept[("read", "ANALYTICS.MARTS")] == ("DATA_ENGINEER",)
+    assert kept[("read", "PROJ_CHURN.SCORING")] == ("DATA_ENGINEER",)  # CHURN_SCORES_READ's, read through PROJ_CHURN.*
+    assert kept[("run queries on", "TRANSFORM_WH")] == ("DATA_ENGINEER",)
+    assert access.sentences()[0] == ("Priya Raman will no longer be able to own new objects in DEV_SANDBOX.DBT_DEV; create file "
+                                     "formats, functions, procedures, tables and views in DEV_SANDBOX.DBT_DEV.")
+
+
+def test_a_business_role_change_lists_its_blast_radius(base):
+    # FINANCE_ANALYST (Grace Adeyemi, Liam Murphy) reads ANALYTICS.MARKETING too: both gain it; nobody else
+    # holds FINANCE_ANALYST. Dropping SCRATCH_CREATE from it: both lose creating in DEV_SANDBOX.SCRATCH.
+    access = run(base, "change-business-role", name="FINANCE_ANALYST",
+                 schema_read=["ANALYTICS.MARTS", "ANALYTICS.FINANCE", "ANALYTICS.MARKETING"],
+                 technical_roles=["STRIPE_READ"], warehouse_usage=["ANALYST_WH"]).access
+    assert rows(access, "gained") == [("GADEYEMI", "gained", "read", "ANALYTICS.MARKETING"),
+                                      ("LMURPHY", "gained", "read", "ANALYTICS.MARKETING")]
+    assert rows(access, "lost") == [("GADEYEMI", "lost", "create tables and views", "DEV_SANDBOX.SCRATCH"),
+                                    ("LMURPHY", "lost", "create tables and views", "DEV_SANDBOX.SCRATCH")]
+    [role] = access.roles
+    assert (role.role, role.kind, role.change, role.users) == ("FINANCE_ANALYST", "business role", "changed", ("GADEYEMI", "LMURPHY"))
+    assert [(g["privilege"], g["object"], g["users"]) for g in role.gained] == [("read", "ANALYTICS.MARKETING", ["GADEYEMI", "LMURPHY"])]
+    assert [(g["privilege"], g["object"], g["users"]) for g in role.lost] == [("create tables and views", "DEV_SANDBOX.SCRATCH", ["GADEYEMI", "LMURPHY"])]
+    assert role.sentence() == ("Business role FINANCE_ANALYST (changed) reaches 2 users: 2 users gain read ANALYTICS.MARKETING; "
+                               "2 users lose create tables and views in DEV_SANDBOX.SCRATCH.")
+
+
+def test_inheritance_through_a_technical_role_and_its_blast_radius(base):
+    # SCRATCH_CREATE is held through ANALYST (5 people) and FINANCE_ANALYST (2). Letting it create tables in
+    # DEV_SANDBOX.DATA_SCIENCE too reaches those 7 people through their business role and the technical role.
+    text = base.text("technical_role.yaml").replace(
+        "    SCHEMA:USAGE,CREATE TABLE,CREATE VIEW:\n      - DEV_SANDBOX.SCRATCH\n",
+        "    SCHEMA:USAGE,CREATE TABLE,CREATE VIEW:\n      - DEV_SANDBOX.SCRATCH\n      - DEV_SANDBOX.DATA_SCIENCE\n")
+    access = edited(base, {"technical_role.yaml": text})
+    analysts = ["DPRICE", "GADEYEMI", "HCHO", "LMURPHY", "NJENSEN", "OBRENNAN", "SROSSI"]
+    assert rows(access, "gained") == [(u, "gained", "create tables and views", "DEV_SANDBOX.DATA_SCIENCE") for u in analysts]
+    assert rows(access, "lost") == []
+    by = {a.user: a for a in access.changes}
+    assert by["HCHO"].path == ("business role ANALYST", "technical role SCRATCH_CREATE") and by["HCHO"].via == ("ANALYST",)
+    assert by["LMURPHY"].via == ("FINANCE_ANALYST",)
+    [role] = access.roles
+    assert (role.role, role.kind, role.users) == ("SCRATCH_CREATE", "technical role", tuple(analysts))
+    assert [(g["privilege"], len(g["users"])) for g in role.gained] == [("create tables and views", 7)]
+
+
+def test_future_grants_are_privileges_on_the_schema_s_new_objects(base):
+    # STRIPE_READ (FINANCE_ANALYST's) gains SELECT on future tables in RAW.ZENDESK: the finance analysts can
+    # read the tables in RAW.ZENDESK (tables only, so the words say so); nobody else holds STRIPE_READ.
+    text = base.text("technical_role.yaml").replace(
+        "    TABLE:SELECT:\n      - RAW.STRIPE\n", "    TABLE:SELECT:\n      - RAW.STRIPE\n      - RAW.ZENDESK\n", 1)
+    access = edited(base, {"technical_role.yaml": text})
+    assert rows(access) == [("GADEYEMI", "gained", "read tables", "RAW.ZENDESK"), ("LMURPHY", "gained", "read tables", "RAW.ZENDESK")]
+    assert access.changes[0].grants == ("SELECT on future TABLE in SCHEMA RAW.ZENDESK",)
+    assert access.sentences()[0] == "Grace Adeyemi will newly be able to read tables in RAW.ZENDESK."
+
+
+def test_a_role_removed_elsewhere_takes_access_only_from_those_who_have_it_nowhere_else(base):
+    # CHURN_SCORES_READ (read PROJ_CHURN.SCORING) removed from technical_role.yaml and from every business role
+    # naming it (ANALYST, ANALYTICS_ENGINEER, DBT_RUNNER, BI_TOOL). Priya Raman reads PROJ_CHURN.* through
+    # DATA_ENGINEER: she keeps it; the others lose it.
+    tech = base.text("technical_role.yaml")
+    start = tech.index("# Churn scores published")
+    tech = tech[:start] + tech[tech.index("# Lets analysts build"):]
+    roles = base.text("business_role.yaml").replace("  technical_roles:\n    - CHURN_SCORES_READ\n  warehouse",
+                                                    "  warehouse").replace("    - CHURN_SCORES_READ\n", "")
+    access = edited(base, {"technical_role.yaml": tech, "business_role.yaml": roles})
+    losers = ["DPRICE", "EVASQUEZ", "HCHO", "NJENSEN", "OBRENNAN", "SROSSI", "SVC_DBT", "SVC_LOOKER", "TLINDQVIST"]
+    assert rows(access, "lost") == [(u, "lost", "read", "PROJ_CHURN.SCORING") for u in losers]
+    assert rows(access, "gained") == []
+    assert [(a.user, a.privilege, a.object, a.via) for a in access.unchanged if a.change == "kept"] == [
+        ("PRAMAN", "read", "PROJ_CHURN.SCORING", ("DATA_ENGINEER",))]
+    assert {(r.role, r.kind, r.change) for r in access.roles} >= {("CHURN_SCORES_READ", "technical role", "removed")}
+
+
+def test_a_change_that_grants_nothing_new_says_so(base):
+    # Priya Raman's DATA_ENGINEER and ANALYTICS_ENGINEER already give everything ANALYST does.
+    access = run(base, "grant-role", name="PRAMAN", business_roles=["ANALYST"]).access
+    assert access.changes == [] and access.roles == []
+    assert access.sentences()[0] == "No change in access: nobody gains or loses a privilege."
+    via = {(a.privilege, a.object): a.via for a in access.unchanged}
+    assert via[("create tables and views", "DEV_SANDBOX.SCRATCH")] == ("DATA_ENGINEER",)  # owns the schema
+    assert via[("read", "ANALYTICS.MARTS")] == ("DATA_ENGINEER", "ANALYTICS_ENGINEER")
+    # a change to no role at all: nobody is even looked at
+    warehouses = base.text("warehouse.yaml").replace("auto_suspend: 60", "auto_suspend: 90", 1)
+    other = edited(base, {"warehouse.yaml": warehouses})
+    assert other.changes == [] and other.unchanged == [] and other.users == {}
+
+
+def test_a_new_user_gains_everything_their_roles_give(base, public_pem):
+    access = run(base, "new-user", name="JANE_DOE", first_name="Jane", last_name="Doe", email="jane@cascaderidge.example",
+                 rsa_public_key=public_pem, business_roles=["ANALYST"], default_warehouse="ANALYST_WH").access
+    gained = {(a.privilege, a.object) for a in access.changes}
+    assert {("read", "ANALYTICS.MARTS"), ("read", "ANALYTICS.MARKETING"), ("read", "PROJ_CHURN.SCORING"),
+            ("create tables and views", "DEV_SANDBOX.SCRATCH"), ("run queries on", "ANALYST_WH")} <= gained
+    assert ("read", "ANALYTICS.FINANCE") not in gained
+    assert all(a.user == "JANE_DOE" and a.name == "Jane Doe" and a.change == "gained" for a in access.changes)
+
+
+def test_the_pull_request_body_carries_the_access_as_escaped_plain_text(base, public_pem):
+    from app.operations.body import render_body
+    from core.changes.model import Actor
+
+    result = run(base, "new-user", name="JANE_DOE", first_name="[click](https://evil.example)", last_name="<b>Doe</b>",
+                 email="jane@cascaderidge.example", rsa_public_key=public_pem, business_roles=["ANALYST"],
+                 default_warehouse="ANALYST_WH")
+    body = render_body(result, Actor("requester", "Riley Requester", "r@example.com", ("requester",)))
+    section = body[body.index("**Effective access:**"):body.index("**Fields:**")]
+    assert "will newly be able to" in section
+    assert "[click](https" not in section and "<b>" not in section  # names are text, never links or HTML
+    assert "\\[click\\]" in section and "\\<b\\>" in section
+
+
+def test_an_invalid_head_says_access_was_not_computed(base):
+    from app.access import between
+    from core.snowddl.snapshot import validate_with_changes
+
+    files = {"user.yaml": base.text("user.yaml").replace("    - FINANCE_ANALYST\n", "    - NO_SUCH_ROLE\n", 1)}
+    head = validate_with_changes(base, files)
+    assert not head.validation.valid
+    access = between(base, head, files)
+    assert access.error == "the head configuration does not validate" and access.changes == []
+    assert access.to_dict()["access_error"] == access.error
