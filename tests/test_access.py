@@ -203,3 +203,47 @@ def test_an_invalid_head_says_access_was_not_computed(base):
     access = between(base, head, files)
     assert access.error == "the head configuration does not validate" and access.changes == []
     assert access.to_dict()["access_error"] == access.error
+
+
+def _variants(base, public_pem):
+    users, roles, tech = base.text("user.yaml"), base.text("business_role.yaml"), base.text("technical_role.yaml")
+    yield {"user.yaml": users.replace("    - ANALYTICS_ENGINEER\n  default_warehouse: TRANSFORM_WH\n  comment: Analytics Engineer\n\nTLINDQVIST",
+                                      "    - ANALYTICS_ENGINEER\n    - FINANCE_ANALYST\n  default_warehouse: TRANSFORM_WH\n  comment: Analytics Engineer\n\nTLINDQVIST", 1)}
+    yield {"user.yaml": users.replace("    - DATA_ENGINEER\n    - ANALYTICS_ENGINEER\n", "    - ANALYTICS_ENGINEER\n", 1)}
+    yield {"user.yaml": users + "\nNEWBIE:\n  type: PERSON\n  first_name: New\n  last_name: Bie\n  business_roles:\n    - DATA_SCIENTIST\n"}
+    yield {"business_role.yaml": roles.replace("    - RAW.*\n    - ANALYTICS.*\n    - PROJ_CHURN.*\n", "    - ANALYTICS.MARTS\n", 1)}
+    yield {"business_role.yaml": roles.replace("  schema_owner:\n    - DEV_SANDBOX.SCRATCH\n", "  schema_owner:\n    - DEV_SANDBOX.*\n", 1)}
+    yield {"technical_role.yaml": tech.replace("      - DEV_SANDBOX.SCRATCH\n  comment: Create tables",
+                                               "      - DEV_SANDBOX.*\n  comment: Create tables", 1)}
+    yield {"technical_role.yaml": tech.replace("    WAREHOUSE:USAGE,OPERATE,MONITOR:\n", "    WAREHOUSE:MONITOR:\n", 1)}
+    yield {"business_role.yaml": roles.replace("    - TASK_OPERATOR\n    - GOVERNANCE_ADMIN\n", "    - GOVERNANCE_ADMIN\n", 1)}
+
+
+def test_only_the_users_it_looks_at_change_and_exactly_as_a_full_walk_says(base, public_pem):
+    # Every user's whole access walked afresh on both sides (no sharing, no shortcut) must differ exactly
+    # where the change says, privilege by privilege, for grants, revokes, new users, business and technical
+    # role changes (patterns widened and narrowed, account grants, warehouse privileges).
+    from core.findings.access import _Graph, _grant_text
+    from core.snowddl.plan import Baseline
+    from core.snowddl.snapshot import validate_with_changes
+
+    before = base.baseline()
+    for files in _variants(base, public_pem):
+        head = validate_with_changes(base, files)
+        assert head.validation.valid, (files.keys(), head.validation.to_dict())
+        after = Baseline.from_config(head.snowddl, previous=before)
+        from core.findings.access import access_change
+
+        got: dict[tuple[str, str], set] = {}
+        for a in access_change(before, after).changes:
+            got.setdefault((a.user, a.change), set()).update(a.grants)
+        fresh_b, fresh_h = _Graph(before), _Graph(after)
+        want: dict[tuple[str, str], set] = {}
+        for user in set(fresh_b.user_role) | set(fresh_h.user_role):
+            eb = fresh_b.effective(fresh_b.user_role[user]) if user in fresh_b.user_role else frozenset()
+            eh = fresh_h.effective(fresh_h.user_role[user]) if user in fresh_h.user_role else frozenset()
+            for change, privs in (("gained", eh - eb), ("lost", eb - eh)):
+                if privs:
+                    want[(user, change)] = {_grant_text(p) for p in privs}
+        assert got == want, list(files)
+        assert want  # every variant changes someone's access

@@ -517,26 +517,54 @@ def access_change(before, after) -> AccessChange:
     users |= set(base.user_role) ^ set(head.user_role)
 
     result = AccessChange()
+    newly: dict[str, frozenset] = {}  # per role held before and after: what it gives now and did not before
+    gone: dict[str, frozenset] = {}  # and what it gave before and does not now
+
+    def more(role):
+        if role not in newly:
+            newly[role] = head.effective(role) - base.effective(role)
+        return newly[role]
+
+    def less(role):
+        if role not in gone:
+            gone[role] = base.effective(role) - head.effective(role)
+        return gone[role]
+
     for user in sorted(users):
         name = head.display.get(user) or base.display.get(user) or user
-        result.users[base._bare(user)] = name
-        rb, rh = base.user_role.get(user), head.user_role.get(user)
-        tops_b = ((rb,) + base.children(rb)) if rb else ()
-        tops_h = ((rh,) + head.children(rh)) if rh else ()
-        eff_b = frozenset().union(*(base.effective(t) for t in tops_b))
-        eff_h = frozenset().union(*(head.effective(t) for t in tops_h))
-        gained, lost = eff_h - eff_b, eff_b - eff_h
-        # what the change puts under the user (a new role, or what a role they hold newly gives) that they
-        # had already, and what it takes away that they keep through another role
-        asked = set().union(*(head.effective(t) - (base.effective(t) if t in tops_b and base.has(t) else frozenset())
-                              for t in tops_h[1:])) if tops_h else set()
-        taken = set().union(*(base.effective(t) - (head.effective(t) if t in tops_h and head.has(t) else frozenset())
-                              for t in tops_b[1:])) if tops_b else set()
         bare = base._bare(user)
-        result.changes += _entries(bare, name, "gained", gained, head, tops_h[1:] or tops_h)
-        result.changes += _entries(bare, name, "lost", lost, base, tops_b[1:] or tops_b)
-        result.unchanged += _entries(bare, name, "already", asked & eff_b, base, tops_b[1:])
-        result.unchanged += _entries(bare, name, "kept", taken & eff_h, head, tops_h[1:])
+        result.users[bare] = name
+        rb, rh = base.user_role.get(user), head.user_role.get(user)
+        kids_b = base.children(rb) if rb else ()
+        kids_h = head.children(rh) if rh else ()
+        direct_b = base.direct(rb) if rb else frozenset()
+        direct_h = head.direct(rh) if rh else frozenset()
+        sets_b = [direct_b] + [base.effective(t) for t in kids_b]
+        sets_h = [direct_h] + [head.effective(t) for t in kids_h]
+        held_b, held_h = set(kids_b), set(kids_h)
+        # What the change puts under the user (a role newly held, or what a role they keep newly gives) and
+        # what it takes away: every privilege gained is in the first, every one lost in the second (a role
+        # held before and after that reaches no changed role gives the same), so the user's whole access is
+        # never unioned: each of these is looked up in the roles they hold.
+        asked = set(direct_h - direct_b)
+        for t in kids_h:
+            if t not in held_b or not base.has(t):
+                asked |= head.effective(t)
+            elif t in head.dirty:
+                asked |= more(t)
+        taken = set(direct_b - direct_h)
+        for t in kids_b:
+            if t not in held_h or not head.has(t):
+                taken |= base.effective(t)
+            elif t in head.dirty:
+                taken |= less(t)
+        had = {p for p in asked if any(p in x for x in sets_b)}
+        has = {p for p in taken if any(p in x for x in sets_h)}
+        tops_b, tops_h = kids_b or ((rb,) if rb else ()), kids_h or ((rh,) if rh else ())
+        result.changes += _entries(bare, name, "gained", asked - had, head, tops_h)
+        result.changes += _entries(bare, name, "lost", taken - has, base, tops_b)
+        result.unchanged += _entries(bare, name, "already", had, base, kids_b)
+        result.unchanged += _entries(bare, name, "kept", has, head, kids_h)
     result.unchanged = [a for a in result.unchanged if a.privilege != "use"]  # "already uses DB" says nothing
 
     # the blast radius of each changed business or technical role
