@@ -247,3 +247,21 @@ def test_only_the_users_it_looks_at_change_and_exactly_as_a_full_walk_says(base,
                     want[(user, change)] = {_grant_text(p) for p in privs}
         assert got == want, list(files)
         assert want  # every variant changes someone's access
+
+
+def test_snowtower_request_carries_the_access_in_json_and_text(capsys):
+    from portal.cli import main
+
+    args = ["request", "revoke-role", "--config", str(ROOT / "snowddl"), "--set", "name=PRAMAN",
+            "--set", "business_roles=ANALYTICS_ENGINEER", "--set", f"justification={WHY}"]
+    assert main(args + ["--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert sorted((a["user"], a["privilege"], a["object"], a["change"], tuple(a["via"])) for a in out["access"]) == [
+        ("PRAMAN", "create file formats, functions, procedures, tables and views", "DEV_SANDBOX.DBT_DEV", "lost", ("ANALYTICS_ENGINEER",)),
+        ("PRAMAN", "own new objects", "DEV_SANDBOX.DBT_DEV", "lost", ("ANALYTICS_ENGINEER",))]
+    assert {a["change"] for a in out["access_unchanged"]} == {"kept"}
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    access = text[text.index("access:\n"):text.index("validation:")]
+    assert "  Priya Raman will no longer be able to own new objects in DEV_SANDBOX.DBT_DEV;" in access
+    assert "  Priya Raman still reads ANALYTICS.FINANCE" in access
