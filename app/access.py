@@ -23,7 +23,7 @@ def _cached(key, compute) -> AccessChange:
         _CACHE.move_to_end(key)
         return _CACHE[key]
     value = compute()
-    if key is not None:
+    if key is not None and not value.error:  # an error may pass (a commit not readable now): not kept
         _CACHE[key] = value
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
@@ -63,4 +63,12 @@ def between(base, head, files: dict[str, str | None] | None = None) -> AccessCha
 def for_request(services, cr) -> AccessChange:
     """The access change of change request `cr` (its base commit -> its head commit)."""
     key = ("request", str(services.settings.workspace), services.settings.env_prefix, cr.base_sha, cr.head_sha)
-    return _cached(key, lambda: _compute(services.snapshot(cr.base_sha), services.snapshot(cr.head_sha).config))
+
+    def compute() -> AccessChange:
+        try:
+            base, head = services.snapshot(cr.base_sha), services.snapshot(cr.head_sha).config
+        except Exception as exc:  # a commit that cannot be read (GitHub unreachable ...): said, not raised
+            logging.getLogger(__name__).warning("the request's commits could not be read", exc_info=True)
+            return AccessChange(error=f"the request's commits could not be read ({type(exc).__name__})")
+        return _compute(base, head)
+    return _cached(key, compute)

@@ -265,3 +265,31 @@ def test_snowtower_request_carries_the_access_in_json_and_text(capsys):
     access = text[text.index("access:\n"):text.index("validation:")]
     assert "  Priya Raman will no longer be able to own new objects in DEV_SANDBOX.DBT_DEV;" in access
     assert "  Priya Raman still reads ANALYTICS.FINANCE" in access
+
+
+def test_an_env_prefix_changes_no_name_the_access_speaks_of():
+    prefixed = Snapshot((ROOT / "snowddl").resolve(), None, load_config(ROOT / "snowddl", "DEV"))
+    result = preview(RECIPES["grant-role"], {"name": "EVASQUEZ", "business_roles": ["FINANCE_ANALYST"], "justification": WHY},
+                     prefixed, env_prefix="DEV")
+    assert result.validation.valid
+    [gained] = result.access.changes
+    assert (gained.user, gained.object, gained.via) == ("EVASQUEZ", "DEV_SANDBOX.SCRATCH", ("FINANCE_ANALYST",))
+    assert gained.path == ("business role FINANCE_ANALYST", "technical role SCRATCH_CREATE")
+    assert result.access.sentences()[0] == "Elena Vasquez will newly be able to create tables and views in DEV_SANDBOX.SCRATCH."
+
+
+def test_a_request_whose_commits_cannot_be_read_says_so_and_is_tried_again(base):
+    from types import SimpleNamespace
+
+    from app.access import for_request
+
+    calls = []
+
+    def snapshot(sha):
+        calls.append(sha)
+        raise OSError("GitHub did not answer")
+    services = SimpleNamespace(settings=SimpleNamespace(workspace="w", env_prefix=""), snapshot=snapshot)
+    cr = SimpleNamespace(base_sha="b" * 40, head_sha="c" * 40)
+    assert for_request(services, cr).error == "the request's commits could not be read (OSError)"
+    for_request(services, cr)
+    assert len(calls) == 2  # not cached: the next view tries again
