@@ -293,3 +293,18 @@ def test_a_request_whose_commits_cannot_be_read_says_so_and_is_tried_again(base)
     assert for_request(services, cr).error == "the request's commits could not be read (OSError)"
     for_request(services, cr)
     assert len(calls) == 2  # not cached: the next view tries again
+
+
+def test_a_base_graph_lives_only_as_long_as_its_baseline():
+    import gc
+    import weakref
+
+    from core.findings import access as core_access
+    from core.snowddl.plan import Baseline
+
+    baseline = Baseline.from_config(load_config(ROOT / "snowddl").snowddl)
+    assert core_access.graph_of(baseline) is core_access.graph_of(baseline)  # built once
+    gone = weakref.ref(baseline)
+    del baseline
+    gc.collect()
+    assert gone() is None  # the graph kept for it does not keep it alive

@@ -234,7 +234,7 @@ class _Graph:
     each role's kind and config name; effective privileges memoised per role."""
 
     def __init__(self, baseline):
-        self.baseline = baseline
+        # no reference to the baseline itself: graph_of keeps graphs only while their baseline lives
         config = baseline.config
         self.prefix = (config.env_prefix or "") if config is not None else ""
         self.grants = baseline.role_grants
