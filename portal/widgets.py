@@ -58,13 +58,12 @@ def access_change(access=None, key: str = "access", *, services=None, cr=None) -
         st.success("No change in access: nobody gains or loses a privilege.", icon=":material/check_circle:")
     else:
         st.caption(f"{len({a.user for a in access.changes})} person(s): {gained} privilege(s) gained, {lost} lost")
+    if access.roles:  # a business or technical role changed: how far it reaches, first
+        st.markdown("\n".join(f"- {md_escape(r.sentence())}" for r in access.roles))
     box = st.container(height=360) if len(people) > ACCESS_USERS else st.container()
     with box:
         for _, _, lines in people:
             st.markdown("\n".join(f"- {md_escape(line)}" for line in lines))
-    if access.roles:
-        st.markdown("**Blast radius**")
-        st.markdown("\n".join(f"- {md_escape(r.sentence())}" for r in access.roles))
     rows = access.changes + access.unchanged
     if rows:
         import pandas as pd

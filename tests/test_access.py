@@ -134,7 +134,9 @@ def test_future_grants_are_privileges_on_the_schema_s_new_objects(base):
     access = edited(base, {"technical_role.yaml": text})
     assert rows(access) == [("GADEYEMI", "gained", "read tables", "RAW.ZENDESK"), ("LMURPHY", "gained", "read tables", "RAW.ZENDESK")]
     assert access.changes[0].grants == ("SELECT on future TABLE in SCHEMA RAW.ZENDESK",)
-    assert access.sentences()[0] == "Grace Adeyemi will newly be able to read tables in RAW.ZENDESK."
+    assert access.sentences()[:2] == [
+        "Technical role STRIPE_READ (changed) reaches 2 users: 2 users gain read tables in RAW.ZENDESK.",
+        "Grace Adeyemi will newly be able to read tables in RAW.ZENDESK."]
 
 
 def test_a_role_removed_elsewhere_takes_access_only_from_those_who_have_it_nowhere_else(base):

@@ -186,12 +186,12 @@ class AccessChange:
         return [(u, names[u], lines[u]) for u in sorted(lines, key=lambda u: (names[u].casefold(), u))]
 
     def sentences(self) -> list[str]:
-        """Every sentence: per user (gained, lost, already, kept), then the blast radius per changed role;
+        """Every sentence: the blast radius per changed role, then per user (gained, lost, already, kept);
         ["No change in access."] when nobody gains or loses anything."""
         if self.error:
             return [f"Effective access not computed: {self.error}"]
-        out = [s for _, _, lines in self.by_user() for s in lines]
-        out += [r.sentence() for r in self.roles]
+        out = [r.sentence() for r in self.roles]  # the blast radius first: the size of the change
+        out += [s for _, _, lines in self.by_user() for s in lines]
         if not self.changes:
             out.insert(0, "No change in access: nobody gains or loses a privilege.")
         return out
