@@ -57,7 +57,7 @@ def access_change(access=None, key: str = "access", *, services=None, cr=None) -
     if not access.changes:
         st.success("No change in access: nobody gains or loses a privilege.", icon=":material/check_circle:")
     else:
-        st.caption(f"{len({a.user for a in access.changes})} person(s): {gained} privilege(s) gained, {lost} lost")
+        st.caption(f"{len({a.user for a in access.changes})} person(s) affected: {gained} gain(s), {lost} loss(es)")
     if access.roles:  # a business or technical role changed: how far it reaches, first
         st.markdown("\n".join(f"- {md_escape(r.sentence())}" for r in access.roles))
     box = st.container(height=360) if len(people) > ACCESS_USERS else st.container()

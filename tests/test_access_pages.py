@@ -43,22 +43,34 @@ def test_the_preview_of_a_grant_shows_the_access_gained_before_the_diff(workspac
                for t in texts)
 
 
-def test_the_review_shows_the_access_change_above_the_diff(workspace, people):
+REQUESTS = [
+    ("grant-role", {"name": "EVASQUEZ", "business_roles": ["FINANCE_ANALYST"]}, GAIN, "+    - FINANCE_ANALYST"),
+    ("revoke-role", {"name": "PRAMAN", "business_roles": ["ANALYTICS_ENGINEER"]},
+     "Priya Raman will no longer be able to own new objects in DEV_SANDBOX.DBT_DEV;", "-    - ANALYTICS_ENGINEER"),
+    ("change-business-role", {"name": "FINANCE_ANALYST", "schema_read": ["ANALYTICS.MARTS", "ANALYTICS.FINANCE"],
+                              "technical_roles": ["STRIPE_READ"], "warehouse_usage": ["ANALYST_WH"]},
+     "Business role FINANCE_ANALYST (changed) reaches 2 users: 2 users lose create tables and views in DEV_SANDBOX.SCRATCH.",
+     "-    - SCRATCH_CREATE"),
+]
+
+
+@pytest.mark.parametrize("recipe,fields,sentence,line", REQUESTS, ids=[r[0] for r in REQUESTS])
+def test_the_review_shows_the_access_change_above_the_diff(workspace, people, recipe, fields, sentence, line):
     from app.operations import PreviewRequest, SubmitRequest
     from recipes import RECIPES
 
     services = ui.services()
-    raw = {"name": "EVASQUEZ", "business_roles": ["FINANCE_ANALYST"], "justification": WHY}
-    preview = PreviewRequest(services, RECIPES["grant-role"], raw).execute()
-    assert [a.object for a in preview.access.changes] == ["DEV_SANDBOX.SCRATCH"]
-    cr = SubmitRequest(services, people["requester"], RECIPES["grant-role"], raw, preview.base_sha).execute()
+    raw = {**fields, "justification": WHY}
+    preview = PreviewRequest(services, RECIPES[recipe], raw).execute()
+    assert not preview.field_errors and preview.access.changes
+    cr = SubmitRequest(services, people["requester"], RECIPES[recipe], raw, preview.base_sha).execute()
     at = page("review", people["approver"])
     assert not at.exception
     shown = in_order(at.main)
     texts = [t for _, t in shown]
-    gain = next(i for i, t in enumerate(texts) if GAIN in t)
-    diff = next(i for i, (kind, t) in enumerate(shown) if kind == "Code" and "+    - FINANCE_ANALYST" in t)
-    assert gain < diff
+    said = next(i for i, t in enumerate(texts) if sentence in t)
+    diff = next(i for i, (kind, t) in enumerate(shown) if kind == "Code" and line in t)
+    assert said < diff
     # the same computation as the preview's, from the request's commits
     from app.access import for_request
 
