@@ -310,3 +310,10 @@ def test_a_base_graph_lives_only_as_long_as_its_baseline():
     del baseline
     gc.collect()
     assert gone() is None  # the graph kept for it does not keep it alive
+
+
+def test_a_new_business_role_reaches_no_user_yet(base):
+    access = run(base, "new-business-role", name="PRICING_ANALYST", schema_read=["ANALYTICS.MARTS"],
+                 warehouse_usage=["ANALYST_WH"], comment="Pricing").access
+    assert access.changes == [] and access.unchanged == []
+    assert [r.sentence() for r in access.roles] == ["Business role PRICING_ANALYST (added) reaches no user."]

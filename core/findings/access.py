@@ -122,13 +122,13 @@ class RoleImpact:
 
     def sentence(self) -> str:
         n = len(self.users)
-        head = f"{self.kind.capitalize()} {self.role} ({self.change}) reaches {n} user{'s' * (n != 1)}"
+        head = f"{self.kind.capitalize()} {self.role} ({self.change}) reaches " + (f"{n} user{'s' * (n != 1)}" if n else "no user")
         parts = []
         for label, rows in (("gain", self.gained), ("lose", self.lost)):
             for r in rows:
                 k = len(r["users"])
                 parts.append(f"{k} user{'s' * (k != 1)} {label}{'s' * (k == 1)} {_phrase(r['privilege'], r['object'], r['object_type'])}")
-        return head + (": " + "; ".join(parts) if parts else ": no one gains or loses access") + "."
+        return head + (": " + "; ".join(parts) if parts else "" if not n else ": no one gains or loses access") + "."
 
 
 @dataclass
