@@ -225,7 +225,6 @@ def test_only_the_users_it_looks_at_change_and_exactly_as_a_full_walk_says(base,
     # Every user's whole access walked afresh on both sides (no sharing, no shortcut) must differ exactly
     # where the change says, privilege by privilege, for grants, revokes, new users, business and technical
     # role changes (patterns widened and narrowed, account grants, warehouse privileges).
-    from core.findings.access import _Graph, _grant_text
     from core.snowddl.plan import Baseline
     from core.snowddl.snapshot import validate_with_changes
 
@@ -239,14 +238,7 @@ def test_only_the_users_it_looks_at_change_and_exactly_as_a_full_walk_says(base,
         got: dict[tuple[str, str], set] = {}
         for a in access_change(before, after).changes:
             got.setdefault((a.user, a.change), set()).update(a.grants)
-        fresh_b, fresh_h = _Graph(before), _Graph(after)
-        want: dict[tuple[str, str], set] = {}
-        for user in set(fresh_b.user_role) | set(fresh_h.user_role):
-            eb = fresh_b.effective(fresh_b.user_role[user]) if user in fresh_b.user_role else frozenset()
-            eh = fresh_h.effective(fresh_h.user_role[user]) if user in fresh_h.user_role else frozenset()
-            for change, privs in (("gained", eh - eb), ("lost", eb - eh)):
-                if privs:
-                    want[(user, change)] = {_grant_text(p) for p in privs}
+        want = _fresh_difference(before, after)
         assert got == want, list(files)
         assert want  # every variant changes someone's access
 
@@ -317,3 +309,51 @@ def test_a_new_business_role_reaches_no_user_yet(base):
                  warehouse_usage=["ANALYST_WH"], comment="Pricing").access
     assert access.changes == [] and access.unchanged == []
     assert [r.sentence() for r in access.roles] == ["Business role PRICING_ANALYST (added) reaches no user."]
+
+
+def _fresh_difference(before, after) -> dict[tuple[str, str], set]:
+    """(user, gained | lost) -> SnowDDL grants, from every user's whole access walked afresh on both sides."""
+    from core.findings.access import _Graph, _grant_text
+
+    fresh_b, fresh_h = _Graph(before), _Graph(after)
+    want: dict[tuple[str, str], set] = {}
+    for user in set(fresh_b.user_role) | set(fresh_h.user_role):
+        eb = fresh_b.effective(fresh_b.user_role[user]) if user in fresh_b.user_role else frozenset()
+        eh = fresh_h.effective(fresh_h.user_role[user]) if user in fresh_h.user_role else frozenset()
+        for change, privs in (("gained", eh - eb), ("lost", eb - eh)):
+            if privs:
+                want[(fresh_b._bare(user), change)] = {_grant_text(p) for p in privs}
+    return want
+
+
+@pytest.mark.parametrize("env_prefix", ["", "DEV"])
+def test_every_generated_change_of_every_config_matches_a_full_walk(env_prefix):
+    # The example config, SnowDDL's three samples and the shared real-world cases, each file's first entry
+    # removed, copied and changed (tests/test_plan_incremental.py's variants): the access change equals the
+    # difference of every user's whole access walked afresh, and a change to the base itself is no change.
+    from core.findings.access import access_change
+    from core.snowddl.plan import Baseline
+    from core.snowddl.snapshot import validate_with_changes
+    from tests.test_plan_incremental import SAMPLES, _cases, _variants
+
+    compared = changed = 0
+    for root in [ROOT / "snowddl", *SAMPLES, *_cases()]:
+        snap = Snapshot(root, None, load_config(root, env_prefix))
+        if snap.config.snowddl is None or not snap.config.validation.valid:
+            continue
+        before = snap.baseline()
+        same = access_change(before, Baseline.from_config(snap.config.snowddl, previous=before))
+        assert same.changes == [] and same.users == {}, root
+        for label, files in _variants(root):
+            head = validate_with_changes(snap, files, env_prefix)
+            if head.snowddl is None or not head.validation.valid:
+                continue
+            after = Baseline.from_config(head.snowddl, previous=before)
+            got: dict[tuple[str, str], set] = {}
+            for a in access_change(before, after).changes:
+                got.setdefault((a.user, a.change), set()).update(a.grants)
+            want = _fresh_difference(before, after)
+            assert got == want, (str(root), label)
+            compared += 1
+            changed += bool(want)
+    assert compared > 60 and changed >= 5, (compared, changed)  # 154 and 8 with the shared cases
