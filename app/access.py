@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections import OrderedDict
 
 from core.findings.access import AccessChange, access_change
@@ -18,15 +19,22 @@ _CACHE: OrderedDict = OrderedDict()
 _CACHE_SIZE = 64
 
 
+_LOCK = threading.Lock()  # sessions preview at once (one thread each): the cache is shared
+
+
 def _cached(key, compute) -> AccessChange:
-    if key is not None and key in _CACHE:
-        _CACHE.move_to_end(key)
-        return _CACHE[key]
-    value = compute()
+    if key is not None:
+        with _LOCK:
+            hit = _CACHE.get(key)
+            if hit is not None:
+                _CACHE.move_to_end(key)
+                return hit
+    value = compute()  # not under the lock: another session's preview need not wait for this one
     if key is not None and not value.error:  # an error may pass (a commit not readable now): not kept
-        _CACHE[key] = value
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
+        with _LOCK:
+            _CACHE[key] = value
+            while len(_CACHE) > _CACHE_SIZE:
+                _CACHE.popitem(last=False)
     return value
 
 

@@ -1,4 +1,4 @@
-"""Effective access (app.access) on the 5,000-users tree: what it adds to a preview (issue 23).
+"""Effective access (app.access) on the 5,000-users tree: what it adds to a preview.
 
     .venv/bin/python benchmarks/effective_access.py [--tree DIR] [--runs 3]
 

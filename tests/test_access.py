@@ -357,3 +357,36 @@ def test_every_generated_change_of_every_config_matches_a_full_walk(env_prefix):
             compared += 1
             changed += bool(want)
     assert compared > 60 and changed >= 5, (compared, changed)  # 154 and 8 with the shared cases
+
+
+def test_sessions_previewing_at_once_share_the_base_graph_and_get_what_each_alone_gets(public_pem):
+    # One process serves many sessions: their previews compute access at once on one base baseline (its
+    # role graph and memos shared) and through one cache; each must get what it gets alone.
+    import threading
+
+    from app import access as app_access
+    from core.findings.access import access_change
+    from core.snowddl.plan import Baseline
+    from core.snowddl.snapshot import validate_with_changes
+
+    snap = Snapshot((ROOT / "snowddl").resolve(), "f" * 40, load_config(ROOT / "snowddl"))
+    heads = [(files, validate_with_changes(snap, files)) for files in _variants(snap, public_pem)]
+    before = snap.baseline()
+    alone = [access_change(before, Baseline.from_config(h.snowddl, previous=before)).to_dict() for _, h in heads]
+    fresh = Snapshot(snap.root, "e" * 40, snap.config)  # another base commit: graph and cache start empty
+    barrier = threading.Barrier(len(heads))
+    got, errors = {}, []
+
+    def run(i, files, head):
+        barrier.wait()
+        try:
+            got[i] = app_access.between(fresh, head, files).to_dict()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=run, args=(i, f, h)) for i, (f, h) in enumerate(heads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and [got[i] for i in range(len(heads))] == alone

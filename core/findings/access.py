@@ -22,6 +22,7 @@ costs what it touches, not what the account holds.
 """
 from __future__ import annotations
 
+import threading
 import weakref
 from collections import defaultdict, deque
 from dataclasses import asdict, dataclass, field
@@ -334,18 +335,21 @@ class _Graph:
 
 
 _GRAPHS: dict[int, tuple[weakref.ref, _Graph]] = {}
+_LOCK = threading.Lock()  # previews of several sessions run at once, one thread each
 
 
 def graph_of(baseline) -> _Graph:
-    """The role graph of `baseline`, built once per baseline object (a base commit's is kept by its snapshot)."""
-    hit = _GRAPHS.get(id(baseline))
-    if hit is not None and hit[0]() is baseline:
-        return hit[1]
-    graph = _Graph(baseline)
-    for key in [k for k, (ref, _) in _GRAPHS.items() if ref() is None]:
-        del _GRAPHS[key]
-    _GRAPHS[id(baseline)] = (weakref.ref(baseline), graph)
-    return graph
+    """The role graph of `baseline`, built once per baseline object (a base commit's is kept by its snapshot).
+    Its memos are filled by whichever thread asks first; every thread would fill them with the same sets."""
+    with _LOCK:
+        hit = _GRAPHS.get(id(baseline))
+        if hit is not None and hit[0]() is baseline:
+            return hit[1]
+        graph = _Graph(baseline)
+        for key in [k for k, (ref, _) in _GRAPHS.items() if ref() is None]:
+            del _GRAPHS[key]
+        _GRAPHS[id(baseline)] = (weakref.ref(baseline), graph)
+        return graph
 
 
 class _Head(_Graph):
