@@ -105,7 +105,7 @@ def main() -> int:
             row["roles"] = len(result.roles)
             results[label] = row
         print(f"\n{args.runs} runs each, min / median / max seconds (wall; CPU)")
-        print("| change | users looked at | lines gained/lost | already/kept | changed roles | re-validation | effective access (added to the preview) | of which: head baseline | walk |")
+        print("| change | users looked at | lines gained/lost | already/kept | changed business/technical roles | re-validation | effective access (added to the preview) | of which: head baseline | walk |")
         print("|---|---|---|---|---|---|---|---|---|")
         for label, row in results.items():
             def cell(key):
