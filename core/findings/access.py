@@ -188,7 +188,7 @@ class AccessChange:
 
     def sentences(self) -> list[str]:
         """Every sentence: the blast radius per changed role, then per user (gained, lost, already, kept);
-        ["No change in access."] when nobody gains or loses anything."""
+        led by "No change in access: nobody gains or loses a privilege." when nobody does."""
         if self.error:
             return [f"Effective access not computed: {self.error}"]
         out = [r.sentence() for r in self.roles]  # the blast radius first: the size of the change
