@@ -84,6 +84,7 @@ st.markdown(f"{ui.status_badge(cr.status)} :{RISK_COLORS[level]}-badge[risk: {le
             f"**{md_escape(cr.requester)}** on {ui.when(cr.created_at)} · approvals {len(have)} of {need}"
             + (f" ({md_escape(', '.join(have))})" if have else "") + f" · branch {inline_code(cr.branch)}")
 
+widgets.access_change(services=services, cr=cr, key=f"review.access.{cr.id}")
 st.markdown("**The change**")
 widgets.diff_view(services.changes.diff(cr))
 

@@ -261,6 +261,10 @@ def cmd_request(args) -> int:
         sys.stdout.write(result.diff)
         if result.changes is not None and result.changes.summary:
             print(f"summary: {result.changes.summary}")
+        if result.access is not None:  # effective access per person (app.access), in plain words
+            print("access:")
+            for sentence in result.access.sentences():
+                print(f"  {sentence}")
         _print_problems(result.validation)
         print(f"validation: {'passed' if result.validation.valid else 'FAILED'}")
         _print_cost(result)

@@ -26,6 +26,8 @@ class Preview:
     validation: Validation | None = None
     field_errors: dict[str, str] = field(default_factory=dict)
     plan: dict = field(default_factory=dict)
+    # The effective access gained and lost per person (core.findings.access.AccessChange; None: not computed)
+    access: Any = None
     # A warehouse request's projected monthly cost (core.snowflake.cost.Projection), None for other
     # requests or when the account could not be read; then `cost_note` says why, in one line.
     cost: Any = None
@@ -65,6 +67,8 @@ class Preview:
 
 
             "base_valid": not self.base_errors,
+            # access, access_unchanged, access_roles, access_text (and access_error): see app.access
+            **(self.access.to_dict() if self.access is not None else {"access": []}),
         }
 
 
@@ -157,6 +161,10 @@ def preview(recipe: Recipe, raw: dict, base: Snapshot, *, config_prefix: str = "
     result.base_errors = len(base.config.validation.errors)  # why: never blame a request for the base's faults
     # What SnowDDL would run for this change (offline, against the base config's deployed state).
     result.plan = plan_changes(base, head).to_dict()
+    # What that means for people: the privileges each user gains or loses, through which roles.
+    from app.access import between
+
+    result.access = between(base, head, changes.files)
     return result
 
 
