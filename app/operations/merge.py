@@ -12,7 +12,7 @@ from app.operations.preview import PreviewRequest
 from app.notifications import notify
 from app.operations.audited import run_audited
 from app.services import Services
-from recipes import RECIPES
+from recipes import recipe_named
 
 
 @dataclass
@@ -74,7 +74,7 @@ class MergeRequest:
         return cr
 
     def _reapply(self, cr: ChangeRequest, actor: Actor) -> ChangeRequest:
-        recipe = RECIPES.get(cr.recipe)
+        recipe = recipe_named(cr.recipe)
         if recipe is None:
             raise ChangeError(f"{cr.ref} was made by recipe {cr.recipe}, which this version does not know.")
         head = self.services.changes.base_head()
