@@ -218,6 +218,8 @@ class LocalChanges(ChangeBackend):
                     done.append(f"removed branch {branch}, left without a request by an interrupted submit")
         if self.deploys_on_merge:  # a merge whose deployment record a crash cut off is deployed now
             for cr in self.store.list(statuses=[Status.MERGED]):
+                if any(e.action == "deploy_failed" for e in self.store.events(cr.id)):
+                    continue  # its deployment failed (not cut off): its revert is in review, not retried here
                 self.record_deployment(cr, Actor("snowtower"), f"demo deployment recorded after an interrupted merge: "
                                                                f"baseline is now {cr.merged_sha[:8]}")
                 done.append(f"{cr.ref} recorded as deployed at {cr.merged_sha[:8]}")
