@@ -305,7 +305,7 @@ def test_the_cli_refuses_an_old_commit_and_writes_the_outputs(repo, account, git
         monkeypatch.setenv(name, value)
     code = cli.main(["deploy", "--sha", a.merge_commit_sha, "--git-dir", str(github.git.path)])
     assert code == 0 and "is not the head of main" in capsys.readouterr().out
-    assert out.read_text() == "status=refused\ndeployed=\nfailed=\n" and "### merge-deploy: refused" in summary.read_text()
+    assert out.read_text() == "status=refused\ndeployed=\nfailed=\nfailing=\n" and "### merge-deploy: refused" in summary.read_text()
     assert account.commands == []
 
 
