@@ -149,3 +149,47 @@ def test_the_portal_s_deploy_step_tells_the_admins_what_became_of_the_revert(ser
     [failed] = [s for s in sent if s[0] == "request_deploy_failed"]
     assert failed[1] == cr.id and "003001" in failed[2] and f"opened {revert.ref}, marked urgent" in failed[2]
     assert ("request_created", revert.id) in [(s[0], s[1]) for s in sent]  # the approvers hear of the revert
+
+
+def test_the_review_page_shows_the_revert_first_and_urgent_whatever_the_sort(tmp_path, monkeypatch, people, new_user_raw):
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    from portal import ui
+    from tests.portal_support import as_viewer
+
+    monkeypatch.setenv("SNOWTOWER_WORKSPACE", str(tmp_path / "workspace"))
+    ui._services.clear()
+    services = ui.services()
+    merged_request(services, people, new_user_raw)
+    [revert] = reverts(services)
+    newer = SubmitRequest(services, people["requester"], RECIPES["new-user"], new_user_raw("john_roe"),
+                          services.changes.base_head()).execute()
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "pages" / "review.py"), default_timeout=60)
+    as_viewer(at, people["approver"])
+    at.run()
+    table = next(d.value for d in at.dataframe if "Request" in d.value.columns)
+    assert list(table["Request"]) == [revert.ref, newer.ref] and list(table["Urgent"]) == ["URGENT", ""]
+    at.selectbox(key="review.sort").set_value("Requester").run()  # "requester" sorts before "snowtower-deploy"
+    table = next(d.value for d in at.dataframe if "Request" in d.value.columns)
+    assert list(table["Request"]) == [revert.ref, newer.ref]
+    at.selectbox(key="review.selected").set_value(revert.id).run()
+    assert any(m.value.startswith(":red-badge[:material/priority_high: urgent] A deployment failed") for m in at.markdown)
+    assert not at.exception
+
+
+def test_a_revert_is_rebuilt_on_a_moved_base_when_merged(services, people, new_user_raw):
+    merged_request(services, people, new_user_raw)
+    [revert] = reverts(services)
+    ApproveRequest(services, people["approver"], revert.id).execute()
+    # main moves on (a role granted to PRAMAN, far from JANE_DOE's lines) before the admin merges the revert
+    grant = {"name": "PRAMAN", "business_roles": ["FINANCE_ANALYST"], "justification": "Covers the finance close."}
+    other = SubmitRequest(services, people["requester"], RECIPES["grant-role"], grant, services.changes.base_head()).execute()
+    ApproveRequest(services, people["approver"], other.id).execute()
+    MergeRequest(services, people["admin"], other.id).execute()
+    done = MergeRequest(services, people["admin"], revert.id, confirm_unsafe=True).execute()
+    users = users_on_main(services)
+    assert done.status == Status.DEPLOYED and "JANE_DOE" not in users and "FINANCE_ANALYST" in users["PRAMAN"]["business_roles"]
+    # (A change right next to the reverted lines, e.g. another user appended after JANE_DOE, would be refused
+    # instead, as git refuses adjacent changes: tests/test_revert_recipe.py.)
