@@ -132,9 +132,16 @@ def act(make, done: str, request_id: int, head_sha: str) -> None:
         st.session_state["review.error"] = ui.NO_LONGER_ALLOWED
         return
     try:
-        make(now, request_id, head_sha, comment).execute()
+        result = make(now, request_id, head_sha, comment).execute()
     except ChangeError as exc:
         st.session_state["review.error"] = str(exc)
+        return
+    # Where merging deploys (the demo), a merge that stays "merged" is one whose deploy step failed (app.operations.merge).
+    if getattr(services.changes, "deploys_on_merge", False) and getattr(result, "status", None) == Status.MERGED:
+        st.session_state["review.error"] = (f"{result.ref} was merged but its deployment failed. The admins were told, and "
+                                            "an urgent revert request was opened for review unless the configuration "
+                                            "changed the same lines since (see the queue).")
+        st.session_state["review.acted"] = request_id
         return
     st.session_state["review.flash"] = done
     st.session_state["review.acted"] = request_id

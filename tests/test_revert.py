@@ -193,3 +193,26 @@ def test_a_revert_is_rebuilt_on_a_moved_base_when_merged(services, people, new_u
     assert done.status == Status.DEPLOYED and "JANE_DOE" not in users and "FINANCE_ANALYST" in users["PRAMAN"]["business_roles"]
     # (A change right next to the reverted lines, e.g. another user appended after JANE_DOE, would be refused
     # instead, as git refuses adjacent changes: tests/test_revert_recipe.py.)
+
+
+def test_the_admin_s_merge_click_says_the_deployment_failed(tmp_path, monkeypatch, people, new_user_raw):
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    from portal import ui
+    from tests.portal_support import as_viewer
+
+    monkeypatch.setenv("SNOWTOWER_WORKSPACE", str(tmp_path / "workspace"))
+    ui._services.clear()
+    services = ui.services()
+    cr = SubmitRequest(services, people["requester"], RECIPES["new-user"], new_user_raw(), services.changes.base_head()).execute()
+    ApproveRequest(services, people["approver"], cr.id).execute()
+    services.changes.deploy = FailingDeploy(services)
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "pages" / "review.py"), default_timeout=60)
+    as_viewer(at, people["admin"])
+    at.run()
+    next(b for b in at.button if b.label == "Merge and deploy").click()
+    at.run()
+    assert any(f"{cr.ref} was merged but its deployment failed" in e.value for e in at.error)
+    assert not any("merged into" in s.value for s in at.success) and len(reverts(services)) == 1 and not at.exception
