@@ -131,3 +131,17 @@ def test_the_stored_request_rebuilds_the_same_change(tmp_path):
 def test_the_revert_is_no_recipe_people_can_pick_and_is_urgent():
     assert "revert" not in RECIPES and SYSTEM_RECIPES["revert"] is REVERT is recipe_named("revert")
     assert REVERT.urgent and not any(r.urgent for r in RECIPES.values())
+
+
+def test_merge_identities_hold_for_any_texts():
+    from hypothesis import given, settings, strategies as st
+
+    texts = st.lists(st.sampled_from(["a\n", "b\n", "c\n", "- X\n", "\n"]), max_size=12)
+
+    @settings(max_examples=300, deadline=None)
+    @given(texts, texts)
+    def run(base, other):
+        for got in (merge3.merge(base, base, other), merge3.merge(base, other, base), merge3.merge(base, other, other)):
+            assert got.clean and got.lines == other  # one side changed (or both alike): that change, exactly
+
+    run()
