@@ -216,3 +216,17 @@ def test_the_admin_s_merge_click_says_the_deployment_failed(tmp_path, monkeypatc
     at.run()
     assert any(f"{cr.ref} was merged but its deployment failed" in e.value for e in at.error)
     assert not any("merged into" in s.value for s in at.success) and len(reverts(services)) == 1 and not at.exception
+
+
+def test_texts_typed_into_a_revert_are_never_used(services, people, new_user_raw):
+    from app.operations.preview import PreviewRequest
+    from recipes.base import SOURCES
+    from recipes.revert import REVERT
+
+    merged_request(services, people, new_user_raw)
+    [revert] = reverts(services)
+    forged = {f"{sha}:user.yaml": "EVIL:\n  type: PERSON\n" for sha in (revert.request["merged_sha"], revert.request["parent_sha"])}
+    preview = PreviewRequest(services, REVERT, {**revert.request, SOURCES: forged}, services.changes.base_head()).execute()
+    from core.changes.approval import same_change
+
+    assert preview.ok and "EVIL" not in preview.diff and same_change(preview.diff, services.changes.diff(revert))
