@@ -297,3 +297,33 @@ def test_a_failed_deploy_opens_its_reverts_from_the_portal_s_environment_without
     [step] = [s for s in job["steps"] if secrets_of(s) & PORTAL_SECRETS]
     assert 'snowtower revert --pr "$pr" --submit' in step["run"] and "for pr in $FAILING" in step["run"]
     assert step["env"]["FAILING"] == "${{ needs.deploy.outputs.failing }}"
+
+
+
+def test_release_builds_checks_and_attaches_the_wheel_with_actions_pinned_to_commits():
+    import re
+    import tomllib
+
+    release = workflow("release")
+    assert release[True] == {"push": {"tags": ["v*"]}}
+    assert release["permissions"] == {"contents": "read"}
+    job = release["jobs"]["release"]
+    assert job["permissions"] == {"contents": "write"}
+    text = "".join((ROOT / ".github" / "workflows" / f"{name}.yml").read_text() for name in ("release", "publish-pypi"))
+    uses = re.findall(r"uses: (\S+)(.*)", text)
+    assert uses and all(re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", u) and re.fullmatch(r"\s+# v\d+(\.\d+)*", c)
+                        for u, c in uses), uses
+    script = "\n".join(runs(job))
+    assert "python -m build" in script and 'test "$("$RUNNER_TEMP/venv/bin/snowtower" --version)" = "snowtower $VERSION"' in script
+    assert 'gh release create "$TAG" dist/*' in script and "--verify-tag" in script
+    # The notes step finds this version's section of CHANGELOG.md (the release fails without one).
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    awk = re.search(r"awk (.+) CHANGELOG\.md > notes\.md", script).group(1)
+    notes = subprocess.run(f"awk {awk} CHANGELOG.md", shell=True, cwd=ROOT, capture_output=True, text=True,
+                           env={"VERSION": version, "PATH": os.environ["PATH"]}, check=True).stdout
+    assert "### Upgrade notes" in notes and f"## {version}" not in notes
+    # PyPI gets the very files of the GitHub release, by hand, with an OIDC token and no stored secret.
+    publish = workflow("publish-pypi")
+    assert set(publish[True]) == {"workflow_dispatch"} and publish["jobs"]["publish"]["permissions"]["id-token"] == "write"
+    assert not secrets_of(publish["jobs"]["publish"])
+    assert 'gh release download "$TAG"' in "\n".join(runs(publish["jobs"]["publish"]))

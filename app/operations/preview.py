@@ -1,10 +1,12 @@
-"""Preview: what a request would change, and SnowDDL's verdict, before anything is written."""
+"""Preview: what a request would change, SnowDDL's verdict, and for a warehouse request its projected
+monthly cost, before anything is written. The portal's form and `snowtower request` show this one
+preview, so both give the same figures."""
 from __future__ import annotations
 
 import difflib
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from core.keys import PRIVATE_KEY_MESSAGE, contains_private_key
 from core.snowddl.load import Validation
@@ -25,10 +27,28 @@ class Preview:
     validation: Validation | None = None
     field_errors: dict[str, str] = field(default_factory=dict)
     plan: dict = field(default_factory=dict)
+    # A warehouse request's projected monthly cost (core.snowflake.cost.Projection), None for other
+    # requests or when the account could not be read; then `cost_note` says why, in one line.
+    cost: Any = None
+    cost_note: str = ""
+    currency: str = ""
+    base_errors: int = 0  # SnowDDL's errors on the base config, before the change (0: it was valid)
 
     @property
     def ok(self) -> bool:
         return not self.field_errors and self.validation is not None and self.validation.valid
+
+    def rejection(self) -> str:
+        """Why SnowDDL's verdict on the result is "invalid", in words ("" when it passes): the base
+        configuration was invalid before the change, or the change made it so."""
+        if self.validation is None or self.validation.valid:
+            return ""
+        if self.base_errors:
+            after = len(self.validation.errors)
+            more = f", {after} with this change" if after > self.base_errors else ""
+            return (f"the configuration was already invalid before this change: the base has {self.base_errors} "
+                    f"error(s){more} (snowtower validate lists them); fix the base first, then ask again")
+        return "SnowDDL rejects the resulting configuration"
 
     def to_dict(self) -> dict:
         return {
@@ -41,6 +61,11 @@ class Preview:
             "summary": self.changes.summary if self.changes else None,
             "validation": self.validation.to_dict() if self.validation else None,
             "plan": self.plan,
+            "cost": {**self.cost.to_dict(), "currency": self.currency} if self.cost is not None else None,
+            "cost_note": self.cost_note,
+
+
+            "base_valid": not self.base_errors,
         }
 
 
@@ -130,6 +155,7 @@ def preview(recipe: Recipe, raw: dict, base: Snapshot, *, config_prefix: str = "
     result.diff = unified_diff(base, changes.files, config_prefix)
     head = validate_with_changes(base, changes.files, env_prefix)
     result.validation = head.validation
+    result.base_errors = len(base.config.validation.errors)  # why: never blame a request for the base's faults
     # What SnowDDL would run for this change (offline, against the base config's deployed state).
     result.plan = plan_changes(base, head).to_dict()
     return result
@@ -172,12 +198,50 @@ def with_sources(services: Services, recipe: Recipe, raw: dict) -> dict:
     return {**raw, SOURCES: texts}
 
 
+def request_cost(recipe: str, request: dict, base: Snapshot, source: Callable[[], object],
+                 price_per_credit: float) -> tuple[Any, str]:
+    """The projected monthly cost of a warehouse request: (Projection, "") from
+    core.snowflake.cost.project_request (credits from ACCOUNT_USAGE.WAREHOUSE_METERING_HISTORY over the
+    warehouse's last 30 days, money = credits x `price_per_credit`), the current size and auto-suspend of
+    a changed warehouse from the `base` config; (None, "") for any other recipe; (None, reason) when
+    `source()` (a zero-argument factory of a core.snowflake source) or the account refuses."""
+    from core.snowflake.cost import WAREHOUSE_RECIPES, project_request
+    from core.snowflake.queries import QueryError
+
+    if recipe not in WAREHOUSE_RECIPES or not request:
+        return None, ""
+    warehouses = []
+    if recipe != "new-warehouse":  # the change is projected from the warehouse's size and auto-suspend today
+        from core.snowddl.inventory import describe
+
+        warehouses = describe(base.config)["warehouses"]
+    try:
+        return project_request(source(), recipe, request, warehouses, float(price_per_credit)), ""
+    except QueryError as exc:
+        return None, f"cost projection unavailable: {' '.join(str(exc).split())[:500]}"
+
+
+def with_cost(result: Preview, base: Snapshot, source: Callable[[], object], price_per_credit: float,
+              currency: str) -> Preview:
+    """`result` with its request's projected monthly cost (request_cost) when it has no field error; returns `result`."""
+    if result.request_dict and not result.field_errors:
+        result.cost, result.cost_note = request_cost(result.recipe, result.request_dict, base, source, price_per_credit)
+        result.currency = currency
+    return result
+
+
 @dataclass
 class PreviewRequest:
+    """The preview of `raw` for `recipe` on the base branch (or `base_sha`). With `cost`, a warehouse
+    request's projected monthly cost too, read through `source` (a zero-argument factory of a
+    core.snowflake source; default the services' own); callers that only need the verdict (merge,
+    resubmit) leave it out and read nothing from Snowflake."""
     services: Services
     recipe: Recipe
     raw: dict
     base_sha: str | None = None
+    cost: bool = False
+    source: Callable[[], object] | None = None
 
     def execute(self) -> Preview:
         settings = self.services.settings
@@ -201,6 +265,9 @@ class PreviewRequest:
             problem = self._renews_problem(result.request)
             if problem:
                 result.field_errors = {**result.field_errors, "renews": problem}
+        if self.cost:
+            with_cost(result, base, self.source or self.services.snowflake_source, settings.price_per_credit,
+                      settings.currency)
         return result
 
     def _renews_problem(self, request) -> str:
