@@ -144,10 +144,12 @@ def test_merge_deploy_runs_the_tested_deploy_module_on_main_only():
     assert wf["concurrency"] == {"group": "snowflake-deploy", "cancel-in-progress": False}
     assert set(wf["jobs"]) == {"deploy", "revert"}
     job = wf["jobs"]["deploy"]
-    assert job["environment"] == "snowflake-production" and job["if"] == "github.ref == 'refs/heads/main'"
+    assert job["environment"] == "snowflake-production"
+    assert job["if"] == "github.ref == format('refs/heads/{0}', github.event.repository.default_branch)"
     assert checkouts(job) == [{"fetch-depth": 0, "persist-credentials": False}]  # the history since the last deployment
     steps = {step.get("id"): step for step in job["steps"]}
-    assert steps["deploy"]["run"].splitlines()[-1] == 'snowtower deploy --sha "$GITHUB_SHA" --branch main --config snowddl'
+    assert steps["deploy"]["run"].splitlines()[-1] == 'snowtower deploy --sha "$GITHUB_SHA" --branch "$DEFAULT_BRANCH" --config snowddl'
+    assert steps["deploy"]["env"]["DEFAULT_BRANCH"] == "${{ github.event.repository.default_branch }}"
     text = "\n".join(line.split(" #")[0] for line in (ROOT / ".github" / "workflows" / "merge-deploy.yml").read_text().splitlines()
                      if not line.lstrip().startswith("#"))
     # Nothing else applies or decides: no snowddl apply, no gate, no label written by a script.
