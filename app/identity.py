@@ -40,12 +40,15 @@ ROLES = ("requester", "approver", "admin")
 # A portal role and the roles it implies (an approver may also request; an admin may do everything).
 IMPLIED = {"requester": ("requester",), "approver": ("requester", "approver"), "admin": ("requester", "approver", "admin")}
 # Jobs' identities, roles from code. The command line (an operator with the workspace on the server)
-# acts as snowtower-cli; the expiry job as snowtower-expiry, its auto-approval as snowtower-expiry-policy.
+# acts as snowtower-cli; the expiry job as snowtower-expiry, its auto-approval as snowtower-expiry-policy;
+# a failed deployment's revert request is opened as snowtower-deploy.
 SYSTEM_ACTORS: dict[str, tuple[str, ...]] = {
     "snowtower-cli": ("requester", "approver", "admin"),
     "snowtower-expiry": ("requester",),
     # approves the expiry job's revokes when settings.expiry_auto_approve is on (app/operations/expire.py)
     "snowtower-expiry-policy": ("approver",),
+    # opens the revert of a change whose deployment failed (app/operations/revert.py); it never reviews
+    "snowtower-deploy": ("requester",),
 }
 
 DEMO_PASSWORD = "demo"

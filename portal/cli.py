@@ -323,6 +323,46 @@ def cmd_expire(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_revert(args) -> int:
+    """`snowtower revert --pr N` (GitHub) / `--request N` (local): the revert request of a merged change whose
+    deployment failed, opened with --submit as the system actor snowtower-deploy (app/operations/revert.py).
+    Exit 0 opened, already covered, or would open; 1 refused (not a failed deployment, or the base branch
+    changed the same lines: the admins are told), 2 usage or the backend could not be reached."""
+    from core.changes.base import ChangeError
+    from app.notifications import notify
+    from app.operations.revert import DEPLOY_ACTOR, RevertFailedDeployment
+    from app.services import build_services
+    from app.settings import load_settings
+
+    number = args.pr if args.pr is not None else args.request
+    if number is None or number < 1:
+        raise UsageError("name the change: --pr N (GitHub) or --request N (local), 1 or more")
+    try:
+        services = build_services(load_settings(args.workspace))
+        outcome = RevertFailedDeployment(services, number, submit=args.submit).execute()
+    except ChangeError as exc:  # a misconfigured or unreachable backend is 2; a refusal 1
+        from core.changes.github import GitHubUnavailable
+
+        print(f"snowtower revert: {exc} Nothing was opened.", file=sys.stderr)
+        return 2 if isinstance(exc, GitHubUnavailable) or "services" not in locals() else 1
+    if outcome.refused:
+        # Why: nothing was guessed; the admins hear that the failed change still waits to be reverted by hand.
+        target = services.changes.get(number)
+        if target is not None and args.submit:
+            notify(services, "request_deploy_failed", target, DEPLOY_ACTOR, f"Revert: {outcome.message}")
+        print(f"snowtower revert: {outcome.message}", file=sys.stderr)
+        return 1
+    if args.format == "json":
+        print(json.dumps(outcome.to_dict(), indent=2))
+    else:
+        print(outcome.message + ("" if args.submit or outcome.covered_by else " (add --submit)"))
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as f:
+            f.write(f"- revert of #{number}: {outcome.message}\n")
+    return 0
+
+
 def _loopback(address: str) -> bool:
     import ipaddress
 
@@ -1044,6 +1084,16 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--repository", default=None, help="OWNER/NAME (default $GITHUB_REPOSITORY)")
     p.add_argument("--required", type=int, default=1, help="approvals an unsafe change needs (default 1)")
     p.set_defaults(func=cmd_deploy)
+
+    p = sub.add_parser("revert", help="the revert request of a merged change whose deployment failed (urgent, "
+                       "reviewed like any request; exit 0 opened or covered, 1 refused, 2 usage)")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--pr", type=int, metavar="N", help="the merged pull request (GitHub mode)")
+    which.add_argument("--request", type=int, metavar="N", help="the merged request (local backend)")
+    p.add_argument("--submit", action="store_true", help="open it (as the snowtower-deploy system actor)")
+    p.add_argument("--workspace", default=None, help="the workspace (default $SNOWTOWER_WORKSPACE or ~/.snowtower/demo)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=cmd_revert)
 
     p = sub.add_parser("request", help="preview (or --submit) a request from the command line")
     p.add_argument("recipe", help="one of: " + (", ".join(_recipe_names()) if command in (None, "request")

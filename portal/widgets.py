@@ -10,7 +10,8 @@ from portal.ui import when
 _ACTIONS = {
     "submitted": "Submitted", "approved": "Approved", "changes_requested": "Changes requested",
     "commented": "Commented", "resubmitted": "Resubmitted", "rejected": "Rejected", "withdrawn": "Withdrawn", "rebased": "Branch updated",
-    "voided": "Back to review", "merged": "Merged", "deployed": "Deployed",
+    "voided": "Back to review", "merged": "Merged", "deployed": "Deployed", "deploy_failed": "Deployment failed",
+    "deploy-failed": "Deployment failed", "deploy-waiting": "Partly deployed",
 }
 
 

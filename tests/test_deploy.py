@@ -13,10 +13,11 @@ from github import Auth, Github
 
 from app.jobs import deploy as job
 from core.changes.git import GitRepo
+from core.changes.model import Actor
 from core.snowddl.load import load_config
 from core.snowddl.plan import Statement, plan_between
 from portal import cli
-from tests.github_support import github, github_template  # noqa: F401 (fixtures)
+from tests.github_support import gh_services, github, github_template  # noqa: F401 (fixtures)
 
 USERS = "snowddl/user.yaml"
 
@@ -305,7 +306,7 @@ def test_the_cli_refuses_an_old_commit_and_writes_the_outputs(repo, account, git
         monkeypatch.setenv(name, value)
     code = cli.main(["deploy", "--sha", a.merge_commit_sha, "--git-dir", str(github.git.path)])
     assert code == 0 and "is not the head of main" in capsys.readouterr().out
-    assert out.read_text() == "status=refused\ndeployed=\nfailed=\n" and "### merge-deploy: refused" in summary.read_text()
+    assert out.read_text() == "status=refused\ndeployed=\nfailed=\nfailing=\n" and "### merge-deploy: refused" in summary.read_text()
     assert account.commands == []
 
 
@@ -349,3 +350,93 @@ def test_a_push_without_a_pull_request_is_accounted_for_and_never_confirms_unsaf
     result = repo.deploy()
     assert [m.number for m in result.merges][-1] is None and not result.unsafe_applied
     assert {s.sql for s in result.blocking} == {'DROP USER "MOKAFOR"', 'DROP ROLE "MOKAFOR__U_ROLE"'}
+
+
+# -- a failed deployment's revert, opened through the portal's flow (app/operations/revert.py) -------------------
+@pytest.fixture
+def portal(gh_services):
+    """The portal's services on the same repository (its bot token and signing key): what the revert job runs."""
+    return gh_services
+
+
+def test_a_failed_deploy_opens_one_urgent_revert_reviewed_like_any_other(repo, account, github, portal):
+    from app.operations import ApproveRequest, MergeRequest
+    from app.operations.revert import DEPLOY_ACTOR, RevertFailedDeployment
+    from app.review import queue
+    from core.changes.base import ChangeError
+
+    before = repo.text()
+    pr = repo.merge(recomment("PRAMAN", "first"))
+    later = repo.merge(recomment("MOKAFOR", "second"))  # a later change elsewhere in the same file
+    account.fail_apply = True
+    failed = repo.deploy()
+    assert failed.failing == [pr.number, later.number]
+    assert repo.deploy().failing == [pr.number, later.number]  # a retry that fails again: still both (labelled already)
+    outcome = RevertFailedDeployment(portal, pr.number).execute()
+    revert = outcome.opened
+    assert revert.requester == "snowtower-deploy" and revert.recipe == "revert" and revert.request["request"] == pr.number
+    on_github = repo.bot.get_pull(revert.id)
+    assert {label.name for label in on_github.labels} == {"snowtower", "revert", "urgent"}
+    # What it changes: PRAMAN's comment back as before the pull request; MOKAFOR's later change stays.
+    assert repo.server.read(revert.branch, USERS) == recomment("MOKAFOR", "second")(before)
+    # Never twice: the next failed run's job finds it.
+    again = RevertFailedDeployment(portal, pr.number).execute()
+    assert again.covered_by.id == revert.id and again.opened.id == revert.id  # resumed (labels), not opened again
+    assert len([p for p in repo.bot.get_pulls(state="all") if p.head.ref.startswith("snowtower/") and "Revert" in p.title]) == 1
+    # The queue shows it first and urgent; the system actor cannot approve; people approve and merge it.
+    assert [(r.id, r.urgent) for r in queue(portal, Actor("approver", roles=("requester", "approver")))][0] == (revert.id, True)
+    with pytest.raises(ChangeError, match="only approvers and admins"):
+        ApproveRequest(portal, DEPLOY_ACTOR, revert.id).execute()
+    ApproveRequest(portal, Actor("approver", roles=("requester", "approver")), revert.id).execute()
+    merged = MergeRequest(portal, Actor("admin", roles=("requester", "approver", "admin")), revert.id).execute()
+    assert merged.merged_sha and repo.text() == recomment("MOKAFOR", "second")(before)
+
+
+def test_a_revert_of_lines_main_changed_since_is_refused_and_the_cli_says_why(repo, account, github, portal, tmp_path,
+                                                                              monkeypatch, capsys):
+    pr = repo.merge(recomment("PRAMAN", "first"))
+    account.fail_apply = True
+    repo.deploy()
+    repo.merge(recomment("PRAMAN", "overwritten since"))  # the same line, changed again on main
+    github.reset_calls()
+    monkeypatch.setenv("SNOWTOWER_WORKSPACE", str(tmp_path / "ws"))
+    assert cli.main(["revert", "--pr", str(pr.number), "--submit"]) == 1
+    err = capsys.readouterr().err
+    line = repo.text().splitlines().index("  comment: overwritten since") + 1
+    assert f"user.yaml line {line}" in err and "none was made" in err
+    assert not [c for c in github.calls if c[0] != "GET"]  # nothing written on GitHub
+
+
+def test_a_pull_request_that_did_not_fail_is_not_reverted(repo, account, portal, tmp_path, monkeypatch, capsys):
+    pr = repo.merge(recomment("PRAMAN", "first"))
+    repo.deploy()
+    monkeypatch.setenv("SNOWTOWER_WORKSPACE", str(tmp_path / "ws"))
+    assert cli.main(["revert", "--pr", str(pr.number), "--submit"]) == 1
+    assert "did not fail" in capsys.readouterr().err
+    assert cli.main(["revert", "--pr", "9999", "--submit"]) == 1
+    assert "is not a change merged into main" in capsys.readouterr().err
+
+
+def test_a_revert_job_cut_off_halfway_is_finished_by_the_next_run(repo, account, github, portal, tmp_path, monkeypatch, capsys):
+    pr = repo.merge(recomment("PRAMAN", "first"))
+    account.fail_apply = True
+    repo.deploy()
+    monkeypatch.setenv("SNOWTOWER_WORKSPACE", str(tmp_path / "ws"))
+    # Killed after the branch was made: the pull request is never created, the branch cannot be removed.
+    github.fail("POST", r"/pulls$", "500", times=20)
+    github.fail("DELETE", r"/git/refs/heads/", "500", times=20)
+    assert cli.main(["revert", "--pr", str(pr.number), "--submit"]) == 2  # GitHub failing: 2, as any unreachable backend
+    capsys.readouterr()
+    github.faults.clear()
+    branches = [b for b in repo.git.heads() if b.startswith("snowtower/") and "revert" in b]
+    assert len(branches) == 1 and not [p for p in repo.bot.get_pulls(state="all") if "Revert" in p.title]
+    # Then killed after the pull request, before its labels.
+    github.fail("POST", r"/issues/\d+/labels$", "500", times=20)
+    assert cli.main(["revert", "--pr", str(pr.number), "--submit"]) == 1
+    github.faults.clear()
+    [opened] = [p for p in repo.bot.get_pulls(state="all") if "Revert" in p.title]
+    assert opened.head.ref == branches[0] and {l.name for l in opened.labels} == set()
+    assert cli.main(["revert", "--pr", str(pr.number), "--submit"]) == 0  # the next run finishes it
+    assert f"covered by revert #{opened.number}" in capsys.readouterr().out
+    assert {l.name for l in repo.bot.get_pull(opened.number).labels} == {"snowtower", "revert", "urgent"}
+    assert len([p for p in repo.bot.get_pulls(state="all") if "Revert" in p.title]) == 1

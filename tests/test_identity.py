@@ -173,6 +173,7 @@ OPERATIONS = {
     "SaveLogin": (None, lambda s, a, cr, raw: SaveLogin(s, a, "newbie", PASSWORD, ["requester"]).execute()),
     "UpdateLogin": (None, lambda s, a, cr, raw: UpdateLogin(s, a, "approver", disabled=True).execute()),
     "WithdrawRequest": ("open", lambda s, a, cr, raw: WithdrawRequest(s, a, cr.id, "not needed").execute()),
+    "RevertFailedDeployment": None,  # acts only as the system actor snowtower-deploy (tests/test_revert.py)
     "ReviewDecision": None,  # the shared base of approve, request changes and reject (covered through them)
 }
 

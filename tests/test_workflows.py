@@ -142,11 +142,14 @@ def test_merge_deploy_runs_the_tested_deploy_module_on_main_only():
     wf = workflow("merge-deploy")
     assert wf[True] == {"push": {"branches": ["main"], "paths": ["snowddl/**"]}, "workflow_dispatch": None}
     assert wf["concurrency"] == {"group": "snowflake-deploy", "cancel-in-progress": False}
-    [job] = wf["jobs"].values()
-    assert job["environment"] == "snowflake-production" and job["if"] == "github.ref == 'refs/heads/main'"
+    assert set(wf["jobs"]) == {"deploy", "revert"}
+    job = wf["jobs"]["deploy"]
+    assert job["environment"] == "snowflake-production"
+    assert job["if"] == "github.ref == format('refs/heads/{0}', github.event.repository.default_branch)"
     assert checkouts(job) == [{"fetch-depth": 0, "persist-credentials": False}]  # the history since the last deployment
     steps = {step.get("id"): step for step in job["steps"]}
-    assert steps["deploy"]["run"].splitlines()[-1] == 'snowtower deploy --sha "$GITHUB_SHA" --branch main --config snowddl'
+    assert steps["deploy"]["run"].splitlines()[-1] == 'snowtower deploy --sha "$GITHUB_SHA" --branch "$DEFAULT_BRANCH" --config snowddl'
+    assert steps["deploy"]["env"]["DEFAULT_BRANCH"] == "${{ github.event.repository.default_branch }}"
     text = "\n".join(line.split(" #")[0] for line in (ROOT / ".github" / "workflows" / "merge-deploy.yml").read_text().splitlines()
                      if not line.lstrip().startswith("#"))
     # Nothing else applies or decides: no snowddl apply, no gate, no label written by a script.
@@ -190,7 +193,7 @@ def test_expire_runs_daily_one_run_at_a_time_and_submits_through_the_cli():
 
 
 def test_merge_deploy_notifies_each_deployed_pull_request_without_the_signing_key():
-    [job] = workflow("merge-deploy")["jobs"].values()
+    job = workflow("merge-deploy")["jobs"]["deploy"]
     names = [step.get("id") for step in job["steps"]]
     notify = job["steps"][names.index("deploy") + 1]  # right after the deployment labelled them
     assert notify["if"] == "steps.deploy.outputs.deployed != ''"
@@ -205,7 +208,7 @@ def test_merge_deploy_notifies_each_deployed_pull_request_without_the_signing_ke
             "SNOWTOWER_BASE_URL", "SNOWTOWER_GITHUB_PORTAL_LOGIN"} <= set(env)
     assert not secrets_of({"env": env}) & {"SNOWFLAKE_PRIVATE_KEY", "SNOWFLAKE_USER"}  # no Snowflake credentials
     # Whoever reads Actions secrets must not be able to forge portal reviews: the signing key stays with the portal.
-    assert "SIGNING_KEY" not in (ROOT / ".github" / "workflows" / "merge-deploy.yml").read_text()
+    assert "SIGNING_KEY" not in yaml.safe_dump(job)  # (only the revert job, in the portal's environment, has it)
     assert "SMTP_PASSWORD" not in yaml.safe_dump(job)  # no e-mail goes out from the workflow (no trusted address)
     # A failed apply or verification: the admins' channel hears about each pull request labelled deploy-failed.
     failed = job["steps"][names.index("deploy") + 2]
@@ -236,7 +239,9 @@ def test_the_signing_key_and_the_portal_s_token_are_only_in_the_default_branch_e
             if not secrets_of(job) & PORTAL_SECRETS:
                 continue
             assert job.get("environment") == PORTAL_ENVIRONMENT, (path.name, name)
-            assert triggers(wf) <= DEFAULT_BRANCH_EVENTS, (path.name, triggers(wf))
+            # merge-deploy's pushes are to main only (and the environment's branch policy refuses any other ref)
+            pushed_to_main = wf[True].get("push") == {"branches": ["main"], "paths": ["snowddl/**"]} if isinstance(wf[True], dict) else False
+            assert triggers(wf) <= DEFAULT_BRANCH_EVENTS | ({"push"} if pushed_to_main else set()), (path.name, triggers(wf))
             assert "default_branch" in job["if"], (path.name, name)  # and the job itself checks the branch
             assert not secrets_of({"env": job.get("env", {})}) & PORTAL_SECRETS, (path.name, name)  # never job-wide
             holders = [s for s in job["steps"] if secrets_of(s) & PORTAL_SECRETS]
@@ -247,7 +252,8 @@ def test_the_signing_key_and_the_portal_s_token_are_only_in_the_default_branch_e
         wf = yaml.safe_load(path.read_text())
         for name, job in wf["jobs"].items():
             if job.get("environment") == PORTAL_ENVIRONMENT:
-                assert path.stem in ("expire", "process-access-request"), (path.name, name)
+                assert (path.stem, name) in {("expire", "expire"), ("process-access-request", "submit"),
+                                             ("merge-deploy", "revert")}, (path.name, name)
 
 
 def test_every_action_is_pinned_to_a_full_commit_sha_with_its_tag():
@@ -281,6 +287,19 @@ def test_a_snowflake_private_key_is_only_in_the_step_that_uses_it():
                 assert "snowtower " in run, (path.name, name)  # the step is the one that talks to Snowflake
                 if '> "$key"' in run:  # a key file goes with the step
                     assert "trap 'rm -f \"$key\"' EXIT" in run, (path.name, name)
+
+
+def test_a_failed_deploy_opens_its_reverts_from_the_portal_s_environment_without_snowflake_credentials():
+    wf = workflow("merge-deploy")
+    job, deploy = wf["jobs"]["revert"], wf["jobs"]["deploy"]
+    assert job["needs"] == "deploy" and job["environment"] == PORTAL_ENVIRONMENT
+    assert job["if"].startswith("failure() && needs.deploy.outputs.failing != ''")  # only after a failed deployment
+    assert deploy["outputs"]["failing"] == "${{ steps.deploy.outputs.failing }}"
+    assert not secrets_of(job) & (PLAN_SECRETS | {"SNOWFLAKE_USER", "SNOWFLAKE_PRIVATE_KEY", "SNOWFLAKE_ROLE"})
+    [step] = [s for s in job["steps"] if secrets_of(s) & PORTAL_SECRETS]
+    assert 'snowtower revert --pr "$pr" --submit' in step["run"] and "for pr in $FAILING" in step["run"]
+    assert step["env"]["FAILING"] == "${{ needs.deploy.outputs.failing }}"
+
 
 
 def test_release_builds_checks_and_attaches_the_wheel_with_actions_pinned_to_commits():

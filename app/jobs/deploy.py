@@ -94,6 +94,15 @@ class Result:
         return sorted(n for n, label in self.labelled.items() if label == DEPLOYED)
 
     @property
+    def failing(self) -> list[int]:
+        """Every pull request of a failed run (labelled deploy-failed by this run or an earlier one): those
+        whose revert merge-deploy's `revert` job asks for (`snowtower revert --pr N`: opened once)."""
+        if self.status not in ("failed", "unverified"):
+            return []
+        return sorted(m.number for m in self.merges if m.pr is not None and self.labelled.get(m.number) != DEPLOYED
+                      and DEPLOYED not in {label.name for label in m.pr.labels})
+
+    @property
     def failed(self) -> list[int]:
         """The pull requests this run labelled deploy-failed (a retry that fails again adds none: no second notice)."""
         return sorted(n for n, label in self.labelled.items() if label == FAILED)
@@ -464,7 +473,8 @@ def main(args) -> int:
     print(result.message)
     for path, text in ((os.environ.get("GITHUB_STEP_SUMMARY"), summary(result)),
                        (os.environ.get("GITHUB_OUTPUT"), f"status={result.status}\ndeployed={' '.join(map(str, result.deployed))}\n"
-                                                      f"failed={' '.join(map(str, result.failed))}\n")):
+                                                      f"failed={' '.join(map(str, result.failed))}\n"
+                                                      f"failing={' '.join(map(str, result.failing))}\n")):
         if path:
             with open(path, "a", encoding="utf-8") as f:
                 f.write(text)

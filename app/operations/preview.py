@@ -12,6 +12,7 @@ from core.keys import PRIVATE_KEY_MESSAGE, contains_private_key
 from core.snowddl.load import Validation
 from core.snowddl.snapshot import Snapshot, plan_changes, validate_with_changes
 from app.services import Services
+from core.fields import FieldError
 from recipes.base import ChangeSet, FieldErrors, Recipe
 
 
@@ -178,6 +179,33 @@ def private_key_fields(raw: dict) -> dict[str, str]:
     return out
 
 
+MAX_SOURCE_BYTES = 5_000_000  # one file's text read for a recipe's sources
+
+
+def with_sources(services: Services, recipe: Recipe, raw: dict) -> dict:
+    """`raw` with raw[SOURCES] filled from git for a recipe that declares sources (a revert: the files a
+    merged change touched, at its parent and at its commit); any SOURCES typed in `raw` is dropped first:
+    the texts come from the repository only. Other recipes: `raw` as it is. Raises FieldErrors
+    when the recipe's commits or files are not well formed, ChangeError when a commit cannot be read."""
+    from recipes.base import SOURCES
+
+    if recipe.sources is None:
+        return raw
+    raw = {k: v for k, v in raw.items() if k != SOURCES}
+    texts: dict[str, str | None] = {}
+    for sha, rel in recipe.sources(raw):
+        path = services.changes.config_at(sha) / rel
+        if path.is_symlink():  # why: a link committed to the repository could point anywhere on this host
+            raise FieldErrors([FieldError("files", f"{rel} is a symbolic link; revert it by hand.")])
+        if not path.is_file():
+            texts[f"{sha}:{rel}"] = None
+        elif path.stat().st_size > MAX_SOURCE_BYTES:
+            raise FieldErrors([FieldError("files", f"{rel} is larger than {MAX_SOURCE_BYTES} bytes.")])
+        else:
+            texts[f"{sha}:{rel}"] = path.read_bytes().decode("utf-8", errors="replace")
+    return {**raw, SOURCES: texts}
+
+
 def request_cost(recipe: str, request: dict, base: Snapshot, source: Callable[[], object],
                  price_per_credit: float) -> tuple[Any, str]:
     """The projected monthly cost of a warehouse request: (Projection, "") from
@@ -227,7 +255,11 @@ class PreviewRequest:
         settings = self.services.settings
         base = self.services.snapshot(self.base_sha or self.services.changes.base_head())
         prefix = f"{settings.config_dir}/" if settings.config_dir else ""
-        result = preview(self.recipe, self.raw, base, config_prefix=prefix, env_prefix=settings.env_prefix)
+        try:
+            raw = with_sources(self.services, self.recipe, self.raw)
+        except FieldErrors as exc:
+            return Preview(self.recipe.name, base.sha or "", field_errors=exc.by_field())
+        result = preview(self.recipe, raw, base, config_prefix=prefix, env_prefix=settings.env_prefix)
         # Why: the deploying account and its roles (settings protected_users, protected_roles) are what every
         # later deployment runs as; a request that would change them is refused here, so it is never submitted.
         from app.operations.protected import field_of, protected_message, protected_touched

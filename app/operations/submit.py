@@ -67,6 +67,7 @@ class SubmitRequest:
             files=preview.changes.files,
             base_sha=preview.base_sha,
             validation=preview.validation.to_dict(),
+            labels=("urgent",) if self.recipe.urgent else (),  # why: a revert of a failed deployment is seen first
         )
 
     def open_duplicate(self, diff: str, request: dict) -> ChangeRequest | None:
