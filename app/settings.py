@@ -663,19 +663,54 @@ def signing_key(settings: Settings) -> bytes:
                                      "generated key: set signing_key in the app's secrets")])
     path = settings.workspace / "signing.key"
     if not path.is_file():
-        import secrets
+        _create_key_once(path)
+    key = path.read_text(encoding="utf-8").strip()
+    if not key:
+        raise SettingsError([Problem("signing_key", str(path), "the generated key file is empty (left by an interrupted "
+                                     "start): delete it and start again, or set signing_key")])
+    return key.encode("utf-8")
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
+
+def _create_key_once(path: Path) -> None:
+    """Write a random key to `path` unless it exists, atomically whatever runs at the same moment (several
+    portal processes, the CLI, a job): the key is written whole to a temporary file of this process's
+    own (mkstemp: a unique name, mode 0600), then hard-linked to `path`, which fails when `path` exists
+    (link(2): EEXIST), so exactly one writer's key appears, never half of one, and every other process
+    reads that one. A file system without hard links gets O_CREAT|O_EXCL (one winner too; a racer may
+    then briefly read it empty, so the reader waits for its content)."""
+    import secrets
+    import tempfile
+    import time
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(key)
+            f.flush()
+            os.fsync(f.fileno())
         try:
-            os.link(tmp, path)  # first writer wins: two processes never end up with two keys
+            os.link(tmp, path)
+            return
         except FileExistsError:
-            pass
-        tmp.unlink(missing_ok=True)
-    return path.read_text(encoding="utf-8").strip().encode("utf-8")
+            return  # another process won: its key is the key
+        except OSError:
+            pass  # no hard links here (some network and FUSE file systems)
+    finally:
+        os.unlink(tmp)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # the winner writes 64 characters right after creating it
+            if path.stat().st_size:
+                return
+            time.sleep(0.02)
+        return
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(key)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ docs/security.md lists them ("Found by trying to break identity and settings")."
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -273,3 +274,51 @@ def test_a_sign_in_under_a_name_that_is_no_login_is_audited_without_the_name(tmp
     ui._services.clear()
     ui._identity.clear()
     ui._audit_log.clear()
+
+
+# -- issue 25: identities that cannot collide ----------------------------------------------------------
+
+def _signing_key_of(workspace: str, start, out: str) -> None:
+    import os
+    import time
+
+    from app.settings import Settings, signing_key
+
+    link = os.link
+
+    def slow_link(*args, **kwargs):  # a slow disk: every racer is inside the creation at once
+        time.sleep(0.3)
+        return link(*args, **kwargs)
+
+    os.link = slow_link
+    start.wait()  # every process asks at the same moment
+    try:
+        result = signing_key(Settings(workspace=workspace)).decode()
+    except BaseException as exc:  # reported, so the test names it
+        result = f"error: {type(exc).__name__}: {exc}"
+    Path(out).write_text(result)
+
+
+def test_the_signing_key_is_created_once_whatever_runs_at_the_same_moment(tmp_path):
+    """Several portal processes, the CLI and a job start at once on a new workspace: every one must sign
+    with the same key (before: one shared temporary file, unlinked by the first racer while the others
+    still meant to link it: FileNotFoundError, or an empty key read, and records signed with a key
+    nobody keeps)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    for attempt in range(2):
+        workspace, results = tmp_path / f"ws{attempt}", tmp_path / f"results{attempt}"
+        results.mkdir()
+        start = context.Barrier(6)
+        workers = [context.Process(target=_signing_key_of, args=(str(workspace), start, str(results / str(i))))
+                   for i in range(6)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(120)
+        got = [(results / str(i)).read_text() for i in range(6)]
+        assert len(set(got)) == 1 and len(got[0]) == 64, got
+        assert (workspace / "signing.key").read_text() == got[0]
+        assert sorted(p.name for p in workspace.iterdir()) == ["signing.key"]  # no temporary file left
+        assert (workspace / "signing.key").stat().st_mode & 0o077 == 0  # readable by its owner only
