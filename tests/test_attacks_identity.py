@@ -278,6 +278,74 @@ def test_a_sign_in_under_a_name_that_is_no_login_is_audited_without_the_name(tmp
 
 # -- issue 25: identities that cannot collide ----------------------------------------------------------
 
+ISSUE_25_GROUPS = '[snowtower]\nauth = "oidc"\nauth_group_roles = {"SnowTower Admins" = "admin", "approvers" = "approver"}\n'
+ADMIN = frozenset({"requester", "approver", "admin"})
+APPROVER = frozenset({"requester", "approver"})
+
+
+def _oidc_of(tmp_path) -> Oidc:
+    """The OIDC provider the settings of issue 25's proof make (as the portal builds it)."""
+    from app.identity import identity_for
+    from app.settings import load_settings
+
+    (tmp_path / "settings.toml").write_text(ISSUE_25_GROUPS)
+    return identity_for(load_settings(tmp_path)).people
+
+
+@pytest.mark.parametrize("claim", ["Finance approvers", "not approvers", "approvers,finance", "approvers finance",
+                                   "SnowTower Admins approvers", ["Finance approvers"], ["not approvers", "SnowTower"],
+                                   '["Finance approvers", "Admins"]', "SnowTower", 7, {"approvers": True}])
+def test_a_group_gives_its_role_only_when_a_whole_group_name_matches(tmp_path, claim):
+    """A group claim sent as one string was split on spaces and commas: "Finance approvers" was the
+    approver role's group (before: approver; "SnowTower Admins approvers" was admin and approver)."""
+    oidc = _oidc_of(tmp_path)
+    claims = {"is_logged_in": True, "sub": "00u1fox", "iss": "https://idp.example", "preferred_username": "fox",
+              "groups": claim}
+    assert oidc.roles_from(claims) == frozenset()
+    assert oidc.actor_from(claims) is None
+
+
+@pytest.mark.parametrize("claim, roles", [("SnowTower Admins", ADMIN), (["SnowTower Admins"], ADMIN),
+                                          ('["staff", "SnowTower Admins"]', ADMIN), (' ["approvers"] ', APPROVER),
+                                          ("approvers", APPROVER), (["Finance approvers", "approvers"], APPROVER),
+                                          (["snowtower admins"], ADMIN)])
+def test_a_group_sent_as_one_string_or_a_json_list_is_matched_whole(tmp_path, claim, roles):
+    """The real "SnowTower Admins" sent as a string was two words, neither a group (before: no role)."""
+    oidc = _oidc_of(tmp_path)
+    actor = oidc.actor_from({"is_logged_in": True, "sub": "00u1fox", "preferred_username": "fox", "groups": claim})
+    assert actor is not None and frozenset(actor.roles) == roles
+
+
+def test_entra_id_s_group_overage_is_told_apart_from_no_group():
+    from app.identity import claim_groups, overage
+
+    claims = {"sub": "x", "_claim_names": {"groups": "src1"},
+              "_claim_sources": {"src1": {"endpoint": "https://graph.microsoft.com/v1.0/users/x/getMemberObjects"}}}
+    assert overage(claims) and overage({"sub": "x", "hasgroups": True})
+    assert not overage({"sub": "x", "groups": []}) and not overage(claims, "roles")
+    assert claim_groups("x" * 70_000) == [] and len(claim_groups([f"g{i}" for i in range(5000)])) == 1000
+
+
+@pytest.mark.parametrize("name", ["github:approver", "GitHub:Approver", "ｇｉｔｈｕｂ:approver", "github:\u200bapprover"])
+def test_no_provider_signs_anyone_in_under_a_github_name(tmp_path, name):
+    """`github:<login>` is a GitHub account vouched for by a workflow: no sign-in may claim it, or a person
+    whose identity provider lets them pick a username would act as that account's requests."""
+    import yaml
+
+    from app.identity import LocalLogins, Sis, is_namespaced
+
+    assert is_namespaced(name)
+    oidc = Oidc({"ops": "admin"})
+    assert oidc.actor_from({"is_logged_in": True, "preferred_username": name, "groups": ["ops"]}) is None
+    assert Sis({"SNOWTOWER_ADMIN": "admin"}, lambda user: ["SNOWTOWER_ADMIN"]).roles_of(name) == frozenset()
+    identity.add_user(tmp_path / "auth.yaml", "dana", "correct horse battery", ["admin"])
+    raw = yaml.safe_load((tmp_path / "auth.yaml").read_text())
+    raw["credentials"]["usernames"][name] = dict(raw["credentials"]["usernames"]["dana"])  # a hand-edited entry
+    (tmp_path / "auth.yaml").write_text(yaml.safe_dump(raw))
+    logins = LocalLogins(tmp_path / "auth.yaml", "production")
+    assert logins.roles_of(name) == frozenset() and logins.roles_of("dana") == {"admin"}
+
+
 def _signing_key_of(workspace: str, start, out: str) -> None:
     import os
     import time
