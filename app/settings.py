@@ -36,7 +36,7 @@ ROLES = ("requester", "approver", "admin")
 ENV_PREFIX = "SNOWTOWER_"
 # SNOWTOWER_* variables that are not settings: where the workspace is, who runs a CLI request, and the
 # test suite's own knobs. Any other SNOWTOWER_* variable must be a setting (a misspelling is an error).
-NOT_SETTINGS = frozenset({"WORKSPACE", "USER", "CASES", "CHROMIUM", "HYPOTHESIS_EXAMPLES", "ACTIONLINT_MODULES"})
+NOT_SETTINGS = frozenset({"WORKSPACE", "USER", "GITHUB_AUTHOR", "CASES", "CHROMIUM", "HYPOTHESIS_EXAMPLES", "ACTIONLINT_MODULES"})
 WAREHOUSE_SIZES = ("XSMALL", "SMALL", "MEDIUM", "LARGE", "XLARGE", "XXLARGE", "XXXLARGE", "X4LARGE", "X5LARGE", "X6LARGE")
 MAX_SETTINGS_FILE_BYTES = 1_000_000  # a settings.toml larger than this is refused before it is parsed
 MIN_SECRET_KEY = 32  # characters of a key SnowTower signs with (cookies, request records)
@@ -122,6 +122,10 @@ class Settings(BaseSettings):
     github_approvers: dict[str, str] = Field(default_factory=dict, description="GitHub login -> portal username of an "
                                              "approver whose native GitHub reviews count. Env: \"login=user,login2=user2\".",
                                              json_schema_extra=_group("GitHub"))
+    github_users: dict[str, str] = Field(default_factory=dict, description="GitHub login -> portal username: whose "
+                                         "access-request issues (and merges on GitHub) act as that portal user. Any "
+                                         "other GitHub login acts as github:LOGIN, never as a portal login of the same "
+                                         "name. Env: \"login=user,login2=user2\".", json_schema_extra=_group("GitHub"))
     github_portal_login: str = Field("", description="The portal's own GitHub login; \"\": learned from the credentials.",
                                      json_schema_extra=_group("GitHub"))
     github_deploy_login: str = Field("github-actions[bot]", description="Whose \"deployed\" event comments count "
@@ -220,7 +224,7 @@ class Settings(BaseSettings):
             raise ValueError("wrong type: true/false is not a value of this setting")
         return value
 
-    @field_validator("github_approvers", "auth_group_roles", "sis_role_mapping", mode="before")
+    @field_validator("github_approvers", "github_users", "auth_group_roles", "sis_role_mapping", mode="before")
     @classmethod
     def _pairs(cls, value):
         if isinstance(value, str):  # from the environment: login=user,login2=user2
@@ -243,12 +247,21 @@ class Settings(BaseSettings):
             raise ValueError(f"must be Snowflake object names (letters, digits, _ and $), not {', '.join(map(repr, bad))}")
         return names
 
-    @field_validator("github_approvers")
+    @field_validator("github_approvers", "github_users")
     @classmethod
     def _approvers(cls, value: dict) -> dict:
         if not all(k and v for k, v in value.items()):
             raise ValueError("must map GitHub logins to portal usernames")
-        return {k.lower(): v for k, v in value.items()}  # GitHub logins are case-insensitive
+        from app.identity import GITHUB_LOGIN, is_namespaced, is_reserved
+
+        bad = sorted(k for k in value if not GITHUB_LOGIN.fullmatch(str(k).strip()))
+        if bad:
+            raise ValueError(f"must map GitHub logins (letters, digits, hyphens), not {', '.join(map(repr, bad))}")
+        names = sorted(str(v) for v in value.values() if is_reserved(str(v)) or is_namespaced(str(v)))
+        if names:
+            # Why: a job's roles are written in code, and github:x is a GitHub account: neither is a portal user.
+            raise ValueError(f"must map to portal usernames, not {', '.join(map(repr, names))}")
+        return {k.strip().lower(): v for k, v in value.items()}  # GitHub logins are case-insensitive
 
     @field_validator("auth_group_roles", "sis_role_mapping")
     @classmethod
@@ -532,6 +545,12 @@ def _rules(s: Settings, values: dict[str, tuple[Any, str]]) -> list[Problem]:
         weak = weak_key(getattr(s, key).get_secret_value()) if getattr(s, key) else ""
         if weak:
             out.append(Problem(key, source(key), f"{weak} (a random value: openssl rand -hex 32)"))
+    clash = sorted(k for k, v in s.github_users.items()
+                   if k in s.github_approvers and str(s.github_approvers[k]).lower() != str(v).lower())
+    if clash:
+        # Why: one GitHub account is one person; two names for it would let it review as one and request as the other.
+        out.append(Problem("github_users", source("github_users"), "maps " + ", ".join(clash) + " to another portal "
+                           "user than github_approvers does; one GitHub login is one person"))
     if s.notify_slack_bot_token and not s.notify_slack_channel:
         out.append(Problem("notify_slack_channel", source("notify_slack_bot_token"),
                            "notify_slack_bot_token needs notify_slack_channel"))

@@ -346,6 +346,30 @@ def test_no_provider_signs_anyone_in_under_a_github_name(tmp_path, name):
     assert logins.roles_of(name) == frozenset() and logins.roles_of("dana") == {"admin"}
 
 
+def test_a_github_login_is_its_own_name_unless_the_settings_map_it():
+    from app.identity import github_name
+
+    assert github_name("Approver") == "github:approver"  # never the portal login "approver"
+    assert github_name("dependabot[bot]") == "github:dependabot[bot]"
+    assert github_name("Avery-GH", {"avery-gh": "Approver"}) == "approver"
+    for bad in ("", "approver:x", "a b", "github:approver", "-x", "x" * 40):
+        with pytest.raises(ValueError):
+            github_name(bad)
+
+
+@pytest.mark.parametrize("table, problem", [
+    ('[snowtower.github_users]\n"avery-gh" = "snowtower-cli"\n', "github_users: must map to portal usernames"),
+    ('[snowtower.github_users]\n"avery-gh" = "github:avery-gh"\n', "github_users: must map to portal usernames"),
+    ('[snowtower.github_users]\n"not a login" = "avery"\n', "github_users: must map GitHub logins"),
+    ('[snowtower.github_users]\n"Avery-GH" = "avery"\n[snowtower.github_approvers]\n"avery-gh" = "approver"\n',
+     "github_users: maps avery-gh to another portal user than github_approvers does"),
+])
+def test_a_github_mapping_that_would_make_two_people_of_one_is_a_settings_problem(tmp_path, table, problem):
+    (tmp_path / "settings.toml").write_text("[snowtower]\n" + table)
+    _, problems = inspect_settings(tmp_path)
+    assert any(str(p).startswith(problem) or problem in str(p) for p in problems), [str(p) for p in problems]
+
+
 def _signing_key_of(workspace: str, start, out: str) -> None:
     import os
     import time
