@@ -128,7 +128,10 @@ def test_event_comments_count_only_from_the_portal_and_the_deploy_workflow(gh_se
     as_user(github, "actions-token").get_issue(cr.id).create_comment(
         meta.embed("Deployed.", meta.EVENT, {"actor": "github-actions", "action": "deployed", "detail": "snowddl apply"}))
     # (the request as it is now: its history is re-read because the comment moved its updated_at)
-    assert [e.action for e in gh_services.changes.events(gh_services.changes.get(cr.id))] == ["submitted", "deployed"]
+    events = gh_services.changes.events(gh_services.changes.get(cr.id))
+    assert [e.action for e in events] == ["submitted", "deployed"]
+    # The workflow's account, as GitHub names it: never a bare name a portal login could have (before: "github-actions").
+    assert events[-1].actor == "github:github-actions[bot]"
 
 
 def test_native_approvals_count_only_from_mapped_approvers_with_write_permission_on_the_current_head(gh_services, github, people, new_user_raw):

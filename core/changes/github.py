@@ -690,7 +690,9 @@ class GitHubChanges(ChangeBackend):
             if ev.get("action") == "merged":  # who merged it in the portal (GitHub only knows the portal's login)
                 merged_by = str(ev.get("actor", "")) or None
                 continue
-            events.append(Event(cr.id, _iso(c.created_at), str(ev.get("actor", "")), str(ev.get("action", "commented")),
+            # The deploy workflow is a GitHub account, not a portal user: shown as github:<its login>.
+            actor = str(ev.get("actor", "")) if c.user.login == self.portal_login else self._github_name(c.user.login)
+            events.append(Event(cr.id, _iso(c.created_at), actor, str(ev.get("action", "commented")),
                                 str(ev.get("detail", ""))))
         if pr.merged:
             by = merged_by or (self._github_name(pr.merged_by.login) if getattr(pr, "merged_by", None) else "github")
