@@ -16,8 +16,8 @@ Jobs act as `SYSTEM_ACTORS` (e.g. `snowtower-expiry`), whose roles come from thi
 file, a claim or a grant: `with_system` puts them in front of any provider, and no provider will
 sign anyone in under those names. GitHub logins, vouched for by a workflow rather than a sign-in, are
 `github:<login>` (`github_name`), a namespace no provider signs anyone in under; only the settings'
-`github_users` / `github_approvers` make one act as a portal user. Nothing here imports Streamlit at import time, and
-streamlit-authenticator is imported only by portal.auth, for local logins.
+`github_users` / `github_approvers` make one act as a portal user. Nothing here imports Streamlit at
+import time, and streamlit-authenticator is imported only by portal.auth, for local logins.
 """
 from __future__ import annotations
 
@@ -102,8 +102,9 @@ def is_reserved(username: str) -> bool:
 # a portal login (no provider signs anyone in under a name in this namespace), unless a mapping in the
 # settings (`github_users`, `github_approvers`: GitHub login -> portal username) says whose it is.
 GITHUB_NAMESPACE = "github:"
-# GitHub's rule for a login: letters, digits and single hyphens, at most 39 characters; apps act as `<slug>[bot]`.
-GITHUB_LOGIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}(?:\[bot\])?")  # (older logins may end in a hyphen)
+# A GitHub login: letters, digits and hyphens, not starting with a hyphen, at most 39 characters (new
+# logins may not repeat or end with a hyphen, older ones may); apps act as `<slug>[bot]`.
+GITHUB_LOGIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}(?:\[bot\])?")
 
 
 def is_namespaced(name: str) -> bool:
@@ -123,12 +124,6 @@ def github_name(login: str, people: Mapping[str, str] | None = None) -> str:
         raise ValueError(f"{login[:100]!r} is not a GitHub login (letters, digits and hyphens, at most 39 characters).")
     mapped = (people or {}).get(login.lower())
     return str(mapped).strip().lower() if mapped else GITHUB_NAMESPACE + login.lower()
-
-
-def github_login_of(name: str) -> str:
-    """The GitHub login of a `github:<login>` name; "" for any other name."""
-    name = str(name).strip()
-    return name[len(GITHUB_NAMESPACE):] if name.lower().startswith(GITHUB_NAMESPACE) else ""
 
 
 def github_people(settings) -> dict[str, str]:

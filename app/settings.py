@@ -145,10 +145,14 @@ class Settings(BaseSettings):
                                      json_schema_extra=_group("Sign-in and roles"))
     signin_lockout_minutes: int = Field(15, ge=1, le=100_000, description="... for this long (or until `snowtower users "
                                         "unlock LOGIN`).", json_schema_extra=_group("Sign-in and roles"))
-    auth_group_claim: str = Field("groups", description="oidc: the claim that lists the viewer's groups.",
+    auth_group_claim: str = Field("groups", description="oidc: the claim that lists the viewer's groups: a list, each "
+                                  "element one group; a string is one group (or the JSON list it spells), never split. "
+                                  "Okta: groups (names, once a groups claim is added); Entra ID: groups (object IDs) or "
+                                  "roles (app roles); Google sends none (docs/security.md).",
                                   json_schema_extra=_group("Sign-in and roles"))
     auth_group_roles: dict[str, str] = Field(default_factory=dict, description="oidc: group -> portal role (requester, "
-                                             "approver, admin). Env: \"ops=admin,analysts=requester\".",
+                                             "approver, admin); a group maps when its whole name (Entra ID: object ID) "
+                                             "equals a key, case aside. Env: \"ops=admin,analysts=requester\".",
                                              json_schema_extra=_group("Sign-in and roles"))
     sis_role_mapping: dict[str, str] = Field(default_factory=lambda: {
         "snowtower_admin": "admin", "snowtower_approver": "approver", "snowtower_requester": "requester"},
