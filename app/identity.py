@@ -14,11 +14,14 @@ operation never takes a role from a form, from the Actor a page passed in, or fr
   SnowDDL's business role SNOWTOWER_ADMIN__B_ROLE maps alike).
 Jobs act as `SYSTEM_ACTORS` (e.g. `snowtower-expiry`), whose roles come from this code, never a
 file, a claim or a grant: `with_system` puts them in front of any provider, and no provider will
-sign anyone in under those names. Nothing here imports Streamlit at import time, and
-streamlit-authenticator is imported only by portal.auth, for local logins.
+sign anyone in under those names. GitHub logins, vouched for by a workflow rather than a sign-in, are
+`github:<login>` (`github_name`), a namespace no provider signs anyone in under; only the settings'
+`github_users` / `github_approvers` make one act as a portal user. Nothing here imports Streamlit at
+import time, and streamlit-authenticator is imported only by portal.auth, for local logins.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets as _secrets
@@ -96,6 +99,40 @@ def is_reserved(username: str) -> bool:
     """True for the jobs' names, and for names that read as one (case, full-width letters, invisible
     characters): nobody signs in, or is vouched for, as one."""
     return _folded(username) in SYSTEM_ACTORS
+
+
+# Names vouched for by a workflow, not by a sign-in: a GitHub login is `github:<login>` (lower case), never
+# a portal login (no provider signs anyone in under a name in this namespace), unless a mapping in the
+# settings (`github_users`, `github_approvers`: GitHub login -> portal username) says whose it is.
+GITHUB_NAMESPACE = "github:"
+# A GitHub login: letters, digits and hyphens, not starting with a hyphen, at most 39 characters (new
+# logins may not repeat or end with a hyphen, older ones may); apps act as `<slug>[bot]`.
+GITHUB_LOGIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}(?:\[bot\])?")
+
+
+def is_namespaced(name: str) -> bool:
+    """True for a name in a namespace of names vouched for by a workflow (`github:...`), read as
+    `is_reserved` reads (case, full-width letters, invisible characters): no provider signs anyone in
+    under one; only `Vouched` gives one a role."""
+    return _folded(name).startswith(GITHUB_NAMESPACE)
+
+
+def github_name(login: str, people: Mapping[str, str] | None = None) -> str:
+    """The name GitHub login `login` acts under: the portal username `people` (GitHub login, lower case
+    -> portal username: settings.github_users and github_approvers, see `github_people`) maps it to,
+    else `github:<login>` (lower case: GitHub logins are case-insensitive). ValueError when `login` is
+    not a GitHub login."""
+    login = str(login).strip()
+    if not GITHUB_LOGIN.fullmatch(login):
+        raise ValueError(f"{login[:100]!r} is not a GitHub login (letters, digits and hyphens, at most 39 characters).")
+    mapped = (people or {}).get(login.lower())
+    return str(mapped).strip().lower() if mapped else GITHUB_NAMESPACE + login.lower()
+
+
+def github_people(settings) -> dict[str, str]:
+    """GitHub login (lower case) -> portal username, from the settings `github_users` and
+    `github_approvers` (app.settings refuses a login the two map to different users)."""
+    return {**dict(getattr(settings, "github_users", {}) or {}), **dict(settings.github_approvers or {})}
 
 
 def _expand(roles: Iterable[str]) -> frozenset[str]:
@@ -196,6 +233,8 @@ def read_users(path: Path, mode: str = "demo") -> dict:
             continue  # why: the demo's passwords are public
         if is_reserved(login):
             continue  # why: a job's roles come from code; a file entry must not sign anyone in as one
+        if is_namespaced(login):
+            continue  # why: `github:x` is whoever owns that GitHub account, never a login of this file
         roles = entry.get("roles") or []
         roles = [r for r in (roles if isinstance(roles, list) else []) if r in ROLES]
         disabled = entry.get("disabled") is True
@@ -341,6 +380,55 @@ def _claim_name(claims: Mapping, keys=("preferred_username", "email", "user_name
     return ""
 
 
+MAX_GROUPS = 1000  # groups read from one claim (Entra ID sends at most 200 in a JWT)
+MAX_GROUPS_TEXT = 65_536  # characters of a group claim sent as one string, read at most
+
+
+def claim_groups(value) -> list[str]:
+    """The group names a group claim's value holds, each compared whole (never split on spaces or
+    commas: "Finance approvers" is one group, not "approvers"):
+    - a JSON array (what Okta, Entra ID and Keycloak send): its strings, each one group;
+    - a string: one group, or, when it is itself a JSON array of strings ('["a", "b"]', as some
+      providers and proxies flatten it), those;
+    - anything else (a number, an object, an absent claim): no group.
+    At most MAX_GROUPS groups; a string longer than MAX_GROUPS_TEXT characters is no group."""
+    if isinstance(value, str):
+        if len(value) > MAX_GROUPS_TEXT:
+            return []
+        if value.lstrip().startswith("["):
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                parsed = None
+            if isinstance(parsed, list):
+                value = parsed
+        if isinstance(value, str):
+            return [value] if value.strip() else []
+    if not isinstance(value, (list, tuple)):
+        return []
+    return [g for g in value[:MAX_GROUPS] if isinstance(g, str) and g.strip()]
+
+
+def overage(claims: Mapping, group_claim: str = "groups") -> bool:
+    """True when the provider left the group claim out because the person is in too many groups and
+    pointed elsewhere instead (Entra ID's group overage: `_claim_names` naming the claim, or `hasgroups`
+    in the implicit flow): the groups are then unknown here, not absent."""
+    names = claims.get("_claim_names")
+    return bool(claims.get("hasgroups")) or (isinstance(names, Mapping) and group_claim in names)
+
+
+def oidc_subject(claims: Mapping) -> str:
+    """Who the identity provider says signed in, as it vouches for it: `oidc:<iss>#<sub>` (the subject
+    is unique and never reassigned only within its issuer; OIDC Core 1.0 §2; an issuer URL has no `#`).
+    Never an e-mail, a display name or a username the person could have typed. "" without `sub`."""
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub.strip():
+        return ""
+    iss = claims.get("iss")
+    iss = iss.strip() if isinstance(iss, str) else ""
+    return f"oidc:{iss[:MAX_CLAIM]}#{sub.strip()[:255]}"  # sub: at most 255 ASCII characters (OIDC Core 1.0)
+
+
 @dataclass
 class Oidc:
     """Sign-in through `st.login` (OIDC; secrets `[auth]`). The username is the claim
@@ -354,20 +442,18 @@ class Oidc:
     kind: str = "oidc"
 
     def roles_from(self, claims: Mapping) -> frozenset[str]:
-        groups = claims.get(self.group_claim) or []
-        if isinstance(groups, str):
-            groups = [g for g in re.split(r"[,\s]+", groups) if g]
-        if not isinstance(groups, (list, tuple)):
-            return frozenset()
-        return _mapped([g for g in groups[:1000] if isinstance(g, str)], self.group_roles)
+        """The portal roles of the groups `claim_groups` reads from claim `group_claim`: a group gives its
+        role only when a whole group name equals a key of `group_roles` (case aside)."""
+        return _mapped(claim_groups(claims.get(self.group_claim)), self.group_roles)
 
     def actor_from(self, claims: Mapping) -> Actor | None:
-        """The signed-in person of `claims` (None: not signed in, no usable name, a job's name, or no role)."""
+        """The signed-in person of `claims` (None: not signed in, no usable name, a job's name, a name in
+        the `github:` namespace, or no role)."""
         if not claims or claims.get("is_logged_in") is False:
             return None
         username = _claim_name(claims)
         roles = self.roles_from(claims)
-        if not username or is_reserved(username) or not roles:
+        if not username or is_reserved(username) or is_namespaced(username) or not roles:
             return None
         name = str(claims.get("name") or username)[:MAX_CLAIM]
         email = str(claims.get("email") or "")[:MAX_CLAIM]
@@ -432,7 +518,7 @@ class Sis:
 
     def roles_of(self, username: str) -> frozenset[str]:
         username = str(username).strip().lower()
-        if not username or is_reserved(username):
+        if not username or is_reserved(username) or is_namespaced(username):
             return frozenset()
         return _mapped(self.snowflake_roles(username), self.role_mapping)
 
@@ -479,10 +565,10 @@ class WithSystem:
 @dataclass
 class Vouched:
     """`people` plus one requester vouched for by whoever runs `snowtower request --submit` (the operator
-    with the workspace, or the access-request workflow naming the issue's author in SNOWTOWER_USER):
-    `username` may submit (role requester) though no provider knows it, unless its local login is
-    disabled. A job's name (is_reserved) has no role here: a GitHub account may be called snowtower-cli.
-    Everyone else is as `people` says."""
+    with the workspace naming SNOWTOWER_USER, or the access-request workflow naming the issue's author,
+    a GitHub login, as `github:<login>` through `github_name`): `username` may submit (role requester)
+    though no provider knows it, unless its local login is disabled. A job's name (is_reserved) has no
+    role here: a GitHub account may be called snowtower-cli. Everyone else is as `people` says."""
     people: Identity
     username: str
 

@@ -37,7 +37,7 @@ ROLES = ("requester", "approver", "admin")
 ENV_PREFIX = "SNOWTOWER_"
 # SNOWTOWER_* variables that are not settings: where the workspace is, who runs a CLI request, and the
 # test suite's own knobs. Any other SNOWTOWER_* variable must be a setting (a misspelling is an error).
-NOT_SETTINGS = frozenset({"WORKSPACE", "USER", "CASES", "CHROMIUM", "HYPOTHESIS_EXAMPLES", "ACTIONLINT_MODULES"})
+NOT_SETTINGS = frozenset({"WORKSPACE", "USER", "GITHUB_AUTHOR", "CASES", "CHROMIUM", "HYPOTHESIS_EXAMPLES", "ACTIONLINT_MODULES"})
 WAREHOUSE_SIZES = ("XSMALL", "SMALL", "MEDIUM", "LARGE", "XLARGE", "XXLARGE", "XXXLARGE", "X4LARGE", "X5LARGE", "X6LARGE")
 MAX_SETTINGS_FILE_BYTES = 1_000_000  # a settings.toml larger than this is refused before it is parsed
 MIN_SECRET_KEY = 32  # characters of a key SnowTower signs with (cookies, request records)
@@ -123,6 +123,10 @@ class Settings(BaseSettings):
     github_approvers: dict[str, str] = Field(default_factory=dict, description="GitHub login -> portal username of an "
                                              "approver whose native GitHub reviews count. Env: \"login=user,login2=user2\".",
                                              json_schema_extra=_group("GitHub"))
+    github_users: dict[str, str] = Field(default_factory=dict, description="GitHub login -> portal username: whose "
+                                         "access-request issues (and merges on GitHub) act as that portal user. Any "
+                                         "other GitHub login acts as github:LOGIN, never as a portal login of the same "
+                                         "name. Env: \"login=user,login2=user2\".", json_schema_extra=_group("GitHub"))
     github_portal_login: str = Field("", description="The portal's own GitHub login; \"\": learned from the credentials.",
                                      json_schema_extra=_group("GitHub"))
     github_deploy_login: str = Field("github-actions[bot]", description="Whose \"deployed\" event comments count "
@@ -142,10 +146,14 @@ class Settings(BaseSettings):
                                      json_schema_extra=_group("Sign-in and roles"))
     signin_lockout_minutes: int = Field(15, ge=1, le=100_000, description="... for this long (or until `snowtower users "
                                         "unlock LOGIN`).", json_schema_extra=_group("Sign-in and roles"))
-    auth_group_claim: str = Field("groups", description="oidc: the claim that lists the viewer's groups.",
+    auth_group_claim: str = Field("groups", description="oidc: the claim that lists the viewer's groups: a list, each "
+                                  "element one group; a string is one group (or the JSON list it spells), never split. "
+                                  "Okta: groups (names, once a groups claim is added); Entra ID: groups (object IDs) or "
+                                  "roles (app roles); Google sends none (docs/security.md).",
                                   json_schema_extra=_group("Sign-in and roles"))
     auth_group_roles: dict[str, str] = Field(default_factory=dict, description="oidc: group -> portal role (requester, "
-                                             "approver, admin). Env: \"ops=admin,analysts=requester\".",
+                                             "approver, admin); a group maps when its whole name (Entra ID: object ID) "
+                                             "equals a key, case aside. Env: \"ops=admin,analysts=requester\".",
                                              json_schema_extra=_group("Sign-in and roles"))
     sis_role_mapping: dict[str, str] = Field(default_factory=lambda: {
         "snowtower_admin": "admin", "snowtower_approver": "approver", "snowtower_requester": "requester"},
@@ -229,7 +237,7 @@ class Settings(BaseSettings):
             raise ValueError("wrong type: true/false is not a value of this setting")
         return value
 
-    @field_validator("github_approvers", "auth_group_roles", "sis_role_mapping", mode="before")
+    @field_validator("github_approvers", "github_users", "auth_group_roles", "sis_role_mapping", mode="before")
     @classmethod
     def _pairs(cls, value):
         if isinstance(value, str):  # from the environment: login=user,login2=user2
@@ -252,12 +260,21 @@ class Settings(BaseSettings):
             raise ValueError(f"must be Snowflake object names (letters, digits, _ and $), not {', '.join(map(repr, bad))}")
         return names
 
-    @field_validator("github_approvers")
+    @field_validator("github_approvers", "github_users")
     @classmethod
     def _approvers(cls, value: dict) -> dict:
         if not all(k and v for k, v in value.items()):
             raise ValueError("must map GitHub logins to portal usernames")
-        return {k.lower(): v for k, v in value.items()}  # GitHub logins are case-insensitive
+        from app.identity import GITHUB_LOGIN, is_namespaced, is_reserved
+
+        bad = sorted(k for k in value if not GITHUB_LOGIN.fullmatch(str(k).strip()))
+        if bad:
+            raise ValueError(f"must map GitHub logins (letters, digits, hyphens), not {', '.join(map(repr, bad))}")
+        names = sorted(str(v) for v in value.values() if is_reserved(str(v)) or is_namespaced(str(v)))
+        if names:
+            # Why: a job's roles are written in code, and github:x is a GitHub account: neither is a portal user.
+            raise ValueError(f"must map to portal usernames, not {', '.join(map(repr, names))}")
+        return {k.strip().lower(): v for k, v in value.items()}  # GitHub logins are case-insensitive
 
     @field_validator("auth_group_roles", "sis_role_mapping")
     @classmethod
@@ -575,6 +592,12 @@ def _rules(s: Settings, values: dict[str, tuple[Any, str]]) -> list[Problem]:
         weak = weak_key(getattr(s, key).get_secret_value()) if getattr(s, key) else ""
         if weak:
             out.append(Problem(key, source(key), f"{weak} (a random value: openssl rand -hex 32)"))
+    clash = sorted(k for k, v in s.github_users.items()
+                   if k in s.github_approvers and str(s.github_approvers[k]).lower() != str(v).lower())
+    if clash:
+        # Why: one GitHub account is one person; two names for it would let it review as one and request as the other.
+        out.append(Problem("github_users", source("github_users"), "maps " + ", ".join(clash) + " to another portal "
+                           "user than github_approvers does; one GitHub login is one person"))
     if s.notify_slack_bot_token and not s.notify_slack_channel:
         out.append(Problem("notify_slack_channel", source("notify_slack_bot_token"),
                            "notify_slack_bot_token needs notify_slack_channel"))
@@ -708,19 +731,54 @@ def signing_key(settings: Settings) -> bytes:
                                      "generated key: set signing_key in the app's secrets")])
     path = settings.workspace / "signing.key"
     if not path.is_file():
-        import secrets
+        _create_key_once(path)
+    key = path.read_text(encoding="utf-8").strip()
+    if not key:
+        raise SettingsError([Problem("signing_key", str(path), "the generated key file is empty (left by an interrupted "
+                                     "start): delete it and start again, or set signing_key")])
+    return key.encode("utf-8")
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
+
+def _create_key_once(path: Path) -> None:
+    """Write a random key to `path` unless it exists, atomically whatever runs at the same moment (several
+    portal processes, the CLI, a job): the key is written whole to a temporary file of this process's
+    own (mkstemp: a unique name, mode 0600), then hard-linked to `path`, which fails when `path` exists
+    (link(2): EEXIST), so exactly one writer's key appears, never half of one, and every other process
+    reads that one. A file system without hard links gets O_CREAT|O_EXCL (one winner too; a racer may
+    then briefly read it empty, so the reader waits for its content)."""
+    import secrets
+    import tempfile
+    import time
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(key)
+            f.flush()
+            os.fsync(f.fileno())
         try:
-            os.link(tmp, path)  # first writer wins: two processes never end up with two keys
+            os.link(tmp, path)
+            return
         except FileExistsError:
-            pass
-        tmp.unlink(missing_ok=True)
-    return path.read_text(encoding="utf-8").strip().encode("utf-8")
+            return  # another process won: its key is the key
+        except OSError:
+            pass  # no hard links here (some network and FUSE file systems)
+    finally:
+        os.unlink(tmp)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # the winner writes 64 characters right after creating it
+            if path.stat().st_size:
+                return
+            time.sleep(0.02)
+        return
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(key)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 # ------------------------------------------------------------------------------------------------------

@@ -10,7 +10,8 @@
 - oidc: `st.login()` with the identity provider in secrets `[auth]`; roles from the group claim.
 - sis: Streamlit in Snowflake: the viewer is `st.user`, roles from their Snowflake roles; no form, and
   streamlit-authenticator is never imported.
-Sign-in, refused sign-in and sign-out are recorded in the audit log for every provider.
+Sign-in, refused sign-in and sign-out are recorded in the audit log for every provider; a refused OIDC
+sign-in under the provider's subject (`oidc:<iss>#<sub>`), never a claimed e-mail.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from typing import Callable
 
 from app.identity import (  # noqa: F401  (the portal's names for the users file)
     DEMO_PASSWORD, DEMO_USERS, ROLES, LocalLogins, Oidc, SetupError, Sis, UsersFileError, _actor, add_user,
-    cookie_key, ensure_demo_logins, lockout_for, new_users_file, read_users,
+    cookie_key, ensure_demo_logins, lockout_for, new_users_file, oidc_subject, overage, read_users,
 )
 from core.changes.model import Actor
 
@@ -104,7 +105,7 @@ def _sign_in_sis(sis: Sis, audit) -> SignInResult:
     claims = sis.user()
     actor = sis.viewer()
     if actor is None:
-        login = str(claims.get("user_name") or claims.get("email") or "")[:200].lower()
+        login = str(claims.get("user_name") or "")[:200].lower() or UNKNOWN_LOGIN  # never the profile's e-mail
         reason = ("Your Snowflake user holds none of the roles SnowTower maps to its roles ("
                   + ", ".join(sorted(k.upper() for k in sis.role_mapping)) + "). Ask an admin for one.")
         _record_once(audit, None, login, reason)
@@ -139,8 +140,13 @@ def _sign_in_oidc(oidc: Oidc, audit) -> SignInResult:
         return SignInResult(None, message=st.session_state.pop(_MESSAGE_KEY, ""))
     actor = oidc.actor_from(claims)
     if actor is None:
-        login = str(claims.get("email") or claims.get("sub") or "")[:200].lower()
+        # Why the subject: it is what the provider vouches for; an e-mail may be unverified (typed by
+        # whoever made the account), and a refused sign-in must not be recorded under someone else's name.
+        login = oidc_subject(claims) or UNKNOWN_LOGIN
         reason = "Your account is in none of the groups SnowTower gives a role to. Ask an admin."
+        if overage(claims, oidc.group_claim):
+            reason = ("Your identity provider left your groups out of the sign-in (you are in too many groups). "
+                      "Ask an admin to send only the groups assigned to SnowTower, or app roles.")
         _record_once(audit, None, login, reason)
         st.session_state[_MESSAGE_KEY] = reason
         st.session_state.pop(_RECORDED_KEY, None)

@@ -238,9 +238,17 @@ def cmd_request(args) -> int:
         code = 1
         print(f"snowtower request: {result.rejection()}", file=sys.stderr)
     elif args.submit:
-        from app.identity import Vouched
+        from app.identity import Vouched, github_name, github_people
 
-        user = os.environ.get("SNOWTOWER_USER") or getpass.getuser()
+        github_author = args.github_author or os.environ.get("SNOWTOWER_GITHUB_AUTHOR")
+        try:
+            # Why a namespace: a GitHub account's name is whatever its owner registered; a stranger's
+            # account called like a portal approver requests as github:approver, not as the approver.
+            user = github_name(github_author, github_people(services.settings)) if github_author else \
+                os.environ.get("SNOWTOWER_USER") or getpass.getuser()
+        except ValueError as exc:
+            print(f"snowtower request: --github-author: {exc}", file=sys.stderr)
+            return 2
         # Whoever runs this holds the workspace (or the workflow's token) and names the requester: it may
         # submit though it has no portal login, unless that login is disabled (app.identity.Vouched).
         services.identity = Vouched(services.identity, user)
@@ -1103,6 +1111,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--config", default="snowddl", help="config folder to preview against (default: ./snowddl)")
     p.add_argument("--submit", action="store_true", help="open the change request on the configured backend")
     p.add_argument("--workspace", default=None, help="with --submit: the workspace (default $SNOWTOWER_WORKSPACE or ~/.snowtower/demo)")
+    p.add_argument("--github-author", default=None, metavar="LOGIN",
+                   help="with --submit: the requester is this GitHub login, vouched for by a workflow (default "
+                        "$SNOWTOWER_GITHUB_AUTHOR); it requests as github:LOGIN unless github_users or github_approvers "
+                        "maps it to a portal user")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--env-prefix", default="")
     p.set_defaults(func=cmd_request)

@@ -5,10 +5,15 @@ left empty). The form's labels are the recipe's field labels (.github/ISSUE_TEMP
 so no mapping table can drift from the recipe.
 
     python -m portal.issue_form --recipe new-user [--submit] [--format json] < issue-body.md
+
+With --submit the requester is the issue's author, a GitHub login: $SNOWTOWER_GITHUB_AUTHOR (or, as the
+workflow set it before, $SNOWTOWER_USER). Either way it is a GitHub login, so it requests as
+`github:<login>` unless the settings map that login to a portal user (app.identity.github_name).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 
@@ -54,7 +59,14 @@ def main(argv: list[str] | None = None) -> int:
         if field.is_list:  # one per line or comma-separated in the form
             value = ",".join(v.strip() for v in re.split(r"[,\n]", value) if v.strip())
         sets += ["--set", f"{name}={value}"]
-    rest = ["--submit"] if args.submit else ["--config", args.config]
+    rest = ["--config", args.config]
+    if args.submit:
+        author = os.environ.get("SNOWTOWER_GITHUB_AUTHOR") or os.environ.get("SNOWTOWER_USER") or ""
+        if not author.strip():
+            print("issue form: the issue's author is unknown: set SNOWTOWER_GITHUB_AUTHOR to the issue author's GitHub "
+                  "login; nothing was submitted", file=sys.stderr)
+            return 2
+        rest = ["--submit", "--github-author", author.strip()]
     return snowtower(["request", args.recipe, *sets, *rest, "--format", args.format])
 
 

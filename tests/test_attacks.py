@@ -247,7 +247,7 @@ def test_a_review_of_github_s_maximum_size_by_an_outsider_is_read_as_text(gh_ser
     as_user(github, "mallory-token").get_pull(cr.id).create_review(event="COMMENT", body=body)
     after = gh_services.changes.get(cr.id)
     [shown] = gh_services.changes.reviews(after)
-    assert (shown.reviewer, shown.decision, shown.comment) == ("mallory (GitHub)", "comment", body.strip())
+    assert (shown.reviewer, shown.decision, shown.comment) == ("github:mallory", "comment", body.strip())
     assert after.status == Status.OPEN
 
 

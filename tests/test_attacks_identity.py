@@ -4,6 +4,7 @@ docs/security.md lists them ("Found by trying to break identity and settings")."
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -273,3 +274,143 @@ def test_a_sign_in_under_a_name_that_is_no_login_is_audited_without_the_name(tmp
     ui._services.clear()
     ui._identity.clear()
     ui._audit_log.clear()
+
+
+# -- issue 25: identities that cannot collide ----------------------------------------------------------
+
+ISSUE_25_GROUPS = '[snowtower]\nauth = "oidc"\nauth_group_roles = {"SnowTower Admins" = "admin", "approvers" = "approver"}\n'
+ADMIN = frozenset({"requester", "approver", "admin"})
+APPROVER = frozenset({"requester", "approver"})
+
+
+def _oidc_of(tmp_path) -> Oidc:
+    """The OIDC provider the settings of issue 25's proof make (as the portal builds it)."""
+    from app.identity import identity_for
+    from app.settings import load_settings
+
+    (tmp_path / "settings.toml").write_text(ISSUE_25_GROUPS)
+    return identity_for(load_settings(tmp_path)).people
+
+
+@pytest.mark.parametrize("claim", ["Finance approvers", "not approvers", "approvers,finance", "approvers finance",
+                                   "SnowTower Admins approvers", ["Finance approvers"], ["not approvers", "SnowTower"],
+                                   '["Finance approvers", "Admins"]', "SnowTower", 7, {"approvers": True}])
+def test_a_group_gives_its_role_only_when_a_whole_group_name_matches(tmp_path, claim):
+    """A group claim sent as one string was split on spaces and commas: "Finance approvers" was the
+    approver role's group (before: approver; "SnowTower Admins approvers" was admin and approver)."""
+    oidc = _oidc_of(tmp_path)
+    claims = {"is_logged_in": True, "sub": "00u1fox", "iss": "https://idp.example", "preferred_username": "fox",
+              "groups": claim}
+    assert oidc.roles_from(claims) == frozenset()
+    assert oidc.actor_from(claims) is None
+
+
+@pytest.mark.parametrize("claim, roles", [("SnowTower Admins", ADMIN), (["SnowTower Admins"], ADMIN),
+                                          ('["staff", "SnowTower Admins"]', ADMIN), (' ["approvers"] ', APPROVER),
+                                          ("approvers", APPROVER), (["Finance approvers", "approvers"], APPROVER),
+                                          (["snowtower admins"], ADMIN)])
+def test_a_group_sent_as_one_string_or_a_json_list_is_matched_whole(tmp_path, claim, roles):
+    """The real "SnowTower Admins" sent as a string was two words, neither a group (before: no role)."""
+    oidc = _oidc_of(tmp_path)
+    actor = oidc.actor_from({"is_logged_in": True, "sub": "00u1fox", "preferred_username": "fox", "groups": claim})
+    assert actor is not None and frozenset(actor.roles) == roles
+
+
+def test_entra_id_s_group_overage_is_told_apart_from_no_group():
+    from app.identity import claim_groups, overage
+
+    claims = {"sub": "x", "_claim_names": {"groups": "src1"},
+              "_claim_sources": {"src1": {"endpoint": "https://graph.microsoft.com/v1.0/users/x/getMemberObjects"}}}
+    assert overage(claims) and overage({"sub": "x", "hasgroups": True})
+    assert not overage({"sub": "x", "groups": []}) and not overage(claims, "roles")
+    assert claim_groups("x" * 70_000) == [] and len(claim_groups([f"g{i}" for i in range(5000)])) == 1000
+
+
+@pytest.mark.parametrize("name", ["github:approver", "GitHub:Approver", "ｇｉｔｈｕｂ:approver", "github:\u200bapprover"])
+def test_no_provider_signs_anyone_in_under_a_github_name(tmp_path, name):
+    """`github:<login>` is a GitHub account vouched for by a workflow: no sign-in may claim it, or a person
+    whose identity provider lets them pick a username would act as that account's requests."""
+    import yaml
+
+    from app.identity import LocalLogins, Sis, is_namespaced
+
+    assert is_namespaced(name)
+    oidc = Oidc({"ops": "admin"})
+    assert oidc.actor_from({"is_logged_in": True, "preferred_username": name, "groups": ["ops"]}) is None
+    assert Sis({"SNOWTOWER_ADMIN": "admin"}, lambda user: ["SNOWTOWER_ADMIN"]).roles_of(name) == frozenset()
+    identity.add_user(tmp_path / "auth.yaml", "dana", "correct horse battery", ["admin"])
+    raw = yaml.safe_load((tmp_path / "auth.yaml").read_text())
+    raw["credentials"]["usernames"][name] = dict(raw["credentials"]["usernames"]["dana"])  # a hand-edited entry
+    (tmp_path / "auth.yaml").write_text(yaml.safe_dump(raw))
+    logins = LocalLogins(tmp_path / "auth.yaml", "production")
+    assert logins.roles_of(name) == frozenset() and logins.roles_of("dana") == {"admin"}
+
+
+def test_a_github_login_is_its_own_name_unless_the_settings_map_it():
+    from app.identity import github_name
+
+    assert github_name("Approver") == "github:approver"  # never the portal login "approver"
+    assert github_name("dependabot[bot]") == "github:dependabot[bot]"
+    assert github_name("Avery-GH", {"avery-gh": "Approver"}) == "approver"
+    for bad in ("", "approver:x", "a b", "github:approver", "-x", "x" * 40):
+        with pytest.raises(ValueError):
+            github_name(bad)
+
+
+@pytest.mark.parametrize("table, problem", [
+    ('[snowtower.github_users]\n"avery-gh" = "snowtower-cli"\n', "github_users: must map to portal usernames"),
+    ('[snowtower.github_users]\n"avery-gh" = "github:avery-gh"\n', "github_users: must map to portal usernames"),
+    ('[snowtower.github_users]\n"not a login" = "avery"\n', "github_users: must map GitHub logins"),
+    ('[snowtower.github_users]\n"Avery-GH" = "avery"\n[snowtower.github_approvers]\n"avery-gh" = "approver"\n',
+     "github_users: maps avery-gh to another portal user than github_approvers does"),
+])
+def test_a_github_mapping_that_would_make_two_people_of_one_is_a_settings_problem(tmp_path, table, problem):
+    (tmp_path / "settings.toml").write_text("[snowtower]\n" + table)
+    _, problems = inspect_settings(tmp_path)
+    assert any(str(p).startswith(problem) or problem in str(p) for p in problems), [str(p) for p in problems]
+
+
+def _signing_key_of(workspace: str, start, out: str) -> None:
+    import os
+    import time
+
+    from app.settings import Settings, signing_key
+
+    link = os.link
+
+    def slow_link(*args, **kwargs):  # a slow disk: every racer is inside the creation at once
+        time.sleep(0.3)
+        return link(*args, **kwargs)
+
+    os.link = slow_link
+    start.wait()  # every process asks at the same moment
+    try:
+        result = signing_key(Settings(workspace=workspace)).decode()
+    except BaseException as exc:  # reported, so the test names it
+        result = f"error: {type(exc).__name__}: {exc}"
+    Path(out).write_text(result)
+
+
+def test_the_signing_key_is_created_once_whatever_runs_at_the_same_moment(tmp_path):
+    """Several portal processes, the CLI and a job start at once on a new workspace: every one must sign
+    with the same key (before: one shared temporary file, unlinked by the first racer while the others
+    still meant to link it: FileNotFoundError, or an empty key read, and records signed with a key
+    nobody keeps)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    for attempt in range(2):
+        workspace, results = tmp_path / f"ws{attempt}", tmp_path / f"results{attempt}"
+        results.mkdir()
+        start = context.Barrier(6)
+        workers = [context.Process(target=_signing_key_of, args=(str(workspace), start, str(results / str(i))))
+                   for i in range(6)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(120)
+        got = [(results / str(i)).read_text() for i in range(6)]
+        assert len(set(got)) == 1 and len(got[0]) == 64, got
+        assert (workspace / "signing.key").read_text() == got[0]
+        assert sorted(p.name for p in workspace.iterdir()) == ["signing.key"]  # no temporary file left
+        assert (workspace / "signing.key").stat().st_mode & 0o077 == 0  # readable by its owner only

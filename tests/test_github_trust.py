@@ -102,7 +102,21 @@ def test_a_portal_review_block_posted_by_another_account_is_text(gh_services, gi
     with pytest.raises(ChangeError, match="needs 1 approval"):
         MergeRequest(gh_services, people["admin"], cr.id).execute()
     [shown] = [r for r in gh_services.changes.reviews(after)]
-    assert (shown.reviewer, shown.decision) == ("mallory (GitHub)", "comment")
+    assert (shown.reviewer, shown.decision) == ("github:mallory", "comment")
+
+
+@pytest.mark.parametrize("token, shown", [("mallory-token", "github:mallory"), ("alice-token", "approver")])
+def test_a_merge_made_on_github_names_the_github_account_never_a_bare_login(gh_services, github, people, new_user_raw,
+                                                                          token, shown):
+    """Who merged on GitHub itself is a GitHub login: the history shows github:<login>, or the portal user
+    github_approvers maps it to (alice is the approver's account), never a bare login that would read as
+    the portal user of that name (before: "mallory")."""
+    github.permissions["mallory"] = "write"
+    cr = submit(gh_services, people["requester"], new_user_raw())
+    pr = as_user(github, token).get_pull(cr.id)
+    pr.merge(merge_method="squash", sha=pr.head.sha)
+    after = gh_services.changes.get(cr.id)
+    assert [e.actor for e in gh_services.changes.events(after) if e.action == "merged"] == [shown]
 
 
 def test_event_comments_count_only_from_the_portal_and_the_deploy_workflow(gh_services, github, people, new_user_raw):
@@ -114,7 +128,10 @@ def test_event_comments_count_only_from_the_portal_and_the_deploy_workflow(gh_se
     as_user(github, "actions-token").get_issue(cr.id).create_comment(
         meta.embed("Deployed.", meta.EVENT, {"actor": "github-actions", "action": "deployed", "detail": "snowddl apply"}))
     # (the request as it is now: its history is re-read because the comment moved its updated_at)
-    assert [e.action for e in gh_services.changes.events(gh_services.changes.get(cr.id))] == ["submitted", "deployed"]
+    events = gh_services.changes.events(gh_services.changes.get(cr.id))
+    assert [e.action for e in events] == ["submitted", "deployed"]
+    # The workflow's account, as GitHub names it: never a bare name a portal login could have (before: "github-actions").
+    assert events[-1].actor == "github:github-actions[bot]"
 
 
 def test_native_approvals_count_only_from_mapped_approvers_with_write_permission_on_the_current_head(gh_services, github, people, new_user_raw):

@@ -447,17 +447,26 @@ def test_oidc_sign_in_maps_groups_to_roles_and_is_audited(workspace):
     assert records == [("dana", "sign_in", "requester,approver", "ok")]
 
 
-def test_oidc_without_a_mapped_group_is_refused_and_audited(workspace):
+@pytest.mark.parametrize("groups, reason", [
+    ({"groups": ["staff"]}, "none of the groups"),
+    # Entra ID's group overage: the groups claim left out, a pointer to Microsoft Graph instead
+    ({"_claim_names": {"groups": "src1"}, "_claim_sources": {"src1": {"endpoint": "https://graph.microsoft.com/"}}},
+     "too many groups"),
+])
+def test_oidc_without_a_mapped_group_is_refused_and_audited_under_the_subject(workspace, groups, reason):
+    """A refused sign-in is recorded under what the provider vouches for (issuer and subject), never the
+    e-mail claim, which the provider marks unverified here (before: recorded as ada@example.com)."""
     from app.audit import audit_log_for
     from app.settings import load_settings
     from portal import ui
 
-    at = _oidc_portal(workspace, {"is_logged_in": True, "email": "krycek@example.com", "groups": ["staff"]})
+    at = _oidc_portal(workspace, {"is_logged_in": True, "email": "ada@example.com", "email_verified": False,
+                                  "iss": "https://idp.example", "sub": "00u7krycek", **groups})
     assert not at.exception
     assert ui.VIEWER_KEY not in at.session_state
-    last = audit_log_for(load_settings(workspace)).search()[0]
-    assert (last.actor, last.action, last.outcome) == ("krycek@example.com", "sign_in_failed", "refused")
-    assert "none of the groups" in last.reason
+    [last] = audit_log_for(load_settings(workspace)).search()
+    assert (last.actor, last.action, last.outcome) == ("oidc:https://idp.example#00u7krycek", "sign_in_failed", "refused")
+    assert reason in last.reason and "ada@" not in last.reason
 
 
 def test_oidc_without_auth_secrets_stops_at_a_setup_page(workspace):

@@ -181,6 +181,12 @@ def _errors_text(exc: GithubException) -> str:
 
 WRITE_PERMISSIONS = ("admin", "maintain", "write")
 PERMISSION_TTL = 300.0  # seconds a collaborator's permission is trusted before it is asked again
+GITHUB_NAMESPACE = "github:"  # a GitHub login as a name (app.identity.github_name): never a portal login
+
+
+def _login_of(name: str) -> str:
+    """The GitHub login of `github:<login>`; any other name as it is (records made before the namespace)."""
+    return name[len(GITHUB_NAMESPACE):] if name.lower().startswith(GITHUB_NAMESPACE) else name
 
 
 class GitHubChanges(ChangeBackend):
@@ -250,10 +256,15 @@ class GitHubChanges(ChangeBackend):
         return data
 
     def _requesters(self, requester: str) -> set[str]:
-        # Why: a request submitted under a GitHub login (the issue form's workflow, `snowtower request
-        # --submit` with SNOWTOWER_USER) belongs to the portal user that login is mapped to as well.
-        mapped = self.cfg.approvers.get(requester.lower())
+        # Why: a request submitted under a GitHub login (the issue form's workflow: `github:<login>`; before
+        # that namespace, the bare login) belongs to the portal user that login is mapped to as well.
+        mapped = self.cfg.approvers.get(_login_of(requester).lower())
         return {requester, mapped} if mapped else {requester}
+
+    def _github_name(self, login: str) -> str:
+        """The name a GitHub login is shown under: its mapped portal user, else `github:<login>` (never a
+        bare login, which could read as the portal login of someone else)."""
+        return self.cfg.approvers.get(login.lower()) or f"{GITHUB_NAMESPACE}{login.lower()}"
 
     def requester_names(self, cr: ChangeRequest) -> set[str]:
         return self._requesters(cr.requester)
@@ -647,7 +658,7 @@ class GitHubChanges(ChangeBackend):
             # approver now (a demoted approver's GitHub account loses its say with the role).
             if not mapped or (decision != "comment" and (self._permission(login) not in WRITE_PERMISSIONS
                                                          or not self._is_approver(mapped))):
-                out.append(Review(pr.number, f"{login} (GitHub)", "comment", meta.visible(r.body or ""), at,
+                out.append(Review(pr.number, f"{GITHUB_NAMESPACE}{login.lower()}", "comment", meta.visible(r.body or ""), at,
                                   getattr(r, "commit_id", "") or ""))
                 continue
             out.append(Review(pr.number, mapped, decision, meta.visible(r.body or ""), at, getattr(r, "commit_id", "") or ""))
@@ -681,10 +692,12 @@ class GitHubChanges(ChangeBackend):
             if ev.get("action") == "merged":  # who merged it in the portal (GitHub only knows the portal's login)
                 merged_by = str(ev.get("actor", "")) or None
                 continue
-            events.append(Event(cr.id, _iso(c.created_at), str(ev.get("actor", "")), str(ev.get("action", "commented")),
+            # The deploy workflow is a GitHub account, not a portal user: shown as github:<its login>.
+            actor = str(ev.get("actor", "")) if c.user.login == self.portal_login else self._github_name(c.user.login)
+            events.append(Event(cr.id, _iso(c.created_at), actor, str(ev.get("action", "commented")),
                                 str(ev.get("detail", ""))))
         if pr.merged:
-            by = merged_by or (pr.merged_by.login if getattr(pr, "merged_by", None) else "github")
+            by = merged_by or (self._github_name(pr.merged_by.login) if getattr(pr, "merged_by", None) else "github")
             events.append(Event(cr.id, _iso(pr.merged_at), by, "merged", f"{self.base_branch} at {(pr.merge_commit_sha or '')[:8]}"))
         # Times have one-second resolution: within a second, keep the lifecycle's own order.
         rank = {"submitted": 0, "merged": 8, "deployed": 9}

@@ -60,6 +60,8 @@ def decide(pr, reviews: Iterable, commits: Iterable, permission: Callable[[str],
     requester = (meta.extract(pr.body, meta.REQUEST) or {}).get("requester")
     if isinstance(requester, str) and requester:
         writers.add(requester.lower())
+        if requester.lower().startswith("github:"):  # an issue author's request (app.identity.github_name)
+            writers.add(requester[len("github:"):].lower())
         writers.update(login.lower() for login, name in (portal_names or {}).items() if name.lower() == requester.lower())
     latest: dict[str, object] = {}
     for r in sorted(reviews, key=lambda r: (r.submitted_at is None, r.submitted_at)):
