@@ -413,36 +413,46 @@ class SqliteAuditLog(AuditLog):
             db.close()
 
     def _chain_existing(self, db: sqlite3.Connection) -> None:
-        """Upgrade: add the chain columns to a log written before them and chain its rows (the only time a
-        row is changed, in one transaction with the UPDATE trigger dropped and put back)."""
+        """Upgrade of a log written before the chain: in one transaction the old table is renamed
+        audit_log_before_chain (kept as it was, still refusing UPDATE and DELETE), and its rows are
+        appended, in seq order, to a new chained audit_log, followed by a chain_started record. No row
+        is ever changed in place."""
         db.execute("BEGIN IMMEDIATE")
         try:
-            columns = {row[1] for row in db.execute("PRAGMA table_info(audit_log)")}
-            if "hash" in columns:  # another process upgraded it meanwhile
-                db.execute("COMMIT")
+            if "hash" in {row[1] for row in db.execute("PRAGMA table_info(audit_log)")}:
+                db.execute("ROLLBACK")  # another process upgraded it meanwhile
                 return
-            for column in ("operation_id", "prev_hash", "hash"):
-                if column not in columns:
-                    db.execute(f"ALTER TABLE audit_log ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
-            db.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
-            prev, n = GENESIS, 0
-            for row in db.execute(f"SELECT {_SELECT} FROM audit_log ORDER BY seq").fetchall():
-                n += 1
-                old = _record(row)
-                linked = old.chained(n, prev)
-                db.execute("UPDATE audit_log SET seq = ?, prev_hash = ?, hash = ? WHERE seq = ?",
-                           (n, prev, linked.hash, old.seq))
-                prev = linked.hash
+            for name in ("audit_log_no_update", "audit_log_no_delete"):
+                db.execute(f"DROP TRIGGER IF EXISTS {name}")
+            db.execute("DROP INDEX IF EXISTS audit_log_request")
+            db.execute("ALTER TABLE audit_log RENAME TO audit_log_before_chain")
+            for verb in ("UPDATE", "DELETE"):
+                db.execute(f"CREATE TRIGGER audit_log_before_chain_no_{verb.lower()} BEFORE {verb} ON audit_log_before_chain "
+                           "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;")
+            for statement in _SQLITE_SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
             for trigger in _triggers():
                 db.execute(trigger)
+            old = db.execute("SELECT seq, occurred_at, actor, role, action, request_id, outcome, reason, commit_before, "
+                             "commit_after FROM audit_log_before_chain ORDER BY seq").fetchall()
+            prev = GENESIS
+            note = AuditRecord(datetime.now(timezone.utc), "snowtower", "system", "chain_started", None, OK,
+                               f"the {len(old)} record(s) before this one were written before the hash chain and chained "
+                               "when this version first opened the log (table audit_log_before_chain keeps them as "
+                               "they were): they are attested from this record on, not before")
+            for n, row in enumerate([*[(*r[1:], "") for r in old], None], start=1):
+                record = note if row is None else _record((*row, 0, "", ""))
+                linked = record.chained(n, prev)
+                values = linked.to_row()
+                values["request_id"] = linked.request_id
+                db.execute(f"INSERT INTO audit_log ({_SELECT}) VALUES ({', '.join('?' * len(COLUMNS))})",
+                           [values[c] for c in COLUMNS])
+                prev = linked.hash
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        if n:
-            self.append(AuditRecord(datetime.now(timezone.utc), "snowtower", "system", "chain_started", None, OK,
-                                    f"the {n} record(s) before this one were written before the hash chain and chained "
-                                    "when this version first opened the log: they are attested from now on, not before"))
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -530,7 +540,8 @@ def missing_grant(exc: Exception, table: str, role: str, privilege: str) -> str:
         return f"the role {role} may not {privilege} the audit table {table}: GRANT {privilege} ON TABLE {table} TO ROLE {role}"
     if errno == INVALID_IDENTIFIER or "invalid identifier" in text.lower():
         return (f"the audit table {table} lacks a column SnowTower writes ({', '.join(COLUMNS)}): create it as "
-                "deploy/setup.sql step 4 does")
+                "deploy/setup.sql step 4 does (a table made before the hash chain: rename it, e.g. to "
+                f"{table}_BEFORE_CHAIN, and run step 4 again)")
     # Snowflake names the first parent it cannot see: "Database 'X' does not exist or not authorized."
     seen = _NOT_SEEN.search(text)
     kind = seen.group(1).lower() if seen else ""

@@ -157,6 +157,12 @@ class Statements:
             if sql.startswith(prefix):
                 raise exc
         self.rows = [("SNOWTOWER_APP",)] if sql == "SELECT CURRENT_ROLE()" else []
+        if sql.startswith("INSERT") and params:  # the conditional append: its record is read back by seq
+            from app.audit import COLUMNS
+
+            self.appended = params[COLUMNS.index("hash")]
+        elif sql.startswith("SELECT hash FROM") and getattr(self, "appended", None):
+            self.rows = [(self.appended,)]
 
     def fetchone(self):
         return self.rows[0] if self.rows else None
@@ -190,7 +196,8 @@ TABLE = "SNOWTOWER.APP.SNOWTOWER_AUDIT_LOG"
      f"the role SNOWTOWER_APP may not INSERT the audit table {TABLE}: GRANT INSERT ON TABLE {TABLE} TO ROLE SNOWTOWER_APP"),
     ({"SELECT occurred_at": snowflake_error(904, "42000", "SQL compilation error: error line 1 at position 7\ninvalid identifier 'COMMIT_AFTER'")},
      f"the audit table {TABLE} lacks a column SnowTower writes (occurred_at, actor, role, action, request_id, outcome, reason, "
-     "commit_before, commit_after): create it as deploy/setup.sql step 4 does"),
+     "commit_before, commit_after, operation_id, seq, prev_hash, hash): create it as deploy/setup.sql step 4 does (a table "
+     f"made before the hash chain: rename it, e.g. to {TABLE}_BEFORE_CHAIN, and run step 4 again)"),
 ])
 def test_a_missing_table_or_grant_is_named_and_no_ddl_is_ever_run(fail, named):
     """The app's role has SELECT and INSERT on the table only (deploy/setup.sql): the log never runs DDL,
@@ -210,8 +217,10 @@ def test_with_select_and_insert_the_log_runs_one_check_then_only_its_statements(
     log = SnowflakeAuditLog(lambda: conn, TABLE)
     log.append(record(datetime(2026, 1, 5, tzinfo=timezone.utc)))
     log.search()
-    assert [s.split()[0] for s in conn.ran] == ["SELECT", "INSERT", "SELECT"]
-    assert conn.ran[0] == f"SELECT occurred_at, actor, role, action, request_id, outcome, reason, commit_before, commit_after FROM {TABLE} LIMIT 0"
+    # the check, the head, the conditional append, its read-back, the search
+    assert [s.split()[0] for s in conn.ran] == ["SELECT", "SELECT", "INSERT", "SELECT", "SELECT"]
+    assert conn.ran[0] == (f"SELECT occurred_at, actor, role, action, request_id, outcome, reason, commit_before, commit_after, "
+                           f"operation_id, seq, prev_hash, hash FROM {TABLE} LIMIT 0")
 
 
 def test_csv_export_keeps_user_text_as_text():

@@ -11,6 +11,7 @@ from app.operations.guards import approvals, load_open, require_head
 from app.operations.preview import PreviewRequest
 from app.notifications import notify
 from app.operations.audited import run_audited
+from core.faults import crash_point
 from app.services import Services
 from recipes import RECIPES
 
@@ -62,8 +63,10 @@ class MergeRequest:
         except BaseMoved:
             cr = self._reapply(self.services.changes.get(cr.id), actor)
             cr = self.services.changes.merge(cr, actor)
+        crash_point("merge.after_merge")
         # Where the backend itself deploys (the demo), merging is deployment; on GitHub a workflow deploys.
         cr = self.services.changes.deploy(cr, actor)
+        crash_point("merge.after_deploy")
         if cr.status == Status.DEPLOYED:
             # The demo account follows: a new user appears in USERS, a new warehouse starts metering.
             # If this is interrupted, the next start of the portal finishes it (the sync is idempotent).
