@@ -197,6 +197,10 @@ def complete_open_intents(services) -> list[str]:
                              intent.commit_before, operation_id=intent.operation_id, once=True)
         else:
             continue
+        if written is not None and written.action == "merge" and written.outcome == OK:
+            from app.audit_anchor import anchor_head
+
+            anchor_head(services, written.commit_after)
         if written is not None:
             done.append(f"{intent.action} of {intent.actor} (operation {intent.operation_id[:8]}): {written.outcome}")
     return done

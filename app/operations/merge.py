@@ -10,6 +10,7 @@ from core.changes.model import Actor, ChangeRequest, Status
 from app.operations.guards import approvals, load_open, require_head
 from app.operations.preview import PreviewRequest
 from app.notifications import notify
+from app.audit_anchor import anchor_head
 from app.operations.audited import run_audited
 from core.faults import crash_point
 from app.services import Services
@@ -27,6 +28,8 @@ class MergeRequest:
     def execute(self) -> ChangeRequest:
         cr = run_audited(self.services, self.actor, "merge", self.request_id, self._execute,
                          lambda: getattr(self, "commit_before", ""))
+        # The audit head, outcome of this merge included, noted on the merged commit (app.audit_anchor).
+        anchor_head(self.services, cr.merged_sha or "")
         notify(self.services, "request_merged", cr, self.actor)
         if cr.status == Status.DEPLOYED:  # the demo: merging deployed it
             notify(self.services, "request_deployed", cr, self.actor)
