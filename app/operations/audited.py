@@ -65,7 +65,7 @@ def _head(cr) -> str:
 
 _RUNNING: set[str] = set()  # operation ids this process is running now (the repair leaves them alone)
 STALE_AFTER = timedelta(minutes=10)  # an intent of another machine's process this old, without outcome, is over
-_WHERE = re.compile(r"^process (\d+) on (\S+)")
+_WHERE = re.compile(r"^process (\d+) on ([^\s;]+)")
 
 
 def _intent_note(note: str) -> str:
