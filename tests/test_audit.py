@@ -261,7 +261,18 @@ def test_the_admin_page_searches_and_exports_and_others_are_told_no(workspace, p
     at.switch_page(str(ROOT / "pages" / "audit.py")).run()
     assert not at.exception
     table = at.dataframe[0].value
-    assert list(table["Action"]) == ["sign_in", "approve", "submit"]
+    assert list(table["Action"]) == ["approve", "submit"]  # sign-ins are hidden unless asked for
+    submitted = table.iloc[1]
+    assert submitted["Commit"] == services.changes.get(cr.id).base_sha[:12]
+    assert submitted["Commit after"] == cr.head_sha[:12]  # differs: shown
+    assert table.iloc[0]["Commit after"] == ""  # the refused approval changed nothing
+    at.checkbox(key="audit.sign_ins").check().run()
+    assert list(at.dataframe[0].value["Action"]) == ["sign_in", "approve", "submit"]
+    at.checkbox(key="audit.intents").check().run()
+    assert list(at.dataframe[0].value["Outcome"]) == ["ok", "refused", "intent", "ok", "intent"]
+    at.checkbox(key="audit.intents").uncheck().run()
+    at.button(key="audit.verify").click().run()
+    assert at.success and at.success[0].value.startswith("intact: 5 record(s)")
     at.text_input(key="audit.person").input("requester").run()
     table = at.dataframe[0].value
     assert list(table["Action"]) == ["approve", "submit"] and list(table["Outcome"]) == ["refused", "ok"]
