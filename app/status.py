@@ -38,9 +38,9 @@ def _line(exc: BaseException) -> str:
 
 
 def _settings(services) -> list[Check]:
-    from app.settings import inspect_settings
+    from app.settings import check_setup
 
-    _, problems = inspect_settings(services.settings.workspace)
+    _, problems = check_setup(services.settings.workspace)  # the list `snowtower check` prints
     if not problems:
         return [Check("Settings", True, "no problems (`snowtower check` shows the effective settings)")]
     return [Check("Settings", False, str(p)) for p in problems]

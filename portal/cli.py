@@ -236,7 +236,7 @@ def cmd_request(args) -> int:
             print(f"snowtower request: {field}: {message}", file=sys.stderr)
     elif not result.validation.valid:
         code = 1
-        print("snowtower request: SnowDDL rejects the resulting configuration", file=sys.stderr)
+        print(f"snowtower request: {result.rejection()}", file=sys.stderr)
     elif args.submit:
         from app.identity import Vouched
 
@@ -281,16 +281,20 @@ def cmd_expire(args) -> int:
     from app.services import build_services
     from app.settings import load_settings
 
+    # Without --submit it only reads: a missing workspace is an error, never a new demo one.
+    settings = load_settings(args.workspace) if args.submit else existing_workspace(args.workspace, "snowtower expire")
     try:
-        services = build_services(load_settings(args.workspace))
+        services = build_services(settings)
         report = ExpireAccess(services, args.within, args.submit, args.stale_days).execute()
     except (ChangeError, ValueError) as exc:  # misconfigured or unreachable backend, bad numbers: no traceback
         print(f"snowtower expire: {exc}", file=sys.stderr)
         return 2
     failed = [p for p in report.proposals if p.error]
     if args.format == "json":
-        print(json.dumps(report.to_dict(), indent=2))
+        print(json.dumps({**report.to_dict(), "demo_data": demo_data(settings)}, indent=2))
     else:
+        if demo_data(settings):  # the stale users (last logins) come from the stand-in
+            print(DEMO_DATA_NOTE)
         print(f"as of {report.today.isoformat()}: {len(report.ending)} time-bound grant(s) ended or ending within "
               f"{report.within} day(s)")
         for g in report.ending:
@@ -329,9 +333,27 @@ def _loopback(address: str) -> bool:
 DEMO_REMOTE_WARNING = """
 WARNING: the SnowTower demo is served on {address}, beyond this machine.
   Its logins (requester, approver, admin) share the public password 'demo': anyone who reaches this
-  port can sign in as an admin, approve and merge. Serve it on a network you trust, and use
-  `snowtower serve` with your own users (`snowtower users add`) for anything else.
+  port can sign in as an admin, approve and merge. Serve it on a network you trust, and use a
+  production workspace (docs/deploy.md) with your own users (`snowtower users add`) for anything else.
 """
+
+
+def _demo_address_guard(address: str, allow_remote: bool, what: str) -> None:
+    """Refuse (UsageError) to serve demo logins beyond this machine without --allow-remote; warn loudly with it."""
+    # Why: the demo logins' password is public; beyond localhost anyone could sign in as an admin.
+    if _loopback(address):
+        return
+    if not allow_remote:
+        raise UsageError(f"--address {address} serves {what} beyond this machine, where anyone can sign in "
+                         "with the public demo logins; add --allow-remote if that is what you want.")
+    print(DEMO_REMOTE_WARNING.format(address=address), file=sys.stderr, flush=True)
+
+
+def demo_logins_served(settings) -> bool:
+    """Whether the portal of `settings` signs people in with the demo logins (public password 'demo'):
+    demo mode with local sign-in, where the portal creates them if the users file is missing
+    (app.identity.ensure_demo_logins) and accepts them (outside demo mode read_users leaves them out)."""
+    return settings.mode == "demo" and settings.auth == "local"
 
 
 def cmd_demo(args) -> int:
@@ -344,12 +366,7 @@ def cmd_demo(args) -> int:
 
     if args.query_rows is not None and not 1 <= args.query_rows <= MAX_QUERY_ROWS:
         raise UsageError(f"--query-rows must be between 1 and {MAX_QUERY_ROWS:,}")
-    # Why: the demo logins' password is public; beyond localhost anyone could sign in as an admin.
-    if not _loopback(args.address):
-        if not args.allow_remote:
-            raise UsageError(f"--address {args.address} serves the demo beyond this machine, where anyone can sign in "
-                             "with the public demo logins; add --allow-remote if that is what you want.")
-        print(DEMO_REMOTE_WARNING.format(address=args.address), file=sys.stderr, flush=True)
+    _demo_address_guard(args.address, args.allow_remote, "the demo")
     workspace = Path(args.workspace).expanduser().resolve()
     existed = (workspace / "repo.git" / "HEAD").is_file()
     settings = load_settings(workspace)
@@ -370,55 +387,165 @@ def cmd_demo(args) -> int:
     return _serve(workspace, args.port, args.address)
 
 
+def existing_workspace(workspace: str | None, command: str, needs_repository: bool = True):
+    """The settings of an existing workspace, for a read-only command (cost, security, expire without
+    --submit, users list, check): it never creates one. Raises UsageError (exit 2) naming the path when
+    the folder is missing, or (`needs_repository`: the command builds the change backend) when a
+    local-backend workspace has no git repository yet (building it would seed one from the example config)."""
+    from app.settings import load_settings
+    from core.workspace import Workspace
+
+    settings = load_settings(workspace)
+    root = settings.workspace
+    if not root.is_dir():
+        raise UsageError(f"no SnowTower workspace at {root}: {command} reads a workspace and creates none (give "
+                         f"--workspace or SNOWTOWER_WORKSPACE; `snowtower demo --workspace {root}` creates a demo one).")
+    if needs_repository and settings.backend == "local" and not Workspace(root).exists():
+        raise UsageError(f"{root} holds no SnowTower git repository (repo.git): {command} reads a workspace and "
+                         "creates none (`snowtower demo` or `snowtower serve` sets one up).")
+    return settings
+
+
+DEMO_DATA_NOTE = "demo data: figures from the demo workspace's Snowflake stand-in (generated), not from an account"
+
+
+def demo_data(settings) -> bool:
+    """Whether the Snowflake figures a command prints for `settings` come from the demo's stand-in
+    (app.services.Services.snowflake_source: demo mode with the local backend, and no SNOWFLAKE_ACCOUNT)."""
+    return settings.mode == "demo" and settings.backend == "local" and not os.environ.get("SNOWFLAKE_ACCOUNT")
+
+
 def cmd_cost(args) -> int:
     """Warehouse credits and money over the last --days days, the month-end forecast and anomalous days."""
     import csv
 
     from core.changes.base import ChangeError
     from core.snowflake.connect import connector_source
-    from core.snowflake.cost import summary
+    from core.snowflake.cost import Prices, summary
     from core.snowflake.queries import QueryError
     from app.services import build_services
     from app.settings import load_settings
 
     if not 1 <= args.days <= 365:
         raise UsageError("--days must be between 1 and 365")
+    if os.environ.get("SNOWFLAKE_ACCOUNT") and not (args.workspace or os.environ.get("SNOWTOWER_WORKSPACE")):
+        settings = load_settings()  # a real account, settings from the environment: no workspace is read
+    else:
+        settings = existing_workspace(args.workspace, "snowtower cost")
     try:
-        settings = load_settings(args.workspace)
         if os.environ.get("SNOWFLAKE_ACCOUNT"):  # a real account: the connector with key-pair auth
             source = connector_source()
         else:
             source = build_services(settings).snowflake_source()
-        report = summary(source, args.days, float(settings.price_per_credit))
+        report = summary(source, args.days, float(settings.price_per_credit), prices=Prices.of(settings))
     except (QueryError, ChangeError, ValueError, OSError) as exc:
         print(f"snowtower cost: {exc}", file=sys.stderr)
         return 2
     report["currency"] = settings.currency
+    report["demo_data"] = demo_data(settings)
     if args.format == "json":
         print(json.dumps(report, indent=2))
     elif args.format == "csv":
         from core.plaintext import csv_cell  # warehouse names come from the account: never a formula
 
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(["warehouse", "credits", f"money_{settings.currency.lower()}", "idle_credits", "idle_share"])
+        writer.writerow(["warehouse", "credits", "compute_credits", f"compute_money_{settings.currency.lower()}", "idle_credits",
+                         "idle_share"])
         for w in report["warehouses"]:
-            writer.writerow([csv_cell(w["warehouse"]), f"{w['credits']:.4f}", f"{w['money']:.2f}", f"{w['idle_credits']:.4f}", f"{w['idle_share']:.4f}"])
+            writer.writerow([csv_cell(w["warehouse"]), f"{w['credits']:.4f}", f"{w['compute_credits']:.4f}", f"{w['compute_money']:.2f}",
+                             f"{w['idle_credits']:.4f}", f"{w['idle_share']:.4f}"])
     else:
         cur = settings.currency
+        if report["demo_data"]:
+            print(DEMO_DATA_NOTE)
         if not report["warehouses"]:
             print("No warehouse metering in the account yet.")
             return 0
-        print(f"Warehouse cost {report['start']} to {report['end']} (UTC), {report['price_per_credit']:,.2f} {cur} per credit")
-        print(f"{'warehouse':<24}{'credits':>12}{'money':>14}{'idle':>8}")
+        through = report["data_through"]
+        print(f"Cost {report['start']} to {report['end']} (UTC, complete days; metering filled to {through['filled_to']} UTC)")
+        print(f"{'spend (as billed)':<28}{'quantity':>11} {'unit':<10}{'price':>8}{'money':>14}")
+        for x in report["spend"]["lines"]:
+            print(f"{x['line']:<28}{x['quantity']:>11,.2f} {x['unit']:<10}{x['price']:>8,.2f}{x['money']:>10,.0f} {cur}")
+        print(f"{'total':<28}{'':>30}{report['total_money']:>10,.0f} {cur}")
+        print(f"{'warehouse (metered)':<24}{'credits':>12}{'compute':>12}{'compute money':>16}{'idle':>8}")
         for w in report["warehouses"]:
-            print(f"{w['warehouse']:<24}{w['credits']:>12,.1f}{w['money']:>10,.0f} {cur}{w['idle_share']:>8.0%}")
-        print(f"{'total':<24}{report['total_credits']:>12,.1f}{report['total_money']:>10,.0f} {cur}")
+            print(f"{w['warehouse']:<24}{w['credits']:>12,.1f}{w['compute_credits']:>12,.1f}{w['compute_money']:>12,.0f} {cur}"
+                  f"{w['idle_share']:>8.0%}")
+        print(f"{'total':<24}{report['total_credits']:>12,.1f}  (metered: before the daily cloud-services adjustment)")
         f = report["forecast"]
-        print(f"forecast {f['month']}: {f['projected']:,.0f} credits ({f['projected_money']:,.0f} {cur}) by month end; "
-              f"{f['month_to_date']:,.0f} so far, {f['daily_rate']:,.1f} credits/day")
+        print(f"forecast {f['month']}: {f['projected']:,.0f} billed credits ({f['projected_money']:,.0f} {cur}) by month end; "
+              f"{f['month_to_date']:,.0f} so far, {f['daily_rate']:,.1f} credits/day (storage and transfer not included)")
         for a in report["anomalies"]:
             print(f"anomaly {a['day']}: {a['credits']:,.1f} credits (usually {a['baseline']:,.1f}), mostly {a['top_warehouse']}")
     return 0
+
+
+def cmd_security(args) -> int:
+    """The security page's findings, CIS checks and health scores over the last --days days of logins:
+    exit 0 nothing to fix, 1 findings (account, config hygiene or a failing CIS check), 2 usage or no account."""
+    import datetime as dt
+
+    from core.changes.base import ChangeError
+    from core.findings.hygiene import hygiene
+    from core.findings.security import network_policy_users, report_dict, security_report
+    from core.snowflake.connect import connector_source
+    from core.snowflake.cost import last_day, window
+    from core.snowflake.queries import QueryError
+    from app.services import build_services
+
+    if not 1 <= args.days <= 365:
+        raise UsageError("--days must be between 1 and 365")
+    # Why: read-only: it never creates a workspace (a typo must not print a fresh demo's findings as "the account").
+    settings = existing_workspace(args.workspace, "snowtower security")
+    try:
+        services = build_services(settings)
+        # Why: the same source as `snowtower cost`: a real account when SNOWFLAKE_ACCOUNT is set, else the workspace's.
+        source = connector_source() if os.environ.get("SNOWFLAKE_ACCOUNT") else services.snowflake_source()
+        latest = last_day(source)
+        if latest is None:
+            print("snowtower security: the account has no complete day of metering yet", file=sys.stderr)
+            return 2
+        binds = window(latest - dt.timedelta(days=args.days - 1), latest)
+        config = services.snapshot().config
+        report = security_report(source, binds["end_time"], binds["start_time"], binds["end_time"],
+                                 network_policy_users(config), set(config.users))
+        hygiene_error = None
+        try:
+            config_findings = hygiene(config)
+        except ValueError as exc:  # a config SnowDDL cannot read: the account's findings still stand, never "clean"
+            config_findings, hygiene_error = [], str(exc)
+    except (QueryError, ChangeError, ValueError, OSError) as exc:
+        print(f"snowtower security: {exc}", file=sys.stderr)
+        return 2
+    doc = report_dict(report, config_findings, binds["start_time"], binds["end_time"])
+    doc["demo_data"] = demo_data(settings)
+    if hygiene_error:
+        doc["hygiene_error"], doc["clean"] = f"the config cannot be read: {hygiene_error}", False
+        print(f"snowtower security: {doc['hygiene_error']}", file=sys.stderr)
+    if args.format == "json":
+        print(json.dumps(doc, indent=2))
+    else:
+        if doc["demo_data"]:
+            print(DEMO_DATA_NOTE)
+        print(f"Security {binds['start_time']:%Y-%m-%d} to {latest:%Y-%m-%d} (UTC, logins), users as of the end of {latest:%Y-%m-%d}")
+        cov = doc["mfa_coverage"]
+        print(f"MFA coverage: {cov['with_mfa']} of {cov['people']} people; service users with a password: "
+              f"{', '.join(doc['service_users_with_password']) or 'none'}")
+        for f in report.findings + config_findings:
+            fix = f" (fix: {f.fix.recipe})" if f.fix else ""
+            print(f"{f.severity:<7}{f.code}  {f.object}: {f.message}{fix}")
+        for c in report.checks:
+            if c.status == "not checked":
+                continue
+            names = ", ".join(str(r.get("NAME") or r.get("USER_NAME") or r.get("ROLE") or "")
+                              for r in c.evidence.to_dict("records"))
+            print(f"CIS {c.id:<9} {c.status.upper():<8} {c.title}" + (f": {names}" if names else ""))
+        for r in report.health[report.health["SCORE"] < 100].itertuples():
+            print(f"health {r.SCORE:>3}  {r.NAME}: {r.REASONS}")
+        for r in doc["failed_logins"]:
+            print(f"failed logins {r['FAILURES']:>4}  {r['USER_NAME']}: {r['REASON']}")
+        print("clean" if doc["clean"] else "findings: see above")
+    return 0 if doc["clean"] else 1
 
 
 def cmd_hygiene(args) -> int:
@@ -459,11 +586,21 @@ def cmd_hygiene(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from app.settings import load_settings
+    from app.settings import SettingsError, inspect_settings, portal_secrets
 
-    settings = load_settings(args.workspace)
-    _start_from_repository(settings, getattr(args, "from_repo", None))
-    return _serve(settings.workspace, args.port, args.address)
+    # The settings the portal will see: its .streamlit/secrets.toml counts (it may make the workspace production).
+    settings, problems = inspect_settings(args.workspace, secrets_data=portal_secrets()[0])
+    if problems:
+        raise SettingsError(problems)
+    source = getattr(args, "from_repo", None)
+    if not settings.workspace.is_dir() and not source:  # Why: a typo would otherwise start a fresh demo
+        raise UsageError(f"no SnowTower workspace at {settings.workspace}: `snowtower serve` serves an existing one "
+                         f"(create the folder for a production workspace, start it from your repository with "
+                         f"--from PATH|URL, or run `snowtower demo --workspace {settings.workspace}` for the demo).")
+    _start_from_repository(settings, source)
+    if demo_logins_served(settings):  # the same guard as `snowtower demo`: its logins' password is public
+        _demo_address_guard(args.address, args.allow_remote, "a demo workspace (no settings make it production)")
+    return _serve(settings.workspace, args.port, args.address, settings)
 
 
 def _start_from_repository(settings, source: str | None) -> None:
@@ -489,14 +626,14 @@ def _start_from_repository(settings, source: str | None) -> None:
                          "`snowtower demo` is the one that starts from the example config.")
 
 
-def _serve(workspace: Path, port: int, address: str) -> int:
+def _serve(workspace: Path, port: int, address: str, settings=None) -> int:
     from portal.errors import error_details
     from app.settings import load_settings
 
     host = "localhost" if address in ("127.0.0.1", "0.0.0.0", "::") else address
     print(f"  portal: http://{host}:{port}", flush=True)
     env = dict(os.environ, SNOWTOWER_WORKSPACE=str(workspace))
-    settings = load_settings(workspace)
+    settings = settings or load_settings(workspace)
     argv = [
         sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "portal" / "app.py"),
         "--server.port", str(port), "--server.address", address,
@@ -537,7 +674,9 @@ def cmd_users(args) -> int:
     from app.settings import load_settings
     from core.changes.base import ChangeError
 
-    services = login_services(load_settings(args.workspace))
+    # `users list` only reads: a missing workspace is an error, never a new one.
+    settings = existing_workspace(args.workspace, "snowtower users list", needs_repository=False) if args.action == "list" else load_settings(args.workspace)
+    services = login_services(settings)
     path = services.workspace.auth_path
     # Whoever can run this on the server holds the workspace: the operator acts as the job snowtower-cli
     # (roles from code), and the audit record names their account on this machine.
@@ -662,14 +801,32 @@ def cmd_audit(args) -> int:
 
 
 def cmd_check(args) -> int:
-    """Every settings problem, one line each (exit 1); or "ok" and the effective settings, secrets masked."""
-    from app.settings import inspect_settings, summary
+    """Every missing or wrong item of the setup, one line each, from every source the portal reads (its
+    .streamlit/secrets.toml included), and what the mode needs (app.settings.check_setup: the same list the
+    portal's settings page shows); exit 1. Else "ok" and the effective settings, secrets masked. --online
+    also reaches GitHub and Snowflake (app.probe, bounded by --timeout). Exit 2: no such workspace."""
+    from app.settings import DEFAULT_WORKSPACE, check_setup, portal_secrets, summary
 
-    settings, problems = inspect_settings(args.workspace)
-    if problems:
-        for problem in problems:
-            print(f"error   {problem}")
-        print(f"{len(problems)} problem(s) in SnowTower's settings (docs/settings.md describes every setting)")
+    if not 1 <= args.timeout <= 120:
+        raise UsageError("--timeout must be between 1 and 120 seconds")
+    secrets, secret_problems = portal_secrets()
+    settings, problems = check_setup(args.workspace, secrets=secrets)
+    problems = secret_problems + problems
+    root = Path(args.workspace or os.environ.get("SNOWTOWER_WORKSPACE") or DEFAULT_WORKSPACE).expanduser().resolve()
+    if not (settings is not None and settings.in_sis) and not root.is_dir():  # read-only: never creates one
+        raise UsageError(f"no SnowTower workspace at {root} (give --workspace or SNOWTOWER_WORKSPACE; "
+                         f"`snowtower demo --workspace {root}` creates a demo one, docs/deploy.md a production one).")
+    for problem in problems:
+        print(f"error   {problem}" + ("" if problem.blocking else " (the portal starts without it)"))
+    failed = 0
+    if args.online and settings is not None:
+        from app.probe import probe
+
+        for found in probe(settings, secrets, float(args.timeout)):
+            failed += not found.ok
+            print(f"{'online ' if found.ok else 'error  '} {found.name}: {found.detail}")
+    if problems or failed:
+        print(f"{len(problems) + failed} problem(s) in SnowTower's settings (docs/settings.md describes every setting)")
         return 1
     print("ok")
     width = max(len(name) for name, _ in summary(settings))
@@ -837,7 +994,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--from", dest="from_repo", metavar="PATH|URL", help="local backend: start a new workspace's git "
                    "repository as a clone of your SnowDDL repository (see also the setting config_repo)")
     p.add_argument("--port", type=int, default=8501)
-    p.add_argument("--address", default="127.0.0.1")
+    p.add_argument("--address", default="127.0.0.1", help="interface to listen on (beyond localhost a demo "
+                   "workspace needs --allow-remote)")
+    p.add_argument("--allow-remote", action="store_true",
+                   help="serve a demo workspace beyond localhost although its logins' password is public")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("init", help="set up an existing SnowDDL repository (a folder, or GitHub OWNER/NAME or URL: "
@@ -898,6 +1058,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="check the settings: every problem (exit 1), or ok and the effective settings")
     p.add_argument("--workspace", default=None, help="the workspace (default $SNOWTOWER_WORKSPACE or ~/.snowtower/demo)")
+    p.add_argument("--online", action="store_true", help="also reach GitHub and Snowflake with the configured credentials")
+    p.add_argument("--timeout", type=int, default=10, metavar="SECONDS", help="--online gives up after this long (default 10)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("validate", help="validate a SnowDDL config folder (exit 0 valid, 1 invalid, 2 usage)")
@@ -922,6 +1084,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json", "csv"], default="text")
     p.add_argument("--workspace", default=None, help="demo workspace (without SNOWFLAKE_ACCOUNT set)")
     p.set_defaults(func=cmd_cost)
+
+    p = sub.add_parser("security", help="the security page's findings, CIS checks and health scores (exit 0 none, "
+                       "1 findings, 2 usage)")
+    p.add_argument("--days", type=int, default=90, help="days of logins up to the account's last complete day (default 90)")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--workspace", default=None, help="demo workspace (without SNOWFLAKE_ACCOUNT set)")
+    p.set_defaults(func=cmd_security)
 
     p = sub.add_parser("hygiene", help="config hygiene from the YAML alone (exit 0 clean, 1 findings, 2 usage)")
     p.add_argument("dir", nargs="?", default="snowddl")
@@ -978,6 +1147,16 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _closed_pipe() -> int:
+    """The reader of stdout went away (`snowtower validate --format json | head -1`): end quietly, as a
+    command ended by SIGPIPE does (exit 141), without Python's BrokenPipeError traceback. What is left in
+    stdout's buffer goes to /dev/null, so the interpreter's own flush at exit finds nothing to fail on
+    (the Python documentation's advice, "Note on SIGPIPE" in the signal module)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(next((a for a in argv if not a.startswith("-")), ""))
@@ -986,7 +1165,11 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0) and 2
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a reader that went away (`| head -1`) shows here, not as a traceback at exit
+        return code
+    except BrokenPipeError:
+        return _closed_pipe()
     except UsageError as exc:
         print(f"snowtower {args.command}: {exc}", file=sys.stderr)
         return 2

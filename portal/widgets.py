@@ -36,6 +36,8 @@ def preview_panel(preview) -> None:
     if preview.changes is not None:
         st.markdown(md_escape(preview.changes.summary, starts_line=True))
     validation_view(preview.validation.to_dict() if preview.validation else None)
+    if getattr(preview, "base_errors", 0) and not preview.ok:  # not the request's fault: say whose it is
+        st.warning(md_escape(preview.rejection()[0].upper() + preview.rejection()[1:] + "."), icon=":material/warning:")
     diff_view(preview.diff)
     plan_view(preview.plan)
 

@@ -34,7 +34,9 @@ from sqlglot import exp
 # ("SNOWFLAKE database roles", ACCOUNT_USAGE views by database role).
 VIEW_ROLES = {
     "DATABASE_STORAGE_USAGE_HISTORY": {"USAGE_VIEWER"},
+    "DATA_TRANSFER_HISTORY": {"USAGE_VIEWER"},
     "METERING_DAILY_HISTORY": {"USAGE_VIEWER"},
+    "STORAGE_USAGE": {"USAGE_VIEWER"},
     "METERING_HISTORY": {"USAGE_VIEWER"},
     "WAREHOUSE_METERING_HISTORY": {"USAGE_VIEWER"},
     "QUERY_ATTRIBUTION_HISTORY": {"USAGE_VIEWER"},
@@ -167,6 +169,11 @@ def required(sql: str, database: str, schema: str, warehouse: str) -> set[Need]:
     """The privileges one statement needs in a session whose current database, schema and warehouse are
     these (a Streamlit app's session: the app's own database and schema, its query warehouse).
     Raises UnknownStatement for a kind of statement not described here."""
+    if re.match(r"\s*(ALTER\s+SESSION\s+(UN)?SET|SHOW\s+PARAMETERS\b.*\bIN\s+SESSION)\b", sql, re.I | re.S):
+        # A session's own parameters: ALTER SESSION and SHOW PARAMETERS IN SESSION name no access control
+        # requirement (https://docs.snowflake.com/en/sql-reference/sql/alter-session,
+        # https://docs.snowflake.com/en/sql-reference/sql/show-parameters); no warehouse either.
+        return set()
     try:
         tree = sqlglot.parse_one(sql, read="snowflake")
     except sqlglot.errors.ParseError as exc:

@@ -128,7 +128,8 @@ def test_the_config_folder_is_found_as_snowddl_reads_it(tmp_path):
 def test_a_config_at_the_repository_root_renders_paths_without_a_folder():
     text = (ROOT / ".github" / "workflows" / "merge-deploy.yml").read_text()
     out = repo_init.render_workflow("merge-deploy.yml", text, "", "main", "1.0.0")
-    assert 'paths: ["**"]' in out and "snowtower validate ." in out and "args=(-c .)" in out
+    assert 'paths: ["**"]' in out and "snowtower validate ." in out and "--config . " not in out
+    assert 'snowtower deploy --sha "$GITHUB_SHA" --branch "$DEFAULT_BRANCH" --config .' in out
 
 
 def test_a_template_that_installs_snowtower_another_way_is_refused():
@@ -247,7 +248,7 @@ def test_serve_of_a_new_production_workspace_needs_from(team_repo, tmp_path, cap
     assert cli.main(["serve", "--workspace", str(ws), "--from", str(tmp_path / "nowhere")]) == 2
     assert "git clone" in capsys.readouterr().err and not (ws / "repo.git").exists()
     served = []
-    monkeypatch.setattr(cli, "_serve", lambda workspace, port, address: served.append(workspace) or 0)
+    monkeypatch.setattr(cli, "_serve", lambda workspace, port, address, settings=None: served.append(workspace) or 0)
     assert cli.main(["serve", "--workspace", str(ws), "--from", str(team_repo)]) == 0
     assert served == [ws.resolve()]
     assert git(ws / "repo.git", "rev-parse", "master") == git(team_repo, "rev-parse", "master")
@@ -268,7 +269,7 @@ def test_serve_clones_config_repo_before_serving(team_repo, tmp_path, monkeypatc
 
     ws = tmp_path / "ws"
     production_settings(ws, config_repo=str(team_repo))
-    monkeypatch.setattr(cli, "_serve", lambda workspace, port, address: 0)
+    monkeypatch.setattr(cli, "_serve", lambda workspace, port, address, settings=None: 0)
     assert cli.main(["serve", "--workspace", str(ws)]) == 0
     assert git(ws / "repo.git", "rev-parse", "master") == git(team_repo, "rev-parse", "master")
     assert cli.main(["serve", "--workspace", str(ws)]) == 0  # later starts reuse it

@@ -31,10 +31,23 @@ class Preview:
     cost: Any = None
     cost_note: str = ""
     currency: str = ""
+    base_errors: int = 0  # SnowDDL's errors on the base config, before the change (0: it was valid)
 
     @property
     def ok(self) -> bool:
         return not self.field_errors and self.validation is not None and self.validation.valid
+
+    def rejection(self) -> str:
+        """Why SnowDDL's verdict on the result is "invalid", in words ("" when it passes): the base
+        configuration was invalid before the change, or the change made it so."""
+        if self.validation is None or self.validation.valid:
+            return ""
+        if self.base_errors:
+            after = len(self.validation.errors)
+            more = f", {after} with this change" if after > self.base_errors else ""
+            return (f"the configuration was already invalid before this change: the base has {self.base_errors} "
+                    f"error(s){more} (snowtower validate lists them); fix the base first, then ask again")
+        return "SnowDDL rejects the resulting configuration"
 
     def to_dict(self) -> dict:
         return {
@@ -49,6 +62,9 @@ class Preview:
             "plan": self.plan,
             "cost": {**self.cost.to_dict(), "currency": self.currency} if self.cost is not None else None,
             "cost_note": self.cost_note,
+
+
+            "base_valid": not self.base_errors,
         }
 
 
@@ -138,6 +154,7 @@ def preview(recipe: Recipe, raw: dict, base: Snapshot, *, config_prefix: str = "
     result.diff = unified_diff(base, changes.files, config_prefix)
     head = validate_with_changes(base, changes.files, env_prefix)
     result.validation = head.validation
+    result.base_errors = len(base.config.validation.errors)  # why: never blame a request for the base's faults
     # What SnowDDL would run for this change (offline, against the base config's deployed state).
     result.plan = plan_changes(base, head).to_dict()
     return result
