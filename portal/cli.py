@@ -729,10 +729,9 @@ def cmd_users(args) -> int:
 def _audit_store(workspace):
     """The configured audit log, read-only use: a demo workspace without a database is an error, never made."""
     from app.audit import audit_log_for
-    from app.settings import load_settings
     from core.workspace import Workspace
 
-    settings = load_settings(workspace)
+    settings = existing_workspace(workspace, "snowtower audit", needs_repository=False)
     ws = Workspace(settings.workspace)
     if settings.audit_log == "sqlite" and not ws.db_path.is_file():
         raise UsageError(f"there is no audit log in the workspace {ws.root} (nothing ran there yet)")

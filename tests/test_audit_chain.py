@@ -363,4 +363,7 @@ def test_csv_cells_a_spreadsheet_would_run_are_quoted_and_read_back_exactly():
 
 def test_verify_exits_2_without_an_audit_log(tmp_path):
     code, _, err = run_cli("audit", "verify", "--workspace", str(tmp_path / "none"))
-    assert code == 2 and "no audit log" in err and not (tmp_path / "none").exists()
+    assert code == 2 and "no SnowTower workspace" in err and not (tmp_path / "none").exists()
+    (tmp_path / "empty").mkdir()
+    code, _, err = run_cli("audit", "export", "--workspace", str(tmp_path / "empty"))
+    assert code == 2 and "no audit log" in err and list((tmp_path / "empty").iterdir()) == []
