@@ -264,7 +264,7 @@ class AuditLog(ABC):
                 spool.flush(self)
             return self.append(record, once=once)
         except AuditError as exc:
-            if spool is None or action not in SIGN_IN_ACTIONS:
+            if spool is None or action not in SIGN_IN_ACTIONS or exc.setup:
                 raise
             spool.keep(record, exc)
             return None
@@ -331,7 +331,13 @@ class SignInSpool:
 
 
 class AuditError(RuntimeError):
-    """The audit store cannot be written or read; the message names the store, never a secret."""
+    """The audit store cannot be written or read; the message names the store, never a secret. `setup`:
+    the store is not set up for SnowTower (a table, column or grant missing): an administrator must act,
+    so nothing is spooled meanwhile (the sign-in stops and names the fix)."""
+
+    def __init__(self, message: str, setup: bool = False):
+        super().__init__(message)
+        self.setup = setup
 
 
 def _record(row) -> AuditRecord:
@@ -603,15 +609,18 @@ class SnowflakeAuditLog(AuditLog):
                 cur.execute(sql, params or [])
                 return cur.fetchall() if fetch else None
             except Exception as exc:  # the connector's errors (ProgrammingError, OperationalError, ...)
-                reason = f"{missing_grant(exc, self.table, self._role(cur), step)} ({' '.join(str(exc).split())[:300]})" \
-                    if cur is not None else f"the audit table {self.table} cannot be used: {exc}"
+                named = missing_grant(exc, self.table, self._role(cur), step) if cur is not None else ""
+                reason = f"{named} ({' '.join(str(exc).split())[:300]})" if named else \
+                    f"the audit table {self.table} cannot be used: {exc}"
+                # A grant, table or column named: set-up, not a passing fault of the network or session.
+                setup = bool(named) and not named.startswith(f"the audit table {self.table} cannot be used")
                 conn, self._conn = self._conn, None  # the next call opens a new session
                 try:
                     if conn is not None and self.owns_connection:
                         conn.close()
                 except Exception:  # already broken: nothing more to release
                     pass
-                raise AuditError(reason) from exc
+                raise AuditError(reason, setup=setup) from exc
 
     def append(self, record: AuditRecord, once: bool = False) -> AuditRecord | None:
         """Read the head, then INSERT ... SELECT the next record WHERE no record at or after its place exists
