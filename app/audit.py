@@ -625,8 +625,10 @@ class SnowflakeAuditLog(AuditLog):
     def append(self, record: AuditRecord, once: bool = False) -> AuditRecord | None:
         """Read the head, then INSERT ... SELECT the next record WHERE no record at or after its place exists
         (and, `once`, no outcome of its operation): a conditional append. Snowflake runs INSERTs into one
-        table in parallel (its "Transactions" page, resource locking: INSERT and COPY write new partitions
-        and need no lock), so two writers may both pass the condition: the record is read back by seq, and
+        table in parallel (docs.snowflake.com/en/sql-reference/transactions, "Resource locking": most INSERT
+        and COPY statements write only new partitions and can run in parallel; read committed: a statement
+        sees what was committed before it began), so two writers may both pass the condition: the record is
+        read back by seq, and
         (a) it is not there: another writer took the place first, read the head again and retry;
         (b) it is there with another record at the same place: the chain has a fork, AuditError names it
         (verify reports it too); (c) it is alone: appended."""

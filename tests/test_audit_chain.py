@@ -388,3 +388,22 @@ def test_a_passing_snowflake_fault_spools_a_sign_in_but_a_missing_grant_stops_it
     with pytest.raises(AuditError, match="GRANT INSERT ON TABLE"):
         log.write("ada", ["admin"], "sign_in")
     assert not (tmp_path / "spool2").exists()
+
+
+def test_the_repair_leaves_a_running_process_s_intent_alone_until_it_is_stale(services, people):
+    """An intent whose process still runs (here: process 1 of this machine) gets its outcome from that
+    process; the repair writes one only when the process is gone or, for another machine's, after
+    STALE_AFTER."""
+    import socket
+
+    from app.operations.audited import STALE_AFTER, complete_open_intents
+
+    now = services.clock()
+    services.audit.write("admin", ["admin"], "unlock_login", INTENT, f"process 1 on {socket.gethostname()}",
+                         operation_id="a" * 32, at=now)
+    services.audit.write("admin", ["admin"], "unlock_login", INTENT, "process 4242 on another-host",
+                         operation_id="b" * 32, at=now)
+    assert complete_open_intents(services) == [] and len(services.audit.open_intents()) == 2
+    services.clock = lambda: now + STALE_AFTER + timedelta(seconds=1)
+    assert len(complete_open_intents(services)) == 2 and services.audit.open_intents() == []
+    assert {r.outcome for r in services.audit.search(AuditQuery(action="unlock_login"))} == {"failed"}

@@ -175,15 +175,19 @@ def _effect(services, intent: AuditRecord) -> tuple[int | None, str, str] | None
 
 
 def complete_open_intents(services) -> list[str]:
-    """Write the outcome of every intent without one whose effect is found done ("ok", completed by the
-    repair) or whose process is gone ("failed": interrupted, effect not found). Returns one line per
-    outcome written. Raises AuditError when the store cannot be read or written."""
+    """Write the outcome of every intent without one whose process is gone (_gone: this machine's process
+    no longer exists, or another machine's intent is STALE_AFTER old): "ok", completed by the repair, when
+    its effect is found done; "failed", interrupted, when not. Returns one line per outcome written.
+    Raises AuditError when the store cannot be read or written."""
     done = []
     for intent in services.audit.open_intents():
         if intent.operation_id in _RUNNING:
             continue
         if getattr(services, "changes", None) is None and (intent.request_id is not None or intent.action == "submit"):
             continue  # the login commands' services reach no change backend: a request's intent waits for the portal
+        # Why only then: a process still running writes its own outcome; completing it here would say it stopped.
+        if not _gone(services, intent):
+            continue
         effect = _effect(services, intent)
         actor = Actor(intent.actor, roles=tuple(r for r in intent.role.split(",") if r))
         if effect is not None:
@@ -191,12 +195,10 @@ def complete_open_intents(services) -> list[str]:
             written = record(services, actor, intent.action, rid, OK, f"completed by the repair: {found} (the process "
                              "that did it stopped before writing this outcome)", intent.commit_before, after,
                              operation_id=intent.operation_id, once=True)
-        elif _gone(services, intent):
+        else:
             written = record(services, actor, intent.action, intent.request_id, FAILED,
                              "interrupted: its process stopped before writing an outcome and its effect was not found",
                              intent.commit_before, operation_id=intent.operation_id, once=True)
-        else:
-            continue
         if written is not None and written.action == "merge" and written.outcome == OK:
             from app.audit_anchor import anchor_head
 
