@@ -13,16 +13,35 @@ The port is `AuditLog` (append, search). Two implementations behind it:
 Nothing in SnowTower updates or deletes audit rows (tests/test_audit.py greps the code for it).
 Every text field is stored as typed and shown as plain text: a justification or a reason may hold
 anything a requester typed, and it is never read back as data.
+
+The hash chain (docs/security.md, "The audit log"): every record carries `seq` (1, 2, 3, ... with no
+gap), `prev_hash` (the previous record's `hash`; GENESIS for the first) and `hash`, the SHA-256 of the
+record's canonical JSON (canonical_json: every field but `hash`, keys sorted, no spaces, UTF-8). An
+edited, deleted, inserted or reordered record breaks the chain at that record (verify_chain). A writer
+reads the head and appends the next record in one step that fails if the head moved: SQLite inside
+BEGIN IMMEDIATE (plus a BEFORE INSERT trigger that refuses any row that is not head + 1, which is what
+stops INSERT OR REPLACE and upserts); Snowflake with a conditional INSERT ... SELECT ... WHERE NOT EXISTS
+(a later record), read back and retried when another writer took the place.
+
+Operations write a record of intent (outcome "intent") before they act and their outcome after, both
+with the same `operation_id` (app.operations.audited); searches leave intents out unless asked.
 """
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
+import logging
+import os
 import re
 import sqlite3
+import tempfile
 import threading
+import time
+import uuid
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
@@ -30,6 +49,12 @@ from typing import Callable
 # Outcomes of a record: the action happened, was refused by a guard (reason says why), or failed
 # on an unexpected error (reason names the error id only, never a traceback).
 OK, REFUSED, FAILED = "ok", "refused", "failed"
+# The record an operation writes before it acts; its outcome record follows with the same operation_id.
+INTENT = "intent"
+GENESIS = "0" * 64  # the prev_hash of the first record
+SIGN_IN_ACTIONS = frozenset({"sign_in", "sign_in_failed", "sign_out"})
+MAX_SPOOLED = 10_000  # sign-in events kept while the store cannot take them; beyond, sign-in fails closed
+MAX_APPEND_TRIES = 20  # conditional appends retried when another writer took the next place (Snowflake)
 MAX_TEXT = 2000  # characters kept of a reason (a hostile 10 MB comment is not copied into the log)
 MAX_RESULTS = 10_000  # rows a search returns at most
 
@@ -41,7 +66,10 @@ class AuditRecord:
     roles the actor held, comma-separated. `action`: submit, approve, request_changes, reject, merge,
     resubmit, unlock_login, sign_in, sign_out, sign_in_failed. `request_id`: None for non-request
     actions. `outcome`: ok | refused | failed; `reason`: why it was refused or failed (or a note).
-    `commit_before` / `commit_after`: the request's head commit before and after ("" if none)."""
+    `commit_before` / `commit_after`: the request's head commit before and after ("" if none).
+    `operation_id`: links an operation's intent record (outcome "intent") and its outcome record ("" for
+    sign-in events). Chain fields, set by the store when it appends: `seq` (1-based, no gaps),
+    `prev_hash` (the previous record's hash, GENESIS for the first) and `hash` (record_hash)."""
     occurred_at: datetime
     actor: str
     role: str
@@ -51,6 +79,10 @@ class AuditRecord:
     reason: str = ""
     commit_before: str = ""
     commit_after: str = ""
+    operation_id: str = ""
+    seq: int = 0
+    prev_hash: str = ""
+    hash: str = ""
 
     def to_row(self) -> dict:
         row = asdict(self)
@@ -58,8 +90,81 @@ class AuditRecord:
         row["request_id"] = "" if self.request_id is None else self.request_id
         return row
 
+    def chained(self, seq: int, prev_hash: str) -> "AuditRecord":
+        """This record at place `seq` after a record whose hash is `prev_hash`, with its own hash."""
+        linked = replace(self, seq=seq, prev_hash=prev_hash, hash="",
+                         occurred_at=self.occurred_at.astimezone(timezone.utc).replace(microsecond=0))
+        return replace(linked, hash=record_hash(linked))
+
 
 COLUMNS = [f.name for f in fields(AuditRecord)]
+CHAIN_COLUMNS = ("seq", "prev_hash", "hash")
+
+
+def canonical_json(record: AuditRecord) -> str:
+    """The text a record's hash is taken over: every field but `hash` (occurred_at as UTC ISO 8601 to the
+    second, request_id an integer or null), keys sorted, separators "," and ":", UTF-8 unescaped."""
+    row = record.to_row()
+    row.pop("hash")
+    row["request_id"] = record.request_id
+    row["seq"] = int(record.seq)
+    return json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def record_hash(record: AuditRecord) -> str:
+    """SHA-256 (hex) of canonical_json(record)."""
+    return hashlib.sha256(canonical_json(record).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """What verify_chain found: `ok`; `checked` records; `first_bad` the seq (or position, 1-based, when
+    the seq itself is unreadable) of the first record that breaks the chain and `problem` why; `head`
+    (seq, hash) of the last good record; `starts_after` the seq the records follow (0: from the start)."""
+    ok: bool
+    checked: int
+    first_bad: int | None = None
+    problem: str = ""
+    head: tuple[int, str] = (0, GENESIS)
+    starts_after: int = 0
+
+    def message(self) -> str:
+        if self.ok:
+            start = (f" (from #{self.starts_after + 1}; its link to #{self.starts_after} is not in this file)"
+                     if self.starts_after else "")
+            return f"intact: {self.checked} record(s){start}, head #{self.head[0]} {self.head[1][:16]}"
+        return f"broken at record #{self.first_bad}: {self.problem}"
+
+
+def verify_chain(records: list[AuditRecord], partial: bool = False, anchors: dict[int, str] | None = None) -> ChainReport:
+    """Check `records` (oldest first) link up: seq 1, 2, 3 ... each prev_hash the previous hash, each hash
+    the record's own. `partial`: the records may start after #1 (an export by dates): the first one's
+    prev_hash is taken as given. `anchors`: seq -> hash kept outside the store (git notes): each
+    anchored seq must be present with that hash (a log rewritten from scratch fails here)."""
+    prev_seq, prev_hash = 0, GENESIS
+    starts_after = 0
+    for i, r in enumerate(records):
+        if i == 0 and partial and r.seq > 1:
+            prev_seq, prev_hash, starts_after = r.seq - 1, r.prev_hash, r.seq - 1
+        if r.seq != prev_seq + 1:
+            what = "is missing (deleted)" if r.seq > prev_seq + 1 else "comes out of order or twice (reordered or inserted)"
+            return ChainReport(False, i, r.seq if r.seq > prev_seq + 1 else r.seq,
+                               f"record #{prev_seq + 1} {what}: found #{r.seq} after #{prev_seq}", (prev_seq, prev_hash), starts_after)
+        if r.prev_hash != prev_hash:
+            return ChainReport(False, i, r.seq, "its prev_hash is not the hash of the record before it (a record was "
+                               "inserted, removed or edited before it)", (prev_seq, prev_hash), starts_after)
+        if record_hash(r) != r.hash:
+            return ChainReport(False, i, r.seq, "its content does not match its hash (edited)", (prev_seq, prev_hash), starts_after)
+        prev_seq, prev_hash = r.seq, r.hash
+    by_seq = {r.seq: r.hash for r in records}
+    for seq, digest in sorted((anchors or {}).items()):
+        if seq <= starts_after or (partial and seq > prev_seq):
+            continue
+        if by_seq.get(seq) != digest:
+            return ChainReport(False, len(records), seq, f"the anchor kept in the config repository says #{seq} has "
+                               f"hash {digest[:16]}, the log {'has no such record' if seq not in by_seq else 'another'} "
+                               "(the log was rewritten)", (prev_seq, prev_hash), starts_after)
+    return ChainReport(True, len(records), head=(prev_seq, prev_hash), starts_after=starts_after)
 
 
 def clip(text: str) -> str:
@@ -69,13 +174,16 @@ def clip(text: str) -> str:
 
 @dataclass(frozen=True)
 class AuditQuery:
-    """A search: every field optional; `since` and `until` are dates (UTC), both inclusive."""
+    """A search: every field optional; `since` and `until` are dates (UTC), both inclusive. `intents`:
+    include operations' records of intent (default: outcomes only); `sign_ins`: include sign-in events."""
     actor: str = ""
     request_id: int | None = None
     action: str = ""
     since: date | None = None
     until: date | None = None
     limit: int = MAX_RESULTS
+    intents: bool = False
+    sign_ins: bool = True
 
     def where(self) -> tuple[str, list]:
         """A WHERE clause over the audit table's columns (qmark placeholders) and its parameters."""
@@ -96,39 +204,155 @@ class AuditQuery:
             clauses.append("occurred_at < ?")
             params.append(datetime.combine(self.until + timedelta(days=1), datetime.min.time(), timezone.utc)
                           .isoformat(timespec="seconds"))
+        if not self.intents:
+            clauses.append("outcome <> ?")
+            params.append(INTENT)
+        if not self.sign_ins:
+            clauses.append(f"action NOT IN ({', '.join('?' * len(SIGN_IN_ACTIONS))})")
+            params.extend(sorted(SIGN_IN_ACTIONS))
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
 class AuditLog(ABC):
-    """The port. `append` adds one record and never changes another; `search` returns records newest
-    first (at most `query.limit`, capped at MAX_RESULTS). Both raise AuditError when the store fails."""
+    """The port. `append` adds one record after the head (setting its chain fields) and never changes
+    another; `search` returns records newest first (at most `query.limit`, capped at MAX_RESULTS);
+    `records` the whole chain oldest first (verify, export); `open_intents` the intent records no outcome
+    followed yet. All raise AuditError when the store fails."""
+
+    spool_dir: Path | None = None  # where sign-in events the store could not take wait (SignInSpool)
 
     @abstractmethod
-    def append(self, record: AuditRecord) -> None: ...
+    def append(self, record: AuditRecord, once: bool = False) -> AuditRecord | None:
+        """Append `record` after the head; returns it with its chain fields. `once`: when a record other
+        than the intent with the same operation_id exists already, append nothing and return None (the
+        outcome of an operation is written once, by the operation or by the repair, whichever is first)."""
 
     @abstractmethod
     def search(self, query: AuditQuery = AuditQuery()) -> list[AuditRecord]: ...
 
+    @abstractmethod
+    def records(self, since: date | None = None, until: date | None = None) -> list[AuditRecord]:
+        """Every record (oldest first, by seq), or those of days `since`..`until` (UTC, inclusive)."""
+
+    @abstractmethod
+    def open_intents(self) -> list[AuditRecord]:
+        """Intent records that no other record of the same operation_id follows, oldest first."""
+
+    def verify(self, anchors: dict[int, str] | None = None) -> ChainReport:
+        """verify_chain over every record of the store."""
+        return verify_chain(self.records(), anchors=anchors)
+
+    def head(self) -> tuple[int, str]:
+        """(seq, hash) of the newest record; (0, GENESIS) when empty."""
+        last = self.search(AuditQuery(limit=1, intents=True))
+        return (last[0].seq, last[0].hash) if last else (0, GENESIS)
+
     def write(self, actor: str, roles, action: str, outcome: str = OK, reason: str = "", *,
-              request_id: int | None = None, before: str = "", after: str = "", at: datetime | None = None) -> None:
+              request_id: int | None = None, before: str = "", after: str = "", at: datetime | None = None,
+              operation_id: str = "", once: bool = False) -> AuditRecord | None:
         """Append one record: `roles` an iterable of role names, `reason` clipped to MAX_TEXT characters,
-        `at` an aware datetime (default: now, UTC). Raises AuditError when the store fails."""
-        self.append(AuditRecord(occurred_at=at or datetime.now(timezone.utc), actor=str(actor or "")[:100],
-                                role=",".join(roles), action=action, request_id=request_id, outcome=outcome,
-                                reason=clip(reason), commit_before=before or "", commit_after=after or ""))
+        `at` an aware datetime (default: now, UTC). Raises AuditError when the store fails, except for a
+        sign-in event (SIGN_IN_ACTIONS): that is kept in the spool and written before the next record
+        (SignInSpool), and AuditError only when the spool cannot take it either."""
+        record = AuditRecord(occurred_at=at or datetime.now(timezone.utc), actor=str(actor or "")[:100],
+                             role=",".join(roles), action=action, request_id=request_id, outcome=outcome,
+                             reason=clip(reason), commit_before=before or "", commit_after=after or "",
+                             operation_id=operation_id)
+        spool = SignInSpool(self.spool_dir) if self.spool_dir else None
+        try:
+            if spool:
+                spool.flush(self)
+            return self.append(record, once=once)
+        except AuditError as exc:
+            if spool is None or action not in SIGN_IN_ACTIONS or exc.setup:
+                raise
+            spool.keep(record, exc)
+            return None
+
+
+class SignInSpool:
+    """Sign-in events the audit store could not take, kept as one JSON file each in `folder` and written
+    (oldest first, their time as it was, the reason noting the delay) before the next record any process
+    of this machine appends. The folder is the workspace's (SQLite) or the temporary directory's
+    (Snowflake: in Streamlit in Snowflake the only writable disk). A spool that cannot be written, or
+    holds MAX_SPOOLED events, raises AuditError: the sign-in then fails, it is never dropped silently."""
+
+    CLAIM_STALE_SECONDS = 600  # a claimed file this old was left by a process that died while flushing it
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+
+    def keep(self, record: AuditRecord, cause: Exception) -> None:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            if len(list(self.folder.glob("*.json*"))) >= MAX_SPOOLED:
+                raise AuditError(f"the audit log cannot be written and {MAX_SPOOLED} sign-in events wait already: {cause}")
+            name = f"{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}.json"
+            tmp = self.folder / f".{name}.tmp"
+            tmp.write_text(json.dumps(record.to_row()), encoding="utf-8")
+            os.replace(tmp, self.folder / name)
+        except OSError as exc:
+            raise AuditError(f"the audit log cannot be written ({cause}) and the sign-in spool neither: {exc}") from exc
+        logging.getLogger(__name__).warning("audit store unavailable: %s event of %r kept in %s to be written later (%s)",
+                                            record.action, record.actor, self.folder, cause)
+
+    def pending(self) -> list[Path]:
+        if not self.folder.is_dir():
+            return []
+        now = time.time()
+        stale = [p for p in self.folder.glob("*.json.claimed") if now - p.stat().st_mtime > self.CLAIM_STALE_SECONDS]
+        return sorted([*self.folder.glob("*.json"), *stale], key=lambda p: p.name)
+
+    def flush(self, log: AuditLog) -> int:
+        """Append every kept event to `log`; returns how many. Stops (keeping the rest) when `log` fails."""
+        written = 0
+        for path in self.pending():
+            claimed = path if path.suffix == ".claimed" else path.with_name(path.name + ".claimed")
+            try:
+                if claimed != path:
+                    os.rename(path, claimed)  # atomic: one process flushes each event
+                else:
+                    os.utime(claimed)
+                row = json.loads(claimed.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue  # another process took it
+            record = AuditRecord(datetime.fromisoformat(row["occurred_at"]), row["actor"], row["role"], row["action"],
+                                 None, row["outcome"], clip(f"{row['reason']} (written late: the audit store was "
+                                                            "unavailable when it happened)".lstrip()),
+                                 row.get("commit_before", ""), row.get("commit_after", ""))
+            try:
+                log.append(record)
+            except AuditError:
+                os.rename(claimed, path.with_name(claimed.name.removesuffix(".claimed")))
+                raise
+            claimed.unlink(missing_ok=True)
+            written += 1
+        return written
 
 
 class AuditError(RuntimeError):
-    """The audit store cannot be written or read; the message names the store, never a secret."""
+    """The audit store cannot be written or read; the message names the store, never a secret. `setup`:
+    the store is not set up for SnowTower (a table, column or grant missing): an administrator must act,
+    so nothing is spooled meanwhile (the sign-in stops and names the fix)."""
+
+    def __init__(self, message: str, setup: bool = False):
+        super().__init__(message)
+        self.setup = setup
 
 
 def _record(row) -> AuditRecord:
-    at, actor, role, action, request_id, outcome, reason, before, after = row
+    at, actor, role, action, request_id, outcome, reason, before, after, operation_id, seq, prev_hash, digest = row
     at = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
     if at.tzinfo is None:
         at = at.replace(tzinfo=timezone.utc)
-    return AuditRecord(at, actor or "", role or "", action or "", None if request_id in (None, "") else int(request_id),
-                       outcome or "", reason or "", before or "", after or "")
+    return AuditRecord(at.astimezone(timezone.utc), actor or "", role or "", action or "",
+                       None if request_id in (None, "") else int(request_id), outcome or "", reason or "", before or "",
+                       after or "", operation_id or "", int(seq or 0), prev_hash or "", digest or "")
+
+
+def _day_bounds(since: date | None, until: date | None) -> tuple[str, list]:
+    where, params = AuditQuery(since=since, until=until, intents=True).where()
+    return where, params
 
 
 _SQLITE_SCHEMA = """
@@ -142,58 +366,159 @@ CREATE TABLE IF NOT EXISTS audit_log (
     outcome TEXT NOT NULL,
     reason TEXT NOT NULL,
     commit_before TEXT NOT NULL,
-    commit_after TEXT NOT NULL
+    commit_after TEXT NOT NULL,
+    operation_id TEXT NOT NULL DEFAULT '',
+    prev_hash TEXT NOT NULL DEFAULT '',
+    hash TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS audit_log_request ON audit_log (request_id);
+"""
+# Why these triggers: UPDATE and DELETE are refused outright; every INSERT must be the next link of the
+# chain (seq = head + 1, prev_hash = the head's hash, a 64-hex hash). That is what refuses INSERT OR
+# REPLACE and REPLACE (their conflict resolution deletes the old row without firing DELETE triggers) and
+# upserts (ON CONFLICT DO UPDATE): a row with an existing seq is never head + 1.
+_SQLITE_TRIGGERS = """
 CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_log_append_only BEFORE INSERT ON audit_log
+WHEN NEW.seq IS NOT (SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_log)
+  OR NEW.prev_hash IS NOT COALESCE((SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1), '""" + GENESIS + """')
+  OR length(NEW.hash) != 64
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: a record is added after the last one, never in its place'); END;
 """
+_SELECT = ", ".join(COLUMNS)
+
+
+def _triggers() -> list[str]:
+    return [t.strip() + " END;" for t in _SQLITE_TRIGGERS.split("END;") if t.strip()]
+_OPEN_INTENTS = ("SELECT {cols} FROM {table} a WHERE outcome = 'intent' AND operation_id <> '' AND NOT EXISTS "
+                 "(SELECT 1 FROM {table} b WHERE b.operation_id = a.operation_id AND b.outcome <> 'intent') ORDER BY seq")
 
 
 class SqliteAuditLog(AuditLog):
-    """The demo's audit log: table `audit_log` in the SQLite file at `path` (the workspace database)."""
+    """The demo's audit log: table `audit_log` in the SQLite file at `path` (the workspace database).
+    A log made before the hash chain (no prev_hash column) is chained once, in seq order, when first
+    opened by this version, and a record says so (chain_started)."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
+        self.spool_dir = self.path.parent / "audit-spool"
+        db = self._connect()
+        try:
             db.executescript(_SQLITE_SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(audit_log)")}
+            if "hash" not in columns:
+                self._chain_existing(db)
+            for trigger in _triggers():
+                db.execute(trigger)
+            db.execute("CREATE INDEX IF NOT EXISTS audit_log_operation ON audit_log (operation_id)")
+        finally:
+            db.close()
+
+    def _chain_existing(self, db: sqlite3.Connection) -> None:
+        """Upgrade of a log written before the chain: in one transaction the old table is renamed
+        audit_log_before_chain (kept as it was, still refusing UPDATE and DELETE), and its rows are
+        appended, in seq order, to a new chained audit_log, followed by a chain_started record. No row
+        is ever changed in place."""
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if "hash" in {row[1] for row in db.execute("PRAGMA table_info(audit_log)")}:
+                db.execute("ROLLBACK")  # another process upgraded it meanwhile
+                return
+            for name in ("audit_log_no_update", "audit_log_no_delete"):
+                db.execute(f"DROP TRIGGER IF EXISTS {name}")
+            db.execute("DROP INDEX IF EXISTS audit_log_request")
+            db.execute("ALTER TABLE audit_log RENAME TO audit_log_before_chain")
+            for verb in ("UPDATE", "DELETE"):
+                db.execute(f"CREATE TRIGGER audit_log_before_chain_no_{verb.lower()} BEFORE {verb} ON audit_log_before_chain "
+                           "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;")
+            for statement in _SQLITE_SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            for trigger in _triggers():
+                db.execute(trigger)
+            old = db.execute("SELECT seq, occurred_at, actor, role, action, request_id, outcome, reason, commit_before, "
+                             "commit_after FROM audit_log_before_chain ORDER BY seq").fetchall()
+            prev = GENESIS
+            note = AuditRecord(datetime.now(timezone.utc), "snowtower", "system", "chain_started", None, OK,
+                               f"the {len(old)} record(s) before this one were written before the hash chain and chained "
+                               "when this version first opened the log (table audit_log_before_chain keeps them as "
+                               "they were): they are attested from this record on, not before")
+            for n, row in enumerate([*[(*r[1:], "") for r in old], None], start=1):
+                record = note if row is None else _record((*row, 0, "", ""))
+                linked = record.chained(n, prev)
+                values = linked.to_row()
+                values["request_id"] = linked.request_id
+                db.execute(f"INSERT INTO audit_log ({_SELECT}) VALUES ({', '.join('?' * len(COLUMNS))})",
+                           [values[c] for c in COLUMNS])
+                prev = linked.hash
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30)
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         db.execute("PRAGMA busy_timeout = 30000")
         return db
 
-    def append(self, record: AuditRecord) -> None:
-        row = record.to_row()
-        row["request_id"] = record.request_id
+    def append(self, record: AuditRecord, once: bool = False) -> AuditRecord | None:
         try:
             db = self._connect()
-            with db:
-                db.execute(f"INSERT INTO audit_log ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-                           [row[c] for c in COLUMNS])
-            db.close()
+            try:
+                db.execute("BEGIN IMMEDIATE")  # one writer at a time, across processes: the head cannot move under us
+                try:
+                    if once and record.operation_id and db.execute(
+                            "SELECT 1 FROM audit_log WHERE operation_id = ? AND outcome <> ? LIMIT 1",
+                            (record.operation_id, INTENT)).fetchone():
+                        db.execute("ROLLBACK")
+                        return None
+                    head = db.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+                    linked = record.chained((head[0] if head else 0) + 1, head[1] if head else GENESIS)
+                    row = linked.to_row()
+                    row["request_id"] = linked.request_id
+                    db.execute(f"INSERT INTO audit_log ({_SELECT}) VALUES ({', '.join('?' * len(COLUMNS))})",
+                               [row[c] for c in COLUMNS])
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+                db.execute("COMMIT")
+                return linked
+            finally:
+                db.close()
         except sqlite3.Error as exc:
             raise AuditError(f"the audit log at {self.path.name} cannot be written: {exc}") from exc
 
-    def search(self, query: AuditQuery = AuditQuery()) -> list[AuditRecord]:
-        where, params = query.where()
+    def _read(self, sql: str, params: list) -> list[AuditRecord]:
         db = self._connect()
         try:
-            rows = db.execute(f"SELECT {', '.join(COLUMNS)} FROM audit_log{where} ORDER BY seq DESC LIMIT ?",
-                              [*params, min(query.limit, MAX_RESULTS)]).fetchall()
+            rows = db.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
             raise AuditError(f"the audit log at {self.path.name} cannot be read: {exc}") from exc
         finally:
             db.close()
         return [_record(r) for r in rows]
 
+    def search(self, query: AuditQuery = AuditQuery()) -> list[AuditRecord]:
+        where, params = query.where()
+        return self._read(f"SELECT {_SELECT} FROM audit_log{where} ORDER BY seq DESC LIMIT ?",
+                          [*params, min(query.limit, MAX_RESULTS)])
+
+    def records(self, since: date | None = None, until: date | None = None) -> list[AuditRecord]:
+        where, params = _day_bounds(since, until)
+        return self._read(f"SELECT {_SELECT} FROM audit_log{where} ORDER BY seq", params)
+
+    def open_intents(self) -> list[AuditRecord]:
+        return self._read(_OPEN_INTENTS.format(cols=_SELECT, table="audit_log"), [])
+
 
 SNOWFLAKE_COLUMNS = ("occurred_at TIMESTAMP_TZ NOT NULL", "actor VARCHAR NOT NULL", "role VARCHAR NOT NULL",
                      "action VARCHAR NOT NULL", "request_id INTEGER", "outcome VARCHAR NOT NULL", "reason VARCHAR NOT NULL",
-                     "commit_before VARCHAR NOT NULL", "commit_after VARCHAR NOT NULL")
+                     "commit_before VARCHAR NOT NULL", "commit_after VARCHAR NOT NULL", "operation_id VARCHAR NOT NULL",
+                     "seq INTEGER NOT NULL", "prev_hash VARCHAR NOT NULL", "hash VARCHAR NOT NULL")
 
 
 def snowflake_table_ddl(table: str) -> str:
@@ -221,7 +546,8 @@ def missing_grant(exc: Exception, table: str, role: str, privilege: str) -> str:
         return f"the role {role} may not {privilege} the audit table {table}: GRANT {privilege} ON TABLE {table} TO ROLE {role}"
     if errno == INVALID_IDENTIFIER or "invalid identifier" in text.lower():
         return (f"the audit table {table} lacks a column SnowTower writes ({', '.join(COLUMNS)}): create it as "
-                "deploy/setup.sql step 4 does")
+                "deploy/setup.sql step 4 does (a table made before the hash chain: rename it, e.g. to "
+                f"{table}_BEFORE_CHAIN, and run step 4 again)")
     # Snowflake names the first parent it cannot see: "Database 'X' does not exist or not authorized."
     seen = _NOT_SEEN.search(text)
     kind = seen.group(1).lower() if seen else ""
@@ -245,6 +571,9 @@ class SnowflakeAuditLog(AuditLog):
     or statement that is missing (missing_grant)."""
 
     def __init__(self, connect: Callable[[], object], table: str = "SNOWTOWER_AUDIT_LOG", owns_connection: bool = True):
+        # Sign-in events the table cannot take wait in this process's temporary directory (in Streamlit in
+        # Snowflake the only writable disk), one folder per table.
+        self.spool_dir = Path(tempfile.gettempdir()) / f"snowtower-audit-spool-{hashlib.sha256(table.encode()).hexdigest()[:12]}"
         if not _IDENTIFIER.fullmatch(table or ""):
             raise ValueError(f"audit table {table!r} is not a Snowflake identifier (NAME, SCHEMA.NAME or DB.SCHEMA.NAME)")
         self.connect = connect
@@ -280,27 +609,69 @@ class SnowflakeAuditLog(AuditLog):
                 cur.execute(sql, params or [])
                 return cur.fetchall() if fetch else None
             except Exception as exc:  # the connector's errors (ProgrammingError, OperationalError, ...)
-                reason = f"{missing_grant(exc, self.table, self._role(cur), step)} ({' '.join(str(exc).split())[:300]})" \
-                    if cur is not None else f"the audit table {self.table} cannot be used: {exc}"
+                named = missing_grant(exc, self.table, self._role(cur), step) if cur is not None else ""
+                reason = f"{named} ({' '.join(str(exc).split())[:300]})" if named else \
+                    f"the audit table {self.table} cannot be used: {exc}"
+                # A grant, table or column named: set-up, not a passing fault of the network or session.
+                setup = bool(named) and not named.startswith(f"the audit table {self.table} cannot be used")
                 conn, self._conn = self._conn, None  # the next call opens a new session
                 try:
                     if conn is not None and self.owns_connection:
                         conn.close()
                 except Exception:  # already broken: nothing more to release
                     pass
-                raise AuditError(reason) from exc
+                raise AuditError(reason, setup=setup) from exc
 
-    def append(self, record: AuditRecord) -> None:
-        row = record.to_row()
-        row["request_id"] = record.request_id
-        self._run(f"INSERT INTO {self.table} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-                  [row[c] for c in COLUMNS], privilege="INSERT")
+    def append(self, record: AuditRecord, once: bool = False) -> AuditRecord | None:
+        """Read the head, then INSERT ... SELECT the next record WHERE no record at or after its place exists
+        (and, `once`, no outcome of its operation): a conditional append. Snowflake runs INSERTs into one
+        table in parallel (docs.snowflake.com/en/sql-reference/transactions, "Resource locking": most INSERT
+        and COPY statements write only new partitions and can run in parallel; read committed: a statement
+        sees what was committed before it began), so two writers may both pass the condition: the record is
+        read back by seq, and
+        (a) it is not there: another writer took the place first, read the head again and retry;
+        (b) it is there with another record at the same place: the chain has a fork, AuditError names it
+        (verify reports it too); (c) it is alone: appended."""
+        cols = ", ".join(COLUMNS)
+        for attempt in range(MAX_APPEND_TRIES):
+            head = self._run(f"SELECT seq, hash FROM {self.table} ORDER BY seq DESC LIMIT 1", fetch=True)
+            seq, prev = (int(head[0][0]), str(head[0][1])) if head else (0, GENESIS)
+            linked = record.chained(seq + 1, prev)
+            row = linked.to_row()
+            row["request_id"] = linked.request_id
+            condition = f"NOT EXISTS (SELECT 1 FROM {self.table} WHERE seq >= ?)"
+            params = [row[c] for c in COLUMNS] + [linked.seq]
+            if once and record.operation_id:
+                condition += f" AND NOT EXISTS (SELECT 1 FROM {self.table} WHERE operation_id = ? AND outcome <> ?)"
+                params += [record.operation_id, INTENT]
+            self._run(f"INSERT INTO {self.table} ({cols}) SELECT {', '.join('?' * len(COLUMNS))} WHERE {condition}",
+                      params, privilege="INSERT")
+            there = [str(r[0]) for r in self._run(f"SELECT hash FROM {self.table} WHERE seq = ?", [linked.seq], fetch=True)]
+            if linked.hash in there:
+                if len(there) > 1:
+                    raise AuditError(f"two writers appended record #{linked.seq} of the audit table {self.table} at once: "
+                                     "the chain has a fork there (snowtower audit verify reports it)")
+                return linked
+            if once and record.operation_id and self._run(
+                    f"SELECT 1 FROM {self.table} WHERE operation_id = ? AND outcome <> ? LIMIT 1",
+                    [record.operation_id, INTENT], fetch=True):
+                return None
+            time.sleep(min(0.05 * (attempt + 1), 0.5))
+        raise AuditError(f"the audit table {self.table} is busy: {MAX_APPEND_TRIES} appends lost the race to other writers")
 
     def search(self, query: AuditQuery = AuditQuery()) -> list[AuditRecord]:
         where, params = query.where()
-        rows = self._run(f"SELECT {', '.join(COLUMNS)} FROM {self.table}{where} ORDER BY occurred_at DESC LIMIT "
+        rows = self._run(f"SELECT {', '.join(COLUMNS)} FROM {self.table}{where} ORDER BY seq DESC LIMIT "
                          f"{int(min(query.limit, MAX_RESULTS))}", params, fetch=True)
         return [_record(r) for r in rows]
+
+    def records(self, since: date | None = None, until: date | None = None) -> list[AuditRecord]:
+        where, params = _day_bounds(since, until)
+        return [_record(r) for r in self._run(f"SELECT {', '.join(COLUMNS)} FROM {self.table}{where} ORDER BY seq",
+                                              params, fetch=True)]
+
+    def open_intents(self) -> list[AuditRecord]:
+        return [_record(r) for r in self._run(_OPEN_INTENTS.format(cols=", ".join(COLUMNS), table=self.table), fetch=True)]
 
     def check_writable(self) -> None:
         """Whether the role may read and append to the table, without writing a row: an INSERT of the
@@ -310,16 +681,71 @@ class SnowflakeAuditLog(AuditLog):
                   privilege="INSERT")
 
 
+# A cell a spreadsheet would run as a formula or trim starts with one of these (OWASP "CSV injection");
+# a cell starting with the quote itself is quoted too, so that reading it back is exact (from_csv).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", " ", "'")
+
+
+def _cell(value):
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
+
+
+def _uncell(value: str) -> str:
+    return value[1:] if value.startswith("'") else value
+
+
 def to_csv(records: list[AuditRecord]) -> str:
-    """RFC 4180 CSV with a header row (COLUMNS). A cell that a spreadsheet would run as a formula
-    (starting with =, +, - or @) is prefixed with a single quote: user text is never executed."""
+    """RFC 4180 CSV with a header row (COLUMNS, chain fields included). A cell starting with =, +, -, @, a
+    tab, a carriage return, a space or a single quote is prefixed with a single quote: a spreadsheet never
+    runs user text, and from_csv removes exactly that quote, so `snowtower audit verify --file` checks
+    the export's chain."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     for r in records:
-        row = r.to_row()
-        writer.writerow({k: ("'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v) for k, v in row.items()})
+        writer.writerow({k: _cell(v) for k, v in r.to_row().items()})
     return out.getvalue()
+
+
+def _from_row(row: dict) -> AuditRecord:
+    missing = [c for c in COLUMNS if c not in row]
+    if missing:
+        raise ValueError(f"the file lacks the column(s) {', '.join(missing)}")
+    request_id = row["request_id"]
+    at = datetime.fromisoformat(str(row["occurred_at"]))
+    return AuditRecord(at if at.tzinfo else at.replace(tzinfo=timezone.utc), str(row["actor"]), str(row["role"]),
+                       str(row["action"]), None if request_id in (None, "") else int(request_id), str(row["outcome"]),
+                       str(row["reason"]), str(row["commit_before"]), str(row["commit_after"]), str(row["operation_id"]),
+                       int(row["seq"]), str(row["prev_hash"]), str(row["hash"]))
+
+
+def from_csv(text: str) -> list[AuditRecord]:
+    """The records of a to_csv export (spreadsheet quotes removed). Raises ValueError on another shape."""
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    return [_from_row({k: _uncell(v or "") for k, v in row.items() if k is not None}) for row in reader]
+
+
+EXPORT_FORMAT = "snowtower-audit-export"
+
+
+def to_json(records: list[AuditRecord], since: date | None = None, until: date | None = None) -> str:
+    """The records as JSON: {"format", "version": 1, "since", "until", "records": [{COLUMNS...}]} (oldest
+    first; request_id an integer or null). An export by dates starts after #1: verify checks it from there."""
+    rows = []
+    for r in records:
+        row = r.to_row()
+        row["request_id"] = r.request_id
+        rows.append(row)
+    return json.dumps({"format": EXPORT_FORMAT, "version": 1, "since": since.isoformat() if since else None,
+                       "until": until.isoformat() if until else None, "records": rows}, ensure_ascii=False, indent=1) + "\n"
+
+
+def from_json(text: str) -> list[AuditRecord]:
+    """The records of a to_json export. Raises ValueError on another shape."""
+    data = json.loads(text)
+    if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT or not isinstance(data.get("records"), list):
+        raise ValueError(f"not a SnowTower audit export (a JSON object with \"format\": \"{EXPORT_FORMAT}\")")
+    return [_from_row(row) for row in data["records"]]
 
 
 def audit_log_for(settings, source=None) -> AuditLog:

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from core.changes.base import ChangeBackend
+from core.changes.base import ChangeBackend, ChangeError
 from core.changes.git import GitRepo
 from core.changes.local import LocalChanges
 from core.changes.store import Store
@@ -175,6 +175,7 @@ def build_services(settings: Settings, snowflake=None) -> Services:
         identity = identity_for(settings, lambda: services.snowflake_source())
         services = Services(settings, ws, Store(ws.db_path), build_github(settings, ws, identity=identity),
                             identity=identity, snowflake=snowflake)
+        complete_interrupted(services)
         return services
     if settings.config_repo and not Workspace(settings.workspace).exists():
         try:  # a team's workspace starts from its own repository; only the demo from the example config
@@ -192,11 +193,26 @@ def build_services(settings: Settings, snowflake=None) -> Services:
                            settings.required_approvals, deploys_on_merge=settings.mode == "demo")
     changes.repair()  # a crash of the last run left nothing half-done (see LocalChanges.repair)
     services = Services(settings, ws, store, changes, snowflake=snowflake)
+    complete_interrupted(services)
     try:
         services.sync_demo_account()  # finishes a demo deployment's sync that was interrupted
     except Exception:  # the portal still starts; the cost page says what is wrong with the account
         logging.getLogger(__name__).warning("the demo account could not be brought up to date", exc_info=True)
     return services
+
+
+def complete_interrupted(services: Services) -> list[str]:
+    """The repair at start: the outcome of every operation a killed process left with an intent only
+    (app.operations.audited.complete_open_intents). A store that cannot be used now is logged, not fatal:
+    the portal starts, and each operation refuses until the store takes its intent."""
+    from app.audit import AuditError
+    from app.operations.audited import complete_open_intents
+
+    try:
+        return complete_open_intents(services)
+    except (AuditError, ChangeError) as exc:
+        logging.getLogger(__name__).warning("the audit log's open intents could not be completed at start: %s", exc)
+        return []
 
 
 @dataclass

@@ -28,7 +28,12 @@ GRANT USAGE ON SCHEMA SNOWTOWER.APP TO ROLE SNOWTOWER_APP;
 GRANT CREATE STREAMLIT, CREATE STAGE ON SCHEMA SNOWTOWER.APP TO ROLE SNOWTOWER_APP;
 
 -- 4. The audit log: append-only for the app (INSERT and SELECT only, so the database refuses edits).
---    The columns are app/audit.py's (tests/test_deploy_files.py checks that they agree).
+--    The columns are app/audit.py's (tests/test_deploy_files.py checks that they agree). operation_id
+--    links an operation's intent and outcome; seq, prev_hash and hash are the hash chain that
+--    `snowtower audit verify` checks (docs/security.md).
+--    Upgrading from a table without the chain columns: keep the old one as it is and make a new one,
+--      ALTER TABLE SNOWTOWER.APP.SNOWTOWER_AUDIT_LOG RENAME TO SNOWTOWER.APP.SNOWTOWER_AUDIT_LOG_BEFORE_CHAIN;
+--    then run this step (the new chain starts at #1; the old rows stay readable by whoever holds SELECT).
 CREATE TABLE IF NOT EXISTS SNOWTOWER.APP.SNOWTOWER_AUDIT_LOG (
     occurred_at TIMESTAMP_TZ NOT NULL,
     actor VARCHAR NOT NULL,
@@ -38,7 +43,11 @@ CREATE TABLE IF NOT EXISTS SNOWTOWER.APP.SNOWTOWER_AUDIT_LOG (
     outcome VARCHAR NOT NULL,
     reason VARCHAR NOT NULL,
     commit_before VARCHAR NOT NULL,
-    commit_after VARCHAR NOT NULL
+    commit_after VARCHAR NOT NULL,
+    operation_id VARCHAR NOT NULL,
+    seq INTEGER NOT NULL,
+    prev_hash VARCHAR NOT NULL,
+    hash VARCHAR NOT NULL
 );
 GRANT SELECT, INSERT ON TABLE SNOWTOWER.APP.SNOWTOWER_AUDIT_LOG TO ROLE SNOWTOWER_APP;
 

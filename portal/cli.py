@@ -778,6 +778,79 @@ def cmd_users(args) -> int:
     return 0
 
 
+def _audit_store(workspace):
+    """The configured audit log, read-only use: a demo workspace without a database is an error, never made."""
+    from app.audit import audit_log_for
+    from core.workspace import Workspace
+
+    settings = existing_workspace(workspace, "snowtower audit", needs_repository=False)
+    ws = Workspace(settings.workspace)
+    if settings.audit_log == "sqlite" and not ws.db_path.is_file():
+        raise UsageError(f"there is no audit log in the workspace {ws.root} (nothing ran there yet)")
+    return settings, ws, audit_log_for(settings)
+
+
+def _date(text: str):
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def cmd_audit(args) -> int:
+    """verify: exit 0 when the chain is intact, 1 naming the first record that breaks it, 2 when the log
+    or file cannot be read. export: the records (with their chain fields) as csv or json."""
+    from app.audit import AuditError, from_csv, from_json, to_csv, to_json, verify_chain
+    from app.audit_anchor import read_anchors
+    from core.changes.git import GitRepo
+
+    if args.action == "export":
+        if args.since and args.until and args.since > args.until:
+            raise UsageError("--since is after --until")
+        _, _, log = _audit_store(args.workspace)
+        try:
+            records = log.records(args.since, args.until)
+        except AuditError as exc:
+            raise UsageError(str(exc)) from None
+        text = to_csv(records) if args.format == "csv" else to_json(records, args.since, args.until)
+        if args.output:
+            Path(args.output).write_text(text, encoding="utf-8", newline="")
+            print(f"{len(records)} record(s) written to {args.output}", file=sys.stderr)
+        else:
+            sys.stdout.write(text)
+        return 0
+    repo = GitRepo(Path(args.repo)) if args.repo else None
+    if args.file:
+        try:
+            text = Path(args.file).read_bytes().decode("utf-8")  # as written: a \r inside a cell stays one
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read {args.file}: {exc}") from None
+        try:
+            records = from_json(text) if text.lstrip().startswith("{") else from_csv(text)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UsageError(f"{args.file} is not a SnowTower audit export: {exc}") from None
+        where = args.file
+    else:
+        _, ws, log = _audit_store(args.workspace)
+        if repo is None and (ws.repo_path / "HEAD").is_file():
+            repo = GitRepo(ws.repo_path)  # the local backend's repository holds the anchors
+        try:
+            records = log.records()
+        except AuditError as exc:
+            raise UsageError(str(exc)) from None
+        where = "the audit log"
+    try:
+        anchors = read_anchors(repo) if repo is not None else {}
+    except Exception as exc:  # noqa: BLE001 - git's own message
+        raise UsageError(f"cannot read the anchors in {args.repo or 'the workspace repository'}: {exc}") from None
+    report = verify_chain(records, partial=bool(args.file), anchors=anchors)
+    anchored = f"; {len(anchors)} anchor(s) checked" if anchors else ""
+    print(f"{where}: {report.message()}{anchored}")
+    return 0 if report.ok else 1
+
+
 def cmd_check(args) -> int:
     """Every missing or wrong item of the setup, one line each, from every source the portal reads (its
     .streamlit/secrets.toml included), and what the mode needs (app.settings.check_setup: the same list the
@@ -1015,6 +1088,24 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     for u in users.choices.values():
         u.add_argument("--workspace", default=None, help="the workspace (default $SNOWTOWER_WORKSPACE or ~/.snowtower/demo)")
     p.set_defaults(func=cmd_users)
+
+    p = sub.add_parser("audit", help="the audit log: verify its hash chain (exit 1 naming the first broken record) "
+                                     "or export it for auditors")
+    audit = p.add_subparsers(dest="action", required=True)
+    a = audit.add_parser("verify", help="check the chain of the audit log (or of an export, --file): exit 0 intact, "
+                                        "1 broken (the first record that breaks it is named), 2 unreadable")
+    a.add_argument("--file", help="an export (csv or json, from `snowtower audit export`) instead of the log")
+    a.add_argument("--repo", help="a config repository whose anchors (git notes refs/notes/snowtower-audit) to check "
+                                  "(default with the log: the workspace's repository)")
+    a = audit.add_parser("export", help="the records with their chain fields, oldest first, for `audit verify --file`")
+    a.add_argument("--since", type=_date, help="first day (UTC, YYYY-MM-DD, inclusive)")
+    a.add_argument("--until", type=_date, help="last day (UTC, YYYY-MM-DD, inclusive)")
+    a.add_argument("--format", choices=["csv", "json"], default="json",
+                   help="json (default) or csv (cells a spreadsheet would run are prefixed with ')")
+    a.add_argument("--output", help="write to this file (default: standard output)")
+    for a in audit.choices.values():
+        a.add_argument("--workspace", default=None, help="the workspace (default $SNOWTOWER_WORKSPACE or ~/.snowtower/demo)")
+    p.set_defaults(func=cmd_audit)
 
     p = sub.add_parser("check", help="check the settings: every problem (exit 1), or ok and the effective settings")
     p.add_argument("--workspace", default=None, help="the workspace (default $SNOWTOWER_WORKSPACE or ~/.snowtower/demo)")

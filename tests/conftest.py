@@ -69,3 +69,32 @@ def new_user_raw(public_pem):
         return raw
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _every_audit_log_verifies(request):
+    """After each test that used tmp_path: every SQLite audit log it wrote (a workspace's snowtower.db)
+    has an intact hash chain (app.audit.verify_chain), unless the test is marked audit_tampered. Read
+    with plain sqlite3: checking opens or changes nothing."""
+    if "tmp_path" not in request.fixturenames or request.node.get_closest_marker("audit_tampered"):
+        yield
+        return
+    root = request.getfixturevalue("tmp_path")
+    yield
+    import sqlite3
+
+    from app.audit import COLUMNS, _record, verify_chain
+
+    for path in root.rglob("*.db"):
+        try:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                if "hash" not in {row[1] for row in db.execute("PRAGMA table_info(audit_log)")}:
+                    continue
+                rows = db.execute(f"SELECT {', '.join(COLUMNS)} FROM audit_log ORDER BY seq").fetchall()
+            finally:
+                db.close()
+        except sqlite3.DatabaseError:  # not SQLite (DuckDB's files end in .db too)
+            continue
+        report = verify_chain([_record(r) for r in rows])
+        assert report.ok, f"the audit log {path.relative_to(root)} this test wrote fails verify: {report.message()}"

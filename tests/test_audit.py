@@ -157,6 +157,12 @@ class Statements:
             if sql.startswith(prefix):
                 raise exc
         self.rows = [("SNOWTOWER_APP",)] if sql == "SELECT CURRENT_ROLE()" else []
+        if sql.startswith("INSERT") and params:  # the conditional append: its record is read back by seq
+            from app.audit import COLUMNS
+
+            self.appended = params[COLUMNS.index("hash")]
+        elif sql.startswith("SELECT hash FROM") and getattr(self, "appended", None):
+            self.rows = [(self.appended,)]
 
     def fetchone(self):
         return self.rows[0] if self.rows else None
@@ -190,7 +196,8 @@ TABLE = "SNOWTOWER.APP.SNOWTOWER_AUDIT_LOG"
      f"the role SNOWTOWER_APP may not INSERT the audit table {TABLE}: GRANT INSERT ON TABLE {TABLE} TO ROLE SNOWTOWER_APP"),
     ({"SELECT occurred_at": snowflake_error(904, "42000", "SQL compilation error: error line 1 at position 7\ninvalid identifier 'COMMIT_AFTER'")},
      f"the audit table {TABLE} lacks a column SnowTower writes (occurred_at, actor, role, action, request_id, outcome, reason, "
-     "commit_before, commit_after): create it as deploy/setup.sql step 4 does"),
+     "commit_before, commit_after, operation_id, seq, prev_hash, hash): create it as deploy/setup.sql step 4 does (a table "
+     f"made before the hash chain: rename it, e.g. to {TABLE}_BEFORE_CHAIN, and run step 4 again)"),
 ])
 def test_a_missing_table_or_grant_is_named_and_no_ddl_is_ever_run(fail, named):
     """The app's role has SELECT and INSERT on the table only (deploy/setup.sql): the log never runs DDL,
@@ -210,8 +217,10 @@ def test_with_select_and_insert_the_log_runs_one_check_then_only_its_statements(
     log = SnowflakeAuditLog(lambda: conn, TABLE)
     log.append(record(datetime(2026, 1, 5, tzinfo=timezone.utc)))
     log.search()
-    assert [s.split()[0] for s in conn.ran] == ["SELECT", "INSERT", "SELECT"]
-    assert conn.ran[0] == f"SELECT occurred_at, actor, role, action, request_id, outcome, reason, commit_before, commit_after FROM {TABLE} LIMIT 0"
+    # the check, the head, the conditional append, its read-back, the search
+    assert [s.split()[0] for s in conn.ran] == ["SELECT", "SELECT", "INSERT", "SELECT", "SELECT"]
+    assert conn.ran[0] == (f"SELECT occurred_at, actor, role, action, request_id, outcome, reason, commit_before, commit_after, "
+                           f"operation_id, seq, prev_hash, hash FROM {TABLE} LIMIT 0")
 
 
 def test_csv_export_keeps_user_text_as_text():
@@ -252,7 +261,18 @@ def test_the_admin_page_searches_and_exports_and_others_are_told_no(workspace, p
     at.switch_page(str(ROOT / "pages" / "audit.py")).run()
     assert not at.exception
     table = at.dataframe[0].value
-    assert list(table["Action"]) == ["sign_in", "approve", "submit"]
+    assert list(table["Action"]) == ["approve", "submit"]  # sign-ins are hidden unless asked for
+    submitted = table.iloc[1]
+    assert submitted["Commit"] == services.changes.get(cr.id).base_sha[:12]
+    assert submitted["Commit after"] == cr.head_sha[:12]  # differs: shown
+    assert table.iloc[0]["Commit after"] == ""  # the refused approval changed nothing
+    at.checkbox(key="audit.sign_ins").check().run()
+    assert list(at.dataframe[0].value["Action"]) == ["sign_in", "approve", "submit"]
+    at.checkbox(key="audit.intents").check().run()
+    assert list(at.dataframe[0].value["Outcome"]) == ["ok", "refused", "intent", "ok", "intent"]
+    at.checkbox(key="audit.intents").uncheck().run()
+    at.button(key="audit.verify").click().run()
+    assert at.success and at.success[0].value.startswith("intact: 5 record(s)")
     at.text_input(key="audit.person").input("requester").run()
     table = at.dataframe[0].value
     assert list(table["Action"]) == ["approve", "submit"] and list(table["Outcome"]) == ["refused", "ok"]

@@ -37,6 +37,12 @@ def audit_statements() -> list[str]:
         def execute(self, sql, params=None):
             ran.append(sql)
             self.rows = []
+            if sql.startswith("INSERT") and params:  # the conditional append reads its record back by seq
+                from app.audit import COLUMNS
+
+                self.appended = params[COLUMNS.index("hash")]
+            elif sql.startswith("SELECT hash FROM"):
+                self.rows = [(self.appended,)]
 
         def fetchall(self):
             return self.rows
@@ -45,6 +51,8 @@ def audit_statements() -> list[str]:
     log.append(AuditRecord(datetime(2026, 1, 1, tzinfo=timezone.utc), "ada", "admin", "merge", 1, "ok"))
     log.search(AuditQuery(actor="ada", request_id=1, action="merge", since=datetime(2026, 1, 1).date()))
     log.check_writable()
+    log.records()
+    log.open_intents()
     return ran
 
 

@@ -10,7 +10,9 @@ from core.changes.model import Actor, ChangeRequest, Status
 from app.operations.guards import approvals, load_open, require_head
 from app.operations.preview import PreviewRequest
 from app.notifications import notify
+from app.audit_anchor import anchor_head
 from app.operations.audited import run_audited
+from core.faults import crash_point
 from app.services import Services
 from recipes import recipe_named
 
@@ -26,6 +28,8 @@ class MergeRequest:
     def execute(self) -> ChangeRequest:
         cr = run_audited(self.services, self.actor, "merge", self.request_id, self._execute,
                          lambda: getattr(self, "commit_before", ""))
+        # The audit head, outcome of this merge included, noted on the merged commit (app.audit_anchor).
+        anchor_head(self.services, cr.merged_sha or "")
         notify(self.services, "request_merged", cr, self.actor)
         if cr.status == Status.DEPLOYED:  # the demo: merging deployed it
             notify(self.services, "request_deployed", cr, self.actor)
@@ -73,6 +77,7 @@ class MergeRequest:
         except BaseMoved:
             cr = self._reapply(self.services.changes.get(cr.id), actor)
             cr = self.services.changes.merge(cr, actor)
+        crash_point("merge.after_merge")
         # Where the backend itself deploys (the demo), merging is deployment; on GitHub a workflow deploys.
         try:
             cr = self.services.changes.deploy(cr, actor)
@@ -81,6 +86,7 @@ class MergeRequest:
             logging.getLogger(__name__).warning("deployment of %s failed", cr.ref, exc_info=True)
             self.services.changes.record_deploy_failure(cr, actor, self.deploy_failure)
             return self.services.changes.get(cr.id) or cr
+        crash_point("merge.after_deploy")
         if cr.status == Status.DEPLOYED:
             # The demo account follows: a new user appears in USERS, a new warehouse starts metering.
             # If this is interrupted, the next start of the portal finishes it (the sync is idempotent).

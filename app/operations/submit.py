@@ -30,7 +30,7 @@ class SubmitRequest:
 
     def execute(self) -> ChangeRequest:
         cr = run_audited(self.services, self.actor, "submit", None, self._execute,
-                         lambda: self.base_sha)
+                         lambda: self.base_sha, intent=f"recipe {self.recipe.name}")
         notify(self.services, "request_created", cr, self.actor)
         return cr
 

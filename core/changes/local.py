@@ -11,6 +11,7 @@ from core.changes.base import (AlreadyResolved, BaseMoved, ChangeBackend, Change
 from core.changes.git import GitRepo, RefMoved
 from core.changes.model import Actor, ChangeRequest, Event, Review, Status, now
 from core.changes.store import Store
+from core.faults import crash_point
 
 
 BRANCH_PREFIX = "snowtower/"
@@ -84,6 +85,7 @@ class LocalChanges(ChangeBackend):
         message = f"{title}\n\n{body}".rstrip() + "\n"
         self.repair()
         commit = self.repo.commit_files(base_sha, self._paths(files), message, _who(requester))
+        crash_point("submit.after_commit")
         stamp = now()
         with self.store.transaction() as db:
             request_id = self.store.next_id(db)
@@ -100,6 +102,7 @@ class LocalChanges(ChangeBackend):
                 self.repo.update_ref(f"refs/heads/{branch}", commit, None)
             except RefMoved:
                 raise ChangeError(f"branch {branch} already exists; nothing was submitted. Try again.") from None
+            crash_point("submit.after_ref")  # the branch is there, the record not committed: repair removes the branch
         return cr
 
     def _current(self, db, cr: ChangeRequest) -> ChangeRequest:
@@ -131,6 +134,7 @@ class LocalChanges(ChangeBackend):
             status = CLOSING.get(decision) or self._status(db, current)
             if status != current.status:
                 self.store.update(db, cr.id, status=status)
+            crash_point(f"{decision}.before_commit")
         return self.store.get(cr.id)
 
     def update_branch(self, cr, files, base_sha, actor, reason, validation, request=None, decision="rebase"):
@@ -180,6 +184,7 @@ class LocalChanges(ChangeBackend):
                 self.repo.update_ref(f"refs/heads/{self.base_branch}", cr.head_sha, head)
             except RefMoved:
                 raise BaseMoved(f"{self.base_branch} moved while merging {cr.ref}; try again.") from None
+            crash_point("merge.after_ref")  # main moved, the record not committed: repair records merged, deployed
         self._seen = None
         return self.store.get(cr.id)
 
