@@ -76,11 +76,8 @@ if found is not None:
     states, states_persistent = found.states, states_for(services).persistent
     urgent = found.open(("critical", "high"))
     counts = {sev: len(found.open((sev,))) for sev in SEVERITIES}
-    badges = st.columns(len(SEVERITIES) + 1)
-    for col, sev in zip(badges, SEVERITIES):
-        widgets.severity_badge(col, sev, f"{counts[sev]} {sev}")
     accepted = sum(1 for s in states.values() if s.state == "accepted")
-    badges[-1].caption(f"{accepted} accepted" if accepted else "open findings")
+    widgets.severity_counts(counts, f"open findings{f', {accepted} accepted' if accepted else ''}")
     st.subheader("Needs attention now")
     if urgent:
         findings_rows(urgent, "urgent")

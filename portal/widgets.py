@@ -214,6 +214,13 @@ def severity_badge(container, severity: str, text: str | None = None) -> None:
     container.badge(text or severity, color=SEVERITY_COLOURS[severity], icon=SEVERITY_ICONS[severity])
 
 
+def severity_counts(counts: dict[str, int], extra: str = "") -> None:
+    """One line of badges, "2 critical · 3 high · ...", each in its severity's colour (numbers and our own
+    words only: no account text reaches this Markdown)."""
+    marks = [f":{SEVERITY_COLOURS[sev]}-badge[{SEVERITY_ICONS[sev]} {int(n)} {sev}]" for sev, n in counts.items()]
+    st.markdown(" ".join(marks) + (f" {extra}" if extra else ""))
+
+
 def finding_row(finding, key: str, on_fix, state=None, details=None) -> None:
     """One finding: severity, code, message (plain text), its state and first/last seen (app.findings_state,
     when given) and, when a recipe fixes it, a Fix button. `details(finding)` draws below it (evidence, accept)."""
