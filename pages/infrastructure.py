@@ -113,8 +113,8 @@ with monitors_tab:
         table(monitors, "resource_monitors")
         unmonitored = whs[whs["monitor"].isna() | (whs["monitor"] == "")]["name"].tolist()
         if unmonitored:
-            st.warning(f"Without a resource monitor: {md_escape(', '.join(unmonitored))} (see Security > Findings "
-                       "and fixes).", icon=":material/warning:")
+            st.warning(f"Without a resource monitor: {md_escape(', '.join(unmonitored))} (see Security > All "
+                       "findings).", icon=":material/warning:")
         st.caption("Credits used against each quota this period: the Cost page, Budgets and forecast.")
 with drift_tab:
     st.caption("What SnowDDL would run to make the account match the configuration on the base branch "
