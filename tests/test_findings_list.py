@@ -206,3 +206,18 @@ def test_alerts_without_a_channel_send_nothing_and_say_so(fresh, monkeypatch, ca
     monkeypatch.delenv("SNOWTOWER_NOTIFY_SLACK_WEBHOOK_URL", raising=False)
     assert main(["alerts", "--workspace", str(fresh)]) == 2
     assert "no notification channel" in capsys.readouterr().err
+
+
+def test_cli_security_json_carries_the_same_list_with_state_and_first_last_seen(fresh, capsys):
+    from portal.cli import main
+
+    assert main(["security", "--workspace", str(fresh), "--format", "json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    rows = doc["findings_list"]
+    assert [r["code"] for r in rows[:2]] and {r["code"] for r in rows[:2]} == {"ADMIN_WITHOUT_MFA", "SIGNIN_PASSWORD_SPRAY"}
+    assert all(r["severity"] == "critical" and r["state"] == "open" for r in rows[:2])
+    assert all(r["first_seen"] and r["last_seen"] and r["key"] == f"{r['code']}:{r['object']}" for r in rows)
+    services = services_for(fresh)
+    assert [f.key for f in findings_list(services, services.snowflake_source()).findings] == [r["key"] for r in rows]
+    stale = next(r for r in rows if r["code"] == "STALE_USER")
+    assert stale["fix"]["recipe"] == "offboard-user" and stale["source"] == "account"
