@@ -163,3 +163,19 @@ def test_the_stale_user_fix_is_a_request_that_only_offboards_them(services, repo
                if line[:1] in "+-" and not line.startswith(("+++", "---"))]
     assert changed == ["-  business_roles:", "-    - FINANCE_ANALYST", "+  disabled: true"]
     assert cr.justification.startswith("Fixes finding STALE_USER on LMURPHY: LMURPHY last logged in")
+
+
+def test_an_admin_accepts_a_finding_on_the_page_with_a_reason(workspace, people):
+    at = page("security", people["admin"])
+    assert not at.exception, at.exception
+    submit = next(b for b in at.button if b.key == "FormSubmitter:security.accept.ADMIN_WITHOUT_MFA:ADMIN-Accept")
+    reasons = [t for t in at.text_input if t.label == "Reason to accept the risk"]
+    # the rows of "Needs attention now": the spray, then ADMIN's
+    reasons[1].set_value("break-glass account, password in the safe")
+    submit.click().run()
+    assert not at.exception, at.exception
+    texts = [t.value for t in at.text]
+    assert any(t.startswith("accepted · first seen") and "accepted by admin until" in t
+               and t.endswith("break-glass account, password in the safe") for t in texts)
+    # no longer among the open critical findings
+    assert at.markdown[0].value.startswith(":red-badge[:material/error: 1 critical]")
