@@ -3,7 +3,7 @@ the role hierarchy SnowDDL derives), and the resource monitors (admins)."""
 import pandas as pd
 import streamlit as st
 
-from core.findings.reach import KINDS, ReachGraph, dot
+from core.findings.reach import KINDS, ReachGraph, dot, fold, privilege_kind, summary, summary_text
 from core.snowddl.plan import PlanError
 from core.plaintext import md_escape
 from portal import account, ui, widgets
@@ -35,6 +35,18 @@ def table(frame, name: str, **kwargs) -> None:
     widgets.table(frame, name, "infrastructure", **kwargs)
 
 
+def grouped(rows: list[dict], noun: str, key: str, drawing) -> None:
+    """The reach rows summed up first (plain text: names come from the config), then, on demand, the graph."""
+    st.text(summary_text(rows, noun))
+    groups = summary(rows)
+    table(pd.DataFrame([{"THROUGH": role, noun.upper(): n, "OWNER": kinds.get("owner", 0), "WRITE": kinds.get("write", 0),
+                         "READ": kinds.get("read", 0)} for role, n, kinds in groups]), f"{key}_summary")
+    if st.toggle("Draw the graph", key=f"infrastructure.graph.{key}",
+                 help="Users, their roles and the object; edges coloured by privilege: owner (red, bold), write "
+                      "(orange), read (blue, dashed). At most 30 rows are drawn."):
+        st.graphviz_chart(drawing(), width="content")
+
+
 def search(frame: pd.DataFrame, key: str) -> pd.DataFrame:
     """Rows whose any cell contains the search text (case-insensitive, plain text, not a pattern)."""
     text = st.text_input("Search", key=f"infrastructure.search.{key}", placeholder="e.g. ANALYST", max_chars=200)
@@ -63,8 +75,9 @@ with who_tab:
         rows = graph.who_can_reach(kind, target)
         st.markdown(f"**{len(rows)} user(s)** can reach {md_escape(kind.lower())} **{md_escape(target)}**.")
         if rows:
-            st.graphviz_chart(dot(rows, f"{kind} {target}"), width="stretch")
-            table(pd.DataFrame([{"USER": r["user"], "THROUGH": " > ".join(r["path"]), "PRIVILEGES": ", ".join(r["privileges"])}
+            grouped(rows, "users", "who", lambda: dot(rows, f"{kind} {target}"))
+            table(pd.DataFrame([{"USER": r["user"], "THROUGH": " > ".join(fold(r["path"])),
+                                 "ACCESS": privilege_kind(r["privileges"]), "PRIVILEGES": ", ".join(r["privileges"])}
                                 for r in rows]), "who_can_reach")
 with what_tab:
     user = st.selectbox("User", loaded.users, index=None, key="infrastructure.user", placeholder="Choose a user ...")
@@ -72,9 +85,10 @@ with what_tab:
         rows = graph.what_can_reach(user)
         st.markdown(f"**{md_escape(user)}** reaches **{len(rows)}** object(s).")
         if rows:
-            st.graphviz_chart(dot([dict(r, user=user) for r in rows]), width="stretch")
-            table(pd.DataFrame([{"KIND": r["kind"], "OBJECT": r["object"], "THROUGH": " > ".join(r["path"]),
-                                 "PRIVILEGES": ", ".join(r["privileges"])} for r in rows]), "what_user_can_reach")
+            grouped(rows, "objects", "what", lambda: dot([dict(r, user=user) for r in rows]))
+            table(pd.DataFrame([{"KIND": r["kind"], "OBJECT": r["object"], "THROUGH": " > ".join(fold(r["path"])),
+                                 "ACCESS": privilege_kind(r["privileges"]), "PRIVILEGES": ", ".join(r["privileges"])}
+                                for r in rows]), "what_user_can_reach")
 with inventory_tab:
     users = pd.DataFrame(config["users"])
     holders = users.explode("roles").groupby("roles")["name"].count() if len(users) else pd.Series(dtype=int)
@@ -99,8 +113,8 @@ with monitors_tab:
         table(monitors, "resource_monitors")
         unmonitored = whs[whs["monitor"].isna() | (whs["monitor"] == "")]["name"].tolist()
         if unmonitored:
-            st.warning(f"Without a resource monitor: {md_escape(', '.join(unmonitored))} (see Security > Findings "
-                       "and fixes).", icon=":material/warning:")
+            st.warning(f"Without a resource monitor: {md_escape(', '.join(unmonitored))} (see Security > All "
+                       "findings).", icon=":material/warning:")
         st.caption("Credits used against each quota this period: the Cost page, Budgets and forecast.")
 with drift_tab:
     st.caption("What SnowDDL would run to make the account match the configuration on the base branch "

@@ -2,12 +2,18 @@
 click from a finding to the request that fixes it (admins)."""
 import datetime as dt
 
+import pandas as pd
 import streamlit as st
 
+from app.findings_list import findings_list
+from app.findings_state import MAX_ACCEPT_DAYS, MAX_REASON, StateError, states_for
+from app.operations.accept_finding import AcceptFinding
+from core.changes.base import ChangeError
+from core.findings import SEVERITIES
 from core.findings.hygiene import hygiene
-from core.findings.security import PERSON_TYPES, SERVICE_TYPES, network_policy_users, security_report
+from core.findings.security import PERSON_TYPES, SERVICE_TYPES
 from core.plaintext import md_escape
-from core.snowflake.cost import data_through, window
+from core.snowflake.cost import data_through
 from core.snowflake.queries import QueryError
 from portal import account, charts, recipe_form, ui, widgets
 
@@ -25,25 +31,58 @@ def table(frame, name: str, **kwargs) -> None:
     widgets.table(frame, name, "security", **kwargs)
 
 
-def findings_list(findings, key: str) -> None:
+def evidence_and_accept(finding) -> None:
+    """The evidence (account text: plain) and, for an open finding, the admin's accept form."""
+    state = states.get(finding.key)
+    with st.expander("Evidence" + (" and accept" if state is not None and state.state == "open" else "")):
+        for line in finding.evidence or (finding.message,):
+            st.text(line)
+        if state is None or state.state != "open" or not states_persistent:
+            return
+        today = services.clock().date()
+        with st.form(f"security.accept.{finding.key}", border=False):
+            reason = st.text_input("Reason to accept the risk", max_chars=MAX_REASON,
+                                   placeholder="e.g. break-glass account, password kept in the safe")
+            until = st.date_input("Accepted until", value=today + dt.timedelta(days=30),
+                                  min_value=today + dt.timedelta(days=1), max_value=today + dt.timedelta(days=MAX_ACCEPT_DAYS))
+            if st.form_submit_button("Accept", icon=":material/task_alt:"):
+                try:
+                    AcceptFinding(services, actor, finding.key, reason, until).execute()
+                except ChangeError as exc:
+                    st.error(md_escape(exc), icon=":material/block:")
+                else:
+                    st.rerun()
+
+
+def findings_rows(findings, key: str) -> None:
     if not findings:
         st.success("No findings.", icon=":material/verified_user:")
     for i, finding in enumerate(findings):
-        widgets.finding_row(finding, f"security.fix.{key}.{i}", recipe_form.start_fix)
+        widgets.finding_row(finding, f"security.fix.{key}.{i}", recipe_form.start_fix, states.get(finding.key),
+                            evidence_and_accept)
 
 
-report = None
+found, states, states_persistent = None, {}, False
 try:
     with st.spinner("Reading the account's users and logins ..."):
         src = account.source()
         through = data_through(src)
-        latest = through.last_day if through else None
-        if latest is not None:
-            binds = window(latest - dt.timedelta(days=89), latest)
-            report = security_report(src, binds["end_time"], binds["start_time"], binds["end_time"],
-                                     network_policy_users(config), set(config.users))
-except QueryError as exc:
+        if through is not None:
+            found = findings_list(services, src)
+except (QueryError, StateError) as exc:
     st.error(f"The account cannot be read: {md_escape(exc)}. Config hygiene below needs no account.", icon=":material/error:")
+report = found.report if found is not None else None
+if found is not None:
+    states, states_persistent = found.states, states_for(services).persistent
+    urgent = found.open(("critical", "high"))
+    counts = {sev: len(found.open((sev,))) for sev in SEVERITIES}
+    accepted = sum(1 for s in states.values() if s.state == "accepted")
+    widgets.severity_counts(counts, f"open findings{f', {accepted} accepted' if accepted else ''}")
+    st.subheader("Needs attention now")
+    if urgent:
+        findings_rows(urgent, "urgent")
+    else:
+        st.success("No open critical or high finding.", icon=":material/verified_user:")
 
 if report is not None:
     users, live = report.users, report.users[~report.users["DISABLED"]]
@@ -53,28 +92,54 @@ if report is not None:
     admins = live[live["ADMIN_ROLES"] != ""]
     # Why: service users can have neither MFA nor an email (key pairs instead), as CIS 1.11 says: people only.
     weak_admins = admins[admins["TYPE"].isin(PERSON_TYPES) & (~admins["HAS_MFA"] | admins["EMAIL"].isna())]
+    worst = {}
+    for f in found.open():
+        worst.setdefault(f.code, f.severity)  # most severe first
+
+    def level(*codes) -> str | None:
+        hits = [worst[c] for c in codes if c in worst]
+        return min(hits, key=SEVERITIES.index) if hits else None
+    signin = min((f.severity for f in found.open() if f.source == "sign-in"), key=SEVERITIES.index, default=None)
     m = st.columns(5)
-    m[0].metric("MFA coverage (people)", f"{with_mfa / persons:.0%}" if persons else "-",
-                help=f"{with_mfa} of {persons} enabled PERSON users have MFA")
-    m[1].metric("Service users with a password", len(service_pw))
-    m[2].metric(f"Idle {90} days", len(idle), help="Enabled users without a login in 90 days")
-    m[3].metric("Admin-role holders", len(admins), help=f"{len(weak_admins)} of them people without MFA or email")
-    m[4].metric("Failed logins (90 days)", int(report.failures["FAILURES"].sum()))
+    figures = [
+        (m[0], "MFA coverage (people)", f"{with_mfa / persons:.0%}" if persons else "-",
+         f"{with_mfa} of {persons} enabled PERSON users have MFA", level("ADMIN_WITHOUT_MFA", "PASSWORD_WITHOUT_MFA")),
+        (m[1], "Service users with a password", len(service_pw), None, level("SERVICE_USER_PASSWORD", "LEGACY_SERVICE_USER_PASSWORD")),
+        (m[2], f"Idle {90} days", len(idle), "Enabled users without a login in 90 days", level("STALE_USER")),
+        (m[3], "Admin-role holders", len(admins), f"{len(weak_admins)} of them people without MFA or email",
+         level("ADMIN_WITHOUT_MFA", "ADMIN_WITHOUT_EMAIL", "ADMIN_ROLE_GRANT")),
+        (m[4], "Failed logins (90 days)", int(report.failures["FAILURES"].sum()), None, signin),
+    ]
+    for col, label, value, helptext, severity in figures:
+        col.metric(label, value, help=helptext, border=True)
+        if severity:
+            widgets.severity_badge(col, severity)
+        else:
+            col.badge("ok", color="green", icon=":material/check:")
     st.caption(f"{through.caption()}; logins from LOGIN_HISTORY (up to 2 hours late), users from USERS · "
                f"{'demo account (local stand-in)' if services.settings.mode == 'demo' else 'SNOWFLAKE.ACCOUNT_USAGE'}")
 
-tabs = st.tabs(["Findings and fixes", "Authentication", "Logins", "Health scores", "CIS checks"])
+tabs = st.tabs(["All findings", "Authentication", "Logins", "Health scores", "CIS checks"])
 with tabs[0]:
-    st.subheader("Config hygiene")
-    st.caption("From the SnowDDL configuration alone (also `snowtower hygiene`). Fix opens the request that fixes "
-               "a finding, filled in and previewed; it goes through the usual review.")
-    try:
-        findings_list(hygiene(config), "hygiene")
-    except ValueError as exc:
-        st.error(f"The configuration cannot be read: {md_escape(exc)}")
-    if report is not None:
-        st.subheader("From the account")
-        findings_list(report.findings, "account")
+    st.caption("One list, as Snowflake's Trust Center keeps one: CIS checks, health scores, sign-in history, stale "
+               "users and config hygiene (also `snowtower security`). Open: the evidence is there now; resolved: "
+               "gone since; accepted: an admin accepted the risk until a date. Fix opens the request that fixes a "
+               "finding, filled in and previewed; it goes through the usual review.")
+    if found is not None:
+        rest = [f for f in found.findings if f not in urgent]
+        findings_rows(rest, "all")
+        if found.hygiene_error:
+            st.error(f"The configuration cannot be read: {md_escape(found.hygiene_error)}")
+        gone = states_for(services).resolved()[:50]
+        if gone:
+            st.markdown(f"**Resolved** ({len(gone)})")
+            table(pd.DataFrame([{"FINDING": k, "FIRST_SEEN": f, "RESOLVED": r} for k, f, r in gone]), "resolved_findings")
+    else:
+        st.subheader("Config hygiene")
+        try:
+            findings_rows(hygiene(config), "hygiene")
+        except ValueError as exc:
+            st.error(f"The configuration cannot be read: {md_escape(exc)}")
 if report is not None:
     with tabs[1]:
         left, right = st.columns(2)

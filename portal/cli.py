@@ -533,17 +533,16 @@ def cmd_cost(args) -> int:
 
 
 def cmd_security(args) -> int:
-    """The security page's findings, CIS checks and health scores over the last --days days of logins:
-    exit 0 nothing to fix, 1 findings (account, config hygiene or a failing CIS check), 2 usage or no account."""
-    import datetime as dt
-
-    from core.changes.base import ChangeError
-    from core.findings.hygiene import hygiene
-    from core.findings.security import network_policy_users, report_dict, security_report
-    from core.snowflake.connect import connector_source
-    from core.snowflake.cost import last_day, window
-    from core.snowflake.queries import QueryError
+    """The security page's findings list (severity, state, first/last seen), CIS checks and health scores
+    over the last --days days of logins: exit 0 nothing open, 1 findings (account, sign-in, config hygiene or a
+    failing CIS check), 2 usage or no account."""
+    from app.findings_list import findings_list
+    from app.findings_state import StateError
     from app.services import build_services
+    from core.changes.base import ChangeError
+    from core.findings.security import report_dict
+    from core.snowflake.connect import connector_source
+    from core.snowflake.queries import QueryError
 
     if not 1 <= args.days <= 365:
         raise UsageError("--days must be between 1 and 365")
@@ -553,39 +552,35 @@ def cmd_security(args) -> int:
         services = build_services(settings)
         # Why: the same source as `snowtower cost`: a real account when SNOWFLAKE_ACCOUNT is set, else the workspace's.
         source = connector_source() if os.environ.get("SNOWFLAKE_ACCOUNT") else services.snowflake_source()
-        latest = last_day(source)
-        if latest is None:
+        found = findings_list(services, source, args.days)
+        if found is None:
             print("snowtower security: the account has no complete day of metering yet", file=sys.stderr)
             return 2
-        binds = window(latest - dt.timedelta(days=args.days - 1), latest)
-        config = services.snapshot().config
-        report = security_report(source, binds["end_time"], binds["start_time"], binds["end_time"],
-                                 network_policy_users(config), set(config.users))
-        hygiene_error = None
-        try:
-            config_findings = hygiene(config)
-        except ValueError as exc:  # a config SnowDDL cannot read: the account's findings still stand, never "clean"
-            config_findings, hygiene_error = [], str(exc)
-    except (QueryError, ChangeError, ValueError, OSError) as exc:
+    except (QueryError, ChangeError, StateError, ValueError, OSError) as exc:
         print(f"snowtower security: {exc}", file=sys.stderr)
         return 2
-    doc = report_dict(report, config_findings, binds["start_time"], binds["end_time"])
+    report, config_findings, latest = found.report, found.hygiene, found.latest
+    doc = report_dict(report, config_findings, found.start, found.end)
+    doc["findings_list"] = found.records()
+    doc["clean"] = doc["clean"] and not found.open()
     doc["demo_data"] = demo_data(settings)
-    if hygiene_error:
-        doc["hygiene_error"], doc["clean"] = f"the config cannot be read: {hygiene_error}", False
+    if found.hygiene_error:
+        doc["hygiene_error"], doc["clean"] = f"the config cannot be read: {found.hygiene_error}", False
         print(f"snowtower security: {doc['hygiene_error']}", file=sys.stderr)
     if args.format == "json":
         print(json.dumps(doc, indent=2))
     else:
         if doc["demo_data"]:
             print(DEMO_DATA_NOTE)
-        print(f"Security {binds['start_time']:%Y-%m-%d} to {latest:%Y-%m-%d} (UTC, logins), users as of the end of {latest:%Y-%m-%d}")
+        print(f"Security {found.start:%Y-%m-%d} to {latest:%Y-%m-%d} (UTC, logins), users as of the end of {latest:%Y-%m-%d}")
         cov = doc["mfa_coverage"]
         print(f"MFA coverage: {cov['with_mfa']} of {cov['people']} people; service users with a password: "
               f"{', '.join(doc['service_users_with_password']) or 'none'}")
-        for f in report.findings + config_findings:
+        for f in found.findings:
+            state = found.state(f)
             fix = f" (fix: {f.fix.recipe})" if f.fix else ""
-            print(f"{f.severity:<7}{f.code}  {f.object}: {f.message}{fix}")
+            print(f"{f.severity:<9}{state.state:<9}{f.code}  {f.object}: {f.message}{fix}  "
+                  f"[first seen {state.first_seen:%Y-%m-%d %H:%M}, last seen {state.last_seen:%Y-%m-%d %H:%M} UTC]")
         for c in report.checks:
             if c.status == "not checked":
                 continue
@@ -598,6 +593,53 @@ def cmd_security(args) -> int:
             print(f"failed logins {r['FAILURES']:>4}  {r['USER_NAME']}: {r['REASON']}")
         print("clean" if doc["clean"] else "findings: see above")
     return 0 if doc["clean"] else 1
+
+
+def cmd_alerts(args) -> int:
+    """Send each new alert event (app.alerts: a new critical or high finding; other providers' events) once
+    through the notification plugins: exit 0 nothing new, 1 sent (or, with --dry-run, something would be),
+    2 usage, no account or no channel, or events no channel took."""
+    from app.alerts import channel_names, run_alerts
+    from app.findings_state import StateError
+    from app.services import build_services
+    from core.changes.base import ChangeError
+    from core.snowflake.connect import connector_source
+    from core.snowflake.queries import QueryError
+
+    settings = existing_workspace(args.workspace, "snowtower alerts")
+    try:
+        services = build_services(settings)
+        if not args.dry_run and not channel_names(services):
+            print("snowtower alerts: no notification channel is set up (Slack: notify_slack_webhook_url or a bot token "
+                  "and notify_slack_channel; e-mail: notify_smtp_host); nothing was sent", file=sys.stderr)
+            return 2
+        source = connector_source() if os.environ.get("SNOWFLAKE_ACCOUNT") else services.snowflake_source()
+        run = run_alerts(services, source, dry_run=args.dry_run)
+    except (QueryError, ChangeError, StateError, ValueError, OSError) as exc:
+        print(f"snowtower alerts: {exc}", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        def event(e, channels=None):
+            return {"key": e.key, "source": e.source, "severity": e.severity, "title": e.title,
+                    "details": list(e.details)} | ({"channels": channels} if channels is not None else {})
+        print(json.dumps({"dry_run": args.dry_run, "sent": [event(e, c) for e, c in run.sent],
+                          "would_send": [event(e) for e in run.new], "already_sent": run.already,
+                          "failed": [event(e) for e in run.failed], "pending": [event(e) for e in run.pending],
+                          "provider_errors": [{"provider": n, "error": r} for n, r in run.errors]}, indent=2))
+    else:
+        for e, channels in run.sent:
+            print(f"sent     {e.severity:<9}{e.title}  via {', '.join(channels)}")
+        for e in run.new:
+            print(f"would send {e.severity:<9}{e.title}")
+        for e in run.failed:
+            print(f"failed   {e.severity:<9}{e.title}: no channel took it (see the log); the next run tries again")
+        for name, reason in run.errors:
+            print(f"provider {name} failed: {reason}", file=sys.stderr)
+        print(f"{len(run.sent)} sent, {len(run.new)} would be sent, {len(run.already)} sent before"
+              + (f", {len(run.pending)} left for the next run" if run.pending else ""))
+    if run.failed or run.errors:
+        return 2
+    return 1 if run.sent or run.new or run.pending else 0
 
 
 def cmd_hygiene(args) -> int:
@@ -1142,6 +1184,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--workspace", default=None, help="demo workspace (without SNOWFLAKE_ACCOUNT set)")
     p.set_defaults(func=cmd_security)
+
+    p = sub.add_parser("alerts", help="send each new critical or high finding (and other alert events) once through the "
+                       "notification plugins (exit 0 nothing new, 1 sent, 2 usage or a failure)")
+    p.add_argument("--workspace", default=None, help="the workspace whose records remember what was sent")
+    p.add_argument("--dry-run", action="store_true", help="list what would be sent; send and record nothing")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(func=cmd_alerts)
 
     p = sub.add_parser("hygiene", help="config hygiene from the YAML alone (exit 0 clean, 1 findings, 2 usage)")
     p.add_argument("dir", nargs="?", default="snowddl")

@@ -205,12 +205,37 @@ def table(frame, name: str, key_prefix: str, **kwargs) -> None:
                        mime="text/csv", on_click="ignore", key=f"{key_prefix}.csv.{name}", icon=":material/download:")
 
 
-def finding_row(finding, key: str, on_fix) -> None:
-    """One finding: severity, code, message (plain text) and, when a recipe fixes it, a Fix button."""
+SEVERITY_COLOURS = {"critical": "red", "high": "orange", "medium": "blue", "low": "gray"}  # st.badge colours
+SEVERITY_ICONS = {"critical": ":material/error:", "high": ":material/warning:", "medium": ":material/info:",
+                  "low": ":material/low_priority:"}
+
+
+def severity_badge(container, severity: str, text: str | None = None) -> None:
+    """A badge in the severity's colour (SEVERITY_COLOURS); `text` (ours, never account text) defaults to it."""
+    container.badge(text or severity, color=SEVERITY_COLOURS[severity], icon=SEVERITY_ICONS[severity])
+
+
+def severity_counts(counts: dict[str, int], extra: str = "") -> None:
+    """One line of badges, "2 critical · 3 high · ...", each in its severity's colour (numbers and our own
+    words only: no account text reaches this Markdown)."""
+    marks = [f":{SEVERITY_COLOURS[sev]}-badge[{SEVERITY_ICONS[sev]} {int(n)} {sev}]" for sev, n in counts.items()]
+    st.markdown(" ".join(marks) + (f" {extra}" if extra else ""))
+
+
+def finding_row(finding, key: str, on_fix, state=None, details=None) -> None:
+    """One finding: severity, code, message (plain text), its state and first/last seen (app.findings_state,
+    when given) and, when a recipe fixes it, a Fix button. `details(finding)` draws below it (evidence, accept)."""
     cols = st.columns([1, 6, 1.4])
-    colour = {"high": "red", "medium": "orange", "low": "gray"}[finding.severity]
-    cols[0].badge(finding.severity, color=colour)
+    severity_badge(cols[0], finding.severity)
     cols[1].text(f"{finding.code} · {finding.object}: {finding.message}")
+    if state is not None:
+        seen = f"{state.state} · first seen {state.first_seen:%Y-%m-%d %H:%M} · last seen {state.last_seen:%Y-%m-%d %H:%M} UTC"
+        if state.state == "accepted":
+            seen += f" · accepted by {state.accepted_by} until {state.accepted_until}: {state.accepted_reason}"
+        cols[1].text(seen)
+    if details is not None:
+        with cols[1]:
+            details(finding)
     if finding.fix:
         cols[2].button("Fix" if finding.fix.complete else "Fix ...", key=key, on_click=on_fix, args=(finding,),
                        icon=":material/healing:", help=f"Opens the {finding.fix.recipe} request, filled in"

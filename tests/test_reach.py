@@ -80,9 +80,15 @@ HOSTILE = ['A"B', "TRAILING\\", 'X\\" -> "EVIL" [URL="javascript:alert(1)"]; "Y'
 # Every line of the graph: a fixed header, a node declared by id with a label made of safe characters
 # and character references only, an edge between ids, or the closing brace. Nothing typed can end a
 # string, add an attribute (URL, href, ...) or another statement.
-_LINE = re.compile(r'digraph reach \{|  rankdir=LR;|  node \[shape=box, style="rounded,filled", fillcolor="#[0-9a-f]{6}", '
-                   r'fontname="Helvetica"\];|  n\d+ \[label=<[A-Za-z0-9 _.,:()-]*(?:&#\d+;[A-Za-z0-9 _.,:()-]*)*>'
-                   r'(?:, fillcolor="#[0-9a-f]{6}")?(?:, shape=cylinder)?\];|  n\d+ -> n\d+;|'
+_EDGE_KIND = r'(?: \[color="#[0-9a-f]{6}", style=(?:bold|solid|dashed), penwidth=2\])?'
+_LINE = re.compile(r'digraph reach \{|  rankdir=LR; nodesep=0.15; ranksep=0.5;|'
+                   r'  node \[shape=box, style="rounded,filled", fillcolor="#[0-9a-f]{6}", '
+                   r'fontname="Helvetica", fontsize=14\];|  edge \[color="#[0-9a-f]{6}"\];|'
+                   r'  n\d+ \[label=<[A-Za-z0-9 _.,:()-]*(?:&#\d+;[A-Za-z0-9 _.,:()-]*)*>'
+                   r'(?:, fillcolor="#[0-9a-f]{6}")?(?:, shape=cylinder)?\];|  n\d+ -> n\d+' + _EDGE_KIND + ';|'
+                   r'  subgraph cluster_legend \{ label="privilege"; fontsize=13; style=dashed; color="#[0-9a-f]{6}";|'
+                   r'    legend_(owner|write|read)_a \[label="", shape=point, width=0.05\]; legend_\1_b \[label="\1", shape=plaintext, style=""\];|'
+                   r'    legend_(owner|write|read)_a -> legend_\2_b' + _EDGE_KIND + r';|  \}|'
                    r'  more \[label="\.\.\. and \d+ more \(see the table\)", shape=note, fillcolor=white\];|\}')
 
 
@@ -101,5 +107,29 @@ def test_any_name_draws_as_its_own_text(name):
     labels = _labels(text)
     assert sorted(labels.values()) == sorted([shown, shown + " ROLE", "R", "WAREHOUSE " + shown])
     ids = {v: k for k, v in labels.items()}
-    edges = set(re.findall(r"^  (n\d+) -> (n\d+);$", text, re.M))
+    edges = set(re.findall(r"^  (n\d+) -> (n\d+)(?: \[[^\]]*\])?;$", text, re.M))
     assert edges == {(ids[shown], ids[shown + " ROLE"]), (ids[shown + " ROLE"], ids["R"]), (ids["R"], ids["WAREHOUSE " + shown])}
+
+
+def test_user_roles_fold_into_their_user_and_edges_tell_owner_write_read(graph):
+    from core.findings.reach import USER_ROLE_SUFFIX, privilege_kind, summary, summary_text
+
+    assert privilege_kind(["OWNERSHIP"]) == "owner" and privilege_kind(["SELECT", "INSERT"]) == "write"
+    assert privilege_kind(["USAGE", "SELECT on future TABLE"]) == "read"
+    assert privilege_kind(["CREATE TABLE"]) == "write"
+    rows = graph.who_can_reach("SCHEMA", "RAW.STRIPE")
+    assert rows and all(r["path"][0].endswith(USER_ROLE_SUFFIX) for r in rows)  # the walk keeps them ...
+    text = dot(rows, "SCHEMA RAW.STRIPE")
+    assert USER_ROLE_SUFFIX not in text  # ... the drawing folds them into the user
+    labels = _labels(text)
+    ids = {v: k for k, v in labels.items()}
+    first_roles = {r["path"][1] for r in rows}
+    for r in rows:  # each user points straight at its business role
+        assert f"  {ids[r['user']]} -> {ids[r['path'][1]]};" in text
+    groups = summary(rows)
+    assert sum(n for _, n, _ in groups) == len(rows) and {g for g, _, _ in groups} == first_roles
+    assert [n for _, n, _ in groups] == sorted((n for _, n, _ in groups), reverse=True)
+    line = summary_text(rows, "users")
+    assert line.startswith(f"{len(rows)} users: {groups[0][1]} through {groups[0][0]}")
+    coloured = re.findall(r'-> n\d+ \[color="(#[0-9a-f]{6})", style=(\w+)', text)
+    assert coloured and {c for c, _ in coloured} <= {"#b42318", "#c4320a", "#175cd3"}

@@ -104,6 +104,18 @@ def test_admin_sees_metrics_findings_with_fix_buttons_and_cis(workspace, people)
     assert metrics["Idle 90 days"] == "2"
     assert metrics["Failed logins (90 days)"] == str(8 + 40 + 15)
     texts = [t.value for t in at.text]
+    # the planted worst problems come first, as critical
+    assert texts[0].startswith("SIGNIN_PASSWORD_SPRAY · ") or texts[0].startswith("ADMIN_WITHOUT_MFA · ADMIN")
+    urgent = [t for t in texts if " · " in t and ": " in t][:2]
+    assert {t.split(" · ")[0] for t in urgent} == {"SIGNIN_PASSWORD_SPRAY", "ADMIN_WITHOUT_MFA"}
+    marks = [m.value for m in at.markdown]
+    assert marks[0] == (":red-badge[:material/error: 2 critical] :orange-badge[:material/warning: 3 high] "
+                        ":blue-badge[:material/info: 2 medium] :gray-badge[:material/low_priority: 0 low] open findings")
+    # each headline figure carries its severity: MFA coverage and admin holders critical, idle users high, ...
+    assert marks[6:11] == [  # after the 2 + 3 rows of "Needs attention now"
+":red-badge[:material/error: critical]", ":orange-badge[:material/warning: high]",
+                          ":orange-badge[:material/warning: high]", ":red-badge[:material/error: critical]",
+                          ":red-badge[:material/error: critical]"]
     assert any(t.startswith("WAREHOUSE_NO_MONITOR · BI_WH") for t in texts)
     assert any(t.startswith("STALE_USER · TLINDQVIST") for t in texts)
     fixes = [b for b in at.button if b.key and b.key.startswith("security.fix.")]
@@ -125,6 +137,11 @@ def test_infrastructure_page_inventory_and_reach(workspace, people):
     at.selectbox(key="infrastructure.object").set_value("RAW.STRIPE").run()
     assert not at.exception, at.exception
     assert any(m.value == "**8 user(s)** can reach schema **RAW.STRIPE**." for m in at.markdown)
+    # a grouped summary first, the user roles folded; the graph only on demand
+    summary = next(t.value for t in at.text if t.value.startswith("8 users: "))
+    assert "__U_ROLE" not in summary and " through " in summary
+    assert len(at.get("graphviz_chart")) == 0
+    at.toggle(key="infrastructure.graph.who").set_value(True).run()
     assert len(at.get("graphviz_chart")) == 1
     at.selectbox(key="infrastructure.user").set_value("HCHO").run()
     assert any(m.value.startswith("**HCHO** reaches **12** object(s)") for m in at.markdown)
@@ -146,3 +163,19 @@ def test_the_stale_user_fix_is_a_request_that_only_offboards_them(services, repo
                if line[:1] in "+-" and not line.startswith(("+++", "---"))]
     assert changed == ["-  business_roles:", "-    - FINANCE_ANALYST", "+  disabled: true"]
     assert cr.justification.startswith("Fixes finding STALE_USER on LMURPHY: LMURPHY last logged in")
+
+
+def test_an_admin_accepts_a_finding_on_the_page_with_a_reason(workspace, people):
+    at = page("security", people["admin"])
+    assert not at.exception, at.exception
+    submit = next(b for b in at.button if b.key == "FormSubmitter:security.accept.ADMIN_WITHOUT_MFA:ADMIN-Accept")
+    reasons = [t for t in at.text_input if t.label == "Reason to accept the risk"]
+    # the rows of "Needs attention now": the spray, then ADMIN's
+    reasons[1].set_value("break-glass account, password in the safe")
+    submit.click().run()
+    assert not at.exception, at.exception
+    texts = [t.value for t in at.text]
+    assert any(t.startswith("accepted · first seen") and "accepted by admin until" in t
+               and t.endswith("break-glass account, password in the safe") for t in texts)
+    # no longer among the open critical findings
+    assert at.markdown[0].value.startswith(":red-badge[:material/error: 1 critical]")

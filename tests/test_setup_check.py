@@ -260,7 +260,8 @@ def test_serve_of_a_missing_workspace_starts_no_demo(tmp_path, capsys, started):
 
 
 @pytest.mark.parametrize("argv", [["cost"], ["cost", "--format", "json"], ["security"], ["security", "--format", "json"],
-                                  ["expire"], ["expire", "--format", "json"], ["users", "list"]])
+                                  ["expire"], ["expire", "--format", "json"], ["users", "list"],
+                                  ["alerts"], ["alerts", "--dry-run"]])
 def test_read_only_commands_never_create_a_workspace(tmp_path, capsys, argv):
     typo = tmp_path / "typo"
     code, out, err = run(capsys, *argv, "--workspace", str(typo))

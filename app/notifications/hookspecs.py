@@ -49,6 +49,12 @@ class NotificationSpec:
     def request_withdrawn(self, message, recipients) -> None:
         """The requester withdrew their request: tell the approvers it left the queue."""
 
+    @hookspec
+    def alert_raised(self, message, recipients) -> None:
+        """`snowtower alerts` found a new event (a critical or high finding, spend over a threshold, ...):
+        tell the admins. `message` is app.alerts.AlertMessage (subject, lines, links: the shape of Message);
+        called synchronously by the alerts run, once per event; raise when the channel did not take it."""
+
 
 EVENTS = tuple(name for name in vars(NotificationSpec) if name.startswith("request_"))
 
@@ -68,5 +74,5 @@ def _forward(event: str):
     return hookimpl(forward)
 
 
-for _event in EVENTS:
+for _event in EVENTS + ("alert_raised",):
     setattr(EveryEvent, _event, _forward(_event))

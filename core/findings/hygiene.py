@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import re
 
-from core.findings import Finding, Fix, fixes_note
+from core.findings import SEVERITY_ORDER, Finding, Fix, fixes_note  # noqa: F401  (SEVERITY_ORDER: importers of hygiene)
 
 ADMIN_ROLES = ("ACCOUNTADMIN", "ORGADMIN", "SECURITYADMIN", "SYSADMIN", "USERADMIN")
 DEV_WORDS = {"DEV", "DEVELOPMENT", "SANDBOX", "TEST", "SCRATCH"}
 LONG_AUTO_SUSPEND = 600  # seconds
 FIX_AUTO_SUSPEND = 60  # seconds
-SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
 
 
 def _name(ident, suffix: str = "") -> str:

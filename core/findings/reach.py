@@ -103,6 +103,49 @@ class ReachGraph:
         return [dict(r, privileges=sorted(r["privileges"])) for _, r in sorted(out.items())]
 
 
+USER_ROLE_SUFFIX = "__U_ROLE"  # the role SnowDDL makes for each user (folded into its user when drawn)
+# Privilege kinds for the edges' colours: owner (OWNERSHIP), write (changes data or objects), read (the rest:
+# USAGE, SELECT, REFERENCES, MONITOR, ...). Names as SHOW GRANTS gives them
+# (https://docs.snowflake.com/en/user-guide/security-access-control-privileges).
+WRITE_WORDS = ("INSERT", "UPDATE", "DELETE", "TRUNCATE", "CREATE", "MODIFY", "OPERATE", "APPLY", "EXECUTE", "WRITE")
+KIND_COLOURS = {"owner": "#b42318", "write": "#c4320a", "read": "#175cd3"}
+KIND_STYLE = {"owner": "bold", "write": "solid", "read": "dashed"}  # also told apart without colour
+
+
+def privilege_kind(privileges) -> str:
+    """"owner" when OWNERSHIP is among `privileges`, "write" when one changes data or objects, else "read"."""
+    names = [str(p).upper() for p in privileges]
+    if any(p.startswith("OWNERSHIP") for p in names):
+        return "owner"
+    if any(p.startswith(WRITE_WORDS) for p in names):
+        return "write"
+    return "read"
+
+
+def fold(path: list[str]) -> list[str]:
+    """A role path without the user's own role (SnowDDL's USER__U_ROLE), which the user stands for."""
+    return path[1:] if path and path[0].endswith(USER_ROLE_SUFFIX) and len(path) > 1 else list(path)
+
+
+def summary(rows: list[dict]) -> list[tuple[str, int, dict[str, int]]]:
+    """Reach rows grouped by the first role after the user's own: [(role, users or objects, {kind: count})],
+    most first. "15 users: 6 through ANALYST, ..." is made from this (`summary_text`)."""
+    groups: dict[str, dict] = {}
+    for row in rows:
+        path = fold(row["path"])
+        first = path[0] if path else "(direct)"
+        g = groups.setdefault(first, {"n": 0, "kinds": defaultdict(int)})
+        g["n"] += 1
+        g["kinds"][privilege_kind(row["privileges"])] += 1
+    return sorted(((role, g["n"], dict(g["kinds"])) for role, g in groups.items()), key=lambda t: (-t[1], t[0]))
+
+
+def summary_text(rows: list[dict], noun: str) -> str:
+    """'15 users: 6 through ANALYST__B_ROLE, 5 through ...' (plain text: role names come from the config)."""
+    parts = [f"{n} through {role}" for role, n, _ in summary(rows)]
+    return f"{len(rows)} {noun}" + (": " + ", ".join(parts) if parts else "")
+
+
 def _label(name: str) -> str:
     """`name` as a Graphviz HTML-like label: letters, digits and a few safe marks as they are, every other
     character as a numeric character reference, so no name can end the label, add an attribute (a URL,
@@ -113,11 +156,15 @@ def _label(name: str) -> str:
                    for c in text if c.isprintable())
 
 
-def dot(rows: list[dict], target: str | None = None, limit: int = 40) -> str:
-    """A Graphviz digraph (left to right) of reach rows: user -> roles -> object. At most `limit` rows are
-    drawn; the rest are counted in a note. Nodes are numbered (n0, n1, ...) and carry the names only as
-    labels escaped by `_label`, so any name draws as its own text."""
-    lines = ["digraph reach {", "  rankdir=LR;", '  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica"];']
+def dot(rows: list[dict], target: str | None = None, limit: int = 30) -> str:
+    """A Graphviz digraph (left to right) of reach rows: user -> roles -> object, the user's own role
+    (__U_ROLE) folded into the user, the edge to the object coloured and styled by privilege kind (owner,
+    write, read: KIND_COLOURS, KIND_STYLE) with a legend. At most `limit` rows are drawn; the rest are
+    counted in a note. Nodes are numbered (n0, n1, ...) and carry the names only as labels escaped by
+    `_label`, so any name draws as its own text."""
+    lines = ["digraph reach {", "  rankdir=LR; nodesep=0.15; ranksep=0.5;",
+             '  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica", fontsize=14];',
+             '  edge [color="#98a2b3"];']
     ids: dict[str, str] = {}
     style: dict[str, str] = {}
 
@@ -126,18 +173,33 @@ def dot(rows: list[dict], target: str | None = None, limit: int = 40) -> str:
             ids[name] = f"n{len(ids)}"
         return ids[name]
 
-    edges: set[tuple[str, str]] = set()
+    edges: dict[tuple[str, str], str] = {}
+    kinds_seen: set[str] = set()
     for row in rows[:limit]:
-        chain = ([row["user"]] if "user" in row else []) + row["path"] + [target or f"{row['kind']} {row['object']}"]
+        obj = target or f"{row['kind']} {row['object']}"
+        chain = ([row["user"]] if "user" in row else []) + fold(row["path"]) + [obj]
         for name in chain:
             node(name)
-        edges |= set(zip(chain, chain[1:]))
+        for a, b in zip(chain, chain[1:]):
+            edges.setdefault((a, b), "")
+        kind = privilege_kind(row["privileges"])
+        kinds_seen.add(kind)
+        edges[(chain[-2], chain[-1])] = kind
         if "user" in row:
             style[row["user"]] = ', fillcolor="#fde9c9"'
     for name in ({target} if target else {f"{r['kind']} {r['object']}" for r in rows[:limit]}):
         style[name] = ', fillcolor="#d8f0d8", shape=cylinder'
     lines += [f"  {ids[name]} [label=<{_label(name)}>{style.get(name, '')}];" for name in ids]
-    lines += [f"  {ids[a]} -> {ids[b]};" for a, b in sorted(edges)]
+    for (a, b), kind in sorted(edges.items()):
+        attrs = f' [color="{KIND_COLOURS[kind]}", style={KIND_STYLE[kind]}, penwidth=2]' if kind else ""
+        lines.append(f"  {ids[a]} -> {ids[b]}{attrs};")
+    if kinds_seen:
+        lines.append('  subgraph cluster_legend { label="privilege"; fontsize=13; style=dashed; color="#d0d5dd";')
+        for kind in ("owner", "write", "read"):
+            if kind in kinds_seen:
+                lines.append(f'    legend_{kind}_a [label="", shape=point, width=0.05]; legend_{kind}_b [label="{kind}", shape=plaintext, style=""];')
+                lines.append(f'    legend_{kind}_a -> legend_{kind}_b [color="{KIND_COLOURS[kind]}", style={KIND_STYLE[kind]}, penwidth=2];')
+        lines.append("  }")
     if len(rows) > limit:
         lines.append(f'  more [label="... and {len(rows) - limit} more (see the table)", shape=note, fillcolor=white];')
     lines.append("}")

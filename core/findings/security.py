@@ -180,6 +180,7 @@ class SecurityReport:
     health: pd.DataFrame
     checks: list[CisCheck]
     findings: list[Finding]
+    attempts: pd.DataFrame = field(default_factory=pd.DataFrame)  # login_attempts: failures per day, user, address
 
     @property
     def mfa_coverage(self) -> tuple[int, int]:
@@ -211,8 +212,9 @@ def security_report(source, as_of: dt.datetime, start: dt.datetime, end: dt.date
     methods = ask(source, "login_methods", start_time=start, end_time=end)
     failures = ask(source, "login_failures_daily", start_time=start, end_time=end)
     admin_to_roles = ask(source, "admin_roles_to_roles")
+    attempts = ask(source, "login_attempts", start_time=start, end_time=end)
     return SecurityReport(users, methods, failures, health(users, network_policy_users),
-                          cis_checks(users, methods, admin_to_roles), account_findings(users, config_users))
+                          cis_checks(users, methods, admin_to_roles), account_findings(users, config_users), attempts)
 
 
 def network_policy_users(loaded) -> set[str]:
