@@ -306,3 +306,52 @@ def test_the_idle_warehouse_is_recommended_with_its_saving_and_a_fix(workspace, 
     assert any(m.value.startswith("**saves ~") for m in at.markdown)
     fixes = [b for b in at.button if b.key and b.key.startswith("cost.fix.")]
     assert fixes and fixes[0].label == "Fix"
+
+
+def test_a_recommendations_fix_is_a_previewed_request_whose_review_shows_the_saving(workspace, people):
+    """Recommendation -> its Fix opens change-warehouse filled in and previewed (what recipe_form.start_fix hands
+    over) -> Submit -> the review's cost projection is lower by the saving the recommendation stated."""
+    from core.snowflake.recommend import recommend
+    from portal.recipe_form import PENDING_KEY
+    from tests.portal_support import as_viewer
+
+    services = ui.services()
+    services.sync_demo_account(generate=True)
+    config = __import__("core.snowddl.inventory", fromlist=["describe"]).describe(services.snapshot().config)
+    rec = next(r for r in recommend(services.snowflake_source(), config["warehouses"], 2.5) if r.code == "WAREHOUSE_IDLE")
+    assert rec.warehouse == "BI_WH" and rec.fix.fields["auto_suspend"] == "60" and rec.saving_money > 0
+
+    def script():
+        import streamlit as st
+
+        from core.snowddl.inventory import describe
+        from core.snowflake.recommend import recommend
+        from portal import recipe_form, ui
+
+        if "opened" not in st.session_state:  # as the cost page's Fix button does (start_fix), without switching page
+            st.session_state.opened = True
+            services = ui.services()
+            r = next(r for r in recommend(services.snowflake_source(), describe(services.snapshot().config)["warehouses"],
+                                          float(services.settings.price_per_credit)) if r.code == "WAREHOUSE_IDLE")
+            st.session_state[recipe_form.PENDING_KEY] = {"recipe": r.fix.recipe, "id": None, "ref": None,
+                                                         "raw": dict(r.fix.fields), "comment": "", "fixes": r.title,
+                                                         "preview": r.fix.complete}
+        recipe_form.recipe_page("change-warehouse", "change_warehouse.", "intro", outside=("name",))
+
+    at = AppTest.from_function(script, default_timeout=TIMEOUT)
+    as_viewer(at, people["requester"])
+    at.run()
+    assert not at.exception, at.exception
+    assert PENDING_KEY not in at.session_state
+    assert any("Fixes finding WAREHOUSE_IDLE on BI_WH" in i.value for i in at.info)
+    shown = {m.label: (m.value, m.delta) for m in at.metric if "per month" in m.label}
+    assert shown["After this change, per month"][1] == f"{-rec.saving_money:+,.0f} USD"  # the preview shows the saving
+    next(b for b in at.button if b.label == "Submit request").click().run()
+    assert not at.exception, at.exception
+    crs = services.changes.list()
+    assert len(crs) == 1 and crs[0].request["auto_suspend"] == 60 and crs[0].justification == rec.fix.fields["justification"]
+
+    review = page("review", people["approver"])
+    metrics = {m.label: (m.value, m.delta) for m in review.metric if "per month" in m.label}
+    assert metrics["Today, per month"][0] == f"{rec.current_credits * 2.5:,.0f} USD"
+    assert metrics["After this change, per month"] == (f"{rec.projected_credits * 2.5:,.0f} USD", f"{-rec.saving_money:+,.0f} USD")

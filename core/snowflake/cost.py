@@ -336,6 +336,7 @@ def summary(source, days: int, price_per_credit: float, day: dt.date | None = No
       their cause (anomaly_causes: warehouse, user, query pattern);
     - `recommendations` (core.snowflake.recommend) for the config's `warehouses` (describe rows); [] without them."""
     prices = prices or Prices(price_per_credit)
+    config_warehouses = warehouses  # `warehouses` is the report's list below
     through = data_through(source)
     day = day or (through.last_day if through else None)
     empty = {"days": days, "start": None, "end": None, "price_per_credit": prices.per_credit, "warehouses": [],
@@ -364,7 +365,7 @@ def summary(source, days: int, price_per_credit: float, day: dt.date | None = No
         previous["change"] = with_changes(figures, previous)
     from core.snowflake.recommend import recommend  # it builds on this module
 
-    recommendations = [r.to_dict() for r in recommend(source, warehouses, price_per_credit, day)] if warehouses else []
+    recommendations = [r.to_dict() for r in recommend(source, config_warehouses, price_per_credit, day)] if config_warehouses else []
     daily = ask(source, "billed_daily", start_date=spend_window["start_date"], end_date=spend_window["end_date"])
     forecast = forecast_month(daily, day).to_dict()
     credit_money = [x for x in bill["lines"] if x["unit"] == "credits"]
