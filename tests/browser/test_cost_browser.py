@@ -45,7 +45,7 @@ def test_cost_page_for_admins_and_the_cost_of_a_warehouse_change(demo, browser):
         page.get_by_role("tab", name=tab).click()
         idle(page)
         panel = page.get_by_role("tabpanel")  # the visible one
-        if tab != "Expensive queries":
+        if tab not in ("Over time", "Expensive queries"):
             panel.locator("[data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg").first.wait_for()
         else:
             panel.get_by_test_id("stDataFrame").first.wait_for()
