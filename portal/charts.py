@@ -31,10 +31,11 @@ def credits_by_warehouse(daily: pd.DataFrame, price: float, currency: str, anoma
                alt.Tooltip("WAREHOUSE:N", title="Warehouse"), alt.Tooltip("USER:N", title="User"),
                alt.Tooltip("PATTERN:N", title="Query pattern")]
     base = alt.Chart(marks)
-    rule = base.mark_rule(color="#d62728", strokeDash=[4, 3], strokeWidth=2).encode(x="yearmonthdate(DAY):T", tooltip=tooltip)
+    day = alt.X("yearmonthdate(DAY):T", bandPosition=0.5)  # the middle of the day's bar, not its left edge
+    rule = base.mark_rule(color="#d62728", strokeDash=[4, 3], strokeWidth=2).encode(x=day, tooltip=tooltip)
     point = base.mark_point(color="#d62728", filled=True, size=140, shape="triangle-down").encode(
-        x="yearmonthdate(DAY):T", y=alt.Y("TOP:Q"), tooltip=tooltip)
-    label = base.mark_text(color="#d62728", dy=-14, fontWeight="bold").encode(x="yearmonthdate(DAY):T", y="TOP:Q", text="LABEL:N")
+        x=day, y=alt.Y("TOP:Q"), tooltip=tooltip)
+    label = base.mark_text(color="#d62728", dy=-14, fontWeight="bold").encode(x=day, y="TOP:Q", text="LABEL:N")
     return alt.layer(bars, rule, point, label).properties(height=HEIGHT)
 
 

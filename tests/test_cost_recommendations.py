@@ -122,3 +122,31 @@ def test_the_cli_summary_has_the_new_sections(account):
     assert len(report["top_spenders"]) == 5 and len(report["query_patterns"]) == len(demo._TEMPLATES)  # one per template
     assert any(r["code"] == "WAREHOUSE_IDLE" for r in report["recommendations"])
     assert report["anomalies"][0]["user"] and report["anomalies"][0]["top_warehouse"] == "DATA_SCIENCE_WH"
+
+
+def test_the_alerts_provider_reads_the_settings(account):
+    from types import SimpleNamespace
+
+    from app.cost_alerts import spend_events_for
+    from app.settings import Settings
+
+    src, _, planted = account
+    settings = Settings(price_per_credit=3.0, budget_monthly=1.0, alert_spend_threshold=200.0,
+                        alert_budget_shares="0.8,1.0", budget_by_warehouse="bi_wh=100000")
+    assert settings.budget_by_warehouse == {"BI_WH": 100000.0} and settings.alert_budget_shares == [0.8, 1.0]
+    ids = {e["id"] for e in spend_events_for(SimpleNamespace(settings=settings), src)}
+    spike = planted.spike_day.isoformat()
+    assert {f"cost.anomaly.{spike}", f"cost.day-over-threshold.{spike}", "cost.budget.2026-03.80",
+            "cost.budget.2026-03.100"} == ids
+
+
+@pytest.mark.parametrize("bad", [{"alert_budget_shares": "0"}, {"alert_budget_shares": "0.8,nan"},
+                                 {"budget_by_warehouse": "BI_WH=-5"}, {"budget_by_warehouse": "not a name=5"},
+                                 {"budget_monthly": -1}, {"alert_spend_threshold": float("inf")}])
+def test_bad_budget_settings_are_refused(bad):
+    from pydantic import ValidationError
+
+    from app.settings import Settings
+
+    with pytest.raises(ValidationError):
+        Settings(**bad)

@@ -69,9 +69,11 @@ def test_cost_at_1440_and_390_px_and_a_recommendations_fix(demo, browser):  # no
     go(page, "Cost")
     open_cost(page, url)
     assert_meaning(page)
+    page.set_viewport_size({"width": 1440, "height": 1500})  # the first screen and the recommendations below it
     page.wait_for_timeout(1500)  # the chart's canvas finishes drawing
     page.screenshot(path=str(ROOT / "docs" / "screenshot-cost.png"), full_page=False)
     shot(page, "cost-meaning-1440")
+    page.set_viewport_size({"width": 1440, "height": 1000})
 
     # one click on the idle warehouse's Fix: the change-warehouse request, filled in and previewed, with its saving
     row = page.get_by_test_id("stHorizontalBlock").filter(has_text="BI_WH: BI_WH was idle for")
