@@ -16,7 +16,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 
 from core.findings import Fix
-from core.snowflake.cost import PROJECTION_DAYS, credits_per_hour, last_day, project_request, window
+from core.snowflake.cost import CREDITS_PER_HOUR, PROJECTION_DAYS, credits_per_hour, last_day, project_request, window
 from core.snowflake.queries import ask
 
 IDLE_SHARE = 0.5  # a warehouse idle for at least half of its metered compute ...
@@ -26,8 +26,7 @@ SUSPEND_TO = 60  # ... is proposed this auto-suspend (seconds), when it waits lo
 QUEUED_SHARE = 0.01
 SHORT_QUERY_SECONDS = 60.0
 UNUSED_DAYS = 30
-SIZES = list(dict.fromkeys(["XSMALL", "SMALL", "MEDIUM", "LARGE", "XLARGE", "XXLARGE", "XXXLARGE", "X4LARGE", "X5LARGE",
-                            "X6LARGE"]))
+SIZES = list(CREDITS_PER_HOUR)  # smallest first
 
 
 @dataclass(frozen=True)
