@@ -186,6 +186,20 @@ class Settings(BaseSettings):
                                               "(your contract's rate; on demand is higher).", json_schema_extra=_group("Cost and risk"))
     data_transfer_price_per_tb: float = Field(20.0, ge=0, allow_inf_nan=False, description="Money per TB transferred out of "
                                               "the account's region or cloud (your rate sheet's).", json_schema_extra=_group("Cost and risk"))
+    budget_monthly: float = Field(0.0, ge=0, allow_inf_nan=False, description="The account's budget per calendar month "
+                                  "(UTC), in currency: billed credits of every service type at their prices, as the month-end "
+                                  "forecast counts them (storage and transfer not included); 0: no budget.",
+                                  json_schema_extra=_group("Cost and risk"))
+    budget_by_warehouse: dict[str, float] = Field(
+        default_factory=dict, description="Warehouse name -> its budget per calendar month in currency (metered credits "
+        "x price_per_credit), e.g. BI_WH = 500.", json_schema_extra=_group("Cost and risk"))
+    alert_spend_threshold: float = Field(0.0, ge=0, allow_inf_nan=False, description="`snowtower alerts`: a UTC day whose "
+                                         "billed spend (credits of every service type at their prices) is above this "
+                                         "amount in currency is an event; 0: off.", json_schema_extra=_group("Cost and risk"))
+    alert_budget_shares: list[float] = Field(default_factory=lambda: [0.8, 1.0], description="`snowtower alerts`: shares "
+                                             "of a monthly budget (budget_monthly, budget_by_warehouse) whose crossing by "
+                                             "the month to date is an event, once per month and share.",
+                                             json_schema_extra=_group("Cost and risk"))
     risk_warehouse_size_threshold: str = Field("LARGE", description="A warehouse request at this size or larger is flagged "
                                                "for reviewers.", json_schema_extra=_group("Cost and risk"))
     # --- notifications
@@ -303,6 +317,44 @@ class Settings(BaseSettings):
                 raise ValueError(f"the price of {service} must be a finite amount of 0 or more, not {price!r}")
             out[service.upper()] = float(price)
         return out
+
+    @field_validator("budget_by_warehouse", mode="before")
+    @classmethod
+    def _budget_pairs(cls, value):
+        if isinstance(value, str):  # from the environment: BI_WH=500,LOADER_WH=200
+            pairs = [p.partition("=") for p in value.split(",") if p.strip()]
+            if any(not sep or not v.strip() for _, sep, v in pairs):
+                raise ValueError("must map warehouses to amounts: BI_WH=500,LOADER_WH=200")
+            value = {k.strip(): v.strip() for k, _, v in pairs}
+        return value
+
+    @field_validator("budget_by_warehouse")
+    @classmethod
+    def _budgets(cls, value: dict[str, float]) -> dict[str, float]:
+        out = {}
+        for name, amount in value.items():
+            key = name.strip().strip('"').upper()
+            if not re.fullmatch(r"[A-Z_][A-Z0-9_$]*", key):
+                raise ValueError(f"{name!r} is not a warehouse name")
+            if not math.isfinite(amount) or amount < 0:
+                raise ValueError(f"the budget of {key} must be a finite amount of 0 or more, not {amount!r}")
+            out[key] = float(amount)
+        return out
+
+    @field_validator("alert_budget_shares", mode="before")
+    @classmethod
+    def _shares_text(cls, value):
+        if isinstance(value, str):  # from the environment: 0.8,1.0
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("alert_budget_shares")
+    @classmethod
+    def _shares(cls, value: list[float]) -> list[float]:
+        bad = [v for v in value if not math.isfinite(v) or not 0 < v <= 10]
+        if bad:
+            raise ValueError(f"must be shares of the budget above 0 and at most 10 (0.8 is 80 %), not {', '.join(map(repr, bad))}")
+        return sorted(set(float(v) for v in value))
 
     @field_validator("risk_warehouse_size_threshold")
     @classmethod

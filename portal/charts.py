@@ -12,10 +12,35 @@ HEIGHT = 360  # pixels of a time chart, legend and axes included (Streamlit fits
 ROW = alt.Step(34)  # pixels per bar of a ranked chart
 
 
-def credits_by_warehouse(daily: pd.DataFrame, price: float, currency: str) -> alt.Chart:
-    """Stacked bars: credits per day by warehouse (money in the tooltip)."""
+def credits_by_warehouse(daily: pd.DataFrame, price: float, currency: str, anomalies: list[dict] | None = None) -> alt.Chart:
+    """Stacked bars: credits per day by warehouse (money in the tooltip). Each of `anomalies` (as
+    core.snowflake.cost.anomaly_causes gives them) is marked: a red dashed rule on its day and a red point
+    labelled "anomaly" above its bar, the cause (warehouse, user, query pattern) in their tooltip."""
     frame = daily.assign(DAY=pd.to_datetime(daily["DAY"]), MONEY=daily["CREDITS_USED"] * price)
-    return alt.Chart(frame, title=alt.Title("Credits per day by warehouse", subtitle=f"money at {price:,.2f} {currency} per credit")).mark_bar().encode(
+    subtitle = f"money at {price:,.2f} {currency} per credit" + (" · red: anomalous day (hover for its cause)" if anomalies else "")
+    bars = _credit_bars(frame, subtitle, currency)
+    if not anomalies:
+        return bars
+    marks = pd.DataFrame([{"DAY": pd.Timestamp(a["day"]), "CREDITS": a["credits"], "BASELINE": a["baseline"],
+                           "Z_SCORE": a["z_score"], "WAREHOUSE": a["warehouse"], "USER": a["user"] or "(not attributed yet)",
+                           "PATTERN": (a["pattern_text"] or "(not attributed yet)")[:120], "LABEL": "anomaly"}
+                          for a in anomalies])
+    marks["TOP"] = frame.groupby("DAY")["CREDITS_USED"].sum().reindex(marks["DAY"]).fillna(marks["CREDITS"]).to_numpy()
+    tooltip = [alt.Tooltip("yearmonthdate(DAY):T", title="Anomalous day"), alt.Tooltip("CREDITS:Q", title="Credits (account)", format=",.1f"),
+               alt.Tooltip("BASELINE:Q", title="Usual (28-day mean)", format=",.1f"), alt.Tooltip("Z_SCORE:Q", title="z-score", format=".1f"),
+               alt.Tooltip("WAREHOUSE:N", title="Warehouse"), alt.Tooltip("USER:N", title="User"),
+               alt.Tooltip("PATTERN:N", title="Query pattern")]
+    base = alt.Chart(marks)
+    day = alt.X("yearmonthdate(DAY):T", bandPosition=0.5)  # the middle of the day's bar, not its left edge
+    rule = base.mark_rule(color="#d62728", strokeDash=[4, 3], strokeWidth=2).encode(x=day, tooltip=tooltip)
+    point = base.mark_point(color="#d62728", filled=True, size=140, shape="triangle-down").encode(
+        x=day, y=alt.Y("TOP:Q"), tooltip=tooltip)
+    label = base.mark_text(color="#d62728", dy=-14, fontWeight="bold").encode(x=day, y="TOP:Q", text="LABEL:N")
+    return alt.layer(bars, rule, point, label).properties(height=HEIGHT)
+
+
+def _credit_bars(frame: pd.DataFrame, subtitle: str, currency: str) -> alt.Chart:
+    return alt.Chart(frame, title=alt.Title("Credits per day by warehouse", subtitle=subtitle)).mark_bar().encode(
         x=alt.X("yearmonthdate(DAY):T", title="Day (UTC)"),
         y=alt.Y("sum(CREDITS_USED):Q", title="Credits"),
         color=alt.Color("WAREHOUSE_NAME:N", title="Warehouse", scale=alt.Scale(scheme="tableau10"),

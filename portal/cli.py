@@ -467,6 +467,20 @@ def demo_data(settings) -> bool:
     return settings.mode == "demo" and settings.backend == "local" and not os.environ.get("SNOWFLAKE_ACCOUNT")
 
 
+def _cost_warehouses(settings) -> list[dict] | None:
+    """The deployed config's warehouses (size, auto-suspend, monitor) for cost recommendations, from the workspace's
+    base branch; None (no recommendations) when there is no workspace or its config cannot be read."""
+    from core.snowddl.inventory import describe
+    from app.services import build_services
+
+    if not Path(settings.workspace).is_dir():  # why: a read-only command never creates a workspace
+        return None
+    try:
+        return describe(build_services(settings).snapshot().config)["warehouses"]
+    except Exception:  # noqa: BLE001  why: recommendations are extra; the cost figures stand without them
+        return None
+
+
 def cmd_cost(args) -> int:
     """Warehouse credits and money over the last --days days, the month-end forecast and anomalous days."""
     import csv
@@ -489,7 +503,9 @@ def cmd_cost(args) -> int:
             source = connector_source()
         else:
             source = build_services(settings).snowflake_source()
-        report = summary(source, args.days, float(settings.price_per_credit), prices=Prices.of(settings))
+        report = summary(source, args.days, float(settings.price_per_credit), prices=Prices.of(settings),
+                         budget_monthly=float(settings.budget_monthly), budget_by_warehouse=dict(settings.budget_by_warehouse),
+                         warehouses=_cost_warehouses(settings))
     except (QueryError, ChangeError, ValueError, OSError) as exc:
         print(f"snowtower cost: {exc}", file=sys.stderr)
         return 2
@@ -528,7 +544,21 @@ def cmd_cost(args) -> int:
         print(f"forecast {f['month']}: {f['projected']:,.0f} billed credits ({f['projected_money']:,.0f} {cur}) by month end; "
               f"{f['month_to_date']:,.0f} so far, {f['daily_rate']:,.1f} credits/day (storage and transfer not included)")
         for a in report["anomalies"]:
-            print(f"anomaly {a['day']}: {a['credits']:,.1f} credits (usually {a['baseline']:,.1f}), mostly {a['top_warehouse']}")
+            print(f"anomaly {a['day']}: {a['credits']:,.1f} credits (usually {a['baseline']:,.1f}), mostly {a['top_warehouse']}"
+                  + (f", user {a['user']}" if a["user"] else ""))
+        prev = report["previous"]
+        if prev:
+            ch = prev["change"]
+            print(f"previous {prev['start']} to {prev['end']}: {prev['credits']:,.1f} credits ("
+                  + (f"{ch['credits']:+.0%}" if ch["credits"] is not None else "n/a") + f"), spend {prev['total_money']:,.0f} {cur} ("
+                  + (f"{ch['total_money']:+.0%}" if ch["total_money"] is not None else "n/a") + ")")
+        account_budget = (report["budget"] or {}).get("account")
+        if account_budget:
+            print(f"budget {report['budget']['month']}: {account_budget['month_to_date']:,.0f} of {account_budget['budget']:,.0f} {cur} "
+                  f"({account_budget['used_share']:.0%}), forecast {account_budget['projected_share']:.0%}: {account_budget['status']}")
+        for r in report["recommendations"]:
+            saving = f"saves ~{r['saving_money']:,.0f} {cur}/month" if r["saving_money"] else "no saving"
+            print(f"recommendation {r['code']} {r['warehouse']}: {saving}" + (f" (fix: {r['fix']['recipe']})" if r["fix"] else ""))
     return 0
 
 

@@ -65,7 +65,7 @@ def test_admin_sees_every_chart_with_titles_units_and_tooltips(workspace, people
         assert unit in text
     assert all("tooltip" in json.dumps(spec) for spec in charts(at))
     downloads = [d.label for d in at.get("download_button")]
-    assert len(downloads) == 10 and all(label.startswith("Download ") and label.endswith(".csv") for label in downloads)
+    assert len(downloads) == 12 and all(label.startswith("Download ") and label.endswith(".csv") for label in downloads)
 
 
 def test_the_figures_are_the_query_layers_at_the_price_setting(workspace, people):
@@ -212,3 +212,146 @@ def test_a_range_given_end_first_is_the_same_days(workspace, people):
     daily = ask(services.snowflake_source(), "warehouse_credits_daily", **window(before, spike))
     metrics = {m.label: m.value for m in at.metric}
     assert metrics[f"Credits {before:%b %d} to {spike:%b %d}"] == f"{daily['CREDITS_USED'].sum():,.0f}"
+
+
+# --- cost with meaning: previous period, budget, anomaly on the main chart, spenders, patterns, recommendations ---
+
+def test_each_headline_carries_its_change_against_the_previous_period_of_the_same_length(workspace, people):
+    at = page("cost", people["admin"])
+    assert not at.exception, at.exception
+    services = ui.services()
+    src = services.snowflake_source()
+    last = dt.date.fromisoformat(demo.meta(services.workspace.account_dir)["END_DATE"])
+    start = last - dt.timedelta(days=29)
+    prev = ask(src, "warehouse_credits_daily", **window(start - dt.timedelta(days=30), start - dt.timedelta(days=1)))
+    now = ask(src, "warehouse_credits_daily", **window(start, last))
+    expected = now["CREDITS_USED"].sum() / prev["CREDITS_USED"].sum() - 1
+    vs = f"vs {start - dt.timedelta(days=30):%b %d} to {start - dt.timedelta(days=1):%b %d}"
+    deltas = {m.label: m.delta for m in at.metric}
+    assert deltas[f"Credits {start:%b %d} to {last:%b %d}"] == f"{expected:+.0%} {vs}"
+    assert deltas["Warehouse compute (USD)"].endswith(vs) and deltas["Spend, all services (USD)"].endswith(vs)
+    assert deltas["Idle compute"].endswith(f"points {vs}")
+    # without a budget the page says how to set one
+    assert any(c.value.startswith("No monthly budget: set budget_monthly") for c in at.caption)
+
+
+def test_the_month_is_held_against_the_budget(workspace, people, monkeypatch):
+    monkeypatch.setenv("SNOWTOWER_BUDGET_MONTHLY", "1000")
+    monkeypatch.setenv("SNOWTOWER_BUDGET_BY_WAREHOUSE", "BI_WH=100")
+    at = page("cost", people["admin"])
+    assert not at.exception, at.exception
+    services = ui.services()
+    last = dt.date.fromisoformat(demo.meta(services.workspace.account_dir)["END_DATE"])
+    src = services.snowflake_source()
+    from core.snowflake.cost import budget_status
+
+    status = budget_status(src, last, Prices(2.5, {}, 23.0, 20.0), 1000.0, {"BI_WH": 100.0})
+    account = status["account"]
+    line = next(m.value for m in at.markdown if "**Budget " in m.value)
+    assert f"{account['month_to_date']:,.0f} USD of 1,000 USD spent ({account['used_share']:.0%})" in line
+    assert account["status"] in line
+    forecast = next(m for m in at.metric if m.label.endswith("forecast"))
+    assert forecast.delta == f"{account['projected_share']:.0%} of the budget"
+    budgets = next(df.value for df in at.dataframe if "budget_of" in df.value.columns)
+    assert list(budgets["budget_of"]) == ["Account (billed, all services)", "BI_WH"]
+    assert budgets["used_share"].iloc[1] == pytest.approx(status["warehouses"][0]["used_share"])
+
+
+def test_the_anomaly_is_marked_on_the_main_chart_with_its_cause(workspace, people):
+    at = page("cost", people["admin"])
+    spike = demo.meta(ui.services().workspace.account_dir)["SPIKE_DAY"]
+    main = charts(at)[0]
+    layers = main["layer"]
+    assert layers[0]["title"]["text"] == "Credits per day by warehouse"
+    marks = [layer for layer in layers[1:]]
+    assert {m["mark"]["type"] for m in marks} == {"rule", "point", "text"}
+    el = at.get("vega_lite_chart")[0]
+    name = marks[0]["data"]["name"]
+    import pyarrow as pa
+
+    raw = next(d.data.data for d in el.proto.datasets if d.name == name)
+    data = pa.ipc.open_stream(raw).read_all().to_pandas().to_dict("records")
+    assert [row["WAREHOUSE"] for row in data] == ["DATA_SCIENCE_WH"] and str(data[0]["DAY"]).startswith(spike)
+    assert data[0]["USER"] != "(not attributed yet)" and data[0]["PATTERN"].startswith("CREATE OR REPLACE TABLE PROJ_CHURN")
+    tooltips = {t["title"] for t in marks[0]["encoding"]["tooltip"]}
+    assert {"Warehouse", "User", "Query pattern"} <= tooltips
+    caption = [c.value for c in at.caption if "Anomaly]" in c.value]
+    assert len(caption) == 1 and spike in caption[0] and "DATA_SCIENCE_WH used" in caption[0]
+
+
+def test_top_spenders_and_query_patterns_group_repeats_with_readable_columns(workspace, people):
+    at = page("cost", people["admin"])
+    frames = {tuple(df.value.columns): df for df in at.dataframe}
+    spenders = next(df for cols, df in frames.items() if cols[:2] == ("user", "credits"))
+    assert len(spenders.value) == 5 and list(spenders.value["credits"]) == sorted(spenders.value["credits"], reverse=True)
+    patterns = next(df for cols, df in frames.items() if "sample_text" in cols)
+    assert patterns.value["pattern"].is_unique and (patterns.value["queries"] > 1).all()  # repeats are one row
+    assert (patterns.value["average_credits"] * patterns.value["queries"]).round(6).tolist() == \
+        patterns.value["credits"].round(6).tolist()
+    config = patterns.proto.columns  # readable labels and units; the hash is hidden unless asked for
+    spec = json.loads(config)
+    assert spec["credits"]["label"] == "Credits" and spec["money"]["label"] == "Money (USD)"
+    assert spec["money"]["type_config"]["format"] == "accounting"
+    assert "pattern" not in list(patterns.proto.column_order)
+    at.toggle(key="cost.technical").set_value(True).run()
+    patterns = next(df for df in at.dataframe if "sample_text" in df.value.columns)
+    assert "pattern" in list(patterns.proto.column_order)
+
+
+def test_the_idle_warehouse_is_recommended_with_its_saving_and_a_fix(workspace, people):
+    at = page("cost", people["admin"])
+    texts = [t.value for t in at.text]
+    idle = next(t for t in texts if t.startswith("BI_WH: BI_WH was idle for"))
+    assert "auto-suspend after 300 s: suspend it after 60 s" in idle
+    assert any(m.value.startswith("**saves ~") for m in at.markdown)
+    fixes = [b for b in at.button if b.key and b.key.startswith("cost.fix.")]
+    assert fixes and fixes[0].label == "Fix"
+
+
+def test_a_recommendations_fix_is_a_previewed_request_whose_review_shows_the_saving(workspace, people):
+    """Recommendation -> its Fix opens change-warehouse filled in and previewed (what recipe_form.start_fix hands
+    over) -> Submit -> the review's cost projection is lower by the saving the recommendation stated."""
+    from core.snowflake.recommend import recommend
+    from portal.recipe_form import PENDING_KEY
+    from tests.portal_support import as_viewer
+
+    services = ui.services()
+    services.sync_demo_account(generate=True)
+    config = __import__("core.snowddl.inventory", fromlist=["describe"]).describe(services.snapshot().config)
+    rec = next(r for r in recommend(services.snowflake_source(), config["warehouses"], 2.5) if r.code == "WAREHOUSE_IDLE")
+    assert rec.warehouse == "BI_WH" and rec.fix.fields["auto_suspend"] == "60" and rec.saving_money > 0
+
+    def script():
+        import streamlit as st
+
+        from core.snowddl.inventory import describe
+        from core.snowflake.recommend import recommend
+        from portal import recipe_form, ui
+
+        if "opened" not in st.session_state:  # as the cost page's Fix button does (start_fix), without switching page
+            st.session_state.opened = True
+            services = ui.services()
+            r = next(r for r in recommend(services.snowflake_source(), describe(services.snapshot().config)["warehouses"],
+                                          float(services.settings.price_per_credit)) if r.code == "WAREHOUSE_IDLE")
+            st.session_state[recipe_form.PENDING_KEY] = {"recipe": r.fix.recipe, "id": None, "ref": None,
+                                                         "raw": dict(r.fix.fields), "comment": "", "fixes": r.title,
+                                                         "preview": r.fix.complete}
+        recipe_form.recipe_page("change-warehouse", "change_warehouse.", "intro", outside=("name",))
+
+    at = AppTest.from_function(script, default_timeout=TIMEOUT)
+    as_viewer(at, people["requester"])
+    at.run()
+    assert not at.exception, at.exception
+    assert PENDING_KEY not in at.session_state
+    assert any("Fixes finding WAREHOUSE_IDLE on BI_WH" in i.value for i in at.info)
+    shown = {m.label: (m.value, m.delta) for m in at.metric if "per month" in m.label}
+    assert shown["After this change, per month"][1] == f"{-rec.saving_money:+,.0f} USD"  # the preview shows the saving
+    next(b for b in at.button if b.label == "Submit request").click().run()
+    assert not at.exception, at.exception
+    crs = services.changes.list()
+    assert len(crs) == 1 and crs[0].request["auto_suspend"] == 60 and crs[0].justification == rec.fix.fields["justification"]
+
+    review = page("review", people["approver"])
+    metrics = {m.label: (m.value, m.delta) for m in review.metric if "per month" in m.label}
+    assert metrics["Today, per month"][0] == f"{rec.current_credits * 2.5:,.0f} USD"
+    assert metrics["After this change, per month"] == (f"{rec.projected_credits * 2.5:,.0f} USD", f"{-rec.saving_money:+,.0f} USD")

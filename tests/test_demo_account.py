@@ -118,12 +118,19 @@ def test_cli_cost_gives_the_same_figures_as_text_json_and_csv(services, capsys):
     assert report["warehouses"][0]["warehouse"] == "BI_WH" and report["currency"] == "USD"
     spike = demo.meta(services.workspace.account_dir)["SPIKE_DAY"]
     assert [a["day"] for a in report["anomalies"]] == [spike]
+    # the keys the cost page's meaning adds: previous period, budget, spenders, patterns, recommendations
+    assert report["previous"]["change"]["credits"] == pytest.approx(report["total_credits"] / report["previous"]["credits"] - 1)
+    assert report["budget"]["account"] is None and report["budget"]["month"] == report["forecast"]["month"]
+    assert len(report["top_spenders"]) == 5 and report["query_patterns"][0]["queries"] > 1
+    idle = next(r for r in report["recommendations"] if r["code"] == "WAREHOUSE_IDLE")
+    assert idle["warehouse"] == "BI_WH" and idle["fix"]["recipe"] == "change-warehouse" and idle["saving_money"] > 0
     assert main(["cost", "--workspace", ws, "--format", "csv", "--days", "7"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "warehouse,credits,compute_credits,compute_money_usd,idle_credits,idle_share" and len(lines) == 6
     assert main(["cost", "--workspace", ws]) == 0
     out = capsys.readouterr().out
     assert "BI_WH" in out and f"anomaly {spike}" in out and "forecast" in out and "SNOWPARK_CONTAINER_SERVICES" in out
+    assert "recommendation WAREHOUSE_IDLE BI_WH: saves ~" in out and "previous " in out
     for bad in ("0", "366", "x"):
         assert main(["cost", "--workspace", ws, "--days", bad]) == 2
 

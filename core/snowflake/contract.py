@@ -88,8 +88,15 @@ VIEWS: dict[str, View] = {v.name: v for v in (
         "QUERY_ID VARCHAR NOT NULL, QUERY_TEXT VARCHAR, DATABASE_NAME VARCHAR, SCHEMA_NAME VARCHAR, QUERY_TYPE VARCHAR, "
         "USER_NAME VARCHAR, ROLE_NAME VARCHAR, WAREHOUSE_NAME VARCHAR, WAREHOUSE_SIZE VARCHAR, EXECUTION_STATUS VARCHAR, "
         "START_TIME TIMESTAMP_LTZ NOT NULL, END_TIME TIMESTAMP_LTZ, TOTAL_ELAPSED_TIME NUMBER, COMPILATION_TIME NUMBER, "
-        "EXECUTION_TIME NUMBER, BYTES_SCANNED NUMBER, ROWS_PRODUCED NUMBER, CREDITS_USED_CLOUD_SERVICES FLOAT, QUERY_TAG VARCHAR"),
-        "Times in milliseconds. A year of rows: filter START_TIME by a plain range so the view is pruned."),
+        "EXECUTION_TIME NUMBER, BYTES_SCANNED NUMBER, ROWS_PRODUCED NUMBER, CREDITS_USED_CLOUD_SERVICES FLOAT, QUERY_TAG VARCHAR, "
+        "QUERY_HASH VARCHAR, QUERY_PARAMETERIZED_HASH VARCHAR, QUEUED_OVERLOAD_TIME NUMBER, "
+        "BYTES_SPILLED_TO_LOCAL_STORAGE NUMBER, BYTES_SPILLED_TO_REMOTE_STORAGE NUMBER"),
+        "Times in milliseconds. A year of rows: filter START_TIME by a plain range so the view is pruned. "
+        "QUERY_PARAMETERIZED_HASH is the hash of the query text with its literals replaced by parameters: queries that "
+        "differ only in literals (a date, an id) share it, QUERY_HASH only the exact text "
+        "(https://docs.snowflake.com/en/user-guide/query-hash); both are NULL for queries before 2024. "
+        "QUEUED_OVERLOAD_TIME is the time a query waited because the warehouse was busy; BYTES_SPILLED_TO_LOCAL_STORAGE "
+        "/ _REMOTE_STORAGE the data that did not fit its memory (a sign of a warehouse too small)."),
     View("QUERY_ATTRIBUTION_HISTORY", DOCS + "query_attribution_history", 480, _cols(
         "QUERY_ID VARCHAR NOT NULL, PARENT_QUERY_ID VARCHAR, ROOT_QUERY_ID VARCHAR, WAREHOUSE_ID NUMBER, "
         "WAREHOUSE_NAME VARCHAR, QUERY_HASH VARCHAR, QUERY_PARAMETERIZED_HASH VARCHAR, QUERY_TAG VARCHAR, USER_NAME VARCHAR, "

@@ -316,7 +316,9 @@ def spend(source, start: dt.date, end: dt.date, prices: Prices) -> dict:
             "warehouse_billed_credits": sum(x["quantity"] for x in credits if x["line"] == "WAREHOUSE_METERING")}
 
 
-def summary(source, days: int, price_per_credit: float, day: dt.date | None = None, prices: Prices | None = None) -> dict:
+def summary(source, days: int, price_per_credit: float, day: dt.date | None = None, prices: Prices | None = None,
+            budget_monthly: float = 0.0, budget_by_warehouse: dict | None = None,
+            warehouses: list[dict] | None = None) -> dict:
     """What `snowtower cost` prints, over the last `days` days up to `day` (default: the account's last
     complete day); `start` is never before the account's first day of metering.
 
@@ -326,13 +328,21 @@ def summary(source, days: int, price_per_credit: float, day: dt.date | None = No
     - `total_credits`: the warehouses' metered credits; `billed_credits`: all service types as billed;
     - `forecast`: month-end billed credits (all service types) and money; `anomalies`: days far above their
       trailing 28 days of warehouse credits;
-    - `data_through`: up to when the views are filled."""
+    - `data_through`: up to when the views are filled;
+    - `previous`: the same figures (period_figures) for as many days just before, with `change` per figure
+      (with_changes), or None when those days reach before the first metered day;
+    - `budget`: budget_status of the month containing the end day (`budget_monthly`, `budget_by_warehouse`);
+    - `top_spenders` (top_spenders, five users), `query_patterns` (query_patterns, 20 patterns), `anomalies` with
+      their cause (anomaly_causes: warehouse, user, query pattern);
+    - `recommendations` (core.snowflake.recommend) for the config's `warehouses` (describe rows); [] without them."""
     prices = prices or Prices(price_per_credit)
+    config_warehouses = warehouses  # `warehouses` is the report's list below
     through = data_through(source)
     day = day or (through.last_day if through else None)
     empty = {"days": days, "start": None, "end": None, "price_per_credit": prices.per_credit, "warehouses": [],
              "total_credits": 0.0, "billed_credits": 0.0, "total_money": 0.0, "spend": None, "forecast": None,
-             "anomalies": [], "data_through": None}
+             "anomalies": [], "data_through": None, "previous": None, "budget": None, "top_spenders": [], "query_patterns": [],
+             "recommendations": []}
     if day is None:
         return empty
     start = min(day, max(day - dt.timedelta(days=days - 1), through.first_day if through else day))
@@ -345,8 +355,17 @@ def summary(source, days: int, price_per_credit: float, day: dt.date | None = No
                    "idle_credits": float(r.CREDITS_IDLE), "idle_share": float(r.IDLE_SHARE)}
                   for r in usage.sort_values("CREDITS_USED", ascending=False).itertuples()]
     bill = spend(source, start, day, prices)
-    anomalies = [{"day": str(pd.Timestamp(r.DAY).date()), "credits": float(r.CREDITS), "baseline": float(r.BASELINE_CREDITS),
-                  "top_warehouse": r.TOP_WAREHOUSE} for r in shown[shown["IS_ANOMALY"].fillna(False).astype(bool)].itertuples()]
+    price = prices.credit("WAREHOUSE_METERING")
+    anomalies = [{**a, "top_warehouse": a["warehouse"]} for a in anomaly_causes(source, shown, start, price)]
+    prev_start, prev_end = previous_period(start, day)
+    figures = period_figures(source, start, day, prices)
+    previous = None
+    if through and prev_start >= through.first_day:
+        previous = period_figures(source, prev_start, prev_end, prices)
+        previous["change"] = with_changes(figures, previous)
+    from core.snowflake.recommend import recommend  # it builds on this module
+
+    recommendations = [r.to_dict() for r in recommend(source, config_warehouses, price_per_credit, day)] if config_warehouses else []
     daily = ask(source, "billed_daily", start_date=spend_window["start_date"], end_date=spend_window["end_date"])
     forecast = forecast_month(daily, day).to_dict()
     credit_money = [x for x in bill["lines"] if x["unit"] == "credits"]
@@ -356,6 +375,9 @@ def summary(source, days: int, price_per_credit: float, day: dt.date | None = No
     return {**empty, "start": start.isoformat(), "end": day.isoformat(), "warehouses": warehouses,
             "total_credits": sum(w["credits"] for w in warehouses), "billed_credits": bill["billed_credits"],
             "total_money": bill["total_money"], "spend": bill, "forecast": forecast, "anomalies": anomalies,
+            "previous": previous, "budget": budget_status(source, day, prices, budget_monthly, budget_by_warehouse),
+            "top_spenders": top_spenders(source, start, day, price), "query_patterns": query_patterns(source, start, day, price),
+            "recommendations": recommendations,
             "data_through": {"last_day": through.last_day.isoformat(), "filled_to": through.filled_to.isoformat(),
                              "attributed_to": through.attributed_to.isoformat() if through.attributed_to else None}
             if through else None}
@@ -381,3 +403,219 @@ def project_request(source, recipe: str, request: dict, warehouses: list[dict], 
     return project_warehouse(source, name, str(request.get("size") or now.get("size") or "XSMALL"),
                              request.get("auto_suspend") or now.get("auto_suspend"), price_per_credit,
                              old_size=now.get("size"), old_auto_suspend=now.get("auto_suspend"), day=day, sizes=sizes)
+
+
+# --- meaning: the same figures for the period before, the budget, who and what spends ---------------------------------
+
+def previous_period(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
+    """The days just before `start`..`end` (inclusive), as many of them: 1-30 Nov -> 2-31 Oct."""
+    length = (end - start).days + 1
+    return start - dt.timedelta(days=length), start - dt.timedelta(days=1)
+
+
+def change(current: float | None, previous: float | None) -> float | None:
+    """The relative change of `current` against `previous` (0.25 is +25 %); None when either is unknown or
+    `previous` is 0 (no change can be stated against nothing)."""
+    if current is None or previous is None or not previous:
+        return None
+    return (current - previous) / previous
+
+
+def period_figures(source, start: dt.date, end: dt.date, prices: Prices, warehouses: list[str] | None = None) -> dict:
+    """The cost page's headline figures for the days `start`..`end` (UTC, inclusive):
+    `credits` (warehouse credits as metered, WAREHOUSE_METERING_HISTORY.CREDITS_USED), `compute_credits`,
+    `compute_money` (compute credits x the WAREHOUSE_METERING price), `idle_credits`, `idle_share` (0..1 of
+    compute whose attribution is in; None without any), each of the named `warehouses` only (None: all);
+    `total_money` and `billed_credits`: the whole account as billed (see `spend`), never filtered."""
+    usage = ask(source, "warehouse_usage", **window(start, end))
+    if warehouses is not None:
+        usage = usage[usage["WAREHOUSE_NAME"].isin(warehouses)]
+    compute = float(usage["CREDITS_COMPUTE"].sum())
+    idle = float(usage["CREDITS_IDLE"].sum())
+    attributed = compute - float(usage["CREDITS_NOT_YET_ATTRIBUTED"].sum())
+    bill = spend(source, start, end, prices)
+    return {"start": start.isoformat(), "end": end.isoformat(), "credits": float(usage["CREDITS_USED"].sum()),
+            "compute_credits": compute, "compute_money": compute * prices.credit("WAREHOUSE_METERING"),
+            "idle_credits": idle, "idle_share": idle / attributed if attributed > 0 else None,
+            "total_money": bill["total_money"], "billed_credits": bill["billed_credits"]}
+
+
+def with_changes(current: dict, previous: dict) -> dict:
+    """{figure: relative change} for every number `period_figures` gives (see `change`); `idle_share` is a
+    difference in points (0.05 is 5 points more idle), not a relative change."""
+    out = {k: change(current[k], previous[k]) for k in ("credits", "compute_credits", "compute_money", "idle_credits",
+                                                           "total_money", "billed_credits")}
+    out["idle_share"] = (None if current["idle_share"] is None or previous["idle_share"] is None
+                         else current["idle_share"] - previous["idle_share"])
+    return out
+
+
+def _blended(bill: dict, prices: Prices) -> float:
+    """Money per billed credit over a bill (`spend`): service types priced apart weigh in; the credit price without credits."""
+    money = sum(x["money"] for x in bill["lines"] if x["unit"] == "credits")
+    return money / bill["billed_credits"] if bill["billed_credits"] else prices.per_credit
+
+
+def _status(used: float, projected: float, budget: float) -> str:
+    return "Over budget" if used >= budget else "At risk" if projected >= budget else "On track"
+
+
+def budget_status(source, day: dt.date, prices: Prices, monthly: float = 0.0,
+                  by_warehouse: dict[str, float] | None = None) -> dict:
+    """The month containing `day` (UTC) against its budgets, up to the end of `day`.
+
+    - `account` (None without `monthly`): `budget`, `month_to_date` (billed credits of every service type at
+      their prices, METERING_DAILY_HISTORY), `projected` (forecast_month's credits at the month's blended price),
+      `used_share` and `projected_share` (0..), `status` ("Over budget" when the month to date reached the budget,
+      "At risk" when the forecast does, else "On track");
+    - `warehouses`: per warehouse of `by_warehouse`, the same with metered credits (WAREHOUSE_METERING_HISTORY) at
+      the WAREHOUSE_METERING price, projected at its month-to-date daily rate.
+    Money in the settings' currency; storage and transfer are not in any of them."""
+    month_start = day.replace(day=1)
+    month = month_start.strftime("%Y-%m")
+    out: dict = {"month": month, "day": day.isoformat(), "account": None, "warehouses": []}
+    if monthly:
+        bill = spend(source, month_start, day, prices)
+        blended = _blended(bill, prices)
+        daily = ask(source, "billed_daily", start_date=month_start - dt.timedelta(days=7), end_date=day + dt.timedelta(days=1))
+        fc = forecast_month(daily, day)
+        used = fc.month_to_date * blended
+        projected = fc.projected * blended
+        out["account"] = {"budget": float(monthly), "month_to_date": used, "projected": projected,
+                          "used_share": used / monthly, "projected_share": projected / monthly,
+                          "status": _status(used, projected, monthly)}
+    if by_warehouse:
+        usage = ask(source, "warehouse_usage", **window(month_start, day)).set_index("WAREHOUSE_NAME")
+        elapsed, days = day.day, calendar.monthrange(day.year, day.month)[1]
+        price = prices.credit("WAREHOUSE_METERING")
+        for name, budget in sorted(by_warehouse.items()):
+            used = float(usage["CREDITS_USED"].get(name, 0.0)) * price
+            projected = used / elapsed * days
+            out["warehouses"].append({"warehouse": name, "budget": float(budget), "month_to_date": used, "projected": projected,
+                                      "used_share": used / budget if budget else None,
+                                      "projected_share": projected / budget if budget else None,
+                                      "status": _status(used, projected, budget) if budget else "No budget"})
+    return out
+
+
+def top_spenders(source, start: dt.date, end: dt.date, price: float, n: int = 5,
+                 warehouses: list[str] | None = None) -> list[dict]:
+    """The `n` users whose queries were attributed the most compute credits on `start`..`end` (UTC), largest
+    first: {"user", "credits", "money" (credits x `price`), "queries", "share" (0..1 of all attributed credits),
+    "warehouse" (where most of it ran)}. From QUERY_ATTRIBUTION_HISTORY: idle time is in no one's figure."""
+    frame = ask(source, "credits_by_user", **window(start, end))
+    if warehouses is not None:
+        frame = frame[frame["WAREHOUSE_NAME"].isin(warehouses)]
+    if not len(frame):
+        return []
+    total = float(frame["CREDITS"].sum())
+    main = frame.sort_values("CREDITS", ascending=False).drop_duplicates("USER_NAME").set_index("USER_NAME")["WAREHOUSE_NAME"]
+    per_user = frame.groupby("USER_NAME", as_index=False)[["CREDITS", "QUERIES"]].sum()
+    per_user = per_user.sort_values(["CREDITS", "USER_NAME"], ascending=[False, True]).head(n)
+    return [{"user": r.USER_NAME, "credits": float(r.CREDITS), "money": float(r.CREDITS) * price, "queries": int(r.QUERIES),
+             "share": float(r.CREDITS) / total if total else 0.0, "warehouse": main[r.USER_NAME]}
+            for r in per_user.itertuples(index=False)]
+
+
+def query_patterns(source, start: dt.date, end: dt.date, price: float, top_n: int = 20,
+                   warehouses: list[str] | None = None) -> list[dict]:
+    """The `top_n` costliest query patterns on `start`..`end` (UTC): repeats that differ only in literals share
+    QUERY_HISTORY.QUERY_PARAMETERIZED_HASH. Each {"pattern" (the hash), "queries", "credits", "average_credits",
+    "money", "average_seconds", "users", "top_user", "warehouse" (where most of its credits ran), "sample_text"
+    (the newest run, 300 characters)}; credits attributed to queries (idle not included)."""
+    frame = ask(source, "query_patterns", **window(start, end), top_n=int(top_n) * (4 if warehouses is not None else 1))
+    if warehouses is not None:
+        frame = frame[frame["WAREHOUSE_NAME"].isin(warehouses)].head(int(top_n))
+    return [{"pattern": r.PATTERN, "queries": int(r.QUERIES), "credits": float(r.CREDITS),
+             "average_credits": float(r.AVERAGE_CREDITS), "money": float(r.CREDITS) * price,
+             "average_seconds": float(r.AVERAGE_SECONDS or 0.0), "users": int(r.USERS), "top_user": r.TOP_USER,
+             "warehouse": r.WAREHOUSE_NAME, "sample_text": r.SAMPLE_TEXT} for r in frame.itertuples(index=False)]
+
+
+def anomaly_causes(source, spend_frame: pd.DataFrame, start: dt.date, price: float) -> list[dict]:
+    """Each anomalous day of daily_spend's frame on or after `start`, with its cause: the warehouse that used the
+    most that day, the user whose queries it attributed the most to, and the costliest query pattern there.
+    {"day", "credits", "baseline", "z_score", "warehouse", "warehouse_credits", "user", "user_credits", "pattern",
+    "pattern_queries", "pattern_credits", "pattern_text", "text" (one sentence)}; user and pattern are None when
+    QUERY_ATTRIBUTION_HISTORY has no query of that day yet (it lags up to 8 hours)."""
+    if not len(spend_frame):
+        return []
+    frame = spend_frame[(pd.to_datetime(spend_frame["DAY"]).dt.date >= start) & spend_frame["IS_ANOMALY"].fillna(False).astype(bool)]
+    out = []
+    for r in frame.itertuples(index=False):
+        day = pd.Timestamp(r.DAY).date()
+        wh = r.TOP_WAREHOUSE
+        spenders = top_spenders(source, day, day, price, n=1, warehouses=[wh])
+        patterns = query_patterns(source, day, day, price, top_n=1, warehouses=[wh])
+        user = spenders[0] if spenders else None
+        pattern = patterns[0] if patterns else None
+        text = (f"{day:%Y-%m-%d}: {float(r.CREDITS):,.0f} credits against a usual {float(r.BASELINE_CREDITS):,.0f} "
+                f"(z-score {float(r.Z_SCORE):,.1f}); {wh} used {float(r.TOP_WAREHOUSE_CREDITS):,.0f}")
+        if user:
+            text += f", most of it {user['user']}'s queries ({user['credits']:,.0f} credits)"
+        if pattern:
+            text += f", pattern {str(pattern['pattern'])[:8]} run {pattern['queries']:,} times: {pattern['sample_text'][:80]}"
+        out.append({"day": day.isoformat(), "credits": float(r.CREDITS), "baseline": float(r.BASELINE_CREDITS),
+                    "z_score": float(r.Z_SCORE), "warehouse": wh, "warehouse_credits": float(r.TOP_WAREHOUSE_CREDITS),
+                    "user": user["user"] if user else None, "user_credits": user["credits"] if user else None,
+                    "pattern": pattern["pattern"] if pattern else None,
+                    "pattern_queries": pattern["queries"] if pattern else None,
+                    "pattern_credits": pattern["credits"] if pattern else None,
+                    "pattern_text": pattern["sample_text"] if pattern else None, "text": text})
+    return out
+
+
+# --- spend events for `snowtower alerts` -------------------------------------------------------------------------------
+
+ALERT_LOOKBACK_DAYS = 30  # days whose anomalies and threshold crossings are events; each id is sent at most once
+
+
+def spend_events(source, prices: Prices, *, budget_monthly: float = 0.0, budget_by_warehouse: dict | None = None,
+                 threshold_per_day: float = 0.0, budget_shares: tuple[float, ...] | list[float] = (0.8, 1.0),
+                 day: dt.date | None = None, lookback_days: int = ALERT_LOOKBACK_DAYS) -> list[dict]:
+    """Spend events up to `day` (default: the account's last complete day), each {"id", "severity", "title", "text"}
+    with an `id` stable across runs, so a sender that remembers the ids it sent sends each at most once:
+
+    - `cost.anomaly.<YYYY-MM-DD>` (high): an anomalous day (daily_spend: more than 3 standard deviations above its
+      trailing 28 days) in the last `lookback_days`, with its cause (anomaly_causes);
+    - `cost.day-over-threshold.<YYYY-MM-DD>` (medium): a day in the last `lookback_days` whose billed credits of every
+      service type, at the window's blended price per credit, cost more than `threshold_per_day` (0: off);
+    - `cost.budget.<YYYY-MM>.<percent>` and `cost.budget.<YYYY-MM>.<WAREHOUSE>.<percent>` (high from 100 %, else
+      medium): the month to date of the account (`budget_monthly`) or a warehouse (`budget_by_warehouse`) reached
+      that share of its budget (budget_status).
+    Money in the settings' currency. Returns [] when the account has no complete day of metering."""
+    day = day or last_day(source)
+    if day is None:
+        return []
+    first = day - dt.timedelta(days=max(1, int(lookback_days)) - 1)
+    events: list[dict] = []
+    binds = window(first - dt.timedelta(days=28), day)
+    for a in anomaly_causes(source, ask(source, "daily_spend", **binds), first, prices.credit("WAREHOUSE_METERING")):
+        events.append({"id": f"cost.anomaly.{a['day']}", "severity": "high",
+                       "title": f"Spend anomaly on {a['day']}: {a['credits']:,.0f} credits (usual {a['baseline']:,.0f})",
+                       "text": a["text"]})
+    if threshold_per_day:
+        blended = _blended(spend(source, first, day, prices), prices)
+        daily = ask(source, "billed_daily", **{k: v for k, v in window(first, day).items() if k.endswith("_date")})
+        for r in daily.itertuples(index=False):
+            money = float(r.CREDITS) * blended
+            if money > threshold_per_day:
+                d = pd.Timestamp(r.DAY).date().isoformat()
+                events.append({"id": f"cost.day-over-threshold.{d}", "severity": "medium",
+                               "title": f"Spend on {d}: {money:,.0f} over the daily threshold of {threshold_per_day:,.0f}",
+                               "text": f"{d} billed {float(r.CREDITS):,.1f} credits of every service type at {blended:,.2f} "
+                                       f"per credit: {money:,.2f}, above alert_spend_threshold {threshold_per_day:,.2f}."})
+    if budget_monthly or budget_by_warehouse:
+        status = budget_status(source, day, prices, budget_monthly, budget_by_warehouse)
+        rows = ([("", "The account", status["account"])] if status["account"] else [])
+        rows += [(f"{w['warehouse']}.", w["warehouse"], w) for w in status["warehouses"] if w["budget"]]
+        for key, who, b in rows:
+            for share in sorted(budget_shares):
+                if b["used_share"] >= share:
+                    pct = round(share * 100)
+                    events.append({"id": f"cost.budget.{status['month']}.{key}{pct}", "severity": "high" if share >= 1 else "medium",
+                                   "title": f"{who} reached {pct} % of its {status['month']} budget",
+                                   "text": f"{who}: {b['month_to_date']:,.2f} spent in {status['month']} up to {status['day']} "
+                                           f"of a budget of {b['budget']:,.2f} ({b['used_share']:.0%}); forecast by month end "
+                                           f"{b['projected']:,.2f} ({b['projected_share']:.0%})."})
+    return events
