@@ -27,7 +27,7 @@ LOGGER = logging.getLogger("snowtower.alerts")
 ALERT_SEVERITIES = ("critical", "high")
 MAX_EVENTS = 200  # events sent in one run; the rest wait for the next run (a flood is not a notification)
 # Modules that register providers when imported (cost-recs adds its spend module here).
-PROVIDER_MODULES: list[str] = []
+PROVIDER_MODULES: list[str] = ["app.cost_alerts"]  # spend over a threshold or a budget share, anomalous days
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,11 @@ budgets and threshold). Each event's id is stable across runs ("cost.anomaly.202
 "cost.budget.2026-12.80", "cost.day-over-threshold.2026-11-24"), so the alerts ledger sends it at most once.
 
 Registration: importing this module registers the provider with app.alerts (`register("spend", spend_provider)`)
-when that module is there; `snowtower alerts` imports it through app.alerts.PROVIDER_MODULES ("app.cost_alerts").
+; `snowtower alerts` imports it through app.alerts.PROVIDER_MODULES ("app.cost_alerts").
 """
 from __future__ import annotations
 
+from app.alerts import AlertEvent, register
 from core.snowflake.cost import Prices, spend_events
 
 
@@ -23,15 +24,8 @@ def spend_events_for(services, source) -> list[dict]:
 
 def spend_provider(services, source) -> list:
     """The events as app.alerts.AlertEvent (key = the event's id, page "cost")."""
-    from app.alerts import AlertEvent
-
     return [AlertEvent(key=e["id"], source="spend", severity=e["severity"], title=e["title"], details=(e["text"],),
                        page="cost") for e in spend_events_for(services, source)]
 
 
-try:  # why: app.alerts (the findings branch) may not be merged yet; the provider registers once it is
-    from app.alerts import register
-except ImportError:  # pragma: no cover - depends on the merge order
-    register = None
-if register is not None:
-    register("spend", spend_provider)
+register("spend", spend_provider)

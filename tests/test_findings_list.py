@@ -165,6 +165,8 @@ def test_alerts_send_each_new_critical_or_high_finding_once(fresh, slack, capsys
     sent = json.loads(capsys.readouterr().out)["sent"]
     assert sorted(e["key"] for e in sent) == sorted(e["key"] for e in would)
     assert {e["severity"] for e in sent} <= {"critical", "high"}
+    # The spend provider (app.cost_alerts) rides the same ledger: the planted anomalous day, once.
+    assert len([e for e in sent if e["key"].startswith("cost.anomaly.")]) == 1
     texts = slack.texts()
     assert len(texts) == len(sent)
     assert sum("ADMIN_WITHOUT_MFA on ADMIN" in t for t in texts) == 1
