@@ -281,6 +281,9 @@ def boolean(c: Collector, field_name: str, value: Any) -> bool | None:
     return None
 
 
+_TYPED_DATE = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})")
+
+
 def future_date(c: Collector, field_name: str, value: Any, today: _dt.date | None = None) -> _dt.date | None:
     if value is None or value == "":
         return None
@@ -289,10 +292,16 @@ def future_date(c: Collector, field_name: str, value: Any, today: _dt.date | Non
     if isinstance(value, _dt.date):
         day = value
     else:
+        # Typed by hand, a date comes as 2027-01-31 or 2027/01/31 (the date picker's own format): both are read,
+        # anything else is refused (never guessed: a typed year must not become another year).
+        text = str(value).strip()
+        m = _TYPED_DATE.fullmatch(text)
         try:
-            day = _dt.date.fromisoformat(str(value).strip())
+            day = _dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
         except ValueError:
-            c.add(field_name, "must be a date written YYYY-MM-DD.")
+            day = None
+        if day is None:
+            c.add(field_name, f"must be a date written YYYY-MM-DD (e.g. 2027-01-31); {text[:40]!r} is none.")
             return None
     # Why UTC: the expiry job counts days in UTC (Services.clock); the server's own zone would shift the
     # boundary by up to 14 hours.
