@@ -87,3 +87,25 @@ def show_request_cost(recipe: str, request: dict, sha: str | None = None) -> Non
         return
     if projection is not None:
         widgets.cost_projection(projection, services.settings.currency)
+
+
+def request_cost_badge(recipe: str, request: dict, sha: str | None = None) -> str:
+    """A chip for the top of a review: a warehouse request's monthly cost after the change and its change
+    (":orange-badge[cost 1,234 CHF/month, +600]"); "" for other requests or when it cannot be projected
+    (the full block below says why)."""
+    from core.snowflake.cost import WAREHOUSE_RECIPES, project_request
+    from core.snowflake.demo import describe
+
+    if recipe not in WAREHOUSE_RECIPES:
+        return ""
+    services = ui.services()
+    try:
+        p = project_request(source(), recipe, request, describe(services.snapshot(sha).config)["warehouses"],
+                            float(services.settings.price_per_credit))
+    except QueryError:
+        return ""
+    if p is None:
+        return ""
+    currency = "".join(ch for ch in str(services.settings.currency) if ch.isalnum())[:8]
+    delta = "" if p.current_money is None else f", {p.projected_money - p.current_money:+,.0f}"
+    return f":orange-badge[cost {p.projected_money:,.0f} {currency}/month{delta}{' (estimate)' if p.estimate else ''}]"

@@ -29,12 +29,87 @@ def diff_view(diff: str) -> None:
     st.code(diff, language="diff", line_numbers=False, height="content" if lines <= DIFF_LINES else DIFF_HEIGHT)
 
 
+FOLD_AT, FOLD_KEEP = 160, 100  # a diff line longer than FOLD_AT characters shows its first FOLD_KEEP
+
+
+def _path(line: str) -> str:
+    """The file of a `--- a/x` or `+++ b/x` line; "" for /dev/null."""
+    path = line[4:].split("\t", 1)[0]
+    return "" if path == "/dev/null" else path[2:] if path[:2] in ("a/", "b/") else path
+
+
+def readable_diff(diff: str) -> list[tuple[str, str]]:
+    """A unified diff as [(file, its hunks)], for people: git's header lines (diff --git, index, modes,
+    ---/+++) dropped, the file named instead; each line longer than FOLD_AT characters (a key, a long
+    comment) cut to FOLD_KEEP and marked with how many characters are folded. Lines inside a hunk are
+    never taken for headers (a removed "-- x" line reads "--- x")."""
+    lines = diff.splitlines()
+    files: list[list] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("diff --git "):
+            files.append([line.split(" b/", 1)[1] if " b/" in line else "", []])
+            i += 1
+            while i < len(lines) and not lines[i].startswith(("@@", "diff --git ")):
+                if lines[i].startswith(("--- ", "+++ ")) and _path(lines[i]):
+                    files[-1][0] = _path(lines[i])
+                i += 1
+            continue
+        if (line.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ ")
+                and (i + 2 == len(lines) or lines[i + 2].startswith("@@"))):
+            files.append([_path(lines[i + 1]) or _path(line), []])
+            i += 2
+            continue
+        if not files:
+            files.append(["", []])
+        if len(line) > FOLD_AT:
+            line = f"{line[:FOLD_KEEP]} … ({len(line) - FOLD_KEEP} more characters folded)"
+        files[-1][1].append(line)
+        i += 1
+    return [(path, "\n".join(body)) for path, body in files if body]
+
+
+def readable_diff_view(diff: str, key: str = "diff") -> None:
+    """readable_diff, one block per file named above it, and the diff as git shows it (folded away)."""
+    if not diff.strip():
+        st.info("No file changes.")
+        return
+    lines = diff.splitlines()
+    added = sum(1 for line in lines if line.startswith("+") and not line.startswith("+++"))
+    removed = sum(1 for line in lines if line.startswith("-") and not line.startswith("---"))
+    st.caption(f"{added} line(s) added, {removed} removed")
+    for path, text in readable_diff(diff):
+        if path:
+            st.caption(inline_code(path))
+        st.code(text, language="diff", line_numbers=False,
+                height="content" if text.count("\n") < DIFF_LINES else DIFF_HEIGHT)
+    with st.expander("The diff as git shows it (nothing folded)"):
+        st.code(diff, language="diff", line_numbers=False, height="content" if len(lines) <= DIFF_LINES else DIFF_HEIGHT)
+
+
+def duration_badge(recipe_name: str, request: dict) -> str:
+    """For a request with a time-bound field (grant-role's until): ":blue-badge[until 2027-01-31]", or
+    ":orange-badge[permanent]" when it has no end date; "" for other requests."""
+    from recipes import RECIPES
+
+    recipe = RECIPES.get(recipe_name)
+    field = recipe.field("until") if recipe else None
+    if field is None or field.kind != "until":
+        return ""
+    until = str((request or {}).get("until") or "")
+    return f":blue-badge[until {md_escape(until)}]" if until else ":orange-badge[permanent]"
+
+
 def preview_panel(preview) -> None:
     """What a requester sees before submitting: summary, SnowDDL's verdict, the diff (and, with the
     core's offline plan, the DDL it would run)."""
     st.subheader("Preview")
     if preview.changes is not None:
         st.markdown(md_escape(preview.changes.summary, starts_line=True))
+        badge = duration_badge(preview.recipe, preview.request_dict or {})
+        if badge:
+            st.markdown(badge)
     validation_view(preview.validation.to_dict() if preview.validation else None)
     diff_view(preview.diff)
     plan_view(preview.plan)
