@@ -6,6 +6,7 @@ from core.changes.model import Status
 from core.plaintext import md_escape
 from portal import account, ui
 from app.inbox import next_step, ready_to_merge, waiting_for
+from app.review import person
 from portal.recipe_form import start_renew
 from recipes import RECIPES
 
@@ -30,7 +31,7 @@ with inbox:
         st.page_link(ui.page("review"), label=f"{len(waiting)} waiting for your review (oldest first)",
                      icon=":material/fact_check:", query_params={"status": "open"})
         for cr in waiting[:5]:
-            st.page_link(ui.page("review"), label=f"{cr.ref} {md_escape(cr.title)} · {md_escape(cr.requester)} · since {cr.created_at[:10]}",
+            st.page_link(ui.page("review"), label=f"{cr.ref} {md_escape(cr.title)} · {md_escape(person(services, cr.requester))} · since {cr.created_at[:10]}",
                          query_params={"request": str(cr.id)})
     if actor.can("admin"):
         ready = ready_to_merge(services)

@@ -22,8 +22,8 @@ SHOWN = "review.shown"  # the ids of the table's rows as last drawn, in order: a
 # Phone width: the table's columns would hide status, approvals and risk off-screen; below 640 px the
 # requests are cards instead (both are drawn; CSS shows one). The decision bar stays in view (sticky).
 st.html("""<style>
-@media (max-width: 640px) { .st-key-review-table { display: none; } }
-@media (min-width: 641px) { .st-key-review-cards { display: none; } }
+@media (max-width: 640px) { .st-key-review_list_table { display: none; } }
+@media (min-width: 641px) { .st-key-review_list_cards { display: none; } }
 .st-key-review-decision { position: sticky; top: 3.75rem; z-index: 99; background: #ffffff; }
 </style>""")
 
@@ -110,12 +110,12 @@ if frame.empty:
     st.info("Nothing is waiting for review." if view == "Open" and not rows else "No request matches.")
 else:
     st.session_state[SHOWN] = ids[:len(frame)]
-    with st.container(key="review-table"):
+    with st.container(key="review_list_table"):
         st.dataframe(frame.drop(columns="id"), hide_index=True, width="stretch", height=min(36 + 35 * len(frame), 260),
                      key="review.table", on_select=pick_row, selection_mode="single-row",
                      column_config={"Title": st.column_config.TextColumn(width="large")})
         st.caption("Click a row to open the request.")
-    with st.container(key="review-cards"):
+    with st.container(key="review_list_cards"):
         by_id = {r.id: r for r in rows}
         for i in ids[:len(frame)][:30]:
             r = by_id[i]

@@ -19,7 +19,7 @@ from portal import account, errors, ui, widgets
 from app.operations import PreviewRequest, ResubmitRequest, SubmitRequest
 from recipes import RECIPES, FieldErrors
 from recipes.base import Field, Recipe
-from recipes.common import SIZE_LABELS, choices_for
+from recipes.common import SIZE_LABELS, choices_for, role_labels, user_labels
 
 PENDING_KEY = "snowtower.resubmit"  # {"recipe", "id", "raw", "comment"} handed over by My requests
 
@@ -248,21 +248,35 @@ class RecipeForm:
             f = self.recipe.field(name)
             st.error(f"{f.label if f else name} {md_escape(preview.field_errors[name])}", icon=":material/error:")
 
+    def labels(self, f: Field) -> Callable | None:
+        """A picker's words for its options: users by full name, business roles with their description and
+        what they grant (from the config); None for other pickers (their values are their words)."""
+        if f.choices == "users":
+            names = user_labels(self.snapshot)
+        elif f.choices == "business_roles":
+            names = role_labels(self.snapshot)
+        else:
+            return None
+        return lambda v: names.get(str(v).upper(), v) if v else v
+
     def widget(self, f: Field) -> None:
         key = self._key(f.name)
         options = choices_for(f, self.snapshot)
+        words = self.labels(f)
         if f.kind == "multiselect":
             current = [v for v in st.session_state.get(key) or [] if v not in options]
-            st.multiselect(f.label, options + current, key=key, help=f.help or None)
+            # No "Select all": every role (or schema) at once is never what a request should ask for.
+            st.multiselect(f.label, options + current, key=key, help=f.help or None, select_all=False,
+                           **({"format_func": words} if words else {}))
         elif f.kind == "select":
             if f.name == "name" and self.recipe.current and "name" in self.outside:
                 st.selectbox(f.label, options, key=key, index=None, placeholder="Choose ...", help=f.help or None,
-                             on_change=self.load_current)
+                             on_change=self.load_current, **({"format_func": words} if words else {}))
             elif isinstance(f.choices, tuple) and len(options) <= 3:
                 st.radio(f.label, options, key=key, horizontal=True, help=f.help or None)
             elif f.required:
                 st.selectbox(f.label, options, key=key, index=None, placeholder="Choose ...", help=f.help or None,
-                             format_func=_fmt(f, self.recipe.current is not None))
+                             format_func=words or _fmt(f, self.recipe.current is not None))
             else:
                 st.selectbox(f.label, [""] + options, key=key, help=f.help or None, format_func=_fmt(f, self.recipe.current is not None))
         elif f.kind == "date":

@@ -111,8 +111,11 @@ def preview_panel(preview) -> None:
         if badge:
             st.markdown(badge)
     validation_view(preview.validation.to_dict() if preview.validation else None)
-    diff_view(preview.diff)
-    plan_view(preview.plan)
+    # Files, git's diff, SnowDDL's statements and what the offline plan cannot preview are for those who want
+    # them: behind Details, so the form speaks in the requester's words first.
+    with st.expander("Details: the files this changes and SnowDDL's plan"):
+        diff_view(preview.diff)
+        plan_view(preview.plan, nested=True)
 
 
 PLAN_PAGE = 20  # objects per page of the plan's SQL
@@ -128,7 +131,7 @@ def plan_groups(plan) -> list[tuple[str, str, list]]:
     return [(t, o, [s for s in ss if s.unsafe] + [s for s in ss if not s.unsafe]) for (t, o), ss in ordered]
 
 
-def plan_view(plan, key: str = "plan") -> None:
+def plan_view(plan, key: str = "plan", nested: bool = False) -> None:
     """SnowDDL's plan, of any length in bounded height: counts by action, the unsafe statements first
     and marked, one row per object (a scrolling table), the SQL folded and paged by object. `key`:
     the widget key prefix (one per plan on a page)."""
@@ -164,7 +167,7 @@ def plan_view(plan, key: str = "plan") -> None:
         rows = pd.DataFrame([{"Unsafe": sum(s.unsafe for s in ss), "Type": t, "Object": o, "Statements": len(ss),
                               "Actions": ", ".join(sorted({s.action for s in ss}))} for t, o, ss in groups])
         st.dataframe(rows, hide_index=True, width="stretch", height=min(36 + 35 * len(rows), 320), key=f"{key}.objects")
-        with st.expander(f"SQL by object ({len(plan.statements)} statements)"):
+        def sql_pages() -> None:
             pages = (len(groups) + PLAN_PAGE - 1) // PLAN_PAGE
             page = 1
             if pages > 1:
@@ -172,6 +175,14 @@ def plan_view(plan, key: str = "plan") -> None:
             for t, o, ss in groups[(page - 1) * PLAN_PAGE: page * PLAN_PAGE]:
                 st.caption(f"{t} {inline_code(o)}" if o else t)
                 st.code("\n".join(header(s) + s.sql.rstrip() + ";" for s in ss), language="sql")
+
+        title = f"SQL by object ({len(plan.statements)} statements)"
+        if nested:  # inside an expander (the preview's Details) Streamlit allows no second one: a toggle folds it
+            if st.toggle(title, key=f"{key}.sql"):
+                sql_pages()
+        else:
+            with st.expander(title):
+                sql_pages()
     if plan.not_previewed:
         st.caption("Not previewed offline: " + ", ".join(plan.not_previewed))
 

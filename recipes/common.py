@@ -333,3 +333,55 @@ def credits_note(size_name: str | None) -> str:
     if not size_name:
         return ""
     return f"{SIZE_LABELS[size_name]} ({CREDITS_PER_HOUR[size_name]} credit(s)/hour)"
+
+
+LABEL_MAX = 180  # characters of a picker's option label
+
+
+def _clip(text: str, limit: int = LABEL_MAX) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def user_labels(base: Snapshot) -> dict[str, str]:
+    """USER -> "Full Name (USER)" for pickers: display_name, else first and last name; a user with neither
+    (a service user) is its name alone. From the user file as SnowDDL reads it (parsed once per text)."""
+    try:
+        users = read.load(base.text(base.file("user")) or "")
+    except read.ReadError:
+        return {}
+    out = {}
+    for key, entry in users.items():
+        if not isinstance(entry, dict):
+            continue
+        name = entry.get("display_name") or " ".join(str(entry.get(k) or "") for k in ("first_name", "last_name")).strip()
+        out[str(key).upper()] = f"{_clip(name, 60)} ({str(key).upper()})" if name else str(key).upper()
+    return out
+
+
+def role_labels(base: Snapshot) -> dict[str, str]:
+    """BUSINESS_ROLE -> "NAME: its description (comment) · reads 2 schemas, writes 1, 3 technical roles,
+    warehouse W" for pickers: what the config says the role is for and what it grants."""
+    try:
+        roles = read.load(base.text(base.file("business_role")) or "")
+    except read.ReadError:
+        return {}
+    out = {}
+    for key, entry in roles.items():
+        if not isinstance(entry, dict):
+            continue
+        grants = []
+        for field_name, word in (("schema_read", "reads"), ("schema_write", "writes"), ("schema_owner", "owns")):
+            items = entry.get(field_name) or []
+            if isinstance(items, list) and items:
+                grants.append(f"{word} {', '.join(map(str, items))}" if len(items) <= 2 else f"{word} {len(items)} schemas")
+        tech = entry.get("technical_roles") or []
+        if isinstance(tech, list) and tech:
+            grants.append(f"{len(tech)} technical role(s)")
+        wh = entry.get("warehouse_usage") or []
+        if isinstance(wh, list) and wh:
+            grants.append(f"warehouse {', '.join(map(str, wh[:2]))}" + (" …" if len(wh) > 2 else ""))
+        comment = _clip(entry.get("comment") or "", 70)
+        text = str(key).upper() + (f": {comment}" if comment else "") + (f" · {'; '.join(grants)}" if grants else "")
+        out[str(key).upper()] = _clip(text)
+    return out

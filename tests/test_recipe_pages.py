@@ -42,8 +42,15 @@ def test_every_request_page_renders_and_refuses_an_empty_form(workspace, people,
 def test_grant_until_a_date_previews_the_end_date_and_submits(workspace, people):
     at = page("grant_role", people["requester"])
     config = ui.services().snapshot().config
-    assert at.selectbox(key="grant_role.name").options == config.users
-    assert at.multiselect(key="grant_role.business_roles").options == config.business_roles
+    from recipes.common import role_labels, user_labels
+
+    # Pickers speak in people's names and each role's description and grants; the values stay the names.
+    users, roles = user_labels(ui.services().snapshot()), role_labels(ui.services().snapshot())
+    assert at.selectbox(key="grant_role.name").options == [users[u] for u in config.users]
+    assert users["MOKAFOR"] == "Marcus Okafor (MOKAFOR)"
+    assert at.multiselect(key="grant_role.business_roles").options == [roles[r] for r in config.business_roles]
+    assert roles["FINANCE_ANALYST"] == ("FINANCE_ANALYST: Read finance models and raw Stripe data for revenue reporting · "
+                                        "reads ANALYTICS.MARTS, ANALYTICS.FINANCE; 2 technical role(s); warehouse ANALYST_WH")
     later = dt.date.today() + dt.timedelta(days=30)
     at.selectbox(key="grant_role.name").set_value("MOKAFOR")
     at.multiselect(key="grant_role.business_roles").set_value(["ANALYST"])
