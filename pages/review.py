@@ -252,9 +252,11 @@ with right:
 account.show_request_cost(cr.recipe, cr.request, cr.base_sha)
 
 # -- the plan, folded; the details; the history ----------------------------------------------------------------
-widgets.plan_view(plan, key=f"review.plan.{cr.id}")
+widgets.plan_view(plan, key=f"review.plan.{cr.id}", notes=False)
 with st.expander("Details"):
     st.markdown(f"Branch {inline_code(cr.branch)} · base {inline_code(cr.base_sha[:8])} · head {inline_code(cr.head_sha[:8])}"
                 + (f" · files {', '.join(inline_code(f) for f in cr.files)}" if cr.files else ""))
+    if plan.not_previewed:
+        st.caption(widgets.not_previewed_note(plan))
 with st.expander("History"):
     widgets.timeline(services.changes.events(cr))

@@ -79,11 +79,12 @@ def readable_diff_view(diff: str, key: str = "diff") -> None:
     added = sum(1 for line in lines if line.startswith("+") and not line.startswith("+++"))
     removed = sum(1 for line in lines if line.startswith("-") and not line.startswith("---"))
     st.caption(f"{added} line(s) added, {removed} removed")
-    for path, text in readable_diff(diff):
-        if path:
-            st.caption(inline_code(path))
-        st.code(text, language="diff", line_numbers=False,
-                height="content" if text.count("\n") < DIFF_LINES else DIFF_HEIGHT)
+    # A long change scrolls in one box of DIFF_HEIGHT, so what follows it stays near the top.
+    with st.container(height="content" if len(lines) <= DIFF_LINES else DIFF_HEIGHT, border=False):
+        for path, text in readable_diff(diff):
+            if path:
+                st.caption(inline_code(path))
+            st.code(text, language="diff", line_numbers=False)
     with st.expander("The diff as git shows it (nothing folded)"):
         st.code(diff, language="diff", line_numbers=False, height="content" if len(lines) <= DIFF_LINES else DIFF_HEIGHT)
 
@@ -131,7 +132,7 @@ def plan_groups(plan) -> list[tuple[str, str, list]]:
     return [(t, o, [s for s in ss if s.unsafe] + [s for s in ss if not s.unsafe]) for (t, o), ss in ordered]
 
 
-def plan_view(plan, key: str = "plan", nested: bool = False) -> None:
+def plan_view(plan, key: str = "plan", nested: bool = False, notes: bool = True) -> None:
     """SnowDDL's plan, of any length in bounded height: counts by action, the unsafe statements first
     and marked, one row per object (a scrolling table), the SQL folded and paged by object. `key`:
     the widget key prefix (one per plan on a page)."""
@@ -183,8 +184,13 @@ def plan_view(plan, key: str = "plan", nested: bool = False) -> None:
         else:
             with st.expander(title):
                 sql_pages()
-    if plan.not_previewed:
-        st.caption("Not previewed offline: " + ", ".join(plan.not_previewed))
+    if plan.not_previewed and notes:  # notes=False: the page shows not_previewed_note itself (behind Details)
+        st.caption(not_previewed_note(plan))
+
+
+def not_previewed_note(plan) -> str:
+    """What the offline plan leaves out, in words ("" when nothing)."""
+    return ("Not previewed offline (checked when it deploys): " + ", ".join(plan.not_previewed)) if plan.not_previewed else ""
 
 
 def validation_view(validation: dict | None) -> None:
