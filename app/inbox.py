@@ -28,16 +28,19 @@ def next_step(cr: ChangeRequest) -> str:
 
 
 def waiting_for(services: Services, actor: Actor) -> list[ChangeRequest]:
-    """Open requests (status open) that another person asked for and the viewer has neither approved nor
-    sent back on their current commit, oldest first: what waits for this approver."""
+    """Open requests (status open) that another person asked for and the viewer has not approved on their
+    current commit, oldest first: what waits for this approver. With one approval required an approved
+    request is no longer open, so the reviews are read (one backend read per request) only when more than
+    one approval is required."""
     out = []
+    several = services.settings.required_approvals > 1
     for cr in services.changes.list(statuses=[Status.OPEN]):
-        if cr.requester == actor.username or actor.username in services.changes.requester_names(cr):
+        if cr.requester == actor.username:
             continue
-        mine = [r for r in services.changes.reviews(cr)
-                if r.reviewer == actor.username and r.head_sha in ("", cr.head_sha) and r.decision != "comment"]
-        if not mine:
-            out.append(cr)
+        if several and any(r.reviewer == actor.username and r.head_sha in ("", cr.head_sha) and r.decision == "approve"
+                           for r in services.changes.reviews(cr)):
+            continue
+        out.append(cr)
     return sorted(out, key=lambda cr: (cr.created_at, cr.id))
 
 

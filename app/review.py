@@ -34,6 +34,7 @@ class QueueRow:
     needed: int
     validation: str
     risk: str
+    base_sha: str = ""  # the commit the request was made on
 
 
 def decisions(services: Services, cr: ChangeRequest, actor: Actor) -> tuple[list[str], str | None]:
@@ -90,34 +91,35 @@ def queue(services: Services, actor: Actor, closed: bool = False) -> list[QueueR
         age = (now - datetime.fromisoformat(cr.created_at)).total_seconds() / 3600
         rows.append(QueueRow(cr.id, cr.ref, cr.recipe, cr.title, cr.requester, cr.status.label, cr.created_at,
                              round(max(age, 0.0), 1), len(approvals(services, cr)), need,
-                             "passed" if cr.validation.get("valid") else "failed", risk))
+                             "passed" if cr.validation.get("valid") else "failed", risk, cr.base_sha))
     return rows
 
 
 # -- what the review leads with ---------------------------------------------------------------------------
 
-def person(services: Services, username: str) -> str:
+def person(services: Services, username: str, snapshot=None) -> str:
     """The login `username` as people know it: "Full Name (team) · login" when the sign-in gives a name
     (users file, OIDC claims) and the SnowDDL config has a user of that name whose `comment` says the team
-    or job; "Full Name · login" without one; the login alone when nothing else is known."""
+    or job; "Full Name · login" without one; the login alone when nothing else is known. `snapshot`: the
+    config to look in (default the base branch's head; pass one the page has, to ask the backend no more)."""
     try:
         actor = services.identity.actor(username)
     except Exception:  # an identity source that cannot answer (a SiS query): the login stays readable
         actor = None
     name = actor.name if actor and actor.name and actor.name != username else ""
-    team = team_of(services, username)
+    team = team_of(services, username, snapshot)
     if not name:
         return f"{username} ({team})" if team else username
     return f"{name} ({team}) · {username}" if team else f"{name} · {username}"
 
 
-def team_of(services: Services, username: str) -> str:
+def team_of(services: Services, username: str, snapshot=None) -> str:
     """The `comment` of the SnowDDL user named like this login on the base branch (one entry read, not the
     whole file), at most 80 characters; "" when there is none."""
     from recipes.common import entry
 
     try:
-        snapshot = services.snapshot()
+        snapshot = snapshot or services.snapshot()
         user = entry(snapshot, snapshot.file("user"), username) or {}
     except Exception:
         return ""

@@ -31,7 +31,7 @@ with inbox:
         st.page_link(ui.page("review"), label=f"{len(waiting)} waiting for your review (oldest first)",
                      icon=":material/fact_check:", query_params={"status": "open"})
         for cr in waiting[:5]:
-            st.page_link(ui.page("review"), label=f"{cr.ref} {md_escape(cr.title)} · {md_escape(person(services, cr.requester))} · since {cr.created_at[:10]}",
+            st.page_link(ui.page("review"), label=f"{cr.ref} {md_escape(cr.title)} · {md_escape(person(services, cr.requester, snapshot))} · since {cr.created_at[:10]}",
                          query_params={"request": str(cr.id)})
     if actor.can("admin"):
         ready = ready_to_merge(services)

@@ -50,7 +50,9 @@ rows = queue(services, actor, closed=view == "Closed")
 if status_filter:
     rows = [r for r in rows if r.status == Status(status_filter).label]
     st.caption(f"Showing requests that are {Status(status_filter).label} (from a link).")
-names = {u: person(services, u) for u in {r.requester for r in rows}}
+# Names from the config the newest request was made on (already read for its risk flags: no extra read).
+names_from = services.snapshot(rows[0].base_sha) if rows and rows[0].base_sha else None
+names = {u: person(services, u, names_from) for u in {r.requester for r in rows}}
 frame = pd.DataFrame([{
     "Request": r.ref, "Title": r.title, "Status": r.status, "Approvals": f"{r.approvals} of {r.needed}", "Risk": r.risk,
     "Requester": names[r.requester], "Kind": r.kind, "Age (h)": r.age_hours, "Validation": r.validation, "id": r.id,
@@ -149,8 +151,9 @@ chips = [ui.status_badge(cr.status), f":{RISK_COLORS[level]}-badge[risk: {level}
          ":green-badge[validation passed]" if cr.validation.get("valid") else ":red-badge[validation failed]"]
 chips += [c for c in (widgets.duration_badge(cr.recipe, cr.request), account.request_cost_badge(cr.recipe, cr.request, cr.base_sha)) if c]
 st.markdown(" ".join(chips))
-st.markdown(f"Requested by **{md_escape(person(services, cr.requester))}** on {ui.when(cr.created_at)}"
-            + (f" · approved by {md_escape(', '.join(person(services, a) for a in have))}" if have else ""))
+at_base = services.snapshot(cr.base_sha)
+st.markdown(f"Requested by **{md_escape(person(services, cr.requester, at_base))}** on {ui.when(cr.created_at)}"
+            + (f" · approved by {md_escape(', '.join(person(services, a, at_base) for a in have))}" if have else ""))
 
 # -- the access change: issue 23 item 1 (effective access per user) places its one widget here ----------
 

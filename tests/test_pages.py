@@ -46,7 +46,11 @@ def test_new_user_pickers_come_from_the_configuration(workspace, people):
     assert not at.exception
     services = ui.services()
     config = services.snapshot().config
-    assert at.multiselect(key="new_user.business_roles").options == config.business_roles
+    from recipes.common import role_labels
+
+    labels = role_labels(services.snapshot())  # each role with its description and what it grants
+    assert at.multiselect(key="new_user.business_roles").options == [labels[r] for r in config.business_roles]
+    assert labels["ANALYST"].startswith("ANALYST: Read curated marts and marketing models")
     assert at.selectbox(key="new_user.default_warehouse").options[1:] == config.warehouses
 
 
@@ -74,6 +78,8 @@ def test_preview_then_submit_opens_a_request(workspace, people, public_pem):
     assert not at.exception
     assert "+JANE_DOE:" in at.code[0].value
     assert any("validation passed" in s.value for s in at.success)
+    assert any("Details: the files this changes" in e.label for e in at.expander)  # files and plan behind Details
+    at = at.toggle[0].set_value(True).run()  # "SQL by object", folded inside Details
     sql = "\n".join(c.value for c in at.code if c.language == "sql")  # the offline plan's DDL, by object
     assert 'CREATE USER "JANE_DOE"' in sql and 'GRANT ROLE "ANALYST__B_ROLE" TO ROLE "JANE_DOE__U_ROLE"' in sql
     at = next(b for b in at.button if b.label == "Submit request").click().run()

@@ -197,3 +197,25 @@ def test_the_server_refuses_an_end_date_beyond_grant_max_days_and_an_empty_choic
     with pytest.raises(FieldErrors, match="at most 30 days"):  # the submit computes it again on the server
         SubmitRequest(services, people["requester"], RECIPES["grant-role"],
                       {**base, "until": (today + dt.timedelta(days=31)).isoformat()}, far.base_sha).execute()
+
+
+def test_renews_request_shows_only_when_renew_filled_it(workspace, people):
+    from portal.recipe_form import PENDING_KEY
+
+    later = dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=90)
+    fresh = page("grant_role", people["requester"])
+    assert "grant_role.renews" not in {w.key for w in fresh.text_input}  # a new grant: no such field
+    at = AppTest.from_file(str(ROOT / "pages" / "grant_role.py"), default_timeout=TIMEOUT)
+    from tests.portal_support import as_viewer
+
+    as_viewer(at, people["requester"])
+    at.session_state[PENDING_KEY] = {"recipe": "grant-role", "id": None, "ref": None, "comment": "", "note": "Renewing.",
+                                     "raw": {"name": "MOKAFOR", "business_roles": ["ANALYST"], "until": later.isoformat(),
+                                             "justification": "Renewal of #7 (until 2026-01-01): ", "renews": 7}}
+    at = at.run()
+    assert not at.exception
+    renews = at.text_input(key="grant_role.renews")
+    assert renews.value == "7" and renews.disabled  # filled by Renew, read-only
+    assert at.text_area(key="grant_role.justification").value == "Renewal of #7 (until 2026-01-01): "
+    assert at.radio(key="grant_role.until").value == "A date"
+    assert at.text_input(key="grant_role.until.typed").value == later.isoformat()

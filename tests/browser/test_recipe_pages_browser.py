@@ -59,6 +59,8 @@ def choose_many(page, label: str, options: list[str]) -> None:
         box.locator("input").fill(option)  # filter: long lists are virtualised
         page.get_by_role("option", name=option_named(option)).first.click()
     page.keyboard.press("Escape")
+    main_area(page).get_by_role("heading").first.click()  # leave the picker: its long labels' list closes
+    idle(page)
 
 
 def set_date(page, day: dt.date, typed: str | None = None) -> None:
@@ -66,6 +68,7 @@ def set_date(page, day: dt.date, typed: str | None = None) -> None:
     form that the date picker's own spinbuttons turned into 7013-02-02)."""
     main_area(page).get_by_test_id("stRadio").filter(has_text="How long").get_by_text("A date", exact=True).click()
     box = main_area(page).get_by_role("textbox", name="End date, typed", exact=False)
+    box.fill("")  # a request being edited holds its earlier date here
     box.click()
     page.keyboard.type(typed or day.strftime("%Y/%m/%d"), delay=20)
     main_area(page).get_by_role("heading").first.click()  # blur: the widget commits its value
@@ -87,8 +90,10 @@ def refused(page, repo, message: str) -> None:
 def submitted(page, repo, name: str) -> None:
     before = set(branches(repo))
     press(page, "Preview")
-    page.get_by_text("SnowDDL validation passed").wait_for()
-    shot(page, f"recipe-{name}-preview")
+    try:
+        page.get_by_text("SnowDDL validation passed").wait_for()
+    finally:
+        shot(page, f"recipe-{name}-preview")
     press(page, "Submit request")
     page.get_by_text("Submitted as #").wait_for()
     [new] = set(branches(repo)) - before
