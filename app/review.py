@@ -35,6 +35,7 @@ class QueueRow:
     needed: int
     validation: str
     risk: str
+    base_sha: str = ""  # the commit the request was made on
     urgent: bool = False  # a revert of a failed deployment (its recipe is urgent): shown first, marked urgent
 
 
@@ -92,7 +93,74 @@ def queue(services: Services, actor: Actor, closed: bool = False) -> list[QueueR
         age = (now - datetime.fromisoformat(cr.created_at)).total_seconds() / 3600
         rows.append(QueueRow(cr.id, cr.ref, cr.recipe, cr.title, cr.requester, cr.status.label, cr.created_at,
                              round(max(age, 0.0), 1), len(approvals(services, cr)), need,
-                             "passed" if cr.validation.get("valid") else "failed", risk,
+                             "passed" if cr.validation.get("valid") else "failed", risk, cr.base_sha,
                              urgent=bool(getattr(recipe_named(cr.recipe), "urgent", False))))
     # Urgent requests first (a failed deployment waits on them), each group newest first as listed.
     return sorted(rows, key=lambda r: not r.urgent)
+
+
+# -- what the review leads with ---------------------------------------------------------------------------
+
+def person(services: Services, username: str, snapshot=None) -> str:
+    """The login `username` as people know it: "Full Name (team) · login" when the sign-in gives a name
+    (users file, OIDC claims) and the SnowDDL config has a user of that name whose `comment` says the team
+    or job; "Full Name · login" without one; the login alone when nothing else is known. `snapshot`: the
+    config to look in (default the base branch's head; pass one the page has, to ask the backend no more)."""
+    try:
+        actor = services.identity.actor(username)
+    except Exception:  # an identity source that cannot answer (a SiS query): the login stays readable
+        actor = None
+    name = actor.name if actor and actor.name and actor.name != username else ""
+    team = team_of(services, username, snapshot)
+    if not name:
+        return f"{username} ({team})" if team else username
+    return f"{name} ({team}) · {username}" if team else f"{name} · {username}"
+
+
+def team_of(services: Services, username: str, snapshot=None) -> str:
+    """The `comment` of the SnowDDL user named like this login on the base branch (one entry read, not the
+    whole file), at most 80 characters; "" when there is none."""
+    from recipes.common import entry
+
+    try:
+        snapshot = snapshot or services.snapshot()
+        user = entry(snapshot, snapshot.file("user"), username) or {}
+    except Exception:
+        return ""
+    comment = user.get("comment") if isinstance(user, dict) else None
+    return " ".join(str(comment).split())[:80] if comment else ""
+
+
+def summary(services: Services, cr: ChangeRequest) -> str:
+    """One sentence of what `cr` does: its recipe's summary, computed again from the request record (kept
+    server-side) on the request's base commit; the title when that no longer builds (e.g. an end date that
+    has passed since). Never from the pull request's body, which others can edit."""
+    key = (str(services.settings.workspace), cr.id, cr.base_sha, cr.head_sha)
+    if key not in _SUMMARIES:
+        recipe = recipe_named(cr.recipe)  # people's recipes and SnowTower's own (a revert)
+        text = cr.title
+        if recipe is not None:
+            try:
+                base = services.snapshot(cr.base_sha)
+                text = recipe.build(base, recipe.parse(dict(cr.request), base)).summary or cr.title
+            except Exception:  # a field that no longer parses on that base: the title still says it
+                text = cr.title
+        if len(_SUMMARIES) >= _CACHE_SIZE:
+            _SUMMARIES.pop(next(iter(_SUMMARIES)))
+        _SUMMARIES[key] = text
+    return _SUMMARIES[key]
+
+
+_SUMMARIES: dict[tuple, str] = {}
+
+
+def next_request(rows: list[QueueRow], current: int, decided: set[int]) -> QueueRow | None:
+    """The request to open after deciding on `current`: the next row in the queue's order (wrapping
+    round) that is neither `current` nor one the viewer decided on (`decided`) nor resolved; None when
+    nothing is left."""
+    ids = [r.id for r in rows]
+    start = ids.index(current) + 1 if current in ids else 0
+    for r in rows[start:] + rows[:start]:
+        if r.id != current and r.id not in decided and r.status in ("open", "changes requested", "approved"):
+            return r
+    return None

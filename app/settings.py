@@ -227,6 +227,9 @@ class Settings(BaseSettings):
     # --- expiry
     expiry_auto_approve: bool = Field(False, description="Removal requests opened by the expiry job are approved by "
                                       "SnowTower itself.", json_schema_extra=_group("Expiry"))
+    grant_max_days: int = Field(365, ge=1, le=1096, description="The latest end date a time-bound grant may have, in "
+                                "days from today (UTC); a later one is refused as a field error. Permanent access "
+                                "is chosen explicitly instead.", json_schema_extra=_group("Expiry"))
     expiry_stale_days: int = Field(90, ge=1, le=3650, description="Users with no login for this many days are proposed "
                                    "for offboarding by `snowtower expire`.", json_schema_extra=_group("Expiry"))
     # --- protected accounts

@@ -4,7 +4,9 @@ import streamlit as st
 from app.operations.expire import ending_soon
 from core.changes.model import Status
 from core.plaintext import md_escape
-from portal import ui
+from portal import account, ui
+from app.inbox import next_step, ready_to_merge, waiting_for
+from app.review import person
 from portal.recipe_form import start_renew
 from recipes import RECIPES
 
@@ -14,15 +16,28 @@ snapshot = services.snapshot()
 st.title(f"Welcome, {md_escape(actor.name.split()[0])}")
 st.caption("Ask for Snowflake access here. Every request becomes a reviewed change to the SnowDDL configuration; merging it deploys.")
 
+# -- the inbox: what needs the viewer, per role; every count is a link to the page, filtered -----------
 mine = services.changes.list(requester=actor.username)
 pending = [cr for cr in mine if not cr.status.resolved]
-metrics = [("My open requests", len(pending)), ("My deployed requests", sum(cr.status == Status.DEPLOYED for cr in mine))]
-if actor.can("approver"):
-    queue = services.changes.list(statuses=[Status.OPEN, Status.APPROVED])
-    metrics.append(("Waiting for review", sum(cr.requester != actor.username for cr in queue)))
-metrics.append(("Users in the configuration", len(snapshot.config.users)))
-for col, (label, value) in zip(st.columns(len(metrics)), metrics):
-    col.metric(label, value)
+inbox = st.container(border=True, key="home-inbox")
+with inbox:
+    st.subheader("Needs your attention" if pending or actor.can("approver") else "Your requests")
+    st.page_link(ui.page("my_requests"), label=f"{len(pending)} of my requests open", icon=":material/list_alt:",
+                 query_params={"status": "open"})
+    for cr in sorted(pending, key=lambda cr: (cr.status != Status.CHANGES_REQUESTED, cr.created_at))[:5]:
+        st.markdown(f"{ui.status_badge(cr.status)} **{cr.ref}** {md_escape(cr.title)} · next: {next_step(cr)}")
+    if actor.can("approver"):
+        waiting = waiting_for(services, actor)
+        st.page_link(ui.page("review"), label=f"{len(waiting)} waiting for your review (oldest first)",
+                     icon=":material/fact_check:", query_params={"status": "open"})
+        for cr in waiting[:5]:
+            st.page_link(ui.page("review"), label=f"{cr.ref} {md_escape(cr.title)} · {md_escape(person(services, cr.requester, snapshot))} · since {cr.created_at[:10]}",
+                         query_params={"request": str(cr.id)})
+    if actor.can("admin"):
+        ready = ready_to_merge(services)
+        st.page_link(ui.page("review"), label=f"{len(ready)} ready to merge", icon=":material/merge:",
+                     query_params={"status": "approved"})
+        account.home_figures()  # findings and spend, from the account (cached; one line each, each a link)
 
 sent_back = [cr for cr in mine if cr.status == Status.CHANGES_REQUESTED]
 if sent_back:

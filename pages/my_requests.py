@@ -37,6 +37,12 @@ error = st.session_state.pop("my_requests.error", None)
 if error:
     st.error(md_escape(error, starts_line=True), icon=":material/error:")
 requests = services.changes.list(requester=actor.username)
+wanted = st.query_params.get("status")  # from Home's count: "open" (not resolved yet) or one status
+if wanted and requests:
+    shown = [cr for cr in requests if (not cr.status.resolved if wanted == "open" else cr.status.value == wanted)]
+    if st.toggle(f"Only {'open' if wanted == 'open' else wanted.replace('_', ' ')} requests ({len(shown)} of {len(requests)})",
+                 value=True, key="my_requests.only"):
+        requests = shown
 if not requests:
     st.info("You have not asked for anything yet.")
     st.page_link(ui.page("home"), label="See what you can ask for", icon=":material/home:")

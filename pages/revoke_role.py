@@ -13,6 +13,6 @@ def show_current(form) -> None:
 
 
 recipe_page(
-    "revoke-role", "revoke_role.", "Removes business roles from a user in user.yaml.",
+    "revoke-role", "revoke_role.", "Takes business roles away from a person.",
     outside=("name",), extra=show_current,
 )

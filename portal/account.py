@@ -90,3 +90,91 @@ def show_request_cost(recipe: str, request: dict, sha: str | None = None) -> Non
     projection, note = request_cost(recipe, request, services.snapshot(sha), source,
                                     float(services.settings.price_per_credit))
     show_cost(projection, note, services.settings.currency)
+
+
+def request_cost_badge(recipe: str, request: dict, sha: str | None = None) -> str:
+    """A chip for the top of a review: a warehouse request's monthly cost after the change and its change
+    (":orange-badge[cost 1,234 CHF/month, +600]"); "" for other requests or when it cannot be projected
+    (the full block below says why)."""
+    from core.snowflake.cost import WAREHOUSE_RECIPES, project_request
+    from core.snowddl.inventory import describe
+
+    if recipe not in WAREHOUSE_RECIPES:
+        return ""
+    services = ui.services()
+    try:
+        p = project_request(source(), recipe, request, describe(services.snapshot(sha).config)["warehouses"],
+                            float(services.settings.price_per_credit))
+    except QueryError:
+        return ""
+    if p is None:
+        return ""
+    currency = "".join(ch for ch in str(services.settings.currency) if ch.isalnum())[:8]
+    delta = "" if p.current_money is None else f", {p.projected_money - p.current_money:+,.0f}"
+    return f":orange-badge[cost {p.projected_money:,.0f} {currency}/month{delta}{' (estimate)' if p.estimate else ''}]"
+
+
+def spend_change(days: int = 30) -> tuple[float, float, str] | None:
+    """(money spent on warehouses in the last `days` metered days, in the `days` before those, the last
+    day) from core.snowflake.cost.summary (WAREHOUSE_METERING_HISTORY, credits x price_per_credit); None
+    when the account has no metering. Raises QueryError."""
+    import datetime as dt
+
+    from core.snowflake.cost import last_day, summary
+
+    src, price = source(), float(ui.services().settings.price_per_credit)
+    day = last_day(src)
+    if day is None:
+        return None
+    now = summary(src, days, price, day)
+    before = summary(src, days, price, day - dt.timedelta(days=days))
+    return now["total_money"], before["total_money"], day.isoformat()
+
+
+def findings_count() -> int:
+    """Security findings the Security page lists: config hygiene (core.findings.hygiene) and the account's
+    (core.findings.security.account_findings over ACCOUNT_USAGE.USERS, logins of the last 90 days).
+    Raises QueryError."""
+    import datetime as dt
+
+    from core.findings.hygiene import hygiene
+    from core.findings.security import network_policy_users, security_report
+    from core.snowflake.cost import last_day, window
+
+    config = ui.services().snapshot().config
+    count = len(hygiene(config))
+    src = source()
+    latest = last_day(src)
+    if latest is not None:
+        binds = window(latest - dt.timedelta(days=89), latest)
+        report = security_report(src, binds["end_time"], binds["start_time"], binds["end_time"],
+                                 network_policy_users(config), set(config.users))
+        count += len(report.findings)
+    return count
+
+
+def home_figures() -> None:
+    """The admin's Home lines from the account: findings and spend against the period before, each a link
+    to its page; one line saying why when the account cannot be read."""
+    services = ui.services()
+    currency = _md(str(services.settings.currency))
+    try:
+        found = findings_count()
+        spend = spend_change()
+    except QueryError as exc:
+        st.caption(f"Findings and spend unavailable: the account cannot be read ({_md(str(exc))}).")
+        return
+    st.page_link(ui.page("security"), label=f"{found} security findings", icon=":material/security:")
+    if spend is None:
+        st.page_link(ui.page("cost"), label="No warehouse spend metered yet", icon=":material/payments:")
+        return
+    now, before, day = spend
+    change = "" if not before else f", {100 * (now - before) / before:+.0f}% against the 30 days before"
+    st.page_link(ui.page("cost"), label=f"Spend in the 30 days to {day}: {now:,.0f} {currency}{change}",
+                 icon=":material/payments:")
+
+
+def _md(text: str) -> str:
+    from core.plaintext import md_escape
+
+    return md_escape(text)

@@ -19,7 +19,7 @@ from portal import account, errors, ui, widgets
 from app.operations import PreviewRequest, ResubmitRequest, SubmitRequest
 from recipes import RECIPES, FieldErrors
 from recipes.base import Field, Recipe
-from recipes.common import SIZE_LABELS, choices_for
+from recipes.common import SIZE_LABELS, choices_for, role_labels, user_labels
 
 PENDING_KEY = "snowtower.resubmit"  # {"recipe", "id", "raw", "comment"} handed over by My requests
 
@@ -46,6 +46,33 @@ def start_renew(raw: dict, note: str) -> None:
     st.session_state[PENDING_KEY] = {"recipe": "grant-role", "id": None, "ref": None, "raw": dict(raw), "comment": "",
                                      "note": note}
     st.switch_page(ui.page(RECIPES["grant-role"].page))
+
+
+# The choices of a time-bound grant's length ("How long"): none is preselected, so nothing becomes permanent
+# unless "Permanent" is chosen. Days count from today in UTC, as the recipe and the expiry job count them.
+UNTIL_DAYS = {"7 days": 7, "30 days": 30, "90 days": 90}
+UNTIL_DATE, UNTIL_PERMANENT = "A date", "Permanent"
+UNTIL_CHOICES = [*UNTIL_DAYS, UNTIL_DATE, UNTIL_PERMANENT]
+
+
+def utc_today() -> dt.date:
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+def until_value(choice: str | None, typed: str | None, picked: dt.date | None, today: dt.date | None = None) -> str:
+    """What the form sends as a grant's until: YYYY-MM-DD, "permanent", or "" when nothing was chosen (the
+    recipe refuses "": no default means permanent). A typed date wins over a picked one: it is what the
+    viewer wrote last, and the recipe parses it (never the date picker's guess at a half-typed year)."""
+    today = today or utc_today()
+    if choice in UNTIL_DAYS:
+        return (today + dt.timedelta(days=UNTIL_DAYS[choice])).isoformat()
+    if choice == UNTIL_PERMANENT:
+        return "permanent"
+    if choice == UNTIL_DATE:
+        if (typed or "").strip():
+            return typed.strip()
+        return picked.isoformat() if picked else ""
+    return ""
 
 
 def example(text: str | None) -> str:
@@ -97,6 +124,9 @@ class RecipeForm:
             if pending.get("preview"):
                 self.on_preview()
             return
+        until = self.recipe.field("until")
+        if until is not None and until.kind == "until" and pending["raw"].get("until") in (None, ""):
+            st.session_state[self._key("until")] = UNTIL_PERMANENT  # a stored request without an end date chose it
         st.session_state[self._key("resubmit")] = {"id": pending["id"], "ref": pending["ref"], "comment": pending["comment"]}
 
     def _set(self, f: Field, value) -> None:
@@ -105,6 +135,12 @@ class RecipeForm:
             st.session_state[key] = [str(v) for v in (value or [])]
         elif f.kind == "date":
             st.session_state[key] = dt.date.fromisoformat(value) if value else None
+        elif f.kind == "until":  # a stored date is shown as typed text (it may lie outside the picker's range)
+            value = str(value).strip() if value not in (None, "") else None
+            permanent = value is not None and value.casefold() == "permanent"
+            st.session_state[key] = None if value is None else UNTIL_PERMANENT if permanent else UNTIL_DATE
+            st.session_state[key + ".typed"] = "" if value is None or permanent else value
+            st.session_state[key + ".picked"] = None
         elif f.kind == "bool":
             st.session_state[key] = bool(value)
         elif f.kind == "select":
@@ -125,7 +161,7 @@ class RecipeForm:
 
     def visible(self) -> list[Field]:
         state = {f.name: st.session_state.get(self._key(f.name)) for f in self.recipe.fields}
-        hide = self.hidden(state)
+        hide = self.hidden(state) | {f.name for f in self.recipe.fields if f.filled_only and state.get(f.name) in (None, "")}
         return [f for f in self.recipe.fields if f.name not in hide]
 
     def raw(self) -> dict:
@@ -134,6 +170,9 @@ class RecipeForm:
             value = st.session_state.get(self._key(f.name))
             if f.kind == "date":
                 value = value.isoformat() if value else None
+            elif f.kind == "until":
+                value = until_value(value, st.session_state.get(self._key(f.name) + ".typed"),
+                                    st.session_state.get(self._key(f.name) + ".picked"))
             elif f.kind == "select" and value in ("", None):
                 value = None
             elif f.kind == "bool":
@@ -209,26 +248,42 @@ class RecipeForm:
             f = self.recipe.field(name)
             st.error(f"{f.label if f else name} {md_escape(preview.field_errors[name])}", icon=":material/error:")
 
+    def labels(self, f: Field) -> Callable | None:
+        """A picker's words for its options: users by full name, business roles with their description and
+        what they grant (from the config); None for other pickers (their values are their words)."""
+        if f.choices == "users":
+            names = user_labels(self.snapshot)
+        elif f.choices == "business_roles":
+            names = role_labels(self.snapshot)
+        else:
+            return None
+        return lambda v: names.get(str(v).upper(), v) if v else v
+
     def widget(self, f: Field) -> None:
         key = self._key(f.name)
         options = choices_for(f, self.snapshot)
+        words = self.labels(f)
         if f.kind == "multiselect":
             current = [v for v in st.session_state.get(key) or [] if v not in options]
-            st.multiselect(f.label, options + current, key=key, help=f.help or None)
+            # No "Select all": every role (or schema) at once is never what a request should ask for.
+            st.multiselect(f.label, options + current, key=key, help=f.help or None, select_all=False,
+                           **({"format_func": words} if words else {}))
         elif f.kind == "select":
             if f.name == "name" and self.recipe.current and "name" in self.outside:
                 st.selectbox(f.label, options, key=key, index=None, placeholder="Choose ...", help=f.help or None,
-                             on_change=self.load_current)
+                             on_change=self.load_current, **({"format_func": words} if words else {}))
             elif isinstance(f.choices, tuple) and len(options) <= 3:
                 st.radio(f.label, options, key=key, horizontal=True, help=f.help or None)
             elif f.required:
                 st.selectbox(f.label, options, key=key, index=None, placeholder="Choose ...", help=f.help or None,
-                             format_func=_fmt(f, self.recipe.current is not None))
+                             format_func=words or _fmt(f, self.recipe.current is not None))
             else:
                 st.selectbox(f.label, [""] + options, key=key, help=f.help or None, format_func=_fmt(f, self.recipe.current is not None))
         elif f.kind == "date":
             st.date_input(f.label, value=None, key=key, help=f.help or None,
                           min_value=dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1))  # UTC, as the recipe checks
+        elif f.kind == "until":
+            self.until_widget(f)
         elif f.kind == "bool":
             st.checkbox(f.label, key=key, help=f.help or None)
         elif f.kind in ("key", "textarea"):
@@ -236,8 +291,22 @@ class RecipeForm:
                          placeholder=example(self.placeholders.get(f.name)) or ("-----BEGIN PUBLIC KEY-----\n...\n-----END PUBLIC KEY-----"
                                                                                 if f.kind == "key" else "Why is this needed?"))
         else:
-            st.text_input(f.label, key=key, help=f.help or None, placeholder=example(self.placeholders.get(f.name)))
+            st.text_input(f.label, key=key, help=f.help or None, placeholder=example(self.placeholders.get(f.name)),
+                          disabled=f.filled_only)
         self.field_error(f.name)
+
+    def until_widget(self, f: Field) -> None:
+        """How long a grant lasts: 7, 30 or 90 days, a date (typed or picked) or permanent, none chosen at
+        first. Why a text field beside the picker: the picker's own text box parses every keystroke
+        (2027/01/31 typed became 7013-02-02, then nothing: uber/baseweb#3230); typed text goes to the
+        recipe, which reads it whole or refuses it."""
+        key = self._key(f.name)
+        st.radio(f.label, UNTIL_CHOICES, key=key, index=None, horizontal=True, help=f.help or None)
+        typed, picked = st.columns(2)
+        typed.text_input("End date, typed (for “A date”)", key=key + ".typed", placeholder="e.g. 2027-01-31",
+                         max_chars=40, help="The last day the access is needed, YYYY-MM-DD.")
+        picked.date_input("or picked", value=None, key=key + ".picked", format="YYYY-MM-DD",
+                          min_value=utc_today() + dt.timedelta(days=1))  # UTC, as the recipe checks
 
     def key_generator(self, field_name: str) -> None:
         once = st.session_state.pop(self._key("private_once"), None)

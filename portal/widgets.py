@@ -76,6 +76,79 @@ def access_change(access=None, key: str = "access", *, services=None, cr=None) -
                          hide_index=True, width="stretch", height=min(36 + 35 * len(rows), 320), key=f"{key}.details")
 
 
+FOLD_AT, FOLD_KEEP = 160, 100  # a diff line longer than FOLD_AT characters shows its first FOLD_KEEP
+
+
+def _path(line: str) -> str:
+    """The file of a `--- a/x` or `+++ b/x` line; "" for /dev/null."""
+    path = line[4:].split("\t", 1)[0]
+    return "" if path == "/dev/null" else path[2:] if path[:2] in ("a/", "b/") else path
+
+
+def readable_diff(diff: str) -> list[tuple[str, str]]:
+    """A unified diff as [(file, its hunks)], for people: git's header lines (diff --git, index, modes,
+    ---/+++) dropped, the file named instead; each line longer than FOLD_AT characters (a key, a long
+    comment) cut to FOLD_KEEP and marked with how many characters are folded. Lines inside a hunk are
+    never taken for headers (a removed "-- x" line reads "--- x")."""
+    lines = diff.splitlines()
+    files: list[list] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("diff --git "):
+            files.append([line.split(" b/", 1)[1] if " b/" in line else "", []])
+            i += 1
+            while i < len(lines) and not lines[i].startswith(("@@", "diff --git ")):
+                if lines[i].startswith(("--- ", "+++ ")) and _path(lines[i]):
+                    files[-1][0] = _path(lines[i])
+                i += 1
+            continue
+        if (line.startswith("--- ") and i + 1 < len(lines) and lines[i + 1].startswith("+++ ")
+                and (i + 2 == len(lines) or lines[i + 2].startswith("@@"))):
+            files.append([_path(lines[i + 1]) or _path(line), []])
+            i += 2
+            continue
+        if not files:
+            files.append(["", []])
+        if len(line) > FOLD_AT:
+            line = f"{line[:FOLD_KEEP]} … ({len(line) - FOLD_KEEP} more characters folded)"
+        files[-1][1].append(line)
+        i += 1
+    return [(path, "\n".join(body)) for path, body in files if body]
+
+
+def readable_diff_view(diff: str, key: str = "diff") -> None:
+    """readable_diff, one block per file named above it, and the diff as git shows it (folded away)."""
+    if not diff.strip():
+        st.info("No file changes.")
+        return
+    lines = diff.splitlines()
+    added = sum(1 for line in lines if line.startswith("+") and not line.startswith("+++"))
+    removed = sum(1 for line in lines if line.startswith("-") and not line.startswith("---"))
+    st.caption(f"{added} line(s) added, {removed} removed")
+    # A long change scrolls in one box of DIFF_HEIGHT, so what follows it stays near the top.
+    with st.container(height="content" if len(lines) <= DIFF_LINES else DIFF_HEIGHT, border=False):
+        for path, text in readable_diff(diff):
+            if path:
+                st.caption(inline_code(path))
+            st.code(text, language="diff", line_numbers=False)
+    with st.expander("The diff as git shows it (nothing folded)"):
+        st.code(diff, language="diff", line_numbers=False, height="content" if len(lines) <= DIFF_LINES else DIFF_HEIGHT)
+
+
+def duration_badge(recipe_name: str, request: dict) -> str:
+    """For a request with a time-bound field (grant-role's until): ":blue-badge[until 2027-01-31]", or
+    ":orange-badge[permanent]" when it has no end date; "" for other requests."""
+    from recipes import RECIPES
+
+    recipe = RECIPES.get(recipe_name)
+    field = recipe.field("until") if recipe else None
+    if field is None or field.kind != "until":
+        return ""
+    until = str((request or {}).get("until") or "")
+    return f":blue-badge[until {md_escape(until)}]" if until else ":orange-badge[permanent]"
+
+
 def preview_panel(preview) -> None:
     """What a requester sees before submitting: summary, the effective access per person, SnowDDL's
     verdict, the diff (and, with the core's offline plan, the DDL it would run)."""
@@ -88,6 +161,17 @@ def preview_panel(preview) -> None:
         st.warning(md_escape(preview.rejection()[0].upper() + preview.rejection()[1:] + "."), icon=":material/warning:")
     diff_view(preview.diff)
     plan_view(preview.plan)
+
+
+        badge = duration_badge(preview.recipe, preview.request_dict or {})
+        if badge:
+            st.markdown(badge)
+    validation_view(preview.validation.to_dict() if preview.validation else None)
+    # Files, git's diff, SnowDDL's statements and what the offline plan cannot preview are for those who want
+    # them: behind Details, so the form speaks in the requester's words first.
+    with st.expander("Details: the files this changes and SnowDDL's plan"):
+        diff_view(preview.diff)
+        plan_view(preview.plan, nested=True)
 
 
 PLAN_PAGE = 20  # objects per page of the plan's SQL
@@ -103,7 +187,7 @@ def plan_groups(plan) -> list[tuple[str, str, list]]:
     return [(t, o, [s for s in ss if s.unsafe] + [s for s in ss if not s.unsafe]) for (t, o), ss in ordered]
 
 
-def plan_view(plan, key: str = "plan") -> None:
+def plan_view(plan, key: str = "plan", nested: bool = False, notes: bool = True) -> None:
     """SnowDDL's plan, of any length in bounded height: counts by action, the unsafe statements first
     and marked, one row per object (a scrolling table), the SQL folded and paged by object. `key`:
     the widget key prefix (one per plan on a page)."""
@@ -139,7 +223,7 @@ def plan_view(plan, key: str = "plan") -> None:
         rows = pd.DataFrame([{"Unsafe": sum(s.unsafe for s in ss), "Type": t, "Object": o, "Statements": len(ss),
                               "Actions": ", ".join(sorted({s.action for s in ss}))} for t, o, ss in groups])
         st.dataframe(rows, hide_index=True, width="stretch", height=min(36 + 35 * len(rows), 320), key=f"{key}.objects")
-        with st.expander(f"SQL by object ({len(plan.statements)} statements)"):
+        def sql_pages() -> None:
             pages = (len(groups) + PLAN_PAGE - 1) // PLAN_PAGE
             page = 1
             if pages > 1:
@@ -147,8 +231,21 @@ def plan_view(plan, key: str = "plan") -> None:
             for t, o, ss in groups[(page - 1) * PLAN_PAGE: page * PLAN_PAGE]:
                 st.caption(f"{t} {inline_code(o)}" if o else t)
                 st.code("\n".join(header(s) + s.sql.rstrip() + ";" for s in ss), language="sql")
-    if plan.not_previewed:
-        st.caption("Not previewed offline: " + ", ".join(plan.not_previewed))
+
+        title = f"SQL by object ({len(plan.statements)} statements)"
+        if nested:  # inside an expander (the preview's Details) Streamlit allows no second one: a toggle folds it
+            if st.toggle(title, key=f"{key}.sql"):
+                sql_pages()
+        else:
+            with st.expander(title):
+                sql_pages()
+    if plan.not_previewed and notes:  # notes=False: the page shows not_previewed_note itself (behind Details)
+        st.caption(not_previewed_note(plan))
+
+
+def not_previewed_note(plan) -> str:
+    """What the offline plan leaves out, in words ("" when nothing)."""
+    return ("Not previewed offline (checked when it deploys): " + ", ".join(plan.not_previewed)) if plan.not_previewed else ""
 
 
 def validation_view(validation: dict | None) -> None:

@@ -40,6 +40,8 @@ class Field:
     # The value a form starts with (a real default: sent as the request's value unless changed).
     # An example shown greyed out is never a default: forms word it as "e.g. ...".
     default: Any = None
+    # Shown only when a button filled it (e.g. Renew fills renews), read-only; never typed from scratch.
+    filled_only: bool = False
 
 
 @dataclass

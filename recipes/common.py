@@ -281,6 +281,9 @@ def boolean(c: Collector, field_name: str, value: Any) -> bool | None:
     return None
 
 
+_TYPED_DATE = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})")
+
+
 def future_date(c: Collector, field_name: str, value: Any, today: _dt.date | None = None) -> _dt.date | None:
     if value is None or value == "":
         return None
@@ -289,10 +292,16 @@ def future_date(c: Collector, field_name: str, value: Any, today: _dt.date | Non
     if isinstance(value, _dt.date):
         day = value
     else:
+        # Typed by hand, a date comes as 2027-01-31 or 2027/01/31 (the date picker's own format): both are read,
+        # anything else is refused (never guessed: a typed year must not become another year).
+        text = str(value).strip()
+        m = _TYPED_DATE.fullmatch(text)
         try:
-            day = _dt.date.fromisoformat(str(value).strip())
+            day = _dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
         except ValueError:
-            c.add(field_name, "must be a date written YYYY-MM-DD.")
+            day = None
+        if day is None:
+            c.add(field_name, f"must be a date written YYYY-MM-DD (e.g. 2027-01-31); {text[:40]!r} is none.")
             return None
     # Why UTC: the expiry job counts days in UTC (Services.clock); the server's own zone would shift the
     # boundary by up to 14 hours.
@@ -324,3 +333,55 @@ def credits_note(size_name: str | None) -> str:
     if not size_name:
         return ""
     return f"{SIZE_LABELS[size_name]} ({CREDITS_PER_HOUR[size_name]} credit(s)/hour)"
+
+
+LABEL_MAX = 180  # characters of a picker's option label
+
+
+def _clip(text: str, limit: int = LABEL_MAX) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def user_labels(base: Snapshot) -> dict[str, str]:
+    """USER -> "Full Name (USER)" for pickers: display_name, else first and last name; a user with neither
+    (a service user) is its name alone. From the user file as SnowDDL reads it (parsed once per text)."""
+    try:
+        users = read.load(base.text(base.file("user")) or "")
+    except read.ReadError:
+        return {}
+    out = {}
+    for key, entry in users.items():
+        if not isinstance(entry, dict):
+            continue
+        name = entry.get("display_name") or " ".join(str(entry.get(k) or "") for k in ("first_name", "last_name")).strip()
+        out[str(key).upper()] = f"{_clip(name, 60)} ({str(key).upper()})" if name else str(key).upper()
+    return out
+
+
+def role_labels(base: Snapshot) -> dict[str, str]:
+    """BUSINESS_ROLE -> "NAME: its description (comment) · reads 2 schemas, writes 1, 3 technical roles,
+    warehouse W" for pickers: what the config says the role is for and what it grants."""
+    try:
+        roles = read.load(base.text(base.file("business_role")) or "")
+    except read.ReadError:
+        return {}
+    out = {}
+    for key, entry in roles.items():
+        if not isinstance(entry, dict):
+            continue
+        grants = []
+        for field_name, word in (("schema_read", "reads"), ("schema_write", "writes"), ("schema_owner", "owns")):
+            items = entry.get(field_name) or []
+            if isinstance(items, list) and items:
+                grants.append(f"{word} {', '.join(map(str, items))}" if len(items) <= 2 else f"{word} {len(items)} schemas")
+        tech = entry.get("technical_roles") or []
+        if isinstance(tech, list) and tech:
+            grants.append(f"{len(tech)} technical role(s)")
+        wh = entry.get("warehouse_usage") or []
+        if isinstance(wh, list) and wh:
+            grants.append(f"warehouse {', '.join(map(str, wh[:2]))}" + (" …" if len(wh) > 2 else ""))
+        comment = _clip(entry.get("comment") or "", 70)
+        text = str(key).upper() + (f": {comment}" if comment else "") + (f" · {'; '.join(grants)}" if grants else "")
+        out[str(key).upper()] = _clip(text)
+    return out

@@ -40,11 +40,12 @@ GRANT_FIELDS = (
     Field("name", "User", "The user who gets the roles.", required=True, kind="select", choices="users"),
     Field("business_roles", "Business roles", "Roles to add to the user's business_roles.", is_list=True, required=True,
           kind="multiselect", choices="business_roles"),
-    Field("until", "Until (optional)", "Time-bound access: the last day the roles are needed. Recorded in "
-          f"{expiry.EXPIRY_FILE}; after that day SnowTower opens a request to revoke them.", kind="date"),
+    Field("until", "How long", "Time-bound access ends after its last day: SnowTower then opens a request to "
+          "revoke the roles. Choose 7, 30 or 90 days, a date, or permanent: nothing is permanent unless chosen.",
+          kind="until"),
     JUSTIFICATION,
-    Field("renews", "Renews request (optional)", "The earlier request whose access this renews (filled by Renew).",
-          kind="int"),
+    Field("renews", "Renews request", "The earlier request whose access this renews (filled by Renew).",
+          kind="int", filled_only=True),
 )
 
 
@@ -68,6 +69,23 @@ def _expiry_edit(base: Snapshot, field_name: str, **changes) -> dict[str, str | 
     return {} if new == old else {expiry.EXPIRY_FILE: new}
 
 
+PERMANENT = "permanent"  # the explicit choice of no end date (the form's "Permanent")
+
+
+def _until(c: Collector, value: Any) -> dt.date | None:
+    """The grant's last day, or None for permanent access. Permanent is only what was chosen: the word
+    "permanent", or no until at all (the command line without --set until). An empty until (a form on
+    which nothing was chosen) is refused: it would silently mean for good."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().casefold() == PERMANENT:
+        return None
+    if isinstance(value, str) and not value.strip():
+        c.add("until", "choose how long: 7, 30 or 90 days, a date, or permanent.")
+        return None
+    return future_date(c, "until", value)
+
+
 def parse_grant(raw: dict[str, Any], base: Snapshot) -> GrantRequest:
     c = Collector()
     name, user = _user(c, raw, base)
@@ -81,7 +99,7 @@ def parse_grant(raw: dict[str, Any], base: Snapshot) -> GrantRequest:
             c.add("business_roles", f"{name} already has {', '.join(already)}.")
     if not roles and not any(e.field == "business_roles" for e in c.errors):
         c.add("business_roles", "must not be empty: pick at least one.")
-    until = future_date(c, "until", raw.get("until"))
+    until = _until(c, raw.get("until"))
     renews = integer(c, "renews", raw.get("renews"), 1, 10**9)
     # Why: "renews #N" tells reviewers this access was approved before; it is only said of a role the user
     # holds until a date (the link itself is checked against the request records where it is shown).
@@ -127,7 +145,7 @@ def build_grant(base: Snapshot, req: GrantRequest) -> ChangeSet:
         files=files,
         summary=(f"Adds business role(s) {', '.join(new)} to {req.name}" if new else f"{req.name} keeps {roles}")
         + (f"; {', '.join(kept)} already held until a date" if new and kept else "")
-        + (f", time-bound until {req.until} (recorded in {expiry.EXPIRY_FILE}; a revoke request is opened after that day)."
+        + (f", time-bound until {req.until} (after that day SnowTower opens a request to revoke it)."
            if req.until else ", for good.")
         + (f" Renews #{req.renews}." if req.renews else "")
         + duplicate_note(base, rel, req.name),

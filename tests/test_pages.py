@@ -46,7 +46,11 @@ def test_new_user_pickers_come_from_the_configuration(workspace, people):
     assert not at.exception
     services = ui.services()
     config = services.snapshot().config
-    assert at.multiselect(key="new_user.business_roles").options == config.business_roles
+    from recipes.common import role_labels
+
+    labels = role_labels(services.snapshot())  # each role with its description and what it grants
+    assert at.multiselect(key="new_user.business_roles").options == [labels[r] for r in config.business_roles]
+    assert labels["ANALYST"].startswith("ANALYST: Read curated marts and marketing models")
     assert at.selectbox(key="new_user.default_warehouse").options[1:] == config.warehouses
 
 
@@ -74,6 +78,8 @@ def test_preview_then_submit_opens_a_request(workspace, people, public_pem):
     assert not at.exception
     assert "+JANE_DOE:" in at.code[0].value
     assert any("validation passed" in s.value for s in at.success)
+    assert any("Details: the files this changes" in e.label for e in at.expander)  # files and plan behind Details
+    at = at.toggle[0].set_value(True).run()  # "SQL by object", folded inside Details
     sql = "\n".join(c.value for c in at.code if c.language == "sql")  # the offline plan's DDL, by object
     assert 'CREATE USER "JANE_DOE"' in sql and 'GRANT ROLE "ANALYST__B_ROLE" TO ROLE "JANE_DOE__U_ROLE"' in sql
     at = next(b for b in at.button if b.label == "Submit request").click().run()
@@ -131,12 +137,58 @@ def test_my_requests_shows_the_timeline(workspace, people, new_user_raw):
     assert "#1 New person user JANE_DOE" in shown and "Submitted" in shown
 
 
-def test_home_counts(workspace, people, new_user_raw):
-    _submit(ui.services(), people["requester"], new_user_raw())
-    at = page("home", people["approver"])
-    metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Waiting for review"] == "1"
-    assert int(metrics["Users in the configuration"]) == len(ui.services().snapshot().config.users)
+def _links(at) -> dict[str, dict]:
+    """Home's page links: label -> {"page": its page's url path, "query": its query string}."""
+    return {link.proto.label: {"page": link.proto.page, "query": link.proto.query_string} for link in at.get("page_link")}
+
+
+def test_home_is_an_inbox_per_role_and_every_count_is_a_link(workspace, people, new_user_raw):
+    from app.operations import ApproveRequest
+
+    services = ui.services()
+    first = _submit(services, people["requester"], new_user_raw("first_one"))
+    second = _submit(services, people["requester"], new_user_raw("second_one"))
+    ApproveRequest(services, people["approver"], second.id).execute()
+
+    requester = page("home", people["requester"])
+    links = _links(requester)
+    assert links["2 of my requests open"]["query"] == "status=open"
+    shown = texts(requester)
+    assert f"**{first.ref}** New person user FIRST_ONE · next: an approver reviews it" in shown
+    assert f"**{second.ref}** New person user SECOND_ONE · next: an admin merges it" in shown
+    assert not any("waiting for your review" in label for label in links)  # not an approver
+
+    approver = _links(page("home", people["approver"]))
+    # Waiting for this approver: the one they have not approved yet, oldest first, each a link to it.
+    assert approver["1 waiting for your review (oldest first)"]["query"] == "status=open"
+    [item] = [v for k, v in approver.items() if k.startswith(first.ref)]
+    assert item["query"] == f"request={first.id}"
+    assert not any(k.endswith("ready to merge") for k in approver)
+
+    admin = _links(page("home", people["admin"]))
+    assert admin["1 ready to merge"]["query"] == "status=approved"
+    assert any(k.endswith("security findings") for k in admin)
+    assert any(k.startswith("Spend in the 30 days to") for k in admin)
+
+
+def test_a_home_link_opens_the_review_filtered(workspace, people, new_user_raw):
+    from app.operations import ApproveRequest
+
+    services = ui.services()
+    first = _submit(services, people["requester"], new_user_raw("first_one"))
+    second = _submit(services, people["requester"], new_user_raw("second_one"))
+    ApproveRequest(services, people["approver"], first.id).execute()
+    at = AppTest.from_file(str(ROOT / "pages" / "review.py"), default_timeout=TIMEOUT)
+    as_viewer(at, people["admin"])
+    at.query_params["status"] = "approved"
+    at = at.run()
+    table = next(d.value for d in at.dataframe if "Request" in d.value.columns)
+    assert list(table["Request"]) == [first.ref]
+    at = AppTest.from_file(str(ROOT / "pages" / "review.py"), default_timeout=TIMEOUT)
+    as_viewer(at, people["admin"])
+    at.query_params["request"] = str(first.id)
+    at = at.run()
+    assert at.subheader[0].value.startswith(f"{first.ref} ") and second.ref != first.ref
 
 
 def test_entry_script_asks_to_sign_in_and_shows_the_demo_logins(workspace):

@@ -164,8 +164,8 @@ def test_summaries_are_plain_text_without_markdown_markers(tmp_path):
     assert db.endswith(", no resource monitor (no monthly credit quota given).")
     until = (dt.date.today() + dt.timedelta(days=30)).isoformat()
     grant = run("grant-role", {"name": "ana", "business_roles": ["bi"], "until": until}, base).changes.summary
-    assert grant == (f"Adds business role(s) BI to ANA, time-bound until {until} (recorded in __snowtower/expiry.yaml; "
-                     "a revoke request is opened after that day).")
+    assert grant == (f"Adds business role(s) BI to ANA, time-bound until {until} (after that day SnowTower opens a "
+                     "request to revoke it).")
     assert not any("\\*" in md_escape(s, starts_line=True) for s in (wh, db, grant))
 
 

@@ -76,7 +76,7 @@ def test_the_queue_lists_open_requests_with_approvals_validation_and_risk(worksp
     assert list(queue["Request"]) == [user.ref, wh.ref]  # newest first
     row = queue.set_index("Request").loc[wh.ref]
     assert (row["Kind"], row["Requester"], row["Approvals"], row["Validation"], row["Status"]) == \
-        ("new-warehouse", "requester", "0 of 1", "passed", "open")
+        ("new-warehouse", "Riley Requester · requester", "0 of 1", "passed", "open")  # full name, then login
     assert row["Risk"] == "medium"  # an XLARGE warehouse, above the LARGE threshold
     assert queue.set_index("Request").loc[user.ref, "Risk"] == "medium"  # a PERSON user without an MFA policy
 
@@ -194,7 +194,8 @@ def test_a_long_plan_is_grouped_by_object_and_paged(workspace, people):
 def test_request_changes_and_reject_show_their_new_state_on_the_same_run(workspace, people, new_user_raw):
     asked = submit(people["requester"], "new-user", new_user_raw("asked_back"))
     at = page(people["approver"])
-    at.selectbox(key="review.selected").set_value(asked.id).run()
+    at.session_state["review.selected"] = asked.id
+    at.run()
     at.text_area(key=f"review.comment.{asked.id}").input("Which team?").run()
     at = button(at, "Request changes").click().run()
     assert button(at, "Changes requested").disabled
@@ -235,3 +236,55 @@ def test_a_statement_flag_s_number_is_shown_next_to_that_statement_in_the_plan(w
         lines = sql.splitlines()
         marked = [i for i, text in enumerate(lines) if text == f"-- statement {number}: UNSAFE: {statement.reason}"]
         assert marked and all(lines[i + 1] == f"{statement.sql.rstrip()};" for i in marked), sql
+
+
+def test_the_review_leads_with_the_summary_and_chips_and_offers_the_next_request(workspace, people, new_user_raw):
+    import datetime as dt
+
+    until = (dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=30)).isoformat()
+    first = submit(people["requester"], "new-user", new_user_raw("first_one"))
+    grant = submit(people["requester"], "grant-role", {"name": "MOKAFOR", "business_roles": ["ANALYTICS_ENGINEER"],
+                                                       "until": until, "justification": "Quarter-end close work."})
+    at = page(people["approver"])
+    texts = [m.value for m in at.markdown]
+    # The newest request is on screen: its sentence, then the chips (status, risk, approvals, end date).
+    summary = next(i for i, t in enumerate(texts) if t.startswith("Adds business role(s) ANALYTICS_ENGINEER to MOKAFOR"))
+    chips = texts[summary + 1]
+    assert ":blue-badge[open]" in chips and "risk:" in chips and "approvals 0 of 1" in chips and f"until {until}" in chips
+    assert "Requested by **Riley Requester · requester**" in texts[summary + 2]
+    # The diff without git's header lines, the file named above it.
+    diff = next(c for c in at.code if c.language == "diff")
+    assert not any(line.startswith(("diff --git", "index ", "--- ", "+++ ")) for line in diff.value.splitlines())
+    assert "+    - ANALYTICS_ENGINEER" in diff.value or "ANALYTICS_ENGINEER" in diff.value
+
+    at = button(at, "Approve").click().run()
+    assert any(f"{grant.ref} approved." in s.value for s in at.success)
+    assert any(":violet-badge[approved]" in m.value for m in at.markdown)  # the new state, same run
+    nxt = button(at, f"Next request: {first.ref} {first.title}")
+    at = nxt.click().run()
+    assert any(m.value.startswith("Adds user FIRST_ONE") or "FIRST_ONE" in m.value for m in at.markdown
+               if m.value.startswith("Adds") or m.value.startswith("Creates"))
+    assert any(s.value.startswith(f"{first.ref} ") for s in at.subheader)
+
+
+def test_a_permanent_grant_carries_a_permanent_chip(workspace, people):
+    submit(people["requester"], "grant-role", {"name": "MOKAFOR", "business_roles": ["ANALYTICS_ENGINEER"],
+                                               "until": "permanent", "justification": "Joins the team for good."})
+    at = page(people["approver"])
+    assert any(":orange-badge[permanent]" in m.value for m in at.markdown)
+
+
+def test_the_readable_diff_drops_git_headers_and_folds_long_lines():
+    from portal.widgets import readable_diff
+
+    key = "A" * 700
+    diff = ("diff --git a/user.yaml b/user.yaml\nindex 1234567..89abcde 100644\n--- a/user.yaml\n+++ b/user.yaml\n"
+            "@@ -1,2 +1,3 @@\n JDOE:\n---- a removed line that looks like a header\n+  rsa_public_key: " + key + "\n"
+            "--- /dev/null\n+++ b/__snowtower/expiry.yaml\n@@ -0,0 +1 @@\n+MOKAFOR: {}\n")
+    [(first, body), (second, body2)] = readable_diff(diff)
+    assert (first, second) == ("user.yaml", "__snowtower/expiry.yaml")
+    lines = body.splitlines()
+    assert lines[0].startswith("@@") and "---- a removed line that looks like a header" in lines
+    folded = lines[-1]
+    assert folded.startswith("+  rsa_public_key: AAAA") and folded.endswith("(619 more characters folded)")
+    assert len(folded) < 160 and body2 == "@@ -0,0 +1 @@\n+MOKAFOR: {}"

@@ -268,6 +268,9 @@ class PreviewRequest:
         if touched:
             key = field_of(self.raw, [f.name for f in self.recipe.fields], touched)
             result.field_errors = {**result.field_errors, key: protected_message(touched)}
+        problem = self._until_problem(result.request)
+        if problem:  # why: a time-bound grant may not outlast the longest the organisation allows (grant_max_days)
+            result.field_errors = {**result.field_errors, "until": problem}
         renews = getattr(result.request, "renews", None)
         if renews:  # why: "Renews #N" tells reviewers the access was approved before; it must be true
             problem = self._renews_problem(result.request)
@@ -277,6 +280,20 @@ class PreviewRequest:
             with_cost(result, base, self.source or self.services.snowflake_source, settings.price_per_credit,
                       settings.currency)
         return result
+
+    def _until_problem(self, request) -> str:
+        """Why `request.until` (YYYY-MM-DD, a time-bound grant's last day) lies beyond the setting
+        grant_max_days from today (UTC, Services.clock); "" when it does not, or there is none."""
+        import datetime as dt
+
+        until = getattr(request, "until", None)
+        if not until:
+            return ""
+        latest = self.services.clock().date() + dt.timedelta(days=self.services.settings.grant_max_days)
+        if dt.date.fromisoformat(until) > latest:
+            return (f"must be at most {self.services.settings.grant_max_days} days from today ({latest.isoformat()}, the "
+                    "setting grant_max_days); choose an earlier date, or ask for permanent access.")
+        return ""
 
     def _renews_problem(self, request) -> str:
         """Why `request.renews` (typed by the requester) does not name the merged grant-role request that

@@ -6,6 +6,7 @@ test-artifacts/ for a person to look at.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -128,7 +129,7 @@ def fill_new_user(page, key_text: str) -> None:
     page.get_by_role("textbox", name="RSA public key").fill(key_text)
     roles = page.get_by_test_id("stMultiSelect")
     roles.click()
-    page.get_by_role("option", name="ANALYST", exact=True).click()
+    page.get_by_role("option", name=re.compile(r"^ANALYST(: |$)")).click()  # the role, with its description
     page.keyboard.press("Escape")
     page.get_by_test_id("stSelectbox").filter(has_text="Default warehouse").click()
     page.keyboard.type("ANALYST_WH")  # filter, then pick: robust when the list opens slowly
@@ -159,7 +160,8 @@ def test_request_review_merge_in_the_browser(demo, browser, public_pem, private_
     page.get_by_role("button", name="Preview").click()
     idle(page)
     page.get_by_text("SnowDDL validation passed").wait_for()
-    assert "+JANE_DOE:" in page.get_by_test_id("stCode").first.inner_text()
+    page.get_by_text("Details: the files this changes").click()  # files, diff and plan are behind Details
+    page.get_by_test_id("stCode").first.get_by_text("+JANE_DOE:").wait_for()
     page.get_by_text("SnowDDL plan").first.wait_for()  # the offline plan of the change
     page.get_by_text("SQL by object").first.click()
     page.get_by_text('CREATE USER "JANE_DOE"', exact=False).first.wait_for()
@@ -174,7 +176,7 @@ def test_request_review_merge_in_the_browser(demo, browser, public_pem, private_
     # The approver finds it in the queue and approves it.
     page = sign_in(browser, url, "approver")
     go(page, "Review queue")
-    page.get_by_text("#1 New person user JANE_DOE", exact=False).first.wait_for()
+    page.get_by_role("heading", name="#1 New person user JANE_DOE").wait_for()  # opened: the newest request
     idle(page, timeout=90)
     page.get_by_test_id("stCode").first.get_by_text("+JANE_DOE:").wait_for()  # the change comes first
     page.get_by_text("SnowDDL plan").first.wait_for()

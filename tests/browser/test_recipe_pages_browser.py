@@ -39,10 +39,17 @@ def fill(page, label: str, value: str) -> None:
     main_area(page).get_by_role("textbox", name=label, exact=True).fill(value)
 
 
+def option_named(value: str):
+    """An option whose words name `value`: the value itself, "Full Name (VALUE)" (people) or "VALUE: what it
+    is · what it grants" (business roles)."""
+    v = re.escape(value)
+    return re.compile(rf"^(?:{v}|.*\({v}\)|{v}: .*)$")
+
+
 def choose(page, label: str, option: str) -> None:
     main_area(page).get_by_test_id("stSelectbox").filter(has_text=label).click()
     page.keyboard.type(option.split(" (")[0])  # filter: long lists are virtualised
-    page.get_by_role("option", name=option, exact=True).click()
+    page.get_by_role("option", name=option_named(option)).first.click()
     idle(page)
 
 
@@ -50,16 +57,20 @@ def choose_many(page, label: str, options: list[str]) -> None:
     box = main_area(page).get_by_test_id("stMultiSelect").filter(has_text=label)
     for option in options:
         box.locator("input").fill(option)  # filter: long lists are virtualised
-        page.get_by_role("option", name=option, exact=True).click()
+        page.get_by_role("option", name=option_named(option)).first.click()
     page.keyboard.press("Escape")
+    main_area(page).get_by_role("heading").first.click()  # leave the picker: its long labels' list closes
+    idle(page)
 
 
-def set_date(page, day: dt.date) -> None:
-    """Streamlit's date field is year / month / day spinbuttons: type the digits, then leave the field."""
-    field = main_area(page).get_by_test_id("stDateInput")
-    field.get_by_role("spinbutton", name="year", exact=False).click()
-    page.keyboard.type(day.strftime("%Y%m%d"), delay=30)
-    page.keyboard.press("Escape")
+def set_date(page, day: dt.date, typed: str | None = None) -> None:
+    """How long: "A date", then the end date typed from the keyboard as a person types it (2027/01/31: the
+    form that the date picker's own spinbuttons turned into 7013-02-02)."""
+    main_area(page).get_by_test_id("stRadio").filter(has_text="How long").get_by_text("A date", exact=True).click()
+    box = main_area(page).get_by_role("textbox", name="End date, typed", exact=False)
+    box.fill("")  # a request being edited holds its earlier date here
+    box.click()
+    page.keyboard.type(typed or day.strftime("%Y/%m/%d"), delay=20)
     main_area(page).get_by_role("heading").first.click()  # blur: the widget commits its value
     idle(page)
 
@@ -79,8 +90,10 @@ def refused(page, repo, message: str) -> None:
 def submitted(page, repo, name: str) -> None:
     before = set(branches(repo))
     press(page, "Preview")
-    page.get_by_text("SnowDDL validation passed").wait_for()
-    shot(page, f"recipe-{name}-preview")
+    try:
+        page.get_by_text("SnowDDL validation passed").wait_for()
+    finally:
+        shot(page, f"recipe-{name}-preview")
     press(page, "Submit request")
     page.get_by_text("Submitted as #").wait_for()
     [new] = set(branches(repo)) - before
@@ -248,12 +261,13 @@ def test_sent_back_request_is_edited_and_resubmitted(demo, browser, requester, r
                   PreviewRequest(services, recipe, raw).execute().base_sha).execute()
     approver = sign_in(browser, url, "approver")
     go(approver, "Review queue")
-    picker = main_area(approver).get_by_test_id("stSelectbox").filter(has_text="Request")
-    picker.wait_for(timeout=60000)
-    picker.click()
-    approver.keyboard.type("to EVASQUEZ")  # filter: the queue is long by now
-    approver.get_by_role("option", name="to EVASQUEZ", exact=False).first.click()
+    filters = main_area(approver).get_by_text("Filter and sort")
+    filters.wait_for(timeout=60000)
+    filters.click()
+    main_area(approver).get_by_role("textbox", name="Search").fill("to EVASQUEZ")  # the queue is long by now
+    approver.keyboard.press("Enter")
     idle(approver)
+    approver.get_by_role("heading", name="to EVASQUEZ").first.wait_for()  # the only match opens
     approver.get_by_role("textbox", name="Comment for the requester").fill("Two weeks are enough: shorten the end date.")
     approver.get_by_role("button", name="Request changes").click()
     idle(approver)

@@ -4,8 +4,10 @@ normal grant request that renews it."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.test_demo_flow import browser, demo, idle, shot, sign_in  # noqa: F401 (fixtures)
 from tests.browser.test_recipe_pages_browser import main_area, press
@@ -31,8 +33,11 @@ def test_renew_prefills_the_grant_form_and_submits_a_linked_request(demo, browse
     shot(page, "renew-01-home")
     press(page, "Renew")
     page.get_by_text("Renewing ANALYST for MOKAFOR").wait_for()
+    shot(page, "renew-01b-form")
     justification = main_area(page).get_by_role("textbox", name="Justification", exact=True)
-    assert justification.input_value().startswith(f"Renewal of #{first.id} (until {SOON.isoformat()}): ")
+    # Filled by the run the Renew button started (under load the box may draw before its value arrives).
+    expect(justification).to_have_value(re.compile(re.escape(f"Renewal of #{first.id} (until {SOON.isoformat()}): ")))
+    expect(main_area(page).get_by_role("textbox", name="Renews request")).to_have_value(str(first.id))  # shown: Renew filled it
     justification.fill(justification.input_value() + "the close runs late this quarter.")
     press(page, "Preview")
     main_area(page).get_by_role("button", name="Submit request").wait_for()
