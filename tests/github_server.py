@@ -259,6 +259,13 @@ class FakeGitHub:
         with self.lock:
             self.checks.setdefault(sha, {})[name] = state
 
+    def recompute(self, reads: int) -> None:
+        """GitHub starts computing every open pull request's mergeability again (as after a push to the
+        base branch): the next `reads` reads of each answer `mergeable: null`."""
+        with self.lock:
+            self.mergeable_unknown_reads = reads
+            self._unknown_left.clear()
+
     def add_app(self, app_id: int, public_pem: str, installation_id: int) -> None:
         self.apps[app_id] = {"public_key": public_pem, "installation": installation_id}
 
@@ -679,6 +686,7 @@ class FakeGitHub:
                 comment = {"id": self._new_id(), "body": body["body"], "user": self._user(who), "created_at": _stamp(),
                            "updated_at": _stamp()}
                 comment["url"] = f"{self.repo_url}/issues/comments/{comment['id']}"
+                comment["html_url"] = f"{self.host}/{self.full_name}/pull/{pr.number}#issuecomment-{comment['id']}"
                 pr.comments.append(comment)
                 self.touch(pr)
                 return 201, comment, {}

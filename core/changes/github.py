@@ -163,6 +163,27 @@ INTEGRATION_LOGIN = (
     "private key instead of a token. Nothing was done.")
 
 
+# https://docs.github.com/en/rest/pulls/pulls#create-a-pull-request: GitHub refuses a pull request body
+# or comment longer than 65,536 characters (422 "body is too long (maximum is 65536 characters)").
+BODY_LIMIT = 65536
+DETAILS_PART = 60000  # characters of the full description per comment (fenced, well under the limit)
+
+
+def _details_sha(body: str) -> str:
+    import hashlib
+    return hashlib.sha256(body.rstrip().encode()).hexdigest()[:16]
+
+
+def _details_parts(body: str) -> list[str]:
+    """`body` cut into parts of at most DETAILS_PART characters, at line ends where it can be."""
+    text, parts = body.rstrip(), []
+    while text:
+        cut = len(text) if len(text) <= DETAILS_PART else (text.rfind("\n", 0, DETAILS_PART) + 1 or DETAILS_PART)
+        parts.append(text[:cut])
+        text = text[cut:]
+    return parts
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "change"
 
@@ -806,6 +827,9 @@ class GitHubChanges(ChangeBackend):
             raise ChangeError("the request changes no file")
         key = meta.idempotency_key(recipe, requester.username, request)
         branch = f"snowtower/{key[:10]}-{_slug(title)}"
+        # The portal's own login before anything is written: a pull request it cannot recognise as its own
+        # afterwards would be left behind (ChangeError when the credentials do not tell it).
+        self.portal_login  # noqa: B018
         try:
             # 1. The same request already open (a retry after a fault, a double click): resume it.
             existing = self._find_open_pull(branch)
@@ -814,6 +838,7 @@ class GitHubChanges(ChangeBackend):
                     raise ChangeError(f"pull request #{existing.number} holds this request's branch but was not made by "
                                       "SnowTower (or was changed outside it); nothing was submitted.")
                 self._label(existing, recipe)
+                self._post_details(existing, body)
                 return self._to_cr(existing, [])
             # 2. Refuse a stale preview, as the local backend does.
             head = self.base_head()
@@ -833,6 +858,17 @@ class GitHubChanges(ChangeBackend):
                 "branch": branch, "base_sha": base_sha, "head_sha": commit, "files": sorted(files),
                 "validation": validation}
         pr_body = body.rstrip() + "\n\n" + self._sign(data) + "\n"
+        if len(pr_body) > BODY_LIMIT:
+            # Why: GitHub refuses a longer body. The body keeps a summary; the full text goes to comments.
+            parts = _details_parts(body)
+            data["details"] = {"sha": _details_sha(body), "parts": len(parts)}
+            summary = (f"**{md_escape(title)}** requested by {md_escape(requester.name or requester.username)} "
+                       f"({inline_code(requester.username)}).\n\n**Validation:** "
+                       f"{'passed' if validation.get('valid') else 'FAILED'}\n\n"
+                       f"The full description (fields, justification and plan, {len(body.rstrip()):,} characters) is longer "
+                       f"than GitHub allows in a pull request body: it is in {len(parts)} comment(s) below, from "
+                       f"{inline_code(self.portal_login)}.")
+            pr_body = summary + "\n\n" + self._sign(data) + "\n"
         try:
             pr = self._call("opening the pull request", lambda: self._create_pull(title, branch, pr_body))
         except (ChangeError, GithubException) as exc:
@@ -846,9 +882,43 @@ class GitHubChanges(ChangeBackend):
         except (ChangeError, GithubException) as exc:
             raise ChangeError(f"pull request #{pr.number} was opened but GitHub failed while labelling it ({exc}). "
                               "Submit again to finish it: no second pull request will be opened.") from None
-        # 9. Review requests: the approvers' GitHub accounts see it in their queue (best effort).
+        # 9. The full description when the body could not hold it; a retry posts what is missing.
+        try:
+            self._post_details(pr, body)
+        except (ChangeError, GithubException) as exc:
+            raise ChangeError(f"pull request #{pr.number} was opened but GitHub failed while adding its full description "
+                              f"({exc}). Submit again to finish it: no second pull request will be opened.") from None
+        # 10. Review requests: the approvers' GitHub accounts see it in their queue (best effort).
         self._request_reviews(pr, requester.username)
         return self._to_cr(pr, [])
+
+    def _post_details(self, pr, body: str) -> None:
+        """Post the parts of the full description the signed record announces (`details`) and that are
+        not on the pull request yet, each once (marked with the text's hash and its number), then link
+        the first from the body. Nothing when the record announces none or another text."""
+        data = self._record(pr) or {}
+        details = data.get("details") or {}
+        if not details or details.get("sha") != _details_sha(body):
+            return
+        parts = _details_parts(body)
+        from github.IssueComment import IssueComment
+        comments = [self._object(IssueComment, raw) for raw in
+                    self._call(f"reading the comments of #{pr.number}", lambda: self._fetch_all(f"{pr.issue_url}/comments"))]
+        mine = [c for c in comments if c.user and c.user.login == self.portal_login]
+        first_url = None
+        for i, text in enumerate(parts, 1):
+            mark = f"<!-- snowtower-details {details['sha']} {i}/{len(parts)} -->"
+            found = next((c for c in mine if mark in (c.body or "")), None)
+            if found is None:
+                comment = f"**Full description, part {i} of {len(parts)}** (as written, in Markdown):\n\n{fenced(text, 'markdown')}\n\n{mark}"
+                found = self._call(f"commenting on #{pr.number}", lambda: pr.create_issue_comment(comment), retry=False,
+                                   done=lambda: next((c for c in pr.get_issue_comments() if mark in (c.body or "")), None))
+            first_url = first_url or found.html_url
+        link = f"[Read the full description]({first_url})."
+        if first_url and link not in (pr.body or ""):
+            visible = meta.visible(pr.body)
+            new_body = visible + "\n\n" + link + "\n\n" + meta.embed("", meta.REQUEST, meta.extract(pr.body, meta.REQUEST)).strip() + "\n"
+            self._call(f"updating #{pr.number}", lambda: pr.edit(body=new_body))
 
     def reviewer_logins(self, requester: str) -> list[str]:
         """The GitHub logins to ask for a review of `requester`'s request: mapped (settings.github_approvers)
@@ -997,6 +1067,9 @@ class GitHubChanges(ChangeBackend):
         a conflict or a head behind its base (the request is re-applied); anything else is MergeBlocked,
         with what is missing and nothing pushed."""
         lower = text.lower()
+        if "base branch was modified" in lower:
+            return MergeBlocked(f"GitHub was still taking in the latest change of {self.base_branch} and refused to merge "
+                                f"{cr.ref} ({text}). Nothing was merged; try again in a moment.")
         m = re.search(r'required status check "([^"]+)"', text, re.IGNORECASE)
         if m:
             check = m.group(1)
@@ -1005,7 +1078,7 @@ class GitHubChanges(ChangeBackend):
                                     "Nothing was merged; see the check on the pull request, then ask for changes or re-run it.")
             return MergeBlocked(f"{cr.ref} is waiting for check {check}: GitHub merges it once that check has passed "
                                 f"({text}). Nothing was merged; merge again when it is green.")
-        if "review" in lower:
+        if re.search(r"approving review|code owner|review.* required|changes requested", lower):
             return MergeBlocked(f"{cr.ref} cannot be merged yet: the branch protection of {self.base_branch} requires "
                                 f"approving reviews on GitHub ({text}). Approvals in SnowTower are posted as comments: an "
                                 "approver with write access approves on GitHub, or the portal's login is allowed to bypass "
@@ -1013,9 +1086,6 @@ class GitHubChanges(ChangeBackend):
         if "not allowed on this repository" in lower:
             return MergeBlocked(f"{cr.ref} cannot be merged: {text} SnowTower merges by squashing; a repository admin "
                                 "must allow squash merging (docs/github.md). Nothing was merged.")
-        if "base branch was modified" in lower:
-            return MergeBlocked(f"GitHub was still taking in the latest change of {self.base_branch} and refused to merge "
-                                f"{cr.ref} ({text}). Nothing was merged; try again in a moment.")
         again = self._pull(cr.id)
         if again is not None and again.mergeable is False:
             return BaseMoved(f"{cr.ref} conflicts with {self.base_branch}; it must be re-applied first.")
