@@ -175,6 +175,9 @@ class FakeGitHub:
         # `mergeable_unknown_reads` reads of the pull request answer `mergeable: null`.
         self.mergeable_unknown_reads = 0
         self._unknown_left: dict[tuple[int, str | None, str | None], int] = {}
+        # When a list: every answer is kept as {"method", "path", "status", "payload", "fault"}, for the
+        # contract test against GitHub's OpenAPI description (tests/test_github_openapi.py).
+        self.responses: list[dict] | None = None
 
     # -- life cycle and test helpers ---------------------------------------------------------------
     def start(self) -> "FakeGitHub":
@@ -306,6 +309,14 @@ class FakeGitHub:
                 "tree": {"sha": tree, "url": f"{self.repo_url}/git/trees/{tree}"}, "author": author, "committer": author,
                 "parents": [{"sha": p, "url": f"{self.repo_url}/git/commits/{p}"} for p in parents]}
 
+    def _commit_row(self, sha: str) -> dict:
+        """A commit as the commits endpoints show it (https://docs.github.com/en/rest/commits/commits#get-a-commit):
+        sha and parents at the top, the git commit (message, tree, author, committer) under `commit`."""
+        data = self._commit_json(sha)
+        inner = {k: data[k] for k in ("url", "message", "tree", "author", "committer")}
+        return {"sha": sha, "url": f"{self.repo_url}/commits/{sha}", "html_url": f"{self.host}/{self.full_name}/commit/{sha}",
+                "commit": inner, "parents": data["parents"]}
+
     def _head(self, branch: str) -> str | None:
         # All branch heads in one `git for-each-ref`, kept for the rest of this request (under the lock;
         # forgotten at the start of each request and after each ref write).
@@ -364,8 +375,8 @@ class FakeGitHub:
             "base": {"ref": pr.base, "sha": base_sha, "label": f"{self.owner}:{pr.base}",
                      "repo": {"full_name": self.full_name, "name": self.name}},
         }
-        if not full:
-            for key in ("merged", "mergeable", "mergeable_state"):
+        if not full:  # https://docs.github.com/en/rest/pulls/pulls#list-pull-requests (pull-request-simple)
+            for key in ("merged", "mergeable", "mergeable_state", "merged_by"):
                 del data[key]
         return data
 
@@ -440,25 +451,29 @@ class FakeGitHub:
         kind = fault.kind
         if kind == "timeout":
             time.sleep(self.timeout_sleep)
-            return self._send(h, 504, {"message": "gateway timeout"}, {})
+            return self._send(h, 504, {"message": "gateway timeout"}, {}, fault=True)
         if kind == "ratelimit":
             reset = int(time.time()) + 1
             return self._send(h, 403, {"message": "API rate limit exceeded for installation."},
-                              {"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)})
+                              {"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)}, fault=True)
         if kind == "ratelimit-long":
             reset = int(time.time()) + 3600
             return self._send(h, 403, {"message": "API rate limit exceeded for installation."},
-                              {"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)})
+                              {"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)}, fault=True)
         if kind == "405-base-modified":
             # https://docs.github.com/en/rest/pulls/pulls#merge-a-pull-request: GitHub answers this 405 while
             # it recomputes the merge after the base branch moved; the same merge succeeds a moment later.
             return self._send(h, 405, {"message": "Base branch was modified. Review and try the merge again.",
-                                       "documentation_url": "https://docs.github.com/rest/pulls/pulls#merge-a-pull-request"}, {})
+                                       "documentation_url": "https://docs.github.com/rest/pulls/pulls#merge-a-pull-request"}, {}, fault=True)
         status = int(kind)
         message = {500: "Server Error", 502: "Bad Gateway", 409: "Conflict", 422: "Validation Failed"}.get(status, "error")
-        self._send(h, status, {"message": message}, {})
+        self._send(h, status, {"message": message}, {}, fault=True)
 
-    def _send(self, h, status: int, payload, headers: dict) -> None:
+    def _send(self, h, status: int, payload, headers: dict, fault: bool = False) -> None:
+        if self.responses is not None:
+            with self.lock:
+                self.responses.append({"method": h.command, "path": urlparse(h.path).path, "status": status,
+                                       "payload": payload, "fault": fault})
         if isinstance(payload, bytes):
             data, ctype = payload, headers.pop("Content-Type", "application/octet-stream")
         elif isinstance(payload, str):
@@ -620,13 +635,12 @@ class FakeGitHub:
             page = max(1, int(query.get("page") or 1))
             shas = self.git.git("rev-list", f"--max-count={per_page * page + 1}", sha).split()
             status, shas, link = self._page(shas, query, path)
-            return status, [{"sha": s, "url": f"{self.repo_url}/commits/{s}", "commit": self._commit_json(s)} for s in shas], link
+            return status, [self._commit_row(s) for s in shas], link
         m = re.match(r"^/commits/([0-9a-f]{40})$", rest)
         if m and method == "GET":
             if not self._exists(m.group(1), "commit"):
                 raise HTTPError(404, "Not Found")
-            return 200, {"sha": m.group(1), "url": f"{self.repo_url}/commits/{m.group(1)}",
-                         "commit": self._commit_json(m.group(1))}, {}
+            return 200, self._commit_row(m.group(1)), {}
         m = re.match(r"^/commits/([0-9a-f]{40})/pulls$", rest)
         if m and method == "GET":  # pull requests associated with a commit: merged by it, or headed at it
             sha = m.group(1)
@@ -760,19 +774,19 @@ class FakeGitHub:
                 raise HTTPError(422, "Unprocessable Entity", errors=["Reviews may only be requested from collaborators."])
             pr.requested_reviewers += [login for login in logins if login not in pr.requested_reviewers]
             self.touch(pr)
-            return 201, self._pull_json(pr), {}
+            return 201, self._pull_json(pr, full=False), {}
         if sub == "/commits" and method == "GET":
             shas = self._pull_commits(pr)
             rows = []
             for sha in shas:
-                data = self._commit_json(sha)
-                login = self.logins.get(data["author"].get("email", ""))
-                rows.append({"sha": sha, "url": f"{self.repo_url}/commits/{sha}", "commit": data,
-                             "author": self._user(login) if login else None, "committer": None})
+                row = self._commit_row(sha)
+                login = self.logins.get(row["commit"]["author"].get("email", ""))
+                rows.append(row | {"author": self._user(login) if login else None, "committer": None})
             return self._page(rows, query, path)
         if sub == "/files" and method == "GET":
-            head = self._head(pr.head)
-            base = self.git.git("merge-base", self._head(pr.base), head).strip()
+            head = self._head(pr.head) or pr.head_sha_at_close  # a closed one's files stay listed
+            stop = f"{pr.merge_commit_sha}^1" if pr.merged else self._head(pr.base)
+            base = self.git.git("merge-base", stop, head).strip()
             out = self.git.git("diff", "--name-status", base, head)
             status = {"A": "added", "M": "modified", "D": "removed"}
             return 200, [{"filename": line.split("\t")[1], "status": status.get(line[0], "modified")}
