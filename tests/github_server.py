@@ -789,8 +789,9 @@ class FakeGitHub:
             base = self.git.git("merge-base", stop, head).strip()
             out = self.git.git("diff", "--name-status", base, head)
             status = {"A": "added", "M": "modified", "D": "removed"}
-            return 200, [{"filename": line.split("\t")[1], "status": status.get(line[0], "modified")}
-                         for line in out.splitlines()], {}
+            # https://docs.github.com/en/rest/pulls/pulls#list-pull-requests-files: paginated (30 by default, 100 at most)
+            return self._page([{"filename": line.split("\t")[1], "status": status.get(line[0], "modified")}
+                               for line in out.splitlines()], query, path)
         if sub == "/merge" and method == "PUT":
             return 200, self._merge(pr, body, who), {}
         raise HTTPError(404, "Not Found")
@@ -890,7 +891,8 @@ class FakeGitHub:
             self.git.update_ref(f"refs/heads/{pr.base}", sha, base_sha)
             self._ref_cache = None
         except (RefMoved, GitError):
-            raise HTTPError(409, "Base branch was modified. Review and try the merge again.") from None
+            # main moved while this merge was computed: GitHub's passing 405 (see the "405-base-modified" fault)
+            raise HTTPError(405, "Base branch was modified. Review and try the merge again.") from None
         pr.state, pr.merged, pr.merged_at, pr.closed_at = "closed", True, _stamp(), _stamp()
         pr.merge_commit_sha, pr.head_sha_at_close, pr.merged_by = sha, head, who or None
         pr.updated_at = pr.closed_at

@@ -234,10 +234,11 @@ def run_flows(services, server, people, new_user_raw, tmp_path, monkeypatch, pri
         repo.get_pull(fourth.id).create_issue_comment("c" * (BODY_LIMIT + 1))
     with pytest.raises(GithubException):  # a stale sha
         repo.get_pull(fourth.id).merge(sha=main)
-    server.protection = Protection(required_checks=("pr-validation",))
+    protection, default = server.protection, server.default_check
+    server.protection, server.default_check = Protection(required_checks=("pr-validation",)), None
     with pytest.raises(MergeBlocked):
         MergeRequest(services, people["admin"], fourth.id).execute()
-    server.protection = None
+    server.protection, server.default_check = protection, default
     with pytest.raises(GithubException):  # GET /user with a workflow's token
         Github(auth=Auth.Token("actions-token"), base_url=server.base_url, retry=None).get_user().login  # noqa: B018
     assert backend._branch_head("no-such-branch") is None

@@ -22,6 +22,12 @@ def submit(services, actor, raw, recipe=RECIPE):
     return SubmitRequest(services, actor, recipe, raw, preview.base_sha).execute()
 
 
+def protect(server, **rules) -> None:
+    """Branch protection with these rules only, and no check reported yet (whatever the suite's default)."""
+    server.protection = Protection(**rules)
+    server.default_check = None
+
+
 def writes(server) -> list:
     """The calls that could push a commit or move a branch."""
     return [c for c in server.calls if c[0] in ("POST", "PATCH") and ("/git/" in c[1])]
@@ -87,10 +93,24 @@ def test_mergeable_is_null_while_github_computes_it(github):
     main = github.git.branch_head("main")
     head = github.git.commit_files(main, {"snowddl/a.yaml": "a: 1\n"}, "a\n", ("A", "a@example.com"))
     github.add_pull("A", "body", "feature", head_sha=head)
+    github.protection = None
     github.mergeable_unknown_reads = 2
     repo = as_user(github, "alice-token")
     seen = [(p.mergeable, p.mergeable_state) for p in (repo.get_pull(1) for _ in range(3))]
     assert seen == [(None, "unknown"), (None, "unknown"), (True, "clean")]
+
+
+def test_mergeable_state_tells_blocked_behind_and_clean_apart(github):
+    main = github.git.branch_head("main")
+    head = github.git.commit_files(main, {"snowddl/a.yaml": "a: 1\n"}, "a\n", ("A", "a@example.com"))
+    github.add_pull("A", "body", "feature", head_sha=head)
+    protect(github, required_checks=("pr-validation",), strict=True)
+    repo = as_user(github, "alice-token")
+    assert repo.get_pull(1).mergeable_state == "blocked"  # the required check has not reported
+    github.set_check(head, "pr-validation", "success")
+    assert repo.get_pull(1).mergeable_state == "clean"
+    github.git.update_ref("refs/heads/main", github.git.commit_files(main, {"b": "1\n"}, "b\n", ("B", "b@example.com")), main)
+    assert (repo.get_pull(1).mergeable, repo.get_pull(1).mergeable_state) == (True, "behind")
 
 
 def test_the_commit_list_is_paged(github):
@@ -110,7 +130,7 @@ def approved(services, people, new_user_raw, **extra):
 
 
 def test_a_pending_required_check_says_which_and_pushes_nothing(gh_services, github, people, new_user_raw, sleeps):
-    github.protection = Protection(required_checks=("pr-validation",))
+    protect(github, required_checks=("pr-validation",))
     cr = approved(gh_services, people, new_user_raw)
     main = github.git.branch_head("main")
     github.reset_calls()
@@ -123,7 +143,7 @@ def test_a_pending_required_check_says_which_and_pushes_nothing(gh_services, git
 
 
 def test_a_failing_required_check_says_it_failed_and_pushes_nothing(gh_services, github, people, new_user_raw, sleeps):
-    github.protection = Protection(required_checks=("pr-validation",))
+    protect(github, required_checks=("pr-validation",))
     cr = approved(gh_services, people, new_user_raw)
     github.set_check(cr.head_sha, "pr-validation", "failure")
     main = github.git.branch_head("main")
@@ -134,7 +154,7 @@ def test_a_failing_required_check_says_it_failed_and_pushes_nothing(gh_services,
 
 
 def test_a_missing_required_review_says_so_until_an_approver_approves_on_github(gh_services, github, people, new_user_raw, sleeps):
-    github.protection = Protection(required_approving_reviews=1)  # and no bypass for the portal
+    protect(github, required_approving_reviews=1)  # and no bypass for the portal
     cr = approved(gh_services, people, new_user_raw)
     main = github.git.branch_head("main")
     github.reset_calls()
@@ -196,7 +216,7 @@ def test_under_strict_protection_a_moved_base_is_caught_up_and_unchanged_approva
                                                                                                   new_user_raw, sleeps):
     # Required: one approving review on GitHub and branches up to date. Both requests are approved on
     # GitHub by alice (the portal's "approver"); merging the first moves main under the second.
-    github.protection = Protection(required_approving_reviews=1, strict=True)
+    protect(github, required_approving_reviews=1, strict=True)
     first = submit(gh_services, people["requester"], new_user_raw("first_user"))
     why = {"justification": "Month-end close needs more compute."}
     second = submit(gh_services, people["requester"], {"name": "ANALYST_WH", "size": "LARGE", **why}, "change-warehouse")

@@ -1128,11 +1128,16 @@ class GitHubChanges(ChangeBackend):
             if current != cr.head_sha:
                 raise ChangeError(f"the branch of {cr.ref} was changed by someone else; reload and try again.")
             self._call(f"updating branch {cr.branch}", lambda: self._move_ref(cr.branch, commit))
-            # 3. the decision, naming the new head, now a commit of the pull request: GitHub refuses a review
-            #    of a commit that is not (422 "The commitOID is not part of the pull request").
-            self._post_review(pr, actor, decision, reason, commit)
         except GithubException as exc:
             raise self._refused(f"updating {cr.ref}", exc) from None
+        # 3. the decision, naming the new head, now a commit of the pull request: GitHub refuses a review of
+        #    a commit that is not (422 "The commitOID is not part of the pull request"). The update is done
+        #    and its decision counts already (the record's `pending`): if posting fails, the next read posts it.
+        try:
+            self._post_review(pr, actor, decision, reason, commit)
+        except (ChangeError, GithubException) as exc:
+            logging.getLogger(__name__).warning("%s: recording the %s review failed, the next read retries: %s", cr.ref,
+                                                decision, exc)
         return self.get(cr.id)
 
     def merge(self, cr, actor):
