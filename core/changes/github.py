@@ -4,7 +4,16 @@ Opening one is a fixed number of REST calls whatever the number of files (9 at m
 look for an open PR of the same request (idempotency key) -> read the base branch's head -> read the base
 commit -> one tree with every file inline -> one commit -> the branch, created directly at that commit
 -> the pull request (its body carries the metadata) -> the labels -> review requests to the GitHub
-accounts of the approvers (settings.github_approvers; best effort, skipped when there are none).
+accounts of the approvers (settings.github_approvers; best effort, skipped when there are none). A
+description longer than GitHub's body limit (65,536 characters) adds its comments: the body keeps a
+summary and a link (`_post_details`).
+
+GitHub's answers are told apart, not guessed (docs/github.md, "What GitHub refuses"): a rebuild moves
+the branch before it posts its review (GitHub reviews only commits of the pull request); a merge's 405
+is a conflict (re-applied) only when GitHub says the pull request does not merge; a pending or failing
+required check, a missing required review or a disabled merge method is MergeBlocked, with nothing
+pushed; "Base branch was modified" is retried with back-off. The portal's login comes from the
+settings or GET /app, never GET /user with an integration token.
 
 Faults: every call goes through `_call`, which retries with back-off only where repeating the call is
 harmless (reads; content-addressed git objects; ref and label writes that converge; creating a PR,
