@@ -3,9 +3,12 @@
 The port is `AuditLog` (append, search). Two implementations behind it:
 - `SqliteAuditLog`: the demo's, a table in the workspace's SQLite file. Triggers refuse every UPDATE
   and DELETE on it, so even a bug (or a person with the file) using SQLite cannot edit history.
-- `SnowflakeAuditLog`: production's, a Snowflake table created if missing (CREATE TABLE IF NOT
-  EXISTS), reached through a DB-API connection factory with paramstyle qmark (the connector, or
-  `st.connection("snowflake").raw_connection`).
+- `SnowflakeAuditLog`: production's, a Snowflake table that deploy/setup.sql creates (step 4), reached
+  through a DB-API connection factory with paramstyle qmark (the connector, or
+  `st.connection("snowflake").raw_connection`). The app runs no DDL: its role holds SELECT and INSERT
+  on the table only (CREATE TABLE, even IF NOT EXISTS, is privileged by CREATE TABLE on the schema:
+  Snowflake's "Access control privileges" and CREATE TABLE pages). On first use it reads the table
+  with LIMIT 0, and when the table is missing or a grant is, the error names the statement to run.
 
 Nothing in SnowTower updates or deletes audit rows (tests/test_audit.py greps the code for it).
 Every text field is stored as typed and shown as plain text: a justification or a reason may hold
@@ -194,18 +197,52 @@ SNOWFLAKE_COLUMNS = ("occurred_at TIMESTAMP_TZ NOT NULL", "actor VARCHAR NOT NUL
 
 
 def snowflake_table_ddl(table: str) -> str:
-    """The audit table's CREATE TABLE IF NOT EXISTS (deploy/setup.sql holds the same; a test compares them)."""
+    """The audit table's CREATE TABLE IF NOT EXISTS, run by an administrator (deploy/setup.sql step 4 holds
+    the same; a test compares them), never by the app."""
     return f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(SNOWFLAKE_COLUMNS)})"
 
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,254}(\.[A-Za-z_][A-Za-z0-9_$]{0,254}){0,2}")
+# Snowflake's error numbers (the connector's ProgrammingError.errno): an object that does not exist or
+# that the role may not see at all, and a privilege the role lacks on an object it sees.
+NOT_FOUND_OR_NOT_AUTHORIZED, INSUFFICIENT_PRIVILEGES, INVALID_IDENTIFIER = 2003, 3001, 904
+_NOT_SEEN = re.compile(r"\b(Database|Schema|Object|Table) '[^']*' does not exist or not authorized", re.I)
+
+
+def missing_grant(exc: Exception, table: str, role: str, privilege: str) -> str:
+    """What to run so that `role` may use the audit `table` for `privilege` (SELECT or INSERT), from the
+    error Snowflake gave: the table or a parent that does not exist or cannot be seen, a privilege the role
+    lacks, or a column the table lacks. One sentence naming the statements (deploy/setup.sql step 4)."""
+    text = " ".join(str(exc).split())
+    errno = getattr(exc, "errno", None)
+    parts = table.split(".")
+    grant = f"GRANT SELECT, INSERT ON TABLE {table} TO ROLE {role}"
+    if errno == INSUFFICIENT_PRIVILEGES or "insufficient privileges" in text.lower():
+        return f"the role {role} may not {privilege} the audit table {table}: GRANT {privilege} ON TABLE {table} TO ROLE {role}"
+    if errno == INVALID_IDENTIFIER or "invalid identifier" in text.lower():
+        return (f"the audit table {table} lacks a column SnowTower writes ({', '.join(COLUMNS)}): create it as "
+                "deploy/setup.sql step 4 does")
+    # Snowflake names the first parent it cannot see: "Database 'X' does not exist or not authorized."
+    seen = _NOT_SEEN.search(text)
+    kind = seen.group(1).lower() if seen else ""
+    if kind == "database" and len(parts) == 3:
+        return f"the database {parts[0]} does not exist or the role {role} cannot see it: GRANT USAGE ON DATABASE {parts[0]} TO ROLE {role}"
+    if kind == "schema" and len(parts) >= 2:
+        schema = ".".join(parts[:-1])
+        return f"the schema {schema} does not exist or the role {role} cannot see it: GRANT USAGE ON SCHEMA {schema} TO ROLE {role}"
+    if seen or errno == NOT_FOUND_OR_NOT_AUTHORIZED or "does not exist" in text.lower():
+        return (f"the audit table {table} does not exist or the role {role} cannot see it: an administrator runs "
+                f"deploy/setup.sql step 4 ({snowflake_table_ddl(table)}; {grant})")
+    return f"the audit table {table} cannot be used"  # not a grant (the network, the session): the error says what
 
 
 class SnowflakeAuditLog(AuditLog):
     """Production's audit log: table `table` (NAME, SCHEMA.NAME or DB.SCHEMA.NAME; default
-    SNOWTOWER_AUDIT_LOG in the connection's schema), created if missing. `connect` returns a DB-API
-    connection with paramstyle qmark, opened on first use and kept (a new one after an error). Grant the portal's role
-    INSERT and SELECT only on this table: then the database itself refuses edits too."""
+    SNOWTOWER_AUDIT_LOG in the connection's schema), which an administrator creates (deploy/setup.sql
+    step 4; snowflake_table_ddl). `connect` returns a DB-API connection with paramstyle qmark, opened on
+    first use and kept (a new one after an error). Grant the portal's role INSERT and SELECT only on this
+    table: then the database itself refuses edits too. Each failure raises AuditError naming the grant
+    or statement that is missing (missing_grant)."""
 
     def __init__(self, connect: Callable[[], object], table: str = "SNOWTOWER_AUDIT_LOG", owns_connection: bool = True):
         if not _IDENTIFIER.fullmatch(table or ""):
@@ -215,41 +252,62 @@ class SnowflakeAuditLog(AuditLog):
         # False: `connect` hands out a connection shared with the rest of the portal (st.connection's),
         # which an error here must not close for everyone.
         self.owns_connection = owns_connection
-        self._created = False
+        self._checked = False
         self._conn = None
         self._lock = threading.Lock()
 
-    def _run(self, sql: str, params: list | None = None, fetch: bool = False):
+    def _role(self, cur) -> str:
+        """The session's role (for the message), or a description when it cannot be read."""
+        try:
+            cur.execute("SELECT CURRENT_ROLE()")
+            row = cur.fetchone()
+            return str(row[0]) if row and row[0] else "of the app"
+        except Exception:  # the session is broken: the message still names the grant
+            return "of the app"
+
+    def _run(self, sql: str, params: list | None = None, fetch: bool = False, privilege: str = "SELECT"):
         with self._lock:  # one connection, opened on first use and kept (a Snowflake session is costly)
+            cur = None
+            step = "SELECT"
             try:
                 if self._conn is None:
                     self._conn = self.connect()
                 cur = self._conn.cursor()
-                if not self._created:
-                    cur.execute(snowflake_table_ddl(self.table))
-                    self._created = True
+                if not self._checked:  # the table exists, with SnowTower's columns, and the role may read it
+                    cur.execute(f"SELECT {', '.join(COLUMNS)} FROM {self.table} LIMIT 0")
+                    self._checked = True
+                step = privilege
                 cur.execute(sql, params or [])
                 return cur.fetchall() if fetch else None
             except Exception as exc:  # the connector's errors (ProgrammingError, OperationalError, ...)
+                reason = f"{missing_grant(exc, self.table, self._role(cur), step)} ({' '.join(str(exc).split())[:300]})" \
+                    if cur is not None else f"the audit table {self.table} cannot be used: {exc}"
                 conn, self._conn = self._conn, None  # the next call opens a new session
                 try:
                     if conn is not None and self.owns_connection:
                         conn.close()
                 except Exception:  # already broken: nothing more to release
                     pass
-                raise AuditError(f"the audit table {self.table} cannot be used: {exc}") from exc
+                raise AuditError(reason) from exc
 
     def append(self, record: AuditRecord) -> None:
         row = record.to_row()
         row["request_id"] = record.request_id
         self._run(f"INSERT INTO {self.table} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-                  [row[c] for c in COLUMNS])
+                  [row[c] for c in COLUMNS], privilege="INSERT")
 
     def search(self, query: AuditQuery = AuditQuery()) -> list[AuditRecord]:
         where, params = query.where()
         rows = self._run(f"SELECT {', '.join(COLUMNS)} FROM {self.table}{where} ORDER BY occurred_at DESC LIMIT "
                          f"{int(min(query.limit, MAX_RESULTS))}", params, fetch=True)
         return [_record(r) for r in rows]
+
+    def check_writable(self) -> None:
+        """Whether the role may read and append to the table, without writing a row: an INSERT of the
+        rows of a query that selects none (compiled, so privileges are checked, but nothing is added).
+        Raises AuditError naming the missing grant."""
+        self._run(f"INSERT INTO {self.table} ({', '.join(COLUMNS)}) SELECT {', '.join(COLUMNS)} FROM {self.table} WHERE 1 = 0",
+                  privilege="INSERT")
 
 
 def to_csv(records: list[AuditRecord]) -> str:
@@ -267,7 +325,7 @@ def to_csv(records: list[AuditRecord]) -> str:
 def audit_log_for(settings, source=None) -> AuditLog:
     """The audit log of these settings: `audit_log = "sqlite"` (the default) keeps it in the workspace
     database; `audit_log = "snowflake"` in table `audit_table` (in `snowflake_schema` when it is
-    unqualified; created if missing) through `source` (a core.snowflake CursorSource: st.connection in the
+    unqualified; deploy/setup.sql creates it) through `source` (a core.snowflake CursorSource: st.connection in the
     portal and in Streamlit in Snowflake) or else the connector with key-pair auth from SNOWFLAKE_*
     variables. Raises QueryError without a source or those variables."""
     if settings.audit_log == "snowflake":

@@ -10,7 +10,8 @@ operation never takes a role from a form, from the Actor a page passed in, or fr
 - `Oidc` (auth = oidc): `st.login` against the identity provider in secrets `[auth]`; roles from a
   group claim, through the mapping `auth_group_roles` (group -> portal role);
 - `Sis` (auth = sis): Streamlit in Snowflake; the viewer is `st.user`, the roles are the viewer's
-  Snowflake roles through `sis_role_mapping` (e.g. SNOWTOWER_ADMIN -> admin).
+  Snowflake roles, inherited ones included, through `sis_role_mapping` (e.g. SNOWTOWER_ADMIN -> admin;
+  SnowDDL's business role SNOWTOWER_ADMIN__B_ROLE maps alike).
 Jobs act as `SYSTEM_ACTORS` (e.g. `snowtower-expiry`), whose roles come from this code, never a
 file, a claim or a grant: `with_system` puts them in front of any provider, and no provider will
 sign anyone in under those names. Nothing here imports Streamlit at import time, and
@@ -39,12 +40,15 @@ ROLES = ("requester", "approver", "admin")
 # A portal role and the roles it implies (an approver may also request; an admin may do everything).
 IMPLIED = {"requester": ("requester",), "approver": ("requester", "approver"), "admin": ("requester", "approver", "admin")}
 # Jobs' identities, roles from code. The command line (an operator with the workspace on the server)
-# acts as snowtower-cli; the expiry job as snowtower-expiry, its auto-approval as snowtower-expiry-policy.
+# acts as snowtower-cli; the expiry job as snowtower-expiry, its auto-approval as snowtower-expiry-policy;
+# a failed deployment's revert request is opened as snowtower-deploy.
 SYSTEM_ACTORS: dict[str, tuple[str, ...]] = {
     "snowtower-cli": ("requester", "approver", "admin"),
     "snowtower-expiry": ("requester",),
     # approves the expiry job's revokes when settings.expiry_auto_approve is on (app/operations/expire.py)
     "snowtower-expiry-policy": ("approver",),
+    # opens the revert of a change whose deployment failed (app/operations/revert.py); it never reviews
+    "snowtower-deploy": ("requester",),
 }
 
 DEMO_PASSWORD = "demo"
@@ -381,8 +385,10 @@ class Oidc:
 # -- Streamlit in Snowflake ---------------------------------------------------------------------------
 
 def snowflake_roles_from(source_factory: Callable[[], object]) -> Callable[[str], list[str]]:
-    """`roles(user_name) -> [Snowflake role]`: the roles granted to that Snowflake user, asked through the
-    query layer (question viewer_roles) on the source `source_factory()` gives. A failed query: []."""
+    """`roles(user_name) -> [Snowflake role]`: every role that Snowflake user holds, inherited ones included
+    (granted to the user, then granted to those roles, ...: SnowDDL grants business roles to the user role
+    <USER>__U_ROLE), asked through the query layer (question viewer_roles: ACCOUNT_USAGE.GRANTS_TO_USERS and
+    GRANTS_TO_ROLES, up to 2 hours late) on the source `source_factory()` gives. A failed query: []."""
     def roles(user_name: str) -> list[str]:
         from core.snowflake.queries import QueryError, ask
 
@@ -392,6 +398,22 @@ def snowflake_roles_from(source_factory: Callable[[], object]) -> Callable[[str]
             return []
         return [str(r) for r in frame["ROLE"].tolist()] if "ROLE" in frame.columns else []
     return roles
+
+
+BUSINESS_ROLE_SUFFIX = "__B_ROLE"  # SnowDDL names business role X `<env prefix>X__B_ROLE` (snowddl.config)
+
+
+def snowddl_role_mapping(mapping: Mapping[str, str], env_prefix: str = "") -> dict[str, str]:
+    """`mapping` (Snowflake role -> portal role) with, for each role, the name SnowDDL gives a business
+    role of that name (`<env_prefix><ROLE>__B_ROLE`): SnowTower's roles may be created by setup.sql or
+    managed as business roles in the SnowDDL config it edits. A name given in the mapping wins."""
+    out = {}
+    for role, portal_role in mapping.items():
+        name = str(role)
+        if not name.upper().endswith(BUSINESS_ROLE_SUFFIX):
+            out.setdefault(f"{env_prefix}{name}{BUSINESS_ROLE_SUFFIX}".upper(), portal_role)
+    out.update({str(k).upper(): v for k, v in mapping.items()})
+    return out
 
 
 SIS_NAME = ("user_name",)  # st.user in Streamlit in Snowflake: the Snowflake user (an e-mail on a profile is not one)
@@ -507,7 +529,7 @@ def identity_for(settings, snowflake_source: Callable[[], object] | None = None)
     elif settings.auth == "sis":
         if snowflake_source is None:
             raise SetupError("auth = sis needs a Snowflake connection to read the viewer's roles.")
-        people = Sis(dict(settings.sis_role_mapping), snowflake_roles_from(snowflake_source))
+        people = Sis(snowddl_role_mapping(settings.sis_role_mapping, settings.env_prefix), snowflake_roles_from(snowflake_source))
     else:
         people = LocalLogins(Workspace(settings.workspace).auth_path, settings.mode, lockout_for(settings))
     return WithSystem(people)

@@ -1,6 +1,6 @@
 """What reviewers read: the queue's rows and a request's risk flags (reads only; decisions are operations).
 
-`queue(services, actor, closed=False)`: one QueueRow per open (or closed) request, newest first.
+`queue(services, actor, closed=False)`: one QueueRow per open (or closed) request, urgent ones first, then newest first.
 `risks(services, cr, actor)`: core.risk's flags for the request as the reviewer `actor` sees it,
 cached per (base commit, head commit, reviewer, threshold): commits never change.
 """
@@ -14,6 +14,7 @@ from core.changes.model import Actor, ChangeRequest, Status
 from core.risk import RiskFlag, level_of, risk_flags
 from app.operations.guards import approvals
 from app.services import Services
+from recipes import recipe_named
 
 OPEN = (Status.OPEN, Status.CHANGES_REQUESTED, Status.APPROVED)
 
@@ -34,6 +35,7 @@ class QueueRow:
     needed: int
     validation: str
     risk: str
+    urgent: bool = False  # a revert of a failed deployment (its recipe is urgent): shown first, marked urgent
 
 
 def decisions(services: Services, cr: ChangeRequest, actor: Actor) -> tuple[list[str], str | None]:
@@ -90,5 +92,7 @@ def queue(services: Services, actor: Actor, closed: bool = False) -> list[QueueR
         age = (now - datetime.fromisoformat(cr.created_at)).total_seconds() / 3600
         rows.append(QueueRow(cr.id, cr.ref, cr.recipe, cr.title, cr.requester, cr.status.label, cr.created_at,
                              round(max(age, 0.0), 1), len(approvals(services, cr)), need,
-                             "passed" if cr.validation.get("valid") else "failed", risk))
-    return rows
+                             "passed" if cr.validation.get("valid") else "failed", risk,
+                             urgent=bool(getattr(recipe_named(cr.recipe), "urgent", False))))
+    # Urgent requests first (a failed deployment waits on them), each group newest first as listed.
+    return sorted(rows, key=lambda r: not r.urgent)

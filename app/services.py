@@ -14,9 +14,9 @@ from core.changes.store import Store
 from core.snowddl.snapshot import Snapshot, plan_between_commits, snapshot_at
 from core.lockout import Lockout
 from app.identity import Identity, identity_for, lockout_for
-from core.workspace import Workspace, ensure_demo_account, ensure_demo_workspace
+from core.workspace import Workspace, clone_workspace, ensure_demo_account, ensure_demo_workspace
 from app.audit import AuditLog, audit_log_for
-from app.settings import EXAMPLE_CONFIG, Settings, github_secrets, signing_key
+from app.settings import EXAMPLE_CONFIG, Problem, Settings, SettingsError, github_secrets, signing_key
 
 
 def utcnow() -> datetime:
@@ -176,6 +176,11 @@ def build_services(settings: Settings, snowflake=None) -> Services:
         services = Services(settings, ws, Store(ws.db_path), build_github(settings, ws, identity=identity),
                             identity=identity, snowflake=snowflake)
         return services
+    if settings.config_repo and not Workspace(settings.workspace).exists():
+        try:  # a team's workspace starts from its own repository; only the demo from the example config
+            clone_workspace(settings.workspace, settings.config_repo, settings.base_branch, settings.config_dir)
+        except ValueError as exc:
+            raise SettingsError([Problem("config_repo", "", str(exc))]) from None
     ws, _ = ensure_demo_workspace(settings.workspace, EXAMPLE_CONFIG, settings.base_branch)
     if settings.mode == "demo" and settings.auth == "local":
         from app.identity import ensure_demo_logins

@@ -19,6 +19,7 @@ from __future__ import annotations
 import difflib
 import functools
 import importlib.util
+import math
 import os
 import re
 import sys
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from app.paths import DEFAULT_WORKSPACE, EXAMPLE_CONFIG, REPO_ROOT  # noqa: F401 (their names here too)
@@ -89,6 +90,10 @@ class Settings(BaseSettings):
                              json_schema_extra=_group("Change requests"))
     config_dir: str = Field("snowddl", description="The SnowDDL config folder inside the repository.",
                             json_schema_extra=_group("Change requests"))
+    config_repo: str = Field("", description="Local backend: the team's SnowDDL git repository (a path or a URL git "
+                             "reads without a password) that a new workspace's repo.git is cloned from "
+                             "(`snowtower serve --from`); \"\": the demo's example config.",
+                             json_schema_extra=_group("Change requests"))
     env_prefix: str = Field("", description="SnowDDL's env prefix of the account's object names.",
                             json_schema_extra=_group("Change requests"))
     required_approvals: int = Field(1, ge=1, le=10, description="Approvals a request needs before it may be merged.",
@@ -145,7 +150,8 @@ class Settings(BaseSettings):
                                              json_schema_extra=_group("Sign-in and roles"))
     sis_role_mapping: dict[str, str] = Field(default_factory=lambda: {
         "snowtower_admin": "admin", "snowtower_approver": "approver", "snowtower_requester": "requester"},
-        description="sis: the viewer's Snowflake role -> portal role. Env: \"SNOWTOWER_ADMIN=admin,ANALYST=requester\".",
+        description="sis: the viewer's Snowflake role (inherited ones count; SnowDDL's business role of the same name, "
+                    "ending in __B_ROLE, too) -> portal role. Env: \"SNOWTOWER_ADMIN=admin,ANALYST=requester\".",
         json_schema_extra=_group("Sign-in and roles"))
     # --- Snowflake
     snowflake_connection: str = Field("snowflake", description="The st.connection name (secrets [connections.NAME]); in "
@@ -164,6 +170,14 @@ class Settings(BaseSettings):
     price_per_credit: float = Field(3.0, ge=0, allow_inf_nan=False, description="Money per Snowflake credit, for the cost "
                                     "page and projections.", json_schema_extra=_group("Cost and risk"))
     currency: str = Field("USD", description="ISO 4217 code of price_per_credit.", json_schema_extra=_group("Cost and risk"))
+    price_per_credit_by_service: dict[str, float] = Field(
+        default_factory=dict, description="Money per credit of a METERING_DAILY_HISTORY service type priced apart from "
+        "price_per_credit (e.g. SNOWPARK_CONTAINER_SERVICES = 2.0); others cost price_per_credit.",
+        json_schema_extra=_group("Cost and risk"))
+    storage_price_per_tb_month: float = Field(23.0, ge=0, allow_inf_nan=False, description="Money per TB-month of storage "
+                                              "(your contract's rate; on demand is higher).", json_schema_extra=_group("Cost and risk"))
+    data_transfer_price_per_tb: float = Field(20.0, ge=0, allow_inf_nan=False, description="Money per TB transferred out of "
+                                              "the account's region or cloud (your rate sheet's).", json_schema_extra=_group("Cost and risk"))
     risk_warehouse_size_threshold: str = Field("LARGE", description="A warehouse request at this size or larger is flagged "
                                                "for reviewers.", json_schema_extra=_group("Cost and risk"))
     # --- notifications
@@ -193,6 +207,14 @@ class Settings(BaseSettings):
                                       "SnowTower itself.", json_schema_extra=_group("Expiry"))
     expiry_stale_days: int = Field(90, ge=1, le=3650, description="Users with no login for this many days are proposed "
                                    "for offboarding by `snowtower expire`.", json_schema_extra=_group("Expiry"))
+    # --- protected accounts
+    protected_users: list[str] = Field(default_factory=list, description="Snowflake users no request may change: the "
+                                       "user SnowDDL deploys with (and any other service users the deployment "
+                                       "needs). Comma-separated in the environment.",
+                                       json_schema_extra=_group("Protected accounts"))
+    protected_roles: list[str] = Field(default_factory=list, description="Snowflake roles no request may change, grant "
+                                       "or revoke: the roles the deploying user needs (e.g. its SnowDDL admin role). "
+                                       "Comma-separated in the environment.", json_schema_extra=_group("Protected accounts"))
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
@@ -218,6 +240,19 @@ class Settings(BaseSettings):
             value = {k.strip(): v.strip() for k, _, v in pairs}
         return value
 
+    @field_validator("protected_users", "protected_roles", mode="before")
+    @classmethod
+    def _names(cls, value):
+        if isinstance(value, str):  # from the environment: NAME,NAME2
+            value = [v for v in value.split(",")]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError("must be a list of Snowflake object names")
+        names = [v.strip().strip('"').upper() for v in value if v.strip()]
+        bad = [n for n in names if not re.fullmatch(r"[A-Z_][A-Z0-9_$]*", n)]
+        if bad:
+            raise ValueError(f"must be Snowflake object names (letters, digits, _ and $), not {', '.join(map(repr, bad))}")
+        return names
+
     @field_validator("github_approvers")
     @classmethod
     def _approvers(cls, value: dict) -> dict:
@@ -240,6 +275,18 @@ class Settings(BaseSettings):
             raise ValueError(f"must be a three-letter ISO 4217 code such as USD or EUR, not {value!r}")
         return value.upper()
 
+    @field_validator("price_per_credit_by_service")
+    @classmethod
+    def _service_prices(cls, value: dict[str, float]) -> dict[str, float]:
+        out = {}
+        for service, price in value.items():
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", service):
+                raise ValueError(f"{service!r} is not a service type such as SNOWPARK_CONTAINER_SERVICES")
+            if not math.isfinite(price) or price < 0:
+                raise ValueError(f"the price of {service} must be a finite amount of 0 or more, not {price!r}")
+            out[service.upper()] = float(price)
+        return out
+
     @field_validator("risk_warehouse_size_threshold")
     @classmethod
     def _size(cls, value: str) -> str:
@@ -250,7 +297,9 @@ class Settings(BaseSettings):
 
     @field_validator("demo_query_rows")
     @classmethod
-    def _rows(cls, value: int) -> int:
+    def _rows(cls, value: int, info: ValidationInfo) -> int:
+        if info.data.get("mode") != "demo":
+            return value  # why: only the demo generates an account; outside it the demo stand-in (duckdb) may not be installed
         from core.snowflake.demo import MAX_QUERY_ROWS
 
         if value > MAX_QUERY_ROWS:
@@ -354,13 +403,18 @@ class StreamlitSecretsSource(_Source):
     def __init__(self):
         super().__init__(Settings)
 
-    def raw(self) -> dict[str, tuple[Any, str]]:
+    def _secrets(self):
         if "streamlit" not in sys.modules:
-            return {}
-        try:
-            import streamlit as st
+            return None
+        import streamlit as st
 
-            secrets = st.secrets
+        return st.secrets
+
+    def raw(self) -> dict[str, tuple[Any, str]]:
+        try:
+            secrets = self._secrets()
+            if secrets is None:
+                return {}
             section = dict(secrets.get("snowtower", {}) or {})
             github = dict(secrets.get("github", {}) or {})
         except Exception:  # no secrets.toml at all: not a problem, the other sources still count
@@ -383,6 +437,18 @@ class StreamlitSecretsSource(_Source):
         return out
 
 
+class SecretsDataSource(StreamlitSecretsSource):
+    """The secrets the portal will read, given as data (portal_secrets: its secrets.toml files read
+    outside Streamlit), taken exactly as StreamlitSecretsSource takes st.secrets."""
+
+    def __init__(self, data: dict):
+        super().__init__()
+        self.data = data
+
+    def _secrets(self):
+        return self.data
+
+
 # ------------------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -391,6 +457,9 @@ class Problem:
     key: str
     source: str
     message: str
+    # False: the portal still starts without it (a page or a command that needs it says so); `snowtower
+    # check` lists it all the same (check_setup).
+    blocking: bool = True
 
     def __str__(self) -> str:
         return f"{self.key}: {self.message} (from {self.source})" if self.source else f"{self.key}: {self.message}"
@@ -420,15 +489,17 @@ def _suggest(key: str) -> str:
 
 
 def inspect_settings(workspace: str | Path | None = None, environ: dict[str, str] | None = None,
-                     secrets: bool = True) -> tuple[Settings | None, list[Problem]]:
+                     secrets: bool = True, secrets_data: dict | None = None) -> tuple[Settings | None, list[Problem]]:
     """The settings and every problem with them: (Settings, []) when usable, else (None or the settings
     without the wrong values, [Problem, ...]). `environ` defaults to os.environ; `secrets`: read st.secrets
-    when Streamlit runs this process."""
+    when Streamlit runs this process; `secrets_data`: the content of the secrets instead (what
+    portal_secrets() read from the portal's secrets.toml files), read as st.secrets would be."""
     env = os.environ if environ is None else environ
     root = Path(workspace or env.get("SNOWTOWER_WORKSPACE") or DEFAULT_WORKSPACE).expanduser().resolve()
     problems: list[Problem] = []
+    secrets_layer = SecretsDataSource(secrets_data) if secrets_data is not None else StreamlitSecretsSource()
     layers = [WorkspaceTomlSource(APP_SETTINGS), WorkspaceTomlSource(root / "settings.toml"),
-              *([StreamlitSecretsSource()] if secrets else []), EnvironmentSource(env)]  # lowest priority first
+              *([secrets_layer] if secrets else []), EnvironmentSource(env)]  # lowest priority first
     values: dict[str, tuple[Any, str]] = {}
     for layer in layers:
         try:
@@ -480,7 +551,7 @@ def _rules(s: Settings, values: dict[str, tuple[Any, str]]) -> list[Problem]:
     if s.backend == "github" and not s.github_repository:
         out.append(Problem("github_repository", source("backend"), "is needed by backend = github (OWNER/NAME)"))
     if s.github_repository and not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", s.github_repository):
-        out.append(Problem("github_repository", source("github_repository"), "must be OWNER/NAME"))
+        out.append(Problem("github_repository", "", "must be OWNER/NAME"))
     if s.in_sis and s.backend != "github":
         out.append(Problem("backend", source("backend"), "Streamlit in Snowflake has no local git repository: "
                                                          "set backend = github and github_repository"))
@@ -564,10 +635,12 @@ def markdown() -> str:
              "Sources, highest first: the environment (`SNOWTOWER_<NAME>`), `st.secrets` table `[snowtower]` (when "
              "running in Streamlit; in Streamlit in Snowflake the app's secrets by name, e.g. `github_token`), the "
              "workspace's `settings.toml` table `[snowtower]`, and the app's own `snowtower.toml` (deployed with it "
-             "into Streamlit in Snowflake from deploy/snowtower.toml). An unknown key, a wrong type or a value out of range stops SnowTower with a list "
+             "into Streamlit in Snowflake from deploy/snowtower.toml). `snowtower check` and `snowtower serve` read the portal's "
+             "`.streamlit/secrets.toml` files as the portal does. An unknown key, a wrong type or a value out of range stops SnowTower with a list "
              "of every problem, naming the key and the source; `snowtower check` prints the same. Secrets are never "
              "printed. Dictionaries are TOML tables (`[snowtower.github_approvers]`) or, in the environment, "
              "`key=value,key2=value2`.", ""]
+    lines += requirements_markdown()
     groups: dict[str, list] = {}
     for name, info in Settings.model_fields.items():
         groups.setdefault((info.json_schema_extra or {}).get("group", "Other"), []).append((name, info))
@@ -649,6 +722,210 @@ def signing_key(settings: Settings) -> bytes:
             pass
         tmp.unlink(missing_ok=True)
     return path.read_text(encoding="utf-8").strip().encode("utf-8")
+
+
+# ------------------------------------------------------------------------------------------------------
+# What each mode needs: `snowtower check`, the portal's settings page and the Status page list the same.
+
+# How Snowflake's connector signs in (connect()'s parameters); one of them, or an authenticator, is needed.
+_SNOWFLAKE_AUTH_KEYS = ("password", "private_key", "private_key_file", "private_key_path", "token", "token_file_path")
+_OIDC_PROVIDER_KEYS = ("client_id", "client_secret", "server_metadata_url")
+
+
+def secrets_files() -> list[Path]:
+    """The secrets.toml files the portal reads, lowest priority first: Streamlit's default `secrets.files`
+    (streamlit.config.get_config_files) for the portal as `snowtower serve` runs it, from REPO_ROOT:
+    ~/.streamlit/secrets.toml, <REPO_ROOT>/.streamlit/secrets.toml, and beside the entry script
+    <REPO_ROOT>/portal/.streamlit/secrets.toml. A later file's top-level tables replace an earlier one's."""
+    return [Path.home() / ".streamlit" / "secrets.toml", REPO_ROOT / ".streamlit" / "secrets.toml",
+            REPO_ROOT / "portal" / ".streamlit" / "secrets.toml"]
+
+
+def portal_secrets(files: list[Path] | None = None) -> tuple[dict, list[Problem]]:
+    """The secrets the portal reads, as a dict: st.secrets when Streamlit runs this process, else the
+    secrets.toml files (`files`, default secrets_files()) merged as Streamlit merges them (top-level keys,
+    later files win). Returns (secrets, problems): a file that is not TOML, or larger than 1 MB, is a
+    problem naming the file (never its content)."""
+    if files is None and "streamlit" in sys.modules:
+        try:
+            from streamlit import runtime
+            from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+            if runtime.exists() or get_script_run_ctx(suppress_warning=True) is not None:
+                import streamlit as st  # the portal's own process: exactly what its pages read
+
+                return st.secrets.to_dict(), []
+        except Exception:  # no secrets file at all
+            return {}, []
+    merged: dict = {}
+    problems: list[Problem] = []
+    for path in secrets_files() if files is None else files:
+        if not path.is_file():
+            continue
+        if path.stat().st_size > MAX_SETTINGS_FILE_BYTES:
+            problems.append(Problem("secrets.toml", str(path), "is larger than 1 MB: it cannot be a secrets file"))
+            continue
+        try:
+            merged.update(tomllib.loads(path.read_text(encoding="utf-8")))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            problems.append(Problem("secrets.toml", str(path), f"is not valid TOML: {exc}"))
+    return merged, problems
+
+
+def _connections_toml(name: str) -> dict | None:
+    """The connection the Snowflake connector itself would use when the secrets have none (Streamlit's
+    SnowflakeConnection falls back to it): connections.toml in $SNOWFLAKE_HOME or ~/.snowflake, the
+    connection `name`, or for "snowflake" the default one (SNOWFLAKE_DEFAULT_CONNECTION_NAME or "default")."""
+    home = Path(os.environ.get("SNOWFLAKE_HOME") or Path.home() / ".snowflake").expanduser()
+    path = home / "connections.toml"
+    if not path.is_file() or path.stat().st_size > MAX_SETTINGS_FILE_BYTES:
+        return None
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return None
+    if name == "snowflake":
+        name = os.environ.get("SNOWFLAKE_DEFAULT_CONNECTION_NAME") or "default"
+    found = data.get(name)
+    return found if isinstance(found, dict) else None
+
+
+def snowflake_connection_params(settings: Settings, secrets: dict) -> tuple[dict | None, str]:
+    """The portal's Snowflake connection parameters and where they are: the secrets' table
+    [connections.<snowflake_connection>], else the connector's connections.toml (as Streamlit falls back).
+    (None, "") when neither has it."""
+    name = settings.snowflake_connection
+    table = (secrets.get("connections") or {}).get(name) if isinstance(secrets.get("connections"), dict) else None
+    if isinstance(table, dict) and table:
+        return table, f"secrets.toml [connections.{name}]"
+    found = _connections_toml(name)
+    return (found, "the Snowflake connector's connections.toml") if found else (None, "")
+
+
+def requirements(settings: Settings, secrets: dict) -> list[Problem]:
+    """What the mode of `settings` needs that is missing or unusable, one Problem each: GitHub credentials
+    (a token or an App), the cookie key of local sign-in, [auth] for oidc, the portal's Snowflake connection
+    (secrets [connections.NAME]: account, user and a way to sign in), Streamlit in Snowflake's secrets
+    (signing key, the GitHub secret), the first login. `secrets`: what the portal reads (portal_secrets).
+    Wrong values are inspect_settings' (_rules); this names what is absent (no source: it is nowhere)."""
+    s = settings
+    out: list[Problem] = []
+    if s.backend == "github" and not s.github_app_id and not s.github_token:
+        secret = s.github_secret_name and (s.in_sis or secrets.get(s.github_secret_name))
+        if not secret:
+            where = ("the app's secret named by github_secret_name (snowflake.yml SECRETS)" if s.in_sis else
+                     "SNOWTOWER_GITHUB_TOKEN or [snowtower] github_token in .streamlit/secrets.toml")
+            out.append(Problem("github_token", "", "backend = github needs credentials: a "
+                               f"token with contents and pull requests write ({where}), or a GitHub App "
+                               "(github_app_id and github_app_private_key or _path)"))
+        elif s.in_sis and in_snowflake() and not sis_secret(s.github_secret_name):
+            out.append(Problem("github_secret_name", "", f"the app cannot read the secret "
+                               f"{s.github_secret_name!r}: name it in the SECRETS of snowflake.yml and grant its "
+                               "READ to the app's role (deploy/setup.sql)"))
+    if s.in_sis and not s.signing_key:
+        out.append(Problem("signing_key", "the default", "Streamlit in Snowflake has no workspace to keep a "
+                           "generated key: set signing_key in the app's secrets"))  # as signing_key() says it
+    if s.mode != "demo" and s.auth == "local" and not s.in_sis and not s.cookie_key:
+        out.append(Problem("cookie_key", "", "outside the demo local sign-in needs a cookie key of "
+                           f"{MIN_SECRET_KEY} random characters or more (openssl rand -hex 32) in SNOWTOWER_COOKIE_KEY "
+                           "or [snowtower] cookie_key of .streamlit/secrets.toml"))
+    if s.auth == "oidc":
+        auth = secrets.get("auth") if isinstance(secrets.get("auth"), dict) else {}
+        providers = [t for t in auth.values() if isinstance(t, dict)]
+        missing = [k for k in ("redirect_uri", "cookie_secret") if not auth.get(k)]
+        if not any(all(t.get(k) for k in _OIDC_PROVIDER_KEYS) for t in [auth, *providers]):
+            missing += [k for k in _OIDC_PROVIDER_KEYS if not auth.get(k)]
+        if missing:
+            out.append(Problem("auth", "secrets.toml [auth]", "auth = oidc needs Streamlit's [auth] table in "
+                               f".streamlit/secrets.toml; missing: {', '.join(missing)}"))
+    if not s.in_sis and not (s.mode == "demo" and s.backend == "local"):
+        name = s.snowflake_connection
+        params, where = snowflake_connection_params(s, secrets)
+        # Without it the cost and security pages cannot read the account; the audit log and the
+        # viewer's roles need it to start at all.
+        blocking = s.audit_log == "snowflake" or s.auth == "sis"
+        if params is None:
+            out.append(Problem(f"connections.{name}", "", f"the portal's Snowflake connection is missing: a "
+                               f"[connections.{name}] table in .streamlit/secrets.toml with account, user and "
+                               "private_key_file (key-pair) or password (SNOWFLAKE_* variables serve the command line "
+                               "only)", blocking))
+        else:
+            missing = [k for k in ("account", "user") if not params.get(k)]
+            if not params.get("authenticator") and not any(params.get(k) for k in _SNOWFLAKE_AUTH_KEYS):
+                missing.append("private_key_file or password")
+            if missing:
+                out.append(Problem(f"connections.{name}", where, f"misses {', '.join(missing)}", blocking))
+            key_file = params.get("private_key_file") or params.get("private_key_path")
+            if isinstance(key_file, str) and key_file and not Path(key_file).expanduser().is_file():
+                out.append(Problem(f"connections.{name}", where, f"private_key_file {key_file} does not exist", blocking))
+    if s.mode != "demo" and s.auth == "local" and not s.in_sis and not (s.workspace / "auth.yaml").is_file():
+        out.append(Problem("auth.yaml", "", "no logins yet: create the first admin with `snowtower users add LOGIN "
+                           f"--role admin` ({s.workspace / 'auth.yaml'} does not exist)", blocking=False))  # as the portal's page says
+    return out
+
+
+# What each mode needs, for docs/settings.md: (mode, the settings that make it, [(item, what it is), ...]);
+# a test runs check_setup on each mode's settings alone and expects exactly these items missing.
+MODE_NEEDS: list[tuple[str, dict[str, str], list[tuple[str, str]]]] = [
+    ("demo (the default: no settings)", {}, []),
+    ("production on a server, change requests on GitHub, local sign-in", {"github_repository": "acme/infra"}, [
+        ("github_token", "a token with contents and pull requests write on the repository, or a GitHub App: "
+                         "`github_app_id` with `github_app_private_key` or `github_app_private_key_path`"),
+        ("cookie_key", "signs the sign-in cookies: 32 random characters or more (`openssl rand -hex 32`)"),
+        ("connections.snowflake", "the portal's Snowflake connection: table `[connections.snowflake]` (or the name in "
+                                  "`snowflake_connection`) of `.streamlit/secrets.toml` with `account`, `user` and "
+                                  "`private_key_file` or `password`; the portal starts without it (the cost and "
+                                  "security pages cannot read the account) unless `audit_log = \"snowflake\"`"),
+        ("auth.yaml", "the first login: `snowtower users add LOGIN --role admin` (the portal starts and asks for it)"),
+    ]),
+    ("production on a server, local git repository", {"mode": "production"}, [
+        ("cookie_key", "as above"), ("connections.snowflake", "as above"), ("auth.yaml", "as above"),
+    ]),
+    ("production on a server, sign-in by your identity provider (`auth = \"oidc\"`)",
+     {"github_repository": "acme/infra", "github_token": "set", "auth": "oidc"}, [
+        ("auth", "Streamlit's `[auth]` table in `.streamlit/secrets.toml`: `redirect_uri`, `cookie_secret`, and "
+                 "`client_id`, `client_secret`, `server_metadata_url` (in `[auth]` or a provider's `[auth.NAME]`)"),
+        ("connections.snowflake", "as above"),
+    ]),
+    ("Streamlit in Snowflake", {"runtime": "sis", "github_repository": "acme/infra"}, [
+        ("github_token", "the app's secret `github_token` (snowflake.yml `secrets`), or the secret named by "
+                         "`github_secret_name`"),
+        ("signing_key", "the app's secret `signing_key` (no workspace keeps a generated one)"),
+    ]),
+]
+
+
+def requirements_markdown() -> list[str]:
+    """The "What each mode needs" section of docs/settings.md, from MODE_NEEDS."""
+    lines = ["## What each mode needs", "",
+             "`snowtower check` lists every item missing for the workspace's mode in one run (and the portal shows the "
+             "same list on its settings page); `snowtower check --online` also reaches GitHub and Snowflake with them. "
+             "Secrets go in the environment (`SNOWTOWER_<NAME>`) or in `.streamlit/secrets.toml` (`[snowtower]` "
+             "table), never in the repository. The `SNOWFLAKE_*` variables are read by the command line only "
+             "(`snowtower cost`, `plan --live`), never by the portal.", ""]
+    for mode, example, needs in MODE_NEEDS:
+        made = ", ".join(f"`{k} = \"{v}\"`" for k, v in example.items() if k != "github_token") or "nothing set"
+        lines += [f"### {mode}", "", f"Selected by: {made}.", ""]
+        lines += [f"- `{item}`: {what}" for item, what in needs] or ["Nothing: every setting has a working default."]
+        lines.append("")
+    return lines
+
+
+def check_setup(workspace: str | Path | None = None, environ: dict[str, str] | None = None,
+                secrets: dict | None = None) -> tuple[Settings | None, list[Problem]]:
+    """Every missing or wrong item of the setup at once, for `snowtower check`, the portal's settings page
+    and the Status page: the settings from every source the portal reads (`secrets`: default
+    portal_secrets(), so the command line reads the portal's secrets.toml), their problems
+    (inspect_settings) and what the mode needs (requirements). Returns (Settings or None, [Problem, ...]);
+    a Problem with blocking = False lets the portal start."""
+    problems: list[Problem] = []
+    if secrets is None:
+        secrets, problems = portal_secrets()
+    settings, found = inspect_settings(workspace, environ, secrets_data=secrets)
+    problems += found
+    if settings is not None:
+        problems += requirements(settings, secrets)
+    return settings, problems
 
 
 if __name__ == "__main__":

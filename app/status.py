@@ -38,9 +38,9 @@ def _line(exc: BaseException) -> str:
 
 
 def _settings(services) -> list[Check]:
-    from app.settings import inspect_settings
+    from app.settings import check_setup
 
-    _, problems = inspect_settings(services.settings.workspace)
+    _, problems = check_setup(services.settings.workspace)  # the list `snowtower check` prints
     if not problems:
         return [Check("Settings", True, "no problems (`snowtower check` shows the effective settings)")]
     return [Check("Settings", False, str(p)) for p in problems]
@@ -107,7 +107,11 @@ def _audit(services) -> list[Check]:
     from app.audit import AuditQuery
 
     services.audit.search(AuditQuery(limit=1))
-    return [Check("Audit log", True, f"readable ({services.settings.audit_log})")]
+    check_writable = getattr(services.audit, "check_writable", None)  # a Snowflake table: INSERT granted?
+    if check_writable is None:
+        return [Check("Audit log", True, f"readable ({services.settings.audit_log})")]
+    check_writable()
+    return [Check("Audit log", True, f"readable and writable ({services.settings.audit_log})")]
 
 
 def _one_by_one(*steps: tuple[str, Callable]) -> Callable[[object], list[Check]]:

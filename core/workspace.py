@@ -2,6 +2,7 @@
 caches, all in one folder that later runs reuse."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +64,46 @@ def ensure_demo_workspace(root: str | Path, seed: Path, base_branch: str = "main
     )
     repo.update_ref(f"refs/heads/{base_branch}", commit, None)
     return ws, True
+
+
+CLONE_TIMEOUT = 600  # seconds for `git clone` of a team's repository (a large history over a slow link)
+
+
+def clone_workspace(root: str | Path, source: str, base_branch: str = "main", config_dir: str = "snowddl") -> Workspace:
+    """Create the workspace's repo.git as a bare clone of the team's repository `source` (a path or a git
+    URL git can read without asking for a password), checked to hold `config_dir` on `base_branch`.
+    The clone is made beside repo.git and renamed into place: a crash leaves no half repository.
+    Raises ValueError (the message names the source and what is wrong); the workspace then has no repo.git."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    ws = Workspace(Path(root).expanduser().resolve())
+    if ws.exists():
+        raise ValueError(f"{ws.repo_path} exists already: --from / config_repo only start a new workspace.")
+    ws.root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".clone-", dir=ws.root))
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+        env["GIT_TERMINAL_PROMPT"] = "0"  # a URL that needs credentials fails instead of waiting for a prompt
+        try:
+            proc = subprocess.run(["git", "clone", "--bare", "--quiet", "--", source, str(tmp / "repo.git")],
+                                  capture_output=True, text=True, env=env, timeout=CLONE_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise ValueError(f"git clone {source} took longer than {CLONE_TIMEOUT} s; nothing was created.") from None
+        if proc.returncode != 0:
+            raise ValueError(f"git clone {source} failed: {proc.stderr.strip()[-500:]}")
+        repo = GitRepo(tmp / "repo.git")
+        if repo.branch_head(base_branch) is None:
+            raise ValueError(f"{source} has no branch {base_branch} (set base_branch to the branch holding the config).")
+        listed = repo.git("ls-tree", "--name-only", f"refs/heads/{base_branch}", "--", config_dir or ".").strip()
+        if config_dir and not listed:
+            raise ValueError(f"{source} has no folder {config_dir} on {base_branch} (set config_dir to the SnowDDL "
+                             "config folder, or run `snowtower init` in the repository).")
+        (tmp / "repo.git").rename(ws.repo_path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return ws
 
 
 def ensure_demo_account(ws: Workspace, config, config_sha: str = "", query_rows: int | None = None,

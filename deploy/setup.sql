@@ -72,6 +72,12 @@ CREATE EXTERNAL ACCESS INTEGRATION IF NOT EXISTS SNOWTOWER_PYPI_ACCESS
     ALLOWED_NETWORK_RULES = (SNOWFLAKE.EXTERNAL_ACCESS.PYPI_RULE) ENABLED = TRUE;
 GRANT USAGE ON INTEGRATION SNOWTOWER_PYPI_ACCESS TO ROLE SNOWTOWER_APP;
 
--- 8. Who may open the app: the viewer roles (the portal maps them to its roles).
---    After `snow streamlit deploy` (as SNOWTOWER_APP):
+-- 8. Who may open the app: the viewer roles (the portal maps them to its roles; approvers and admins
+--    inherit the requester's grants). Opening a Streamlit app takes USAGE on it and a privilege on its
+--    database and schema ("Privileges required to create and use a Streamlit app").
+GRANT USAGE ON DATABASE SNOWTOWER TO ROLE SNOWTOWER_REQUESTER;
+GRANT USAGE ON SCHEMA SNOWTOWER.APP TO ROLE SNOWTOWER_REQUESTER;
+--    After `snow streamlit deploy` (as SNOWTOWER_APP), which creates the app:
 --    GRANT USAGE ON STREAMLIT SNOWTOWER.APP.SNOWTOWER TO ROLE SNOWTOWER_REQUESTER;
+--    Roles that SnowDDL manages (e.g. business role SNOWTOWER_ADMIN, i.e. SNOWTOWER_ADMIN__B_ROLE) need the
+--    same three grants, or GRANT ROLE SNOWTOWER_REQUESTER TO ROLE <that role>.

@@ -11,6 +11,7 @@ from portal import account, ui, widgets
 from app.operations import ApproveRequest, MergeRequest, RejectRequest, RequestChanges
 from app.operations.guards import is_requester
 from app.review import decisions, queue, risks
+from recipes import recipe_named
 
 services, actor = ui.services(), ui.require_page("review")
 RISK_COLORS = {"high": "red", "medium": "orange", "none": "green", "unknown": "gray"}
@@ -26,7 +27,7 @@ if error:
 view = st.segmented_control("Show", ["Open", "Closed"], default="Open", key="review.view") or "Open"
 rows = queue(services, actor, closed=view == "Closed")
 frame = pd.DataFrame([{
-    "Request": r.ref, "Kind": r.kind, "Title": r.title, "Requester": r.requester, "Status": r.status,
+    "Urgent": "URGENT" if r.urgent else "", "Request": r.ref, "Kind": r.kind, "Title": r.title, "Requester": r.requester, "Status": r.status,
     "Age (h)": r.age_hours, "Approvals": f"{r.approvals} of {r.needed}", "Validation": r.validation, "Risk": r.risk,
     "id": r.id,
 } for r in rows])
@@ -54,6 +55,8 @@ if not frame.empty:
     columns, ascending = order[sort]
     frame = (frame.assign(_r=frame["Risk"].map({"high": 0, "medium": 1, "unknown": 2, "none": 3}))
              .sort_values(columns, ascending=ascending, kind="stable").drop(columns="_r"))
+    # Urgent requests (reverts of a failed deployment) stay on top whatever the sort.
+    frame = frame.sort_values("Urgent", ascending=False, kind="stable")
 
 ids = [int(i) for i in frame["id"]] if not frame.empty else []
 acted = st.session_state.get("review.acted")
@@ -66,7 +69,7 @@ if frame.empty:
 else:
     st.dataframe(frame.drop(columns="id"), hide_index=True, width="stretch", height=min(36 + 35 * len(frame), 260),
                  key="review.table")
-labels = {r.id: f"{r.ref} {r.title} · {r.requester} · {r.status}" for r in rows}
+labels = {r.id: ("URGENT · " if r.urgent else "") + f"{r.ref} {r.title} · {r.requester} · {r.status}" for r in rows}
 chosen = st.selectbox("Request", ids, format_func=lambda i: labels.get(i, f"#{i}"), key="review.selected")
 cr = services.changes.get(chosen)
 
@@ -80,10 +83,14 @@ except ValueError as exc:  # a threshold setting that is no warehouse size
     flags, risk_error = [], str(exc)
 level = level_of(flags) if not risk_error else "unknown"
 st.subheader(f"{cr.ref} {md_escape(cr.title)}")
+if getattr(recipe_named(cr.recipe), "urgent", False):
+    st.markdown(":red-badge[:material/priority_high: urgent] A deployment failed: this request reverts the change "
+                "that caused it. Review it like any other; it needs the usual approvals.")
 st.markdown(f"{ui.status_badge(cr.status)} :{RISK_COLORS[level]}-badge[risk: {level}] requested by "
             f"**{md_escape(cr.requester)}** on {ui.when(cr.created_at)} · approvals {len(have)} of {need}"
             + (f" ({md_escape(', '.join(have))})" if have else "") + f" · branch {inline_code(cr.branch)}")
 
+widgets.access_change(services=services, cr=cr, key=f"review.access.{cr.id}")
 st.markdown("**The change**")
 widgets.diff_view(services.changes.diff(cr))
 
@@ -126,9 +133,16 @@ def act(make, done: str, request_id: int, head_sha: str) -> None:
         st.session_state["review.error"] = ui.NO_LONGER_ALLOWED
         return
     try:
-        make(now, request_id, head_sha, comment).execute()
+        result = make(now, request_id, head_sha, comment).execute()
     except ChangeError as exc:
         st.session_state["review.error"] = str(exc)
+        return
+    # Where merging deploys (the demo), a merge that stays "merged" is one whose deploy step failed (app.operations.merge).
+    if getattr(services.changes, "deploys_on_merge", False) and getattr(result, "status", None) == Status.MERGED:
+        st.session_state["review.error"] = (f"{result.ref} was merged but its deployment failed. The admins were told, and "
+                                            "an urgent revert request was opened for review unless the configuration "
+                                            "changed the same lines since (see the queue).")
+        st.session_state["review.acted"] = request_id
         return
     st.session_state["review.flash"] = done
     st.session_state["review.acted"] = request_id

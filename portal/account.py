@@ -62,28 +62,31 @@ def source() -> CachedSource:
 
 
 def describe_config():
-    """Warehouses, monitors, users ... of the deployed config (core.snowflake.demo.describe)."""
-    from core.snowflake.demo import describe
+    """Warehouses, monitors, users ... of the deployed config (core.snowddl.inventory.describe)."""
+    from core.snowddl.inventory import describe
 
     return describe(ui.services().snapshot().config)
 
 
-def show_request_cost(recipe: str, request: dict, sha: str | None = None) -> None:
-    """For a warehouse request: its projected monthly credits and money, from the warehouse's last 30
-    days of metering (an estimate for a new one); nothing for other requests. `sha`: the base commit."""
+def show_cost(projection, note: str, currency: str) -> None:
+    """A warehouse request's projected monthly cost (app.operations.preview.request_cost), or why there
+    is none; nothing for other requests."""
     from core.plaintext import md_escape
-    from core.snowflake.cost import WAREHOUSE_RECIPES, project_request
-    from core.snowflake.demo import describe
     from portal import widgets
 
-    if recipe not in WAREHOUSE_RECIPES:
-        return
-    services = ui.services()
-    try:
-        projection = project_request(source(), recipe, request, describe(services.snapshot(sha).config)["warehouses"],
-                                     float(services.settings.price_per_credit))
-    except QueryError as exc:
-        st.caption(f"Cost projection unavailable: {md_escape(exc)}")
-        return
     if projection is not None:
-        widgets.cost_projection(projection, services.settings.currency)
+        widgets.cost_projection(projection, currency)
+    elif note:
+        st.caption(md_escape(note[:1].upper() + note[1:]))
+
+
+def show_request_cost(recipe: str, request: dict, sha: str | None = None) -> None:
+    """For a submitted warehouse request: its projected monthly credits and money, from the warehouse's
+    last 30 days of metering (an estimate for a new one), as its preview showed them (the same function,
+    app.operations.preview.request_cost); nothing for other requests. `sha`: the base commit."""
+    from app.operations.preview import request_cost
+
+    services = ui.services()
+    projection, note = request_cost(recipe, request, services.snapshot(sha), source,
+                                    float(services.settings.price_per_credit))
+    show_cost(projection, note, services.settings.currency)

@@ -18,7 +18,7 @@ import streamlit as st  # noqa: E402
 from core.plaintext import inline_code, md_escape  # noqa: E402
 from core.workspace import Workspace  # noqa: E402
 from portal import auth, errors, ui  # noqa: E402
-from app.settings import SettingsError, load_settings  # noqa: E402
+from app.settings import SettingsError, check_setup  # noqa: E402
 
 st.set_page_config(page_title="SnowTower", page_icon=":material/ac_unit:", layout="wide")
 st.logo(str(ROOT / "portal" / "assets" / "logo.svg"), size="large")
@@ -74,19 +74,23 @@ def settings_page(error: SettingsError) -> None:
         st.title("SnowTower's settings need fixing")
         st.error(f"SnowTower cannot start: {len(error.problems)} setting(s) are missing or wrong.", icon=":material/settings:")
         for problem in error.problems:
-            st.text(str(problem))
-        st.caption("Fix them in the environment (SNOWTOWER_<NAME>), the secrets ([snowtower]) or the workspace's "
-                   "settings.toml ([snowtower]), then reload. `snowtower check` lists the same problems; "
+            st.text(str(problem) + ("" if problem.blocking else " (the portal starts without it)"))
+        st.caption("Fix them in the environment (SNOWTOWER_<NAME>), .streamlit/secrets.toml ([snowtower], "
+                   "[connections.snowflake], [auth]) or the workspace's settings.toml ([snowtower]), then reload. `snowtower check` lists the same problems; "
                    "docs/settings.md describes every setting.")
     signed_out_navigation(render, "Settings")
 
 
 def frame() -> None:
     try:
-        settings = load_settings()
+        # Every missing or wrong item at once (the list `snowtower check` prints), not one per restart.
+        settings, problems = check_setup()
+        if settings is None or any(p.blocking for p in problems):
+            raise SettingsError(problems)
         st.set_option("client.showErrorDetails", errors.error_details(settings.mode))
         signed_in(settings)
     except SettingsError as exc:  # also a setting found missing while building a backend (SiS signing key)
+        st.set_option("client.showErrorDetails", "none")  # whichever mode it is meant to be: not known
         st.session_state.pop(ui.VIEWER_KEY, None)
         settings_page(exc)
 

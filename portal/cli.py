@@ -143,6 +143,59 @@ def _parse_sets(recipe, pairs: list[str], files: list[str]) -> dict:
     return raw
 
 
+def _request_cost_source(settings, services=None):
+    """Where `snowtower request` reads a warehouse's metering for the cost projection, as `snowtower cost`
+    does: a real account (SNOWFLAKE_ACCOUNT: the connector with key-pair auth), else the services' own
+    source (with --submit), else the demo stand-in of the workspace, if it has been generated (opened
+    read-only: a preview creates nothing). A zero-argument factory; it raises QueryError when there is none."""
+    from core.snowflake.connect import STANDIN_FILE, connector_source, standin_source
+    from core.snowflake.queries import QueryError
+    from core.workspace import Workspace
+
+    def source():
+        if os.environ.get("SNOWFLAKE_ACCOUNT"):
+            return connector_source()
+        if services is not None:
+            return services.snowflake_source()
+        folder = Workspace(settings.workspace).account_dir
+        if settings.mode == "demo" and (Path(folder) / STANDIN_FILE).is_file():
+            return standin_source(folder)
+        raise QueryError("no Snowflake account to read: set SNOWFLAKE_ACCOUNT, SNOWFLAKE_USER and "
+                         "SNOWFLAKE_PRIVATE_KEY_PATH, or give --workspace of a demo")
+    return source
+
+
+def _preview_cost(result, base, workspace) -> None:
+    """The preview's cost projection (app.operations.preview.with_cost) for `snowtower request` without
+    --submit: price and currency from the settings of `workspace` (defaults when they cannot be read)."""
+    from app.operations.preview import with_cost
+    from app.settings import load_settings
+    from core.snowflake.cost import WAREHOUSE_RECIPES
+
+    if result.recipe not in WAREHOUSE_RECIPES or not result.request_dict:
+        return
+    try:
+        settings = load_settings(workspace)
+    except ValueError as exc:
+        result.cost_note = f"cost projection unavailable: the settings cannot be read ({' '.join(str(exc).split())[:300]})"
+        return
+    with_cost(result, base, _request_cost_source(settings), settings.price_per_credit, settings.currency)
+
+
+def _print_cost(result) -> None:
+    """The preview's projected monthly cost in words (the figures of its JSON "cost"), or why there is none."""
+    p = result.cost
+    if p is not None:
+        today = (f"today {p.current_credits:,.1f} credits ({p.current_money:,.0f} {result.currency}), "
+                 if p.current_credits is not None else "")
+        print(f"projected monthly cost{' (estimate)' if p.estimate else ''}: {today}after this change "
+              f"{p.projected_credits:,.1f} credits ({p.projected_money:,.0f} {result.currency}) at "
+              f"{p.price_per_credit:,.2f} {result.currency} per credit")
+        print(f"cost basis: {p.basis}")
+    elif result.cost_note:
+        print(result.cost_note)
+
+
 def cmd_request(args) -> int:
     from core.changes.base import ChangeError
     from core.changes.model import Actor
@@ -162,7 +215,8 @@ def cmd_request(args) -> int:
 
         try:
             services = build_services(load_settings(args.workspace))
-            result = PreviewRequest(services, recipe, raw).execute()
+            result = PreviewRequest(services, recipe, raw, cost=True,
+                                    source=_request_cost_source(services.settings, services)).execute()
         except (ChangeError, ValueError) as exc:  # backend misconfigured or unreachable: say so, no traceback
             print(f"snowtower request: {exc}", file=sys.stderr)
             return 2
@@ -172,6 +226,7 @@ def cmd_request(args) -> int:
             raise UsageError(f"config folder {config} does not exist")
         base = Snapshot(config.resolve(), None, load_config(config, args.env_prefix or ""))
         result = make_preview(recipe, raw, base, env_prefix=args.env_prefix or "")
+        _preview_cost(result, base, args.workspace)
 
     out = result.to_dict()
     code = 0
@@ -181,7 +236,7 @@ def cmd_request(args) -> int:
             print(f"snowtower request: {field}: {message}", file=sys.stderr)
     elif not result.validation.valid:
         code = 1
-        print("snowtower request: SnowDDL rejects the resulting configuration", file=sys.stderr)
+        print(f"snowtower request: {result.rejection()}", file=sys.stderr)
     elif args.submit:
         from app.identity import Vouched
 
@@ -206,8 +261,13 @@ def cmd_request(args) -> int:
         sys.stdout.write(result.diff)
         if result.changes is not None and result.changes.summary:
             print(f"summary: {result.changes.summary}")
+        if result.access is not None:  # effective access per person (app.access), in plain words
+            print("access:")
+            for sentence in result.access.sentences():
+                print(f"  {sentence}")
         _print_problems(result.validation)
         print(f"validation: {'passed' if result.validation.valid else 'FAILED'}")
+        _print_cost(result)
         if "submitted" in out:
             print(f"submitted: #{out['submitted']['id']} on branch {out['submitted']['branch']}")
             if out["submitted"]["url"]:
@@ -225,16 +285,20 @@ def cmd_expire(args) -> int:
     from app.services import build_services
     from app.settings import load_settings
 
+    # Without --submit it only reads: a missing workspace is an error, never a new demo one.
+    settings = load_settings(args.workspace) if args.submit else existing_workspace(args.workspace, "snowtower expire")
     try:
-        services = build_services(load_settings(args.workspace))
+        services = build_services(settings)
         report = ExpireAccess(services, args.within, args.submit, args.stale_days).execute()
     except (ChangeError, ValueError) as exc:  # misconfigured or unreachable backend, bad numbers: no traceback
         print(f"snowtower expire: {exc}", file=sys.stderr)
         return 2
     failed = [p for p in report.proposals if p.error]
     if args.format == "json":
-        print(json.dumps(report.to_dict(), indent=2))
+        print(json.dumps({**report.to_dict(), "demo_data": demo_data(settings)}, indent=2))
     else:
+        if demo_data(settings):  # the stale users (last logins) come from the stand-in
+            print(DEMO_DATA_NOTE)
         print(f"as of {report.today.isoformat()}: {len(report.ending)} time-bound grant(s) ended or ending within "
               f"{report.within} day(s)")
         for g in report.ending:
@@ -259,6 +323,46 @@ def cmd_expire(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_revert(args) -> int:
+    """`snowtower revert --pr N` (GitHub) / `--request N` (local): the revert request of a merged change whose
+    deployment failed, opened with --submit as the system actor snowtower-deploy (app/operations/revert.py).
+    Exit 0 opened, already covered, or would open; 1 refused (not a failed deployment, or the base branch
+    changed the same lines: the admins are told), 2 usage or the backend could not be reached."""
+    from core.changes.base import ChangeError
+    from app.notifications import notify
+    from app.operations.revert import DEPLOY_ACTOR, RevertFailedDeployment
+    from app.services import build_services
+    from app.settings import load_settings
+
+    number = args.pr if args.pr is not None else args.request
+    if number is None or number < 1:
+        raise UsageError("name the change: --pr N (GitHub) or --request N (local), 1 or more")
+    try:
+        services = build_services(load_settings(args.workspace))
+        outcome = RevertFailedDeployment(services, number, submit=args.submit).execute()
+    except ChangeError as exc:  # a misconfigured or unreachable backend is 2; a refusal 1
+        from core.changes.github import GitHubUnavailable
+
+        print(f"snowtower revert: {exc} Nothing was opened.", file=sys.stderr)
+        return 2 if isinstance(exc, GitHubUnavailable) or "services" not in locals() else 1
+    if outcome.refused:
+        # Why: nothing was guessed; the admins hear that the failed change still waits to be reverted by hand.
+        target = services.changes.get(number)
+        if target is not None and args.submit:
+            notify(services, "request_deploy_failed", target, DEPLOY_ACTOR, f"Revert: {outcome.message}")
+        print(f"snowtower revert: {outcome.message}", file=sys.stderr)
+        return 1
+    if args.format == "json":
+        print(json.dumps(outcome.to_dict(), indent=2))
+    else:
+        print(outcome.message + ("" if args.submit or outcome.covered_by else " (add --submit)"))
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as f:
+            f.write(f"- revert of #{number}: {outcome.message}\n")
+    return 0
+
+
 def _loopback(address: str) -> bool:
     import ipaddress
 
@@ -273,9 +377,27 @@ def _loopback(address: str) -> bool:
 DEMO_REMOTE_WARNING = """
 WARNING: the SnowTower demo is served on {address}, beyond this machine.
   Its logins (requester, approver, admin) share the public password 'demo': anyone who reaches this
-  port can sign in as an admin, approve and merge. Serve it on a network you trust, and use
-  `snowtower serve` with your own users (`snowtower users add`) for anything else.
+  port can sign in as an admin, approve and merge. Serve it on a network you trust, and use a
+  production workspace (docs/deploy.md) with your own users (`snowtower users add`) for anything else.
 """
+
+
+def _demo_address_guard(address: str, allow_remote: bool, what: str) -> None:
+    """Refuse (UsageError) to serve demo logins beyond this machine without --allow-remote; warn loudly with it."""
+    # Why: the demo logins' password is public; beyond localhost anyone could sign in as an admin.
+    if _loopback(address):
+        return
+    if not allow_remote:
+        raise UsageError(f"--address {address} serves {what} beyond this machine, where anyone can sign in "
+                         "with the public demo logins; add --allow-remote if that is what you want.")
+    print(DEMO_REMOTE_WARNING.format(address=address), file=sys.stderr, flush=True)
+
+
+def demo_logins_served(settings) -> bool:
+    """Whether the portal of `settings` signs people in with the demo logins (public password 'demo'):
+    demo mode with local sign-in, where the portal creates them if the users file is missing
+    (app.identity.ensure_demo_logins) and accepts them (outside demo mode read_users leaves them out)."""
+    return settings.mode == "demo" and settings.auth == "local"
 
 
 def cmd_demo(args) -> int:
@@ -288,12 +410,7 @@ def cmd_demo(args) -> int:
 
     if args.query_rows is not None and not 1 <= args.query_rows <= MAX_QUERY_ROWS:
         raise UsageError(f"--query-rows must be between 1 and {MAX_QUERY_ROWS:,}")
-    # Why: the demo logins' password is public; beyond localhost anyone could sign in as an admin.
-    if not _loopback(args.address):
-        if not args.allow_remote:
-            raise UsageError(f"--address {args.address} serves the demo beyond this machine, where anyone can sign in "
-                             "with the public demo logins; add --allow-remote if that is what you want.")
-        print(DEMO_REMOTE_WARNING.format(address=args.address), file=sys.stderr, flush=True)
+    _demo_address_guard(args.address, args.allow_remote, "the demo")
     workspace = Path(args.workspace).expanduser().resolve()
     existed = (workspace / "repo.git" / "HEAD").is_file()
     settings = load_settings(workspace)
@@ -314,55 +431,165 @@ def cmd_demo(args) -> int:
     return _serve(workspace, args.port, args.address)
 
 
+def existing_workspace(workspace: str | None, command: str, needs_repository: bool = True):
+    """The settings of an existing workspace, for a read-only command (cost, security, expire without
+    --submit, users list, check): it never creates one. Raises UsageError (exit 2) naming the path when
+    the folder is missing, or (`needs_repository`: the command builds the change backend) when a
+    local-backend workspace has no git repository yet (building it would seed one from the example config)."""
+    from app.settings import load_settings
+    from core.workspace import Workspace
+
+    settings = load_settings(workspace)
+    root = settings.workspace
+    if not root.is_dir():
+        raise UsageError(f"no SnowTower workspace at {root}: {command} reads a workspace and creates none (give "
+                         f"--workspace or SNOWTOWER_WORKSPACE; `snowtower demo --workspace {root}` creates a demo one).")
+    if needs_repository and settings.backend == "local" and not Workspace(root).exists():
+        raise UsageError(f"{root} holds no SnowTower git repository (repo.git): {command} reads a workspace and "
+                         "creates none (`snowtower demo` or `snowtower serve` sets one up).")
+    return settings
+
+
+DEMO_DATA_NOTE = "demo data: figures from the demo workspace's Snowflake stand-in (generated), not from an account"
+
+
+def demo_data(settings) -> bool:
+    """Whether the Snowflake figures a command prints for `settings` come from the demo's stand-in
+    (app.services.Services.snowflake_source: demo mode with the local backend, and no SNOWFLAKE_ACCOUNT)."""
+    return settings.mode == "demo" and settings.backend == "local" and not os.environ.get("SNOWFLAKE_ACCOUNT")
+
+
 def cmd_cost(args) -> int:
     """Warehouse credits and money over the last --days days, the month-end forecast and anomalous days."""
     import csv
 
     from core.changes.base import ChangeError
     from core.snowflake.connect import connector_source
-    from core.snowflake.cost import summary
+    from core.snowflake.cost import Prices, summary
     from core.snowflake.queries import QueryError
     from app.services import build_services
     from app.settings import load_settings
 
     if not 1 <= args.days <= 365:
         raise UsageError("--days must be between 1 and 365")
+    if os.environ.get("SNOWFLAKE_ACCOUNT") and not (args.workspace or os.environ.get("SNOWTOWER_WORKSPACE")):
+        settings = load_settings()  # a real account, settings from the environment: no workspace is read
+    else:
+        settings = existing_workspace(args.workspace, "snowtower cost")
     try:
-        settings = load_settings(args.workspace)
         if os.environ.get("SNOWFLAKE_ACCOUNT"):  # a real account: the connector with key-pair auth
             source = connector_source()
         else:
             source = build_services(settings).snowflake_source()
-        report = summary(source, args.days, float(settings.price_per_credit))
+        report = summary(source, args.days, float(settings.price_per_credit), prices=Prices.of(settings))
     except (QueryError, ChangeError, ValueError, OSError) as exc:
         print(f"snowtower cost: {exc}", file=sys.stderr)
         return 2
     report["currency"] = settings.currency
+    report["demo_data"] = demo_data(settings)
     if args.format == "json":
         print(json.dumps(report, indent=2))
     elif args.format == "csv":
         from core.plaintext import csv_cell  # warehouse names come from the account: never a formula
 
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(["warehouse", "credits", f"money_{settings.currency.lower()}", "idle_credits", "idle_share"])
+        writer.writerow(["warehouse", "credits", "compute_credits", f"compute_money_{settings.currency.lower()}", "idle_credits",
+                         "idle_share"])
         for w in report["warehouses"]:
-            writer.writerow([csv_cell(w["warehouse"]), f"{w['credits']:.4f}", f"{w['money']:.2f}", f"{w['idle_credits']:.4f}", f"{w['idle_share']:.4f}"])
+            writer.writerow([csv_cell(w["warehouse"]), f"{w['credits']:.4f}", f"{w['compute_credits']:.4f}", f"{w['compute_money']:.2f}",
+                             f"{w['idle_credits']:.4f}", f"{w['idle_share']:.4f}"])
     else:
         cur = settings.currency
+        if report["demo_data"]:
+            print(DEMO_DATA_NOTE)
         if not report["warehouses"]:
             print("No warehouse metering in the account yet.")
             return 0
-        print(f"Warehouse cost {report['start']} to {report['end']} (UTC), {report['price_per_credit']:,.2f} {cur} per credit")
-        print(f"{'warehouse':<24}{'credits':>12}{'money':>14}{'idle':>8}")
+        through = report["data_through"]
+        print(f"Cost {report['start']} to {report['end']} (UTC, complete days; metering filled to {through['filled_to']} UTC)")
+        print(f"{'spend (as billed)':<28}{'quantity':>11} {'unit':<10}{'price':>8}{'money':>14}")
+        for x in report["spend"]["lines"]:
+            print(f"{x['line']:<28}{x['quantity']:>11,.2f} {x['unit']:<10}{x['price']:>8,.2f}{x['money']:>10,.0f} {cur}")
+        print(f"{'total':<28}{'':>30}{report['total_money']:>10,.0f} {cur}")
+        print(f"{'warehouse (metered)':<24}{'credits':>12}{'compute':>12}{'compute money':>16}{'idle':>8}")
         for w in report["warehouses"]:
-            print(f"{w['warehouse']:<24}{w['credits']:>12,.1f}{w['money']:>10,.0f} {cur}{w['idle_share']:>8.0%}")
-        print(f"{'total':<24}{report['total_credits']:>12,.1f}{report['total_money']:>10,.0f} {cur}")
+            print(f"{w['warehouse']:<24}{w['credits']:>12,.1f}{w['compute_credits']:>12,.1f}{w['compute_money']:>12,.0f} {cur}"
+                  f"{w['idle_share']:>8.0%}")
+        print(f"{'total':<24}{report['total_credits']:>12,.1f}  (metered: before the daily cloud-services adjustment)")
         f = report["forecast"]
-        print(f"forecast {f['month']}: {f['projected']:,.0f} credits ({f['projected_money']:,.0f} {cur}) by month end; "
-              f"{f['month_to_date']:,.0f} so far, {f['daily_rate']:,.1f} credits/day")
+        print(f"forecast {f['month']}: {f['projected']:,.0f} billed credits ({f['projected_money']:,.0f} {cur}) by month end; "
+              f"{f['month_to_date']:,.0f} so far, {f['daily_rate']:,.1f} credits/day (storage and transfer not included)")
         for a in report["anomalies"]:
             print(f"anomaly {a['day']}: {a['credits']:,.1f} credits (usually {a['baseline']:,.1f}), mostly {a['top_warehouse']}")
     return 0
+
+
+def cmd_security(args) -> int:
+    """The security page's findings, CIS checks and health scores over the last --days days of logins:
+    exit 0 nothing to fix, 1 findings (account, config hygiene or a failing CIS check), 2 usage or no account."""
+    import datetime as dt
+
+    from core.changes.base import ChangeError
+    from core.findings.hygiene import hygiene
+    from core.findings.security import network_policy_users, report_dict, security_report
+    from core.snowflake.connect import connector_source
+    from core.snowflake.cost import last_day, window
+    from core.snowflake.queries import QueryError
+    from app.services import build_services
+
+    if not 1 <= args.days <= 365:
+        raise UsageError("--days must be between 1 and 365")
+    # Why: read-only: it never creates a workspace (a typo must not print a fresh demo's findings as "the account").
+    settings = existing_workspace(args.workspace, "snowtower security")
+    try:
+        services = build_services(settings)
+        # Why: the same source as `snowtower cost`: a real account when SNOWFLAKE_ACCOUNT is set, else the workspace's.
+        source = connector_source() if os.environ.get("SNOWFLAKE_ACCOUNT") else services.snowflake_source()
+        latest = last_day(source)
+        if latest is None:
+            print("snowtower security: the account has no complete day of metering yet", file=sys.stderr)
+            return 2
+        binds = window(latest - dt.timedelta(days=args.days - 1), latest)
+        config = services.snapshot().config
+        report = security_report(source, binds["end_time"], binds["start_time"], binds["end_time"],
+                                 network_policy_users(config), set(config.users))
+        hygiene_error = None
+        try:
+            config_findings = hygiene(config)
+        except ValueError as exc:  # a config SnowDDL cannot read: the account's findings still stand, never "clean"
+            config_findings, hygiene_error = [], str(exc)
+    except (QueryError, ChangeError, ValueError, OSError) as exc:
+        print(f"snowtower security: {exc}", file=sys.stderr)
+        return 2
+    doc = report_dict(report, config_findings, binds["start_time"], binds["end_time"])
+    doc["demo_data"] = demo_data(settings)
+    if hygiene_error:
+        doc["hygiene_error"], doc["clean"] = f"the config cannot be read: {hygiene_error}", False
+        print(f"snowtower security: {doc['hygiene_error']}", file=sys.stderr)
+    if args.format == "json":
+        print(json.dumps(doc, indent=2))
+    else:
+        if doc["demo_data"]:
+            print(DEMO_DATA_NOTE)
+        print(f"Security {binds['start_time']:%Y-%m-%d} to {latest:%Y-%m-%d} (UTC, logins), users as of the end of {latest:%Y-%m-%d}")
+        cov = doc["mfa_coverage"]
+        print(f"MFA coverage: {cov['with_mfa']} of {cov['people']} people; service users with a password: "
+              f"{', '.join(doc['service_users_with_password']) or 'none'}")
+        for f in report.findings + config_findings:
+            fix = f" (fix: {f.fix.recipe})" if f.fix else ""
+            print(f"{f.severity:<7}{f.code}  {f.object}: {f.message}{fix}")
+        for c in report.checks:
+            if c.status == "not checked":
+                continue
+            names = ", ".join(str(r.get("NAME") or r.get("USER_NAME") or r.get("ROLE") or "")
+                              for r in c.evidence.to_dict("records"))
+            print(f"CIS {c.id:<9} {c.status.upper():<8} {c.title}" + (f": {names}" if names else ""))
+        for r in report.health[report.health["SCORE"] < 100].itertuples():
+            print(f"health {r.SCORE:>3}  {r.NAME}: {r.REASONS}")
+        for r in doc["failed_logins"]:
+            print(f"failed logins {r['FAILURES']:>4}  {r['USER_NAME']}: {r['REASON']}")
+        print("clean" if doc["clean"] else "findings: see above")
+    return 0 if doc["clean"] else 1
 
 
 def cmd_hygiene(args) -> int:
@@ -403,19 +630,54 @@ def cmd_hygiene(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from app.settings import load_settings
+    from app.settings import SettingsError, inspect_settings, portal_secrets
 
-    return _serve(load_settings(args.workspace).workspace, args.port, args.address)
+    # The settings the portal will see: its .streamlit/secrets.toml counts (it may make the workspace production).
+    settings, problems = inspect_settings(args.workspace, secrets_data=portal_secrets()[0])
+    if problems:
+        raise SettingsError(problems)
+    source = getattr(args, "from_repo", None)
+    if not settings.workspace.is_dir() and not source:  # Why: a typo would otherwise start a fresh demo
+        raise UsageError(f"no SnowTower workspace at {settings.workspace}: `snowtower serve` serves an existing one "
+                         f"(create the folder for a production workspace, start it from your repository with "
+                         f"--from PATH|URL, or run `snowtower demo --workspace {settings.workspace}` for the demo).")
+    _start_from_repository(settings, source)
+    if demo_logins_served(settings):  # the same guard as `snowtower demo`: its logins' password is public
+        _demo_address_guard(args.address, args.allow_remote, "a demo workspace (no settings make it production)")
+    return _serve(settings.workspace, args.port, args.address, settings)
 
 
-def _serve(workspace: Path, port: int, address: str) -> int:
+def _start_from_repository(settings, source: str | None) -> None:
+    """`--from PATH|URL`: a new workspace's repo.git is a clone of the team's repository. A production
+    workspace of the local backend never starts from the example config (that is the demo's)."""
+    from core.workspace import Workspace, clone_workspace
+
+    exists = Workspace(settings.workspace).exists()
+    if not source and settings.backend == "local" and settings.config_repo and not exists:
+        source = settings.config_repo  # cloned now: a wrong config_repo is said here, not in the first browser
+    if source:
+        if settings.backend != "local":
+            raise UsageError(f"--from is for the local backend; this workspace uses {settings.backend} "
+                             f"({settings.github_repository or 'its repository'}).")
+        try:
+            clone_workspace(settings.workspace, source, settings.base_branch, settings.config_dir)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        print(f"  git repository: {Workspace(settings.workspace).repo_path} (cloned from {source})", flush=True)
+    elif settings.mode == "production" and settings.backend == "local" and not exists and not settings.config_repo:
+        raise UsageError(f"{settings.workspace} has no git repository yet: a production workspace starts from your "
+                         "SnowDDL repository. Give it with --from PATH|URL (or the setting config_repo); "
+                         "`snowtower demo` is the one that starts from the example config.")
+
+
+def _serve(workspace: Path, port: int, address: str, settings=None) -> int:
     from portal.errors import error_details
     from app.settings import load_settings
 
     host = "localhost" if address in ("127.0.0.1", "0.0.0.0", "::") else address
     print(f"  portal: http://{host}:{port}", flush=True)
     env = dict(os.environ, SNOWTOWER_WORKSPACE=str(workspace))
-    settings = load_settings(workspace)
+    settings = settings or load_settings(workspace)
     argv = [
         sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "portal" / "app.py"),
         "--server.port", str(port), "--server.address", address,
@@ -424,9 +686,28 @@ def _serve(workspace: Path, port: int, address: str) -> int:
     ]
     if settings.base_url_path:  # behind a reverse proxy at https://HOST/PATH (docs/deploy.md)
         argv += ["--server.baseUrlPath", settings.base_url_path]
-    os.chdir(REPO_ROOT)  # Streamlit reads .streamlit/config.toml from the working folder
+    from app.paths import SOURCE_CHECKOUT
+
+    if SOURCE_CHECKOUT:
+        os.chdir(REPO_ROOT)  # Streamlit reads .streamlit/config.toml (and secrets.toml) from the working folder
+    else:  # installed: the bundled config.toml as flags; the working folder (its .streamlit/secrets.toml) stays
+        argv[4:4] = _streamlit_config_flags()
     os.execvpe(sys.executable, argv, env)
     return 0  # not reached
+
+
+def _streamlit_config_flags() -> list[str]:
+    """The bundled .streamlit/config.toml as `--section.option value` flags of `streamlit run`: an
+    installed portal keeps its look and headless server whatever folder it is served from."""
+    import tomllib
+
+    from app.paths import STREAMLIT_CONFIG
+
+    flags: list[str] = []
+    for section, options in tomllib.loads(STREAMLIT_CONFIG.read_text(encoding="utf-8")).items():
+        for option, value in options.items():
+            flags += [f"--{section}.{option}", str(value).lower() if isinstance(value, bool) else str(value)]
+    return flags
 
 
 def cmd_users(args) -> int:
@@ -437,7 +718,9 @@ def cmd_users(args) -> int:
     from app.settings import load_settings
     from core.changes.base import ChangeError
 
-    services = login_services(load_settings(args.workspace))
+    # `users list` only reads: a missing workspace is an error, never a new one.
+    settings = existing_workspace(args.workspace, "snowtower users list", needs_repository=False) if args.action == "list" else load_settings(args.workspace)
+    services = login_services(settings)
     path = services.workspace.auth_path
     # Whoever can run this on the server holds the workspace: the operator acts as the job snowtower-cli
     # (roles from code), and the audit record names their account on this machine.
@@ -488,14 +771,32 @@ def cmd_users(args) -> int:
 
 
 def cmd_check(args) -> int:
-    """Every settings problem, one line each (exit 1); or "ok" and the effective settings, secrets masked."""
-    from app.settings import inspect_settings, summary
+    """Every missing or wrong item of the setup, one line each, from every source the portal reads (its
+    .streamlit/secrets.toml included), and what the mode needs (app.settings.check_setup: the same list the
+    portal's settings page shows); exit 1. Else "ok" and the effective settings, secrets masked. --online
+    also reaches GitHub and Snowflake (app.probe, bounded by --timeout). Exit 2: no such workspace."""
+    from app.settings import DEFAULT_WORKSPACE, check_setup, portal_secrets, summary
 
-    settings, problems = inspect_settings(args.workspace)
-    if problems:
-        for problem in problems:
-            print(f"error   {problem}")
-        print(f"{len(problems)} problem(s) in SnowTower's settings (docs/settings.md describes every setting)")
+    if not 1 <= args.timeout <= 120:
+        raise UsageError("--timeout must be between 1 and 120 seconds")
+    secrets, secret_problems = portal_secrets()
+    settings, problems = check_setup(args.workspace, secrets=secrets)
+    problems = secret_problems + problems
+    root = Path(args.workspace or os.environ.get("SNOWTOWER_WORKSPACE") or DEFAULT_WORKSPACE).expanduser().resolve()
+    if not (settings is not None and settings.in_sis) and not root.is_dir():  # read-only: never creates one
+        raise UsageError(f"no SnowTower workspace at {root} (give --workspace or SNOWTOWER_WORKSPACE; "
+                         f"`snowtower demo --workspace {root}` creates a demo one, docs/deploy.md a production one).")
+    for problem in problems:
+        print(f"error   {problem}" + ("" if problem.blocking else " (the portal starts without it)"))
+    failed = 0
+    if args.online and settings is not None:
+        from app.probe import probe
+
+        for found in probe(settings, secrets, float(args.timeout)):
+            failed += not found.ok
+            print(f"{'online ' if found.ok else 'error  '} {found.name}: {found.detail}")
+    if problems or failed:
+        print(f"{len(problems) + failed} problem(s) in SnowTower's settings (docs/settings.md describes every setting)")
         return 1
     print("ok")
     width = max(len(name) for name, _ in summary(settings))
@@ -528,7 +829,8 @@ def cmd_notify(args) -> int:
         log.addHandler(handler)
         log.setLevel(logging.INFO)
     try:
-        notice = notify_deployed(load_settings(args.workspace), args.pr)
+        event = "request_deploy_failed" if args.event == "deploy-failed" else "request_deployed"
+        notice = notify_deployed(load_settings(args.workspace), args.pr, event=event)
     except NotDeployable as exc:
         print(f"snowtower notify: {exc} Nobody was told.", file=sys.stderr)
         return 1
@@ -548,7 +850,8 @@ def cmd_notify(args) -> int:
     for note in notice.notes:
         print(f"snowtower notify: {note}")
     if notice.channels:
-        print(f"snowtower notify: #{notice.number} deployed: told {', '.join(notice.channels)} "
+        print(f"snowtower notify: #{notice.number} {'deploy failed' if args.event == 'deploy-failed' else 'deployed'}: "
+              f"told {', '.join(notice.channels)} "
               "(each delivery's result is logged above)")
     if not notice.finished:
         # Why: a receiver that keeps the connection open must not hold the deploy job; the pool's threads
@@ -557,6 +860,80 @@ def cmd_notify(args) -> int:
         sys.stderr.flush()
         os._exit(0)
     return 0
+
+
+def cmd_deploy(args) -> int:
+    """`snowtower deploy`: the merge-deploy workflow's deployment (app/jobs/deploy.py)."""
+    from app.jobs import deploy
+
+    return deploy.main(args)
+
+
+def cmd_init(args) -> int:
+    """Set up an existing SnowDDL repository: a local clone (files written) or GitHub (a pull request)."""
+    from app import repo_init
+    from core.changes.base import ChangeError
+
+    pin = args.pin or version()
+    target = args.target
+    try:
+        repository, base_url = ("", "") if Path(target).exists() else repo_init.github_target(target)
+        if not repository:
+            if not Path(target).exists():
+                raise UsageError(f"{target} is neither a folder nor a GitHub repository (OWNER/NAME or its URL)")
+            plan = repo_init.init_local(Path(target), pin, config_dir=args.config_dir, base_branch=args.base_branch,
+                                        force=args.force)
+            where = "written"
+        else:
+            token = os.environ.get("SNOWTOWER_GITHUB_TOKEN") or os.environ.get("GITHUB_TOKEN") or ""
+            result = repo_init.init_github(repository, args.github_base_url or base_url, token, pin,
+                                           config_dir=args.config_dir, base_branch=args.base_branch)
+            if isinstance(result, repo_init.InitPlan):
+                print(f"{repository} is already set up for SnowTower {pin}: nothing to change.")
+                return 0
+            if result.resumed:
+                print(f"pull request #{result.number} of an earlier `snowtower init` is open: {result.url}\n"
+                      "Merge or close it before running init again.")
+                return 0
+            plan, where = result.plan, f"proposed in pull request #{result.number}: {result.url}"
+    except repo_init.InitError as exc:
+        print(f"snowtower init: {exc}", file=sys.stderr)
+        return 1
+    except ChangeError as exc:
+        print(f"snowtower init: {exc}", file=sys.stderr)
+        return 2
+    print(f"SnowDDL config folder: {plan.config_dir or '.'}; base branch: {plan.base_branch}; "
+          f"workflows install snowtower=={pin}")
+    for rel in plan.files:
+        print(f"  {rel}" + ("  (replaced)" if rel in plan.conflicts else ""))
+    for rel in plan.unchanged:
+        print(f"  {rel}  (unchanged)")
+    print(f"{len(plan.files)} file(s) {where}." if plan.files else "Nothing to change: every file is up to date.")
+    if plan.files:
+        print("Next: the workflows' environments and secrets (docs/github.md), the label access-request on GitHub; "
+              "snowtower.toml goes into the portal's workspace as settings.toml.")
+    return 0
+
+
+class _VersionAction(argparse.Action):
+    """--version, looked up only when asked (importlib.metadata stays out of every other command's start)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"snowtower {version()}")
+        parser.exit()
+
+
+def version() -> str:
+    """The installed distribution's version (pyproject.toml's, as built into the wheel or the editable install)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("snowtower")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
 
 
 def _recipe_names() -> list[str]:
@@ -569,6 +946,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; `command` (the subcommand being run, if known) lets the others' heavy imports wait:
     the recipe names in `request`'s help load SnowDDL, so they are listed only for `snowtower request`."""
     parser = argparse.ArgumentParser(prog="snowtower", description="Self-service Snowflake access, reviewed as code.")
+    parser.add_argument("--version", action=_VersionAction, help="print the installed release and exit")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help="create or reuse the demo workspace and serve the portal")
@@ -583,9 +961,28 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="serve the portal with the configured backends")
     p.add_argument("--workspace", default=None)
+    p.add_argument("--from", dest="from_repo", metavar="PATH|URL", help="local backend: start a new workspace's git "
+                   "repository as a clone of your SnowDDL repository (see also the setting config_repo)")
     p.add_argument("--port", type=int, default=8501)
-    p.add_argument("--address", default="127.0.0.1")
+    p.add_argument("--address", default="127.0.0.1", help="interface to listen on (beyond localhost a demo "
+                   "workspace needs --allow-remote)")
+    p.add_argument("--allow-remote", action="store_true",
+                   help="serve a demo workspace beyond localhost although its logins' password is public")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("init", help="set up an existing SnowDDL repository (a folder, or GitHub OWNER/NAME or URL: "
+                       "a pull request): workflows, issue form, snowtower.toml")
+    p.add_argument("target", nargs="?", default=".", help="the repository: a local folder (default .), OWNER/NAME or "
+                   "its GitHub URL (needs SNOWTOWER_GITHUB_TOKEN or GITHUB_TOKEN)")
+    p.add_argument("--config-dir", default=None, help="the SnowDDL config folder in the repository (default: found)")
+    p.add_argument("--base-branch", default=None, help="the branch that holds the deployed config (default: the "
+                   "repository's default branch)")
+    p.add_argument("--pin", default=None, metavar="VERSION", help="the SnowTower release the workflows install "
+                   "(default: this one)")
+    p.add_argument("--github-base-url", default=None, help="GitHub Enterprise Server's API, https://HOST/api/v3 "
+                   "(default: from the URL, or api.github.com)")
+    p.add_argument("--force", action="store_true", help="local: replace existing files that differ")
+    p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("users", help="the portal's logins: add|set-role|disable|enable|unlock|list")
     users = p.add_subparsers(dest="action", required=True)
@@ -613,6 +1010,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="check the settings: every problem (exit 1), or ok and the effective settings")
     p.add_argument("--workspace", default=None, help="the workspace (default $SNOWTOWER_WORKSPACE or ~/.snowtower/demo)")
+    p.add_argument("--online", action="store_true", help="also reach GitHub and Snowflake with the configured credentials")
+    p.add_argument("--timeout", type=int, default=10, metavar="SECONDS", help="--online gives up after this long (default 10)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("validate", help="validate a SnowDDL config folder (exit 0 valid, 1 invalid, 2 usage)")
@@ -638,6 +1037,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--workspace", default=None, help="demo workspace (without SNOWFLAKE_ACCOUNT set)")
     p.set_defaults(func=cmd_cost)
 
+    p = sub.add_parser("security", help="the security page's findings, CIS checks and health scores (exit 0 none, "
+                       "1 findings, 2 usage)")
+    p.add_argument("--days", type=int, default=90, help="days of logins up to the account's last complete day (default 90)")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--workspace", default=None, help="demo workspace (without SNOWFLAKE_ACCOUNT set)")
+    p.set_defaults(func=cmd_security)
+
     p = sub.add_parser("hygiene", help="config hygiene from the YAML alone (exit 0 clean, 1 findings, 2 usage)")
     p.add_argument("dir", nargs="?", default="snowddl")
     p.add_argument("--format", choices=["text", "json"], default="text")
@@ -662,7 +1068,32 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     n.add_argument("--pr", type=int, required=True, metavar="N", help="the merged pull request")
     n.add_argument("--workspace", default=None, help="the workspace whose settings.toml to read (optional: the "
                    "environment's SNOWTOWER_* settings suffice)")
+    n = notify.add_parser("deploy-failed", help="tell the admins' channels that merge-deploy could not deploy pull "
+                          "request N (or its verification failed); exit codes as `notify deployed`")
+    n.add_argument("--pr", type=int, required=True, metavar="N", help="the merged pull request")
+    n.add_argument("--workspace", default=None, help="the workspace whose settings.toml to read (optional)")
     p.set_defaults(func=cmd_notify)
+
+    p = sub.add_parser("deploy", help="merge-deploy's deployment: apply the head of the branch, account for every pull "
+                       "request merged since the last deployment (exit 0 done or refused, 1 apply or verification "
+                       "failed, 2 usage or nothing could be read)")
+    p.add_argument("--sha", default=os.environ.get("GITHUB_SHA"), help="the run's commit (default $GITHUB_SHA)")
+    p.add_argument("--branch", default="main", help="the default branch (default main)")
+    p.add_argument("--config", default="snowddl", help="the config folder in the checkout (default snowddl)")
+    p.add_argument("--git-dir", default=".git", help="the checkout's git directory, with the branch's history")
+    p.add_argument("--repository", default=None, help="OWNER/NAME (default $GITHUB_REPOSITORY)")
+    p.add_argument("--required", type=int, default=1, help="approvals an unsafe change needs (default 1)")
+    p.set_defaults(func=cmd_deploy)
+
+    p = sub.add_parser("revert", help="the revert request of a merged change whose deployment failed (urgent, "
+                       "reviewed like any request; exit 0 opened or covered, 1 refused, 2 usage)")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--pr", type=int, metavar="N", help="the merged pull request (GitHub mode)")
+    which.add_argument("--request", type=int, metavar="N", help="the merged request (local backend)")
+    p.add_argument("--submit", action="store_true", help="open it (as the snowtower-deploy system actor)")
+    p.add_argument("--workspace", default=None, help="the workspace (default $SNOWTOWER_WORKSPACE or ~/.snowtower/demo)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=cmd_revert)
 
     p = sub.add_parser("request", help="preview (or --submit) a request from the command line")
     p.add_argument("recipe", help="one of: " + (", ".join(_recipe_names()) if command in (None, "request")
@@ -678,6 +1109,16 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _closed_pipe() -> int:
+    """The reader of stdout went away (`snowtower validate --format json | head -1`): end quietly, as a
+    command ended by SIGPIPE does (exit 141), without Python's BrokenPipeError traceback. What is left in
+    stdout's buffer goes to /dev/null, so the interpreter's own flush at exit finds nothing to fail on
+    (the Python documentation's advice, "Note on SIGPIPE" in the signal module)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(next((a for a in argv if not a.startswith("-")), ""))
@@ -686,7 +1127,11 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0) and 2
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a reader that went away (`| head -1`) shows here, not as a traceback at exit
+        return code
+    except BrokenPipeError:
+        return _closed_pipe()
     except UsageError as exc:
         print(f"snowtower {args.command}: {exc}", file=sys.stderr)
         return 2

@@ -49,7 +49,16 @@ def guard(run: Callable[[], object], where: str = "page") -> None:
     try:
         run()
     except Exception as exc:  # noqa: BLE001 - the last line of defence: everything is logged
-        show(log_exception(exc, where))
+        error_id = log_exception(exc, where)
+        from app.audit import AuditError
+
+        if isinstance(exc, AuditError):  # a set-up fault an admin fixes: its message names the grant (no secret in it)
+            from core.plaintext import md_escape
+
+            st.error(f"The audit log cannot be used, so nothing is done until it can: {md_escape(str(exc))} "
+                     f"(error id {error_id})", icon=":material/error:")
+        else:
+            show(error_id)
 
 
 def guarded_callback(fn: Callable) -> Callable:

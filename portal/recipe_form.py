@@ -151,7 +151,7 @@ class RecipeForm:
         st.session_state.pop(self._key("submitted"), None)
         st.session_state.pop(self._key("duplicate"), None)
         raw = self.raw()
-        preview = PreviewRequest(self.services, self.recipe, raw).execute()
+        preview = PreviewRequest(self.services, self.recipe, raw, cost=True, source=account.source).execute()
         for f in self.recipe.fields:
             if f.kind in ("key", "text", "textarea", "int") and preview.field_errors.get(f.name) == PRIVATE_KEY_MESSAGE:
                 # A private key was pasted (in any field): drop it from the form and from memory at once.
@@ -298,7 +298,7 @@ class RecipeForm:
             else:
                 widgets.preview_panel(preview)
                 if preview.ok:
-                    account.show_request_cost(self.recipe.name, preview.request_dict, preview.base_sha or None)
+                    account.show_cost(preview.cost, preview.cost_note, preview.currency)
                 if preview.ok:
                     st.button("Resubmit request" if resubmit else "Submit request", type="primary",
                               key=self._key("submit"), on_click=self.on_submit)

@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 import streamlit as st
 
 from core.changes.model import Actor, Status
+from app.paths import PAGES_DIR  # the checkout's pages/, or the installed wheel's bundle
 from app.services import Services, build_services
 from app.settings import load_settings
 
 VIEWER_KEY = "snowtower.viewer"
-PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
 # key -> (file in pages/, title, icon); the entry script chooses which of these a viewer gets.
 PAGES = {
     "home": ("home.py", "Home", ":material/home:"),

@@ -10,7 +10,8 @@ from portal.ui import when
 _ACTIONS = {
     "submitted": "Submitted", "approved": "Approved", "changes_requested": "Changes requested",
     "commented": "Commented", "resubmitted": "Resubmitted", "rejected": "Rejected", "withdrawn": "Withdrawn", "rebased": "Branch updated",
-    "voided": "Back to review", "merged": "Merged", "deployed": "Deployed",
+    "voided": "Back to review", "merged": "Merged", "deployed": "Deployed", "deploy_failed": "Deployment failed",
+    "deploy-failed": "Deployment failed", "deploy-waiting": "Partly deployed",
 }
 
 
@@ -29,13 +30,62 @@ def diff_view(diff: str) -> None:
     st.code(diff, language="diff", line_numbers=False, height="content" if lines <= DIFF_LINES else DIFF_HEIGHT)
 
 
+ACCESS_USERS = 8  # users listed before the effective access scrolls in its own box
+
+
+def access_change(access=None, key: str = "access", *, services=None, cr=None) -> None:
+    """The effective access a change adds and removes, per person, in plain sentences (what an approver
+    needs first), then the blast radius of each changed business or technical role, and every line with
+    its roles and SnowDDL grants in a folded table. `access`: core.findings.access.AccessChange (or its
+    dict, as a preview's JSON carries it); or `services` and a change request `cr`: the request's, from
+    app.access.for_request (cached per pair of commits). None shows nothing. Names show as plain text."""
+    from core.findings.access import AccessChange
+
+    if access is None and cr is not None:
+        from app.access import for_request
+
+        access = for_request(services, cr)
+    if access is None:
+        return
+    access = AccessChange.from_dict(access) if isinstance(access, dict) else access
+    st.markdown("**Effective access**")
+    if access.error:
+        st.warning(md_escape(f"Effective access not computed: {access.error}", starts_line=True), icon=":material/warning:")
+        return
+    gained = sum(a.change == "gained" for a in access.changes)
+    lost = len(access.changes) - gained
+    people = access.by_user()
+    if not access.changes:
+        st.success("No change in access: nobody gains or loses a privilege.", icon=":material/check_circle:")
+    else:
+        st.caption(f"{len({a.user for a in access.changes})} person(s) affected: {gained} gain(s), {lost} loss(es)")
+    if access.roles:  # a business or technical role changed: how far it reaches, first
+        st.markdown("\n".join(f"- {md_escape(r.sentence())}" for r in access.roles))
+    box = st.container(height=360) if len(people) > ACCESS_USERS else st.container()
+    with box:
+        for _, _, lines in people:
+            st.markdown("\n".join(f"- {md_escape(line)}" for line in lines))
+    rows = access.changes + access.unchanged
+    if rows:
+        import pandas as pd
+
+        with st.expander(f"Details ({len(rows)} line(s): roles and SnowDDL grants)"):
+            st.dataframe(pd.DataFrame([{"Person": a.name, "User": a.user, "Change": a.change, "Privilege": a.privilege,
+                                        "Object": a.object, "Via": ", ".join(a.via), "Path": " > ".join(a.path),
+                                        "Grants": "; ".join(a.grants)} for a in rows]),
+                         hide_index=True, width="stretch", height=min(36 + 35 * len(rows), 320), key=f"{key}.details")
+
+
 def preview_panel(preview) -> None:
-    """What a requester sees before submitting: summary, SnowDDL's verdict, the diff (and, with the
-    core's offline plan, the DDL it would run)."""
+    """What a requester sees before submitting: summary, the effective access per person, SnowDDL's
+    verdict, the diff (and, with the core's offline plan, the DDL it would run)."""
     st.subheader("Preview")
     if preview.changes is not None:
         st.markdown(md_escape(preview.changes.summary, starts_line=True))
+    access_change(getattr(preview, "access", None), key="preview.access")
     validation_view(preview.validation.to_dict() if preview.validation else None)
+    if getattr(preview, "base_errors", 0) and not preview.ok:  # not the request's fault: say whose it is
+        st.warning(md_escape(preview.rejection()[0].upper() + preview.rejection()[1:] + "."), icon=":material/warning:")
     diff_view(preview.diff)
     plan_view(preview.plan)
 

@@ -5,6 +5,7 @@ from recipes.database import NEW_DATABASE
 from recipes.new_user import NEW_SERVICE_USER, NEW_USER
 from recipes.rotate_key import PROMOTE_KEY, ROTATE_KEY
 from recipes.user_access import GRANT_ROLE, OFFBOARD_USER, REMOVE_PASSWORD, REVOKE_ROLE
+from recipes.revert import REVERT
 from recipes.warehouse import CHANGE_WAREHOUSE, NEW_WAREHOUSE
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in (
@@ -12,4 +13,13 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
     NEW_DATABASE, NEW_WAREHOUSE, CHANGE_WAREHOUSE, OFFBOARD_USER, ROTATE_KEY, PROMOTE_KEY, REMOVE_PASSWORD,
 )}
 
-__all__ = ["RECIPES", "ChangeSet", "FieldErrors", "Recipe"]
+# Recipes only SnowTower itself opens requests with (never offered by a page or `snowtower request`).
+SYSTEM_RECIPES: dict[str, Recipe] = {REVERT.name: REVERT}
+
+
+def recipe_named(name: str) -> Recipe | None:
+    """The recipe a stored request was made with (people's or SnowTower's own), or None."""
+    return RECIPES.get(name) or SYSTEM_RECIPES.get(name)
+
+
+__all__ = ["RECIPES", "SYSTEM_RECIPES", "recipe_named", "ChangeSet", "FieldErrors", "Recipe"]

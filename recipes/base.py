@@ -8,6 +8,7 @@ from core.fields import FieldError
 from core.snowddl.snapshot import Snapshot
 
 R = TypeVar("R")
+SOURCES = "_sources"  # raw[SOURCES]: {"<commit>:<file>": text or None}, filled by the application, never typed
 
 
 class FieldErrors(ValueError):
@@ -68,6 +69,10 @@ class Recipe(Generic[R]):
     page: str = ""  # the key of its page in portal.ui.PAGES
     # The files it may change, as glob patterns over the config folder; "{name}" is the request's name.
     touches: tuple[str, ...] = ()
+    # For recipes built from texts at other commits (a revert): the (commit, file) pairs whose texts parse()
+    # reads from raw[SOURCES], which the application layer fills from git (a recipe does no I/O). Pure.
+    sources: Callable[[dict], list[tuple[str, str]]] | None = None
+    urgent: bool = False  # shown first, marked urgent, in the review queue (and labelled `urgent` on GitHub)
 
     def may_touch(self, rel: str, name: str) -> bool:
         import fnmatch

@@ -706,6 +706,73 @@ class FakeGitHub:
                 return 201, comment, {}
             if m.group(2) == "comments" and method == "GET":
                 return self._page(pr.comments, query, path)
+        return self._route_deploy(method, rest, body)
+
+    # -- what the merge-deploy job (app/jobs/deploy.py) uses -----------------------------------------
+    def _route_deploy(self, method: str, rest: str, body: dict):
+        # Tags as refs: "Get a reference" (GET /git/ref/tags/{tag}, 404 when missing), "Update a reference"
+        # (PATCH /git/refs/tags/{tag}; 422 "Update is not a fast forward" unless force) and "Create a
+        # reference" (POST /git/refs, above) - docs.github.com/en/rest/git/refs
+        m = re.match(r"^/git/(refs?)/(tags/.+)$", rest)
+        if m:
+            ref = "refs/" + m.group(2)
+            current = self.git.rev(ref)
+            if m.group(1) == "ref" and method != "GET":
+                raise HTTPError(404, "Not Found")
+            if method == "GET":
+                if not current:
+                    raise HTTPError(404, "Not Found")
+                return 200, self._ref_json(ref, current), {}
+            if method == "PATCH":
+                if not current:
+                    raise HTTPError(422, "Reference does not exist")
+                new = body["sha"]
+                if not self._exists(new, "commit"):
+                    raise HTTPError(422, "Object does not exist")
+                if not body.get("force") and not self._is_ancestor(current, new):
+                    raise HTTPError(422, "Update is not a fast forward")
+                self.git.update_ref(ref, new, current)
+                return 200, self._ref_json(ref, new), {}
+        # "Get a tree" (GET /git/trees/{tree_sha}, a commit's sha names its tree; 404 when missing), not
+        # recursive - docs.github.com/en/rest/git/trees
+        m = re.match(r"^/git/trees/([0-9a-f]{40})$", rest)
+        if m and method == "GET":
+            sha = m.group(1)
+            if not (self._exists(sha, "tree") or self._exists(sha, "commit")):
+                raise HTTPError(404, "Not Found")
+            entries = []
+            for line in self.git.git("ls-tree", sha).splitlines():
+                info, _, name = line.partition("\t")
+                mode, kind, obj = info.split()
+                entries.append({"path": name, "mode": mode, "type": kind, "sha": obj,
+                                "url": f"{self.repo_url}/git/{kind}s/{obj}"})
+            tree = self.git.git("rev-parse", f"{sha}^{{tree}}").strip()
+            return 200, {"sha": tree, "url": f"{self.repo_url}/git/trees/{tree}", "tree": entries, "truncated": False}, {}
+        # "Get a blob" (GET /git/blobs/{file_sha}: content base64-encoded, 404 when missing) -
+        # docs.github.com/en/rest/git/blobs
+        m = re.match(r"^/git/blobs/([0-9a-f]{40})$", rest)
+        if m and method == "GET":
+            import base64
+
+            if not self._exists(m.group(1), "blob"):
+                raise HTTPError(404, "Not Found")
+            data = subprocess.run(["git", "cat-file", "blob", m.group(1)], capture_output=True, env=self.git._env(),
+                                  check=True).stdout
+            return 200, {"sha": m.group(1), "size": len(data), "encoding": "base64", "url": f"{self.repo_url}/git/blobs/{m.group(1)}",
+                         "content": base64.encodebytes(data).decode()}, {}
+        # "Remove a label from an issue" (DELETE /issues/{n}/labels/{name}: 200 with the labels left, 404
+        # "Label does not exist" when the issue does not carry it) - docs.github.com/en/rest/issues/labels
+        m = re.match(r"^/issues/(\d+)/labels/(.+)$", rest)
+        if m and method == "DELETE":
+            from urllib.parse import unquote
+
+            pr = self.pulls.get(int(m.group(1)))
+            name = unquote(m.group(2))
+            if pr is None or name not in pr.labels:
+                raise HTTPError(404, "Label does not exist")
+            pr.labels.remove(name)
+            self.touch(pr)
+            return 200, [{"name": n, "url": f"{self.repo_url}/labels/{n}"} for n in pr.labels], {}
         raise HTTPError(404, "Not Found")
 
     def _pull_route(self, who: str, pr: Pull, method: str, sub: str, body: dict, headers, query: dict, path: str):

@@ -118,15 +118,20 @@ def test_search_by_person_request_action_and_days(tmp_path):
     assert log.search(AuditQuery(actor="ada", action="approve")) == []
 
 
-def test_the_snowflake_table_is_created_if_missing_and_searched_alike(tmp_path):
+def test_the_snowflake_table_setup_made_is_written_and_searched_alike(tmp_path):
     from fakesnow.instance import FakeSnow
 
+    from app.audit import snowflake_table_ddl
+
     fs = FakeSnow(db_path=tmp_path)
+    admin = fs.connect(database="SNOWTOWER", schema="AUDIT", paramstyle="qmark")
+    admin.cursor().execute(snowflake_table_ddl("SNOWTOWER.AUDIT.SNOWTOWER_AUDIT_LOG"))  # deploy/setup.sql step 4
     log = SnowflakeAuditLog(lambda: fs.connect(database="SNOWTOWER", schema="AUDIT", paramstyle="qmark"),
                             "SNOWTOWER.AUDIT.SNOWTOWER_AUDIT_LOG")
     day = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
     log.append(record(day, reason="x'); DROP TABLE SNOWTOWER_AUDIT_LOG; --"))
     log.append(record(day + timedelta(days=1), "bob", "sign_in_failed", None))
+    log.check_writable()  # writes nothing
     again = SnowflakeAuditLog(lambda: fs.connect(database="SNOWTOWER", schema="AUDIT", paramstyle="qmark"),
                               "SNOWTOWER.AUDIT.SNOWTOWER_AUDIT_LOG")  # a new process: the table is kept
     assert [(r.actor, r.action, r.request_id) for r in again.search()] == [("bob", "sign_in_failed", None), ("ada", "merge", 3)]
@@ -135,6 +140,78 @@ def test_the_snowflake_table_is_created_if_missing_and_searched_alike(tmp_path):
     assert [r.actor for r in again.search(AuditQuery(since=date(2026, 1, 6)))] == ["bob"]
     with pytest.raises(ValueError, match="not a Snowflake identifier"):
         SnowflakeAuditLog(lambda: None, "LOG; DROP TABLE X")
+
+
+class Statements:
+    """A DB-API connection that records each statement and answers from `fail` (SQL prefix -> error)."""
+
+    def __init__(self, fail: dict):
+        self.fail, self.ran = fail, []
+
+    def cursor(self):
+        return self
+
+    def execute(self, sql, params=None):
+        self.ran.append(sql)
+        for prefix, exc in self.fail.items():
+            if sql.startswith(prefix):
+                raise exc
+        self.rows = [("SNOWTOWER_APP",)] if sql == "SELECT CURRENT_ROLE()" else []
+
+    def fetchone(self):
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self):
+        return self.rows
+
+    def close(self):
+        pass
+
+
+def snowflake_error(errno: int, sqlstate: str, msg: str):
+    from snowflake.connector.errors import ProgrammingError
+
+    return ProgrammingError(msg=msg, errno=errno, sqlstate=sqlstate)
+
+
+TABLE = "SNOWTOWER.APP.SNOWTOWER_AUDIT_LOG"
+
+
+@pytest.mark.parametrize("fail, named", [
+    ({"SELECT occurred_at": snowflake_error(2003, "42S02", "SQL compilation error:\nObject 'SNOWTOWER.APP.SNOWTOWER_AUDIT_LOG' "
+                                                            "does not exist or not authorized.")},
+     f"the audit table {TABLE} does not exist or the role SNOWTOWER_APP cannot see it: an administrator runs deploy/setup.sql "
+     f"step 4 (CREATE TABLE IF NOT EXISTS {TABLE} (occurred_at TIMESTAMP_TZ NOT NULL, "),
+    ({"SELECT occurred_at": snowflake_error(2003, "02000", "SQL compilation error:\nSchema 'SNOWTOWER.APP' does not exist or not authorized.")},
+     "the schema SNOWTOWER.APP does not exist or the role SNOWTOWER_APP cannot see it: GRANT USAGE ON SCHEMA SNOWTOWER.APP TO ROLE SNOWTOWER_APP"),
+    ({"SELECT occurred_at": snowflake_error(2003, "02000", "SQL compilation error:\nDatabase 'SNOWTOWER' does not exist or not authorized.")},
+     "the database SNOWTOWER does not exist or the role SNOWTOWER_APP cannot see it: GRANT USAGE ON DATABASE SNOWTOWER TO ROLE SNOWTOWER_APP"),
+    ({"INSERT": snowflake_error(3001, "42501", "SQL access control error:\nInsufficient privileges to operate on table 'SNOWTOWER_AUDIT_LOG'")},
+     f"the role SNOWTOWER_APP may not INSERT the audit table {TABLE}: GRANT INSERT ON TABLE {TABLE} TO ROLE SNOWTOWER_APP"),
+    ({"SELECT occurred_at": snowflake_error(904, "42000", "SQL compilation error: error line 1 at position 7\ninvalid identifier 'COMMIT_AFTER'")},
+     f"the audit table {TABLE} lacks a column SnowTower writes (occurred_at, actor, role, action, request_id, outcome, reason, "
+     "commit_before, commit_after): create it as deploy/setup.sql step 4 does"),
+])
+def test_a_missing_table_or_grant_is_named_and_no_ddl_is_ever_run(fail, named):
+    """The app's role has SELECT and INSERT on the table only (deploy/setup.sql): the log never runs DDL,
+    and when Snowflake refuses, the error names the statement an administrator runs."""
+    from app.audit import AuditError
+
+    conn = Statements(fail)
+    log = SnowflakeAuditLog(lambda: conn, TABLE)
+    with pytest.raises(AuditError) as caught:
+        log.append(record(datetime(2026, 1, 5, tzinfo=timezone.utc)))
+    assert str(caught.value).startswith(named)
+    assert not [s for s in conn.ran if s.split()[0].upper() in ("CREATE", "ALTER", "DROP", "GRANT")]
+
+
+def test_with_select_and_insert_the_log_runs_one_check_then_only_its_statements():
+    conn = Statements({})
+    log = SnowflakeAuditLog(lambda: conn, TABLE)
+    log.append(record(datetime(2026, 1, 5, tzinfo=timezone.utc)))
+    log.search()
+    assert [s.split()[0] for s in conn.ran] == ["SELECT", "INSERT", "SELECT"]
+    assert conn.ran[0] == f"SELECT occurred_at, actor, role, action, request_id, outcome, reason, commit_before, commit_after FROM {TABLE} LIMIT 0"
 
 
 def test_csv_export_keeps_user_text_as_text():

@@ -133,3 +133,68 @@ def test_request_submit_opens_a_change_request(capsys, tmp_path, public_pem, mon
 def test_the_installed_command_runs():
     proc = subprocess.run([sys.executable, "-m", "portal.cli", "validate", str(EXAMPLE)], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0 and "valid" in proc.stdout
+
+
+# -- a closed pipe, ./dev's usage, a base invalid before the change ------------------------------------------
+
+def test_a_closed_pipe_ends_quietly():
+    """`snowtower validate --format json | head -1`: the reader goes away; no BrokenPipeError traceback."""
+    proc = subprocess.run(f"{sys.executable} -m portal.cli validate snowddl --format json | head -1",
+                          shell=True, capture_output=True, text=True, cwd=ROOT)
+    assert proc.stdout == "{\n" and proc.stderr == ""
+    # The reader gone before a byte is written (output beyond any pipe buffer is the same case).
+    reader = subprocess.Popen([sys.executable, "-m", "portal.cli", "validate", "snowddl", "--format", "json"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    reader.stdout.close()
+    err = reader.stderr.read().decode()
+    assert reader.wait() == 141 and err == ""
+
+
+def test_dev_without_arguments_prints_its_usage_with_setup():
+    proc = subprocess.run(["bash", str(ROOT / "dev")], capture_output=True, text=True, cwd=ROOT)
+    lines = proc.stdout.splitlines()
+    assert proc.returncode == 2 and lines[0].startswith("SnowTower developer entry point")
+    assert [line.split()[1] for line in lines[1:]] == ["demo", "test", "snowtower", "setup"]
+
+
+def _invalid_base(config):
+    text = (config / "user.yaml").read_text()
+    (config / "user.yaml").write_text(text + "\nGHOST:\n  first_name: Ghost\n  business_roles:\n    - NOBODY\n")
+
+
+def test_a_request_on_a_config_invalid_before_says_so_not_that_it_broke_it(capsys, tmp_path, public_pem):
+    config = tmp_path / "cfg"
+    shutil.copytree(EXAMPLE, config)
+    _invalid_base(config)
+    argv = ["request", "new-user", "--config", str(config), "--set", "name=cli_user", "--set", "first_name=Cli",
+            "--set", "last_name=User", "--set", "email=cli@cascaderidge.example", "--set", "business_roles=ANALYST",
+            "--set", f"rsa_public_key={public_pem}", "--set", "justification=Testing the command line."]
+    code, out, err = run(capsys, *argv)
+    assert code == 1 and "validation: FAILED" in out
+    assert err == ("snowtower request: the configuration was already invalid before this change: the base has 1 "
+                   "error(s) (snowtower validate lists them); fix the base first, then ask again\n")
+    code, out, _ = run(capsys, *argv, "--format", "json")
+    assert code == 1 and json.loads(out)["base_valid"] is False
+    shutil.rmtree(config)
+    shutil.copytree(EXAMPLE, config)
+    code, out, _ = run(capsys, *argv, "--format", "json")
+    assert code == 0 and json.loads(out)["base_valid"] is True
+
+
+def test_the_preview_operation_names_a_base_branch_invalid_before_the_change(services, new_user_raw):
+    from core.changes.base import ChangeError
+    from core.changes.model import Actor
+    from app.operations import PreviewRequest, SubmitRequest
+    from recipes import RECIPES
+
+    repo, main = services.changes.repo, services.changes.base_head()
+    text = (services.changes.config_at(main) / "user.yaml").read_text()
+    broken = repo.commit_files(main, {"snowddl/user.yaml": text + "\nGHOST:\n  business_roles:\n    - NOBODY\n"},
+                               "Pushed past the portal\n", ("Someone", "someone@example.com"))
+    repo.update_ref("refs/heads/main", broken, main)
+    result = PreviewRequest(services, RECIPES["new-user"], new_user_raw()).execute()
+    assert not result.validation.valid and result.base_errors == 1
+    assert result.rejection().startswith("the configuration was already invalid before this change: the base has 1")
+    with pytest.raises(ChangeError, match="already invalid before this change.*nothing was submitted"):
+        SubmitRequest(services, Actor("requester", "requester", roles=("requester",)), RECIPES["new-user"],
+                      new_user_raw(), broken).execute()

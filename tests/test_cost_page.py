@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.snowflake import demo
-from core.snowflake.cost import window
+from core.snowflake.cost import Prices, spend, window
 from core.snowflake.queries import ask
 from portal import ui
 from tests.identity_support import give_login
@@ -65,7 +65,7 @@ def test_admin_sees_every_chart_with_titles_units_and_tooltips(workspace, people
         assert unit in text
     assert all("tooltip" in json.dumps(spec) for spec in charts(at))
     downloads = [d.label for d in at.get("download_button")]
-    assert len(downloads) == 9 and all(label.startswith("Download ") and label.endswith(".csv") for label in downloads)
+    assert len(downloads) == 10 and all(label.startswith("Download ") and label.endswith(".csv") for label in downloads)
 
 
 def test_the_figures_are_the_query_layers_at_the_price_setting(workspace, people):
@@ -77,12 +77,16 @@ def test_the_figures_are_the_query_layers_at_the_price_setting(workspace, people
     metrics = {m.label: m.value for m in at.metric}
     credits = daily["CREDITS_USED"].sum()
     assert metrics[f"Credits {last - dt.timedelta(days=29):%b %d} to {last:%b %d}"] == f"{credits:,.0f}"
-    assert metrics["Money (USD)"] == f"{credits * 2.5:,.0f}"
+    assert metrics["Warehouse compute (USD)"] == f"{daily['CREDITS_COMPUTE'].sum() * 2.5:,.0f}"
+    bill = spend(src, last - dt.timedelta(days=29), last, Prices(2.5, {}, 23.0, 20.0))
+    assert metrics["Spend, all services (USD)"] == f"{bill['total_money']:,.0f}"
+    assert any(c.value.startswith(f"Complete days up to {last:%Y-%m-%d} (UTC); metering filled to") for c in at.caption)
     # only BI_WH: the figures follow the filter
     at.multiselect(key="cost.warehouses").set_value(["BI_WH"]).run()
-    bi = daily.loc[daily["WAREHOUSE_NAME"] == "BI_WH", "CREDITS_USED"].sum()
+    bi = daily.loc[daily["WAREHOUSE_NAME"] == "BI_WH", "CREDITS_COMPUTE"].sum()
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Money (USD)"] == f"{bi * 2.5:,.0f}" and metrics["Idle compute"] == "75%"
+    assert metrics["Warehouse compute (USD)"] == f"{bi * 2.5:,.0f}" and metrics["Idle compute"] == "75%"
+    assert metrics["Spend, all services (USD)"] == f"{bill['total_money']:,.0f}"  # the bill is the account's, unfiltered
 
 
 def test_the_spike_shows_as_an_anomalous_day(workspace, people):

@@ -109,15 +109,21 @@ def test_cli_cost_gives_the_same_figures_as_text_json_and_csv(services, capsys):
     report = json.loads(capsys.readouterr().out)
     expected = summary(services.snowflake_source(), 30, 3.0)
     assert report["total_credits"] == pytest.approx(expected["total_credits"])
+    # money is the bill's: billed credits at 3.0, storage at 23.0 per TB-month, transfer at 20.0 per TB (defaults)
+    lines = {x["line"]: x for x in report["spend"]["lines"]}
+    assert lines["WAREHOUSE_METERING"]["money"] == pytest.approx(lines["WAREHOUSE_METERING"]["quantity"] * 3.0)
+    assert lines["STORAGE"]["price"] == 23.0 and lines["DATA_TRANSFER"]["price"] == 20.0
+    assert report["total_money"] == pytest.approx(sum(x["money"] for x in lines.values()))
+    assert lines["WAREHOUSE_METERING"]["quantity"] < report["total_credits"]  # metered warehouse credits overstate the bill
     assert report["warehouses"][0]["warehouse"] == "BI_WH" and report["currency"] == "USD"
     spike = demo.meta(services.workspace.account_dir)["SPIKE_DAY"]
     assert [a["day"] for a in report["anomalies"]] == [spike]
     assert main(["cost", "--workspace", ws, "--format", "csv", "--days", "7"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "warehouse,credits,money_usd,idle_credits,idle_share" and len(lines) == 6
+    assert lines[0] == "warehouse,credits,compute_credits,compute_money_usd,idle_credits,idle_share" and len(lines) == 6
     assert main(["cost", "--workspace", ws]) == 0
     out = capsys.readouterr().out
-    assert "BI_WH" in out and f"anomaly {spike}" in out and "forecast" in out
+    assert "BI_WH" in out and f"anomaly {spike}" in out and "forecast" in out and "SNOWPARK_CONTAINER_SERVICES" in out
     for bad in ("0", "366", "x"):
         assert main(["cost", "--workspace", ws, "--days", bad]) == 2
 
@@ -154,7 +160,9 @@ def test_a_page_reading_while_a_deployment_writes_in_the_same_process_waits_for_
     finally:
         timer.join()
     end = demo.meta(services.workspace.account_dir)["END_DATE"]
-    assert str(hours["LAST_HOUR"][0]) == f"{end} 23:00:00"
+    # the view is filled to 3 hours before the moment the demo is read (09:00 the day after END_DATE)
+    after = dt.date.fromisoformat(end) + dt.timedelta(days=1)
+    assert str(hours["LAST_HOUR"][0]) == f"{after} {demo.PARTIAL_HOURS - 1:02d}:00:00+00:00"
 
 
 def test_the_account_is_not_made_again_because_a_deployment_is_writing_it(services):
@@ -179,7 +187,7 @@ def test_cli_cost_over_more_days_than_the_account_has_names_the_days_it_covers(s
     report = json.loads(capsys.readouterr().out)
     assert (report["start"], report["end"]) == (first.isoformat(), end.isoformat())  # not a year before the data
     assert main(["cost", "--workspace", str(services.workspace.root), "--days", "365"]) == 0
-    assert f"Warehouse cost {first:%Y-%m-%d} to {end:%Y-%m-%d} (UTC)" in capsys.readouterr().out
+    assert f"Cost {first:%Y-%m-%d} to {end:%Y-%m-%d} (UTC, complete days" in capsys.readouterr().out
 
 
 def test_an_account_missing_a_view_is_damaged_and_made_again(services, capsys):
@@ -201,3 +209,33 @@ def test_a_merged_user_with_sql_in_the_names_is_stored_as_typed(services, people
     cr = deploy(services, people, "new-user", new_user_raw(first_name=first, last_name=last))
     assert cr.status == Status.DEPLOYED
     assert rows(services, "SELECT FIRST_NAME, LAST_NAME FROM ACCOUNT_USAGE.USERS WHERE NAME = 'JANE_DOE'") == [(first, last)]
+
+
+def test_cli_security_json_names_every_planted_finding(services, capsys):
+    from portal.cli import main
+
+    ws = str(services.workspace.root)
+    assert main(["security", "--workspace", ws, "--format", "json"]) == 1  # findings: exit 1
+    doc = json.loads(capsys.readouterr().out)
+    assert not doc["clean"]
+    assert sorted((f["code"], f["object"], f["fix"]["recipe"]) for f in doc["findings"]) == [
+        ("STALE_USER", name, "offboard-user") for name in sorted(demo.STALE_USERS)]
+    cis = {c["id"]: c for c in doc["cis"]}
+    assert [r["NAME"] for r in cis["1.4"]["evidence"]] == [demo.ADMIN_WITHOUT_MFA]
+    assert [r["NAME"] for r in cis["1.6"]["evidence"]] == [demo.PASSWORD_SERVICE_USER]
+    assert sorted(r["NAME"] for r in cis["1.8"]["evidence"]) == sorted(demo.STALE_USERS)
+    assert [r["NAME"] for r in cis["1.11"]["evidence"]] == [demo.ADMIN_WITHOUT_MFA]
+    assert cis["2.x"]["status"] == "monitor" and [r["USER_NAME"] for r in cis["2.x"]["evidence"]] == [demo.ADMIN_WITHOUT_MFA]
+    assert doc["service_users_with_password"] == [demo.PASSWORD_SERVICE_USER]
+    assert doc["health"][0]["NAME"] == demo.ADMIN_WITHOUT_MFA and doc["health"][0]["SCORE"] == 30
+    assert len(doc["health"]) == 18 and doc["mfa_coverage"] == {"with_mfa": 0, "people": 14}
+    failed = {(r["USER_NAME"], r["REASON"]): r["FAILURES"] for r in doc["failed_logins"]}
+    assert failed[(demo.ADMIN_WITHOUT_MFA, "INCORRECT_USERNAME_PASSWORD")] == 40  # the password-guessing burst
+    assert failed[("SVC_DBT", "JWT_TOKEN_INVALID_PUBLIC_KEY_FINGERPRINT_MISMATCH")] == 8  # the key rotation
+    assert failed[("ROOT", "INCORRECT_USERNAME_PASSWORD")] == 15
+    assert ("WAREHOUSE_NO_MONITOR", "BI_WH") in {(f["code"], f["object"]) for f in doc["hygiene"]}
+    assert main(["security", "--workspace", ws]) == 1
+    out = capsys.readouterr().out
+    assert "STALE_USER  TLINDQVIST" in out and "CIS 1.4       FAIL" in out and f"health  30  {demo.ADMIN_WITHOUT_MFA}" in out
+    for bad in ("0", "366", "x"):
+        assert main(["security", "--workspace", ws, "--days", bad]) == 2

@@ -27,14 +27,14 @@ PLANTED = {  # file -> (old, new): one planted problem each
     ],
 }
 
-# SnowDDL itself refuses a SERVICE user with a password: a config with one is invalid until it is fixed,
-# so it is planted alone.
-SERVICE_PASSWORD = {"user.yaml": [("SVC_LOOKER:\n  type: SERVICE\n", "SVC_LOOKER:\n  type: SERVICE\n  password: Planted-service-pass-1\n")]}
+# A LEGACY_SERVICE user may have a password (SnowDDL and Snowflake refuse one on type SERVICE): planted alone.
+SERVICE_PASSWORD = {"user.yaml": [("SVC_LOOKER:\n  type: SERVICE\n",
+                                   "SVC_LOOKER:\n  type: LEGACY_SERVICE\n  password: Planted-service-pass-1\n")]}
 
 EXPECTED = {  # the changed lines of each fix's request, exactly
     ("WAREHOUSE_LONG_AUTO_SUSPEND", "LOADER_WH"): ["-  auto_suspend: 3600", "+  auto_suspend: 60"],
     ("DEV_WAREHOUSE_TOO_LARGE", "DEV_WH"): ["-  size: SMALL", "+  size: XSMALL"],
-    ("SERVICE_USER_PASSWORD", "SVC_LOOKER"): ["-  password: Planted-service-pass-1"],
+    ("LEGACY_SERVICE_USER_PASSWORD", "SVC_LOOKER"): ["-  password: Planted-service-pass-1"],
     ("ADMIN_ROLE_GRANT", "MOKAFOR"): ["-    - PLATFORM_ADMIN"],
     ("WAREHOUSE_NO_MONITOR", "BI_WH"): ["+  resource_monitor: ANALYST_MONITOR"],
 }
@@ -72,7 +72,7 @@ def changed_lines(diff: str) -> list[str]:
 def test_each_fix_is_a_request_whose_diff_is_exactly_the_fix(planted, people):
     services = planted
     findings = {(f.code, f.object): f for f in hygiene(services.snapshot().config)}
-    assert set(findings) == set(EXPECTED) - {("SERVICE_USER_PASSWORD", "SVC_LOOKER")}
+    assert set(findings) == set(EXPECTED) - {("LEGACY_SERVICE_USER_PASSWORD", "SVC_LOOKER")}
     for key, finding in findings.items():
         fields = dict(finding.fix.fields)
         if not finding.fix.complete:  # the requester picks the monitor
@@ -101,7 +101,7 @@ def test_a_fix_opens_the_recipe_prefilled_and_previewed_and_one_click_submits_it
     planted = service_password
     monkeypatch.setenv("SNOWTOWER_WORKSPACE", str(planted.workspace.root))
     monkeypatch.setenv("SNOWTOWER_DEMO_QUERY_ROWS", "5000")
-    finding = next(f for f in hygiene(planted.snapshot().config) if f.code == "SERVICE_USER_PASSWORD")
+    finding = next(f for f in hygiene(planted.snapshot().config) if f.code == "LEGACY_SERVICE_USER_PASSWORD")
 
     def script():
         import streamlit as st
@@ -111,7 +111,7 @@ def test_a_fix_opens_the_recipe_prefilled_and_previewed_and_one_click_submits_it
 
         if "opened" not in st.session_state:
             st.session_state.opened = True
-            f = next(f for f in hygiene(ui.services().snapshot().config) if f.code == "SERVICE_USER_PASSWORD")
+            f = next(f for f in hygiene(ui.services().snapshot().config) if f.code == "LEGACY_SERVICE_USER_PASSWORD")
             st.session_state[recipe_form.PENDING_KEY] = {"recipe": f.fix.recipe, "id": None, "ref": None,
                                                          "raw": dict(f.fix.fields), "comment": "",
                                                          "fixes": f.title, "preview": True}
@@ -121,10 +121,10 @@ def test_a_fix_opens_the_recipe_prefilled_and_previewed_and_one_click_submits_it
     as_viewer(at, people["requester"], planted.workspace.root)  # clicks act with the roles the users file gives
     at.run()
     assert not at.exception, at.exception
-    assert any("Fixes finding SERVICE_USER_PASSWORD on SVC_LOOKER" in i.value for i in at.info)
+    assert any("Fixes finding LEGACY_SERVICE_USER_PASSWORD on SVC_LOOKER" in i.value for i in at.info)
     submit = next(b for b in at.button if b.label == "Submit request")
     submit.click().run()
     assert not at.exception, at.exception
     crs = planted.changes.list()
     assert len(crs) == 1 and crs[0].justification == finding.fix.fields["justification"]
-    assert changed_lines(planted.changes.diff(crs[0])) == EXPECTED[("SERVICE_USER_PASSWORD", "SVC_LOOKER")]
+    assert changed_lines(planted.changes.diff(crs[0])) == EXPECTED[("LEGACY_SERVICE_USER_PASSWORD", "SVC_LOOKER")]

@@ -71,7 +71,7 @@ def test_a_development_warehouse_above_xsmall(config):
 
 def test_passwords_roles_and_admin_grants(config):
     root, edit = config
-    edit("user.yaml", "SVC_LOOKER:\n  type: SERVICE\n", "SVC_LOOKER:\n  type: SERVICE\n  password: Sup3r-secret-pass!\n")
+    edit("user.yaml", "SVC_LOOKER:\n  type: SERVICE\n", "SVC_LOOKER:\n  type: LEGACY_SERVICE\n  password: Sup3r-secret-pass!\n")
     edit("user.yaml", "  comment: Marketing Analyst\n", "  comment: Marketing Analyst\n  password: An0ther-secret-pass!\n")
     # DPRICE: a password and no key
     text = (root / "user.yaml").read_text()
@@ -88,12 +88,12 @@ def test_passwords_roles_and_admin_grants(config):
     found = hygiene(load_config(root))
     by = {(f.code, f.object): f for f in found}
     assert set(by) == {
-        ("WAREHOUSE_NO_MONITOR", "BI_WH"), ("SERVICE_USER_PASSWORD", "SVC_LOOKER"), ("PERSON_PASSWORD_NO_KEY", "DPRICE"),
+        ("WAREHOUSE_NO_MONITOR", "BI_WH"), ("LEGACY_SERVICE_USER_PASSWORD", "SVC_LOOKER"), ("PERSON_PASSWORD_NO_KEY", "DPRICE"),
         ("USER_NO_BUSINESS_ROLE", "LMURPHY"), ("BUSINESS_ROLE_UNUSED", "NOBODY"), ("ADMIN_ROLE_GRANT", "MOKAFOR"),
     }
     assert by[("ADMIN_ROLE_GRANT", "MOKAFOR")].fix.fields["business_roles"] == ["PLATFORM_ADMIN"]
     assert "SYSADMIN" in by[("ADMIN_ROLE_GRANT", "MOKAFOR")].message
-    assert by[("SERVICE_USER_PASSWORD", "SVC_LOOKER")].fix.recipe == "remove-password"
+    assert by[("LEGACY_SERVICE_USER_PASSWORD", "SVC_LOOKER")].fix.recipe == "remove-password"
     assert by[("BUSINESS_ROLE_UNUSED", "NOBODY")].fix is None
     assert [f.severity for f in found][:2] == ["high", "high"]  # most severe first
     assert "Sup3r" not in json.dumps([f.to_dict() for f in found])  # a password never appears in a finding
@@ -109,3 +109,20 @@ def test_cli_json_and_exit_codes(config, capsys):
     assert main(["hygiene", str(root), "--format", "xml"]) == 2
     assert main(["hygiene", str(root), "--long-auto-suspend", "0"]) == 2
 
+
+
+def test_a_legacy_service_user_with_a_password_and_no_key_is_told_to_get_a_key_first(tmp_path):
+    root = tmp_path / "snowddl"
+    shutil.copytree(ROOT / "snowddl", root)
+    text = (root / "user.yaml").read_text()
+    start = text.index("SVC_LOOKER:\n")
+    key = text.index("  rsa_public_key:", start)
+    text = text[:key] + text[text.index("\n", key) + 1:]  # no key pair
+    text = text.replace("SVC_LOOKER:\n  type: SERVICE\n", "SVC_LOOKER:\n  type: LEGACY_SERVICE\n  password: Sup3r-secret-pass!\n")
+    (root / "user.yaml").write_text(text)
+    found = {(f.code, f.object): f for f in hygiene(load_config(root))}
+    finding = found[("LEGACY_SERVICE_USER_PASSWORD", "SVC_LOOKER")]
+    assert finding.fix.recipe == "rotate-key" and not finding.fix.complete
+    assert "then remove the password (remove-password)" in finding.message
+    # a SERVICE user never gets the rule (SnowDDL refuses its password): the old rule could never fire
+    assert not any(code.startswith("SERVICE_USER") for code, _ in found)

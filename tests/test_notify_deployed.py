@@ -263,3 +263,15 @@ def test_without_the_github_token_it_says_what_is_missing(actions, slack, monkey
     assert run("--pr", str(pr.number)) == 2
     assert "SNOWTOWER_GITHUB_REPOSITORY and SNOWTOWER_GITHUB_TOKEN" in capsys.readouterr().err
     assert slack.posts == []
+
+
+def test_a_failed_deployment_tells_the_channel_that_the_request_is_merged_not_deployed(actions, slack, capsys):
+    # merge-deploy labels the pull request deploy-failed, then runs `snowtower notify deploy-failed --pr N`.
+    pr = merged_pull(actions)
+    assert cli.main(["notify", "deploy-failed", "--pr", str(pr.number)]) == 0
+    assert slack.wait_for(1)
+    lines = slack.texts()[0].splitlines()
+    assert lines[0] == f"The merge-deploy workflow (merge-deploy) could not deploy #{pr.number}: New person user JANE_DOE"
+    assert lines[1] == f"Request: #{pr.number} · now merged" and "mallory" not in slack.texts()[0]
+    assert f"#{pr.number} deploy failed: told slack" in capsys.readouterr().out
+    assert {method for method, _ in actions.calls} == {"GET"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -48,7 +49,7 @@ def test_the_planted_problems_are_found(report):
     assert list(checks["1.11"].evidence["NAME"]) == [demo.ADMIN_WITHOUT_MFA]  # no email either
     assert list(checks["2.x"].evidence["USER_NAME"]) == [demo.ADMIN_WITHOUT_MFA]
     assert {c.id: c.status for c in report.checks if c.status != "not checked"} == {
-        "1.4": "fail", "1.6": "fail", "1.8": "fail", "1.10": "pass", "1.11": "fail", "1.12": "pass", "1.13": "pass", "2.x": "fail"}
+        "1.4": "fail", "1.6": "fail", "1.8": "fail", "1.10": "pass", "1.11": "fail", "1.12": "pass", "1.13": "pass", "2.x": "monitor"}
     assert {"1.1", "1.5", "1.9", "3.1"} <= {c.id for c in report.checks if c.status == "not checked"}
     worst = report.health.iloc[0]
     assert worst["NAME"] == demo.ADMIN_WITHOUT_MFA and worst["SCORE"] == 30
@@ -57,6 +58,21 @@ def test_the_planted_problems_are_found(report):
     assert report.health.set_index("NAME").loc["SVC_DBT", "REASONS"] == "no network policy (-10)"
     assert sorted((f.object, f.fix.recipe) for f in report.findings) == [("LMURPHY", "offboard-user"), ("TLINDQVIST", "offboard-user")]
     assert report.mfa_coverage == (0, 14)
+    assert len(report.health) == 18  # every enabled user of the account; none read as disabled from VARIANT text
+
+
+def test_cis_110_counts_securityadmin_and_snowflake_service_users_are_not_people(report):
+    users = report.users.copy()
+    holders = users["NAME"].isin(["AKHAN", "BFISCHER", "DPRICE", "EVASQUEZ", "GADEYEMI", "HCHO", "MOKAFOR", "NJENSEN", "OBRENNAN"])
+    users.loc[holders, "ADMIN_ROLES"] = "SECURITYADMIN"  # 2 ACCOUNTADMIN + 9 SECURITYADMIN = 11
+    checks = {c.id: c for c in cis_checks(users, report.methods, report.methods.iloc[0:0][[]])}
+    assert checks["1.10"].status == "fail" and len(checks["1.10"].evidence) == 11
+    spcs = users.iloc[[0]].assign(NAME="SF$SERVICE_1", TYPE="SNOWFLAKE_SERVICE", HAS_PASSWORD=True, HAS_MFA=False,
+                                  HAS_RSA_PUBLIC_KEY=False, EMAIL=None, ADMIN_ROLES="")
+    plus = pd.concat([report.users, spcs], ignore_index=True)
+    checks = {c.id: c for c in cis_checks(plus, report.methods, report.methods.iloc[0:0][[]])}
+    assert "SF$SERVICE_1" not in set(checks["1.4"].evidence["NAME"]) | set(checks["1.6"].evidence["NAME"])
+    assert "SF$SERVICE_1" not in set(health(plus, set())["NAME"])
 
 
 def test_a_clean_account_passes_every_check(report):
@@ -68,7 +84,7 @@ def test_a_clean_account_passes_every_check(report):
     methods = report.methods[report.methods["USER_NAME"] != demo.ADMIN_WITHOUT_MFA]
     checks = cis_checks(users, methods, report.methods.iloc[0:0][[]])
     assert {c.id: c.status for c in checks if c.status != "not checked"} == {
-        cid: "pass" for cid in ("1.4", "1.6", "1.8", "1.10", "1.11", "1.12", "1.13", "2.x")}
+        **{cid: "pass" for cid in ("1.4", "1.6", "1.8", "1.10", "1.11", "1.12", "1.13")}, "2.x": "monitor"}
     assert all(c.evidence.empty for c in checks)
 
 
@@ -94,7 +110,8 @@ def test_admin_sees_metrics_findings_with_fix_buttons_and_cis(workspace, people)
     assert len(fixes) == 3  # BI_WH's monitor, two stale users
     labels = [e.label for e in at.expander]
     assert "1.4 MFA is on for every human user with a password: FAIL" in labels
-    assert "1.10 Between 2 and 10 users hold ACCOUNTADMIN: FAIL" not in labels
+    assert "1.10 Between 2 and 10 users hold ACCOUNTADMIN or SECURITYADMIN: PASS" in labels
+    assert "2.x Monitoring: people logging in with a password and no second factor: MONITOR" in labels
     assert any(label.startswith("1.9 ") and label.endswith("NOT CHECKED") for label in labels)
 
 

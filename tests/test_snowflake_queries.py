@@ -2,6 +2,7 @@
 with known answers (the planted spike, the planted idle hours); the generator is deterministic and scales."""
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import os
 from pathlib import Path
@@ -14,8 +15,8 @@ import sqlglot
 from core.snowddl.load import load_config
 from core.snowflake import demo
 from core.snowflake.connect import STANDIN_FILE, connector_source, standin_source
-from core.snowflake.cost import (forecast_month, monitor_usage, period_starts, project_request, project_warehouse,
-                                 summary, window)
+from core.snowflake.cost import (Prices, credits_per_hour, data_through, forecast_month, last_day, monitor_usage,
+                                 period_starts, project_request, project_warehouse, summary, window)
 from core.snowflake.queries import QueryError, ask, question, questions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,6 +46,7 @@ def binds_for(q, start=START, end=END) -> dict:
     """Every bind a question may take, for the 90 days of the demo account."""
     values = {**window(start, end), **period_starts(end), "top_n": 5, "warehouse_name": "BI_WH", "days": 90}
     values["as_of"] = values["end_time"]
+    values["since"] = values["end_time"] - dt.timedelta(days=90)
     values["user_name"] = "ADMIN"  # the demo account's first user, granted ACCOUNTADMIN (viewer_roles)
     return {name: values[name] for name in set(q.binds)}
 
@@ -139,7 +141,14 @@ def test_users_roles_and_warehouses_come_from_the_config(src, config):
     transform = by_user[by_user["WAREHOUSE_NAME"] == "TRANSFORM_WH"].set_index("USER_NAME")["CREDITS"]
     assert transform.idxmax() == "SVC_DBT"  # the nightly dbt production run is the largest consumer
     storage = ask(src, "storage_by_database", **window(START, END))
-    assert set(storage["DATABASE_NAME"]) == set(config.databases)
+    assert set(storage["DATABASE_NAME"]) == set(config.databases) | {demo.DROPPED_DATABASE}
+
+
+def test_a_dropped_database_keeps_the_days_it_was_billed(src):
+    storage = ask(src, "storage_by_database", **window(START, END))
+    days = pd.to_datetime(storage.loc[storage["DATABASE_NAME"] == demo.DROPPED_DATABASE, "DAY"]).dt.date
+    dropped = END - dt.timedelta(days=demo.DROPPED_DAYS_AGO)
+    assert days.min() == START and days.max() == dropped and len(days) == demo.DAYS - demo.DROPPED_DAYS_AGO
 
 
 def test_weekday_and_hour_patterns(account):
@@ -187,7 +196,7 @@ def test_security_facts_are_planted(account):
     assert password_logins > 0
     admins = {r[0] for r in raw(account, "SELECT GRANTEE_NAME FROM ACCOUNT_USAGE.GRANTS_TO_USERS WHERE ROLE = 'ACCOUNTADMIN'")}
     assert demo.ADMIN_WITHOUT_MFA in admins and users[demo.ADMIN_WITHOUT_MFA][2] is False
-    horizon = dt.datetime.combine(END, dt.time()) - dt.timedelta(days=90)
+    horizon = dt.datetime.combine(END, dt.time(), dt.timezone.utc) - dt.timedelta(days=90)  # TIMESTAMP_LTZ: aware
     stale = {name for name, u in users.items() if u[3] is not None and u[3] < horizon}
     assert stale == set(demo.STALE_USERS)
     ran = {r[0] for r in raw(account, "SELECT DISTINCT USER_NAME FROM ACCOUNT_USAGE.QUERY_HISTORY")}
@@ -294,12 +303,19 @@ def test_projection_of_a_change_scales_queries_with_size_and_idle_with_auto_susp
     assert bigger.projected_credits == pytest.approx(float(last30["CREDITS_COMPUTE"] * 2 + last30["CREDITS_CLOUD_SERVICES"]) * per_month)
 
 
-def test_projection_of_a_new_warehouse_is_an_estimate(src, config):
+def test_projection_of_a_new_warehouse_uses_compute_equivalent_hours(src, config, account):
     cfg = demo.describe(config)
     p = project_request(src, "new-warehouse", {"name": "MARKETING_WH", "size": "LARGE", "auto_suspend": 60}, cfg["warehouses"], 2.0, day=END)
-    hours = ask(src, "warehouse_usage", **window(END - dt.timedelta(days=29), END))["RUNNING_HOURS"].median()
-    assert p.estimate and p.current_credits is None and "estimate" in p.basis
+    start = END - dt.timedelta(days=29)
+    compute = dict(raw(account, "SELECT WAREHOUSE_NAME, SUM(CREDITS_USED_COMPUTE) FROM ACCOUNT_USAGE.WAREHOUSE_METERING_HISTORY "
+                                f"WHERE START_TIME >= TIMESTAMPTZ '{start} 00:00:00+00' AND START_TIME < TIMESTAMPTZ '{END + dt.timedelta(days=1)} 00:00:00+00' "
+                                "GROUP BY 1"))
+    hours = pd.Series({w["name"]: compute[w["name"]] / credits_per_hour(w["size"]) for w in cfg["warehouses"]}).median()
+    assert p.estimate and p.current_credits is None and "compute-equivalent hours" in p.basis
     assert p.projected_credits == pytest.approx(hours * 8 * 365.25 / 12 / 30)
+    # hours with any compute overstate it: the loader is up a few minutes every hour of the day
+    any_compute = ask(src, "warehouse_usage", **window(start, END))["RUNNING_HOURS"].median()
+    assert any_compute * 8 * 365.25 / 12 / 30 > 4 * p.projected_credits
     assert project_request(src, "new-user", {"name": "X"}, cfg["warehouses"], 2.0) is None
 
 
@@ -307,5 +323,157 @@ def test_summary_gives_per_warehouse_money_forecast_and_the_spike(src, account):
     report = summary(src, 30, 2.5, END)
     assert report["start"] == (END - dt.timedelta(days=29)).isoformat() and report["end"] == END.isoformat()
     assert report["warehouses"][0]["warehouse"] == "BI_WH"
-    assert report["total_money"] == pytest.approx(report["total_credits"] * 2.5)
+    w = report["warehouses"][0]
+    assert w["compute_money"] == pytest.approx(w["compute_credits"] * 2.5) and w["credits"] > w["compute_credits"]
     assert [a["day"] for a in report["anomalies"]] == [account[1].spike_day.isoformat()]
+
+
+# -- money as billed, windows as filled ---------------------------------------------------------------
+
+def test_money_is_billed_credits_by_service_plus_storage_and_transfer(src, account):
+    prices = Prices(3.0, {"SNOWPARK_CONTAINER_SERVICES": 2.0}, storage_per_tb_month=23.0, transfer_per_tb=20.0)
+    start = END - dt.timedelta(days=29)
+    report = summary(src, 30, 3.0, END, prices)
+    lines = {x["line"]: x for x in report["spend"]["lines"]}
+    in_window = f"USAGE_DATE >= DATE '{start}' AND USAGE_DATE <= DATE '{END}'"
+    billed = dict(raw(account, f"SELECT SERVICE_TYPE, SUM(CREDITS_BILLED) FROM ACCOUNT_USAGE.METERING_DAILY_HISTORY WHERE {in_window} GROUP BY 1"))
+    compute = raw(account, "SELECT SUM(CREDITS_USED_COMPUTE), SUM(CREDITS_USED) FROM ACCOUNT_USAGE.WAREHOUSE_METERING_HISTORY "
+                           f"WHERE CAST(START_TIME AS DATE) BETWEEN DATE '{start}' AND DATE '{END}'")[0]
+    # the demo's cloud services stay below 10 % of each day's compute: all of them are adjusted away
+    assert lines["WAREHOUSE_METERING"]["quantity"] == pytest.approx(compute[0])
+    assert report["total_credits"] == pytest.approx(compute[1]) and compute[1] > 1.04 * compute[0]  # metered overstates
+    assert set(lines) == {"WAREHOUSE_METERING", *demo.SERVERLESS, "STORAGE", "DATA_TRANSFER"}
+    assert lines["SNOWPARK_CONTAINER_SERVICES"]["money"] == pytest.approx(billed["SNOWPARK_CONTAINER_SERVICES"] * 2.0)
+    assert lines["SERVERLESS_TASK"]["money"] == pytest.approx(billed["SERVERLESS_TASK"] * 3.0)
+    assert lines["DATA_TRANSFER"]["quantity"] == pytest.approx(30 * demo.TRANSFER_GB_PER_DAY / 1024)
+    tb_months = sum(b / 1024 ** 4 / calendar.monthrange(d.year, d.month)[1] for d, b in raw(  # a day is 1/28 of February
+        account, "SELECT USAGE_DATE, STORAGE_BYTES + STAGE_BYTES + FAILSAFE_BYTES + HYBRID_TABLE_STORAGE_BYTES "
+                 f"FROM ACCOUNT_USAGE.STORAGE_USAGE WHERE {in_window}"))
+    assert lines["STORAGE"]["money"] == pytest.approx(tb_months * 23.0)
+    expected = (sum(v * (2.0 if k == "SNOWPARK_CONTAINER_SERVICES" else 3.0) for k, v in billed.items())
+                + tb_months * 23.0 + 30 * demo.TRANSFER_GB_PER_DAY / 1024 * 20.0)
+    assert report["total_money"] == pytest.approx(expected)
+
+
+def test_windows_end_on_the_last_complete_day_and_lags_are_not_idle(src, account):
+    through = data_through(src)
+    assert through.last_day == END == last_day(src)  # the partial day after END is never shown as a day
+    assert through.filled_to == dt.datetime.combine(END + dt.timedelta(days=1), dt.time(demo.PARTIAL_HOURS))
+    assert through.attributed_to == dt.datetime.combine(END + dt.timedelta(days=1),
+                                                        dt.time(demo.NOW_HOUR - demo.ATTRIBUTION_LAG_HOURS))
+    assert "Complete days up to 2026-03-29" in through.caption()
+    # the newest hours have no attributed credits yet: they are not idle
+    after = window(END + dt.timedelta(days=1), END + dt.timedelta(days=1))
+    partial = ask(src, "warehouse_usage", **after).set_index("WAREHOUSE_NAME")
+    loader = partial.loc["LOADER_WH"]
+    assert loader["CREDITS_NOT_YET_ATTRIBUTED"] > 0 and loader["IDLE_SHARE"] < 0.2
+    # QUERY_ATTRIBUTION_HISTORY lags more than metering: nothing attributed after 01:00
+    late = ask(src, "credits_by_user", start_time=dt.datetime.combine(END + dt.timedelta(days=1), dt.time(1)),
+               end_time=after["end_time"])
+    assert late.empty
+    from core.snowflake.cost import attribution_filled
+
+    filled = attribution_filled(src, dt.datetime.combine(END, dt.time()))
+    assert dt.datetime.combine(END, dt.time(23)) < filled < dt.datetime.combine(END + dt.timedelta(days=1), dt.time(1))
+
+
+def test_every_question_answers_in_utc_although_the_session_starts_in_los_angeles(account):
+    from core.snowflake.connect import ACCOUNT_DEFAULT_TIMEZONE, open_standin
+
+    conn = open_standin(account[0])
+    try:
+        cur = conn.cursor()
+        cur.execute("SELECT TO_DATE(START_TIME) AS D FROM SNOWFLAKE.ACCOUNT_USAGE.WAREHOUSE_METERING_HISTORY "
+                    "ORDER BY START_TIME LIMIT 1")
+        assert ACCOUNT_DEFAULT_TIMEZONE == "America/Los_Angeles"
+        assert cur.fetchall()[0][0] == START - dt.timedelta(days=1)  # midnight UTC is the evening before in LA
+    finally:
+        conn.close()
+    daily = ask(standin_source(account[0]), "warehouse_credits_daily", **window(START, START))
+    assert set(pd.to_datetime(daily["DAY"]).dt.date) == {START}  # with SESSION_SETUP: UTC days
+
+
+def test_a_variant_column_read_as_text_is_refused_not_counted_as_true():
+    from core.findings.security import flags
+
+    assert flags(pd.Series([True, None, False]), "DISABLED").tolist() == [True, False, False]
+    with pytest.raises(QueryError, match="DISABLED holds 'false'"):
+        flags(pd.Series(["false", "true"]), "DISABLED")
+
+
+def test_monitor_periods_follow_the_monitors_own_start():
+    from core.snowflake.cost import monitor_period_start
+
+    start = dt.datetime(2026, 1, 15, 10, 0)
+    assert monitor_period_start("MONTHLY", start, dt.date(2026, 3, 29)) == dt.datetime(2026, 3, 15, 10, 0)
+    assert monitor_period_start("MONTHLY", start, dt.date(2026, 3, 14)) == dt.datetime(2026, 2, 15, 10, 0)
+    assert monitor_period_start("WEEKLY", start, dt.date(2026, 1, 29)) == dt.datetime(2026, 1, 29, 10, 0)
+    assert monitor_period_start("DAILY", start, dt.date(2026, 1, 20)) == dt.datetime(2026, 1, 20, 10, 0)
+    assert monitor_period_start("YEARLY", start, dt.date(2027, 1, 15)) == dt.datetime(2027, 1, 15, 10, 0)
+    assert monitor_period_start("NEVER", start, dt.date(2027, 6, 1)) == start
+    assert monitor_period_start("MONTHLY", None, dt.date(2026, 3, 29)) == dt.datetime(2026, 3, 1)  # calendar
+
+
+class _Recording:
+    """A DB-API connection that records statements (the connector's or st.connection's, as far as a source uses
+    it); `refuse` makes statements containing it fail, `zone` is what SHOW PARAMETERS answers."""
+
+    def __init__(self, refuse: str | None = None, zone: str = "America/Los_Angeles"):
+        self.statements, self.refuse, self.zone, self.closed = [], refuse, zone, False
+
+    def cursor(self):
+        conn = self
+
+        class Cursor:
+            def execute(self, sql, values=None):
+                if conn.refuse and conn.refuse in sql:
+                    raise RuntimeError(f"SQL access control error: {conn.refuse} not allowed")
+                conn.statements.append(sql)
+
+            def fetchall(self):
+                return [("TIMEZONE", conn.zone, "America/Los_Angeles", "USER", "time zone", "STRING")]
+
+            def fetch_pandas_all(self):
+                return pd.DataFrame({"first_hour": [None], "last_hour": [None], "filled_to": [None], "attributed_to": [None]})
+
+            def close(self):
+                pass
+
+        return Cursor()
+
+    def close(self):
+        self.closed = True
+
+
+def test_every_connection_sets_the_session_to_utc_once_before_its_first_question():
+    from core.snowflake.connect import streamlit_source
+
+    conn = _Recording()
+    src = streamlit_source(type("StConnection", (), {"raw_connection": conn})())  # st.connection("snowflake"), also in SiS
+    ask(src, "data_range")
+    ask(src, "data_range")
+    assert conn.statements[0] == "ALTER SESSION SET TIMEZONE = 'UTC'"
+    assert conn.statements.count("ALTER SESSION SET TIMEZONE = 'UTC'") == 1 and len(conn.statements) == 3
+
+
+def test_a_session_that_refuses_the_utc_setting_answers_only_if_it_is_utc_already():
+    from core.snowflake.queries import CursorSource
+
+    conn = _Recording(refuse="ALTER SESSION")  # e.g. a restricted session; its zone is the account default
+    with pytest.raises(QueryError, match="time zone is America/Los_Angeles.*ALTER SESSION not allowed"):
+        ask(CursorSource(lambda: conn, close_after=True), "data_range")
+    assert conn.closed and conn.statements == ["SHOW PARAMETERS LIKE 'TIMEZONE' IN SESSION"]
+    utc = _Recording(refuse="ALTER SESSION", zone="Etc/UTC")  # the user's or account's TIMEZONE is UTC
+    assert len(ask(CursorSource(lambda: utc), "data_range")) == 1
+
+
+def test_service_prices_are_checked_and_used_per_service_type(tmp_path):
+    from app.settings import Settings
+
+    settings = Settings(price_per_credit=3.0, price_per_credit_by_service={"snowpark_container_services": 2.0})
+    prices = Prices.of(settings)
+    assert prices.credit("SNOWPARK_CONTAINER_SERVICES") == 2.0 and prices.credit("WAREHOUSE_METERING") == 3.0
+    assert (prices.storage_per_tb_month, prices.transfer_per_tb) == (23.0, 20.0)
+    for bad in ({"X": -1.0}, {"X": float("inf")}, {"no spaces": 1.0}):
+        with pytest.raises(ValueError):
+            Settings(price_per_credit_by_service=bad)

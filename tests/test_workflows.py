@@ -1,5 +1,6 @@
 """The GitHub workflows lint clean with actionlint, and the access-request issue form matches the recipe."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -135,18 +136,25 @@ def test_pr_validation_runs_only_the_base_commit_s_code_and_gives_secrets_only_t
     assert not checkouts(wf["jobs"]["comment"]) and not secrets_of(wf["jobs"]["comment"])
 
 
-def test_merge_deploy_decides_unsafe_apply_with_the_tested_gate_only():
+def test_merge_deploy_runs_the_tested_deploy_module_on_main_only():
+    # The selection (which pull requests, which unsafe statements, labels) is app/jobs/deploy.py, tested in
+    # tests/test_deploy.py; the workflow only gives it the commit, the token and the credentials.
     wf = workflow("merge-deploy")
-    assert wf[True] == {"push": {"branches": ["main"], "paths": ["snowddl/**"]}}
-    [job] = wf["jobs"].values()
+    assert wf[True] == {"push": {"branches": ["main"], "paths": ["snowddl/**"]}, "workflow_dispatch": None}
+    assert wf["concurrency"] == {"group": "snowflake-deploy", "cancel-in-progress": False}
+    assert set(wf["jobs"]) == {"deploy", "revert"}
+    job = wf["jobs"]["deploy"]
     assert job["environment"] == "snowflake-production"
+    assert job["if"] == "github.ref == format('refs/heads/{0}', github.event.repository.default_branch)"
+    assert checkouts(job) == [{"fetch-depth": 0, "persist-credentials": False}]  # the history since the last deployment
     steps = {step.get("id"): step for step in job["steps"]}
-    assert steps["pr"]["run"].startswith("python -m core.changes.github_gate ")  # tests/test_github_gate.py
-    unsafe_steps = [s for s in job["steps"] if "--apply-unsafe" in s.get("run", "")]
-    assert len(unsafe_steps) == 1 and unsafe_steps[0]["env"] == {"UNSAFE": "${{ steps.pr.outputs.unsafe }}"}
-    assert 'if [ "$UNSAFE" = "true" ]' in unsafe_steps[0]["run"]
-    # Nothing else computes the decision (as the earlier inline script did).
-    assert not any("setOutput('unsafe'" in str((s.get("with") or {}).get("script", "")) for s in job["steps"])
+    assert steps["deploy"]["run"].splitlines()[-1] == 'snowtower deploy --sha "$GITHUB_SHA" --branch "$DEFAULT_BRANCH" --config snowddl'
+    assert steps["deploy"]["env"]["DEFAULT_BRANCH"] == "${{ github.event.repository.default_branch }}"
+    text = "\n".join(line.split(" #")[0] for line in (ROOT / ".github" / "workflows" / "merge-deploy.yml").read_text().splitlines()
+                     if not line.lstrip().startswith("#"))
+    # Nothing else applies or decides: no snowddl apply, no gate, no label written by a script.
+    assert "snowddl apply" not in "\n".join(runs(job)) and "--apply-unsafe" not in text and "github_gate" not in text
+    assert not any("script" in (s.get("with") or {}) for s in job["steps"])
 
 
 def test_every_workflow_declares_its_permissions():
@@ -168,7 +176,8 @@ def test_only_the_deploy_meets_the_deploying_credentials():
             if used & deploying:
                 assert (path.stem, job.get("environment")) == ("merge-deploy", "snowflake-production"), (path.name, name)
             elif used & PLAN_SECRETS - {"SNOWFLAKE_ACCOUNT", "SNOWFLAKE_WAREHOUSE"}:
-                assert job.get("environment") == "snowflake-plan", (path.name, name)
+                # expire reads ACCOUNT_USAGE with the same read-only role, from the portal's environment
+                assert job.get("environment") in ("snowflake-plan", PORTAL_ENVIRONMENT), (path.name, name)
 
 
 def test_expire_runs_daily_one_run_at_a_time_and_submits_through_the_cli():
@@ -177,27 +186,146 @@ def test_expire_runs_daily_one_run_at_a_time_and_submits_through_the_cli():
     assert wf["concurrency"]["cancel-in-progress"] is False  # two runs at once could both open a request
     assert wf["permissions"] == {"contents": "write", "pull-requests": "write"}
     [job] = wf["jobs"].values()
-    assert job["environment"] == "snowflake-plan" and secrets_of(job) - {"SNOWTOWER_GITHUB_TOKEN", "SNOWTOWER_SIGNING_KEY"} <= PLAN_SECRETS
+    assert job["environment"] == PORTAL_ENVIRONMENT and secrets_of(job) - PORTAL_SECRETS <= PLAN_SECRETS
     assert job["env"]["SNOWTOWER_EXPIRY_AUTO_APPROVE"] == "false"  # turned on only by a reviewed change to the file
     assert any(line.strip().startswith("snowtower expire --submit") for script in runs(job) for line in script.splitlines())
     assert all(c.get("persist-credentials") is False for c in checkouts(job))
 
 
-def test_merge_deploy_notifies_after_marking_deployed_without_the_signing_key():
-    [job] = workflow("merge-deploy")["jobs"].values()
-    names = [step.get("name", "") for step in job["steps"]]
-    marked = names.index("Mark the pull request deployed")
-    notify = job["steps"][marked + 1]  # right after the pull request is marked deployed
-    assert notify["run"] == 'snowtower notify deployed --pr "$PR_NUMBER"'
-    assert notify["if"] == job["steps"][marked]["if"] == "steps.pr.outputs.number != ''"
+def test_merge_deploy_notifies_each_deployed_pull_request_without_the_signing_key():
+    job = workflow("merge-deploy")["jobs"]["deploy"]
+    names = [step.get("id") for step in job["steps"]]
+    notify = job["steps"][names.index("deploy") + 1]  # right after the deployment labelled them
+    assert notify["if"] == "steps.deploy.outputs.deployed != ''"
+    assert 'snowtower notify deployed --pr "$pr"' in notify["run"] and "for pr in $DEPLOYED" in notify["run"]
     assert notify["continue-on-error"] is True  # a refused or failed notice never fails a deployment that succeeded
     assert 0 < notify["timeout-minutes"] <= 10
     env = notify["env"]
-    assert env["PR_NUMBER"] == "${{ steps.pr.outputs.number }}"
+    assert env["DEPLOYED"] == "${{ steps.deploy.outputs.deployed }}"
     assert env["SNOWTOWER_GITHUB_TOKEN"] == "${{ github.token }}"  # the workflow's own token; it only reads
     assert env["SNOWTOWER_GITHUB_REPOSITORY"] == "${{ github.repository }}"
     assert {"SNOWTOWER_NOTIFY_SLACK_WEBHOOK_URL", "SNOWTOWER_NOTIFY_SLACK_BOT_TOKEN", "SNOWTOWER_NOTIFY_SLACK_CHANNEL",
             "SNOWTOWER_BASE_URL", "SNOWTOWER_GITHUB_PORTAL_LOGIN"} <= set(env)
+    assert not secrets_of({"env": env}) & {"SNOWFLAKE_PRIVATE_KEY", "SNOWFLAKE_USER"}  # no Snowflake credentials
     # Whoever reads Actions secrets must not be able to forge portal reviews: the signing key stays with the portal.
-    assert "SIGNING_KEY" not in (ROOT / ".github" / "workflows" / "merge-deploy.yml").read_text()
+    assert "SIGNING_KEY" not in yaml.safe_dump(job)  # (only the revert job, in the portal's environment, has it)
     assert "SMTP_PASSWORD" not in yaml.safe_dump(job)  # no e-mail goes out from the workflow (no trusted address)
+    # A failed apply or verification: the admins' channel hears about each pull request labelled deploy-failed.
+    failed = job["steps"][names.index("deploy") + 2]
+    assert failed["if"] == "failure() && steps.deploy.outputs.failed != ''" and failed["continue-on-error"] is True
+    assert 'snowtower notify deploy-failed --pr "$pr"' in failed["run"]
+    assert failed["env"]["FAILED"] == "${{ steps.deploy.outputs.failed }}"
+    assert {k: v for k, v in failed["env"].items() if k != "FAILED"} == {k: v for k, v in env.items() if k != "DEPLOYED"}
+
+
+# -- keys out of reach of pushed branches (issue 20) --------------------------------------------------
+PORTAL_ENVIRONMENT = "snowtower-portal"  # deployment branch policy: the default branch only (docs/github.md)
+PORTAL_SECRETS = {"SNOWTOWER_SIGNING_KEY", "SNOWTOWER_GITHUB_TOKEN"}
+# Events whose runs are on the default branch (GITHUB_REF is it): a pushed branch cannot start them there.
+DEFAULT_BRANCH_EVENTS = {"schedule", "workflow_dispatch", "issues"}
+PIN = re.compile(r"^\s*(?:- )?uses: ([\w.-]+/[\w./-]+)@([0-9a-f]{40})  # (v\d+\.\d+\.\d+)$")
+
+
+def triggers(wf: dict) -> set[str]:
+    on = wf[True]
+    return set(on) if isinstance(on, (dict, list)) else {on}
+
+
+def test_the_signing_key_and_the_portal_s_token_are_only_in_the_default_branch_environment():
+    for path in WORKFLOWS:
+        wf = yaml.safe_load(path.read_text())
+        assert not PORTAL_SECRETS & secrets_of({k: v for k, v in wf.items() if k != "jobs"}), path.name
+        for name, job in wf["jobs"].items():
+            if not secrets_of(job) & PORTAL_SECRETS:
+                continue
+            assert job.get("environment") == PORTAL_ENVIRONMENT, (path.name, name)
+            # merge-deploy's pushes are to main only (and the environment's branch policy refuses any other ref)
+            pushed_to_main = wf[True].get("push") == {"branches": ["main"], "paths": ["snowddl/**"]} if isinstance(wf[True], dict) else False
+            assert triggers(wf) <= DEFAULT_BRANCH_EVENTS | ({"push"} if pushed_to_main else set()), (path.name, triggers(wf))
+            assert "default_branch" in job["if"], (path.name, name)  # and the job itself checks the branch
+            assert not secrets_of({"env": job.get("env", {})}) & PORTAL_SECRETS, (path.name, name)  # never job-wide
+            holders = [s for s in job["steps"] if secrets_of(s) & PORTAL_SECRETS]
+            assert len(holders) == 1 and "run" in holders[0], (path.name, name)  # one step, running SnowTower
+            assert all(c.get("persist-credentials") is False for c in checkouts(job)), (path.name, name)
+    # No other job names the portal's environment (it would reach its secrets from its own triggers).
+    for path in WORKFLOWS:
+        wf = yaml.safe_load(path.read_text())
+        for name, job in wf["jobs"].items():
+            if job.get("environment") == PORTAL_ENVIRONMENT:
+                assert (path.stem, name) in {("expire", "expire"), ("process-access-request", "submit"),
+                                             ("merge-deploy", "revert")}, (path.name, name)
+
+
+def test_every_action_is_pinned_to_a_full_commit_sha_with_its_tag():
+    seen: dict[str, set[tuple[str, str]]] = {}
+    for path in WORKFLOWS:
+        for line in path.read_text().splitlines():
+            if "uses:" not in line.split("#")[0]:
+                continue
+            m = PIN.match(line)
+            assert m, f"{path.name}: {line.strip()}"
+            seen.setdefault(m.group(1), set()).add((m.group(2), m.group(3)))
+    assert all(len(pins) == 1 for pins in seen.values()), seen  # one version of each action everywhere
+    assert "actions/checkout" in seen
+
+
+def test_a_snowflake_private_key_is_only_in_the_step_that_uses_it():
+    for path in WORKFLOWS:
+        wf = yaml.safe_load(path.read_text())
+        assert "PRIVATE_KEY" not in yaml.safe_dump(wf.get("env", {})), path.name
+        for name, job in wf["jobs"].items():
+            assert "PRIVATE_KEY" not in yaml.safe_dump(job.get("env", {})), (path.name, name)
+            for step in job["steps"]:
+                env = step.get("env") or {}
+                keys = [k for k, v in env.items() if "PRIVATE_KEY" in str(v)]
+                if not keys:
+                    assert "PRIVATE_KEY" not in str(step.get("run", "")), (path.name, name, step.get("name"))
+                    continue
+                run = step["run"]
+                handed_on = [line for line in run.splitlines() if "GITHUB_ENV" in line or "GITHUB_OUTPUT" in line]
+                assert not [line for line in handed_on if "key" in line.lower()], (path.name, name)  # never handed on
+                assert "snowtower " in run, (path.name, name)  # the step is the one that talks to Snowflake
+                if '> "$key"' in run:  # a key file goes with the step
+                    assert "trap 'rm -f \"$key\"' EXIT" in run, (path.name, name)
+
+
+def test_a_failed_deploy_opens_its_reverts_from_the_portal_s_environment_without_snowflake_credentials():
+    wf = workflow("merge-deploy")
+    job, deploy = wf["jobs"]["revert"], wf["jobs"]["deploy"]
+    assert job["needs"] == "deploy" and job["environment"] == PORTAL_ENVIRONMENT
+    assert job["if"].startswith("failure() && needs.deploy.outputs.failing != ''")  # only after a failed deployment
+    assert deploy["outputs"]["failing"] == "${{ steps.deploy.outputs.failing }}"
+    assert not secrets_of(job) & (PLAN_SECRETS | {"SNOWFLAKE_USER", "SNOWFLAKE_PRIVATE_KEY", "SNOWFLAKE_ROLE"})
+    [step] = [s for s in job["steps"] if secrets_of(s) & PORTAL_SECRETS]
+    assert 'snowtower revert --pr "$pr" --submit' in step["run"] and "for pr in $FAILING" in step["run"]
+    assert step["env"]["FAILING"] == "${{ needs.deploy.outputs.failing }}"
+
+
+
+def test_release_builds_checks_and_attaches_the_wheel_with_actions_pinned_to_commits():
+    import re
+    import tomllib
+
+    release = workflow("release")
+    assert release[True] == {"push": {"tags": ["v*"]}}
+    assert release["permissions"] == {"contents": "read"}
+    job = release["jobs"]["release"]
+    assert job["permissions"] == {"contents": "write"}
+    text = "".join((ROOT / ".github" / "workflows" / f"{name}.yml").read_text() for name in ("release", "publish-pypi"))
+    uses = re.findall(r"uses: (\S+)(.*)", text)
+    assert uses and all(re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", u) and re.fullmatch(r"\s+# v\d+(\.\d+)*", c)
+                        for u, c in uses), uses
+    script = "\n".join(runs(job))
+    assert "python -m build" in script and 'test "$("$RUNNER_TEMP/venv/bin/snowtower" --version)" = "snowtower $VERSION"' in script
+    assert 'gh release create "$TAG" dist/*' in script and "--verify-tag" in script
+    # The notes step finds this version's section of CHANGELOG.md (the release fails without one).
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    awk = re.search(r"awk (.+) CHANGELOG\.md > notes\.md", script).group(1)
+    notes = subprocess.run(f"awk {awk} CHANGELOG.md", shell=True, cwd=ROOT, capture_output=True, text=True,
+                           env={"VERSION": version, "PATH": os.environ["PATH"]}, check=True).stdout
+    assert "### Upgrade notes" in notes and f"## {version}" not in notes
+    # PyPI gets the very files of the GitHub release, by hand, with an OIDC token and no stored secret.
+    publish = workflow("publish-pypi")
+    assert set(publish[True]) == {"workflow_dispatch"} and publish["jobs"]["publish"]["permissions"]["id-token"] == "write"
+    assert not secrets_of(publish["jobs"]["publish"])
+    assert 'gh release download "$TAG"' in "\n".join(runs(publish["jobs"]["publish"]))

@@ -38,8 +38,9 @@ def deadline(settings) -> float:
     return 3 * settings.notify_timeout + 1
 
 
-def notify_deployed(settings, number: int, repo=None) -> DeployedNotice:
-    """Tell the notification channels that pull request `number` was deployed, and wait (at most
+def notify_deployed(settings, number: int, repo=None, event: str = "request_deployed") -> DeployedNotice:
+    """Tell the notification channels that pull request `number` was deployed (`event`
+    "request_deployed"), or that its deployment failed ("request_deploy_failed"), and wait (at most
     `deadline(settings)` seconds) for the deliveries. `repo`: a PyGithub Repository (default: from
     settings github_repository, github_base_url, github_token, github_timeout).
 
@@ -59,7 +60,7 @@ def notify_deployed(settings, number: int, repo=None) -> DeployedNotice:
             plugins.append(plugin)
     # Nobody is named: no users file, so the requester's audience is empty and the channel message says "For" no one.
     notifier = Notifier(lambda: [], plugins, base_url=settings.base_url, entry_points=True, workers=2)
-    impls = notifier.pm.hook.request_deployed.get_hookimpls()
+    impls = getattr(notifier.pm.hook, event).get_hookimpls()
     if not impls:
         notice.notes.append("no notification channel is set (SNOWTOWER_NOTIFY_SLACK_WEBHOOK_URL, or "
                             "SNOWTOWER_NOTIFY_SLACK_BOT_TOKEN with SNOWTOWER_NOTIFY_SLACK_CHANNEL): nothing to send")
@@ -67,15 +68,21 @@ def notify_deployed(settings, number: int, repo=None) -> DeployedNotice:
     if repo is None:
         repo = _repository(settings)
     cr = deployed_pull(repo, number, base_branch=settings.base_branch, portal_login=settings.github_portal_login)
+    if event == "request_deploy_failed":  # merged, not deployed
+        import dataclasses
+
+        from core.changes.model import Status
+
+        cr = dataclasses.replace(cr, status=Status.MERGED)
     if not settings.github_portal_login:
         notice.notes.append("github_portal_login is not set: the pull request's author was not checked")
     notice.title = cr.title
     notice.channels = [notifier.pm.get_name(impl.plugin) or type(impl.plugin).__name__ for impl in impls]
-    notifier.notify("request_deployed", cr, ACTOR)
+    notifier.notify(event, cr, ACTOR)
     notice.finished = notifier.flush(deadline(settings))
     if not notice.finished:
-        LOGGER.error("notification request_deployed about #%s: a delivery was still under way after %.0f s; given up",
-                     number, deadline(settings))
+        LOGGER.error("notification %s about #%s: a delivery was still under way after %.0f s; given up",
+                     event, number, deadline(settings))
     return notice
 
 

@@ -71,9 +71,9 @@ class Notifier:
             LOGGER.warning("notification %s about #%s could not be queued", event, getattr(cr, "id", "?"), exc_info=True)
 
     def message(self, event: str, cr: ChangeRequest, actor: Actor, comment: str = "", decision: str = "") -> Message:
-        from recipes import RECIPES
+        from recipes import recipe_named
 
-        recipe = RECIPES.get(cr.recipe)
+        recipe = recipe_named(cr.recipe)
         page = PAGES.get(event, "my-requests")
         return Message(
             event=event, action=DECISIONS.get(decision, "decided on") if event == "request_decided" else ACTIONS[event],

@@ -41,6 +41,11 @@ class NotificationSpec:
         """The merged change was deployed to the account: tell the requester."""
 
     @hookspec
+    def request_deploy_failed(self, message, recipients) -> None:
+        """The merged change failed to deploy, or after the apply the account still differs from the config
+        (merge-deploy's verification): tell the admins."""
+
+    @hookspec
     def request_withdrawn(self, message, recipients) -> None:
         """The requester withdrew their request: tell the approvers it left the queue."""
 

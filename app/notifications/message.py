@@ -14,6 +14,7 @@ ACTIONS = {
     "request_created": "asked for", "request_resubmitted": "edited and resubmitted",
     "request_awaiting_merge": "approved (it now waits to be merged)", "request_merged": "merged",
     "request_deployed": "deployed", "request_withdrawn": "withdrew",
+    "request_deploy_failed": "could not deploy",
 }
 DECISIONS = {"approve": "approved", "request_changes": "asked for changes on", "reject": "rejected"}
 # Where the link in a message leads: the reviewers' queue or the requester's own list.
@@ -22,7 +23,7 @@ PAGES = {"request_created": "review", "request_resubmitted": "review", "request_
 # Who hears about each event: approvers (and admins), admins, or the requester.
 AUDIENCE = {"request_created": "approvers", "request_resubmitted": "approvers", "request_withdrawn": "approvers",
             "request_awaiting_merge": "admins", "request_decided": "requester", "request_merged": "requester",
-            "request_deployed": "requester"}
+            "request_deployed": "requester", "request_deploy_failed": "admins"}
 
 # An address the users file may give: one mailbox, no spaces, quotes, brackets or line breaks, so it can
 # never carry a second header or recipient.

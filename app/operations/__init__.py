@@ -6,7 +6,8 @@ from app.operations.preview import Preview, PreviewRequest
 from app.operations.reject import RejectRequest
 from app.operations.request_changes import RequestChanges
 from app.operations.resubmit import ResubmitRequest
+from app.operations.revert import RevertFailedDeployment
 from app.operations.submit import SubmitRequest
 from app.operations.withdraw import WithdrawRequest
 
-__all__ = ["ApproveRequest", "MergeRequest", "Preview", "PreviewRequest", "RejectRequest", "RequestChanges", "ResubmitRequest", "SubmitRequest", "WithdrawRequest"]
+__all__ = ["ApproveRequest", "MergeRequest", "Preview", "PreviewRequest", "RejectRequest", "RequestChanges", "ResubmitRequest", "RevertFailedDeployment", "SubmitRequest", "WithdrawRequest"]

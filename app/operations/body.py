@@ -8,6 +8,22 @@ from app.operations.preview import Preview
 _HIDDEN = {"rsa_public_key", "rsa_public_key_2", "justification"}
 
 
+ACCESS_LINES = 30  # sentences of the effective access in the body; the review shows them all
+
+
+def access_section(access) -> list[str]:
+    """The effective access (core.findings.access.AccessChange) as a short plain-text list: every sentence
+    escaped (names come from the config, display names from what a requester typed), at most ACCESS_LINES."""
+    if access is None:
+        return []
+    sentences = access.sentences()
+    lines = ["**Effective access:**", ""]
+    lines += [f"- {md_escape(s)}" for s in sentences[:ACCESS_LINES]]
+    if len(sentences) > ACCESS_LINES:
+        lines.append(f"- ... and {len(sentences) - ACCESS_LINES} more (see the review page)")
+    return lines + [""]
+
+
 def render_body(preview: Preview, requester: Actor) -> str:
     """The PR body in GitHub Markdown. What people typed (justification, names, comments, any field) sits in
     code blocks and escaped text it cannot break out of: it never renders as links, images or headings."""
@@ -28,6 +44,7 @@ def render_body(preview: Preview, requester: Actor) -> str:
         "",
         md_escape(preview.changes.summary, starts_line=True) if preview.changes else "",
         "",
+        *access_section(preview.access),
         "**Fields:**",
         "",
         fenced("\n".join(fields)),

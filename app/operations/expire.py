@@ -267,7 +267,8 @@ class ExpireAccess:
         from core.snowflake.queries import QueryError, ask
 
         try:
-            rows = ask(self.services.snowflake_source(), "stale_users", as_of=now.replace(tzinfo=None), days=days)
+            rows = ask(self.services.snowflake_source(), "stale_users", as_of=now.replace(tzinfo=None), days=days,
+                       since=now.replace(tzinfo=None) - dt.timedelta(days=days))
         except (QueryError, ChangeError, OSError, RuntimeError) as exc:
             report.stale_error = f"the account could not be read: {' '.join(str(exc).split())[:300]}"
             LOGGER.warning("stale users skipped: %s", report.stale_error)

@@ -12,7 +12,7 @@ from app.operations.preview import PreviewRequest
 from app.notifications import notify
 from app.operations.audited import run_audited
 from app.services import Services
-from recipes import RECIPES
+from recipes import recipe_named
 
 
 @dataclass
@@ -29,6 +29,17 @@ class MergeRequest:
         notify(self.services, "request_merged", cr, self.actor)
         if cr.status == Status.DEPLOYED:  # the demo: merging deployed it
             notify(self.services, "request_deployed", cr, self.actor)
+        if getattr(self, "deploy_failure", ""):
+            # Why: a change merged but not deployed leaves the config ahead of the account; its revert is opened
+            # as a request (urgent), reviewed like any other: rollback never bypasses approval.
+            from app.operations.revert import RevertFailedDeployment
+
+            try:
+                outcome = RevertFailedDeployment(self.services, cr.id).execute().message
+            except Exception as exc:  # the merge stands; the admins are told why no revert was opened
+                outcome = f"no revert request was opened: {exc}" if isinstance(exc, ChangeError) else \
+                    f"no revert request was opened ({type(exc).__name__}); run snowtower revert --request {cr.id} --submit"
+            notify(self.services, "request_deploy_failed", cr, self.actor, f"{self.deploy_failure} Revert: {outcome}")
         return cr
 
     def _execute(self, actor: Actor) -> ChangeRequest:
@@ -63,7 +74,13 @@ class MergeRequest:
             cr = self._reapply(self.services.changes.get(cr.id), actor)
             cr = self.services.changes.merge(cr, actor)
         # Where the backend itself deploys (the demo), merging is deployment; on GitHub a workflow deploys.
-        cr = self.services.changes.deploy(cr, actor)
+        try:
+            cr = self.services.changes.deploy(cr, actor)
+        except Exception as exc:  # merged, not deployed: recorded, and execute() opens its revert
+            self.deploy_failure = f"The deployment failed ({type(exc).__name__}: {' '.join(str(exc).split())[:400]})."
+            logging.getLogger(__name__).warning("deployment of %s failed", cr.ref, exc_info=True)
+            self.services.changes.record_deploy_failure(cr, actor, self.deploy_failure)
+            return self.services.changes.get(cr.id) or cr
         if cr.status == Status.DEPLOYED:
             # The demo account follows: a new user appears in USERS, a new warehouse starts metering.
             # If this is interrupted, the next start of the portal finishes it (the sync is idempotent).
@@ -74,7 +91,7 @@ class MergeRequest:
         return cr
 
     def _reapply(self, cr: ChangeRequest, actor: Actor) -> ChangeRequest:
-        recipe = RECIPES.get(cr.recipe)
+        recipe = recipe_named(cr.recipe)
         if recipe is None:
             raise ChangeError(f"{cr.ref} was made by recipe {cr.recipe}, which this version does not know.")
         head = self.services.changes.base_head()

@@ -50,7 +50,7 @@ class ResubmitRequest:
             raise FieldErrors([FieldError(k, v) for k, v in preview.field_errors.items()])
         # Why: a change SnowDDL rejects would break every later deployment from the base branch.
         if not preview.validation.valid:
-            raise ChangeError("SnowDDL rejects the resulting configuration; nothing was resubmitted.")
+            raise ChangeError(f"{preview.rejection()}; nothing was resubmitted.")  # names a base invalid before
         # Why: the same branch keeps the conversation (and on GitHub the PR) in one place. Why "resubmit":
         # approvals were given to other content; the backend voids them in the same write that moves
         # the branch, and the request is back in the queue as open.

@@ -44,7 +44,7 @@ class SubmitRequest:
             raise FieldErrors([FieldError(k, v) for k, v in preview.field_errors.items()])
         # Why: a change SnowDDL rejects would break every later deployment from the base branch.
         if not preview.validation.valid:
-            raise ChangeError("SnowDDL rejects the resulting configuration; nothing was submitted.")
+            raise ChangeError(f"{preview.rejection()}; nothing was submitted.")  # names a base invalid before
         # Why: two open requests for one change split the reviewers' work and the second merge fails or
         # does nothing; the requester is pointed at the open one and may still submit on purpose.
         existing = None if self.allow_duplicate else self.open_duplicate(preview.diff, preview.request_dict)
@@ -67,6 +67,7 @@ class SubmitRequest:
             files=preview.changes.files,
             base_sha=preview.base_sha,
             validation=preview.validation.to_dict(),
+            labels=("urgent",) if self.recipe.urgent else (),  # why: a revert of a failed deployment is seen first
         )
 
     def open_duplicate(self, diff: str, request: dict) -> ChangeRequest | None:

@@ -16,6 +16,7 @@ The contract, for every backend:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 
 from core.changes.model import Actor, ChangeRequest, Event, Review, Status
@@ -55,6 +56,16 @@ def resolved_message(cr: ChangeRequest, by: str | None) -> str:
     return f"{cr.ref} is already {cr.status.label}" + (f" by {by}" if by else "") + "; nothing was done."
 
 
+@dataclass(frozen=True)
+class MergedChange:
+    """A change merged into the base branch, as the repository says (never as anyone typed it)."""
+    number: int
+    merged_sha: str  # its commit on the base branch
+    parent_sha: str  # the base branch just before it
+    deploy_failed: bool  # its deployment failed and no later one deployed it
+    title: str = ""  # the request's title when SnowTower made it (from its record), else ""
+
+
 class ChangeBackend(ABC):
     base_branch: str = "main"
     config_dir: str = "snowddl"
@@ -70,13 +81,14 @@ class ChangeBackend(ABC):
 
     @abstractmethod
     def open(self, *, recipe: str, title: str, body: str, requester: Actor, justification: str, request: dict,
-             files: dict[str, str | None], base_sha: str, validation: dict) -> ChangeRequest:
+             files: dict[str, str | None], base_sha: str, validation: dict, labels: tuple[str, ...] = ()) -> ChangeRequest:
         """Open a change request: a new branch with one commit on `base_sha` holding `files` (path in the
         config folder -> new text, None: deleted), authored by `requester`, and its record (status open,
         event "submitted"). Returns the new request. Raises BaseMoved if the base branch is no longer at
         `base_sha` (the change must be computed again). Atomic: a crash leaves no branch without a record
         (repair removes it). Not idempotent: each call opens a new request (GitHub: a retried call after
-        a lost response finds the PR it opened instead of opening a second)."""
+        a lost response finds the PR it opened instead of opening a second). `labels`: extra labels for
+        people reading the repository (GitHub: e.g. `urgent`, added again when a retry resumes it)."""
 
     @abstractmethod
     def get(self, request_id: int) -> ChangeRequest | None:
@@ -152,6 +164,16 @@ class ChangeBackend(ABC):
     def comment(self, cr: ChangeRequest, actor: Actor, text: str) -> ChangeRequest:
         """A comment on the request that decides nothing (the status stays). Errors as review()."""
         return self.review(cr, actor, "comment", text)
+
+    def merged_change(self, number: int) -> "MergedChange | None":
+        """Change `number` (a pull request on GitHub, a request locally) if it was merged into the base
+        branch: its commit there, the commit before it, and whether its deployment failed. None when
+        there is no such change or it was not merged into the base branch."""
+        raise ChangeError("this backend cannot revert merged changes.")
+
+    def record_deploy_failure(self, cr: ChangeRequest, actor: Actor, detail: str) -> None:
+        """Record that the deployment of merged `cr` failed (event "deploy_failed"; local backend). Where a
+        workflow deploys (GitHub), it labels the pull request `deploy-failed` itself: nothing to do here."""
 
     def repair(self) -> list[str]:
         """Finish or undo writes a crash interrupted; returns what was repaired, one line each ([] when

@@ -58,7 +58,8 @@ from github import Auth, Github, GithubException, GithubIntegration, InputGitTre
 
 from core.changes import metadata as meta
 from core.changes.approval import CLOSING, EVENT_ACTIONS, status_from_reviews
-from core.changes.base import AlreadyResolved, BaseMoved, ChangeBackend, ChangeError, HeadMoved, resolved_message
+from core.changes.base import (AlreadyResolved, BaseMoved, ChangeBackend, ChangeError, HeadMoved, MergedChange,
+                               resolved_message)
 from core.changes.github_cache import CachedAnswer, ConditionalCache, PullIndex
 from core.changes.model import Actor, ChangeRequest, Event, Review, Status
 from core.plaintext import fenced, inline_code, md_escape
@@ -69,6 +70,7 @@ LABEL = "snowtower"
 BRANCH_PREFIX = "snowtower/"  # every branch the portal opens a pull request from starts with this
 PER_PAGE = 100  # GitHub's largest page
 DEPLOYED_LABEL = "deployed"
+DEPLOY_FAILED_LABEL = "deploy-failed"  # set by merge-deploy (app/jobs/deploy.py) when the apply or its verification failed
 WITHDRAWN_LABEL = "withdrawn"  # a closed, unmerged PR with this label was withdrawn by its requester (else: rejected)
 
 
@@ -827,11 +829,12 @@ class GitHubChanges(ChangeBackend):
                            lambda: list(self.gh_repo.get_pulls(state="open", head=f"{self.owner}:{branch}")))
         return pulls[0] if pulls else None
 
-    def _label(self, pr, recipe: str) -> None:
+    def _label(self, pr, recipe: str, labels=()) -> None:
         # Adding labels that are already there changes nothing: safe to repeat.
-        self._call(f"labelling #{pr.number}", lambda: pr.add_to_labels(LABEL, recipe))
+        self._call(f"labelling #{pr.number}", lambda: pr.add_to_labels(LABEL, recipe, *labels))
 
-    def open(self, *, recipe, title, body, requester: Actor, justification, request, files, base_sha, validation):
+    def open(self, *, recipe, title, body, requester: Actor, justification, request, files, base_sha, validation,
+             labels=()):
         if not files:
             raise ChangeError("the request changes no file")
         key = meta.idempotency_key(recipe, requester.username, request)
@@ -846,7 +849,7 @@ class GitHubChanges(ChangeBackend):
                 if self._record(existing) is None:
                     raise ChangeError(f"pull request #{existing.number} holds this request's branch but was not made by "
                                       "SnowTower (or was changed outside it); nothing was submitted.")
-                self._label(existing, recipe)
+                self._label(existing, recipe, tuple(str(x) for x in self._record(existing).get("labels") or ()))
                 self._post_details(existing, body)
                 return self._to_cr(existing, [])
             # 2. Refuse a stale preview, as the local backend does.
@@ -865,7 +868,7 @@ class GitHubChanges(ChangeBackend):
         data = {"v": meta.VERSION, "key": key, "recipe": recipe, "title": title, "requester": requester.username,
                 "requester_name": requester.name, "justification": justification, "request": request,
                 "branch": branch, "base_sha": base_sha, "head_sha": commit, "files": sorted(files),
-                "validation": validation}
+                "validation": validation, **({"labels": list(labels)} if labels else {})}
         pr_body = body.rstrip() + "\n\n" + self._sign(data) + "\n"
         if len(pr_body) > BODY_LIMIT:
             # Why: GitHub refuses a longer body. The body keeps a summary; the full text goes to comments.
@@ -887,7 +890,7 @@ class GitHubChanges(ChangeBackend):
             raise
         # 8. Labels. If this fails the PR stays (it is complete apart from labels); a retry resumes it.
         try:
-            self._label(pr, recipe)
+            self._label(pr, recipe, tuple(labels))
         except (ChangeError, GithubException) as exc:
             raise ChangeError(f"pull request #{pr.number} was opened but GitHub failed while labelling it ({exc}). "
                               "Submit again to finish it: no second pull request will be opened.") from None
@@ -928,6 +931,25 @@ class GitHubChanges(ChangeBackend):
             visible = meta.visible(pr.body)
             new_body = visible + "\n\n" + link + "\n\n" + meta.embed("", meta.REQUEST, meta.extract(pr.body, meta.REQUEST)).strip() + "\n"
             self._call(f"updating #{pr.number}", lambda: pr.edit(body=new_body))
+
+    def merged_change(self, number: int) -> MergedChange | None:
+        """Pull request `number` if merged into the base branch (by the portal or by hand): its merge commit,
+        that commit's first parent, and whether it is labelled `deploy-failed` (by merge-deploy) and not
+        `deployed`. Two calls: the pull request, the merge commit."""
+        pr = self._pull(int(number))
+        if pr is None or not pr.merged or pr.base.ref != self.base_branch or not pr.merge_commit_sha:
+            return None
+        sha = pr.merge_commit_sha
+        try:
+            parents = self._call(f"reading commit {sha[:12]}", lambda: self.gh_repo.get_git_commit(sha).parents)
+        except GithubException as exc:
+            raise self._refused(f"reading commit {sha[:12]}", exc) from None
+        if not parents:
+            return None
+        labels = {label.name for label in pr.labels}
+        record = self._record(pr) or {}
+        return MergedChange(pr.number, sha, parents[0].sha, DEPLOY_FAILED_LABEL in labels and DEPLOYED_LABEL not in labels,
+                            str(record.get("title") or ""))
 
     def reviewer_logins(self, requester: str) -> list[str]:
         """The GitHub logins to ask for a review of `requester`'s request: mapped (settings.github_approvers)

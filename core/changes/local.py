@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 
 from core.changes.approval import CLOSING, EVENT_ACTIONS, status_from_reviews
-from core.changes.base import AlreadyResolved, BaseMoved, ChangeBackend, ChangeError, HeadMoved, resolved_message
+from core.changes.base import (AlreadyResolved, BaseMoved, ChangeBackend, ChangeError, HeadMoved, MergedChange,
+                               resolved_message)
 from core.changes.git import GitRepo, RefMoved
 from core.changes.model import Actor, ChangeRequest, Event, Review, Status, now
 from core.changes.store import Store
@@ -70,7 +71,8 @@ class LocalChanges(ChangeBackend):
     def _paths(self, files: dict[str, str | None]) -> dict[str, str | None]:
         return {f"{self.config_dir}/{rel}" if self.config_dir else rel: text for rel, text in files.items()}
 
-    def open(self, *, recipe, title, body, requester: Actor, justification, request, files, base_sha, validation):
+    def open(self, *, recipe, title, body, requester: Actor, justification, request, files, base_sha, validation,
+             labels=()):
         if not files:
             raise ChangeError("the request changes no file")
         head = self.base_head()
@@ -216,6 +218,8 @@ class LocalChanges(ChangeBackend):
                     done.append(f"removed branch {branch}, left without a request by an interrupted submit")
         if self.deploys_on_merge:  # a merge whose deployment record a crash cut off is deployed now
             for cr in self.store.list(statuses=[Status.MERGED]):
+                if any(e.action == "deploy_failed" for e in self.store.events(cr.id)):
+                    continue  # its deployment failed (not cut off): its revert is in review, not retried here
                 self.record_deployment(cr, Actor("snowtower"), f"demo deployment recorded after an interrupted merge: "
                                                                f"baseline is now {cr.merged_sha[:8]}")
                 done.append(f"{cr.ref} recorded as deployed at {cr.merged_sha[:8]}")
@@ -240,3 +244,23 @@ class LocalChanges(ChangeBackend):
             self.store.update(db, cr.id, status=Status.DEPLOYED)
             self.store.add_event(db, Event(cr.id, now(), actor.username, "deployed", detail))
         return self.store.get(cr.id)
+
+    def merged_change(self, number: int) -> MergedChange | None:
+        """Request `number` if merged (its head was fast-forwarded onto the base branch): the commit, its
+        parent, and whether its deployment failed (a "deploy_failed" event and not deployed since)."""
+        cr = self.get(int(number))
+        if cr is None or cr.status not in (Status.MERGED, Status.DEPLOYED) or not cr.merged_sha:
+            return None
+        parent = self.repo.rev(f"{cr.merged_sha}^1")
+        if parent is None:
+            return None
+        failed = cr.status == Status.MERGED and any(e.action == "deploy_failed" for e in self.store.events(cr.id))
+        return MergedChange(cr.id, cr.merged_sha, parent, failed, cr.title)
+
+    def record_deploy_failure(self, cr: ChangeRequest, actor: Actor, detail: str) -> None:
+        """Event "deploy_failed" on merged `cr` (the status stays merged: it is not deployed)."""
+        with self.store.transaction() as db:
+            current = self.store.get(cr.id, db)
+            if current is None or current.status != Status.MERGED:
+                return
+            self.store.add_event(db, Event(cr.id, now(), actor.username, "deploy_failed", detail[:2000]))

@@ -9,8 +9,10 @@ it when a recipe can. Checks:
 - DEV_WAREHOUSE_TOO_LARGE: a warehouse whose name has a development word (DEV, SANDBOX, TEST, SCRATCH) as
   one of its _-separated parts, above X-Small. Fix: change-warehouse to X-Small.
 - WAREHOUSE_NO_MONITOR: no resource_monitor. Fix: change-warehouse with a monitor (the requester picks).
-- PERSON_PASSWORD_NO_KEY, SERVICE_USER_PASSWORD: a password where a key pair belongs. Fix for a
-  service user: remove-password.
+- PERSON_PASSWORD_NO_KEY: a person with a password and no key pair.
+- LEGACY_SERVICE_USER_PASSWORD: a LEGACY_SERVICE user with a password (the only service users that can have
+  one: SnowDDL refuses a password on type SERVICE, and Snowflake does too). Fix: a key pair (rotate-key,
+  the requester pastes the key), then remove-password; when it has a key already, remove-password.
 - USER_NO_BUSINESS_ROLE (enabled users), BUSINESS_ROLE_UNUSED (no enabled user holds it).
 - ADMIN_ROLE_GRANT: a business role whose global_roles include an admin-level role (ACCOUNTADMIN,
   SECURITYADMIN, SYSADMIN, USERADMIN, ORGADMIN), one finding per user holding it. Fix: revoke-role.
@@ -89,10 +91,16 @@ def hygiene(loaded, long_auto_suspend: int = LONG_AUTO_SUSPEND) -> list[Finding]
         if not bp.disabled:
             for role in user_roles:
                 held.setdefault(role, []).append(name)
-        if bp.password and bp.type == "SERVICE":
-            out.append(_finding("SERVICE_USER_PASSWORD", "high", "user", name,
-                                f"Service user {name} has a password: service users should log in with a key pair only.",
-                                "user", "remove-password", {"name": name}))
+        if bp.password and str(bp.type or "").upper() == "LEGACY_SERVICE":
+            if bp.rsa_public_key or getattr(bp, "rsa_public_key_2", None):
+                out.append(_finding("LEGACY_SERVICE_USER_PASSWORD", "high", "user", name,
+                                    f"Service user {name} (LEGACY_SERVICE) has a password besides its key pair: remove the "
+                                    "password so it logs in with the key only.", "user", "remove-password", {"name": name}))
+            else:
+                out.append(_finding("LEGACY_SERVICE_USER_PASSWORD", "high", "user", name,
+                                    f"Service user {name} (LEGACY_SERVICE) logs in with a password: give it a key pair "
+                                    "(rotate-key), then remove the password (remove-password).", "user",
+                                    "rotate-key", {"name": name}, complete=False))
         elif bp.password and not bp.rsa_public_key and bp.type in ("PERSON", None):
             out.append(_finding("PERSON_PASSWORD_NO_KEY", "medium", "user", name,
                                 f"{name} logs in with a password and has no key pair.", "user",

@@ -10,6 +10,7 @@ import functools
 import logging
 import os
 import re
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -540,23 +541,45 @@ def lookup_affected(changed: dict, hit: dict, lookup) -> bool:
     return hit[key]
 
 
+_TRACE_LOCK = threading.Lock()
+
+
 def _traced_lookups(config: SnowDDLConfig, seen: list):
-    """Records each blueprint lookup as (type, pattern or None for the whole type) in seen[-1]."""
-    by_type, by_pattern = config.get_blueprints_by_type, config.get_blueprints_by_type_and_pattern
+    """Records each blueprint lookup this thread makes, as (type, pattern or None for the whole type), in
+    seen[-1] (and in that of any trace this thread already runs on `config`), until _untrace(config).
 
-    def get_by_type(cls):
-        seen[-1].append((cls, None))
-        return by_type(cls)
+    The lookups are wrapped once per config, and each thread keeps its own traces: the portal serves every
+    session from one process, and two sessions' previews derive from the same base config at once (one
+    thread's trace, set and removed on the shared object, lost the other's lookups or failed outright)."""
+    with _TRACE_LOCK:
+        traces = config.__dict__.get("_snowtower_traces")
+        if traces is None:
+            traces = {}  # thread id -> the `seen` lists of the traces it runs, outermost first
+            by_type, by_pattern = config.get_blueprints_by_type, config.get_blueprints_by_type_and_pattern
 
-    def get_by_pattern(cls, pattern):
-        seen[-1].append((cls, pattern))
-        return by_pattern(cls, pattern)
+            def get_by_type(cls):
+                for lists in traces.get(threading.get_ident(), ()):
+                    lists[-1].append((cls, None))
+                return by_type(cls)
 
-    config.get_blueprints_by_type, config.get_blueprints_by_type_and_pattern = get_by_type, get_by_pattern
+            def get_by_pattern(cls, pattern):
+                for lists in traces.get(threading.get_ident(), ()):
+                    lists[-1].append((cls, pattern))
+                return by_pattern(cls, pattern)
+
+            config.get_blueprints_by_type, config.get_blueprints_by_type_and_pattern = get_by_type, get_by_pattern
+            config._snowtower_traces = traces
+        traces.setdefault(threading.get_ident(), []).append(seen)
 
 
 def _untrace(config: SnowDDLConfig) -> None:
-    del config.get_blueprints_by_type, config.get_blueprints_by_type_and_pattern
+    """Ends this thread's innermost trace of `config` (the lookups stay wrapped: a dictionary lookup each)."""
+    with _TRACE_LOCK:
+        traces = config.__dict__["_snowtower_traces"]
+        mine = traces[threading.get_ident()]
+        mine.pop()
+        if not mine:
+            del traces[threading.get_ident()]
 
 
 def _check(config: SnowDDLConfig, validator_cls) -> _Check:

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 import warnings
 from pathlib import Path
@@ -47,8 +48,35 @@ def connector_source(env: dict | None = None) -> CursorSource:
     return CursorSource(connect, placeholder="?")
 
 
+# A new Snowflake session's TIMEZONE when neither the account nor the user sets one
+# (https://docs.snowflake.com/en/sql-reference/parameters#timezone). The stand-in starts every session
+# there, so a query that forgets to set UTC shows Pacific days, as on a real account.
+ACCOUNT_DEFAULT_TIMEZONE = "America/Los_Angeles"
+_SET_TIMEZONE = re.compile(r"\s*ALTER\s+SESSION\s+SET\s+TIMEZONE\s*=\s*'([A-Za-z_/+\-0-9]+)'\s*;?\s*", re.IGNORECASE)
+
+
+class _StandInCursor:
+    """fakesnow's cursor, plus what fakesnow 0.12 lacks: `ALTER SESSION SET TIMEZONE = '<zone>'` (it answers
+    "not implemented") is carried out as DuckDB's per-connection TimeZone setting, which is what
+    TIMESTAMPTZ (the stand-in's TIMESTAMP_LTZ) is shown, compared and cut into days in."""
+
+    def __init__(self, cursor, duck):
+        self._cursor, self._duck = cursor, duck
+
+    def execute(self, sql, params=None):
+        m = _SET_TIMEZONE.fullmatch(sql) if isinstance(sql, str) else None
+        if m:
+            self._duck.execute("SET TimeZone = ?", [m.group(1)])
+            return self
+        return self._cursor.execute(sql, params)
+
+    def __getattr__(self, name):
+        return getattr(self._cursor, name)
+
+
 class _StandIn:
-    """fakesnow's connection over a DuckDB file attached read-only; closing it releases the file."""
+    """fakesnow's connection over a DuckDB file attached read-only; closing it releases the file. Its
+    session starts in ACCOUNT_DEFAULT_TIMEZONE, like a real account's."""
 
     def __init__(self, folder: Path):
         from fakesnow.instance import FakeSnow
@@ -57,9 +85,11 @@ class _StandIn:
         path = str(folder / STANDIN_FILE).replace("'", "''")
         self._fs.duck_conn.execute(f"ATTACH '{path}' AS SNOWFLAKE (READ_ONLY)")
         self._conn = self._fs.connect(database="SNOWFLAKE", schema="ACCOUNT_USAGE", paramstyle="qmark")
+        self._duck = self._conn._duck_conn  # fakesnow gives each connection its own DuckDB connection
+        self._duck.execute(f"SET TimeZone = '{ACCOUNT_DEFAULT_TIMEZONE}'")
 
     def cursor(self):
-        return self._conn.cursor()
+        return _StandInCursor(self._conn.cursor(), self._duck)
 
     def close(self) -> None:
         try:

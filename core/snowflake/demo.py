@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-from snowddl.blueprint import (BusinessRoleBlueprint, DatabaseBlueprint, ResourceMonitorBlueprint, UserBlueprint,
-                               WarehouseBlueprint)
 
+from core.snowddl.inventory import describe  # noqa: F401  (the one reader of a config's rows; callers use demo.describe too)
+from core.snowflake import contract
 from core.snowflake.connect import STANDIN_FILE, busy
 from core.snowflake.cost import credits_per_hour
 from core.snowflake.queries import QueryError
@@ -39,11 +39,22 @@ DEFAULT_QUERY_ROWS = 100_000
 MAX_QUERY_ROWS = 50_000_000  # bounded before any work: 10,000,000 takes about a minute and 1 GB
 SEED = 20251129
 # The ACCOUNT_USAGE views the stand-in has; a file without one of them is damaged and made again.
-VIEWS = ("DATABASE_STORAGE_USAGE_HISTORY", "GRANTS_TO_ROLES", "GRANTS_TO_USERS", "LOGIN_HISTORY", "QUERY_ATTRIBUTION_HISTORY",
-         "QUERY_HISTORY", "ROLES", "STORAGE_USAGE", "USERS", "WAREHOUSE_METERING_HISTORY")
+VIEWS = tuple(sorted(contract.VIEWS))
 # The workload each example warehouse runs; any other warehouse behaves like ad-hoc analysis.
 PROFILES = {"LOADER_WH": "loader", "TRANSFORM_WH": "transform", "ANALYST_WH": "adhoc", "BI_WH": "bi",
             "DATA_SCIENCE_WH": "science"}
+# The documented lags, as of the moment the demo account is read: the day after end_date at NOW_HOUR UTC.
+# WAREHOUSE_METERING_HISTORY is filled 3 hours behind (hours before 06:00 of that day are there), its
+# CREDITS_ATTRIBUTED_COMPUTE_QUERIES 6 hours behind (NULL from 03:00: bcr-1714), QUERY_ATTRIBUTION_HISTORY
+# 8 hours behind (queries that started before 01:00), QUERY_HISTORY 45 minutes; that partial day is not
+# complete, so windows end on end_date (contract.py holds each view's latency and its page).
+NOW_HOUR = 9
+METERING_LAG_HOURS, ATTRIBUTION_LAG_HOURS, QUERY_ATTRIBUTION_LAG_HOURS = 3, 6, 8
+PARTIAL_HOURS = NOW_HOUR - METERING_LAG_HOURS
+# Serverless and compute-pool credits per day (METERING_DAILY_HISTORY service types besides warehouses).
+SERVERLESS = {"SERVERLESS_TASK": 1.2, "AUTO_CLUSTERING": 0.5, "SNOWPARK_CONTAINER_SERVICES": 1.44}
+TRANSFER_GB_PER_DAY = 4.0
+DROPPED_DATABASE, DROPPED_DAYS_AGO = "LEGACY_DWH", 20  # 200 GiB, dropped 20 days before end_date (storage keeps its billed days)  # replication to a second region, billed per TB transferred
 IDLE_UTILISATION = 0.25  # share of the idle-heavy warehouse's compute that queries use
 STALE_USERS = ("TLINDQVIST", "LMURPHY")  # no login for more than 90 days
 PASSWORD_SERVICE_USER = "SVC_LOOKER"  # a service user that still logs in with a password
@@ -64,33 +75,6 @@ class Planted:
 
 def _rate(size: str | None) -> int:
     return credits_per_hour(size) or 1
-
-
-def _name(ident) -> str:
-    return str(ident) if ident is not None else ""
-
-
-def describe(config) -> dict:
-    """The parts of a SnowDDL config (core.snowddl.load.LoadedConfig) the demo account needs."""
-    s = config.snowddl
-    users = []
-    for bp in s.get_blueprints_by_type(UserBlueprint).values():
-        users.append({"name": _name(bp.full_name), "type": (bp.type or "PERSON").upper(), "email": bp.email,
-                      "display_name": bp.display_name, "first_name": bp.first_name, "last_name": bp.last_name,
-                      "disabled": bool(bp.disabled), "has_key": bool(bp.rsa_public_key),
-                      "has_password": bool(bp.password), "warehouse": _name(bp.default_warehouse),
-                      "roles": [_name(r) for r in bp.business_roles]})
-    warehouses = []
-    for bp in s.get_blueprints_by_type(WarehouseBlueprint).values():
-        warehouses.append({"name": _name(bp.full_name), "size": str(bp.size or "XSMALL").upper(),
-                           "auto_suspend": bp.auto_suspend, "max_clusters": bp.max_cluster_count,
-                           "monitor": _name(bp.resource_monitor)})
-    monitors = [{"name": _name(bp.full_name), "credit_quota": bp.credit_quota, "frequency": bp.frequency.upper()}
-                for bp in s.get_blueprints_by_type(ResourceMonitorBlueprint).values()]
-    databases = [_name(bp.full_name) for bp in s.get_blueprints_by_type(DatabaseBlueprint).values()]
-    roles = [_name(bp.full_name) for bp in s.get_blueprints_by_type(BusinessRoleBlueprint).values()]
-    return {"users": sorted(users, key=lambda u: u["name"]), "warehouses": sorted(warehouses, key=lambda w: w["name"]),
-            "monitors": monitors, "databases": sorted(databases), "business_roles": sorted(roles)}
 
 
 def _pick(warehouses: list[dict], profile: str, fallback) -> str:
@@ -156,6 +140,13 @@ CASE h.PROFILE
   ELSE CASE WHEN h.DOW <= 5 AND h.HOD BETWEEN 8 AND 17 THEN 0.16 * (0.4 + 1.2 * r1)
             WHEN h.DOW > 5 AND h.HOD BETWEEN 10 AND 13 THEN 0.03 * r1 ELSE 0 END
 END"""
+
+
+def _table(db, view: str) -> None:
+    """Create the stand-in's copy of `view` from the contract (core/snowflake/contract.py): Snowflake's
+    columns and types, VARIANT as JSON (text through fakesnow, as through the connector), TIMESTAMP_LTZ
+    as TIMESTAMPTZ. Rows are then inserted BY NAME, so a generated column the contract lacks fails here."""
+    db.execute(contract.create_table_sql(view))
 
 
 def _sql_str(value) -> str:
@@ -231,7 +222,7 @@ def _build(db, shape: dict, p: Planted) -> None:
         CREATE TEMP TABLE hours AS
         WITH grid AS (
             SELECT w.*, {t0} + n * INTERVAL 1 HOUR AS START_TIME, n AS HOUR_NO
-            FROM wh w, range({DAYS * 24}) t(n)
+            FROM wh w, range({DAYS * 24 + PARTIAL_HOURS}) t(n)
         ), h AS (
             SELECT g.*, CAST(START_TIME AS DATE) AS DAY, ISODOW(START_TIME) AS DOW, HOUR(START_TIME) AS HOD,
                    rnd(HOUR_NO, WAREHOUSE_ID) AS r1, rnd(HOUR_NO, WAREHOUSE_ID + 100) AS r2,
@@ -245,18 +236,67 @@ def _build(db, shape: dict, p: Planted) -> None:
         FROM h
     """)
     db.execute("DELETE FROM hours WHERE RUNNING <= 0")
+    _table(db, 'WAREHOUSE_METERING_HISTORY')
     db.execute("""
-        CREATE TABLE ACCOUNT_USAGE.WAREHOUSE_METERING_HISTORY AS
+        INSERT INTO ACCOUNT_USAGE.WAREHOUSE_METERING_HISTORY BY NAME
         SELECT START_TIME, START_TIME + INTERVAL 1 HOUR AS END_TIME, WAREHOUSE_ID, WAREHOUSE_NAME,
                RUNNING * RATE * (1 + 0.03 + 0.04 * r3) AS CREDITS_USED,
                RUNNING * RATE AS CREDITS_USED_COMPUTE,
                RUNNING * RATE * (0.03 + 0.04 * r3) AS CREDITS_USED_CLOUD_SERVICES,
-               RUNNING * RATE * UTIL AS CREDITS_ATTRIBUTED_COMPUTE_QUERIES
+               CASE WHEN START_TIME < {now} - INTERVAL {ATTRIBUTION_LAG_HOURS} HOUR THEN RUNNING * RATE * UTIL END
+                   AS CREDITS_ATTRIBUTED_COMPUTE_QUERIES
         FROM hours ORDER BY START_TIME, WAREHOUSE_NAME
-    """)
+    """.format(now=_now_sql(p), ATTRIBUTION_LAG_HOURS=ATTRIBUTION_LAG_HOURS))
+    _billing(db, p)
     _queries(db, shape, p)
     _storage(db, shape, p, t0)
     _identity(db, shape, p)
+
+
+def _now_sql(p: Planted) -> str:
+    """The moment the demo account is read (see NOW_HOUR), as a DuckDB timestamp literal."""
+    return f"TIMESTAMP '{(p.end_date + dt.timedelta(days=1)).isoformat()} {NOW_HOUR:02d}:00:00'"
+
+
+def _billing(db, p: Planted) -> None:
+    """METERING_DAILY_HISTORY and DATA_TRANSFER_HISTORY. Warehouse cloud services are billed only above 10 %
+    of the day's warehouse compute (https://docs.snowflake.com/en/sql-reference/account-usage/metering_daily_history,
+    example): CREDITS_ADJUSTMENT_CLOUD_SERVICES takes back the rest, so CREDITS_BILLED is below CREDITS_USED.
+    Serverless features and the app's compute pool bill their own service types, every complete day."""
+    start = p.end_date - dt.timedelta(days=DAYS - 1)
+    serverless = " UNION ALL ".join(
+        f"SELECT '{k}' AS SERVICE_TYPE, {v} * (0.8 + 0.4 * rnd(d, {i + 500})) AS COMPUTE FROM range({DAYS}) t(d)"
+        .replace("FROM range", f", DATE '{start.isoformat()}' + CAST(d AS INTEGER) AS USAGE_DATE FROM range")
+        for i, (k, v) in enumerate(SERVERLESS.items()))
+    _table(db, "METERING_DAILY_HISTORY")
+    db.execute(f"""
+        INSERT INTO ACCOUNT_USAGE.METERING_DAILY_HISTORY BY NAME
+        WITH wh AS (
+            SELECT CAST(START_TIME AS DATE) AS USAGE_DATE, SUM(CREDITS_USED_COMPUTE) AS COMPUTE,
+                   SUM(CREDITS_USED_CLOUD_SERVICES) AS CLOUD
+            FROM ACCOUNT_USAGE.WAREHOUSE_METERING_HISTORY GROUP BY 1
+        ), rows AS (
+            SELECT 'WAREHOUSE_METERING' AS SERVICE_TYPE, USAGE_DATE, COMPUTE, CLOUD,
+                   -LEAST(CLOUD, 0.1 * COMPUTE) AS ADJUSTMENT
+            FROM wh
+            UNION ALL
+            SELECT SERVICE_TYPE, USAGE_DATE, COMPUTE, 0.0, 0.0 FROM ({serverless})
+        )
+        SELECT SERVICE_TYPE, USAGE_DATE, COMPUTE AS CREDITS_USED_COMPUTE, CLOUD AS CREDITS_USED_CLOUD_SERVICES,
+               COMPUTE + CLOUD AS CREDITS_USED, ADJUSTMENT AS CREDITS_ADJUSTMENT_CLOUD_SERVICES,
+               COMPUTE + CLOUD + ADJUSTMENT AS CREDITS_BILLED
+        FROM rows ORDER BY USAGE_DATE, SERVICE_TYPE
+    """)
+    _table(db, "DATA_TRANSFER_HISTORY")
+    db.execute(f"""
+        INSERT INTO ACCOUNT_USAGE.DATA_TRANSFER_HISTORY BY NAME
+        SELECT TIMESTAMP '{start.isoformat()} 01:00:00' + d * INTERVAL 1 DAY AS START_TIME,
+               TIMESTAMP '{start.isoformat()} 02:00:00' + d * INTERVAL 1 DAY AS END_TIME,
+               'AWS' AS SOURCE_CLOUD, 'us-east-1' AS SOURCE_REGION, 'AWS' AS TARGET_CLOUD, 'eu-west-1' AS TARGET_REGION,
+               to_json(CAST({TRANSFER_GB_PER_DAY} * POWER(1024, 3) AS BIGINT)) AS BYTES_TRANSFERRED,
+               'REPLICATION' AS TRANSFER_TYPE
+        FROM range({DAYS}) t(d)
+    """)
 
 
 def _queries(db, shape: dict, p: Planted) -> None:
@@ -337,8 +377,9 @@ def _queries(db, shape: dict, p: Planted) -> None:
     sizes = {w["name"]: w["size"] for w in shape["warehouses"]}
     size_case = " ".join(f"WHEN {_sql_str(k)} THEN {_sql_str(v)}" for k, v in sizes.items()) or "WHEN '' THEN ''"
     qid = "printf('01bd%04x-0000-%04x-0000-%012x', QNO // 65536 % 65536, WAREHOUSE_ID, QNO)"
+    _table(db, 'QUERY_HISTORY')
     db.execute(f"""
-        CREATE TABLE ACCOUNT_USAGE.QUERY_HISTORY AS
+        INSERT INTO ACCOUNT_USAGE.QUERY_HISTORY BY NAME
         SELECT {qid} AS QUERY_ID, QUERY_TEXT, DATABASE_NAME, SCHEMA_NAME, QUERY_TYPE,
                USER_NAME, ROLE_NAME, WAREHOUSE_NAME, CASE WAREHOUSE_NAME {size_case} END AS WAREHOUSE_SIZE,
                'SUCCESS' AS EXECUTION_STATUS, START_TIME,
@@ -349,14 +390,15 @@ def _queries(db, shape: dict, p: Planted) -> None:
                CREDITS * 0.05 AS CREDITS_USED_CLOUD_SERVICES, NULL::VARCHAR AS QUERY_TAG
         FROM q3 ORDER BY START_TIME
     """)
+    _table(db, 'QUERY_ATTRIBUTION_HISTORY')
     db.execute(f"""
-        CREATE TABLE ACCOUNT_USAGE.QUERY_ATTRIBUTION_HISTORY AS
+        INSERT INTO ACCOUNT_USAGE.QUERY_ATTRIBUTION_HISTORY BY NAME
         SELECT {qid} AS QUERY_ID, NULL::VARCHAR AS PARENT_QUERY_ID, {qid} AS ROOT_QUERY_ID,
                WAREHOUSE_ID, WAREHOUSE_NAME, md5(QUERY_TEXT) AS QUERY_HASH, md5(QUERY_TEXT) AS QUERY_PARAMETERIZED_HASH,
                NULL::VARCHAR AS QUERY_TAG, USER_NAME, START_TIME,
                START_TIME + (EXEC_MS + 40) * INTERVAL 1 MILLISECOND AS END_TIME,
-               CREDITS AS CREDITS_ATTRIBUTED_COMPUTE, 0.0 AS CREDITS_USED_QUERY_ACCELERATION
-        FROM q3 ORDER BY START_TIME
+               CREDITS AS CREDITS_ATTRIBUTED_COMPUTE, NULL::DOUBLE AS CREDITS_USED_QUERY_ACCELERATION
+        FROM q3 WHERE START_TIME < {_now_sql(p)} - INTERVAL {QUERY_ATTRIBUTION_LAG_HOURS} HOUR ORDER BY START_TIME
     """)
     for t in ("q0", "q1", "q2", "q3"):
         db.execute(f"DROP TABLE {t}")
@@ -372,8 +414,10 @@ def _storage(db, shape: dict, p: Planted, t0: str) -> None:
     if rows:
         db.execute("INSERT INTO dbs VALUES " + _values(rows))
     jump = (p.end_date - dt.timedelta(days=30)).isoformat()
+    dropped = p.end_date - dt.timedelta(days=DROPPED_DAYS_AGO)
+    _table(db, 'DATABASE_STORAGE_USAGE_HISTORY')
     db.execute(f"""
-        CREATE TABLE ACCOUNT_USAGE.DATABASE_STORAGE_USAGE_HISTORY AS
+        INSERT INTO ACCOUNT_USAGE.DATABASE_STORAGE_USAGE_HISTORY BY NAME
         SELECT CAST({t0} AS DATE) + CAST(n AS INTEGER) AS USAGE_DATE, DATABASE_ID, DATABASE_NAME, NULL::TIMESTAMP AS DELETED,
                CAST(POWER(1024, 3) * START_GB * POWER(1 + GROWTH, n) * (0.995 + 0.01 * rnd(n, DATABASE_ID + 300))
                     * CASE WHEN DATABASE_NAME = 'PROJ_CHURN' AND CAST({t0} AS DATE) + CAST(n AS INTEGER) >= DATE '{jump}' THEN 2.5 ELSE 1 END
@@ -381,23 +425,22 @@ def _storage(db, shape: dict, p: Planted, t0: str) -> None:
                CAST(POWER(1024, 3) * START_GB * (0.04 + 0.6 * GROWTH) AS BIGINT) AS AVERAGE_FAILSAFE_BYTES,
                0::BIGINT AS AVERAGE_HYBRID_TABLE_STORAGE_BYTES
         FROM dbs, range({DAYS}) t(n)
+        UNION ALL  -- a database dropped DROPPED_DAYS_AGO days before end_date: its days until the drop were billed
+        SELECT CAST({t0} AS DATE) + CAST(n AS INTEGER), 9999, '{DROPPED_DATABASE}',
+               TIMESTAMP '{dropped.isoformat()} 15:30:00', CAST(POWER(1024, 3) * 200 AS BIGINT),
+               CAST(POWER(1024, 3) * 10 AS BIGINT), 0::BIGINT
+        FROM range({DAYS - DROPPED_DAYS_AGO}) t(n)
         ORDER BY USAGE_DATE, DATABASE_NAME
     """)
+    _table(db, 'STORAGE_USAGE')
     db.execute("""
-        CREATE TABLE ACCOUNT_USAGE.STORAGE_USAGE AS
+        INSERT INTO ACCOUNT_USAGE.STORAGE_USAGE BY NAME
         SELECT USAGE_DATE, SUM(AVERAGE_DATABASE_BYTES) AS STORAGE_BYTES, CAST(POWER(1024, 3) * 12 AS BIGINT) AS STAGE_BYTES,
                SUM(AVERAGE_FAILSAFE_BYTES) AS FAILSAFE_BYTES, 0::BIGINT AS HYBRID_TABLE_STORAGE_BYTES
         FROM ACCOUNT_USAGE.DATABASE_STORAGE_USAGE_HISTORY GROUP BY USAGE_DATE ORDER BY USAGE_DATE
     """)
 
 
-_USER_COLUMNS = ("USER_ID INTEGER, NAME VARCHAR, CREATED_ON TIMESTAMP, DELETED_ON TIMESTAMP, LOGIN_NAME VARCHAR, "
-                 "DISPLAY_NAME VARCHAR, FIRST_NAME VARCHAR, LAST_NAME VARCHAR, EMAIL VARCHAR, MUST_CHANGE_PASSWORD BOOLEAN, "
-                 "HAS_PASSWORD BOOLEAN, COMMENT VARCHAR, DISABLED BOOLEAN, SNOWFLAKE_LOCK BOOLEAN, DEFAULT_WAREHOUSE VARCHAR, "
-                 "DEFAULT_NAMESPACE VARCHAR, DEFAULT_ROLE VARCHAR, EXT_AUTHN_DUO BOOLEAN, EXT_AUTHN_UID VARCHAR, "
-                 "BYPASS_MFA_UNTIL TIMESTAMP, LAST_SUCCESS_LOGIN TIMESTAMP, EXPIRES_AT TIMESTAMP, LOCKED_UNTIL_TIME TIMESTAMP, "
-                 "HAS_RSA_PUBLIC_KEY BOOLEAN, PASSWORD_LAST_SET_TIME TIMESTAMP, OWNER VARCHAR, DEFAULT_SECONDARY_ROLE VARCHAR, "
-                 "TYPE VARCHAR, HAS_MFA BOOLEAN")
 SNOWDDL_OWNER = "SNOWDDL_ADMIN"  # owner of the users SnowDDL manages
 
 
@@ -405,7 +448,7 @@ def _user_row(uid: int, u: dict, created: dt.datetime, last_login: dt.datetime |
     return (uid, u["name"], created, None, u["name"], u.get("display_name") or u["name"], u.get("first_name"),
             u.get("last_name"), u.get("email"), False, bool(u.get("has_password")), None, bool(u.get("disabled")), False,
             u.get("warehouse") or None, None, f"{u['name']}__U_ROLE", False, None, None, last_login, None, None,
-            bool(u.get("has_key")), created if u.get("has_password") else None, u.get("owner", SNOWDDL_OWNER), "ALL",
+            bool(u.get("has_key")), created if u.get("has_password") else None, u.get("owner", SNOWDDL_OWNER), '["ALL"]',
             u["type"], bool(u.get("has_mfa")))
 
 
@@ -429,25 +472,25 @@ def _identity(db, shape: dict, p: Planted) -> None:
         stale = u["name"] in STALE_USERS
         last = end - dt.timedelta(days=120 + 7 * i) if stale else end - dt.timedelta(hours=3 + i)
         rows.append(_user_row(i + 1, u, born + dt.timedelta(days=i), None if u["disabled"] else last))
-    db.execute(f"CREATE TABLE ACCOUNT_USAGE.USERS ({_USER_COLUMNS})")
+    _table(db, "USERS")
     db.execute("INSERT INTO ACCOUNT_USAGE.USERS VALUES " + _values([tuple(_ts(v) for v in r) for r in rows]))
-    db.execute("CREATE TABLE ACCOUNT_USAGE.ROLES (ROLE_ID INTEGER, CREATED_ON TIMESTAMP, DELETED_ON TIMESTAMP, NAME VARCHAR, "
-               "COMMENT VARCHAR, OWNER VARCHAR, ROLE_TYPE VARCHAR)")
+    _table(db, "ROLES")
     roles = ["ACCOUNTADMIN", "SECURITYADMIN", "SYSADMIN", "USERADMIN", "PUBLIC", SNOWDDL_OWNER]
     roles += shape["business_roles"] + [f"{u['name']}__U_ROLE" for u in users]
     db.execute("INSERT INTO ACCOUNT_USAGE.ROLES VALUES " + _values(
         [(i + 1, _ts(born), None, r, None, "SECURITYADMIN" if "__" not in r else SNOWDDL_OWNER, "ROLE") for i, r in enumerate(roles)]))
-    db.execute("CREATE TABLE ACCOUNT_USAGE.GRANTS_TO_USERS (CREATED_ON TIMESTAMP, DELETED_ON TIMESTAMP, ROLE VARCHAR, "
-               "GRANTED_TO VARCHAR, GRANTEE_NAME VARCHAR, GRANTED_BY VARCHAR)")
+    _table(db, "GRANTS_TO_USERS")
     grants = [(_ts(born), None, f"{u['name']}__U_ROLE", "USER", u["name"], SNOWDDL_OWNER) for u in users]
     grants += [(_ts(born), None, "ACCOUNTADMIN", "USER", ADMIN_WITHOUT_MFA, "ACCOUNTADMIN"),
                (_ts(born), None, "ACCOUNTADMIN", "USER", "SNOWDDL", "ACCOUNTADMIN")]
     db.execute("INSERT INTO ACCOUNT_USAGE.GRANTS_TO_USERS VALUES " + _values(grants))
-    db.execute("CREATE TABLE ACCOUNT_USAGE.GRANTS_TO_ROLES (CREATED_ON TIMESTAMP, MODIFIED_ON TIMESTAMP, PRIVILEGE VARCHAR, "
-               "GRANTED_ON VARCHAR, NAME VARCHAR, TABLE_CATALOG VARCHAR, TABLE_SCHEMA VARCHAR, GRANTED_TO VARCHAR, "
-               "GRANTEE_NAME VARCHAR, GRANT_OPTION BOOLEAN, GRANTED_BY VARCHAR, DELETED_ON TIMESTAMP)")
+    _table(db, "GRANTS_TO_ROLES")
     role_grants = [(_ts(born), _ts(born), "USAGE", "ROLE", r, None, None, "ROLE", f"{u['name']}__U_ROLE", False, SNOWDDL_OWNER, None)
                    for u in users for r in u["roles"]]
+    # Every account has the system role hierarchy (https://docs.snowflake.com/en/user-guide/security-access-control-overview#system-defined-roles):
+    # USERADMIN to SECURITYADMIN, SECURITYADMIN and SYSADMIN to ACCOUNTADMIN.
+    role_grants += [(_ts(born), _ts(born), "USAGE", "ROLE", r, None, None, "ROLE", to, False, "ACCOUNTADMIN", None)
+                    for r, to in (("USERADMIN", "SECURITYADMIN"), ("SECURITYADMIN", "ACCOUNTADMIN"), ("SYSADMIN", "ACCOUNTADMIN"))]
     if role_grants:
         db.execute("INSERT INTO ACCOUNT_USAGE.GRANTS_TO_ROLES VALUES " + _values(role_grants))
     _logins(db, users, p)
@@ -464,7 +507,10 @@ def _logins(db, users: list[dict], p: Planted) -> None:
         if u["name"] in STALE_USERS or u["disabled"]:
             continue
         service = u["type"] == "SERVICE"
-        factor = "PASSWORD" if u["name"] == PASSWORD_SERVICE_USER else "RSA_KEYPAIR"
+        # People sign in to Snowsight with SSO (SAML) or a password, never a key pair (keys are for drivers);
+        # service users with their key pair, except the one planted with a password.
+        factor = ("PASSWORD" if u["name"] == PASSWORD_SERVICE_USER or (not service and u.get("has_password"))
+                  else "RSA_KEYPAIR" if service else "SAML2_ASSERTION")
         client = "JDBC_DRIVER" if u["name"] == PASSWORD_SERVICE_USER else ("PYTHON_DRIVER" if service else "SNOWFLAKE_UI")
         per_day = 12 if service else 1
         rows.append((i + 1, _sql_str(u["name"]), per_day, _sql_str(factor), _sql_str(client), "TRUE" if service else "FALSE"))
@@ -474,8 +520,9 @@ def _logins(db, users: list[dict], p: Planted) -> None:
         db.execute("INSERT INTO login_users VALUES " + ", ".join("(" + ", ".join(str(v) for v in r) + ")" for r in rows))
     rotation = (p.end_date - dt.timedelta(days=40)).isoformat()
     burst = (p.end_date - dt.timedelta(days=5)).isoformat()
+    _table(db, 'LOGIN_HISTORY')
     db.execute(f"""
-        CREATE TABLE ACCOUNT_USAGE.LOGIN_HISTORY AS
+        INSERT INTO ACCOUNT_USAGE.LOGIN_HISTORY BY NAME
         WITH ok AS (
             SELECT DATE '{start.isoformat()}' + CAST(d AS INTEGER) AS DAY, l.*, k
             FROM login_users l, range({DAYS}) t(d), range(12) s(k)
@@ -558,8 +605,8 @@ def meta(folder: str | Path) -> dict[str, str]:
 def sync(folder: str | Path, config, config_sha: str, at: dt.datetime | None = None) -> list[str]:
     """Make the account match a deployed config (a LoadedConfig): new users appear in USERS with their
     role in GRANTS_TO_USERS, users gone from the config get DELETED_ON, users disabled in it get
-    DISABLED, and a new warehouse meters from `at` (default now, UTC) to the end of that day at a
-    quarter of its rate. Idempotent; does nothing if `config_sha` was applied already.
+    DISABLED, and a new warehouse meters the hour of `at` (default now, UTC) at a quarter of its rate.
+    Idempotent; does nothing if `config_sha` was applied already.
 
     Returns what changed, one line each (e.g. "user NEW_PERSON added")."""
     folder = Path(folder)
@@ -587,8 +634,8 @@ def sync(folder: str | Path, config, config_sha: str, at: dt.datetime | None = N
                 next_id += 1
                 done.append(f"user {name} added")
             else:
-                changed = db.execute("UPDATE ACCOUNT_USAGE.USERS SET DISABLED = ? WHERE NAME = ? AND DELETED_ON IS NULL "
-                                     "AND DISABLED IS DISTINCT FROM ? RETURNING NAME", [u["disabled"], name, u["disabled"]]).fetchall()
+                changed = db.execute("UPDATE ACCOUNT_USAGE.USERS SET DISABLED = to_json(?::BOOLEAN) WHERE NAME = ? AND DELETED_ON IS NULL "
+                                     "AND DISABLED::BOOLEAN IS DISTINCT FROM ? RETURNING NAME", [u["disabled"], name, u["disabled"]]).fetchall()
                 if changed:
                     done.append(f"user {name} {'disabled' if u['disabled'] else 'enabled'}")
         for name, owner in have.items():
@@ -604,7 +651,8 @@ def sync(folder: str | Path, config, config_sha: str, at: dt.datetime | None = N
             if w["name"] in metered:
                 continue
             rate = _rate(w["size"])
-            hours = max(1, 24 - first.hour)
+            hours = 1  # the deployment's hour only: later hours have not happened (and the view lags), so the
+            # day stays incomplete and windows still end on the day before
             db.execute(f"""
                 INSERT INTO ACCOUNT_USAGE.WAREHOUSE_METERING_HISTORY
                 SELECT ? + n * INTERVAL 1 HOUR, ? + (n + 1) * INTERVAL 1 HOUR, ?, ?,

@@ -17,6 +17,12 @@ from typing import Any, Callable
 import pandas as pd
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
+# Run once on every connection a source opens, before any question. ACCOUNT_USAGE timestamps are
+# TIMESTAMP_LTZ: shown, compared with the (naive, NTZ) binds and cut into days (TO_DATE) in the session's
+# TIMEZONE, which defaults to America/Los_Angeles (https://docs.snowflake.com/en/sql-reference/parameters#timezone).
+# Every window and daily bucket SnowTower shows is UTC, as the view pages advise for reconciling
+# (https://docs.snowflake.com/en/sql-reference/account-usage/metering_daily_history, usage notes).
+SESSION_SETUP = ("ALTER SESSION SET TIMEZONE = 'UTC'",)
 # A named bind `:name`, not a cast (`::TYPE`) and not inside a quoted string or a comment.
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|--[^\n]*|::|(?<![\w:]):([A-Za-z_]\w*)")
 
@@ -80,20 +86,60 @@ def questions() -> list[Question]:
     return [question(p.stem) for p in sorted(SQL_DIR.glob("*.sql"))]
 
 
+UTC_ZONES = {"UTC", "ETC/UTC", "GMT", "ETC/GMT", "UNIVERSAL", "ZULU", "ETC/UCT", "UCT"}
+
+
+def _check_utc(cur, refused: Exception) -> None:
+    """When a session refuses ALTER SESSION (a restricted session may not change its parameters), go on
+    only if its TIMEZONE is UTC already (SHOW PARAMETERS ... IN SESSION); otherwise raise QueryError naming
+    the zone and the fix, since every figure would be cut into that zone's days."""
+    try:
+        cur.execute("SHOW PARAMETERS LIKE 'TIMEZONE' IN SESSION")
+        rows = cur.fetchall()
+    except Exception:
+        rows = []
+    zone = str(rows[0][1]) if rows and len(rows[0]) > 1 else "unknown"
+    if zone.upper() not in UTC_ZONES:
+        raise QueryError(f"the session's time zone is {zone}, and setting it to UTC was refused ({refused}); "
+                         "set the TIMEZONE parameter to UTC for the user (ALTER USER ... SET TIMEZONE = 'UTC') "
+                         "or the account, so days and windows are UTC") from refused
+
+
 @dataclass
 class CursorSource:
     """Runs SQL on a DB-API connection to Snowflake (the connector, st.connection's raw connection, fakesnow).
 
     `connect` returns such a connection; `close_after` closes it after each question (a stand-in
     opened per use), otherwise it is kept (a client opened once). `placeholder` is the connection's
-    bind marker: "?" for paramstyle qmark (st.connection, fakesnow here), "%s" for pyformat."""
+    bind marker: "?" for paramstyle qmark (st.connection, fakesnow here), "%s" for pyformat.
+    Every connection runs SESSION_SETUP (time zone UTC) once, before its first question; if the session
+    refuses it and its zone is not UTC already, the question fails (QueryError) rather than answering in
+    another zone."""
     connect: Callable[[], Any]
     placeholder: str = "?"
     close_after: bool = False
     _conn: Any = field(default=None, repr=False)
 
+    def _open(self):
+        conn = self.connect()
+        try:
+            cur = conn.cursor()
+            try:
+                try:
+                    for statement in SESSION_SETUP:
+                        cur.execute(statement)
+                except Exception as exc:
+                    _check_utc(cur, exc)
+            finally:
+                cur.close()
+        except Exception:
+            if self.close_after:
+                conn.close()
+            raise
+        return conn
+
     def run(self, sql: str, values: list) -> pd.DataFrame:
-        conn = self.connect() if self.close_after or self._conn is None else self._conn
+        conn = self._open() if self.close_after or self._conn is None else self._conn
         if not self.close_after:
             self._conn = conn
         try:

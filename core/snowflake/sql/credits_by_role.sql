@@ -1,6 +1,9 @@
 -- Compute credits attributed to queries, by the role that ran them, per warehouse.
 -- Answers: which roles (teams, tools) spend the warehouse credits?
 -- Units: credits (compute attributed to queries, plus query acceleration); QUERIES is a count.
+-- Idle time is left out, not spread over the queries (dbt-snowflake-monitoring's cost_per_query spreads
+-- it): these credits add up to the warehouses' attributed compute, below their metered and billed credits.
+-- QUERY_ATTRIBUTION_HISTORY lags up to 8 hours, and leaves out queries of about 100 ms or less.
 -- Source: SNOWFLAKE.ACCOUNT_USAGE.QUERY_ATTRIBUTION_HISTORY joined to QUERY_HISTORY for ROLE_NAME.
 -- Binds: :start_time (inclusive), :end_time (exclusive), timestamps in UTC.
 SELECT

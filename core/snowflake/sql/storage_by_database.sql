@@ -12,6 +12,7 @@ SELECT
 FROM SNOWFLAKE.ACCOUNT_USAGE.DATABASE_STORAGE_USAGE_HISTORY
 WHERE USAGE_DATE >= :start_date
   AND USAGE_DATE < :end_date
-  AND DELETED IS NULL
+  -- a dropped database's days up to its drop were billed: keep them, leave out the days after
+  AND (DELETED IS NULL OR USAGE_DATE <= TO_DATE(DELETED))
 GROUP BY USAGE_DATE, DATABASE_NAME
 ORDER BY DAY, DATABASE_NAME

@@ -2,6 +2,7 @@
 -- Answers: who logs in how (password, key pair, MFA), who is idle, who holds an admin role?
 -- Units: days (DAYS_SINCE_LOGIN, PASSWORD_AGE_DAYS; NULL when never), booleans.
 -- Source: SNOWFLAKE.ACCOUNT_USAGE.USERS, GRANTS_TO_USERS (roles granted straight to the user).
+-- DISABLED and EXT_AUTHN_DUO are VARIANT (the connector returns JSON text): cast here, never in pandas.
 -- Binds: :as_of (timestamp, UTC) the moment the ages are counted to.
 WITH admin AS (
     SELECT GRANTEE_NAME, LISTAGG(ROLE, ', ') WITHIN GROUP (ORDER BY ROLE) AS ADMIN_ROLES
@@ -13,10 +14,10 @@ WITH admin AS (
 SELECT
     u.NAME,
     COALESCE(u.TYPE, 'PERSON') AS TYPE,
-    COALESCE(u.DISABLED, FALSE) AS DISABLED,
+    COALESCE(u.DISABLED::BOOLEAN, FALSE) AS DISABLED,
     COALESCE(u.HAS_PASSWORD, FALSE) AS HAS_PASSWORD,
     COALESCE(u.HAS_RSA_PUBLIC_KEY, FALSE) AS HAS_RSA_PUBLIC_KEY,
-    COALESCE(u.HAS_MFA, FALSE) OR COALESCE(u.EXT_AUTHN_DUO, FALSE) AS HAS_MFA,
+    COALESCE(u.HAS_MFA, FALSE) OR COALESCE(u.EXT_AUTHN_DUO::BOOLEAN, FALSE) AS HAS_MFA,
     u.EMAIL,
     u.DEFAULT_ROLE,
     u.CREATED_ON,
