@@ -38,7 +38,7 @@ ENV_PREFIX = "SNOWTOWER_"
 # SNOWTOWER_* variables that are not settings: where the workspace is, who runs a CLI request, and the
 # test suite's own knobs. Any other SNOWTOWER_* variable must be a setting (a misspelling is an error).
 NOT_SETTINGS = frozenset({"WORKSPACE", "USER", "GITHUB_AUTHOR", "CASES", "CHROMIUM", "HYPOTHESIS_EXAMPLES", "ACTIONLINT_MODULES",
-                          "CRASH_AT"})  # CRASH_AT: core.faults, the crash tests' named step
+                          "CRASH_AT", "TEST_GITHUB_PROTECTION", "OCTOKIT_OPENAPI"})  # CRASH_AT: core.faults, the crash tests' named step
 WAREHOUSE_SIZES = ("XSMALL", "SMALL", "MEDIUM", "LARGE", "XLARGE", "XXLARGE", "XXXLARGE", "X4LARGE", "X5LARGE", "X6LARGE")
 MAX_SETTINGS_FILE_BYTES = 1_000_000  # a settings.toml larger than this is refused before it is parsed
 MIN_SECRET_KEY = 32  # characters of a key SnowTower signs with (cookies, request records)

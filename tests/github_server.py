@@ -14,6 +14,18 @@ comment, label, edit, push to its branch, close and merge; every 200 answer to a
 `ETag`, and a GET whose `If-None-Match` matches it is answered `304 Not Modified` without a body,
 which does not count against the rate limit (`rate_cost`).
 
+The rules of the real API that SnowTower relies on are enforced, each next to the documentation page
+it follows: a review's `commit_id` must be a commit of the pull request (422); merging answers 405 for
+a conflict, a pending or failing required status check, missing required approving reviews, a merge
+method the repository does not allow, a head behind its base under strict protection, and
+(transiently, `fail(..., "405-base-modified")`) "Base branch was modified"; 409 for a stale `sha`;
+`GET /user` is refused (403) to integration tokens (App installation tokens, `GITHUB_TOKEN`); bodies
+of pull requests and comments are at most 65,536 characters (422); a force-push of an identical patch
+re-points earlier reviews to the new head; `mergeable` is null while GitHub computes it
+(`mergeable_unknown_reads`). Branch protection (`protection`, a `Protection`) is a setting of the
+server: off by default, on for the whole suite with `SNOWTOWER_TEST_GITHUB_PROTECTION=1`
+(tests/github_support.py).
+
 Every request is counted (`calls`; with its status in `answers`) and any of them can be made to fail
 (`fail(...)`): a 5xx, a time-out, a 403 rate limit with its reset time, a 409 or a 422, before the
 request takes effect or after it did (the response is lost), for a number of times.
@@ -41,6 +53,34 @@ import jwt as pyjwt
 from core.changes.git import GitError, GitRepo, RefMoved
 
 PREFIX = "/api/v3"
+# https://docs.github.com/en/rest/pulls/pulls#create-a-pull-request and .../issues/comments: GitHub
+# refuses bodies longer than this many characters (422 "body is too long (maximum is 65536 characters)").
+BODY_LIMIT = 65536
+
+
+@dataclass
+class Protection:
+    """Branch protection of the base branch, as GitHub applies it to merges through the API
+    (https://docs.github.com/en/repositories/configuring-branches-and-merges-in-your-repository/managing-protected-branches/about-protected-branches).
+    `required_checks`: status check names that must have succeeded on the head commit;
+    `required_approving_reviews`: approving reviews by people with write access (never the author);
+    `dismiss_stale_reviews`: only approvals of the current head count; `strict`: the head must contain
+    the base branch's head ("Require branches to be up to date before merging"); `bypass`: logins
+    allowed to merge anyway (a ruleset's bypass list, e.g. the portal's app)."""
+
+    required_checks: tuple[str, ...] = ()
+    required_approving_reviews: int = 0
+    dismiss_stale_reviews: bool = False
+    strict: bool = False
+    bypass: tuple[str, ...] = ()
+
+
+def recommended_protection() -> Protection:
+    """The protection docs/github.md recommends: the `pr-validation` check required, one approving
+    review required, branches up to date, the portal's login allowed to bypass the review rule (its
+    approvals are portal reviews, posted as comments)."""
+    return Protection(required_checks=("pr-validation",), required_approving_reviews=1, strict=True,
+                      bypass=("snowtower-bot", "snowtower[bot]"))
 
 
 def _stamp(t: datetime | None = None) -> str:
@@ -57,7 +97,7 @@ class HTTPError(Exception):
 class Fault:
     method: str
     path: str  # regex, searched in the path after /api/v3 (e.g. r"/pulls$")
-    kind: str  # "500" | "502" | "timeout" | "ratelimit" | "409" | "422"
+    kind: str  # "500" | "502" | "timeout" | "ratelimit" | "409" | "422" | "405-base-modified"
     times: int = 1
     after: bool = False  # True: the request takes effect, then its response is lost
     hits: int = 0
@@ -122,6 +162,22 @@ class FakeGitHub:
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._ref_cache: dict[str, str] | None = None
+        self.protection: Protection | None = None  # branch protection of every base branch (None: off)
+        # commit sha -> {check name: "pending" | "success" | "failure"}: the checks reported on each commit
+        self.checks: dict[str, dict[str, str]] = {}
+        # the state a required check has on a commit nothing reported on (None: not reported yet,
+        # "success": a CI that passes at once, for the suite run with protection on)
+        self.default_check: str | None = None
+        # https://docs.github.com/en/repositories/configuring-branches-and-merges-in-your-repository/configuring-pull-request-merges/about-merge-methods-on-github
+        self.merge_methods: set[str] = {"merge", "squash", "rebase"}
+        # https://docs.github.com/en/rest/guides/using-the-rest-api-to-interact-with-your-git-database#checking-mergeability-of-pull-requests
+        # GitHub computes mergeability in the background: after a push to either branch, the first
+        # `mergeable_unknown_reads` reads of the pull request answer `mergeable: null`.
+        self.mergeable_unknown_reads = 0
+        self._unknown_left: dict[tuple[int, str | None, str | None], int] = {}
+        # When a list: every answer is kept as {"method", "path", "status", "payload", "fault"}, for the
+        # contract test against GitHub's OpenAPI description (tests/test_github_openapi.py).
+        self.responses: list[dict] | None = None
 
     # -- life cycle and test helpers ---------------------------------------------------------------
     def start(self) -> "FakeGitHub":
@@ -201,6 +257,18 @@ class FakeGitHub:
         out = self.git.git("for-each-ref", "--format=%(refname)", "refs/heads/")
         return sorted(r[len("refs/heads/"):] for r in out.split())
 
+    def set_check(self, sha: str, name: str, state: str) -> None:
+        """Report check `name` on commit `sha` as "pending", "success" or "failure" (as a workflow run does)."""
+        with self.lock:
+            self.checks.setdefault(sha, {})[name] = state
+
+    def recompute(self, reads: int) -> None:
+        """GitHub starts computing every open pull request's mergeability again (as after a push to the
+        base branch): the next `reads` reads of each answer `mergeable: null`."""
+        with self.lock:
+            self.mergeable_unknown_reads = reads
+            self._unknown_left.clear()
+
     def add_app(self, app_id: int, public_pem: str, installation_id: int) -> None:
         self.apps[app_id] = {"public_key": public_pem, "installation": installation_id}
 
@@ -241,6 +309,14 @@ class FakeGitHub:
                 "tree": {"sha": tree, "url": f"{self.repo_url}/git/trees/{tree}"}, "author": author, "committer": author,
                 "parents": [{"sha": p, "url": f"{self.repo_url}/git/commits/{p}"} for p in parents]}
 
+    def _commit_row(self, sha: str) -> dict:
+        """A commit as the commits endpoints show it (https://docs.github.com/en/rest/commits/commits#get-a-commit):
+        sha and parents at the top, the git commit (message, tree, author, committer) under `commit`."""
+        data = self._commit_json(sha)
+        inner = {k: data[k] for k in ("url", "message", "tree", "author", "committer")}
+        return {"sha": sha, "url": f"{self.repo_url}/commits/{sha}", "html_url": f"{self.host}/{self.full_name}/commit/{sha}",
+                "commit": inner, "parents": data["parents"]}
+
     def _head(self, branch: str) -> str | None:
         # All branch heads in one `git for-each-ref`, kept for the rest of this request (under the lock;
         # forgotten at the start of each request and after each ref write).
@@ -265,9 +341,23 @@ class FakeGitHub:
         which has no `merged`, `mergeable` or `mergeable_state`."""
         head_sha = (self._head(pr.head) if not pr.head_owner else None) or pr.head_sha_at_close
         base_sha = self._head(pr.base)
-        mergeable = None
+        mergeable, mergeable_state = None, "unknown"
         if full and pr.state == "open" and head_sha and base_sha:
-            mergeable = self._merge_tree(base_sha, head_sha) is not None
+            key = (pr.number, base_sha, head_sha)
+            left = self._unknown_left.setdefault(key, self.mergeable_unknown_reads)
+            if left > 0:  # still computing: null, as GitHub answers until its background job finished
+                self._unknown_left[key] = left - 1
+            else:
+                mergeable = self._merge_tree(base_sha, head_sha) is not None
+                # https://docs.github.com/en/graphql/reference/enums#mergestatestatus (the REST field's values)
+                if not mergeable:
+                    mergeable_state = "dirty"
+                elif self._protection_refusal(pr, head_sha, base_sha, who=None, kinds=("strict",)):
+                    mergeable_state = "behind"
+                elif self._protection_refusal(pr, head_sha, base_sha, who=None):
+                    mergeable_state = "blocked"
+                else:
+                    mergeable_state = "clean"
         url = f"{self.repo_url}/pulls/{pr.number}"
         head_owner = pr.head_owner or self.owner
         data = {
@@ -277,7 +367,7 @@ class FakeGitHub:
             "updated_at": pr.updated_at or pr.created_at, "closed_at": pr.closed_at, "merged_at": pr.merged_at,
             "merged": pr.merged, "merge_commit_sha": pr.merge_commit_sha, "mergeable": mergeable,
             "merged_by": self._user(pr.merged_by) if pr.merged_by else None,
-            "mergeable_state": ("clean" if mergeable else "dirty") if mergeable is not None else "unknown",
+            "mergeable_state": mergeable_state,
             "labels": [{"name": n, "url": f"{self.repo_url}/labels/{n}"} for n in pr.labels],
             "requested_reviewers": [self._user(login) for login in pr.requested_reviewers],
             "head": {"ref": pr.head, "sha": head_sha, "label": f"{head_owner}:{pr.head}",
@@ -285,8 +375,8 @@ class FakeGitHub:
             "base": {"ref": pr.base, "sha": base_sha, "label": f"{self.owner}:{pr.base}",
                      "repo": {"full_name": self.full_name, "name": self.name}},
         }
-        if not full:
-            for key in ("merged", "mergeable", "mergeable_state"):
+        if not full:  # https://docs.github.com/en/rest/pulls/pulls#list-pull-requests (pull-request-simple)
+            for key in ("merged", "mergeable", "mergeable_state", "merged_by"):
                 del data[key]
         return data
 
@@ -361,20 +451,29 @@ class FakeGitHub:
         kind = fault.kind
         if kind == "timeout":
             time.sleep(self.timeout_sleep)
-            return self._send(h, 504, {"message": "gateway timeout"}, {})
+            return self._send(h, 504, {"message": "gateway timeout"}, {}, fault=True)
         if kind == "ratelimit":
             reset = int(time.time()) + 1
             return self._send(h, 403, {"message": "API rate limit exceeded for installation."},
-                              {"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)})
+                              {"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)}, fault=True)
         if kind == "ratelimit-long":
             reset = int(time.time()) + 3600
             return self._send(h, 403, {"message": "API rate limit exceeded for installation."},
-                              {"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)})
+                              {"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)}, fault=True)
+        if kind == "405-base-modified":
+            # https://docs.github.com/en/rest/pulls/pulls#merge-a-pull-request: GitHub answers this 405 while
+            # it recomputes the merge after the base branch moved; the same merge succeeds a moment later.
+            return self._send(h, 405, {"message": "Base branch was modified. Review and try the merge again.",
+                                       "documentation_url": "https://docs.github.com/rest/pulls/pulls#merge-a-pull-request"}, {}, fault=True)
         status = int(kind)
         message = {500: "Server Error", 502: "Bad Gateway", 409: "Conflict", 422: "Validation Failed"}.get(status, "error")
-        self._send(h, status, {"message": message}, {})
+        self._send(h, status, {"message": message}, {}, fault=True)
 
-    def _send(self, h, status: int, payload, headers: dict) -> None:
+    def _send(self, h, status: int, payload, headers: dict, fault: bool = False) -> None:
+        if self.responses is not None:
+            with self.lock:
+                self.responses.append({"method": h.command, "path": urlparse(h.path).path, "status": status,
+                                       "payload": payload, "fault": fault})
         if isinstance(payload, bytes):
             data, ctype = payload, headers.pop("Content-Type", "application/octet-stream")
         elif isinstance(payload, str):
@@ -454,6 +553,10 @@ class FakeGitHub:
     def _route_repo(self, who: str, method: str, path: str, query: dict, body: dict, headers):
         base = f"/repos/{self.owner}/{self.name}"
         if path == "/user" and method == "GET":
+            # https://docs.github.com/en/rest/users/users#get-the-authenticated-user: for users only. An App
+            # installation token or a workflow's GITHUB_TOKEN is refused (both act as "<name>[bot]").
+            if who.endswith("[bot]"):
+                raise HTTPError(403, "Resource not accessible by integration")
             return 200, self._user(who), {}
         if not path.startswith(base):
             raise HTTPError(404, "Not Found")
@@ -490,6 +593,7 @@ class FakeGitHub:
                     raise HTTPError(422, "Update is not a fast forward")
                 self.git.update_ref(ref, new, current)
                 self._ref_cache = None
+                self._repoint_reviews(m.group(2)[len("heads/"):], current, new)
                 self._touch_heads(m.group(2)[len("heads/"):])
                 return 200, self._ref_json(ref, new), {}
             if method == "DELETE":
@@ -526,14 +630,17 @@ class FakeGitHub:
             sha = self.git.rev(query.get("sha") or "refs/heads/main")
             if not sha:
                 raise HTTPError(404, "Not Found")
-            shas = self.git.git("rev-list", f"--max-count={int(query.get('per_page', 30))}", sha).split()
-            return 200, [{"sha": s, "url": f"{self.repo_url}/commits/{s}", "commit": self._commit_json(s)} for s in shas], {}
+            # https://docs.github.com/en/rest/commits/commits#list-commits: paginated like every list
+            per_page = max(1, min(int(query.get("per_page") or 30), 100))
+            page = max(1, int(query.get("page") or 1))
+            shas = self.git.git("rev-list", f"--max-count={per_page * page + 1}", sha).split()
+            status, shas, link = self._page(shas, query, path)
+            return status, [self._commit_row(s) for s in shas], link
         m = re.match(r"^/commits/([0-9a-f]{40})$", rest)
         if m and method == "GET":
             if not self._exists(m.group(1), "commit"):
                 raise HTTPError(404, "Not Found")
-            return 200, {"sha": m.group(1), "url": f"{self.repo_url}/commits/{m.group(1)}",
-                         "commit": self._commit_json(m.group(1))}, {}
+            return 200, self._commit_row(m.group(1)), {}
         m = re.match(r"^/commits/([0-9a-f]{40})/pulls$", rest)
         if m and method == "GET":  # pull requests associated with a commit: merged by it, or headed at it
             sha = m.group(1)
@@ -589,9 +696,11 @@ class FakeGitHub:
                 self.touch(pr)
                 return 200, [{"name": n} for n in pr.labels], {}
             if m.group(2) == "comments" and method == "POST":
+                self._check_body(body.get("body"), "IssueComment")
                 comment = {"id": self._new_id(), "body": body["body"], "user": self._user(who), "created_at": _stamp(),
                            "updated_at": _stamp()}
                 comment["url"] = f"{self.repo_url}/issues/comments/{comment['id']}"
+                comment["html_url"] = f"{self.host}/{self.full_name}/pull/{pr.number}#issuecomment-{comment['id']}"
                 pr.comments.append(comment)
                 self.touch(pr)
                 return 201, comment, {}
@@ -674,6 +783,7 @@ class FakeGitHub:
                 return 200, self.git.diff(base, head), {"Content-Type": "text/plain; charset=utf-8"}
             return 200, self._pull_json(pr), {}
         if sub == "" and method == "PATCH":
+            self._check_body(body.get("body"), "PullRequest")
             if "body" in body:
                 pr.body = body["body"]
             if "title" in body:
@@ -711,9 +821,15 @@ class FakeGitHub:
                 raise HTTPError(422, "Unprocessable Entity", errors=[f"Can not {verb} your own pull request"])
             if event in ("COMMENT", "REQUEST_CHANGES") and not body.get("body"):
                 raise HTTPError(422, "Unprocessable Entity", errors=["Body is required"])
+            commit_id = body.get("commit_id") or self._head(pr.head)
+            # https://docs.github.com/en/rest/pulls/reviews#create-a-review-for-a-pull-request: `commit_id` is
+            # "the SHA of the commit that needs a review"; a commit that is not one of the pull request's is
+            # refused with GitHub's GraphQL wording (422 "The commitOID is not part of the pull request").
+            if commit_id not in self._pull_commits(pr):
+                raise HTTPError(422, "Unprocessable Entity", errors=["The commitOID is not part of the pull request"])
             state = {"APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED", "COMMENT": "COMMENTED"}[event]
             review = {"id": self._new_id(), "user": self._user(who), "body": body.get("body", ""), "state": state,
-                      "submitted_at": _stamp(), "commit_id": body.get("commit_id") or self._head(pr.head)}
+                      "submitted_at": _stamp(), "commit_id": commit_id}
             pr.reviews.append(review)
             self.touch(pr)
             return 200, review, {}
@@ -725,25 +841,24 @@ class FakeGitHub:
                 raise HTTPError(422, "Unprocessable Entity", errors=["Reviews may only be requested from collaborators."])
             pr.requested_reviewers += [login for login in logins if login not in pr.requested_reviewers]
             self.touch(pr)
-            return 201, self._pull_json(pr), {}
+            return 201, self._pull_json(pr, full=False), {}
         if sub == "/commits" and method == "GET":
-            head = self._head(pr.head) or pr.head_sha_at_close
-            stop = f"{pr.merge_commit_sha}^1" if pr.merged else self._head(pr.base)
-            shas = self.git.git("rev-list", "--reverse", head, f"^{stop}").split()
+            shas = self._pull_commits(pr)
             rows = []
             for sha in shas:
-                data = self._commit_json(sha)
-                login = self.logins.get(data["author"].get("email", ""))
-                rows.append({"sha": sha, "url": f"{self.repo_url}/commits/{sha}", "commit": data,
-                             "author": self._user(login) if login else None, "committer": None})
+                row = self._commit_row(sha)
+                login = self.logins.get(row["commit"]["author"].get("email", ""))
+                rows.append(row | {"author": self._user(login) if login else None, "committer": None})
             return self._page(rows, query, path)
         if sub == "/files" and method == "GET":
-            head = self._head(pr.head)
-            base = self.git.git("merge-base", self._head(pr.base), head).strip()
+            head = self._head(pr.head) or pr.head_sha_at_close  # a closed one's files stay listed
+            stop = f"{pr.merge_commit_sha}^1" if pr.merged else self._head(pr.base)
+            base = self.git.git("merge-base", stop, head).strip()
             out = self.git.git("diff", "--name-status", base, head)
             status = {"A": "added", "M": "modified", "D": "removed"}
-            return 200, [{"filename": line.split("\t")[1], "status": status.get(line[0], "modified")}
-                         for line in out.splitlines()], {}
+            # https://docs.github.com/en/rest/pulls/pulls#list-pull-requests-files: paginated (30 by default, 100 at most)
+            return self._page([{"filename": line.split("\t")[1], "status": status.get(line[0], "modified")}
+                               for line in out.splitlines()], query, path)
         if sub == "/merge" and method == "PUT":
             return 200, self._merge(pr, body, who), {}
         raise HTTPError(404, "Not Found")
@@ -808,21 +923,31 @@ class FakeGitHub:
                 raise HTTPError(422, "Validation Failed", errors=[
                     {"resource": "PullRequest", "code": "custom",
                      "message": f"A pull request already exists for {self.owner}:{head}."}])
+        self._check_body(body.get("body"), "PullRequest")
         pr = Pull(self.next_number, body["title"], body.get("body") or "", head, base, who, _stamp())
         self.next_number += 1
         self.pulls[pr.number] = pr
         return self._pull_json(pr)
 
     def _merge(self, pr: Pull, body: dict, who: str = "") -> dict:
+        # https://docs.github.com/en/rest/pulls/pulls#merge-a-pull-request: 405 "if merge cannot be
+        # performed", 409 "if sha was provided and pull request head did not match".
         if pr.state != "open":
             raise HTTPError(405, "Pull Request is not mergeable")
         head, base_sha = self._head(pr.head), self._head(pr.base)
         if body.get("sha") and body["sha"] != head:
             raise HTTPError(409, "Head branch was modified. Review and try the merge again.")
+        method = body.get("merge_method", "merge")
+        # https://docs.github.com/en/repositories/configuring-branches-and-merges-in-your-repository/configuring-pull-request-merges/about-merge-methods-on-github
+        if method not in self.merge_methods:
+            raise HTTPError(405, {"merge": "Merge commits", "squash": "Squash merges", "rebase": "Rebase merges"}.get(
+                method, "Merges") + " are not allowed on this repository.")
         tree = self._merge_tree(base_sha, head)
         if tree is None:
             raise HTTPError(405, "Pull Request is not mergeable")
-        method = body.get("merge_method", "merge")
+        refusal = self._protection_refusal(pr, head, base_sha, who=who)
+        if refusal:
+            raise HTTPError(405, refusal)
         title = body.get("commit_title") or f"{pr.title} (#{pr.number})"
         message = title + ("\n\n" + body["commit_message"] if body.get("commit_message") else "") + "\n"
         parents = ["-p", base_sha] + (["-p", head] if method == "merge" else [])
@@ -833,11 +958,82 @@ class FakeGitHub:
             self.git.update_ref(f"refs/heads/{pr.base}", sha, base_sha)
             self._ref_cache = None
         except (RefMoved, GitError):
-            raise HTTPError(409, "Base branch was modified. Review and try the merge again.") from None
+            # main moved while this merge was computed: GitHub's passing 405 (see the "405-base-modified" fault)
+            raise HTTPError(405, "Base branch was modified. Review and try the merge again.") from None
         pr.state, pr.merged, pr.merged_at, pr.closed_at = "closed", True, _stamp(), _stamp()
         pr.merge_commit_sha, pr.head_sha_at_close, pr.merged_by = sha, head, who or None
         pr.updated_at = pr.closed_at
         return {"sha": sha, "merged": True, "message": "Pull Request successfully merged"}
+
+    def _protection_refusal(self, pr: Pull, head: str, base_sha: str, *, who: str | None,
+                            kinds: tuple[str, ...] = ("strict", "checks", "reviews")) -> str | None:
+        """GitHub's 405 message when branch protection forbids merging `pr` now, else None
+        (https://docs.github.com/en/repositories/configuring-branches-and-merges-in-your-repository/managing-protected-branches/about-protected-branches).
+        `who`: the login merging (one on the bypass list merges anyway); None: as the pull request shows
+        to anyone (mergeable_state)."""
+        rules = self.protection
+        if rules is None or (who is not None and who in rules.bypass):
+            return None
+        if "strict" in kinds and rules.strict and not self._is_ancestor(base_sha, head):
+            # "Require branches to be up to date before merging" (wording of the API's 405 not confirmed
+            # from a public answer; SnowTower reads mergeable_state "behind", not this text)
+            return "Head branch is out of date. Review and try the merge again."
+        if "checks" in kinds:
+            for name in rules.required_checks:
+                state = self.checks.get(head, {}).get(name, self.default_check)
+                # Seen from GitHub: 405 'Required status check "NAME" is expected.' while it has not reported.
+                if state in (None, "pending"):
+                    return f'Required status check "{name}" is expected.'
+                if state != "success":
+                    return f'Required status check "{name}" is failing.'
+        if "reviews" in kinds and rules.required_approving_reviews:
+            latest: dict[str, dict] = {}
+            for r in pr.reviews:  # each reviewer's latest approving or requesting-changes review
+                if r["state"] in ("APPROVED", "CHANGES_REQUESTED"):
+                    latest[r["user"]["login"]] = r
+            have = sum(1 for login, r in latest.items()
+                       if r["state"] == "APPROVED" and login != pr.author
+                       and self.permissions.get(login, "none") in ("admin", "maintain", "write")
+                       and (not rules.dismiss_stale_reviews or r["commit_id"] == head))
+            need = rules.required_approving_reviews
+            if have < need:
+                # Seen from GitHub: 405 "At least 1 approving review is required by reviewers with write access."
+                return (f"At least {need} approving review{' is' if need == 1 else 's are'} required by reviewers "
+                        "with write access.")
+        return None
+
+    def _pull_commits(self, pr: Pull) -> list[str]:
+        """The pull request's commits, oldest first: on its head and not on its base (for a merged one,
+        not on the base as it was before the merge)."""
+        head = (self._head(pr.head) if not pr.head_owner else None) or pr.head_sha_at_close
+        stop = f"{pr.merge_commit_sha}^1" if pr.merged else self._head(pr.base)
+        if not head or not stop:
+            return []
+        return self.git.git("rev-list", "--reverse", head, f"^{stop}").split()
+
+    def _check_body(self, text, resource: str) -> None:
+        if text is not None and len(text) > BODY_LIMIT:
+            raise HTTPError(422, "Validation Failed", errors=[{"resource": resource, "code": "custom", "field": "body",
+                                                               "message": f"body is too long (maximum is {BODY_LIMIT} characters)"}])
+
+    def _patch_id(self, base_branch: str, sha: str) -> str:
+        mb = self.git.git("merge-base", self._head(base_branch), sha).strip()
+        out = self.git.git("patch-id", "--stable", input=self.git.git("diff", mb, sha).encode())
+        return out.split(" ")[0] if out else ""
+
+    def _repoint_reviews(self, branch: str, old: str, new: str) -> None:
+        """After a force-push whose patch is the same as before (a rebase that changed nothing of the
+        diff), GitHub shows the pull request's earlier reviews against the new head: they keep counting
+        for required reviews unless the diff changed (the "dismiss stale pull request approvals" rule of
+        https://docs.github.com/en/repositories/configuring-branches-and-merges-in-your-repository/managing-protected-branches/about-protected-branches
+        dismisses approvals only when new commits change the diff)."""
+        for p in self.pulls.values():
+            if p.state != "open" or p.head != branch or p.head_owner or not any(r["commit_id"] == old for r in p.reviews):
+                continue
+            if self._patch_id(p.base, old) == self._patch_id(p.base, new):
+                for r in p.reviews:
+                    if r["commit_id"] == old:
+                        r["commit_id"] = new
 
     def _tarball(self, sha: str) -> bytes:
         prefix = f"{self.owner}-{self.name}-{sha[:7]}/"

@@ -3,13 +3,14 @@ SnowTower services configured for it the way an operator would (settings.toml + 
 from __future__ import annotations
 
 import dataclasses
+import os
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from core.workspace import seed_files
 from app.settings import EXAMPLE_CONFIG
-from tests.github_server import FakeGitHub
+from tests.github_server import FakeGitHub, recommended_protection
 
 BOT_TOKEN = "bot-token"
 # Who is who on the test server: the portal's bot; alice, an approver's GitHub account (mapped to the
@@ -70,6 +71,11 @@ def github(tmp_path, github_template):
     server = FakeGitHub(tmp_path / "github", timeout_sleep=2.5, template=github_template,
                         tokens=dict(TOKENS))
     server.permissions.update({"snowtower-bot": "admin", "alice": "write", "riley": "write", "github-actions[bot]": "write"})
+    if os.environ.get("SNOWTOWER_TEST_GITHUB_PROTECTION") == "1":
+        # The whole GitHub suite under the branch protection docs/github.md recommends, with a
+        # pr-validation that passes at once (tests of a pending or failing check set their own).
+        server.protection = recommended_protection()
+        server.default_check = "success"
     server.start()
     yield server
     server.stop()

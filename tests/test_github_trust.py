@@ -10,6 +10,7 @@ import json
 
 import pytest
 import yaml
+from github import GithubException
 
 from core.changes import metadata as meta
 from core.changes.base import AlreadyResolved, ChangeError, HeadMoved, ReturnedToReview
@@ -144,7 +145,8 @@ def test_native_approvals_count_only_from_mapped_approvers_with_write_permission
     as_user(github, "riley-token").get_pull(cr.id).create_review(event="APPROVE")  # the requester's own login
     as_user(github, "carol-token").get_pull(cr.id).create_review(event="APPROVE")  # no write permission
     alice = as_user(github, "alice-token")
-    alice.get_pull(cr.id).create_review(commit=alice.get_commit(main), event="APPROVE")  # another commit than the head
+    with pytest.raises(GithubException, match="The commitOID is not part of the pull request"):  # as GitHub refuses it
+        alice.get_pull(cr.id).create_review(commit=alice.get_commit(main), event="APPROVE")
     after = backend.get(cr.id)
     assert after.status == Status.OPEN and approvals(gh_services, after) == []
     with pytest.raises(ChangeError, match="needs 1 approval"):
@@ -164,11 +166,27 @@ def test_an_approval_of_replaced_content_never_counts_on_github(gh_services, git
     with pytest.raises(HeadMoved, match="changed since you opened it"):
         ApproveRequest(gh_services, people["approver"], cr.id, "ok", seen.head_sha).execute()
     # The race the check cannot close on GitHub (no transaction): an approval of the old head that lands
-    # after the resubmission. It names the old head, so it does not count.
+    # after the resubmission. GitHub refuses it: the old head is no longer a commit of the pull request.
     pr = gh_services.changes.gh_repo.get_pull(cr.id)
-    gh_services.changes._post_review(pr, people["approver"], "approve", "", seen.head_sha)
+    with pytest.raises(GithubException, match="The commitOID is not part of the pull request"):
+        gh_services.changes._post_review(pr, people["approver"], "approve", "", seen.head_sha)
     after = gh_services.changes.get(cr.id)
     assert after.head_sha == fixed.head_sha and after.status == Status.OPEN and approvals(gh_services, after) == []
+
+
+def test_an_approval_that_lands_while_a_resubmit_is_half_done_never_counts_on_github(gh_services, github, people, new_user_raw):
+    cr = submit(gh_services, people["requester"], new_user_raw())
+    RequestChanges(gh_services, people["admin"], cr.id, "Use DATA_SCIENTIST").execute()
+    fault = github.fail("PATCH", r"/git/refs/heads/", "500", times=50)  # the record names the new head; the branch stays
+    with pytest.raises(ChangeError, match="GitHub answered 500"):
+        ResubmitRequest(gh_services, people["requester"], cr.id, new_user_raw(business_roles=["DATA_SCIENTIST"])).execute()
+    fault.times = 0
+    # Meanwhile an approval of the old content (still the pull request's head commit on GitHub) lands.
+    pr = gh_services.changes.gh_repo.get_pull(cr.id)
+    gh_services.changes._post_review(pr, people["approver"], "approve", "", cr.head_sha)
+    after = gh_services.changes.get(cr.id)  # finishes the update: branch moved, then the resubmit recorded
+    assert after.head_sha != cr.head_sha and github.git.branch_head(cr.branch) == after.head_sha
+    assert after.status == Status.OPEN and approvals(gh_services, after) == []
 
 
 def test_on_github_a_rebuilt_change_that_differs_is_sent_back_to_review(gh_services, github, people):
@@ -222,8 +240,8 @@ def test_on_github_an_action_on_a_request_that_left_the_queue_names_who(gh_servi
 
 @pytest.mark.parametrize("method,path,finished", [
     ("PATCH", r"/pulls/\d+$", False),  # 1. the signed record: nothing changed, a retry resubmits
-    ("POST", r"/pulls/\d+/reviews$", True),  # 2. the decision: the next action posts it and moves the branch
-    ("PATCH", r"/git/refs/heads/", True),  # 3. the branch: the next action moves it
+    ("PATCH", r"/git/refs/heads/", True),  # 2. the branch: the next action moves it, then records the decision
+    ("POST", r"/pulls/\d+/reviews$", True),  # 3. the decision (counted already): the next action posts it
 ])
 def test_a_resubmit_interrupted_at_any_step_on_github_is_finished_or_left_unchanged(gh_services, github, people, new_user_raw,
                                                                                    method, path, finished):
@@ -231,10 +249,18 @@ def test_a_resubmit_interrupted_at_any_step_on_github_is_finished_or_left_unchan
     ApproveRequest(gh_services, people["admin"], cr.id).execute()
     RequestChanges(gh_services, people["approver"], cr.id, "Use DATA_SCIENTIST").execute()
     fault = github.fail(method, path, "500", times=50)
-    with pytest.raises(ChangeError, match="GitHub answered 500"):
+    moved = method == "POST"  # the branch moves before the decision is posted (GitHub reviews only its commits)
+    if moved:  # the update is done; only its review is missing, and the next read posts it
         ResubmitRequest(gh_services, people["requester"], cr.id, new_user_raw(business_roles=["DATA_SCIENTIST"])).execute()
+    else:
+        with pytest.raises(ChangeError, match="GitHub answered 500"):
+            ResubmitRequest(gh_services, people["requester"], cr.id, new_user_raw(business_roles=["DATA_SCIENTIST"])).execute()
     fault.times = 0
-    assert github._head(cr.branch) == cr.head_sha  # the branch did not move
+    assert (github._head(cr.branch) != cr.head_sha) == moved
+    if moved:  # before anything finishes it (a listing does not), the resubmit counts: earlier decisions are void
+        assert not any("resubmitted" in r["body"] for r in github.pulls[cr.id].reviews)
+        [listed] = [c for c in gh_services.changes.list() if c.id == cr.id]
+        assert listed.status == Status.OPEN
     after = gh_services.changes.get(cr.id)  # the next action finishes the update, or finds nothing to finish
     assert github.git.branch_head(cr.branch) == after.head_sha
     if finished:

@@ -4,7 +4,16 @@ Opening one is a fixed number of REST calls whatever the number of files (9 at m
 look for an open PR of the same request (idempotency key) -> read the base branch's head -> read the base
 commit -> one tree with every file inline -> one commit -> the branch, created directly at that commit
 -> the pull request (its body carries the metadata) -> the labels -> review requests to the GitHub
-accounts of the approvers (settings.github_approvers; best effort, skipped when there are none).
+accounts of the approvers (settings.github_approvers; best effort, skipped when there are none). A
+description longer than GitHub's body limit (65,536 characters) adds its comments: the body keeps a
+summary and a link (`_post_details`).
+
+GitHub's answers are told apart, not guessed (docs/github.md, "What GitHub refuses"): a rebuild moves
+the branch before it posts its review (GitHub reviews only commits of the pull request); a merge's 405
+is a conflict (re-applied) only when GitHub says the pull request does not merge; a pending or failing
+required check, a missing required review or a disabled merge method is MergeBlocked, with nothing
+pushed; "Base branch was modified" is retried with back-off. The portal's login comes from the
+settings or GET /app, never GET /user with an integration token.
 
 Faults: every call goes through `_call`, which retries with back-off only where repeating the call is
 harmless (reads; content-addressed git objects; ref and label writes that converge; creating a PR,
@@ -73,6 +82,11 @@ class GitHubUnavailable(ChangeError):
     """GitHub did not answer, answered 5xx, or the rate limit is spent: nothing half-done was left."""
 
 
+class MergeBlocked(ChangeError):
+    """GitHub refused the merge for a reason no rebuild answers (a required check pending or failing, a
+    required review missing, the merge method disabled): the message says which; nothing was pushed."""
+
+
 @dataclass(frozen=True)
 class GitHubConfig:
     """Where and how to reach GitHub. Secrets are kept out of repr so they are never logged or shown."""
@@ -131,13 +145,54 @@ def connect(cfg: GitHubConfig) -> Callable[[], Github]:
                       seconds_between_writes=cfg.seconds_between_writes, **common)
 
     def login() -> str:
-        """The login GitHub shows for what these credentials write: the token's user, or the App's bot."""
-        if cfg.token:
+        """The login GitHub shows for what these credentials write: the App's bot (`<slug>[bot]`, from
+        GET /app with the App's own JWT), or a user token's user (GET /user). Integration tokens (an App
+        installation token or a workflow's GITHUB_TOKEN, both `ghs_...`) cannot ask GET /user (GitHub
+        answers 403 "Resource not accessible by integration",
+        https://docs.github.com/en/rest/users/users#get-the-authenticated-user): their login must be
+        set (settings github_portal_login). Raises ChangeError saying so."""
+        if not cfg.token:
+            return f"{GithubIntegration(auth=app, **common).get_app().slug}[bot]"
+        # https://github.blog/engineering/platform-security/behind-githubs-new-authentication-token-formats/
+        if cfg.token.startswith("ghs_"):
+            raise ChangeError(INTEGRATION_LOGIN)
+        try:
             return client().get_user().login
-        return f"{GithubIntegration(auth=app, **common).get_app().slug}[bot]"
+        except GithubException as exc:
+            if exc.status == 403 and "not accessible by integration" in _errors_text(exc):
+                raise ChangeError(INTEGRATION_LOGIN) from None
+            raise
 
     client.login = login  # type: ignore[attr-defined]
     return client
+
+
+INTEGRATION_LOGIN = (
+    "the GitHub token is a GitHub App installation token or a workflow's GITHUB_TOKEN, whose login GitHub does "
+    "not tell (GET /user is refused to integrations): set github_portal_login to the login it writes as "
+    "(\"<app-slug>[bot]\", or \"github-actions[bot]\" for GITHUB_TOKEN), or configure the GitHub App's id and "
+    "private key instead of a token. Nothing was done.")
+
+
+# https://docs.github.com/en/rest/pulls/pulls#create-a-pull-request: GitHub refuses a pull request body
+# or comment longer than 65,536 characters (422 "body is too long (maximum is 65536 characters)").
+BODY_LIMIT = 65536
+DETAILS_PART = 60000  # characters of the full description per comment (fenced, well under the limit)
+
+
+def _details_sha(body: str) -> str:
+    import hashlib
+    return hashlib.sha256(body.rstrip().encode()).hexdigest()[:16]
+
+
+def _details_parts(body: str) -> list[str]:
+    """`body` cut into parts of at most DETAILS_PART characters, at line ends where it can be."""
+    text, parts = body.rstrip(), []
+    while text:
+        cut = len(text) if len(text) <= DETAILS_PART else (text.rfind("\n", 0, DETAILS_PART) + 1 or DETAILS_PART)
+        parts.append(text[:cut])
+        text = text[cut:]
+    return parts
 
 
 def _slug(text: str) -> str:
@@ -234,8 +289,11 @@ class GitHubChanges(ChangeBackend):
     def portal_login(self) -> str:
         """The portal's own GitHub login, learned once: only what it posted is read back as data."""
         if self._login is None:
-            learn = getattr(self._clients, "login", None)
-            login = self._call("reading the portal's GitHub identity", learn) if learn else self.gh.get_user().login
+            learn = getattr(self._clients, "login", None) or (lambda: self.gh.get_user().login)
+            try:
+                login = self._call("reading the portal's GitHub identity", learn)
+            except GithubException as exc:
+                raise self._refused("reading the portal's GitHub identity", exc) from None
             self._login = str(login)
         return self._login
 
@@ -550,9 +608,16 @@ class GitHubChanges(ChangeBackend):
         data = self._record(pr)
         if data is None:
             return None  # not a SnowTower pull request, or one whose record does not verify
-        if pr.state == "open" and pr.head.sha != data.get("head_sha"):
-            pr = self._resume(pr, data)
-        cr = self._to_cr(pr, self._raw_reviews(pr) if pr.state == "open" else [])
+        raw_reviews = self._raw_reviews(pr) if pr.state == "open" else []
+        if pr.state == "open" and self._unfinished(pr, data, raw_reviews):
+            try:
+                pr = self._resume(pr, data, raw_reviews)
+                raw_reviews = self._raw_reviews(pr)
+            except ChangeError as exc:
+                # Why: a request GitHub will not let the portal finish stays readable and actionable (it
+                # can be withdrawn, rejected or changed again); its pending decision counts meanwhile.
+                logging.getLogger(__name__).warning("#%s: %s", pr.number, exc)
+        cr = self._to_cr(pr, raw_reviews)
         if pr.state == "open" and cr.status in (Status.REJECTED, Status.WITHDRAWN):  # a closing stopped before the PR was closed
             try:
                 self._close(pr, cr.status)
@@ -568,21 +633,39 @@ class GitHubChanges(ChangeBackend):
         self._call(f"closing #{pr.number}", lambda: pr.edit(state="closed"))
         self._delete_branch(pr.head.ref)
 
-    def _resume(self, pr, data: dict):
-        """Finish an update_branch that stopped after the signed record named the new head and before
-        the branch moved there (the commit exists; the record is the portal's): post its decision
-        (`pending` in the record) unless it is already there, then move the branch."""
-        pending = data.get("pending") or {}
+    def _resume(self, pr, data: dict, raw_reviews: list | None = None):
+        """Finish an update_branch that stopped after the signed record named the new head (the commit
+        exists; the record is the portal's): move the branch there if it is still at the head it
+        replaces, then post the decision (`pending` in the record) naming the new head, unless it is
+        already there. Records written by earlier versions (decision posted before the move) resume
+        the same way. Returns the pull request as it is now. Raises ChangeError (with GitHub's reason)
+        when GitHub refuses a step; the request stays readable meanwhile (`get` shows it as it is, with
+        the pending decision counted)."""
         try:
-            if pending:
-                posted = self._reviews_from(self._raw_reviews(pr), pr)
-                if not any(r.decision == pending.get("decision") and r.head_sha == data["head_sha"] for r in posted):
-                    who = Actor(str(pending.get("actor", "")), str(pending.get("actor_name", "")))
-                    self._post_review(pr, who, str(pending["decision"]), str(pending.get("reason", "")), data["head_sha"])
-            self._call(f"finishing the update of #{pr.number}", lambda: self._move_ref(pr.head.ref, data["head_sha"]))
+            if pr.head.sha != data["head_sha"]:
+                self._call(f"finishing the update of #{pr.number}", lambda: self._move_ref(pr.head.ref, data["head_sha"]))
+                pr = self._pull(pr.number)
+                raw_reviews = None
+            if pr is not None and pr.head.sha == data["head_sha"] and self._pending_unposted(
+                    data, self._raw_reviews(pr) if raw_reviews is None else raw_reviews, pr) is not None:
+                pending = data["pending"]
+                who = Actor(str(pending.get("actor", "")), str(pending.get("actor_name", "")))
+                self._post_review(pr, who, str(pending["decision"]), str(pending.get("reason", "")), data["head_sha"])
         except GithubException as exc:
             raise self._refused(f"finishing the update of #{pr.number}", exc) from None
         return self._pull(pr.number)
+
+    def _pending_unposted(self, data: dict, raw_reviews: list, pr) -> Review | None:
+        """The decision an update_branch recorded in the signed record (`pending`) but has not posted as
+        a review yet (a crash, or GitHub refusing it), as the Review it will be; None when posted."""
+        pending = data.get("pending") or {}
+        if not pending or not data.get("head_sha"):
+            return None
+        posted = self._reviews_from(raw_reviews, pr, with_pending=False)
+        if any(r.decision == pending.get("decision") and r.head_sha == data["head_sha"] for r in posted):
+            return None
+        return Review(pr.number, str(pending.get("actor", "")), str(pending.get("decision", "")),
+                      str(pending.get("reason", "")), _iso(pr.updated_at or pr.created_at), str(data["head_sha"]))
 
     def list(self, requester: str | None = None, statuses: list[Status] | None = None) -> list[ChangeRequest]:
         """The portal's change requests, newest first. API calls: one conditional request when no pull
@@ -628,10 +711,21 @@ class GitHubChanges(ChangeBackend):
             url=pr.html_url,
         )
 
-    def _reviews_from(self, raw_reviews: list, pr) -> list[Review]:
+    def _reviews_from(self, raw_reviews: list, pr, with_pending: bool = True) -> list[Review]:
         """The reviews that count, in order: the portal's own (posted by its login, decision and head
         commit in metadata) and native ones by mapped approvers with write permission (an approval
-        only for the PR's current head). Anything else is shown as a comment, with its GitHub login."""
+        only for the PR's current head). Anything else is shown as a comment, with its GitHub login.
+        `with_pending`: last, the decision of an update the signed record names but whose review is not
+        posted yet (it counts from the moment the record names the new head)."""
+        out = self._reviews_posted(raw_reviews, pr)
+        if with_pending and pr.state == "open":
+            data = self._record(pr)
+            pending = self._pending_unposted(data, raw_reviews, pr) if data else None
+            if pending is not None:
+                out.append(pending)
+        return out
+
+    def _reviews_posted(self, raw_reviews: list, pr) -> list[Review]:
         out = []
         nonces: set = set()
         for r in raw_reviews:
@@ -758,6 +852,9 @@ class GitHubChanges(ChangeBackend):
             raise ChangeError("the request changes no file")
         key = meta.idempotency_key(recipe, requester.username, request)
         branch = f"snowtower/{key[:10]}-{_slug(title)}"
+        # The portal's own login before anything is written: a pull request it cannot recognise as its own
+        # afterwards would be left behind (ChangeError when the credentials do not tell it).
+        self.portal_login  # noqa: B018
         try:
             # 1. The same request already open (a retry after a fault, a double click): resume it.
             existing = self._find_open_pull(branch)
@@ -766,6 +863,7 @@ class GitHubChanges(ChangeBackend):
                     raise ChangeError(f"pull request #{existing.number} holds this request's branch but was not made by "
                                       "SnowTower (or was changed outside it); nothing was submitted.")
                 self._label(existing, recipe, tuple(str(x) for x in self._record(existing).get("labels") or ()))
+                self._post_details(existing, body)
                 return self._to_cr(existing, [])
             # 2. Refuse a stale preview, as the local backend does.
             head = self.base_head()
@@ -785,6 +883,17 @@ class GitHubChanges(ChangeBackend):
                 "branch": branch, "base_sha": base_sha, "head_sha": commit, "files": sorted(files),
                 "validation": validation, **({"labels": list(labels)} if labels else {})}
         pr_body = body.rstrip() + "\n\n" + self._sign(data) + "\n"
+        if len(pr_body) > BODY_LIMIT:
+            # Why: GitHub refuses a longer body. The body keeps a summary; the full text goes to comments.
+            parts = _details_parts(body)
+            data["details"] = {"sha": _details_sha(body), "parts": len(parts)}
+            summary = (f"**{md_escape(title)}** requested by {md_escape(requester.name or requester.username)} "
+                       f"({inline_code(requester.username)}).\n\n**Validation:** "
+                       f"{'passed' if validation.get('valid') else 'FAILED'}\n\n"
+                       f"The full description (fields, justification and plan, {len(body.rstrip()):,} characters) is longer "
+                       f"than GitHub allows in a pull request body: it is in {len(parts)} comment(s) below, from "
+                       f"{inline_code(self.portal_login)}.")
+            pr_body = summary + "\n\n" + self._sign(data) + "\n"
         try:
             pr = self._call("opening the pull request", lambda: self._create_pull(title, branch, pr_body))
         except (ChangeError, GithubException) as exc:
@@ -798,9 +907,43 @@ class GitHubChanges(ChangeBackend):
         except (ChangeError, GithubException) as exc:
             raise ChangeError(f"pull request #{pr.number} was opened but GitHub failed while labelling it ({exc}). "
                               "Submit again to finish it: no second pull request will be opened.") from None
-        # 9. Review requests: the approvers' GitHub accounts see it in their queue (best effort).
+        # 9. The full description when the body could not hold it; a retry posts what is missing.
+        try:
+            self._post_details(pr, body)
+        except (ChangeError, GithubException) as exc:
+            raise ChangeError(f"pull request #{pr.number} was opened but GitHub failed while adding its full description "
+                              f"({exc}). Submit again to finish it: no second pull request will be opened.") from None
+        # 10. Review requests: the approvers' GitHub accounts see it in their queue (best effort).
         self._request_reviews(pr, requester.username)
         return self._to_cr(pr, [])
+
+    def _post_details(self, pr, body: str) -> None:
+        """Post the parts of the full description the signed record announces (`details`) and that are
+        not on the pull request yet, each once (marked with the text's hash and its number), then link
+        the first from the body. Nothing when the record announces none or another text."""
+        data = self._record(pr) or {}
+        details = data.get("details") or {}
+        if not details or details.get("sha") != _details_sha(body):
+            return
+        parts = _details_parts(body)
+        from github.IssueComment import IssueComment
+        comments = [self._object(IssueComment, raw) for raw in
+                    self._call(f"reading the comments of #{pr.number}", lambda: self._fetch_all(f"{pr.issue_url}/comments"))]
+        mine = [c for c in comments if c.user and c.user.login == self.portal_login]
+        first_url = None
+        for i, text in enumerate(parts, 1):
+            mark = f"<!-- snowtower-details {details['sha']} {i}/{len(parts)} -->"
+            found = next((c for c in mine if mark in (c.body or "")), None)
+            if found is None:
+                comment = f"**Full description, part {i} of {len(parts)}** (as written, in Markdown):\n\n{fenced(text, 'markdown')}\n\n{mark}"
+                found = self._call(f"commenting on #{pr.number}", lambda: pr.create_issue_comment(comment), retry=False,
+                                   done=lambda: next((c for c in pr.get_issue_comments() if mark in (c.body or "")), None))
+            first_url = first_url or found.html_url
+        link = f"[Read the full description]({first_url})."
+        if first_url and link not in (pr.body or ""):
+            visible = meta.visible(pr.body)
+            new_body = visible + "\n\n" + link + "\n\n" + meta.embed("", meta.REQUEST, meta.extract(pr.body, meta.REQUEST)).strip() + "\n"
+            self._call(f"updating #{pr.number}", lambda: pr.edit(body=new_body))
 
     def merged_change(self, number: int) -> MergedChange | None:
         """Pull request `number` if merged into the base branch (by the portal or by hand): its merge commit,
@@ -909,8 +1052,19 @@ class GitHubChanges(ChangeBackend):
             return True if any(nonce in (c.body or "") for c in pr.get_issue_comments()) else None
         self._call(f"commenting on #{pr.number}", lambda: pr.create_issue_comment(body), retry=False, done=done)
 
-    def _open_pull(self, cr: ChangeRequest):
-        """The PR of `cr` if it is still open and its record verifies; else the reason as a ChangeError."""
+    def _unfinished(self, pr, data: dict, raw_reviews: list | None = None) -> bool:
+        """Whether an update_branch of `pr` stopped halfway: the branch is not where the signed record
+        says, or the record's pending decision is not posted (reviews read when not given)."""
+        if pr.head.sha != data.get("head_sha"):
+            return True
+        if not data.get("pending"):
+            return False
+        return self._pending_unposted(data, self._raw_reviews(pr) if raw_reviews is None else raw_reviews, pr) is not None
+
+    def _open_pull(self, cr: ChangeRequest, *, must_finish: bool = True):
+        """The PR of `cr` if it is still open and its record verifies; else the reason as a ChangeError.
+        A half-done update is finished first; if GitHub refuses that, ChangeError says so when
+        `must_finish`, else (closing it, or updating it again from where its branch is) it goes on."""
         pr = self._pull(cr.id)
         data = self._record(pr) if pr is not None else None
         if pr is None or data is None:
@@ -918,8 +1072,14 @@ class GitHubChanges(ChangeBackend):
         if pr.state != "open":
             again = self._to_cr(pr, [])
             raise AlreadyResolved(resolved_message(again, self._resolved_by(pr)))
-        if pr.head.sha != data.get("head_sha"):
-            pr = self._resume(pr, data)
+        if self._unfinished(pr, data):
+            try:
+                pr = self._resume(pr, data)
+            except ChangeError as exc:
+                if must_finish:
+                    raise ChangeError(f"{cr.ref}: its last update could not be finished on GitHub ({exc}) Nothing was "
+                                      "recorded; it can still be withdrawn, rejected or edited and resubmitted.") from None
+                logging.getLogger(__name__).warning("%s: %s", cr.ref, exc)
         return pr, data
 
     def _resolved_by(self, pr) -> str | None:
@@ -928,7 +1088,7 @@ class GitHubChanges(ChangeBackend):
         return next((e.actor for e in reversed(self.events(cr)) if e.action == wanted), None)
 
     def review(self, cr, actor, decision, comment, seen_head=None):
-        pr, _ = self._open_pull(cr)
+        pr, _ = self._open_pull(cr, must_finish=decision not in CLOSING)
         # Why: an approval covers the commit the reviewer saw. GitHub has no transaction: the check is
         # made here and the review names the commit, so one recorded after a resubmission (which names
         # the new head) never counts (core.changes.approval).
@@ -945,6 +1105,39 @@ class GitHubChanges(ChangeBackend):
             raise self._refused(f"the review of {cr.ref}", exc) from None
         return self.get(cr.id)
 
+    def _merge_refused(self, cr: ChangeRequest, text: str) -> ChangeError:
+        """What a 405 from GitHub's merge means, told apart by GitHub's message and the pull request as
+        it is now (https://docs.github.com/en/rest/pulls/pulls#merge-a-pull-request): BaseMoved only for
+        a conflict or a head behind its base (the request is re-applied); anything else is MergeBlocked,
+        with what is missing and nothing pushed."""
+        lower = text.lower()
+        if "base branch was modified" in lower:
+            return MergeBlocked(f"GitHub was still taking in the latest change of {self.base_branch} and refused to merge "
+                                f"{cr.ref} ({text}). Nothing was merged; try again in a moment.")
+        m = re.search(r'required status check "([^"]+)"', text, re.IGNORECASE)
+        if m:
+            check = m.group(1)
+            if "failing" in lower or "failed" in lower:
+                return MergeBlocked(f"{cr.ref} cannot be merged: the required check {check} failed on it ({text}). "
+                                    "Nothing was merged; see the check on the pull request, then ask for changes or re-run it.")
+            return MergeBlocked(f"{cr.ref} is waiting for check {check}: GitHub merges it once that check has passed "
+                                f"({text}). Nothing was merged; merge again when it is green.")
+        if re.search(r"approving review|code owner|review.* required|changes requested", lower):
+            return MergeBlocked(f"{cr.ref} cannot be merged yet: the branch protection of {self.base_branch} requires "
+                                f"approving reviews on GitHub ({text}). Approvals in SnowTower are posted as comments: an "
+                                "approver with write access approves on GitHub, or the portal's login is allowed to bypass "
+                                "that rule (docs/github.md). Nothing was merged.")
+        if "not allowed on this repository" in lower:
+            return MergeBlocked(f"{cr.ref} cannot be merged: {text} SnowTower merges by squashing; a repository admin "
+                                "must allow squash merging (docs/github.md). Nothing was merged.")
+        again = self._pull(cr.id)
+        if again is not None and again.mergeable is False:
+            return BaseMoved(f"{cr.ref} conflicts with {self.base_branch}; it must be re-applied first.")
+        if again is not None and again.mergeable_state == "behind":
+            return BaseMoved(f"{cr.ref} is behind {self.base_branch}; it must be re-applied first.")
+        return MergeBlocked(f"GitHub refused to merge {cr.ref} ({text or 'no detail'}). Nothing was merged or changed; "
+                            "see the pull request on GitHub.")
+
     def _delete_branch(self, branch: str) -> None:
         try:
             self._call(f"removing branch {branch}", lambda: self._delete_ref(branch))
@@ -954,7 +1147,7 @@ class GitHubChanges(ChangeBackend):
     def update_branch(self, cr, files, base_sha, actor, reason, validation, request=None, decision="rebase"):
         if decision not in ("rebase", "resubmit", "void"):
             raise ValueError(f"update_branch records rebase, resubmit or void, not {decision!r}")
-        pr, data = self._open_pull(cr)
+        pr, data = self._open_pull(cr, must_finish=False)
         if pr.head.sha != cr.head_sha:
             raise ChangeError(f"{cr.ref} was changed by someone else meanwhile; reload and try again.")
         try:
@@ -964,8 +1157,9 @@ class GitHubChanges(ChangeBackend):
                                   author=(first.author.name, first.author.email))
             # Order matters for a crash at any step (GitHub has no transaction):
             # 1. the signed record names the new head, the head it replaces and the decision still to
-            #    record: from here on, the next read finishes the update (_resume), and merging the old
-            #    head is refused (the record names another);
+            #    record: from here on, the next read finishes the update (_resume), merging the old head is
+            #    refused (the record names another), and the decision counts already (_reviews_from adds a
+            #    pending decision not yet posted), so no approval of the old content covers the new one;
             record = {k: v for k, v in data.items() if k != meta.SIGNATURE}
             record.update(base_sha=base_sha, head_sha=commit, prev_head=cr.head_sha, files=sorted(files), validation=validation,
                           pending={"decision": decision, "reason": reason, "actor": actor.username, "actor_name": actor.name})
@@ -973,15 +1167,21 @@ class GitHubChanges(ChangeBackend):
                 record["request"] = request
             new_body = meta.visible(pr.body) + "\n\n" + self._sign(record) + "\n"
             self._call(f"updating #{pr.number}", lambda: pr.edit(body=new_body))
-            # 2. the decision, naming the new head: approvals of the old content no longer count (resubmit, void);
-            self._post_review(pr, actor, decision, reason, commit)
-            # 3. the branch: compared just before the forced move (GitHub has no compare-and-swap on refs).
+            # 2. the branch: compared just before the forced move (GitHub has no compare-and-swap on refs).
             current = self._branch_head(cr.branch)
             if current != cr.head_sha:
                 raise ChangeError(f"the branch of {cr.ref} was changed by someone else; reload and try again.")
             self._call(f"updating branch {cr.branch}", lambda: self._move_ref(cr.branch, commit))
         except GithubException as exc:
             raise self._refused(f"updating {cr.ref}", exc) from None
+        # 3. the decision, naming the new head, now a commit of the pull request: GitHub refuses a review of
+        #    a commit that is not (422 "The commitOID is not part of the pull request"). The update is done
+        #    and its decision counts already (the record's `pending`): if posting fails, the next read posts it.
+        try:
+            self._post_review(pr, actor, decision, reason, commit)
+        except (ChangeError, GithubException) as exc:
+            logging.getLogger(__name__).warning("%s: recording the %s review failed, the next read retries: %s", cr.ref,
+                                                decision, exc)
         return self.get(cr.id)
 
     def merge(self, cr, actor):
@@ -995,8 +1195,14 @@ class GitHubChanges(ChangeBackend):
             return self.get(cr.id)
         if pr.state != "open":
             raise ChangeError(f"request {cr.ref} is already closed on GitHub.")
-        # Why: the guards run again here, on what GitHub holds now, not on what a page or caller read.
         data = self._record(pr)
+        if data is not None and self._unfinished(pr, data):
+            try:  # a half-done update is finished before anything is merged
+                pr = self._resume(pr, data)
+            except ChangeError as exc:
+                raise ChangeError(f"{cr.ref}: its last update could not be finished on GitHub ({exc}) Nothing was merged.") from None
+            data = self._record(pr)
+        # Why: the guards run again here, on what GitHub holds now, not on what a page or caller read.
         if data is None or pr.head.sha != cr.head_sha or data.get("head_sha") != cr.head_sha:
             raise HeadMoved(f"{cr.ref} changed (or its record no longer verifies) since it was approved; nothing was merged.")
         status = status_from_reviews(self._reviews_from(self._raw_reviews(pr), pr), self._requesters(data.get("requester", "")),
@@ -1004,31 +1210,46 @@ class GitHubChanges(ChangeBackend):
                                      pr.head.sha)
         if status != Status.APPROVED:
             raise ChangeError(f"{cr.ref} is {status.label}, not approved; nothing was merged.")
-        mergeable = pr.mergeable
-        for _ in range(3):  # GitHub computes mergeability in the background; null means "not yet"
-            if mergeable is not None:
+        # GitHub computes mergeability in the background; null means "not yet": asked again, bounded.
+        delay = self.cfg.backoff
+        for _ in range(max(1, self.cfg.attempts) - 1):
+            if pr.mergeable is not None:
                 break
-            self._sleep(0.5)
+            self._sleep(delay)
+            delay *= 2
             pr = self._pull(cr.id)
-            mergeable = pr.mergeable
-        if mergeable is False:
+        if pr.mergeable is False:
             raise BaseMoved(f"{cr.ref} conflicts with {self.base_branch}; it must be re-applied first.")
+        if pr.mergeable_state == "behind":  # protection requires the branch to contain the base's head
+            raise BaseMoved(f"{cr.ref} is behind {self.base_branch}; it must be re-applied first.")
 
         def merged_already():
             again = self.gh_repo.get_pull(cr.id)
             return True if again.merged else None
 
-        try:
-            self._call(f"merging {cr.ref}", lambda: pr.merge(
-                merge_method="squash", sha=cr.head_sha, commit_title=f"{cr.title} (#{cr.id})",
-                commit_message=f"Requested by {cr.requester}; merged by {actor.username} in SnowTower."),
-                retry=False, done=merged_already)
-        except GithubException as exc:
-            if exc.status == 405:
-                raise BaseMoved(f"{cr.ref} cannot be merged as it is ({_errors_text(exc)}); it must be re-applied first.") from None
-            if exc.status == 409:
-                raise BaseMoved(f"{cr.ref} or {self.base_branch} changed while merging; try again.") from None
-            raise self._refused(f"merging {cr.ref}", exc) from None
+        delay = self.cfg.backoff
+        attempts = max(1, self.cfg.attempts)
+        for attempt in range(1, attempts + 1):
+            try:
+                self._call(f"merging {cr.ref}", lambda: pr.merge(
+                    merge_method="squash", sha=cr.head_sha, commit_title=f"{cr.title} (#{cr.id})",
+                    commit_message=f"Requested by {cr.requester}; merged by {actor.username} in SnowTower."),
+                    retry=False, done=merged_already)
+                break
+            except GithubException as exc:
+                if exc.status == 409:  # `sha` is not the head any more: someone pushed meanwhile
+                    raise HeadMoved(f"{cr.ref} changed on GitHub while merging; nothing was merged. Reload it.") from None
+                if exc.status != 405:
+                    raise self._refused(f"merging {cr.ref}", exc) from None
+                text = _errors_text(exc)
+                if "base branch was modified" in text.lower() and attempt < attempts:
+                    # GitHub's passing 405 while it recomputes the merge: the same merge is tried again.
+                    self._sleep(delay)
+                    delay *= 2
+                    if self.base_head() != cr.base_sha:
+                        raise BaseMoved(f"{self.base_branch} moved while merging {cr.ref}; it must be re-applied first.") from None
+                    continue
+                raise self._merge_refused(cr, text) from None
         try:  # who merged, for the history (GitHub records the portal's login): text only, best effort
             self._post_event(pr, actor, "merged", f"{self.base_branch} at {cr.head_sha[:8]}", f"Merged in SnowTower by {actor.username}.")
         except (ChangeError, GithubException):
