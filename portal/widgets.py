@@ -150,23 +150,18 @@ def duration_badge(recipe_name: str, request: dict) -> str:
 
 
 def preview_panel(preview) -> None:
-    """What a requester sees before submitting: summary, the effective access per person, SnowDDL's
-    verdict, the diff (and, with the core's offline plan, the DDL it would run)."""
+    """What a requester sees before submitting: summary (and how long the access lasts), the effective
+    access per person, SnowDDL's verdict; the diff and the offline plan's DDL behind Details."""
     st.subheader("Preview")
     if preview.changes is not None:
         st.markdown(md_escape(preview.changes.summary, starts_line=True))
+        badge = duration_badge(preview.recipe, preview.request_dict or {})
+        if badge:
+            st.markdown(badge)
     access_change(getattr(preview, "access", None), key="preview.access")
     validation_view(preview.validation.to_dict() if preview.validation else None)
     if getattr(preview, "base_errors", 0) and not preview.ok:  # not the request's fault: say whose it is
         st.warning(md_escape(preview.rejection()[0].upper() + preview.rejection()[1:] + "."), icon=":material/warning:")
-    diff_view(preview.diff)
-    plan_view(preview.plan)
-
-
-        badge = duration_badge(preview.recipe, preview.request_dict or {})
-        if badge:
-            st.markdown(badge)
-    validation_view(preview.validation.to_dict() if preview.validation else None)
     # Files, git's diff, SnowDDL's statements and what the offline plan cannot preview are for those who want
     # them: behind Details, so the form speaks in the requester's words first.
     with st.expander("Details: the files this changes and SnowDDL's plan"):

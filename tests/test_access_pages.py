@@ -31,6 +31,7 @@ def test_the_preview_of_a_grant_shows_the_access_gained_before_the_diff(workspac
     at = page("grant_role", people["requester"])
     at.selectbox(key="grant_role.name").set_value("EVASQUEZ")
     at.multiselect(key="grant_role.business_roles").set_value(["FINANCE_ANALYST"])
+    at.radio(key="grant_role.until").set_value("Permanent")  # how long must be chosen
     at.text_area(key="grant_role.justification").input(WHY)
     at = next(b for b in at.button if b.label == "Preview").click().run()
     assert not at.exception

@@ -110,6 +110,10 @@ def test_serve_starts_streamlit_with_error_details_for_its_mode(tmp_path, monkey
     workspace = tmp_path / "workspace"
     workspace.mkdir()
     (workspace / "settings.toml").write_text("[snowtower]\n" + settings)
+    from app.paths import EXAMPLE_CONFIG
+    from core.workspace import ensure_demo_workspace
+
+    ensure_demo_workspace(workspace, EXAMPLE_CONFIG)  # its git repository (a production workspace starts from one)
     started = []
     monkeypatch.setattr(cli.os, "execvpe", lambda exe, argv, env: started.append(argv))
     monkeypatch.chdir(tmp_path)

@@ -174,7 +174,7 @@ def test_the_review_page_shows_the_revert_first_and_urgent_whatever_the_sort(tmp
     at.selectbox(key="review.sort").set_value("Requester").run()  # "requester" sorts before "snowtower-deploy"
     table = next(d.value for d in at.dataframe if "Request" in d.value.columns)
     assert list(table["Request"]) == [revert.ref, newer.ref]
-    at.selectbox(key="review.selected").set_value(revert.id).run()
+    at.button(key=f"review.card.{revert.id}").click().run()  # a request opens by its row or card
     assert any(m.value.startswith(":red-badge[:material/priority_high: urgent] A deployment failed") for m in at.markdown)
     assert not at.exception
 
