@@ -150,3 +150,23 @@ def test_keep_until_a_date_becomes_a_time_bound_grant(demo, people):
     MergeRequest(demo, people["admin"], cr.id).execute()
     expiry = demo.changes.repo.read_text("main", expiry_file())
     assert "DPRICE" in expiry and until.isoformat() in expiry
+
+
+def test_the_cli_prints_the_same_verdicts_as_the_campaign(demo, people, capsys):
+    from portal.cli import main
+
+    ws = str(demo.settings.workspace)
+    assert main(["access-review", "start", "--deadline", deadline(demo).isoformat(), "--workspace", ws,
+                 "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {(i["user"], i["role"]): i["verdict"] for i in data["items"]} == EXPECTED
+    assert data["campaign"]["started_by"] == "snowtower-cli"
+    assert main(["access-review", "status", "--id", str(data["campaign"]["id"]), "--workspace", ws]) == 0
+    text = capsys.readouterr().out
+    for (user, role), verdict in EXPECTED.items():
+        assert any(line.split()[:3] == [user, role, verdict.split()[0]] for line in text.splitlines()), (user, role)
+    assert main(["access-review", "report", "--id", "99", "--workspace", ws]) == 1
+    assert main(["access-review", "start", "--deadline", "tomorrow", "--workspace", ws]) == 2
+    assert main(["access-review", "report", "--id", str(data["campaign"]["id"]), "--format", "csv", "--workspace", ws]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert {(r["user"], r["role"]): r["verdict"] for r in rows} == EXPECTED
