@@ -402,6 +402,26 @@ def report_csv(data: dict) -> str:
     return out.getvalue()
 
 
+def report_lines(data: dict) -> list[str]:
+    """The report as plain text lines (the CLI's text output and the page's printable report)."""
+    c, p = data["campaign"], data["progress"]
+    lines = [f"Access review #{c['id']} {c['name']}: scope {c['scope']}, deadline {c['deadline']}, "
+             f"unused after {c['unused_days']} days",
+             f"started by {c['started_by']} at {c['started_at']} on config commit {c['config_commit'][:12]}"
+             + (f"; closed at {c['closed_at']}" if c["closed_at"] else ""),
+             f"reviewers: {', '.join(data['reviewers'])}",
+             f"{p['decided']}/{p['items']} decided, {p['overdue']} overdue; verdicts: "
+             + ", ".join(f"{k} {v}" for k, v in sorted(p["by_verdict"].items()))]
+    for i in data["items"]:
+        req = i["request"]
+        lines.append(f"  {i['user']:<20} {i['role']:<22} {i['verdict']:<12} {i['evidence'].get('reason', '')}"
+                     + (f"  -> {i['decision']}" + (f" until {i['until']}" if i["until"] else "")
+                        + f" by {i['decided_by']} at {i['decided_at']}" + (f": {i['reason']}" if i["reason"] else "")
+                        if i["decision"] else "")
+                     + (f" (request #{req['id']} {req['status']})" if req else ""))
+    return lines
+
+
 def parse_deadline(text: str) -> dt.date:
     """YYYY-MM-DD -> date; ValueError with a plain message otherwise."""
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(text or "").strip()):

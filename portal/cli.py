@@ -372,15 +372,7 @@ def cmd_access_review(args) -> int:
     elif args.format == "csv":
         sys.stdout.write(campaigns.report_csv(data))
     else:
-        c, p = data["campaign"], data["progress"]
-        print(f"#{c['id']} {c['name']}: scope {c['scope']}, deadline {c['deadline']}, unused after {c['unused_days']} days")
-        print(f"{p['decided']}/{p['items']} decided, {p['overdue']} overdue; verdicts: "
-              + ", ".join(f"{k} {v}" for k, v in sorted(p['by_verdict'].items())))
-        for i in data["items"]:
-            req = i["request"]
-            print(f"  {i['user']:<20} {i['role']:<22} {i['verdict']:<12} {i['evidence'].get('reason', '')}"
-                  + (f"  -> {i['decision']}" + (f" until {i['until']}" if i['until'] else "") if i['decision'] else "")
-                  + (f" (#{req['id']} {req['status']})" if req else ""))
+        print("\n".join(campaigns.report_lines(data)))
     return 0
 
 
