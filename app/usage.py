@@ -110,3 +110,21 @@ def grant_evidence(services, scope: str = "all", days: int | None = None, as_of:
     as_of = as_of or services.clock()
     days = days or services.settings.access_unused_days
     return usage.evidence(g, object_uses(services, as_of), as_of, days, granted_dates(services), only)
+
+
+def unused_findings(services, as_of: dt.datetime | None = None) -> list:
+    """Right-sizing outside campaigns: every grant whose verdict is unused or never used for the
+    access_unused_days setting, as a core.findings.Finding (GRANT_UNUSED, user) with its fix: a revoke-role
+    request filled in (user, role, the evidence as justification). Raises QueryError when the account cannot
+    be read."""
+    from core.findings import Finding, Fix
+
+    out = []
+    for e in grant_evidence(services, "all", None, as_of):
+        if e.verdict not in (usage.UNUSED, usage.NEVER):
+            continue
+        why = f"Unused grant: {e.role} of {e.user}, {e.reason} (ACCESS_HISTORY)."
+        out.append(Finding("GRANT_UNUSED", "medium" if e.verdict == usage.NEVER else "low", "user", e.user,
+                           f"{e.role}: {e.verdict}, {e.reason}",
+                           fix=Fix("revoke-role", {"name": e.user, "business_roles": [e.role], "justification": why})))
+    return out

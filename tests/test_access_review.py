@@ -170,3 +170,17 @@ def test_the_cli_prints_the_same_verdicts_as_the_campaign(demo, people, capsys):
     assert main(["access-review", "report", "--id", str(data["campaign"]["id"]), "--format", "csv", "--workspace", ws]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert {(r["user"], r["role"]): r["verdict"] for r in rows} == EXPECTED
+
+
+def test_unused_grants_on_security_open_a_filled_in_revoke_request(demo, people):
+    from app.operations import PreviewRequest
+    from app.usage import unused_findings
+    from recipes import RECIPES
+
+    found = unused_findings(demo)
+    assert sorted((f.object, f.fix.fields["business_roles"][0]) for f in found) == sorted(
+        k for k, v in EXPECTED.items() if v in (usage.UNUSED, usage.NEVER))
+    f = next(f for f in found if f.object == "SROSSI")
+    assert f.fix.recipe == "revoke-role" and "no use in" in f.fix.fields["justification"]
+    preview = PreviewRequest(demo, RECIPES["revoke-role"], f.fix.fields).execute()
+    assert not preview.field_errors and preview.validation.valid
