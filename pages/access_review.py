@@ -52,9 +52,9 @@ if not visible:
     st.info("No access review has items for you." if not is_admin else "No access review yet.")
     st.stop()
 
-chosen = st.selectbox("Campaign", [c.id for c, _, _ in visible], key="access_review.campaign",
-                      format_func=lambda cid: next(f"#{c.id} {c.name} ({c.scope}, deadline {c.deadline.isoformat()})"
-                                                   + (" closed" if c.closed_at else "") for c, _, _ in visible if c.id == cid))
+names = {c.id: f"#{c.id} {c.name} ({c.scope}, deadline {c.deadline.isoformat()})" + (" closed" if c.closed_at else "")
+         for c, _, _ in visible}
+chosen = st.selectbox("Campaign", list(names), key="access_review.campaign", format_func=names.__getitem__)
 campaign, items, mine = next(v for v in visible if v[0].id == chosen)
 progress = campaigns.progress(campaign, mine, today)
 cols = st.columns(4)
@@ -67,15 +67,15 @@ st.dataframe([{"User": i.user, "Business role": i.role, "Reviewer": i.reviewer_l
                "Evidence": i.evidence.get("reason", ""), "Last use": (i.evidence.get("last_use") or "")[:10],
                "Decision": (i.decision or "") + (f" until {i.until}" if i.until else ""), "Reason": i.reason,
                "Request": f"#{i.request_id}" if i.request_id else ""} for i in mine],
-             hide_index=True, use_container_width=True)
+             hide_index=True, width="stretch")
 
 reviewable = [i for i in mine if campaigns.may_review(actor, i) and i.request_id is None]
 if campaign.open and reviewable:
     st.subheader("Decide")
-    pick = st.selectbox("Grant", [i.id for i in reviewable], key="access_review.item",
-                        format_func=lambda iid: next(f"{i.user}: {i.role} ({i.verdict})" + (f", {i.decision}" if i.decision else "")
-                                                     for i in reviewable if i.id == iid))
-    item = next(i for i in reviewable if i.id == pick)
+    by_id = {i.id: i for i in reviewable}  # a dict: thousands of options are labelled in one pass
+    labels = {i.id: f"{i.user}: {i.role} ({i.verdict})" + (f", {i.decision}" if i.decision else "") for i in reviewable}
+    pick = st.selectbox("Grant", list(by_id), key="access_review.item", format_func=labels.__getitem__)
+    item = by_id[pick]
     ev = item.evidence
     st.text(f"{item.user} holds {item.role}. Verdict: {item.verdict}: {ev.get('reason', '')}.")
     st.text("Only through this role, reads: " + (", ".join(ev.get("only_read") or []) or "nothing")
@@ -113,14 +113,15 @@ if waiting:
 
 if is_admin:
     st.subheader("Report")
-    data = campaigns.report(services, campaign.id)
-    cols = st.columns(3)
-    cols[0].download_button("CSV", campaigns.report_csv(data), file_name=f"access-review-{campaign.id}.csv",
-                            mime="text/csv", key="access_review.csv")
-    cols[1].download_button("JSON", json.dumps(data, indent=2), file_name=f"access-review-{campaign.id}.json",
-                            mime="application/json", key="access_review.json")
-    if campaign.open and cols[2].button("Close the campaign", key="access_review.close"):
+    if campaign.open and st.button("Close the campaign", key="access_review.close"):
         campaigns.close(services, actor, campaign.id)
         st.rerun()
-    if st.toggle("Printable report", key="access_review.print"):
+    # built on demand: with thousands of items the report is the page's largest piece of work
+    if st.toggle("Prepare the report (CSV, JSON, printable)", key="access_review.report"):
+        data = campaigns.report(services, campaign.id)
+        cols = st.columns(2)
+        cols[0].download_button("CSV", campaigns.report_csv(data), file_name=f"access-review-{campaign.id}.csv",
+                                mime="text/csv", key="access_review.csv")
+        cols[1].download_button("JSON", json.dumps(data, indent=2), file_name=f"access-review-{campaign.id}.json",
+                                mime="application/json", key="access_review.json")
         st.text("\n".join(campaigns.report_lines(data)))

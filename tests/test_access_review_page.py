@@ -41,7 +41,10 @@ def test_an_admin_sees_every_grant_with_its_verdict_and_the_report(campaign, peo
     table = at.dataframe[0].value
     assert {(r["User"], r["Business role"]): r["Verdict"] for _, r in table.iterrows()} == EXPECTED
     assert [str(m.value) for m in at.metric] == [str(len(EXPECTED)), "0", str(len(EXPECTED)), "0"]
+    at.toggle(key="access_review.report").set_value(True).run()
+    assert not at.exception
     assert {b.label for b in at.get("download_button")} >= {"CSV", "JSON"}
+    assert any("Access review #" in t.value for t in at.text)
 
 
 def test_a_reviewer_records_a_revocation(campaign, services, people):

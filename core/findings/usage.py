@@ -102,12 +102,15 @@ def scopes(privs, prefix: str = "") -> tuple[frozenset, frozenset]:
     return frozenset(read), frozenset(write)
 
 
-def _covers(scope: str, name: str) -> bool:
-    return name == scope or name.startswith(scope + ".")
+def _prefixes(name: str) -> list[str]:
+    """"A.B.C" -> ["A", "A.B", "A.B.C"]: the scopes that cover it (a set lookup each, not a scan)."""
+    parts = name.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
 
 
-def _covered(scope: str, others: frozenset) -> bool:
-    return any(_covers(o, scope) for o in others)
+def _covered(scope: str, others) -> bool:
+    """Whether a scope of `others` (a set) is `scope` or contains it."""
+    return any(p in others for p in _prefixes(scope))
 
 
 def business_roles(graph, user: str) -> list[str]:
@@ -152,13 +155,16 @@ def evidence(graph, uses: list[Use], as_of: dt.datetime, days: int = 90,
             others_write = frozenset().union(*(scopes_of(r)[1] for r in roles if r != role))
             only_read = tuple(sorted(s for s in read if not _covered(s, others_read)))
             only_write = tuple(sorted(s for s in write if not _covered(s, others_write)))
+            mine_read, mine_write = frozenset(only_read), frozenset(only_write)
             shared = tuple(sorted(label[r] for r in roles if r != role and (
                 any(_covered(s, scopes_of(r)[0]) for s in read) or any(_covered(s, scopes_of(r)[1]) for s in write))))
             ev = Evidence(key[0], key[1], only_read, only_write, shared, granted=granted.get(key), days=days)
             counted = []
             for u in by_user.get(key[0], ()):
-                for access, last, mine in (("read", u.last_read, only_read), ("write", u.last_write, only_write)):
-                    if last is not None and any(_covers(s, u.object) for s in mine):
+                for access, last, mine, others in (("read", u.last_read, mine_read, others_read),
+                                                   ("write", u.last_write, mine_write, others_write)):
+                    # the object itself must not be reachable through another role (a narrower grant of it)
+                    if last is not None and _covered(u.object, mine) and not _covered(u.object, others):
                         counted.append({"object": u.object, "access": access, "last": last, "queries": u.queries})
             counted.sort(key=lambda c: (c["last"], c["object"]), reverse=True)
             ev.last_use = counted[0]["last"] if counted else None
