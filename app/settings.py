@@ -232,6 +232,15 @@ class Settings(BaseSettings):
                                 "is chosen explicitly instead.", json_schema_extra=_group("Expiry"))
     expiry_stale_days: int = Field(90, ge=1, le=3650, description="Users with no login for this many days are proposed "
                                    "for offboarding by `snowtower expire`.", json_schema_extra=_group("Expiry"))
+    # --- access reviews
+    access_unused_days: int = Field(90, ge=1, le=365, description="A business role none of whose own objects (those "
+                                    "no other role of the user gives) was read or written in this many days is "
+                                    "unused: shown on Security and in access reviews (ACCESS_HISTORY keeps 365).",
+                                    json_schema_extra=_group("Access reviews"))
+    role_owners: dict[str, str] = Field(default_factory=dict, description="Business role -> portal username of its "
+                                        "owner, who reviews its grants in access reviews; a role without an owner "
+                                        "goes to the approvers. Env: \"ANALYST=hcho,FINANCE_ANALYST=gadeyemi\".",
+                                        json_schema_extra=_group("Access reviews"))
     # --- protected accounts
     protected_users: list[str] = Field(default_factory=list, description="Snowflake users no request may change: the "
                                        "user SnowDDL deploys with (and any other service users the deployment "
@@ -255,7 +264,7 @@ class Settings(BaseSettings):
             raise ValueError("wrong type: true/false is not a value of this setting")
         return value
 
-    @field_validator("github_approvers", "github_users", "auth_group_roles", "sis_role_mapping", mode="before")
+    @field_validator("github_approvers", "github_users", "auth_group_roles", "sis_role_mapping", "role_owners", mode="before")
     @classmethod
     def _pairs(cls, value):
         if isinstance(value, str):  # from the environment: login=user,login2=user2
@@ -293,6 +302,17 @@ class Settings(BaseSettings):
             # Why: a job's roles are written in code, and github:x is a GitHub account: neither is a portal user.
             raise ValueError(f"must map to portal usernames, not {', '.join(map(repr, names))}")
         return {k.strip().lower(): v for k, v in value.items()}  # GitHub logins are case-insensitive
+
+    @field_validator("role_owners")
+    @classmethod
+    def _role_owners(cls, value: dict) -> dict:
+        out = {}
+        for role, owner in value.items():
+            name = str(role).strip().strip('"').upper()
+            if not re.fullmatch(r"[A-Z_][A-Z0-9_$]*", name) or not str(owner).strip():
+                raise ValueError("must map business role names to portal usernames: ROLE=username")
+            out[name] = str(owner).strip()
+        return out
 
     @field_validator("auth_group_roles", "sis_role_mapping")
     @classmethod

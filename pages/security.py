@@ -180,3 +180,15 @@ if report is not None:
                 if check.status == "fail" or (check.status == "monitor" and not check.evidence.empty):
                     table(check.evidence, f"cis_{check.id}")
                 st.text(f"Remediation: {check.remediation}")
+
+# Right-sizing (access reviews): grants none of whose own objects was used for access_unused_days days, one
+# click from a filled-in revoke request (app.usage; docs/access-reviews.md).
+st.subheader("Unused grants")
+st.caption(f"Business roles whose own objects (those no other role of the user gives) nobody read or wrote in "
+           f"{services.settings.access_unused_days} days, from ACCESS_HISTORY (up to 3 hours behind).")
+try:
+    from app.usage import unused_findings
+
+    findings_list(unused_findings(services), "unused")
+except QueryError as exc:
+    st.warning(md_escape(f"Usage not read: {exc}", starts_line=True), icon=":material/warning:")

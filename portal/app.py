@@ -150,6 +150,8 @@ def signed_in(settings) -> None:
     }
     if ui.may_open(actor, "review"):
         sections["Review"] = [ui.page("review")]
+    # role owners (access reviews) may be requesters: the page itself shows each viewer only their items
+    sections.setdefault("Review", []).append(ui.page("access_review"))
     admin = [ui.page(key) for key in ("logins", "cost", "security", "infrastructure", "audit", "status")
              if ui.may_open(actor, key) and ui.offered(key)]
     if admin:

@@ -371,6 +371,59 @@ def cmd_revert(args) -> int:
     return 0
 
 
+def cmd_access_review(args) -> int:
+    """`access-review start|status|report`: start a campaign (as the snowtower-cli system actor, an admin),
+    list campaigns or one campaign's items with their verdicts, or print a campaign's report (text, csv, json).
+    Exit 0 done, 1 refused, 2 usage or no workspace."""
+    import datetime as dt
+
+    from core.changes.base import ChangeError
+    from core.snowflake.queries import QueryError
+    from app import campaigns
+    from app.identity import system_actor
+    from app.services import build_services
+    from app.settings import load_settings
+
+    name = f"snowtower access-review {args.action}"
+    # Why: status and report only read: a missing workspace is an error, never a new demo one.
+    settings = load_settings(args.workspace) if args.action == "start" else existing_workspace(args.workspace, name)
+    try:
+        services = build_services(settings)
+        if args.action == "start":
+            deadline = campaigns.parse_deadline(args.deadline)
+            c = campaigns.start(services, system_actor("snowtower-cli"), args.scope, deadline, args.name or "", args.days)
+            args.id = c.id
+        store = campaigns.store_for(services)
+        if args.action == "status" and args.id is None:
+            today = services.clock().date()
+            rows = [(c, campaigns.progress(c, store.items(c.id), today)) for c in store.list()]
+            if args.format == "json":
+                print(json.dumps([{"id": c.id, "name": c.name, "scope": c.scope, "deadline": c.deadline.isoformat(),
+                                   "closed_at": c.closed_at, **p} for c, p in rows], indent=2))
+            else:
+                for c, p in rows:
+                    print(f"#{c.id} {c.name} ({c.scope}) deadline {c.deadline.isoformat()}"
+                          f"{' closed' if c.closed_at else ''}: {p['decided']}/{p['items']} decided, {p['overdue']} overdue")
+                print(f"{len(rows)} access review(s)")
+            return 0
+        if args.id is None:
+            raise ValueError("give the campaign's number: --id N")
+        data = campaigns.report(services, args.id)
+    except (ChangeError, QueryError) as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        print(json.dumps(data, indent=2))
+    elif args.format == "csv":
+        sys.stdout.write(campaigns.report_csv(data))
+    else:
+        print("\n".join(campaigns.report_lines(data)))
+    return 0
+
+
 def _loopback(address: str) -> bool:
     import ipaddress
 
@@ -1238,6 +1291,18 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--workspace", default=None, help="the SnowTower workspace (default: SNOWTOWER_WORKSPACE or ~/.snowtower/demo)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_expire)
+
+    p = sub.add_parser("access-review", help="access reviews with usage evidence: start a campaign, its status, "
+                       "its report (exit 0 done, 1 refused, 2 usage)")
+    p.add_argument("action", choices=("start", "status", "report"))
+    p.add_argument("--id", type=int, default=None, help="the campaign (status, report); status without it lists all")
+    p.add_argument("--scope", default="all", help="start: all, admin, database:NAME or role:NAME (default all)")
+    p.add_argument("--deadline", default="", help="start: the last day to decide, YYYY-MM-DD")
+    p.add_argument("--name", default="", help="start: the campaign's name")
+    p.add_argument("--days", type=int, default=None, help="start: unused after DAYS days (default: setting access_unused_days)")
+    p.add_argument("--format", choices=("text", "csv", "json"), default="text")
+    p.add_argument("--workspace", default=None, help="the SnowTower workspace (default: SNOWTOWER_WORKSPACE or ~/.snowtower/demo)")
+    p.set_defaults(func=cmd_access_review)
 
     p = sub.add_parser("notify", help="send a notification from a workflow: notify deployed --pr N")
     notify = p.add_subparsers(dest="event", required=True)

@@ -28,6 +28,8 @@ PAGES = {
     "change_warehouse": ("change_warehouse.py", "Resize a warehouse", ":material/speed:"),
     "my_requests": ("my_requests.py", "My requests", ":material/list_alt:"),
     "review": ("review.py", "Review queue", ":material/fact_check:"),
+    # every signed-in viewer may open it; it shows admins everything and others only the items they review
+    "access_review": ("access_review.py", "Access review", ":material/verified_user:"),
     "logins": ("logins.py", "Logins", ":material/lock_person:"),
     "cost": ("cost.py", "Cost", ":material/payments:"),
     "audit": ("audit.py", "Audit log", ":material/history:"),

@@ -90,16 +90,17 @@ def parse_grant(raw: dict[str, Any], base: Snapshot) -> GrantRequest:
     c = Collector()
     name, user = _user(c, raw, base)
     roles = names(c, "business_roles", raw.get("business_roles"), base.config.business_roles, "a business role", base)
+    until = _until(c, raw.get("until"))
     if name and roles:
         has = set(_roles_of(user))
-        # Why: a role held until a date may be asked for again: a renewal (a new end date) or for good.
+        # Why: a role held until a date may be asked for again: a renewal (a new end date) or for good; a
+        # role held for good may be given an end date (an access review's "keep until").
         timed = _expiring(base)
-        already = [r for r in roles if r in has and (name.upper(), r) not in timed]
+        already = [r for r in roles if r in has and (name.upper(), r) not in timed and not until]
         if already:
             c.add("business_roles", f"{name} already has {', '.join(already)}.")
     if not roles and not any(e.field == "business_roles" for e in c.errors):
         c.add("business_roles", "must not be empty: pick at least one.")
-    until = _until(c, raw.get("until"))
     renews = integer(c, "renews", raw.get("renews"), 1, 10**9)
     # Why: "renews #N" tells reviewers this access was approved before; it is only said of a role the user
     # holds until a date (the link itself is checked against the request records where it is shown).
@@ -137,6 +138,8 @@ def build_grant(base: Snapshot, req: GrantRequest) -> ChangeSet:
     was = sorted({timed[(user, r)].until.isoformat() for r in kept if (user, r) in timed})
     if not new and not req.until:
         title = f"Keep {roles} of {req.name} for good" + (f" (was until {', '.join(was)})" if was else "")
+    elif not new and not any((user, r) in _expiring(base) for r in req.business_roles):
+        title = f"Keep {roles} of {req.name} until {req.until}"  # held for good until now: it gets an end date
     else:
         title = (f"Renew {roles} of {req.name}" if not new else f"Grant {roles} to {req.name}") + (
             f" until {req.until}" if req.until else "")

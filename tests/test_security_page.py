@@ -118,8 +118,11 @@ def test_admin_sees_metrics_findings_with_fix_buttons_and_cis(workspace, people)
                           ":red-badge[:material/error: critical]"]
     assert any(t.startswith("WAREHOUSE_NO_MONITOR · BI_WH") for t in texts)
     assert any(t.startswith("STALE_USER · TLINDQVIST") for t in texts)
-    fixes = [b for b in at.button if b.key and b.key.startswith("security.fix.")]
+    fixes = [b for b in at.button if b.key and b.key.startswith("security.fix.") and not b.key.startswith("security.fix.unused.")]
     assert len(fixes) == 3  # BI_WH's monitor, two stale users
+    # unused grants (access reviews): the planted unused ones of ACCESS_HISTORY, each with its revoke request
+    unused = [b for b in at.button if b.key and b.key.startswith("security.fix.unused.")]
+    assert len(unused) == 6 and all("revoke-role" in b.help for b in unused)
     labels = [e.label for e in at.expander]
     assert "1.4 MFA is on for every human user with a password: FAIL" in labels
     assert "1.10 Between 2 and 10 users hold ACCOUNTADMIN or SECURITYADMIN: PASS" in labels

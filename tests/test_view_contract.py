@@ -17,7 +17,7 @@ from core.snowflake.queries import Question, questions
 
 ROOT = Path(__file__).resolve().parents[1]
 END = dt.date(2026, 3, 29)
-TYPES = {"VARCHAR", "NUMBER", "FLOAT", "BOOLEAN", "VARIANT", "DATE", "TIMESTAMP_LTZ"}
+TYPES = {"VARCHAR", "NUMBER", "FLOAT", "BOOLEAN", "VARIANT", "ARRAY", "DATE", "TIMESTAMP_LTZ"}
 
 
 def schema() -> dict:

@@ -87,6 +87,12 @@ class _StandIn:
         self._conn = self._fs.connect(database="SNOWFLAKE", schema="ACCOUNT_USAGE", paramstyle="qmark")
         self._duck = self._conn._duck_conn  # fakesnow gives each connection its own DuckDB connection
         self._duck.execute(f"SET TimeZone = '{ACCOUNT_DEFAULT_TIMEZONE}'")
+        # FLATTEN (https://docs.snowflake.com/en/sql-reference/functions/flatten): fakesnow turns it into its
+        # _fs_flatten macro, which it creates only in databases it creates itself; the attached read-only file
+        # is not one, so fakesnow's own macro is created for this connection (temp catalog) instead.
+        from fakesnow import macros
+
+        self._duck.execute(macros.FS_FLATTEN.substitute(catalog="").replace("MACRO ._fs_flatten", "TEMP MACRO _fs_flatten"))
 
     def cursor(self):
         return _StandInCursor(self._conn.cursor(), self._duck)

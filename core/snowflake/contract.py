@@ -27,7 +27,7 @@ DOCS = "https://docs.snowflake.com/en/sql-reference/account-usage/"
 @dataclass(frozen=True)
 class Column:
     name: str
-    type: str  # Snowflake's type: VARCHAR, NUMBER, NUMBER(38,9), FLOAT, BOOLEAN, VARIANT, DATE, TIMESTAMP_LTZ
+    type: str  # Snowflake's type: VARCHAR, NUMBER, NUMBER(38,9), FLOAT, BOOLEAN, VARIANT, ARRAY, DATE, TIMESTAMP_LTZ
     nullable: bool = True
 
 
@@ -131,6 +131,15 @@ VIEWS: dict[str, View] = {v.name: v for v in (
         "START_TIME TIMESTAMP_LTZ NOT NULL, END_TIME TIMESTAMP_LTZ NOT NULL, SOURCE_CLOUD VARCHAR, SOURCE_REGION VARCHAR, "
         "TARGET_CLOUD VARCHAR, TARGET_REGION VARCHAR, BYTES_TRANSFERRED VARIANT, TRANSFER_TYPE VARCHAR"),
         "BYTES_TRANSFERRED is VARIANT (JSON text through the connector): cast it in SQL."),
+    View("ACCESS_HISTORY", DOCS + "access_history", 180, _cols(
+        "QUERY_ID VARCHAR NOT NULL, QUERY_START_TIME TIMESTAMP_LTZ NOT NULL, USER_NAME VARCHAR, "
+        "DIRECT_OBJECTS_ACCESSED ARRAY, BASE_OBJECTS_ACCESSED ARRAY, OBJECTS_MODIFIED ARRAY, "
+        "PARENT_QUERY_ID VARCHAR, ROOT_QUERY_ID VARCHAR"),
+        "Enterprise Edition or higher; the last 365 days. The three object columns are ARRAYs of objects "
+        "({objectDomain, objectName, objectId, columns}; objectName fully qualified, DB.SCHEMA.TABLE), JSON text "
+        "through the connector: read them with LATERAL FLATTEN in SQL. Reads are in DIRECT_OBJECTS_ACCESSED (as "
+        "named in the query) and BASE_OBJECTS_ACCESSED (the tables under views); writes in OBJECTS_MODIFIED. "
+        "Filter QUERY_START_TIME by a plain range so the year is pruned."),
 )}
 
 
@@ -141,7 +150,7 @@ def view(name: str) -> View:
 
 # Snowflake type -> the DuckDB type the stand-in stores it as (fakesnow serves DuckDB through the connector's API).
 # VARIANT is stored as JSON, which fakesnow hands back as text, as the connector does.
-_DUCK = {"VARCHAR": "VARCHAR", "NUMBER": "BIGINT", "FLOAT": "DOUBLE", "BOOLEAN": "BOOLEAN", "VARIANT": "JSON",
+_DUCK = {"VARCHAR": "VARCHAR", "NUMBER": "BIGINT", "FLOAT": "DOUBLE", "BOOLEAN": "BOOLEAN", "VARIANT": "JSON", "ARRAY": "JSON",
          "DATE": "DATE", "TIMESTAMP_LTZ": "TIMESTAMPTZ"}
 
 

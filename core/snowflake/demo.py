@@ -251,6 +251,71 @@ def _build(db, shape: dict, p: Planted) -> None:
     _queries(db, shape, p)
     _storage(db, shape, p, t0)
     _identity(db, shape, p)
+    access_history(db, [u for u in PLANTED_USE if u[0] in {x["name"] for x in shape["users"]}], p.end_date)
+
+
+# ACCESS_HISTORY (Enterprise Edition; one year kept: https://docs.snowflake.com/en/sql-reference/account-usage/access_history):
+# who read or wrote which object, planted per (user, object) so every verdict of core.findings.usage shows up on
+# the example config. (user, object DB.SCHEMA.NAME, read | write, days before end_date of the last use, every
+# how many days back from there over the year; None: no use). Users not named here touch nothing.
+#   used: SVC_FIVETRAN (LOADER), SVC_DBT (DBT_RUNNER), PRAMAN's DATA_ENGINEER (writes RAW), MOKAFOR, EVASQUEZ,
+#         AKHAN, OBRENNAN, HCHO, NJENSEN, GADEYEMI;
+#   unused: TLINDQVIST (last 125 days ago), DPRICE (100), LMURPHY (200), BFISCHER and SROSSI (none in the year);
+#   overlapping: PRAMAN reads ANALYTICS.MARTS every day, which DATA_ENGINEER gives too, so it says nothing
+#         about ANALYTICS_ENGINEER, whose only own scope (DEV_SANDBOX.DBT_DEV) he never touches: unused.
+PLANTED_USE: tuple[tuple[str, str, str, int, int], ...] = (
+    ("SVC_FIVETRAN", "RAW.SHOPIFY.ORDERS", "write", 0, 1),
+    ("SVC_DBT", "RAW.STRIPE.CHARGES", "read", 0, 1),
+    ("SVC_DBT", "ANALYTICS.MARTS.FCT_ORDERS", "write", 0, 1),
+    ("SVC_LOOKER", "ANALYTICS.MARTS.FCT_ORDERS", "read", 0, 1),
+    ("PRAMAN", "RAW.STRIPE.CHARGES", "write", 2, 2),
+    ("PRAMAN", "ANALYTICS.MARTS.FCT_ORDERS", "read", 0, 1),
+    ("MOKAFOR", "PROJ_CHURN.SCORING.CHURN_SCORES", "read", 3, 1),
+    ("EVASQUEZ", "DEV_SANDBOX.DBT_DEV.FCT_ORDERS", "write", 1, 1),
+    ("TLINDQVIST", "ANALYTICS.MARTS.FCT_ORDERS", "read", 125, 7),
+    ("AKHAN", "PROJ_CHURN.TRAINING.TRAINING_SET", "write", 2, 3),
+    ("OBRENNAN", "ANALYTICS.MARTS.FCT_ORDERS", "read", 0, 1),
+    ("HCHO", "ANALYTICS.MARKETING.CAMPAIGN_PERFORMANCE", "read", 4, 2),
+    ("NJENSEN", "ANALYTICS.MARTS.DIM_CUSTOMERS", "read", 10, 5),
+    ("DPRICE", "ANALYTICS.MARTS.FCT_ORDERS", "read", 100, 10),
+    ("GADEYEMI", "ANALYTICS.FINANCE.REVENUE_MONTHLY", "read", 1, 1),
+    ("LMURPHY", "ANALYTICS.FINANCE.REVENUE_MONTHLY", "read", 200, 30),
+)
+ACCESS_DAYS = 365
+
+
+def access_history(db, plan, end_date: dt.date, days: int = ACCESS_DAYS) -> int:
+    """Create ACCESS_HISTORY and fill it from `plan` ((user, object, read|write, last days ago, every n days)):
+    one query per planned day at 10:00 + a seeded minute, the object in DIRECT_OBJECTS_ACCESSED and
+    BASE_OBJECTS_ACCESSED for a read, in OBJECTS_MODIFIED for a write (the columns are ARRAYs of
+    {objectDomain, objectName, objectId, columns}, stored as JSON: text through fakesnow, as through the
+    connector). Returns the rows written."""
+    _table(db, "ACCESS_HISTORY")
+    if not plan:
+        return 0
+    db.execute("CREATE OR REPLACE TEMP TABLE access_plan (PNO INTEGER, USER_NAME VARCHAR, OBJECT_NAME VARCHAR, "
+               "ACCESS VARCHAR, LAST_AGO INTEGER, EVERY INTEGER)")
+    db.executemany("INSERT INTO access_plan VALUES (?, ?, ?, ?, ?, ?)",
+                   [(i, u, o, a, last, max(1, every)) for i, (u, o, a, last, every) in enumerate(plan)])
+    end = f"TIMESTAMP '{end_date.isoformat()} 10:00:00'"
+    db.execute(f"""
+        INSERT INTO ACCOUNT_USAGE.ACCESS_HISTORY BY NAME
+        WITH q AS (
+            SELECT p.*, d AS AGO, {end} - d * INTERVAL 1 DAY + CAST(FLOOR(rnd(p.PNO, d) * 480) AS INTEGER) * INTERVAL 1 MINUTE AS T,
+                   json_array(json_object('objectDomain', 'Table', 'objectName', p.OBJECT_NAME,
+                                          'objectId', 1000 + p.PNO, 'columns', json_array())) AS OBJ
+            FROM access_plan p, range(0, {days}) r(d)
+            WHERE d >= p.LAST_AGO AND (d - p.LAST_AGO) % p.EVERY = 0
+        )
+        SELECT printf('01ac%04x-0000-%04x-0000-%012x', PNO % 65536, AGO, PNO * 1000 + AGO) AS QUERY_ID,
+               T AS QUERY_START_TIME, USER_NAME,
+               CASE WHEN ACCESS = 'read' THEN OBJ ELSE json_array() END AS DIRECT_OBJECTS_ACCESSED,
+               CASE WHEN ACCESS = 'read' THEN OBJ ELSE json_array() END AS BASE_OBJECTS_ACCESSED,
+               CASE WHEN ACCESS = 'write' THEN OBJ ELSE json_array() END AS OBJECTS_MODIFIED,
+               NULL AS PARENT_QUERY_ID, NULL AS ROOT_QUERY_ID
+        FROM q ORDER BY QUERY_START_TIME
+    """)
+    return db.execute("SELECT COUNT(*) FROM ACCOUNT_USAGE.ACCESS_HISTORY").fetchone()[0]
 
 
 def _now_sql(p: Planted) -> str:

@@ -3,16 +3,11 @@ budget, the anomaly marked on the main chart with its cause, the idle-warehouse 
 previewed request. The first screen at 1,440 px goes to docs/screenshot-cost.png."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from test_demo_flow import _free_port, browser, go, idle, shot, sign_in  # noqa: F401  (fixtures and helpers)
+from test_demo_flow import browser, go, idle, served_demo, shot, sign_in  # noqa: F401  (fixtures and helpers)
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,26 +17,8 @@ BUDGET = "3000"  # USD a month: the demo account bills about that much
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """`snowtower demo` with a monthly budget set (SNOWTOWER_BUDGET_MONTHLY), so the budget line shows."""
-    workspace = tmp_path_factory.mktemp("cost-workspace")
-    port = _free_port()
-    log = open(workspace.parent / "demo.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "portal.cli", "demo", "--workspace", str(workspace), "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-                            env=dict(os.environ, PYTHONUNBUFFERED="1", SNOWTOWER_BUDGET_MONTHLY=BUDGET))
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.terminate()
-        pytest.fail("snowtower demo did not become healthy: " + (workspace.parent / "demo.log").read_text())
-    yield url, workspace
-    proc.terminate()
-    proc.wait(10)
+    with served_demo(tmp_path_factory.mktemp("cost-workspace"), SNOWTOWER_BUDGET_MONTHLY=BUDGET) as served:
+        yield served
 
 
 def open_cost(page, url: str) -> None:

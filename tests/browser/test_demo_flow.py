@@ -5,6 +5,7 @@ test-artifacts/ for a person to look at.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -32,14 +33,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    workspace = tmp_path_factory.mktemp("demo-workspace")
+@contextlib.contextmanager
+def served_demo(workspace: Path, log_name: str = "demo.log", **env: str):
+    """`snowtower demo` of `workspace` on a free port, with `env` added to its environment, until its
+    health endpoint answers (60 s at most): yields (url, workspace); stops it afterwards."""
     port = _free_port()
-    log = open(workspace.parent / "demo.log", "w")
+    log = open(workspace.parent / log_name, "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "portal.cli", "demo", "--workspace", str(workspace), "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=dict(os.environ, PYTHONUNBUFFERED="1", **env),
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
@@ -51,10 +53,18 @@ def demo(tmp_path_factory):
             time.sleep(0.3)
     else:
         proc.terminate()
-        pytest.fail("snowtower demo did not become healthy: " + (workspace.parent / "demo.log").read_text())
-    yield url, workspace
-    proc.terminate()
-    proc.wait(10)
+        pytest.fail("snowtower demo did not become healthy: " + (workspace.parent / log_name).read_text())
+    try:
+        yield url, workspace
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    with served_demo(tmp_path_factory.mktemp("demo-workspace")) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")

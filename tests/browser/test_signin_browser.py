@@ -2,17 +2,12 @@
 and comment that stay text (no link, image or heading reaches the page)."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_demo_flow import _free_port, browser, idle, shot, signed_in_cookie  # noqa: F401 (fixtures)
+from tests.browser.test_demo_flow import browser, idle, served_demo, shot, signed_in_cookie  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,24 +20,8 @@ def demo3(tmp_path_factory):
     """`snowtower demo` whose logins lock after 3 wrong passwords."""
     workspace = tmp_path_factory.mktemp("signin-workspace")
     (workspace / "settings.toml").write_text("[snowtower]\nsignin_max_attempts = 3\nsignin_lockout_minutes = 15\n")
-    port = _free_port()
-    log = open(workspace.parent / "signin-demo.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "portal.cli", "demo", "--workspace", str(workspace), "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.terminate()
-        pytest.fail("snowtower demo did not become healthy: " + (workspace.parent / "signin-demo.log").read_text())
-    yield url, workspace
-    proc.terminate()
-    proc.wait(10)
+    with served_demo(workspace, "signin-demo.log") as served:
+        yield served
 
 
 def attempt(page, username: str, password: str) -> None:

@@ -1,0 +1,127 @@
+"""Access review: campaigns over the config's grants with usage evidence (admins start and report; each
+reviewer decides the items assigned to them: keep, keep until a date, revoke)."""
+import datetime as dt
+import json
+
+import streamlit as st
+
+from app import campaigns
+from core.changes.base import ChangeError
+from core.plaintext import md_escape
+from core.snowflake.queries import QueryError
+from portal import ui
+
+services, actor = ui.services(), ui.require_page("access_review")
+is_admin = actor.can("admin")
+st.title("Access review")
+st.caption("Who holds which business role, and whether they used what only that role gives them (ACCESS_HISTORY, "
+           "up to 3 hours behind). Revocations become revoke requests, reviewed and deployed like any other change.")
+store = campaigns.store_for(services)
+today = services.clock().date()
+
+if is_admin:
+    with st.expander("Start an access review", expanded=not store.list()):
+        with st.form("access_review.start"):
+            kind = st.selectbox("Scope", ["all", "admin", "database", "role"], format_func={
+                "all": "Every grant", "admin": "Admin-level roles only", "database": "One database",
+                "role": "One business role"}.get, key="access_review.kind")
+            config = services.snapshot().config
+            value = st.selectbox("Database or business role (for those scopes)",
+                                 [""] + sorted(config.databases) + sorted(config.business_roles), key="access_review.value")
+            deadline = st.date_input("Deadline", value=today + dt.timedelta(days=14), min_value=today,
+                                     key="access_review.deadline")
+            name = st.text_input("Name", max_chars=200, key="access_review.name")
+            if st.form_submit_button("Start", type="primary"):
+                scope = kind if kind in ("all", "admin") else f"{kind}:{value}"
+                try:
+                    with st.spinner("Reading the usage evidence ..."):
+                        started = campaigns.start(services, actor, scope, deadline, name)
+                    st.session_state["access_review.campaign"] = started.id
+                    st.success(f"Access review #{started.id} started.")
+                except (ChangeError, QueryError) as exc:
+                    st.error(md_escape(str(exc)))
+
+# The campaigns this viewer sees: every one for admins, else those with items assigned to them.
+visible = []
+for c in store.list():
+    items = store.items(c.id)
+    mine = items if is_admin else [i for i in items if campaigns.may_review(actor, i)]
+    if mine:
+        visible.append((c, items, mine))
+if not visible:
+    st.info("No access review has items for you." if not is_admin else "No access review yet.")
+    st.stop()
+
+names = {c.id: f"#{c.id} {c.name} ({c.scope}, deadline {c.deadline.isoformat()})" + (" closed" if c.closed_at else "")
+         for c, _, _ in visible}
+chosen = st.selectbox("Campaign", list(names), key="access_review.campaign", format_func=names.__getitem__)
+campaign, items, mine = next(v for v in visible if v[0].id == chosen)
+progress = campaigns.progress(campaign, mine, today)
+cols = st.columns(4)
+cols[0].metric("Items", progress["items"])
+cols[1].metric("Decided", progress["decided"])
+cols[2].metric("Open", progress["open"])
+cols[3].metric("Overdue", progress["overdue"], help=f"Undecided after the deadline, {campaign.deadline.isoformat()}")
+# Plain-text cells only: reasons quote what reviewers typed.
+st.dataframe([{"User": i.user, "Business role": i.role, "Reviewer": i.reviewer_label, "Verdict": i.verdict,
+               "Evidence": i.evidence.get("reason", ""), "Last use": (i.evidence.get("last_use") or "")[:10],
+               "Decision": (i.decision or "") + (f" until {i.until}" if i.until else ""), "Reason": i.reason,
+               "Request": f"#{i.request_id}" if i.request_id else ""} for i in mine],
+             hide_index=True, width="stretch")
+
+reviewable = [i for i in mine if campaigns.may_review(actor, i) and i.request_id is None]
+if campaign.open and reviewable:
+    st.subheader("Decide")
+    by_id = {i.id: i for i in reviewable}  # a dict: thousands of options are labelled in one pass
+    labels = {i.id: f"{i.user}: {i.role} ({i.verdict})" + (f", {i.decision}" if i.decision else "") for i in reviewable}
+    pick = st.selectbox("Grant", list(by_id), key="access_review.item", format_func=labels.__getitem__)
+    item = by_id[pick]
+    ev = item.evidence
+    st.text(f"{item.user} holds {item.role}. Verdict: {item.verdict}: {ev.get('reason', '')}.")
+    st.text("Only through this role, reads: " + (", ".join(ev.get("only_read") or []) or "nothing")
+            + "; writes: " + (", ".join(ev.get("only_write") or []) or "nothing"))
+    if ev.get("shared_with"):
+        st.text("Also given by the user's other roles: " + ", ".join(ev["shared_with"]))
+    if ev.get("used"):
+        st.dataframe([{"Object": u["object"], "Access": u["access"], "Last": u["last"], "Queries": u["queries"]}
+                      for u in ev["used"]], hide_index=True)
+    with st.form("access_review.decide"):
+        decision = st.radio("Decision", campaigns.DECISIONS, horizontal=True, key="access_review.decision")
+        reason = st.text_input("Reason", max_chars=campaigns.MAX_REASON, key="access_review.reason")
+        until = st.date_input("Keep until (for keep until)", value=today + dt.timedelta(days=90),
+                              min_value=today + dt.timedelta(days=1), key="access_review.until")
+        if st.form_submit_button("Record decision", type="primary"):
+            try:
+                campaigns.decide(services, actor, item.id, decision, reason, until if decision == campaigns.KEEP_UNTIL else None)
+                st.success("Recorded.")
+                st.rerun()
+            except ChangeError as exc:
+                st.error(md_escape(str(exc)))
+
+waiting = [i for i in mine if i.decision in (campaigns.REVOKE, campaigns.KEEP_UNTIL) and i.request_id is None
+           and (is_admin or i.decided_by == actor.username)]
+if waiting:
+    users = sorted({i.user for i in waiting})
+    st.info(f"{len(waiting)} decision(s) to turn into requests, one per user: {', '.join(users)}.")
+    if st.button("Open the requests", key="access_review.requests", type="primary"):
+        try:
+            opened = campaigns.open_requests(services, actor, campaign.id)
+            st.success("Opened " + ", ".join(f"{cr.ref} ({cr.title})" for cr in opened) + ". They wait for approval "
+                       "in the review queue.")
+        except ChangeError as exc:
+            st.error(md_escape(str(exc)))
+
+if is_admin:
+    st.subheader("Report")
+    if campaign.open and st.button("Close the campaign", key="access_review.close"):
+        campaigns.close(services, actor, campaign.id)
+        st.rerun()
+    # built on demand: with thousands of items the report is the page's largest piece of work
+    if st.toggle("Prepare the report (CSV, JSON, printable)", key="access_review.report"):
+        data = campaigns.report(services, campaign.id)
+        cols = st.columns(2)
+        cols[0].download_button("CSV", campaigns.report_csv(data), file_name=f"access-review-{campaign.id}.csv",
+                                mime="text/csv", key="access_review.csv")
+        cols[1].download_button("JSON", json.dumps(data, indent=2), file_name=f"access-review-{campaign.id}.json",
+                                mime="application/json", key="access_review.json")
+        st.text("\n".join(campaigns.report_lines(data)))

@@ -1,0 +1,68 @@
+"""The Access review page under AppTest on the demo account: admins see every item and the report, a
+reviewer decides their items, a requester with nothing assigned sees nothing of who holds what."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app import campaigns
+from tests.portal_support import as_viewer
+from tests.test_usage_evidence import EXPECTED
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMEOUT = 60
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    path = tmp_path / "workspace"
+    monkeypatch.setenv("SNOWTOWER_WORKSPACE", str(path))
+    return path
+
+
+@pytest.fixture
+def campaign(workspace, services, people):
+    services.sync_demo_account(generate=True, query_rows=500)
+    return campaigns.start(services, people["admin"], "all", services.clock().date() + dt.timedelta(days=7), "Q1")
+
+
+def page(actor) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / "access_review.py"), default_timeout=TIMEOUT)
+    as_viewer(at, actor)
+    return at.run()
+
+
+def test_an_admin_sees_every_grant_with_its_verdict_and_the_report(campaign, people):
+    at = page(people["admin"])
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert {(r["User"], r["Business role"]): r["Verdict"] for _, r in table.iterrows()} == EXPECTED
+    assert [str(m.value) for m in at.metric] == [str(len(EXPECTED)), "0", str(len(EXPECTED)), "0"]
+    at.toggle(key="access_review.report").set_value(True).run()
+    assert not at.exception
+    assert {b.label for b in at.get("download_button")} >= {"CSV", "JSON"}
+    assert any("Access review #" in t.value for t in at.text)
+
+
+def test_a_reviewer_records_a_revocation(campaign, services, people):
+    at = page(people["approver"])
+    assert not at.exception
+    item = next(i for i in campaigns.store_for(services).items(campaign.id) if i.user == "SROSSI")
+    at.selectbox(key="access_review.item").set_value(item.id).run()
+    at.radio(key="access_review.decision").set_value(campaigns.REVOKE)
+    at.text_input(key="access_review.reason").input("no use in a year")
+    next(b for b in at.button if b.label == "Record decision").click().run()
+    assert not at.exception
+    done = campaigns.store_for(services).item(item.id)
+    assert done.decision == campaigns.REVOKE and done.decided_by == "approver" and done.reason == "no use in a year"
+    assert any("Open the requests" == b.label for b in at.button)
+
+
+def test_a_requester_with_nothing_assigned_sees_no_grant(campaign, people):
+    at = page(people["requester"])
+    assert not at.exception
+    assert [i.value for i in at.info] == ["No access review has items for you."]
+    assert len(at.dataframe) == 0
