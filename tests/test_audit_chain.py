@@ -407,3 +407,20 @@ def test_the_repair_leaves_a_running_process_s_intent_alone_until_it_is_stale(se
     services.clock = lambda: now + STALE_AFTER + timedelta(seconds=1)
     assert len(complete_open_intents(services)) == 2 and services.audit.open_intents() == []
     assert {r.outcome for r in services.audit.search(AuditQuery(action="unlock_login"))} == {"failed"}
+
+
+def test_an_export_whose_spreadsheet_quote_was_removed_fails_verify(services, people, tmp_path):
+    """The quote to_csv puts before a formula is what keeps a spreadsheet from running it: an export whose
+    quote was taken away (the chain still matches the reason) is not what `audit export` wrote."""
+    services.audit.write("mallory", [], "sign_in_failed", "refused", '=HYPERLINK("http://evil.example","x")')
+    services.audit.write("eve", [], "sign_in_failed", "refused", "\n=1+1")
+    ws = str(services.workspace.root)
+    export = tmp_path / "export.csv"
+    assert run_cli("audit", "export", "--format", "csv", "--output", str(export), "--workspace", ws)[0] == 0
+    text = export.read_bytes().decode()
+    assert "'=HYPERLINK" in text and "'\n=1+1" in text
+    assert run_cli("audit", "verify", "--file", str(export))[0] == 0
+    for quoted in ("'=HYPERLINK", "'\n=1+1"):
+        export.write_bytes(text.replace(quoted, quoted[1:]).encode())
+        code, out, err = run_cli("audit", "verify", "--file", str(export))
+        assert code != 0 and "spreadsheet" in (out + err), (out, err)
