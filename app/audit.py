@@ -731,11 +731,19 @@ def _from_row(row: dict) -> AuditRecord:
 
 
 def from_csv(text: str) -> list[AuditRecord]:
-    """The records of a to_csv export (spreadsheet quotes removed). Raises ValueError on another shape, or on a
-    cell a spreadsheet would run that lacks its quote."""
+    """The records of a to_csv export (spreadsheet quotes removed). Raises ValueError on another shape (columns
+    other than COLUMNS, a row with more or fewer cells), or on a cell a spreadsheet would run that lacks its quote."""
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    return [_from_row({k: _uncell(v or "", k, reader.line_num) for k, v in row.items() if k is not None})
-            for row in reader]
+    # Why: verify vouches for the whole file: a column or a cell the log never held is not as exported.
+    if reader.fieldnames is not None and list(reader.fieldnames) != list(COLUMNS):
+        raise ValueError(f"its columns are not the export's ({', '.join(COLUMNS)}); this file is not as exported")
+    records = []
+    for row in reader:
+        if None in row or None in row.values():
+            raise ValueError(f"line {reader.line_num}: the row has {'more' if None in row else 'fewer'} cells than "
+                             "the header; this file is not as exported")
+        records.append(_from_row({k: _uncell(v, k, reader.line_num) for k, v in row.items()}))
+    return records
 
 
 EXPORT_FORMAT = "snowtower-audit-export"

@@ -424,3 +424,10 @@ def test_an_export_whose_spreadsheet_quote_was_removed_fails_verify(services, pe
         export.write_bytes(text.replace(quoted, quoted[1:]).encode())
         code, out, err = run_cli("audit", "verify", "--file", str(export))
         assert code != 0 and "spreadsheet" in (out + err), (out, err)
+    # Text the log never held, in a column or a cell of its own, is not "verified" either.
+    header, rest = text.split("\r\n", 1)
+    for forged in (header + ",note\r\n" + rest.replace("\r\n", ",pay the invoice to account 123\r\n", 1),
+                   header + "\r\n" + rest.replace("\r\n", ",pay the invoice to account 123\r\n", 1)):
+        export.write_bytes(forged.encode())
+        code, out, err = run_cli("audit", "verify", "--file", str(export))
+        assert code != 0 and "not as exported" in (out + err), (out, err)
