@@ -762,10 +762,19 @@ def to_json(records: list[AuditRecord], since: date | None = None, until: date |
 
 
 def from_json(text: str) -> list[AuditRecord]:
-    """The records of a to_json export. Raises ValueError on another shape."""
+    """The records of a to_json export. Raises ValueError on another shape (keys the export does not write
+    included)."""
     data = json.loads(text)
     if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT or not isinstance(data.get("records"), list):
         raise ValueError(f"not a SnowTower audit export (a JSON object with \"format\": \"{EXPORT_FORMAT}\")")
+    # Why: verify vouches for the whole file: a key the export does not write holds text the log never held.
+    extra = set(data) - {"format", "version", "since", "until", "records"}
+    if extra:
+        raise ValueError(f"it has key(s) the export does not write ({', '.join(sorted(map(str, extra)))}); "
+                         "this file is not as exported")
+    for i, row in enumerate(data["records"], 1):
+        if not isinstance(row, dict) or set(row) != set(COLUMNS):
+            raise ValueError(f"record {i} has other keys than the export's ({', '.join(COLUMNS)}); this file is not as exported")
     return [_from_row(row) for row in data["records"]]
 
 

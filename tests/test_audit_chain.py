@@ -349,6 +349,22 @@ def test_an_edited_export_and_a_rewritten_log_fail_verify(services, people, new_
     assert code == 2 and "cannot read" in err
 
 
+def test_a_json_export_with_text_the_log_never_held_fails_verify(services, tmp_path):
+    """The JSON export's kind of the same fault: a key added to a record or to the file was dropped on
+    reading, and the file with the added text called intact."""
+    services.audit.write("mallory", [], "sign_in_failed", "refused", "wrong password")
+    ws = str(services.workspace.root)
+    export = tmp_path / "export.json"
+    assert run_cli("audit", "export", "--output", str(export), "--workspace", ws)[0] == 0
+    assert run_cli("audit", "verify", "--file", str(export))[0] == 0
+    data = json.loads(export.read_text())
+    for forged in ({**data, "records": [{**data["records"][0], "note": "pay the invoice to account 123"}]},
+                   {**data, "note": "pay the invoice to account 123"}):
+        export.write_text(json.dumps(forged))
+        code, out, err = run_cli("audit", "verify", "--file", str(export))
+        assert code != 0 and "not as exported" in (out + err), (out, err)
+
+
 def test_csv_cells_a_spreadsheet_would_run_are_quoted_and_read_back_exactly():
     hostile = ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", " x", "'x", "plain", ""]
     records = [AuditRecord(DAY, "ada", "admin", "merge", None, "ok", text).chained(i + 1, GENESIS if i == 0 else "")
