@@ -12,10 +12,12 @@ date" (a finding that was resolved and came back is a new event) or "spend:anoma
 
 Delivery: every plugin's `alert_raised(message, recipients)` is called in turn, synchronously, each
 failure logged; the event counts as sent when at least one channel took it, else its claim is released and
-the next run tries again. Recipients: the admins of the users file.
+the next run tries again; a claim left by a run that died before sending is taken over after CLAIM_LEASE.
+Recipients: the admins of the users file.
 """
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import logging
 from dataclasses import dataclass, field
@@ -25,6 +27,9 @@ from core.plaintext import one_line
 
 LOGGER = logging.getLogger("snowtower.alerts")
 ALERT_SEVERITIES = ("critical", "high")
+# A claim not sent within this time belongs to a run that died (killed, timed out) between claiming and
+# sending: the next run takes the event over. Longer than a delivery can take (every channel has a timeout).
+CLAIM_LEASE = dt.timedelta(minutes=30)
 MAX_EVENTS = 200  # events sent in one run; the rest wait for the next run (a flood is not a notification)
 # Modules that register providers when imported (cost-recs adds its spend module here).
 PROVIDER_MODULES: list[str] = ["app.cost_alerts"]  # spend over a threshold or a budget share, anomalous days
@@ -167,7 +172,8 @@ def run_alerts(services, source, dry_run: bool = False) -> AlertRun:
     events, errors = collect(services, source)
     run = AlertRun(errors=errors)
     for event in events:
-        if states.was_sent(event.key):
+        stale_before = services.clock() - CLAIM_LEASE
+        if states.was_sent(event.key, stale_before):
             run.already.append(event.key)
             continue
         if dry_run:
@@ -177,7 +183,7 @@ def run_alerts(services, source, dry_run: bool = False) -> AlertRun:
             run.pending.append(event)
             continue
         now = services.clock()
-        if not states.claim(event.key, event.source, now):  # another run took it a moment ago
+        if not states.claim(event.key, event.source, now, stale_before):  # another run took it a moment ago
             run.already.append(event.key)
             continue
         took = deliver(services, event)

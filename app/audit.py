@@ -46,6 +46,8 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
+from core import plaintext
+
 # Outcomes of a record: the action happened, was refused by a guard (reason says why), or failed
 # on an unexpected error (reason names the error id only, never a traceback).
 OK, REFUSED, FAILED = "ok", "refused", "failed"
@@ -681,22 +683,31 @@ class SnowflakeAuditLog(AuditLog):
                   privilege="INSERT")
 
 
-# A cell a spreadsheet would run as a formula or trim starts with one of these (OWASP "CSV injection");
-# a cell starting with the quote itself is quoted too, so that reading it back is exact (from_csv).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r", " ", "'")
+# A cell a spreadsheet would run as a formula or trim starts with one of these (OWASP "CSV injection",
+# core.plaintext's list, a space included); a cell starting with the quote itself is quoted too, so that
+# reading it back is exact (from_csv).
+FORMULA_START = (*plaintext.FORMULA_START, " ", "'")
 
 
 def _cell(value):
     return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
 
 
-def _uncell(value: str) -> str:
-    return value[1:] if value.startswith("'") else value
+def _uncell(value: str, column: str, line: int) -> str:
+    """The text of a to_csv cell: its leading quote removed. Raises ValueError on a cell to_csv would have
+    quoted and that is not: the file was changed after the export, and a spreadsheet would run that cell
+    (the chain cannot tell, it hashes the text without the quote)."""
+    if value.startswith("'"):
+        return value[1:]
+    if value.startswith(FORMULA_START):
+        raise ValueError(f"line {line}, column {column}: the cell starts with {value[:1]!r} without the quote the export "
+                         "puts there, so a spreadsheet would run it as a formula; this file is not as exported")
+    return value
 
 
 def to_csv(records: list[AuditRecord]) -> str:
     """RFC 4180 CSV with a header row (COLUMNS, chain fields included). A cell starting with =, +, -, @, a
-    tab, a carriage return, a space or a single quote is prefixed with a single quote: a spreadsheet never
+    tab, a line break, a space or a single quote is prefixed with a single quote: a spreadsheet never
     runs user text, and from_csv removes exactly that quote, so `snowtower audit verify --file` checks
     the export's chain."""
     out = io.StringIO()
@@ -720,9 +731,19 @@ def _from_row(row: dict) -> AuditRecord:
 
 
 def from_csv(text: str) -> list[AuditRecord]:
-    """The records of a to_csv export (spreadsheet quotes removed). Raises ValueError on another shape."""
+    """The records of a to_csv export (spreadsheet quotes removed). Raises ValueError on another shape (columns
+    other than COLUMNS, a row with more or fewer cells), or on a cell a spreadsheet would run that lacks its quote."""
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    return [_from_row({k: _uncell(v or "") for k, v in row.items() if k is not None}) for row in reader]
+    # Why: verify vouches for the whole file: a column or a cell the log never held is not as exported.
+    if reader.fieldnames is not None and list(reader.fieldnames) != list(COLUMNS):
+        raise ValueError(f"its columns are not the export's ({', '.join(COLUMNS)}); this file is not as exported")
+    records = []
+    for row in reader:
+        if None in row or None in row.values():
+            raise ValueError(f"line {reader.line_num}: the row has {'more' if None in row else 'fewer'} cells than "
+                             "the header; this file is not as exported")
+        records.append(_from_row({k: _uncell(v, k, reader.line_num) for k, v in row.items()}))
+    return records
 
 
 EXPORT_FORMAT = "snowtower-audit-export"
@@ -741,10 +762,19 @@ def to_json(records: list[AuditRecord], since: date | None = None, until: date |
 
 
 def from_json(text: str) -> list[AuditRecord]:
-    """The records of a to_json export. Raises ValueError on another shape."""
+    """The records of a to_json export. Raises ValueError on another shape (keys the export does not write
+    included)."""
     data = json.loads(text)
     if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT or not isinstance(data.get("records"), list):
         raise ValueError(f"not a SnowTower audit export (a JSON object with \"format\": \"{EXPORT_FORMAT}\")")
+    # Why: verify vouches for the whole file: a key the export does not write holds text the log never held.
+    extra = set(data) - {"format", "version", "since", "until", "records"}
+    if extra:
+        raise ValueError(f"it has key(s) the export does not write ({', '.join(sorted(map(str, extra)))}); "
+                         "this file is not as exported")
+    for i, row in enumerate(data["records"], 1):
+        if not isinstance(row, dict) or set(row) != set(COLUMNS):
+            raise ValueError(f"record {i} has other keys than the export's ({', '.join(COLUMNS)}); this file is not as exported")
     return [_from_row(row) for row in data["records"]]
 
 

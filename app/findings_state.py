@@ -160,14 +160,21 @@ class FindingStates:
             raise StateError(f"no finding {key} has been seen; nothing was accepted.")
 
     # -- the alerts' ledger ------------------------------------------------------------------------
-    def claim(self, key: str, source: str, now: dt.datetime) -> bool:
+    def claim(self, key: str, source: str, now: dt.datetime, stale_before: dt.datetime | None = None) -> bool:
         """Claim event `key` for sending: True for the one run that claims it first (a unique key: two runs at
-        once cannot both get True), False when it was claimed before."""
+        once cannot both get True), False when it was claimed before. A claim never sent and made before
+        `stale_before` is a run that died between claiming and sending: it is taken over (one UPDATE, so
+        again only one run gets True)."""
         if self.path is None:
             raise StateError("alerts need the workspace's records (a SQLite file); nothing was sent.")
         with self.connect() as db:
-            return db.execute("INSERT OR IGNORE INTO alert_sent (key, source, claimed_at) VALUES (?, ?, ?)",
-                              (key, source, now.isoformat())).rowcount == 1
+            if db.execute("INSERT OR IGNORE INTO alert_sent (key, source, claimed_at) VALUES (?, ?, ?)",
+                          (key, source, _utc(now))).rowcount == 1:
+                return True
+            if stale_before is None:
+                return False
+            return db.execute("UPDATE alert_sent SET claimed_at = ?, source = ? WHERE key = ? AND sent_at IS NULL "
+                              "AND claimed_at < ?", (_utc(now), source, key, _utc(stale_before))).rowcount == 1
 
     def sent(self, key: str, channels: list[str], now: dt.datetime) -> None:
         with self.connect() as db:
@@ -178,11 +185,21 @@ class FindingStates:
         with self.connect() as db:
             db.execute("DELETE FROM alert_sent WHERE key = ? AND sent_at IS NULL", (key,))
 
-    def was_sent(self, key: str) -> bool:
+    def was_sent(self, key: str, stale_before: dt.datetime | None = None) -> bool:
+        """True when event `key` was sent, or is claimed by a run (since `stale_before`, when given: an older
+        claim never sent belongs to a run that died, and the event is still to send)."""
         if self.path is None:
             return False
         with self.connect() as db:
-            return db.execute("SELECT 1 FROM alert_sent WHERE key = ?", (key,)).fetchone() is not None
+            row = db.execute("SELECT sent_at, claimed_at FROM alert_sent WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return False
+        return row[0] is not None or stale_before is None or row[1] >= _utc(stale_before)
+
+
+def _utc(moment: dt.datetime) -> str:
+    """`moment` as ISO 8601 in UTC, so that claims compare as text."""
+    return moment.astimezone(dt.timezone.utc).isoformat() if moment.tzinfo else moment.isoformat()
 
 
 def states_for(services) -> FindingStates:

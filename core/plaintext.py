@@ -58,14 +58,14 @@ def inline_code(text: object) -> str:
 
 
 # What makes a spreadsheet (Excel, LibreOffice, Google Sheets) read a CSV cell as a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
 def csv_cell(value: object) -> object:
     """`value` for a CSV cell that a spreadsheet opens as text, never as a formula (=HYPERLINK(...),
     =cmd|...): a string starting with = + - @, a tab or a line break gets a leading apostrophe, as
     OWASP advises. Anything else (numbers included) is returned unchanged."""
-    if isinstance(value, str) and value.lstrip(" ").startswith(_FORMULA_START):
+    if isinstance(value, str) and value.lstrip(" ").startswith(FORMULA_START):
         return "'" + value
     return value
 

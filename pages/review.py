@@ -125,7 +125,7 @@ else:
         for i in ids[:len(frame)][:30]:
             r = by_id[i]
             with st.container(border=True):
-                st.button(("URGENT · " if r.urgent else "") + f"{r.ref} {r.title}", key=f"review.card.{i}", on_click=pick, args=(i,),
+                st.button(("URGENT · " if r.urgent else "") + f"{r.ref} {md_escape(r.title)}", key=f"review.card.{i}", on_click=pick, args=(i,),
                           type="primary" if i == chosen else "secondary", width="stretch")
                 st.markdown(f":{ui.STATUS_COLORS[Status(next(s for s in Status if s.label == r.status))]}-badge[{r.status}] "
                             f":{RISK_COLORS.get(r.risk, 'gray')}-badge[risk: {r.risk or 'n/a'}] "
@@ -234,7 +234,7 @@ with st.container(key="review-decision", border=True):
         decided |= {r.id for r in rows if r.requester == actor.username}
         upcoming = next_request([r for r in rows if r.id in ids], cr.id, decided)
         if upcoming:
-            st.button(f"Next request: {upcoming.ref} {upcoming.title}", key="review.next", on_click=pick,
+            st.button(f"Next request: {upcoming.ref} {md_escape(upcoming.title)}", key="review.next", on_click=pick,
                       args=(upcoming.id,), icon=":material/arrow_forward:")
         else:
             st.caption("No other request is waiting for your decision.")

@@ -883,10 +883,18 @@ def cmd_users(args) -> int:
             print(f"{login}: {'unlocked; failed sign-ins forgotten' if cleared else 'was not locked (no failed sign-ins)'}")
         elif args.action == "add":
             if args.password_stdin:
-                password = sys.stdin.readline().rstrip("\n")
+                line = sys.stdin.readline()
+                if not line:  # end of input: a script that piped nothing
+                    raise UsageError("no password on standard input (--password-stdin reads one line); nothing was written")
+                password = line.rstrip("\n")
             else:
-                password = getpass.getpass(f"Password for {args.login}: ")
-                if getpass.getpass("Again: ") != password:
+                try:
+                    password = getpass.getpass(f"Password for {args.login}: ")
+                    again = getpass.getpass("Again: ")
+                except (EOFError, KeyboardInterrupt):  # no terminal (a script, a CI job) or Ctrl-C/Ctrl-D
+                    raise UsageError("no password was typed (no terminal?): pipe it with --password-stdin; "
+                                     "nothing was written") from None
+                if again != password:
                     raise UsageError("the two passwords differ; nothing was written")
             SaveLogin(services, operator, args.login, password, args.role or [], args.name or "", args.email or "", by=by).execute()
             print(f"{login}: saved with role(s) {', '.join(args.role)} in {path}")

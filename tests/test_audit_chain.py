@@ -349,6 +349,22 @@ def test_an_edited_export_and_a_rewritten_log_fail_verify(services, people, new_
     assert code == 2 and "cannot read" in err
 
 
+def test_a_json_export_with_text_the_log_never_held_fails_verify(services, tmp_path):
+    """The JSON export's kind of the same fault: a key added to a record or to the file was dropped on
+    reading, and the file with the added text called intact."""
+    services.audit.write("mallory", [], "sign_in_failed", "refused", "wrong password")
+    ws = str(services.workspace.root)
+    export = tmp_path / "export.json"
+    assert run_cli("audit", "export", "--output", str(export), "--workspace", ws)[0] == 0
+    assert run_cli("audit", "verify", "--file", str(export))[0] == 0
+    data = json.loads(export.read_text())
+    for forged in ({**data, "records": [{**data["records"][0], "note": "pay the invoice to account 123"}]},
+                   {**data, "note": "pay the invoice to account 123"}):
+        export.write_text(json.dumps(forged))
+        code, out, err = run_cli("audit", "verify", "--file", str(export))
+        assert code != 0 and "not as exported" in (out + err), (out, err)
+
+
 def test_csv_cells_a_spreadsheet_would_run_are_quoted_and_read_back_exactly():
     hostile = ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", " x", "'x", "plain", ""]
     records = [AuditRecord(DAY, "ada", "admin", "merge", None, "ok", text).chained(i + 1, GENESIS if i == 0 else "")
@@ -407,3 +423,27 @@ def test_the_repair_leaves_a_running_process_s_intent_alone_until_it_is_stale(se
     services.clock = lambda: now + STALE_AFTER + timedelta(seconds=1)
     assert len(complete_open_intents(services)) == 2 and services.audit.open_intents() == []
     assert {r.outcome for r in services.audit.search(AuditQuery(action="unlock_login"))} == {"failed"}
+
+
+def test_an_export_whose_spreadsheet_quote_was_removed_fails_verify(services, people, tmp_path):
+    """The quote to_csv puts before a formula is what keeps a spreadsheet from running it: an export whose
+    quote was taken away (the chain still matches the reason) is not what `audit export` wrote."""
+    services.audit.write("mallory", [], "sign_in_failed", "refused", '=HYPERLINK("http://evil.example","x")')
+    services.audit.write("eve", [], "sign_in_failed", "refused", "\n=1+1")
+    ws = str(services.workspace.root)
+    export = tmp_path / "export.csv"
+    assert run_cli("audit", "export", "--format", "csv", "--output", str(export), "--workspace", ws)[0] == 0
+    text = export.read_bytes().decode()
+    assert "'=HYPERLINK" in text and "'\n=1+1" in text
+    assert run_cli("audit", "verify", "--file", str(export))[0] == 0
+    for quoted in ("'=HYPERLINK", "'\n=1+1"):
+        export.write_bytes(text.replace(quoted, quoted[1:]).encode())
+        code, out, err = run_cli("audit", "verify", "--file", str(export))
+        assert code != 0 and "spreadsheet" in (out + err), (out, err)
+    # Text the log never held, in a column or a cell of its own, is not "verified" either.
+    header, rest = text.split("\r\n", 1)
+    for forged in (header + ",note\r\n" + rest.replace("\r\n", ",pay the invoice to account 123\r\n", 1),
+                   header + "\r\n" + rest.replace("\r\n", ",pay the invoice to account 123\r\n", 1)):
+        export.write_bytes(forged.encode())
+        code, out, err = run_cli("audit", "verify", "--file", str(export))
+        assert code != 0 and "not as exported" in (out + err), (out, err)

@@ -202,6 +202,30 @@ def test_two_runs_at_once_send_each_event_once_and_other_providers_plug_in(fresh
     assert sum("Spend event 1" in t for t in slack.texts()) == 1
 
 
+def test_an_alert_run_killed_after_claiming_leaves_the_event_to_a_later_run(fresh, slack):
+    """A run killed between claiming an event and sending it (the job's timeout, the machine restarted) left
+    the claim for ever: every later run counted the event as sent, and the admins never heard of it."""
+    from app.alerts import CLAIM_LEASE
+
+    event = AlertEvent("test:spend:killed", "test-spend", "high", "Spend event killed", ("over the budget",), "cost")
+    register("test-spend", lambda services, source: [event])
+    try:
+        start = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.timezone.utc)
+        services = services_for(fresh, clock=lambda: start)
+        assert FindingStates(services.workspace.db_path).claim(event.key, event.source, start)  # then killed
+        soon = services_for(fresh, clock=lambda: start + CLAIM_LEASE / 2)
+        run = run_alerts(soon, soon.snowflake_source())
+        assert event.key in run.already and not any("Spend event killed" in t for t in slack.texts())
+        later = services_for(fresh, clock=lambda: start + CLAIM_LEASE + dt.timedelta(minutes=1))
+        run = run_alerts(later, later.snowflake_source())
+        assert [e.key for e, _ in run.sent if e.key == event.key] == [event.key]
+        assert sum("Spend event killed" in t for t in slack.texts()) == 1
+        again = run_alerts(later, later.snowflake_source())  # sent now: never again
+        assert event.key in again.already and sum("Spend event killed" in t for t in slack.texts()) == 1
+    finally:
+        PROVIDERS.pop("test-spend")
+
+
 def test_alerts_without_a_channel_send_nothing_and_say_so(fresh, monkeypatch, capsys):
     from portal.cli import main
 

@@ -288,3 +288,18 @@ def test_the_readable_diff_drops_git_headers_and_folds_long_lines():
     folded = lines[-1]
     assert folded.startswith("+  rsa_public_key: AAAA") and folded.endswith("(619 more characters folded)")
     assert len(folded) < 160 and body2 == "@@ -0,0 +1 @@\n+MOKAFOR: {}"
+
+
+def test_a_title_with_markdown_is_plain_text_on_the_queue_s_cards(workspace, people, new_user_raw):
+    """Button labels render Markdown, links and images included (Streamlit's st.button docs): a title
+    read from a backend (a pull request's title, a stored record) was put into the card's label as is."""
+    import sqlite3
+
+    cr = submit(people["requester"], "new-user", new_user_raw())
+    hostile = "[urgent: click](https://evil.example/x) ![](https://evil.example/pixel.png)"
+    with sqlite3.connect(ui.services().workspace.db_path) as db:
+        db.execute("UPDATE change_requests SET title = ? WHERE id = ?", (hostile, cr.id))
+    at = page(people["approver"])
+    label = at.button(key=f"review.card.{cr.id}").label
+    import re
+    assert re.search(r"(?<!\\)[\[\]]", label) is None and label.startswith(f"{cr.ref} \\[urgent"), label  # every bracket escaped

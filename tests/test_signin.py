@@ -247,6 +247,23 @@ def test_users_add_list_and_bad_input(workspace, monkeypatch, capsys):
     assert (workspace / "auth.yaml").read_bytes() == before
 
 
+def test_users_add_without_a_terminal_says_how_and_writes_nothing(workspace, monkeypatch, capsys):
+    """`snowtower users add` run from a script (no terminal, stdin closed) ended in an EOFError traceback."""
+    import io
+
+    def no_terminal(prompt=""):
+        raise EOFError
+    monkeypatch.setattr("getpass.getpass", no_terminal)
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert cli.main(["users", "add", "ada", "--role", "admin", "--workspace", str(workspace)]) == 2
+    err = capsys.readouterr().err
+    assert "--password-stdin" in err and "Traceback" not in err
+    assert not (workspace / "auth.yaml").is_file()
+    # --password-stdin with nothing on stdin is the same: no empty password is tried
+    assert cli.main(["users", "add", "ada", "--role", "admin", "--password-stdin", "--workspace", str(workspace)]) == 2
+    assert "no password" in capsys.readouterr().err and not (workspace / "auth.yaml").is_file()
+
+
 def test_the_demo_stays_on_localhost_unless_asked(tmp_path, monkeypatch, capsys):
     served = []
     monkeypatch.setattr(cli, "_serve", lambda workspace, port, address: served.append(address) or 0)

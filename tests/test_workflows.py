@@ -329,3 +329,15 @@ def test_release_builds_checks_and_attaches_the_wheel_with_actions_pinned_to_com
     assert set(publish[True]) == {"workflow_dispatch"} and publish["jobs"]["publish"]["permissions"]["id-token"] == "write"
     assert not secrets_of(publish["jobs"]["publish"])
     assert 'gh release download "$TAG"' in "\n".join(runs(publish["jobs"]["publish"]))
+
+
+def test_an_access_request_is_requested_by_whoever_made_the_event_not_by_the_issue_s_author():
+    """Anyone with write access can edit another person's issue (GitHub's roles: Write edits others'
+    issues and comments), and an edit runs the workflow again. Requested as the issue's author, an
+    approver could edit Alice's request into one of their own making and then approve it as "not my
+    request". The requester is the event's sender: the author opening or editing it, or the writer who
+    edits or labels it, who then cannot approve it."""
+    wf = yaml.safe_load((ROOT / ".github" / "workflows" / "process-access-request.yml").read_text())
+    env = wf["jobs"]["submit"]["env"]
+    assert env["SNOWTOWER_GITHUB_AUTHOR"] == "${{ github.event.sender.login }}"
+    assert "issue.user.login" not in (ROOT / ".github" / "workflows" / "process-access-request.yml").read_text()
