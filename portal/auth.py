@@ -62,11 +62,10 @@ def _authenticator(config: dict):
     import streamlit_authenticator as stauth
 
     cookie = config["cookie"]
-    # Why no pre-login sleep: the library sleeps 0.7 s (params.PRE_LOGIN_SLEEP_TIME) on every run while nobody
-    # is signed in, the sign-in's own run included: it slows every sign-in by seconds and brute force not at
-    # all next to the lockout (core.lockout: signin_max_attempts wrong passwords lock the login) and bcrypt.
-    return stauth.Authenticate(config["credentials"], cookie["name"], cookie["key"], cookie["expiry_days"], auto_hash=False,
-                               login_sleep_time=0)
+    # The library's pre-login pause (0.7 s, params.PRE_LOGIN_SLEEP_TIME) stays: it lets the cookie component
+    # load before the sign-in's run goes on. Without it, under load, a sign-in's trailing run lost the
+    # navigation that followed it (two browser tests in a clean-clone run on this 2-core machine).
+    return stauth.Authenticate(config["credentials"], cookie["name"], cookie["key"], cookie["expiry_days"], auto_hash=False)
 
 
 def record_signin(audit, action: str, login: str, roles=(), outcome: str = "ok", reason: str = "") -> None:

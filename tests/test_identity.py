@@ -4,6 +4,8 @@ every operation passes through (a disabled or demoted login is refused whatever 
 without streamlit-authenticator."""
 from __future__ import annotations
 
+import datetime as dt
+
 import importlib
 import inspect
 import io
@@ -19,6 +21,7 @@ import app.operations
 from app import identity
 from app.identity import LocalLogins, Oidc, Sis, WithSystem, system_actor
 from app.operations import ApproveRequest, MergeRequest, RejectRequest, RequestChanges, ResubmitRequest, SubmitRequest
+from app.operations.accept_finding import AcceptFinding
 from app.operations.audited import NoLongerAllowed
 from app.operations.logins import SaveLogin, UpdateLogin
 from app.operations.unlock_login import UnlockLogin
@@ -173,6 +176,8 @@ OPERATIONS = {
     "SaveLogin": (None, lambda s, a, cr, raw: SaveLogin(s, a, "newbie", PASSWORD, ["requester"]).execute()),
     "UpdateLogin": (None, lambda s, a, cr, raw: UpdateLogin(s, a, "approver", disabled=True).execute()),
     "WithdrawRequest": ("open", lambda s, a, cr, raw: WithdrawRequest(s, a, cr.id, "not needed").execute()),
+    "AcceptFinding": (None, lambda s, a, cr, raw: AcceptFinding(s, a, "ADMIN_WITHOUT_MFA:ADMIN", "a break-glass login",
+                                                                dt.date.today() + dt.timedelta(days=30)).execute()),
     "RevertFailedDeployment": None,  # acts only as the system actor snowtower-deploy (tests/test_revert.py)
     "ReviewDecision": None,  # the shared base of approve, request changes and reject (covered through them)
 }

@@ -36,6 +36,9 @@ def test_a_requester_is_told_which_pages_are_not_theirs_and_the_admin_sees_it_in
     page.keyboard.press("Enter")
     idle(page)
     grid = page.get_by_test_id("stDataFrame")
+    expect(grid).not_to_contain_text("sign_in")  # sign-ins are hidden unless asked for
+    page.get_by_text("Show sign-in events").click()
+    idle(page)
     expect(grid).to_contain_text("sign_in")
     expect(page.get_by_role("button", name="Export CSV")).to_be_enabled()
     page.context.close()
