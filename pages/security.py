@@ -189,6 +189,6 @@ st.caption(f"Business roles whose own objects (those no other role of the user g
 try:
     from app.usage import unused_findings
 
-    findings_list(unused_findings(services), "unused")
+    findings_rows(unused_findings(services), "unused")
 except QueryError as exc:
     st.warning(md_escape(f"Usage not read: {exc}", starts_line=True), icon=":material/warning:")

@@ -33,6 +33,7 @@ from sqlglot import exp
 # ACCOUNT_USAGE views SnowTower reads -> the SNOWFLAKE database roles whose SELECT covers them
 # ("SNOWFLAKE database roles", ACCOUNT_USAGE views by database role).
 VIEW_ROLES = {
+    "ACCESS_HISTORY": {"GOVERNANCE_VIEWER"},  # the page's table: "ACCESS_HISTORY view | GOVERNANCE_VIEWER"
     "DATABASE_STORAGE_USAGE_HISTORY": {"USAGE_VIEWER"},
     "DATA_TRANSFER_HISTORY": {"USAGE_VIEWER"},
     "METERING_DAILY_HISTORY": {"USAGE_VIEWER"},

@@ -138,7 +138,7 @@ def test_a_statement_the_table_does_not_describe_is_refused():
     with pytest.raises(UnknownStatement):
         needs("DELETE FROM SNOWTOWER.APP.SNOWTOWER_AUDIT_LOG")
     with pytest.raises(UnknownStatement):
-        Grants().missing(ROLE, needs("SELECT * FROM SNOWFLAKE.ACCOUNT_USAGE.ACCESS_HISTORY"))
+        Grants().missing(ROLE, needs("SELECT * FROM SNOWFLAKE.ACCOUNT_USAGE.AUTOMATIC_CLUSTERING_HISTORY"))
 
 
 def tomllib_load(path: Path) -> dict:

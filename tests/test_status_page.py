@@ -35,7 +35,7 @@ def test_the_demo_is_healthy_and_says_it_runs_on_the_stand_in(services, people, 
     assert names == ["Settings", "Mode", "Change requests", "SnowDDL", "Configuration", "Snowflake", "Audit log"]
     text = "\n".join(shown)
     assert "demo: Snowflake stand-in (DuckDB, generated data)" in text
-    assert "stand-in reachable; the 11 ACCOUNT_USAGE views the pages read are readable" in text
+    assert "stand-in reachable; the 12 ACCOUNT_USAGE views the pages read are readable" in text
     assert "SnowDDL**: version 0.70.1" in text and "snowddl/ on main at" in text and "is valid" in text
 
 
