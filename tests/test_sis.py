@@ -222,7 +222,7 @@ def test_every_admin_page_loads_in_streamlit_in_snowflake(sis, github):
     assert "production on Streamlit in Snowflake" in shown and "is valid" in shown
     assert "**Audit log**: readable and writable (snowflake)" in shown
     # The stand-in's ACCOUNT_USAGE holds GRANTS_TO_USERS only: the grant probe fails, on one line naming what is missing.
-    assert "**Snowflake**: status_account_usage: " in shown and "DATABASE_STORAGE_USAGE_HISTORY does not exist" in shown
+    assert "**Snowflake**: status_account_usage: " in shown and "ACCESS_HISTORY does not exist" in shown
     # Nothing was written where SnowTower runs; the audit log is the Snowflake table setup.sql named.
     assert listing(sis) == before and not (Path(os.environ["HOME"]) / ".snowtower").exists()
     assert services.audit.table == "SNOWTOWER.APP.SNOWTOWER_AUDIT_LOG"
