@@ -59,7 +59,8 @@ def test_cost_at_1440_and_390_px_and_a_recommendations_fix(demo, browser):  # no
     row.get_by_role("button", name="Fix").click()
     idle(page, timeout=90)
     page.get_by_text("Projected monthly cost").wait_for(timeout=90000)
-    page.get_by_text("Fixes finding WAREHOUSE_IDLE on BI_WH", exact=False).wait_for()
+    # the notice, not the justification it also fills in (a textarea drawn with its value matches text too)
+    page.get_by_test_id("stAlertContentInfo").get_by_text("Fixes finding WAREHOUSE_IDLE on BI_WH", exact=False).wait_for()
     shot(page, "cost-meaning-fix-preview")
     page.get_by_role("button", name="Submit request").wait_for()
 

@@ -35,7 +35,8 @@ def test_security_finding_to_fix_and_the_reach_graph(demo, browser):  # noqa: F8
     page.get_by_text("STALE_USER · LMURPHY", exact=False).first.wait_for()  # high: in "Needs attention now"
     page.get_by_role("button", name="Fix", exact=True).first.click()
     idle(page, timeout=90)
-    page.get_by_text("Fixes finding STALE_USER on LMURPHY").wait_for()
+    # the notice, not the justification it also fills in (a textarea drawn with its value matches text too)
+    page.get_by_test_id("stAlertContentInfo").get_by_text("Fixes finding STALE_USER on LMURPHY").wait_for()
     page.get_by_text("Disables LMURPHY").first.wait_for()
     shot(page, "security-06-fix-previewed")
     # click 2: submit it for review

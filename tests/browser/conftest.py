@@ -1,0 +1,47 @@
+"""On a browser test's failure, its report carries what the user saw: the visible text of each open page
+and the end of the demo server's log. A timeout alone ("waiting for ... to be visible") does not say
+whether the page showed an error, the sign-in form or a spinner."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+TEXT_CHARS = 3000  # of each page's visible text
+LOG_CHARS = 4000  # of the end of the server's log
+
+
+def _page_texts(browser) -> list[str]:
+    texts = []
+    for context in getattr(browser, "contexts", []):
+        for page in context.pages:
+            try:
+                body = page.evaluate("() => (document.querySelector('[data-testid=stMain]') || document.body"
+                                     " || {innerText: ''}).innerText")  # the page, not the sidebar
+            except Exception as exc:  # a closed or crashed page: say so rather than hide the report
+                body = f"(unreadable: {exc})"
+            texts.append(f"--- {page.url}\n{body[:TEXT_CHARS]}")
+    return texts
+
+
+def _server_log(served) -> str:
+    try:
+        _, workspace = served
+        logs = sorted(Path(workspace).parent.glob("*.log"))
+    except (TypeError, ValueError):
+        return ""
+    return "\n".join(f"--- {log.name}\n{log.read_text(errors='replace')[-LOG_CHARS:]}" for log in logs)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    browser = item.funcargs.get("browser")
+    if browser is not None:
+        report.sections.append(("what the browser showed", "\n".join(_page_texts(browser))))
+    for value in item.funcargs.values():  # the served demos: (url, workspace)
+        if isinstance(value, tuple) and len(value) == 2 and str(value[0]).startswith("http://"):
+            report.sections.append(("demo server log", _server_log(value)))
