@@ -317,5 +317,5 @@ def test_the_audit_store_is_a_setting(tmp_path, monkeypatch):
     with pytest.raises(QueryError, match="no Snowflake credentials"):
         audit_log_for(load_settings(tmp_path / "ws"))
     monkeypatch.setenv("SNOWTOWER_AUDIT_LOG", "csv")
-    with pytest.raises(ValueError, match="audit_log: wrong type: Input should be 'sqlite' or 'snowflake' \(from environment variable SNOWTOWER_AUDIT_LOG\)"):
+    with pytest.raises(ValueError, match=r"audit_log: wrong type: Input should be 'sqlite' or 'snowflake' \(from environment variable SNOWTOWER_AUDIT_LOG\)"):
         load_settings(tmp_path / "ws")
