@@ -6,6 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
+
+# expect()'s own default is 5 s: a run on 2 loaded cores (3 test workers, each with a server and a browser)
+# takes longer than that to draw; a real wait, not a pause: it returns as soon as the page shows it.
+expect.set_options(timeout=60_000)
 
 TEXT_CHARS = 3000  # of each page's visible text
 LOG_CHARS = 4000  # of the end of the server's log
