@@ -2,7 +2,7 @@
 
 At each merge (and each merge the repair completes), the audit log's head at that moment, `seq` and
 `hash`, is written where the audit store's writer cannot rewrite it, as the text
-`snowtower-audit seq=<seq> sha256=<hash>` (at most 102 characters):
+`snowtower-audit seq=<seq> sha256=<hash>` (92 characters and the digits of seq):
 - local change backend (the demo's and a team's own bare repository): a git note on the merged commit,
   under refs/notes/snowtower-audit;
 - GitHub backend: a commit status on the merged commit, context `snowtower/audit`, state success, the

@@ -5,7 +5,7 @@ real three-way merges (`git merge-tree`), so mergeability and conflicts are comp
 It speaks the part of the REST API that SnowTower uses, in the shapes PyGithub reads, under a
 GitHub Enterprise style prefix (`/api/v3`): repository, git refs / trees / commits / blobs, commits
 list, tarball, pulls (create, list, get, diff, edit, files, merge), reviews, issue labels and comments,
-and GitHub App installation tokens (JWTs checked against the app's public key).
+commit statuses (create, list newest first), and GitHub App installation tokens (JWTs checked against the app's public key).
 
 As GitHub does: lists are paginated (`per_page` at most 100, `Link: <...>; rel="next"`); the pull
 request list sorts by `created` or `updated` and leaves out the fields only a single pull request has
@@ -22,7 +22,9 @@ method the repository does not allow, a head behind its base under strict protec
 `GET /user` is refused (403) to integration tokens (App installation tokens, `GITHUB_TOKEN`); bodies
 of pull requests and comments are at most 65,536 characters (422); a force-push of an identical patch
 re-points earlier reviews to the new head; `mergeable` is null while GitHub computes it
-(`mergeable_unknown_reads`). Branch protection (`protection`, a `Protection`) is a setting of the
+(`mergeable_unknown_reads`); a commit status is refused (422) for a commit GitHub does not know, a state
+outside error/failure/pending/success, a description over 140 characters, or past 1000 statuses per
+commit and context, and (403) to a login without push access. Branch protection (`protection`, a `Protection`) is a setting of the
 server: off by default, on for the whole suite with `SNOWTOWER_TEST_GITHUB_PROTECTION=1`
 (tests/github_support.py).
 
