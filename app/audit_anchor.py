@@ -24,6 +24,7 @@ from typing import Iterable
 from app.audit import Anchor
 
 NOTES_REF = "refs/notes/snowtower-audit"
+_SHA = re.compile(r"[0-9a-f]{40}")
 _NOTE = re.compile(r"^snowtower-audit seq=(\d+) sha256=([0-9a-f]{64})$", re.M)
 _WHO = {"GIT_AUTHOR_NAME": "SnowTower", "GIT_AUTHOR_EMAIL": "snowtower@snowtower.local",
         "GIT_COMMITTER_NAME": "SnowTower", "GIT_COMMITTER_EMAIL": "snowtower@snowtower.local"}
@@ -93,7 +94,8 @@ def read_github_anchors(changes, commits: Iterable[str] = ()) -> tuple[list[Anch
 
     merged = {sha: f"#{number}" for number, sha in changes.merged_commits()}
     for sha in commits:
-        if sha and sha not in merged:
+        # Read from the log, which may be the tampered part: only a commit id goes into a URL.
+        if _SHA.fullmatch(str(sha or "")) and sha not in merged:
             merged[sha] = ""
     anchors: list[Anchor] = []
     for sha, pull in merged.items():

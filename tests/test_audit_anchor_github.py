@@ -193,3 +193,24 @@ def test_the_test_server_refuses_statuses_as_github_does(github):
     listed = requests.get(f"{github.repo_url}/commits/{sha}/statuses", params={"per_page": 100}, timeout=10,
                           headers={"Authorization": "token bot-token"})
     assert listed.status_code == 200 and listed.json()[0]["context"] == "ci" and 'rel="next"' in listed.headers["Link"]
+
+
+def test_only_commit_ids_from_the_log_reach_github():
+    """The log may be the tampered part: a merge record's commit that is no commit id (a path, a query)
+    never becomes part of a URL the portal's token requests."""
+    from app.audit_anchor import read_github_anchors
+
+    asked = []
+
+    class Backend:
+        def merged_commits(self):
+            return [(3, "a" * 40)]
+
+        def statuses(self, sha, context):
+            asked.append(sha)
+            return [{"description": anchor_text(2, "b" * 64), "created_at": "2026-01-02T03:04:05Z"}]
+
+    anchors, commits = read_github_anchors(Backend(), ["../../collaborators", "c" * 40 + "?x=1", "d" * 40, ""])
+    assert asked == ["a" * 40, "d" * 40] and commits == 2
+    assert [(a.seq, a.digest) for a in anchors] == [(2, "b" * 64)] * 2
+    assert "commit aaaaaaaaaaaa of #3, 2026-01-02T03:04:05Z" in anchors[0].where
