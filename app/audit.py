@@ -138,11 +138,24 @@ class ChainReport:
         return f"broken at record #{self.first_bad}: {self.problem}"
 
 
-def verify_chain(records: list[AuditRecord], partial: bool = False, anchors: dict[int, str] | None = None) -> ChainReport:
+@dataclass(frozen=True)
+class Anchor:
+    """The audit head as it was kept outside the store at a merge: record `seq` had hash `digest`.
+    `where` names it for a message: "kept in the config repository" (a git note), "on GitHub (status
+    snowtower/audit on commit 1a2b3c4d, 2026-01-02T03:04:05Z)"."""
+    seq: int
+    digest: str
+    where: str = "kept in the config repository"
+
+
+def verify_chain(records: list[AuditRecord], partial: bool = False,
+                 anchors: "dict[int, str] | list[Anchor] | None" = None) -> ChainReport:
     """Check `records` (oldest first) link up: seq 1, 2, 3 ... each prev_hash the previous hash, each hash
     the record's own. `partial`: the records may start after #1 (an export by dates): the first one's
-    prev_hash is taken as given. `anchors`: seq -> hash kept outside the store (git notes): each
-    anchored seq must be present with that hash (a log rewritten from scratch fails here)."""
+    prev_hash is taken as given. `anchors`: heads kept outside the store (a dict seq -> hash of git
+    notes, or Anchors, which may name one seq several times: every one of GitHub's statuses): each
+    anchored seq must be present with that hash (a log rewritten from scratch fails here, naming the
+    first anchor, by seq, that it contradicts)."""
     prev_seq, prev_hash = 0, GENESIS
     starts_after = 0
     for i, r in enumerate(records):
@@ -159,11 +172,13 @@ def verify_chain(records: list[AuditRecord], partial: bool = False, anchors: dic
             return ChainReport(False, i, r.seq, "its content does not match its hash (edited)", (prev_seq, prev_hash), starts_after)
         prev_seq, prev_hash = r.seq, r.hash
     by_seq = {r.seq: r.hash for r in records}
-    for seq, digest in sorted((anchors or {}).items()):
+    named = ([Anchor(seq, digest) for seq, digest in anchors.items()] if isinstance(anchors, dict) else list(anchors or []))
+    for anchor in sorted(named, key=lambda a: a.seq):
+        seq, digest = anchor.seq, anchor.digest
         if seq <= starts_after or (partial and seq > prev_seq):
             continue
         if by_seq.get(seq) != digest:
-            return ChainReport(False, len(records), seq, f"the anchor kept in the config repository says #{seq} has "
+            return ChainReport(False, len(records), seq, f"the anchor {anchor.where} says #{seq} has "
                                f"hash {digest[:16]}, the log {'has no such record' if seq not in by_seq else 'another'} "
                                "(the log was rewritten)", (prev_seq, prev_hash), starts_after)
     return ChainReport(True, len(records), head=(prev_seq, prev_hash), starts_after=starts_after)
@@ -240,7 +255,7 @@ class AuditLog(ABC):
     def open_intents(self) -> list[AuditRecord]:
         """Intent records that no other record of the same operation_id follows, oldest first."""
 
-    def verify(self, anchors: dict[int, str] | None = None) -> ChainReport:
+    def verify(self, anchors: "dict[int, str] | list[Anchor] | None" = None) -> ChainReport:
         """verify_chain over every record of the store."""
         return verify_chain(self.records(), anchors=anchors)
 

@@ -933,8 +933,10 @@ def _date(text: str):
 
 
 def cmd_audit(args) -> int:
-    """verify: exit 0 when the chain is intact, 1 naming the first record that breaks it, 2 when the log
-    or file cannot be read. export: the records (with their chain fields) as csv or json."""
+    """verify: exit 0 when the chain is intact (and agrees with every anchor), 1 naming the first record
+    that breaks it or the anchor it contradicts, 2 when the log, the file or (GitHub backend, without
+    --offline) the anchors on GitHub cannot be read. export: the records (with their chain fields) as
+    csv or json."""
     from app.audit import AuditError, from_csv, from_json, to_csv, to_json, verify_chain
     from app.audit_anchor import read_anchors
     from core.changes.git import GitRepo
@@ -955,6 +957,7 @@ def cmd_audit(args) -> int:
             sys.stdout.write(text)
         return 0
     repo = GitRepo(Path(args.repo)) if args.repo else None
+    settings = None
     if args.file:
         try:
             text = Path(args.file).read_bytes().decode("utf-8")  # as written: a \r inside a cell stays one
@@ -966,8 +969,8 @@ def cmd_audit(args) -> int:
             raise UsageError(f"{args.file} is not a SnowTower audit export: {exc}") from None
         where = args.file
     else:
-        _, ws, log = _audit_store(args.workspace)
-        if repo is None and (ws.repo_path / "HEAD").is_file():
+        settings, ws, log = _audit_store(args.workspace)
+        if repo is None and settings.backend != "github" and (ws.repo_path / "HEAD").is_file():
             repo = GitRepo(ws.repo_path)  # the local backend's repository holds the anchors
         try:
             records = log.records()
@@ -978,10 +981,47 @@ def cmd_audit(args) -> int:
         anchors = read_anchors(repo) if repo is not None else {}
     except Exception as exc:  # noqa: BLE001 - git's own message
         raise UsageError(f"cannot read the anchors in {args.repo or 'the workspace repository'}: {exc}") from None
+    unchecked = ""
+    if settings is not None and settings.backend == "github" and repo is None:
+        # The anchors are commit statuses on the merged commits (app.audit_anchor); the chain alone cannot
+        # show a log rewritten from scratch, so without them the check is incomplete and says so.
+        if args.offline:
+            unchecked = "; the anchors on GitHub were not checked (--offline)"
+        else:
+            import requests
+            from github import GithubException
+
+            from core.changes.base import ChangeError
+
+            try:
+                anchors, commits = _github_anchors(settings, ws, records)
+            except (ChangeError, ValueError, OSError, GithubException, requests.RequestException) as exc:
+                # GitHub unreachable or refusing, or its settings incomplete (SettingsError is a ValueError)
+                detail = " ".join(str(exc).split())[:300] or type(exc).__name__
+                report = verify_chain(records)
+                print(f"{where}: {report.message()}")
+                if not report.ok:
+                    return 1
+                print(f"the anchors on GitHub could not be read ({detail}): the chain is intact, but a log rewritten "
+                      "from scratch is not ruled out. Run again when GitHub can be reached, or with --offline to "
+                      "check the chain alone.", file=sys.stderr)
+                return 2
+            unchecked = f"; {len(anchors)} anchor(s) checked on {commits} merged commit(s) on GitHub"
     report = verify_chain(records, partial=bool(args.file), anchors=anchors)
-    anchored = f"; {len(anchors)} anchor(s) checked" if anchors else ""
-    print(f"{where}: {report.message()}{anchored}")
+    anchored = f"; {len(anchors)} anchor(s) checked" if anchors and not unchecked else ""
+    print(f"{where}: {report.message()}{anchored}{unchecked if report.ok else ''}")
     return 0 if report.ok else 1
+
+
+def _github_anchors(settings, ws, records):
+    """The anchors on GitHub (app.audit_anchor.read_github_anchors) for `records`: on every merged commit
+    of the portal's pull requests, and on every commit a merge record of the log names."""
+    from app.audit import OK
+    from app.audit_anchor import read_github_anchors
+    from app.services import build_github
+
+    commits = [r.commit_after for r in records if r.action == "merge" and r.outcome == OK and r.commit_after]
+    return read_github_anchors(build_github(settings, ws), commits)
 
 
 def cmd_check(args) -> int:
@@ -1229,7 +1269,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                                         "1 broken (the first record that breaks it is named), 2 unreadable")
     a.add_argument("--file", help="an export (csv or json, from `snowtower audit export`) instead of the log")
     a.add_argument("--repo", help="a config repository whose anchors (git notes refs/notes/snowtower-audit) to check "
-                                  "(default with the log: the workspace's repository)")
+                                  "(default with the log: the workspace's repository, or with the GitHub backend "
+                                  "the commit statuses snowtower/audit on GitHub)")
+    a.add_argument("--offline", action="store_true",
+                   help="with the GitHub backend: check the chain alone, without reading the anchors on GitHub")
     a = audit.add_parser("export", help="the records with their chain fields, oldest first, for `audit verify --file`")
     a.add_argument("--since", type=_date, help="first day (UTC, YYYY-MM-DD, inclusive)")
     a.add_argument("--until", type=_date, help="last day (UTC, YYYY-MM-DD, inclusive)")

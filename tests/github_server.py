@@ -5,7 +5,7 @@ real three-way merges (`git merge-tree`), so mergeability and conflicts are comp
 It speaks the part of the REST API that SnowTower uses, in the shapes PyGithub reads, under a
 GitHub Enterprise style prefix (`/api/v3`): repository, git refs / trees / commits / blobs, commits
 list, tarball, pulls (create, list, get, diff, edit, files, merge), reviews, issue labels and comments,
-and GitHub App installation tokens (JWTs checked against the app's public key).
+commit statuses (create, list newest first), and GitHub App installation tokens (JWTs checked against the app's public key).
 
 As GitHub does: lists are paginated (`per_page` at most 100, `Link: <...>; rel="next"`); the pull
 request list sorts by `created` or `updated` and leaves out the fields only a single pull request has
@@ -22,7 +22,9 @@ method the repository does not allow, a head behind its base under strict protec
 `GET /user` is refused (403) to integration tokens (App installation tokens, `GITHUB_TOKEN`); bodies
 of pull requests and comments are at most 65,536 characters (422); a force-push of an identical patch
 re-points earlier reviews to the new head; `mergeable` is null while GitHub computes it
-(`mergeable_unknown_reads`). Branch protection (`protection`, a `Protection`) is a setting of the
+(`mergeable_unknown_reads`); a commit status is refused (422) for a commit GitHub does not know, a state
+outside error/failure/pending/success, a description over 140 characters, or past 1000 statuses per
+commit and context, and (403) to a login without push access. Branch protection (`protection`, a `Protection`) is a setting of the
 server: off by default, on for the whole suite with `SNOWTOWER_TEST_GITHUB_PROTECTION=1`
 (tests/github_support.py).
 
@@ -56,6 +58,10 @@ PREFIX = "/api/v3"
 # https://docs.github.com/en/rest/pulls/pulls#create-a-pull-request and .../issues/comments: GitHub
 # refuses bodies longer than this many characters (422 "body is too long (maximum is 65536 characters)").
 BODY_LIMIT = 65536
+# https://docs.github.com/en/rest/commits/statuses#create-a-commit-status: "a limit of 1000 statuses per sha
+# and context"; a description longer than 140 characters is refused (422, GitHub's message, seen in use).
+STATUSES_PER_CONTEXT = 1000
+STATUS_DESCRIPTION_LIMIT = 140
 
 
 @dataclass
@@ -165,6 +171,8 @@ class FakeGitHub:
         self.protection: Protection | None = None  # branch protection of every base branch (None: off)
         # commit sha -> {check name: "pending" | "success" | "failure"}: the checks reported on each commit
         self.checks: dict[str, dict[str, str]] = {}
+        # commit sha -> the commit statuses created on it, oldest first (POST /statuses/{sha})
+        self.statuses: dict[str, list[dict]] = {}
         # the state a required check has on a commit nothing reported on (None: not reported yet,
         # "success": a CI that passes at once, for the suite run with protection on)
         self.default_check: str | None = None
@@ -706,7 +714,68 @@ class FakeGitHub:
                 return 201, comment, {}
             if m.group(2) == "comments" and method == "GET":
                 return self._page(pr.comments, query, path)
+        found = self._route_statuses(who, method, rest, body, query, path)
+        if found is not None:
+            return found
         return self._route_deploy(method, rest, body)
+
+    # -- commit statuses (https://docs.github.com/en/rest/commits/statuses) ---------------------------
+    def _route_statuses(self, who: str, method: str, rest: str, body: dict, query: dict, path: str):
+        m = re.match(r"^/statuses/([^/]+)$", rest)
+        if m and method == "POST":
+            return 201, self._create_status(who, m.group(1), body), {}
+        # "List commit statuses for a reference" (GET /commits/{ref}/statuses, and its legacy route GET
+        # /statuses/{ref}): "Statuses are returned in reverse chronological order. The first status in the
+        # list will be the latest one." The ref can be a SHA, a branch name or a tag name; paginated like
+        # every list. GitHub's description documents 200 (and 301) only: a commit nobody reported on, or
+        # one it does not know, lists nothing.
+        m = re.match(r"^/commits/([^/]+)/statuses$", rest) or (re.match(r"^/statuses/([^/]+)$", rest) if method == "GET" else None)
+        if m and method == "GET":
+            ref = m.group(1)
+            sha = ref if re.fullmatch(r"[0-9a-f]{40}", ref) else (self._head(ref) or self.git.rev(f"refs/tags/{ref}"))
+            rows = list(reversed(self.statuses.get(sha or "", [])))
+            return self._page(rows, query, path)
+        return None
+
+    def _create_status(self, who: str, sha: str, body: dict) -> dict:
+        """POST /repos/{owner}/{repo}/statuses/{sha}, "Create a commit status"
+        (https://docs.github.com/en/rest/commits/statuses#create-a-commit-status), with GitHub's refusals."""
+        # "Users with push access in a repository can create commit statuses for a given SHA." (The 403
+        # wording is GitHub's for a token without the permission; not confirmed for a read-only user.)
+        if self.permissions.get(who, "none") not in ("admin", "maintain", "write"):
+            raise HTTPError(403, "Resource not accessible by integration")
+        # Seen from GitHub (422, e.g. rust-lang/homu#141): a SHA that is no commit of the repository.
+        if not re.fullmatch(r"[0-9a-f]{40}", sha) or not self._exists(sha, "commit"):
+            raise HTTPError(422, f"No commit found for SHA: {sha}")
+        state = body.get("state")
+        # The request body's `state` is one of error, failure, pending, success (the operation's schema).
+        if state not in ("error", "failure", "pending", "success"):
+            raise HTTPError(422, "Validation Failed", errors=[{"resource": "Status", "code": "custom", "field": "state",
+                                                              "message": "state is not included in the list"}])
+        description = body.get("description")
+        # Seen from GitHub (422, e.g. zalando/zappr#378): a description is at most 140 characters.
+        if description is not None and len(description) > STATUS_DESCRIPTION_LIMIT:
+            raise HTTPError(422, "Validation Failed", errors=[{
+                "resource": "Status", "code": "custom", "field": "description",
+                "message": f"description is too long (maximum is {STATUS_DESCRIPTION_LIMIT} characters)"}])
+        # "context ... This field is case-insensitive", default "default".
+        context = body.get("context") or "default"
+        same = [s for s in self.statuses.get(sha, []) if s["context"].lower() == context.lower()]
+        # "there is a limit of 1000 statuses per sha and context within a repository. Attempts to create more
+        # than 1000 statuses will result in a validation error." (the message's wording is not confirmed)
+        if len(same) >= STATUSES_PER_CONTEXT:
+            raise HTTPError(422, "Validation Failed", errors=[{
+                "resource": "Status", "code": "custom",
+                "message": "This SHA and context has reached the maximum number of statuses."}])
+        now = _stamp()
+        status = {"url": f"{self.repo_url}/statuses/{sha}", "avatar_url": None, "id": self._new_id(),
+                  "node_id": f"SC_{self.next_id}", "state": state, "description": description,
+                  "target_url": body.get("target_url"), "context": context, "created_at": now, "updated_at": now,
+                  "creator": self._user(who)}
+        self.statuses.setdefault(sha, []).append(status)
+        # A status is what branch protection's required status checks read: the latest one of a context counts.
+        self.checks.setdefault(sha, {})[context] = state
+        return status
 
     # -- what the merge-deploy job (app/jobs/deploy.py) uses -----------------------------------------
     def _route_deploy(self, method: str, rest: str, body: dict):

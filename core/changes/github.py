@@ -71,6 +71,11 @@ BRANCH_PREFIX = "snowtower/"  # every branch the portal opens a pull request fro
 PER_PAGE = 100  # GitHub's largest page
 DEPLOYED_LABEL = "deployed"
 DEPLOY_FAILED_LABEL = "deploy-failed"  # set by merge-deploy (app/jobs/deploy.py) when the apply or its verification failed
+# The audit log's anchors (app.audit_anchor): a commit status of this context on each merged commit,
+# https://docs.github.com/en/rest/commits/statuses. Its description is at most 140 characters (GitHub
+# answers 422 "description is too long (maximum is 140 characters)"); 1000 statuses per sha and context.
+AUDIT_CONTEXT = "snowtower/audit"
+STATUS_DESCRIPTION_LIMIT = 140
 WITHDRAWN_LABEL = "withdrawn"  # a closed, unmerged PR with this label was withdrawn by its requester (else: rejected)
 
 
@@ -963,6 +968,49 @@ class GitHubChanges(ChangeBackend):
         record = self._record(pr) or {}
         return MergedChange(pr.number, sha, parents[0].sha, DEPLOY_FAILED_LABEL in labels and DEPLOYED_LABEL not in labels,
                             str(record.get("title") or ""))
+
+    # -- commit statuses: the audit log's anchors ---------------------------------------------------
+    def create_status(self, sha: str, description: str, context: str = AUDIT_CONTEXT, state: str = "success") -> None:
+        """Create a commit status on `sha` (POST /repos/{owner}/{repo}/statuses/{sha},
+        https://docs.github.com/en/rest/commits/statuses#create-a-commit-status; needs the "Commit statuses"
+        write permission). Repeating it is harmless (the same status twice), so it is retried like a read.
+        Raises ValueError for a description over 140 characters (GitHub would answer 422), ChangeError when
+        GitHub refuses (a commit it does not know, the 1000 statuses of a context used up) or cannot be
+        reached (GitHubUnavailable)."""
+        if len(description) > STATUS_DESCRIPTION_LIMIT:
+            raise ValueError(f"a commit status description is at most {STATUS_DESCRIPTION_LIMIT} characters")
+        url = f"{self.gh_repo.url}/statuses/{sha}"
+        payload = {"state": state, "context": context, "description": description}
+        try:
+            self._call(f"writing the status {context} on {sha[:12]}",
+                       lambda: self.gh_repo.requester.requestJsonAndCheck("POST", url, input=payload))
+        except GithubException as exc:
+            raise self._refused(f"the status {context} on {sha[:12]}", exc) from None
+
+    def statuses(self, sha: str, context: str = AUDIT_CONTEXT) -> list[dict]:
+        """Every status of `context` (case-insensitive, as GitHub compares it) on commit `sha` that the
+        portal's own login created, newest first, as GitHub lists them (GET
+        /repos/{owner}/{repo}/commits/{ref}/statuses, every page; superseded statuses stay in the list:
+        https://docs.github.com/en/rest/commits/statuses#list-commit-statuses-for-a-reference). Statuses
+        by any other login are never read as anchors. Raises ChangeError (GitHubUnavailable) when GitHub
+        refuses or cannot be reached."""
+        url = f"{self.gh_repo.url}/commits/{sha}/statuses"
+        try:
+            rows = self._call(f"reading the statuses of {sha[:12]}", lambda: self._fetch_all(url))
+        except GithubException as exc:
+            raise self._refused(f"reading the statuses of {sha[:12]}", exc) from None
+        me = self.portal_login
+        return [r for r in rows if isinstance(r, dict) and str(r.get("context") or "").lower() == context.lower()
+                and ((r.get("creator") or {}).get("login") or "") == me]
+
+    def merged_commits(self) -> list[tuple[int, str]]:
+        """(pull request number, merge commit) of every pull request the portal opened and GitHub merged into
+        the base branch, newest first: where the audit anchors are (the pull request index, `_sync_pulls`).
+        Raises ChangeError (GitHubUnavailable) when GitHub cannot be reached."""
+        me = self.portal_login
+        return [(int(raw["number"]), str(raw["merge_commit_sha"])) for raw in self._sync_pulls()
+                if raw.get("merged_at") and raw.get("merge_commit_sha") and self._is_portal_pull(raw)
+                and ((raw.get("user") or {}).get("login") or "") == me]
 
     def reviewer_logins(self, requester: str) -> list[str]:
         """The GitHub logins to ask for a review of `requester`'s request: mapped (settings.github_approvers)
