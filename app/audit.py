@@ -536,32 +536,38 @@ NOT_FOUND_OR_NOT_AUTHORIZED, INSUFFICIENT_PRIVILEGES, INVALID_IDENTIFIER = 2003,
 _NOT_SEEN = re.compile(r"\b(Database|Schema|Object|Table) '[^']*' does not exist or not authorized", re.I)
 
 
-def missing_grant(exc: Exception, table: str, role: str, privilege: str) -> str:
-    """What to run so that `role` may use the audit `table` for `privilege` (SELECT or INSERT), from the
-    error Snowflake gave: the table or a parent that does not exist or cannot be seen, a privilege the role
-    lacks, or a column the table lacks. One sentence naming the statements (deploy/setup.sql step 4)."""
+def missing_grant(exc: Exception, table: str, role: str, privilege: str, *, kind: str = "audit table",
+                  ddl: str = "", grants: str = "SELECT, INSERT") -> str:
+    """What to run so that `role` may use the `kind` `table` (the audit table by default; app.snowflake_tables
+    for SnowTower's other tables, whose CREATE TABLE is `ddl` and whose grants are `grants`) for `privilege`
+    (SELECT, INSERT, UPDATE, DELETE), from the error Snowflake gave: the table or a parent that does not exist
+    or cannot be seen, a privilege the role lacks, or a column the table lacks. One sentence naming the
+    statements (deploy/setup.sql step 4)."""
     text = " ".join(str(exc).split())
     errno = getattr(exc, "errno", None)
     parts = table.split(".")
-    grant = f"GRANT SELECT, INSERT ON TABLE {table} TO ROLE {role}"
+    ddl = ddl or snowflake_table_ddl(table)
+    grant = f"GRANT {grants} ON TABLE {table} TO ROLE {role}"
     if errno == INSUFFICIENT_PRIVILEGES or "insufficient privileges" in text.lower():
-        return f"the role {role} may not {privilege} the audit table {table}: GRANT {privilege} ON TABLE {table} TO ROLE {role}"
+        return f"the role {role} may not {privilege} the {kind} {table}: GRANT {privilege} ON TABLE {table} TO ROLE {role}"
     if errno == INVALID_IDENTIFIER or "invalid identifier" in text.lower():
+        if kind != "audit table":
+            return (f"the {kind} {table} lacks a column SnowTower uses: create it as deploy/setup.sql step 4 does ({ddl})")
         return (f"the audit table {table} lacks a column SnowTower writes ({', '.join(COLUMNS)}): create it as "
                 "deploy/setup.sql step 4 does (a table made before the hash chain: rename it, e.g. to "
                 f"{table}_BEFORE_CHAIN, and run step 4 again)")
     # Snowflake names the first parent it cannot see: "Database 'X' does not exist or not authorized."
     seen = _NOT_SEEN.search(text)
-    kind = seen.group(1).lower() if seen else ""
-    if kind == "database" and len(parts) == 3:
+    found = seen.group(1).lower() if seen else ""
+    if found == "database" and len(parts) == 3:
         return f"the database {parts[0]} does not exist or the role {role} cannot see it: GRANT USAGE ON DATABASE {parts[0]} TO ROLE {role}"
-    if kind == "schema" and len(parts) >= 2:
+    if found == "schema" and len(parts) >= 2:
         schema = ".".join(parts[:-1])
         return f"the schema {schema} does not exist or the role {role} cannot see it: GRANT USAGE ON SCHEMA {schema} TO ROLE {role}"
     if seen or errno == NOT_FOUND_OR_NOT_AUTHORIZED or "does not exist" in text.lower():
-        return (f"the audit table {table} does not exist or the role {role} cannot see it: an administrator runs "
-                f"deploy/setup.sql step 4 ({snowflake_table_ddl(table)}; {grant})")
-    return f"the audit table {table} cannot be used"  # not a grant (the network, the session): the error says what
+        return (f"the {kind} {table} does not exist or the role {role} cannot see it: an administrator runs "
+                f"deploy/setup.sql step 4 ({ddl}; {grant})")
+    return f"the {kind} {table} cannot be used"  # not a grant (the network, the session): the error says what
 
 
 class SnowflakeAuditLog(AuditLog):
