@@ -36,6 +36,8 @@ T = TypeVar("T")
 LOCK_TABLE = "SNOWTOWER_LOCKS"
 FINDING_STATE_TABLE = "SNOWTOWER_FINDING_STATE"
 ALERT_SENT_TABLE = "SNOWTOWER_ALERT_SENT"
+CAMPAIGNS_TABLE = "SNOWTOWER_CAMPAIGNS"
+CAMPAIGN_ITEMS_TABLE = "SNOWTOWER_CAMPAIGN_ITEMS"
 MAX_LOCK_TRIES = 60  # transactions retried when another writer holds the lock (about 30 s at most)
 
 # Columns of each table (name -> column definitions); deploy/setup.sql step 4 holds the same statements.
@@ -47,12 +49,22 @@ TABLES = {
                           "accepted_reason VARCHAR", "accepted_until VARCHAR", "accepted_at VARCHAR"),
     ALERT_SENT_TABLE: ("key VARCHAR NOT NULL", "source VARCHAR NOT NULL", "claimed_at VARCHAR NOT NULL",
                        "sent_at VARCHAR", "channels VARCHAR NOT NULL"),
+    # Access review campaigns (app.campaigns): ids are given by the app under the lock "campaigns".
+    CAMPAIGNS_TABLE: ("id INTEGER NOT NULL", "name VARCHAR NOT NULL", "scope VARCHAR NOT NULL", "deadline VARCHAR NOT NULL",
+                      "days INTEGER NOT NULL", "created_by VARCHAR NOT NULL", "created_at VARCHAR NOT NULL",
+                      "config_sha VARCHAR NOT NULL", "closed_at VARCHAR"),
+    CAMPAIGN_ITEMS_TABLE: ("id INTEGER NOT NULL", "campaign_id INTEGER NOT NULL", "user_name VARCHAR NOT NULL",
+                           "role VARCHAR NOT NULL", "reviewer VARCHAR NOT NULL", "verdict VARCHAR NOT NULL",
+                           "evidence_json VARCHAR NOT NULL", "decision VARCHAR", "reason VARCHAR NOT NULL",
+                           "until VARCHAR", "decided_by VARCHAR", "decided_at VARCHAR", "request_id INTEGER"),
 }
 # What the app's role may do on each table (deploy/setup.sql grants exactly these).
 GRANTS = {
     LOCK_TABLE: "SELECT, INSERT, UPDATE",
     FINDING_STATE_TABLE: "SELECT, INSERT, UPDATE, DELETE",
     ALERT_SENT_TABLE: "SELECT, INSERT, UPDATE, DELETE",
+    CAMPAIGNS_TABLE: "SELECT, INSERT, UPDATE",
+    CAMPAIGN_ITEMS_TABLE: "SELECT, INSERT, UPDATE",
 }
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,254}(\.[A-Za-z_][A-Za-z0-9_$]{0,254}){0,2}")
 

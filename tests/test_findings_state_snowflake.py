@@ -142,3 +142,87 @@ def test_states_for_follows_the_audit_log_setting(tmp_path, stand_in):
     assert isinstance(states_for(local), FindingStates) and states_for(local).persistent
     qualified = SimpleNamespace(audit_log="snowflake", audit_table="DB1.S1.AUDIT", snowflake_schema="")
     assert snowflake_states_for(qualified).alerts_table == f"DB1.S1.{ALERT_SENT_TABLE}"
+
+
+# -- access review campaigns (app.campaigns) -----------------------------------------------------------
+
+def campaign_store(kind, tmp_path):
+    from app.campaigns import SnowflakeCampaignStore, SqliteCampaignStore
+    from app.snowflake_tables import CAMPAIGN_ITEMS_TABLE, CAMPAIGNS_TABLE
+
+    if kind == "sqlite":
+        return SqliteCampaignStore(tmp_path / "campaigns.db")
+    stand_in = StandIn(tmp_path)
+    q = f"{DB}.{SCHEMA}."
+    return SnowflakeCampaignStore(stand_in.connect, q + CAMPAIGNS_TABLE, q + CAMPAIGN_ITEMS_TABLE, q + LOCK_TABLE)
+
+
+ITEMS = [("ZOE", "ANALYST", "", "unused", {"last_use": None, "objects": ["DB.S.T"]}),
+         ("AMY", "ANALYST", "owner1", "used", {"last_use": "2026-02-01"}),
+         ("AMY", "LOADER", "", "cannot tell", {})]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "snowflake"])
+def test_campaign_records_behave_alike_on_both_stores(tmp_path, kind):
+    store = campaign_store(kind, tmp_path)
+    cid = store.create("Q1", "all", dt.date(2026, 3, 31), 90, "ada", "2026-03-01T09:00:00+00:00", "abc", ITEMS)
+    other = store.create("Q2", "role:ANALYST", dt.date(2026, 6, 30), 30, "ada", "2026-04-01T09:00:00+00:00", "", ITEMS[:1])
+    assert other != cid and [c.id for c in store.list()] == [other, cid]
+    campaign = store.get(cid)
+    assert (campaign.name, campaign.deadline, campaign.days, campaign.config_sha, campaign.open) == ("Q1", dt.date(2026, 3, 31), 90, "abc", True)
+    items = store.items(cid)
+    assert [(i.user, i.role, i.reviewer, i.verdict) for i in items] == [
+        ("AMY", "ANALYST", "owner1", "used"), ("AMY", "LOADER", "", "cannot tell"), ("ZOE", "ANALYST", "", "unused")]
+    assert items[2].evidence == {"last_use": None, "objects": ["DB.S.T"]} and store.item(items[2].id) == items[2]
+    assert store.decide(items[2].id, "revoke", "not used", None, "owner1", "2026-03-02T00:00:00+00:00") is True
+    store.set_request([items[2].id], 7)
+    assert store.item(items[2].id).request_id == 7
+    # a decision turned into a request is final; a second request does not replace the first
+    assert store.decide(items[2].id, "keep", "changed my mind", None, "owner1", "2026-03-03T00:00:00+00:00") is False
+    store.set_request([items[2].id], 8)
+    done = store.item(items[2].id)
+    assert (done.decision, done.reason, done.request_id) == ("revoke", "not used", 7)
+    store.close(cid, "2026-04-01T00:00:00+00:00")
+    store.close(cid, "2026-05-01T00:00:00+00:00")
+    assert store.get(cid).closed_at == "2026-04-01T00:00:00+00:00" and store.get(999) is None and store.item(999) is None
+
+
+def test_two_admins_starting_campaigns_at_once_get_distinct_ids_and_items(tmp_path):
+    """Ids come from MAX(id) + 1 under the lock row: two sessions creating at the same moment never share
+    a campaign id or an item id."""
+    from app.campaigns import SnowflakeCampaignStore
+    from app.snowflake_tables import CAMPAIGN_ITEMS_TABLE, CAMPAIGNS_TABLE
+
+    stand_in = StandIn(tmp_path)
+    q = f"{DB}.{SCHEMA}."
+    stores = [SnowflakeCampaignStore(stand_in.connect, q + CAMPAIGNS_TABLE, q + CAMPAIGN_ITEMS_TABLE, q + LOCK_TABLE)
+              for _ in range(2)]
+    start = threading.Barrier(2)
+    made: list[list[int]] = [[], []]
+
+    def run(n):
+        start.wait()
+        for i in range(4):
+            made[n].append(stores[n].create(f"c{n}{i}", "all", dt.date(2026, 3, 31), 90, "ada", "t", "", ITEMS))
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(made[0] + made[1]) == list(range(1, 9))
+    ids = [i for (i,) in stand_in.rows(CAMPAIGN_ITEMS_TABLE, "id")]
+    assert sorted(ids) == list(range(1, 25))
+    assert all(len(stores[0].items(c)) == 3 for c in range(1, 9))
+
+
+def test_campaigns_follow_the_audit_log_setting(tmp_path, stand_in):
+    from app import campaigns
+
+    settings = SimpleNamespace(audit_log="snowflake", audit_table="SNOWTOWER_AUDIT_LOG", snowflake_schema=f"{DB}.{SCHEMA}")
+    services = SimpleNamespace(settings=settings, snowflake=SimpleNamespace(connect=stand_in.connect))
+    store = campaigns.store_for(services)
+    assert isinstance(store, campaigns.SnowflakeCampaignStore) and campaigns.store_for(services) is store
+    assert store.campaigns_table == f"{DB}.{SCHEMA}.SNOWTOWER_CAMPAIGNS" and store.list() == []
+    local = SimpleNamespace(settings=SimpleNamespace(audit_log="sqlite"), workspace=SimpleNamespace(root=tmp_path))
+    assert isinstance(campaigns.store_for(local), campaigns.SqliteCampaignStore)
