@@ -31,7 +31,10 @@ import threading
 import time
 from typing import Callable, TypeVar
 
+from core.snowflake.queries import QueryError
+
 T = TypeVar("T")
+_AGAIN = object()  # a try of SnowflakeTables.locked to repeat
 
 LOCK_TABLE = "SNOWTOWER_LOCKS"
 FINDING_STATE_TABLE = "SNOWTOWER_FINDING_STATE"
@@ -69,6 +72,21 @@ GRANTS = {
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,254}(\.[A-Za-z_][A-Za-z0-9_$]{0,254}){0,2}")
 
 
+_MUTEXES: dict[int, threading.RLock] = {}
+_MUTEXES_GUARD = threading.Lock()
+
+
+def connection_mutex(conn) -> threading.RLock:
+    """One reentrant lock per DB-API connection object, held by whoever runs an explicit transaction on it.
+    Why: in the portal and in Streamlit in Snowflake every store gets the same st.connection session
+    (core.snowflake.connect.streamlit_source), and a session has one transaction at a time: two stores'
+    BEGIN ... COMMIT interleaved on it from two threads would commit each other's half-done work and
+    share each other's lock rows. (Reads of other threads may still run inside a transaction: they only
+    read.)"""
+    with _MUTEXES_GUARD:
+        return _MUTEXES.setdefault(id(conn), threading.RLock())
+
+
 def table_ddl(table: str, base: str) -> str:
     """CREATE TABLE IF NOT EXISTS of SnowTower table `base` (a key of TABLES) under the name `table`."""
     return f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(TABLES[base])})"
@@ -80,9 +98,10 @@ def sibling(audit_table: str, base: str) -> str:
     return ".".join([*parts[:-1], base])
 
 
-class TableError(RuntimeError):
+class TableError(QueryError):
     """A SnowTower table cannot be used; the message names the grant or statement that is missing when
-    that is the cause (`setup` True)."""
+    that is the cause (`setup` True). A QueryError: the pages and the CLI show it as any failed read of
+    Snowflake (a message, never a traceback)."""
 
     def __init__(self, message: str, setup: bool = False):
         super().__init__(message)
@@ -133,6 +152,11 @@ class SnowflakeTables:
         detail = " ".join(str(exc).split())[:300]
         conn, self._conn = self._conn, None
         try:
+            if conn is not None:
+                conn.cursor().execute("ROLLBACK")  # a transaction left open would hold its lock (and, shared, others' work)
+        except Exception:  # none open, or the session is broken
+            pass
+        try:
             if conn is not None and self.owns_connection:
                 conn.close()
         except Exception:  # already broken
@@ -166,28 +190,38 @@ class SnowflakeTables:
         Raises TableError."""
         with self._mutex:
             for attempt in range(MAX_LOCK_TRIES):
-                try:
-                    self.run("BEGIN TRANSACTION", table=self.lock_table)
-                    at = dt.datetime.now(dt.timezone.utc).isoformat()
-                    updated = self.run(f"UPDATE {self.lock_table} SET held_by = ?, held_at = ? WHERE name = ?",
-                                       [holder[:200], at, name], table=self.lock_table, privilege="UPDATE")
-                    if not updated:
-                        self.run(f"INSERT INTO {self.lock_table} (name, held_by, held_at) SELECT ?, ?, ? "
-                                 f"WHERE NOT EXISTS (SELECT 1 FROM {self.lock_table} WHERE name = ?)",
-                                 [name, holder[:200], at, name], table=self.lock_table, privilege="INSERT")
-                        self.run("COMMIT", table=self.lock_table)
-                        continue  # now the row exists: take its lock
-                    out = body()
-                    self.run("COMMIT", table=self.lock_table)
-                    return out
-                except BaseException as exc:
-                    self._rollback()
-                    if isinstance(exc, Exception) and _lost_lock(exc):
-                        time.sleep(min(0.5, 0.02 * (attempt + 1)) * (0.5 + random.random()))
-                        continue
-                    raise
+                if self._conn is None:
+                    self.run("SELECT 1", table=self.lock_table)  # opens the session (errors named as any statement's)
+                conn = self._conn
+                with connection_mutex(conn):
+                    outcome = self._attempt(name, body, holder, attempt)
+                if outcome is not _AGAIN:
+                    return outcome
             raise TableError(f"{self.what} are busy: the lock {name} of {self.lock_table} was held by other writers "
                              f"through {MAX_LOCK_TRIES} tries")
+
+    def _attempt(self, name: str, body: Callable[[], T], holder: str, attempt: int):
+        """One try of `locked`: body's result, or _AGAIN when the lock was lost (rolled back) or just added."""
+        try:
+            self.run("BEGIN TRANSACTION", table=self.lock_table)
+            at = dt.datetime.now(dt.timezone.utc).isoformat()
+            updated = self.run(f"UPDATE {self.lock_table} SET held_by = ?, held_at = ? WHERE name = ?",
+                               [holder[:200], at, name], table=self.lock_table, privilege="UPDATE")
+            if not updated:
+                self.run(f"INSERT INTO {self.lock_table} (name, held_by, held_at) SELECT ?, ?, ? "
+                         f"WHERE NOT EXISTS (SELECT 1 FROM {self.lock_table} WHERE name = ?)",
+                         [name, holder[:200], at, name], table=self.lock_table, privilege="INSERT")
+                self.run("COMMIT", table=self.lock_table)
+                return _AGAIN  # now the row exists: take its lock
+            out = body()
+            self.run("COMMIT", table=self.lock_table)
+            return out
+        except BaseException as exc:
+            self._rollback()
+            if isinstance(exc, Exception) and _lost_lock(exc):
+                time.sleep(min(0.5, 0.02 * (attempt + 1)) * (0.5 + random.random()))
+                return _AGAIN
+            raise
 
     def _rollback(self) -> None:
         conn = self._conn

@@ -37,6 +37,7 @@ def audit_statements() -> list[str]:
         def execute(self, sql, params=None):
             ran.append(sql)
             self.rows = []
+            self.rowcount = 1  # the lock row is there
             if sql.startswith("INSERT") and params:  # the conditional append reads its record back by seq
                 from app.audit import COLUMNS
 
@@ -67,9 +68,12 @@ def test_every_sql_file_and_audit_statement_is_granted_to_the_app_role():
 
 
 def test_the_audit_log_needs_select_and_insert_on_its_table_only():
+    """...and UPDATE on its row of the writers' lock table, which serialises appends (never UPDATE or
+    DELETE on the audit table itself)."""
     statements = audit_statements()
+    lock = "SNOWTOWER.APP.SNOWTOWER_LOCKS"
     assert {str(n) for sql in statements for n in needs(sql)} == {
-        f"SELECT ON TABLE {TABLE}", f"INSERT ON TABLE {TABLE}", "USAGE ON DATABASE SNOWTOWER",
+        f"SELECT ON TABLE {TABLE}", f"INSERT ON TABLE {TABLE}", f"UPDATE ON TABLE {lock}", "USAGE ON DATABASE SNOWTOWER",
         "USAGE ON SCHEMA SNOWTOWER.APP", f"USAGE ON WAREHOUSE {WAREHOUSE}"}
     assert not [s for s in statements if s.split()[0].upper() in ("CREATE", "ALTER", "DROP", "GRANT")]
 
@@ -184,6 +188,33 @@ def test_the_findings_records_run_on_exactly_the_grants_setup_sql_makes():
                      if not (t == "SNOWTOWER_LOCKS" and p == "DELETE")} | {
         f"USAGE ON DATABASE {DB}", f"USAGE ON SCHEMA {DB}.{SCHEMA}", f"USAGE ON WAREHOUSE {WAREHOUSE}"}
     assert not [s for s, _, _ in session.log if s.split()[0].upper() in ("CREATE", "ALTER", "DROP", "GRANT")]
+
+
+def test_the_campaign_records_run_on_the_grants_setup_sql_makes_without_delete():
+    import fakesnow
+    import snowflake.connector
+
+    from app.campaigns import SnowflakeCampaignStore
+    from app.snowflake_tables import CAMPAIGN_ITEMS_TABLE, CAMPAIGNS_TABLE, LOCK_TABLE, TABLES, table_ddl
+
+    q = f"{DB}.{SCHEMA}."
+    with fakesnow.patch():
+        admin = snowflake.connector.connect()
+        for sql in (f"CREATE DATABASE IF NOT EXISTS {DB}", f"CREATE SCHEMA IF NOT EXISTS {DB}.{SCHEMA}",
+                    *(table_ddl(q + base, base) for base in TABLES)):
+            admin.cursor().execute(sql)
+        session = RoleSession(snowflake.connector.connect(paramstyle="qmark"), Grants.from_setup(SETUP), ROLE, DB, SCHEMA, WAREHOUSE)
+        store = SnowflakeCampaignStore(lambda: session, q + CAMPAIGNS_TABLE, q + CAMPAIGN_ITEMS_TABLE, q + LOCK_TABLE,
+                                       owns_connection=False)
+        cid = store.create("Q1", "all", datetime(2026, 3, 31).date(), 90, "ada", "t", "", [("A", "R", "", "used", {})])
+        [item] = store.items(cid)
+        assert store.decide(item.id, "revoke", "x", None, "bob", "t")
+        store.set_request([item.id], 3)
+        store.close(cid, "t")
+        assert store.get(cid).closed_at == "t" and store.list() and store.item(item.id).request_id == 3
+    assert [sql for sql, _, missing in session.log if missing] == []
+    privileges = {n.privilege for _, wanted, _ in session.log for n in wanted if n.kind == "TABLE"}
+    assert privileges == {"SELECT", "INSERT", "UPDATE"}
 
 
 def test_a_setup_without_delete_on_the_finding_states_is_named_by_the_app():
