@@ -311,6 +311,15 @@ class SnowflakeCampaignStore(CampaignStore):
             f"UPDATE {t} SET request_id = ? WHERE request_id IS NULL AND id IN ({', '.join('?' * len(ids))})",
             [int(request_id), *ids], table=t, privilege="UPDATE"))
 
+    def check_writable(self) -> None:
+        """Whether the role may read, add and update rows of both tables, writing nothing (an INSERT of a
+        query selecting no row and an UPDATE matching none: compiled, so privileges are checked). Raises
+        TableError naming the missing grant."""
+        for table, cols in ((self.campaigns_table, _CAMPAIGN_COLS), (self.items_table, _ITEM_COLS)):
+            self._run(f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(cols)} FROM {table} WHERE 1 = 0",
+                      table=table, privilege="INSERT")
+            self._run(f"UPDATE {table} SET id = id WHERE 1 = 0", table=table, privilege="UPDATE")
+
     def close(self, cid: int, at: str) -> None:
         c = self.campaigns_table
         self.tables.locked("campaigns", lambda: self._run(

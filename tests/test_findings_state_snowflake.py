@@ -27,7 +27,7 @@ class StandIn:
     def __init__(self, tmp_path, tables=tuple(TABLES)):
         from fakesnow.instance import FakeSnow
 
-        (tmp_path / "fakesnow").mkdir(exist_ok=True)
+        (tmp_path / "fakesnow").mkdir(parents=True, exist_ok=True)
         self.fs = FakeSnow(db_path=tmp_path / "fakesnow")
         admin = self.fs.connect(database=DB, schema=SCHEMA, paramstyle="qmark")
         for base in tables:
@@ -226,3 +226,20 @@ def test_campaigns_follow_the_audit_log_setting(tmp_path, stand_in):
     assert store.campaigns_table == f"{DB}.{SCHEMA}.SNOWTOWER_CAMPAIGNS" and store.list() == []
     local = SimpleNamespace(settings=SimpleNamespace(audit_log="sqlite"), workspace=SimpleNamespace(root=tmp_path))
     assert isinstance(campaigns.store_for(local), campaigns.SqliteCampaignStore)
+
+
+def test_status_checks_the_records_tables_and_names_a_missing_one(tmp_path):
+    """Admin → Status with audit_log = "snowflake": one line for these tables, or the error naming the
+    statement to run when one is missing."""
+    from app import status
+
+    settings = SimpleNamespace(audit_log="snowflake", audit_table="SNOWTOWER_AUDIT_LOG", snowflake_schema=f"{DB}.{SCHEMA}")
+    full = StandIn(tmp_path / "full")
+    [line] = status._records(SimpleNamespace(settings=settings, snowflake=SimpleNamespace(connect=full.connect)))
+    assert line.ok and line.name == "SnowTower records"
+    partial = StandIn(tmp_path / "partial", tables=(LOCK_TABLE, FINDING_STATE_TABLE, ALERT_SENT_TABLE))
+    from app.snowflake_tables import TableError
+
+    with pytest.raises(TableError, match="CREATE TABLE IF NOT EXISTS SNOWTOWER.APP.SNOWTOWER_CAMPAIGNS"):
+        status._records(SimpleNamespace(settings=settings, snowflake=SimpleNamespace(connect=partial.connect)))
+    assert status._records(SimpleNamespace(settings=SimpleNamespace(audit_log="sqlite"))) == []
