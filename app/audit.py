@@ -34,6 +34,7 @@ import io
 import json
 import logging
 import os
+import random
 import re
 import sqlite3
 import tempfile
@@ -551,32 +552,38 @@ NOT_FOUND_OR_NOT_AUTHORIZED, INSUFFICIENT_PRIVILEGES, INVALID_IDENTIFIER = 2003,
 _NOT_SEEN = re.compile(r"\b(Database|Schema|Object|Table) '[^']*' does not exist or not authorized", re.I)
 
 
-def missing_grant(exc: Exception, table: str, role: str, privilege: str) -> str:
-    """What to run so that `role` may use the audit `table` for `privilege` (SELECT or INSERT), from the
-    error Snowflake gave: the table or a parent that does not exist or cannot be seen, a privilege the role
-    lacks, or a column the table lacks. One sentence naming the statements (deploy/setup.sql step 4)."""
+def missing_grant(exc: Exception, table: str, role: str, privilege: str, *, kind: str = "audit table",
+                  ddl: str = "", grants: str = "SELECT, INSERT") -> str:
+    """What to run so that `role` may use the `kind` `table` (the audit table by default; app.snowflake_tables
+    for SnowTower's other tables, whose CREATE TABLE is `ddl` and whose grants are `grants`) for `privilege`
+    (SELECT, INSERT, UPDATE, DELETE), from the error Snowflake gave: the table or a parent that does not exist
+    or cannot be seen, a privilege the role lacks, or a column the table lacks. One sentence naming the
+    statements (deploy/setup.sql step 4)."""
     text = " ".join(str(exc).split())
     errno = getattr(exc, "errno", None)
     parts = table.split(".")
-    grant = f"GRANT SELECT, INSERT ON TABLE {table} TO ROLE {role}"
+    ddl = ddl or snowflake_table_ddl(table)
+    grant = f"GRANT {grants} ON TABLE {table} TO ROLE {role}"
     if errno == INSUFFICIENT_PRIVILEGES or "insufficient privileges" in text.lower():
-        return f"the role {role} may not {privilege} the audit table {table}: GRANT {privilege} ON TABLE {table} TO ROLE {role}"
+        return f"the role {role} may not {privilege} the {kind} {table}: GRANT {privilege} ON TABLE {table} TO ROLE {role}"
     if errno == INVALID_IDENTIFIER or "invalid identifier" in text.lower():
+        if kind != "audit table":
+            return (f"the {kind} {table} lacks a column SnowTower uses: create it as deploy/setup.sql step 4 does ({ddl})")
         return (f"the audit table {table} lacks a column SnowTower writes ({', '.join(COLUMNS)}): create it as "
                 "deploy/setup.sql step 4 does (a table made before the hash chain: rename it, e.g. to "
                 f"{table}_BEFORE_CHAIN, and run step 4 again)")
     # Snowflake names the first parent it cannot see: "Database 'X' does not exist or not authorized."
     seen = _NOT_SEEN.search(text)
-    kind = seen.group(1).lower() if seen else ""
-    if kind == "database" and len(parts) == 3:
+    found = seen.group(1).lower() if seen else ""
+    if found == "database" and len(parts) == 3:
         return f"the database {parts[0]} does not exist or the role {role} cannot see it: GRANT USAGE ON DATABASE {parts[0]} TO ROLE {role}"
-    if kind == "schema" and len(parts) >= 2:
+    if found == "schema" and len(parts) >= 2:
         schema = ".".join(parts[:-1])
         return f"the schema {schema} does not exist or the role {role} cannot see it: GRANT USAGE ON SCHEMA {schema} TO ROLE {role}"
     if seen or errno == NOT_FOUND_OR_NOT_AUTHORIZED or "does not exist" in text.lower():
-        return (f"the audit table {table} does not exist or the role {role} cannot see it: an administrator runs "
-                f"deploy/setup.sql step 4 ({snowflake_table_ddl(table)}; {grant})")
-    return f"the audit table {table} cannot be used"  # not a grant (the network, the session): the error says what
+        return (f"the {kind} {table} does not exist or the role {role} cannot see it: an administrator runs "
+                f"deploy/setup.sql step 4 ({ddl}; {grant})")
+    return f"the {kind} {table} cannot be used"  # not a grant (the network, the session): the error says what
 
 
 class SnowflakeAuditLog(AuditLog):
@@ -587,7 +594,8 @@ class SnowflakeAuditLog(AuditLog):
     table: then the database itself refuses edits too. Each failure raises AuditError naming the grant
     or statement that is missing (missing_grant)."""
 
-    def __init__(self, connect: Callable[[], object], table: str = "SNOWTOWER_AUDIT_LOG", owns_connection: bool = True):
+    def __init__(self, connect: Callable[[], object], table: str = "SNOWTOWER_AUDIT_LOG", owns_connection: bool = True,
+                 lock_table: str | None = None):
         # Sign-in events the table cannot take wait in this process's temporary directory (in Streamlit in
         # Snowflake the only writable disk), one folder per table.
         self.spool_dir = Path(tempfile.gettempdir()) / f"snowtower-audit-spool-{hashlib.sha256(table.encode()).hexdigest()[:12]}"
@@ -600,7 +608,18 @@ class SnowflakeAuditLog(AuditLog):
         self.owns_connection = owns_connection
         self._checked = False
         self._conn = None
-        self._lock = threading.Lock()
+        # Reentrant: append holds it across its whole transaction, so no other thread's statement runs on the
+        # kept session between BEGIN and COMMIT.
+        self._lock = threading.RLock()
+        self._in_transaction = False
+        # The writers' lock table (deploy/setup.sql step 4; default SNOWTOWER_LOCKS beside the audit table):
+        # appends are serialised on its row "audit:<table>". None after it proved missing or not granted
+        # (a set-up from before it): appends fall back to the conditional append, whose forks are detected.
+        from app.snowflake_tables import LOCK_TABLE, sibling
+
+        self.lock_table: str | None = lock_table or sibling(table, LOCK_TABLE)
+        if not _IDENTIFIER.fullmatch(self.lock_table):
+            raise ValueError(f"lock table {self.lock_table!r} is not a Snowflake identifier")
 
     def _role(self, cur) -> str:
         """The session's role (for the message), or a description when it cannot be read."""
@@ -626,6 +645,12 @@ class SnowflakeAuditLog(AuditLog):
                 cur.execute(sql, params or [])
                 return cur.fetchall() if fetch else None
             except Exception as exc:  # the connector's errors (ProgrammingError, OperationalError, ...)
+                from app.snowflake_tables import _lost_lock
+
+                if self._in_transaction and _lost_lock(exc):
+                    raise  # another writer holds the lock: append rolls back and tries again
+                if self._in_transaction:
+                    self._rollback(cur)
                 named = missing_grant(exc, self.table, self._role(cur), step) if cur is not None else ""
                 reason = f"{named} ({' '.join(str(exc).split())[:300]})" if named else \
                     f"the audit table {self.table} cannot be used: {exc}"
@@ -639,7 +664,87 @@ class SnowflakeAuditLog(AuditLog):
                     pass
                 raise AuditError(reason, setup=setup) from exc
 
+    def _rollback(self, cur) -> None:
+        self._in_transaction = False
+        try:
+            (cur or self._conn.cursor()).execute("ROLLBACK")
+        except Exception:  # the session is gone: nothing is left to undo
+            pass
+
     def append(self, record: AuditRecord, once: bool = False) -> AuditRecord | None:
+        """Append `record` as the next link of the chain (None when `once` and its operation already has an
+        outcome). Serialised: in one explicit transaction, UPDATE this log's row of the lock table (an
+        UPDATE's lock is held until COMMIT and makes every other writer's UPDATE of that row wait:
+        docs.snowflake.com/en/sql-reference/transactions, "Resource locking"), then read the head and
+        append after it (_append_conditional), then COMMIT. Under read committed ("Isolation level") the
+        head read after the lock sees every record committed by the writer before, so writers that take
+        the lock cannot fork the chain. A writer that loses the lock (the stand-in refuses at once where
+        Snowflake waits; Snowflake refuses after LOCK_TIMEOUT or beyond 20 waiters) rolls back and tries
+        again. Without the lock table (a set-up from before it), or when the role may not use it, appends
+        fall back to the conditional append alone (a fork is then detected, not prevented) and a warning
+        names the statement to run."""
+        from app.snowflake_tables import MAX_LOCK_TRIES, _lost_lock, connection_mutex
+
+        with self._lock:
+            for attempt in range(MAX_LOCK_TRIES if self.lock_table else 0):
+                if self._conn is None:
+                    self._run("SELECT 1")  # opens the session (and checks the table) before taking its mutex
+                # One transaction at a time on a session other stores may share (st.connection's).
+                with connection_mutex(self._conn):
+                    try:
+                        self._run("BEGIN TRANSACTION")
+                        self._in_transaction = True
+                        if not self._hold_lock():
+                            break  # no lock table: the conditional append alone
+                        appended = self._append_conditional(record, once)
+                        self._run("COMMIT")
+                        self._in_transaction = False
+                        return appended
+                    except BaseException as exc:
+                        if self._in_transaction:
+                            self._rollback(None)
+                        if isinstance(exc, Exception) and _lost_lock(exc):
+                            time.sleep(min(0.5, 0.02 * (attempt + 1)) * (0.5 + random.random()))
+                            continue
+                        raise
+            else:
+                if self.lock_table:
+                    raise AuditError(f"the audit table {self.table} is busy: its lock in {self.lock_table} was held by "
+                                     f"other writers through {MAX_LOCK_TRIES} tries")
+            return self._append_conditional(record, once)
+
+    def _hold_lock(self) -> bool:
+        """Take this log's lock row inside the open transaction (adding the row, committed, when it is
+        missing, then taking it). False, with the transaction rolled back and the lock table given up for
+        this process, when the lock table is missing or not granted."""
+        name = f"audit:{self.table.upper()}"
+        at = datetime.now(timezone.utc).isoformat()
+        for _ in range(2):
+            try:
+                cur = self._conn.cursor()
+                cur.execute(f"UPDATE {self.lock_table} SET held_by = ?, held_at = ? WHERE name = ?", ["audit", at, name])
+                if cur.rowcount:
+                    return True
+                cur.execute(f"INSERT INTO {self.lock_table} (name, held_by, held_at) SELECT ?, ?, ? "
+                            f"WHERE NOT EXISTS (SELECT 1 FROM {self.lock_table} WHERE name = ?)", [name, "audit", at, name])
+                cur.execute("COMMIT")
+                cur.execute("BEGIN TRANSACTION")
+            except Exception as exc:
+                from app.snowflake_tables import GRANTS, LOCK_TABLE, _lost_lock, table_ddl
+
+                if _lost_lock(exc):
+                    raise
+                self._rollback(None)
+                named = missing_grant(exc, self.lock_table, self._role(self._conn.cursor()), "UPDATE", kind="lock table",
+                                      ddl=table_ddl(self.lock_table, LOCK_TABLE), grants=GRANTS[LOCK_TABLE])
+                logging.getLogger(__name__).warning(
+                    "audit appends are not serialised (concurrent writers may fork the chain; verify detects it): %s (%s)",
+                    named, " ".join(str(exc).split())[:300])
+                self.lock_table = None
+                return False
+        return True
+
+    def _append_conditional(self, record: AuditRecord, once: bool = False) -> AuditRecord | None:
         """Read the head, then INSERT ... SELECT the next record WHERE no record at or after its place exists
         (and, `once`, no outcome of its operation): a conditional append. Snowflake runs INSERTs into one
         table in parallel (docs.snowflake.com/en/sql-reference/transactions, "Resource locking": most INSERT
@@ -648,7 +753,8 @@ class SnowflakeAuditLog(AuditLog):
         read back by seq, and
         (a) it is not there: another writer took the place first, read the head again and retry;
         (b) it is there with another record at the same place: the chain has a fork, AuditError names it
-        (verify reports it too); (c) it is alone: appended."""
+        (verify reports it too; only a writer without the lock, e.g. an older version, can cause it);
+        (c) it is alone: appended."""
         cols = ", ".join(COLUMNS)
         for attempt in range(MAX_APPEND_TRIES):
             head = self._run(f"SELECT seq, hash FROM {self.table} ORDER BY seq DESC LIMIT 1", fetch=True)

@@ -3,7 +3,10 @@ role) goes to a reviewer with its usage evidence (app.usage); the reviewer keeps
 until a date (a grant-role request with `until`: the expiry feature) or revokes it; revocations become one
 revoke-role request per user through the usual flow (preview, approval, deployment).
 
-Records live in the workspace's `campaigns.db` (SQLite). Every write is an operation here, run through
+Records live behind the port `CampaignStore`: the workspace's `campaigns.db` (SqliteCampaignStore), or,
+whenever `audit_log = "snowflake"` (always in Streamlit in Snowflake, whose disk does not survive a
+restart), Snowflake tables SNOWTOWER_CAMPAIGNS and SNOWTOWER_CAMPAIGN_ITEMS beside the audit table, which an
+administrator creates (deploy/setup.sql step 4; SnowflakeCampaignStore). Every write is an operation here, run through
 app.operations.audited.run_audited (one audit record each, refusals included), with its guards on the server:
 - start, close: admins only;
 - decide: the campaign is open, the actor is the item's reviewer (the role's owner from the `role_owners`
@@ -21,6 +24,7 @@ import io
 import json
 import re
 import sqlite3
+from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -104,7 +108,53 @@ class Item:
         return self.reviewer or "approvers"
 
 
-class CampaignStore:
+class CampaignStore(ABC):
+    """Where campaigns and their items are kept. Times are ISO 8601 text (UTC); `items` of create are
+    (user, role, reviewer, verdict, evidence dict) tuples, one per (user, role)."""
+
+    @staticmethod
+    def _campaign(row) -> Campaign:
+        return Campaign(row["id"], row["name"], row["scope"], dt.date.fromisoformat(row["deadline"]), row["days"],
+                        row["created_by"], row["created_at"], row["config_sha"], row["closed_at"])
+
+    @staticmethod
+    def _item(row) -> Item:
+        return Item(row["id"], row["campaign_id"], row["user_name"], row["role"], row["reviewer"], row["verdict"],
+                    json.loads(row["evidence_json"]), row["decision"], row["reason"], row["until"], row["decided_by"],
+                    row["decided_at"], row["request_id"])
+
+    @abstractmethod
+    def create(self, name, scope, deadline: dt.date, days, created_by, created_at, config_sha, items) -> int:
+        """A new campaign with its items, in one transaction; returns its id."""
+
+    @abstractmethod
+    def get(self, cid: int) -> Campaign | None: ...
+
+    @abstractmethod
+    def list(self) -> list[Campaign]:
+        """Every campaign, newest first."""
+
+    @abstractmethod
+    def items(self, cid: int) -> list[Item]:
+        """The campaign's items by user, then role."""
+
+    @abstractmethod
+    def item(self, item_id: int) -> Item | None: ...
+
+    @abstractmethod
+    def decide(self, item_id: int, decision: str, reason: str, until: str | None, by: str, at: str) -> bool:
+        """Record a decision unless the item already has a request (then False: nothing changed)."""
+
+    @abstractmethod
+    def set_request(self, item_ids: list[int], request_id: int) -> None:
+        """Link items without a request to `request_id` (an item keeps its first request)."""
+
+    @abstractmethod
+    def close(self, cid: int, at: str) -> None:
+        """Close an open campaign at `at` (a closed one keeps its time)."""
+
+
+class SqliteCampaignStore(CampaignStore):
     """The campaign records (one SQLite file; each call its own connection, as Streamlit serves sessions
     from several threads)."""
 
@@ -137,17 +187,6 @@ class CampaignStore:
                 db.execute("ROLLBACK")
                 raise
         return cid
-
-    @staticmethod
-    def _campaign(row) -> Campaign:
-        return Campaign(row["id"], row["name"], row["scope"], dt.date.fromisoformat(row["deadline"]), row["days"],
-                        row["created_by"], row["created_at"], row["config_sha"], row["closed_at"])
-
-    @staticmethod
-    def _item(row) -> Item:
-        return Item(row["id"], row["campaign_id"], row["user_name"], row["role"], row["reviewer"], row["verdict"],
-                    json.loads(row["evidence_json"]), row["decision"], row["reason"], row["until"], row["decided_by"],
-                    row["decided_at"], row["request_id"])
 
     def get(self, cid: int) -> Campaign | None:
         with self._db() as db:
@@ -185,8 +224,136 @@ class CampaignStore:
             db.execute("UPDATE campaigns SET closed_at = ? WHERE id = ? AND closed_at IS NULL", (at, cid))
 
 
+_CAMPAIGN_COLS = ("id", "name", "scope", "deadline", "days", "created_by", "created_at", "config_sha", "closed_at")
+_ITEM_COLS = ("id", "campaign_id", "user_name", "role", "reviewer", "verdict", "evidence_json", "decision", "reason", "until",
+              "decided_by", "decided_at", "request_id")
+_ROWS_PER_INSERT = 500  # items per INSERT (7 binds each)
+
+
+class SnowflakeCampaignStore(CampaignStore):
+    """The campaign records in Snowflake tables `campaigns_table` (SNOWTOWER_CAMPAIGNS) and `items_table`
+    (SNOWTOWER_CAMPAIGN_ITEMS), created by an administrator (deploy/setup.sql step 4). Snowflake has no
+    enforced PRIMARY KEY or UNIQUE ("Overview of constraints") and the app may create no sequence (no DDL),
+    so ids are the next MAX(id) + 1 and every write runs under the lock row "campaigns" of `lock_table`
+    (app.snowflake_tables.SnowflakeTables.locked: one transaction, writers queue on the row's lock), which
+    also makes a decision and its item's request final exactly as SQLite's conditional UPDATE does. Raises
+    app.snowflake_tables.TableError naming the missing grant or table."""
+
+    def __init__(self, connect, campaigns_table: str, items_table: str, lock_table: str, owns_connection: bool = True):
+        from app.snowflake_tables import _IDENTIFIER, SnowflakeTables
+
+        for table in (campaigns_table, items_table):
+            if not _IDENTIFIER.fullmatch(table or ""):
+                raise ValueError(f"table {table!r} is not a Snowflake identifier (NAME, SCHEMA.NAME or DB.SCHEMA.NAME)")
+        self.campaigns_table, self.items_table = campaigns_table, items_table
+        self.tables = SnowflakeTables(connect, lock_table, "the campaign records", owns_connection)
+
+    def _run(self, sql, params=None, *, table, privilege="SELECT", fetch=False):
+        return self.tables.run(sql, params, table=table, privilege=privilege, fetch=fetch)
+
+    def _rows(self, cols, table, where="", params=None, order=""):
+        rows = self._run(f"SELECT {', '.join(cols)} FROM {table}{where}{order}", params, table=table, fetch=True)
+        return [dict(zip(cols, r)) for r in rows]
+
+    def create(self, name, scope, deadline: dt.date, days, created_by, created_at, config_sha, items) -> int:
+        items = list(items)
+        pairs = [(u, r) for u, r, *_ in items]
+        if len(set(pairs)) != len(pairs):  # SQLite's UNIQUE (campaign_id, user_name, role), here by hand
+            raise ValueError("a campaign lists each (user, role) once")
+        c, t = self.campaigns_table, self.items_table
+
+        def body() -> int:
+            cid = int(self._run(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {c}", table=c, fetch=True)[0][0])
+            first = int(self._run(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {t}", table=t, fetch=True)[0][0])
+            self._run(f"INSERT INTO {c} (id, name, scope, deadline, days, created_by, created_at, config_sha) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                      [cid, name, scope, deadline.isoformat(), int(days), created_by, created_at, config_sha or ""],
+                      table=c, privilege="INSERT")
+            rows = [(first + n, cid, u, r, rev, verdict, json.dumps(ev, sort_keys=True), "")
+                    for n, (u, r, rev, verdict, ev) in enumerate(items)]
+            for k in range(0, len(rows), _ROWS_PER_INSERT):
+                part = rows[k:k + _ROWS_PER_INSERT]
+                self._run(f"INSERT INTO {t} (id, campaign_id, user_name, role, reviewer, verdict, evidence_json, reason) VALUES "
+                          + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(part)), [v for row in part for v in row],
+                          table=t, privilege="INSERT")
+            return cid
+
+        return self.tables.locked("campaigns", body)
+
+    def get(self, cid: int) -> Campaign | None:
+        rows = self._rows(_CAMPAIGN_COLS, self.campaigns_table, " WHERE id = ?", [int(cid)])
+        return self._campaign(rows[0]) if rows else None
+
+    def list(self) -> list[Campaign]:
+        return [self._campaign(r) for r in self._rows(_CAMPAIGN_COLS, self.campaigns_table, order=" ORDER BY id DESC")]
+
+    def items(self, cid: int) -> list[Item]:
+        return [self._item(r) for r in self._rows(_ITEM_COLS, self.items_table, " WHERE campaign_id = ?", [int(cid)],
+                                                  " ORDER BY user_name, role")]
+
+    def item(self, item_id: int) -> Item | None:
+        rows = self._rows(_ITEM_COLS, self.items_table, " WHERE id = ?", [int(item_id)])
+        return self._item(rows[0]) if rows else None
+
+    def decide(self, item_id: int, decision: str, reason: str, until: str | None, by: str, at: str) -> bool:
+        t = self.items_table
+        return self.tables.locked("campaigns", lambda: self._run(
+            f"UPDATE {t} SET decision = ?, reason = ?, until = ?, decided_by = ?, decided_at = ? "
+            "WHERE id = ? AND request_id IS NULL", [decision, reason, until, by, at, int(item_id)],
+            table=t, privilege="UPDATE")) == 1
+
+    def set_request(self, item_ids: list[int], request_id: int) -> None:
+        ids = [int(i) for i in item_ids]
+        if not ids:
+            return
+        t = self.items_table
+        self.tables.locked("campaigns", lambda: self._run(
+            f"UPDATE {t} SET request_id = ? WHERE request_id IS NULL AND id IN ({', '.join('?' * len(ids))})",
+            [int(request_id), *ids], table=t, privilege="UPDATE"))
+
+    def check_writable(self) -> None:
+        """Whether the role may read, add and update rows of both tables, writing nothing (an INSERT of a
+        query selecting no row and an UPDATE matching none: compiled, so privileges are checked). Raises
+        TableError naming the missing grant."""
+        for table, cols in ((self.campaigns_table, _CAMPAIGN_COLS), (self.items_table, _ITEM_COLS)):
+            self._run(f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(cols)} FROM {table} WHERE 1 = 0",
+                      table=table, privilege="INSERT")
+            self._run(f"UPDATE {table} SET id = id WHERE 1 = 0", table=table, privilege="UPDATE")
+
+    def close(self, cid: int, at: str) -> None:
+        c = self.campaigns_table
+        self.tables.locked("campaigns", lambda: self._run(
+            f"UPDATE {c} SET closed_at = ? WHERE id = ? AND closed_at IS NULL", [at, int(cid)], table=c, privilege="UPDATE"))
+
+
 def store_for(services) -> CampaignStore:
-    return CampaignStore(services.workspace.root / "campaigns.db")
+    """The campaign records of `services`: Snowflake tables when `audit_log = "snowflake"` (always in
+    Streamlit in Snowflake; one store per Services, its session kept), else the workspace's campaigns.db.
+    They follow the audit log's setting for the reason app.findings_state gives: the CLI
+    (`snowtower access-review`) and the portal must see the same campaigns wherever each runs."""
+    settings = services.settings
+    if settings.audit_log == "snowflake":
+        store = getattr(services, "_campaign_store", None)
+        if store is None:
+            from app.snowflake_tables import CAMPAIGN_ITEMS_TABLE, CAMPAIGNS_TABLE, LOCK_TABLE, sibling
+
+            table = settings.audit_table
+            if "." not in table and settings.snowflake_schema:
+                table = f"{settings.snowflake_schema}.{table}"
+            source = getattr(services, "snowflake", None)
+
+            def connect():
+                if source is not None:
+                    return source.connect()
+                from core.snowflake.connect import connector_source
+
+                return connector_source().connect()
+
+            store = SnowflakeCampaignStore(connect, sibling(table, CAMPAIGNS_TABLE), sibling(table, CAMPAIGN_ITEMS_TABLE),
+                                           sibling(table, LOCK_TABLE), owns_connection=source is None)
+            services._campaign_store = store
+        return store
+    return SqliteCampaignStore(services.workspace.root / "campaigns.db")
 
 
 # -- operations ----------------------------------------------------------------------------------------

@@ -164,10 +164,11 @@ class Settings(BaseSettings):
     # --- Snowflake
     snowflake_connection: str = Field("snowflake", description="The st.connection name (secrets [connections.NAME]); in "
                                       "SiS the active session.", json_schema_extra=_group("Snowflake"))
-    snowflake_schema: str = Field("", pattern=r"^([A-Za-z_][A-Za-z0-9_$]*\.[A-Za-z_][A-Za-z0-9_$]*)?$", description="DB.SCHEMA of SnowTower's own tables (audit log) in Snowflake; \"\": "
-                                  "the connection's schema.", json_schema_extra=_group("Snowflake"))
+    snowflake_schema: str = Field("", pattern=r"^([A-Za-z_][A-Za-z0-9_$]*\.[A-Za-z_][A-Za-z0-9_$]*)?$", description="DB.SCHEMA of SnowTower's own tables in Snowflake (audit log, finding states, alerts' ledger, "
+                                  "campaigns, lock rows); \"\": the connection's schema.", json_schema_extra=_group("Snowflake"))
     audit_log: Literal["sqlite", "snowflake"] = Field("sqlite", description="sqlite (the workspace database) or snowflake "
-                                                      "(table audit_table, created if missing). Default snowflake in SiS.",
+                                                      "(table audit_table, created by deploy/setup.sql step 4; finding states, the alerts' "
+                                                      "ledger and campaigns then live in Snowflake tables beside it). Default snowflake in SiS.",
                                                       json_schema_extra=_group("Snowflake"))
     audit_table: str = Field("SNOWTOWER_AUDIT_LOG", pattern=r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$",
                              description="NAME, SCHEMA.NAME or DB.SCHEMA.NAME of the audit table.",

@@ -114,6 +114,21 @@ def _audit(services) -> list[Check]:
     return [Check("Audit log", True, f"readable and writable ({services.settings.audit_log})")]
 
 
+def _records(services) -> list[Check]:
+    """With audit_log = "snowflake": the tables of finding states, the alerts' ledger, campaigns and the
+    writers' lock rows (deploy/setup.sql step 4) readable and writable by the app's role; nothing otherwise
+    (the workspace's SQLite file)."""
+    if services.settings.audit_log != "snowflake":
+        return []
+    from app import campaigns
+    from app.findings_state import states_for
+
+    states_for(services).check_writable()
+    campaigns.store_for(services).check_writable()
+    return [Check("SnowTower records", True, "finding states, alerts' ledger, campaigns and lock rows: readable and "
+                                             "writable (Snowflake tables)")]
+
+
 def _one_by_one(*steps: tuple[str, Callable]) -> Callable[[object], list[Check]]:
     """Steps run one after the other in one thread, each failing on its own line: the Snowflake probe
     and a Snowflake audit log share one connection, which is not for two threads at once."""
@@ -135,7 +150,8 @@ def checks(services, snowflake=None, seconds: float = CHECK_SECONDS) -> list[Che
         ("Settings", _settings), ("Mode", _mode),
         ("GitHub" if services.settings.backend == "github" else "Change requests", _changes),
         ("SnowDDL", _snowddl), ("Configuration", _config),
-        ("Snowflake and audit log", _one_by_one(("Snowflake", _snowflake(snowflake)), ("Audit log", _audit)))]
+        ("Snowflake and audit log", _one_by_one(("Snowflake", _snowflake(snowflake)), ("Audit log", _audit),
+                                                ("SnowTower records", _records)))]
     results: list[list[Check] | None] = [None] * len(named)
 
     def run(i: int, name: str, fn: Callable) -> None:

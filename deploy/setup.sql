@@ -50,6 +50,66 @@ CREATE TABLE IF NOT EXISTS SNOWTOWER.APP.SNOWTOWER_AUDIT_LOG (
     hash VARCHAR NOT NULL
 );
 GRANT SELECT, INSERT ON TABLE SNOWTOWER.APP.SNOWTOWER_AUDIT_LOG TO ROLE SNOWTOWER_APP;
+--    SnowTower's other records (app/snowflake_tables.py; the same columns, a test compares them): the
+--    writers' lock rows, the state of each finding (open, resolved, accepted), the alerts' once-only
+--    ledger and the access review campaigns. Snowflake enforces no PRIMARY KEY or UNIQUE on these
+--    tables, so the app serialises its writers by updating a row of SNOWTOWER_LOCKS inside a
+--    transaction (UPDATE, never DELETE, on that table).
+CREATE TABLE IF NOT EXISTS SNOWTOWER.APP.SNOWTOWER_LOCKS (
+    name VARCHAR NOT NULL,
+    held_by VARCHAR NOT NULL,
+    held_at VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS SNOWTOWER.APP.SNOWTOWER_FINDING_STATE (
+    key VARCHAR NOT NULL,
+    severity VARCHAR NOT NULL,
+    first_seen VARCHAR NOT NULL,
+    last_seen VARCHAR NOT NULL,
+    resolved_at VARCHAR,
+    accepted_by VARCHAR,
+    accepted_reason VARCHAR,
+    accepted_until VARCHAR,
+    accepted_at VARCHAR
+);
+CREATE TABLE IF NOT EXISTS SNOWTOWER.APP.SNOWTOWER_ALERT_SENT (
+    key VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,
+    claimed_at VARCHAR NOT NULL,
+    sent_at VARCHAR,
+    channels VARCHAR NOT NULL
+);
+--    Access review campaigns and their items (docs/access-reviews.md); ids are given by the app.
+CREATE TABLE IF NOT EXISTS SNOWTOWER.APP.SNOWTOWER_CAMPAIGNS (
+    id INTEGER NOT NULL,
+    name VARCHAR NOT NULL,
+    scope VARCHAR NOT NULL,
+    deadline VARCHAR NOT NULL,
+    days INTEGER NOT NULL,
+    created_by VARCHAR NOT NULL,
+    created_at VARCHAR NOT NULL,
+    config_sha VARCHAR NOT NULL,
+    closed_at VARCHAR
+);
+CREATE TABLE IF NOT EXISTS SNOWTOWER.APP.SNOWTOWER_CAMPAIGN_ITEMS (
+    id INTEGER NOT NULL,
+    campaign_id INTEGER NOT NULL,
+    user_name VARCHAR NOT NULL,
+    role VARCHAR NOT NULL,
+    reviewer VARCHAR NOT NULL,
+    verdict VARCHAR NOT NULL,
+    evidence_json VARCHAR NOT NULL,
+    decision VARCHAR,
+    reason VARCHAR NOT NULL,
+    until VARCHAR,
+    decided_by VARCHAR,
+    decided_at VARCHAR,
+    request_id INTEGER
+);
+GRANT SELECT, INSERT, UPDATE ON TABLE SNOWTOWER.APP.SNOWTOWER_LOCKS TO ROLE SNOWTOWER_APP;
+GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE SNOWTOWER.APP.SNOWTOWER_FINDING_STATE TO ROLE SNOWTOWER_APP;
+GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE SNOWTOWER.APP.SNOWTOWER_ALERT_SENT TO ROLE SNOWTOWER_APP;
+GRANT SELECT, INSERT, UPDATE ON TABLE SNOWTOWER.APP.SNOWTOWER_CAMPAIGNS TO ROLE SNOWTOWER_APP;
+GRANT SELECT, INSERT, UPDATE ON TABLE SNOWTOWER.APP.SNOWTOWER_CAMPAIGN_ITEMS TO ROLE SNOWTOWER_APP;
 
 -- 5. ACCOUNT_USAGE for the cost, security and login pages: the SNOWFLAKE database roles (or, more
 --    broadly, GRANT IMPORTED PRIVILEGES ON DATABASE SNOWFLAKE TO ROLE SNOWTOWER_APP).

@@ -18,9 +18,14 @@ st.caption("Who holds which business role, and whether they used what only that 
            "up to 3 hours behind). Revocations become revoke requests, reviewed and deployed like any other change.")
 store = campaigns.store_for(services)
 today = services.clock().date()
+try:
+    listed = store.list()
+except QueryError as exc:  # Snowflake tables missing or not granted: the message names the statement to run
+    st.error(md_escape(str(exc)))
+    st.stop()
 
 if is_admin:
-    with st.expander("Start an access review", expanded=not store.list()):
+    with st.expander("Start an access review", expanded=not listed):
         with st.form("access_review.start"):
             kind = st.selectbox("Scope", ["all", "admin", "database", "role"], format_func={
                 "all": "Every grant", "admin": "Admin-level roles only", "database": "One database",

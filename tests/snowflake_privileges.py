@@ -5,10 +5,14 @@ granted to roles (inherited, as Snowflake's role hierarchy does), SNOWFLAKE data
 PRIVILEGES. `required(sql)` is what one statement needs, from Snowflake's documentation:
 
 - "Access control privileges" (https://docs.snowflake.com/en/user-guide/security-access-control-privileges):
-  SELECT on a table or view to query it, INSERT to add rows; "operating on a table also requires the
+  SELECT on a table or view to query it, INSERT to add rows, UPDATE to update rows, DELETE to delete
+  rows (the table privileges UPDATE and DELETE: "Enables executing an UPDATE / DELETE command on a
+  table"); "operating on a table also requires the
   USAGE privilege on the parent database and schema"; USAGE on a warehouse to run queries with it;
   CREATE TABLE on a schema to create a table in it (CREATE TABLE's "Access control requirements",
   https://docs.snowflake.com/en/sql-reference/sql/create-table, name no exception for IF NOT EXISTS).
+- BEGIN, COMMIT and ROLLBACK ("Transactions", https://docs.snowflake.com/en/sql-reference/transactions,
+  and the pages of the three commands) name no access control requirement: they need no privilege.
 - "SNOWFLAKE database roles" (https://docs.snowflake.com/en/sql-reference/snowflake-db-roles): each
   ACCOUNT_USAGE view is readable through IMPORTED PRIVILEGES on database SNOWFLAKE, or through the
   database roles that page lists for it (VIEW_ROLES below, for the views SnowTower reads).
@@ -175,6 +179,8 @@ def required(sql: str, database: str, schema: str, warehouse: str) -> set[Need]:
         # requirement (https://docs.snowflake.com/en/sql-reference/sql/alter-session,
         # https://docs.snowflake.com/en/sql-reference/sql/show-parameters); no warehouse either.
         return set()
+    if re.match(r"\s*(BEGIN(\s+(TRANSACTION|WORK))?|START\s+TRANSACTION|COMMIT|ROLLBACK)\s*;?\s*$", sql, re.I):
+        return set()  # transaction control: no privilege ("Transactions")
     try:
         tree = sqlglot.parse_one(sql, read="snowflake")
     except sqlglot.errors.ParseError as exc:
@@ -185,6 +191,11 @@ def required(sql: str, database: str, schema: str, warehouse: str) -> set[Need]:
         target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
         needs = _on_table("INSERT", _name(target, database, schema))
         needs |= _reads(tree.expression, database, schema, set()) if tree.expression is not None else set()
+    elif isinstance(tree, (exp.Update, exp.Delete)):
+        target = tree.this
+        needs = _on_table("UPDATE" if isinstance(tree, exp.Update) else "DELETE", _name(target, database, schema))
+        where = tree.args.get("where")
+        needs |= _reads(where, database, schema, set()) if where is not None else set()
     elif isinstance(tree, exp.Create) and str(tree.args.get("kind", "")).upper() == "TABLE":
         target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
         db, sch, _ = _name(target, database, schema).split(".")

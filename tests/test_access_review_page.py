@@ -66,3 +66,22 @@ def test_a_requester_with_nothing_assigned_sees_no_grant(campaign, people):
     assert not at.exception
     assert [i.value for i in at.info] == ["No access review has items for you."]
     assert len(at.dataframe) == 0
+
+
+def test_campaign_tables_that_cannot_be_read_give_a_message_naming_the_statement_not_a_traceback(workspace, people,
+                                                                                                 monkeypatch):
+    """With audit_log = "snowflake" and SNOWTOWER_CAMPAIGNS missing, the page says which statement to run."""
+    from app.snowflake_tables import TableError
+
+    class Missing:
+        def list(self):
+            raise TableError("the campaign records cannot be read or written: the table SNOWTOWER.APP.SNOWTOWER_CAMPAIGNS "
+                             "does not exist or the role SNOWTOWER_APP cannot see it: an administrator runs "
+                             "deploy/setup.sql step 4", setup=True)
+
+    monkeypatch.setattr(campaigns, "store_for", lambda services: Missing())
+    at = page(people["admin"])
+    assert not at.exception
+    [error] = at.error
+    assert error.value.startswith("the campaign records cannot be read") and "deploy/setup.sql step 4" in error.value
+    assert not at.dataframe

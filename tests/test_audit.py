@@ -157,6 +157,7 @@ class Statements:
             if sql.startswith(prefix):
                 raise exc
         self.rows = [("SNOWTOWER_APP",)] if sql == "SELECT CURRENT_ROLE()" else []
+        self.rowcount = 1  # the writers' lock row is there
         if sql.startswith("INSERT") and params:  # the conditional append: its record is read back by seq
             from app.audit import COLUMNS
 
@@ -217,8 +218,11 @@ def test_with_select_and_insert_the_log_runs_one_check_then_only_its_statements(
     log = SnowflakeAuditLog(lambda: conn, TABLE)
     log.append(record(datetime(2026, 1, 5, tzinfo=timezone.utc)))
     log.search()
-    # the check, the head, the conditional append, its read-back, the search
-    assert [s.split()[0] for s in conn.ran] == ["SELECT", "SELECT", "INSERT", "SELECT", "SELECT"]
+    # the check, then in one transaction the lock row, the head, the conditional append, its read-back; the search
+    assert [s.split()[0] for s in conn.ran] == ["SELECT", "SELECT", "BEGIN", "UPDATE", "SELECT", "INSERT", "SELECT",
+                                                 "COMMIT", "SELECT"]
+    assert conn.ran[3].startswith("UPDATE SNOWTOWER_LOCKS SET held_by") if "." not in TABLE else \
+        conn.ran[3].startswith(f"UPDATE {TABLE.rsplit('.', 1)[0]}.SNOWTOWER_LOCKS SET held_by")
     assert conn.ran[0] == (f"SELECT occurred_at, actor, role, action, request_id, outcome, reason, commit_before, commit_after, "
                            f"operation_id, seq, prev_hash, hash FROM {TABLE} LIMIT 0")
 

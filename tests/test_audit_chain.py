@@ -447,3 +447,37 @@ def test_an_export_whose_spreadsheet_quote_was_removed_fails_verify(services, pe
         export.write_bytes(forged.encode())
         code, out, err = run_cli("audit", "verify", "--file", str(export))
         assert code != 0 and "not as exported" in (out + err), (out, err)
+
+
+def test_concurrent_snowflake_writers_are_serialised_and_keep_one_chain(tmp_path, caplog):
+    """Four writers (threads, each its own SnowflakeAuditLog and session, as portal processes, the CLI and
+    the jobs are) append at once on the stand-in with deploy/setup.sql's lock table: every append takes
+    the lock row in its transaction, so no two link to the same head: seq 1..N with no fork, verify
+    passes, and no writer fell back to the unserialised append."""
+    from app.snowflake_tables import LOCK_TABLE, table_ddl
+
+    store = Snowflake(tmp_path)
+    lock = TABLE.rsplit(".", 1)[0] + "." + LOCK_TABLE if "." in TABLE else LOCK_TABLE
+    store.admin.cursor().execute(table_ddl(lock, LOCK_TABLE))
+
+    def writer(n):
+        log = SnowflakeAuditLog(store.log.connect, TABLE)
+        for i in range(6):
+            log.write(f"w{n}", ["approver"], "approve", request_id=i)
+        return log.lock_table
+
+    with ThreadPoolExecutor(4) as pool:
+        locks = list(pool.map(writer, range(4)))
+    assert locks == [lock] * 4 and "not serialised" not in caplog.text
+    records = store.log.records()
+    assert [r.seq for r in records] == list(range(1, 25)) and store.log.verify().ok
+    assert sorted((r.actor, r.request_id) for r in records) == sorted((f"w{n}", i) for n in range(4) for i in range(6))
+
+
+def test_without_the_lock_table_appends_fall_back_to_detection_and_say_so(tmp_path, caplog):
+    """A set-up from before the lock table: appends still work (conditional, forks detected by verify),
+    and the log names the table to create."""
+    store = Snowflake(tmp_path)
+    assert store.log.append(rec(1)).seq == 1 and store.log.lock_table is None
+    assert "not serialised" in caplog.text and "SNOWTOWER_LOCKS" in caplog.text and "deploy/setup.sql step 4" in caplog.text
+    assert store.log.append(rec(2)).seq == 2 and store.log.verify().ok

@@ -115,6 +115,7 @@ def test_setup_sql_runs_in_fakesnow_as_far_as_it_parses_and_the_audit_table_work
     import snowflake.connector
 
     from app.audit import SNOWFLAKE_COLUMNS, AuditQuery, SnowflakeAuditLog
+    from app.snowflake_tables import TABLES
 
     beyond_fakesnow = ("CREATE ROLE", "GRANT ", "CREATE WAREHOUSE", "CREATE NETWORK RULE", "CREATE SECRET",
                        "CREATE EXTERNAL ACCESS INTEGRATION", "CREATE COMPUTE POOL")
@@ -128,12 +129,15 @@ def test_setup_sql_runs_in_fakesnow_as_far_as_it_parses_and_the_audit_table_work
                 continue
             cur.execute(sql)  # raises on anything fakesnow cannot run: a broken statement fails the test
             ran.append(" ".join(sql.split()[:3]).upper())
-        assert ran == ["USE ROLE ACCOUNTADMIN", "CREATE DATABASE IF", "CREATE SCHEMA IF", "CREATE TABLE IF"]
-        assert len(skipped) == 29
-        # The table setup.sql made is the one the audit log writes (same columns as app/audit.py's DDL).
-        table_sql = next(s for s in statements() if s.upper().startswith("CREATE TABLE"))
-        columns = [" ".join(c.split()) for c in re.search(r"\((.*)\)", table_sql, re.S).group(1).split(",")]
-        assert tuple(columns) == SNOWFLAKE_COLUMNS
+        assert ran == ["USE ROLE ACCOUNTADMIN", "CREATE DATABASE IF", "CREATE SCHEMA IF"] + ["CREATE TABLE IF"] * 6
+        assert len(skipped) == 34
+        # The tables setup.sql made are the ones the app writes (same columns as app/audit.py's DDL and
+        # app/snowflake_tables.py's TABLES).
+        made = {}
+        for table_sql in (s for s in statements() if s.upper().startswith("CREATE TABLE")):
+            name = table_sql.split()[5].rsplit(".", 1)[-1].upper()
+            made[name] = tuple(" ".join(c.split()) for c in re.search(r"\((.*)\)", table_sql, re.S).group(1).split(","))
+        assert made == {"SNOWTOWER_AUDIT_LOG": SNOWFLAKE_COLUMNS, **TABLES}
         log = SnowflakeAuditLog(lambda: conn, "SNOWTOWER.APP.SNOWTOWER_AUDIT_LOG")
         log.write("ada", ["admin"], "merge", request_id=7, at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
         [record] = log.search(AuditQuery(actor="ADA"))

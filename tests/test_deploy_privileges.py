@@ -37,6 +37,7 @@ def audit_statements() -> list[str]:
         def execute(self, sql, params=None):
             ran.append(sql)
             self.rows = []
+            self.rowcount = 1  # the lock row is there
             if sql.startswith("INSERT") and params:  # the conditional append reads its record back by seq
                 from app.audit import COLUMNS
 
@@ -67,9 +68,12 @@ def test_every_sql_file_and_audit_statement_is_granted_to_the_app_role():
 
 
 def test_the_audit_log_needs_select_and_insert_on_its_table_only():
+    """...and UPDATE on its row of the writers' lock table, which serialises appends (never UPDATE or
+    DELETE on the audit table itself)."""
     statements = audit_statements()
+    lock = "SNOWTOWER.APP.SNOWTOWER_LOCKS"
     assert {str(n) for sql in statements for n in needs(sql)} == {
-        f"SELECT ON TABLE {TABLE}", f"INSERT ON TABLE {TABLE}", "USAGE ON DATABASE SNOWTOWER",
+        f"SELECT ON TABLE {TABLE}", f"INSERT ON TABLE {TABLE}", f"UPDATE ON TABLE {lock}", "USAGE ON DATABASE SNOWTOWER",
         "USAGE ON SCHEMA SNOWTOWER.APP", f"USAGE ON WAREHOUSE {WAREHOUSE}"}
     assert not [s for s in statements if s.split()[0].upper() in ("CREATE", "ALTER", "DROP", "GRANT")]
 
@@ -136,9 +140,100 @@ def test_every_viewer_role_may_open_the_app():
 
 def test_a_statement_the_table_does_not_describe_is_refused():
     with pytest.raises(UnknownStatement):
-        needs("DELETE FROM SNOWTOWER.APP.SNOWTOWER_AUDIT_LOG")
+        needs("TRUNCATE TABLE SNOWTOWER.APP.SNOWTOWER_AUDIT_LOG")
     with pytest.raises(UnknownStatement):
         Grants().missing(ROLE, needs("SELECT * FROM SNOWFLAKE.ACCOUNT_USAGE.AUTOMATIC_CLUSTERING_HISTORY"))
+
+
+def findings_session(setup: str):
+    """A SnowflakeFindingStates over a session holding what `setup` grants SNOWTOWER_APP, on the stand-in
+    with setup.sql's tables; returns (store, session) (session.log: every statement with its needs)."""
+    import snowflake.connector
+
+    from app.findings_state import SnowflakeFindingStates
+    from app.snowflake_tables import ALERT_SENT_TABLE, FINDING_STATE_TABLE, LOCK_TABLE, TABLES, table_ddl
+
+    admin = snowflake.connector.connect()
+    for sql in (f"CREATE DATABASE IF NOT EXISTS {DB}", f"CREATE SCHEMA IF NOT EXISTS {DB}.{SCHEMA}",
+                *(table_ddl(f"{DB}.{SCHEMA}.{base}", base) for base in TABLES)):
+        admin.cursor().execute(sql)
+    session = RoleSession(snowflake.connector.connect(paramstyle="qmark"), Grants.from_setup(setup), ROLE, DB, SCHEMA, WAREHOUSE)
+    q = f"{DB}.{SCHEMA}."
+    return SnowflakeFindingStates(lambda: session, q + FINDING_STATE_TABLE, q + ALERT_SENT_TABLE, q + LOCK_TABLE,
+                                  owns_connection=False), session
+
+
+def test_the_findings_records_run_on_exactly_the_grants_setup_sql_makes():
+    """Finding states, accepting and the alerts' ledger run on setup.sql's grants, and need nothing more
+    than SELECT, INSERT, UPDATE, DELETE on their two tables and SELECT, INSERT, UPDATE on the lock table."""
+    import fakesnow
+    from types import SimpleNamespace
+
+    now = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    with fakesnow.patch():
+        store, session = findings_session(SETUP)
+        store.observe([SimpleNamespace(key="a", severity="high"), SimpleNamespace(key="b", severity="low")], now)
+        store.observe([SimpleNamespace(key="a", severity="high")], now)
+        store.accept("a", "ada", "ok", now.date(), now)
+        store.resolved()
+        assert store.claim("e", "cost", now) and not store.claim("e", "cost", now, now)
+        store.sent("e", ["slack"], now)
+        store.release("f")
+        store.was_sent("e")
+        store.check_writable()
+    assert [sql for sql, _, missing in session.log if missing] == []
+    kinds = {str(n) for _, wanted, _ in session.log for n in wanted}
+    tables = {t: f"{DB}.{SCHEMA}.{t}" for t in ("SNOWTOWER_FINDING_STATE", "SNOWTOWER_ALERT_SENT", "SNOWTOWER_LOCKS")}
+    assert kinds == {f"{p} ON TABLE {tables[t]}" for t in tables for p in ("SELECT", "INSERT", "UPDATE", "DELETE")
+                     if not (t == "SNOWTOWER_LOCKS" and p == "DELETE")} | {
+        f"USAGE ON DATABASE {DB}", f"USAGE ON SCHEMA {DB}.{SCHEMA}", f"USAGE ON WAREHOUSE {WAREHOUSE}"}
+    assert not [s for s, _, _ in session.log if s.split()[0].upper() in ("CREATE", "ALTER", "DROP", "GRANT")]
+
+
+def test_the_campaign_records_run_on_the_grants_setup_sql_makes_without_delete():
+    import fakesnow
+    import snowflake.connector
+
+    from app.campaigns import SnowflakeCampaignStore
+    from app.snowflake_tables import CAMPAIGN_ITEMS_TABLE, CAMPAIGNS_TABLE, LOCK_TABLE, TABLES, table_ddl
+
+    q = f"{DB}.{SCHEMA}."
+    with fakesnow.patch():
+        admin = snowflake.connector.connect()
+        for sql in (f"CREATE DATABASE IF NOT EXISTS {DB}", f"CREATE SCHEMA IF NOT EXISTS {DB}.{SCHEMA}",
+                    *(table_ddl(q + base, base) for base in TABLES)):
+            admin.cursor().execute(sql)
+        session = RoleSession(snowflake.connector.connect(paramstyle="qmark"), Grants.from_setup(SETUP), ROLE, DB, SCHEMA, WAREHOUSE)
+        store = SnowflakeCampaignStore(lambda: session, q + CAMPAIGNS_TABLE, q + CAMPAIGN_ITEMS_TABLE, q + LOCK_TABLE,
+                                       owns_connection=False)
+        cid = store.create("Q1", "all", datetime(2026, 3, 31).date(), 90, "ada", "t", "", [("A", "R", "", "used", {})])
+        [item] = store.items(cid)
+        assert store.decide(item.id, "revoke", "x", None, "bob", "t")
+        store.set_request([item.id], 3)
+        store.close(cid, "t")
+        assert store.get(cid).closed_at == "t" and store.list() and store.item(item.id).request_id == 3
+    assert [sql for sql, _, missing in session.log if missing] == []
+    privileges = {n.privilege for _, wanted, _ in session.log for n in wanted if n.kind == "TABLE"}
+    assert privileges == {"SELECT", "INSERT", "UPDATE"}
+
+
+def test_a_setup_without_delete_on_the_finding_states_is_named_by_the_app():
+    import fakesnow
+    from types import SimpleNamespace
+
+    from app.findings_state import StateError
+
+    table = f"{DB}.{SCHEMA}.SNOWTOWER_FINDING_STATE"
+    line = f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE {table} TO ROLE {ROLE};"
+    assert line in SETUP
+    now = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    with fakesnow.patch():
+        store, _ = findings_session(SETUP.replace(line, f"GRANT SELECT, INSERT, UPDATE ON TABLE {table} TO ROLE {ROLE};"))
+        store.observe([SimpleNamespace(key="a", severity="high")], now)  # new rows: no DELETE needed yet
+        with pytest.raises(StateError, match=f"GRANT DELETE ON TABLE {table} TO ROLE {ROLE}"):
+            store.observe([SimpleNamespace(key="a", severity="high")], now)
+        with pytest.raises(StateError, match=f"GRANT DELETE ON TABLE {table} TO ROLE {ROLE}"):
+            store.check_writable()
 
 
 def tomllib_load(path: Path) -> dict:

@@ -221,6 +221,15 @@ def test_every_admin_page_loads_in_streamlit_in_snowflake(sis, github):
     assert f"**GitHub**: {github.full_name} reachable at" in shown and "as snowtower-bot (admin)" in shown
     assert "production on Streamlit in Snowflake" in shown and "is valid" in shown
     assert "**Audit log**: readable and writable (snowflake)" in shown
+    # Finding states, the alerts' ledger and campaigns are kept in setup.sql's tables, not lost with the container.
+    assert "**SnowTower records**: finding states, alerts' ledger, campaigns and lock rows: readable and writable" in shown
+    from app import campaigns
+    from app.findings_state import SnowflakeFindingStates, states_for
+
+    states = states_for(services)
+    assert isinstance(states, SnowflakeFindingStates) and states.persistent
+    assert states.states_table == "SNOWTOWER.APP.SNOWTOWER_FINDING_STATE"
+    assert campaigns.store_for(services).campaigns_table == "SNOWTOWER.APP.SNOWTOWER_CAMPAIGNS"
     # The stand-in's ACCOUNT_USAGE holds GRANTS_TO_USERS only: the grant probe fails, on one line naming what is missing.
     assert "**Snowflake**: status_account_usage: " in shown and "ACCESS_HISTORY does not exist" in shown
     # Nothing was written where SnowTower runs; the audit log is the Snowflake table setup.sql named.
