@@ -21,11 +21,19 @@ SELECTED = "review.selected"  # the id of the request on screen (set by a row, a
 SHOWN = "review.shown"  # the ids of the table's rows as last drawn, in order: a selection event names a row
 
 # Phone width: the table's columns would hide status, approvals and risk off-screen; below 640 px the
-# requests are cards instead (both are drawn; CSS shows one). The decision bar stays in view (sticky).
+# requests are cards instead (both are drawn; CSS shows one). The decision bar stays in view wherever the
+# page is scrolled: sticky to the top (below the app's 3.75rem header) once scrolled past, and to the bottom
+# of the window before it is reached. What sticks is the bar's layout wrapper: Streamlit wraps the keyed
+# container in an element of its own height, and a sticky element cannot leave its parent (the bar itself,
+# made sticky, never moved). Its background is the app's own, in either theme: the bar and each of its
+# ancestors inherit the app's background colour (a fixed white made it a white box with white text in the
+# dark theme, and the theme's colours are not CSS variables one could name).
 st.html("""<style>
 @media (max-width: 640px) { .st-key-review_list_table { display: none; } }
 @media (min-width: 641px) { .st-key-review_list_cards { display: none; } }
-.st-key-review-decision { position: sticky; top: 3.75rem; z-index: 99; background: #ffffff; }
+[data-testid="stLayoutWrapper"]:has(> .st-key-review-decision), .st-key-review-decision {
+  position: sticky; top: 3.75rem; bottom: 0; z-index: 99; }
+[data-testid="stApp"] :has(.st-key-review-decision), .st-key-review-decision { background-color: inherit; }
 </style>""")
 
 st.title("Review queue")

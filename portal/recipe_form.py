@@ -268,6 +268,12 @@ class RecipeForm:
             # No "Select all": every role (or schema) at once is never what a request should ask for.
             st.multiselect(f.label, options + current, key=key, help=f.help or None, select_all=False,
                            **({"format_func": words} if words else {}))
+            if f.choices == "business_roles" and words:
+                # The picker's list draws each option on one line, cut off with an ellipsis where the window is
+                # narrower than its words (a role's description and grants, at 390 px or even 1,400): here
+                # each role's words wrap, whole. Config text: shown escaped, never as Markdown.
+                with st.expander("What each role is for"):
+                    st.markdown("\n".join(f"- {md_escape(words(v))}" for v in options))
         elif f.kind == "select":
             if f.name == "name" and self.recipe.current and "name" in self.outside:
                 st.selectbox(f.label, options, key=key, index=None, placeholder="Choose ...", help=f.help or None,
