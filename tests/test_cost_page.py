@@ -65,7 +65,8 @@ def test_admin_sees_every_chart_with_titles_units_and_tooltips(workspace, people
         assert unit in text
     assert all("tooltip" in json.dumps(spec) for spec in charts(at))
     downloads = [d.label for d in at.get("download_button")]
-    assert len(downloads) == 12 and all(label.startswith("Download ") and label.endswith(".csv") for label in downloads)
+    assert len(downloads) == 13 and all(label.startswith("Download ") and label.endswith(".csv") for label in downloads)
+    assert "Download budgets.csv" in downloads  # the demo account's Snowflake budgets, without any budget setting
 
 
 def test_the_figures_are_the_query_layers_at_the_price_setting(workspace, people):
@@ -231,8 +232,9 @@ def test_each_headline_carries_its_change_against_the_previous_period_of_the_sam
     assert deltas[f"Credits {start:%b %d} to {last:%b %d}"] == f"{expected:+.0%} {vs}"
     assert deltas["Warehouse compute (USD)"].endswith(vs) and deltas["Spend, all services (USD)"].endswith(vs)
     assert deltas["Idle compute"].endswith(f"points {vs}")
-    # without a budget the page says how to set one
-    assert any(c.value.startswith("No monthly budget: set budget_monthly") for c in at.caption)
+    # without budget_monthly the demo's own Snowflake account budget is held against, and the page says so
+    assert any(c.value.startswith("Budget source: Snowflake's account budget (SNOWFLAKE.LOCAL.ACCOUNT_ROOT_BUDGET)")
+               for c in at.caption)
 
 
 def test_the_month_is_held_against_the_budget(workspace, people, monkeypatch):
@@ -245,16 +247,49 @@ def test_the_month_is_held_against_the_budget(workspace, people, monkeypatch):
     src = services.snowflake_source()
     from core.snowflake.cost import budget_status
 
-    status = budget_status(src, last, Prices(2.5, {}, 23.0, 20.0), 1000.0, {"BI_WH": 100.0})
-    account = status["account"]
+    from core.snowflake.budgets import read_budgets
+
+    status = budget_status(src, last, Prices(2.5, {}, 23.0, 20.0), 1000.0, {"BI_WH": 100.0}, read_budgets(src))
+    # Snowflake's account budget is the headline (what Snowflake notifies on); the setting's is in the Budget tab
+    head = status["headline"]
+    assert head["source"] == "Snowflake: SNOWFLAKE.LOCAL.ACCOUNT_ROOT_BUDGET"
     line = next(m.value for m in at.markdown if "**Budget " in m.value)
-    assert f"{account['month_to_date']:,.0f} USD of 1,000 USD spent ({account['used_share']:.0%})" in line
-    assert account["status"] in line
+    assert (f"{head['month_to_date']:,.0f} USD of {head['budget']:,.0f} USD spent ({head['month_to_date_credits']:,.0f} of "
+            f"{head['budget_credits']:,.0f} credits) ({head['used_share']:.0%})") in line
+    assert head["status"] in line
     forecast = next(m for m in at.metric if m.label.endswith("forecast"))
-    assert forecast.delta == f"{account['projected_share']:.0%} of the budget"
+    assert forecast.delta == f"{head['projected_share']:.0%} of the budget"
+    assert any("budget_monthly (1,000 USD) is in the Budget tab" in c.value for c in at.caption)
     budgets = next(df.value for df in at.dataframe if "budget_of" in df.value.columns)
-    assert list(budgets["budget_of"]) == ["Account (billed, all services)", "BI_WH"]
-    assert budgets["used_share"].iloc[1] == pytest.approx(status["warehouses"][0]["used_share"])
+    assert list(budgets["budget_of"]) == ["Account (Snowflake budget)", "FINOPS.BUDGETS.BI_WH_BUDGET (Snowflake budget)",
+                                          "DATA_SCIENCE_WH (Snowflake budget)", "Account (billed, all services)", "BI_WH"]
+    assert list(budgets["source"])[3:] == ["Setting: budget_monthly", "Setting: budget_by_warehouse"]
+    assert budgets["used_share"].iloc[3] == pytest.approx(status["account"]["used_share"])
+    assert budgets["used_share"].iloc[4] == pytest.approx(status["warehouses"][0]["used_share"])
+    # the custom budget whose objects the role may not read says so, in plain text
+    assert any(c.value.startswith("FINOPS.BUDGETS.BI_WH_BUDGET: what it monitors cannot be read") for c in at.caption)
+
+
+def test_without_readable_snowflake_budgets_the_page_says_why_and_uses_the_setting(workspace, people, monkeypatch):
+    import duckdb
+
+    from core.snowflake.connect import STANDIN_FILE
+
+    monkeypatch.setenv("SNOWTOWER_BUDGET_MONTHLY", "1000")
+    page("cost", people["admin"])  # generates the demo account
+    path = Path(ui.services().workspace.account_dir) / STANDIN_FILE
+    db = duckdb.connect(str(path))
+    try:
+        db.execute("UPDATE SNOWTOWER_DEMO.BUDGETS SET VIEWER = false")  # the portal's role holds no budget role
+    finally:
+        db.close()
+    at = page("cost", people["admin"])
+    assert not at.exception, at.exception
+    line = next(m.value for m in at.markdown if "**Budget " in m.value)
+    assert "of 1,000 USD spent" in line and "credits)" not in line
+    assert any(c.value.startswith("Budget source: the settings' budget_monthly") for c in at.caption)
+    reasons = [c.value for c in at.caption if "cannot be read" in c.value]
+    assert reasons and "not authorized" in reasons[0] and "GRANT APPLICATION ROLE SNOWFLAKE.BUDGET_VIEWER" in reasons[0]
 
 
 def test_the_anomaly_is_marked_on_the_main_chart_with_its_cause(workspace, people):
