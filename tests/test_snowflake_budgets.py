@@ -135,3 +135,32 @@ def test_the_standin_answers_budget_calls_only_in_their_documented_forms(folder)
             cur.execute('CALL "finops"."budgets"."data_science_wh_budget"!GET_SPENDING_LIMIT()')  # quoted: exact case
     finally:
         conn.close()
+
+
+def test_a_call_result_the_connector_serves_without_arrow_is_still_read():
+    """The connector's fetch_pandas_all raises NotSupportedError for JSON results (CALL, SHOW) before reading a row."""
+    from snowflake.connector.errors import NotSupportedError
+
+    from core.snowflake.queries import CursorSource
+
+    class Cursor:
+        description = [("GET_SPENDING_LIMIT",)]
+
+        def execute(self, sql, values):
+            self.sql = sql
+
+        def fetch_pandas_all(self):
+            raise NotSupportedError
+
+        def fetchall(self):
+            return [(1500,)]
+
+        def close(self):
+            pass
+
+    class Conn:
+        def cursor(self):
+            return Cursor()
+
+    frame = ask(CursorSource(Conn), "budget_account_limit")
+    assert list(frame.columns) == ["GET_SPENDING_LIMIT"] and frame.iloc[0, 0] == 1500
