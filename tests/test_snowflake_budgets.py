@@ -146,7 +146,7 @@ def test_a_call_result_the_connector_serves_without_arrow_is_still_read():
     class Cursor:
         description = [("GET_SPENDING_LIMIT",)]
 
-        def execute(self, sql, values):
+        def execute(self, sql, values=None):
             self.sql = sql
 
         def fetch_pandas_all(self):
