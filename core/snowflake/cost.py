@@ -383,17 +383,27 @@ def summary(source, days: int, price_per_credit: float, day: dt.date | None = No
             if through else None}
 
 
-WAREHOUSE_RECIPES = ("new-warehouse", "change-warehouse")
+WAREHOUSE_RECIPES = ("new-warehouse", "change-warehouse", "remove-warehouse")
 
 
 def project_request(source, recipe: str, request: dict, warehouses: list[dict], price_per_credit: float,
                     day: dt.date | None = None) -> Projection | None:
-    """The projection for a warehouse request (recipe new-warehouse or change-warehouse, `request` as the
-    recipe's to_dict gives it), against the base config's `warehouses` (core.snowflake.demo.describe);
-    None for any other recipe or a request without a warehouse name."""
+    """The projection for a warehouse request (recipe new-warehouse, change-warehouse or remove-warehouse, `request`
+    as the recipe's to_dict gives it), against the base config's `warehouses` (core.snowflake.demo.describe);
+    None for any other recipe or a request without a warehouse name. A removed warehouse costs today what it metered
+    in its last PROJECTION_DAYS days (WAREHOUSE_METERING_HISTORY, per month; 0 when it did not run) and nothing after."""
     name = str(request.get("name") or "").upper()
     if recipe not in WAREHOUSE_RECIPES or not name:
         return None
+    if recipe == "remove-warehouse":
+        day = day or last_day(source) or dt.datetime.now(dt.timezone.utc).date()
+        usage = ask(source, "warehouse_usage", **window(day - dt.timedelta(days=PROJECTION_DAYS - 1), day))
+        mine = usage[usage["WAREHOUSE_NAME"] == name]
+        used = float(mine["CREDITS_USED"].iloc[0]) if len(mine) else 0.0
+        basis = (f"{name}'s last {PROJECTION_DAYS} days of metering to {day:%Y-%m-%d}: {used:,.1f} credits"
+                 + (" (it did not run: removing it saves nothing now, it only stops anyone running up credits on it)"
+                    if not used else "") + "; removed, it costs nothing")
+        return Projection(name, used * DAYS_PER_MONTH / PROJECTION_DAYS, 0.0, price_per_credit, False, basis)
     sizes = {w["name"]: w.get("size") for w in warehouses}
     if recipe == "new-warehouse":
         return project_warehouse(source, name, str(request.get("size") or "XSMALL"), request.get("auto_suspend"),
