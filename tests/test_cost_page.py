@@ -390,3 +390,66 @@ def test_a_recommendations_fix_is_a_previewed_request_whose_review_shows_the_sav
     metrics = {m.label: (m.value, m.delta) for m in review.metric if "per month" in m.label}
     assert metrics["Today, per month"][0] == f"{rec.current_credits * 2.5:,.0f} USD"
     assert metrics["After this change, per month"] == (f"{rec.projected_credits * 2.5:,.0f} USD", f"{-rec.saving_money:+,.0f} USD")
+
+
+def test_the_unused_warehouses_fix_is_a_previewed_removal_whose_review_shows_its_cost(workspace, people):
+    """WAREHOUSE_UNUSED -> its Fix opens remove-warehouse filled in and previewed -> Submit -> the review shows what
+    the warehouse cost in its last 30 days (0: it did not run), the drop flag and that SnowDDL needs --apply-unsafe."""
+    from core.snowddl.inventory import describe
+    from core.snowflake.recommend import recommend
+    from portal.recipe_form import PENDING_KEY
+    from tests.portal_support import as_viewer
+
+    services = ui.services()
+    services.sync_demo_account(generate=True)  # the account first: the planted warehouse never ran
+    repo, main = services.changes.repo, services.changes.base_head()
+    text = repo.read_text(main, "snowddl/warehouse.yaml") + "\nOLD_REPORTING_WH:\n  size: MEDIUM\n  auto_suspend: 60\n"
+    head = repo.commit_files(main, {"snowddl/warehouse.yaml": text}, "A warehouse nobody uses\n", ("Platform", "platform@example.com"))
+    repo.update_ref("refs/heads/main", head, main)
+    at = page("cost", people["admin"])
+    assert not at.exception, at.exception
+    assert any(t.value.startswith("OLD_REPORTING_WH: OLD_REPORTING_WH has not run in the last 30 days") and
+               "nothing in the config uses it: remove it." in t.value for t in at.text)
+    rec = next(r for r in recommend(services.snowflake_source(), describe(services.snapshot().config)["warehouses"], 2.5)
+               if r.code == "WAREHOUSE_UNUSED")
+    assert rec.warehouse == "OLD_REPORTING_WH" and rec.fix.recipe == "remove-warehouse" and rec.saving_money == 0
+
+    def script():
+        import streamlit as st
+
+        from core.snowddl.inventory import describe
+        from core.snowflake.recommend import recommend
+        from portal import recipe_form, ui
+
+        if "opened" not in st.session_state:  # as the cost page's Fix button does (start_fix), without switching page
+            st.session_state.opened = True
+            services = ui.services()
+            r = next(r for r in recommend(services.snowflake_source(), describe(services.snapshot().config)["warehouses"],
+                                          float(services.settings.price_per_credit)) if r.code == "WAREHOUSE_UNUSED")
+            st.session_state[recipe_form.PENDING_KEY] = {"recipe": r.fix.recipe, "id": None, "ref": None,
+                                                         "raw": dict(r.fix.fields), "comment": "", "fixes": r.title,
+                                                         "preview": r.fix.complete}
+        recipe_form.recipe_page("remove-warehouse", "remove_warehouse.", "intro", outside=("name",))
+
+    at = AppTest.from_function(script, default_timeout=TIMEOUT)
+    as_viewer(at, people["requester"])
+    at.run()
+    assert not at.exception, at.exception
+    assert PENDING_KEY not in at.session_state
+    assert any("Fixes finding WAREHOUSE_UNUSED on OLD_REPORTING_WH" in i.value for i in at.info)
+    shown = {m.label: (m.value, m.delta) for m in at.metric if "per month" in m.label}
+    assert shown["Today, per month"][0] == "0 USD" and shown["After this change, per month"][0] == "0 USD"
+    page_text = " ".join(str(getattr(e, "value", "")) for e in at.markdown) + " ".join(c.value for c in at.caption)
+    assert "--apply-unsafe" in page_text
+    next(b for b in at.button if b.label == "Submit request").click().run()
+    assert not at.exception, at.exception
+    crs = services.changes.list()
+    assert len(crs) == 1 and crs[0].recipe == "remove-warehouse" and crs[0].request["name"] == "OLD_REPORTING_WH"
+
+    review = page("review", people["approver"])
+    assert not review.exception, review.exception
+    metrics = {m.label: (m.value, m.delta) for m in review.metric if "per month" in m.label}
+    assert metrics["Today, per month"][0] == "0 USD" and metrics["After this change, per month"][0] == "0 USD"
+    risks = next(df.value for df in review.dataframe if "Level" in df.value.columns)
+    removed = risks[risks["Risk"].str.startswith("removes warehouse OLD_REPORTING_WH")]
+    assert list(removed["Level"]) == ["high"] and "--apply-unsafe" in removed["Risk"].iloc[0]
