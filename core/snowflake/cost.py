@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 
 import pandas as pd
 
+from core.snowflake.budgets import read_budgets
 from core.snowflake.queries import ask
 
 DAYS_PER_MONTH = 365.25 / 12
@@ -331,7 +332,8 @@ def summary(source, days: int, price_per_credit: float, day: dt.date | None = No
     - `data_through`: up to when the views are filled;
     - `previous`: the same figures (period_figures) for as many days just before, with `change` per figure
       (with_changes), or None when those days reach before the first metered day;
-    - `budget`: budget_status of the month containing the end day (`budget_monthly`, `budget_by_warehouse`);
+    - `budget`: budget_status of the month containing the end day (`budget_monthly`, `budget_by_warehouse`, and
+      Snowflake's own budgets as core.snowflake.budgets.read_budgets reads them);
     - `top_spenders` (top_spenders, five users), `query_patterns` (query_patterns, 20 patterns), `anomalies` with
       their cause (anomaly_causes: warehouse, user, query pattern);
     - `recommendations` (core.snowflake.recommend) for the config's `warehouses` (describe rows); [] without them."""
@@ -375,7 +377,8 @@ def summary(source, days: int, price_per_credit: float, day: dt.date | None = No
     return {**empty, "start": start.isoformat(), "end": day.isoformat(), "warehouses": warehouses,
             "total_credits": sum(w["credits"] for w in warehouses), "billed_credits": bill["billed_credits"],
             "total_money": bill["total_money"], "spend": bill, "forecast": forecast, "anomalies": anomalies,
-            "previous": previous, "budget": budget_status(source, day, prices, budget_monthly, budget_by_warehouse),
+            "previous": previous, "budget": budget_status(source, day, prices, budget_monthly, budget_by_warehouse,
+                                   read_budgets(source)),
             "top_spenders": top_spenders(source, start, day, price), "query_patterns": query_patterns(source, start, day, price),
             "recommendations": recommendations,
             "data_through": {"last_day": through.last_day.isoformat(), "filled_to": through.filled_to.isoformat(),
