@@ -23,6 +23,9 @@ Kinds (level):
   authentication policy with MFA_ENROLLMENT REQUIRED (or REQUIRED_PASSWORD_ONLY) covers.
 - service_password (high): a SERVICE (or LEGACY_SERVICE) user with a password, added or changed.
 - warehouse_size (medium): a warehouse added or resized above the threshold size.
+- warehouse_removed (high): a warehouse the base config has and the head does not: SnowDDL drops it, an "unsafe"
+  action it runs only with --apply-unsafe, and a dropped warehouse cannot be undropped (anything outside the
+  config that runs on it, a task, a dashboard's connection, fails).
 - own_access (high): the change touches the reviewer's own Snowflake user or a role that user holds.
 - end_date (medium): a time-bound grant (core.expiry) whose end date is moved later, or removed while the
   user keeps the role (access made permanent): the one change a requester could make to their own access
@@ -525,6 +528,19 @@ def _warehouse_flags(base, head, places: _Places, threshold: str) -> list[RiskFl
 SNOWPARK_OPTIMIZED = "SNOWPARK-OPTIMIZED"
 
 
+def _warehouse_removed_flags(base, head, base_places: _Places) -> list[RiskFlag]:
+    new = _blueprints(head, WarehouseBlueprint)
+    out = []
+    for name, bp in _blueprints(base, WarehouseBlueprint).items():
+        if name not in new:
+            entry = base_places.name(bp.full_name)
+            rel, line, text = base_places.at("warehouse", entry)
+            out.append(RiskFlag("warehouse_removed", "high",
+                                f"removes warehouse {entry}: SnowDDL drops it (an unsafe action, applied only with "
+                                "--apply-unsafe); a dropped warehouse cannot be undropped", rel, line, text))
+    return out
+
+
 def _warehouse_multiplier_flags(old: dict, head, places: _Places) -> list[RiskFlag]:
     """Warehouses whose cost multipliers go up: more clusters allowed (max_cluster_count above 1, or
     raised), or a new Snowpark-optimized type; each on the line of its key."""
@@ -626,6 +642,7 @@ def risk_flags(base, head, plan=None, *, reviewer: Iterable[str] = (), warehouse
         flags += _policy_flags(base, head, head_places, base_places)
         flags += _user_flags(base, head, head_places)
         flags += _warehouse_flags(base, head, head_places, warehouse_size_threshold)
+        flags += _warehouse_removed_flags(base, head, base_places)
         flags += _own_access_flags(base, head, graphs, head_places, base_places, reviewer)
         flags += _end_date_flags(base, head)
     return sorted(flags, key=lambda f: (LEVELS.index(f.level), f.path == PLAN_PATH, f.path or "", f.line or 0, f.kind))

@@ -116,6 +116,11 @@ GRANT SELECT, INSERT, UPDATE ON TABLE SNOWTOWER.APP.SNOWTOWER_CAMPAIGN_ITEMS TO 
 GRANT DATABASE ROLE SNOWFLAKE.USAGE_VIEWER TO ROLE SNOWTOWER_APP;
 GRANT DATABASE ROLE SNOWFLAKE.GOVERNANCE_VIEWER TO ROLE SNOWTOWER_APP;
 GRANT DATABASE ROLE SNOWFLAKE.SECURITY_VIEWER TO ROLE SNOWTOWER_APP;
+-- Snowflake's account budget (its spending limit on the Cost page and in spend alerts): an application role for it
+-- (https://docs.snowflake.com/en/user-guide/budgets/monitor). Custom budgets are read where their owner granted
+-- SnowTower an instance role: GRANT SNOWFLAKE.CORE.BUDGET ROLE <db>.<schema>.<budget>!VIEWER TO ROLE SNOWTOWER_APP
+-- (!ADMIN to also see what it monitors). Without these the page says so and uses budget_monthly.
+GRANT APPLICATION ROLE SNOWFLAKE.BUDGET_VIEWER TO ROLE SNOWTOWER_APP;
 
 -- 6. GitHub: a network rule for the API and the archive host (config tarballs), the secrets, and the
 --    external access integration the app is created with (snowflake.yml).

@@ -8,6 +8,7 @@ from core.plaintext import md_escape
 from core.snowflake.cost import (Prices, anomaly_causes, attribution_filled, budget_status, data_through, forecast_month,
                                  monitor_usage, period_figures, previous_period, query_patterns, spend as billed_spend,
                                  top_spenders, window, with_changes)
+from core.snowflake.budgets import read_budgets
 from core.snowflake.recommend import recommend
 from core.snowflake.queries import QueryError, ask
 from portal import account, charts, recipe_form, ui, widgets
@@ -69,8 +70,9 @@ try:
     # Why: a previous period reaching before the first metered day would compare with a partial period.
     before = period_figures(src, prev_start, prev_end, prices, filtered) if prev_start >= through.first_day else None
     changes = with_changes(now_figures, before) if before else {}
+    # Snowflake's own budgets where the account has them and the role may read them (never raises: says why not).
     budgets = budget_status(src, latest, prices, float(services.settings.budget_monthly),
-                            dict(services.settings.budget_by_warehouse))
+                            dict(services.settings.budget_by_warehouse), read_budgets(src))
     spenders = top_spenders(src, start, end, price, 5, filtered)
     patterns = query_patterns(src, start, end, price, 20, filtered)
     causes = [c for c in anomaly_causes(src, spend, start, price) if c["day"] <= end.isoformat()]
@@ -115,7 +117,7 @@ m[1].metric(f"Warehouse compute ({currency})", f"{compute * price:,.0f}", delta=
 m[2].metric(f"Spend, all services ({currency})", f"{bill['total_money']:,.0f}", delta=delta("total_money"), delta_color="inverse",
             help="The whole account as billed: billed credits of every service type (warehouses, serverless, compute "
                  "pools) at their prices, plus storage per TB-month and data transfer (the Spend tab); not filtered by warehouse")
-account_budget = budgets["account"]
+account_budget = budgets["headline"]  # Snowflake's account budget when it has a limit, else budget_monthly
 m[3].metric(f"{forecast.month} forecast", f"{forecast.projected * blended:,.0f} {currency}",
             delta=(f"{account_budget['projected_share']:.0%} of the budget" if account_budget else None),
             delta_color="inverse" if account_budget and account_budget["projected_share"] >= 1 else "off",
@@ -126,13 +128,26 @@ m[4].metric("Idle compute", f"{idle / compute:.0%}" if compute else "-", delta=d
                  "whose attribution is in); the change is in percentage points")
 if account_budget:
     colour = {"On track": "green", "At risk": "orange", "Over budget": "red"}[account_budget["status"]]
+    in_credits = (f" ({account_budget['month_to_date_credits']:,.0f} of {account_budget['budget_credits']:,.0f} credits)"
+                  if account_budget.get("budget_credits") is not None else "")
     st.markdown(f":{colour}-badge[{account_budget['status']}] **Budget {budgets['month']}:** "
-                f"{account_budget['month_to_date']:,.0f} {currency} of {account_budget['budget']:,.0f} {currency} spent "
-                f"({account_budget['used_share']:.0%}) to {latest:%b %d}; forecast {account_budget['projected']:,.0f} {currency} "
+                f"{account_budget['month_to_date']:,.0f} {currency} of {account_budget['budget']:,.0f} {currency} spent"
+                f"{in_credits} ({account_budget['used_share']:.0%}) to {latest:%b %d}; forecast {account_budget['projected']:,.0f} {currency} "
                 f"({account_budget['projected_share']:.0%}) by month end")
     st.progress(min(1.0, account_budget["used_share"]))
+    if account_budget.get("budget_credits") is not None:
+        setting = (f"; the settings' budget_monthly ({budgets['account']['budget']:,.0f} {currency}) is in the Budget tab"
+                   if budgets["account"] else "")
+        st.caption(f"Budget source: Snowflake's account budget (SNOWFLAKE.LOCAL.ACCOUNT_ROOT_BUDGET), its spending limit "
+                   f"in credits at this month's {account_budget['budget'] / account_budget['budget_credits']:,.2f} {currency} "
+                   f"per credit; month to date: billed credits of every service (METERING_DAILY_HISTORY){setting}.")
+    else:
+        st.caption("Budget source: the settings' budget_monthly (no spending limit of Snowflake's account budget is "
+                   "readable; the Budget tab says why).")
 else:
-    st.caption("No monthly budget: set budget_monthly (and budget_by_warehouse) in the settings to hold the month against it.")
+    st.caption("No monthly budget: Snowflake's account budget has no readable spending limit, and budget_monthly is not "
+               "set. Set a limit on the account budget or budget_monthly (and budget_by_warehouse) in the settings; the "
+               "Budget tab says why Snowflake's budgets cannot be read.")
 st.caption(f"{through.caption()} · {'demo account (local stand-in)' if services.settings.mode == 'demo' else 'SNOWFLAKE.ACCOUNT_USAGE'}")
 
 MONEY = "accounting"  # 1,234.56: two decimals with thousands separators; the currency is in each label
@@ -172,7 +187,8 @@ LABELS = {
     "top_user": "Top user", "pattern": "Pattern (QUERY_PARAMETERIZED_HASH)",
     "month": "Month", "month_to_date": money("Month to date"), "daily_rate": number("Credits per day"),
     "days_left": number("Days left", "localized"), "projected": number("Credits by month end"), "projected_money": money("By month end"),
-    "budget": money("Budget"), "used_share": share("Used"), "projected_share": share("Forecast share"), "status": "Status",
+    "budget": money("Budget"), "budget_credits": number("Limit (credits)"), "source": "Source",
+    "month_to_date_credits": number("Month to date (credits)"), "used_share": share("Used"), "projected_share": share("Forecast share"), "status": "Status",
 }
 # Shown only with "Show technical columns": identifiers and intermediate figures a reader does not need first.
 TECHNICAL = {"QUERY_ID", "pattern", "CREDITS_NOT_YET_ATTRIBUTED", "BASELINE_STDDEV", "IS_ANOMALY", "credits_compute",
@@ -255,10 +271,17 @@ with top:
         st.caption("Query text cut to 300 characters.")
         table(queries.assign(MONEY=queries["CREDITS"] * price), "expensive_queries")
 with budget:
-    rows = ([{"budget_of": "Account (billed, all services)", **account_budget}] if account_budget else [])
-    rows += [{"budget_of": w["warehouse"], **{k: v for k, v in w.items() if k != "warehouse"}} for w in budgets["warehouses"]]
+    rows = [{k: v for k, v in b.items()} for b in budgets["snowflake"]]
+    rows += ([{"budget_of": "Account (billed, all services)", "source": "Setting: budget_monthly", **budgets["account"]}]
+             if budgets["account"] else [])
+    rows += [{"budget_of": w["warehouse"], "source": "Setting: budget_by_warehouse",
+              **{k: v for k, v in w.items() if k != "warehouse"}} for w in budgets["warehouses"]]
     if rows:
-        table(pd.DataFrame(rows), "budgets", column_config={"budget_of": "Budget of"})
+        table(pd.DataFrame(rows, columns=["budget_of", "source", "budget", "budget_credits", "month_to_date",
+                                          "month_to_date_credits", "projected", "used_share", "projected_share", "status"]),
+              "budgets", column_config={"budget_of": "Budget of", "projected": money("Forecast by month end")})
+    for note in budgets["notes"]:  # Snowflake's budgets that cannot be read or have no limit, and why (plain text)
+        st.caption(md_escape(note))
     st.altair_chart(charts.monitor_quota(monitors), width="stretch")
     table(monitors, "resource_monitors")
     st.altair_chart(charts.daily_anomalies(spend[pd.to_datetime(spend["DAY"]).dt.date >= start]), width="stretch")

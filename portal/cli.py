@@ -605,10 +605,13 @@ def cmd_cost(args) -> int:
             print(f"previous {prev['start']} to {prev['end']}: {prev['credits']:,.1f} credits ("
                   + (f"{ch['credits']:+.0%}" if ch["credits"] is not None else "n/a") + f"), spend {prev['total_money']:,.0f} {cur} ("
                   + (f"{ch['total_money']:+.0%}" if ch["total_money"] is not None else "n/a") + ")")
-        account_budget = (report["budget"] or {}).get("account")
+        account_budget = (report["budget"] or {}).get("headline")
         if account_budget:
-            print(f"budget {report['budget']['month']}: {account_budget['month_to_date']:,.0f} of {account_budget['budget']:,.0f} {cur} "
-                  f"({account_budget['used_share']:.0%}), forecast {account_budget['projected_share']:.0%}: {account_budget['status']}")
+            print(f"budget {report['budget']['month']} ({account_budget['source']}): {account_budget['month_to_date']:,.0f} of "
+                  f"{account_budget['budget']:,.0f} {cur} ({account_budget['used_share']:.0%}), forecast "
+                  f"{account_budget['projected_share']:.0%}: {account_budget['status']}")
+        for note in (report["budget"] or {}).get("notes", []):
+            print(f"budget note: {note}")
         for r in report["recommendations"]:
             saving = f"saves ~{r['saving_money']:,.0f} {cur}/month" if r["saving_money"] else "no saving"
             print(f"recommendation {r['code']} {r['warehouse']}: {saving}" + (f" (fix: {r['fix']['recipe']})" if r["fix"] else ""))

@@ -26,6 +26,7 @@ PAGES = {
     "database": ("database.py", "New database", ":material/database:"),
     "warehouse": ("warehouse.py", "New warehouse", ":material/factory:"),
     "change_warehouse": ("change_warehouse.py", "Resize a warehouse", ":material/speed:"),
+    "remove_warehouse": ("remove_warehouse.py", "Remove a warehouse", ":material/delete:"),
     "my_requests": ("my_requests.py", "My requests", ":material/list_alt:"),
     "review": ("review.py", "Review queue", ":material/fact_check:"),
     # every signed-in viewer may open it; it shows admins everything and others only the items they review
@@ -101,7 +102,8 @@ def require_page(key: str) -> Actor:
 # Navigation sections of the request pages (the entry script adds My requests and the review queue).
 REQUEST_SECTIONS = {
     "Access": ["new_user", "new_service_user", "grant_role", "revoke_role", "rotate_key", "offboard_user", "remove_password"],
-    "Infrastructure": ["business_role", "change_business_role", "database", "warehouse", "change_warehouse"],
+    "Infrastructure": ["business_role", "change_business_role", "database", "warehouse", "change_warehouse",
+                       "remove_warehouse"],
 }
 
 

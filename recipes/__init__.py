@@ -6,11 +6,11 @@ from recipes.new_user import NEW_SERVICE_USER, NEW_USER
 from recipes.rotate_key import PROMOTE_KEY, ROTATE_KEY
 from recipes.user_access import GRANT_ROLE, OFFBOARD_USER, REMOVE_PASSWORD, REVOKE_ROLE
 from recipes.revert import REVERT
-from recipes.warehouse import CHANGE_WAREHOUSE, NEW_WAREHOUSE
+from recipes.warehouse import CHANGE_WAREHOUSE, NEW_WAREHOUSE, REMOVE_WAREHOUSE
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in (
     NEW_USER, NEW_SERVICE_USER, GRANT_ROLE, REVOKE_ROLE, NEW_BUSINESS_ROLE, CHANGE_BUSINESS_ROLE,
-    NEW_DATABASE, NEW_WAREHOUSE, CHANGE_WAREHOUSE, OFFBOARD_USER, ROTATE_KEY, PROMOTE_KEY, REMOVE_PASSWORD,
+    NEW_DATABASE, NEW_WAREHOUSE, CHANGE_WAREHOUSE, REMOVE_WAREHOUSE, OFFBOARD_USER, ROTATE_KEY, PROMOTE_KEY, REMOVE_PASSWORD,
 )}
 
 # Recipes only SnowTower itself opens requests with (never offered by a page or `snowtower request`).

@@ -82,6 +82,15 @@ _GRANT_PRIVS = re.compile(r"GRANT (?P<privs>.+?) ON (?P<kind>DATABASE|SCHEMA|TAB
                           r"(?P<name>[\w.$]+) TO ROLE (?P<role>\w+)$", re.I | re.S)
 _GRANT_ROLE = re.compile(r"GRANT ROLE (?P<granted>\w+) TO ROLE (?P<role>\w+)$", re.I)
 _GRANT_DB_ROLE = re.compile(r"GRANT DATABASE ROLE SNOWFLAKE\.(?P<granted>\w+) TO ROLE (?P<role>\w+)$", re.I)
+_GRANT_APP_ROLE = re.compile(r"GRANT APPLICATION ROLE (?P<granted>SNOWFLAKE\.\w+) TO ROLE (?P<role>\w+)$", re.I)
+# Snowflake's budgets ("Budgets roles and privileges"; each method page's access control requirements):
+# the account budget's methods need an application role for it (SNOWFLAKE.BUDGET_VIEWER reads, BUDGET_ADMIN also
+# changes); a custom budget's need one of its instance roles (<budget>!VIEWER, GET_LINKED_RESOURCES <budget>!ADMIN),
+# which the budget's owner grants per budget, so no setup script can: SnowTower reads those where granted and says
+# why not otherwise. SYSTEM$SHOW_BUDGETS_IN_ACCOUNT needs nothing: it lists the budgets the role holds a privilege on.
+_ACCOUNT_BUDGET_CALL = re.compile(r"\s*CALL\s+SNOWFLAKE\.LOCAL\.ACCOUNT_ROOT_BUDGET!\w+\(", re.I)
+_INSTANCE_CALL = re.compile(r'\s*CALL\s+(<instance>|"[^"]+"\.)', re.I)
+_SHOW_BUDGETS = re.compile(r"\s*SELECT\s+SYSTEM\$SHOW_BUDGETS_IN_ACCOUNT\(\)", re.I)
 
 
 @dataclass
@@ -99,6 +108,8 @@ class Grants:
             flat = " ".join(sql.split())
             if m := _GRANT_DB_ROLE.match(flat):
                 grants.database_roles.setdefault(m["role"].upper(), set()).add(m["granted"].upper())
+            elif m := _GRANT_APP_ROLE.match(flat):
+                grants.privileges.setdefault(m["role"].upper(), set()).add(("APPLICATION ROLE", "APPLICATION", m["granted"].upper()))
             elif m := _GRANT_ROLE.match(flat):
                 grants.roles.setdefault(m["role"].upper(), set()).add(m["granted"].upper())
             elif m := _GRANT_PRIVS.match(flat):
@@ -181,6 +192,11 @@ def required(sql: str, database: str, schema: str, warehouse: str) -> set[Need]:
         return set()
     if re.match(r"\s*(BEGIN(\s+(TRANSACTION|WORK))?|START\s+TRANSACTION|COMMIT|ROLLBACK)\s*;?\s*$", sql, re.I):
         return set()  # transaction control: no privilege ("Transactions")
+    body = re.sub(r"\A(?:\s*--[^\n]*\n)*", "", sql)
+    if _ACCOUNT_BUDGET_CALL.match(body):
+        return {Need("APPLICATION ROLE", "APPLICATION", "SNOWFLAKE.BUDGET_VIEWER")}
+    if _INSTANCE_CALL.match(body) or _SHOW_BUDGETS.match(body):
+        return set()
     try:
         tree = sqlglot.parse_one(sql, read="snowflake")
     except sqlglot.errors.ParseError as exc:

@@ -65,7 +65,8 @@ def test_admin_sees_every_chart_with_titles_units_and_tooltips(workspace, people
         assert unit in text
     assert all("tooltip" in json.dumps(spec) for spec in charts(at))
     downloads = [d.label for d in at.get("download_button")]
-    assert len(downloads) == 12 and all(label.startswith("Download ") and label.endswith(".csv") for label in downloads)
+    assert len(downloads) == 13 and all(label.startswith("Download ") and label.endswith(".csv") for label in downloads)
+    assert "Download budgets.csv" in downloads  # the demo account's Snowflake budgets, without any budget setting
 
 
 def test_the_figures_are_the_query_layers_at_the_price_setting(workspace, people):
@@ -231,8 +232,9 @@ def test_each_headline_carries_its_change_against_the_previous_period_of_the_sam
     assert deltas[f"Credits {start:%b %d} to {last:%b %d}"] == f"{expected:+.0%} {vs}"
     assert deltas["Warehouse compute (USD)"].endswith(vs) and deltas["Spend, all services (USD)"].endswith(vs)
     assert deltas["Idle compute"].endswith(f"points {vs}")
-    # without a budget the page says how to set one
-    assert any(c.value.startswith("No monthly budget: set budget_monthly") for c in at.caption)
+    # without budget_monthly the demo's own Snowflake account budget is held against, and the page says so
+    assert any(c.value.startswith("Budget source: Snowflake's account budget (SNOWFLAKE.LOCAL.ACCOUNT_ROOT_BUDGET)")
+               for c in at.caption)
 
 
 def test_the_month_is_held_against_the_budget(workspace, people, monkeypatch):
@@ -245,16 +247,49 @@ def test_the_month_is_held_against_the_budget(workspace, people, monkeypatch):
     src = services.snowflake_source()
     from core.snowflake.cost import budget_status
 
-    status = budget_status(src, last, Prices(2.5, {}, 23.0, 20.0), 1000.0, {"BI_WH": 100.0})
-    account = status["account"]
+    from core.snowflake.budgets import read_budgets
+
+    status = budget_status(src, last, Prices(2.5, {}, 23.0, 20.0), 1000.0, {"BI_WH": 100.0}, read_budgets(src))
+    # Snowflake's account budget is the headline (what Snowflake notifies on); the setting's is in the Budget tab
+    head = status["headline"]
+    assert head["source"] == "Snowflake: SNOWFLAKE.LOCAL.ACCOUNT_ROOT_BUDGET"
     line = next(m.value for m in at.markdown if "**Budget " in m.value)
-    assert f"{account['month_to_date']:,.0f} USD of 1,000 USD spent ({account['used_share']:.0%})" in line
-    assert account["status"] in line
+    assert (f"{head['month_to_date']:,.0f} USD of {head['budget']:,.0f} USD spent ({head['month_to_date_credits']:,.0f} of "
+            f"{head['budget_credits']:,.0f} credits) ({head['used_share']:.0%})") in line
+    assert head["status"] in line
     forecast = next(m for m in at.metric if m.label.endswith("forecast"))
-    assert forecast.delta == f"{account['projected_share']:.0%} of the budget"
+    assert forecast.delta == f"{head['projected_share']:.0%} of the budget"
+    assert any("budget_monthly (1,000 USD) is in the Budget tab" in c.value for c in at.caption)
     budgets = next(df.value for df in at.dataframe if "budget_of" in df.value.columns)
-    assert list(budgets["budget_of"]) == ["Account (billed, all services)", "BI_WH"]
-    assert budgets["used_share"].iloc[1] == pytest.approx(status["warehouses"][0]["used_share"])
+    assert list(budgets["budget_of"]) == ["Account (Snowflake budget)", "FINOPS.BUDGETS.BI_WH_BUDGET (Snowflake budget)",
+                                          "DATA_SCIENCE_WH (Snowflake budget)", "Account (billed, all services)", "BI_WH"]
+    assert list(budgets["source"])[3:] == ["Setting: budget_monthly", "Setting: budget_by_warehouse"]
+    assert budgets["used_share"].iloc[3] == pytest.approx(status["account"]["used_share"])
+    assert budgets["used_share"].iloc[4] == pytest.approx(status["warehouses"][0]["used_share"])
+    # the custom budget whose objects the role may not read says so, in plain text
+    assert any(c.value.startswith("FINOPS.BUDGETS.BI_WH_BUDGET: what it monitors cannot be read") for c in at.caption)
+
+
+def test_without_readable_snowflake_budgets_the_page_says_why_and_uses_the_setting(workspace, people, monkeypatch):
+    import duckdb
+
+    from core.snowflake.connect import STANDIN_FILE
+
+    monkeypatch.setenv("SNOWTOWER_BUDGET_MONTHLY", "1000")
+    page("cost", people["admin"])  # generates the demo account
+    path = Path(ui.services().workspace.account_dir) / STANDIN_FILE
+    db = duckdb.connect(str(path))
+    try:
+        db.execute("UPDATE SNOWTOWER_DEMO.BUDGETS SET VIEWER = false")  # the portal's role holds no budget role
+    finally:
+        db.close()
+    at = page("cost", people["admin"])
+    assert not at.exception, at.exception
+    line = next(m.value for m in at.markdown if "**Budget " in m.value)
+    assert "of 1,000 USD spent" in line and "credits)" not in line
+    assert any(c.value.startswith("Budget source: the settings' budget_monthly") for c in at.caption)
+    reasons = [c.value for c in at.caption if "cannot be read" in c.value]
+    assert reasons and "not authorized" in reasons[0] and "GRANT APPLICATION ROLE SNOWFLAKE.BUDGET_VIEWER" in reasons[0]
 
 
 def test_the_anomaly_is_marked_on_the_main_chart_with_its_cause(workspace, people):
@@ -355,3 +390,66 @@ def test_a_recommendations_fix_is_a_previewed_request_whose_review_shows_the_sav
     metrics = {m.label: (m.value, m.delta) for m in review.metric if "per month" in m.label}
     assert metrics["Today, per month"][0] == f"{rec.current_credits * 2.5:,.0f} USD"
     assert metrics["After this change, per month"] == (f"{rec.projected_credits * 2.5:,.0f} USD", f"{-rec.saving_money:+,.0f} USD")
+
+
+def test_the_unused_warehouses_fix_is_a_previewed_removal_whose_review_shows_its_cost(workspace, people):
+    """WAREHOUSE_UNUSED -> its Fix opens remove-warehouse filled in and previewed -> Submit -> the review shows what
+    the warehouse cost in its last 30 days (0: it did not run), the drop flag and that SnowDDL needs --apply-unsafe."""
+    from core.snowddl.inventory import describe
+    from core.snowflake.recommend import recommend
+    from portal.recipe_form import PENDING_KEY
+    from tests.portal_support import as_viewer
+
+    services = ui.services()
+    services.sync_demo_account(generate=True)  # the account first: the planted warehouse never ran
+    repo, main = services.changes.repo, services.changes.base_head()
+    text = repo.read_text(main, "snowddl/warehouse.yaml") + "\nOLD_REPORTING_WH:\n  size: MEDIUM\n  auto_suspend: 60\n"
+    head = repo.commit_files(main, {"snowddl/warehouse.yaml": text}, "A warehouse nobody uses\n", ("Platform", "platform@example.com"))
+    repo.update_ref("refs/heads/main", head, main)
+    at = page("cost", people["admin"])
+    assert not at.exception, at.exception
+    assert any(t.value.startswith("OLD_REPORTING_WH: OLD_REPORTING_WH has not run in the last 30 days") and
+               "nothing in the config uses it: remove it." in t.value for t in at.text)
+    rec = next(r for r in recommend(services.snowflake_source(), describe(services.snapshot().config)["warehouses"], 2.5)
+               if r.code == "WAREHOUSE_UNUSED")
+    assert rec.warehouse == "OLD_REPORTING_WH" and rec.fix.recipe == "remove-warehouse" and rec.saving_money == 0
+
+    def script():
+        import streamlit as st
+
+        from core.snowddl.inventory import describe
+        from core.snowflake.recommend import recommend
+        from portal import recipe_form, ui
+
+        if "opened" not in st.session_state:  # as the cost page's Fix button does (start_fix), without switching page
+            st.session_state.opened = True
+            services = ui.services()
+            r = next(r for r in recommend(services.snowflake_source(), describe(services.snapshot().config)["warehouses"],
+                                          float(services.settings.price_per_credit)) if r.code == "WAREHOUSE_UNUSED")
+            st.session_state[recipe_form.PENDING_KEY] = {"recipe": r.fix.recipe, "id": None, "ref": None,
+                                                         "raw": dict(r.fix.fields), "comment": "", "fixes": r.title,
+                                                         "preview": r.fix.complete}
+        recipe_form.recipe_page("remove-warehouse", "remove_warehouse.", "intro", outside=("name",))
+
+    at = AppTest.from_function(script, default_timeout=TIMEOUT)
+    as_viewer(at, people["requester"])
+    at.run()
+    assert not at.exception, at.exception
+    assert PENDING_KEY not in at.session_state
+    assert any("Fixes finding WAREHOUSE_UNUSED on OLD_REPORTING_WH" in i.value for i in at.info)
+    shown = {m.label: (m.value, m.delta) for m in at.metric if "per month" in m.label}
+    assert shown["Today, per month"][0] == "0 USD" and shown["After this change, per month"][0] == "0 USD"
+    page_text = " ".join(str(getattr(e, "value", "")) for e in at.markdown) + " ".join(c.value for c in at.caption)
+    assert "--apply-unsafe" in page_text
+    next(b for b in at.button if b.label == "Submit request").click().run()
+    assert not at.exception, at.exception
+    crs = services.changes.list()
+    assert len(crs) == 1 and crs[0].recipe == "remove-warehouse" and crs[0].request["name"] == "OLD_REPORTING_WH"
+
+    review = page("review", people["approver"])
+    assert not review.exception, review.exception
+    metrics = {m.label: (m.value, m.delta) for m in review.metric if "per month" in m.label}
+    assert metrics["Today, per month"][0] == "0 USD" and metrics["After this change, per month"][0] == "0 USD"
+    risks = next(df.value for df in review.dataframe if "Level" in df.value.columns)
+    removed = risks[risks["Risk"].str.startswith("removes warehouse OLD_REPORTING_WH")]
+    assert list(removed["Level"]) == ["high"] and "--apply-unsafe" in removed["Risk"].iloc[0]

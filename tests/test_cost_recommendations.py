@@ -71,11 +71,30 @@ def test_recommendations_name_the_idle_the_oversized_and_the_unmonitored_with_th
     assert savings == sorted(savings, reverse=True)
 
 
-def test_a_warehouse_unused_for_30_days_is_named(account):
+def test_a_warehouse_unused_for_30_days_is_named_with_a_fix_that_removes_it(account):
     src, warehouses, _ = account
-    extra = warehouses + [{"name": "OLD_REPORTING_WH", "size": "MEDIUM", "auto_suspend": 60, "monitor": None}]
-    unused = [r for r in recommend(src, extra, 2.5) if r.warehouse == "OLD_REPORTING_WH"]
-    assert [r.code for r in unused] == ["WAREHOUSE_UNUSED"] and unused[0].saving_money == 0 and unused[0].fix is None
+    extra = warehouses + [{"name": "OLD_REPORTING_WH", "size": "MEDIUM", "auto_suspend": 60, "monitor": None, "used_by": []},
+                          {"name": "KEPT_WH", "size": "SMALL", "auto_suspend": 60, "monitor": None,
+                           "used_by": ["user PRAMAN (default_warehouse)"]}]
+    unused = {r.warehouse: r for r in recommend(src, extra, 2.5) if r.code == "WAREHOUSE_UNUSED"}
+    assert set(unused) == {"OLD_REPORTING_WH", "KEPT_WH"}
+    old = unused["OLD_REPORTING_WH"]
+    # it did not run: the saving is honestly 0 (what it metered in the period), and the fix removes it
+    assert old.current_credits == 0 and old.projected_credits == 0 and old.saving_money == 0
+    assert old.fix.recipe == "remove-warehouse" and old.fix.complete and old.fix.fields["name"] == "OLD_REPORTING_WH"
+    assert old.fix.fields["justification"].startswith("Cost recommendation WAREHOUSE_UNUSED on OLD_REPORTING_WH")
+    # one the config still names gets no Fix (the recipe would refuse it) and says what to move first
+    kept = unused["KEPT_WH"]
+    assert kept.fix is None and "user PRAMAN (default_warehouse)" in kept.message
+
+
+def test_removing_a_warehouse_that_ran_saves_what_it_metered(account):
+    src, warehouses, planted = account
+    p = project_request(src, "remove-warehouse", {"name": planted.idle_warehouse}, warehouses, 2.5, day=END)
+    usage = ask(src, "warehouse_usage", **window(END - dt.timedelta(days=29), END)).set_index("WAREHOUSE_NAME")
+    # its 30 days of metering per month (365.25 / 12 days)
+    assert p.current_credits == pytest.approx(float(usage.loc[planted.idle_warehouse, "CREDITS_USED"]) * 365.25 / 12 / 30)
+    assert p.projected_credits == 0 and p.current_money - p.projected_money == pytest.approx(p.current_credits * 2.5)
 
 
 def test_budget_status_and_budget_events(account):

@@ -40,7 +40,7 @@ def lines(base, changes, rel):
 
 def test_every_recipe_is_reachable_by_name_with_fields_named_after_snowddl_keys():
     assert set(RECIPES) == {"new-user", "new-service-user", "grant-role", "revoke-role", "new-business-role",
-                            "change-business-role", "new-database", "new-warehouse", "change-warehouse",
+                            "change-business-role", "new-database", "new-warehouse", "change-warehouse", "remove-warehouse",
                             "offboard-user", "rotate-key", "promote-key", "remove-password"}
     for recipe in RECIPES.values():
         assert recipe.field("justification").required, recipe.name

@@ -4,8 +4,10 @@ read it; it needs SnowDDL's blueprints only (nothing of the demo's stand-in, so 
 in Snowflake, where duckdb is not installed)."""
 from __future__ import annotations
 
-from snowddl.blueprint import (BusinessRoleBlueprint, DatabaseBlueprint, ResourceMonitorBlueprint, UserBlueprint,
-                               WarehouseBlueprint)
+import fnmatch
+
+from snowddl.blueprint import (BusinessRoleBlueprint, DatabaseBlueprint, ResourceMonitorBlueprint, TechnicalRoleBlueprint,
+                               UserBlueprint, WarehouseBlueprint)
 
 
 def _name(ident) -> str:
@@ -16,7 +18,7 @@ def describe(config) -> dict:
     """The rows of a config (core.snowddl.load.LoadedConfig whose `snowddl` is parsed):
     {"users": [{name, type, email, display_name, first_name, last_name, disabled, has_key, has_password,
     warehouse, roles}], "warehouses": [{name, size (XSMALL ...), auto_suspend (seconds or None),
-    max_clusters, monitor}], "monitors": [{name, credit_quota (credits), frequency}], "databases": [name],
+    max_clusters, monitor, used_by (warehouse_references)}], "monitors": [{name, credit_quota (credits), frequency}], "databases": [name],
     "business_roles": [name]}; names as SnowDDL spells them with the env prefix, sorted by name.
     A config SnowDDL could not parse (`snowddl` None) holds nothing."""
     s = config.snowddl
@@ -33,10 +35,41 @@ def describe(config) -> dict:
     for bp in s.get_blueprints_by_type(WarehouseBlueprint).values():
         warehouses.append({"name": _name(bp.full_name), "size": str(bp.size or "XSMALL").upper(),
                            "auto_suspend": bp.auto_suspend, "max_clusters": bp.max_cluster_count,
-                           "monitor": _name(bp.resource_monitor)})
+                           "monitor": _name(bp.resource_monitor),
+                           "used_by": warehouse_references(config, _name(bp.full_name))})
     monitors = [{"name": _name(bp.full_name), "credit_quota": bp.credit_quota, "frequency": bp.frequency.upper()}
                 for bp in s.get_blueprints_by_type(ResourceMonitorBlueprint).values()]
     databases = [_name(bp.full_name) for bp in s.get_blueprints_by_type(DatabaseBlueprint).values()]
     roles = [_name(bp.full_name) for bp in s.get_blueprints_by_type(BusinessRoleBlueprint).values()]
     return {"users": sorted(users, key=lambda u: u["name"]), "warehouses": sorted(warehouses, key=lambda w: w["name"]),
             "monitors": monitors, "databases": sorted(databases), "business_roles": sorted(roles)}
+
+
+def warehouse_references(config, name: str) -> list[str]:
+    """What in a config (LoadedConfig, SnowDDL's parsed blueprints) still names warehouse `name` (as SnowDDL spells it,
+    env prefix included), one phrase each, sorted: "user PRAMAN (default_warehouse)", "business role ANALYST__B_ROLE
+    (warehouse_usage)", "technical role X__T_ROLE (grant USAGE on WAREHOUSE <pattern>)", and any other blueprint with a
+    `warehouse` field (a task, an alert, a dynamic table ...). [] when nothing does or the config was not parsed."""
+    s = config.snowddl
+    if s is None:
+        return []
+    want = str(name).upper()
+    out = []
+    for bp in s.get_blueprints_by_type(UserBlueprint).values():
+        if _name(bp.default_warehouse).upper() == want:
+            out.append(f"user {_name(bp.full_name)} (default_warehouse)")
+    for bp in s.get_blueprints_by_type(BusinessRoleBlueprint).values():
+        for key in ("warehouse_usage", "warehouse_monitor"):
+            if any(_name(w).upper() == want for w in getattr(bp, key) or []):
+                out.append(f"business role {_name(bp.full_name).removesuffix('__B_ROLE')} ({key})")
+    for bp in s.get_blueprints_by_type(TechnicalRoleBlueprint).values():
+        for g in bp.grant_patterns or []:  # future grants are on schema objects, never warehouses
+            if str(getattr(g.on, "name", g.on)).upper() == "WAREHOUSE" and fnmatch.fnmatchcase(want, str(g.pattern).upper()):
+                out.append(f"technical role {_name(bp.full_name).removesuffix('__T_ROLE')} (grant {g.privilege} on WAREHOUSE {g.pattern})")
+    for cls, bps in s.blueprints.items():
+        if cls in (UserBlueprint, BusinessRoleBlueprint, TechnicalRoleBlueprint, WarehouseBlueprint):
+            continue
+        for bp in bps.values():
+            if _name(getattr(bp, "warehouse", None)).upper() == want:
+                out.append(f"{cls.__name__.removesuffix('Blueprint')} {_name(bp.full_name)} (warehouse)")
+    return sorted(set(out))

@@ -55,10 +55,58 @@ ACCOUNT_DEFAULT_TIMEZONE = "America/Los_Angeles"
 _SET_TIMEZONE = re.compile(r"\s*ALTER\s+SESSION\s+SET\s+TIMEZONE\s*=\s*'([A-Za-z_/+\-0-9]+)'\s*;?\s*", re.IGNORECASE)
 
 
+# Snowflake's budgets (https://docs.snowflake.com/en/user-guide/budgets), read by calling methods of class instances
+# and a system function, which fakesnow does not know. The stand-in answers them from SNOWTOWER_DEMO.BUDGETS (one row
+# per budget: the account budget SNOWFLAKE.LOCAL.ACCOUNT_ROOT_BUDGET and custom budgets, with what the portal's role
+# may see: VIEWER = it holds an application role of the account budget or an instance role of a custom one, ADMIN =
+# the ADMIN instance role) and SNOWTOWER_DEMO.BUDGET_RESOURCES (the objects added to each custom budget).
+_CALL_METHOD = re.compile(r"\s*CALL\s+(.+?)!(GET_SPENDING_LIMIT|GET_LINKED_RESOURCES)\(\s*\)\s*;?\s*", re.IGNORECASE | re.DOTALL)
+_SHOW_BUDGETS = re.compile(r"\s*SELECT\s+SYSTEM\$SHOW_BUDGETS_IN_ACCOUNT\(\s*\)(?:\s+AS\s+(\w+))?\s*;?\s*", re.IGNORECASE)
+_LEADING_COMMENTS = re.compile(r"\A(?:\s*--[^\n]*(?:\n|\Z))*")  # a SQL file's header comment
+_NAME_PART = re.compile(r'"((?:[^"]|"")+)"|([A-Za-z_][A-Za-z0-9_$]*)')
+
+
+def _name_parts(text: str) -> tuple[str, ...] | None:
+    """`DB.SCHEMA.NAME` or `"Db"."Schema"."Name"` as Snowflake resolves it: unquoted parts upper case, quoted ones
+    exact; None when it is not a three-part name."""
+    parts, pos, text = [], 0, text.strip()
+    while True:
+        m = _NAME_PART.match(text, pos)
+        if not m:
+            return None
+        parts.append(m.group(1).replace('""', '"') if m.group(1) is not None else m.group(2).upper())
+        pos = m.end()
+        if pos == len(text):
+            return tuple(parts) if len(parts) == 3 else None
+        if text[pos] != ".":
+            return None
+        pos += 1
+
+
+def _not_authorized(name: str) -> Exception:
+    """Snowflake's answer for an object the role cannot see, which it does not tell from one that does not exist
+    (error 2003, "Object '...' does not exist or not authorized"): a budget method called without an application
+    role of the account budget or an instance role of a custom budget fails so
+    (https://docs.snowflake.com/en/sql-reference/classes/budget/methods/get_spending_limit, access control)."""
+    import snowflake.connector.errors as errors
+
+    return errors.ProgrammingError(msg=f"SQL compilation error:\nObject '{name}' does not exist or not authorized.",
+                                   errno=2003, sqlstate="02000")
+
+
 class _StandInCursor:
-    """fakesnow's cursor, plus what fakesnow 0.12 lacks: `ALTER SESSION SET TIMEZONE = '<zone>'` (it answers
-    "not implemented") is carried out as DuckDB's per-connection TimeZone setting, which is what
-    TIMESTAMPTZ (the stand-in's TIMESTAMP_LTZ) is shown, compared and cut into days in."""
+    """fakesnow's cursor, plus what fakesnow 0.12 lacks:
+    - `ALTER SESSION SET TIMEZONE = '<zone>'` (it answers "not implemented") is carried out as DuckDB's
+      per-connection TimeZone setting, which is what TIMESTAMPTZ (the stand-in's TIMESTAMP_LTZ) is shown,
+      compared and cut into days in;
+    - Snowflake's budgets, as their documentation pages describe them:
+      `CALL <budget>!GET_SPENDING_LIMIT()` answers the limit in credits, -1 when none is set
+      (https://docs.snowflake.com/en/sql-reference/classes/budget/methods/get_spending_limit);
+      `CALL <budget>!GET_LINKED_RESOURCES()` lists the objects added to a custom budget and needs its ADMIN
+      instance role (https://docs.snowflake.com/en/sql-reference/classes/budget/methods/get_linked_resources);
+      `SELECT SYSTEM$SHOW_BUDGETS_IN_ACCOUNT()` gives the custom budgets the role holds any privilege on, as JSON
+      (https://docs.snowflake.com/en/sql-reference/functions/system_show_budgets_in_account);
+      a budget the role has no role of fails as not existing or not authorized."""
 
     def __init__(self, cursor, duck):
         self._cursor, self._duck = cursor, duck
@@ -68,7 +116,42 @@ class _StandInCursor:
         if m:
             self._duck.execute("SET TimeZone = ?", [m.group(1)])
             return self
+        if isinstance(sql, str):
+            statement = _LEADING_COMMENTS.sub("", sql)
+            if m := _CALL_METHOD.fullmatch(statement):
+                return self._budget_method(m.group(1), m.group(2).upper())
+            if m := _SHOW_BUDGETS.fullmatch(statement):
+                return self._show_budgets(m.group(1) or "SYSTEM$SHOW_BUDGETS_IN_ACCOUNT()")
         return self._cursor.execute(sql, params)
+
+    def _budget(self, text: str, admin: bool) -> int:
+        parts = _name_parts(text)
+        row = None
+        if parts:
+            row = self._duck.execute("SELECT ID, VIEWER, ADMIN FROM SNOWFLAKE.SNOWTOWER_DEMO.BUDGETS "
+                                     "WHERE DATABASE_NAME = ? AND SCHEMA_NAME = ? AND NAME = ?", list(parts)).fetchone()
+        if row is None or not row[1] or (admin and not row[2]):
+            raise _not_authorized(".".join(parts) if parts else text.strip())
+        return int(row[0])
+
+    def _budget_method(self, text: str, method: str):
+        budget = self._budget(text, admin=method == "GET_LINKED_RESOURCES")
+        if method == "GET_SPENDING_LIMIT":
+            return self._cursor.execute("SELECT COALESCE(SPENDING_LIMIT, -1) AS GET_SPENDING_LIMIT "
+                                        "FROM SNOWFLAKE.SNOWTOWER_DEMO.BUDGETS WHERE ID = ?", [budget])
+        return self._cursor.execute("SELECT RESOURCE_ID, NAME, DOMAIN, SCHEMA_NAME, DATABASE_NAME "
+                                    "FROM SNOWFLAKE.SNOWTOWER_DEMO.BUDGET_RESOURCES WHERE BUDGET_ID = ? ORDER BY NAME", [budget])
+
+    def _show_budgets(self, column: str):
+        import json
+
+        rows = self._duck.execute(
+            "SELECT DATABASE_NAME, SCHEMA_NAME, NAME, ID, epoch_ms(CREATED_ON), CURRENT_VERSION, COMMENT "
+            "FROM SNOWFLAKE.SNOWTOWER_DEMO.BUDGETS WHERE VIEWER AND NOT (DATABASE_NAME = 'SNOWFLAKE' AND SCHEMA_NAME = 'LOCAL') "
+            "ORDER BY ID").fetchall()
+        text = json.dumps([dict(zip(("DATABASE", "SCHEMA", "NAME", "ID", "CREATED_ON", "CURRENT_VERSION", "COMMENT"), r))
+                           for r in rows])
+        return self._cursor.execute(f"SELECT ? AS {column.upper() if column.isidentifier() else 'BUDGETS'}", [text])
 
     def __getattr__(self, name):
         return getattr(self._cursor, name)

@@ -167,3 +167,54 @@ def create_table_sql(name: str, schema: str = "ACCOUNT_USAGE") -> str:
     v = view(name)
     cols = ", ".join(f"{c.name} {duck_type(c.type)}{'' if c.nullable else ' NOT NULL'}" for c in v.columns)
     return f"CREATE TABLE {schema}.{v.name} ({cols})"
+
+
+# --- Snowflake's budgets: class methods and a system function, not views ----------------------------------------------
+# Budgets are instances of the class SNOWFLAKE.CORE.BUDGET; the account budget is SNOWFLAKE.LOCAL.ACCOUNT_ROOT_BUDGET
+# (https://docs.snowflake.com/en/user-guide/budgets). They are read by CALLing a method or SELECTing a system function,
+# so their SQL files are checked against these entries, not against the views above (tests/test_view_contract.py).
+BUDGET_DOCS = "https://docs.snowflake.com/en/sql-reference/"
+
+
+@dataclass(frozen=True)
+class Routine:
+    """A method or system function a SQL file calls: the statement it must contain, the documentation page, the
+    columns of its answer (Snowflake's types), and how it fails."""
+    statement: str  # the text the SQL file must contain (upper case)
+    url: str
+    columns: tuple[Column, ...]
+    notes: str = ""
+
+
+ROUTINES: dict[str, Routine] = {
+    "budget_account_limit": Routine(
+        "CALL SNOWFLAKE.LOCAL.ACCOUNT_ROOT_BUDGET!GET_SPENDING_LIMIT()",
+        BUDGET_DOCS + "classes/budget/methods/get_spending_limit", _cols("GET_SPENDING_LIMIT NUMBER"),
+        "The account budget's monthly spending limit in credits; -1 when no limit is set. Needs an application role "
+        "for the account budget (SNOWFLAKE.BUDGET_VIEWER or BUDGET_ADMIN; ACCOUNTADMIN has them): without one the "
+        "call fails as for an object the role cannot see (\"does not exist or not authorized\"). The account budget "
+        "must be activated (account_root_budget!ACTIVATE) before a limit can be set "
+        "(https://docs.snowflake.com/en/sql-reference/classes/budget/methods/activate)."),
+    "budget_instances": Routine(
+        "SELECT SYSTEM$SHOW_BUDGETS_IN_ACCOUNT()",
+        BUDGET_DOCS + "functions/system_show_budgets_in_account", _cols("BUDGETS VARCHAR"),
+        "One row, one value: a JSON list of the custom budgets (instances of SNOWFLAKE.CORE.BUDGET) the role holds "
+        "any privilege on, each {DATABASE, SCHEMA, NAME, ID, CREATED_ON (epoch ms, UTC), CURRENT_VERSION, COMMENT}; "
+        "budgets the role cannot see are left out, not refused."),
+    "budget_limit": Routine(
+        "!GET_SPENDING_LIMIT()",
+        BUDGET_DOCS + "classes/budget/methods/get_spending_limit", _cols("GET_SPENDING_LIMIT NUMBER"),
+        "A custom budget's monthly spending limit in credits (-1: none). Needs any instance role of the budget "
+        "(<budget>!VIEWER or !ADMIN) and USAGE on its database and schema."),
+    "budget_linked_resources": Routine(
+        "!GET_LINKED_RESOURCES()",
+        BUDGET_DOCS + "classes/budget/methods/get_linked_resources", _cols(
+            "RESOURCE_ID NUMBER, NAME VARCHAR, DOMAIN VARCHAR, SCHEMA_NAME VARCHAR, DATABASE_NAME VARCHAR"),
+        "The objects added to a custom budget explicitly (not those added through a tag or by an app); DOMAIN is "
+        "WAREHOUSE, DATABASE, SCHEMA, TABLE, ... Needs the budget's ADMIN instance role: its VIEWER role is refused."),
+}
+
+
+def routine(name: str) -> Routine:
+    """The contract of the SQL file `name` that calls a method or system function; KeyError if it reads views."""
+    return ROUTINES[name]

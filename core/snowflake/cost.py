@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 
 import pandas as pd
 
+from core.snowflake.budgets import read_budgets
 from core.snowflake.queries import ask
 
 DAYS_PER_MONTH = 365.25 / 12
@@ -331,7 +332,8 @@ def summary(source, days: int, price_per_credit: float, day: dt.date | None = No
     - `data_through`: up to when the views are filled;
     - `previous`: the same figures (period_figures) for as many days just before, with `change` per figure
       (with_changes), or None when those days reach before the first metered day;
-    - `budget`: budget_status of the month containing the end day (`budget_monthly`, `budget_by_warehouse`);
+    - `budget`: budget_status of the month containing the end day (`budget_monthly`, `budget_by_warehouse`, and
+      Snowflake's own budgets as core.snowflake.budgets.read_budgets reads them);
     - `top_spenders` (top_spenders, five users), `query_patterns` (query_patterns, 20 patterns), `anomalies` with
       their cause (anomaly_causes: warehouse, user, query pattern);
     - `recommendations` (core.snowflake.recommend) for the config's `warehouses` (describe rows); [] without them."""
@@ -375,7 +377,8 @@ def summary(source, days: int, price_per_credit: float, day: dt.date | None = No
     return {**empty, "start": start.isoformat(), "end": day.isoformat(), "warehouses": warehouses,
             "total_credits": sum(w["credits"] for w in warehouses), "billed_credits": bill["billed_credits"],
             "total_money": bill["total_money"], "spend": bill, "forecast": forecast, "anomalies": anomalies,
-            "previous": previous, "budget": budget_status(source, day, prices, budget_monthly, budget_by_warehouse),
+            "previous": previous, "budget": budget_status(source, day, prices, budget_monthly, budget_by_warehouse,
+                                   read_budgets(source)),
             "top_spenders": top_spenders(source, start, day, price), "query_patterns": query_patterns(source, start, day, price),
             "recommendations": recommendations,
             "data_through": {"last_day": through.last_day.isoformat(), "filled_to": through.filled_to.isoformat(),
@@ -383,17 +386,27 @@ def summary(source, days: int, price_per_credit: float, day: dt.date | None = No
             if through else None}
 
 
-WAREHOUSE_RECIPES = ("new-warehouse", "change-warehouse")
+WAREHOUSE_RECIPES = ("new-warehouse", "change-warehouse", "remove-warehouse")
 
 
 def project_request(source, recipe: str, request: dict, warehouses: list[dict], price_per_credit: float,
                     day: dt.date | None = None) -> Projection | None:
-    """The projection for a warehouse request (recipe new-warehouse or change-warehouse, `request` as the
-    recipe's to_dict gives it), against the base config's `warehouses` (core.snowflake.demo.describe);
-    None for any other recipe or a request without a warehouse name."""
+    """The projection for a warehouse request (recipe new-warehouse, change-warehouse or remove-warehouse, `request`
+    as the recipe's to_dict gives it), against the base config's `warehouses` (core.snowflake.demo.describe);
+    None for any other recipe or a request without a warehouse name. A removed warehouse costs today what it metered
+    in its last PROJECTION_DAYS days (WAREHOUSE_METERING_HISTORY, per month; 0 when it did not run) and nothing after."""
     name = str(request.get("name") or "").upper()
     if recipe not in WAREHOUSE_RECIPES or not name:
         return None
+    if recipe == "remove-warehouse":
+        day = day or last_day(source) or dt.datetime.now(dt.timezone.utc).date()
+        usage = ask(source, "warehouse_usage", **window(day - dt.timedelta(days=PROJECTION_DAYS - 1), day))
+        mine = usage[usage["WAREHOUSE_NAME"] == name]
+        used = float(mine["CREDITS_USED"].iloc[0]) if len(mine) else 0.0
+        basis = (f"{name}'s last {PROJECTION_DAYS} days of metering to {day:%Y-%m-%d}: {used:,.1f} credits"
+                 + (" (it did not run: removing it saves nothing now, it only stops anyone running up credits on it)"
+                    if not used else "") + "; removed, it costs nothing")
+        return Projection(name, used * DAYS_PER_MONTH / PROJECTION_DAYS, 0.0, price_per_credit, False, basis)
     sizes = {w["name"]: w.get("size") for w in warehouses}
     if recipe == "new-warehouse":
         return project_warehouse(source, name, str(request.get("size") or "XSMALL"), request.get("auto_suspend"),
@@ -461,40 +474,90 @@ def _status(used: float, projected: float, budget: float) -> str:
 
 
 def budget_status(source, day: dt.date, prices: Prices, monthly: float = 0.0,
-                  by_warehouse: dict[str, float] | None = None) -> dict:
+                  by_warehouse: dict[str, float] | None = None, snowflake: dict | None = None) -> dict:
     """The month containing `day` (UTC) against its budgets, up to the end of `day`.
 
-    - `account` (None without `monthly`): `budget`, `month_to_date` (billed credits of every service type at
-      their prices, METERING_DAILY_HISTORY), `projected` (forecast_month's credits at the month's blended price),
-      `used_share` and `projected_share` (0..), `status` ("Over budget" when the month to date reached the budget,
-      "At risk" when the forecast does, else "On track");
+    - `account` (None without `monthly`): the settings' budget_monthly: `budget`, `month_to_date` (billed credits of
+      every service type at their prices, METERING_DAILY_HISTORY), `projected` (forecast_month's credits at the
+      month's blended price), `used_share` and `projected_share` (0..), `status` ("Over budget" when the month to
+      date reached the budget, "At risk" when the forecast does, else "On track");
     - `warehouses`: per warehouse of `by_warehouse`, the same with metered credits (WAREHOUSE_METERING_HISTORY) at
-      the WAREHOUSE_METERING price, projected at its month-to-date daily rate.
+      the WAREHOUSE_METERING price, projected at its month-to-date daily rate;
+    - `snowflake`: Snowflake's own budgets as budgets.read_budgets gave them (`snowflake`), each with a limit:
+      {"budget_of", "source", "budget_credits" (the limit), "budget" (the limit at the month's price),
+      "month_to_date_credits", "month_to_date", "projected", "used_share", "projected_share", "status"}. The account
+      budget's month to date is the account's billed credits (METERING_DAILY_HISTORY, as `account`); a custom
+      budget's is the metered credits of the warehouses it monitors, None (status "Spend not readable") when what
+      it monitors cannot be read or is not only warehouses. Budgets without a limit are left out;
+    - `headline`: the budget a reader should see first: Snowflake's account budget when it has a limit (what
+      Snowflake itself notifies on), else the settings' `account` (None without either);
+    - `notes`: why a Snowflake budget is not shown (no limit, not readable), as plain sentences.
     Money in the settings' currency; storage and transfer are not in any of them."""
     month_start = day.replace(day=1)
     month = month_start.strftime("%Y-%m")
-    out: dict = {"month": month, "day": day.isoformat(), "account": None, "warehouses": []}
-    if monthly:
+    out: dict = {"month": month, "day": day.isoformat(), "account": None, "warehouses": [], "snowflake": [],
+                 "headline": None, "notes": []}
+    snowflake = snowflake or {}
+    sf_account = (snowflake.get("account") or {})
+    elapsed, days = day.day, calendar.monthrange(day.year, day.month)[1]
+    fc = blended = None
+    if monthly or sf_account.get("limit_credits") is not None:
         bill = spend(source, month_start, day, prices)
         blended = _blended(bill, prices)
         daily = ask(source, "billed_daily", start_date=month_start - dt.timedelta(days=7), end_date=day + dt.timedelta(days=1))
         fc = forecast_month(daily, day)
+    if monthly:
         used = fc.month_to_date * blended
         projected = fc.projected * blended
         out["account"] = {"budget": float(monthly), "month_to_date": used, "projected": projected,
                           "used_share": used / monthly, "projected_share": projected / monthly,
                           "status": _status(used, projected, monthly)}
-    if by_warehouse:
+    wh_price = prices.credit("WAREHOUSE_METERING")
+    usage = None
+    custom = [b for b in snowflake.get("custom") or [] if b.get("limit_credits") is not None]
+    if by_warehouse or any(b.get("warehouses") for b in custom):
         usage = ask(source, "warehouse_usage", **window(month_start, day)).set_index("WAREHOUSE_NAME")
-        elapsed, days = day.day, calendar.monthrange(day.year, day.month)[1]
-        price = prices.credit("WAREHOUSE_METERING")
-        for name, budget in sorted(by_warehouse.items()):
-            used = float(usage["CREDITS_USED"].get(name, 0.0)) * price
-            projected = used / elapsed * days
-            out["warehouses"].append({"warehouse": name, "budget": float(budget), "month_to_date": used, "projected": projected,
-                                      "used_share": used / budget if budget else None,
-                                      "projected_share": projected / budget if budget else None,
-                                      "status": _status(used, projected, budget) if budget else "No budget"})
+    for name, budget in sorted((by_warehouse or {}).items()):
+        used = float(usage["CREDITS_USED"].get(name, 0.0)) * wh_price
+        projected = used / elapsed * days
+        out["warehouses"].append({"warehouse": name, "budget": float(budget), "month_to_date": used, "projected": projected,
+                                  "used_share": used / budget if budget else None,
+                                  "projected_share": projected / budget if budget else None,
+                                  "status": _status(used, projected, budget) if budget else "No budget"})
+
+    def row(budget_of: str, source_name: str, limit: float, used: float | None, projected: float | None, price: float) -> dict:
+        readable = used is not None
+        return {"budget_of": budget_of, "source": source_name, "budget_credits": limit, "budget": limit * price,
+                "month_to_date_credits": used, "month_to_date": used * price if readable else None,
+                "projected": projected * price if readable else None,
+                "used_share": used / limit if readable and limit else None,
+                "projected_share": projected / limit if readable and limit else None,
+                "status": (_status(used, projected, limit) if limit else "No budget") if readable else "Spend not readable"}
+
+    if sf_account.get("limit_credits") is not None:
+        out["snowflake"].append(row("Account (Snowflake budget)", f"Snowflake: {sf_account['name']}",
+                                    float(sf_account["limit_credits"]), fc.month_to_date, fc.projected, blended))
+    elif sf_account.get("note"):
+        out["notes"].append(sf_account["note"])
+    for b in custom:
+        whs, used = b.get("warehouses"), None
+        if whs and not b.get("other_objects"):
+            used = sum(float(usage["CREDITS_USED"].get(w, 0.0)) for w in whs)
+        out["snowflake"].append(row(f"{', '.join(whs) if whs else b['name']} (Snowflake budget)", f"Snowflake: {b['name']}",
+                                    float(b["limit_credits"]), used, used / elapsed * days if used is not None else None,
+                                    wh_price))
+        if b.get("note"):
+            out["notes"].append(f"{b['name']}: {b['note']}.")
+    for b in snowflake.get("custom") or []:
+        if b.get("limit_credits") is None and b.get("note"):
+            out["notes"].append(f"{b['name']}: {b['note']}.")
+    if snowflake.get("custom_note"):
+        out["notes"].append(snowflake["custom_note"])
+    if out["snowflake"] and out["snowflake"][0]["budget_of"].startswith("Account"):
+        out["headline"] = out["snowflake"][0]
+    elif out["account"]:
+        out["headline"] = {"budget_of": "Account (setting budget_monthly)", "source": "Setting: budget_monthly",
+                           "budget_credits": None, "month_to_date_credits": fc.month_to_date, **out["account"]}
     return out
 
 
@@ -572,7 +635,8 @@ ALERT_LOOKBACK_DAYS = 30  # days whose anomalies and threshold crossings are eve
 
 def spend_events(source, prices: Prices, *, budget_monthly: float = 0.0, budget_by_warehouse: dict | None = None,
                  threshold_per_day: float = 0.0, budget_shares: tuple[float, ...] | list[float] = (0.8, 1.0),
-                 day: dt.date | None = None, lookback_days: int = ALERT_LOOKBACK_DAYS) -> list[dict]:
+                 day: dt.date | None = None, lookback_days: int = ALERT_LOOKBACK_DAYS,
+                 snowflake: dict | None = None) -> list[dict]:
     """Spend events up to `day` (default: the account's last complete day), each {"id", "severity", "title", "text"}
     with an `id` stable across runs, so a sender that remembers the ids it sent sends each at most once:
 
@@ -582,7 +646,10 @@ def spend_events(source, prices: Prices, *, budget_monthly: float = 0.0, budget_
       service type, at the window's blended price per credit, cost more than `threshold_per_day` (0: off);
     - `cost.budget.<YYYY-MM>.<percent>` and `cost.budget.<YYYY-MM>.<WAREHOUSE>.<percent>` (high from 100 %, else
       medium): the month to date of the account (`budget_monthly`) or a warehouse (`budget_by_warehouse`) reached
-      that share of its budget (budget_status).
+      that share of its budget (budget_status);
+    - `cost.budget.<YYYY-MM>.snowflake.<BUDGET>.<percent>` (same severities): the month to date of one of Snowflake's
+      own budgets (`snowflake`, from budgets.read_budgets; <BUDGET> is ACCOUNT_ROOT_BUDGET or DB.SCHEMA.NAME) reached
+      that share of its spending limit in credits.
     Money in the settings' currency. Returns [] when the account has no complete day of metering."""
     day = day or last_day(source)
     if day is None:
@@ -605,17 +672,22 @@ def spend_events(source, prices: Prices, *, budget_monthly: float = 0.0, budget_
                                "title": f"Spend on {d}: {money:,.0f} over the daily threshold of {threshold_per_day:,.0f}",
                                "text": f"{d} billed {float(r.CREDITS):,.1f} credits of every service type at {blended:,.2f} "
                                        f"per credit: {money:,.2f}, above alert_spend_threshold {threshold_per_day:,.2f}."})
-    if budget_monthly or budget_by_warehouse:
-        status = budget_status(source, day, prices, budget_monthly, budget_by_warehouse)
+    if budget_monthly or budget_by_warehouse or snowflake:
+        status = budget_status(source, day, prices, budget_monthly, budget_by_warehouse, snowflake)
         rows = ([("", "The account", status["account"])] if status["account"] else [])
         rows += [(f"{w['warehouse']}.", w["warehouse"], w) for w in status["warehouses"] if w["budget"]]
+        rows += [(f"snowflake.{b['source'].removeprefix('Snowflake: ').removeprefix('SNOWFLAKE.LOCAL.')}.",
+                  f"Snowflake's budget {b['source'].removeprefix('Snowflake: ')}", b)
+                 for b in status["snowflake"] if b["used_share"] is not None]
         for key, who, b in rows:
             for share in sorted(budget_shares):
                 if b["used_share"] >= share:
                     pct = round(share * 100)
+                    credits = (f" ({b['month_to_date_credits']:,.1f} of a spending limit of {b['budget_credits']:,.0f} credits, "
+                               f"read from Snowflake)" if b.get("budget_credits") is not None else "")
                     events.append({"id": f"cost.budget.{status['month']}.{key}{pct}", "severity": "high" if share >= 1 else "medium",
                                    "title": f"{who} reached {pct} % of its {status['month']} budget",
                                    "text": f"{who}: {b['month_to_date']:,.2f} spent in {status['month']} up to {status['day']} "
-                                           f"of a budget of {b['budget']:,.2f} ({b['used_share']:.0%}); forecast by month end "
+                                           f"of a budget of {b['budget']:,.2f}{credits} ({b['used_share']:.0%}); forecast by month end "
                                            f"{b['projected']:,.2f} ({b['projected_share']:.0%})."})
     return events

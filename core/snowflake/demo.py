@@ -248,6 +248,7 @@ def _build(db, shape: dict, p: Planted) -> None:
         FROM hours ORDER BY START_TIME, WAREHOUSE_NAME
     """.format(now=_now_sql(p), ATTRIBUTION_LAG_HOURS=ATTRIBUTION_LAG_HOURS))
     _billing(db, p)
+    _budgets(db, p)
     _queries(db, shape, p)
     _storage(db, shape, p, t0)
     _identity(db, shape, p)
@@ -362,6 +363,47 @@ def _billing(db, p: Planted) -> None:
                'REPLICATION' AS TRANSFER_TYPE
         FROM range({DAYS}) t(d)
     """)
+
+
+BUDGET_DATABASE, BUDGET_SCHEMA = "FINOPS", "BUDGETS"  # where the demo's custom budgets live
+
+
+def _budgets(db, p: Planted) -> None:
+    """Snowflake's budgets as the stand-in's cursor serves them (core/snowflake/connect.py, _StandInCursor): the
+    account budget SNOWFLAKE.LOCAL.ACCOUNT_ROOT_BUDGET, activated with a monthly spending limit in credits
+    (https://docs.snowflake.com/en/user-guide/budgets: a limit per calendar month, UTC) of the account's billed
+    credits of the last 28 days per day x 30, rounded to 100; the portal's role holds SNOWFLAKE.BUDGET_VIEWER
+    (https://docs.snowflake.com/en/user-guide/budgets/monitor). Two custom budgets in FINOPS.BUDGETS: one on the
+    data-science warehouse whose ADMIN instance role the portal holds (so what it monitors is readable), at 1.2 x that
+    warehouse's credits of the last 28 days per day x 30, rounded to 10; one on the BI warehouse with its VIEWER
+    instance role only (its limit is readable, what it monitors is not), at 1.0 x, rounded to 10."""
+    schema = "SNOWTOWER_DEMO"
+    db.execute(f"CREATE TABLE {schema}.BUDGETS (ID BIGINT PRIMARY KEY, DATABASE_NAME VARCHAR, SCHEMA_NAME VARCHAR, "
+               "NAME VARCHAR, CREATED_ON TIMESTAMPTZ, CURRENT_VERSION VARCHAR, COMMENT VARCHAR, SPENDING_LIMIT DOUBLE, "
+               "VIEWER BOOLEAN, ADMIN BOOLEAN)")
+    db.execute(f"CREATE TABLE {schema}.BUDGET_RESOURCES (BUDGET_ID BIGINT, RESOURCE_ID BIGINT, NAME VARCHAR, "
+               "DOMAIN VARCHAR, SCHEMA_NAME VARCHAR, DATABASE_NAME VARCHAR)")
+    last = p.end_date - dt.timedelta(days=27)
+    account = db.execute("SELECT SUM(CREDITS_BILLED) / 28 FROM ACCOUNT_USAGE.METERING_DAILY_HISTORY "
+                         "WHERE USAGE_DATE BETWEEN ? AND ?", [last, p.end_date]).fetchone()[0] or 0.0
+
+    def per_day(name: str) -> float:
+        return db.execute("SELECT COALESCE(SUM(CREDITS_USED), 0) / 28 FROM ACCOUNT_USAGE.WAREHOUSE_METERING_HISTORY "
+                          "WHERE WAREHOUSE_NAME = ? AND CAST(START_TIME AS DATE) BETWEEN ? AND ?",
+                          [name, last, p.end_date]).fetchone()[0]
+
+    created = f"{(p.end_date - dt.timedelta(days=DAYS - 1)).isoformat()} 00:00:00+00"
+    rows = [(1, "SNOWFLAKE", "LOCAL", "ACCOUNT_ROOT_BUDGET", created, "1", None, max(100.0, round(account * 30, -2)), True, False)]
+    budgets = [(p.spike_warehouse, 1.2, True), (p.idle_warehouse, 1.0, False)]
+    for i, (wh, factor, admin) in enumerate(dict.fromkeys(budgets), start=2):
+        if any(r[3] == f"{wh}_BUDGET" for r in rows):
+            continue
+        rows.append((i, BUDGET_DATABASE, BUDGET_SCHEMA, f"{wh}_BUDGET", created, "1", f"Credits of {wh}",
+                     max(10.0, round(per_day(wh) * 30 * factor, -1)), True, admin))
+        wid = db.execute("SELECT MIN(WAREHOUSE_ID) FROM ACCOUNT_USAGE.WAREHOUSE_METERING_HISTORY WHERE WAREHOUSE_NAME = ?",
+                         [wh]).fetchone()[0]
+        db.execute(f"INSERT INTO {schema}.BUDGET_RESOURCES VALUES (?, ?, ?, 'WAREHOUSE', NULL, NULL)", [i, wid, wh])
+    db.executemany(f"INSERT INTO {schema}.BUDGETS VALUES (?, ?, ?, ?, CAST(? AS TIMESTAMPTZ), ?, ?, ?, ?, ?)", rows)
 
 
 def _queries(db, shape: dict, p: Planted) -> None:

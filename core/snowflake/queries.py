@@ -146,7 +146,7 @@ class CursorSource:
             cur = conn.cursor()
             try:
                 cur.execute(sql, values)
-                frame = cur.fetch_pandas_all()
+                frame = _frame(cur)
             finally:
                 cur.close()
         finally:
@@ -155,11 +155,53 @@ class CursorSource:
         return frame
 
 
+def _frame(cur) -> pd.DataFrame:
+    """The cursor's result as a DataFrame. The connector's fetch_pandas_all serves Arrow results only and raises
+    NotSupportedError, before reading any row, for the JSON results of CALL and SHOW; those are read with fetchall."""
+    try:
+        return cur.fetch_pandas_all()
+    except Exception as exc:
+        if type(exc).__name__ != "NotSupportedError" or not cur.description:
+            raise
+        return pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
+
+
+# One part of an object name as SHOW and SYSTEM$ functions print it: kept exact by double-quoting.
+_PART = re.compile(r"[^\x00]{1,255}")
+
+
+def quoted_name(*parts: str) -> str:
+    """`parts` (database, schema, name as Snowflake prints them) as one quoted identifier, `"DB"."SCHEMA"."NAME"`, with
+    double quotes doubled, so a name read from the account can never be read as SQL. ValueError for an empty part,
+    one longer than 255 characters (Snowflake's identifier limit) or one with a NUL."""
+    for part in parts:
+        if not isinstance(part, str) or not _PART.fullmatch(part):
+            raise ValueError(f"not an object name: {part!r}")
+    return ".".join('"' + part.replace('"', '""') + '"' for part in parts)
+
+
+def ask_instance(source, name: str, instance: tuple[str, ...], **params) -> pd.DataFrame:
+    """`ask` for a SQL file that calls a method of one class instance (a budget): its `<instance>` is replaced by
+    quoted_name(*instance) before binding. Raises QueryError as `ask` does, and for a name quoted_name refuses."""
+    q = question(name)
+    if "<instance>" not in q.text:
+        raise QueryError(f"{name}: not a question about one instance")
+    try:
+        target = quoted_name(*instance)
+    except ValueError as exc:
+        raise QueryError(f"{name}: {exc}") from exc
+    return _ask(source, Question(q.name, q.text.replace("<instance>", target), q.binds), params)
+
+
 def ask(source, name: str, **params) -> pd.DataFrame:
     """Run the question `name` on `source` with its binds; column names upper case as in Snowflake.
 
     Raises QueryError (unknown question, missing bind, or the source's own error, with its message)."""
-    q = question(name)
+    return _ask(source, question(name), params)
+
+
+def _ask(source, q: Question, params: dict) -> pd.DataFrame:
+    name = q.name
     sql, values = q.positional(params, getattr(source, "placeholder", "?"))
     try:
         frame = source.run(sql, values)

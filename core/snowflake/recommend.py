@@ -1,5 +1,5 @@
 """Recommendations with a fix: warehouses that cost more than their work needs, each with its estimated
-monthly saving and the change-warehouse request that realises it (core.findings.Fix, which the portal opens
+monthly saving and the change-warehouse (or remove-warehouse) request that realises it (core.findings.Fix, which the portal opens
 filled in and previewed, as a finding's Fix).
 
 The saving is the difference between today's and the projected monthly cost of that very request, computed by
@@ -98,10 +98,21 @@ def recommend(source, warehouses: list[dict], price_per_credit: float, day: dt.d
     for w in warehouses:
         name, size, suspend = w["name"], str(w.get("size") or "").upper().replace("-", ""), w.get("auto_suspend")
         if name not in used:
-            out.append(Recommendation("WAREHOUSE_UNUSED", "low", name,
-                                      f"{name} has not run in the last {UNUSED_DAYS} days: it costs nothing while suspended, "
-                                      "but whoever may use it can run up credits; drop it from the config if it is not needed.",
-                                      0.0, 0.0, float(price_per_credit), None))
+            # The fix removes it from the config (recipe remove-warehouse, which SnowDDL applies as a DROP with
+            # --apply-unsafe); the saving is what it metered in the period, 0 when it did not run at all.
+            p = project_request(source, "remove-warehouse", {"name": name}, warehouses, price_per_credit, day=day)
+            users = list(w.get("used_by") or [])
+            message = (f"{name} has not run in the last {UNUSED_DAYS} days: it costs nothing while suspended, "
+                       "but whoever may use it can run up credits")
+            if users:
+                message += (f"; it is still named in the config ({'; '.join(users[:3])}{' ...' if len(users) > 3 else ''}): "
+                            "move those to another warehouse, then remove it.")
+                fix = None
+            else:
+                message += "; nothing in the config uses it: remove it."
+                fix = Fix("remove-warehouse", {"name": name, "justification": _note("WAREHOUSE_UNUSED", name, message)})
+            out.append(Recommendation("WAREHOUSE_UNUSED", "low", name, message, p.current_credits if p else None,
+                                      p.projected_credits if p else None, float(price_per_credit), fix))
             continue
         if not w.get("monitor"):
             out.append(Recommendation("WAREHOUSE_NO_MONITOR", "medium", name,

@@ -34,8 +34,13 @@ def assert_meaning(page) -> None:
     deltas = page.get_by_test_id("stMetricDelta").all_inner_texts()
     assert sum(" vs " in d for d in deltas) == 4, deltas  # credits, compute, spend, idle against the previous period
     assert any(d.endswith("of the budget") for d in deltas), deltas
-    line = page.get_by_test_id("stMarkdownContainer").filter(has_text="Budget 20").first
-    assert "USD of 3,000 USD spent" in line.inner_text()
+    # the demo account has Snowflake's own account budget: the headline holds the month against it (its limit in
+    # credits), and names its source; the setting's 3,000 USD is in the Budget tab
+    line = page.get_by_test_id("stMarkdownContainer").filter(has_text="Budget 20").first.inner_text()
+    assert " USD spent (" in line and " credits)" in line, line
+    source = page.get_by_test_id("stCaptionContainer").filter(has_text="Budget source:").first.inner_text()
+    assert "Snowflake's account budget (SNOWFLAKE.LOCAL.ACCOUNT_ROOT_BUDGET)" in source, source
+    assert "budget_monthly (3,000 USD) is in the Budget tab" in source, source
     anomaly = page.get_by_test_id("stCaptionContainer").filter(has_text="DATA_SCIENCE_WH used").first.inner_text()
     assert "▼ Anomaly" in anomaly and "credits against a usual" in anomaly, anomaly
     page.get_by_text("BI_WH: BI_WH was idle for", exact=False).wait_for()
