@@ -54,6 +54,10 @@ if not visible:
 
 names = {c.id: f"#{c.id} {c.name} ({c.scope}, deadline {c.deadline.isoformat()})" + (" closed" if c.closed_at else "")
          for c, _, _ in visible}
+# A reminder's link names its campaign (?campaign=N): chosen on arrival, when this viewer sees it.
+wanted = st.query_params.get("campaign", "")
+if wanted.isdigit() and int(wanted) in names and "access_review.campaign" not in st.session_state:
+    st.session_state["access_review.campaign"] = int(wanted)
 chosen = st.selectbox("Campaign", list(names), key="access_review.campaign", format_func=names.__getitem__)
 campaign, items, mine = next(v for v in visible if v[0].id == chosen)
 progress = campaigns.progress(campaign, mine, today)
