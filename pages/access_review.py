@@ -7,6 +7,7 @@ import streamlit as st
 
 from app import campaigns
 from core.changes.base import ChangeError
+from core.findings import usage
 from core.plaintext import md_escape
 from core.snowflake.queries import QueryError
 from portal import ui
@@ -18,6 +19,9 @@ st.caption("Who holds which business role, and whether they used what only that 
            "up to 3 hours behind). Revocations become revoke requests, reviewed and deployed like any other change.")
 store = campaigns.store_for(services)
 today = services.clock().date()
+flash = st.session_state.pop("access_review.flash", None)  # what the last action did, shown after its rerun
+if flash:
+    st.success(md_escape(flash))
 
 if is_admin:
     with st.expander("Start an access review", expanded=not store.list()):
@@ -37,9 +41,11 @@ if is_admin:
                     with st.spinner("Reading the usage evidence ..."):
                         started = campaigns.start(services, actor, scope, deadline, name)
                     st.session_state["access_review.campaign"] = started.id
-                    st.success(f"Access review #{started.id} started.")
+                    st.session_state["access_review.flash"] = f"Access review #{started.id} started."
                 except (ChangeError, QueryError) as exc:
                     st.error(md_escape(str(exc)))
+                else:
+                    st.rerun()  # the form folds away and the new campaign's items come first
 
 # The campaigns this viewer sees: every one for admins, else those with items assigned to them.
 visible = []
@@ -66,22 +72,50 @@ cols[0].metric("Items", progress["items"])
 cols[1].metric("Decided", progress["decided"])
 cols[2].metric("Open", progress["open"])
 cols[3].metric("Overdue", progress["overdue"], help=f"Undecided after the deadline, {campaign.deadline.isoformat()}")
+
+
+def verdict_label(i) -> str:
+    """The verdict as the reviewer reads it: "unused 90 days" says for how long."""
+    return f"unused {campaign.days} days" if i.verdict == usage.UNUSED else i.verdict
+
+
 # Plain-text cells only: reasons quote what reviewers typed.
-st.dataframe([{"User": i.user, "Business role": i.role, "Reviewer": i.reviewer_label, "Verdict": i.verdict,
-               "Evidence": i.evidence.get("reason", ""), "Last use": (i.evidence.get("last_use") or "")[:10],
+st.dataframe([{"User": i.user, "Business role": i.role, "Verdict": verdict_label(i),
+               "Last use": (i.evidence.get("last_use") or "")[:10],
                "Decision": (i.decision or "") + (f" until {i.until}" if i.until else ""), "Reason": i.reason,
-               "Request": f"#{i.request_id}" if i.request_id else ""} for i in mine],
-             hide_index=True, width="stretch")
+               "Request": f"#{i.request_id}" if i.request_id else "", "Evidence": i.evidence.get("reason", ""),
+               "Reviewer": i.reviewer_label} for i in mine],  # the evidence's long sentence last
+             column_config={"Decision": st.column_config.TextColumn(width="small"),
+                            "Reason": st.column_config.TextColumn(width="medium"),
+                            "Evidence": st.column_config.TextColumn(width="large")},
+             hide_index=True, width="stretch", height=min(len(mine), 20) * 35 + 38)  # up to 20 rows without scrolling
+
+# The requests this review opened, each a link to its review (diff, plan, approvals) for approvers, else to
+# My requests. Bounded: a campaign of thousands of revocations lists the newest 50 here (all are in the report).
+request_ids = sorted({i.request_id for i in mine if i.request_id}, reverse=True)
+if request_ids:
+    st.subheader("Requests from this review")
+    target = ui.page("review") if actor.can("approver") else ui.page("my_requests")
+    for rid in request_ids[:50]:
+        try:
+            cr = services.changes.get(rid)
+        except Exception:  # a request that cannot be read now: said, not raised
+            cr = None
+        users = sorted({i.user for i in mine if i.request_id == rid})
+        label = (f"#{rid} {cr.title} · {cr.status.label}" if cr else f"#{rid} ({', '.join(users)}): cannot be read now")
+        st.page_link(target, label=md_escape(label), query_params={"request": str(rid)}, icon=":material/open_in_new:")
+    if len(request_ids) > 50:
+        st.caption(f"and {len(request_ids) - 50} more: see the report.")
 
 reviewable = [i for i in mine if campaigns.may_review(actor, i) and i.request_id is None]
 if campaign.open and reviewable:
     st.subheader("Decide")
     by_id = {i.id: i for i in reviewable}  # a dict: thousands of options are labelled in one pass
-    labels = {i.id: f"{i.user}: {i.role} ({i.verdict})" + (f", {i.decision}" if i.decision else "") for i in reviewable}
+    labels = {i.id: f"{i.user}: {i.role} ({verdict_label(i)})" + (f", {i.decision}" if i.decision else "") for i in reviewable}
     pick = st.selectbox("Grant", list(by_id), key="access_review.item", format_func=labels.__getitem__)
     item = by_id[pick]
     ev = item.evidence
-    st.text(f"{item.user} holds {item.role}. Verdict: {item.verdict}: {ev.get('reason', '')}.")
+    st.text(f"{item.user} holds {item.role}. Verdict: {verdict_label(item)}: {ev.get('reason', '')}.")
     st.text("Only through this role, reads: " + (", ".join(ev.get("only_read") or []) or "nothing")
             + "; writes: " + (", ".join(ev.get("only_write") or []) or "nothing"))
     if ev.get("shared_with"):
@@ -91,16 +125,21 @@ if campaign.open and reviewable:
                       for u in ev["used"]], hide_index=True)
     with st.form("access_review.decide"):
         decision = st.radio("Decision", campaigns.DECISIONS, horizontal=True, key="access_review.decision")
-        reason = st.text_input("Reason", max_chars=campaigns.MAX_REASON, key="access_review.reason")
+        # one field per item: a reason typed for one grant never carries over to the next
+        reason = st.text_input("Reason", max_chars=campaigns.MAX_REASON, key=f"access_review.reason.{item.id}")
         until = st.date_input("Keep until (for keep until)", value=today + dt.timedelta(days=90),
                               min_value=today + dt.timedelta(days=1), key="access_review.until")
         if st.form_submit_button("Record decision", type="primary"):
             try:
-                campaigns.decide(services, actor, item.id, decision, reason, until if decision == campaigns.KEEP_UNTIL else None)
-                st.success("Recorded.")
-                st.rerun()
+                done = campaigns.decide(services, actor, item.id, decision, reason,
+                                        until if decision == campaigns.KEEP_UNTIL else None)
             except ChangeError as exc:
                 st.error(md_escape(str(exc)))
+            else:
+                st.session_state["access_review.flash"] = (
+                    f"Recorded: {done.decision}" + (f" until {done.until}" if done.until else "")
+                    + f" {done.user}'s {done.role}.")
+                st.rerun()
 
 waiting = [i for i in mine if i.decision in (campaigns.REVOKE, campaigns.KEEP_UNTIL) and i.request_id is None
            and (is_admin or i.decided_by == actor.username)]
@@ -110,10 +149,13 @@ if waiting:
     if st.button("Open the requests", key="access_review.requests", type="primary"):
         try:
             opened = campaigns.open_requests(services, actor, campaign.id)
-            st.success("Opened " + ", ".join(f"{cr.ref} ({cr.title})" for cr in opened) + ". They wait for approval "
-                       "in the review queue.")
+            st.session_state["access_review.flash"] = (
+                "Opened " + ", ".join(f"{cr.ref} ({cr.title})" for cr in opened) + ". They wait for approval in the "
+                "review queue: open them under Requests from this review.")
         except ChangeError as exc:
             st.error(md_escape(str(exc)))
+        else:
+            st.rerun()
 
 if is_admin:
     st.subheader("Report")

@@ -39,7 +39,9 @@ def test_an_admin_sees_every_grant_with_its_verdict_and_the_report(campaign, peo
     at = page(people["admin"])
     assert not at.exception
     table = at.dataframe[0].value
-    assert {(r["User"], r["Business role"]): r["Verdict"] for _, r in table.iterrows()} == EXPECTED
+    # "unused" says for how long: the campaign's access_unused_days
+    assert {(r["User"], r["Business role"]): r["Verdict"] for _, r in table.iterrows()} == {
+        k: "unused 90 days" if v == "unused" else v for k, v in EXPECTED.items()}
     assert [str(m.value) for m in at.metric] == [str(len(EXPECTED)), "0", str(len(EXPECTED)), "0"]
     at.toggle(key="access_review.report").set_value(True).run()
     assert not at.exception
@@ -53,12 +55,13 @@ def test_a_reviewer_records_a_revocation(campaign, services, people):
     item = next(i for i in campaigns.store_for(services).items(campaign.id) if i.user == "SROSSI")
     at.selectbox(key="access_review.item").set_value(item.id).run()
     at.radio(key="access_review.decision").set_value(campaigns.REVOKE)
-    at.text_input(key="access_review.reason").input("no use in a year")
+    at.text_input(key=f"access_review.reason.{item.id}").input("no use in a year")
     next(b for b in at.button if b.label == "Record decision").click().run()
     assert not at.exception
     done = campaigns.store_for(services).item(item.id)
     assert done.decision == campaigns.REVOKE and done.decided_by == "approver" and done.reason == "no use in a year"
     assert any("Open the requests" == b.label for b in at.button)
+    assert [s.value for s in at.success] == ["Recorded: revoke SROSSI's ANALYST."]
 
 
 def test_a_requester_with_nothing_assigned_sees_no_grant(campaign, people):
