@@ -111,13 +111,19 @@ reviewable = [i for i in mine if campaigns.may_review(actor, i) and i.request_id
 if campaign.open and reviewable:
     st.subheader("Decide")
     by_id = {i.id: i for i in reviewable}  # a dict: thousands of options are labelled in one pass
-    labels = {i.id: f"{i.user}: {i.role} ({verdict_label(i)})" + (f", {i.decision}" if i.decision else "") for i in reviewable}
+    # Labels never change with a decision: Streamlit keeps a picked option by its label, so a label that
+    # changed after a decision was shown stale. The decision so far is said below the pick.
+    labels = {i.id: f"{i.user}: {i.role} ({verdict_label(i)})" for i in reviewable}
     pick = st.selectbox("Grant", list(by_id), key="access_review.item", format_func=labels.__getitem__)
     item = by_id[pick]
     ev = item.evidence
     st.text(f"{item.user} holds {item.role}. Verdict: {verdict_label(item)}: {ev.get('reason', '')}.")
     st.text("Only through this role, reads: " + (", ".join(ev.get("only_read") or []) or "nothing")
             + "; writes: " + (", ".join(ev.get("only_write") or []) or "nothing"))
+    if item.decision:
+        st.text(f"Decided so far: {item.decision}" + (f" until {item.until}" if item.until else "")
+                + f" by {item.decided_by} at {item.decided_at}" + (f": {item.reason}" if item.reason else "")
+                + ". A new decision replaces it until the requests are opened.")
     if ev.get("shared_with"):
         st.text("Also given by the user's other roles: " + ", ".join(ev["shared_with"]))
     if ev.get("used"):

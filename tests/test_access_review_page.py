@@ -62,6 +62,8 @@ def test_a_reviewer_records_a_revocation(campaign, services, people):
     assert done.decision == campaigns.REVOKE and done.decided_by == "approver" and done.reason == "no use in a year"
     assert any("Open the requests" == b.label for b in at.button)
     assert [s.value for s in at.success] == ["Recorded: revoke SROSSI's ANALYST."]
+    assert any(t.value.startswith("Decided so far: revoke by approver at ") and t.value.endswith(
+        ": no use in a year. A new decision replaces it until the requests are opened.") for t in at.text)
 
 
 def test_a_requester_with_nothing_assigned_sees_no_grant(campaign, people):

@@ -80,6 +80,8 @@ def test_access_review_campaign_in_the_browser(demo, browser):  # noqa: F811
     decide(page, "SROSSI: ANALYST", "revoke", "No use of ANALYTICS in the year kept")
     decide(page, "BFISCHER: DATA_SCIENTIST", "revoke", "Left the data science team")
     assert (metric(page, "Decided"), metric(page, "Open")) == ("3", str(len(want) - 3))
+    page.get_by_test_id("stText").filter(has_text="Decided so far: revoke by approver").filter(
+        has_text="Left the data science team").wait_for()
     # the table is redrawn from the new data a moment after the run (slow under load)
     expect(page.get_by_test_id("stDataFrame").first).to_contain_text("Left the data science team", timeout=30000)
     rows = grid_rows(page)
