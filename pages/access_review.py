@@ -47,25 +47,34 @@ if is_admin:
                 else:
                     st.rerun()  # the form folds away and the new campaign's items come first
 
-# The campaigns this viewer sees: every one for admins, else those with items assigned to them.
-visible = []
-for c in store.list():
-    items = store.items(c.id)
-    mine = items if is_admin else [i for i in items if campaigns.may_review(actor, i)]
-    if mine:
-        visible.append((c, items, mine))
+# The campaigns this viewer sees: every one for admins (a campaign is never empty: start refuses an empty
+# scope), else those with items assigned to them. Items are read once per run and, for admins, only for
+# the campaign shown: reading a campaign's items is the page's largest cost (docs/access-reviews.md, Scale).
+_loaded: dict = {}
+
+
+def items_of(cid: int) -> list:
+    if cid not in _loaded:
+        _loaded[cid] = store.items(cid)
+    return _loaded[cid]
+
+
+visible = store.list() if is_admin else [
+    c for c in store.list() if any(campaigns.may_review(actor, i) for i in items_of(c.id))]
 if not visible:
     st.info("No access review has items for you." if not is_admin else "No access review yet.")
     st.stop()
 
 names = {c.id: f"#{c.id} {c.name} ({c.scope}, deadline {c.deadline.isoformat()})" + (" closed" if c.closed_at else "")
-         for c, _, _ in visible}
+         for c in visible}
 # A reminder's link names its campaign (?campaign=N): chosen on arrival, when this viewer sees it.
 wanted = st.query_params.get("campaign", "")
 if wanted.isdigit() and int(wanted) in names and "access_review.campaign" not in st.session_state:
     st.session_state["access_review.campaign"] = int(wanted)
 chosen = st.selectbox("Campaign", list(names), key="access_review.campaign", format_func=names.__getitem__)
-campaign, items, mine = next(v for v in visible if v[0].id == chosen)
+campaign = next(c for c in visible if c.id == chosen)
+items = items_of(campaign.id)
+mine = items if is_admin else [i for i in items if campaigns.may_review(actor, i)]
 progress = campaigns.progress(campaign, mine, today)
 cols = st.columns(4)
 cols[0].metric("Items", progress["items"])
