@@ -131,7 +131,8 @@ if campaign.open and reviewable:
             + "; writes: " + (", ".join(ev.get("only_write") or []) or "nothing"))
     if item.decision:
         st.text(f"Decided so far: {item.decision}" + (f" until {item.until}" if item.until else "")
-                + f" by {item.decided_by} at {item.decided_at}" + (f": {item.reason}" if item.reason else "")
+                + f" by {item.decided_by} on {(item.decided_at or '')[:16].replace('T', ' ')} UTC"
+                + (f": {item.reason}" if item.reason else "")
                 + ". A new decision replaces it until the requests are opened.")
     if ev.get("shared_with"):
         st.text("Also given by the user's other roles: " + ", ".join(ev["shared_with"]))
