@@ -372,9 +372,9 @@ def cmd_revert(args) -> int:
 
 
 def cmd_access_review(args) -> int:
-    """`access-review start|status|report`: start a campaign (as the snowtower-cli system actor, an admin),
-    list campaigns or one campaign's items with their verdicts, or print a campaign's report (text, csv, json).
-    Exit 0 done, 1 refused, 2 usage or no workspace."""
+    """`access-review start|status|report|remind`: start a campaign (as the snowtower-cli system actor, an admin),
+    list campaigns or one campaign's items with their verdicts, print a campaign's report (text, csv, json), or
+    send the reviewers' reminders (_access_review_remind). Exit 0 done, 1 refused, 2 usage or no workspace."""
     import datetime as dt
 
     from core.changes.base import ChangeError
@@ -387,6 +387,8 @@ def cmd_access_review(args) -> int:
     name = f"snowtower access-review {args.action}"
     # Why: status and report only read: a missing workspace is an error, never a new demo one.
     settings = load_settings(args.workspace) if args.action == "start" else existing_workspace(args.workspace, name)
+    if args.action == "remind":
+        return _access_review_remind(settings, args)
     try:
         services = build_services(settings)
         if args.action == "start":
@@ -422,6 +424,48 @@ def cmd_access_review(args) -> int:
     else:
         print("\n".join(campaigns.report_lines(data)))
     return 0
+
+
+def _access_review_remind(settings, args) -> int:
+    """`access-review remind`: each reviewer's reminder of the day (app.review_reminders), once. Exit 0 nothing
+    new, 1 sent (or would be, with --dry-run), 2 no channel, the records unwritable, or a reminder no channel took."""
+    from app import review_reminders
+    from app.findings_state import StateError
+    from app.services import build_services
+
+    name = "snowtower access-review remind"
+    try:
+        services = build_services(settings)
+        if not args.dry_run and not review_reminders.channel_names(services):
+            print(f"{name}: no notification channel is set up (Slack: notify_slack_webhook_url or a bot token and "
+                  "notify_slack_channel; e-mail: notify_smtp_host); nothing was sent", file=sys.stderr)
+            return 2
+        run = review_reminders.run_reminders(services, dry_run=args.dry_run)
+    except (StateError, ValueError, OSError) as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        def one(r, channels=None):
+            return {"key": r.key, "reviewer": r.recipient.username, "items": r.items, "overdue": r.overdue,
+                    "campaigns": [{"id": w.campaign_id, "name": w.name, "deadline": w.deadline.isoformat(), "open": w.open}
+                                  for w in r.waiting]} | ({"channels": channels} if channels is not None else {})
+        print(json.dumps({"dry_run": args.dry_run, "sent": [one(r, c) for r, c in run.sent],
+                          "would_send": [one(r) for r in run.new], "already_sent": run.already,
+                          "failed": [one(r) for r in run.failed], "pending": [one(r) for r in run.pending]}, indent=2))
+    else:
+        def label(r):
+            return f"{r.recipient.username}: {r.items} item(s){' overdue' if r.overdue else ''}"
+        for r, channels in run.sent:
+            print(f"sent       {label(r)}  via {', '.join(channels)}")
+        for r in run.new:
+            print(f"would send {label(r)}")
+        for r in run.failed:
+            print(f"failed     {label(r)}: no channel took it (see the log); the next run tries again")
+        print(f"{len(run.sent)} sent, {len(run.new)} would be sent, {len(run.already)} sent before today"
+              + (f", {len(run.pending)} left for the next run" if run.pending else ""))
+    if run.failed:
+        return 2
+    return 1 if run.sent or run.new or run.pending else 0
 
 
 def _loopback(address: str) -> bool:
@@ -1347,13 +1391,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_expire)
 
     p = sub.add_parser("access-review", help="access reviews with usage evidence: start a campaign, its status, "
-                       "its report (exit 0 done, 1 refused, 2 usage)")
-    p.add_argument("action", choices=("start", "status", "report"))
+                       "its report (exit 0 done, 1 refused, 2 usage); remind: each reviewer once a day (exit 0 nothing "
+                       "new, 1 sent, 2 no channel or a failure)")
+    p.add_argument("action", choices=("start", "status", "report", "remind"))
     p.add_argument("--id", type=int, default=None, help="the campaign (status, report); status without it lists all")
     p.add_argument("--scope", default="all", help="start: all, admin, database:NAME or role:NAME (default all)")
     p.add_argument("--deadline", default="", help="start: the last day to decide, YYYY-MM-DD")
     p.add_argument("--name", default="", help="start: the campaign's name")
     p.add_argument("--days", type=int, default=None, help="start: unused after DAYS days (default: setting access_unused_days)")
+    p.add_argument("--dry-run", action="store_true", help="remind: list the reminders that would go; send and record nothing")
     p.add_argument("--format", choices=("text", "csv", "json"), default="text")
     p.add_argument("--workspace", default=None, help="the SnowTower workspace (default: SNOWTOWER_WORKSPACE or ~/.snowtower/demo)")
     p.set_defaults(func=cmd_access_review)

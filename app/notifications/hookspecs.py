@@ -55,6 +55,13 @@ class NotificationSpec:
         tell the admins. `message` is app.alerts.AlertMessage (subject, lines, links: the shape of Message);
         called synchronously by the alerts run, once per event; raise when the channel did not take it."""
 
+    @hookspec
+    def access_review_reminder(self, message, recipients) -> None:
+        """`snowtower access-review remind`: a reviewer has undecided access-review items (an overdue notice
+        after the deadline): tell that reviewer (`recipients` is them alone). `message` is
+        app.review_reminders.Reminder (subject, lines, links: the shape of Message); called synchronously,
+        at most once per reviewer and day; raise when the channel did not take it."""
+
 
 EVENTS = tuple(name for name in vars(NotificationSpec) if name.startswith("request_"))
 
@@ -74,5 +81,5 @@ def _forward(event: str):
     return hookimpl(forward)
 
 
-for _event in EVENTS + ("alert_raised",):
+for _event in EVENTS + ("alert_raised", "access_review_reminder"):
     setattr(EveryEvent, _event, _forward(_event))

@@ -50,7 +50,8 @@ class EmailPlugin(EveryEvent):
         mail["Date"] = formatdate(localtime=False)
         mail["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2])
         mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: auto-responders do not answer it
-        hello = f"Hello {one_line(to.name, 100) or to.username},"
+        # the name comes from the users file, but is still text: no link formed in the greeting either
+        hello = f"Hello {break_links(one_line(to.name, 100) or to.username)},"
         # Why: mail clients link https://..., www.... and name.tld in plain text by themselves; what was typed
         # (a comment, a reason) must not arrive from the portal as a link. Only the portal's and GitHub's are.
         links = message.links()
