@@ -75,18 +75,52 @@ def browser():
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        new_context = b.new_context
+
+        def counting_context(*args, **kwargs):  # every page of the tests counts the script's runs (RUNS)
+            context = new_context(*args, **kwargs)
+            context.add_init_script(RUNS)
+            return context
+
+        b.new_context = counting_context
         yield b
         b.close()
 
 
+# Streamlit's app root carries the script's state (data-test-script-state: running, notRunning, ...; the
+# attribute Streamlit's own browser tests wait on). A run that starts and ends between two polls leaves the
+# attribute as it was: this observer counts every change, so a click's run is seen however short it is.
+RUNS = """(() => {
+  window.__stChanges = 0;
+  const watch = () => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    if (!app) { setTimeout(watch, 20); return; }
+    new MutationObserver(records => { window.__stChanges += records.length; })
+      .observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+  };
+  watch();
+})()"""
+_DONE = ("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+         " && !document.querySelector('[data-stale=\"true\"]')"
+         " && (document.querySelector('[data-testid=\"stApp\"]') || {getAttribute: () => ''})"
+         ".getAttribute('data-test-script-state') !== 'running'")
+
+
 def idle(page, timeout: float = 30) -> None:
-    """Wait until Streamlit has finished running the script (no status widget, no stale elements)."""
+    """Wait until Streamlit has finished running the script (no status widget, no stale elements, the app
+    not running). After an action that always starts a run, `act` waits for that run itself."""
     page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " && !document.querySelector('[data-stale=\"true\"]')",
-        timeout=timeout * 1000,
-    )
+    page.wait_for_function(_DONE, timeout=timeout * 1000)
+
+
+def act(page, action, timeout: float = 90) -> None:
+    """Do `action()` (a click that starts a run: a button, a page link) and wait until that run has started
+    and ended. Unlike idle(), no pause can end before the server begins the run: on loaded cores it can
+    begin seconds after the click."""
+    before = page.evaluate("() => window.__stChanges || 0")
+    action()
+    page.wait_for_function(f"() => (window.__stChanges || 0) > {before}", timeout=timeout * 1000)
+    page.wait_for_function(_DONE, timeout=timeout * 1000)
 
 
 def shot(page, name: str) -> None:
@@ -127,8 +161,7 @@ def signed_in_cookie(page, timeout: float = 30) -> None:
 def go(page, link: str) -> None:
     # Streamlit disables the page links while a run is in progress: let it finish first (slow under load).
     idle(page, timeout=90)
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=link).click(timeout=90000)
-    idle(page, timeout=90)
+    act(page, lambda: page.get_by_test_id("stSidebarNav").get_by_role("link", name=link).click(timeout=90000))
 
 
 def fill_new_user(page, key_text: str) -> None:

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from core.changes.git import GitRepo
-from tests.browser.test_demo_flow import browser, demo, go, idle, shot, sign_in  # noqa: F401 (fixtures)
+from tests.browser.test_demo_flow import act, browser, demo, go, idle, shot, sign_in  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 WHY = "Needed for the pricing project this quarter."
@@ -76,8 +76,7 @@ def set_date(page, day: dt.date, typed: str | None = None) -> None:
 
 
 def press(page, label: str) -> None:
-    main_area(page).get_by_role("button", name=label, exact=True).click()
-    idle(page)
+    act(page, lambda: main_area(page).get_by_role("button", name=label, exact=True).click())
 
 
 def refused(page, repo, message: str) -> None:
