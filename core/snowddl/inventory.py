@@ -4,10 +4,9 @@ read it; it needs SnowDDL's blueprints only (nothing of the demo's stand-in, so 
 in Snowflake, where duckdb is not installed)."""
 from __future__ import annotations
 
-import fnmatch
-
 from snowddl.blueprint import (BusinessRoleBlueprint, DatabaseBlueprint, ResourceMonitorBlueprint, TechnicalRoleBlueprint,
                                UserBlueprint, WarehouseBlueprint)
+from snowddl.blueprint.ident import AbstractIdentWithPrefix
 
 
 def _name(ident) -> str:
@@ -49,7 +48,11 @@ def warehouse_references(config, name: str) -> list[str]:
     """What in a config (LoadedConfig, SnowDDL's parsed blueprints) still names warehouse `name` (as SnowDDL spells it,
     env prefix included), one phrase each, sorted: "user PRAMAN (default_warehouse)", "business role ANALYST__B_ROLE
     (warehouse_usage)", "technical role X__T_ROLE (grant USAGE on WAREHOUSE <pattern>)", and any other blueprint with a
-    `warehouse` field (a task, an alert, a dynamic table ...). [] when nothing does or the config was not parsed."""
+    warehouse field, single or a list (a task's or dynamic table's `warehouse`, a database's or schema's
+    `owner_warehouse_usage` ...). [] when nothing does or the config was not parsed.
+
+    Technical-role grant patterns are matched the way SnowDDL's resolver matches them (IdentPattern.is_match_ident on
+    the warehouse's blueprint: the name without the env prefix; '|' joins sub-patterns, '!' excludes)."""
     s = config.snowddl
     if s is None:
         return []
@@ -62,14 +65,23 @@ def warehouse_references(config, name: str) -> list[str]:
         for key in ("warehouse_usage", "warehouse_monitor"):
             if any(_name(w).upper() == want for w in getattr(bp, key) or []):
                 out.append(f"business role {_name(bp.full_name).removesuffix('__B_ROLE')} ({key})")
+    idents = [bp.full_name for bp in s.get_blueprints_by_type(WarehouseBlueprint).values()
+              if _name(bp.full_name).upper() == want]
     for bp in s.get_blueprints_by_type(TechnicalRoleBlueprint).values():
         for g in bp.grant_patterns or []:  # future grants are on schema objects, never warehouses
-            if str(getattr(g.on, "name", g.on)).upper() == "WAREHOUSE" and fnmatch.fnmatchcase(want, str(g.pattern).upper()):
+            if str(getattr(g.on, "name", g.on)).upper() == "WAREHOUSE" and any(g.pattern.is_match_ident(i) for i in idents):
                 out.append(f"technical role {_name(bp.full_name).removesuffix('__T_ROLE')} (grant {g.privilege} on WAREHOUSE {g.pattern})")
     for cls, bps in s.blueprints.items():
         if cls in (UserBlueprint, BusinessRoleBlueprint, TechnicalRoleBlueprint, WarehouseBlueprint):
             continue
+        kind = cls.__name__.removesuffix("Blueprint")
         for bp in bps.values():
-            if _name(getattr(bp, "warehouse", None)).upper() == want:
-                out.append(f"{cls.__name__.removesuffix('Blueprint')} {_name(bp.full_name)} (warehouse)")
+            for key in getattr(type(bp), "model_fields", {}):
+                if "warehouse" not in key:
+                    continue
+                value = getattr(bp, key, None)
+                # only identifiers: user_task_managed_initial_warehouse_size is a size word, not a name
+                values = value if isinstance(value, (list, tuple)) else [value]
+                if any(isinstance(v, AbstractIdentWithPrefix) and _name(v).upper() == want for v in values):
+                    out.append(f"{kind} {_name(bp.full_name)} ({key})")
     return sorted(set(out))
