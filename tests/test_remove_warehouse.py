@@ -136,3 +136,16 @@ def test_a_technical_role_grant_is_found_under_an_env_prefix(tmp_path):
                  env_prefix="DEV")
     refs = warehouse_references(snap.config, "DEV__OLD_REPORTING_WH")
     assert refs == ["technical role DEV__OLD_OPS (grant USAGE on WAREHOUSE OLD_REPORTING_WH)"]
+
+
+def test_under_an_env_prefix_a_warehouse_still_named_is_refused(tmp_path):
+    """The recipe's field holds the name without the env prefix (LoadedConfig.warehouses); SnowDDL's blueprints carry
+    it: a warehouse in use was once let through under a prefix, and the change broke the config."""
+    snap = _copy(tmp_path, {}, env_prefix="DEV")
+    assert "BI_WH" in snap.config.warehouses
+    with pytest.raises(FieldErrors) as err:
+        parse(snap, name="BI_WH")
+    assert "user DEV__SVC_LOOKER (default_warehouse)" in err.value.by_field()["name"]
+    assert warehouse_references(snap.config, "BI_WH") == warehouse_references(snap.config, "DEV__BI_WH")
+    changes = RECIPES["remove-warehouse"].build(snap, parse(snap, name="OLD_REPORTING_WH"))
+    assert validate_with_changes(snap, changes.files).validation.valid

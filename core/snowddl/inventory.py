@@ -51,12 +51,18 @@ def warehouse_references(config, name: str) -> list[str]:
     warehouse field, single or a list (a task's or dynamic table's `warehouse`, a database's or schema's
     `owner_warehouse_usage` ...). [] when nothing does or the config was not parsed.
 
+    `name` may also be given as LoadedConfig.warehouses lists it, without the env prefix (what a recipe's field
+    holds): when the config has an env prefix and <prefix><name> is one of its warehouses, that one is meant.
+
     Technical-role grant patterns are matched the way SnowDDL's resolver matches them (IdentPattern.is_match_ident on
     the warehouse's blueprint: the name without the env prefix; '|' joins sub-patterns, '!' excludes)."""
     s = config.snowddl
     if s is None:
         return []
     want = str(name).upper()
+    prefix = str(getattr(s, "env_prefix", "") or "").upper()
+    if prefix and any(_name(bp.full_name).upper() == prefix + want for bp in s.get_blueprints_by_type(WarehouseBlueprint).values()):
+        want = prefix + want
     out = []
     for bp in s.get_blueprints_by_type(UserBlueprint).values():
         if _name(bp.default_warehouse).upper() == want:
