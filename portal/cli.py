@@ -432,6 +432,8 @@ def _access_review_remind(settings, args) -> int:
     from app import review_reminders
     from app.findings_state import StateError
     from app.services import build_services
+    from core.changes.base import ChangeError
+    from core.snowflake.queries import QueryError
 
     name = "snowtower access-review remind"
     try:
@@ -441,7 +443,7 @@ def _access_review_remind(settings, args) -> int:
                   "notify_slack_channel; e-mail: notify_smtp_host); nothing was sent", file=sys.stderr)
             return 2
         run = review_reminders.run_reminders(services, dry_run=args.dry_run)
-    except (StateError, ValueError, OSError) as exc:
+    except (StateError, QueryError, ChangeError, ValueError, OSError) as exc:  # QueryError: a campaign table (TableError)
         print(f"{name}: {exc}", file=sys.stderr)
         return 2
     if args.format == "json":
