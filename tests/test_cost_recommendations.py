@@ -169,3 +169,26 @@ def test_bad_budget_settings_are_refused(bad):
 
     with pytest.raises(ValidationError):
         Settings(**bad)
+
+
+def test_under_an_env_prefix_a_fix_names_the_warehouse_as_its_recipe_field_does(account, tmp_path):
+    """The account's views and describe() carry SnowDDL's prefixed names (DEV__OLD_REPORTING_WH); a recipe's name
+    field holds the config's (OLD_REPORTING_WH): a Fix once carried the prefixed one, which the recipe refuses."""
+    import shutil
+
+    from core.snowddl.snapshot import Snapshot
+    from recipes import RECIPES
+
+    src, warehouses, _ = account
+    folder = tmp_path / "snowddl"
+    shutil.copytree(ROOT / "snowddl", folder)
+    (folder / "warehouse.yaml").write_text((folder / "warehouse.yaml").read_text()
+                                           + "\nOLD_REPORTING_WH:\n  size: MEDIUM\n  auto_suspend: 60\n")
+    config = load_config(folder, env_prefix="DEV")
+    rows = {w["name"]: w for w in describe(config)["warehouses"]}
+    assert rows["DEV__OLD_REPORTING_WH"]["config_name"] == "OLD_REPORTING_WH"
+    recs = recommend(src, warehouses + [rows["DEV__OLD_REPORTING_WH"]], 2.5)
+    [old] = [r for r in recs if r.warehouse == "DEV__OLD_REPORTING_WH"]
+    assert old.fix.recipe == "remove-warehouse" and old.fix.fields["name"] == "OLD_REPORTING_WH"
+    base = Snapshot(folder, None, config)
+    assert RECIPES["remove-warehouse"].parse(old.fix.fields, base).name == "OLD_REPORTING_WH"

@@ -17,7 +17,8 @@ def describe(config) -> dict:
     """The rows of a config (core.snowddl.load.LoadedConfig whose `snowddl` is parsed):
     {"users": [{name, type, email, display_name, first_name, last_name, disabled, has_key, has_password,
     warehouse, roles}], "warehouses": [{name, size (XSMALL ...), auto_suspend (seconds or None),
-    max_clusters, monitor, used_by (warehouse_references)}], "monitors": [{name, credit_quota (credits), frequency}], "databases": [name],
+    max_clusters, monitor, used_by (warehouse_references), config_name (the name without the env prefix, as the
+    YAML and a recipe's fields spell it)}], "monitors": [{name, credit_quota (credits), frequency}], "databases": [name],
     "business_roles": [name]}; names as SnowDDL spells them with the env prefix, sorted by name.
     A config SnowDDL could not parse (`snowddl` None) holds nothing."""
     s = config.snowddl
@@ -31,8 +32,10 @@ def describe(config) -> dict:
                       "has_password": bool(bp.password), "warehouse": _name(bp.default_warehouse),
                       "roles": [_name(r) for r in bp.business_roles]})
     warehouses = []
+    prefix = str(getattr(s, "env_prefix", "") or "").upper()
     for bp in s.get_blueprints_by_type(WarehouseBlueprint).values():
-        warehouses.append({"name": _name(bp.full_name), "size": str(bp.size or "XSMALL").upper(),
+        warehouses.append({"name": _name(bp.full_name), "config_name": _name(bp.full_name).removeprefix(prefix),
+                           "size": str(bp.size or "XSMALL").upper(),
                            "auto_suspend": bp.auto_suspend, "max_clusters": bp.max_cluster_count,
                            "monitor": _name(bp.resource_monitor),
                            "used_by": warehouse_references(config, _name(bp.full_name))})
