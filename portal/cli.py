@@ -622,6 +622,8 @@ def cmd_cost(args) -> int:
             writer.writerow([csv_cell(w["warehouse"]), f"{w['credits']:.4f}", f"{w['compute_credits']:.4f}", f"{w['compute_money']:.2f}",
                              f"{w['idle_credits']:.4f}", f"{w['idle_share']:.4f}"])
     else:
+        from core.plaintext import one_line as plain  # names and notes come from the account: one line, no control characters
+
         cur = settings.currency
         if report["demo_data"]:
             print(DEMO_DATA_NOTE)
@@ -636,15 +638,15 @@ def cmd_cost(args) -> int:
         print(f"{'total':<28}{'':>30}{report['total_money']:>10,.0f} {cur}")
         print(f"{'warehouse (metered)':<24}{'credits':>12}{'compute':>12}{'compute money':>16}{'idle':>8}")
         for w in report["warehouses"]:
-            print(f"{w['warehouse']:<24}{w['credits']:>12,.1f}{w['compute_credits']:>12,.1f}{w['compute_money']:>12,.0f} {cur}"
+            print(f"{plain(w['warehouse'], 200):<24}{w['credits']:>12,.1f}{w['compute_credits']:>12,.1f}{w['compute_money']:>12,.0f} {cur}"
                   f"{w['idle_share']:>8.0%}")
         print(f"{'total':<24}{report['total_credits']:>12,.1f}  (metered: before the daily cloud-services adjustment)")
         f = report["forecast"]
         print(f"forecast {f['month']}: {f['projected']:,.0f} billed credits ({f['projected_money']:,.0f} {cur}) by month end; "
               f"{f['month_to_date']:,.0f} so far, {f['daily_rate']:,.1f} credits/day (storage and transfer not included)")
         for a in report["anomalies"]:
-            print(f"anomaly {a['day']}: {a['credits']:,.1f} credits (usually {a['baseline']:,.1f}), mostly {a['top_warehouse']}"
-                  + (f", user {a['user']}" if a["user"] else ""))
+            print(f"anomaly {a['day']}: {a['credits']:,.1f} credits (usually {a['baseline']:,.1f}), mostly {plain(a['top_warehouse'], 200)}"
+                  + (f", user {plain(a['user'], 200)}" if a["user"] else ""))
         prev = report["previous"]
         if prev:
             ch = prev["change"]
@@ -653,14 +655,14 @@ def cmd_cost(args) -> int:
                   + (f"{ch['total_money']:+.0%}" if ch["total_money"] is not None else "n/a") + ")")
         account_budget = (report["budget"] or {}).get("headline")
         if account_budget:
-            print(f"budget {report['budget']['month']} ({account_budget['source']}): {account_budget['month_to_date']:,.0f} of "
+            print(f"budget {report['budget']['month']} ({plain(account_budget['source'], 300)}): {account_budget['month_to_date']:,.0f} of "
                   f"{account_budget['budget']:,.0f} {cur} ({account_budget['used_share']:.0%}), forecast "
                   f"{account_budget['projected_share']:.0%}: {account_budget['status']}")
         for note in (report["budget"] or {}).get("notes", []):
-            print(f"budget note: {note}")
+            print(f"budget note: {plain(note, 2000)}")
         for r in report["recommendations"]:
             saving = f"saves ~{r['saving_money']:,.0f} {cur}/month" if r["saving_money"] else "no saving"
-            print(f"recommendation {r['code']} {r['warehouse']}: {saving}" + (f" (fix: {r['fix']['recipe']})" if r["fix"] else ""))
+            print(f"recommendation {r['code']} {plain(r['warehouse'], 200)}: {saving}" + (f" (fix: {r['fix']['recipe']})" if r["fix"] else ""))
     return 0
 
 
