@@ -761,14 +761,16 @@ def cmd_alerts(args) -> int:
                           "failed": [event(e) for e in run.failed], "pending": [event(e) for e in run.pending],
                           "provider_errors": [{"provider": n, "error": r} for n, r in run.errors]}, indent=2))
     else:
+        from core.plaintext import one_line as plain  # titles name the account's users, warehouses and budgets
+
         for e, channels in run.sent:
-            print(f"sent     {e.severity:<9}{e.title}  via {', '.join(channels)}")
+            print(f"sent     {e.severity:<9}{plain(e.title, 300)}  via {', '.join(channels)}")
         for e in run.new:
-            print(f"would send {e.severity:<9}{e.title}")
+            print(f"would send {e.severity:<9}{plain(e.title, 300)}")
         for e in run.failed:
-            print(f"failed   {e.severity:<9}{e.title}: no channel took it (see the log); the next run tries again")
+            print(f"failed   {e.severity:<9}{plain(e.title, 300)}: no channel took it (see the log); the next run tries again")
         for name, reason in run.errors:
-            print(f"provider {name} failed: {reason}", file=sys.stderr)
+            print(f"provider {name} failed: {plain(reason, 500)}", file=sys.stderr)
         print(f"{len(run.sent)} sent, {len(run.new)} would be sent, {len(run.already)} sent before"
               + (f", {len(run.pending)} left for the next run" if run.pending else ""))
     if run.failed or run.errors:

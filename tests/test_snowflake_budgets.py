@@ -194,3 +194,26 @@ def test_a_hostile_budget_name_prints_as_one_plain_line_in_snowtower_cost(tmp_pa
     assert notes and any("recommendation FORGED_WH" in line for line in notes)
     assert not any(line.startswith("recommendation FORGED_WH") for line in out.splitlines())
     assert "\x1b" not in out
+
+
+def test_alert_titles_naming_the_accounts_objects_print_as_one_plain_line(tmp_path, monkeypatch, capsys):
+    """`snowtower alerts` titles name the account's users, warehouses and budgets (hostile text): one line each."""
+    from types import SimpleNamespace
+
+    import app.alerts as alerts
+    import portal.cli as cli
+    from app.settings import load_settings
+
+    hostile = "STALE_USER on X\nwould send critical FORGED\x1b[2J"
+    run = alerts.AlertRun(new=[alerts.AlertEvent("finding:STALE_USER:X", "security", "high", hostile)],
+                          errors=[("budgets", "budget B\nprovider forged\x1b[2J")])
+    monkeypatch.setattr(cli, "existing_workspace", lambda workspace, command: load_settings(workspace))
+    monkeypatch.setattr("app.services.build_services", lambda settings: SimpleNamespace(snowflake_source=lambda: None))
+    monkeypatch.setattr(alerts, "run_alerts", lambda services, source, dry_run=False: run)
+    monkeypatch.delenv("SNOWFLAKE_ACCOUNT", raising=False)
+    cli.main(["alerts", "--workspace", str(tmp_path), "--dry-run"])
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines() + captured.err.splitlines()
+    assert "would send high     STALE_USER on X would send critical FORGED [2J" in lines
+    assert not any(line.startswith(("would send critical", "provider forged")) for line in lines)
+    assert "\x1b" not in captured.out + captured.err
