@@ -4,6 +4,8 @@ read it; it needs SnowDDL's blueprints only (nothing of the demo's stand-in, so 
 in Snowflake, where duckdb is not installed)."""
 from __future__ import annotations
 
+import functools
+
 from snowddl.blueprint import (BusinessRoleBlueprint, DatabaseBlueprint, ResourceMonitorBlueprint, TechnicalRoleBlueprint,
                                UserBlueprint, WarehouseBlueprint)
 from snowddl.blueprint.ident import AbstractIdentWithPrefix
@@ -47,6 +49,12 @@ def describe(config) -> dict:
             "monitors": monitors, "databases": sorted(databases), "business_roles": sorted(roles)}
 
 
+@functools.cache
+def _warehouse_fields(cls) -> tuple[str, ...]:
+    """The fields of a blueprint class that may name a warehouse (`warehouse`, `owner_warehouse_usage` ...)."""
+    return tuple(k for k in getattr(cls, "model_fields", {}) if "warehouse" in k)
+
+
 def warehouse_references(config, name: str) -> list[str]:
     """What in a config (LoadedConfig, SnowDDL's parsed blueprints) still names warehouse `name` (as SnowDDL spells it,
     env prefix included), one phrase each, sorted: "user PRAMAN (default_warehouse)", "business role ANALYST__B_ROLE
@@ -84,10 +92,11 @@ def warehouse_references(config, name: str) -> list[str]:
         if cls in (UserBlueprint, BusinessRoleBlueprint, TechnicalRoleBlueprint, WarehouseBlueprint):
             continue
         kind = cls.__name__.removesuffix("Blueprint")
+        keys = _warehouse_fields(cls)
+        if not keys:
+            continue
         for bp in bps.values():
-            for key in getattr(type(bp), "model_fields", {}):
-                if "warehouse" not in key:
-                    continue
+            for key in keys:
                 value = getattr(bp, key, None)
                 # only identifiers: user_task_managed_initial_warehouse_size is a size word, not a name
                 values = value if isinstance(value, (list, tuple)) else [value]
