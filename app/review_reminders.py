@@ -151,7 +151,8 @@ class ReminderRun:
 
 def run_reminders(services, dry_run: bool = False) -> ReminderRun:
     """Send today's reminders, each once. `dry_run`: claim and send nothing, list them (ReminderRun.new).
-    Raises app.findings_state.StateError when the records cannot be written (Streamlit in Snowflake)."""
+    Raises app.findings_state.StateError when the ledger cannot be written, app.snowflake_tables.TableError (a
+    QueryError) when the campaign tables cannot be read (audit_log = "snowflake")."""
     from app.alerts import CLAIM_LEASE
     from app.findings_state import states_for
 

@@ -97,7 +97,8 @@ with inventory_tab:
         "Business roles": pd.DataFrame({"name": loaded.business_roles,
                                         "users": [int(holders.get(r, 0)) for r in loaded.business_roles]}),
         "Technical roles": pd.DataFrame({"name": loaded.technical_roles}),
-        "Warehouses": pd.DataFrame(config["warehouses"]),
+        # config_name (the name without the env prefix) is for recipes' fields; the inventory shows SnowDDL's name
+        "Warehouses": pd.DataFrame(config["warehouses"]).drop(columns=["config_name"], errors="ignore"),
         "Databases": pd.DataFrame({"name": loaded.databases}),
         "Schemas": pd.DataFrame({"name": loaded.schemas}),
     }

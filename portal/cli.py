@@ -432,6 +432,8 @@ def _access_review_remind(settings, args) -> int:
     from app import review_reminders
     from app.findings_state import StateError
     from app.services import build_services
+    from core.changes.base import ChangeError
+    from core.snowflake.queries import QueryError
 
     name = "snowtower access-review remind"
     try:
@@ -441,7 +443,7 @@ def _access_review_remind(settings, args) -> int:
                   "notify_slack_channel; e-mail: notify_smtp_host); nothing was sent", file=sys.stderr)
             return 2
         run = review_reminders.run_reminders(services, dry_run=args.dry_run)
-    except (StateError, ValueError, OSError) as exc:
+    except (StateError, QueryError, ChangeError, ValueError, OSError) as exc:  # QueryError: a campaign table (TableError)
         print(f"{name}: {exc}", file=sys.stderr)
         return 2
     if args.format == "json":
@@ -620,6 +622,8 @@ def cmd_cost(args) -> int:
             writer.writerow([csv_cell(w["warehouse"]), f"{w['credits']:.4f}", f"{w['compute_credits']:.4f}", f"{w['compute_money']:.2f}",
                              f"{w['idle_credits']:.4f}", f"{w['idle_share']:.4f}"])
     else:
+        from core.plaintext import one_line as plain  # names and notes come from the account: one line, no control characters
+
         cur = settings.currency
         if report["demo_data"]:
             print(DEMO_DATA_NOTE)
@@ -634,15 +638,15 @@ def cmd_cost(args) -> int:
         print(f"{'total':<28}{'':>30}{report['total_money']:>10,.0f} {cur}")
         print(f"{'warehouse (metered)':<24}{'credits':>12}{'compute':>12}{'compute money':>16}{'idle':>8}")
         for w in report["warehouses"]:
-            print(f"{w['warehouse']:<24}{w['credits']:>12,.1f}{w['compute_credits']:>12,.1f}{w['compute_money']:>12,.0f} {cur}"
+            print(f"{plain(w['warehouse'], 200):<24}{w['credits']:>12,.1f}{w['compute_credits']:>12,.1f}{w['compute_money']:>12,.0f} {cur}"
                   f"{w['idle_share']:>8.0%}")
         print(f"{'total':<24}{report['total_credits']:>12,.1f}  (metered: before the daily cloud-services adjustment)")
         f = report["forecast"]
         print(f"forecast {f['month']}: {f['projected']:,.0f} billed credits ({f['projected_money']:,.0f} {cur}) by month end; "
               f"{f['month_to_date']:,.0f} so far, {f['daily_rate']:,.1f} credits/day (storage and transfer not included)")
         for a in report["anomalies"]:
-            print(f"anomaly {a['day']}: {a['credits']:,.1f} credits (usually {a['baseline']:,.1f}), mostly {a['top_warehouse']}"
-                  + (f", user {a['user']}" if a["user"] else ""))
+            print(f"anomaly {a['day']}: {a['credits']:,.1f} credits (usually {a['baseline']:,.1f}), mostly {plain(a['top_warehouse'], 200)}"
+                  + (f", user {plain(a['user'], 200)}" if a["user"] else ""))
         prev = report["previous"]
         if prev:
             ch = prev["change"]
@@ -651,14 +655,14 @@ def cmd_cost(args) -> int:
                   + (f"{ch['total_money']:+.0%}" if ch["total_money"] is not None else "n/a") + ")")
         account_budget = (report["budget"] or {}).get("headline")
         if account_budget:
-            print(f"budget {report['budget']['month']} ({account_budget['source']}): {account_budget['month_to_date']:,.0f} of "
+            print(f"budget {report['budget']['month']} ({plain(account_budget['source'], 300)}): {account_budget['month_to_date']:,.0f} of "
                   f"{account_budget['budget']:,.0f} {cur} ({account_budget['used_share']:.0%}), forecast "
                   f"{account_budget['projected_share']:.0%}: {account_budget['status']}")
         for note in (report["budget"] or {}).get("notes", []):
-            print(f"budget note: {note}")
+            print(f"budget note: {plain(note, 2000)}")
         for r in report["recommendations"]:
             saving = f"saves ~{r['saving_money']:,.0f} {cur}/month" if r["saving_money"] else "no saving"
-            print(f"recommendation {r['code']} {r['warehouse']}: {saving}" + (f" (fix: {r['fix']['recipe']})" if r["fix"] else ""))
+            print(f"recommendation {r['code']} {plain(r['warehouse'], 200)}: {saving}" + (f" (fix: {r['fix']['recipe']})" if r["fix"] else ""))
     return 0
 
 
@@ -757,14 +761,16 @@ def cmd_alerts(args) -> int:
                           "failed": [event(e) for e in run.failed], "pending": [event(e) for e in run.pending],
                           "provider_errors": [{"provider": n, "error": r} for n, r in run.errors]}, indent=2))
     else:
+        from core.plaintext import one_line as plain  # titles name the account's users, warehouses and budgets
+
         for e, channels in run.sent:
-            print(f"sent     {e.severity:<9}{e.title}  via {', '.join(channels)}")
+            print(f"sent     {e.severity:<9}{plain(e.title, 300)}  via {', '.join(channels)}")
         for e in run.new:
-            print(f"would send {e.severity:<9}{e.title}")
+            print(f"would send {e.severity:<9}{plain(e.title, 300)}")
         for e in run.failed:
-            print(f"failed   {e.severity:<9}{e.title}: no channel took it (see the log); the next run tries again")
+            print(f"failed   {e.severity:<9}{plain(e.title, 300)}: no channel took it (see the log); the next run tries again")
         for name, reason in run.errors:
-            print(f"provider {name} failed: {reason}", file=sys.stderr)
+            print(f"provider {name} failed: {plain(reason, 500)}", file=sys.stderr)
         print(f"{len(run.sent)} sent, {len(run.new)} would be sent, {len(run.already)} sent before"
               + (f", {len(run.pending)} left for the next run" if run.pending else ""))
     if run.failed or run.errors:

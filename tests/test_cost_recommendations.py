@@ -169,3 +169,54 @@ def test_bad_budget_settings_are_refused(bad):
 
     with pytest.raises(ValidationError):
         Settings(**bad)
+
+
+def test_under_an_env_prefix_a_fix_names_the_warehouse_as_its_recipe_field_does(account, tmp_path):
+    """The account's views and describe() carry SnowDDL's prefixed names (DEV__OLD_REPORTING_WH); a recipe's name
+    field holds the config's (OLD_REPORTING_WH): a Fix once carried the prefixed one, which the recipe refuses."""
+    import shutil
+
+    from core.snowddl.snapshot import Snapshot
+    from recipes import RECIPES
+
+    src, warehouses, _ = account
+    folder = tmp_path / "snowddl"
+    shutil.copytree(ROOT / "snowddl", folder)
+    (folder / "warehouse.yaml").write_text((folder / "warehouse.yaml").read_text()
+                                           + "\nOLD_REPORTING_WH:\n  size: MEDIUM\n  auto_suspend: 60\n")
+    config = load_config(folder, env_prefix="DEV")
+    rows = {w["name"]: w for w in describe(config)["warehouses"]}
+    assert rows["DEV__OLD_REPORTING_WH"]["config_name"] == "OLD_REPORTING_WH"
+    recs = recommend(src, warehouses + [rows["DEV__OLD_REPORTING_WH"]], 2.5)
+    [old] = [r for r in recs if r.warehouse == "DEV__OLD_REPORTING_WH"]
+    assert old.fix.recipe == "remove-warehouse" and old.fix.fields["name"] == "OLD_REPORTING_WH"
+    base = Snapshot(folder, None, config)
+    assert RECIPES["remove-warehouse"].parse(old.fix.fields, base).name == "OLD_REPORTING_WH"
+
+
+def test_under_an_env_prefix_a_request_is_projected_from_the_prefixed_warehouses_metering(account, monkeypatch):
+    """A request's name is the config's (BI_WH); under env prefix DEV the account meters DEV__BI_WH. Removing a
+    warehouse that ran was once projected as 0 ("it did not run: saves nothing"), a resize from no current size."""
+    from core.snowflake import cost
+
+    src, warehouses, planted = account
+    name = planted.idle_warehouse
+    plain_remove = project_request(src, "remove-warehouse", {"name": name}, warehouses, 2.5, day=END)
+    plain_resize = project_request(src, "change-warehouse", {"name": name, "size": "XSMALL"}, warehouses, 2.5, day=END)
+    assert plain_remove.current_credits > 0
+    # the account as SnowDDL deploys the config under env prefix DEV: every warehouse metered as DEV__<name>
+    prefixed = [{**w, "name": "DEV__" + w["name"], "config_name": w["name"]} for w in warehouses]
+    real_ask = cost.ask
+
+    def ask_prefixed(source, question, **binds):
+        frame = real_ask(source, question, **binds)
+        if "WAREHOUSE_NAME" in frame.columns:
+            frame = frame.assign(WAREHOUSE_NAME="DEV__" + frame["WAREHOUSE_NAME"])
+        return frame
+
+    monkeypatch.setattr(cost, "ask", ask_prefixed)
+    removed = project_request(src, "remove-warehouse", {"name": name}, prefixed, 2.5, day=END)
+    assert removed.warehouse == "DEV__" + name and removed.current_credits == pytest.approx(plain_remove.current_credits)
+    resized = project_request(src, "change-warehouse", {"name": name, "size": "XSMALL"}, prefixed, 2.5, day=END)
+    assert resized.current_credits == pytest.approx(plain_resize.current_credits)
+    assert resized.projected_credits == pytest.approx(plain_resize.projected_credits)

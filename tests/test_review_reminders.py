@@ -200,3 +200,24 @@ def test_without_a_channel_nothing_is_sent_and_it_says_so(workspace, monkeypatch
     start(services_at(workspace), people)
     assert main(["access-review", "remind", "--workspace", str(workspace)]) == 2
     assert "no notification channel" in capsys.readouterr().err
+
+
+def test_a_missing_campaign_table_in_snowflake_is_a_message_not_a_traceback(workspace, slack, people, monkeypatch, capsys,
+                                                                                tmp_path):
+    """audit_log = "snowflake" with deploy/setup.sql step 4 not (fully) run: the campaign store raises TableError,
+    a QueryError and no ValueError; the command once ended in a traceback."""
+    from app.snowflake_tables import LOCK_TABLE
+    from portal.cli import main
+    from tests.test_findings_state_snowflake import DB, SCHEMA, StandIn
+
+    bare = StandIn(tmp_path / "bare", tables=(LOCK_TABLE,))
+    q = f"{DB}.{SCHEMA}."
+    store = campaigns.SnowflakeCampaignStore(bare.connect, q + "SNOWTOWER_CAMPAIGNS", q + "SNOWTOWER_CAMPAIGN_ITEMS",
+                                             q + LOCK_TABLE)
+    monkeypatch.setattr(campaigns, "store_for", lambda services: store)
+    for extra in ([], ["--dry-run"]):
+        assert main(["access-review", "remind", "--workspace", str(workspace), *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("snowtower access-review remind: ") and "SNOWTOWER_CAMPAIGNS" in err, err
+        assert "Traceback" not in err
+    assert slack.texts() == []

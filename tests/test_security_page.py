@@ -151,6 +151,11 @@ def test_infrastructure_page_inventory_and_reach(workspace, people):
     at.text_input(key="infrastructure.search.Users").set_value("lindqvist").run()
     assert not at.exception, at.exception
     assert any(list(d.value.get("name", [])) == ["TLINDQVIST"] for d in at.dataframe)
+    # the warehouses' inventory shows SnowDDL's names and who uses each, not the recipes' config_name column
+    at.radio(key="infrastructure.inventory").set_value("Warehouses").run()
+    assert not at.exception, at.exception
+    whs = next(d.value for d in at.dataframe if "size" in d.value.columns)
+    assert "used_by" in whs.columns and "config_name" not in whs.columns and "TRANSFORM_WH" in list(whs["name"])
 
 
 def test_the_stale_user_fix_is_a_request_that_only_offboards_them(services, report, people):

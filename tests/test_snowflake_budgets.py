@@ -164,3 +164,56 @@ def test_a_call_result_the_connector_serves_without_arrow_is_still_read():
 
     frame = ask(CursorSource(Conn), "budget_account_limit")
     assert list(frame.columns) == ["GET_SPENDING_LIMIT"] and frame.iloc[0, 0] == 1500
+
+
+def test_a_hostile_budget_name_prints_as_one_plain_line_in_snowtower_cost(tmp_path, monkeypatch, capsys):
+    """A custom budget's name is the account's (any characters a quoted identifier holds): `snowtower cost` once
+    printed it raw, so a line break forged a line of its own and an escape sequence reached the terminal."""
+    from types import SimpleNamespace
+
+    import portal.cli as cli
+    from app.settings import load_settings
+    from core.snowflake import cost
+
+    demo.generate(tmp_path, load_config(ROOT / "snowddl"), END, 3000)
+    change(tmp_path, "UPDATE SNOWTOWER_DEMO.BUDGETS SET VIEWER = true, ADMIN = false")
+    change(tmp_path, "UPDATE SNOWTOWER_DEMO.BUDGETS SET NAME = 'B' || chr(10) || 'recommendation FORGED_WH: saves ~9,999 USD' "
+                     "|| chr(27) || '[2J' WHERE NAME <> 'ACCOUNT_ROOT_BUDGET'")
+    src = standin_source(tmp_path)
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    monkeypatch.setattr(cli, "existing_workspace", lambda workspace, command: load_settings(workspace))
+    monkeypatch.setattr("app.services.build_services", lambda settings: SimpleNamespace(snowflake_source=lambda: src))
+    monkeypatch.setattr(cli, "_cost_warehouses", lambda settings: None)
+    real = cost.summary
+    monkeypatch.setattr(cost, "summary", lambda *a, **k: real(*a, **{**k, "day": END}))
+    monkeypatch.delenv("SNOWFLAKE_ACCOUNT", raising=False)
+    assert cli.main(["cost", "--workspace", str(ws), "--days", "30"]) == 0
+    out = capsys.readouterr().out
+    notes = [line for line in out.splitlines() if line.startswith("budget note: ")]
+    assert notes and any("recommendation FORGED_WH" in line for line in notes)
+    assert not any(line.startswith("recommendation FORGED_WH") for line in out.splitlines())
+    assert "\x1b" not in out
+
+
+def test_alert_titles_naming_the_accounts_objects_print_as_one_plain_line(tmp_path, monkeypatch, capsys):
+    """`snowtower alerts` titles name the account's users, warehouses and budgets (hostile text): one line each."""
+    from types import SimpleNamespace
+
+    import app.alerts as alerts
+    import portal.cli as cli
+    from app.settings import load_settings
+
+    hostile = "STALE_USER on X\nwould send critical FORGED\x1b[2J"
+    run = alerts.AlertRun(new=[alerts.AlertEvent("finding:STALE_USER:X", "security", "high", hostile)],
+                          errors=[("budgets", "budget B\nprovider forged\x1b[2J")])
+    monkeypatch.setattr(cli, "existing_workspace", lambda workspace, command: load_settings(workspace))
+    monkeypatch.setattr("app.services.build_services", lambda settings: SimpleNamespace(snowflake_source=lambda: None))
+    monkeypatch.setattr(alerts, "run_alerts", lambda services, source, dry_run=False: run)
+    monkeypatch.delenv("SNOWFLAKE_ACCOUNT", raising=False)
+    cli.main(["alerts", "--workspace", str(tmp_path), "--dry-run"])
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines() + captured.err.splitlines()
+    assert "would send high     STALE_USER on X would send critical FORGED [2J" in lines
+    assert not any(line.startswith(("would send critical", "provider forged")) for line in lines)
+    assert "\x1b" not in captured.out + captured.err

@@ -394,10 +394,15 @@ def project_request(source, recipe: str, request: dict, warehouses: list[dict], 
     """The projection for a warehouse request (recipe new-warehouse, change-warehouse or remove-warehouse, `request`
     as the recipe's to_dict gives it), against the base config's `warehouses` (core.snowflake.demo.describe);
     None for any other recipe or a request without a warehouse name. A removed warehouse costs today what it metered
-    in its last PROJECTION_DAYS days (WAREHOUSE_METERING_HISTORY, per month; 0 when it did not run) and nothing after."""
+    in its last PROJECTION_DAYS days (WAREHOUSE_METERING_HISTORY, per month; 0 when it did not run) and nothing after.
+    The request's name may be the config's (without the env prefix): the warehouse row with that config_name is meant."""
     name = str(request.get("name") or "").upper()
     if recipe not in WAREHOUSE_RECIPES or not name:
         return None
+    # A recipe's name is the config's, without SnowDDL's env prefix; the account's views (and `warehouses`' name)
+    # carry the prefix: the row whose config_name it is gives the account's name.
+    if not any(w["name"] == name for w in warehouses):
+        name = next((w["name"] for w in warehouses if str(w.get("config_name") or "").upper() == name), name)
     if recipe == "remove-warehouse":
         day = day or last_day(source) or dt.datetime.now(dt.timezone.utc).date()
         usage = ask(source, "warehouse_usage", **window(day - dt.timedelta(days=PROJECTION_DAYS - 1), day))

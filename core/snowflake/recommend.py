@@ -86,11 +86,14 @@ def recommend(source, warehouses: list[dict], price_per_credit: float, day: dt.d
     unused_binds = window(day - dt.timedelta(days=UNUSED_DAYS - 1), day)
     used = set(ask(source, "warehouse_usage", **unused_binds).query("CREDITS_USED > 0")["WAREHOUSE_NAME"])
     out: list[Recommendation] = []
+    # A Fix opens a recipe, whose name field holds the config's name: without SnowDDL's env prefix (describe's
+    # config_name); the account's views and the projection use the prefixed name.
+    in_config = {w["name"]: w.get("config_name") or w["name"] for w in warehouses}
 
     def projected(code, severity, name, message, fields):
         request = {"name": name, **fields}
         p = project_request(source, "change-warehouse", request, warehouses, price_per_credit, day=day)
-        form = {"name": name, **{k: (str(v) if k == "auto_suspend" else v) for k, v in fields.items()},
+        form = {"name": in_config.get(name, name), **{k: (str(v) if k == "auto_suspend" else v) for k, v in fields.items()},
                 "justification": _note(code, name, message)}
         out.append(Recommendation(code, severity, name, message, p.current_credits if p else None,
                                   p.projected_credits if p else None, float(price_per_credit), Fix("change-warehouse", form)))
@@ -110,7 +113,7 @@ def recommend(source, warehouses: list[dict], price_per_credit: float, day: dt.d
                 fix = None
             else:
                 message += "; nothing in the config uses it: remove it."
-                fix = Fix("remove-warehouse", {"name": name, "justification": _note("WAREHOUSE_UNUSED", name, message)})
+                fix = Fix("remove-warehouse", {"name": in_config[name], "justification": _note("WAREHOUSE_UNUSED", name, message)})
             out.append(Recommendation("WAREHOUSE_UNUSED", "low", name, message, p.current_credits if p else None,
                                       p.projected_credits if p else None, float(price_per_credit), fix))
             continue
@@ -118,7 +121,7 @@ def recommend(source, warehouses: list[dict], price_per_credit: float, day: dt.d
             out.append(Recommendation("WAREHOUSE_NO_MONITOR", "medium", name,
                                       f"{name} has no resource monitor: nothing caps its credits.", None, None,
                                       float(price_per_credit),
-                                      Fix("change-warehouse", {"name": name, "justification": _note(
+                                      Fix("change-warehouse", {"name": in_config[name], "justification": _note(
                                           "WAREHOUSE_NO_MONITOR", name, "a resource monitor caps its credits.")}, complete=False)))
         if name in usage.index:
             row = usage.loc[name]
