@@ -214,3 +214,18 @@ def test_only_commit_ids_from_the_log_reach_github():
     assert asked == ["a" * 40, "d" * 40] and commits == 2
     assert [(a.seq, a.digest) for a in anchors] == [(2, "b" * 64)] * 2
     assert "commit aaaaaaaaaaaa of #3, 2026-01-02T03:04:05Z" in anchors[0].where
+
+
+def test_the_portal_login_set_in_another_case_still_finds_its_pull_requests_and_anchors(gh_services, github, people,
+                                                                                        new_user_raw):
+    """GitHub logins are case-insensitive: github_portal_login = "SnowTower-BOT" is the account GitHub names
+    snowtower-bot. Compared as typed, the portal's own pull requests were strangers' (no request could be
+    read) and `audit verify` found no anchor to check."""
+    from app.audit_anchor import read_github_anchors
+
+    gh_services.changes._login = "SnowTower-BOT"  # as the setting spells it
+    cr = merged(gh_services, people, new_user_raw())
+    assert cr.status == Status.DEPLOYED or cr.merged_sha
+    assert len(audit_statuses(github, cr.merged_sha)) == 1
+    anchors, commits = read_github_anchors(gh_services.changes)
+    assert commits == 1 and len(anchors) == 1

@@ -302,12 +302,17 @@ class GitHubChanges(ChangeBackend):
             self._login = str(login)
         return self._login
 
+    def _is_me(self, login) -> bool:
+        """Whether `login` is the portal's own: GitHub logins are case-insensitive (a setting may spell
+        the portal's login in another case than GitHub returns it)."""
+        return bool(login) and str(login).lower() == self.portal_login.lower()
+
     def _record(self, pr) -> dict | None:
         """The PR's request record if the portal made it, else None: opened by the portal's login from
         its branch prefix into the base branch, signed with the portal's key, naming this PR's branch and
         head commit (or, while an update is half-done, the head it replaces: `prev_head`, finished by
         `_resume`)."""
-        if not pr.head.ref.startswith(BRANCH_PREFIX) or not pr.user or pr.user.login != self.portal_login:
+        if not pr.head.ref.startswith(BRANCH_PREFIX) or not pr.user or not self._is_me(pr.user.login):
             return None
         if pr.base.ref != self.base_branch:
             return None  # retargeted by a writer: approved for the base branch, never merged elsewhere
@@ -736,7 +741,7 @@ class GitHubChanges(ChangeBackend):
         for r in raw_reviews:
             login = r.user.login if r.user else ""
             at = _iso(r.submitted_at)
-            if login == self.portal_login:
+            if self._is_me(login):
                 data = meta.extract(r.body, meta.REVIEW)
                 # Each portal review has its own nonce: the same one twice is a body copied over another
                 # review (which then lost what it said, maybe a reset), so the copy voids as an edit does.
@@ -781,18 +786,18 @@ class GitHubChanges(ChangeBackend):
         for r in self._reviews_from(self._raw_reviews(pr, tag=tag), pr):
             events.append(Event(cr.id, r.at, r.reviewer, EVENT_ACTIONS.get(r.decision, "commented"), r.comment))
         from github.IssueComment import IssueComment
-        trusted = {self.portal_login, self.cfg.deploy_login}
+        trusted = {self.portal_login.lower(), (self.cfg.deploy_login or "").lower()} - {""}
         merged_by = None
         comments = self._call(f"reading the comments of #{pr.number}", lambda: self._fetch_all(f"{pr.issue_url}/comments", tag=tag))
         for c in (self._object(IssueComment, raw) for raw in comments):
-            ev = meta.extract(c.body, meta.EVENT) if c.user and c.user.login in trusted else None
+            ev = meta.extract(c.body, meta.EVENT) if c.user and str(c.user.login).lower() in trusted else None
             if not ev:
                 continue
             if ev.get("action") == "merged":  # who merged it in the portal (GitHub only knows the portal's login)
                 merged_by = str(ev.get("actor", "")) or None
                 continue
             # The deploy workflow is a GitHub account, not a portal user: shown as github:<its login>.
-            actor = str(ev.get("actor", "")) if c.user.login == self.portal_login else self._github_name(c.user.login)
+            actor = str(ev.get("actor", "")) if self._is_me(c.user.login) else self._github_name(c.user.login)
             events.append(Event(cr.id, _iso(c.created_at), actor, str(ev.get("action", "commented")),
                                 str(ev.get("detail", ""))))
         if pr.merged:
@@ -934,7 +939,7 @@ class GitHubChanges(ChangeBackend):
         from github.IssueComment import IssueComment
         comments = [self._object(IssueComment, raw) for raw in
                     self._call(f"reading the comments of #{pr.number}", lambda: self._fetch_all(f"{pr.issue_url}/comments"))]
-        mine = [c for c in comments if c.user and c.user.login == self.portal_login]
+        mine = [c for c in comments if c.user and self._is_me(c.user.login)]
         first_url = None
         for i, text in enumerate(parts, 1):
             mark = f"<!-- snowtower-details {details['sha']} {i}/{len(parts)} -->"
@@ -999,18 +1004,16 @@ class GitHubChanges(ChangeBackend):
             rows = self._call(f"reading the statuses of {sha[:12]}", lambda: self._fetch_all(url))
         except GithubException as exc:
             raise self._refused(f"reading the statuses of {sha[:12]}", exc) from None
-        me = self.portal_login
         return [r for r in rows if isinstance(r, dict) and str(r.get("context") or "").lower() == context.lower()
-                and ((r.get("creator") or {}).get("login") or "") == me]
+                and self._is_me((r.get("creator") or {}).get("login"))]
 
     def merged_commits(self) -> list[tuple[int, str]]:
         """(pull request number, merge commit) of every pull request the portal opened and GitHub merged into
         the base branch, newest first: where the audit anchors are (the pull request index, `_sync_pulls`).
         Raises ChangeError (GitHubUnavailable) when GitHub cannot be reached."""
-        me = self.portal_login
         return [(int(raw["number"]), str(raw["merge_commit_sha"])) for raw in self._sync_pulls()
                 if raw.get("merged_at") and raw.get("merge_commit_sha") and self._is_portal_pull(raw)
-                and ((raw.get("user") or {}).get("login") or "") == me]
+                and self._is_me((raw.get("user") or {}).get("login"))]
 
     def reviewer_logins(self, requester: str) -> list[str]:
         """The GitHub logins to ask for a review of `requester`'s request: mapped (settings.github_approvers)
