@@ -98,30 +98,3 @@ def _every_audit_log_verifies(request):
             continue
         report = verify_chain([_record(r) for r in rows])
         assert report.ok, f"the audit log {path.relative_to(root)} this test wrote fails verify: {report.message()}"
-
-
-# Seconds the slowest test files took in a clean-clone run (2026-12-07, 3 workers on 2 loaded cores; only
-# their order matters). pytest-xdist runs a file on one worker (--dist loadfile): the longest files start
-# first and the short ones fill in at the end. ./dev test passes --no-loadscope-reorder, since xdist's own
-# order (most tests first) left the long browser files, a few tests each, to the end of the run.
-SLOW_FILES = {
-    "tests/test_cost_page.py": 294, "tests/test_plan_incremental.py": 200, "tests/test_demo_account.py": 165,
-    "tests/browser/test_signin_browser.py": 126, "tests/test_signin.py": 118, "tests/browser/test_inbox_phone_browser.py": 108,
-    "tests/test_review_queue.py": 103, "tests/test_attacks.py": 89, "tests/test_github_trust.py": 88,
-    "tests/browser/test_demo_flow.py": 85, "tests/browser/test_findings_screens_browser.py": 84,
-    "tests/browser/test_grant_form_browser.py": 82, "tests/test_recipe_properties.py": 77,
-    "tests/browser/test_recipe_pages_browser.py": 77, "tests/test_concurrency.py": 74, "tests/browser/test_cost_browser.py": 72,
-    "tests/test_identity.py": 69, "tests/test_deploy.py": 66, "tests/browser/test_access_review_browser.py": 57,
-    "tests/test_authorization.py": 56, "tests/test_audit_chain.py": 56, "tests/browser/test_cost_meaning_browser.py": 54,
-    "tests/test_crash_audit.py": 54, "tests/test_github_backend.py": 53, "tests/test_expiry_attacks.py": 53,
-    "tests/test_audit.py": 51, "tests/test_github_scale.py": 51, "tests/browser/test_authorization_browser.py": 50,
-    "tests/browser/test_security_browser.py": 50, "tests/test_cost_recommendations.py": 49, "tests/test_approval_chain.py": 48,
-    "tests/test_github_faults.py": 43, "tests/browser/test_review_dark_sticky_browser.py": 41,
-    "tests/browser/test_review_browser.py": 41, "tests/browser/test_renew_browser.py": 39,
-    "tests/browser/test_home_links_browser.py": 37, "tests/browser/test_review_stale_click.py": 37,
-}
-
-
-def pytest_collection_modifyitems(config, items):
-    """The slowest files first (SLOW_FILES), each file's tests in their own order, the rest as collected."""
-    items.sort(key=lambda item: -SLOW_FILES.get(item.nodeid.split("::")[0], 0))
