@@ -114,7 +114,7 @@ def idle(page, timeout: float = 30) -> None:
     page.wait_for_function(_DONE, timeout=timeout * 1000)
 
 
-START = 8  # seconds: how long act() waits for the run a click asked for to be seen starting
+START = 3  # seconds: how long act() waits for the run a click asked for to be seen starting
 
 
 def act(page, action, timeout: float = 90) -> None:
