@@ -586,6 +586,17 @@ def missing_grant(exc: Exception, table: str, role: str, privilege: str, *, kind
     return f"the {kind} {table} cannot be used"  # not a grant (the network, the session): the error says what
 
 
+def session_role(cur) -> str:
+    """The role of the session behind DB-API cursor `cur` (for a message naming a missing grant), or a
+    description when it cannot be read."""
+    try:
+        cur.execute("SELECT CURRENT_ROLE()")
+        row = cur.fetchone()
+        return str(row[0]) if row and row[0] else "of the app"
+    except Exception:  # the session is broken: the message still names the grant
+        return "of the app"
+
+
 class SnowflakeAuditLog(AuditLog):
     """Production's audit log: table `table` (NAME, SCHEMA.NAME or DB.SCHEMA.NAME; default
     SNOWTOWER_AUDIT_LOG in the connection's schema), which an administrator creates (deploy/setup.sql
@@ -622,13 +633,7 @@ class SnowflakeAuditLog(AuditLog):
             raise ValueError(f"lock table {self.lock_table!r} is not a Snowflake identifier")
 
     def _role(self, cur) -> str:
-        """The session's role (for the message), or a description when it cannot be read."""
-        try:
-            cur.execute("SELECT CURRENT_ROLE()")
-            row = cur.fetchone()
-            return str(row[0]) if row and row[0] else "of the app"
-        except Exception:  # the session is broken: the message still names the grant
-            return "of the app"
+        return session_role(cur)
 
     def _run(self, sql: str, params: list | None = None, fetch: bool = False, privilege: str = "SELECT"):
         with self._lock:  # one connection, opened on first use and kept (a Snowflake session is costly)

@@ -133,12 +133,9 @@ class SnowflakeTables:
         self._mutex = threading.RLock()  # one statement (or transaction) at a time on the kept session
 
     def _role(self, cur) -> str:
-        try:
-            cur.execute("SELECT CURRENT_ROLE()")
-            row = cur.fetchone()
-            return str(row[0]) if row and row[0] else "of the app"
-        except Exception:  # a broken session: the message still names the grant
-            return "of the app"
+        from app.audit import session_role
+
+        return session_role(cur)
 
     def _fail(self, exc: Exception, cur, table: str, privilege: str) -> TableError:
         from app.audit import missing_grant
