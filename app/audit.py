@@ -747,7 +747,9 @@ class SnowflakeAuditLog(AuditLog):
                     named, " ".join(str(exc).split())[:300])
                 self.lock_table = None
                 return False
-        return True
+        from app.snowflake_tables import LockNotTaken
+
+        raise LockNotTaken(f"the lock row {name} was not taken")  # never append without it: rolled back, tried again
 
     def _append_conditional(self, record: AuditRecord, once: bool = False) -> AuditRecord | None:
         """Read the head, then INSERT ... SELECT the next record WHERE no record at or after its place exists

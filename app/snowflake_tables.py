@@ -108,12 +108,16 @@ class TableError(QueryError):
         self.setup = setup
 
 
+class LockNotTaken(Exception):
+    """The lock row was not updated though it exists (another writer's row not yet visible): try again."""
+
+
 def _lost_lock(exc: Exception) -> bool:
     """Whether `exc` is a writer losing a lock to another (try again), not a fault: the stand-in's DuckDB
     "Conflict on update" (a TransactionException), or Snowflake's lock errors (000625: too many waiters;
     a lock wait timeout)."""
     text = str(exc).lower()
-    return (type(exc).__name__ == "TransactionException" or "conflict on update" in text
+    return (isinstance(exc, LockNotTaken) or type(exc).__name__ == "TransactionException" or "conflict on update" in text
             or getattr(exc, "errno", None) == 625 or "lock wait timeout" in text or "has locked table" in text)
 
 
