@@ -166,31 +166,39 @@ def channel_names(services) -> list[str]:
 def run_alerts(services, source, dry_run: bool = False) -> AlertRun:
     """Send each new event once. `dry_run`: claim and send nothing, list what would go (AlertRun.new).
     Raises app.findings_state.StateError when the records cannot be written."""
+    events, errors = collect(services, source)
+    return send_once(services, events, lambda e: e.source, deliver, MAX_EVENTS, AlertRun(errors=errors), dry_run)
+
+
+def send_once(services, items, source_of, deliver_one, limit: int, run, dry_run: bool = False):
+    """The once-only sending shared by alerts and access-review reminders: each item (with a `.key`) not
+    sent before is claimed in the ledger (app.findings_state: a claim older than CLAIM_LEASE is taken over),
+    delivered by `deliver_one(services, item) -> [channel names]`, then marked sent, or released when no
+    channel took it (tried again next run). At most `limit` are tried; the rest wait (`run.pending`).
+    `run` has lists sent [(item, channels)], new, already, failed, pending; `dry_run` claims nothing and
+    lists in `run.new` what would go. Returns `run`. Raises StateError when the ledger cannot be written."""
     from app.findings_state import states_for
 
     states = states_for(services)
-    events, errors = collect(services, source)
-    run = AlertRun(errors=errors)
-    for event in events:
+    for item in items:
         stale_before = services.clock() - CLAIM_LEASE
-        if states.was_sent(event.key, stale_before):
-            run.already.append(event.key)
+        if states.was_sent(item.key, stale_before):
+            run.already.append(item.key)
             continue
         if dry_run:
-            run.new.append(event)
+            run.new.append(item)
             continue
-        if len(run.sent) + len(run.failed) >= MAX_EVENTS:
-            run.pending.append(event)
+        if len(run.sent) + len(run.failed) >= limit:
+            run.pending.append(item)
             continue
-        now = services.clock()
-        if not states.claim(event.key, event.source, now, stale_before):  # another run took it a moment ago
-            run.already.append(event.key)
+        if not states.claim(item.key, source_of(item), services.clock(), stale_before):
+            run.already.append(item.key)  # another run took it a moment ago
             continue
-        took = deliver(services, event)
+        took = deliver_one(services, item)
         if took:
-            states.sent(event.key, took, services.clock())
-            run.sent.append((event, took))
+            states.sent(item.key, took, services.clock())
+            run.sent.append((item, took))
         else:
-            states.release(event.key)
-            run.failed.append(event)
+            states.release(item.key)
+            run.failed.append(item)
     return run

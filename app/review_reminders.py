@@ -153,30 +153,7 @@ def run_reminders(services, dry_run: bool = False) -> ReminderRun:
     """Send today's reminders, each once. `dry_run`: claim and send nothing, list them (ReminderRun.new).
     Raises app.findings_state.StateError when the ledger cannot be written, app.snowflake_tables.TableError (a
     QueryError) when the campaign tables cannot be read (audit_log = "snowflake")."""
-    from app.alerts import CLAIM_LEASE
-    from app.findings_state import states_for
+    from app.alerts import send_once
 
-    states = states_for(services)
-    run = ReminderRun()
-    for reminder in reminders(services):
-        stale_before = services.clock() - CLAIM_LEASE
-        if states.was_sent(reminder.key, stale_before):
-            run.already.append(reminder.key)
-            continue
-        if dry_run:
-            run.new.append(reminder)
-            continue
-        if len(run.sent) + len(run.failed) >= MAX_REMINDERS:
-            run.pending.append(reminder)
-            continue
-        if not states.claim(reminder.key, "access-review", services.clock(), stale_before):
-            run.already.append(reminder.key)  # another run took it a moment ago
-            continue
-        took = deliver(services, reminder)
-        if took:
-            states.sent(reminder.key, took, services.clock())
-            run.sent.append((reminder, took))
-        else:
-            states.release(reminder.key)
-            run.failed.append(reminder)
-    return run
+    return send_once(services, reminders(services), lambda r: "access-review", deliver, MAX_REMINDERS,
+                     ReminderRun(), dry_run)
