@@ -443,10 +443,6 @@ class FakeGitHub:
                 payload["errors"] = exc.errors
         except Exception as exc:  # a bug in this server: answer 500 loudly rather than hang the client
             status, headers, payload = 500, {}, {"message": f"test server error: {exc!r}"}
-        if False:
-            payload = {"message": exc.message, "documentation_url": "https://docs.github.com/rest"}
-            if exc.errors:
-                payload["errors"] = exc.errors
         if fault:
             return self._fault(h, fault)
         self._send(h, status, payload, headers)
