@@ -15,8 +15,9 @@ import sqlglot
 from core.snowddl.load import load_config
 from core.snowflake import demo
 from core.snowflake.connect import STANDIN_FILE, connector_source, standin_source
-from core.snowflake.cost import (Prices, credits_per_hour, data_through, forecast_month, last_day, monitor_usage,
-                                 period_starts, project_request, project_warehouse, summary, window)
+from core.snowflake.cost import (Prices, data_through, forecast_month, last_day, monitor_usage, period_starts, summary,
+                                 window)
+from core.snowflake.projection import credits_per_hour, project_request, project_warehouse
 from core.snowflake.queries import QueryError, ask, question, questions
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -31,7 +31,7 @@ import duckdb
 from core.snowddl.inventory import describe  # noqa: F401  (the one reader of a config's rows; callers use demo.describe too)
 from core.snowflake import contract
 from core.snowflake.connect import STANDIN_FILE, busy
-from core.snowflake.cost import credits_per_hour
+from core.snowflake.projection import credits_per_hour
 from core.snowflake.queries import QueryError
 
 DAYS = 90
