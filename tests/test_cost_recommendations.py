@@ -10,7 +10,7 @@ import pytest
 
 from core.snowddl.inventory import describe
 from core.snowddl.load import load_config
-from core.snowflake import demo
+from core.snowflake import demo, demo_planted
 from core.snowflake.connect import standin_source
 from core.snowflake.cost import Prices, budget_status, change, previous_period, query_patterns, summary, window
 from core.snowflake.projection import project_request
@@ -140,7 +140,7 @@ def test_the_cli_summary_has_the_new_sections(account):
     assert report["previous"]["end"] == (END - dt.timedelta(days=30)).isoformat()
     assert report["previous"]["change"]["credits"] == pytest.approx(report["total_credits"] / report["previous"]["credits"] - 1)
     assert report["budget"]["account"]["budget"] == 1000.0
-    assert len(report["top_spenders"]) == 5 and len(report["query_patterns"]) == len(demo._TEMPLATES)  # one per template
+    assert len(report["top_spenders"]) == 5 and len(report["query_patterns"]) == len(demo_planted._TEMPLATES)  # one per template
     assert any(r["code"] == "WAREHOUSE_IDLE" for r in report["recommendations"])
     assert report["anomalies"][0]["user"] and report["anomalies"][0]["top_warehouse"] == "DATA_SCIENCE_WH"
 

@@ -30,7 +30,7 @@ def folder(tmp_path_factory):
 
 
 def expected(folder) -> dict:
-    """The demo's planted limits, computed here from the stand-in's own views (demo._budgets' rule)."""
+    """The demo's planted limits, computed here from the stand-in's own views (demo_cost_views._budgets' rule)."""
     db = duckdb.connect(str(folder / STANDIN_FILE), read_only=True)
     try:
         first = END - dt.timedelta(days=27)
