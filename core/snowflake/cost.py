@@ -88,6 +88,8 @@ def data_through(source) -> DataThrough | None:
     if not len(frame) or pd.isna(frame["FIRST_HOUR"].iloc[0]) or pd.isna(frame["FILLED_TO"].iloc[0]):
         return None
     first, filled = _utc(frame["FIRST_HOUR"].iloc[0]), _utc(frame["FILLED_TO"].iloc[0])
+    if first is None or filled is None:  # not after the check above; says so to the type checker
+        return None
     last = filled.date() - dt.timedelta(days=1)
     if last < first.date():
         return None
@@ -135,11 +137,11 @@ def monitor_period_start(frequency: str, start_time: dt.datetime | None, day: dt
     the ISO week from Monday, the month, the year, at 00:00 UTC."""
     end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
     frequency = str(frequency or "").upper()
-    if start_time is None:
+    start = _utc(start_time)  # None without a start (None, or a NaT read from the account)
+    if start is None:
         starts = period_starts(day)
         return {"DAILY": starts["day_start"], "WEEKLY": starts["week_start"], "MONTHLY": starts["month_start"]}.get(
             frequency, starts["year_start"])
-    start = _utc(start_time)
     if frequency == "NEVER" or start >= end:
         return start
     if frequency in ("DAILY", "WEEKLY"):
@@ -265,10 +267,10 @@ def summary(source, days: int, price_per_credit: float, day: dt.date | None = No
     config_warehouses = warehouses  # `warehouses` is the report's list below
     through = data_through(source)
     day = day or (through.last_day if through else None)
-    empty = {"days": days, "start": None, "end": None, "price_per_credit": prices.per_credit, "warehouses": [],
-             "total_credits": 0.0, "billed_credits": 0.0, "total_money": 0.0, "spend": None, "forecast": None,
-             "anomalies": [], "data_through": None, "previous": None, "budget": None, "top_spenders": [], "query_patterns": [],
-             "recommendations": []}
+    empty: dict = {"days": days, "start": None, "end": None, "price_per_credit": prices.per_credit, "warehouses": [],
+                   "total_credits": 0.0, "billed_credits": 0.0, "total_money": 0.0, "spend": None, "forecast": None,
+                   "anomalies": [], "data_through": None, "previous": None, "budget": None, "top_spenders": [],
+                   "query_patterns": [], "recommendations": []}
     if day is None:
         return empty
     start = min(day, max(day - dt.timedelta(days=days - 1), through.first_day if through else day))
@@ -392,23 +394,25 @@ def budget_status(source, day: dt.date, prices: Prices, monthly: float = 0.0,
     snowflake = snowflake or {}
     sf_account = (snowflake.get("account") or {})
     elapsed, days = day.day, calendar.monthrange(day.year, day.month)[1]
-    fc = blended = None
+    fc: Forecast | None = None  # the month's forecast and blended price, read when a budget of the account needs them
+    blended = prices.per_credit
     if monthly or sf_account.get("limit_credits") is not None:
         bill = spend(source, month_start, day, prices)
         blended = _blended(bill, prices)
         daily = ask(source, "billed_daily", start_date=month_start - dt.timedelta(days=7), end_date=day + dt.timedelta(days=1))
         fc = forecast_month(daily, day)
-    if monthly:
+    if monthly and fc is not None:
         used = fc.month_to_date * blended
         projected = fc.projected * blended
         out["account"] = {"budget": float(monthly), "month_to_date": used, "projected": projected,
                           "used_share": used / monthly, "projected_share": projected / monthly,
                           "status": _status(used, projected, monthly)}
     wh_price = prices.credit("WAREHOUSE_METERING")
-    usage = None
     custom = [b for b in snowflake.get("custom") or [] if b.get("limit_credits") is not None]
     if by_warehouse or any(b.get("warehouses") for b in custom):
         usage = ask(source, "warehouse_usage", **window(month_start, day)).set_index("WAREHOUSE_NAME")
+    else:  # nothing below reads it
+        usage = pd.DataFrame({"CREDITS_USED": pd.Series(dtype=float)})
     for name, budget in sorted((by_warehouse or {}).items()):
         used = float(usage["CREDITS_USED"].get(name, 0.0)) * wh_price
         projected = used / elapsed * days
@@ -418,26 +422,28 @@ def budget_status(source, day: dt.date, prices: Prices, monthly: float = 0.0,
                                   "status": _status(used, projected, budget) if budget else "No budget"})
 
     def row(budget_of: str, source_name: str, limit: float, used: float | None, projected: float | None, price: float) -> dict:
-        readable = used is not None
+        if used is None or projected is None:  # what the budget monitors cannot be read
+            return {"budget_of": budget_of, "source": source_name, "budget_credits": limit, "budget": limit * price,
+                    "month_to_date_credits": used, "month_to_date": None, "projected": None, "used_share": None,
+                    "projected_share": None, "status": "Spend not readable"}
         return {"budget_of": budget_of, "source": source_name, "budget_credits": limit, "budget": limit * price,
-                "month_to_date_credits": used, "month_to_date": used * price if readable else None,
-                "projected": projected * price if readable else None,
-                "used_share": used / limit if readable and limit else None,
-                "projected_share": projected / limit if readable and limit else None,
-                "status": (_status(used, projected, limit) if limit else "No budget") if readable else "Spend not readable"}
+                "month_to_date_credits": used, "month_to_date": used * price, "projected": projected * price,
+                "used_share": used / limit if limit else None, "projected_share": projected / limit if limit else None,
+                "status": _status(used, projected, limit) if limit else "No budget"}
 
-    if sf_account.get("limit_credits") is not None:
+    if sf_account.get("limit_credits") is not None and fc is not None:
         out["snowflake"].append(row("Account (Snowflake budget)", f"Snowflake: {sf_account['name']}",
                                     float(sf_account["limit_credits"]), fc.month_to_date, fc.projected, blended))
     elif sf_account.get("note"):
         out["notes"].append(sf_account["note"])
     for b in custom:
-        whs, used = b.get("warehouses"), None
+        whs = b.get("warehouses")
+        monitored: float | None = None  # credits of what it monitors; None when that cannot be read
         if whs and not b.get("other_objects"):
-            used = sum(float(usage["CREDITS_USED"].get(w, 0.0)) for w in whs)
+            monitored = sum(float(usage["CREDITS_USED"].get(w, 0.0)) for w in whs)
         out["snowflake"].append(row(f"{', '.join(whs) if whs else b['name']} (Snowflake budget)", f"Snowflake: {b['name']}",
-                                    float(b["limit_credits"]), used, used / elapsed * days if used is not None else None,
-                                    wh_price))
+                                    float(b["limit_credits"]), monitored,
+                                    monitored / elapsed * days if monitored is not None else None, wh_price))
         if b.get("note"):
             out["notes"].append(f"{b['name']}: {b['note']}.")
     for b in snowflake.get("custom") or []:
@@ -447,7 +453,7 @@ def budget_status(source, day: dt.date, prices: Prices, monthly: float = 0.0,
         out["notes"].append(snowflake["custom_note"])
     if out["snowflake"] and out["snowflake"][0]["budget_of"].startswith("Account"):
         out["headline"] = out["snowflake"][0]
-    elif out["account"]:
+    elif out["account"] and fc is not None:
         out["headline"] = {"budget_of": "Account (setting budget_monthly)", "source": "Setting: budget_monthly",
                            "budget_credits": None, "month_to_date_credits": fc.month_to_date, **out["account"]}
     return out

@@ -80,7 +80,9 @@ def _budgets(db, p: Planted) -> None:
                           [name, last, p.end_date]).fetchone()[0]
 
     created = f"{(p.end_date - dt.timedelta(days=DAYS - 1)).isoformat()} 00:00:00+00"
-    rows = [(1, "SNOWFLAKE", "LOCAL", "ACCOUNT_ROOT_BUDGET", created, "1", None, max(100.0, round(account * 30, -2)), True, False)]
+    # (ID, DATABASE_NAME, SCHEMA_NAME, NAME, CREATED_ON, CURRENT_VERSION, COMMENT, SPENDING_LIMIT, VIEWER, ADMIN)
+    rows: list[tuple[int, str, str, str, str, str, str | None, float, bool, bool]] = [
+        (1, "SNOWFLAKE", "LOCAL", "ACCOUNT_ROOT_BUDGET", created, "1", None, max(100.0, round(account * 30, -2)), True, False)]
     budgets = [(p.spike_warehouse, 1.2, True), (p.idle_warehouse, 1.0, False)]
     for i, (wh, factor, admin) in enumerate(dict.fromkeys(budgets), start=2):
         if any(r[3] == f"{wh}_BUDGET" for r in rows):

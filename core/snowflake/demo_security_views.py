@@ -93,7 +93,7 @@ def _identity(db, shape: dict, p: Planted) -> None:
     for u in users:
         if u["name"] == PASSWORD_SERVICE_USER:
             u["has_password"] = True  # set by hand outside SnowDDL: the security page flags it
-    extra = [
+    extra: list[dict] = [
         {"name": ADMIN_WITHOUT_MFA, "type": "PERSON", "display_name": "Account administrator", "email": None,
          "has_password": True, "has_key": False, "has_mfa": False, "warehouse": None, "roles": [], "owner": "ACCOUNTADMIN",
          "disabled": False},

@@ -6,6 +6,7 @@ same function serves the preview, the review and the recommendations' fixes. All
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 import pandas as pd
@@ -48,7 +49,7 @@ def credits_per_hour(size: str | None) -> int | None:
     return CREDITS_PER_HOUR.get(str(size or "").upper().replace("-", "")) if size else None
 
 
-def compute_hours(usage: pd.DataFrame, sizes: dict[str, str]) -> pd.Series:
+def compute_hours(usage: pd.DataFrame, sizes: Mapping[str, str | None]) -> pd.Series:
     """Compute-equivalent hours of each warehouse in warehouse_usage's frame: its compute credits divided by
     its size's credits per hour (cluster-hours at full rate). Not RUNNING_HOURS: an hour with any compute
     is not an hour of running (a warehouse up 4 minutes an hour counts 24 hours a day there). Warehouses
@@ -63,7 +64,7 @@ def compute_hours(usage: pd.DataFrame, sizes: dict[str, str]) -> pd.Series:
 
 def project_warehouse(source, name: str, size: str, auto_suspend: int | None, price_per_credit: float,
                       old_size: str | None = None, old_auto_suspend: int | None = None, min_clusters: int = 1,
-                      day: dt.date | None = None, sizes: dict[str, str] | None = None) -> Projection:
+                      day: dt.date | None = None, sizes: Mapping[str, str | None] | None = None) -> Projection:
     """Projected monthly credits of warehouse `name` at `size` and `auto_suspend` (seconds).
 
     From its last PROJECTION_DAYS days of metering up to `day` (default: the account's last complete day):
