@@ -1,4 +1,4 @@
-"""Spend events for `snowtower alerts`: the provider "spend" (core.snowflake.cost.spend_events with the settings'
+"""Spend events for `snowtower alerts`: the provider "spend" (core.snowflake.spend_alerts.spend_events with the settings'
 budgets and threshold, and Snowflake's own budgets where the account has them and the role can read them:
 core.snowflake.budgets). Each event's id is stable across runs ("cost.anomaly.2026-11-24", "cost.budget.2026-12.80",
 "cost.budget.2026-12.snowflake.ACCOUNT_ROOT_BUDGET.100", "cost.day-over-threshold.2026-11-24"), so the alerts
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from app.alerts import AlertEvent, register
 from core.snowflake.budgets import read_budgets
-from core.snowflake.cost import Prices, spend_events
+from core.snowflake.cost import Prices
+from core.snowflake.spend_alerts import spend_events
 
 
 def spend_events_for(services, source) -> list[dict]:

@@ -4,7 +4,7 @@ and the Access review page with a campaign of that size.
     .venv/bin/python benchmarks/access_review.py [--every 2] [--runs 3]
 
 Generates the tree of benchmarks/generate.py (5,000 users, 1,000 business roles, ...), builds its baseline and
-role graph, then writes a stand-in (core.snowflake.demo.access_history) whose ACCESS_HISTORY holds, for every
+role graph, then writes a stand-in (core.snowflake.demo_security_views.access_history) whose ACCESS_HISTORY holds, for every
 user, one object of each of their first two business roles' own schemas read every `--every` days for a year
 (the third role unused). Timed, `--runs` times: object_use.sql over the year (fakesnow over DuckDB, FLATTEN
 of the three arrays), core.findings.usage.evidence for every grant. Then a campaign of every grant is written
@@ -43,7 +43,7 @@ def main() -> None:
     from core.findings.access import graph_of
     from core.snowddl.load import load_config
     from core.snowddl.snapshot import Snapshot
-    from core.snowflake import demo
+    from core.snowflake import demo_planted, demo_security_views
     from core.snowflake.connect import STANDIN_FILE, standin_source
     from core.snowflake.queries import ask
 
@@ -69,13 +69,13 @@ def main() -> None:
         folder.mkdir()
         db = duckdb.connect(str(folder / STANDIN_FILE))
         db.execute("SET TimeZone = 'UTC'")
-        db.execute(demo._MACROS)
+        db.execute(demo_planted._MACROS)
         db.execute("CREATE SCHEMA ACCOUNT_USAGE")
-        rows, wall, _ = timed(lambda: demo.access_history(db, plan, end))
+        rows, wall, _ = timed(lambda: demo_security_views.access_history(db, plan, end))
         db.execute("CHECKPOINT")
         db.close()
         print(f"{len(g.user_role):,} users, {grants:,} grants; ACCESS_HISTORY: {rows:,} rows over "
-              f"{demo.ACCESS_DAYS} days, written in {wall:.1f} s")
+              f"{demo_security_views.ACCESS_DAYS} days, written in {wall:.1f} s")
         source = standin_source(folder)
         since = (as_of - dt.timedelta(days=usage.HISTORY_DAYS)).replace(tzinfo=None)
         query, ev = [], []

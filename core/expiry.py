@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import yaml
@@ -220,8 +221,8 @@ def render(grants: list[Grant]) -> str:
     return "".join(out)
 
 
-def with_changes(expiry_text: str | None, user_text: str | None, *, add: list[Grant] = (),
-                 remove: list[tuple[str, str | None]] = ()) -> str | None:
+def with_changes(expiry_text: str | None, user_text: str | None, *, add: Sequence[Grant] = (),
+                 remove: Sequence[tuple[str, str | None]] = ()) -> str | None:
     """The file's new text (None: there is no file and none is needed): legacy comment grants moved in (the file wins over a comment), then the
     (user, role) pairs of `remove` removed (role None: all of the user's), then `add` written over any
     entry of the same pair. Raises ExpiryError when the current file cannot be read."""

@@ -59,8 +59,9 @@ def ensure_demo_workspace(root: str | Path, seed: Path, base_branch: str = "main
         return ws, False
     ws.root.mkdir(parents=True, exist_ok=True)
     repo = GitRepo.init_bare(ws.repo_path, base_branch)
+    files: dict[str, str | None] = dict(seed_files(seed))  # commit_files' map: None would delete a file
     commit = repo.commit_files(
-        None, seed_files(seed), "Initial configuration from the SnowTower example\n", ("SnowTower", "snowtower@localhost")
+        None, files, "Initial configuration from the SnowTower example\n", ("SnowTower", "snowtower@localhost")
     )
     repo.update_ref(f"refs/heads/{base_branch}", commit, None)
     return ws, True

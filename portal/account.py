@@ -96,7 +96,7 @@ def request_cost_badge(recipe: str, request: dict, sha: str | None = None) -> st
     """A chip for the top of a review: a warehouse request's monthly cost after the change and its change
     (":orange-badge[cost 1,234 CHF/month, +600]"); "" for other requests or when it cannot be projected
     (the full block below says why)."""
-    from core.snowflake.cost import WAREHOUSE_RECIPES, project_request
+    from core.snowflake.projection import WAREHOUSE_RECIPES, project_request
     from core.snowddl.inventory import describe
 
     if recipe not in WAREHOUSE_RECIPES:

@@ -170,7 +170,7 @@ def _preview_cost(result, base, workspace) -> None:
     --submit: price and currency from the settings of `workspace` (defaults when they cannot be read)."""
     from app.operations.preview import with_cost
     from app.settings import load_settings
-    from core.snowflake.cost import WAREHOUSE_RECIPES
+    from core.snowflake.projection import WAREHOUSE_RECIPES
 
     if result.recipe not in WAREHOUSE_RECIPES or not result.request_dict:
         return

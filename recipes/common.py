@@ -10,7 +10,7 @@ from core.fields import FieldError
 from core.snowddl import read
 from core.snowddl.edit import EditError
 from core.snowddl.snapshot import Snapshot
-from core.snowflake.cost import CREDITS_PER_HOUR  # noqa: F401  (re-exported: the recipes' size choices)
+from core.snowflake.projection import CREDITS_PER_HOUR  # noqa: F401  (re-exported: the recipes' size choices)
 from recipes.base import Collector, Field, FieldErrors
 
 SIZE_LABELS = {

@@ -1,5 +1,6 @@
 """Cost with meaning on the demo account: the previous period, budgets, query patterns, recommendations with
-their saving, and the spend events `snowtower alerts` sends (core.snowflake.cost, core.snowflake.recommend)."""
+their saving, and the spend events `snowtower alerts` sends (core.snowflake.cost, core.snowflake.projection,
+core.snowflake.spend_alerts, core.snowflake.recommend)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,10 +10,11 @@ import pytest
 
 from core.snowddl.inventory import describe
 from core.snowddl.load import load_config
-from core.snowflake import demo
+from core.snowflake import demo, demo_planted
 from core.snowflake.connect import standin_source
-from core.snowflake.cost import (Prices, budget_status, change, previous_period, project_request, query_patterns,
-                                 spend_events, summary, window)
+from core.snowflake.cost import Prices, budget_status, change, previous_period, query_patterns, summary, window
+from core.snowflake.projection import project_request
+from core.snowflake.spend_alerts import spend_events
 from core.snowflake.queries import ask
 from core.snowflake.recommend import recommend, smaller
 
@@ -138,7 +140,7 @@ def test_the_cli_summary_has_the_new_sections(account):
     assert report["previous"]["end"] == (END - dt.timedelta(days=30)).isoformat()
     assert report["previous"]["change"]["credits"] == pytest.approx(report["total_credits"] / report["previous"]["credits"] - 1)
     assert report["budget"]["account"]["budget"] == 1000.0
-    assert len(report["top_spenders"]) == 5 and len(report["query_patterns"]) == len(demo._TEMPLATES)  # one per template
+    assert len(report["top_spenders"]) == 5 and len(report["query_patterns"]) == len(demo_planted._TEMPLATES)  # one per template
     assert any(r["code"] == "WAREHOUSE_IDLE" for r in report["recommendations"])
     assert report["anomalies"][0]["user"] and report["anomalies"][0]["top_warehouse"] == "DATA_SCIENCE_WH"
 
@@ -197,7 +199,7 @@ def test_under_an_env_prefix_a_fix_names_the_warehouse_as_its_recipe_field_does(
 def test_under_an_env_prefix_a_request_is_projected_from_the_prefixed_warehouses_metering(account, monkeypatch):
     """A request's name is the config's (BI_WH); under env prefix DEV the account meters DEV__BI_WH. Removing a
     warehouse that ran was once projected as 0 ("it did not run: saves nothing"), a resize from no current size."""
-    from core.snowflake import cost
+    from core.snowflake import projection
 
     src, warehouses, planted = account
     name = planted.idle_warehouse
@@ -206,7 +208,7 @@ def test_under_an_env_prefix_a_request_is_projected_from_the_prefixed_warehouses
     assert plain_remove.current_credits > 0
     # the account as SnowDDL deploys the config under env prefix DEV: every warehouse metered as DEV__<name>
     prefixed = [{**w, "name": "DEV__" + w["name"], "config_name": w["name"]} for w in warehouses]
-    real_ask = cost.ask
+    real_ask = projection.ask
 
     def ask_prefixed(source, question, **binds):
         frame = real_ask(source, question, **binds)
@@ -214,7 +216,7 @@ def test_under_an_env_prefix_a_request_is_projected_from_the_prefixed_warehouses
             frame = frame.assign(WAREHOUSE_NAME="DEV__" + frame["WAREHOUSE_NAME"])
         return frame
 
-    monkeypatch.setattr(cost, "ask", ask_prefixed)
+    monkeypatch.setattr(projection, "ask", ask_prefixed)
     removed = project_request(src, "remove-warehouse", {"name": name}, prefixed, 2.5, day=END)
     assert removed.warehouse == "DEV__" + name and removed.current_credits == pytest.approx(plain_remove.current_credits)
     resized = project_request(src, "change-warehouse", {"name": name, "size": "XSMALL"}, prefixed, 2.5, day=END)

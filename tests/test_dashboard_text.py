@@ -39,15 +39,15 @@ def test_a_password_spray_draws_ten_names_and_keeps_the_totals():
 
 
 def test_admins_without_mfa_or_email_are_people_not_service_users(workspace, people):
-    from core.snowflake import demo
+    from core.snowflake import demo_planted
 
     at = security_page("security", people["admin"])
     assert not at.exception, at.exception
     assert "**People without MFA or email** (1)" in [m.value for m in at.markdown]
     holders, weak = [d.value for d in at.dataframe if list(d.value.columns) == ["NAME", "TYPE", "ADMIN_ROLES", "HAS_MFA", "EMAIL"]]
-    assert sorted(holders["NAME"]) == sorted([demo.ADMIN_WITHOUT_MFA, "SNOWDDL"])
+    assert sorted(holders["NAME"]) == sorted([demo_planted.ADMIN_WITHOUT_MFA, "SNOWDDL"])
     frame = weak
-    assert list(frame["NAME"]) == [demo.ADMIN_WITHOUT_MFA]  # SNOWDDL, a SERVICE user with ACCOUNTADMIN, is not listed
+    assert list(frame["NAME"]) == [demo_planted.ADMIN_WITHOUT_MFA]  # SNOWDDL, a SERVICE user with ACCOUNTADMIN, is not listed
 
 
 def test_only_admins_see_the_infrastructure_page(workspace, people):
@@ -65,13 +65,13 @@ def test_account_text_shows_as_typed_and_never_as_markdown(services, workspace, 
     """An idle account user and a failed login whose name and error message are Markdown and HTML."""
     import duckdb
 
-    from core.snowflake import demo
+    from core.snowflake import demo_planted
 
     services.sync_demo_account(generate=True, query_rows=5000)
     db = duckdb.connect(str(services.workspace.account_dir / "SNOWFLAKE.db"))
     try:
         db.execute("INSERT INTO ACCOUNT_USAGE.USERS SELECT * REPLACE (? AS NAME, ? AS EMAIL, ? AS COMMENT, 9999 AS USER_ID) "
-                   "FROM ACCOUNT_USAGE.USERS WHERE NAME = ?", [HOSTILE_NAME, HOSTILE_NAME, HOSTILE_ERROR, demo.STALE_USERS[0]])
+                   "FROM ACCOUNT_USAGE.USERS WHERE NAME = ?", [HOSTILE_NAME, HOSTILE_NAME, HOSTILE_ERROR, demo_planted.STALE_USERS[0]])
         db.execute("INSERT INTO ACCOUNT_USAGE.LOGIN_HISTORY SELECT * REPLACE (? AS USER_NAME, ? AS ERROR_MESSAGE, 999999 AS EVENT_ID) "
                    "FROM ACCOUNT_USAGE.LOGIN_HISTORY WHERE IS_SUCCESS = 'NO' LIMIT 1", [HOSTILE_NAME, HOSTILE_ERROR])
     finally:

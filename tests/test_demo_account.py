@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from core.changes.model import Status
-from core.snowflake import demo
+from core.snowflake import demo, demo_planted
 from core.snowflake.connect import STANDIN_FILE
 from app.operations import ApproveRequest, MergeRequest, PreviewRequest, SubmitRequest
 from recipes import RECIPES
@@ -97,7 +97,7 @@ def test_an_offboarded_user_is_marked_deleted(services, people):
     deleted = rows(services, "SELECT DELETED_ON IS NOT NULL OR DISABLED FROM ACCOUNT_USAGE.USERS WHERE NAME = 'HCHO'")
     assert deleted == [(True,)]
     # the account's own users, which SnowDDL does not manage, stay
-    assert rows(services, "SELECT DELETED_ON FROM ACCOUNT_USAGE.USERS WHERE NAME = ?", [demo.ADMIN_WITHOUT_MFA]) == [(None,)]
+    assert rows(services, "SELECT DELETED_ON FROM ACCOUNT_USAGE.USERS WHERE NAME = ?", [demo_planted.ADMIN_WITHOUT_MFA]) == [(None,)]
 
 
 def test_cli_cost_gives_the_same_figures_as_text_json_and_csv(services, capsys):
@@ -169,7 +169,7 @@ def test_a_page_reading_while_a_deployment_writes_in_the_same_process_waits_for_
     end = demo.meta(services.workspace.account_dir)["END_DATE"]
     # the view is filled to 3 hours before the moment the demo is read (09:00 the day after END_DATE)
     after = dt.date.fromisoformat(end) + dt.timedelta(days=1)
-    assert str(hours["LAST_HOUR"][0]) == f"{after} {demo.PARTIAL_HOURS - 1:02d}:00:00+00:00"
+    assert str(hours["LAST_HOUR"][0]) == f"{after} {demo_planted.PARTIAL_HOURS - 1:02d}:00:00+00:00"
 
 
 def test_the_account_is_not_made_again_because_a_deployment_is_writing_it(services):
@@ -189,7 +189,7 @@ def test_cli_cost_over_more_days_than_the_account_has_names_the_days_it_covers(s
 
     services.sync_demo_account(generate=True)
     end = dt.date.fromisoformat(demo.meta(services.workspace.account_dir)["END_DATE"])
-    first = end - dt.timedelta(days=demo.DAYS - 1)
+    first = end - dt.timedelta(days=demo_planted.DAYS - 1)
     assert main(["cost", "--workspace", str(services.workspace.root), "--format", "json", "--days", "365"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert (report["start"], report["end"]) == (first.isoformat(), end.isoformat())  # not a year before the data
@@ -226,23 +226,23 @@ def test_cli_security_json_names_every_planted_finding(services, capsys):
     doc = json.loads(capsys.readouterr().out)
     assert not doc["clean"]
     assert sorted((f["code"], f["object"], f["fix"]["recipe"]) for f in doc["findings"]) == [
-        ("STALE_USER", name, "offboard-user") for name in sorted(demo.STALE_USERS)]
+        ("STALE_USER", name, "offboard-user") for name in sorted(demo_planted.STALE_USERS)]
     cis = {c["id"]: c for c in doc["cis"]}
-    assert [r["NAME"] for r in cis["1.4"]["evidence"]] == [demo.ADMIN_WITHOUT_MFA]
-    assert [r["NAME"] for r in cis["1.6"]["evidence"]] == [demo.PASSWORD_SERVICE_USER]
-    assert sorted(r["NAME"] for r in cis["1.8"]["evidence"]) == sorted(demo.STALE_USERS)
-    assert [r["NAME"] for r in cis["1.11"]["evidence"]] == [demo.ADMIN_WITHOUT_MFA]
-    assert cis["2.x"]["status"] == "monitor" and [r["USER_NAME"] for r in cis["2.x"]["evidence"]] == [demo.ADMIN_WITHOUT_MFA]
-    assert doc["service_users_with_password"] == [demo.PASSWORD_SERVICE_USER]
-    assert doc["health"][0]["NAME"] == demo.ADMIN_WITHOUT_MFA and doc["health"][0]["SCORE"] == 30
+    assert [r["NAME"] for r in cis["1.4"]["evidence"]] == [demo_planted.ADMIN_WITHOUT_MFA]
+    assert [r["NAME"] for r in cis["1.6"]["evidence"]] == [demo_planted.PASSWORD_SERVICE_USER]
+    assert sorted(r["NAME"] for r in cis["1.8"]["evidence"]) == sorted(demo_planted.STALE_USERS)
+    assert [r["NAME"] for r in cis["1.11"]["evidence"]] == [demo_planted.ADMIN_WITHOUT_MFA]
+    assert cis["2.x"]["status"] == "monitor" and [r["USER_NAME"] for r in cis["2.x"]["evidence"]] == [demo_planted.ADMIN_WITHOUT_MFA]
+    assert doc["service_users_with_password"] == [demo_planted.PASSWORD_SERVICE_USER]
+    assert doc["health"][0]["NAME"] == demo_planted.ADMIN_WITHOUT_MFA and doc["health"][0]["SCORE"] == 30
     assert len(doc["health"]) == 18 and doc["mfa_coverage"] == {"with_mfa": 0, "people": 14}
     failed = {(r["USER_NAME"], r["REASON"]): r["FAILURES"] for r in doc["failed_logins"]}
-    assert failed[(demo.ADMIN_WITHOUT_MFA, "INCORRECT_USERNAME_PASSWORD")] == 40  # the password-guessing burst
+    assert failed[(demo_planted.ADMIN_WITHOUT_MFA, "INCORRECT_USERNAME_PASSWORD")] == 40  # the password-guessing burst
     assert failed[("SVC_DBT", "JWT_TOKEN_INVALID_PUBLIC_KEY_FINGERPRINT_MISMATCH")] == 8  # the key rotation
     assert failed[("ROOT", "INCORRECT_USERNAME_PASSWORD")] == 15
     assert ("WAREHOUSE_NO_MONITOR", "BI_WH") in {(f["code"], f["object"]) for f in doc["hygiene"]}
     assert main(["security", "--workspace", ws]) == 1
     out = capsys.readouterr().out
-    assert "STALE_USER  TLINDQVIST" in out and "CIS 1.4       FAIL" in out and f"health  30  {demo.ADMIN_WITHOUT_MFA}" in out
+    assert "STALE_USER  TLINDQVIST" in out and "CIS 1.4       FAIL" in out and f"health  30  {demo_planted.ADMIN_WITHOUT_MFA}" in out
     for bad in ("0", "366", "x"):
         assert main(["security", "--workspace", ws, "--days", bad]) == 2

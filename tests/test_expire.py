@@ -225,7 +225,7 @@ def test_legacy_comments_are_read_and_moved_into_the_file_by_the_next_grant(serv
 # -- stale users -----------------------------------------------------------------------------------
 
 def test_stale_users_are_proposed_once_each_and_active_service_users_never(backend, tmp_path):
-    from core.snowflake import demo
+    from core.snowflake import demo, demo_planted
     from core.snowflake.connect import standin_source
 
     services = backend
@@ -247,7 +247,7 @@ def test_stale_users_are_proposed_once_each_and_active_service_users_never(backe
     assert looker > 0
     report = ExpireAccess(services, submit=True).execute()
     offboards = sorted(p.user for p in report.proposals if p.kind == "offboard")
-    assert offboards == sorted([*demo.STALE_USERS, "SVC_DBT"]), report.stale_error
+    assert offboards == sorted([*demo_planted.STALE_USERS, "SVC_DBT"]), report.stale_error
     opened = [services.changes.get(p.opened.id) for p in report.proposals if p.opened]
     assert {(c.recipe, c.requester, c.status) for c in opened} == {("offboard-user", "snowtower-expiry", Status.OPEN)}
     # Never twice, and never auto-approved (the setting is for ended grants only).

@@ -1,4 +1,4 @@
-"""Risk flags (core/risk.py): each one planted in a copy of the example config, found with the line
+"""Risk flags (core/risk/): each one planted in a copy of the example config, found with the line
 that causes it (and that line's text), and not raised where the change is harmless."""
 from __future__ import annotations
 

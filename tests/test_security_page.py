@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.findings.security import cis_checks, health, idle, network_policy_users, security_report
-from core.snowflake import demo
+from core.snowflake import demo_planted
 from core.snowflake.cost import last_day, window
 from portal import ui
 
@@ -43,16 +43,16 @@ def page(name: str, actor) -> AppTest:
 
 def test_the_planted_problems_are_found(report):
     checks = {c.id: c for c in report.checks}
-    assert sorted(idle(report.users)["NAME"]) == sorted(demo.STALE_USERS)
-    assert list(checks["1.4"].evidence["NAME"]) == [demo.ADMIN_WITHOUT_MFA]  # the MFA-less admin
-    assert list(checks["1.6"].evidence["NAME"]) == [demo.PASSWORD_SERVICE_USER]
-    assert list(checks["1.11"].evidence["NAME"]) == [demo.ADMIN_WITHOUT_MFA]  # no email either
-    assert list(checks["2.x"].evidence["USER_NAME"]) == [demo.ADMIN_WITHOUT_MFA]
+    assert sorted(idle(report.users)["NAME"]) == sorted(demo_planted.STALE_USERS)
+    assert list(checks["1.4"].evidence["NAME"]) == [demo_planted.ADMIN_WITHOUT_MFA]  # the MFA-less admin
+    assert list(checks["1.6"].evidence["NAME"]) == [demo_planted.PASSWORD_SERVICE_USER]
+    assert list(checks["1.11"].evidence["NAME"]) == [demo_planted.ADMIN_WITHOUT_MFA]  # no email either
+    assert list(checks["2.x"].evidence["USER_NAME"]) == [demo_planted.ADMIN_WITHOUT_MFA]
     assert {c.id: c.status for c in report.checks if c.status != "not checked"} == {
         "1.4": "fail", "1.6": "fail", "1.8": "fail", "1.10": "pass", "1.11": "fail", "1.12": "pass", "1.13": "pass", "2.x": "monitor"}
     assert {"1.1", "1.5", "1.9", "3.1"} <= {c.id for c in report.checks if c.status == "not checked"}
     worst = report.health.iloc[0]
-    assert worst["NAME"] == demo.ADMIN_WITHOUT_MFA and worst["SCORE"] == 30
+    assert worst["NAME"] == demo_planted.ADMIN_WITHOUT_MFA and worst["SCORE"] == 30
     assert "holds ACCOUNTADMIN without MFA" in worst["REASONS"]
     assert report.health.set_index("NAME").loc["SVC_FIVETRAN", "SCORE"] == 100  # key pair and a network policy
     assert report.health.set_index("NAME").loc["SVC_DBT", "REASONS"] == "no network policy (-10)"
@@ -77,11 +77,11 @@ def test_cis_110_counts_securityadmin_and_snowflake_service_users_are_not_people
 
 def test_a_clean_account_passes_every_check(report):
     users = report.users.copy()
-    users = users[~users["NAME"].isin([demo.ADMIN_WITHOUT_MFA])]
-    users.loc[users["NAME"] == demo.PASSWORD_SERVICE_USER, "HAS_PASSWORD"] = False
-    users.loc[users["NAME"].isin(demo.STALE_USERS), "DAYS_SINCE_LOGIN"] = 3
+    users = users[~users["NAME"].isin([demo_planted.ADMIN_WITHOUT_MFA])]
+    users.loc[users["NAME"] == demo_planted.PASSWORD_SERVICE_USER, "HAS_PASSWORD"] = False
+    users.loc[users["NAME"].isin(demo_planted.STALE_USERS), "DAYS_SINCE_LOGIN"] = 3
     users.loc[users["NAME"] == "PRAMAN", "ADMIN_ROLES"] = "ACCOUNTADMIN"  # two admins, with email and key pairs
-    methods = report.methods[report.methods["USER_NAME"] != demo.ADMIN_WITHOUT_MFA]
+    methods = report.methods[report.methods["USER_NAME"] != demo_planted.ADMIN_WITHOUT_MFA]
     checks = cis_checks(users, methods, report.methods.iloc[0:0][[]])
     assert {c.id: c.status for c in checks if c.status != "not checked"} == {
         **{cid: "pass" for cid in ("1.4", "1.6", "1.8", "1.10", "1.11", "1.12", "1.13")}, "2.x": "monitor"}

@@ -13,7 +13,8 @@ from core.snowddl.load import load_config
 from core.snowflake import demo
 from core.snowflake.budgets import read_budgets
 from core.snowflake.connect import STANDIN_FILE, open_standin, standin_source
-from core.snowflake.cost import Prices, budget_status, spend_events
+from core.snowflake.cost import Prices, budget_status
+from core.snowflake.spend_alerts import spend_events
 from core.snowflake.queries import QueryError, ask, ask_instance, quoted_name
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +30,7 @@ def folder(tmp_path_factory):
 
 
 def expected(folder) -> dict:
-    """The demo's planted limits, computed here from the stand-in's own views (demo._budgets' rule)."""
+    """The demo's planted limits, computed here from the stand-in's own views (demo_cost_views._budgets' rule)."""
     db = duckdb.connect(str(folder / STANDIN_FILE), read_only=True)
     try:
         first = END - dt.timedelta(days=27)

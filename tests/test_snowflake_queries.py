@@ -13,15 +13,16 @@ import pytest
 import sqlglot
 
 from core.snowddl.load import load_config
-from core.snowflake import demo
+from core.snowflake import demo, demo_planted
 from core.snowflake.connect import STANDIN_FILE, connector_source, standin_source
-from core.snowflake.cost import (Prices, credits_per_hour, data_through, forecast_month, last_day, monitor_usage,
-                                 period_starts, project_request, project_warehouse, summary, window)
+from core.snowflake.cost import (Prices, data_through, forecast_month, last_day, monitor_usage, period_starts, summary,
+                                 window)
+from core.snowflake.projection import credits_per_hour, project_request, project_warehouse
 from core.snowflake.queries import QueryError, ask, question, questions
 
 ROOT = Path(__file__).resolve().parents[1]
 END = dt.date(2026, 3, 29)  # a Sunday; the 90 days start on 2025-12-30
-START = END - dt.timedelta(days=demo.DAYS - 1)
+START = END - dt.timedelta(days=demo_planted.DAYS - 1)
 ROWS = 20_000
 
 
@@ -131,7 +132,7 @@ def test_the_planted_spike_is_the_one_anomalous_day(src, account):
 
 def test_idle_cost_equals_the_planted_idle_hours(src, account):
     planted = account[1]
-    weekdays = sum(1 for i in range(demo.DAYS) if (START + dt.timedelta(days=i)).isoweekday() <= 5)
+    weekdays = sum(1 for i in range(demo_planted.DAYS) if (START + dt.timedelta(days=i)).isoweekday() <= 5)
     assert planted.idle_running_hours == weekdays * 10 == 640
     usage = ask(src, "warehouse_usage", **window(START, END)).set_index("WAREHOUSE_NAME")
     bi = usage.loc["BI_WH"]
@@ -164,14 +165,14 @@ def test_users_roles_and_warehouses_come_from_the_config(src, config):
     transform = by_user[by_user["WAREHOUSE_NAME"] == "TRANSFORM_WH"].set_index("USER_NAME")["CREDITS"]
     assert transform.idxmax() == "SVC_DBT"  # the nightly dbt production run is the largest consumer
     storage = ask(src, "storage_by_database", **window(START, END))
-    assert set(storage["DATABASE_NAME"]) == set(config.databases) | {demo.DROPPED_DATABASE}
+    assert set(storage["DATABASE_NAME"]) == set(config.databases) | {demo_planted.DROPPED_DATABASE}
 
 
 def test_a_dropped_database_keeps_the_days_it_was_billed(src):
     storage = ask(src, "storage_by_database", **window(START, END))
-    days = pd.to_datetime(storage.loc[storage["DATABASE_NAME"] == demo.DROPPED_DATABASE, "DAY"]).dt.date
-    dropped = END - dt.timedelta(days=demo.DROPPED_DAYS_AGO)
-    assert days.min() == START and days.max() == dropped and len(days) == demo.DAYS - demo.DROPPED_DAYS_AGO
+    days = pd.to_datetime(storage.loc[storage["DATABASE_NAME"] == demo_planted.DROPPED_DATABASE, "DAY"]).dt.date
+    dropped = END - dt.timedelta(days=demo_planted.DROPPED_DAYS_AGO)
+    assert days.min() == START and days.max() == dropped and len(days) == demo_planted.DAYS - demo_planted.DROPPED_DAYS_AGO
 
 
 def test_weekday_and_hour_patterns(account):
@@ -218,10 +219,10 @@ def test_security_facts_are_planted(account):
                                    "AND FIRST_AUTHENTICATION_FACTOR = 'PASSWORD' AND IS_SUCCESS = 'YES'")[0][0]
     assert password_logins > 0
     admins = {r[0] for r in raw(account, "SELECT GRANTEE_NAME FROM ACCOUNT_USAGE.GRANTS_TO_USERS WHERE ROLE = 'ACCOUNTADMIN'")}
-    assert demo.ADMIN_WITHOUT_MFA in admins and users[demo.ADMIN_WITHOUT_MFA][2] is False
+    assert demo_planted.ADMIN_WITHOUT_MFA in admins and users[demo_planted.ADMIN_WITHOUT_MFA][2] is False
     horizon = dt.datetime.combine(END, dt.time(), dt.timezone.utc) - dt.timedelta(days=90)  # TIMESTAMP_LTZ: aware
     stale = {name for name, u in users.items() if u[3] is not None and u[3] < horizon}
-    assert stale == set(demo.STALE_USERS)
+    assert stale == set(demo_planted.STALE_USERS)
     ran = {r[0] for r in raw(account, "SELECT DISTINCT USER_NAME FROM ACCOUNT_USAGE.QUERY_HISTORY")}
     assert not ran & stale  # a user who has not logged in for 90 days ran no query either
     failures = dict(raw(account, "SELECT ERROR_MESSAGE, COUNT(*) FROM ACCOUNT_USAGE.LOGIN_HISTORY WHERE IS_SUCCESS = 'NO' GROUP BY 1"))
@@ -365,25 +366,25 @@ def test_money_is_billed_credits_by_service_plus_storage_and_transfer(src, accou
     # the demo's cloud services stay below 10 % of each day's compute: all of them are adjusted away
     assert lines["WAREHOUSE_METERING"]["quantity"] == pytest.approx(compute[0])
     assert report["total_credits"] == pytest.approx(compute[1]) and compute[1] > 1.04 * compute[0]  # metered overstates
-    assert set(lines) == {"WAREHOUSE_METERING", *demo.SERVERLESS, "STORAGE", "DATA_TRANSFER"}
+    assert set(lines) == {"WAREHOUSE_METERING", *demo_planted.SERVERLESS, "STORAGE", "DATA_TRANSFER"}
     assert lines["SNOWPARK_CONTAINER_SERVICES"]["money"] == pytest.approx(billed["SNOWPARK_CONTAINER_SERVICES"] * 2.0)
     assert lines["SERVERLESS_TASK"]["money"] == pytest.approx(billed["SERVERLESS_TASK"] * 3.0)
-    assert lines["DATA_TRANSFER"]["quantity"] == pytest.approx(30 * demo.TRANSFER_GB_PER_DAY / 1024)
+    assert lines["DATA_TRANSFER"]["quantity"] == pytest.approx(30 * demo_planted.TRANSFER_GB_PER_DAY / 1024)
     tb_months = sum(b / 1024 ** 4 / calendar.monthrange(d.year, d.month)[1] for d, b in raw(  # a day is 1/28 of February
         account, "SELECT USAGE_DATE, STORAGE_BYTES + STAGE_BYTES + FAILSAFE_BYTES + HYBRID_TABLE_STORAGE_BYTES "
                  f"FROM ACCOUNT_USAGE.STORAGE_USAGE WHERE {in_window}"))
     assert lines["STORAGE"]["money"] == pytest.approx(tb_months * 23.0)
     expected = (sum(v * (2.0 if k == "SNOWPARK_CONTAINER_SERVICES" else 3.0) for k, v in billed.items())
-                + tb_months * 23.0 + 30 * demo.TRANSFER_GB_PER_DAY / 1024 * 20.0)
+                + tb_months * 23.0 + 30 * demo_planted.TRANSFER_GB_PER_DAY / 1024 * 20.0)
     assert report["total_money"] == pytest.approx(expected)
 
 
 def test_windows_end_on_the_last_complete_day_and_lags_are_not_idle(src, account):
     through = data_through(src)
     assert through.last_day == END == last_day(src)  # the partial day after END is never shown as a day
-    assert through.filled_to == dt.datetime.combine(END + dt.timedelta(days=1), dt.time(demo.PARTIAL_HOURS))
+    assert through.filled_to == dt.datetime.combine(END + dt.timedelta(days=1), dt.time(demo_planted.PARTIAL_HOURS))
     assert through.attributed_to == dt.datetime.combine(END + dt.timedelta(days=1),
-                                                        dt.time(demo.NOW_HOUR - demo.ATTRIBUTION_LAG_HOURS))
+                                                        dt.time(demo_planted.NOW_HOUR - demo_planted.ATTRIBUTION_LAG_HOURS))
     assert "Complete days up to 2026-03-29" in through.caption()
     # the newest hours have no attributed credits yet: they are not idle
     after = window(END + dt.timedelta(days=1), END + dt.timedelta(days=1))

@@ -1,5 +1,5 @@
 """Usage evidence per grant (core.findings.usage over object_use.sql): known answers on the demo account,
-whose ACCESS_HISTORY plants used, unused and overlapping grants (core.snowflake.demo.PLANTED_USE)."""
+whose ACCESS_HISTORY plants used, unused and overlapping grants (core.snowflake.demo_security_views.PLANTED_USE)."""
 from __future__ import annotations
 
 import datetime as dt

@@ -29,7 +29,7 @@ class Preview:
     plan: dict = field(default_factory=dict)
     # The effective access gained and lost per person (core.findings.access.AccessChange; None: not computed)
     access: Any = None
-    # A warehouse request's projected monthly cost (core.snowflake.cost.Projection), None for other
+    # A warehouse request's projected monthly cost (core.snowflake.projection.Projection), None for other
     # requests or when the account could not be read; then `cost_note` says why, in one line.
     cost: Any = None
     cost_note: str = ""
@@ -209,11 +209,11 @@ def with_sources(services: Services, recipe: Recipe, raw: dict) -> dict:
 def request_cost(recipe: str, request: dict, base: Snapshot, source: Callable[[], object],
                  price_per_credit: float) -> tuple[Any, str]:
     """The projected monthly cost of a warehouse request: (Projection, "") from
-    core.snowflake.cost.project_request (credits from ACCOUNT_USAGE.WAREHOUSE_METERING_HISTORY over the
+    core.snowflake.projection.project_request (credits from ACCOUNT_USAGE.WAREHOUSE_METERING_HISTORY over the
     warehouse's last 30 days, money = credits x `price_per_credit`), the current size and auto-suspend of
     a changed warehouse from the `base` config; (None, "") for any other recipe; (None, reason) when
     `source()` (a zero-argument factory of a core.snowflake source) or the account refuses."""
-    from core.snowflake.cost import WAREHOUSE_RECIPES, project_request
+    from core.snowflake.projection import WAREHOUSE_RECIPES, project_request
     from core.snowflake.queries import QueryError
 
     if recipe not in WAREHOUSE_RECIPES or not request:

@@ -470,9 +470,10 @@ def _path(graph: _Graph, top: str, privs: set) -> tuple[str, ...]:
         role = queue.popleft()
         if graph.direct(role) & privs:
             chain = []
-            while role is not None:
-                chain.append(role)
-                role = back[role]
+            node: str | None = role
+            while node is not None:
+                chain.append(node)
+                node = back[node]
             return tuple(f"{graph.kind.get(r, 'role')} {graph.label.get(r, graph._bare(r))}" for r in reversed(chain))
         for c in graph.children(role):
             if c not in back:
@@ -580,7 +581,7 @@ def access_change(before, after) -> AccessChange:
         up_h = _ancestors(head, {role}, head_parents) if head.has(role) else set()
         reached = sorted({base._bare(u) for g, up in ((base, up_b), (head, up_h)) for u, r in g.user_role.items() if r in up})
         reach_set = set(reached)
-        impact = {"gained": defaultdict(list), "lost": defaultdict(list)}
+        impact: dict[str, defaultdict[tuple, list]] = {"gained": defaultdict(list), "lost": defaultdict(list)}
         for a in result.changes:
             if a.user in reach_set:
                 impact[a.change][(a.privilege, a.object, a.object_type)].append(a.user)

@@ -56,7 +56,7 @@ def findings_board(report, attempts: pd.DataFrame, hygiene_findings: list[Findin
             used = logins[(logins["USER_NAME"] == name) & (logins["FIRST_AUTHENTICATION_FACTOR"] == "PASSWORD")
                           & (logins["SECOND_AUTHENTICATION_FACTOR"] == "NONE")]
             no_email = "1.11" in checks
-            evidence = (f"holds {roles}", "has a password and no MFA (CIS 1.4)",
+            evidence: tuple[str, ...] = (f"holds {roles}", "has a password and no MFA (CIS 1.4)",
                         f"{int(used['LOGINS'].sum())} sign-ins with a password and no second factor in the window")
             evidence += ("no e-mail address (CIS 1.11)",) if no_email else ()
             out.append(Finding("ADMIN_WITHOUT_MFA", "critical", "user", name,

@@ -180,7 +180,7 @@ def dot(rows: list[dict], target: str | None = None, limit: int = 30) -> str:
         chain = ([row["user"]] if "user" in row else []) + fold(row["path"]) + [obj]
         for name in chain:
             node(name)
-        for a, b in zip(chain, chain[1:]):
+        for a, b in zip(chain, chain[1:], strict=False):  # each role with the next
             edges.setdefault((a, b), "")
         kind = privilege_kind(row["privileges"])
         kinds_seen.add(kind)

@@ -55,7 +55,7 @@ def signin_findings(attempts: pd.DataFrame, admins: set[str]) -> list[Finding]:
             succeeded = set(spray.loc[spray["FIRST_SUCCESS_AFTER"].notna(), "USER_NAME"])
             critical = bool(targets & admins) or bool(succeeded)
             unknown = set(spray.loc[~spray["KNOWN_USER"], "USER_NAME"])
-            evidence = (f"{int(loud.sum())} failed sign-ins on {day} from {len(loud)} addresses: {_names(loud.index)}",
+            evidence: tuple[str, ...] = (f"{int(loud.sum())} failed sign-ins on {day} from {len(loud)} addresses: {_names(loud.index)}",
                         f"logins tried: {_names(targets)}" + (f" ({_names(unknown)} not a user)" if unknown else ""),
                         f"between {_iso(spray['FIRST_FAILURE'].min())} and {_iso(spray['LAST_FAILURE'].max())}")
             if targets & admins:

@@ -159,7 +159,7 @@ def evidence(graph, uses: list[Use], as_of: dt.datetime, days: int = 90,
             shared = tuple(sorted(label[r] for r in roles if r != role and (
                 any(_covered(s, scopes_of(r)[0]) for s in read) or any(_covered(s, scopes_of(r)[1]) for s in write))))
             ev = Evidence(key[0], key[1], only_read, only_write, shared, granted=granted.get(key), days=days)
-            counted = []
+            counted: list[dict] = []
             for u in by_user.get(key[0], ()):
                 for access, last, mine, others in (("read", u.last_read, mine_read, others_read),
                                                    ("write", u.last_write, mine_write, others_write)):

@@ -10,6 +10,7 @@ be read is None with a plain sentence saying why and what grant or step would ma
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from core.snowflake.queries import QueryError, ask, ask_instance
 
@@ -43,7 +44,7 @@ def read_budgets(source) -> dict:
     The limit of the account budget comes from its method GET_SPENDING_LIMIT (-1: none set); custom budgets from
     SYSTEM$SHOW_BUDGETS_IN_ACCOUNT, each limit from GET_SPENDING_LIMIT and what it monitors from GET_LINKED_RESOURCES
     (needs the budget's ADMIN instance role). At most MAX_CUSTOM_BUDGETS custom budgets are read."""
-    account = {"name": ".".join(ACCOUNT_BUDGET), "limit_credits": None, "note": None}
+    account: dict[str, Any] = {"name": ".".join(ACCOUNT_BUDGET), "limit_credits": None, "note": None}
     try:
         account["limit_credits"] = _limit(ask(source, "budget_account_limit"))
         if account["limit_credits"] is None:
@@ -53,7 +54,7 @@ def read_budgets(source) -> dict:
     except QueryError as exc:
         account["note"] = (f"Snowflake's account budget cannot be read ({exc}). The portal's role needs an application "
                            f"role of the account budget: {ACCOUNT_GRANT}.")
-    out = {"account": account, "custom": [], "custom_note": None}
+    out: dict[str, Any] = {"account": account, "custom": [], "custom_note": None}
     try:
         frame = ask(source, "budget_instances")
         listed = json.loads(frame.iloc[0, 0]) if len(frame) and frame.iloc[0, 0] else []
@@ -68,7 +69,7 @@ def read_budgets(source) -> dict:
     listed = sorted(listed, key=lambda b: (str(b.get("DATABASE")), str(b.get("SCHEMA")), str(b.get("NAME"))))
     for b in listed[:MAX_CUSTOM_BUDGETS]:
         parts = (str(b.get("DATABASE") or ""), str(b.get("SCHEMA") or ""), str(b.get("NAME") or ""))
-        row = {"name": ".".join(parts), "comment": b.get("COMMENT"), "limit_credits": None, "warehouses": None,
+        row: dict[str, Any] = {"name": ".".join(parts), "comment": b.get("COMMENT"), "limit_credits": None, "warehouses": None,
                "other_objects": [], "note": None}
         notes = []
         try:

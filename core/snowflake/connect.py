@@ -9,7 +9,6 @@
 """
 from __future__ import annotations
 
-import os
 import re
 import time
 import warnings
@@ -35,7 +34,7 @@ def connector_source(env: dict | None = None) -> CursorSource:
     Raises QueryError when no credentials are set."""
     from core.snowddl.plan import live_credentials
 
-    options = live_credentials(os.environ if env is None else env)
+    options = live_credentials(env)  # None: the process's environment
     if options is None:
         raise QueryError("no Snowflake credentials: set SNOWFLAKE_ACCOUNT, SNOWFLAKE_USER and "
                          "SNOWFLAKE_PRIVATE_KEY_PATH (or SNOWFLAKE_PRIVATE_KEY)")
@@ -149,7 +148,7 @@ class _StandInCursor:
             "SELECT DATABASE_NAME, SCHEMA_NAME, NAME, ID, epoch_ms(CREATED_ON), CURRENT_VERSION, COMMENT "
             "FROM SNOWFLAKE.SNOWTOWER_DEMO.BUDGETS WHERE VIEWER AND NOT (DATABASE_NAME = 'SNOWFLAKE' AND SCHEMA_NAME = 'LOCAL') "
             "ORDER BY ID").fetchall()
-        text = json.dumps([dict(zip(("DATABASE", "SCHEMA", "NAME", "ID", "CREATED_ON", "CURRENT_VERSION", "COMMENT"), r))
+        text = json.dumps([dict(zip(("DATABASE", "SCHEMA", "NAME", "ID", "CREATED_ON", "CURRENT_VERSION", "COMMENT"), r, strict=True))
                            for r in rows])
         return self._cursor.execute(f"SELECT ? AS {column.upper() if column.isidentifier() else 'BUDGETS'}", [text])
 
@@ -187,7 +186,7 @@ class _StandIn:
             self._fs.duck_conn.close()
 
 
-def busy(exc: Exception) -> bool:
+def busy(exc: BaseException) -> bool:
     """True if DuckDB refused the stand-in only because it is open for writing elsewhere: a file lock
     held by another process, or, in this process, "Unique file handle conflict" (attaching it) or "same
     database file with a different configuration" (connecting to it): the portal serves all sessions

@@ -1,6 +1,6 @@
 """The contract of the real views: every SNOWFLAKE.ACCOUNT_USAGE view SnowTower reads, with each column's
 Snowflake type, whether it can be NULL, the view's documented latency and the documentation page it
-comes from. One place: the demo's stand-in creates its tables from it (core/snowflake/demo.py), and a
+comes from. One place: the demo's stand-in creates its tables from it (core/snowflake/demo_planted.py, _table), and a
 test fails when a SQL file in sql/ reads a column the contract lacks (tests/test_view_contract.py).
 
 Types are Snowflake's as the view pages list them (TEXT is written VARCHAR). `nullable` is False only

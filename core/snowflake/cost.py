@@ -7,6 +7,11 @@ daily adjustment) times the price per credit of each service type (`Prices`), pl
 and data transfer per TB as their own lines. Figures from WAREHOUSE_METERING_HISTORY (per warehouse, per
 hour) are metered, not billed: they cover warehouses only and say so. Windows end on the last complete
 day the views have filled (`data_through`).
+
+Here: the window and prices, how far the views reach, resource monitors' periods and usage, the bill
+(`spend`), the month-end forecast, `summary` (`snowtower cost`), the figures against the period before,
+budgets, top spenders, query patterns and the causes of anomalies. A warehouse request's projection is in
+projection.py; the spend events `snowtower alerts` sends are in spend_alerts.py.
 """
 from __future__ import annotations
 
@@ -18,12 +23,6 @@ import pandas as pd
 
 from core.snowflake.budgets import read_budgets
 from core.snowflake.queries import ask
-
-DAYS_PER_MONTH = 365.25 / 12
-PROJECTION_DAYS = 30  # a warehouse change is projected from its last 30 days of metering
-# Snowflake's standard warehouse sizes as SnowDDL writes them, with credits per hour (per cluster).
-CREDITS_PER_HOUR = {"XSMALL": 1, "SMALL": 2, "MEDIUM": 4, "LARGE": 8, "XLARGE": 16, "XXLARGE": 32,
-                    "XXXLARGE": 64, "X4LARGE": 128, "X5LARGE": 256, "X6LARGE": 512}
 
 
 def window(start: dt.date, end: dt.date) -> dict:
@@ -89,6 +88,8 @@ def data_through(source) -> DataThrough | None:
     if not len(frame) or pd.isna(frame["FIRST_HOUR"].iloc[0]) or pd.isna(frame["FILLED_TO"].iloc[0]):
         return None
     first, filled = _utc(frame["FIRST_HOUR"].iloc[0]), _utc(frame["FILLED_TO"].iloc[0])
+    if first is None or filled is None:  # not after the check above; says so to the type checker
+        return None
     last = filled.date() - dt.timedelta(days=1)
     if last < first.date():
         return None
@@ -136,11 +137,11 @@ def monitor_period_start(frequency: str, start_time: dt.datetime | None, day: dt
     the ISO week from Monday, the month, the year, at 00:00 UTC."""
     end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
     frequency = str(frequency or "").upper()
-    if start_time is None:
+    start = _utc(start_time)  # None without a start (None, or a NaT read from the account)
+    if start is None:
         starts = period_starts(day)
         return {"DAILY": starts["day_start"], "WEEKLY": starts["week_start"], "MONTHLY": starts["month_start"]}.get(
             frequency, starts["year_start"])
-    start = _utc(start_time)
     if frequency == "NEVER" or start >= end:
         return start
     if frequency in ("DAILY", "WEEKLY"):
@@ -208,81 +209,6 @@ def forecast_month(daily: pd.DataFrame, day: dt.date) -> Forecast:
     return Forecast(month_start.strftime("%Y-%m"), mtd, rate, left, mtd + rate * left)
 
 
-@dataclass(frozen=True)
-class Projection:
-    """A warehouse request's projected monthly cost (credits and money at the price per credit)."""
-    warehouse: str
-    current_credits: float | None  # per month today; None for a new warehouse
-    projected_credits: float  # per month after the change
-    price_per_credit: float
-    estimate: bool  # True when there is no metering of this warehouse to project from
-    basis: str  # one sentence: what the figure rests on
-
-    @property
-    def current_money(self) -> float | None:
-        return None if self.current_credits is None else self.current_credits * self.price_per_credit
-
-    @property
-    def projected_money(self) -> float:
-        return self.projected_credits * self.price_per_credit
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "current_money": self.current_money, "projected_money": self.projected_money}
-
-
-def credits_per_hour(size: str | None) -> int | None:
-    """Credits per hour per cluster of a size as SnowDDL writes it (XSMALL, X-SMALL ...), None if unknown."""
-    return CREDITS_PER_HOUR.get(str(size or "").upper().replace("-", "")) if size else None
-
-
-def compute_hours(usage: pd.DataFrame, sizes: dict[str, str]) -> pd.Series:
-    """Compute-equivalent hours of each warehouse in warehouse_usage's frame: its compute credits divided by
-    its size's credits per hour (cluster-hours at full rate). Not RUNNING_HOURS: an hour with any compute
-    is not an hour of running (a warehouse up 4 minutes an hour counts 24 hours a day there). Warehouses
-    whose size is unknown are left out. Index: WAREHOUSE_NAME."""
-    out = {}
-    for row in usage.itertuples(index=False):
-        rate = credits_per_hour(sizes.get(row.WAREHOUSE_NAME))
-        if rate:
-            out[row.WAREHOUSE_NAME] = float(row.CREDITS_COMPUTE) / rate
-    return pd.Series(out, dtype=float)
-
-
-def project_warehouse(source, name: str, size: str, auto_suspend: int | None, price_per_credit: float,
-                      old_size: str | None = None, old_auto_suspend: int | None = None, min_clusters: int = 1,
-                      day: dt.date | None = None, sizes: dict[str, str] | None = None) -> Projection:
-    """Projected monthly credits of warehouse `name` at `size` and `auto_suspend` (seconds).
-
-    From its last PROJECTION_DAYS days of metering up to `day` (default: the account's last complete day):
-    the query share of compute scales with the size's credits per hour (same running time), the idle share
-    also with the auto-suspend delay (each suspension waits that long), cloud services stay. A warehouse
-    without metering (a new one) is an estimate: the median compute-equivalent hours (compute_hours) of the
-    account's other warehouses whose size `sizes` gives, at the requested size's rate and minimum clusters."""
-    day = day or last_day(source) or dt.datetime.now(dt.timezone.utc).date()
-    usage = ask(source, "warehouse_usage", **window(day - dt.timedelta(days=PROJECTION_DAYS - 1), day))
-    per_month = DAYS_PER_MONTH / PROJECTION_DAYS
-    new_rate = credits_per_hour(size) or 1
-    mine = usage[usage["WAREHOUSE_NAME"] == name]
-    if len(mine) and float(mine["CREDITS_USED"].iloc[0]) > 0:
-        row = mine.iloc[0]
-        old_rate = credits_per_hour(old_size) or new_rate
-        size_factor = new_rate / old_rate
-        suspend_factor = (auto_suspend / old_auto_suspend) if auto_suspend and old_auto_suspend else 1.0
-        current = float(row["CREDITS_USED"]) * per_month
-        projected = (float(row["CREDITS_QUERIES"]) * size_factor + float(row["CREDITS_IDLE"]) * size_factor * suspend_factor
-                     + float(row["CREDITS_CLOUD_SERVICES"])) * per_month
-        basis = (f"{name}'s last {PROJECTION_DAYS} days of metering to {day:%Y-%m-%d}: {float(row['CREDITS_USED']):,.1f} credits, "
-                 f"{float(row['CREDITS_COMPUTE']) / old_rate:,.0f} compute-equivalent hours, {float(row['IDLE_SHARE']):.0%} idle")
-        return Projection(name, current, projected, price_per_credit, False, basis)
-    hours_each = compute_hours(usage[usage["WAREHOUSE_NAME"] != name], sizes or {})
-    hours = float(hours_each.median()) if len(hours_each) else 0.0
-    projected = hours * new_rate * max(1, min_clusters) * per_month
-    basis = (f"estimate: {name} has no metering yet; assumes the median warehouse's {hours:,.0f} compute-equivalent hours "
-             f"(compute credits / credits per hour, {len(hours_each)} warehouse(s)) in the last {PROJECTION_DAYS} days "
-             f"at {new_rate} credit(s)/hour")
-    return Projection(name, None, projected, price_per_credit, True, basis)
-
-
 def spend(source, start: dt.date, end: dt.date, prices: Prices) -> dict:
     """What the account cost on the days `start`..`end` (UTC, inclusive), one line per kind, as billed:
 
@@ -341,10 +267,10 @@ def summary(source, days: int, price_per_credit: float, day: dt.date | None = No
     config_warehouses = warehouses  # `warehouses` is the report's list below
     through = data_through(source)
     day = day or (through.last_day if through else None)
-    empty = {"days": days, "start": None, "end": None, "price_per_credit": prices.per_credit, "warehouses": [],
-             "total_credits": 0.0, "billed_credits": 0.0, "total_money": 0.0, "spend": None, "forecast": None,
-             "anomalies": [], "data_through": None, "previous": None, "budget": None, "top_spenders": [], "query_patterns": [],
-             "recommendations": []}
+    empty: dict = {"days": days, "start": None, "end": None, "price_per_credit": prices.per_credit, "warehouses": [],
+                   "total_credits": 0.0, "billed_credits": 0.0, "total_money": 0.0, "spend": None, "forecast": None,
+                   "anomalies": [], "data_through": None, "previous": None, "budget": None, "top_spenders": [],
+                   "query_patterns": [], "recommendations": []}
     if day is None:
         return empty
     start = min(day, max(day - dt.timedelta(days=days - 1), through.first_day if through else day))
@@ -384,43 +310,6 @@ def summary(source, days: int, price_per_credit: float, day: dt.date | None = No
             "data_through": {"last_day": through.last_day.isoformat(), "filled_to": through.filled_to.isoformat(),
                              "attributed_to": through.attributed_to.isoformat() if through.attributed_to else None}
             if through else None}
-
-
-WAREHOUSE_RECIPES = ("new-warehouse", "change-warehouse", "remove-warehouse")
-
-
-def project_request(source, recipe: str, request: dict, warehouses: list[dict], price_per_credit: float,
-                    day: dt.date | None = None) -> Projection | None:
-    """The projection for a warehouse request (recipe new-warehouse, change-warehouse or remove-warehouse, `request`
-    as the recipe's to_dict gives it), against the base config's `warehouses` (core.snowflake.demo.describe);
-    None for any other recipe or a request without a warehouse name. A removed warehouse costs today what it metered
-    in its last PROJECTION_DAYS days (WAREHOUSE_METERING_HISTORY, per month; 0 when it did not run) and nothing after.
-    The request's name may be the config's (without the env prefix): the warehouse row with that config_name is meant."""
-    name = str(request.get("name") or "").upper()
-    if recipe not in WAREHOUSE_RECIPES or not name:
-        return None
-    # A recipe's name is the config's, without SnowDDL's env prefix; the account's views (and `warehouses`' name)
-    # carry the prefix: the row whose config_name it is gives the account's name.
-    if not any(w["name"] == name for w in warehouses):
-        name = next((w["name"] for w in warehouses if str(w.get("config_name") or "").upper() == name), name)
-    if recipe == "remove-warehouse":
-        day = day or last_day(source) or dt.datetime.now(dt.timezone.utc).date()
-        usage = ask(source, "warehouse_usage", **window(day - dt.timedelta(days=PROJECTION_DAYS - 1), day))
-        mine = usage[usage["WAREHOUSE_NAME"] == name]
-        used = float(mine["CREDITS_USED"].iloc[0]) if len(mine) else 0.0
-        basis = (f"{name}'s last {PROJECTION_DAYS} days of metering to {day:%Y-%m-%d}: {used:,.1f} credits"
-                 + (" (it did not run: removing it saves nothing now, it only stops anyone running up credits on it)"
-                    if not used else "") + "; removed, it costs nothing")
-        return Projection(name, used * DAYS_PER_MONTH / PROJECTION_DAYS, 0.0, price_per_credit, False, basis)
-    sizes = {w["name"]: w.get("size") for w in warehouses}
-    if recipe == "new-warehouse":
-        return project_warehouse(source, name, str(request.get("size") or "XSMALL"), request.get("auto_suspend"),
-                                 price_per_credit, min_clusters=int(request.get("min_cluster_count") or 1), day=day,
-                                 sizes=sizes)
-    now = next((w for w in warehouses if w["name"] == name), {})
-    return project_warehouse(source, name, str(request.get("size") or now.get("size") or "XSMALL"),
-                             request.get("auto_suspend") or now.get("auto_suspend"), price_per_credit,
-                             old_size=now.get("size"), old_auto_suspend=now.get("auto_suspend"), day=day, sizes=sizes)
 
 
 # --- meaning: the same figures for the period before, the budget, who and what spends ---------------------------------
@@ -505,23 +394,25 @@ def budget_status(source, day: dt.date, prices: Prices, monthly: float = 0.0,
     snowflake = snowflake or {}
     sf_account = (snowflake.get("account") or {})
     elapsed, days = day.day, calendar.monthrange(day.year, day.month)[1]
-    fc = blended = None
+    fc: Forecast | None = None  # the month's forecast and blended price, read when a budget of the account needs them
+    blended = prices.per_credit
     if monthly or sf_account.get("limit_credits") is not None:
         bill = spend(source, month_start, day, prices)
         blended = _blended(bill, prices)
         daily = ask(source, "billed_daily", start_date=month_start - dt.timedelta(days=7), end_date=day + dt.timedelta(days=1))
         fc = forecast_month(daily, day)
-    if monthly:
+    if monthly and fc is not None:
         used = fc.month_to_date * blended
         projected = fc.projected * blended
         out["account"] = {"budget": float(monthly), "month_to_date": used, "projected": projected,
                           "used_share": used / monthly, "projected_share": projected / monthly,
                           "status": _status(used, projected, monthly)}
     wh_price = prices.credit("WAREHOUSE_METERING")
-    usage = None
     custom = [b for b in snowflake.get("custom") or [] if b.get("limit_credits") is not None]
     if by_warehouse or any(b.get("warehouses") for b in custom):
         usage = ask(source, "warehouse_usage", **window(month_start, day)).set_index("WAREHOUSE_NAME")
+    else:  # nothing below reads it
+        usage = pd.DataFrame({"CREDITS_USED": pd.Series(dtype=float)})
     for name, budget in sorted((by_warehouse or {}).items()):
         used = float(usage["CREDITS_USED"].get(name, 0.0)) * wh_price
         projected = used / elapsed * days
@@ -531,26 +422,28 @@ def budget_status(source, day: dt.date, prices: Prices, monthly: float = 0.0,
                                   "status": _status(used, projected, budget) if budget else "No budget"})
 
     def row(budget_of: str, source_name: str, limit: float, used: float | None, projected: float | None, price: float) -> dict:
-        readable = used is not None
+        if used is None or projected is None:  # what the budget monitors cannot be read
+            return {"budget_of": budget_of, "source": source_name, "budget_credits": limit, "budget": limit * price,
+                    "month_to_date_credits": used, "month_to_date": None, "projected": None, "used_share": None,
+                    "projected_share": None, "status": "Spend not readable"}
         return {"budget_of": budget_of, "source": source_name, "budget_credits": limit, "budget": limit * price,
-                "month_to_date_credits": used, "month_to_date": used * price if readable else None,
-                "projected": projected * price if readable else None,
-                "used_share": used / limit if readable and limit else None,
-                "projected_share": projected / limit if readable and limit else None,
-                "status": (_status(used, projected, limit) if limit else "No budget") if readable else "Spend not readable"}
+                "month_to_date_credits": used, "month_to_date": used * price, "projected": projected * price,
+                "used_share": used / limit if limit else None, "projected_share": projected / limit if limit else None,
+                "status": _status(used, projected, limit) if limit else "No budget"}
 
-    if sf_account.get("limit_credits") is not None:
+    if sf_account.get("limit_credits") is not None and fc is not None:
         out["snowflake"].append(row("Account (Snowflake budget)", f"Snowflake: {sf_account['name']}",
                                     float(sf_account["limit_credits"]), fc.month_to_date, fc.projected, blended))
     elif sf_account.get("note"):
         out["notes"].append(sf_account["note"])
     for b in custom:
-        whs, used = b.get("warehouses"), None
+        whs = b.get("warehouses")
+        monitored: float | None = None  # credits of what it monitors; None when that cannot be read
         if whs and not b.get("other_objects"):
-            used = sum(float(usage["CREDITS_USED"].get(w, 0.0)) for w in whs)
+            monitored = sum(float(usage["CREDITS_USED"].get(w, 0.0)) for w in whs)
         out["snowflake"].append(row(f"{', '.join(whs) if whs else b['name']} (Snowflake budget)", f"Snowflake: {b['name']}",
-                                    float(b["limit_credits"]), used, used / elapsed * days if used is not None else None,
-                                    wh_price))
+                                    float(b["limit_credits"]), monitored,
+                                    monitored / elapsed * days if monitored is not None else None, wh_price))
         if b.get("note"):
             out["notes"].append(f"{b['name']}: {b['note']}.")
     for b in snowflake.get("custom") or []:
@@ -560,7 +453,7 @@ def budget_status(source, day: dt.date, prices: Prices, monthly: float = 0.0,
         out["notes"].append(snowflake["custom_note"])
     if out["snowflake"] and out["snowflake"][0]["budget_of"].startswith("Account"):
         out["headline"] = out["snowflake"][0]
-    elif out["account"]:
+    elif out["account"] and fc is not None:
         out["headline"] = {"budget_of": "Account (setting budget_monthly)", "source": "Setting: budget_monthly",
                            "budget_credits": None, "month_to_date_credits": fc.month_to_date, **out["account"]}
     return out
@@ -631,68 +524,3 @@ def anomaly_causes(source, spend_frame: pd.DataFrame, start: dt.date, price: flo
                     "pattern_credits": pattern["credits"] if pattern else None,
                     "pattern_text": pattern["sample_text"] if pattern else None, "text": text})
     return out
-
-
-# --- spend events for `snowtower alerts` -------------------------------------------------------------------------------
-
-ALERT_LOOKBACK_DAYS = 30  # days whose anomalies and threshold crossings are events; each id is sent at most once
-
-
-def spend_events(source, prices: Prices, *, budget_monthly: float = 0.0, budget_by_warehouse: dict | None = None,
-                 threshold_per_day: float = 0.0, budget_shares: tuple[float, ...] | list[float] = (0.8, 1.0),
-                 day: dt.date | None = None, lookback_days: int = ALERT_LOOKBACK_DAYS,
-                 snowflake: dict | None = None) -> list[dict]:
-    """Spend events up to `day` (default: the account's last complete day), each {"id", "severity", "title", "text"}
-    with an `id` stable across runs, so a sender that remembers the ids it sent sends each at most once:
-
-    - `cost.anomaly.<YYYY-MM-DD>` (high): an anomalous day (daily_spend: more than 3 standard deviations above its
-      trailing 28 days) in the last `lookback_days`, with its cause (anomaly_causes);
-    - `cost.day-over-threshold.<YYYY-MM-DD>` (medium): a day in the last `lookback_days` whose billed credits of every
-      service type, at the window's blended price per credit, cost more than `threshold_per_day` (0: off);
-    - `cost.budget.<YYYY-MM>.<percent>` and `cost.budget.<YYYY-MM>.<WAREHOUSE>.<percent>` (high from 100 %, else
-      medium): the month to date of the account (`budget_monthly`) or a warehouse (`budget_by_warehouse`) reached
-      that share of its budget (budget_status);
-    - `cost.budget.<YYYY-MM>.snowflake.<BUDGET>.<percent>` (same severities): the month to date of one of Snowflake's
-      own budgets (`snowflake`, from budgets.read_budgets; <BUDGET> is ACCOUNT_ROOT_BUDGET or DB.SCHEMA.NAME) reached
-      that share of its spending limit in credits.
-    Money in the settings' currency. Returns [] when the account has no complete day of metering."""
-    day = day or last_day(source)
-    if day is None:
-        return []
-    first = day - dt.timedelta(days=max(1, int(lookback_days)) - 1)
-    events: list[dict] = []
-    binds = window(first - dt.timedelta(days=28), day)
-    for a in anomaly_causes(source, ask(source, "daily_spend", **binds), first, prices.credit("WAREHOUSE_METERING")):
-        events.append({"id": f"cost.anomaly.{a['day']}", "severity": "high",
-                       "title": f"Spend anomaly on {a['day']}: {a['credits']:,.0f} credits (usual {a['baseline']:,.0f})",
-                       "text": a["text"]})
-    if threshold_per_day:
-        blended = _blended(spend(source, first, day, prices), prices)
-        daily = ask(source, "billed_daily", **{k: v for k, v in window(first, day).items() if k.endswith("_date")})
-        for r in daily.itertuples(index=False):
-            money = float(r.CREDITS) * blended
-            if money > threshold_per_day:
-                d = pd.Timestamp(r.DAY).date().isoformat()
-                events.append({"id": f"cost.day-over-threshold.{d}", "severity": "medium",
-                               "title": f"Spend on {d}: {money:,.0f} over the daily threshold of {threshold_per_day:,.0f}",
-                               "text": f"{d} billed {float(r.CREDITS):,.1f} credits of every service type at {blended:,.2f} "
-                                       f"per credit: {money:,.2f}, above alert_spend_threshold {threshold_per_day:,.2f}."})
-    if budget_monthly or budget_by_warehouse or snowflake:
-        status = budget_status(source, day, prices, budget_monthly, budget_by_warehouse, snowflake)
-        rows = ([("", "The account", status["account"])] if status["account"] else [])
-        rows += [(f"{w['warehouse']}.", w["warehouse"], w) for w in status["warehouses"] if w["budget"]]
-        rows += [(f"snowflake.{b['source'].removeprefix('Snowflake: ').removeprefix('SNOWFLAKE.LOCAL.')}.",
-                  f"Snowflake's budget {b['source'].removeprefix('Snowflake: ')}", b)
-                 for b in status["snowflake"] if b["used_share"] is not None]
-        for key, who, b in rows:
-            for share in sorted(budget_shares):
-                if b["used_share"] >= share:
-                    pct = round(share * 100)
-                    credits = (f" ({b['month_to_date_credits']:,.1f} of a spending limit of {b['budget_credits']:,.0f} credits, "
-                               f"read from Snowflake)" if b.get("budget_credits") is not None else "")
-                    events.append({"id": f"cost.budget.{status['month']}.{key}{pct}", "severity": "high" if share >= 1 else "medium",
-                                   "title": f"{who} reached {pct} % of its {status['month']} budget",
-                                   "text": f"{who}: {b['month_to_date']:,.2f} spent in {status['month']} up to {status['day']} "
-                                           f"of a budget of {b['budget']:,.2f}{credits} ({b['used_share']:.0%}); forecast by month end "
-                                           f"{b['projected']:,.2f} ({b['projected_share']:.0%})."})
-    return events

@@ -3,7 +3,7 @@ monthly saving and the change-warehouse (or remove-warehouse) request that reali
 filled in and previewed, as a finding's Fix).
 
 The saving is the difference between today's and the projected monthly cost of that very request, computed by
-core.snowflake.cost.project_request, the function the preview and the review's cost projection call: the
+core.snowflake.projection.project_request, the function the preview and the review's cost projection call: the
 review of the request shows the same figures. Savings of two recommendations for one warehouse overlap (a
 smaller size also shortens the idle time a shorter auto-suspend saves): they do not add up.
 
@@ -16,7 +16,8 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 
 from core.findings import Fix
-from core.snowflake.cost import CREDITS_PER_HOUR, PROJECTION_DAYS, credits_per_hour, last_day, project_request, window
+from core.snowflake.cost import last_day, window
+from core.snowflake.projection import CREDITS_PER_HOUR, PROJECTION_DAYS, credits_per_hour, project_request
 from core.snowflake.queries import ask
 
 IDLE_SHARE = 0.5  # a warehouse idle for at least half of its metered compute ...
@@ -38,7 +39,7 @@ class Recommendation:
     severity: str  # medium | low
     warehouse: str
     message: str  # one sentence with the evidence
-    current_credits: float | None  # per month today (cost.project_request)
+    current_credits: float | None  # per month today (projection.project_request)
     projected_credits: float | None  # per month after the fix
     price_per_credit: float
     fix: Fix | None
