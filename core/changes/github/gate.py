@@ -12,7 +12,7 @@ it on GitHub such that each approval
 
 Run by .github/workflows/merge-deploy.yml with the workflow's own token:
 
-    python -m core.changes.github_gate --sha "$GITHUB_SHA"     # GITHUB_REPOSITORY, GITHUB_TOKEN, GITHUB_API_URL
+    python -m core.changes.github.gate --sha "$GITHUB_SHA"     # GITHUB_REPOSITORY, GITHUB_TOKEN, GITHUB_API_URL
 
 and SNOWTOWER_GITHUB_APPROVERS (a repository secret, as in the portal's environment: "login=user,...")
 so that a GitHub login mapped to the requester counts as the requester.
@@ -111,7 +111,7 @@ def portal_names_from(text: str) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     from github import Auth, Github, GithubException
 
-    parser = argparse.ArgumentParser(prog="python -m core.changes.github_gate", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m core.changes.github.gate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sha", default=os.environ.get("GITHUB_SHA"), help="the pushed commit (default $GITHUB_SHA)")
     parser.add_argument("--repository", default=os.environ.get("GITHUB_REPOSITORY"), help="OWNER/NAME")
     parser.add_argument("--required", type=int, default=1, help="approvals needed (default 1)")
