@@ -167,7 +167,7 @@ class GitHubChanges(GitData, CommitStatuses, ChangeBackend):
         request changed since the last call (no rate limit spent), plus one per open request whose
         reviews may have changed; never one per closed pull request (docs/github.md)."""
         # Only open pull requests when only unresolved statuses are asked for (the review queue).
-        open_only = bool(statuses) and not any(s.resolved for s in statuses)
+        open_only = bool(statuses) and not any(s.resolved for s in statuses or ())
         out = []
         for raw in self._sync_pulls():
             if not self._is_portal_pull(raw) or (open_only and raw.get("state") != "open"):
@@ -185,11 +185,11 @@ class GitHubChanges(GitData, CommitStatuses, ChangeBackend):
             out.append(cr)
         return out
 
-    def reviews(self, cr: ChangeRequest) -> list[Review]:
+    def reviews(self, cr: ChangeRequest) -> builtins.list[Review]:
         pr = self._pull(cr.id)
         return self._reviews_from(self._raw_reviews(pr), pr) if pr else []
 
-    def events(self, cr: ChangeRequest) -> list[Event]:
+    def events(self, cr: ChangeRequest) -> builtins.list[Event]:
         """The request's history, for display: what was read for the same updated_at and head (as `cr`
         shows them) less than `cfg.recheck_seconds` ago is reused without a call."""
         tag = _shown(cr.updated_at, cr.head_sha)
@@ -247,10 +247,11 @@ class GitHubChanges(GitData, CommitStatuses, ChangeBackend):
             # 1. The same request already open (a retry after a fault, a double click): resume it.
             existing = self._find_open_pull(branch)
             if existing is not None:
-                if self._record(existing) is None:
+                record = self._record(existing)
+                if record is None:
                     raise ChangeError(f"pull request #{existing.number} holds this request's branch but was not made by "
                                       "SnowTower (or was changed outside it); nothing was submitted.")
-                self._label(existing, recipe, tuple(str(x) for x in self._record(existing).get("labels") or ()))
+                self._label(existing, recipe, tuple(str(x) for x in record.get("labels") or ()))
                 self._post_details(existing, body)
                 return self._to_cr(existing, [])
             # 2. Refuse a stale preview, as the local backend does.
@@ -324,7 +325,7 @@ class GitHubChanges(GitData, CommitStatuses, ChangeBackend):
         return MergedChange(pr.number, sha, parents[0].sha, DEPLOY_FAILED_LABEL in labels and DEPLOYED_LABEL not in labels,
                             str(record.get("title") or ""))
 
-    def reviewer_logins(self, requester: str) -> list[str]:
+    def reviewer_logins(self, requester: str) -> builtins.list[str]:
         """The GitHub logins to ask for a review of `requester`'s request: mapped (settings.github_approvers)
         to a portal user who is an approver now, never one of the requester's own accounts, never the portal."""
         own = {n.casefold() for n in self._requesters(requester)}

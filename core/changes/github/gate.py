@@ -26,7 +26,7 @@ import argparse
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from core.changes import metadata as meta
 
@@ -63,7 +63,7 @@ def decide(pr, reviews: Iterable, commits: Iterable, permission: Callable[[str],
         if requester.lower().startswith("github:"):  # an issue author's request (app.identity.github_name)
             writers.add(requester[len("github:"):].lower())
         writers.update(login.lower() for login, name in (portal_names or {}).items() if name.lower() == requester.lower())
-    latest: dict[str, object] = {}
+    latest: dict[str, Any] = {}  # login -> PyGithub PullRequestReview
     for r in sorted(reviews, key=lambda r: (r.submitted_at is None, r.submitted_at)):
         if r.user is not None and r.state in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
             latest[r.user.login.lower()] = r

@@ -221,7 +221,8 @@ class PullRecords(GitHubTransport):
                 # Each portal review has its own nonce: the same one twice is a body copied over another
                 # review (which then lost what it said, maybe a reset), so the copy voids as an edit does.
                 if (meta.verify(data, self._signing_key) and data.get("pr") == pr.number
-                        and not (data.get("nonce") in nonces or nonces.add(data.get("nonce")))):
+                        and data.get("nonce") not in nonces):
+                    nonces.add(data.get("nonce"))
                     out.append(Review(pr.number, str(data.get("reviewer", "")), str(data.get("decision", "comment")),
                                       str(data.get("comment", "")), at, str(data.get("head_sha", ""))))
                 else:
@@ -262,13 +263,16 @@ class PullRecords(GitHubTransport):
             found = next((c for c in mine if mark in (c.body or "")), None)
             if found is None:
                 comment = f"**Full description, part {i} of {len(parts)}** (as written, in Markdown):\n\n{fenced(text, 'markdown')}\n\n{mark}"
-                found = self._call(f"commenting on #{pr.number}", lambda: pr.create_issue_comment(comment), retry=False,
-                                   done=lambda: next((c for c in pr.get_issue_comments() if mark in (c.body or "")), None))
+                # _call runs both lambdas before this iteration ends: the loop variables they read are current.
+                found = self._call(f"commenting on #{pr.number}",
+                                   lambda: pr.create_issue_comment(comment), retry=False,  # noqa: B023
+                                   done=lambda: next((c for c in pr.get_issue_comments()
+                                                      if mark in (c.body or "")), None))  # noqa: B023
             first_url = first_url or found.html_url
         link = f"[Read the full description]({first_url})."
         if first_url and link not in (pr.body or ""):
             visible = meta.visible(pr.body)
-            new_body = visible + "\n\n" + link + "\n\n" + meta.embed("", meta.REQUEST, meta.extract(pr.body, meta.REQUEST)).strip() + "\n"
+            new_body = visible + "\n\n" + link + "\n\n" + meta.embed("", meta.REQUEST, data).strip() + "\n"
             self._call(f"updating #{pr.number}", lambda: pr.edit(body=new_body))
 
     def _post_review(self, pr, actor: Actor, decision: str, comment: str, head_sha: str) -> None:

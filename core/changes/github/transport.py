@@ -26,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable, NamedTuple, TypeVar
+from typing import Any, Callable, NamedTuple, TypeVar
 
 import requests
 from github import Auth, Github, GithubException, GithubIntegration
@@ -76,7 +76,7 @@ def connect(cfg: GitHubConfig) -> Callable[[], Github]:
     installation is looked up once when not given). PyGithub's own retries are off: `_call` decides
     what is safe to repeat. A factory, not a client: a PyGithub client must not be shared by threads
     (its connection object keeps the request being sent in attributes), so each thread gets its own."""
-    common = dict(base_url=cfg.base_url.rstrip("/"), timeout=int(cfg.timeout), retry=None)
+    common: dict[str, Any] = dict(base_url=cfg.base_url.rstrip("/"), timeout=int(cfg.timeout), retry=None)
     if cfg.token:
         auth: Auth.Auth = Auth.Token(cfg.token)
     elif cfg.app_id and cfg.private_key:
@@ -130,7 +130,7 @@ INTEGRATION_LOGIN = (
 
 
 class _Fetched(NamedTuple):
-    payload: object
+    payload: Any  # decoded JSON, or text
     headers: dict
     answer: CachedAnswer | None  # the answer for the caller to remember (only when asked: keep=False)
     reused: bool  # a 304, or the remembered answer used without a call
@@ -284,10 +284,11 @@ class GitHubTransport:
         """Every item of a paginated list, each page a conditional request (`_fetch`)."""
         items: list = []
         params: dict | None = {"per_page": PER_PAGE}
-        while url:
-            page, headers, _, _ = self._fetch(url, params, tag=tag)
+        page_url: str | None = url
+        while page_url:
+            page, headers, _, _ = self._fetch(page_url, params, tag=tag)
             items.extend(page or [])
-            url, params = _next_link(headers), None
+            page_url, params = _next_link(headers), None
         return items
 
     def _object(self, klass, raw: dict):
