@@ -90,7 +90,7 @@ def read_github_anchors(changes, commits: Iterable[str] = ()) -> tuple[list[Anch
     included) on the merge commit of every pull request the portal merged, and on `commits` (the merged
     commits the log names). Returns (anchors, commits read). Raises ChangeError (GitHubUnavailable when
     GitHub cannot be reached): the caller says the anchors could not be checked."""
-    from core.changes.github import AUDIT_CONTEXT
+    from core.changes.github.statuses import AUDIT_CONTEXT
 
     merged = {sha: f"#{number}" for number, sha in changes.merged_commits()}
     for sha in commits:

@@ -58,7 +58,7 @@ def _mode(services) -> list[Check]:
 
 
 def _changes(services) -> list[Check]:
-    from core.changes.github import WRITE_PERMISSIONS
+    from core.changes.github.records import WRITE_PERMISSIONS
 
     s = services.settings
     head = services.changes.base_head()

@@ -1124,7 +1124,7 @@ def cmd_notify(args) -> int:
     from app.notifications.deployed import notify_deployed
     from app.settings import SettingsError, load_settings
     from core.changes.base import ChangeError
-    from core.changes.github_deployed import NotDeployable
+    from core.changes.github.deployed import NotDeployable
 
     if args.pr < 1:
         raise UsageError("--pr must be a pull request number (1 or more)")

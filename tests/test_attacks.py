@@ -362,7 +362,7 @@ def test_the_unsafe_apply_gate_never_counts_the_requester_s_mapped_github_accoun
     riley's on GitHub: riley's approval must not allow `snowddl apply --apply-unsafe`."""
     from github import Auth, Github
 
-    from core.changes.github_gate import gate, portal_names_from
+    from core.changes.github.gate import gate, portal_names_from
 
     cr = submit(gh_services, people["requester"], new_user_raw())
     github.pulls[cr.id].labels.append("apply-unsafe")

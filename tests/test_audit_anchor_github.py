@@ -18,7 +18,7 @@ from app.audit_anchor import anchor_text
 from app.operations import ApproveRequest, MergeRequest, PreviewRequest, SubmitRequest
 from app.services import build_services
 from app.settings import load_settings
-from core.changes.github import AUDIT_CONTEXT
+from core.changes.github.statuses import AUDIT_CONTEXT
 from core.changes.model import Status
 from core.faults import CRASH_EXIT
 from portal import cli

@@ -70,7 +70,7 @@ def test_setup_sql_creates_what_snowflake_yml_names():
     for secret in app.secrets.values():
         assert f"CREATE SECRET IF NOT EXISTS {secret}" in sql and f"GRANT READ ON SECRET {secret}" in sql
         assert re.search(rf"ALLOWED_AUTHENTICATION_SECRETS = \([^)]*{re.escape(secret)}", sql)
-    # GitHub's API and the host its archive links point to (core.changes.github.config_at downloads there).
+    # GitHub's API and the host its archive links point to (core.changes.github.git_data.GitData.config_at downloads there).
     assert "'API.GITHUB.COM:443', 'CODELOAD.GITHUB.COM:443'" in sql and "MODE = EGRESS" in sql
     assert "GRANT DATABASE ROLE SNOWFLAKE.USAGE_VIEWER TO ROLE SNOWTOWER_APP" in sql
 

@@ -7,7 +7,7 @@ from github import Auth, Github
 
 from core.changes import metadata as meta
 from core.changes.base import ChangeError
-from core.changes.github import OPEN_CALLS
+from core.changes.github.backend import OPEN_CALLS
 from core.changes.model import Status
 from app.operations import ApproveRequest, MergeRequest, PreviewRequest, RejectRequest, RequestChanges, SubmitRequest
 from recipes import RECIPES

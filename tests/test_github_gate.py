@@ -1,10 +1,10 @@
-"""The merge-deploy workflow's unsafe-apply gate (core/changes/github_gate.py), run with real PyGithub
+"""The merge-deploy workflow's unsafe-apply gate (core/changes/github/gate.py), run with real PyGithub
 against the test server: a portal request is opened, reviewed on GitHub by various people, merged,
 and the gate decides for the pushed merge commit."""
 import pytest
 from github import Auth, Github
 
-from core.changes.github_gate import gate, main
+from core.changes.github.gate import gate, main
 from app.operations import PreviewRequest, SubmitRequest
 from recipes import RECIPES
 from tests.github_support import gh_services, github, github_template  # noqa: F401 (fixtures)

@@ -26,7 +26,8 @@ from github import Auth, Github, GithubException
 
 from app.operations import (ApproveRequest, MergeRequest, PreviewRequest, RequestChanges, ResubmitRequest, SubmitRequest,
                             WithdrawRequest)
-from core.changes.github import BODY_LIMIT, MergeBlocked
+from core.changes.github.backend import MergeBlocked
+from core.changes.github.records import BODY_LIMIT
 from recipes import RECIPES
 from tests.github_server import PREFIX, Protection
 from tests.github_support import as_user, github, github_template, gh_services  # noqa: F401 (fixtures)

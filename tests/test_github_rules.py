@@ -6,7 +6,8 @@ from github import Auth, Github, GithubException
 
 from core.changes import metadata as meta
 from core.changes.base import ChangeError, HeadMoved
-from core.changes.github import BODY_LIMIT, MergeBlocked
+from core.changes.github.backend import MergeBlocked
+from core.changes.github.records import BODY_LIMIT
 from core.changes.model import Status
 from app.operations import ApproveRequest, MergeRequest, PreviewRequest, SubmitRequest, WithdrawRequest
 from recipes import RECIPES

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.changes.base import ChangeError
-from core.changes.github_cache import CachedAnswer, ConditionalCache
+from core.changes.github.cache import CachedAnswer, ConditionalCache
 from core.changes.model import Status
 from app.operations import ApproveRequest
 from tests.github_support import gh_services, github, github_template, seed_history  # noqa: F401 (fixtures)

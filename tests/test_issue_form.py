@@ -115,7 +115,7 @@ def test_the_unsafe_apply_gate_never_counts_the_issue_author_s_own_approval(tmp_
     GitHub: riley wrote the change, so `--apply-unsafe` must not follow from it."""
     from github import Auth, Github
 
-    from core.changes.github_gate import gate
+    from core.changes.github.gate import gate
     from tests.github_support import as_user
 
     assert _submit_issue(tmp_path, github, monkeypatch, public_pem, {"SNOWTOWER_GITHUB_AUTHOR": "riley"}) == 0

@@ -13,7 +13,7 @@ concurrency group and cancels the older pending one, so a run may carry several 
 3. A live plan (`snowtower plan --live`: the one process that needs the account) lists what SnowDDL
    would run. `--apply-unsafe` is passed only when every unsafe statement of that plan is one that a
    merged pull request's own change plans (offline, its merge commit against its first parent) and
-   that pull request passed the unsafe gate (core/changes/github_gate.py: label `apply-unsafe` and an
+   that pull request passed the unsafe gate (core/changes/github/gate.py: label `apply-unsafe` and an
    approval of its head by someone with write permission who did not write it). Otherwise only the safe
    part is applied, and the unsafe statements that wait are listed.
 4. `snowddl apply`; then a second live plan verifies that nothing is left but what waits.
@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from core.changes import github_gate
+from core.changes.github import gate as github_gate
 from core.changes import metadata as meta
 from core.changes.git import GitError, GitRepo
 from core.snowddl.plan import Plan, Statement

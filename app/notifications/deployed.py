@@ -3,7 +3,7 @@
 the portal (docs/notifications.md, "GitHub mode").
 
 Trust: the workflow has the notification secrets and a read-only GitHub token, never the portal's signing
-key, so the request record cannot be verified and is not read (core.changes.github_deployed). The message
+key, so the request record cannot be verified and is not read (core.changes.github.deployed). The message
 names no requester and goes to no recipient: the Slack channel hears about it; no e-mail is sent, since the
 only addresses SnowTower trusts are the portal's users file, which the workflow does not have."""
 from __future__ import annotations
@@ -45,10 +45,10 @@ def notify_deployed(settings, number: int, repo=None, event: str = "request_depl
     settings github_repository, github_base_url, github_token, github_timeout).
 
     Returns a DeployedNotice; a failed delivery is logged (logger snowtower.notifications), never raised.
-    Raises core.changes.github_deployed.NotDeployable when GitHub does not vouch for it as a merged SnowTower
+    Raises core.changes.github.deployed.NotDeployable when GitHub does not vouch for it as a merged SnowTower
     request (nothing sent), ValueError when the GitHub settings are missing, and GithubException or
     requests' exceptions when GitHub cannot be asked (nothing sent)."""
-    from core.changes.github_deployed import deployed_pull
+    from core.changes.github.deployed import deployed_pull
 
     notice = DeployedNotice(number)
     plugins = []

@@ -15,6 +15,7 @@ The contract, for every backend:
 """
 from __future__ import annotations
 
+import builtins
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,11 +104,11 @@ class ChangeBackend(ABC):
         """The unified diff of the request's commit against its base, as git shows it ("" if empty)."""
 
     @abstractmethod
-    def reviews(self, cr: ChangeRequest) -> list[Review]:
+    def reviews(self, cr: ChangeRequest) -> builtins.list[Review]:
         """Every review that counts (portal reviews; on GitHub also mapped approvers'), oldest first."""
 
     @abstractmethod
-    def events(self, cr: ChangeRequest) -> list[Event]:
+    def events(self, cr: ChangeRequest) -> builtins.list[Event]:
         """The request's timeline (submitted, approved, ..., merged, deployed), oldest first: what the
         requester's page shows. The audit log of who did and was refused what is app.audit, not this."""
 
@@ -148,7 +149,7 @@ class ChangeBackend(ABC):
         return cr
 
     @abstractmethod
-    def recent_commits(self, n: int = 5) -> list[dict]:
+    def recent_commits(self, n: int = 5) -> builtins.list[dict]:
         """The base branch's latest commits: [{"sha", "author", "at", "subject"}], newest first."""
 
     def resumes(self, cr: ChangeRequest, recipe: str, requester: Actor, request: dict) -> bool:
@@ -171,11 +172,11 @@ class ChangeBackend(ABC):
         there is no such change or it was not merged into the base branch."""
         raise ChangeError("this backend cannot revert merged changes.")
 
-    def record_deploy_failure(self, cr: ChangeRequest, actor: Actor, detail: str) -> None:
+    def record_deploy_failure(self, cr: ChangeRequest, actor: Actor, detail: str) -> None:  # noqa: B027 - no-op by default
         """Record that the deployment of merged `cr` failed (event "deploy_failed"; local backend). Where a
         workflow deploys (GitHub), it labels the pull request `deploy-failed` itself: nothing to do here."""
 
-    def repair(self) -> list[str]:
+    def repair(self) -> builtins.list[str]:
         """Finish or undo writes a crash interrupted; returns what was repaired, one line each ([] when
         nothing was). Idempotent: a second call right after returns []. Called at start and before writes."""
         return []

@@ -2,6 +2,7 @@
 top of the base branch) and the review records in SQLite beside it."""
 from __future__ import annotations
 
+import builtins
 import re
 from pathlib import Path
 
@@ -59,13 +60,13 @@ class LocalChanges(ChangeBackend):
     def diff(self, cr: ChangeRequest) -> str:
         return self.repo.diff(cr.base_sha, cr.head_sha)
 
-    def reviews(self, cr: ChangeRequest) -> list[Review]:
+    def reviews(self, cr: ChangeRequest) -> builtins.list[Review]:
         return self.store.reviews(cr.id)
 
-    def events(self, cr: ChangeRequest) -> list[Event]:
+    def events(self, cr: ChangeRequest) -> builtins.list[Event]:
         return self.store.events(cr.id)
 
-    def recent_commits(self, n: int = 5) -> list[dict]:
+    def recent_commits(self, n: int = 5) -> builtins.list[dict]:
         return self.repo.log(self.base_branch, n)
 
     # -- writing ---------------------------------------------------------------------------------
@@ -188,7 +189,7 @@ class LocalChanges(ChangeBackend):
         self._seen = None
         return self.store.get(cr.id)
 
-    def repair(self) -> list[str]:
+    def repair(self) -> builtins.list[str]:
         """Finish or undo what a crash left between a git ref and its SQLite record; see base.repair.
 
         - the base branch contains a request's head but the request is not merged (crash between
@@ -225,9 +226,10 @@ class LocalChanges(ChangeBackend):
             for cr in self.store.list(statuses=[Status.MERGED]):
                 if any(e.action == "deploy_failed" for e in self.store.events(cr.id)):
                     continue  # its deployment failed (not cut off): its revert is in review, not retried here
+                sha = cr.merged_sha or cr.head_sha  # what record_deployment deploys
                 self.record_deployment(cr, Actor("snowtower"), f"demo deployment recorded after an interrupted merge: "
-                                                               f"baseline is now {cr.merged_sha[:8]}")
-                done.append(f"{cr.ref} recorded as deployed at {cr.merged_sha[:8]}")
+                                                               f"baseline is now {sha[:8]}")
+                done.append(f"{cr.ref} recorded as deployed at {sha[:8]}")
         self._seen = self.repo.heads()
         return done
 
@@ -243,12 +245,17 @@ class LocalChanges(ChangeBackend):
         a request that is not (or no longer) merged, e.g. one another process deployed, is left as it is."""
         with self.store.transaction() as db:
             current = self.store.get(cr.id, db)
-            if current is None or current.status != Status.MERGED:
+            if current is None:
+                raise ChangeError(f"{cr.ref} is not in the request store; no deployment was recorded.")
+            if current.status != Status.MERGED:
                 return current
             self.store.add_deployment(db, current.merged_sha or current.head_sha, cr.id, actor.username)
             self.store.update(db, cr.id, status=Status.DEPLOYED)
             self.store.add_event(db, Event(cr.id, now(), actor.username, "deployed", detail))
-        return self.store.get(cr.id)
+        deployed = self.store.get(cr.id)
+        if deployed is None:  # the row was updated in the transaction just committed
+            raise ChangeError(f"{cr.ref} left the request store while its deployment was recorded.")
+        return deployed
 
     def merged_change(self, number: int) -> MergedChange | None:
         """Request `number` if merged (its head was fast-forwarded onto the base branch): the commit, its

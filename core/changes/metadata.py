@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import re
+from typing import TypeGuard
 
 REQUEST = "snowtower:request"
 REVIEW = "snowtower:review"
@@ -104,7 +105,7 @@ def sign(record: dict, key: bytes) -> dict:
     return {**record, SIGNATURE: hmac.new(key, canonical(record), hashlib.sha256).hexdigest()}
 
 
-def verify(record: dict | None, key: bytes) -> bool:
+def verify(record: dict | None, key: bytes) -> TypeGuard[dict]:
     """True when `record` carries a signature made with `key` over exactly its other fields."""
     if not key or not isinstance(record, dict) or not isinstance(record.get(SIGNATURE), str):
         return False

@@ -5,11 +5,12 @@ must happen together run in one IMMEDIATE transaction.
 """
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 from core.changes.model import ChangeRequest, Event, Review, Status, now
 
@@ -121,10 +122,12 @@ class Store:
              cr.head_sha, cr.status.value, json.dumps(cr.files), json.dumps(cr.validation), cr.url,
              cr.created_at, cr.updated_at),
         )
-        return cur.lastrowid
+        row_id = cur.lastrowid
+        assert row_id is not None  # sqlite3 sets it after every INSERT into a rowid table
+        return row_id
 
     def update(self, db: sqlite3.Connection, request_id: int, **values) -> None:
-        columns = {"status": lambda s: Status(s).value, "head_sha": str, "base_sha": str, "merged_sha": str,
+        columns: dict[str, Callable[[Any], str]] = {"status": lambda s: Status(s).value, "head_sha": str, "base_sha": str, "merged_sha": str,
                    "validation": json.dumps, "request": json.dumps, "files": json.dumps, "title": str,
                    "justification": str}
         sets, args = [], []
@@ -161,7 +164,7 @@ class Store:
             (review.request_id, review.reviewer, review.decision, review.comment, review.at, review.head_sha),
         )
 
-    def reviews(self, request_id: int, db: sqlite3.Connection | None = None) -> list[Review]:
+    def reviews(self, request_id: int, db: sqlite3.Connection | None = None) -> builtins.list[Review]:
         sql = "SELECT request_id, reviewer, decision, comment, at, head_sha FROM reviews WHERE request_id = ? ORDER BY id"
         if db is not None:
             return [Review(**dict(r)) for r in db.execute(sql, (request_id,))]
@@ -180,7 +183,7 @@ class Store:
                          " ORDER BY id DESC LIMIT 1", (request_id,)).fetchone()
         return row[0] if row else None
 
-    def events(self, request_id: int) -> list[Event]:
+    def events(self, request_id: int) -> builtins.list[Event]:
         with self.connect() as db:
             rows = db.execute(
                 "SELECT request_id, at, actor, action, detail FROM events WHERE request_id = ? ORDER BY id", (request_id,)

@@ -12,7 +12,7 @@ it on GitHub such that each approval
 
 Run by .github/workflows/merge-deploy.yml with the workflow's own token:
 
-    python -m core.changes.github_gate --sha "$GITHUB_SHA"     # GITHUB_REPOSITORY, GITHUB_TOKEN, GITHUB_API_URL
+    python -m core.changes.github.gate --sha "$GITHUB_SHA"     # GITHUB_REPOSITORY, GITHUB_TOKEN, GITHUB_API_URL
 
 and SNOWTOWER_GITHUB_APPROVERS (a repository secret, as in the portal's environment: "login=user,...")
 so that a GitHub login mapped to the requester counts as the requester.
@@ -26,7 +26,7 @@ import argparse
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from core.changes import metadata as meta
 
@@ -63,7 +63,7 @@ def decide(pr, reviews: Iterable, commits: Iterable, permission: Callable[[str],
         if requester.lower().startswith("github:"):  # an issue author's request (app.identity.github_name)
             writers.add(requester[len("github:"):].lower())
         writers.update(login.lower() for login, name in (portal_names or {}).items() if name.lower() == requester.lower())
-    latest: dict[str, object] = {}
+    latest: dict[str, Any] = {}  # login -> PyGithub PullRequestReview
     for r in sorted(reviews, key=lambda r: (r.submitted_at is None, r.submitted_at)):
         if r.user is not None and r.state in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
             latest[r.user.login.lower()] = r
@@ -111,7 +111,7 @@ def portal_names_from(text: str) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     from github import Auth, Github, GithubException
 
-    parser = argparse.ArgumentParser(prog="python -m core.changes.github_gate", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m core.changes.github.gate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sha", default=os.environ.get("GITHUB_SHA"), help="the pushed commit (default $GITHUB_SHA)")
     parser.add_argument("--repository", default=os.environ.get("GITHUB_REPOSITORY"), help="OWNER/NAME")
     parser.add_argument("--required", type=int, default=1, help="approvals needed (default 1)")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from github import GithubException
 
 from core.changes.base import ChangeError
-from core.changes.github import BRANCH_PREFIX
+from core.changes.github.records import BRANCH_PREFIX
 from core.changes.model import ChangeRequest, Status
 
 
