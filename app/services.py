@@ -13,6 +13,8 @@ from core.changes.local import LocalChanges
 from core.changes.store import Store
 from core.snowddl.snapshot import Snapshot, plan_between_commits, snapshot_at
 from core.lockout import Lockout
+from app.host import Host
+from app.host import current as current_host
 from app.identity import Identity, identity_for, lockout_for
 from core.workspace import Workspace, clone_workspace, ensure_demo_account, ensure_demo_workspace
 from app.audit import AuditLog, audit_log_for
@@ -35,7 +37,9 @@ class Services:
     - Snowflake queries: `snowflake_source()` (core.snowflake: the demo's stand-in or the connector);
     - `clock`: returns the current aware UTC datetime (tests move it);
     - `notifications`: app.notifications.Notifier, the plugins that tell people about requests
-      (operations call app.notifications.notify after their write)."""
+      (operations call app.notifications.notify after their write);
+    - `host`: what the process hosting SnowTower gives (app.host: its secrets and signed-in viewer;
+      Streamlit's in the portal, none in the command line and the jobs)."""
     settings: Settings
     workspace: Workspace
     store: Store | None  # the local backend's review records (None with GitHub in Streamlit in Snowflake)
@@ -47,6 +51,7 @@ class Services:
     # The Snowflake source handed in by the portal (st.connection: the active session in Streamlit in
     # Snowflake); None: snowflake_source() makes one (the demo's stand-in, or the connector).
     snowflake: object = None
+    host: Host = field(default_factory=current_host)
 
     def __post_init__(self):
         if self.audit is None:
@@ -54,9 +59,9 @@ class Services:
         if self.notifications is None:
             from app.notifications.config import notifier_for
 
-            self.notifications = notifier_for(self.settings, self.workspace)
+            self.notifications = notifier_for(self.settings, self.workspace, self.host.secrets)
         if self.identity is None:
-            self.identity = identity_for(self.settings, lambda: self.snowflake_source())
+            self.identity = identity_for(self.settings, lambda: self.snowflake_source(), self.host.user)
 
     def lockout(self) -> Lockout:
         """The sign-in lock-out of this workspace (its counts live in the workspace database)."""
@@ -163,18 +168,21 @@ def portal_approvers(identity: Identity) -> Callable[[str], bool]:
     return is_approver
 
 
-def build_services(settings: Settings, snowflake=None) -> Services:
+def build_services(settings: Settings, snowflake=None, host: Host | None = None) -> Services:
     """The backends of `settings`. `snowflake`: a core.snowflake source the portal made from
     st.connection (required in Streamlit in Snowflake, where the audit log is a Snowflake table).
+    `host`: its secrets and signed-in viewer (app.host; default the one this process installed: the
+    portal's Streamlit, or none in the command line and the jobs).
     Raises SettingsError or ChangeError when a backend cannot be built (the message says why)."""
+    host = host or current_host()
     if settings.in_sis:
-        return build_sis_services(settings, snowflake)
+        return build_sis_services(settings, snowflake, host)
     if settings.backend == "github":
         ws = Workspace(settings.workspace)
         ws.root.mkdir(parents=True, exist_ok=True)
-        identity = identity_for(settings, lambda: services.snowflake_source())
+        identity = identity_for(settings, lambda: services.snowflake_source(), host.user)
         services = Services(settings, ws, Store(ws.db_path), build_github(settings, ws, identity=identity),
-                            identity=identity, snowflake=snowflake)
+                            identity=identity, snowflake=snowflake, host=host)
         complete_interrupted(services)
         return services
     if settings.config_repo and not Workspace(settings.workspace).exists():
@@ -192,7 +200,7 @@ def build_services(settings: Settings, snowflake=None) -> Services:
     changes = LocalChanges(GitRepo(ws.repo_path), store, ws.cache_dir, settings.base_branch, settings.config_dir,
                            settings.required_approvals, deploys_on_merge=settings.mode == "demo")
     changes.repair()  # a crash of the last run left nothing half-done (see LocalChanges.repair)
-    services = Services(settings, ws, store, changes, snowflake=snowflake)
+    services = Services(settings, ws, store, changes, snowflake=snowflake, host=host)
     complete_interrupted(services)
     try:
         services.sync_demo_account()  # finishes a demo deployment's sync that was interrupted
@@ -242,7 +250,7 @@ def login_services(settings: Settings) -> LoginServices:
     return LoginServices(settings, ws, audit_log_for(settings), identity_for(settings, no_snowflake))
 
 
-def build_sis_services(settings: Settings, snowflake) -> Services:
+def build_sis_services(settings: Settings, snowflake, host: Host | None = None) -> Services:
     """Streamlit in Snowflake: no workspace, no git binary, no SQLite. GitHub holds the change requests
     and their records (on the pull requests), the audit log is a Snowflake table (created if missing)
     reached through `snowflake`, the secrets come from the app's Snowflake secrets (app.settings).
@@ -259,6 +267,7 @@ def build_sis_services(settings: Settings, snowflake) -> Services:
         raise SettingsError([Problem("snowflake_connection", "the default", "Streamlit in Snowflake needs the "
                                      "app's Snowflake session (st.connection) for the audit log")])
     ws = Workspace(Path(tempfile.mkdtemp(prefix="snowtower-sis-")))
-    identity = identity_for(settings, lambda: snowflake)
+    host = host or current_host()
+    identity = identity_for(settings, lambda: snowflake, host.user)
     changes = build_github(settings, ws, identity=identity)
-    return Services(settings, ws, None, changes, snowflake=snowflake, identity=identity)
+    return Services(settings, ws, None, changes, snowflake=snowflake, identity=identity, host=host)

@@ -31,6 +31,8 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from app.host import SecretsSource, host_secrets
+from app.host import current as current_host
 from app.paths import DEFAULT_WORKSPACE, EXAMPLE_CONFIG, REPO_ROOT  # noqa: F401 (their names here too)
 APP_SETTINGS = REPO_ROOT / "snowtower.toml"  # deployed with the app (Streamlit in Snowflake); absent in the repository
 ROLES = ("requester", "approver", "admin")
@@ -490,18 +492,16 @@ _SECRET_FIELDS = tuple(n for n, f in Settings.model_fields.items() if "SecretStr
 
 
 class StreamlitSecretsSource(_Source):
-    """st.secrets `[snowtower]` (and the older `[github]` table), only when Streamlit is running this
-    process; other tables ([connections], [auth]) belong to Streamlit and are not read here."""
+    """st.secrets `[snowtower]` (and the older `[github]` table), as the host gives them (`secrets`:
+    app.host's SecretsSource, default the process's host: st.secrets in the portal, none in the command
+    line); other tables ([connections], [auth]) belong to Streamlit and are not read here."""
 
-    def __init__(self):
+    def __init__(self, secrets: SecretsSource = host_secrets):
         super().__init__(Settings)
+        self.secrets = secrets
 
     def _secrets(self):
-        if "streamlit" not in sys.modules:
-            return None
-        import streamlit as st
-
-        return st.secrets
+        return self.secrets()
 
     def raw(self) -> dict[str, tuple[Any, str]]:
         try:
@@ -776,7 +776,7 @@ def github_secrets(settings: Settings) -> dict:
 def sis_secret(name: str) -> str | None:
     """A Snowflake secret given to the Streamlit app (SECRETS = ('name' = db.schema.secret)): the
     warehouse runtime reads it with `_snowflake.get_generic_secret_string`, the container runtime finds
-    it in st.secrets. None when neither has it."""
+    it in st.secrets (the host's secrets, app.host). None when neither has it."""
     try:
         import _snowflake  # type: ignore[import-not-found]  # only inside Snowflake
 
@@ -785,15 +785,12 @@ def sis_secret(name: str) -> str | None:
         pass
     except Exception:  # the secret is not given to this app: the backend says credentials are missing
         return None
-    if "streamlit" in sys.modules:
-        try:
-            import streamlit as st
-
-            value = st.secrets.get(name)
-            return str(value) if value else None
-        except Exception:  # no secrets at all
-            return None
-    return None
+    try:
+        source = host_secrets()  # the host's (app.host): st.secrets in the portal
+        value = source.get(name) if source is not None else None
+        return str(value) if value else None
+    except Exception:  # no secrets at all
+        return None
 
 
 def signing_key(settings: Settings) -> bytes:
@@ -876,21 +873,15 @@ def secrets_files() -> list[Path]:
 
 
 def portal_secrets(files: list[Path] | None = None) -> tuple[dict, list[Problem]]:
-    """The secrets the portal reads, as a dict: st.secrets when Streamlit runs this process, else the
+    """The secrets the portal reads, as a dict: st.secrets when this process serves the portal (the host's
+    served_secrets, app.host), else the
     secrets.toml files (`files`, default secrets_files()) merged as Streamlit merges them (top-level keys,
     later files win). Returns (secrets, problems): a file that is not TOML, or larger than 1 MB, is a
     problem naming the file (never its content)."""
-    if files is None and "streamlit" in sys.modules:
-        try:
-            from streamlit import runtime
-            from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-            if runtime.exists() or get_script_run_ctx(suppress_warning=True) is not None:
-                import streamlit as st  # the portal's own process: exactly what its pages read
-
-                return st.secrets.to_dict(), []
-        except Exception:  # no secrets file at all
-            return {}, []
+    if files is None:
+        served = current_host().served_secrets()  # the portal's own process: exactly what its pages read
+        if served is not None:
+            return served, []
     merged: dict = {}
     problems: list[Problem] = []
     for path in secrets_files() if files is None else files:

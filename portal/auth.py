@@ -19,10 +19,16 @@ from dataclasses import dataclass
 from typing import Callable
 
 from app.identity import (  # noqa: F401  (the portal's names for the users file)
-    DEMO_PASSWORD, DEMO_USERS, ROLES, LocalLogins, Oidc, SetupError, Sis, UsersFileError, _actor, add_user,
+    DEMO_PASSWORD, DEMO_USERS, ROLES, LocalLogins, Oidc, SetupError, Sis, UsersFileError, add_user,
     cookie_key, ensure_demo_logins, lockout_for, new_users_file, oidc_subject, overage, read_users,
 )
+from app.identity.local import _actor
 from core.changes.model import Actor
+from portal import streamlit_adapter
+
+# The portal's process reads its secrets and its viewer through Streamlit (app.host's ports); importing
+# the adapter imports no Streamlit, so a command that imports this module stays without it.
+streamlit_adapter.install()
 
 UNKNOWN_LOGIN = "(not a login)"  # the audit log's actor of a sign-in under a name that is no login
 _MESSAGE_KEY = "snowtower.signin_message"  # why a session was just signed out, for the next run
