@@ -447,4 +447,4 @@ def states_for(services) -> FindingStore:
             store = snowflake_states_for(settings, getattr(services, "snowflake", None))
             services._finding_store = store
         return store
-    return FindingStates(None if settings.in_sis else services.workspace.db_path)
+    return FindingStates(None if services.mode.in_sis else services.workspace.db_path)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 
+from app.mode import Mode
 from app.status import Check, _line
 
 PROBE_SECONDS = 10.0
@@ -76,9 +77,10 @@ def probe(settings, secrets_data: dict, seconds: float = PROBE_SECONDS) -> list[
     """GitHub (when backend = github) and Snowflake (outside the demo's stand-in and Streamlit in
     Snowflake) reached with the configured credentials, within `seconds` in all."""
     todo = []
-    if settings.backend == "github" and settings.github_repository:
+    mode = Mode.of(settings)
+    if mode.on_github and settings.github_repository:
         todo.append(("GitHub", _github))
-    if not settings.in_sis and not (settings.mode == "demo" and settings.backend == "local"):
+    if mode.live_snowflake:
         todo.append(("Snowflake", _snowflake))
     results: list[Check | None] = [None] * len(todo)
 

@@ -16,6 +16,7 @@ from core.lockout import Lockout
 from app.host import Host
 from app.host import current as current_host
 from app.identity import Identity, identity_for, lockout_for
+from app.mode import Mode
 from core.workspace import Workspace, clone_workspace, ensure_demo_account, ensure_demo_workspace
 from app.audit import AuditLog, audit_log_for
 from app.settings import EXAMPLE_CONFIG, Problem, Settings, SettingsError, github_secrets, signing_key
@@ -39,7 +40,9 @@ class Services:
     - `notifications`: app.notifications.Notifier, the plugins that tell people about requests
       (operations call app.notifications.notify after their write);
     - `host`: what the process hosting SnowTower gives (app.host: its secrets and signed-in viewer;
-      Streamlit's in the portal, none in the command line and the jobs)."""
+      Streamlit's in the portal, none in the command line and the jobs);
+    - `mode`: the deployment mode (app.mode.Mode: demo or production, server or Streamlit in Snowflake,
+      local git or GitHub), decided once by build_services; the rest asks it here."""
     settings: Settings
     workspace: Workspace
     store: Store | None  # the local backend's review records (None with GitHub in Streamlit in Snowflake)
@@ -52,8 +55,11 @@ class Services:
     # Snowflake); None: snowflake_source() makes one (the demo's stand-in, or the connector).
     snowflake: object = None
     host: Host = field(default_factory=current_host)
+    mode: Mode = None  # type: ignore[assignment]  # default: Mode.of(settings)
 
     def __post_init__(self):
+        if self.mode is None:
+            self.mode = Mode.of(self.settings)
         if self.audit is None:
             self.audit = audit_log_for(self.settings, self.snowflake)
         if self.notifications is None:
@@ -113,7 +119,7 @@ class Services:
         was interrupted. Returns what changed, one line each."""
         from core.snowflake import demo
 
-        if self.settings.mode != "demo" or self.settings.backend != "local":
+        if not self.mode.demo_account:
             return []
         if not generate and not demo.meta(self.workspace.account_dir):
             return []
@@ -132,7 +138,7 @@ class Services:
 
         if self.snowflake is not None:
             return self.snowflake
-        if self.settings.mode == "demo" and self.settings.backend == "local":
+        if self.mode.demo_account:
             self.sync_demo_account(generate=True)
             return standin_source(self.workspace.account_dir)
         return connector_source()
@@ -175,14 +181,15 @@ def build_services(settings: Settings, snowflake=None, host: Host | None = None)
     portal's Streamlit, or none in the command line and the jobs).
     Raises SettingsError or ChangeError when a backend cannot be built (the message says why)."""
     host = host or current_host()
-    if settings.in_sis:
+    mode = Mode.of(settings)  # the one place the deployment mode is decided; the rest asks services.mode
+    if mode.in_sis:
         return build_sis_services(settings, snowflake, host)
-    if settings.backend == "github":
+    if mode.on_github:
         ws = Workspace(settings.workspace)
         ws.root.mkdir(parents=True, exist_ok=True)
         identity = identity_for(settings, lambda: services.snowflake_source(), host.user)
         services = Services(settings, ws, Store(ws.db_path), build_github(settings, ws, identity=identity),
-                            identity=identity, snowflake=snowflake, host=host)
+                            identity=identity, snowflake=snowflake, host=host, mode=mode)
         complete_interrupted(services)
         return services
     if settings.config_repo and not Workspace(settings.workspace).exists():
@@ -191,16 +198,16 @@ def build_services(settings: Settings, snowflake=None, host: Host | None = None)
         except ValueError as exc:
             raise SettingsError([Problem("config_repo", "", str(exc))]) from None
     ws, _ = ensure_demo_workspace(settings.workspace, EXAMPLE_CONFIG, settings.base_branch)
-    if settings.mode == "demo" and settings.auth == "local":
+    if mode.demo_logins:
         from app.identity import ensure_demo_logins
 
         ensure_demo_logins(ws.auth_path)  # the demo's three logins (password 'demo'), made once
     store = Store(ws.db_path)
     # In the demo merging deploys (LocalChanges.deploy); in production a workflow does.
     changes = LocalChanges(GitRepo(ws.repo_path), store, ws.cache_dir, settings.base_branch, settings.config_dir,
-                           settings.required_approvals, deploys_on_merge=settings.mode == "demo")
+                           settings.required_approvals, deploys_on_merge=mode.is_demo)
     changes.repair()  # a crash of the last run left nothing half-done (see LocalChanges.repair)
-    services = Services(settings, ws, store, changes, snowflake=snowflake, host=host)
+    services = Services(settings, ws, store, changes, snowflake=snowflake, host=host, mode=mode)
     complete_interrupted(services)
     try:
         services.sync_demo_account()  # finishes a demo deployment's sync that was interrupted

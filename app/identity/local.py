@@ -11,6 +11,7 @@ from pathlib import Path
 
 from app.host import SecretsSource, host_secrets
 from app.identity.port import SetupError
+from app.mode import Mode
 from app.identity.users_file import MIN_COOKIE_KEY, UsersFileError, read_users
 from core.changes.model import Actor
 from core.lockout import Lockout
@@ -82,7 +83,7 @@ def cookie_key(settings, file_key: str = "", secrets: SecretsSource = host_secre
     from app.settings import weak_key
 
     weak = weak_key(key)
-    if settings.mode == "demo":
+    if Mode.of(settings).is_demo:
         return file_key if weak else key
     if not key:
         raise SetupError("no cookie key: set [snowtower] cookie_key in the secrets (or SNOWTOWER_COOKIE_KEY) "

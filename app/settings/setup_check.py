@@ -11,6 +11,7 @@ import tomllib
 from pathlib import Path
 
 from app.host import current as current_host
+from app.mode import Mode
 from app.paths import REPO_ROOT
 from app.settings.credentials import sis_secret
 from app.settings.load import inspect_settings
@@ -125,7 +126,7 @@ def requirements(settings: Settings, secrets: dict) -> list[Problem]:
         if missing:
             out.append(Problem("auth", "secrets.toml [auth]", "auth = oidc needs Streamlit's [auth] table in "
                                f".streamlit/secrets.toml; missing: {', '.join(missing)}"))
-    if not s.in_sis and not (s.mode == "demo" and s.backend == "local"):
+    if Mode.of(s).live_snowflake:
         name = s.snowflake_connection
         params, where = snowflake_connection_params(s, secrets)
         # Without it the cost and security pages cannot read the account; the audit log and the
