@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Callable
+from typing import Any, Callable
 
 CHECK_SECONDS = 10.0  # the longest the Status page waits for any check
 MAX_DETAIL = 300  # characters of a failure's message shown
@@ -123,8 +123,9 @@ def _records(services) -> list[Check]:
     from app import campaigns
     from app.findings_state import states_for
 
-    states_for(services).check_writable()
-    campaigns.store_for(services).check_writable()
+    stores: list[Any] = [states_for(services), campaigns.store_for(services)]  # Snowflake tables: check_writable
+    for store in stores:
+        store.check_writable()
     return [Check("SnowTower records", True, "finding states, alerts' ledger, campaigns and lock rows: readable and "
                                              "writable (Snowflake tables)")]
 
@@ -179,6 +180,6 @@ def checks(services, snowflake=None, seconds: float = CHECK_SECONDS) -> list[Che
     for t in threads:
         t.join(max(0.0, deadline - time.monotonic()))
     out: list[Check] = []
-    for (name, _), found in zip(named, results):
+    for (name, _), found in zip(named, results, strict=True):
         out += found if found is not None else [Check(name, False, f"no answer within {seconds:g} s")]
     return out

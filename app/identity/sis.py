@@ -37,7 +37,7 @@ def snowddl_role_mapping(mapping: Mapping[str, str], env_prefix: str = "") -> di
     """`mapping` (Snowflake role -> portal role) with, for each role, the name SnowDDL gives a business
     role of that name (`<env_prefix><ROLE>__B_ROLE`): SnowTower's roles may be created by setup.sql or
     managed as business roles in the SnowDDL config it edits. A name given in the mapping wins."""
-    out = {}
+    out: dict[str, str] = {}
     for role, portal_role in mapping.items():
         name = str(role)
         if not name.upper().endswith(BUSINESS_ROLE_SUFFIX):

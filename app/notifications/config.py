@@ -38,7 +38,7 @@ def channels(settings, secrets: SecretsSource = host_secrets) -> list:
     from app.notifications.smtp import EmailPlugin
 
     found = notify_secrets(settings, secrets)
-    plugins = []
+    plugins: list = []
     if found["slack_webhook_url"] or found["slack_bot_token"]:
         try:
             plugins.append(SlackPlugin(webhook_url=found["slack_webhook_url"], bot_token=found["slack_bot_token"],

@@ -22,7 +22,8 @@ def markdown() -> str:
     lines += requirements_markdown()
     groups: dict[str, list] = {}
     for name, info in Settings.model_fields.items():
-        groups.setdefault((info.json_schema_extra or {}).get("group", "Other"), []).append((name, info))
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        groups.setdefault(str(extra.get("group", "Other")), []).append((name, info))
     for group, items in groups.items():
         lines += [f"## {group}", "", "| key | type | default | environment | description |", "| --- | --- | --- | --- | --- |"]
         for name, info in items:

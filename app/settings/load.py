@@ -9,7 +9,7 @@ import difflib
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from pydantic import SecretStr, ValidationError
 
@@ -21,7 +21,7 @@ from app.settings.sources import EnvironmentSource, SecretsDataSource, Streamlit
 _TYPE_ERRORS = ("_parsing", "_type", "bool_", "int_from_float", "literal_error", "enum")
 
 
-def _message(error: dict) -> str:
+def _message(error: Mapping[str, Any]) -> str:
     text = error["msg"].removeprefix("Value error, ")
     if any(t in error["type"] for t in _TYPE_ERRORS):
         return f"wrong type: {text}"
@@ -39,7 +39,7 @@ def inspect_settings(workspace: str | Path | None = None, environ: dict[str, str
     without the wrong values, [Problem, ...]). `environ` defaults to os.environ; `secrets`: read st.secrets
     when Streamlit runs this process; `secrets_data`: the content of the secrets instead (what
     portal_secrets() read from the portal's secrets.toml files), read as st.secrets would be."""
-    env = os.environ if environ is None else environ
+    env: Mapping[str, str] = os.environ if environ is None else environ
     root = Path(workspace or env.get("SNOWTOWER_WORKSPACE") or DEFAULT_WORKSPACE).expanduser().resolve()
     problems: list[Problem] = []
     secrets_layer = SecretsDataSource(secrets_data) if secrets_data is not None else StreamlitSecretsSource()
@@ -156,7 +156,7 @@ def load_settings(workspace: str | Path | None = None) -> Settings:
     environment, st.secrets and the workspace's settings.toml. Raises SettingsError (a ValueError)
     listing every problem: unknown keys, wrong types, values out of range, rules across settings."""
     settings, problems = inspect_settings(workspace)
-    if problems:
+    if problems or settings is None:
         raise SettingsError(problems)
     return settings
 

@@ -118,7 +118,7 @@ def requirements(settings: Settings, secrets: dict) -> list[Problem]:
                            f"{MIN_SECRET_KEY} random characters or more (openssl rand -hex 32) in SNOWTOWER_COOKIE_KEY "
                            "or [snowtower] cookie_key of .streamlit/secrets.toml"))
     if s.auth == "oidc":
-        auth = secrets.get("auth") if isinstance(secrets.get("auth"), dict) else {}
+        auth: dict = secrets["auth"] if isinstance(secrets.get("auth"), dict) else {}
         providers = [t for t in auth.values() if isinstance(t, dict)]
         missing = [k for k in ("redirect_uri", "cookie_secret") if not auth.get(k)]
         if not any(all(t.get(k) for k in _OIDC_PROVIDER_KEYS) for t in [auth, *providers]):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from pydantic_settings import PydanticBaseSettingsSource
 
@@ -63,7 +63,7 @@ class WorkspaceTomlSource(_Source):
 class EnvironmentSource(_Source):
     """SNOWTOWER_<NAME> variables (empty values are ignored, as if unset)."""
 
-    def __init__(self, environ: dict[str, str] | None = None):
+    def __init__(self, environ: Mapping[str, str] | None = None):
         super().__init__(Settings)
         self.environ = os.environ if environ is None else environ
 
@@ -117,11 +117,11 @@ class StreamlitSecretsSource(_Source):
             if isinstance(value, str) and value and name not in out:
                 out[name] = (value, f"st.secrets {name}")
         for key, value in github.items():
-            name = _LEGACY_GITHUB_SECRETS.get(key)
-            if name is None:
+            legacy = _LEGACY_GITHUB_SECRETS.get(key)
+            if legacy is None:
                 out[f"github.{key}"] = (value, "st.secrets [github]")
-            elif value not in (None, "", 0) and name not in out:
-                out[name] = (value, "st.secrets [github]")
+            elif value not in (None, "", 0) and legacy not in out:
+                out[legacy] = (value, "st.secrets [github]")
         return out
 
 
