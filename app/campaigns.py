@@ -18,6 +18,7 @@ the resulting requests and their state. `report_csv` gives it as spreadsheet-saf
 """
 from __future__ import annotations
 
+import builtins  # the stores have a method named list: their annotations name the type as builtins.list
 import csv
 import datetime as dt
 import io
@@ -27,6 +28,7 @@ import sqlite3
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import cast
 
 from core.changes.base import ChangeError
 from core.changes.model import Actor, Status
@@ -135,7 +137,7 @@ class CampaignStore(ABC):
         """Every campaign, newest first."""
 
     @abstractmethod
-    def items(self, cid: int) -> list[Item]:
+    def items(self, cid: int) -> builtins.list[Item]:
         """The campaign's items by user, then role."""
 
     @abstractmethod
@@ -146,7 +148,7 @@ class CampaignStore(ABC):
         """Record a decision unless the item already has a request (then False: nothing changed)."""
 
     @abstractmethod
-    def set_request(self, item_ids: list[int], request_id: int) -> None:
+    def set_request(self, item_ids: builtins.list[int], request_id: int) -> None:
         """Link items without a request to `request_id` (an item keeps its first request)."""
 
     @abstractmethod
@@ -197,7 +199,7 @@ class SqliteCampaignStore(CampaignStore):
         with self._db() as db:
             return [self._campaign(r) for r in db.execute("SELECT * FROM campaigns ORDER BY id DESC")]
 
-    def items(self, cid: int) -> list[Item]:
+    def items(self, cid: int) -> builtins.list[Item]:
         with self._db() as db:
             return [self._item(r) for r in db.execute(
                 "SELECT * FROM campaign_items WHERE campaign_id = ? ORDER BY user_name, role", (cid,))]
@@ -214,7 +216,7 @@ class SqliteCampaignStore(CampaignStore):
                              "WHERE id = ? AND request_id IS NULL", (decision, reason, until, by, at, item_id))
             return cur.rowcount == 1
 
-    def set_request(self, item_ids: list[int], request_id: int) -> None:
+    def set_request(self, item_ids: builtins.list[int], request_id: int) -> None:
         with self._db() as db:
             db.executemany("UPDATE campaign_items SET request_id = ? WHERE id = ? AND request_id IS NULL",
                            [(request_id, i) for i in item_ids])
@@ -253,7 +255,7 @@ class SnowflakeCampaignStore(CampaignStore):
 
     def _rows(self, cols, table, where="", params=None, order=""):
         rows = self._run(f"SELECT {', '.join(cols)} FROM {table}{where}{order}", params, table=table, fetch=True)
-        return [dict(zip(cols, r)) for r in rows]
+        return [dict(zip(cols, r, strict=True)) for r in rows]
 
     def create(self, name, scope, deadline: dt.date, days, created_by, created_at, config_sha, items) -> int:
         items = list(items)
@@ -287,7 +289,7 @@ class SnowflakeCampaignStore(CampaignStore):
     def list(self) -> list[Campaign]:
         return [self._campaign(r) for r in self._rows(_CAMPAIGN_COLS, self.campaigns_table, order=" ORDER BY id DESC")]
 
-    def items(self, cid: int) -> list[Item]:
+    def items(self, cid: int) -> builtins.list[Item]:
         return [self._item(r) for r in self._rows(_ITEM_COLS, self.items_table, " WHERE campaign_id = ?", [int(cid)],
                                                   " ORDER BY user_name, role")]
 
@@ -302,7 +304,7 @@ class SnowflakeCampaignStore(CampaignStore):
             "WHERE id = ? AND request_id IS NULL", [decision, reason, until, by, at, int(item_id)],
             table=t, privilege="UPDATE")) == 1
 
-    def set_request(self, item_ids: list[int], request_id: int) -> None:
+    def set_request(self, item_ids: builtins.list[int], request_id: int) -> None:
         ids = [int(i) for i in item_ids]
         if not ids:
             return
@@ -407,7 +409,7 @@ def start(services, actor: Actor, scope: str, deadline: dt.date, name: str = "",
         store = store_for(services)
         cid = store.create(label, scope, deadline, evidence[0].days, actor_now.username, _now(services),
                            services.changes.base_head(), items)
-        return store.get(cid)
+        return cast(Campaign, store.get(cid))  # made just above
 
     return run_audited(services, actor, "access_review_start", None, run, note=f"scope {scope}, deadline {deadline}")
 
@@ -440,7 +442,7 @@ def decide(services, actor: Actor, item_id: int, decision: str, reason: str, unt
             day = until.isoformat()
         if not store.decide(item_id, decision, why, day, actor_now.username, _now(services)):
             raise ChangeError(f"this item already became request #{item.request_id}; its decision is final.")
-        return store.item(item_id)
+        return cast(Item, store.item(item_id))  # read above: items are never deleted
 
     note = f"{decision}" + (f" until {until}" if decision == KEEP_UNTIL and until else "")
     return run_audited(services, actor, "access_review_decide", None, run, note=f"item {item_id}: {note}")
@@ -493,7 +495,7 @@ def close(services, actor: Actor, campaign_id: int) -> Campaign:
         if store.get(campaign_id) is None:
             raise ChangeError(f"there is no access review {campaign_id}.")
         store.close(campaign_id, _now(services))
-        return store.get(campaign_id)
+        return cast(Campaign, store.get(campaign_id))  # read above: campaigns are never deleted
 
     return run_audited(services, actor, "access_review_close", None, run, note=f"campaign {campaign_id}")
 
@@ -506,7 +508,8 @@ def progress(campaign: Campaign, items: list[Item], today: dt.date) -> dict:
     undecided = len(items) - len(decided)
     by_decision: dict[str, int] = {}
     for i in decided:
-        by_decision[i.decision] = by_decision.get(i.decision, 0) + 1
+        decision = i.decision or ""  # decided: never empty
+        by_decision[decision] = by_decision.get(decision, 0) + 1
     by_verdict: dict[str, int] = {}
     for i in items:
         by_verdict[i.verdict] = by_verdict.get(i.verdict, 0) + 1
@@ -534,7 +537,7 @@ def report(services, campaign_id: int) -> dict:
     if campaign is None:
         raise ChangeError(f"there is no access review {campaign_id}.")
     items = store.items(campaign_id)
-    states = {rid: _request_state(services, rid) for rid in {i.request_id for i in items if i.request_id}}
+    states: dict[int | None, dict | None] = {rid: _request_state(services, rid) for rid in {i.request_id for i in items if i.request_id}}
     return {
         "campaign": {"id": campaign.id, "name": campaign.name, "scope": campaign.scope,
                      "deadline": campaign.deadline.isoformat(), "unused_days": campaign.days,

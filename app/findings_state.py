@@ -32,7 +32,7 @@ from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, cast
 
 MAX_ACCEPT_DAYS = 90
 MAX_REASON = 500  # characters
@@ -95,7 +95,7 @@ def _states(rows, keys: set[str], now: dt.datetime) -> dict[str, FindingState]:
             continue
         until_date = dt.date.fromisoformat(until) if until else None
         accepted = until_date is not None and until_date >= now.date()
-        out[key] = FindingState(key, "accepted" if accepted else "open", _ts(first), _ts(last),
+        out[key] = FindingState(key, "accepted" if accepted else "open", cast(dt.datetime, _ts(first)), cast(dt.datetime, _ts(last)),
                                 by or "" if accepted else "", reason or "" if accepted else "",
                                 until_date if accepted else None)
     return out
@@ -160,7 +160,7 @@ class FindingStates(FindingStore):
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
         try:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db = sqlite3.connect(cast(Path, self.path), timeout=30, isolation_level=None)  # callers check persistent first
         except sqlite3.Error as exc:
             raise StateError(f"the findings records cannot be opened: {exc}") from exc
         try:
@@ -204,7 +204,7 @@ class FindingStates(FindingStore):
         with self.connect() as db:
             rows = db.execute("SELECT key, first_seen, resolved_at FROM finding_state WHERE resolved_at IS NOT NULL "
                               "ORDER BY resolved_at DESC").fetchall()
-        return [(k, _ts(f), _ts(r)) for k, f, r in rows]
+        return [(k, cast(dt.datetime, _ts(f)), cast(dt.datetime, _ts(r))) for k, f, r in rows]  # columns set on these rows
 
     def accept(self, key: str, by: str, reason: str, until: dt.date, now: dt.datetime) -> None:
         """Mark finding `key` accepted by `by` until `until`. The guards are AcceptFinding's; StateError when
@@ -345,7 +345,7 @@ class SnowflakeFindingStates(FindingStore):
         with self._guard():
             rows = self._run(f"SELECT key, first_seen, resolved_at FROM {t} WHERE resolved_at IS NOT NULL "
                              "ORDER BY resolved_at DESC", table=t, fetch=True)
-        return [(k, _ts(f), _ts(r)) for k, f, r in rows]
+        return [(k, cast(dt.datetime, _ts(f)), cast(dt.datetime, _ts(r))) for k, f, r in rows]  # columns set on these rows
 
     def accept(self, key: str, by: str, reason: str, until: dt.date, now: dt.datetime) -> None:
         t = self.states_table

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
+from app.mode import Mode
 from app.status import Check, _line
 
 PROBE_SECONDS = 10.0
@@ -64,7 +66,8 @@ def _snowflake(settings, secrets_data: dict, seconds: float) -> Check:
         conn = snowflake.connector.connect(**{**params, "login_timeout": timeout, "network_timeout": timeout,
                                               "socket_timeout": timeout})
         try:
-            account, role = conn.cursor().execute("SELECT CURRENT_ACCOUNT(), CURRENT_ROLE()").fetchone()
+            cursor: Any = conn.cursor()
+            account, role = cursor.execute("SELECT CURRENT_ACCOUNT(), CURRENT_ROLE()").fetchone()
         finally:
             conn.close()
     except Exception as exc:  # noqa: BLE001 - the connector's errors, network errors: one line
@@ -76,9 +79,10 @@ def probe(settings, secrets_data: dict, seconds: float = PROBE_SECONDS) -> list[
     """GitHub (when backend = github) and Snowflake (outside the demo's stand-in and Streamlit in
     Snowflake) reached with the configured credentials, within `seconds` in all."""
     todo = []
-    if settings.backend == "github" and settings.github_repository:
+    mode = Mode.of(settings)
+    if mode.on_github and settings.github_repository:
         todo.append(("GitHub", _github))
-    if not settings.in_sis and not (settings.mode == "demo" and settings.backend == "local"):
+    if mode.live_snowflake:
         todo.append(("Snowflake", _snowflake))
     results: list[Check | None] = [None] * len(todo)
 
@@ -96,4 +100,4 @@ def probe(settings, secrets_data: dict, seconds: float = PROBE_SECONDS) -> list[
     for t in threads:
         t.join(max(0.0, deadline - time.monotonic()))
     return [found or Check(name, False, f"no answer within {seconds:g} s")
-            for (name, _), found in zip(todo, results)]
+            for (name, _), found in zip(todo, results, strict=True)]

@@ -374,7 +374,8 @@ def init_github(repository: str, base_url: str, token: str, version: str, *, con
         actor = Actor("snowtower-init", "SnowTower init", "snowtower-init@users.noreply.github.com")
         message = (f"Set up SnowTower {version} for {plan.config_dir or 'the root'}\n\n"
                    "Workflows, access-request issue form and settings written by `snowtower init`.\n")
-        commit = gh._commit(base, plan.files, message, actor)
+        files: dict[str, str | None] = {**plan.files}
+        commit = gh._commit(base, files, message, actor)
         gh._create_branch(BRANCH, commit)  # an existing branch without a pull request (a crash) is moved here
         pr = gh._call("opening the pull request", lambda: gh._create_pull(
             f"Set up SnowTower {version}", BRANCH, pull_body(plan, version)))

@@ -18,10 +18,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from app import campaigns
 from core.changes.model import Actor
 from core.plaintext import one_line
+
+if TYPE_CHECKING:
+    from app.notifications.message import Recipient
 
 LOGGER = logging.getLogger("snowtower.access_review")
 HOOK = "access_review_reminder"
@@ -45,7 +49,7 @@ class Waiting:
 class Reminder:
     """What one reviewer (`recipient`, app.notifications.Recipient) hears on `day` (UTC): `waiting` per open
     campaign, `url` the portal's base URL ("" without the base_url setting)."""
-    recipient: object
+    recipient: Recipient
     day: dt.date
     waiting: tuple[Waiting, ...]
     url: str = ""

@@ -13,7 +13,10 @@ from core.changes.local import LocalChanges
 from core.changes.store import Store
 from core.snowddl.snapshot import Snapshot, plan_between_commits, snapshot_at
 from core.lockout import Lockout
+from app.host import Host
+from app.host import current as current_host
 from app.identity import Identity, identity_for, lockout_for
+from app.mode import Mode
 from core.workspace import Workspace, clone_workspace, ensure_demo_account, ensure_demo_workspace
 from app.audit import AuditLog, audit_log_for
 from app.settings import EXAMPLE_CONFIG, Problem, Settings, SettingsError, github_secrets, signing_key
@@ -35,7 +38,11 @@ class Services:
     - Snowflake queries: `snowflake_source()` (core.snowflake: the demo's stand-in or the connector);
     - `clock`: returns the current aware UTC datetime (tests move it);
     - `notifications`: app.notifications.Notifier, the plugins that tell people about requests
-      (operations call app.notifications.notify after their write)."""
+      (operations call app.notifications.notify after their write);
+    - `host`: what the process hosting SnowTower gives (app.host: its secrets and signed-in viewer;
+      Streamlit's in the portal, none in the command line and the jobs);
+    - `mode`: the deployment mode (app.mode.Mode: demo or production, server or Streamlit in Snowflake,
+      local git or GitHub), decided once by build_services; the rest asks it here."""
     settings: Settings
     workspace: Workspace
     store: Store | None  # the local backend's review records (None with GitHub in Streamlit in Snowflake)
@@ -47,16 +54,20 @@ class Services:
     # The Snowflake source handed in by the portal (st.connection: the active session in Streamlit in
     # Snowflake); None: snowflake_source() makes one (the demo's stand-in, or the connector).
     snowflake: object = None
+    host: Host = field(default_factory=current_host)
+    mode: Mode = None  # type: ignore[assignment]  # default: Mode.of(settings)
 
     def __post_init__(self):
+        if self.mode is None:
+            self.mode = Mode.of(self.settings)
         if self.audit is None:
             self.audit = audit_log_for(self.settings, self.snowflake)
         if self.notifications is None:
             from app.notifications.config import notifier_for
 
-            self.notifications = notifier_for(self.settings, self.workspace)
+            self.notifications = notifier_for(self.settings, self.workspace, self.host.secrets)
         if self.identity is None:
-            self.identity = identity_for(self.settings, lambda: self.snowflake_source())
+            self.identity = identity_for(self.settings, lambda: self.snowflake_source(), self.host.user)
 
     def lockout(self) -> Lockout:
         """The sign-in lock-out of this workspace (its counts live in the workspace database)."""
@@ -108,7 +119,7 @@ class Services:
         was interrupted. Returns what changed, one line each."""
         from core.snowflake import demo
 
-        if self.settings.mode != "demo" or self.settings.backend != "local":
+        if not self.mode.demo_account:
             return []
         if not generate and not demo.meta(self.workspace.account_dir):
             return []
@@ -127,7 +138,7 @@ class Services:
 
         if self.snowflake is not None:
             return self.snowflake
-        if self.settings.mode == "demo" and self.settings.backend == "local":
+        if self.mode.demo_account:
             self.sync_demo_account(generate=True)
             return standin_source(self.workspace.account_dir)
         return connector_source()
@@ -163,18 +174,22 @@ def portal_approvers(identity: Identity) -> Callable[[str], bool]:
     return is_approver
 
 
-def build_services(settings: Settings, snowflake=None) -> Services:
+def build_services(settings: Settings, snowflake=None, host: Host | None = None) -> Services:
     """The backends of `settings`. `snowflake`: a core.snowflake source the portal made from
     st.connection (required in Streamlit in Snowflake, where the audit log is a Snowflake table).
+    `host`: its secrets and signed-in viewer (app.host; default the one this process installed: the
+    portal's Streamlit, or none in the command line and the jobs).
     Raises SettingsError or ChangeError when a backend cannot be built (the message says why)."""
-    if settings.in_sis:
-        return build_sis_services(settings, snowflake)
-    if settings.backend == "github":
+    host = host or current_host()
+    mode = Mode.of(settings)  # the one place the deployment mode is decided; the rest asks services.mode
+    if mode.in_sis:
+        return build_sis_services(settings, snowflake, host)
+    if mode.on_github:
         ws = Workspace(settings.workspace)
         ws.root.mkdir(parents=True, exist_ok=True)
-        identity = identity_for(settings, lambda: services.snowflake_source())
+        identity = identity_for(settings, lambda: services.snowflake_source(), host.user)
         services = Services(settings, ws, Store(ws.db_path), build_github(settings, ws, identity=identity),
-                            identity=identity, snowflake=snowflake)
+                            identity=identity, snowflake=snowflake, host=host, mode=mode)
         complete_interrupted(services)
         return services
     if settings.config_repo and not Workspace(settings.workspace).exists():
@@ -183,16 +198,16 @@ def build_services(settings: Settings, snowflake=None) -> Services:
         except ValueError as exc:
             raise SettingsError([Problem("config_repo", "", str(exc))]) from None
     ws, _ = ensure_demo_workspace(settings.workspace, EXAMPLE_CONFIG, settings.base_branch)
-    if settings.mode == "demo" and settings.auth == "local":
+    if mode.demo_logins:
         from app.identity import ensure_demo_logins
 
         ensure_demo_logins(ws.auth_path)  # the demo's three logins (password 'demo'), made once
     store = Store(ws.db_path)
     # In the demo merging deploys (LocalChanges.deploy); in production a workflow does.
     changes = LocalChanges(GitRepo(ws.repo_path), store, ws.cache_dir, settings.base_branch, settings.config_dir,
-                           settings.required_approvals, deploys_on_merge=settings.mode == "demo")
+                           settings.required_approvals, deploys_on_merge=mode.is_demo)
     changes.repair()  # a crash of the last run left nothing half-done (see LocalChanges.repair)
-    services = Services(settings, ws, store, changes, snowflake=snowflake)
+    services = Services(settings, ws, store, changes, snowflake=snowflake, host=host, mode=mode)
     complete_interrupted(services)
     try:
         services.sync_demo_account()  # finishes a demo deployment's sync that was interrupted
@@ -242,7 +257,7 @@ def login_services(settings: Settings) -> LoginServices:
     return LoginServices(settings, ws, audit_log_for(settings), identity_for(settings, no_snowflake))
 
 
-def build_sis_services(settings: Settings, snowflake) -> Services:
+def build_sis_services(settings: Settings, snowflake, host: Host | None = None) -> Services:
     """Streamlit in Snowflake: no workspace, no git binary, no SQLite. GitHub holds the change requests
     and their records (on the pull requests), the audit log is a Snowflake table (created if missing)
     reached through `snowflake`, the secrets come from the app's Snowflake secrets (app.settings).
@@ -259,6 +274,7 @@ def build_sis_services(settings: Settings, snowflake) -> Services:
         raise SettingsError([Problem("snowflake_connection", "the default", "Streamlit in Snowflake needs the "
                                      "app's Snowflake session (st.connection) for the audit log")])
     ws = Workspace(Path(tempfile.mkdtemp(prefix="snowtower-sis-")))
-    identity = identity_for(settings, lambda: snowflake)
+    host = host or current_host()
+    identity = identity_for(settings, lambda: snowflake, host.user)
     changes = build_github(settings, ws, identity=identity)
-    return Services(settings, ws, None, changes, snowflake=snowflake, identity=identity)
+    return Services(settings, ws, None, changes, snowflake=snowflake, identity=identity, host=host)

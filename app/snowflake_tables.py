@@ -29,7 +29,7 @@ import random
 import re
 import threading
 import time
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 from core.snowflake.queries import QueryError
 
@@ -133,7 +133,7 @@ class SnowflakeTables:
         self.lock_table = lock_table
         self.what = what
         self.owns_connection = owns_connection
-        self._conn = None
+        self._conn: Any = None
         self._mutex = threading.RLock()  # one statement (or transaction) at a time on the kept session
 
     def _role(self, cur) -> str:

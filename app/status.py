@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Callable
+from typing import Any, Callable
 
 CHECK_SECONDS = 10.0  # the longest the Status page waits for any check
 MAX_DETAIL = 300  # characters of a failure's message shown
@@ -48,11 +48,11 @@ def _settings(services) -> list[Check]:
 
 def _mode(services) -> list[Check]:
     s = services.settings
-    if s.mode == "demo" and s.backend == "local":
+    if services.mode.demo_account:
         where = "Snowflake stand-in (DuckDB, generated data) and a local git repository in the workspace"
         return [Check("Mode", True, f"demo: {where}; merging deploys")]
-    runtime = "Streamlit in Snowflake" if s.in_sis else "a server"
-    changes = f"GitHub {s.github_repository}" if s.backend == "github" else "a local git repository"
+    runtime = "Streamlit in Snowflake" if services.mode.in_sis else "a server"
+    changes = f"GitHub {s.github_repository}" if services.mode.on_github else "a local git repository"
     return [Check("Mode", True, f"{s.mode} on {runtime}: live Snowflake account, change requests on {changes}, "
                                f"audit log in {s.audit_log}")]
 
@@ -62,7 +62,7 @@ def _changes(services) -> list[Check]:
 
     s = services.settings
     head = services.changes.base_head()
-    if s.backend != "github":
+    if not services.mode.on_github:
         return [Check("Change requests", True, f"local git repository; {s.base_branch} at {head[:8]}")]
     access = services.changes.repository_access()
     login = services.changes.portal_login
@@ -80,7 +80,7 @@ def _snowflake(source) -> Callable[[object], list[Check]]:
         if source is None:
             return [Check("Snowflake", False, "no Snowflake connection is configured")]
         views = ask(source, "status_account_usage")
-        kind = "stand-in" if services.settings.mode == "demo" and services.settings.backend == "local" else "account"
+        kind = "stand-in" if services.mode.demo_account else "account"
         return [Check("Snowflake", True, f"{kind} reachable; the {len(views)} ACCOUNT_USAGE views the pages read are "
                                          "readable")]
     return check
@@ -123,8 +123,9 @@ def _records(services) -> list[Check]:
     from app import campaigns
     from app.findings_state import states_for
 
-    states_for(services).check_writable()
-    campaigns.store_for(services).check_writable()
+    stores: list[Any] = [states_for(services), campaigns.store_for(services)]  # Snowflake tables: check_writable
+    for store in stores:
+        store.check_writable()
     return [Check("SnowTower records", True, "finding states, alerts' ledger, campaigns and lock rows: readable and "
                                              "writable (Snowflake tables)")]
 
@@ -148,7 +149,7 @@ def checks(services, snowflake=None, seconds: float = CHECK_SECONDS) -> list[Che
     core.snowflake CursorSource; None: not configured), in a fixed order, within `seconds` in all."""
     named: list[tuple[str, Callable]] = [
         ("Settings", _settings), ("Mode", _mode),
-        ("GitHub" if services.settings.backend == "github" else "Change requests", _changes),
+        ("GitHub" if services.mode.on_github else "Change requests", _changes),
         ("SnowDDL", _snowddl), ("Configuration", _config),
         ("Snowflake and audit log", _one_by_one(("Snowflake", _snowflake(snowflake)), ("Audit log", _audit),
                                                 ("SnowTower records", _records)))]
@@ -179,6 +180,6 @@ def checks(services, snowflake=None, seconds: float = CHECK_SECONDS) -> list[Che
     for t in threads:
         t.join(max(0.0, deadline - time.monotonic()))
     out: list[Check] = []
-    for (name, _), found in zip(named, results):
+    for (name, _), found in zip(named, results, strict=True):
         out += found if found is not None else [Check(name, False, f"no answer within {seconds:g} s")]
     return out

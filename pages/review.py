@@ -231,7 +231,7 @@ with st.container(key="review-decision", border=True):
                       on_click=act, args=(lambda a, i, h, c: RejectRequest(services, a, i, c, h), f"{cr.ref} rejected.", *on_screen))
             if actor.can("admin"):
                 confirmed = not plan.unsafe_count or bool(st.session_state.get(confirm_key))
-                deployed = " and deployed" if services.settings.mode == "demo" else "; the merge-deploy workflow deploys it"
+                deployed = " and deployed" if services.mode.is_demo else "; the merge-deploy workflow deploys it"
                 why = None if ready and confirmed else "Needs approval first" if not ready else "Confirm the unsafe statements first"
                 st.button("Merge and deploy", type="primary", disabled=not (ready and confirmed), key=f"review.merge.{cr.id}",
                           help=why, on_click=act,

@@ -40,7 +40,7 @@ def uncached_source():
     """The deployment's source without the result cache (the Status page asks afresh), or None when no
     Snowflake connection can be made (the page says so)."""
     services = ui.services()
-    if services.settings.mode == "demo" and services.settings.backend == "local":
+    if services.mode.demo_account:
         return services.snowflake_source()
     try:
         return ui.live_source(services.settings.snowflake_connection)
@@ -51,7 +51,7 @@ def uncached_source():
 def source() -> CachedSource:
     """The cached source of this deployment (raises QueryError if the account cannot be read)."""
     services = ui.services()
-    if services.settings.mode == "demo" and services.settings.backend == "local":
+    if services.mode.demo_account:
         inner = services.snowflake_source()  # generates the demo account on first use
         path = Path(services.workspace.account_dir) / STANDIN_FILE
         return CachedSource(inner, f"demo:{path}:{path.stat().st_mtime_ns}")

@@ -18,6 +18,7 @@ import streamlit as st  # noqa: E402
 from core.plaintext import inline_code, md_escape  # noqa: E402
 from core.workspace import Workspace  # noqa: E402
 from portal import auth, errors, ui  # noqa: E402
+from app.mode import Mode  # noqa: E402
 from app.settings import SettingsError, check_setup  # noqa: E402
 
 st.set_page_config(page_title="SnowTower", page_icon=":material/ac_unit:", layout="wide")
@@ -96,7 +97,7 @@ def frame() -> None:
 
 
 def signed_in(settings) -> None:
-    if settings.mode == "demo" and settings.auth == "local":
+    if Mode.of(settings).demo_logins:
         auth.ensure_demo_logins(Workspace(settings.workspace).auth_path)
     remember_wanted()
     try:
@@ -134,7 +135,7 @@ def signed_in(settings) -> None:
             with st.columns([1, 2, 1])[1]:
                 if signed.message:
                     st.error(signed.message, icon=":material/lock:")
-                if settings.mode == "demo" and settings.auth == "local":
+                if Mode.of(settings).demo_logins:
                     st.info("Demo logins: **requester**, **approver** or **admin**, password **demo**.", icon=":material/info:")
                 st.caption("SnowTower: self-service Snowflake access, reviewed as code.")
 
@@ -164,7 +165,7 @@ def signed_in(settings) -> None:
         st.markdown(f"Signed in as **{md_escape(actor.name)}**  \n{inline_code(actor.username)} · {', '.join(actor.roles)}")
         if signed.sign_out is not None:  # Streamlit in Snowflake: Snowflake's session, no sign-out here
             signed.sign_out(lambda: auth.record_signin(services.audit, "sign_out", actor.username, actor.roles))
-        if services.settings.mode == "demo":
+        if services.mode.is_demo:
             st.caption(f"Demo workspace: `{services.workspace.root}`")
 
     chosen = st.navigation(sections, expanded=True)  # expanded: every request page stays visible

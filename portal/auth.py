@@ -19,10 +19,17 @@ from dataclasses import dataclass
 from typing import Callable
 
 from app.identity import (  # noqa: F401  (the portal's names for the users file)
-    DEMO_PASSWORD, DEMO_USERS, ROLES, LocalLogins, Oidc, SetupError, Sis, UsersFileError, _actor, add_user,
+    DEMO_PASSWORD, DEMO_USERS, ROLES, LocalLogins, Oidc, SetupError, Sis, UsersFileError, add_user,
     cookie_key, ensure_demo_logins, lockout_for, new_users_file, oidc_subject, overage, read_users,
 )
+from app.identity.local import _actor
+from app.mode import Mode
 from core.changes.model import Actor
+from portal import streamlit_adapter
+
+# The portal's process reads its secrets and its viewer through Streamlit (app.host's ports); importing
+# the adapter imports no Streamlit, so a command that imports this module stays without it.
+streamlit_adapter.install()
 
 UNKNOWN_LOGIN = "(not a login)"  # the audit log's actor of a sign-in under a name that is no login
 _MESSAGE_KEY = "snowtower.signin_message"  # why a session was just signed out, for the next run
@@ -223,7 +230,7 @@ def _sign_in_local(settings, logins: LocalLogins, audit) -> SignInResult:
     if username and (entry is None or not entry["roles"]):
         # Why: the users file is the authority on every run; a removed login loses its session at once.
         refused = "Your login is no longer allowed to use SnowTower."
-    elif username and not was_signed_in and mode != "demo" and bcrypt.checkpw(DEMO_PASSWORD.encode(), entry["password"].encode()):
+    elif username and not was_signed_in and not Mode.of(settings).is_demo and bcrypt.checkpw(DEMO_PASSWORD.encode(), entry["password"].encode()):
         refused = "Demo logins are refused outside demo mode."  # why: the demo's password is public
     if refused:
         record_signin(audit, "sign_in_failed", username, entry["roles"] if entry else (), "refused", refused)

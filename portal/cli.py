@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from app.mode import Mode
 from app.paths import DEFAULT_WORKSPACE, REPO_ROOT
 
 
@@ -158,7 +159,7 @@ def _request_cost_source(settings, services=None):
         if services is not None:
             return services.snowflake_source()
         folder = Workspace(settings.workspace).account_dir
-        if settings.mode == "demo" and (Path(folder) / STANDIN_FILE).is_file():
+        if Mode.of(settings).is_demo and (Path(folder) / STANDIN_FILE).is_file():
             return standin_source(folder)
         raise QueryError("no Snowflake account to read: set SNOWFLAKE_ACCOUNT, SNOWFLAKE_USER and "
                          "SNOWFLAKE_PRIVATE_KEY_PATH, or give --workspace of a demo")
@@ -504,7 +505,7 @@ def demo_logins_served(settings) -> bool:
     """Whether the portal of `settings` signs people in with the demo logins (public password 'demo'):
     demo mode with local sign-in, where the portal creates them if the users file is missing
     (app.identity.ensure_demo_logins) and accepts them (outside demo mode read_users leaves them out)."""
-    return settings.mode == "demo" and settings.auth == "local"
+    return Mode.of(settings).demo_logins
 
 
 def cmd_demo(args) -> int:
@@ -522,7 +523,7 @@ def cmd_demo(args) -> int:
     existed = (workspace / "repo.git" / "HEAD").is_file()
     settings = load_settings(workspace)
     # Why: demo logins in a production workspace would be refused anyway, and would hide its setup page.
-    if settings.mode != "demo":
+    if not Mode.of(settings).is_demo:
         raise UsageError(f"{workspace} is a {settings.mode} workspace (its settings.toml says so): serve it with "
                          "`snowtower serve`, with logins from `snowtower users add`.")
     services = build_services(settings)
@@ -551,7 +552,7 @@ def existing_workspace(workspace: str | None, command: str, needs_repository: bo
     if not root.is_dir():
         raise UsageError(f"no SnowTower workspace at {root}: {command} reads a workspace and creates none (give "
                          f"--workspace or SNOWTOWER_WORKSPACE; `snowtower demo --workspace {root}` creates a demo one).")
-    if needs_repository and settings.backend == "local" and not Workspace(root).exists():
+    if needs_repository and not Mode.of(settings).on_github and not Workspace(root).exists():
         raise UsageError(f"{root} holds no SnowTower git repository (repo.git): {command} reads a workspace and "
                          "creates none (`snowtower demo` or `snowtower serve` sets one up).")
     return settings
@@ -563,7 +564,7 @@ DEMO_DATA_NOTE = "demo data: figures from the demo workspace's Snowflake stand-i
 def demo_data(settings) -> bool:
     """Whether the Snowflake figures a command prints for `settings` come from the demo's stand-in
     (app.services.Services.snowflake_source: demo mode with the local backend, and no SNOWFLAKE_ACCOUNT)."""
-    return settings.mode == "demo" and settings.backend == "local" and not os.environ.get("SNOWFLAKE_ACCOUNT")
+    return Mode.of(settings).demo_account and not os.environ.get("SNOWFLAKE_ACCOUNT")
 
 
 def _cost_warehouses(settings) -> list[dict] | None:
@@ -839,10 +840,11 @@ def _start_from_repository(settings, source: str | None) -> None:
     from core.workspace import Workspace, clone_workspace
 
     exists = Workspace(settings.workspace).exists()
-    if not source and settings.backend == "local" and settings.config_repo and not exists:
+    mode = Mode.of(settings)
+    if not source and not mode.on_github and settings.config_repo and not exists:
         source = settings.config_repo  # cloned now: a wrong config_repo is said here, not in the first browser
     if source:
-        if settings.backend != "local":
+        if mode.on_github:
             raise UsageError(f"--from is for the local backend; this workspace uses {settings.backend} "
                              f"({settings.github_repository or 'its repository'}).")
         try:
@@ -850,7 +852,7 @@ def _start_from_repository(settings, source: str | None) -> None:
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         print(f"  git repository: {Workspace(settings.workspace).repo_path} (cloned from {source})", flush=True)
-    elif settings.mode == "production" and settings.backend == "local" and not exists and not settings.config_repo:
+    elif not mode.is_demo and not mode.on_github and not exists and not settings.config_repo:
         raise UsageError(f"{settings.workspace} has no git repository yet: a production workspace starts from your "
                          "SnowDDL repository. Give it with --from PATH|URL (or the setting config_repo); "
                          "`snowtower demo` is the one that starts from the example config.")
@@ -1023,7 +1025,7 @@ def cmd_audit(args) -> int:
         where = args.file
     else:
         settings, ws, log = _audit_store(args.workspace)
-        if repo is None and settings.backend != "github" and (ws.repo_path / "HEAD").is_file():
+        if repo is None and not Mode.of(settings).on_github and (ws.repo_path / "HEAD").is_file():
             repo = GitRepo(ws.repo_path)  # the local backend's repository holds the anchors
         try:
             records = log.records()
@@ -1035,7 +1037,7 @@ def cmd_audit(args) -> int:
     except Exception as exc:  # noqa: BLE001 - git's own message
         raise UsageError(f"cannot read the anchors in {args.repo or 'the workspace repository'}: {exc}") from None
     unchecked = ""
-    if settings is not None and settings.backend == "github" and repo is None:
+    if settings is not None and Mode.of(settings).on_github and repo is None:
         # The anchors are commit statuses on the merged commits (app.audit_anchor); the chain alone cannot
         # show a log rewritten from scratch, so without them the check is incomplete and says so.
         if args.offline:
@@ -1090,7 +1092,7 @@ def cmd_check(args) -> int:
     settings, problems = check_setup(args.workspace, secrets=secrets)
     problems = secret_problems + problems
     root = Path(args.workspace or os.environ.get("SNOWTOWER_WORKSPACE") or DEFAULT_WORKSPACE).expanduser().resolve()
-    if not (settings is not None and settings.in_sis) and not root.is_dir():  # read-only: never creates one
+    if not (settings is not None and Mode.of(settings).in_sis) and not root.is_dir():  # read-only: never creates one
         raise UsageError(f"no SnowTower workspace at {root} (give --workspace or SNOWTOWER_WORKSPACE; "
                          f"`snowtower demo --workspace {root}` creates a demo one, docs/deploy.md a production one).")
     for problem in problems:

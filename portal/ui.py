@@ -8,6 +8,7 @@ import streamlit as st
 from core.changes.model import Actor, Status
 from app.paths import PAGES_DIR  # the checkout's pages/, or the installed wheel's bundle
 from app.services import Services, build_services
+from app.mode import Mode
 from app.settings import load_settings
 
 VIEWER_KEY = "snowtower.viewer"
@@ -59,7 +60,7 @@ def may_open(actor: Actor, key: str) -> bool:
 
 def offered(key: str) -> bool:
     """Whether this deployment has page `key` at all (not the pages that need a workspace, in SiS)."""
-    return key not in WORKSPACE_PAGES or not load_settings().in_sis
+    return key not in WORKSPACE_PAGES or not Mode.of(load_settings()).in_sis
 
 
 def _not_offered(key: str) -> None:
@@ -118,7 +119,7 @@ def _services(workspace: str) -> Services:
     settings = load_settings(workspace)
     # In Streamlit in Snowflake the app's session is the Snowflake connection (audit log, queries, roles).
     # (auth = sis outside SiS is the demo's only: app.settings refuses it on a server.)
-    return build_services(settings, live_source(settings.snowflake_connection) if settings.in_sis else None)
+    return build_services(settings, live_source(settings.snowflake_connection) if Mode.of(settings).in_sis else None)
 
 
 def identity():
@@ -153,7 +154,7 @@ def live_source(name: str = "snowflake"):
 
 def audit_log():
     """The audit log of the configured workspace (for the sign-in, before the backends are built)."""
-    if load_settings().in_sis:
+    if Mode.of(load_settings()).in_sis:
         return services().audit  # a Snowflake table through the app's session
     return _audit_log(str(load_settings().workspace))
 

@@ -285,7 +285,7 @@ def csv_bytes(frame) -> bytes:
     import pandas as pd
 
     frame = frame.copy()
-    for column in [c for c, dtype in frame.dtypes.items() if dtype == object or pd.api.types.is_string_dtype(dtype)]:
+    for column in [c for c, dtype in frame.dtypes.items() if dtype == object or pd.api.types.is_string_dtype(dtype)]:  # noqa: E721 (a numpy dtype equals object; it is not it)
         frame[column] = frame[column].map(csv_cell)
     return frame.to_csv(index=False, lineterminator="\r\n").encode()  # RFC 4180: a CR in a cell is quoted too
 

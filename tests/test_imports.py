@@ -27,3 +27,15 @@ def test_importing_the_loader_patches_nothing_until_it_loads():
               "load.load_config('snowddl')\n"
               "print(_parsed_file.ParsedFile.__init__ is original, logging.getLogger('snowddl').level)")
     assert out.splitlines()[-2:] == ["True 0", f"False {50}"]  # 50: logging.CRITICAL
+
+
+def test_the_command_line_and_the_jobs_build_the_demo_services_without_streamlit(tmp_path):
+    """Streamlit stays in the portal: the command line's entry, the settings, the services of the demo
+    (identity, notifications, audit log) and the jobs' module load and run without it in the process."""
+    workspace = tmp_path / "ws"
+    out = run("import sys\nfrom portal.cli import main\nimport app.jobs.deploy\nfrom app.settings import load_settings\n"
+              "from app.services import build_services\n"
+              f"services = build_services(load_settings({str(workspace)!r}))\n"
+              "print('ROLES', sorted(services.identity.roles_of('admin')), type(services.notifications).__name__)\n"
+              "print('LOADED', 'streamlit' in sys.modules, 'streamlit_authenticator' in sys.modules)")
+    assert out.splitlines()[-2:] == ["ROLES ['admin', 'approver', 'requester'] Notifier", "LOADED False False"]

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from app import settings as settings_module
-from app.settings import check_setup
+from app.settings import check_setup, setup_check
 from portal import cli
 from tests.github_support import BOT_TOKEN, github, github_template  # noqa: F401 (fixtures)
 
@@ -24,7 +24,7 @@ KEY = secrets.token_hex(32)
 def no_outside_secrets(tmp_path, monkeypatch):
     """No developer's ~/.streamlit or ~/.snowflake, and no SNOWTOWER_* of the machine, reach these tests."""
     secrets_file = tmp_path / "portal-secrets.toml"
-    monkeypatch.setattr(settings_module, "secrets_files", lambda: [secrets_file])
+    monkeypatch.setattr(setup_check, "secrets_files", lambda: [secrets_file])
     monkeypatch.setenv("SNOWFLAKE_HOME", str(tmp_path / "no-snowflake-home"))
     for name in ("SNOWTOWER_WORKSPACE", "SNOWTOWER_GITHUB_TOKEN", "SNOWTOWER_COOKIE_KEY", "SNOWTOWER_GITHUB_REPOSITORY",
                  "SNOWTOWER_MODE", "SNOWFLAKE_ACCOUNT", "SNOWTOWER_DEMO_QUERY_ROWS"):

@@ -90,7 +90,7 @@ def sis(shipped, tmp_path, github, monkeypatch, app_role, setup_sql):
     import snowflake.connector
     from snowflake.connector.util_text import split_statements
 
-    import app.settings as settings_module
+    import app.settings.load as settings_module
 
     shipped = (ROOT / "deploy" / "snowtower.toml").read_text()
     shipped = shipped.replace('github_repository = "YOUR-ORG/snowflake-infrastructure"',

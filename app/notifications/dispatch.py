@@ -164,13 +164,13 @@ def users_file_people(path, mode: str) -> Callable[[], list[tuple[Recipient, tup
     seen: dict = {}
 
     def people() -> list[tuple[Recipient, tuple[str, ...]]]:
-        from portal import auth  # the one reader of the users file (moves with the identity port)
+        from app.identity import users_file  # the one reader of the users file
 
         try:
             st = path.stat()
             stamp = (st.st_mtime_ns, st.st_size)
             if seen.get("stamp") != stamp:
-                users = auth.read_users(path, mode)["credentials"]["usernames"]
+                users = users_file.read_users(path, mode)["credentials"]["usernames"]
                 out = []
                 for login, entry in users.items():
                     email = entry.get("email", "").strip()
@@ -180,7 +180,7 @@ def users_file_people(path, mode: str) -> Callable[[], list[tuple[Recipient, tup
                     name = " ".join(p for p in (entry.get("first_name", ""), entry.get("last_name", "")) if p)
                     out.append((Recipient(login, name, email), tuple(entry.get("roles", ()))))
                 seen.update(stamp=stamp, people=out)
-        except (OSError, auth.UsersFileError):
+        except (OSError, users_file.UsersFileError):
             LOGGER.warning("the users file could not be read: notifications have no recipients", exc_info=True)
             return []
         return seen["people"]

@@ -4,6 +4,8 @@ Messages are plain text (mrkdwn off), every piece escaped with core.plaintext.sl
 anyone typed becomes a mention, a link or formatting. Only the portal's own link is left linkable."""
 from __future__ import annotations
 
+from typing import Any
+
 import requests
 
 from app.notifications.hookspecs import EveryEvent
@@ -60,7 +62,7 @@ class SlackPlugin(EveryEvent):
             raise SlackError(f"Slack could not be reached ({type(exc).__name__})") from None
 
     def _post(self, text: str) -> None:
-        payload = {"text": text, "mrkdwn": False, "parse": "none", "link_names": False,
+        payload: dict[str, Any] = {"text": text, "mrkdwn": False, "parse": "none", "link_names": False,
                    "unfurl_links": False, "unfurl_media": False}
         if self.webhook_url:
             response = requests.post(self.webhook_url, json=payload, timeout=self.timeout, allow_redirects=False)

@@ -64,9 +64,12 @@ class EmailPlugin(EveryEvent):
         to = [r for r in recipients if r.email and valid_email(r.email)]
         if not to:
             return
-        client = smtplib.SMTP_SSL if self.tls == "ssl" else smtplib.SMTP
-        extra = {"context": self.ssl_context} if self.tls == "ssl" else {}
-        with client(self.host, self.port, timeout=self.timeout, **extra) as smtp:
+        smtp_session: smtplib.SMTP
+        if self.tls == "ssl":
+            smtp_session = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self.ssl_context)
+        else:
+            smtp_session = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        with smtp_session as smtp:
             if self.tls == "starttls":
                 smtp.starttls(context=self.ssl_context)
             if self.user:
