@@ -2,9 +2,9 @@
 that causes it.
 
 `risk_flags(base, head, plan, reviewer=..., warehouse_size_threshold=...)` compares SnowDDL's own
-blueprints of the base and head configs (core.snowddl.snapshot.Snapshot: never YAML read here), the
+blueprints of the base and head configs (core.snowddl.commit_snapshot.Snapshot: never YAML read here), the
 role hierarchy SnowDDL's resolvers derive from each (core.findings.reach.ReachGraph over the offline
-baselines) and the plan's statements. Lines are found by core.snowddl.read.line_of in the file SnowDDL
+baselines) and the plan's statements. Lines are found by core.snowddl.yaml_reader.line_of in the file SnowDDL
 reads the object from: the head's file for what is added or changed, the base's for what is removed.
 Pure: no Streamlit, no I/O beyond reading the snapshots' files.
 
@@ -50,7 +50,7 @@ from snowddl.blueprint import (
 )
 
 from core.findings.reach import ReachGraph
-from core.snowddl import read
+from core.snowddl import yaml_reader
 
 ADMIN_ROLES = ("ACCOUNTADMIN", "SECURITYADMIN", "SYSADMIN")
 # Account privileges that make a role admin-level without any admin role: MANAGE GRANTS lets it grant any
@@ -149,7 +149,7 @@ class _Places:
         wanted = "/".join([*names, "params"]).lower()
         for path in self.snapshot.root.glob("/".join(["*"] * len(names) + ["params.*"])):
             rel = path.relative_to(self.snapshot.root).as_posix()
-            if path.suffix in read.SUFFIXES and read.normalise(rel) == wanted:
+            if path.suffix in yaml_reader.SUFFIXES and yaml_reader.normalise(rel) == wanted:
                 return rel
         return None
 
@@ -161,7 +161,7 @@ class _Places:
         text = self.snapshot.text(rel) if rel else None
         if text is None:
             return rel, None, ""
-        line = read.line_of(text, keys) if keys else 1
+        line = yaml_reader.line_of(text, keys) if keys else 1
         return rel, line, _line_text(text, line)
 
     def item(self, kind: str, entry: str, key: str, wanted: str, pattern: bool = False) -> tuple[str | None, int | None, str]:
@@ -169,10 +169,10 @@ class _Places:
         `pattern`: items are SnowDDL's name patterns (RAW.*), the first one `wanted` matches."""
         rel = self.snapshot.file(kind)
         text = self.snapshot.text(rel)
-        found = read.load_entry(text, entry) if text else None
+        found = yaml_reader.load_entry(text, entry) if text else None
         value = found[1] if found else None
         if isinstance(value, dict):
-            for alias in read.KEY_ALIASES.get(key, (key,)):
+            for alias in yaml_reader.KEY_ALIASES.get(key, (key,)):
                 items = value.get(alias)
                 if isinstance(items, list):
                     for i, item in enumerate(items):
@@ -187,7 +187,7 @@ class _Places:
         root = self.snapshot.root
         for path in root.glob("*/*/*/*"):
             rel = path.relative_to(root).as_posix()
-            if path.suffix in read.SUFFIXES and read.normalise(rel) == wanted:
+            if path.suffix in yaml_reader.SUFFIXES and yaml_reader.normalise(rel) == wanted:
                 return self.file_at(rel, [])
         return None, None, ""
 
@@ -317,7 +317,7 @@ def _account_grant_flags(base, head, places: _Places) -> list[RiskFlag]:
 def _list_item(text: str | None, key: str, wanted: str) -> list:
     """The key path of item `wanted` (case-insensitive) of the top-level list `key` in a params file's
     `text`: [key as written, index], [key] when the item is not found, [] when the key is not."""
-    found = read.load_entry(text, key) if text else None
+    found = yaml_reader.load_entry(text, key) if text else None
     if not found:
         return []
     items = found[1] if isinstance(found[1], list) else []
@@ -479,7 +479,7 @@ def _end_date_flags(base, head) -> list[RiskFlag]:
     before, after = grants(base), grants(head)
     if not before:
         return []
-    users = read.load(head.text(head.file("user")) or "")
+    users = yaml_reader.load(head.text(head.file("user")) or "")
     held = {str(k).upper(): {str(r).upper() for r in (v.get("business_roles") or []) if isinstance(r, str)}
             for k, v in users.items() if isinstance(v, dict) and isinstance(v.get("business_roles") or [], list)}
     out = []
@@ -616,14 +616,15 @@ def _own_access_flags(base, head, graphs: tuple[ReachGraph, ReachGraph], head_pl
 
 
 def risk_flags(base, head, plan=None, *, reviewer: Iterable[str] = (), warehouse_size_threshold: str = "LARGE") -> list[RiskFlag]:
-    """The risk flags of the change from `base` to `head` (core.snowddl.snapshot.Snapshot: SnowDDL's
+    """The risk flags of the change from `base` to `head` (core.snowddl.commit_snapshot.Snapshot: SnowDDL's
     blueprints and files of each) with its `plan` (core.snowddl.plan.Plan or its dict; None: no statement
     flags). `reviewer`: the names, logins and emails the reviewer goes by, matched (case-insensitively)
     against Snowflake users' name, login_name and email; `warehouse_size_threshold`: a size in SIZES.
 
     Returns flags high first, then in file and line order. [] when either config is invalid (SnowDDL
     would not apply it; validation says why). Raises ValueError for an unknown threshold size."""
-    from core.snowddl.plan import Baseline, Plan
+    from core.snowddl.baseline import Baseline
+    from core.snowddl.plan import Plan
 
     size_rank(warehouse_size_threshold)
     if isinstance(plan, dict):

@@ -42,12 +42,14 @@ from snowddl.blueprint.ident_pattern import IdentPattern
 from snowddl.config import SnowDDLConfig
 from snowddl.version import __version__ as SNOWDDL_VERSION
 
-from core.snowddl.fast import ident_pattern
+from core.snowddl.snowddl_patches import ident_pattern
 
 FORMAT = 2
 # The modules whose code derives a baseline's rows: a file kept by other code (an upgrade that changed how
 # a row is derived) is not used, or its rows would be carried on to every later base commit.
-CODE_MODULES = tuple(str(Path(__file__).with_name(n)) for n in ("plan.py", "baseline_cache.py", "fast.py", "load.py"))
+CODE_MODULES = tuple(str(Path(__file__).with_name(n)) for n in (
+    "plan.py", "offline_engine.py", "baseline.py", "skip_unchanged.py", "baseline_cache.py", "snowddl_patches.py",
+    "config_loader.py", "config_scan.py", "config_parse.py", "config_check.py", "problem_places.py"))
 # Files kept per env prefix (15 MB each on the 5,000-users tree); older ones are removed when one is written.
 KEEP_FILES = 8
 
@@ -84,7 +86,7 @@ class _ByValue(pickle.Pickler):
                                              else 3 if isinstance(obj, (set, frozenset)) else 0)
         if kind == 0:
             return NotImplemented
-        if kind == 1:  # made from its text alone (core.snowddl.fast.ident_pattern relies on it)
+        if kind == 1:  # made from its text alone (core.snowddl.snowddl_patches.ident_pattern relies on it)
             return IdentPattern, (obj.pattern, obj.is_complex_pattern)
         if kind == 2:
             return type(obj), (tuple(obj.__dict__.items()), obj.__pydantic_extra__, obj.__pydantic_private__)
@@ -196,7 +198,7 @@ def path_for(cache: Path, sha: str, env_prefix: str) -> Path:
 
 
 def _role_resolvers() -> dict[str, type]:
-    from core.snowddl.plan import _ROLE_RESOLVERS
+    from core.snowddl.offline_engine import _ROLE_RESOLVERS
 
     return {r.__name__: r for r in _ROLE_RESOLVERS}
 
@@ -304,7 +306,8 @@ def _at(i, items: list) -> bool:
 
 
 def _decode(body, sha: str, config: SnowDDLConfig):
-    from core.snowddl.plan import Baseline, Lookups
+    from core.snowddl.baseline import Baseline
+    from core.snowddl.skip_unchanged import Lookups
 
     if (not isinstance(body, dict) or body.get("format") != FORMAT or body.get("snowddl") != SNOWDDL_VERSION
             or body.get("code") != code_version() or body.get("commit") != sha or body.get("env_prefix") != config.env_prefix):
