@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING
 
 from snowddl.blueprint import ObjectType
 from snowddl.config import SnowDDLConfig
@@ -26,6 +27,9 @@ from snowddl.resolver import (
 
 from core.snowddl.offline_engine import ADMIN_ROLE, OFFLINE_RESOLVERS, _ROLE_RESOLVERS, OfflineEngine, OfflineQueryError
 from core.snowddl.skip_unchanged import _derivations, changes_since
+
+if TYPE_CHECKING:
+    from core.snowddl.baseline_cache import Sources
 
 _SIZES = {"XSMALL": "X-Small", "SMALL": "Small", "MEDIUM": "Medium", "LARGE": "Large", "XLARGE": "X-Large",
           "XXLARGE": "2X-Large", "X2LARGE": "2X-Large", "XXXLARGE": "3X-Large", "X3LARGE": "3X-Large",
@@ -114,7 +118,7 @@ class Baseline:
     config: SnowDDLConfig | None = field(default=None, repr=False, compare=False)
     # A baseline read back from the workspace cache has no config, only its blueprints' fingerprints
     # (baseline_cache.Sources); it is only a `previous` for from_config, never planned against itself.
-    kept: object = field(default=None, repr=False, compare=False)
+    kept: "Sources | None" = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_config(cls, config: SnowDDLConfig, previous: "Baseline | None" = None) -> "Baseline":
@@ -173,7 +177,7 @@ class Baseline:
         for resolver_cls in _ROLE_RESOLVERS:
             kept = previous.blueprints.get(resolver_cls.__name__, {}) if previous is not None else {}
             for name, bp in state.blueprints[resolver_cls.__name__].items():
-                if kept.get(name) is bp and name in old_roles:  # the previous baseline's very role: its rows
+                if previous is not None and kept.get(name) is bp and name in old_roles:  # the previous baseline's very role: its rows
                     state.roles.append(old_roles[name])
                     state.role_grants[name] = previous.role_grants[name]
                     state.role_future_grants[name] = previous.role_future_grants[name]

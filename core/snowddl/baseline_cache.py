@@ -34,6 +34,7 @@ import re
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 import snowddl.blueprint as sb
 from pydantic import BaseModel
@@ -151,7 +152,7 @@ class Sources:
     """The blueprints of the config a kept baseline was built from: type name -> name -> (fingerprint,
     identifier as [class name, attributes]); and its env prefix and permission models' fingerprint."""
 
-    def __init__(self, env_prefix: str, models: str, by_type: dict):
+    def __init__(self, env_prefix: str, models: str | None, by_type: dict):
         self.env_prefix, self.models, self.by_type = env_prefix, models, by_type
 
     @classmethod
@@ -179,7 +180,7 @@ class Sources:
                 if name not in now:
                     if kept_ident is None:
                         return None  # which patterns it matched is not known: nothing is reused
-                    ident = object.__new__(_cls(kept_ident[0], AbstractIdent))
+                    ident: Any = object.__new__(_cls(kept_ident[0], AbstractIdent))
                     ident.__dict__.update(kept_ident[1])
                     objs.append(_Gone(ident))
             if objs:
@@ -220,8 +221,11 @@ def write(cache: Path, sha: str, baseline) -> Path | None:
         for key, bp in baseline.blueprints.get(resolver, {}).items():
             if key == str(bp.full_name) and key in baseline.role_grants:
                 owner.setdefault(id(bp), (resolver, key))
-    derived, blueprints, lookups, lookup_sets = [], {r: [] for r in roles}, {}, {}
-    for (resolver, method, name), (source, looked, result) in baseline.derived.items():
+    derived: list = []
+    blueprints: dict[str, list] = {r: [] for r in roles}
+    lookups: dict = {}
+    lookup_sets: dict = {}
+    for (resolver, method, name), (_source, looked, result) in baseline.derived.items():
         place = owner.pop(id(result), None)
         if place is None or place[0] != resolver:
             continue  # not a role a role resolver gave (or given twice): derived again when needed

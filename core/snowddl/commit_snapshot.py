@@ -1,7 +1,9 @@
 """A config as of one commit: its folder, SnowDDL's reading of it, and its files' text.
 
 Recipes take a Snapshot and return a change set, touching nothing else. Snapshots of a commit are
-parsed once and cached (commits never change).
+parsed once and cached (commits never change). Use this for anything tied to a commit (recipes,
+previews of a change: `validate_with_changes`, plans between commits); core.snowddl.config_loader
+loads a folder as it is, core.snowddl.yaml_reader reads one file's text.
 """
 from __future__ import annotations
 

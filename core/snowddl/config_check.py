@@ -56,7 +56,7 @@ def _changed_blueprints(config: SnowDDLConfig, before: SnowDDLConfig, equal: boo
     changed = {}
     for cls in set(config.blueprints) | set(before.blueprints):
         now, then = config.blueprints.get(cls, {}), before.blueprints.get(cls, {})
-        if len(now) == len(then) and all(a == b and x is y for (a, x), (b, y) in zip(now.items(), then.items())):
+        if len(now) == len(then) and all(a == b and x is y for (a, x), (b, y) in zip(now.items(), then.items(), strict=True)):
             continue
 
         def differs(bp, other) -> bool:

@@ -3,6 +3,13 @@
 The result carries every error SnowDDL reports (parsers and validators both run, so reference
 errors are not hidden behind parse errors), each with the file, line and object it is about, plus
 the names of the objects a form offers as choices. Nothing here imports Streamlit.
+
+Use `load_config` for a whole config folder as SnowDDL reads it (validation, SnowDDL's blueprints for
+plans, names for pickers); core.snowddl.yaml_reader reads one file's YAML text, core.snowddl.commit_snapshot
+is a config as of one commit. `load_config` runs in named steps: the folder opened and scanned
+(core.snowddl.config_scan), SnowDDL's parsers (core.snowddl.config_parse) and validators
+(core.snowddl.config_check), each error placed at its file and line (core.snowddl.problem_places), the
+warnings, the names, SnowTower's expiry file.
 """
 from __future__ import annotations
 
@@ -92,6 +99,8 @@ def _run_custom(module_path: Path, config: SnowDDLConfig) -> str | None:
 
     try:
         spec = spec_from_file_location(module_path.name, module_path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"not a Python module: {module_path.name}")
         module = module_from_spec(spec)
         spec.loader.exec_module(module)
         module.handler(config)
@@ -328,8 +337,8 @@ def _check_expiry(root: Path, overlay: dict[str, str | None], loaded: LoadedConf
         held[user] = {str(r).upper() for r in roles} if isinstance(roles, list) else set()
     for p in problems:
         errors.append(Problem(expiry.EXPIRY_FILE, p.line, p.object, "expiry", p.message))
-    for g, p in zip(grants, [expiry.check([g], held, set(loaded.business_roles)) for g in grants]):
-        for problem in p:
+    for g, found_problems in zip(grants, [expiry.check([g], held, set(loaded.business_roles)) for g in grants], strict=True):
+        for problem in found_problems:
             errors.append(Problem(user_rel if g.legacy else expiry.EXPIRY_FILE, problem.line, problem.object,
                                   "expiry", problem.message))
 

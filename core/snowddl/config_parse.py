@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from snowddl.config import SnowDDLConfig
 from snowddl.parser import ParsedFile, PermissionModelParser, PlaceholderParser, UserParser, default_parse_sequence
@@ -27,7 +28,7 @@ class _ParserRun:
     """One parser's run: the files it read, the blueprints and policy references it added (in order),
     the errors it and the schema checks of its files reported."""
     cls: type | None
-    parser: object
+    parser: Any  # SnowDDL's parser (the setup run: a list of the placeholder and permission-model parsers)
     paths: set[str]
     blueprints: list = field(default_factory=list)
     initial_refs: dict = field(default_factory=dict)  # id(policy blueprint) -> its references when added
@@ -124,7 +125,7 @@ def _parse_entities(parser, run: _ParserRun, previous: dict, file_key: str, json
     old_context, before = previous.get(str(path), (None, {}))
     if context is None or old_context != context:
         before = {}
-    entities = {}
+    entities: dict[str, _Entity] = {}
     run.entities[str(path)] = (context, entities)
     config = parser.config
     for entity_name, entity_params in file.params.items():

@@ -10,7 +10,13 @@ the programmatic-object modules (`__custom/*.py`). Paths in results are relative
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
+
+if sys.platform == "win32":  # the class Path() makes, which a subclass must extend (Python 3.11)
+    from pathlib import WindowsPath as _ConcretePath
+else:
+    from pathlib import PosixPath as _ConcretePath
 
 from snowddl.blueprint import AccountObjectIdent
 from snowddl.parser import DirectoryScanner
@@ -33,7 +39,7 @@ class _Scanner(DirectoryScanner):
         self.unreadable: list[tuple[Path, str]] = []  # warnings: not readable at all
         scanner = self
 
-        class ScanPath(type(Path())):
+        class ScanPath(_ConcretePath):
             """SnowDDL's scan lists folders with iterdir(): this path type (inherited by every child
             path) leaves out the folders SnowDDL cannot take, so its own loop never sees them. No
             global patching: other threads' paths are untouched."""

@@ -68,7 +68,7 @@ def entries(text: str) -> list[Entry]:
         raise EditError("the file's top level is not a mapping of names to objects")
     lines = text.splitlines(keepends=True)
     result: list[Entry] = []
-    for i, (key_node, value_node) in enumerate(node.value):
+    for key_node, value_node in node.value:
         start = key_node.start_mark.line
         end = value_node.end_mark.line
         # The composer's end mark sits at the start of the next token: step back over blank lines
@@ -102,7 +102,7 @@ def _find(text: str, key: str) -> Entry | None:
 def _indentless_lists(text: str) -> bool:
     """True when the file writes lists at their key's indentation ("key:\n- a")."""
     lines = text.splitlines()
-    for prev, line in zip(lines, lines[1:]):
+    for prev, line in zip(lines, lines[1:], strict=False):
         m = re.match(r"(\s*)\S[^#]*:\s*$", prev)
         if m and line.startswith(m.group(1) + "- "):
             return True
@@ -120,7 +120,7 @@ def _indent_of(text: str) -> int:
     return 2
 
 
-def render_entry(key: str, value: dict, like: str = "") -> str:
+def render_entry(key: str, value: dict | list, like: str = "") -> str:
     dumper = yaml.SafeDumper if _indentless_lists(like) else _IndentedDumper
     return yaml.dump(
         {key: value}, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=math.inf,
@@ -254,7 +254,7 @@ def _refuse_placeholders(old: str, key: str) -> None:
 
 # -- edits inside one entry (a user's business_roles, a warehouse's size): only those lines change --
 
-def _entry_node(text: str, key: str) -> tuple[Entry, yaml.Node]:
+def _entry_node(text: str, key: str) -> tuple[Entry, yaml.Node | None]:
     """The entry SnowDDL deploys (the last copy) and its value node."""
     entry = _find(text, key)
     if entry is None:
@@ -512,8 +512,8 @@ def add_list_items(text: str, key: str, subkey: str, items: list[str], comments:
     first_line = lines[seq.value[0].start_mark.line]
     dash = first_line[: first_line.index("-")]
     insert_at = _value_end(lines, last.start_mark.line, last)
-    new = [f"{dash}- {_scalar(item)}" + (f"  # {comments[item]}" if item in comments else "") + "\n" for item in items]
-    lines[insert_at:insert_at] = new
+    added = [f"{dash}- {_scalar(item)}" + (f"  # {comments[item]}" if item in comments else "") + "\n" for item in items]
+    lines[insert_at:insert_at] = added
     return _checked(text, "".join(lines), key)
 
 
@@ -538,7 +538,7 @@ def remove_list_items(text: str, key: str, subkey: str, items: list[str], drop_e
     if seq is False:  # an alias (*roles) or an anchored list (&roles [...]): the entry gets its own list
         return set_fields(text, key, {subkey: remaining or (None if drop_empty else [])})
     if seq is not None and seq.flow_style and (remaining or not drop_empty):
-        kept = [src for src, n in zip(_flow_items(text, seq), seq.value) if str(n.value).upper() not in wanted]
+        kept = [src for src, n in zip(_flow_items(text, seq), seq.value, strict=False) if str(n.value).upper() not in wanted]
         return _checked(text, _splice(text, seq.start_mark, seq.end_mark, "[" + ", ".join(kept) + "]", "["), key)
     _, seq = _block_sequence(text, key, subkey)
     if seq is None or (drop_empty and not remaining):

@@ -13,7 +13,7 @@ import re
 import threading
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from snowddl.config import SnowDDLConfig
 from snowddl.engine import SnowDDLEngine
@@ -151,6 +151,7 @@ class _PlanningMixin:
     """Never executes DDL: every statement is collected as a Statement, labelled and classified."""
 
     object_kind = "UNKNOWN"
+    executor: Any  # SnowDDL's engine's thread pool, replaced by a _Labelled one
 
     def _init_planning(self):
         self._local = threading.local()

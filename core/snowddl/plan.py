@@ -11,13 +11,17 @@ SELECT is answered from a baseline derived from the base config, in Snowflake's 
 quoted grant names). The baseline of roles is built by the same resolvers' `get_blueprints()`
 on the base config, so business, technical, user and access roles carry exactly the grants SnowDDL
 derives. A query the baseline cannot answer fails loudly and is reported, never guessed.
+
+This module runs plans (`plan_offline`, `plan_live`, `plan_between` for two loaded configs) and renders
+them (text, Markdown); the offline engine is in core.snowddl.offline_engine, the baseline in
+core.snowddl.baseline, what a plan need not compute again in core.snowddl.skip_unchanged.
 """
 from __future__ import annotations
 
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from snowddl.config import SnowDDLConfig
 from snowddl.engine import SnowDDLEngine
@@ -133,8 +137,8 @@ def _run(engine, resolvers, plan: Plan) -> None:
         except Exception as exc:  # a read query failed: the plan is incomplete, say so
             plan.errors.append(f"{resolver_cls.__name__}: {exc}")
             continue
-        for name, exc in resolver.errors.items():
-            plan.errors.append(f"{resolver_cls.__name__} [{name}]: {exc}")
+        for name, error in resolver.errors.items():
+            plan.errors.append(f"{resolver_cls.__name__} [{name}]: {error}")
         engine.flush_thread_buffers()
     plan.statements = list(engine.suggested_ddl)
 
@@ -167,29 +171,29 @@ class LiveEngine(_PlanningMixin, SnowDDLEngine):
         self.executor = _Labelled(self, self.executor)
 
 
-def live_credentials(env: dict | None = None) -> dict | None:
+def live_credentials(env: Mapping[str, str] | None = None) -> dict | None:
     """Connection options from the environment variables snowddl's CLI reads, or None."""
-    env = os.environ if env is None else env
-    if not env.get("SNOWFLAKE_ACCOUNT") or not env.get("SNOWFLAKE_USER"):
+    values: Mapping[str, str] = os.environ if env is None else env
+    if not values.get("SNOWFLAKE_ACCOUNT") or not values.get("SNOWFLAKE_USER"):
         return None
-    options = {"account": env["SNOWFLAKE_ACCOUNT"], "user": env["SNOWFLAKE_USER"],
-               "role": env.get("SNOWFLAKE_ROLE"), "warehouse": env.get("SNOWFLAKE_WAREHOUSE"),
+    options: dict[str, str | bytes | None] = {"account": values["SNOWFLAKE_ACCOUNT"], "user": values["SNOWFLAKE_USER"],
+               "role": values.get("SNOWFLAKE_ROLE"), "warehouse": values.get("SNOWFLAKE_WAREHOUSE"),
                "application": "SnowTower"}
     key = None
-    if env.get("SNOWFLAKE_PRIVATE_KEY_PATH"):
-        with open(env["SNOWFLAKE_PRIVATE_KEY_PATH"], "rb") as fh:
+    if values.get("SNOWFLAKE_PRIVATE_KEY_PATH"):
+        with open(values["SNOWFLAKE_PRIVATE_KEY_PATH"], "rb") as fh:
             key = fh.read()
-    elif env.get("SNOWFLAKE_PRIVATE_KEY"):
-        key = env["SNOWFLAKE_PRIVATE_KEY"].encode()
+    elif values.get("SNOWFLAKE_PRIVATE_KEY"):
+        key = values["SNOWFLAKE_PRIVATE_KEY"].encode()
     if key:
         from cryptography.hazmat.primitives import serialization
 
-        passphrase = env.get("SNOWFLAKE_PRIVATE_KEY_PASSPHRASE")
+        passphrase = values.get("SNOWFLAKE_PRIVATE_KEY_PASSPHRASE")
         pk = serialization.load_pem_private_key(key, password=passphrase.encode() if passphrase else None)
         options["private_key"] = pk.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                                                   serialization.NoEncryption())
-    elif env.get("SNOWFLAKE_PASSWORD"):
-        options["password"] = env["SNOWFLAKE_PASSWORD"]
+    elif values.get("SNOWFLAKE_PASSWORD"):
+        options["password"] = values["SNOWFLAKE_PASSWORD"]
     else:
         return None
     return {k: v for k, v in options.items() if v is not None}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -53,7 +54,7 @@ class _LineIndex:
         if rel not in self._nodes:
             try:
                 text = self.overlay[rel] if rel in self.overlay else (self.root / rel).read_bytes().decode("utf-8")
-                self._nodes[rel] = yaml_reader.compose(text)
+                self._nodes[rel] = yaml_reader.compose(text) if text is not None else None  # None: removed
             except (OSError, yaml_reader.ReadError, UnicodeDecodeError):
                 self._nodes[rel] = None
         return self._nodes[rel]
@@ -103,7 +104,7 @@ def _parser_problem(root: Path, lines: _LineIndex, key: str, exc: Exception) -> 
     if isinstance(exc, jsonschema.ValidationError):
         keys = list(exc.absolute_path)
         if exc.validator == "additionalProperties" and isinstance(exc.instance, dict):
-            known = exc.schema.get("properties", {})
+            known = exc.schema.get("properties", {}) if isinstance(exc.schema, Mapping) else {}
             extra = [k for k in exc.instance if k not in known]
             keys += extra[:1]  # the line of the first unexpected key
         obj = str(keys[0]).upper() if keys and rel.count("/") == 0 else None
@@ -123,7 +124,7 @@ def _duplicate_warnings(root: Path, read_paths, overlay: dict, base: "LoadedConf
     the last copy and ignores the others without a word. With `base` (a re-validation): the base's
     warnings of unchanged files, and the changed files scanned again."""
     out: list[Problem] = []
-    done: set[str] = set()
+    done: set[str | None] = set()
     if base is not None:
         out = [p for p in base.validation.warnings if p.kind == "duplicate" and p.file not in overlay]
         done = {p.file for p in out}
