@@ -30,7 +30,7 @@ from snowddl.blueprint import (
 from snowddl.config import SnowDDLConfig
 
 from core.snowddl import snowddl_patches, yaml_reader
-from core.snowddl.config_check import _validate
+from core.snowddl.config_check import _Check, _validate
 from core.snowddl.config_parse import _NotReusable, _reusable_trace, _run_parsers, _Trace
 from core.snowddl.config_scan import _custom_modules, _rel, _reusable_scanner, _Scanner
 from core.snowddl.problem_places import (
@@ -182,11 +182,7 @@ def load_config(path: str | Path, env_prefix: str = "", placeholder_values: dict
             loaded.snowddl = None
             return loaded
 
-    add = _adder(validation)
-    _place_parse_errors(root, lines, collected, parsers, add)
-    knock_on_sources = _knock_on_sources(collected, validation.errors, env_prefix)
-    checks = _validate(config, trace)
-    _place_check_errors(root, config, scanner, lines, env_prefix, checks, knock_on_sources, add)
+    checks = _place_errors(loaded, config, scanner, trace, lines, collected, parsers)
     _add_warnings(loaded, scanner, collected.read, overlay, base if trace is not None else None)
     _fill_names(loaded, config, env_prefix)
     if trace is None and overlay == {} and not run_custom_python:
@@ -232,6 +228,19 @@ def _run_programmatic(loaded: LoadedConfig, config: SnowDDLConfig, run_custom_py
             if error is not None:
                 loaded.validation.errors.append(Problem(rel, None, None, "programmatic", _unrooted(root, error)))
         loaded.custom_ran = True
+
+
+def _place_errors(loaded: LoadedConfig, config: SnowDDLConfig, scanner: _Scanner, trace: _Trace | None,
+                  lines: _LineIndex, collected, parsers: list) -> list[_Check]:
+    """The parse errors, then SnowDDL's validators run and their errors, each placed at its file and line
+    in `loaded.validation` (one copy of each); returns the validators' runs (kept in the trace)."""
+    root, env_prefix = loaded.path, config.env_prefix
+    add = _adder(loaded.validation)
+    _place_parse_errors(root, lines, collected, parsers, add)
+    knock_on_sources = _knock_on_sources(collected, loaded.validation.errors, env_prefix)
+    checks = _validate(config, trace)
+    _place_check_errors(root, config, scanner, lines, env_prefix, checks, knock_on_sources, add)
+    return checks
 
 
 def _adder(validation: Validation) -> Callable[[Problem], None]:
