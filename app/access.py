@@ -40,7 +40,7 @@ def _cached(key, compute) -> AccessChange:
 
 def _compute(base, head_config) -> AccessChange:
     """`base`: a Snapshot (its baseline is built once per commit); `head_config`: a LoadedConfig."""
-    from core.snowddl.plan import Baseline
+    from core.snowddl.baseline import Baseline
 
     for label, loaded in (("the base", base.config), ("the head", head_config)):
         if loaded.snowddl is None or not loaded.validation.valid:

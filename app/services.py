@@ -11,7 +11,7 @@ from core.changes.base import ChangeBackend, ChangeError
 from core.changes.git import GitRepo
 from core.changes.local import LocalChanges
 from core.changes.store import Store
-from core.snowddl.snapshot import Snapshot, plan_between_commits, snapshot_at
+from core.snowddl.commit_snapshot import Snapshot, plan_between_commits, snapshot_at
 from core.lockout import Lockout
 from app.host import Host
 from app.host import current as current_host

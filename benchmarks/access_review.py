@@ -41,8 +41,8 @@ def main() -> None:
     from benchmarks.generate import generate
     from core.findings import usage
     from core.findings.access import graph_of
-    from core.snowddl.load import load_config
-    from core.snowddl.snapshot import Snapshot
+    from core.snowddl.config_loader import load_config
+    from core.snowddl.commit_snapshot import Snapshot
     from core.snowflake import demo_planted, demo_security_views
     from core.snowflake.connect import STANDIN_FILE, standin_source
     from core.snowflake.queries import ask

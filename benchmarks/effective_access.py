@@ -69,9 +69,9 @@ def main() -> int:
     args = parser.parse_args()
     from app import access as app_access
     from core.findings.access import access_change
-    from core.snowddl.load import load_config
-    from core.snowddl.plan import Baseline
-    from core.snowddl.snapshot import Snapshot, validate_with_changes
+    from core.snowddl.config_loader import load_config
+    from core.snowddl.baseline import Baseline
+    from core.snowddl.commit_snapshot import Snapshot, validate_with_changes
 
     with tempfile.TemporaryDirectory(prefix="snowtower-access-") as tmp:
         tree = Path(args.tree) if args.tree else None

@@ -37,9 +37,9 @@ import json, resource, sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[3])
 from core.keys import generate_key_pair
-from core.snowddl import baseline_cache, snapshot
-from core.snowddl.load import load_config
-from core.snowddl.snapshot import Snapshot, plan_changes, validate_with_changes
+from core.snowddl import baseline_cache, commit_snapshot
+from core.snowddl.config_loader import load_config
+from core.snowddl.commit_snapshot import Snapshot, plan_changes, validate_with_changes
 from app.operations.preview import preview
 from recipes import RECIPES
 

@@ -40,8 +40,8 @@ def render(page) -> float:
 def reach() -> None:
     from benchmarks.generate import generate
     from core.findings.reach import ReachGraph
-    from core.snowddl.load import load_config
-    from core.snowddl.plan import Baseline
+    from core.snowddl.config_loader import load_config
+    from core.snowddl.baseline import Baseline
 
     with tempfile.TemporaryDirectory(prefix="snowtower-reach-") as tmp:
         generate(Path(tmp) / "config")

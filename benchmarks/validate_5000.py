@@ -7,7 +7,7 @@ in its own process and prints wall time, CPU time, peak memory (max RSS) and exi
 both give the same verdict, and prints the ratio. Then, in one process as the portal does it: a first
 load of the tree, and re-validation after a one-file change (a new user appended to user.yaml, the
 biggest file; a changed schema params.yaml; a business role reading one more schema), through
-core.snowddl.snapshot.validate_with_changes,
+core.snowddl.commit_snapshot.validate_with_changes,
 and the offline plan of the one-user change (its baseline built once per base commit).
 """
 from __future__ import annotations
@@ -38,8 +38,8 @@ import json, resource, sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[2])
 t = time.perf_counter(); c = time.process_time()
-from core.snowddl.load import load_config
-from core.snowddl.snapshot import Snapshot, validate_with_changes
+from core.snowddl.config_loader import load_config
+from core.snowddl.commit_snapshot import Snapshot, validate_with_changes
 tree = Path(sys.argv[1])
 out = {"import": time.perf_counter() - t}
 t = time.perf_counter(); c = time.process_time()
@@ -54,7 +54,7 @@ for name, files in (("one_user_added", {"user.yaml": users}), ("schema_params_ch
     head = validate_with_changes(base, files)
     out[name] = [time.perf_counter() - t, time.process_time() - c, head.validation.valid]
 out["max_rss_mb_before_plan"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-from core.snowddl.snapshot import plan_changes
+from core.snowddl.commit_snapshot import plan_changes
 t = time.perf_counter(); c = time.process_time()
 base.baseline()
 out["baseline"] = [time.perf_counter() - t, time.process_time() - c]

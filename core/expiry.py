@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from core.snowddl import read
+from core.snowddl import yaml_reader
 
 EXPIRY_FILE = "__snowtower/expiry.yaml"  # relative to the config folder
 MAX_BYTES = 2_000_000  # a larger file is refused before it is parsed
@@ -93,7 +93,7 @@ def parse(text: str | None) -> tuple[list[Grant], list[FileProblem]]:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise ExpiryError(f"{EXPIRY_FILE} is larger than {MAX_BYTES // 1_000_000} MB; it was not read")
     try:
-        data = yaml.load(text, Loader=read.Loader)  # read's loader; not read.load: a list top level is reported
+        data = yaml.load(text, Loader=yaml_reader.Loader)  # read's loader; not yaml_reader.load: a list top level is reported
     except yaml.YAMLError as exc:
         raise ExpiryError(f"{EXPIRY_FILE} is not valid YAML: {' '.join(str(exc).split())[:300]}") from None
     if data is None:
@@ -106,7 +106,7 @@ def parse(text: str | None) -> tuple[list[Grant], list[FileProblem]]:
     # could hide below an earlier one. Every copy after the first is an error (SnowDDL's names ignore case).
     problems: list[FileProblem] = [FileProblem(d.lines[-1], d.key.replace(".", " ")[:160], "is written more than once "
                                                f"(lines {', '.join(map(str, d.lines))[:80]}): keep one")
-                                   for d in read.duplicate_keys(text)]
+                                   for d in yaml_reader.duplicate_keys(text)]
     seen: set[tuple[str, str | None]] = set()
     for user, roles in data.items():
         if not isinstance(user, str) or not _NAME.fullmatch(user):
@@ -225,7 +225,7 @@ def with_changes(expiry_text: str | None, user_text: str | None, *, add: Sequenc
                  remove: Sequence[tuple[str, str | None]] = ()) -> str | None:
     """The file's new text (None: there is no file and none is needed): legacy comment grants moved in (the file wins over a comment), then the
     (user, role) pairs of `remove` removed (role None: all of the user's), then `add` written over any
-    entry of the same pair. Raises ExpiryError when the current file cannot be read."""
+    entry of the same pair. Raises ExpiryError when the current file cannot be yaml_reader."""
     grants, _ = all_grants(expiry_text, user_text)
     gone = {(u.upper(), r.upper() if r else None) for u, r in remove}
     kept = {(g.user, g.role): g for g in grants

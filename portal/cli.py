@@ -33,7 +33,7 @@ _RUN_CUSTOM_HELP = ("run the config's __custom/*.py modules as SnowDDL does: thi
 
 
 def cmd_validate(args) -> int:
-    from core.snowddl.load import load_config
+    from core.snowddl.config_loader import load_config
 
     path = Path(args.dir)
     if not path.is_dir():
@@ -49,7 +49,7 @@ def cmd_validate(args) -> int:
                              run_custom_python=args.run_custom_python).validation
     import datetime as dt
 
-    from core.snowddl.load import expired_warnings
+    from core.snowddl.config_loader import expired_warnings
 
     validation.warnings.extend(expired_warnings(path, dt.datetime.now(dt.timezone.utc).date()))
     if args.format == "json":
@@ -92,7 +92,7 @@ def _resolve_base(base: str, head: Path, stack) -> Path:
 def cmd_plan(args) -> int:
     import contextlib
 
-    from core.snowddl.load import load_config
+    from core.snowddl.config_loader import load_config
     from core.snowddl.plan import PlanError, plan_between, plan_live, render_markdown, render_text
 
     head = Path(args.head)
@@ -200,8 +200,8 @@ def _print_cost(result) -> None:
 def cmd_request(args) -> int:
     from core.changes.base import ChangeError
     from core.changes.model import Actor
-    from core.snowddl.snapshot import Snapshot
-    from core.snowddl.load import load_config
+    from core.snowddl.commit_snapshot import Snapshot
+    from core.snowddl.config_loader import load_config
     from app.operations.preview import preview as make_preview
     from recipes import RECIPES, FieldErrors
 
@@ -782,7 +782,7 @@ def cmd_alerts(args) -> int:
 def cmd_hygiene(args) -> int:
     """Config hygiene from the YAML alone (core.findings.hygiene): exit 0 clean, 1 findings, 2 usage."""
     from core.findings.hygiene import hygiene
-    from core.snowddl.load import load_config
+    from core.snowddl.config_loader import load_config
 
     path = Path(args.dir)
     if not path.is_dir():

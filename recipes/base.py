@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, TypeVar
 
 from core.fields import FieldError
-from core.snowddl.snapshot import Snapshot
+from core.snowddl.commit_snapshot import Snapshot
 
 R = TypeVar("R")
 SOURCES = "_sources"  # raw[SOURCES]: {"<commit>:<file>": text or None}, filled by the application, never typed
@@ -79,7 +79,7 @@ class Recipe(Generic[R]):
     def may_touch(self, rel: str, name: str) -> bool:
         import fnmatch
 
-        from core.snowddl.read import normalise
+        from core.snowddl.yaml_reader import normalise
 
         # As SnowDDL files them: any case, .yml or .yaml, tech_role for technical_role.
         def key(path: str) -> str:

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from core import fields
-from core.snowddl import read
+from core.snowddl import yaml_reader
 from core.snowddl.edit import add_entry, add_list_items, remove_list_items, set_fields
-from core.snowddl.snapshot import Snapshot
+from core.snowddl.commit_snapshot import Snapshot
 from recipes.base import ChangeSet, Collector, Field, Recipe
 from recipes.common import (JUSTIFICATION, duplicate_note, edit, entry, existing, list_key, names, new_key, new_name,
                             refuse_unknown, schema_patterns, written)
@@ -97,7 +97,7 @@ def _as_written(base: Snapshot, key: str, items) -> list[str]:
 
 def _spelling(text: str, key: str) -> str:
     """The spelling of `key` the file's roles use (tech_roles in a repository that writes the old name)."""
-    for spelled in read.KEY_ALIASES.get(key, (key,)):
+    for spelled in yaml_reader.KEY_ALIASES.get(key, (key,)):
         if re.search(rf"^\s+{spelled}\s*:", text, re.M):
             return spelled
     return key

@@ -7,9 +7,9 @@ from typing import Any
 
 from core import fields
 from core.fields import FieldError
-from core.snowddl import read
+from core.snowddl import yaml_reader
 from core.snowddl.edit import EditError
-from core.snowddl.snapshot import Snapshot
+from core.snowddl.commit_snapshot import Snapshot
 from core.snowflake.projection import CREDITS_PER_HOUR  # noqa: F401  (re-exported: the recipes' size choices)
 from recipes.base import Collector, Field, FieldErrors
 
@@ -36,8 +36,8 @@ def entries_of(base: Snapshot, rel: str) -> dict[str, dict]:
     if not text:
         return {}
     try:
-        data = read.load(text)
-    except read.ReadError as exc:
+        data = yaml_reader.load(text)
+    except yaml_reader.ReadError as exc:
         raise FieldErrors([FieldError("name", f"the configuration file cannot be read: {exc}")]) from None
     return {str(k).upper(): (v if isinstance(v, dict) else {}) for k, v in data.items()}
 
@@ -48,8 +48,8 @@ def entry(base: Snapshot, rel: str, name: str) -> dict | None:
     if not text:
         return None
     try:
-        found = read.load_entry(text, name)
-    except read.ReadError as exc:
+        found = yaml_reader.load_entry(text, name)
+    except yaml_reader.ReadError as exc:
         raise FieldErrors([FieldError("name", f"the configuration file cannot be read: {exc}")]) from None
     if found is None:
         return None
@@ -63,8 +63,8 @@ def written(base: Snapshot, kind: str, name: str) -> str:
     text = base.text(base.file(kind))
     if text:
         try:
-            found = read.load_entry(text, name)
-        except read.ReadError:
+            found = yaml_reader.load_entry(text, name)
+        except yaml_reader.ReadError:
             found = None
         if found is not None:
             return found[0]
@@ -77,8 +77,8 @@ def new_key(base: Snapshot, kind: str, name: str) -> str:
     text = base.text(base.file(kind))
     if text:
         try:
-            keys = [k for k in read.top_keys(text) if k.lower() != k.upper()]
-        except read.ReadError:
+            keys = [k for k in yaml_reader.top_keys(text) if k.lower() != k.upper()]
+        except yaml_reader.ReadError:
             keys = []
         if keys and all(k == k.lower() for k in keys):
             return name.lower()
@@ -87,14 +87,14 @@ def new_key(base: Snapshot, kind: str, name: str) -> str:
 
 def list_key(value: dict, key: str) -> str:
     """The spelling of `key` an entry uses (technical_roles or the old tech_roles); `key` if neither."""
-    return next((k for k in read.KEY_ALIASES.get(key, (key,)) if k in value), key)
+    return next((k for k in yaml_reader.KEY_ALIASES.get(key, (key,)) if k in value), key)
 
 
 def edit(field_name: str, rel: str, fn, *args) -> str:
     """Runs one edit of core.snowddl.edit; a refusal becomes a message on `field_name` (FieldErrors)."""
     try:
         return fn(*args)
-    except (EditError, read.ReadError) as exc:
+    except (EditError, yaml_reader.ReadError) as exc:
         raise FieldErrors([FieldError(field_name, f"{rel}: {exc}")]) from None
 
 
@@ -103,7 +103,7 @@ def duplicate_note(base: Snapshot, rel: str, name: str) -> str:
     text = base.text(rel)
     if not text or text.count(name) < 2 and text.upper().count(name.upper()) < 2:
         return ""
-    dups = [d for d in read.duplicate_keys(text) if d.key.upper() == name.upper()]
+    dups = [d for d in yaml_reader.duplicate_keys(text) if d.key.upper() == name.upper()]
     if not dups:
         return ""
     lines = ", ".join(str(n) for n in dups[0].lines)
@@ -168,9 +168,9 @@ def _unread(base: Snapshot, kind: str | None, name: str) -> str | None:
     if not errors or not base.text(rel):
         return None
     try:
-        if read.load_entry(base.text(rel), name) is None:
+        if yaml_reader.load_entry(base.text(rel), name) is None:
             return None
-    except read.ReadError:
+    except yaml_reader.ReadError:
         pass  # the tolerant reader fails too: SnowDDL's error says why
     e = errors[0]
     return f"{name} is in {rel}, but SnowDDL cannot read it ({rel}:{e.line or 1}: {e.message}); fix the file first."
@@ -347,8 +347,8 @@ def user_labels(base: Snapshot) -> dict[str, str]:
     """USER -> "Full Name (USER)" for pickers: display_name, else first and last name; a user with neither
     (a service user) is its name alone. From the user file as SnowDDL reads it (parsed once per text)."""
     try:
-        users = read.load(base.text(base.file("user")) or "")
-    except read.ReadError:
+        users = yaml_reader.load(base.text(base.file("user")) or "")
+    except yaml_reader.ReadError:
         return {}
     out = {}
     for key, entry in users.items():
@@ -363,8 +363,8 @@ def role_labels(base: Snapshot) -> dict[str, str]:
     """BUSINESS_ROLE -> "NAME: its description (comment) · reads 2 schemas, writes 1, 3 technical roles,
     warehouse W" for pickers: what the config says the role is for and what it grants."""
     try:
-        roles = read.load(base.text(base.file("business_role")) or "")
-    except read.ReadError:
+        roles = yaml_reader.load(base.text(base.file("business_role")) or "")
+    except yaml_reader.ReadError:
         return {}
     out = {}
     for key, entry in roles.items():

@@ -10,7 +10,7 @@ import yaml
 
 from core import fields
 from core.snowddl.edit import add_entry
-from core.snowddl.snapshot import Snapshot
+from core.snowddl.commit_snapshot import Snapshot
 from recipes.base import ChangeSet, Collector, Field, Recipe
 from recipes.common import (JUSTIFICATION, boolean, bounded_list, credits_note, edit, integer, names,
                             new_key, new_name, refuse_unknown, size, written)

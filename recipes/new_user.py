@@ -7,7 +7,7 @@ from typing import Any
 from core import fields
 from core.keys import parse_public_key
 from core.snowddl.edit import add_entry
-from core.snowddl.snapshot import Snapshot
+from core.snowddl.commit_snapshot import Snapshot
 from core.fields import FieldError
 from recipes.base import ChangeSet, Collector, Field, FieldErrors, Recipe
 from recipes.common import bounded_list, edit, existing, new_key, written

@@ -15,7 +15,7 @@ from typing import Any
 
 from core import fields, merge3
 from core.fields import FieldError
-from core.snowddl.snapshot import Snapshot
+from core.snowddl.commit_snapshot import Snapshot
 from recipes.base import SOURCES, ChangeSet, Collector, Field, FieldErrors, Recipe
 from recipes.common import JUSTIFICATION, refuse_unknown
 

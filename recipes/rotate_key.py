@@ -7,7 +7,7 @@ from typing import Any
 from core import fields
 from core.keys import parse_public_key
 from core.snowddl.edit import set_fields
-from core.snowddl.snapshot import Snapshot
+from core.snowddl.commit_snapshot import Snapshot
 from recipes.base import ChangeSet, Collector, Field, Recipe
 from recipes.common import JUSTIFICATION, duplicate_note, edit, entry, existing, refuse_unknown
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from core import expiry, fields
 from core.snowddl.edit import add_list_items, remove_list_items, set_fields
-from core.snowddl.snapshot import Snapshot
+from core.snowddl.commit_snapshot import Snapshot
 from core.fields import FieldError
 from recipes.base import ChangeSet, Collector, Field, FieldErrors, Recipe
 from recipes.common import JUSTIFICATION, duplicate_note, edit, entry, existing, future_date, integer, names, refuse_unknown, written

@@ -6,7 +6,7 @@ from typing import Any
 
 from core import fields
 from core.snowddl.edit import add_entry, set_fields
-from core.snowddl.snapshot import Snapshot
+from core.snowddl.commit_snapshot import Snapshot
 from recipes.base import ChangeSet, Collector, Field, Recipe
 from recipes.common import (CREDITS_PER_HOUR, JUSTIFICATION, SIZE_LABELS, credits_note, duplicate_note, edit, entry,
                             existing, integer, new_key, new_name, refuse_unknown, size, written)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from app.operations.preview import preview
-from core.snowddl.load import load_config
-from core.snowddl.snapshot import Snapshot
+from core.snowddl.config_loader import load_config
+from core.snowddl.commit_snapshot import Snapshot
 from recipes import RECIPES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +31,7 @@ def run(base, recipe, **raw):
 def edited(base, files: dict):
     """The access change of a hand edit: files (relative path -> new text, None removes) laid over the base."""
     from app.access import between
-    from core.snowddl.snapshot import validate_with_changes
+    from core.snowddl.commit_snapshot import validate_with_changes
 
     head = validate_with_changes(base, files)
     assert head.validation.valid, head.validation.to_dict()
@@ -197,7 +197,7 @@ def test_the_pull_request_body_carries_the_access_as_escaped_plain_text(base, pu
 
 def test_an_invalid_head_says_access_was_not_computed(base):
     from app.access import between
-    from core.snowddl.snapshot import validate_with_changes
+    from core.snowddl.commit_snapshot import validate_with_changes
 
     files = {"user.yaml": base.text("user.yaml").replace("    - FINANCE_ANALYST\n", "    - NO_SUCH_ROLE\n", 1)}
     head = validate_with_changes(base, files)
@@ -225,8 +225,8 @@ def test_only_the_users_it_looks_at_change_and_exactly_as_a_full_walk_says(base,
     # Every user's whole access walked afresh on both sides (no sharing, no shortcut) must differ exactly
     # where the change says, privilege by privilege, for grants, revokes, new users, business and technical
     # role changes (patterns widened and narrowed, account grants, warehouse privileges).
-    from core.snowddl.plan import Baseline
-    from core.snowddl.snapshot import validate_with_changes
+    from core.snowddl.baseline import Baseline
+    from core.snowddl.commit_snapshot import validate_with_changes
 
     before = base.baseline()
     for files in _variants(base, public_pem):
@@ -294,7 +294,7 @@ def test_a_base_graph_lives_only_as_long_as_its_baseline():
     import weakref
 
     from core.findings import access as core_access
-    from core.snowddl.plan import Baseline
+    from core.snowddl.baseline import Baseline
 
     baseline = Baseline.from_config(load_config(ROOT / "snowddl").snowddl)
     assert core_access.graph_of(baseline) is core_access.graph_of(baseline)  # built once
@@ -332,8 +332,8 @@ def test_every_generated_change_of_every_config_matches_a_full_walk(env_prefix):
     # removed, copied and changed (tests/test_plan_incremental.py's variants): the access change equals the
     # difference of every user's whole access walked afresh, and a change to the base itself is no change.
     from core.findings.access import access_change
-    from core.snowddl.plan import Baseline
-    from core.snowddl.snapshot import validate_with_changes
+    from core.snowddl.baseline import Baseline
+    from core.snowddl.commit_snapshot import validate_with_changes
     from tests.test_plan_incremental import SAMPLES, _cases, _variants
 
     compared = changed = 0
@@ -366,8 +366,8 @@ def test_sessions_previewing_at_once_share_the_base_graph_and_get_what_each_alon
 
     from app import access as app_access
     from core.findings.access import access_change
-    from core.snowddl.plan import Baseline
-    from core.snowddl.snapshot import validate_with_changes
+    from core.snowddl.baseline import Baseline
+    from core.snowddl.commit_snapshot import validate_with_changes
 
     snap = Snapshot((ROOT / "snowddl").resolve(), "f" * 40, load_config(ROOT / "snowddl"))
     heads = [(files, validate_with_changes(snap, files)) for files in _variants(snap, public_pem)]

@@ -8,8 +8,8 @@ deleted under the first one."""
 import threading
 from pathlib import Path
 
-from core.snowddl.load import load_config
-from core.snowddl.plan import Baseline
+from core.snowddl.config_loader import load_config
+from core.snowddl.baseline import Baseline
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "snowddl"
 

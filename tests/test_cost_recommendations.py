@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.snowddl.inventory import describe
-from core.snowddl.load import load_config
+from core.snowddl.config_loader import load_config
 from core.snowflake import demo, demo_planted
 from core.snowflake.connect import standin_source
 from core.snowflake.cost import Prices, budget_status, change, previous_period, query_patterns, summary, window
@@ -178,7 +178,7 @@ def test_under_an_env_prefix_a_fix_names_the_warehouse_as_its_recipe_field_does(
     field holds the config's (OLD_REPORTING_WH): a Fix once carried the prefixed one, which the recipe refuses."""
     import shutil
 
-    from core.snowddl.snapshot import Snapshot
+    from core.snowddl.commit_snapshot import Snapshot
     from recipes import RECIPES
 
     src, warehouses, _ = account

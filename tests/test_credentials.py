@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives import serialization
 from core.keys import generate_key_pair, parse_public_key
 from core.passwords import FERNET_KEYS_VAR, PasswordError, can_decrypt, encrypt_password
 from core.snowddl.edit import set_fields
-from core.snowddl.load import load_config
+from core.snowddl.config_loader import load_config
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "snowddl"
 

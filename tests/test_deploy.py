@@ -14,8 +14,9 @@ from github import Auth, Github
 from app.jobs import deploy as job
 from core.changes.git import GitRepo
 from core.changes.model import Actor
-from core.snowddl.load import load_config
-from core.snowddl.plan import Statement, plan_between
+from core.snowddl.config_loader import load_config
+from core.snowddl.offline_engine import Statement
+from core.snowddl.plan import plan_between
 from portal import cli
 from tests.github_support import gh_services, github, github_template  # noqa: F401 (fixtures)
 

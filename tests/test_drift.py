@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from core.snowddl import plan as planning
-from core.snowddl.load import load_config
-from core.snowddl.plan import Baseline, plan_offline
+from core.snowddl.config_loader import load_config
+from core.snowddl.baseline import Baseline
+from core.snowddl.plan import plan_offline
 from tests.test_security_page import page as security_page, workspace  # noqa: F401 (fixture)
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ from app.operations import ApproveRequest, MergeRequest, PreviewRequest, SubmitR
 from app.operations.expire import EXPIRY_ACTOR, POLICY_ACTOR, ExpireAccess, time_bound_grants
 from core import expiry
 from core.changes.model import Status
-from core.snowddl.load import load_config
+from core.snowddl.config_loader import load_config
 from recipes import RECIPES
 from tests.github_support import gh_services, github, github_template  # noqa: F401  (fixtures)
 
@@ -45,7 +45,7 @@ def grant_until(services, people, until=UNTIL, **extra):
 
 def roles_on_base(services, user="MOKAFOR"):
     snap = services.snapshot()
-    from core.snowddl.read import load_entry
+    from core.snowddl.yaml_reader import load_entry
 
     return [str(r).upper() for r in load_entry(snap.text(snap.file("user")), user)[1]["business_roles"]]
 

@@ -14,8 +14,8 @@ from app.operations.expire import EXPIRY_ACTOR, POLICY_ACTOR, ExpireAccess
 from core import expiry
 from core.changes.base import ChangeError
 from core.changes.model import Status
-from core.snowddl.load import load_config
-from core.snowddl.plan import Baseline
+from core.snowddl.config_loader import load_config
+from core.snowddl.baseline import Baseline
 from tests.github_support import gh_services, github, github_template  # noqa: F401  (fixtures)
 from tests.test_expire import UNTIL, WHY, at, grant_until, submit
 
@@ -378,8 +378,8 @@ _EXITS_WHILE_WRITING = r"""
 import os, sys, time
 sys.path.insert(0, sys.argv[1])
 from pathlib import Path
-from core.snowddl import baseline_cache, snapshot
-from core.snowddl.load import load_config
+from core.snowddl import baseline_cache, commit_snapshot
+from core.snowddl.config_loader import load_config
 
 real_replace = os.replace
 def slow_replace(a, b):  # a large tree's file takes a while to write
@@ -387,7 +387,7 @@ def slow_replace(a, b):  # a large tree's file takes a while to write
     real_replace(a, b)
 baseline_cache.os.replace = slow_replace
 root = Path(sys.argv[2])
-snapshot.Snapshot(root, "a1b2c3d", load_config(root), cache=Path(sys.argv[3])).baseline()
+commit_snapshot.Snapshot(root, "a1b2c3d", load_config(root), cache=Path(sys.argv[3])).baseline()
 print("done")  # and the command ends, as `snowtower request` or `snowtower expire` does
 """
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.findings.hygiene import hygiene
-from core.snowddl.load import load_config
+from core.snowddl.config_loader import load_config
 from portal.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]

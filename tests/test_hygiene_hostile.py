@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from core.snowddl.fast import MAX_EXPANDED_VALUES, expanded_values
-from core.snowddl.load import load_config
+from core.snowddl.snowddl_patches import MAX_EXPANDED_VALUES, expanded_values
+from core.snowddl.config_loader import load_config
 from portal.cli import main
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "snowddl"

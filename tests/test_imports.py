@@ -22,7 +22,7 @@ def test_help_imports_no_heavy_module():
 
 def test_importing_the_loader_patches_nothing_until_it_loads():
     out = run("import logging\nfrom snowddl.parser import _parsed_file\noriginal = _parsed_file.ParsedFile.__init__\n"
-              "import core.snowddl.load as load\n"
+              "import core.snowddl.config_loader as load\n"
               "print(_parsed_file.ParsedFile.__init__ is original, logging.getLogger('snowddl').level)\n"
               "load.load_config('snowddl')\n"
               "print(_parsed_file.ParsedFile.__init__ is original, logging.getLogger('snowddl').level)")

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from core.snowddl.load import load_config
+from core.snowddl.config_loader import load_config
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "snowddl"
 
@@ -87,7 +87,7 @@ def test_missing_folder_is_an_error(tmp_path):
 def test_fast_path_gives_snowddl_s_own_verdict(config):
     """Same verdict as SnowDDL's own code path, and every error SnowDDL reports is among ours
     (we report more: all schema errors of a file, not the first one)."""
-    from core.snowddl import fast
+    from core.snowddl import snowddl_patches
 
     users = config / "user.yaml"
     users.write_text(users.read_text() + "\nX1:\n  type: PERSON\n  nope: 1\n  business_roles: [ANALYST]\n"
@@ -95,11 +95,11 @@ def test_fast_path_gives_snowddl_s_own_verdict(config):
     (config / "warehouse.yaml").write_text((config / "warehouse.yaml").read_text() + "\nW9:\n  size: 12\n")
     (config / "notes.txt").write_text("comment: !include user.yaml\n")
     fast_result = load_config(config).validation.to_dict()
-    fast.uninstall()
+    snowddl_patches.uninstall()
     try:
         slow_result = load_config(config).validation.to_dict()
     finally:
-        fast.install()
+        snowddl_patches.install()
     assert fast_result["valid"] is slow_result["valid"] is False
     ours = {(e["file"], e["line"], e["message"]) for e in fast_result["errors"]}
     for e in slow_result["errors"]:
@@ -208,7 +208,7 @@ def test_include_tag_works_with_the_fast_loader(config):
 
 
 def test_validate_with_changes_lays_files_over_the_base_without_writing(config):
-    from core.snowddl.snapshot import Snapshot, validate_with_changes
+    from core.snowddl.commit_snapshot import Snapshot, validate_with_changes
 
     base = Snapshot(config, None, load_config(config))
     before = sorted(p.relative_to(config).as_posix() for p in config.rglob("*"))

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 import snowddl
 
-from core.snowddl.load import load_config
-from core.snowddl.plan import Baseline, OfflineQueryError, Plan, plan_between, render_markdown
+from core.snowddl.config_loader import load_config
+from core.snowddl.baseline import Baseline
+from core.snowddl.offline_engine import OfflineQueryError
+from core.snowddl.plan import Plan, plan_between, render_markdown
 from portal.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -220,7 +222,7 @@ def test_an_invalid_head_gives_no_statements_and_says_why(head, example):
 
 
 def test_a_query_the_baseline_cannot_answer_fails_loudly(example):
-    from core.snowddl.plan import OfflineEngine
+    from core.snowddl.offline_engine import OfflineEngine
 
     engine = OfflineEngine(example.snowddl, Baseline())
     with pytest.raises(OfflineQueryError, match="SHOW TABLES"):

@@ -12,9 +12,10 @@ import pytest
 import snowddl
 
 from benchmarks.generate import generate
-from core.snowddl.load import load_config
-from core.snowddl.plan import Baseline, plan_offline
-from core.snowddl.snapshot import Snapshot, validate_with_changes
+from core.snowddl.config_loader import load_config
+from core.snowddl.baseline import Baseline
+from core.snowddl.plan import plan_offline
+from core.snowddl.commit_snapshot import Snapshot, validate_with_changes
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "snowddl"
 SAMPLES = sorted(p for p in (Path(snowddl.__file__).parent / "_config").iterdir() if p.is_dir())
@@ -209,7 +210,7 @@ def test_fingerprints_find_the_blueprints_that_equality_finds(root, tmp_path):
     """Sources.changes (by fingerprint, across processes) names exactly the blueprints that the
     in-process comparison (by equality) names, for every change of every file."""
     from core.snowddl.baseline_cache import Sources
-    from core.snowddl.load import _changed_blueprints
+    from core.snowddl.config_check import _changed_blueprints
 
     root = root or _tree(tmp_path)
     base = load_config(root)
@@ -254,14 +255,15 @@ _RESTART = r"""
 import json, sys
 sys.path.insert(0, sys.argv[1])
 from pathlib import Path
-from core.snowddl import snapshot
+from core.snowddl import commit_snapshot
 from core.snowddl.baseline_cache import KeptRole
-from core.snowddl.load import load_config
-from core.snowddl.plan import changes_since, plan_offline
+from core.snowddl.config_loader import load_config
+from core.snowddl.plan import plan_offline
+from core.snowddl.skip_unchanged import changes_since
 from core.snowddl import baseline_cache
 
 tree, cache, users = Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]).read_text()
-head = snapshot.Snapshot(tree, sys.argv[5], load_config(tree, overlay={"user.yaml": users}), cache=cache)
+head = commit_snapshot.Snapshot(tree, sys.argv[5], load_config(tree, overlay={"user.yaml": users}), cache=cache)
 kept = baseline_cache.read_newest(cache, head.config.snowddl)
 changed = changes_since(kept, head.config.snowddl)
 baseline = head.baseline()  # nothing built in this process: derived from the newest kept baseline
@@ -310,7 +312,7 @@ def test_a_restarted_process_derives_the_next_commits_baseline_from_the_kept_one
 def test_a_kept_baseline_that_does_not_match_or_is_damaged_is_not_used(tmp_path, monkeypatch):
     import json
 
-    from core.snowddl import baseline_cache, snapshot
+    from core.snowddl import baseline_cache, commit_snapshot
 
     tree = _tree(tmp_path)
     loaded = load_config(tree)
@@ -355,7 +357,7 @@ def test_a_kept_baseline_that_does_not_match_or_is_damaged_is_not_used(tmp_path,
         path.write_bytes(damaged.encode("utf-8", "surrogateescape") if label != "not text" else b"\xff\xfe\x00garbage")
         assert baseline_cache.read(cache, SHA, loaded.snowddl) is None, label
         # the snapshot builds its baseline again (the same one) and writes the file again, whole
-        monkeypatch.setattr(snapshot, "_last_baseline", [])
+        monkeypatch.setattr(commit_snapshot, "_last_baseline", [])
         monkeypatch.setattr(baseline_cache, "write_later", baseline_cache.write)
         again = Snapshot(tree, SHA, loaded, cache=cache).baseline()
         assert again.rows() == built.rows(), label
@@ -369,8 +371,8 @@ import sys
 sys.path.insert(0, sys.argv[1])
 from pathlib import Path
 from core.snowddl import baseline_cache
-from core.snowddl.load import load_config
-from core.snowddl.plan import Baseline
+from core.snowddl.config_loader import load_config
+from core.snowddl.baseline import Baseline
 
 loaded = load_config(Path(sys.argv[2]))
 built = Baseline.from_config(loaded.snowddl)
@@ -422,14 +424,14 @@ def test_only_the_newest_kept_baselines_stay(tmp_path):
 
 
 def test_a_snapshot_keeps_its_baseline_and_derives_the_next_commits_from_it(tmp_path, monkeypatch):
-    from core.snowddl import baseline_cache, snapshot
+    from core.snowddl import baseline_cache, commit_snapshot
     from core.snowddl.baseline_cache import KeptRole
 
     tree = _tree(tmp_path)
     cache = tmp_path / "cache"
     written = []
     monkeypatch.setattr(baseline_cache, "write_later", lambda *a: written.append(baseline_cache.write(*a)))
-    monkeypatch.setattr(snapshot, "_last_baseline", [])
+    monkeypatch.setattr(commit_snapshot, "_last_baseline", [])
     first = Snapshot(tree, SHA, load_config(tree), cache=cache)
     built = first.baseline()
     assert written == [baseline_cache.path_for(cache, SHA, "")]
@@ -442,7 +444,7 @@ def test_a_snapshot_keeps_its_baseline_and_derives_the_next_commits_from_it(tmp_
     assert derived.derived[same][2] is built.derived[same][2]
     assert len(written) == 2
     # a new process (nothing built yet) reads the commit's kept baseline instead of deriving its roles
-    monkeypatch.setattr(snapshot, "_last_baseline", [])
+    monkeypatch.setattr(commit_snapshot, "_last_baseline", [])
     restarted = Snapshot(tree, SHA, load_config(tree), cache=cache)
     calls = []
     monkeypatch.setattr(baseline_cache, "read", lambda *a, _read=baseline_cache.read: calls.append(a[1]) or _read(*a))
@@ -452,7 +454,7 @@ def test_a_snapshot_keeps_its_baseline_and_derives_the_next_commits_from_it(tmp_
     assert len(written) == 2  # the restarted process found its file: nothing written again
     # a new process whose base commit has no file: derived from the newest kept one (NEXT's), then kept
     (cache / "baselines" / f"{SHA}.json").unlink()
-    monkeypatch.setattr(snapshot, "_last_baseline", [])
+    monkeypatch.setattr(commit_snapshot, "_last_baseline", [])
     third = Snapshot(tree, "c1b2c3d", load_config(tree), cache=cache)
     calls.clear()
     derived = third.baseline()

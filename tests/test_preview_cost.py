@@ -120,7 +120,7 @@ def test_the_config_rows_are_the_demo_generators_own():
     """core.snowddl.inventory.describe (no duckdb: it runs in Streamlit in Snowflake) gives the rows the
     demo account is generated from (core.snowflake.demo.describe), so cost figures and demo agree."""
     from core.snowddl.inventory import describe
-    from core.snowddl.load import load_config
+    from core.snowddl.config_loader import load_config
     from core.snowflake import demo
 
     config = load_config(ROOT / "snowddl")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from core.findings.reach import ReachGraph, dot
-from core.snowddl.load import load_config
-from core.snowddl.plan import Baseline
+from core.snowddl.config_loader import load_config
+from core.snowddl.baseline import Baseline
 
 ROOT = Path(__file__).resolve().parents[1]
 

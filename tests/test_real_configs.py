@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core.snowddl import read
-from core.snowddl.load import load_config
-from core.snowddl.snapshot import Snapshot, plan_changes, validate_with_changes
+from core.snowddl import yaml_reader
+from core.snowddl.config_loader import load_config
+from core.snowddl.commit_snapshot import Snapshot, plan_changes, validate_with_changes
 from portal.cli import main as cli
 from app.operations.preview import preview
 from recipes import RECIPES
@@ -383,7 +383,7 @@ def test_a_change_to_a_large_user_file_parses_only_the_touched_entry(tmp_path, m
         real = getattr(yaml, name)
         monkeypatch.setattr(yaml, name, lambda text, *a, _real=real, **k: (
             parsed.append(len(text)) if isinstance(text, str) else None) or _real(text, *a, **k))
-    read.load_entry.cache_clear()
+    yaml_reader.load_entry.cache_clear()
     result = run("grant-role", {"name": "user_01500", "business_roles": ["r2"]}, base)
     assert result.ok
     assert parsed and max(parsed) < 1000  # never the whole 170 kB file
@@ -440,7 +440,7 @@ def test_a_key_written_twice_inside_an_entry_is_edited_where_snowddl_reads_it(tm
     assert grant.changes.files["user.yaml"] == users + "    - r3\n"
     off = run("offboard-user", {"name": "alex"}, base)
     assert off.changes.files["user.yaml"] == "alex:\n  email: a@example.com\n  disabled: true\n"  # no copy comes back
-    assert read.load(off.changes.files["user.yaml"])["alex"].get("business_roles") is None
+    assert yaml_reader.load(off.changes.files["user.yaml"])["alex"].get("business_roles") is None
 
 
 def test_a_byte_order_mark_does_not_hide_the_first_entry(tmp_path):

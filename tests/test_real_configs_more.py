@@ -105,7 +105,7 @@ def test_typed_text_is_never_read_back_as_a_placeholder(tmp_path, public_pem):
 
 
 def test_validation_messages_never_carry_the_servers_paths(tmp_path):
-    from core.snowddl.load import load_config
+    from core.snowddl.config_loader import load_config
     from tests.test_real_configs import write
 
     root = write(tmp_path / "c", {"db1/params.yaml": "", "db1/s1/params.yaml": "",

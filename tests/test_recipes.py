@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core.snowddl.load import load_config
-from core.snowddl.snapshot import Snapshot, validate_with_changes
+from core.snowddl.config_loader import load_config
+from core.snowddl.commit_snapshot import Snapshot, validate_with_changes
 from recipes import RECIPES, FieldErrors
 from core import expiry
 from tests.test_edit import changed_lines

@@ -10,8 +10,8 @@ import pytest
 
 from core.risk import risk_flags
 from core.snowddl.inventory import describe, warehouse_references
-from core.snowddl.load import load_config
-from core.snowddl.snapshot import Snapshot, validate_with_changes
+from core.snowddl.config_loader import load_config
+from core.snowddl.commit_snapshot import Snapshot, validate_with_changes
 from recipes import RECIPES, FieldErrors
 from recipes.warehouse import REMOVE_NOTE
 from tests.test_edit import changed_lines
@@ -74,7 +74,7 @@ def test_bad_input_changes_nothing(base):
 def test_the_reviewer_sees_a_high_flag_on_the_removed_line_and_the_plan_drops_it(base, tmp_path):
     import shutil
 
-    from core.snowddl.snapshot import plan_changes
+    from core.snowddl.commit_snapshot import plan_changes
 
     changes = RECIPES["remove-warehouse"].build(base, parse(base, name="OLD_REPORTING_WH"))
     folder = tmp_path / "head"

@@ -7,8 +7,8 @@ import pytest
 from snowddl.blueprint import BusinessRoleBlueprint, UserBlueprint, WarehouseBlueprint
 
 from benchmarks.generate import generate
-from core.snowddl.load import load_config
-from core.snowddl.snapshot import Snapshot, validate_with_changes
+from core.snowddl.config_loader import load_config
+from core.snowddl.commit_snapshot import Snapshot, validate_with_changes
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "snowddl"
 

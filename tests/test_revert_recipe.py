@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from core import merge3
-from core.snowddl.load import load_config
-from core.snowddl.snapshot import Snapshot, validate_with_changes
+from core.snowddl.config_loader import load_config
+from core.snowddl.commit_snapshot import Snapshot, validate_with_changes
 from recipes import RECIPES, SYSTEM_RECIPES, FieldErrors, recipe_named
 from recipes.base import SOURCES
 from recipes.revert import REVERT

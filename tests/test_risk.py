@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from core.risk import PLAN_PATH, level_of, risk_flags, size_rank
-from core.snowddl.load import load_config
-from core.snowddl.snapshot import Snapshot, plan_changes
+from core.snowddl.config_loader import load_config
+from core.snowddl.commit_snapshot import Snapshot, plan_changes
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "snowddl"
 

@@ -16,10 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.snowddl import read
+from core.snowddl import yaml_reader
 from core.snowddl.edit import entries
-from core.snowddl.load import load_config
-from core.snowddl.snapshot import Snapshot
+from core.snowddl.config_loader import load_config
+from core.snowddl.commit_snapshot import Snapshot
 from app.operations.preview import preview
 from recipes import RECIPES
 
@@ -88,7 +88,7 @@ def _only_entry_changed(old: str, new: str, key: str) -> None:
 
 
 def _current(text: str, name: str) -> dict:
-    found = read.load_entry(text, name)
+    found = yaml_reader.load_entry(text, name)
     return dict(found[1]) if found else {}
 
 
@@ -130,8 +130,8 @@ def test_user_recipes_round_trip_in_every_style(recipe, data, drawn):
         assert now == [r for r in has if r not in roles]
     else:
         assert after.get("disabled") is True and not now
-    others = {k: v for k, v in read.load(old).items() if str(k).upper() != name.upper()}
-    assert {k: v for k, v in read.load(new).items() if str(k).upper() != name.upper()} == others
+    others = {k: v for k, v in yaml_reader.load(old).items() if str(k).upper() != name.upper()}
+    assert {k: v for k, v in yaml_reader.load(new).items() if str(k).upper() != name.upper()} == others
     flow_before = "[" in old.split("\n")[[e for e in entries(old.replace("\r\n", "\n") + "\n")
                                           if e.key.upper() == name.upper()][-1].start]
     if flow_before and recipe != "offboard-user" and now:
@@ -168,7 +168,7 @@ def test_new_users_are_appended_in_the_files_style(data, drawn, public_pem):
     kept = old if old.endswith("\n") else old[: old.rfind("\n") + 1] if "\n" in old else ""
     assert new.startswith(kept)  # nothing above changes (only a missing final newline is added)
     lower = files["business_role.yml"].startswith("r1")
-    key = "new_one" if all(n == n.lower() for n in read.top_keys(old)) else "NEW_ONE"
+    key = "new_one" if all(n == n.lower() for n in yaml_reader.top_keys(old)) else "NEW_ONE"
     entry = _current(new, key)
     assert [str(r) for r in entry["business_roles"]] == [r.lower() if lower else r for r in roles]
     indent = " " * 4 if "\n    email" in old.replace("\r\n", "\n") else " " * 2

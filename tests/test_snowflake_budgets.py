@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from core.snowddl.load import load_config
+from core.snowddl.config_loader import load_config
 from core.snowflake import demo
 from core.snowflake.budgets import read_budgets
 from core.snowflake.connect import STANDIN_FILE, open_standin, standin_source

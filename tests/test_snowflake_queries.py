@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import sqlglot
 
-from core.snowddl.load import load_config
+from core.snowddl.config_loader import load_config
 from core.snowflake import demo, demo_planted
 from core.snowflake.connect import STANDIN_FILE, connector_source, standin_source
 from core.snowflake.cost import (Prices, data_through, forecast_month, last_day, monitor_usage, period_starts, summary,

@@ -11,8 +11,8 @@ import pytest
 
 from core.findings import usage
 from core.findings.access import graph_of
-from core.snowddl.load import load_config
-from core.snowddl.plan import Baseline
+from core.snowddl.config_loader import load_config
+from core.snowddl.baseline import Baseline
 from core.snowflake import demo
 from core.snowflake.connect import open_standin, standin_source
 from core.snowflake.queries import ask

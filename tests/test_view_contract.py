@@ -10,7 +10,7 @@ import pytest
 import sqlglot
 from sqlglot.optimizer.qualify import qualify
 
-from core.snowddl.load import load_config
+from core.snowddl.config_loader import load_config
 from core.snowflake import contract, demo
 from core.snowflake.connect import STANDIN_FILE, open_standin
 from core.snowflake.queries import Question, questions

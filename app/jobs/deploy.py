@@ -42,7 +42,8 @@ from typing import Callable
 from core.changes.github import gate as github_gate
 from core.changes import metadata as meta
 from core.changes.git import GitError, GitRepo
-from core.snowddl.plan import Plan, Statement
+from core.snowddl.offline_engine import Statement
+from core.snowddl.plan import Plan
 
 DEPLOYED = "deployed"
 FAILED = "deploy-failed"
@@ -225,7 +226,7 @@ def merges_since(repo, git: GitRepo, since: str | None, sha: str, branch: str) -
 def own_unsafe(git: GitRepo, merge: Merge, config_dir: str, tmp: Path) -> set[str]:
     """The unsafe statements that this merge's own change plans offline (its commit against its first
     parent): the statements its approval may cover, and no others."""
-    from core.snowddl.load import load_config
+    from core.snowddl.config_loader import load_config
     from core.snowddl.plan import plan_between
 
     parent = git.rev(f"{merge.sha}^1")

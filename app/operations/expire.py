@@ -103,7 +103,7 @@ def granting_request(requests: list[ChangeRequest], grant: expiry.Grant) -> Chan
 def _held(snap) -> dict[str, set[str]]:
     """USER -> the business roles user.yaml gives them on `snap` (only users with a time-bound grant matter,
     but the whole file is read once here: a job, not a page)."""
-    from core.snowddl.read import load
+    from core.snowddl.yaml_reader import load
 
     out = {}
     for name, entry in load(snap.text(snap.file("user")) or "").items():
@@ -275,7 +275,7 @@ class ExpireAccess:
             return
         snap = self.services.snapshot(sha)
         users = {u.upper() for u in snap.config.users}
-        from core.snowddl.read import load_entry
+        from core.snowddl.yaml_reader import load_entry
 
         text = snap.text(snap.file("user")) or ""
         for row in rows.itertuples(index=False):

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from core.keys import PRIVATE_KEY_MESSAGE, contains_private_key
-from core.snowddl.load import Validation
-from core.snowddl.snapshot import Snapshot, plan_changes, validate_with_changes
+from core.snowddl.config_loader import Validation
+from core.snowddl.commit_snapshot import Snapshot, plan_changes, validate_with_changes
 from app.services import Services
 from core.fields import FieldError
 from recipes.base import ChangeSet, FieldErrors, Recipe

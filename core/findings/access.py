@@ -1,6 +1,6 @@
 """Effective access: what each person newly gains or loses through a change, in plain words.
 
-Computed from two offline baselines (`core.snowddl.plan.Baseline`: SnowDDL's own resolvers' blueprints of
+Computed from two offline baselines (`core.snowddl.baseline.Baseline`: SnowDDL's own resolvers' blueprints of
 the base and the head config, as SHOW GRANTS rows): users hold their user role; every role holds the
 roles it has USAGE on (business -> technical, schema read / write / owner, warehouse roles, global roles)
 and its grants and future grants, exactly as SnowDDL derives them (patterns expanded, permission models
@@ -496,7 +496,7 @@ def _entries(user, name, change, privs, graph: _Graph, tops: tuple[str, ...]) ->
 
 def access_change(before, after) -> AccessChange:
     """The effective access gained and lost per user from baseline `before` to baseline `after`
-    (core.snowddl.plan.Baseline of the base and head configs; `after` derived with previous=before shares
+    (core.snowddl.baseline.Baseline of the base and head configs; `after` derived with previous=before shares
     the unchanged roles' rows, which makes the comparison a matter of identity). Sorted by user, then
     change, privilege and object."""
     base = graph_of(before)

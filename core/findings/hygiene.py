@@ -1,6 +1,6 @@
 """Config hygiene from the SnowDDL YAML alone: no Snowflake needed.
 
-`hygiene(loaded)` takes a LoadedConfig (core.snowddl.load.load_config, the project's one config reader;
+`hygiene(loaded)` takes a LoadedConfig (core.snowddl.config_loader.load_config, the project's one config reader;
 its SnowDDL blueprints carry the resolved values) and returns Findings, each with the request that fixes
 it when a recipe can. Checks:
 
@@ -45,7 +45,7 @@ def _finding(code, severity, object_type, obj, message, file, recipe=None, field
 def hygiene(loaded, long_auto_suspend: int = LONG_AUTO_SUSPEND) -> list[Finding]:
     """Findings of a loaded config, most severe first (then by code and object).
 
-    loaded: core.snowddl.load.LoadedConfig. Raises ValueError when SnowDDL could not read the folder
+    loaded: core.snowddl.config_loader.LoadedConfig. Raises ValueError when SnowDDL could not read the folder
     (`loaded.snowddl` is None); an invalid but readable config is checked as far as SnowDDL read it."""
     from snowddl.blueprint import BusinessRoleBlueprint, UserBlueprint, WarehouseBlueprint
 

@@ -1,6 +1,6 @@
 """Who can reach what, through the role hierarchy SnowDDL derives from a config.
 
-The graph is built from `core.snowddl.plan.Baseline` (SnowDDL's own resolvers' blueprints of the
+The graph is built from `core.snowddl.baseline.Baseline` (SnowDDL's own resolvers' blueprints of the
 config): users get their user role; user roles, business roles, technical roles and the database,
 schema and warehouse access roles SnowDDL makes (__S_ROLE, __D_ROLE, __W_ROLE, ...) are linked by their
 USAGE grants on roles; objects are what those roles hold grants on (future grants count for their

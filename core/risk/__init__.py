@@ -8,9 +8,9 @@ ownership by config, own_access), `policies` (policy, no_mfa, service_password),
 ownership in the plan) and `end_dates` (end_date).
 
 `risk_flags(base, head, plan, reviewer=..., warehouse_size_threshold=...)` compares SnowDDL's own
-blueprints of the base and head configs (core.snowddl.snapshot.Snapshot: never YAML read here), the
+blueprints of the base and head configs (core.snowddl.commit_snapshot.Snapshot: never YAML read here), the
 role hierarchy SnowDDL's resolvers derive from each (core.findings.reach.ReachGraph over the offline
-baselines) and the plan's statements. Lines are found by core.snowddl.read.line_of in the file SnowDDL
+baselines) and the plan's statements. Lines are found by core.snowddl.yaml_reader.line_of in the file SnowDDL
 reads the object from: the head's file for what is added or changed, the base's for what is removed.
 Pure: no Streamlit, no I/O beyond reading the snapshots' files.
 
@@ -55,14 +55,15 @@ __all__ = ["LEVELS", "PLAN_PATH", "SIZES", "RiskFlag", "level_of", "risk_flags",
 
 
 def risk_flags(base, head, plan=None, *, reviewer: Iterable[str] = (), warehouse_size_threshold: str = "LARGE") -> list[RiskFlag]:
-    """The risk flags of the change from `base` to `head` (core.snowddl.snapshot.Snapshot: SnowDDL's
+    """The risk flags of the change from `base` to `head` (core.snowddl.commit_snapshot.Snapshot: SnowDDL's
     blueprints and files of each) with its `plan` (core.snowddl.plan.Plan or its dict; None: no statement
     flags). `reviewer`: the names, logins and emails the reviewer goes by, matched (case-insensitively)
     against Snowflake users' name, login_name and email; `warehouse_size_threshold`: a size in SIZES.
 
     Returns flags high first, then in file and line order. [] when either config is invalid (SnowDDL
     would not apply it; validation says why). Raises ValueError for an unknown threshold size."""
-    from core.snowddl.plan import Baseline, Plan
+    from core.snowddl.baseline import Baseline
+    from core.snowddl.plan import Plan
 
     size_rank(warehouse_size_threshold)
     if isinstance(plan, dict):

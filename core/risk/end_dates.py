@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.risk.flags import RiskFlag
 from core.risk.places import _line_text
-from core.snowddl import read
+from core.snowddl import yaml_reader
 
 
 def _end_date_flags(base, head) -> list[RiskFlag]:
@@ -20,7 +20,7 @@ def _end_date_flags(base, head) -> list[RiskFlag]:
     before, after = grants(base), grants(head)
     if not before:
         return []
-    users = read.load(head.text(head.file("user")) or "")
+    users = yaml_reader.load(head.text(head.file("user")) or "")
     held = {str(k).upper(): {str(r).upper() for r in (v.get("business_roles") or []) if isinstance(r, str)}
             for k, v in users.items() if isinstance(v, dict) and isinstance(v.get("business_roles") or [], list)}
     out = []

@@ -1,11 +1,11 @@
 """Where things are written: the file, 1-based line and text of entries, keys and list items in one
-snapshot's config files (`_Places`, over core.snowddl.read.line_of), and the blueprint helpers every check
+snapshot's config files (`_Places`, over core.snowddl.yaml_reader.line_of), and the blueprint helpers every check
 shares (SnowDDL's blueprints of one type, the added / changed / removed ones between two configs)."""
 from __future__ import annotations
 
 import fnmatch
 
-from core.snowddl import read
+from core.snowddl import yaml_reader
 
 
 class _Places:
@@ -50,7 +50,7 @@ class _Places:
         wanted = "/".join([*names, "params"]).lower()
         for path in self.snapshot.root.glob("/".join(["*"] * len(names) + ["params.*"])):
             rel = path.relative_to(self.snapshot.root).as_posix()
-            if path.suffix in read.SUFFIXES and read.normalise(rel) == wanted:
+            if path.suffix in yaml_reader.SUFFIXES and yaml_reader.normalise(rel) == wanted:
                 return rel
         return None
 
@@ -62,7 +62,7 @@ class _Places:
         text = self.snapshot.text(rel) if rel else None
         if text is None:
             return rel, None, ""
-        line = read.line_of(text, keys) if keys else 1
+        line = yaml_reader.line_of(text, keys) if keys else 1
         return rel, line, _line_text(text, line)
 
     def item(self, kind: str, entry: str, key: str, wanted: str, pattern: bool = False) -> tuple[str | None, int | None, str]:
@@ -70,10 +70,10 @@ class _Places:
         `pattern`: items are SnowDDL's name patterns (RAW.*), the first one `wanted` matches."""
         rel = self.snapshot.file(kind)
         text = self.snapshot.text(rel)
-        found = read.load_entry(text, entry) if text else None
+        found = yaml_reader.load_entry(text, entry) if text else None
         value = found[1] if found else None
         if isinstance(value, dict):
-            for alias in read.KEY_ALIASES.get(key, (key,)):
+            for alias in yaml_reader.KEY_ALIASES.get(key, (key,)):
                 items = value.get(alias)
                 if isinstance(items, list):
                     for i, item in enumerate(items):
@@ -88,7 +88,7 @@ class _Places:
         root = self.snapshot.root
         for path in root.glob("*/*/*/*"):
             rel = path.relative_to(root).as_posix()
-            if path.suffix in read.SUFFIXES and read.normalise(rel) == wanted:
+            if path.suffix in yaml_reader.SUFFIXES and yaml_reader.normalise(rel) == wanted:
                 return self.file_at(rel, [])
         return None, None, ""
 
@@ -116,7 +116,7 @@ def _changed(base: dict, head: dict) -> tuple[list, list, list]:
 def _list_item(text: str | None, key: str, wanted: str) -> list:
     """The key path of item `wanted` (case-insensitive) of the top-level list `key` in a params file's
     `text`: [key as written, index], [key] when the item is not found, [] when the key is not."""
-    found = read.load_entry(text, key) if text else None
+    found = yaml_reader.load_entry(text, key) if text else None
     if not found:
         return []
     items = found[1] if isinstance(found[1], list) else []

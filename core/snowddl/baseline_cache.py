@@ -34,6 +34,7 @@ import re
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 import snowddl.blueprint as sb
 from pydantic import BaseModel
@@ -42,12 +43,14 @@ from snowddl.blueprint.ident_pattern import IdentPattern
 from snowddl.config import SnowDDLConfig
 from snowddl.version import __version__ as SNOWDDL_VERSION
 
-from core.snowddl.fast import ident_pattern
+from core.snowddl.snowddl_patches import ident_pattern
 
 FORMAT = 2
 # The modules whose code derives a baseline's rows: a file kept by other code (an upgrade that changed how
 # a row is derived) is not used, or its rows would be carried on to every later base commit.
-CODE_MODULES = tuple(str(Path(__file__).with_name(n)) for n in ("plan.py", "baseline_cache.py", "fast.py", "load.py"))
+CODE_MODULES = tuple(str(Path(__file__).with_name(n)) for n in (
+    "plan.py", "offline_engine.py", "baseline.py", "skip_unchanged.py", "baseline_cache.py", "snowddl_patches.py",
+    "config_loader.py", "config_scan.py", "config_parse.py", "config_check.py", "problem_places.py"))
 # Files kept per env prefix (15 MB each on the 5,000-users tree); older ones are removed when one is written.
 KEEP_FILES = 8
 
@@ -84,7 +87,7 @@ class _ByValue(pickle.Pickler):
                                              else 3 if isinstance(obj, (set, frozenset)) else 0)
         if kind == 0:
             return NotImplemented
-        if kind == 1:  # made from its text alone (core.snowddl.fast.ident_pattern relies on it)
+        if kind == 1:  # made from its text alone (core.snowddl.snowddl_patches.ident_pattern relies on it)
             return IdentPattern, (obj.pattern, obj.is_complex_pattern)
         if kind == 2:
             return type(obj), (tuple(obj.__dict__.items()), obj.__pydantic_extra__, obj.__pydantic_private__)
@@ -149,7 +152,7 @@ class Sources:
     """The blueprints of the config a kept baseline was built from: type name -> name -> (fingerprint,
     identifier as [class name, attributes]); and its env prefix and permission models' fingerprint."""
 
-    def __init__(self, env_prefix: str, models: str, by_type: dict):
+    def __init__(self, env_prefix: str, models: str | None, by_type: dict):
         self.env_prefix, self.models, self.by_type = env_prefix, models, by_type
 
     @classmethod
@@ -177,7 +180,7 @@ class Sources:
                 if name not in now:
                     if kept_ident is None:
                         return None  # which patterns it matched is not known: nothing is reused
-                    ident = object.__new__(_cls(kept_ident[0], AbstractIdent))
+                    ident: Any = object.__new__(_cls(kept_ident[0], AbstractIdent))
                     ident.__dict__.update(kept_ident[1])
                     objs.append(_Gone(ident))
             if objs:
@@ -196,7 +199,7 @@ def path_for(cache: Path, sha: str, env_prefix: str) -> Path:
 
 
 def _role_resolvers() -> dict[str, type]:
-    from core.snowddl.plan import _ROLE_RESOLVERS
+    from core.snowddl.offline_engine import _ROLE_RESOLVERS
 
     return {r.__name__: r for r in _ROLE_RESOLVERS}
 
@@ -218,8 +221,11 @@ def write(cache: Path, sha: str, baseline) -> Path | None:
         for key, bp in baseline.blueprints.get(resolver, {}).items():
             if key == str(bp.full_name) and key in baseline.role_grants:
                 owner.setdefault(id(bp), (resolver, key))
-    derived, blueprints, lookups, lookup_sets = [], {r: [] for r in roles}, {}, {}
-    for (resolver, method, name), (source, looked, result) in baseline.derived.items():
+    derived: list = []
+    blueprints: dict[str, list] = {r: [] for r in roles}
+    lookups: dict = {}
+    lookup_sets: dict = {}
+    for (resolver, method, name), (_source, looked, result) in baseline.derived.items():
         place = owner.pop(id(result), None)
         if place is None or place[0] != resolver:
             continue  # not a role a role resolver gave (or given twice): derived again when needed
@@ -304,7 +310,8 @@ def _at(i, items: list) -> bool:
 
 
 def _decode(body, sha: str, config: SnowDDLConfig):
-    from core.snowddl.plan import Baseline, Lookups
+    from core.snowddl.baseline import Baseline
+    from core.snowddl.skip_unchanged import Lookups
 
     if (not isinstance(body, dict) or body.get("format") != FORMAT or body.get("snowddl") != SNOWDDL_VERSION
             or body.get("code") != code_version() or body.get("commit") != sha or body.get("env_prefix") != config.env_prefix):

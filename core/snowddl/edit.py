@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from core.snowddl import read
+from core.snowddl import yaml_reader
 
 
 class EditError(ValueError):
@@ -28,7 +28,7 @@ class Entry:
     end: int  # index one past the entry's last content line
 
 
-_Loader = read.Loader  # the one reader: SnowDDL's tags, anchors, merge keys, duplicate keys
+_Loader = yaml_reader.Loader  # the one reader: SnowDDL's tags, anchors, merge keys, duplicate keys
 
 class _IndentedDumper(yaml.SafeDumper):
     """Dumps block lists indented under their key ("key:\n  - a"), the style of SnowDDL's samples."""
@@ -40,7 +40,7 @@ class _IndentedDumper(yaml.SafeDumper):
 _SCAN_ABOVE = 64_000  # characters
 
 
-def _scanned_entries(spans: tuple[read.Span, ...], text: str) -> list[Entry]:
+def _scanned_entries(spans: tuple[yaml_reader.Span, ...], text: str) -> list[Entry]:
     out: list[Entry] = []
     line, pos = 0, 0
     for span in spans:
@@ -58,7 +58,7 @@ def entries(text: str) -> list[Entry]:
     """The top-level entries of a mapping file, in file order. Large files that are plain block mappings
     are scanned line by line (linear; a YAML error elsewhere in them is left to validation, which
     reports it with its line); others go through PyYAML's composer, which refuses invalid YAML here."""
-    spans = read.top_spans(text) if len(text) > _SCAN_ABOVE else None
+    spans = yaml_reader.top_spans(text) if len(text) > _SCAN_ABOVE else None
     if spans is not None:
         return _scanned_entries(spans, text)
     node = _compose(text)
@@ -68,7 +68,7 @@ def entries(text: str) -> list[Entry]:
         raise EditError("the file's top level is not a mapping of names to objects")
     lines = text.splitlines(keepends=True)
     result: list[Entry] = []
-    for i, (key_node, value_node) in enumerate(node.value):
+    for key_node, value_node in node.value:
         start = key_node.start_mark.line
         end = value_node.end_mark.line
         # The composer's end mark sits at the start of the next token: step back over blank lines
@@ -85,8 +85,8 @@ def entries(text: str) -> list[Entry]:
 
 def _compose(text: str):
     try:
-        return read.compose(text)
-    except read.ReadError as exc:
+        return yaml_reader.compose(text)
+    except yaml_reader.ReadError as exc:
         raise EditError(str(exc)) from None
 
 
@@ -102,7 +102,7 @@ def _find(text: str, key: str) -> Entry | None:
 def _indentless_lists(text: str) -> bool:
     """True when the file writes lists at their key's indentation ("key:\n- a")."""
     lines = text.splitlines()
-    for prev, line in zip(lines, lines[1:]):
+    for prev, line in zip(lines, lines[1:], strict=False):
         m = re.match(r"(\s*)\S[^#]*:\s*$", prev)
         if m and line.startswith(m.group(1) + "- "):
             return True
@@ -120,7 +120,7 @@ def _indent_of(text: str) -> int:
     return 2
 
 
-def render_entry(key: str, value: dict, like: str = "") -> str:
+def render_entry(key: str, value: dict | list, like: str = "") -> str:
     dumper = yaml.SafeDumper if _indentless_lists(like) else _IndentedDumper
     return yaml.dump(
         {key: value}, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=math.inf,
@@ -153,7 +153,7 @@ def _file_style(edit=None, *, local: bool = False):
         open_end = bool(work) and not work.endswith("\n")
         if open_end:
             work += "\n"
-        span = read.find_span(work, args[0]) if local and args else False
+        span = yaml_reader.find_span(work, args[0]) if local and args else False
         if span is None:
             raise EditError(f"{args[0]} does not exist")
         if span is not False and (span.start > 0 or span.end < len(work)):
@@ -180,7 +180,7 @@ def _checked(before: str, after: str, key: str) -> str:
             raise EditError(f"{key} defines an anchor that another entry uses (an alias): edit that entry too, by hand") from None
         raise EditError(f"the edit would make the file invalid YAML: {exc}") from None
     if _ANCHOR.search(before):
-        old, new = read.load(before), read.load(after)
+        old, new = yaml_reader.load(before), yaml_reader.load(after)
         others = [k for k in set(old) | set(new) if str(k).upper() != key.upper() and old.get(k) != new.get(k)]
         if others:
             raise EditError(f"{key} shares values with {', '.join(sorted(map(str, others)))} through a YAML anchor "
@@ -209,8 +209,8 @@ def add_entry(text: str, key: str, value: dict) -> str:
     blank = _blank_between(text, found) and not out.endswith("\n\n")
     if blank and _KEEP_CHOMPING.search(text):
         # A block scalar kept with its trailing newlines (`|+`) would take the blank line as its own.
-        before = read.load(text)
-        if {k: v for k, v in read.load(out + "\n" + rendered + tail).items() if k != key} != before:
+        before = yaml_reader.load(text)
+        if {k: v for k, v in yaml_reader.load(out + "\n" + rendered + tail).items() if k != key} != before:
             blank = False
     return out + ("\n" if blank else "") + rendered + tail
 
@@ -254,7 +254,7 @@ def _refuse_placeholders(old: str, key: str) -> None:
 
 # -- edits inside one entry (a user's business_roles, a warehouse's size): only those lines change --
 
-def _entry_node(text: str, key: str) -> tuple[Entry, yaml.Node]:
+def _entry_node(text: str, key: str) -> tuple[Entry, yaml.Node | None]:
     """The entry SnowDDL deploys (the last copy) and its value node."""
     entry = _find(text, key)
     if entry is None:
@@ -453,8 +453,8 @@ def _own_flow_sequence(text: str, key: str, subkey: str):
 
 def _current(text: str, key: str) -> dict:
     try:
-        data = read.load(text)
-    except read.ReadError as exc:
+        data = yaml_reader.load(text)
+    except yaml_reader.ReadError as exc:
         raise EditError(str(exc)) from None
     found = None
     for k, v in data.items():
@@ -512,8 +512,8 @@ def add_list_items(text: str, key: str, subkey: str, items: list[str], comments:
     first_line = lines[seq.value[0].start_mark.line]
     dash = first_line[: first_line.index("-")]
     insert_at = _value_end(lines, last.start_mark.line, last)
-    new = [f"{dash}- {_scalar(item)}" + (f"  # {comments[item]}" if item in comments else "") + "\n" for item in items]
-    lines[insert_at:insert_at] = new
+    added = [f"{dash}- {_scalar(item)}" + (f"  # {comments[item]}" if item in comments else "") + "\n" for item in items]
+    lines[insert_at:insert_at] = added
     return _checked(text, "".join(lines), key)
 
 
@@ -538,7 +538,7 @@ def remove_list_items(text: str, key: str, subkey: str, items: list[str], drop_e
     if seq is False:  # an alias (*roles) or an anchored list (&roles [...]): the entry gets its own list
         return set_fields(text, key, {subkey: remaining or (None if drop_empty else [])})
     if seq is not None and seq.flow_style and (remaining or not drop_empty):
-        kept = [src for src, n in zip(_flow_items(text, seq), seq.value) if str(n.value).upper() not in wanted]
+        kept = [src for src, n in zip(_flow_items(text, seq), seq.value, strict=False) if str(n.value).upper() not in wanted]
         return _checked(text, _splice(text, seq.start_mark, seq.end_mark, "[" + ", ".join(kept) + "]", "["), key)
     _, seq = _block_sequence(text, key, subkey)
     if seq is None or (drop_empty and not remaining):

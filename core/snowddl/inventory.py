@@ -16,7 +16,7 @@ def _name(ident) -> str:
 
 
 def describe(config) -> dict:
-    """The rows of a config (core.snowddl.load.LoadedConfig whose `snowddl` is parsed):
+    """The rows of a config (core.snowddl.config_loader.LoadedConfig whose `snowddl` is parsed):
     {"users": [{name, type, email, display_name, first_name, last_name, disabled, has_key, has_password,
     warehouse, roles}], "warehouses": [{name, size (XSMALL ...), auto_suspend (seconds or None),
     max_clusters, monitor, used_by (warehouse_references), config_name (the name without the env prefix, as the

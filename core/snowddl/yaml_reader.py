@@ -7,6 +7,9 @@ through here, so it accepts what SnowDDL's own loader accepts: its tags (`!decry
 
 File names are found the way SnowDDL's DirectoryScanner finds them: `.yml` or `.yaml`, any case of the
 name (`User.yaml`), and the old names SnowDDL still reads (`tech_role` for `technical_role`).
+
+Use it for the values or lines of one file's text; a whole folder through SnowDDL's parsers and
+validators is core.snowddl.config_loader, a config as of one commit core.snowddl.commit_snapshot.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import yaml
 
@@ -40,7 +44,13 @@ class ReadError(ValueError):
     """The text is not YAML (message with line and column), or its top level is no mapping."""
 
 
-class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+if TYPE_CHECKING:
+    from yaml import CSafeLoader as _SafeLoader
+else:
+    _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's when PyYAML has it
+
+
+class Loader(_SafeLoader):
     """PyYAML's safe loader (libyaml when present) that reads any tag as its plain value:
     `password: !decrypt gAAAA...` reads as the token text, `!include x.sql` as "x.sql"."""
 
@@ -192,7 +202,7 @@ def top_spans(text: str) -> tuple[Span, ...] | None:
     return tuple(spans)
 
 
-def find_span(text: str, key: str) -> Span | None | bool:
+def find_span(text: str, key: str) -> Span | None | Literal[False]:
     """The span of the entry SnowDDL deploys for `key` (the last copy; names compared case-insensitively);
     None when there is none, False when the file needs a real parse (see top_spans)."""
     spans = top_spans(text)

@@ -1,7 +1,9 @@
 """A config as of one commit: its folder, SnowDDL's reading of it, and its files' text.
 
 Recipes take a Snapshot and return a change set, touching nothing else. Snapshots of a commit are
-parsed once and cached (commits never change).
+parsed once and cached (commits never change). Use this for anything tied to a commit (recipes,
+previews of a change: `validate_with_changes`, plans between commits); core.snowddl.config_loader
+loads a folder as it is, core.snowddl.yaml_reader reads one file's text.
 """
 from __future__ import annotations
 
@@ -10,8 +12,8 @@ import gc
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.snowddl import read
-from core.snowddl.load import LoadedConfig, load_config
+from core.snowddl import yaml_reader
+from core.snowddl.config_loader import LoadedConfig, load_config
 
 
 @dataclass
@@ -35,7 +37,7 @@ class Snapshot:
         or lookups differ are derived again. Then kept for later processes."""
         if self._baseline is None and self.config.snowddl is not None and self.config.validation.valid:
             from core.snowddl import baseline_cache
-            from core.snowddl.plan import Baseline
+            from core.snowddl.baseline import Baseline
 
             config, kept = self.config.snowddl, self.cache is not None and self.sha is not None
             # No automatic collection while it is built (a million new containers, no cycle among them:
@@ -79,14 +81,14 @@ class Snapshot:
         "warehouse", ...): `user.yml`, `User.yaml`, `tech_role.yaml` as the config names it;
         `<kind>` with the config's usual suffix when it has none yet."""
         if kind not in self._files:
-            self._files[kind] = read.root_file(self.root, kind)
+            self._files[kind] = yaml_reader.root_file(self.root, kind)
         return self._files[kind]
 
     @property
     def suffix(self) -> str:
         """".yml" or ".yaml": the one the config's own files use, for files a recipe creates."""
         if ".suffix" not in self._files:
-            self._files[".suffix"] = read.suffix_of(self.root)
+            self._files[".suffix"] = yaml_reader.suffix_of(self.root)
         return self._files[".suffix"]
 
 
