@@ -24,7 +24,7 @@ stops INSERT OR REPLACE and upserts); Snowflake with a conditional INSERT ... SE
 (a later record), read back and retried when another writer took the place.
 
 Operations write a record of intent (outcome "intent") before they act and their outcome after, both
-with the same `operation_id` (app.operations.audited); searches leave intents out unless asked.
+with the same `operation_id` (app.operations.shared.audited); searches leave intents out unless asked.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The identity port: who may act, and with which portal roles *now*.
 
-Every operation re-reads its actor's roles through `Services.identity` (app.operations.audited), so
+Every operation re-reads its actor's roles through `Services.identity` (app.operations.shared.audited), so
 a login disabled or demoted after sign-in is refused even if the page still shows the button; an
 operation never takes a role from a form, from the Actor a page passed in, or from the session.
 
@@ -658,3 +658,15 @@ def cookie_key(settings, file_key: str = "") -> str:
         raise SetupError(f"the cookie key {weak}: set [snowtower] cookie_key in the secrets (or SNOWTOWER_COOKIE_KEY) "
                          f"to a random value of {MIN_COOKIE_KEY} characters or more.")
     return key
+
+
+# System actors of the jobs (moved from app/operations/expire.py)
+# The job's own audit identity: it requests, never reviews. Role "system": no page lets it sign in.
+EXPIRY_ACTOR = Actor("snowtower-expiry", "SnowTower expiry job", "snowtower-expiry@snowtower.local", ("system",))
+# Who approves an expiry revoke when settings.expiry_auto_approve is on: a second system identity, so the
+# record says it was the policy (not a person, and never the requester) that approved it.
+POLICY_ACTOR = Actor("snowtower-expiry-policy", "SnowTower expiry policy (expiry_auto_approve)",
+                     "snowtower-expiry-policy@snowtower.local", ("system", "approver"))
+# The deployment's identity: it opens the revert of a change whose deployment failed (moved from
+# app/operations/revert.py); it never reviews.
+DEPLOY_ACTOR = Actor("snowtower-deploy", "SnowTower deployment", "snowtower-deploy@snowtower.local", ("system",))

@@ -203,10 +203,10 @@ def build_services(settings: Settings, snowflake=None) -> Services:
 
 def complete_interrupted(services: Services) -> list[str]:
     """The repair at start: the outcome of every operation a killed process left with an intent only
-    (app.operations.audited.complete_open_intents). A store that cannot be used now is logged, not fatal:
+    (app.operations.shared.audited.complete_open_intents). A store that cannot be used now is logged, not fatal:
     the portal starts, and each operation refuses until the store takes its intent."""
     from app.audit import AuditError
-    from app.operations.audited import complete_open_intents
+    from app.operations.shared.audited import complete_open_intents
 
     try:
         return complete_open_intents(services)

@@ -166,9 +166,9 @@ def _request_cost_source(settings, services=None):
 
 
 def _preview_cost(result, base, workspace) -> None:
-    """The preview's cost projection (app.operations.preview.with_cost) for `snowtower request` without
+    """The preview's cost projection (app.operations.shared.preview.with_cost) for `snowtower request` without
     --submit: price and currency from the settings of `workspace` (defaults when they cannot be read)."""
-    from app.operations.preview import with_cost
+    from app.operations.shared.preview import with_cost
     from app.settings import load_settings
     from core.snowflake.cost import WAREHOUSE_RECIPES
 
@@ -201,7 +201,7 @@ def cmd_request(args) -> int:
     from core.changes.model import Actor
     from core.snowddl.snapshot import Snapshot
     from core.snowddl.load import load_config
-    from app.operations.preview import preview as make_preview
+    from app.operations.shared.preview import preview as make_preview
     from recipes import RECIPES, FieldErrors
 
     recipe = RECIPES.get(args.recipe)
@@ -289,7 +289,7 @@ def cmd_expire(args) -> int:
     """Time-bound grants that ended or end within --within days, and stale users; --submit opens one
     revoke (offboard) request each as the expiry job. Exit 0 done, 1 a request could not be opened, 2 usage."""
     from core.changes.base import ChangeError
-    from app.operations.expire import ExpireAccess
+    from app.jobs.expire import ExpireAccess
     from app.services import build_services
     from app.settings import load_settings
 
@@ -338,7 +338,8 @@ def cmd_revert(args) -> int:
     changed the same lines: the admins are told), 2 usage or the backend could not be reached."""
     from core.changes.base import ChangeError
     from app.notifications import notify
-    from app.operations.revert import DEPLOY_ACTOR, RevertFailedDeployment
+    from app.identity import DEPLOY_ACTOR
+    from app.operations.revert import RevertFailedDeployment
     from app.services import build_services
     from app.settings import load_settings
 

@@ -11,7 +11,7 @@ import pytest
 from app import identity
 from app.identity import Oidc, Vouched, is_reserved
 from app.operations import SubmitRequest
-from app.operations.audited import NoLongerAllowed
+from app.operations.shared.audited import NoLongerAllowed
 from app.settings import inspect_settings
 from core.changes.model import Actor
 from recipes import RECIPES

@@ -412,7 +412,7 @@ def test_the_repair_leaves_a_running_process_s_intent_alone_until_it_is_stale(se
     STALE_AFTER."""
     import socket
 
-    from app.operations.audited import STALE_AFTER, complete_open_intents
+    from app.operations.shared.audited import STALE_AFTER, complete_open_intents
 
     now = services.clock()
     services.audit.write("admin", ["admin"], "unlock_login", INTENT, f"process 1 on {socket.gethostname()}",

@@ -22,7 +22,7 @@ from app import identity
 from app.identity import LocalLogins, Oidc, Sis, WithSystem, system_actor
 from app.operations import ApproveRequest, MergeRequest, RejectRequest, RequestChanges, ResubmitRequest, SubmitRequest
 from app.operations.accept_finding import AcceptFinding
-from app.operations.audited import NoLongerAllowed
+from app.operations.shared.audited import NoLongerAllowed
 from app.operations.logins import SaveLogin, UpdateLogin
 from app.operations.unlock_login import UnlockLogin
 from app.operations.withdraw import WithdrawRequest

@@ -298,7 +298,7 @@ def test_the_viewer_is_snowflakes_user_with_the_roles_snowflake_grants_them(sis,
 
 
 def test_a_warehouse_request_previews_in_streamlit_in_snowflake_with_its_cost_line(sis, shipped):
-    """The request preview with its cost projection (app.operations.preview) runs on the app's session:
+    """The request preview with its cost projection (app.operations.shared.preview) runs on the app's session:
     nothing of the demo's stand-in is imported (the `shipped` rule), and an account whose metering the
     app cannot read gets one line saying so under the preview, not an error."""
     at = portal()

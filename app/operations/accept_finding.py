@@ -5,7 +5,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from app.findings_state import MAX_ACCEPT_DAYS, MAX_REASON, StateError, states_for
-from app.operations.audited import run_audited
+from app.operations.shared.audited import run_audited
 from core.changes.base import ChangeError
 from core.changes.model import Actor
 from core.plaintext import one_line

@@ -6,23 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from app.identity import LocalLogins, UsersFileError, add_user, check_login, update_user
-from app.operations.audited import run_audited
+from app.identity import UsersFileError, add_user, check_login, update_user
+from app.operations.shared.audited import run_audited
+from app.operations.shared.guards import logins
 from core.changes.base import ChangeError
 from core.changes.model import Actor
-
-
-def logins(services, actor: Actor) -> LocalLogins:
-    """The users file's provider, when `actor` may manage it; ChangeError otherwise (not an admin, or an
-    identity provider holds the logins)."""
-    # Why: only an admin manages who may sign in and with which role.
-    if not actor.can("admin"):
-        raise ChangeError("only admins may manage logins.")
-    people = getattr(services.identity, "people", services.identity)
-    # Why: with OIDC or Streamlit in Snowflake the identity provider is the authority, not a file here.
-    if not isinstance(people, LocalLogins):
-        raise ChangeError(f"logins are managed by the identity provider here (auth = {people.kind}), not by SnowTower.")
-    return people
 
 
 def _login(login: str) -> str:

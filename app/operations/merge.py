@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from core.changes.approval import same_change
 from core.changes.base import BaseMoved, ChangeError, ReturnedToReview
 from core.changes.model import Actor, ChangeRequest, Status
-from app.operations.guards import approvals, load_open, require_head
-from app.operations.preview import PreviewRequest
+from app.operations.shared.guards import approvals, load_open, require_head
+from app.operations.shared.preview import PreviewRequest
 from app.notifications import notify
 from app.audit_anchor import anchor_head
-from app.operations.audited import run_audited
+from app.operations.shared.audited import run_audited
 from core.faults import crash_point
 from app.services import Services
 from recipes import recipe_named

@@ -7,9 +7,9 @@ from core.changes.base import ChangeError
 from core.changes.model import Actor, ChangeRequest, Status
 from core.fields import FieldError
 from app.notifications import notify
-from app.operations.guards import clean_comment, load_open
-from app.operations.preview import PreviewRequest
-from app.operations.audited import run_audited
+from app.operations.shared.guards import clean_comment, load_open
+from app.operations.shared.preview import PreviewRequest
+from app.operations.shared.audited import run_audited
 from app.services import Services
 from recipes import RECIPES
 from recipes.base import FieldErrors

@@ -8,10 +8,10 @@ from core.changes.base import ChangeError, DuplicateRequest
 from core.changes.model import Actor, ChangeRequest, Status
 from core.fields import FieldError
 from app.notifications import notify
-from app.operations.body import render_body
-from app.operations.preview import PreviewRequest
-from app.operations.audited import run_audited
-from app.operations.guards import is_requester
+from app.operations.shared.body import render_body
+from app.operations.shared.preview import PreviewRequest
+from app.operations.shared.audited import run_audited
+from app.operations.shared.guards import is_requester
 from app.services import Services
 from recipes.base import FieldErrors, Recipe
 
