@@ -15,7 +15,8 @@ from core.snowddl.snapshot import Snapshot, plan_between_commits, snapshot_at
 from core.lockout import Lockout
 from app.identity import Identity, identity_for, lockout_for
 from core.workspace import Workspace, clone_workspace, ensure_demo_account, ensure_demo_workspace
-from app.audit import AuditLog, audit_log_for
+from app.audit import AuditLog
+from app.audit_stores import audit_log_for
 from app.settings import EXAMPLE_CONFIG, Problem, Settings, SettingsError, github_secrets, signing_key
 
 

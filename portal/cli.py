@@ -967,7 +967,7 @@ def cmd_users(args) -> int:
 
 def _audit_store(workspace):
     """The configured audit log, read-only use: a demo workspace without a database is an error, never made."""
-    from app.audit import audit_log_for
+    from app.audit_stores import audit_log_for
     from core.workspace import Workspace
 
     settings = existing_workspace(workspace, "snowtower audit", needs_repository=False)
@@ -991,7 +991,9 @@ def cmd_audit(args) -> int:
     that breaks it or the anchor it contradicts, 2 when the log, the file or (GitHub backend, without
     --offline) the anchors on GitHub cannot be read. export: the records (with their chain fields) as
     csv or json."""
-    from app.audit import AuditError, from_csv, from_json, to_csv, to_json, verify_chain
+    from app.audit import AuditError
+    from app.audit_export import from_csv, from_json, to_csv, to_json
+    from app.audit_record import verify_chain
     from app.audit_anchor import read_anchors
     from core.changes.git import GitRepo
 
@@ -1070,7 +1072,7 @@ def cmd_audit(args) -> int:
 def _github_anchors(settings, ws, records):
     """The anchors on GitHub (app.audit_anchor.read_github_anchors) for `records`: on every merged commit
     of the portal's pull requests, and on every commit a merge record of the log names."""
-    from app.audit import OK
+    from app.audit_record import OK
     from app.audit_anchor import read_github_anchors
     from app.services import build_github
 

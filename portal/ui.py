@@ -160,7 +160,7 @@ def audit_log():
 
 @st.cache_resource(show_spinner=False)
 def _audit_log(workspace: str):
-    from app.audit import audit_log_for
+    from app.audit_stores import audit_log_for
 
     return audit_log_for(load_settings(workspace))
 

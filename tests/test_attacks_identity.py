@@ -249,7 +249,7 @@ def test_a_sign_in_under_a_name_that_is_no_login_is_audited_without_the_name(tmp
 
     from streamlit.testing.v1 import AppTest
 
-    from app.audit import audit_log_for
+    from app.audit_stores import audit_log_for
     from app.settings import load_settings
     from portal import ui
 

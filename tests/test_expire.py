@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from app.audit import AuditQuery
+from app.audit_record import AuditQuery
 from app.operations import ApproveRequest, MergeRequest, PreviewRequest, SubmitRequest
 from app.identity import EXPIRY_ACTOR, POLICY_ACTOR
 from app.jobs.expire import ExpireAccess

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.audit import AuditQuery
+from app.audit_record import AuditQuery
 from app.operations import ApproveRequest
 from app.identity import EXPIRY_ACTOR, POLICY_ACTOR
 from app.jobs.expire import ExpireAccess

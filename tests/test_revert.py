@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from app.audit import REFUSED
+from app.audit_record import REFUSED
 from app.operations import ApproveRequest, MergeRequest, SubmitRequest
 from app.identity import DEPLOY_ACTOR
 from app.operations.revert import RevertFailedDeployment

@@ -263,6 +263,7 @@ class ExpireAccess:
 
     def _approve(self, p: Proposal, cr: ChangeRequest) -> ChangeRequest:
         """`cr` approved by POLICY_ACTOR (p.approved), or `cr` with p.error saying why not."""
+        assert p.until is not None  # a revoke: the grant's last day
         try:
             cr = ApproveRequest(self.services, POLICY_ACTOR, cr.id, "Approved by policy: expiry_auto_approve is on "
                                 f"and the access ended on {p.until.isoformat()}.", cr.head_sha).execute()

@@ -48,6 +48,7 @@ class ResubmitRequest:
         preview = PreviewRequest(self.services, recipe, self.raw, head).execute()
         if preview.field_errors:
             raise FieldErrors([FieldError(k, v) for k, v in preview.field_errors.items()])
+        assert preview.changes is not None and preview.validation is not None  # set whenever no field has an error
         # Why: a change SnowDDL rejects would break every later deployment from the base branch.
         if not preview.validation.valid:
             raise ChangeError(f"{preview.rejection()}; nothing was resubmitted.")  # names a base invalid before

@@ -136,6 +136,7 @@ class RevertFailedDeployment:
             preview = PreviewRequest(self.services, REVERT, dict(cr.request), cr.base_sha).execute()
             if not preview.ok:
                 raise ChangeError(f"{cr.ref} could not be rebuilt to finish it; it stays open as it is.")
+            assert preview.changes is not None and preview.validation is not None  # preview.ok: both set
             return self.services.changes.open(
                 recipe=REVERT.name, title=preview.changes.title, body=render_body(preview, actor), requester=actor,
                 justification=preview.request_dict.get("justification", ""), request=preview.request_dict,

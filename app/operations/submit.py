@@ -42,6 +42,7 @@ class SubmitRequest:
         preview = PreviewRequest(self.services, self.recipe, self.raw, self.base_sha).execute()
         if preview.field_errors:
             raise FieldErrors([FieldError(k, v) for k, v in preview.field_errors.items()])
+        assert preview.changes is not None and preview.validation is not None  # set whenever no field has an error
         # Why: a change SnowDDL rejects would break every later deployment from the base branch.
         if not preview.validation.valid:
             raise ChangeError(f"{preview.rejection()}; nothing was submitted.")  # names a base invalid before
