@@ -48,7 +48,7 @@ IMPLIED = {"requester": ("requester",), "approver": ("requester", "approver"), "
 SYSTEM_ACTORS: dict[str, tuple[str, ...]] = {
     "snowtower-cli": ("requester", "approver", "admin"),
     "snowtower-expiry": ("requester",),
-    # approves the expiry job's revokes when settings.expiry_auto_approve is on (app/operations/expire.py)
+    # approves the expiry job's revokes when settings.expiry_auto_approve is on (app/jobs/expire.py)
     "snowtower-expiry-policy": ("approver",),
     # opens the revert of a change whose deployment failed (app/operations/revert.py); it never reviews
     "snowtower-deploy": ("requester",),
