@@ -21,7 +21,7 @@ import logging
 import re
 from typing import Iterable
 
-from app.audit import Anchor
+from app.audit_record import Anchor
 
 NOTES_REF = "refs/notes/snowtower-audit"
 _SHA = re.compile(r"[0-9a-f]{40}")

@@ -7,7 +7,7 @@ Records live behind the port `CampaignStore`: the workspace's `campaigns.db` (Sq
 whenever `audit_log = "snowflake"` (always in Streamlit in Snowflake, whose disk does not survive a
 restart), Snowflake tables SNOWTOWER_CAMPAIGNS and SNOWTOWER_CAMPAIGN_ITEMS beside the audit table, which an
 administrator creates (deploy/setup.sql step 4; SnowflakeCampaignStore). Every write is an operation here, run through
-app.operations.audited.run_audited (one audit record each, refusals included), with its guards on the server:
+app.operations.shared.audited.run_audited (one audit record each, refusals included), with its guards on the server:
 - start, close: admins only;
 - decide: the campaign is open, the actor is the item's reviewer (the role's owner from the `role_owners`
   setting, else any approver), never the grant's holder; a decision already turned into a request is final;
@@ -389,7 +389,7 @@ def may_review(actor: Actor, item: Item) -> bool:
 def start(services, actor: Actor, scope: str, deadline: dt.date, name: str = "", days: int | None = None) -> Campaign:
     """Start a campaign over `scope` (app.usage.in_scope) ending on `deadline`. Admins only."""
     from app import usage as app_usage
-    from app.operations.audited import run_audited
+    from app.operations.shared.audited import run_audited
 
     def run(actor_now: Actor) -> Campaign:
         if not actor_now.can("admin"):
@@ -416,7 +416,7 @@ def start(services, actor: Actor, scope: str, deadline: dt.date, name: str = "",
 
 def decide(services, actor: Actor, item_id: int, decision: str, reason: str, until: dt.date | None = None) -> Item:
     """Record `decision` (KEEP with a reason, KEEP_UNTIL a future date, REVOKE) on item `item_id`."""
-    from app.operations.audited import run_audited
+    from app.operations.shared.audited import run_audited
 
     def run(actor_now: Actor) -> Item:
         store = store_for(services)
@@ -452,7 +452,7 @@ def open_requests(services, actor: Actor, campaign_id: int) -> list:
     """Turn the campaign's decided items into change requests through the usual submit flow: one revoke-role
     request per user for the items revoked, one grant-role request with `until` per (user, date) for items
     kept until a date. Returns the ChangeRequests opened. Admins, or reviewers of the items they decided."""
-    from app.operations.audited import run_audited
+    from app.operations.shared.audited import run_audited
     from app.operations.submit import SubmitRequest
     from recipes import RECIPES
 
@@ -486,7 +486,7 @@ def open_requests(services, actor: Actor, campaign_id: int) -> list:
 
 
 def close(services, actor: Actor, campaign_id: int) -> Campaign:
-    from app.operations.audited import run_audited
+    from app.operations.shared.audited import run_audited
 
     def run(actor_now: Actor) -> Campaign:
         if not actor_now.can("admin"):

@@ -12,7 +12,7 @@ from datetime import datetime
 from core.changes.approval import approvers
 from core.changes.model import Actor, ChangeRequest, Status
 from core.risk import RiskFlag, level_of, risk_flags
-from app.operations.guards import approvals
+from app.operations.shared.guards import approvals
 from app.services import Services
 from recipes import recipe_named
 

@@ -18,7 +18,8 @@ from app.host import current as current_host
 from app.identity import Identity, identity_for, lockout_for
 from app.mode import Mode
 from core.workspace import Workspace, clone_workspace, ensure_demo_account, ensure_demo_workspace
-from app.audit import AuditLog, audit_log_for
+from app.audit import AuditLog
+from app.audit_stores import audit_log_for
 from app.settings import EXAMPLE_CONFIG, Problem, Settings, SettingsError, github_secrets, signing_key
 
 
@@ -218,10 +219,10 @@ def build_services(settings: Settings, snowflake=None, host: Host | None = None)
 
 def complete_interrupted(services: Services) -> list[str]:
     """The repair at start: the outcome of every operation a killed process left with an intent only
-    (app.operations.audited.complete_open_intents). A store that cannot be used now is logged, not fatal:
+    (app.operations.shared.audited.complete_open_intents). A store that cannot be used now is logged, not fatal:
     the portal starts, and each operation refuses until the store takes its intent."""
     from app.audit import AuditError
-    from app.operations.audited import complete_open_intents
+    from app.operations.shared.audited import complete_open_intents
 
     try:
         return complete_open_intents(services)

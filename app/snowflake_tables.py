@@ -137,12 +137,12 @@ class SnowflakeTables:
         self._mutex = threading.RLock()  # one statement (or transaction) at a time on the kept session
 
     def _role(self, cur) -> str:
-        from app.audit import session_role
+        from app.audit_snowflake import session_role
 
         return session_role(cur)
 
     def _fail(self, exc: Exception, cur, table: str, privilege: str) -> TableError:
-        from app.audit import missing_grant
+        from app.audit_snowflake import missing_grant
 
         base = table.rsplit(".", 1)[-1].upper()
         named = ""

@@ -104,7 +104,7 @@ def _config(services) -> list[Check]:
 
 
 def _audit(services) -> list[Check]:
-    from app.audit import AuditQuery
+    from app.audit_record import AuditQuery
 
     services.audit.search(AuditQuery(limit=1))
     check_writable = getattr(services.audit, "check_writable", None)  # a Snowflake table: INSERT granted?

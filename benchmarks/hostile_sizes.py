@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from core.snowddl.config_loader import load_config  # noqa: E402
 from core.snowddl.commit_snapshot import Snapshot  # noqa: E402
-from app.operations.preview import preview  # noqa: E402
+from app.operations.shared.preview import preview  # noqa: E402
 from recipes import RECIPES  # noqa: E402
 
 WHY = "Measuring the work on hostile sizes."

@@ -10,7 +10,7 @@ in a fresh process (`--runs` times) and prints min / median / max of wall and CP
 - re-validation and plan of one-object changes through the portal's path (validate_with_changes,
   plan_changes): a user added, a business role reading one more schema, a schema's params.yaml, a
   warehouse's size;
-- a new-user preview end to end (app.operations.preview: parse, build, diff, validation, plan);
+- a new-user preview end to end (app.operations.shared.preview: parse, build, diff, validation, plan);
 - the baseline of the next base commit, differing by one file (user.yaml), loaded on its own as a new
   commit is, derived from the last baseline in the process; writing the base commit's baseline to the
   workspace cache (`keep`, done in the background by the portal);
@@ -40,7 +40,7 @@ from core.keys import generate_key_pair
 from core.snowddl import baseline_cache, commit_snapshot
 from core.snowddl.config_loader import load_config
 from core.snowddl.commit_snapshot import Snapshot, plan_changes, validate_with_changes
-from app.operations.preview import preview
+from app.operations.shared.preview import preview
 from recipes import RECIPES
 
 tree, cache, mode = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[4]

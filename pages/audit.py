@@ -4,7 +4,9 @@ import datetime as dt
 
 import streamlit as st
 
-from app.audit import AuditError, AuditQuery, to_csv, to_json
+from app.audit import AuditError
+from app.audit_export import to_csv, to_json
+from app.audit_record import AuditQuery
 from core.plaintext import md_escape
 from portal import ui
 

@@ -1,7 +1,7 @@
 """Home: what the viewer can ask for, and where their requests stand."""
 import streamlit as st
 
-from app.operations.expire import ending_soon
+from app.ending_soon import ending_soon
 from core.changes.model import Status
 from core.plaintext import md_escape
 from portal import account, ui

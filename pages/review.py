@@ -11,7 +11,7 @@ from core.plaintext import inline_code, md_escape
 from core.risk import level_of
 from portal import account, ui, widgets
 from app.operations import ApproveRequest, MergeRequest, RejectRequest, RequestChanges
-from app.operations.guards import is_requester
+from app.operations.shared.guards import is_requester
 from app.review import decisions, next_request, person, queue, risks, summary
 from recipes import recipe_named
 

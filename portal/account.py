@@ -69,7 +69,7 @@ def describe_config():
 
 
 def show_cost(projection, note: str, currency: str) -> None:
-    """A warehouse request's projected monthly cost (app.operations.preview.request_cost), or why there
+    """A warehouse request's projected monthly cost (app.operations.shared.preview.request_cost), or why there
     is none; nothing for other requests."""
     from core.plaintext import md_escape
     from portal import widgets
@@ -83,8 +83,8 @@ def show_cost(projection, note: str, currency: str) -> None:
 def show_request_cost(recipe: str, request: dict, sha: str | None = None) -> None:
     """For a submitted warehouse request: its projected monthly credits and money, from the warehouse's
     last 30 days of metering (an estimate for a new one), as its preview showed them (the same function,
-    app.operations.preview.request_cost); nothing for other requests. `sha`: the base commit."""
-    from app.operations.preview import request_cost
+    app.operations.shared.preview.request_cost); nothing for other requests. `sha`: the base commit."""
+    from app.operations.shared.preview import request_cost
 
     services = ui.services()
     projection, note = request_cost(recipe, request, services.snapshot(sha), source,

@@ -167,9 +167,9 @@ def _request_cost_source(settings, services=None):
 
 
 def _preview_cost(result, base, workspace) -> None:
-    """The preview's cost projection (app.operations.preview.with_cost) for `snowtower request` without
+    """The preview's cost projection (app.operations.shared.preview.with_cost) for `snowtower request` without
     --submit: price and currency from the settings of `workspace` (defaults when they cannot be read)."""
-    from app.operations.preview import with_cost
+    from app.operations.shared.preview import with_cost
     from app.settings import load_settings
     from core.snowflake.projection import WAREHOUSE_RECIPES
 
@@ -202,7 +202,7 @@ def cmd_request(args) -> int:
     from core.changes.model import Actor
     from core.snowddl.commit_snapshot import Snapshot
     from core.snowddl.config_loader import load_config
-    from app.operations.preview import preview as make_preview
+    from app.operations.shared.preview import preview as make_preview
     from recipes import RECIPES, FieldErrors
 
     recipe = RECIPES.get(args.recipe)
@@ -290,7 +290,7 @@ def cmd_expire(args) -> int:
     """Time-bound grants that ended or end within --within days, and stale users; --submit opens one
     revoke (offboard) request each as the expiry job. Exit 0 done, 1 a request could not be opened, 2 usage."""
     from core.changes.base import ChangeError
-    from app.operations.expire import ExpireAccess
+    from app.jobs.expire import ExpireAccess
     from app.services import build_services
     from app.settings import load_settings
 
@@ -339,7 +339,8 @@ def cmd_revert(args) -> int:
     changed the same lines: the admins are told), 2 usage or the backend could not be reached."""
     from core.changes.base import ChangeError
     from app.notifications import notify
-    from app.operations.revert import DEPLOY_ACTOR, RevertFailedDeployment
+    from app.identity import DEPLOY_ACTOR
+    from app.operations.revert import RevertFailedDeployment
     from app.services import build_services
     from app.settings import load_settings
 
@@ -968,7 +969,7 @@ def cmd_users(args) -> int:
 
 def _audit_store(workspace):
     """The configured audit log, read-only use: a demo workspace without a database is an error, never made."""
-    from app.audit import audit_log_for
+    from app.audit_stores import audit_log_for
     from core.workspace import Workspace
 
     settings = existing_workspace(workspace, "snowtower audit", needs_repository=False)
@@ -992,7 +993,9 @@ def cmd_audit(args) -> int:
     that breaks it or the anchor it contradicts, 2 when the log, the file or (GitHub backend, without
     --offline) the anchors on GitHub cannot be read. export: the records (with their chain fields) as
     csv or json."""
-    from app.audit import AuditError, from_csv, from_json, to_csv, to_json, verify_chain
+    from app.audit import AuditError
+    from app.audit_export import from_csv, from_json, to_csv, to_json
+    from app.audit_record import verify_chain
     from app.audit_anchor import read_anchors
     from core.changes.git import GitRepo
 
@@ -1071,7 +1074,7 @@ def cmd_audit(args) -> int:
 def _github_anchors(settings, ws, records):
     """The anchors on GitHub (app.audit_anchor.read_github_anchors) for `records`: on every merged commit
     of the portal's pull requests, and on every commit a merge record of the log names."""
-    from app.audit import OK
+    from app.audit_record import OK
     from app.audit_anchor import read_github_anchors
     from app.services import build_github
 

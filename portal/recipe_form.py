@@ -42,7 +42,7 @@ def start_fix(finding) -> None:
 
 
 def start_renew(raw: dict, note: str) -> None:
-    """Open the grant form filled in for a renewal (app.operations.expire.Ending.renewal): a new request."""
+    """Open the grant form filled in for a renewal (app.ending_soon.Ending.renewal): a new request."""
     st.session_state[PENDING_KEY] = {"recipe": "grant-role", "id": None, "ref": None, "raw": dict(raw), "comment": "",
                                      "note": note}
     st.switch_page(ui.page(RECIPES["grant-role"].page))

@@ -161,7 +161,7 @@ def audit_log():
 
 @st.cache_resource(show_spinner=False)
 def _audit_log(workspace: str):
-    from app.audit import audit_log_for
+    from app.audit_stores import audit_log_for
 
     return audit_log_for(load_settings(workspace))
 
@@ -179,7 +179,7 @@ NO_LONGER_ALLOWED = "Your login is no longer allowed to do this; nothing was don
 def viewer_now() -> Actor | None:
     """The viewer with the roles the identity port gives them now (None: signed out, disabled, removed,
     or no role left). Button callbacks use it to draw their answer: they run before the entry script
-    reads the roles again. (The operations check again themselves: app.operations.audited.)"""
+    reads the roles again. (The operations check again themselves: app.operations.shared.audited.)"""
     actor = st.session_state.get(VIEWER_KEY)
     if actor is None:
         return None

@@ -74,7 +74,7 @@ def new_user_raw(public_pem):
 @pytest.fixture(autouse=True)
 def _every_audit_log_verifies(request):
     """After each test that used tmp_path: every SQLite audit log it wrote (a workspace's snowtower.db)
-    has an intact hash chain (app.audit.verify_chain), unless the test is marked audit_tampered. Read
+    has an intact hash chain (app.audit_record.verify_chain), unless the test is marked audit_tampered. Read
     with plain sqlite3: checking opens or changes nothing."""
     if "tmp_path" not in request.fixturenames or request.node.get_closest_marker("audit_tampered"):
         yield
@@ -83,7 +83,8 @@ def _every_audit_log_verifies(request):
     yield
     import sqlite3
 
-    from app.audit import COLUMNS, _record, verify_chain
+    from app.audit import _record
+    from app.audit_record import COLUMNS, verify_chain
 
     for path in root.rglob("*.db"):
         try:

@@ -1,5 +1,5 @@
 """Tests that act as a person the users file does not hold give that person a login first: every
-operation re-reads its actor's roles through the identity port (app.operations.audited)."""
+operation re-reads its actor's roles through the identity port (app.operations.shared.audited)."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.operations.preview import preview
+from app.operations.shared.preview import preview
 from core.snowddl.config_loader import load_config
 from core.snowddl.commit_snapshot import Snapshot
 from recipes import RECIPES
@@ -182,7 +182,7 @@ def test_a_new_user_gains_everything_their_roles_give(base, public_pem):
 
 
 def test_the_pull_request_body_carries_the_access_as_escaped_plain_text(base, public_pem):
-    from app.operations.body import render_body
+    from app.operations.shared.body import render_body
     from core.changes.model import Actor
 
     result = run(base, "new-user", name="JANE_DOE", first_name="[click](https://evil.example)", last_name="<b>Doe</b>",

@@ -13,7 +13,7 @@ from core.changes.local import LocalChanges
 from core.changes.model import Review, Status
 from app.operations import (ApproveRequest, MergeRequest, PreviewRequest, RejectRequest, RequestChanges,
                                ResubmitRequest, SubmitRequest)
-from app.operations.guards import approvals
+from app.operations.shared.guards import approvals
 from recipes import RECIPES
 from tests.identity_support import give_login
 

@@ -8,7 +8,7 @@ from core.changes import metadata as meta
 from core.changes.base import ChangeError
 from core.changes.model import Status
 from app.operations import ApproveRequest, MergeRequest, PreviewRequest, RequestChanges, ResubmitRequest, SubmitRequest
-from app.operations.guards import approvals
+from app.operations.shared.guards import approvals
 from recipes import RECIPES
 from tests.github_support import as_user, github, github_template, gh_services  # noqa: F401 (fixtures)
 
@@ -318,7 +318,7 @@ def test_the_body_of_an_openssh_private_key_pasted_without_its_header_lines_is_r
     the BEGIN / END lines into a justification or a comment, was stored."""
     import subprocess
 
-    from app.operations.guards import clean_comment
+    from app.operations.shared.guards import clean_comment
 
     key = tmp_path / "id"
     subprocess.run(["ssh-keygen", "-q", "-t", kind, "-N", "", "-f", str(key)], check=True)

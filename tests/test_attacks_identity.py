@@ -11,7 +11,7 @@ import pytest
 from app import identity
 from app.identity import Oidc, Vouched, is_reserved
 from app.operations import SubmitRequest
-from app.operations.audited import NoLongerAllowed
+from app.operations.shared.audited import NoLongerAllowed
 from app.settings import inspect_settings
 from core.changes.model import Actor
 from recipes import RECIPES
@@ -249,7 +249,7 @@ def test_a_sign_in_under_a_name_that_is_no_login_is_audited_without_the_name(tmp
 
     from streamlit.testing.v1 import AppTest
 
-    from app.audit import audit_log_for
+    from app.audit_stores import audit_log_for
     from app.settings import load_settings
     from portal import ui
 

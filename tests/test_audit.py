@@ -13,7 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from app.audit import AuditQuery, AuditRecord, SnowflakeAuditLog, SqliteAuditLog, to_csv
+from app.audit_export import to_csv
+from app.audit_record import AuditQuery, AuditRecord
+from app.audit_snowflake import SnowflakeAuditLog
+from app.audit_sqlite import SqliteAuditLog
 from app.operations import ApproveRequest, MergeRequest, PreviewRequest, RejectRequest, SubmitRequest
 from app.operations.unlock_login import UnlockLogin
 from core.changes.base import ChangeError
@@ -101,7 +104,7 @@ def test_nothing_in_snowtower_updates_or_deletes_audit_rows():
             if "BEFORE" not in text[max(0, m.start() - 40):m.start()].upper():  # the refusing triggers
                 offending.append(f"{path.relative_to(ROOT)}:{line}: {m.group(0)}")
     assert offending == []
-    assert "audit_log_no_update BEFORE UPDATE" in (ROOT / "app" / "audit.py").read_text()
+    assert "audit_log_no_update BEFORE UPDATE" in (ROOT / "app" / "audit_sqlite.py").read_text()
 
 
 def test_search_by_person_request_action_and_days(tmp_path):
@@ -121,7 +124,7 @@ def test_search_by_person_request_action_and_days(tmp_path):
 def test_the_snowflake_table_setup_made_is_written_and_searched_alike(tmp_path):
     from fakesnow.instance import FakeSnow
 
-    from app.audit import snowflake_table_ddl
+    from app.audit_snowflake import snowflake_table_ddl
 
     fs = FakeSnow(db_path=tmp_path)
     admin = fs.connect(database="SNOWTOWER", schema="AUDIT", paramstyle="qmark")
@@ -159,7 +162,7 @@ class Statements:
         self.rows = [("SNOWTOWER_APP",)] if sql == "SELECT CURRENT_ROLE()" else []
         self.rowcount = 1  # the writers' lock row is there
         if sql.startswith("INSERT") and params:  # the conditional append: its record is read back by seq
-            from app.audit import COLUMNS
+            from app.audit_record import COLUMNS
 
             self.appended = params[COLUMNS.index("hash")]
         elif sql.startswith("SELECT hash FROM") and getattr(self, "appended", None):
@@ -294,7 +297,7 @@ def test_the_admin_page_searches_and_exports_and_others_are_told_no(workspace, p
 
 
 def test_the_command_line_records_what_an_operator_does(tmp_path, monkeypatch, capsys):
-    from app.audit import audit_log_for
+    from app.audit_stores import audit_log_for
     from app.settings import load_settings
     from portal import cli
 
@@ -311,7 +314,7 @@ def test_the_command_line_records_what_an_operator_does(tmp_path, monkeypatch, c
 
 
 def test_the_audit_store_is_a_setting(tmp_path, monkeypatch):
-    from app.audit import audit_log_for
+    from app.audit_stores import audit_log_for
     from app.settings import load_settings
     from core.snowflake.queries import QueryError
 

@@ -13,7 +13,7 @@ import sqlite3
 import pytest
 import requests
 
-from app.audit import GENESIS, OK, AuditRecord, verify_chain
+from app.audit_record import GENESIS, OK, AuditRecord, verify_chain
 from app.audit_anchor import anchor_text
 from app.operations import ApproveRequest, MergeRequest, PreviewRequest, SubmitRequest
 from app.services import build_services

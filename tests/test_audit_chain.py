@@ -14,8 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from app.audit import (COLUMNS, GENESIS, INTENT, AuditError, AuditQuery, AuditRecord, SnowflakeAuditLog, SqliteAuditLog,
-                       from_csv, snowflake_table_ddl, to_csv, verify_chain)
+from app.audit import AuditError
+from app.audit_export import from_csv, to_csv
+from app.audit_record import COLUMNS, GENESIS, INTENT, AuditQuery, AuditRecord, verify_chain
+from app.audit_snowflake import SnowflakeAuditLog, snowflake_table_ddl
+from app.audit_sqlite import SqliteAuditLog
 from app.operations import ApproveRequest, MergeRequest, PreviewRequest, SubmitRequest
 from core.changes.model import Status
 from recipes import RECIPES
@@ -412,7 +415,7 @@ def test_the_repair_leaves_a_running_process_s_intent_alone_until_it_is_stale(se
     STALE_AFTER."""
     import socket
 
-    from app.operations.audited import STALE_AFTER, complete_open_intents
+    from app.operations.shared.audited import STALE_AFTER, complete_open_intents
 
     now = services.clock()
     services.audit.write("admin", ["admin"], "unlock_login", INTENT, f"process 1 on {socket.gethostname()}",

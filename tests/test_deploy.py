@@ -362,7 +362,8 @@ def portal(gh_services):
 
 def test_a_failed_deploy_opens_one_urgent_revert_reviewed_like_any_other(repo, account, github, portal):
     from app.operations import ApproveRequest, MergeRequest
-    from app.operations.revert import DEPLOY_ACTOR, RevertFailedDeployment
+    from app.identity import DEPLOY_ACTOR
+    from app.operations.revert import RevertFailedDeployment
     from app.review import queue
     from core.changes.base import ChangeError
 

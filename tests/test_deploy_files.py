@@ -114,7 +114,8 @@ def test_setup_sql_runs_in_fakesnow_as_far_as_it_parses_and_the_audit_table_work
     import fakesnow
     import snowflake.connector
 
-    from app.audit import SNOWFLAKE_COLUMNS, AuditQuery, SnowflakeAuditLog
+    from app.audit_record import AuditQuery
+    from app.audit_snowflake import SNOWFLAKE_COLUMNS, SnowflakeAuditLog
     from app.snowflake_tables import TABLES
 
     beyond_fakesnow = ("CREATE ROLE", "GRANT ", "CREATE WAREHOUSE", "CREATE NETWORK RULE", "CREATE SECRET",

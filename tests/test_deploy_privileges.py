@@ -26,7 +26,8 @@ def needs(sql: str) -> set[Need]:
 
 def audit_statements() -> list[str]:
     """Every statement SnowflakeAuditLog runs, as it runs them (recorded from a log over a stand-in)."""
-    from app.audit import AuditQuery, AuditRecord, SnowflakeAuditLog
+    from app.audit_record import AuditQuery, AuditRecord
+    from app.audit_snowflake import SnowflakeAuditLog
 
     ran = []
 
@@ -39,7 +40,7 @@ def audit_statements() -> list[str]:
             self.rows = []
             self.rowcount = 1  # the lock row is there
             if sql.startswith("INSERT") and params:  # the conditional append reads its record back by seq
-                from app.audit import COLUMNS
+                from app.audit_record import COLUMNS
 
                 self.appended = params[COLUMNS.index("hash")]
             elif sql.startswith("SELECT hash FROM"):
@@ -81,7 +82,7 @@ def test_the_audit_log_needs_select_and_insert_on_its_table_only():
 def test_the_table_ddl_needs_create_table_which_the_app_role_does_not_hold():
     """Why the app runs no DDL: CREATE TABLE IF NOT EXISTS needs CREATE TABLE on the schema (its access
     control requirements name no exception for an existing table), which setup.sql does not grant."""
-    from app.audit import snowflake_table_ddl
+    from app.audit_snowflake import snowflake_table_ddl
 
     grants = Grants.from_setup(SETUP)
     assert grants.missing(ROLE, needs(snowflake_table_ddl(TABLE))) == [Need("CREATE TABLE", "SCHEMA", "SNOWTOWER.APP")]
@@ -93,7 +94,8 @@ def test_a_setup_without_the_insert_grant_is_caught_and_the_app_names_it():
     import fakesnow
     import snowflake.connector
 
-    from app.audit import AuditError, SnowflakeAuditLog, snowflake_table_ddl
+    from app.audit import AuditError
+    from app.audit_snowflake import SnowflakeAuditLog, snowflake_table_ddl
 
     line = f"GRANT SELECT, INSERT ON TABLE {TABLE} TO ROLE {ROLE};"
     assert line in SETUP

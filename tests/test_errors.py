@@ -77,7 +77,7 @@ def test_a_callback_that_raises_shows_its_id_on_the_next_run(tmp_path, monkeypat
     caplog.set_level(logging.ERROR, logger="snowtower")
     monkeypatch.setenv("SNOWTOWER_WORKSPACE", str(tmp_path / "workspace"))
     ui._services.clear()
-    from app.operations import preview as preview_module
+    from app.operations.shared import preview as preview_module
 
     class Broken:
         def __init__(self, *args, **kwargs):

@@ -7,9 +7,11 @@ import json
 
 import pytest
 
-from app.audit import AuditQuery
+from app.audit_record import AuditQuery
 from app.operations import ApproveRequest, MergeRequest, PreviewRequest, SubmitRequest
-from app.operations.expire import EXPIRY_ACTOR, POLICY_ACTOR, ExpireAccess, time_bound_grants
+from app.identity import EXPIRY_ACTOR, POLICY_ACTOR
+from app.jobs.expire import ExpireAccess
+from core.expiry_lookup import time_bound_grants
 from core import expiry
 from core.changes.model import Status
 from core.snowddl.config_loader import load_config

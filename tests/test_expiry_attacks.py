@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from app.audit import AuditQuery
+from app.audit_record import AuditQuery
 from app.operations import ApproveRequest
-from app.operations.expire import EXPIRY_ACTOR, POLICY_ACTOR, ExpireAccess
+from app.identity import EXPIRY_ACTOR, POLICY_ACTOR
+from app.jobs.expire import ExpireAccess
 from core import expiry
 from core.changes.base import ChangeError
 from core.changes.model import Status
@@ -25,7 +26,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "snowddl"
 def test_two_expire_submit_runs_at_once_open_one_request_per_ended_grant(services, people, monkeypatch):
     """A cron run and a run by hand at the same moment: both read the requests before either opened
     one. Before: two revoke requests for the same grant."""
-    from app.operations import expire as expire_module
+    from app.jobs import expire as expire_module
     from app.services import build_services
 
     grant_until(services, people)
@@ -216,7 +217,7 @@ def test_a_renewal_left_in_review_holds_the_revoke_back_for_a_week_only(services
     """The requester opens a renewal and leaves it in review (or never resubmits it after changes were
     asked): before, the revoke was never opened and the access that ended stayed for good."""
     from app.operations import RequestChanges
-    from app.operations.expire import RENEWAL_GRACE_DAYS
+    from app.jobs.expire import RENEWAL_GRACE_DAYS
 
     first = grant_until(services, people)
     renewal = submit(services, people["requester"], "grant-role",
@@ -301,7 +302,7 @@ def test_a_run_cut_off_between_opening_a_revoke_and_its_auto_approval_is_finishe
         backend_name, request, people, monkeypatch):
     """The job opens the revoke, then dies before the policy approves it. Before: the next run found the
     revoke open ("never twice") and left it unapproved for good, though expiry_auto_approve is on."""
-    from app.operations import expire as expire_module
+    from app.jobs import expire as expire_module
 
     services = request.getfixturevalue("services" if backend_name == "local" else "gh_services")
     grant_until(services, people)
@@ -335,7 +336,7 @@ def test_typed_text_that_looks_like_an_old_end_date_comment_is_never_an_end_date
     user's comment (or name) made a time-bound grant out of text: the expiry job would then revoke that
     role, approved by policy when expiry_auto_approve is on. Before: read as an end date."""
     from app.operations import MergeRequest
-    from app.operations.expire import time_bound_grants
+    from core.expiry_lookup import time_bound_grants
     from recipes import RECIPES  # noqa: F401
 
     typed = "Contractor # SnowTower: ANALYST until 2026-01-02"

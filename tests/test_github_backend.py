@@ -264,7 +264,7 @@ def test_each_thread_gets_its_own_pygithub_client(gh_services):
 
 def test_resubmit_on_github_keeps_the_pr_and_voids_earlier_approvals(gh_services, github, people, new_user_raw):
     from app.operations import ResubmitRequest
-    from app.operations.guards import approvals
+    from app.operations.shared.guards import approvals
 
     cr = submit(gh_services, people["requester"], new_user_raw())
     ApproveRequest(gh_services, people["admin"], cr.id, "fine").execute()

@@ -17,7 +17,7 @@ from core.changes.base import AlreadyResolved, ChangeError, HeadMoved, ReturnedT
 from core.changes.model import Status
 from app.operations import (ApproveRequest, MergeRequest, PreviewRequest, RejectRequest, RequestChanges,
                                ResubmitRequest, SubmitRequest)
-from app.operations.guards import approvals
+from app.operations.shared.guards import approvals
 from recipes import RECIPES
 from tests.github_support import as_user, github, github_template, gh_services  # noqa: F401 (fixtures)
 

@@ -22,7 +22,7 @@ from app import identity
 from app.identity import LocalLogins, Oidc, Sis, WithSystem, system_actor
 from app.operations import ApproveRequest, MergeRequest, RejectRequest, RequestChanges, ResubmitRequest, SubmitRequest
 from app.operations.accept_finding import AcceptFinding
-from app.operations.audited import NoLongerAllowed
+from app.operations.shared.audited import NoLongerAllowed
 from app.operations.logins import SaveLogin, UpdateLogin
 from app.operations.unlock_login import UnlockLogin
 from app.operations.withdraw import WithdrawRequest
@@ -286,7 +286,7 @@ def test_users_add_set_role_disable_enable_unlock(tmp_path, monkeypatch, capsys)
     code, out = run("add", "snowtower-expiry", "--role", "admin", "--password-stdin", stdin=PASSWORD + "\n")
     assert code == 2 and "SnowTower's jobs" in out
     assert path.read_bytes() == before
-    from app.audit import audit_log_for
+    from app.audit_stores import audit_log_for
     from app.settings import load_settings
 
     actions = [(r.actor, r.action, r.outcome) for r in reversed(audit_log_for(load_settings(ws)).search())]
@@ -352,7 +352,7 @@ def test_a_long_random_cookie_key_lets_the_form_show(workspace, monkeypatch):
 
 
 def test_a_disabled_login_cannot_sign_in_and_it_is_audited(workspace, monkeypatch):
-    from app.audit import audit_log_for
+    from app.audit_stores import audit_log_for
     from app.settings import load_settings
 
     (workspace / "settings.toml").write_text('[snowtower]\nmode = "production"\n')
@@ -398,7 +398,7 @@ def test_streamlit_in_snowflake_signs_in_from_st_user_without_streamlit_authenti
     assert "Walter Skinner" in at.sidebar.markdown[0].value
     assert [b.label for b in at.button if b.label in ("Sign in", "Sign out")] == []  # Snowflake's session
     assert not any(m.split(".")[0] == "streamlit_authenticator" for m in sys.modules)
-    from app.audit import audit_log_for
+    from app.audit_stores import audit_log_for
     from app.settings import load_settings
 
     at.run()  # a second run records no second sign-in
@@ -431,7 +431,7 @@ def _oidc_portal(workspace, claims: dict) -> AppTest:
 
 
 def test_oidc_sign_in_maps_groups_to_roles_and_is_audited(workspace):
-    from app.audit import audit_log_for
+    from app.audit_stores import audit_log_for
     from app.settings import load_settings
     from portal import ui
 
@@ -461,7 +461,7 @@ def test_oidc_sign_in_maps_groups_to_roles_and_is_audited(workspace):
 def test_oidc_without_a_mapped_group_is_refused_and_audited_under_the_subject(workspace, groups, reason):
     """A refused sign-in is recorded under what the provider vouches for (issuer and subject), never the
     e-mail claim, which the provider marks unverified here (before: recorded as ada@example.com)."""
-    from app.audit import audit_log_for
+    from app.audit_stores import audit_log_for
     from app.settings import load_settings
     from portal import ui
 
@@ -482,7 +482,7 @@ def test_oidc_without_auth_secrets_stops_at_a_setup_page(workspace):
 
 
 def test_oidc_sign_out_is_audited(workspace):
-    from app.audit import audit_log_for
+    from app.audit_stores import audit_log_for
     from app.settings import load_settings
 
     claims = {"is_logged_in": True, "preferred_username": "dana", "groups": ["snowtower-admins"]}

@@ -18,7 +18,7 @@ from core.plaintext import fenced, inline_code, md_escape
 from portal import cli, ui
 from tests.portal_support import as_viewer
 from app.operations import ApproveRequest, PreviewRequest, RejectRequest, RequestChanges, SubmitRequest
-from app.operations.body import render_body
+from app.operations.shared.body import render_body
 from recipes import RECIPES
 from tests.github_support import github, github_template, gh_services  # noqa: F401 (fixtures)
 

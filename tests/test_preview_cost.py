@@ -1,5 +1,5 @@
 """One preview: a warehouse request's projected monthly cost is part of the application layer's preview
-(app.operations.preview), so the portal's form and `snowtower request --format json` show the same figures."""
+(app.operations.shared.preview), so the portal's form and `snowtower request --format json` show the same figures."""
 from __future__ import annotations
 
 import json

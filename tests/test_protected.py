@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app.operations import PreviewRequest, SubmitRequest
-from app.operations.protected import protected_touched
+from app.operations.shared.protected import protected_touched
 from app.services import build_services
 from app.settings import load_settings
 from portal import cli

@@ -12,7 +12,7 @@ from core.snowddl import yaml_reader
 from core.snowddl.config_loader import load_config
 from core.snowddl.commit_snapshot import Snapshot, plan_changes, validate_with_changes
 from portal.cli import main as cli
-from app.operations.preview import preview
+from app.operations.shared.preview import preview
 from recipes import RECIPES
 
 WHY = "Needed for the quarterly access review."

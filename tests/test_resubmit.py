@@ -5,7 +5,7 @@ import yaml
 from core.changes.base import ChangeError
 from core.changes.model import Status
 from app.operations import ApproveRequest, MergeRequest, PreviewRequest, RequestChanges, ResubmitRequest, SubmitRequest
-from app.operations.guards import approvals
+from app.operations.shared.guards import approvals
 from recipes import RECIPES, FieldErrors
 
 GRANT = RECIPES["grant-role"]

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from app.audit import REFUSED
+from app.audit_record import REFUSED
 from app.operations import ApproveRequest, MergeRequest, SubmitRequest
-from app.operations.revert import DEPLOY_ACTOR, RevertFailedDeployment
+from app.identity import DEPLOY_ACTOR
+from app.operations.revert import RevertFailedDeployment
 from app.review import queue
 from core.changes.base import ChangeError
 from core.changes.model import Status
@@ -219,7 +220,7 @@ def test_the_admin_s_merge_click_says_the_deployment_failed(tmp_path, monkeypatc
 
 
 def test_texts_typed_into_a_revert_are_never_used(services, people, new_user_raw):
-    from app.operations.preview import PreviewRequest
+    from app.operations.shared.preview import PreviewRequest
     from recipes.base import SOURCES
     from recipes.revert import REVERT
 

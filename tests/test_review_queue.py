@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app.audit import REFUSED, AuditQuery
+from app.audit_record import REFUSED, AuditQuery
 from app.operations import ApproveRequest, MergeRequest, PreviewRequest, RejectRequest, SubmitRequest
 from core.changes.base import ChangeError
 from core.changes.model import Status

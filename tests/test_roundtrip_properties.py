@@ -20,7 +20,7 @@ from core.snowddl import yaml_reader
 from core.snowddl.edit import entries
 from core.snowddl.config_loader import load_config
 from core.snowddl.commit_snapshot import Snapshot
-from app.operations.preview import preview
+from app.operations.shared.preview import preview
 from recipes import RECIPES
 
 SETTINGS = settings(max_examples=int(os.environ.get("SNOWTOWER_HYPOTHESIS_EXAMPLES", "60")), deadline=None,

@@ -113,7 +113,7 @@ def sis(shipped, tmp_path, github, monkeypatch, app_role, setup_sql):
     # No local git repository, no demo workspace, no SQLite: any attempt fails the test.
     for target in ("core.workspace.ensure_demo_workspace", "core.changes.local.LocalChanges.__init__",
                    "core.changes.store.Store.__init__", "core.lockout.Lockout._connect",
-                   "app.audit.SqliteAuditLog.__init__"):
+                   "app.audit_sqlite.SqliteAuditLog.__init__"):
         monkeypatch.setattr(target, lambda *a, **k: pytest.fail("a workspace was used in Streamlit in Snowflake"))
     import streamlit as st
 
@@ -197,7 +197,7 @@ def visit(at, key: str):
 
 
 def test_every_admin_page_loads_in_streamlit_in_snowflake(sis, github):
-    from app.audit import AuditQuery
+    from app.audit_record import AuditQuery
 
     before = listing(sis)
     at = portal()
@@ -298,7 +298,7 @@ def test_the_viewer_is_snowflakes_user_with_the_roles_snowflake_grants_them(sis,
 
 
 def test_a_warehouse_request_previews_in_streamlit_in_snowflake_with_its_cost_line(sis, shipped):
-    """The request preview with its cost projection (app.operations.preview) runs on the app's session:
+    """The request preview with its cost projection (app.operations.shared.preview) runs on the app's session:
     nothing of the demo's stand-in is imported (the `shipped` rule), and an account whose metering the
     app cannot read gets one line saying so under the preview, not an error."""
     at = portal()

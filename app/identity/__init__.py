@@ -1,6 +1,6 @@
 """The identity port: who may act, and with which portal roles *now*.
 
-Every operation re-reads its actor's roles through `Services.identity` (app.operations.audited), so
+Every operation re-reads its actor's roles through `Services.identity` (app.operations.shared.audited), so
 a login disabled or demoted after sign-in is refused even if the page still shows the button; an
 operation never takes a role from a form, from the Actor a page passed in, or from the session.
 
@@ -32,7 +32,8 @@ from app.identity.local import LocalLogins, cookie_key, lockout_for
 from app.identity.oidc import MAX_GROUPS, MAX_GROUPS_TEXT, Oidc, claim_groups, oidc_subject, overage
 from app.identity.port import IMPLIED, MAX_CLAIM, ROLES, Identity, SetupError
 from app.identity.sis import BUSINESS_ROLE_SUFFIX, SIS_NAME, Sis, snowddl_role_mapping, snowflake_roles_from
-from app.identity.system import SYSTEM_ACTORS, WithSystem, is_reserved, system_actor
+from app.identity.system import (DEPLOY_ACTOR, EXPIRY_ACTOR, POLICY_ACTOR, SYSTEM_ACTORS, WithSystem, is_reserved,
+                                 system_actor)
 from app.identity.users_file import (
     COOKIE_NAME, DEMO_PASSWORD, DEMO_USERS, LOGIN_PATTERN, MAX_USERS_FILE_BYTES, MIN_COOKIE_KEY, MIN_PASSWORD,
     UsersFileError, add_user, check_login, check_roles, ensure_demo_logins, new_users_file, read_users, update_user,
@@ -46,5 +47,5 @@ __all__ = [
     "UsersFileError", "Vouched", "WithSystem", "add_user", "check_login", "check_roles", "claim_groups", "cookie_key",
     "ensure_demo_logins", "github_name", "github_people", "identity_for", "is_namespaced", "is_reserved",
     "lockout_for", "new_users_file", "oidc_subject", "overage", "read_users", "snowddl_role_mapping",
-    "snowflake_roles_from", "system_actor", "update_user",
+    "snowflake_roles_from", "system_actor", "DEPLOY_ACTOR", "EXPIRY_ACTOR", "POLICY_ACTOR", "update_user",
 ]

@@ -16,7 +16,7 @@ from core.changes.model import Actor
 SYSTEM_ACTORS: dict[str, tuple[str, ...]] = {
     "snowtower-cli": ("requester", "approver", "admin"),
     "snowtower-expiry": ("requester",),
-    # approves the expiry job's revokes when settings.expiry_auto_approve is on (app/operations/expire.py)
+    # approves the expiry job's revokes when settings.expiry_auto_approve is on (app/jobs/expire.py)
     "snowtower-expiry-policy": ("approver",),
     # opens the revert of a change whose deployment failed (app/operations/revert.py); it never reviews
     "snowtower-deploy": ("requester",),
@@ -56,3 +56,15 @@ class WithSystem:
 def system_actor(name: str) -> Actor:
     """The Actor a job acts as (KeyError for a name not in SYSTEM_ACTORS)."""
     return Actor(name, name, "", tuple(r for r in ROLES if r in _expand(SYSTEM_ACTORS[name])))
+
+
+# System actors of the jobs (moved from app/operations/expire.py)
+# The job's own audit identity: it requests, never reviews. Role "system": no page lets it sign in.
+EXPIRY_ACTOR = Actor("snowtower-expiry", "SnowTower expiry job", "snowtower-expiry@snowtower.local", ("system",))
+# Who approves an expiry revoke when settings.expiry_auto_approve is on: a second system identity, so the
+# record says it was the policy (not a person, and never the requester) that approved it.
+POLICY_ACTOR = Actor("snowtower-expiry-policy", "SnowTower expiry policy (expiry_auto_approve)",
+                     "snowtower-expiry-policy@snowtower.local", ("system", "approver"))
+# The deployment's identity: it opens the revert of a change whose deployment failed (moved from
+# app/operations/revert.py); it never reviews.
+DEPLOY_ACTOR = Actor("snowtower-deploy", "SnowTower deployment", "snowtower-deploy@snowtower.local", ("system",))

@@ -37,7 +37,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from core.changes.github import gate as github_gate
 from core.changes import metadata as meta
@@ -64,7 +64,7 @@ class DeployError(Exception):
 @dataclass
 class Merge:
     sha: str  # the commit on the default branch
-    pr: object | None = None  # PyGithub PullRequest; None: pushed without a pull request
+    pr: Any = None  # PyGithub PullRequest; None: pushed without a pull request
     decision: github_gate.Decision | None = None
     unsafe: set[str] = field(default_factory=set)  # SQL of the unsafe statements its own change plans
 
@@ -100,7 +100,7 @@ class Result:
         whose revert merge-deploy's `revert` job asks for (`snowtower revert --pr N`: opened once)."""
         if self.status not in ("failed", "unverified"):
             return []
-        return sorted(m.number for m in self.merges if m.pr is not None and self.labelled.get(m.number) != DEPLOYED
+        return sorted(m.pr.number for m in self.merges if m.pr is not None and self.labelled.get(m.pr.number) != DEPLOYED
                       and DEPLOYED not in {label.name for label in m.pr.labels})
 
     @property
@@ -200,11 +200,11 @@ def merges_since(repo, git: GitRepo, since: str | None, sha: str, branch: str) -
         else:
             shas = git.git("rev-list", "--first-parent", f"--max-count={MAX_COMMITS + 1}", sha, f"^{since}").split()[::-1]
     except GitError:
-        raise DeployError(f"the checkout does not have the history from {since[:12]} to {sha[:12]}: check it out "
+        raise DeployError(f"the checkout does not have the history from {(since or 'its start')[:12]} to {sha[:12]}: check it out "
                           f"with fetch-depth: 0 (or, if {branch}'s history was rewritten, move the tag {MARKER_TAG} to "
                           "the last commit known deployed)") from None
     if len(shas) > MAX_COMMITS:
-        raise DeployError(f"more than {MAX_COMMITS} commits since the last deployment ({since[:12]}): "
+        raise DeployError(f"more than {MAX_COMMITS} commits since the last deployment ({(since or '')[:12]}): "
                           f"move the tag {MARKER_TAG} to the last commit known deployed, then run again")
     merges = [Merge(s) for s in shas]
     wanted = {m.sha: m for m in merges}
@@ -343,7 +343,7 @@ def _label(repo, pulls: list[Merge], result: Result, run_url: str) -> None:
             if name in names:
                 m.pr.remove_from_labels(name)
         m.pr.add_to_labels(label)
-        result.labelled[m.number] = label
+        result.labelled[m.pr.number] = label
         m.pr.create_issue_comment(_comment(label, detail, result, m, run_url))
 
 
@@ -382,7 +382,7 @@ def changelog_entry(result: Result, run_url: str, now=None) -> tuple[str, str]:
     for m in result.merges:
         if m.pr is None:
             continue
-        state = result.labelled.get(m.number) or next((l.name for l in m.pr.labels if l.name in (DEPLOYED, FAILED, WAITING)), "")
+        state = result.labelled.get(m.pr.number) or next((lab.name for lab in m.pr.labels if lab.name in (DEPLOYED, FAILED, WAITING)), "")
         lines.append(f"- #{m.number} {plain_markdown(m.pr.title)}: {state or 'unchanged'}")
     if result.waiting:
         lines.append(f"- {len(result.waiting)} unsafe statement(s) wait")
@@ -438,7 +438,7 @@ def summary(result: Result) -> str:
            *([f"Changelog ({CHANGELOG_FILE} on {CHANGELOG_BRANCH}): {result.changelog}", ""] if result.changelog else [])]
     for m in result.merges:
         if m.pr is not None:
-            out.append(f"- #{m.number} ({m.sha[:12]}): {result.labelled.get(m.number, 'already ' + DEPLOYED)}")
+            out.append(f"- #{m.number} ({m.sha[:12]}): {result.labelled.get(m.pr.number, 'already ' + DEPLOYED)}")
         else:
             out.append(f"- {m.sha[:12]}: pushed without a pull request")
     for title, statements in (("Unsafe statements no confirmed pull request covers", result.blocking),

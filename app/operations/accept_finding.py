@@ -3,17 +3,21 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from app.findings_state import MAX_ACCEPT_DAYS, MAX_REASON, StateError, states_for
-from app.operations.audited import run_audited
+from app.operations.shared.audited import run_audited
 from core.changes.base import ChangeError
 from core.changes.model import Actor
 from core.plaintext import one_line
 
+if TYPE_CHECKING:
+    from app.services import Services
+
 
 @dataclass
 class AcceptFinding:
-    services: object  # app.services.Services
+    services: Services
     actor: Actor
     key: str  # the finding's key, "CODE:OBJECT" (core.findings.Finding.key)
     reason: str

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.notifications import notify
-from app.operations.audited import run_audited
-from app.operations.guards import load_open, require_head, require_policy_scope, require_reviewer
+from app.operations.shared.audited import run_audited
+from app.operations.shared.guards import load_open, require_head, require_policy_scope, require_reviewer
 from app.services import Services
 from core.changes.model import Actor, ChangeRequest, Status
 

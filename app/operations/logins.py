@@ -5,24 +5,16 @@ audit record, refusals included. Unlock is app.operations.unlock_login."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from app.identity import LocalLogins, UsersFileError, add_user, check_login, update_user
-from app.operations.audited import run_audited
+from app.identity import UsersFileError, add_user, check_login, update_user
+from app.operations.shared.audited import run_audited
+from app.operations.shared.guards import logins
 from core.changes.base import ChangeError
 from core.changes.model import Actor
 
-
-def logins(services, actor: Actor) -> LocalLogins:
-    """The users file's provider, when `actor` may manage it; ChangeError otherwise (not an admin, or an
-    identity provider holds the logins)."""
-    # Why: only an admin manages who may sign in and with which role.
-    if not actor.can("admin"):
-        raise ChangeError("only admins may manage logins.")
-    people = getattr(services.identity, "people", services.identity)
-    # Why: with OIDC or Streamlit in Snowflake the identity provider is the authority, not a file here.
-    if not isinstance(people, LocalLogins):
-        raise ChangeError(f"logins are managed by the identity provider here (auth = {people.kind}), not by SnowTower.")
-    return people
+if TYPE_CHECKING:
+    from app.services import LoginServices, Services
 
 
 def _login(login: str) -> str:
@@ -32,7 +24,7 @@ def _login(login: str) -> str:
 @dataclass
 class SaveLogin:
     """Add a login, or replace its password, roles, name and email (enabling it again)."""
-    services: object
+    services: Services | LoginServices
     actor: Actor
     login: str
     password: str = field(repr=False)
@@ -59,7 +51,7 @@ class SaveLogin:
 class UpdateLogin:
     """Set a login's roles (`roles`), or disable / enable it (`disabled`). A disabled login cannot sign
     in and has no role, so every operation refuses it at once; enabling gives back its roles."""
-    services: object
+    services: Services | LoginServices
     actor: Actor
     login: str
     roles: list[str] | None = None
@@ -68,7 +60,7 @@ class UpdateLogin:
 
     @property
     def action(self) -> str:
-        return {True: "user_disabled", False: "user_enabled"}.get(self.disabled, "user_roles_set")
+        return "user_roles_set" if self.disabled is None else {True: "user_disabled", False: "user_enabled"}[self.disabled]
 
     def execute(self) -> dict:
         """The login's entry after the change (see app.identity.read_users). Raises ChangeError."""

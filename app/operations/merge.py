@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from core.changes.approval import same_change
 from core.changes.base import BaseMoved, ChangeError, ReturnedToReview
 from core.changes.model import Actor, ChangeRequest, Status
-from app.operations.guards import approvals, load_open, require_head
-from app.operations.preview import PreviewRequest
+from app.operations.shared.guards import approvals, load_open, require_head
+from app.operations.shared.preview import PreviewRequest
 from app.notifications import notify
 from app.audit_anchor import anchor_head
-from app.operations.audited import run_audited
+from app.operations.shared.audited import run_audited
 from core.faults import crash_point
 from app.services import Services
 from recipes import recipe_named
@@ -75,7 +75,9 @@ class MergeRequest:
         try:
             cr = self.services.changes.merge(cr, actor)
         except BaseMoved:
-            cr = self._reapply(self.services.changes.get(cr.id), actor)
+            fresh = self.services.changes.get(cr.id)
+            assert fresh is not None  # the request just merged against: it exists
+            cr = self._reapply(fresh, actor)
             cr = self.services.changes.merge(cr, actor)
         crash_point("merge.after_merge")
         # Where the backend itself deploys (the demo), merging is deployment; on GitHub a workflow deploys.
@@ -105,6 +107,7 @@ class MergeRequest:
         if preview.field_errors:
             problems = "; ".join(f"{k}: {v}" for k, v in preview.field_errors.items())
             raise ChangeError(f"{cr.ref} no longer applies to the current configuration ({problems}). Reject it or ask for changes.")
+        assert preview.changes is not None and preview.validation is not None  # set whenever no field has an error
         if not preview.validation.valid:
             raise ChangeError(f"{cr.ref} re-applied on the current configuration fails validation; it was not merged.")
         base = self.services.settings.base_branch

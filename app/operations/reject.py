@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from app.operations.decision import ReviewDecision
-from app.operations.guards import require_comment
+from app.operations.shared.guards import require_comment
 
 
 class RejectRequest(ReviewDecision):

@@ -7,9 +7,9 @@ from core.changes.base import ChangeError
 from core.changes.model import Actor, ChangeRequest, Status
 from core.fields import FieldError
 from app.notifications import notify
-from app.operations.guards import clean_comment, load_open
-from app.operations.preview import PreviewRequest
-from app.operations.audited import run_audited
+from app.operations.shared.guards import clean_comment, load_open
+from app.operations.shared.preview import PreviewRequest
+from app.operations.shared.audited import run_audited
 from app.services import Services
 from recipes import RECIPES
 from recipes.base import FieldErrors
@@ -48,6 +48,7 @@ class ResubmitRequest:
         preview = PreviewRequest(self.services, recipe, self.raw, head).execute()
         if preview.field_errors:
             raise FieldErrors([FieldError(k, v) for k, v in preview.field_errors.items()])
+        assert preview.changes is not None and preview.validation is not None  # set whenever no field has an error
         # Why: a change SnowDDL rejects would break every later deployment from the base branch.
         if not preview.validation.valid:
             raise ChangeError(f"{preview.rejection()}; nothing was resubmitted.")  # names a base invalid before

@@ -19,12 +19,12 @@ from pathlib import Path
 from core.changes.approval import latest_decisions
 from core.changes.base import ChangeError
 from core.changes.model import Actor, ChangeRequest, Status
+from app.identity import DEPLOY_ACTOR
 from app.operations.submit import SubmitRequest
 from app.services import Services
 from recipes.base import FieldErrors
 from recipes.revert import MAX_FILES, REVERT
 
-DEPLOY_ACTOR = Actor("snowtower-deploy", "SnowTower deployment", "snowtower-deploy@snowtower.local", ("system",))
 MAX_WALK = 20_000  # files compared in one config folder
 
 
@@ -128,14 +128,15 @@ class RevertFailedDeployment:
         """Finish an open revert a cut-off run left (GitHub: its labels not yet added) through the backend's
         idempotent open(), which resumes the request with the same key instead of opening another; audited
         as a submit, no second notification. Best effort: the revert is open either way."""
-        from app.operations.audited import run_audited
-        from app.operations.body import render_body
-        from app.operations.preview import PreviewRequest
+        from app.operations.shared.audited import run_audited
+        from app.operations.shared.body import render_body
+        from app.operations.shared.preview import PreviewRequest
 
         def resume(actor: Actor) -> ChangeRequest:
             preview = PreviewRequest(self.services, REVERT, dict(cr.request), cr.base_sha).execute()
             if not preview.ok:
                 raise ChangeError(f"{cr.ref} could not be rebuilt to finish it; it stays open as it is.")
+            assert preview.changes is not None and preview.validation is not None  # preview.ok: both set
             return self.services.changes.open(
                 recipe=REVERT.name, title=preview.changes.title, body=render_body(preview, actor), requester=actor,
                 justification=preview.request_dict.get("justification", ""), request=preview.request_dict,

@@ -8,10 +8,10 @@ from core.changes.base import ChangeError, DuplicateRequest
 from core.changes.model import Actor, ChangeRequest, Status
 from core.fields import FieldError
 from app.notifications import notify
-from app.operations.body import render_body
-from app.operations.preview import PreviewRequest
-from app.operations.audited import run_audited
-from app.operations.guards import is_requester
+from app.operations.shared.body import render_body
+from app.operations.shared.preview import PreviewRequest
+from app.operations.shared.audited import run_audited
+from app.operations.shared.guards import is_requester
 from app.services import Services
 from recipes.base import FieldErrors, Recipe
 
@@ -42,6 +42,7 @@ class SubmitRequest:
         preview = PreviewRequest(self.services, self.recipe, self.raw, self.base_sha).execute()
         if preview.field_errors:
             raise FieldErrors([FieldError(k, v) for k, v in preview.field_errors.items()])
+        assert preview.changes is not None and preview.validation is not None  # set whenever no field has an error
         # Why: a change SnowDDL rejects would break every later deployment from the base branch.
         if not preview.validation.valid:
             raise ChangeError(f"{preview.rejection()}; nothing was submitted.")  # names a base invalid before

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from core.changes.base import ChangeError
 from core.changes.model import Actor
-from app.operations.audited import run_audited
-from app.operations.logins import logins
+from app.operations.shared.audited import run_audited
+from app.operations.shared.guards import logins
 from app.services import Services
 
 LOGGER = logging.getLogger("snowtower.signin")

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from core.changes.base import ChangeError
 from core.changes.model import Actor, ChangeRequest
 from app.notifications import notify
-from app.operations.audited import run_audited
-from app.operations.guards import clean_comment, is_requester, load_open
+from app.operations.shared.audited import run_audited
+from app.operations.shared.guards import clean_comment, is_requester, load_open
 from app.services import Services
 
 

@@ -17,7 +17,7 @@ SOON = dt.date.today() + dt.timedelta(days=6)
 
 
 def test_renew_prefills_the_grant_form_and_submits_a_linked_request(demo, browser, people):  # noqa: F811
-    from app.operations.expire import ending_soon
+    from app.ending_soon import ending_soon
     from app.services import build_services
     from app.settings import load_settings
     from tests.test_expire import land

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from core.changes.model import Actor
 from core.plaintext import fenced, inline_code, md_escape
-from app.operations.preview import Preview
+from app.operations.shared.preview import Preview
 
 _HIDDEN = {"rsa_public_key", "rsa_public_key_2", "justification"}
 

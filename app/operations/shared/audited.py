@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Callable, TypeVar
 
-from app.audit import FAILED, INTENT, OK, REFUSED, AuditQuery, AuditRecord
+from app.audit_record import FAILED, INTENT, OK, REFUSED, AuditQuery, AuditRecord
 from core.changes.base import ChangeError
 from core.changes.model import Actor, ChangeRequest, Status
 from core.faults import crash_point

@@ -9,18 +9,18 @@ validation, review rules and audit log. Run it as often as you like: a request i
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
-import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 from core import expiry
 from core.changes.approval import latest_decisions
 from core.changes.base import ChangeError
-from core.changes.model import Actor, ChangeRequest, Status
+from core.changes.model import ChangeRequest, Status
+from core.expiry_lookup import granting_request, time_bound_grants
+from app.identity import EXPIRY_ACTOR, POLICY_ACTOR
+from app.jobs.lock import job_lock
 from app.operations.approve import ApproveRequest
 from app.operations.submit import SubmitRequest
 from app.services import Services
@@ -28,12 +28,6 @@ from recipes.base import FieldErrors
 
 LOGGER = logging.getLogger("snowtower.expire")
 
-# The job's own audit identity: it requests, never reviews. Role "system": no page lets it sign in.
-EXPIRY_ACTOR = Actor("snowtower-expiry", "SnowTower expiry job", "snowtower-expiry@snowtower.local", ("system",))
-# Who approves an expiry revoke when settings.expiry_auto_approve is on: a second system identity, so the
-# record says it was the policy (not a person, and never the requester) that approved it.
-POLICY_ACTOR = Actor("snowtower-expiry-policy", "SnowTower expiry policy (expiry_auto_approve)",
-                     "snowtower-expiry-policy@snowtower.local", ("system", "approver"))
 SERVICE_TYPES = ("SERVICE", "LEGACY_SERVICE")
 UNRESOLVED = [Status.OPEN, Status.CHANGES_REQUESTED, Status.APPROVED]
 # Days after its end date that a renewal in review holds an ended grant's revoke back (then it is opened).
@@ -76,28 +70,6 @@ class ExpiryReport:
                             "days_left": g.days_left(self.today), "reason": g.reason, "renews": g.renews}
                            for g in self.ending],
                 "proposals": [p.to_dict() for p in self.proposals], "stale_error": self.stale_error or None}
-
-
-def time_bound_grants(services: Services, sha: str | None = None) -> list[expiry.Grant]:
-    """The time-bound grants on the base branch (file and legacy comments); [] if the file is unreadable."""
-    snap = services.snapshot(sha)
-    try:
-        grants, _ = expiry.all_grants(snap.text(expiry.EXPIRY_FILE), snap.text(snap.file("user")))
-    except expiry.ExpiryError:
-        return []
-    return grants
-
-
-def granting_request(requests: list[ChangeRequest], grant: expiry.Grant) -> ChangeRequest | None:
-    """The newest merged grant-role request that gave `grant` (same user, role and end date), if any.
-    Matched on the server's request records only, never on text anyone typed."""
-    for cr in requests:
-        req = cr.request or {}
-        if (cr.recipe == "grant-role" and cr.status in (Status.MERGED, Status.DEPLOYED)
-                and str(req.get("name", "")).upper() == grant.user and req.get("until") == grant.until.isoformat()
-                and grant.role in {str(r).upper() for r in req.get("business_roles") or []}):
-            return cr
-    return None
 
 
 def _held(snap) -> dict[str, set[str]]:
@@ -157,35 +129,6 @@ def _covered(p: Proposal, requests: list[ChangeRequest], since: dt.datetime | No
             if p.kind == "offboard" and (since is None or (_created(cr) or since) >= since):
                 return f"{cr.ref} (rejected)"
     return ""
-
-
-LOCK_WAIT = 600  # seconds a run waits for another one to finish before it gives up
-
-
-@contextlib.contextmanager
-def job_lock(path: Path, wait: float = LOCK_WAIT):
-    """Hold an exclusive lock on `path` (created if missing) for the block: one expire run at a time per
-    workspace (on GitHub the workflow's concurrency group does the same across runners). The operating
-    system drops the lock when its process ends, however it ends. Raises ChangeError when another run
-    still holds it after `wait` seconds."""
-    import fcntl
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as fh:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise ChangeError(f"another `snowtower expire --submit` has been running for over {int(wait)} s "
-                                      "in this workspace; nothing was opened. Try again when it has finished.") from None
-                time.sleep(0.2)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 @dataclass
@@ -320,6 +263,7 @@ class ExpireAccess:
 
     def _approve(self, p: Proposal, cr: ChangeRequest) -> ChangeRequest:
         """`cr` approved by POLICY_ACTOR (p.approved), or `cr` with p.error saying why not."""
+        assert p.until is not None  # a revoke: the grant's last day
         try:
             cr = ApproveRequest(self.services, POLICY_ACTOR, cr.id, "Approved by policy: expiry_auto_approve is on "
                                 f"and the access ended on {p.until.isoformat()}.", cr.head_sha).execute()
@@ -327,40 +271,3 @@ class ExpireAccess:
         except ChangeError as exc:
             p.error = f"{cr.ref} not approved: {exc}"
         return cr
-
-
-@dataclass
-class Ending:
-    """A time-bound grant as a person sees it: who gave it, and whether it is the viewer's own."""
-    grant: expiry.Grant
-    days_left: int  # negative: ended that many days ago (its revoke request is on its way)
-    granted_by: ChangeRequest | None  # the merged grant-role request that gave it, when found
-    mine: bool  # the viewer is the user, or asked for it: they may renew it
-
-    def renewal(self, today: dt.date) -> dict:
-        """The grant form's fields for a renewal: same user and role, an end date 90 days after the
-        current one (or after today, if that has passed), a justification that names the earlier request."""
-        g = self.grant
-        until = max(g.until, today) + dt.timedelta(days=90)
-        ref = self.granted_by.ref if self.granted_by else "the earlier grant"
-        return {"name": g.user, "business_roles": [g.role], "until": until.isoformat(),
-                "justification": f"Renewal of {ref} (until {g.until.isoformat()}): ",
-                "renews": self.granted_by.id if self.granted_by else None}
-
-
-def ending_soon(services: Services, viewer: Actor, within: int = 14) -> list[Ending]:
-    """Time-bound grants on the base branch ending within `within` days (or ended), soonest first: all of
-    them for an admin, else only the viewer's own (they are the user, or they asked for it). A read: no
-    audit record, nothing written."""
-    today = services.clock().date()
-    grants = expiry.due(time_bound_grants(services), today, within)
-    if not grants:
-        return []
-    merged = services.changes.list(statuses=[Status.MERGED, Status.DEPLOYED])
-    out = []
-    for g in grants:
-        by = granting_request(merged, g)
-        mine = g.user == viewer.username.upper() or (by is not None and by.requester == viewer.username)
-        if mine or viewer.can("admin"):
-            out.append(Ending(g, g.days_left(today), by, mine))
-    return out

@@ -1,10 +1,12 @@
-"""Guards shared by the review operations, each with the reason it exists."""
+"""Guards shared by the operations, each with the reason it exists."""
 from __future__ import annotations
 
 from core.changes.approval import approvers
 from core.changes.base import AlreadyResolved, ChangeError, HeadMoved, resolved_message
 from core.changes.model import Actor, ChangeRequest
+from core.expiry_lookup import time_bound_grants
 from core.keys import contains_private_key
+from app.identity import EXPIRY_ACTOR, POLICY_ACTOR, LocalLogins
 from app.services import Services
 
 
@@ -76,8 +78,6 @@ def approvals(services: Services, cr: ChangeRequest) -> list[str]:
 def require_policy_scope(services: Services, actor: Actor, cr: ChangeRequest, decision: str) -> None:
     """Refuse (ChangeError) a decision by the expiry policy identity on anything but what it exists for.
     Anyone else passes."""
-    from app.operations.expire import EXPIRY_ACTOR, POLICY_ACTOR, time_bound_grants
-
     if actor.username.casefold() != POLICY_ACTOR.username.casefold():
         return
     # Why: the policy's approver role is written in code, so this guard, not the job that calls it, keeps
@@ -95,3 +95,16 @@ def require_policy_scope(services: Services, actor: Actor, cr: ChangeRequest, de
     if waiting or not req.get("business_roles"):
         raise ChangeError(f"the expiry policy approves only revokes of grants that ended: {user}'s "
                           f"{', '.join(waiting) or 'roles'} has not ended on {services.settings.base_branch}.")
+
+
+def logins(services, actor: Actor) -> LocalLogins:
+    """The users file's provider, when `actor` may manage it; ChangeError otherwise (not an admin, or an
+    identity provider holds the logins)."""
+    # Why: only an admin manages who may sign in and with which role.
+    if not actor.can("admin"):
+        raise ChangeError("only admins may manage logins.")
+    people = getattr(services.identity, "people", services.identity)
+    # Why: with OIDC or Streamlit in Snowflake the identity provider is the authority, not a file here.
+    if not isinstance(people, LocalLogins):
+        raise ChangeError(f"logins are managed by the identity provider here (auth = {people.kind}), not by SnowTower.")
+    return people
