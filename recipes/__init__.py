@@ -4,7 +4,10 @@ from recipes.business_role import CHANGE_BUSINESS_ROLE, NEW_BUSINESS_ROLE
 from recipes.database import NEW_DATABASE
 from recipes.new_user import NEW_SERVICE_USER, NEW_USER
 from recipes.rotate_key import PROMOTE_KEY, ROTATE_KEY
-from recipes.user_access import GRANT_ROLE, OFFBOARD_USER, REMOVE_PASSWORD, REVOKE_ROLE
+from recipes.grant_role import GRANT_ROLE
+from recipes.offboard_user import OFFBOARD_USER
+from recipes.remove_password import REMOVE_PASSWORD
+from recipes.revoke_role import REVOKE_ROLE
 from recipes.revert import REVERT
 from recipes.warehouse import CHANGE_WAREHOUSE, NEW_WAREHOUSE, REMOVE_WAREHOUSE
 

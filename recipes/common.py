@@ -1,11 +1,12 @@
-"""Helpers every recipe shares: reading entries of the base config, list fields, pickers."""
+"""Helpers every recipe shares: reading entries of the base config, list fields, pickers, users' access
+(the user file and the expiry file of time-bound grants)."""
 from __future__ import annotations
 
 import datetime as _dt
 import re
 from typing import Any
 
-from core import fields
+from core import expiry, fields
 from core.fields import FieldError
 from core.snowddl import read
 from core.snowddl.edit import EditError
@@ -385,3 +386,38 @@ def role_labels(base: Snapshot) -> dict[str, str]:
         text = str(key).upper() + (f": {comment}" if comment else "") + (f" · {'; '.join(grants)}" if grants else "")
         out[str(key).upper()] = _clip(text)
     return out
+
+
+# -- users' access (grant-role, revoke-role, offboard-user, remove-password) -----------------------------
+
+USER_FILE = "user.yaml"  # the usual name; the recipes edit whichever file SnowDDL reads (Snapshot.file("user"))
+
+
+def existing_user(c: Collector, raw: dict, base: Snapshot) -> tuple[str | None, dict]:
+    name = existing(c, "name", raw.get("name"), base.config.users, "a user", base)
+    return name, (entry(base, base.file("user"), name) or {}) if name else {}
+
+
+def roles_of(user: dict) -> list[str]:
+    roles = user.get("business_roles") or []
+    return [str(r).upper() for r in roles] if isinstance(roles, list) else []
+
+
+def expiring_grants(base: Snapshot) -> dict[tuple[str, str], expiry.Grant]:
+    """(USER, ROLE) -> its time-bound grant on `base` (file and legacy comments); {} if the file is unreadable
+    (validation reports why)."""
+    try:
+        grants, _ = expiry.all_grants(base.text(expiry.EXPIRY_FILE), base.text(base.file("user")))
+    except expiry.ExpiryError:
+        return {}
+    return {(g.user, g.role): g for g in grants}
+
+
+def expiry_edit(base: Snapshot, field_name: str, **changes) -> dict[str, str | None]:
+    """{EXPIRY_FILE: new text} when `changes` (core.expiry.with_changes) change it, else {}."""
+    old = base.text(expiry.EXPIRY_FILE)
+    try:
+        new = expiry.with_changes(old, base.text(base.file("user")), **changes)
+    except expiry.ExpiryError as exc:
+        raise FieldErrors([FieldError(field_name, f"{exc}; fix it first")]) from None
+    return {} if new == old else {expiry.EXPIRY_FILE: new}
