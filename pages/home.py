@@ -47,7 +47,7 @@ if sent_back:
 
 def link(key: str, description: str) -> None:
     """A page link labelled with the page's short title, its description underneath (wrapping)."""
-    st.page_link(ui.page(key), label=ui.PAGES[key][1], icon=ui.PAGES[key][2])
+    st.page_link(ui.page(key), label=ui.PAGES[key].title, icon=ui.PAGES[key].icon)
     if description:
         st.caption(description)
 

@@ -132,7 +132,7 @@ def test_home_lists_every_request_page(workspace, people):
     links = " ".join(str(link.proto.label) for link in at.get("page_link"))
     for keys in ui.REQUEST_SECTIONS.values():
         for key in keys:
-            assert ui.PAGES[key][1] in links, key
+            assert ui.PAGES[key].title in links, key
     captions = " ".join(c.value for c in at.caption)  # each link's description, under it (it wraps; a link does not)
     assert "until a date" in captions and "credits" in captions
 
