@@ -9,7 +9,7 @@ from core import fields
 from core.snowddl import read
 from core.snowddl.edit import add_entry, add_list_items, remove_list_items, set_fields
 from core.snowddl.snapshot import Snapshot
-from recipes.base import ChangeSet, Collector, Field, Recipe
+from recipes.base import ChangeSet, Collector, Field, Recipe, checked
 from recipes.common import (JUSTIFICATION, duplicate_note, edit, entry, existing, list_key, names, new_key, new_name,
                             refuse_unknown, schema_patterns, written)
 
@@ -45,7 +45,8 @@ class BusinessRoleRequest:
 
 
 NEW_FIELDS = (
-    Field("name", "Role name", "The business role's key, e.g. MARKETING_ANALYST (becomes MARKETING_ANALYST__B_ROLE).", required=True),
+    Field("name", "Role name", "The business role's key, e.g. MARKETING_ANALYST (becomes MARKETING_ANALYST__B_ROLE).", required=True,
+          placeholder="PRICING_ANALYST"),
     *_LISTS,
     Field("comment", "Comment", "What the role is for"),
     JUSTIFICATION,
@@ -83,7 +84,7 @@ def parse_new(raw: dict[str, Any], base: Snapshot) -> BusinessRoleRequest:
     why = c.check(fields.justification, raw.get("justification"))
     refuse_unknown(c, raw, NEW_FIELDS)
     c.raise_if_any()
-    return BusinessRoleRequest(name, why, tuple((k, tuple(v)) for k, v in lists.items()), comment)
+    return BusinessRoleRequest(checked(name), checked(why), tuple((k, tuple(checked(v))) for k, v in lists.items()), comment)
 
 
 # The root file each list's items are keys of: items are written as that file writes them.
@@ -133,12 +134,14 @@ def _to_dict(req: BusinessRoleRequest) -> dict:
 NEW_BUSINESS_ROLE: Recipe[BusinessRoleRequest] = Recipe(
     "new-business-role", "New business role", NEW_FIELDS, parse_new, build_new, _to_dict,
     description="A job function: schema read / write / owner, warehouses and technical roles", page="business_role", touches=(ROLE_FILE,),
+    intro="A business role bundles access for a job function: read / write / own schemas (DB.SCHEMA or DB.*), use "
+          "warehouses (the first is the default) and include technical roles. Users then get it with one grant.",
 )
 
 
 def current(base: Snapshot, name: str) -> dict:
     role = entry(base, base.file("business_role"), name) or {}
-    out = {k: [str(x).upper() for x in role.get(list_key(role, k)) or []] for k in LIST_KEYS}
+    out: dict[str, Any] = {k: [str(x).upper() for x in role.get(list_key(role, k)) or []] for k in LIST_KEYS}
     out["comment"] = str(role.get("comment") or "")
     return out
 
@@ -173,7 +176,7 @@ def parse_change(raw: dict[str, Any], base: Snapshot) -> BusinessRoleRequest:
         if not edits and not (comment is not None and comment != now["comment"]):
             c.add("name", f"nothing to change: {name} already has exactly this access.")
     c.raise_if_any()
-    return BusinessRoleRequest(name, why, tuple((k, None) for k in LIST_KEYS), comment, tuple(edits))
+    return BusinessRoleRequest(checked(name), checked(why), tuple((k, None) for k in LIST_KEYS), comment, tuple(edits))
 
 
 def build_change(base: Snapshot, req: BusinessRoleRequest) -> ChangeSet:
@@ -182,9 +185,9 @@ def build_change(base: Snapshot, req: BusinessRoleRequest) -> ChangeSet:
     now = current(base, req.name)
     role = entry(base, rel, req.name) or {}
     notes = []
-    for key, added, removed in req.edits:
-        removed = [x for x in removed if x in now[key]]
-        added = [x for x in added if x not in now[key]]
+    for key, asked_added, asked_removed in req.edits:
+        removed = [x for x in asked_removed if x in now[key]]
+        added = [x for x in asked_added if x not in now[key]]
         spelled = list_key(role, key)  # tech_roles stays tech_roles: never a second key of the same meaning
         # Added first, then removed: a list whose every item is replaced never empties, so its key
         # stays where it was (and keeps its style and comment).
@@ -221,4 +224,7 @@ CHANGE_BUSINESS_ROLE: Recipe[BusinessRoleRequest] = Recipe(
     current=current, form_values=form_values,
     description="Add or remove schemas, warehouses or technical roles of a business role",
     page="change_business_role", touches=(ROLE_FILE,),
+    intro="Pick a role: the form starts from its current access. Only the lines you change appear in the diff; every user "
+          "holding the role gets the new access.",
+    outside=("name",),
 )

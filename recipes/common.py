@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from typing import Any
+from typing import Any, Collection
 
 from core import expiry, fields
 from core.fields import FieldError
@@ -147,7 +147,7 @@ _FILE_KIND = {"a user": "user", "a business role": "business_role", "a technical
               "a warehouse": "warehouse", "a resource monitor": "resource_monitor"}
 
 
-def existing(c: Collector, field_name: str, value: Any, known: list[str], what: str,
+def existing(c: Collector, field_name: str, value: Any, known: Collection[str], what: str,
              base: Snapshot | None = None) -> str | None:
     """An identifier that must name an existing object. With `base`, a name that is written in its
     file but that SnowDDL could not read (the file or the entry failed to parse) is refused with its error."""
@@ -290,6 +290,7 @@ def future_date(c: Collector, field_name: str, value: Any, today: _dt.date | Non
         return None
     if isinstance(value, _dt.datetime):
         value = value.date()
+    day: _dt.date | None
     if isinstance(value, _dt.date):
         day = value
     else:

@@ -8,7 +8,7 @@ from typing import Any
 from core import expiry, fields
 from core.snowddl.edit import add_list_items
 from core.snowddl.snapshot import Snapshot
-from recipes.base import ChangeSet, Collector, Field, Recipe
+from recipes.base import ChangeSet, Collector, Field, Recipe, checked
 from recipes.common import (JUSTIFICATION, USER_FILE, duplicate_note, edit, entry, existing_user, expiring_grants,
                             expiry_edit, future_date, integer, names, refuse_unknown, roles_of, written)
 
@@ -77,7 +77,7 @@ def parse_grant(raw: dict[str, Any], base: Snapshot) -> GrantRequest:
     why = c.check(fields.justification, raw.get("justification"))
     refuse_unknown(c, raw, GRANT_FIELDS)
     c.raise_if_any()
-    return GrantRequest(name, tuple(roles), why, until.isoformat() if until else None, renews)
+    return GrantRequest(checked(name), tuple(roles), checked(why), until.isoformat() if until else None, renews)
 
 
 def build_grant(base: Snapshot, req: GrantRequest) -> ChangeSet:
@@ -121,16 +121,10 @@ def build_grant(base: Snapshot, req: GrantRequest) -> ChangeSet:
     )
 
 
-def grant_to_dict(req: GrantRequest) -> dict:
-    out = {"name": req.name, "business_roles": list(req.business_roles), "justification": req.justification}
-    if req.until:
-        out["until"] = req.until
-    if req.renews:
-        out["renews"] = req.renews
-    return out
-
-
 GRANT_ROLE: Recipe[GrantRequest] = Recipe(
-    "grant-role", "Grant business roles", GRANT_FIELDS, parse_grant, build_grant, grant_to_dict,
+    "grant-role", "Grant business roles", GRANT_FIELDS, parse_grant, build_grant,
     description="Give a user one or more business roles, for good or until a date", page="grant_role", touches=(USER_FILE, expiry.EXPIRY_FILE),
+    intro="Gives a person business roles, for 7, 30 or 90 days, until a date, or permanently: you choose. After the last "
+          "day SnowTower opens a request to take the roles back. Asking again for a role held until a date renews it "
+          "(a new end date, or permanent). Details (the files changed) are under the preview.",
 )

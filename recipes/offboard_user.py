@@ -7,7 +7,7 @@ from typing import Any
 from core import expiry, fields
 from core.snowddl.edit import set_fields
 from core.snowddl.snapshot import Snapshot
-from recipes.base import ChangeSet, Collector, Field, Recipe
+from recipes.base import ChangeSet, Collector, Field, Recipe, checked
 from recipes.common import JUSTIFICATION, USER_FILE, duplicate_note, edit, existing_user, expiry_edit, refuse_unknown
 
 
@@ -31,7 +31,7 @@ def parse_offboard(raw: dict[str, Any], base: Snapshot) -> OffboardRequest:
     why = c.check(fields.justification, raw.get("justification"))
     refuse_unknown(c, raw, OFFBOARD_FIELDS)
     c.raise_if_any()
-    return OffboardRequest(name, why)
+    return OffboardRequest(checked(name), checked(why))
 
 
 def build_offboard(base: Snapshot, req: OffboardRequest) -> ChangeSet:
@@ -45,6 +45,7 @@ def build_offboard(base: Snapshot, req: OffboardRequest) -> ChangeSet:
 
 OFFBOARD_USER: Recipe[OffboardRequest] = Recipe(
     "offboard-user", "Offboard a user", OFFBOARD_FIELDS, parse_offboard, build_offboard,
-    lambda r: {"name": r.name, "justification": r.justification},
     description="Disable a user who leaves and remove their roles", page="offboard_user", touches=(USER_FILE, expiry.EXPIRY_FILE),
+    intro="Sets disabled: true on the user and removes all of their business roles. The user stays in user.yaml, so the "
+          "history is kept and the account can be re-enabled by another request.",
 )

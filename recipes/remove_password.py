@@ -7,7 +7,7 @@ from typing import Any
 from core import fields
 from core.snowddl.edit import set_fields
 from core.snowddl.snapshot import Snapshot
-from recipes.base import ChangeSet, Collector, Field, Recipe
+from recipes.base import ChangeSet, Collector, Field, Recipe, checked
 from recipes.common import JUSTIFICATION, USER_FILE, duplicate_note, edit, existing_user, refuse_unknown
 
 
@@ -35,7 +35,7 @@ def parse_remove_password(raw: dict[str, Any], base: Snapshot) -> RemovePassword
     why = c.check(fields.justification, raw.get("justification"))
     refuse_unknown(c, raw, REMOVE_PASSWORD_FIELDS)
     c.raise_if_any()
-    return RemovePasswordRequest(name, why)
+    return RemovePasswordRequest(checked(name), checked(why))
 
 
 def build_remove_password(base: Snapshot, req: RemovePasswordRequest) -> ChangeSet:
@@ -48,6 +48,6 @@ def build_remove_password(base: Snapshot, req: RemovePasswordRequest) -> ChangeS
 
 REMOVE_PASSWORD: Recipe[RemovePasswordRequest] = Recipe(
     "remove-password", "Remove a password", REMOVE_PASSWORD_FIELDS, parse_remove_password, build_remove_password,
-    lambda r: {"name": r.name, "justification": r.justification},
     description="Make a user log in with their key pair only", page="remove_password", touches=(USER_FILE,),
+    intro="Removes the password from the user in user.yaml. The user must have an RSA key: they log in with it only.",
 )

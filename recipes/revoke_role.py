@@ -7,7 +7,7 @@ from typing import Any
 from core import expiry, fields
 from core.snowddl.edit import remove_list_items
 from core.snowddl.snapshot import Snapshot
-from recipes.base import ChangeSet, Collector, Field, Recipe
+from recipes.base import ChangeSet, Collector, Field, Recipe, checked
 from recipes.common import (JUSTIFICATION, USER_FILE, duplicate_note, edit, existing_user, expiry_edit, names,
                             refuse_unknown, roles_of)
 
@@ -40,7 +40,7 @@ def parse_revoke(raw: dict[str, Any], base: Snapshot) -> RevokeRequest:
     why = c.check(fields.justification, raw.get("justification"))
     refuse_unknown(c, raw, REVOKE_FIELDS)
     c.raise_if_any()
-    return RevokeRequest(name, tuple(roles), why)
+    return RevokeRequest(checked(name), tuple(roles), checked(why))
 
 
 def build_revoke(base: Snapshot, req: RevokeRequest) -> ChangeSet:
@@ -52,11 +52,7 @@ def build_revoke(base: Snapshot, req: RevokeRequest) -> ChangeSet:
                      f"Removes business role(s) {roles} from {req.name}." + duplicate_note(base, rel, req.name))
 
 
-def revoke_to_dict(req: RevokeRequest) -> dict:
-    return {"name": req.name, "business_roles": list(req.business_roles), "justification": req.justification}
-
-
 REVOKE_ROLE: Recipe[RevokeRequest] = Recipe(
-    "revoke-role", "Revoke business roles", REVOKE_FIELDS, parse_revoke, build_revoke, revoke_to_dict,
+    "revoke-role", "Revoke business roles", REVOKE_FIELDS, parse_revoke, build_revoke,
     description="Take business roles away from a user", page="revoke_role", touches=(USER_FILE, expiry.EXPIRY_FILE),
 )

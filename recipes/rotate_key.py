@@ -8,7 +8,7 @@ from core import fields
 from core.keys import parse_public_key
 from core.snowddl.edit import set_fields
 from core.snowddl.snapshot import Snapshot
-from recipes.base import ChangeSet, Collector, Field, Recipe
+from recipes.base import ChangeSet, Collector, Field, Recipe, checked
 from recipes.common import JUSTIFICATION, duplicate_note, edit, entry, existing, refuse_unknown
 
 USER_FILE = "user.yaml"
@@ -49,7 +49,7 @@ def parse_rotate(raw: dict[str, Any], base: Snapshot) -> RotateRequest:
     why = c.check(fields.justification, raw.get("justification"))
     refuse_unknown(c, raw, ROTATE_FIELDS)
     c.raise_if_any()
-    return RotateRequest(name, key.body, why, key.fingerprint)
+    return RotateRequest(checked(name), key.body, checked(why), key.fingerprint)
 
 
 def build_rotate(base: Snapshot, req: RotateRequest) -> ChangeSet:
@@ -61,7 +61,6 @@ def build_rotate(base: Snapshot, req: RotateRequest) -> ChangeSet:
 
 ROTATE_KEY: Recipe[RotateRequest] = Recipe(
     "rotate-key", "Rotate an RSA key", ROTATE_FIELDS, parse_rotate, build_rotate,
-    lambda r: {"name": r.name, "rsa_public_key_2": r.rsa_public_key_2, "justification": r.justification},
     description="Add a new RSA key next to the current one (step 1 of a rotation)", page="rotate_key", touches=(USER_FILE,),
 )
 
@@ -86,7 +85,7 @@ def parse_promote(raw: dict[str, Any], base: Snapshot) -> PromoteRequest:
     why = c.check(fields.justification, raw.get("justification"))
     refuse_unknown(c, raw, PROMOTE_FIELDS)
     c.raise_if_any()
-    return PromoteRequest(name, why)
+    return PromoteRequest(checked(name), checked(why))
 
 
 def build_promote(base: Snapshot, req: PromoteRequest) -> ChangeSet:
@@ -99,6 +98,5 @@ def build_promote(base: Snapshot, req: PromoteRequest) -> ChangeSet:
 
 PROMOTE_KEY: Recipe[PromoteRequest] = Recipe(
     "promote-key", "Promote the new RSA key", PROMOTE_FIELDS, parse_promote, build_promote,
-    lambda r: {"name": r.name, "justification": r.justification},
     description="Make rsa_public_key_2 the user's only key (step 2 of a rotation)", page="rotate_key", touches=(USER_FILE,),
 )

@@ -7,7 +7,7 @@ from typing import Any
 from core import fields
 from core.snowddl.edit import add_entry, set_fields
 from core.snowddl.snapshot import Snapshot
-from recipes.base import ChangeSet, Collector, Field, Recipe
+from recipes.base import ChangeSet, Collector, Field, Recipe, checked
 from recipes.common import (CREDITS_PER_HOUR, JUSTIFICATION, SIZE_LABELS, credits_note, duplicate_note, edit, entry,
                             existing, integer, new_key, new_name, refuse_unknown, size, written)
 
@@ -30,7 +30,7 @@ class NewWarehouseRequest:
 
 
 NEW_FIELDS = (
-    Field("name", "Warehouse name", "e.g. MARKETING_WH", required=True),
+    Field("name", "Warehouse name", "e.g. MARKETING_WH", required=True, placeholder="MARKETING_WH"),
     SIZE_FIELD,
     Field("auto_suspend", "Auto-suspend (seconds)", "Idle seconds before it suspends (60 or more).", required=True, kind="int",
           default=60),
@@ -63,7 +63,7 @@ def parse_new(raw: dict[str, Any], base: Snapshot) -> NewWarehouseRequest:
     why = c.check(fields.justification, raw.get("justification"))
     refuse_unknown(c, raw, NEW_FIELDS)
     c.raise_if_any()
-    return NewWarehouseRequest(name, wh_size, suspend, why, lo, hi, monitor, comment)
+    return NewWarehouseRequest(checked(name), checked(wh_size), checked(suspend), checked(why), lo, hi, monitor, comment)
 
 
 def build_new(base: Snapshot, req: NewWarehouseRequest) -> ChangeSet:
@@ -85,13 +85,11 @@ def build_new(base: Snapshot, req: NewWarehouseRequest) -> ChangeSet:
                      + (f", budget {req.resource_monitor}" if req.resource_monitor else ", no resource monitor") + ".")
 
 
-def _new_to_dict(req: NewWarehouseRequest) -> dict:
-    return {k: v for k, v in asdict(req).items() if v is not None}
-
-
 NEW_WAREHOUSE: Recipe[NewWarehouseRequest] = Recipe(
-    "new-warehouse", "New warehouse", NEW_FIELDS, parse_new, build_new, _new_to_dict,
+    "new-warehouse", "New warehouse", NEW_FIELDS, parse_new, build_new,
     description="A warehouse for a workload, with size, auto-suspend and a budget", page="warehouse", touches=(WAREHOUSE_FILE,),
+    intro="A warehouse per workload keeps credits attributable. Size sets credits per hour (X-Small 1, Small 2, Medium 4, "
+          "Large 8, X-Large 16, 2X-Large 32 ...); auto-suspend stops paying when idle.",
 )
 
 
@@ -143,7 +141,7 @@ def parse_change(raw: dict[str, Any], base: Snapshot) -> ChangeWarehouseRequest:
         now = current(base, name)
         old_size = now["size"] if now["size"] in CREDITS_PER_HOUR else None
         old_suspend = now["auto_suspend"] if isinstance(now["auto_suspend"], int) else None
-        clusters = wh.get("max_cluster_count") if isinstance(wh.get("max_cluster_count"), int) else 1
+        clusters = count if isinstance(count := wh.get("max_cluster_count"), int) else 1
         if new_size == old_size:
             new_size = None
         if suspend == old_suspend:
@@ -154,7 +152,7 @@ def parse_change(raw: dict[str, Any], base: Snapshot) -> ChangeWarehouseRequest:
         if new_size is None and suspend is None and monitor is None:
             c.add("size", f"nothing to change: {name} already has this size, auto-suspend and resource monitor.")
     c.raise_if_any()
-    return ChangeWarehouseRequest(name, why, new_size, suspend, old_size, old_suspend, clusters, monitor, old_monitor)
+    return ChangeWarehouseRequest(checked(name), checked(why), new_size, suspend, old_size, old_suspend, clusters, monitor, old_monitor)
 
 
 def credits_difference(old: str | None, new: str | None, clusters: int = 1) -> str:
@@ -251,7 +249,7 @@ def parse_remove(raw: dict[str, Any], base: Snapshot) -> RemoveWarehouseRequest:
                                                               if len(refs) > MAX_REFERENCES_SHOWN else "")
             c.add("name", f"{name} is still used in the config: {shown}. Move those to another warehouse first.")
     c.raise_if_any()
-    return RemoveWarehouseRequest(name, why)
+    return RemoveWarehouseRequest(checked(name), checked(why))
 
 
 def build_remove(base: Snapshot, req: RemoveWarehouseRequest) -> ChangeSet:
@@ -270,4 +268,8 @@ REMOVE_WAREHOUSE: Recipe[RemoveWarehouseRequest] = Recipe(
     "remove-warehouse", "Remove a warehouse", REMOVE_FIELDS, parse_remove, build_remove, asdict,
     description="Remove a warehouse nobody uses from the config (SnowDDL drops it with --apply-unsafe)",
     page="remove_warehouse", touches=(WAREHOUSE_FILE,),
+    intro="Pick a warehouse that no user's default_warehouse and no role's grant names (the form refuses one that is still "
+          "used). The preview shows what it cost in its last 30 days of metering, the saving, and that SnowDDL drops it "
+          "only with --apply-unsafe.",
+    outside=("name",),
 )
