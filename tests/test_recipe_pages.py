@@ -8,7 +8,8 @@ from core.changes.model import Status
 from portal import ui
 from app.operations import PreviewRequest, RequestChanges, SubmitRequest
 from recipes import RECIPES
-from tests.test_pages import ROOT, TIMEOUT, page, texts
+from tests.portal_support import page_app
+from tests.test_pages import TIMEOUT, page, texts
 
 WHY = "Needed for the pricing project this quarter."
 
@@ -205,7 +206,7 @@ def test_renews_request_shows_only_when_renew_filled_it(workspace, people):
     later = dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=90)
     fresh = page("grant_role", people["requester"])
     assert "grant_role.renews" not in {w.key for w in fresh.text_input}  # a new grant: no such field
-    at = AppTest.from_file(str(ROOT / "pages" / "grant_role.py"), default_timeout=TIMEOUT)
+    at = page_app("grant_role", TIMEOUT)
     from tests.portal_support import as_viewer
 
     as_viewer(at, people["requester"])
