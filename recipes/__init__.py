@@ -1,15 +1,17 @@
 """One module per kind of request: a typed request and a pure (base config, request) -> change set."""
 from recipes.base import ChangeSet, FieldErrors, Recipe
 from recipes.business_role import CHANGE_BUSINESS_ROLE, NEW_BUSINESS_ROLE
+from recipes.change_warehouse import CHANGE_WAREHOUSE
 from recipes.database import NEW_DATABASE
-from recipes.new_user import NEW_SERVICE_USER, NEW_USER
-from recipes.rotate_key import PROMOTE_KEY, ROTATE_KEY
 from recipes.grant_role import GRANT_ROLE
+from recipes.new_user import NEW_SERVICE_USER, NEW_USER
+from recipes.new_warehouse import NEW_WAREHOUSE
 from recipes.offboard_user import OFFBOARD_USER
 from recipes.remove_password import REMOVE_PASSWORD
-from recipes.revoke_role import REVOKE_ROLE
+from recipes.remove_warehouse import REMOVE_WAREHOUSE
 from recipes.revert import REVERT
-from recipes.warehouse import CHANGE_WAREHOUSE, NEW_WAREHOUSE, REMOVE_WAREHOUSE
+from recipes.revoke_role import REVOKE_ROLE
+from recipes.rotate_key import PROMOTE_KEY, ROTATE_KEY
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in (
     NEW_USER, NEW_SERVICE_USER, GRANT_ROLE, REVOKE_ROLE, NEW_BUSINESS_ROLE, CHANGE_BUSINESS_ROLE,

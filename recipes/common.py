@@ -422,3 +422,17 @@ def expiry_edit(base: Snapshot, field_name: str, **changes) -> dict[str, str | N
     except expiry.ExpiryError as exc:
         raise FieldErrors([FieldError(field_name, f"{exc}; fix it first")]) from None
     return {} if new == old else {expiry.EXPIRY_FILE: new}
+
+
+# -- warehouses (new-warehouse, change-warehouse, remove-warehouse) ------------------------------------
+
+WAREHOUSE_FILE = "warehouse.yaml"
+MAX_AUTO_SUSPEND = 86400  # a day; 0 would never suspend, which the portal does not offer
+SIZE_FIELD = Field("size", "Size", "Credits per hour per cluster: X-Small 1, Small 2, Medium 4, Large 8, X-Large 16, 2X-Large 32 ...",
+                   required=True, kind="select", choices="sizes")
+
+
+def current_warehouse(base: Snapshot, name: str) -> dict:
+    wh = entry(base, base.file("warehouse"), name) or {}
+    return {"size": str(wh.get("size") or "").upper().replace("-", ""), "auto_suspend": wh.get("auto_suspend", 60),
+            "resource_monitor": str(wh.get("resource_monitor") or "").upper() or None}
