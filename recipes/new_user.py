@@ -1,15 +1,14 @@
 """New user: a PERSON (a human, with names and email) or a SERVICE (a program), RSA key-pair auth."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from core import fields
 from core.keys import parse_public_key
 from core.snowddl.edit import add_entry
 from core.snowddl.snapshot import Snapshot
-from core.fields import FieldError
-from recipes.base import ChangeSet, Collector, Field, FieldErrors, Recipe
+from recipes.base import ChangeSet, Collector, Field, Recipe
 from recipes.common import bounded_list, edit, existing, new_key, written
 
 USER_FILE = "user.yaml"
@@ -122,28 +121,4 @@ NEW_USER: Recipe[NewUserRequest] = Recipe(
     description="A Snowflake user for a person (names, email) or a program, with an RSA key pair", page="new_user", touches=("user.yaml",),
     intro="A Snowflake user with RSA key-pair authentication. The request becomes a change to user.yaml that an approver reviews.",
     outside=("type",), hidden=_person_fields_of_a_service,
-)
-
-SERVICE_PLACEHOLDERS = {"name": "SVC_AIRBYTE", "comment": "Optional: which tool, which team"}
-SERVICE_FIELDS = tuple(replace(f, placeholder=SERVICE_PLACEHOLDERS.get(f.name, f.placeholder))
-                       for f in FIELDS if f.name not in ("type", "first_name", "last_name", "email"))
-
-
-def parse_service(raw: dict[str, Any], base: Snapshot) -> NewUserRequest:
-    """A SERVICE user: key pair only, never a password, no names or email."""
-    raw = dict(raw)
-    if str(raw.get("type") or "SERVICE").strip().upper() != "SERVICE":
-        raise FieldErrors([FieldError("type", "is always SERVICE here; use new-user for a person.")])
-    raw["type"] = "SERVICE"
-    try:
-        return parse(raw, base)
-    except FieldErrors as exc:
-        # Names, email and unknown keys are reported as parse() words them; drop "type" (ours, not theirs).
-        raise FieldErrors([e for e in exc.errors if e.field != "type"] or exc.errors) from None
-
-
-NEW_SERVICE_USER: Recipe[NewUserRequest] = Recipe(
-    "new-service-user", "New service user", SERVICE_FIELDS, parse_service, build,
-    description="A user for a program (dbt, a loader, a BI tool): key pair only, never a password", page="new_service_user", touches=("user.yaml",),
-    intro="A user for a program (dbt, a loader, a BI tool): type SERVICE, RSA key pair only, never a password, no names or email.",
 )
