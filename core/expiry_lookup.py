@@ -3,7 +3,7 @@ page share (moved from app/operations/expire.py):
 
 - `time_bound_grants(services, sha)`: the grants on a commit of the base branch, read through
   `services.snapshot(sha)` (app.services.Services, or anything with that method returning a
-  core.snowddl.snapshot.Snapshot); [] when the expiry file is unreadable.
+  core.snowddl.commit_snapshot.Snapshot); [] when the expiry file is unreadable.
 - `granting_request(requests, grant)`: the merged grant-role request (core.changes.model.ChangeRequest)
   that gave a grant, matched on the server's request records only.
 """

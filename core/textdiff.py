@@ -1,6 +1,6 @@
 """The unified diff git shows for a set of file changes (moved from app/operations/preview.py).
 
-`unified_diff(base, files, prefix)`: `base` a core.snowddl.snapshot.Snapshot (its `text(rel)` is a file's
+`unified_diff(base, files, prefix)`: `base` a core.snowddl.commit_snapshot.Snapshot (its `text(rel)` is a file's
 text, None when missing), `files` {relative path: new text, None to delete}; returns git's unified diff
 text: lines split at LF only, hunks of 3 context lines with git's default hunk-header context, a missing
 final newline marked `\\ No newline at end of file`, "/dev/null" for an added or deleted file. Only the
@@ -14,7 +14,7 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from core.snowddl.snapshot import Snapshot
+    from core.snowddl.commit_snapshot import Snapshot
 
 
 _HUNK = re.compile(r"^@@ -(\d+)(,\d+)? \+(\d+)(,\d+)? @@")

@@ -2,15 +2,14 @@
 import streamlit as st
 
 from portal.recipe_form import recipe_page
-from recipes.common import CREDITS_PER_HOUR, credits_note
-from recipes.warehouse import current
+from recipes.common import CREDITS_PER_HOUR, credits_note, current_warehouse
 
 
 def show_current(form) -> None:
     name = st.session_state.get("change_warehouse.name")
     if not name:
         return
-    now = current(form.snapshot, name)
+    now = current_warehouse(form.snapshot, name)
     size = now["size"] if now["size"] in CREDITS_PER_HOUR else None
     new = st.session_state.get("change_warehouse.size") or None
     cols = st.columns(2)

@@ -181,7 +181,7 @@ LABELS = {
     "WAREHOUSES": "Warehouses", "CREDIT_QUOTA": number("Quota (credits)"), "USED_SHARE": share("Used"), "STATUS": "Status",
     "TOP_WAREHOUSE": "Largest warehouse", "TOP_WAREHOUSE_CREDITS": number("Its credits"), "BASELINE_CREDITS": number("Usual (28-day mean)"),
     "BASELINE_STDDEV": number("Usual spread (sd)"), "Z_SCORE": number("z-score", "%.1f"),
-    "user": "User", "credits": number("Credits"), "money": money("Money"), "queries": number("Queries", "localized"),
+    "user": "User", "credits": number("Credits"), "queries": number("Queries", "localized"),
     "share": share("Share"), "warehouse": "Warehouse", "sample_text": st.column_config.TextColumn("Query (newest run)", width="large"),
     "average_credits": number("Average credits", "%.4f"), "average_seconds": number("Average (s)"), "users": number("Users", "localized"),
     "top_user": "Top user", "pattern": "Pattern (QUERY_PARAMETERIZED_HASH)",

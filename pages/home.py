@@ -47,7 +47,7 @@ if sent_back:
 
 def link(key: str, description: str) -> None:
     """A page link labelled with the page's short title, its description underneath (wrapping)."""
-    st.page_link(ui.page(key), label=ui.PAGES[key][1], icon=ui.PAGES[key][2])
+    st.page_link(ui.page(key), label=ui.PAGES[key].title, icon=ui.PAGES[key].icon)
     if description:
         st.caption(description)
 
@@ -56,7 +56,7 @@ def link(key: str, description: str) -> None:
 ending = ending_soon(services, actor, 14)
 if ending:
     st.subheader("Access ending soon" if not actor.can("admin") else "Time-bound access ending soon (everyone's)")
-    for i, item in enumerate(ending):
+    for item in ending:
         g = item.grant
         when_text = (f"ended {-item.days_left} day(s) ago: its revoke request is on its way" if item.days_left < 0
                      else "ends today" if item.days_left == 0 else f"ends in {item.days_left} day(s)")

@@ -59,7 +59,7 @@ def search(frame: pd.DataFrame, key: str) -> pd.DataFrame:
 m = st.columns(6)
 for col, (label, count) in zip(m, [("Users", len(loaded.users)), ("Business roles", len(loaded.business_roles)),
                                    ("Technical roles", len(loaded.technical_roles)), ("Warehouses", len(loaded.warehouses)),
-                                   ("Databases", len(loaded.databases)), ("Schemas", len(loaded.schemas))]):
+                                   ("Databases", len(loaded.databases)), ("Schemas", len(loaded.schemas))], strict=True):
     col.metric(label, f"{count:,}")
 st.caption(f"The configuration on the base branch{f' at {snapshot.sha[:10]}' if snapshot.sha else ''}; roles and grants as "
            "SnowDDL derives them from it.")

@@ -33,8 +33,8 @@ def signed_out_navigation(render, title: str) -> None:
     page): a reload or a link to /review keeps its address, and the run after sign-in opens that page
     (st.navigation picks the page by its url_path). Nothing of a page runs before sign-in."""
     pages = [st.Page(render, title=title, url_path=title.lower().replace(" ", "-"), default=True)]
-    pages += [st.Page(render, title=page_title, url_path=key.replace("_", "-"), visibility="hidden")
-              for key, (_, page_title, _) in ui.PAGES.items() if key != "home"]
+    pages += [st.Page(render, title=record.title, url_path=record.url_path, visibility="hidden")
+              for record in ui.PAGE_RECORDS if record.key != "home"]
     chosen = st.navigation(pages, position="hidden")
     if chosen.url_path != pages[0].url_path:
         # Remembered too: on a cold start the cookie check's rerun can reach the server before the browser
@@ -104,10 +104,12 @@ def signed_in(settings) -> None:
         signed = auth.sign_in(settings, ui.identity(), ui.audit_log())
     except auth.SetupError as exc:
         st.session_state.pop(ui.VIEWER_KEY, None)
+        # Why a copy: Python unbinds `exc` when the except block ends; the page below may draw after that.
+        setup_problem = str(exc)
 
         def setup_signin() -> None:
             st.title("SnowTower's sign-in is not set up")
-            st.text(f"Sign-in is not possible: {exc}")
+            st.text(f"Sign-in is not possible: {setup_problem}")
             st.caption("Set it in .streamlit/secrets.toml (or the environment), then restart SnowTower.")
             if settings.auth == "local":
                 st.code("[snowtower]\ncookie_key = \"<64 random characters: python -c 'import secrets; "
@@ -117,10 +119,11 @@ def signed_in(settings) -> None:
         return
     except auth.UsersFileError as exc:
         st.session_state.pop(ui.VIEWER_KEY, None)
+        users_problem = str(exc)  # (as above: `exc` is unbound after its block)
 
         def setup() -> None:
             st.title("SnowTower needs its first users")
-            st.text(f"Sign-in is not possible: {exc}")
+            st.text(f"Sign-in is not possible: {users_problem}")
             st.caption("On the server, in the SnowTower workspace, an operator runs:")
             st.code("snowtower users add LOGIN --role admin --name 'First Last' --email name@company.com", language="bash")
             st.caption("Then reload this page. `snowtower users --help` lists the other user commands.")
@@ -144,22 +147,19 @@ def signed_in(settings) -> None:
     st.session_state[ui.VIEWER_KEY] = actor
     services = ui.services()
 
-    sections = {
-        "": [ui.page("home", default=True)],
-        "Request": [ui.page("my_requests")],
-        **{title: [ui.page(key) for key in keys] for title, keys in ui.REQUEST_SECTIONS.items()},
-    }
-    if ui.may_open(actor, "review"):
-        sections["Review"] = [ui.page("review")]
-    # role owners (access reviews) may be requesters: the page itself shows each viewer only their items
-    sections.setdefault("Review", []).append(ui.page("access_review"))
-    admin = [ui.page(key) for key in ("logins", "cost", "security", "infrastructure", "audit", "status")
-             if ui.may_open(actor, key) and ui.offered(key)]
-    if admin:
-        sections["Admin"] = admin
-    # A page the viewer may not open is still at its address, saying so (not a silent jump to Home).
-    sections[""] += [ui.absent_page(key) if not ui.offered(key) else ui.denied_page(key)
-                     for key in ui.PAGE_ROLES if not ui.may_open(actor, key) or not ui.offered(key)]
+    # The viewer's navigation, from the page registry (ui.PAGE_RECORDS): each page they may open in its section,
+    # in the registry's order (role owners may open the access reviews: the page itself shows each viewer only
+    # their items). A page the viewer may not open is still at its address, saying so (not a silent jump to Home).
+    sections: dict[str, list[st.Page]] = {}
+    hidden: list[st.Page] = []
+    for record in ui.PAGE_RECORDS:
+        if not ui.offered(record.key):
+            hidden.append(ui.absent_page(record.key))
+        elif not ui.may_open(actor, record.key):
+            hidden.append(ui.denied_page(record.key))
+        else:
+            sections.setdefault(record.section, []).append(ui.page(record.key, default=record.key == "home"))
+    sections[""] += hidden
 
     with st.sidebar:
         st.markdown(f"Signed in as **{md_escape(actor.name)}**  \n{inline_code(actor.username)} · {', '.join(actor.roles)}")

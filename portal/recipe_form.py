@@ -2,8 +2,10 @@
 configuration, errors next to their fields, a preview before anything is written, then submit (or
 resubmit, when the requester edits a request a reviewer sent back).
 
-Pages call `recipe_page(...)` with what is particular to them; the state of a page lives in
-st.session_state under its own prefix (e.g. "grant_role.").
+A recipe whose page is its form alone has no script in pages/: its page (portal.ui.page) runs
+`recipe_form_page(key)`, drawn from what the recipe declares (intro, fields drawn above the form, hidden
+fields, placeholders). Pages that add to the form call `recipe_page(...)` with what is particular to them.
+The state of a page lives in st.session_state under its own prefix (e.g. "grant_role.").
 """
 from __future__ import annotations
 
@@ -91,13 +93,14 @@ def _fmt(field: Field, changes_existing: bool) -> Callable:
 
 
 class RecipeForm:
-    def __init__(self, recipe: Recipe, prefix: str, *, outside: tuple[str, ...] = (),
+    def __init__(self, recipe: Recipe, prefix: str, *, outside: tuple[str, ...] | None = None,
                  hidden: Callable[[dict], set[str]] | None = None, placeholders: dict[str, str] | None = None):
         self.recipe = recipe
         self.K = prefix
-        self.outside = outside  # fields drawn above the form, so the form can react to them
-        self.hidden = hidden or (lambda state: set())
-        self.placeholders = placeholders or {}
+        # fields drawn above the form, so the form can react to them (the recipe's, unless the page says)
+        self.outside = recipe.outside if outside is None else outside
+        self.hidden = hidden or recipe.hidden or (lambda state: set())
+        self.placeholders = {**{f.name: f.placeholder for f in recipe.fields if f.placeholder}, **(placeholders or {})}
         self.services, self.actor = ui.services(), ui.viewer()
         self.snapshot = self.services.snapshot()
         self._take_pending()
@@ -404,3 +407,10 @@ def recipe_page(recipe_name: str, prefix: str, intro: str, **kwargs) -> RecipeFo
     form = RecipeForm(RECIPES[recipe_name], prefix, **kwargs)
     form.render(intro, extra)
     return form
+
+
+def recipe_form_page(key: str) -> RecipeForm:
+    """The page `key` of portal.ui.PAGES that has no script (a PageRecord without a file): the form of the
+    recipe whose page it is, as the recipe declares it; its state under the prefix "<key>."."""
+    recipe = next(r for r in RECIPES.values() if r.page == key)
+    return recipe_page(recipe.name, f"{key}.", recipe.intro)

@@ -1,7 +1,10 @@
 """What every page needs from the shell: the backends (built once) and the signed-in viewer."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
+from typing import Any
 
 import streamlit as st
 
@@ -12,45 +15,84 @@ from app.mode import Mode
 from app.settings import load_settings
 
 VIEWER_KEY = "snowtower.viewer"
-# key -> (file in pages/, title, icon); the entry script chooses which of these a viewer gets.
-PAGES = {
-    "home": ("home.py", "Home", ":material/home:"),
-    "new_user": ("new_user.py", "New user", ":material/person_add:"),
-    "new_service_user": ("new_service_user.py", "New service user", ":material/smart_toy:"),
-    "grant_role": ("grant_role.py", "Grant roles", ":material/add_moderator:"),
-    "revoke_role": ("revoke_role.py", "Revoke roles", ":material/remove_moderator:"),
-    "rotate_key": ("rotate_key.py", "Rotate a key", ":material/key:"),
-    "offboard_user": ("offboard_user.py", "Offboard a user", ":material/person_off:"),
-    "remove_password": ("remove_password.py", "Remove a password", ":material/password:"),
-    "business_role": ("business_role.py", "New business role", ":material/badge:"),
-    "change_business_role": ("change_business_role.py", "Change a business role", ":material/edit_note:"),
-    "database": ("database.py", "New database", ":material/database:"),
-    "warehouse": ("warehouse.py", "New warehouse", ":material/factory:"),
-    "change_warehouse": ("change_warehouse.py", "Resize a warehouse", ":material/speed:"),
-    "remove_warehouse": ("remove_warehouse.py", "Remove a warehouse", ":material/delete:"),
-    "my_requests": ("my_requests.py", "My requests", ":material/list_alt:"),
-    "review": ("review.py", "Review queue", ":material/fact_check:"),
+
+
+@dataclass(frozen=True)
+class PageRecord:
+    """One page of the portal: everything the navigation, the authorization and their tests know of it."""
+
+    key: str  # its address is the key with dashes (/grant-role); recipes name it (Recipe.page)
+    title: str
+    icon: str
+    # Its navigation section, in the order of PAGE_RECORDS: "" is Home's (and the hidden addresses').
+    section: str
+    # Its script in pages/; None: the page is the form of the recipe whose page it is, drawn from RECIPES
+    # (portal.recipe_form.recipe_form_page).
+    file: str | None = None
+    # The role a page needs; None: every signed-in viewer. The entry script lists a page only for viewers
+    # with its role; one without it who opens its address is told so (denied_page), and the page checks
+    # again itself (require_page): the navigation is not the guard.
+    role: str | None = None
+    # Pages that need the workspace (users file, sign-in lock-out): not offered in Streamlit in Snowflake,
+    # where viewers are Snowflake users and there is no workspace.
+    needs_workspace: bool = False
+
+    @property
+    def url_path(self) -> str:
+        return self.key.replace("_", "-")
+
+
+# Navigation sections of the request pages (the entry script adds My requests and the review queue).
+REQUEST_SECTION_TITLES = ("Access", "Infrastructure")
+
+# Every page, in the order of the navigation; the entry script chooses which of these a viewer gets. A request
+# page without a file is its recipe's form (the recipe whose `page` is its key).
+PAGE_RECORDS = (
+    PageRecord("home", "Home", ":material/home:", "", file="home.py"),
+    PageRecord("my_requests", "My requests", ":material/list_alt:", "Request", file="my_requests.py"),
+    PageRecord("new_user", "New user", ":material/person_add:", "Access"),
+    PageRecord("new_service_user", "New service user", ":material/smart_toy:", "Access"),
+    PageRecord("grant_role", "Grant roles", ":material/add_moderator:", "Access"),
+    PageRecord("revoke_role", "Revoke roles", ":material/remove_moderator:", "Access", file="revoke_role.py"),
+    PageRecord("rotate_key", "Rotate a key", ":material/key:", "Access", file="rotate_key.py"),
+    PageRecord("offboard_user", "Offboard a user", ":material/person_off:", "Access"),
+    PageRecord("remove_password", "Remove a password", ":material/password:", "Access"),
+    PageRecord("business_role", "New business role", ":material/badge:", "Infrastructure"),
+    PageRecord("change_business_role", "Change a business role", ":material/edit_note:", "Infrastructure"),
+    PageRecord("database", "New database", ":material/database:", "Infrastructure"),
+    PageRecord("warehouse", "New warehouse", ":material/factory:", "Infrastructure"),
+    PageRecord("change_warehouse", "Resize a warehouse", ":material/speed:", "Infrastructure", file="change_warehouse.py"),
+    PageRecord("remove_warehouse", "Remove a warehouse", ":material/delete:", "Infrastructure"),
+    PageRecord("review", "Review queue", ":material/fact_check:", "Review", file="review.py", role="approver"),
     # every signed-in viewer may open it; it shows admins everything and others only the items they review
-    "access_review": ("access_review.py", "Access review", ":material/verified_user:"),
-    "logins": ("logins.py", "Logins", ":material/lock_person:"),
-    "cost": ("cost.py", "Cost", ":material/payments:"),
-    "audit": ("audit.py", "Audit log", ":material/history:"),
-    "security": ("security.py", "Security", ":material/security:"),
-    "infrastructure": ("infrastructure.py", "Infrastructure", ":material/account_tree:"),
-    "status": ("status.py", "Status", ":material/monitor_heart:"),
-}
+    PageRecord("access_review", "Access review", ":material/verified_user:", "Review", file="access_review.py"),
+    PageRecord("logins", "Logins", ":material/lock_person:", "Admin", file="logins.py", role="admin", needs_workspace=True),
+    PageRecord("cost", "Cost", ":material/payments:", "Admin", file="cost.py", role="admin"),
+    PageRecord("security", "Security", ":material/security:", "Admin", file="security.py", role="admin"),
+    PageRecord("infrastructure", "Infrastructure", ":material/account_tree:", "Admin", file="infrastructure.py", role="admin"),
+    PageRecord("audit", "Audit log", ":material/history:", "Admin", file="audit.py", role="admin"),
+    PageRecord("status", "Status", ":material/monitor_heart:", "Admin", file="status.py", role="admin"),
+)
 
 
-# The role a page needs; pages not named here are for every signed-in viewer. The entry script lists a
-# page only for viewers with its role; one without it who opens its address is told so (denied_page),
-# and the page checks again itself (require_page): the navigation is not the guard.
-PAGE_ROLES = {"review": "approver", "logins": "admin", "cost": "admin", "security": "admin", "infrastructure": "admin",
-              "audit": "admin", "status": "admin"}
+def page_views(records: tuple[PageRecord, ...]) -> dict[str, Any]:
+    """What the rest of the portal reads of the registry, derived from `records` (never declared again):
+    PAGE_RECORDS; PAGES by key; PAGE_ROLES, the pages a role guards (key -> role); WORKSPACE_PAGES, the
+    pages that need the workspace; REQUEST_SECTIONS, the request pages by section (title -> keys)."""
+    return {
+        "PAGE_RECORDS": records,
+        "PAGES": {p.key: p for p in records},
+        "PAGE_ROLES": {p.key: p.role for p in records if p.role},
+        "WORKSPACE_PAGES": {p.key for p in records if p.needs_workspace},
+        "REQUEST_SECTIONS": {title: [p.key for p in records if p.section == title] for title in REQUEST_SECTION_TITLES},
+    }
 
 
-# Pages that need the workspace (users file, sign-in lock-out): not offered in Streamlit in Snowflake,
-# where viewers are Snowflake users and there is no workspace.
-WORKSPACE_PAGES = {"logins"}
+_VIEWS = page_views(PAGE_RECORDS)
+PAGES: dict[str, PageRecord] = _VIEWS["PAGES"]
+PAGE_ROLES: dict[str, str] = _VIEWS["PAGE_ROLES"]
+WORKSPACE_PAGES: set[str] = _VIEWS["WORKSPACE_PAGES"]
+REQUEST_SECTIONS: dict[str, list[str]] = _VIEWS["REQUEST_SECTIONS"]
 
 
 def may_open(actor: Actor, key: str) -> bool:
@@ -64,19 +106,20 @@ def offered(key: str) -> bool:
 
 
 def _not_offered(key: str) -> None:
-    st.title(PAGES[key][1])
-    st.info(f"{PAGES[key][1]} is not part of SnowTower in Streamlit in Snowflake: viewers are Snowflake users, "
+    st.title(PAGES[key].title)
+    st.info(f"{PAGES[key].title} is not part of SnowTower in Streamlit in Snowflake: viewers are Snowflake users, "
             "with portal roles from their Snowflake roles (the setting sis_role_mapping).", icon=":material/info:")
 
 
 def absent_page(key: str) -> st.Page:
     """A hidden page at `key`'s address saying this deployment does not offer it."""
-    file, title, icon = PAGES[key]
-    return st.Page(lambda: _not_offered(key), title=title, icon=icon, url_path=key.replace("_", "-"), visibility="hidden")
+    record = PAGES[key]
+    return st.Page(lambda: _not_offered(key), title=record.title, icon=record.icon, url_path=record.url_path,
+                   visibility="hidden")
 
 
 def _refuse(key: str) -> None:
-    title, role = PAGES[key][1], PAGE_ROLES[key]
+    title, role = PAGES[key].title, PAGE_ROLES[key]
     st.title(title)
     st.error(f"{title} is for {role}s; your login does not have that role. An admin can grant it in the users file.",
              icon=":material/block:")
@@ -84,8 +127,9 @@ def _refuse(key: str) -> None:
 
 def denied_page(key: str) -> st.Page:
     """A hidden page at `key`'s address that says the viewer may not open it (instead of a silent Home)."""
-    file, title, icon = PAGES[key]
-    return st.Page(lambda: _refuse(key), title=title, icon=icon, url_path=key.replace("_", "-"), visibility="hidden")
+    record = PAGES[key]
+    return st.Page(lambda: _refuse(key), title=record.title, icon=record.icon, url_path=record.url_path,
+                   visibility="hidden")
 
 
 def require_page(key: str) -> Actor:
@@ -100,18 +144,18 @@ def require_page(key: str) -> Actor:
     return actor
 
 
-# Navigation sections of the request pages (the entry script adds My requests and the review queue).
-REQUEST_SECTIONS = {
-    "Access": ["new_user", "new_service_user", "grant_role", "revoke_role", "rotate_key", "offboard_user", "remove_password"],
-    "Infrastructure": ["business_role", "change_business_role", "database", "warehouse", "change_warehouse",
-                       "remove_warehouse"],
-}
-
-
 def page(key: str, **kwargs) -> st.Page:
-    """The st.Page for a key of PAGES (for st.navigation and st.page_link alike)."""
-    file, title, icon = PAGES[key]
-    return st.Page(str(PAGES_DIR / file), title=title, icon=icon, url_path=key.replace("_", "-"), **kwargs)
+    """The st.Page for a key of PAGES (for st.navigation and st.page_link alike): its script, or the form of
+    its recipe (a callable: the page's address stays /<key>)."""
+    record = PAGES[key]
+    target = str(PAGES_DIR / record.file) if record.file else partial(_recipe_form, key)
+    return st.Page(target, title=record.title, icon=record.icon, url_path=record.url_path, **kwargs)
+
+
+def _recipe_form(key: str) -> None:
+    from portal.recipe_form import recipe_form_page  # (it draws with this module's helpers)
+
+    recipe_form_page(key)
 
 
 @st.cache_resource(show_spinner=False)

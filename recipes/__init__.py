@@ -1,12 +1,22 @@
-"""One module per kind of request: a typed request and a pure (base config, request) -> change set."""
+"""One module per recipe, named by it (grant-role: recipes/grant_role.py): a typed request and a pure
+(base config, request) -> change set; RECIPES registers them by name. Shared code: recipes.base, recipes.common
+(and recipes.business_role_model for the two business-role recipes)."""
 from recipes.base import ChangeSet, FieldErrors, Recipe
-from recipes.business_role import CHANGE_BUSINESS_ROLE, NEW_BUSINESS_ROLE
-from recipes.database import NEW_DATABASE
-from recipes.new_user import NEW_SERVICE_USER, NEW_USER
-from recipes.rotate_key import PROMOTE_KEY, ROTATE_KEY
-from recipes.user_access import GRANT_ROLE, OFFBOARD_USER, REMOVE_PASSWORD, REVOKE_ROLE
+from recipes.change_business_role import CHANGE_BUSINESS_ROLE
+from recipes.change_warehouse import CHANGE_WAREHOUSE
+from recipes.grant_role import GRANT_ROLE
+from recipes.new_business_role import NEW_BUSINESS_ROLE
+from recipes.new_database import NEW_DATABASE
+from recipes.new_service_user import NEW_SERVICE_USER
+from recipes.new_user import NEW_USER
+from recipes.new_warehouse import NEW_WAREHOUSE
+from recipes.offboard_user import OFFBOARD_USER
+from recipes.promote_key import PROMOTE_KEY
+from recipes.remove_password import REMOVE_PASSWORD
+from recipes.remove_warehouse import REMOVE_WAREHOUSE
 from recipes.revert import REVERT
-from recipes.warehouse import CHANGE_WAREHOUSE, NEW_WAREHOUSE, REMOVE_WAREHOUSE
+from recipes.revoke_role import REVOKE_ROLE
+from recipes.rotate_key import ROTATE_KEY
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in (
     NEW_USER, NEW_SERVICE_USER, GRANT_ROLE, REVOKE_ROLE, NEW_BUSINESS_ROLE, CHANGE_BUSINESS_ROLE,

@@ -1,8 +1,9 @@
 """What every recipe is: fields, a parser into a typed request, and a pure build."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Callable, Generic, TypeVar, cast
 
 from core.fields import FieldError
 from core.snowddl.commit_snapshot import Snapshot
@@ -42,6 +43,8 @@ class Field:
     default: Any = None
     # Shown only when a button filled it (e.g. Renew fills renews), read-only; never typed from scratch.
     filled_only: bool = False
+    # A form's greyed-out example in an empty text field (worded "e.g. ..." by the form), never a value.
+    placeholder: str = ""
 
 
 @dataclass
@@ -60,7 +63,9 @@ class Recipe(Generic[R]):
     fields: tuple[Field, ...]
     parse: Callable[[dict[str, Any], Snapshot], R]  # raises FieldErrors
     build: Callable[[Snapshot, R], ChangeSet]  # pure
-    to_dict: Callable[[R], dict]
+    # The stored request of a typed one, for recipes whose stored request is not simply their fields (intent,
+    # or texts a form never shows); None: derived from `fields` (Recipe.to_dict).
+    stored: Callable[[R], dict] | None = None
     # For recipes that change an existing object: its current values in the form parse() takes,
     # so a form can start from them (target name -> raw fields). Pure, like build.
     current: Callable[[Snapshot, str], dict] | None = None
@@ -75,6 +80,12 @@ class Recipe(Generic[R]):
     # reads from raw[SOURCES], which the application layer fills from git (a recipe does no I/O). Pure.
     sources: Callable[[dict], list[tuple[str, str]]] | None = None
     urgent: bool = False  # shown first, marked urgent, in the review queue (and labelled `urgent` on GitHub)
+    # How its form page shows it (portal.recipe_form): the line under the title; the fields drawn above the
+    # form, so the form can react to them (a target whose current values fill the form); the fields hidden
+    # for the values the form holds now (field name -> value). Pure.
+    intro: str = ""
+    outside: tuple[str, ...] = ()
+    hidden: Callable[[dict], set[str]] | None = None
 
     def may_touch(self, rel: str, name: str) -> bool:
         import fnmatch
@@ -91,11 +102,31 @@ class Recipe(Generic[R]):
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)
 
+    def to_dict(self, request: R) -> dict:
+        """The request's fields, in the form parse() takes back (to store it, and to re-apply it on a newer
+        base): `stored`'s, or each of the recipe's fields the typed request holds (a dataclass), in the
+        request's order, tuples as lists, an empty value (None, no items) left out."""
+        if self.stored is not None:
+            return self.stored(request)
+        names = {f.name for f in self.fields}
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(request):  # type: ignore[arg-type]  # every recipe's request is a dataclass
+            value = getattr(request, f.name)
+            if f.name in names and value is not None and value != ():
+                out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+
+def checked(value: R | None) -> R:
+    """A parsed value after Collector.raise_if_any: a check that failed left an error, so a value whose
+    checks passed is set. It only tells the type checker so; nothing is checked again at run time."""
+    return cast(R, value)
+
 
 class Collector:
     """Runs field checks, keeping every error instead of stopping at the first."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.errors: list[FieldError] = []
 
     def check(self, fn: Callable, *args, **kwargs):

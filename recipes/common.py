@@ -1,11 +1,12 @@
-"""Helpers every recipe shares: reading entries of the base config, list fields, pickers."""
+"""Helpers every recipe shares: reading entries of the base config, list fields, pickers, users' access
+(the user file and the expiry file of time-bound grants)."""
 from __future__ import annotations
 
 import datetime as _dt
 import re
-from typing import Any
+from typing import Any, Collection
 
-from core import fields
+from core import expiry, fields
 from core.fields import FieldError
 from core.snowddl import yaml_reader
 from core.snowddl.edit import EditError
@@ -146,7 +147,7 @@ _FILE_KIND = {"a user": "user", "a business role": "business_role", "a technical
               "a warehouse": "warehouse", "a resource monitor": "resource_monitor"}
 
 
-def existing(c: Collector, field_name: str, value: Any, known: list[str], what: str,
+def existing(c: Collector, field_name: str, value: Any, known: Collection[str], what: str,
              base: Snapshot | None = None) -> str | None:
     """An identifier that must name an existing object. With `base`, a name that is written in its
     file but that SnowDDL could not read (the file or the entry failed to parse) is refused with its error."""
@@ -289,6 +290,7 @@ def future_date(c: Collector, field_name: str, value: Any, today: _dt.date | Non
         return None
     if isinstance(value, _dt.datetime):
         value = value.date()
+    day: _dt.date | None
     if isinstance(value, _dt.date):
         day = value
     else:
@@ -385,3 +387,52 @@ def role_labels(base: Snapshot) -> dict[str, str]:
         text = str(key).upper() + (f": {comment}" if comment else "") + (f" · {'; '.join(grants)}" if grants else "")
         out[str(key).upper()] = _clip(text)
     return out
+
+
+# -- users' access (grant-role, revoke-role, offboard-user, remove-password) -----------------------------
+
+USER_FILE = "user.yaml"  # the usual name; the recipes edit whichever file SnowDDL reads (Snapshot.file("user"))
+
+
+def existing_user(c: Collector, raw: dict, base: Snapshot) -> tuple[str | None, dict]:
+    name = existing(c, "name", raw.get("name"), base.config.users, "a user", base)
+    return name, (entry(base, base.file("user"), name) or {}) if name else {}
+
+
+def roles_of(user: dict) -> list[str]:
+    roles = user.get("business_roles") or []
+    return [str(r).upper() for r in roles] if isinstance(roles, list) else []
+
+
+def expiring_grants(base: Snapshot) -> dict[tuple[str, str], expiry.Grant]:
+    """(USER, ROLE) -> its time-bound grant on `base` (file and legacy comments); {} if the file is unreadable
+    (validation reports why)."""
+    try:
+        grants, _ = expiry.all_grants(base.text(expiry.EXPIRY_FILE), base.text(base.file("user")))
+    except expiry.ExpiryError:
+        return {}
+    return {(g.user, g.role): g for g in grants}
+
+
+def expiry_edit(base: Snapshot, field_name: str, **changes) -> dict[str, str | None]:
+    """{EXPIRY_FILE: new text} when `changes` (core.expiry.with_changes) change it, else {}."""
+    old = base.text(expiry.EXPIRY_FILE)
+    try:
+        new = expiry.with_changes(old, base.text(base.file("user")), **changes)
+    except expiry.ExpiryError as exc:
+        raise FieldErrors([FieldError(field_name, f"{exc}; fix it first")]) from None
+    return {} if new == old else {expiry.EXPIRY_FILE: new}
+
+
+# -- warehouses (new-warehouse, change-warehouse, remove-warehouse) ------------------------------------
+
+WAREHOUSE_FILE = "warehouse.yaml"
+MAX_AUTO_SUSPEND = 86400  # a day; 0 would never suspend, which the portal does not offer
+SIZE_FIELD = Field("size", "Size", "Credits per hour per cluster: X-Small 1, Small 2, Medium 4, Large 8, X-Large 16, 2X-Large 32 ...",
+                   required=True, kind="select", choices="sizes")
+
+
+def current_warehouse(base: Snapshot, name: str) -> dict:
+    wh = entry(base, base.file("warehouse"), name) or {}
+    return {"size": str(wh.get("size") or "").upper().replace("-", ""), "auto_suspend": wh.get("auto_suspend", 60),
+            "resource_monitor": str(wh.get("resource_monitor") or "").upper() or None}

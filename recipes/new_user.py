@@ -1,15 +1,14 @@
 """New user: a PERSON (a human, with names and email) or a SERVICE (a program), RSA key-pair auth."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from core import fields
 from core.keys import parse_public_key
 from core.snowddl.edit import add_entry
 from core.snowddl.commit_snapshot import Snapshot
-from core.fields import FieldError
-from recipes.base import ChangeSet, Collector, Field, FieldErrors, Recipe
+from recipes.base import ChangeSet, Collector, Field, Recipe
 from recipes.common import bounded_list, edit, existing, new_key, written
 
 USER_FILE = "user.yaml"
@@ -32,16 +31,17 @@ class NewUserRequest:
 
 
 FIELDS = (
-    Field("name", "User name", "The user's key in user.yaml and its Snowflake name, e.g. JANE_SMITH.", required=True),
+    Field("name", "User name", "The user's key in user.yaml and its Snowflake name, e.g. JANE_SMITH.", required=True,
+          placeholder="JANE_SMITH"),
     Field("type", "Type", "PERSON for a human, SERVICE for a program (key pair only).", kind="select", choices=USER_TYPES),
     Field("first_name", "First name", required=True),
     Field("last_name", "Last name", required=True),
-    Field("email", "Email", required=True),
+    Field("email", "Email", required=True, placeholder="jane.smith@company.com"),
     Field("rsa_public_key", "RSA public key", "The contents of rsa_key.pub (PEM) or its base64 body. Never the private key.", required=True, kind="key"),
     Field("business_roles", "Business roles", "One or more business roles from the configuration.", is_list=True, required=True,
           kind="multiselect", choices="business_roles"),
     Field("default_warehouse", "Default warehouse", kind="select", choices="warehouses"),
-    Field("comment", "Comment"),
+    Field("comment", "Comment", placeholder="Optional, e.g. team or purpose"),
     Field("justification", "Justification", "Why this access is needed; reviewers read it.", required=True, kind="textarea"),
 )
 
@@ -111,41 +111,14 @@ def build(base: Snapshot, req: NewUserRequest) -> ChangeSet:
     )
 
 
-def to_dict(req: NewUserRequest) -> dict:
-    """The request's fields, in the form parse() takes back (to re-apply it on a newer base)."""
-    data = {k: v for k, v in asdict(req).items() if k in {f.name for f in FIELDS} and v is not None}
-    data["business_roles"] = list(req.business_roles)
-    return data
+def _person_fields_of_a_service(state: dict) -> set[str]:
+    """A SERVICE user's form has no names or email."""
+    return {"first_name", "last_name", "email"} if state.get("type") == "SERVICE" else set()
 
 
 NEW_USER: Recipe[NewUserRequest] = Recipe(
-    "new-user", "New user", FIELDS, parse, build, to_dict,
+    "new-user", "New user", FIELDS, parse, build,
     description="A Snowflake user for a person (names, email) or a program, with an RSA key pair", page="new_user", touches=("user.yaml",),
-)
-
-SERVICE_FIELDS = tuple(f for f in FIELDS if f.name not in ("type", "first_name", "last_name", "email"))
-
-
-def parse_service(raw: dict[str, Any], base: Snapshot) -> NewUserRequest:
-    """A SERVICE user: key pair only, never a password, no names or email."""
-    raw = dict(raw)
-    if str(raw.get("type") or "SERVICE").strip().upper() != "SERVICE":
-        raise FieldErrors([FieldError("type", "is always SERVICE here; use new-user for a person.")])
-    raw["type"] = "SERVICE"
-    try:
-        return parse(raw, base)
-    except FieldErrors as exc:
-        # Names, email and unknown keys are reported as parse() words them; drop "type" (ours, not theirs).
-        raise FieldErrors([e for e in exc.errors if e.field != "type"] or exc.errors) from None
-
-
-def service_to_dict(req: NewUserRequest) -> dict:
-    data = to_dict(req)
-    data.pop("type", None)
-    return data
-
-
-NEW_SERVICE_USER: Recipe[NewUserRequest] = Recipe(
-    "new-service-user", "New service user", SERVICE_FIELDS, parse_service, build, service_to_dict,
-    description="A user for a program (dbt, a loader, a BI tool): key pair only, never a password", page="new_service_user", touches=("user.yaml",),
+    intro="A Snowflake user with RSA key-pair authentication. The request becomes a change to user.yaml that an approver reviews.",
+    outside=("type",), hidden=_person_fields_of_a_service,
 )

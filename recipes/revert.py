@@ -104,7 +104,7 @@ def parse_revert(raw: dict[str, Any], base: Snapshot) -> RevertRequest:
         merged, parent, paths = "", "", []
     why = c.check(fields.justification, raw.get("justification"))
     refuse_unknown(c, {k: v for k, v in raw.items() if k != SOURCES}, REVERT_FIELDS)
-    given = raw.get(SOURCES) if isinstance(raw.get(SOURCES), dict) else {}
+    given = stored if isinstance(stored := raw.get(SOURCES), dict) else {}
     texts = []
     for rel in paths:
         pair = [given.get(f"{sha}:{rel}", ...) for sha in (parent, merged)]

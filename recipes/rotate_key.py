@@ -1,4 +1,5 @@
-"""Rotate a user's RSA key without downtime: add the new key as rsa_public_key_2, then promote it."""
+"""The rotate-key recipe: rotate a user's RSA key without downtime: add the new key as rsa_public_key_2, then promote
+it (recipes.promote_key)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,7 +9,7 @@ from core import fields
 from core.keys import parse_public_key
 from core.snowddl.edit import set_fields
 from core.snowddl.commit_snapshot import Snapshot
-from recipes.base import ChangeSet, Collector, Field, Recipe
+from recipes.base import ChangeSet, Collector, Field, Recipe, checked
 from recipes.common import JUSTIFICATION, duplicate_note, edit, entry, existing, refuse_unknown
 
 USER_FILE = "user.yaml"
@@ -30,7 +31,7 @@ ROTATE_FIELDS = (
 )
 
 
-def _edit(base: Snapshot, field_name: str, name: str, values: dict) -> tuple[str, str]:
+def user_edit(base: Snapshot, field_name: str, name: str, values: dict) -> tuple[str, str]:
     """(file, new text) of the user file SnowDDL reads, with `values` set on `name`."""
     rel = base.file("user")
     return rel, edit(field_name, rel, set_fields, base.text(rel) or "", name, values)
@@ -49,11 +50,11 @@ def parse_rotate(raw: dict[str, Any], base: Snapshot) -> RotateRequest:
     why = c.check(fields.justification, raw.get("justification"))
     refuse_unknown(c, raw, ROTATE_FIELDS)
     c.raise_if_any()
-    return RotateRequest(name, key.body, why, key.fingerprint)
+    return RotateRequest(checked(name), key.body, checked(why), key.fingerprint)
 
 
 def build_rotate(base: Snapshot, req: RotateRequest) -> ChangeSet:
-    rel, text = _edit(base, "rsa_public_key_2", req.name, {"rsa_public_key_2": req.rsa_public_key_2})
+    rel, text = user_edit(base, "rsa_public_key_2", req.name, {"rsa_public_key_2": req.rsa_public_key_2})
     return ChangeSet(f"Rotate the RSA key of {req.name} (step 1: add)", {rel: text},
                      f"Adds RSA key {req.key_fingerprint} to {req.name} as rsa_public_key_2; the current key keeps "
                      "working until the new one is promoted." + duplicate_note(base, rel, req.name))
@@ -61,44 +62,5 @@ def build_rotate(base: Snapshot, req: RotateRequest) -> ChangeSet:
 
 ROTATE_KEY: Recipe[RotateRequest] = Recipe(
     "rotate-key", "Rotate an RSA key", ROTATE_FIELDS, parse_rotate, build_rotate,
-    lambda r: {"name": r.name, "rsa_public_key_2": r.rsa_public_key_2, "justification": r.justification},
     description="Add a new RSA key next to the current one (step 1 of a rotation)", page="rotate_key", touches=(USER_FILE,),
-)
-
-
-@dataclass(frozen=True)
-class PromoteRequest:
-    name: str
-    justification: str
-
-
-PROMOTE_FIELDS = (
-    Field("name", "User", "A user with a second key (rsa_public_key_2) waiting.", required=True, kind="select", choices="users"),
-    JUSTIFICATION,
-)
-
-
-def parse_promote(raw: dict[str, Any], base: Snapshot) -> PromoteRequest:
-    c = Collector()
-    name = existing(c, "name", raw.get("name"), base.config.users, "a user", base)
-    if name and not (entry(base, base.file("user"), name) or {}).get("rsa_public_key_2"):
-        c.add("name", f"{name} has no rsa_public_key_2 to promote; add the new key first (rotate-key).")
-    why = c.check(fields.justification, raw.get("justification"))
-    refuse_unknown(c, raw, PROMOTE_FIELDS)
-    c.raise_if_any()
-    return PromoteRequest(name, why)
-
-
-def build_promote(base: Snapshot, req: PromoteRequest) -> ChangeSet:
-    new_key = (entry(base, base.file("user"), req.name) or {})["rsa_public_key_2"]
-    rel, text = _edit(base, "name", req.name, {"rsa_public_key": new_key, "rsa_public_key_2": None})
-    return ChangeSet(f"Rotate the RSA key of {req.name} (step 2: promote)", {rel: text},
-                     f"Makes the second key of {req.name} its only key; the old key stops working."
-                     + duplicate_note(base, rel, req.name))
-
-
-PROMOTE_KEY: Recipe[PromoteRequest] = Recipe(
-    "promote-key", "Promote the new RSA key", PROMOTE_FIELDS, parse_promote, build_promote,
-    lambda r: {"name": r.name, "justification": r.justification},
-    description="Make rsa_public_key_2 the user's only key (step 2 of a rotation)", page="rotate_key", touches=(USER_FILE,),
 )

@@ -47,7 +47,7 @@ def visit(at, key: str):
 @pytest.mark.parametrize("role", ROLES)
 def test_every_page_for_each_role(workspace, role):
     at = attempt(portal(), role, "demo")
-    for key, (file, title, _) in ui.PAGES.items():
+    for key, title in ((p.key, p.title) for p in ui.PAGE_RECORDS):
         visit(at, key)
         assert not at.exception, (key, role)
         errors = " ".join(e.value for e in at.error)
@@ -61,7 +61,7 @@ def test_every_page_for_each_role(workspace, role):
 def test_a_signed_out_visitor_sees_only_the_sign_in_form(workspace):
     at = portal()
     assert [b.label for b in at.button] == ["Sign in"] and ui.VIEWER_KEY not in at.session_state
-    for file, _, _ in ui.PAGES.values():
+    for file in (p.file for p in ui.PAGE_RECORDS if p.file):
         with pytest.raises(ValueError, match="Could not find a navigation page"):
             at.switch_page(str(ROOT / "pages" / file))
 

@@ -14,6 +14,7 @@ from core.snowflake.cost import Prices, spend, window
 from core.snowflake.queries import ask
 from portal import ui
 from tests.identity_support import give_login
+from tests.portal_support import page_app
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 60
@@ -136,7 +137,7 @@ def test_review_shows_the_projected_monthly_cost_of_a_warehouse_change(workspace
 
 
 def test_preview_of_a_new_warehouse_marks_its_cost_as_an_estimate(workspace, people):
-    at = AppTest.from_file(str(ROOT / "pages" / "warehouse.py"), default_timeout=TIMEOUT)
+    at = page_app("warehouse", TIMEOUT)
     at.session_state[ui.VIEWER_KEY] = people["requester"]
     at.run()
     at.text_input(key="warehouse.name").input("MARKETING_WH")

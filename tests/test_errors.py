@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from portal import ui
 from portal.errors import error_details
+from tests.portal_support import open_address
 
 ROOT = Path(__file__).resolve().parents[1]
 ERROR = re.compile(r"Something went wrong — error id ([0-9A-F]{8})\b")
@@ -91,7 +92,7 @@ def test_a_callback_that_raises_shows_its_id_on_the_next_run(tmp_path, monkeypat
     at.session_state["authentication_status"] = True
     at.session_state["username"] = "requester"
     at.run()
-    at.switch_page(str(ROOT / "pages" / "grant_role.py")).run()
+    at = open_address(at, "grant_role")
     at = next(b for b in at.button if b.label == "Preview").click().run()
     assert not at.exception
     assert logged(caplog, error_id(at)).exc_info[0] is OSError

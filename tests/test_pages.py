@@ -6,7 +6,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.changes.model import Status
 from portal import ui
-from tests.portal_support import as_viewer
+from tests.portal_support import as_viewer, page_app
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 30
@@ -20,7 +20,7 @@ def workspace(tmp_path, monkeypatch):
 
 
 def page(name: str, actor) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=TIMEOUT)
+    at = page_app(name, TIMEOUT)
     as_viewer(at, actor)
     return at.run()
 

@@ -16,7 +16,7 @@ from core.changes.base import ChangeError
 from core.keys import PRIVATE_KEY_MESSAGE, contains_private_key
 from core.plaintext import fenced, inline_code, md_escape
 from portal import cli, ui
-from tests.portal_support import as_viewer
+from tests.portal_support import as_viewer, page_app
 from app.operations import ApproveRequest, PreviewRequest, RejectRequest, RequestChanges, SubmitRequest
 from app.operations.shared.body import render_body
 from recipes import RECIPES
@@ -207,7 +207,7 @@ def test_pages_show_justifications_comments_and_names_as_text(services, people, 
 
 
 def test_a_private_key_typed_in_the_form_is_refused_next_to_its_field_and_cleared(services, people, public_pem, private_pem):
-    at = AppTest.from_file(str(ROOT / "pages" / "new_user.py"), default_timeout=TIMEOUT)
+    at = page_app("new_user", TIMEOUT)
     as_viewer(at, people["requester"])
     at.run()
     at.text_input(key="new_user.name").input("JANE_DOE")

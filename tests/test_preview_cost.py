@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from portal import ui
 from portal.cli import main
+from tests.portal_support import page_app
 
 ROOT = Path(__file__).resolve().parents[1]
 JUSTIFICATION = "BI dashboards queue on Monday mornings."
@@ -27,7 +28,7 @@ def workspace(tmp_path, monkeypatch):
 
 
 def portal_preview(people, page: str, prefix: str, fields: dict) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / page), default_timeout=60)
+    at = page_app(page.removesuffix(".py"), 60)
     at.session_state[ui.VIEWER_KEY] = people["requester"]
     at.run()
     for name, value in fields.items():

@@ -8,7 +8,8 @@ from core.changes.model import Status
 from portal import ui
 from app.operations import PreviewRequest, RequestChanges, SubmitRequest
 from recipes import RECIPES
-from tests.test_pages import ROOT, TIMEOUT, page, texts
+from tests.portal_support import page_app
+from tests.test_pages import TIMEOUT, page, texts
 
 WHY = "Needed for the pricing project this quarter."
 
@@ -132,7 +133,7 @@ def test_home_lists_every_request_page(workspace, people):
     links = " ".join(str(link.proto.label) for link in at.get("page_link"))
     for keys in ui.REQUEST_SECTIONS.values():
         for key in keys:
-            assert ui.PAGES[key][1] in links, key
+            assert ui.PAGES[key].title in links, key
     captions = " ".join(c.value for c in at.caption)  # each link's description, under it (it wraps; a link does not)
     assert "until a date" in captions and "credits" in captions
 
@@ -205,7 +206,7 @@ def test_renews_request_shows_only_when_renew_filled_it(workspace, people):
     later = dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=90)
     fresh = page("grant_role", people["requester"])
     assert "grant_role.renews" not in {w.key for w in fresh.text_input}  # a new grant: no such field
-    at = AppTest.from_file(str(ROOT / "pages" / "grant_role.py"), default_timeout=TIMEOUT)
+    at = page_app("grant_role", TIMEOUT)
     from tests.portal_support import as_viewer
 
     as_viewer(at, people["requester"])

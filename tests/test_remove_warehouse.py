@@ -13,7 +13,7 @@ from core.snowddl.inventory import describe, warehouse_references
 from core.snowddl.config_loader import load_config
 from core.snowddl.commit_snapshot import Snapshot, validate_with_changes
 from recipes import RECIPES, FieldErrors
-from recipes.warehouse import REMOVE_NOTE
+from recipes.remove_warehouse import REMOVE_NOTE
 from tests.test_edit import changed_lines
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "snowddl"

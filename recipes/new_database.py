@@ -3,7 +3,7 @@ optional dedicated warehouse with a resource monitor."""
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -11,7 +11,7 @@ import yaml
 from core import fields
 from core.snowddl.edit import add_entry
 from core.snowddl.commit_snapshot import Snapshot
-from recipes.base import ChangeSet, Collector, Field, Recipe
+from recipes.base import ChangeSet, Collector, Field, Recipe, checked
 from recipes.common import (JUSTIFICATION, boolean, bounded_list, credits_note, edit, integer, names,
                             new_key, new_name, refuse_unknown, size, written)
 
@@ -47,10 +47,12 @@ class NewDatabaseRequest:
 
 
 FIELDS = (
-    Field("name", "Database name", "e.g. PROJ_PRICING", required=True),
-    Field("schemas", "Schemas", "Comma-separated schema names, e.g. RAW, MODELS", is_list=True, required=True),
+    Field("name", "Database name", "e.g. PROJ_PRICING", required=True, placeholder="PROJ_PRICING"),
+    Field("schemas", "Schemas", "Comma-separated schema names, e.g. RAW, MODELS", is_list=True, required=True,
+          placeholder="RAW, MODELS"),
     Field("comment", "Comment", "What the database holds"),
-    Field("retention_time", "Time Travel retention (days)", "0 to 90; empty for the account default", kind="int"),
+    Field("retention_time", "Time Travel retention (days)", "0 to 90; empty for the account default", kind="int",
+          placeholder="e.g. 1 (empty: the account default)"),
     Field("is_transient", "Transient (no Fail-safe)", kind="bool"),
     Field("is_sandbox", "Sandbox (SnowDDL leaves unknown objects alone)", kind="bool"),
     Field("business_roles", "Business roles to create", "<DB>_READ reads every schema, <DB>_WRITE also writes, "
@@ -58,7 +60,8 @@ FIELDS = (
     Field("warehouse_usage", "Existing warehouses for these roles", is_list=True, kind="multiselect", choices="warehouses"),
     Field("size", "Dedicated warehouse size", "Optional: creates <DB>_WH of this size for the roles.", kind="select", choices="sizes"),
     Field("credit_quota", "Monthly credit quota", "Optional, with a dedicated warehouse: a resource monitor <DB>_MONITOR "
-          "that notifies at 75% and suspends at 100%. Left empty, the warehouse gets no resource monitor.", kind="int"),
+          "that notifies at 75% and suspends at 100%. Left empty, the warehouse gets no resource monitor.", kind="int",
+          placeholder="e.g. 50 (empty: no resource monitor)"),
     JUSTIFICATION,
 )
 
@@ -110,7 +113,7 @@ def parse(raw: dict[str, Any], base: Snapshot) -> NewDatabaseRequest:
     why = c.check(fields.justification, raw.get("justification"))
     refuse_unknown(c, raw, FIELDS)
     c.raise_if_any()
-    return NewDatabaseRequest(name, tuple(schemas), tuple(kinds), why, comment, retention, transient, sandbox,
+    return NewDatabaseRequest(checked(name), tuple(schemas), tuple(kinds), checked(why), comment, retention, transient, sandbox,
                               tuple(warehouses), wh_size, quota if wh_size else None)
 
 
@@ -174,14 +177,11 @@ def build(base: Snapshot, req: NewDatabaseRequest) -> ChangeSet:
     return ChangeSet(f"New database {req.name}", files, "Adds " + "; ".join(parts) + ".")
 
 
-def to_dict(req: NewDatabaseRequest) -> dict:
-    out = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(req).items() if v is not None and v != ()}
-    return out
-
-
 NEW_DATABASE: Recipe[NewDatabaseRequest] = Recipe(
-    "new-database", "New database", FIELDS, parse, build, to_dict,
+    "new-database", "New database", FIELDS, parse, build,
     description="A database with schemas, retention, read / write / owner roles and an optional warehouse",
     page="database",
     touches=("{name}/params.yaml", "{name}/*/params.yaml", "business_role.yaml", "warehouse.yaml", "resource_monitor.yaml"),
+    intro="Creates <DB>/params.yaml and one <DB>/<SCHEMA>/params.yaml per schema, the READ / WRITE / OWNER business roles "
+          "a team needs, and optionally a dedicated warehouse <DB>_WH with a monthly resource monitor.",
 )

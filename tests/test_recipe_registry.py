@@ -1,0 +1,124 @@
+"""Adding a recipe end to end takes three places: its module (a typed request, its fields, parse and build),
+its line in recipes.RECIPES and its page's line in portal.ui.PAGE_RECORDS. Here a tiny recipe defined in
+the test is registered in those two registries only, and the portal lists it, draws its form at its own
+address, previews it and submits it, and `snowtower request` previews it the same way: nothing else
+names it. Also: every recipe's stored request is derived from its declared fields."""
+from __future__ import annotations
+
+import json
+import typing
+from dataclasses import dataclass, fields as dataclass_fields
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core import fields
+from core.snowddl.edit import set_fields
+from core.snowddl.commit_snapshot import Snapshot
+from portal import ui
+from portal.cli import main
+from recipes import RECIPES, SYSTEM_RECIPES
+from recipes.base import ChangeSet, Collector, Field, Recipe, checked
+from recipes.common import JUSTIFICATION, USER_FILE, edit, existing_user, refuse_unknown
+from test_signin import attempt, portal, workspace  # noqa: F401  (workspace: a fixture)
+from tests.portal_support import open_address
+
+ROOT = Path(__file__).resolve().parents[1]
+WHY = "The team page shows this comment; it is out of date."
+
+
+# -- the recipe's module (recipes/set_user_comment.py, were it a real one) --------------------------------
+
+@dataclass(frozen=True)
+class SetCommentRequest:
+    name: str
+    comment: str
+    justification: str
+
+
+COMMENT_FIELDS = (
+    Field("name", "User", "The user whose comment changes.", required=True, kind="select", choices="users"),
+    Field("comment", "Comment", "One line: team or purpose.", required=True, placeholder="Pricing team"),
+    JUSTIFICATION,
+)
+
+
+def parse_comment(raw: dict[str, Any], base: Snapshot) -> SetCommentRequest:
+    c = Collector()
+    name, _ = existing_user(c, raw, base)
+    comment = c.check(fields.free_text, "comment", raw.get("comment"), required=True, max_len=300)
+    why = c.check(fields.justification, raw.get("justification"))
+    refuse_unknown(c, raw, COMMENT_FIELDS)
+    c.raise_if_any()
+    return SetCommentRequest(checked(name), checked(comment), checked(why))
+
+
+def build_comment(base: Snapshot, req: SetCommentRequest) -> ChangeSet:
+    rel = base.file("user")
+    text = edit("comment", rel, set_fields, base.text(rel) or "", req.name, {"comment": req.comment})
+    return ChangeSet(f"Set the comment of {req.name}", {rel: text}, f"Sets the comment of {req.name}.")
+
+
+SET_USER_COMMENT: Recipe[SetCommentRequest] = Recipe(
+    "set-user-comment", "Set a user's comment", COMMENT_FIELDS, parse_comment, build_comment,
+    description="Change the comment on a user", page="set_user_comment", touches=(USER_FILE,),
+    intro="Sets the comment SnowDDL writes on the user.",
+)
+PAGE = ui.PageRecord("set_user_comment", "Set a comment", ":material/edit_note:", "Access")
+
+
+@pytest.fixture
+def registered(monkeypatch):
+    """The recipe's line in RECIPES and its page's line in PAGE_RECORDS (the views derive from it)."""
+    monkeypatch.setitem(RECIPES, SET_USER_COMMENT.name, SET_USER_COMMENT)
+    for name, value in ui.page_views((*ui.PAGE_RECORDS, PAGE)).items():
+        monkeypatch.setattr(ui, name, value)
+
+
+def test_a_registered_recipe_is_listed_drawn_previewed_and_submitted_by_the_portal(workspace, registered):  # noqa: F811
+    at = attempt(portal(), "requester", "demo")
+    assert "set_user_comment" in ui.REQUEST_SECTIONS["Access"]
+    links = {str(link.proto.label) for link in at.get("page_link")}
+    assert "Set a comment" in links  # Home's "Ask for", from the registry's request sections
+    at = open_address(at, "set_user_comment")
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Set a user's comment"]
+    assert "Sets the comment SnowDDL writes on the user." in [c.value for c in at.caption]
+    assert at.text_input(key="set_user_comment.comment").placeholder == "e.g. Pricing team"
+    at.selectbox(key="set_user_comment.name").set_value("MOKAFOR")
+    at.text_input(key="set_user_comment.comment").input("Pricing team lead")
+    at.text_area(key="set_user_comment.justification").input(WHY)
+    at = next(b for b in at.button if b.label == "Preview").click().run()
+    assert not at.exception
+    assert "-  comment: Senior Data Engineer\n+  comment: Pricing team lead" in at.code[0].value
+    at = next(b for b in at.button if b.label == "Submit request").click().run()
+    assert not at.exception
+    [cr] = ui.services().store.list()
+    assert (cr.recipe, cr.requester) == ("set-user-comment", "requester")
+    assert cr.request == {"name": "MOKAFOR", "comment": "Pricing team lead", "justification": WHY}
+
+
+def test_a_registered_recipe_is_previewed_by_the_command_line(tmp_path, capsys, registered):
+    code = main(["request", "set-user-comment", "--set", "name=MOKAFOR", "--set", "comment=Pricing team lead",
+                 "--set", f"justification={WHY}", "--config", str(ROOT / "snowddl"), "--workspace", str(tmp_path / "ws"),
+                 "--format", "json"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    shown = json.loads(out)
+    assert (shown["recipe"], shown["title"], shown["files"]) == ("set-user-comment", "Set the comment of MOKAFOR", ["user.yaml"])
+    assert "+  comment: Pricing team lead" in shown["diff"] and shown["validation"]["valid"]
+
+
+@pytest.mark.parametrize("recipe", [*RECIPES.values(), *SYSTEM_RECIPES.values()], ids=lambda r: r.name)
+def test_a_recipes_fields_are_declared_once(recipe):
+    """A recipe's stored request is its fields (Recipe.to_dict): each field of the form is a field of its typed
+    request, unless the recipe stores something else (Recipe.stored: intent, or texts)."""
+    request_type = typing.get_type_hints(recipe.parse)["return"]
+    held = {f.name for f in dataclass_fields(request_type)}
+    if recipe.stored is None:
+        assert {f.name for f in recipe.fields} <= held, recipe.name
+    pages = {p.key for p in ui.PAGE_RECORDS}
+    assert not recipe.page or recipe.page in pages, recipe.name  # its page is registered
+    if recipe.page and ui.PAGES[recipe.page].file is None:  # a page that is its form alone: one recipe's
+        assert [r.name for r in RECIPES.values() if r.page == recipe.page] == [recipe.name]
