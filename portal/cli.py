@@ -377,7 +377,6 @@ def cmd_access_review(args) -> int:
     """`access-review start|status|report|remind`: start a campaign (as the snowtower-cli system actor, an admin),
     list campaigns or one campaign's items with their verdicts, print a campaign's report (text, csv, json), or
     send the reviewers' reminders (_access_review_remind). Exit 0 done, 1 refused, 2 usage or no workspace."""
-    import datetime as dt
 
     from core.changes.base import ChangeError
     from core.snowflake.queries import QueryError

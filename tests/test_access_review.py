@@ -3,7 +3,6 @@ revocations through the usual flow, the auditor's report."""
 from __future__ import annotations
 
 import csv
-import dataclasses
 import datetime as dt
 import io
 import json

@@ -17,7 +17,7 @@ from app.audit_export import to_csv
 from app.audit_record import AuditQuery, AuditRecord
 from app.audit_snowflake import SnowflakeAuditLog
 from app.audit_sqlite import SqliteAuditLog
-from app.operations import ApproveRequest, MergeRequest, PreviewRequest, RejectRequest, SubmitRequest
+from app.operations import ApproveRequest, MergeRequest, RejectRequest, SubmitRequest
 from app.operations.unlock_login import UnlockLogin
 from core.changes.base import ChangeError
 from recipes import RECIPES, FieldErrors

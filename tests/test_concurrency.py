@@ -7,7 +7,7 @@ import yaml
 
 from core.changes.base import BaseMoved, ChangeError
 from core.changes.model import Status
-from app.operations import ApproveRequest, MergeRequest, PreviewRequest, SubmitRequest
+from app.operations import ApproveRequest, MergeRequest, SubmitRequest
 from recipes import RECIPES
 from tests.github_support import github, github_template, gh_services  # noqa: F401 (fixtures)
 

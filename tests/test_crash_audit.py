@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from app.audit_record import INTENT, OK, AuditQuery
-from app.operations import ApproveRequest, PreviewRequest, SubmitRequest
+from app.operations import ApproveRequest, SubmitRequest
 from app.services import build_services
 from app.settings import load_settings
 from core.changes.model import Status

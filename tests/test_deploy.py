@@ -437,8 +437,8 @@ def test_a_revert_job_cut_off_halfway_is_finished_by_the_next_run(repo, account,
     assert cli.main(["revert", "--pr", str(pr.number), "--submit"]) == 1
     github.faults.clear()
     [opened] = [p for p in repo.bot.get_pulls(state="all") if "Revert" in p.title]
-    assert opened.head.ref == branches[0] and {l.name for l in opened.labels} == set()
+    assert opened.head.ref == branches[0] and {label.name for label in opened.labels} == set()
     assert cli.main(["revert", "--pr", str(pr.number), "--submit"]) == 0  # the next run finishes it
     assert f"covered by revert #{opened.number}" in capsys.readouterr().out
-    assert {l.name for l in repo.bot.get_pull(opened.number).labels} == {"snowtower", "revert", "urgent"}
+    assert {label.name for label in repo.bot.get_pull(opened.number).labels} == {"snowtower", "revert", "urgent"}
     assert len([p for p in repo.bot.get_pulls(state="all") if "Revert" in p.title]) == 1

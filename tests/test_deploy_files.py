@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-import tomllib
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -104,7 +103,7 @@ def test_requirements_txt_pins_the_locked_versions():
     for line in shipped:
         name, version = line.split("==")
         assert lock[name.lower().replace("_", "-")] == version, name
-    assert not {"pytest", "playwright", "hypothesis", "fakesnow"} & {l.split("==")[0].lower() for l in shipped}
+    assert not {"pytest", "playwright", "hypothesis", "fakesnow"} & {line.split("==")[0].lower() for line in shipped}
 
 
 def test_setup_sql_runs_in_fakesnow_as_far_as_it_parses_and_the_audit_table_works():

@@ -90,7 +90,7 @@ def test_drift_shows_snowddls_statements_unsafe_first(workspace, people, account
     assert not at.exception, at.exception
     assert len(calls) == 1
     frame = next(d.value for d in at.dataframe if "OBJECT TYPE" in d.value.columns)
-    rows = list(zip(frame["UNSAFE"], frame["ACTION"], frame["OBJECT TYPE"], frame["OBJECT"]))
+    rows = list(zip(frame["UNSAFE"], frame["ACTION"], frame["OBJECT TYPE"], frame["OBJECT"], strict=True))
     assert ("unsafe", "DROP", "USER", "ZOMBIE") in rows
     assert ("", "CREATE", "USER", "PRAMAN") in rows
     unsafe = [r[0] == "unsafe" for r in rows]

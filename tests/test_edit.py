@@ -98,7 +98,7 @@ def test_large_file_edit_touches_one_entry():
     after = replace_entry(big, "U2500", {"type": "SERVICE", "business_roles": ["R3"]})
     old, new = big.splitlines(), after.splitlines()
     assert len(old) == len(new)
-    differing = [(a, b) for a, b in zip(old, new) if a != b]
+    differing = [(a, b) for a, b in zip(old, new, strict=True) if a != b]
     assert differing == [("  type: PERSON", "  type: SERVICE"), ("    - R1", "    - R3")]  # 2500 % 7 == 1
     assert yaml.load(after, Loader=yaml.CSafeLoader)["U2499"] == yaml.load(big, Loader=yaml.CSafeLoader)["U2499"]
 

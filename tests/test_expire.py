@@ -9,7 +9,7 @@ import pytest
 
 from app.audit_record import AuditQuery
 from app.operations import ApproveRequest, MergeRequest, PreviewRequest, SubmitRequest
-from app.identity import EXPIRY_ACTOR, POLICY_ACTOR
+from app.identity import POLICY_ACTOR
 from app.jobs.expire import ExpireAccess
 from core.expiry_lookup import time_bound_grants
 from core import expiry

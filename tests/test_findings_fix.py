@@ -7,7 +7,6 @@ from streamlit.testing.v1 import AppTest
 
 from core.findings.hygiene import hygiene
 from app.operations import PreviewRequest, SubmitRequest
-from portal import ui
 from recipes import RECIPES
 from tests.portal_support import as_viewer
 

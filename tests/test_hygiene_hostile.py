@@ -13,7 +13,7 @@ from portal.cli import main
 EXAMPLE = Path(__file__).resolve().parents[1] / "snowddl"
 # Nine lines whose aliases expand to 9**8 (43 million) strings: "billion laughs".
 BOMB = "".join(f"{a}: &{a} [{', '.join([f'*{p}'] * 9) if p else ', '.join(['x'] * 9)}]\n"
-               for p, a in zip([None, "a", "b", "c", "d", "e", "f", "g"], "abcdefgh"))
+               for p, a in zip([None, "a", "b", "c", "d", "e", "f", "g"], "abcdefgh", strict=True))
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ receivers the tests start on 127.0.0.1 (tests/notify_support.py). What arrives, 
 what happens when a receiver is down, answers 500 or hangs: the request goes through, the failure is logged."""
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import threading
 

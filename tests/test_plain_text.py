@@ -52,7 +52,7 @@ def test_md_escape_leaves_no_markup_and_keeps_plain_words():
 @pytest.mark.parametrize("text", ["```", "a ```` b", "`", "```` -->\n```````", LINES])
 def test_a_fence_is_longer_than_any_backtick_run_and_no_comment_delimiter_survives(text):
     block = fenced(text)
-    fence = block.splitlines()[0].rstrip("text")
+    fence = block.splitlines()[0].removesuffix("text")
     assert block.endswith("\n" + fence)
     inner = block.splitlines()[1:-1]
     assert not any(line.strip().startswith(fence) for line in inner)  # nothing inside can close it

@@ -3,7 +3,6 @@ flagged as a drop for the reviewer, with what it cost in the period as the savin
 recommendation's Fix that opens it."""
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import pytest

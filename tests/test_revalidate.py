@@ -4,7 +4,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from snowddl.blueprint import BusinessRoleBlueprint, UserBlueprint, WarehouseBlueprint
+from snowddl.blueprint import UserBlueprint, WarehouseBlueprint
 
 from benchmarks.generate import generate
 from core.snowddl.config_loader import load_config
@@ -55,7 +55,7 @@ def test_a_user_added_changed_removed_and_a_broken_reference(base):
     assert head.validation.valid and "NEW_ONE" in head.users
     # the parsers of unchanged files were not run again: their blueprints are the base's very objects
     wh = WarehouseBlueprint
-    assert all(a is b for a, b in zip(head.snowddl.blueprints[wh].values(), base.config.snowddl.blueprints[wh].values()))
+    assert all(a is b for a, b in zip(head.snowddl.blueprints[wh].values(), base.config.snowddl.blueprints[wh].values(), strict=True))
     # and only the new entry of user.yaml became a new blueprint
     old_users = base.config.snowddl.blueprints[UserBlueprint]
     new_users = [name for name, bp in head.snowddl.blueprints[UserBlueprint].items() if old_users.get(name) is not bp]

@@ -62,7 +62,7 @@ def test_a_failed_deploy_step_opens_an_urgent_revert_reviewed_like_any_other(ser
     # What it does: JANE_DOE leaves user.yaml again; nothing else changes.
     assert "JANE_DOE" in users_on_main(services)
     diff = services.changes.diff(revert)
-    assert "-JANE_DOE:" in diff and not [l for l in diff.splitlines() if l.startswith("+") and not l.startswith("+++")]
+    assert "-JANE_DOE:" in diff and not [line for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
     # The queue shows it first, marked urgent, though older requests wait.
     other = SubmitRequest(services, people["requester"], RECIPES["new-user"], new_user_raw("john_roe"),
                           services.changes.base_head()).execute()

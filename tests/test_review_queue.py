@@ -105,7 +105,7 @@ def test_the_detail_shows_the_change_first_and_each_flag_with_its_line(workspace
     assert row == {"Level": "medium", "Risk": "warehouse HUGE_WH is XLARGE, above the LARGE threshold",
                    "Where": f"warehouse.yaml:{number}", "Line": "  size: XLARGE"}
     request = _frame(at, "review.request")
-    assert dict(zip(request["Field"], request["Value"]))["size"] == "XLARGE"
+    assert dict(zip(request["Field"], request["Value"], strict=True))["size"] == "XLARGE"
     assert any(t.value == "Month-end close needs the power." for t in at.text)  # justification as plain text
     assert any("Projected monthly cost" in m.value for m in at.markdown)  # a warehouse request has a cost
 
@@ -229,7 +229,7 @@ def test_a_statement_flag_s_number_is_shown_next_to_that_statement_in_the_plan(w
     revokes = flags[flags["Risk"].str.startswith("revokes from")]
     assert len(revokes)
     sql = "\n".join(c.value for c in at.code if c.language == "sql")
-    for where, line in zip(revokes["Where"], revokes["Line"]):
+    for where, line in zip(revokes["Where"], revokes["Line"], strict=True):
         number = int(where.removeprefix("plan statement "))
         statement = plan.statements[number - 1]
         assert " ".join(statement.sql.split()) == line

@@ -144,7 +144,7 @@ def test_a_broken_secrets_toml_is_named_without_its_content(tmp_path, capsys, no
     ws = half_configured(tmp_path)
     no_outside_secrets.write_text('[snowtower]\ngithub_token = "ghp_secretvalue\n')
     code, out, _ = run(capsys, "check", "--workspace", str(ws))
-    assert code == 1 and f"error   secrets.toml: is not valid TOML" in out and str(no_outside_secrets) in out
+    assert code == 1 and "error   secrets.toml: is not valid TOML" in out and str(no_outside_secrets) in out
     assert "ghp_secretvalue" not in out
 
 

@@ -98,7 +98,7 @@ def _roles_picker(page, labels, label: str) -> None:
     # the picker each role's words are shown whole, wrapped.
     words = main_area(page).get_by_test_id("stExpander").filter(has_text="What each role is for")
     words.get_by_text("What each role is for").click()
-    for name, text in labels["roles"].items():
+    for text in labels["roles"].values():
         words.get_by_text(text, exact=True).wait_for()
     page.screenshot(path=str(SHOTS / f"grant-roles-words-{label}.png"))
     cut = words.evaluate(CUT_OFF)
