@@ -28,7 +28,7 @@ GRANT USAGE ON SCHEMA SNOWTOWER.APP TO ROLE SNOWTOWER_APP;
 GRANT CREATE STREAMLIT, CREATE STAGE ON SCHEMA SNOWTOWER.APP TO ROLE SNOWTOWER_APP;
 
 -- 4. The audit log: append-only for the app (INSERT and SELECT only, so the database refuses edits).
---    The columns are app/audit.py's (tests/test_deploy_files.py checks that they agree). operation_id
+--    The columns are app/audit_snowflake.py's (tests/test_deploy_files.py checks that they agree). operation_id
 --    links an operation's intent and outcome; seq, prev_hash and hash are the hash chain that
 --    `snowtower audit verify` checks (docs/security.md).
 --    Upgrading from a table without the chain columns: keep the old one as it is and make a new one,
