@@ -1,4 +1,5 @@
-"""What every recipe is: fields, a parser into a typed request, and a pure build."""
+"""What every recipe is: a typed request whose fields declare the form's (form, fields_of), a parser into it, and a
+pure build."""
 from __future__ import annotations
 
 import dataclasses
@@ -47,6 +48,34 @@ class Field:
     placeholder: str = ""
 
 
+FORM = "form"  # the metadata key of a request field's form Field (form, fields_of)
+
+
+def form(label: str, help: str = "", *, is_list: bool = False, required: bool = False, kind: str = "text",
+         choices: str | tuple[str, ...] | None = None, default: Any = None, filled_only: bool = False,
+         placeholder: str = "", init: bool = True) -> Any:
+    """A request dataclass's field that a form shows: dataclasses.field carrying its Field (the arguments are
+    Field's; its name is the dataclass field's, taken by fields_of). No dataclass default: a request is built
+    with every value (`default` is the form's starting value, as in Field). init=False: a field the request
+    computes itself (in __post_init__). A shared value (recipes.common.JUSTIFICATION) must keep its name in
+    every request type that uses it (the dataclass records the name on the shared object). mypy reads form() as
+    a default, so a value left out fails when the request is built, not in mypy."""
+    spec = Field("", label, help, is_list, required, kind, choices, default, filled_only, placeholder)
+    return dataclasses.field(init=init, metadata={FORM: spec})
+
+
+def fields_of(request_type: type) -> tuple[Field, ...]:
+    """The form's fields of a request dataclass, in its order: each field declared with form(), named as the
+    dataclass field. Raises TypeError for a shared form value used under two names."""
+    out = []
+    for name, f in request_type.__dataclass_fields__.items():  # type: ignore[attr-defined]  # a dataclass
+        if FORM in f.metadata:
+            if f.name != name:
+                raise TypeError(f"{request_type.__name__}.{name}: a shared form value must keep its name ({f.name})")
+            out.append(dataclasses.replace(f.metadata[FORM], name=name))
+    return tuple(out)
+
+
 @dataclass
 class ChangeSet:
     """File (relative to the config folder) -> new text (None deletes), and what it is about."""
@@ -60,7 +89,8 @@ class ChangeSet:
 class Recipe(Generic[R]):
     name: str  # as on the command line: new-user
     title: str
-    fields: tuple[Field, ...]
+    # The typed request parse() returns: its form() fields are the recipe's `fields` (fields_of).
+    request: type[R]
     parse: Callable[[dict[str, Any], Snapshot], R]  # raises FieldErrors
     build: Callable[[Snapshot, R], ChangeSet]  # pure
     # The stored request of a typed one, for recipes whose stored request is not simply their fields (intent,
@@ -86,6 +116,15 @@ class Recipe(Generic[R]):
     intro: str = ""
     outside: tuple[str, ...] = ()
     hidden: Callable[[dict], set[str]] | None = None
+    # For a recipe sharing another's request type whose form shows it otherwise (new-service-user: new-user's
+    # without names): the request type's fields, tailored. Pure.
+    tailor: Callable[[tuple[Field, ...]], tuple[Field, ...]] | None = None
+    # Derived, never given: the form's fields, from `request` (fields_of), then `tailor`.
+    fields: tuple[Field, ...] = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        derived = fields_of(self.request)
+        object.__setattr__(self, "fields", self.tailor(derived) if self.tailor else derived)
 
     def may_touch(self, rel: str, name: str) -> bool:
         import fnmatch

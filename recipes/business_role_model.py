@@ -1,5 +1,5 @@
 """What the two business-role recipes (new-business-role, change-business-role) share: the business role file, its
-list keys and their fields, the typed request, its stored form (with a change's intent keys), a role's current lists."""
+list keys and their fields (on the typed request), its stored form (with a change's intent keys), a role's current lists."""
 from __future__ import annotations
 
 import re
@@ -8,35 +8,39 @@ from typing import Any
 
 from core.snowddl import yaml_reader
 from core.snowddl.commit_snapshot import Snapshot
-from recipes.base import Collector, Field
-from recipes.common import entry, list_key, names, schema_patterns, written
+from recipes.base import Collector, form
+from recipes.common import JUSTIFICATION, entry, list_key, names, schema_patterns, written
 
 ROLE_FILE = "business_role.yaml"
 LIST_KEYS = ("schema_read", "schema_write", "schema_owner", "warehouse_usage", "technical_roles")
 
-LIST_FIELDS = (
-    Field("schema_read", "Read schemas", "SELECT on DATABASE.SCHEMA or every schema of DATABASE.*", is_list=True,
-          kind="multiselect", choices="schema_patterns"),
-    Field("schema_write", "Write schemas", "INSERT / UPDATE / DELETE (pair with read)", is_list=True,
-          kind="multiselect", choices="schema_patterns"),
-    Field("schema_owner", "Owned schemas", "Create and drop objects", is_list=True, kind="multiselect", choices="schema_patterns"),
-    Field("warehouse_usage", "Warehouses", "The first is the default warehouse of the role's users.", is_list=True,
-          kind="multiselect", choices="warehouses"),
-    Field("technical_roles", "Technical roles", "Fine-grained bundles from technical_role.yaml", is_list=True,
-          kind="multiselect", choices="technical_roles"),
-)
-
 
 @dataclass(frozen=True)
 class BusinessRoleRequest:
+    """The request of both business-role recipes; each declares `name` (and new-business-role `comment`) as its form
+    shows it (NewBusinessRoleRequest, ChangeBusinessRoleRequest)."""
     name: str
-    justification: str
-    # A new role: key -> items. A change: key -> None (never whole lists: see `edits`).
-    lists: tuple[tuple[str, tuple[str, ...] | None], ...]
-    comment: str | None = None
+    # The lists (LIST_KEYS). A new role: key -> items. A change: key -> None (never whole lists: see `edits`).
+    schema_read: tuple[str, ...] | None = form("Read schemas", "SELECT on DATABASE.SCHEMA or every schema of DATABASE.*",
+        is_list=True, kind="multiselect", choices="schema_patterns")
+    schema_write: tuple[str, ...] | None = form("Write schemas", "INSERT / UPDATE / DELETE (pair with read)", is_list=True,
+        kind="multiselect", choices="schema_patterns")
+    schema_owner: tuple[str, ...] | None = form("Owned schemas", "Create and drop objects", is_list=True, kind="multiselect",
+        choices="schema_patterns")
+    warehouse_usage: tuple[str, ...] | None = form("Warehouses", "The first is the default warehouse of the role's users.",
+        is_list=True, kind="multiselect", choices="warehouses")
+    technical_roles: tuple[str, ...] | None = form("Technical roles", "Fine-grained bundles from technical_role.yaml",
+        is_list=True, kind="multiselect", choices="technical_roles")
+    comment: str | None = form("Comment")
+    justification: str = JUSTIFICATION
     # A change, as intent: (key, items added, items removed). Rebuilt on a newer base, it adds and removes
     # exactly these, so an item another request removed meanwhile never comes back.
     edits: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = ()
+
+    @property
+    def lists(self) -> tuple[tuple[str, tuple[str, ...] | None], ...]:
+        """(key, items or None) for each of LIST_KEYS, in their order."""
+        return tuple((key, getattr(self, key)) for key in LIST_KEYS)
 
     def get(self, key: str):
         return dict(self.lists).get(key)

@@ -2,29 +2,28 @@
 intent: items added and removed)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from core import fields
 from core.snowddl.edit import add_list_items, remove_list_items, set_fields
 from core.snowddl.commit_snapshot import Snapshot
-from recipes.base import ChangeSet, Collector, Field, Recipe, checked
-from recipes.business_role_model import (ADD, LIST_FIELDS, LIST_KEYS, REMOVE, ROLE_FILE, BusinessRoleRequest, as_written,
+from recipes.base import ChangeSet, Collector, Recipe, checked, form
+from recipes.business_role_model import (ADD, LIST_KEYS, REMOVE, ROLE_FILE, BusinessRoleRequest, as_written,
                                          current_role, role_lists, role_request_dict)
-from recipes.common import JUSTIFICATION, duplicate_note, edit, entry, existing, list_key, refuse_unknown
+from recipes.common import duplicate_note, edit, entry, existing, list_key, refuse_unknown
 
-CHANGE_FIELDS = (
-    Field("name", "Role", required=True, kind="select", choices="business_roles"),
-    *LIST_FIELDS,
-    Field("comment", "Comment"),
-    JUSTIFICATION,
-)
 
+@dataclass(frozen=True)
+class ChangeBusinessRoleRequest(BusinessRoleRequest):
+    """A change: the role picked; its lists (BusinessRoleRequest) are None and its intent is in `edits`."""
+    name: str = form("Role", required=True, kind="select", choices="business_roles")
 
 
 INTENT_KEYS = tuple(f"{k}{suffix}" for k in LIST_KEYS for suffix in (ADD, REMOVE))
 
 
-def parse_change(raw: dict[str, Any], base: Snapshot) -> BusinessRoleRequest:
+def parse_change(raw: dict[str, Any], base: Snapshot) -> ChangeBusinessRoleRequest:
     """A form gives whole lists (what the role should hold); a stored request gives intent
     (`KEY_add`, `KEY_remove`). Either way the request keeps only the intent, against `base`: items
     to add that it lacks, items to remove that it has."""
@@ -35,7 +34,7 @@ def parse_change(raw: dict[str, Any], base: Snapshot) -> BusinessRoleRequest:
               for k in (ADD, REMOVE)}
     comment = (c.check(fields.free_text, "comment", raw.get("comment"), max_len=300) or "") if "comment" in raw else None
     why = c.check(fields.justification, raw.get("justification"))
-    refuse_unknown(c, {k: v for k, v in raw.items() if k not in INTENT_KEYS}, CHANGE_FIELDS)
+    refuse_unknown(c, {k: v for k, v in raw.items() if k not in INTENT_KEYS}, CHANGE_BUSINESS_ROLE.fields)
     edits: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
     if name and not c.errors:
         now = current_role(base, name)
@@ -50,7 +49,8 @@ def parse_change(raw: dict[str, Any], base: Snapshot) -> BusinessRoleRequest:
         if not edits and not (comment is not None and comment != now["comment"]):
             c.add("name", f"nothing to change: {name} already has exactly this access.")
     c.raise_if_any()
-    return BusinessRoleRequest(checked(name), checked(why), tuple((k, None) for k in LIST_KEYS), comment, tuple(edits))
+    unlisted: dict[str, Any] = dict.fromkeys(LIST_KEYS)
+    return ChangeBusinessRoleRequest(name=checked(name), **unlisted, comment=comment, justification=checked(why), edits=tuple(edits))
 
 
 def build_change(base: Snapshot, req: BusinessRoleRequest) -> ChangeSet:
@@ -94,7 +94,7 @@ def form_values(base: Snapshot, request: dict) -> dict:
 
 
 CHANGE_BUSINESS_ROLE: Recipe[BusinessRoleRequest] = Recipe(
-    "change-business-role", "Change a business role", CHANGE_FIELDS, parse_change, build_change, role_request_dict,
+    "change-business-role", "Change a business role", ChangeBusinessRoleRequest, parse_change, build_change, role_request_dict,
     current=current_role, form_values=form_values,
     description="Add or remove schemas, warehouses or technical roles of a business role",
     page="change_business_role", touches=(ROLE_FILE,),

@@ -8,32 +8,24 @@ from typing import Any
 from core import fields
 from core.snowddl.edit import set_fields
 from core.snowddl.commit_snapshot import Snapshot
-from recipes.base import ChangeSet, Collector, Field, Recipe, checked
-from recipes.common import (CREDITS_PER_HOUR, JUSTIFICATION, MAX_AUTO_SUSPEND, SIZE_FIELD, SIZE_LABELS, WAREHOUSE_FILE,
+from recipes.base import ChangeSet, Collector, Recipe, checked, form
+from recipes.common import (CREDITS_PER_HOUR, JUSTIFICATION, MAX_AUTO_SUSPEND, SIZE_HELP, SIZE_LABELS, WAREHOUSE_FILE,
                             credits_note, current_warehouse, duplicate_note, edit, entry, existing, integer, refuse_unknown, size, written)
 
 
 @dataclass(frozen=True)
 class ChangeWarehouseRequest:
-    name: str
-    justification: str
-    size: str | None = None  # None: unchanged
-    auto_suspend: int | None = None
+    name: str = form("Warehouse", required=True, kind="select", choices="warehouses")
+    size: str | None = form("Size", SIZE_HELP, kind="select", choices="sizes")  # None: unchanged
+    auto_suspend: int | None = form("Auto-suspend (seconds)", kind="int")
+    # None: unchanged
+    resource_monitor: str | None = form("Resource monitor", "A credit budget from resource_monitor.yaml.", kind="select",
+        choices="resource_monitors")
+    justification: str = JUSTIFICATION
     old_size: str | None = None
     old_auto_suspend: int | None = None
     clusters: int = 1
-    resource_monitor: str | None = None  # None: unchanged
     old_resource_monitor: str | None = None
-
-
-CHANGE_FIELDS = (
-    Field("name", "Warehouse", required=True, kind="select", choices="warehouses"),
-    Field("size", "Size", SIZE_FIELD.help, kind="select", choices="sizes"),
-    Field("auto_suspend", "Auto-suspend (seconds)", kind="int"),
-    Field("resource_monitor", "Resource monitor", "A credit budget from resource_monitor.yaml.", kind="select",
-          choices="resource_monitors"),
-    JUSTIFICATION,
-)
 
 
 def parse_change(raw: dict[str, Any], base: Snapshot) -> ChangeWarehouseRequest:
@@ -45,7 +37,7 @@ def parse_change(raw: dict[str, Any], base: Snapshot) -> ChangeWarehouseRequest:
     if raw.get("resource_monitor"):
         monitor = existing(c, "resource_monitor", raw.get("resource_monitor"), base.config.resource_monitors, "a resource monitor")
     why = c.check(fields.justification, raw.get("justification"))
-    refuse_unknown(c, raw, CHANGE_FIELDS)
+    refuse_unknown(c, raw, CHANGE_WAREHOUSE.fields)
     old_size = old_suspend = old_monitor = None
     clusters = 1
     if name and not c.errors:
@@ -64,7 +56,9 @@ def parse_change(raw: dict[str, Any], base: Snapshot) -> ChangeWarehouseRequest:
         if new_size is None and suspend is None and monitor is None:
             c.add("size", f"nothing to change: {name} already has this size, auto-suspend and resource monitor.")
     c.raise_if_any()
-    return ChangeWarehouseRequest(checked(name), checked(why), new_size, suspend, old_size, old_suspend, clusters, monitor, old_monitor)
+    return ChangeWarehouseRequest(name=checked(name), size=new_size, auto_suspend=suspend, resource_monitor=monitor,
+                                  justification=checked(why), old_size=old_size, old_auto_suspend=old_suspend,
+                                  clusters=clusters, old_resource_monitor=old_monitor)
 
 
 def credits_difference(old: str | None, new: str | None, clusters: int = 1) -> str:
@@ -112,7 +106,7 @@ def _change_to_dict(req: ChangeWarehouseRequest) -> dict:
 
 
 CHANGE_WAREHOUSE: Recipe[ChangeWarehouseRequest] = Recipe(
-    "change-warehouse", "Resize a warehouse", CHANGE_FIELDS, parse_change, build_change, _change_to_dict,
+    "change-warehouse", "Resize a warehouse", ChangeWarehouseRequest, parse_change, build_change, _change_to_dict,
     current=current_warehouse, description="Resize a warehouse, change its auto-suspend or its resource monitor (see the credits difference)",
     page="change_warehouse", touches=(WAREHOUSE_FILE,),
 )

@@ -12,7 +12,7 @@ from core.snowddl import yaml_reader
 from core.snowddl.edit import EditError
 from core.snowddl.commit_snapshot import Snapshot
 from core.snowflake.projection import CREDITS_PER_HOUR  # noqa: F401  (re-exported: the recipes' size choices)
-from recipes.base import Collector, Field, FieldErrors
+from recipes.base import Collector, Field, FieldErrors, form
 
 SIZE_LABELS = {
     "XSMALL": "X-Small", "SMALL": "Small", "MEDIUM": "Medium", "LARGE": "Large", "XLARGE": "X-Large",
@@ -22,7 +22,8 @@ _SIZE_ALIASES = {re.sub(r"[^A-Z0-9]", "", v.upper()): k for k, v in SIZE_LABELS.
     "2XLARGE": "XXLARGE", "3XLARGE": "XXXLARGE", "4XLARGE": "X4LARGE", "5XLARGE": "X5LARGE", "6XLARGE": "X6LARGE",
 }
 
-JUSTIFICATION = Field("justification", "Justification", "Why this is needed; reviewers read it.", required=True, kind="textarea")
+# Shared request fields (recipes.base.form): `justification: str = JUSTIFICATION` on a request type.
+JUSTIFICATION = form("Justification", "Why this is needed; reviewers read it.", required=True, kind="textarea")
 
 
 # Every list field is capped before any of its items is looked at: work stays bounded whatever is sent.
@@ -428,8 +429,8 @@ def expiry_edit(base: Snapshot, field_name: str, **changes) -> dict[str, str | N
 
 WAREHOUSE_FILE = "warehouse.yaml"
 MAX_AUTO_SUSPEND = 86400  # a day; 0 would never suspend, which the portal does not offer
-SIZE_FIELD = Field("size", "Size", "Credits per hour per cluster: X-Small 1, Small 2, Medium 4, Large 8, X-Large 16, 2X-Large 32 ...",
-                   required=True, kind="select", choices="sizes")
+SIZE_HELP = "Credits per hour per cluster: X-Small 1, Small 2, Medium 4, Large 8, X-Large 16, 2X-Large 32 ..."
+SIZE_FIELD = form("Size", SIZE_HELP, required=True, kind="select", choices="sizes")  # `size: str = SIZE_FIELD`
 
 
 def current_warehouse(base: Snapshot, name: str) -> dict:

@@ -8,31 +8,24 @@ from typing import Any
 from core import expiry, fields
 from core.snowddl.edit import add_list_items
 from core.snowddl.commit_snapshot import Snapshot
-from recipes.base import ChangeSet, Collector, Field, Recipe, checked
+from recipes.base import ChangeSet, Collector, Recipe, checked, form
 from recipes.common import (JUSTIFICATION, USER_FILE, duplicate_note, edit, entry, existing_user, expiring_grants,
                             expiry_edit, future_date, integer, names, refuse_unknown, roles_of, written)
 
 
 @dataclass(frozen=True)
 class GrantRequest:
-    name: str
-    business_roles: tuple[str, ...]
-    justification: str
-    until: str | None = None  # YYYY-MM-DD: SnowDDL has no expiry, SnowTower records it (core.expiry) and revokes later
-    renews: int | None = None  # the earlier request this grant renews (the Renew button fills it)
-
-
-GRANT_FIELDS = (
-    Field("name", "User", "The user who gets the roles.", required=True, kind="select", choices="users"),
-    Field("business_roles", "Business roles", "Roles to add to the user's business_roles.", is_list=True, required=True,
-          kind="multiselect", choices="business_roles"),
-    Field("until", "How long", "Time-bound access ends after its last day: SnowTower then opens a request to "
-          "revoke the roles. Choose 7, 30 or 90 days, a date, or permanent: nothing is permanent unless chosen.",
-          kind="until"),
-    JUSTIFICATION,
-    Field("renews", "Renews request", "The earlier request whose access this renews (filled by Renew).",
-          kind="int", filled_only=True),
-)
+    name: str = form("User", "The user who gets the roles.", required=True, kind="select", choices="users")
+    business_roles: tuple[str, ...] = form("Business roles", "Roles to add to the user's business_roles.", is_list=True, required=True,
+        kind="multiselect", choices="business_roles")
+    # YYYY-MM-DD: SnowDDL has no expiry, SnowTower records it (core.expiry) and revokes later
+    until: str | None = form("How long", "Time-bound access ends after its last day: SnowTower then opens a request to "
+        "revoke the roles. Choose 7, 30 or 90 days, a date, or permanent: nothing is permanent unless chosen.",
+        kind="until")
+    justification: str = JUSTIFICATION
+    # the earlier request this grant renews (the Renew button fills it)
+    renews: int | None = form("Renews request", "The earlier request whose access this renews (filled by Renew).",
+        kind="int", filled_only=True)
 
 
 PERMANENT = "permanent"  # the explicit choice of no end date (the form's "Permanent")
@@ -75,9 +68,10 @@ def parse_grant(raw: dict[str, Any], base: Snapshot) -> GrantRequest:
     if name and user.get("disabled") is True:
         c.add("name", f"{name} is disabled (offboarded); ask for it to be re-enabled first.")
     why = c.check(fields.justification, raw.get("justification"))
-    refuse_unknown(c, raw, GRANT_FIELDS)
+    refuse_unknown(c, raw, GRANT_ROLE.fields)
     c.raise_if_any()
-    return GrantRequest(checked(name), tuple(roles), checked(why), until.isoformat() if until else None, renews)
+    return GrantRequest(name=checked(name), business_roles=tuple(roles), until=until.isoformat() if until else None,
+                        justification=checked(why), renews=renews)
 
 
 def build_grant(base: Snapshot, req: GrantRequest) -> ChangeSet:
@@ -122,7 +116,7 @@ def build_grant(base: Snapshot, req: GrantRequest) -> ChangeSet:
 
 
 GRANT_ROLE: Recipe[GrantRequest] = Recipe(
-    "grant-role", "Grant business roles", GRANT_FIELDS, parse_grant, build_grant,
+    "grant-role", "Grant business roles", GrantRequest, parse_grant, build_grant,
     description="Give a user one or more business roles, for good or until a date", page="grant_role", touches=(USER_FILE, expiry.EXPIRY_FILE),
     intro="Gives a person business roles, for 7, 30 or 90 days, until a date, or permanently: you choose. After the last "
           "day SnowTower opens a request to take the roles back. Asking again for a role held until a date renews it "

@@ -11,7 +11,7 @@ import yaml
 from core import fields
 from core.snowddl.edit import add_entry
 from core.snowddl.commit_snapshot import Snapshot
-from recipes.base import ChangeSet, Collector, Field, Recipe, checked
+from recipes.base import ChangeSet, Collector, Recipe, checked, form
 from recipes.common import (JUSTIFICATION, boolean, bounded_list, credits_note, edit, integer, names,
                             new_key, new_name, refuse_unknown, size, written)
 
@@ -22,17 +22,27 @@ MAX_SCHEMAS = 50
 
 @dataclass(frozen=True)
 class NewDatabaseRequest:
-    name: str
-    schemas: tuple[str, ...]
-    business_roles: tuple[str, ...]  # of ROLE_KINDS
-    justification: str
-    comment: str | None = None
-    retention_time: int | None = None
-    is_transient: bool | None = None
-    is_sandbox: bool | None = None
-    warehouse_usage: tuple[str, ...] = ()
-    size: str | None = None  # a dedicated warehouse <DB>_WH of this size
-    credit_quota: int | None = None  # its monthly resource monitor <DB>_MONITOR
+    name: str = form("Database name", "e.g. PROJ_PRICING", required=True, placeholder="PROJ_PRICING")
+    schemas: tuple[str, ...] = form("Schemas", "Comma-separated schema names, e.g. RAW, MODELS", is_list=True, required=True,
+        placeholder="RAW, MODELS")
+    comment: str | None = form("Comment", "What the database holds")
+    retention_time: int | None = form("Time Travel retention (days)", "0 to 90; empty for the account default", kind="int",
+        placeholder="e.g. 1 (empty: the account default)")
+    is_transient: bool | None = form("Transient (no Fail-safe)", kind="bool")
+    is_sandbox: bool | None = form("Sandbox (SnowDDL leaves unknown objects alone)", kind="bool")
+    # of ROLE_KINDS
+    business_roles: tuple[str, ...] = form("Business roles to create", "<DB>_READ reads every schema, <DB>_WRITE also writes, "
+        "<DB>_OWNER owns them.", is_list=True, kind="multiselect", choices=ROLE_KINDS)
+    warehouse_usage: tuple[str, ...] = form("Existing warehouses for these roles", is_list=True, kind="multiselect",
+        choices="warehouses")
+    # a dedicated warehouse <DB>_WH of this size
+    size: str | None = form("Dedicated warehouse size", "Optional: creates <DB>_WH of this size for the roles.", kind="select",
+        choices="sizes")
+    # its monthly resource monitor <DB>_MONITOR
+    credit_quota: int | None = form("Monthly credit quota", "Optional, with a dedicated warehouse: a resource monitor <DB>_MONITOR "
+        "that notifies at 75% and suspends at 100%. Left empty, the warehouse gets no resource monitor.", kind="int",
+        placeholder="e.g. 50 (empty: no resource monitor)")
+    justification: str = JUSTIFICATION
 
     @property
     def warehouse(self) -> str | None:
@@ -44,26 +54,6 @@ class NewDatabaseRequest:
 
     def role(self, kind: str) -> str:
         return f"{self.name}_{kind}"
-
-
-FIELDS = (
-    Field("name", "Database name", "e.g. PROJ_PRICING", required=True, placeholder="PROJ_PRICING"),
-    Field("schemas", "Schemas", "Comma-separated schema names, e.g. RAW, MODELS", is_list=True, required=True,
-          placeholder="RAW, MODELS"),
-    Field("comment", "Comment", "What the database holds"),
-    Field("retention_time", "Time Travel retention (days)", "0 to 90; empty for the account default", kind="int",
-          placeholder="e.g. 1 (empty: the account default)"),
-    Field("is_transient", "Transient (no Fail-safe)", kind="bool"),
-    Field("is_sandbox", "Sandbox (SnowDDL leaves unknown objects alone)", kind="bool"),
-    Field("business_roles", "Business roles to create", "<DB>_READ reads every schema, <DB>_WRITE also writes, "
-          "<DB>_OWNER owns them.", is_list=True, kind="multiselect", choices=ROLE_KINDS),
-    Field("warehouse_usage", "Existing warehouses for these roles", is_list=True, kind="multiselect", choices="warehouses"),
-    Field("size", "Dedicated warehouse size", "Optional: creates <DB>_WH of this size for the roles.", kind="select", choices="sizes"),
-    Field("credit_quota", "Monthly credit quota", "Optional, with a dedicated warehouse: a resource monitor <DB>_MONITOR "
-          "that notifies at 75% and suspends at 100%. Left empty, the warehouse gets no resource monitor.", kind="int",
-          placeholder="e.g. 50 (empty: no resource monitor)"),
-    JUSTIFICATION,
-)
 
 
 def parse(raw: dict[str, Any], base: Snapshot) -> NewDatabaseRequest:
@@ -111,10 +101,12 @@ def parse(raw: dict[str, Any], base: Snapshot) -> NewDatabaseRequest:
         if taken:
             c.add("name", "would create objects that already exist: " + ", ".join(taken) + ".")
     why = c.check(fields.justification, raw.get("justification"))
-    refuse_unknown(c, raw, FIELDS)
+    refuse_unknown(c, raw, NEW_DATABASE.fields)
     c.raise_if_any()
-    return NewDatabaseRequest(checked(name), tuple(schemas), tuple(kinds), checked(why), comment, retention, transient, sandbox,
-                              tuple(warehouses), wh_size, quota if wh_size else None)
+    return NewDatabaseRequest(name=checked(name), schemas=tuple(schemas), comment=comment, retention_time=retention,
+                              is_transient=transient, is_sandbox=sandbox, business_roles=tuple(kinds),
+                              warehouse_usage=tuple(warehouses), size=wh_size, credit_quota=quota if wh_size else None,
+                              justification=checked(why))
 
 
 def _params(values: dict, header: str) -> str:
@@ -178,7 +170,7 @@ def build(base: Snapshot, req: NewDatabaseRequest) -> ChangeSet:
 
 
 NEW_DATABASE: Recipe[NewDatabaseRequest] = Recipe(
-    "new-database", "New database", FIELDS, parse, build,
+    "new-database", "New database", NewDatabaseRequest, parse, build,
     description="A database with schemas, retention, read / write / owner roles and an optional warehouse",
     page="database",
     touches=("{name}/params.yaml", "{name}/*/params.yaml", "business_role.yaml", "warehouse.yaml", "resource_monitor.yaml"),

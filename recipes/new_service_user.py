@@ -7,12 +7,17 @@ from typing import Any
 
 from core.fields import FieldError
 from core.snowddl.commit_snapshot import Snapshot
-from recipes.base import FieldErrors, Recipe
-from recipes.new_user import FIELDS, NewUserRequest, build, parse
+from recipes.base import Field, FieldErrors, Recipe
+from recipes.new_user import NewUserRequest, build, parse
 
 SERVICE_PLACEHOLDERS = {"name": "SVC_AIRBYTE", "comment": "Optional: which tool, which team"}
-SERVICE_FIELDS = tuple(replace(f, placeholder=SERVICE_PLACEHOLDERS.get(f.name, f.placeholder))
-                       for f in FIELDS if f.name not in ("type", "first_name", "last_name", "email"))
+
+
+def service_fields(person_fields: tuple[Field, ...]) -> tuple[Field, ...]:
+    """new-user's fields as a service user's form shows them: no type (always SERVICE), names or email; its own
+    examples."""
+    return tuple(replace(f, placeholder=SERVICE_PLACEHOLDERS.get(f.name, f.placeholder))
+                 for f in person_fields if f.name not in ("type", "first_name", "last_name", "email"))
 
 
 def parse_service(raw: dict[str, Any], base: Snapshot) -> NewUserRequest:
@@ -29,7 +34,8 @@ def parse_service(raw: dict[str, Any], base: Snapshot) -> NewUserRequest:
 
 
 NEW_SERVICE_USER: Recipe[NewUserRequest] = Recipe(
-    "new-service-user", "New service user", SERVICE_FIELDS, parse_service, build,
+    "new-service-user", "New service user", NewUserRequest, parse_service, build,
     description="A user for a program (dbt, a loader, a BI tool): key pair only, never a password", page="new_service_user", touches=("user.yaml",),
     intro="A user for a program (dbt, a loader, a BI tool): type SERVICE, RSA key pair only, never a password, no names or email.",
+    tailor=service_fields,
 )

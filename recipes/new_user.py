@@ -8,7 +8,7 @@ from core import fields
 from core.keys import parse_public_key
 from core.snowddl.edit import add_entry
 from core.snowddl.commit_snapshot import Snapshot
-from recipes.base import ChangeSet, Collector, Field, Recipe
+from recipes.base import ChangeSet, Collector, Recipe, form
 from recipes.common import bounded_list, edit, existing, new_key, written
 
 USER_FILE = "user.yaml"
@@ -17,33 +17,21 @@ USER_TYPES = ("PERSON", "SERVICE")
 
 @dataclass(frozen=True)
 class NewUserRequest:
-    name: str
-    type: str
-    rsa_public_key: str  # normalised base64 body
-    business_roles: tuple[str, ...]
-    justification: str
-    first_name: str | None = None
-    last_name: str | None = None
-    email: str | None = None
-    default_warehouse: str | None = None
-    comment: str | None = None
+    name: str = form("User name", "The user's key in user.yaml and its Snowflake name, e.g. JANE_SMITH.", required=True,
+        placeholder="JANE_SMITH")
+    type: str = form("Type", "PERSON for a human, SERVICE for a program (key pair only).", kind="select", choices=USER_TYPES)
+    first_name: str | None = form("First name", required=True)
+    last_name: str | None = form("Last name", required=True)
+    email: str | None = form("Email", required=True, placeholder="jane.smith@company.com")
+    # normalised base64 body
+    rsa_public_key: str = form("RSA public key", "The contents of rsa_key.pub (PEM) or its base64 body. Never the private key.",
+        required=True, kind="key")
+    business_roles: tuple[str, ...] = form("Business roles", "One or more business roles from the configuration.", is_list=True,
+        required=True, kind="multiselect", choices="business_roles")
+    default_warehouse: str | None = form("Default warehouse", kind="select", choices="warehouses")
+    comment: str | None = form("Comment", placeholder="Optional, e.g. team or purpose")
+    justification: str = form("Justification", "Why this access is needed; reviewers read it.", required=True, kind="textarea")
     key_fingerprint: str = ""
-
-
-FIELDS = (
-    Field("name", "User name", "The user's key in user.yaml and its Snowflake name, e.g. JANE_SMITH.", required=True,
-          placeholder="JANE_SMITH"),
-    Field("type", "Type", "PERSON for a human, SERVICE for a program (key pair only).", kind="select", choices=USER_TYPES),
-    Field("first_name", "First name", required=True),
-    Field("last_name", "Last name", required=True),
-    Field("email", "Email", required=True, placeholder="jane.smith@company.com"),
-    Field("rsa_public_key", "RSA public key", "The contents of rsa_key.pub (PEM) or its base64 body. Never the private key.", required=True, kind="key"),
-    Field("business_roles", "Business roles", "One or more business roles from the configuration.", is_list=True, required=True,
-          kind="multiselect", choices="business_roles"),
-    Field("default_warehouse", "Default warehouse", kind="select", choices="warehouses"),
-    Field("comment", "Comment", placeholder="Optional, e.g. team or purpose"),
-    Field("justification", "Justification", "Why this access is needed; reviewers read it.", required=True, kind="textarea"),
-)
 
 
 def parse(raw: dict[str, Any], base: Snapshot) -> NewUserRequest:
@@ -77,7 +65,7 @@ def parse(raw: dict[str, Any], base: Snapshot) -> NewUserRequest:
             c.add("default_warehouse", f"{warehouse} is not a warehouse of this configuration.")
     comment = c.check(fields.free_text, "comment", raw.get("comment"), max_len=300)
     why = c.check(fields.justification, raw.get("justification"))
-    unknown = set(raw) - {f.name for f in FIELDS}
+    unknown = set(raw) - {f.name for f in NEW_USER.fields}
     for extra in sorted(unknown):
         c.add(extra, "is not a field of this request.")
     c.raise_if_any()
@@ -117,7 +105,7 @@ def _person_fields_of_a_service(state: dict) -> set[str]:
 
 
 NEW_USER: Recipe[NewUserRequest] = Recipe(
-    "new-user", "New user", FIELDS, parse, build,
+    "new-user", "New user", NewUserRequest, parse, build,
     description="A Snowflake user for a person (names, email) or a program, with an RSA key pair", page="new_user", touches=("user.yaml",),
     intro="A Snowflake user with RSA key-pair authentication. The request becomes a change to user.yaml that an approver reviews.",
     outside=("type",), hidden=_person_fields_of_a_service,

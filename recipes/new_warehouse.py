@@ -7,34 +7,22 @@ from typing import Any
 from core import fields
 from core.snowddl.edit import add_entry
 from core.snowddl.commit_snapshot import Snapshot
-from recipes.base import ChangeSet, Collector, Field, Recipe, checked
+from recipes.base import ChangeSet, Collector, Recipe, checked, form
 from recipes.common import (CREDITS_PER_HOUR, JUSTIFICATION, MAX_AUTO_SUSPEND, SIZE_FIELD, WAREHOUSE_FILE, credits_note,
                             edit, existing, integer, new_key, new_name, refuse_unknown, size, written)
 
 
 @dataclass(frozen=True)
 class NewWarehouseRequest:
-    name: str
-    size: str
-    auto_suspend: int
-    justification: str
-    min_cluster_count: int | None = None
-    max_cluster_count: int | None = None
-    resource_monitor: str | None = None
-    comment: str | None = None
-
-
-NEW_FIELDS = (
-    Field("name", "Warehouse name", "e.g. MARKETING_WH", required=True, placeholder="MARKETING_WH"),
-    SIZE_FIELD,
-    Field("auto_suspend", "Auto-suspend (seconds)", "Idle seconds before it suspends (60 or more).", required=True, kind="int",
-          default=60),
-    Field("min_cluster_count", "Min clusters", "Multi-cluster (Enterprise edition); leave empty for one.", kind="int"),
-    Field("max_cluster_count", "Max clusters", kind="int"),
-    Field("resource_monitor", "Resource monitor", "A credit budget from resource_monitor.yaml.", kind="select", choices="resource_monitors"),
-    Field("comment", "Comment", "Which workload runs here"),
-    JUSTIFICATION,
-)
+    name: str = form("Warehouse name", "e.g. MARKETING_WH", required=True, placeholder="MARKETING_WH")
+    size: str = SIZE_FIELD
+    auto_suspend: int = form("Auto-suspend (seconds)", "Idle seconds before it suspends (60 or more).", required=True, kind="int",
+        default=60)
+    min_cluster_count: int | None = form("Min clusters", "Multi-cluster (Enterprise edition); leave empty for one.", kind="int")
+    max_cluster_count: int | None = form("Max clusters", kind="int")
+    resource_monitor: str | None = form("Resource monitor", "A credit budget from resource_monitor.yaml.", kind="select", choices="resource_monitors")
+    comment: str | None = form("Comment", "Which workload runs here")
+    justification: str = JUSTIFICATION
 
 
 def _clusters(c: Collector, raw: dict) -> tuple[int | None, int | None]:
@@ -56,9 +44,10 @@ def parse_new(raw: dict[str, Any], base: Snapshot) -> NewWarehouseRequest:
         monitor = existing(c, "resource_monitor", raw.get("resource_monitor"), base.config.resource_monitors, "a resource monitor", base)
     comment = c.check(fields.free_text, "comment", raw.get("comment"), max_len=300)
     why = c.check(fields.justification, raw.get("justification"))
-    refuse_unknown(c, raw, NEW_FIELDS)
+    refuse_unknown(c, raw, NEW_WAREHOUSE.fields)
     c.raise_if_any()
-    return NewWarehouseRequest(checked(name), checked(wh_size), checked(suspend), checked(why), lo, hi, monitor, comment)
+    return NewWarehouseRequest(name=checked(name), size=checked(wh_size), auto_suspend=checked(suspend), min_cluster_count=lo,
+                               max_cluster_count=hi, resource_monitor=monitor, comment=comment, justification=checked(why))
 
 
 def build_new(base: Snapshot, req: NewWarehouseRequest) -> ChangeSet:
@@ -81,7 +70,7 @@ def build_new(base: Snapshot, req: NewWarehouseRequest) -> ChangeSet:
 
 
 NEW_WAREHOUSE: Recipe[NewWarehouseRequest] = Recipe(
-    "new-warehouse", "New warehouse", NEW_FIELDS, parse_new, build_new,
+    "new-warehouse", "New warehouse", NewWarehouseRequest, parse_new, build_new,
     description="A warehouse for a workload, with size, auto-suspend and a budget", page="warehouse", touches=(WAREHOUSE_FILE,),
     intro="A warehouse per workload keeps credits attributable. Size sets credits per hour (X-Small 1, Small 2, Medium 4, "
           "Large 8, X-Large 16, 2X-Large 32 ...); auto-suspend stops paying when idle.",

@@ -7,20 +7,14 @@ from typing import Any
 from core import expiry, fields
 from core.snowddl.edit import set_fields
 from core.snowddl.commit_snapshot import Snapshot
-from recipes.base import ChangeSet, Collector, Field, Recipe, checked
+from recipes.base import ChangeSet, Collector, Recipe, checked, form
 from recipes.common import JUSTIFICATION, USER_FILE, duplicate_note, edit, existing_user, expiry_edit, refuse_unknown
 
 
 @dataclass(frozen=True)
 class OffboardRequest:
-    name: str
-    justification: str
-
-
-OFFBOARD_FIELDS = (
-    Field("name", "User", "The user to disable; their business roles are removed.", required=True, kind="select", choices="users"),
-    JUSTIFICATION,
-)
+    name: str = form("User", "The user to disable; their business roles are removed.", required=True, kind="select", choices="users")
+    justification: str = JUSTIFICATION
 
 
 def parse_offboard(raw: dict[str, Any], base: Snapshot) -> OffboardRequest:
@@ -29,7 +23,7 @@ def parse_offboard(raw: dict[str, Any], base: Snapshot) -> OffboardRequest:
     if name and user.get("disabled") is True and not user.get("business_roles"):
         c.add("name", f"{name} is already offboarded.")
     why = c.check(fields.justification, raw.get("justification"))
-    refuse_unknown(c, raw, OFFBOARD_FIELDS)
+    refuse_unknown(c, raw, OFFBOARD_USER.fields)
     c.raise_if_any()
     return OffboardRequest(checked(name), checked(why))
 
@@ -44,7 +38,7 @@ def build_offboard(base: Snapshot, req: OffboardRequest) -> ChangeSet:
 
 
 OFFBOARD_USER: Recipe[OffboardRequest] = Recipe(
-    "offboard-user", "Offboard a user", OFFBOARD_FIELDS, parse_offboard, build_offboard,
+    "offboard-user", "Offboard a user", OffboardRequest, parse_offboard, build_offboard,
     description="Disable a user who leaves and remove their roles", page="offboard_user", touches=(USER_FILE, expiry.EXPIRY_FILE),
     intro="Sets disabled: true on the user and removes all of their business roles. The user stays in user.yaml, so the "
           "history is kept and the account can be re-enabled by another request.",

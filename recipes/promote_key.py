@@ -6,20 +6,14 @@ from typing import Any
 
 from core import fields
 from core.snowddl.commit_snapshot import Snapshot
-from recipes.base import ChangeSet, Collector, Field, Recipe, checked
+from recipes.base import ChangeSet, Collector, Recipe, checked, form
 from recipes.common import JUSTIFICATION, duplicate_note, entry, existing, refuse_unknown
 from recipes.rotate_key import USER_FILE, user_edit
 
 @dataclass(frozen=True)
 class PromoteRequest:
-    name: str
-    justification: str
-
-
-PROMOTE_FIELDS = (
-    Field("name", "User", "A user with a second key (rsa_public_key_2) waiting.", required=True, kind="select", choices="users"),
-    JUSTIFICATION,
-)
+    name: str = form("User", "A user with a second key (rsa_public_key_2) waiting.", required=True, kind="select", choices="users")
+    justification: str = JUSTIFICATION
 
 
 def parse_promote(raw: dict[str, Any], base: Snapshot) -> PromoteRequest:
@@ -28,7 +22,7 @@ def parse_promote(raw: dict[str, Any], base: Snapshot) -> PromoteRequest:
     if name and not (entry(base, base.file("user"), name) or {}).get("rsa_public_key_2"):
         c.add("name", f"{name} has no rsa_public_key_2 to promote; add the new key first (rotate-key).")
     why = c.check(fields.justification, raw.get("justification"))
-    refuse_unknown(c, raw, PROMOTE_FIELDS)
+    refuse_unknown(c, raw, PROMOTE_KEY.fields)
     c.raise_if_any()
     return PromoteRequest(checked(name), checked(why))
 
@@ -42,6 +36,6 @@ def build_promote(base: Snapshot, req: PromoteRequest) -> ChangeSet:
 
 
 PROMOTE_KEY: Recipe[PromoteRequest] = Recipe(
-    "promote-key", "Promote the new RSA key", PROMOTE_FIELDS, parse_promote, build_promote,
+    "promote-key", "Promote the new RSA key", PromoteRequest, parse_promote, build_promote,
     description="Make rsa_public_key_2 the user's only key (step 2 of a rotation)", page="rotate_key", touches=(USER_FILE,),
 )

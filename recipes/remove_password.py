@@ -7,21 +7,15 @@ from typing import Any
 from core import fields
 from core.snowddl.edit import set_fields
 from core.snowddl.commit_snapshot import Snapshot
-from recipes.base import ChangeSet, Collector, Field, Recipe, checked
+from recipes.base import ChangeSet, Collector, Recipe, checked, form
 from recipes.common import JUSTIFICATION, USER_FILE, duplicate_note, edit, existing_user, refuse_unknown
 
 
 @dataclass(frozen=True)
 class RemovePasswordRequest:
-    name: str
-    justification: str
-
-
-REMOVE_PASSWORD_FIELDS = (
-    Field("name", "User", "The user whose password is removed: they log in with their key pair.", required=True,
-          kind="select", choices="users"),
-    JUSTIFICATION,
-)
+    name: str = form("User", "The user whose password is removed: they log in with their key pair.", required=True,
+        kind="select", choices="users")
+    justification: str = JUSTIFICATION
 
 
 def parse_remove_password(raw: dict[str, Any], base: Snapshot) -> RemovePasswordRequest:
@@ -33,7 +27,7 @@ def parse_remove_password(raw: dict[str, Any], base: Snapshot) -> RemovePassword
         # Why: without a key the user could not log in at all; add a key first (rotate-key).
         c.add("name", f"{name} has no RSA key: removing the password would lock them out; add a key first.")
     why = c.check(fields.justification, raw.get("justification"))
-    refuse_unknown(c, raw, REMOVE_PASSWORD_FIELDS)
+    refuse_unknown(c, raw, REMOVE_PASSWORD.fields)
     c.raise_if_any()
     return RemovePasswordRequest(checked(name), checked(why))
 
@@ -47,7 +41,7 @@ def build_remove_password(base: Snapshot, req: RemovePasswordRequest) -> ChangeS
 
 
 REMOVE_PASSWORD: Recipe[RemovePasswordRequest] = Recipe(
-    "remove-password", "Remove a password", REMOVE_PASSWORD_FIELDS, parse_remove_password, build_remove_password,
+    "remove-password", "Remove a password", RemovePasswordRequest, parse_remove_password, build_remove_password,
     description="Make a user log in with their key pair only", page="remove_password", touches=(USER_FILE,),
     intro="Removes the password from the user in user.yaml. The user must have an RSA key: they log in with it only.",
 )

@@ -7,7 +7,7 @@ from typing import Any
 
 from core import fields
 from core.snowddl.commit_snapshot import Snapshot
-from recipes.base import ChangeSet, Collector, Field, Recipe, checked
+from recipes.base import ChangeSet, Collector, Recipe, checked, form
 from recipes.common import (CREDITS_PER_HOUR, JUSTIFICATION, WAREHOUSE_FILE, credits_note, current_warehouse,
                             duplicate_note, edit, existing, refuse_unknown)
 
@@ -26,15 +26,9 @@ MAX_REFERENCES_SHOWN = 10
 
 @dataclass(frozen=True)
 class RemoveWarehouseRequest:
-    name: str
-    justification: str
-
-
-REMOVE_FIELDS = (
-    Field("name", "Warehouse", "It must be used by nobody in the config: no user's default_warehouse, no role's grant.",
-          required=True, kind="select", choices="warehouses"),
-    JUSTIFICATION,
-)
+    name: str = form("Warehouse", "It must be used by nobody in the config: no user's default_warehouse, no role's grant.",
+        required=True, kind="select", choices="warehouses")
+    justification: str = JUSTIFICATION
 
 
 def parse_remove(raw: dict[str, Any], base: Snapshot) -> RemoveWarehouseRequest:
@@ -43,7 +37,7 @@ def parse_remove(raw: dict[str, Any], base: Snapshot) -> RemoveWarehouseRequest:
     c = Collector()
     name = existing(c, "name", raw.get("name"), base.config.warehouses, "a warehouse", base)
     why = c.check(fields.justification, raw.get("justification"))
-    refuse_unknown(c, raw, REMOVE_FIELDS)
+    refuse_unknown(c, raw, REMOVE_WAREHOUSE.fields)
     if name and not c.errors:
         # Why: SnowDDL refuses a config whose user or role names a warehouse it does not define; removing a
         # warehouse still in use would break the whole config, so what uses it goes first (its own request).
@@ -69,7 +63,7 @@ def build_remove(base: Snapshot, req: RemoveWarehouseRequest) -> ChangeSet:
 
 
 REMOVE_WAREHOUSE: Recipe[RemoveWarehouseRequest] = Recipe(
-    "remove-warehouse", "Remove a warehouse", REMOVE_FIELDS, parse_remove, build_remove,
+    "remove-warehouse", "Remove a warehouse", RemoveWarehouseRequest, parse_remove, build_remove,
     description="Remove a warehouse nobody uses from the config (SnowDDL drops it with --apply-unsafe)",
     page="remove_warehouse", touches=(WAREHOUSE_FILE,),
     intro="Pick a warehouse that no user's default_warehouse and no role's grant names (the form refuses one that is still "

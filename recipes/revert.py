@@ -16,7 +16,7 @@ from typing import Any
 from core import fields, merge3
 from core.fields import FieldError
 from core.snowddl.commit_snapshot import Snapshot
-from recipes.base import SOURCES, ChangeSet, Collector, Field, FieldErrors, Recipe
+from recipes.base import SOURCES, ChangeSet, Collector, FieldErrors, Recipe, form
 from recipes.common import JUSTIFICATION, refuse_unknown
 
 MAX_FILES = 200  # files one revert restores
@@ -33,24 +33,17 @@ class FileTexts:
 
 @dataclass(frozen=True)
 class RevertRequest:
-    request: int  # the merged change: pull request (GitHub) or request number
-    merged_sha: str  # its commit on the base branch
-    parent_sha: str  # the base branch before it
-    justification: str
     texts: tuple[FileTexts, ...]
+    # the merged change: pull request (GitHub) or request number
+    request: int = form("Merged change", "The pull request (or request) whose deployment failed.", required=True, kind="int")
+    merged_sha: str = form("Merged commit", required=True)  # its commit on the base branch
+    parent_sha: str = form("Commit before it", required=True)  # the base branch before it
+    # The texts' paths, in their order: computed, never given (a stored request holds these, not the texts).
+    files: tuple[str, ...] = form("Files it changed", is_list=True, required=True, init=False)
+    justification: str = JUSTIFICATION
 
-    @property
-    def files(self) -> list[str]:
-        return [t.path for t in self.texts]
-
-
-REVERT_FIELDS = (
-    Field("request", "Merged change", "The pull request (or request) whose deployment failed.", required=True, kind="int"),
-    Field("merged_sha", "Merged commit", required=True),
-    Field("parent_sha", "Commit before it", required=True),
-    Field("files", "Files it changed", is_list=True, required=True),
-    JUSTIFICATION,
-)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "files", tuple(t.path for t in self.texts))
 
 
 def _path(c: Collector, value: Any) -> str | None:
@@ -103,7 +96,7 @@ def parse_revert(raw: dict[str, Any], base: Snapshot) -> RevertRequest:
         c.errors.extend(exc.errors)
         merged, parent, paths = "", "", []
     why = c.check(fields.justification, raw.get("justification"))
-    refuse_unknown(c, {k: v for k, v in raw.items() if k != SOURCES}, REVERT_FIELDS)
+    refuse_unknown(c, {k: v for k, v in raw.items() if k != SOURCES}, REVERT.fields)
     given = stored if isinstance(stored := raw.get(SOURCES), dict) else {}
     texts = []
     for rel in paths:
@@ -116,7 +109,8 @@ def parse_revert(raw: dict[str, Any], base: Snapshot) -> RevertRequest:
             continue
         texts.append(FileTexts(rel, pair[0], pair[1]))
     c.raise_if_any()
-    return RevertRequest(int(str(number).strip().lstrip("#")), merged, parent, why, tuple(texts))
+    return RevertRequest(texts=tuple(texts), request=int(str(number).strip().lstrip("#")), merged_sha=merged, parent_sha=parent,
+                         justification=why)
 
 
 def _span(start: int, end: int) -> str:
@@ -159,8 +153,8 @@ def build_revert(base: Snapshot, req: RevertRequest) -> ChangeSet:
 
 
 REVERT: Recipe[RevertRequest] = Recipe(
-    "revert", "Revert a change whose deployment failed", REVERT_FIELDS, parse_revert, build_revert,
-    lambda r: {"request": r.request, "merged_sha": r.merged_sha, "parent_sha": r.parent_sha, "files": r.files,
+    "revert", "Revert a change whose deployment failed", RevertRequest, parse_revert, build_revert,
+    lambda r: {"request": r.request, "merged_sha": r.merged_sha, "parent_sha": r.parent_sha, "files": list(r.files),
                "justification": r.justification},
     description="Restore the files a merged change touched, after its deployment failed (opened by SnowTower)",
     touches=("*",), sources=sources, urgent=True,

@@ -7,24 +7,17 @@ from typing import Any
 from core import expiry, fields
 from core.snowddl.edit import remove_list_items
 from core.snowddl.commit_snapshot import Snapshot
-from recipes.base import ChangeSet, Collector, Field, Recipe, checked
+from recipes.base import ChangeSet, Collector, Recipe, checked, form
 from recipes.common import (JUSTIFICATION, USER_FILE, duplicate_note, edit, existing_user, expiry_edit, names,
                             refuse_unknown, roles_of)
 
 
 @dataclass(frozen=True)
 class RevokeRequest:
-    name: str
-    business_roles: tuple[str, ...]
-    justification: str
-
-
-REVOKE_FIELDS = (
-    Field("name", "User", required=True, kind="select", choices="users"),
-    Field("business_roles", "Business roles to revoke", "Roles the user has today.", is_list=True, required=True,
-          kind="multiselect", choices="business_roles"),
-    JUSTIFICATION,
-)
+    name: str = form("User", required=True, kind="select", choices="users")
+    business_roles: tuple[str, ...] = form("Business roles to revoke", "Roles the user has today.", is_list=True, required=True,
+        kind="multiselect", choices="business_roles")
+    justification: str = JUSTIFICATION
 
 
 def parse_revoke(raw: dict[str, Any], base: Snapshot) -> RevokeRequest:
@@ -38,7 +31,7 @@ def parse_revoke(raw: dict[str, Any], base: Snapshot) -> RevokeRequest:
     if not roles and not any(e.field == "business_roles" for e in c.errors):
         c.add("business_roles", "must not be empty: pick at least one.")
     why = c.check(fields.justification, raw.get("justification"))
-    refuse_unknown(c, raw, REVOKE_FIELDS)
+    refuse_unknown(c, raw, REVOKE_ROLE.fields)
     c.raise_if_any()
     return RevokeRequest(checked(name), tuple(roles), checked(why))
 
@@ -53,6 +46,6 @@ def build_revoke(base: Snapshot, req: RevokeRequest) -> ChangeSet:
 
 
 REVOKE_ROLE: Recipe[RevokeRequest] = Recipe(
-    "revoke-role", "Revoke business roles", REVOKE_FIELDS, parse_revoke, build_revoke,
+    "revoke-role", "Revoke business roles", RevokeRequest, parse_revoke, build_revoke,
     description="Take business roles away from a user", page="revoke_role", touches=(USER_FILE, expiry.EXPIRY_FILE),
 )

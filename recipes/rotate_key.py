@@ -9,7 +9,7 @@ from core import fields
 from core.keys import parse_public_key
 from core.snowddl.edit import set_fields
 from core.snowddl.commit_snapshot import Snapshot
-from recipes.base import ChangeSet, Collector, Field, Recipe, checked
+from recipes.base import ChangeSet, Collector, Recipe, checked, form
 from recipes.common import JUSTIFICATION, duplicate_note, edit, entry, existing, refuse_unknown
 
 USER_FILE = "user.yaml"
@@ -17,18 +17,11 @@ USER_FILE = "user.yaml"
 
 @dataclass(frozen=True)
 class RotateRequest:
-    name: str
-    rsa_public_key_2: str
-    justification: str
+    name: str = form("User", required=True, kind="select", choices="users")
+    rsa_public_key_2: str = form("New RSA public key", "The new key (PEM or base64 body). It is added next to the "
+        "current one; once clients use it, promote it.", required=True, kind="key")
+    justification: str = JUSTIFICATION
     key_fingerprint: str = ""
-
-
-ROTATE_FIELDS = (
-    Field("name", "User", required=True, kind="select", choices="users"),
-    Field("rsa_public_key_2", "New RSA public key", "The new key (PEM or base64 body). It is added next to the "
-          "current one; once clients use it, promote it.", required=True, kind="key"),
-    JUSTIFICATION,
-)
 
 
 def user_edit(base: Snapshot, field_name: str, name: str, values: dict) -> tuple[str, str]:
@@ -48,7 +41,7 @@ def parse_rotate(raw: dict[str, Any], base: Snapshot) -> RotateRequest:
         elif user.get("rsa_public_key_2"):
             c.add("name", f"{name} already has a second key waiting; promote it first.")
     why = c.check(fields.justification, raw.get("justification"))
-    refuse_unknown(c, raw, ROTATE_FIELDS)
+    refuse_unknown(c, raw, ROTATE_KEY.fields)
     c.raise_if_any()
     return RotateRequest(checked(name), key.body, checked(why), key.fingerprint)
 
@@ -61,6 +54,6 @@ def build_rotate(base: Snapshot, req: RotateRequest) -> ChangeSet:
 
 
 ROTATE_KEY: Recipe[RotateRequest] = Recipe(
-    "rotate-key", "Rotate an RSA key", ROTATE_FIELDS, parse_rotate, build_rotate,
+    "rotate-key", "Rotate an RSA key", RotateRequest, parse_rotate, build_rotate,
     description="Add a new RSA key next to the current one (step 1 of a rotation)", page="rotate_key", touches=(USER_FILE,),
 )

@@ -1,8 +1,8 @@
-"""Adding a recipe end to end takes three places: its module (a typed request, its fields, parse and build),
+"""Adding a recipe end to end takes three places: its module (a typed request declaring its form's fields, parse and build),
 its line in recipes.RECIPES and its page's line in portal.ui.PAGE_RECORDS. Here a tiny recipe defined in
 the test is registered in those two registries only, and the portal lists it, draws its form at its own
 address, previews it and submits it, and `snowtower request` previews it the same way: nothing else
-names it. Also: every recipe's stored request is derived from its declared fields."""
+names it. Also: every recipe's fields are derived from its typed request (declared once, on the dataclass)."""
 from __future__ import annotations
 
 import json
@@ -19,7 +19,7 @@ from core.snowddl.commit_snapshot import Snapshot
 from portal import ui
 from portal.cli import main
 from recipes import RECIPES, SYSTEM_RECIPES
-from recipes.base import ChangeSet, Collector, Field, Recipe, checked
+from recipes.base import FORM, ChangeSet, Collector, Recipe, checked, fields_of, form
 from recipes.common import JUSTIFICATION, USER_FILE, edit, existing_user, refuse_unknown
 from test_signin import attempt, portal, workspace  # noqa: F401  (workspace: a fixture)
 from tests.portal_support import open_address
@@ -32,16 +32,9 @@ WHY = "The team page shows this comment; it is out of date."
 
 @dataclass(frozen=True)
 class SetCommentRequest:
-    name: str
-    comment: str
-    justification: str
-
-
-COMMENT_FIELDS = (
-    Field("name", "User", "The user whose comment changes.", required=True, kind="select", choices="users"),
-    Field("comment", "Comment", "One line: team or purpose.", required=True, placeholder="Pricing team"),
-    JUSTIFICATION,
-)
+    name: str = form("User", "The user whose comment changes.", required=True, kind="select", choices="users")
+    comment: str = form("Comment", "One line: team or purpose.", required=True, placeholder="Pricing team")
+    justification: str = JUSTIFICATION
 
 
 def parse_comment(raw: dict[str, Any], base: Snapshot) -> SetCommentRequest:
@@ -49,7 +42,7 @@ def parse_comment(raw: dict[str, Any], base: Snapshot) -> SetCommentRequest:
     name, _ = existing_user(c, raw, base)
     comment = c.check(fields.free_text, "comment", raw.get("comment"), required=True, max_len=300)
     why = c.check(fields.justification, raw.get("justification"))
-    refuse_unknown(c, raw, COMMENT_FIELDS)
+    refuse_unknown(c, raw, SET_USER_COMMENT.fields)
     c.raise_if_any()
     return SetCommentRequest(checked(name), checked(comment), checked(why))
 
@@ -61,7 +54,7 @@ def build_comment(base: Snapshot, req: SetCommentRequest) -> ChangeSet:
 
 
 SET_USER_COMMENT: Recipe[SetCommentRequest] = Recipe(
-    "set-user-comment", "Set a user's comment", COMMENT_FIELDS, parse_comment, build_comment,
+    "set-user-comment", "Set a user's comment", SetCommentRequest, parse_comment, build_comment,
     description="Change the comment on a user", page="set_user_comment", touches=(USER_FILE,),
     intro="Sets the comment SnowDDL writes on the user.",
 )
@@ -112,13 +105,37 @@ def test_a_registered_recipe_is_previewed_by_the_command_line(tmp_path, capsys, 
 
 @pytest.mark.parametrize("recipe", [*RECIPES.values(), *SYSTEM_RECIPES.values()], ids=lambda r: r.name)
 def test_a_recipes_fields_are_declared_once(recipe):
-    """A recipe's stored request is its fields (Recipe.to_dict): each field of the form is a field of its typed
-    request, unless the recipe stores something else (Recipe.stored: intent, or texts)."""
+    """A recipe's form fields are its typed request's form() fields (Recipe.fields is derived, never given), each
+    named as the request's field, in its order; a recipe sharing another's request type only tailors them. Its
+    stored request is then those fields (Recipe.to_dict), unless the recipe stores something else (Recipe.stored)."""
     request_type = typing.get_type_hints(recipe.parse)["return"]
-    held = {f.name for f in dataclass_fields(request_type)}
-    if recipe.stored is None:
-        assert {f.name for f in recipe.fields} <= held, recipe.name
+    assert issubclass(request_type, recipe.request), recipe.name  # parse returns the declared request type
+    derived = fields_of(recipe.request)
+    assert recipe.fields == (recipe.tailor(derived) if recipe.tailor else derived), recipe.name
+    assert recipe.fields, recipe.name
+    assert [f.name for f in derived] == [f.name for f in dataclass_fields(recipe.request) if FORM in f.metadata], recipe.name
+    if recipe.tailor:  # tailoring only leaves fields out or restyles them: never a field the request lacks
+        assert {f.name for f in recipe.fields} <= {f.name for f in derived}, recipe.name
     pages = {p.key for p in ui.PAGE_RECORDS}
     assert not recipe.page or recipe.page in pages, recipe.name  # its page is registered
     if recipe.page and ui.PAGES[recipe.page].file is None:  # a page that is its form alone: one recipe's
         assert [r.name for r in RECIPES.values() if r.page == recipe.page] == [recipe.name]
+
+
+def test_the_test_recipes_fields_are_its_requests():
+    """The tiny recipe above declares its fields once, on SetCommentRequest; a shared form value (JUSTIFICATION)
+    keeps its name, and one used under another name is refused rather than silently renamed."""
+    assert [(f.name, f.label, f.placeholder) for f in SET_USER_COMMENT.fields] == [
+        ("name", "User", ""), ("comment", "Comment", "Pricing team"), ("justification", "Justification", "")]
+    shared = form("Why", required=True)  # not JUSTIFICATION: a dataclass records its name on the shared value
+
+    @dataclass(frozen=True)
+    class Asked:
+        why: str = shared
+
+    @dataclass(frozen=True)
+    class Renamed:
+        because: str = shared
+
+    with pytest.raises(TypeError, match="shared form value"):
+        fields_of(Asked)
