@@ -11,6 +11,8 @@ from __future__ import annotations
 import runpy
 import sys
 
+import pytest
+
 TEST_COST = 4  # bcrypt's minimum (log2 of its rounds)
 
 
@@ -27,7 +29,17 @@ def use_lowest_cost() -> None:
         return real(rounds, prefix)
 
     gensalt.test_cost = True  # type: ignore[attr-defined]
+    gensalt.real = real  # type: ignore[attr-defined]
     bcrypt.gensalt = gensalt
+
+
+@pytest.fixture
+def product_cost(monkeypatch):
+    """bcrypt at the product's own cost (12) for one test: one whose race needs the hash's quarter of a second
+    between reading and writing the users file, so that it fails if the writes are not serialized."""
+    import bcrypt
+
+    monkeypatch.setattr(bcrypt, "gensalt", getattr(bcrypt.gensalt, "real", bcrypt.gensalt))
 
 
 if __name__ == "__main__":  # python -m tests.bcrypt_cost ARGS: `snowtower ARGS` (portal.cli) with the lowest cost

@@ -5,7 +5,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from tests.bcrypt_cost import use_lowest_cost
+from tests.bcrypt_cost import product_cost, use_lowest_cost  # noqa: F401  (product_cost: a fixture)
 
 use_lowest_cost()  # the demo logins' and test users' hashes: bcrypt's cost 4, not 12 (tests/bcrypt_cost.py says why)
 
