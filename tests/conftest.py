@@ -5,6 +5,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from tests.bcrypt_cost import product_cost, use_lowest_cost  # noqa: F401  (product_cost: a fixture)
+
+use_lowest_cost()  # the demo logins' and test users' hashes: bcrypt's cost 4, not 12 (tests/bcrypt_cost.py says why)
+
 
 def _pem_public(key) -> str:
     return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
@@ -99,3 +103,59 @@ def _every_audit_log_verifies(request):
             continue
         report = verify_chain([_record(r) for r in rows])
         assert report.ok, f"the audit log {path.relative_to(root)} this test wrote fails verify: {report.message()}"
+
+
+# The order the files are handed to the workers. ./dev runs the suite on xdist workers, each file whole on one
+# worker (--dist loadfile), in the order collected here (--no-loadscope-reorder). The CPU is the limit: a browser
+# file mostly waits (on its demo server and Chromium), the others compute. Collected by name, the 17 browser
+# files came first or, reordered by xdist by their number of tests, last: then the workers sat waiting on
+# browsers while the CPU had little to do. Here the long files come first (the last ones to finish are short)
+# and the browser files are spread among the others in proportion to their time, so some workers wait on
+# browsers while the rest keep both cores busy. The order changes nothing a test does or asserts.
+FILE_SECONDS = {  # seconds on a worker, a 3-worker run of a clean clone (2026-12-07); other files: per test below
+    "test_cost_page.py": 294, "test_plan_incremental.py": 200, "test_demo_account.py": 165, "test_signin.py": 118,
+    "test_review_queue.py": 103, "test_attacks.py": 89, "test_github_trust.py": 88, "test_recipe_properties.py": 77,
+    "test_concurrency.py": 74, "test_identity.py": 69, "test_deploy.py": 66, "test_authorization.py": 56,
+    "test_audit_chain.py": 56, "test_crash_audit.py": 54, "test_github_backend.py": 53, "test_expiry_attacks.py": 53,
+    "test_audit.py": 51, "test_github_scale.py": 51, "test_cost_recommendations.py": 49, "test_approval_chain.py": 48,
+    "test_github_faults.py": 43, "test_recipe_pages.py": 37, "test_plain_text.py": 37, "test_cli.py": 35,
+    "test_withdraw.py": 34, "test_github_rules.py": 32, "test_expire.py": 31, "test_package.py": 31, "test_pages.py": 30,
+    "test_init.py": 30,
+    "test_signin_browser.py": 126, "test_inbox_phone_browser.py": 108, "test_demo_flow.py": 85,
+    "test_findings_screens_browser.py": 84, "test_grant_form_browser.py": 82, "test_recipe_pages_browser.py": 77,
+    "test_cost_browser.py": 72, "test_access_review_browser.py": 57, "test_cost_meaning_browser.py": 54,
+    "test_authorization_browser.py": 50, "test_security_browser.py": 50, "test_review_dark_sticky_browser.py": 41,
+    "test_review_browser.py": 41, "test_renew_browser.py": 39, "test_home_links_browser.py": 37,
+    "test_review_stale_click.py": 37,
+}
+SECONDS_PER_TEST = 0.75  # the other files' mean in that run
+
+
+def pytest_collection_modifyitems(session, config, items):
+    if not hasattr(config, "workerinput"):  # a serial run keeps pytest's order (and --ff/--lf theirs)
+        return
+    files: dict = {}
+    for item in items:
+        files.setdefault(item.path, []).append(item)
+    if len(files) < 2:
+        return
+
+    def seconds(path) -> float:
+        return FILE_SECONDS.get(path.name, SECONDS_PER_TEST * len(files[path]))
+
+    def longest_first(paths) -> list:
+        return sorted(paths, key=lambda p: (-seconds(p), str(p)))
+
+    browser = longest_first(p for p in files if "browser" in p.parts)
+    others = longest_first(p for p in files if "browser" not in p.parts)
+    total_browser, total_others = sum(map(seconds, browser)) or 1, sum(map(seconds, others)) or 1
+    order, done_browser, done_others = [], 0.0, 0.0
+    while browser or others:  # the list whose share of its own total is behind goes next
+        if browser and (not others or done_browser / total_browser <= done_others / total_others):
+            path = browser.pop(0)
+            done_browser += seconds(path)
+        else:
+            path = others.pop(0)
+            done_others += seconds(path)
+        order.append(path)
+    items[:] = [item for path in order for item in files[path]]

@@ -213,7 +213,7 @@ def test_snowflake_sign_in_on_a_server_is_a_settings_problem(tmp_path):
 
 # -- two `snowtower users add` at once
 
-def test_two_logins_added_at_the_same_moment_are_both_kept(tmp_path):
+def test_two_logins_added_at_the_same_moment_are_both_kept(tmp_path, product_cost):
     """Each add read the file, hashed the password (a quarter of a second) and wrote its copy back: the
     second writer dropped the first one's login, and both said "saved"."""
     path = tmp_path / "auth.yaml"

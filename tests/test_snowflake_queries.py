@@ -501,3 +501,25 @@ def test_service_prices_are_checked_and_used_per_service_type(tmp_path):
     for bad in ({"X": -1.0}, {"X": float("inf")}, {"no spaces": 1.0}):
         with pytest.raises(ValueError):
             Settings(price_per_credit_by_service=bad)
+
+
+def test_a_closed_stand_in_frees_its_file_and_the_next_one_starts_afresh(account):
+    """The stand-in's fakesnow instances are reused (core.snowflake.connect keeps idle ones): once a connection
+    is closed its file is free for a writer in this process (a demo deployment's sync), and the next connection
+    starts in the account's time zone, keeping no result of the questions asked before."""
+    from core.snowflake.connect import ACCOUNT_DEFAULT_TIMEZONE, open_standin
+
+    conn = open_standin(account[0])
+    cur = conn.cursor()
+    cur.execute("ALTER SESSION SET TIMEZONE = 'UTC'")
+    cur.execute("SELECT COUNT(*) FROM SNOWFLAKE.ACCOUNT_USAGE.WAREHOUSE_METERING_HISTORY")
+    assert cur.fetchall()[0][0] > 0 and conn._fs.results_cache
+    conn.close()
+    writer = duckdb.connect(str(account[0] / STANDIN_FILE))  # read-write: refused while a reader holds the file
+    writer.close()
+    again = open_standin(account[0])
+    try:
+        assert again._duck.execute("SELECT current_setting('TimeZone')").fetchone()[0] == ACCOUNT_DEFAULT_TIMEZONE
+        assert not again._fs.results_cache
+    finally:
+        again.close()

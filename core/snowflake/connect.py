@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -161,11 +162,13 @@ class _StandIn:
     session starts in ACCOUNT_DEFAULT_TIMEZONE, like a real account's."""
 
     def __init__(self, folder: Path):
-        from fakesnow.instance import FakeSnow
-
-        self._fs = FakeSnow(db_path=folder, create_database_on_connect=False, create_schema_on_connect=False)
+        self._fs = _idle_fakesnow(folder)
         path = str(folder / STANDIN_FILE).replace("'", "''")
-        self._fs.duck_conn.execute(f"ATTACH '{path}' AS SNOWFLAKE (READ_ONLY)")
+        try:
+            self._fs.duck_conn.execute(f"ATTACH '{path}' AS SNOWFLAKE (READ_ONLY)")
+        except BaseException:
+            _keep_idle(self._fs)  # nothing attached: it stays reusable
+            raise
         self._conn = self._fs.connect(database="SNOWFLAKE", schema="ACCOUNT_USAGE", paramstyle="qmark")
         self._duck = self._conn._duck_conn  # fakesnow gives each connection its own DuckDB connection
         self._duck.execute(f"SET TimeZone = '{ACCOUNT_DEFAULT_TIMEZONE}'")
@@ -183,7 +186,44 @@ class _StandIn:
         try:
             self._conn.close()
         finally:
-            self._fs.duck_conn.close()
+            try:  # the file released (as closing did), the in-memory instance kept for the next question
+                self._fs.duck_conn.execute("DETACH SNOWFLAKE")
+            except BaseException:
+                self._fs.duck_conn.close()
+                raise
+            _keep_idle(self._fs)
+
+
+# fakesnow's instance (an in-memory DuckDB holding its information-schema and SHOW views) costs about 40 ms of
+# CPU to make, more than most questions' answers; a page asks dozens. Instances with no file attached are
+# kept for the next _StandIn (each gets its own DuckDB connection and attaches the file afresh), at most
+# IDLE_FAKESNOWS at once; one is never shared by two open _StandIns.
+IDLE_FAKESNOWS = 4
+_idle: list = []
+_idle_lock = threading.Lock()
+
+
+def _idle_fakesnow(folder: Path):
+    """An idle fakesnow instance (db_path `folder`), or a new one."""
+    with _idle_lock:
+        fs = _idle.pop() if _idle else None
+    if fs is None:
+        from fakesnow.instance import FakeSnow
+
+        return FakeSnow(db_path=folder, create_database_on_connect=False, create_schema_on_connect=False)
+    fs.db_path = folder
+    return fs
+
+
+def _keep_idle(fs) -> None:
+    """Keep `fs` (nothing attached) for reuse, without the results of the questions it answered; closed beyond
+    IDLE_FAKESNOWS."""
+    fs.results_cache.clear()  # fakesnow keeps every result by query id (for results by id): not wanted here
+    with _idle_lock:
+        if len(_idle) < IDLE_FAKESNOWS:
+            _idle.append(fs)
+            return
+    fs.duck_conn.close()
 
 
 def busy(exc: BaseException) -> bool:

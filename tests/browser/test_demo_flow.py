@@ -37,11 +37,12 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def served_demo(workspace: Path, log_name: str = "demo.log", **env: str):
     """`snowtower demo` of `workspace` on a free port, with `env` added to its environment, until its
-    health endpoint answers (60 s at most): yields (url, workspace); stops it afterwards."""
+    health endpoint answers (60 s at most): yields (url, workspace); stops it afterwards. Its demo logins are
+    hashed at bcrypt's lowest cost (tests/bcrypt_cost.py: `snowtower` with that one change)."""
     port = _free_port()
     log = open(workspace.parent / log_name, "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "portal.cli", "demo", "--workspace", str(workspace), "--port", str(port)],
+        [sys.executable, "-m", "tests.bcrypt_cost", "demo", "--workspace", str(workspace), "--port", str(port)],
         stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=dict(os.environ, PYTHONUNBUFFERED="1", **env),
     )
     url = f"http://127.0.0.1:{port}"
