@@ -412,5 +412,8 @@ def recipe_page(recipe_name: str, prefix: str, intro: str, **kwargs) -> RecipeFo
 def recipe_form_page(key: str) -> RecipeForm:
     """The page `key` of portal.ui.PAGES that has no script (a PageRecord without a file): the form of the
     recipe whose page it is, as the recipe declares it; its state under the prefix "<key>."."""
+    # Why: a page checks its record's role itself (ui.require_page), as every page with a script does: the
+    # navigation is not the guard, and a generated page is a page too.
+    ui.require_page(key)
     recipe = next(r for r in RECIPES.values() if r.page == key)
     return recipe_page(recipe.name, f"{key}.", recipe.intro)

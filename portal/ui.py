@@ -13,6 +13,12 @@ from app.paths import PAGES_DIR  # the checkout's pages/, or the installed wheel
 from app.services import Services, build_services
 from app.mode import Mode
 from app.settings import load_settings
+from portal import streamlit_adapter
+
+# Every page and the entry script import this module: the process's settings and viewer are Streamlit's
+# (app.host) from here on, whichever portal module was imported first. Without it a server configured in
+# secrets.toml alone would read as the demo (the default mode) until portal.auth was imported.
+streamlit_adapter.install()
 
 VIEWER_KEY = "snowtower.viewer"
 

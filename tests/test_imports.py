@@ -2,6 +2,7 @@
 measured by benchmarks/cli_startup.py, numbers in docs/architecture.md)."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -39,3 +40,18 @@ def test_the_command_line_and_the_jobs_build_the_demo_services_without_streamlit
               "print('ROLES', sorted(services.identity.roles_of('admin')), type(services.notifications).__name__)\n"
               "print('LOADED', 'streamlit' in sys.modules, 'streamlit_authenticator' in sys.modules)")
     assert out.splitlines()[-2:] == ["ROLES ['admin', 'approver', 'requester'] Notifier", "LOADED False False"]
+
+
+def test_a_portal_module_imported_first_reads_the_portals_secrets(tmp_path):
+    """The portal's secrets are its settings: a server configured in secrets.toml alone (mode = "production")
+    is read as production by whichever portal module a process imports first, never as the demo (the
+    default, which admits the demo's logins). The host's ports are filled by portal.ui's import too, not only
+    by portal.auth's."""
+    (tmp_path / ".streamlit").mkdir()
+    (tmp_path / ".streamlit" / "secrets.toml").write_text('[snowtower]\nmode = "production"\n', encoding="utf-8")
+    code = ("import portal.ui\nfrom app.settings.load import inspect_settings\n"
+            f"settings, _ = inspect_settings({str(tmp_path / 'ws')!r})\nprint('MODE', settings.mode if settings else None)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SNOWTOWER_")}
+    env.update(HOME=str(tmp_path), PYTHONPATH=str(ROOT))
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "MODE production", out.stderr[-2000:]

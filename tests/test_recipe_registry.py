@@ -139,3 +139,42 @@ def test_the_test_recipes_fields_are_its_requests():
 
     with pytest.raises(TypeError, match="shared form value"):
         fields_of(Asked)
+
+
+# -- a page's role is checked by the page itself, whatever the navigation shows ----------------------------
+
+@pytest.fixture
+def registered_for_admins(monkeypatch):
+    """The tiny recipe above, its page registered for admins only (PageRecord role="admin")."""
+    monkeypatch.setitem(RECIPES, SET_USER_COMMENT.name, SET_USER_COMMENT)
+    record = ui.PageRecord("set_user_comment", "Set a comment", ":material/edit_note:", "Access", role="admin")
+    for name, value in ui.page_views((*ui.PAGE_RECORDS, record)).items():
+        monkeypatch.setattr(ui, name, value)
+
+
+def _run_as(key: str, actor):
+    from tests.portal_support import as_viewer, page_app
+
+    at = page_app(key, 30)
+    as_viewer(at, actor)
+    return at.run()
+
+
+def test_a_recipe_page_with_a_role_refuses_a_viewer_without_it_itself(workspace, registered_for_admins, people):  # noqa: F811
+    """A page's role is its record's, and every page checks it itself (the navigation is not the guard): a
+    generated recipe page whose record names a role refuses a viewer without it, and shows no form."""
+    at = _run_as("set_user_comment", people["requester"])
+    assert not at.exception
+    assert "Set a comment is for admins" in " ".join(e.value for e in at.error)
+    assert not at.button and not at.text_input and not at.selectbox  # no form, no preview, no submit
+    at = _run_as("set_user_comment", people["admin"])
+    assert not at.exception and "Preview" in [b.label for b in at.button]
+
+
+@pytest.mark.parametrize("key", [p.key for p in ui.PAGE_RECORDS if p.role])
+def test_every_restricted_page_refuses_a_viewer_without_its_role_when_run_directly(workspace, people, key):  # noqa: F811
+    """Every page whose record names a role, run by itself (not through the navigation), for a requester."""
+    at = _run_as(key, people["requester"])
+    assert not at.exception, key
+    assert "is for" in " ".join(e.value for e in at.error), key
+    assert not at.button and not at.dataframe, key

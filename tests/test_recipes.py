@@ -7,7 +7,7 @@ import yaml
 
 from core.snowddl.config_loader import load_config
 from core.snowddl.commit_snapshot import Snapshot, validate_with_changes
-from recipes import RECIPES, FieldErrors
+from recipes import RECIPES, SYSTEM_RECIPES, FieldErrors
 from core import expiry
 from tests.test_edit import changed_lines
 
@@ -155,3 +155,12 @@ def test_rotate_then_promote_a_key(tmp_path, base, public_pem, private_pem):
     promoted = RECIPES["promote-key"].build(mid, RECIPES["promote-key"].parse({"name": "svc_dbt", "justification": WHY}, mid))
     entry = yaml.safe_load(promoted.files["user.yaml"])["SVC_DBT"]
     assert "rsa_public_key_2" not in entry and entry["rsa_public_key"] == added[0].split(": ", 1)[1]
+
+
+@pytest.mark.parametrize("recipe", [*RECIPES.values(), *SYSTEM_RECIPES.values()], ids=lambda r: r.name)
+def test_every_recipe_refuses_a_key_it_does_not_know(base, recipe):
+    """A request's keys are its recipe's fields only: a key no field has is refused by name (never silently
+    dropped: the requester would believe it asked for something the change does not do), whatever else is wrong."""
+    with pytest.raises(FieldErrors) as caught:
+        recipe.parse({"justification": WHY, "owner_override": "ACCOUNTADMIN"}, base)
+    assert caught.value.by_field().get("owner_override") == "is not a field of this request.", recipe.name
