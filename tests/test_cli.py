@@ -154,7 +154,7 @@ def test_dev_without_arguments_prints_its_usage_with_setup():
     proc = subprocess.run(["bash", str(ROOT / "dev")], capture_output=True, text=True, cwd=ROOT)
     lines = proc.stdout.splitlines()
     assert proc.returncode == 2 and lines[0].startswith("SnowTower developer entry point")
-    assert [line.split()[1] for line in lines[1:]] == ["demo", "test", "snowtower", "setup"]
+    assert [line.split()[1] for line in lines[1:]] == ["demo", "test", "lint", "snowtower", "setup"]
 
 
 def _invalid_base(config):
