@@ -13,9 +13,39 @@ import tarfile
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 from core.changes.base import ChangeError
 
+
+
+def extract_tree(data: bytes, dest: Path, place: Callable[[str], str | None] | None = None) -> Path:
+    """Extract the tar archive `data` into the folder `dest`, atomically: a finished folder or none (it is
+    written beside `dest` and renamed; if another thread or process finished `dest` first, theirs is kept).
+    `place(member name) -> name inside dest, or None to leave the member out` (default: every member as
+    named). Only data members are extracted (tarfile's "data" filter: no links out, no devices)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=dest.parent))
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            members = tar.getmembers()
+            if place is not None:
+                kept = []
+                for m in members:
+                    name = place(m.name)
+                    if name is not None:
+                        m.name = name
+                        kept.append(m)
+                members = kept
+            tar.extractall(tmp, members=members, filter="data")
+        try:
+            tmp.rename(dest)
+        except OSError:  # another thread or process exported the same commit first
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dest
 
 class GitError(RuntimeError):
     pass
@@ -145,23 +175,11 @@ class GitRepo:
         dest = Path(dest)
         if dest.is_dir():
             return dest
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=dest.parent))
-        try:
-            data = subprocess.run(
-                ["git", "archive", "--format=tar", f"{sha}:{subdir}" if subdir else sha],
-                capture_output=True, env=self._env(), check=True,
-            ).stdout
-            with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-                tar.extractall(tmp, filter="data")
-            try:
-                tmp.rename(dest)
-            except OSError:  # another process exported the same commit first
-                shutil.rmtree(tmp, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return dest
+        data = subprocess.run(
+            ["git", "archive", "--format=tar", f"{sha}:{subdir}" if subdir else sha],
+            capture_output=True, env=self._env(), check=True,
+        ).stdout
+        return extract_tree(data, dest)
 
     def log(self, ref: str, n: int = 20) -> list[dict]:
         out = self.git("log", f"-{n}", "--format=%H%x1f%an%x1f%aI%x1f%s", ref)

@@ -29,6 +29,8 @@ from dataclasses import asdict, dataclass, field
 
 from snowddl.blueprint import ObjectType
 
+from core.findings.reach import reachable
+
 # A privilege: (privilege, future object type or "" for a grant on the object itself, object type, object).
 Priv = tuple[str, str, str, str]
 
@@ -452,14 +454,7 @@ def _changed_roles(base: _Graph, head: _Graph) -> set[str]:
 
 
 def _ancestors(graph: _Graph, roles: set[str], parents_of) -> set[str]:
-    seen = set(roles)
-    queue = deque(roles)
-    while queue:
-        for p in parents_of(queue.popleft()):
-            if p not in seen:
-                seen.add(p)
-                queue.append(p)
-    return seen
+    return reachable(roles, parents_of)
 
 
 def _path(graph: _Graph, top: str, privs: set) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from typing import Callable, Iterable
 
 KINDS = ("DATABASE", "SCHEMA", "WAREHOUSE")
 
@@ -110,6 +111,19 @@ USER_ROLE_SUFFIX = "__U_ROLE"  # the role SnowDDL makes for each user (folded in
 WRITE_WORDS = ("INSERT", "UPDATE", "DELETE", "TRUNCATE", "CREATE", "MODIFY", "OPERATE", "APPLY", "EXECUTE", "WRITE")
 KIND_COLOURS = {"owner": "#b42318", "write": "#c4320a", "read": "#175cd3"}
 KIND_STYLE = {"owner": "bold", "write": "solid", "read": "dashed"}  # also told apart without colour
+
+
+def reachable(starts: Iterable[str], step: Callable[[str], Iterable[str]]) -> set[str]:
+    """Every role reached from `starts` (included) by following `step(role) -> roles`, breadth first; each
+    role is stepped from once, so cycles end."""
+    starts = list(starts)
+    queue, seen = deque(starts), set(starts)
+    while queue:
+        for nxt in step(queue.popleft()):
+            if nxt not in seen:
+                seen.add(nxt)
+                queue.append(nxt)
+    return seen
 
 
 def privilege_kind(privileges) -> str:

@@ -9,7 +9,7 @@ from typing import Iterable
 
 from snowddl.blueprint import BusinessRoleBlueprint, SchemaBlueprint, TechnicalRoleBlueprint, UserBlueprint
 
-from core.findings.reach import ReachGraph
+from core.findings.reach import ReachGraph, reachable
 from core.risk.flags import RiskFlag
 from core.risk.places import _blueprints, _changed, _list_item, _Places
 
@@ -23,20 +23,11 @@ def _admin_reachers(graph: ReachGraph) -> dict[str, set[str]]:
     """Role -> the admin roles it holds, directly or through roles it holds."""
     out: dict[str, set[str]] = {}
     for admin in ADMIN_ROLES:
-        for role in _reached([admin], lambda r: graph.parents.get(r, ())):
+        for role in reachable([admin], lambda r: graph.parents.get(r, ())):
             out.setdefault(role, set()).add(admin)
     return out
 
 
-def _reached(starts, step) -> set[str]:
-    """Every role reached from `starts` (included) by following `step(role) -> roles`, breadth first."""
-    queue, seen = deque(starts), set(starts)
-    while queue:
-        for nxt in step(queue.popleft()):
-            if nxt not in seen:
-                seen.add(nxt)
-                queue.append(nxt)
-    return seen
 
 
 def _edges(graph: ReachGraph) -> set[tuple[str, str]]:
@@ -77,7 +68,7 @@ def _admin_flags(old: ReachGraph, new: ReachGraph, head, places: _Places) -> lis
     admin_old = _admin_reachers(old)
     users_of: dict[str, set[str]] = {}
     for user, roles in new.user_roles.items():
-        for role in _reached(roles, lambda r: new.children.get(r, ())):
+        for role in reachable(roles, lambda r: new.children.get(r, ())):
             users_of.setdefault(role, set()).add(user)
     out = []
     for a, b in sorted(_edges(new) - _edges(old)):

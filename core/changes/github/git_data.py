@@ -7,10 +7,6 @@ and raise GithubException for GitHub's refusals, ChangeError when GitHub cannot 
 """
 from __future__ import annotations
 
-import io
-import shutil
-import tarfile
-import tempfile
 import urllib.parse
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +15,7 @@ import requests
 from github import GithubException, InputGitTreeElement
 
 from core.changes.base import ChangeError
+from core.changes.git import extract_tree
 from core.changes.github.records import _iso
 from core.changes.github.transport import GitHubTransport, _errors_text
 from core.changes.model import Actor
@@ -45,7 +42,6 @@ class GitData(GitHubTransport):
         dest = self.cache_dir / "trees" / sha
         if dest.is_dir():
             return dest
-        dest.parent.mkdir(parents=True, exist_ok=True)
 
         def download() -> bytes:
             # The API answers with a short-lived download link (codeload, or the GHES host); the archive
@@ -57,26 +53,14 @@ class GitData(GitHubTransport):
             return response.content
 
         data = self._call(f"downloading the configuration at {sha[:8]}", download)
-        tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=dest.parent))
-        try:
-            with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-                members = []
-                for m in tar.getmembers():
-                    parts = m.name.split("/", 1)  # GitHub's tarballs have one top folder: OWNER-REPO-SHA/
-                    rel = parts[1] if len(parts) == 2 else ""
-                    prefix = f"{self.config_dir}/" if self.config_dir else ""
-                    if rel.startswith(prefix) and rel != prefix:
-                        m.name = rel[len(prefix):]
-                        members.append(m)
-                tar.extractall(tmp, members=members, filter="data")
-            try:
-                tmp.rename(dest)
-            except OSError:  # another thread exported the same commit first
-                shutil.rmtree(tmp, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return dest
+        prefix = f"{self.config_dir}/" if self.config_dir else ""
+
+        def place(name: str) -> str | None:
+            parts = name.split("/", 1)  # GitHub's tarballs have one top folder: OWNER-REPO-SHA/
+            rel = parts[1] if len(parts) == 2 else ""
+            return rel[len(prefix):] if rel.startswith(prefix) and rel != prefix else None
+
+        return extract_tree(data, dest, place)
 
     def recent_commits(self, n: int = 5) -> list[dict]:
         def read():
