@@ -99,17 +99,37 @@ class GitRepo:
         committer: tuple[str, str] = ("SnowTower", "snowtower@localhost"),
     ) -> str:
         """A new commit on top of `parent` where each path gets the given text (None deletes it);
-        `author` and `committer` are (name, email)."""
+        `author` and `committer` are (name, email).
+
+        Six git processes whatever the number of files (a seed of 40 files took 80): the texts are written
+        to a temporary folder and stored by one `hash-object --stdin-paths --no-filters` (their bytes as
+        given: no attribute or line-ending filter applies), and the index gets every entry from one
+        `update-index -z --index-info` (NUL-separated, so any path character is taken literally; mode 0
+        removes a path). Raises GitError for a path git refuses ("Ignoring path ../x")."""
         with tempfile.TemporaryDirectory() as tmp:
             env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
             if parent:
                 self.git("read-tree", parent, env=env)
-            for rel, text in sorted(files.items()):
-                if text is None:
-                    self.git("update-index", "--force-remove", "--", rel, env=env)
-                    continue
-                blob = self.git("hash-object", "-w", "--stdin", input=text.encode("utf-8")).strip()
-                self.git("update-index", "--add", "--cacheinfo", f"100644,{blob},{rel}", env=env)
+            changes = sorted(files.items())
+            written = [(rel, text) for rel, text in changes if text is not None]
+            paths = []
+            for n, (_, text) in enumerate(written):
+                blob_file = Path(tmp) / f"blob-{n}"
+                blob_file.write_bytes(text.encode("utf-8"))
+                paths.append(str(blob_file))
+            blobs = self.git("hash-object", "-w", "--no-filters", "--stdin-paths",
+                             input="".join(f"{p}\n" for p in paths).encode()).split() if written else []
+            if len(blobs) != len(written):
+                raise GitError(f"git hash-object stored {len(blobs)} of {len(written)} files")
+            sha_of = dict(zip((rel for rel, _ in written), blobs, strict=True))
+            entries = b"".join(
+                (f"100644 {sha_of[rel]}\t" if text is not None else f"0 {'0' * 40}\t").encode() + rel.encode("utf-8") + b"\0"
+                for rel, text in changes)
+            if entries:  # it skips a path git refuses (`..`, `.git`, empty parts) with only a warning: an error here
+                proc = subprocess.run(["git", "update-index", "-z", "--index-info"], input=entries, capture_output=True,
+                                      env=self._env(env))
+                if proc.returncode != 0 or proc.stderr.strip():
+                    raise GitError(f"git update-index failed: {proc.stderr.decode(errors='replace').strip()}")
             tree = self.git("write-tree", env=env).strip()
         name, mail = author
         who = {
