@@ -3,6 +3,7 @@ and the end of the demo server's log. A timeout alone ("waiting for ... to be vi
 whether the page showed an error, the sign-in form or a spinner."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,54 @@ def pytest_runtest_makereport(item, call):
     for value in item.funcargs.values():  # the served demos: (url, workspace)
         if isinstance(value, tuple) and len(value) == 2 and str(value[0]).startswith("http://"):
             report.sections.append(("demo server log", _server_log(value)))
+
+
+CHROMIUM = os.environ.get("SNOWTOWER_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic"]
+
+# Streamlit's app root carries the script's state (data-test-script-state: running, notRunning, ...; the
+# attribute Streamlit's own browser tests wait on). A run that starts and ends between two polls leaves the
+# attribute as it was: this observer counts every change, so a click's run is seen however short it is.
+RUNS = """(() => {
+  window.__stChanges = 0;
+  const watch = () => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    if (!app) { setTimeout(watch, 20); return; }
+    new MutationObserver(records => { window.__stChanges += records.length; })
+      .observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+  };
+  watch();
+})()"""
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One Chromium for all the browser files a worker runs (starting one costs ~1-2 CPU-seconds). The
+    tests share nothing through it: each sign-in is a new context (its own cookies, storage and cache, as
+    a separate browser profile), and `browser` closes a file's contexts when the file ends."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (./dev test does it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        new_context = b.new_context
+
+        def counting_context(*args, **kwargs):  # every page of the tests counts the script's runs (RUNS)
+            context = new_context(*args, **kwargs)
+            context.add_init_script(RUNS)
+            return context
+
+        b.new_context = counting_context
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium):
+    """The worker's Chromium for one test file; at the file's end its pages are closed (as closing a
+    browser of its own did), before the file's demo server stops."""
+    yield chromium
+    for context in list(chromium.contexts):
+        context.close()

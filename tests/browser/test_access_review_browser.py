@@ -10,7 +10,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from test_demo_flow import browser, demo, go, idle, shot, sign_in  # noqa: F401  (fixtures and helpers)
+from test_demo_flow import demo, go, idle, shot, sign_in  # noqa: F401  (fixtures and helpers)
 
 pytestmark = pytest.mark.browser
 

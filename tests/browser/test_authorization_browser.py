@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_demo_flow import browser, demo, idle, sign_in  # noqa: F401 (fixtures)
+from tests.browser.test_demo_flow import demo, idle, sign_in  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from test_demo_flow import browser, demo, go, idle, shot, sign_in  # noqa: F401  (fixtures and helpers)
+from test_demo_flow import demo, go, idle, shot, sign_in  # noqa: F401  (fixtures and helpers)
 
 pytestmark = pytest.mark.browser
 TABS = ["Over time", "Users and roles", "Idle", "Storage", "Expensive queries", "Budgets and forecast"]

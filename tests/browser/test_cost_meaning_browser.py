@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from test_demo_flow import browser, go, idle, served_demo, shot, sign_in  # noqa: F401  (fixtures and helpers)
+from test_demo_flow import go, idle, served_demo, shot, sign_in  # noqa: F401  (fixtures and helpers)
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]

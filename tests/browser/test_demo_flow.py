@@ -23,9 +23,7 @@ from core.changes.git import GitRepo
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "test-artifacts"
-CHROMIUM = os.environ.get("SNOWTOWER_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
+# The `browser` fixture (one Chromium per test worker, a file's pages closed at its end) is in conftest.py.
 
 
 def _free_port() -> int:
@@ -69,39 +67,6 @@ def demo(tmp_path_factory):
         yield served
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (./dev test does it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        new_context = b.new_context
-
-        def counting_context(*args, **kwargs):  # every page of the tests counts the script's runs (RUNS)
-            context = new_context(*args, **kwargs)
-            context.add_init_script(RUNS)
-            return context
-
-        b.new_context = counting_context
-        yield b
-        b.close()
-
-
-# Streamlit's app root carries the script's state (data-test-script-state: running, notRunning, ...; the
-# attribute Streamlit's own browser tests wait on). A run that starts and ends between two polls leaves the
-# attribute as it was: this observer counts every change, so a click's run is seen however short it is.
-RUNS = """(() => {
-  window.__stChanges = 0;
-  const watch = () => {
-    const app = document.querySelector('[data-testid="stApp"]');
-    if (!app) { setTimeout(watch, 20); return; }
-    new MutationObserver(records => { window.__stChanges += records.length; })
-      .observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
-  };
-  watch();
-})()"""
 _DONE = ("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
          " && !document.querySelector('[data-stale=\"true\"]')"
          " && (document.querySelector('[data-testid=\"stApp\"]') || {getAttribute: () => ''})"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from test_demo_flow import browser, demo, idle, sign_in  # noqa: F401  (fixtures and helpers)
+from test_demo_flow import demo, idle, sign_in  # noqa: F401  (fixtures and helpers)
 
 pytestmark = pytest.mark.browser
 DOCS = Path(__file__).resolve().parents[2] / "docs"

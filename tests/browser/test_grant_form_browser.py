@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from core.changes.git import GitRepo
-from tests.browser.test_demo_flow import SHOTS, browser, demo, idle, sign_in  # noqa: F401 (fixtures)
+from tests.browser.test_demo_flow import SHOTS, demo, idle, sign_in  # noqa: F401 (fixtures)
 from tests.browser.test_inbox_phone_browser import OVERFLOW
 from tests.browser.test_recipe_pages_browser import branches, choose, fill, main_area, option_named, press
 

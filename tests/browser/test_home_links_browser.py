@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.test_demo_flow import browser, demo, idle, shot, sign_in  # noqa: F401 (fixtures)
+from tests.browser.test_demo_flow import demo, idle, shot, sign_in  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 

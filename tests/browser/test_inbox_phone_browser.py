@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from core.changes.model import Actor
-from tests.browser.test_demo_flow import SHOTS, browser, demo, go, idle, shot, sign_in, signed_in_cookie  # noqa: F401 (fixtures)
+from tests.browser.test_demo_flow import SHOTS, demo, go, idle, shot, sign_in, signed_in_cookie  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 WIDTHS = {"desktop": 1400, "phone": 390}

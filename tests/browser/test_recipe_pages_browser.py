@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from core.changes.git import GitRepo
-from tests.browser.test_demo_flow import act, browser, demo, go, idle, shot, sign_in  # noqa: F401 (fixtures)
+from tests.browser.test_demo_flow import act, demo, go, idle, shot, sign_in  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 WHY = "Needed for the pricing project this quarter."

@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_demo_flow import browser, demo, idle, shot, sign_in  # noqa: F401 (fixtures)
+from tests.browser.test_demo_flow import demo, idle, shot, sign_in  # noqa: F401 (fixtures)
 from tests.browser.test_recipe_pages_browser import main_area, press
 
 pytestmark = pytest.mark.browser

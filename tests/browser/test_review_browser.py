@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from core.changes.model import Actor
-from tests.browser.test_demo_flow import SHOTS, browser, demo, go, idle, shot, sign_in  # noqa: F401 (fixtures)
+from tests.browser.test_demo_flow import SHOTS, demo, go, idle, shot, sign_in  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 MAX_PAGE_HEIGHT = 3500  # px at 1400 wide; the flat plan made 11,000

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from core.changes.model import Actor
-from tests.browser.test_demo_flow import SHOTS, browser, idle, served_demo, sign_in  # noqa: F401 (fixtures)
+from tests.browser.test_demo_flow import SHOTS, idle, served_demo, sign_in  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 SIZES = {"desktop": (1400, 900), "phone": (390, 844)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.changes.model import Actor, Status
-from tests.browser.test_demo_flow import browser, demo, go, idle, shot, sign_in  # noqa: F401 (fixtures)
+from tests.browser.test_demo_flow import demo, go, idle, shot, sign_in  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 

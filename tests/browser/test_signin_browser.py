@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_demo_flow import browser, idle, served_demo, shot, signed_in_cookie  # noqa: F401 (fixtures)
+from tests.browser.test_demo_flow import idle, served_demo, shot, signed_in_cookie  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
