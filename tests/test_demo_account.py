@@ -70,6 +70,29 @@ def test_a_merged_new_warehouse_starts_metering(services, people):
     assert metered[0] >= 1 and metered[2] == pytest.approx(0.25 * 4)  # a quarter of MEDIUM's 4 credits/hour
 
 
+@pytest.mark.parametrize("hour", [0, 5, 9, 23])
+def test_a_new_warehouse_metered_at_any_hour_leaves_the_days_in_the_windows_complete(tmp_path, hour):
+    """A sync between 23:00 and midnight wrote the hour 23:00-24:00, which ended the day: the cost windows then
+    took that day as complete, with the new warehouse used in it (and no other warehouse metered). The new
+    warehouse meters an hour that has ended, on the account's clock, and the last complete day does not move."""
+    from core.snowddl.config_loader import load_config
+    from core.snowflake.connect import standin_source
+    from core.snowflake.cost import last_day
+
+    example = load_config(demo_planted.__file__.rsplit("/core/", 1)[0] + "/snowddl")
+    end = dt.date(2026, 12, 6)
+    folder = tmp_path / "account"
+    demo.generate(folder, example, end_date=end, query_rows=3000)
+    before = last_day(standin_source(folder))
+    head = load_config(example.path, overlay={
+        "warehouse.yaml": (example.path / "warehouse.yaml").read_text() + "NEW_WH:\n  size: SMALL\n  auto_suspend: 60\n"})
+    at = dt.datetime(2026, 12, 7, hour, 30)
+    filled = dt.datetime(2026, 12, 7, demo_planted.PARTIAL_HOURS)  # the generated account's newest metered hour ends here
+    first = max(at.replace(minute=0), filled) - dt.timedelta(hours=1)
+    assert demo.sync(folder, head, "sha-new-wh", at=at) == [f"warehouse NEW_WH metering from {first:%Y-%m-%d %H:00} UTC"]
+    assert before == end and last_day(standin_source(folder)) == end
+
+
 def test_a_sync_interrupted_by_a_crash_is_finished_on_the_next_start(services, people, new_user_raw, monkeypatch):
     from app.services import build_services
 

@@ -180,7 +180,8 @@ def meta(folder: str | Path) -> dict[str, str]:
 def sync(folder: str | Path, config, config_sha: str, at: dt.datetime | None = None) -> list[str]:
     """Make the account match a deployed config (a LoadedConfig): new users appear in USERS with their
     role in GRANTS_TO_USERS, users gone from the config get DELETED_ON, users disabled in it get
-    DISABLED, and a new warehouse meters the hour of `at` (default now, UTC) at a quarter of its rate.
+    DISABLED, and a new warehouse meters one hour at a quarter of its rate: the newest hour that has ended by `at`
+    (default now, UTC), or the account's newest metered hour when its generated clock is ahead of `at`.
     Idempotent; does nothing if `config_sha` was applied already.
 
     Returns what changed, one line each (e.g. "user NEW_PERSON added")."""
@@ -221,7 +222,16 @@ def sync(folder: str | Path, config, config_sha: str, at: dt.datetime | None = N
                 done.append(f"user {name} dropped")
         metered = {r[0] for r in db.execute("SELECT DISTINCT WAREHOUSE_NAME FROM ACCOUNT_USAGE.WAREHOUSE_METERING_HISTORY").fetchall()}
         next_wh = db.execute("SELECT COALESCE(MAX(WAREHOUSE_ID), 0) + 1 FROM ACCOUNT_USAGE.WAREHOUSE_METERING_HISTORY").fetchone()[0]
-        first = at.replace(minute=0, second=0)
+        # The newest hour that has ended, on the account's clock: WAREHOUSE_METERING_HISTORY has one row per
+        # complete hour (https://docs.snowflake.com/en/sql-reference/account-usage/warehouse_metering_history), and
+        # the generated account is read at NOW_HOUR of the day after its END_DATE, so its rows reach that morning even
+        # before the real clock does. The hour of `at` itself, ending at the next hour, made a sync between 23:00
+        # and midnight end the day: the cost windows then counted that day as complete and the new warehouse as used.
+        filled = db.execute("SELECT MAX(END_TIME) FROM ACCOUNT_USAGE.WAREHOUSE_METERING_HISTORY").fetchone()[0]
+        if filled is not None and filled.tzinfo is not None:  # TIMESTAMP_LTZ: `at` is naive UTC
+            filled = filled.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        hour_end = max(at.replace(minute=0, second=0), filled) if filled else at.replace(minute=0, second=0)
+        first = hour_end - dt.timedelta(hours=1)
         for w in shape["warehouses"]:
             if w["name"] in metered:
                 continue
