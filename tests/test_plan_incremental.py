@@ -518,3 +518,35 @@ def test_a_snapshot_keeps_its_baseline_and_derives_the_next_commits_from_it(tmp_
     # which, written from kept roles, reads back as the same baseline
     kept = baseline_cache.read(cache, "c1b2c3d", third.config.snowddl)
     assert Baseline.from_config(third.config.snowddl, previous=kept).rows() == built.rows()
+
+
+def test_role_grants_are_compared_by_key_exactly_as_snowddl_compares_them(tmp_path, monkeypatch):
+    """core.snowddl.plan._Grants: `grant in grants` by key is list membership (Grant.__eq__), and a full
+    plan with it gives SnowDDL's own statements, in the same order, for changes that add and drop grants."""
+    from core.snowddl import plan as plan_module
+
+    tree = _tree(tmp_path)
+    base = load_config(tree)
+    baseline = Baseline.from_config(base.snowddl)
+    roles = [bp for bps in baseline.blueprints.values() for bp in bps.values() if getattr(bp, "grants", None)]
+    every = [g for bp in roles for g in bp.grants]
+    probes = every[::max(1, len(every) // 150)] + [g.model_copy() for g in every[:20]]
+    for bp in roles[::3]:
+        keyed = plan_module._Grants(bp.grants)
+        assert keyed.keys is not None and list(keyed) == bp.grants
+        assert [g in keyed for g in probes] == [list.__contains__(bp.grants, g) for g in probes], str(bp.full_name)
+    text = (tree / "business_role.yaml").read_text()
+    assert "    - DB_000.SCH_1\n" in text
+    changes = [("ROLE_0000 reads another schema",
+                {"business_role.yaml": text.replace("    - DB_000.SCH_1\n", "    - DB_001.SCH_3\n", 1)})]
+    actions: set = set()
+    for label, files in changes:
+        head = load_config(tree, overlay=files)
+        for start, target in ((baseline, head.snowddl), (Baseline.from_config(head.snowddl), base.snowddl)):
+            keyed = plan_offline(start, target, skip_unchanged=False)
+            with monkeypatch.context() as m:
+                m.setattr(plan_module, "_grants_by_key", lambda resolver: None)  # SnowDDL's own comparison
+                own = plan_offline(start, target, skip_unchanged=False)
+            assert _statements(keyed) == _statements(own) and keyed.errors == own.errors, label
+            actions.update(s.action for s in own.statements)
+    assert {"GRANT", "REVOKE"} <= actions, actions  # grants added and taken away were compared
