@@ -68,15 +68,21 @@ def _statements(plan) -> list[dict]:
     return [s.to_dict() for s in plan.statements]
 
 
-def _check_config(root: Path, env_prefix: str = "") -> int:
-    base = Snapshot(root, None, load_config(root, env_prefix))
-    if base.config.snowddl is None or not base.config.validation.valid:
-        return 0
-    baseline = Baseline.from_config(base.config.snowddl)
-    compared = 0
-    for label, files in _variants(root):
-        loaded_apart = load_config(root, env_prefix, overlay=files)  # fresh blueprints: equality path
-        revalidated = validate_with_changes(base, files, env_prefix)  # the base's objects: identity path
+class _Plans:
+    """The incremental plan equals the full plan, and a baseline derived from the previous one equals one
+    built from scratch, for one config (`base`, its own load) and each changed one."""
+
+    def __init__(self, root: Path, env_prefix: str):
+        self.root, self.env_prefix, self.compared = root, env_prefix, 0
+        self.base = Snapshot(root, None, load_config(root, env_prefix))
+        self.valid = self.base.config.snowddl is not None and self.base.config.validation.valid
+        self.baseline = Baseline.from_config(self.base.config.snowddl) if self.valid else None
+
+    def check(self, label: str, files: dict, loaded_apart, scratch_rows) -> None:
+        """`loaded_apart`: load_config(root, env_prefix, overlay=files), fresh blueprints (the equality
+        path); `scratch_rows()`: Baseline.from_config(loaded_apart.snowddl).rows(), built once."""
+        root, baseline, base = self.root, self.baseline, self.base
+        revalidated = validate_with_changes(base, files, self.env_prefix)  # the base's objects: identity path
         for head in (loaded_apart, revalidated):
             if head.snowddl is None or not head.validation.valid:
                 continue
@@ -85,34 +91,159 @@ def _check_config(root: Path, env_prefix: str = "") -> int:
             assert _statements(incremental) == _statements(full), (root.name, label)
             assert incremental.errors == full.errors, (root.name, label)
             derived = Baseline.from_config(head.snowddl, previous=baseline)
-            assert derived.rows() == Baseline.from_config(head.snowddl).rows(), (root.name, label)
+            scratch = scratch_rows() if head is loaded_apart else Baseline.from_config(head.snowddl).rows()
+            assert derived.rows() == scratch, (root.name, label)
             if head is loaded_apart:
                 continue
             # and the derived baseline plans as the scratch one does (back to the base, say)
             assert (_statements(plan_offline(derived, base.config.snowddl))
                     == _statements(plan_offline(derived, base.config.snowddl, skip_unchanged=False))), (root.name, label)
-            compared += 1
-    return compared
+            self.compared += 1
+
+
+class _Kept:
+    """A baseline written to the cache and read back derives, for the same config and for every changed
+    one, the baseline built from scratch (same rows), and plans as the full plan does. Its own load of
+    the config (`base`) and its own baseline built from scratch (`built`), as a process that kept it."""
+
+    def __init__(self, root: Path, cache: Path, env_prefix: str):
+        from core.snowddl import baseline_cache
+        from core.snowddl.baseline_cache import KeptRole
+
+        self.root, self.cache, self.compared = root, cache, 0
+        self.base = Snapshot(root, None, load_config(root, env_prefix))
+        self.valid = self.base.config.snowddl is not None and self.base.config.validation.valid
+        if not self.valid:
+            return
+        self.built = Baseline.from_config(self.base.config.snowddl)
+        assert baseline_cache.write(cache, SHA, self.built) is not None
+        # the same config first: every kept role is reused, none derived again
+        head = self.base.config
+        kept, derived = self._derive(head)
+        assert derived.rows() == self.built.rows(), (root.name, "same config")  # built: from this very config
+        assert kept.derived and all(derived.derived[key][2] is entry[2] for key, entry in kept.derived.items())
+        assert all(isinstance(entry[2], KeptRole) for entry in kept.derived.values())
+        self._plans_and_next(derived, (head.snowddl,), "same config")  # head and base: the very same config
+
+    def _derive(self, head):
+        from core.snowddl import baseline_cache
+
+        kept = baseline_cache.read(self.cache, SHA, head.snowddl)
+        return kept, Baseline.from_config(head.snowddl, previous=kept)
+
+    def _plans_and_next(self, derived, targets, label) -> None:
+        root, base = self.root, self.base
+        for target in targets:
+            assert (_statements(plan_offline(derived, target))
+                    == _statements(plan_offline(derived, target, skip_unchanged=False))), (root.name, label)
+        # and the next baseline derived in the process from that one (kept roles and all) is right too
+        assert Baseline.from_config(base.config.snowddl, previous=derived).rows() == self.built.rows(), (root.name, label)
+        self.compared += 1
+
+    def check(self, label: str, head, scratch_rows) -> None:
+        """`head`: load_config(root, env_prefix, overlay=files) (valid); `scratch_rows()`: the rows of
+        Baseline.from_config(head.snowddl), built once."""
+        _, derived = self._derive(head)
+        assert derived.rows() == scratch_rows(), (self.root.name, label)
+        self._plans_and_next(derived, (self.base.config.snowddl, head.snowddl), label)
+
+
+class _Fingerprints:
+    """Sources.changes (by fingerprint, across processes) names exactly the blueprints that the
+    in-process comparison (by equality) names, for every change of every file. Its own load (`base`)."""
+
+    def __init__(self, root: Path):
+        from core.snowddl.baseline_cache import Sources
+
+        self.base = load_config(root)
+        self.kept = Sources.of(self.base.snowddl)
+        assert self.kept.changes(self.base.snowddl) == {}
+        self.seen = 0
+
+    @staticmethod
+    def _names(changed):  # by type, each name once (equality lists a changed one's old and new objects)
+        return {cls.__name__: sorted({str(bp.full_name) for bp in bps}) for cls, bps in changed.items() if bps}
+
+    def check(self, label: str, head) -> None:
+        """`head`: load_config(root, overlay=files)."""
+        from core.snowddl.config_check import _changed_blueprints
+
+        base, kept = self.base, self.kept
+        if head.snowddl is None:
+            return
+        found = kept.changes(head.snowddl)
+        if head.snowddl.permission_models != base.snowddl.permission_models:
+            assert found is None, label  # as changes_since: nothing reused
+            return
+        if found is None:  # a removed object whose name has argument types (a function): nothing reused
+            gone = {(cls.__name__, name) for cls, bps in base.snowddl.blueprints.items() for name in bps
+                    if name not in head.snowddl.blueprints.get(cls, {})}
+            assert any(kept.by_type[t][n][1] is None for t, n in gone), label
+            return
+        expected = self._names(_changed_blueprints(head.snowddl, base.snowddl, equal=True))
+        assert self._names(found) == expected, label
+        self.seen += bool(expected)
+
+
+def _check(root: Path, env_prefix: str = "", cache: Path | None = None, plans: bool = True,
+           fingerprints: bool = False) -> tuple:
+    """Every change of every file of `root` (_variants), each loaded once (load_config(root, env_prefix,
+    overlay=files): fresh blueprints, read only by the checks) and its baseline built from scratch once,
+    for each family of checks asked for: the plans (_Plans), the kept baseline (_Kept, when `cache` is
+    given), the fingerprints (_Fingerprints). Each family keeps its own load of the unchanged config.
+    Returns the families (None for one not asked for or whose base config is invalid)."""
+    fam_plans = _Plans(root, env_prefix) if plans else None
+    fam_plans = fam_plans if fam_plans is not None and fam_plans.valid else None
+    fam_kept = _Kept(root, cache, env_prefix) if cache is not None else None
+    fam_kept = fam_kept if fam_kept is not None and fam_kept.valid else None
+    fam_prints = _Fingerprints(root) if fingerprints else None
+    for label, files in _variants(root):
+        if fam_plans is None and fam_kept is None and fam_prints is None:
+            break
+        head = load_config(root, env_prefix, overlay=files)
+        rows: list = []
+
+        def scratch_rows(head=head, rows=rows):
+            if not rows:
+                rows.append(Baseline.from_config(head.snowddl).rows())
+            return rows[0]
+
+        if fam_plans is not None:
+            fam_plans.check(label, files, head, scratch_rows)
+        if fam_kept is not None and head.snowddl is not None and head.validation.valid:
+            fam_kept.check(label, head, scratch_rows)
+        if fam_prints is not None:
+            fam_prints.check(label, head)
+    return fam_plans, fam_kept, fam_prints
 
 
 @pytest.mark.parametrize("root", [EXAMPLE] + SAMPLES, ids=lambda p: p.name)
-def test_incremental_plan_equals_full_plan_on_every_change_of_every_file(root):
-    assert _check_config(root) > 0
+def test_incremental_plans_kept_baselines_and_fingerprints_on_every_change_of_every_file(root, tmp_path):
+    """On every change of every file: the incremental plan equals the full plan and a derived baseline
+    the scratch one (_Plans), a kept baseline derives the scratch one (_Kept), and fingerprints find what
+    equality finds (_Fingerprints); each change is loaded once for the three."""
+    plans, kept, prints = _check(root, cache=tmp_path / "cache", fingerprints=True)
+    assert plans is not None and plans.compared > 0
+    assert kept is not None and kept.compared > 1
+    assert prints.seen
 
 
-def test_incremental_plan_equals_full_plan_with_an_env_prefix():
-    assert _check_config(EXAMPLE, "dev") > 0
+def test_incremental_plans_and_kept_baselines_with_an_env_prefix(tmp_path):
+    plans, kept, _ = _check(EXAMPLE, "dev", cache=tmp_path / "cache")
+    assert plans is not None and plans.compared > 0
+    assert kept is not None and kept.compared > 1
 
 
 def test_incremental_plan_equals_full_plan_on_a_generated_tree(tmp_path):
     tree = generate(tmp_path / "config", users=30, business_roles=12, technical_roles=8, warehouses=5, databases=13,
                     schemas=5)
-    assert _check_config(tree) > 0
+    plans, _, _ = _check(tree)
+    assert plans is not None and plans.compared > 0
 
 
 @pytest.mark.parametrize("root", _cases(), ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_incremental_plan_equals_full_plan_on_shared_cases(root):
-    _check_config(root)  # invalid configs have no plan to compare
+def test_incremental_plans_and_kept_baselines_on_shared_cases(root, tmp_path):
+    _check(root, cache=tmp_path / "cache")  # invalid configs have no plan to compare
 
 
 @pytest.mark.parametrize("case", sorted({p.parent for p in _cases()}), ids=lambda p: p.name)
@@ -156,87 +287,10 @@ SHA, NEXT = "a1b2c3d", "b1b2c3d"
 _NEW_USER = "\nNEW_ONE:\n  type: PERSON\n  business_roles:\n    - ROLE_0001\n"
 
 
-def _check_kept(root: Path, cache: Path, env_prefix: str = "") -> int:
-    """A baseline written to the cache and read back derives, for the same config and for every changed
-    one, the baseline built from scratch (same rows), and plans as the full plan does."""
-    from core.snowddl import baseline_cache
-    from core.snowddl.baseline_cache import KeptRole
-
-    base = Snapshot(root, None, load_config(root, env_prefix))
-    if base.config.snowddl is None or not base.config.validation.valid:
-        return 0
-    built = Baseline.from_config(base.config.snowddl)
-    assert baseline_cache.write(cache, SHA, built) is not None
-    compared = 0
-    for label, files in [("same config", {})] + _variants(root):
-        head = load_config(root, env_prefix, overlay=files) if files else base.config
-        if head.snowddl is None or not head.validation.valid:
-            continue
-        kept = baseline_cache.read(cache, SHA, head.snowddl)
-        derived = Baseline.from_config(head.snowddl, previous=kept)
-        assert derived.rows() == Baseline.from_config(head.snowddl).rows(), (root.name, label)
-        if not files:  # the same config: every kept role is reused, none derived again
-            assert kept.derived and all(derived.derived[key][2] is entry[2] for key, entry in kept.derived.items())
-            assert all(isinstance(entry[2], KeptRole) for entry in kept.derived.values())
-        for target in (base.config.snowddl, head.snowddl):
-            assert (_statements(plan_offline(derived, target))
-                    == _statements(plan_offline(derived, target, skip_unchanged=False))), (root.name, label)
-        # and the next baseline derived in the process from that one (kept roles and all) is right too
-        assert Baseline.from_config(base.config.snowddl, previous=derived).rows() == built.rows(), (root.name, label)
-        compared += 1
-    return compared
-
-
-@pytest.mark.parametrize("root", [EXAMPLE] + SAMPLES, ids=lambda p: p.name)
-def test_a_kept_baseline_derives_what_a_full_build_gives_on_every_change_of_every_file(root, tmp_path):
-    assert _check_kept(root, tmp_path / "cache") > 1
-
-
-def test_a_kept_baseline_derives_what_a_full_build_gives_with_an_env_prefix(tmp_path):
-    assert _check_kept(EXAMPLE, tmp_path / "cache", "dev") > 1
-
-
-def test_a_kept_baseline_derives_what_a_full_build_gives_on_a_generated_tree(tmp_path):
-    assert _check_kept(_tree(tmp_path), tmp_path / "cache") > 1
-
-
-@pytest.mark.parametrize("root", _cases(), ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_a_kept_baseline_derives_what_a_full_build_gives_on_shared_cases(root, tmp_path):
-    _check_kept(root, tmp_path / "cache")
-
-
-@pytest.mark.parametrize("root", [EXAMPLE] + SAMPLES + [None], ids=lambda p: p.name if p else "generated")
-def test_fingerprints_find_the_blueprints_that_equality_finds(root, tmp_path):
-    """Sources.changes (by fingerprint, across processes) names exactly the blueprints that the
-    in-process comparison (by equality) names, for every change of every file."""
-    from core.snowddl.baseline_cache import Sources
-    from core.snowddl.config_check import _changed_blueprints
-
-    root = root or _tree(tmp_path)
-    base = load_config(root)
-    kept = Sources.of(base.snowddl)
-    def names(changed):  # by type, each name once (equality lists a changed one's old and new objects)
-        return {cls.__name__: sorted({str(bp.full_name) for bp in bps}) for cls, bps in changed.items() if bps}
-
-    assert kept.changes(base.snowddl) == {}
-    seen = 0
-    for label, files in _variants(root):
-        head = load_config(root, overlay=files)
-        if head.snowddl is None:
-            continue
-        found = kept.changes(head.snowddl)
-        if head.snowddl.permission_models != base.snowddl.permission_models:
-            assert found is None, label  # as changes_since: nothing reused
-            continue
-        if found is None:  # a removed object whose name has argument types (a function): nothing reused
-            gone = {(cls.__name__, name) for cls, bps in base.snowddl.blueprints.items() for name in bps
-                    if name not in head.snowddl.blueprints.get(cls, {})}
-            assert any(kept.by_type[t][n][1] is None for t, n in gone), label
-            continue
-        expected = names(_changed_blueprints(head.snowddl, base.snowddl, equal=True))
-        assert names(found) == expected, label
-        seen += bool(expected)
-    assert seen
+def test_a_kept_baseline_and_fingerprints_on_a_generated_tree(tmp_path):
+    _, kept, prints = _check(_tree(tmp_path), cache=tmp_path / "cache", plans=False, fingerprints=True)
+    assert kept is not None and kept.compared > 1
+    assert prints.seen
 
 
 def test_a_blueprint_that_cannot_be_fingerprinted_counts_as_changed(tmp_path):
@@ -464,3 +518,35 @@ def test_a_snapshot_keeps_its_baseline_and_derives_the_next_commits_from_it(tmp_
     # which, written from kept roles, reads back as the same baseline
     kept = baseline_cache.read(cache, "c1b2c3d", third.config.snowddl)
     assert Baseline.from_config(third.config.snowddl, previous=kept).rows() == built.rows()
+
+
+def test_role_grants_are_compared_by_key_exactly_as_snowddl_compares_them(tmp_path, monkeypatch):
+    """core.snowddl.plan._Grants: `grant in grants` by key is list membership (Grant.__eq__), and a full
+    plan with it gives SnowDDL's own statements, in the same order, for changes that add and drop grants."""
+    from core.snowddl import plan as plan_module
+
+    tree = _tree(tmp_path)
+    base = load_config(tree)
+    baseline = Baseline.from_config(base.snowddl)
+    roles = [bp for bps in baseline.blueprints.values() for bp in bps.values() if getattr(bp, "grants", None)]
+    every = [g for bp in roles for g in bp.grants]
+    probes = every[::max(1, len(every) // 150)] + [g.model_copy() for g in every[:20]]
+    for bp in roles[::3]:
+        keyed = plan_module._Grants(bp.grants)
+        assert keyed.keys is not None and list(keyed) == bp.grants
+        assert [g in keyed for g in probes] == [list.__contains__(bp.grants, g) for g in probes], str(bp.full_name)
+    text = (tree / "business_role.yaml").read_text()
+    assert "    - DB_000.SCH_1\n" in text
+    changes = [("ROLE_0000 reads another schema",
+                {"business_role.yaml": text.replace("    - DB_000.SCH_1\n", "    - DB_001.SCH_3\n", 1)})]
+    actions: set = set()
+    for label, files in changes:
+        head = load_config(tree, overlay=files)
+        for start, target in ((baseline, head.snowddl), (Baseline.from_config(head.snowddl), base.snowddl)):
+            keyed = plan_offline(start, target, skip_unchanged=False)
+            with monkeypatch.context() as m:
+                m.setattr(plan_module, "_grants_by_key", lambda resolver: None)  # SnowDDL's own comparison
+                own = plan_offline(start, target, skip_unchanged=False)
+            assert _statements(keyed) == _statements(own) and keyed.errors == own.errors, label
+            actions.update(s.action for s in own.statements)
+    assert {"GRANT", "REVOKE"} <= actions, actions  # grants added and taken away were compared

@@ -23,9 +23,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
+from snowddl.blueprint import AbstractIdent, Grant
 from snowddl.config import SnowDDLConfig
 from snowddl.engine import SnowDDLEngine
 from snowddl.resolver import default_resolve_sequence
+from snowddl.resolver.abc_role_resolver import AbstractRoleResolver
 from snowddl.settings import SnowDDLSettings
 
 from core.plaintext import fenced, md_escape
@@ -123,6 +125,50 @@ def not_previewed(*configs: SnowDDLConfig) -> list[str]:
     return sorted(labels | {_type_label(n) for n in present - _COVERED})
 
 
+class _Grants(list):
+    """A role's grants (snowddl.blueprint.Grant) whose `in` looks the grant's key up in a set: what
+    Grant.__eq__ compares (privilege, `on.singular_for_grant`, the name's text), so `grant in grants` is
+    True exactly when list membership is. SnowDDL's AbstractRoleResolver.compare_object asks it of every
+    grant against the whole other list (quadratic in a role's grants: most of a full plan of a large
+    config); anything that is not plainly a Grant is asked of the list as before."""
+
+    def __init__(self, grants):
+        super().__init__(grants)
+        keys = [_grant_key(g) for g in self]
+        self.keys = None if None in keys else set(keys)
+
+    def __contains__(self, grant) -> bool:
+        if self.keys is not None:
+            key = _grant_key(grant)
+            if key is not None:
+                return key in self.keys
+        return list.__contains__(self, grant)
+
+
+def _grant_key(grant):
+    """(privilege, singular_for_grant, name text) when Grant.__eq__ compares exactly these (a Grant whose
+    privilege is text and whose name is an identifier), else None."""
+    if type(grant) is not Grant or type(grant.privilege) is not str or not isinstance(grant.name, AbstractIdent):
+        return None
+    on = grant.on.singular_for_grant
+    return (grant.privilege, on, str(grant.name)) if on is None or type(on) is str else None
+
+
+def _grants_by_key(resolver) -> None:
+    """SnowDDL's own role comparison (AbstractRoleResolver.compare_object, not overridden) with both grant
+    lists as _Grants: the same statements in the same order, without comparing every pair of grants."""
+    if type(resolver).compare_object is not AbstractRoleResolver.compare_object:
+        return
+    compare = resolver.compare_object
+
+    def compare_object(bp, row):
+        if not bp.grants or not row.get("grants"):
+            return compare(bp, row)
+        return compare(bp.model_copy(update={"grants": _Grants(bp.grants)}), dict(row, grants=_Grants(row["grants"])))
+
+    resolver.compare_object = compare_object
+
+
 def _run(engine, resolvers, plan: Plan) -> None:
     baseline = getattr(engine, "baseline", None) if getattr(engine, "skip_unchanged", False) else None
     if baseline is not None:  # roles derived from unchanged blueprints are the baseline's objects
@@ -130,6 +176,8 @@ def _run(engine, resolvers, plan: Plan) -> None:
     for resolver_cls in resolvers:
         engine.object_kind = _KIND.get(resolver_cls) or resolver_cls(engine).object_type.name
         resolver = resolver_cls(engine) if baseline is None else _derivations(resolver_cls(engine))
+        if isinstance(engine, OfflineEngine):
+            _grants_by_key(resolver)
         if baseline is not None and resolver_cls.__name__ in baseline.blueprints:
             _skip_unchanged(resolver, baseline.blueprints[resolver_cls.__name__])
         try:
