@@ -44,5 +44,8 @@ def product_cost(monkeypatch):
 
 if __name__ == "__main__":  # python -m tests.bcrypt_cost ARGS: `snowtower ARGS` (portal.cli) with the lowest cost
     use_lowest_cost()
+    from tests.standin_cache import use_standin_cache
+
+    use_standin_cache()  # and the run's demo accounts (tests/standin_cache.py)
     sys.argv[0] = "snowtower"
     runpy.run_module("portal.cli", run_name="__main__", alter_sys=True)

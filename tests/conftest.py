@@ -6,8 +6,18 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from tests.bcrypt_cost import product_cost, use_lowest_cost  # noqa: F401  (product_cost: a fixture)
+from tests.standin_cache import start_run, use_standin_cache
 
 use_lowest_cost()  # the demo logins' and test users' hashes: bcrypt's cost 4, not 12 (tests/bcrypt_cost.py says why)
+_STANDINS_MADE_HERE = start_run()  # one demo account per set of inputs for the whole run (tests/standin_cache.py)
+use_standin_cache()
+
+
+def pytest_unconfigure(config):
+    if _STANDINS_MADE_HERE:
+        import shutil
+
+        shutil.rmtree(_STANDINS_MADE_HERE, ignore_errors=True)
 
 
 def _pem_public(key) -> str:
@@ -113,7 +123,7 @@ def _every_audit_log_verifies(request):
 # and the browser files are spread among the others in proportion to their time, so some workers wait on
 # browsers while the rest keep both cores busy. The order changes nothing a test does or asserts.
 FILE_SECONDS = {  # seconds on a worker, a 3-worker run of a clean clone (2026-12-07); other files: per test below
-    "test_cost_page.py": 294, "test_plan_incremental.py": 200, "test_demo_account.py": 165, "test_signin.py": 118,
+    "test_cost_page.py": 294, "test_plan_incremental.py": 150, "test_demo_account.py": 165, "test_signin.py": 118,
     "test_review_queue.py": 103, "test_attacks.py": 89, "test_github_trust.py": 88, "test_recipe_properties.py": 77,
     "test_concurrency.py": 74, "test_identity.py": 69, "test_deploy.py": 66, "test_authorization.py": 56,
     "test_audit_chain.py": 56, "test_crash_audit.py": 54, "test_github_backend.py": 53, "test_expiry_attacks.py": 53,
