@@ -233,6 +233,26 @@ def test_an_account_missing_a_view_is_damaged_and_made_again(services, capsys):
     assert "BI_WH" in capsys.readouterr().out
 
 
+def test_a_generation_killed_halfway_leaves_nothing_that_stops_the_next_one(services):
+    """kill -9 while the account is being written leaves SNOWFLAKE.db.tmp and its write-ahead log (DuckDB then
+    refuses a log that does not match its file: "WAL does not match database file"); the next start makes the
+    account all the same. Made twice here: the second time the account for these inputs is made already
+    (the tests keep one per run: tests/standin_cache.py), and is served the same way."""
+    assert services.sync_demo_account(generate=True) == ["demo account generated"]
+    folder = services.workspace.account_dir
+    (folder / STANDIN_FILE).unlink()
+    tmp = folder / (STANDIN_FILE + ".tmp")
+    db = duckdb.connect(str(tmp))  # the killed writer: its last statements only in the log
+    db.execute("PRAGMA disable_checkpoint_on_shutdown")
+    db.execute("SET wal_autocheckpoint = '1TB'")
+    db.execute("CREATE TABLE HALF AS SELECT range AS N FROM range(1000)")
+    db.close()
+    assert (folder / (STANDIN_FILE + ".tmp.wal")).is_file()
+    assert services.sync_demo_account(generate=True) == ["demo account generated"]
+    assert rows(services, "SELECT COUNT(*) FROM ACCOUNT_USAGE.USERS WHERE NAME = 'ADMIN'") == [(1,)]
+    assert sorted(p.name for p in folder.iterdir()) == [STANDIN_FILE]
+
+
 def test_a_merged_user_with_sql_in_the_names_is_stored_as_typed(services, people, new_user_raw):
     services.sync_demo_account(generate=True)
     first, last = "O'Brien", "x'); DROP TABLE ACCOUNT_USAGE.USERS; --\\"
