@@ -80,6 +80,7 @@ def use_standin_cache() -> None:
             db.execute("CHECKPOINT")
         finally:
             db.close()
+        Path(str(target / STANDIN_FILE) + ".wal").unlink(missing_ok=True)  # as generate does
         os.replace(tmp, target / STANDIN_FILE)
         return plant(shape, end, query_rows)
 

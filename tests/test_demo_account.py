@@ -253,6 +253,23 @@ def test_a_generation_killed_halfway_leaves_nothing_that_stops_the_next_one(serv
     assert sorted(p.name for p in folder.iterdir()) == [STANDIN_FILE]
 
 
+def test_an_account_made_again_after_a_killed_write_is_not_read_with_the_old_files_log(services):
+    """kill -9 after a deployment's sync committed leaves SNOWFLAKE.db.wal (DuckDB replays it on the next open).
+    Made again at another size, the new file was read with that log: DuckDB refused it, the account read as
+    missing (no META), and every start made it again."""
+    assert services.sync_demo_account(generate=True) == ["demo account generated"]
+    path = services.workspace.account_dir / STANDIN_FILE
+    db = duckdb.connect(str(path))  # the killed writer: its committed statements only in the log
+    db.execute("PRAGMA disable_checkpoint_on_shutdown")
+    db.execute("SET wal_autocheckpoint = '1TB'")
+    db.execute("UPDATE ACCOUNT_USAGE.USERS SET COMMENT = 'synced' WHERE NAME = 'ADMIN'")
+    db.close()
+    assert path.with_name(STANDIN_FILE + ".wal").is_file()
+    assert services.sync_demo_account(generate=True, query_rows=6000) == ["demo account generated"]
+    assert demo.meta(services.workspace.account_dir)["QUERY_ROWS"] == "6000"
+    assert services.sync_demo_account(generate=True) == []
+
+
 def test_a_merged_user_with_sql_in_the_names_is_stored_as_typed(services, people, new_user_raw):
     services.sync_demo_account(generate=True)
     first, last = "O'Brien", "x'); DROP TABLE ACCOUNT_USAGE.USERS; --\\"
