@@ -71,6 +71,8 @@ def use_standin_cache() -> None:
         except OSError:
             return real(folder, config, end, query_rows, config_sha)  # its own error for a folder it cannot make
         tmp = target / (STANDIN_FILE + ".tmp")
+        for leftover in (tmp, Path(str(tmp) + ".wal")):  # a killed writer's, as generate itself removes them:
+            leftover.unlink(missing_ok=True)  # DuckDB refuses a log that does not match its file
         shutil.copyfile(kept, tmp)
         db = duckdb.connect(str(tmp))  # the one input left out of the key: the commit the account was made for
         try:
@@ -78,6 +80,7 @@ def use_standin_cache() -> None:
             db.execute("CHECKPOINT")
         finally:
             db.close()
+        Path(str(target / STANDIN_FILE) + ".wal").unlink(missing_ok=True)  # as generate does
         os.replace(tmp, target / STANDIN_FILE)
         return plant(shape, end, query_rows)
 

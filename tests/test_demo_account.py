@@ -233,6 +233,43 @@ def test_an_account_missing_a_view_is_damaged_and_made_again(services, capsys):
     assert "BI_WH" in capsys.readouterr().out
 
 
+def test_a_generation_killed_halfway_leaves_nothing_that_stops_the_next_one(services):
+    """kill -9 while the account is being written leaves SNOWFLAKE.db.tmp and its write-ahead log (DuckDB then
+    refuses a log that does not match its file: "WAL does not match database file"); the next start makes the
+    account all the same. Made twice here: the second time the account for these inputs is made already
+    (the tests keep one per run: tests/standin_cache.py), and is served the same way."""
+    assert services.sync_demo_account(generate=True) == ["demo account generated"]
+    folder = services.workspace.account_dir
+    (folder / STANDIN_FILE).unlink()
+    tmp = folder / (STANDIN_FILE + ".tmp")
+    db = duckdb.connect(str(tmp))  # the killed writer: its last statements only in the log
+    db.execute("PRAGMA disable_checkpoint_on_shutdown")
+    db.execute("SET wal_autocheckpoint = '1TB'")
+    db.execute("CREATE TABLE HALF AS SELECT range AS N FROM range(1000)")
+    db.close()
+    assert (folder / (STANDIN_FILE + ".tmp.wal")).is_file()
+    assert services.sync_demo_account(generate=True) == ["demo account generated"]
+    assert rows(services, "SELECT COUNT(*) FROM ACCOUNT_USAGE.USERS WHERE NAME = 'ADMIN'") == [(1,)]
+    assert sorted(p.name for p in folder.iterdir()) == [STANDIN_FILE]
+
+
+def test_an_account_made_again_after_a_killed_write_is_not_read_with_the_old_files_log(services):
+    """kill -9 after a deployment's sync committed leaves SNOWFLAKE.db.wal (DuckDB replays it on the next open).
+    Made again at another size, the new file was read with that log: DuckDB refused it, the account read as
+    missing (no META), and every start made it again."""
+    assert services.sync_demo_account(generate=True) == ["demo account generated"]
+    path = services.workspace.account_dir / STANDIN_FILE
+    db = duckdb.connect(str(path))  # the killed writer: its committed statements only in the log
+    db.execute("PRAGMA disable_checkpoint_on_shutdown")
+    db.execute("SET wal_autocheckpoint = '1TB'")
+    db.execute("UPDATE ACCOUNT_USAGE.USERS SET COMMENT = 'synced' WHERE NAME = 'ADMIN'")
+    db.close()
+    assert path.with_name(STANDIN_FILE + ".wal").is_file()
+    assert services.sync_demo_account(generate=True, query_rows=6000) == ["demo account generated"]
+    assert demo.meta(services.workspace.account_dir)["QUERY_ROWS"] == "6000"
+    assert services.sync_demo_account(generate=True) == []
+
+
 def test_a_merged_user_with_sql_in_the_names_is_stored_as_typed(services, people, new_user_raw):
     services.sync_demo_account(generate=True)
     first, last = "O'Brien", "x'); DROP TABLE ACCOUNT_USAGE.USERS; --\\"

@@ -47,3 +47,28 @@ def test_a_path_git_refuses_fails_the_whole_commit(repo, path):
     with pytest.raises(GitError, match="git update-index failed"):
         repo.commit_files(base, {"ok.yaml": "fine\n", path: "x\n"}, "bad\n", WHO)
     assert repo.branch_head("main") == base
+
+
+@pytest.mark.parametrize("files", [
+    {"c/d.yaml": "now a file\n"},  # the parent has c/d.yaml/e.yaml
+    {"c": "a file where the parent has a folder\n"},
+    {"n/m.yaml": "1\n", "n/m.yaml/o.yaml": "2\n"},  # both in one change
+])
+def test_a_path_that_would_be_both_a_file_and_a_folder_fails_the_whole_commit(repo, files):
+    """update-index --index-info replaces a file by a folder of its name (or back) without a word: the commit
+    silently lost the folder's files, or one of the two files given."""
+    base = repo.commit_files(None, {"a.yaml": "a\n", "c/d.yaml/e.yaml": "e\n"}, "seed\n", WHO)
+    with pytest.raises(GitError, match="both a file and a folder"):
+        repo.commit_files(base, files, "clash\n", WHO)
+    # a folder emptied in the same change may become a file
+    head = repo.commit_files(base, {"c/d.yaml/e.yaml": None, "c/d.yaml": "now a file\n"}, "replace\n", WHO)
+    assert _tree(repo, head) == {"a.yaml": b"a\n", "c/d.yaml": b"now a file\n"}
+
+
+def test_a_nul_in_a_path_cannot_add_another_entry(repo):
+    """--index-info separates entries by NUL: the rest of such a path was read as one more entry, of any mode
+    and any object of the repository (here a symlink to another file's blob)."""
+    base = repo.commit_files(None, {"secret.yaml": "private\n"}, "seed\n", WHO)
+    blob = repo.git("rev-parse", f"{base}:secret.yaml").strip()
+    with pytest.raises(GitError, match="NUL"):
+        repo.commit_files(base, {f"snowddl/x.yaml\x00120000 {blob}\tsnowddl/link.yaml": "x\n"}, "inject\n", WHO)

@@ -64,6 +64,21 @@ class RefLocked(GitError, ChangeError):
 STALE_LOCK_SECONDS = 60.0
 
 
+def _refuse_clashes(changes: list[tuple[str, str | None]], present) -> None:
+    """GitError for a path `update-index --index-info` would misread or silently settle: a NUL in it (the
+    entries' separator: the rest would be read as another entry, of any mode and object), or a file written
+    where the commit also has a folder of that name (a/b beside a/b/c: --index-info always replaces, so one
+    of them would be dropped without a word)."""
+    for rel, _ in changes:
+        if "\0" in rel:
+            raise GitError(f"invalid path {rel!r}: a NUL character")
+    final = (set(present) - {rel for rel, text in changes if text is None} - {""}) | {rel for rel, text in changes if text is not None}
+    folders = {p[:i] for p in final for i, ch in enumerate(p) if ch == "/"}
+    clash = sorted(final & folders)
+    if clash:
+        raise GitError(f"'{clash[0]}' would be both a file and a folder")
+
+
 class GitRepo:
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -101,17 +116,19 @@ class GitRepo:
         """A new commit on top of `parent` where each path gets the given text (None deletes it);
         `author` and `committer` are (name, email).
 
-        Six git processes whatever the number of files (a seed of 40 files took 80): the texts are written
+        At most six git processes whatever the number of files (a seed of 40 files took 80): the texts are written
         to a temporary folder and stored by one `hash-object --stdin-paths --no-filters` (their bytes as
         given: no attribute or line-ending filter applies), and the index gets every entry from one
         `update-index -z --index-info` (NUL-separated, so any path character is taken literally; mode 0
-        removes a path). Raises GitError for a path git refuses ("Ignoring path ../x")."""
+        removes a path). Raises GitError for a path git refuses ("Ignoring path ../x"), a NUL in a path, or a path
+        that would be both a file and a folder (a/b and a/b/c, given or in `parent`): --index-info would keep one."""
         with tempfile.TemporaryDirectory() as tmp:
             env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
             if parent:
                 self.git("read-tree", parent, env=env)
             changes = sorted(files.items())
             written = [(rel, text) for rel, text in changes if text is not None]
+            _refuse_clashes(changes, self.git("ls-tree", "-r", "-z", "--name-only", parent).split("\0") if parent else ())
             paths = []
             for n, (_, text) in enumerate(written):
                 blob_file = Path(tmp) / f"blob-{n}"

@@ -80,6 +80,10 @@ def generate(folder: str | Path, config, end_date: dt.date | None = None, query_
         db.execute("CHECKPOINT")
     finally:
         db.close()
+    # The old file's write-ahead log, left by a writer killed after a commit: DuckDB would replay it on the new
+    # file (and refuse it: the account then reads as missing). Without it the old file only loses that last sync,
+    # which the next start repeats (sync is idempotent by CONFIG_SHA).
+    Path(str(folder / STANDIN_FILE) + ".wal").unlink(missing_ok=True)
     os.replace(tmp, folder / STANDIN_FILE)
     return planted
 
