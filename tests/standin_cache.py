@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 ENV = "TESTS_STANDIN_CACHE"  # not SNOWTOWER_*: the settings refuse unknown names of theirs
@@ -58,7 +59,7 @@ def use_standin_cache() -> None:
         kept = Path(cache) / f"{key}.db"
         if not kept.is_file():
             planted = real(folder, config, end, query_rows, config_sha)
-            tmp = Path(cache) / f"{key}.{os.getpid()}.tmp"
+            tmp = Path(cache) / f"{key}.{os.getpid()}.{threading.get_ident()}.tmp"  # one writer per name
             try:
                 shutil.copyfile(Path(folder) / STANDIN_FILE, tmp)
                 os.replace(tmp, kept)
