@@ -59,14 +59,42 @@ def remember_wanted() -> None:
         st.session_state[WANTED_KEY] = name
 
 
+def asked_page(chosen: st.Page) -> bool:
+    """Whether this run named its page (the address's path, or the page of a click or a rerun), rather than
+    falling back to the default page: a run a component's value starts before the browser knows its page
+    names none."""
+    try:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        manager = get_script_run_ctx().pages_manager
+        return (manager.intended_page_script_hash == chosen._script_hash
+                or (bool(manager.intended_page_name) and manager.intended_page_name == chosen.url_path))
+    except Exception:  # another Streamlit: take the navigation's choice as asked for
+        return True
+
+
 def open_wanted(chosen: st.Page, sections: dict) -> None:
-    """The first signed-in run opens the page the visitor asked for before signing in (a deep link or
-    a reload), if it landed elsewhere."""
-    wanted = st.session_state.pop(WANTED_KEY, None)
-    if wanted and chosen.url_path != wanted:
-        page = next((p for pages in sections.values() for p in pages if p.url_path == wanted), None)
-        if page is not None:
-            st.switch_page(page)
+    """A signed-in run that named no page opens the page the visitor asked for first (a deep link or a
+    reload), kept until a run on that page has ended (wanted_reached): the first run of a reload can be
+    cut short by the cookie component's rerun, which names no page, and that run landed on Home. A run that
+    names another page (the viewer chose one) forgets it."""
+    wanted = st.session_state.get(WANTED_KEY)
+    if not wanted or chosen.url_path == wanted:
+        return
+    if asked_page(chosen):
+        st.session_state.pop(WANTED_KEY, None)
+        return
+    page = next((p for pages in sections.values() for p in pages if p.url_path == wanted), None)
+    if page is None:  # no such page for this viewer any more
+        st.session_state.pop(WANTED_KEY, None)
+    else:
+        st.switch_page(page)
+
+
+def wanted_reached(chosen: st.Page) -> None:
+    """After a run on the wanted page ended (not cut short by a rerun or a stop), nothing is wanted any more."""
+    if st.session_state.get(WANTED_KEY) == chosen.url_path:
+        st.session_state.pop(WANTED_KEY, None)
 
 
 def settings_page(error: SettingsError) -> None:
@@ -171,6 +199,7 @@ def signed_in(settings) -> None:
     chosen = st.navigation(sections, expanded=True)  # expanded: every request page stays visible
     open_wanted(chosen, sections)
     chosen.run()
+    wanted_reached(chosen)
 
 
 errors.guard(frame, "portal")
