@@ -21,6 +21,7 @@ from portal import auth, errors, ui  # noqa: E402
 from app.mode import Mode  # noqa: E402
 from app.settings import SettingsError, check_setup  # noqa: E402
 
+ui.freeze_loaded_objects()
 st.set_page_config(page_title="SnowTower", page_icon=":material/ac_unit:", layout="wide")
 st.logo(str(ROOT / "portal" / "assets" / "logo.svg"), size="large")
 
