@@ -10,8 +10,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # Streamlit puts the script's folder (portal/) first on the path, where this file would shadow the
-# `app` package as module "app": the project's root goes first, and portal/ off the path.
-sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() not in (ROOT, ROOT / "portal")]
+# `app` package as module "app": the project's root goes first, and portal/ off the path. From a copy of the
+# path: other sessions' runs change it meanwhile (Streamlit adds portal/ for each run), and a run that read the
+# live list while another inserted into it skipped an entry, so that the server lost the standard library's
+# folder for good ("No module named 'unittest'", tests/test_entry_path.py).
+sys.path[:] = [str(ROOT)] + [p for p in list(sys.path) if Path(p or ".").resolve() not in (ROOT, ROOT / "portal")]
 
 import streamlit as st  # noqa: E402
 
