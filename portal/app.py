@@ -63,29 +63,17 @@ def remember_wanted() -> None:
         st.session_state[WANTED_KEY] = name
 
 
-def asked_page(chosen: st.Page) -> bool:
-    """Whether this run named its page (the address's path, or the page of a click or a rerun), rather than
-    falling back to the default page: a run a component's value starts before the browser knows its page
-    names none."""
-    try:
-        from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-        manager = get_script_run_ctx().pages_manager
-        return (manager.intended_page_script_hash == chosen._script_hash
-                or (bool(manager.intended_page_name) and manager.intended_page_name == chosen.url_path))
-    except Exception:  # another Streamlit: take the navigation's choice as asked for
-        return True
-
-
 def open_wanted(chosen: st.Page, sections: dict) -> None:
-    """A signed-in run that named no page opens the page the visitor asked for first (a deep link or a
-    reload), kept until a run on that page has ended (wanted_reached): the first run of a reload can be
-    cut short by the cookie component's rerun, which names no page, and that run landed on Home. A run that
-    names another page (the viewer chose one) forgets it."""
+    """A signed-in run on Home opens the page the visitor asked for first (a deep link or a reload) instead,
+    until a run on that page has ended (wanted_reached). Streamlit runs a reload's first run on its default
+    page (the browser sends the main script's hash, not the address), so the wanted page is one switch away;
+    a rerun the browser sent meanwhile, for the page it still showed (Home) or for no page (which is Home
+    too), cut that switch short and stayed on Home (a clean-clone CI run). A run on another page (the viewer
+    chose one) forgets it."""
     wanted = st.session_state.get(WANTED_KEY)
     if not wanted or chosen.url_path == wanted:
         return
-    if asked_page(chosen):
+    if chosen.url_path != "":  # "": Streamlit's default page, Home, at /
         st.session_state.pop(WANTED_KEY, None)
         return
     page = next((p for pages in sections.values() for p in pages if p.url_path == wanted), None)

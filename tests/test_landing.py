@@ -1,5 +1,5 @@
 """Where a signed-in run lands: the page the visitor's address asked for, even when the first run of a reload
-is cut short by a rerun that names no page (the cookie component's, sent before the browser knows its page).
+is cut short by a rerun for Home (the page the browser still shows) or for no page.
 A clean-clone CI run saw a reload of /my-requests land on Home that way."""
 from __future__ import annotations
 
@@ -71,3 +71,16 @@ def test_a_page_the_viewer_chose_wins_over_the_remembered_one(tmp_path, monkeypa
     assert titles(at) == ["My requests"]
     assert WANTED_KEY not in at.session_state
     assert titles(naming_no_page(at)) != ["Grant business roles"]
+
+
+def test_a_rerun_tagged_with_home_before_the_wanted_page_ran_still_lands_there(tmp_path, monkeypatch):
+    """A reload's first run is Streamlit's default page (Home); the switch to the wanted page can be cut short
+    by a rerun the browser sends meanwhile for the page it still shows: Home, by its own address."""
+    at = naming_no_page(signed_in_app(tmp_path, monkeypatch, "grant-role"))
+    assert titles(at) == ["Grant business roles"]
+    at.session_state[WANTED_KEY] = "grant-role"  # as if that run had been cut short
+    at = open_address(at, "home")
+    assert not at.exception
+    assert titles(at) == ["Grant business roles"]
+    assert WANTED_KEY not in at.session_state
+    assert titles(open_address(at, "home")) != ["Grant business roles"]  # then Home is Home
