@@ -9,8 +9,6 @@ import contextlib
 import os
 import re
 import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -19,6 +17,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from core.changes.git import GitRepo
+from tests import demo_zygote
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,13 +35,14 @@ def _free_port() -> int:
 def served_demo(workspace: Path, log_name: str = "demo.log", **env: str):
     """`snowtower demo` of `workspace` on a free port, with `env` added to its environment, until its
     health endpoint answers (60 s at most): yields (url, workspace); stops it afterwards. Its demo logins are
-    hashed at bcrypt's lowest cost (tests/bcrypt_cost.py: `snowtower` with that one change)."""
+    hashed at bcrypt's lowest cost (tests/bcrypt_cost.py: `snowtower` with that one change). Its output goes
+    to `log_name` beside the workspace."""
     port = _free_port()
-    log = open(workspace.parent / log_name, "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.bcrypt_cost", "demo", "--workspace", str(workspace), "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=dict(os.environ, PYTHONUNBUFFERED="1", **env),
-    )
+    (workspace.parent / log_name).write_text("")
+    # Forked from this worker's preloaded interpreter (tests/demo_zygote.py: the same command, started without
+    # importing Streamlit, pandas and SnowDDL again).
+    proc = demo_zygote.spawn(["-m", "tests.bcrypt_cost", "demo", "--workspace", str(workspace), "--port", str(port)],
+                             dict(os.environ, PYTHONUNBUFFERED="1", **env), ROOT, workspace.parent / log_name)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
