@@ -122,23 +122,26 @@ def _every_audit_log_verifies(request):
 # browsers while the CPU had little to do. Here the long files come first (the last ones to finish are short)
 # and the browser files are spread among the others in proportion to their time, so some workers wait on
 # browsers while the rest keep both cores busy. The order changes nothing a test does or asserts.
-FILE_SECONDS = {  # seconds on a worker, a 3-worker run of a clean clone (2026-12-07); other files: per test below
-    "test_cost_page.py": 294, "test_plan_incremental.py": 150, "test_demo_account.py": 165, "test_signin.py": 118,
-    "test_review_queue.py": 103, "test_attacks.py": 89, "test_github_trust.py": 88, "test_recipe_properties.py": 77,
-    "test_concurrency.py": 74, "test_identity.py": 69, "test_deploy.py": 66, "test_authorization.py": 56,
-    "test_audit_chain.py": 56, "test_crash_audit.py": 54, "test_github_backend.py": 53, "test_expiry_attacks.py": 53,
-    "test_audit.py": 51, "test_github_scale.py": 51, "test_cost_recommendations.py": 49, "test_approval_chain.py": 48,
-    "test_github_faults.py": 43, "test_recipe_pages.py": 37, "test_plain_text.py": 37, "test_cli.py": 35,
-    "test_withdraw.py": 34, "test_github_rules.py": 32, "test_expire.py": 31, "test_package.py": 31, "test_pages.py": 30,
-    "test_init.py": 30,
-    "test_signin_browser.py": 126, "test_inbox_phone_browser.py": 108, "test_demo_flow.py": 85,
-    "test_findings_screens_browser.py": 84, "test_grant_form_browser.py": 82, "test_recipe_pages_browser.py": 77,
-    "test_cost_browser.py": 72, "test_access_review_browser.py": 57, "test_cost_meaning_browser.py": 54,
-    "test_authorization_browser.py": 50, "test_security_browser.py": 50, "test_review_dark_sticky_browser.py": 41,
-    "test_review_browser.py": 41, "test_renew_browser.py": 39, "test_home_links_browser.py": 37,
-    "test_review_stale_click.py": 37,
+FILE_SECONDS = {  # wall seconds of each file run alone beside one other (2026-12-08, 111 files); others: per test below
+    "test_plan_incremental.py": 113, "test_inbox_phone_browser.py": 82, "test_recipe_pages_browser.py": 80,
+    "test_grant_form_browser.py": 77, "test_findings_screens_browser.py": 69, "test_demo_flow.py": 66,
+    "test_deploy.py": 56, "test_github_scale.py": 49, "test_signin_browser.py": 46, "test_github_trust.py": 43,
+    "test_cost_browser.py": 42, "test_access_review_browser.py": 42, "test_github_faults.py": 38,
+    "test_cost_page.py": 36, "test_cost_meaning_browser.py": 36, "test_security_browser.py": 33,
+    "test_review_dark_sticky_browser.py": 33, "test_concurrency.py": 33, "test_crash_audit.py": 33,
+    "test_review_stale_click.py": 32, "test_review_browser.py": 32, "test_github_rules.py": 32,
+    "test_demo_account.py": 30, "test_sis.py": 29, "test_attacks.py": 28, "test_authorization_browser.py": 28,
+    "test_signin.py": 27, "test_recipe_properties.py": 26, "test_renew_browser.py": 25, "test_audit_chain.py": 24,
+    "test_identity.py": 24, "test_expire.py": 23, "test_audit_anchor_github.py": 22, "test_github_openapi.py": 22,
+    "test_notify_deployed.py": 22, "test_github_backend.py": 21, "test_home_links_browser.py": 19,
+    "test_expiry_attacks.py": 19, "test_pages.py": 16, "test_authorization.py": 16, "test_imports.py": 15,
+    "test_package.py": 15, "test_github_gate.py": 15, "test_notifications.py": 14, "test_build_checks.py": 14,
+    "test_workflows.py": 14, "test_audit.py": 14, "test_review_queue.py": 13, "test_findings_list.py": 13,
+    "test_revert.py": 13, "test_init.py": 12, "test_dashboard_text.py": 11, "test_cost_recommendations.py": 11,
+    "test_setup_check.py": 11, "test_withdraw.py": 11, "test_issue_form.py": 10, "test_recipe_pages.py": 10,
+    "test_operations.py": 10, "test_review_reminders.py": 9, "test_security_page.py": 9,
 }
-SECONDS_PER_TEST = 0.75  # the other files' mean in that run
+SECONDS_PER_TEST = 0.25  # the other files' mean in that census
 
 
 def pytest_collection_modifyitems(session, config, items):
