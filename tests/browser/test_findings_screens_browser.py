@@ -16,6 +16,14 @@ WIDTHS = {1440: "", 390: "-phone"}
 HEIGHT = {1440: 900, 390: 844}
 
 
+@pytest.fixture(scope="module")
+def admin(demo, browser):  # noqa: F811
+    """One admin signed in for the file's tests (each sets its width and opens its page by its address): a
+    sign-in costs Chromium a page load and the admin's Home, about 5 CPU-seconds, and the tests are about the
+    pages they open, not about signing in."""
+    return sign_in(browser, demo[0], "admin")
+
+
 def open_page(page, url: str, path: str) -> None:
     """Open a page by its address (at 390 px the sidebar with the links is folded away)."""
     idle(page, timeout=90)
@@ -33,9 +41,8 @@ def first_screen(page, text: str, height: int):
 
 
 @pytest.mark.parametrize("width", list(WIDTHS))
-def test_security_first_screen_names_the_admin_without_mfa_and_the_spray(demo, browser, width):  # noqa: F811
-    url, _ = demo
-    page = sign_in(browser, url, "admin", width=width)
+def test_security_first_screen_names_the_admin_without_mfa_and_the_spray(demo, admin, width):  # noqa: F811
+    url, page = demo[0], admin
     page.set_viewport_size({"width": width, "height": HEIGHT[width]})
     open_page(page, url, "security")
     page.get_by_text("Needs attention now").wait_for(timeout=120000)
@@ -55,9 +62,8 @@ def test_security_first_screen_names_the_admin_without_mfa_and_the_spray(demo, b
 
 
 @pytest.mark.parametrize("width", list(WIDTHS))
-def test_infrastructure_reach_summary_first_and_a_readable_graph_on_demand(demo, browser, width):  # noqa: F811
-    url, _ = demo
-    page = sign_in(browser, url, "admin", width=width)
+def test_infrastructure_reach_summary_first_and_a_readable_graph_on_demand(demo, admin, width):  # noqa: F811
+    url, page = demo[0], admin
     page.set_viewport_size({"width": width, "height": HEIGHT[width]})
     open_page(page, url, "infrastructure")
     page.get_by_test_id("stSelectbox").filter(has_text="Kind").first.locator("input").click()
