@@ -119,23 +119,16 @@ def _reap(*_) -> None:
             return
 
 
-def _exec_here(file, args, env) -> None:
-    """os.execvpe in a forked child: `python -m MODULE ARGS` run in this process (as exec would start it,
-    with the modules already loaded); never returns."""
+def _run_then_exit(module: str, args: list[str], env: dict[str, str], prepare) -> None:
+    """prepare(), then `python -m MODULE ARGS` run in this process with exactly `env`; then this process ends
+    with its exit code (never returns)."""
     code = 1
     try:
-        if list(args[1:2]) != ["-m"]:
-            raise RuntimeError(f"the demo zygote runs `python -m ...` only, not {args!r}")
+        prepare()
         os.environ.clear()
         os.environ.update(env)
-        # What ran before (snowtower demo) read Streamlit's config without flags; unread again, `streamlit run`
-        # parses it with its flags as the new process of an exec does (not as a change to a running server's
-        # options, which Streamlit warns about).
-        from streamlit import config
-
-        config._config_options = None
-        sys.argv = ["-m", *args[3:]]  # runpy sets sys.argv[0] to the module's file, as `python -m` does
-        runpy.run_module(args[2], run_name="__main__", alter_sys=True)
+        sys.argv = ["-m", *args]  # runpy sets sys.argv[0] to the module's file, as `python -m` does
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
@@ -147,9 +140,24 @@ def _exec_here(file, args, env) -> None:
         os._exit(code)
 
 
+def _exec_here(file, args, env) -> None:
+    """os.execvpe in a forked child: `python -m MODULE ARGS` run in this process (as exec would start it,
+    with the modules already loaded); never returns."""
+    def prepare() -> None:
+        if list(args[1:2]) != ["-m"]:
+            raise RuntimeError(f"the demo zygote runs `python -m ...` only, not {args!r}")
+        # What ran before (snowtower demo) read Streamlit's config without flags; unread again, `streamlit run`
+        # parses it with its flags as the new process of an exec does (not as a change to a running server's
+        # options, which Streamlit warns about).
+        from streamlit import config
+
+        config._config_options = None
+
+    _run_then_exit(args[2], list(args[3:]), env, prepare)
+
+
 def _child(request: dict) -> None:
-    code = 1
-    try:
+    def prepare() -> None:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.dup2(log, 1)
@@ -159,20 +167,9 @@ def _child(request: dict) -> None:
         os.dup2(null, 0)
         os.close(null)
         os.chdir(request["cwd"])
-        os.environ.clear()
-        os.environ.update(request["env"])
         os.execvpe = _exec_here  # snowtower demo's last step (portal.cli._serve)
-        sys.argv = ["-m", *request["argv"][2:]]
-        runpy.run_module(request["argv"][1], run_name="__main__", alter_sys=True)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except BaseException:
-        traceback.print_exc()
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+
+    _run_then_exit(request["argv"][1], request["argv"][2:], request["env"], prepare)
 
 
 def main() -> None:
