@@ -9,6 +9,30 @@ from tests.bcrypt_cost import product_cost, use_lowest_cost  # noqa: F401  (prod
 from tests.standin_cache import start_run, use_standin_cache
 
 use_lowest_cost()  # the demo logins' and test users' hashes: bcrypt's cost 4, not 12 (tests/bcrypt_cost.py says why)
+
+
+def _scan_components_once() -> None:
+    """Streamlit's AppTest scans every installed distribution's metadata for Streamlit components at the first run
+    of each new AppTest (streamlit.components.v2.manifest_scanner.scan_component_manifests; a server does it once,
+    at its start): 0.13 to 0.2 CPU-s each; five page-test files took 42.5 CPU-s with it, 36.4 without. The installed
+    packages do not change
+    during a test run: the scan is made once per process, and each AppTest gets its own copy of the list."""
+    import functools
+
+    from streamlit.components.v2 import manifest_scanner
+
+    if getattr(manifest_scanner.scan_component_manifests, "once", False):
+        return
+    scan = functools.cache(manifest_scanner.scan_component_manifests)
+
+    def scan_component_manifests(max_workers=None):
+        return list(scan(max_workers))
+
+    scan_component_manifests.once = True  # type: ignore[attr-defined]
+    manifest_scanner.scan_component_manifests = scan_component_manifests
+
+
+_scan_components_once()
 _STANDINS_MADE_HERE = start_run()  # one demo account per set of inputs for the whole run (tests/standin_cache.py)
 use_standin_cache()
 
