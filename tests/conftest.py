@@ -15,8 +15,8 @@ def _scan_components_once() -> None:
     """Streamlit's AppTest scans every installed distribution's metadata for Streamlit components at the first run
     of each new AppTest (streamlit.components.v2.manifest_scanner.scan_component_manifests; a server does it once,
     at its start): 0.13 to 0.2 CPU-s each; five page-test files took 42.5 CPU-s with it, 36.4 without. The installed
-    packages do not change
-    during a test run: the scan is made once per process, and each AppTest gets its own copy of the list."""
+    packages do not change during a test run: the scan is made once per process, and each AppTest gets its own copy
+    of the list."""
     import functools
 
     from streamlit.components.v2 import manifest_scanner
