@@ -65,7 +65,7 @@ def remember_wanted() -> None:
 
 def open_wanted(chosen: st.Page, sections: dict) -> None:
     """A signed-in run on Home opens the page the visitor asked for first (a deep link or a reload) instead,
-    until a run on that page has ended (wanted_reached). Streamlit runs a reload's first run on its default
+    until a run on that page has ended (run_page). Streamlit runs a reload's first run on its default
     page (the browser sends the main script's hash, not the address), so the wanted page is one switch away;
     a rerun the browser sent meanwhile, for the page it still showed (Home) or for no page (which is Home
     too), cut that switch short and stayed on Home (a clean-clone CI run). A run on another page (the viewer
@@ -83,10 +83,26 @@ def open_wanted(chosen: st.Page, sections: dict) -> None:
         st.switch_page(page)
 
 
-def wanted_reached(chosen: st.Page) -> None:
-    """After a run on the wanted page ended (not cut short by a rerun or a stop), nothing is wanted any more."""
-    if st.session_state.get(WANTED_KEY) == chosen.url_path:
+def run_page(chosen: st.Page) -> None:
+    """Run the chosen page; a run on the wanted page that ends reaches it: nothing is wanted any more. Ends: it
+    finished, stopped itself (st.stop() ends many pages' ordinary runs: an empty review queue) or raised (the
+    guard shows its error id). Cut short, and still wanted: a rerun took over (RerunException: the browser's
+    rerun, a click, the page's own st.rerun or st.switch_page). Forgotten before the run and written back only
+    when a rerun cuts it short, because a stopped run cannot write the session state any more (its every
+    access raises the stop again). Kept through a stop, the wanted page took every click on Home back to it
+    (tests/test_landing.py)."""
+    from streamlit.runtime.scriptrunner import RerunException
+
+    wanted = st.session_state.get(WANTED_KEY)
+    reaching = wanted is not None and wanted == chosen.url_path
+    if reaching:
         st.session_state.pop(WANTED_KEY, None)
+    try:
+        chosen.run()
+    except RerunException:
+        if reaching:
+            st.session_state[WANTED_KEY] = wanted  # (a rerun's exception leaves the session state writable)
+        raise
 
 
 def settings_page(error: SettingsError) -> None:
@@ -190,8 +206,7 @@ def signed_in(settings) -> None:
 
     chosen = st.navigation(sections, expanded=True)  # expanded: every request page stays visible
     open_wanted(chosen, sections)
-    chosen.run()
-    wanted_reached(chosen)
+    run_page(chosen)
 
 
 errors.guard(frame, "portal")

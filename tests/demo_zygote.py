@@ -12,8 +12,11 @@ What the child runs is the command the tests ran before: `python -m tests.bcrypt
 output to the log file asked for. The one difference: `snowtower demo` ends by exec'ing
 `python -m streamlit run portal/app.py ...`; here that exec runs the same module in the same process
 (runpy, as `python -m` does), with the environment and arguments the exec was given. The portal's own
-modules are not loaded in the parent: they load in the child, inside Streamlit's runtime, as in a server
-started fresh (their st.cache_data caches are made by that runtime).
+modules are not loaded in the parent. In the child they are not all fresh either: what `snowtower demo` imported
+before its exec (about 110 of app, core and portal: `app`, portal.auth, portal.errors) stays loaded into the
+server, with the preloaded standard library, so an entry script that could not import them itself (a lost
+sys.path entry, `app` shadowed by portal/app.py) still works here; tests/browser/test_signin_browser.py's
+server is started fresh for that (served_demo's `fresh`).
 
 Protocol (stdin/stdout, one JSON object a line): {"argv": [...], "env": {...}, "cwd": "...", "log": "..."}
 in, {"pid": N} out. The parent reaps its children. Run as `python -m tests.demo_zygote`.

@@ -43,20 +43,23 @@ def test_a_reload_cut_short_on_its_page_still_lands_there(tmp_path, monkeypatch)
 
     def cut_short_once(key: str) -> None:
         import streamlit as st
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+        from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
 
         calls.append(key)
         if len(calls) == 1:
-            st.stop()  # the run ends before the page has (a rerun request stops a run the same way)
+            # What the browser's rerun for no page does when it reaches the server while this page runs: the
+            # request is taken at the next Streamlit call, which ends the run (RerunException), and the rerun
+            # begins, on Home.
+            get_script_run_ctx().script_requests.request_rerun(RerunData())
+            st.empty()
         real_form(key)
 
     monkeypatch.setattr(ui, "_recipe_form", cut_short_once)
     at = naming_no_page(signed_in_app(tmp_path, monkeypatch, "grant-role"))
     assert not at.exception
-    assert calls == ["grant_role"] and at.session_state[WANTED_KEY] == "grant-role"  # kept: the run never ended
-    at = naming_no_page(at)
-    assert not at.exception
-    assert calls == ["grant_role", "grant_role"]
-    assert titles(at) == ["Grant business roles"]  # not Home, where this run fell back to
+    assert calls == ["grant_role", "grant_role"]  # cut short, the rerun on Home, sent on to it again
+    assert titles(at) == ["Grant business roles"]  # not Home, where the rerun fell back to
     assert WANTED_KEY not in at.session_state  # reached: the next run that names no page is not sent back
     at = naming_no_page(at)
     assert titles(at) != ["Grant business roles"]
@@ -84,3 +87,31 @@ def test_a_rerun_tagged_with_home_before_the_wanted_page_ran_still_lands_there(t
     assert titles(at) == ["Grant business roles"]
     assert WANTED_KEY not in at.session_state
     assert titles(open_address(at, "home")) != ["Grant business roles"]  # then Home is Home
+
+
+def test_a_wanted_page_that_ends_with_st_stop_is_reached_and_home_is_home_after(tmp_path, monkeypatch):
+    """Pages end their ordinary runs with st.stop() (the review queue with nothing waiting, a page with nothing to
+    show yet): that run on the wanted page has ended, and the viewer's click on Home opens Home, not the wanted
+    page again (every click on Home was sent back to the review queue)."""
+    at = signed_in_app(tmp_path, monkeypatch, "review")
+    at.session_state["username"] = "approver"
+    at = naming_no_page(at)
+    assert not at.exception
+    assert titles(at) == ["Review queue"] and [i.value for i in at.info] == ["Nothing is waiting for review."]
+    assert WANTED_KEY not in at.session_state
+    at = open_address(at, "home")
+    assert not at.exception
+    assert titles(at) == ["Welcome, Avery"]
+
+
+def test_a_wanted_page_that_fails_is_reached_and_home_is_home_after(tmp_path, monkeypatch):
+    """A wanted page whose run raised (the error id is shown) has ended too: Home stays reachable."""
+    def broken(key: str) -> None:
+        raise RuntimeError("a fault in the page")
+
+    monkeypatch.setattr(ui, "_recipe_form", broken)
+    at = naming_no_page(signed_in_app(tmp_path, monkeypatch, "grant-role"))
+    assert [e.value for e in at.error][0].startswith("Something went wrong")
+    assert WANTED_KEY not in at.session_state
+    at = open_address(at, "home")
+    assert titles(at)[0].startswith("Welcome")

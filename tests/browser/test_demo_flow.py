@@ -9,6 +9,8 @@ import contextlib
 import os
 import re
 import socket
+import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -32,17 +34,27 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def served_demo(workspace: Path, log_name: str = "demo.log", **env: str):
+def served_demo(workspace: Path, log_name: str = "demo.log", fresh: bool = False, **env: str):
     """`snowtower demo` of `workspace` on a free port, with `env` added to its environment, until its
     health endpoint answers (60 s at most): yields (url, workspace); stops it afterwards. Its demo logins are
     hashed at bcrypt's lowest cost (tests/bcrypt_cost.py: `snowtower` with that one change). Its output goes
-    to `log_name` beside the workspace."""
+    to `log_name` beside the workspace. `fresh`: started as a new process, as `./dev demo` starts it, instead of
+    forked from the worker's preloaded interpreter (tests/demo_zygote.py), where the server's first script run
+    finds Streamlit, pandas, the standard library's modules and ~110 of SnowTower's (those `snowtower demo`
+    imports before it execs Streamlit) loaded already: an entry script that cannot import them on its own
+    (a lost sys.path entry, `app` shadowed by portal/app.py) fails only in a fresh server."""
     port = _free_port()
     (workspace.parent / log_name).write_text("")
     # Forked from this worker's preloaded interpreter (tests/demo_zygote.py: the same command, started without
     # importing Streamlit, pandas and SnowDDL again).
-    proc = demo_zygote.spawn(["-m", "tests.bcrypt_cost", "demo", "--workspace", str(workspace), "--port", str(port)],
-                             dict(os.environ, PYTHONUNBUFFERED="1", **env), ROOT, workspace.parent / log_name)
+    argv = ["-m", "tests.bcrypt_cost", "demo", "--workspace", str(workspace), "--port", str(port)]
+    if fresh:
+        log = open(workspace.parent / log_name, "a")
+        proc = subprocess.Popen([sys.executable, *argv], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+                                env=dict(os.environ, PYTHONUNBUFFERED="1", **env))
+        log.close()  # (the server has its own copy)
+    else:
+        proc = demo_zygote.spawn(argv, dict(os.environ, PYTHONUNBUFFERED="1", **env), ROOT, workspace.parent / log_name)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:

@@ -17,10 +17,12 @@ HOSTILE = ("# Boom heading [click me](https://evil.example/x) ![pixel](https://e
 
 @pytest.fixture(scope="module")
 def demo3(tmp_path_factory):
-    """`snowtower demo` whose logins lock after 3 wrong passwords."""
+    """`snowtower demo` whose logins lock after 3 wrong passwords, started as a new process (the one browser file
+    whose server is not forked from the preloaded interpreter: served_demo's `fresh`), as `./dev demo` starts it;
+    its cold first runs are also the ones a reload's landing must survive."""
     workspace = tmp_path_factory.mktemp("signin-workspace")
     (workspace / "settings.toml").write_text("[snowtower]\nsignin_max_attempts = 3\nsignin_lockout_minutes = 15\n")
-    with served_demo(workspace, "signin-demo.log") as served:
+    with served_demo(workspace, "signin-demo.log", fresh=True) as served:
         yield served
 
 
