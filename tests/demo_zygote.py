@@ -29,11 +29,11 @@ import importlib
 import json
 import os
 import runpy
+import select
 import signal
 import subprocess
 import sys
 import threading
-import time
 import traceback
 from pathlib import Path
 
@@ -66,34 +66,40 @@ def _stop(zygote: subprocess.Popen) -> None:
 
 
 class Server:
-    """A forked demo server: terminate() and wait() as subprocess.Popen's."""
+    """A forked demo server: terminate() and wait() as subprocess.Popen's. Held by a pidfd (Linux), so that a
+    signal reaches this process even after the zygote has reaped it and its number went to another process."""
 
     def __init__(self, pid: int):
         self.pid = pid
+        try:
+            self._fd: int | None = os.pidfd_open(pid)
+        except ProcessLookupError:  # already ended and reaped
+            self._fd = None
 
     def poll(self) -> int | None:
-        try:
-            state = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (FileNotFoundError, ProcessLookupError, IndexError):
-            return 0  # reaped by the zygote
-        return 0 if state in ("Z", "X") else None
+        if self._fd is None:
+            return 0
+        readable, _, _ = select.select([self._fd], [], [], 0)  # a pidfd reads as ready once its process has ended
+        return 0 if readable else None
+
+    def _signal(self, number: int) -> None:
+        if self._fd is not None:
+            try:
+                signal.pidfd_send_signal(self._fd, number)
+            except ProcessLookupError:
+                pass
 
     def terminate(self) -> None:
-        try:
-            os.kill(self.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
+        self._signal(signal.SIGTERM)
 
     def wait(self, timeout: float) -> int:
-        deadline = time.monotonic() + timeout
-        while self.poll() is None:
-            if time.monotonic() > deadline:
-                try:
-                    os.kill(self.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        if self._fd is not None:
+            readable, _, _ = select.select([self._fd], [], [], timeout)
+            if not readable:
+                self._signal(signal.SIGKILL)
                 raise subprocess.TimeoutExpired(f"demo server {self.pid}", timeout)
-            time.sleep(0.05)
+            os.close(self._fd)
+            self._fd = None
         return 0
 
 
