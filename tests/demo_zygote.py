@@ -2,9 +2,9 @@
 third-party modules loaded already (Streamlit, pandas, SnowDDL and the Snowflake connector, fakesnow,
 DuckDB, sqlglot, Altair, PyGithub, pydantic, cryptography).
 
-Why: a server started as a new process imported them twice, about 6.5 CPU-seconds before it served a
-page (the `snowtower demo` process, then the `python -m streamlit run` it execs, whose first script run
-imports SnowDDL and through it the connector and pandas), and the suite starts about twenty servers on a
+Why: a server started as a new process imported them twice (the `snowtower demo` process, then the
+`python -m streamlit run` it execs, whose first script run imports SnowDDL and through it the connector and
+pandas): about 4 CPU-seconds per server more than a fork, and the suite starts about twenty servers on a
 2-core machine where the CPU is the limit (docs/performance.md). A forked child starts with them loaded.
 
 What the child runs is the command the tests ran before: `python -m tests.bcrypt_cost demo ...`, that is
@@ -66,8 +66,8 @@ def _stop(zygote: subprocess.Popen) -> None:
 
 
 class Server:
-    """A forked demo server: terminate() and wait() as subprocess.Popen's. Held by a pidfd (Linux), so that a
-    signal reaches this process even after the zygote has reaped it and its number went to another process."""
+    """A forked demo server: terminate() and wait() as subprocess.Popen's. Held by a pidfd (Linux), so that no
+    signal reaches another process that got its number after the zygote reaped it."""
 
     def __init__(self, pid: int):
         self.pid = pid
