@@ -285,8 +285,8 @@ def test_every_validator_error_has_its_file_and_line(tmp_path):
         "Technical": ("tech_role.yaml", 2, False),
         "Cannot": ("db1/params.yaml", 2, False),
         "View": ("db1/s1/view/v.yaml", 2, False),
-        "Task": ("db1/s1/task/child.yaml", 1, False),
-        "Stream": ("db1/s1/stream/st.yaml", 1, False),
+        "Task": ("db1/s1/task/child.yaml", 3, False),  # the `after:` item naming the missing task
+        "Stream": ("db1/s1/stream/st.yaml", 2, False),  # object_name: the table without change tracking
         "Dynamic": ("db1/s1/dynamic_table/dt.yaml", 3, False),  # the line of the key the message names
     }
 

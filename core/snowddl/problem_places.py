@@ -63,9 +63,12 @@ class _LineIndex:
         node = self._node(rel)
         return isinstance(node, yaml.MappingNode) and any(str(k.value).upper() == key.upper() for k, _ in node.value)
 
-    def mentioned(self, rel: str, keys: list, message: str) -> int | None:
+    def mentioned(self, rel: str, keys: list, message: str, own: str = "") -> int | None:
         """The line of the first key under `keys` whose name the message mentions (a validator's
-        "parameter owner_schema_read", "change_tracking"), else the line of `keys` itself."""
+        "parameter owner_schema_read", "change_tracking"); else of the first value (or list item)
+        that names another object the message names in brackets (a task's `after:` item for "depends
+        on another task [DB.SC.ROOT]", a stream's `object_name:`; `own` is the rejected object's full
+        name, left out); else the line of `keys` itself."""
         node = self._node(rel)
         for key in keys:
             if not isinstance(node, yaml.MappingNode):
@@ -76,6 +79,13 @@ class _LineIndex:
                 words = re.escape(str(k.value)).replace("_", "[ _]")  # depends_on: "depends on another view"
                 if re.search(rf"(?<![A-Za-z0-9_]){words}(?![A-Za-z0-9_])", message, re.I):
                     return self.line(rel, [*keys, k.value])
+            named = {n.upper().replace('"', "") for n in re.findall(r"\[([^\[\]]+)\]", message)}
+            named.discard(own.upper().replace('"', ""))
+            for _, v in node.value:
+                for item in v.value if isinstance(v, yaml.SequenceNode) else [v]:
+                    value = str(item.value).upper().replace('"', "") if isinstance(item, yaml.ScalarNode) else ""
+                    if value and any(n == value or n.endswith("." + value) for n in named):
+                        return item.start_mark.line + 1
         return self.line(rel, keys)
 
     def line(self, rel: str, keys: list) -> int | None:
@@ -177,13 +187,13 @@ def _object_place(scanner, root: Path, lines: _LineIndex, bp, env_prefix: str, m
         for stem in present:
             rel = _rel(root, files[stem])
             if lines.has(rel, obj):
-                return rel, lines.mentioned(rel, [obj], message), obj
+                return rel, lines.mentioned(rel, [obj], message, str(ident)), obj
         return (_rel(root, files[present[0]]), None, obj) if present else (None, None, obj)
     path = files.get(key.lower())
     if path is None:
         return None, None, obj
     rel = _rel(root, path)
-    return rel, lines.mentioned(rel, [], message), obj
+    return rel, lines.mentioned(rel, [], message, str(ident)), obj
 
 
 def _mentions(message: str, names: set[str]) -> bool:
