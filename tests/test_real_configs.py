@@ -291,6 +291,40 @@ def test_every_validator_error_has_its_file_and_line(tmp_path):
     }
 
 
+SCHEMA = {"db/params.yaml": "", "db/sc/params.yaml": "", "db/sc2/params.yaml": "", "db/sc/task/root.yaml": "body: select 1\n"}
+
+
+def _first_error_line(tmp_path, name, files, env_prefix=""):
+    errors = load_config(write(tmp_path / name, {**SCHEMA, **files}), env_prefix).validation.errors
+    assert len(errors) == 1, [e.message for e in errors]
+    return errors[0].line
+
+
+def test_a_validator_error_points_at_the_value_naming_the_other_object(tmp_path):
+    """Found by the attack pass on the value lookup: each of these reported another line."""
+    wh = {"warehouse.yaml": "etl:\n  size: XSMALL\n"}
+    # a task named like its warehouse: the after: item, not the warehouse: line
+    assert _first_error_line(tmp_path, "a", {**wh, "db/sc/task/child.yaml": "body: select 1\nwarehouse: etl\nafter:\n  - etl\n"}) == 4
+    # a comment that says the same name is never the reference
+    assert _first_error_line(tmp_path, "b", {"db/sc/table/t.yaml": "columns:\n  id: NUMBER(38,0)\n",
+                                             "db/sc/stream/s.yaml": "object_type: TABLE\ncomment: t\nobject_name: t\n"}) == 3
+    # a short name resolves in the task's own schema: `root` exists, db.sc2.root does not
+    assert _first_error_line(tmp_path, "c", {"db/sc/task/child.yaml": "body: select 1\nafter:\n  - root\n  - db.sc2.root\n"}) == 4
+    # full names under an env prefix (SnowDDL's message says DEV__DB.SC.MISSING)
+    assert _first_error_line(tmp_path, "d", {"db/sc/task/child.yaml": "body: select 1\nafter:\n  - db.sc.root\n  - db.sc.missing\n"},
+                             env_prefix="dev") == 4
+    # a stream named like its table: the table is still the one the message is about
+    assert _first_error_line(tmp_path, "e", {"db/sc/table/events.yaml": "columns:\n  id: NUMBER(38,0)\n",
+                                             "db/sc/stream/events.yaml": "comment: stream\nobject_type: TABLE\nobject_name: events\n"}) == 3
+    # an alias: the line of the list it is used in, not its anchor's (a composed alias keeps only the anchor's place)
+    assert _first_error_line(tmp_path, "f", {"db/sc/task/child.yaml": "body: select 1\nsession_params:\n  QUERY_TAG: &t missing\n"
+                                                                       "after:\n  - root\n  - *t\n"}) == 4
+    # SnowDDL's "does not exist in config" is not the task's `config:` key
+    assert _first_error_line(tmp_path, "g", {"db/sc/task/child.yaml": "body: select 1\nconfig: '{\"a\": 1}'\nafter:\n  - missing\n"}) == 4
+    # "with type [SERVICE]" labels a name; the property the message is about is first_name
+    assert _first_error_line(tmp_path, "h", {"user.yaml": "svc:\n  comment: x\n  type: SERVICE\n  first_name: S\n"}) == 4
+
+
 def test_knock_on_only_when_it_follows_from_a_failed_object(tmp_path):
     root = write(tmp_path / "c", {
         "sandbox/params.yaml": "owner: someone\n",  # a bad key in another file

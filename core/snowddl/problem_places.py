@@ -3,7 +3,8 @@
 `Problem` (file relative to the config folder, 1-based line, object name, kind, message) is what
 validation reports. Lines come from `_LineIndex` (each file composed once by core.snowddl.yaml_reader);
 `_parser_problem` places a parser's or schema check's error, `_object_place` a validator's error about
-a blueprint (the file SnowDDL read it from and the line of its entry or of the key the message names),
+a blueprint (the file SnowDDL read it from and the line of its entry, of the key the message names or
+of the value naming the other object it names),
 `_mentions` / `_failed_kinds` tell knock-on errors, `_duplicate_warnings` finds keys written twice.
 Messages carry no server paths (`_unrooted`).
 """
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Callable
 
 import jsonschema
 import yaml
+from snowddl.blueprint.ident_builder import build_schema_object_ident
 
 from core.snowddl import yaml_reader
 from core.snowddl.config_scan import _rel, _Scanner
@@ -63,33 +65,61 @@ class _LineIndex:
         node = self._node(rel)
         return isinstance(node, yaml.MappingNode) and any(str(k.value).upper() == key.upper() for k, _ in node.value)
 
-    def mentioned(self, rel: str, keys: list, message: str, own: str = "") -> int | None:
-        """The line of the first key under `keys` whose name the message mentions (a validator's
-        "parameter owner_schema_read", "change_tracking"); else of the first value (or list item)
-        that names another object the message names in brackets (a task's `after:` item for "depends
-        on another task [DB.SC.ROOT]", a stream's `object_name:`; `own` is the rejected object's full
-        name, left out); else the line of `keys` itself."""
+    def mentioned(self, rel: str, keys: list, message: str, ident=None) -> int | None:
+        """The line of what the validator's message is about, in the entry at `keys` (`[]`: the whole
+        file) of the object `ident` (its SnowDDL identifier, or None):
+        1. a key whose name the message mentions ("parameter owner_schema_read", "Property [first_name]");
+           not a word that labels a bracketed name ("with type [SERVICE]"), nor SnowDDL's "in config";
+        2. else a value naming another object the message names in brackets, resolved as SnowDDL's parser
+           resolves it (a short name in the object's own schema, the env prefix): list items first (a
+           task's `after:`), then single values (a stream's `object_name:`), never `comment`;
+        3. else the line of `keys` itself."""
         node = self._node(rel)
         for key in keys:
             if not isinstance(node, yaml.MappingNode):
                 break
             node = next((v for k, v in node.value if str(k.value).upper() == str(key).upper()), None)
-        if isinstance(node, yaml.MappingNode):
-            for k, _ in node.value:
-                words = re.escape(str(k.value)).replace("_", "[ _]")  # depends_on: "depends on another view"
-                if re.search(rf"(?<![A-Za-z0-9_]){words}(?![A-Za-z0-9_])", message, re.I):
-                    return self.line(rel, [*keys, k.value])
-            named = {n.upper().replace('"', "") for n in re.findall(r"\[([^\[\]]+)\]", message)}
-            named.discard(own.upper().replace('"', ""))
-            for _, v in node.value:
-                for item in v.value if isinstance(v, yaml.SequenceNode) else [v]:
-                    value = str(item.value).upper().replace('"', "") if isinstance(item, yaml.ScalarNode) else ""
-                    if value and any(n == value or n.endswith("." + value) for n in named):
-                        return item.start_mark.line + 1
+        if not isinstance(node, yaml.MappingNode):
+            return self.line(rel, keys)
+        prose = re.sub(r"\bin config\b", " ", message)
+        for k, _ in node.value:
+            words = re.escape(str(k.value)).replace("_", "[ _]")  # depends_on: "depends on another view"
+            if re.search(rf"(?<![A-Za-z0-9_]){words}(?![A-Za-z0-9_])(?!\s*\[)", prose, re.I):
+                return self.line(rel, [*keys, k.value])
+        named = [n.upper() for n in re.findall(r"\[([^\[\]]+)\]", message)]
+        if named and ident is not None and named[0] == str(ident).upper():
+            named = named[1:]  # the subject: "Task [DB.SC.CHILD] depends on another task [DB.SC.ROOT]"
+        wanted = set(named)
+        if not wanted:
+            return self.line(rel, keys)
+        values = [(k, item) for k, v in node.value if isinstance(v, yaml.SequenceNode) for item in v.value]
+        values += [(k, v) for k, v in node.value if isinstance(v, yaml.ScalarNode) and str(k.value).lower() != "comment"]
+        for k, item in values:
+            if isinstance(item, yaml.ScalarNode) and _resolved(str(item.value), ident) & wanted:
+                # an alias's node was written at its anchor, perhaps above this key: then the key's line
+                return max(item.start_mark.line, k.start_mark.line) + 1
         return self.line(rel, keys)
 
     def line(self, rel: str, keys: list) -> int | None:
         return yaml_reader.node_line(self._node(rel), keys)
+
+
+def _resolved(value: str, ident) -> set[str]:
+    """The full names (upper case) a config value can stand for, as SnowDDL's parsers resolve it: in a
+    schema object's file, `name`, `schema.name` and `db.schema.name` through SnowDDL's own
+    build_schema_object_ident (env prefix and context database and schema); elsewhere the name itself and
+    with the env prefix. Empty for a value that is no identifier."""
+    value = value.strip()
+    if not value or len(value) > 1000:
+        return set()
+    prefix = str(getattr(ident, "env_prefix", "") or "")
+    database, schema = getattr(ident, "database", None), getattr(ident, "schema", None)
+    if database and schema:
+        try:
+            return {str(build_schema_object_ident(prefix, value, database, schema)).upper()}
+        except (ValueError, KeyError, IndexError):
+            return set()
+    return {value.upper(), f"{prefix}{value}".upper()}
 
 
 def _strip_name(name: str, env_prefix: str, suffix: str = "") -> str:
@@ -187,13 +217,13 @@ def _object_place(scanner, root: Path, lines: _LineIndex, bp, env_prefix: str, m
         for stem in present:
             rel = _rel(root, files[stem])
             if lines.has(rel, obj):
-                return rel, lines.mentioned(rel, [obj], message, str(ident)), obj
+                return rel, lines.mentioned(rel, [obj], message, ident), obj
         return (_rel(root, files[present[0]]), None, obj) if present else (None, None, obj)
     path = files.get(key.lower())
     if path is None:
         return None, None, obj
     rel = _rel(root, path)
-    return rel, lines.mentioned(rel, [], message, str(ident)), obj
+    return rel, lines.mentioned(rel, [], message, ident), obj
 
 
 def _mentions(message: str, names: set[str]) -> bool:
