@@ -67,10 +67,13 @@ def keys() -> list[str]:
     return [_pem(good), body, private, _pem(small), _pem(ec.generate_private_key(ec.SECP256R1())), "-----BEGIN PUBLIC KEY-----\nxx\n-----END PUBLIC KEY-----"]
 
 
+_FOLDER = tempfile.TemporaryDirectory(prefix="snowtower-props-")  # removed with this module's process
+
+
 @functools.lru_cache(maxsize=1)
 def base() -> Snapshot:
     """The example config, plus one user halfway through a key rotation (so promote-key has work)."""
-    root = Path(tempfile.mkdtemp(prefix="snowtower-props-")) / "config"
+    root = Path(tempfile.mkdtemp(dir=_FOLDER.name)) / "config"
     shutil.copytree(EXAMPLE, root)
     users = root / "user.yaml"
     text = users.read_text()
@@ -195,7 +198,7 @@ _VERDICTS: dict[int, bool] = {}
 @functools.lru_cache(maxsize=1)
 def scratch() -> Path:
     """One copy of the base config that each check writes its files into and then restores."""
-    root = Path(tempfile.mkdtemp(prefix="snowtower-scratch-")) / "config"
+    root = Path(tempfile.mkdtemp(dir=_FOLDER.name)) / "config"
     shutil.copytree(base().root, root)
     return root
 

@@ -66,8 +66,13 @@ def styled_config(draw):
     return files, user_file, names
 
 
+# Every example's config goes below one folder, removed with this module's process (hypothesis runs
+# hundreds of examples; a folder each was left in /tmp by every run).
+_FOLDER = tempfile.TemporaryDirectory(prefix="snowtower-roundtrip-")
+
+
 def _snapshot(files: dict[str, str]) -> Snapshot:
-    root = Path(tempfile.mkdtemp(prefix="snowtower-roundtrip-"))
+    root = Path(tempfile.mkdtemp(dir=_FOLDER.name))
     for rel, text in files.items():
         (root / rel).write_bytes(text.encode("utf-8"))
     return Snapshot(root, None, load_config(root))

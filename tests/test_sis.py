@@ -344,3 +344,22 @@ def test_without_the_insert_grant_the_viewer_is_told_which_grant_is_missing(sis)
     assert error.startswith("The audit log cannot be used, so nothing is done until it can: the role SNOWTOWER_APP may not "
                             "INSERT the audit table SNOWTOWER.APP.SNOWTOWER_AUDIT_LOG: GRANT INSERT ON TABLE "
                             "SNOWTOWER.APP.SNOWTOWER_AUDIT_LOG TO ROLE SNOWTOWER_APP (")
+
+
+def test_the_scratch_folder_for_snowddl_goes_with_the_backend(sis):
+    """Each commit's config is exported into a temporary folder (SnowDDL reads folders); it is removed
+    with the backend that reads it, not left in the container's /tmp for every process that ran."""
+    import gc
+
+    import streamlit as st
+
+    from portal import ui
+
+    at = portal()
+    assert not at.exception
+    scratch = ui.services().workspace.root
+    assert scratch.is_dir() and scratch.name.startswith("snowtower-sis-")
+    del at
+    st.cache_resource.clear()
+    gc.collect()
+    assert not scratch.exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import os
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -523,3 +524,19 @@ def test_a_closed_stand_in_frees_its_file_and_the_next_one_starts_afresh(account
         assert not again._fs.results_cache
     finally:
         again.close()
+
+
+def test_a_process_that_asked_the_standin_leaves_no_folder_behind(account):
+    """fakesnow makes a stage folder in /tmp when imported and never removes it; a portal or command that
+    asked the stand-in removes it when it exits (before: one folder left by every process)."""
+    import subprocess
+    import sys
+
+    script = ("import sys; from pathlib import Path; from core.snowflake.connect import open_standin; "
+              "conn = open_standin(Path(sys.argv[1])); cur = conn.cursor(); "
+              "cur.execute('SELECT COUNT(*) FROM WAREHOUSE_METERING_HISTORY'); n = cur.fetchone()[0]; conn.close(); "
+              "from fakesnow.transforms import stage; print(stage.LOCAL_BUCKET_PATH, n > 0)")
+    out = subprocess.run([sys.executable, "-c", script, str(account[0])], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1]).stdout.split()
+    assert out[1] == "True" and out[0].startswith(tempfile.gettempdir())
+    assert not Path(out[0]).exists()
