@@ -1,8 +1,6 @@
 """Shared fixtures: test keys generated at test time (no key is ever committed), fresh workspaces."""
 from __future__ import annotations
 
-import sys
-
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -40,13 +38,10 @@ use_standin_cache()
 
 
 def pytest_unconfigure(config):
-    import shutil
-
     if _STANDINS_MADE_HERE:
+        import shutil
+
         shutil.rmtree(_STANDINS_MADE_HERE, ignore_errors=True)
-    stage = sys.modules.get("fakesnow.transforms.stage")  # tests that use fakesnow.patch() themselves
-    if stage is not None:  # fakesnow's stage folder, made on import and never removed (core.snowflake.connect)
-        shutil.rmtree(stage.LOCAL_BUCKET_PATH, ignore_errors=True)
 
 
 def _pem_public(key) -> str:

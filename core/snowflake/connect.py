@@ -10,9 +10,9 @@
 from __future__ import annotations
 
 import atexit
-import functools
 import re
 import shutil
+import sys
 import threading
 import time
 import warnings
@@ -213,20 +213,19 @@ def _idle_fakesnow(folder: Path):
     if fs is None:
         from fakesnow.instance import FakeSnow
 
-        _remove_fakesnows_bucket_at_exit()
         return FakeSnow(db_path=folder, create_database_on_connect=False, create_schema_on_connect=False)
     fs.db_path = folder
     return fs
 
 
-@functools.cache
-def _remove_fakesnows_bucket_at_exit() -> None:
+@atexit.register
+def _remove_fakesnows_bucket() -> None:
     """fakesnow makes a temporary folder for stages when it is imported (fakesnow/transforms/stage.py,
-    LOCAL_BUCKET_PATH) and never removes it: one left in /tmp by every process that asked the stand-in.
-    The stand-in has no stages; the folder goes when the process exits."""
-    from fakesnow.transforms import stage
-
-    atexit.register(shutil.rmtree, stage.LOCAL_BUCKET_PATH, True)
+    LOCAL_BUCKET_PATH) and never removes it: one left in /tmp by every process that loaded it. The
+    stand-in has no stages; the folder goes when a process that loaded this module exits."""
+    stage = sys.modules.get("fakesnow.transforms.stage")
+    if stage is not None:
+        shutil.rmtree(stage.LOCAL_BUCKET_PATH, ignore_errors=True)
 
 
 def _keep_idle(fs) -> None:
