@@ -200,4 +200,11 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:  # fakesnow's stage folder, made when it was preloaded (the servers' own exit leaves it: os._exit)
+        import shutil
+
+        from fakesnow.transforms import stage
+
+        shutil.rmtree(stage.LOCAL_BUCKET_PATH, ignore_errors=True)
