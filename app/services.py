@@ -264,8 +264,8 @@ def build_sis_services(settings: Settings, snowflake, host: Host | None = None) 
     reached through `snowflake`, the secrets come from the app's Snowflake secrets (app.settings).
 
     SnowDDL reads a config from a folder, so each commit's config is exported once into a folder of
-    this process's temporary directory: scratch space that nobody configures, removed with the backend
-    (or at exit). Whose native GitHub reviews count comes from the identity
+    this process's temporary directory: scratch space that nobody configures, removed when the backend
+    is collected, at the latest when the process exits (the portal keeps its backend for the process). Whose native GitHub reviews count comes from the identity
     port: a mapped approver's Snowflake roles, read through the same session (app.identity.Sis)."""
     import shutil
     import tempfile
@@ -280,6 +280,6 @@ def build_sis_services(settings: Settings, snowflake, host: Host | None = None) 
     host = host or current_host()
     identity = identity_for(settings, lambda: snowflake, host.user)
     changes = build_github(settings, ws, identity=identity)
-    # The folder goes with the backend that reads it (it outlives the services), or at the process's exit.
+    # The folder goes with the backend that reads it (which outlives the services), at the latest at exit.
     weakref.finalize(changes, shutil.rmtree, ws.root, True)
     return Services(settings, ws, None, changes, snowflake=snowflake, identity=identity, host=host)

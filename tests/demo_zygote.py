@@ -205,6 +205,6 @@ if __name__ == "__main__":
     finally:  # fakesnow's stage folder, made when it was preloaded (the servers' own exit leaves it: os._exit)
         import shutil
 
-        from fakesnow.transforms import stage
-
-        shutil.rmtree(stage.LOCAL_BUCKET_PATH, ignore_errors=True)
+        folder = getattr(sys.modules.get("fakesnow.transforms.stage"), "LOCAL_BUCKET_PATH", None)
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)

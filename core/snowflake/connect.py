@@ -223,9 +223,9 @@ def _remove_fakesnows_bucket() -> None:
     """fakesnow makes a temporary folder for stages when it is imported (fakesnow/transforms/stage.py,
     LOCAL_BUCKET_PATH) and never removes it: one left in /tmp by every process that loaded it. The
     stand-in has no stages; the folder goes when a process that loaded this module exits."""
-    stage = sys.modules.get("fakesnow.transforms.stage")
-    if stage is not None:
-        shutil.rmtree(stage.LOCAL_BUCKET_PATH, ignore_errors=True)
+    folder = getattr(sys.modules.get("fakesnow.transforms.stage"), "LOCAL_BUCKET_PATH", None)  # (fakesnow 0.12's name)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _keep_idle(fs) -> None:
